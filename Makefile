@@ -1,0 +1,61 @@
+# Bilet: the entry points. `make run` starts the embedded platform; `make test` runs every check.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+
+# uv uses the machine's Python 3.11 and never downloads an interpreter of its own.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help env system run test lint format bench infra-up infra-down infra-status clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+env: $(UV)  ## create .venv with every package pinned in uv.lock
+	$(UV) sync --locked --all-packages --quiet
+
+system:  ## install the machine packages the real servers need (Java, Maven, PostgreSQL 15)
+	scripts/ensure-system-packages.sh
+
+run: env  ## start all six services embedded on 127.0.0.1:8000 (BVB_PORT to change)
+	$(VENV)/bin/bvb run
+
+test: env system  ## install everything, start Kafka and PostgreSQL, run every gate and test
+	scripts/test.sh
+
+lint: env  ## ruff, format check, mypy, import-linter
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: env  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: env  ## benchmarks: JSON lines, each a ratio against a peer measured in the same run
+	$(VENV)/bin/python -m benchmarks
+
+infra-up: system  ## start (or reuse) Kafka on 127.0.0.1:9092 and PostgreSQL on 127.0.0.1:55432
+	scripts/infra/infra.sh up
+
+infra-down:  ## stop what infra-up started, nothing else
+	scripts/infra/infra.sh down
+
+infra-status:  ## report both servers
+	scripts/infra/infra.sh status
+
+clean:  ## remove the environments (var/ with its data stays)
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

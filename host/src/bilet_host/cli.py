@@ -1,0 +1,58 @@
+"""`bvb`: the Bilet command line. `bvb run` starts the embedded platform."""
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from bilet.settings import PlatformSettings
+from bilet_host.embedded import EmbeddedHost, create_embedded_host
+
+
+def _banner(host: EmbeddedHost, base_url: str) -> str:
+    lines = [f"Bilet is starting embedded at {base_url} (Ctrl-C stops it)", ""]
+    width = max(len(s.name) for s in host.services)
+    for service in host.services:
+        lines.append(f"  {service.name:<{width}}  API docs: {base_url}{service.docs_path}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = PlatformSettings()
+    bind_host = args.host or settings.host
+    port = args.port or settings.port
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    host = create_embedded_host()
+    print(_banner(host, f"http://{bind_host}:{port}"), flush=True)
+    config = uvicorn.Config(host, host=bind_host, port=port, lifespan="on", log_level="info")
+    # uvicorn shuts every service down gracefully on Ctrl-C, then re-raises it: a normal stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
+    print("Bilet stopped.", flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bvb", description="Bilet platform command line")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser(
+        "run", help="start all six services embedded: one process, one port, SQLite under var/"
+    )
+    run_parser.add_argument("--host", help="address to bind (default BVB_HOST or 127.0.0.1)")
+    run_parser.add_argument("--port", type=int, help="port to bind (default BVB_PORT or 8000)")
+    run_parser.set_defaults(handler=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+"""Bilet Consent service.
+
+Guardian consents: upload, verification, withdrawal and destruction of personal data.
+"""

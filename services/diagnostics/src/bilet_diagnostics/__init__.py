@@ -1,0 +1,4 @@
+"""Bilet Diagnostics service.
+
+The three online diagnostics stages: instruments, answers and scores.
+"""

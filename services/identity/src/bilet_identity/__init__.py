@@ -1,0 +1,4 @@
+"""Bilet Identity service.
+
+Regions, schools and participants: registration by the school, one profile per child.
+"""

@@ -1,0 +1,1 @@
+"""HTTP routers, request and response models, and authorisation dependencies."""

@@ -1,0 +1,4 @@
+"""Bilet Portfolio service.
+
+The participant's digital portfolio, read by pupils, guardians and navigators.
+"""

@@ -1,0 +1,4 @@
+"""Bilet Recommender service.
+
+Individual study plans and regional opportunities derived from the portfolio.
+"""

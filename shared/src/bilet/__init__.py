@@ -1,0 +1,1 @@
+"""The Bilet platform kernel: what every service shares and nothing service-specific."""

@@ -1,0 +1,98 @@
+"""The embedded host serves every service under its own prefix, as a Kubernetes ingress would."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from bilet.services import SERVICE_NAMES
+from bilet_host.embedded import create_embedded_host
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    host = create_embedded_host()
+    async with LifespanManager(host) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
+            yield client
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+async def test_each_service_answers_health_under_its_prefix(
+    client: httpx.AsyncClient, service: str
+) -> None:
+    response = await client.get(f"/{service}/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "service": service, "version": "0.1.0"}
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+async def test_each_service_serves_its_own_openapi_document_and_docs(
+    client: httpx.AsyncClient, service: str
+) -> None:
+    document = (await client.get(f"/{service}/openapi.json")).json()
+    assert document["openapi"].startswith("3.")
+    assert all(path.startswith(f"/{service}/") for path in document["paths"])
+    assert document["paths"][f"/{service}/healthz"]["get"]["operationId"] == f"{service}_healthz"
+    docs = await client.get(f"/{service}/docs")
+    assert docs.status_code == 200
+    assert f"/{service}/openapi.json" in docs.text
+
+
+async def test_the_index_lists_every_service_and_unknown_paths_are_problems(
+    client: httpx.AsyncClient,
+) -> None:
+    index = (await client.get("/")).json()
+    assert set(index["services"]) == set(SERVICE_NAMES)
+    missing = await client.get("/nowhere/healthz")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "not_found"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_bvb_run_serves_all_services_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "BVB_PORT": str(port), "BVB_VAR_DIR": str(tmp_path / "var")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bilet_host.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/identity/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "bvb run exited before serving"
+            assert time.monotonic() < deadline, "bvb run did not serve within 30 s"
+            time.sleep(0.2)
+        for service in SERVICE_NAMES:
+            assert httpx.get(f"http://127.0.0.1:{port}/{service}/healthz").status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{port}/{service}/docs").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert f"http://127.0.0.1:{port}/portfolio/docs" in output
+    assert (tmp_path / "var").is_dir()
