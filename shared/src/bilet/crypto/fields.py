@@ -1,0 +1,252 @@
+"""Encrypts chosen fields of an event's JSON data with the subject's key, and reads them back.
+
+An encrypted field holds an envelope `{"$enc": "aesgcm-v1", "kid", "n", "ct"}`; every other field
+stays as it was, so events remain routable, foldable and replayable without any key. Once the
+subject is erased, each envelope reads back as the `ERASED` marker (`{"$erased": true}`).
+"""
+
+import base64
+import binascii
+import json
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Final, NoReturn
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from bilet.crypto.keystore import NONCE_BYTES, DataKey, KeyStore, associated_data
+
+ENVELOPE_VERSION: Final = "aesgcm-v1"
+ENVELOPE_TAG: Final = "$enc"
+ERASED_TAG: Final = "$erased"
+
+
+class ErasedMarker(dict[str, bool]):
+    """What an encrypted field reads as once its key is destroyed: `{"$erased": true}`.
+
+    A dict, so `json.dumps` and pydantic serialise it as it is and a read model can store it; and
+    read-only, because it is one shared object (`ERASED`). Test with `is_erased`, which also
+    recognises the marker after a JSON round trip.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__({ERASED_TAG: True})
+
+    def _refuse(self, *_: object, **__: object) -> NoReturn:
+        raise TypeError("the ERASED marker is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def __copy__(self) -> "ErasedMarker":
+        return self
+
+    def __deepcopy__(self, _memo: object) -> "ErasedMarker":
+        return self
+
+    def __reduce__(self) -> str:
+        return "ERASED"  # unpickles as this module's singleton
+
+    def __repr__(self) -> str:
+        return "ERASED"
+
+
+ERASED: Final = ErasedMarker()
+
+
+def is_erased(value: object) -> bool:
+    """Whether a field value is the erased marker (the object itself or its JSON form)."""
+    return value is ERASED or (
+        isinstance(value, Mapping) and len(value) == 1 and value.get(ERASED_TAG) is True
+    )
+
+
+class FieldCipherError(Exception):
+    """An envelope is malformed, of an unknown version, or does not authenticate (tampering, or
+    a ciphertext moved to another field or subject). Never a sign of erasure: that reads as
+    `ERASED`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    key_id: str
+    aead: AESGCM
+    expires: float
+
+
+def _field_ad(subject: str, field: str, key_id: str) -> bytes:
+    return associated_data(ENVELOPE_VERSION, subject, field, key_id)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _unb64(text: object, field: str) -> bytes:
+    if not isinstance(text, str):
+        raise FieldCipherError(f"field {field!r}: malformed envelope")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise FieldCipherError(f"field {field!r}: malformed envelope") from None
+
+
+def _is_envelope(value: object) -> bool:
+    return isinstance(value, Mapping) and ENVELOPE_TAG in value
+
+
+class FieldCipher:
+    """Encrypts and decrypts chosen top-level fields of a JSON object for one subject.
+
+    Keys are cached per subject (LRU, `cache_size` entries, `cache_ttl` seconds). `erase` goes
+    through the cipher so its cache forgets the key at once; an erasure made elsewhere (another
+    process) is seen after `forget(subject)` — call it on `ParticipantErased` — or at the latest
+    when the cached entry expires.
+
+    Error messages name fields and key ids, never values: they end up in logs.
+    """
+
+    def __init__(
+        self,
+        keystore: KeyStore,
+        *,
+        cache_size: int = 1024,
+        cache_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if cache_size < 0 or cache_ttl < 0:
+            raise ValueError("cache_size and cache_ttl are not negative")
+        self._keystore = keystore
+        self._cache_size = cache_size
+        self._cache_ttl = cache_ttl
+        self._clock = clock
+        self._cache: OrderedDict[str, _Key] = OrderedDict()
+        # Bumped by every erase/forget: a key fetched before it may be used by the call that
+        # fetched it, but is not cached, so an erased key never outlives its erasure here.
+        self._generation = 0
+
+    async def encrypt(
+        self, subject: str, data: Mapping[str, object], fields: Collection[str]
+    ) -> dict[str, object]:
+        """A copy of `data` with each of `fields` (any JSON value) replaced by an envelope.
+
+        A named field missing from `data` is an error rather than skipped: a misspelt name would
+        otherwise leave personal data in the clear. Raises `SubjectErased` for an erased subject.
+        """
+        if isinstance(fields, str):
+            raise TypeError("fields is a collection of field names, not one name")
+        names = list(dict.fromkeys(fields))
+        if missing := [name for name in names if name not in data]:
+            raise ValueError(f"fields not in the data: {', '.join(sorted(missing))}")
+        if already := [name for name in names if _is_envelope(data[name])]:
+            raise ValueError(f"fields already encrypted: {', '.join(sorted(already))}")
+        out = dict(data)
+        if not names:
+            return out
+        key = await self._current_key(subject)
+        for name in names:
+            try:
+                plaintext = json.dumps(
+                    data[name], ensure_ascii=False, separators=(",", ":"), allow_nan=False
+                ).encode("utf-8")
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"field {name!r} is not a JSON value: {error}") from None
+            nonce = os.urandom(NONCE_BYTES)
+            ciphertext = key.aead.encrypt(nonce, plaintext, _field_ad(subject, name, key.key_id))
+            out[name] = {
+                ENVELOPE_TAG: ENVELOPE_VERSION,
+                "kid": key.key_id,
+                "n": _b64(nonce),
+                "ct": _b64(ciphertext),
+            }
+        return out
+
+    async def decrypt(self, subject: str, data: Mapping[str, object]) -> dict[str, object]:
+        """A copy of `data` with each envelope replaced by its value, or by `ERASED` when the
+        subject's key is gone. Fields that are not envelopes are returned untouched."""
+        out = dict(data)
+        key: _Key | None = None
+        fetched = False
+        for name, value in data.items():
+            if not isinstance(value, Mapping) or ENVELOPE_TAG not in value:
+                continue
+            if value[ENVELOPE_TAG] != ENVELOPE_VERSION:
+                raise FieldCipherError(f"field {name!r}: unknown envelope {value[ENVELOPE_TAG]!r}")
+            key_id = value.get("kid")
+            nonce = _unb64(value.get("n"), name)
+            ciphertext = _unb64(value.get("ct"), name)
+            if not isinstance(key_id, str) or len(nonce) != NONCE_BYTES:
+                raise FieldCipherError(f"field {name!r}: malformed envelope")
+            if not fetched:
+                key = await self._existing_key(subject)
+                fetched = True
+            if key is None:
+                out[name] = ERASED
+                continue
+            if key_id != key.key_id:
+                raise FieldCipherError(
+                    f"field {name!r} was encrypted with key {key_id}, "
+                    f"not with the key {key.key_id} of subject {subject!r}"
+                )
+            try:
+                plaintext = key.aead.decrypt(nonce, ciphertext, _field_ad(subject, name, key_id))
+            except InvalidTag:
+                raise FieldCipherError(
+                    f"field {name!r} does not authenticate for subject {subject!r}"
+                ) from None
+            out[name] = json.loads(plaintext)
+        return out
+
+    async def erase(self, subject: str) -> bool:
+        """Erase the subject in the key store and forget its cached key (see `KeyStore.erase`)."""
+        self.forget(subject)
+        try:
+            return await self._keystore.erase(subject)
+        finally:
+            self.forget(subject)
+
+    def forget(self, subject: str) -> None:
+        """Drop the subject's cached key, e.g. when another process reported its erasure."""
+        self._generation += 1
+        self._cache.pop(subject, None)
+
+    async def _current_key(self, subject: str) -> _Key:
+        if (cached := self._cached(subject)) is not None:
+            return cached
+        generation = self._generation
+        return self._remember(subject, await self._keystore.get_or_create(subject), generation)
+
+    async def _existing_key(self, subject: str) -> _Key | None:
+        if (cached := self._cached(subject)) is not None:
+            return cached
+        generation = self._generation
+        data_key = await self._keystore.get(subject)
+        if data_key is None:
+            # Nothing is cached for "no key": it may mean "not created yet", which does not last.
+            self._cache.pop(subject, None)
+            return None
+        return self._remember(subject, data_key, generation)
+
+    def _cached(self, subject: str) -> _Key | None:
+        cached = self._cache.get(subject)
+        if cached is None:
+            return None
+        if cached.expires <= self._clock():
+            del self._cache[subject]
+            return None
+        self._cache.move_to_end(subject)
+        return cached
+
+    def _remember(self, subject: str, data_key: DataKey, generation: int) -> _Key:
+        key = _Key(data_key.key_id, AESGCM(data_key.key), self._clock() + self._cache_ttl)
+        if generation == self._generation and self._cache_size and self._cache_ttl:
+            self._cache[subject] = key
+            self._cache.move_to_end(subject)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return key
