@@ -1,0 +1,92 @@
+"""What goes into the event store and what comes out: plain frozen values, no I/O."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Final
+from uuid import UUID, uuid4
+
+
+class StreamState(Enum):
+    """Expectations about a stream that are not an exact version."""
+
+    ANY = "any"
+    NO_STREAM = "no_stream"
+    STREAM_EXISTS = "stream_exists"
+
+
+ANY: Final = StreamState.ANY
+NO_STREAM: Final = StreamState.NO_STREAM
+STREAM_EXISTS: Final = StreamState.STREAM_EXISTS
+
+# An exact version is the version of the stream's last event; versions start at 0.
+ExpectedVersion = int | StreamState
+
+# Global positions are positive and increase in the order subscribers receive events; 0 is "before
+# the first event". They need not be dense: a rolled-back append leaves a gap nobody waits for.
+START: Final = 0
+
+
+def category_of(stream_id: str) -> str:
+    """`participant-1f2e…` → `participant`: the part before the first dash."""
+    return stream_id.split("-", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append. `data` and `metadata` are JSON documents, already encoded."""
+
+    type: str
+    data: bytes
+    metadata: bytes = b"{}"
+    event_id: UUID = field(default_factory=uuid4)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as the store recorded it."""
+
+    stream_id: str
+    version: int
+    position: int
+    event_id: UUID
+    type: str
+    data: bytes
+    metadata: bytes
+    recorded_at: datetime
+
+    @property
+    def category(self) -> str:
+        return category_of(self.stream_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One stream's part of an append; several of them commit together or not at all."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected_version: ExpectedVersion = ANY
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where a commit landed: the stream's new version and the global position of its last event.
+
+    The position is the read-your-writes token: a read model that has applied everything up to it
+    shows this commit's effect.
+    """
+
+    stream_id: str
+    version: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMetadata:
+    """Per-stream settings. `truncate_before` hides versions below it from `read_stream`; a deleted
+    stream reads as absent until something is appended to it again (then versions continue)."""
+
+    truncate_before: int = 0
+    deleted: bool = False

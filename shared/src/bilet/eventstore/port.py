@@ -1,0 +1,145 @@
+"""The event store port: one asyncio interface that every adapter implements and the contract suite
+in `shared/tests/eventstore/` checks, so services never know which store they run on."""
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Collection, Sequence
+
+from bilet.eventstore.model import (
+    ANY,
+    START,
+    AppendResult,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+    StreamAppend,
+    StreamMetadata,
+)
+
+
+class EventStore(ABC):
+    """Append with an expectation, read a stream, read and subscribe to everything in global order.
+
+    Guarantees every adapter keeps (and the contract suite proves):
+    - an append commits all its events, to one or several streams, or none of them;
+    - re-appending events whose ids are stored, as the same batch to the same stream, succeeds
+      without writing and returns the original result (enforced by the database, not a cache);
+    - `read_all` and `subscribe_all` deliver events in one global order that never changes once an
+      event is visible: no event is skipped and none is delivered twice, whatever writers do.
+    """
+
+    # How long a live subscription sleeps between looks when no wake-up arrives: the fallback that
+    # catches appends made by other processes, or lost notifications.
+    poll_interval: float = 0.5
+
+    def __init__(self) -> None:
+        self._wakeup = asyncio.Event()
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: ExpectedVersion = ANY,
+    ) -> AppendResult:
+        """Append to one stream; see `append_many`."""
+        (result,) = await self.append_many([StreamAppend(stream_id, events, expected_version)])
+        return result
+
+    @abstractmethod
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Append to several streams in one commit: all of it or nothing.
+
+        Raises `WrongExpectedVersion` (nothing written) when a stream is not as expected, and
+        `EventIdsConflict` when event ids are reused other than by an identical retry.
+        """
+
+    @abstractmethod
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        """A stream's events from `from_version` (default: its start, or its end when backwards).
+
+        An absent or deleted stream reads as an empty list; `truncate_before` hides older events.
+        """
+
+    @abstractmethod
+    async def stream_version(self, stream_id: str) -> int | None:
+        """The version of the stream's last event, None when it has none (or is deleted)."""
+
+    @abstractmethod
+    async def read_all(
+        self,
+        after_position: int = START,
+        limit: int = 1000,
+        *,
+        categories: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[RecordedEvent]:
+        """Events after a position in global order, optionally only some categories or types."""
+
+    @abstractmethod
+    async def head_position(self) -> int:
+        """The position of the last event that readers can see (START when there is none)."""
+
+    @abstractmethod
+    async def get_stream_metadata(self, stream_id: str) -> StreamMetadata: ...
+
+    @abstractmethod
+    async def set_stream_metadata(self, stream_id: str, metadata: StreamMetadata) -> None: ...
+
+    async def delete_stream(self, stream_id: str) -> None:
+        """Soft delete: the stream reads as absent; appending again continues its versions."""
+        version = await self.stream_version(stream_id)
+        truncate_before = 0 if version is None else version + 1
+        await self.set_stream_metadata(
+            stream_id, StreamMetadata(truncate_before=truncate_before, deleted=True)
+        )
+
+    async def subscribe_all(
+        self,
+        after_position: int = START,
+        *,
+        categories: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Catch up from `after_position`, then stay live: every later event, once, in order."""
+        position = after_position
+        while True:
+            # Taken before reading, so an append that lands between the read and the wait is
+            # not slept through: its wake-up sets this very token.
+            wakeup = self._wakeup
+            batch = await self.read_all(
+                position, batch_size, categories=categories, event_types=event_types
+            )
+            for event in batch:
+                yield event
+                position = event.position
+            if len(batch) < batch_size:
+                await self._wait_for_wakeup(wakeup, self.poll_interval)
+
+    def _wake_subscribers(self) -> None:
+        """Adapters call this when something new may be readable (an append, a notification)."""
+        wakeup, self._wakeup = self._wakeup, asyncio.Event()
+        wakeup.set()
+
+    async def _wait_for_wakeup(self, wakeup: asyncio.Event, timeout: float) -> None:
+        # The timeout is the poll that catches what no wake-up announces (another process's
+        # appends to an SQLite file, a lost notification, a horizon that moved on its own).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout)
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> "EventStore":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

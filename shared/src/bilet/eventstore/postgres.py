@@ -1,0 +1,376 @@
+"""PostgreSQL event store: production. Gap-safe global order without a table lock.
+
+Positions are assigned in transaction-id order, not in sequence order: an event's position is
+`(id of the transaction that wrote it << 20) + its ordinal within that transaction`. A reader only
+returns events below the *horizon*, `pg_snapshot_xmin(pg_current_snapshot()) << 20`: every
+transaction with an id below the snapshot's xmin has finished, so no event can ever appear later
+at a position below the horizon. Writers to different streams therefore commit in parallel (they
+lock only their own stream rows) while readers still never skip an event nor see one twice.
+The trade-off (see docs/adr/0003-event-store.md): any long-open transaction with a transaction id,
+in any database of the cluster, holds the horizon back and delays delivery until it ends.
+
+Every append is one call of the `append_events` SQL function (one round trip, as in Message DB).
+Live subscriptions are woken by LISTEN/NOTIFY and poll as a fallback.
+"""
+
+import asyncio
+import re
+from collections.abc import Collection, Sequence
+from typing import Any, Final
+from uuid import UUID
+
+import asyncpg
+
+from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
+from bilet.eventstore.model import (
+    START,
+    AppendResult,
+    ExpectedVersion,
+    RecordedEvent,
+    StreamAppend,
+    StreamMetadata,
+    StreamState,
+)
+from bilet.eventstore.port import EventStore
+from bilet.eventstore.rules import StoredId, check_append, is_identical_retry
+
+# Room for 2^20 - 1 events per transaction below the next transaction's positions.
+ORDINAL_BITS: Final = 20
+MAX_EVENTS_PER_APPEND: Final = (1 << ORDINAL_BITS) - 1
+
+WRONG_EXPECTED_VERSION: Final = "BV001"
+EVENT_IDS_STORED: Final = "BV002"
+UNIQUE_VIOLATION: Final = "23505"
+
+_EXPECTATION_CODES: Final = {
+    StreamState.ANY: -1,
+    StreamState.NO_STREAM: -2,
+    StreamState.STREAM_EXISTS: -3,
+}
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.streams (
+    stream_id       text    PRIMARY KEY,
+    version         bigint,
+    truncate_before bigint  NOT NULL DEFAULT 0,
+    deleted         boolean NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS {s}.events (
+    position    bigint      PRIMARY KEY,
+    stream_id   text        NOT NULL,
+    category    text        NOT NULL,
+    version     bigint      NOT NULL,
+    event_id    uuid        NOT NULL UNIQUE,
+    type        text        NOT NULL,
+    data        bytea       NOT NULL,
+    metadata    bytea       NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (stream_id, version)
+);
+CREATE INDEX IF NOT EXISTS events_by_category ON {s}.events (category, position);
+CREATE INDEX IF NOT EXISTS events_by_type ON {s}.events (type, position);
+
+-- The horizon: no transaction that is still running, or will ever commit, can write below it.
+CREATE OR REPLACE FUNCTION {s}.horizon() RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint) << {bits}
+$$;
+
+-- Appends to one or more streams in one transaction. Expected versions: -1 any, -2 no stream,
+-- -3 stream exists, n >= 0 exactly n. Raises BV001 (wrong expected version; DETAIL is the stream's
+-- index, HINT its actual version or 'none') or BV002 (some event ids are stored already).
+CREATE OR REPLACE FUNCTION {s}.append_events(
+    p_streams text[], p_expected bigint[], p_counts int[],
+    p_event_ids uuid[], p_types text[], p_data bytea[], p_metadata bytea[]
+) RETURNS TABLE (stream_id text, version bigint, stream_position bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    base bigint := (pg_current_xact_id()::text::bigint) << {bits};
+    done int := 0;
+    i int;
+    n int;
+    current_version bigint;
+    is_deleted boolean;
+    actual bigint;
+    expected bigint;
+    first_version bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM {s}.events e WHERE e.event_id = ANY (p_event_ids)) THEN
+        RAISE EXCEPTION USING ERRCODE = '{ids_stored}', MESSAGE = 'event ids already stored';
+    END IF;
+    FOR i IN 1 .. array_length(p_streams, 1) LOOP
+        SELECT s.version, s.deleted INTO current_version, is_deleted
+            FROM {s}.streams s WHERE s.stream_id = p_streams[i] FOR UPDATE;
+        IF NOT FOUND THEN
+            INSERT INTO {s}.streams (stream_id) VALUES (p_streams[i]) ON CONFLICT DO NOTHING;
+            SELECT s.version, s.deleted INTO current_version, is_deleted
+                FROM {s}.streams s WHERE s.stream_id = p_streams[i] FOR UPDATE;
+        END IF;
+        actual := CASE WHEN is_deleted THEN NULL ELSE current_version END;
+        expected := p_expected[i];
+        IF (expected = -2 AND actual IS NOT NULL)
+           OR (expected = -3 AND actual IS NULL)
+           OR (expected >= 0 AND actual IS DISTINCT FROM expected) THEN
+            RAISE EXCEPTION USING ERRCODE = '{wrong_version}', MESSAGE = 'wrong expected version',
+                DETAIL = i::text, HINT = COALESCE(actual::text, 'none');
+        END IF;
+        first_version := COALESCE(current_version, -1) + 1;
+        n := p_counts[i];
+        INSERT INTO {s}.events
+            (position, stream_id, category, version, event_id, type, data, metadata)
+        SELECT base + done + k, p_streams[i], split_part(p_streams[i], '-', 1),
+               first_version + k - 1, p_event_ids[done + k], p_types[done + k],
+               p_data[done + k], p_metadata[done + k]
+        FROM generate_series(1, n) AS k;
+        done := done + n;
+        UPDATE {s}.streams s SET version = first_version + n - 1, deleted = false
+            WHERE s.stream_id = p_streams[i];
+        stream_id := p_streams[i];
+        version := first_version + n - 1;
+        stream_position := base + done;
+        RETURN NEXT;
+    END LOOP;
+    PERFORM pg_notify('{channel}', '');
+END
+$$;
+"""
+
+COLUMNS = "stream_id, version, position, event_id, type, data, metadata, recorded_at"
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(*row)
+
+
+def _expectation_code(expected: ExpectedVersion) -> int:
+    if isinstance(expected, StreamState):
+        return _EXPECTATION_CODES[expected]
+    if expected < 0:
+        raise ValueError(f"an exact expected version is >= 0, not {expected}")
+    return expected
+
+
+class PostgresEventStore(EventStore):
+    def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str) -> None:
+        super().__init__()
+        self._pool = pool
+        self._dsn = dsn
+        self.schema = schema
+        self.channel = f"bvb_events_{schema}"
+        self._listener: asyncpg.Connection | None = None
+        self._listener_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, schema: str = "eventstore", pool_size: int = 20
+    ) -> "PostgresEventStore":
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
+        store = cls(pool, dsn, schema)
+        await store._migrate()
+        return store
+
+    async def _migrate(self) -> None:
+        sql = SCHEMA_SQL.format(
+            s=self.schema,
+            bits=ORDINAL_BITS,
+            channel=self.channel,
+            ids_stored=EVENT_IDS_STORED,
+            wrong_version=WRONG_EXPECTED_VERSION,
+        )
+        async with self._pool.acquire() as connection, connection.transaction():
+            # Several processes may start at once; one of them migrates at a time.
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.schema)
+            await connection.execute(sql)
+
+    # -------------------------------------------------------------- writing
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        check_append(appends)
+        if sum(len(a.events) for a in appends) > MAX_EVENTS_PER_APPEND:
+            raise ValueError(f"one append holds at most {MAX_EVENTS_PER_APPEND} events")
+        pending = list(appends)
+        done: dict[int, AppendResult] = {}
+        while True:
+            try:
+                results = await self._call_append(pending)
+            except asyncpg.PostgresError as error:
+                if error.sqlstate not in (
+                    WRONG_EXPECTED_VERSION,
+                    EVENT_IDS_STORED,
+                    UNIQUE_VIOLATION,
+                ):
+                    raise
+                # Stored ids, or a race lost to a concurrent identical retry: sort out what is a
+                # retry (answered from the store) and what is not (appended on the next round).
+                retried = await self._identical_retries(pending)
+                if not retried:
+                    self._raise_for(error, pending)
+                for index, result in retried.items():
+                    done[id(pending[index])] = result
+                pending = [a for i, a in enumerate(pending) if i not in retried]
+                if not pending:
+                    break
+                continue
+            for append, result in zip(pending, results, strict=True):
+                done[id(append)] = result
+            break
+        return [done[id(a)] for a in appends]
+
+    async def _call_append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        events = [event for append in appends for event in append.events]
+        rows = await self._pool.fetch(
+            f"SELECT * FROM {self.schema}.append_events($1, $2, $3, $4, $5, $6, $7)",  # noqa: S608
+            [a.stream_id for a in appends],
+            [_expectation_code(a.expected_version) for a in appends],
+            [len(a.events) for a in appends],
+            [e.event_id for e in events],
+            [e.type for e in events],
+            [e.data for e in events],
+            [e.metadata for e in events],
+        )
+        return [AppendResult(row[0], row[1], row[2]) for row in rows]
+
+    async def _identical_retries(self, appends: Sequence[StreamAppend]) -> dict[int, AppendResult]:
+        ids = [event.event_id for append in appends for event in append.events]
+        rows = await self._pool.fetch(
+            f"SELECT event_id, stream_id, version, position FROM {self.schema}.events "  # noqa: S608
+            "WHERE event_id = ANY($1::uuid[])",
+            ids,
+        )
+        stored: dict[UUID, StoredId] = {row[0]: StoredId(row[1], row[2], row[3]) for row in rows}
+        retries = {}
+        for index, append in enumerate(appends):
+            found = [stored.get(event.event_id) for event in append.events]
+            if is_identical_retry(append, found):
+                last = found[-1]
+                assert last is not None
+                retries[index] = AppendResult(append.stream_id, last.version, last.position)
+        return retries
+
+    @staticmethod
+    def _raise_for(error: asyncpg.PostgresError, appends: Sequence[StreamAppend]) -> None:
+        if error.sqlstate == WRONG_EXPECTED_VERSION:
+            append = appends[int(str(error.detail)) - 1]
+            hint = str(error.hint)
+            actual = None if hint == "none" else int(hint)
+            raise WrongExpectedVersion(append.stream_id, append.expected_version, actual) from None
+        # Ids stored, yet no part is a retry: the rules above raised already; a unique violation
+        # on (stream_id, version) cannot happen under the stream row lock, so surface it as is.
+        if error.sqlstate == EVENT_IDS_STORED:
+            raise EventIdsConflict("event ids of this append are already stored") from None
+        raise error
+
+    async def set_stream_metadata(self, stream_id: str, metadata: StreamMetadata) -> None:
+        await self._pool.execute(
+            f"INSERT INTO {self.schema}.streams (stream_id, truncate_before, deleted) "  # noqa: S608
+            "VALUES ($1, $2, $3) ON CONFLICT (stream_id) DO UPDATE SET "
+            "truncate_before = excluded.truncate_before, deleted = excluded.deleted",
+            stream_id,
+            metadata.truncate_before,
+            metadata.deleted,
+        )
+
+    # -------------------------------------------------------------- reading
+
+    async def get_stream_metadata(self, stream_id: str) -> StreamMetadata:
+        row = await self._pool.fetchrow(
+            f"SELECT truncate_before, deleted FROM {self.schema}.streams "  # noqa: S608
+            "WHERE stream_id = $1",
+            stream_id,
+        )
+        return StreamMetadata() if row is None else StreamMetadata(row[0], row[1])
+
+    async def stream_version(self, stream_id: str) -> int | None:
+        row = await self._pool.fetchrow(
+            f"SELECT version, deleted FROM {self.schema}.streams WHERE stream_id = $1",  # noqa: S608
+            stream_id,
+        )
+        return None if row is None or row[1] else row[0]
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        if backwards:
+            bound, order = "($2::bigint IS NULL OR e.version <= $2)", "DESC"
+        else:
+            bound, order = "e.version >= COALESCE($2, 0)", "ASC"
+        rows = await self._pool.fetch(
+            f"SELECT {', '.join('e.' + c for c in COLUMNS.split(', '))} "  # noqa: S608
+            f"FROM {self.schema}.events e JOIN {self.schema}.streams s USING (stream_id) "
+            f"WHERE e.stream_id = $1 AND NOT s.deleted AND e.version >= s.truncate_before "
+            f"AND {bound} ORDER BY e.version {order} LIMIT $3",
+            stream_id,
+            from_version,
+            limit,
+        )
+        return [_recorded(row) for row in rows]
+
+    async def read_all(
+        self,
+        after_position: int = START,
+        limit: int = 1000,
+        *,
+        categories: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[RecordedEvent]:
+        params: list[Any] = [after_position, limit]
+        where = ""
+        if categories is not None:
+            params.append(list(categories))
+            where += f" AND category = ANY(${len(params)}::text[])"
+        if event_types is not None:
+            params.append(list(event_types))
+            where += f" AND type = ANY(${len(params)}::text[])"
+        rows = await self._pool.fetch(
+            f"SELECT {COLUMNS} FROM {self.schema}.events "  # noqa: S608
+            f"WHERE position > $1 AND position < {self.schema}.horizon(){where} "
+            "ORDER BY position LIMIT $2",
+            *params,
+        )
+        return [_recorded(row) for row in rows]
+
+    async def head_position(self) -> int:
+        value = await self._pool.fetchval(
+            f"SELECT max(position) FROM {self.schema}.events "  # noqa: S608
+            f"WHERE position < {self.schema}.horizon()"
+        )
+        return START if value is None else int(value)
+
+    async def _wait_for_wakeup(self, wakeup: asyncio.Event, timeout: float) -> None:
+        await self._ensure_listening()
+        await super()._wait_for_wakeup(wakeup, timeout)
+
+    async def _ensure_listening(self) -> None:
+        async with self._listener_lock:
+            if self._listener is not None and not self._listener.is_closed():
+                return
+            self._listener = await asyncpg.connect(self._dsn)
+            await self._listener.add_listener(self.channel, self._on_notification)
+
+    def _on_notification(self, *_: object) -> None:
+        self._wake_subscribers()
+
+    async def close(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            await self._listener.close()
+        await self._pool.close()
+
+
+async def drop_schema(dsn: str, schema: str) -> None:
+    """Remove a store's schema and everything in it (tests and tear-downs)."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await connection.close()
