@@ -3,7 +3,7 @@
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,8 @@ class PlatformSettings(BaseSettings):
     var_dir: Path = Path("var")
     kafka_bootstrap: str | None = None
     database_url: str | None = None
+    # Wraps the per-participant data keys (bilet.crypto); required outside development.
+    master_key: SecretStr | None = None
 
     def sqlite_path(self, service: str) -> Path:
         """Where the embedded mode keeps a service's SQLite store: one file per service."""
