@@ -336,6 +336,23 @@ async def test_writers_racing_on_one_stream_lose_no_update_and_leave_no_gap(
     assert by_writer == {w: list(range(successes_each)) for w in range(writers)}
 
 
+async def test_appends_to_the_same_streams_in_opposite_orders_do_not_deadlock(
+    store: EventStore,
+) -> None:
+    a, b = stream(), stream("reservation")
+
+    async def write(first: str, second: str) -> None:
+        for _ in range(40):
+            await store.append_many(
+                [StreamAppend(first, events(1), ANY), StreamAppend(second, events(1), ANY)]
+            )
+
+    await asyncio.wait_for(
+        asyncio.gather(*(write(a, b) if n % 2 else write(b, a) for n in range(8))), 60
+    )
+    assert await store.stream_version(a) == await store.stream_version(b) == 8 * 40 - 1
+
+
 async def test_concurrent_identical_retries_write_once(store: EventStore) -> None:
     sid = stream()
     batch = events(3)

@@ -79,8 +79,8 @@ CREATE OR REPLACE FUNCTION {s}.horizon() RETURNS bigint LANGUAGE sql STABLE AS $
 $$;
 
 -- Appends to one or more streams in one transaction. Expected versions: -1 any, -2 no stream,
--- -3 stream exists, n >= 0 exactly n. Raises BV001 (wrong expected version; DETAIL is the stream's
--- index, HINT its actual version or 'none') or BV002 (some event ids are stored already).
+-- -3 stream exists, n >= 0 exactly n. Raises BV001 (wrong expected version; DETAIL is the stream
+-- id, HINT its actual version or 'none') or BV002 (some event ids are stored already).
 CREATE OR REPLACE FUNCTION {s}.append_events(
     p_streams text[], p_expected bigint[], p_counts int[],
     p_event_ids uuid[], p_types text[], p_data bytea[], p_metadata bytea[]
@@ -114,7 +114,7 @@ BEGIN
            OR (expected = -3 AND actual IS NULL)
            OR (expected >= 0 AND actual IS DISTINCT FROM expected) THEN
             RAISE EXCEPTION USING ERRCODE = '{wrong_version}', MESSAGE = 'wrong expected version',
-                DETAIL = i::text, HINT = COALESCE(actual::text, 'none');
+                DETAIL = p_streams[i], HINT = COALESCE(actual::text, 'none');
         END IF;
         first_version := COALESCE(current_version, -1) + 1;
         n := p_counts[i];
@@ -221,6 +221,16 @@ class PostgresEventStore(EventStore):
         return [done[id(a)] for a in appends]
 
     async def _call_append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        # Stream rows are locked in one global order (by stream id), so two appends to the same
+        # streams named in different orders cannot deadlock.
+        order = sorted(range(len(appends)), key=lambda i: appends[i].stream_id)
+        results = await self._call_append_in_order([appends[i] for i in order])
+        in_call_order: list[AppendResult] = [results[0]] * len(appends)
+        for position_in_order, index in enumerate(order):
+            in_call_order[index] = results[position_in_order]
+        return in_call_order
+
+    async def _call_append_in_order(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         events = [event for append in appends for event in append.events]
         rows = await self._pool.fetch(
             f"SELECT * FROM {self.schema}.append_events($1, $2, $3, $4, $5, $6, $7)",  # noqa: S608
@@ -254,7 +264,7 @@ class PostgresEventStore(EventStore):
     @staticmethod
     def _raise_for(error: asyncpg.PostgresError, appends: Sequence[StreamAppend]) -> None:
         if error.sqlstate == WRONG_EXPECTED_VERSION:
-            append = appends[int(str(error.detail)) - 1]
+            append = next(a for a in appends if a.stream_id == error.detail)
             hint = str(error.hint)
             actual = None if hint == "none" else int(hint)
             raise WrongExpectedVersion(append.stream_id, append.expected_version, actual) from None
