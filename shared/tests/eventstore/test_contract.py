@@ -90,7 +90,8 @@ async def test_stream_state_expectations(store: EventStore) -> None:
 
 
 async def test_an_append_to_several_streams_commits_all_or_nothing(store: EventStore) -> None:
-    first, second = stream(), stream("reservation")
+    # The streams are named against alphabetical order: positions follow the caller's order.
+    first, second = stream("reservation"), stream("participant")
     await store.append(second, events(1), NO_STREAM)
     head = await store.head_position()
     with pytest.raises(WrongExpectedVersion):
@@ -107,9 +108,13 @@ async def test_an_append_to_several_streams_commits_all_or_nothing(store: EventS
     assert await store.head_position() == results[1].position
 
 
-async def test_an_empty_append_is_refused(store: EventStore) -> None:
+async def test_an_empty_append_or_one_naming_a_stream_twice_is_refused(store: EventStore) -> None:
     with pytest.raises(ValueError, match="no events"):
         await store.append(stream(), [], ANY)
+    sid = stream()
+    with pytest.raises(ValueError, match="twice"):
+        await store.append_many([StreamAppend(sid, events(1)), StreamAppend(sid, events(1))])
+    assert await store.stream_version(sid) is None
 
 
 # ------------------------------------------------------------------ idempotent retries
@@ -240,13 +245,14 @@ async def _take(
 
 
 async def test_a_subscription_catches_up_then_receives_live_appends(store: EventStore) -> None:
+    store.poll_interval = 60  # only a real wake-up can deliver within the test's timeout
     sid = stream()
     await store.append(sid, events(3), NO_STREAM)
     consumer = asyncio.create_task(_take(store, START, 6))
     await asyncio.sleep(0.1)
     await store.append(sid, events(2), 2)
     await store.append(stream("school"), events(1), NO_STREAM)
-    received = await asyncio.wait_for(consumer, 10)
+    received = await asyncio.wait_for(consumer, 5)
     assert [e.stream_id for e in received] == [sid] * 5 + [received[-1].stream_id]
     assert [e.position for e in received] == sorted(e.position for e in received)
 
@@ -260,15 +266,19 @@ async def test_a_filtered_subscription_receives_only_its_categories(store: Event
 
 
 async def test_a_failed_append_leaves_no_hole_that_stalls_a_subscriber(store: EventStore) -> None:
+    store.poll_interval = 60  # only a real wake-up can deliver within the test's timeout
+    refusing = stream()
+    await store.append(refusing, events(1), NO_STREAM)
     taken = await store.append(stream(), events(1), NO_STREAM)
     consumer = asyncio.create_task(_take(store, taken.position, 1))
-    blocked = stream()
-    await store.append(blocked, events(1), NO_STREAM)
+    # Failed appends come first, so any hole they leave lies before the event to deliver.
     for _ in range(5):
         with pytest.raises(WrongExpectedVersion):
             await store.append_many(
-                [StreamAppend(stream(), events(3), NO_STREAM), StreamAppend(blocked, events(1), 5)]
+                [StreamAppend(stream(), events(3), NO_STREAM), StreamAppend(refusing, events(1), 5)]
             )
+    blocked = stream()
+    await store.append(blocked, events(1), NO_STREAM)
     received = await asyncio.wait_for(consumer, 5)
     assert received[0].stream_id == blocked
     later = await store.append(stream(), events(1), NO_STREAM)
@@ -361,3 +371,15 @@ async def test_concurrent_identical_retries_write_once(store: EventStore) -> Non
     results = await asyncio.gather(*(store.append(sid, batch, NO_STREAM) for _ in range(20)))
     assert len(set(results)) == 1
     assert len(await store.read_stream(sid)) == 3
+
+
+async def test_concurrent_identical_multi_stream_retries_on_existing_streams_write_once(
+    store: EventStore,
+) -> None:
+    existing, fresh = stream(), stream("reservation")
+    await store.append(existing, events(1), NO_STREAM)
+    parts = [StreamAppend(existing, events(2), ANY), StreamAppend(fresh, events(1), ANY)]
+    results = await asyncio.gather(*(store.append_many(parts) for _ in range(20)))
+    assert len({tuple(r) for r in results}) == 1
+    assert len(await store.read_stream(existing)) == 3
+    assert len(await store.read_stream(fresh)) == 1

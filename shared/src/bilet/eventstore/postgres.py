@@ -14,6 +14,7 @@ Live subscriptions are woken by LISTEN/NOTIFY and poll as a fallback.
 """
 
 import asyncio
+import itertools
 import re
 from collections.abc import Collection, Sequence
 from typing import Any, Final
@@ -26,6 +27,7 @@ from bilet.eventstore.model import (
     START,
     AppendResult,
     ExpectedVersion,
+    NewEvent,
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
@@ -41,6 +43,7 @@ MAX_EVENTS_PER_APPEND: Final = (1 << ORDINAL_BITS) - 1
 WRONG_EXPECTED_VERSION: Final = "BV001"
 EVENT_IDS_STORED: Final = "BV002"
 UNIQUE_VIOLATION: Final = "23505"
+TRANSIENT: Final = ("40P01", "40001")  # deadlock detected, serialization failure
 
 _EXPECTATION_CODES: Final = {
     StreamState.ANY: -1,
@@ -78,17 +81,19 @@ CREATE OR REPLACE FUNCTION {s}.horizon() RETURNS bigint LANGUAGE sql STABLE AS $
     SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint) << {bits}
 $$;
 
--- Appends to one or more streams in one transaction. Expected versions: -1 any, -2 no stream,
--- -3 stream exists, n >= 0 exactly n. Raises BV001 (wrong expected version; DETAIL is the stream
--- id, HINT its actual version or 'none') or BV002 (some event ids are stored already).
+-- Appends to one or more streams in one transaction. The caller passes the streams in lock order
+-- (sorted, so that appends cannot deadlock) and, in p_offsets, where each stream's events start
+-- in the caller's order, which is the order their positions take. Expected versions: -1 any,
+-- -2 no stream, -3 stream exists, n >= 0 exactly n. Raises BV001 (wrong expected version; DETAIL
+-- is the stream id, HINT its actual version or 'none') or BV002 (some event ids stored already).
 CREATE OR REPLACE FUNCTION {s}.append_events(
-    p_streams text[], p_expected bigint[], p_counts int[],
+    p_streams text[], p_expected bigint[], p_counts int[], p_offsets int[],
     p_event_ids uuid[], p_types text[], p_data bytea[], p_metadata bytea[]
 ) RETURNS TABLE (stream_id text, version bigint, stream_position bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     base bigint := (pg_current_xact_id()::text::bigint) << {bits};
-    done int := 0;
+    done int;
     i int;
     n int;
     current_version bigint;
@@ -118,18 +123,18 @@ BEGIN
         END IF;
         first_version := COALESCE(current_version, -1) + 1;
         n := p_counts[i];
+        done := p_offsets[i];
         INSERT INTO {s}.events
             (position, stream_id, category, version, event_id, type, data, metadata)
         SELECT base + done + k, p_streams[i], split_part(p_streams[i], '-', 1),
                first_version + k - 1, p_event_ids[done + k], p_types[done + k],
                p_data[done + k], p_metadata[done + k]
         FROM generate_series(1, n) AS k;
-        done := done + n;
         UPDATE {s}.streams s SET version = first_version + n - 1, deleted = false
             WHERE s.stream_id = p_streams[i];
         stream_id := p_streams[i];
         version := first_version + n - 1;
-        stream_position := base + done;
+        stream_position := base + done + n;
         RETURN NEXT;
     END LOOP;
     PERFORM pg_notify('{channel}', '');
@@ -194,10 +199,16 @@ class PostgresEventStore(EventStore):
             raise ValueError(f"one append holds at most {MAX_EVENTS_PER_APPEND} events")
         pending = list(appends)
         done: dict[int, AppendResult] = {}
+        transient_failures = 0
         while True:
             try:
                 results = await self._call_append(pending)
             except asyncpg.PostgresError as error:
+                if error.sqlstate in TRANSIENT and transient_failures < 3:
+                    # The call is one transaction that rolled back whole; event ids make a re-run
+                    # harmless. Deadlocks can still come from writers outside this adapter.
+                    transient_failures += 1
+                    continue
                 if error.sqlstate not in (
                     WRONG_EXPECTED_VERSION,
                     EVENT_IDS_STORED,
@@ -223,20 +234,27 @@ class PostgresEventStore(EventStore):
     async def _call_append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         # Stream rows are locked in one global order (by stream id), so two appends to the same
         # streams named in different orders cannot deadlock.
+        # Positions follow the caller's order of events, whatever the lock order.
         order = sorted(range(len(appends)), key=lambda i: appends[i].stream_id)
-        results = await self._call_append_in_order([appends[i] for i in order])
+        offsets = list(itertools.accumulate((len(a.events) for a in appends), initial=0))
+        events = [event for append in appends for event in append.events]
+        results = await self._call_append_in_order(
+            [appends[i] for i in order], [offsets[i] for i in order], events
+        )
         in_call_order: list[AppendResult] = [results[0]] * len(appends)
         for position_in_order, index in enumerate(order):
             in_call_order[index] = results[position_in_order]
         return in_call_order
 
-    async def _call_append_in_order(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
-        events = [event for append in appends for event in append.events]
+    async def _call_append_in_order(
+        self, appends: Sequence[StreamAppend], offsets: Sequence[int], events: Sequence[NewEvent]
+    ) -> list[AppendResult]:
         rows = await self._pool.fetch(
-            f"SELECT * FROM {self.schema}.append_events($1, $2, $3, $4, $5, $6, $7)",  # noqa: S608
+            f"SELECT * FROM {self.schema}.append_events($1, $2, $3, $4, $5, $6, $7, $8)",  # noqa: S608
             [a.stream_id for a in appends],
             [_expectation_code(a.expected_version) for a in appends],
             [len(a.events) for a in appends],
+            offsets,
             [e.event_id for e in events],
             [e.type for e in events],
             [e.data for e in events],
@@ -282,6 +300,15 @@ class PostgresEventStore(EventStore):
             stream_id,
             metadata.truncate_before,
             metadata.deleted,
+        )
+
+    async def delete_stream(self, stream_id: str) -> None:
+        # One statement, so an append racing with the delete is either deleted with it or after.
+        await self._pool.execute(
+            f"INSERT INTO {self.schema}.streams AS s (stream_id, truncate_before, deleted) "  # noqa: S608
+            "VALUES ($1, 0, true) ON CONFLICT (stream_id) DO UPDATE SET deleted = true, "
+            "truncate_before = COALESCE(s.version + 1, s.truncate_before)",
+            stream_id,
         )
 
     # -------------------------------------------------------------- reading

@@ -32,9 +32,11 @@ class StoredId:
 
 
 def check_append(appends: Sequence[StreamAppend]) -> None:
-    """An append names at least one stream, each with events, and no event id twice."""
+    """An append names at least one stream, each once and with events, and no event id twice."""
     if not appends or any(not append.events for append in appends):
         raise ValueError("an append with no events")
+    if len({append.stream_id for append in appends}) != len(appends):
+        raise ValueError("a stream appears twice in one append")
     ids = [event.event_id for append in appends for event in append.events]
     if len(ids) != len(set(ids)):
         raise EventIdsConflict("an append carries the same event id more than once")

@@ -150,10 +150,12 @@ class SqliteEventStore(EventStore):
         db.execute("BEGIN IMMEDIATE")
         try:
             results = self._append_locked(db, appends)
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite may have rolled back by itself already (a full disk, an I/O error).
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
         return results
 
     def _append_locked(
@@ -227,6 +229,17 @@ class SqliteEventStore(EventStore):
             )
 
         await self._writer.run(write)
+
+    async def delete_stream(self, stream_id: str) -> None:
+        # One statement on the writer, so no append can slip in between reading and deleting.
+        await self._writer.run(
+            lambda db: db.execute(
+                "INSERT INTO streams (stream_id, version, truncate_before, deleted) "
+                "VALUES (?, NULL, 0, 1) ON CONFLICT (stream_id) DO UPDATE SET deleted = 1, "
+                "truncate_before = COALESCE(streams.version + 1, streams.truncate_before)",
+                (stream_id,),
+            )
+        )
 
     # -------------------------------------------------------------- reading
 
