@@ -110,6 +110,7 @@ class EventStore(ABC):
         batch_size: int = 1000,
     ) -> AsyncIterator[RecordedEvent]:
         """Catch up from `after_position`, then stay live: every later event, once, in order."""
+        await self._prepare_wakeups()
         position = after_position
         while True:
             # Taken before reading, so an append that lands between the read and the wait is
@@ -123,6 +124,10 @@ class EventStore(ABC):
                 position = event.position
             if len(batch) < batch_size:
                 await self._wait_for_wakeup(wakeup, self.poll_interval)
+
+    async def _prepare_wakeups(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Set up what wakes subscribers before their first read (a LISTEN), so no wake-up for an
+        event they have not read yet can be missed. In-process wake-ups need nothing."""
 
     def _wake_subscribers(self) -> None:
         """Adapters call this when something new may be readable (an append, a notification)."""

@@ -383,10 +383,11 @@ class PostgresEventStore(EventStore):
         return START if value is None else int(value)
 
     async def _wait_for_wakeup(self, wakeup: asyncio.Event, timeout: float) -> None:
-        await self._ensure_listening()
+        # A listener connection that died is replaced; what it missed meanwhile, the poll finds.
+        await self._prepare_wakeups()
         await super()._wait_for_wakeup(wakeup, timeout)
 
-    async def _ensure_listening(self) -> None:
+    async def _prepare_wakeups(self) -> None:
         async with self._listener_lock:
             if self._listener is not None and not self._listener.is_closed():
                 return
