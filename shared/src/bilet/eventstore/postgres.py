@@ -10,11 +10,13 @@ The trade-off (see docs/adr/0003-event-store.md): any long-open transaction with
 in any database of the cluster, holds the horizon back and delays delivery until it ends.
 
 Every append is one call of the `append_events` SQL function (one round trip, as in Message DB).
-Live subscriptions are woken by LISTEN/NOTIFY and poll as a fallback.
+Live subscriptions are woken at once in this process, by LISTEN/NOTIFY across processes (sent after
+the commit, see `_announce_append`), and poll as a fallback.
 """
 
 import asyncio
 import itertools
+import logging
 import re
 from collections.abc import Collection, Sequence
 from typing import Any, Final
@@ -34,7 +36,9 @@ from bilet.eventstore.model import (
     StreamState,
 )
 from bilet.eventstore.port import EventStore
-from bilet.eventstore.rules import StoredId, check_append, is_identical_retry
+from bilet.eventstore.rules import StoredId, append_resolving_retries, check_append
+
+_log = logging.getLogger(__name__)
 
 # Room for 2^20 - 1 events per transaction below the next transaction's positions.
 ORDINAL_BITS: Final = 20
@@ -137,7 +141,6 @@ BEGIN
         stream_position := base + done + n;
         RETURN NEXT;
     END LOOP;
-    PERFORM pg_notify('{channel}', '');
 END
 $$;
 """
@@ -157,6 +160,10 @@ def _expectation_code(expected: ExpectedVersion) -> int:
     return expected
 
 
+def _may_be_a_retry(error: Exception) -> bool:
+    return isinstance(error, WrongExpectedVersion | EventIdsConflict)
+
+
 class PostgresEventStore(EventStore):
     def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str) -> None:
         super().__init__()
@@ -165,6 +172,8 @@ class PostgresEventStore(EventStore):
         self.schema = schema
         self.channel = f"bvb_events_{schema}"
         self._listener: asyncpg.Connection | None = None
+        self._announcer: asyncio.Task[None] | None = None
+        self._announcement_due = False
         self._listener_lock = asyncio.Lock()
 
     @classmethod
@@ -197,41 +206,53 @@ class PostgresEventStore(EventStore):
         check_append(appends)
         if sum(len(a.events) for a in appends) > MAX_EVENTS_PER_APPEND:
             raise ValueError(f"one append holds at most {MAX_EVENTS_PER_APPEND} events")
-        pending = list(appends)
-        done: dict[int, AppendResult] = {}
+        return await append_resolving_retries(
+            appends, self._attempt, self._find_stored, _may_be_a_retry
+        )
+
+    async def _attempt(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """One `append_events` call; PostgreSQL's refusals become the port's typed errors."""
         transient_failures = 0
         while True:
             try:
-                results = await self._call_append(pending)
+                return await self._call_append(appends)
             except asyncpg.PostgresError as error:
                 if error.sqlstate in TRANSIENT and transient_failures < 3:
                     # The call is one transaction that rolled back whole; event ids make a re-run
                     # harmless. Deadlocks can still come from writers outside this adapter.
                     transient_failures += 1
                     continue
-                if error.sqlstate not in (
-                    WRONG_EXPECTED_VERSION,
-                    EVENT_IDS_STORED,
-                    UNIQUE_VIOLATION,
-                ):
-                    raise
-                # Stored ids, or a race lost to a concurrent identical retry: sort out what is a
-                # retry (answered from the store) and what is not (appended on the next round).
-                retried = await self._identical_retries(pending)
-                if not retried:
-                    self._raise_for(error, pending)
-                for index, result in retried.items():
-                    done[id(pending[index])] = result
-                pending = [a for i, a in enumerate(pending) if i not in retried]
-                if not pending:
-                    break
-                continue
-            for append, result in zip(pending, results, strict=True):
-                done[id(append)] = result
-            break
-        return [done[id(a)] for a in appends]
+                if error.sqlstate == WRONG_EXPECTED_VERSION:
+                    append = next(a for a in appends if a.stream_id == error.detail)
+                    hint = str(error.hint)
+                    actual = None if hint == "none" else int(hint)
+                    raise WrongExpectedVersion(
+                        append.stream_id, append.expected_version, actual
+                    ) from None
+                if error.sqlstate in (EVENT_IDS_STORED, UNIQUE_VIOLATION):
+                    # A unique violation is a concurrent append of the same ids that committed
+                    # first: (stream_id, version) cannot collide under the stream row lock.
+                    raise EventIdsConflict("event ids of this append are already stored") from None
+                raise
+
+    async def _find_stored(self, appends: Sequence[StreamAppend]) -> list[list[StoredId | None]]:
+        ids = [event.event_id for append in appends for event in append.events]
+        rows = await self._pool.fetch(
+            f"SELECT event_id, stream_id, version, position FROM {self.schema}.events "  # noqa: S608
+            "WHERE event_id = ANY($1::uuid[])",
+            ids,
+        )
+        stored: dict[UUID, StoredId] = {row[0]: StoredId(row[1], row[2], row[3]) for row in rows}
+        return [[stored.get(event.event_id) for event in append.events] for append in appends]
 
     async def _call_append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        try:
+            return await self._call_append_sorted(appends)
+        finally:
+            # Every ended append transaction, committed or rolled back, may move the horizon.
+            self._announce_append()
+
+    async def _call_append_sorted(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         # Stream rows are locked in one global order (by stream id), so two appends to the same
         # streams named in different orders cannot deadlock.
         # Positions follow the caller's order of events, whatever the lock order.
@@ -261,36 +282,6 @@ class PostgresEventStore(EventStore):
             [e.metadata for e in events],
         )
         return [AppendResult(row[0], row[1], row[2]) for row in rows]
-
-    async def _identical_retries(self, appends: Sequence[StreamAppend]) -> dict[int, AppendResult]:
-        ids = [event.event_id for append in appends for event in append.events]
-        rows = await self._pool.fetch(
-            f"SELECT event_id, stream_id, version, position FROM {self.schema}.events "  # noqa: S608
-            "WHERE event_id = ANY($1::uuid[])",
-            ids,
-        )
-        stored: dict[UUID, StoredId] = {row[0]: StoredId(row[1], row[2], row[3]) for row in rows}
-        retries = {}
-        for index, append in enumerate(appends):
-            found = [stored.get(event.event_id) for event in append.events]
-            if is_identical_retry(append, found):
-                last = found[-1]
-                assert last is not None
-                retries[index] = AppendResult(append.stream_id, last.version, last.position)
-        return retries
-
-    @staticmethod
-    def _raise_for(error: asyncpg.PostgresError, appends: Sequence[StreamAppend]) -> None:
-        if error.sqlstate == WRONG_EXPECTED_VERSION:
-            append = next(a for a in appends if a.stream_id == error.detail)
-            hint = str(error.hint)
-            actual = None if hint == "none" else int(hint)
-            raise WrongExpectedVersion(append.stream_id, append.expected_version, actual) from None
-        # Ids stored, yet no part is a retry: the rules above raised already; a unique violation
-        # on (stream_id, version) cannot happen under the stream row lock, so surface it as is.
-        if error.sqlstate == EVENT_IDS_STORED:
-            raise EventIdsConflict("event ids of this append are already stored") from None
-        raise error
 
     async def set_stream_metadata(self, stream_id: str, metadata: StreamMetadata) -> None:
         await self._pool.execute(
@@ -397,7 +388,35 @@ class PostgresEventStore(EventStore):
     def _on_notification(self, *_: object) -> None:
         self._wake_subscribers()
 
+    def _announce_append(self) -> None:
+        """Wake this process's subscribers now, and other processes' through NOTIFY.
+
+        The NOTIFY is not sent inside the append: PostgreSQL holds its notification lock from
+        pre-commit until the commit is flushed, which would serialise every append's commit. It is
+        sent after, from its own short transaction, coalesced (one in flight at a time) and best
+        effort: a lost one costs a subscriber one poll interval.
+        """
+        self._wake_subscribers()
+        self._announcement_due = True
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.create_task(self._send_announcements())
+
+    async def _send_announcements(self) -> None:
+        while self._announcement_due:
+            self._announcement_due = False
+            try:
+                async with self._pool.acquire() as connection, connection.transaction():
+                    await connection.execute("SET LOCAL synchronous_commit = off")
+                    await connection.execute("SELECT pg_notify($1, '')", self.channel)
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as error:
+                _log.warning(
+                    "NOTIFY %s failed (%s); subscribers elsewhere will poll", self.channel, error
+                )
+                return
+
     async def close(self) -> None:
+        if self._announcer is not None:
+            await asyncio.gather(self._announcer, return_exceptions=True)
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
         await self._pool.close()

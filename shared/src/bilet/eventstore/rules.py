@@ -1,11 +1,11 @@
 """The append rules every adapter applies the same way: expectations and idempotent retries."""
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
-from bilet.eventstore.model import ExpectedVersion, StreamAppend, StreamState
+from bilet.eventstore.model import AppendResult, ExpectedVersion, StreamAppend, StreamState
 
 
 def check_expected_version(stream_id: str, expected: ExpectedVersion, actual: int | None) -> None:
@@ -62,3 +62,49 @@ def is_identical_retry(append: StreamAppend, stored: Sequence[StoredId | None]) 
         f"stream {append.stream_id!r}: some event ids of this append are already stored, "
         "but not as this same append to this stream"
     )
+
+
+Attempt = Callable[[Sequence[StreamAppend]], Awaitable[list[AppendResult]]]
+FindStored = Callable[[Sequence[StreamAppend]], Awaitable[list[list[StoredId | None]]]]
+
+
+async def append_resolving_retries(
+    appends: Sequence[StreamAppend],
+    attempt: Attempt,
+    find_stored: FindStored,
+    may_be_a_retry: Callable[[Exception], bool],
+) -> list[AppendResult]:
+    """Run `attempt` (one all-or-nothing append), looking up stored event ids only when it fails.
+
+    The fast path never reads ids: the database's uniqueness of event ids catches a retry. When an
+    attempt fails in a way a retry would (`may_be_a_retry`: a wrong expected version, an id
+    already stored), the parts that are identical retries are answered from the store and the
+    others are attempted again without them; a failure that involves no retry is re-raised.
+    """
+    pending = list(appends)
+    done: dict[int, AppendResult] = {}
+    while True:
+        try:
+            results = await attempt(pending)
+        except Exception as error:
+            if not may_be_a_retry(error):
+                raise
+            stored = await find_stored(pending)
+            retried = {}
+            for index, (append, found) in enumerate(zip(pending, stored, strict=True)):
+                if is_identical_retry(append, found):
+                    last = found[-1]
+                    assert last is not None
+                    retried[index] = AppendResult(append.stream_id, last.version, last.position)
+            if not retried:
+                raise
+            for index, result in retried.items():
+                done[id(pending[index])] = result
+            pending = [a for i, a in enumerate(pending) if i not in retried]
+            if not pending:
+                break
+            continue
+        for append, result in zip(pending, results, strict=True):
+            done[id(append)] = result
+        break
+    return [done[id(a)] for a in appends]

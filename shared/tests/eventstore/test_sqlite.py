@@ -1,0 +1,54 @@
+"""What only the SQLite adapter has to prove: sharing its file with another writer."""
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bilet.eventstore import NO_STREAM, NewEvent
+from bilet.eventstore.sqlite import SqliteEventStore
+
+
+async def test_an_append_waits_for_another_writer_without_blocking_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    other_process = sqlite3.connect(tmp_path / "events.sqlite3", isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")  # holds the write lock
+        append = asyncio.create_task(
+            store.append(
+                "participant-1", [NewEvent("Registered", json.dumps({}).encode())], NO_STREAM
+            )
+        )
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20, "the event loop kept running while the append waited"
+        assert not append.done()
+        other_process.execute("COMMIT")
+        result = await asyncio.wait_for(append, 5)
+        assert result.version == 0
+        assert [e.version for e in await store.read_stream("participant-1")] == [0]
+    finally:
+        other_process.close()
+        await store.close()
+
+
+async def test_an_append_gives_up_when_the_lock_is_never_released(tmp_path: Path) -> None:
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    store._writer.BUSY_WAIT_LIMIT = 0.2
+    other_process = sqlite3.connect(tmp_path / "events.sqlite3", isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as busy:
+            await store.append("participant-1", [NewEvent("Registered", b"{}")], NO_STREAM)
+        assert busy.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
+        other_process.execute("ROLLBACK")
+        assert await store.stream_version("participant-1") is None
+    finally:
+        other_process.close()
+        await store.close()
