@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Final
+from typing import Final, NamedTuple
 from uuid import UUID, uuid4
 
 
@@ -43,9 +43,12 @@ class NewEvent:
     event_id: UUID = field(default_factory=uuid4)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """An event as the store recorded it."""
+class RecordedEvent(NamedTuple):
+    """An event as the store recorded it.
+
+    A named tuple rather than a frozen dataclass: read-all builds hundreds of thousands of these a
+    second, and a tuple is built three times faster.
+    """
 
     stream_id: str
     version: int

@@ -70,14 +70,14 @@ COLUMNS = "stream_id, version, position, event_id, type, data, metadata, recorde
 def _recorded(row: tuple[str, int, int, bytes, str, bytes, bytes, float]) -> RecordedEvent:
     stream_id, version, position, event_id, type_, data, metadata, recorded_at = row
     return RecordedEvent(
-        stream_id=stream_id,
-        version=version,
-        position=position,
-        event_id=UUID(bytes=event_id),
-        type=type_,
-        data=data,
-        metadata=metadata,
-        recorded_at=datetime.fromtimestamp(recorded_at, UTC),
+        stream_id,
+        version,
+        position,
+        UUID(bytes=event_id),
+        type_,
+        data,
+        metadata,
+        datetime.fromtimestamp(recorded_at, UTC),
     )
 
 
@@ -292,7 +292,8 @@ class SqliteEventStore(EventStore):
         return StreamMetadata() if row is None else StreamMetadata(row[0], bool(row[1]))
 
     async def stream_version(self, stream_id: str) -> int | None:
-        row = await self._reader.run(
+        # Stream reads are index lookups of microseconds: they run inline like appends.
+        row = await self._writer.run(
             lambda db: db.execute(
                 "SELECT version, deleted FROM streams WHERE stream_id = ?", (stream_id,)
             ).fetchone()
@@ -307,33 +308,24 @@ class SqliteEventStore(EventStore):
         backwards: bool = False,
         limit: int | None = None,
     ) -> list[RecordedEvent]:
-        def read(db: sqlite3.Connection) -> list[RecordedEvent]:
-            db.execute("BEGIN")  # one snapshot for the metadata and the events
-            try:
-                meta = db.execute(
-                    "SELECT truncate_before, deleted FROM streams WHERE stream_id = ?",
-                    (stream_id,),
-                ).fetchone()
-                if meta is None or meta[1]:
-                    return []
-                first_visible = meta[0]
-                if backwards:
-                    bound = "version <= ?" if from_version is not None else "? IS NULL"
-                    order = "DESC"
-                else:
-                    bound = "version >= ?"
-                    order = "ASC"
-                start = from_version if from_version is not None or backwards else 0
-                rows = db.execute(
-                    f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version >= ? "  # noqa: S608
-                    f"AND {bound} ORDER BY version {order} LIMIT ?",
-                    (stream_id, first_visible, start, -1 if limit is None else limit),
-                ).fetchall()
-                return [_recorded(row) for row in rows]
-            finally:
-                db.execute("COMMIT")
+        # One statement, so the stream's metadata and its events come from one snapshot.
+        if backwards:
+            bound, order = "(? IS NULL OR e.version <= ?)", "DESC"
+        else:
+            bound, order = "e.version >= COALESCE(?, ?)", "ASC"
+        query = (
+            f"SELECT {', '.join('e.' + c for c in COLUMNS.split(', '))} "  # noqa: S608
+            "FROM events e JOIN streams s ON s.stream_id = e.stream_id "
+            "WHERE e.stream_id = ? AND NOT s.deleted AND e.version >= s.truncate_before "
+            f"AND {bound} ORDER BY e.version {order} LIMIT ?"
+        )
+        start = from_version if backwards else 0
+        params = (stream_id, from_version, start, -1 if limit is None else limit)
 
-        return await self._reader.run(read)
+        def read(db: sqlite3.Connection) -> list[RecordedEvent]:
+            return [_recorded(row) for row in db.execute(query, params)]
+
+        return await self._writer.run(read)
 
     async def read_all(
         self,
