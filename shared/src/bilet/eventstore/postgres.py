@@ -47,6 +47,8 @@ MAX_EVENTS_PER_APPEND: Final = (1 << ORDINAL_BITS) - 1
 WRONG_EXPECTED_VERSION: Final = "BV001"
 EVENT_IDS_STORED: Final = "BV002"
 UNIQUE_VIOLATION: Final = "23505"
+# Cross-process wake-ups are coalesced to at most one NOTIFY per this many seconds.
+ANNOUNCEMENT_SPACING: Final = 0.002
 TRANSIENT: Final = ("40P01", "40001")  # deadlock detected, serialization failure
 
 _EXPECTATION_CODES: Final = {
@@ -173,6 +175,7 @@ class PostgresEventStore(EventStore):
         self.channel = f"bvb_events_{schema}"
         self._listener: asyncpg.Connection | None = None
         self._announcer: asyncio.Task[None] | None = None
+        self._announcer_connection: asyncpg.Connection | None = None
         self._announcement_due = False
         self._listener_lock = asyncio.Lock()
 
@@ -393,8 +396,8 @@ class PostgresEventStore(EventStore):
 
         The NOTIFY is not sent inside the append: PostgreSQL holds its notification lock from
         pre-commit until the commit is flushed, which would serialise every append's commit. It is
-        sent after, from its own short transaction, coalesced (one in flight at a time) and best
-        effort: a lost one costs a subscriber one poll interval.
+        sent after, on a connection of its own, coalesced (one at a time, at most one per
+        `ANNOUNCEMENT_SPACING`) and best effort: a lost one costs a subscriber one poll interval.
         """
         self._wake_subscribers()
         self._announcement_due = True
@@ -402,23 +405,27 @@ class PostgresEventStore(EventStore):
             self._announcer = asyncio.create_task(self._send_announcements())
 
     async def _send_announcements(self) -> None:
-        while self._announcement_due:
-            self._announcement_due = False
-            try:
-                async with self._pool.acquire() as connection, connection.transaction():
-                    await connection.execute("SET LOCAL synchronous_commit = off")
-                    await connection.execute("SELECT pg_notify($1, '')", self.channel)
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as error:
-                _log.warning(
-                    "NOTIFY %s failed (%s); subscribers elsewhere will poll", self.channel, error
-                )
-                return
+        try:
+            if self._announcer_connection is None or self._announcer_connection.is_closed():
+                self._announcer_connection = await asyncpg.connect(self._dsn)
+                # A NOTIFY is a hint, not data: it need not wait for a WAL flush.
+                await self._announcer_connection.execute("SET synchronous_commit = off")
+            while self._announcement_due:
+                self._announcement_due = False
+                await self._announcer_connection.execute("SELECT pg_notify($1, '')", self.channel)
+                # Appends that land meanwhile share the next NOTIFY.
+                await asyncio.sleep(ANNOUNCEMENT_SPACING)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as error:
+            _log.warning(
+                "NOTIFY %s failed (%s); subscribers elsewhere will poll", self.channel, error
+            )
 
     async def close(self) -> None:
         if self._announcer is not None:
             await asyncio.gather(self._announcer, return_exceptions=True)
-        if self._listener is not None and not self._listener.is_closed():
-            await self._listener.close()
+        for connection in (self._listener, self._announcer_connection):
+            if connection is not None and not connection.is_closed():
+                await connection.close()
         await self._pool.close()
 
 
