@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 
@@ -96,3 +97,41 @@ def test_bvb_run_serves_all_services_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}/portfolio/docs" in output
     assert (tmp_path / "var").is_dir()
+
+
+def test_bvb_dev_token_mints_a_token_the_services_accept(tmp_path: Path) -> None:
+    env = {**os.environ, "BVB_VAR_DIR": str(tmp_path / "var")}
+    minted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bilet_host.cli",
+            "dev-token",
+            "--role",
+            "registrar",
+            "--school",
+            "school-1",
+            "--hours",
+            "1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = minted.stdout.strip()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["role"], claims["school"], claims["iss"]) == (
+        "registrar",
+        "school-1",
+        "bilet-development",
+    )
+    assert claims["exp"] - claims["iat"] == 3600
+    refused = subprocess.run(
+        [sys.executable, "-m", "bilet_host.cli", "dev-token", "--role", "registrar"],
+        env={**env, "BVB_ENVIRONMENT": "production"},
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2
+    assert "only in development" in refused.stderr

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from bilet.settings import PlatformSettings
+from bilet.http import Role
+from bilet.http.devkeys import ensure_development_keys
+from bilet.settings import Environment, PlatformSettings
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 
 
@@ -35,6 +37,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def dev_token(args: argparse.Namespace) -> int:
+    settings = PlatformSettings()
+    if settings.environment is not Environment.DEVELOPMENT:
+        print("bvb dev-token: development tokens exist only in development", file=sys.stderr)
+        return 2
+    signer = ensure_development_keys(settings.var_dir)
+    token = signer.mint(
+        Role(args.role),
+        subject=args.subject,
+        school=args.school,
+        region=args.region,
+        participant=args.participant,
+        children=args.child or None,
+        venue=args.venue,
+        ttl_seconds=args.hours * 3600,
+    )
+    print(token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bvb", description="Bilet platform command line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--host", help="address to bind (default BVB_HOST or 127.0.0.1)")
     run_parser.add_argument("--port", type=int, help="port to bind (default BVB_PORT or 8000)")
     run_parser.set_defaults(handler=run)
+
+    token_parser = commands.add_parser(
+        "dev-token", help="mint a development bearer token (signed by the key under var/)"
+    )
+    token_parser.add_argument("--role", required=True, choices=[role.value for role in Role])
+    token_parser.add_argument("--subject", help="account id (default: a fresh dev-… id)")
+    token_parser.add_argument("--school", help="school id the token is scoped to")
+    token_parser.add_argument("--region", help="region id the token is scoped to")
+    token_parser.add_argument("--participant", help="the pupil's own participant id")
+    token_parser.add_argument(
+        "--child", action="append", help="a guardian's child (participant id); repeatable"
+    )
+    token_parser.add_argument("--venue", help="an organiser's venue id")
+    token_parser.add_argument("--hours", type=int, default=12, help="validity (default 12)")
+    token_parser.set_defaults(handler=dev_token)
     return parser
 
 

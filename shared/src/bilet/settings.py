@@ -28,6 +28,14 @@ class PlatformSettings(BaseSettings):
     database_url: str | None = None
     # Wraps the per-participant data keys (bilet.crypto); required outside development.
     master_key: SecretStr | None = None
+    # Bearer tokens: where the signing keys are (a JWKS file or URL) and what tokens must name.
+    # In development without either, `bvb` makes its own key under var/ (bilet.http.devkeys).
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str = "bilet"
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    max_request_bytes: int = Field(default=1 << 20, ge=1024)
 
     def sqlite_path(self, service: str) -> Path:
         """Where the embedded mode keeps a service's SQLite store: one file per service."""

@@ -1,5 +1,23 @@
-"""The HTTP frame every service is built in: path prefix, health, OpenAPI, stable operation ids."""
+"""The HTTP frame every service is built in: path prefix, problem+json errors, the request guard,
+bearer tokens and object-level checks, health, readiness and metrics, stable operation ids."""
 
-from bilet.http.service import ServiceDescription, create_service_app
+from bilet.http.auth import CurrentPrincipal, Principal, Role, forbidden
+from bilet.http.problems import Problem
+from bilet.http.service import (
+    ReadinessCheck,
+    ReadinessProbe,
+    ServiceDescription,
+    create_service_app,
+)
 
-__all__ = ["ServiceDescription", "create_service_app"]
+__all__ = [
+    "CurrentPrincipal",
+    "Principal",
+    "Problem",
+    "ReadinessCheck",
+    "ReadinessProbe",
+    "Role",
+    "ServiceDescription",
+    "create_service_app",
+    "forbidden",
+]

@@ -4,14 +4,29 @@ Every route of a service lives under `/<service>/`, the OpenAPI document and the
 so the embedded host and a Kubernetes ingress expose exactly the same paths.
 """
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from pydantic import BaseModel
+
+from bilet.http.auth import DEVELOPMENT_ISSUER, JwksFile, JwksUrl, KeySource, TokenVerifier
+from bilet.http.devkeys import ensure_development_keys
+from bilet.http.guard import RequestGuard
+from bilet.http.problems import install_problem_handlers
+from bilet.settings import Environment, PlatformSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -37,6 +52,48 @@ class Health(BaseModel):
     version: str
 
 
+class ReadinessCheck(BaseModel):
+    name: str
+    ready: bool
+    detail: str | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    service: str
+    checks: list[ReadinessCheck]
+
+
+# A readiness probe: the store answers, the relay's lag is under its threshold, ...
+ReadinessProbe = Callable[[], Awaitable[ReadinessCheck]]
+
+
+def token_verifier_from(settings: PlatformSettings) -> TokenVerifier:
+    """The bearer-token verifier the settings describe; development makes its own key."""
+    production = settings.environment is Environment.PRODUCTION
+    keys: KeySource
+    if settings.jwks_file is not None:
+        keys = JwksFile(settings.jwks_file)
+    elif settings.jwks_url is not None:
+        keys = JwksUrl(settings.jwks_url)
+    elif production:
+        raise ValueError("production needs BVB_JWKS_FILE or BVB_JWKS_URL")
+    else:
+        keys = JwksFile(ensure_development_keys(settings.var_dir).jwks_path)
+    issuer = settings.jwt_issuer
+    if issuer is None:
+        if production:
+            raise ValueError("production needs BVB_JWT_ISSUER")
+        issuer = DEVELOPMENT_ISSUER
+    return TokenVerifier(
+        keys,
+        issuer=issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        production=production,
+    )
+
+
 def _operation_id(route: APIRoute) -> str:
     # Operation ids are the route function names: stable across releases, so that frontend teams'
     # generated clients do not churn when a path or a tag changes.
@@ -47,7 +104,15 @@ def create_service_app(
     service: ServiceDescription,
     routers: Sequence[APIRouter] = (),
     lifespan: Lifespan | None = None,
+    *,
+    settings: PlatformSettings | None = None,
+    readiness: Sequence[ReadinessProbe] = (),
+    body_limits: dict[str, int] | None = None,
 ) -> FastAPI:
+    """A service's application: its routers under `/<service>/`, problem+json errors, the request
+    guard, bearer-token verification for the routes that ask for a principal, health, readiness
+    and Prometheus metrics (these three without a token)."""
+    settings = settings or PlatformSettings()
     app = FastAPI(
         title=service.title,
         summary=service.summary,
@@ -58,6 +123,19 @@ def create_service_app(
         openapi_tags=list(service.tags) or None,
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = token_verifier_from(settings)
+    install_problem_handlers(app)
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    _install_request_metrics(app, service, registry)
+    app.add_middleware(
+        RequestGuard,
+        max_body=settings.max_request_bytes,
+        body_limits={
+            f"{service.prefix}{path}": limit for path, limit in (body_limits or {}).items()
+        },
     )
 
     @app.get(
@@ -70,6 +148,69 @@ def create_service_app(
     async def healthz() -> Health:
         return Health(status="ok", service=service.name, version=service.version)
 
+    @app.get(
+        f"{service.prefix}/readyz",
+        tags=["operations"],
+        response_model=Readiness,
+        name=f"{service.name}_readyz",
+        summary="Readiness: what the service needs answers (503 when not)",
+        responses={503: {"model": Readiness}},
+    )
+    async def readyz() -> Response:
+        checks = [await probe() for probe in readiness]
+        ready = all(check.ready for check in checks)
+        body = Readiness(
+            status="ready" if ready else "not_ready", service=service.name, checks=checks
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
+
+    @app.get(
+        f"{service.prefix}/metrics",
+        tags=["operations"],
+        name=f"{service.name}_metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+    )
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     for router in routers:
         app.include_router(router, prefix=service.prefix)
     return app
+
+
+def _install_request_metrics(
+    app: FastAPI, service: ServiceDescription, registry: CollectorRegistry
+) -> None:
+    requests = Counter(
+        "bvb_http_requests",
+        "HTTP requests answered, by route template, method and status",
+        ["service", "route", "method", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "bvb_http_request_seconds",
+        "HTTP request latency, by route template",
+        ["service", "route", "method"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    )
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # Route templates, never raw paths: a path holds ids, and ids must not become labels.
+        template = getattr(route, "path", None)
+        if template is None:
+            template = "unmatched"
+        elif not template.startswith(service.prefix):
+            template = service.prefix + template  # routes of an included router
+        latency.labels(service.name, template, request.method).observe(
+            time.perf_counter() - started
+        )
+        requests.labels(service.name, template, request.method, str(response.status_code)).inc()
+        return response

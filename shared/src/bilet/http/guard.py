@@ -1,0 +1,153 @@
+"""An ASGI guard in front of every service: request size limits and hostile text.
+
+What it refuses never reaches a handler, so no handler has to remember: bodies over the limit
+(413 `payload_too_large`), NUL bytes and other control characters or unpaired surrogates in the
+path, the query or a JSON body (400 `invalid_text`). Text like that breaks logs, databases and
+exports far from where it came in, so it is refused at the door.
+"""
+
+import json
+import re
+from typing import Any, Final
+from urllib.parse import unquote_to_bytes
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bilet.http.problems import PROBLEM_JSON, problem_body
+
+DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; upload routes set their own, larger limits
+# C0 controls but tab, line feed and carriage return; DEL; unpaired UTF-16 surrogates.
+_HOSTILE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, title: str, detail: str) -> None:
+        super().__init__(code)
+        self.status, self.code, self.title, self.detail = status, code, title, detail
+
+
+def has_hostile_text(value: Any) -> bool:
+    """True when a decoded JSON value holds a string with a character we refuse."""
+    if isinstance(value, str):
+        return _HOSTILE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_hostile_text(k) or has_hostile_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_hostile_text(v) for v in value)
+    return False
+
+
+class RequestGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_limits: dict[str, int] | None = None,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        # Path prefix → limit, for the few routes that take uploads.
+        self.body_limits = body_limits or {}
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.body_limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self._check_target(scope)
+            limit = self._limit_for(scope["path"])
+            declared = dict(scope.get("headers", [])).get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise _too_large(limit)
+            body = await self._read_body(receive, limit)
+            self._check_json(scope, body)
+        except _Refused as refused:
+            await _send_problem(send, refused)
+            return
+
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _check_target(scope: Scope) -> None:
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        target = (
+            unquote_to_bytes(raw_path) + b"?" + unquote_to_bytes(scope.get("query_string", b""))
+        )
+        try:
+            text = target.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Refused(400, "invalid_text", "Invalid text", "The URL is not UTF-8.") from None
+        if _HOSTILE.search(text):
+            raise _Refused(400, "invalid_text", "Invalid text", "The URL holds control characters.")
+
+    @staticmethod
+    async def _read_body(receive: Receive, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    def _check_json(scope: Scope, body: bytes) -> None:
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if not body or b"json" not in content_type:
+            return
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return  # malformed JSON: the application answers 422 with where it broke
+        if has_hostile_text(document):
+            raise _Refused(
+                400,
+                "invalid_text",
+                "Invalid text",
+                "The body holds control characters or unpaired surrogates.",
+            )
+
+
+def _too_large(limit: int) -> _Refused:
+    return _Refused(
+        413, "payload_too_large", "Payload too large", f"The body exceeds {limit} bytes."
+    )
+
+
+async def _send_problem(send: Send, refused: _Refused) -> None:
+    payload = json.dumps(
+        problem_body(refused.status, refused.code, refused.title, refused.detail)
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refused.status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
