@@ -45,7 +45,6 @@ ORDINAL_BITS: Final = 20
 MAX_EVENTS_PER_APPEND: Final = (1 << ORDINAL_BITS) - 1
 
 WRONG_EXPECTED_VERSION: Final = "BV001"
-EVENT_IDS_STORED: Final = "BV002"
 UNIQUE_VIOLATION: Final = "23505"
 # Cross-process wake-ups are coalesced to at most one NOTIFY per this many seconds.
 ANNOUNCEMENT_SPACING: Final = 0.002
@@ -91,7 +90,9 @@ $$;
 -- (sorted, so that appends cannot deadlock) and, in p_offsets, where each stream's events start
 -- in the caller's order, which is the order their positions take. Expected versions: -1 any,
 -- -2 no stream, -3 stream exists, n >= 0 exactly n. Raises BV001 (wrong expected version; DETAIL
--- is the stream id, HINT its actual version or 'none') or BV002 (some event ids stored already).
+-- is the stream id, HINT its actual version or 'none'); a stored event id raises the unique
+-- violation of events.event_id. The two common cases, a new stream and an exact version, take
+-- one statement on the streams table; the others lock the row, then read and update it.
 CREATE OR REPLACE FUNCTION {s}.append_events(
     p_streams text[], p_expected bigint[], p_counts int[], p_offsets int[],
     p_event_ids uuid[], p_types text[], p_data bytea[], p_metadata bytea[]
@@ -108,36 +109,50 @@ DECLARE
     expected bigint;
     first_version bigint;
 BEGIN
-    IF EXISTS (SELECT 1 FROM {s}.events e WHERE e.event_id = ANY (p_event_ids)) THEN
-        RAISE EXCEPTION USING ERRCODE = '{ids_stored}', MESSAGE = 'event ids already stored';
-    END IF;
     FOR i IN 1 .. array_length(p_streams, 1) LOOP
-        SELECT s.version, s.deleted INTO current_version, is_deleted
-            FROM {s}.streams s WHERE s.stream_id = p_streams[i] FOR UPDATE;
-        IF NOT FOUND THEN
-            INSERT INTO {s}.streams (stream_id) VALUES (p_streams[i]) ON CONFLICT DO NOTHING;
-            SELECT s.version, s.deleted INTO current_version, is_deleted
-                FROM {s}.streams s WHERE s.stream_id = p_streams[i] FOR UPDATE;
-        END IF;
-        actual := CASE WHEN is_deleted THEN NULL ELSE current_version END;
         expected := p_expected[i];
-        IF (expected = -2 AND actual IS NOT NULL)
-           OR (expected = -3 AND actual IS NULL)
-           OR (expected >= 0 AND actual IS DISTINCT FROM expected) THEN
-            RAISE EXCEPTION USING ERRCODE = '{wrong_version}', MESSAGE = 'wrong expected version',
-                DETAIL = p_streams[i], HINT = COALESCE(actual::text, 'none');
-        END IF;
-        first_version := COALESCE(current_version, -1) + 1;
         n := p_counts[i];
         done := p_offsets[i];
+        first_version := NULL;
+        IF expected = -2 THEN
+            INSERT INTO {s}.streams (stream_id, version) VALUES (p_streams[i], n - 1)
+                ON CONFLICT DO NOTHING;
+            IF FOUND THEN
+                first_version := 0;
+            END IF;
+        ELSIF expected >= 0 THEN
+            UPDATE {s}.streams s SET version = expected + n
+                WHERE s.stream_id = p_streams[i] AND s.version = expected AND NOT s.deleted;
+            IF FOUND THEN
+                first_version := expected + 1;
+            END IF;
+        END IF;
+        IF first_version IS NULL THEN
+            SELECT s.version, s.deleted INTO current_version, is_deleted
+                FROM {s}.streams s WHERE s.stream_id = p_streams[i] FOR UPDATE;
+            IF NOT FOUND THEN
+                INSERT INTO {s}.streams (stream_id) VALUES (p_streams[i]) ON CONFLICT DO NOTHING;
+                SELECT s.version, s.deleted INTO current_version, is_deleted
+                    FROM {s}.streams s WHERE s.stream_id = p_streams[i] FOR UPDATE;
+            END IF;
+            actual := CASE WHEN is_deleted THEN NULL ELSE current_version END;
+            IF (expected = -2 AND actual IS NOT NULL)
+               OR (expected = -3 AND actual IS NULL)
+               OR (expected >= 0 AND actual IS DISTINCT FROM expected) THEN
+                RAISE EXCEPTION USING ERRCODE = '{wrong_version}',
+                    MESSAGE = 'wrong expected version',
+                    DETAIL = p_streams[i], HINT = COALESCE(actual::text, 'none');
+            END IF;
+            first_version := COALESCE(current_version, -1) + 1;
+            UPDATE {s}.streams s SET version = first_version + n - 1, deleted = false
+                WHERE s.stream_id = p_streams[i];
+        END IF;
         INSERT INTO {s}.events
             (position, stream_id, category, version, event_id, type, data, metadata)
         SELECT base + done + k, p_streams[i], split_part(p_streams[i], '-', 1),
                first_version + k - 1, p_event_ids[done + k], p_types[done + k],
                p_data[done + k], p_metadata[done + k]
         FROM generate_series(1, n) AS k;
-        UPDATE {s}.streams s SET version = first_version + n - 1, deleted = false
-            WHERE s.stream_id = p_streams[i];
         stream_id := p_streams[i];
         version := first_version + n - 1;
         stream_position := base + done + n;
@@ -160,6 +175,12 @@ def _expectation_code(expected: ExpectedVersion) -> int:
     if expected < 0:
         raise ValueError(f"an exact expected version is >= 0, not {expected}")
     return expected
+
+
+async def _keep_session_state(_: asyncpg.Connection) -> None:
+    """asyncpg's default reset on every release costs a round trip per append; the store keeps no
+    session state on pooled connections (LISTEN and NOTIFY have connections of their own), and an
+    open transaction is still rolled back by the pool before this runs."""
 
 
 def _may_be_a_retry(error: Exception) -> bool:
@@ -185,7 +206,9 @@ class PostgresEventStore(EventStore):
     ) -> "PostgresEventStore":
         if not _SCHEMA_NAME.match(schema):
             raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=pool_size, reset=_keep_session_state
+        )
         store = cls(pool, dsn, schema)
         await store._migrate()
         return store
@@ -195,7 +218,6 @@ class PostgresEventStore(EventStore):
             s=self.schema,
             bits=ORDINAL_BITS,
             channel=self.channel,
-            ids_stored=EVENT_IDS_STORED,
             wrong_version=WRONG_EXPECTED_VERSION,
         )
         async with self._pool.acquire() as connection, connection.transaction():
@@ -232,7 +254,7 @@ class PostgresEventStore(EventStore):
                     raise WrongExpectedVersion(
                         append.stream_id, append.expected_version, actual
                     ) from None
-                if error.sqlstate in (EVENT_IDS_STORED, UNIQUE_VIOLATION):
+                if error.sqlstate == UNIQUE_VIOLATION:
                     # A unique violation is a concurrent append of the same ids that committed
                     # first: (stream_id, version) cannot collide under the stream row lock.
                     raise EventIdsConflict("event ids of this append are already stored") from None
@@ -353,7 +375,11 @@ class PostgresEventStore(EventStore):
         categories: Collection[str] | None = None,
         event_types: Collection[str] | None = None,
     ) -> list[RecordedEvent]:
-        params: list[Any] = [after_position, limit]
+        # The horizon is read first and passed in: with it inside the query, the planner cannot
+        # see it is a constant and, on a table not analysed yet, scans and sorts the whole rest
+        # of it for every page. A horizon read a moment earlier is as safe: it only grows.
+        horizon = await self._pool.fetchval(f"SELECT {self.schema}.horizon()")
+        params: list[Any] = [after_position, horizon, limit]
         where = ""
         if categories is not None:
             params.append(list(categories))
@@ -363,8 +389,7 @@ class PostgresEventStore(EventStore):
             where += f" AND type = ANY(${len(params)}::text[])"
         rows = await self._pool.fetch(
             f"SELECT {COLUMNS} FROM {self.schema}.events "  # noqa: S608
-            f"WHERE position > $1 AND position < {self.schema}.horizon(){where} "
-            "ORDER BY position LIMIT $2",
+            f"WHERE position > $1 AND position < $2{where} ORDER BY position LIMIT $3",
             *params,
         )
         return [_recorded(row) for row in rows]
