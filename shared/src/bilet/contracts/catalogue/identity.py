@@ -1,0 +1,261 @@
+"""Events of the identity service (topic `bilet.identity`): the programme's seasons and regions,
+schools, and participants registered by their schools.
+
+The de-duplication key of a child (ФИО + date of birth + СНИЛС) never leaves the service: it
+keeps its own uniqueness reservations. Published events carry the opaque participant id, and the
+personal data only sealed with the participant's key.
+"""
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Self
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from bilet.contracts.base import DomainEvent
+from bilet.contracts.registry import JsonObject, published, upcaster
+from bilet.contracts.sealed import Sealed, personal
+from bilet.contracts.vocabulary import (
+    AccessibilityNeeds,
+    Grade,
+    GradeRange,
+    RegionCode,
+    Season,
+    Stage,
+    TimeZone,
+    public_text,
+)
+
+FULL_NAME: str = 'object {"last_name": string, "first_name": string, "patronymic": string | null}'
+BIRTH_DATE: str = "string, ISO 8601 date"
+SNILS: str = 'string, the canonical form "XXX-XXX-XXX YY"'
+HEALTH_LIMITATIONS: str = (
+    'object {"has_limitations": boolean, "kind": string | null} (ОВЗ: special category data)'
+)
+
+
+class IdentityEvent(DomainEvent):
+    service: ClassVar[str] = "identity"
+
+
+# ---------------------------------------------------------------------- the programme and regions
+@published
+class SeasonRulesPublished(IdentityEvent):
+    """The federal operator published (or revised) the rules of a season: which grades may take
+    part, how many career events a participant may attend, which diagnostics stages run.
+
+    Rules change every year and may be revised within one: the highest `rules_version` of a
+    season is in force. Consumers never hard-code what this event says."""
+
+    event_type: ClassVar[str] = "SeasonRulesPublished"
+    stream_category: ClassVar[str] = "season"
+    stream_key: ClassVar[str] = "season"
+
+    season: Season
+    rules_version: int = Field(ge=1, description="Revision of this season's rules, from 1.")
+    eligible_grades: GradeRange
+    max_career_events: int = Field(
+        ge=1, le=10, description="How many career events one participant may attend (3 in 2019)."
+    )
+    diagnostics_stages: tuple[Stage, ...] = Field(
+        min_length=1, max_length=3, description="The diagnostics stages, in the order they run."
+    )
+    starts_on: date
+    ends_on: date
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        if self.ends_on < self.starts_on:
+            raise ValueError("the season ends before it starts")
+        return self
+
+
+@published
+class RegionAdmitted(IdentityEvent):
+    """A region won the competition and is admitted to the programme for a season; its regional
+    coordinator organises it. Only pupils living in admitted regions may take part."""
+
+    event_type: ClassVar[str] = "RegionAdmitted"
+    stream_category: ClassVar[str] = "region"
+    stream_key: ClassVar[str] = "region_id"
+
+    region_id: UUID
+    region_code: RegionCode
+    name: str = public_text("Official name of the region, e.g. «Ленинградская область».")
+    season: Season
+    time_zone: TimeZone
+    coordinator: str = public_text(
+        "The regional coordinator organisation (an organisation, never a person)."
+    )
+
+
+@published
+class DiagnosticsWindowScheduled(IdentityEvent):
+    """A region set the dates on which its participants take the online diagnostics of a season
+    (Leningrad oblast 2019: 11–31 October). Dates are local to the region's time zone, both
+    included; a later window for the same season and stages replaces the earlier one."""
+
+    event_type: ClassVar[str] = "DiagnosticsWindowScheduled"
+    stream_category: ClassVar[str] = "region"
+    stream_key: ClassVar[str] = "region_id"
+
+    region_id: UUID
+    season: Season
+    stages: tuple[Stage, ...] = Field(min_length=1, max_length=3)
+    opens_on: date
+    closes_on: date
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        if self.closes_on < self.opens_on:
+            raise ValueError("the window closes before it opens")
+        return self
+
+
+@published
+class SchoolRegistered(IdentityEvent):
+    """A general-education school joined the programme in an admitted region. Only schools
+    register participants (a home-schooled pupil through the school they are attached to)."""
+
+    event_type: ClassVar[str] = "SchoolRegistered"
+    stream_category: ClassVar[str] = "school"
+    stream_key: ClassVar[str] = "school_id"
+
+    school_id: UUID
+    region_id: UUID
+    name: str = public_text("Official short name, e.g. МОУ «СОШ № 3».")
+    municipality: str = public_text("Municipal district or city, e.g. Лужский муниципальный район.")
+
+
+# ---------------------------------------------------------------------- participants
+class _Participant(IdentityEvent):
+    stream_category: ClassVar[str] = "participant"
+    stream_key: ClassVar[str] = "participant_id"
+
+
+@published
+class ParticipantRegisteredV1(_Participant):
+    """A school registered a pupil as a participant (the 2019 pilot's form: no season).
+
+    Superseded by version 2; read through the upcaster."""
+
+    event_type: ClassVar[str] = "ParticipantRegistered"
+    schema_version: ClassVar[int] = 1
+
+    participant_id: UUID
+    school_id: UUID
+    region_id: UUID
+    grade: Grade
+    full_name: Sealed = personal("ФИО.", FULL_NAME)
+    birth_date: Sealed = personal("Date of birth.", BIRTH_DATE)
+    snils: Sealed = personal("СНИЛС.", SNILS)
+    health_limitations: Sealed = personal(
+        "Health limitations (ОВЗ) and their kind.", HEALTH_LIMITATIONS
+    )
+    accessibility_needs: AccessibilityNeeds
+
+
+@published
+class ParticipantRegistered(_Participant):
+    """A school registered a pupil of an admitted region as a participant of a season.
+
+    The pupil is one person, once: the identity service refused a second profile with the same
+    ФИО, date of birth and СНИЛС. Personal data is sealed with the participant's key; what other
+    services may act on is in the clear: school, region, season, grade and the accessibility-needs
+    summary (never the health limitations themselves).
+
+    Version 2 (season 2020) states the season: a grade means nothing without its school year.
+    Version 1 events were written only in the 2019 pilot, so the upcaster sets 2019."""
+
+    event_type: ClassVar[str] = "ParticipantRegistered"
+    schema_version: ClassVar[int] = 2
+
+    participant_id: UUID
+    school_id: UUID
+    region_id: UUID
+    season: Season
+    grade: Grade
+    full_name: Sealed = personal("ФИО.", FULL_NAME)
+    birth_date: Sealed = personal("Date of birth.", BIRTH_DATE)
+    snils: Sealed = personal("СНИЛС.", SNILS)
+    health_limitations: Sealed = personal(
+        "Health limitations (ОВЗ) and their kind.", HEALTH_LIMITATIONS
+    )
+    accessibility_needs: AccessibilityNeeds
+
+
+PILOT_SEASON: int = 2019
+
+
+@upcaster("ParticipantRegistered", from_version=1)
+def _participant_registered_v1_to_v2(data: JsonObject) -> JsonObject:
+    # Version 1 was the 2019 pilot's form, the only season that ever wrote it.
+    return {**data, "season": PILOT_SEASON}
+
+
+class CorrectionReason(StrEnum):
+    """Why a participant's details were corrected."""
+
+    TYPING_ERROR = "typing_error"
+    DOCUMENT_CHANGED = "document_changed"  # e.g. a new surname, a corrected СНИЛС
+    HEALTH_STATUS_CHANGED = "health_status_changed"
+    GRADE_CORRECTED = "grade_corrected"
+
+
+_NOT_CORRECTED = frozenset({"participant_id", "reason"})
+
+
+@published
+class ParticipantDetailsCorrected(_Participant):
+    """The school corrected a participant's details. Every field that is set replaces the
+    previous value; a field left null is unchanged. Sealed fields are sealed anew."""
+
+    event_type: ClassVar[str] = "ParticipantDetailsCorrected"
+
+    participant_id: UUID
+    reason: CorrectionReason
+    grade: Grade | None = None
+    full_name: Sealed | None = personal("ФИО.", FULL_NAME, default=None)
+    birth_date: Sealed | None = personal("Date of birth.", BIRTH_DATE, default=None)
+    snils: Sealed | None = personal("СНИЛС.", SNILS, default=None)
+    health_limitations: Sealed | None = personal(
+        "Health limitations (ОВЗ) and their kind.", HEALTH_LIMITATIONS, default=None
+    )
+    accessibility_needs: AccessibilityNeeds | None = None
+
+    @model_validator(mode="after")
+    def _corrects_something(self) -> Self:
+        corrected = (name for name in type(self).model_fields if name not in _NOT_CORRECTED)
+        if all(getattr(self, name) is None for name in corrected):
+            raise ValueError("a correction changes at least one field")
+        return self
+
+
+@published
+class ParticipantMovedToSchool(_Participant):
+    """A participant changed schools; the new school (possibly in another region) now acts for
+    them, and its navigator sees their portfolio. A move to a region not admitted in the season
+    ends their participation there (consumers decide what that means for bookings)."""
+
+    event_type: ClassVar[str] = "ParticipantMovedToSchool"
+
+    participant_id: UUID
+    from_school_id: UUID
+    to_school_id: UUID
+    to_region_id: UUID
+    grade: Grade
+
+
+@published
+class ParticipantEnrolledInSeason(_Participant):
+    """A registered participant takes part in another season (a new school year), at the grade
+    and school they have in it. Their history of earlier seasons stays theirs."""
+
+    event_type: ClassVar[str] = "ParticipantEnrolledInSeason"
+
+    participant_id: UUID
+    season: Season
+    school_id: UUID
+    region_id: UUID
+    grade: Grade

@@ -1,0 +1,131 @@
+"""Personal fields travel sealed: a producer seals them, an entitled reader opens them, and after
+erasure the same events still decode and read as ERASED."""
+
+import json
+from datetime import date
+from uuid import UUID
+
+import pytest
+from pydantic import ValidationError
+
+from bilet.contracts import (
+    ERASED_VALUE,
+    EventMetadata,
+    SealedValue,
+    decode,
+    encode,
+    seal,
+    sealed_fields,
+    unseal,
+)
+from bilet.contracts.catalogue.consent import ConsentSubmitted
+from bilet.contracts.catalogue.events import MentorFeedbackGiven
+from bilet.contracts.catalogue.identity import ParticipantRegistered
+from bilet.contracts.examples import EXAMPLES, PARTICIPANT, REGION, SCHOOL_3
+from bilet.contracts.vocabulary import AccessibilityNeed
+from bilet.crypto import ERASED, FieldCipher, FieldCipherError, InMemoryKeyStore
+
+MARIA = {
+    "full_name": {"last_name": "Иванова", "first_name": "Мария", "patronymic": "Петровна"},
+    "birth_date": date(2011, 4, 5).isoformat(),
+    "snils": "112-233-445 95",
+    "health_limitations": {"has_limitations": True, "kind": "нарушение опорно-двигательного"},
+}
+
+
+async def _registration(cipher: FieldCipher) -> ParticipantRegistered:
+    return ParticipantRegistered(
+        participant_id=UUID(PARTICIPANT),
+        school_id=UUID(SCHOOL_3),
+        region_id=UUID(REGION),
+        season=2019,
+        grade=7,
+        accessibility_needs=(AccessibilityNeed.STEP_FREE_ACCESS,),
+        **await seal(cipher, PARTICIPANT, MARIA),
+    )
+
+
+async def test_given_a_sealed_registration_when_stored_then_no_personal_value_is_readable() -> None:
+    cipher = FieldCipher(InMemoryKeyStore())
+    event = await _registration(cipher)
+    stored = encode(event, EventMetadata())
+    text = stored.data.decode()
+    for needle in ("Иванова", "Мария", "2011-04-05", "112-233-445", "опорно"):
+        assert needle not in text
+    assert json.loads(stored.data)["full_name"]["$enc"] == "aesgcm-v1"
+    # An entitled reader opens them.
+    assert await unseal(cipher, decode(stored)) == MARIA
+
+
+async def test_given_an_erased_participant_when_read_again_then_fields_are_erased() -> None:
+    keys = InMemoryKeyStore()
+    writer = FieldCipher(keys)
+    stored = encode(await _registration(writer), EventMetadata())
+    await writer.erase(PARTICIPANT)
+
+    event = decode(stored)  # the history still decodes: the envelopes are well formed
+    opened = await unseal(FieldCipher(keys), event)
+
+    assert opened == dict.fromkeys(MARIA, ERASED)
+    assert isinstance(event, ParticipantRegistered)
+    assert event.grade == 7  # pseudonymous facts stay
+
+
+async def test_an_event_rewritten_after_erasure_holds_the_erased_marker() -> None:
+    data = dict(EXAMPLES[("ParticipantRegistered", 2)])
+    data["full_name"] = {"$erased": True}
+    event = decode(
+        encode(
+            ParticipantRegistered.model_validate_json(json.dumps(data)),
+            EventMetadata(),
+        )
+    )
+    assert isinstance(event, ParticipantRegistered)
+    assert event.full_name == ERASED_VALUE
+    opened = await unseal(FieldCipher(InMemoryKeyStore()), event)
+    assert opened["full_name"] is ERASED
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Иванова Мария Петровна",
+        {"last_name": "Иванова"},
+        {"$enc": "plain-v0", "kid": "k", "n": "AAAAAAAAAAAAAAAA", "ct": "A" * 24},
+        {"$enc": "aesgcm-v1", "kid": "k", "n": "AAAAAAAAAAAAAAAA", "ct": "A" * 24, "x": "Иванова"},
+        {"$erased": False},
+    ],
+)
+def test_a_personal_field_refuses_anything_but_an_envelope_or_the_erased_marker(
+    value: object,
+) -> None:
+    data = dict(EXAMPLES[("ParticipantRegistered", 2)])
+    data["full_name"] = value
+    with pytest.raises(ValidationError):
+        ParticipantRegistered.model_validate_json(json.dumps(data))
+
+
+def test_each_event_knows_its_personal_fields() -> None:
+    assert sealed_fields(ParticipantRegistered) == (
+        "full_name",
+        "birth_date",
+        "snils",
+        "health_limitations",
+    )
+    assert sealed_fields(ConsentSubmitted) == (
+        "guardian_full_name",
+        "guardian_passport",
+        "guardian_authority",
+    )
+    assert sealed_fields(MentorFeedbackGiven) == ("comment",)
+
+
+async def test_a_sealed_value_is_bound_to_its_field() -> None:
+    cipher = FieldCipher(InMemoryKeyStore())
+    sealed = await seal(cipher, PARTICIPANT, {"snils": "112-233-445 95"})
+    assert isinstance(sealed["snils"], SealedValue)
+    data = dict(EXAMPLES[("ParticipantRegistered", 2)])
+    data["full_name"] = sealed["snils"].envelope()  # moved to another field
+    moved = ParticipantRegistered.model_validate_json(json.dumps(data))
+    with pytest.raises(FieldCipherError, match="'full_name' does not authenticate"):
+        await unseal(cipher, moved)
