@@ -19,6 +19,15 @@ pg_bindir() {
   return 1
 }
 
+# Go builds kustomize and the manifest validator (tests/deploy). Debian's golang-go is too old
+# (1.19), so it is not installed from apt: this machine kind ships Go; elsewhere, install it from
+# the Go distribution; without it the deploy tests would fail, so say it here, first.
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+  echo "Go 1.24+ is missing: the Kubernetes manifest tests build kustomize and a validator with it." >&2
+  echo "Install it from the Go distribution into /usr/local/go (Debian's golang-go is too old)." >&2
+  exit 1
+fi
+
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 pg_bindir >/dev/null || missing+=(postgresql-15)
