@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env system run test lint format bench contracts infra-up infra-down infra-status clean
+.PHONY: help env system run test lint format bench contracts chaos infra-up infra-down infra-status clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -50,6 +50,9 @@ bench: env  ## benchmarks: JSON lines, each a ratio against a peer measured in t
 
 contracts: env  ## regenerate docs/contracts (JSON Schemas, AsyncAPI 3) and seed golden samples of new event versions
 	$(VENV)/bin/python -m bilet.contracts.export
+
+chaos: env infra-up  ## the long crash tests: the relay SIGKILLed 100 times while the store is appended to
+	source var/infra.env && BVB_CHAOS_KILLS=100 $(VENV)/bin/pytest tests/integration/test_relay.py -k sigkilled
 
 infra-up: system  ## start (or reuse) Kafka on 127.0.0.1:9092 and PostgreSQL on 127.0.0.1:55432
 	scripts/infra/infra.sh up

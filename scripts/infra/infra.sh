@@ -6,6 +6,9 @@
 #   scripts/infra/infra.sh up       start what is not already running, then write var/infra.env
 #   scripts/infra/infra.sh status   report both servers (always exits 0)
 #   scripts/infra/infra.sh down     stop only what `up` started from this checkout
+#   scripts/infra/infra.sh kafka-stop / kafka-start
+#                                   stop / start again only the broker `up` started (tests that
+#                                   take the broker away; exit 3 when the broker is not ours)
 #
 # Environment:
 #   BVB_KAFKA_BOOTSTRAP  use this existing Kafka; nothing is started or stopped for Kafka
@@ -100,12 +103,15 @@ mask_url() {
 
 usage() {
   cat <<EOF
-usage: scripts/infra/infra.sh up|down|status
+usage: scripts/infra/infra.sh up|down|status|kafka-stop|kafka-start
 
   up      start a single-node Kafka on $KAFKA_BOOTSTRAP and PostgreSQL on $PG_HOST:$PG_PORT
           (reusing servers that already answer there), create the databases, write var/infra.env
   status  report both servers; always exits 0
   down    stop what 'up' started from this checkout; servers it merely reused are left alone
+  kafka-stop   stop only the broker 'up' started from this checkout (PostgreSQL keeps running);
+               exit status 3, nothing stopped, when the broker is external or not started here
+  kafka-start  start that broker again (as 'up' would, Kafka only)
 
 Existing servers instead: BVB_KAFKA_BOOTSTRAP=host:port, BVB_DATABASE_URL=postgresql://...
 (set to this script's own addresses, as after 'source var/infra.env', they count as unset)
@@ -721,6 +727,32 @@ cmd_down() {
   pg_down
 }
 
+# Exit status of kafka-stop when the broker is not ours to stop: callers (the broker-restart test)
+# tell "not allowed" from "failed".
+NOT_OURS=3
+
+cmd_kafka_stop() {
+  prepare_var
+  take_lock
+  if [[ -n $EXTERNAL_KAFKA ]]; then
+    printf 'infra: kafka: external broker %s (BVB_KAFKA_BOOTSTRAP) is not ours to stop\n' "$EXTERNAL_KAFKA" >&2
+    exit "$NOT_OURS"
+  fi
+  if ! kafka_our_pid >/dev/null; then
+    printf 'infra: kafka: no broker started by infra.sh from this checkout is running; nothing stopped\n' >&2
+    exit "$NOT_OURS"
+  fi
+  kafka_down
+}
+
+cmd_kafka_start() {
+  [[ -n $EXTERNAL_KAFKA ]] || require_tools yes no
+  check_settings
+  prepare_var
+  take_lock
+  kafka_up
+}
+
 cmd_status() {
   find_pg_bindir || true
   kafka_status
@@ -732,6 +764,8 @@ cmd_status() {
 case ${1:-} in
   up)     cmd_up ;;
   down)   cmd_down ;;
+  kafka-stop)  cmd_kafka_stop ;;
+  kafka-start) cmd_kafka_start ;;
   status) cmd_status ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;

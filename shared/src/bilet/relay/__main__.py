@@ -1,0 +1,57 @@
+"""`python -m bilet.relay --service NAME [--store sqlite:PATH|postgresql://...] [--schema S]`
+
+Publishes the service's events to its topic until SIGTERM or SIGINT. Every option has a `BVB_*`
+variable (the option wins): BVB_RELAY_SERVICE, BVB_RELAY_STORE, BVB_RELAY_SCHEMA,
+BVB_KAFKA_BOOTSTRAP, BVB_RELAY_METRICS_PORT, and the tuning knobs in `bilet.relay.settings`.
+Exit status: 0 after a clean stop, 2 for bad settings.
+"""
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from bilet.relay.app import configure_logging, serve
+from bilet.relay.settings import RelaySettings
+
+
+def parse(argv: list[str] | None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bilet.relay",
+        description="Publishes a service's events to its Kafka topic until SIGTERM or SIGINT.",
+        epilog="Every option also reads a BVB_* variable; see bilet.relay.settings.",
+    )
+    option = parser.add_argument
+    option("--service", dest="relay_service", metavar="NAME", help="whose store to relay")
+    option(
+        "--store",
+        dest="relay_store",
+        metavar="STORE",
+        help="sqlite:PATH or postgresql://... (default: the service's embedded SQLite file)",
+    )
+    option("--schema", dest="relay_schema", metavar="SCHEMA", help="the store's PostgreSQL schema")
+    option("--kafka", dest="kafka_bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers")
+    option("--metrics-port", dest="relay_metrics_port", type=int, metavar="PORT", help="/metrics")
+    arguments = vars(parser.parse_args(argv))
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    overrides = parse(argv)
+    try:
+        settings = RelaySettings(**overrides)
+        settings.service()
+        settings.store_location()
+        settings.kafka_options()
+    except (ValidationError, ValueError) as error:
+        print(f"bilet.relay: {error}", file=sys.stderr)
+        return 2
+    configure_logging()
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The relay's settings: `BVB_RELAY_*` variables (and the platform's `BVB_*`), overridable on the
+command line of `python -m bilet.relay`."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from bilet.relay.kafka import KafkaOptions
+from bilet.relay.relay import RelayOptions
+from bilet.settings import PlatformSettings
+
+
+class RelaySettings(PlatformSettings):
+    relay_service: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    # "sqlite:PATH" or "postgresql://..."; default: the service's embedded SQLite file.
+    relay_store: str | None = None
+    relay_schema: str = Field(default="eventstore", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    relay_partitions: int = Field(default=6, ge=1)
+    relay_replication_factor: int = Field(default=1, ge=1)
+    relay_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    relay_max_batch_bytes: int = Field(default=256 * 1024, ge=1024)
+    relay_delivery_timeout: float = Field(default=30.0, gt=0)
+    relay_request_timeout: float = Field(default=15.0, gt=0)
+    relay_checkpoint_interval: float = Field(default=0.1, ge=0)
+    relay_poll_interval: float = Field(default=0.2, gt=0)
+    relay_backoff_initial: float = Field(default=0.2, gt=0)
+    relay_backoff_max: float = Field(default=10.0, gt=0)
+    relay_lag_interval: float = Field(default=5.0, gt=0)
+    relay_shutdown_timeout: float = Field(default=10.0, gt=0)
+    relay_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> "RelaySettings":
+        if self.relay_backoff_initial > self.relay_backoff_max:
+            raise ValueError("BVB_RELAY_BACKOFF_INITIAL exceeds BVB_RELAY_BACKOFF_MAX")
+        return self
+
+    def service(self) -> str:
+        if self.relay_service is None:
+            raise ValueError("no service: pass --service or set BVB_RELAY_SERVICE")
+        return self.relay_service
+
+    def store_location(self) -> "StoreLocation":
+        spec = self.relay_store or f"sqlite:{self.sqlite_path(self.service())}"
+        return StoreLocation.parse(spec, self.relay_schema)
+
+    def relay_options(self) -> RelayOptions:
+        return RelayOptions(
+            batch_size=self.relay_batch_size,
+            delivery_timeout=self.relay_delivery_timeout,
+            checkpoint_interval=self.relay_checkpoint_interval,
+            backoff_initial=self.relay_backoff_initial,
+            backoff_max=self.relay_backoff_max,
+            lag_interval=self.relay_lag_interval,
+            shutdown_timeout=self.relay_shutdown_timeout,
+        )
+
+    def kafka_options(self) -> KafkaOptions:
+        if not self.kafka_bootstrap:
+            raise ValueError("no Kafka: pass --kafka or set BVB_KAFKA_BOOTSTRAP")
+        return KafkaOptions(
+            bootstrap_servers=self.kafka_bootstrap,
+            partitions=self.relay_partitions,
+            replication_factor=self.relay_replication_factor,
+            max_batch_size=self.relay_max_batch_bytes,
+            request_timeout=self.relay_request_timeout,
+        )
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a service's event store (and so its relay's position) lives."""
+
+    sqlite_path: Path | None = None
+    dsn: str | None = None
+    schema: str = "eventstore"
+
+    @classmethod
+    def parse(cls, spec: str, schema: str = "eventstore") -> "StoreLocation":
+        if spec.startswith("sqlite:"):
+            path = spec.removeprefix("sqlite:")
+            if not path:
+                raise ValueError("sqlite: needs a file path, as in sqlite:var/identity.sqlite3")
+            return cls(sqlite_path=Path(path))
+        if spec.startswith(("postgresql://", "postgres://")):
+            return cls(dsn=spec, schema=schema)
+        raise ValueError("a store is sqlite:PATH or postgresql://... (the password is not shown)")
