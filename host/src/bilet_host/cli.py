@@ -11,6 +11,7 @@ from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet.settings import Environment, PlatformSettings
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
+from bilet_identity import demo
 
 
 def _banner(host: EmbeddedHost, base_url: str) -> str:
@@ -22,6 +23,34 @@ def _banner(host: EmbeddedHost, base_url: str) -> str:
     return "\n".join(lines)
 
 
+def _demo_tokens(settings: PlatformSettings) -> str:
+    """A ready bearer token per role, scoped to the demo data (Leningrad oblast 2019)."""
+    signer = ensure_development_keys(settings.var_dir)
+    lines = [
+        "Demo data: Leningrad oblast 2019 (Лужский район: МОУ «СОШ № 3», МБОУ «СОШ № 5»).",
+        "Development tokens (12 h; `bvb dev-token` mints more), send as `Authorization: Bearer …`:",
+    ]
+    width = max(len(role.value) for role in Role)
+    for role, scopes in demo.token_scopes():
+        children = scopes.get("children")
+        token = signer.mint(
+            role,
+            subject=f"demo-{role.value}",
+            school=_scope(scopes, "school"),
+            region=_scope(scopes, "region"),
+            participant=_scope(scopes, "participant"),
+            children=list(children) if isinstance(children, list) else None,
+        )
+        lines.append(f"  {role.value:<{width}}  {token}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _scope(scopes: dict[str, str | list[str]], name: str) -> str | None:
+    value = scopes.get(name)
+    return value if isinstance(value, str) else None
+
+
 def run(args: argparse.Namespace) -> int:
     settings = PlatformSettings()
     bind_host = args.host or settings.host
@@ -29,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     host = create_embedded_host()
     print(_banner(host, f"http://{bind_host}:{port}"), flush=True)
+    if settings.environment is Environment.DEVELOPMENT:
+        print(_demo_tokens(settings), flush=True)
     config = uvicorn.Config(host, host=bind_host, port=port, lifespan="on", log_level="info")
     # uvicorn shuts every service down gracefully on Ctrl-C, then re-raises it: a normal stop.
     with contextlib.suppress(KeyboardInterrupt):

@@ -33,11 +33,14 @@ class MountedService:
 
 
 def load_services(names: tuple[str, ...] = SERVICE_NAMES) -> list[MountedService]:
-    """Build each service's application through its own composition root (`bilet_<name>.app`)."""
+    """Build each service's application through its own composition root (`bilet_<name>.app`):
+    `create_embedded_app()` where a service has one (it then loads its demo data at start),
+    else `create_app()`."""
     services = []
     for name in names:
         module = importlib.import_module(f"bilet_{name}.app")
-        services.append(MountedService(name=name, app=module.create_app()))
+        factory = getattr(module, "create_embedded_app", module.create_app)
+        services.append(MountedService(name=name, app=factory()))
     return services
 
 

@@ -2,6 +2,7 @@
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,9 @@ class PlatformSettings(BaseSettings):
     var_dir: Path = Path("var")
     kafka_bootstrap: str | None = None
     database_url: str | None = None
+    # Which event store a service opens: its SQLite file under var_dir (embedded), or PostgreSQL at
+    # database_url (each service in its own schema). Chosen by configuration, never by code.
+    event_store: Literal["sqlite", "postgres"] = "sqlite"
     # Wraps the per-participant data keys (bilet.crypto); required outside development.
     master_key: SecretStr | None = None
     # Bearer tokens: where the signing keys are (a JWKS file or URL) and what tokens must name.

@@ -13,13 +13,13 @@ import os
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -204,6 +204,11 @@ class KeyStore(Protocol):
         """
         ...
 
+    async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
+        """`get_or_create` for many subjects in one step (one transaction where the store has
+        them), for bulk registrations; raises `SubjectErased` if any subject was erased."""
+        ...
+
     async def get(self, subject: str) -> DataKey | None:
         """The subject's key, or None when it was erased or never created."""
         ...
@@ -242,6 +247,9 @@ class InMemoryKeyStore:
             key = self._keys[subject] = DataKey.generate()
         return key
 
+    async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
+        return {subject: await self.get_or_create(subject) for subject in subjects}
+
     async def get(self, subject: str) -> DataKey | None:
         _check_subject(subject)
         self._check_open()
@@ -278,6 +286,22 @@ CREATE TABLE IF NOT EXISTS erasures (
     erased_at TEXT NOT NULL
 );
 """
+
+
+# Bulk lookups bind at most this many subjects per statement (SQLite's limit is 32766).
+_IN_CHUNK: Final = 500
+_KEYS_OF: Final = "SELECT subject, key_id, wrapped FROM data_keys WHERE subject IN ({marks})"
+_ERASURES_OF: Final = "SELECT subject, erased_at FROM erasures WHERE subject IN ({marks})"
+
+
+def _select_in(connection: sqlite3.Connection, query: str, subjects: list[str]) -> list[Any]:
+    found: list[Any] = []
+    for start in range(0, len(subjects), _IN_CHUNK):
+        part = subjects[start : start + _IN_CHUNK]
+        # Only placeholders are formatted in; the subjects are bound parameters.
+        statement = query.format(marks=",".join("?" * len(part)))
+        found += connection.execute(statement, part).fetchall()
+    return found
 
 
 @contextmanager
@@ -394,6 +418,41 @@ class SqliteKeyStore:
                     ).fetchone()
             key_id, wrapped = row
             return self._master_key.unwrap(subject, key_id, wrapped)
+
+        return await self._run(work)
+
+    async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
+        wanted = list(dict.fromkeys(subjects))
+        for subject in wanted:
+            _check_subject(subject)
+
+        def work(connection: sqlite3.Connection) -> dict[str, DataKey]:
+            stored = {row[0]: row for row in _select_in(connection, _KEYS_OF, wanted)}
+            missing = [subject for subject in wanted if subject not in stored]
+            if missing:
+                # One transaction (one sync) for all new keys, with the same erasure check as
+                # get_or_create; a key made meanwhile by another process wins (INSERT OR IGNORE).
+                with _write_transaction(connection):
+                    if erased := _select_in(connection, _ERASURES_OF, missing):
+                        subject, erased_at = erased[0]
+                        raise SubjectErased(subject, datetime.fromisoformat(erased_at))
+                    now = self._clock().isoformat()
+                    fresh = {subject: DataKey.generate() for subject in missing}
+                    connection.executemany(
+                        "INSERT OR IGNORE INTO data_keys (subject, key_id, wrapped, created_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        [
+                            (subject, key.key_id, self._master_key.wrap(subject, key), now)
+                            for subject, key in fresh.items()
+                        ],
+                    )
+                    stored.update(
+                        {row[0]: row for row in _select_in(connection, _KEYS_OF, missing)}
+                    )
+            return {
+                subject: self._master_key.unwrap(subject, stored[subject][1], stored[subject][2])
+                for subject in wanted
+            }
 
         return await self._run(work)
 

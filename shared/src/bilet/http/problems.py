@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON: Final = "application/problem+json"
 
@@ -82,6 +83,24 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+_METHODS: Final = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the path answers. Starlette names only the first route's, and a
+    path often has several routes (GET and PATCH of one resource); included routers are routes of
+    their own, so each method is asked of the router as a whole."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_: Request, problem: Exception) -> JSONResponse:
         assert isinstance(problem, Problem)
@@ -99,14 +118,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         )
 
-    async def on_http(_: Request, error: Exception) -> JSONResponse:
+    async def on_http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
         code = _STATUS_CODES.get(error.status_code, "error")
         title = code.replace("_", " ").capitalize()
         detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
-        return problem_response(
-            Problem(error.status_code, code, title, detail, headers=error.headers)
-        )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(Problem(error.status_code, code, title, detail, headers=headers))
 
     async def on_unexpected(_: Request, __: Exception) -> JSONResponse:
         # The cause is logged by the server; the client learns nothing about internals.

@@ -1,1 +1,1 @@
-"""The outside world of this service: event store, bus, read-model tables, other systems."""
+"""The identity service's outside world: its event store, key store and secrets, from settings."""

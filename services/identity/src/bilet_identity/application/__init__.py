@@ -1,1 +1,2 @@
-"""Use cases: load a stream, fold it, decide, append with the expected version; queries."""
+"""Use cases of the identity service: command handlers (load, fold, decide, seal, append with the
+expected version, retry on a conflict), queries, and the audit of every personal-data access."""

@@ -1,0 +1,98 @@
+"""Opening what the identity service keeps its data in, as the settings say.
+
+- Events: SQLite under `var/` (embedded, the default) or PostgreSQL schema `bvb_identity` when
+  `BVB_EVENT_STORE=postgres` and `BVB_DATABASE_URL` is set.
+- Data keys: `var/identity-keys.sqlite3`, wrapped by the master key (`BVB_MASTER_KEY`).
+- The pseudonym key of the keyed hashes: `BVB_IDENTITY_PSEUDONYM_KEY`, or in development a file
+  made once under `var/`.
+"""
+
+import base64
+import binascii
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from bilet.crypto import SqliteKeyStore, load_master_key
+from bilet.eventstore import EventStore
+from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.settings import Environment
+from bilet_identity.application.pseudonyms import KEY_BYTES
+from bilet_identity.settings import SERVICE_NAME, IdentitySettings
+
+_log = logging.getLogger(__name__)
+
+
+class PseudonymKeyError(Exception):
+    """The pseudonym key is missing (outside development) or not 32 bytes of base64."""
+
+
+class StoreSettingsError(Exception):
+    """The settings ask for a store they do not say how to reach."""
+
+
+async def open_event_store(settings: IdentitySettings) -> EventStore:
+    if settings.event_store == "postgres":
+        if settings.database_url is None:
+            raise StoreSettingsError("BVB_EVENT_STORE=postgres needs BVB_DATABASE_URL")
+        from bilet.eventstore.postgres import PostgresEventStore
+
+        return await PostgresEventStore.open(
+            settings.database_url, schema=settings.identity_store_schema
+        )
+    return await SqliteEventStore.open(settings.sqlite_path(SERVICE_NAME))
+
+
+def open_key_store(settings: IdentitySettings) -> SqliteKeyStore:
+    master = load_master_key(
+        settings.master_key.get_secret_value() if settings.master_key else None,
+        settings.var_dir,
+        development=settings.environment is Environment.DEVELOPMENT,
+    )
+    return SqliteKeyStore(settings.keystore_path, master)
+
+
+def _decode(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise PseudonymKeyError("the identity pseudonym key is not base64") from None
+    if len(raw) != KEY_BYTES:
+        raise PseudonymKeyError(f"the identity pseudonym key is {KEY_BYTES} bytes")
+    return raw
+
+
+def load_pseudonym_key(settings: IdentitySettings) -> bytes:
+    if settings.identity_pseudonym_key is not None:
+        return _decode(settings.identity_pseudonym_key.get_secret_value())
+    if settings.environment is not Environment.DEVELOPMENT:
+        raise PseudonymKeyError(
+            "BVB_IDENTITY_PSEUDONYM_KEY is not set: outside development it must come from "
+            "configuration (32 random bytes, base64), the same for every replica"
+        )
+    return _development_key(settings.pseudonym_key_path)
+
+
+def _development_key(path: Path) -> bytes:
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            raise PseudonymKeyError(f"{path} is readable by others: chmod 600")
+        return _decode(path.read_text(encoding="ascii"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii") + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)  # the first of two concurrent starts wins
+        except FileExistsError:
+            pass
+        else:
+            _log.warning("created a development pseudonym key at %s", path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _decode(path.read_text(encoding="ascii"))

@@ -1,0 +1,259 @@
+"""Request and response bodies of the identity API. Requests forbid unknown fields; personal
+values are checked by the domain (one set of rules for the API and the CSV import)."""
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bilet.contracts.catalogue.consent import Relationship
+from bilet.contracts.catalogue.identity import CorrectionReason
+from bilet.contracts.vocabulary import AccessibilityNeed, Stage
+from bilet_identity.domain.people import HealthLimitationKind
+
+Name = Annotated[str, Field(max_length=200)]
+Season = Annotated[int, Field(ge=2018, le=2100)]
+Grade = Annotated[int, Field(ge=1, le=11)]
+PublicText = Annotated[str, Field(min_length=1, max_length=300)]
+Position = Annotated[
+    int,
+    Field(
+        description="The store position of the command's commit: the read-your-writes token "
+        "(also in the `BVB-Position` header). A read model at or past it shows the change."
+    ),
+]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------- the programme
+class GradeRangeModel(Request):
+    lowest: Grade
+    highest: Grade
+
+
+class PublishSeasonRulesRequest(Request):
+    eligible_grades: GradeRangeModel
+    max_career_events: Annotated[int, Field(ge=1, le=10)]
+    diagnostics_stages: Annotated[list[Stage], Field(min_length=1, max_length=3)]
+    starts_on: date
+    ends_on: date
+
+
+class SeasonRulesModel(BaseModel):
+    season: int
+    rules_version: int
+    eligible_grades: GradeRangeModel
+    max_career_events: int
+    diagnostics_stages: list[Stage]
+    starts_on: date
+    ends_on: date
+
+
+class SeasonRulesPublishedResponse(BaseModel):
+    season: int
+    rules_version: int
+    position: Position
+
+
+class AdmitRegionRequest(Request):
+    region_code: Annotated[str, Field(pattern=r"^[0-9]{2}$", examples=["47"])]
+    name: PublicText
+    season: Season
+    time_zone: Annotated[str, Field(pattern=r"^[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+$", max_length=64)]
+    coordinator: PublicText
+
+
+class RegionAdmittedResponse(BaseModel):
+    region_id: UUID
+    position: Position
+
+
+class ScheduleWindowRequest(Request):
+    season: Season
+    stages: Annotated[list[Stage], Field(min_length=1, max_length=3)]
+    opens_on: date
+    closes_on: date
+
+
+class DiagnosticsWindowModel(BaseModel):
+    season: int
+    stages: list[Stage]
+    opens_on: date
+    closes_on: date
+
+
+class RegionModel(BaseModel):
+    region_id: UUID
+    region_code: str
+    name: str
+    time_zone: str
+    coordinator: str
+    seasons: list[int]
+    diagnostics_windows: list[DiagnosticsWindowModel]
+
+
+class RegisterSchoolRequest(Request):
+    name: PublicText
+    municipality: PublicText
+
+
+class SchoolModel(BaseModel):
+    school_id: UUID
+    region_id: UUID
+    name: str
+    municipality: str
+
+
+class SchoolRegisteredResponse(BaseModel):
+    school_id: UUID
+    position: Position
+
+
+class Accepted(BaseModel):
+    position: Position
+
+
+# ---------------------------------------------------------------------- participants
+class HealthLimitationsModel(Request):
+    has_limitations: bool
+    kind: HealthLimitationKind | None = Field(
+        default=None, description="A category of the law, never a diagnosis."
+    )
+
+
+class RegisterParticipantRequest(Request):
+    school_id: UUID | None = Field(default=None, description="Default: the registrar's school.")
+    season: Season | None = Field(default=None, description="Default: the running season.")
+    last_name: Name
+    first_name: Name
+    middle_name: Name | None = None
+    birth_date: date
+    snils: Annotated[
+        str,
+        Field(
+            max_length=20, description="With or without separators.", examples=["112-233-445 95"]
+        ),
+    ]
+    grade: Grade
+    citizenship: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "RU"
+    residence_region_id: UUID | None = Field(
+        default=None, description="Default: the school's region."
+    )
+    home_schooled: bool = False
+    health_limitations: HealthLimitationsModel | None = None
+    accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] = []
+
+
+class ParticipantRegisteredResponse(BaseModel):
+    participant_id: UUID
+    version: int
+    position: Position
+
+
+class CorrectParticipantRequest(Request):
+    """Only the details that change; an empty `middle_name` removes it."""
+
+    reason: CorrectionReason = CorrectionReason.TYPING_ERROR
+    last_name: Name | None = None
+    first_name: Name | None = None
+    middle_name: Name | None = None
+    birth_date: date | None = None
+    snils: Annotated[str, Field(max_length=20)] | None = None
+    grade: Grade | None = None
+    health_limitations: HealthLimitationsModel | None = None
+    accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] | None = None
+
+
+class ParticipantChangedResponse(BaseModel):
+    participant_id: UUID
+    version: int | None
+    position: Position
+
+
+class MoveParticipantRequest(Request):
+    to_school_id: UUID
+    grade: Grade | None = None
+
+
+class EnrolParticipantRequest(Request):
+    season: Season
+    grade: Grade
+
+
+class LinkGuardianRequest(Request):
+    guardian_id: UUID = Field(description="The guardian's account id (the token's `sub`).")
+    relationship: Relationship
+
+
+class EnrolmentModel(BaseModel):
+    season: int
+    school_id: UUID
+    region_id: UUID
+    grade: int
+
+
+class GuardianModel(BaseModel):
+    guardian_id: UUID
+    relationship: Relationship
+
+
+class PersonalDataModel(BaseModel):
+    """Shown to the entitled only; `health_limitations` to fewer still (null when not shown)."""
+
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    birth_date: date
+    snils: str
+    citizenship: str | None
+    home_schooled: bool | None
+    health_limitations: HealthLimitationsModel | None
+
+
+class ParticipantModel(BaseModel):
+    participant_id: UUID
+    version: int
+    position: Position
+    school_id: UUID
+    region_id: UUID
+    season: int
+    grade: int
+    accessibility_needs: list[AccessibilityNeed]
+    enrolments: list[EnrolmentModel]
+    guardians: list[GuardianModel] | None
+    erased: bool = Field(description="The personal data was destroyed (crypto-shredding).")
+    personal: PersonalDataModel | None
+
+
+class ImportRowModel(BaseModel):
+    line: int = Field(description="Line of the file (the header is line 1).")
+    status: str = Field(description="registered | already_registered | rejected")
+    participant_id: UUID | None = None
+    code: str | None = None
+    detail: str | None = None
+    field: str | None = None
+    reasons: list[str] | None = None
+    existing_participant_id: UUID | None = None
+
+
+class ImportSummaryModel(BaseModel):
+    rows: int
+    registered: int
+    already_registered: int
+    rejected: int
+
+
+class ImportResponse(BaseModel):
+    summary: ImportSummaryModel
+    rows: list[ImportRowModel]
+    position: Position
+
+
+class DuplicateReviewModel(BaseModel):
+    participant_id: UUID
+    requested_by_school_id: UUID
+    requested_at: str

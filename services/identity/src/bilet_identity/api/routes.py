@@ -1,0 +1,611 @@
+"""The routes of `/identity/v1`: parse → command → handle → answer. Refusals are raised as
+domain errors and become problem+json (`problems.on_domain_error`)."""
+
+import re
+import uuid
+from typing import Annotated, Final
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+
+from bilet.http import CurrentPrincipal
+from bilet.http.problems import Problem
+from bilet_identity.api.models import (
+    Accepted,
+    AdmitRegionRequest,
+    CorrectParticipantRequest,
+    DiagnosticsWindowModel,
+    DuplicateReviewModel,
+    EnrolmentModel,
+    EnrolParticipantRequest,
+    GradeRangeModel,
+    GuardianModel,
+    HealthLimitationsModel,
+    ImportResponse,
+    ImportRowModel,
+    ImportSummaryModel,
+    LinkGuardianRequest,
+    MoveParticipantRequest,
+    ParticipantChangedResponse,
+    ParticipantModel,
+    ParticipantRegisteredResponse,
+    PersonalDataModel,
+    PublishSeasonRulesRequest,
+    RegionAdmittedResponse,
+    RegionModel,
+    RegisterParticipantRequest,
+    RegisterSchoolRequest,
+    ScheduleWindowRequest,
+    SchoolModel,
+    SchoolRegisteredResponse,
+    SeasonRulesModel,
+    SeasonRulesPublishedResponse,
+)
+from bilet_identity.api.problems import problem_of, problems
+from bilet_identity.application.access import Visibility
+from bilet_identity.application.errors import AccessDenied, DuplicateRefused
+from bilet_identity.application.service import (
+    CommandContext,
+    CorrectionInput,
+    IdentityService,
+    ImportReport,
+    ParticipantView,
+    PupilInput,
+    RowOutcome,
+)
+from bilet_identity.domain.errors import NotEligible
+from bilet_identity.domain.region import Region
+from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
+
+POSITION_HEADER: Final = "BVB-Position"
+_CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def _service(request: Request) -> IdentityService:
+    service: IdentityService = request.app.state.identity
+    return service
+
+
+def _context(request: Request, principal: CurrentPrincipal) -> CommandContext:
+    given = request.headers.get("x-correlation-id", "")
+    correlation = given if _CORRELATION.match(given) else str(uuid.uuid4())
+    return CommandContext(principal, correlation)
+
+
+Service = Annotated[IdentityService, Depends(_service)]
+SeasonPath = Annotated[int, Path(ge=2018, le=2100)]
+Context = Annotated[CommandContext, Depends(_context)]
+
+
+def _position(response: Response, position: int) -> int:
+    response.headers[POSITION_HEADER] = str(position)
+    return position
+
+
+router = APIRouter(prefix="/v1")
+
+
+# ---------------------------------------------------------------------- seasons
+def _rules(rules: SeasonRules) -> SeasonRulesModel:
+    return SeasonRulesModel(
+        season=rules.season,
+        rules_version=rules.rules_version,
+        eligible_grades=GradeRangeModel(lowest=rules.lowest_grade, highest=rules.highest_grade),
+        max_career_events=rules.max_career_events,
+        diagnostics_stages=list(rules.diagnostics_stages),
+        starts_on=rules.starts_on,
+        ends_on=rules.ends_on,
+    )
+
+
+@router.get(
+    "/seasons",
+    name="list_seasons",
+    tags=["programme"],
+    summary="The seasons and the rules in force in each",
+    responses=problems(),
+)
+async def list_seasons(service: Service, _: CurrentPrincipal) -> list[SeasonRulesModel]:
+    return [_rules(rules) for rules in await service.all_season_rules()]
+
+
+@router.get(
+    "/seasons/{season}/rules",
+    name="get_season_rules",
+    tags=["programme"],
+    summary="The rules in force for a season",
+    responses=problems(422),
+)
+async def get_season_rules(
+    season: SeasonPath, service: Service, _: CurrentPrincipal
+) -> SeasonRulesModel:
+    return _rules(await service.season_rules(season))
+
+
+@router.put(
+    "/seasons/{season}/rules",
+    name="publish_season_rules",
+    tags=["programme"],
+    summary="Publish (or revise) a season's rules (federal operator)",
+    responses=problems(403, 422),
+)
+async def publish_season_rules(
+    season: SeasonPath,
+    body: PublishSeasonRulesRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> SeasonRulesPublishedResponse:
+    committed = await service.publish_season_rules(
+        context,
+        PublishSeasonRules(
+            season=season,
+            lowest_grade=body.eligible_grades.lowest,
+            highest_grade=body.eligible_grades.highest,
+            max_career_events=body.max_career_events,
+            diagnostics_stages=tuple(body.diagnostics_stages),
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
+        ),
+    )
+    rules = await service.season_rules(season)
+    return SeasonRulesPublishedResponse(
+        season=season,
+        rules_version=rules.rules_version,
+        position=_position(response, committed.position),
+    )
+
+
+# ---------------------------------------------------------------------- regions and schools
+def _region(region: Region) -> RegionModel:
+    return RegionModel(
+        region_id=region.region_id,
+        region_code=region.region_code,
+        name=region.name,
+        time_zone=region.time_zone,
+        coordinator=region.coordinator,
+        seasons=sorted(region.seasons),
+        diagnostics_windows=[
+            DiagnosticsWindowModel(
+                season=w.season, stages=list(w.stages), opens_on=w.opens_on, closes_on=w.closes_on
+            )
+            for w in region.windows
+        ],
+    )
+
+
+@router.get(
+    "/regions",
+    name="list_regions",
+    tags=["regions"],
+    summary="Regions admitted to the programme",
+    responses=problems(),
+)
+async def list_regions(
+    service: Service,
+    _: CurrentPrincipal,
+    season: Annotated[int | None, Query(ge=2018, le=2100)] = None,
+) -> list[RegionModel]:
+    return [_region(region) for region in await service.regions(season)]
+
+
+@router.post(
+    "/regions",
+    name="admit_region",
+    tags=["regions"],
+    status_code=201,
+    summary="Admit a region to a season, with its coordinator (federal operator)",
+    responses=problems(403, 409, 422),
+)
+async def admit_region(
+    body: AdmitRegionRequest, service: Service, context: Context, response: Response
+) -> RegionAdmittedResponse:
+    committed = await service.admit_region(
+        context,
+        region_code=body.region_code,
+        name=body.name,
+        season=body.season,
+        time_zone=body.time_zone,
+        coordinator=body.coordinator,
+    )
+    assert committed.id is not None
+    return RegionAdmittedResponse(
+        region_id=committed.id, position=_position(response, committed.position)
+    )
+
+
+@router.post(
+    "/regions/{region_id:uuid}/diagnostics-windows",
+    name="schedule_diagnostics_window",
+    tags=["regions"],
+    summary="Set a region's testing window (federal operator, the region's coordinator)",
+    responses=problems(403, 404, 422),
+)
+async def schedule_diagnostics_window(
+    region_id: UUID,
+    body: ScheduleWindowRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> Accepted:
+    committed = await service.schedule_diagnostics_window(
+        context,
+        region_id,
+        season=body.season,
+        stages=tuple(body.stages),
+        opens_on=body.opens_on,
+        closes_on=body.closes_on,
+    )
+    return Accepted(position=_position(response, committed.position))
+
+
+@router.get(
+    "/regions/{region_id:uuid}/schools",
+    name="list_schools",
+    tags=["regions"],
+    summary="Schools of a region",
+    responses=problems(404),
+)
+async def list_schools(region_id: UUID, service: Service, _: CurrentPrincipal) -> list[SchoolModel]:
+    return [
+        SchoolModel(
+            school_id=s.school_id, region_id=s.region_id, name=s.name, municipality=s.municipality
+        )
+        for s in await service.schools_of(region_id)
+    ]
+
+
+@router.post(
+    "/regions/{region_id:uuid}/schools",
+    name="register_school",
+    tags=["regions"],
+    status_code=201,
+    summary="Register a school of the region (the region's coordinator)",
+    responses=problems(403, 404, 409, 422),
+)
+async def register_school(
+    region_id: UUID,
+    body: RegisterSchoolRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> SchoolRegisteredResponse:
+    committed = await service.register_school(
+        context, region_id, name=body.name, municipality=body.municipality
+    )
+    assert committed.id is not None
+    return SchoolRegisteredResponse(
+        school_id=committed.id, position=_position(response, committed.position)
+    )
+
+
+# ---------------------------------------------------------------------- participants
+def _school_of(context: CommandContext, school_id: UUID | None) -> UUID:
+    if school_id is not None:
+        return school_id
+    claimed = context.principal.school_id
+    try:
+        return UUID(claimed or "")
+    except ValueError:
+        raise AccessDenied("Only a school's registrar registers pupils.") from None
+
+
+@router.post(
+    "/participants",
+    name="register_participant",
+    tags=["participants"],
+    status_code=201,
+    summary="Register a pupil of the registrar's school (one profile per child, nationwide)",
+    responses=problems(403, 409, 422),
+)
+async def register_participant(
+    body: RegisterParticipantRequest, service: Service, context: Context, response: Response
+) -> ParticipantRegisteredResponse:
+    health = body.health_limitations
+    committed = await service.register_participant(
+        context,
+        _school_of(context, body.school_id),
+        PupilInput(
+            last_name=body.last_name,
+            first_name=body.first_name,
+            middle_name=body.middle_name,
+            birth_date=body.birth_date,
+            snils=body.snils,
+            grade=body.grade,
+            citizenship=body.citizenship,
+            residence_region_id=body.residence_region_id,
+            home_schooled=body.home_schooled,
+            has_health_limitations=health.has_limitations if health else False,
+            health_limitation_kind=health.kind if health else None,
+            accessibility_needs=tuple(body.accessibility_needs),
+            season=body.season,
+        ),
+    )
+    assert committed.id is not None
+    response.headers["Location"] = f"/identity/v1/participants/{committed.id}"
+    return ParticipantRegisteredResponse(
+        participant_id=committed.id,
+        version=committed.version or 0,
+        position=_position(response, committed.position),
+    )
+
+
+def _row(row: RowOutcome) -> ImportRowModel:
+    model = ImportRowModel(line=row.line, status=row.status, participant_id=row.participant_id)
+    if row.error is not None:
+        problem = problem_of(row.error)
+        model.code = problem.code
+        model.detail = problem.detail
+        field = problem.extensions.get("field")
+        model.field = field if isinstance(field, str) else None
+        if isinstance(row.error, NotEligible):
+            model.reasons = list(row.error.reasons)
+        if isinstance(row.error, DuplicateRefused) and row.error.existing is not None:
+            model.existing_participant_id = row.error.existing
+    return model
+
+
+def _report(report: ImportReport) -> ImportResponse:
+    return ImportResponse(
+        summary=ImportSummaryModel(
+            rows=len(report.rows),
+            registered=report.count("registered"),
+            already_registered=report.count("already_registered"),
+            rejected=report.count("rejected"),
+        ),
+        rows=[_row(row) for row in report.rows],
+        position=report.position,
+    )
+
+
+CSV_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "The class list, UTF-8 (a BOM is fine), `,` or `;` separated, one pupil per row. "
+            "Columns (English or Russian headers): last_name/Фамилия, first_name/Имя, "
+            "middle_name/Отчество, birth_date/Дата рождения (YYYY-MM-DD or DD.MM.YYYY), "
+            "snils/СНИЛС, grade/Класс are required; citizenship/Гражданство (default RU), "
+            "residence_region_code/Регион проживания, home_schooled/Семейное обучение (да/нет), "
+            "health_limitations/ОВЗ (нет, да or a category), accessibility_needs/Потребности "
+            "(codes separated by |) are optional."
+        ),
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post(
+    "/participants/import",
+    name="import_participants",
+    tags=["participants"],
+    summary="Register a class list (CSV): each row registered or rejected on its own",
+    openapi_extra=CSV_BODY,
+    responses=problems(400, 403, 413, 422),
+)
+async def import_participants(
+    request: Request,
+    service: Service,
+    context: Context,
+    response: Response,
+    school_id: Annotated[UUID | None, Query(description="Default: the registrar's school.")] = None,
+    season: Annotated[
+        int | None, Query(ge=2018, le=2100, description="Default: the running season.")
+    ] = None,
+) -> ImportResponse:
+    content = await request.body()
+    report = await service.import_participants(
+        context, _school_of(context, school_id), content, season
+    )
+    _position(response, report.position)
+    return _report(report)
+
+
+def _participant(view: ParticipantView) -> ParticipantModel:
+    state = view.participant
+    personal_model: PersonalDataModel | None = None
+    personal = view.personal
+    if personal is not None and personal.details is not None:
+        details = personal.details
+        health = None
+        if view.visibility is Visibility.PERSONAL_AND_HEALTH:
+            health = HealthLimitationsModel(
+                has_limitations=details.health.has_limitations, kind=details.health.kind
+            )
+        personal_model = PersonalDataModel(
+            last_name=details.full_name.last_name,
+            first_name=details.full_name.first_name,
+            middle_name=details.full_name.patronymic,
+            birth_date=details.birth_date,
+            snils=details.snils.formatted,
+            citizenship=personal.citizenship,
+            home_schooled=personal.home_schooled,
+            health_limitations=health,
+        )
+    guardians = None
+    if view.visibility is not Visibility.PSEUDONYMOUS:
+        guardians = [
+            GuardianModel(guardian_id=g.guardian_id, relationship=g.relationship)
+            for g in (view.profile.guardians if view.profile else ())
+        ]
+    return ParticipantModel(
+        participant_id=state.participant_id,
+        version=view.version,
+        position=view.position,
+        school_id=state.school_id,
+        region_id=state.region_id,
+        season=state.season,
+        grade=state.grade,
+        accessibility_needs=list(state.accessibility_needs),
+        enrolments=[
+            EnrolmentModel(
+                season=e.season, school_id=e.school_id, region_id=e.region_id, grade=e.grade
+            )
+            for e in state.enrolments
+        ],
+        guardians=guardians,
+        erased=personal is not None and personal.erased,
+        personal=personal_model,
+    )
+
+
+@router.get(
+    "/participants/{participant_id:uuid}",
+    name="get_participant",
+    tags=["participants"],
+    summary="A participant; personal data only for the entitled (every read is audited)",
+    responses=problems(403, 404),
+)
+async def get_participant(
+    participant_id: UUID, service: Service, context: Context, response: Response
+) -> ParticipantModel:
+    view = await service.participant(context, participant_id)
+    response.headers["ETag"] = f'"{view.version}"'
+    return _participant(view)
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise Problem(
+            422, "invalid_request", "Invalid If-Match", 'If-Match is a version, e.g. "3".'
+        )
+    return int(text)
+
+
+@router.patch(
+    "/participants/{participant_id:uuid}",
+    name="correct_participant",
+    tags=["participants"],
+    summary="Correct a participant's details (the registrar of their school)",
+    responses=problems(403, 404, 409, 422),
+)
+async def correct_participant(
+    participant_id: UUID,
+    body: CorrectParticipantRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            description="The version read (the ETag of GET): refused if it changed since.",
+            pattern=r'^(W/)?"?[0-9]{1,18}"?$',
+        ),
+    ] = None,
+) -> ParticipantChangedResponse:
+    health = body.health_limitations
+    committed = await service.correct_participant(
+        context,
+        participant_id,
+        CorrectionInput(
+            reason=body.reason,
+            last_name=body.last_name,
+            first_name=body.first_name,
+            middle_name=body.middle_name,
+            birth_date=body.birth_date,
+            snils=body.snils,
+            grade=body.grade,
+            has_health_limitations=None if health is None else health.has_limitations,
+            health_limitation_kind=None if health is None else health.kind,
+            accessibility_needs=None
+            if body.accessibility_needs is None
+            else tuple(body.accessibility_needs),
+        ),
+        _expected_version(if_match),
+    )
+    if committed.version is not None:
+        response.headers["ETag"] = f'"{committed.version}"'
+    return ParticipantChangedResponse(
+        participant_id=participant_id,
+        version=committed.version,
+        position=_position(response, committed.position),
+    )
+
+
+@router.post(
+    "/participants/{participant_id:uuid}/moves",
+    name="move_participant",
+    tags=["participants"],
+    summary="Move a participant to another school (their school, its coordinator, the operator)",
+    responses=problems(403, 404, 409, 422),
+)
+async def move_participant(
+    participant_id: UUID,
+    body: MoveParticipantRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> ParticipantChangedResponse:
+    committed = await service.move_participant(
+        context, participant_id, body.to_school_id, body.grade
+    )
+    return ParticipantChangedResponse(
+        participant_id=participant_id,
+        version=committed.version,
+        position=_position(response, committed.position),
+    )
+
+
+@router.post(
+    "/participants/{participant_id:uuid}/enrolments",
+    name="enrol_participant",
+    tags=["participants"],
+    summary="Enrol a participant in a later season at their school",
+    responses=problems(403, 404, 409, 422),
+)
+async def enrol_participant(
+    participant_id: UUID,
+    body: EnrolParticipantRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> ParticipantChangedResponse:
+    committed = await service.enrol_participant(
+        context, participant_id, season=body.season, grade=body.grade
+    )
+    return ParticipantChangedResponse(
+        participant_id=participant_id,
+        version=committed.version,
+        position=_position(response, committed.position),
+    )
+
+
+@router.post(
+    "/participants/{participant_id:uuid}/guardians",
+    name="link_guardian",
+    tags=["participants"],
+    summary="Link a guardian's account to a participant (the registrar of their school)",
+    responses=problems(403, 404, 409, 422),
+)
+async def link_guardian(
+    participant_id: UUID,
+    body: LinkGuardianRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> Accepted:
+    committed = await service.link_guardian(
+        context, participant_id, body.guardian_id, body.relationship
+    )
+    return Accepted(position=_position(response, committed.position))
+
+
+@router.get(
+    "/duplicate-reviews",
+    name="list_duplicate_reviews",
+    tags=["participants"],
+    summary="Registrations refused as a СНИЛС clash, waiting for a person (federal operator)",
+    responses=problems(403),
+)
+async def list_duplicate_reviews(service: Service, context: Context) -> list[DuplicateReviewModel]:
+    return [
+        DuplicateReviewModel(
+            participant_id=r.participant_id,
+            requested_by_school_id=r.requested_by_school_id,
+            requested_at=r.requested_at,
+        )
+        for r in await service.duplicate_reviews(context)
+    ]

@@ -1,0 +1,41 @@
+"""Refusals of the application layer (who may do what, concurrency), with stable codes like the
+domain's own (`bilet_identity.domain.errors`)."""
+
+from uuid import UUID
+
+from bilet_identity.domain.errors import DomainError
+
+
+class AccessDenied(DomainError):
+    code = "forbidden"
+
+    def __init__(self, message: str = "You may not access this.") -> None:
+        super().__init__(message)
+
+
+class VersionConflict(DomainError):
+    code = "version_conflict"
+
+    def __init__(self, expected: int | None = None, actual: int | None = None) -> None:
+        super().__init__(
+            "The participant changed in the meantime; read it again and retry.",
+            expected_version=expected,
+            actual_version=actual,
+        )
+
+
+class DuplicateRefused(DomainError):
+    """A second profile of one child was refused; `existing` is named only to callers who may
+    see that participant (their school, their region, the federal operator)."""
+
+    def __init__(self, code: str, message: str, existing: UUID | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.existing = existing
+
+
+class ParticipantErasedError(DomainError):
+    code = "participant_erased"
+
+    def __init__(self) -> None:
+        super().__init__("The participant's personal data was erased.")

@@ -1,0 +1,37 @@
+"""Keyed hashes that stand for personal data where identity must compare it without keeping it:
+the reservation key of a СНИЛС and the person key of a name and birth date.
+
+HMAC-SHA256 with a secret of the service (never the bare values: a plain hash of an 11-digit
+number is reversed by trying all of them). Each purpose has its own label, so one hash can never
+be passed off as another.
+"""
+
+import hashlib
+import hmac
+from datetime import date
+from typing import Final
+
+from bilet_identity.domain.people import FullName, person_key_material
+from bilet_identity.domain.snils import Snils
+
+KEY_BYTES: Final = 32
+
+
+class Pseudonymiser:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < KEY_BYTES:
+            raise ValueError(f"the pseudonym key has at least {KEY_BYTES} bytes")
+        self._secret = secret
+
+    def _hash(self, purpose: str, text: str) -> str:
+        message = f"{purpose}\x00{text}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def reservation_key(self, snils: Snils) -> str:
+        return self._hash("bilet.identity.snils.v1", snils.digits)
+
+    def person_key(self, full_name: FullName, birth_date: date) -> str:
+        return self._hash("bilet.identity.person.v1", person_key_material(full_name, birth_date))
+
+    def __repr__(self) -> str:
+        return "Pseudonymiser(<hidden>)"

@@ -1,0 +1,174 @@
+"""Typed refusals of the identity deciders, each with a stable machine code.
+
+The code is what the API puts into a problem's `code` and what clients branch on; the message is
+for people and never holds a personal value (it may end up in a log).
+"""
+
+from collections.abc import Mapping
+from uuid import UUID
+
+
+class DomainError(Exception):
+    """A business rule refused a command; nothing was decided."""
+
+    code: str = "domain_error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: Mapping[str, object] = details
+
+
+class InvalidSnilsError(DomainError):
+    """Not a СНИЛС: wrong shape or check number."""
+
+    code = "invalid_snils"
+
+
+class InvalidDetails(DomainError):
+    """A personal detail is not acceptable (empty name, impossible birth date, …)."""
+
+    code = "invalid_details"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+        self.field = field
+
+
+class NotEligible(DomainError):
+    """The pupil may not take part in the season; `reasons` says why (stable codes)."""
+
+    code = "not_eligible"
+
+    def __init__(self, reasons: tuple[str, ...]) -> None:
+        super().__init__(
+            "The pupil is not eligible: " + ", ".join(reasons) + ".", reasons=list(reasons)
+        )
+        self.reasons = reasons
+
+
+class DuplicateParticipant(DomainError):
+    """The child already has a profile (same СНИЛС, same name and birth date)."""
+
+    code = "duplicate_participant"
+
+    def __init__(self, existing: UUID) -> None:
+        super().__init__("This child is already registered.")
+        self.existing = existing
+
+
+class DuplicateNeedsReview(DomainError):
+    """The СНИЛС is registered for a child with another name or birth date: a person must look."""
+
+    code = "duplicate_needs_review"
+
+    def __init__(self, existing: UUID) -> None:
+        super().__init__(
+            "This СНИЛС is registered with another name or birth date; flagged for review."
+        )
+        self.existing = existing
+
+
+class ParticipantExists(DomainError):
+    """A participant with this id is registered already."""
+
+    code = "duplicate_participant"
+
+    def __init__(self, participant_id: UUID) -> None:
+        super().__init__("A participant with this id is registered already.")
+        self.existing = participant_id
+
+
+class UnknownParticipant(DomainError):
+    code = "unknown_participant"
+
+    def __init__(self) -> None:
+        super().__init__("No such participant.")
+
+
+class UnknownSchool(DomainError):
+    code = "unknown_school"
+
+    def __init__(self) -> None:
+        super().__init__("No such school is registered.")
+
+
+class UnknownRegion(DomainError):
+    code = "unknown_region"
+
+    def __init__(self) -> None:
+        super().__init__("No such region is admitted.")
+
+
+class UnknownSeason(DomainError):
+    code = "unknown_season"
+
+    def __init__(self, season: int) -> None:
+        super().__init__(f"No rules are published for season {season}.", season=season)
+
+
+class InvalidSeasonRules(DomainError):
+    code = "invalid_season_rules"
+
+
+class InvalidWindow(DomainError):
+    code = "invalid_diagnostics_window"
+
+
+class RegionAlreadyAdmitted(DomainError):
+    code = "region_already_admitted"
+
+    def __init__(self, season: int) -> None:
+        super().__init__(f"The region is admitted to season {season} already.", season=season)
+
+
+class RegionNotAdmitted(DomainError):
+    code = "region_not_admitted"
+
+    def __init__(self, message: str = "The region is not admitted to the programme.") -> None:
+        super().__init__(message)
+
+
+class DuplicateSchool(DomainError):
+    code = "duplicate_school"
+
+    def __init__(self, existing: UUID) -> None:
+        super().__init__("This school is registered already.", existing_school_id=str(existing))
+        self.existing = existing
+
+
+class SameSchool(DomainError):
+    code = "same_school"
+
+    def __init__(self) -> None:
+        super().__init__("The participant is at this school already.")
+
+
+class AlreadyEnrolled(DomainError):
+    code = "already_enrolled"
+
+    def __init__(self, season: int) -> None:
+        super().__init__(f"The participant takes part in season {season} already.", season=season)
+
+
+class SeasonNotAfterCurrent(DomainError):
+    code = "season_not_after_current"
+
+    def __init__(self, season: int) -> None:
+        super().__init__(
+            f"Season {season} is not after the participant's current season.", season=season
+        )
+
+
+class NothingToCorrect(DomainError):
+    code = "nothing_to_correct"
+
+    def __init__(self) -> None:
+        super().__init__("A correction changes at least one detail.")
+
+
+class TooManyGuardians(DomainError):
+    code = "too_many_guardians"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"A participant has at most {limit} linked guardians.", limit=limit)

@@ -1,0 +1,117 @@
+"""Events that stay inside the identity service: never relayed, never published.
+
+They live in their own stream categories (`INTERNAL_CATEGORIES`), so a relay or a projection
+tells them apart by the stream id alone: `reservation-<keyed hash>` (one child, one profile) and
+`profile-<participant id>` (what identity keeps about a participant beyond the published events).
+They are registered in their own registry, `INTERNAL_EVENTS`, not in the published catalogue.
+"""
+
+from typing import Annotated, ClassVar, Final
+from uuid import UUID
+
+from pydantic import Field
+
+from bilet.contracts import DomainEvent
+from bilet.contracts.catalogue.consent import Relationship
+from bilet.contracts.registry import EventRegistry
+from bilet.contracts.sealed import Sealed, personal
+
+RESERVATION_CATEGORY: Final = "reservation"
+PROFILE_CATEGORY: Final = "profile"
+AUDIT_CATEGORY: Final = "audit"  # bilet.audit's trail, in the same store
+# Categories a relay must not publish: everything of identity's store outside them is published.
+INTERNAL_CATEGORIES: Final = frozenset({RESERVATION_CATEGORY, PROFILE_CATEGORY, AUDIT_CATEGORY})
+
+INTERNAL_EVENTS: Final = EventRegistry()
+
+# A keyed hash (HMAC-SHA256, hex): never the bare СНИЛС, name or birth date.
+KeyedHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Internal(DomainEvent):
+    service: ClassVar[str] = "identity"
+
+
+class _Reservation(_Internal):
+    stream_category: ClassVar[str] = RESERVATION_CATEGORY
+    stream_key: ClassVar[str] = "reservation_key"
+
+
+@INTERNAL_EVENTS.register
+class ChildReserved(_Reservation):
+    """A participant holds the reservation of one child's СНИЛС (its keyed hash). `person_key` is
+    the keyed hash of the child's name and birth date, to tell the same child from a clash. A
+    later `ChildReserved` of the same holder replaces the person key (a corrected name)."""
+
+    event_type: ClassVar[str] = "ChildReserved"
+
+    reservation_key: KeyedHash
+    participant_id: UUID
+    person_key: KeyedHash
+
+
+@INTERNAL_EVENTS.register
+class ReservationReleased(_Reservation):
+    """The holder let the reservation go (their СНИЛС was corrected to another one)."""
+
+    event_type: ClassVar[str] = "ReservationReleased"
+
+    reservation_key: KeyedHash
+    participant_id: UUID
+
+
+@INTERNAL_EVENTS.register
+class DuplicateReviewRequested(_Reservation):
+    """A school tried to register this СНИЛС for a child with another name or birth date: a
+    person must look at both (a typing error, or someone else's number)."""
+
+    event_type: ClassVar[str] = "DuplicateReviewRequested"
+
+    reservation_key: KeyedHash
+    participant_id: UUID = Field(description="The holder of the reservation.")
+    requested_by_school_id: UUID
+    person_key: KeyedHash = Field(description="Keyed hash of the name and birth date tried.")
+
+
+class _Profile(_Internal):
+    stream_category: ClassVar[str] = PROFILE_CATEGORY
+    stream_key: ClassVar[str] = "participant_id"
+
+
+@INTERNAL_EVENTS.register
+class ProfileRecorded(_Profile):
+    """What the school stated at registration beyond the published event: where the pupil lives,
+    their citizenship, whether they are home-schooled, and which reservation is theirs."""
+
+    event_type: ClassVar[str] = "ProfileRecorded"
+
+    participant_id: UUID
+    reservation_key: KeyedHash
+    residence_region_id: UUID
+    citizenship: Sealed = personal("Citizenship.", 'string, ISO 3166 alpha-2, e.g. "RU"')
+    home_schooled: Sealed = personal("Home-schooled (семейное обучение).", "boolean")
+
+
+@INTERNAL_EVENTS.register
+class ReservationKeyChanged(_Profile):
+    """The participant's СНИЛС was corrected: this reservation is theirs now."""
+
+    event_type: ClassVar[str] = "ReservationKeyChanged"
+
+    participant_id: UUID
+    reservation_key: KeyedHash
+
+
+@INTERNAL_EVENTS.register
+class GuardianAccountLinked(_Profile):
+    """The school linked a guardian's account to the participant: the identity provider puts the
+    participant into that account's `children` claim, which other services authorise by."""
+
+    event_type: ClassVar[str] = "GuardianAccountLinked"
+
+    participant_id: UUID
+    guardian_id: UUID
+    relationship: Relationship
+
+
+INTERNAL_EVENTS.check()

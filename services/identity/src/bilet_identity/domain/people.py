@@ -1,0 +1,162 @@
+"""A pupil's personal details as the deciders see them: plaintext, validated, normalised.
+
+What is personal data here (ФИО, date of birth, СНИЛС, health limitations, citizenship,
+home schooling) is only ever stored sealed. Health limitations (ОВЗ) are a closed list of the
+categories the law names, never a free-text diagnosis; what a career event must arrange is the
+separate `AccessibilityNeed` list, which travels in the clear.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Final
+
+from bilet_identity.domain.errors import InvalidDetails, InvalidSnilsError
+from bilet_identity.domain.snils import InvalidSnils, Snils
+
+RUSSIA: Final = "RU"
+NAME_MAX: Final = 100
+# Letters of any script (Cyrillic, Latin, …), inner spaces, hyphens, apostrophes and dots
+# (Салтыков-Щедрин, Мамед оглы, д'Артаньян).
+_NAME: Final = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
+_SPACES: Final = re.compile(r"\s+")
+_CITIZENSHIP: Final = re.compile(r"^[A-Z]{2}$")
+
+
+class HealthLimitationKind(StrEnum):
+    """Categories of health limitations (ОВЗ) as the education law groups them."""
+
+    HEARING = "hearing"  # нарушения слуха
+    VISION = "vision"  # нарушения зрения
+    SPEECH = "speech"  # тяжёлые нарушения речи
+    MUSCULOSKELETAL = "musculoskeletal"  # нарушения опорно-двигательного аппарата
+    DEVELOPMENTAL_DELAY = "developmental_delay"  # задержка психического развития
+    AUTISM_SPECTRUM = "autism_spectrum"  # расстройства аутистического спектра
+    INTELLECTUAL = "intellectual"  # нарушения интеллекта
+    MULTIPLE = "multiple"  # сложные дефекты
+    OTHER = "other"
+
+
+def _clean(text: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def _name_part(field: str, text: str | None, *, required: bool) -> str | None:
+    cleaned = _clean(text or "")
+    if not cleaned:
+        if required:
+            raise InvalidDetails(field, f"{field} is required.")
+        return None
+    if len(cleaned) > NAME_MAX:
+        raise InvalidDetails(field, f"{field} is longer than {NAME_MAX} characters.")
+    if not _NAME.match(cleaned):
+        raise InvalidDetails(field, f"{field} holds characters a name does not have.")
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class FullName:
+    last_name: str
+    first_name: str
+    patronymic: str | None = None
+
+    @classmethod
+    def parse(cls, last_name: str, first_name: str, patronymic: str | None) -> "FullName":
+        last = _name_part("last_name", last_name, required=True)
+        first = _name_part("first_name", first_name, required=True)
+        assert last is not None
+        assert first is not None
+        return cls(last, first, _name_part("middle_name", patronymic, required=False))
+
+    def plaintext(self) -> dict[str, str | None]:
+        """The JSON value sealed in `full_name` (its contract form)."""
+        return {
+            "last_name": self.last_name,
+            "first_name": self.first_name,
+            "patronymic": self.patronymic,
+        }
+
+    def __repr__(self) -> str:
+        return "FullName(<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthLimitations:
+    has_limitations: bool
+    kind: HealthLimitationKind | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and not self.has_limitations:
+            raise InvalidDetails("health_limitations", "A kind is given without limitations.")
+
+    def plaintext(self) -> dict[str, object]:
+        return {
+            "has_limitations": self.has_limitations,
+            "kind": None if self.kind is None else self.kind.value,
+        }
+
+
+NO_LIMITATIONS: Final = HealthLimitations(False)
+
+
+def parse_snils(text: str) -> Snils:
+    try:
+        return Snils.parse(text)
+    except InvalidSnils as error:
+        raise InvalidSnilsError(str(error)) from None
+
+
+def check_birth_date(birth_date: date, season_starts_on: date) -> date:
+    """A pupil of grades 1–11 is between 5 and 25 years old when the season starts."""
+    age = season_starts_on.year - birth_date.year
+    if (season_starts_on.month, season_starts_on.day) < (birth_date.month, birth_date.day):
+        age -= 1
+    if not 5 <= age <= 25:
+        raise InvalidDetails("birth_date", "The birth date is not that of a school pupil.")
+    return birth_date
+
+
+def check_citizenship(code: str) -> str:
+    if not _CITIZENSHIP.match(code):
+        raise InvalidDetails("citizenship", "Citizenship is an ISO 3166 alpha-2 code, e.g. RU.")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalDetails:
+    """What identifies the child (ФИО + birth date + СНИЛС) and their health limitations."""
+
+    full_name: FullName
+    birth_date: date
+    snils: Snils
+    health: HealthLimitations = NO_LIMITATIONS
+
+    def plaintext(self) -> dict[str, object]:
+        """Each sealed field's JSON value, by its name in the published events."""
+        return {
+            "full_name": self.full_name.plaintext(),
+            "birth_date": self.birth_date.isoformat(),
+            "snils": self.snils.formatted,
+            "health_limitations": self.health.plaintext(),
+        }
+
+    def __repr__(self) -> str:
+        return "PersonalDetails(<hidden>)"
+
+
+def person_key_material(full_name: FullName, birth_date: date) -> str:
+    """Name and birth date in the form two registrations of one child agree on: case, «ё» and
+    spacing do not tell two children apart. The application hashes it with a secret key."""
+
+    def fold(text: str | None) -> str:
+        return _clean(text or "").casefold().replace("ё", "е").replace("’", "'")
+
+    parts = (
+        fold(full_name.last_name),
+        fold(full_name.first_name),
+        fold(full_name.patronymic),
+        birth_date.isoformat(),
+    )
+    return "\x1f".join(parts)

@@ -1,0 +1,106 @@
+"""One profile per child, nationwide: a uniqueness reservation per child.
+
+The stream `reservation-<keyed hash of the СНИЛС>` is appended in the same atomic append as the
+registration, expecting the stream's version as read (no stream, or the version after a release):
+of two registrations of one child racing, exactly one commits. The reservation decides which
+conflict it is: the same child again (same keyed hash of name and birth date) or a clash that a
+person must review. The keys are computed by the application with a secret; the domain only
+compares them.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Final
+from uuid import UUID
+
+from bilet_identity.domain.errors import DuplicateNeedsReview, DuplicateParticipant
+from bilet_identity.domain.internal import (
+    RESERVATION_CATEGORY,
+    ChildReserved,
+    DuplicateReviewRequested,
+    ReservationReleased,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    reservation_key: str
+    holder: UUID | None  # None once released
+    person_key: str | None
+    reviews_requested: int = 0
+
+
+initial_state: Final[Reservation | None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    reservation_key: str
+    participant_id: UUID
+    person_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    reservation_key: str
+    participant_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReview:
+    reservation_key: str
+    requested_by_school_id: UUID
+    person_key: str
+
+
+Command = Reserve | Release | RequestReview
+ReservationEvent = ChildReserved | ReservationReleased | DuplicateReviewRequested
+
+
+def decide(command: Command, state: Reservation | None) -> list[ReservationEvent]:
+    holder = None if state is None else state.holder
+    if isinstance(command, Reserve):
+        if state is None or holder is None:
+            return [_reserved(command)]
+        if holder == command.participant_id:
+            # The holder again: a corrected name or birth date updates the person key.
+            return [] if state.person_key == command.person_key else [_reserved(command)]
+        if state.person_key == command.person_key:
+            raise DuplicateParticipant(holder)
+        raise DuplicateNeedsReview(holder)
+    if isinstance(command, Release):
+        if holder != command.participant_id:
+            return []
+        return [ReservationReleased(reservation_key=command.reservation_key, participant_id=holder)]
+    if holder is None:
+        return []
+    return [
+        DuplicateReviewRequested(
+            reservation_key=command.reservation_key,
+            participant_id=holder,
+            requested_by_school_id=command.requested_by_school_id,
+            person_key=command.person_key,
+        )
+    ]
+
+
+def _reserved(command: Reserve) -> ChildReserved:
+    return ChildReserved(
+        reservation_key=command.reservation_key,
+        participant_id=command.participant_id,
+        person_key=command.person_key,
+    )
+
+
+def evolve(state: Reservation | None, event: ReservationEvent) -> Reservation:
+    if isinstance(event, ChildReserved):
+        reviews = 0 if state is None else state.reviews_requested
+        return Reservation(event.reservation_key, event.participant_id, event.person_key, reviews)
+    if state is None:
+        state = Reservation(event.reservation_key, None, None)
+    if isinstance(event, ReservationReleased):
+        return replace(state, holder=None, person_key=None)
+    return replace(state, reviews_requested=state.reviews_requested + 1)
+
+
+def stream_id(reservation_key: str) -> str:
+    return f"{RESERVATION_CATEGORY}-{reservation_key}"

@@ -1,0 +1,109 @@
+"""Season rules: versioned configuration, never constants.
+
+The federal operator publishes a season's rules (eligible grades, how many career events, which
+diagnostics stages, the season's dates) and may revise them within the season: every revision is
+a new `rules_version`, the highest one is in force. Stream: `season-<year>`.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from bilet.contracts.catalogue.identity import SeasonRulesPublished
+from bilet.contracts.vocabulary import GradeRange, Stage
+from bilet_identity.domain.errors import InvalidSeasonRules
+from bilet_identity.domain.validation import build
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonRules:
+    """The rules in force for one season."""
+
+    season: int
+    rules_version: int
+    lowest_grade: int
+    highest_grade: int
+    max_career_events: int
+    diagnostics_stages: tuple[Stage, ...]
+    starts_on: date
+    ends_on: date
+
+    def admits_grade(self, grade: int) -> bool:
+        return self.lowest_grade <= grade <= self.highest_grade
+
+
+initial_state: Final[SeasonRules | None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishSeasonRules:
+    season: int
+    lowest_grade: int
+    highest_grade: int
+    max_career_events: int
+    diagnostics_stages: tuple[Stage, ...]
+    starts_on: date
+    ends_on: date
+
+
+def decide(command: PublishSeasonRules, state: SeasonRules | None) -> list[SeasonRulesPublished]:
+    """A new revision of the season's rules; nothing when they are the rules in force already."""
+    if not 1 <= command.lowest_grade <= command.highest_grade <= 11:
+        raise InvalidSeasonRules("Eligible grades run from a lowest to a highest grade in 1–11.")
+    if command.ends_on < command.starts_on:
+        raise InvalidSeasonRules("The season ends before it starts.")
+    if command.starts_on.year != command.season:
+        raise InvalidSeasonRules("A season starts in the year it is named after.")
+    if not command.diagnostics_stages or len(set(command.diagnostics_stages)) != len(
+        command.diagnostics_stages
+    ):
+        raise InvalidSeasonRules("The diagnostics stages are listed once each.")
+    if not 1 <= command.max_career_events <= 10:
+        raise InvalidSeasonRules("A participant attends 1 to 10 career events.")
+    if state is not None and (
+        state.lowest_grade,
+        state.highest_grade,
+        state.max_career_events,
+        state.diagnostics_stages,
+        state.starts_on,
+        state.ends_on,
+    ) == (
+        command.lowest_grade,
+        command.highest_grade,
+        command.max_career_events,
+        command.diagnostics_stages,
+        command.starts_on,
+        command.ends_on,
+    ):
+        return []
+    return [
+        build(
+            SeasonRulesPublished,
+            season=command.season,
+            rules_version=1 if state is None else state.rules_version + 1,
+            eligible_grades=GradeRange(lowest=command.lowest_grade, highest=command.highest_grade),
+            max_career_events=command.max_career_events,
+            diagnostics_stages=command.diagnostics_stages,
+            starts_on=command.starts_on,
+            ends_on=command.ends_on,
+        )
+    ]
+
+
+def evolve(state: SeasonRules | None, event: SeasonRulesPublished) -> SeasonRules:
+    if state is not None and event.rules_version <= state.rules_version:
+        return state  # an older revision never replaces the one in force
+    return SeasonRules(
+        season=event.season,
+        rules_version=event.rules_version,
+        lowest_grade=event.eligible_grades.lowest,
+        highest_grade=event.eligible_grades.highest,
+        max_career_events=event.max_career_events,
+        diagnostics_stages=event.diagnostics_stages,
+        starts_on=event.starts_on,
+        ends_on=event.ends_on,
+    )
+
+
+def stream_id(season: int) -> str:
+    return f"{SeasonRulesPublished.stream_category}-{season}"

@@ -1,0 +1,151 @@
+"""Fixtures of the identity tests: a running service on a temporary `var/`, a small world of
+seasons, regions and schools, and tokens for every role."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from bilet.contracts.vocabulary import Stage
+from bilet.http import Role
+from bilet.http.auth import Principal
+from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet_identity.app import create_app
+from bilet_identity.application.service import CommandContext, IdentityService
+from bilet_identity.domain.region import region_id_for
+from bilet_identity.domain.school import school_id_for
+from bilet_identity.domain.season import PublishSeasonRules
+from bilet_identity.settings import IdentitySettings
+
+STAGES = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
+LENINGRAD = region_id_for("47")
+SPB = region_id_for("78")
+NOT_ADMITTED = region_id_for("77")
+SCHOOL_3 = school_id_for(LENINGRAD, "Лужский муниципальный район", "МОУ «СОШ № 3»")
+SCHOOL_5 = school_id_for(LENINGRAD, "Лужский муниципальный район", "МБОУ «СОШ № 5»")
+SPB_SCHOOL = school_id_for(SPB, "Адмиралтейский район", "ГБОУ СОШ № 1")
+UNREGISTERED_SCHOOL = UUID("00000000-0000-4000-8000-000000000001")
+
+
+def context(role: Role, **scopes: Any) -> CommandContext:
+    return CommandContext(Principal(subject=f"test-{role.value}", role=role, **scopes), "test")
+
+
+async def seed(service: IdentityService) -> None:
+    """Season 2019 (grades 6–11); Leningrad oblast and St Petersburg admitted, two Luga schools
+    and one in St Petersburg."""
+    operator = context(Role.OPERATOR)
+    await service.publish_season_rules(
+        operator,
+        PublishSeasonRules(2019, 6, 11, 3, STAGES, date(2019, 9, 1), date(2020, 5, 31)),
+    )
+    for code, name in (("47", "Ленинградская область"), ("78", "Санкт-Петербург")):
+        await service.admit_region(
+            operator,
+            region_code=code,
+            name=name,
+            season=2019,
+            time_zone="Europe/Moscow",
+            coordinator=f"Координатор: {name}",
+        )
+    luga = context(Role.COORDINATOR, region_id=str(LENINGRAD))
+    for name in ("МОУ «СОШ № 3»", "МБОУ «СОШ № 5»"):
+        await service.register_school(
+            luga, LENINGRAD, name=name, municipality="Лужский муниципальный район"
+        )
+    await service.register_school(
+        context(Role.COORDINATOR, region_id=str(SPB)),
+        SPB,
+        name="ГБОУ СОШ № 1",
+        municipality="Адмиралтейский район",
+    )
+
+
+@dataclass
+class Api:
+    """A client of a running identity service, and what tests need around it."""
+
+    client: httpx.AsyncClient
+    app: FastAPI
+    signer: DevelopmentSigner
+    var_dir: Path
+
+    @property
+    def service(self) -> IdentityService:
+        service: IdentityService = self.app.state.identity
+        return service
+
+    def token(self, role: Role, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.signer.mint(role, **claims)}"}
+
+    def registrar(self, school: UUID = SCHOOL_3) -> dict[str, str]:
+        return self.token(Role.REGISTRAR, school=str(school))
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., IdentitySettings]:
+    def make(**overrides: Any) -> IdentitySettings:
+        return IdentitySettings(var_dir=tmp_path / "var", **overrides)
+
+    return make
+
+
+@pytest.fixture
+async def api(make_settings: Callable[..., IdentitySettings]) -> AsyncIterator[Api]:
+    settings = make_settings()
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
+            result = Api(client, app, ensure_development_keys(settings.var_dir), settings.var_dir)
+            await seed(result.service)
+            yield result
+
+
+@dataclass(frozen=True)
+class World:
+    """The ids of what `seed` creates (test modules cannot import this conftest)."""
+
+    leningrad: UUID = LENINGRAD
+    spb: UUID = SPB
+    not_admitted: UUID = NOT_ADMITTED
+    school_3: UUID = SCHOOL_3
+    school_5: UUID = SCHOOL_5
+    spb_school: UUID = SPB_SCHOOL
+    unregistered_school: UUID = UNREGISTERED_SCHOOL
+
+    @staticmethod
+    def pupil(**overrides: Any) -> dict[str, Any]:
+        """A registration body of an eligible pupil (valid СНИЛС 112-233-445 95)."""
+        body: dict[str, Any] = {
+            "last_name": "Соколова",
+            "first_name": "Дарья",
+            "middle_name": "Андреевна",
+            "birth_date": "2007-04-12",
+            "snils": "112-233-445 95",
+            "grade": 7,
+        }
+        body.update(overrides)
+        return body
+
+    @staticmethod
+    def context(role: Role, **scopes: Any) -> CommandContext:
+        return context(role, **scopes)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+def seed_world() -> Callable[[IdentityService], Awaitable[None]]:
+    """`seed`, for tests that start their own service."""
+    return seed

@@ -1,0 +1,83 @@
+"""The demo data of `make run`: the Leningrad oblast 2019 scenario, generated, loaded once."""
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from bilet.http import Role
+from bilet.http.devkeys import ensure_development_keys
+from bilet_identity import demo
+from bilet_identity.app import create_app, create_embedded_app
+from bilet_identity.domain.snils import Snils
+from bilet_identity.settings import IdentitySettings
+
+
+def test_the_generated_pupils_fit_the_scenario() -> None:
+    school_3, school_5 = (demo.pupils(school) for school in demo.SCHOOLS)
+    assert (len(school_3), len(school_5)) == (87, 50)
+    everyone = school_3 + school_5
+    assert {p.grade for _, p in everyone} == {6, 7, 8}
+    assert len({p.snils for _, p in everyone}) == 137
+    assert all(Snils.parse(p.snils).formatted == p.snils for _, p in everyone)
+    with_needs = [p for _, p in everyone if p.accessibility_needs]
+    assert 3 <= len(with_needs) <= 10
+    assert all(p.has_health_limitations and p.health_limitation_kind for p in with_needs)
+    for _, pupil in everyone:
+        age_on_1_september = 2019 - pupil.birth_date.year - (pupil.birth_date.month >= 9)
+        assert age_on_1_september == pupil.grade + 5, pupil
+    assert demo.pupils(demo.SCHOOLS[0]) == school_3  # a fixed seed: the same every time
+    names = Counter((p.last_name, p.first_name, p.middle_name) for _, p in everyone)
+    assert max(names.values()) == 1
+
+
+async def test_loaded_once_and_served(tmp_path: Path) -> None:
+    settings = IdentitySettings(var_dir=tmp_path, identity_demo_data=True)
+    for loaded_before in (False, True):
+        app = create_app(settings)
+        async with LifespanManager(app, startup_timeout=30) as manager:
+            service = app.state.identity
+            assert await demo.load_demo_data(service) == 0  # already there
+            signer = ensure_development_keys(tmp_path)
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+                scopes = dict(demo.token_scopes())
+                registrar = {
+                    "Authorization": "Bearer "
+                    + signer.mint(Role.REGISTRAR, **scopes[Role.REGISTRAR])  # type: ignore[arg-type]
+                }
+                regions = (await client.get("/identity/v1/regions", headers=registrar)).json()
+                assert [(r["name"], r["coordinator"]) for r in regions] == [
+                    (demo.REGION_NAME, demo.COORDINATOR)
+                ]
+                assert regions[0]["diagnostics_windows"][0]["opens_on"] == "2019-10-11"
+                assert regions[0]["diagnostics_windows"][0]["closes_on"] == "2019-10-31"
+                rules = await client.get("/identity/v1/seasons/2019/rules", headers=registrar)
+                assert rules.json()["max_career_events"] == 3
+                pupil = await client.get(
+                    f"/identity/v1/participants/{demo.FIRST_PUPIL}", headers=registrar
+                )
+                assert pupil.status_code == 200
+                assert pupil.json()["school_id"] == str(demo.SCHOOLS[0].school_id)
+            participants = await service.store.read_all(limit=10_000, categories=["participant"])
+            assert len(participants) == 137, loaded_before
+
+
+def test_the_embedded_host_builds_the_app_that_loads_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path))
+    from bilet_host.embedded import load_services
+
+    [identity] = load_services(("identity",))
+    assert identity.app.title == create_embedded_app().title == "Bilet Identity"
+
+
+def test_a_token_per_role_scoped_to_the_demo() -> None:
+    scopes = dict(demo.token_scopes())
+    assert set(scopes) == set(Role)
+    assert scopes[Role.REGISTRAR] == {"school": str(demo.SCHOOLS[0].school_id)}
+    assert scopes[Role.COORDINATOR] == {"region": str(demo.REGION_ID)}
+    assert scopes[Role.GUARDIAN] == {"children": [str(demo.FIRST_PUPIL)]}

@@ -1,0 +1,97 @@
+"""Against PostgreSQL (the production store): one profile per child under 50 parallel
+registrations, through the whole service as deployed (`BVB_EVENT_STORE=postgres`), two replicas
+on one database."""
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from bilet.eventstore.postgres import PostgresEventStore, drop_schema
+from bilet.http import Role
+from bilet.http.devkeys import ensure_development_keys
+from bilet_identity.app import create_app
+from bilet_identity.application.service import IdentityService
+from bilet_identity.settings import IdentitySettings
+
+if TYPE_CHECKING:
+    from services.identity.tests.conftest import World
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def postgres_settings(
+    database_url: str, make_settings: Callable[..., IdentitySettings]
+) -> AsyncIterator[IdentitySettings]:
+    schema = f"t_identity_{uuid.uuid4().hex[:12]}"
+    yield make_settings(
+        event_store="postgres", database_url=database_url, identity_store_schema=schema
+    )
+    await drop_schema(database_url, schema)
+
+
+async def test_fifty_parallel_registrations_of_one_child_make_one_profile(
+    postgres_settings: IdentitySettings,
+    world: "World",
+    seed_world: Callable[[IdentityService], Awaitable[None]],
+) -> None:
+    async with AsyncExitStack() as stack:
+        clients: list[httpx.AsyncClient] = []
+        services: list[IdentityService] = []
+        for _ in range(2):  # two replicas of the service on one database
+            app = create_app(postgres_settings)
+            manager = await stack.enter_async_context(LifespanManager(app, startup_timeout=30))
+            transport = httpx.ASGITransport(app=manager.app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://identity")
+            clients.append(await stack.enter_async_context(client))
+            services.append(app.state.identity)
+        assert isinstance(services[0].store, PostgresEventStore)
+        assert services[0].store.schema == postgres_settings.identity_store_schema
+        await seed_world(services[0])
+        signer = ensure_development_keys(postgres_settings.var_dir)
+        token = signer.mint(Role.REGISTRAR, school=str(world.school_3))
+        headers = {"Authorization": f"Bearer {token}"}
+
+        responses = await asyncio.gather(
+            *(
+                clients[n % 2].post(
+                    "/identity/v1/participants", headers=headers, json=world.pupil()
+                )
+                for n in range(50)
+            )
+        )
+
+        statuses = Counter(r.status_code for r in responses)
+        assert statuses == {201: 1, 409: 49}, [r.text for r in responses if r.status_code >= 500]
+        [created] = [r.json() for r in responses if r.status_code == 201]
+        for refused in (r.json() for r in responses if r.status_code == 409):
+            assert refused["code"] == "duplicate_participant"
+            assert refused["existing_participant_id"] == created["participant_id"]
+        store = services[1].store
+        registrations = [
+            e for e in await store.read_all(limit=10_000) if e.type == "ParticipantRegistered"
+        ]
+        assert [e.stream_id for e in registrations] == [f"participant-{created['participant_id']}"]
+        reservations = await store.read_all(limit=10_000, categories=["reservation"])
+        assert len(reservations) == 1
+        shown = await clients[1].get(
+            f"/identity/v1/participants/{created['participant_id']}", headers=headers
+        )
+        assert shown.json()["personal"]["snils"] == "112-233-445 95"
+
+
+async def test_readiness_reports_the_postgres_store(postgres_settings: IdentitySettings) -> None:
+    app = create_app(postgres_settings)
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
+            ready = await client.get("/identity/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == [{"name": "event_store", "ready": True, "detail": None}]
