@@ -151,6 +151,7 @@ def relay_settings(kafka_bootstrap: str, backend: Backend, **overrides: Any) -> 
     values: dict[str, Any] = {
         "kafka_bootstrap": kafka_bootstrap,
         "relay_service": backend.service,
+        "relay_publish": "all",
         "relay_store": backend.store_spec,
         "relay_schema": backend.schema,
         "relay_batch_size": 200,
@@ -225,6 +226,7 @@ def process_env(kafka_bootstrap: str, backend: Backend, **overrides: str) -> dic
     return {
         "BVB_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "BVB_RELAY_SERVICE": backend.service,
+        "BVB_RELAY_PUBLISH": "all",
         "BVB_RELAY_STORE": backend.store_spec,
         "BVB_RELAY_SCHEMA": backend.schema,
         "BVB_RELAY_BATCH_SIZE": "100",

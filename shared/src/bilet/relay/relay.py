@@ -82,6 +82,8 @@ class RelayOptions:
     shutdown_timeout: float = 10.0
     # Windows handed over but not yet acknowledged, at most.
     max_windows: int = 8
+    # Only these event types are published (None: all); the service's internal events stay home.
+    event_types: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_windows < 1:
@@ -348,7 +350,9 @@ class Relay:
             session.settle()
 
     async def _read(self, session: _Session, start: int) -> None:
-        async for event in self._store.subscribe_all(start, batch_size=self._options.batch_size):
+        async for event in self._store.subscribe_all(
+            start, event_types=self._options.event_types, batch_size=self._options.batch_size
+        ):
             session.buffer.append(event)
             session.buffered.set()
             if len(session.buffer) >= session.buffer_limit:

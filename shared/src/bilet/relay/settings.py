@@ -3,9 +3,11 @@ command line of `python -m bilet.relay`."""
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
+from bilet.contracts import CATALOGUE
 from bilet.relay.kafka import KafkaOptions
 from bilet.relay.relay import RelayOptions
 from bilet.settings import PlatformSettings
@@ -15,7 +17,11 @@ class RelaySettings(PlatformSettings):
     relay_service: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     # "sqlite:PATH" or "postgresql://..."; default: the service's embedded SQLite file.
     relay_store: str | None = None
-    relay_schema: str = Field(default="eventstore", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    # The store's PostgreSQL schema; default `bvb_<service>`, where each service keeps its store.
+    relay_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    # "catalogue": only the event types the contracts catalogue says this service publishes (its
+    # internal streams, reservations, profiles, audit, stay inside); "all": every event.
+    relay_publish: Literal["catalogue", "all"] = "catalogue"
     relay_partitions: int = Field(default=6, ge=1)
     relay_replication_factor: int = Field(default=1, ge=1)
     relay_batch_size: int = Field(default=1000, ge=1, le=100_000)
@@ -43,10 +49,23 @@ class RelaySettings(PlatformSettings):
 
     def store_location(self) -> "StoreLocation":
         spec = self.relay_store or f"sqlite:{self.sqlite_path(self.service())}"
-        return StoreLocation.parse(spec, self.relay_schema)
+        return StoreLocation.parse(spec, self.relay_schema or f"bvb_{self.service()}")
+
+    def published_event_types(self) -> frozenset[str] | None:
+        """What the relay publishes: None for everything."""
+        if self.relay_publish == "all":
+            return None
+        types = frozenset(CATALOGUE.event_types_of(self.service()))
+        if not types:
+            raise ValueError(
+                f"the catalogue has no events of {self.service()!r}: "
+                "set BVB_RELAY_PUBLISH=all to publish whatever its store holds"
+            )
+        return types
 
     def relay_options(self) -> RelayOptions:
         return RelayOptions(
+            event_types=self.published_event_types(),
             batch_size=self.relay_batch_size,
             delivery_timeout=self.relay_delivery_timeout,
             checkpoint_interval=self.relay_checkpoint_interval,
