@@ -1,0 +1,386 @@
+"""The projection runtime: Kafka → PostgreSQL throughput against a raw aiokafka consumer reading the
+same topic in the same run, and the end-to-end latency from append to read-model-visible.
+
+`projections.postgres.throughput` (events/s; targets: ratio >= 0.5 and >= 20,000 events/s):
+- the topic: a fresh one of 3 partitions holding the same events for both sides, in their Kafka
+  form (`to_record`: CloudEvents headers with correlation, causation, actor, role and trace
+  context; ~300 bytes of JSON data; key = stream id), streams of 10 events interleaved at random;
+- ours: `KafkaFeed.catch_up` (every partition, no group) applying a projection of one upsert per
+  event (`LatestPerStream`, no secondary index) to a fresh PostgreSQL schema: decoding each record
+  back into its `RecordedEvent`, dedupe by stream version, the upsert, the applied versions and
+  the checkpoint committed with it, from start to the last checkpoint;
+- peer: a raw `AIOKafkaConsumer` with the same fetch settings, assigned every partition, counting
+  records from start to the last one: no decoding, no database;
+- rounds: quick 1, full 3 (alternating sides); the median of each side is reported.
+
+`projections.postgres.end_to_end_latency_p50` / `_p99` (ms, no peer): a PostgreSQL event store,
+the service's relay (`bilet.relay.Relay`, positions in memory) publishing to a 3-partition topic,
+a `KafkaFeed` in a consumer group applying `LatestPerStream`, and a second read-model connection
+(as an API process would have) waiting with `wait_until(…, stream_id=…)`, woken by NOTIFY.
+Appends arrive at a fixed rate (quick: 100/s for 5 s, full: 200/s for 15 s), one event each to
+one of 500 streams; a sample is the time from calling `append` to `wait_until` returning. All of
+it runs in this one process, on the same machine as the broker and the database.
+
+When Kafka or PostgreSQL cannot be reached, each line says `"skipped": true` with the error.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from benchmarks.result import BenchResult
+from bilet.contracts.cloudevents import to_record, topic_of
+from bilet.eventstore import NewEvent, RecordedEvent
+from bilet.eventstore.postgres import PostgresEventStore
+from bilet.eventstore.postgres import drop_schema as drop_store_schema
+from bilet.projections import KafkaFeed, ReadModelTx, Table, dlq_topic
+from bilet.projections.postgres import PostgresReadModel, drop_schema
+from bilet.projections.testing import history
+
+DEFAULT_DSN = "postgresql://bvb:bvb@127.0.0.1:55432/bvb"
+DEFAULT_KAFKA = "127.0.0.1:9092"
+PARTITIONS = 3
+RATIO_TARGET = 0.5
+THROUGHPUT_TARGET = 20_000.0
+SERVICE = "benchprojections"
+FETCH = {"isolation_level": "read_committed", "max_partition_fetch_bytes": 4 << 20}
+MAX_RECORDS = 2000
+
+
+class LatestPerStream:
+    """One upsert per event: how many events a stream has, its last type and version."""
+
+    name = "latest_per_stream"
+    tables = (
+        Table(
+            "latest_per_stream",
+            "stream_id TEXT PRIMARY KEY, events BIGINT NOT NULL, last_type TEXT NOT NULL, "
+            "last_version BIGINT NOT NULL",
+        ),
+    )
+
+    async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
+        await tx.execute(
+            "INSERT INTO {latest_per_stream} (stream_id, events, last_type, last_version) "
+            "VALUES ($1, 1, $2, $3) ON CONFLICT (stream_id) DO UPDATE "
+            "SET events = {latest_per_stream}.events + 1, last_type = excluded.last_type, "
+            "last_version = excluded.last_version",
+            event.stream_id,
+            event.type,
+            event.version,
+        )
+
+
+def _infra(name: str, default: str) -> str:
+    if value := os.environ.get(name):
+        return value
+    env_file = Path(__file__).resolve().parent.parent / "var" / "infra.env"
+    if env_file.is_file() and (match := re.search(rf"{name}=(\S+)", env_file.read_text())):
+        return match.group(1)
+    return default
+
+
+def _events(count: int) -> list[RecordedEvent]:
+    metadata = json.dumps(
+        {
+            "schema_version": 1,
+            "correlation_id": str(uuid.uuid4()),
+            "causation_id": str(uuid.uuid4()),
+            "actor": "account-5f1c",
+            "actor_role": "pupil",
+            "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+        }
+    ).encode()
+    data = json.dumps({"question": 12, "answer": "b", "note": "x" * 240}).encode()
+    return [
+        event._replace(data=data, metadata=metadata, type="AnswerRecorded")
+        for event in history(count // 10, 10, seed=2026)
+    ]
+
+
+async def _new_topic(bootstrap: str) -> str:
+    topic = f"bilet.bench{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    return topic
+
+
+async def _delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [t for topic in topics for t in (topic, dlq_topic(topic)) if t in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+async def _seed(bootstrap: str, topic: str, events: Sequence[RecordedEvent]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1 << 20,
+    )
+    await producer.start()
+    try:
+        sent = []
+        for event in events:
+            record = to_record(event, SERVICE)
+            sent.append(
+                await producer.send(topic, record.value, key=record.key, headers=record.headers)
+            )
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+# ------------------------------------------------------------------ throughput
+
+
+async def peer_consume(bootstrap: str, topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **FETCH
+    )
+    started = time.perf_counter()
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        seen = 0
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=5000, max_records=MAX_RECORDS)
+            if not batch:
+                raise TimeoutError(f"the raw consumer saw {seen} of {count} records")
+            seen += sum(len(records) for records in batch.values())
+    finally:
+        await consumer.stop()
+    return count / (time.perf_counter() - started)
+
+
+async def ours_project(bootstrap: str, topic: str, dsn: str, count: int) -> float:
+    schema = f"benchrm{uuid.uuid4().hex[:12]}"
+    read_model = await PostgresReadModel.open(dsn, schema=schema)
+    try:
+        feed = KafkaFeed(
+            read_model,
+            LatestPerStream(),
+            bootstrap_servers=bootstrap,
+            topics=[topic],
+            max_records=MAX_RECORDS,
+            consumer_options=FETCH,
+        )
+        started = time.perf_counter()
+        await feed.catch_up({})
+        seconds = time.perf_counter() - started
+        async with read_model.query(LatestPerStream()) as tx:
+            applied = await tx.fetchval("SELECT SUM(events) FROM {latest_per_stream}")
+        if applied != count:
+            raise RuntimeError(f"applied {applied} events of {count}")
+        return count / seconds
+    finally:
+        await read_model.close()
+        await drop_schema(dsn, schema)
+
+
+async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
+    count = 50_000 if quick else 200_000
+    rounds = 1 if quick else 3
+    details: dict[str, Any] = {
+        "events": count,
+        "partitions": PARTITIONS,
+        "max_records": MAX_RECORDS,
+        "projection": "one upsert per event",
+        "target_ratio": RATIO_TARGET,
+        "target_events_per_s": THROUGHPUT_TARGET,
+        "quick": quick,
+    }
+    topic = await _new_topic(bootstrap)
+    try:
+        await _seed(bootstrap, topic, _events(count))
+        ours: list[float] = []
+        peers: list[float] = []
+        for _ in range(rounds):
+            peers.append(await peer_consume(bootstrap, topic, count))
+            ours.append(await ours_project(bootstrap, topic, dsn, count))
+    finally:
+        await _delete_topics(bootstrap, [topic])
+    ours_median, peer_median = statistics.median(ours), statistics.median(peers)
+    details["rounds"] = {"ours": [round(x) for x in ours], "peer": [round(x) for x in peers]}
+    details["meets_targets"] = (
+        ours_median >= THROUGHPUT_TARGET and ours_median / peer_median >= RATIO_TARGET
+    )
+    return BenchResult(
+        "projections.postgres.throughput", ours_median, peer_median, "events/s", details
+    )
+
+
+# ------------------------------------------------------------------ latency
+
+
+@contextlib.asynccontextmanager
+async def _running(task: "asyncio.Task[None]") -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _relay(store: PostgresEventStore, bootstrap: str, service: str) -> Any:
+    from bilet.relay import InMemoryPositionStore, KafkaConnector, KafkaOptions, Relay
+
+    options = KafkaOptions(bootstrap_servers=bootstrap, partitions=PARTITIONS)
+    return Relay(
+        name=service,
+        store=store,
+        positions=InMemoryPositionStore(store),
+        connect=KafkaConnector(options, service),
+    )
+
+
+async def latency(bootstrap: str, dsn: str, quick: bool) -> list[BenchResult]:
+    rate, seconds = (100, 5.0) if quick else (200, 15.0)
+    service = f"bench{uuid.uuid4().hex[:10]}"
+    topic = topic_of(service)
+    store_schema = f"benches{uuid.uuid4().hex[:12]}"
+    model_schema = f"benchrm{uuid.uuid4().hex[:12]}"
+    store = await PostgresEventStore.open(dsn, schema=store_schema)
+    read_model = await PostgresReadModel.open(dsn, schema=model_schema)
+    api_side = await PostgresReadModel.open(dsn, schema=model_schema)
+    projection = LatestPerStream()
+    samples: list[float] = []
+    try:
+        relay = await _relay(store, bootstrap, service)
+        feed = KafkaFeed(
+            read_model,
+            projection,
+            bootstrap_servers=bootstrap,
+            topics=[topic],
+            group_id=f"bench-{topic}",
+            consumer_options=FETCH,
+        )
+        relay_task = asyncio.create_task(relay.run())
+        async with _running(relay_task):
+            while True:  # the relay creates the topic; the feed needs it
+                with contextlib.suppress(Exception):
+                    await store.append("warmup-0", [NewEvent("Warm", b"{}")])
+                    await asyncio.wait_for(relay.wait_until_published(1), 0.5)
+                    break
+                await asyncio.sleep(0.1)
+            async with _running(asyncio.create_task(feed.run())):
+                warm = await store.append("warmup-1", [NewEvent("Warm", b"{}")])
+                await api_side.wait_until(
+                    projection.name, service, warm.position, 60.0, stream_id=warm.stream_id
+                )
+
+                async def one(number: int) -> None:
+                    started = time.perf_counter()
+                    result = await store.append(
+                        f"participant-{number % 500}",
+                        [NewEvent("AnswerRecorded", b'{"question": 12, "answer": "b"}')],
+                    )
+                    await api_side.wait_until(
+                        projection.name, service, result.position, 30.0, stream_id=result.stream_id
+                    )
+                    samples.append(time.perf_counter() - started)
+
+                waiters = []
+                begin = time.perf_counter()
+                for number in range(int(rate * seconds)):
+                    delay = begin + number / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    waiters.append(asyncio.create_task(one(number)))
+                await asyncio.gather(*waiters)
+            relay.stop()
+    finally:
+        await api_side.close()
+        await read_model.close()
+        await store.close()
+        await drop_schema(dsn, model_schema)
+        await drop_store_schema(dsn, store_schema)
+        await _delete_topics(bootstrap, [topic])
+    ordered = sorted(samples)
+    p50 = ordered[len(ordered) // 2] * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    details = {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "samples": len(samples),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+        "path": "append → relay → Kafka → KafkaFeed → PostgreSQL → NOTIFY → wait_until",
+        "quick": quick,
+    }
+    return [
+        BenchResult("projections.postgres.end_to_end_latency_p50", p50, None, "ms", details),
+        BenchResult("projections.postgres.end_to_end_latency_p99", p99, None, "ms", details),
+    ]
+
+
+# ------------------------------------------------------------------ the run
+
+BENCHES = (
+    ("projections.postgres.throughput", "events/s"),
+    ("projections.postgres.end_to_end_latency_p50", "ms"),
+    ("projections.postgres.end_to_end_latency_p99", "ms"),
+)
+
+
+def _skipped(bench: str, unit: str, error: str) -> BenchResult:
+    return BenchResult(bench, 0.0, None, unit, {"skipped": True, "error": error})
+
+
+async def _unreachable(bootstrap: str, dsn: str) -> str | None:
+    try:
+        connection = await asyncpg.connect(dsn, timeout=5)
+        await connection.close()
+    except Exception as error:
+        return f"PostgreSQL at {dsn.rsplit('@', 1)[-1]}: {error!r}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(admin.start(), 10)
+        await admin.close()
+    except Exception as error:
+        return f"Kafka at {bootstrap}: {error!r}"
+    return None
+
+
+async def run(quick: bool) -> AsyncIterator[BenchResult]:
+    bootstrap = _infra("BVB_KAFKA_BOOTSTRAP", DEFAULT_KAFKA)
+    dsn = _infra("BVB_DATABASE_URL", DEFAULT_DSN)
+    if (error := await _unreachable(bootstrap, dsn)) is not None:
+        for bench, unit in BENCHES:
+            yield _skipped(bench, unit, error)
+        return
+    try:
+        yield await throughput(bootstrap, dsn, quick)
+    except Exception as error:
+        yield _skipped(BENCHES[0][0], BENCHES[0][1], repr(error))
+    try:
+        for result in await latency(bootstrap, dsn, quick):
+            yield result
+    except Exception as error:
+        for bench, unit in BENCHES[1:]:
+            yield _skipped(bench, unit, repr(error))

@@ -1,0 +1,158 @@
+"""The embedded feed: projections fed in-process straight from event stores (`make run`).
+
+Each source store is one feed partition named after the source (`identity`, …); its checkpoint is
+the last store position handled, so the feed resumes with `subscribe_all(after_position=…)`. The
+engine is the Kafka path's (`projector`): the same dedupe by stream version, the same checkpoint
+in the same transaction, the same parking of a stream that cannot be applied. A store delivers
+every stream in version order, so a gap here means events were removed from the store; it is
+re-read `gap_retries` times and then dead-lettered to the read model's dead-letter table.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Mapping
+
+from bilet.eventstore import EventStore, RecordedEvent
+from bilet.projections.metrics import ProjectionMetrics
+from bilet.projections.port import Projection
+from bilet.projections.projector import Applied, Delivery, Gap, Projector
+from bilet.projections.readmodel import ReadModel
+
+_log = logging.getLogger(__name__)
+
+
+class EmbeddedFeed:
+    """Feeds one projection from event stores (by source name): `run()` live until cancelled, or
+    `catch_up(targets)` until every source's checkpoint reaches its target (by (source, 0)) and
+    the store's head as of the call."""
+
+    def __init__(
+        self,
+        read_model: ReadModel,
+        projection: Projection,
+        sources: Mapping[str, EventStore],
+        *,
+        metrics: ProjectionMetrics | None = None,
+        shadow: bool = False,
+        batch_size: int = 500,
+        gap_retries: int = 3,
+        gap_backoff: float = 0.2,
+        attempts: int = 3,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        self.read_model = read_model
+        self.projection = projection
+        self.sources = dict(sources)
+        self.metrics = metrics or ProjectionMetrics()
+        self.shadow = shadow
+        self.batch_size = batch_size
+        self.gap_retries = gap_retries
+        self.gap_backoff = gap_backoff
+        self.retry_backoff = retry_backoff
+        self.projector = Projector(
+            read_model, projection, metrics=self.metrics, shadow=shadow, attempts=attempts
+        )
+
+    async def run(self) -> None:
+        await self.projector.install()
+        async with asyncio.TaskGroup() as group:
+            for source, store in self.sources.items():
+                group.create_task(self._follow(source, store, None))
+
+    async def catch_up(self, targets: Mapping[tuple[str, int], int]) -> None:
+        await self.projector.install()
+        goals = {
+            source: max(await store.head_position(), targets.get((source, 0), 0))
+            for source, store in self.sources.items()
+        }
+        await asyncio.gather(
+            *(self._follow(source, store, goals[source]) for source, store in self.sources.items())
+        )
+
+    async def _follow(self, source: str, store: EventStore, goal: int | None) -> None:
+        projector = self.projector
+        verdicts: dict[int, tuple[str, str]] = {}
+        gap_attempts: dict[int, int] = {}
+        expected = (await projector.resume_points(source, [0], source))[0]
+        while goal is None or expected < goal:
+            try:
+                async with contextlib.aclosing(self._batches(store, expected)) as batches:
+                    async for events in batches:
+                        deliveries = [Delivery(e, e.position, e.position) for e in events]
+                        outcome = await projector.apply(source, 0, expected, deliveries, verdicts)
+                        if isinstance(outcome, Applied):
+                            expected = outcome.checkpoint
+                            for offset in [o for o in verdicts if o <= expected]:
+                                del verdicts[offset]
+                            for offset in [o for o in gap_attempts if o <= expected]:
+                                del gap_attempts[offset]
+                            if goal is not None and expected >= goal:
+                                return
+                            continue
+                        if isinstance(outcome, Gap):
+                            expected = outcome.checkpoint
+                            offset = outcome.delivery.offset
+                            attempts = gap_attempts[offset] = gap_attempts.get(offset, 0) + 1
+                            if attempts == 1:
+                                self.metrics.gaps.labels(self.projection.name).inc()
+                            if attempts > self.gap_retries:
+                                verdicts[offset] = (
+                                    "gap",
+                                    f"{outcome.reason}; still missing after "
+                                    f"{self.gap_retries} re-reads",
+                                )
+                            else:
+                                await asyncio.sleep(self.gap_backoff * attempts)
+                        else:
+                            _log.info("projection %s: %s moved; re-reading", projector.key, source)
+                            expected = (await projector.resume_points(source, [0], source))[0]
+                        break  # read again from the checkpoint
+            except Exception as error:
+                if not self.read_model.is_transient(error):
+                    raise
+                _log.warning(
+                    "projection %s: %r; resuming from the read model", projector.key, error
+                )
+                await asyncio.sleep(self.retry_backoff)
+                expected = (await projector.resume_points(source, [0], source))[0]
+
+    async def _batches(
+        self, store: EventStore, after: int
+    ) -> AsyncGenerator[list[RecordedEvent], None]:
+        """The store's events after a position, live, in batches of what is ready."""
+        queue: asyncio.Queue[RecordedEvent | Exception] = asyncio.Queue(self.batch_size * 4)
+
+        async def pump() -> None:
+            try:
+                async for event in store.subscribe_all(after, batch_size=self.batch_size):
+                    await queue.put(event)
+            except Exception as error:
+                await queue.put(error)
+
+        task = asyncio.create_task(pump())
+        try:
+            while True:
+                item = await queue.get()
+                batch: list[RecordedEvent] = []
+                while not isinstance(item, Exception):
+                    batch.append(item)
+                    if len(batch) >= self.batch_size or queue.empty():
+                        break
+                    item = queue.get_nowait()
+                if batch:
+                    yield batch
+                if isinstance(item, Exception):
+                    raise item
+        finally:
+            await _cancel(task)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel and wait. On Python 3.11 `asyncio.wait_for` (inside `subscribe_all`) can swallow a
+    cancellation that meets a wake-up, so the cancellation is repeated until it takes."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    if not task.cancelled() and task.exception() is not None:
+        _log.debug("event pump ended with %r", task.exception())

@@ -1,0 +1,502 @@
+"""The Kafka feed: a consumer group (plain aiokafka, see docs/adr/0008) feeding one projection.
+
+- The read model, not the broker, knows where each partition resumes: on every assignment the
+  feed seeks to the offsets stored with the read model, so a lost or wrong offset commit in the
+  broker can never skip an event (offsets are committed to Kafka too, for lag tooling only).
+- Each partition has a worker that applies the partition's records of one poll in one read-model
+  transaction, checkpoint included (see `projector`); partitions are independent (a stream lives
+  in one), so their transactions run side by side while the next records are fetched and
+  decoded. A zombie that lost its partition in a rebalance finds the stored checkpoint moved and
+  re-seeks instead of applying anything.
+- A version gap is re-read from the stored checkpoint after a pause (a stream's missing event may
+  still be on its way, e.g. on another partition after a repartitioning), `gap_retries` times;
+  if it persists, the event is parked in `<topic>.dlq` and its stream with it.
+- Dead letters keep the record's key, value and headers and add `bvb_dlq_kind`,
+  `bvb_dlq_reason`, `bvb_dlq_projection`, `bvb_dlq_topic`, `bvb_dlq_partition`,
+  `bvb_dlq_offset`.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from bilet.projections.decode import decode
+from bilet.projections.metrics import ProjectionMetrics
+from bilet.projections.port import Projection, ReadModelTx
+from bilet.projections.projector import Applied, Delivery, Gap, Moved, Projector
+from bilet.projections.readmodel import ReadModel
+
+_log = logging.getLogger(__name__)
+
+TOPIC_PREFIX = "bilet."
+DLQ_SUFFIX = ".dlq"
+
+
+def dlq_topic(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def source_of_topic(topic: str) -> str:
+    """`bilet.identity` → `identity`: the service whose store positions the topic carries."""
+    return topic.removeprefix(TOPIC_PREFIX)
+
+
+async def ensure_dlq_topics(bootstrap_servers: str, topics: Sequence[str]) -> None:
+    """Create `<topic>.dlq` (one partition, unlimited retention, replicated like a topic should
+    be: three times, or on every broker of a smaller cluster) for each topic that lacks one; the
+    broker does not create topics by itself."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [dlq_topic(t) for t in topics if dlq_topic(t) not in existing]
+        if missing:
+            brokers = len((await admin.describe_cluster())["brokers"])
+            replication = max(1, min(3, brokers))
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [
+                        NewTopic(name, 1, replication, topic_configs={"retention.ms": "-1"})
+                        for name in missing
+                    ]
+                )
+    finally:
+        await admin.close()
+
+
+async def partitions_of(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of the topics; a topic that does not exist is an error."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions: list[TopicPartition] = []
+    for topic in described:
+        if topic["error_code"] or not topic["partitions"]:
+            raise ValueError(f"topic {topic['topic']!r} cannot be read: {topic['error_code']}")
+        partitions.extend(
+            TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]
+        )
+    return sorted(partitions)
+
+
+class _DeadLetterTopic:
+    def __init__(self, producer: AIOKafkaProducer, projection: str) -> None:
+        self._producer = producer
+        self._projection = projection.encode()
+
+    async def __call__(
+        self,
+        tx: ReadModelTx,
+        feed: str,
+        part: int,
+        delivery: Delivery,
+        kind: str,
+        reason: str,
+    ) -> None:
+        record = delivery.record
+        headers = [
+            *record.headers,
+            ("bvb_dlq_kind", kind.encode()),
+            ("bvb_dlq_reason", reason.encode()),
+            ("bvb_dlq_projection", self._projection),
+            ("bvb_dlq_topic", feed.encode()),
+            ("bvb_dlq_partition", str(part).encode()),
+            ("bvb_dlq_offset", str(delivery.offset).encode()),
+        ]
+        # Acknowledged before the checkpoint commits: a crash in between sends it twice, never
+        # loses it (its ce_id tells the copies apart).
+        await self._producer.send_and_wait(
+            dlq_topic(feed), key=record.key, value=record.value, headers=headers
+        )
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, feed: "KafkaFeed") -> None:
+        self._feed = feed
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        await self._feed._revoke(revoked)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        await self._feed._assign(assigned)
+
+
+def _delivery(record: Any) -> Delivery:
+    offset: int = record.offset
+    try:
+        event = decode(record.value, record.headers)
+    except Exception as error:  # NotACloudEvent, or whatever else a foreign record makes of it
+        return Delivery(None, offset, offset + 1, record, f"{type(error).__name__}: {error}")
+    return Delivery(event, offset, offset + 1, record)
+
+
+@dataclass(eq=False)
+class _Partition:
+    """What the feed knows of one assigned partition."""
+
+    offset: int  # the next offset to apply: the one stored with the read model
+    epoch: int = 0  # bumped on every seek; batches fetched before it are dropped
+    queue: asyncio.Queue[tuple[int, Sequence[Any]]] = field(
+        default_factory=lambda: asyncio.Queue(2)
+    )
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+    worker: asyncio.Task[None] | None = None
+    paused_until: float | None = None
+    gap_attempts: dict[int, int] = field(default_factory=dict)
+    verdicts: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+class KafkaFeed:
+    """Feeds one projection from Kafka topics: `run()` in a consumer group until cancelled, or
+    `catch_up(targets)` over every partition (no group) until the stored checkpoints reach the
+    targets and the partitions' ends as of the call (a rebuild's replay)."""
+
+    def __init__(
+        self,
+        read_model: ReadModel,
+        projection: Projection,
+        *,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        group_id: str | None = None,
+        group_instance_id: str | None = None,
+        metrics: ProjectionMetrics | None = None,
+        shadow: bool = False,
+        max_records: int = 2000,
+        gap_retries: int = 3,
+        gap_backoff: float = 0.2,
+        attempts: int = 3,
+        commit_interval: float = 5.0,
+        retry_backoff: float = 1.0,
+        consumer_options: Mapping[str, Any] | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        self.read_model = read_model
+        self.projection = projection
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = list(topics)
+        self.group_id = group_id or f"bilet.projection.{projection.name}"
+        self.group_instance_id = group_instance_id
+        self.metrics = metrics or ProjectionMetrics()
+        self.shadow = shadow
+        self.max_records = max_records
+        self.gap_retries = gap_retries
+        self.gap_backoff = gap_backoff
+        self.attempts = attempts
+        self.commit_interval = commit_interval
+        self.retry_backoff = retry_backoff
+        self.consumer_options = dict(consumer_options or {})
+        # Which source (service) each topic carries: positions and stream ids are the source's.
+        self.sources = {topic: source_of_topic(topic) for topic in self.topics}
+        self.sources.update(sources or {})
+        self.projector: Projector | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()  # assignment changes
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._unresolved: set[TopicPartition] = set()  # assigned, stored offset not loaded yet
+        self._failure: BaseException | None = None
+        self._last_commit = time.monotonic()
+        self._group = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Consume in the group until cancelled."""
+        await self._start(group=True)
+        try:
+            await self._loop(lambda: False)
+        finally:
+            await self._stop()
+
+    async def catch_up(self, targets: Mapping[tuple[str, int], int]) -> None:
+        """Apply every partition of the topics until each stored checkpoint reaches both its
+        target (by (topic, partition)) and the partition's end offset as of now."""
+        await self._start(group=False)
+        try:
+            consumer = self._consumer
+            assert consumer is not None
+            partitions = await partitions_of(self.bootstrap_servers, self.topics)
+            consumer.assign(partitions)
+            await self._assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            goal = {
+                tp: max(ends[tp], targets.get((tp.topic, tp.partition), 0)) for tp in partitions
+            }
+            await self._loop(lambda: all(self._offset(tp) >= goal[tp] for tp in goal))
+        finally:
+            await self._stop()
+
+    def _offset(self, tp: TopicPartition) -> int:
+        partition = self._partitions.get(tp)
+        return -1 if partition is None else partition.offset
+
+    async def _start(self, *, group: bool) -> None:
+        await ensure_dlq_topics(self.bootstrap_servers, self.topics)
+        self._group = group
+        self._failure = None
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all"
+        )
+        await self._producer.start()
+        self.projector = Projector(
+            self.read_model,
+            self.projection,
+            dead_letters=_DeadLetterTopic(self._producer, self.projection.name),
+            metrics=self.metrics,
+            shadow=self.shadow,
+            attempts=self.attempts,
+        )
+        await self.projector.install()
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "isolation_level": "read_committed",
+            "max_partition_fetch_bytes": 4 << 20,
+            **self.consumer_options,
+        }
+        if group:
+            options["group_id"] = self.group_id
+            options["group_instance_id"] = self.group_instance_id
+            self._consumer = AIOKafkaConsumer(**options)
+            self._consumer.subscribe(self.topics, listener=_Rebalance(self))
+        else:
+            self._consumer = AIOKafkaConsumer(**options)
+        await self._consumer.start()
+
+    async def _stop(self) -> None:
+        await self._drop(list(self._partitions))
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        self._consumer = self._producer = None
+
+    # ------------------------------------------------------------------ fetching
+
+    async def _loop(self, done: Callable[[], bool]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while not done():
+            if self._failure is not None:
+                raise self._failure
+            try:
+                if self._unresolved:
+                    async with self._lock:
+                        await self._resolve()
+                self._resume_due()
+                batch = await consumer.getmany(
+                    timeout_ms=self._poll_timeout_ms(), max_records=self.max_records
+                )
+                for tp, records in batch.items():
+                    partition = self._partitions.get(tp)
+                    if partition is not None and tp not in self._unresolved:
+                        # Waits while the partition's worker is two batches behind.
+                        await partition.queue.put((partition.epoch, records))
+                self._report_lag()
+                await self._commit_offsets()
+            except KafkaError as error:
+                _log.warning("projection %s: %r; resuming from the read model", self._name, error)
+                await asyncio.sleep(self.retry_backoff)
+                self._unresolved.update(self._partitions)
+        if self._failure is not None:
+            raise self._failure
+
+    @property
+    def _name(self) -> str:
+        return self.projection.name
+
+    # ------------------------------------------------------------------ applying
+
+    async def _work(self, tp: TopicPartition, partition: _Partition) -> None:
+        """A partition's worker: applies its batches in order, one transaction each."""
+        while True:
+            epoch, records = await partition.queue.get()
+            async with partition.busy:
+                if epoch != partition.epoch or tp in self._unresolved or self._failure:
+                    continue  # fetched before a seek, or the feed is failing anyway
+                try:
+                    await self._process(tp, partition, records)
+                except Exception as error:
+                    if not self.read_model.is_transient(error):
+                        self._failure = error  # the fetch loop raises it
+                        continue
+                    _log.warning(
+                        "projection %s: %r; %s resumes from the read model", self._name, error, tp
+                    )
+                    await asyncio.sleep(self.retry_backoff)
+                    self._unresolved.add(tp)
+
+    async def _process(
+        self, tp: TopicPartition, partition: _Partition, records: Sequence[Any]
+    ) -> None:
+        expected = partition.offset
+        start = 0
+        while start < len(records) and records[start].offset < expected:
+            start += 1  # read before a seek back to the stored checkpoint: applied already
+        if start == len(records):
+            return
+        projector = self.projector
+        assert projector is not None
+        deliveries = [_delivery(record) for record in records[start:]]
+        outcome = await projector.apply(
+            tp.topic, tp.partition, expected, deliveries, partition.verdicts
+        )
+        if isinstance(outcome, Applied):
+            partition.offset = outcome.checkpoint
+            _forget(partition, below=outcome.checkpoint)
+        elif isinstance(outcome, Gap):
+            partition.offset = outcome.checkpoint
+            self._on_gap(tp, partition, outcome)
+        else:
+            self._on_moved(tp, outcome)
+
+    def _on_gap(self, tp: TopicPartition, partition: _Partition, gap: Gap) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        offset = gap.delivery.offset
+        attempts = partition.gap_attempts[offset] = partition.gap_attempts.get(offset, 0) + 1
+        if attempts == 1:
+            self.metrics.gaps.labels(self._name).inc()
+        _log.info("projection %s: %s at %s offset %d", self._name, gap.reason, tp, offset)
+        self._seek(tp, partition, gap.checkpoint)
+        if attempts > self.gap_retries:
+            partition.verdicts[offset] = (
+                "gap",
+                f"{gap.reason}; still missing after {self.gap_retries} re-reads",
+            )
+        else:
+            consumer.pause(tp)
+            partition.paused_until = time.monotonic() + self.gap_backoff * attempts
+
+    def _on_moved(self, tp: TopicPartition, moved: Moved) -> None:
+        _log.info("projection %s: checkpoint of %s moved to %s; re-reading", self._name, tp, moved)
+        self._unresolved.add(tp)
+
+    def _seek(self, tp: TopicPartition, partition: _Partition, offset: int) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        consumer.seek(tp, offset)
+        partition.offset = offset
+        partition.epoch += 1
+
+    def _resume_due(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        now = time.monotonic()
+        for tp, partition in self._partitions.items():
+            if partition.paused_until is not None and partition.paused_until <= now:
+                partition.paused_until = None
+                consumer.resume(tp)
+
+    def _poll_timeout_ms(self) -> int:
+        pauses = [p.paused_until for p in self._partitions.values() if p.paused_until is not None]
+        if not pauses:
+            return 500
+        return max(1, min(500, int((min(pauses) - time.monotonic()) * 1000)))
+
+    # ------------------------------------------------------------------ assignment
+
+    async def _assign(self, assigned: Sequence[TopicPartition]) -> None:
+        async with self._lock:
+            self._unresolved.update(assigned)
+            try:
+                await self._resolve()
+            except Exception as error:  # retried by the loop; the partitions wait until then
+                _log.warning("projection %s: cannot load checkpoints: %r", self._name, error)
+
+    async def _revoke(self, revoked: Sequence[TopicPartition]) -> None:
+        async with self._lock:
+            await self._drop(revoked)
+
+    async def _drop(self, tps: Sequence[TopicPartition]) -> None:
+        for tp in tps:
+            self._unresolved.discard(tp)
+            partition = self._partitions.pop(tp, None)
+            if partition is None:
+                continue
+            async with partition.busy:  # the batch being applied, if any, finishes first
+                if partition.worker is not None:
+                    partition.worker.cancel()
+            if partition.worker is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await partition.worker
+            with contextlib.suppress(KeyError):
+                self.metrics.lag.remove(self._name, tp.topic, str(tp.partition))
+
+    async def _resolve(self) -> None:
+        """Seek the unresolved partitions to the offsets stored with the read model."""
+        consumer = self._consumer
+        projector = self.projector
+        assert consumer is not None
+        assert projector is not None
+        by_topic: dict[str, list[int]] = {}
+        for tp in self._unresolved:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        for topic, parts in by_topic.items():
+            stored = await projector.resume_points(topic, parts, self.sources[topic])
+            for part, offset in stored.items():
+                tp = TopicPartition(topic, part)
+                self._unresolved.discard(tp)
+                if tp not in consumer.assignment():
+                    continue
+                partition = self._partitions.get(tp)
+                if partition is None:
+                    partition = self._partitions[tp] = _Partition(offset)
+                    partition.worker = asyncio.create_task(self._work(tp, partition))
+                async with partition.busy:
+                    self._seek(tp, partition, offset)
+                    partition.gap_attempts.clear()
+                    partition.verdicts.clear()
+                    if partition.paused_until is not None:
+                        partition.paused_until = None
+                        consumer.resume(tp)
+
+    # ------------------------------------------------------------------ reporting
+
+    def _report_lag(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        for tp, partition in self._partitions.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                self.metrics.lag.labels(self._name, tp.topic, str(tp.partition)).set(
+                    max(0, highwater - partition.offset)
+                )
+
+    async def _commit_offsets(self, *, force: bool = False) -> None:
+        """Tell the broker how far we are, for lag tooling; never read back."""
+        consumer = self._consumer
+        if not self._group or consumer is None or not self._partitions:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_commit < self.commit_interval:
+            return
+        self._last_commit = now
+        assignment = consumer.assignment()
+        offsets = {tp: p.offset for tp, p in self._partitions.items() if tp in assignment}
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as error:
+            _log.debug("projection %s: informational offset commit failed: %r", self._name, error)
+
+
+def _forget(partition: _Partition, *, below: int) -> None:
+    if partition.verdicts:
+        for offset in [o for o in partition.verdicts if o < below]:
+            del partition.verdicts[offset]
+    if partition.gap_attempts:
+        for offset in [o for o in partition.gap_attempts if o < below]:
+            del partition.gap_attempts[offset]

@@ -1,0 +1,195 @@
+"""PostgreSQL read models: production, through asyncpg.
+
+A read model lives in one schema (the pool's `search_path`), its projections' tables beside the
+runtime's bookkeeping. Writes inside a transaction are held back and sent as pipelined
+`executemany` batches when something needs their effect (a read, the commit): a projection that
+upserts one row per event then costs one round trip per batch, not per event. Commits NOTIFY
+`bvb_projections_<schema>`, so `wait_until` in other processes wakes at once.
+"""
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import asyncpg
+
+from bilet.projections.port import ReadModelTx, Row, SqlRenderer
+from bilet.projections.readmodel import Layout, ReadModel
+
+_log = logging.getLogger(__name__)
+_SCHEMA_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+
+_TRANSIENT: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, statement timeout
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.LockNotAvailableError,
+)
+
+
+class _PostgresTx(ReadModelTx):
+    dialect = "postgresql"
+
+    def __init__(self, connection: asyncpg.Connection, renderer: SqlRenderer) -> None:
+        super().__init__(renderer)
+        self._connection = connection
+        self._pending: list[tuple[str, list[Sequence[Any]]]] = []
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        text = self.sql(sql)
+        if self._pending and self._pending[-1][0] == text:
+            self._pending[-1][1].append(args)
+        else:
+            self._pending.append((text, [args]))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        text = self.sql(sql)
+        if self._pending and self._pending[-1][0] == text:
+            self._pending[-1][1].extend(rows)
+        else:
+            self._pending.append((text, list(rows)))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        await self.flush()
+        return [tuple(record) for record in await self._connection.fetch(self.sql(sql), *args)]
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for text, rows in pending:
+            if len(rows) == 1:
+                await self._connection.execute(text, *rows[0])
+            elif rows:
+                await self._connection.executemany(text, rows)
+
+
+class PostgresReadModel(ReadModel):
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str) -> None:
+        super().__init__()
+        self._pool = pool
+        self._dsn = dsn
+        self.schema = schema
+        self.channel = f"bvb_projections_{schema}"
+        self._listener: asyncpg.Connection | None = None
+        self._listener_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, schema: str = "readmodel", pool_size: int = 10
+    ) -> "PostgresReadModel":
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(
+                "SELECT pg_advisory_lock(hashtext('bvb_projections'));"
+                f"CREATE SCHEMA IF NOT EXISTS {schema};"
+                "SELECT pg_advisory_unlock(hashtext('bvb_projections'))"
+            )
+        finally:
+            await connection.close()
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            server_settings={"search_path": schema, "synchronous_commit": "off"},
+        )
+        store = cls(pool, dsn, schema)
+        await store._install_bookkeeping()
+        return store
+
+    @asynccontextmanager
+    async def transaction(self, renderer: SqlRenderer) -> AsyncIterator[ReadModelTx]:
+        async with self._pool.acquire() as connection, connection.transaction():
+            tx = _PostgresTx(connection, renderer)
+            yield tx
+            await tx.flush()
+
+    @asynccontextmanager
+    async def reader(self, renderer: SqlRenderer) -> AsyncIterator[ReadModelTx]:
+        async with self._pool.acquire() as connection:
+            yield _PostgresTx(connection, renderer)
+
+    def is_transient(self, error: BaseException) -> bool:
+        return isinstance(error, _TRANSIENT)
+
+    async def _lock_schema(self, tx: ReadModelTx) -> None:
+        await tx.fetch(
+            "SELECT pg_advisory_xact_lock(hashtext('bvb_projections:' || $1))", self.schema
+        )
+
+    def is_missing_table(self, error: BaseException) -> bool:
+        return isinstance(error, asyncpg.exceptions.UndefinedTableError)
+
+    async def load_versions(
+        self, tx: ReadModelTx, layout: Layout, source: str, stream_ids: Collection[str]
+    ) -> dict[str, int]:
+        rows = await tx.fetch(
+            "SELECT stream_id, version FROM {bvb_applied} "
+            "WHERE source = $1 AND stream_id = ANY($2::text[])",
+            source,
+            list(stream_ids),
+        )
+        return dict(rows)
+
+    async def save_versions(
+        self, tx: ReadModelTx, layout: Layout, source: str, rows: Sequence[tuple[str, int, int]]
+    ) -> None:
+        if not rows:
+            return
+        stream_ids, versions, positions = zip(*rows, strict=True)
+        await tx.execute(
+            "INSERT INTO {bvb_applied} (source, stream_id, version, position) "
+            "SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[]) "
+            "ON CONFLICT (source, stream_id) DO UPDATE "
+            "SET version = excluded.version, position = excluded.position",
+            source,
+            list(stream_ids),
+            list(versions),
+            list(positions),
+        )
+
+    async def _rename_index(
+        self, tx: ReadModelTx, old: str, new: str, table: str, columns: str
+    ) -> None:
+        await tx.execute(f"ALTER INDEX IF EXISTS {old} RENAME TO {new}")
+
+    async def announce_in(self, tx: ReadModelTx, key: str) -> None:
+        await tx.execute("SELECT pg_notify($1, $2)", self.channel, key)
+
+    async def _prepare_wakeups(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        async with self._listener_lock:
+            if self._listener is not None and not self._listener.is_closed():
+                return
+            listener = await asyncpg.connect(self._dsn)
+            await listener.add_listener(self.channel, self._on_notification)
+            self._listener = listener
+
+    def _on_notification(self, *_: object) -> None:
+        self.announce()
+
+    async def close(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            await self._listener.close()
+        await self._pool.close()
+
+
+async def drop_schema(dsn: str, schema: str) -> None:
+    """Remove a read model's schema and everything in it (tests and tear-downs)."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await connection.close()

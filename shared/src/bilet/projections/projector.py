@@ -1,0 +1,335 @@
+"""The engine every feed shares: apply a batch of one partition's events in one transaction, with
+the checkpoint, exactly once in effect.
+
+For each batch of one feed partition (a Kafka topic-partition, or an event store):
+1. lock the stored checkpoint and compare it with the one the feed started the batch from; if
+   someone else moved it (a zombie consumer after a rebalance, a rebuild switching tables), apply
+   nothing and report `Moved`, so the feed re-reads from the stored checkpoint;
+2. per event, by the stream's last applied version: skip a duplicate (version <= applied), stop
+   at a gap (version > applied + 1) and report `Gap` with the checkpoint just before it, else
+   apply;
+3. store the applied versions and the new checkpoint, then commit: change and checkpoint
+   together or neither.
+
+A stream is applied in version order without holes, or not at all: from its first event that
+cannot be applied (a gap that re-reading did not heal, or an event the projection keeps failing
+on), the stream is *parked*, and that event and every later one of the stream go to the dead
+letters. Other streams carry on. `ReadModel.unpark` lets an operator resume a repaired stream.
+
+If the projection raises, the batch is rolled back and its events are applied one per
+transaction; an event that fails `attempts` times on its own is dead-lettered (kind `failed`).
+Errors the read model calls transient (a lost connection) are never dead-lettered: they reach
+the feed, which retries from the stored checkpoint.
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bilet.eventstore import RecordedEvent
+from bilet.projections.metrics import ProjectionMetrics
+from bilet.projections.port import Projection, ReadModelTx
+from bilet.projections.readmodel import Checkpoint, Layout, ReadModel, layout_of
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One record of a feed partition: the event (None when the record is not one), where it sits
+    (`offset`), and the checkpoint once it is handled (`resume`: the next Kafka offset, or the
+    event's store position)."""
+
+    event: RecordedEvent | None
+    offset: int
+    resume: int
+    record: Any = field(default=None, compare=False)
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    checkpoint: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Stopped before `delivery`: its stream's applied version is `applied`, its own is higher
+    than the next one. Everything before it is committed (`checkpoint`)."""
+
+    checkpoint: int
+    delivery: Delivery
+    applied: int
+
+    @property
+    def reason(self) -> str:
+        assert self.delivery.event is not None
+        return (
+            f"version gap in {self.delivery.event.stream_id}: "
+            f"applied {self.applied}, got {self.delivery.event.version}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The stored checkpoint is not the one the batch started from: nothing was applied."""
+
+    stored: int | None
+
+
+Outcome = Applied | Gap | Moved
+
+
+class DeadLetterSink(Protocol):
+    async def __call__(
+        self,
+        tx: ReadModelTx,
+        feed: str,
+        part: int,
+        delivery: Delivery,
+        kind: str,
+        reason: str,
+    ) -> None: ...
+
+
+class TableDeadLetters:
+    """Dead letters into the read model's own table, in the batch's transaction (embedded)."""
+
+    def __init__(self, read_model: ReadModel, key: str) -> None:
+        self._read_model = read_model
+        self._key = key
+
+    async def __call__(
+        self,
+        tx: ReadModelTx,
+        feed: str,
+        part: int,
+        delivery: Delivery,
+        kind: str,
+        reason: str,
+    ) -> None:
+        event = delivery.event
+        values: tuple[object, ...] = (None,) * 8
+        if event is not None:
+            values = (
+                event.stream_id,
+                event.version,
+                event.position,
+                str(event.event_id),
+                event.type,
+                event.data,
+                event.metadata,
+                event.recorded_at.isoformat(),
+            )
+        await self._read_model.record_dead_letter(
+            tx, self._key, feed, part, delivery.offset, values, kind, reason
+        )
+
+
+class ProjectionFailed(Exception):
+    """The projection raised (or its writes failed) for reasons of its own."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+@dataclass
+class _Tally:
+    applied: int = 0
+    duplicates: int = 0
+    dead: dict[str, int] = field(default_factory=dict)
+
+
+class Projector:
+    """Applies one projection (live, or its shadow during a rebuild) to one read model."""
+
+    def __init__(
+        self,
+        read_model: ReadModel,
+        projection: Projection,
+        *,
+        dead_letters: DeadLetterSink | None = None,
+        metrics: ProjectionMetrics | None = None,
+        shadow: bool = False,
+        attempts: int = 3,
+        retry_delay: float = 0.05,
+    ) -> None:
+        self.read_model = read_model
+        self.projection = projection
+        self.layout: Layout = layout_of(projection, read_model.dialect, shadow=shadow)
+        self.metrics = metrics or ProjectionMetrics()
+        self.dead_letters = dead_letters or TableDeadLetters(read_model, self.layout.key)
+        self.attempts = attempts
+        self.retry_delay = retry_delay
+        self._parked: set[tuple[str, str]] = set()  # (source, stream id)
+        name = projection.name
+        self._applied = self.metrics.applied.labels(name)
+        self._duplicates = self.metrics.duplicates.labels(name)
+
+    @property
+    def key(self) -> str:
+        return self.layout.key
+
+    async def install(self) -> None:
+        await self.read_model.install(self.projection, shadow=self.layout.shadow)
+
+    async def resume_points(self, feed: str, parts: Sequence[int], source: str) -> dict[int, int]:
+        """Where each partition resumes (stored checkpoints; new partitions start at 0)."""
+        points = await self.read_model.ensure_checkpoints(self.key, feed, parts, source)
+        await self.reload_parked()
+        return points
+
+    async def reload_parked(self) -> None:
+        self._parked = {(p.source, p.stream_id) for p in await self.read_model.parked(self.key)}
+
+    async def apply(
+        self,
+        feed: str,
+        part: int,
+        expected: int,
+        deliveries: Sequence[Delivery],
+        give_up: Mapping[int, tuple[str, str]] | None = None,
+    ) -> Outcome:
+        """Apply a partition's deliveries, in order, from checkpoint `expected`.
+
+        `give_up` names deliveries (by offset) to dead-letter instead of applying, with their
+        kind and reason: the feed's verdict on a gap that re-reading did not heal."""
+        verdicts = dict(give_up or {})
+        try:
+            return await self._transact(feed, part, expected, deliveries, verdicts)
+        except ProjectionFailed as failure:
+            _log.info("projection %s failed in a batch (%s); one by one", self.key, failure)
+        outcome: Outcome = Applied(expected)
+        for delivery in deliveries:
+            for attempt in range(1, self.attempts + 1):
+                try:
+                    outcome = await self._transact(feed, part, expected, [delivery], verdicts)
+                    break
+                except ProjectionFailed as failure:
+                    reason = str(failure)
+                    if attempt < self.attempts:
+                        await asyncio.sleep(self.retry_delay * attempt)
+            else:
+                _log.warning(
+                    "projection %s gives up on %s offset %d: %s",
+                    self.key,
+                    feed,
+                    delivery.offset,
+                    reason,
+                )
+                verdicts[delivery.offset] = (
+                    "failed",
+                    f"projection failed {self.attempts} times: {reason}",
+                )
+                outcome = await self._transact(feed, part, expected, [delivery], verdicts)
+            if not isinstance(outcome, Applied):
+                return outcome
+            expected = outcome.checkpoint
+        return outcome
+
+    async def _transact(
+        self,
+        feed: str,
+        part: int,
+        expected: int,
+        deliveries: Sequence[Delivery],
+        verdicts: Mapping[int, tuple[str, str]],
+    ) -> Outcome:
+        read_model = self.read_model
+        tally = _Tally()
+        parked_now: set[tuple[str, str]] = set()
+        async with read_model.transaction(self.layout.renderer) as tx:
+            stored = await read_model.lock_checkpoint(tx, self.key, feed, part)
+            if stored is None or stored.next_offset != expected:
+                return Moved(None if stored is None else stored.next_offset)
+            source = stored.source
+            versions = await read_model.load_versions(
+                tx,
+                self.layout,
+                source,
+                {d.event.stream_id for d in deliveries if d.event is not None},
+            )
+            changed: dict[str, tuple[str, int, int]] = {}
+            checkpoint, position = expected, stored.position
+            outcome: Outcome | None = None
+            apply, parked, applied_count, duplicates = self.projection.apply, self._parked, 0, 0
+            for delivery in deliveries:
+                event = delivery.event
+                if event is None:
+                    await self._dead_letter(
+                        tx, feed, part, delivery, "malformed", delivery.problem, tally
+                    )
+                    checkpoint = delivery.resume
+                    continue
+                stream_id, version = event.stream_id, event.version
+                applied = versions.get(stream_id, -1)
+                if version <= applied:
+                    duplicates += 1
+                elif (parked or parked_now) and (
+                    (source, stream_id) in parked or (source, stream_id) in parked_now
+                ):
+                    await self._dead_letter(
+                        tx, feed, part, delivery, "parked", "stream is parked", tally
+                    )
+                elif verdicts and delivery.offset in verdicts:
+                    kind, reason = verdicts[delivery.offset]
+                    await self._dead_letter(tx, feed, part, delivery, kind, reason, tally)
+                    await read_model.park(tx, self.key, source, stream_id, version, reason)
+                    parked_now.add((source, stream_id))
+                elif version > applied + 1:
+                    outcome = Gap(checkpoint, delivery, applied)
+                    break
+                else:
+                    try:
+                        await apply(tx, event)
+                    except Exception as error:
+                        if read_model.is_transient(error):
+                            raise
+                        raise ProjectionFailed(error) from error
+                    versions[stream_id] = version
+                    changed[stream_id] = (stream_id, version, event.position)
+                    applied_count += 1
+                if event.position > position:
+                    position = event.position
+                checkpoint = delivery.resume
+            tally.applied, tally.duplicates = applied_count, duplicates
+            try:
+                await tx.flush()
+            except Exception as error:
+                if read_model.is_transient(error):
+                    raise
+                raise ProjectionFailed(error) from error
+            await read_model.save_versions(tx, self.layout, source, list(changed.values()))
+            await read_model.save_checkpoint(
+                tx, self.key, feed, part, Checkpoint(checkpoint, position)
+            )
+            await read_model.announce_in(tx, self.key)
+        self._parked |= parked_now
+        self._count(tally, feed, part, position)
+        read_model.announce()
+        return outcome or Applied(checkpoint)
+
+    async def _dead_letter(
+        self,
+        tx: ReadModelTx,
+        feed: str,
+        part: int,
+        delivery: Delivery,
+        kind: str,
+        reason: str,
+        tally: _Tally,
+    ) -> None:
+        await self.dead_letters(tx, feed, part, delivery, kind, reason)
+        tally.dead[kind] = tally.dead.get(kind, 0) + 1
+
+    def _count(self, tally: _Tally, feed: str, part: int, position: int) -> None:
+        if tally.applied:
+            self._applied.inc(tally.applied)
+        if tally.duplicates:
+            self._duplicates.inc(tally.duplicates)
+        for kind, count in tally.dead.items():
+            self.metrics.dead_letters.labels(self.projection.name, kind).inc(count)
+        self.metrics.position.labels(self.key, feed, str(part)).set(position)
