@@ -17,7 +17,6 @@ the commit, see `_announce_append`), and poll as a fallback.
 import asyncio
 import itertools
 import logging
-import re
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 from uuid import UUID
@@ -37,6 +36,8 @@ from bilet.eventstore.model import (
 )
 from bilet.eventstore.port import EventStore
 from bilet.eventstore.rules import StoredId, append_resolving_retries, check_append
+from bilet.pgschema import check_schema_name
+from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 
 _log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ _EXPECTATION_CODES: Final = {
     StreamState.STREAM_EXISTS: -3,
 }
 
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -204,8 +204,7 @@ class PostgresEventStore(EventStore):
     async def open(
         cls, dsn: str, *, schema: str = "eventstore", pool_size: int = 20
     ) -> "PostgresEventStore":
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+        check_schema_name(schema)
         pool = await asyncpg.create_pool(
             dsn, min_size=1, max_size=pool_size, reset=_keep_session_state
         )
@@ -452,14 +451,3 @@ class PostgresEventStore(EventStore):
             if connection is not None and not connection.is_closed():
                 await connection.close()
         await self._pool.close()
-
-
-async def drop_schema(dsn: str, schema: str) -> None:
-    """Remove a store's schema and everything in it (tests and tear-downs)."""
-    if not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    finally:
-        await connection.close()

@@ -9,18 +9,18 @@ upserts one row per event then costs one round trip per batch, not per event. Co
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import asyncpg
 
+from bilet.pgschema import check_schema_name
+from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 from bilet.projections.port import ReadModelTx, Row, SqlRenderer
 from bilet.projections.readmodel import Layout, ReadModel
 
 _log = logging.getLogger(__name__)
-_SCHEMA_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
 _TRANSIENT: Final = (
     OSError,
@@ -85,8 +85,7 @@ class PostgresReadModel(ReadModel):
     async def open(
         cls, dsn: str, *, schema: str = "readmodel", pool_size: int = 10
     ) -> "PostgresReadModel":
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+        check_schema_name(schema)
         connection = await asyncpg.connect(dsn)
         try:
             await connection.execute(
@@ -182,14 +181,3 @@ class PostgresReadModel(ReadModel):
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
         await self._pool.close()
-
-
-async def drop_schema(dsn: str, schema: str) -> None:
-    """Remove a read model's schema and everything in it (tests and tear-downs)."""
-    if not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    finally:
-        await connection.close()

@@ -1,13 +1,10 @@
 """Relay positions in the service's PostgreSQL schema, next to its event store."""
 
-import re
-
 import asyncpg
 
 from bilet.eventstore import START
+from bilet.pgschema import check_schema_name
 from bilet.relay.positions import COUNT_LIMIT, PositionStore
-
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -26,8 +23,7 @@ class PostgresPositionStore(PositionStore):
 
     @classmethod
     async def open(cls, dsn: str, *, schema: str = "eventstore") -> "PostgresPositionStore":
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+        check_schema_name(schema)
         # A pool rather than one connection: it replaces a connection the server dropped.
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
         try:
