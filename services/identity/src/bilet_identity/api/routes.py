@@ -46,6 +46,7 @@ from bilet_identity.application.access import Visibility
 from bilet_identity.application.errors import AccessDenied, DuplicateRefused
 from bilet_identity.application.service import (
     CommandContext,
+    Committed,
     CorrectionInput,
     IdentityService,
     ImportReport,
@@ -80,6 +81,16 @@ Context = Annotated[CommandContext, Depends(_context)]
 def _position(response: Response, position: int) -> int:
     response.headers[POSITION_HEADER] = str(position)
     return position
+
+
+def _participant_changed(
+    participant_id: UUID, committed: Committed, response: Response
+) -> ParticipantChangedResponse:
+    return ParticipantChangedResponse(
+        participant_id=participant_id,
+        version=committed.version,
+        position=_position(response, committed.position),
+    )
 
 
 router = APIRouter(prefix="/v1")
@@ -518,11 +529,7 @@ async def correct_participant(
     )
     if committed.version is not None:
         response.headers["ETag"] = f'"{committed.version}"'
-    return ParticipantChangedResponse(
-        participant_id=participant_id,
-        version=committed.version,
-        position=_position(response, committed.position),
-    )
+    return _participant_changed(participant_id, committed, response)
 
 
 @router.post(
@@ -542,11 +549,7 @@ async def move_participant(
     committed = await service.move_participant(
         context, participant_id, body.to_school_id, body.grade
     )
-    return ParticipantChangedResponse(
-        participant_id=participant_id,
-        version=committed.version,
-        position=_position(response, committed.position),
-    )
+    return _participant_changed(participant_id, committed, response)
 
 
 @router.post(
@@ -566,11 +569,7 @@ async def enrol_participant(
     committed = await service.enrol_participant(
         context, participant_id, season=body.season, grade=body.grade
     )
-    return ParticipantChangedResponse(
-        participant_id=participant_id,
-        version=committed.version,
-        position=_position(response, committed.position),
-    )
+    return _participant_changed(participant_id, committed, response)
 
 
 @router.post(
