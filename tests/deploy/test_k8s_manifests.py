@@ -13,11 +13,13 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from bilet.services import SERVICE_NAMES
 
@@ -29,6 +31,12 @@ TOOLS = REPO / "var" / "tools"
 KUSTOMIZE_VERSION = "v5.8.2"
 GO_NEEDED = "Go 1.26 or newer"
 COMPONENTS = ("network-policies", "pod-disruption-budgets", "relay-workers")
+# The services whose read model a projection worker (`python -m bilet_<service>.worker`) feeds
+# from Kafka: in base, in every environment.
+WORKER_SERVICES = ("consent", "portfolio")
+# The APIs that seal and open personal fields: the only processes with the master key and the
+# suite's one key store (bilet.stores.open_key_store).
+KEY_HOLDERS = ("identity", "consent", "portfolio")
 OVERLAYS = ("staging", "production")
 BUILD_SECONDS = 900
 
@@ -160,18 +168,35 @@ def k8s_tools() -> K8sTools:
 
 EXPECTED_KINDS = {
     "staging": {
-        "Deployment": 2 * len(SERVICE_NAMES),  # the APIs and their relays
+        # the APIs, their relays and the projection workers
+        "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
         "NetworkPolicy": 6,
         "PodDisruptionBudget": 0,
         "HorizontalPodAutoscaler": 0,
     },
     "production": {
-        "Deployment": 2 * len(SERVICE_NAMES),
+        "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
         "NetworkPolicy": 6,
-        "PodDisruptionBudget": len(SERVICE_NAMES),
+        "PodDisruptionBudget": len(SERVICE_NAMES) + len(WORKER_SERVICES),
         "HorizontalPodAutoscaler": 1,
     },
 }
+
+
+def _documents(manifests: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(manifests) if doc]
+
+
+def _deployments(manifests: str) -> dict[str, dict[str, Any]]:
+    return {
+        doc["metadata"]["name"]: doc for doc in _documents(manifests) if doc["kind"] == "Deployment"
+    }
+
+
+def _env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The first container's env entries, by name."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {entry["name"]: entry for entry in container.get("env", [])}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -185,6 +210,51 @@ def test_overlay_renders_and_passes_the_house_rules(k8s_tools: K8sTools, overlay
 def test_production_autoscales_portfolio(k8s_tools: K8sTools) -> None:
     done = k8s_tools.validate(k8s_tools.render(K8S / "overlays" / "production"))
     assert "HorizontalPodAutoscaler bilet-production/portfolio" in done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_environment_runs_the_projection_workers(k8s_tools: K8sTools, overlay: str) -> None:
+    deployments = _deployments(k8s_tools.render(K8S / "overlays" / overlay))
+    replicas = {
+        service: deployments[f"{service}-worker"]["spec"].get("replicas", 1)
+        for service in WORKER_SERVICES
+    }
+    # Production runs two members of the portfolio worker's consumer group.
+    assert replicas == {"consent": 1, "portfolio": 2 if overlay == "production" else 1}
+    for service in WORKER_SERVICES:
+        worker = deployments[f"{service}-worker"]
+        assert worker["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == (
+            "worker"
+        )
+        assert worker["spec"]["strategy"]["type"] == "RollingUpdate"
+        assert "BVB_MASTER_KEY" not in _env(worker)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_identity_consent_and_portfolio_hold_the_keys(
+    k8s_tools: K8sTools, overlay: str
+) -> None:
+    deployments = _deployments(k8s_tools.render(K8S / "overlays" / overlay))
+    holders = {
+        name: {variable: _env(d)[variable]["valueFrom"]["secretKeyRef"] for variable in keys}
+        for name, d in deployments.items()
+        if (keys := {"BVB_MASTER_KEY", "BVB_KEY_STORE_URL"} & _env(d).keys())
+    }
+    assert set(holders) == set(KEY_HOLDERS)
+    for refs in holders.values():
+        assert refs == {
+            "BVB_MASTER_KEY": {"name": "bilet-master-key", "key": "master-key"},
+            "BVB_KEY_STORE_URL": {"name": "bilet-keys-database", "key": "url"},
+        }
+
+
+def test_no_database_url_on_a_command_line(k8s_tools: K8sTools) -> None:
+    deployments = _deployments(k8s_tools.render(K8S / "overlays" / "production"))
+    for deployment in deployments.values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            words = " ".join([*container.get("command", []), *container.get("args", [])])
+            assert "$(" not in words
+            assert "postgres" not in words
 
 
 COMBINATIONS = [
@@ -222,10 +292,10 @@ def test_every_component_combination_renders_and_passes_the_house_rules(
     (tmp_path / "kustomization.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     kinds = k8s_tools.assert_valid(k8s_tools.render(tmp_path))
     relays = "relay-workers" in components
-    assert kinds["Deployment"] == len(SERVICE_NAMES) * (2 if relays else 1)
+    assert kinds["Deployment"] == len(SERVICE_NAMES) * (2 if relays else 1) + len(WORKER_SERVICES)
     assert kinds["NetworkPolicy"] == (6 if "network-policies" in components else 0)
     assert kinds["PodDisruptionBudget"] == (
-        len(SERVICE_NAMES) if "pod-disruption-budgets" in components else 0
+        len(SERVICE_NAMES) + len(WORKER_SERVICES) if "pod-disruption-budgets" in components else 0
     )
 
 
@@ -299,10 +369,28 @@ BREAKAGES = [
         id="service-account-token",
     ),
     pytest.param(
-        "$(BVB_DATABASE_URL)",
-        "$(BVB_DATABASE_URI)",
+        "        - bilet.relay\n",
+        "        - bilet.relay\n        - $(BVB_RELAY_SERVIC)\n",
         "would pass the text unexpanded",
         id="unresolved-variable",
+    ),
+    pytest.param(
+        "        - bilet.relay\n",
+        "        - bilet.relay\n        - --store\n        - $(BVB_RELAY_STORE)\n",
+        "pass $(BVB_RELAY_STORE) on the command line",
+        id="store-url-in-args",
+    ),
+    pytest.param(
+        "BVB_ENVIRONMENT: production",
+        "BVB_ENVIRONMENT: production\n  BVB_KEY_STORE_URL: postgresql://keys.invalid/bilet",
+        "key BVB_KEY_STORE_URL carries a secret",
+        id="key-store-url-in-configmap",
+    ),
+    pytest.param(
+        "BVB_EVENT_STORE: postgres",
+        "BVB_EVENT_STORE: sqlite",
+        "keep their stores in PostgreSQL",
+        id="sqlite-store",
     ),
     pytest.param(
         "BVB_ENVIRONMENT: production",
@@ -342,6 +430,7 @@ BREAKAGES = [
         "  maxUnavailable: 1", "  minAvailable: 2", "allows no disruption", id="undrainable-pdb"
     ),
     pytest.param("port: 53", "port: 54", "DNS (UDP 53)", id="dns-blocked"),
+    pytest.param("port: 9092", "port: 9093", "egress to Kafka (TCP 9092)", id="kafka-blocked"),
     pytest.param(
         "prometheus.io/path: /identity/metrics",
         "prometheus.io/path: /metrics",
@@ -369,6 +458,192 @@ def test_the_validator_refuses_a_broken_render(
     assert complaint in done.stderr
 
 
+Mutation = Callable[[dict[str, dict[str, Any]]], None]
+
+
+def _mutate(manifests: str, change: Mutation) -> str:
+    """The render with `change` applied to its documents, given by "Kind/name"."""
+    documents = _documents(manifests)
+    change({f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in documents})
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+def _container(documents: dict[str, dict[str, Any]], deployment: str) -> dict[str, Any]:
+    container: dict[str, Any] = documents[f"Deployment/{deployment}"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    return container
+
+
+def _add_env(deployment: str, name: str, **source: Any) -> Mutation:
+    def change(documents: dict[str, dict[str, Any]]) -> None:
+        _container(documents, deployment)["env"].append({"name": name, **source})
+
+    return change
+
+
+def _from_secret(name: str, key: str) -> dict[str, Any]:
+    return {"valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
+
+
+MASTER_KEY = _from_secret("bilet-master-key", "master-key")
+KEY_STORE = _from_secret("bilet-keys-database", "url")
+
+
+def _drop_env(deployment: str, name: str) -> Mutation:
+    def change(documents: dict[str, dict[str, Any]]) -> None:
+        container = _container(documents, deployment)
+        container["env"] = [entry for entry in container["env"] if entry["name"] != name]
+
+    return change
+
+
+def _replace_env(deployment: str, name: str, **source: Any) -> Mutation:
+    def change(documents: dict[str, dict[str, Any]]) -> None:
+        _drop_env(deployment, name)(documents)
+        _add_env(deployment, name, **source)(documents)
+
+    return change
+
+
+def _mount_master_key(deployment: str) -> Mutation:
+    def change(documents: dict[str, dict[str, Any]]) -> None:
+        pod = documents[f"Deployment/{deployment}"]["spec"]["template"]["spec"]
+        pod["volumes"].append({"name": "keys", "secret": {"secretName": "bilet-master-key"}})
+        pod["containers"][0]["volumeMounts"].append(
+            {"name": "keys", "mountPath": "/keys", "readOnly": True}
+        )
+
+    return change
+
+
+def _set_args(deployment: str, *args: str) -> Mutation:
+    def change(documents: dict[str, dict[str, Any]]) -> None:
+        _container(documents, deployment)["args"] = list(args)
+
+    return change
+
+
+def _set_component(deployment: str, component: str) -> Mutation:
+    def change(documents: dict[str, dict[str, Any]]) -> None:
+        d = documents[f"Deployment/{deployment}"]
+        for labels in (
+            d["spec"]["selector"]["matchLabels"],
+            d["spec"]["template"]["metadata"]["labels"],
+        ):
+            labels["app.kubernetes.io/component"] = component
+
+    return change
+
+
+# (how to change the parsed production render, and what the validator says)
+STRUCTURAL_BREAKAGES = [
+    pytest.param(
+        _add_env("diagnostics", "BVB_MASTER_KEY", **MASTER_KEY),
+        "BVB_MASTER_KEY is given to diagnostics api, which must not hold it",
+        id="master-key-to-diagnostics",
+    ),
+    pytest.param(
+        _add_env("recommender", "BVB_KEY_STORE_URL", **KEY_STORE),
+        "BVB_KEY_STORE_URL is given to recommender api, which must not hold it",
+        id="key-store-to-recommender",
+    ),
+    pytest.param(
+        _add_env("portfolio-worker", "BVB_MASTER_KEY", **MASTER_KEY),
+        "BVB_MASTER_KEY is given to portfolio worker, which must not hold it",
+        id="master-key-to-a-worker",
+    ),
+    pytest.param(
+        _add_env("identity-relay", "BVB_MASTER_KEY", **MASTER_KEY),
+        "BVB_MASTER_KEY is given to identity relay, which must not hold it",
+        id="master-key-to-a-relay",
+    ),
+    pytest.param(
+        _add_env("events", "WRAPPING", **MASTER_KEY),
+        "env WRAPPING comes from Secret bilet-master-key, which events api must not hold",
+        id="master-key-renamed",
+    ),
+    pytest.param(
+        _mount_master_key("events"),
+        'volume "keys" mounts Secret bilet-master-key',
+        id="master-key-as-volume",
+    ),
+    pytest.param(
+        _drop_env("consent", "BVB_MASTER_KEY"),
+        "BVB_MASTER_KEY is not set",
+        id="key-holder-without-master-key",
+    ),
+    pytest.param(
+        _drop_env("identity", "BVB_KEY_STORE_URL"),
+        "BVB_KEY_STORE_URL is not set",
+        id="key-holder-without-key-store",
+    ),
+    pytest.param(
+        _replace_env(
+            "identity", "BVB_KEY_STORE_URL", value="postgresql://bilet@keys.invalid/bilet"
+        ),
+        "env BVB_KEY_STORE_URL carries a secret: take it from a Secret",
+        id="key-store-url-literal",
+    ),
+    pytest.param(
+        _replace_env(
+            "identity",
+            "BVB_KEY_STORE_URL",
+            valueFrom={"configMapKeyRef": {"name": "bilet-keys", "key": "url", "optional": True}},
+        ),
+        "env BVB_KEY_STORE_URL carries a secret: take it from a Secret",
+        id="key-store-url-from-configmap",
+    ),
+    pytest.param(
+        _replace_env(
+            "consent", "BVB_KEY_STORE_URL", **_from_secret("bilet-consent-database", "url")
+        ),
+        "BVB_KEY_STORE_URL comes from bilet-consent-database/url and bilet-keys-database/url",
+        id="two-key-stores",
+    ),
+    pytest.param(
+        _set_args("consent-relay", "--store", "postgresql://relay:s3cret@db.invalid/bilet"),
+        "command/args hold a database URL or a URL with a password",
+        id="database-url-in-args",
+    ),
+    pytest.param(
+        _set_args("events-relay", "--store", "$(BVB_RELAY_STORE)"),
+        "pass $(BVB_RELAY_STORE) on the command line",
+        id="secret-variable-in-args",
+    ),
+    pytest.param(
+        _drop_env("events-relay", "BVB_RELAY_STORE"),
+        "BVB_RELAY_STORE is not set",
+        id="relay-without-store",
+    ),
+    pytest.param(
+        _drop_env("portfolio-worker", "BVB_DATABASE_URL"),
+        "BVB_DATABASE_URL is not set",
+        id="worker-without-read-model",
+    ),
+    pytest.param(
+        _set_component("consent-worker", "projector"),
+        "must be api, relay or worker",
+        id="unknown-component",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "complaint"), STRUCTURAL_BREAKAGES)
+def test_the_validator_refuses_a_broken_render_structurally(
+    k8s_tools: K8sTools, production: str, change: Mutation, complaint: str
+) -> None:
+    done = k8s_tools.validate(_mutate(production, change))
+    assert done.returncode == 1, done.stderr
+    assert complaint in done.stderr
+    assert "s3cret" not in done.stderr  # the validator does not repeat a password it found
+
+
+def test_an_unchanged_round_trip_passes(k8s_tools: K8sTools, production: str) -> None:
+    # So that each structural breakage fails for its change, not for the YAML round trip.
+    k8s_tools.assert_valid(_mutate(production, lambda documents: None))
+
+
 # ---------------------------------------------------------------- the files themselves
 
 
@@ -376,29 +651,75 @@ def _shape(text: str, service: str) -> str:
     return re.sub(rf"(?<![a-z]){service}(?![a-z])", "{service}", text)
 
 
-@pytest.mark.parametrize(
-    ("folder", "suffix"), [("base", ".yaml"), ("components/relay-workers", "-relay.yaml")]
-)
-def test_one_file_per_service_all_of_one_shape(folder: str, suffix: str) -> None:
-    files = {path.name for path in (K8S / folder).glob("*.yaml")} - {
+def test_base_holds_the_service_files_the_worker_files_and_nothing_else() -> None:
+    files = {path.name for path in (K8S / "base").glob("*.yaml")}
+    assert files == {
         "kustomization.yaml",
         "ingress.yaml",
+        *(f"{service}.yaml" for service in SERVICE_NAMES),
+        *(f"{service}-worker.yaml" for service in WORKER_SERVICES),
     }
-    assert files == {f"{service}{suffix}" for service in SERVICE_NAMES}
-    first = SERVICE_NAMES[0]
+
+
+# The six service files and the relays are of one shape each, and so are the workers: what only
+# some of them need (identity's pseudonym key, the key holders' keys, the portfolio worker's
+# group membership) is patched in by base/kustomization.yaml.
+@pytest.mark.parametrize(
+    ("folder", "suffix", "services"),
+    [
+        ("base", ".yaml", SERVICE_NAMES),
+        ("base", "-worker.yaml", WORKER_SERVICES),
+        ("components/relay-workers", "-relay.yaml", SERVICE_NAMES),
+    ],
+)
+def test_one_file_per_service_all_of_one_shape(
+    folder: str, suffix: str, services: tuple[str, ...]
+) -> None:
+    first = services[0]
     model = _shape((K8S / folder / f"{first}{suffix}").read_text(encoding="utf-8"), first)
-    for service in SERVICE_NAMES[1:]:
+    for service in services[1:]:
         text = (K8S / folder / f"{service}{suffix}").read_text(encoding="utf-8")
         assert _shape(text, service) == model, f"{folder}/{service}{suffix} differs in shape"
     kustomization = (K8S / folder / "kustomization.yaml").read_text(encoding="utf-8")
-    for service in SERVICE_NAMES:
+    for service in services:
         assert f"  - {service}{suffix}\n" in kustomization
+    assert "BVB_MASTER_KEY" not in model  # only the patch gives it, to the key holders
+
+
+def test_relay_files_are_the_relays_and_nothing_else() -> None:
+    files = {path.name for path in (K8S / "components" / "relay-workers").glob("*.yaml")}
+    assert files == {"kustomization.yaml", *(f"{service}-relay.yaml" for service in SERVICE_NAMES)}
+
+
+def _command(text: str) -> list[str]:
+    match = re.search(r"^          command:\n((?:            - .*\n)+)", text, re.M)
+    assert match is not None
+    return [line.removeprefix("            - ") for line in match.group(1).splitlines()]
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_each_relay_runs_the_relay_module_on_its_own_store(service: str) -> None:
     text = (K8S / "components" / "relay-workers" / f"{service}-relay.yaml").read_text("utf-8")
-    command = f"python -m bilet.relay --service {service} --store $(BVB_DATABASE_URL)".split()
-    assert "          command:\n" + "".join(f"            - {w}\n" for w in command) in text
-    assert f"name: bilet-{service}-database\n" in text
+    assert _command(text) == f"python -m bilet.relay --service {service}".split()
+    # The store's URL comes from the environment (bilet.relay reads BVB_RELAY_STORE), from the
+    # service's own database Secret.
+    assert (
+        "            - name: BVB_RELAY_STORE\n"
+        "              valueFrom:\n"
+        "                secretKeyRef:\n"
+        f"                  name: bilet-{service}-database\n"
+    ) in text
+    assert f"image: bilet/{service}:" in text
+
+
+@pytest.mark.parametrize("service", WORKER_SERVICES)
+def test_each_worker_runs_its_module_on_its_own_database(service: str) -> None:
+    text = (K8S / "base" / f"{service}-worker.yaml").read_text("utf-8")
+    assert _command(text) == f"python -m bilet_{service}.worker".split()
+    assert (
+        "            - name: BVB_DATABASE_URL\n"
+        "              valueFrom:\n"
+        "                secretKeyRef:\n"
+        f"                  name: bilet-{service}-database\n"
+    ) in text
     assert f"image: bilet/{service}:" in text

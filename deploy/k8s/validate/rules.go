@@ -38,7 +38,8 @@ const (
 
 // Environment variables that carry secrets: they may only come from a Secret.
 var secretEnvNames = map[string]bool{
-	"BVB_DATABASE_URL": true, "BVB_MASTER_KEY": true, "BVB_KURRENTDB_URL": true,
+	"BVB_DATABASE_URL": true, "BVB_MASTER_KEY": true, "BVB_KEY_STORE_URL": true,
+	"BVB_RELAY_STORE": true, "BVB_KURRENTDB_URL": true,
 }
 
 func looksSecret(name string) bool {
@@ -49,12 +50,39 @@ func looksSecret(name string) bool {
 }
 
 // What each kind of Bilet process needs in its environment to start in production
-// (bilet.settings.PlatformSettings and bilet.http.service.token_verifier_from).
+// (bilet.settings.PlatformSettings, bilet.http.service.token_verifier_from, bilet.relay.settings):
+// an HTTP API, a relay (`python -m bilet.relay`, its store's URL in BVB_RELAY_STORE) or a
+// projection worker (`python -m bilet_<service>.worker`, its read model at BVB_DATABASE_URL).
 var requiredEnv = map[string][]string{
 	"api": {"BVB_ENVIRONMENT", "BVB_JWT_ISSUER", "BVB_JWT_AUDIENCE", "BVB_JWKS_URL",
-		"BVB_KAFKA_BOOTSTRAP", "BVB_DATABASE_URL", "BVB_MASTER_KEY"},
-	"relay": {"BVB_ENVIRONMENT", "BVB_KAFKA_BOOTSTRAP", "BVB_DATABASE_URL"},
+		"BVB_KAFKA_BOOTSTRAP", "BVB_DATABASE_URL", "BVB_EVENT_STORE"},
+	"relay":  {"BVB_ENVIRONMENT", "BVB_KAFKA_BOOTSTRAP", "BVB_RELAY_STORE"},
+	"worker": {"BVB_ENVIRONMENT", "BVB_KAFKA_BOOTSTRAP", "BVB_DATABASE_URL", "BVB_EVENT_STORE"},
 }
+
+// The suite's one key store of per-participant data keys (bilet.stores.open_key_store) and the
+// master key that wraps them. Only the APIs that seal or open personal fields hold them; every
+// other process (the other APIs, the workers, which keep sealed envelopes only, and the relays)
+// must not, so that a compromise of one of those reads no personal data.
+var (
+	keyHolders = []string{"identity", "consent", "portfolio"}
+	keyEnv     = []string{"BVB_MASTER_KEY", "BVB_KEY_STORE_URL"}
+	// The Secrets behind them: a variable renamed or a Secret mounted as a volume is caught too.
+	keySecrets = []string{"bilet-master-key", "bilet-keys-database"}
+)
+
+func holdsKeys(service, component string) bool {
+	return component == "api" && slices.Contains(keyHolders, service)
+}
+
+func holderList() string {
+	last := len(keyHolders) - 1
+	return strings.Join(keyHolders[:last], ", ") + " and " + keyHolders[last]
+}
+
+// Where a process keeps what it stores (bilet.stores): in production always PostgreSQL. The root
+// filesystem is read-only and a pod's disk is not kept, so SQLite files under var/ cannot work.
+var storeKindEnv = []string{"BVB_EVENT_STORE", "BVB_READ_MODEL", "BVB_KEY_STORE"}
 
 func key(namespace, name string) string { return namespace + "/" + name }
 
@@ -148,6 +176,7 @@ func checkAll(objects []*object, r rules, p *problems) {
 		}
 	}
 	checkNetworkPolicies(ix, p)
+	checkOneKeyStore(ix, p)
 	checkServiceSet(objects, ix, r, p)
 }
 
@@ -203,8 +232,19 @@ func checkDeployment(o *object, d *appsv1.Deployment, ix *index, r rules, p *pro
 		c := &all[i]
 		env := containerEnv(o, d.Namespace, c, ix, p)
 		checkContainer(o, pod, c, volumes, env, r, exempt, p)
+		checkKeys(o, c, env, service, component, p)
 		if c.Name == pod.Containers[0].Name && service != "" {
 			checkBiletProcess(o, d, c, env, service, component, p)
+		}
+	}
+	if !holdsKeys(service, component) {
+		for _, v := range pod.Volumes {
+			for _, secret := range volumeSecrets(v) {
+				if slices.Contains(keySecrets, secret) {
+					p.add(o, "volume %q mounts Secret %s: only the APIs of %s hold the suite's "+
+						"keys", v.Name, secret, holderList())
+				}
+			}
 		}
 	}
 
@@ -323,9 +363,41 @@ func checkContainer(o *object, pod *corev1.PodSpec, c *corev1.Container,
 	}
 
 	checkVariableReferences(c, env, add)
+	checkCommandLine(c, env, add)
 }
 
-// checkBiletProcess holds the rules for the suite's own processes: an HTTP API or a relay.
+// checkKeys: the master key and the key store reach only the processes that hold keys, and those
+// get both.
+func checkKeys(o *object, c *corev1.Container, env map[string]envVar, service, component string,
+	p *problems) {
+	add := func(format string, args ...any) {
+		p.add(o, "container %q: "+format, append([]any{c.Name}, args...)...)
+	}
+	if holdsKeys(service, component) {
+		return // checkBiletProcess requires keyEnv of these
+	}
+	who := fmt.Sprintf("%s %s", service, component)
+	if service == "" || component == "" {
+		who = "this process"
+	}
+	for _, name := range keyEnv {
+		if _, ok := env[name]; ok {
+			add("%s is given to %s, which must not hold it: only the APIs of %s seal and open "+
+				"personal fields with the suite's keys", name, who, holderList())
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil &&
+			slices.Contains(keySecrets, e.ValueFrom.SecretKeyRef.Name) &&
+			!slices.Contains(keyEnv, e.Name) {
+			add("env %s comes from Secret %s, which %s must not hold: only the APIs of %s do",
+				e.Name, e.ValueFrom.SecretKeyRef.Name, who, holderList())
+		}
+	}
+}
+
+// checkBiletProcess holds the rules for the suite's own processes: an HTTP API, a projection
+// worker or a relay.
 func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 	env map[string]envVar, service, component string, p *problems) {
 	add := func(format string, args ...any) {
@@ -333,8 +405,11 @@ func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 	}
 	required, known := requiredEnv[component]
 	if !known {
-		p.add(o, "%s must be api or relay, not %q", labelComponent, component)
+		p.add(o, "%s must be api, relay or worker, not %q", labelComponent, component)
 		return
+	}
+	if holdsKeys(service, component) {
+		required = slices.Concat(required, keyEnv)
 	}
 	for _, name := range required {
 		v, ok := env[name]
@@ -347,6 +422,12 @@ func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 	}
 	if v, ok := env["BVB_ENVIRONMENT"]; ok && v.known && v.value != "production" {
 		add("BVB_ENVIRONMENT is %q: deployed processes run as production", v.value)
+	}
+	for _, name := range storeKindEnv {
+		if v, ok := env[name]; ok && v.known && v.value != "postgres" {
+			add("%s is %q: deployed processes keep their stores in PostgreSQL (the root "+
+				"filesystem is read-only and a pod's disk is not kept)", name, v.value)
+		}
 	}
 
 	switch component {
@@ -378,6 +459,9 @@ func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 			!hasContainerPort(c, intstr.FromInt32(int32(port))) {
 			p.add(o, "pod annotation prometheus.io/port must be the number of a container port")
 		}
+	case "worker":
+		// A projection worker is one member of its Kafka consumer group: its replicas share the
+		// partitions, so any count and a rolling update are fine. It serves no HTTP yet.
 	case "relay":
 		// A relay is a singleton per store: two would publish every event twice and race on the
 		// checkpoint. Recreate makes a rollout stop the old one before the new one starts.
@@ -393,8 +477,9 @@ func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 // ---------------------------------------------------------------- environment
 
 type envVar struct {
-	value string // when known: a literal or a rendered ConfigMap's value
-	known bool
+	value      string // when known: a literal or a rendered ConfigMap's value
+	known      bool
+	fromSecret bool
 }
 
 // containerEnv is what the container's environment will hold, as far as the manifests tell.
@@ -434,7 +519,7 @@ func containerEnv(o *object, namespace string, c *corev1.Container, ix *index,
 			env[e.Name] = envVar{value: e.Value, known: true}
 		case e.ValueFrom.SecretKeyRef != nil:
 			fromSecret = true
-			env[e.Name] = envVar{}
+			env[e.Name] = envVar{fromSecret: true}
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			ref := e.ValueFrom.ConfigMapKeyRef
 			cm := ix.configMaps[key(namespace, ref.Name)]
@@ -471,6 +556,74 @@ func checkVariableReferences(c *corev1.Container, env map[string]envVar,
 			if _, ok := env[m[1]]; !ok {
 				add("command/args refer to $(%s), which the container's env does not define: "+
 					"Kubernetes would pass the text unexpanded", m[1])
+			}
+		}
+	}
+}
+
+var (
+	// A $(NAME) of a URL setting: database, key store, broker URLs carry passwords.
+	urlVariable = regexp.MustCompile(`^BVB_[A-Z0-9_]*URL$`)
+	// A PostgreSQL URL, or any URL with a password in it (scheme://user:password@host).
+	secretURL = regexp.MustCompile(`(?i)\bpostgres(?:ql)?(?:\+[a-z0-9]+)?://|://[^/@\s:]*:[^/@\s]*@`)
+	password  = regexp.MustCompile(`(://[^/@\s:]*:)[^/@\s]*@`)
+)
+
+// checkCommandLine: a secret on the command line is visible to anyone who can run `ps` on the
+// node or read the pod spec (and in crash reports and audit logs); processes read it from their
+// environment (BVB_RELAY_STORE, BVB_DATABASE_URL, ...), which comes from a Secret.
+func checkCommandLine(c *corev1.Container, env map[string]envVar, add func(string, ...any)) {
+	for _, word := range slices.Concat(c.Command, c.Args) {
+		for _, m := range variableReference.FindAllStringSubmatch(word, -1) {
+			name := m[1]
+			if name != "" && (urlVariable.MatchString(name) || looksSecret(name) ||
+				env[name].fromSecret) {
+				add("command/args pass $(%s) on the command line, where `ps` and the pod spec "+
+					"show it: let the process read it from its environment", name)
+			}
+		}
+		if secretURL.MatchString(variableReference.ReplaceAllString(word, "")) {
+			add("command/args hold a database URL or a URL with a password (%q): pass it in "+
+				"the environment, from a Secret", redact(word))
+		}
+	}
+}
+
+// redact hides a password in a URL, so the validator's output does not leak what it found.
+func redact(word string) string {
+	return password.ReplaceAllString(word, "${1}***@")
+}
+
+// checkOneKeyStore: the key holders of a namespace share one master key and one key store. Two
+// would split every participant's data keys, and erasing them in one would leave the other's.
+func checkOneKeyStore(ix *index, p *problems) {
+	refs := map[string]map[string]map[string]bool{} // namespace -> env name -> "Secret/key" set
+	for _, o := range ix.deployments {
+		d := o.obj.(*appsv1.Deployment)
+		for _, c := range d.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if !slices.Contains(keyEnv, e.Name) || e.ValueFrom == nil ||
+					e.ValueFrom.SecretKeyRef == nil {
+					continue
+				}
+				if refs[d.Namespace] == nil {
+					refs[d.Namespace] = map[string]map[string]bool{}
+				}
+				if refs[d.Namespace][e.Name] == nil {
+					refs[d.Namespace][e.Name] = map[string]bool{}
+				}
+				ref := e.ValueFrom.SecretKeyRef
+				refs[d.Namespace][e.Name][ref.Name+"/"+ref.Key] = true
+			}
+		}
+	}
+	for _, ns := range sortedKeys(refs) {
+		for _, name := range sortedKeys(refs[ns]) {
+			if set := refs[ns][name]; len(set) > 1 {
+				found := sortedKeys(set)
+				p.add(nil, "namespace %q: %s comes from %s: the suite has one key store and one "+
+					"master key, so every holder takes it from the same Secret and key", ns, name,
+					strings.Join(found, " and "))
 			}
 		}
 	}
@@ -644,6 +797,20 @@ func checkNetworkPolicies(ix *index, p *problems) {
 			if !policyAllows(policies, podLabels, networkingv1.PolicyTypeEgress, dns) {
 				p.add(o, "no NetworkPolicy allows DNS (UDP 53) egress: names would not resolve")
 			}
+			if _, process := requiredEnv[podLabels[labelComponent]]; !process {
+				continue
+			}
+			// Every process of the suite keeps its data in PostgreSQL and talks to Kafka.
+			for _, dependency := range []struct {
+				what string
+				port int32
+			}{{"PostgreSQL", 5432}, {"Kafka", 9092}} {
+				port := corev1.ContainerPort{ContainerPort: dependency.port, Protocol: corev1.ProtocolTCP}
+				if !policyAllows(policies, podLabels, networkingv1.PolicyTypeEgress, port) {
+					p.add(o, "no NetworkPolicy allows egress to %s (TCP %d): the %s could not "+
+						"reach it", dependency.what, dependency.port, podLabels[labelComponent])
+				}
+			}
 		}
 	}
 }
@@ -725,6 +892,31 @@ func checkServiceSet(objects []*object, ix *index, r rules, p *problems) {
 }
 
 // ---------------------------------------------------------------- helpers
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// volumeSecrets: the Secrets a volume mounts, directly or projected.
+func volumeSecrets(v corev1.Volume) []string {
+	var names []string
+	if v.Secret != nil {
+		names = append(names, v.Secret.SecretName)
+	}
+	if v.Projected != nil {
+		for _, source := range v.Projected.Sources {
+			if source.Secret != nil {
+				names = append(names, source.Secret.Name)
+			}
+		}
+	}
+	return names
+}
 
 func first[T any](values ...*T) *T {
 	for _, v := range values {
