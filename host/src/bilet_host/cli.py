@@ -2,13 +2,16 @@
 
 import argparse
 import contextlib
+import importlib
+import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import uvicorn
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 from bilet_identity import demo
@@ -112,7 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     token_parser.add_argument("--venue", help="an organiser's venue id")
     token_parser.add_argument("--hours", type=int, default=12, help="validity (default 12)")
     token_parser.set_defaults(handler=dev_token)
+
+    for service in _services_with_commands():
+        service_parser = commands.add_parser(
+            service, help=f"the {service} service's own commands (`bvb {service} --help`)"
+        )
+        service_parser.add_argument("arguments", nargs=argparse.REMAINDER)
+        service_parser.set_defaults(handler=_service_command(service))
     return parser
+
+
+def _services_with_commands() -> list[str]:
+    """Services that ship a command line of their own: `bilet_<service>.cli:main(argv)`."""
+    return [name for name in SERVICE_NAMES if importlib.util.find_spec(f"bilet_{name}.cli")]
+
+
+def _service_command(service: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        module = importlib.import_module(f"bilet_{service}.cli")
+        result: int = module.main(list(args.arguments))
+        return result
+
+    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,16 @@ class PlatformSettings(BaseSettings):
     # Which event store a service opens: its SQLite file under var_dir (embedded), or PostgreSQL at
     # database_url (each service in its own schema). Chosen by configuration, never by code.
     event_store: Literal["sqlite", "postgres"] = "sqlite"
+    # Where read models live (projections of portfolio, recommender and the small fact tables of
+    # the other services): SQLite files under var_dir, or PostgreSQL at database_url in a schema of
+    # their own. Unset: the same kind as the event store.
+    read_model: Literal["sqlite", "postgres"] | None = None
+    # Where the per-participant data keys live: ONE key store for the whole suite, since erasing a
+    # participant must make their fields unreadable in every service's history at once. SQLite
+    # file `var/keys.sqlite3` embedded; PostgreSQL (`key_store_url`, else database_url, schema
+    # `bvb_keys`) in production. Unset: the same kind as the event store.
+    key_store: Literal["sqlite", "postgres"] | None = None
+    key_store_url: SecretStr | None = None
     # Wraps the per-participant data keys (bilet.crypto); required outside development.
     master_key: SecretStr | None = None
     # Bearer tokens: where the signing keys are (a JWKS file or URL) and what tokens must name.
@@ -40,6 +50,14 @@ class PlatformSettings(BaseSettings):
     jwt_audience: str = "bilet"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_request_bytes: int = Field(default=1 << 20, ge=1024)
+
+    @property
+    def read_model_kind(self) -> Literal["sqlite", "postgres"]:
+        return self.read_model or self.event_store
+
+    @property
+    def key_store_kind(self) -> Literal["sqlite", "postgres"]:
+        return self.key_store or self.event_store
 
     def sqlite_path(self, service: str) -> Path:
         """Where the embedded mode keeps a service's SQLite store: one file per service."""

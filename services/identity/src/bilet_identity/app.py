@@ -51,7 +51,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pseudonymiser = Pseudonymiser(load_pseudonym_key(settings))
         store = await open_event_store(settings)
-        keystore = open_key_store(settings)
+        keystore = await open_key_store(settings)
         try:
             service = IdentityService(
                 store, FieldCipher(keystore), EventStoreAuditLog(store), pseudonymiser

@@ -23,9 +23,5 @@ class IdentitySettings(PlatformSettings):
     identity_demo_data: bool = False
 
     @property
-    def keystore_path(self) -> Path:
-        return self.var_dir / f"{SERVICE_NAME}-keys.sqlite3"
-
-    @property
     def pseudonym_key_path(self) -> Path:
         return self.var_dir / f"{SERVICE_NAME}-pseudonym.key"

@@ -6,8 +6,11 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+import httpx
+
 from bilet.audit import AUDIT_CATEGORY
 from bilet.http import Role
+from bilet.http.consistency import parse_position_tokens
 from bilet_identity.domain.internal import INTERNAL_CATEGORIES
 
 if TYPE_CHECKING:
@@ -26,7 +29,9 @@ async def register(api: "Api", world: "World", **changes: Any) -> dict[str, Any]
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
-    assert response.headers["BVB-Position"] == str(body["position"])
+    assert response.headers["BVB-Position"] == (
+        f"identity:{body['position']}:participant-{body['participant_id']}"
+    )
     assert response.headers["Location"].endswith(body["participant_id"])
     return body
 
@@ -148,7 +153,7 @@ async def test_guardians_moves_and_enrolments(api: "Api", world: "World") -> Non
         json={"guardian_id": guardian, "relationship": "parent"},
     )
     assert linked.status_code == 200, linked.text
-    assert int(linked.headers["BVB-Position"]) == linked.json()["position"]
+    assert position_of(linked) == linked.json()["position"]
     by_account = api.token(Role.GUARDIAN, subject=guardian)
     shown = (await api.client.get(base, headers=by_account)).json()
     assert shown["guardians"] == [{"guardian_id": guardian, "relationship": "parent"}]
@@ -212,7 +217,7 @@ async def test_admin_commands_return_read_your_writes_tokens(api: "Api", world: 
         json={"name": "МОУ «Оредежская СОШ»", "municipality": "Лужский муниципальный район"},
     )
     assert created.status_code == 201, created.text
-    position = int(created.headers["BVB-Position"])
+    position = position_of(created)
     assert position == created.json()["position"] > 0
     schools = (
         await api.client.get(f"/identity/v1/regions/{world.leningrad}/schools", headers=coordinator)
@@ -228,7 +233,7 @@ async def test_admin_commands_return_read_your_writes_tokens(api: "Api", world: 
             "closes_on": "2019-10-31",
         },
     )
-    assert int(window.headers["BVB-Position"]) > position
+    assert position_of(window) > position
     region = (await api.client.get("/identity/v1/regions", headers=coordinator)).json()[0]
     assert region["diagnostics_windows"][0]["opens_on"] == "2019-10-11"
 
@@ -260,3 +265,10 @@ async def test_personal_data_is_sealed_in_the_store_and_every_access_is_audited(
     ]  # support saw no personal data: nothing to audit
     assert "health_limitations" in trail[1]["fields"]
     assert UUID(pid)
+
+
+def position_of(response: httpx.Response) -> int:
+    """The position in a command's read-your-writes token (`identity:<position>[:<stream>]`)."""
+    (token,) = parse_position_tokens(response.headers["BVB-Position"])
+    assert token.source == "identity"
+    return token.position

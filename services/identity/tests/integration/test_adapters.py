@@ -10,9 +10,9 @@ import pytest
 
 from bilet.crypto import FieldCipher, MasterKey, SqliteKeyStore, SubjectErased
 from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.stores import StoreSettingsError
 from bilet_identity.adapters.stores import (
     PseudonymKeyError,
-    StoreSettingsError,
     load_pseudonym_key,
     open_event_store,
     open_key_store,
@@ -50,14 +50,17 @@ def test_the_event_store_setting_is_read_from_the_environment(
         IdentitySettings()
 
 
-async def test_keys_live_in_their_own_file(make_settings: Callable[..., IdentitySettings]) -> None:
+async def test_keys_live_in_the_suites_one_key_store(
+    make_settings: Callable[..., IdentitySettings],
+) -> None:
     settings = make_settings()
-    keystore = open_key_store(settings)
+    keystore = await open_key_store(settings)
     try:
         await keystore.get_or_create("participant-1")
     finally:
         await keystore.close()
-    assert keystore.path == settings.var_dir / "identity-keys.sqlite3"
+    assert isinstance(keystore, SqliteKeyStore)
+    assert keystore.path == settings.var_dir / "keys.sqlite3"
     assert (settings.var_dir / "master.key").exists()
 
 

@@ -3,6 +3,10 @@
 Personal fields are encrypted with their subject's key (`FieldCipher`); keys live in a `KeyStore`,
 apart from the events. Erasing a subject destroys its key, so those fields read as `ERASED` in every
 copy of the history while the rest of it stays replayable. See docs/adr/0004-crypto-shredding.md.
+
+Adapters: `InMemoryKeyStore`, `SqliteKeyStore` (here) and `bilet.crypto.postgres.PostgresKeyStore`
+(imported on its own, so that processes without PostgreSQL never load asyncpg). The suite opens its
+one key store with `bilet.stores.open_key_store(settings)`.
 """
 
 from bilet.crypto.fields import (

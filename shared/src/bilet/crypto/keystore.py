@@ -248,7 +248,15 @@ class InMemoryKeyStore:
         return key
 
     async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
-        return {subject: await self.get_or_create(subject) for subject in subjects}
+        wanted = list(dict.fromkeys(subjects))
+        for subject in wanted:
+            _check_subject(subject)
+        self._check_open()
+        # All or nothing, as in the durable stores: no key is made when any subject was erased.
+        for subject in wanted:
+            if (erased_at := self._erased.get(subject)) is not None:
+                raise SubjectErased(subject, erased_at)
+        return {subject: await self.get_or_create(subject) for subject in wanted}
 
     async def get(self, subject: str) -> DataKey | None:
         _check_subject(subject)

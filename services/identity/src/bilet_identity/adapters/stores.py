@@ -2,7 +2,7 @@
 
 - Events: SQLite under `var/` (embedded, the default) or PostgreSQL schema `bvb_identity` when
   `BVB_EVENT_STORE=postgres` and `BVB_DATABASE_URL` is set.
-- Data keys: `var/identity-keys.sqlite3`, wrapped by the master key (`BVB_MASTER_KEY`).
+- Data keys: the suite's one key store (`bilet.stores.open_key_store`).
 - The pseudonym key of the keyed hashes: `BVB_IDENTITY_PSEUDONYM_KEY`, or in development a file
   made once under `var/`.
 """
@@ -14,9 +14,9 @@ import os
 import secrets
 from pathlib import Path
 
-from bilet.crypto import SqliteKeyStore, load_master_key
+from bilet import stores
+from bilet.crypto import KeyStore
 from bilet.eventstore import EventStore
-from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.settings import Environment
 from bilet_identity.application.pseudonyms import KEY_BYTES
 from bilet_identity.settings import SERVICE_NAME, IdentitySettings
@@ -28,29 +28,16 @@ class PseudonymKeyError(Exception):
     """The pseudonym key is missing (outside development) or not 32 bytes of base64."""
 
 
-class StoreSettingsError(Exception):
-    """The settings ask for a store they do not say how to reach."""
-
-
 async def open_event_store(settings: IdentitySettings) -> EventStore:
-    if settings.event_store == "postgres":
-        if settings.database_url is None:
-            raise StoreSettingsError("BVB_EVENT_STORE=postgres needs BVB_DATABASE_URL")
-        from bilet.eventstore.postgres import PostgresEventStore
-
-        return await PostgresEventStore.open(
-            settings.database_url, schema=settings.identity_store_schema
-        )
-    return await SqliteEventStore.open(settings.sqlite_path(SERVICE_NAME))
-
-
-def open_key_store(settings: IdentitySettings) -> SqliteKeyStore:
-    master = load_master_key(
-        settings.master_key.get_secret_value() if settings.master_key else None,
-        settings.var_dir,
-        development=settings.environment is Environment.DEVELOPMENT,
+    return await stores.open_event_store(
+        settings, SERVICE_NAME, schema=settings.identity_store_schema
     )
-    return SqliteKeyStore(settings.keystore_path, master)
+
+
+async def open_key_store(settings: IdentitySettings) -> KeyStore:
+    """The suite's one key store: erasing a participant (the consent service) must reach the
+    keys identity sealed their fields with."""
+    return await stores.open_key_store(settings)
 
 
 def _decode(text: str) -> bytes:

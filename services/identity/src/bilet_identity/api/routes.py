@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from bilet.http import CurrentPrincipal
+from bilet.http.consistency import POSITION_HEADER, PositionToken
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
     Accepted,
@@ -57,8 +58,8 @@ from bilet_identity.application.service import (
 from bilet_identity.domain.errors import NotEligible
 from bilet_identity.domain.region import Region
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
+from bilet_identity.settings import SERVICE_NAME
 
-POSITION_HEADER: Final = "BVB-Position"
 _CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
@@ -78,8 +79,9 @@ SeasonPath = Annotated[int, Path(ge=2018, le=2100)]
 Context = Annotated[CommandContext, Depends(_context)]
 
 
-def _position(response: Response, position: int) -> int:
-    response.headers[POSITION_HEADER] = str(position)
+def _position(response: Response, position: int, stream_id: str | None = None) -> int:
+    """The body's `position`, and the read-your-writes token in the BVB-Position header."""
+    response.headers[POSITION_HEADER] = PositionToken(SERVICE_NAME, position, stream_id).encode()
     return position
 
 
@@ -89,7 +91,7 @@ def _participant_changed(
     return ParticipantChangedResponse(
         participant_id=participant_id,
         version=committed.version,
-        position=_position(response, committed.position),
+        position=_position(response, committed.position, f"participant-{participant_id}"),
     )
 
 
@@ -221,7 +223,8 @@ async def admit_region(
     )
     assert committed.id is not None
     return RegionAdmittedResponse(
-        region_id=committed.id, position=_position(response, committed.position)
+        region_id=committed.id,
+        position=_position(response, committed.position, f"region-{committed.id}"),
     )
 
 
@@ -286,7 +289,8 @@ async def register_school(
     )
     assert committed.id is not None
     return SchoolRegisteredResponse(
-        school_id=committed.id, position=_position(response, committed.position)
+        school_id=committed.id,
+        position=_position(response, committed.position, f"school-{committed.id}"),
     )
 
 
@@ -337,7 +341,7 @@ async def register_participant(
     return ParticipantRegisteredResponse(
         participant_id=committed.id,
         version=committed.version or 0,
-        position=_position(response, committed.position),
+        position=_position(response, committed.position, f"participant-{committed.id}"),
     )
 
 
