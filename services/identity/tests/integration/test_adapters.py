@@ -4,11 +4,10 @@ import base64
 import os
 import stat
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from bilet.crypto import FieldCipher, MasterKey, SqliteKeyStore, SubjectErased
+from bilet.crypto import SqliteKeyStore
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.stores import StoreSettingsError
 from bilet_identity.adapters.stores import (
@@ -89,24 +88,3 @@ def test_outside_development_the_pseudonym_key_comes_from_configuration(
     for wrong in ("not base64!", base64.b64encode(b"short").decode()):
         with pytest.raises(PseudonymKeyError):
             load_pseudonym_key(make_settings(identity_pseudonym_key=wrong))
-
-
-async def test_many_keys_in_one_step_are_the_same_keys(tmp_path: Path) -> None:
-    store = SqliteKeyStore(tmp_path / "keys.sqlite3", MasterKey.generate())
-    try:
-        one = await store.get_or_create("participant-1")
-        subjects = [f"participant-{n}" for n in range(1, 1201)]
-        many = await store.get_or_create_many(subjects)
-        assert list(many) == subjects
-        assert many["participant-1"] == one
-        assert many["participant-700"] == await store.get_or_create("participant-700")
-        await store.erase("participant-5")
-        with pytest.raises(SubjectErased):
-            await store.get_or_create_many(["participant-5000", "participant-5"])
-        assert await store.get("participant-5000") is None  # all or nothing
-        cipher = FieldCipher(store)
-        await cipher.prepare(["participant-9", "participant-9001"])
-        envelope = await cipher.encrypt("participant-9001", {"a": 1}, ["a"])
-        assert await cipher.decrypt("participant-9001", envelope) == {"a": 1}
-    finally:
-        await store.close()
