@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from bilet.contracts.base import DomainEvent
-from bilet.contracts.registry import published
+from bilet.contracts.registry import JsonObject, published, upcaster
 from bilet.contracts.sealed import Sealed, personal
 from bilet.contracts.vocabulary import distinct
 
@@ -45,6 +45,29 @@ class ConsentPurpose(StrEnum):
 Purposes = Annotated[
     tuple[ConsentPurpose, ...],
     Field(min_length=1, max_length=len(ConsentPurpose), json_schema_extra={"uniqueItems": True}),
+    AfterValidator(distinct),
+]
+
+
+class Purpose(StrEnum):
+    """What a consent allows, from version 2 of the consent events (season 2020 form): the
+    purposes of version 1 and, separately, the processing of health data (ОВЗ, a special category
+    under 152-FZ) to offer only career events that are safe and accessible for the participant."""
+
+    PROGRAMME_PARTICIPATION = "programme_participation"
+    ONLINE_DIAGNOSTICS = "online_diagnostics"
+    CAREER_EVENTS = "career_events"
+    PORTFOLIO = "portfolio"
+    RECOMMENDATIONS = "recommendations"
+    PSEUDONYMISED_ANALYTICS = "pseudonymised_analytics"
+    HEALTH_DATA = "health_data"
+
+
+assert {p.value for p in ConsentPurpose} <= {p.value for p in Purpose}, "v2 keeps v1's purposes"
+
+PurposesV2 = Annotated[
+    tuple[Purpose, ...],
+    Field(min_length=1, max_length=len(Purpose), json_schema_extra={"uniqueItems": True}),
     AfterValidator(distinct),
 ]
 
@@ -86,11 +109,13 @@ class ConsentEvent(DomainEvent):
 
 
 @published
-class ConsentSubmitted(ConsentEvent):
+class ConsentSubmittedV1(ConsentEvent):
     """The school uploaded a consent signed by the participant's parent or legal representative.
     It is not in force until verified. The signer's identity and passport data prove who signed
     and that they may act for the child: they are sealed with the participant's key, so they are
-    destroyed with the rest of the participant's data."""
+    destroyed with the rest of the participant's data.
+
+    Superseded by version 2 (a purpose for health data); read through the upcaster."""
 
     event_type: ClassVar[str] = "ConsentSubmitted"
 
@@ -120,9 +145,11 @@ class ConsentSubmitted(ConsentEvent):
 
 
 @published
-class ConsentVerified(ConsentEvent):
+class ConsentVerifiedV1(ConsentEvent):
     """A verifier checked the consent document against the participant and the signer: from now
-    until `valid_until` (or a withdrawal) the participant may take part, for these purposes."""
+    until `valid_until` (or a withdrawal) the participant may take part, for these purposes.
+
+    Superseded by version 2 (a purpose for health data); read through the upcaster."""
 
     event_type: ClassVar[str] = "ConsentVerified"
 
@@ -130,6 +157,76 @@ class ConsentVerified(ConsentEvent):
     consent_id: UUID
     purposes: Purposes = Field(description="What the verified consent allows.")
     valid_until: date
+
+
+@published
+class ConsentSubmitted(ConsentEvent):
+    """The school uploaded a consent signed by the participant's parent or legal representative.
+    It is not in force until verified. The signer's identity and passport data prove who signed
+    and that they may act for the child: they are sealed with the participant's key, so they are
+    destroyed with the rest of the participant's data.
+
+    Version 2 states the processing of health data (`health_data`) as a purpose of its own, which
+    the guardian may give or refuse apart from the rest (152-FZ, art. 10: a special category).
+    Version 1 had no such purpose, so its consents never allowed it: the upcaster keeps the
+    purposes as they were."""
+
+    event_type: ClassVar[str] = "ConsentSubmitted"
+    schema_version: ClassVar[int] = 2
+
+    participant_id: UUID
+    consent_id: UUID
+    school_id: UUID = Field(description="The school that uploaded the document.")
+    document_id: UUID = Field(description="The scanned document in the consent service's store.")
+    form_version: str = Field(
+        pattern=r"^[0-9]{4}-[0-9]{1,3}$", description="The consent form's version, e.g. 2019-1."
+    )
+    purposes: PurposesV2 = Field(description="What the signer consented to.")
+    signed_on: date
+    valid_until: date
+    guardian_id: UUID = Field(description="The signer as a guardian (opaque id).")
+    relationship: Relationship
+    guardian_full_name: Sealed = personal("The signer's ФИО.", GUARDIAN_NAME)
+    guardian_passport: Sealed = personal("The signer's passport details.", PASSPORT)
+    guardian_authority: Sealed | None = personal(
+        "For a custodian or curator: the act of appointment.", AUTHORITY, default=None
+    )
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if self.valid_until < self.signed_on:
+            raise ValueError("the consent ends before it was signed")
+        return self
+
+
+@upcaster("ConsentSubmitted", from_version=1)
+def _consent_submitted_v1_to_v2(data: JsonObject) -> JsonObject:
+    # Every purpose of version 1 is a purpose of version 2; health data was never consented to.
+    return dict(data)
+
+
+@published
+class ConsentVerified(ConsentEvent):
+    """A verifier checked the consent document against the participant and the signer: from now
+    until `valid_until` (or a withdrawal) the participant may take part, for these purposes.
+    A later verified consent supersedes an earlier one.
+
+    Version 2: the purposes may include `health_data` (see `ConsentSubmitted` v2); only with it
+    may a service act on the participant's health limitations or accessibility needs."""
+
+    event_type: ClassVar[str] = "ConsentVerified"
+    schema_version: ClassVar[int] = 2
+
+    participant_id: UUID
+    consent_id: UUID
+    purposes: PurposesV2 = Field(description="What the verified consent allows.")
+    valid_until: date
+
+
+@upcaster("ConsentVerified", from_version=1)
+def _consent_verified_v1_to_v2(data: JsonObject) -> JsonObject:
+    # Same purposes: a version 1 consent never covered health data.
+    return dict(data)
 
 
 @published
@@ -167,6 +264,31 @@ class ConsentWithdrawn(ConsentEvent):
     def _deadline(self) -> Self:
         if self.erase_by < self.withdrawn_on:
             raise ValueError("the erasure deadline is before the withdrawal")
+        return self
+
+
+@published
+class ConsentPurposesWithdrawn(ConsentEvent):
+    """The guardian withdrew the consent for some purposes only (e.g. the processing of health
+    data), keeping the rest: processing for `withdrawn` stops now, the consent stays in force for
+    `remaining`, which always includes programme participation (withdrawing that ends the whole
+    consent: `ConsentWithdrawn`). Nothing is erased: a participant has one data key, and health
+    data sealed with it cannot be destroyed apart from the rest; services stop using it."""
+
+    event_type: ClassVar[str] = "ConsentPurposesWithdrawn"
+
+    participant_id: UUID
+    consent_id: UUID
+    withdrawn: PurposesV2 = Field(description="The purposes whose processing stops now.")
+    remaining: PurposesV2 = Field(description="The purposes the consent still allows.")
+    withdrawn_on: date
+
+    @model_validator(mode="after")
+    def _split(self) -> Self:
+        if set(self.withdrawn) & set(self.remaining):
+            raise ValueError("a purpose is both withdrawn and remaining")
+        if Purpose.PROGRAMME_PARTICIPATION not in self.remaining:
+            raise ValueError("withdrawing programme participation withdraws the consent")
         return self
 
 

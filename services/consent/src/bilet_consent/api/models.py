@@ -1,0 +1,134 @@
+"""Request and response bodies of the consent API. Requests forbid unknown fields; the guardian's
+details are checked by the domain (`bilet_consent.domain.guardian`)."""
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bilet.contracts.catalogue.consent import Purpose, RejectionReason, Relationship
+
+Text = Annotated[str, Field(min_length=1, max_length=300)]
+NamePart = Annotated[str, Field(min_length=1, max_length=60)]
+Position = Annotated[
+    int,
+    Field(
+        description="The store position of the command's commit: the read-your-writes token "
+        "(also in the `BVB-Position` header)."
+    ),
+]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PassportModel(Request):
+    series: Annotated[str, Field(max_length=5, examples=["4009"])]
+    number: Annotated[str, Field(max_length=6, examples=["123456"])]
+    issued_by: Text
+    issued_on: date
+
+
+class AuthorityModel(Request):
+    """The act appointing a custodian or curator (распоряжение органа опеки)."""
+
+    document: Text
+    number: Annotated[str, Field(min_length=1, max_length=50)]
+    issued_on: date
+
+
+class GuardianModel(Request):
+    last_name: NamePart
+    first_name: NamePart
+    patronymic: Annotated[str, Field(max_length=60)] | None = None
+    relationship: Relationship
+    passport: PassportModel
+    authority: AuthorityModel | None = None
+    phone: Annotated[str, Field(max_length=20)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    guardian_id: UUID | None = Field(
+        default=None, description="The guardian's account id, when they have one."
+    )
+
+
+class SubmitConsentForm(Request):
+    """The `consent` field of the multipart submission (JSON); the `document` field is the signed
+    form itself (PDF, JPEG or PNG)."""
+
+    participant_id: UUID
+    form_version: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{1,3}$", examples=["2019-1"])]
+    purposes: Annotated[list[Purpose], Field(min_length=1, max_length=len(Purpose))]
+    signed_on: date
+    valid_until: date
+    guardian: GuardianModel
+
+
+class RejectConsentRequest(Request):
+    reasons: Annotated[list[RejectionReason], Field(min_length=1, max_length=len(RejectionReason))]
+
+
+class WrittenRequestModel(Request):
+    reference: Annotated[str, Field(min_length=1, max_length=50, examples=["17/2019"])]
+    received_on: date
+
+
+class WithdrawConsentRequest(Request):
+    purposes: Annotated[list[Purpose], Field(min_length=1, max_length=len(Purpose))] | None = Field(
+        default=None,
+        description="Only these purposes (e.g. `health_data`); absent, or with "
+        "`programme_participation`: the whole consent, and the data is destroyed.",
+    )
+    request: WrittenRequestModel | None = Field(
+        default=None, description="Required when the school withdraws: the guardian's request."
+    )
+
+
+class ConsentCommandResponse(BaseModel):
+    consent_id: UUID
+    participant_id: UUID
+    version: int | None
+    position: Position
+
+
+class ConsentSubmittedResponse(ConsentCommandResponse):
+    document_id: UUID
+    status: str = "pending"
+
+
+class ConsentModel(BaseModel):
+    consent_id: UUID
+    participant_id: UUID
+    status: str
+    school_id: UUID
+    form_version: str
+    purposes: list[Purpose] = Field(description="As signed.")
+    effective_purposes: list[Purpose] = Field(description="As signed, less those withdrawn.")
+    signed_on: date
+    valid_until: date
+    relationship: Relationship
+    guardian_id: UUID
+    guardian: dict[str, Any] = Field(
+        description="The signer's name, passport (masked except for verifiers) and authority; "
+        '`{"$erased": true}` once destroyed.'
+    )
+    rejection_reasons: list[RejectionReason]
+    withdrawn_on: date | None
+    erase_by: date | None
+    erased: bool
+    version: int
+    position: int
+
+
+class ConsentStatusModel(BaseModel):
+    participant_id: UUID
+    state: str = Field(
+        description="none, pending, verified, expired, rejected, withdrawn or erased."
+    )
+    consent_id: UUID | None
+    purposes: list[Purpose] = Field(description="What processing is allowed now.")
+    valid_until: date | None
+    erase_by: date | None
+    pending_consents: int
+    position: int

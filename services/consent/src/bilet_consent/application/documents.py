@@ -1,0 +1,146 @@
+"""Signed consent documents: what may be stored (a PDF, JPEG or PNG, by its content), how it is
+sealed (AES-256-GCM with the participant's data key, bound to the participant and the document),
+and the port of the stores that keep it (`adapters.documents`: disk, PostgreSQL).
+
+The SHA-256 checksum of the plaintext is kept with the ciphertext in the document store only, and
+goes when the document goes; a document read back is checked against it.
+"""
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from bilet.crypto import KeyStore
+from bilet.crypto.keystore import associated_data
+from bilet_consent.application.errors import (
+    DocumentGone,
+    DocumentTooLarge,
+    EmptyDocument,
+    UnsupportedDocument,
+)
+
+PDF: Final = "application/pdf"
+JPEG: Final = "image/jpeg"
+PNG: Final = "image/png"
+NONCE_BYTES: Final = 12
+_AD_LABEL: Final = "bilet-consent-document-v1"
+
+
+def media_type_of(content: bytes) -> str | None:
+    """The type the content really is, from its signature; None for anything else (executables,
+    HTML, ZIP, office files…). A PDF must also end like one (`%%EOF` near its end)."""
+    if content.startswith(b"%PDF-") and b"%%EOF" in content[-2048:]:
+        return PDF
+    if content.startswith(b"\xff\xd8\xff") and len(content) > 4:
+        return JPEG
+    if content.startswith(b"\x89PNG\r\n\x1a\n") and content[12:16] == b"IHDR":
+        return PNG
+    return None
+
+
+def check_document(content: bytes, limit: int) -> str:
+    """The document's media type, or the refusal that fits."""
+    if not content:
+        raise EmptyDocument()
+    if len(content) > limit:
+        raise DocumentTooLarge(limit)
+    media_type = media_type_of(content)
+    if media_type is None:
+        raise UnsupportedDocument()
+    return media_type
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as a store keeps it: ciphertext and what is needed to open and check it."""
+
+    participant_id: UUID
+    document_id: UUID
+    media_type: str
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes = field(repr=False)
+    sha256: str  # of the plaintext, hex
+
+    @property
+    def size(self) -> int:
+        return len(self.ciphertext) - 16
+
+
+class DocumentStore(Protocol):
+    async def put(self, document: StoredDocument) -> None:
+        """Keep a document (replacing one with the same id: a retried submission)."""
+        ...
+
+    async def get(self, participant_id: UUID, document_id: UUID) -> StoredDocument | None: ...
+
+    async def delete(self, participant_id: UUID, document_id: UUID) -> bool: ...
+
+    async def delete_participant(self, participant_id: UUID) -> int:
+        """Delete every document of a participant; how many were deleted (0 the second time)."""
+        ...
+
+    async def count(self, participant_id: UUID) -> int: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _ad(participant_id: UUID, document_id: UUID, key_id: str) -> bytes:
+    return associated_data(_AD_LABEL, str(participant_id), str(document_id), key_id)
+
+
+class DocumentSealer:
+    """Encrypts and decrypts documents with the participant's data key, from the suite's one key
+    store (subject = the participant id: the key identity seals with, destroyed on erasure)."""
+
+    def __init__(self, keystore: KeyStore) -> None:
+        self.keystore = keystore
+
+    async def seal(
+        self, participant_id: UUID, document_id: UUID, media_type: str, content: bytes
+    ) -> StoredDocument:
+        key = await self.keystore.get_or_create(str(participant_id))
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = AESGCM(key.key).encrypt(
+            nonce, content, _ad(participant_id, document_id, key.key_id)
+        )
+        return StoredDocument(
+            participant_id,
+            document_id,
+            media_type,
+            key.key_id,
+            nonce,
+            ciphertext,
+            hashlib.sha256(content).hexdigest(),
+        )
+
+    async def open(self, document: StoredDocument) -> bytes:
+        key = await self.keystore.get(str(document.participant_id))
+        if key is None or key.key_id != document.key_id:
+            raise DocumentGone()
+        try:
+            content = AESGCM(key.key).decrypt(
+                document.nonce,
+                document.ciphertext,
+                _ad(document.participant_id, document.document_id, key.key_id),
+            )
+        except InvalidTag:
+            raise DocumentIntegrityError(document.document_id) from None
+        if hashlib.sha256(content).hexdigest() != document.sha256:
+            raise DocumentIntegrityError(document.document_id)
+        return content
+
+
+class DocumentIntegrityError(Exception):
+    """A stored document does not authenticate or does not match its checksum: the store was
+    tampered with or damaged. An operator must look; the API answers 500."""
+
+    def __init__(self, document_id: UUID) -> None:
+        super().__init__(f"document {document_id} fails its integrity check")

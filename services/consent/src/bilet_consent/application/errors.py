@@ -1,0 +1,72 @@
+"""Refusals of the application layer (who may do what, what is known, documents), with stable
+codes like the domain's own (`bilet_consent.domain.errors`)."""
+
+from bilet_consent.domain.errors import DomainError
+
+
+class AccessDenied(DomainError):
+    code = "forbidden"
+
+    def __init__(self, message: str = "You may not access this.") -> None:
+        super().__init__(message)
+
+
+class UnknownParticipant(DomainError):
+    """The participant is not (yet) known here: identity's events have not arrived, or there is
+    no such participant. A `BVB-Position` token from identity makes the service wait for them."""
+
+    code = "unknown_participant"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No such participant is known to the consent service. If identity registered them "
+            "just now, send its BVB-Position token with the request."
+        )
+
+
+class VersionConflict(DomainError):
+    code = "version_conflict"
+
+    def __init__(self) -> None:
+        super().__init__("The consents changed in the meantime; read them again and retry.")
+
+
+class UnsupportedDocument(DomainError):
+    code = "unsupported_document_type"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The document is not a PDF, JPEG or PNG (its content decides, not its name)."
+        )
+
+
+class DocumentTooLarge(DomainError):
+    code = "document_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The document exceeds {limit} bytes.", limit=limit)
+
+
+class EmptyDocument(DomainError):
+    code = "empty_document"
+
+    def __init__(self) -> None:
+        super().__init__("The document is empty.")
+
+
+class DocumentGone(DomainError):
+    code = "document_gone"
+
+    def __init__(self) -> None:
+        super().__init__("The document was destroyed with the participant's data.")
+
+
+class WrittenRequestRequired(DomainError):
+    code = "written_request_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A school withdraws a consent only on the guardian's written request: give its "
+            "registration number and date.",
+            field="request",
+        )

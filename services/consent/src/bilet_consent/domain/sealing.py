@@ -1,0 +1,54 @@
+"""Events the deciders decide, before their personal fields are sealed.
+
+A decider sees plaintext (a rule about a passport must see the passport), but the store keeps only
+events whose personal fields are `Sealed` with the participant's key, and sealing is I/O. So a
+decider returns an `Unsealed` draft: the event's class, its clear fields and the plaintext of its
+personal fields; the application seals the plaintext and builds the event right before it appends.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from bilet.contracts import DomainEvent, SealedValue, sealed_fields
+
+_E_co = TypeVar("_E_co", bound=DomainEvent, covariant=True)
+
+
+@dataclass(frozen=True)
+class Unsealed(Generic[_E_co]):
+    """A decided event whose personal fields are still plaintext (JSON values)."""
+
+    event_class: type[_E_co]
+    clear: Mapping[str, Any]
+    # Plaintext personal data: never in a repr (reprs end up in logs and tracebacks).
+    personal: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        allowed = set(sealed_fields(self.event_class))
+        if unknown := set(self.personal) - allowed:
+            raise ValueError(f"not sealed fields of {self.event_class.__name__}: {unknown}")
+        if overlap := set(self.personal) & set(self.clear):
+            raise ValueError(f"fields both clear and personal: {overlap}")
+
+    @property
+    def event_type(self) -> str:
+        return self.event_class.event_type
+
+    @property
+    def subject(self) -> str:
+        """Whose key seals the personal fields (the participant id)."""
+        return str(self.clear[self.event_class.subject_key])
+
+    @property
+    def stream_id(self) -> str:
+        return f"{self.event_class.stream_category}-{self.clear[self.event_class.stream_key]}"
+
+    def sealed_with(self, sealed: Mapping[str, SealedValue]) -> _E_co:
+        if set(sealed) != set(self.personal):
+            raise ValueError("seal exactly the personal fields that were decided")
+        return self.event_class(**self.clear, **sealed)
+
+
+# What a decider returns: real events, or drafts of events with personal data.
+Decided = DomainEvent | Unsealed[DomainEvent]

@@ -1,0 +1,47 @@
+"""Settings of the consent service: the platform's `BVB_*` settings and its own."""
+
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import Field
+
+from bilet.settings import PlatformSettings
+
+SERVICE_NAME: Final = "consent"
+POSTGRES_SCHEMA: Final = "bvb_consent"
+MIB: Final = 1 << 20
+
+
+class ConsentSettings(PlatformSettings):
+    # The largest signed document accepted (`BVB_CONSENT_MAX_DOCUMENT_BYTES`); the request body
+    # may be a little larger (the form fields and the multipart framing).
+    consent_max_document_bytes: int = Field(default=10 * MIB, ge=1024, le=100 * MIB)
+    # Days between a withdrawal and the destruction of the participant's data (152-FZ: 30).
+    consent_erasure_days: int = Field(default=30, ge=0, le=30)
+    # How often the destruction job runs inside the HTTP process (it also runs once at start).
+    consent_erasure_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Where the signed documents are kept: files under var/ (embedded) or a table in the
+    # service's PostgreSQL schema (production). Defaults to follow the event store.
+    consent_document_store: Literal["disk", "postgres"] | None = None
+    # The PostgreSQL schema of the event store and of the documents table.
+    consent_store_schema: str = POSTGRES_SCHEMA
+    # Load consents for identity's Leningrad oblast 2019 demo pupils (the embedded host does).
+    consent_demo_data: bool = False
+    # Follow identity's store in-process (embedded) rather than leaving the read model to the
+    # worker (`python -m bilet_consent.worker`, distributed).
+    consent_embedded_feed: bool = True
+
+    @property
+    def document_store_kind(self) -> Literal["disk", "postgres"]:
+        if self.consent_document_store is not None:
+            return self.consent_document_store
+        return "postgres" if self.event_store == "postgres" else "disk"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.var_dir / f"{SERVICE_NAME}-documents"
+
+    @property
+    def max_body_bytes(self) -> int:
+        # Room for the form fields and the multipart framing around the document.
+        return self.consent_max_document_bytes + 64 * 1024

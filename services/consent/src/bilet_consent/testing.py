@@ -1,0 +1,128 @@
+"""What the consent service's tests (and the host's) use to set a scene: identity's published
+events written into identity's store as identity writes them (sealed with the suite's key store),
+a clock that tests move, consent forms, and tiny documents of each accepted type."""
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from bilet import stores
+from bilet.contracts import EventMetadata, encode, seal
+from bilet.contracts.catalogue.identity import ParticipantMovedToSchool, ParticipantRegistered
+from bilet.crypto import FieldCipher
+from bilet.eventstore import ANY
+from bilet_consent.settings import ConsentSettings
+
+REGION = UUID("b04673c4-e959-5e7b-b095-3d9da56889fb")
+OTHER_REGION = UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000078")
+SCHOOL_3 = UUID("16fae2ab-d1c8-5e70-ba8f-657ddc885c03")
+SCHOOL_5 = UUID("2b848086-7aca-51be-b130-41e65476f3a5")
+SPB_SCHOOL = UUID("0c3b9a52-7f3e-4d8a-8a10-000000000078")
+PUPIL_NAME = "Соколова Дарья Андреевна"
+PUPIL_SNILS = "112-233-445 95"
+GUARDIAN_LAST = "Соколова"
+GUARDIAN_FIRST = "Ирина"
+PASSPORT_NUMBER = "731592"
+PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 64 + b"\xff\xd9"
+
+
+class Clock:
+    """A clock tests move (the service takes any `() -> datetime`)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, days: int) -> None:
+        self.now += timedelta(days=days)
+
+
+async def register_pupils(
+    settings: ConsentSettings, pupils: list[tuple[UUID, UUID, UUID]], grade: int = 7
+) -> int:
+    """Append `ParticipantRegistered` for (participant, school, region) to identity's store, with
+    personal fields sealed with the participant's key; returns the last position."""
+    store = await stores.open_event_store(settings, "identity")
+    keystore = await stores.open_key_store(settings)
+    try:
+        cipher = FieldCipher(keystore)
+        position = 0
+        for participant_id, school_id, region_id in pupils:
+            sealed = await seal(
+                cipher,
+                str(participant_id),
+                {
+                    "full_name": {"last_name": "Соколова", "first_name": "Дарья",
+                                  "patronymic": "Андреевна"},
+                    "birth_date": "2007-04-12",
+                    "snils": PUPIL_SNILS,
+                    "health_limitations": {"has_limitations": False, "kind": None},
+                },
+            )  # fmt: skip
+            event = ParticipantRegistered(
+                participant_id=participant_id,
+                school_id=school_id,
+                region_id=region_id,
+                season=2019,
+                grade=grade,
+                accessibility_needs=(),
+                **sealed,
+            )
+            result = await store.append(
+                event.stream_id, [encode(event, EventMetadata(actor="test-registrar"))], ANY
+            )
+            position = result.position
+        return position
+    finally:
+        await keystore.close()
+        await store.close()
+
+
+async def move_pupil(
+    settings: ConsentSettings, participant_id: UUID, to_school: UUID, to_region: UUID
+) -> int:
+    store = await stores.open_event_store(settings, "identity")
+    try:
+        event = ParticipantMovedToSchool(
+            participant_id=participant_id,
+            from_school_id=SCHOOL_3,
+            to_school_id=to_school,
+            to_region_id=to_region,
+            grade=7,
+        )
+        result = await store.append(event.stream_id, [encode(event, EventMetadata())], ANY)
+        return result.position
+    finally:
+        await store.close()
+
+
+def consent_form(participant_id: UUID, **overrides: Any) -> dict[str, Any]:
+    today = date(2019, 9, 20)
+    form: dict[str, Any] = {
+        "participant_id": str(participant_id),
+        "form_version": "2019-1",
+        "purposes": ["programme_participation", "online_diagnostics", "career_events",
+                     "portfolio", "recommendations", "health_data"],
+        "signed_on": (today - timedelta(days=3)).isoformat(),
+        "valid_until": "2020-08-31",
+        "guardian": {
+            "last_name": GUARDIAN_LAST,
+            "first_name": GUARDIAN_FIRST,
+            "patronymic": "Викторовна",
+            "relationship": "parent",
+            "passport": {"series": "41 05", "number": PASSPORT_NUMBER,
+                         "issued_by": "ТП № 1 ОУФМС России в Лужском р-не",
+                         "issued_on": "2010-03-15"},
+            "phone": "8 (921) 123-45-67",
+        },
+    }  # fmt: skip
+    for key, value in overrides.items():
+        if key.startswith("guardian."):
+            form["guardian"][key.removeprefix("guardian.")] = value
+        else:
+            form[key] = value
+    return form
