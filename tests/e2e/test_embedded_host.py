@@ -15,11 +15,16 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from bilet.services import SERVICE_NAMES
+from bilet_consent.demo import DEMO_GUARDIAN
 from bilet_host.embedded import create_embedded_host
+from bilet_identity import demo as identity_demo
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
     host = create_embedded_host()
     async with LifespanManager(host) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -96,6 +101,14 @@ def test_bvb_run_serves_all_services_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}/portfolio/docs" in output
+    guardian_line = next(
+        line for line in output.splitlines() if line.strip().startswith("guardian")
+    )
+    claims = jwt.decode(guardian_line.split()[-1], options={"verify_signature": False})
+    # The demo guardian's children are identity's demo pupils whose consents the consent demo holds.
+    assert claims["children"] == [str(child) for child in DEMO_GUARDIAN.participant_ids]
+    assert claims["sub"] == str(DEMO_GUARDIAN.guardian_id)
+    assert DEMO_GUARDIAN.participant_ids[0] == identity_demo.FIRST_PUPIL
     assert (tmp_path / "var").is_dir()
 
 
@@ -135,3 +148,19 @@ def test_bvb_dev_token_mints_a_token_the_services_accept(tmp_path: Path) -> None
     )
     assert refused.returncode == 2
     assert "only in development" in refused.stderr
+
+
+def test_bvb_hands_a_services_own_commands_to_it() -> None:
+    helped = subprocess.run(
+        [sys.executable, "-m", "bilet_host.cli", "consent", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "erase-due" in helped.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "bilet_host.cli", "diagnostics"],
+        capture_output=True,
+        text=True,
+    )
+    assert unknown.returncode == 2  # argparse: no such command (diagnostics has none yet)

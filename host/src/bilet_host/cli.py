@@ -5,7 +5,7 @@ import contextlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import uvicorn
 
@@ -13,6 +13,7 @@ from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
+from bilet_consent import demo as consent_demo
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 from bilet_identity import demo
 
@@ -35,10 +36,15 @@ def _demo_tokens(settings: PlatformSettings) -> str:
     ]
     width = max(len(role.value) for role in Role)
     for role, scopes in demo.token_scopes():
+        subject = f"demo-{role.value}"
+        if role is Role.GUARDIAN:
+            # The parent whose consents the consent service's demo data holds (two children).
+            scopes = {**scopes, **consent_demo.DEMO_GUARDIAN.token_claims()}
+            subject = str(consent_demo.DEMO_GUARDIAN.guardian_id)
         children = scopes.get("children")
         token = signer.mint(
             role,
-            subject=f"demo-{role.value}",
+            subject=subject,
             school=_scope(scopes, "school"),
             region=_scope(scopes, "region"),
             participant=_scope(scopes, "participant"),
@@ -121,7 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
             service, help=f"the {service} service's own commands (`bvb {service} --help`)"
         )
         service_parser.add_argument("arguments", nargs=argparse.REMAINDER)
-        service_parser.set_defaults(handler=_service_command(service))
     return parser
 
 
@@ -130,17 +135,14 @@ def _services_with_commands() -> list[str]:
     return [name for name in SERVICE_NAMES if importlib.util.find_spec(f"bilet_{name}.cli")]
 
 
-def _service_command(service: str) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        module = importlib.import_module(f"bilet_{service}.cli")
-        result: int = module.main(list(args.arguments))
-        return result
-
-    return handler
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in _services_with_commands():
+        # The service parses its own arguments (and answers its own --help).
+        module = importlib.import_module(f"bilet_{arguments[0]}.cli")
+        service_result: int = module.main(arguments[1:])
+        return service_result
+    args = build_parser().parse_args(arguments)
     handler = args.handler
     result: int = handler(args)
     return result
