@@ -1,15 +1,174 @@
-"""Composition root of the HTTP process: `uvicorn bilet_portfolio.app:create_app --factory`."""
+"""Composition root of the HTTP process: `uvicorn bilet_portfolio.app:create_app --factory`.
+
+The API reads the portfolio read model (SQLite under `var/`, or PostgreSQL schema
+`bvb_portfolio_rm`), which a separate worker (`python -m bilet_portfolio.worker`) feeds from
+Kafka. Embedded (`create_embedded_app`, `make run`) the lifespan feeds it itself, in-process,
+from the other services' stores: it catches up first, so the demo data is visible at start, then
+follows them live in a background task.
+
+Readiness: the read model answers, the embedded feed (if any) runs, and the projection is at
+most `BVB_PORTFOLIO_MAX_LAG` events behind its sources. Metrics: the HTTP metrics of every
+service, and the projection's (`bilet_projection_*`, lag included).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
 
 from fastapi import FastAPI
 
-from bilet.http import ServiceDescription, create_service_app
+from bilet.audit import EventStoreAuditLog
+from bilet.crypto import FieldCipher
+from bilet.http import ReadinessCheck, ServiceDescription, create_service_app
+from bilet.projections import EmbeddedFeed, ProjectionMetrics, ReadModel
+from bilet_portfolio.adapters.lag import KafkaLag, LagProbe, StoreLag
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
+from bilet_portfolio.adapters.stores import (
+    open_audit_store,
+    open_key_store,
+    open_read_model,
+    open_sources,
+)
+from bilet_portfolio.api.problems import on_portfolio_error
+from bilet_portfolio.api.routes import router
+from bilet_portfolio.api.streams import UpdateStreams
+from bilet_portfolio.application.errors import PortfolioError
+from bilet_portfolio.application.service import PortfolioQueries
+from bilet_portfolio.settings import SERVICE_NAME, SOURCES, PortfolioSettings, topic_of
+
+_log = logging.getLogger(__name__)
 
 SERVICE = ServiceDescription(
-    name="portfolio",
+    name=SERVICE_NAME,
     title="Bilet Portfolio",
     summary="The participant's digital portfolio, read by pupils, guardians and navigators.",
+    tags=(
+        {
+            "name": "portfolio",
+            "description": "Portfolios, a school's participants, a guardian's children and "
+            "server-sent updates. Reads accept `BVB-Position` (read-your-writes).",
+        },
+    ),
 )
+READINESS_TIMEOUT: Final = 2.0
+# How often the in-process feed looks at the other services' SQLite stores when no append of
+# its own store instance wakes it (their appends go through the owning service's instance).
+SOURCE_POLL_SECONDS: Final = 0.05
 
 
-def create_app() -> FastAPI:
-    return create_service_app(SERVICE)
+def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
+    settings = settings or PortfolioSettings()
+    projection = PortfolioProjection()
+    feed_task: asyncio.Task[None] | None = None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal feed_task
+        async with contextlib.AsyncExitStack() as stack:
+            read_model = await open_read_model(settings)
+            stack.push_async_callback(read_model.close)
+            await read_model.install(projection)
+            audit_store = await open_audit_store(settings)
+            stack.push_async_callback(audit_store.close)
+            keystore = await open_key_store(settings)
+            stack.push_async_callback(keystore.close)
+            metrics: ProjectionMetrics = app.state.projection_metrics
+            lag: LagProbe | None = None
+            if settings.portfolio_embedded_feed:
+                sources = await open_sources(settings)
+                for store in sources.values():
+                    stack.push_async_callback(store.close)
+                    store.poll_interval = SOURCE_POLL_SECONDS
+                feed = EmbeddedFeed(read_model, projection, sources, metrics=metrics)
+                await feed.catch_up({})
+                feed_task = asyncio.create_task(feed.run(), name="portfolio-embedded-feed")
+                stack.push_async_callback(_stop, feed_task)
+                lag = StoreLag(read_model, sources, metrics)
+            elif settings.kafka_bootstrap:
+                lag = KafkaLag(
+                    read_model,
+                    settings.kafka_bootstrap,
+                    [topic_of(source) for source in SOURCES],
+                    metrics,
+                )
+                stack.push_async_callback(lag.close)
+            streams = UpdateStreams(
+                poll=settings.portfolio_sse_poll_seconds,
+                keepalive=settings.portfolio_sse_keepalive_seconds,
+                max_seconds=settings.portfolio_sse_max_seconds,
+            )
+            streams.chain_signals()
+            stack.callback(streams.unchain_signals)
+            stack.callback(streams.close)  # runs first: open streams end before stores close
+            app.state.read_model = read_model
+            app.state.lag = lag
+            app.state.update_streams = streams
+            app.state.portfolio = PortfolioQueries(
+                SqlPortfolioReader(read_model, projection),
+                FieldCipher(keystore),
+                EventStoreAuditLog(audit_store),
+                wait_timeout=settings.portfolio_wait_timeout,
+            )
+            yield
+
+    async def read_model_answers() -> ReadinessCheck:
+        read_model: ReadModel | None = getattr(app.state, "read_model", None)
+        if read_model is None:
+            return ReadinessCheck(name="read_model", ready=False, detail="not open")
+        try:
+            await asyncio.wait_for(read_model.checkpoints(projection.name), READINESS_TIMEOUT)
+        except Exception as error:  # any failure means "not ready"; the probe itself must answer
+            return ReadinessCheck(name="read_model", ready=False, detail=type(error).__name__)
+        return ReadinessCheck(name="read_model", ready=True)
+
+    async def feed_runs() -> ReadinessCheck:
+        if not settings.portfolio_embedded_feed:
+            return ReadinessCheck(name="feed", ready=True, detail="the worker feeds it")
+        if feed_task is None or feed_task.done():
+            return ReadinessCheck(name="feed", ready=False, detail="the embedded feed stopped")
+        return ReadinessCheck(name="feed", ready=True, detail="embedded")
+
+    async def lag_is_small() -> ReadinessCheck:
+        lag: LagProbe | None = getattr(app.state, "lag", None)
+        if lag is None:
+            return ReadinessCheck(
+                name="projection_lag", ready=True, detail="not measured: no feed configured"
+            )
+        try:
+            behind = await asyncio.wait_for(lag.lag(), READINESS_TIMEOUT)
+        except Exception as error:
+            return ReadinessCheck(name="projection_lag", ready=False, detail=type(error).__name__)
+        worst = max(behind.values(), default=0)
+        return ReadinessCheck(
+            name="projection_lag",
+            ready=worst <= settings.portfolio_max_lag,
+            detail=f"{worst} behind (at most {settings.portfolio_max_lag})",
+        )
+
+    app = create_service_app(
+        SERVICE,
+        [router],
+        lifespan,
+        settings=settings,
+        readiness=[read_model_answers, feed_runs, lag_is_small],
+    )
+    # Once per application: a lifespan may run again (tests), a registry takes each metric once.
+    app.state.projection_metrics = ProjectionMetrics(app.state.metrics_registry)
+    app.add_exception_handler(PortfolioError, on_portfolio_error)
+    return app
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("the embedded portfolio feed had failed: %r", task.exception())
+
+
+def create_embedded_app() -> FastAPI:
+    """The service as the embedded host runs it (`make run`): fed in-process."""
+    return create_app(PortfolioSettings(portfolio_embedded_feed=True))

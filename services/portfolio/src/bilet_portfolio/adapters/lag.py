@@ -1,0 +1,101 @@
+"""How far the portfolio read model is behind its sources: for `/readyz` and `/metrics`.
+
+- Embedded: per source store, its head position minus the last position the feed handled.
+- Kafka (the API beside a separate worker): per topic-partition, the end offset minus the
+  checkpoint the worker stored in the read model — what the worker's consumer lag would say,
+  measured from the API process, which shares only the read model with it.
+
+Both set `bilet_projection_consumer_lag{projection, topic, partition}` of the process's
+`ProjectionMetrics` (a source name stands for the topic on the embedded path, partition 0).
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bilet.eventstore import EventStore
+from bilet.projections import ProjectionMetrics, ReadModel
+from bilet.projections.kafka import partitions_of
+from bilet_portfolio.settings import PROJECTION_NAME
+
+
+class LagProbe(Protocol):
+    async def lag(self) -> dict[str, int]:
+        """Events (or records) behind, by feed partition (`source` or `topic:partition`)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class StoreLag:
+    def __init__(
+        self, read_model: ReadModel, sources: Mapping[str, EventStore], metrics: ProjectionMetrics
+    ) -> None:
+        self.read_model = read_model
+        self.sources = dict(sources)
+        self.metrics = metrics
+
+    async def lag(self) -> dict[str, int]:
+        checkpoints = await self.read_model.checkpoints(PROJECTION_NAME)
+        behind = {}
+        for source, store in self.sources.items():
+            head = await store.head_position()
+            lag = max(0, head - checkpoints.get((source, 0), 0))
+            self.metrics.lag.labels(PROJECTION_NAME, source, "0").set(lag)
+            behind[source] = lag
+        return behind
+
+    async def close(self) -> None:
+        return None
+
+
+class KafkaLag:
+    """End offsets are asked of the broker at most every `refresh` seconds."""
+
+    def __init__(
+        self,
+        read_model: ReadModel,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        metrics: ProjectionMetrics,
+        *,
+        refresh: float = 5.0,
+    ) -> None:
+        self.read_model = read_model
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = list(topics)
+        self.metrics = metrics
+        self.refresh = refresh
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._ends: dict[TopicPartition, int] = {}
+        self._asked = float("-inf")
+
+    async def _end_offsets(self) -> dict[TopicPartition, int]:
+        if time.monotonic() - self._asked < self.refresh:
+            return self._ends
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
+            await consumer.start()
+            self._consumer = consumer
+        self._partitions = await partitions_of(self.bootstrap_servers, self.topics)
+        self._ends = dict(await self._consumer.end_offsets(self._partitions))
+        self._asked = time.monotonic()
+        return self._ends
+
+    async def lag(self) -> dict[str, int]:
+        ends = await self._end_offsets()
+        checkpoints = await self.read_model.checkpoints(PROJECTION_NAME)
+        behind = {}
+        for tp, end in ends.items():
+            lag = max(0, end - checkpoints.get((tp.topic, tp.partition), 0))
+            self.metrics.lag.labels(PROJECTION_NAME, tp.topic, str(tp.partition)).set(lag)
+            behind[f"{tp.topic}:{tp.partition}"] = lag
+        return behind
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None

@@ -1,0 +1,429 @@
+"""The routes of `/portfolio/v1`: parse → wait for the caller's writes → query → answer.
+
+Every read accepts the `BVB-Position` header a command returned and waits (bounded) until the
+read model has applied it; every answer carries the positions it reflects in `BVB-Position`.
+Refusals are `PortfolioError`s and become problem+json (`problems.on_portfolio_error`).
+"""
+
+import re
+import uuid
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from bilet.http import CurrentPrincipal
+from bilet.http.consistency import POSITION_HEADER, PositionToken, parse_position_tokens
+from bilet_portfolio.api.models import (
+    BookingModel,
+    CareerEventModel,
+    ChildrenModel,
+    ConsentModel,
+    DisplayNameModel,
+    FeedbackModel,
+    HistoryModel,
+    InstrumentModel,
+    ParticipantSummaryModel,
+    PortfolioModel,
+    ProgressModel,
+    RecommendationsModel,
+    RegionModel,
+    SchoolModel,
+    SchoolParticipantsModel,
+    StageModel,
+    VenueModel,
+    WindowModel,
+)
+from bilet_portfolio.api.problems import problems
+from bilet_portfolio.api.streams import UpdateStreams
+from bilet_portfolio.application.listing import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    SchoolQuery,
+    SortKey,
+    decode_cursor,
+)
+from bilet_portfolio.application.service import (
+    DisplayName,
+    PortfolioQueries,
+    PortfolioView,
+    ReadContext,
+    Summary,
+)
+from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
+from bilet_portfolio.domain.progress import Progress, ProgressFilter
+
+_CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+SSE_MEDIA_TYPE: Final = "text/event-stream"
+
+
+def _queries(request: Request) -> PortfolioQueries:
+    queries: PortfolioQueries = request.app.state.portfolio
+    return queries
+
+
+def _context(request: Request, principal: CurrentPrincipal) -> ReadContext:
+    given = request.headers.get("x-correlation-id", "")
+    correlation = given if _CORRELATION.match(given) else str(uuid.uuid4())
+    return ReadContext(principal, correlation)
+
+
+Queries = Annotated[PortfolioQueries, Depends(_queries)]
+Context = Annotated[ReadContext, Depends(_context)]
+PositionHeader = Annotated[
+    str | None,
+    Header(
+        alias=POSITION_HEADER,
+        description="Read-your-writes: the `BVB-Position` value(s) commands returned, "
+        "comma-separated. The read waits (2 s at most) until they are applied.",
+        max_length=2000,
+    ),
+]
+
+router = APIRouter(prefix="/v1", tags=["portfolio"])
+
+
+async def _wait(queries: PortfolioQueries, header: str | None) -> None:
+    tokens = parse_position_tokens(header)
+    if tokens:
+        await queries.await_tokens(tokens)
+
+
+async def _reflects(queries: PortfolioQueries, response: Response) -> None:
+    """The positions the answer reflects, one token per source, in `BVB-Position`."""
+    positions = await queries.positions()
+    if positions:
+        response.headers[POSITION_HEADER] = ", ".join(
+            PositionToken(source, position).encode() for source, position in positions.items()
+        )
+
+
+# ---------------------------------------------------------------------- mapping
+def _name(name: DisplayName | None) -> DisplayNameModel | None:
+    if name is None:
+        return None
+    return DisplayNameModel(
+        last_name=name.last_name,
+        first_name=name.first_name,
+        patronymic=name.patronymic,
+        erased=name.erased,
+    )
+
+
+def _consent(facts: ConsentFacts, state: ConsentState) -> ConsentModel:
+    return ConsentModel(
+        state=state,
+        purposes=list(facts.purposes),
+        valid_until=facts.valid_until,
+        rejection_reasons=list(facts.rejection_reasons),
+        erase_by=facts.erase_by,
+        newer_pending=facts.pending,
+    )
+
+
+def _progress(progress: Progress) -> ProgressModel:
+    return ProgressModel(
+        stages_completed=progress.stages_completed,
+        stages_total=progress.stages_total,
+        career_events_booked=progress.career_events_booked,
+        career_events_attended=progress.career_events_attended,
+        max_career_events=progress.max_career_events,
+        recommendations=progress.recommendations,
+    )
+
+
+def _answer_sheet_id(answer_sheet: Any) -> str | None:
+    if isinstance(answer_sheet, dict):
+        value = answer_sheet.get("answer_sheet_id")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def portfolio_model(view: PortfolioView) -> PortfolioModel:
+    participant = view.participant
+    consent = _consent(participant.consent, view.consent_state)
+    record = view.record
+    if record is None:  # the school, without a verified consent: the consent alone
+        return PortfolioModel(
+            participant_id=participant.participant_id,
+            version=participant.version,
+            open=False,
+            consent=consent,
+            display_name=None,
+            season=None,
+            grade=None,
+            school=None,
+            region=None,
+            progress=None,
+            diagnostics=[],
+            career_events=[],
+            recommendations=[],
+            history=[],
+            updated_at=None,
+        )
+    windows = {(w.season, w.stage): w for w in record.windows}
+    diagnostics = []
+    for attempt in view.stages:
+        window = windows.get((attempt.season, attempt.stage))
+        diagnostics.append(
+            StageModel(
+                season=attempt.season,
+                stage=attempt.stage,
+                status="completed" if attempt.status == "completed" else "started",
+                attempt_id=attempt.attempt_id,
+                instruments=[InstrumentModel(**ref) for ref in attempt.instruments],
+                result=attempt.result,
+                answer_sheet_id=_answer_sheet_id(attempt.answer_sheet),
+                started_at=attempt.started_at,
+                completed_at=attempt.completed_at,
+                window=None
+                if window is None
+                else WindowModel(opens_on=window.opens_on, closes_on=window.closes_on),
+            )
+        )
+    feedback_of: dict[str, list[FeedbackModel]] = {}
+    for feedback in record.feedback:
+        feedback_of.setdefault(feedback.booking_id, []).append(
+            FeedbackModel(
+                feedback_id=feedback.feedback_id,
+                engagement=feedback.engagement,
+                task_result=feedback.task_result,
+                observed_skills=feedback.observed_skills,
+                suggested_environments=feedback.suggested_environments,
+                comment=view.comments.get(feedback.feedback_id),
+                given_at=feedback.given_at,
+            )
+        )
+    bookings = []
+    for booking in record.bookings:
+        event = booking.career_event
+        bookings.append(
+            BookingModel(
+                booking_id=booking.booking_id,
+                status=booking.status,
+                season=booking.season,
+                cancellation_reason=booking.cancellation_reason,
+                booked_at=booking.booked_at,
+                attended_at=booking.attended_at,
+                cancelled_at=booking.cancelled_at,
+                career_event=None
+                if event is None
+                else CareerEventModel(
+                    career_event_id=event.career_event_id,
+                    title=event.title,
+                    profession=event.profession,
+                    environments=event.environments,
+                    venue=VenueModel(**event.venue),
+                    starts_at=event.starts_at,
+                    ends_at=event.ends_at,
+                    cancelled=event.cancelled,
+                    cancellation_reason=event.cancellation_reason,
+                ),
+                feedback=feedback_of.get(booking.booking_id, []),
+            )
+        )
+    school, region = record.school, record.region
+    return PortfolioModel(
+        participant_id=participant.participant_id,
+        version=participant.version,
+        open=True,
+        consent=consent,
+        display_name=_name(view.name),
+        season=participant.season,
+        grade=participant.grade,
+        school=None
+        if school is None
+        else SchoolModel(
+            school_id=school.school_id, name=school.name, municipality=school.municipality
+        ),
+        region=None
+        if region is None
+        else RegionModel(
+            region_id=region.region_id, region_code=region.region_code, name=region.name
+        ),
+        progress=_progress(participant.progress),
+        diagnostics=diagnostics,
+        career_events=bookings,
+        recommendations=[
+            RecommendationsModel(
+                season=r.season,
+                recommendation_set_id=r.recommendation_set_id,
+                leading_environments=r.leading_environments,
+                study_plan=r.study_plan,
+                opportunities=r.opportunities,
+                rules=r.rules,
+                basis=r.basis,
+                supersedes=r.supersedes,
+                issued_at=r.issued_at,
+            )
+            for r in record.recommendations
+        ],
+        history=[
+            HistoryModel(
+                recorded_at=h.recorded_at,
+                source=h.source,
+                event_type=h.event_type,
+                stream_id=h.stream_id,
+                stream_version=h.stream_version,
+                position=h.position,
+            )
+            for h in record.history
+        ],
+        updated_at=participant.updated_at,
+    )
+
+
+def summary_model(summary: Summary) -> ParticipantSummaryModel:
+    participant = summary.participant
+    return ParticipantSummaryModel(
+        participant_id=participant.participant_id,
+        open=summary.open,
+        consent=_consent(participant.consent, summary.consent_state),
+        display_name=_name(summary.name) if summary.open else None,
+        season=participant.season,
+        grade=participant.grade,
+        progress=_progress(participant.progress) if summary.open else None,
+        version=participant.version,
+        updated_at=participant.updated_at if summary.open else None,
+    )
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2): `*`, or any listed tag with the same opaque value."""
+    if if_none_match is None:
+        return False
+    opaque = etag.removeprefix("W/")
+    for candidate in (part.strip() for part in if_none_match.split(",")):
+        if candidate == "*" or candidate.removeprefix("W/") == opaque:
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------- routes
+@router.get(
+    "/participants/{participant_id}",
+    name="get_participant_portfolio",
+    summary="A participant's whole portfolio (ETag, If-None-Match → 304)",
+    response_model=PortfolioModel,
+    responses={
+        304: {"description": "Not modified: the `If-None-Match` ETag is current."},
+        **problems(403, 404, 409, 410),
+    },
+)
+async def get_participant_portfolio(
+    participant_id: UUID,
+    queries: Queries,
+    context: Context,
+    response: Response,
+    position: PositionHeader = None,
+    if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
+) -> Any:
+    await _wait(queries, position)
+    pid = str(participant_id)
+    checked = await queries.check(context, pid)
+    headers = {"ETag": checked.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if _matches(if_none_match, checked.etag):
+        not_modified = Response(status_code=304, headers=headers)
+        await _reflects(queries, not_modified)
+        return not_modified
+    view = await queries.portfolio(context, pid)
+    response.headers.update({**headers, "ETag": view.etag})
+    await _reflects(queries, response)
+    return portfolio_model(view)
+
+
+@router.get(
+    "/schools/{school_id}/participants",
+    name="list_school_participants",
+    summary="The participants of a school, cursor-paged, filtered and sorted",
+    response_model=SchoolParticipantsModel,
+    responses=problems(403, 404, 409),
+)
+async def list_school_participants(
+    school_id: UUID,
+    queries: Queries,
+    context: Context,
+    response: Response,
+    position: PositionHeader = None,
+    grade: Annotated[int | None, Query(ge=1, le=11)] = None,
+    consent: Annotated[ConsentState | None, Query(description="The consent state.")] = None,
+    progress: Annotated[
+        ProgressFilter | None,
+        Query(description="How far the pupil has come (only pupils with an open portfolio)."),
+    ] = None,
+    sort: Annotated[SortKey, Query()] = SortKey.PARTICIPANT,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> SchoolParticipantsModel:
+    query = SchoolQuery(grade=grade, consent=consent, progress=progress, sort=sort, limit=limit)
+    if cursor is not None:
+        query = SchoolQuery(
+            grade=grade,
+            consent=consent,
+            progress=progress,
+            sort=sort,
+            limit=limit,
+            after=decode_cursor(query, cursor),
+        )
+    await _wait(queries, position)
+    page = await queries.school(context, str(school_id), query)
+    response.headers["Cache-Control"] = "private, no-store"
+    await _reflects(queries, response)
+    return SchoolParticipantsModel(
+        school_id=page.school_id,
+        items=[summary_model(item) for item in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/me/children",
+    name="list_my_children",
+    summary="The guardian's children (token `children`, or linked by a verified consent)",
+    response_model=ChildrenModel,
+    responses=problems(403, 409),
+)
+async def list_my_children(
+    queries: Queries, context: Context, response: Response, position: PositionHeader = None
+) -> ChildrenModel:
+    await _wait(queries, position)
+    children = await queries.children(context)
+    response.headers["Cache-Control"] = "private, no-store"
+    await _reflects(queries, response)
+    return ChildrenModel(items=[summary_model(child) for child in children])
+
+
+@router.get(
+    "/participants/{participant_id}/updates",
+    name="stream_participant_updates",
+    summary="Server-sent events: one `portfolio` event whenever the portfolio changes",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "An event stream (`text/event-stream`): `portfolio` events carry "
+            "`{participant_id, version, etag}`; `closed` says why the stream ended early.",
+            "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        **problems(403, 404, 409, 410),
+    },
+)
+async def stream_participant_updates(
+    participant_id: UUID,
+    request: Request,
+    queries: Queries,
+    context: Context,
+    position: PositionHeader = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,
+) -> StreamingResponse:
+    await _wait(queries, position)
+    pid = str(participant_id)
+    first = await queries.check(context, pid)  # refusals are answered before the stream starts
+    streams: UpdateStreams = request.app.state.update_streams
+    return StreamingResponse(
+        streams.follow(queries, context, pid, first, last_event_id),
+        media_type=SSE_MEDIA_TYPE,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

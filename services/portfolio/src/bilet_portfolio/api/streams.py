@@ -1,0 +1,131 @@
+"""Server-sent events of a participant's portfolio: a `portfolio` event whenever its version
+changes (and once at the start, unless `Last-Event-ID` is already current).
+
+A stream re-checks access at every change: when the caller may no longer see the portfolio (a
+withdrawn consent, an erasure) it sends `closed` with the refusal's code and ends. It also ends
+when the client goes away (Starlette cancels it on `http.disconnect`), after
+`portfolio_sse_max_seconds` (clients reconnect by themselves, `retry:` tells them how soon), and
+when the process shuts down: on the lifespan's end, and — since uvicorn waits for open responses
+before it runs the lifespan's end — on SIGTERM/SIGINT, whose handler is chained for that.
+"""
+
+import asyncio
+import contextlib
+import json
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator
+from types import FrameType
+from typing import Any, Final
+
+from bilet_portfolio.application.errors import PortfolioError
+from bilet_portfolio.application.service import PortfolioQueries, PortfolioView, ReadContext
+
+RETRY_MILLISECONDS: Final = 2000
+_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+
+
+def _event(kind: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    lines = [f"event: {kind}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
+    return "\n".join(lines) + "\n\n"
+
+
+class UpdateStreams:
+    """The open update streams of one application, and how they are told to stop."""
+
+    def __init__(self, *, poll: float, keepalive: float, max_seconds: float) -> None:
+        self.poll = poll
+        self.keepalive = keepalive
+        self.max_seconds = max_seconds
+        self.open = 0
+        self._closing = asyncio.Event()
+        self._previous: dict[int, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    def close(self) -> None:
+        """End every open stream (and refuse none: new ones end at once)."""
+        self._closing.set()
+
+    def reopen(self) -> None:
+        self._closing = asyncio.Event()
+
+    # ------------------------------------------------------------------ shutdown signals
+    def chain_signals(self) -> None:
+        """Close the streams on SIGTERM/SIGINT before the server's own handler runs, so that a
+        server waiting for open responses before its shutdown is not kept waiting."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:
+            previous = signal.getsignal(sig)
+            if not callable(previous):
+                continue  # default or ignored: nothing to chain to; the lifespan's end closes
+            self._previous[sig] = previous
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.close)
+        previous = self._previous.get(sig)
+        if callable(previous):
+            previous(sig, frame)
+
+    def unchain_signals(self) -> None:
+        for sig, previous in self._previous.items():
+            if signal.getsignal(sig) == self._on_signal:
+                signal.signal(sig, previous)
+        self._previous.clear()
+
+    # ------------------------------------------------------------------ one stream
+    async def follow(
+        self,
+        queries: PortfolioQueries,
+        ctx: ReadContext,
+        participant_id: str,
+        first: PortfolioView,
+        last_event_id: str | None,
+    ) -> AsyncIterator[str]:
+        self.open += 1
+        try:
+            yield f"retry: {RETRY_MILLISECONDS}\n\n"
+            sent = last_event_id
+            view: PortfolioView | None = first
+            started = last_beat = time.monotonic()
+            while True:
+                if view is not None and str(view.participant.version) != sent:
+                    sent = str(view.participant.version)
+                    yield _event(
+                        "portfolio",
+                        {
+                            "participant_id": participant_id,
+                            "version": view.participant.version,
+                            "etag": view.etag,
+                        },
+                        sent,
+                    )
+                now = time.monotonic()
+                if self.closing or now - started >= self.max_seconds:
+                    return
+                if now - last_beat >= self.keepalive:
+                    last_beat = now
+                    yield ": keep-alive\n\n"
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll):
+                        await self._closing.wait()
+                if self.closing:
+                    return
+                try:
+                    view = await queries.check(ctx, participant_id)
+                except PortfolioError as refused:
+                    yield _event("closed", {"code": refused.code})
+                    return
+        finally:
+            self.open -= 1

@@ -1,0 +1,169 @@
+"""`bvb portfolio …`: operations on the portfolio read model.
+
+    bvb portfolio rebuild [--from stores|kafka]   replay the history into shadow tables and
+                                                  switch, while the API keeps serving
+    bvb portfolio status                          how far the read model is, per source
+
+`--from stores` replays the services' event stores (`make run`: the SQLite files under `var/`);
+`--from kafka` the topics from their beginnings. Without `--from`, the rebuild replays what the
+live read model was fed from (its checkpoints say), else Kafka when `BVB_KAFKA_BOOTSTRAP` is set.
+The progress bar on stderr counts source positions (stores) or Kafka offsets reached.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable, Mapping
+from typing import TextIO
+
+from bilet.projections import ReadModel, rebuild_from_kafka, rebuild_from_stores
+from bilet.projections.kafka import partitions_of
+from bilet.projections.port import SHADOW_SUFFIX
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.stores import open_read_model, open_sources
+from bilet_portfolio.settings import PROJECTION_NAME, SOURCES, PortfolioSettings, topic_of
+
+BAR_WIDTH = 30
+TICK_SECONDS = 0.2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bvb portfolio", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    rebuild = commands.add_parser("rebuild", help="rebuild the read model without downtime")
+    rebuild.add_argument("--from", dest="origin", choices=("stores", "kafka"), default=None)
+    commands.add_parser("status", help="positions reached per source")
+    return parser
+
+
+class ProgressBar:
+    """`[#####.....]  45%  12,345 / 27,000` on one line of a terminal, redrawn in place."""
+
+    def __init__(self, out: TextIO, label: str) -> None:
+        self.out = out
+        self.label = label
+
+    def draw(self, done: int, total: int) -> None:
+        share = 1.0 if total <= 0 else min(1.0, done / total)
+        filled = int(share * BAR_WIDTH)
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        self.out.write(f"\r{self.label} [{bar}] {share:4.0%}  {done:,} / {total:,}")
+        self.out.flush()
+
+    def finish(self) -> None:
+        self.out.write("\n")
+        self.out.flush()
+
+
+async def _watch(
+    read_model: ReadModel,
+    goals: Mapping[tuple[str, int], int],
+    bar: ProgressBar,
+    done: Callable[[], bool],
+) -> None:
+    """Redraw the bar from the shadow's checkpoints until told to stop."""
+    total = sum(goals.values())
+    while not done():
+        with contextlib.suppress(Exception):  # the shadow's bookkeeping may not exist yet
+            reached = await read_model.checkpoints(PROJECTION_NAME + SHADOW_SUFFIX)
+            bar.draw(sum(min(reached.get(key, 0), goal) for key, goal in goals.items()), total)
+        await asyncio.sleep(TICK_SECONDS)
+
+
+def _origin_of(checkpoints: Mapping[tuple[str, int], int], settings: PortfolioSettings) -> str:
+    feeds = {feed for feed, _ in checkpoints}
+    if feeds & set(SOURCES):
+        return "stores"
+    if feeds:
+        return "kafka"
+    return "kafka" if settings.kafka_bootstrap else "stores"
+
+
+async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) -> int:
+    projection = PortfolioProjection()
+    read_model = await open_read_model(settings)
+    finished = False
+    try:
+        if origin is None:
+            origin = _origin_of(await read_model.checkpoints(PROJECTION_NAME), settings)
+        if origin == "kafka":
+            if not settings.kafka_bootstrap:
+                print("--from kafka needs BVB_KAFKA_BOOTSTRAP", file=out)
+                return 2
+            topics = [topic_of(source) for source in SOURCES]
+            from aiokafka import AIOKafkaConsumer
+
+            consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+            await consumer.start()
+            try:
+                ends = await consumer.end_offsets(
+                    await partitions_of(settings.kafka_bootstrap, topics)
+                )
+            finally:
+                await consumer.stop()
+            goals = {(tp.topic, tp.partition): end for tp, end in ends.items()}
+            bar = ProgressBar(out, "rebuilding portfolio from Kafka ")
+            watcher = asyncio.create_task(_watch(read_model, goals, bar, lambda: finished))
+            try:
+                report = await rebuild_from_kafka(
+                    read_model,
+                    projection,
+                    bootstrap_servers=settings.kafka_bootstrap,
+                    topics=topics,
+                )
+            finally:
+                finished = True
+                await watcher
+        else:
+            sources = await open_sources(settings)
+            try:
+                goals = {(s, 0): await store.head_position() for s, store in sources.items()}
+                bar = ProgressBar(out, "rebuilding portfolio from the stores ")
+                watcher = asyncio.create_task(_watch(read_model, goals, bar, lambda: finished))
+                try:
+                    report = await rebuild_from_stores(read_model, projection, sources)
+                finally:
+                    finished = True
+                    await watcher
+            finally:
+                for store in sources.values():
+                    await store.close()
+        bar.draw(sum(goals.values()), sum(goals.values()))
+        bar.finish()
+        print(
+            f"rebuilt {report.projection} in {report.seconds:.1f} s "
+            f"({report.rounds} round{'s' if report.rounds != 1 else ''}); switched live",
+            file=out,
+        )
+        return 0
+    finally:
+        await read_model.close()
+
+
+async def status(settings: PortfolioSettings, out: TextIO) -> int:
+    read_model = await open_read_model(settings)
+    try:
+        for source in SOURCES:
+            print(f"{source}: {await read_model.position(PROJECTION_NAME, source)}", file=out)
+        parked = await read_model.parked(PROJECTION_NAME)
+        print(f"parked streams: {len(parked)}", file=out)
+        for stream in parked:
+            print(
+                f"  {stream.source} {stream.stream_id}@{stream.version}: {stream.reason}", file=out
+            )
+        return 0
+    finally:
+        await read_model.close()
+
+
+def main(argv: list[str], *, settings: PortfolioSettings | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = settings or PortfolioSettings()
+    if args.command == "rebuild":
+        return asyncio.run(rebuild(settings, args.origin, sys.stderr))
+    return asyncio.run(status(settings, sys.stdout))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

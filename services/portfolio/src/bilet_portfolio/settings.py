@@ -1,0 +1,37 @@
+"""Settings of the portfolio service: the platform's `BVB_*` settings and its own."""
+
+from typing import Final
+
+from pydantic import Field
+
+from bilet.settings import PlatformSettings
+
+SERVICE_NAME: Final = "portfolio"
+PROJECTION_NAME: Final = "portfolio"
+# The services whose published events the portfolio is built from, in the suite's order.
+SOURCES: Final = ("identity", "consent", "diagnostics", "events", "recommender")
+
+
+def topic_of(source: str) -> str:
+    return f"bilet.{source}"
+
+
+class PortfolioSettings(PlatformSettings):
+    # How long a read carrying a `BVB-Position` token waits for the read model (seconds).
+    portfolio_wait_timeout: float = Field(default=2.0, gt=0, le=30)
+    # Readiness: ready only while the projection is at most this many events behind its sources
+    # (embedded: store head − checkpoint; worker: the Kafka consumer lag of every partition).
+    portfolio_max_lag: int = Field(default=1000, ge=0)
+    # Server-sent events: how often a stream looks at the participant's version (seconds), how
+    # often it sends a keep-alive comment, and how long one stream lasts before the client is
+    # asked to reconnect (SSE clients do so by themselves, with `Last-Event-ID`).
+    portfolio_sse_poll_seconds: float = Field(default=0.25, gt=0, le=10)
+    portfolio_sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    portfolio_sse_max_seconds: float = Field(default=300.0, gt=0, le=3600)
+    # The worker's consumer group and static membership id (the pod name in Kubernetes).
+    portfolio_group_id: str = "bilet.projection.portfolio"
+    portfolio_instance_id: str | None = None
+    # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
+    portfolio_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # Embedded mode: feed the read model in-process from the other services' stores.
+    portfolio_embedded_feed: bool = False

@@ -1,0 +1,167 @@
+"""A school's list (filters, sorts, cursor paging) and a guardian's children."""
+
+from typing import TYPE_CHECKING, Any
+
+from bilet.contracts.vocabulary import Stage
+from bilet.http import Role
+
+if TYPE_CHECKING:
+    from services.portfolio.tests.conftest import Ids, Service
+
+
+async def listing(service: "Service", school: Any, headers: dict[str, str], **params: Any) -> Any:
+    response = await service.client.get(
+        f"/portfolio/v1/schools/{school}/participants", headers=headers, params=params
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def school_of_five(service: "Service", ids: "Ids") -> list[str]:
+    """Five pupils of school 3 (grades 6–8, varied progress), one without consent, one in
+    school 5."""
+    c = service.catalogue
+    pids = [await service.pupil_with_consent(f"p{n}", grade=6 + n % 3) for n in range(5)]
+    await service.pupil_with_consent("elsewhere", school_id=ids.school_5)
+    lonely = ids.pupil("lonely")
+    await service.append(await c.registered(lonely, grade=8))
+    first, second = pids[0], pids[1]
+    event = ids.uid("career-event:list")
+    await service.append(
+        c.completed(first, ids.uid("attempt:a"), Stage.INTERESTS),
+        c.completed(first, ids.uid("attempt:b"), Stage.SOFT_SKILLS),
+        c.completed(first, ids.uid("attempt:c"), Stage.PROFESSIONS_KNOWLEDGE),
+        c.career_event(event),
+        c.booked(event, ids.uid("booking:a"), first),
+        c.attended(event, ids.uid("booking:a"), first),
+        c.booked(event, ids.uid("booking:b"), second),
+    )
+    await service.settle()
+    return [str(p) for p in pids]
+
+
+async def test_the_navigator_pages_through_their_school(service: "Service", ids: "Ids") -> None:
+    pids = await school_of_five(service, ids)
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        body = await listing(service, ids.school_3, navigator, **params)
+        seen += [item["participant_id"] for item in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    lonely = str(ids.pupil("lonely"))
+    assert sorted(seen) == sorted([*pids, lonely])
+    assert seen == sorted(seen)
+    assert pages == 3
+    everyone = await listing(service, ids.school_3, navigator)
+    by_id = {item["participant_id"]: item for item in everyone["items"]}
+    assert by_id[lonely]["open"] is False
+    assert by_id[lonely]["consent"]["state"] == "none"
+    assert by_id[lonely]["display_name"] is None
+    assert by_id[lonely]["progress"] is None
+    assert by_id[pids[0]]["display_name"]["first_name"] == "Дарья"
+    assert by_id[pids[0]]["progress"]["stages_completed"] == 3
+
+
+async def test_filters_and_sorts(service: "Service", ids: "Ids") -> None:
+    pids = await school_of_five(service, ids)
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+
+    async def found(**params: Any) -> list[str]:
+        body = await listing(service, ids.school_3, navigator, **params)
+        return [item["participant_id"] for item in body["items"]]
+
+    assert set(await found(grade=6)) == {pids[0], pids[3]}
+    assert await found(consent="none") == [str(ids.pupil("lonely"))]
+    assert set(await found(consent="verified")) == set(pids)
+    assert set(await found(progress="no_career_event")) == set(pids) - {pids[0]}
+    assert await found(progress="career_event_attended") == [pids[0]]
+    assert await found(progress="career_event_booked") == [pids[1]]
+    assert await found(progress="diagnostics_complete") == [pids[0]]
+    assert set(await found(progress="no_diagnostics")) == set(pids) - {pids[0]}
+    assert await found(progress="recommendations_issued") == []
+    grades = [
+        item["grade"]
+        for item in (await listing(service, ids.school_3, navigator, sort="-grade"))["items"]
+    ]
+    assert grades == sorted(grades, reverse=True)
+    ranked = await found(sort="-progress", limit=1)
+    assert ranked == [pids[0]]
+    # Paging a sorted list: every pupil once, in order.
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"sort": "-grade", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        body = await listing(service, ids.school_3, navigator, **params)
+        seen += [item["participant_id"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 6
+
+
+async def test_a_cursor_is_bound_to_its_query(service: "Service", ids: "Ids") -> None:
+    await school_of_five(service, ids)
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    body = await listing(service, ids.school_3, navigator, limit=2)
+    cursor = body["next_cursor"]
+    for params in (
+        {"cursor": cursor, "sort": "-grade"},
+        {"cursor": cursor, "grade": 7},
+        {"cursor": "not-a-cursor"},
+        {"cursor": cursor[:-3] + "abc"},
+    ):
+        refused = await service.client.get(
+            f"/portfolio/v1/schools/{ids.school_3}/participants", headers=navigator, params=params
+        )
+        assert refused.status_code == 400, params
+        assert refused.json()["code"] == "invalid_cursor"
+
+
+async def test_the_coordinator_sees_their_region_only(service: "Service", ids: "Ids") -> None:
+    await school_of_five(service, ids)
+    coordinator = service.token(Role.COORDINATOR, region=str(ids.leningrad))
+    body = await listing(service, ids.school_5, coordinator)
+    assert len(body["items"]) == 1
+    other = service.token(Role.COORDINATOR, region=str(ids.spb))
+    refused = await service.client.get(
+        f"/portfolio/v1/schools/{ids.school_3}/participants", headers=other
+    )
+    assert refused.status_code == 403
+    unknown = await service.client.get(
+        f"/portfolio/v1/schools/{ids.uid('school:none')}/participants",
+        headers=service.token(Role.OPERATOR),
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "unknown_school"
+
+
+async def test_a_guardian_sees_their_children(service: "Service", ids: "Ids") -> None:
+    c = service.catalogue
+    claimed = await service.pupil_with_consent("claimed")
+    linked = await service.pupil_with_consent("linked")
+    await service.pupil_with_consent("not-mine")
+    guardian = ids.uid("guardian:linked")
+    await service.append(await c.guardian(linked, guardian, ids.uid("consent:linked")))
+    await service.settle()
+    headers = service.token(Role.GUARDIAN, subject=str(guardian), children=[str(claimed)])
+    response = await service.client.get("/portfolio/v1/me/children", headers=headers)
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert {item["participant_id"] for item in items} == {str(claimed), str(linked)}
+    assert all(item["display_name"]["first_name"] == "Дарья" for item in items)
+    portfolio = await service.client.get(f"/portfolio/v1/participants/{linked}", headers=headers)
+    assert portfolio.status_code == 200
+    assert portfolio.headers["ETag"].endswith('-guardian-verified"')
+    for role in (Role.PUPIL, Role.NAVIGATOR, Role.OPERATOR):
+        refused = await service.client.get("/portfolio/v1/me/children", headers=service.token(role))
+        assert refused.status_code == 403

@@ -1,0 +1,139 @@
+"""The portfolio read model on the real servers: PostgreSQL builds the same rows as SQLite and
+answers the same queries; the Kafka feed builds them from topics published as the relay does."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bilet.projections import KafkaFeed, ReadModel, dlq_topic
+from bilet.projections.postgres import PostgresReadModel, drop_schema
+from bilet.projections.sqlite import SqliteReadModel
+from bilet.projections.testing import produce
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
+from bilet_portfolio.adapters.testing import Recorded, apply_in_order, dump, world_history
+from bilet_portfolio.application.listing import (
+    After,
+    SchoolQuery,
+    SortKey,
+    decode_cursor,
+    encode_cursor,
+)
+from bilet_portfolio.domain.consent import ConsentState
+from bilet_portfolio.domain.progress import ProgressFilter
+
+if TYPE_CHECKING:
+    from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def postgres(database_url: str) -> AsyncIterator[ReadModel]:
+    schema = f"pf{uuid.uuid4().hex[:16]}"
+    read_model = await PostgresReadModel.open(database_url, schema=schema)
+    try:
+        yield read_model
+    finally:
+        await read_model.close()
+        await drop_schema(database_url, schema)
+
+
+async def reference(tmp_path: Path, recorded: Recorded) -> dict[str, Any]:
+    sqlite = await SqliteReadModel.open(tmp_path / "reference.sqlite3")
+    try:
+        await apply_in_order(sqlite, recorded)
+        return await dump(sqlite)
+    finally:
+        await sqlite.close()
+
+
+async def test_postgres_builds_the_rows_sqlite_builds_and_answers_the_queries(
+    postgres: ReadModel,
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    await apply_in_order(postgres, recorded)
+    assert await dump(postgres) == await reference(tmp_path, recorded)
+
+    reader = SqlPortfolioReader(postgres)
+    a = await reader.portfolio(str(ids.pupil("a")))
+    assert a is not None
+    assert a.participant.consent.state is ConsentState.VERIFIED
+    assert a.participant.progress.career_events_attended == 1
+    today = date(2019, 11, 5)
+    everyone = await reader.school_page(str(ids.school_3), SchoolQuery(), today)
+    assert [p.participant_id for p in everyone] == sorted(
+        str(ids.pupil(name)) for name in ("a",)
+    )  # b moved to school 5, e was erased
+    query = SchoolQuery(consent=ConsentState.VERIFIED, sort=SortKey.GRADE_DESC, limit=1)
+    assert [p.participant_id for p in await reader.school_page(str(ids.school_3), query, today)]
+    attended = SchoolQuery(progress=ProgressFilter.CAREER_EVENT_ATTENDED)
+    assert len(await reader.school_page(str(ids.school_3), attended, today)) == 1
+    cursor = encode_cursor(query, After(9, str(ids.pupil("zzz"))))
+    after = SchoolQuery(
+        consent=ConsentState.VERIFIED,
+        sort=SortKey.GRADE_DESC,
+        limit=1,
+        after=decode_cursor(query, cursor),
+    )
+    assert [p.grade for p in await reader.school_page(str(ids.school_3), after, today)] == [7]
+    assert await reader.children(str(ids.uid("guardian:a")), frozenset()) != []
+    assert await reader.is_guardian(str(ids.pupil("a")), str(ids.uid("guardian:a")))
+    assert (await reader.positions()) == {}  # applied outside a feed: no checkpoints
+
+
+async def test_the_kafka_feed_builds_the_portfolio_from_relayed_events(
+    kafka_bootstrap: str,
+    postgres: ReadModel,
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    suffix = uuid.uuid4().hex[:10]
+    topics = {source: f"bilet.{source}{suffix}" for source, _ in recorded}
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 3, 1) for topic in topics.values()])
+    finally:
+        await admin.close()
+    try:
+        for source, topic in topics.items():
+            events = [event for s, event in recorded if s == source]
+            # Published as the relay does, and the first half published again (a relay crash).
+            await produce(kafka_bootstrap, topic, events, service=source)
+            await produce(kafka_bootstrap, topic, events[: len(events) // 2], service=source)
+        feed = KafkaFeed(
+            postgres,
+            PortfolioProjection(),
+            bootstrap_servers=kafka_bootstrap,
+            topics=list(topics.values()),
+            sources={topic: source for source, topic in topics.items()},
+        )
+        await feed.catch_up({})
+        assert await dump(postgres) == await reference(tmp_path, recorded)
+        assert set(await SqlPortfolioReader(postgres).positions()) == set(topics)
+        for source, _ in recorded:
+            assert await postgres.position("portfolio", source) > 0
+    finally:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            doomed = [
+                t for topic in topics.values() for t in (topic, dlq_topic(topic)) if t in existing
+            ]
+            await admin.delete_topics(doomed)
+        finally:
+            await admin.close()

@@ -1,0 +1,236 @@
+"""The portfolio projection: given events → expected portfolio; every catalogue version applies;
+erasure; and the same rows whatever the interleaving of streams, duplicates and replays."""
+
+import json
+import random
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bilet.contracts import CATALOGUE
+from bilet.contracts.examples import EXAMPLES
+from bilet.eventstore import RecordedEvent
+from bilet.projections import Applied, Delivery, Projector, ReadModel
+from bilet.projections.sqlite import SqliteReadModel
+from bilet_portfolio.adapters.projection import HANDLERS, PortfolioProjection
+from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
+from bilet_portfolio.adapters.testing import apply_in_order, dump, world_history
+from bilet_portfolio.domain.consent import ConsentState
+from bilet_portfolio.domain.views import stages_shown
+
+if TYPE_CHECKING:
+    from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
+
+Recorded = list[tuple[str, RecordedEvent]]
+
+
+async def sqlite(tmp_path: Path, name: str = "rm") -> ReadModel:
+    return await SqliteReadModel.open(tmp_path / f"{name}.sqlite3")
+
+
+async def apply_through_runtime(read_model: ReadModel, recorded: Recorded, seed: int) -> None:
+    """Through the runtime's engine, as the feeds deliver: per source in store order, each event
+    followed by repeats of earlier ones (a relay's duplicates), sources interleaved at random."""
+    rng = random.Random(seed)
+    projection = PortfolioProjection()
+    projector = Projector(read_model, projection)
+    await projector.install()
+    by_source: dict[str, list[RecordedEvent]] = {}
+    for source, event in recorded:
+        by_source.setdefault(source, []).append(event)
+    queues: dict[str, list[list[Delivery]]] = {}
+    for source, events in by_source.items():
+        await projector.resume_points(source, [0], source)
+        batches: list[list[Delivery]] = []
+        offset = 0
+        for index, event in enumerate(events):
+            repeats = [events[rng.randrange(index + 1)] for _ in range(rng.randrange(3))]
+            batch = []
+            # As on Kafka: a duplicate is a record of its own, at the next offset.
+            for delivered in (event, *repeats):
+                batch.append(Delivery(delivered, offset, offset + 1))
+                offset += 1
+            batches.append(batch)
+        queues[source] = batches
+    checkpoint = dict.fromkeys(queues, 0)
+    while any(queues.values()):
+        source = rng.choice([s for s, q in queues.items() if q])
+        outcome = await projector.apply(source, 0, checkpoint[source], queues[source].pop(0))
+        assert isinstance(outcome, Applied), outcome
+        checkpoint[source] = outcome.checkpoint
+
+
+async def test_every_published_version_of_the_catalogue_applies(tmp_path: Path) -> None:
+    """The catalogue's example of every type and version, decoded through the upcasters."""
+    read_model = await sqlite(tmp_path)
+    recorded: Recorded = []
+    for number, ((event_type, version), data) in enumerate(sorted(EXAMPLES.items()), start=1):
+        cls = CATALOGUE.model(event_type, version)
+        event = cls.model_validate_json(json.dumps(data))
+        recorded.append(
+            (
+                cls.service,
+                RecordedEvent(
+                    stream_id=event.stream_id,
+                    version=0,
+                    position=number,
+                    event_id=uuid.uuid4(),
+                    type=event_type,
+                    data=json.dumps(data).encode(),
+                    metadata=json.dumps({"schema_version": version}).encode(),
+                    recorded_at=datetime(2019, 10, 1, tzinfo=UTC),
+                ),
+            )
+        )
+    await apply_in_order(read_model, recorded)
+    assert set(HANDLERS) >= set(CATALOGUE.event_types())
+    rows = await dump(read_model)
+    assert rows["participants"], "the examples' participant has a row"
+    assert rows["history"]
+    await read_model.close()
+
+
+async def test_given_a_history_then_the_portfolio(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    read_model = await sqlite(tmp_path)
+    await apply_in_order(read_model, await world_history(catalogue, ids, recorder))
+    reader = SqlPortfolioReader(read_model)
+    a = await reader.portfolio(str(ids.pupil("a")))
+    assert a is not None
+    p = a.participant
+    assert p.consent.state is ConsentState.VERIFIED
+    assert p.consent.opens_portfolio(date(2019, 11, 1))
+    assert p.consent.state_on(date(2021, 1, 1)) is ConsentState.EXPIRED
+    assert (p.school_id, p.grade, p.season) == (str(ids.school_3), 7, 2019)
+    assert p.sealed_name is not None
+    assert "$enc" in p.sealed_name
+    assert p.progress.stages_completed == 1
+    assert p.progress.career_events_attended == 1
+    assert p.progress.career_events_booked == 0
+    assert p.progress.recommendations is True
+    assert a.guardian_ids == [str(ids.uid("guardian:a"))]
+    assert sorted((b.booking_id, b.status) for b in a.bookings) == sorted(
+        [(str(ids.uid("booking:a1")), "attended"), (str(ids.uid("booking:a2")), "cancelled")]
+    )
+    cancelled = next(b for b in a.bookings if b.status == "cancelled")
+    assert cancelled.career_event is not None
+    assert cancelled.career_event.cancelled
+    assert [r.recommendation_set_id for r in a.recommendations] == [
+        str(ids.uid("recommendations:a2"))
+    ]
+    # Two attempts at one stage: the completed one recorded last is shown.
+    (interests,) = stages_shown(a.attempts)
+    assert interests.attempt_id == str(ids.uid("attempt:a2"))
+    assert interests.result is not None
+    assert interests.result["environments"]["scores"]["smart"] == 90
+    assert p.version == len(a.history)
+
+    b = await reader.participant(str(ids.pupil("b")))
+    assert b is not None
+    assert b.consent.state is ConsentState.REJECTED
+    assert b.consent.rejection_reasons == ("unreadable_scan",)
+    assert (b.school_id, b.grade) == (str(ids.school_5), 9)
+
+    e = await reader.portfolio(str(ids.pupil("e")))
+    assert e is not None
+    assert e.participant.erased
+    assert e.participant.sealed_name is None  # not even the correction that came after
+    assert e.participant.consent.state is ConsentState.WITHDRAWN
+    assert all(f.sealed_comment is None for f in e.feedback)
+    assert e.bookings  # pseudonymous facts stay
+    await read_model.close()
+
+
+async def test_a_newer_consent_waits_beside_the_one_in_force(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    c = catalogue
+    pid, first, second, third = (
+        ids.pupil("renew"),
+        ids.uid("c1"),
+        ids.uid("c2"),
+        ids.uid("c3"),
+    )
+    read_model = await sqlite(tmp_path)
+    reader = SqlPortfolioReader(read_model)
+    steps: list[tuple[Any, ConsentState, bool]] = [
+        (await c.submitted(pid, first), ConsentState.SUBMITTED, False),
+        (c.verified(pid, first), ConsentState.VERIFIED, False),
+        (await c.submitted(pid, second), ConsentState.VERIFIED, True),
+        (c.rejected(pid, second), ConsentState.VERIFIED, False),
+        (await c.submitted(pid, third), ConsentState.VERIFIED, True),
+        (c.verified(pid, third, valid_until=date(2021, 8, 31)), ConsentState.VERIFIED, False),
+        (c.purposes_withdrawn(pid, third, ["portfolio"]), ConsentState.VERIFIED, False),
+        (c.withdrawn(pid, third), ConsentState.WITHDRAWN, False),
+    ]
+    for event, state, pending in steps:
+        await apply_in_order(read_model, [recorder.record(event)])
+        participant = await reader.participant(str(pid))
+        assert participant is not None
+        assert (participant.consent.state, participant.consent.pending) == (state, pending)
+    participant = await reader.participant(str(pid))
+    assert participant is not None
+    assert participant.consent.valid_until == date(2021, 8, 31)
+    assert "portfolio" not in participant.consent.purposes
+    await read_model.close()
+
+
+def interleave(recorded: Recorded, rng: random.Random) -> Recorded:
+    """Another order a feed may deliver in: each stream's events stay in their order, streams
+    (and sources) interleave at random."""
+    streams: dict[tuple[str, str], list[tuple[str, RecordedEvent]]] = {}
+    for source, event in recorded:
+        streams.setdefault((source, event.stream_id), []).append((source, event))
+    pending = [list(events) for events in streams.values()]
+    out: Recorded = []
+    while pending:
+        chosen = rng.choice(pending)
+        out.append(chosen.pop(0))
+        if not chosen:
+            pending.remove(chosen)
+    return out
+
+
+async def test_any_interleaving_of_streams_builds_the_same_rows(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    reference = await sqlite(tmp_path, "reference")
+    await apply_in_order(reference, recorded)
+    expected = await dump(reference)
+    await reference.close()
+    for seed in range(12):
+        shuffled = interleave(recorded, random.Random(seed))
+        assert shuffled != recorded or seed == 0
+        read_model = await sqlite(tmp_path, f"shuffled-{seed}")
+        await apply_in_order(read_model, shuffled)
+        assert await dump(read_model) == expected, f"interleaving {seed}"
+        await read_model.close()
+
+
+async def test_duplicates_and_replays_through_the_runtime_change_nothing(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    reference = await sqlite(tmp_path, "reference")
+    await apply_in_order(reference, recorded)
+    expected = await dump(reference)
+    await reference.close()
+    for seed in range(6):
+        read_model = await sqlite(tmp_path, f"duplicated-{seed}")
+        await apply_through_runtime(read_model, recorded, seed)
+        assert await dump(read_model) == expected, f"seed {seed}"
+        await read_model.close()
+
+
+async def test_events_of_no_published_type_are_ignored(
+    tmp_path: Path, recorder: "Recorder", catalogue: "Catalogue", ids: "Ids"
+) -> None:
+    read_model = await sqlite(tmp_path)
+    source, registered = recorder.record(await catalogue.registered(ids.pupil("x")))
+    internal = registered._replace(type="PersonalDataAccessed", stream_id="audit-2019-10-01")
+    await apply_in_order(read_model, [(source, internal)])
+    assert all(rows == [] for rows in (await dump(read_model)).values())
+    await read_model.close()
