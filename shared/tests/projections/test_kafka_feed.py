@@ -423,3 +423,25 @@ async def test_given_readers_and_a_live_group_when_rebuilt_from_kafka_then_reade
         assert len(seen) > 10
         assert seen == sorted(seen)
         assert seen[0] > 0
+
+
+# ---------------------------------------------------------------------------- shutdown
+
+
+async def test_given_a_feed_cancelled_while_starting_then_its_clients_are_closed(
+    read_model: ReadModel, kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    # A worker that gets SIGTERM before its consumer joined must not leak a started producer.
+    topic = await new_topic(1)
+    feed, _ = feed_for(read_model, topic, kafka_bootstrap)
+    task = asyncio.create_task(feed.run())
+    deadline = time.monotonic() + 20
+    while feed._producer is None:  # the producer exists: the feed is inside its start
+        assert not task.done(), "the feed ended before it started"
+        assert time.monotonic() < deadline, "the feed did not start"
+        await asyncio.sleep(0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert feed._producer is None
+    assert feed._consumer is None

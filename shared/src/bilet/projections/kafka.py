@@ -214,8 +214,9 @@ class KafkaFeed:
 
     async def run(self) -> None:
         """Consume in the group until cancelled."""
-        await self._start(group=True)
         try:
+            # Inside the try: a cancellation while starting must still close what was started.
+            await self._start(group=True)
             await self._loop(lambda: False)
         finally:
             await self._stop()
@@ -223,8 +224,8 @@ class KafkaFeed:
     async def catch_up(self, targets: Mapping[tuple[str, int], int]) -> None:
         """Apply every partition of the topics until each stored checkpoint reaches both its
         target (by (topic, partition)) and the partition's end offset as of now."""
-        await self._start(group=False)
         try:
+            await self._start(group=False)
             consumer = self._consumer
             assert consumer is not None
             partitions = await partitions_of(self.bootstrap_servers, self.topics)
