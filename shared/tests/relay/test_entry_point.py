@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bilet.logs import JsonFormatter
 from bilet.relay.__main__ import main, parse
-from bilet.relay.app import JsonFormatter
 from bilet.relay.settings import RelaySettings, StoreLocation
 
 

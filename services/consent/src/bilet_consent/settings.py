@@ -30,6 +30,8 @@ class ConsentSettings(PlatformSettings):
     # Follow identity's store in-process (embedded) rather than leaving the read model to the
     # worker (`python -m bilet_consent.worker`, distributed).
     consent_embedded_feed: bool = True
+    # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
+    consent_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
 
     @property
     def document_store_kind(self) -> Literal["disk", "postgres"]:

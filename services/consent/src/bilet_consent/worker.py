@@ -6,19 +6,18 @@ schedule), with the same projection the embedded mode feeds in-process. Runs unt
 """
 
 import asyncio
-import logging
-import signal
+import sys
 from typing import Final
 
-from bilet.projections import KafkaFeed, ReadModel
+from bilet.logs import configure_logging
+from bilet.projections import KafkaFeed, ProjectionMetrics, ReadModel
+from bilet.projections.worker import serve_feed
 from bilet_consent.adapters.stores import open_read_model
 from bilet_consent.application.participants import ParticipantFactsProjection
 from bilet_consent.settings import ConsentSettings
 
 TOPICS: Final = ("bilet.identity", "bilet.consent")
 GROUP: Final = "bilet.consent.participants"
-
-_log = logging.getLogger(__name__)
 
 
 def build_feed(
@@ -27,6 +26,7 @@ def build_feed(
     *,
     topics: dict[str, str] | None = None,
     group_id: str = GROUP,
+    metrics: ProjectionMetrics | None = None,
 ) -> KafkaFeed:
     """The feed of the service's topics; `topics` (topic → source) replaces them in tests."""
     if settings.kafka_bootstrap is None:
@@ -38,29 +38,25 @@ def build_feed(
         topics=list(topics or TOPICS),
         group_id=group_id,
         sources=topics,
+        metrics=metrics,
     )
 
 
-async def run(settings: ConsentSettings) -> None:
-    read_model = await open_read_model(settings)
-    try:
-        feed = build_feed(settings, read_model)
-        task = asyncio.create_task(feed.run())
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            _log.info("consent worker stopped")
-    finally:
-        await read_model.close()
+async def run(settings: ConsentSettings) -> int:
+    if settings.kafka_bootstrap is None:
+        raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
+    return await serve_feed(
+        lambda: open_read_model(settings),
+        lambda read_model, metrics: build_feed(settings, read_model, metrics=metrics),
+        metrics_port=settings.consent_worker_metrics_port,
+        metrics_address=settings.host,
+    )
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO)
-    asyncio.run(run(ConsentSettings(consent_embedded_feed=False)))
+def main() -> int:
+    configure_logging()
+    return asyncio.run(run(ConsentSettings(consent_embedded_feed=False)))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

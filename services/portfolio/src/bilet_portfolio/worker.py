@@ -10,12 +10,11 @@ duplicates, gaps, dead letters, consumer lag — are served on `BVB_PORTFOLIO_WO
 
 import asyncio
 import logging
-import signal
 import sys
 
-from prometheus_client import CollectorRegistry, start_http_server
-
+from bilet.logs import configure_logging
 from bilet.projections import KafkaFeed, ProjectionMetrics, ReadModel
+from bilet.projections.worker import serve_feed
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.stores import open_read_model
 from bilet_portfolio.settings import SOURCES, PortfolioSettings, topic_of
@@ -40,32 +39,18 @@ def build_feed(
 
 
 async def run(settings: PortfolioSettings) -> int:
-    registry = CollectorRegistry()
-    metrics = ProjectionMetrics(registry)
-    if settings.portfolio_worker_metrics_port:
-        start_http_server(settings.portfolio_worker_metrics_port, registry=registry)
     if not settings.kafka_bootstrap:
         raise SystemExit("the portfolio worker needs BVB_KAFKA_BOOTSTRAP")
-    read_model = await open_read_model(settings)
-    try:
-        feed = build_feed(settings, read_model, metrics)
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for stop in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(stop, task.cancel)
-        _log.info("feeding the portfolio read model from %s", ", ".join(feed.topics))
-        try:
-            await feed.run()
-        except asyncio.CancelledError:
-            _log.info("stopped")
-        return 0
-    finally:
-        await read_model.close()
+    return await serve_feed(
+        lambda: open_read_model(settings),
+        lambda read_model, metrics: build_feed(settings, read_model, metrics),
+        metrics_port=settings.portfolio_worker_metrics_port,
+        metrics_address=settings.host,
+    )
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     return asyncio.run(run(PortfolioSettings()))
 
 

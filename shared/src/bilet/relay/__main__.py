@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bilet.relay.app import configure_logging, serve
+from bilet.logs import configure_logging
+from bilet.relay.app import serve
 from bilet.relay.settings import RelaySettings
 
 

@@ -2,13 +2,9 @@
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
-import sys
-import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from prometheus_client import start_http_server
 
@@ -111,40 +107,3 @@ async def serve(settings: RelaySettings) -> None:
     finally:
         if server is not None:
             server.shutdown()
-
-
-# ------------------------------------------------------------------ structured logs
-
-_STANDARD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the record's `extra` fields.
-
-    The relay logs ids, positions and error types only, never event data or metadata.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD_FIELDS and not key.startswith("_"):
-                line[key] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # aiokafka's info lines (connections, metadata) say nothing the relay's own lines do not.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
