@@ -46,14 +46,12 @@ class RequestGuard:
     ) -> None:
         self.app = app
         self.max_body = max_body
-        # Path prefix → limit, for the few routes that take uploads.
-        self.body_limits = body_limits or {}
+        # Exact path → limit, for the few routes that take uploads; the routes under them (an
+        # upload's /verify, /withdraw) keep the default, so a large limit is never inherited.
+        self.body_limits = {path.rstrip("/"): limit for path, limit in (body_limits or {}).items()}
 
     def _limit_for(self, path: str) -> int:
-        for prefix, limit in self.body_limits.items():
-            if path.startswith(prefix):
-                return limit
-        return self.max_body
+        return self.body_limits.get(path.rstrip("/"), self.max_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
