@@ -33,6 +33,11 @@ async def register(api: "Api", world: "World", **changes: Any) -> dict[str, Any]
         f"identity:{body['position']}:participant-{body['participant_id']}"
     )
     assert response.headers["Location"].endswith(body["participant_id"])
+    # The token's position is the published stream's own last event (the commit also wrote
+    # internal reservation streams, which no relay publishes and no reader will ever reach).
+    stream = f"participant-{body['participant_id']}"
+    (last,) = await api.service.store.read_stream(stream, backwards=True, limit=1)
+    assert last.position == body["position"]
     return body
 
 

@@ -29,6 +29,7 @@ from bilet.eventstore import (
     EventStore,
     ExpectedVersion,
     WrongExpectedVersion,
+    category_of,
 )
 from bilet.http.auth import Principal, Role
 from bilet_identity.application import access
@@ -59,6 +60,7 @@ from bilet_identity.domain.errors import (
     UnknownSchool,
     UnknownSeason,
 )
+from bilet_identity.domain.internal import INTERNAL_CATEGORIES
 from bilet_identity.domain.participant import Participant
 from bilet_identity.domain.people import (
     RUSSIA,
@@ -127,6 +129,14 @@ class Committed:
     position: int
     id: UUID | None = None
     version: int | None = None
+
+
+def published_position(results: Sequence[AppendResult]) -> int:
+    """The read-your-writes position of a commit: its last event on a published stream. Internal
+    streams (reservations, profiles, audit) are never relayed, so a reader built from the stream
+    would wait forever for a position only they hold."""
+    published = [r.position for r in results if category_of(r.stream_id) not in INTERNAL_CATEGORIES]
+    return max(published) if published else max(r.position for r in results)
 
 
 @dataclass(frozen=True)
@@ -505,7 +515,7 @@ class IdentityService:
 
     async def _commit(self, ctx: CommandContext, plans: Sequence[_Plan]) -> int:
         results = await self._append(ctx, [part for plan in plans for part in plan.parts])
-        return max(result.position for result in results)
+        return published_position(results)
 
     async def register_participant(
         self,
@@ -742,7 +752,7 @@ class IdentityService:
                 await self.audit.record(
                     ctx.audit(Access.WRITE, participant_id, "correct_participant", written)
                 )
-            return Committed(max(r.position for r in results), participant_id, results[0].version)
+            return Committed(published_position(results), participant_id, results[0].version)
 
         if expected_version is not None:
             try:
