@@ -204,6 +204,15 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
 _bearer = HTTPBearer(auto_error=False, description="A JWT from the platform's identity provider")
 
 
+def authenticate_header(verifier: TokenVerifier, header: str | None) -> Principal:
+    """The principal of an `Authorization` header value, for code outside FastAPI's dependencies
+    (the request guard)."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("A bearer token is required.")
+    return verifier.verify(token.strip())
+
+
 def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

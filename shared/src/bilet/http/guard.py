@@ -8,12 +8,13 @@ exports far from where it came in, so it is refused at the door.
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bilet.http.problems import PROBLEM_JSON, problem_body
+from bilet.http.problems import PROBLEM_JSON, Problem, problem_body
 
 DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; upload routes set their own, larger limits
 # C0 controls but tab, line feed and carriage return; DEL; unpaired UTF-16 surrogates.
@@ -21,9 +22,17 @@ _HOSTILE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, code: str, title: str, detail: str) -> None:
+    def __init__(
+        self, status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(code)
         self.status, self.code, self.title, self.detail = status, code, title, detail
+        self.headers = headers or {}
+
+
+# Checks a request's bearer token from its `Authorization` header value (None: absent); raises a
+# Problem (401) when it does not verify.
+Authenticate = Callable[[str | None], object]
 
 
 def has_hostile_text(value: Any) -> bool:
@@ -43,8 +52,12 @@ class RequestGuard:
         app: ASGIApp,
         max_body: int = DEFAULT_MAX_BODY,
         body_limits: dict[str, int] | None = None,
+        authenticate: Authenticate | None = None,
     ) -> None:
         self.app = app
+        # Upload routes verify the caller before reading a body larger than the default: an
+        # anonymous client must not make the service buffer megabytes.
+        self.authenticate = authenticate
         self.max_body = max_body
         # Exact path → limit, for the few routes that take uploads; the routes under them (an
         # upload's /verify, /withdraw) keep the default, so a large limit is never inherited.
@@ -60,7 +73,10 @@ class RequestGuard:
         try:
             self._check_target(scope)
             limit = self._limit_for(scope["path"])
-            declared = dict(scope.get("headers", [])).get(b"content-length")
+            headers = dict(scope.get("headers", []))
+            if limit > self.max_body and self.authenticate is not None:
+                self._authenticate(headers.get(b"authorization"))
+            declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise _too_large(limit)
             body = await self._read_body(receive, limit)
@@ -79,6 +95,15 @@ class RequestGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def _authenticate(self, header: bytes | None) -> None:
+        assert self.authenticate is not None
+        try:
+            self.authenticate(None if header is None else header.decode("latin-1"))
+        except Problem as problem:
+            raise _Refused(
+                problem.status, problem.code, problem.title, problem.detail or "", problem.headers
+            ) from None
 
     @staticmethod
     def _check_target(scope: Scope) -> None:
@@ -145,6 +170,7 @@ async def _send_problem(send: Send, refused: _Refused) -> None:
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(payload)).encode()),
+                *((k.lower().encode(), v.encode()) for k, v in refused.headers.items()),
             ],
         }
     )

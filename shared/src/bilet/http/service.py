@@ -22,7 +22,14 @@ from prometheus_client import (
 )
 from pydantic import BaseModel
 
-from bilet.http.auth import DEVELOPMENT_ISSUER, JwksFile, JwksUrl, KeySource, TokenVerifier
+from bilet.http.auth import (
+    DEVELOPMENT_ISSUER,
+    JwksFile,
+    JwksUrl,
+    KeySource,
+    TokenVerifier,
+    authenticate_header,
+)
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.guard import RequestGuard
 from bilet.http.problems import install_problem_handlers
@@ -136,6 +143,7 @@ def create_service_app(
         body_limits={
             f"{service.prefix}{path}": limit for path, limit in (body_limits or {}).items()
         },
+        authenticate=lambda header: authenticate_header(app.state.token_verifier, header),
     )
 
     @app.get(
