@@ -59,8 +59,11 @@ class Api:
     def operator(self) -> dict[str, str]:
         return self.token(Role.OPERATOR)
 
-    def guardian(self, *children: UUID) -> dict[str, str]:
-        return self.token(Role.GUARDIAN, children=[str(c) for c in children])
+    def pupil(self, participant_id: UUID) -> dict[str, str]:
+        return self.token(Role.PUPIL, participant=str(participant_id))
+
+    def guardian(self, *children: UUID, subject: str | None = None) -> dict[str, str]:
+        return self.token(Role.GUARDIAN, subject=subject, children=[str(c) for c in children])
 
     async def submit(
         self,

@@ -3,17 +3,24 @@
 Wires the real adapters from settings (`runtime.open_runtime`): the event store, the suite's key
 store, the document store, the read model of identity's facts (fed in-process when embedded, by
 `python -m bilet_consent.worker` when distributed), the audit trail, the destruction job (at start,
-then every `BVB_CONSENT_ERASURE_INTERVAL_SECONDS`) and the readiness probes.
+then every `BVB_CONSENT_ERASURE_INTERVAL_SECONDS`) and the readiness probes: the stores answer,
+and the embedded feed and the destruction job still run (the schedule is a projection: when its
+feed dies, destruction stops). Metrics add the erasures overdue and the job's last success.
+Every answer of `/consent/v1` is private: `Cache-Control: no-store`, `Vary: Authorization`.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Gauge
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bilet.http import ReadinessCheck, ServiceDescription, create_service_app
 from bilet_consent.api.problems import on_domain_error
@@ -39,9 +46,28 @@ SERVICE = ServiceDescription(
 )
 READINESS_TIMEOUT: Final = 2.0
 JOB_ACTOR: Final = "consent-destruction-job"
+PRIVATE_PREFIX: Final = f"{SERVICE.prefix}/v1/"
+METRICS_PATH: Final = f"{SERVICE.prefix}/metrics"
 
 
-async def _erasure_job(service: ConsentService, interval: float) -> None:
+class ErasureMetrics:
+    """The destruction job's health for Prometheus: what is overdue (read from the schedule at
+    every scrape) and when the job last ran through."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.overdue = Gauge(
+            "bvb_consent_erasures_overdue",
+            "Participants whose destruction date has passed and whose data is not destroyed yet",
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "bvb_consent_erasure_job_last_success_timestamp_seconds",
+            "When the destruction job last finished a run without an error (Unix time)",
+            registry=registry,
+        )
+
+
+async def _erasure_job(service: ConsentService, interval: float, metrics: ErasureMetrics) -> None:
     """Destroy what is due, now and then every `interval` seconds, until cancelled."""
     while True:
         try:
@@ -52,22 +78,71 @@ async def _erasure_job(service: ConsentService, interval: float) -> None:
                     len(report.erased),
                     report.as_of,
                 )
+            metrics.last_success.set(time.time())
         except Exception:  # the next run tries again; the process must keep serving
             _log.exception("the destruction job failed")
         await asyncio.sleep(interval)
 
 
+def _report_end(name: str) -> Callable[[asyncio.Task[None]], None]:
+    def report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("the %s stopped: %r", name, task.exception())
+
+    return report
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+class BeforeScrape:
+    """Brings gauges read from the database up to date when Prometheus scrapes `/metrics`."""
+
+    def __init__(self, app: ASGIApp, refresh: Callable[[], Awaitable[None]]) -> None:
+        self.app = app
+        self.refresh = refresh
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            await self.refresh()
+        await self.app(scope, receive, send)
+
+
+class PrivateResponses:
+    """Every answer under `/consent/v1/` (consents carry the guardian's name and, for verifiers,
+    passport; documents; refusals too) is kept by no cache and depends on who asks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PRIVATE_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Cache-Control"] = "no-store"
+                varies = [v.strip().lower() for v in headers.get("Vary", "").split(",")]
+                if "authorization" not in varies:
+                    headers.add_vary_header("Authorization")
+            await send(message)
+
+        await self.app(scope, receive, private)
 
 
 def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = settings or ConsentSettings()
+    feed_task: asyncio.Task[None] | None = None
+    job_task: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal feed_task, job_task
         async with open_runtime(settings, clock) as runtime:
             app.state.runtime = runtime
             app.state.consent = runtime.service
@@ -75,14 +150,20 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
             try:
                 if runtime.feed is not None:
                     await runtime.feed.catch_up({})
-                    tasks.append(asyncio.create_task(runtime.feed.run()))
+                    feed_task = asyncio.create_task(runtime.feed.run(), name="consent-feed")
+                    feed_task.add_done_callback(_report_end("embedded feed of participants"))
+                    tasks.append(feed_task)
                 if settings.consent_demo_data:
                     await load_demo_data(runtime.service)
-                tasks.append(
-                    asyncio.create_task(
-                        _erasure_job(runtime.service, settings.consent_erasure_interval_seconds)
-                    )
+                job_task = asyncio.create_task(
+                    _erasure_job(
+                        runtime.service, settings.consent_erasure_interval_seconds, erasure_metrics
+                    ),
+                    name="consent-destruction-job",
                 )
+                job_task.add_done_callback(_report_end("destruction job"))
+                tasks.append(job_task)
+                app.state.feed_task, app.state.erasure_job = feed_task, job_task
                 yield
             finally:
                 for task in reversed(tasks):
@@ -112,14 +193,46 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
             return ReadinessCheck(name="document_store", ready=False, detail=type(error).__name__)
         return ReadinessCheck(name="document_store", ready=True)
 
+    async def feed_runs() -> ReadinessCheck:
+        # The facts and the destruction schedule are a projection: without its feed, scopes
+        # go stale and withdrawals never reach the destruction job.
+        if not settings.consent_embedded_feed:
+            return ReadinessCheck(name="feed", ready=True, detail="the worker feeds it")
+        if feed_task is None or feed_task.done():
+            return ReadinessCheck(name="feed", ready=False, detail="the embedded feed stopped")
+        return ReadinessCheck(name="feed", ready=True, detail="embedded")
+
+    async def job_runs() -> ReadinessCheck:
+        if job_task is None or job_task.done():
+            return ReadinessCheck(
+                name="destruction_job", ready=False, detail="the destruction job stopped"
+            )
+        return ReadinessCheck(name="destruction_job", ready=True)
+
     app = create_service_app(
         SERVICE,
         [router],
         lifespan,
         settings=settings,
-        readiness=[store_answers, documents_answer],
+        readiness=[store_answers, documents_answer, feed_runs, job_runs],
         body_limits={"/v1/consents": settings.max_body_bytes},
     )
+    # Once per application: a lifespan may run again (tests), a registry takes each metric once.
+    erasure_metrics = ErasureMetrics(app.state.metrics_registry)
+
+    async def count_overdue() -> None:
+        runtime = _runtime()
+        if runtime is None:
+            return
+        try:
+            overdue = await asyncio.wait_for(runtime.service.overdue_erasures(), READINESS_TIMEOUT)
+        except Exception:  # the scrape still answers; the job's last success tells the rest
+            _log.warning("could not count the overdue erasures", exc_info=True)
+        else:
+            erasure_metrics.overdue.set(overdue)
+
+    app.add_middleware(BeforeScrape, refresh=count_overdue)
+    app.add_middleware(PrivateResponses)
     app.add_exception_handler(DomainError, on_domain_error)
     return app
 

@@ -71,6 +71,7 @@ async def open_runtime(settings: ConsentSettings, clock: Clock = utc_now) -> Asy
             clock=clock,
             erasure_days=settings.consent_erasure_days,
             max_document_bytes=settings.consent_max_document_bytes,
+            operator=settings.consent_operator,
         )
         feed: EmbeddedFeed | None = None
         if settings.consent_embedded_feed:

@@ -6,6 +6,7 @@ from typing import Final, Literal
 from pydantic import Field
 
 from bilet.settings import PlatformSettings
+from bilet_consent.domain.internal import FEDERAL_OPERATOR
 
 SERVICE_NAME: Final = "consent"
 POSTGRES_SCHEMA: Final = "bvb_consent"
@@ -30,6 +31,8 @@ class ConsentSettings(PlatformSettings):
     # Follow identity's store in-process (embedded) rather than leaving the read model to the
     # worker (`python -m bilet_consent.worker`, distributed).
     consent_embedded_feed: bool = True
+    # The operator of the personal data, as destruction records name it (`BVB_CONSENT_OPERATOR`).
+    consent_operator: str = Field(default=FEDERAL_OPERATOR, min_length=1, max_length=200)
     # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
     consent_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
 

@@ -2,6 +2,7 @@
 events written into identity's store as identity writes them (sealed with the suite's key store),
 a clock that tests move, consent forms, and tiny documents of each accepted type."""
 
+import zlib
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -24,8 +25,81 @@ GUARDIAN_LAST = "Соколова"
 GUARDIAN_FIRST = "Ирина"
 PASSPORT_NUMBER = "731592"
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 64 + b"\xff\xd9"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and the CRC-32 of type and data."""
+    crc = zlib.crc32(kind + data)
+    return len(data).to_bytes(4, "big") + kind + data + crc.to_bytes(4, "big")
+
+
+def _png() -> bytes:
+    """A real 1×1 grey PNG: signature, IHDR, IDAT (one filtered scanline), IEND."""
+    header = (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def _jpeg() -> bytes:
+    """A real 1×1 grey baseline JPEG: SOI, DQT, SOF0, two one-code Huffman tables, SOS, one
+    entropy-coded byte (DC difference 0, end of block), EOI."""
+    one_code = bytes([1] + [0] * 15) + b"\x00"  # a single code of length 1 for symbol 0
+    return (
+        b"\xff\xd8"
+        + b"\xff\xdb\x00\x43\x00" + bytes([1] * 64)
+        + b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01\x01\x01\x11\x00"
+        + b"\xff\xc4\x00\x14\x00" + one_code
+        + b"\xff\xc4\x00\x14\x10" + one_code
+        + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
+        + b"\x3f"
+        + b"\xff\xd9"
+    )  # fmt: skip
+
+
+PNG = _png()
+JPEG = _jpeg()
+
+
+def pdf_document(*objects: bytes, header: bytes = b"%PDF-1.4\n", trailer: bytes = b"") -> bytes:
+    """A well-formed PDF of these object bodies (numbered from 1, the first the catalog), with a
+    cross-reference table and a trailer (`trailer` adds keys to it)."""
+    out = bytearray(header)
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        trailer,
+        xref,
+    )
+    return bytes(out)
+
+
+def pdf_stream(dictionary: bytes, data: bytes) -> bytes:
+    """A stream object's body: `dictionary` (without `<<` `>>`) with its /Length, and the data."""
+    length = b"/Length %d " % len(data)
+    return b"<< " + length + dictionary + b" >>\nstream\n" + data + b"\nendstream"
+
+
+def one_page_pdf(text: str = "Soglasie") -> bytes:
+    """A one-page PDF showing `text` (ASCII), as a scanner's or a printer driver's would be."""
+    content = b"BT /F1 12 Tf 40 800 Td (" + text.encode("ascii") + b") Tj ET"
+    return pdf_document(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        pdf_stream(b"/Filter /FlateDecode", zlib.compress(content)),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    )
 
 
 class Clock:

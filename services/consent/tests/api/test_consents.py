@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
@@ -58,7 +59,7 @@ async def test_submit_verify_and_read_a_consent(api: Api) -> None:
     assert masked.json()["status"] == "verified"
 
     document = await api.client.get(
-        f"/consent/v1/consents/{consent_id}/document", headers=api.guardian(dasha)
+        f"/consent/v1/consents/{consent_id}/document", headers=api.registrar()
     )
     assert document.status_code == 200
     assert document.content == PDF
@@ -190,3 +191,100 @@ async def test_organisers_mentors_and_others_never_see_consents(api: Api, role: 
         response = await api.client.get(path, headers=headers)
         assert response.status_code == 403, path
         assert response.json()["code"] == "forbidden"
+
+
+async def _published(api: Api, participant_id: UUID, event_type: str) -> list[dict[str, Any]]:
+    """The data of a participant's published events of one type, as the relay would send them."""
+    records = await api.service.store.read_stream(f"consent-{participant_id}")
+    return [json.loads(r.data) for r in records if r.type == event_type]
+
+
+async def test_purposes_withdrawn_while_pending_are_not_published_back_at_verification(
+    api: Api,
+) -> None:
+    dasha = api.pupils["dasha"]
+    consent_id = await api.submitted(dasha)
+    withdrawn = await api.client.post(
+        f"/consent/v1/consents/{consent_id}/withdraw",
+        headers=api.guardian(dasha),
+        json={"purposes": ["health_data"]},
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    verified = await api.client.post(
+        f"/consent/v1/consents/{consent_id}/verify", headers=api.coordinator()
+    )
+    assert verified.status_code == 200, verified.text
+    [published] = await _published(api, dasha, "ConsentVerified")
+    assert published["purposes"] == [
+        "programme_participation",
+        "online_diagnostics",
+        "career_events",
+        "portfolio",
+        "recommendations",
+    ]
+    assert (await _status(api, dasha, api.operator()))["purposes"] == published["purposes"]
+
+
+async def test_a_whole_withdrawal_of_a_pending_consent_ends_the_one_in_force_too(
+    api: Api,
+) -> None:
+    dasha = api.pupils["dasha"]
+    in_force = await api.verified(dasha)
+    pending = await api.submitted(dasha, purposes=["programme_participation"])
+    response = await api.client.post(
+        f"/consent/v1/consents/{pending}/withdraw", headers=api.guardian(dasha), json={}
+    )
+    assert response.status_code == 200, response.text
+    ended = await _published(api, dasha, "ConsentWithdrawn")
+    assert [e["consent_id"] for e in ended] == [str(in_force), str(pending)]
+    assert {e["erase_by"] for e in ended} == {"2019-10-20"}
+    for consent_id in (in_force, pending):
+        read = await api.client.get(f"/consent/v1/consents/{consent_id}", headers=api.operator())
+        assert read.json()["status"] == "withdrawn"
+    status = await _status(api, dasha, api.operator())
+    assert (status["state"], status["consent_id"], status["purposes"]) == (
+        "withdrawn",
+        str(in_force),
+        [],
+    )
+
+
+async def test_a_second_withdrawal_is_refused_and_the_destruction_date_holds(api: Api) -> None:
+    dasha = api.pupils["dasha"]
+    consent_id = await api.verified(dasha)
+    url = f"/consent/v1/consents/{consent_id}/withdraw"
+    assert (await api.client.post(url, headers=api.guardian(dasha), json={})).status_code == 200
+    api.clock.advance(25)
+    before = await api.service.store.stream_version(f"consent-{dasha}")
+    for body in ({}, {"purposes": ["health_data"]}):
+        again = await api.client.post(url, headers=api.guardian(dasha), json=body)
+        assert again.status_code == 409, again.text
+        assert again.json()["code"] == "erasure_scheduled"
+        assert again.json()["erase_by"] == "2019-10-20"
+    assert await api.service.store.stream_version(f"consent-{dasha}") == before
+    assert (await _status(api, dasha, api.operator()))["erase_by"] == "2019-10-20"
+
+
+async def test_the_position_token_names_the_commit_on_the_published_stream(api: Api) -> None:
+    dasha = api.pupils["dasha"]
+    stream = f"consent-{dasha}"
+    submitted = await api.submit(dasha)
+    assert submitted.status_code == 201
+    # The submission also wrote the internal `consentref-` and `consentfile-` streams, later in
+    # the same commit; the token is the published stream's, which a reader can wait for.
+    [record] = await api.service.store.read_stream(stream)
+    assert submitted.json()["position"] == record.position
+    assert submitted.headers[POSITION_HEADER] == f"consent:{record.position}:{stream}"
+    consent_id = submitted.json()["consent_id"]
+    await api.client.post(f"/consent/v1/consents/{consent_id}/verify", headers=api.coordinator())
+    body = {"request": {"reference": "17/2019", "received_on": "2019-09-19"}}
+    withdrawn = await api.client.post(
+        f"/consent/v1/consents/{consent_id}/withdraw", headers=api.registrar(), json=body
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    last = (await api.service.store.read_stream(stream))[-1]
+    assert last.type == "ConsentWithdrawn"
+    assert withdrawn.json()["position"] == last.position
+    assert withdrawn.headers[POSITION_HEADER] == f"consent:{last.position}:{stream}"
+    # A reader of the consent service's facts reaches it on that stream.
+    assert await api.service.directory.wait_for("consent", last.position, 5.0, stream)

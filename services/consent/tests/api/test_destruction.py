@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -14,11 +16,13 @@ import pytest
 
 from bilet import stores
 from bilet.contracts import CATALOGUE, decode, sealed_fields, unseal
-from bilet.contracts.catalogue.consent import ParticipantErased
+from bilet.contracts.catalogue.consent import ErasureReason, ParticipantErased
 from bilet.crypto import FieldCipher, is_erased
 from bilet_consent.application.eventlog import decode_event
 from bilet_consent.cli import main
 from bilet_consent.domain.internal import DestructionRecorded
+from bilet_consent.runtime import open_runtime
+from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import GUARDIAN_LAST, PASSPORT_NUMBER, PDF, PUPIL_SNILS
 
 if TYPE_CHECKING:
@@ -49,7 +53,8 @@ async def _withdrawn(api: Api) -> tuple[UUID, UUID]:
     response = await api.client.post(
         f"/consent/v1/consents/{consent_id}/withdraw", headers=api.guardian(dasha), json={}
     )
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
+    assert response.json()["consent_id"] == str(consent_id)
     return dasha, consent_id
 
 
@@ -79,8 +84,21 @@ async def test_destruction_leaves_no_personal_data_and_a_replayable_history(api:
     assert record.consent_id == consent_id
     assert "guardian_passport" in record.categories
     assert record.methods == ("data_key_destroyed", "documents_deleted")
+    assert record.withdrawn_on is not None
     assert record.withdrawn_on.isoformat() == "2019-09-20"
+    assert record.reason is ErasureReason.CONSENT_WITHDRAWN
+    assert record.valid_until is None
     assert record.performed_by == "test"
+    # Where from, and by whom: the information systems and the operator, nothing personal.
+    assert record.destroyed_from == (
+        "identity_event_store",
+        "consent_event_store",
+        "key_store",
+        "consent_document_store",
+        "read_models",
+    )
+    assert record.operator == "Союз «Молодые профессионалы (Ворлдскиллс Россия)»"
+    assert not [s for s in SECRETS if s in record.model_dump_json().encode()]
 
     # The history replays: every event decodes, every sealed field reads as erased.
     for service in ("consent", "identity"):
@@ -142,12 +160,21 @@ async def test_two_replicas_erasing_at_once_erase_once(api: Api) -> None:
 async def test_withdrawing_only_health_data_schedules_nothing(api: Api) -> None:
     dasha = api.pupils["dasha"]
     consent_id = await api.verified(dasha)
-    await api.client.post(
+    response = await api.client.post(
         f"/consent/v1/consents/{consent_id}/withdraw",
         headers=api.guardian(dasha),
         json={"purposes": ["health_data"]},
     )
-    api.clock.advance(365)
+    assert response.status_code == 200, response.text
+    assert response.json()["consent_id"] == str(consent_id)
+    [last] = await api.service.store.read_stream(f"consent-{dasha}", backwards=True, limit=1)
+    assert last.type == "ConsentPurposesWithdrawn"
+    assert response.json()["position"] == last.position
+    status = await api.client.get(
+        f"/consent/v1/participants/{dasha}/status", headers=api.operator()
+    )
+    assert (status.json()["state"], status.json()["erase_by"]) == ("verified", None)
+    api.clock.advance(300)  # within the consent's period (to 31 August 2020)
     assert (await api.service.erase_due("test")).due == 0
     assert await api.service.keystore.get(str(dasha)) is not None
 
@@ -166,3 +193,51 @@ async def test_the_command_line_erases_what_is_due(
     assert json.loads(lines[0])["participant_id"] == str(dasha)
     assert json.loads(lines[-1])["erased"] == 1
     assert await api.status_of(dasha) == "erased"
+
+
+async def test_a_consent_that_ends_unrenewed_has_the_data_destroyed_30_days_later(
+    api: Api,
+) -> None:
+    dasha = api.pupils["dasha"]
+    consent_id = await api.verified(dasha)  # valid until 31 August 2020
+    api.clock.advance(375)  # 29 September 2020
+    status = await api.client.get(
+        f"/consent/v1/participants/{dasha}/status", headers=api.operator()
+    )
+    assert (status.json()["state"], status.json()["erase_by"]) == ("expired", "2020-09-30")
+    assert (await api.service.erase_due("test")).erased == []
+    api.clock.advance(1)
+    report = await api.service.erase_due("test")
+    assert [o.participant_id for o in report.erased] == [dasha]
+    assert await api.service.keystore.get(str(dasha)) is None
+    assert await api.service.documents.count(dasha) == 0
+    assert _files_holding(api.settings.var_dir, SECRETS) == []
+    [erased] = [
+        json.loads(r.data)
+        for r in await api.service.store.read_stream(f"consent-{dasha}")
+        if r.type == ParticipantErased.event_type
+    ]
+    assert erased["reason"] == "consent_expired"
+    record = await api.service.record(report.erased[0].record_id)
+    assert record is not None
+    assert (record.reason, record.consent_id) == (ErasureReason.CONSENT_EXPIRED, consent_id)
+    assert (record.valid_until, record.withdrawn_on) == (date(2020, 8, 31), None)
+    assert await api.status_of(dasha) == "erased"
+
+
+async def test_a_renewed_consent_keeps_the_data(api: Api) -> None:
+    dasha = api.pupils["dasha"]
+    await api.verified(dasha)
+    api.clock.advance(340)  # 25 August 2020: the school submits next season's form
+    await api.verified(dasha, signed_on="2020-08-24", valid_until="2021-08-31")
+    api.clock.advance(60)
+    assert (await api.service.erase_due("test")).due == 0
+    assert await api.status_of(dasha) == "verified"
+
+
+async def test_the_operator_named_in_destruction_records_is_configurable(
+    make_settings: Callable[..., ConsentSettings],
+) -> None:
+    settings = make_settings(consent_operator="ГБУ ДО «Интеллект»")
+    async with open_runtime(settings) as runtime:
+        assert runtime.service.operator == "ГБУ ДО «Интеллект»"

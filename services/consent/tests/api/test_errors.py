@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from bilet.http.problems import PROBLEM_JSON
-from bilet_consent.testing import OTHER_REGION, PDF, SCHOOL_5
+from bilet_consent.testing import JPEG, OTHER_REGION, PDF, SCHOOL_5, pdf_document
 
 if TYPE_CHECKING:
     from services.consent.tests.conftest import Api
@@ -25,10 +25,11 @@ async def _nothing_changed(api: Api, participant_id: UUID) -> None:
 
 
 def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The problem document (checked for `code` unless it is empty)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     body: dict[str, Any] = response.json()
-    assert body["code"] == code
+    assert not code or body["code"] == code
     return body
 
 
@@ -38,15 +39,29 @@ def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
         (MZ_EXECUTABLE, "unsupported_document_type", 415),  # an .exe named consent.pdf
         (b"<!DOCTYPE html><html><body>consent</body></html>", "unsupported_document_type", 415),
         (b"PK\x03\x04" + b"\x00" * 100, "unsupported_document_type", 415),  # ZIP (and .docx)
-        (b"%PDF-1.4 but never finished", "unsupported_document_type", 415),
         (b"", "empty_document", 422),
+        # A PDF, JPEG or PNG by its first bytes, but not a sound one.
+        (b"%PDF-1.4 but never finished", "unsupported_document", 415),
+        (b"\xff\xd8\xff" + MZ_EXECUTABLE, "unsupported_document", 415),
+        (b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>", "unsupported_document", 415),
+        (JPEG + MZ_EXECUTABLE, "unsupported_document", 415),
+        (
+            pdf_document(
+                b"<< /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"
+            ),
+            "unsupported_document",
+            415,
+        ),
     ],
 )
 async def test_documents_are_checked_by_content_not_name(
     api: Api, document: bytes, code: str, status: int
 ) -> None:
     dasha = api.pupils["dasha"]
-    _problem(await api.submit(dasha, document=document, filename="consent.pdf"), status, code)
+    problem = _problem(
+        await api.submit(dasha, document=document, filename="consent.pdf"), status, code
+    )
+    assert problem["detail"]  # what the school should do about it
     await _nothing_changed(api, dasha)
 
 
@@ -141,8 +156,14 @@ async def test_consent_field_that_is_not_json_is_refused(api: Api) -> None:
 
 async def test_a_registrar_submits_only_for_their_school(api: Api) -> None:
     dasha = api.pupils["dasha"]  # СОШ № 3
-    _problem(await api.submit(dasha, headers=api.registrar(SCHOOL_5)), 403, "forbidden")
+    # Another school's pupil is answered like no pupil at all: no oracle of who exists.
+    other_school = _problem(await api.submit(dasha, headers=api.registrar(SCHOOL_5)), 404, "")
+    nobody = _problem(await api.submit(uuid4(), headers=api.registrar(SCHOOL_5)), 404, "")
+    assert other_school == nobody
+    assert other_school["code"] == "unknown_participant"
+    # A role that never submits is refused before anything is looked up.
     _problem(await api.submit(dasha, headers=api.coordinator()), 403, "forbidden")
+    _problem(await api.submit(uuid4(), headers=api.coordinator()), 403, "forbidden")
     await _nothing_changed(api, dasha)
 
 
@@ -150,7 +171,11 @@ async def test_only_the_operator_or_the_region_coordinator_verifies(api: Api) ->
     dasha = api.pupils["dasha"]
     consent_id = await api.submitted(dasha)
     url = f"/consent/v1/consents/{consent_id}/verify"
-    for headers in (api.coordinator(OTHER_REGION), api.registrar(), api.guardian(dasha)):
+    # Another region's coordinator: as if there were no such consent.
+    _problem(
+        await api.client.post(url, headers=api.coordinator(OTHER_REGION)), 404, "unknown_consent"
+    )
+    for headers in (api.registrar(), api.guardian(dasha)):
         _problem(await api.client.post(url, headers=headers), 403, "forbidden")
     assert (await api.status_of(dasha)) == "pending"
 
@@ -159,17 +184,21 @@ async def test_a_guardian_sees_and_withdraws_only_their_children(api: Api) -> No
     dasha, petya = api.pupils["dasha"], api.pupils["petya"]
     consent_id = await api.verified(dasha)
     stranger = api.guardian(petya)
-    paths = (
-        f"/consent/v1/consents/{consent_id}",
-        f"/consent/v1/consents/{consent_id}/document",
-        f"/consent/v1/participants/{dasha}/status",
-    )
-    for path in paths:
-        _problem(await api.client.get(path, headers=stranger), 403, "forbidden")
+    for path, code in (
+        (f"/consent/v1/consents/{consent_id}", "unknown_consent"),
+        (f"/consent/v1/participants/{dasha}/status", "unknown_participant"),
+    ):
+        _problem(await api.client.get(path, headers=stranger), 404, code)
+    # Documents: never a guardian's, whoever's child.
+    for headers in (stranger, api.guardian(dasha)):
+        document = await api.client.get(
+            f"/consent/v1/consents/{consent_id}/document", headers=headers
+        )
+        _problem(document, 403, "forbidden")
     response = await api.client.post(
         f"/consent/v1/consents/{consent_id}/withdraw", headers=stranger, json={}
     )
-    _problem(response, 403, "forbidden")
+    _problem(response, 404, "unknown_consent")
     assert (await api.status_of(dasha)) == "verified"
 
 
@@ -184,8 +213,9 @@ async def test_a_guardian_sees_and_withdraws_only_their_children(api: Api) -> No
 async def test_unknown_consents_are_404(
     api: Api, path: str, body: Any, status: int, code: str
 ) -> None:
+    headers = api.guardian(api.pupils["dasha"]) if path == "withdraw" else api.operator()
     response = await api.client.post(
-        f"/consent/v1/consents/{uuid4()}/{path}", headers=api.operator(), json=body
+        f"/consent/v1/consents/{uuid4()}/{path}", headers=headers, json=body
     )
     _problem(response, status, code)
 
@@ -229,3 +259,28 @@ async def test_no_token_is_401(api: Api) -> None:
     response = await api.client.get(f"/consent/v1/participants/{api.pupils['dasha']}/status")
     _problem(response, 401, "unauthorized")
     assert json.loads(response.text)["status"] == 401
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        ({"reference": "Иванова И.И. заявл", "received_on": "2019-09-19"}, "request.reference"),
+        ({"reference": "ИВАНОВА", "received_on": "2019-09-19"}, "request.reference"),
+        ({"reference": "17/2019", "received_on": "2019-09-21"}, "request.received_on"),
+    ],
+)
+async def test_a_written_request_is_a_number_and_a_past_date(
+    api: Api, request_: dict[str, str], field: str
+) -> None:
+    dasha = api.pupils["dasha"]
+    consent_id = await api.verified(dasha)
+    streams = (f"consent-{dasha}", f"consentfile-{dasha}")
+    before = [await api.service.store.stream_version(s) for s in streams]
+    response = await api.client.post(
+        f"/consent/v1/consents/{consent_id}/withdraw",
+        headers=api.registrar(),
+        json={"request": request_},
+    )
+    assert _problem(response, 422, "invalid_consent")["field"] == field
+    assert [await api.service.store.stream_version(s) for s in streams] == before
+    assert (await api.status_of(dasha)) == "verified"

@@ -44,9 +44,10 @@ async def test_demo_consents_show_every_state(
     assert counted.count("verified") == len(states) - 8
     assert states[FIRST_PUPIL] == "verified"
     assert states[SECOND_PUPIL] == "pending"
+    # The demo guardian's token (`bvb token guardian`) names them: they signed these consents.
     guardian = CommandContext(
         Principal(
-            subject="demo-guardian",
+            subject=str(DEMO_GUARDIAN.guardian_id),
             role=Role.GUARDIAN,
             children=frozenset(DEMO_GUARDIAN.token_claims()["children"]),
         )

@@ -146,7 +146,7 @@ async def test_a_consent_lives_and_is_destroyed_on_postgresql(world: World) -> N
     facts = await service.directory.find(pupil)
     assert facts is not None
     assert facts.erased
-    assert await service.directory.due_for_erasure(date(2030, 1, 1)) == []
+    assert await service.directory.due_for_erasure(date(2030, 1, 1), 30) == []
 
 
 @contextlib.asynccontextmanager

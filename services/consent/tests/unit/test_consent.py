@@ -323,8 +323,13 @@ def test_withdraw_refusals() -> None:
     refused(
         [submitted(consent_id), rejected], WithdrawConsent(consent_id, TODAY, 30), ConsentNotInForce
     )
-    gone: list[DomainEvent] = [submitted(consent_id), verified(consent_id), withdrawn(consent_id)]
-    refused(gone, WithdrawConsent(consent_id, TODAY, 30), ConsentNotInForce)
+    superseded: list[DomainEvent] = [
+        submitted(consent_id),
+        verified(consent_id),
+        submitted(later := uuid4()),
+        verified(later),
+    ]
+    refused(superseded, WithdrawConsent(consent_id, TODAY, 30), ConsentNotInForce)
     refused(
         [submitted(consent_id), verified(consent_id)],
         WithdrawConsent(consent_id, TODAY, 30, ()),
@@ -332,13 +337,83 @@ def test_withdraw_refusals() -> None:
     )
 
 
+def test_purposes_withdrawn_while_pending_are_not_verified_back() -> None:
+    # Given a pending consent whose health-data purpose the guardian withdrew,
+    consent_id = uuid4()
+    [partial] = when(
+        [submitted(consent_id)], WithdrawConsent(consent_id, TODAY, 30, (Purpose.HEALTH_DATA,))
+    )
+    assert isinstance(partial, DomainEvent)
+    # when a verifier verifies it,
+    events = when([submitted(consent_id), partial], verify(consent_id))
+    # then what is published in force is what the guardian still allows, in catalogue order.
+    assert events[0] == verified(
+        consent_id,
+        (Purpose.PROGRAMME_PARTICIPATION, Purpose.ONLINE_DIAGNOSTICS, Purpose.CAREER_EVENTS),
+    )
+
+
+def test_a_whole_withdrawal_ends_every_pending_and_verified_consent() -> None:
+    # Given a consent in force and a newer one still pending,
+    in_force, pending = uuid4(), uuid4()
+    given: list[DomainEvent] = [submitted(in_force), verified(in_force), submitted(pending)]
+    # when the guardian withdraws the pending one as a whole,
+    events = when(given, WithdrawConsent(pending, TODAY, 30))
+    # then both end, the one in force first, with the same destruction date,
+    assert events == [withdrawn(in_force), withdrawn(pending)]
+    state = consents.fold(PUPIL, [*given, withdrawn(in_force), withdrawn(pending)])
+    assert {c.status for c in state.consents} == {Status.WITHDRAWN}
+    assert state.current() is None
+    assert state.erase_by == TODAY + timedelta(days=30)
+    # and the ground of the destruction is the consent that was in force.
+    first = state.withdrawn_whole()
+    assert first is not None
+    assert first.consent_id == in_force
+
+
+def test_a_second_withdrawal_is_refused_and_nothing_postpones_the_destruction() -> None:
+    # Given a consent withdrawn as a whole today,
+    consent_id, pending = uuid4(), uuid4()
+    given: list[DomainEvent] = [submitted(consent_id), verified(consent_id), withdrawn(consent_id)]
+    # when anyone withdraws again 25 days later, whole or in part, or a new consent's,
+    later = TODAY + timedelta(days=25)
+    for command in (
+        WithdrawConsent(consent_id, later, 30),
+        WithdrawConsent(consent_id, later, 30, (Purpose.HEALTH_DATA,)),
+        WithdrawConsent(pending, later, 30),
+    ):
+        # then it is refused with the date already scheduled.
+        error = refused([*given, submitted(pending)], command, ErasureScheduled)
+        assert error.details["erase_by"] == "2019-10-20"
+    # A later withdrawal in the history (a replay, a duplicate, an older release's decision)
+    # keeps the earliest date and the first withdrawal as the ground.
+    history = [*given, submitted(pending), withdrawn(pending, later)]
+    state = consents.fold(PUPIL, history)
+    assert state.erase_by == date(2019, 10, 20)
+    first = state.withdrawn_whole()
+    assert first is not None
+    assert first.consent_id == consent_id
+    assert consents.fold(PUPIL, [*history, withdrawn(consent_id)]).erase_by == date(2019, 10, 20)
+
+
+def test_withdrawing_a_consent_that_ended_keeps_its_earlier_destruction_date() -> None:
+    # Given a verified consent that ended on 31 August 2020 (destruction due 30 September),
+    consent_id = uuid4()
+    given: list[DomainEvent] = [submitted(consent_id), verified(consent_id)]
+    # when the guardian withdraws it on 20 September,
+    [event] = when(given, WithdrawConsent(consent_id, date(2020, 9, 20), 30))
+    # then the destruction stays on 30 September, not 30 days after the withdrawal.
+    assert isinstance(event, ConsentWithdrawn)
+    assert event.erase_by == date(2020, 9, 30)
+
+
 # ---------------------------------------------------------------------- erase
 def test_erasure_is_due_on_erase_by_and_happens_once() -> None:
     consent_id = uuid4()
     given: list[DomainEvent] = [submitted(consent_id), verified(consent_id), withdrawn(consent_id)]
-    refused(given, EraseParticipant(datetime(2019, 10, 19, 12, tzinfo=UTC)), ErasureNotDue)
+    refused(given, EraseParticipant(datetime(2019, 10, 19, 12, tzinfo=UTC), 30), ErasureNotDue)
     now = datetime(2019, 10, 20, 3, tzinfo=UTC)
-    [event] = when(given, EraseParticipant(now))
+    [event] = when(given, EraseParticipant(now, 30))
     assert event == ParticipantErased(
         participant_id=PUPIL,
         reason=ErasureReason.CONSENT_WITHDRAWN,
@@ -346,7 +421,45 @@ def test_erasure_is_due_on_erase_by_and_happens_once() -> None:
         destruction_record_id=consents.destruction_record_id(PUPIL),
     )
     assert isinstance(event, DomainEvent)
-    assert when([*given, event], EraseParticipant(now)) == []
-    refused([submitted(consent_id)], EraseParticipant(now), ErasureNotDue)
+    assert when([*given, event], EraseParticipant(now, 30)) == []
+    refused([submitted(consent_id)], EraseParticipant(now, 30), ErasureNotDue)
     refused([*given, event], verify(uuid4()), ParticipantErasedError)
     refused([*given, event], WithdrawConsent(consent_id, TODAY, 30), ParticipantErasedError)
+
+
+def test_an_ended_consent_not_renewed_has_the_data_destroyed_after_the_erasure_days() -> None:
+    # Given a verified consent valid until 31 August 2020 and nothing newer verified,
+    consent_id = uuid4()
+    given: list[DomainEvent] = [submitted(consent_id), verified(consent_id), submitted(uuid4())]
+    state = consents.fold(PUPIL, given)
+    assert state.expiry_erase_by(30) == date(2020, 9, 30)
+    # when the job runs the day before valid_until + 30 days, then nothing is due;
+    refused(given, EraseParticipant(datetime(2020, 9, 29, 23, tzinfo=UTC), 30), ErasureNotDue)
+    # when it runs on that day, then the data is destroyed because the consent expired.
+    now = datetime(2020, 9, 30, 1, tzinfo=UTC)
+    [event] = when(given, EraseParticipant(now, 30))
+    assert event == ParticipantErased(
+        participant_id=PUPIL,
+        reason=ErasureReason.CONSENT_EXPIRED,
+        erased_at=now,
+        destruction_record_id=consents.destruction_record_id(PUPIL),
+    )
+
+
+def test_a_renewed_consent_cancels_the_destruction_on_expiry() -> None:
+    # Given a consent that ended and a newer one verified before the destruction date,
+    first, renewed = uuid4(), uuid4()
+    given: list[DomainEvent] = [
+        submitted(first),
+        verified(first),
+        submitted(renewed),
+        ConsentVerified(
+            participant_id=PUPIL,
+            consent_id=renewed,
+            purposes=ALL,
+            valid_until=date(2021, 8, 31),
+        ),
+    ]
+    # when the job runs on the first consent's destruction date, then nothing is due.
+    refused(given, EraseParticipant(datetime(2020, 9, 30, 1, tzinfo=UTC), 30), ErasureNotDue)
+    assert consents.fold(PUPIL, given).expiry_erase_by(30) == date(2021, 9, 30)

@@ -10,7 +10,7 @@ from bilet_consent.domain.guardian import (
     Contact,
     GuardianName,
     Passport,
-    written_request_reference,
+    check_written_request,
 )
 
 TODAY = date(2019, 9, 20)
@@ -66,6 +66,32 @@ def test_authority_and_request_references() -> None:
     assert act.plain()["number"] == "112-р"
     with pytest.raises(InvalidGuardian):
         Authority.parse("Распоряжение", "<script>", date(2018, 5, 4), TODAY)
-    assert written_request_reference(" 17/2019 ") == "17/2019"
+    assert check_written_request(" 17/2019 ", TODAY, TODAY) == ("17/2019", TODAY)
+    assert check_written_request("ВХ-125.1", date(2019, 9, 1), TODAY)[0] == "ВХ-125.1"
     with pytest.raises(InvalidConsent):
-        written_request_reference("a;b")
+        check_written_request("a;b", TODAY, TODAY)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Иванова И.И. заявл",  # a name, in free text: it would outlive the destruction
+        "ИВАНОВА",  # no digit: not a registration number
+        "вх-17",  # lower case
+        "17 2019",  # a space
+        "№17",
+        "1" * 41,
+        "17/2019\n18",  # a line break inside
+        "",
+    ],
+)
+def test_a_written_request_reference_is_a_document_number(reference: str) -> None:
+    with pytest.raises(InvalidConsent) as raised:
+        check_written_request(reference, TODAY, TODAY)
+    assert raised.value.details["field"] == "request.reference"
+
+
+def test_a_written_request_is_not_received_in_the_future() -> None:
+    with pytest.raises(InvalidConsent) as raised:
+        check_written_request("17/2019", date(2019, 9, 21), TODAY)
+    assert raised.value.details["field"] == "request.received_on"

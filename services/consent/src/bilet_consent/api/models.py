@@ -1,5 +1,6 @@
 """Request and response bodies of the consent API. Requests forbid unknown fields; the guardian's
-details are checked by the domain (`bilet_consent.domain.guardian`)."""
+details are checked by the domain (`bilet_consent.domain.guardian`). Fields holding the guardian's
+plaintext are `repr=False`: a model's repr ends up in logs and tracebacks."""
 
 from datetime import date
 from typing import Annotated, Any
@@ -10,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from bilet.contracts.catalogue.consent import Purpose, RejectionReason, Relationship
 
 Text = Annotated[str, Field(min_length=1, max_length=300)]
-NamePart = Annotated[str, Field(min_length=1, max_length=60)]
+NamePart = Annotated[str, Field(min_length=1, max_length=60, repr=False)]
+# Personal plaintext: checked like `Text`, never shown in a repr.
+PersonalText = Annotated[str, Field(min_length=1, max_length=300, repr=False)]
 Position = Annotated[
     int,
     Field(
@@ -25,31 +28,35 @@ class Request(BaseModel):
 
 
 class PassportModel(Request):
-    series: Annotated[str, Field(max_length=5, examples=["4009"])]
-    number: Annotated[str, Field(max_length=6, examples=["123456"])]
-    issued_by: Text
-    issued_on: date
+    series: Annotated[str, Field(max_length=5, examples=["4009"], repr=False)]
+    number: Annotated[str, Field(max_length=6, examples=["123456"], repr=False)]
+    issued_by: PersonalText
+    issued_on: date = Field(repr=False)
 
 
 class AuthorityModel(Request):
     """The act appointing a custodian or curator (распоряжение органа опеки)."""
 
-    document: Text
-    number: Annotated[str, Field(min_length=1, max_length=50)]
-    issued_on: date
+    document: PersonalText
+    number: Annotated[str, Field(min_length=1, max_length=50, repr=False)]
+    issued_on: date = Field(repr=False)
 
 
 class GuardianModel(Request):
     last_name: NamePart
     first_name: NamePart
-    patronymic: Annotated[str, Field(max_length=60)] | None = None
+    patronymic: Annotated[str, Field(max_length=60)] | None = Field(default=None, repr=False)
     relationship: Relationship
-    passport: PassportModel
-    authority: AuthorityModel | None = None
-    phone: Annotated[str, Field(max_length=20)] | None = None
-    email: Annotated[str, Field(max_length=254)] | None = None
+    passport: PassportModel = Field(repr=False)
+    authority: AuthorityModel | None = Field(default=None, repr=False)
+    phone: Annotated[str, Field(max_length=20)] | None = Field(default=None, repr=False)
+    email: Annotated[str, Field(max_length=254)] | None = Field(default=None, repr=False)
     guardian_id: UUID | None = Field(
-        default=None, description="The guardian's account id, when they have one."
+        default=None,
+        description="The signer's reference: the guardian's account id when the school knows "
+        "it, else one is made. It names the signer in `GuardianLinked` and is NOT an access "
+        "grant: a guardian sees their children's consents (and signed ones' details) only "
+        "through the identity provider's `children` claim in their token.",
     )
 
 
@@ -62,7 +69,7 @@ class SubmitConsentForm(Request):
     purposes: Annotated[list[Purpose], Field(min_length=1, max_length=len(Purpose))]
     signed_on: date
     valid_until: date
-    guardian: GuardianModel
+    guardian: GuardianModel = Field(repr=False)
 
 
 class RejectConsentRequest(Request):
@@ -70,8 +77,18 @@ class RejectConsentRequest(Request):
 
 
 class WrittenRequestModel(Request):
-    reference: Annotated[str, Field(min_length=1, max_length=50, examples=["17/2019"])]
-    received_on: date
+    reference: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            examples=["17/2019"],
+            description="The request's registration number at the school: capital letters, "
+            "digits, `-`, `/` and `.`, at least one digit, no spaces. It stays in the clear after "
+            "the destruction (the ground of the withdrawal): never a name.",
+        ),
+    ]
+    received_on: date = Field(description="When the school received it: not in the future.")
 
 
 class WithdrawConsentRequest(Request):
@@ -108,14 +125,20 @@ class ConsentModel(BaseModel):
     signed_on: date
     valid_until: date
     relationship: Relationship
-    guardian_id: UUID
+    guardian_id: UUID = Field(
+        description="The signer's reference, as the school entered it: not an access grant."
+    )
     guardian: dict[str, Any] = Field(
+        repr=False,
         description="The signer's name, passport (masked except for verifiers) and authority; "
-        '`{"$erased": true}` once destroyed.'
+        '`{"$erased": true}` once destroyed.',
     )
     rejection_reasons: list[RejectionReason]
     withdrawn_on: date | None
-    erase_by: date | None
+    erase_by: date | None = Field(
+        description="When the participant's data is destroyed: after a withdrawal, or after the "
+        "consent in force ended without a newer one."
+    )
     erased: bool
     version: int
     position: int
@@ -129,6 +152,9 @@ class ConsentStatusModel(BaseModel):
     consent_id: UUID | None
     purposes: list[Purpose] = Field(description="What processing is allowed now.")
     valid_until: date | None
-    erase_by: date | None
+    erase_by: date | None = Field(
+        description="When the participant's data is destroyed (withdrawn, or expired and not "
+        "renewed)."
+    )
     pending_consents: int
     position: int

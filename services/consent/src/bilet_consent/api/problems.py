@@ -22,11 +22,13 @@ STATUS: Final[dict[str, int]] = {
     "document_gone": 410,
     "document_too_large": 413,
     "unsupported_document_type": 415,
+    "unsupported_document": 415,
     # Everything else a rule refuses is 422: the request was understood, and is not acceptable.
 }
 TITLES: Final[dict[str, str]] = {
     "forbidden": "Forbidden",
     "unsupported_document_type": "Not a PDF, JPEG or PNG",
+    "unsupported_document": "The document cannot be accepted",
     "participant_erased": "The participant's data was destroyed",
 }
 

@@ -32,14 +32,7 @@ from bilet_consent.application.service import (
     SubmissionInput,
     WrittenRequest,
 )
-from bilet_consent.domain.guardian import (
-    Authority,
-    Contact,
-    Guardian,
-    GuardianName,
-    Passport,
-    written_request_reference,
-)
+from bilet_consent.domain.guardian import Authority, Contact, Guardian, GuardianName, Passport
 from bilet_consent.settings import SERVICE_NAME
 
 _CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -235,7 +228,7 @@ async def withdraw_consent(
     ctx: Context,
 ) -> ConsentCommandResponse:
     request = (
-        WrittenRequest(written_request_reference(body.request.reference), body.request.received_on)
+        WrittenRequest(body.request.reference, body.request.received_on)
         if body.request is not None
         else None
     )

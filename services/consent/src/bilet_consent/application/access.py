@@ -1,19 +1,56 @@
 """Who may see and change whose consents (object-level authorisation). Pure checks over the
-caller's token and the participant's facts; every refusal is `AccessDenied` (403 `forbidden`)."""
+caller's token, the participant's facts and, where it matters, the consent itself.
+
+Two kinds of refusal, so that the answers reveal nothing a caller may not know:
+- a role that never has access to a route is refused before anything is looked up (`require_role`:
+  403 `forbidden`, the same whether or not the participant or consent exists);
+- a scoped role (a school, a region, a guardian's children, a pupil's own id) asking about a
+  participant that is not theirs gets `OutOfScope`, which the service answers exactly like a
+  participant or consent that does not exist (404 `unknown_participant` / `unknown_consent`).
+A caller who may know the consent exists (the guardian of the child, the pupil's school) but may
+not see this part of it gets 403 `forbidden`.
+
+Route by route (scope: the participant's, or the consent's):
+- submit: the registrar of the pupil's school;
+- verify, reject: the operator; the coordinator of the pupil's region;
+- withdraw: the guardian (`children`); the pupil's school's registrar, on a written request;
+- consent details: the operator and the region's coordinator in full; the pupil's school's
+  registrar and the guardian who signed it (`children`, and `guardian_id` = the token's subject)
+  with the passport masked;
+- document: the operator; the region's coordinator; the registrar of the school that uploaded it;
+- status: all of the above, the guardian of the child, the school's navigator, the pupil themself.
+
+Organisers, mentors, support and analysts have no route at all. A guardian's access comes from
+the identity provider's `children` claim only: the `guardian_id` a school enters with a consent
+names the signer, and grants nothing.
+"""
 
 from enum import StrEnum
+from typing import Final
 from uuid import UUID
 
 from bilet.http.auth import Principal, Role
 from bilet_consent.application.errors import AccessDenied
 from bilet_consent.application.participants import ParticipantFacts
+from bilet_consent.domain.consent import Consent
+
+SUBMITTERS: Final = frozenset({Role.REGISTRAR})
+VERIFIERS: Final = frozenset({Role.OPERATOR, Role.COORDINATOR})
+WITHDRAWERS: Final = frozenset({Role.GUARDIAN, Role.REGISTRAR})
+CONSENT_READERS: Final = frozenset({Role.OPERATOR, Role.COORDINATOR, Role.REGISTRAR, Role.GUARDIAN})
+DOCUMENT_READERS: Final = frozenset({Role.OPERATOR, Role.COORDINATOR, Role.REGISTRAR})
+STATUS_READERS: Final = CONSENT_READERS | {Role.NAVIGATOR, Role.PUPIL}
 
 
 class Visibility(StrEnum):
     """How much of a consent's personal data the caller sees."""
 
     VERIFIER = "verifier"  # everything, to check the document against the form
-    PARTY = "party"  # the school that uploaded it, the guardian: the passport masked
+    PARTY = "party"  # the pupil's school, the guardian who signed: the passport masked
+
+
+class OutOfScope(Exception):
+    """The participant is not the caller's: the service answers as if it did not exist."""
 
 
 def _same(scope: str | None, value: UUID | None) -> bool:
@@ -24,50 +61,84 @@ def is_child(principal: Principal, participant_id: UUID) -> bool:
     return principal.role is Role.GUARDIAN and str(participant_id) in principal.children
 
 
+def _in_region(principal: Principal, facts: ParticipantFacts) -> bool:
+    return principal.role is Role.COORDINATOR and _same(principal.region_id, facts.region_id)
+
+
+def _of_school(principal: Principal, facts: ParticipantFacts) -> bool:
+    return principal.role is Role.REGISTRAR and _same(principal.school_id, facts.school_id)
+
+
+def require_role(principal: Principal, roles: frozenset[Role], what: str) -> None:
+    """Before any lookup: a role that never may do `what` learns nothing else."""
+    if principal.role not in roles:
+        raise AccessDenied(f"The role {principal.role.value} may not {what}.")
+
+
 def require_submitter(principal: Principal, facts: ParticipantFacts) -> None:
     """Only the registrar of the participant's own school uploads a consent."""
-    if principal.role is not Role.REGISTRAR:
-        raise AccessDenied("Only the school's registrar submits consents.")
-    if not _same(principal.school_id, facts.school_id):
-        raise AccessDenied("The participant is not a pupil of your school.")
+    require_role(principal, SUBMITTERS, "submit consents")
+    if not _of_school(principal, facts):
+        raise OutOfScope()
 
 
 def require_verifier(principal: Principal, facts: ParticipantFacts) -> None:
     """The federal operator, or the coordinator of the participant's region."""
-    if principal.role is Role.OPERATOR:
+    require_role(principal, VERIFIERS, "verify or reject consents")
+    if principal.role is Role.OPERATOR or _in_region(principal, facts):
         return
-    if principal.role is Role.COORDINATOR and _same(principal.region_id, facts.region_id):
-        return
-    raise AccessDenied("Only the federal operator or the coordinator of the region verifies.")
+    raise OutOfScope()
 
 
 def require_withdrawer(principal: Principal, facts: ParticipantFacts) -> None:
     """The guardian of the child, or the registrar of the school (on a written request)."""
-    if is_child(principal, facts.participant_id):
+    require_role(principal, WITHDRAWERS, "withdraw consents")
+    if is_child(principal, facts.participant_id) or _of_school(principal, facts):
         return
-    if principal.role is Role.REGISTRAR and _same(principal.school_id, facts.school_id):
-        return
-    raise AccessDenied("Only the guardian, or the school on their written request, withdraws.")
+    raise OutOfScope()
 
 
-def consent_reader(principal: Principal, facts: ParticipantFacts) -> Visibility:
-    """Consents and their documents: the school, the region's coordinator, the operator and the
-    guardian. Organisers, mentors, navigators, pupils and the rest never see them."""
-    if principal.role is Role.OPERATOR:
+def consent_reader(principal: Principal, facts: ParticipantFacts, consent: Consent) -> Visibility:
+    """A consent's details: the operator and the region's coordinator in full; the pupil's school
+    and the guardian who signed it (their children's, and `guardian_id` = their account) with
+    the passport masked."""
+    require_role(principal, CONSENT_READERS, "see consents")
+    if principal.role is Role.OPERATOR or _in_region(principal, facts):
         return Visibility.VERIFIER
-    if principal.role is Role.COORDINATOR and _same(principal.region_id, facts.region_id):
-        return Visibility.VERIFIER
-    if principal.role is Role.REGISTRAR and _same(principal.school_id, facts.school_id):
+    if _of_school(principal, facts):
         return Visibility.PARTY
     if is_child(principal, facts.participant_id):
-        return Visibility.PARTY
-    raise AccessDenied("You may not see this participant's consents.")
+        if str(consent.guardian_id) == principal.subject:
+            return Visibility.PARTY
+        raise AccessDenied("Only the guardian who signed a consent sees its details.")
+    raise OutOfScope()
+
+
+def require_document_reader(
+    principal: Principal, facts: ParticipantFacts, consent: Consent
+) -> None:
+    """The signed document itself: the operator, the region's coordinator, and the registrar of
+    the school that uploaded it. Never a guardian (their copy is on paper)."""
+    require_role(principal, DOCUMENT_READERS, "download consent documents")
+    if principal.role is Role.OPERATOR or _in_region(principal, facts):
+        return
+    if principal.role is Role.REGISTRAR and _same(principal.school_id, consent.school_id):
+        return
+    if _of_school(principal, facts):
+        raise AccessDenied("Only the school that uploaded a document downloads it.")
+    raise OutOfScope()
 
 
 def require_status_reader(principal: Principal, facts: ParticipantFacts) -> None:
-    """The status (no personal data of the guardian): also the school's navigator and the pupil."""
+    """Whether the participant may take part (no personal data of the guardian): also the
+    school's navigator and the pupil themself."""
+    require_role(principal, STATUS_READERS, "see consent status")
+    if principal.role is Role.OPERATOR or _in_region(principal, facts):
+        return
+    if _of_school(principal, facts) or is_child(principal, facts.participant_id):
+        return
     if principal.role is Role.NAVIGATOR and _same(principal.school_id, facts.school_id):
         return
     if principal.role is Role.PUPIL and principal.participant_id == str(facts.participant_id):
         return
-    consent_reader(principal, facts)
+    raise OutOfScope()

@@ -1,6 +1,7 @@
-"""Signed consent documents: what may be stored (a PDF, JPEG or PNG, by its content), how it is
-sealed (AES-256-GCM with the participant's data key, bound to the participant and the document),
-and the port of the stores that keep it (`adapters.documents`: disk, PostgreSQL).
+"""Signed consent documents: what may be stored (a sound PDF, JPEG or PNG, by its content: see
+`formats`), how it is sealed (AES-256-GCM with the participant's data key, bound to the
+participant and the document), and the port of the stores that keep it (`adapters.documents`:
+disk, PostgreSQL).
 
 The SHA-256 checksum of the plaintext is kept with the ciphertext in the document store only, and
 goes when the document goes; a document read back is checked against it.
@@ -23,28 +24,17 @@ from bilet_consent.application.errors import (
     EmptyDocument,
     UnsupportedDocument,
 )
+from bilet_consent.application.formats import JPEG, PDF, PNG, check_structure, media_type_of
 
-PDF: Final = "application/pdf"
-JPEG: Final = "image/jpeg"
-PNG: Final = "image/png"
 NONCE_BYTES: Final = 12
 _AD_LABEL: Final = "bilet-consent-document-v1"
-
-
-def media_type_of(content: bytes) -> str | None:
-    """The type the content really is, from its signature; None for anything else (executables,
-    HTML, ZIP, office files…). A PDF must also end like one (`%%EOF` near its end)."""
-    if content.startswith(b"%PDF-") and b"%%EOF" in content[-2048:]:
-        return PDF
-    if content.startswith(b"\xff\xd8\xff") and len(content) > 4:
-        return JPEG
-    if content.startswith(b"\x89PNG\r\n\x1a\n") and content[12:16] == b"IHDR":
-        return PNG
-    return None
+__all__ = ["JPEG", "PDF", "PNG", "check_document", "media_type_of"]
 
 
 def check_document(content: bytes, limit: int) -> str:
-    """The document's media type, or the refusal that fits."""
+    """The document's media type, or the refusal that fits: empty (422), too large (413), not a
+    PDF, JPEG or PNG at all (415 `unsupported_document_type`), or one that is damaged, carries
+    something more, or (a PDF) active content (415 `unsupported_document`, see `formats`)."""
     if not content:
         raise EmptyDocument()
     if len(content) > limit:
@@ -52,6 +42,7 @@ def check_document(content: bytes, limit: int) -> str:
     media_type = media_type_of(content)
     if media_type is None:
         raise UnsupportedDocument()
+    check_structure(media_type, content)
     return media_type
 
 

@@ -36,8 +36,20 @@ class UnsupportedDocument(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "The document is not a PDF, JPEG or PNG (its content decides, not its name)."
+            "The document is not a PDF, JPEG or PNG (its content decides, not its name or "
+            "declared type). Upload the scan or the PDF of the signed form."
         )
+
+
+class UnacceptableDocument(DomainError):
+    """The file is (by its first bytes) a PDF, JPEG or PNG, but not a sound one: damaged, with
+    something hidden behind or inside it, or (a PDF) with active content. The detail says what,
+    in words a school can act on."""
+
+    code = "unsupported_document"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
 
 
 class DocumentTooLarge(DomainError):

@@ -1,16 +1,18 @@
 """What the consent service knows of each participant beyond its own events: school, region,
 season and grade (from identity's published events), and when their data is to be destroyed (from
-its own). A `bilet.projections` projection keeps it in the service's read model, fed in-process
-from the stores (embedded) or from Kafka by the worker (distributed). No personal data is held.
+its own: the earliest `erase_by` of a withdrawal, and the last day of the verified consent, for
+the destruction on expiry). A `bilet.projections` projection keeps it in the service's read model,
+fed in-process from the stores (embedded) or from Kafka by the worker (distributed). No personal
+data is held.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Final
 from uuid import UUID
 
 from bilet.contracts import CATALOGUE, decode
-from bilet.contracts.catalogue.consent import ConsentWithdrawn, ParticipantErased
+from bilet.contracts.catalogue.consent import ConsentVerified, ConsentWithdrawn, ParticipantErased
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
@@ -20,8 +22,10 @@ from bilet.contracts.catalogue.identity import (
 from bilet.eventstore import RecordedEvent
 from bilet.projections import NotApplied, ReadModel, ReadModelTx, Table
 
-PROJECTION: Final = "consent_participants"
-TABLE: Final = "participants"
+# Version 2 added the verified consent's last day (`verified_until`): a new name and table, so an
+# existing read model is rebuilt from the sources rather than read without the column.
+PROJECTION: Final = "consent_participants_v2"
+TABLE: Final = "participant_facts"
 IDENTITY: Final = "identity"
 CONSENT: Final = "consent"
 SOURCES: Final = (IDENTITY, CONSENT)
@@ -32,13 +36,15 @@ _HANDLED: Final = frozenset(
         "ParticipantEnrolledInSeason",
         "ParticipantMovedToSchool",
         "ParticipantDetailsCorrected",
+        "ConsentVerified",
         "ConsentWithdrawn",
         "ParticipantErased",
     }
 )
 
 _UPSERT_PLACEMENT: Final = (
-    "INSERT INTO {participants} (participant_id, school_id, region_id, season, grade, erased) "
+    "INSERT INTO {participant_facts} "
+    "(participant_id, school_id, region_id, season, grade, erased) "
     "VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
     "school_id = excluded.school_id, region_id = excluded.region_id, "
     "season = excluded.season, grade = excluded.grade"
@@ -51,8 +57,8 @@ class ParticipantFactsProjection:
         Table(
             TABLE,
             "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
-            "grade INTEGER, erase_by TEXT, erased BOOLEAN NOT NULL",
-            indexes=("erase_by", "school_id"),
+            "grade INTEGER, erase_by TEXT, verified_until TEXT, erased BOOLEAN NOT NULL",
+            indexes=("erase_by", "school_id", "verified_until", "region_id"),
         ),
     )
 
@@ -71,7 +77,7 @@ class ParticipantFactsProjection:
                 )
             case ParticipantEnrolledInSeason() as enrolled:
                 season = await tx.fetchval(
-                    "SELECT season FROM {participants} WHERE participant_id = $1",
+                    "SELECT season FROM {participant_facts} WHERE participant_id = $1",
                     str(enrolled.participant_id),
                 )
                 if season is None or enrolled.season >= season:
@@ -85,7 +91,7 @@ class ParticipantFactsProjection:
                     )
             case ParticipantMovedToSchool() as moved:
                 await tx.execute(
-                    "UPDATE {participants} SET school_id = $2, region_id = $3, grade = $4 "
+                    "UPDATE {participant_facts} SET school_id = $2, region_id = $3, grade = $4 "
                     "WHERE participant_id = $1",
                     str(moved.participant_id),
                     str(moved.to_school_id),
@@ -94,21 +100,41 @@ class ParticipantFactsProjection:
                 )
             case ParticipantDetailsCorrected(grade=int() as grade) as corrected:
                 await tx.execute(
-                    "UPDATE {participants} SET grade = $2 WHERE participant_id = $1",
+                    "UPDATE {participant_facts} SET grade = $2 WHERE participant_id = $1",
                     str(corrected.participant_id),
                     grade,
                 )
-            case ConsentWithdrawn() as withdrawn:
+            case ConsentVerified() as verified:
+                # The latest verified consent is the one in force: its last day decides the
+                # destruction on expiry (stream order: a later verification replaces it).
                 await tx.execute(
-                    "INSERT INTO {participants} (participant_id, erase_by, erased) "
+                    "INSERT INTO {participant_facts} (participant_id, verified_until, erased) "
                     "VALUES ($1, $2, FALSE) ON CONFLICT (participant_id) DO UPDATE "
-                    "SET erase_by = excluded.erase_by",
+                    "SET verified_until = excluded.verified_until",
+                    str(verified.participant_id),
+                    verified.valid_until.isoformat(),
+                )
+            case ConsentWithdrawn() as withdrawn:
+                # The earliest date wins: a duplicate, a replay or a later withdrawal never
+                # postpones a destruction. A whole withdrawal ends the consent in force.
+                known = await tx.fetchval(
+                    "SELECT erase_by FROM {participant_facts} WHERE participant_id = $1",
                     str(withdrawn.participant_id),
-                    withdrawn.erase_by.isoformat(),
+                )
+                erase_by = withdrawn.erase_by.isoformat()
+                if known is not None and known < erase_by:
+                    erase_by = known
+                await tx.execute(
+                    "INSERT INTO {participant_facts} "
+                    "(participant_id, erase_by, verified_until, erased) "
+                    "VALUES ($1, $2, NULL, FALSE) ON CONFLICT (participant_id) DO UPDATE "
+                    "SET erase_by = excluded.erase_by, verified_until = NULL",
+                    str(withdrawn.participant_id),
+                    erase_by,
                 )
             case ParticipantErased() as erased:
                 await tx.execute(
-                    "INSERT INTO {participants} (participant_id, erased) VALUES ($1, TRUE) "
+                    "INSERT INTO {participant_facts} (participant_id, erased) VALUES ($1, TRUE) "
                     "ON CONFLICT (participant_id) DO UPDATE SET erased = TRUE",
                     str(erased.participant_id),
                 )
@@ -146,7 +172,7 @@ class ParticipantDirectory:
             try:
                 row = await tx.fetchrow(
                     "SELECT participant_id, school_id, region_id, season, grade, erase_by, erased "
-                    "FROM {participants} WHERE participant_id = $1",
+                    "FROM {participant_facts} WHERE participant_id = $1",
                     str(participant_id),
                 )
             except Exception as error:
@@ -165,14 +191,18 @@ class ParticipantDirectory:
             bool(row[6]),
         )
 
-    async def due_for_erasure(self, as_of: date) -> list[UUID]:
+    async def due_for_erasure(self, as_of: date, erasure_days: int) -> list[UUID]:
+        """Who is to be destroyed by `as_of`: a withdrawal's `erase_by` has come, or the verified
+        consent ended `erasure_days` ago or more. Candidates: the consent stream decides."""
         async with self.read_model.query(self.projection) as tx:
             try:
                 rows = await tx.fetch(
-                    "SELECT participant_id FROM {participants} "
-                    "WHERE erase_by IS NOT NULL AND erase_by <= $1 AND NOT erased "
-                    "ORDER BY erase_by, participant_id",
+                    "SELECT participant_id FROM {participant_facts} WHERE NOT erased AND "
+                    "((erase_by IS NOT NULL AND erase_by <= $1) OR "
+                    "(erase_by IS NULL AND verified_until IS NOT NULL AND verified_until <= $2)) "
+                    "ORDER BY participant_id",
                     as_of.isoformat(),
+                    (as_of - timedelta(days=erasure_days)).isoformat(),
                 )
             except Exception as error:
                 if self.read_model.is_missing_table(error):
@@ -180,10 +210,28 @@ class ParticipantDirectory:
                 raise
         return [UUID(row[0]) for row in rows]
 
+    async def overdue_erasures(self, today: date, erasure_days: int) -> int:
+        """How many participants' destruction date has passed (before today) and who are still
+        not erased: the job is not running, or fails."""
+        async with self.read_model.query(self.projection) as tx:
+            try:
+                value = await tx.fetchval(
+                    "SELECT count(*) FROM {participant_facts} WHERE NOT erased AND "
+                    "((erase_by IS NOT NULL AND erase_by < $1) OR "
+                    "(erase_by IS NULL AND verified_until IS NOT NULL AND verified_until < $2))",
+                    today.isoformat(),
+                    (today - timedelta(days=erasure_days)).isoformat(),
+                )
+            except Exception as error:
+                if self.read_model.is_missing_table(error):
+                    return 0
+                raise
+        return int(value or 0)
+
     async def in_region(self, region_id: UUID) -> list[ParticipantFacts]:
         async with self.read_model.query(self.projection) as tx:
             rows = await tx.fetch(
-                "SELECT participant_id FROM {participants} WHERE region_id = $1 "
+                "SELECT participant_id FROM {participant_facts} WHERE region_id = $1 "
                 "ORDER BY participant_id",
                 str(region_id),
             )

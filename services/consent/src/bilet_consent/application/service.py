@@ -4,15 +4,19 @@ Commands (one handler each; they fail loudly): check who asks against the partic
 (the read model of identity's events), load the participant's consent stream, decide, seal the
 personal plaintext with the participant's key, append with the expected versions (the consent
 stream and the internal ones in one atomic append), and retry when another writer was faster.
-They return the store position of their commit: the read-your-writes token. Queries fold the
-stream. Every read or write of personal data is audited (`bilet.audit`), by ids only.
+They return the store position of their commit on the published stream `consent-<participant>`
+(the read-your-writes token; the internal streams written with it are never relayed, so a reader
+could never wait for theirs). Queries fold the stream. Every read or write of personal data is
+audited (`bilet.audit`), by ids only. A role with no access to a use case is refused before
+anything is looked up; a participant outside the caller's scope is answered as unknown.
 """
 
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Final, TypeVar
 from uuid import UUID
@@ -37,7 +41,7 @@ from bilet.eventstore import (
 from bilet.http.auth import Principal, Role
 from bilet.http.consistency import PositionToken
 from bilet_consent.application import access
-from bilet_consent.application.access import Visibility
+from bilet_consent.application.access import OutOfScope, Visibility
 from bilet_consent.application.documents import (
     DocumentSealer,
     DocumentStore,
@@ -63,9 +67,10 @@ from bilet_consent.domain.consent import (
     VerifyConsent,
     WithdrawConsent,
 )
-from bilet_consent.domain.errors import ErasureNotDue, UnknownConsent
-from bilet_consent.domain.guardian import Guardian
+from bilet_consent.domain.errors import DomainError, ErasureNotDue, UnknownConsent
+from bilet_consent.domain.guardian import Guardian, check_written_request
 from bilet_consent.domain.internal import (
+    FEDERAL_OPERATOR,
     FILE_CATEGORY,
     REF_CATEGORY,
     ConsentRegistered,
@@ -90,6 +95,16 @@ DESTROYED_CATEGORIES: Final = (
     "consent_documents",
 )
 DESTRUCTION_METHODS: Final = ("data_key_destroyed", "documents_deleted")
+# The information systems the participant's data is destroyed from (the destruction record names
+# them): the events identity and consent sealed with the data key, the key store itself, the
+# signed documents, and the read models (every service drops what it holds on ParticipantErased).
+DESTROYED_FROM: Final = (
+    "identity_event_store",
+    "consent_event_store",
+    "key_store",
+    "consent_document_store",
+    "read_models",
+)
 
 
 # ---------------------------------------------------------------------- inputs and results
@@ -147,7 +162,9 @@ class SubmissionInput:
     signed_on: date
     valid_until: date
     relationship: Relationship
-    guardian: Guardian
+    guardian: Guardian = field(repr=False)
+    # The signer's reference (their account id if the school knows it): it names the signer in
+    # GuardianLinked and grants NO access; a guardian's access comes from the `children` claim.
     guardian_id: UUID | None = None
 
     def __repr__(self) -> str:
@@ -156,7 +173,8 @@ class SubmissionInput:
 
 @dataclass(frozen=True)
 class WrittenRequest:
-    """The guardian's written request a school withdraws on: its number and date at the school."""
+    """The guardian's written request a school withdraws on: its registration number (a document
+    number, no names: it outlives the destruction) and the day the school received it."""
 
     reference: str
     received_on: date
@@ -167,7 +185,8 @@ class ConsentView:
     participant_id: UUID
     consent: Consent
     visibility: Visibility
-    guardian: dict[str, object]  # field → plaintext (or ERASED), masked for parties
+    # field → plaintext (or ERASED), masked for parties; never in a repr (logs, tracebacks)
+    guardian: dict[str, object] = field(repr=False)
     erase_by: date | None
     erased: bool
     version: int
@@ -202,6 +221,31 @@ class ErasureReport:
     skipped: int
 
 
+@contextmanager
+def _unknown_if_out_of_scope(error: Callable[[], DomainError]) -> Iterator[None]:
+    """A participant that is not the caller's is answered like one that does not exist."""
+    try:
+        yield
+    except OutOfScope:
+        raise error() from None
+
+
+def _published(results: Sequence[AppendResult], participant_id: UUID) -> AppendResult:
+    """The commit on the published stream: the read-your-writes token names it."""
+    stream_id = consents.stream_id(participant_id)
+    return next(r for r in results if r.stream_id == stream_id)
+
+
+def _scheduled(state: ParticipantConsents, today: date, erasure_days: int) -> date | None:
+    """The destruction date to show: a withdrawal's, or that of a consent that has ended."""
+    if state.erase_by is not None:
+        return state.erase_by
+    current = state.current()
+    if current is not None and not current.in_force_on(today):
+        return state.expiry_erase_by(erasure_days)
+    return None
+
+
 def _mask(passport: object) -> object:
     if not isinstance(passport, dict):
         return passport
@@ -223,6 +267,7 @@ class ConsentService:
         erasure_days: int = 30,
         max_document_bytes: int = 10 << 20,
         wait_timeout: float = WAIT_FOR_IDENTITY,
+        operator: str = FEDERAL_OPERATOR,
     ) -> None:
         self.store = store
         self.keystore = keystore
@@ -235,6 +280,7 @@ class ConsentService:
         self.erasure_days = erasure_days
         self.max_document_bytes = max_document_bytes
         self.wait_timeout = wait_timeout
+        self.operator = operator
 
     def today(self) -> date:
         return self.clock().date()
@@ -295,8 +341,10 @@ class ConsentService:
 
     # ------------------------------------------------------------------ submit
     async def submit(self, ctx: CommandContext, form: SubmissionInput, content: bytes) -> Committed:
+        access.require_role(ctx.principal, access.SUBMITTERS, "submit consents")
         facts = await self.facts(ctx, form.participant_id)
-        access.require_submitter(ctx.principal, facts)
+        with _unknown_if_out_of_scope(UnknownParticipant):
+            access.require_submitter(ctx.principal, facts)
         assert facts.school_id is not None
         media_type = check_document(content, self.max_document_bytes)
         consent_id, document_id = uuid.uuid4(), uuid.uuid4()
@@ -351,12 +399,9 @@ class ConsentService:
                     (file.stream_id, bookkeeping, file.expected),
                 ],
             )
+            published = _published(results, participant_id)
             return Committed(
-                max(r.position for r in results),
-                participant_id,
-                consent_id,
-                results[0].version,
-                document_id,
+                published.position, participant_id, consent_id, published.version, document_id
             )
 
         try:
@@ -396,8 +441,10 @@ class ConsentService:
         return {"phone": None, "email": None}
 
     async def verify(self, ctx: CommandContext, consent_id: UUID) -> Committed:
+        access.require_role(ctx.principal, access.VERIFIERS, "verify or reject consents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
-        access.require_verifier(ctx.principal, facts)
+        with _unknown_if_out_of_scope(UnknownConsent):
+            access.require_verifier(ctx.principal, facts)
 
         async def attempt() -> Committed:
             stream, state = await self._stream(participant_id)
@@ -409,8 +456,9 @@ class ConsentService:
                 contact = await self._contact(participant_id, consent_id)
             command = VerifyConsent(consent_id, self.today(), name, contact)
             decided = consents.decide(command, state)
-            [result] = await self._append(ctx, [(stream.stream_id, decided, stream.expected)])
-            return Committed(result.position, participant_id, consent_id, result.version)
+            results = await self._append(ctx, [(stream.stream_id, decided, stream.expected)])
+            published = _published(results, participant_id)
+            return Committed(published.position, participant_id, consent_id, published.version)
 
         committed = await self._retrying(attempt)
         await self.audit.record(
@@ -426,14 +474,17 @@ class ConsentService:
     async def reject(
         self, ctx: CommandContext, consent_id: UUID, reasons: tuple[RejectionReason, ...]
     ) -> Committed:
+        access.require_role(ctx.principal, access.VERIFIERS, "verify or reject consents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
-        access.require_verifier(ctx.principal, facts)
+        with _unknown_if_out_of_scope(UnknownConsent):
+            access.require_verifier(ctx.principal, facts)
 
         async def attempt() -> Committed:
             stream, state = await self._stream(participant_id)
             decided = consents.decide(RejectConsent(consent_id, reasons), state)
-            [result] = await self._append(ctx, [(stream.stream_id, decided, stream.expected)])
-            return Committed(result.position, participant_id, consent_id, result.version)
+            results = await self._append(ctx, [(stream.stream_id, decided, stream.expected)])
+            published = _published(results, participant_id)
+            return Committed(published.position, participant_id, consent_id, published.version)
 
         committed = await self._retrying(attempt)
         await self.audit.record(ctx.audit(Access.WRITE, participant_id, "reject_consent", []))
@@ -447,12 +498,19 @@ class ConsentService:
         purposes: tuple[Purpose, ...] | None,
         request: WrittenRequest | None,
     ) -> Committed:
+        access.require_role(ctx.principal, access.WITHDRAWERS, "withdraw consents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
-        access.require_withdrawer(ctx.principal, facts)
+        with _unknown_if_out_of_scope(UnknownConsent):
+            access.require_withdrawer(ctx.principal, facts)
         by_school = ctx.principal.role is Role.REGISTRAR
-        if by_school and request is None:
-            raise WrittenRequestRequired()
         today = self.today()
+        if by_school:
+            if request is None:
+                raise WrittenRequestRequired()
+            reference, received_on = check_written_request(
+                request.reference, request.received_on, today
+            )
+            request = WrittenRequest(reference, received_on)
 
         async def attempt() -> Committed:
             stream, state = await self._stream(participant_id)
@@ -472,9 +530,8 @@ class ConsentService:
                 )
                 parts.append((file.stream_id, [recorded], file.expected))
             results = await self._append(ctx, parts)
-            return Committed(
-                max(r.position for r in results), participant_id, consent_id, results[0].version
-            )
+            published = _published(results, participant_id)
+            return Committed(published.position, participant_id, consent_id, published.version)
 
         committed = await self._retrying(attempt)
         await self.audit.record(ctx.audit(Access.WRITE, participant_id, "withdraw_consent", []))
@@ -482,12 +539,14 @@ class ConsentService:
 
     # ------------------------------------------------------------------ reads
     async def consent(self, ctx: CommandContext, consent_id: UUID) -> ConsentView:
+        access.require_role(ctx.principal, access.CONSENT_READERS, "see consents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
-        visibility = access.consent_reader(ctx.principal, facts)
         stream, state = await self._stream(participant_id)
         found = state.find(consent_id)
         if found is None:
             raise UnknownConsent()
+        with _unknown_if_out_of_scope(UnknownConsent):
+            visibility = access.consent_reader(ctx.principal, facts, found)
         personal, _ = await self._signer(stream, consent_id)
         if visibility is Visibility.PARTY:
             personal["guardian_passport"] = _mask(personal["guardian_passport"])
@@ -499,19 +558,21 @@ class ConsentService:
             found,
             visibility,
             personal,
-            state.erase_by,
+            _scheduled(state, self.today(), self.erasure_days),
             state.erased,
             stream.version or 0,
             stream.position,
         )
 
     async def document(self, ctx: CommandContext, consent_id: UUID) -> tuple[str, bytes]:
+        access.require_role(ctx.principal, access.DOCUMENT_READERS, "download consent documents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
-        access.consent_reader(ctx.principal, facts)
         _, state = await self._stream(participant_id)
         found = state.find(consent_id)
         if found is None:
             raise UnknownConsent()
+        with _unknown_if_out_of_scope(UnknownConsent):
+            access.require_document_reader(ctx.principal, facts, found)
         if state.erased:
             raise DocumentGone()
         stored = await self.documents.get(participant_id, found.document_id)
@@ -524,8 +585,10 @@ class ConsentService:
         return stored.media_type, content
 
     async def status(self, ctx: CommandContext, participant_id: UUID) -> StatusView:
+        access.require_role(ctx.principal, access.STATUS_READERS, "see consent status")
         facts = await self.facts(ctx, participant_id)
-        access.require_status_reader(ctx.principal, facts)
+        with _unknown_if_out_of_scope(UnknownParticipant):
+            access.require_status_reader(ctx.principal, facts)
         stream, state = await self._stream(participant_id)
         today = self.today()
         pending = sum(1 for c in state.consents if c.status is Status.PENDING)
@@ -554,7 +617,7 @@ class ConsentService:
             shown,
             purposes,
             shown.valid_until if shown is not None else None,
-            state.erase_by,
+            _scheduled(state, today, self.erasure_days),
             pending,
             stream.position,
         )
@@ -571,14 +634,22 @@ class ConsentService:
         while True:
             stream, state = await self._stream(participant_id)
             try:
-                decided = consents.decide(EraseParticipant(now), state)
+                decided = consents.decide(EraseParticipant(now, self.erasure_days), state)
             except ErasureNotDue:
                 return None
             if not decided:
                 return None
-            withdrawn = state.withdrawn_whole()
-            assert withdrawn is not None
-            assert withdrawn.withdrawn_on is not None
+            scheduled = state.erasure(self.erasure_days)
+            assert scheduled is not None
+            reason = scheduled[1]
+            if reason is ErasureReason.CONSENT_WITHDRAWN:
+                ground = state.withdrawn_whole()
+                assert ground is not None
+                withdrawn_on, valid_until = ground.withdrawn_on, None
+            else:
+                ground = state.current()
+                assert ground is not None
+                withdrawn_on, valid_until = None, ground.valid_until
             await self.cipher.erase(str(participant_id))
             deleted = await self.documents.delete_participant(participant_id)
             record_id = consents.destruction_record_id(participant_id)
@@ -588,11 +659,14 @@ class ConsentService:
                 categories=DESTROYED_CATEGORIES,
                 methods=DESTRUCTION_METHODS,
                 destroyed_at=now,
-                reason=ErasureReason.CONSENT_WITHDRAWN,
-                consent_id=withdrawn.consent_id,
-                withdrawn_on=withdrawn.withdrawn_on,
+                reason=reason,
+                consent_id=ground.consent_id,
+                withdrawn_on=withdrawn_on,
+                valid_until=valid_until,
                 documents_deleted=deleted,
                 performed_by=performed_by,
+                destroyed_from=DESTROYED_FROM,
+                operator=self.operator,
             )
             try:
                 results = await self._append(
@@ -608,19 +682,20 @@ class ConsentService:
                 ctx.audit(Access.ERASE, participant_id, "destruction", DESTROYED_CATEGORIES)
             )
             return ErasureOutcome(
-                participant_id, record_id, deleted, max(r.position for r in results)
+                participant_id, record_id, deleted, _published(results, participant_id).position
             )
 
     async def erase_due(
         self, performed_by: str, as_of: date | None = None, catch_up: float = 5.0
     ) -> ErasureReport:
-        """Erase every participant whose destruction date has come (by `as_of`, default today)."""
+        """Erase every participant whose destruction date has come (by `as_of`, default today):
+        `erase_by` of a withdrawal, or `erasure_days` after the end of a consent not renewed."""
         day = as_of or self.today()
         head = await self.store.head_position()
         if head:
             # The schedule is a projection of this store: let it see what was written so far.
             await self.directory.wait_for("consent", head, catch_up)
-        due = await self.directory.due_for_erasure(day)
+        due = await self.directory.due_for_erasure(day, self.erasure_days)
         erased: list[ErasureOutcome] = []
         skipped = 0
         for participant_id in due:
@@ -630,6 +705,10 @@ class ConsentService:
             else:
                 erased.append(outcome)
         return ErasureReport(day, len(due), erased, skipped)
+
+    async def overdue_erasures(self) -> int:
+        """Participants whose destruction date has passed and who are not erased yet."""
+        return await self.directory.overdue_erasures(self.today(), self.erasure_days)
 
     async def record(self, record_id: UUID) -> DestructionRecorded | None:
         stream = await read(self.store, f"destruction-{record_id}")

@@ -3,8 +3,10 @@
 A consent is submitted by the school (pending), then verified or rejected by a verifier. The
 latest verified consent is in force until it ends (`valid_until`) or is withdrawn; verifying a
 later consent supersedes the one in force and any earlier one still pending. The guardian may
-withdraw some purposes (health data) and keep the rest, or withdraw the consent as a whole: then
-the participant's data is destroyed by `erase_by`, and after that nothing is accepted for them.
+withdraw some purposes (health data) and keep the rest, or withdraw the consent as a whole: a whole
+withdrawal ends every pending and verified consent of the participant, their data is destroyed by
+`erase_by`, and after that nothing is accepted for them. A consent that ends (`valid_until`) with
+no newer one verified has the data destroyed `erasure_days` after its last day.
 """
 
 import uuid
@@ -98,8 +100,11 @@ class Consent:
 class ParticipantConsents:
     participant_id: UUID
     consents: tuple[Consent, ...] = ()
+    # The earliest destruction date any withdrawal set: a later one never postpones it.
     erase_by: date | None = None
     erased: bool = False
+    # The consent the first whole withdrawal named (the ground in the destruction record).
+    withdrawal: UUID | None = None
 
     def find(self, consent_id: UUID) -> Consent | None:
         return next((c for c in self.consents if c.consent_id == consent_id), None)
@@ -111,11 +116,36 @@ class ParticipantConsents:
     def latest(self) -> Consent | None:
         return self.consents[-1] if self.consents else None
 
+    def active(self) -> tuple[Consent, ...]:
+        """What a whole withdrawal ends: the verified consent first, then those pending."""
+        verified = tuple(c for c in reversed(self.consents) if c.status is Status.VERIFIED)
+        pending = tuple(c for c in self.consents if c.status is Status.PENDING)
+        return verified + pending
+
     def withdrawn_whole(self) -> Consent | None:
-        """The consent whose withdrawal scheduled the destruction."""
-        if self.erase_by is None:
+        """The consent whose withdrawal (the first one) scheduled the destruction."""
+        if self.erase_by is None or self.withdrawal is None:
             return None
-        return next((c for c in reversed(self.consents) if c.status is Status.WITHDRAWN), None)
+        return self.find(self.withdrawal)
+
+    def expiry_erase_by(self, erasure_days: int) -> date | None:
+        """When the data goes because the consent in force ends: `erasure_days` after the last
+        day of the latest verified consent (None without one, or once a withdrawal decides)."""
+        if self.erased or self.erase_by is not None:
+            return None
+        current = self.current()
+        if current is None:
+            return None
+        return current.valid_until + timedelta(days=erasure_days)
+
+    def erasure(self, erasure_days: int) -> tuple[date, ErasureReason] | None:
+        """The destruction scheduled now, by a withdrawal or by the end of the consent."""
+        if self.erased:
+            return None
+        if self.erase_by is not None:
+            return self.erase_by, ErasureReason.CONSENT_WITHDRAWN
+        expiry = self.expiry_erase_by(erasure_days)
+        return None if expiry is None else (expiry, ErasureReason.CONSENT_EXPIRED)
 
 
 # ---------------------------------------------------------------------- commands
@@ -163,6 +193,7 @@ class WithdrawConsent:
 @dataclass(frozen=True)
 class EraseParticipant:
     now: datetime
+    erasure_days: int  # after the end of a consent that was not renewed
 
     @property
     def today(self) -> date:
@@ -237,7 +268,8 @@ def _verify(command: VerifyConsent, state: ParticipantConsents) -> list[Decided]
         raise ConsentNotPending(consent.status.value)
     if consent.valid_until < command.today:
         raise ConsentExpired()
-    ordered = tuple(p for p in Purpose if p in consent.purposes)
+    # What the guardian still allows: purposes withdrawn while it was pending stay withdrawn.
+    ordered = tuple(p for p in Purpose if p in consent.effective_purposes)
     return [
         ConsentVerified(
             participant_id=state.participant_id,
@@ -278,20 +310,28 @@ def _reject(command: RejectConsent, state: ParticipantConsents) -> list[Decided]
 
 
 def _withdraw(command: WithdrawConsent, state: ParticipantConsents) -> list[Decided]:
-    if state.erased:
-        raise ParticipantErasedError()
+    # Once a destruction is scheduled nothing may move it: a second withdrawal is refused.
+    _refuse_if_closed(state)
     consent = _consent(state, command.consent_id)
     if consent.status not in (Status.PENDING, Status.VERIFIED):
         raise ConsentNotInForce(consent.status.value)
     whole = command.purposes is None or Purpose.PROGRAMME_PARTICIPATION in command.purposes
     if whole:
+        erase_by = command.today + timedelta(days=command.erasure_days)
+        expiry = state.expiry_erase_by(command.erasure_days)
+        if expiry is not None and expiry < erase_by:
+            # The consent had already ended: withdrawing it does not put its destruction off.
+            erase_by = max(expiry, command.today)
+        # The participant withdraws, not one form: every consent that could still open
+        # processing ends with the same destruction date, the one in force first.
         return [
             ConsentWithdrawn(
                 participant_id=state.participant_id,
-                consent_id=consent.consent_id,
+                consent_id=active.consent_id,
                 withdrawn_on=command.today,
-                erase_by=command.today + timedelta(days=command.erasure_days),
+                erase_by=erase_by,
             )
+            for active in state.active()
         ]
     assert command.purposes is not None
     withdrawn = frozenset(command.purposes)
@@ -314,12 +354,13 @@ def _withdraw(command: WithdrawConsent, state: ParticipantConsents) -> list[Deci
 def _erase(command: EraseParticipant, state: ParticipantConsents) -> list[Decided]:
     if state.erased:
         return []  # already done: running the job again changes nothing
-    if state.erase_by is None or command.today < state.erase_by:
+    scheduled = state.erasure(command.erasure_days)
+    if scheduled is None or command.today < scheduled[0]:
         raise ErasureNotDue()
     return [
         ParticipantErased(
             participant_id=state.participant_id,
-            reason=ErasureReason.CONSENT_WITHDRAWN,
+            reason=scheduled[1],
             erased_at=command.now,
             destruction_record_id=destruction_record_id(state.participant_id),
         )
@@ -368,8 +409,9 @@ def evolve(state: ParticipantConsents, event: DomainEvent) -> ParticipantConsent
             position = next(
                 i for i, c in enumerate(state.consents) if c.consent_id == event.consent_id
             )
+            # The published period is the one in force (the read model's schedule reads it too).
             consents = tuple(
-                replace(c, status=Status.VERIFIED)
+                replace(c, status=Status.VERIFIED, valid_until=event.valid_until)
                 if i == position
                 else replace(c, status=Status.SUPERSEDED)
                 if i < position and c.status in (Status.PENDING, Status.VERIFIED)
@@ -393,7 +435,14 @@ def evolve(state: ParticipantConsents, event: DomainEvent) -> ParticipantConsent
             changed = _update(
                 state, event.consent_id, status=Status.WITHDRAWN, withdrawn_on=event.withdrawn_on
             )
-            return replace(changed, erase_by=event.erase_by)
+            # The earliest date wins, and the first withdrawal stays the ground: a replay, a
+            # duplicate or a later withdrawal never postpones the destruction.
+            erase_by = (
+                event.erase_by if state.erase_by is None else min(state.erase_by, event.erase_by)
+            )
+            return replace(
+                changed, erase_by=erase_by, withdrawal=state.withdrawal or event.consent_id
+            )
         case ParticipantErased():
             return replace(state, erased=True)
     return state  # GuardianLinked and what may come: nothing a decision depends on

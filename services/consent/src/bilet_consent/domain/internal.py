@@ -28,8 +28,13 @@ INTERNAL_CATEGORIES: Final = frozenset(
 )
 
 INTERNAL_EVENTS: Final = EventRegistry()
+# The operator of the participants' personal data (DOMAIN.md): destruction records name it unless
+# the settings say otherwise (`BVB_CONSENT_OPERATOR`).
+FEDERAL_OPERATOR: Final = "Союз «Молодые профессионалы (Ворлдскиллс Россия)»"
 
 MediaType = Annotated[str, Field(pattern=r"^(application/pdf|image/jpeg|image/png)$")]
+# A registration number (checked by `guardian.check_written_request`: 40 characters from now on;
+# requests recorded earlier allowed 50).
 Reference = Annotated[str, Field(min_length=1, max_length=50)]
 CONTACT: Final = 'object {"phone": string | null, "email": string | null}'
 
@@ -110,10 +115,22 @@ class DestructionRecorded(_Internal):
     methods: tuple[str, ...] = Field(min_length=1, description="How it was destroyed.")
     destroyed_at: AwareDatetime
     reason: ErasureReason
-    consent_id: UUID = Field(description="The ground: the consent that was withdrawn…")
-    withdrawn_on: date = Field(description="…on this day.")
+    consent_id: UUID = Field(
+        description="The ground: the consent that was withdrawn, or that ended (expiry)."
+    )
+    withdrawn_on: date | None = Field(default=None, description="A withdrawal: on this day.")
+    valid_until: date | None = Field(
+        default=None, description="An expiry: the consent's last day (none newer was verified)."
+    )
     documents_deleted: int = Field(ge=0)
     performed_by: str = Field(min_length=1, max_length=100, description="Who ran it.")
+    # Records written before these fields read with their defaults.
+    destroyed_from: tuple[str, ...] = Field(
+        default=(), description="The information systems the data was destroyed from."
+    )
+    operator: str = Field(
+        default="", max_length=200, description="The operator of the personal data."
+    )
 
 
 INTERNAL_EVENTS.check()
