@@ -6,9 +6,11 @@ Kafka. Embedded (`create_embedded_app`, `make run`) the lifespan feeds it itself
 from the other services' stores: it catches up first, so the demo data is visible at start, then
 follows them live in a background task.
 
-Readiness: the read model answers, the embedded feed (if any) runs, and the projection is at
-most `BVB_PORTFOLIO_MAX_LAG` events behind its sources. Metrics: the HTTP metrics of every
-service, and the projection's (`bilet_projection_*`, lag included).
+Readiness: the read model answers (and was built by this layout of the projection: embedded, an
+older one is rebuilt at start; otherwise `bvb portfolio rebuild` does it), the embedded feed (if
+any) runs, and the projection is at most `BVB_PORTFOLIO_MAX_LAG` events behind its sources.
+Metrics: the HTTP metrics of every service, and the projection's (`bilet_projection_*`, lag
+included).
 """
 
 import asyncio
@@ -22,8 +24,10 @@ from fastapi import FastAPI
 
 from bilet.audit import EventStoreAuditLog
 from bilet.crypto import FieldCipher
+from bilet.eventstore import EventStore
 from bilet.http import ReadinessCheck, ServiceDescription, create_service_app
-from bilet.projections import EmbeddedFeed, ProjectionMetrics, ReadModel
+from bilet.projections import EmbeddedFeed, ProjectionMetrics, ReadModel, rebuild_from_stores
+from bilet_portfolio.adapters import layout
 from bilet_portfolio.adapters.lag import KafkaLag, LagProbe, StoreLag
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
@@ -71,7 +75,20 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             read_model = await open_read_model(settings)
             stack.push_async_callback(read_model.close)
-            await read_model.install(projection)
+            sources: dict[str, EventStore] = {}
+            if settings.portfolio_embedded_feed:
+                sources = await open_sources(settings)
+                for store in sources.values():
+                    stack.push_async_callback(store.close)
+                    store.poll_interval = SOURCE_POLL_SECONDS
+            app.state.layout_outdated = await layout.outdated(read_model, projection)
+            if app.state.layout_outdated and sources:
+                # `make run` on a var/ of an older version: rebuild before serving.
+                _log.warning("the portfolio read model has an older layout: rebuilding it")
+                await rebuild_from_stores(read_model, projection, sources)
+                app.state.layout_outdated = False
+            if not app.state.layout_outdated:  # else left as it is, for the rebuild to replace
+                await read_model.install(projection)
             audit_store = await open_audit_store(settings)
             stack.push_async_callback(audit_store.close)
             keystore = await open_key_store(settings)
@@ -79,10 +96,6 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             metrics: ProjectionMetrics = app.state.projection_metrics
             lag: LagProbe | None = None
             if settings.portfolio_embedded_feed:
-                sources = await open_sources(settings)
-                for store in sources.values():
-                    stack.push_async_callback(store.close)
-                    store.poll_interval = SOURCE_POLL_SECONDS
                 feed = EmbeddedFeed(read_model, projection, sources, metrics=metrics)
                 await feed.catch_up({})
                 feed_task = asyncio.create_task(feed.run(), name="portfolio-embedded-feed")
@@ -119,6 +132,12 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
         read_model: ReadModel | None = getattr(app.state, "read_model", None)
         if read_model is None:
             return ReadinessCheck(name="read_model", ready=False, detail="not open")
+        if getattr(app.state, "layout_outdated", False):
+            return ReadinessCheck(
+                name="read_model",
+                ready=False,
+                detail="built by an older layout: run `bvb portfolio rebuild`",
+            )
         try:
             await asyncio.wait_for(read_model.checkpoints(projection.name), READINESS_TIMEOUT)
         except Exception as error:  # any failure means "not ready"; the probe itself must answer

@@ -1,5 +1,7 @@
 """A school's list (filters, sorts, cursor paging) and a guardian's children."""
 
+import base64
+import json
 from typing import TYPE_CHECKING, Any
 
 from bilet.contracts.vocabulary import Stage
@@ -145,7 +147,11 @@ async def test_the_coordinator_sees_their_region_only(service: "Service", ids: "
     assert unknown.json()["code"] == "unknown_school"
 
 
-async def test_a_guardian_sees_their_children(service: "Service", ids: "Ids") -> None:
+async def test_a_guardian_sees_the_children_their_token_names(
+    service: "Service", ids: "Ids"
+) -> None:
+    """Only the identity provider's `children` claim counts: a `GuardianLinked` naming the
+    token's subject (its guardian id comes from a form a registrar uploaded) grants nothing."""
     c = service.catalogue
     claimed = await service.pupil_with_consent("claimed")
     linked = await service.pupil_with_consent("linked")
@@ -157,11 +163,138 @@ async def test_a_guardian_sees_their_children(service: "Service", ids: "Ids") ->
     response = await service.client.get("/portfolio/v1/me/children", headers=headers)
     assert response.status_code == 200, response.text
     items = response.json()["items"]
-    assert {item["participant_id"] for item in items} == {str(claimed), str(linked)}
-    assert all(item["display_name"]["first_name"] == "Дарья" for item in items)
-    portfolio = await service.client.get(f"/portfolio/v1/participants/{linked}", headers=headers)
-    assert portfolio.status_code == 200
-    assert portfolio.headers["ETag"].endswith('-guardian-verified"')
+    assert [item["participant_id"] for item in items] == [str(claimed)]
+    assert items[0]["display_name"]["first_name"] == "Дарья"
+    mine = await service.client.get(f"/portfolio/v1/participants/{claimed}", headers=headers)
+    assert mine.status_code == 200
+    assert mine.headers["ETag"].endswith('-guardian-verified"')
+    not_mine = await service.client.get(f"/portfolio/v1/participants/{linked}", headers=headers)
+    assert not_mine.status_code == 404
+    assert not_mine.json()["code"] == "unknown_participant"
+    # The link is shown on the child's portfolio, to those who see it.
+    shown = await service.client.get(
+        f"/portfolio/v1/participants/{linked}", headers=service.token(Role.OPERATOR)
+    )
+    assert shown.json()["guardians"] == [
+        {"guardian_id": str(guardian), "relationship": "parent", "linked_at": ANY_TIME}
+    ]
     for role in (Role.PUPIL, Role.NAVIGATOR, Role.OPERATOR):
         refused = await service.client.get("/portfolio/v1/me/children", headers=service.token(role))
         assert refused.status_code == 403
+
+
+class _AnyTime:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith("20")
+
+    def __hash__(self) -> int:
+        return 0
+
+
+ANY_TIME: Any = _AnyTime()
+
+
+async def closed_pupil_with_progress(service: "Service", ids: "Ids") -> str:
+    """A pupil of school 3 without consent who completed every stage and attended a career
+    event: more progress than anyone, none of it visible."""
+    c = service.catalogue
+    closed = ids.pupil("closed-achiever")
+    event = ids.uid("career-event:closed")
+    await service.append(
+        await c.registered(closed, grade=9),
+        c.completed(closed, ids.uid("attempt:x1"), Stage.INTERESTS),
+        c.completed(closed, ids.uid("attempt:x2"), Stage.SOFT_SKILLS),
+        c.completed(closed, ids.uid("attempt:x3"), Stage.PROFESSIONS_KNOWLEDGE),
+        c.career_event(event),
+        c.booked(event, ids.uid("booking:x"), closed),
+        c.attended(event, ids.uid("booking:x"), closed),
+    )
+    await service.settle()
+    return str(closed)
+
+
+def cursor_payload(cursor: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+
+
+async def test_closed_portfolios_sort_as_having_no_progress(service: "Service", ids: "Ids") -> None:
+    pids = await school_of_five(service, ids)
+    closed = await closed_pupil_with_progress(service, ids)
+    lonely = str(ids.pupil("lonely"))
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    for sort in ("progress", "-progress", "updated_at", "-updated_at"):
+        seen: list[str] = []
+        cursors: list[Any] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"sort": sort, "limit": 1}
+            if cursor:
+                params["cursor"] = cursor
+            body = await listing(service, ids.school_3, navigator, **params)
+            seen += [item["participant_id"] for item in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+            cursors.append(cursor_payload(cursor))
+        # Every pupil once; the closed ones last, in id order, whatever the direction.
+        assert sorted(seen) == sorted([*pids, closed, lonely]), sort
+        assert seen[-2:] == sorted([closed, lonely]), sort
+        assert set(seen[:-2]) == set(pids), sort
+        # A cursor after a closed row carries nothing of its portfolio.
+        after_closed = [c for c in cursors if c["id"] in (closed, lonely)]
+        assert after_closed, sort
+        assert all(c["v"] is None for c in after_closed), sort
+    ranked = await listing(service, ids.school_3, navigator, sort="-progress", limit=1)
+    assert [item["participant_id"] for item in ranked["items"]] == [pids[0]]
+    assert cursor_payload(ranked["next_cursor"])["v"] == 4  # pids[0]: 3 stages + 1 attended
+
+
+async def test_the_registrar_sees_consent_states_only(service: "Service", ids: "Ids") -> None:
+    pids = await school_of_five(service, ids)
+    registrar = service.token(Role.REGISTRAR, school=str(ids.school_3))
+    body = await listing(service, ids.school_3, registrar, sort="-progress")
+    items = body["items"]
+    assert len(items) == 6
+    assert all(item["progress"] is None and item["display_name"] is None for item in items)
+    assert all(item["updated_at"] is None for item in items)
+    by_id = {item["participant_id"]: item for item in items}
+    assert by_id[pids[0]]["open"] is True
+    assert by_id[pids[0]]["consent"]["state"] == "verified"
+    # Sorted by nothing it may see: participant ids, and no progress to filter by.
+    assert [item["participant_id"] for item in items] == sorted(by_id)
+    assert await listing(service, ids.school_3, registrar, progress="diagnostics_complete") == {
+        "school_id": str(ids.school_3),
+        "items": [],
+        "next_cursor": None,
+    }
+    portfolio = await service.client.get(f"/portfolio/v1/participants/{pids[0]}", headers=registrar)
+    assert portfolio.status_code == 200
+    shown = portfolio.json()
+    assert shown["open"] is True
+    assert shown["consent"]["state"] == "verified"
+    assert shown["display_name"] is None
+    assert shown["progress"] is None
+    assert shown["diagnostics"] == shown["career_events"] == shown["history"] == []
+    assert portfolio.headers["ETag"].endswith('-registrar-verified"')
+
+
+async def test_consent_states_are_named_as_the_consent_service_names_them(
+    service: "Service", ids: "Ids"
+) -> None:
+    c = service.catalogue
+    waiting = ids.pupil("waiting")
+    await service.append(
+        await c.registered(waiting), await c.submitted(waiting, ids.uid("consent:waiting"))
+    )
+    await service.settle()
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    body = await listing(service, ids.school_3, navigator, consent="pending")
+    assert [item["participant_id"] for item in body["items"]] == [str(waiting)]
+    assert body["items"][0]["consent"]["state"] == "pending"
+    old_name = await service.client.get(
+        f"/portfolio/v1/schools/{ids.school_3}/participants",
+        headers=navigator,
+        params={"consent": "submitted"},
+    )
+    assert old_name.status_code == 422
+    assert old_name.json()["code"] == "invalid_request"

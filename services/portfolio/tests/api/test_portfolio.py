@@ -2,6 +2,7 @@
 the audit of personal-data reads."""
 
 import json
+from datetime import date
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -12,6 +13,8 @@ from bilet.http.consistency import PositionToken
 
 if TYPE_CHECKING:
     from services.portfolio.tests.conftest import Ids, Service
+
+STAGES = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
 
 
 def token(result: Any, source: str) -> dict[str, str]:
@@ -92,7 +95,8 @@ async def test_the_pupil_sees_their_whole_portfolio(service: "Service", ids: "Id
     assert body["recommendations"][0]["study_plan"][0]["subject"] == "informatics"
     assert len(body["history"]) == body["version"] == 12  # events of this pupil
     assert body["history"][0]["event_type"] == "ParticipantRegistered"
-    assert response.headers["ETag"] == f'W/"{body["version"]}-self-verified"'
+    # The world's reference data: season rules, two regions, a window, three schools.
+    assert response.headers["ETag"] == f'W/"{body["version"]}.7-self-verified"'
     reflected = dict(token.split(":")[:2] for token in response.headers["BVB-Position"].split(", "))
     assert set(reflected) >= {"identity", "consent", "diagnostics", "events", "recommender"}
 
@@ -106,7 +110,6 @@ async def test_names_and_comments_are_only_for_entitled_roles(
         service.token(Role.PUPIL, participant=str(pid)),
         service.token(Role.GUARDIAN, children=[str(pid)]),
         service.token(Role.NAVIGATOR, school=str(ids.school_3)),
-        service.token(Role.REGISTRAR, school=str(ids.school_3)),
         service.token(Role.COORDINATOR, region=str(ids.leningrad)),
     ]
     for headers in entitled:
@@ -231,10 +234,11 @@ async def test_etag_and_if_none_match(service: "Service", ids: "Ids") -> None:
     assert changed.status_code == 200
     assert changed.json()["grade"] == 8
     assert changed.headers["ETag"] != etag
-    # If-None-Match never bypasses access.
+    # If-None-Match never bypasses access (nor tells a stranger that the pupil exists).
     stranger = service.token(Role.PUPIL, participant=str(ids.pupil("someone-else")))
     refused = await service.client.get(url, headers={**stranger, "If-None-Match": "*"})
-    assert refused.status_code == 403
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "unknown_participant"
 
 
 async def test_a_token_is_waited_for_and_a_token_never_reached_says_so(
@@ -300,3 +304,90 @@ async def test_unknown_participant_and_invalid_ids(service: "Service", ids: "Ids
     assert invalid.json()["code"] == "invalid_request"
     anonymous = await service.client.get(f"/portfolio/v1/participants/{ids.pupil('nobody')}")
     assert anonymous.status_code == 401
+
+
+async def test_a_withdrawal_alone_closes_the_portfolio_for_all_but_the_school(
+    service: "Service", ids: "Ids"
+) -> None:
+    """A whole withdrawal closes the participant's portfolio, whichever consent it names: here
+    the newer one, still pending, while the older one was in force. No erasure has happened."""
+    c = service.catalogue
+    pid = await service.pupil_with_consent("withdraws")
+    newer = ids.uid("consent:withdraws:2")
+    await service.append(await c.submitted(pid, newer))
+    await service.settle()
+    url = f"/portfolio/v1/participants/{pid}"
+    pupil = service.token(Role.PUPIL, participant=str(pid))
+    before = await get(service, url, pupil)
+    assert before.json()["consent"]["newer_pending"] is True
+    result = await service.append(c.withdrawn(pid, newer))
+    for headers in (
+        pupil,
+        service.token(Role.GUARDIAN, children=[str(pid)]),
+        service.token(Role.COORDINATOR, region=str(ids.leningrad)),
+        service.token(Role.OPERATOR),
+    ):
+        refused = await service.client.get(url, headers={**headers, **token(result, "consent")})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "consent_required"
+        assert refused.json()["consent_state"] == "withdrawn"
+    school = await get(service, url, service.token(Role.NAVIGATOR, school=str(ids.school_3)))
+    body = school.json()
+    assert body["open"] is False
+    assert body["consent"]["state"] == "withdrawn"
+    assert body["consent"]["erase_by"] == "2019-12-01"
+    assert body["consent"]["newer_pending"] is False
+    assert body["diagnostics"] == []
+    assert body["display_name"] is None
+
+
+async def test_the_etag_follows_what_the_body_shows(service: "Service", ids: "Ids") -> None:
+    c = service.catalogue
+    pid = await service.pupil_with_consent("etag-reference")
+    url = f"/portfolio/v1/participants/{pid}"
+    pupil = service.token(Role.PUPIL, participant=str(pid))
+    first = await get(service, url, pupil)
+    etag = first.headers["ETag"]
+
+    async def after(*events: Any) -> Any:
+        nonlocal etag
+        await service.append(*events)
+        await service.settle()
+        response = await service.client.get(url, headers={**pupil, "If-None-Match": etag})
+        assert response.status_code == 200, (events[-1].event_type, response.status_code)
+        assert response.headers["ETag"] != etag
+        etag = response.headers["ETag"]
+        return response.json()
+
+    renamed = c.school(ids.school_3)
+    renamed = renamed.model_copy(update={"name": "МОУ «СОШ № 3 им. Пушкина»"})
+    assert (await after(renamed))["school"]["name"] == "МОУ «СОШ № 3 им. Пушкина»"
+    region = c.region().model_copy(update={"name": "Ленинградская обл."})
+    assert (await after(region))["region"]["name"] == "Ленинградская обл."
+    rules = c.season_rules(rules_version=2, stages=STAGES[:2])
+    assert (await after(rules))["progress"]["stages_total"] == 2
+    window = c.window().model_copy(update={"closes_on": date(2019, 11, 30)})
+    started = c.started(pid, ids.uid("attempt:etag"), STAGES[0])
+    body = await after(started, window)
+    assert body["diagnostics"][0]["window"]["closes_on"] == "2019-11-30"
+    # A career event that reaches the portfolio after the booking shows on it.
+    event, booking = ids.uid("career-event:etag"), ids.uid("booking:etag")
+    assert (await after(c.booked(event, booking, pid)))["career_events"][0]["career_event"] is None
+    shown = await after(c.career_event(event))
+    assert shown["career_events"][0]["career_event"]["title"]
+
+    # Nothing changed for this pupil: the same tag, and 304.
+    other = await service.pupil_with_consent("someone-else")
+    await service.append(await c.corrected(other, grade=9), c.instrument())
+    await service.settle()
+    same = await service.client.get(url, headers={**pupil, "If-None-Match": etag})
+    assert same.status_code == 304
+    assert same.headers["ETag"] == etag
+
+    # The name that becomes unreadable (the key destroyed, the erasure not yet recorded).
+    await service.app.state.portfolio.cipher.erase(str(pid))
+    erased = await service.client.get(url, headers={**pupil, "If-None-Match": etag})
+    assert erased.status_code == 200
+    assert erased.json()["display_name"]["erased"] is True
+    assert erased.headers["ETag"] != etag
+    assert erased.headers["ETag"].endswith('-erased"')

@@ -27,7 +27,7 @@ from bilet_portfolio.app import create_app
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
 
 if TYPE_CHECKING:
-    from services.portfolio.tests.conftest import Ids
+    from services.portfolio.tests.conftest import Ids, Service
 
 
 def free_port() -> int:
@@ -213,3 +213,25 @@ def test_sigterm_ends_open_streams_before_the_graceful_timeout(
     assert server.returncode in (0, -signal.SIGTERM), stderr
     assert "Application shutdown complete" in stderr
     assert "timeout graceful shutdown exceeded" not in stderr
+
+
+async def test_a_stream_ends_when_the_callers_token_expires(service: "Service") -> None:
+    """Access ends with the token: the stream says so and ends, long before its own limit."""
+    pid = await service.pupil_with_consent("sse-expiry")
+    service.app.state.update_streams.max_seconds = 60
+    short = {
+        "Authorization": "Bearer "
+        + service.signer.mint(Role.PUPIL, participant=str(pid), ttl_seconds=1)
+    }
+    response = await service.client.get(
+        f"/portfolio/v1/participants/{pid}/updates", headers=short, timeout=120
+    )
+    assert response.status_code == 200
+    received = [item async for item in events(_lines(response.text))]
+    assert [kind for kind, _ in received] == ["portfolio", "closed"]
+    assert received[-1][1] == {"code": "token_expired"}
+
+
+async def _lines(text: str) -> AsyncIterator[str]:
+    for line in text.split("\n"):
+        yield line

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bilet.contracts.vocabulary import Stage
 from bilet.projections import KafkaFeed, ReadModel, dlq_topic
 from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.projections.sqlite import SqliteReadModel
@@ -65,19 +66,24 @@ async def test_postgres_builds_the_rows_sqlite_builds_and_answers_the_queries(
     assert await dump(postgres) == await reference(tmp_path, recorded)
 
     reader = SqlPortfolioReader(postgres)
-    a = await reader.portfolio(str(ids.pupil("a")))
+    snapshot = await reader.portfolio(str(ids.pupil("a")), lambda _: True)
+    assert snapshot is not None
+    a = snapshot.record
     assert a is not None
     assert a.participant.consent.state is ConsentState.VERIFIED
     assert a.participant.progress.career_events_attended == 1
     today = date(2019, 11, 5)
-    everyone = await reader.school_page(str(ids.school_3), SchoolQuery(), today)
+    everyone = await reader.school_page(str(ids.school_3), SchoolQuery(), today, detailed=True)
     assert [p.participant_id for p in everyone] == sorted(
         str(ids.pupil(name)) for name in ("a",)
     )  # b moved to school 5, e was erased
     query = SchoolQuery(consent=ConsentState.VERIFIED, sort=SortKey.GRADE_DESC, limit=1)
-    assert [p.participant_id for p in await reader.school_page(str(ids.school_3), query, today)]
+    assert [
+        p.participant_id
+        for p in await reader.school_page(str(ids.school_3), query, today, detailed=True)
+    ]
     attended = SchoolQuery(progress=ProgressFilter.CAREER_EVENT_ATTENDED)
-    assert len(await reader.school_page(str(ids.school_3), attended, today)) == 1
+    assert len(await reader.school_page(str(ids.school_3), attended, today, detailed=True)) == 1
     cursor = encode_cursor(query, After(9, str(ids.pupil("zzz"))))
     after = SchoolQuery(
         consent=ConsentState.VERIFIED,
@@ -85,9 +91,14 @@ async def test_postgres_builds_the_rows_sqlite_builds_and_answers_the_queries(
         limit=1,
         after=decode_cursor(query, cursor),
     )
-    assert [p.grade for p in await reader.school_page(str(ids.school_3), after, today)] == [7]
-    assert await reader.children(str(ids.uid("guardian:a")), frozenset()) != []
-    assert await reader.is_guardian(str(ids.pupil("a")), str(ids.uid("guardian:a")))
+    assert [
+        p.grade for p in await reader.school_page(str(ids.school_3), after, today, detailed=True)
+    ] == [7]
+    a_id = str(ids.pupil("a"))
+    assert [p.participant_id for p in await reader.children(frozenset({a_id, "unknown"}))] == [a_id]
+    snapshot = await reader.participant(a_id)
+    assert snapshot is not None
+    assert snapshot.reference_version == 5  # season rules, a region, a window, two schools
     assert (await reader.positions()) == {}  # applied outside a feed: no checkpoints
 
 
@@ -137,3 +148,49 @@ async def test_the_kafka_feed_builds_the_portfolio_from_relayed_events(
             await admin.delete_topics(doomed)
         finally:
             await admin.close()
+
+
+async def test_closed_rows_sort_last_on_both_databases(
+    postgres: ReadModel,
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+) -> None:
+    """Progress and update times of portfolios the caller does not see sort as NULL, after every
+    other row in both directions, and paging past them goes on by participant id."""
+    c = catalogue
+    recorded = await world_history(c, ids, recorder)
+    hidden = [ids.pupil("hidden-1"), ids.pupil("hidden-2")]
+    for n, pid in enumerate(hidden):
+        recorded += [
+            recorder.record(await c.registered(pid)),
+            recorder.record(c.completed(pid, ids.uid(f"attempt:hidden-{n}"), Stage.INTERESTS)),
+        ]
+    sqlite = await SqliteReadModel.open(tmp_path / "sorted.sqlite3")
+    try:
+        for read_model in (postgres, sqlite):
+            await apply_in_order(read_model, recorded)
+            reader = SqlPortfolioReader(read_model)
+            today = date(2019, 11, 5)
+            a = str(ids.pupil("a"))
+            closed = sorted(str(pid) for pid in hidden)
+            for sort in (SortKey.PROGRESS, SortKey.PROGRESS_DESC, SortKey.UPDATED_DESC):
+                query = SchoolQuery(sort=sort, limit=10)
+                page = await reader.school_page(str(ids.school_3), query, today, detailed=True)
+                assert [p.participant_id for p in page] == [a, *closed], sort
+                # After a cursor among the closed rows (value null): the rest, by id.
+                after = SchoolQuery(sort=sort, limit=10, after=After(None, closed[0]))
+                rest = await reader.school_page(str(ids.school_3), after, today, detailed=True)
+                assert [p.participant_id for p in rest] == closed[1:], sort
+                # After the open row: the closed ones follow.
+                value = 2 if sort.column == "progress" else page[0].updated_at
+                past_open = SchoolQuery(sort=sort, limit=10, after=After(value, a))
+                tail = await reader.school_page(str(ids.school_3), past_open, today, detailed=True)
+                assert [p.participant_id for p in tail] == closed, sort
+            # Nothing is sorted by what a registrar may not see: participant ids.
+            query = SchoolQuery(sort=SortKey.PROGRESS_DESC, limit=10)
+            page = await reader.school_page(str(ids.school_3), query, today, detailed=False)
+            assert [p.participant_id for p in page] == sorted([a, *closed])
+    finally:
+        await sqlite.close()

@@ -5,15 +5,22 @@ import asyncio
 import io
 from typing import TYPE_CHECKING, Any
 
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
 from bilet.crypto import FieldCipher
 from bilet.eventstore import NewEvent
 from bilet.projections import EmbeddedFeed
+from bilet.projections.port import SqlRenderer
 from bilet.stores import open_key_store, open_source_stores
-from bilet_portfolio import cli
+from bilet_portfolio import cli, worker
+from bilet_portfolio.adapters import layout
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
-from bilet_portfolio.adapters.stores import open_read_model
+from bilet_portfolio.adapters.stores import open_read_model, open_sources
 from bilet_portfolio.adapters.testing import dump, world_history
+from bilet_portfolio.app import create_app
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
 
 if TYPE_CHECKING:
@@ -42,9 +49,9 @@ async def test_a_rebuild_switches_while_readers_read(
 
         async def read_all_the_while() -> None:
             while not done:
-                participant = await reader.participant(pid)
-                assert participant is not None, "a reader saw the portfolio missing"
-                seen.append(participant.version)
+                snapshot = await reader.participant(pid)
+                assert snapshot is not None, "a reader saw the portfolio missing"
+                seen.append(snapshot.participant.version)
                 await asyncio.sleep(0)
 
         readers = asyncio.create_task(read_all_the_while())
@@ -74,3 +81,62 @@ def test_status_lists_the_positions(make_settings: Any, capsys: Any) -> None:
     printed = capsys.readouterr().out
     assert all(f"{source}: 0" in printed for source in SOURCES)
     assert "parked streams: 0" in printed
+
+
+async def test_tables_of_an_older_layout_are_rebuilt_or_refused(
+    make_settings: Any, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    """An embedded start on a read model an older version built rebuilds it from the stores
+    before serving; a process without the stores is not ready, and the worker refuses to
+    start, until `bvb portfolio rebuild` did it."""
+    settings: PortfolioSettings = make_settings()
+    stores = await open_source_stores(settings, SOURCES)
+    keys = await open_key_store(settings)
+    catalogue.cipher = FieldCipher(keys)
+    try:
+        for source, event in await world_history(catalogue, ids, recorder):
+            new = NewEvent(event.type, event.data, event.metadata, event.event_id)
+            await stores[source].append(event.stream_id, [new])
+    finally:
+        await keys.close()
+        for store in stores.values():
+            await store.close()
+    read_model = await open_read_model(settings)
+    try:
+        sources = await open_sources(settings)
+        await EmbeddedFeed(read_model, PortfolioProjection(), sources).catch_up({})
+        for store in sources.values():
+            await store.close()
+        expected = await dump(read_model)
+        # What the layout before this one left: no `consents`, a state it no longer names.
+        async with read_model.transaction(SqlRenderer("sqlite", {})) as tx:
+            await tx.execute("DROP TABLE consents")
+            await tx.execute("UPDATE participants SET consent_state = 'submitted'")
+        assert await layout.outdated(read_model, PortfolioProjection())
+    finally:
+        await read_model.close()
+
+    distributed = create_app(make_settings(portfolio_embedded_feed=False))
+    async with (
+        LifespanManager(distributed, startup_timeout=30) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
+        ) as client,
+    ):
+        ready = await client.get("/portfolio/readyz")
+    assert ready.status_code == 503
+    assert "bvb portfolio rebuild" in ready.text
+    with pytest.raises(SystemExit, match="bvb portfolio rebuild --from kafka"):
+        await worker.run(make_settings(kafka_bootstrap="localhost:1"))
+
+    embedded = create_app(make_settings())
+    async with (
+        LifespanManager(embedded, startup_timeout=30) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
+        ) as client,
+    ):
+        ready = await client.get("/portfolio/readyz")
+        assert ready.status_code == 200, ready.text
+        rebuilt = await dump(embedded.state.read_model)
+    assert rebuilt == expected

@@ -17,7 +17,7 @@ from bilet_portfolio.adapters.projection import HANDLERS, PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
 from bilet_portfolio.adapters.testing import apply_in_order, dump, world_history
 from bilet_portfolio.domain.consent import ConsentState
-from bilet_portfolio.domain.views import stages_shown
+from bilet_portfolio.domain.views import ParticipantRecord, PortfolioRecord, stages_shown
 
 if TYPE_CHECKING:
     from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
@@ -61,6 +61,16 @@ async def apply_through_runtime(read_model: ReadModel, recorded: Recorded, seed:
         checkpoint[source] = outcome.checkpoint
 
 
+async def whole(reader: SqlPortfolioReader, participant_id: str) -> PortfolioRecord | None:
+    snapshot = await reader.portfolio(participant_id, lambda _: True)
+    return None if snapshot is None else snapshot.record
+
+
+async def row(reader: SqlPortfolioReader, participant_id: str) -> ParticipantRecord | None:
+    snapshot = await reader.participant(participant_id)
+    return None if snapshot is None else snapshot.participant
+
+
 async def test_every_published_version_of_the_catalogue_applies(tmp_path: Path) -> None:
     """The catalogue's example of every type and version, decoded through the upcasters."""
     read_model = await sqlite(tmp_path)
@@ -97,7 +107,7 @@ async def test_given_a_history_then_the_portfolio(
     read_model = await sqlite(tmp_path)
     await apply_in_order(read_model, await world_history(catalogue, ids, recorder))
     reader = SqlPortfolioReader(read_model)
-    a = await reader.portfolio(str(ids.pupil("a")))
+    a = await whole(reader, str(ids.pupil("a")))
     assert a is not None
     p = a.participant
     assert p.consent.state is ConsentState.VERIFIED
@@ -110,7 +120,9 @@ async def test_given_a_history_then_the_portfolio(
     assert p.progress.career_events_attended == 1
     assert p.progress.career_events_booked == 0
     assert p.progress.recommendations is True
-    assert a.guardian_ids == [str(ids.uid("guardian:a"))]
+    assert [(g.guardian_id, g.relationship) for g in a.guardians] == [
+        (str(ids.uid("guardian:a")), "parent")
+    ]
     assert sorted((b.booking_id, b.status) for b in a.bookings) == sorted(
         [(str(ids.uid("booking:a1")), "attended"), (str(ids.uid("booking:a2")), "cancelled")]
     )
@@ -127,13 +139,13 @@ async def test_given_a_history_then_the_portfolio(
     assert interests.result["environments"]["scores"]["smart"] == 90
     assert p.version == len(a.history)
 
-    b = await reader.participant(str(ids.pupil("b")))
+    b = await row(reader, str(ids.pupil("b")))
     assert b is not None
     assert b.consent.state is ConsentState.REJECTED
     assert b.consent.rejection_reasons == ("unreadable_scan",)
     assert (b.school_id, b.grade) == (str(ids.school_5), 9)
 
-    e = await reader.portfolio(str(ids.pupil("e")))
+    e = await whole(reader, str(ids.pupil("e")))
     assert e is not None
     assert e.participant.erased
     assert e.participant.sealed_name is None  # not even the correction that came after
@@ -156,7 +168,7 @@ async def test_a_newer_consent_waits_beside_the_one_in_force(
     read_model = await sqlite(tmp_path)
     reader = SqlPortfolioReader(read_model)
     steps: list[tuple[Any, ConsentState, bool]] = [
-        (await c.submitted(pid, first), ConsentState.SUBMITTED, False),
+        (await c.submitted(pid, first), ConsentState.PENDING, False),
         (c.verified(pid, first), ConsentState.VERIFIED, False),
         (await c.submitted(pid, second), ConsentState.VERIFIED, True),
         (c.rejected(pid, second), ConsentState.VERIFIED, False),
@@ -167,10 +179,10 @@ async def test_a_newer_consent_waits_beside_the_one_in_force(
     ]
     for event, state, pending in steps:
         await apply_in_order(read_model, [recorder.record(event)])
-        participant = await reader.participant(str(pid))
+        participant = await row(reader, str(pid))
         assert participant is not None
         assert (participant.consent.state, participant.consent.pending) == (state, pending)
-    participant = await reader.participant(str(pid))
+    participant = await row(reader, str(pid))
     assert participant is not None
     assert participant.consent.valid_until == date(2021, 8, 31)
     assert "portfolio" not in participant.consent.purposes
@@ -233,4 +245,182 @@ async def test_events_of_no_published_type_are_ignored(
     internal = registered._replace(type="PersonalDataAccessed", stream_id="audit-2019-10-01")
     await apply_in_order(read_model, [(source, internal)])
     assert all(rows == [] for rows in (await dump(read_model)).values())
+    await read_model.close()
+
+
+async def test_a_whole_withdrawal_closes_the_participant_whichever_consent_it_names(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    """As the consent service did (one `ConsentWithdrawn` naming the newer consent, still
+    pending) and as it does now (one per active consent, each with its deadline): withdrawn,
+    the earliest deadline kept, nothing pending, no guardian linked."""
+    c = catalogue
+    older, newer = ids.uid("w1"), ids.uid("w2")
+    guardian = ids.uid("guardian:w")
+
+    def withdrawal(pid: Any, consent_id: Any, erase_by: date) -> Any:
+        event = c.withdrawn(pid, consent_id)
+        return event.model_copy(update={"erase_by": erase_by})
+
+    async def history(pid: Any) -> list[Any]:
+        return [
+            await c.submitted(pid, older),
+            c.verified(pid, older),
+            await c.guardian(pid, guardian, older),
+            await c.submitted(pid, newer),
+        ]
+
+    old_behaviour, new_behaviour = ids.pupil("withdraws-old"), ids.pupil("withdraws-new")
+    events = [
+        *await history(old_behaviour),
+        withdrawal(old_behaviour, newer, date(2019, 12, 1)),
+        *await history(new_behaviour),
+        withdrawal(new_behaviour, newer, date(2019, 12, 5)),
+        withdrawal(new_behaviour, older, date(2019, 12, 3)),
+    ]
+    read_model = await sqlite(tmp_path)
+    await apply_in_order(read_model, [recorder.record(event) for event in events])
+    reader = SqlPortfolioReader(read_model)
+    for pid, erase_by in ((old_behaviour, date(2019, 12, 1)), (new_behaviour, date(2019, 12, 3))):
+        record = await whole(reader, str(pid))
+        assert record is not None
+        facts = record.participant.consent
+        assert facts.state is ConsentState.WITHDRAWN
+        assert facts.erase_by == erase_by
+        assert facts.pending is False
+        assert not facts.opens_portfolio(date(2019, 11, 5))
+        assert record.guardians == []
+    await read_model.close()
+
+
+async def test_which_consent_is_shown_when_several_wait(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    c = catalogue
+    pid = ids.pupil("several")
+    first, second, third = ids.uid("s1"), ids.uid("s2"), ids.uid("s3")
+    read_model = await sqlite(tmp_path)
+    reader = SqlPortfolioReader(read_model)
+    steps: list[tuple[Any, ConsentState, bool, date]] = [
+        (await c.submitted(pid, first), ConsentState.PENDING, False, date(2020, 8, 31)),
+        (c.verified(pid, first), ConsentState.VERIFIED, False, date(2020, 8, 31)),
+        (
+            await c.submitted(pid, second, valid_until=date(2021, 5, 31)),
+            ConsentState.VERIFIED,
+            True,
+            date(2020, 8, 31),
+        ),
+        (
+            await c.submitted(pid, third, valid_until=date(2021, 8, 31)),
+            ConsentState.VERIFIED,
+            True,
+            date(2020, 8, 31),
+        ),
+        # Rejecting the newest leaves the one in force shown, the older one still waiting.
+        (c.rejected(pid, third), ConsentState.VERIFIED, True, date(2020, 8, 31)),
+        # Verifying the older one waiting: in force now; nothing newer waits any more.
+        (
+            c.verified(pid, second, valid_until=date(2021, 5, 31)),
+            ConsentState.VERIFIED,
+            False,
+            date(2021, 5, 31),
+        ),
+    ]
+    for event, state, pending, valid_until in steps:
+        await apply_in_order(read_model, [recorder.record(event)])
+        participant = await row(reader, str(pid))
+        assert participant is not None
+        facts = participant.consent
+        assert (facts.state, facts.pending, facts.valid_until) == (state, pending, valid_until)
+    await read_model.close()
+
+
+async def test_verifying_an_older_pending_consent_keeps_a_newer_one_pending(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    c = catalogue
+    pid = ids.pupil("older-verified")
+    first, second, third = ids.uid("o1"), ids.uid("o2"), ids.uid("o3")
+    events = [
+        await c.submitted(pid, first),
+        c.verified(pid, first),
+        await c.submitted(pid, second),
+        await c.submitted(pid, third),
+        c.verified(pid, second),
+    ]
+    read_model = await sqlite(tmp_path)
+    await apply_in_order(read_model, [recorder.record(event) for event in events])
+    participant = await row(SqlPortfolioReader(read_model), str(pid))
+    assert participant is not None
+    assert (participant.consent.state, participant.consent.pending) == (ConsentState.VERIFIED, True)
+    await read_model.close()
+
+
+async def test_a_guardian_link_ends_with_its_consent(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    c = catalogue
+    pid = ids.pupil("links")
+    first, second = ids.uid("l1"), ids.uid("l2")
+    mother, father = ids.uid("guardian:mother"), ids.uid("guardian:father")
+    read_model = await sqlite(tmp_path)
+    reader = SqlPortfolioReader(read_model)
+
+    async def linked_after(*events: Any) -> list[str]:
+        await apply_in_order(read_model, [recorder.record(event) for event in events])
+        record = await whole(reader, str(pid))
+        assert record is not None
+        return [g.guardian_id for g in record.guardians]
+
+    assert await linked_after(
+        await c.submitted(pid, first), c.verified(pid, first), await c.guardian(pid, mother, first)
+    ) == [str(mother)]
+    # A newer consent of another guardian, verified: the mother's link ended with hers.
+    assert await linked_after(
+        await c.submitted(pid, second),
+        c.verified(pid, second),
+        await c.guardian(pid, father, second),
+    ) == [str(father)]
+    assert await linked_after(c.withdrawn(pid, second)) == []
+    other = ids.pupil("links-erased")
+    await apply_in_order(
+        read_model,
+        [
+            recorder.record(event)
+            for event in (
+                await c.submitted(other, ids.uid("l3")),
+                c.verified(other, ids.uid("l3")),
+                await c.guardian(other, mother, ids.uid("l3")),
+                c.erased(other),
+            )
+        ],
+    )
+    erased = await whole(reader, str(other))
+    assert erased is not None
+    assert erased.guardians == []
+    await read_model.close()
+
+
+async def test_the_reference_version_counts_reference_events(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    c = catalogue
+    read_model = await sqlite(tmp_path)
+    pid = ids.pupil("reference")
+    await apply_in_order(read_model, [recorder.record(await c.registered(pid))])
+    reader = SqlPortfolioReader(read_model)
+
+    async def reference() -> int:
+        snapshot = await reader.participant(str(pid))
+        assert snapshot is not None
+        return snapshot.reference_version
+
+    assert await reference() == 0
+    for count, event in enumerate(
+        (c.season_rules(), c.region(), c.window(), c.school(), c.school(ids.school_5)), start=1
+    ):
+        await apply_in_order(read_model, [recorder.record(event)])
+        assert await reference() == count
+    await apply_in_order(read_model, [recorder.record(c.instrument())])  # shown nowhere
+    assert await reference() == 5
     await read_model.close()

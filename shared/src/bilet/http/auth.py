@@ -53,6 +53,9 @@ class Principal:
     participant_id: str | None = None
     children: frozenset[str] = field(default_factory=frozenset)
     venue_id: str | None = None
+    # When the token stops being valid (its `exp`, seconds since the epoch): long-lived answers
+    # such as server-sent event streams end then.
+    expires_at: float | None = None
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
@@ -190,6 +193,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     children = claims.get("children", [])
     if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
         raise unauthorized("The claim 'children' must be a list of participant ids.")
+    expires = claims.get("exp")
     return Principal(
         subject=str(claims["sub"]),
         role=role,
@@ -198,6 +202,9 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         participant_id=_optional_str(claims, "participant"),
         children=frozenset(children),
         venue_id=_optional_str(claims, "venue"),
+        expires_at=float(expires)
+        if isinstance(expires := claims.get("exp"), int | float)
+        else None,
     )
 
 

@@ -20,7 +20,7 @@ not stored. Pseudonymous facts (grades, results, attendance) stay.
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from bilet.contracts import CATALOGUE, decode
@@ -28,6 +28,7 @@ from bilet.contracts.catalogue import consent, diagnostics, events, identity, re
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
 from bilet.projections import ReadModelTx, Table
+from bilet_portfolio.domain.consent import ConsentRecord, ConsentStatus, summarise
 from bilet_portfolio.settings import PROJECTION_NAME
 
 PARTICIPANTS: Final = "participants"
@@ -43,6 +44,11 @@ REGIONS: Final = "regions"
 SEASONS: Final = "seasons"
 WINDOWS: Final = "diagnostics_windows"
 INSTRUMENTS: Final = "instruments"
+CONSENTS: Final = "consents"
+REFERENCE: Final = "reference_data"
+# The one row of `reference_data`: how many reference events (season rules, regions, testing
+# windows, schools) were applied — a part of every portfolio's ETag.
+REFERENCE_ROW: Final = "reference"
 
 TABLES: Final = (
     Table(
@@ -136,6 +142,13 @@ TABLES: Final = (
         "instrument TEXT NOT NULL, version TEXT NOT NULL, stage TEXT NOT NULL, "
         "item_count INTEGER NOT NULL, scales TEXT NOT NULL, PRIMARY KEY (instrument, version)",
     ),
+    Table(
+        CONSENTS,
+        "participant_id TEXT NOT NULL, consent_id TEXT NOT NULL, seq BIGINT NOT NULL, "
+        "status TEXT NOT NULL, purposes TEXT NOT NULL, valid_until TEXT, reasons TEXT NOT NULL, "
+        "PRIMARY KEY (participant_id, consent_id)",
+    ),
+    Table(REFERENCE, "name TEXT PRIMARY KEY, version BIGINT NOT NULL"),
 )
 
 
@@ -229,6 +242,16 @@ class _Apply:
         )
         await self.tx.execute(_REFRESH, pid, self.at)
 
+    async def reference_changed(self) -> None:
+        """Reference data shown on portfolios changed (a school's name, a region's, a season's
+        rules, a testing window): the count of such events, in every ETag, moves on. A count is
+        the same whatever order the events came in."""
+        await self.tx.execute(
+            "INSERT INTO {reference_data} (name, version) VALUES ($1, 1) ON CONFLICT (name) "
+            "DO UPDATE SET version = {reference_data}.version + 1",
+            REFERENCE_ROW,
+        )
+
 
 # ---------------------------------------------------------------------- identity
 async def _season_rules(a: _Apply, e: identity.SeasonRulesPublished) -> None:
@@ -248,6 +271,7 @@ async def _season_rules(a: _Apply, e: identity.SeasonRulesPublished) -> None:
         e.starts_on.isoformat(),
         e.ends_on.isoformat(),
     )
+    await a.reference_changed()
 
 
 async def _region_admitted(a: _Apply, e: identity.RegionAdmitted) -> None:
@@ -262,6 +286,7 @@ async def _region_admitted(a: _Apply, e: identity.RegionAdmitted) -> None:
         e.time_zone,
         e.coordinator,
     )
+    await a.reference_changed()
 
 
 async def _window(a: _Apply, e: identity.DiagnosticsWindowScheduled) -> None:
@@ -280,6 +305,7 @@ async def _window(a: _Apply, e: identity.DiagnosticsWindowScheduled) -> None:
             for stage in e.stages
         ],
     )
+    await a.reference_changed()
 
 
 async def _school(a: _Apply, e: identity.SchoolRegistered) -> None:
@@ -293,6 +319,7 @@ async def _school(a: _Apply, e: identity.SchoolRegistered) -> None:
         e.name,
         e.municipality,
     )
+    await a.reference_changed()
 
 
 async def _registered(a: _Apply, e: identity.ParticipantRegistered) -> None:
@@ -354,92 +381,167 @@ async def _enrolled(a: _Apply, e: identity.ParticipantEnrolledInSeason) -> None:
 
 
 # ---------------------------------------------------------------------- consent
-# A participant's whole consent history is one stream, so these run in its order.
+# A participant's whole consent history is one stream, so these run in its order: each consent
+# is kept as its events left it (`consents`, in stream order), and the participant's consent
+# columns are summed up from them after every consent event, as the consent service labels them.
+_NEW_CONSENT: Final = (
+    "INSERT INTO {consents} (participant_id, consent_id, seq, status, purposes, valid_until, "
+    "reasons) VALUES ($1, $2, $3, $4, $5, $6, '[]') ON CONFLICT (participant_id, consent_id) "
+)
+
+
+def _purposes(values: Sequence[Any]) -> str:
+    return to_json(sorted(str(getattr(p, "value", p)) for p in values))
+
+
+async def _consent_summary(a: _Apply, participant_id: str) -> None:
+    """The participant's consent columns, from their consents and whether one was withdrawn."""
+    rows = await a.tx.fetch(
+        "SELECT consent_id, status, purposes, valid_until, reasons FROM {consents} "
+        "WHERE participant_id = $1 ORDER BY seq, consent_id",
+        participant_id,
+    )
+    erase_by = await a.tx.fetchval(
+        "SELECT consent_erase_by FROM {participants} WHERE participant_id = $1", participant_id
+    )
+    summary = summarise(
+        [
+            ConsentRecord(
+                consent_id=r[0],
+                status=ConsentStatus(r[1]),
+                purposes=tuple(json.loads(r[2])),
+                valid_until=None if r[3] is None else date.fromisoformat(r[3]),
+                rejection_reasons=tuple(json.loads(r[4])),
+            )
+            for r in rows
+        ],
+        withdrawn=erase_by is not None,
+    )
+    shown = summary.shown
+    await a.tx.execute(
+        "UPDATE {participants} SET consent_state = $2, consent_id = $3, consent_purposes = $4, "
+        "consent_valid_until = $5, consent_reasons = $6, consent_pending_id = $7 "
+        "WHERE participant_id = $1",
+        participant_id,
+        summary.state.value,
+        None if shown is None else shown.consent_id,
+        None if shown is None else to_json(list(shown.purposes)),
+        None if shown is None or shown.valid_until is None else shown.valid_until.isoformat(),
+        None
+        if shown is None or not shown.rejection_reasons
+        else to_json(list(shown.rejection_reasons)),
+        summary.pending_id,
+    )
+
+
 async def _consent_submitted(a: _Apply, e: consent.ConsentSubmitted) -> None:
     await a.participant(e.participant_id)
     pid = str(e.participant_id)
-    # While a verified consent is in force, a newer one waits beside it until verified.
     await a.tx.execute(
-        "UPDATE {participants} SET consent_pending_id = $2 "
-        "WHERE participant_id = $1 AND consent_state = 'verified'",
+        _NEW_CONSENT + "DO NOTHING",
         pid,
         str(e.consent_id),
-    )
-    await a.tx.execute(
-        "UPDATE {participants} SET consent_state = 'submitted', consent_id = $2, "
-        "consent_purposes = $3, consent_valid_until = $4, consent_reasons = NULL, "
-        "consent_pending_id = NULL, consent_erase_by = NULL "
-        "WHERE participant_id = $1 AND consent_state <> 'verified'",
-        pid,
-        str(e.consent_id),
-        to_json(sorted(p.value for p in e.purposes)),
+        a.recorded.version,
+        ConsentStatus.PENDING.value,
+        _purposes(e.purposes),
         e.valid_until.isoformat(),
     )
+    await _consent_summary(a, pid)
     await a.touched(pid)
 
 
 async def _consent_verified(a: _Apply, e: consent.ConsentVerified) -> None:
     await a.participant(e.participant_id)
+    pid, cid = str(e.participant_id), str(e.consent_id)
     await a.tx.execute(
-        "UPDATE {participants} SET consent_state = 'verified', consent_id = $2, "
-        "consent_purposes = $3, consent_valid_until = $4, consent_reasons = NULL, "
-        "consent_erase_by = NULL, consent_pending_id = NULL WHERE participant_id = $1",
-        str(e.participant_id),
-        str(e.consent_id),
-        to_json(sorted(p.value for p in e.purposes)),
+        _NEW_CONSENT + "DO UPDATE SET status = excluded.status, purposes = excluded.purposes, "
+        "valid_until = excluded.valid_until",
+        pid,
+        cid,
+        a.recorded.version,
+        ConsentStatus.VERIFIED.value,
+        _purposes(e.purposes),
         e.valid_until.isoformat(),
     )
-    await a.touched(e.participant_id)
+    # It supersedes every earlier consent still pending or in force — not a later one pending.
+    await a.tx.execute(
+        "UPDATE {consents} SET status = 'superseded' WHERE participant_id = $1 "
+        "AND status IN ('pending', 'verified') AND seq < (SELECT c.seq FROM {consents} c "
+        "WHERE c.participant_id = $1 AND c.consent_id = $2)",
+        pid,
+        cid,
+    )
+    # The guardians of the consents it superseded are no longer proven by a consent in force;
+    # its own guardian is linked again by the `GuardianLinked` that follows.
+    await a.tx.execute(
+        "DELETE FROM {guardians} WHERE participant_id = $1 AND consent_id <> $2", pid, cid
+    )
+    await _consent_summary(a, pid)
+    await a.touched(pid)
 
 
 async def _consent_rejected(a: _Apply, e: consent.ConsentRejected) -> None:
     await a.participant(e.participant_id)
-    pid, cid = str(e.participant_id), str(e.consent_id)
-    # A rejected newer consent leaves the one in force as it is.
+    pid = str(e.participant_id)
+    reasons = to_json(sorted(r.value for r in e.reasons))
     await a.tx.execute(
-        "UPDATE {participants} SET consent_pending_id = NULL "
-        "WHERE participant_id = $1 AND consent_pending_id = $2",
+        "INSERT INTO {consents} (participant_id, consent_id, seq, status, purposes, "
+        "valid_until, reasons) VALUES ($1, $2, $3, 'rejected', '[]', NULL, $4) "
+        "ON CONFLICT (participant_id, consent_id) DO UPDATE SET status = excluded.status, "
+        "reasons = excluded.reasons",
         pid,
-        cid,
+        str(e.consent_id),
+        a.recorded.version,
+        reasons,
     )
-    await a.tx.execute(
-        "UPDATE {participants} SET consent_state = 'rejected', consent_reasons = $3 "
-        "WHERE participant_id = $1 AND consent_id = $2 AND consent_state = 'submitted'",
-        pid,
-        cid,
-        to_json(sorted(r.value for r in e.reasons)),
-    )
+    await _consent_summary(a, pid)
     await a.touched(pid)
 
 
 async def _consent_withdrawn(a: _Apply, e: consent.ConsentWithdrawn) -> None:
+    """A whole withdrawal closes the participant's portfolio, whichever consent it names (the one
+    in force, or a newer one still pending): the guardian stopped the processing of the child's
+    data. The earliest destruction deadline seen stands (the consent service may withdraw every
+    consent of the participant, one event each)."""
     await a.participant(e.participant_id)
+    pid = str(e.participant_id)
     await a.tx.execute(
-        "UPDATE {participants} SET consent_state = 'withdrawn', consent_erase_by = $3, "
-        "consent_pending_id = NULL WHERE participant_id = $1 AND consent_id = $2",
-        str(e.participant_id),
+        "INSERT INTO {consents} (participant_id, consent_id, seq, status, purposes, "
+        "valid_until, reasons) VALUES ($1, $2, $3, 'withdrawn', '[]', NULL, '[]') "
+        "ON CONFLICT (participant_id, consent_id) DO UPDATE SET status = excluded.status",
+        pid,
         str(e.consent_id),
+        a.recorded.version,
+    )
+    await a.tx.execute(
+        "UPDATE {participants} SET consent_erase_by = CASE WHEN consent_erase_by IS NULL "
+        "OR consent_erase_by > $2 THEN $2 ELSE consent_erase_by END WHERE participant_id = $1",
+        pid,
         e.erase_by.isoformat(),
     )
-    await a.touched(e.participant_id)
+    await a.tx.execute("DELETE FROM {guardians} WHERE participant_id = $1", pid)
+    await _consent_summary(a, pid)
+    await a.touched(pid)
 
 
 async def _purposes_withdrawn(a: _Apply, e: Any) -> None:
-    """`ConsentPurposesWithdrawn` (consent v2): the consent in force keeps `remaining` only; a
-    portfolio whose purpose was withdrawn closes at once."""
+    """`ConsentPurposesWithdrawn` (consent v2): the consent keeps `remaining` only; a portfolio
+    whose purpose was withdrawn closes at once."""
     await a.participant(e.participant_id)
+    pid = str(e.participant_id)
     await a.tx.execute(
-        "UPDATE {participants} SET consent_purposes = $3 "
-        "WHERE participant_id = $1 AND consent_id = $2 AND consent_state = 'verified'",
-        str(e.participant_id),
+        "UPDATE {consents} SET purposes = $3 WHERE participant_id = $1 AND consent_id = $2",
+        pid,
         str(e.consent_id),
-        to_json(sorted(str(getattr(p, "value", p)) for p in e.remaining)),
+        _purposes(e.remaining),
     )
-    await a.touched(e.participant_id)
+    await _consent_summary(a, pid)
+    await a.touched(pid)
 
 
 async def _guardian_linked(a: _Apply, e: consent.GuardianLinked) -> None:
-    # The guardian's name and contact are not kept: the portfolio needs only who they are.
+    # Shown on the portfolio (who, and how related); it grants no access: guardians see a child
+    # named in their token's `children` claim. The name and contact are not kept.
     await a.participant(e.participant_id)
     await a.tx.execute(
         "INSERT INTO {guardians} (participant_id, guardian_id, relationship, consent_id, "
@@ -466,6 +568,7 @@ async def _erased(a: _Apply, e: consent.ParticipantErased) -> None:
         e.reason.value,
     )
     await a.tx.execute("UPDATE {feedback} SET comment = NULL WHERE participant_id = $1", pid)
+    await a.tx.execute("DELETE FROM {guardians} WHERE participant_id = $1", pid)
     await a.touched(pid)
 
 
@@ -556,6 +659,21 @@ async def _career_event_published(a: _Apply, e: events.CareerEventPublished) -> 
         timestamp(e.starts_at),
         timestamp(e.ends_at),
     )
+    # A booking that came first (as a feed may deliver it: the events service publishes first)
+    # now shows the career event.
+    await _touch_booked(a, str(e.career_event_id))
+
+
+async def _touch_booked(a: _Apply, career_event_id: str) -> None:
+    """Every portfolio with a booking on this career event changed. Bookings are events of the
+    career event's own stream, so which of them are here is the same on every feed."""
+    rows = await a.tx.fetch(
+        "SELECT DISTINCT participant_id FROM {bookings} WHERE career_event_id = $1 "
+        "ORDER BY participant_id",
+        career_event_id,
+    )
+    for (pid,) in rows:
+        await a.touched(pid)
 
 
 async def _career_event_cancelled(a: _Apply, e: events.CareerEventCancelled) -> None:
@@ -567,13 +685,7 @@ async def _career_event_cancelled(a: _Apply, e: events.CareerEventCancelled) -> 
         e.reason.value,
     )
     # Everyone booked on it sees the cancellation (their own BookingCancelled follows).
-    rows = await a.tx.fetch(
-        "SELECT DISTINCT participant_id FROM {bookings} WHERE career_event_id = $1 "
-        "ORDER BY participant_id",
-        cid,
-    )
-    for (pid,) in rows:
-        await a.touched(pid)
+    await _touch_booked(a, cid)
 
 
 async def _seat_booked(a: _Apply, e: events.SeatBooked) -> None:

@@ -1,23 +1,29 @@
 """Queries of the portfolio tables (the `PortfolioReader` port), on SQLite or PostgreSQL.
 
 Reads go through `ReadModel.query`, a connection that never waits for the feed's writes; the
-whole portfolio is a handful of indexed reads by participant id.
+whole portfolio is a handful of indexed reads by participant id, made in one read-only
+transaction (`_one_state`), so the consent gate is decided on the very state the portfolio is
+read from.
 """
 
+import contextlib
 import json
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any, Final
 
 from bilet.projections import ReadModel, ReadModelTx, Row
 from bilet.projections.readmodel import CHECKPOINTS
-from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.projection import REFERENCE_ROW, PortfolioProjection
 from bilet_portfolio.application.listing import SchoolQuery, SortKey
+from bilet_portfolio.application.ports import Snapshot
 from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
 from bilet_portfolio.domain.progress import Progress, ProgressFilter
 from bilet_portfolio.domain.views import (
     BookingRecord,
     CareerEventInfo,
     FeedbackRecord,
+    GuardianRecord,
     HistoryEntry,
     ParticipantRecord,
     PortfolioRecord,
@@ -47,6 +53,10 @@ _OPEN: Final = (
     "p.consent_state = 'verified' AND p.consent_valid_until >= {today} "
     "AND p.consent_purposes LIKE '%\"portfolio\"%'"
 )
+_BEGIN_POSTGRES: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+# Sort keys that are part of the portfolio: a row whose portfolio the caller may not see sorts as
+# if it had none (NULL, after every other row in both directions), so its order reveals nothing.
+_HIDDEN_WHEN_CLOSED: Final = frozenset({"progress", "updated_at"})
 _PROGRESS: Final[dict[ProgressFilter, str]] = {
     ProgressFilter.NO_DIAGNOSTICS: "p.stages_completed = 0",
     ProgressFilter.DIAGNOSTICS_INCOMPLETE: (
@@ -110,31 +120,45 @@ class SqlPortfolioReader:
         self.read_model = read_model
         self.projection = projection or PortfolioProjection()
 
-    async def participant(self, participant_id: str) -> ParticipantRecord | None:
-        async with self.read_model.query(self.projection) as tx:
-            return await self._participant(tx, participant_id)
+    @contextlib.asynccontextmanager
+    async def _one_state(self) -> AsyncIterator[ReadModelTx]:
+        """Reads that all see one state of the read model: a read-only transaction (PostgreSQL:
+        repeatable read; SQLite: a deferred transaction, a snapshot from its first read).
 
-    async def _participant(self, tx: ReadModelTx, participant_id: str) -> ParticipantRecord | None:
+        SQLite's reader is one connection shared by every request: nothing may suspend between
+        its `BEGIN` and `COMMIT` (its statements never do; callers pass only plain functions)."""
+        async with self.read_model.query(self.projection) as tx:
+            postgres = tx.dialect == "postgresql"
+            await tx.execute(_BEGIN_POSTGRES if postgres else "BEGIN")
+            await tx.flush()
+            try:
+                yield tx
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await tx.execute("ROLLBACK")
+                    await tx.flush()
+                raise
+            await tx.execute("COMMIT")
+            await tx.flush()
+
+    async def participant(self, participant_id: str) -> Snapshot | None:
+        # One statement: one state, without a transaction's round trips (the updates streams
+        # ask this every few hundred milliseconds).
+        async with self.read_model.query(self.projection) as tx:
+            return await self._snapshot(tx, participant_id)
+
+    async def _snapshot(self, tx: ReadModelTx, participant_id: str) -> Snapshot | None:
         row = await tx.fetchrow(
-            f"SELECT {_PARTICIPANT_COLUMNS} {_FROM} WHERE p.participant_id = $1", participant_id
+            f"SELECT {_PARTICIPANT_COLUMNS}, "  # noqa: S608 - constants, and parameters
+            "(SELECT r.version FROM {reference_data} r WHERE r.name = $2) "
+            f"{_FROM} WHERE p.participant_id = $1",
+            participant_id,
+            REFERENCE_ROW,
         )
-        return None if row is None else participant_of(row)
-
-    async def version(self, participant_id: str) -> int | None:
-        async with self.read_model.query(self.projection) as tx:
-            value = await tx.fetchval(
-                "SELECT version FROM {participants} WHERE participant_id = $1", participant_id
-            )
-        return None if value is None else int(value)
-
-    async def is_guardian(self, participant_id: str, guardian_id: str) -> bool:
-        async with self.read_model.query(self.projection) as tx:
-            value = await tx.fetchval(
-                "SELECT 1 FROM {guardians} WHERE participant_id = $1 AND guardian_id = $2",
-                participant_id,
-                guardian_id,
-            )
-        return value is not None
+        if row is None:
+            return None
+        reference = row[len(row) - 1]
+        return Snapshot(participant_of(row), 0 if reference is None else int(reference))
 
     async def school(self, school_id: str) -> SchoolInfo | None:
         async with self.read_model.query(self.projection) as tx:
@@ -145,153 +169,159 @@ class SqlPortfolioReader:
             )
         return None if row is None else SchoolInfo(*row)
 
-    async def portfolio(self, participant_id: str) -> PortfolioRecord | None:
-        async with self.read_model.query(self.projection) as tx:
-            participant = await self._participant(tx, participant_id)
-            if participant is None:
-                return None
-            pid = participant_id
-            school = region = None
-            if participant.school_id is not None:
-                row = await tx.fetchrow(
-                    "SELECT school_id, region_id, name, municipality FROM {schools} "
-                    "WHERE school_id = $1",
-                    participant.school_id,
-                )
-                school = None if row is None else SchoolInfo(*row)
-            windows: list[Window] = []
-            if participant.region_id is not None:
-                row = await tx.fetchrow(
-                    "SELECT region_id, region_code, name FROM {regions} WHERE region_id = $1",
+    async def portfolio(
+        self, participant_id: str, wanted: Callable[[Snapshot], bool]
+    ) -> Snapshot | None:
+        async with self._one_state() as tx:
+            snapshot = await self._snapshot(tx, participant_id)
+            if snapshot is None or not wanted(snapshot):
+                return snapshot
+            record = await self._record(tx, snapshot.participant)
+        return Snapshot(snapshot.participant, snapshot.reference_version, record)
+
+    async def _record(self, tx: ReadModelTx, participant: ParticipantRecord) -> PortfolioRecord:
+        pid = participant.participant_id
+        school = region = None
+        if participant.school_id is not None:
+            row = await tx.fetchrow(
+                "SELECT school_id, region_id, name, municipality FROM {schools} "
+                "WHERE school_id = $1",
+                participant.school_id,
+            )
+            school = None if row is None else SchoolInfo(*row)
+        windows: list[Window] = []
+        if participant.region_id is not None:
+            row = await tx.fetchrow(
+                "SELECT region_id, region_code, name FROM {regions} WHERE region_id = $1",
+                participant.region_id,
+            )
+            region = None if row is None else RegionInfo(*row)
+            windows = [
+                Window(*w)
+                for w in await tx.fetch(
+                    "SELECT season, stage, opens_on, closes_on FROM {diagnostics_windows} "
+                    "WHERE region_id = $1 ORDER BY season, stage",
                     participant.region_id,
                 )
-                region = None if row is None else RegionInfo(*row)
-                windows = [
-                    Window(*w)
-                    for w in await tx.fetch(
-                        "SELECT season, stage, opens_on, closes_on FROM {diagnostics_windows} "
-                        "WHERE region_id = $1 ORDER BY season, stage",
-                        participant.region_id,
-                    )
-                ]
-            stages: tuple[str, ...] = ()
-            if participant.season is not None:
-                text = await tx.fetchval(
-                    "SELECT stages FROM {seasons} WHERE season = $1", participant.season
-                )
-                stages = tuple(_json(text, []))
-            attempts = [
-                StageAttempt(
-                    attempt_id=r[0],
-                    season=r[1],
-                    stage=r[2],
-                    status=r[3],
-                    instruments=_json(r[4], []),
-                    answer_sheet=_json(r[5]),
-                    result=_json(r[6]),
-                    started_position=r[7],
-                    completed_position=r[8],
-                    started_at=r[9],
-                    completed_at=r[10],
-                )
-                for r in await tx.fetch(
-                    "SELECT attempt_id, season, stage, status, instruments, answer_sheet, result, "
-                    "started_position, completed_position, started_at, completed_at "
-                    "FROM {stage_attempts} WHERE participant_id = $1 ORDER BY attempt_id",
-                    pid,
-                )
             ]
-            bookings = [
-                BookingRecord(
-                    booking_id=r[0],
+        stages: tuple[str, ...] = ()
+        if participant.season is not None:
+            text = await tx.fetchval(
+                "SELECT stages FROM {seasons} WHERE season = $1", participant.season
+            )
+            stages = tuple(_json(text, []))
+        attempts = [
+            StageAttempt(
+                attempt_id=r[0],
+                season=r[1],
+                stage=r[2],
+                status=r[3],
+                instruments=_json(r[4], []),
+                answer_sheet=_json(r[5]),
+                result=_json(r[6]),
+                started_position=r[7],
+                completed_position=r[8],
+                started_at=r[9],
+                completed_at=r[10],
+            )
+            for r in await tx.fetch(
+                "SELECT attempt_id, season, stage, status, instruments, answer_sheet, result, "
+                "started_position, completed_position, started_at, completed_at "
+                "FROM {stage_attempts} WHERE participant_id = $1 ORDER BY attempt_id",
+                pid,
+            )
+        ]
+        bookings = [
+            BookingRecord(
+                booking_id=r[0],
+                career_event_id=r[1],
+                season=r[2],
+                status=r[3],
+                cancellation_reason=r[4],
+                booked_at=r[5],
+                attended_at=r[6],
+                cancelled_at=r[7],
+                career_event=None
+                if r[8] is None
+                else CareerEventInfo(
                     career_event_id=r[1],
-                    season=r[2],
-                    status=r[3],
-                    cancellation_reason=r[4],
-                    booked_at=r[5],
-                    attended_at=r[6],
-                    cancelled_at=r[7],
-                    career_event=None
-                    if r[8] is None
-                    else CareerEventInfo(
-                        career_event_id=r[1],
-                        title=r[8],
-                        profession=r[9],
-                        environments=_json(r[10], []),
-                        venue=_json(r[11]),
-                        starts_at=r[12],
-                        ends_at=r[13],
-                        cancelled=bool(r[14]),
-                        cancellation_reason=r[15],
-                    ),
-                )
-                for r in await tx.fetch(
-                    "SELECT b.booking_id, b.career_event_id, b.season, b.status, "
-                    "b.cancellation_reason, b.booked_at, b.attended_at, b.cancelled_at, "
-                    "c.title, c.profession, c.environments, c.venue, c.starts_at, c.ends_at, "
-                    "c.cancelled, c.cancellation_reason "
-                    "FROM {bookings} b LEFT JOIN {career_events} c "
-                    "ON c.career_event_id = b.career_event_id "
-                    "WHERE b.participant_id = $1 ORDER BY b.booked_at, b.booking_id",
-                    pid,
-                )
-            ]
-            feedback = [
-                FeedbackRecord(
-                    feedback_id=r[0],
-                    booking_id=r[1],
-                    career_event_id=r[2],
-                    engagement=r[3],
-                    task_result=r[4],
-                    observed_skills=_json(r[5], []),
-                    suggested_environments=_json(r[6], []),
-                    sealed_comment=r[7],
-                    given_at=r[8],
-                )
-                for r in await tx.fetch(
-                    "SELECT feedback_id, booking_id, career_event_id, engagement, task_result, "
-                    "observed_skills, suggested_environments, comment, given_at "
-                    "FROM {feedback} WHERE participant_id = $1 ORDER BY given_at, feedback_id",
-                    pid,
-                )
-            ]
-            recommendations = [
-                RecommendationRecord(
-                    season=r[0],
-                    recommendation_set_id=r[1],
-                    rules=_json(r[2]),
-                    basis=_json(r[3]),
-                    leading_environments=_json(r[4], []),
-                    study_plan=_json(r[5], []),
-                    opportunities=_json(r[6], []),
-                    supersedes=r[7],
-                    issued_at=r[8],
-                )
-                for r in await tx.fetch(
-                    "SELECT season, recommendation_set_id, rules, basis, leading_environments, "
-                    "study_plan, opportunities, supersedes, issued_at FROM {recommendations} "
-                    "WHERE participant_id = $1 ORDER BY season",
-                    pid,
-                )
-            ]
-            guardians = [
-                r[0]
-                for r in await tx.fetch(
-                    "SELECT guardian_id FROM {guardians} WHERE participant_id = $1 "
-                    "ORDER BY guardian_id",
-                    pid,
-                )
-            ]
-            history = [
-                HistoryEntry(*r)
-                for r in await tx.fetch(
-                    "SELECT source, position, stream_id, stream_version, event_type, recorded_at "
-                    "FROM {history} WHERE participant_id = $1 "
-                    "ORDER BY recorded_at, source, position LIMIT $2",
-                    pid,
-                    HISTORY_LIMIT,
-                )
-            ]
+                    title=r[8],
+                    profession=r[9],
+                    environments=_json(r[10], []),
+                    venue=_json(r[11]),
+                    starts_at=r[12],
+                    ends_at=r[13],
+                    cancelled=bool(r[14]),
+                    cancellation_reason=r[15],
+                ),
+            )
+            for r in await tx.fetch(
+                "SELECT b.booking_id, b.career_event_id, b.season, b.status, "
+                "b.cancellation_reason, b.booked_at, b.attended_at, b.cancelled_at, "
+                "c.title, c.profession, c.environments, c.venue, c.starts_at, c.ends_at, "
+                "c.cancelled, c.cancellation_reason "
+                "FROM {bookings} b LEFT JOIN {career_events} c "
+                "ON c.career_event_id = b.career_event_id "
+                "WHERE b.participant_id = $1 ORDER BY b.booked_at, b.booking_id",
+                pid,
+            )
+        ]
+        feedback = [
+            FeedbackRecord(
+                feedback_id=r[0],
+                booking_id=r[1],
+                career_event_id=r[2],
+                engagement=r[3],
+                task_result=r[4],
+                observed_skills=_json(r[5], []),
+                suggested_environments=_json(r[6], []),
+                sealed_comment=r[7],
+                given_at=r[8],
+            )
+            for r in await tx.fetch(
+                "SELECT feedback_id, booking_id, career_event_id, engagement, task_result, "
+                "observed_skills, suggested_environments, comment, given_at "
+                "FROM {feedback} WHERE participant_id = $1 ORDER BY given_at, feedback_id",
+                pid,
+            )
+        ]
+        recommendations = [
+            RecommendationRecord(
+                season=r[0],
+                recommendation_set_id=r[1],
+                rules=_json(r[2]),
+                basis=_json(r[3]),
+                leading_environments=_json(r[4], []),
+                study_plan=_json(r[5], []),
+                opportunities=_json(r[6], []),
+                supersedes=r[7],
+                issued_at=r[8],
+            )
+            for r in await tx.fetch(
+                "SELECT season, recommendation_set_id, rules, basis, leading_environments, "
+                "study_plan, opportunities, supersedes, issued_at FROM {recommendations} "
+                "WHERE participant_id = $1 ORDER BY season",
+                pid,
+            )
+        ]
+        guardians = [
+            GuardianRecord(*r)
+            for r in await tx.fetch(
+                "SELECT guardian_id, relationship, linked_at FROM {guardians} "
+                "WHERE participant_id = $1 ORDER BY guardian_id",
+                pid,
+            )
+        ]
+        history = [
+            HistoryEntry(*r)
+            for r in await tx.fetch(
+                "SELECT source, position, stream_id, stream_version, event_type, recorded_at "
+                "FROM {history} WHERE participant_id = $1 "
+                "ORDER BY recorded_at, source, position LIMIT $2",
+                pid,
+                HISTORY_LIMIT,
+            )
+        ]
         return PortfolioRecord(
             participant=participant,
             school=school,
@@ -302,18 +332,26 @@ class SqlPortfolioReader:
             bookings=bookings,
             feedback=feedback,
             recommendations=recommendations,
-            guardian_ids=guardians,
+            guardians=guardians,
             history=history,
         )
 
     async def school_page(
-        self, school_id: str, query: SchoolQuery, today: date
+        self, school_id: str, query: SchoolQuery, today: date, *, detailed: bool
     ) -> list[ParticipantRecord]:
         args: list[Any] = [school_id]
 
         def bind(value: Any) -> str:
             args.append(value)
             return f"${len(args)}"
+
+        bound: list[str] = []
+
+        def shown() -> str:
+            """Whose portfolio the caller sees: open ones (`detailed`), or none (a registrar)."""
+            if not bound:
+                bound.append(_OPEN.format(today=bind(today.isoformat())) if detailed else "1 = 0")
+            return bound[0]
 
         conditions = ["p.school_id = $1", "p.erased = FALSE"]
         if query.grade is not None:
@@ -331,28 +369,34 @@ class SqlPortfolioReader:
         elif query.consent is not None:
             conditions.append(f"p.consent_state = {bind(query.consent.value)}")
         if query.progress is not None:
-            # Progress is part of the portfolio: it is filtered only where the portfolio is open.
-            conditions.append(_OPEN.format(today=bind(today.isoformat())))
+            # Progress is part of the portfolio: it is filtered only where the caller sees it.
+            conditions.append(f"({shown()})")
             conditions.append(_PROGRESS[query.progress])
         sort = query.sort
-        expression = _SORT_EXPRESSION[sort.column]
-        direction = "DESC" if sort.descending else "ASC"
-        if query.after is not None:
-            value = bind(query.after.value)
-            last = bind(query.after.participant_id)
-            if sort is SortKey.PARTICIPANT:
-                conditions.append(f"p.participant_id > {last}")
-            else:
-                beyond = "<" if sort.descending else ">"
-                conditions.append(
-                    f"({expression} {beyond} {value} OR "
-                    f"({expression} = {value} AND p.participant_id > {last}))"
-                )
-        order = (
-            "p.participant_id"
-            if sort is SortKey.PARTICIPANT
-            else f"{expression} {direction}, p.participant_id"
-        )
+        key = _SORT_EXPRESSION[sort.column]
+        if sort.column in _HIDDEN_WHEN_CLOSED:
+            key = f"(CASE WHEN {shown()} THEN {key} END)"
+        if sort is SortKey.PARTICIPANT:
+            if query.after is not None:
+                conditions.append(f"p.participant_id > {bind(query.after.participant_id)}")
+            order = "p.participant_id"
+        else:
+            # NULLs last in both directions (portable: neither database's default is that).
+            if query.after is not None:
+                last = bind(query.after.participant_id)
+                if query.after.value is None:
+                    conditions.append(f"({key} IS NULL AND p.participant_id > {last})")
+                else:
+                    value = bind(query.after.value)
+                    beyond = "<" if sort.descending else ">"
+                    conditions.append(
+                        f"({key} IS NULL OR {key} {beyond} {value} OR "
+                        f"({key} = {value} AND p.participant_id > {last}))"
+                    )
+            direction = "DESC" if sort.descending else "ASC"
+            order = (
+                f"CASE WHEN {key} IS NULL THEN 1 ELSE 0 END, {key} {direction}, p.participant_id"
+            )
         limit = bind(query.limit + 1)
         sql = (
             f"SELECT {_PARTICIPANT_COLUMNS} {_FROM} WHERE {' AND '.join(conditions)} "
@@ -362,17 +406,18 @@ class SqlPortfolioReader:
             rows = await tx.fetch(sql, *args)
         return [participant_of(row) for row in rows]
 
-    async def children(self, guardian_id: str, claimed: frozenset[str]) -> list[ParticipantRecord]:
+    async def children(self, claimed: frozenset[str]) -> list[ParticipantRecord]:
+        """The participants the identity provider names as the guardian's children."""
         ids = sorted(claimed)[:MAX_CLAIMED_CHILDREN]
-        marks = ", ".join(f"${n}" for n in range(2, len(ids) + 2))
-        claimed_clause = f" OR p.participant_id IN ({marks})" if ids else ""
+        if not ids:
+            return []
+        marks = ", ".join(f"${n}" for n in range(1, len(ids) + 1))
         sql = (
-            f"SELECT {_PARTICIPANT_COLUMNS} {_FROM} WHERE (p.participant_id IN "  # noqa: S608
-            "(SELECT g.participant_id FROM {guardians} g WHERE g.guardian_id = $1)"
-            f"{claimed_clause}) ORDER BY p.participant_id"
+            f"SELECT {_PARTICIPANT_COLUMNS} {_FROM} "
+            f"WHERE p.participant_id IN ({marks}) ORDER BY p.participant_id"
         )
         async with self.read_model.query(self.projection) as tx:
-            rows = await tx.fetch(sql, guardian_id, *ids)
+            rows = await tx.fetch(sql, *ids)
         return [participant_of(row) for row in rows]
 
     async def positions(self) -> dict[str, int]:

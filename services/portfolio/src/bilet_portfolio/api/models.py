@@ -24,10 +24,13 @@ class DisplayNameModel(Model):
 
 class ConsentModel(Model):
     state: ConsentState = Field(
-        description="none, submitted, verified, rejected, withdrawn, or expired (verified, "
-        "but past its validity)."
+        description="none, pending (uploaded, not yet verified), verified, rejected, withdrawn "
+        "(a consent was withdrawn as a whole: the data is destroyed by `erase_by`), or expired "
+        "(verified, but past its validity)."
     )
-    purposes: list[str] = Field(description="What the consent covers (verified or submitted).")
+    purposes: list[str] = Field(
+        description="What the consent shown covers (the one in force, else the latest)."
+    )
     valid_until: date | None
     rejection_reasons: list[str] = Field(description="Why the last upload was rejected.")
     erase_by: date | None = Field(description="After a withdrawal: when the data is destroyed.")
@@ -139,6 +142,15 @@ class RecommendationsModel(Model):
     issued_at: datetime
 
 
+class GuardianModel(Model):
+    """A guardian a verified consent in force names. Shown only: guardians' access comes from
+    the identity provider (the token's `children` claim), never from this."""
+
+    guardian_id: str
+    relationship: str
+    linked_at: datetime
+
+
 class HistoryModel(Model):
     """When an entry arrived: the event behind it and where it sits in its source's store."""
 
@@ -152,10 +164,12 @@ class HistoryModel(Model):
 
 class PortfolioModel(Model):
     """A participant's whole portfolio. When `open` is false (no verified consent covering the
-    portfolio) the school sees the consent alone and every other field is empty."""
+    portfolio) the school sees the consent alone and every other field is empty; the school's
+    registrar always sees the consent alone (`open` then still tells whether the portfolio is
+    open)."""
 
     participant_id: str
-    version: int = Field(description="Bumped by every change; the ETag is derived from it.")
+    version: int = Field(description="Bumped by every change; part of the ETag.")
     open: bool
     consent: ConsentModel
     display_name: DisplayNameModel | None
@@ -167,18 +181,24 @@ class PortfolioModel(Model):
     diagnostics: list[StageModel]
     career_events: list[BookingModel]
     recommendations: list[RecommendationsModel]
+    guardians: list[GuardianModel]
     history: list[HistoryModel]
     updated_at: datetime | None
 
 
 class ParticipantSummaryModel(Model):
+    """One participant of a list: `display_name`, `progress` and `updated_at` are null where the
+    portfolio is closed, and in a registrar's list."""
+
     participant_id: str
     open: bool
     consent: ConsentModel
     display_name: DisplayNameModel | None
     season: int | None
     grade: int | None
-    progress: ProgressModel | None = Field(description="Null while the portfolio is closed.")
+    progress: ProgressModel | None = Field(
+        description="Null while the portfolio is closed (and for a registrar)."
+    )
     version: int
     updated_at: datetime | None
 

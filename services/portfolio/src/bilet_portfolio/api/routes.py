@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from bilet.http import CurrentPrincipal
+from bilet.http import CurrentPrincipal, Role
 from bilet.http.consistency import POSITION_HEADER, PositionToken, parse_position_tokens
 from bilet_portfolio.api.models import (
     BookingModel,
@@ -22,6 +22,7 @@ from bilet_portfolio.api.models import (
     ConsentModel,
     DisplayNameModel,
     FeedbackModel,
+    GuardianModel,
     HistoryModel,
     InstrumentModel,
     ParticipantSummaryModel,
@@ -37,6 +38,8 @@ from bilet_portfolio.api.models import (
 )
 from bilet_portfolio.api.problems import problems
 from bilet_portfolio.api.streams import UpdateStreams
+from bilet_portfolio.application.access import require_list_role, require_portfolio_role
+from bilet_portfolio.application.errors import AccessDenied
 from bilet_portfolio.application.listing import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -69,8 +72,14 @@ def _context(request: Request, principal: CurrentPrincipal) -> ReadContext:
     return ReadContext(principal, correlation)
 
 
+def _token_expiry(principal: CurrentPrincipal) -> float | None:
+    """When the caller's token expires (its `exp`): an update stream ends then."""
+    return principal.expires_at
+
+
 Queries = Annotated[PortfolioQueries, Depends(_queries)]
 Context = Annotated[ReadContext, Depends(_context)]
+TokenExpiry = Annotated[float | None, Depends(_token_expiry)]
 PositionHeader = Annotated[
     str | None,
     Header(
@@ -144,11 +153,11 @@ def portfolio_model(view: PortfolioView) -> PortfolioModel:
     participant = view.participant
     consent = _consent(participant.consent, view.consent_state)
     record = view.record
-    if record is None:  # the school, without a verified consent: the consent alone
+    if record is None:  # the school without a consent, or its registrar: the consent alone
         return PortfolioModel(
             participant_id=participant.participant_id,
             version=participant.version,
-            open=False,
+            open=view.open,
             consent=consent,
             display_name=None,
             season=None,
@@ -159,6 +168,7 @@ def portfolio_model(view: PortfolioView) -> PortfolioModel:
             diagnostics=[],
             career_events=[],
             recommendations=[],
+            guardians=[],
             history=[],
             updated_at=None,
         )
@@ -259,6 +269,12 @@ def portfolio_model(view: PortfolioView) -> PortfolioModel:
             )
             for r in record.recommendations
         ],
+        guardians=[
+            GuardianModel(
+                guardian_id=g.guardian_id, relationship=g.relationship, linked_at=g.linked_at
+            )
+            for g in record.guardians
+        ],
         history=[
             HistoryModel(
                 recorded_at=h.recorded_at,
@@ -280,12 +296,12 @@ def summary_model(summary: Summary) -> ParticipantSummaryModel:
         participant_id=participant.participant_id,
         open=summary.open,
         consent=_consent(participant.consent, summary.consent_state),
-        display_name=_name(summary.name) if summary.open else None,
+        display_name=_name(summary.name) if summary.detailed else None,
         season=participant.season,
         grade=participant.grade,
-        progress=_progress(participant.progress) if summary.open else None,
+        progress=_progress(participant.progress) if summary.detailed else None,
         version=participant.version,
-        updated_at=participant.updated_at if summary.open else None,
+        updated_at=participant.updated_at if summary.detailed else None,
     )
 
 
@@ -319,6 +335,7 @@ async def get_participant_portfolio(
     position: PositionHeader = None,
     if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
 ) -> Any:
+    require_portfolio_role(context.principal)  # before anything is waited for or looked up
     await _wait(queries, position)
     pid = str(participant_id)
     checked = await queries.check(context, pid)
@@ -358,6 +375,7 @@ async def list_school_participants(
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> SchoolParticipantsModel:
+    require_list_role(context.principal)
     query = SchoolQuery(grade=grade, consent=consent, progress=progress, sort=sort, limit=limit)
     if cursor is not None:
         query = SchoolQuery(
@@ -382,13 +400,15 @@ async def list_school_participants(
 @router.get(
     "/me/children",
     name="list_my_children",
-    summary="The guardian's children (token `children`, or linked by a verified consent)",
+    summary="The guardian's children: those the token's `children` claim names",
     response_model=ChildrenModel,
     responses=problems(403, 409),
 )
 async def list_my_children(
     queries: Queries, context: Context, response: Response, position: PositionHeader = None
 ) -> ChildrenModel:
+    if context.principal.role is not Role.GUARDIAN:
+        raise AccessDenied("Only a guardian has children here.")
     await _wait(queries, position)
     children = await queries.children(context)
     response.headers["Cache-Control"] = "private, no-store"
@@ -404,7 +424,9 @@ async def list_my_children(
     responses={
         200: {
             "description": "An event stream (`text/event-stream`): `portfolio` events carry "
-            "`{participant_id, version, etag}`; `closed` says why the stream ended early.",
+            "`{participant_id, version, etag}`; `closed` says why the stream ended early "
+            "(`consent_required`, `participant_erased`, …, or `token_expired`: the stream "
+            "never outlives the caller's token).",
             "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
         },
         **problems(403, 404, 409, 410),
@@ -415,15 +437,17 @@ async def stream_participant_updates(
     request: Request,
     queries: Queries,
     context: Context,
+    expires_at: TokenExpiry,
     position: PositionHeader = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
 ) -> StreamingResponse:
+    require_portfolio_role(context.principal)
     await _wait(queries, position)
     pid = str(participant_id)
     first = await queries.check(context, pid)  # refusals are answered before the stream starts
     streams: UpdateStreams = request.app.state.update_streams
     return StreamingResponse(
-        streams.follow(queries, context, pid, first, last_event_id),
+        streams.follow(queries, context, pid, first, last_event_id, expires_at=expires_at),
         media_type=SSE_MEDIA_TYPE,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

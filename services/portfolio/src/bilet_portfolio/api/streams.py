@@ -1,12 +1,16 @@
-"""Server-sent events of a participant's portfolio: a `portfolio` event whenever its version
-changes (and once at the start, unless `Last-Event-ID` is already current).
+"""Server-sent events of a participant's portfolio: a `portfolio` event whenever its ETag
+changes (and once at the start, unless `Last-Event-ID` is already current). The event id is the
+ETag's opaque value, so a change of the reference data shown (a school's name) or of the names
+read (erased) is an event too, not only a new version.
 
-A stream re-checks access at every change: when the caller may no longer see the portfolio (a
-withdrawn consent, an erasure) it sends `closed` with the refusal's code and ends. It also ends
-when the client goes away (Starlette cancels it on `http.disconnect`), after
-`portfolio_sse_max_seconds` (clients reconnect by themselves, `retry:` tells them how soon), and
-when the process shuts down: on the lifespan's end, and — since uvicorn waits for open responses
-before it runs the lifespan's end — on SIGTERM/SIGINT, whose handler is chained for that.
+A stream re-checks access at every poll: when the caller may no longer see the portfolio (a
+withdrawn consent, an erasure) it sends `closed` with the refusal's code and ends. It never
+outlives the caller's token: at the token's `exp` it sends `closed` `{"code": "token_expired"}`
+and ends (the client reconnects with a fresh token). It also ends when the client goes away
+(Starlette cancels it on `http.disconnect`), after `portfolio_sse_max_seconds` (clients reconnect
+by themselves, `retry:` tells them how soon), and when the process shuts down: on the lifespan's
+end, and — since uvicorn waits for open responses before it runs the lifespan's end — on
+SIGTERM/SIGINT, whose handler is chained for that.
 """
 
 import asyncio
@@ -23,7 +27,13 @@ from bilet_portfolio.application.errors import PortfolioError
 from bilet_portfolio.application.service import PortfolioQueries, PortfolioView, ReadContext
 
 RETRY_MILLISECONDS: Final = 2000
+TOKEN_EXPIRED: Final = "token_expired"  # noqa: S105 - a problem code, not a secret
 _SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+
+
+def etag_event_id(etag: str) -> str:
+    """A `portfolio` event's id: the ETag's opaque value (`14.3-self-verified`)."""
+    return etag.removeprefix("W/").strip('"')
 
 
 def _event(kind: str, data: dict[str, Any], event_id: str | None = None) -> str:
@@ -92,7 +102,10 @@ class UpdateStreams:
         participant_id: str,
         first: PortfolioView,
         last_event_id: str | None,
+        *,
+        expires_at: float | None = None,
     ) -> AsyncIterator[str]:
+        """The stream; `expires_at`: the caller's token's `exp` (seconds since the epoch)."""
         self.open += 1
         try:
             yield f"retry: {RETRY_MILLISECONDS}\n\n"
@@ -100,8 +113,11 @@ class UpdateStreams:
             view: PortfolioView | None = first
             started = last_beat = time.monotonic()
             while True:
-                if view is not None and str(view.participant.version) != sent:
-                    sent = str(view.participant.version)
+                if expires_at is not None and time.time() >= expires_at:
+                    yield _event("closed", {"code": TOKEN_EXPIRED})
+                    return
+                if view is not None and etag_event_id(view.etag) != sent:
+                    sent = etag_event_id(view.etag)
                     yield _event(
                         "portfolio",
                         {
@@ -117,11 +133,16 @@ class UpdateStreams:
                 if now - last_beat >= self.keepalive:
                     last_beat = now
                     yield ": keep-alive\n\n"
+                pause = self.poll
+                if expires_at is not None:
+                    pause = max(0.0, min(pause, expires_at - time.time()))
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll):
+                    async with asyncio.timeout(pause):
                         await self._closing.wait()
                 if self.closing:
                     return
+                if expires_at is not None and time.time() >= expires_at:
+                    continue  # ends at the top, before anything more is read for the caller
                 try:
                     view = await queries.check(ctx, participant_id)
                 except PortfolioError as refused:

@@ -1,7 +1,10 @@
 """A school's list of participants: filters, sort orders and opaque cursors (keyset paging).
 
 A cursor is the position after the last row of a page: the sort key's value and the participant
-id, with the sort and filters it was made for, base64url-encoded. Clients pass it back as it is;
+id, with the sort and filters it was made for, base64url-encoded. A row whose portfolio the caller
+does not see (closed, or a registrar's list) has no progress or update time: it sorts as NULL,
+after every other row in both directions, and a cursor after it carries `null`, never the hidden
+value. Clients pass it back as it is;
 a cursor that was altered, or used with other filters or another sort, is refused
 (`invalid_cursor`) rather than giving a page of something else.
 """
@@ -97,7 +100,12 @@ def decode_cursor(query: SchoolQuery, cursor: str) -> After:
     value, participant_id = payload.get("v"), payload.get("id")
     if not isinstance(participant_id, str) or not participant_id:
         raise refused
-    if query.sort.column in ("grade", "progress"):
+    column = query.sort.column
+    if column == "participant_id":
+        value = participant_id
+    elif value is None:
+        pass  # the page ended among rows without the key (a portfolio the caller does not see)
+    elif column in ("grade", "progress"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise refused
     elif not isinstance(value, str):

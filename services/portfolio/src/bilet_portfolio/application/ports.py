@@ -1,5 +1,7 @@
 """What the queries need of the outside world: the read model (adapters/readmodel.py)."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -7,28 +9,43 @@ from bilet_portfolio.application.listing import SchoolQuery
 from bilet_portfolio.domain.views import ParticipantRecord, PortfolioRecord, SchoolInfo
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one read saw of a participant: their row, the version of the reference data shown
+    on portfolios (school, region, season rules, windows: part of the ETag) and, when asked for
+    in the same read, the whole portfolio."""
+
+    participant: ParticipantRecord
+    reference_version: int
+    record: PortfolioRecord | None = None
+
+
 class PortfolioReader(Protocol):
-    async def participant(self, participant_id: str) -> ParticipantRecord | None: ...
+    async def participant(self, participant_id: str) -> Snapshot | None:
+        """The participant's row and the reference version, in one read."""
+        ...
 
-    async def portfolio(self, participant_id: str) -> PortfolioRecord | None: ...
-
-    async def version(self, participant_id: str) -> int | None: ...
-
-    async def is_guardian(self, participant_id: str, guardian_id: str) -> bool:
-        """Whether a verified consent linked this guardian to the participant."""
+    async def portfolio(
+        self, participant_id: str, wanted: Callable[[Snapshot], bool]
+    ) -> Snapshot | None:
+        """In one read: the participant's row, then — if `wanted` says so on that row — the
+        whole portfolio. `wanted` is a plain function (it decides access and the consent gate,
+        and raises to refuse); it runs inside the read."""
         ...
 
     async def school(self, school_id: str) -> SchoolInfo | None: ...
 
     async def school_page(
-        self, school_id: str, query: SchoolQuery, today: date
+        self, school_id: str, query: SchoolQuery, today: date, *, detailed: bool
     ) -> list[ParticipantRecord]:
-        """Up to `query.limit + 1` participants after `query.after`, in the query's order."""
+        """Up to `query.limit + 1` participants after `query.after`, in the query's order.
+        `detailed`: whether the caller sees the progress of open portfolios (else every row's
+        progress is hidden, and sorts and filters by it treat it as absent)."""
         ...
 
-    async def children(
-        self, guardian_id: str, claimed: frozenset[str]
-    ) -> list[ParticipantRecord]: ...
+    async def children(self, claimed: frozenset[str]) -> list[ParticipantRecord]:
+        """The participants among `claimed` (a guardian token's `children`) that exist."""
+        ...
 
     async def positions(self) -> dict[str, int]:
         """How far the read model has applied each source's store positions."""

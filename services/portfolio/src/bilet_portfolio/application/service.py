@@ -22,21 +22,22 @@ from bilet.projections import NotApplied
 from bilet_portfolio.application.access import (
     SCHOOL_ROLES,
     Scope,
+    require_list_role,
     require_portfolio_role,
     scope_of,
     scope_on_school,
+    unknown_participant,
 )
 from bilet_portfolio.application.errors import (
     AccessDenied,
     ConsentRequired,
     NotYetVisible,
     ParticipantErased,
-    UnknownParticipant,
     UnknownSchool,
     UnknownSource,
 )
 from bilet_portfolio.application.listing import After, SchoolQuery, encode_cursor
-from bilet_portfolio.application.ports import PortfolioReader
+from bilet_portfolio.application.ports import PortfolioReader, Snapshot
 from bilet_portfolio.domain.consent import ConsentState
 from bilet_portfolio.domain.views import (
     ParticipantRecord,
@@ -80,11 +81,13 @@ class DisplayName:
 
 @dataclass(frozen=True)
 class Summary:
-    """One participant in a list: the consent state always, the rest only when open."""
+    """One participant in a list: the consent state always, the rest only when `detailed` (the
+    portfolio is open and the caller may see it)."""
 
     participant: ParticipantRecord
     consent_state: ConsentState
     open: bool
+    detailed: bool
     name: DisplayName | None
 
 
@@ -93,16 +96,14 @@ class PortfolioView:
     participant: ParticipantRecord
     scope: Scope
     consent_state: ConsentState
+    open: bool  # the consent opens the portfolio (whether this caller sees it: `record`)
     etag: str
-    # None when the caller (the school) may see only the consent state.
+    # None when the caller (the school's registrar, or the school while closed) may see only
+    # the consent state.
     record: PortfolioRecord | None = None
     name: DisplayName | None = None
     stages: list[StageAttempt] = field(default_factory=list)
     comments: dict[str, str | None] = field(default_factory=dict)
-
-    @property
-    def open(self) -> bool:
-        return self.record is not None
 
 
 @dataclass(frozen=True)
@@ -112,14 +113,35 @@ class SchoolPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    scope: Scope
+    state: ConsentState
+    open: bool
+
+    @property
+    def shows_portfolio(self) -> bool:
+        return self.open and self.scope.sees_portfolio
+
+
 def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def etag_of(participant: ParticipantRecord, scope: Scope, state: ConsentState) -> str:
-    """A weak ETag: the portfolio's version, and what decides its representation (the scope
-    decides whether names are shown; the day decides whether a consent has expired)."""
-    return f'W/"{participant.version}-{scope.value}-{state.value}"'
+def etag_of(
+    participant: ParticipantRecord,
+    reference_version: int,
+    scope: Scope,
+    state: ConsentState,
+    *,
+    names_erased: bool = False,
+) -> str:
+    """A weak ETag of everything that shapes the representation: the portfolio's version, the
+    version of the reference data it shows (school and region names, season rules, testing
+    windows), the scope (names shown or not, the consent alone), the consent state on the day
+    (expiry), and whether the names shown now read as erased (the key destroyed)."""
+    erased = "-erased" if names_erased else ""
+    return f'W/"{participant.version}.{reference_version}-{scope.value}-{state.value}{erased}"'
 
 
 class PortfolioQueries:
@@ -166,59 +188,75 @@ class PortfolioQueries:
         return await self.reader.positions()
 
     # ------------------------------------------------------------------ one participant
-    async def _scope(self, ctx: ReadContext, participant: ParticipantRecord) -> Scope:
-        principal = ctx.principal
-        linked = False
-        if principal.role is Role.GUARDIAN and participant.participant_id not in (
-            principal.children
-        ):
-            linked = await self.reader.is_guardian(participant.participant_id, principal.subject)
-        return scope_of(
-            principal,
-            participant.participant_id,
-            participant.school_id,
-            participant.region_id,
-            linked_guardian=linked,
+    @staticmethod
+    def _decide(principal: Principal, participant: ParticipantRecord, today: date) -> _Decision:
+        """Access, erasure and the consent gate, on one state of the participant's row."""
+        scope = scope_of(
+            principal, participant.participant_id, participant.school_id, participant.region_id
         )
-
-    async def check(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
-        """Access, erasure and the consent gate, without opening anything: what an ETag
-        comparison and the updates stream need."""
-        require_portfolio_role(ctx.principal)
-        participant = await self.reader.participant(participant_id)
-        if participant is None:
-            raise UnknownParticipant("No participant with this id is known to the portfolio.")
-        scope = await self._scope(ctx, participant)
         if participant.erased:
             raise ParticipantErased(
                 "The participant's personal data was destroyed; the portfolio is gone.",
                 erased_at=participant.erased_at,
             )
-        state = participant.consent.state_on(self.today())
-        if not participant.consent.opens_portfolio(self.today()) and scope is not Scope.SCHOOL:
+        state = participant.consent.state_on(today)
+        opens = participant.consent.opens_portfolio(today)
+        if not opens and not scope.sees_closed:
             raise ConsentRequired(
                 "Without a verified consent covering the portfolio, it is closed.",
                 consent_state=state.value,
             )
-        return PortfolioView(participant, scope, state, etag_of(participant, scope, state))
+        return _Decision(scope, state, opens)
+
+    async def check(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
+        """Access, erasure and the consent gate, and the ETag, without reading the portfolio:
+        what an ETag comparison and the updates stream need."""
+        require_portfolio_role(ctx.principal)
+        snapshot = await self.reader.participant(participant_id)
+        if snapshot is None:
+            raise unknown_participant()
+        participant = snapshot.participant
+        decision = self._decide(ctx.principal, participant, self.today())
+        names_erased = (
+            decision.shows_portfolio
+            and decision.scope.sees_names
+            and await self._name_erased(participant)
+        )
+        etag = etag_of(
+            participant,
+            snapshot.reference_version,
+            decision.scope,
+            decision.state,
+            names_erased=names_erased,
+        )
+        return PortfolioView(participant, decision.scope, decision.state, decision.open, etag)
 
     async def portfolio(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
-        checked = await self.check(ctx, participant_id)
-        if not checked.participant.consent.opens_portfolio(self.today()):
-            return checked  # the school: the consent state only
-        record = await self.reader.portfolio(participant_id)
-        if record is None:  # erased between the two reads is the only way
-            raise UnknownParticipant("No participant with this id is known to the portfolio.")
-        participant = record.participant
-        state = participant.consent.state_on(self.today())
-        scope = checked.scope
+        """The portfolio as this caller may see it. Access and the consent gate are decided on
+        the participant's row of the same read the portfolio comes from."""
+        require_portfolio_role(ctx.principal)
+        today = self.today()
+        decisions: list[_Decision] = []
+
+        def wanted(snapshot: Snapshot) -> bool:
+            decision = self._decide(ctx.principal, snapshot.participant, today)
+            decisions.append(decision)
+            return decision.shows_portfolio
+
+        snapshot = await self.reader.portfolio(participant_id, wanted)
+        if snapshot is None:
+            raise unknown_participant()
+        (decision,) = decisions
+        participant, record = snapshot.participant, snapshot.record
+        scope, state = decision.scope, decision.state
+        if record is None:  # the school: the consent state only
+            etag = etag_of(participant, snapshot.reference_version, scope, state)
+            return PortfolioView(participant, scope, state, decision.open, etag)
         fields = ["portfolio"]
         name = None
         comments: dict[str, str | None] = {}
         if scope.sees_names:
-            opened = await self._open(participant_id, participant.sealed_name, record)
-            name = opened[0]
-            comments = opened[1]
+            name, comments = await self._open(participant_id, participant.sealed_name, record)
             fields.append(NAME_FIELD)
             if comments:
                 fields.append("mentor_comment")
@@ -227,16 +265,26 @@ class PortfolioQueries:
             stages_shown(record.attempts),
             key=lambda a: (a.season, stage_order(record.stages_of_season, a.stage), a.stage),
         )
-        return PortfolioView(
+        etag = etag_of(
             participant,
+            snapshot.reference_version,
             scope,
             state,
-            etag_of(participant, scope, state),
-            record,
-            name,
-            stages,
-            comments,
+            names_erased=name is not None and name.erased,
         )
+        return PortfolioView(
+            participant, scope, state, decision.open, etag, record, name, stages, comments
+        )
+
+    async def _name_erased(self, participant: ParticipantRecord) -> bool:
+        """Whether the name would read as erased (the participant's key is gone). Nothing is
+        shown, so nothing is audited."""
+        if participant.sealed_name is None:
+            return False
+        opened = await self.cipher.decrypt(
+            participant.participant_id, {NAME_FIELD: json.loads(participant.sealed_name)}
+        )
+        return is_erased(opened[NAME_FIELD])
 
     async def _open(
         self, participant_id: str, sealed_name: str | None, record: PortfolioRecord
@@ -278,27 +326,30 @@ class PortfolioQueries:
         ctx: ReadContext,
         participants: Sequence[ParticipantRecord],
         *,
-        names_for: Callable[[ParticipantRecord], bool],
+        scope: Scope,
+        today: date,
         purpose: str,
     ) -> list[Summary]:
-        today = self.today()
-        opened = [p for p in participants if p.consent.opens_portfolio(today)]
-        named = [p for p in opened if names_for(p)]
-        names = await self._names(named)
+        detailed = [
+            p for p in participants if scope.sees_portfolio and p.consent.opens_portfolio(today)
+        ]
+        names = await self._names(detailed) if scope.sees_names else {}
         records = [
             ctx.audit(
                 p.participant_id,
                 purpose,
                 ["progress", NAME_FIELD] if p.participant_id in names else ["progress"],
             )
-            for p in opened
+            for p in detailed
         ]
         await self.audit.record(*records)
+        shown = {p.participant_id for p in detailed}
         return [
             Summary(
                 participant=p,
                 consent_state=p.consent.state_on(today),
                 open=p.consent.opens_portfolio(today),
+                detailed=p.participant_id in shown,
                 name=names.get(p.participant_id),
             )
             for p in participants
@@ -307,9 +358,7 @@ class PortfolioQueries:
     # ------------------------------------------------------------------ lists
     async def school(self, ctx: ReadContext, school_id: str, query: SchoolQuery) -> SchoolPage:
         principal = ctx.principal
-        require_portfolio_role(principal)
-        if principal.role not in (*SCHOOL_ROLES, Role.COORDINATOR, Role.OPERATOR):
-            raise AccessDenied("Only the school, its region's coordinator and the operator.")
+        require_list_role(principal)
         school = await self.reader.school(school_id)
         if principal.role in SCHOOL_ROLES:
             scope = scope_on_school(principal, school_id, None)
@@ -319,40 +368,50 @@ class PortfolioQueries:
             raise AccessDenied("You may not see this school's participants.")
         else:
             scope = scope_on_school(principal, school_id, school.region_id)
-        rows = await self.reader.school_page(school_id, query, self.today())
+        today = self.today()
+        rows = await self.reader.school_page(school_id, query, today, detailed=scope.sees_portfolio)
         page, more = rows[: query.limit], len(rows) > query.limit
         items = await self._summaries(
-            ctx, page, names_for=lambda _: scope.sees_names, purpose="portfolio_school_list"
+            ctx, page, scope=scope, today=today, purpose="portfolio_school_list"
         )
         cursor = None
-        if more and page:
-            last = page[-1]
-            cursor = encode_cursor(query, After(_sort_value(query, last), last.participant_id))
+        if more and items:
+            last = items[-1]
+            cursor = encode_cursor(
+                query, After(_sort_value(query, last), last.participant.participant_id)
+            )
         return SchoolPage(school_id, items, cursor)
 
     async def children(self, ctx: ReadContext) -> list[Summary]:
+        """The children the identity provider names in the guardian's token, as far as the
+        portfolio knows them."""
         principal = ctx.principal
         if principal.role is not Role.GUARDIAN:
             raise AccessDenied("Only a guardian has children here.")
-        participants = [
-            p
-            for p in await self.reader.children(principal.subject, principal.children)
-            if not p.erased
-        ]
+        participants = [p for p in await self.reader.children(principal.children) if not p.erased]
         return await self._summaries(
-            ctx, participants, names_for=lambda _: True, purpose="portfolio_children"
+            ctx,
+            participants,
+            scope=Scope.GUARDIAN,
+            today=self.today(),
+            purpose="portfolio_children",
         )
 
 
-def _sort_value(query: SchoolQuery, participant: ParticipantRecord) -> int | str | None:
+def _sort_value(query: SchoolQuery, summary: Summary) -> int | str | None:
+    """The last row's sort key, as the cursor carries it: nothing of a portfolio the caller does
+    not see (it sorted as NULL)."""
+    participant = summary.participant
     column = query.sort.column
     if column == "grade":
         return participant.grade
     if column == "progress":
+        if not summary.detailed:
+            return None
         progress = participant.progress
         return progress.stages_completed + progress.career_events_attended
     if column == "updated_at":
-        return participant.updated_at
+        return participant.updated_at if summary.detailed else None
     return participant.participant_id
 
 

@@ -23,7 +23,7 @@ class ParticipantRecord:
     erased: bool
     erased_at: str | None
     progress: Progress
-    version: int  # bumped by every event that changed the portfolio: the ETag
+    version: int  # bumped by every event that changed the portfolio: part of the ETag
     updated_at: str
 
 
@@ -118,6 +118,15 @@ class RecommendationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardianRecord:
+    """A guardian a verified consent in force names (shown, never a grant of access)."""
+
+    guardian_id: str
+    relationship: str
+    linked_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     source: str
     position: int
@@ -138,7 +147,7 @@ class PortfolioRecord:
     bookings: list[BookingRecord]
     feedback: list[FeedbackRecord]
     recommendations: list[RecommendationRecord]
-    guardian_ids: list[str]
+    guardians: list[GuardianRecord]
     history: list[HistoryEntry] = field(default_factory=list)
 
 

@@ -1,0 +1,35 @@
+"""Whether the read model's tables were built by an older layout of the projection.
+
+The tables are created when missing, never altered: a read model built by a version of the
+projection whose tables or rows differ must be rebuilt (`bvb portfolio rebuild`, which replays
+into shadow tables of the current layout and switches). The current layout (consents kept one by
+one, `pending` for a consent not yet verified, the reference version) is told by its `consents`
+table; rows of the layout before it name states this code does not read.
+"""
+
+from typing import Final
+
+from bilet.projections import ReadModel
+from bilet_portfolio.adapters.projection import CONSENTS, PARTICIPANTS, PortfolioProjection
+
+# A table every layout had, and the table the current layout added.
+_ALWAYS: Final = PARTICIPANTS
+_ADDED: Final = CONSENTS
+
+
+async def _exists(read_model: ReadModel, projection: PortfolioProjection, table: str) -> bool:
+    async with read_model.query(projection) as tx:
+        try:
+            await tx.fetch(f"SELECT 1 FROM {{{table}}} LIMIT 1")  # noqa: S608 - our own name
+        except Exception as error:
+            if read_model.is_missing_table(error):
+                return False
+            raise
+    return True
+
+
+async def outdated(read_model: ReadModel, projection: PortfolioProjection) -> bool:
+    """True when live tables of an older layout are there (none at all is not outdated)."""
+    return await _exists(read_model, projection, _ALWAYS) and not await _exists(
+        read_model, projection, _ADDED
+    )
