@@ -12,7 +12,7 @@ import pytest
 
 from bilet.eventstore import AppendResult, EventStore, NewEvent
 from bilet.eventstore.sqlite import SqliteEventStore
-from bilet.projections import EmbeddedFeed, ReadModel, rebuild_from_stores
+from bilet.projections import BackgroundFeed, EmbeddedFeed, ReadModel, rebuild_from_stores
 from bilet.projections.testing import (
     COUNTS,
     StreamCounter,
@@ -70,6 +70,39 @@ async def test_given_a_store_history_when_fed_then_the_read_model_is_a_clean_rep
 
     assert await read_counts(read_model) == expected_counts(await store.read_all(limit=10_000))
     assert await read_model.position(COUNTS, SOURCE) == last.position
+
+
+async def test_a_background_feed_has_caught_up_when_it_starts_then_follows_until_it_ends(
+    read_model: ReadModel, store: EventStore
+) -> None:
+    history = await append_some(store, 150)
+    feed = EmbeddedFeed(read_model, StreamCounter(), {SOURCE: store}, batch_size=32)
+    background = BackgroundFeed("test-feed")
+    assert not background.runs  # not started: not ready
+
+    async with background.running(feed) as task:
+        # What the store held at start is in the read model before the process serves.
+        assert await read_model.position(COUNTS, SOURCE) == history.position
+        assert background.runs
+        assert task is background.task
+        assert task.get_name() == "test-feed"
+        live = await append_some(store, 30, seed=4)
+        await read_model.wait_until(COUNTS, SOURCE, live.position, timeout=10.0)
+
+    assert task.done()
+    assert not background.runs
+    assert await read_counts(read_model) == expected_counts(await store.read_all(limit=10_000))
+
+
+async def test_a_background_feed_that_stopped_no_longer_runs(
+    read_model: ReadModel, store: EventStore
+) -> None:
+    background = BackgroundFeed("test-feed")
+    async with background.running(EmbeddedFeed(read_model, StreamCounter(), {SOURCE: store})):
+        assert background.task is not None
+        background.task.cancel()
+        await asyncio.wait({background.task})
+        assert not background.runs
 
 
 async def test_given_a_stopped_feed_when_started_again_then_it_resumes_without_counting_twice(

@@ -22,7 +22,15 @@ from prometheus_client import CollectorRegistry, Gauge
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bilet.http import ReadinessCheck, ServiceDescription, create_service_app
+from bilet.background import in_background
+from bilet.http import (
+    ReadinessCheck,
+    ServiceDescription,
+    answers,
+    create_service_app,
+    feed_readiness,
+)
+from bilet.projections import BackgroundFeed
 from bilet_consent.api.problems import on_domain_error
 from bilet_consent.api.routes import router
 from bilet_consent.application.service import ConsentService
@@ -84,20 +92,6 @@ async def _erasure_job(service: ConsentService, interval: float, metrics: Erasur
         await asyncio.sleep(interval)
 
 
-def _report_end(name: str) -> Callable[[asyncio.Task[None]], None]:
-    def report(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("the %s stopped: %r", name, task.exception())
-
-    return report
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-
-
 class BeforeScrape:
     """Brings gauges read from the database up to date when Prometheus scrapes `/metrics`."""
 
@@ -137,37 +131,34 @@ class PrivateResponses:
 
 def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = settings or ConsentSettings()
-    feed_task: asyncio.Task[None] | None = None
+    # The facts and the destruction schedule are a projection: without its feed, scopes go
+    # stale and withdrawals never reach the destruction job.
+    feed = (
+        BackgroundFeed("consent-feed", "embedded feed of participants")
+        if settings.consent_embedded_feed
+        else None
+    )
     job_task: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal feed_task, job_task
-        async with open_runtime(settings, clock) as runtime:
+        nonlocal job_task
+        async with open_runtime(settings, clock) as runtime, contextlib.AsyncExitStack() as stack:
             app.state.runtime = runtime
             app.state.consent = runtime.service
-            tasks: list[asyncio.Task[None]] = []
-            try:
-                if runtime.feed is not None:
-                    await runtime.feed.catch_up({})
-                    feed_task = asyncio.create_task(runtime.feed.run(), name="consent-feed")
-                    feed_task.add_done_callback(_report_end("embedded feed of participants"))
-                    tasks.append(feed_task)
-                if settings.consent_demo_data:
-                    await load_demo_data(runtime.service)
-                job_task = asyncio.create_task(
-                    _erasure_job(
-                        runtime.service, settings.consent_erasure_interval_seconds, erasure_metrics
-                    ),
-                    name="consent-destruction-job",
-                )
-                job_task.add_done_callback(_report_end("destruction job"))
-                tasks.append(job_task)
-                app.state.feed_task, app.state.erasure_job = feed_task, job_task
-                yield
-            finally:
-                for task in reversed(tasks):
-                    await _cancel(task)
+            feed_task: asyncio.Task[None] | None = None
+            if feed is not None and runtime.feed is not None:
+                feed_task = await stack.enter_async_context(feed.running(runtime.feed))
+            if settings.consent_demo_data:
+                await load_demo_data(runtime.service)
+            job = _erasure_job(
+                runtime.service, settings.consent_erasure_interval_seconds, erasure_metrics
+            )
+            job_task = await stack.enter_async_context(
+                in_background(job, name="consent-destruction-job", what="destruction job")
+            )
+            app.state.feed_task, app.state.erasure_job = feed_task, job_task
+            yield
 
     def _runtime() -> Runtime | None:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
@@ -175,32 +166,13 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
 
     async def store_answers() -> ReadinessCheck:
         runtime = _runtime()
-        if runtime is None:
-            return ReadinessCheck(name="event_store", ready=False, detail="not open")
-        try:
-            await asyncio.wait_for(runtime.store.head_position(), READINESS_TIMEOUT)
-        except Exception as error:  # any failure means "not ready"; the probe itself must answer
-            return ReadinessCheck(name="event_store", ready=False, detail=type(error).__name__)
-        return ReadinessCheck(name="event_store", ready=True)
+        ask = runtime.store.head_position if runtime is not None else None
+        return await answers("event_store", ask, READINESS_TIMEOUT)
 
     async def documents_answer() -> ReadinessCheck:
         runtime = _runtime()
-        if runtime is None:
-            return ReadinessCheck(name="document_store", ready=False, detail="not open")
-        try:
-            await asyncio.wait_for(runtime.documents.ping(), READINESS_TIMEOUT)
-        except Exception as error:
-            return ReadinessCheck(name="document_store", ready=False, detail=type(error).__name__)
-        return ReadinessCheck(name="document_store", ready=True)
-
-    async def feed_runs() -> ReadinessCheck:
-        # The facts and the destruction schedule are a projection: without its feed, scopes
-        # go stale and withdrawals never reach the destruction job.
-        if not settings.consent_embedded_feed:
-            return ReadinessCheck(name="feed", ready=True, detail="the worker feeds it")
-        if feed_task is None or feed_task.done():
-            return ReadinessCheck(name="feed", ready=False, detail="the embedded feed stopped")
-        return ReadinessCheck(name="feed", ready=True, detail="embedded")
+        ask = runtime.documents.ping if runtime is not None else None
+        return await answers("document_store", ask, READINESS_TIMEOUT)
 
     async def job_runs() -> ReadinessCheck:
         if job_task is None or job_task.done():
@@ -214,7 +186,7 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
         [router],
         lifespan,
         settings=settings,
-        readiness=[store_answers, documents_answer, feed_runs, job_runs],
+        readiness=[store_answers, documents_answer, feed_readiness(feed), job_runs],
         body_limits={"/v1/consents": settings.max_body_bytes},
     )
     # Once per application: a lifespan may run again (tests), a registry takes each metric once.

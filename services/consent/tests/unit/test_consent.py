@@ -20,6 +20,7 @@ from bilet.contracts.catalogue.consent import (
     RejectionReason,
     Relationship,
 )
+from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.examples import sealed
 from bilet_consent.domain import consent as consents
 from bilet_consent.domain.consent import (
@@ -46,7 +47,6 @@ from bilet_consent.domain.errors import (
     UnknownConsent,
 )
 from bilet_consent.domain.guardian import Authority, Contact, Guardian, GuardianName, Passport
-from bilet_consent.domain.sealing import Decided, Unsealed
 
 PUPIL = uuid4()
 SCHOOL = uuid4()

@@ -5,7 +5,6 @@ schema `bvb_identity` with `BVB_EVENT_STORE=postgres`), the key store and master
 pseudonym key, the audit trail (in the same store), and the readiness probe (the store answers).
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
@@ -15,7 +14,7 @@ from fastapi import FastAPI
 from bilet.audit import EventStoreAuditLog
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
-from bilet.http import ReadinessCheck, ServiceDescription, create_service_app
+from bilet.http import ReadinessCheck, ServiceDescription, answers, create_service_app
 from bilet_identity.adapters.stores import (
     load_pseudonym_key,
     open_event_store,
@@ -67,13 +66,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     async def store_answers() -> ReadinessCheck:
         store: EventStore | None = getattr(app.state, "event_store", None)
-        if store is None:
-            return ReadinessCheck(name="event_store", ready=False, detail="not open")
-        try:
-            await asyncio.wait_for(store.head_position(), READINESS_TIMEOUT)
-        except Exception as error:  # any failure means "not ready"; the probe itself must answer
-            return ReadinessCheck(name="event_store", ready=False, detail=type(error).__name__)
-        return ReadinessCheck(name="event_store", ready=True)
+        ask = store.head_position if store is not None else None
+        return await answers("event_store", ask, READINESS_TIMEOUT)
 
     app = create_service_app(
         SERVICE,

@@ -20,6 +20,7 @@ from bilet.contracts.catalogue.identity import (
     ParticipantMovedToSchool,
     ParticipantRegistered,
 )
+from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.domain import participant
 from bilet_identity.domain.errors import (
@@ -49,7 +50,6 @@ from bilet_identity.domain.people import (
 )
 from bilet_identity.domain.region import Region, region_id_for
 from bilet_identity.domain.school import School
-from bilet_identity.domain.sealing import Decided, Unsealed
 from bilet_identity.domain.season import SeasonRules
 from bilet_identity.domain.snils import Snils
 

@@ -6,6 +6,7 @@ from uuid import UUID
 import pytest
 
 from bilet.contracts.catalogue.consent import Relationship
+from bilet.contracts.drafts import Unsealed
 from bilet_identity.domain.errors import TooManyGuardians, UnknownParticipant
 from bilet_identity.domain.internal import (
     GuardianAccountLinked,
@@ -21,7 +22,6 @@ from bilet_identity.domain.profile import (
     decide,
     evolve,
 )
-from bilet_identity.domain.sealing import Unsealed
 
 PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
 REGION = UUID("b04673c4-e959-5e7b-b095-3d9da56889fb")

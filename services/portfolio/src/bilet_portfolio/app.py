@@ -15,6 +15,7 @@ included).
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,8 +26,20 @@ from fastapi import FastAPI
 from bilet.audit import EventStoreAuditLog
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
-from bilet.http import ReadinessCheck, ServiceDescription, create_service_app
-from bilet.projections import EmbeddedFeed, ProjectionMetrics, ReadModel, rebuild_from_stores
+from bilet.http import (
+    ReadinessCheck,
+    ServiceDescription,
+    answers,
+    create_service_app,
+    feed_readiness,
+)
+from bilet.projections import (
+    BackgroundFeed,
+    EmbeddedFeed,
+    ProjectionMetrics,
+    ReadModel,
+    rebuild_from_stores,
+)
 from bilet_portfolio.adapters import layout
 from bilet_portfolio.adapters.lag import KafkaLag, LagProbe, StoreLag
 from bilet_portfolio.adapters.projection import PortfolioProjection
@@ -67,11 +80,14 @@ SOURCE_POLL_SECONDS: Final = 0.05
 def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
     settings = settings or PortfolioSettings()
     projection = PortfolioProjection()
-    feed_task: asyncio.Task[None] | None = None
+    background = (
+        BackgroundFeed("portfolio-embedded-feed", "embedded portfolio feed")
+        if settings.portfolio_embedded_feed
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal feed_task
         async with contextlib.AsyncExitStack() as stack:
             read_model = await open_read_model(settings)
             stack.push_async_callback(read_model.close)
@@ -95,11 +111,9 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             stack.push_async_callback(keystore.close)
             metrics: ProjectionMetrics = app.state.projection_metrics
             lag: LagProbe | None = None
-            if settings.portfolio_embedded_feed:
+            if background is not None:
                 feed = EmbeddedFeed(read_model, projection, sources, metrics=metrics)
-                await feed.catch_up({})
-                feed_task = asyncio.create_task(feed.run(), name="portfolio-embedded-feed")
-                stack.push_async_callback(_stop, feed_task)
+                await stack.enter_async_context(background.running(feed))
                 lag = StoreLag(read_model, sources, metrics)
             elif settings.kafka_bootstrap:
                 lag = KafkaLag(
@@ -131,25 +145,15 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
     async def read_model_answers() -> ReadinessCheck:
         read_model: ReadModel | None = getattr(app.state, "read_model", None)
         if read_model is None:
-            return ReadinessCheck(name="read_model", ready=False, detail="not open")
+            return await answers("read_model", None)  # not open
         if getattr(app.state, "layout_outdated", False):
             return ReadinessCheck(
                 name="read_model",
                 ready=False,
                 detail="built by an older layout: run `bvb portfolio rebuild`",
             )
-        try:
-            await asyncio.wait_for(read_model.checkpoints(projection.name), READINESS_TIMEOUT)
-        except Exception as error:  # any failure means "not ready"; the probe itself must answer
-            return ReadinessCheck(name="read_model", ready=False, detail=type(error).__name__)
-        return ReadinessCheck(name="read_model", ready=True)
-
-    async def feed_runs() -> ReadinessCheck:
-        if not settings.portfolio_embedded_feed:
-            return ReadinessCheck(name="feed", ready=True, detail="the worker feeds it")
-        if feed_task is None or feed_task.done():
-            return ReadinessCheck(name="feed", ready=False, detail="the embedded feed stopped")
-        return ReadinessCheck(name="feed", ready=True, detail="embedded")
+        ask = functools.partial(read_model.checkpoints, projection.name)
+        return await answers("read_model", ask, READINESS_TIMEOUT)
 
     async def lag_is_small() -> ReadinessCheck:
         lag: LagProbe | None = getattr(app.state, "lag", None)
@@ -173,19 +177,12 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
         [router],
         lifespan,
         settings=settings,
-        readiness=[read_model_answers, feed_runs, lag_is_small],
+        readiness=[read_model_answers, feed_readiness(background), lag_is_small],
     )
     # Once per application: a lifespan may run again (tests), a registry takes each metric once.
     app.state.projection_metrics = ProjectionMetrics(app.state.metrics_registry)
     app.add_exception_handler(PortfolioError, on_portfolio_error)
     return app
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.wait({task})
-    if not task.cancelled() and task.exception() is not None:
-        _log.error("the embedded portfolio feed had failed: %r", task.exception())
 
 
 def create_embedded_app() -> FastAPI:

@@ -7,7 +7,9 @@ from bilet.http.service import (
     ReadinessCheck,
     ReadinessProbe,
     ServiceDescription,
+    answers,
     create_service_app,
+    feed_readiness,
 )
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "ReadinessProbe",
     "Role",
     "ServiceDescription",
+    "answers",
     "create_service_app",
+    "feed_readiness",
     "forbidden",
 ]

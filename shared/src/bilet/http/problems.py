@@ -2,14 +2,19 @@
 
 A client branches on `code`, never on `title` or `detail` (which are for people and may change).
 Validation errors list where and what, never the submitted values: those may be personal data.
+A service's refusals (its error base: a `code`, a message, details) become problems through its
+own table of statuses and titles (`ProblemCodes`) and `refusal_handler`; `problem_responses`
+documents them in OpenAPI.
 """
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -76,6 +81,107 @@ def problem_response(problem: Problem) -> JSONResponse:
     )
 
 
+class Refusal(Protocol):
+    """What a service's error base carries: a stable `code`, a message for people (never a
+    personal value) and details, which become the problem's extensions."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+_R = TypeVar("_R", bound=Exception)
+ExceptionHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def refusal_problem(
+    error: Refusal,
+    status: int,
+    title: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Problem:
+    """The refusal as a problem: its code, its message as the detail, its details (those that
+    are not None) and `extensions` as the problem's extensions."""
+    given = {name: value for name, value in error.details.items() if value is not None}
+    return Problem(
+        status, error.code, title, error.message, headers=headers, **(given | extensions)
+    )
+
+
+def default_title(code: str) -> str:
+    """A title made of the code (`unknown_consent` → "Unknown consent")."""
+    return code.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class ProblemCodes:
+    """A service's HTTP status and title of each refusal code. A code not in `status` is 422
+    (the request was understood, and is not acceptable); one not in `titles` is titled after
+    the code."""
+
+    status: Mapping[str, int]
+    titles: Mapping[str, str] = field(default_factory=dict)
+    default_status: int = 422
+
+    def problem_of(self, error: Refusal, **extensions: Any) -> Problem:
+        title = self.titles.get(error.code, default_title(error.code))
+        status = self.status.get(error.code, self.default_status)
+        return refusal_problem(error, status, title, **extensions)
+
+
+def refusal_handler(error_type: type[_R], problem_of: Callable[[_R], Problem]) -> ExceptionHandler:
+    """The exception handler that answers a service's refusals (`error_type`) as problems."""
+
+    async def on_refusal(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, error_type)
+        return problem_response(problem_of(error))
+
+    return on_refusal
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details; branch on `code`. Extensions depend on the code."""
+
+    # A service subclasses it to say which extensions its codes carry: the subclass's docstring
+    # is the schema's description in the service's OpenAPI document.
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+
+
+# Every route may answer these: the request guard (hostile text, a body too large), the bearer
+# check and request validation stand in front of all of them.
+ALWAYS: Final = (400, 401, 413, 422)
+
+
+def problem_responses(
+    *statuses: int, document: type[ProblemDocument] = ProblemDocument
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problems a route may answer with (`ALWAYS` and `statuses`),
+    each a `document` (referenced by its schema name)."""
+    schema = {"$ref": f"#/components/schemas/{document.__name__}"}
+    return {
+        status: {
+            "model": document,
+            "content": {PROBLEM_JSON: {"schema": schema}},
+            "description": "A problem (application/problem+json) with a stable `code`.",
+        }
+        for status in sorted({*ALWAYS, *statuses})
+    }
+
+
 def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
@@ -121,7 +227,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
         code = _STATUS_CODES.get(error.status_code, "error")
-        title = code.replace("_", " ").capitalize()
+        title = default_title(code)
         detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
         headers = dict(error.headers or {})
         if error.status_code == 405:

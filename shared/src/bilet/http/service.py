@@ -4,11 +4,12 @@ Every route of a service lives under `/<service>/`, the OpenAPI document and the
 so the embedded host and a Kubernetes ingress expose exactly the same paths.
 """
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal, Protocol
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -73,6 +74,43 @@ class Readiness(BaseModel):
 
 # A readiness probe: the store answers, the relay's lag is under its threshold, ...
 ReadinessProbe = Callable[[], Awaitable[ReadinessCheck]]
+
+READINESS_TIMEOUT: Final = 2.0
+
+
+async def answers(
+    name: str, ask: Callable[[], Awaitable[object]] | None, timeout: float = READINESS_TIMEOUT
+) -> ReadinessCheck:
+    """Whether a dependency answers `ask` (a cheap query) within `timeout` seconds; `ask` is
+    None while the dependency is not open (before the lifespan opened it, after it closed it)."""
+    if ask is None:
+        return ReadinessCheck(name=name, ready=False, detail="not open")
+    try:
+        await asyncio.wait_for(ask(), timeout)
+    except Exception as error:  # any failure means "not ready"; the probe itself must answer
+        return ReadinessCheck(name=name, ready=False, detail=type(error).__name__)
+    return ReadinessCheck(name=name, ready=True)
+
+
+class Running(Protocol):
+    """Work in the background of the process (`bilet.projections.BackgroundFeed`)."""
+
+    @property
+    def runs(self) -> bool: ...
+
+
+def feed_readiness(feed: Running | None) -> ReadinessProbe:
+    """The readiness of a read model's feed: `None` when a separate worker feeds it (not this
+    process's to watch), else ready while the embedded feed runs in this process."""
+
+    async def feed_runs() -> ReadinessCheck:
+        if feed is None:
+            return ReadinessCheck(name="feed", ready=True, detail="the worker feeds it")
+        if not feed.runs:
+            return ReadinessCheck(name="feed", ready=False, detail="the embedded feed stopped")
+        return ReadinessCheck(name="feed", ready=True, detail="embedded")
+
+    return feed_runs
 
 
 def token_verifier_from(settings: PlatformSettings) -> TokenVerifier:

@@ -3,7 +3,7 @@ exactly once in effect, fed from Kafka (`KafkaFeed`) or in-process from event st
 (`EmbeddedFeed`), with read-your-writes waits and rebuilds that readers do not notice.
 See docs/adr/0008-projection-runtime.md."""
 
-from bilet.projections.embedded import EmbeddedFeed
+from bilet.projections.embedded import BackgroundFeed, EmbeddedFeed
 from bilet.projections.kafka import KafkaFeed, dlq_topic, ensure_dlq_topics, source_of_topic
 from bilet.projections.metrics import ProjectionMetrics
 from bilet.projections.port import Dialect, Projection, ReadModelTx, Row, Table
@@ -19,6 +19,7 @@ from bilet.projections.rebuild import (
 
 __all__ = [
     "Applied",
+    "BackgroundFeed",
     "Delivery",
     "Dialect",
     "EmbeddedFeed",

@@ -6,13 +6,17 @@ engine is the Kafka path's (`projector`): the same dedupe by stream version, the
 in the same transaction, the same parking of a stream that cannot be applied. A store delivers
 every stream in version order, so a gap here means events were removed from the store; it is
 re-read `gap_retries` times and then dead-lettered to the read model's dead-letter table.
+
+`BackgroundFeed` runs a feed in a process's lifespan: caught up before the process serves, then
+live in a background task whose state readiness reports.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
+from bilet.background import in_background, stop
 from bilet.eventstore import EventStore, RecordedEvent
 from bilet.projections.metrics import ProjectionMetrics
 from bilet.projections.port import Projection
@@ -145,14 +149,27 @@ class EmbeddedFeed:
                 if isinstance(item, Exception):
                     raise item
         finally:
-            await _cancel(task)
+            await stop(task)
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
-    """Cancel and wait. On Python 3.11 `asyncio.wait_for` (inside `subscribe_all`) can swallow a
-    cancellation that meets a wake-up, so the cancellation is repeated until it takes."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.1)
-    if not task.cancelled() and task.exception() is not None:
-        _log.debug("event pump ended with %r", task.exception())
+class BackgroundFeed:
+    """An embedded feed in the background of a process (`make run`): `running(feed)` catches
+    up first, so that what the stores held at start is visible when the process serves, then
+    follows the stores live in the task `name` until the context ends. `runs` is its
+    readiness: false before it started and once it stopped (a failure is logged as it happens)."""
+
+    def __init__(self, name: str, what: str = "embedded feed") -> None:
+        self.name = name
+        self.what = what
+        self.task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def running(self, feed: EmbeddedFeed) -> AsyncIterator[asyncio.Task[None]]:
+        await feed.catch_up({})
+        async with in_background(feed.run(), name=self.name, what=self.what) as task:
+            self.task = task
+            yield task
+
+    @property
+    def runs(self) -> bool:
+        return self.task is not None and not self.task.done()

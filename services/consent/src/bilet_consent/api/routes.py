@@ -1,8 +1,6 @@
 """The routes of `/consent/v1`: parse → command → handle → answer. Refusals are raised as
 domain errors and become problem+json (`problems.on_domain_error`)."""
 
-import re
-import uuid
 from typing import Annotated, Final
 from uuid import UUID
 
@@ -10,8 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from bilet.crypto import is_erased
-from bilet.http import CurrentPrincipal
-from bilet.http.consistency import POSITION_HEADER, PositionToken, parse_position_tokens
+from bilet.http.consistency import POSITION_HEADER, PositionToken
+from bilet.http.context import ContextWithPositions
 from bilet.http.guard import has_hostile_text
 from bilet.http.problems import Problem
 from bilet_consent.api import multipart
@@ -26,7 +24,6 @@ from bilet_consent.api.models import (
 )
 from bilet_consent.api.problems import problems
 from bilet_consent.application.service import (
-    CommandContext,
     Committed,
     ConsentService,
     SubmissionInput,
@@ -35,7 +32,6 @@ from bilet_consent.application.service import (
 from bilet_consent.domain.guardian import Authority, Contact, Guardian, GuardianName, Passport
 from bilet_consent.settings import SERVICE_NAME
 
-_CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 ERASED_JSON: Final = {"$erased": True}
 
 
@@ -44,15 +40,9 @@ def _service(request: Request) -> ConsentService:
     return service
 
 
-def _context(request: Request, principal: CurrentPrincipal) -> CommandContext:
-    given = request.headers.get("x-correlation-id", "")
-    correlation = given if _CORRELATION.match(given) else str(uuid.uuid4())
-    tokens = parse_position_tokens(request.headers.get(POSITION_HEADER))
-    return CommandContext(principal, correlation, tuple(tokens))
-
-
 Service = Annotated[ConsentService, Depends(_service)]
-Context = Annotated[CommandContext, Depends(_context)]
+# Commands wait (bounded) for the identity writes the request's position tokens name.
+Context = ContextWithPositions
 
 router = APIRouter(prefix="/v1")
 

@@ -11,18 +11,17 @@ audited (`bilet.audit`), by ids only. A role with no access to a use case is ref
 anything is looked up; a participant outside the caller's scope is answered as unknown.
 """
 
-import asyncio
-import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Final, TypeVar
+from typing import Final
 from uuid import UUID
 
-from bilet.audit import Access, AuditLog, AuditRecord
-from bilet.contracts import EventMetadata, unseal
+from bilet.application import RequestContext, Stream, retrying
+from bilet.audit import Access, AuditLog
+from bilet.contracts import unseal
 from bilet.contracts.catalogue.consent import (
     ConsentSubmitted,
     ErasureReason,
@@ -30,6 +29,7 @@ from bilet.contracts.catalogue.consent import (
     RejectionReason,
     Relationship,
 )
+from bilet.contracts.drafts import Decided, Unsealed
 from bilet.crypto import ERASED, FieldCipher, KeyStore
 from bilet.eventstore import (
     NO_STREAM,
@@ -39,7 +39,6 @@ from bilet.eventstore import (
     WrongExpectedVersion,
 )
 from bilet.http.auth import Principal, Role
-from bilet.http.consistency import PositionToken
 from bilet_consent.application import access
 from bilet_consent.application.access import OutOfScope, Visibility
 from bilet_consent.application.documents import (
@@ -54,7 +53,7 @@ from bilet_consent.application.errors import (
     VersionConflict,
     WrittenRequestRequired,
 )
-from bilet_consent.application.eventlog import Stream, read, seal_all, stream_append
+from bilet_consent.application.eventlog import EVENT_LOG
 from bilet_consent.application.participants import IDENTITY, ParticipantDirectory, ParticipantFacts
 from bilet_consent.domain import consent as consents
 from bilet_consent.domain.consent import (
@@ -79,11 +78,7 @@ from bilet_consent.domain.internal import (
     GuardianContactRecorded,
     WrittenRequestRecorded,
 )
-from bilet_consent.domain.sealing import Decided, Unsealed
 
-T = TypeVar("T")
-
-MAX_ATTEMPTS: Final = 8
 WAIT_FOR_IDENTITY: Final = 2.0  # seconds a command waits for a participant identity just wrote
 GUARDIAN_FIELDS: Final = ("guardian_full_name", "guardian_passport", "guardian_authority")
 DESTROYED_CATEGORIES: Final = (
@@ -108,33 +103,8 @@ DESTROYED_FROM: Final = (
 
 
 # ---------------------------------------------------------------------- inputs and results
-@dataclass(frozen=True)
-class CommandContext:
-    """Who asks, the correlation id of their request, and the position tokens it carried."""
-
-    principal: Principal
-    correlation_id: str | None = None
-    tokens: tuple[PositionToken, ...] = ()
-
-    def metadata(self) -> EventMetadata:
-        return EventMetadata(
-            correlation_id=self.correlation_id,
-            actor=self.principal.subject,
-            actor_role=self.principal.role.value,
-        )
-
-    def audit(
-        self, access_: Access, subject: UUID, purpose: str, fields: Sequence[str]
-    ) -> AuditRecord:
-        return AuditRecord(
-            actor=self.principal.subject,
-            actor_role=self.principal.role.value,
-            access=access_,
-            subject=str(subject),
-            purpose=purpose,
-            fields=tuple(fields),
-            correlation_id=self.correlation_id,
-        )
+# Who asks, the correlation id of their request, and the position tokens it carried.
+CommandContext = RequestContext
 
 
 @dataclass(frozen=True)
@@ -305,39 +275,24 @@ class ConsentService:
         return facts
 
     async def _stream(self, participant_id: UUID) -> tuple[Stream, ParticipantConsents]:
-        stream = await read(self.store, consents.stream_id(participant_id))
+        stream = await EVENT_LOG.read(self.store, consents.stream_id(participant_id))
         return stream, consents.fold(participant_id, stream.events)
 
     async def participant_of(self, consent_id: UUID) -> UUID:
-        ref = await read(self.store, f"{REF_CATEGORY}-{consent_id}")
+        ref = await EVENT_LOG.read(self.store, f"{REF_CATEGORY}-{consent_id}")
         for event in ref.events:
             if isinstance(event, ConsentRegistered):
                 return event.participant_id
         raise UnknownConsent()
 
     async def _file(self, participant_id: UUID) -> Stream:
-        return await read(self.store, f"{FILE_CATEGORY}-{participant_id}")
+        return await EVENT_LOG.read(self.store, f"{FILE_CATEGORY}-{participant_id}")
 
     # ------------------------------------------------------------------ writing
     async def _append(
         self, ctx: CommandContext, parts: Sequence[tuple[str, Sequence[Decided], ExpectedVersion]]
     ) -> list[AppendResult]:
-        metadata = ctx.metadata()
-        appends = []
-        for stream_id, decided, expected in parts:
-            if decided:
-                events = await seal_all(self.cipher, decided)
-                appends.append(stream_append(stream_id, events, expected, metadata))
-        return await self.store.append_many(appends)
-
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        for tries in range(MAX_ATTEMPTS):
-            try:
-                return await attempt()
-            except WrongExpectedVersion:
-                # Someone else was faster: decide again on what they wrote.
-                await asyncio.sleep(random.uniform(0, 0.002 * (tries + 1)))  # noqa: S311
-        raise VersionConflict()
+        return await EVENT_LOG.append(self.store, self.cipher, ctx.metadata(), parts)
 
     # ------------------------------------------------------------------ submit
     async def submit(self, ctx: CommandContext, form: SubmissionInput, content: bytes) -> Committed:
@@ -405,7 +360,7 @@ class ConsentService:
             )
 
         try:
-            committed = await self._retrying(attempt)
+            committed = await retrying(attempt, VersionConflict)
         except BaseException:
             if stored is not None:
                 await self.documents.delete(participant_id, document_id)
@@ -460,7 +415,7 @@ class ConsentService:
             published = _published(results, participant_id)
             return Committed(published.position, participant_id, consent_id, published.version)
 
-        committed = await self._retrying(attempt)
+        committed = await retrying(attempt, VersionConflict)
         await self.audit.record(
             ctx.audit(
                 Access.WRITE,
@@ -486,7 +441,7 @@ class ConsentService:
             published = _published(results, participant_id)
             return Committed(published.position, participant_id, consent_id, published.version)
 
-        committed = await self._retrying(attempt)
+        committed = await retrying(attempt, VersionConflict)
         await self.audit.record(ctx.audit(Access.WRITE, participant_id, "reject_consent", []))
         return committed
 
@@ -533,7 +488,7 @@ class ConsentService:
             published = _published(results, participant_id)
             return Committed(published.position, participant_id, consent_id, published.version)
 
-        committed = await self._retrying(attempt)
+        committed = await retrying(attempt, VersionConflict)
         await self.audit.record(ctx.audit(Access.WRITE, participant_id, "withdraw_consent", []))
         return committed
 
@@ -711,5 +666,5 @@ class ConsentService:
         return await self.directory.overdue_erasures(self.today(), self.erasure_days)
 
     async def record(self, record_id: UUID) -> DestructionRecorded | None:
-        stream = await read(self.store, f"destruction-{record_id}")
+        stream = await EVENT_LOG.read(self.store, f"destruction-{record_id}")
         return next((e for e in stream.events if isinstance(e, DestructionRecorded)), None)

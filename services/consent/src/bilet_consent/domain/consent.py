@@ -31,6 +31,7 @@ from bilet.contracts.catalogue.consent import (
     RejectionReason,
     Relationship,
 )
+from bilet.contracts.drafts import Decided, Unsealed
 from bilet_consent.domain.errors import (
     AuthorityRequired,
     ConsentExists,
@@ -45,7 +46,6 @@ from bilet_consent.domain.errors import (
     UnknownConsent,
 )
 from bilet_consent.domain.guardian import Guardian
-from bilet_consent.domain.sealing import Decided, Unsealed
 
 CATEGORY: Final = "consent"
 DESTRUCTION_NAMESPACE: Final = UUID("8b1f2c3d-4e5f-5a6b-9c7d-0e1f2a3b4c5d")

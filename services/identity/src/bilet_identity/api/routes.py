@@ -1,8 +1,6 @@
 """The routes of `/identity/v1`: parse → command → handle → answer. Refusals are raised as
 domain errors and become problem+json (`problems.on_domain_error`)."""
 
-import re
-import uuid
 from typing import Annotated, Final
 from uuid import UUID
 
@@ -10,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from bilet.http import CurrentPrincipal
 from bilet.http.consistency import POSITION_HEADER, PositionToken
+from bilet.http.context import Context
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
     Accepted,
@@ -60,23 +59,14 @@ from bilet_identity.domain.region import Region
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
 from bilet_identity.settings import SERVICE_NAME
 
-_CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-
 
 def _service(request: Request) -> IdentityService:
     service: IdentityService = request.app.state.identity
     return service
 
 
-def _context(request: Request, principal: CurrentPrincipal) -> CommandContext:
-    given = request.headers.get("x-correlation-id", "")
-    correlation = given if _CORRELATION.match(given) else str(uuid.uuid4())
-    return CommandContext(principal, correlation)
-
-
 Service = Annotated[IdentityService, Depends(_service)]
 SeasonPath = Annotated[int, Path(ge=2018, le=2100)]
-Context = Annotated[CommandContext, Depends(_context)]
 
 
 def _position(response: Response, position: int, stream_id: str | None = None) -> int:

@@ -8,16 +8,14 @@ token. Queries read the small catalogue view (`catalogue`) or fold a participant
 Every read or write of personal data is audited (`bilet.audit`), by ids only.
 """
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final, TypeVar
+from typing import Final
 from uuid import UUID, uuid4
 
-from bilet.audit import Access, AuditLog, AuditRecord
-from bilet.contracts import EventMetadata
+from bilet.application import Loaded, Part, RequestContext, retrying
+from bilet.audit import Access, AuditLog
 from bilet.contracts.catalogue.consent import Relationship
 from bilet.contracts.catalogue.identity import CorrectionReason
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
@@ -31,7 +29,7 @@ from bilet.eventstore import (
     WrongExpectedVersion,
     category_of,
 )
-from bilet.http.auth import Principal, Role
+from bilet.http.auth import Role
 from bilet_identity.application import access
 from bilet_identity.application.access import Visibility
 from bilet_identity.application.catalogue import CatalogueView, ReviewRequest
@@ -42,7 +40,7 @@ from bilet_identity.application.errors import (
     ParticipantErasedError,
     VersionConflict,
 )
-from bilet_identity.application.eventlog import Loaded, load, seal_all, stream_append
+from bilet_identity.application.eventlog import EVENT_LOG
 from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.domain import participant as participants
 from bilet_identity.domain import profile as profiles
@@ -74,13 +72,9 @@ from bilet_identity.domain.profile import Profile
 from bilet_identity.domain.region import Region
 from bilet_identity.domain.reservation import Reservation
 from bilet_identity.domain.school import School
-from bilet_identity.domain.sealing import Decided
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
 from bilet_identity.domain.snils import Snils
 
-T = TypeVar("T")
-
-MAX_ATTEMPTS: Final = 8
 IMPORT_CHUNK: Final = 500
 REGISTRATION_FIELDS: Final = (
     "full_name",
@@ -93,32 +87,8 @@ REGISTRATION_FIELDS: Final = (
 
 
 # ---------------------------------------------------------------------- inputs and results
-@dataclass(frozen=True)
-class CommandContext:
-    """Who asks, and the correlation id their request carries."""
-
-    principal: Principal
-    correlation_id: str | None = None
-
-    def metadata(self) -> EventMetadata:
-        return EventMetadata(
-            correlation_id=self.correlation_id,
-            actor=self.principal.subject,
-            actor_role=self.principal.role.value,
-        )
-
-    def audit(
-        self, access_: Access, subject: UUID, purpose: str, fields: Sequence[str]
-    ) -> AuditRecord:
-        return AuditRecord(
-            actor=self.principal.subject,
-            actor_role=self.principal.role.value,
-            access=access_,
-            subject=str(subject),
-            purpose=purpose,
-            fields=tuple(fields),
-            correlation_id=self.correlation_id,
-        )
+# Who asks, and the correlation id their request carries.
+CommandContext = RequestContext
 
 
 @dataclass(frozen=True)
@@ -235,18 +205,11 @@ class _SchoolContext:
 
 
 @dataclass(frozen=True)
-class _Part:
-    stream_id: str
-    decided: Sequence[Decided]
-    expected: ExpectedVersion
-
-
-@dataclass(frozen=True)
 class _Plan:
     participant_id: UUID
     reservation_key: str
     person_key: str
-    parts: tuple[_Part, ...]
+    parts: tuple[Part, ...]
 
 
 class _AlreadyRegistered(Exception):
@@ -273,16 +236,16 @@ class IdentityService:
 
     # ------------------------------------------------------------------ loading
     async def _season(self, season: int) -> Loaded[SeasonRules | None]:
-        return await load(self.store, seasons.stream_id(season), seasons.evolve, None)
+        return await EVENT_LOG.load(self.store, seasons.stream_id(season), seasons.evolve, None)
 
     async def _region(self, region_id: UUID) -> Loaded[Region | None]:
-        return await load(self.store, regions.stream_id(region_id), regions.evolve, None)
+        return await EVENT_LOG.load(self.store, regions.stream_id(region_id), regions.evolve, None)
 
     async def _school(self, school_id: UUID) -> Loaded[School | None]:
-        return await load(self.store, schools.stream_id(school_id), schools.evolve, None)
+        return await EVENT_LOG.load(self.store, schools.stream_id(school_id), schools.evolve, None)
 
     async def _participant(self, participant_id: UUID) -> Loaded[Participant | None]:
-        return await load(
+        return await EVENT_LOG.load(
             self.store, participants.stream_id(participant_id), participants.evolve, None
         )
 
@@ -291,33 +254,22 @@ class IdentityService:
         if loaded.state is None:
             raise UnknownParticipant()
         return Loaded(
-            loaded.stream_id, loaded.state, loaded.version, loaded.position, loaded.events
+            loaded.stream_id, loaded.events, loaded.version, loaded.position, loaded.state
         )
 
     async def _profile(self, participant_id: UUID) -> Loaded[Profile | None]:
-        return await load(self.store, profiles.stream_id(participant_id), profiles.evolve, None)
+        return await EVENT_LOG.load(
+            self.store, profiles.stream_id(participant_id), profiles.evolve, None
+        )
 
     async def _reservation(self, key: str) -> Loaded[Reservation | None]:
-        return await load(self.store, reservations.stream_id(key), reservations.evolve, None)
+        return await EVENT_LOG.load(
+            self.store, reservations.stream_id(key), reservations.evolve, None
+        )
 
     # ------------------------------------------------------------------ writing
-    async def _append(self, ctx: CommandContext, parts: Sequence[_Part]) -> list[AppendResult]:
-        metadata = ctx.metadata()
-        appends = []
-        for part in parts:
-            if part.decided:
-                events = await seal_all(self.cipher, part.decided)
-                appends.append(stream_append(part.stream_id, events, part.expected, metadata))
-        return await self.store.append_many(appends)
-
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        for tries in range(MAX_ATTEMPTS):
-            try:
-                return await attempt()
-            except WrongExpectedVersion:
-                # Someone else was faster: decide again on what they wrote.
-                await asyncio.sleep(random.uniform(0, 0.002 * (tries + 1)))  # noqa: S311
-        raise VersionConflict()
+    async def _append(self, ctx: CommandContext, parts: Sequence[Part]) -> list[AppendResult]:
+        return await EVENT_LOG.append(self.store, self.cipher, ctx.metadata(), parts)
 
     # ------------------------------------------------------------------ the programme
     async def publish_season_rules(
@@ -330,10 +282,10 @@ class IdentityService:
             events = seasons.decide(command, loaded.state)
             if not events:
                 return Committed(loaded.position, version=loaded.version)
-            [result] = await self._append(ctx, [_Part(loaded.stream_id, events, loaded.expected)])
+            [result] = await self._append(ctx, [Part(loaded.stream_id, events, loaded.expected)])
             return Committed(result.position, version=result.version)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     async def admit_region(
         self,
@@ -352,10 +304,10 @@ class IdentityService:
             command = regions.AdmitRegion(region_code, name, season, time_zone, coordinator, rules)
             loaded = await self._region(command.region_id)
             events = regions.decide(command, loaded.state)
-            [result] = await self._append(ctx, [_Part(loaded.stream_id, events, loaded.expected)])
+            [result] = await self._append(ctx, [Part(loaded.stream_id, events, loaded.expected)])
             return Committed(result.position, command.region_id, result.version)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     async def schedule_diagnostics_window(
         self,
@@ -378,10 +330,10 @@ class IdentityService:
             events = regions.decide(command, loaded.state)
             if not events:
                 return Committed(loaded.position, region_id, loaded.version)
-            [result] = await self._append(ctx, [_Part(loaded.stream_id, events, loaded.expected)])
+            [result] = await self._append(ctx, [Part(loaded.stream_id, events, loaded.expected)])
             return Committed(result.position, region_id, result.version)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     async def register_school(
         self, ctx: CommandContext, region_id: UUID, *, name: str, municipality: str
@@ -394,10 +346,10 @@ class IdentityService:
             school_id = command.school_id(region_id)
             loaded = await self._school(school_id)
             events = schools.decide(command, loaded.state)
-            [result] = await self._append(ctx, [_Part(loaded.stream_id, events, NO_STREAM)])
+            [result] = await self._append(ctx, [Part(loaded.stream_id, events, NO_STREAM)])
             return Committed(result.position, school_id, result.version)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     # ------------------------------------------------------------------ registration
     async def _school_context(self, school_id: UUID, season: int | None) -> _SchoolContext:
@@ -479,9 +431,9 @@ class IdentityService:
             key,
             person,
             (
-                _Part(participants.stream_id(participant_id), registered, NO_STREAM),
-                _Part(reservations.stream_id(key), reserved, expected),
-                _Part(profiles.stream_id(participant_id), recorded, NO_STREAM),
+                Part(participants.stream_id(participant_id), registered, NO_STREAM),
+                Part(reservations.stream_id(key), reserved, expected),
+                Part(profiles.stream_id(participant_id), recorded, NO_STREAM),
             ),
         )
 
@@ -507,7 +459,11 @@ class IdentityService:
             if flagged:
                 # Additive and unordered: no expectation, so it never fails the request.
                 await self.store.append_many(
-                    [stream_append(loaded.stream_id, flagged, loaded.expected, ctx.metadata())]
+                    [
+                        EVENT_LOG.stream_append(
+                            loaded.stream_id, flagged, loaded.expected, ctx.metadata()
+                        )
+                    ]
                 )
         return DuplicateRefused(
             duplicate.code, duplicate.message, duplicate.existing if visible else None
@@ -549,7 +505,7 @@ class IdentityService:
             )
             return Committed(position, participant_id, 0)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     async def import_participants(
         self, ctx: CommandContext, school_id: UUID, content: bytes, season: int | None = None
@@ -649,7 +605,7 @@ class IdentityService:
             return RowOutcome(line, "registered", participant_id)
 
         try:
-            return await self._retrying(attempt)
+            return await retrying(attempt, VersionConflict)
         except _AlreadyRegistered as already:
             return RowOutcome(line, "already_registered", already.participant_id)
         except DomainError as error:
@@ -727,7 +683,7 @@ class IdentityService:
             )
             if not decided:
                 return Committed(loaded.position, participant_id, loaded.version)
-            parts = [_Part(loaded.stream_id, decided, loaded.expected)]
+            parts = [Part(loaded.stream_id, decided, loaded.expected)]
             parts += await self._moved_reservation(
                 ctx,
                 participant_id,
@@ -759,7 +715,7 @@ class IdentityService:
                 return await attempt()
             except WrongExpectedVersion:
                 raise VersionConflict(expected_version) from None
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     async def _moved_reservation(
         self,
@@ -770,7 +726,7 @@ class IdentityService:
         snils: Snils,
         full_name: FullName,
         birth_date: date,
-    ) -> list[_Part]:
+    ) -> list[Part]:
         """The reservation follows the child's identifying details: a new СНИЛС takes a new
         reservation and releases the old one; a new name or birth date updates its person key."""
         key = self.pseudonyms.reservation_key(snils)
@@ -788,7 +744,7 @@ class IdentityService:
                     duplicate.code, duplicate.message, refusal.participant_id
                 )
             raise refusal from None
-        parts = [_Part(new.stream_id, reserved, new.expected)]
+        parts = [Part(new.stream_id, reserved, new.expected)]
         if old_key != key:
             old = await self._reservation(old_key)
             released = reservations.decide(reservations.Release(old_key, participant_id), old.state)
@@ -796,8 +752,8 @@ class IdentityService:
                 profiles.ChangeReservationKey(participant_id, key), profile.state
             )
             parts += [
-                _Part(old.stream_id, released, old.expected),
-                _Part(profile.stream_id, changed, profile.expected),
+                Part(old.stream_id, released, old.expected),
+                Part(profile.stream_id, changed, profile.expected),
             ]
         return parts
 
@@ -815,10 +771,10 @@ class IdentityService:
             events = participants.decide(
                 participants.MoveToSchool(participant_id, to_school, grade), loaded.state
             )
-            [result] = await self._append(ctx, [_Part(loaded.stream_id, events, loaded.expected)])
+            [result] = await self._append(ctx, [Part(loaded.stream_id, events, loaded.expected)])
             return Committed(result.position, participant_id, result.version)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     async def enrol_participant(
         self, ctx: CommandContext, participant_id: UUID, *, season: int, grade: int
@@ -848,10 +804,10 @@ class IdentityService:
                 ),
                 state,
             )
-            [result] = await self._append(ctx, [_Part(loaded.stream_id, events, loaded.expected)])
+            [result] = await self._append(ctx, [Part(loaded.stream_id, events, loaded.expected)])
             return Committed(result.position, participant_id, result.version)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     async def link_guardian(
         self,
@@ -869,13 +825,13 @@ class IdentityService:
             )
             if not events:
                 return Committed(max(profile.position, loaded.position), participant_id)
-            [result] = await self._append(ctx, [_Part(profile.stream_id, events, profile.expected)])
+            [result] = await self._append(ctx, [Part(profile.stream_id, events, profile.expected)])
             await self.audit.record(
                 ctx.audit(Access.WRITE, participant_id, "link_guardian", ("guardians",))
             )
             return Committed(result.position, participant_id)
 
-        return await self._retrying(attempt)
+        return await retrying(attempt, VersionConflict)
 
     # ------------------------------------------------------------------ queries
     async def regions(self, season: int | None = None) -> list[Region]:

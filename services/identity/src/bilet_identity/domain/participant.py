@@ -1,7 +1,7 @@
 """A participant: a pupil registered once, by their school, and what happens to their profile.
 
 Stream `participant-<id>`. Decisions that involve personal data return `Unsealed` drafts (see
-`sealing`); a registration's uniqueness nationwide is the reservation's decision
+`bilet.contracts.drafts`); a registration's uniqueness nationwide is the reservation's decision
 (`reservation`), taken in the same atomic append.
 """
 
@@ -18,6 +18,7 @@ from bilet.contracts.catalogue.identity import (
     ParticipantMovedToSchool,
     ParticipantRegistered,
 )
+from bilet.contracts.drafts import Unsealed
 from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet_identity.domain.eligibility import Ineligibility, ineligibility
 from bilet_identity.domain.errors import (
@@ -41,7 +42,6 @@ from bilet_identity.domain.people import (
 )
 from bilet_identity.domain.region import Region
 from bilet_identity.domain.school import School
-from bilet_identity.domain.sealing import Unsealed
 from bilet_identity.domain.season import SeasonRules
 from bilet_identity.domain.snils import Snils
 

@@ -7,6 +7,7 @@ from typing import Final
 from uuid import UUID
 
 from bilet.contracts.catalogue.consent import Relationship
+from bilet.contracts.drafts import Unsealed
 from bilet_identity.domain.errors import TooManyGuardians, UnknownParticipant
 from bilet_identity.domain.internal import (
     PROFILE_CATEGORY,
@@ -14,7 +15,6 @@ from bilet_identity.domain.internal import (
     ProfileRecorded,
     ReservationKeyChanged,
 )
-from bilet_identity.domain.sealing import Unsealed
 
 MAX_GUARDIANS: Final = 4
 

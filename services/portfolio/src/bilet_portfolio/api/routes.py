@@ -5,8 +5,6 @@ read model has applied it; every answer carries the positions it reflects in `BV
 Refusals are `PortfolioError`s and become problem+json (`problems.on_portfolio_error`).
 """
 
-import re
-import uuid
 from typing import Annotated, Any, Final
 from uuid import UUID
 
@@ -15,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from bilet.http import CurrentPrincipal, Role
 from bilet.http.consistency import POSITION_HEADER, PositionToken, parse_position_tokens
+from bilet.http.context import Context
 from bilet_portfolio.api.models import (
     BookingModel,
     CareerEventModel,
@@ -51,13 +50,11 @@ from bilet_portfolio.application.service import (
     DisplayName,
     PortfolioQueries,
     PortfolioView,
-    ReadContext,
     Summary,
 )
 from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
 from bilet_portfolio.domain.progress import Progress, ProgressFilter
 
-_CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 SSE_MEDIA_TYPE: Final = "text/event-stream"
 
 
@@ -66,19 +63,12 @@ def _queries(request: Request) -> PortfolioQueries:
     return queries
 
 
-def _context(request: Request, principal: CurrentPrincipal) -> ReadContext:
-    given = request.headers.get("x-correlation-id", "")
-    correlation = given if _CORRELATION.match(given) else str(uuid.uuid4())
-    return ReadContext(principal, correlation)
-
-
 def _token_expiry(principal: CurrentPrincipal) -> float | None:
     """When the caller's token expires (its `exp`): an update stream ends then."""
     return principal.expires_at
 
 
 Queries = Annotated[PortfolioQueries, Depends(_queries)]
-Context = Annotated[ReadContext, Depends(_context)]
 TokenExpiry = Annotated[float | None, Depends(_token_expiry)]
 PositionHeader = Annotated[
     str | None,

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from bilet.audit import Access, AuditLog, AuditRecord
+from bilet.application import RequestContext
+from bilet.audit import Access, AuditLog
 from bilet.crypto import FieldCipher, is_erased
 from bilet.http.auth import Principal, Role
 from bilet.http.consistency import PositionToken
@@ -52,21 +53,8 @@ NAME_FIELD: Final = "full_name"
 COMMENT_FIELD: Final = "comment"
 
 
-@dataclass(frozen=True)
-class ReadContext:
-    principal: Principal
-    correlation_id: str
-
-    def audit(self, subject: str, purpose: str, fields: Sequence[str]) -> AuditRecord:
-        return AuditRecord(
-            actor=self.principal.subject,
-            actor_role=self.principal.role.value,
-            access=Access.READ,
-            subject=subject,
-            purpose=purpose,
-            fields=tuple(fields),
-            correlation_id=self.correlation_id,
-        )
+# Who reads, and the correlation id of their request.
+ReadContext = RequestContext
 
 
 @dataclass(frozen=True)
@@ -260,7 +248,7 @@ class PortfolioQueries:
             fields.append(NAME_FIELD)
             if comments:
                 fields.append("mentor_comment")
-        await self.audit.record(ctx.audit(participant_id, "portfolio_view", fields))
+        await self.audit.record(ctx.audit(Access.READ, participant_id, "portfolio_view", fields))
         stages = sorted(
             stages_shown(record.attempts),
             key=lambda a: (a.season, stage_order(record.stages_of_season, a.stage), a.stage),
@@ -336,6 +324,7 @@ class PortfolioQueries:
         names = await self._names(detailed) if scope.sees_names else {}
         records = [
             ctx.audit(
+                Access.READ,
                 p.participant_id,
                 purpose,
                 ["progress", NAME_FIELD] if p.participant_id in names else ["progress"],

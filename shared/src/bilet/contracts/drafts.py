@@ -1,16 +1,16 @@
 """Events the deciders decide, before their personal fields are sealed.
 
-Deciders work with plaintext: a rule about a name or a СНИЛС must see the name or the СНИЛС. But
-the store holds only the published event classes of `bilet.contracts.catalogue.identity`, whose
-personal fields are `Sealed` (encrypted with the participant's key), and sealing needs a key store,
-which is I/O. So a decider returns an event with personal fields as an `Unsealed` draft: the
-event's class, its clear fields and the plaintext of its personal fields. The application seals
-the plaintext with `FieldCipher` (keyed by the participant id) and builds the event with
-`sealed_with`, right before it appends. Events without personal fields are returned as they are.
+Deciders work with plaintext: a rule about a name, a СНИЛС or a passport must see it. But a
+store holds only events whose personal fields are `Sealed` (encrypted with the participant's
+key), and sealing needs a key store, which is I/O. So a decider returns an event with personal
+fields as an `Unsealed` draft: the event's class, its clear fields and the plaintext of its
+personal fields. The application seals the plaintext with `FieldCipher` (keyed by the subject,
+the participant id) and builds the event with `sealed_with` right before it appends
+(`bilet.application.eventlog.seal_all`). Events without personal fields are returned as they are.
 
-`evolve` folds only real (sealed) events, exactly what is read back from the store: state never
-holds personal data, so a decision that needs the current plaintext (a correction) receives it in
-its command, decrypted by the application.
+Pure (no I/O): domain layers import it. `evolve` folds only real (sealed) events, exactly what is
+read back from the store: state never holds personal data, so a decision that needs the current
+plaintext (a correction) receives it in its command, decrypted by the application.
 """
 
 import functools
@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from bilet.contracts import DomainEvent, SealedValue, sealed_fields
+from bilet.contracts.base import DomainEvent
+from bilet.contracts.sealed import SealedValue, sealed_fields
 
 _E_co = TypeVar("_E_co", bound=DomainEvent, covariant=True)
 
@@ -64,7 +65,3 @@ class Unsealed(Generic[_E_co]):
 
 # What a decider returns: real events, or drafts of events with personal data.
 Decided = DomainEvent | Unsealed[DomainEvent]
-
-
-def stream_of(decided: Decided) -> str:
-    return decided.stream_id

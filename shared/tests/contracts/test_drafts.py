@@ -6,7 +6,7 @@ import pytest
 
 from bilet.contracts import SealedValue
 from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDetailsCorrected
-from bilet_identity.domain.sealing import Unsealed
+from bilet.contracts.drafts import Unsealed
 
 PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
 SEALED = SealedValue.model_validate(

@@ -1,0 +1,146 @@
+"""Between deciders and a service's event store: reading and folding streams, sealing what was
+decided, and encoding it with its metadata.
+
+A service's store holds published events (the catalogue of `bilet.contracts`: `encode`/`decode`,
+the newest version) and internal ones that are never relayed: those live in the service's own
+stream categories and are read and written through the service's own registry. An `EventLog`
+is bound to that registry and those categories once, in the service's application layer.
+"""
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, TypeVar
+from uuid import UUID
+
+from bilet.contracts import DomainEvent, EventMetadata, EventRegistry, decode, encode, seal
+from bilet.contracts.codec import StoredEvent
+from bilet.contracts.drafts import Decided, Unsealed
+from bilet.crypto import FieldCipher
+from bilet.eventstore import (
+    NO_STREAM,
+    AppendResult,
+    EventStore,
+    ExpectedVersion,
+    NewEvent,
+    StreamAppend,
+    category_of,
+)
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A stream's decoded events, with what an append and a read-your-writes token need."""
+
+    stream_id: str
+    events: tuple[DomainEvent, ...]
+    version: int | None  # of the last event; None: no stream
+    position: int  # of the last event; 0: none
+
+    @property
+    def expected(self) -> ExpectedVersion:
+        """The expected version of an append that builds on what was read."""
+        return NO_STREAM if self.version is None else self.version
+
+
+@dataclass(frozen=True)
+class Loaded(Stream, Generic[S]):
+    """A stream folded into its state."""
+
+    state: S
+
+
+class Part(NamedTuple):
+    """One stream's share of a commit: what was decided for it, on the version it was read at."""
+
+    stream_id: str
+    decided: Sequence[Decided]
+    expected: ExpectedVersion
+
+
+async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
+    """The decided events as they are stored: personal plaintext sealed with the subject's key."""
+    sealed: list[DomainEvent] = []
+    for event in decided:
+        if isinstance(event, Unsealed):
+            values = await seal(cipher, event.subject, event.personal)
+            sealed.append(event.sealed_with(values))
+        else:
+            sealed.append(event)
+    return sealed
+
+
+class EventLog:
+    """One service's events in its store: published ones through the catalogue, internal ones
+    (in `internal_categories`) through `internal_events`."""
+
+    def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
+        self.internal_events = internal_events
+        self.internal_categories = frozenset(internal_categories)
+
+    def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+        """The event a record of `stream_id` holds (the newest version of a published one)."""
+        if category_of(stream_id) in self.internal_categories:
+            return decode(stored, self.internal_events)
+        return decode(stored)
+
+    def encode(
+        self, event: DomainEvent, metadata: EventMetadata, event_id: UUID | None = None
+    ) -> NewEvent:
+        """The event as the store appends it, with its schema version in the metadata."""
+        if not self.internal_events.is_published(event.event_type):
+            return encode(event, metadata, event_id)
+        data = event.model_dump_json().encode()
+        meta = metadata.model_copy(update={"schema_version": event.schema_version}).to_json()
+        if event_id is None:
+            return NewEvent(type=event.event_type, data=data, metadata=meta)
+        return NewEvent(type=event.event_type, data=data, metadata=meta, event_id=event_id)
+
+    def stream_append(
+        self,
+        stream_id: str,
+        events: Sequence[DomainEvent],
+        expected: ExpectedVersion,
+        metadata: EventMetadata,
+    ) -> StreamAppend:
+        """One stream's append; every event must belong to the stream."""
+        for event in events:
+            if event.stream_id != stream_id:
+                raise ValueError(
+                    f"{event.event_type} belongs to {event.stream_id}, not {stream_id}"
+                )
+        return StreamAppend(stream_id, [self.encode(e, metadata) for e in events], expected)
+
+    async def read(self, store: EventStore, stream_id: str) -> Stream:
+        """A stream's events, decoded; an empty stream at version None when there is none."""
+        records = await store.read_stream(stream_id)
+        events = tuple(self.decode(record, stream_id) for record in records)
+        version = records[-1].version if records else None
+        position = records[-1].position if records else 0
+        return Stream(stream_id, events, version, position)
+
+    async def load(
+        self, store: EventStore, stream_id: str, evolve: Callable[[Any, Any], S], initial: S
+    ) -> Loaded[S]:
+        """A stream folded with `evolve` from `initial`."""
+        stream = await self.read(store, stream_id)
+        state = functools.reduce(evolve, stream.events, initial)
+        return Loaded(stream.stream_id, stream.events, stream.version, stream.position, state)
+
+    async def append(
+        self,
+        store: EventStore,
+        cipher: FieldCipher,
+        metadata: EventMetadata,
+        parts: Iterable[tuple[str, Sequence[Decided], ExpectedVersion]],
+    ) -> list[AppendResult]:
+        """Seal and append what was decided for each stream (streams with nothing decided are
+        left out) in one atomic append: all of it, or nothing."""
+        appends = []
+        for stream_id, decided, expected in parts:
+            if decided:
+                events = await seal_all(cipher, decided)
+                appends.append(self.stream_append(stream_id, events, expected, metadata))
+        return await store.append_many(appends)

@@ -1,0 +1,39 @@
+"""The request context of a route: who asks (the bearer token's principal), the request's
+correlation id and, where a use case waits for other services' writes, its position tokens.
+
+`Context` is the dependency of routes that do not read `BVB-Position` themselves;
+`ContextWithPositions` also carries the tokens the request named (a malformed one is a 400
+`invalid_position_token`)."""
+
+import re
+import uuid
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+
+from bilet.application.context import RequestContext
+from bilet.http.auth import CurrentPrincipal
+from bilet.http.consistency import POSITION_HEADER, parse_position_tokens
+
+CORRELATION_HEADER: Final = "x-correlation-id"
+# What a caller's correlation id may be: it is logged and stored in event metadata.
+_CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def correlation_id(request: Request) -> str:
+    """The caller's `X-Correlation-Id` when it is a plain token, else a new one."""
+    given = request.headers.get(CORRELATION_HEADER, "")
+    return given if _CORRELATION.match(given) else str(uuid.uuid4())
+
+
+def request_context(request: Request, principal: CurrentPrincipal) -> RequestContext:
+    return RequestContext(principal, correlation_id(request))
+
+
+def request_context_with_positions(request: Request, principal: CurrentPrincipal) -> RequestContext:
+    tokens = parse_position_tokens(request.headers.get(POSITION_HEADER))
+    return RequestContext(principal, correlation_id(request), tuple(tokens))
+
+
+Context = Annotated[RequestContext, Depends(request_context)]
+ContextWithPositions = Annotated[RequestContext, Depends(request_context_with_positions)]

@@ -1,0 +1,161 @@
+"""A service's event log: internal events through the service's registry, published ones through
+the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
+
+import json
+from typing import ClassVar
+from uuid import UUID
+
+import pytest
+
+from bilet.application import EventLog, Part, seal_all
+from bilet.contracts import DomainEvent, EventMetadata, EventRegistry, SealedValue, unseal
+from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDetailsCorrected
+from bilet.contracts.drafts import Decided, Unsealed
+from bilet.contracts.registry import UnknownEventType
+from bilet.crypto import FieldCipher, InMemoryKeyStore
+from bilet.eventstore import NO_STREAM, WrongExpectedVersion
+from bilet.eventstore.memory import InMemoryEventStore
+
+PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
+OTHER = UUID("6c1c1c1c-0000-4000-8000-000000000002")
+NOTES = EventRegistry()
+
+
+@NOTES.register
+class NoteTaken(DomainEvent):
+    """An internal event: in the `note` category, never published."""
+
+    event_type: ClassVar[str] = "NoteTaken"
+    service: ClassVar[str] = "identity"
+    stream_category: ClassVar[str] = "note"
+    stream_key: ClassVar[str] = "participant_id"
+
+    participant_id: UUID
+    text: str
+
+
+LOG = EventLog(NOTES, ["note"])
+META = EventMetadata(correlation_id="c-1", actor="registrar-1", actor_role="registrar")
+
+
+def corrected(grade: int, participant_id: UUID = PID) -> ParticipantDetailsCorrected:
+    return ParticipantDetailsCorrected(
+        participant_id=participant_id, reason=CorrectionReason.TYPING_ERROR, grade=grade
+    )
+
+
+def snils_draft(snils: str) -> Unsealed[ParticipantDetailsCorrected]:
+    return Unsealed(
+        ParticipantDetailsCorrected,
+        {"participant_id": PID, "reason": CorrectionReason.TYPING_ERROR},
+        {"snils": snils},
+    )
+
+
+@pytest.fixture
+def cipher() -> FieldCipher:
+    return FieldCipher(InMemoryKeyStore())
+
+
+def test_internal_events_are_encoded_through_the_services_registry_with_their_version() -> None:
+    note = NoteTaken(participant_id=PID, text="позвонить")
+    encoded = LOG.encode(note, META)
+    assert encoded.type == "NoteTaken"
+    assert json.loads(encoded.data) == {"participant_id": str(PID), "text": "позвонить"}
+    metadata = json.loads(encoded.metadata)
+    assert (metadata["schema_version"], metadata["correlation_id"]) == (1, "c-1")
+    # The catalogue knows no NoteTaken: a log without the registry cannot write it.
+    with pytest.raises(UnknownEventType):
+        EventLog(EventRegistry(), ["note"]).encode(note, META)
+
+
+def test_an_internal_category_is_decoded_by_the_registry_and_any_other_by_the_catalogue() -> None:
+    note = LOG.encode(NoteTaken(participant_id=PID, text="позвонить"), META)
+    assert LOG.decode(note, f"note-{PID}") == NoteTaken(participant_id=PID, text="позвонить")
+    with pytest.raises(UnknownEventType):
+        LOG.decode(note, f"participant-{PID}")
+    published = LOG.encode(corrected(9), META)
+    assert LOG.decode(published, f"participant-{PID}") == corrected(9)
+
+
+def test_an_append_names_only_events_of_its_own_stream() -> None:
+    append = LOG.stream_append(f"participant-{PID}", [corrected(8), corrected(9)], 1, META)
+    assert (append.stream_id, append.expected_version) == (f"participant-{PID}", 1)
+    assert [e.type for e in append.events] == ["ParticipantDetailsCorrected"] * 2
+    with pytest.raises(ValueError, match="belongs to"):
+        LOG.stream_append(f"participant-{PID}", [corrected(8, OTHER)], NO_STREAM, META)
+
+
+async def test_a_stream_that_does_not_exist_reads_empty_at_no_version() -> None:
+    stream = await LOG.read(InMemoryEventStore(), f"participant-{PID}")
+    assert (stream.events, stream.version, stream.position) == ((), None, 0)
+    assert stream.expected == NO_STREAM
+
+
+async def test_loading_folds_the_decoded_events_and_keeps_the_version_for_the_next_append(
+    cipher: FieldCipher,
+) -> None:
+    store = InMemoryEventStore()
+    stream_id = f"participant-{PID}"
+    [first] = await LOG.append(store, cipher, META, [Part(stream_id, [corrected(7)], NO_STREAM)])
+    [second] = await LOG.append(
+        store, cipher, META, [(stream_id, [corrected(8), corrected(9)], first.version)]
+    )
+
+    def grades(seen: list[int], event: DomainEvent) -> list[int]:
+        assert isinstance(event, ParticipantDetailsCorrected)
+        assert event.grade is not None
+        return [*seen, event.grade]
+
+    nothing: list[int] = []
+    loaded = await LOG.load(store, stream_id, grades, nothing)
+    assert loaded.state == [7, 8, 9]
+    assert loaded.events == (corrected(7), corrected(8), corrected(9))
+    assert (loaded.version, loaded.position) == (second.version, second.position)
+    assert loaded.expected == second.version == 2
+
+
+async def test_drafts_are_sealed_with_the_subjects_key_and_real_events_pass_as_they_are(
+    cipher: FieldCipher,
+) -> None:
+    decided: list[Decided] = [snils_draft("112-233-445 95"), corrected(8)]
+    sealed, plain = await seal_all(cipher, decided)
+    assert isinstance(sealed, ParticipantDetailsCorrected)
+    assert isinstance(sealed.snils, SealedValue)
+    assert "112-233" not in sealed.model_dump_json()
+    assert await unseal(cipher, sealed) == {"snils": "112-233-445 95"}
+    assert plain == corrected(8)
+
+
+async def test_one_commit_spans_streams_all_or_nothing_and_skips_streams_with_nothing_decided(
+    cipher: FieldCipher,
+) -> None:
+    store = InMemoryEventStore()
+    participant, note = f"participant-{PID}", f"note-{PID}"
+    results = await LOG.append(
+        store,
+        cipher,
+        META,
+        [
+            Part(participant, [snils_draft("112-233-445 95")], NO_STREAM),
+            Part(f"participant-{OTHER}", [], NO_STREAM),
+            Part(note, [NoteTaken(participant_id=PID, text="проверить СНИЛС")], NO_STREAM),
+        ],
+    )
+    assert [r.stream_id for r in results] == [participant, note]
+    stored = (await LOG.read(store, participant)).events[0]
+    assert isinstance(stored, ParticipantDetailsCorrected)
+    assert isinstance(stored.snils, SealedValue)
+    # A stale expectation on one stream refuses the whole commit.
+    with pytest.raises(WrongExpectedVersion):
+        await LOG.append(
+            store,
+            cipher,
+            META,
+            [
+                Part(note, [NoteTaken(participant_id=PID, text="ещё раз")], 0),
+                Part(participant, [corrected(9)], NO_STREAM),
+            ],
+        )
+    assert len((await LOG.read(store, note)).events) == 1
+    assert await store.stream_version(f"participant-{OTHER}") is None
