@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 
+import asyncpg
 import pytest
 
 from bilet.eventstore import NO_STREAM, START, NewEvent
@@ -21,20 +22,62 @@ async def test_a_subscriber_in_another_process_is_woken_by_notify_not_by_polling
     try:
         first = await writer.append("participant-1", [NewEvent("A", b"{}")], NO_STREAM)
 
+        caught_up = asyncio.Event()
+
         async def take_two() -> list[str]:
             seen = []
             async for event in reader.subscribe_all(START):
                 seen.append(event.stream_id)
+                caught_up.set()  # the subscription LISTENs before its first read
                 if len(seen) == 2:
                     return seen
             return seen
 
         consumer = asyncio.create_task(take_two())
-        await asyncio.sleep(0.3)  # the reader has caught up and sleeps on its LISTEN
+        await asyncio.wait_for(caught_up.wait(), 5)
         await writer.append("participant-2", [NewEvent("B", b"{}")], NO_STREAM)
         assert await asyncio.wait_for(consumer, 5) == ["participant-1", "participant-2"]
         assert first.position > START
     finally:
         await writer.close()
         await reader.close()
+        await drop_schema(database_url, schema)
+
+
+async def test_events_held_behind_another_transaction_arrive_when_it_ends_without_a_wake_up(
+    database_url: str,
+) -> None:
+    # Another transaction anywhere in the cluster holds the read horizon back. When it ends, no
+    # append of ours announces it: the subscriber must look again by itself, soon, not after
+    # its poll interval.
+    schema = f"t{uuid.uuid4().hex[:16]}"
+    store = await PostgresEventStore.open(database_url, schema=schema)
+    store.poll_interval = 60
+    blocker = await asyncpg.connect(database_url)
+    try:
+        await store.append("participant-1", [NewEvent("A", b"{}")], NO_STREAM)
+        caught_up = asyncio.Event()
+
+        async def take_two() -> list[str]:
+            seen = []
+            async for event in store.subscribe_all(START):
+                seen.append(event.stream_id)
+                caught_up.set()
+                if len(seen) == 2:
+                    return seen
+            return seen
+
+        consumer = asyncio.create_task(take_two())
+        await asyncio.wait_for(caught_up.wait(), 5)
+        holding = blocker.transaction()
+        await holding.start()
+        await blocker.fetchval("SELECT pg_current_xact_id()")  # an xid: the horizon stops here
+        await store.append("participant-2", [NewEvent("B", b"{}")], NO_STREAM)
+        await asyncio.sleep(0.2)  # woken by the append, the subscriber finds it held back
+        assert not consumer.done()
+        await holding.commit()
+        assert await asyncio.wait_for(consumer, 5) == ["participant-1", "participant-2"]
+    finally:
+        await blocker.close()
+        await store.close()
         await drop_schema(database_url, schema)

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Sequence
+from typing import Final
 
 from bilet.eventstore.model import (
     ANY,
@@ -16,6 +17,10 @@ from bilet.eventstore.model import (
     StreamAppend,
     StreamMetadata,
 )
+
+# A subscriber whose next events are committed but held behind a read horizon looks again after
+# this long, doubling up to the poll interval.
+HELD_BACK_FIRST_WAIT: Final = 0.01
 
 
 class EventStore(ABC):
@@ -112,6 +117,7 @@ class EventStore(ABC):
         """Catch up from `after_position`, then stay live: every later event, once, in order."""
         await self._prepare_wakeups()
         position = after_position
+        held_back_wait = HELD_BACK_FIRST_WAIT
         while True:
             # Taken before reading, so an append that lands between the read and the wait is
             # not slept through: its wake-up sets this very token.
@@ -123,7 +129,19 @@ class EventStore(ABC):
                 yield event
                 position = event.position
             if len(batch) < batch_size:
-                await self._wait_for_wakeup(wakeup, self.poll_interval)
+                if await self._held_back(position):
+                    # Committed events wait behind a read horizon that moves without any
+                    # wake-up (another transaction ended): look again soon, backing off.
+                    await self._wait_for_wakeup(wakeup, held_back_wait)
+                    held_back_wait = min(held_back_wait * 2, self.poll_interval)
+                else:
+                    held_back_wait = HELD_BACK_FIRST_WAIT
+                    await self._wait_for_wakeup(wakeup, self.poll_interval)
+
+    async def _held_back(self, position: int) -> bool:
+        """Whether committed events after `position` exist that reads do not return yet (an
+        adapter whose reads stop at a horizon says so). Most adapters have no horizon."""
+        return False
 
     async def _prepare_wakeups(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Set up what wakes subscribers before their first read (a LISTEN), so no wake-up for an

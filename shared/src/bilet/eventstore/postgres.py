@@ -400,6 +400,16 @@ class PostgresEventStore(EventStore):
         )
         return START if value is None else int(value)
 
+    async def _held_back(self, position: int) -> bool:
+        # A transaction that ended without an append of ours (anywhere in the cluster) moves the
+        # horizon silently; committed events above it are visible here, only reads stop short.
+        held: bool = await self._pool.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {self.schema}.events "  # noqa: S608
+            f"WHERE position > $1 AND position >= {self.schema}.horizon())",
+            position,
+        )
+        return held
+
     async def _wait_for_wakeup(self, wakeup: asyncio.Event, timeout: float) -> None:
         # A listener connection that died is replaced; what it missed meanwhile, the poll finds.
         await self._prepare_wakeups()
