@@ -27,30 +27,25 @@ When Kafka or PostgreSQL cannot be reached, each line says `"skipped": true` wit
 import asyncio
 import contextlib
 import json
-import os
-import re
 import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks.infra import database_url, delete_topics, kafka_bootstrap, unreachable
 from benchmarks.result import BenchResult
 from bilet.contracts.cloudevents import to_record, topic_of
 from bilet.eventstore import NewEvent, RecordedEvent
 from bilet.eventstore.postgres import PostgresEventStore
 from bilet.eventstore.postgres import drop_schema as drop_store_schema
-from bilet.projections import KafkaFeed, ReadModelTx, Table, dlq_topic
+from bilet.projections import KafkaFeed, ReadModelTx, Table
 from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.projections.testing import history
 
-DEFAULT_DSN = "postgresql://bvb:bvb@127.0.0.1:55432/bvb"
-DEFAULT_KAFKA = "127.0.0.1:9092"
 PARTITIONS = 3
 RATIO_TARGET = 0.5
 THROUGHPUT_TARGET = 20_000.0
@@ -83,15 +78,6 @@ class LatestPerStream:
         )
 
 
-def _infra(name: str, default: str) -> str:
-    if value := os.environ.get(name):
-        return value
-    env_file = Path(__file__).resolve().parent.parent / "var" / "infra.env"
-    if env_file.is_file() and (match := re.search(rf"{name}=(\S+)", env_file.read_text())):
-        return match.group(1)
-    return default
-
-
 def _events(count: int) -> list[RecordedEvent]:
     metadata = json.dumps(
         {
@@ -119,18 +105,6 @@ async def _new_topic(bootstrap: str) -> str:
     finally:
         await admin.close()
     return topic
-
-
-async def _delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        doomed = [t for topic in topics for t in (topic, dlq_topic(topic)) if t in existing]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
 
 
 async def _seed(bootstrap: str, topic: str, events: Sequence[RecordedEvent]) -> None:
@@ -222,7 +196,7 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
             peers.append(await peer_consume(bootstrap, topic, count))
             ours.append(await ours_project(bootstrap, topic, dsn, count))
     finally:
-        await _delete_topics(bootstrap, [topic])
+        await delete_topics(bootstrap, [topic])
     ours_median, peer_median = statistics.median(ours), statistics.median(peers)
     details["rounds"] = {"ours": [round(x) for x in ours], "peer": [round(x) for x in peers]}
     details["meets_targets"] = (
@@ -319,7 +293,7 @@ async def latency(bootstrap: str, dsn: str, quick: bool) -> list[BenchResult]:
         await store.close()
         await drop_schema(dsn, model_schema)
         await drop_store_schema(dsn, store_schema)
-        await _delete_topics(bootstrap, [topic])
+        await delete_topics(bootstrap, [topic])
     ordered = sorted(samples)
     p50 = ordered[len(ordered) // 2] * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
@@ -352,25 +326,10 @@ def _skipped(bench: str, unit: str, error: str) -> BenchResult:
     return BenchResult(bench, 0.0, None, unit, {"skipped": True, "error": error})
 
 
-async def _unreachable(bootstrap: str, dsn: str) -> str | None:
-    try:
-        connection = await asyncpg.connect(dsn, timeout=5)
-        await connection.close()
-    except Exception as error:
-        return f"PostgreSQL at {dsn.rsplit('@', 1)[-1]}: {error!r}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    try:
-        await asyncio.wait_for(admin.start(), 10)
-        await admin.close()
-    except Exception as error:
-        return f"Kafka at {bootstrap}: {error!r}"
-    return None
-
-
 async def run(quick: bool) -> AsyncIterator[BenchResult]:
-    bootstrap = _infra("BVB_KAFKA_BOOTSTRAP", DEFAULT_KAFKA)
-    dsn = _infra("BVB_DATABASE_URL", DEFAULT_DSN)
-    if (error := await _unreachable(bootstrap, dsn)) is not None:
+    bootstrap = kafka_bootstrap()
+    dsn = database_url()
+    if (error := await unreachable(bootstrap, dsn)) is not None:
         for bench, unit in BENCHES:
             yield _skipped(bench, unit, error)
         return

@@ -23,8 +23,6 @@ reachable every line says `"skipped": true` with the error.
 
 import asyncio
 import json
-import os
-import re
 import statistics
 import tempfile
 import time
@@ -43,6 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
 from benchmarks.eventstore_workload import EVENT_TYPE, PAYLOAD, new_stream_ids
+from benchmarks.infra import database_url, kafka_bootstrap
 from benchmarks.result import BenchResult
 from bilet.contracts.cloudevents import KafkaRecord, to_record
 from bilet.contracts.metadata import EventMetadata
@@ -58,8 +57,6 @@ from bilet.relay.sqlite import SqlitePositionStore
 
 UNIT = "events/s"
 TARGET_RATIO = 0.8
-DEFAULT_KAFKA = "127.0.0.1:9092"
-DEFAULT_DSN = "postgresql://bvb:bvb@127.0.0.1:55432/bvb"
 SERVICE = "bench"
 PARTITIONS = 6
 STREAM_LENGTH = 10
@@ -74,17 +71,6 @@ class Sizes:
 
 QUICK = Sizes(events=20_000, warmup=2_000, rounds=1)
 FULL = Sizes(events=200_000, warmup=10_000, rounds=3)
-
-
-def _infra(name: str, default: str) -> str:
-    if value := os.environ.get(name):
-        return value
-    env_file = Path(__file__).resolve().parent.parent / "var" / "infra.env"
-    if env_file.is_file():
-        match = re.search(rf"{name}=(\S+)", env_file.read_text())
-        if match:
-            return match.group(1)
-    return default
 
 
 def _metadata() -> bytes:
@@ -349,7 +335,7 @@ async def _postgres_reachable(dsn: str) -> str | None:
 
 async def run(quick: bool) -> AsyncIterator[BenchResult]:
     sizes = QUICK if quick else FULL
-    bootstrap = _infra("BVB_KAFKA_BOOTSTRAP", DEFAULT_KAFKA)
+    bootstrap = kafka_bootstrap()
     options = KafkaOptions(bootstrap_servers=bootstrap, partitions=PARTITIONS)
     sample = to_record(
         RecordedEvent(
@@ -375,7 +361,7 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
         return
     for result in await measure("sqlite", sqlite_side, options, sizes, details):
         yield result
-    dsn = _infra("BVB_DATABASE_URL", DEFAULT_DSN)
+    dsn = database_url()
     if (why := await _postgres_reachable(dsn)) is not None:
         yield failed("relay.postgres", why, details)
         return
