@@ -364,3 +364,34 @@ async def test_every_route_has_a_stable_operation_id(client: httpx.AsyncClient) 
         for operation in path.values()
     }
     assert {"whoami", "school_detail", "greet", "probe_healthz", "probe_readyz"} <= operation_ids
+
+
+async def test_a_body_sent_with_a_get_is_still_checked(
+    client: httpx.AsyncClient, signer: DevelopmentSigner
+) -> None:
+    headers = {**bearer(signer.mint(Role.REGISTRAR)), "content-type": "application/json"}
+    hostile = await client.request(
+        "GET", "/probe/v1/me", headers=headers, content=b'{"name": "a\\u0000b"}'
+    )
+    assert_problem(hostile, 400, "invalid_text")
+    big = await client.request("GET", "/probe/v1/me", headers=headers, content=b"x" * 5000)
+    assert_problem(big, 413, "payload_too_large")
+
+
+async def test_metrics_count_crashes_and_never_take_a_clients_method_as_a_label(
+    client: httpx.AsyncClient, signer: DevelopmentSigner
+) -> None:
+    await client.get("/probe/v1/boom", headers=bearer(signer.mint(Role.SUPPORT)))
+    await client.request("BREW-COFFEE", "/probe/v1/me")
+    await client.get("/probe/v1/me", headers=bearer(signer.mint(Role.SUPPORT)))
+    metrics = (await client.get("/probe/metrics")).text
+    assert (
+        'bvb_http_requests_total{method="GET",route="/probe/v1/boom",service="probe",status="500"}'
+        " 1.0" in metrics
+    )
+    assert (
+        'bvb_http_requests_total{method="GET",route="/probe/v1/me",service="probe",status="200"}'
+        " 1.0" in metrics
+    )
+    assert 'method="OTHER"' in metrics
+    assert "BREW-COFFEE" not in metrics

@@ -11,7 +11,10 @@ against: `school`, `region`, `participant` (a pupil's own id), `children` (a gua
 import json
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +22,8 @@ from typing import Annotated, Any, Final
 
 import jwt
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from bilet.http.problems import Problem
 
@@ -27,6 +31,10 @@ from bilet.http.problems import Problem
 DEVELOPMENT_KEY_PREFIX: Final = "bvb-dev-"
 DEVELOPMENT_ISSUER: Final = "bilet-development"
 ALGORITHMS: Final = ("EdDSA", "ES256", "RS256")
+# Tokens verified lately, by their exact text: a client sends the same token with every request,
+# and verifying its signature again costs far more than answering many requests does.
+VERIFIED_TOKENS: Final = 4096
+VERIFIED_FOR_SECONDS: Final = 60.0
 
 
 class Role(StrEnum):
@@ -73,7 +81,13 @@ def unauthorized(detail: str) -> Problem:
 
 
 class KeySource(ABC):
-    """Where signing keys come from; `key_for(kid)` answers with a key or None."""
+    """Where signing keys come from; `key_for(kid)` answers with a key or None. A source answers
+    with the same key object for a kid until its key set changes (a new object then): a verified
+    token is trusted again only while its key is the very object it was verified with."""
+
+    # Whether `key_for` may wait on the network (an identity provider's JWKS URL): then a token
+    # not verified lately is verified off the event loop.
+    may_block: bool = False
 
     @abstractmethod
     def key_for(self, kid: str) -> jwt.PyJWK | None: ...
@@ -115,6 +129,8 @@ class JwksFile(KeySource):
 class JwksUrl(KeySource):
     """A JWKS URL (an identity provider's); PyJWT's client caches it and re-fetches on a new kid."""
 
+    may_block = True
+
     def __init__(self, url: str) -> None:
         self._client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
 
@@ -128,7 +144,20 @@ class JwksUrl(KeySource):
         return [key.key_id for key in self._client.get_signing_keys() if key.key_id]
 
 
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    kid: str
+    key: jwt.PyJWK
+    until: float  # time.time() from which the token is verified again (or refused)
+
+
 class TokenVerifier:
+    """Verifies bearer tokens; remembers the principal of each token it verified lately (a
+    bounded, least recently used set, by the token's exact text) until the token expires, at
+    most `VERIFIED_FOR_SECONDS`, and only while the key set still holds the very key that
+    verified it: a rotated or withdrawn key ends the trust in every token it signed."""
+
     def __init__(
         self,
         keys: KeySource,
@@ -137,6 +166,9 @@ class TokenVerifier:
         audience: str,
         leeway_seconds: int = 30,
         production: bool = False,
+        remember: int = VERIFIED_TOKENS,
+        remember_seconds: float = VERIFIED_FOR_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if production and issuer == DEVELOPMENT_ISSUER:
             raise ValueError("production does not accept the development issuer")
@@ -145,8 +177,53 @@ class TokenVerifier:
         self.audience = audience
         self.leeway = leeway_seconds
         self.production = production
+        self._remember = remember
+        self._remember_seconds = remember_seconds
+        self._clock = clock
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of `token` when it was verified lately and is still valid: not expired,
+        its key still the one the key set holds. None: verify it (`verify`)."""
+        with self._lock:
+            entry = self._verified.get(token)
+            if entry is None:
+                return None
+            if self._clock() >= entry.until:
+                del self._verified[token]
+                return None
+        if self.keys.key_for(entry.kid) is not entry.key:
+            # The key set changed: whatever it verified is verified again.
+            self.forget()
+            return None
+        with self._lock:
+            if token in self._verified:
+                self._verified.move_to_end(token)
+        return entry.principal
+
+    def forget(self) -> None:
+        """Drop every remembered token (the key set changed)."""
+        with self._lock:
+            self._verified.clear()
 
     def verify(self, token: str) -> Principal:
+        principal = self.remembered(token)
+        if principal is not None:
+            return principal
+        kid, key, principal = self._verify(token)
+        expires = principal.expires_at
+        if self._remember > 0 and expires is not None:
+            # PyJWT refuses a token once `exp <= now - leeway`.
+            until = min(expires + self.leeway, self._clock() + self._remember_seconds)
+            with self._lock:
+                self._verified[token] = _Verified(principal, kid, key, until)
+                self._verified.move_to_end(token)
+                while len(self._verified) > self._remember:
+                    self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[str, jwt.PyJWK, Principal]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -173,7 +250,7 @@ class TokenVerifier:
             raise unauthorized("The token has expired.") from None
         except jwt.InvalidTokenError as error:
             raise unauthorized(f"The token is not valid: {error}.") from None
-        return principal_from_claims(claims)
+        return kid, key, principal_from_claims(claims)
 
 
 def _optional_str(claims: dict[str, Any], name: str) -> str | None:
@@ -208,9 +285,6 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT from the platform's identity provider")
-
-
 def authenticate_header(verifier: TokenVerifier, header: str | None) -> Principal:
     """The principal of an `Authorization` header value, for code outside FastAPI's dependencies
     (the request guard)."""
@@ -220,14 +294,29 @@ def authenticate_header(verifier: TokenVerifier, header: str | None) -> Principa
     return verifier.verify(token.strip())
 
 
-def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorized("A bearer token is required.")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+class BearerPrincipal(HTTPBearer):
+    """The caller's principal, from the bearer token of the request: a security scheme in the
+    OpenAPI document (named `HTTPBearer`), resolved as one dependency and on the event loop (a
+    plain function would be handed to a worker thread and back with every request)."""
 
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise unauthorized("A bearer token is required.")
+        verifier: TokenVerifier = request.app.state.token_verifier
+        token = credentials.credentials
+        principal = verifier.remembered(token)
+        if principal is not None:
+            return principal
+        if verifier.keys.may_block:
+            return await run_in_threadpool(verifier.verify, token)
+        return verifier.verify(token)
+
+
+current_principal: Final = BearerPrincipal(
+    auto_error=False,
+    scheme_name="HTTPBearer",
+    description="A JWT from the platform's identity provider",
+)
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

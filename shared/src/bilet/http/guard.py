@@ -79,8 +79,13 @@ class RequestGuard:
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise _too_large(limit)
+            if _bodiless(scope, headers):
+                # Nothing to read, to measure or to check: the application reads the (empty)
+                # request from the server itself.
+                await self.app(scope, receive, send)
+                return
             body = await self._read_body(receive, limit)
-            self._check_json(scope, body)
+            self._check_json(headers, body)
         except _Refused as refused:
             await _send_problem(send, refused)
             return
@@ -136,8 +141,8 @@ class RequestGuard:
         return b"".join(chunks)
 
     @staticmethod
-    def _check_json(scope: Scope, body: bytes) -> None:
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+    def _check_json(headers: dict[bytes, bytes], body: bytes) -> None:
+        content_type = headers.get(b"content-type", b"")
         if not body or b"json" not in content_type:
             return
         try:
@@ -151,6 +156,17 @@ class RequestGuard:
                 "Invalid text",
                 "The body holds control characters or unpaired surrogates.",
             )
+
+
+def _bodiless(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    """Whether the request has no body by its framing: HTTP/1 without `Transfer-Encoding` and
+    with no or a zero `Content-Length` (RFC 9112, 6.3; the server reads exactly that). HTTP/2 and
+    later frame bodies without these headers, so their bodies are always read."""
+    return (
+        scope.get("http_version", "1.1") in ("1.0", "1.1")
+        and b"transfer-encoding" not in headers
+        and headers.get(b"content-length", b"0") == b"0"
+    )
 
 
 def _too_large(limit: int) -> _Refused:

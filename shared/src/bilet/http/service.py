@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import (
@@ -22,6 +22,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bilet.http.auth import (
     DEVELOPMENT_ISSUER,
@@ -225,6 +226,75 @@ def create_service_app(
     return app
 
 
+_METHODS: Final = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+
+
+class RequestMetrics:
+    """Counts and times every answer by route template, method and status: a pure ASGI
+    middleware (Starlette's `BaseHTTPMiddleware` costs a task and a stream per request)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: ServiceDescription,
+        requests: Counter,
+        latency: Histogram,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.requests = requests
+        self.latency = latency
+        # The children of the label sets seen: a label lookup takes a lock and builds a key.
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._timers: dict[tuple[str, str], Histogram] = {}
+
+    def _template(self, scope: Scope) -> str:
+        # Route templates, never raw paths: a path holds ids, and ids must not become labels.
+        template = getattr(scope.get("route"), "path", None)
+        if template is None:
+            return "unmatched"
+        if not template.startswith(self.service.prefix):
+            return str(self.service.prefix + template)  # routes of an included router
+        return str(template)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        template = self._template(scope)
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        timer = self._timers.get((template, method))
+        if timer is None:
+            timer = self.latency.labels(self.service.name, template, method)
+            self._timers[(template, method)] = timer
+        timer.observe(seconds)
+        counter = self._counters.get((template, method, status))
+        if counter is None:
+            counter = self.requests.labels(self.service.name, template, method, str(status))
+            self._counters[(template, method, status)] = counter
+        counter.inc()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answered = False
+
+        async def measured(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start" and not answered:
+                answered = True
+                # Until the answer starts, as long streams (server-sent events) would else
+                # count their whole life.
+                self._record(scope, message["status"], time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, measured)
+        except BaseException:
+            if not answered:
+                self._record(scope, 500, time.perf_counter() - started)
+            raise
+
+
 def _install_request_metrics(
     app: FastAPI, service: ServiceDescription, registry: CollectorRegistry
 ) -> None:
@@ -241,22 +311,4 @@ def _install_request_metrics(
         registry=registry,
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     )
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # Route templates, never raw paths: a path holds ids, and ids must not become labels.
-        template = getattr(route, "path", None)
-        if template is None:
-            template = "unmatched"
-        elif not template.startswith(service.prefix):
-            template = service.prefix + template  # routes of an included router
-        latency.labels(service.name, template, request.method).observe(
-            time.perf_counter() - started
-        )
-        requests.labels(service.name, template, request.method, str(response.status_code)).inc()
-        return response
+    app.add_middleware(RequestMetrics, service=service, requests=requests, latency=latency)
