@@ -21,6 +21,19 @@ Appends arrive at a fixed rate (quick: 100/s for 5 s, full: 200/s for 15 s), one
 one of 500 streams; a sample is the time from calling `append` to `wait_until` returning. All of
 it runs in this one process, on the same machine as the broker and the database.
 
+`projections.postgres.wait_latency_p50` / `_p99` (ms; ratio against the old per-waiter loop): the
+cost of many read-your-writes waits at once, without Kafka. Events (one of 500 streams each) are
+applied at 300/s, each in its own transaction, by a `Projector` on one read-model connection; for
+each event a request starts waiting `wait_until(…, stream_id=…)` on a second one (an API process,
+woken by NOTIFY) 30 ms before its event is applied, so ~9 waits are pending at any time. A
+sample is the time from the start of the event's apply (or, when the applier fell behind and
+had not begun it, from when it was due) to its wait returning.
+- ours: `ReadModel.wait_until` (one checker per projection; one query per kind per wake-up);
+- peer: the per-waiter loop it replaced (`per_waiter_wait_until` below: every waiter queries
+  again on every wake-up and every 0.1 s), on the same read model;
+- rounds: quick 1 of 3 s, full 3 of 5 s (alternating sides); medians of the rounds' p50 / p99;
+  a wait that times out (10 s) counts as a sample of its whole wait.
+
 When Kafka or PostgreSQL cannot be reached, each line says `"skipped": true` with the error.
 """
 
@@ -42,7 +55,15 @@ from bilet.contracts.cloudevents import to_record, topic_of
 from bilet.eventstore import NewEvent, RecordedEvent
 from bilet.eventstore.postgres import PostgresEventStore
 from bilet.eventstore.postgres import drop_schema as drop_store_schema
-from bilet.projections import KafkaFeed, ReadModelTx, Table
+from bilet.projections import (
+    Delivery,
+    KafkaFeed,
+    NotApplied,
+    Projector,
+    ReadModel,
+    ReadModelTx,
+    Table,
+)
 from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.projections.testing import history
 
@@ -313,12 +334,151 @@ async def latency(bootstrap: str, dsn: str, quick: bool) -> list[BenchResult]:
     ]
 
 
+# ------------------------------------------------------------------ many waiters
+
+WAIT_RATE = 300
+WAIT_LEAD = 0.03  # how long before its event is applied a request starts waiting
+WAIT_STREAMS = 500
+WAIT_TIMEOUT = 10.0
+
+
+async def per_waiter_wait_until(
+    read_model: ReadModel,
+    projection: str,
+    source: str,
+    position: int,
+    timeout: float,
+    *,
+    stream_id: str | None = None,
+) -> int:
+    """The peer: `wait_until` as it was before the shared checker, each waiter on its own."""
+    await read_model._prepare_wakeups()
+    deadline = time.monotonic() + timeout
+    while True:
+        changed = read_model._changed
+        if stream_id is None:
+            reached = await read_model.position(projection, source)
+        else:
+            reached = await read_model.stream_position(projection, source, stream_id)
+        if reached >= position:
+            return reached
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise NotApplied(projection, source, position, reached)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(remaining, read_model.poll_interval)):
+                await changed.wait()
+
+
+async def _waits_round(
+    projector: Projector,
+    api_side: ReadModel,
+    events: Sequence[RecordedEvent],
+    checkpoint: int,
+    ours: bool,
+) -> list[float]:
+    name = LatestPerStream.name
+    applying: dict[int, float] = {}
+    samples: list[float] = []
+
+    async def wait(event: RecordedEvent) -> None:
+        waiting = ReadModel.wait_until if ours else per_waiter_wait_until
+        started = time.perf_counter() + WAIT_LEAD  # when its apply is due
+        with contextlib.suppress(NotApplied):  # a sample of the whole timeout: it shows in p99
+            await waiting(
+                api_side, name, SERVICE, event.position, WAIT_TIMEOUT, stream_id=event.stream_id
+            )
+        samples.append(time.perf_counter() - applying.get(event.position, started))
+
+    async def apply(begin: float) -> None:
+        expected = checkpoint
+        for number, event in enumerate(events):
+            delay = begin + number / WAIT_RATE + WAIT_LEAD - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            applying[event.position] = time.perf_counter()
+            await projector.apply(SERVICE, 0, expected, [Delivery(event, *(event.position,) * 2)])
+            expected = event.position
+
+    begin = time.perf_counter()
+    applier = asyncio.create_task(apply(begin))
+    waiters = []
+    for number, event in enumerate(events):
+        delay = begin + number / WAIT_RATE - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        waiters.append(asyncio.create_task(wait(event)))
+    await asyncio.gather(applier, *waiters)
+    return sorted(samples)
+
+
+async def wait_latency(dsn: str, quick: bool) -> list[BenchResult]:
+    seconds, rounds = (3.0, 1) if quick else (5.0, 3)
+    per_round = int(WAIT_RATE * seconds)
+    schema = f"benchrm{uuid.uuid4().hex[:12]}"
+    writer_side = await PostgresReadModel.open(dsn, schema=schema)
+    api_side = await PostgresReadModel.open(dsn, schema=schema)
+    events = history(WAIT_STREAMS, per_round * rounds * 2 // WAIT_STREAMS + 1, seed=2027)
+    results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    try:
+        projector = Projector(writer_side, LatestPerStream())
+        await projector.install()
+        await projector.resume_points(SERVICE, [0], SERVICE)
+        checkpoint = 0
+        for number in range(rounds * 2):
+            ours = number % 2 == 1  # the peer first, then alternating
+            chunk = events[number * per_round : (number + 1) * per_round]
+            ordered = await _waits_round(projector, api_side, chunk, checkpoint, ours)
+            checkpoint = chunk[-1].position
+            p50 = ordered[len(ordered) // 2] * 1000
+            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+            results[ours].append((p50, p99))
+    finally:
+        await api_side.close()
+        await writer_side.close()
+        await drop_schema(dsn, schema)
+    details = {
+        "rate_per_s": WAIT_RATE,
+        "lead_ms": WAIT_LEAD * 1000,
+        "streams": WAIT_STREAMS,
+        "seconds_per_round": seconds,
+        "rounds": {
+            "ours": [[round(p, 1) for p in pair] for pair in results[True]],
+            "peer": [[round(p, 1) for p in pair] for pair in results[False]],
+        },
+        "path": "Projector commit → NOTIFY → wait_until (ours) / per-waiter loop (peer)",
+        "quick": quick,
+    }
+    medians = {
+        side: tuple(statistics.median(pair[i] for pair in results[side]) for i in (0, 1))
+        for side in (True, False)
+    }
+    return [
+        BenchResult(
+            "projections.postgres.wait_latency_p50",
+            medians[True][0],
+            medians[False][0],
+            "ms",
+            details,
+        ),
+        BenchResult(
+            "projections.postgres.wait_latency_p99",
+            medians[True][1],
+            medians[False][1],
+            "ms",
+            details,
+        ),
+    ]
+
+
 # ------------------------------------------------------------------ the run
 
 BENCHES = (
     ("projections.postgres.throughput", "events/s"),
     ("projections.postgres.end_to_end_latency_p50", "ms"),
     ("projections.postgres.end_to_end_latency_p99", "ms"),
+    ("projections.postgres.wait_latency_p50", "ms"),
+    ("projections.postgres.wait_latency_p99", "ms"),
 )
 
 
@@ -341,5 +501,11 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
         for result in await latency(bootstrap, dsn, quick):
             yield result
     except Exception as error:
-        for bench, unit in BENCHES[1:]:
+        for bench, unit in BENCHES[1:3]:
+            yield _skipped(bench, unit, repr(error))
+    try:
+        for result in await wait_latency(dsn, quick):
+            yield result
+    except Exception as error:
+        for bench, unit in BENCHES[3:]:
             yield _skipped(bench, unit, repr(error))

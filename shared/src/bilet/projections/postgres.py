@@ -178,6 +178,7 @@ class PostgresReadModel(ReadModel):
         self.announce()
 
     async def close(self) -> None:
+        await self._close_waiters()
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
         await self._pool.close()

@@ -15,7 +15,6 @@ Adapters: `SqliteReadModel` (embedded) and `PostgresReadModel` (production).
 
 import asyncio
 import contextlib
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -167,6 +166,8 @@ class ReadModel(ABC):
 
     def __init__(self) -> None:
         self._changed = asyncio.Event()
+        self._waiters: dict[str, _Waiter] = {}  # by projection, started by the first wait
+        self._closed = False
         self._book = SqlRenderer(self.dialect, book(self.dialect))  # the runtime's statements
         self._ddl = SqlRenderer(self.dialect, {}, placeholders=False)
 
@@ -392,28 +393,51 @@ class ReadModel(ABC):
         read-your-writes token), or raise `NotApplied` after `timeout` seconds.
 
         With `stream_id` (the stream the command wrote) the check is exact on every feed: the
-        stream's own applied position. Without it, the source's watermark (see `position`)."""
+        stream's own applied position. Without it, the source's watermark (see `position`).
+
+        The wait is held by the projection's `_Waiter`, which looks at every pending wait of the
+        projection with one query per kind on each wake-up, rather than once per waiter; a wait
+        still pending when the read model closes raises `NotApplied`."""
         await self._prepare_wakeups()
-        deadline = time.monotonic() + timeout
-        while True:
-            changed = self._changed  # taken before looking, so a commit in between is not missed
-            if stream_id is None:
-                reached = await self.position(projection, source)
-            else:
-                reached = await self.stream_position(projection, source, stream_id)
-            if reached >= position:
-                return reached
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NotApplied(projection, source, position, reached)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(remaining, self.poll_interval)):
-                    await changed.wait()
+        if self._closed or timeout <= 0:
+            return await self._look_once(projection, source, position, stream_id)
+        waiter = self._waiters.get(projection)
+        if waiter is None:
+            waiter = self._waiters[projection] = _Waiter(self, projection)
+        return await waiter.wait(source, position, timeout, stream_id)
+
+    def pending_waits(self, projection: str) -> int:
+        """How many `wait_until`s of a projection are waiting now."""
+        waiter = self._waiters.get(projection)
+        return 0 if waiter is None else waiter.pending()
+
+    async def _look_once(
+        self, projection: str, source: str, position: int, stream_id: str | None
+    ) -> int:
+        reached = await self._reached(projection, source, stream_id)
+        if reached >= position:
+            return reached
+        raise NotApplied(projection, source, position, reached)
+
+    async def _reached(self, projection: str, source: str, stream_id: str | None) -> int:
+        if stream_id is None:
+            return await self.position(projection, source)
+        return await self.stream_position(projection, source, stream_id)
+
+    async def _close_waiters(self) -> None:
+        """Stop the waiters' checkers; waits still pending raise `NotApplied`. Adapters call this
+        first in `close`, before their connections go."""
+        self._closed = True
+        waiters, self._waiters = list(self._waiters.values()), {}
+        for waiter in waiters:
+            await waiter.close()
 
     def announce(self) -> None:
         """Something committed in this process: wake the waiters."""
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        for waiter in self._waiters.values():
+            waiter.wake()
 
     # ------------------------------------------------------------------ dead letters (embedded)
 
@@ -513,3 +537,167 @@ class ReadModel(ABC):
             await self.announce_in(tx, live.key)
         self.announce()
         return True
+
+
+# ---------------------------------------------------------------------- the waiters' checker
+
+# Pending stream ids are asked for per source (the applied table's key is (source, stream id)) in
+# IN-lists of these sizes, padded by repeating the last id, so the same few statements are
+# prepared and cached on both databases; more ids of one source take several.
+IN_LIST_SIZES: Final = (1, 4, 16, 64, 256)
+
+
+def _stream_positions_sql(size: int) -> str:
+    markers = ", ".join(f"${number}" for number in range(2, size + 2))  # parameters only
+    select = "SELECT stream_id, position FROM {bvb_applied} WHERE source = $1 AND stream_id IN ("
+    return select + markers + ")"
+
+
+_STREAM_POSITIONS: Final = {size: _stream_positions_sql(size) for size in IN_LIST_SIZES}
+_WATERMARKS: Final = (
+    "SELECT source, MIN(position) FROM {bvb_checkpoints} "
+    "WHERE projection = $1 AND position > 0 GROUP BY source"
+)
+
+
+def in_lists(stream_ids: Collection[str]) -> list[list[str]]:
+    """The stream ids in chunks of the sizes of `IN_LIST_SIZES`, the last id repeated to fill."""
+    ordered, largest = sorted(stream_ids), IN_LIST_SIZES[-1]
+    chunks = []
+    for start in range(0, len(ordered), largest):
+        chunk = ordered[start : start + largest]
+        size = next(size for size in IN_LIST_SIZES if size >= len(chunk))
+        chunks.append(chunk + [chunk[-1]] * (size - len(chunk)))
+    return chunks
+
+
+@dataclass(eq=False, slots=True)
+class _Wait:
+    source: str
+    position: int
+    stream_id: str | None
+    future: "asyncio.Future[int]"
+    reached: int = 0  # what the checker saw last
+
+
+class _Waiter:
+    """One projection's pending `wait_until`s, and the task that checks them: on each wake-up
+    (a commit announced in this process or, on PostgreSQL, by NOTIFY; a new wait) or poll tick,
+    one query over the applied versions for the pending stream waits of each source (up to 256
+    streams a query) and one over the checkpoints for every pending watermark wait, then the
+    waits whose targets are reached are released. The cost of a wake-up no longer grows with the
+    number of waiters.
+
+    Each wait keeps its own timeout; at its end the wait looks once more itself, as the old
+    per-waiter loop did, so `NotApplied` carries the position reached at the deadline."""
+
+    def __init__(self, read_model: ReadModel, projection: str) -> None:
+        self._read_model = read_model
+        self._projection = projection
+        self._sql = SqlRenderer(
+            read_model.dialect,
+            {**book(read_model.dialect), APPLIED: applied_table(projection)},
+        )
+        self._waits: set[_Wait] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def pending(self) -> int:
+        return len(self._waits)
+
+    async def wait(self, source: str, position: int, timeout: float, stream_id: str | None) -> int:
+        entry = _Wait(source, position, stream_id, asyncio.get_running_loop().create_future())
+        self._waits.add(entry)
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(
+                self._run(), name=f"bilet.projections.waiter:{self._projection}"
+            )
+        try:
+            async with asyncio.timeout(timeout) as scope:
+                return await entry.future
+        except TimeoutError:
+            if not scope.expired():
+                raise  # NotApplied at close, or the database's own timeout
+        finally:
+            self._waits.discard(entry)
+            if not entry.future.cancel() and not entry.future.cancelled():
+                entry.future.exception()  # seen, whether raised here or not
+        if entry.future.done() and not entry.future.cancelled():
+            return entry.future.result()  # released just as the deadline passed
+        return await self._read_model._look_once(self._projection, source, position, stream_id)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for entry in self._waits:
+            if not entry.future.done():
+                entry.future.set_exception(
+                    NotApplied(self._projection, entry.source, entry.position, entry.reached)
+                )
+        self._waits.clear()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before looking: a wake-up during the look makes another round
+            pending = [entry for entry in self._waits if not entry.future.done()]
+            if not pending:
+                await self._wake.wait()
+                continue
+            await self._check(pending)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._read_model.poll_interval):
+                    await self._wake.wait()
+
+    async def _check(self, pending: list[_Wait]) -> None:
+        streams: dict[str, set[str]] = {}
+        for entry in pending:
+            if entry.stream_id is not None:
+                streams.setdefault(entry.source, set()).add(entry.stream_id)
+        watch_sources = any(entry.stream_id is None for entry in pending)
+        try:
+            applied, watermarks = await self._look(streams, watch_sources)
+        except Exception as error:
+            if self._read_model.is_transient(error):
+                return  # the next round tries again; every wait's timeout still holds
+            for entry in pending:
+                if not entry.future.done():
+                    entry.future.set_exception(error)
+            return
+        for entry in pending:
+            if entry.future.done():
+                continue
+            if entry.stream_id is None:
+                entry.reached = watermarks.get(entry.source, 0)
+            else:
+                entry.reached = applied.get((entry.source, entry.stream_id), 0)
+            if entry.reached >= entry.position:
+                entry.future.set_result(entry.reached)
+                self._waits.discard(entry)
+
+    async def _look(
+        self, streams: dict[str, set[str]], watch_sources: bool
+    ) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        applied: dict[tuple[str, str], int] = {}
+        watermarks: dict[str, int] = {}
+        async with self._read_model.reader(self._sql) as tx:
+            if streams:
+                try:
+                    for source, stream_ids in streams.items():
+                        for chunk in in_lists(stream_ids):
+                            sql = _STREAM_POSITIONS[len(chunk)]
+                            rows = await tx.fetch(sql, source, *chunk)
+                            applied.update(((source, row[0]), int(row[1])) for row in rows)
+                except Exception as error:
+                    if not self._read_model.is_missing_table(error):
+                        raise
+                    applied.clear()  # the projection's feed has not started yet
+            if watch_sources:
+                rows = await tx.fetch(_WATERMARKS, self._projection)
+                watermarks = {row[0]: int(row[1]) for row in rows}
+        return applied, watermarks

@@ -137,5 +137,6 @@ class SqliteReadModel(ReadModel):
         await tx.execute(f"CREATE INDEX IF NOT EXISTS {new} ON {table} ({columns})")
 
     async def close(self) -> None:
+        await self._close_waiters()
         self._writer.close()
         self._reader.close()
