@@ -134,7 +134,13 @@ async def test_the_read_model_holds_no_plaintext_name(service: "Service", ids: "
 async def test_every_read_of_personal_data_is_audited(service: "Service", ids: "Ids") -> None:
     pid = await full_portfolio(service, ids)
     navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3), subject="navigator-1")
-    await get(service, f"/portfolio/v1/participants/{pid}", navigator)
+    first = await get(service, f"/portfolio/v1/participants/{pid}", navigator)
+    # A 304 shows nothing, so it records nothing.
+    unchanged = await service.client.get(
+        f"/portfolio/v1/participants/{pid}",
+        headers={**navigator, "If-None-Match": first.headers["ETag"]},
+    )
+    assert unchanged.status_code == 304
     await get(service, f"/portfolio/v1/schools/{ids.school_3}/participants", navigator)
     store = service.app.state.portfolio.audit._store
     records = [

@@ -12,7 +12,10 @@ from bilet.contracts import CATALOGUE
 from bilet.contracts.examples import EXAMPLES
 from bilet.eventstore import RecordedEvent
 from bilet.projections import Applied, Delivery, Projector, ReadModel
+from bilet.projections.port import SqlRenderer
+from bilet.projections.readmodel import layout_of
 from bilet.projections.sqlite import SqliteReadModel
+from bilet_portfolio.adapters import document, layout
 from bilet_portfolio.adapters.projection import HANDLERS, PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
 from bilet_portfolio.adapters.testing import apply_in_order, dump, world_history
@@ -152,7 +155,54 @@ async def test_given_a_history_then_the_portfolio(
     assert e.participant.consent.state is ConsentState.WITHDRAWN
     assert all(f.sealed_comment is None for f in e.feedback)
     assert e.bookings  # pseudonymous facts stay
+    async with read_model.query(PortfolioProjection()) as tx:
+        sections = await tx.fetchval(
+            "SELECT sections FROM {portfolio_documents} WHERE participant_id = $1",
+            str(ids.pupil("e")),
+        )
+    assert sections is not None
+    assert "$enc" not in sections  # the comments' envelopes left the document too
     await read_model.close()
+
+
+async def test_a_career_event_published_after_the_booking_renders_into_the_document(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    """The booking arrives first (the events service publishes before the portfolio hears of
+    the career event): the booked pupil's document shows the career event once it comes."""
+    recorded = await world_history(catalogue, ids, recorder)
+    late = ("CareerEventPublished", "CareerEventCancelled")
+    published = [r for r in recorded if r[1].type in late]
+    rest = [r for r in recorded if r[1].type not in late]
+    read_model = await sqlite(tmp_path)
+    reader = SqlPortfolioReader(read_model)
+    await apply_in_order(read_model, rest)
+    a = await whole(reader, str(ids.pupil("a")))
+    assert a is not None
+    assert a.bookings
+    assert all(b.career_event is None for b in a.bookings)
+    await apply_in_order(read_model, published)
+    a = await whole(reader, str(ids.pupil("a")))
+    assert a is not None
+    assert all(b.career_event is not None for b in a.bookings)
+    await documents_are_current(read_model)
+    await read_model.close()
+
+
+async def test_tables_of_an_earlier_layout_are_told_apart(tmp_path: Path) -> None:
+    """No tables: nothing to rebuild. The current layout: up to date. Live tables without the
+    `consents` of the layout before the last, or without the `portfolio_documents` of the last:
+    outdated (rebuild)."""
+    projection = PortfolioProjection()
+    for dropped in (None, "consents", "portfolio_documents"):
+        read_model = await sqlite(tmp_path, f"layout-{dropped}")
+        assert not await layout.outdated(read_model, projection)
+        await read_model.install(projection)
+        if dropped is not None:
+            async with read_model.transaction(SqlRenderer("sqlite", {})) as tx:
+                await tx.execute(f"DROP TABLE {dropped}")
+        assert await layout.outdated(read_model, projection) is (dropped is not None), dropped
+        await read_model.close()
 
 
 async def test_a_newer_consent_waits_beside_the_one_in_force(
@@ -219,7 +269,25 @@ async def test_any_interleaving_of_streams_builds_the_same_rows(
         read_model = await sqlite(tmp_path, f"shuffled-{seed}")
         await apply_in_order(read_model, shuffled)
         assert await dump(read_model) == expected, f"interleaving {seed}"
+        await documents_are_current(read_model)
         await read_model.close()
+
+
+async def documents_are_current(read_model: ReadModel) -> None:
+    """Every participant's document is what their rows render now: none was left stale by an
+    event that changed a section without rendering it again (a career event published after
+    the booking on it, an erasure)."""
+    projection = PortfolioProjection()
+    layout = layout_of(projection, read_model.dialect)
+    async with read_model.transaction(layout.renderer) as tx:
+        rows = await tx.fetch(
+            "SELECT p.participant_id, p.version, d.version, d.sections FROM {participants} p "
+            "LEFT JOIN {portfolio_documents} d ON d.participant_id = p.participant_id"
+        )
+        assert rows
+        for pid, version, document_version, sections in rows:
+            assert document_version == version, pid
+            assert sections == await document.render(tx, pid), pid
 
 
 async def test_duplicates_and_replays_through_the_runtime_change_nothing(

@@ -2,19 +2,26 @@
 
 The tables are created when missing, never altered: a read model built by a version of the
 projection whose tables or rows differ must be rebuilt (`bvb portfolio rebuild`, which replays
-into shadow tables of the current layout and switches). The current layout (consents kept one by
-one, `pending` for a consent not yet verified, the reference version) is told by its `consents`
-table; rows of the layout before it name states this code does not read.
+into shadow tables of the current layout and switches). Each layout so far added a table, which
+tells it: `consents` (consents kept one by one, `pending` for a consent not yet verified, the
+reference version), then `portfolio_documents` (each participant's sections rendered by the
+projection). Live tables without one of them were built by a layout before it, whose rows this
+code does not read.
 """
 
 from typing import Final
 
 from bilet.projections import ReadModel
-from bilet_portfolio.adapters.projection import CONSENTS, PARTICIPANTS, PortfolioProjection
+from bilet_portfolio.adapters.projection import (
+    CONSENTS,
+    DOCUMENTS,
+    PARTICIPANTS,
+    PortfolioProjection,
+)
 
-# A table every layout had, and the table the current layout added.
+# A table every layout had, and the tables later layouts added (in the order they came).
 _ALWAYS: Final = PARTICIPANTS
-_ADDED: Final = CONSENTS
+_ADDED: Final = (CONSENTS, DOCUMENTS)
 
 
 async def _exists(read_model: ReadModel, projection: PortfolioProjection, table: str) -> bool:
@@ -30,6 +37,9 @@ async def _exists(read_model: ReadModel, projection: PortfolioProjection, table:
 
 async def outdated(read_model: ReadModel, projection: PortfolioProjection) -> bool:
     """True when live tables of an older layout are there (none at all is not outdated)."""
-    return await _exists(read_model, projection, _ALWAYS) and not await _exists(
-        read_model, projection, _ADDED
-    )
+    if not await _exists(read_model, projection, _ALWAYS):
+        return False
+    for table in _ADDED:
+        if not await _exists(read_model, projection, table):
+            return True
+    return False

@@ -1,5 +1,7 @@
 """The portfolio projection: every published event of the catalogue, folded into SQL tables that
-answer the portfolio API in one or two indexed reads.
+answer the portfolio API in one indexed read: the participant's row, their document (the
+sections that are theirs alone, rendered here whenever they change: adapters/document.py) and the
+reference data it names.
 
 One `bilet.projections` projection (`portfolio`), run by the worker from Kafka or in-process from
 the stores (`make run`). Its SQL is the portable subset (`bilet.projections.port`), so it builds
@@ -28,6 +30,7 @@ from bilet.contracts.catalogue import consent, diagnostics, events, identity, re
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
 from bilet.projections import ReadModelTx, Table
+from bilet_portfolio.adapters import document
 from bilet_portfolio.domain.consent import ConsentRecord, ConsentStatus, summarise
 from bilet_portfolio.settings import PROJECTION_NAME
 
@@ -46,6 +49,7 @@ WINDOWS: Final = "diagnostics_windows"
 INSTRUMENTS: Final = "instruments"
 CONSENTS: Final = "consents"
 REFERENCE: Final = "reference_data"
+DOCUMENTS: Final = "portfolio_documents"
 # The one row of `reference_data`: how many reference events (season rules, regions, testing
 # windows, schools) were applied — a part of every portfolio's ETag.
 REFERENCE_ROW: Final = "reference"
@@ -149,6 +153,12 @@ TABLES: Final = (
         "PRIMARY KEY (participant_id, consent_id)",
     ),
     Table(REFERENCE, "name TEXT PRIMARY KEY, version BIGINT NOT NULL"),
+    # The participant's own sections, rendered from the tables above (adapters/document.py):
+    # a portfolio is read as this row, the participant's and the reference data it names.
+    Table(
+        DOCUMENTS,
+        "participant_id TEXT PRIMARY KEY, version BIGINT NOT NULL, sections TEXT NOT NULL",
+    ),
 )
 
 
@@ -205,6 +215,14 @@ _HISTORY: Final = (
     "ON CONFLICT (participant_id, source, position) DO NOTHING"
 )
 
+# The participant's document, rendered again from the tables (with the version just counted).
+_DOCUMENT: Final = (
+    "INSERT INTO {portfolio_documents} (participant_id, version, sections) "
+    "SELECT participant_id, version, $2 FROM {participants} WHERE participant_id = $1 "
+    "ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version, "
+    "sections = excluded.sections"
+)
+
 Handler = Callable[["_Apply", Any], Awaitable[None]]
 
 
@@ -241,6 +259,7 @@ class _Apply:
             self.at,
         )
         await self.tx.execute(_REFRESH, pid, self.at)
+        await self.tx.execute(_DOCUMENT, pid, await document.render(self.tx, pid))
 
     async def reference_changed(self) -> None:
         """Reference data shown on portfolios changed (a school's name, a region's, a season's

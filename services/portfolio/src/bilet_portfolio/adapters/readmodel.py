@@ -1,9 +1,10 @@
 """Queries of the portfolio tables (the `PortfolioReader` port), on SQLite or PostgreSQL.
 
 Reads go through `ReadModel.query`, a connection that never waits for the feed's writes; the
-whole portfolio is a handful of indexed reads by participant id, made in one read-only
-transaction (`_one_state`), so the consent gate is decided on the very state the portfolio is
-read from.
+whole portfolio is one row — the participant's, joined to their document (the sections the
+projection renders: adapters/document.py) and the reference data it names — and, when stages are
+shown, their region's testing windows, read in one read-only transaction (`_one_state`), so the
+consent gate is decided on the very state the portfolio is read from.
 """
 
 import contextlib
@@ -14,30 +15,23 @@ from typing import Any, Final
 
 from bilet.projections import ReadModel, ReadModelTx, Row
 from bilet.projections.readmodel import CHECKPOINTS
+from bilet_portfolio.adapters.document import Sections
 from bilet_portfolio.adapters.projection import REFERENCE_ROW, PortfolioProjection
 from bilet_portfolio.application.listing import SchoolQuery, SortKey
 from bilet_portfolio.application.ports import Snapshot
 from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
 from bilet_portfolio.domain.progress import Progress, ProgressFilter
 from bilet_portfolio.domain.views import (
-    BookingRecord,
-    CareerEventInfo,
-    FeedbackRecord,
-    GuardianRecord,
-    HistoryEntry,
     ParticipantRecord,
     PortfolioRecord,
-    RecommendationRecord,
     RegionInfo,
     SchoolInfo,
-    StageAttempt,
     Window,
 )
 from bilet_portfolio.settings import PROJECTION_NAME
 
 DEFAULT_STAGES: Final = 3
 MAX_CLAIMED_CHILDREN: Final = 50
-HISTORY_LIMIT: Final = 500
 
 # The participant's row with what the list and the ETag need; `p` is the participants table.
 _PARTICIPANT_COLUMNS: Final = (
@@ -47,6 +41,8 @@ _PARTICIPANT_COLUMNS: Final = (
     "p.bookings_open, p.attended, p.recommendations, p.version, p.updated_at, "
     "s.stage_count, s.max_career_events"
 )
+# Where the reference version follows those columns in the portfolio's row.
+_REFERENCE: Final = 22
 _FROM: Final = "FROM {participants} p LEFT JOIN {seasons} s ON s.season = p.season"
 _STAGE_TOTAL: Final = f"COALESCE(s.stage_count, {DEFAULT_STAGES})"
 _OPEN: Final = (
@@ -173,168 +169,53 @@ class SqlPortfolioReader:
         self, participant_id: str, wanted: Callable[[Snapshot], bool]
     ) -> Snapshot | None:
         async with self._one_state() as tx:
-            snapshot = await self._snapshot(tx, participant_id)
-            if snapshot is None or not wanted(snapshot):
+            row = await tx.fetchrow(
+                f"SELECT {_PARTICIPANT_COLUMNS}, "  # noqa: S608 - constants, and parameters
+                "(SELECT r.version FROM {reference_data} r WHERE r.name = $2), "
+                "sc.school_id, sc.region_id, sc.name, sc.municipality, "
+                "rg.region_id, rg.region_code, rg.name, s.stages, d.sections "
+                f"{_FROM} LEFT JOIN {{schools}} sc ON sc.school_id = p.school_id "
+                "LEFT JOIN {regions} rg ON rg.region_id = p.region_id "
+                "LEFT JOIN {portfolio_documents} d ON d.participant_id = p.participant_id "
+                "WHERE p.participant_id = $1",
+                participant_id,
+                REFERENCE_ROW,
+            )
+            if row is None:
+                return None
+            reference = row[_REFERENCE]
+            snapshot = Snapshot(participant_of(row), 0 if reference is None else int(reference))
+            if not wanted(snapshot):
                 return snapshot
-            record = await self._record(tx, snapshot.participant)
-        return Snapshot(snapshot.participant, snapshot.reference_version, record)
-
-    async def _record(self, tx: ReadModelTx, participant: ParticipantRecord) -> PortfolioRecord:
-        pid = participant.participant_id
-        school = region = None
-        if participant.school_id is not None:
-            row = await tx.fetchrow(
-                "SELECT school_id, region_id, name, municipality FROM {schools} "
-                "WHERE school_id = $1",
-                participant.school_id,
-            )
-            school = None if row is None else SchoolInfo(*row)
-        windows: list[Window] = []
-        if participant.region_id is not None:
-            row = await tx.fetchrow(
-                "SELECT region_id, region_code, name FROM {regions} WHERE region_id = $1",
-                participant.region_id,
-            )
-            region = None if row is None else RegionInfo(*row)
-            windows = [
-                Window(*w)
-                for w in await tx.fetch(
-                    "SELECT season, stage, opens_on, closes_on FROM {diagnostics_windows} "
-                    "WHERE region_id = $1 ORDER BY season, stage",
-                    participant.region_id,
-                )
-            ]
-        stages: tuple[str, ...] = ()
-        if participant.season is not None:
-            text = await tx.fetchval(
-                "SELECT stages FROM {seasons} WHERE season = $1", participant.season
-            )
-            stages = tuple(_json(text, []))
-        attempts = [
-            StageAttempt(
-                attempt_id=r[0],
-                season=r[1],
-                stage=r[2],
-                status=r[3],
-                instruments=_json(r[4], []),
-                answer_sheet=_json(r[5]),
-                result=_json(r[6]),
-                started_position=r[7],
-                completed_position=r[8],
-                started_at=r[9],
-                completed_at=r[10],
-            )
-            for r in await tx.fetch(
-                "SELECT attempt_id, season, stage, status, instruments, answer_sheet, result, "
-                "started_position, completed_position, started_at, completed_at "
-                "FROM {stage_attempts} WHERE participant_id = $1 ORDER BY attempt_id",
-                pid,
-            )
-        ]
-        bookings = [
-            BookingRecord(
-                booking_id=r[0],
-                career_event_id=r[1],
-                season=r[2],
-                status=r[3],
-                cancellation_reason=r[4],
-                booked_at=r[5],
-                attended_at=r[6],
-                cancelled_at=r[7],
-                career_event=None
-                if r[8] is None
-                else CareerEventInfo(
-                    career_event_id=r[1],
-                    title=r[8],
-                    profession=r[9],
-                    environments=_json(r[10], []),
-                    venue=_json(r[11]),
-                    starts_at=r[12],
-                    ends_at=r[13],
-                    cancelled=bool(r[14]),
-                    cancellation_reason=r[15],
-                ),
-            )
-            for r in await tx.fetch(
-                "SELECT b.booking_id, b.career_event_id, b.season, b.status, "
-                "b.cancellation_reason, b.booked_at, b.attended_at, b.cancelled_at, "
-                "c.title, c.profession, c.environments, c.venue, c.starts_at, c.ends_at, "
-                "c.cancelled, c.cancellation_reason "
-                "FROM {bookings} b LEFT JOIN {career_events} c "
-                "ON c.career_event_id = b.career_event_id "
-                "WHERE b.participant_id = $1 ORDER BY b.booked_at, b.booking_id",
-                pid,
-            )
-        ]
-        feedback = [
-            FeedbackRecord(
-                feedback_id=r[0],
-                booking_id=r[1],
-                career_event_id=r[2],
-                engagement=r[3],
-                task_result=r[4],
-                observed_skills=_json(r[5], []),
-                suggested_environments=_json(r[6], []),
-                sealed_comment=r[7],
-                given_at=r[8],
-            )
-            for r in await tx.fetch(
-                "SELECT feedback_id, booking_id, career_event_id, engagement, task_result, "
-                "observed_skills, suggested_environments, comment, given_at "
-                "FROM {feedback} WHERE participant_id = $1 ORDER BY given_at, feedback_id",
-                pid,
-            )
-        ]
-        recommendations = [
-            RecommendationRecord(
-                season=r[0],
-                recommendation_set_id=r[1],
-                rules=_json(r[2]),
-                basis=_json(r[3]),
-                leading_environments=_json(r[4], []),
-                study_plan=_json(r[5], []),
-                opportunities=_json(r[6], []),
-                supersedes=r[7],
-                issued_at=r[8],
-            )
-            for r in await tx.fetch(
-                "SELECT season, recommendation_set_id, rules, basis, leading_environments, "
-                "study_plan, opportunities, supersedes, issued_at FROM {recommendations} "
-                "WHERE participant_id = $1 ORDER BY season",
-                pid,
-            )
-        ]
-        guardians = [
-            GuardianRecord(*r)
-            for r in await tx.fetch(
-                "SELECT guardian_id, relationship, linked_at FROM {guardians} "
-                "WHERE participant_id = $1 ORDER BY guardian_id",
-                pid,
-            )
-        ]
-        history = [
-            HistoryEntry(*r)
-            for r in await tx.fetch(
-                "SELECT source, position, stream_id, stream_version, event_type, recorded_at "
-                "FROM {history} WHERE participant_id = $1 "
-                "ORDER BY recorded_at, source, position LIMIT $2",
-                pid,
-                HISTORY_LIMIT,
-            )
-        ]
-        return PortfolioRecord(
-            participant=participant,
-            school=school,
-            region=region,
-            stages_of_season=stages,
+            sections = Sections(row[_REFERENCE + 9])
+            windows: list[Window] = []
+            region_id = snapshot.participant.region_id
+            if sections.stages and region_id is not None:  # windows are shown beside stages
+                windows = [
+                    Window(*w)
+                    for w in await tx.fetch(
+                        "SELECT season, stage, opens_on, closes_on FROM {diagnostics_windows} "
+                        "WHERE region_id = $1 ORDER BY season, stage",
+                        region_id,
+                    )
+                ]
+        school = [row[_REFERENCE + n] for n in range(1, 5)]
+        region = [row[_REFERENCE + n] for n in range(5, 8)]
+        stages = row[_REFERENCE + 8]
+        record = PortfolioRecord(
+            participant=snapshot.participant,
+            school=None if school[0] is None else SchoolInfo(*school),
+            region=None if region[0] is None else RegionInfo(*region),
+            stages_of_season=() if stages is None else tuple(json.loads(stages)),
             windows=windows,
-            attempts=attempts,
-            bookings=bookings,
-            feedback=feedback,
-            recommendations=recommendations,
-            guardians=guardians,
-            history=history,
+            attempts=sections.stages,
+            bookings=sections.bookings,
+            feedback=sections.feedback,
+            recommendations=sections.recommendations,
+            guardians=sections.guardians,
+            history=sections.history,
         )
+        return Snapshot(snapshot.participant, snapshot.reference_version, record)
 
     async def school_page(
         self, school_id: str, query: SchoolQuery, today: date, *, detailed: bool

@@ -328,14 +328,17 @@ async def get_participant_portfolio(
     require_portfolio_role(context.principal)  # before anything is waited for or looked up
     await _wait(queries, position)
     pid = str(participant_id)
-    checked = await queries.check(context, pid)
-    headers = {"ETag": checked.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-    if _matches(if_none_match, checked.etag):
-        not_modified = Response(status_code=304, headers=headers)
-        await _reflects(queries, not_modified)
-        return not_modified
+    cache = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if if_none_match is not None:
+        # The tag alone (the participant's row; access decided first): a 304 reads no more.
+        checked = await queries.check(context, pid)
+        if _matches(if_none_match, checked.etag):
+            not_modified = Response(status_code=304, headers={"ETag": checked.etag, **cache})
+            await _reflects(queries, not_modified)
+            return not_modified
+    # One read: the gate, the participant's row, their document and the reference data.
     view = await queries.portfolio(context, pid)
-    response.headers.update({**headers, "ETag": view.etag})
+    response.headers.update({"ETag": view.etag, **cache})
     await _reflects(queries, response)
     return portfolio_model(view)
 
