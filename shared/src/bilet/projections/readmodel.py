@@ -170,6 +170,8 @@ class ReadModel(ABC):
         self._closed = False
         self._book = SqlRenderer(self.dialect, book(self.dialect))  # the runtime's statements
         self._ddl = SqlRenderer(self.dialect, {}, placeholders=False)
+        # One renderer per projection's live layout, so API queries hit its statement cache.
+        self._query_renderers: dict[tuple[str, tuple[str, ...]], SqlRenderer] = {}
 
     # ------------------------------------------------------------------ adapter hooks
 
@@ -253,8 +255,19 @@ class ReadModel(ABC):
         self, projection: Projection | None = None
     ) -> AbstractAsyncContextManager[ReadModelTx]:
         """A reader for API queries; `{table}` placeholders name the projection's live tables."""
-        tables = {} if projection is None else layout_of(projection, self.dialect).tables
-        return self.reader(SqlRenderer(self.dialect, tables))
+        key = (
+            ("", ())
+            if projection is None
+            else (
+                projection.name,
+                tuple(table.name for table in projection.tables),
+            )
+        )
+        renderer = self._query_renderers.get(key)
+        if renderer is None:
+            tables = {} if projection is None else layout_of(projection, self.dialect).tables
+            renderer = self._query_renderers[key] = SqlRenderer(self.dialect, tables)
+        return self.reader(renderer)
 
     # ------------------------------------------------------------------ checkpoints
 
