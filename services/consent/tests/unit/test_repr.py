@@ -2,7 +2,7 @@
 model and dataclass that holds the guardian's details, populated."""
 
 from datetime import date
-from uuid import uuid4
+from uuid import UUID
 
 import pytest
 
@@ -21,6 +21,15 @@ from bilet_consent.domain.guardian import Authority, Contact, Guardian, Guardian
 from bilet_consent.testing import GUARDIAN_FIRST, GUARDIAN_LAST, PASSPORT_NUMBER, consent_form
 
 ACT = {"document": "Распоряжение администрации", "number": "112-р", "issued_on": "2018-05-04"}
+_IDS = iter(range(1, 1000))
+
+
+def uuid4() -> UUID:
+    """Ids made of zeros and a counter: a random UUID's hex may hold a secret's digits by chance
+    (`921` was found in one), which would fail this test for nothing."""
+    return UUID(int=next(_IDS))
+
+
 SECRETS = (
     GUARDIAN_LAST,
     GUARDIAN_FIRST,
@@ -31,7 +40,8 @@ SECRETS = (
     "ОУФМС",
     "2010, 3, 15",
     "2010-03-15",
-    "921",
+    "79211234567",
+    "+7921",
     "Распоряжение",
     "112-р",
     "irina@example.ru",
