@@ -1,9 +1,12 @@
 """The audit trail keeps who touched whose data and why, by id only, one stream a day."""
 
+import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bilet.audit import Access, AuditRecord, EventStoreAuditLog
+from bilet.eventstore import AppendResult, StreamAppend
 from bilet.eventstore.memory import InMemoryEventStore
 
 
@@ -45,3 +48,78 @@ async def test_records_land_in_one_stream_per_day_with_ids_only() -> None:
     }
     await log.record()
     assert len(await store.read_all()) == 2
+
+
+class CountingStore(InMemoryEventStore):
+    """Counts commits; can be told to fail the next one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits = 0
+        self.fail_next = False
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        self.commits += 1
+        await asyncio.sleep(0.01)  # a commit takes time: callers arrive meanwhile
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("disk full")
+        return await super().append_many(appends)
+
+
+def reading(n: int) -> AuditRecord:
+    return AuditRecord(
+        actor=f"account-{n}",
+        actor_role="navigator",
+        access=Access.READ,
+        subject=f"participant-{n}",
+        purpose="portfolio_view",
+        at=datetime(2019, 10, 12, 9, 0, tzinfo=UTC),
+    )
+
+
+async def test_concurrent_readers_share_commits_and_each_returns_once_its_record_is_stored() -> (
+    None
+):
+    store = CountingStore()
+    log = EventStoreAuditLog(store)
+
+    async def read(n: int) -> None:
+        await log.record(reading(n))
+        # Returned: the record is in the store already.
+        stored = await store.read_stream("audit-2019-10-12")
+        assert f"account-{n}" in {json.loads(e.data)["actor"] for e in stored}
+
+    await asyncio.gather(*(read(n) for n in range(50)))
+    stored = await store.read_stream("audit-2019-10-12")
+    assert sorted(json.loads(e.data)["actor"] for e in stored) == sorted(
+        f"account-{n}" for n in range(50)
+    )
+    assert store.commits < 50  # grouped: one commit per batch, not per reader
+
+
+async def test_a_failed_commit_reaches_every_caller_of_its_batch_and_the_next_batch_goes_on() -> (
+    None
+):
+    store = CountingStore()
+    log = EventStoreAuditLog(store)
+    store.fail_next = True
+    first = asyncio.gather(*(log.record(reading(n)) for n in range(5)), return_exceptions=True)
+    outcomes = await first
+    assert all(isinstance(outcome, OSError) for outcome in outcomes)
+    assert await store.read_stream("audit-2019-10-12") == []  # all or nothing
+    await log.record(reading(99))
+    assert len(await store.read_stream("audit-2019-10-12")) == 1
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_write_of_others() -> None:
+    store = CountingStore()
+    log = EventStoreAuditLog(store)
+    cancelled = asyncio.create_task(log.record(reading(1)))
+    other = asyncio.create_task(log.record(reading(2)))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await other
+    await asyncio.sleep(0.05)
+    actors = {json.loads(e.data)["actor"] for e in await store.read_stream("audit-2019-10-12")}
+    assert actors == {"account-1", "account-2"}

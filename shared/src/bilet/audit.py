@@ -7,13 +7,14 @@ survives a participant's erasure. The event-store adapter keeps the trail in the
 store, one stream per day (`audit-YYYY-MM-DD`), so it is as durable and as replayable as the rest.
 """
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from bilet.eventstore import ANY, EventStore, NewEvent
+from bilet.eventstore import ANY, EventStore, NewEvent, StreamAppend
 
 AUDIT_CATEGORY = "audit"
 AUDIT_EVENT_TYPE = "PersonalDataAccessed"
@@ -42,23 +43,60 @@ class AuditLog(Protocol):
 
 
 class EventStoreAuditLog:
+    """The trail in the service's own store, written by group commit: records of concurrent
+    requests go into one append while the previous one is in flight. A caller returns only when
+    its records are durable (an error reaches every caller of the failed batch, and the append is
+    all or nothing), so an answer that shows personal data is never sent unaudited — yet a busy
+    read API pays one commit per batch, not one per request."""
+
     def __init__(self, store: EventStore) -> None:
         self._store = store
+        self._pending: list[tuple[list[tuple[str, NewEvent]], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(self, *records: AuditRecord) -> None:
         if not records:
             return
-        by_day: dict[str, list[NewEvent]] = {}
-        for audit in records:
-            body = asdict(audit)
-            body["at"] = audit.at.isoformat()
-            body["fields"] = list(audit.fields)
-            stream = f"{AUDIT_CATEGORY}-{audit.at.astimezone(UTC).date().isoformat()}"
-            by_day.setdefault(stream, []).append(
-                NewEvent(AUDIT_EVENT_TYPE, json.dumps(body, ensure_ascii=False).encode())
-            )
-        for stream, events in by_day.items():
-            await self._store.append(stream, events, ANY)
+        events = [(_stream_of(audit), _event_of(audit)) for audit in records]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A caller cancelled meanwhile never looks at its future: mark an error as seen.
+        done.add_done_callback(lambda future: future.cancelled() or future.exception())
+        self._pending.append((events, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
+        # The write goes on for the batch's other callers even if this one is cancelled.
+        await asyncio.shield(done)
+
+    async def _write_batches(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            by_stream: dict[str, list[NewEvent]] = {}
+            for events, _ in batch:
+                for stream, event in events:
+                    by_stream.setdefault(stream, []).append(event)
+            try:
+                await self._store.append_many(
+                    [StreamAppend(stream, events, ANY) for stream, events in by_stream.items()]
+                )
+            except Exception as error:  # every caller of this batch learns it; the next go on
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+
+def _stream_of(audit: AuditRecord) -> str:
+    return f"{AUDIT_CATEGORY}-{audit.at.astimezone(UTC).date().isoformat()}"
+
+
+def _event_of(audit: AuditRecord) -> NewEvent:
+    body = asdict(audit)
+    body["at"] = audit.at.isoformat()
+    body["fields"] = list(audit.fields)
+    return NewEvent(AUDIT_EVENT_TYPE, json.dumps(body, ensure_ascii=False).encode())
 
 
 class InMemoryAuditLog:
