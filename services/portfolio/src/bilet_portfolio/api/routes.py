@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from bilet.http import CurrentPrincipal, Role
+from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER, PositionToken, parse_position_tokens
 from bilet.http.context import Context
 from bilet_portfolio.api.models import (
@@ -63,13 +63,7 @@ def _queries(request: Request) -> PortfolioQueries:
     return queries
 
 
-def _token_expiry(principal: CurrentPrincipal) -> float | None:
-    """When the caller's token expires (its `exp`): an update stream ends then."""
-    return principal.expires_at
-
-
 Queries = Annotated[PortfolioQueries, Depends(_queries)]
-TokenExpiry = Annotated[float | None, Depends(_token_expiry)]
 PositionHeader = Annotated[
     str | None,
     Header(
@@ -430,7 +424,6 @@ async def stream_participant_updates(
     request: Request,
     queries: Queries,
     context: Context,
-    expires_at: TokenExpiry,
     position: PositionHeader = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
 ) -> StreamingResponse:
@@ -440,7 +433,9 @@ async def stream_participant_updates(
     first = await queries.check(context, pid)  # refusals are answered before the stream starts
     streams: UpdateStreams = request.app.state.update_streams
     return StreamingResponse(
-        streams.follow(queries, context, pid, first, last_event_id, expires_at=expires_at),
+        streams.follow(
+            queries, context, pid, first, last_event_id, expires_at=context.principal.expires_at
+        ),
         media_type=SSE_MEDIA_TYPE,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
