@@ -30,6 +30,7 @@ from bilet.http import (
     create_service_app,
     feed_readiness,
 )
+from bilet.http.service import READINESS_TIMEOUT
 from bilet.projections import BackgroundFeed
 from bilet_consent.api.problems import on_domain_error
 from bilet_consent.api.routes import router
@@ -52,7 +53,6 @@ SERVICE = ServiceDescription(
         },
     ),
 )
-READINESS_TIMEOUT: Final = 2.0
 JOB_ACTOR: Final = "consent-destruction-job"
 PRIVATE_PREFIX: Final = f"{SERVICE.prefix}/v1/"
 METRICS_PATH: Final = f"{SERVICE.prefix}/metrics"
@@ -167,12 +167,12 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
     async def store_answers() -> ReadinessCheck:
         runtime = _runtime()
         ask = runtime.store.head_position if runtime is not None else None
-        return await answers("event_store", ask, READINESS_TIMEOUT)
+        return await answers("event_store", ask)
 
     async def documents_answer() -> ReadinessCheck:
         runtime = _runtime()
         ask = runtime.documents.ping if runtime is not None else None
-        return await answers("document_store", ask, READINESS_TIMEOUT)
+        return await answers("document_store", ask)
 
     async def job_runs() -> ReadinessCheck:
         if job_task is None or job_task.done():

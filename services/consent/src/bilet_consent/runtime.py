@@ -2,7 +2,6 @@
 `bvb consent` command line build the same service from the same settings."""
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +26,6 @@ from bilet_consent.application.participants import (
 )
 from bilet_consent.application.service import ConsentService
 from bilet_consent.settings import ConsentSettings
-
-_log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 

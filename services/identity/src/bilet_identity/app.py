@@ -40,7 +40,6 @@ SERVICE = ServiceDescription(
 )
 # A class list of 20,000 pupils is about 2.5 MB.
 IMPORT_BODY_LIMIT: Final = 8 << 20
-READINESS_TIMEOUT: Final = 2.0
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -67,7 +66,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     async def store_answers() -> ReadinessCheck:
         store: EventStore | None = getattr(app.state, "event_store", None)
         ask = store.head_position if store is not None else None
-        return await answers("event_store", ask, READINESS_TIMEOUT)
+        return await answers("event_store", ask)
 
     app = create_service_app(
         SERVICE,

@@ -33,6 +33,7 @@ from bilet.http import (
     create_service_app,
     feed_readiness,
 )
+from bilet.http.service import READINESS_TIMEOUT
 from bilet.projections import (
     BackgroundFeed,
     EmbeddedFeed,
@@ -71,7 +72,6 @@ SERVICE = ServiceDescription(
         },
     ),
 )
-READINESS_TIMEOUT: Final = 2.0
 # How often the in-process feed looks at the other services' SQLite stores when no append of
 # its own store instance wakes it (their appends go through the owning service's instance).
 SOURCE_POLL_SECONDS: Final = 0.05
@@ -153,7 +153,7 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
                 detail="built by an older layout: run `bvb portfolio rebuild`",
             )
         ask = functools.partial(read_model.checkpoints, projection.name)
-        return await answers("read_model", ask, READINESS_TIMEOUT)
+        return await answers("read_model", ask)
 
     async def lag_is_small() -> ReadinessCheck:
         lag: LagProbe | None = getattr(app.state, "lag", None)

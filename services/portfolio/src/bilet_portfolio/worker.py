@@ -11,7 +11,6 @@ metrics — applied events, duplicates, gaps, dead letters, consumer lag — are
 """
 
 import asyncio
-import logging
 import sys
 
 from bilet.logs import configure_logging
@@ -21,8 +20,6 @@ from bilet_portfolio.adapters import layout
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.stores import open_read_model
 from bilet_portfolio.settings import SOURCES, PortfolioSettings, topic_of
-
-_log = logging.getLogger("bilet_portfolio.worker")
 
 
 def build_feed(

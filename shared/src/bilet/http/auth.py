@@ -270,7 +270,6 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     children = claims.get("children", [])
     if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
         raise unauthorized("The claim 'children' must be a list of participant ids.")
-    expires = claims.get("exp")
     return Principal(
         subject=str(claims["sub"]),
         role=role,
@@ -305,12 +304,14 @@ class BearerPrincipal(HTTPBearer):
             raise unauthorized("A bearer token is required.")
         verifier: TokenVerifier = request.app.state.token_verifier
         token = credentials.credentials
+        if not verifier.keys.may_block:
+            return verifier.verify(token)  # a remembered token first, inside
+        # A key source that may fetch over the network verifies on a worker thread, unless the
+        # token is remembered already.
         principal = verifier.remembered(token)
         if principal is not None:
             return principal
-        if verifier.keys.may_block:
-            return await run_in_threadpool(verifier.verify, token)
-        return verifier.verify(token)
+        return await run_in_threadpool(verifier.verify, token)
 
 
 current_principal: Final = BearerPrincipal(

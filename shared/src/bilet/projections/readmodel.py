@@ -165,6 +165,8 @@ class ReadModel(ABC):
     poll_interval: float = 0.1
 
     def __init__(self) -> None:
+        # Set by every commit here; the checker wakes through `_Waiter.wake`, the benchmark's
+        # per-waiter peer (benchmarks/bench_projections.py) through this.
         self._changed = asyncio.Event()
         self._waiters: dict[str, _Waiter] = {}  # by projection, started by the first wait
         self._closed = False
