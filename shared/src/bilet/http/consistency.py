@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from starlette.responses import Response
+
 from bilet.http.problems import Problem
 
 POSITION_HEADER: Final = "BVB-Position"
@@ -30,6 +32,12 @@ class PositionToken:
     def encode(self) -> str:
         base = f"{self.source}:{self.position}"
         return base if self.stream_id is None else f"{base}:{self.stream_id}"
+
+
+def send_positions(response: Response, *tokens: PositionToken) -> None:
+    """Put the tokens in an answer's `BVB-Position` header (nothing when there are none)."""
+    if tokens:
+        response.headers[POSITION_HEADER] = ", ".join(token.encode() for token in tokens)
 
 
 def invalid_token(detail: str) -> Problem:

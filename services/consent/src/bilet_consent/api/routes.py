@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from bilet.crypto import is_erased
-from bilet.http.consistency import POSITION_HEADER, PositionToken
+from bilet.http.consistency import PositionToken, send_positions
 from bilet.http.context import ContextWithPositions
 from bilet.http.guard import has_hostile_text
 from bilet.http.problems import Problem
@@ -48,9 +48,7 @@ router = APIRouter(prefix="/v1")
 
 
 def _answer(committed: Committed, response: Response) -> ConsentCommandResponse:
-    response.headers[POSITION_HEADER] = PositionToken(
-        SERVICE_NAME, committed.position, committed.stream_id
-    ).encode()
+    send_positions(response, PositionToken(SERVICE_NAME, committed.position, committed.stream_id))
     return ConsentCommandResponse(
         consent_id=committed.consent_id,
         participant_id=committed.participant_id,

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from bilet.http import CurrentPrincipal
-from bilet.http.consistency import POSITION_HEADER, PositionToken
+from bilet.http.consistency import PositionToken, send_positions
 from bilet.http.context import Context
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
@@ -71,7 +71,7 @@ SeasonPath = Annotated[int, Path(ge=2018, le=2100)]
 
 def _position(response: Response, position: int, stream_id: str | None = None) -> int:
     """The body's `position`, and the read-your-writes token in the BVB-Position header."""
-    response.headers[POSITION_HEADER] = PositionToken(SERVICE_NAME, position, stream_id).encode()
+    send_positions(response, PositionToken(SERVICE_NAME, position, stream_id))
     return position
 
 

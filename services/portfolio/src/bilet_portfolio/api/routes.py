@@ -12,7 +12,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from bilet.http import Role
-from bilet.http.consistency import POSITION_HEADER, PositionToken, parse_position_tokens
+from bilet.http.consistency import (
+    POSITION_HEADER,
+    PositionToken,
+    parse_position_tokens,
+    send_positions,
+)
 from bilet.http.context import Context
 from bilet_portfolio.api.models import (
     BookingModel,
@@ -86,10 +91,7 @@ async def _wait(queries: PortfolioQueries, header: str | None) -> None:
 async def _reflects(queries: PortfolioQueries, response: Response) -> None:
     """The positions the answer reflects, one token per source, in `BVB-Position`."""
     positions = await queries.positions()
-    if positions:
-        response.headers[POSITION_HEADER] = ", ".join(
-            PositionToken(source, position).encode() for source, position in positions.items()
-        )
+    send_positions(response, *(PositionToken(s, p) for s, p in positions.items()))
 
 
 # ---------------------------------------------------------------------- mapping
