@@ -70,7 +70,7 @@ class Participant:
         return any(e.season == season for e in self.enrolments)
 
 
-initial_state: Final[Participant | None] = None
+initial: Final[Participant | None] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ class Profile:
     guardians: tuple[LinkedGuardian, ...] = ()
 
 
-initial_state: Final[Profile | None] = None
+initial: Final[Profile | None] = None
 
 
 @dataclass(frozen=True, slots=True)

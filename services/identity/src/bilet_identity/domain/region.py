@@ -52,7 +52,7 @@ class Region:
         return season in self.seasons
 
 
-initial_state: Final[Region | None] = None
+initial: Final[Region | None] = None
 
 
 @dataclass(frozen=True, slots=True)

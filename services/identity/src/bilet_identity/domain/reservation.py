@@ -29,7 +29,7 @@ class Reservation:
     reviews_requested: int = 0
 
 
-initial_state: Final[Reservation | None] = None
+initial: Final[Reservation | None] = None
 
 
 @dataclass(frozen=True, slots=True)

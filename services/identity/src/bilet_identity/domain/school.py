@@ -34,7 +34,7 @@ class School:
     municipality: str
 
 
-initial_state: Final[School | None] = None
+initial: Final[School | None] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ class SeasonRules:
         return self.lowest_grade <= grade <= self.highest_grade
 
 
-initial_state: Final[SeasonRules | None] = None
+initial: Final[SeasonRules | None] = None
 
 
 @dataclass(frozen=True, slots=True)
