@@ -129,6 +129,29 @@ class EventLog:
         state = functools.reduce(evolve, stream.events, initial)
         return Loaded(stream.stream_id, stream.events, stream.version, stream.position, state)
 
+    def published_position(self, positions: Iterable[tuple[str, int]]) -> int:
+        """The read-your-writes position of what a command wrote or read: the last event on a
+        published stream. Internal streams are never relayed, so a reader built from the
+        published ones would wait forever for a position only they hold."""
+        every = list(positions)
+        published = [p for s, p in every if category_of(s) not in self.internal_categories]
+        return max(published or [p for _, p in every])
+
+    async def prepare(
+        self,
+        cipher: FieldCipher,
+        metadata: EventMetadata,
+        parts: Iterable[tuple[str, Sequence[Decided], ExpectedVersion]],
+    ) -> list[StreamAppend]:
+        """What was decided for each stream, sealed and encoded (each event with its id), as one
+        commit's appends; streams with nothing decided are left out."""
+        appends = []
+        for stream_id, decided, expected in parts:
+            if decided:
+                events = await seal_all(cipher, decided)
+                appends.append(self.stream_append(stream_id, events, expected, metadata))
+        return appends
+
     async def append(
         self,
         store: EventStore,
@@ -138,9 +161,4 @@ class EventLog:
     ) -> list[AppendResult]:
         """Seal and append what was decided for each stream (streams with nothing decided are
         left out) in one atomic append: all of it, or nothing."""
-        appends = []
-        for stream_id, decided, expected in parts:
-            if decided:
-                events = await seal_all(cipher, decided)
-                appends.append(self.stream_append(stream_id, events, expected, metadata))
-        return await store.append_many(appends)
+        return await store.append_many(await self.prepare(cipher, metadata, parts))

@@ -1,0 +1,210 @@
+"""Every command's path, written once: load the streams it decides on, fold them, call a pure
+`decide`, seal personal plaintext, append with the versions the streams were read at (several
+streams in one atomic commit), decide again when another writer was faster, and answer with the
+read-your-writes position. As Equinox's `Decider.Transact`, a handler reads
+
+    outcome = await self.transactor.transact(ctx, streams.participant(pid), decide)
+
+and the loading, retrying and appending live here and nowhere else.
+"""
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from bilet.application.context import RequestContext
+from bilet.application.eventlog import EventLog, Loaded, Part, Stream
+from bilet.application.retry import MAX_ATTEMPTS, retrying
+from bilet.contracts.drafts import Decided
+from bilet.crypto import FieldCipher
+from bilet.eventstore import (
+    AppendResult,
+    EventStore,
+    ExpectedVersion,
+    StreamAppend,
+    WrongExpectedVersion,
+)
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+# An append whose answer was lost (a dropped connection, a timeout) may or may not have been
+# committed. Sending the very same events again is safe: the store recognises their ids and
+# answers with the original result instead of writing twice.
+UNKNOWN_OUTCOME_ATTEMPTS: Final = 3
+UNKNOWN_OUTCOME_ERRORS: Final = (OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Fold(Generic[S]):
+    """How one stream becomes the state a decider decides on: its id, the decider's `initial`
+    state and its `evolve`."""
+
+    stream_id: str
+    initial: S
+    evolve: Callable[[S, Any], S]
+
+
+Decision = Sequence[Decided]
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What a command did: what its body returned, the read-your-writes position of its commit
+    (or of what it read, when it decided nothing), and each stream's version after it."""
+
+    value: T
+    position: int
+    versions: Mapping[str, int | None]
+    appended: bool
+
+    def version(self, stream_id: str) -> int | None:
+        return self.versions.get(stream_id)
+
+
+class Attempt:
+    """One try at a command: the streams it read (and the versions it read them at) and what it
+    decided for them. A retry starts a new attempt from scratch."""
+
+    def __init__(self, store: EventStore, log: EventLog) -> None:
+        self._store = store
+        self._log = log
+        self._read: dict[str, Stream] = {}
+        self._decided: dict[str, list[Decided]] = {}
+        self._expected: dict[str, ExpectedVersion] = {}
+
+    async def load(self, fold: Fold[S]) -> Loaded[S]:
+        """The stream folded into its state. An append to it expects the version read here, so
+        a decision taken on it is never committed on top of a change it did not see."""
+        stream = self._read.get(fold.stream_id)
+        if stream is None:
+            stream = await self._log.read(self._store, fold.stream_id)
+            self._read[fold.stream_id] = stream
+        state = fold.initial
+        for event in stream.events:
+            state = fold.evolve(state, event)
+        return Loaded(stream.stream_id, stream.events, stream.version, stream.position, state)
+
+    async def state(self, fold: Fold[S]) -> S:
+        """Only the state of `load`."""
+        return (await self.load(fold)).state
+
+    def append(
+        self, stream_id: str, decided: Decision, expected: ExpectedVersion | None = None
+    ) -> None:
+        """Commit `decided` to `stream_id` with the rest of this attempt. `expected` defaults to
+        the version the stream was loaded at; a stream that was not loaded needs one (NO_STREAM
+        for a new stream, ANY for an additive, unordered one)."""
+        if expected is None:
+            read = self._read.get(stream_id)
+            if read is None:
+                raise ValueError(f"{stream_id} was not loaded: say which version to expect")
+            expected = read.expected
+        known = self._expected.setdefault(stream_id, expected)
+        if known != expected:
+            raise ValueError(f"{stream_id}: two expectations ({known!r}, {expected!r})")
+        self._decided.setdefault(stream_id, []).extend(decided)
+
+    @property
+    def parts(self) -> list[Part]:
+        """What this attempt commits, stream by stream (streams with nothing decided left out)."""
+        return [
+            Part(stream_id, decided, self._expected[stream_id])
+            for stream_id, decided in self._decided.items()
+            if decided
+        ]
+
+    def outcome(self, value: T, results: Sequence[AppendResult]) -> Outcome[T]:
+        versions: dict[str, int | None] = {sid: s.version for sid, s in self._read.items()}
+        versions.update({r.stream_id: r.version for r in results})
+        if results:
+            position = self._log.published_position([(r.stream_id, r.position) for r in results])
+        else:
+            read = [(s.stream_id, s.position) for s in self._read.values()]
+            position = self._log.published_position(read) if read else 0
+        return Outcome(value, position, versions, bool(results))
+
+
+class Transactor:
+    """A service's command path over its store: `transact` for one stream, `transact_many` for a
+    decision that spans several (one atomic commit). `conflict` is the service's own error for
+    a command that kept meeting faster writers."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        cipher: FieldCipher,
+        log: EventLog,
+        conflict: Callable[[], Exception],
+        *,
+        attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.store = store
+        self.cipher = cipher
+        self.log = log
+        self.conflict = conflict
+        self.attempts = attempts
+
+    async def transact(
+        self,
+        ctx: RequestContext,
+        fold: Fold[S],
+        decide: Callable[[S], Decision | Awaitable[Decision]],
+    ) -> Outcome[S]:
+        """Load `fold`'s stream, `decide` on its state, append what was decided; again on a
+        conflict. The outcome's value is the state the decision was taken on."""
+
+        async def body(attempt: Attempt) -> S:
+            state = await attempt.state(fold)
+            decided = decide(state)
+            if inspect.isawaitable(decided):
+                decided = await decided
+            attempt.append(fold.stream_id, decided)
+            return state
+
+        return await self.transact_many(ctx, body)
+
+    async def transact_many(
+        self,
+        ctx: RequestContext,
+        body: Callable[[Attempt], Awaitable[T]],
+        *,
+        retry: bool = True,
+        conflict: Callable[[], Exception] | None = None,
+    ) -> Outcome[T]:
+        """Run `body` (it loads, decides and appends through the `Attempt`) and commit what it
+        decided; with `retry`, run it again from scratch when a stream changed meanwhile. Without
+        (a caller who named the version they saw), a change meanwhile raises `conflict`."""
+
+        async def once() -> Outcome[T]:
+            attempt = Attempt(self.store, self.log)
+            value = await body(attempt)
+            return attempt.outcome(value, await self.commit(ctx, attempt.parts))
+
+        refused = conflict or self.conflict
+        if retry:
+            return await retrying(once, refused, attempts=self.attempts)
+        try:
+            return await once()
+        except WrongExpectedVersion:
+            raise refused() from None
+
+    async def commit(self, ctx: RequestContext, parts: Sequence[Part]) -> list[AppendResult]:
+        """Seal and append `parts` in one commit (nothing when nothing was decided). The events
+        get their ids once, so an append whose answer was lost is sent again unchanged."""
+        appends = await self.log.prepare(self.cipher, ctx.metadata(), parts)
+        if not appends:
+            return []
+        return await self._append_once(appends)
+
+    async def _append_once(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        for tries in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
+            try:
+                return await self.store.append_many(appends)
+            except UNKNOWN_OUTCOME_ERRORS:
+                if tries == UNKNOWN_OUTCOME_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05 * tries)
+        raise AssertionError("unreachable")  # pragma: no cover
