@@ -663,7 +663,7 @@ class IdentitySide:
 
     @staticmethod
     def context(role: Role, *, school_id: str | None = None, region_id: str | None = None) -> Any:
-        from bilet_identity.application.service import CommandContext
+        from bilet_identity.application.inputs import CommandContext
 
         principal = Principal(f"bench-{role.value}", role, school_id=school_id, region_id=region_id)
         return CommandContext(principal, "bench")
@@ -674,7 +674,7 @@ class IdentitySide:
 
         from benchmarks.portfolio_world import NAMES, current_season
         from bilet.contracts.vocabulary import Stage
-        from bilet_identity.application.service import PupilInput
+        from bilet_identity.application.inputs import PupilInput
         from bilet_identity.domain.season import PublishSeasonRules
         from bilet_identity.domain.snils import generate
 
@@ -722,7 +722,7 @@ class IdentitySide:
 
     async def correct(self, pid: uuid.UUID) -> tuple[int, str]:
         """The next grade (7 ↔ 8): the token's position and stream."""
-        from bilet_identity.application.service import CorrectionInput
+        from bilet_identity.application.inputs import CorrectionInput
 
         grade = 15 - self.grades[pid]
         assert self.school_id is not None

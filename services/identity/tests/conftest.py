@@ -18,7 +18,8 @@ from bilet.http import Role
 from bilet.http.auth import Principal
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
 from bilet_identity.app import create_app
-from bilet_identity.application.service import CommandContext, IdentityService
+from bilet_identity.application.inputs import CommandContext
+from bilet_identity.application.service import IdentityService
 from bilet_identity.domain.region import region_id_for
 from bilet_identity.domain.school import school_id_for
 from bilet_identity.domain.season import PublishSeasonRules

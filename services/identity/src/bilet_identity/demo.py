@@ -21,7 +21,8 @@ from uuid import UUID
 
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet.http.auth import Principal, Role
-from bilet_identity.application.service import CommandContext, IdentityService, PupilInput
+from bilet_identity.application.inputs import CommandContext, PupilInput
+from bilet_identity.application.service import IdentityService
 from bilet_identity.domain.errors import (
     DomainError,
     DuplicateSchool,

@@ -14,8 +14,9 @@ from bilet.crypto import FieldCipher, InMemoryKeyStore
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.http import Role
 from bilet_identity.application.errors import AccessDenied, DuplicateRefused
+from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.application.pseudonyms import Pseudonymiser
-from bilet_identity.application.service import CorrectionInput, IdentityService, PupilInput
+from bilet_identity.application.service import IdentityService
 from bilet_identity.domain.errors import ParticipantExists, UnknownParticipant, UnknownSeason
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from bilet.eventstore import (
 
 S = TypeVar("S")
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 # An append whose answer was lost (a dropped connection, a timeout) may or may not have been
 # committed. Sending the very same events again is safe: the store recognises their ids and
@@ -51,11 +52,11 @@ Decision = Sequence[Decided]
 
 
 @dataclass(frozen=True)
-class Outcome(Generic[T]):
+class Outcome(Generic[T_co]):
     """What a command did: what its body returned, the read-your-writes position of its commit
     (or of what it read, when it decided nothing), and each stream's version after it."""
 
-    value: T
+    value: T_co
     position: int
     versions: Mapping[str, int | None]
     appended: bool
@@ -147,6 +148,14 @@ class Transactor:
         self.conflict = conflict
         self.attempts = attempts
 
+    def attempt(self) -> Attempt:
+        """A fresh attempt: reads through it remember the versions a commit will expect."""
+        return Attempt(self.store, self.log)
+
+    def position_of(self, results: Sequence[AppendResult]) -> int:
+        """The read-your-writes position of a commit's results (its published streams' last)."""
+        return self.log.published_position((r.stream_id, r.position) for r in results)
+
     async def transact(
         self,
         ctx: RequestContext,
@@ -179,7 +188,7 @@ class Transactor:
         (a caller who named the version they saw), a change meanwhile raises `conflict`."""
 
         async def once() -> Outcome[T]:
-            attempt = Attempt(self.store, self.log)
+            attempt = self.attempt()
             value = await body(attempt)
             return attempt.outcome(value, await self.commit(ctx, attempt.parts))
 

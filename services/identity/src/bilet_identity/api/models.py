@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bilet.contracts.catalogue.consent import Relationship
 from bilet.contracts.catalogue.identity import CorrectionReason
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
+from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.domain.people import HealthLimitationKind
 
 Name = Annotated[str, Field(max_length=200)]
@@ -147,6 +148,25 @@ class RegisterParticipantRequest(Request):
     health_limitations: HealthLimitationsModel | None = None
     accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] = []
 
+    def to_pupil(self) -> PupilInput:
+        """The pupil as the application takes them (the same shape as a class-list row)."""
+        health = self.health_limitations
+        return PupilInput(
+            last_name=self.last_name,
+            first_name=self.first_name,
+            middle_name=self.middle_name,
+            birth_date=self.birth_date,
+            snils=self.snils,
+            grade=self.grade,
+            citizenship=self.citizenship,
+            residence_region_id=self.residence_region_id,
+            home_schooled=self.home_schooled,
+            has_health_limitations=health.has_limitations if health else False,
+            health_limitation_kind=health.kind if health else None,
+            accessibility_needs=tuple(self.accessibility_needs),
+            season=self.season,
+        )
+
 
 class ParticipantRegisteredResponse(BaseModel):
     participant_id: UUID
@@ -166,6 +186,22 @@ class CorrectParticipantRequest(Request):
     grade: Grade | None = None
     health_limitations: HealthLimitationsModel | None = None
     accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] | None = None
+
+    def to_correction(self) -> CorrectionInput:
+        health = self.health_limitations
+        needs = self.accessibility_needs
+        return CorrectionInput(
+            reason=self.reason,
+            last_name=self.last_name,
+            first_name=self.first_name,
+            middle_name=self.middle_name,
+            birth_date=self.birth_date,
+            snils=self.snils,
+            grade=self.grade,
+            has_health_limitations=None if health is None else health.has_limitations,
+            health_limitation_kind=None if health is None else health.kind,
+            accessibility_needs=None if needs is None else tuple(needs),
+        )
 
 
 class ParticipantChangedResponse(BaseModel):

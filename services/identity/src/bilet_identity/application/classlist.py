@@ -16,6 +16,7 @@ from typing import Final, TypeVar
 from uuid import UUID
 
 from bilet.contracts.vocabulary import AccessibilityNeed
+from bilet_identity.application.inputs import PupilInput
 from bilet_identity.domain.errors import DomainError, InvalidDetails
 from bilet_identity.domain.people import RUSSIA, HealthLimitationKind
 from bilet_identity.domain.region import region_id_for
@@ -58,30 +59,9 @@ class ClassListRefused(DomainError):
 
 
 @dataclass(frozen=True, slots=True)
-class PupilRow:
-    """One row as the school wrote it, parsed into types (names and СНИЛС are checked later)."""
-
-    last_name: str
-    first_name: str
-    middle_name: str | None
-    birth_date: date
-    snils: str
-    grade: int
-    citizenship: str
-    residence_region_id: UUID | None
-    home_schooled: bool
-    has_health_limitations: bool
-    health_limitation_kind: HealthLimitationKind | None
-    accessibility_needs: tuple[AccessibilityNeed, ...]
-
-    def __repr__(self) -> str:
-        return "PupilRow(<hidden>)"
-
-
-@dataclass(frozen=True, slots=True)
 class ParsedRow:
     line: int
-    pupil: PupilRow | None
+    pupil: PupilInput | None
     error: DomainError | None
 
 
@@ -171,7 +151,7 @@ def _row(line: int, cells: list[str], positions: dict[str, int], width: int) -> 
         return "" if index is None else cells[index].strip()
 
     try:
-        pupil = PupilRow(
+        pupil = PupilInput(
             last_name=cell("last_name"),
             first_name=cell("first_name"),
             middle_name=cell("middle_name") or None,

@@ -1,24 +1,19 @@
-"""The routes of `/identity/v1`: parse → command → handle → answer. Refusals are raised as
-domain errors and become problem+json (`problems.on_domain_error`)."""
+"""The participants' routes: registration (by form and class list), a participant's view,
+corrections, moves, enrolments, guardians' links, duplicate reviews."""
 
 from typing import Annotated, Final
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from bilet.http import CurrentPrincipal
-from bilet.http.consistency import PositionToken, send_positions
 from bilet.http.context import Context
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
     Accepted,
-    AdmitRegionRequest,
     CorrectParticipantRequest,
-    DiagnosticsWindowModel,
     DuplicateReviewModel,
     EnrolmentModel,
     EnrolParticipantRequest,
-    GradeRangeModel,
     GuardianModel,
     HealthLimitationsModel,
     ImportResponse,
@@ -30,258 +25,25 @@ from bilet_identity.api.models import (
     ParticipantModel,
     ParticipantRegisteredResponse,
     PersonalDataModel,
-    PublishSeasonRulesRequest,
-    RegionAdmittedResponse,
-    RegionModel,
     RegisterParticipantRequest,
-    RegisterSchoolRequest,
-    ScheduleWindowRequest,
-    SchoolModel,
-    SchoolRegisteredResponse,
-    SeasonRulesModel,
-    SeasonRulesPublishedResponse,
 )
 from bilet_identity.api.problems import problem_of, problems
+from bilet_identity.api.routes.common import (
+    Service,
+    answer_position,
+    participant_changed,
+)
 from bilet_identity.application.access import Visibility
 from bilet_identity.application.errors import AccessDenied, DuplicateRefused
-from bilet_identity.application.service import (
+from bilet_identity.application.inputs import (
     CommandContext,
-    Committed,
-    CorrectionInput,
-    IdentityService,
     ImportReport,
     ParticipantView,
-    PupilInput,
     RowOutcome,
 )
 from bilet_identity.domain.errors import NotEligible
-from bilet_identity.domain.region import Region
-from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
-from bilet_identity.settings import SERVICE_NAME
 
-
-def _service(request: Request) -> IdentityService:
-    service: IdentityService = request.app.state.identity
-    return service
-
-
-Service = Annotated[IdentityService, Depends(_service)]
-SeasonPath = Annotated[int, Path(ge=2018, le=2100)]
-
-
-def _position(response: Response, position: int, stream_id: str | None = None) -> int:
-    """The body's `position`, and the read-your-writes token in the BVB-Position header."""
-    send_positions(response, PositionToken(SERVICE_NAME, position, stream_id))
-    return position
-
-
-def _participant_changed(
-    participant_id: UUID, committed: Committed, response: Response
-) -> ParticipantChangedResponse:
-    return ParticipantChangedResponse(
-        participant_id=participant_id,
-        version=committed.version,
-        position=_position(response, committed.position, f"participant-{participant_id}"),
-    )
-
-
-router = APIRouter(prefix="/v1")
-
-
-# ---------------------------------------------------------------------- seasons
-def _rules(rules: SeasonRules) -> SeasonRulesModel:
-    return SeasonRulesModel(
-        season=rules.season,
-        rules_version=rules.rules_version,
-        eligible_grades=GradeRangeModel(lowest=rules.lowest_grade, highest=rules.highest_grade),
-        max_career_events=rules.max_career_events,
-        diagnostics_stages=list(rules.diagnostics_stages),
-        starts_on=rules.starts_on,
-        ends_on=rules.ends_on,
-    )
-
-
-@router.get(
-    "/seasons",
-    name="list_seasons",
-    tags=["programme"],
-    summary="The seasons and the rules in force in each",
-    responses=problems(),
-)
-async def list_seasons(service: Service, _: CurrentPrincipal) -> list[SeasonRulesModel]:
-    return [_rules(rules) for rules in await service.all_season_rules()]
-
-
-@router.get(
-    "/seasons/{season}/rules",
-    name="get_season_rules",
-    tags=["programme"],
-    summary="The rules in force for a season",
-    responses=problems(422),
-)
-async def get_season_rules(
-    season: SeasonPath, service: Service, _: CurrentPrincipal
-) -> SeasonRulesModel:
-    return _rules(await service.season_rules(season))
-
-
-@router.put(
-    "/seasons/{season}/rules",
-    name="publish_season_rules",
-    tags=["programme"],
-    summary="Publish (or revise) a season's rules (federal operator)",
-    responses=problems(403, 422),
-)
-async def publish_season_rules(
-    season: SeasonPath,
-    body: PublishSeasonRulesRequest,
-    service: Service,
-    context: Context,
-    response: Response,
-) -> SeasonRulesPublishedResponse:
-    committed = await service.publish_season_rules(
-        context,
-        PublishSeasonRules(
-            season=season,
-            lowest_grade=body.eligible_grades.lowest,
-            highest_grade=body.eligible_grades.highest,
-            max_career_events=body.max_career_events,
-            diagnostics_stages=tuple(body.diagnostics_stages),
-            starts_on=body.starts_on,
-            ends_on=body.ends_on,
-        ),
-    )
-    rules = await service.season_rules(season)
-    return SeasonRulesPublishedResponse(
-        season=season,
-        rules_version=rules.rules_version,
-        position=_position(response, committed.position),
-    )
-
-
-# ---------------------------------------------------------------------- regions and schools
-def _region(region: Region) -> RegionModel:
-    return RegionModel(
-        region_id=region.region_id,
-        region_code=region.region_code,
-        name=region.name,
-        time_zone=region.time_zone,
-        coordinator=region.coordinator,
-        seasons=sorted(region.seasons),
-        diagnostics_windows=[
-            DiagnosticsWindowModel(
-                season=w.season, stages=list(w.stages), opens_on=w.opens_on, closes_on=w.closes_on
-            )
-            for w in region.windows
-        ],
-    )
-
-
-@router.get(
-    "/regions",
-    name="list_regions",
-    tags=["regions"],
-    summary="Regions admitted to the programme",
-    responses=problems(),
-)
-async def list_regions(
-    service: Service,
-    _: CurrentPrincipal,
-    season: Annotated[int | None, Query(ge=2018, le=2100)] = None,
-) -> list[RegionModel]:
-    return [_region(region) for region in await service.regions(season)]
-
-
-@router.post(
-    "/regions",
-    name="admit_region",
-    tags=["regions"],
-    status_code=201,
-    summary="Admit a region to a season, with its coordinator (federal operator)",
-    responses=problems(403, 409, 422),
-)
-async def admit_region(
-    body: AdmitRegionRequest, service: Service, context: Context, response: Response
-) -> RegionAdmittedResponse:
-    committed = await service.admit_region(
-        context,
-        region_code=body.region_code,
-        name=body.name,
-        season=body.season,
-        time_zone=body.time_zone,
-        coordinator=body.coordinator,
-    )
-    assert committed.id is not None
-    return RegionAdmittedResponse(
-        region_id=committed.id,
-        position=_position(response, committed.position, f"region-{committed.id}"),
-    )
-
-
-@router.post(
-    "/regions/{region_id:uuid}/diagnostics-windows",
-    name="schedule_diagnostics_window",
-    tags=["regions"],
-    summary="Set a region's testing window (federal operator, the region's coordinator)",
-    responses=problems(403, 404, 422),
-)
-async def schedule_diagnostics_window(
-    region_id: UUID,
-    body: ScheduleWindowRequest,
-    service: Service,
-    context: Context,
-    response: Response,
-) -> Accepted:
-    committed = await service.schedule_diagnostics_window(
-        context,
-        region_id,
-        season=body.season,
-        stages=tuple(body.stages),
-        opens_on=body.opens_on,
-        closes_on=body.closes_on,
-    )
-    return Accepted(position=_position(response, committed.position))
-
-
-@router.get(
-    "/regions/{region_id:uuid}/schools",
-    name="list_schools",
-    tags=["regions"],
-    summary="Schools of a region",
-    responses=problems(404),
-)
-async def list_schools(region_id: UUID, service: Service, _: CurrentPrincipal) -> list[SchoolModel]:
-    return [
-        SchoolModel(
-            school_id=s.school_id, region_id=s.region_id, name=s.name, municipality=s.municipality
-        )
-        for s in await service.schools_of(region_id)
-    ]
-
-
-@router.post(
-    "/regions/{region_id:uuid}/schools",
-    name="register_school",
-    tags=["regions"],
-    status_code=201,
-    summary="Register a school of the region (the region's coordinator)",
-    responses=problems(403, 404, 409, 422),
-)
-async def register_school(
-    region_id: UUID,
-    body: RegisterSchoolRequest,
-    service: Service,
-    context: Context,
-    response: Response,
-) -> SchoolRegisteredResponse:
-    committed = await service.register_school(
-        context, region_id, name=body.name, municipality=body.municipality
-    )
-    assert committed.id is not None
-    return SchoolRegisteredResponse(
-        school_id=committed.id,
-        position=_position(response, committed.position, f"school-{committed.id}"),
-    )
+router = APIRouter()
 
 
 # ---------------------------------------------------------------------- participants
@@ -306,32 +68,17 @@ def _school_of(context: CommandContext, school_id: UUID | None) -> UUID:
 async def register_participant(
     body: RegisterParticipantRequest, service: Service, context: Context, response: Response
 ) -> ParticipantRegisteredResponse:
-    health = body.health_limitations
     committed = await service.register_participant(
         context,
         _school_of(context, body.school_id),
-        PupilInput(
-            last_name=body.last_name,
-            first_name=body.first_name,
-            middle_name=body.middle_name,
-            birth_date=body.birth_date,
-            snils=body.snils,
-            grade=body.grade,
-            citizenship=body.citizenship,
-            residence_region_id=body.residence_region_id,
-            home_schooled=body.home_schooled,
-            has_health_limitations=health.has_limitations if health else False,
-            health_limitation_kind=health.kind if health else None,
-            accessibility_needs=tuple(body.accessibility_needs),
-            season=body.season,
-        ),
+        body.to_pupil(),
     )
     assert committed.id is not None
     response.headers["Location"] = f"/identity/v1/participants/{committed.id}"
     return ParticipantRegisteredResponse(
         participant_id=committed.id,
         version=committed.version or 0,
-        position=_position(response, committed.position, f"participant-{committed.id}"),
+        position=answer_position(response, committed.position, f"participant-{committed.id}"),
     )
 
 
@@ -402,7 +149,7 @@ async def import_participants(
     report = await service.import_participants(
         context, _school_of(context, school_id), content, season
     )
-    _position(response, report.position)
+    answer_position(response, report.position)
     return _report(report)
 
 
@@ -501,29 +248,15 @@ async def correct_participant(
         ),
     ] = None,
 ) -> ParticipantChangedResponse:
-    health = body.health_limitations
     committed = await service.correct_participant(
         context,
         participant_id,
-        CorrectionInput(
-            reason=body.reason,
-            last_name=body.last_name,
-            first_name=body.first_name,
-            middle_name=body.middle_name,
-            birth_date=body.birth_date,
-            snils=body.snils,
-            grade=body.grade,
-            has_health_limitations=None if health is None else health.has_limitations,
-            health_limitation_kind=None if health is None else health.kind,
-            accessibility_needs=None
-            if body.accessibility_needs is None
-            else tuple(body.accessibility_needs),
-        ),
+        body.to_correction(),
         _expected_version(if_match),
     )
     if committed.version is not None:
         response.headers["ETag"] = f'"{committed.version}"'
-    return _participant_changed(participant_id, committed, response)
+    return participant_changed(participant_id, committed, response)
 
 
 @router.post(
@@ -543,7 +276,7 @@ async def move_participant(
     committed = await service.move_participant(
         context, participant_id, body.to_school_id, body.grade
     )
-    return _participant_changed(participant_id, committed, response)
+    return participant_changed(participant_id, committed, response)
 
 
 @router.post(
@@ -563,7 +296,7 @@ async def enrol_participant(
     committed = await service.enrol_participant(
         context, participant_id, season=body.season, grade=body.grade
     )
-    return _participant_changed(participant_id, committed, response)
+    return participant_changed(participant_id, committed, response)
 
 
 @router.post(
@@ -583,7 +316,7 @@ async def link_guardian(
     committed = await service.link_guardian(
         context, participant_id, body.guardian_id, body.relationship
     )
-    return Accepted(position=_position(response, committed.position))
+    return Accepted(position=answer_position(response, committed.position))
 
 
 @router.get(

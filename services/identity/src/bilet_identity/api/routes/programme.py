@@ -1,0 +1,230 @@
+"""The programme's routes: seasons, regions and their diagnostics windows, schools."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from bilet.http import CurrentPrincipal
+from bilet.http.context import Context
+from bilet_identity.api.models import (
+    Accepted,
+    AdmitRegionRequest,
+    DiagnosticsWindowModel,
+    GradeRangeModel,
+    PublishSeasonRulesRequest,
+    RegionAdmittedResponse,
+    RegionModel,
+    RegisterSchoolRequest,
+    ScheduleWindowRequest,
+    SchoolModel,
+    SchoolRegisteredResponse,
+    SeasonRulesModel,
+    SeasonRulesPublishedResponse,
+)
+from bilet_identity.api.problems import problems
+from bilet_identity.api.routes.common import (
+    SeasonPath,
+    Service,
+    answer_position,
+)
+from bilet_identity.domain.region import Region
+from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
+
+router = APIRouter()
+
+
+# ---------------------------------------------------------------------- seasons
+def _rules(rules: SeasonRules) -> SeasonRulesModel:
+    return SeasonRulesModel(
+        season=rules.season,
+        rules_version=rules.rules_version,
+        eligible_grades=GradeRangeModel(lowest=rules.lowest_grade, highest=rules.highest_grade),
+        max_career_events=rules.max_career_events,
+        diagnostics_stages=list(rules.diagnostics_stages),
+        starts_on=rules.starts_on,
+        ends_on=rules.ends_on,
+    )
+
+
+@router.get(
+    "/seasons",
+    name="list_seasons",
+    tags=["programme"],
+    summary="The seasons and the rules in force in each",
+    responses=problems(),
+)
+async def list_seasons(service: Service, _: CurrentPrincipal) -> list[SeasonRulesModel]:
+    return [_rules(rules) for rules in await service.all_season_rules()]
+
+
+@router.get(
+    "/seasons/{season}/rules",
+    name="get_season_rules",
+    tags=["programme"],
+    summary="The rules in force for a season",
+    responses=problems(422),
+)
+async def get_season_rules(
+    season: SeasonPath, service: Service, _: CurrentPrincipal
+) -> SeasonRulesModel:
+    return _rules(await service.season_rules(season))
+
+
+@router.put(
+    "/seasons/{season}/rules",
+    name="publish_season_rules",
+    tags=["programme"],
+    summary="Publish (or revise) a season's rules (federal operator)",
+    responses=problems(403, 422),
+)
+async def publish_season_rules(
+    season: SeasonPath,
+    body: PublishSeasonRulesRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> SeasonRulesPublishedResponse:
+    committed = await service.publish_season_rules(
+        context,
+        PublishSeasonRules(
+            season=season,
+            lowest_grade=body.eligible_grades.lowest,
+            highest_grade=body.eligible_grades.highest,
+            max_career_events=body.max_career_events,
+            diagnostics_stages=tuple(body.diagnostics_stages),
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
+        ),
+    )
+    rules = await service.season_rules(season)
+    return SeasonRulesPublishedResponse(
+        season=season,
+        rules_version=rules.rules_version,
+        position=answer_position(response, committed.position),
+    )
+
+
+# ---------------------------------------------------------------------- regions and schools
+def _region(region: Region) -> RegionModel:
+    return RegionModel(
+        region_id=region.region_id,
+        region_code=region.region_code,
+        name=region.name,
+        time_zone=region.time_zone,
+        coordinator=region.coordinator,
+        seasons=sorted(region.seasons),
+        diagnostics_windows=[
+            DiagnosticsWindowModel(
+                season=w.season, stages=list(w.stages), opens_on=w.opens_on, closes_on=w.closes_on
+            )
+            for w in region.windows
+        ],
+    )
+
+
+@router.get(
+    "/regions",
+    name="list_regions",
+    tags=["regions"],
+    summary="Regions admitted to the programme",
+    responses=problems(),
+)
+async def list_regions(
+    service: Service,
+    _: CurrentPrincipal,
+    season: Annotated[int | None, Query(ge=2018, le=2100)] = None,
+) -> list[RegionModel]:
+    return [_region(region) for region in await service.regions(season)]
+
+
+@router.post(
+    "/regions",
+    name="admit_region",
+    tags=["regions"],
+    status_code=201,
+    summary="Admit a region to a season, with its coordinator (federal operator)",
+    responses=problems(403, 409, 422),
+)
+async def admit_region(
+    body: AdmitRegionRequest, service: Service, context: Context, response: Response
+) -> RegionAdmittedResponse:
+    committed = await service.admit_region(
+        context,
+        region_code=body.region_code,
+        name=body.name,
+        season=body.season,
+        time_zone=body.time_zone,
+        coordinator=body.coordinator,
+    )
+    assert committed.id is not None
+    return RegionAdmittedResponse(
+        region_id=committed.id,
+        position=answer_position(response, committed.position, f"region-{committed.id}"),
+    )
+
+
+@router.post(
+    "/regions/{region_id:uuid}/diagnostics-windows",
+    name="schedule_diagnostics_window",
+    tags=["regions"],
+    summary="Set a region's testing window (federal operator, the region's coordinator)",
+    responses=problems(403, 404, 422),
+)
+async def schedule_diagnostics_window(
+    region_id: UUID,
+    body: ScheduleWindowRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> Accepted:
+    committed = await service.schedule_diagnostics_window(
+        context,
+        region_id,
+        season=body.season,
+        stages=tuple(body.stages),
+        opens_on=body.opens_on,
+        closes_on=body.closes_on,
+    )
+    return Accepted(position=answer_position(response, committed.position))
+
+
+@router.get(
+    "/regions/{region_id:uuid}/schools",
+    name="list_schools",
+    tags=["regions"],
+    summary="Schools of a region",
+    responses=problems(404),
+)
+async def list_schools(region_id: UUID, service: Service, _: CurrentPrincipal) -> list[SchoolModel]:
+    return [
+        SchoolModel(
+            school_id=s.school_id, region_id=s.region_id, name=s.name, municipality=s.municipality
+        )
+        for s in await service.schools_of(region_id)
+    ]
+
+
+@router.post(
+    "/regions/{region_id:uuid}/schools",
+    name="register_school",
+    tags=["regions"],
+    status_code=201,
+    summary="Register a school of the region (the region's coordinator)",
+    responses=problems(403, 404, 409, 422),
+)
+async def register_school(
+    region_id: UUID,
+    body: RegisterSchoolRequest,
+    service: Service,
+    context: Context,
+    response: Response,
+) -> SchoolRegisteredResponse:
+    committed = await service.register_school(
+        context, region_id, name=body.name, municipality=body.municipality
+    )
+    assert committed.id is not None
+    return SchoolRegisteredResponse(
+        school_id=committed.id,
+        position=answer_position(response, committed.position, f"school-{committed.id}"),
+    )

@@ -1,0 +1,44 @@
+"""What every group of identity's use cases stands on: the store, the key-sealed fields, the audit
+trail, the keyed hashes, the catalogue view and the command path (`Transactor`)."""
+
+from collections.abc import Callable
+from datetime import date
+from uuid import UUID
+
+from bilet.application import Attempt, Transactor
+from bilet.audit import AuditLog
+from bilet.crypto import FieldCipher
+from bilet.eventstore import EventStore
+from bilet_identity.application import streams
+from bilet_identity.application.catalogue import CatalogueView
+from bilet_identity.application.errors import VersionConflict
+from bilet_identity.application.eventlog import EVENT_LOG
+from bilet_identity.application.pseudonyms import Pseudonymiser
+from bilet_identity.domain.errors import UnknownParticipant
+from bilet_identity.domain.participant import Participant
+
+
+class IdentityCore:
+    def __init__(
+        self,
+        store: EventStore,
+        cipher: FieldCipher,
+        audit: AuditLog,
+        pseudonymiser: Pseudonymiser,
+        *,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.store = store
+        self.cipher = cipher
+        self.audit = audit
+        self.pseudonyms = pseudonymiser
+        self.today = today
+        self.catalogue = CatalogueView(store)
+        self.transactor = Transactor(store, cipher, EVENT_LOG, VersionConflict)
+
+    async def _existing(self, attempt: Attempt, participant_id: UUID) -> Participant:
+        """The participant's state, read for this attempt; unknown when never registered."""
+        state = await attempt.state(streams.participant(participant_id))
+        if state is None:
+            raise UnknownParticipant()
+        return state

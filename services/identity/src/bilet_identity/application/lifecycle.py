@@ -1,0 +1,225 @@
+"""A participant's life after registration: corrections of their details (the reservation follows),
+a move to another school, enrolment in a later season, a guardian's account linked; and what an
+entitled caller may see of them."""
+
+from dataclasses import replace
+from uuid import UUID
+
+from bilet.application import Attempt
+from bilet.audit import Access
+from bilet.contracts.catalogue.consent import Relationship
+from bilet.http.auth import Role
+from bilet_identity.application import access, streams
+from bilet_identity.application.access import Visibility
+from bilet_identity.application.catalogue import ReviewRequest
+from bilet_identity.application.details import personal_of
+from bilet_identity.application.errors import ParticipantErasedError, VersionConflict
+from bilet_identity.application.inputs import (
+    CommandContext,
+    Committed,
+    CorrectionInput,
+    ParticipantView,
+)
+from bilet_identity.application.registration import Registration
+from bilet_identity.domain import participant as participants
+from bilet_identity.domain import profile as profiles
+from bilet_identity.domain.errors import UnknownParticipant
+from bilet_identity.domain.people import RUSSIA, FullName, HealthLimitations, parse_snils
+
+PERSONAL_READ = ("full_name", "birth_date", "snils", "health_limitations")
+
+
+def _corrected_name(correction: CorrectionInput, current: FullName) -> FullName | None:
+    """The name as corrected (parts not given stay), None when no part is given."""
+    parts = (correction.last_name, correction.first_name, correction.middle_name)
+    if all(part is None for part in parts):
+        return None
+    return FullName.parse(
+        current.last_name if correction.last_name is None else correction.last_name,
+        current.first_name if correction.first_name is None else correction.first_name,
+        current.patronymic if correction.middle_name is None else correction.middle_name,
+    )
+
+
+class ParticipantLife(Registration):
+    async def correct_participant(
+        self,
+        ctx: CommandContext,
+        participant_id: UUID,
+        correction: CorrectionInput,
+        expected_version: int | None = None,
+    ) -> Committed:
+        """Correct a participant's details at their school. With `expected_version` (the
+        caller's If-Match), a change since that version is a conflict, never retried."""
+        stream_id = participants.stream_id(participant_id)
+
+        async def decide(attempt: Attempt) -> list[str]:
+            loaded = await attempt.load(streams.participant(participant_id))
+            state = loaded.state
+            if state is None:
+                raise UnknownParticipant()
+            access.require_registrar_of(ctx.principal, state.school_id)
+            if expected_version is not None and expected_version != loaded.version:
+                raise VersionConflict(expected_version, loaded.version)
+            profile = await attempt.state(streams.profile(participant_id))
+            current = (await personal_of(self.cipher, loaded.events)).details
+            if current is None:
+                raise ParticipantErasedError()
+            await self.audit.record(
+                ctx.audit(Access.READ, participant_id, "correct_participant", PERSONAL_READ)
+            )
+            full_name = _corrected_name(correction, current.full_name)
+            snils = None if correction.snils is None else parse_snils(correction.snils)
+            health = (
+                None
+                if correction.has_health_limitations is None
+                else HealthLimitations(
+                    correction.has_health_limitations, correction.health_limitation_kind
+                )
+            )
+            decided = participants.decide(
+                participants.CorrectDetails(
+                    participant_id=participant_id,
+                    reason=correction.reason,
+                    current=current,
+                    rules=await attempt.state(streams.season(state.season)),
+                    full_name=full_name,
+                    birth_date=correction.birth_date,
+                    snils=snils,
+                    health=health,
+                    grade=correction.grade,
+                    accessibility_needs=correction.accessibility_needs,
+                ),
+                state,
+            )
+            if not decided:
+                return []
+            attempt.append(stream_id, decided)
+            corrected = replace(
+                current,
+                full_name=full_name or current.full_name,
+                birth_date=correction.birth_date or current.birth_date,
+                snils=snils or current.snils,
+            )
+            await self._moved_reservation(attempt, ctx, state, profile, corrected)
+            given = zip(
+                PERSONAL_READ, (full_name, correction.birth_date, snils, health), strict=True
+            )
+            return [name for name, value in given if value is not None]
+
+        outcome = await self.transactor.transact_many(
+            ctx,
+            decide,
+            retry=expected_version is None,
+            conflict=lambda: VersionConflict(expected_version),
+        )
+        if outcome.value:
+            await self.audit.record(
+                ctx.audit(Access.WRITE, participant_id, "correct_participant", outcome.value)
+            )
+        return Committed.of(outcome, stream_id, participant_id)
+
+    async def move_participant(
+        self,
+        ctx: CommandContext,
+        participant_id: UUID,
+        to_school_id: UUID,
+        grade: int | None = None,
+    ) -> Committed:
+        stream_id = participants.stream_id(participant_id)
+
+        async def decide(attempt: Attempt) -> None:
+            state = await self._existing(attempt, participant_id)
+            access.require_school_or_region_of(ctx.principal, state)
+            to_school = await attempt.state(streams.school(to_school_id))
+            move = participants.MoveToSchool(participant_id, to_school, grade)
+            attempt.append(stream_id, participants.decide(move, state))
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        return Committed.of(outcome, stream_id, participant_id)
+
+    async def enrol_participant(
+        self, ctx: CommandContext, participant_id: UUID, *, season: int, grade: int
+    ) -> Committed:
+        stream_id = participants.stream_id(participant_id)
+
+        async def decide(attempt: Attempt) -> None:
+            state = await self._existing(attempt, participant_id)
+            access.require_school_or_region_of(ctx.principal, state)
+            profile = await attempt.load(streams.profile(participant_id))
+            personal = await personal_of(self.cipher, (), profile.events)
+            await self.audit.record(
+                ctx.audit(Access.READ, participant_id, "enrol_participant", ("citizenship",))
+            )
+            school = await attempt.state(streams.school(state.school_id))
+            assert school is not None
+            residence_id = profile.state.residence_region_id if profile.state else state.region_id
+            enrol = participants.EnrolInSeason(
+                participant_id=participant_id,
+                season=season,
+                rules=await attempt.state(streams.season(season)),
+                school=school,
+                school_region=await attempt.state(streams.region(school.region_id)),
+                residence=await attempt.state(streams.region(residence_id)),
+                citizenship=personal.citizenship or RUSSIA,
+                grade=grade,
+            )
+            attempt.append(stream_id, participants.decide(enrol, state))
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        return Committed.of(outcome, stream_id, participant_id)
+
+    async def link_guardian(
+        self,
+        ctx: CommandContext,
+        participant_id: UUID,
+        guardian_id: UUID,
+        relationship: Relationship,
+    ) -> Committed:
+        async def decide(attempt: Attempt) -> bool:
+            state = await self._existing(attempt, participant_id)
+            access.require_registrar_of(ctx.principal, state.school_id)
+            fold = streams.profile(participant_id)
+            link = profiles.LinkGuardian(participant_id, guardian_id, relationship)
+            decided = profiles.decide(link, await attempt.state(fold))
+            attempt.append(fold.stream_id, decided)
+            return bool(decided)
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        if outcome.value:
+            await self.audit.record(
+                ctx.audit(Access.WRITE, participant_id, "link_guardian", ("guardians",))
+            )
+        return Committed.of(outcome, None, participant_id)
+
+    # ------------------------------------------------------------------ queries
+    async def duplicate_reviews(self, ctx: CommandContext) -> list[ReviewRequest]:
+        access.require_role(ctx.principal, Role.OPERATOR)
+        await self.catalogue.refresh_reviews()
+        return list(self.catalogue.reviews)
+
+    async def participant(self, ctx: CommandContext, participant_id: UUID) -> ParticipantView:
+        reads = self.transactor.attempt()
+        loaded = await reads.load(streams.participant(participant_id))
+        if loaded.state is None:
+            raise UnknownParticipant()
+        profile = await reads.load(streams.profile(participant_id))
+        seen = access.visibility(ctx.principal, loaded.state, profile.state)
+        personal = None
+        if seen is not Visibility.PSEUDONYMOUS:
+            personal = await personal_of(self.cipher, loaded.events, profile.events)
+            fields = ["full_name", "birth_date", "snils", "citizenship", "home_schooled"]
+            if seen is Visibility.PERSONAL_AND_HEALTH:
+                fields.append("health_limitations")
+            await self.audit.record(
+                ctx.audit(Access.READ, participant_id, "participant_view", fields)
+            )
+        assert loaded.version is not None
+        return ParticipantView(
+            loaded.state,
+            profile.state,
+            loaded.version,
+            max(loaded.position, profile.position),
+            seen,
+            personal,
+        )
