@@ -20,11 +20,8 @@ from uuid import UUID
 
 from bilet.contracts.catalogue.consent import Purpose, RejectionReason, Relationship
 from bilet.http.auth import Principal, Role
-from bilet_consent.application.service import (
-    CommandContext,
-    ConsentService,
-    SubmissionInput,
-)
+from bilet_consent.application.inputs import CommandContext, SubmissionInput
+from bilet_consent.application.service import ConsentService
 from bilet_consent.domain.errors import DomainError
 from bilet_consent.domain.guardian import Contact, Guardian, GuardianName, Passport
 

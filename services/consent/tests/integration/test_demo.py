@@ -11,7 +11,8 @@ from asgi_lifespan import LifespanManager
 from bilet.http import Role
 from bilet.http.auth import Principal
 from bilet_consent.app import create_app
-from bilet_consent.application.service import CommandContext, ConsentService
+from bilet_consent.application.inputs import CommandContext
+from bilet_consent.application.service import ConsentService
 from bilet_consent.demo import DEMO_GUARDIAN, FIRST_PUPIL, REGION_ID, SECOND_PUPIL, load_demo_data
 from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import SCHOOL_3, SCHOOL_5, register_pupils

@@ -26,11 +26,12 @@ from bilet.pgschema import drop_schema
 from bilet.projections import EmbeddedFeed
 from bilet.projections.postgres import PostgresReadModel
 from bilet_consent.adapters.documents import PostgresDocumentStore
+from bilet_consent.application.inputs import CommandContext, SubmissionInput
 from bilet_consent.application.participants import (
     ParticipantDirectory,
     ParticipantFactsProjection,
 )
-from bilet_consent.application.service import CommandContext, ConsentService, SubmissionInput
+from bilet_consent.application.service import ConsentService
 from bilet_consent.domain.guardian import Contact, Guardian, GuardianName, Passport
 from bilet_consent.testing import PDF, REGION, SCHOOL_3, Clock
 

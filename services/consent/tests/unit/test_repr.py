@@ -15,7 +15,7 @@ from bilet_consent.api.models import (
     SubmitConsentForm,
 )
 from bilet_consent.application.access import Visibility
-from bilet_consent.application.service import ConsentView, SubmissionInput
+from bilet_consent.application.inputs import ConsentView, SubmissionInput
 from bilet_consent.domain.consent import Consent, SubmitConsent, VerifyConsent
 from bilet_consent.domain.guardian import Authority, Contact, Guardian, GuardianName, Passport
 from bilet_consent.testing import GUARDIAN_FIRST, GUARDIAN_LAST, PASSPORT_NUMBER, consent_form

@@ -76,13 +76,18 @@ class Attempt:
         self._decided: dict[str, list[Decided]] = {}
         self._expected: dict[str, ExpectedVersion] = {}
 
-    async def load(self, fold: Fold[S]) -> Loaded[S]:
-        """The stream folded into its state. An append to it expects the version read here, so
-        a decision taken on it is never committed on top of a change it did not see."""
-        stream = self._read.get(fold.stream_id)
+    async def read(self, stream_id: str) -> Stream:
+        """The stream's events, read once per attempt. An append to it expects the version read
+        here, so a decision taken on it is never committed on top of a change it did not see."""
+        stream = self._read.get(stream_id)
         if stream is None:
-            stream = await self._log.read(self._store, fold.stream_id)
-            self._read[fold.stream_id] = stream
+            stream = await self._log.read(self._store, stream_id)
+            self._read[stream_id] = stream
+        return stream
+
+    async def load(self, fold: Fold[S]) -> Loaded[S]:
+        """The stream folded into its state (read as `read` does)."""
+        stream = await self.read(fold.stream_id)
         state = fold.initial
         for event in stream.events:
             state = fold.evolve(state, event)

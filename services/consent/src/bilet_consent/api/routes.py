@@ -23,12 +23,8 @@ from bilet_consent.api.models import (
     WithdrawConsentRequest,
 )
 from bilet_consent.api.problems import problems
-from bilet_consent.application.service import (
-    Committed,
-    ConsentService,
-    SubmissionInput,
-    WrittenRequest,
-)
+from bilet_consent.application.inputs import Committed, SubmissionInput, WrittenRequest
+from bilet_consent.application.service import ConsentService
 from bilet_consent.domain.guardian import Authority, Contact, Guardian, GuardianName, Passport
 from bilet_consent.settings import SERVICE_NAME
 

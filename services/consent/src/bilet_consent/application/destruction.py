@@ -1,0 +1,130 @@
+"""Destruction of a participant's data when it is due (a withdrawal's date, or the end of a consent
+not renewed): the key, the documents, then the record of it; and the job that finds who is due."""
+
+from datetime import date
+from typing import Final
+from uuid import UUID
+
+from bilet.application import Attempt
+from bilet.audit import Access
+from bilet.contracts.catalogue.consent import ErasureReason
+from bilet.eventstore import NO_STREAM
+from bilet.http.auth import Principal, Role
+from bilet_consent.application.base import ConsentCore, consents_of
+from bilet_consent.application.eventlog import EVENT_LOG
+from bilet_consent.application.inputs import CommandContext, ErasureOutcome, ErasureReport
+from bilet_consent.domain import consent as consents
+from bilet_consent.domain.consent import EraseParticipant
+from bilet_consent.domain.errors import ErasureNotDue
+from bilet_consent.domain.internal import DestructionRecorded
+
+DESTROYED_CATEGORIES: Final = (
+    "participant_personal_data",  # what identity sealed: ФИО, date of birth, СНИЛС, ОВЗ …
+    "guardian_full_name",
+    "guardian_passport",
+    "guardian_authority",
+    "guardian_contact",
+    "consent_documents",
+)
+DESTRUCTION_METHODS: Final = ("data_key_destroyed", "documents_deleted")
+# The information systems the participant's data is destroyed from (the destruction record names
+# them): the events identity and consent sealed with the data key, the key store itself, the
+# signed documents, and the read models (every service drops what it holds on ParticipantErased).
+DESTROYED_FROM: Final = (
+    "identity_event_store",
+    "consent_event_store",
+    "key_store",
+    "consent_document_store",
+    "read_models",
+)
+
+
+class ConsentDestruction(ConsentCore):
+    async def erase(self, participant_id: UUID, performed_by: str) -> ErasureOutcome | None:
+        """Destroy a participant's data if it is due: the key first (in the suite's key store),
+        the documents next, then the record of it (`ParticipantErased` and the destruction
+        record), so that whatever says "erased" is true. Safe to run twice, and on two replicas
+        at once: the appends expect the stream's version, and both steps before are idempotent
+        (so deciding again after a faster writer repeats nothing harmful). None when there was
+        nothing (more) to do."""
+        now = self.clock()
+        ctx = CommandContext(Principal(subject=performed_by, role=Role.OPERATOR), "erasure")
+        record_id = consents.destruction_record_id(participant_id)
+
+        async def decide(attempt: Attempt) -> int | None:
+            fold = consents_of(participant_id)
+            state = await attempt.state(fold)
+            try:
+                decided = consents.decide(EraseParticipant(now, self.erasure_days), state)
+            except ErasureNotDue:
+                return None
+            if not decided:
+                return None
+            scheduled = state.erasure(self.erasure_days)
+            assert scheduled is not None
+            reason = scheduled[1]
+            if reason is ErasureReason.CONSENT_WITHDRAWN:
+                ground = state.withdrawn_whole()
+                assert ground is not None
+                withdrawn_on, valid_until = ground.withdrawn_on, None
+            else:
+                ground = state.current()
+                assert ground is not None
+                withdrawn_on, valid_until = None, ground.valid_until
+            await self.cipher.erase(str(participant_id))
+            deleted = await self.documents.delete_participant(participant_id)
+            record = DestructionRecorded(
+                record_id=record_id,
+                participant_id=participant_id,
+                categories=DESTROYED_CATEGORIES,
+                methods=DESTRUCTION_METHODS,
+                destroyed_at=now,
+                reason=reason,
+                consent_id=ground.consent_id,
+                withdrawn_on=withdrawn_on,
+                valid_until=valid_until,
+                documents_deleted=deleted,
+                performed_by=performed_by,
+                destroyed_from=DESTROYED_FROM,
+                operator=self.operator,
+            )
+            attempt.append(fold.stream_id, decided)
+            attempt.append(f"destruction-{record_id}", [record], NO_STREAM)
+            return deleted
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        if outcome.value is None:
+            return None
+        await self.audit.record(
+            ctx.audit(Access.ERASE, participant_id, "destruction", DESTROYED_CATEGORIES)
+        )
+        return ErasureOutcome(participant_id, record_id, outcome.value, outcome.position)
+
+    async def erase_due(
+        self, performed_by: str, as_of: date | None = None, catch_up: float = 5.0
+    ) -> ErasureReport:
+        """Erase every participant whose destruction date has come (by `as_of`, default today):
+        `erase_by` of a withdrawal, or `erasure_days` after the end of a consent not renewed."""
+        day = as_of or self.today()
+        head = await self.store.head_position()
+        if head:
+            # The schedule is a projection of this store: let it see what was written so far.
+            await self.directory.wait_for("consent", head, catch_up)
+        due = await self.directory.due_for_erasure(day, self.erasure_days)
+        erased: list[ErasureOutcome] = []
+        skipped = 0
+        for participant_id in due:
+            outcome = await self.erase(participant_id, performed_by)
+            if outcome is None:
+                skipped += 1
+            else:
+                erased.append(outcome)
+        return ErasureReport(day, len(due), erased, skipped)
+
+    async def overdue_erasures(self) -> int:
+        """Participants whose destruction date has passed and who are not erased yet."""
+        return await self.directory.overdue_erasures(self.today(), self.erasure_days)
+
+    async def record(self, record_id: UUID) -> DestructionRecorded | None:
+        stream = await EVENT_LOG.read(self.store, f"destruction-{record_id}")
+        return next((e for e in stream.events if isinstance(e, DestructionRecorded)), None)
