@@ -355,8 +355,8 @@ async def test_move_and_enrolment_refusals(api: "Api", world: "World") -> None:
             headers=api.registrar(world.school_5),
             json={"to_school_id": str(world.school_5)},
         ),
-        403,
-        "forbidden",
+        404,  # another school's pupil is answered as unknown: no existence oracle
+        "unknown_participant",
     )
     problem(
         await api.client.post(

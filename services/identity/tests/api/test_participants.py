@@ -109,7 +109,11 @@ async def test_a_registered_pupil_is_shown_to_each_role_as_entitled(
         api.token(Role.PUPIL, participant=str(uuid4())),
         api.token(Role.GUARDIAN, children=[str(uuid4())]),
     ):
-        assert (await api.client.get(url, headers=headers)).status_code == 403
+        # Not theirs is answered as unknown: a stranger learns nothing of the child's existence.
+        refused = await api.client.get(url, headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (404, "unknown_participant")
+        unknown = await api.client.get(f"/identity/v1/participants/{uuid4()}", headers=headers)
+        assert unknown.json() == refused.json()
 
 
 async def test_corrections_seal_anew_and_move_the_reservation(api: "Api", world: "World") -> None:
@@ -159,8 +163,12 @@ async def test_guardians_moves_and_enrolments(api: "Api", world: "World") -> Non
     )
     assert linked.status_code == 200, linked.text
     assert position_of(linked) == linked.json()["position"]
-    by_account = api.token(Role.GUARDIAN, subject=guardian)
-    shown = (await api.client.get(base, headers=by_account)).json()
+    # The school's link is a claim, shown, never a grant: the account it names reads nothing
+    # without the identity provider's `children` claim.
+    by_link_only = api.token(Role.GUARDIAN, subject=guardian)
+    assert (await api.client.get(base, headers=by_link_only)).status_code == 404
+    by_claim = api.token(Role.GUARDIAN, subject=guardian, children=[pid])
+    shown = (await api.client.get(base, headers=by_claim)).json()
     assert shown["guardians"] == [{"guardian_id": guardian, "relationship": "parent"}]
     assert shown["personal"]["last_name"] == "Соколова"
 
@@ -170,7 +178,7 @@ async def test_guardians_moves_and_enrolments(api: "Api", world: "World") -> Non
         json={"to_school_id": str(world.spb_school), "grade": 8},
     )
     assert moved.status_code == 200, moved.text
-    assert (await api.client.get(base, headers=api.registrar())).status_code == 403
+    assert (await api.client.get(base, headers=api.registrar())).status_code == 404
     spb = api.registrar(world.spb_school)
     shown = (await api.client.get(base, headers=spb)).json()
     assert (shown["school_id"], shown["region_id"], shown["grade"]) == (

@@ -128,13 +128,23 @@ async def test_object_level_checks_in_the_application(
     other_school = world.context(Role.REGISTRAR, school_id=str(world.school_5))
     coordinator_elsewhere = world.context(Role.COORDINATOR, region_id=str(world.spb))
     for attempt in (
+        service.register_school(coordinator_elsewhere, world.leningrad, name="X", municipality="Y"),
+        service.duplicate_reviews(registrar),
+        service.correct_participant(
+            world.context(Role.NAVIGATOR, school_id=str(world.school_3)),
+            registered.id,
+            CorrectionInput(grade=8),
+        ),
+    ):
+        with pytest.raises(AccessDenied):
+            await attempt
+    # Someone else's participant is answered as one that does not exist.
+    for attempt in (
         service.correct_participant(other_school, registered.id, CorrectionInput(grade=8)),
         service.link_guardian(other_school, registered.id, world.school_3, Relationship.PARENT),
         service.move_participant(coordinator_elsewhere, registered.id, world.spb_school),
-        service.register_school(coordinator_elsewhere, world.leningrad, name="X", municipality="Y"),
-        service.duplicate_reviews(registrar),
     ):
-        with pytest.raises(AccessDenied):
+        with pytest.raises(UnknownParticipant):
             await attempt
     coordinator = world.context(Role.COORDINATOR, region_id=str(world.leningrad))
     moved = await service.move_participant(coordinator, registered.id, world.school_5)

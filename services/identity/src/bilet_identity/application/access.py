@@ -1,14 +1,47 @@
 """Who may do what, object by object (ARCHITECTURE §8): a registrar acts only for their school,
-a coordinator only for their region; personal data is shown only to the roles entitled to it,
-and health limitations (a special category) to fewer of them still."""
+a coordinator only for their region, and a participant outside the caller's scope is answered as
+unknown; a guardian sees their children by the `children` claim alone; personal data is shown
+only to the roles entitled to it, and health limitations (a special category) to fewer still."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from uuid import UUID
 
 from bilet.http.auth import Principal, Role
 from bilet_identity.application.errors import AccessDenied
+from bilet_identity.domain.errors import UnknownParticipant
 from bilet_identity.domain.participant import Participant
-from bilet_identity.domain.profile import Profile
+
+# The roles that may see a participant at all (each within its own scope); any other is refused
+# before anything is looked up.
+PARTICIPANT_READERS = frozenset(
+    {
+        Role.OPERATOR,
+        Role.REGISTRAR,
+        Role.PUPIL,
+        Role.GUARDIAN,
+        Role.NAVIGATOR,
+        Role.COORDINATOR,
+        Role.SUPPORT,
+    }
+)
+# The roles that may move a participant or enrol them in a later season (within their scope).
+SCHOOL_OR_REGION = (Role.OPERATOR, Role.COORDINATOR, Role.REGISTRAR)
+
+
+class OutOfScope(AccessDenied):
+    """The caller's role may do this, but not for this school, region or participant. Where the
+    object is a participant it is answered as unknown (`unknown_if_out_of_scope`): a refusal
+    that differs from "no such participant" would tell a stranger that the child exists."""
+
+
+@contextmanager
+def unknown_if_out_of_scope() -> Iterator[None]:
+    try:
+        yield
+    except OutOfScope:
+        raise UnknownParticipant() from None
 
 
 def _same(claim: str | None, value: UUID) -> bool:
@@ -23,13 +56,13 @@ def require_role(principal: Principal, *roles: Role) -> None:
 def require_registrar_of(principal: Principal, school_id: UUID) -> None:
     require_role(principal, Role.REGISTRAR)
     if not _same(principal.school_id, school_id):
-        raise AccessDenied("A registrar acts only for their own school.")
+        raise OutOfScope("A registrar acts only for their own school.")
 
 
 def require_coordinator_of(principal: Principal, region_id: UUID) -> None:
     require_role(principal, Role.COORDINATOR)
     if not _same(principal.region_id, region_id):
-        raise AccessDenied("A coordinator acts only for their own region.")
+        raise OutOfScope("A coordinator acts only for their own region.")
 
 
 def require_operator_or_coordinator_of(principal: Principal, region_id: UUID) -> None:
@@ -67,9 +100,7 @@ class Visibility(Enum):
     PERSONAL_AND_HEALTH = 3  # and health limitations (ОВЗ)
 
 
-def visibility(
-    principal: Principal, participant: Participant, profile: Profile | None
-) -> Visibility:
+def visibility(principal: Principal, participant: Participant) -> Visibility:
     role = principal.role
     pid = participant.participant_id
     if role is Role.OPERATOR:
@@ -78,16 +109,15 @@ def visibility(
         return Visibility.PERSONAL_AND_HEALTH
     if role is Role.PUPIL and _same(principal.participant_id, pid):
         return Visibility.PERSONAL_AND_HEALTH
-    if role is Role.GUARDIAN:
-        linked = profile is not None and any(
-            _same(principal.subject, g.guardian_id) for g in profile.guardians
-        )
-        if str(pid) in principal.children or linked:
-            return Visibility.PERSONAL_AND_HEALTH
+    # A guardian by the identity provider's `children` claim only: the links a school types in
+    # (`profile.guardians`) are claims of the school, shown, never a grant (ADR 0011).
+    if role is Role.GUARDIAN and str(pid) in principal.children:
+        return Visibility.PERSONAL_AND_HEALTH
     if role is Role.NAVIGATOR and _same(principal.school_id, participant.school_id):
         return Visibility.PERSONAL
     if role is Role.COORDINATOR and _same(principal.region_id, participant.region_id):
         return Visibility.PERSONAL
     if role is Role.SUPPORT:
         return Visibility.PSEUDONYMOUS
-    raise AccessDenied("You may not see this participant.")
+    require_role(principal, *PARTICIPANT_READERS)
+    raise OutOfScope("You may not see this participant.")

@@ -51,6 +51,7 @@ class ParticipantLife(Registration):
     ) -> Committed:
         """Correct a participant's details at their school. With `expected_version` (the
         caller's If-Match), a change since that version is a conflict, never retried."""
+        access.require_role(ctx.principal, Role.REGISTRAR)
         stream_id = participants.stream_id(participant_id)
 
         async def decide(attempt: Attempt) -> list[str]:
@@ -58,7 +59,8 @@ class ParticipantLife(Registration):
             state = loaded.state
             if state is None:
                 raise UnknownParticipant()
-            access.require_registrar_of(ctx.principal, state.school_id)
+            with access.unknown_if_out_of_scope():
+                access.require_registrar_of(ctx.principal, state.school_id)
             if expected_version is not None and expected_version != loaded.version:
                 raise VersionConflict(expected_version, loaded.version)
             profile = await attempt.state(streams.profile(participant_id))
@@ -126,11 +128,13 @@ class ParticipantLife(Registration):
         to_school_id: UUID,
         grade: int | None = None,
     ) -> Committed:
+        access.require_role(ctx.principal, *access.SCHOOL_OR_REGION)
         stream_id = participants.stream_id(participant_id)
 
         async def decide(attempt: Attempt) -> None:
             state = await self._existing(attempt, participant_id)
-            access.require_school_or_region_of(ctx.principal, state)
+            with access.unknown_if_out_of_scope():
+                access.require_school_or_region_of(ctx.principal, state)
             to_school = await attempt.state(streams.school(to_school_id))
             move = participants.MoveToSchool(participant_id, to_school, grade)
             attempt.append(stream_id, participants.decide(move, state))
@@ -141,11 +145,13 @@ class ParticipantLife(Registration):
     async def enrol_participant(
         self, ctx: CommandContext, participant_id: UUID, *, season: int, grade: int
     ) -> Committed:
+        access.require_role(ctx.principal, *access.SCHOOL_OR_REGION)
         stream_id = participants.stream_id(participant_id)
 
         async def decide(attempt: Attempt) -> None:
             state = await self._existing(attempt, participant_id)
-            access.require_school_or_region_of(ctx.principal, state)
+            with access.unknown_if_out_of_scope():
+                access.require_school_or_region_of(ctx.principal, state)
             profile = await attempt.load(streams.profile(participant_id))
             personal = await personal_of(self.cipher, (), profile.events)
             await self.audit.record(
@@ -176,9 +182,12 @@ class ParticipantLife(Registration):
         guardian_id: UUID,
         relationship: Relationship,
     ) -> Committed:
+        access.require_role(ctx.principal, Role.REGISTRAR)
+
         async def decide(attempt: Attempt) -> bool:
             state = await self._existing(attempt, participant_id)
-            access.require_registrar_of(ctx.principal, state.school_id)
+            with access.unknown_if_out_of_scope():
+                access.require_registrar_of(ctx.principal, state.school_id)
             fold = streams.profile(participant_id)
             link = profiles.LinkGuardian(participant_id, guardian_id, relationship)
             decided = profiles.decide(link, await attempt.state(fold))
@@ -199,12 +208,14 @@ class ParticipantLife(Registration):
         return list(self.catalogue.reviews)
 
     async def participant(self, ctx: CommandContext, participant_id: UUID) -> ParticipantView:
+        access.require_role(ctx.principal, *access.PARTICIPANT_READERS)
         reads = self.transactor.attempt()
         loaded = await reads.load(streams.participant(participant_id))
         if loaded.state is None:
             raise UnknownParticipant()
         profile = await reads.load(streams.profile(participant_id))
-        seen = access.visibility(ctx.principal, loaded.state, profile.state)
+        with access.unknown_if_out_of_scope():
+            seen = access.visibility(ctx.principal, loaded.state)
         personal = None
         if seen is not Visibility.PSEUDONYMOUS:
             personal = await personal_of(self.cipher, loaded.events, profile.events)
