@@ -3,20 +3,24 @@ own (stages shown, bookings with their career events, feedback, recommendations,
 history), rendered by the projection from its tables into one JSON text per participant
 (`portfolio_documents`), so a read is one row.
 
-Rendered again, from the tables, whenever the participant's portfolio changes (`_Apply.touched`,
-which every event of theirs and every change of a career event they booked goes through): the
-document is a function of the rows, so it is as deterministic as they are, the same on SQLite and
-PostgreSQL, and rebuilt with them. What the document leaves out is read beside it, on the same
-read: reference data many portfolios share (school, region, the season's stages, testing windows:
-a school's rename must not rewrite thousands of documents) and the sealed ФИО (its column on the
-participant's row, decrypted per request). A mentor's comment is held only as its sealed envelope,
-as in `feedback`; erasure deletes it there and the document is rendered again without it.
+Rendered again, from the tables, whenever the participant's portfolio changes
+(`Step.portfolio_changed`, which every event of theirs and every change of a career event they
+booked goes through): the document is a function of the rows, so it is as deterministic as they
+are, the same on SQLite and PostgreSQL, and rebuilt with them. What the document leaves out is
+read beside it, on the same read: reference data many portfolios share (school, region, the
+season's stages, testing windows: a school's rename must not rewrite thousands of documents) and
+the sealed ФИО (its column on the participant's row, decrypted per request). A mentor's comment
+is held only as its sealed envelope, as in `feedback`; erasure deletes it there and the document
+is rendered again without it.
 """
 
 import json
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
-from bilet.projections import ReadModelTx
+from bilet.projections import ReadModelTx, Row
+from bilet_portfolio.adapters.json_text import from_json, to_json
 from bilet_portfolio.domain.views import (
     BookingRecord,
     CareerEventInfo,
@@ -30,249 +34,361 @@ from bilet_portfolio.domain.views import (
 
 HISTORY_LIMIT: Final = 500
 
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _json(text: str | None, default: Any = None) -> Any:
-    return default if text is None else json.loads(text)
+# The rows of each section as the statement below reads them: every value as text (typed here,
+# so both databases give the same values), NULL as None.
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+class _AttemptRow(NamedTuple):
+    attempt_id: str
+    season: str
+    stage: str
+    status: str
+    instruments: str
+    answer_sheet: str | None
+    result: str | None
+    started_position: str | None
+    completed_position: str | None
+    started_at: str | None
+    completed_at: str | None
 
 
-def _t(expression: str) -> str:
-    return f"CAST({expression} AS TEXT)"
+class _BookingRow(NamedTuple):
+    """A booking and the career event it is on (NULLs while that has not arrived)."""
+
+    booking_id: str
+    career_event_id: str
+    season: str | None
+    status: str
+    cancellation_reason: str | None
+    booked_at: str | None
+    attended_at: str | None
+    cancelled_at: str | None
+    event_title: str | None
+    event_profession: str | None
+    event_environments: str | None
+    event_venue: str | None
+    event_starts_at: str | None
+    event_ends_at: str | None
+    event_cancelled: str | None
+    event_cancellation_reason: str | None
 
 
-_WIDTH: Final = 16
+class _FeedbackRow(NamedTuple):
+    feedback_id: str
+    booking_id: str
+    career_event_id: str
+    engagement: str
+    task_result: str
+    observed_skills: str
+    suggested_environments: str
+    sealed_comment: str | None
+    given_at: str
 
 
-def _branch(section: str, columns: list[str], rest: str) -> str:
-    """One section's rows, as text, padded to the common width (a UNION needs one shape)."""
-    padded = [_t(c) for c in columns] + [_t("NULL")] * (_WIDTH - len(columns))
-    return f"SELECT '{section}', {', '.join(padded)} {rest}"
+class _RecommendationRow(NamedTuple):
+    season: str
+    recommendation_set_id: str
+    rules: str
+    basis: str
+    leading_environments: str
+    study_plan: str
+    opportunities: str
+    supersedes: str | None
+    issued_at: str
 
 
+class _GuardianRow(NamedTuple):
+    guardian_id: str
+    relationship: str
+    linked_at: str
+
+
+class _HistoryRow(NamedTuple):
+    source: str
+    position: str
+    stream_id: str
+    stream_version: str
+    event_type: str
+    recorded_at: str
+
+
+SectionRow = TypeVar("SectionRow")
+# A UNION needs one shape: every branch is padded to the widest section's number of columns.
+_WIDTH: Final = len(_BookingRow._fields)
+
+
+@dataclass(frozen=True)
+class _Section(Generic[SectionRow]):
+    """One section's branch of the statement: its columns (in the order of its row's fields)
+    from its tables, its rows tagged with its name."""
+
+    name: str
+    make_row: Callable[[Iterable[Any]], SectionRow]  # the row type's `_make`
+    columns: tuple[str, ...]
+    source: str  # FROM … WHERE the participant's
+
+    def select(self) -> str:
+        padded = [*self.columns, *("NULL",) * (_WIDTH - len(self.columns))]
+        texts = ", ".join(f"CAST({column} AS TEXT)" for column in padded)
+        return f"SELECT '{self.name}', {texts} {self.source}"
+
+    def rows(self, tagged: Mapping[str, Sequence[Row]]) -> list[SectionRow]:
+        """This section's rows among those read, without the tag and the padding."""
+        end = 1 + len(self.columns)
+        return [self.make_row(row[1:end]) for row in tagged[self.name]]
+
+
+_ATTEMPTS: Final = _Section(
+    "attempts",
+    _AttemptRow._make,
+    (
+        "attempt_id",
+        "season",
+        "stage",
+        "status",
+        "instruments",
+        "answer_sheet",
+        "result",
+        "started_position",
+        "completed_position",
+        "started_at",
+        "completed_at",
+    ),
+    "FROM {stage_attempts} WHERE participant_id = $1",
+)
+_BOOKINGS: Final = _Section(
+    "bookings",
+    _BookingRow._make,
+    (
+        "b.booking_id",
+        "b.career_event_id",
+        "b.season",
+        "b.status",
+        "b.cancellation_reason",
+        "b.booked_at",
+        "b.attended_at",
+        "b.cancelled_at",
+        "c.title",
+        "c.profession",
+        "c.environments",
+        "c.venue",
+        "c.starts_at",
+        "c.ends_at",
+        "c.cancelled",
+        "c.cancellation_reason",
+    ),
+    "FROM {bookings} b LEFT JOIN {career_events} c "
+    "ON c.career_event_id = b.career_event_id WHERE b.participant_id = $1",
+)
+_FEEDBACK: Final = _Section(
+    "feedback",
+    _FeedbackRow._make,
+    (
+        "feedback_id",
+        "booking_id",
+        "career_event_id",
+        "engagement",
+        "task_result",
+        "observed_skills",
+        "suggested_environments",
+        "comment",
+        "given_at",
+    ),
+    "FROM {feedback} WHERE participant_id = $1",
+)
+_RECOMMENDATIONS: Final = _Section(
+    "recommendations",
+    _RecommendationRow._make,
+    (
+        "season",
+        "recommendation_set_id",
+        "rules",
+        "basis",
+        "leading_environments",
+        "study_plan",
+        "opportunities",
+        "supersedes",
+        "issued_at",
+    ),
+    "FROM {recommendations} WHERE participant_id = $1",
+)
+_GUARDIANS: Final = _Section(
+    "guardians",
+    _GuardianRow._make,
+    ("guardian_id", "relationship", "linked_at"),
+    "FROM {guardians} WHERE participant_id = $1",
+)
+_HISTORY: Final = _Section(
+    "history",
+    _HistoryRow._make,
+    ("source", "position", "stream_id", "stream_version", "event_type", "recorded_at"),
+    "FROM (SELECT * FROM {history} WHERE participant_id = $1 "
+    "ORDER BY recorded_at, source, position LIMIT $2) h",
+)
+_SECTIONS: Final[tuple[_Section[Any], ...]] = (
+    _ATTEMPTS,
+    _BOOKINGS,
+    _FEEDBACK,
+    _RECOMMENDATIONS,
+    _GUARDIANS,
+    _HISTORY,
+)
 # Every section of one participant in ONE statement (one round trip on PostgreSQL, where the
 # projection's other statements are pipelined): rows of several tables, tagged, as text; each
 # section is ordered here, in Python, by a total order of its own.
-_SECTIONS: Final = " UNION ALL ".join(
-    (
-        _branch(
-            "a",
-            [
-                "attempt_id",
-                "season",
-                "stage",
-                "status",
-                "instruments",
-                "answer_sheet",
-                "result",
-                "started_position",
-                "completed_position",
-                "started_at",
-                "completed_at",
-            ],
-            "FROM {stage_attempts} WHERE participant_id = $1",
-        ),
-        _branch(
-            "b",
-            [
-                "b.booking_id",
-                "b.career_event_id",
-                "b.season",
-                "b.status",
-                "b.cancellation_reason",
-                "b.booked_at",
-                "b.attended_at",
-                "b.cancelled_at",
-                "c.title",
-                "c.profession",
-                "c.environments",
-                "c.venue",
-                "c.starts_at",
-                "c.ends_at",
-                "c.cancelled",
-                "c.cancellation_reason",
-            ],
-            "FROM {bookings} b LEFT JOIN {career_events} c "
-            "ON c.career_event_id = b.career_event_id WHERE b.participant_id = $1",
-        ),
-        _branch(
-            "f",
-            [
-                "feedback_id",
-                "booking_id",
-                "career_event_id",
-                "engagement",
-                "task_result",
-                "observed_skills",
-                "suggested_environments",
-                "comment",
-                "given_at",
-            ],
-            "FROM {feedback} WHERE participant_id = $1",
-        ),
-        _branch(
-            "r",
-            [
-                "season",
-                "recommendation_set_id",
-                "rules",
-                "basis",
-                "leading_environments",
-                "study_plan",
-                "opportunities",
-                "supersedes",
-                "issued_at",
-            ],
-            "FROM {recommendations} WHERE participant_id = $1",
-        ),
-        _branch(
-            "g",
-            ["guardian_id", "relationship", "linked_at"],
-            "FROM {guardians} WHERE participant_id = $1",
-        ),
-        _branch(
-            "h",
-            ["source", "position", "stream_id", "stream_version", "event_type", "recorded_at"],
-            "FROM (SELECT * FROM {history} WHERE participant_id = $1 "
-            "ORDER BY recorded_at, source, position LIMIT $2) h",
-        ),
-    )
-)
+_READ_SECTIONS: Final = " UNION ALL ".join(section.select() for section in _SECTIONS)
+
+
+def _int(text: str | None) -> int | None:
+    return None if text is None else int(text)
 
 
 def _true(text: str | None) -> bool:
     return text in ("1", "true", "t")  # SQLite's 1, PostgreSQL's true, as text
 
 
-def _key(*values: Any) -> tuple[Any, ...]:
+def _nulls_first(*values: str | None) -> tuple[tuple[bool, str], ...]:
     """A total order with NULLs first, the same on both databases."""
-    return tuple((v is not None, v or "") for v in values)
+    return tuple((value is not None, value or "") for value in values)
 
 
 async def render(tx: ReadModelTx, participant_id: str) -> str:
     """The participant's sections, from the tables, as canonical JSON (byte-equal on both
     databases: every value is read as text and typed here, JSON columns re-encoded)."""
-    rows: dict[str, list[Any]] = {tag: [] for tag in "abfrgh"}
-    for row in await tx.fetch(_SECTIONS, participant_id, HISTORY_LIMIT):
-        rows[row[0]].append(row[1:])
-    attempts = [
-        StageAttempt(
-            attempt_id=r[0],
-            season=int(r[1]),
-            stage=r[2],
-            status=r[3],
-            instruments=_json(r[4], []),
-            answer_sheet=_json(r[5]),
-            result=_json(r[6]),
-            started_position=_int(r[7]),
-            completed_position=_int(r[8]),
-            started_at=r[9],
-            completed_at=r[10],
-        )
-        for r in sorted(rows["a"], key=lambda r: r[0])
-    ]
-    bookings = [
-        {
-            "booking_id": r[0],
-            "career_event_id": r[1],
-            "season": _int(r[2]),
-            "status": r[3],
-            "cancellation_reason": r[4],
-            "booked_at": r[5],
-            "attended_at": r[6],
-            "cancelled_at": r[7],
-            "career_event": None
-            if r[8] is None
-            else {
-                "career_event_id": r[1],
-                "title": r[8],
-                "profession": r[9],
-                "environments": _json(r[10], []),
-                "venue": _json(r[11]),
-                "starts_at": r[12],
-                "ends_at": r[13],
-                "cancelled": _true(r[14]),
-                "cancellation_reason": r[15],
-            },
-        }
-        for r in sorted(rows["b"], key=lambda r: _key(r[5], r[0]))
-    ]
-    feedback = [
-        {
-            "feedback_id": r[0],
-            "booking_id": r[1],
-            "career_event_id": r[2],
-            "engagement": int(r[3]),
-            "task_result": int(r[4]),
-            "observed_skills": _json(r[5], []),
-            "suggested_environments": _json(r[6], []),
-            "sealed_comment": r[7],
-            "given_at": r[8],
-        }
-        for r in sorted(rows["f"], key=lambda r: (r[8], r[0]))
-    ]
-    recommendations = [
-        {
-            "season": int(r[0]),
-            "recommendation_set_id": r[1],
-            "rules": _json(r[2]),
-            "basis": _json(r[3]),
-            "leading_environments": _json(r[4], []),
-            "study_plan": _json(r[5], []),
-            "opportunities": _json(r[6], []),
-            "supersedes": r[7],
-            "issued_at": r[8],
-        }
-        for r in sorted(rows["r"], key=lambda r: int(r[0]))
-    ]
-    guardians = [
-        {"guardian_id": r[0], "relationship": r[1], "linked_at": r[2]}
-        for r in sorted(rows["g"], key=lambda r: r[0])
-    ]
-    history = [
-        {
-            "source": r[0],
-            "position": int(r[1]),
-            "stream_id": r[2],
-            "stream_version": int(r[3]),
-            "event_type": r[4],
-            "recorded_at": r[5],
-        }
-        for r in sorted(rows["h"], key=lambda r: (r[5], r[0], int(r[1])))
-    ]
-    return _canonical(
+    tagged: dict[str, list[Row]] = {section.name: [] for section in _SECTIONS}
+    for row in await tx.fetch(_READ_SECTIONS, participant_id, HISTORY_LIMIT):
+        tagged[row[0]].append(row)
+    attempts = sorted(_ATTEMPTS.rows(tagged), key=lambda row: row.attempt_id)
+    bookings = sorted(
+        _BOOKINGS.rows(tagged), key=lambda row: _nulls_first(row.booked_at, row.booking_id)
+    )
+    feedback = sorted(_FEEDBACK.rows(tagged), key=lambda row: (row.given_at, row.feedback_id))
+    recommendations = sorted(_RECOMMENDATIONS.rows(tagged), key=lambda row: int(row.season))
+    guardians = sorted(_GUARDIANS.rows(tagged), key=lambda row: row.guardian_id)
+    history = sorted(
+        _HISTORY.rows(tagged),
+        key=lambda row: (row.recorded_at, row.source, int(row.position)),
+    )
+    return to_json(
         {
             # Only the attempt shown of each stage (the choice depends on store positions, not
             # on delivery order).
-            "stages": [_attempt(a) for a in stages_shown(attempts)],
-            "bookings": bookings,
-            "feedback": feedback,
-            "recommendations": recommendations,
-            "guardians": guardians,
-            "history": history,
+            "stages": [
+                _stage(attempt) for attempt in stages_shown(_attempt(row) for row in attempts)
+            ],
+            "bookings": [_booking(row) for row in bookings],
+            "feedback": [_feedback(row) for row in feedback],
+            "recommendations": [_recommendation(row) for row in recommendations],
+            "guardians": [_guardian(row) for row in guardians],
+            "history": [_history_entry(row) for row in history],
         }
     )
 
 
-def _attempt(a: StageAttempt) -> dict[str, Any]:
+def _attempt(row: _AttemptRow) -> StageAttempt:
+    return StageAttempt(
+        attempt_id=row.attempt_id,
+        season=int(row.season),
+        stage=row.stage,
+        status=row.status,
+        instruments=from_json(row.instruments, []),
+        answer_sheet=from_json(row.answer_sheet),
+        result=from_json(row.result),
+        started_position=_int(row.started_position),
+        completed_position=_int(row.completed_position),
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
+def _stage(attempt: StageAttempt) -> dict[str, Any]:
     return {
-        "attempt_id": a.attempt_id,
-        "season": a.season,
-        "stage": a.stage,
-        "status": a.status,
-        "instruments": a.instruments,
-        "answer_sheet": a.answer_sheet,
-        "result": a.result,
-        "started_position": a.started_position,
-        "completed_position": a.completed_position,
-        "started_at": a.started_at,
-        "completed_at": a.completed_at,
+        "attempt_id": attempt.attempt_id,
+        "season": attempt.season,
+        "stage": attempt.stage,
+        "status": attempt.status,
+        "instruments": attempt.instruments,
+        "answer_sheet": attempt.answer_sheet,
+        "result": attempt.result,
+        "started_position": attempt.started_position,
+        "completed_position": attempt.completed_position,
+        "started_at": attempt.started_at,
+        "completed_at": attempt.completed_at,
+    }
+
+
+def _booking(row: _BookingRow) -> dict[str, Any]:
+    return {
+        "booking_id": row.booking_id,
+        "career_event_id": row.career_event_id,
+        "season": _int(row.season),
+        "status": row.status,
+        "cancellation_reason": row.cancellation_reason,
+        "booked_at": row.booked_at,
+        "attended_at": row.attended_at,
+        "cancelled_at": row.cancelled_at,
+        "career_event": None if row.event_title is None else _career_event(row),
+    }
+
+
+def _career_event(row: _BookingRow) -> dict[str, Any]:
+    return {
+        "career_event_id": row.career_event_id,
+        "title": row.event_title,
+        "profession": row.event_profession,
+        "environments": from_json(row.event_environments, []),
+        "venue": from_json(row.event_venue),
+        "starts_at": row.event_starts_at,
+        "ends_at": row.event_ends_at,
+        "cancelled": _true(row.event_cancelled),
+        "cancellation_reason": row.event_cancellation_reason,
+    }
+
+
+def _feedback(row: _FeedbackRow) -> dict[str, Any]:
+    return {
+        "feedback_id": row.feedback_id,
+        "booking_id": row.booking_id,
+        "career_event_id": row.career_event_id,
+        "engagement": int(row.engagement),
+        "task_result": int(row.task_result),
+        "observed_skills": from_json(row.observed_skills, []),
+        "suggested_environments": from_json(row.suggested_environments, []),
+        "sealed_comment": row.sealed_comment,
+        "given_at": row.given_at,
+    }
+
+
+def _recommendation(row: _RecommendationRow) -> dict[str, Any]:
+    return {
+        "season": int(row.season),
+        "recommendation_set_id": row.recommendation_set_id,
+        "rules": from_json(row.rules),
+        "basis": from_json(row.basis),
+        "leading_environments": from_json(row.leading_environments, []),
+        "study_plan": from_json(row.study_plan, []),
+        "opportunities": from_json(row.opportunities, []),
+        "supersedes": row.supersedes,
+        "issued_at": row.issued_at,
+    }
+
+
+def _guardian(row: _GuardianRow) -> dict[str, Any]:
+    return {
+        "guardian_id": row.guardian_id,
+        "relationship": row.relationship,
+        "linked_at": row.linked_at,
+    }
+
+
+def _history_entry(row: _HistoryRow) -> dict[str, Any]:
+    return {
+        "source": row.source,
+        "position": int(row.position),
+        "stream_id": row.stream_id,
+        "stream_version": int(row.stream_version),
+        "event_type": row.event_type,
+        "recorded_at": row.recorded_at,
     }
 
 
@@ -283,19 +399,22 @@ class Sections:
 
     def __init__(self, text: str | None) -> None:
         doc: dict[str, Any] = {} if text is None else json.loads(text)
-        self.stages = [StageAttempt(**a) for a in doc.get("stages", ())]
+        self.stages = [StageAttempt(**stage) for stage in doc.get("stages", ())]
         self.bookings = [
             BookingRecord(
                 **{
-                    **b,
+                    **booking,
                     "career_event": None
-                    if b["career_event"] is None
-                    else CareerEventInfo(**b["career_event"]),
+                    if booking["career_event"] is None
+                    else CareerEventInfo(**booking["career_event"]),
                 }
             )
-            for b in doc.get("bookings", ())
+            for booking in doc.get("bookings", ())
         ]
-        self.feedback = [FeedbackRecord(**f) for f in doc.get("feedback", ())]
-        self.recommendations = [RecommendationRecord(**r) for r in doc.get("recommendations", ())]
-        self.guardians = [GuardianRecord(**g) for g in doc.get("guardians", ())]
-        self.history = [HistoryEntry(**h) for h in doc.get("history", ())]
+        self.feedback = [FeedbackRecord(**feedback) for feedback in doc.get("feedback", ())]
+        self.recommendations = [
+            RecommendationRecord(**recommendation)
+            for recommendation in doc.get("recommendations", ())
+        ]
+        self.guardians = [GuardianRecord(**guardian) for guardian in doc.get("guardians", ())]
+        self.history = [HistoryEntry(**entry) for entry in doc.get("history", ())]

@@ -16,7 +16,8 @@ from typing import Any, Final
 from bilet.projections import ReadModel, ReadModelTx, Row
 from bilet.projections.readmodel import CHECKPOINTS
 from bilet_portfolio.adapters.document import Sections
-from bilet_portfolio.adapters.projection import REFERENCE_ROW, PortfolioProjection
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
 from bilet_portfolio.application.listing import SchoolQuery, SortKey
 from bilet_portfolio.application.ports import Snapshot
 from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
