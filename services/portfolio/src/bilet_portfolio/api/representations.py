@@ -22,7 +22,8 @@ from bilet_portfolio.api.models import (
     VenueModel,
     WindowModel,
 )
-from bilet_portfolio.application.service import DisplayName, PortfolioView, Summary
+from bilet_portfolio.application.personal_fields import DisplayName
+from bilet_portfolio.application.service import PortfolioView, Summary
 from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
 from bilet_portfolio.domain.progress import Progress
 from bilet_portfolio.domain.views import (
