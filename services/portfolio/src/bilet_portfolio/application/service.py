@@ -244,7 +244,11 @@ class PortfolioQueries:
         await self.audit.record(ctx.audit(Access.READ, participant_id, "portfolio_view", fields))
         stages = sorted(
             stages_shown(record.attempts),
-            key=lambda a: (a.season, stage_order(record.stages_of_season, a.stage), a.stage),
+            key=lambda attempt: (
+                attempt.season,
+                stage_order(record.stages_of_season, attempt.stage),
+                attempt.stage,
+            ),
         )
         etag = etag_of(
             participant,
@@ -267,29 +271,31 @@ class PortfolioQueries:
         purpose: str,
     ) -> list[Summary]:
         detailed = [
-            p for p in participants if scope.sees_portfolio and p.consent.opens_portfolio(today)
+            participant
+            for participant in participants
+            if scope.sees_portfolio and participant.consent.opens_portfolio(today)
         ]
         names = await self.personal_fields.names(detailed) if scope.sees_names else {}
         records = [
             ctx.audit(
                 Access.READ,
-                p.participant_id,
+                participant.participant_id,
                 purpose,
-                ["progress", NAME_FIELD] if p.participant_id in names else ["progress"],
+                ["progress", NAME_FIELD] if participant.participant_id in names else ["progress"],
             )
-            for p in detailed
+            for participant in detailed
         ]
         await self.audit.record(*records)
-        shown = {p.participant_id for p in detailed}
+        shown = {participant.participant_id for participant in detailed}
         return [
             Summary(
-                participant=p,
-                consent_state=p.consent.state_on(today),
-                open=p.consent.opens_portfolio(today),
-                detailed=p.participant_id in shown,
-                name=names.get(p.participant_id),
+                participant=participant,
+                consent_state=participant.consent.state_on(today),
+                open=participant.consent.opens_portfolio(today),
+                detailed=participant.participant_id in shown,
+                name=names.get(participant.participant_id),
             )
-            for p in participants
+            for participant in participants
         ]
 
     # ------------------------------------------------------------------ lists
@@ -325,7 +331,8 @@ class PortfolioQueries:
         principal = ctx.principal
         if principal.role is not Role.GUARDIAN:
             raise AccessDenied("Only a guardian has children here.")
-        participants = [p for p in await self.reader.children(principal.children) if not p.erased]
+        claimed = await self.reader.children(principal.children)
+        participants = [participant for participant in claimed if not participant.erased]
         return await self._summaries(
             ctx,
             participants,
