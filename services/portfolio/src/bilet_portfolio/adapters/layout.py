@@ -12,12 +12,8 @@ code does not read.
 from typing import Final
 
 from bilet.projections import ReadModel
-from bilet_portfolio.adapters.projection import (
-    CONSENTS,
-    DOCUMENTS,
-    PARTICIPANTS,
-    PortfolioProjection,
-)
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.projection.tables import CONSENTS, DOCUMENTS, PARTICIPANTS
 
 # A table every layout had, and the tables later layouts added (in the order they came).
 _ALWAYS: Final = PARTICIPANTS

@@ -8,15 +8,16 @@ consent gate is decided on the very state the portfolio is read from.
 """
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Callable
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from bilet.projections import ReadModel, ReadModelTx, Row
 from bilet.projections.readmodel import CHECKPOINTS
 from bilet_portfolio.adapters.document import Sections
-from bilet_portfolio.adapters.projection import REFERENCE_ROW, PortfolioProjection
+from bilet_portfolio.adapters.json_text import from_json
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
 from bilet_portfolio.application.listing import SchoolQuery, SortKey
 from bilet_portfolio.application.ports import Snapshot
 from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
@@ -33,16 +34,57 @@ from bilet_portfolio.settings import PROJECTION_NAME
 DEFAULT_STAGES: Final = 3
 MAX_CLAIMED_CHILDREN: Final = 50
 
-# The participant's row with what the list and the ETag need; `p` is the participants table.
-_PARTICIPANT_COLUMNS: Final = (
-    "p.participant_id, p.school_id, p.region_id, p.season, p.grade, p.full_name, "
-    "p.consent_state, p.consent_purposes, p.consent_valid_until, p.consent_reasons, "
-    "p.consent_erase_by, p.consent_pending_id, p.erased, p.erased_at, p.stages_completed, "
-    "p.bookings_open, p.attended, p.recommendations, p.version, p.updated_at, "
-    "s.stage_count, s.max_career_events"
+
+class _ParticipantRow(NamedTuple):
+    """The participant's row with what the list and the ETag need: the columns of
+    `participants` (`p`) and, of their season's rules, `seasons` (`s`), under their names."""
+
+    participant_id: str
+    school_id: str | None
+    region_id: str | None
+    season: int | None
+    grade: int | None
+    full_name: str | None
+    consent_state: str
+    consent_purposes: str | None
+    consent_valid_until: str | None
+    consent_reasons: str | None
+    consent_erase_by: str | None
+    consent_pending_id: str | None
+    erased: object  # SQLite's 0/1, PostgreSQL's bool
+    erased_at: str | None
+    stages_completed: int
+    bookings_open: int
+    attended: int
+    recommendations: int
+    version: int
+    updated_at: str
+    stage_count: int | None
+    max_career_events: int | None
+
+
+class _PortfolioRow(NamedTuple):
+    """What the portfolio's one row holds after the participant's columns. The school's and the
+    region's are LEFT JOINs: when their id is NULL (not known here yet), all of theirs are."""
+
+    reference_version: int | None
+    school_id: str | None
+    school_region_id: str
+    school_name: str
+    school_municipality: str
+    region_id: str | None
+    region_code: str
+    region_name: str
+    season_stages: str | None
+    sections: str | None
+
+
+_SEASON_COLUMNS: Final = frozenset({"stage_count", "max_career_events"})
+_PARTICIPANT_COLUMNS: Final = ", ".join(
+    f"{'s' if name in _SEASON_COLUMNS else 'p'}.{name}" for name in _ParticipantRow._fields
 )
-# Where the reference version follows those columns in the portfolio's row.
-_REFERENCE: Final = 22
+_PARTICIPANT_WIDTH: Final = len(_ParticipantRow._fields)
+_REFERENCE_VERSION: Final = "(SELECT r.version FROM {reference_data} r WHERE r.name = $2)"
 _FROM: Final = "FROM {participants} p LEFT JOIN {seasons} s ON s.season = p.season"
 _STAGE_TOTAL: Final = f"COALESCE(s.stage_count, {DEFAULT_STAGES})"
 _OPEN: Final = (
@@ -72,41 +114,48 @@ _SORT_EXPRESSION: Final = {
 }
 
 
-def _json(text: str | None, default: Any = None) -> Any:
-    return default if text is None else json.loads(text)
-
-
 def participant_of(row: Row) -> ParticipantRecord:
-    valid_until = row[8]
-    erase_by = row[10]
+    """The participant's record from a row that starts with `_PARTICIPANT_COLUMNS`."""
+    columns = _ParticipantRow._make(row[:_PARTICIPANT_WIDTH])
     return ParticipantRecord(
-        participant_id=row[0],
-        school_id=row[1],
-        region_id=row[2],
-        season=row[3],
-        grade=row[4],
-        sealed_name=row[5],
+        participant_id=columns.participant_id,
+        school_id=columns.school_id,
+        region_id=columns.region_id,
+        season=columns.season,
+        grade=columns.grade,
+        sealed_name=columns.full_name,
         consent=ConsentFacts(
-            state=ConsentState(row[6]),
-            purposes=tuple(_json(row[7], [])),
-            valid_until=None if valid_until is None else date.fromisoformat(valid_until),
-            rejection_reasons=tuple(_json(row[9], [])),
-            erase_by=None if erase_by is None else date.fromisoformat(erase_by),
-            pending=row[11] is not None,
+            state=ConsentState(columns.consent_state),
+            purposes=tuple(from_json(columns.consent_purposes, [])),
+            valid_until=_date(columns.consent_valid_until),
+            rejection_reasons=tuple(from_json(columns.consent_reasons, [])),
+            erase_by=_date(columns.consent_erase_by),
+            pending=columns.consent_pending_id is not None,
         ),
-        erased=bool(row[12]),
-        erased_at=row[13],
+        erased=bool(columns.erased),
+        erased_at=columns.erased_at,
         progress=Progress(
-            stages_completed=int(row[14]),
-            stages_total=int(row[20]) if row[20] is not None else DEFAULT_STAGES,
-            career_events_booked=int(row[15]),
-            career_events_attended=int(row[16]),
-            max_career_events=row[21],
-            recommendations=int(row[17]) > 0,
+            stages_completed=int(columns.stages_completed),
+            stages_total=DEFAULT_STAGES
+            if columns.stage_count is None
+            else int(columns.stage_count),
+            career_events_booked=int(columns.bookings_open),
+            career_events_attended=int(columns.attended),
+            max_career_events=columns.max_career_events,
+            recommendations=int(columns.recommendations) > 0,
         ),
-        version=int(row[18]),
-        updated_at=row[19],
+        version=int(columns.version),
+        updated_at=columns.updated_at,
     )
+
+
+def _date(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _version(reference_version: int | None) -> int:
+    """The reference version (0 before any reference event)."""
+    return 0 if reference_version is None else int(reference_version)
 
 
 class SqlPortfolioReader:
@@ -145,16 +194,14 @@ class SqlPortfolioReader:
 
     async def _snapshot(self, tx: ReadModelTx, participant_id: str) -> Snapshot | None:
         row = await tx.fetchrow(
-            f"SELECT {_PARTICIPANT_COLUMNS}, "  # noqa: S608 - constants, and parameters
-            "(SELECT r.version FROM {reference_data} r WHERE r.name = $2) "
+            f"SELECT {_PARTICIPANT_COLUMNS}, {_REFERENCE_VERSION} "
             f"{_FROM} WHERE p.participant_id = $1",
             participant_id,
             REFERENCE_ROW,
         )
         if row is None:
             return None
-        reference = row[len(row) - 1]
-        return Snapshot(participant_of(row), 0 if reference is None else int(reference))
+        return Snapshot(participant_of(row), _version(row[_PARTICIPANT_WIDTH]))
 
     async def school(self, school_id: str) -> SchoolInfo | None:
         async with self.read_model.query(self.projection) as tx:
@@ -170,8 +217,7 @@ class SqlPortfolioReader:
     ) -> Snapshot | None:
         async with self._one_state() as tx:
             row = await tx.fetchrow(
-                f"SELECT {_PARTICIPANT_COLUMNS}, "  # noqa: S608 - constants, and parameters
-                "(SELECT r.version FROM {reference_data} r WHERE r.name = $2), "
+                f"SELECT {_PARTICIPANT_COLUMNS}, {_REFERENCE_VERSION}, "
                 "sc.school_id, sc.region_id, sc.name, sc.municipality, "
                 "rg.region_id, rg.region_code, rg.name, s.stages, d.sections "
                 f"{_FROM} LEFT JOIN {{schools}} sc ON sc.school_id = p.school_id "
@@ -183,30 +229,33 @@ class SqlPortfolioReader:
             )
             if row is None:
                 return None
-            reference = row[_REFERENCE]
-            snapshot = Snapshot(participant_of(row), 0 if reference is None else int(reference))
+            more = _PortfolioRow._make(row[_PARTICIPANT_WIDTH:])
+            snapshot = Snapshot(participant_of(row), _version(more.reference_version))
             if not wanted(snapshot):
                 return snapshot
-            sections = Sections(row[_REFERENCE + 9])
+            sections = Sections(more.sections)
             windows: list[Window] = []
             region_id = snapshot.participant.region_id
             if sections.stages and region_id is not None:  # windows are shown beside stages
                 windows = [
-                    Window(*w)
-                    for w in await tx.fetch(
+                    Window(*window)
+                    for window in await tx.fetch(
                         "SELECT season, stage, opens_on, closes_on FROM {diagnostics_windows} "
                         "WHERE region_id = $1 ORDER BY season, stage",
                         region_id,
                     )
                 ]
-        school = [row[_REFERENCE + n] for n in range(1, 5)]
-        region = [row[_REFERENCE + n] for n in range(5, 8)]
-        stages = row[_REFERENCE + 8]
         record = PortfolioRecord(
             participant=snapshot.participant,
-            school=None if school[0] is None else SchoolInfo(*school),
-            region=None if region[0] is None else RegionInfo(*region),
-            stages_of_season=() if stages is None else tuple(json.loads(stages)),
+            school=None
+            if more.school_id is None
+            else SchoolInfo(
+                more.school_id, more.school_region_id, more.school_name, more.school_municipality
+            ),
+            region=None
+            if more.region_id is None
+            else RegionInfo(more.region_id, more.region_code, more.region_name),
+            stages_of_season=tuple(from_json(more.season_stages, ())),
             windows=windows,
             attempts=sections.stages,
             bookings=sections.bookings,
@@ -308,7 +357,7 @@ class SqlPortfolioReader:
                 "WHERE projection = $1 AND position > 0 GROUP BY source ORDER BY source",
                 PROJECTION_NAME,
             )
-        return {row[0]: int(row[1]) for row in rows}
+        return {source: int(position) for source, position in rows}
 
     async def wait_until(
         self, source: str, position: int, timeout: float, stream_id: str | None

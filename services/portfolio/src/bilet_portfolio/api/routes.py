@@ -19,28 +19,9 @@ from bilet.http.consistency import (
     send_positions,
 )
 from bilet.http.context import Context
-from bilet_portfolio.api.models import (
-    BookingModel,
-    CareerEventModel,
-    ChildrenModel,
-    ConsentModel,
-    DisplayNameModel,
-    FeedbackModel,
-    GuardianModel,
-    HistoryModel,
-    InstrumentModel,
-    ParticipantSummaryModel,
-    PortfolioModel,
-    ProgressModel,
-    RecommendationsModel,
-    RegionModel,
-    SchoolModel,
-    SchoolParticipantsModel,
-    StageModel,
-    VenueModel,
-    WindowModel,
-)
+from bilet_portfolio.api.models import ChildrenModel, PortfolioModel, SchoolParticipantsModel
 from bilet_portfolio.api.problems import problems
+from bilet_portfolio.api.representations import portfolio_model, summary_model
 from bilet_portfolio.api.streams import UpdateStreams
 from bilet_portfolio.application.access import require_list_role, require_portfolio_role
 from bilet_portfolio.application.errors import AccessDenied
@@ -51,14 +32,9 @@ from bilet_portfolio.application.listing import (
     SortKey,
     decode_cursor,
 )
-from bilet_portfolio.application.service import (
-    DisplayName,
-    PortfolioQueries,
-    PortfolioView,
-    Summary,
-)
-from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
-from bilet_portfolio.domain.progress import Progress, ProgressFilter
+from bilet_portfolio.application.service import PortfolioQueries
+from bilet_portfolio.domain.consent import ConsentState
+from bilet_portfolio.domain.progress import ProgressFilter
 
 SSE_MEDIA_TYPE: Final = "text/event-stream"
 
@@ -92,203 +68,6 @@ async def _reflects(queries: PortfolioQueries, response: Response) -> None:
     """The positions the answer reflects, one token per source, in `BVB-Position`."""
     positions = await queries.positions()
     send_positions(response, *(PositionToken(s, p) for s, p in positions.items()))
-
-
-# ---------------------------------------------------------------------- mapping
-def _name(name: DisplayName | None) -> DisplayNameModel | None:
-    if name is None:
-        return None
-    return DisplayNameModel(
-        last_name=name.last_name,
-        first_name=name.first_name,
-        patronymic=name.patronymic,
-        erased=name.erased,
-    )
-
-
-def _consent(facts: ConsentFacts, state: ConsentState) -> ConsentModel:
-    return ConsentModel(
-        state=state,
-        purposes=list(facts.purposes),
-        valid_until=facts.valid_until,
-        rejection_reasons=list(facts.rejection_reasons),
-        erase_by=facts.erase_by,
-        newer_pending=facts.pending,
-    )
-
-
-def _progress(progress: Progress) -> ProgressModel:
-    return ProgressModel(
-        stages_completed=progress.stages_completed,
-        stages_total=progress.stages_total,
-        career_events_booked=progress.career_events_booked,
-        career_events_attended=progress.career_events_attended,
-        max_career_events=progress.max_career_events,
-        recommendations=progress.recommendations,
-    )
-
-
-def _answer_sheet_id(answer_sheet: Any) -> str | None:
-    if isinstance(answer_sheet, dict):
-        value = answer_sheet.get("answer_sheet_id")
-        return value if isinstance(value, str) else None
-    return None
-
-
-def portfolio_model(view: PortfolioView) -> PortfolioModel:
-    participant = view.participant
-    consent = _consent(participant.consent, view.consent_state)
-    record = view.record
-    if record is None:  # the school without a consent, or its registrar: the consent alone
-        return PortfolioModel(
-            participant_id=participant.participant_id,
-            version=participant.version,
-            open=view.open,
-            consent=consent,
-            display_name=None,
-            season=None,
-            grade=None,
-            school=None,
-            region=None,
-            progress=None,
-            diagnostics=[],
-            career_events=[],
-            recommendations=[],
-            guardians=[],
-            history=[],
-            updated_at=None,
-        )
-    windows = {(w.season, w.stage): w for w in record.windows}
-    diagnostics = []
-    for attempt in view.stages:
-        window = windows.get((attempt.season, attempt.stage))
-        diagnostics.append(
-            StageModel(
-                season=attempt.season,
-                stage=attempt.stage,
-                status="completed" if attempt.status == "completed" else "started",
-                attempt_id=attempt.attempt_id,
-                instruments=[InstrumentModel(**ref) for ref in attempt.instruments],
-                result=attempt.result,
-                answer_sheet_id=_answer_sheet_id(attempt.answer_sheet),
-                started_at=attempt.started_at,
-                completed_at=attempt.completed_at,
-                window=None
-                if window is None
-                else WindowModel(opens_on=window.opens_on, closes_on=window.closes_on),
-            )
-        )
-    feedback_of: dict[str, list[FeedbackModel]] = {}
-    for feedback in record.feedback:
-        feedback_of.setdefault(feedback.booking_id, []).append(
-            FeedbackModel(
-                feedback_id=feedback.feedback_id,
-                engagement=feedback.engagement,
-                task_result=feedback.task_result,
-                observed_skills=feedback.observed_skills,
-                suggested_environments=feedback.suggested_environments,
-                comment=view.comments.get(feedback.feedback_id),
-                given_at=feedback.given_at,
-            )
-        )
-    bookings = []
-    for booking in record.bookings:
-        event = booking.career_event
-        bookings.append(
-            BookingModel(
-                booking_id=booking.booking_id,
-                status=booking.status,
-                season=booking.season,
-                cancellation_reason=booking.cancellation_reason,
-                booked_at=booking.booked_at,
-                attended_at=booking.attended_at,
-                cancelled_at=booking.cancelled_at,
-                career_event=None
-                if event is None
-                else CareerEventModel(
-                    career_event_id=event.career_event_id,
-                    title=event.title,
-                    profession=event.profession,
-                    environments=event.environments,
-                    venue=VenueModel(**event.venue),
-                    starts_at=event.starts_at,
-                    ends_at=event.ends_at,
-                    cancelled=event.cancelled,
-                    cancellation_reason=event.cancellation_reason,
-                ),
-                feedback=feedback_of.get(booking.booking_id, []),
-            )
-        )
-    school, region = record.school, record.region
-    return PortfolioModel(
-        participant_id=participant.participant_id,
-        version=participant.version,
-        open=True,
-        consent=consent,
-        display_name=_name(view.name),
-        season=participant.season,
-        grade=participant.grade,
-        school=None
-        if school is None
-        else SchoolModel(
-            school_id=school.school_id, name=school.name, municipality=school.municipality
-        ),
-        region=None
-        if region is None
-        else RegionModel(
-            region_id=region.region_id, region_code=region.region_code, name=region.name
-        ),
-        progress=_progress(participant.progress),
-        diagnostics=diagnostics,
-        career_events=bookings,
-        recommendations=[
-            RecommendationsModel(
-                season=r.season,
-                recommendation_set_id=r.recommendation_set_id,
-                leading_environments=r.leading_environments,
-                study_plan=r.study_plan,
-                opportunities=r.opportunities,
-                rules=r.rules,
-                basis=r.basis,
-                supersedes=r.supersedes,
-                issued_at=r.issued_at,
-            )
-            for r in record.recommendations
-        ],
-        guardians=[
-            GuardianModel(
-                guardian_id=g.guardian_id, relationship=g.relationship, linked_at=g.linked_at
-            )
-            for g in record.guardians
-        ],
-        history=[
-            HistoryModel(
-                recorded_at=h.recorded_at,
-                source=h.source,
-                event_type=h.event_type,
-                stream_id=h.stream_id,
-                stream_version=h.stream_version,
-                position=h.position,
-            )
-            for h in record.history
-        ],
-        updated_at=participant.updated_at,
-    )
-
-
-def summary_model(summary: Summary) -> ParticipantSummaryModel:
-    participant = summary.participant
-    return ParticipantSummaryModel(
-        participant_id=participant.participant_id,
-        open=summary.open,
-        consent=_consent(participant.consent, summary.consent_state),
-        display_name=_name(summary.name) if summary.detailed else None,
-        season=participant.season,
-        grade=participant.grade,
-        progress=_progress(participant.progress) if summary.detailed else None,
-        version=participant.version,
-        updated_at=participant.updated_at if summary.detailed else None,
-    )
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

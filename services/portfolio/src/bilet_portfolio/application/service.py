@@ -1,22 +1,20 @@
 """The portfolio's queries: who may see what, the consent gate, names opened for entitled roles,
 the audit of every read of personal data, and read-your-writes waits.
 
-The read model holds personal fields only sealed; they are opened here, per request, with the
-participant's key from the suite's key store, and only for the scopes entitled to them
+The read model holds personal fields only sealed; they are opened per request
+(application/personal_fields.py), and only for the scopes entitled to them
 (`Scope.sees_names`). Every answer that shows a participant's portfolio or name is audited with
 ids and field names only (`bilet.audit`).
 """
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Final
 
 from bilet.application import RequestContext
 from bilet.audit import Access, AuditLog
-from bilet.crypto import FieldCipher, is_erased
+from bilet.crypto import FieldCipher
 from bilet.http.auth import Principal, Role
 from bilet.http.consistency import PositionToken
 from bilet.projections import NotApplied
@@ -38,6 +36,11 @@ from bilet_portfolio.application.errors import (
     UnknownSource,
 )
 from bilet_portfolio.application.listing import After, SchoolQuery, encode_cursor
+from bilet_portfolio.application.personal_fields import (
+    NAME_FIELD,
+    DisplayName,
+    PersonalFields,
+)
 from bilet_portfolio.application.ports import PortfolioReader, Snapshot
 from bilet_portfolio.domain.consent import ConsentState
 from bilet_portfolio.domain.views import (
@@ -49,22 +52,8 @@ from bilet_portfolio.domain.views import (
 )
 from bilet_portfolio.settings import SOURCES
 
-NAME_FIELD: Final = "full_name"
-COMMENT_FIELD: Final = "comment"
-
-
 # Who reads, and the correlation id of their request.
 ReadContext = RequestContext
-
-
-@dataclass(frozen=True)
-class DisplayName:
-    """The ФИО as the pupil's school registered it; `erased` once the key is destroyed."""
-
-    last_name: str | None = None
-    first_name: str | None = None
-    patronymic: str | None = None
-    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +133,7 @@ class PortfolioQueries:
     ) -> None:
         self.reader = reader
         self.cipher = cipher
+        self.personal_fields = PersonalFields(cipher)
         self.audit = audit
         self.wait_timeout = wait_timeout
         self.today = today
@@ -205,10 +195,11 @@ class PortfolioQueries:
             raise unknown_participant()
         participant = snapshot.participant
         decision = self._decide(ctx.principal, participant, self.today())
+        # Whether the name shown would read as erased: nothing is shown, so nothing is audited.
         names_erased = (
             decision.shows_portfolio
             and decision.scope.sees_names
-            and await self._name_erased(participant)
+            and await self.personal_fields.name_erased(participant)
         )
         etag = etag_of(
             participant,
@@ -244,14 +235,20 @@ class PortfolioQueries:
         name = None
         comments: dict[str, str | None] = {}
         if scope.sees_names:
-            name, comments = await self._open(participant_id, participant.sealed_name, record)
+            name, comments = await self.personal_fields.of_portfolio(
+                participant_id, participant.sealed_name, record
+            )
             fields.append(NAME_FIELD)
             if comments:
                 fields.append("mentor_comment")
         await self.audit.record(ctx.audit(Access.READ, participant_id, "portfolio_view", fields))
         stages = sorted(
             stages_shown(record.attempts),
-            key=lambda a: (a.season, stage_order(record.stages_of_season, a.stage), a.stage),
+            key=lambda attempt: (
+                attempt.season,
+                stage_order(record.stages_of_season, attempt.stage),
+                attempt.stage,
+            ),
         )
         etag = etag_of(
             participant,
@@ -264,51 +261,6 @@ class PortfolioQueries:
             participant, scope, state, decision.open, etag, record, name, stages, comments
         )
 
-    async def _name_erased(self, participant: ParticipantRecord) -> bool:
-        """Whether the name would read as erased (the participant's key is gone). Nothing is
-        shown, so nothing is audited."""
-        if participant.sealed_name is None:
-            return False
-        opened = await self.cipher.decrypt(
-            participant.participant_id, {NAME_FIELD: json.loads(participant.sealed_name)}
-        )
-        return is_erased(opened[NAME_FIELD])
-
-    async def _open(
-        self, participant_id: str, sealed_name: str | None, record: PortfolioRecord
-    ) -> tuple[DisplayName | None, dict[str, str | None]]:
-        envelopes: dict[str, Any] = {}
-        if sealed_name is not None:
-            envelopes[NAME_FIELD] = json.loads(sealed_name)
-        opened = await self.cipher.decrypt(participant_id, envelopes) if envelopes else {}
-        name = _display_name(opened.get(NAME_FIELD)) if sealed_name is not None else None
-        comments: dict[str, str | None] = {}
-        for feedback in record.feedback:
-            if feedback.sealed_comment is None:
-                continue
-            value = (
-                await self.cipher.decrypt(
-                    participant_id, {COMMENT_FIELD: json.loads(feedback.sealed_comment)}
-                )
-            )[COMMENT_FIELD]
-            comments[feedback.feedback_id] = (
-                None if is_erased(value) or not isinstance(value, str) else value
-            )
-        return name, comments
-
-    async def _names(self, participants: Sequence[ParticipantRecord]) -> dict[str, DisplayName]:
-        names: dict[str, DisplayName] = {}
-        for participant in participants:
-            if participant.sealed_name is None:
-                continue
-            opened = await self.cipher.decrypt(
-                participant.participant_id, {NAME_FIELD: json.loads(participant.sealed_name)}
-            )
-            name = _display_name(opened[NAME_FIELD])
-            if name is not None:
-                names[participant.participant_id] = name
-        return names
-
     async def _summaries(
         self,
         ctx: ReadContext,
@@ -319,29 +271,31 @@ class PortfolioQueries:
         purpose: str,
     ) -> list[Summary]:
         detailed = [
-            p for p in participants if scope.sees_portfolio and p.consent.opens_portfolio(today)
+            participant
+            for participant in participants
+            if scope.sees_portfolio and participant.consent.opens_portfolio(today)
         ]
-        names = await self._names(detailed) if scope.sees_names else {}
+        names = await self.personal_fields.names(detailed) if scope.sees_names else {}
         records = [
             ctx.audit(
                 Access.READ,
-                p.participant_id,
+                participant.participant_id,
                 purpose,
-                ["progress", NAME_FIELD] if p.participant_id in names else ["progress"],
+                ["progress", NAME_FIELD] if participant.participant_id in names else ["progress"],
             )
-            for p in detailed
+            for participant in detailed
         ]
         await self.audit.record(*records)
-        shown = {p.participant_id for p in detailed}
+        shown = {participant.participant_id for participant in detailed}
         return [
             Summary(
-                participant=p,
-                consent_state=p.consent.state_on(today),
-                open=p.consent.opens_portfolio(today),
-                detailed=p.participant_id in shown,
-                name=names.get(p.participant_id),
+                participant=participant,
+                consent_state=participant.consent.state_on(today),
+                open=participant.consent.opens_portfolio(today),
+                detailed=participant.participant_id in shown,
+                name=names.get(participant.participant_id),
             )
-            for p in participants
+            for participant in participants
         ]
 
     # ------------------------------------------------------------------ lists
@@ -377,7 +331,8 @@ class PortfolioQueries:
         principal = ctx.principal
         if principal.role is not Role.GUARDIAN:
             raise AccessDenied("Only a guardian has children here.")
-        participants = [p for p in await self.reader.children(principal.children) if not p.erased]
+        claimed = await self.reader.children(principal.children)
+        participants = [participant for participant in claimed if not participant.erased]
         return await self._summaries(
             ctx,
             participants,
@@ -402,16 +357,3 @@ def _sort_value(query: SchoolQuery, summary: Summary) -> int | str | None:
     if column == "updated_at":
         return participant.updated_at if summary.detailed else None
     return participant.participant_id
-
-
-def _display_name(value: object) -> DisplayName | None:
-    if is_erased(value):
-        return DisplayName(erased=True)
-    if not isinstance(value, dict):
-        return None
-
-    def text(key: str) -> str | None:
-        item = value.get(key)
-        return item if isinstance(item, str) else None
-
-    return DisplayName(text("last_name"), text("first_name"), text("patronymic"))

@@ -1,0 +1,67 @@
+"""The portfolio projection: every published event of the catalogue, folded into SQL tables that
+answer the portfolio API in one indexed read: the participant's row, their document (the
+sections that are theirs alone, rendered whenever they change: adapters/document.py) and the
+reference data it names. One module per source service holds the handlers of its events;
+`tables` the tables, `step` what every handler works with.
+
+One `bilet.projections` projection (`portfolio`), run by the worker from Kafka or in-process from
+the stores (`make run`). Its SQL is the portable subset (`bilet.projections.port`), so it builds
+the same rows on SQLite and PostgreSQL.
+
+Determinism. Events of one stream arrive in order (the runtime dedupes per stream version and
+stops at gaps), but streams — and sources — interleave differently on every feed. Every change
+here is therefore either confined to one stream (a participant's consent history, one career
+event, one attempt), commutative (counts recomputed from rows, `version + 1`, the latest time),
+or decided by a total order that does not depend on arrival (two attempts of one stage: the one
+with the higher diagnostics store position wins, chosen when read).
+
+Personal data. Only sealed envelopes are kept (the ФИО of the participant, a mentor's comment),
+never plaintext; the API opens them for entitled roles. `ParticipantErased` deletes them and marks
+the participant erased; a sealed field that arrives after the erasure (another source, later) is
+not stored. Pseudonymous facts (grades, results, attendance) stay.
+"""
+
+from typing import Final
+
+from bilet.contracts import CATALOGUE, decode
+from bilet.eventstore import RecordedEvent
+from bilet.projections import ReadModelTx
+from bilet_portfolio.adapters.projection import (
+    career_events,
+    consent,
+    diagnostics,
+    identity,
+    recommender,
+)
+from bilet_portfolio.adapters.projection.step import Handler, Step
+from bilet_portfolio.adapters.projection.tables import TABLES
+from bilet_portfolio.settings import PROJECTION_NAME
+
+# Every handler, by event type (each type belongs to one source service).
+HANDLERS: Final[dict[str, Handler]] = {
+    **identity.HANDLERS,
+    **consent.HANDLERS,
+    **diagnostics.HANDLERS,
+    **career_events.HANDLERS,
+    **recommender.HANDLERS,
+}
+
+
+class PortfolioProjection:
+    """Every published event → the portfolio tables. Events that are not published (a
+    service's internal streams and audit trail, seen on the embedded path) are ignored; a
+    published event that does not decode (a version newer than this code, broken data) raises,
+    so the runtime parks its stream and dead-letters it rather than skip it silently."""
+
+    name = PROJECTION_NAME
+    tables = TABLES
+
+    async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
+        handler = HANDLERS.get(event.type)
+        if handler is None or not CATALOGUE.is_published(event.type):
+            return
+        decoded = decode(event)
+        await handler(Step(tx, event, CATALOGUE.service_of(event.type)), decoded)
+
+
+__all__ = ["HANDLERS", "TABLES", "PortfolioProjection"]

@@ -1,0 +1,39 @@
+"""The recommender's events in the portfolio: the recommendations issued to a participant, one
+set per season."""
+
+from typing import Final
+
+from bilet.contracts.catalogue import recommender
+from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, plain
+
+
+async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
+    # One stream per participant: the later set of a season replaces the earlier one.
+    await step.ensure_participant(event.participant_id)
+    await step.tx.execute(
+        "INSERT INTO {recommendations} (participant_id, season, recommendation_set_id, rules, "
+        "basis, leading_environments, study_plan, opportunities, supersedes, issued_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (participant_id, season) DO UPDATE SET "
+        "recommendation_set_id = excluded.recommendation_set_id, rules = excluded.rules, "
+        "basis = excluded.basis, leading_environments = excluded.leading_environments, "
+        "study_plan = excluded.study_plan, opportunities = excluded.opportunities, "
+        "supersedes = excluded.supersedes, issued_at = excluded.issued_at",
+        str(event.participant_id),
+        event.season,
+        str(event.recommendation_set_id),
+        to_json(plain(event.rules)),
+        to_json(plain(event.basis)),
+        to_json([environment.value for environment in event.leading_environments]),
+        to_json([plain(item) for item in event.study_plan]),
+        to_json([plain(item) for item in event.opportunities]),
+        None if event.supersedes is None else str(event.supersedes),
+        step.at,
+    )
+    await step.portfolio_changed(event.participant_id)
+
+
+HANDLERS: Final[dict[str, Handler]] = by_event_type(
+    (recommender.RecommendationsIssued, _issued),
+)

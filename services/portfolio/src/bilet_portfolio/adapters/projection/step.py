@@ -1,0 +1,130 @@
+"""What every handler of the portfolio projection works with: the event being applied (`Step`),
+the participant's row, history, counts and document it keeps current, and the conversions of
+event values to column text shared by the handlers."""
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from bilet.contracts.sealed import SealedValue
+from bilet.eventstore import RecordedEvent
+from bilet.projections import ReadModelTx
+from bilet_portfolio.adapters import document
+from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
+
+# Everything a participant's row starts with, whatever event of theirs arrives first.
+_NEW_PARTICIPANT: Final = (
+    "INSERT INTO {participants} (participant_id, consent_state, erased, stages_completed, "
+    "bookings_open, attended, recommendations, version, updated_at) "
+    "VALUES ($1, 'none', FALSE, 0, 0, 0, 0, 0, $2) ON CONFLICT (participant_id) DO NOTHING"
+)
+# Counts of the participant's current season, recomputed from the rows (so they never drift, in
+# whatever order the rows came), the version — the number of distinct events in their history,
+# the ETag — and the latest time kept. All of it is the same however often an event is applied.
+_REFRESH: Final = (
+    "UPDATE {participants} SET "
+    "stages_completed = (SELECT COUNT(DISTINCT a.stage) FROM {stage_attempts} a "
+    "WHERE a.participant_id = {participants}.participant_id "
+    "AND a.season = {participants}.season AND a.status = 'completed'), "
+    "bookings_open = (SELECT COUNT(*) FROM {bookings} b "
+    "WHERE b.participant_id = {participants}.participant_id "
+    "AND b.season = {participants}.season AND b.status = 'booked'), "
+    "attended = (SELECT COUNT(*) FROM {bookings} b "
+    "WHERE b.participant_id = {participants}.participant_id "
+    "AND b.season = {participants}.season AND b.status = 'attended'), "
+    "recommendations = (SELECT COUNT(*) FROM {recommendations} r "
+    "WHERE r.participant_id = {participants}.participant_id "
+    "AND r.season = {participants}.season), "
+    "version = (SELECT COUNT(*) FROM {history} h "
+    "WHERE h.participant_id = {participants}.participant_id), "
+    "updated_at = CASE WHEN updated_at < $2 THEN $2 ELSE updated_at END "
+    "WHERE participant_id = $1"
+)
+_HISTORY: Final = (
+    "INSERT INTO {history} (participant_id, source, position, stream_id, stream_version, "
+    "event_type, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    "ON CONFLICT (participant_id, source, position) DO NOTHING"
+)
+# The participant's document, rendered again from the tables (with the version just counted).
+_DOCUMENT: Final = (
+    "INSERT INTO {portfolio_documents} (participant_id, version, sections) "
+    "SELECT participant_id, version, $2 FROM {participants} WHERE participant_id = $1 "
+    "ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version, "
+    "sections = excluded.sections"
+)
+_REFERENCE_CHANGED: Final = (
+    "INSERT INTO {reference_data} (name, version) VALUES ($1, 1) ON CONFLICT (name) "
+    "DO UPDATE SET version = {reference_data}.version + 1"
+)
+
+
+def timestamp(moment: datetime) -> str:
+    """Fixed-width UTC text: sorts as time does, and max() of two is the later one."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sealed(value: object) -> str | None:
+    """A sealed field as stored: its envelope, or nothing once erased (or when absent)."""
+    return to_json(value.envelope()) if isinstance(value, SealedValue) else None
+
+
+def plain(model: Any) -> Any:
+    """A part of an event (a pydantic model) as JSON values; None stays None."""
+    return None if model is None else model.model_dump(mode="json")
+
+
+class Step:
+    """One event being applied: the transaction, the envelope it came in and the time it was
+    recorded, and what the event changed (a participant's portfolio, reference data)."""
+
+    def __init__(self, tx: ReadModelTx, recorded: RecordedEvent, source: str) -> None:
+        self.tx = tx
+        self.recorded = recorded
+        self.source = source
+        self.at = timestamp(recorded.recorded_at)
+
+    async def ensure_participant(self, participant_id: object) -> bool:
+        """Make sure the participant's row exists; whether they were erased."""
+        pid = str(participant_id)
+        await self.tx.execute(_NEW_PARTICIPANT, pid, self.at)
+        erased = await self.tx.fetchval(
+            "SELECT erased FROM {participants} WHERE participant_id = $1", pid
+        )
+        return bool(erased)
+
+    async def portfolio_changed(self, participant_id: object) -> None:
+        """The participant's portfolio changed with this event: history, counts, version, and
+        the document rendered again."""
+        pid = str(participant_id)
+        recorded = self.recorded
+        await self.tx.execute(
+            _HISTORY,
+            pid,
+            self.source,
+            recorded.position,
+            recorded.stream_id,
+            recorded.version,
+            recorded.type,
+            self.at,
+        )
+        await self.tx.execute(_REFRESH, pid, self.at)
+        await self.tx.execute(_DOCUMENT, pid, await document.render(self.tx, pid))
+
+    async def reference_changed(self) -> None:
+        """Reference data shown on portfolios changed (a school's name, a region's, a season's
+        rules, a testing window): the count of such events, in every ETag, moves on. A count is
+        the same whatever order the events came in."""
+        await self.tx.execute(_REFERENCE_CHANGED, REFERENCE_ROW)
+
+
+# A handler applies one decoded event (of the type it is registered for) in its step.
+Handler = Callable[[Step, Any], Awaitable[None]]
+
+
+def by_event_type(*pairs: tuple[type[Any], Handler]) -> dict[str, Handler]:
+    """Handlers keyed by event type, which is stable across versions: `decode` upcasts and hands
+    over the newest version, whatever its class is called, so a new version slots in as long as
+    it keeps the fields its handler reads (the unit tests apply the catalogue's example of every
+    version)."""
+    return {event_class.event_type: handler for event_class, handler in pairs}
