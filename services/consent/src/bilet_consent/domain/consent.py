@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 from bilet.contracts import DomainEvent
@@ -201,6 +201,16 @@ class EraseParticipant:
 
 
 Command = SubmitConsent | VerifyConsent | RejectConsent | WithdrawConsent | EraseParticipant
+# What a consent stream holds: `evolve` has a case for each, `fold` refuses anything else.
+ConsentStreamEvent = (
+    ConsentSubmitted
+    | ConsentVerified
+    | ConsentRejected
+    | ConsentPurposesWithdrawn
+    | ConsentWithdrawn
+    | GuardianLinked
+    | ParticipantErased
+)
 
 
 # ---------------------------------------------------------------------- decide
@@ -379,6 +389,8 @@ def decide(command: Command, state: ParticipantConsents) -> list[Decided]:
             return _withdraw(command, state)
         case EraseParticipant():
             return _erase(command, state)
+        case _:
+            assert_never(command)
 
 
 # ---------------------------------------------------------------------- evolve
@@ -390,7 +402,7 @@ def _update(state: ParticipantConsents, consent_id: UUID, **changes: object) -> 
     return replace(state, consents=consents)
 
 
-def evolve(state: ParticipantConsents, event: DomainEvent) -> ParticipantConsents:
+def evolve(state: ParticipantConsents, event: ConsentStreamEvent) -> ParticipantConsents:
     match event:
         case ConsentSubmitted():
             consent = Consent(
@@ -445,7 +457,10 @@ def evolve(state: ParticipantConsents, event: DomainEvent) -> ParticipantConsent
             )
         case ParticipantErased():
             return replace(state, erased=True)
-    return state  # GuardianLinked and what may come: nothing a decision depends on
+        case GuardianLinked():
+            return state  # told to other services: nothing a decision here depends on
+        case _:
+            assert_never(event)
 
 
 def initial(participant_id: UUID) -> ParticipantConsents:
@@ -453,7 +468,11 @@ def initial(participant_id: UUID) -> ParticipantConsents:
 
 
 def fold(participant_id: UUID, events: Sequence[DomainEvent]) -> ParticipantConsents:
+    """The state after `events`, the consent stream as the store returns it (upcast)."""
     state = initial(participant_id)
     for event in events:
+        if not isinstance(event, ConsentStreamEvent):
+            # A stream this decider does not know all of would be folded wrong, so say so.
+            raise TypeError(f"{event.event_type} is not an event of a consent stream")
         state = evolve(state, event)
     return state

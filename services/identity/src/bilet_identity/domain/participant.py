@@ -8,7 +8,7 @@ Stream `participant-<id>`. Decisions that involve personal data return `Unsealed
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 from bilet.contracts.catalogue.identity import (
@@ -140,15 +140,19 @@ Decision = (
 
 
 def decide(command: Command, state: Participant | None) -> list[Decision]:
-    if isinstance(command, RegisterParticipant):
-        return [_register(command, state)]
-    if state is None:
-        raise UnknownParticipant()
-    if isinstance(command, CorrectDetails):
-        return list(_correct(command, state))
-    if isinstance(command, MoveToSchool):
-        return [_move(command, state)]
-    return [_enrol(command, state)]
+    match command, state:
+        case RegisterParticipant(), _:
+            return [_register(command, state)]
+        case _, None:
+            raise UnknownParticipant()
+        case CorrectDetails(), Participant():
+            return list(_correct(command, state))  # a list of the wider Decision type
+        case MoveToSchool(), Participant():
+            return [_move(command, state)]
+        case EnrolInSeason(), Participant():
+            return [_enrol(command, state)]
+        case _:
+            assert_never(command)
 
 
 def _distinct(needs: Sequence[AccessibilityNeed]) -> tuple[AccessibilityNeed, ...]:
@@ -291,50 +295,59 @@ def _enrol(command: EnrolInSeason, state: Participant) -> ParticipantEnrolledInS
 
 
 def evolve(state: Participant | None, event: ParticipantEvent) -> Participant | None:
-    if isinstance(event, ParticipantRegistered):
-        return Participant(
-            participant_id=event.participant_id,
-            school_id=event.school_id,
-            region_id=event.region_id,
-            season=event.season,
-            grade=event.grade,
-            accessibility_needs=event.accessibility_needs,
-            enrolments=(Enrolment(event.season, event.school_id, event.region_id, event.grade),),
-        )
-    if state is None:
-        return None
-    if isinstance(event, ParticipantDetailsCorrected):
-        grade = state.grade if event.grade is None else event.grade
-        needs = (
-            state.accessibility_needs
-            if event.accessibility_needs is None
-            else event.accessibility_needs
-        )
-        return replace(
-            state,
-            grade=grade,
-            accessibility_needs=needs,
-            enrolments=_with_current(state, grade=grade),
-        )
-    if isinstance(event, ParticipantMovedToSchool):
-        return replace(
-            state,
-            school_id=event.to_school_id,
-            region_id=event.to_region_id,
-            grade=event.grade,
-            enrolments=_with_current(
-                state, grade=event.grade, school_id=event.to_school_id, region_id=event.to_region_id
-            ),
-        )
-    enrolment = Enrolment(event.season, event.school_id, event.region_id, event.grade)
-    return replace(
-        state,
-        school_id=event.school_id,
-        region_id=event.region_id,
-        season=event.season,
-        grade=event.grade,
-        enrolments=(*state.enrolments, enrolment),
-    )
+    match event, state:
+        case ParticipantRegistered(), _:
+            return Participant(
+                participant_id=event.participant_id,
+                school_id=event.school_id,
+                region_id=event.region_id,
+                season=event.season,
+                grade=event.grade,
+                accessibility_needs=event.accessibility_needs,
+                enrolments=(
+                    Enrolment(event.season, event.school_id, event.region_id, event.grade),
+                ),
+            )
+        case _, None:
+            return None  # a change before the registration: nothing to change
+        case ParticipantDetailsCorrected(), Participant():
+            grade = state.grade if event.grade is None else event.grade
+            needs = (
+                state.accessibility_needs
+                if event.accessibility_needs is None
+                else event.accessibility_needs
+            )
+            return replace(
+                state,
+                grade=grade,
+                accessibility_needs=needs,
+                enrolments=_with_current(state, grade=grade),
+            )
+        case ParticipantMovedToSchool(), Participant():
+            return replace(
+                state,
+                school_id=event.to_school_id,
+                region_id=event.to_region_id,
+                grade=event.grade,
+                enrolments=_with_current(
+                    state,
+                    grade=event.grade,
+                    school_id=event.to_school_id,
+                    region_id=event.to_region_id,
+                ),
+            )
+        case ParticipantEnrolledInSeason(), Participant():
+            enrolment = Enrolment(event.season, event.school_id, event.region_id, event.grade)
+            return replace(
+                state,
+                school_id=event.school_id,
+                region_id=event.region_id,
+                season=event.season,
+                grade=event.grade,
+                enrolments=(*state.enrolments, enrolment),
+            )
+        case _:
+            assert_never(event)
 
 
 def _with_current(

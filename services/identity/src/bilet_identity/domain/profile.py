@@ -3,7 +3,7 @@
 registration, the participant's reservation, and the guardian accounts the school linked."""
 
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 from bilet.contracts.catalogue.consent import Relationship
@@ -64,31 +64,42 @@ Decision = Unsealed[ProfileRecorded] | ReservationKeyChanged | GuardianAccountLi
 
 
 def decide(command: Command, state: Profile | None) -> list[Decision]:
-    if isinstance(command, RecordProfile):
-        return [
-            Unsealed(
-                ProfileRecorded,
-                clear={
-                    "participant_id": command.participant_id,
-                    "reservation_key": command.reservation_key,
-                    "residence_region_id": command.residence_region_id,
-                },
-                personal={
-                    "citizenship": command.citizenship,
-                    "home_schooled": command.home_schooled,
-                },
-            )
-        ]
-    if state is None:
-        raise UnknownParticipant()
-    if isinstance(command, ChangeReservationKey):
-        if command.reservation_key == state.reservation_key:
-            return []
-        return [
-            ReservationKeyChanged(
-                participant_id=command.participant_id, reservation_key=command.reservation_key
-            )
-        ]
+    match command, state:
+        case RecordProfile(), _:
+            return [_record(command)]
+        case _, None:
+            raise UnknownParticipant()
+        case ChangeReservationKey(), Profile():
+            if command.reservation_key == state.reservation_key:
+                return []
+            return [
+                ReservationKeyChanged(
+                    participant_id=command.participant_id,
+                    reservation_key=command.reservation_key,
+                )
+            ]
+        case LinkGuardian(), Profile():
+            return _link(command, state)
+        case _:
+            assert_never(command)
+
+
+def _record(command: RecordProfile) -> Unsealed[ProfileRecorded]:
+    return Unsealed(
+        ProfileRecorded,
+        clear={
+            "participant_id": command.participant_id,
+            "reservation_key": command.reservation_key,
+            "residence_region_id": command.residence_region_id,
+        },
+        personal={
+            "citizenship": command.citizenship,
+            "home_schooled": command.home_schooled,
+        },
+    )
+
+
+def _link(command: LinkGuardian, state: Profile) -> list[Decision]:
     linked = LinkedGuardian(command.guardian_id, command.relationship)
     if linked in state.guardians:
         return []
@@ -105,21 +116,25 @@ def decide(command: Command, state: Profile | None) -> list[Decision]:
 
 
 def evolve(state: Profile | None, event: ProfileEvent) -> Profile | None:
-    if isinstance(event, ProfileRecorded):
-        return Profile(
-            event.participant_id,
-            event.reservation_key,
-            event.residence_region_id,
-            state.guardians if state else (),
-        )
-    if state is None:
-        return None
-    if isinstance(event, ReservationKeyChanged):
-        return replace(state, reservation_key=event.reservation_key)
-    guardians = tuple(g for g in state.guardians if g.guardian_id != event.guardian_id)
-    return replace(
-        state, guardians=(*guardians, LinkedGuardian(event.guardian_id, event.relationship))
-    )
+    match event, state:
+        case ProfileRecorded(), _:
+            return Profile(
+                event.participant_id,
+                event.reservation_key,
+                event.residence_region_id,
+                state.guardians if state else (),
+            )
+        case _, None:
+            return None  # a change before the profile was recorded: nothing to change
+        case ReservationKeyChanged(), Profile():
+            return replace(state, reservation_key=event.reservation_key)
+        case GuardianAccountLinked(), Profile():
+            # A guardian linked again with another relationship: the later link replaces it.
+            guardians = tuple(g for g in state.guardians if g.guardian_id != event.guardian_id)
+            linked = LinkedGuardian(event.guardian_id, event.relationship)
+            return replace(state, guardians=(*guardians, linked))
+        case _:
+            assert_never(event)
 
 
 def stream_id(participant_id: UUID) -> str:

@@ -8,7 +8,7 @@ A region's id is derived from its code (47: Leningrad oblast), so there is one s
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 from bilet.contracts.catalogue.identity import DiagnosticsWindowScheduled, RegionAdmitted
@@ -79,15 +79,18 @@ class ScheduleDiagnosticsWindow:
     rules: SeasonRules | None
 
 
+Command = AdmitRegion | ScheduleDiagnosticsWindow
 RegionEvent = RegionAdmitted | DiagnosticsWindowScheduled
 
 
-def decide(
-    command: AdmitRegion | ScheduleDiagnosticsWindow, state: Region | None
-) -> list[RegionEvent]:
-    if isinstance(command, AdmitRegion):
-        return _admit(command, state)
-    return _schedule(command, state)
+def decide(command: Command, state: Region | None) -> list[RegionEvent]:
+    match command:
+        case AdmitRegion():
+            return _admit(command, state)
+        case ScheduleDiagnosticsWindow():
+            return _schedule(command, state)
+        case _:
+            assert_never(command)
 
 
 def _admit(command: AdmitRegion, state: Region | None) -> list[RegionEvent]:
@@ -138,25 +141,31 @@ def _schedule(command: ScheduleDiagnosticsWindow, state: Region | None) -> list[
 
 
 def evolve(state: Region | None, event: RegionEvent) -> Region | None:
-    if isinstance(event, RegionAdmitted):
-        seasons = frozenset({event.season}) | (state.seasons if state else frozenset())
-        return Region(
-            region_id=event.region_id,
-            region_code=event.region_code,
-            name=event.name,
-            time_zone=event.time_zone,
-            coordinator=event.coordinator,
-            seasons=seasons,
-            windows=state.windows if state else (),
-        )
-    if state is None:
-        return state
-    # A later window for the same season and stages replaces the earlier one.
-    kept = tuple(
-        w for w in state.windows if not (w.season == event.season and w.stages == event.stages)
-    )
-    window = DiagnosticsWindow(event.season, event.stages, event.opens_on, event.closes_on)
-    return replace(state, windows=(*kept, window))
+    match event, state:
+        case RegionAdmitted(), _:
+            seasons = frozenset({event.season}) | (state.seasons if state else frozenset())
+            return Region(
+                region_id=event.region_id,
+                region_code=event.region_code,
+                name=event.name,
+                time_zone=event.time_zone,
+                coordinator=event.coordinator,
+                seasons=seasons,
+                windows=state.windows if state else (),
+            )
+        case _, None:
+            return None  # a window before the admission: nothing to change
+        case DiagnosticsWindowScheduled(), Region():
+            # A later window for the same season and stages replaces the earlier one.
+            kept = tuple(
+                w
+                for w in state.windows
+                if not (w.season == event.season and w.stages == event.stages)
+            )
+            window = DiagnosticsWindow(event.season, event.stages, event.opens_on, event.closes_on)
+            return replace(state, windows=(*kept, window))
+        case _:
+            assert_never(event)
 
 
 def stream_id(region_id: UUID) -> str:

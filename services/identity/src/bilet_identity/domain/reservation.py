@@ -9,7 +9,7 @@ compares them.
 """
 
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 from bilet_identity.domain.errors import DuplicateNeedsReview, DuplicateParticipant
@@ -57,22 +57,40 @@ ReservationEvent = ChildReserved | ReservationReleased | DuplicateReviewRequeste
 
 
 def decide(command: Command, state: Reservation | None) -> list[ReservationEvent]:
+    match command:
+        case Reserve():
+            return _reserve(command, state)
+        case Release():
+            return _release(command, state)
+        case RequestReview():
+            return _request_review(command, state)
+        case _:
+            assert_never(command)
+
+
+def _reserve(command: Reserve, state: Reservation | None) -> list[ReservationEvent]:
+    if state is None or state.holder is None:
+        return [_reserved(command)]
+    holder = state.holder
+    if holder == command.participant_id:
+        # The holder again: a corrected name or birth date updates the person key.
+        return [] if state.person_key == command.person_key else [_reserved(command)]
+    if state.person_key == command.person_key:
+        raise DuplicateParticipant(holder)
+    raise DuplicateNeedsReview(holder)
+
+
+def _release(command: Release, state: Reservation | None) -> list[ReservationEvent]:
     holder = None if state is None else state.holder
-    if isinstance(command, Reserve):
-        if state is None or holder is None:
-            return [_reserved(command)]
-        if holder == command.participant_id:
-            # The holder again: a corrected name or birth date updates the person key.
-            return [] if state.person_key == command.person_key else [_reserved(command)]
-        if state.person_key == command.person_key:
-            raise DuplicateParticipant(holder)
-        raise DuplicateNeedsReview(holder)
-    if isinstance(command, Release):
-        if holder != command.participant_id:
-            return []
-        return [ReservationReleased(reservation_key=command.reservation_key, participant_id=holder)]
+    if holder is None or holder != command.participant_id:
+        return []  # not theirs (any more): nothing to let go
+    return [ReservationReleased(reservation_key=command.reservation_key, participant_id=holder)]
+
+
+def _request_review(command: RequestReview, state: Reservation | None) -> list[ReservationEvent]:
+    holder = None if state is None else state.holder
     if holder is None:
-        return []
+        return []  # nobody holds it: nothing to review
     return [
         DuplicateReviewRequested(
             reservation_key=command.reservation_key,
@@ -92,14 +110,22 @@ def _reserved(command: Reserve) -> ChildReserved:
 
 
 def evolve(state: Reservation | None, event: ReservationEvent) -> Reservation:
-    if isinstance(event, ChildReserved):
-        reviews = 0 if state is None else state.reviews_requested
-        return Reservation(event.reservation_key, event.participant_id, event.person_key, reviews)
-    if state is None:
-        state = Reservation(event.reservation_key, None, None)
-    if isinstance(event, ReservationReleased):
-        return replace(state, holder=None, person_key=None)
-    return replace(state, reviews_requested=state.reviews_requested + 1)
+    # A release or a review request never comes first; if one did, it finds nobody holding it.
+    current = state if state is not None else Reservation(event.reservation_key, None, None)
+    match event:
+        case ChildReserved():
+            return Reservation(
+                event.reservation_key,
+                event.participant_id,
+                event.person_key,
+                current.reviews_requested,
+            )
+        case ReservationReleased():
+            return replace(current, holder=None, person_key=None)
+        case DuplicateReviewRequested():
+            return replace(current, reviews_requested=current.reviews_requested + 1)
+        case _:
+            assert_never(event)
 
 
 def stream_id(reservation_key: str) -> str:

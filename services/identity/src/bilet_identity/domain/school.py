@@ -7,7 +7,7 @@ twice (even at once, from two browsers) meets the existing stream: one school, o
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 from bilet.contracts.catalogue.identity import SchoolRegistered
@@ -47,7 +47,20 @@ class RegisterSchool:
         return school_id_for(region_id, self.municipality, self.name)
 
 
-def decide(command: RegisterSchool, state: School | None) -> list[SchoolRegistered]:
+# One command and one event today; the aliases make a second one fail mypy until handled.
+Command = RegisterSchool
+SchoolEvent = SchoolRegistered
+
+
+def decide(command: Command, state: School | None) -> list[SchoolEvent]:
+    match command:
+        case RegisterSchool():
+            return _register(command, state)
+        case _:
+            assert_never(command)
+
+
+def _register(command: RegisterSchool, state: School | None) -> list[SchoolEvent]:
     region = command.region
     if region is None:
         raise UnknownRegion()
@@ -67,8 +80,12 @@ def decide(command: RegisterSchool, state: School | None) -> list[SchoolRegister
     ]
 
 
-def evolve(state: School | None, event: SchoolRegistered) -> School:
-    return School(event.school_id, event.region_id, event.name, event.municipality)
+def evolve(state: School | None, event: SchoolEvent) -> School:
+    match event:
+        case SchoolRegistered():
+            return School(event.school_id, event.region_id, event.name, event.municipality)
+        case _:
+            assert_never(event)
 
 
 def stream_id(school_id: UUID) -> str:

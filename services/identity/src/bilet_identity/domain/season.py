@@ -7,7 +7,7 @@ a new `rules_version`, the highest one is in force. Stream: `season-<year>`.
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Final, assert_never
 
 from bilet.contracts.catalogue.identity import SeasonRulesPublished
 from bilet.contracts.vocabulary import GradeRange, Stage
@@ -46,7 +46,20 @@ class PublishSeasonRules:
     ends_on: date
 
 
-def decide(command: PublishSeasonRules, state: SeasonRules | None) -> list[SeasonRulesPublished]:
+# One command and one event today; the aliases make a second one fail mypy until handled.
+Command = PublishSeasonRules
+SeasonEvent = SeasonRulesPublished
+
+
+def decide(command: Command, state: SeasonRules | None) -> list[SeasonEvent]:
+    match command:
+        case PublishSeasonRules():
+            return _publish(command, state)
+        case _:
+            assert_never(command)
+
+
+def _publish(command: PublishSeasonRules, state: SeasonRules | None) -> list[SeasonEvent]:
     """A new revision of the season's rules; nothing when they are the rules in force already."""
     if not 1 <= command.lowest_grade <= command.highest_grade <= 11:
         raise InvalidSeasonRules("Eligible grades run from a lowest to a highest grade in 1–11.")
@@ -90,19 +103,23 @@ def decide(command: PublishSeasonRules, state: SeasonRules | None) -> list[Seaso
     ]
 
 
-def evolve(state: SeasonRules | None, event: SeasonRulesPublished) -> SeasonRules:
-    if state is not None and event.rules_version <= state.rules_version:
-        return state  # an older revision never replaces the one in force
-    return SeasonRules(
-        season=event.season,
-        rules_version=event.rules_version,
-        lowest_grade=event.eligible_grades.lowest,
-        highest_grade=event.eligible_grades.highest,
-        max_career_events=event.max_career_events,
-        diagnostics_stages=event.diagnostics_stages,
-        starts_on=event.starts_on,
-        ends_on=event.ends_on,
-    )
+def evolve(state: SeasonRules | None, event: SeasonEvent) -> SeasonRules:
+    match event:
+        case SeasonRulesPublished():
+            if state is not None and event.rules_version <= state.rules_version:
+                return state  # an older revision never replaces the one in force
+            return SeasonRules(
+                season=event.season,
+                rules_version=event.rules_version,
+                lowest_grade=event.eligible_grades.lowest,
+                highest_grade=event.eligible_grades.highest,
+                max_career_events=event.max_career_events,
+                diagnostics_stages=event.diagnostics_stages,
+                starts_on=event.starts_on,
+                ends_on=event.ends_on,
+            )
+        case _:
+            assert_never(event)
 
 
 def stream_id(season: int) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Final
+from typing import Final, assert_never
 
 
 class ConsentState(StrEnum):
@@ -94,12 +94,23 @@ def summarise(consents: Sequence[ConsentRecord], *, withdrawn: bool) -> ConsentS
     if not consents:
         return ConsentSummary(ConsentState.NONE)
     latest = consents[-1]
-    state = {
-        ConsentStatus.PENDING: ConsentState.PENDING,
-        ConsentStatus.REJECTED: ConsentState.REJECTED,
-        ConsentStatus.WITHDRAWN: ConsentState.WITHDRAWN,
-    }.get(latest.status, ConsentState.NONE)
-    return ConsentSummary(state, latest)
+    return ConsentSummary(_unverified_state(latest.status), latest)
+
+
+def _unverified_state(latest: ConsentStatus) -> ConsentState:
+    """The participant's state when no consent of theirs is verified: the latest one's."""
+    match latest:
+        case ConsentStatus.PENDING:
+            return ConsentState.PENDING
+        case ConsentStatus.REJECTED:
+            return ConsentState.REJECTED
+        case ConsentStatus.WITHDRAWN:
+            return ConsentState.WITHDRAWN
+        case ConsentStatus.SUPERSEDED | ConsentStatus.VERIFIED:
+            # Verified is answered before this; superseded by one that no longer stands: none.
+            return ConsentState.NONE
+        case _:
+            assert_never(latest)
 
 
 @dataclass(frozen=True, slots=True)
