@@ -302,3 +302,39 @@ async def test_an_async_decide_may_read_what_it_needs_first() -> None:
 
     outcome = await transactor(store).transact(CTX, GRADE, decide)
     assert outcome.appended
+
+
+async def test_a_decision_of_nothing_names_the_stream_decided_on_not_another_read() -> None:
+    store = InMemoryEventStore()
+    tx = transactor(store)
+    for _ in range(6):
+        await tx.transact(CTX, GRADE, next_grade)  # the participant's stream, up to grade 11
+    other: Fold[None] = Fold("season-2019", None, lambda state, event: state)
+    await store.append_many(
+        [StreamAppend("season-2019", [LOG.encode(corrected(6), CTX.metadata())], ANY)]
+    )
+    participant_head = (await store.read_stream(PARTICIPANT))[-1].position
+
+    async def nothing(attempt: Attempt) -> None:
+        await attempt.state(other)  # read for the decision, a later published position
+        attempt.append(PARTICIPANT, next_grade(await attempt.state(GRADE)))
+
+    outcome = await tx.transact_many(CTX, nothing)
+    assert not outcome.appended
+    assert outcome.position == participant_head < await store.head_position()
+
+
+async def test_a_commit_of_internal_streams_only_answers_with_a_published_position_read() -> None:
+    store = InMemoryEventStore()
+    tx = transactor(store)
+    await tx.transact(CTX, GRADE, next_grade)
+    participant_head = await store.head_position()
+
+    async def note(attempt: Attempt) -> None:
+        await attempt.state(GRADE)
+        attempt.append(NOTES_STREAM, [NoteTaken(participant_id=PID, text="x")], NO_STREAM)
+
+    outcome = await tx.transact_many(CTX, note)
+    assert outcome.appended
+    # The note's position is never relayed: a reader waiting for it would wait forever.
+    assert outcome.position == participant_head < await store.head_position()

@@ -49,6 +49,7 @@ async def _erase_due(settings: ConsentSettings, as_of: date | None) -> int:
                 "due": report.due,
                 "erased": len(report.erased),
                 "already_done": report.skipped,
+                "contended": report.contended,
             }
         )
     )

@@ -129,12 +129,16 @@ class EventLog:
         state = functools.reduce(evolve, stream.events, initial)
         return Loaded(stream.stream_id, stream.events, stream.version, stream.position, state)
 
+    def is_published(self, stream_id: str) -> bool:
+        """Whether the stream's events leave the service (relayed), or are internal."""
+        return category_of(stream_id) not in self.internal_categories
+
     def published_position(self, positions: Iterable[tuple[str, int]]) -> int:
         """The read-your-writes position of what a command wrote or read: the last event on a
         published stream. Internal streams are never relayed, so a reader built from the
         published ones would wait forever for a position only they hold."""
         every = list(positions)
-        published = [p for s, p in every if category_of(s) not in self.internal_categories]
+        published = [p for s, p in every if self.is_published(s)]
         return max(published or [p for _, p in every])
 
     async def prepare(

@@ -125,12 +125,23 @@ class Attempt:
     def outcome(self, value: T, results: Sequence[AppendResult]) -> Outcome[T]:
         versions: dict[str, int | None] = {sid: s.version for sid, s in self._read.items()}
         versions.update({r.stream_id: r.version for r in results})
-        if results:
-            position = self._log.published_position([(r.stream_id, r.position) for r in results])
-        else:
-            read = [(s.stream_id, s.position) for s in self._read.values()]
-            position = self._log.published_position(read) if read else 0
-        return Outcome(value, position, versions, bool(results))
+        return Outcome(value, self._position(results), versions, bool(results))
+
+    def _position(self, results: Sequence[AppendResult]) -> int:
+        """The read-your-writes position: a position a reader of the published streams will
+        reach. The commit's last published event; else (nothing published was written) what
+        was read of the published streams decided on, else of any published stream read."""
+        published = self._log.is_published
+        committed = [r.position for r in results if published(r.stream_id)]
+        if committed:
+            return max(committed)
+        read = {sid: s.position for sid, s in self._read.items() if published(sid) and s.position}
+        decided_on = [position for sid, position in read.items() if sid in self._decided]
+        if decided_on or read:
+            return max(decided_on or read.values())
+        # Only internal streams, which no reader of the published ones waits for.
+        every = [r.position for r in results] + [s.position for s in self._read.values()]
+        return max(every, default=0)
 
 
 class Transactor:

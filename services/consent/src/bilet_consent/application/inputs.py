@@ -110,3 +110,5 @@ class ErasureReport:
     due: int
     erased: list[ErasureOutcome]
     skipped: int
+    # Participants whose stream kept changing under the job: tried again on its next run.
+    contended: int = 0

@@ -94,9 +94,9 @@ class ParticipantLife(Registration):
                 ),
                 state,
             )
+            attempt.append(stream_id, decided)  # even nothing: the answer names this stream
             if not decided:
                 return []
-            attempt.append(stream_id, decided)
             corrected = replace(
                 current,
                 full_name=full_name or current.full_name,
