@@ -8,7 +8,7 @@ whatever the trail's length, and never scans the whole `audit` category.
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
@@ -92,6 +92,19 @@ def record_of(event: RecordedEvent) -> AuditRecord:
     )
 
 
+def select(
+    service: str, events: Iterable[RecordedEvent], query: AuditQuery
+) -> Iterator[AuditEntry]:
+    """The audit records among `events` that the query asks for."""
+    needle = query.needle()
+    for event in events:
+        if event.type != AUDIT_EVENT_TYPE or (needle is not None and needle not in event.data):
+            continue
+        record = record_of(event)
+        if query.matches(record):
+            yield AuditEntry(service, record)
+
+
 async def who_read(
     stores: Mapping[str, EventStore], query: AuditQuery, *, now: datetime | None = None
 ) -> list[AuditEntry]:
@@ -111,20 +124,12 @@ async def _matching(
     service: str, store: EventStore, days: list[date], query: AuditQuery
 ) -> list[AuditEntry]:
     entries: list[AuditEntry] = []
-    needle = query.needle()
     for day in days:
         stream = day_stream(day)
         version = 0
         while True:
             page = await store.read_stream(stream, version, limit=PAGE_SIZE)
-            for event in page:
-                if event.type != AUDIT_EVENT_TYPE or (
-                    needle is not None and needle not in event.data
-                ):
-                    continue
-                record = record_of(event)
-                if query.matches(record):
-                    entries.append(AuditEntry(service, record))
+            entries.extend(select(service, page, query))
             if len(page) < PAGE_SIZE:
                 break
             version = page[-1].version + 1
