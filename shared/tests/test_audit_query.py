@@ -1,7 +1,8 @@
-"""Who read whose data: the query over several services' audit trails, on the in-memory and SQLite
-stores, by account and by child, within time bounds, oldest first."""
+"""Who read whose data: the query over several services' audit trails, on the in-memory, SQLite and
+PostgreSQL stores, by account and by child, within time bounds, oldest first."""
 
 import random
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,7 +14,9 @@ from bilet.audit import AUDIT_CATEGORY, Access, AuditRecord, EventStoreAuditLog
 from bilet.audit_query import AuditQuery, who_read
 from bilet.eventstore import EventStore, NewEvent
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.eventstore.postgres import PostgresEventStore
 from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.pgschema import drop_schema
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 
@@ -40,23 +43,33 @@ def access(
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
-    """Opens a service's store of the kind under test; all closed at the end."""
+    """Opens a service's store of the kind under test (PostgreSQL: a schema of its own, dropped
+    afterwards); all closed at the end."""
     opened: list[EventStore] = []
+    schemas: list[str] = []
+    database_url = request.getfixturevalue("database_url") if request.param == "postgres" else ""
 
     async def make(name: str) -> EventStore:
         store: EventStore
         if request.param == "memory":
             store = InMemoryEventStore()
-        else:
+        elif request.param == "sqlite":
             store = await SqliteEventStore.open(tmp_path / f"{name}.sqlite3", "NORMAL")
+        else:
+            schemas.append(f"t_audit_{name}_{uuid.uuid4().hex[:10]}")
+            store = await PostgresEventStore.open(database_url, schema=schemas[-1], pool_size=2)
         opened.append(store)
         return store
 
     yield make
     for store in opened:
         await store.close()
+    for schema in schemas:
+        await drop_schema(database_url, schema)
 
 
 async def test_given_two_services_trails_when_asked_by_actor_then_only_their_reads_oldest_first(
