@@ -40,23 +40,16 @@ def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Identity and portfolio ran here; consent never did."""
     monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("BVB_EVENT_STORE", raising=False)
-    asyncio.run(
-        write_trail(
-            tmp_path,
-            "identity",
+    trails = {
+        "identity": [
             access(30, "account-1", "pupil-1"),
             access(3, "account-1", "pupil-2"),
             access(2, "account-1", "pupil-2", Access.WRITE),
-        )
-    )
-    asyncio.run(
-        write_trail(
-            tmp_path,
-            "portfolio",
-            access(1, "account-1", "pupil-1"),
-            access(1, "account-2", "pupil-1"),
-        )
-    )
+        ],
+        "portfolio": [access(1, "account-1", "pupil-1"), access(1, "account-2", "pupil-1")],
+    }
+    for service, records in trails.items():
+        asyncio.run(write_trail(tmp_path, service, *records))
     return tmp_path
 
 
@@ -95,17 +88,8 @@ def test_who_read_of_a_child_over_a_week_prints_a_table_and_a_count(
     assert main([*arguments, "--access", "read", "--access", "write"]) == 0
 
     header, *rows, count = capsys.readouterr().out.splitlines()
-    assert header.split() == [
-        "at",
-        "service",
-        "actor",
-        "actor_role",
-        "access",
-        "subject",
-        "purpose",
-        "fields",
-        "correlation_id",
-    ]
+    columns = "at service actor actor_role access subject purpose fields correlation_id"
+    assert header.split() == columns.split()
     assert [row.split()[1:3] for row in rows] == [
         ["identity", "account-1"],
         ["portfolio", "account-1"],
