@@ -39,7 +39,8 @@ async def write_trail(var: Path, service: str, *records: AuditRecord) -> None:
 def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Identity and portfolio ran here; consent never did."""
     monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path))
-    monkeypatch.delenv("BVB_EVENT_STORE", raising=False)
+    for name in ("BVB_EVENT_STORE", "BVB_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     trails = {
         "identity": [
             access(30, "account-1", "pupil-1"),
@@ -129,6 +130,36 @@ def test_bad_input_is_refused_with_a_message_and_exit_code_2(
         main(["audit", "who-read", *arguments])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("settings", "code", "message"),
+    [
+        ({"BVB_EVENT_STORE": "postgres"}, 2, "needs BVB_DATABASE_URL"),
+        ({"BVB_EVENT_STORE": "oracle"}, 2, "settings are not usable"),
+        (
+            {"BVB_EVENT_STORE": "postgres", "BVB_DATABASE_URL": "postgresql://bvb@127.0.0.1:1/bvb"},
+            1,
+            "cannot open the store of identity",
+        ),
+    ],
+)
+def test_settings_that_reach_no_store_are_said_and_nothing_is_printed(
+    var: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    settings: dict[str, str],
+    code: int,
+    message: str,
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["audit", "who-read", "--actor", "account-1"]) == code
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert message in err
 
 
 def test_an_until_before_since_is_refused_in_a_process_of_its_own(var: Path) -> None:

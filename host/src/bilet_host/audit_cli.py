@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
+from pydantic import ValidationError
+
 from bilet.audit import Access
 from bilet.audit_query import AuditEntry, AuditQuery, who_read
 from bilet.eventstore import EventStore
 from bilet.settings import PlatformSettings
+from bilet.stores import StoreSettingsError
 from bilet_consent.adapters.stores import open_event_store as open_consent_store
 from bilet_consent.settings import ConsentSettings
 from bilet_identity.adapters.stores import open_event_store as open_identity_store
@@ -92,6 +95,10 @@ def add_commands(audit: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=who_read_command)
 
 
+class StoreUnreachable(Exception):
+    """An auditing service's store is configured but cannot be reached."""
+
+
 @dataclass(frozen=True)
 class Trail:
     """One auditing service's store, as its own settings open it."""
@@ -129,8 +136,15 @@ def who_read_command(args: argparse.Namespace) -> int:
         subject=args.subject,
         accesses=frozenset(Access(access) for access in args.access or [Access.READ]),
     )
-    trails = auditing_trails()
-    entries, read = asyncio.run(_query(trails, query))
+    try:
+        trails = auditing_trails()
+        entries, read = asyncio.run(_query(trails, query))
+    except (ValidationError, StoreSettingsError) as error:
+        print(f"{PROG}: the BVB_* settings are not usable: {error}", file=sys.stderr)
+        return 2
+    except StoreUnreachable as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
     for service in sorted({trail.service for trail in trails} - set(read)):
         print(f"{PROG}: no audit trail of {service} here (never ran)", file=sys.stderr)
     print_entries(entries, query, read, as_json=args.json)
@@ -143,7 +157,12 @@ async def _query(trails: Sequence[Trail], query: AuditQuery) -> tuple[list[Audit
         for trail in trails:
             if trail.absent():
                 continue
-            store = await trail.open()
+            try:
+                store = await trail.open()
+            except OSError as error:
+                raise StoreUnreachable(
+                    f"cannot open the store of {trail.service}: {error}"
+                ) from error
             stack.push_async_callback(store.close)
             stores[trail.service] = store
         return await who_read(stores, query), list(stores)
