@@ -1,4 +1,5 @@
-"""`bvb`: the Bilet command line. `bvb run` starts the embedded platform."""
+"""`bvb`: the Bilet command line. `bvb run` starts the embedded platform; `bvb audit who-read`
+answers who read whose personal data."""
 
 import argparse
 import contextlib
@@ -14,6 +15,7 @@ from bilet.http.devkeys import ensure_development_keys
 from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
 from bilet_consent import demo as consent_demo
+from bilet_host import audit_cli
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 from bilet_identity import demo
 
@@ -121,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     token_parser.add_argument("--venue", help="an organiser's venue id")
     token_parser.add_argument("--hours", type=int, default=12, help="validity (default 12)")
     token_parser.set_defaults(handler=dev_token)
+
+    audit_parser = commands.add_parser(
+        "audit", help="the audit trails of personal data (`bvb audit who-read --help`)"
+    )
+    audit_cli.add_commands(audit_parser)
 
     for service in _services_with_commands():
         service_parser = commands.add_parser(
