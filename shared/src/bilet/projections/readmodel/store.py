@@ -20,7 +20,7 @@ from bilet.projections.readmodel.schema import (
     index_name,
     layout_of,
 )
-from bilet.projections.readmodel.waits import NotApplied, Waiter
+from bilet.projections.readmodel.waits import WATERMARKS, NotApplied, Waiter
 
 
 class ReadModel(ReadModelAdapter):
@@ -195,6 +195,13 @@ class ReadModel(ReadModelAdapter):
                 source,
             )
         return int(value or 0)
+
+    async def watermarks(self, projection: str) -> dict[str, int]:
+        """`position` for every source the projection has handled events of, by source in
+        order: what an API reports as "how far" with one query."""
+        async with self.reader(self._book) as tx:
+            rows = await tx.fetch(WATERMARKS, projection)
+        return {source: int(position) for source, position in sorted(rows)}
 
     async def stream_position(
         self, projection: Projection | str, source: str, stream_id: str

@@ -41,6 +41,7 @@ def _stream_positions_sql(size: int) -> str:
 
 
 _STREAM_POSITIONS: Final = {size: _stream_positions_sql(size) for size in IN_LIST_SIZES}
+# Every source's watermark (see `ReadModel.position`): for the waiter and `ReadModel.watermarks`.
 WATERMARKS: Final = (
     "SELECT source, MIN(position) FROM {bvb_checkpoints} "
     "WHERE projection = $1 AND position > 0 GROUP BY source"
