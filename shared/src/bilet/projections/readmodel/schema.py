@@ -1,8 +1,8 @@
 """Where things live in a read-model database: the runtime's bookkeeping tables beside each
 projection's own tables, and a projection's layout (its live tables, or their rebuild shadows).
 
-Beside each projection's own tables the store keeps, in the same database and therefore in the
-same transactions:
+The runtime's tables sit in the same database as the projections' own, and are therefore
+written in the same transactions:
 - `bvb_projection_checkpoints`: per projection and feed partition (a Kafka topic-partition, or an
   event store as partition 0), where to resume (`next_offset`: the next Kafka offset, or the last
   store position handled) and the highest store `position` handled there (read-your-writes);
@@ -10,7 +10,6 @@ same transactions:
   (dedupe, gap detection, and the exact per-stream read-your-writes check);
 - `bvb_projection_parked`: (source, stream)s stopped at an event that could not be applied;
 - `bvb_projection_dead_letters`: the embedded path's dead letters (Kafka has `<topic>.dlq`).
-
 """
 
 from dataclasses import dataclass
