@@ -301,3 +301,24 @@ async def test_given_waits_on_the_same_stream_id_of_two_sources_then_each_source
     assert not on_consent.done()
     await consent.apply(events[1:])
     assert await on_consent == events[1].position
+
+
+async def test_given_two_sources_applied_to_different_positions_then_watermarks_reports_each(
+    open_read_model: ReadModelFactory,
+) -> None:
+    read_model = await open_read_model()
+    identity = await projector_on(read_model)
+    await identity.projector.resume_points("consent", [0], "consent")
+    consent = Feed(identity.projector, "consent")
+    events = history(2, 2, seed=5)
+    assert await read_model.watermarks(COUNTS) == {}  # partitions that carried no event yet
+
+    await identity.apply(events)
+    await consent.apply(events[:1])
+
+    watermarks = await read_model.watermarks(COUNTS)
+    assert watermarks == {"consent": events[0].position, FEED: events[-1].position}
+    assert list(watermarks) == ["consent", FEED]  # by source, in order
+    for source, position in watermarks.items():
+        assert await read_model.position(COUNTS, source) == position
+    assert await read_model.watermarks("another_projection") == {}

@@ -4,9 +4,11 @@ Personal fields are encrypted with their subject's key (`FieldCipher`); keys liv
 apart from the events. Erasing a subject destroys its key, so those fields read as `ERASED` in every
 copy of the history while the rest of it stays replayable. See docs/adr/0004-crypto-shredding.md.
 
-Adapters: `InMemoryKeyStore`, `SqliteKeyStore` (here) and `bilet.crypto.postgres.PostgresKeyStore`
-(imported on its own, so that processes without PostgreSQL never load asyncpg). The suite opens its
-one key store with `bilet.stores.open_key_store(settings)`.
+Modules: `keystore` (the port, its errors, `InMemoryKeyStore`), `master` (the master key that wraps
+stored keys), `sqlite` (`SqliteKeyStore`), `fields` (`FieldCipher`). Adapters: `InMemoryKeyStore`,
+`SqliteKeyStore` (both here) and `bilet.crypto.postgres.PostgresKeyStore` (imported on its own, so
+that processes without PostgreSQL never load asyncpg). The suite opens its one key store with
+`bilet.stores.open_key_store(settings)`.
 """
 
 from bilet.crypto.fields import (
@@ -17,17 +19,14 @@ from bilet.crypto.fields import (
     is_erased,
 )
 from bilet.crypto.keystore import (
-    MASTER_KEY_VARIABLE,
     DataKey,
     InMemoryKeyStore,
     KeyStore,
     KeyStoreError,
-    MasterKey,
-    MasterKeyError,
-    SqliteKeyStore,
     SubjectErased,
-    load_master_key,
 )
+from bilet.crypto.master import MASTER_KEY_VARIABLE, MasterKey, MasterKeyError, load_master_key
+from bilet.crypto.sqlite import SqliteKeyStore
 
 __all__ = [
     "ERASED",

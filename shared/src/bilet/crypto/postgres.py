@@ -1,6 +1,6 @@
 """The suite's key store on PostgreSQL: one schema (`bvb_keys`) of per-subject data keys.
 
-Same contract as `SqliteKeyStore` (`bilet.crypto.keystore`): keys stored wrapped by the master key
+Same contract as `SqliteKeyStore` (`bilet.crypto.sqlite`): keys stored wrapped by the master key
 (associated data = subject + key id), one key per subject whatever the number of processes asking
 at once, erasure = the wrapped key deleted and a tombstone kept, after which no key is ever made
 for the subject again. See docs/adr/0004-crypto-shredding.md.
@@ -41,11 +41,11 @@ import asyncpg
 from bilet.crypto.keystore import (
     DataKey,
     KeyStoreError,
-    MasterKey,
     SubjectErased,
     _check_subject,
     _utc_now,
 )
+from bilet.crypto.master import MasterKey
 from bilet.pgschema import check_schema_name
 
 _log = logging.getLogger(__name__)

@@ -26,7 +26,8 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from enum import Enum
+from typing import Any, Protocol, assert_never
 
 from bilet.eventstore import RecordedEvent
 from bilet.projections.metrics import ProjectionMetrics
@@ -134,6 +135,32 @@ class ProjectionFailed(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
+
+
+class _Step(Enum):
+    """What `_transact` does with one event of a batch."""
+
+    DUPLICATE = "duplicate"  # applied before: counted and skipped
+    PARKED = "parked"  # its stream is parked: dead-lettered
+    GIVEN_UP = "given up"  # the feed's verdict: dead-lettered, and its stream parked
+    GAP = "gap"  # an earlier version of its stream is missing: the batch stops before it
+    APPLY = "apply"
+
+
+def _step_for(version: int, applied: int, *, parked: bool, given_up: bool) -> _Step:
+    """The step for an event at `version` of a stream applied up to `applied`. The order of the
+    checks is the rule: a duplicate is only counted, even on a parked stream or with a verdict;
+    a parked stream takes no verdict of its own; a verdict is carried out even at a gap (a gap
+    that re-reading did not heal is what it was given for)."""
+    if version <= applied:
+        return _Step.DUPLICATE
+    if parked:
+        return _Step.PARKED
+    if given_up:
+        return _Step.GIVEN_UP
+    if version > applied + 1:
+        return _Step.GAP
+    return _Step.APPLY
 
 
 @dataclass
@@ -266,32 +293,39 @@ class Projector:
                     continue
                 stream_id, version = event.stream_id, event.version
                 applied = versions.get(stream_id, -1)
-                if version <= applied:
-                    duplicates += 1
-                elif (parked or parked_now) and (
-                    (source, stream_id) in parked or (source, stream_id) in parked_now
-                ):
-                    await self._dead_letter(
-                        tx, feed, part, delivery, "parked", "stream is parked", tally
-                    )
-                elif verdicts and delivery.offset in verdicts:
-                    kind, reason = verdicts[delivery.offset]
-                    await self._dead_letter(tx, feed, part, delivery, kind, reason, tally)
-                    await read_model.park(tx, self.key, source, stream_id, version, reason)
-                    parked_now.add((source, stream_id))
-                elif version > applied + 1:
-                    outcome = Gap(checkpoint, delivery, applied)
-                    break
-                else:
-                    try:
-                        await apply(tx, event)
-                    except Exception as error:
-                        if read_model.is_transient(error):
-                            raise
-                        raise ProjectionFailed(error) from error
-                    versions[stream_id] = version
-                    changed[stream_id] = (stream_id, version, event.position)
-                    applied_count += 1
+                step = _step_for(
+                    version,
+                    applied,
+                    parked=(source, stream_id) in parked or (source, stream_id) in parked_now,
+                    given_up=delivery.offset in verdicts,
+                )
+                match step:
+                    case _Step.DUPLICATE:
+                        duplicates += 1
+                    case _Step.PARKED:
+                        await self._dead_letter(
+                            tx, feed, part, delivery, "parked", "stream is parked", tally
+                        )
+                    case _Step.GIVEN_UP:
+                        kind, reason = verdicts[delivery.offset]
+                        await self._dead_letter(tx, feed, part, delivery, kind, reason, tally)
+                        await read_model.park(tx, self.key, source, stream_id, version, reason)
+                        parked_now.add((source, stream_id))
+                    case _Step.GAP:
+                        outcome = Gap(checkpoint, delivery, applied)
+                        break
+                    case _Step.APPLY:
+                        try:
+                            await apply(tx, event)
+                        except Exception as error:
+                            if read_model.is_transient(error):
+                                raise
+                            raise ProjectionFailed(error) from error
+                        versions[stream_id] = version
+                        changed[stream_id] = (stream_id, version, event.position)
+                        applied_count += 1
+                    case unhandled:
+                        assert_never(unhandled)
                 if event.position > position:
                     position = event.position
                 checkpoint = delivery.resume

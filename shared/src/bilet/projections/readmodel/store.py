@@ -1,222 +1,45 @@
-"""The read-model store: projection tables plus the runtime's bookkeeping, in one database.
-
-Beside each projection's own tables the store keeps, in the same database and therefore in the
-same transactions:
-- `bvb_projection_checkpoints`: per projection and feed partition (a Kafka topic-partition, or an
-  event store as partition 0), where to resume (`next_offset`: the next Kafka offset, or the last
-  store position handled) and the highest store `position` handled there (read-your-writes);
-- `bvb_applied_<projection>`: per (source, stream), the last version applied and its position
-  (dedupe, gap detection, and the exact per-stream read-your-writes check);
-- `bvb_projection_parked`: (source, stream)s stopped at an event that could not be applied;
-- `bvb_projection_dead_letters`: the embedded path's dead letters (Kafka has `<topic>.dlq`).
-
-Adapters: `SqliteReadModel` (embedded) and `PostgresReadModel` (production).
-"""
+"""The read-model store: transactions for projections, the runtime's bookkeeping (checkpoints,
+parked streams, dead letters), read-your-writes, and the switch of a rebuild's shadow tables,
+written once over the database hooks of `ReadModelAdapter`."""
 
 import asyncio
-import contextlib
-from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Final
 
-from bilet.projections.port import (
-    RESERVED_PREFIX,
-    SHADOW_SUFFIX,
-    Dialect,
-    Projection,
-    ReadModelTx,
-    SqlRenderer,
-    Table,
-    check_projection,
+from bilet.projections.port import Projection, ReadModelTx, SqlRenderer, Table
+from bilet.projections.readmodel.adapter import ReadModelAdapter
+from bilet.projections.readmodel.schema import (
+    APPLIED,
+    APPLIED_COLUMNS,
+    BOOKKEEPING,
+    Checkpoint,
+    Layout,
+    ParkedStream,
+    applied_table,
+    book,
+    index_name,
+    layout_of,
 )
-
-CHECKPOINTS: Final = "bvb_projection_checkpoints"
-PARKED: Final = "bvb_projection_parked"
-DEAD_LETTERS: Final = "bvb_projection_dead_letters"
-APPLIED: Final = "bvb_applied"  # the placeholder runtime SQL uses for a projection's applied table
+from bilet.projections.readmodel.waits import WATERMARKS, NotApplied, Waiter
 
 
-def book(dialect: Dialect) -> dict[str, str]:
-    """Placeholders every renderer of the runtime fills in (`{bvb_checkpoints}`, …)."""
-    return {
-        "bvb_checkpoints": CHECKPOINTS,
-        "bvb_parked": PARKED,
-        "bvb_dead_letters": DEAD_LETTERS,
-        "bvb_lock": " FOR UPDATE" if dialect == "postgresql" else "",
-    }
-
-
-BOOKKEEPING: Final = (
-    f"""CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
-    projection  TEXT    NOT NULL,
-    feed        TEXT    NOT NULL,
-    part        INTEGER NOT NULL,
-    source      TEXT    NOT NULL,
-    next_offset BIGINT  NOT NULL,
-    position    BIGINT  NOT NULL,
-    PRIMARY KEY (projection, feed, part)
-)""",
-    f"""CREATE TABLE IF NOT EXISTS {PARKED} (
-    projection TEXT   NOT NULL,
-    source     TEXT   NOT NULL,
-    stream_id  TEXT   NOT NULL,
-    version    BIGINT NOT NULL,
-    reason     TEXT   NOT NULL,
-    PRIMARY KEY (projection, source, stream_id)
-)""",
-    f"""CREATE TABLE IF NOT EXISTS {DEAD_LETTERS} (
-    projection  TEXT    NOT NULL,
-    feed        TEXT    NOT NULL,
-    part        INTEGER NOT NULL,
-    feed_offset BIGINT  NOT NULL,
-    stream_id   TEXT,
-    version     BIGINT,
-    position    BIGINT,
-    event_id    TEXT,
-    type        TEXT,
-    data        BYTEA,
-    metadata    BYTEA,
-    recorded_at TEXT,
-    kind        TEXT    NOT NULL,
-    reason      TEXT    NOT NULL
-)""",
-)
-# Stream ids are unique within a source (a service's store), not across sources.
-APPLIED_COLUMNS: Final = (
-    "source TEXT NOT NULL, stream_id TEXT NOT NULL, version BIGINT NOT NULL, "
-    "position BIGINT NOT NULL, PRIMARY KEY (source, stream_id)"
-)
-
-
-class NotApplied(TimeoutError):
-    """`wait_until` gave up: the read model had not reached the position within the timeout."""
-
-    def __init__(self, projection: str, source: str, wanted: int, reached: int) -> None:
-        super().__init__(
-            f"projection {projection!r} reached position {reached} of {source!r}, "
-            f"not {wanted}, before the timeout"
-        )
-        self.projection = projection
-        self.source = source
-        self.wanted = wanted
-        self.reached = reached
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    next_offset: int
-    position: int
-    source: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ParkedStream:
-    source: str
-    stream_id: str
-    version: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where one projection lives: its live tables, or their shadows during a rebuild."""
-
-    projection: Projection
-    shadow: bool
-    key: str  # the projection's name in the bookkeeping tables
-    tables: dict[str, str]  # logical name → physical name, the applied table included
-    renderer: SqlRenderer
-
-    @property
-    def applied(self) -> str:
-        return self.tables[APPLIED]
-
-
-def layout_of(projection: Projection, dialect: Dialect, *, shadow: bool = False) -> Layout:
-    check_projection(projection)
-    suffix = SHADOW_SUFFIX if shadow else ""
-    tables = {table.name: table.name + suffix for table in projection.tables}
-    tables[APPLIED] = applied_table(projection.name) + suffix
-    return Layout(
-        projection=projection,
-        shadow=shadow,
-        key=projection.name + suffix,
-        tables=tables,
-        renderer=SqlRenderer(dialect, {**book(dialect), **tables}),
-    )
-
-
-def applied_table(projection: str) -> str:
-    return f"{RESERVED_PREFIX}applied_{projection}"
-
-
-def index_name(table: str, number: int) -> str:
-    return f"ix_{table}_{number}"
-
-
-class ReadModel(ABC):
+class ReadModel(ReadModelAdapter):
     """A read-model database: transactions for projections, bookkeeping for the runtime, and the
     read-your-writes questions an API asks ("how far", "wait until")."""
 
-    dialect: Dialect
     # How often `wait_until` looks again when no wake-up arrives (another process's commits).
     poll_interval: float = 0.1
 
     def __init__(self) -> None:
-        # Set by every commit here; the checker wakes through `_Waiter.wake`, the benchmark's
+        # Set by every commit here; the checker wakes through `Waiter.wake`, the benchmark's
         # per-waiter peer (benchmarks/bench_projections.py) through this.
         self._changed = asyncio.Event()
-        self._waiters: dict[str, _Waiter] = {}  # by projection, started by the first wait
+        self._waiters: dict[str, Waiter] = {}  # by projection, started by the first wait
         self._closed = False
         self._book = SqlRenderer(self.dialect, book(self.dialect))  # the runtime's statements
         self._ddl = SqlRenderer(self.dialect, {}, placeholders=False)
         # One renderer per projection's live layout, so API queries hit its statement cache.
         self._query_renderers: dict[tuple[str, tuple[str, ...]], SqlRenderer] = {}
-
-    # ------------------------------------------------------------------ adapter hooks
-
-    @abstractmethod
-    def transaction(self, renderer: SqlRenderer) -> AbstractAsyncContextManager[ReadModelTx]:
-        """A write transaction: commits when the block ends, rolls back when it raises."""
-
-    @abstractmethod
-    def reader(self, renderer: SqlRenderer) -> AbstractAsyncContextManager[ReadModelTx]:
-        """A connection for queries that never waits for writers."""
-
-    @abstractmethod
-    def is_transient(self, error: BaseException) -> bool:
-        """Whether an error is the database's (connection lost, lock timeout) rather than the
-        projection's: transient errors are retried, never dead-lettered."""
-
-    @abstractmethod
-    def is_missing_table(self, error: BaseException) -> bool: ...
-
-    @abstractmethod
-    async def load_versions(
-        self, tx: ReadModelTx, layout: Layout, source: str, stream_ids: Collection[str]
-    ) -> dict[str, int]: ...
-
-    @abstractmethod
-    async def save_versions(
-        self, tx: ReadModelTx, layout: Layout, source: str, rows: Sequence[tuple[str, int, int]]
-    ) -> None:
-        """Store (stream id, version, position) rows of one source."""
-
-    @abstractmethod
-    async def _rename_index(
-        self, tx: ReadModelTx, old: str, new: str, table: str, columns: str
-    ) -> None: ...
-
-    async def announce_in(self, tx: ReadModelTx, key: str) -> None:  # noqa: B027 - optional
-        """Tell other processes, at commit, that `key` moved on (PostgreSQL: NOTIFY)."""
-
-    async def _prepare_wakeups(self) -> None:  # noqa: B027 - optional
-        """Start listening to other processes' announcements before the first look."""
-
-    @abstractmethod
-    async def close(self) -> None: ...
 
     async def __aenter__(self) -> "ReadModel":
         return self
@@ -241,9 +64,6 @@ class ReadModel(ABC):
                 await self._create_table(tx, table, layout.tables[table.name])
             await tx.execute(f"CREATE TABLE IF NOT EXISTS {layout.applied} ({APPLIED_COLUMNS})")
         return layout
-
-    async def _lock_schema(self, tx: ReadModelTx) -> None:  # noqa: B027 - optional
-        """Serialise DDL between processes that start at once (PostgreSQL)."""
 
     async def _create_table(self, tx: ReadModelTx, table: Table, physical: str) -> None:
         await tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({table.columns})")
@@ -376,6 +196,13 @@ class ReadModel(ABC):
             )
         return int(value or 0)
 
+    async def watermarks(self, projection: str) -> dict[str, int]:
+        """`position` for every source the projection has handled events of, by source in
+        order: what an API reports as "how far" with one query."""
+        async with self.reader(self._book) as tx:
+            rows = await tx.fetch(WATERMARKS, projection)
+        return {source: int(position) for source, position in sorted(rows)}
+
     async def stream_position(
         self, projection: Projection | str, source: str, stream_id: str
     ) -> int:
@@ -410,7 +237,7 @@ class ReadModel(ABC):
         With `stream_id` (the stream the command wrote) the check is exact on every feed: the
         stream's own applied position. Without it, the source's watermark (see `position`).
 
-        The wait is held by the projection's `_Waiter`, which looks at every pending wait of the
+        The wait is held by the projection's `Waiter`, which looks at every pending wait of the
         projection with one query per kind on each wake-up, rather than once per waiter; a wait
         still pending when the read model closes raises `NotApplied`."""
         await self._prepare_wakeups()
@@ -418,7 +245,7 @@ class ReadModel(ABC):
             return await self._look_once(projection, source, position, stream_id)
         waiter = self._waiters.get(projection)
         if waiter is None:
-            waiter = self._waiters[projection] = _Waiter(self, projection)
+            waiter = self._waiters[projection] = Waiter(self, projection)
         return await waiter.wait(source, position, timeout, stream_id)
 
     def pending_waits(self, projection: str) -> int:
@@ -552,167 +379,3 @@ class ReadModel(ABC):
             await self.announce_in(tx, live.key)
         self.announce()
         return True
-
-
-# ---------------------------------------------------------------------- the waiters' checker
-
-# Pending stream ids are asked for per source (the applied table's key is (source, stream id)) in
-# IN-lists of these sizes, padded by repeating the last id, so the same few statements are
-# prepared and cached on both databases; more ids of one source take several.
-IN_LIST_SIZES: Final = (1, 4, 16, 64, 256)
-
-
-def _stream_positions_sql(size: int) -> str:
-    markers = ", ".join(f"${number}" for number in range(2, size + 2))  # parameters only
-    select = "SELECT stream_id, position FROM {bvb_applied} WHERE source = $1 AND stream_id IN ("
-    return select + markers + ")"
-
-
-_STREAM_POSITIONS: Final = {size: _stream_positions_sql(size) for size in IN_LIST_SIZES}
-_WATERMARKS: Final = (
-    "SELECT source, MIN(position) FROM {bvb_checkpoints} "
-    "WHERE projection = $1 AND position > 0 GROUP BY source"
-)
-
-
-def in_lists(stream_ids: Collection[str]) -> list[list[str]]:
-    """The stream ids in chunks of the sizes of `IN_LIST_SIZES`, the last id repeated to fill."""
-    ordered, largest = sorted(stream_ids), IN_LIST_SIZES[-1]
-    chunks = []
-    for start in range(0, len(ordered), largest):
-        chunk = ordered[start : start + largest]
-        size = next(size for size in IN_LIST_SIZES if size >= len(chunk))
-        chunks.append(chunk + [chunk[-1]] * (size - len(chunk)))
-    return chunks
-
-
-@dataclass(eq=False, slots=True)
-class _Wait:
-    source: str
-    position: int
-    stream_id: str | None
-    future: "asyncio.Future[int]"
-    reached: int = 0  # what the checker saw last
-
-
-class _Waiter:
-    """One projection's pending `wait_until`s, and the task that checks them: on each wake-up
-    (a commit announced in this process or, on PostgreSQL, by NOTIFY; a new wait) or poll tick,
-    one query over the applied versions for the pending stream waits of each source (up to 256
-    streams a query) and one over the checkpoints for every pending watermark wait, then the
-    waits whose targets are reached are released. The cost of a wake-up no longer grows with the
-    number of waiters.
-
-    Each wait keeps its own timeout; at its end the wait looks once more itself, as the old
-    per-waiter loop did, so `NotApplied` carries the position reached at the deadline."""
-
-    def __init__(self, read_model: ReadModel, projection: str) -> None:
-        self._read_model = read_model
-        self._projection = projection
-        self._sql = SqlRenderer(
-            read_model.dialect,
-            {**book(read_model.dialect), APPLIED: applied_table(projection)},
-        )
-        self._waits: set[_Wait] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def pending(self) -> int:
-        return len(self._waits)
-
-    async def wait(self, source: str, position: int, timeout: float, stream_id: str | None) -> int:
-        entry = _Wait(source, position, stream_id, asyncio.get_running_loop().create_future())
-        self._waits.add(entry)
-        self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(
-                self._run(), name=f"bilet.projections.waiter:{self._projection}"
-            )
-        try:
-            async with asyncio.timeout(timeout) as scope:
-                return await entry.future
-        except TimeoutError:
-            if not scope.expired():
-                raise  # NotApplied at close, or the database's own timeout
-        finally:
-            self._waits.discard(entry)
-            if not entry.future.cancel() and not entry.future.cancelled():
-                entry.future.exception()  # seen, whether raised here or not
-        if entry.future.done() and not entry.future.cancelled():
-            return entry.future.result()  # released just as the deadline passed
-        return await self._read_model._look_once(self._projection, source, position, stream_id)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for entry in self._waits:
-            if not entry.future.done():
-                entry.future.set_exception(
-                    NotApplied(self._projection, entry.source, entry.position, entry.reached)
-                )
-        self._waits.clear()
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()  # before looking: a wake-up during the look makes another round
-            pending = [entry for entry in self._waits if not entry.future.done()]
-            if not pending:
-                await self._wake.wait()
-                continue
-            await self._check(pending)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._read_model.poll_interval):
-                    await self._wake.wait()
-
-    async def _check(self, pending: list[_Wait]) -> None:
-        streams: dict[str, set[str]] = {}
-        for entry in pending:
-            if entry.stream_id is not None:
-                streams.setdefault(entry.source, set()).add(entry.stream_id)
-        watch_sources = any(entry.stream_id is None for entry in pending)
-        try:
-            applied, watermarks = await self._look(streams, watch_sources)
-        except Exception as error:
-            if self._read_model.is_transient(error):
-                return  # the next round tries again; every wait's timeout still holds
-            for entry in pending:
-                if not entry.future.done():
-                    entry.future.set_exception(error)
-            return
-        for entry in pending:
-            if entry.future.done():
-                continue
-            if entry.stream_id is None:
-                entry.reached = watermarks.get(entry.source, 0)
-            else:
-                entry.reached = applied.get((entry.source, entry.stream_id), 0)
-            if entry.reached >= entry.position:
-                entry.future.set_result(entry.reached)
-                self._waits.discard(entry)
-
-    async def _look(
-        self, streams: dict[str, set[str]], watch_sources: bool
-    ) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-        applied: dict[tuple[str, str], int] = {}
-        watermarks: dict[str, int] = {}
-        async with self._read_model.reader(self._sql) as tx:
-            if streams:
-                try:
-                    for source, stream_ids in streams.items():
-                        for chunk in in_lists(stream_ids):
-                            sql = _STREAM_POSITIONS[len(chunk)]
-                            rows = await tx.fetch(sql, source, *chunk)
-                            applied.update(((source, row[0]), int(row[1])) for row in rows)
-                except Exception as error:
-                    if not self._read_model.is_missing_table(error):
-                        raise
-                    applied.clear()  # the projection's feed has not started yet
-            if watch_sources:
-                rows = await tx.fetch(_WATERMARKS, self._projection)
-                watermarks = {row[0]: int(row[1]) for row in rows}
-        return applied, watermarks

@@ -11,9 +11,6 @@
 - A version gap is re-read from the stored checkpoint after a pause (a stream's missing event may
   still be on its way, e.g. on another partition after a repartitioning), `gap_retries` times;
   if it persists, the event is parked in `<topic>.dlq` and its stream with it.
-- Dead letters keep the record's key, value and headers and add `bvb_dlq_kind`,
-  `bvb_dlq_reason`, `bvb_dlq_projection`, `bvb_dlq_topic`, `bvb_dlq_partition`,
-  `bvb_dlq_offset`.
 """
 
 import asyncio
@@ -21,104 +18,24 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 
-from bilet.projections.decode import decode
+from bilet.projections.kafka.partition import AssignedPartition, delivery_of, forget
+from bilet.projections.kafka.topics import (
+    DeadLetterTopic,
+    ensure_dlq_topics,
+    partitions_of,
+    source_of_topic,
+)
 from bilet.projections.metrics import ProjectionMetrics
-from bilet.projections.port import Projection, ReadModelTx
-from bilet.projections.projector import Applied, Delivery, Gap, Moved, Projector
+from bilet.projections.port import Projection
+from bilet.projections.projector import Applied, Gap, Moved, Projector
 from bilet.projections.readmodel import ReadModel
 
 _log = logging.getLogger(__name__)
-
-TOPIC_PREFIX = "bilet."
-DLQ_SUFFIX = ".dlq"
-
-
-def dlq_topic(topic: str) -> str:
-    return topic + DLQ_SUFFIX
-
-
-def source_of_topic(topic: str) -> str:
-    """`bilet.identity` → `identity`: the service whose store positions the topic carries."""
-    return topic.removeprefix(TOPIC_PREFIX)
-
-
-async def ensure_dlq_topics(bootstrap_servers: str, topics: Sequence[str]) -> None:
-    """Create `<topic>.dlq` (one partition, unlimited retention, replicated like a topic should
-    be: three times, or on every broker of a smaller cluster) for each topic that lacks one; the
-    broker does not create topics by itself."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [dlq_topic(t) for t in topics if dlq_topic(t) not in existing]
-        if missing:
-            brokers = len((await admin.describe_cluster())["brokers"])
-            replication = max(1, min(3, brokers))
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [
-                        NewTopic(name, 1, replication, topic_configs={"retention.ms": "-1"})
-                        for name in missing
-                    ]
-                )
-    finally:
-        await admin.close()
-
-
-async def partitions_of(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
-    """Every partition of the topics; a topic that does not exist is an error."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    partitions: list[TopicPartition] = []
-    for topic in described:
-        if topic["error_code"] or not topic["partitions"]:
-            raise ValueError(f"topic {topic['topic']!r} cannot be read: {topic['error_code']}")
-        partitions.extend(
-            TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]
-        )
-    return sorted(partitions)
-
-
-class _DeadLetterTopic:
-    def __init__(self, producer: AIOKafkaProducer, projection: str) -> None:
-        self._producer = producer
-        self._projection = projection.encode()
-
-    async def __call__(
-        self,
-        tx: ReadModelTx,
-        feed: str,
-        part: int,
-        delivery: Delivery,
-        kind: str,
-        reason: str,
-    ) -> None:
-        record = delivery.record
-        headers = [
-            *record.headers,
-            ("bvb_dlq_kind", kind.encode()),
-            ("bvb_dlq_reason", reason.encode()),
-            ("bvb_dlq_projection", self._projection),
-            ("bvb_dlq_topic", feed.encode()),
-            ("bvb_dlq_partition", str(part).encode()),
-            ("bvb_dlq_offset", str(delivery.offset).encode()),
-        ]
-        # Acknowledged before the checkpoint commits: a crash in between sends it twice, never
-        # loses it (its ce_id tells the copies apart).
-        await self._producer.send_and_wait(
-            dlq_topic(feed), key=record.key, value=record.value, headers=headers
-        )
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -130,31 +47,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         await self._feed._assign(assigned)
-
-
-def _delivery(record: Any) -> Delivery:
-    offset: int = record.offset
-    try:
-        event = decode(record.value, record.headers)
-    except Exception as error:  # NotACloudEvent, or whatever else a foreign record makes of it
-        return Delivery(None, offset, offset + 1, record, f"{type(error).__name__}: {error}")
-    return Delivery(event, offset, offset + 1, record)
-
-
-@dataclass(eq=False)
-class _Partition:
-    """What the feed knows of one assigned partition."""
-
-    offset: int  # the next offset to apply: the one stored with the read model
-    epoch: int = 0  # bumped on every seek; batches fetched before it are dropped
-    queue: asyncio.Queue[tuple[int, Sequence[Any]]] = field(
-        default_factory=lambda: asyncio.Queue(2)
-    )
-    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
-    worker: asyncio.Task[None] | None = None
-    paused_until: float | None = None
-    gap_attempts: dict[int, int] = field(default_factory=dict)
-    verdicts: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 class KafkaFeed:
@@ -204,7 +96,7 @@ class KafkaFeed:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()  # assignment changes
-        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._partitions: dict[TopicPartition, AssignedPartition] = {}
         self._unresolved: set[TopicPartition] = set()  # assigned, stored offset not loaded yet
         self._failure: BaseException | None = None
         self._last_commit = time.monotonic()
@@ -254,7 +146,7 @@ class KafkaFeed:
         self.projector = Projector(
             self.read_model,
             self.projection,
-            dead_letters=_DeadLetterTopic(self._producer, self.projection.name),
+            dead_letters=DeadLetterTopic(self._producer, self.projection.name),
             metrics=self.metrics,
             shadow=self.shadow,
             attempts=self.attempts,
@@ -321,7 +213,7 @@ class KafkaFeed:
 
     # ------------------------------------------------------------------ applying
 
-    async def _work(self, tp: TopicPartition, partition: _Partition) -> None:
+    async def _work(self, tp: TopicPartition, partition: AssignedPartition) -> None:
         """A partition's worker: applies its batches in order, one transaction each."""
         while True:
             epoch, records = await partition.queue.get()
@@ -341,7 +233,7 @@ class KafkaFeed:
                     self._unresolved.add(tp)
 
     async def _process(
-        self, tp: TopicPartition, partition: _Partition, records: Sequence[Any]
+        self, tp: TopicPartition, partition: AssignedPartition, records: Sequence[Any]
     ) -> None:
         expected = partition.offset
         start = 0
@@ -351,20 +243,20 @@ class KafkaFeed:
             return
         projector = self.projector
         assert projector is not None
-        deliveries = [_delivery(record) for record in records[start:]]
+        deliveries = [delivery_of(record) for record in records[start:]]
         outcome = await projector.apply(
             tp.topic, tp.partition, expected, deliveries, partition.verdicts
         )
         if isinstance(outcome, Applied):
             partition.offset = outcome.checkpoint
-            _forget(partition, below=outcome.checkpoint)
+            forget(partition, below=outcome.checkpoint)
         elif isinstance(outcome, Gap):
             partition.offset = outcome.checkpoint
             self._on_gap(tp, partition, outcome)
         else:
             self._on_moved(tp, outcome)
 
-    def _on_gap(self, tp: TopicPartition, partition: _Partition, gap: Gap) -> None:
+    def _on_gap(self, tp: TopicPartition, partition: AssignedPartition, gap: Gap) -> None:
         consumer = self._consumer
         assert consumer is not None
         offset = gap.delivery.offset
@@ -386,7 +278,7 @@ class KafkaFeed:
         _log.info("projection %s: checkpoint of %s moved to %s; re-reading", self._name, tp, moved)
         self._unresolved.add(tp)
 
-    def _seek(self, tp: TopicPartition, partition: _Partition, offset: int) -> None:
+    def _seek(self, tp: TopicPartition, partition: AssignedPartition, offset: int) -> None:
         consumer = self._consumer
         assert consumer is not None
         consumer.seek(tp, offset)
@@ -455,7 +347,7 @@ class KafkaFeed:
                     continue
                 partition = self._partitions.get(tp)
                 if partition is None:
-                    partition = self._partitions[tp] = _Partition(offset)
+                    partition = self._partitions[tp] = AssignedPartition(offset)
                     partition.worker = asyncio.create_task(self._work(tp, partition))
                 async with partition.busy:
                     self._seek(tp, partition, offset)
@@ -492,12 +384,3 @@ class KafkaFeed:
             await consumer.commit(offsets)
         except KafkaError as error:
             _log.debug("projection %s: informational offset commit failed: %r", self._name, error)
-
-
-def _forget(partition: _Partition, *, below: int) -> None:
-    if partition.verdicts:
-        for offset in [o for o in partition.verdicts if o < below]:
-            del partition.verdicts[offset]
-    if partition.gap_attempts:
-        for offset in [o for o in partition.gap_attempts if o < below]:
-            del partition.gap_attempts[offset]

@@ -1,0 +1,23 @@
+"""The Kafka feed of the projection runtime (plain aiokafka, see docs/adr/0008): `KafkaFeed` in
+`feed`, its partitions' state in `partition`, and the topics it reads and dead-letters to in
+`topics`."""
+
+from bilet.projections.kafka.feed import KafkaFeed
+from bilet.projections.kafka.topics import (
+    DLQ_SUFFIX,
+    TOPIC_PREFIX,
+    dlq_topic,
+    ensure_dlq_topics,
+    partitions_of,
+    source_of_topic,
+)
+
+__all__ = [
+    "DLQ_SUFFIX",
+    "TOPIC_PREFIX",
+    "KafkaFeed",
+    "dlq_topic",
+    "ensure_dlq_topics",
+    "partitions_of",
+    "source_of_topic",
+]

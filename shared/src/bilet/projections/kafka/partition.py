@@ -1,0 +1,47 @@
+"""What the Kafka feed keeps per assigned partition, and its records as the projector's
+deliveries."""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bilet.projections.decode import decode
+from bilet.projections.projector import Delivery
+
+
+def delivery_of(record: Any) -> Delivery:
+    """A record as the projector takes it; one that is no event of ours still becomes a delivery,
+    with its `problem`, so that it is dead-lettered rather than lost or fatal."""
+    offset: int = record.offset
+    try:
+        event = decode(record.value, record.headers)
+    except Exception as error:  # NotACloudEvent, or whatever else a foreign record makes of it
+        return Delivery(None, offset, offset + 1, record, f"{type(error).__name__}: {error}")
+    return Delivery(event, offset, offset + 1, record)
+
+
+@dataclass(eq=False)
+class AssignedPartition:
+    """What the feed knows of one assigned partition."""
+
+    offset: int  # the next offset to apply: the one stored with the read model
+    epoch: int = 0  # bumped on every seek; batches fetched before it are dropped
+    queue: asyncio.Queue[tuple[int, Sequence[Any]]] = field(
+        default_factory=lambda: asyncio.Queue(2)
+    )
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+    worker: asyncio.Task[None] | None = None
+    paused_until: float | None = None
+    gap_attempts: dict[int, int] = field(default_factory=dict)
+    verdicts: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+def forget(partition: AssignedPartition, *, below: int) -> None:
+    """Drop the gap re-read counts and verdicts of offsets the checkpoint has passed."""
+    if partition.verdicts:
+        for offset in [o for o in partition.verdicts if o < below]:
+            del partition.verdicts[offset]
+    if partition.gap_attempts:
+        for offset in [o for o in partition.gap_attempts if o < below]:
+            del partition.gap_attempts[offset]

@@ -1,0 +1,60 @@
+"""What each database adapter of the read-model store provides (`SqliteReadModel`,
+`PostgresReadModel`): transactions and readers, which errors are whose, the applied-versions
+statements, and the optional hooks for DDL locks and cross-process wake-ups."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from bilet.projections.port import Dialect, ReadModelTx, SqlRenderer
+from bilet.projections.readmodel.schema import Layout
+
+
+class ReadModelAdapter(ABC):
+    """The hooks `ReadModel` is written over, one implementation per database."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    def transaction(self, renderer: SqlRenderer) -> AbstractAsyncContextManager[ReadModelTx]:
+        """A write transaction: commits when the block ends, rolls back when it raises."""
+
+    @abstractmethod
+    def reader(self, renderer: SqlRenderer) -> AbstractAsyncContextManager[ReadModelTx]:
+        """A connection for queries that never waits for writers."""
+
+    @abstractmethod
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether an error is the database's (connection lost, lock timeout) rather than the
+        projection's: transient errors are retried, never dead-lettered."""
+
+    @abstractmethod
+    def is_missing_table(self, error: BaseException) -> bool: ...
+
+    @abstractmethod
+    async def load_versions(
+        self, tx: ReadModelTx, layout: Layout, source: str, stream_ids: Collection[str]
+    ) -> dict[str, int]: ...
+
+    @abstractmethod
+    async def save_versions(
+        self, tx: ReadModelTx, layout: Layout, source: str, rows: Sequence[tuple[str, int, int]]
+    ) -> None:
+        """Store (stream id, version, position) rows of one source."""
+
+    @abstractmethod
+    async def _rename_index(
+        self, tx: ReadModelTx, old: str, new: str, table: str, columns: str
+    ) -> None: ...
+
+    async def announce_in(self, tx: ReadModelTx, key: str) -> None:  # noqa: B027 - optional
+        """Tell other processes, at commit, that `key` moved on (PostgreSQL: NOTIFY)."""
+
+    async def _prepare_wakeups(self) -> None:  # noqa: B027 - optional
+        """Start listening to other processes' announcements before the first look."""
+
+    async def _lock_schema(self, tx: ReadModelTx) -> None:  # noqa: B027 - optional
+        """Serialise DDL between processes that start at once (PostgreSQL)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
