@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any, Final, NamedTuple
 
 from bilet.projections import ReadModel, ReadModelTx, Row
-from bilet.projections.readmodel import CHECKPOINTS
 from bilet_portfolio.adapters.document import Sections
 from bilet_portfolio.adapters.json_text import from_json
 from bilet_portfolio.adapters.projection import PortfolioProjection
@@ -351,13 +350,7 @@ class SqlPortfolioReader:
         return [participant_of(row) for row in rows]
 
     async def positions(self) -> dict[str, int]:
-        async with self.read_model.query() as tx:
-            rows = await tx.fetch(
-                f"SELECT source, MIN(position) FROM {CHECKPOINTS} "  # noqa: S608
-                "WHERE projection = $1 AND position > 0 GROUP BY source ORDER BY source",
-                PROJECTION_NAME,
-            )
-        return {source: int(position) for source, position in rows}
+        return await self.read_model.watermarks(PROJECTION_NAME)
 
     async def wait_until(
         self, source: str, position: int, timeout: float, stream_id: str | None
