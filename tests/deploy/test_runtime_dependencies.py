@@ -48,7 +48,7 @@ def runtime_closure(root: str, packages: dict[str, dict[str, Any]]) -> set[str]:
 
 
 def test_the_closure_follows_extras() -> None:
-    packages = {
+    packages: dict[str, dict[str, Any]] = {
         "app": {"name": "app", "dependencies": [{"name": "lib", "extra": ["fast"]}]},
         "lib": {
             "name": "lib",
