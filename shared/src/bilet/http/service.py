@@ -24,16 +24,10 @@ from prometheus_client import (
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bilet.http.auth import (
-    DEVELOPMENT_ISSUER,
-    JwksFile,
-    JwksUrl,
-    KeySource,
-    TokenVerifier,
-    authenticate_header,
-)
+from bilet.http.auth import DEVELOPMENT_ISSUER, TokenVerifier, authenticate_header
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.guard import RequestGuard
+from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
 from bilet.settings import Environment, PlatformSettings
 
