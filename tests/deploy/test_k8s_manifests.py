@@ -48,7 +48,7 @@ pytestmark = pytest.mark.timeout(BUILD_SECONDS + 120)
 def image_uid() -> str:
     """The numeric user of the service images (`USER uid:gid` in the one Dockerfile)."""
     dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
-    uids = set(re.findall(r"^USER (\d+):\d+$", dockerfile, re.M))
+    uids: set[str] = set(re.findall(r"^USER (\d+):\d+$", dockerfile, re.M))
     assert len(uids) == 1, f"the image names no single user: {sorted(uids)}"
     return uids.pop()
 
