@@ -7,19 +7,18 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter
 
-from bilet.http import Role, ServiceDescription, create_service_app
+from bilet.http import Role
 from bilet.http.context import Context
-from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.devkeys import DevelopmentSigner
 from bilet.http.telemetry import trace_id_of
 from bilet.logs import JsonFormatter, bind_log_context
-from bilet.settings import PlatformSettings
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -27,6 +26,9 @@ PARTICIPANT = "7d1f3c1e-9f55-4c4e-8a53-3f1f3e1e2b77"
 PERSONAL = "Иванова"  # a surname a client might put in a query or a mistyped path
 
 Logged = Callable[[], list[dict[str, Any]]]
+
+# The `serve_router` fixture (conftest.py).
+ServeRouter = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 router = APIRouter()
 route_log = logging.getLogger("probe.routes")
@@ -67,21 +69,10 @@ def logged() -> Iterator[Logged]:
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> DevelopmentSigner:
-    return ensure_development_keys(tmp_path)
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_service_app(
-        ServiceDescription(name="probe", title="Probe", summary="Request logs for tests."),
-        [router],
-        settings=PlatformSettings(var_dir=tmp_path),
-    )
+async def client(serve_router: ServeRouter) -> AsyncIterator[httpx.AsyncClient]:
     # The application's own failure is the test's subject, not a reason to stop the client.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
+    async with serve_router(router, "probe", raise_app_exceptions=False) as client:
+        yield client
 
 
 def _access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
