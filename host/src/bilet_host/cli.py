@@ -12,6 +12,7 @@ import uvicorn
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.logs import logging_config
 from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
 from bilet_consent import demo as consent_demo
@@ -71,7 +72,16 @@ def run(args: argparse.Namespace) -> int:
     print(_banner(host, f"http://{bind_host}:{port}"), flush=True)
     if settings.environment is Environment.DEVELOPMENT:
         print(_demo_tokens(settings), flush=True)
-    config = uvicorn.Config(host, host=bind_host, port=port, lifespan="on", log_level="info")
+    # The same JSON lines as every service's own process (bilet.http.serve): uvicorn's loggers
+    # and the services' through bilet.logs, uvicorn's access line replaced by the services'.
+    config = uvicorn.Config(
+        host,
+        host=bind_host,
+        port=port,
+        lifespan="on",
+        log_config=logging_config(),
+        access_log=False,
+    )
     # uvicorn shuts every service down gracefully on Ctrl-C, then re-raises it: a normal stop.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()

@@ -1,18 +1,20 @@
 """The request context routes depend on: the principal, a safe correlation id, and (where a use
 case waits for other services' writes) the position tokens of the request."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
 from fastapi import APIRouter
 
-from bilet.http import Role, ServiceDescription, create_service_app
+from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.context import Context, ContextWithPositions
-from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
-from bilet.settings import PlatformSettings
+from bilet.http.devkeys import DevelopmentSigner
+
+# The `serve_router` fixture (conftest.py).
+ServeRouter = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 router = APIRouter()
 
@@ -29,19 +31,8 @@ async def waiting(ctx: ContextWithPositions) -> dict[str, object]:
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> DevelopmentSigner:
-    return ensure_development_keys(tmp_path)
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_service_app(
-        ServiceDescription(name="ctx", title="Context", summary="Request contexts for tests."),
-        [router],
-        settings=PlatformSettings(var_dir=tmp_path),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+async def client(serve_router: ServeRouter) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_router(router, "ctx") as client:
         yield client
 
 

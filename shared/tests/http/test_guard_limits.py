@@ -49,7 +49,7 @@ class CountingApp:
 async def test_an_upload_route_verifies_the_caller_before_it_reads_the_body() -> None:
     inner = CountingApp()
 
-    def authenticate(header: str | None) -> None:
+    async def authenticate(header: str | None) -> None:
         if header != "Bearer good":
             raise Problem(
                 401,

@@ -1,30 +1,26 @@
 """Who is calling: bearer JWTs checked against configured keys, and the principal they name.
 
 Every endpoint but health, readiness and metrics requires a token whose signature verifies against
-the configured JSON Web Key Set (a file, re-read when it changes, or a URL, re-fetched on an unknown
-key id: both rotate keys without a restart), whose issuer and audience match and which has not
-expired (with a small clock skew). Claims carry the role and the scopes handlers check objects
+the configured JSON Web Key Set (`bilet.http.jwks`: a file or an identity provider's URL, both
+rotating keys without a restart), whose issuer and audience match and which has not expired (with
+a small clock skew). Claims carry the role and the scopes handlers check objects
 against: `school`, `region`, `participant` (a pupil's own id), `children` (a guardian's), `venue`
 (an organiser's).
 """
 
-import json
-import os
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, Final
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
+from bilet.http.jwks import KeySource
 from bilet.http.problems import Problem
 
 # Keys whose id starts with this were made by `bvb` for development; production refuses them.
@@ -78,70 +74,6 @@ def unauthorized(detail: str) -> Problem:
     return Problem(
         401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"}
     )
-
-
-class KeySource(ABC):
-    """Where signing keys come from; `key_for(kid)` answers with a key or None. A source answers
-    with the same key object for a kid until its key set changes (a new object then): a verified
-    token is trusted again only while its key is the very object it was verified with."""
-
-    # Whether `key_for` may wait on the network (an identity provider's JWKS URL): then a token
-    # not verified lately is verified off the event loop.
-    may_block: bool = False
-
-    @abstractmethod
-    def key_for(self, kid: str) -> jwt.PyJWK | None: ...
-
-    @abstractmethod
-    def key_ids(self) -> list[str]: ...
-
-
-class JwksFile(KeySource):
-    """A JWKS file, re-read when its modification time changes (rotation without restart)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._stamp: float | None = None
-        self._keys: dict[str, jwt.PyJWK] = {}
-
-    def _refresh(self) -> None:
-        stamp = os.stat(self.path).st_mtime_ns
-        with self._lock:
-            if stamp != self._stamp:
-                document = json.loads(self.path.read_text(encoding="utf-8"))
-                self._keys = {
-                    key.key_id: key
-                    for key in jwt.PyJWKSet.from_dict(document).keys
-                    if key.key_id is not None
-                }
-                self._stamp = stamp
-
-    def key_for(self, kid: str) -> jwt.PyJWK | None:
-        self._refresh()
-        return self._keys.get(kid)
-
-    def key_ids(self) -> list[str]:
-        self._refresh()
-        return list(self._keys)
-
-
-class JwksUrl(KeySource):
-    """A JWKS URL (an identity provider's); PyJWT's client caches it and re-fetches on a new kid."""
-
-    may_block = True
-
-    def __init__(self, url: str) -> None:
-        self._client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
-
-    def key_for(self, kid: str) -> jwt.PyJWK | None:
-        try:
-            return self._client.get_signing_key(kid)
-        except jwt.PyJWKClientError:
-            return None
-
-    def key_ids(self) -> list[str]:
-        return [key.key_id for key in self._client.get_signing_keys() if key.key_id]
 
 
 @dataclass(frozen=True)
@@ -208,10 +140,25 @@ class TokenVerifier:
             self._verified.clear()
 
     def verify(self, token: str) -> Principal:
+        """The principal of `token` from the keys the source holds now (a file's, or a URL's
+        last fetch): for callers off the event loop. Requests use `authenticate`."""
         principal = self.remembered(token)
         if principal is not None:
             return principal
-        kid, key, principal = self._verify(token)
+        return self._verify_and_remember(token, self._signing_key_id(token))
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal of `token`; the key source first brings its keys up to date for the
+        token's key id (a URL's fetch, never blocking the event loop: 503 when it fails)."""
+        principal = self.remembered(token)
+        if principal is not None:
+            return principal
+        kid = self._signing_key_id(token)
+        await self.keys.load(kid)
+        return self._verify_and_remember(token, kid)
+
+    def _verify_and_remember(self, token: str, kid: str) -> Principal:
+        key, principal = self._verify(token, kid)
         expires = principal.expires_at
         if self._remember > 0 and expires is not None:
             # PyJWT refuses a token once `exp <= now - leeway`.
@@ -223,7 +170,7 @@ class TokenVerifier:
                     self._verified.popitem(last=False)
         return principal
 
-    def _verify(self, token: str) -> tuple[str, jwt.PyJWK, Principal]:
+    def _signing_key_id(self, token: str) -> str:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -233,6 +180,9 @@ class TokenVerifier:
             raise unauthorized("The token names no signing key.")
         if self.production and kid.startswith(DEVELOPMENT_KEY_PREFIX):
             raise unauthorized("Development keys are not accepted here.")
+        return kid
+
+    def _verify(self, token: str, kid: str) -> tuple[jwt.PyJWK, Principal]:
         key = self.keys.key_for(kid)
         if key is None:
             raise unauthorized("The token's signing key is not known.")
@@ -250,7 +200,7 @@ class TokenVerifier:
             raise unauthorized("The token has expired.") from None
         except jwt.InvalidTokenError as error:
             raise unauthorized(f"The token is not valid: {error}.") from None
-        return kid, key, principal_from_claims(claims)
+        return key, principal_from_claims(claims)
 
 
 def _optional_str(claims: dict[str, Any], name: str) -> str | None:
@@ -284,34 +234,27 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
-def authenticate_header(verifier: TokenVerifier, header: str | None) -> Principal:
+async def authenticate_header(verifier: TokenVerifier, header: str | None) -> Principal:
     """The principal of an `Authorization` header value, for code outside FastAPI's dependencies
     (the request guard)."""
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("A bearer token is required.")
-    return verifier.verify(token.strip())
+    return await verifier.authenticate(token.strip())
 
 
 class BearerPrincipal(HTTPBearer):
     """The caller's principal, from the bearer token of the request: a security scheme in the
     OpenAPI document (named `HTTPBearer`), resolved as one dependency and on the event loop (a
-    plain function would be handed to a worker thread and back with every request)."""
+    plain function would be handed to a worker thread and back with every request; no key source
+    blocks the loop)."""
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         credentials = await super().__call__(request)
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise unauthorized("A bearer token is required.")
         verifier: TokenVerifier = request.app.state.token_verifier
-        token = credentials.credentials
-        if not verifier.keys.may_block:
-            return verifier.verify(token)  # a remembered token first, inside
-        # A key source that may fetch over the network verifies on a worker thread, unless the
-        # token is remembered already.
-        principal = verifier.remembered(token)
-        if principal is not None:
-            return principal
-        return await run_in_threadpool(verifier.verify, token)
+        return await verifier.authenticate(credentials.credentials)
 
 
 current_principal: Final = BearerPrincipal(

@@ -20,10 +20,18 @@ CORRELATION_HEADER: Final = "x-correlation-id"
 _CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
+def correlation_id_of(given: str | None) -> str:
+    """`given` (an `X-Correlation-Id`) when it is a plain token, else a new one."""
+    return given if given is not None and _CORRELATION.match(given) else str(uuid.uuid4())
+
+
 def correlation_id(request: Request) -> str:
-    """The caller's `X-Correlation-Id` when it is a plain token, else a new one."""
-    given = request.headers.get(CORRELATION_HEADER, "")
-    return given if _CORRELATION.match(given) else str(uuid.uuid4())
+    """The request's correlation id: the one its log lines carry (`bilet.http.telemetry` chose
+    it), else the caller's `X-Correlation-Id` when it is a plain token, else a new one."""
+    chosen = getattr(request.state, "correlation_id", None)
+    if isinstance(chosen, str):
+        return chosen
+    return correlation_id_of(request.headers.get(CORRELATION_HEADER))
 
 
 def request_context(request: Request, principal: CurrentPrincipal) -> RequestContext:

@@ -8,7 +8,7 @@ exports far from where it came in, so it is refused at the door.
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
@@ -31,8 +31,8 @@ class _Refused(Exception):
 
 
 # Checks a request's bearer token from its `Authorization` header value (None: absent); raises a
-# Problem (401) when it does not verify.
-Authenticate = Callable[[str | None], object]
+# Problem (401, or 503 when the signing keys cannot be had) when it does not verify.
+Authenticate = Callable[[str | None], Awaitable[object]]
 
 
 def has_hostile_text(value: Any) -> bool:
@@ -75,7 +75,7 @@ class RequestGuard:
             limit = self._limit_for(scope["path"])
             headers = dict(scope.get("headers", []))
             if limit > self.max_body and self.authenticate is not None:
-                self._authenticate(headers.get(b"authorization"))
+                await self._authenticate(headers.get(b"authorization"))
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise _too_large(limit)
@@ -101,10 +101,10 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    def _authenticate(self, header: bytes | None) -> None:
+    async def _authenticate(self, header: bytes | None) -> None:
         assert self.authenticate is not None
         try:
-            self.authenticate(None if header is None else header.decode("latin-1"))
+            await self.authenticate(None if header is None else header.decode("latin-1"))
         except Problem as problem:
             raise _Refused(
                 problem.status, problem.code, problem.title, problem.detail or "", problem.headers

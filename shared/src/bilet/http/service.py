@@ -5,7 +5,6 @@ so the embedded host and a Kubernetes ingress expose exactly the same paths.
 """
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -14,27 +13,15 @@ from typing import Final, Literal, Protocol
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bilet.http.auth import (
-    DEVELOPMENT_ISSUER,
-    JwksFile,
-    JwksUrl,
-    KeySource,
-    TokenVerifier,
-    authenticate_header,
-)
+from bilet.http.auth import DEVELOPMENT_ISSUER, TokenVerifier, authenticate_header
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.guard import RequestGuard
+from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
+from bilet.http.telemetry import RequestLogging, RequestMetrics, request_metrics
 from bilet.settings import Environment, PlatformSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -157,7 +144,8 @@ def create_service_app(
 ) -> FastAPI:
     """A service's application: its routers under `/<service>/`, problem+json errors, the request
     guard, bearer-token verification for the routes that ask for a principal, health, readiness
-    and Prometheus metrics (these three without a token)."""
+    and Prometheus metrics (these three without a token), and a JSON access line per request
+    with its correlation and trace ids on every line it logs (`bilet.http.telemetry`)."""
     settings = settings or PlatformSettings()
     app = FastAPI(
         title=service.title,
@@ -175,7 +163,14 @@ def create_service_app(
     install_problem_handlers(app)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
-    _install_request_metrics(app, service, registry)
+    requests, latency = request_metrics(registry)
+    app.add_middleware(
+        RequestMetrics,
+        service=service.name,
+        prefix=service.prefix,
+        requests=requests,
+        latency=latency,
+    )
     app.add_middleware(
         RequestGuard,
         max_body=settings.max_request_bytes,
@@ -184,6 +179,9 @@ def create_service_app(
         },
         authenticate=lambda header: authenticate_header(app.state.token_verifier, header),
     )
+    # Outermost: the guard's refusals get an access line too, and its token check (a JWKS
+    # fetch's warning) logs with the request's ids.
+    app.add_middleware(RequestLogging, prefix=service.prefix)
 
     @app.get(
         f"{service.prefix}/healthz",
@@ -224,91 +222,3 @@ def create_service_app(
     for router in routers:
         app.include_router(router, prefix=service.prefix)
     return app
-
-
-_METHODS: Final = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
-
-
-class RequestMetrics:
-    """Counts and times every answer by route template, method and status: a pure ASGI
-    middleware (Starlette's `BaseHTTPMiddleware` costs a task and a stream per request)."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        service: ServiceDescription,
-        requests: Counter,
-        latency: Histogram,
-    ) -> None:
-        self.app = app
-        self.service = service
-        self.requests = requests
-        self.latency = latency
-        # The children of the label sets seen: a label lookup takes a lock and builds a key.
-        self._counters: dict[tuple[str, str, int], Counter] = {}
-        self._timers: dict[tuple[str, str], Histogram] = {}
-
-    def _template(self, scope: Scope) -> str:
-        # Route templates, never raw paths: a path holds ids, and ids must not become labels.
-        template = getattr(scope.get("route"), "path", None)
-        if template is None:
-            return "unmatched"
-        if not template.startswith(self.service.prefix):
-            return str(self.service.prefix + template)  # routes of an included router
-        return str(template)
-
-    def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        template = self._template(scope)
-        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        timer = self._timers.get((template, method))
-        if timer is None:
-            timer = self.latency.labels(self.service.name, template, method)
-            self._timers[(template, method)] = timer
-        timer.observe(seconds)
-        counter = self._counters.get((template, method, status))
-        if counter is None:
-            counter = self.requests.labels(self.service.name, template, method, str(status))
-            self._counters[(template, method, status)] = counter
-        counter.inc()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        answered = False
-
-        async def measured(message: Message) -> None:
-            nonlocal answered
-            if message["type"] == "http.response.start" and not answered:
-                answered = True
-                # Until the answer starts, as long streams (server-sent events) would else
-                # count their whole life.
-                self._record(scope, message["status"], time.perf_counter() - started)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, measured)
-        except BaseException:
-            if not answered:
-                self._record(scope, 500, time.perf_counter() - started)
-            raise
-
-
-def _install_request_metrics(
-    app: FastAPI, service: ServiceDescription, registry: CollectorRegistry
-) -> None:
-    requests = Counter(
-        "bvb_http_requests",
-        "HTTP requests answered, by route template, method and status",
-        ["service", "route", "method", "status"],
-        registry=registry,
-    )
-    latency = Histogram(
-        "bvb_http_request_seconds",
-        "HTTP request latency, by route template",
-        ["service", "route", "method"],
-        registry=registry,
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-    )
-    app.add_middleware(RequestMetrics, service=service, requests=requests, latency=latency)

@@ -1,0 +1,59 @@
+"""`bvb run`, the embedded platform, logs as every service's own process does: one JSON object per
+line on stderr (uvicorn's lines, the services' and their access lines), a request's ids on its
+lines, no query string; the banner and the demo tokens stay human text on stdout.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_the_embedded_platform_logs_json_lines_with_the_request_ids(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bvb = Path(sys.executable).with_name("bvb")
+    process = subprocess.Popen(  # noqa: S603 - the workspace's own command
+        [str(bvb), "run", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "BVB_VAR_DIR": str(tmp_path / "var")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    started: list[str] = []
+    try:
+        # Started once uvicorn says it runs (the demo data loads first); each line is kept.
+        while not started or "Uvicorn running on" not in started[-1]:
+            line = process.stderr.readline()
+            assert line, f"bvb run stopped: {started}"
+            started.append(line)
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/identity/v1/regions?name=Иванова",
+            headers={"X-Correlation-Id": "req-embedded", "traceparent": TRACEPARENT},
+        )
+        assert answer.status_code == 401  # no token: refused, and logged
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C, as a person at the terminal stops it
+        stdout, rest = process.communicate(timeout=60)
+    stderr = "".join(started) + rest
+    assert process.returncode == 0, stderr
+    assert stdout.startswith("Bilet is starting embedded at")
+    lines = [json.loads(line) for line in stderr.splitlines()]  # each line JSON, or this fails
+    assert any(line["message"].startswith("Uvicorn running on") for line in lines)
+    assert any(line["logger"] == "bilet_identity.demo" for line in lines)
+    (access,) = [line for line in lines if line.get("correlation_id") == "req-embedded"]
+    assert access["logger"] == "bilet.http.access"
+    assert (access["route"], access["status"]) == ("/identity/v1/regions", 401)
+    assert access["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert "Иванова" not in stderr
+    assert "name=" not in stderr

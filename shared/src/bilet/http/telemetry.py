@@ -1,0 +1,184 @@
+"""What a service tells its operators about each request: Prometheus metrics by route template,
+and one JSON access line, with the request's correlation id and W3C trace id bound to every line
+logged while it runs.
+
+Both name a request by its route template, never its path: a path holds ids, a 404's path
+whatever a client typed, and a query string search terms; none of it may become a metric label
+or reach a log.
+"""
+
+import logging
+import re
+import time
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bilet.http.context import CORRELATION_HEADER, correlation_id_of
+from bilet.logs import bind_log_context
+
+access_log: Final = logging.getLogger("bilet.http.access")
+
+_METHODS: Final = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+# W3C Trace Context: version-traceid-parentid-flags; all-zero ids and version ff are invalid,
+# and version 00 has exactly these four fields (later versions may append more).
+_TRACEPARENT: Final = re.compile(
+    r"(?!ff)(?P<version>[0-9a-f]{2})-(?!0{32})(?P<trace_id>[0-9a-f]{32})"
+    r"-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(?P<rest>-.*)?"
+)
+# Probes and scrapes answer every few seconds: their access lines are debug, unless they fail.
+_OPERATIONS: Final = ("/healthz", "/readyz", "/metrics")
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C `traceparent` header, None when absent or malformed."""
+    match = _TRACEPARENT.fullmatch(traceparent or "")
+    if match is None or (match["version"] == "00" and match["rest"]):
+        return None
+    return match["trace_id"]
+
+
+def route_template(scope: Scope, prefix: str) -> str:
+    """The template of the route that answered (`/identity/v1/participants/{participant_id}`),
+    or `unmatched`."""
+    template = getattr(scope.get("route"), "path", None)
+    if template is None:
+        return "unmatched"
+    if not template.startswith(prefix):
+        return str(prefix + template)  # routes of an included router
+    return str(template)
+
+
+def _method(scope: Scope) -> str:
+    return str(scope["method"]) if scope["method"] in _METHODS else "OTHER"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class RequestLogging:
+    """Binds the request's correlation id (the caller's `X-Correlation-Id` when it is a plain
+    token, else a new one, also handed to the routes through `scope["state"]`) and the trace id
+    of its `traceparent`, then writes the access line: method, route template, status, duration.
+
+    The binding is left in place when the request ends: the server runs each request in a task of
+    its own, so it ends with the task, and the server's own lines about the request (the
+    traceback of an unhandled error, logged after the application returned) carry it too."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        correlation_id = correlation_id_of(_header(scope, CORRELATION_HEADER.encode()))
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        bind_log_context(
+            correlation_id=correlation_id, trace_id=trace_id_of(_header(scope, b"traceparent"))
+        )
+        started = time.perf_counter()
+        status = 500  # what the client gets when the application fails before it answers
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            template = route_template(scope, self.prefix)
+            quiet = template.endswith(_OPERATIONS) and status < 400
+            access_log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "%s %s %d",
+                _method(scope),
+                template,
+                status,
+                extra={
+                    "method": _method(scope),
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+
+
+class RequestMetrics:
+    """Counts and times every answer by route template, method and status: a pure ASGI
+    middleware (Starlette's `BaseHTTPMiddleware` costs a task and a stream per request)."""
+
+    def __init__(
+        self, app: ASGIApp, service: str, prefix: str, requests: Counter, latency: Histogram
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.prefix = prefix
+        self.requests = requests
+        self.latency = latency
+        # The children of the label sets seen: a label lookup takes a lock and builds a key.
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._timers: dict[tuple[str, str], Histogram] = {}
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        template = route_template(scope, self.prefix)
+        method = _method(scope)
+        timer = self._timers.get((template, method))
+        if timer is None:
+            timer = self.latency.labels(self.service, template, method)
+            self._timers[(template, method)] = timer
+        timer.observe(seconds)
+        counter = self._counters.get((template, method, status))
+        if counter is None:
+            counter = self.requests.labels(self.service, template, method, str(status))
+            self._counters[(template, method, status)] = counter
+        counter.inc()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answered = False
+
+        async def measured(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start" and not answered:
+                answered = True
+                # Until the answer starts, as long streams (server-sent events) would else
+                # count their whole life.
+                self._record(scope, message["status"], time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, measured)
+        except BaseException:
+            if not answered:
+                self._record(scope, 500, time.perf_counter() - started)
+            raise
+
+
+def request_metrics(registry: CollectorRegistry) -> tuple[Counter, Histogram]:
+    """The request counter and latency histogram of a service's registry."""
+    requests = Counter(
+        "bvb_http_requests",
+        "HTTP requests answered, by route template, method and status",
+        ["service", "route", "method", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "bvb_http_request_seconds",
+        "HTTP request latency, by route template",
+        ["service", "route", "method"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    )
+    return requests, latency
