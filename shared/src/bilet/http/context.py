@@ -5,24 +5,24 @@ correlation id and, where a use case waits for other services' writes, its posit
 `ContextWithPositions` also carries the tokens the request named (a malformed one is a 400
 `invalid_position_token`)."""
 
-import re
-import uuid
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from bilet.application.context import RequestContext
 from bilet.http.auth import CurrentPrincipal
 from bilet.http.consistency import POSITION_HEADER, parse_position_tokens
+from bilet.http.correlation import CORRELATION_HEADER, correlation_id_of
 
-CORRELATION_HEADER: Final = "x-correlation-id"
-# What a caller's correlation id may be: it is logged and stored in event metadata.
-_CORRELATION: Final = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-
-
-def correlation_id_of(given: str | None) -> str:
-    """`given` (an `X-Correlation-Id`) when it is a plain token, else a new one."""
-    return given if given is not None and _CORRELATION.match(given) else str(uuid.uuid4())
+__all__ = [
+    "CORRELATION_HEADER",
+    "Context",
+    "ContextWithPositions",
+    "correlation_id",
+    "correlation_id_of",
+    "request_context",
+    "request_context_with_positions",
+]
 
 
 def correlation_id(request: Request) -> str:

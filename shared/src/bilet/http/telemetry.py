@@ -15,7 +15,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bilet.http.context import CORRELATION_HEADER, correlation_id_of
+from bilet.http.correlation import CORRELATION_HEADER, correlation_id_of
 from bilet.logs import bind_log_context
 
 access_log: Final = logging.getLogger("bilet.http.access")
