@@ -11,6 +11,8 @@ from bilet.audit import EventStoreAuditLog
 from bilet.crypto import KeyStore
 from bilet.eventstore import EventStore
 from bilet.projections import EmbeddedFeed, ReadModel
+from bilet.sandbox import Sandbox
+from bilet_consent.adapters.disarm import SandboxedDisarmer
 from bilet_consent.adapters.stores import (
     open_document_store,
     open_event_store,
@@ -65,6 +67,7 @@ async def open_runtime(settings: ConsentSettings, clock: Clock = utc_now) -> Asy
             documents,
             directory,
             EventStoreAuditLog(store),
+            disarmer=SandboxedDisarmer(Sandbox(settings.sandbox_limits), settings.disarm_limits),
             clock=clock,
             erasure_days=settings.consent_erasure_days,
             max_document_bytes=settings.consent_max_document_bytes,

@@ -5,7 +5,9 @@ from typing import Final, Literal
 
 from pydantic import Field
 
+from bilet.sandbox import SandboxLimits
 from bilet.settings import PlatformSettings
+from bilet_consent.application.formats import DisarmLimits
 from bilet_consent.domain.internal import FEDERAL_OPERATOR
 
 SERVICE_NAME: Final = "consent"
@@ -17,6 +19,17 @@ class ConsentSettings(PlatformSettings):
     # The largest signed document accepted (`BVB_CONSENT_MAX_DOCUMENT_BYTES`); the request body
     # may be a little larger (the form fields and the multipart framing).
     consent_max_document_bytes: int = Field(default=10 * MIB, ge=1024, le=100 * MIB)
+    # Content disarm (ADR 0015): a PDF's pages are rendered at this resolution and rebuilt from
+    # the pictures; more pages, or a page or image of more megapixels, are refused.
+    consent_document_dpi: int = Field(default=150, ge=72, le=300)
+    consent_document_max_pages: int = Field(default=20, ge=1, le=200)
+    consent_document_max_megapixels: int = Field(default=40, ge=1, le=200)
+    # The sandbox that decodes uploads: CPU seconds and address space of one decoding process,
+    # its wall-clock limit, and how many run at once (further uploads wait their turn).
+    consent_sandbox_cpu_seconds: int = Field(default=20, ge=1, le=600)
+    consent_sandbox_memory_mib: int = Field(default=1024, ge=256, le=16384)
+    consent_sandbox_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    consent_sandbox_concurrency: int = Field(default=2, ge=1, le=64)
     # Days between a withdrawal and the destruction of the participant's data (152-FZ: 30).
     consent_erasure_days: int = Field(default=30, ge=0, le=30)
     # How often the destruction job runs inside the HTTP process (it also runs once at start).
@@ -45,6 +58,25 @@ class ConsentSettings(PlatformSettings):
     @property
     def documents_dir(self) -> Path:
         return self.var_dir / f"{SERVICE_NAME}-documents"
+
+    @property
+    def disarm_limits(self) -> DisarmLimits:
+        return DisarmLimits(
+            dpi=self.consent_document_dpi,
+            max_pages=self.consent_document_max_pages,
+            max_pixels=self.consent_document_max_megapixels * 1_000_000,
+        )
+
+    @property
+    def sandbox_limits(self) -> SandboxLimits:
+        return SandboxLimits(
+            cpu_seconds=self.consent_sandbox_cpu_seconds,
+            memory_bytes=self.consent_sandbox_memory_mib * MIB,
+            wall_seconds=self.consent_sandbox_timeout_seconds,
+            # A rebuilt PDF may outgrow its upload (pictures of pages): room for that.
+            max_output_bytes=max(64 * MIB, 4 * self.consent_max_document_bytes),
+            concurrency=self.consent_sandbox_concurrency,
+        )
 
     @property
     def max_body_bytes(self) -> int:

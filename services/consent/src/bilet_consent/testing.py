@@ -24,7 +24,6 @@ PUPIL_SNILS = "112-233-445 95"
 GUARDIAN_LAST = "Соколова"
 GUARDIAN_FIRST = "Ирина"
 PASSPORT_NUMBER = "731592"
-PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -100,6 +99,10 @@ def one_page_pdf(text: str = "Soglasie") -> bytes:
         pdf_stream(b"/Filter /FlateDecode", zlib.compress(content)),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     )
+
+
+# A real one-page PDF: content disarm renders every page, so a PDF without one is refused.
+PDF = one_page_pdf()
 
 
 class Clock:

@@ -25,6 +25,8 @@ from bilet.http.auth import Principal
 from bilet.pgschema import drop_schema
 from bilet.projections import EmbeddedFeed
 from bilet.projections.postgres import PostgresReadModel
+from bilet.sandbox import Sandbox
+from bilet_consent.adapters.disarm import SandboxedDisarmer
 from bilet_consent.adapters.documents import PostgresDocumentStore
 from bilet_consent.application.inputs import CommandContext, SubmissionInput
 from bilet_consent.application.participants import (
@@ -71,6 +73,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
             documents,
             ParticipantDirectory(read_model),
             EventStoreAuditLog(store),
+            disarmer=SandboxedDisarmer(Sandbox()),
             clock=clock,
         )
         feed = EmbeddedFeed(

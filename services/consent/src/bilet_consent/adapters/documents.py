@@ -1,7 +1,8 @@
 """Where signed documents are kept (`application.documents.DocumentStore`): files under `var/`
 (embedded) or a table in the service's PostgreSQL schema (production). Both hold only the
-ciphertext, the nonce, the key id and the plaintext's checksum; deleting a participant removes
-all of theirs. (An S3-compatible object store is the natural third adapter; none is built yet.)
+ciphertext of the rebuilt copy, the nonce, the key id, the plaintext's checksum and the
+original upload's checksum and size (evidence); deleting a participant removes all of theirs.
+(An S3-compatible object store is the natural third adapter; none is built yet.)
 """
 
 import asyncio
@@ -16,7 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from bilet.pgschema import check_schema_name
-from bilet_consent.application.documents import StoredDocument
+from bilet_consent.application.documents import Original, StoredDocument
 
 _SUFFIX: Final = ".doc"
 
@@ -40,12 +41,15 @@ class DiskDocumentStore:
     def _put(self, document: StoredDocument) -> None:
         directory = self._dir(document.participant_id)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        header = {
+        header: dict[str, object] = {
             "media_type": document.media_type,
             "key_id": document.key_id,
             "nonce": document.nonce.hex(),
             "sha256": document.sha256,
         }
+        if document.original is not None:
+            header["original_sha256"] = document.original.sha256
+            header["original_size"] = document.original.size
         target = self._path(document.participant_id, document.document_id)
         temporary = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -69,6 +73,9 @@ class DiskDocumentStore:
             return None
         line, _, ciphertext = raw.partition(b"\n")
         header: dict[str, Any] = json.loads(line)
+        original = None
+        if "original_sha256" in header:  # documents stored before content disarm have none
+            original = Original(header["original_sha256"], header["original_size"])
         return StoredDocument(
             participant_id,
             document_id,
@@ -77,6 +84,7 @@ class DiskDocumentStore:
             bytes.fromhex(header["nonce"]),
             ciphertext,
             header["sha256"],
+            original,
         )
 
     async def delete(self, participant_id: UUID, document_id: UUID) -> bool:
@@ -137,6 +145,12 @@ class PostgresDocumentStore:
                     "ciphertext BYTEA NOT NULL, sha256 TEXT NOT NULL, "
                     "stored_at TIMESTAMPTZ NOT NULL DEFAULT now())"
                 )
+                # The upload's evidence (ADR 0015); empty for documents stored before it.
+                await connection.execute(
+                    f"ALTER TABLE {schema}.documents "
+                    "ADD COLUMN IF NOT EXISTS original_sha256 TEXT, "
+                    "ADD COLUMN IF NOT EXISTS original_size BIGINT"
+                )
                 await connection.execute(
                     f"CREATE INDEX IF NOT EXISTS documents_participant "
                     f"ON {schema}.documents (participant_id)"
@@ -149,10 +163,13 @@ class PostgresDocumentStore:
     async def put(self, document: StoredDocument) -> None:
         await self._pool.execute(
             f"INSERT INTO {self._table} "  # noqa: S608 - a checked schema name
-            "(participant_id, document_id, media_type, key_id, nonce, ciphertext, sha256) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (document_id) DO UPDATE SET "
+            "(participant_id, document_id, media_type, key_id, nonce, ciphertext, sha256, "
+            "original_sha256, original_size) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (document_id) DO UPDATE SET "
             "media_type = excluded.media_type, key_id = excluded.key_id, "
-            "nonce = excluded.nonce, ciphertext = excluded.ciphertext, sha256 = excluded.sha256",
+            "nonce = excluded.nonce, ciphertext = excluded.ciphertext, sha256 = excluded.sha256, "
+            "original_sha256 = excluded.original_sha256, "
+            "original_size = excluded.original_size",
             document.participant_id,
             document.document_id,
             document.media_type,
@@ -160,12 +177,14 @@ class PostgresDocumentStore:
             document.nonce,
             document.ciphertext,
             document.sha256,
+            None if document.original is None else document.original.sha256,
+            None if document.original is None else document.original.size,
         )
 
     async def get(self, participant_id: UUID, document_id: UUID) -> StoredDocument | None:
         row = await self._pool.fetchrow(
-            f"SELECT media_type, key_id, nonce, ciphertext, sha256 FROM {self._table} "  # noqa: S608 - a checked schema name
-            "WHERE participant_id = $1 AND document_id = $2",
+            "SELECT media_type, key_id, nonce, ciphertext, sha256, original_sha256, "  # noqa: S608 - a checked schema name
+            f"original_size FROM {self._table} WHERE participant_id = $1 AND document_id = $2",
             participant_id,
             document_id,
         )
@@ -179,6 +198,9 @@ class PostgresDocumentStore:
             bytes(row["nonce"]),
             bytes(row["ciphertext"]),
             row["sha256"],
+            None
+            if row["original_sha256"] is None
+            else Original(row["original_sha256"], row["original_size"]),
         )
 
     async def delete(self, participant_id: UUID, document_id: UUID) -> bool:

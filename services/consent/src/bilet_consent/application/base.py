@@ -1,6 +1,7 @@
 """What every group of consent's use cases stands on: the store and its command path
-(`Transactor`), the key-sealed fields and documents, identity's facts of each participant, the
-audit trail, the clock; and reading the participant's streams."""
+(`Transactor`), the key-sealed fields and documents (rebuilt from their pixels first by the
+disarmer), identity's facts of each participant, the audit trail, the clock; and reading the
+participant's streams."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from bilet.crypto import FieldCipher, KeyStore
 from bilet.eventstore import EventStore
 from bilet.http.auth import Role
 from bilet_consent.application.access import OutOfScope
-from bilet_consent.application.documents import DocumentSealer, DocumentStore
+from bilet_consent.application.documents import DocumentDisarmer, DocumentSealer, DocumentStore
 from bilet_consent.application.errors import UnknownParticipant, VersionConflict
 from bilet_consent.application.eventlog import EVENT_LOG
 from bilet_consent.application.inputs import CommandContext
@@ -70,6 +71,7 @@ class ConsentCore:
         directory: ParticipantDirectory,
         audit: AuditLog,
         *,
+        disarmer: DocumentDisarmer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         erasure_days: int = 30,
         max_document_bytes: int = 10 << 20,
@@ -81,6 +83,7 @@ class ConsentCore:
         self.cipher = FieldCipher(keystore)
         self.sealer = DocumentSealer(keystore)
         self.documents = documents
+        self.disarmer = disarmer
         self.directory = directory
         self.audit = audit
         self.clock = clock

@@ -55,6 +55,8 @@ class ConsentCommands(ConsentCore):
             access.require_submitter(ctx.principal, facts)
         assert facts.school_id is not None
         media_type = check_document(content, self.max_document_bytes)
+        # Only the copy rebuilt from the pixels is stored and served; the upload goes no further.
+        rebuilt = await self.disarmer.rebuild(media_type, content)
         consent_id, document_id = uuid.uuid4(), uuid.uuid4()
         guardian_id = form.guardian_id or uuid.uuid4()
         participant_id = form.participant_id
@@ -79,7 +81,9 @@ class ConsentCommands(ConsentCore):
             fold = consents_of(participant_id)
             decided = consents.decide(command, await attempt.state(fold))
             if stored is None:  # decided first: a refused consent stores no document
-                stored = await self.sealer.seal(participant_id, document_id, media_type, content)
+                stored = await self.sealer.seal(
+                    participant_id, document_id, media_type, rebuilt.content, rebuilt.original
+                )
                 await self.documents.put(stored)
             attempt.append(fold.stream_id, decided)
             registered = ConsentRegistered(consent_id=consent_id, participant_id=participant_id)
@@ -91,7 +95,7 @@ class ConsentCommands(ConsentCore):
                     consent_id=consent_id,
                     document_id=document_id,
                     media_type=media_type,
-                    size_bytes=len(content),
+                    size_bytes=len(rebuilt.content),
                 ),
                 Unsealed(
                     GuardianContactRecorded,

@@ -1,10 +1,12 @@
-"""Signed consent documents: what may be stored (a sound PDF, JPEG or PNG, by its content: see
-`formats`), how it is sealed (AES-256-GCM with the participant's data key, bound to the
-participant and the document), and the port of the stores that keep it (`adapters.documents`:
-disk, PostgreSQL).
+"""Signed consent documents: what may be stored (a PDF, JPEG or PNG by its content, rebuilt
+from its pixels by the `DocumentDisarmer` port: `adapters.disarm`, see `formats` and ADR 0015),
+how it is sealed (AES-256-GCM with the participant's data key, bound to the participant and the
+document), and the port of the stores that keep it (`adapters.documents`: disk, PostgreSQL).
 
-The SHA-256 checksum of the plaintext is kept with the ciphertext in the document store only, and
-goes when the document goes; a document read back is checked against it.
+Only the rebuilt copy is stored and served; of the original upload the store keeps its SHA-256
+and size (evidence of which file the copy was made from). The SHA-256 of the stored plaintext and
+the original's are kept with the ciphertext in the document store only, and go when the document
+goes; a document read back is checked against its checksum.
 """
 
 import hashlib
@@ -24,7 +26,7 @@ from bilet_consent.application.errors import (
     EmptyDocument,
     UnsupportedDocument,
 )
-from bilet_consent.application.formats import JPEG, PDF, PNG, check_structure, media_type_of
+from bilet_consent.application.formats import JPEG, PDF, PNG, media_type_of
 
 NONCE_BYTES: Final = 12
 _AD_LABEL: Final = "bilet-consent-document-v1"
@@ -32,9 +34,9 @@ __all__ = ["JPEG", "PDF", "PNG", "check_document", "media_type_of"]
 
 
 def check_document(content: bytes, limit: int) -> str:
-    """The document's media type, or the refusal that fits: empty (422), too large (413), not a
-    PDF, JPEG or PNG at all (415 `unsupported_document_type`), or one that is damaged, carries
-    something more, or (a PDF) active content (415 `unsupported_document`, see `formats`)."""
+    """The document's media type by its first bytes, or the refusal that fits: empty (422), too
+    large (413), not a PDF, JPEG or PNG at all (415 `unsupported_document_type`). Whether it
+    decodes is the disarmer's to say (415 `unsupported_document`)."""
     if not content:
         raise EmptyDocument()
     if len(content) > limit:
@@ -42,8 +44,38 @@ def check_document(content: bytes, limit: int) -> str:
     media_type = media_type_of(content)
     if media_type is None:
         raise UnsupportedDocument()
-    check_structure(media_type, content)
     return media_type
+
+
+@dataclass(frozen=True)
+class Original:
+    """What is kept of an upload once it is rebuilt: evidence of which file it was, not the file."""
+
+    sha256: str  # hex
+    size: int
+
+    @classmethod
+    def of(cls, content: bytes) -> "Original":
+        return cls(hashlib.sha256(content).hexdigest(), len(content))
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """A document rebuilt from the pixels of an upload: of the same media type, holding nothing
+    of the original but what it shows."""
+
+    media_type: str
+    content: bytes = field(repr=False)
+    pages: int
+    original: Original
+
+
+class DocumentDisarmer(Protocol):
+    async def rebuild(self, media_type: str, content: bytes) -> Rebuilt:
+        """Decode the upload (of the type its first bytes claim) to pixels, outside the event
+        loop and the service's process, and rebuild a clean copy; `UnacceptableDocument` (415
+        `unsupported_document`) for anything that does not decode within the limits."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +89,7 @@ class StoredDocument:
     nonce: bytes
     ciphertext: bytes = field(repr=False)
     sha256: str  # of the plaintext, hex
+    original: Original | None = None  # of the upload it was rebuilt from (None: stored before)
 
     @property
     def size(self) -> int:
@@ -95,7 +128,12 @@ class DocumentSealer:
         self.keystore = keystore
 
     async def seal(
-        self, participant_id: UUID, document_id: UUID, media_type: str, content: bytes
+        self,
+        participant_id: UUID,
+        document_id: UUID,
+        media_type: str,
+        content: bytes,
+        original: Original | None = None,
     ) -> StoredDocument:
         key = await self.keystore.get_or_create(str(participant_id))
         nonce = os.urandom(NONCE_BYTES)
@@ -110,6 +148,7 @@ class DocumentSealer:
             nonce,
             ciphertext,
             hashlib.sha256(content).hexdigest(),
+            original,
         )
 
     async def open(self, document: StoredDocument) -> bytes:
