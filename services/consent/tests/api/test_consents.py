@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+import pypdfium2
 import pytest
+from PIL import Image
 
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
@@ -62,8 +65,10 @@ async def test_submit_verify_and_read_a_consent(api: Api) -> None:
         f"/consent/v1/consents/{consent_id}/document", headers=api.registrar()
     )
     assert document.status_code == 200
-    assert document.content == PDF
     assert document.headers["content-type"] == "application/pdf"
+    # What is served is the copy rebuilt from the upload's pixels (ADR 0015), never the upload.
+    assert document.content != PDF
+    assert len(pypdfium2.PdfDocument(document.content)) == 1
 
 
 @pytest.mark.parametrize(("content", "media_type"), [(PNG, "image/png"), (JPEG, "image/jpeg")])
@@ -75,7 +80,8 @@ async def test_images_are_accepted_by_their_content(
         f"/consent/v1/consents/{consent_id}/document", headers=api.operator()
     )
     assert document.headers["content-type"] == media_type
-    assert document.content == content
+    served, sent = Image.open(io.BytesIO(document.content)), Image.open(io.BytesIO(content))
+    assert (served.format, served.size) == (sent.format, sent.size)  # rebuilt: the same picture
 
 
 async def test_a_later_verified_consent_supersedes_the_earlier(api: Api) -> None:

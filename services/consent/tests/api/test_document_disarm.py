@@ -4,6 +4,8 @@ PDFs, JPEGs and PNGs made here (actions, polyglots, bombs), each either refused 
 payload survives; good scans accepted and their copies decodable; the service's health probe
 answering while a bomb is being decoded."""
 
+from __future__ import annotations
+
 import asyncio
 import hashlib
 import io
@@ -12,7 +14,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 import pypdfium2
@@ -23,7 +25,8 @@ from bilet_consent.adapters.disarm import SandboxedDisarmer
 from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import JPEG, PNG, one_page_pdf, pdf_document, pdf_stream, png_chunk
 
-from ..conftest import Api
+if TYPE_CHECKING:
+    from services.consent.tests.conftest import Api
 
 PAYLOAD: Final = b"PAYLOAD-c0ffee"
 SCRIPT: Final = b"<html><body><script>alert('" + PAYLOAD + b"')</script></body></html>"
@@ -276,7 +279,7 @@ async def test_the_health_probe_answers_while_a_bomb_is_being_decoded(api: Api) 
     upload = asyncio.create_task(_submit(api, HOSTILE["pdf_nested_forms"]))
 
     async def decoding() -> None:
-        while disarmer.sandbox.running == 0 and not upload.done():
+        while disarmer.sandbox.running == 0 and not upload.done():  # noqa: ASYNC110 - no event
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(decoding(), 10)

@@ -20,7 +20,7 @@ from bilet_consent.application.base import (
     ref_of,
     unknown_if_out_of_scope,
 )
-from bilet_consent.application.documents import StoredDocument, check_document
+from bilet_consent.application.documents import Rebuilt, StoredDocument, check_document
 from bilet_consent.application.errors import UnknownParticipant, WrittenRequestRequired
 from bilet_consent.application.inputs import (
     CommandContext,
@@ -49,14 +49,30 @@ GUARDIAN_FIELDS: Final = ("guardian_full_name", "guardian_passport", "guardian_a
 
 class ConsentCommands(ConsentCore):
     async def submit(self, ctx: CommandContext, form: SubmissionInput, content: bytes) -> Committed:
+        """A school's upload: only the copy rebuilt from its pixels is stored and served."""
+        school_id = await self._submitter_school(ctx, form)
+        media_type = check_document(content, self.max_document_bytes)
+        rebuilt = await self.disarmer.rebuild(media_type, content)
+        return await self._submit(ctx, form, school_id, rebuilt)
+
+    async def submit_generated(
+        self, ctx: CommandContext, form: SubmissionInput, document: Rebuilt
+    ) -> Committed:
+        """A form the platform wrote itself (the demo's): no one's upload, nothing to disarm."""
+        return await self._submit(ctx, form, await self._submitter_school(ctx, form), document)
+
+    async def _submitter_school(self, ctx: CommandContext, form: SubmissionInput) -> UUID:
         access.require_role(ctx.principal, access.SUBMITTERS, "submit consents")
         facts = await self.facts(ctx, form.participant_id)
         with unknown_if_out_of_scope(UnknownParticipant):
             access.require_submitter(ctx.principal, facts)
         assert facts.school_id is not None
-        media_type = check_document(content, self.max_document_bytes)
-        # Only the copy rebuilt from the pixels is stored and served; the upload goes no further.
-        rebuilt = await self.disarmer.rebuild(media_type, content)
+        return facts.school_id
+
+    async def _submit(
+        self, ctx: CommandContext, form: SubmissionInput, school_id: UUID, rebuilt: Rebuilt
+    ) -> Committed:
+        media_type = rebuilt.media_type
         consent_id, document_id = uuid.uuid4(), uuid.uuid4()
         guardian_id = form.guardian_id or uuid.uuid4()
         participant_id = form.participant_id
@@ -64,7 +80,7 @@ class ConsentCommands(ConsentCore):
             participant_id=participant_id,
             consent_id=consent_id,
             document_id=document_id,
-            school_id=facts.school_id,
+            school_id=school_id,
             form_version=form.form_version,
             purposes=form.purposes,
             signed_on=form.signed_on,
