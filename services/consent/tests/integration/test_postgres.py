@@ -28,6 +28,7 @@ from bilet.projections.postgres import PostgresReadModel
 from bilet.sandbox import Sandbox
 from bilet_consent.adapters.disarm import SandboxedDisarmer
 from bilet_consent.adapters.documents import PostgresDocumentStore
+from bilet_consent.application.documents import Original
 from bilet_consent.application.inputs import CommandContext, SubmissionInput
 from bilet_consent.application.participants import (
     ParticipantDirectory,
@@ -125,13 +126,20 @@ async def test_a_consent_lives_and_is_destroyed_on_postgresql(world: World) -> N
     operator = _ctx(Role.OPERATOR)
     submitted = await service.submit(registrar, form, PDF)
     assert await world.documents.count(pupil) == 1
-    assert (await service.document(operator, submitted.consent_id)) == ("application/pdf", PDF)
+    media_type, served = await service.document(operator, submitted.consent_id)
+    assert (media_type, served[:5]) == ("application/pdf", b"%PDF-")
+    assert served != PDF  # the copy rebuilt from the pixels (ADR 0015), never the upload
+    assert submitted.document_id is not None
+    kept = await world.documents.get(pupil, submitted.document_id)
+    assert kept is not None
+    assert kept.original == Original.of(PDF)  # the upload's evidence, beside the copy
     async with _connect(world.database_url) as connection:
         stored = await connection.fetchval(
             f"SELECT ciphertext FROM {world.schema}.documents WHERE participant_id = $1",  # noqa: S608
             pupil,
         )
     assert PDF not in bytes(stored)
+    assert served not in bytes(stored)
 
     await service.verify(operator, submitted.consent_id)
     assert (await service.status(operator, pupil)).state == "verified"
