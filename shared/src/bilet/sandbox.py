@@ -66,10 +66,7 @@ class Sandbox:
             except (TimeoutError, SandboxFailure) as failure:
                 raise SandboxFailure(str(failure) or "the sandbox ran out of time") from None
             finally:
-                if process.returncode is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        process.kill()
-                    await process.wait()
+                await _reap(process)
                 self.running -= 1
         exit_code = process.returncode
         assert exit_code is not None
@@ -115,6 +112,20 @@ class Sandbox:
             with contextlib.suppress(asyncio.CancelledError, ConnectionError, BrokenPipeError):
                 await feeder
         return bytes(received)
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    """Kill the child if it still runs, and wait for it. Its output is drained to the end first:
+    asyncio reports a child gone only once its pipes are closed, and a reader that stopped
+    reading (too much output) would otherwise never see the end."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    if process.stdout is not None:
+        with contextlib.suppress(ConnectionError):
+            while await process.stdout.read(_CHUNK):
+                pass
+    await process.wait()
 
 
 async def _feed(pipe: asyncio.StreamWriter, data: bytes) -> None:

@@ -12,6 +12,7 @@ from bilet.contracts import EventMetadata, encode, seal
 from bilet.contracts.catalogue.identity import ParticipantMovedToSchool, ParticipantRegistered
 from bilet.crypto import FieldCipher
 from bilet.eventstore import ANY
+from bilet_consent.application.formats import pdf_file
 from bilet_consent.settings import ConsentSettings
 
 REGION = UUID("b04673c4-e959-5e7b-b095-3d9da56889fb")
@@ -66,20 +67,7 @@ JPEG = _jpeg()
 def pdf_document(*objects: bytes, header: bytes = b"%PDF-1.4\n", trailer: bytes = b"") -> bytes:
     """A well-formed PDF of these object bodies (numbered from 1, the first the catalog), with a
     cross-reference table and a trailer (`trailer` adds keys to it)."""
-    out = bytearray(header)
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        trailer,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(list(objects), header=header, trailer=trailer)
 
 
 def pdf_stream(dictionary: bytes, data: bytes) -> bytes:

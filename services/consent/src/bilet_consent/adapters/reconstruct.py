@@ -23,7 +23,7 @@ import pypdfium2
 from PIL import Image, ImageOps
 
 from bilet_consent.adapters.disarm import REFUSED
-from bilet_consent.application.formats import JPEG, PDF, PNG
+from bilet_consent.application.formats import JPEG, PDF, PNG, pdf_file
 
 JPEG_QUALITY: Final = 88
 
@@ -128,19 +128,7 @@ def _pdf_of_pages(pages: list[tuple[int, int, bytes]], dpi: int) -> bytes:
         kids.append(b"%d 0 R" % len(objects))
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), len(kids))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(objects, header=b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
 
 
 def rebuild(content: bytes, media_type: str, dpi: int, max_pages: int, max_pixels: int) -> bytes:

@@ -31,6 +31,26 @@ def media_type_of(content: bytes) -> str | None:
     return None
 
 
+def pdf_file(objects: list[bytes], *, header: bytes = b"%PDF-1.4\n", trailer: bytes = b"") -> bytes:
+    """A PDF of these object bodies (numbered from 1, the first the catalog), with a
+    cross-reference table and a trailer (`trailer` adds keys to it): how the rebuilt copies (and
+    the tests' documents) are written."""
+    out = bytearray(header)
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        trailer,
+        xref,
+    )
+    return bytes(out)
+
+
 @dataclass(frozen=True)
 class DisarmLimits:
     """How far a document is decoded: a PDF's pages are rendered at `dpi`; no page or image
