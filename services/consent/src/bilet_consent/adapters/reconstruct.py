@@ -155,5 +155,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.stdout.flush()
     sys.exit(main(sys.argv[1:]))
