@@ -43,7 +43,7 @@ from bilet_identity.application.inputs import (
 )
 from bilet_identity.domain.errors import NotEligible
 
-router = APIRouter()
+router = APIRouter(prefix="/v1")
 
 
 # ---------------------------------------------------------------------- participants
