@@ -98,7 +98,7 @@ async def test_given_services_in_one_process_when_one_erases_then_every_cipher_s
     identity, consent, portfolio = (FieldCipher(store) for store in stores)
     sealed = await _sealed(identity, SUBJECT)
     other = await _sealed(identity, OTHER)
-    for cipher in (identity, portfolio):
+    for cipher in (identity, consent, portfolio):
         assert (await cipher.decrypt(SUBJECT, sealed))["last_name"] == RECORD["last_name"]
 
     # The destruction job erases through the store, not through any of these ciphers.

@@ -19,6 +19,7 @@ from bilet.crypto import (
     FieldCipher,
     FieldCipherError,
     InMemoryKeyStore,
+    KeyStoreError,
     SubjectErased,
     is_erased,
 )
@@ -238,6 +239,21 @@ async def test_given_an_erasure_in_this_process_then_every_cipher_forgets_at_onc
 
     for cipher in ciphers:
         assert (await cipher.decrypt("p-1", encrypted))["snils"] is ERASED
+
+
+async def test_given_a_key_store_that_cannot_answer_when_a_check_is_due_then_nothing_opens() -> (
+    None
+):
+    now = [0.0]
+    store = InMemoryKeyStore()
+    cipher = FieldCipher(store, clock=lambda: now[0])
+    encrypted = await cipher.encrypt("p-1", RECORD, ["snils"])
+    await store.close()
+
+    now[0] = 1.0
+    # The cached key may belong to a subject erased meanwhile: fail rather than trust it.
+    with pytest.raises(KeyStoreError):
+        await cipher.decrypt("p-1", encrypted)
 
 
 async def test_given_a_decrypt_in_flight_when_erased_then_no_stale_key_stays_cached() -> None:
