@@ -49,6 +49,8 @@ class PlatformSettings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str = "bilet"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The longest a token may live from `iat` to `exp`; longer ones are refused (401).
+    jwt_max_lifetime_seconds: int = Field(default=12 * 3600, ge=60)
     max_request_bytes: int = Field(default=1 << 20, ge=1024)
 
     @property

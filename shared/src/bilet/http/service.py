@@ -123,6 +123,7 @@ def token_verifier_from(settings: PlatformSettings) -> TokenVerifier:
         issuer=issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         production=production,
     )
 
