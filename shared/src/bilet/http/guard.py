@@ -1,9 +1,11 @@
 """An ASGI guard in front of every service: request size limits and hostile text.
 
 What it refuses never reaches a handler, so no handler has to remember: bodies over the limit
-(413 `payload_too_large`), NUL bytes and other control characters or unpaired surrogates in the
+(413 `payload_too_large`), NUL bytes and other C0 or C1 control characters, line separators,
+bidirectional overrides and isolates, invisible format characters or unpaired surrogates in the
 path, the query or a JSON body (400 `invalid_text`). Text like that breaks logs, databases and
-exports far from where it came in, so it is refused at the door.
+exports far from where it came in, or reads otherwise than it is stored, so it is refused at the
+door.
 """
 
 import json
@@ -17,8 +19,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bilet.http.problems import PROBLEM_JSON, Problem, problem_body
 
 DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; upload routes set their own, larger limits
-# C0 controls but tab, line feed and carriage return; DEL; unpaired UTF-16 surrogates.
-_HOSTILE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# What no free text needs and what makes text read otherwise than it is stored:
+_HOSTILE: Final = re.compile(
+    "["
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # C0 controls but tab, LF and CR; DEL
+    r"\x80-\x9f"  # C1 controls (NEL, CSI: terminal escapes)
+    r"\u2028\u2029"  # line and paragraph separators (JavaScript, CSV and logs split on them)
+    r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, isolates
+    r"\u200b\u2060-\u2064\ufeff"  # zero-width space, word joiner, invisible operators, BOM
+    r"\u206a-\u206f\ufff9-\ufffb"  # deprecated format characters, interlinear annotation
+    r"\U000e0000-\U000e007f"  # tag characters: invisible ASCII smuggled in text
+    r"\ud800-\udfff"  # unpaired UTF-16 surrogates
+    "]"
+)
+# Zero-width joiner and non-joiner (U+200C, U+200D) pass: emoji sequences and the spelling of
+# some scripts need them, and names, where they could hide, admit letters only.
 
 
 class _Refused(Exception):
@@ -154,7 +169,7 @@ class RequestGuard:
                 400,
                 "invalid_text",
                 "Invalid text",
-                "The body holds control characters or unpaired surrogates.",
+                "The body holds control, direction or invisible format characters.",
             )
 
 
