@@ -5,9 +5,11 @@ What it refuses never reaches a handler, so no handler has to remember: bodies o
 bidirectional overrides and isolates, invisible format characters or unpaired surrogates in the
 path, the query or a JSON body (400 `invalid_text`). Text like that breaks logs, databases and
 exports far from where it came in, or reads otherwise than it is stored, so it is refused at the
-door.
+door. A body that arrives too slowly (`bilet.http.deadlines.BodyDeadline`) is 408
+`request_timeout`, and its connection closed.
 """
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -16,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bilet.http.deadlines import BodyDeadline
 from bilet.http.problems import PROBLEM_JSON, Problem, problem_body
 
 DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; upload routes set their own, larger limits
@@ -68,8 +71,10 @@ class RequestGuard:
         max_body: int = DEFAULT_MAX_BODY,
         body_limits: dict[str, int] | None = None,
         authenticate: Authenticate | None = None,
+        body_deadline: BodyDeadline | None = None,
     ) -> None:
         self.app = app
+        self.body_deadline = body_deadline or BodyDeadline()
         # Upload routes verify the caller before reading a body larger than the default: an
         # anonymous client must not make the service buffer megabytes.
         self.authenticate = authenticate
@@ -138,12 +143,24 @@ class RequestGuard:
         if _HOSTILE.search(text):
             raise _Refused(400, "invalid_text", "Invalid text", "The URL holds control characters.")
 
-    @staticmethod
-    async def _read_body(receive: Receive, limit: int) -> bytes:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(self.body_deadline.until(started, size)):
+                    message = await receive()
+            except TimeoutError:
+                raise _Refused(
+                    408,
+                    "request_timeout",
+                    "Request timeout",
+                    "The request's body did not arrive in time.",
+                    # The rest of the body would be read as the next request: close instead.
+                    {"Connection": "close"},
+                ) from None
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")
