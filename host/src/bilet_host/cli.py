@@ -97,6 +97,13 @@ def dev_token(args: argparse.Namespace) -> int:
     if settings.environment is not Environment.DEVELOPMENT:
         print("bvb dev-token: development tokens exist only in development", file=sys.stderr)
         return 2
+    if args.hours * 3600 > settings.jwt_max_lifetime_seconds:
+        print(
+            f"bvb dev-token: the services refuse tokens living longer than "
+            f"{settings.jwt_max_lifetime_seconds} s (BVB_JWT_MAX_LIFETIME_SECONDS)",
+            file=sys.stderr,
+        )
+        return 2
     signer = ensure_development_keys(settings.var_dir)
     token = signer.mint(
         Role(args.role),
