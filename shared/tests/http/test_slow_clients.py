@@ -97,6 +97,32 @@ async def one_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
         return head, await reader.readexactly(length)
 
 
+@contextlib.asynccontextmanager
+async def trickling(
+    writer: asyncio.StreamWriter, data: bytes, *, pause: float
+) -> AsyncIterator["asyncio.Task[None]"]:
+    """Sends `data` a byte every `pause` seconds while the block runs."""
+
+    async def trickle() -> None:
+        for byte in data:
+            writer.write(bytes([byte]))
+            await asyncio.sleep(pause)
+
+    task = asyncio.create_task(trickle())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        writer.close()
+
+
+async def cut_off(reader: asyncio.StreamReader) -> None:
+    """The server answers 408 and closes. Bytes a trickling client still sends after the close
+    are answered with a reset, which may overtake the 408: either way the connection is cut."""
+    with contextlib.suppress(ConnectionResetError):
+        assert_request_timeout(await until_closed(reader))
+
+
 def assert_request_timeout(answer: bytes) -> None:
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), answer
@@ -117,18 +143,10 @@ async def test_headers_trickled_a_byte_at_a_time_are_cut_off_at_the_deadline(
     base: tuple[str, int],
 ) -> None:
     reader, writer = await asyncio.open_connection(*base)
-
-    async def trickle() -> None:
-        for byte in b"GET /probe/healthz HTTP/1.1\r\nHost: probe\r\nX-Slow: " + b"a" * 1000:
-            writer.write(bytes([byte]))
-            await asyncio.sleep(0.02)
-
-    trickling = asyncio.create_task(trickle())
-    try:
-        assert_request_timeout(await until_closed(reader))
-    finally:
-        trickling.cancel()
-        writer.close()
+    headers = b"GET /probe/healthz HTTP/1.1\r\nHost: probe\r\nX-Slow: " + b"a" * 1000
+    async with trickling(writer, headers, pause=0.02) as trickle:
+        await cut_off(reader)
+        assert not trickle.done()  # the headers were never complete
 
 
 async def test_a_connection_that_sends_nothing_is_closed(base: tuple[str, int]) -> None:
@@ -159,22 +177,9 @@ async def test_a_trickled_body_is_answered_408_and_the_connection_closed(
         b"POST /probe/v1/echo HTTP/1.1\r\nHost: probe\r\ncontent-type: application/json\r\n"
         b"content-length: " + str(len(body)).encode() + b"\r\n\r\n"
     )
-
-    async def trickle() -> None:  # 20 bytes a second: under the minimum rate
-        for byte in body:
-            writer.write(bytes([byte]))
-            await asyncio.sleep(0.05)
-
-    trickling = asyncio.create_task(trickle())
-    try:
-        # Bytes the client still sent after the server closed are answered with a reset, which
-        # may overtake the 408: either way the server cut the connection off.
-        with contextlib.suppress(ConnectionResetError):
-            assert_request_timeout(await until_closed(reader))
-        assert not trickling.done()  # the body was never complete
-    finally:
-        trickling.cancel()
-        writer.close()
+    async with trickling(writer, body, pause=0.05) as trickle:  # 20 bytes a second
+        await cut_off(reader)
+        assert not trickle.done()  # the body was never complete
 
 
 async def test_a_stalled_body_is_answered_408_and_the_connection_closed(
