@@ -147,8 +147,16 @@ def test_bvb_dev_token_mints_a_token_the_services_accept(tmp_path: Path) -> None
     assert "only in development" in refused.stderr
     # The services refuse a token living longer than BVB_JWT_MAX_LIFETIME_SECONDS: none is minted.
     too_long = subprocess.run(
-        [sys.executable, "-m", "bilet_host.cli", "dev-token", "--role", "registrar"]
-        + ["--hours", "13"],
+        [
+            sys.executable,
+            "-m",
+            "bilet_host.cli",
+            "dev-token",
+            "--role",
+            "registrar",
+            "--hours",
+            "13",
+        ],
         env=env,
         capture_output=True,
         text=True,
