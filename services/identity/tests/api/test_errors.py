@@ -78,6 +78,15 @@ async def test_invalid_details_name_the_field(api: "Api", world: "World") -> Non
     assert body["field"] == "birth_date"
 
 
+async def test_a_name_mixing_cyrillic_and_latin_letters_is_invalid_details(
+    api: "Api", world: "World"
+) -> None:
+    body = problem(await register(api, world, last_name="Иванoв"), 422, "invalid_details")
+    assert body["field"] == "last_name"
+    assert "Иван" not in body["detail"]
+    assert await participant_events(api) == 0
+
+
 @pytest.mark.parametrize(
     ("changes", "reasons"),
     [

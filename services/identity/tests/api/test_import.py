@@ -78,6 +78,25 @@ async def test_each_row_is_registered_or_rejected_with_its_own_error(api: "Api")
     assert shown["accessibility_needs"] == ["step_free_access"]
 
 
+async def test_a_row_whose_name_mixes_alphabets_is_rejected_on_its_own(api: "Api") -> None:
+    content = (
+        "Фамилия;Имя;Дата рождения;СНИЛС;Класс\n"
+        "Иванoв;Пётр;12.04.2007;112-233-445 95;7\n"  # a Latin o
+        "Громов;Фёдор;30.01.2008;141-008-407 99;6\n"
+    ).encode()
+    report = (await upload(api, content)).json()
+    assert report["summary"]["registered"] == 1
+    mixed, ordinary = report["rows"]
+    assert (mixed["line"], mixed["status"], mixed["code"], mixed["field"]) == (
+        2,
+        "rejected",
+        "invalid_details",
+        "last_name",
+    )
+    assert ordinary["status"] == "registered"
+    assert await participants_in_store(api) == 1
+
+
 async def test_the_same_file_twice_creates_nothing_new(api: "Api") -> None:
     first = (await upload(api, CLASS_LIST.encode())).json()
     stored = await participants_in_store(api)

@@ -13,7 +13,20 @@ from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.domain.people import HealthLimitationKind
 
-Name = Annotated[str, Field(max_length=200)]
+# The domain checks a name part beyond what JSON Schema can say without Unicode classes (422
+# `invalid_details`, naming the field): letters all Cyrillic or all Latin, inner spaces, hyphens,
+# apostrophes and dots, at most 100 characters once spaces are collapsed.
+Name = Annotated[
+    str,
+    Field(
+        max_length=200,
+        description=(
+            "Letters, all Cyrillic or all Latin (never a mix: «Иванoв» with a Latin o is "
+            "refused), with inner spaces, hyphens, apostrophes and dots; at most 100 characters "
+            "once runs of spaces are collapsed. Else 422 `invalid_details` naming the field."
+        ),
+    ),
+]
 Season = Annotated[int, Field(ge=2018, le=2100)]
 Grade = Annotated[int, Field(ge=1, le=11)]
 PublicText = Annotated[str, Field(min_length=1, max_length=300)]

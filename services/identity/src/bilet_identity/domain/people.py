@@ -18,9 +18,12 @@ from bilet_identity.domain.snils import InvalidSnils, Snils
 
 RUSSIA: Final = "RU"
 NAME_MAX: Final = 100
-# Letters of any script (Cyrillic, Latin, …), inner spaces, hyphens, apostrophes and dots
-# (Салтыков-Щедрин, Мамед оглы, д'Артаньян).
+# Letters, inner spaces, hyphens, apostrophes and dots (Салтыков-Щедрин, Мамед оглы,
+# д'Артаньян); the letters of one part all Cyrillic or all Latin (`_alphabet`).
 _NAME: Final = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
+_NAME_SEPARATORS: Final = frozenset(" '’.-")
+# Unicode names the letters of each alphabet alike: CYRILLIC SMALL LETTER O, LATIN SMALL LETTER O.
+_ALPHABETS: Final = ("CYRILLIC", "LATIN")
 _SPACES: Final = re.compile(r"\s+")
 _CITIZENSHIP: Final = re.compile(r"^[A-Z]{2}$")
 
@@ -53,7 +56,23 @@ def _name_part(field: str, text: str | None, *, required: bool) -> str | None:
         raise InvalidDetails(field, f"{field} is longer than {NAME_MAX} characters.")
     if not _NAME.match(cleaned):
         raise InvalidDetails(field, f"{field} holds characters a name does not have.")
+    _alphabet(field, cleaned)
     return cleaned
+
+
+def _alphabet(field: str, name: str) -> str:
+    """The one alphabet a name part is written in. A register of children must not hold
+    «Иванoв» with a Latin o: it reads as «Иванов» and neither matches, sorts nor finds it."""
+    alphabets = {
+        unicodedata.name(letter, "").partition(" ")[0]
+        for letter in name
+        if letter not in _NAME_SEPARATORS
+    }
+    if not alphabets <= set(_ALPHABETS):
+        raise InvalidDetails(field, f"{field} holds letters neither Cyrillic nor Latin.")
+    if len(alphabets) > 1:
+        raise InvalidDetails(field, f"{field} mixes Cyrillic and Latin letters.")
+    return alphabets.pop()
 
 
 @dataclass(frozen=True, slots=True)
