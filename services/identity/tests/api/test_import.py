@@ -155,6 +155,16 @@ async def test_broken_and_hostile_files(api: "Api") -> None:
             400,
             "invalid_text",
         ),
+        # The request guard's whole set, as in any other free text: a bidi override, a C1
+        # control, a line separator, a zero-width space.
+        *(
+            (
+                f"Фамилия;Имя;Дата рождения;СНИЛС;Класс\nСок{c};Д;2007-01-01;1;7\n".encode(),
+                400,
+                "invalid_text",
+            )
+            for c in ("\u202e", "\x9b", "\u2028", "\u200b")
+        ),
     ):
         response = await upload(api, content)
         assert (response.status_code, response.json()["code"]) == (status, code)
