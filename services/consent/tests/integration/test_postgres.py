@@ -91,10 +91,15 @@ async def test_a_consent_lives_and_is_destroyed_on_postgresql(world: World) -> N
         region_id=REGION,
         season=2019,
         grade=7,
-        accessibility_needs=(),
         **{
             name: SealedValue.model_validate(sealed(name))
-            for name in ("full_name", "birth_date", "snils", "health_limitations")
+            for name in (
+                "full_name",
+                "birth_date",
+                "snils",
+                "health_limitations",
+                "accessibility_needs",
+            )
         },
     )
     await world.identity.append(registered.stream_id, [encode(registered, EventMetadata())], ANY)

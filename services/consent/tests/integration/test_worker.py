@@ -72,10 +72,15 @@ async def test_the_worker_feeds_the_read_model_from_kafka(
         region_id=REGION,
         season=2019,
         grade=7,
-        accessibility_needs=(),
         **{
             name: SealedValue.model_validate(sealed(name))
-            for name in ("full_name", "birth_date", "snils", "health_limitations")
+            for name in (
+                "full_name",
+                "birth_date",
+                "snils",
+                "health_limitations",
+                "accessibility_needs",
+            )
         },
     )
     moved = ParticipantMovedToSchool(

@@ -75,7 +75,7 @@ async def test_each_row_is_registered_or_rejected_with_its_own_error(api: "Api")
     ).json()
     assert shown["personal"]["last_name"] == "Громов"
     assert shown["personal"]["health_limitations"]["kind"] == "musculoskeletal"
-    assert shown["accessibility_needs"] == ["step_free_access"]
+    assert shown["personal"]["accessibility_needs"] == ["step_free_access"]
 
 
 async def test_the_same_file_twice_creates_nothing_new(api: "Api") -> None:
