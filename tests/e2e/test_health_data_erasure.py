@@ -239,14 +239,14 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
         pid = stack.participant_id
         guardian = stack.token(Role.GUARDIAN, children=[pid])
 
-        # Shown to the registrar (the needles match what is shown), stored only sealed.
+        # Stored only sealed; shown to the registrar (a control: the needles match it).
+        assert _files_holding(var_dir, HEALTH_NEEDLES) == []
         shown = await _shown_to_registrar(stack)
         assert shown["personal"]["health_limitations"]["kind"] == "musculoskeletal"
         assert shown["personal"]["accessibility_needs"] == [
             "step_free_access",
             "sign_language_interpreter",
         ]
-        assert _files_holding(var_dir, HEALTH_NEEDLES) == []
 
         # Only the consent to process health data is withdrawn: the health key goes at once.
         await _ok(
