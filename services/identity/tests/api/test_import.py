@@ -75,7 +75,7 @@ async def test_each_row_is_registered_or_rejected_with_its_own_error(api: "Api")
     ).json()
     assert shown["personal"]["last_name"] == "Громов"
     assert shown["personal"]["health_limitations"]["kind"] == "musculoskeletal"
-    assert shown["accessibility_needs"] == ["step_free_access"]
+    assert shown["personal"]["accessibility_needs"] == ["step_free_access"]
 
 
 async def test_a_row_whose_name_mixes_alphabets_is_rejected_on_its_own(api: "Api") -> None:

@@ -251,7 +251,8 @@ class GuardianModel(BaseModel):
 
 
 class PersonalDataModel(BaseModel):
-    """Shown to the entitled only; `health_limitations` to fewer still (null when not shown)."""
+    """Shown to the entitled only; health data (`health_limitations`, and the participant's
+    `accessibility_needs`) to fewer still: null when not shown, or destroyed (`health_erased`)."""
 
     last_name: str
     first_name: str
@@ -261,6 +262,13 @@ class PersonalDataModel(BaseModel):
     citizenship: str | None
     home_schooled: bool | None
     health_limitations: HealthLimitationsModel | None
+    accessibility_needs: list[AccessibilityNeed] | None = Field(
+        description="Accommodations the participant needs (health data); null when not shown."
+    )
+    health_erased: bool = Field(
+        description="The health data is not known: destroyed (its consent withdrawn), or "
+        "recorded before health data was sealed apart (to be entered again)."
+    )
 
 
 class ParticipantModel(BaseModel):
@@ -271,7 +279,6 @@ class ParticipantModel(BaseModel):
     region_id: UUID
     season: int
     grade: int
-    accessibility_needs: list[AccessibilityNeed]
     enrolments: list[EnrolmentModel]
     guardians: list[GuardianModel] | None
     erased: bool = Field(description="The personal data was destroyed (crypto-shredding).")

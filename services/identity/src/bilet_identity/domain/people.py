@@ -3,7 +3,8 @@
 What is personal data here (ФИО, date of birth, СНИЛС, health limitations, citizenship,
 home schooling) is only ever stored sealed. Health limitations (ОВЗ) are a closed list of the
 categories the law names, never a free-text diagnosis; what a career event must arrange is the
-separate `AccessibilityNeed` list, which travels in the clear.
+separate `AccessibilityNeed` list. Both are health data, a special category sealed with a key of
+its own (docs/adr/0017): they can be destroyed, or withheld, while the rest stays.
 """
 
 import re
@@ -13,6 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Final
 
+from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet_identity.domain.errors import InvalidDetails, InvalidSnilsError
 from bilet_identity.domain.snils import InvalidSnils, Snils
 
@@ -145,21 +147,33 @@ def check_citizenship(code: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PersonalDetails:
-    """What identifies the child (ФИО + birth date + СНИЛС) and their health limitations."""
+    """What identifies the child (ФИО + birth date + СНИЛС), and their health data: health
+    limitations and accessibility needs, each None when it is not known here (its health key was
+    destroyed, it was written before it had one, or the caller did not ask for health data)."""
 
     full_name: FullName
     birth_date: date
     snils: Snils
-    health: HealthLimitations = NO_LIMITATIONS
+    health: HealthLimitations | None = NO_LIMITATIONS
+    accessibility_needs: tuple[AccessibilityNeed, ...] | None = ()
+
+    @property
+    def health_known(self) -> bool:
+        return self.health is not None and self.accessibility_needs is not None
 
     def plaintext(self) -> dict[str, object]:
-        """Each sealed field's JSON value, by its name in the published events."""
-        return {
+        """Each sealed field's JSON value, by its name in the published events (health data
+        only where it is known)."""
+        values: dict[str, object] = {
             "full_name": self.full_name.plaintext(),
             "birth_date": self.birth_date.isoformat(),
             "snils": self.snils.formatted,
-            "health_limitations": self.health.plaintext(),
         }
+        if self.health is not None:
+            values["health_limitations"] = self.health.plaintext()
+        if self.accessibility_needs is not None:
+            values["accessibility_needs"] = [need.value for need in self.accessibility_needs]
+        return values
 
     def __repr__(self) -> str:
         return "PersonalDetails(<hidden>)"
