@@ -302,7 +302,13 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
     from bilet.crypto import FieldCipher
     from bilet_portfolio.adapters.projection import PortfolioProjection
     from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
-    from bilet_portfolio.adapters.stores import open_audit_store, open_key_store, open_read_model
+    from bilet_portfolio.adapters.stores import (
+        list_cursor_key,
+        open_audit_store,
+        open_key_store,
+        open_read_model,
+    )
+    from bilet_portfolio.application.listing import ListCursors
     from bilet_portfolio.application.service import PortfolioQueries, ReadContext
 
     read_model = await open_read_model(settings)
@@ -311,7 +317,10 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
     try:
         audit = EventStoreAuditLog(audit_store)
         queries = PortfolioQueries(
-            SqlPortfolioReader(read_model, PortfolioProjection()), FieldCipher(keys), audit
+            SqlPortfolioReader(read_model, PortfolioProjection()),
+            FieldCipher(keys),
+            audit,
+            cursors=ListCursors(list_cursor_key(settings)),
         )
         principal = Principal("bench-navigator", Role.NAVIGATOR, school_id=str(world.school_id))
         context = ReadContext(principal, "bench")

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from bilet.contracts import CATALOGUE, EventMetadata, encode, seal
+from bilet.contracts import CATALOGUE, EventMetadata, encode, seal, sealed_scopes
 from bilet.contracts.base import DomainEvent
 from bilet.contracts.catalogue import consent, diagnostics, events, identity, recommender
 from bilet.contracts.vocabulary import (
@@ -182,7 +182,9 @@ class World:
                 "birth_date": f"{self.season - grade - 6}-04-12",
                 "snils": "112-233-445 95",
                 "health_limitations": {"has_limitations": False, "kind": None},
+                "accessibility_needs": [],
             },
+            sealed_scopes(identity.ParticipantRegistered),
         )
         return identity.ParticipantRegistered(
             participant_id=pid,
@@ -190,7 +192,6 @@ class World:
             region_id=self.region_id,
             season=self.season,
             grade=grade,
-            accessibility_needs=(),
             **sealed,
         )
 

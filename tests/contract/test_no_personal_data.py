@@ -1,6 +1,7 @@
 """No readable personal data in any published event (ARCHITECTURE §3, 152-FZ): every text a
 published event can carry is sealed, constrained to codes, ids, dates or closed lists, or
-explicitly public organisational text; personal concepts appear only as sealed fields."""
+explicitly public organisational text; personal concepts appear only as sealed fields; health data
+(a special category, ARCHITECTURE §8) only sealed with the health key (docs/adr/0017)."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ import pytest
 
 from bilet.contracts import CATALOGUE
 from bilet.contracts.schemas import event_schema
-from bilet.contracts.sealed import SEALED_KEYWORD
+from bilet.contracts.sealed import KEY_KEYWORD, SEALED_KEYWORD, KeyScope
 from bilet.contracts.vocabulary import PUBLIC_KEYWORD
 
 MODELS = list(CATALOGUE.all_versions())
@@ -31,6 +32,15 @@ PERSONAL_WORDS = (
     "authority",
 )
 CONSTRAINED = ("enum", "const", "pattern", "format")
+# A field named with one of these words holds health data: sealed with the health key, so that a
+# withdrawal of the consent to process it destroys it alone.
+HEALTH_WORDS = ("health", "accessibility", "diagnosis", "disability")
+# Newest versions that still carry health-derived data otherwise, each with the reason.
+HEALTH_EXEMPT = {
+    # The organiser's venue-requirements summary of a booking: sealed with the health key in the
+    # v2 that the events service will write (docs/adr/0017), never written before that.
+    ("SeatBooked", "accessibility_needs"),
+}
 
 
 def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +118,32 @@ def test_personal_concepts_are_sealed_and_only_at_the_top(model: Any) -> None:
     assert _unsealed_personal(event_schema(model)) == []
 
 
+def _health_not_under_its_key(event_type: str, schema: dict[str, Any]) -> list[str]:
+    problems = []
+    for path, node in _fields(schema, schema):
+        name = path.rsplit(".", 1)[-1].removesuffix("[]")
+        if not any(f"_{word}_" in f"_{name}_" for word in HEALTH_WORDS):
+            continue
+        if (event_type, path) in HEALTH_EXEMPT:
+            continue
+        if node.get(KEY_KEYWORD) != KeyScope.HEALTH.value:
+            problems.append(f"{path} is health data: seal it with KeyScope.HEALTH")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    CATALOGUE.event_types(),
+    ids=lambda t: f"{t}.v{CATALOGUE.latest(t).schema_version}",
+)
+def test_health_data_is_sealed_with_the_health_key_in_every_newest_version(
+    event_type: str,
+) -> None:
+    # Older versions are only read, and their upcasters withhold health data (docs/adr/0017).
+    schema = event_schema(CATALOGUE.latest(event_type))
+    assert _health_not_under_its_key(event_type, schema) == []
+
+
 def test_the_guards_catch_free_text_and_personal_fields() -> None:
     sealed = {"anyOf": [], SEALED_KEYWORD: "string"}
     schema = {
@@ -120,6 +156,8 @@ def test_the_guards_catch_free_text_and_personal_fields() -> None:
             "mentor_comment": {"type": "string", "format": "uuid"},
             "guardian": {"type": "object", "properties": {"passport": sealed}},
             "healthy": {"type": "integer"},
+            "accessibility_needs": {"type": "array", "items": {"type": "string", "enum": ["x"]}},
+            "health_limitations": {**sealed, KEY_KEYWORD: KeyScope.HEALTH.value},
         },
     }
     assert _free_text(schema) == ["note", "pupil.birth_date"]
@@ -127,4 +165,7 @@ def test_the_guards_catch_free_text_and_personal_fields() -> None:
         "pupil.birth_date is personal: make it Sealed",
         "mentor_comment is personal: make it Sealed",
         "guardian.passport: sealed fields are top-level",
+    ]
+    assert _health_not_under_its_key("Example", schema) == [
+        "accessibility_needs is health data: seal it with KeyScope.HEALTH",
     ]

@@ -145,6 +145,25 @@ def test_bvb_dev_token_mints_a_token_the_services_accept(tmp_path: Path) -> None
     )
     assert refused.returncode == 2
     assert "only in development" in refused.stderr
+    # The services refuse a token living longer than BVB_JWT_MAX_LIFETIME_SECONDS: none is minted.
+    too_long = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bilet_host.cli",
+            "dev-token",
+            "--role",
+            "registrar",
+            "--hours",
+            "13",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert too_long.returncode == 2
+    assert too_long.stdout == ""
+    assert "BVB_JWT_MAX_LIFETIME_SECONDS" in too_long.stderr
 
 
 def test_bvb_hands_a_services_own_commands_to_it() -> None:

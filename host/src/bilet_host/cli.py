@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from bilet.http import Role
+from bilet.http.deadlines import http_protocol
 from bilet.http.devkeys import ensure_development_keys
 from bilet.logs import logging_config
 from bilet.services import SERVICE_NAMES
@@ -73,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
     if settings.environment is Environment.DEVELOPMENT:
         print(_demo_tokens(settings), flush=True)
     # The same JSON lines as every service's own process (bilet.http.serve): uvicorn's loggers
-    # and the services' through bilet.logs, uvicorn's access line replaced by the services'.
+    # and the services' through bilet.logs, uvicorn's access line replaced by the services'; the
+    # same deadlines for slow clients' headers (bilet.http.deadlines).
     config = uvicorn.Config(
         host,
         host=bind_host,
         port=port,
+        http=http_protocol(settings),
         lifespan="on",
         log_config=logging_config(),
         access_log=False,
@@ -93,6 +96,13 @@ def dev_token(args: argparse.Namespace) -> int:
     settings = PlatformSettings()
     if settings.environment is not Environment.DEVELOPMENT:
         print("bvb dev-token: development tokens exist only in development", file=sys.stderr)
+        return 2
+    if args.hours * 3600 > settings.jwt_max_lifetime_seconds:
+        print(
+            f"bvb dev-token: the services refuse tokens living longer than "
+            f"{settings.jwt_max_lifetime_seconds} s (BVB_JWT_MAX_LIFETIME_SECONDS)",
+            file=sys.stderr,
+        )
         return 2
     signer = ensure_development_keys(settings.var_dir)
     token = signer.mint(

@@ -18,7 +18,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from bilet.contracts import CATALOGUE, EventMetadata, encode, seal
+from bilet.contracts import CATALOGUE, EventMetadata, encode, seal, sealed_scopes
 from bilet.contracts.base import DomainEvent
 from bilet.contracts.catalogue import consent, diagnostics, events, identity, recommender
 from bilet.contracts.vocabulary import (
@@ -132,7 +132,9 @@ class Catalogue:
                 "birth_date": "2007-04-12",
                 "snils": "112-233-445 95",
                 "health_limitations": {"has_limitations": False, "kind": None},
+                "accessibility_needs": [],
             },
+            sealed_scopes(identity.ParticipantRegistered),
         )
         return identity.ParticipantRegistered(
             participant_id=participant_id,
@@ -140,7 +142,6 @@ class Catalogue:
             region_id=region_id,
             season=SEASON,
             grade=grade,
-            accessibility_needs=(),
             **sealed,
         )
 

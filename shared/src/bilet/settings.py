@@ -49,7 +49,15 @@ class PlatformSettings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str = "bilet"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The longest a token may live from `iat` to `exp`; longer ones are refused (401).
+    jwt_max_lifetime_seconds: int = Field(default=12 * 3600, ge=60)
     max_request_bytes: int = Field(default=1 << 20, ge=1024)
+    # Slow clients (bilet.http.deadlines): a request's headers arrive within this many seconds
+    # of the connection's opening (or of the request's first byte), its body within
+    # `request_body_seconds` plus a second per `request_body_min_rate` bytes; else 408.
+    request_headers_seconds: float = Field(default=10.0, gt=0, le=300)
+    request_body_seconds: float = Field(default=10.0, gt=0, le=300)
+    request_body_min_rate: int = Field(default=1024, ge=1)
 
     @property
     def read_model_kind(self) -> Literal["sqlite", "postgres"]:

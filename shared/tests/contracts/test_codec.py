@@ -64,10 +64,10 @@ def test_given_an_event_when_encoded_and_decoded_then_it_is_the_same_event() -> 
 
 def test_the_metadata_states_the_events_own_schema_version() -> None:
     event = ParticipantRegistered.model_validate_json(
-        json.dumps(EXAMPLES[("ParticipantRegistered", 2)])
+        json.dumps(EXAMPLES[("ParticipantRegistered", 3)])
     )
     new = encode(event, EventMetadata(schema_version=7, causation_id="cmd-1"))
-    assert new.metadata.startswith(b'{"schema_version":2,')
+    assert new.metadata.startswith(b'{"schema_version":3,')
     assert EventMetadata.from_json(new.metadata).causation_id == "cmd-1"
     assert encode(event, EventMetadata()).event_id != new.event_id  # a fresh id each time
 
@@ -76,11 +76,11 @@ def test_a_superseded_version_is_not_written() -> None:
     old = ParticipantRegisteredV1.model_validate_json(
         json.dumps(EXAMPLES[("ParticipantRegistered", 1)])
     )
-    with pytest.raises(ContractError, match="write v2"):
+    with pytest.raises(ContractError, match="write v3"):
         encode(old, EventMetadata())
 
 
-def test_given_a_v1_registration_when_decoded_then_it_is_upcast_to_v2() -> None:
+def test_given_a_v1_registration_when_decoded_then_it_is_upcast_to_the_newest() -> None:
     stored = _stored(
         "ParticipantRegistered", _example("ParticipantRegistered", 1), b'{"schema_version":1}'
     )

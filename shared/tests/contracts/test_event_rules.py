@@ -77,7 +77,7 @@ BROKEN_RULES: dict[str, tuple[str, Change]] = {
     ),
     "a correction corrects something": (
         "ParticipantDetailsCorrected",
-        _set("full_name", None),
+        lambda data: data.update(health_limitations=None, accessibility_needs=None),
     ),
     "eligible grades run from lowest to highest": (
         "SeasonRulesPublished",

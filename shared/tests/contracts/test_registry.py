@@ -180,6 +180,6 @@ def test_the_catalogue_is_complete_and_grouped_by_producer() -> None:
     assert set(CATALOGUE.producers()) <= set(SERVICE_NAMES)
     assert CATALOGUE.event_types_of("portfolio") == ()
     assert CATALOGUE.service_of("ParticipantErased") == "consent"
-    assert CATALOGUE.versions("ParticipantRegistered") == (1, 2)
+    assert CATALOGUE.versions("ParticipantRegistered") == (1, 2, 3)
     with pytest.raises(UnknownEventType):
         CATALOGUE.latest("EventAttended")

@@ -14,15 +14,16 @@ from bilet.contracts import (
     SealedValue,
     decode,
     encode,
+    health_key_subject,
     seal,
     sealed_fields,
+    sealed_scopes,
     unseal,
 )
 from bilet.contracts.catalogue.consent import ConsentSubmitted
 from bilet.contracts.catalogue.events import MentorFeedbackGiven
 from bilet.contracts.catalogue.identity import ParticipantRegistered
 from bilet.contracts.examples import EXAMPLES, PARTICIPANT, REGION, SCHOOL_3
-from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet.crypto import ERASED, FieldCipher, FieldCipherError, InMemoryKeyStore
 
 MARIA = {
@@ -30,7 +31,9 @@ MARIA = {
     "birth_date": date(2011, 4, 5).isoformat(),
     "snils": "112-233-445 95",
     "health_limitations": {"has_limitations": True, "kind": "нарушение опорно-двигательного"},
+    "accessibility_needs": ["step_free_access"],
 }
+HEALTH = ("health_limitations", "accessibility_needs")
 
 
 async def _registration(cipher: FieldCipher) -> ParticipantRegistered:
@@ -40,8 +43,7 @@ async def _registration(cipher: FieldCipher) -> ParticipantRegistered:
         region_id=UUID(REGION),
         season=2019,
         grade=7,
-        accessibility_needs=(AccessibilityNeed.STEP_FREE_ACCESS,),
-        **await seal(cipher, PARTICIPANT, MARIA),
+        **await seal(cipher, PARTICIPANT, MARIA, sealed_scopes(ParticipantRegistered)),
     )
 
 
@@ -50,11 +52,13 @@ async def test_given_a_sealed_registration_when_stored_then_no_personal_value_is
     event = await _registration(cipher)
     stored = encode(event, EventMetadata())
     text = stored.data.decode()
-    for needle in ("Иванова", "Мария", "2011-04-05", "112-233-445", "опорно"):
+    for needle in ("Иванова", "Мария", "2011-04-05", "112-233-445", "опорно", "step_free"):
         assert needle not in text
     assert json.loads(stored.data)["full_name"]["$enc"] == "aesgcm-v1"
-    # An entitled reader opens them.
-    assert await unseal(cipher, decode(stored)) == MARIA
+    assert json.loads(stored.data)["accessibility_needs"]["$enc"] == "aesgcm-v1"
+    # An entitled reader opens them; health data only when it asks for it.
+    assert await unseal(cipher, decode(stored), health=True) == MARIA
+    assert set(await unseal(cipher, decode(stored))) == set(MARIA) - set(HEALTH)
 
 
 async def test_given_an_erased_participant_when_read_again_then_fields_are_erased() -> None:
@@ -62,9 +66,10 @@ async def test_given_an_erased_participant_when_read_again_then_fields_are_erase
     writer = FieldCipher(keys)
     stored = encode(await _registration(writer), EventMetadata())
     await writer.erase(PARTICIPANT)
+    await writer.erase(health_key_subject(PARTICIPANT))
 
     event = decode(stored)  # the history still decodes: the envelopes are well formed
-    opened = await unseal(FieldCipher(keys), event)
+    opened = await unseal(FieldCipher(keys), event, health=True)
 
     assert opened == dict.fromkeys(MARIA, ERASED)
     assert isinstance(event, ParticipantRegistered)
@@ -72,7 +77,7 @@ async def test_given_an_erased_participant_when_read_again_then_fields_are_erase
 
 
 async def test_an_event_rewritten_after_erasure_holds_the_erased_marker() -> None:
-    data = dict(EXAMPLES[("ParticipantRegistered", 2)])
+    data = dict(EXAMPLES[("ParticipantRegistered", 3)])
     data["full_name"] = {"$erased": True}
     event = decode(
         encode(
@@ -99,7 +104,7 @@ async def test_an_event_rewritten_after_erasure_holds_the_erased_marker() -> Non
 def test_a_personal_field_refuses_anything_but_an_envelope_or_the_erased_marker(
     value: object,
 ) -> None:
-    data = dict(EXAMPLES[("ParticipantRegistered", 2)])
+    data = dict(EXAMPLES[("ParticipantRegistered", 3)])
     data["full_name"] = value
     with pytest.raises(ValidationError):
         ParticipantRegistered.model_validate_json(json.dumps(data))
@@ -111,6 +116,7 @@ def test_each_event_knows_its_personal_fields() -> None:
         "birth_date",
         "snils",
         "health_limitations",
+        "accessibility_needs",
     )
     assert sealed_fields(ConsentSubmitted) == (
         "guardian_full_name",
@@ -124,8 +130,56 @@ async def test_a_sealed_value_is_bound_to_its_field() -> None:
     cipher = FieldCipher(InMemoryKeyStore())
     sealed = await seal(cipher, PARTICIPANT, {"snils": "112-233-445 95"})
     assert isinstance(sealed["snils"], SealedValue)
-    data = dict(EXAMPLES[("ParticipantRegistered", 2)])
+    data = dict(EXAMPLES[("ParticipantRegistered", 3)])
     data["full_name"] = sealed["snils"].envelope()  # moved to another field
     moved = ParticipantRegistered.model_validate_json(json.dumps(data))
     with pytest.raises(FieldCipherError, match="'full_name' does not authenticate"):
         await unseal(cipher, moved)
+
+
+async def test_given_the_health_key_destroyed_then_only_health_data_reads_as_erased() -> None:
+    keys = InMemoryKeyStore()
+    writer = FieldCipher(keys)
+    stored = encode(await _registration(writer), EventMetadata())
+    await writer.erase(health_key_subject(PARTICIPANT))
+
+    opened = await unseal(FieldCipher(keys), decode(stored), health=True)
+
+    assert {name: opened[name] for name in HEALTH} == dict.fromkeys(HEALTH, ERASED)
+    assert {k: v for k, v in opened.items() if k not in HEALTH} == {
+        k: v for k, v in MARIA.items() if k not in HEALTH
+    }
+
+
+async def test_given_the_participant_key_destroyed_then_health_data_needs_its_own_key() -> None:
+    # Health data is sealed with a key of its own: the participant key does not open it, and
+    # destroying the participant key alone leaves it (an erasure destroys both).
+    keys = InMemoryKeyStore()
+    writer = FieldCipher(keys)
+    event = await _registration(writer)
+    await writer.erase(PARTICIPANT)
+
+    opened = await unseal(FieldCipher(keys), event, health=True)
+
+    assert opened["full_name"] is ERASED
+    assert opened["accessibility_needs"] == ["step_free_access"]
+
+
+def test_given_a_v2_registration_when_decoded_then_its_health_data_is_withheld() -> None:
+    # v2 held the accessibility needs in the clear and the health limitations under the
+    # participant key: an upcaster cannot seal them anew, so they are never shown.
+    v2 = EXAMPLES[("ParticipantRegistered", 2)]
+    stored = encode(
+        ParticipantRegistered.model_validate_json(
+            json.dumps(EXAMPLES[("ParticipantRegistered", 3)])
+        ),
+        EventMetadata(),
+    )
+    old = type(stored)(
+        type=stored.type, data=json.dumps(v2).encode(), metadata=b'{"schema_version":2}'
+    )
+    event = decode(old)
+    assert isinstance(event, ParticipantRegistered)
+    assert event.accessibility_needs == ERASED_VALUE
+    assert event.health_limitations == ERASED_VALUE
+    assert event.full_name == SealedValue.model_validate(v2["full_name"])

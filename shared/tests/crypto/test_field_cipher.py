@@ -14,10 +14,12 @@ import pytest
 
 from bilet.crypto import (
     ERASED,
+    ERASURES_IN_PROCESS,
     DataKey,
     FieldCipher,
     FieldCipherError,
     InMemoryKeyStore,
+    KeyStoreError,
     SubjectErased,
     is_erased,
 )
@@ -200,19 +202,58 @@ async def test_given_an_erasure_made_elsewhere_when_forgotten_then_fields_read_e
     assert (await cipher.decrypt("p-1", encrypted))["snils"] is ERASED
 
 
-async def test_given_an_erasure_made_elsewhere_when_the_cache_expires_then_fields_read_erased() -> (
+class AnotherProcessKeyStore(InMemoryKeyStore):
+    """Erases as a store in another process would: this process hears nothing of it."""
+
+    async def erase(self, subject: str) -> bool:
+        heard = ERASURES_IN_PROCESS.count
+        try:
+            return await super().erase(subject)
+        finally:
+            ERASURES_IN_PROCESS.count = heard
+
+
+async def test_given_an_erasure_made_in_another_process_when_the_check_is_due_then_erased() -> None:
+    now = [0.0]
+    store = AnotherProcessKeyStore()
+    cipher = FieldCipher(store, cache_ttl=60.0, erasure_check=1.0, clock=lambda: now[0])
+    encrypted = await cipher.encrypt("p-1", RECORD, ["snils"])
+    await store.erase("p-1")
+
+    # Within the check interval the cached key may still open the field, never longer.
+    now[0] = 0.5
+    assert (await cipher.decrypt("p-1", encrypted))["snils"] == RECORD["snils"]
+    now[0] = 1.0
+    assert (await cipher.decrypt("p-1", encrypted))["snils"] is ERASED
+
+
+async def test_given_an_erasure_in_this_process_then_every_cipher_forgets_at_once() -> None:
+    now = [0.0]  # the clock never moves: only the process's own erasure count can tell them
+    store = InMemoryKeyStore()
+    ciphers = [FieldCipher(store, clock=lambda: now[0]) for _ in range(3)]
+    encrypted = await ciphers[0].encrypt("p-1", RECORD, ["snils"])
+    for cipher in ciphers:
+        assert (await cipher.decrypt("p-1", encrypted))["snils"] == RECORD["snils"]
+
+    await store.erase("p-1")
+
+    for cipher in ciphers:
+        assert (await cipher.decrypt("p-1", encrypted))["snils"] is ERASED
+
+
+async def test_given_a_key_store_that_cannot_answer_when_a_check_is_due_then_nothing_opens() -> (
     None
 ):
     now = [0.0]
     store = InMemoryKeyStore()
-    cipher = FieldCipher(store, cache_ttl=60.0, clock=lambda: now[0])
+    cipher = FieldCipher(store, clock=lambda: now[0])
     encrypted = await cipher.encrypt("p-1", RECORD, ["snils"])
-    await store.erase("p-1")
+    await store.close()
 
-    now[0] = 59.0
-    assert (await cipher.decrypt("p-1", encrypted))["snils"] == RECORD["snils"]
-    now[0] = 60.0
-    assert (await cipher.decrypt("p-1", encrypted))["snils"] is ERASED
+    now[0] = 1.0
+    # The cached key may belong to a subject erased meanwhile: fail rather than trust it.
+    with pytest.raises(KeyStoreError):
+        await cipher.decrypt("p-1", encrypted)
 
 
 async def test_given_a_decrypt_in_flight_when_erased_then_no_stale_key_stays_cached() -> None:

@@ -98,6 +98,56 @@ async def test_given_50_concurrent_callers_when_get_or_create_then_all_get_the_s
     assert await keystore.get("participant-1") == keys[0]
 
 
+async def test_given_erasures_when_read_since_a_position_then_each_is_listed_once_in_order(
+    keystore: KeyStore,
+) -> None:
+    await keystore.get_or_create("participant-1")
+    await keystore.erase("participant-0")  # before the reader starts: not listed
+    start = await keystore.erasures_since(None)
+    assert start.subjects == ()
+
+    await keystore.erase("participant-1")
+    await keystore.erase("participant-2")  # never had a key: recorded all the same
+    await keystore.erase("participant-1")  # again: no new erasure
+    news = await keystore.erasures_since(start.position)
+
+    assert news.subjects == ("participant-1", "participant-2")
+    assert (await keystore.erasures_since(news.position)).subjects == ()
+    await keystore.erase("participant-3")
+    assert (await keystore.erasures_since(news.position)).subjects == ("participant-3",)
+
+
+async def test_given_concurrent_erasures_when_read_while_they_commit_then_none_is_skipped(
+    backend: "Backend",
+) -> None:
+    stores = [await backend.open(MasterKey.generate()) for _ in range(3)]
+    reader = stores[0]
+    position = (await reader.erasures_since(None)).position
+    subjects = [f"participant-{n}" for n in range(30)]
+    seen: list[str] = []
+
+    async def read_along() -> None:
+        nonlocal position
+        while len(seen) < len(subjects):
+            news = await reader.erasures_since(position)
+            seen.extend(news.subjects)
+            position = news.position
+            await asyncio.sleep(0)
+
+    async def erase(store: KeyStore, some: list[str]) -> None:
+        for subject in some:
+            await store.erase(subject)
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            read_along(),
+            *(erase(store, subjects[n::3]) for n, store in enumerate(stores)),
+        ),
+        timeout=120,
+    )
+    assert sorted(seen) == sorted(subjects)
+
+
 async def test_given_an_empty_subject_when_used_then_it_is_refused(keystore: KeyStore) -> None:
     with pytest.raises(ValueError, match="non-empty"):
         await keystore.get_or_create("")

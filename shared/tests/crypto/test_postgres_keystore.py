@@ -208,3 +208,25 @@ async def test_given_one_partition_being_rewritten_when_others_are_used_then_the
     finally:
         await connection.close()
     assert await store.get("participant-0") == keys["participant-0"]
+
+
+async def test_given_a_schema_from_before_the_erasure_log_when_opened_then_erasures_are_listed(
+    postgres_backend: "PostgresBackend",
+) -> None:
+    master_key = MasterKey.generate()
+    old = await postgres_backend.open(master_key)
+    await old.erase("participant-1")
+    connection = await asyncpg.connect(postgres_backend.database_url)
+    try:  # the schema as it was before erasures had a position
+        await connection.execute(f"ALTER TABLE {postgres_backend.schema}.erasures DROP COLUMN seq")
+    finally:
+        await connection.close()
+
+    store = await postgres_backend.open(master_key)
+    start = await store.erasures_since(None)
+    await store.erase("participant-2")
+
+    assert start.position >= 1  # the old record got a position too
+    assert (await store.erasures_since(start.position)).subjects == ("participant-2",)
+    with pytest.raises(SubjectErased):
+        await store.get_or_create("participant-1")

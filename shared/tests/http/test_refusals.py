@@ -119,7 +119,7 @@ async def test_openapi_documents_the_problems_of_every_route_with_the_services_d
     client: httpx.AsyncClient,
 ) -> None:
     responses = problem_responses(409)
-    assert sorted(responses) == [400, 401, 409, 413, 422]
+    assert sorted(responses) == [400, 401, 408, 409, 413, 422]
     openapi = (await client.get("/things/openapi.json")).json()
     documented = openapi["paths"]["/things/v1/things/{name}"]["get"]["responses"]
     assert {"400", "401", "404", "413", "422"} <= set(documented)

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from bilet import stores
-from bilet.contracts import EventMetadata, encode, seal
+from bilet.contracts import EventMetadata, encode, seal, sealed_scopes
 from bilet.contracts.catalogue.identity import ParticipantMovedToSchool, ParticipantRegistered
 from bilet.crypto import FieldCipher
 from bilet.eventstore import ANY
@@ -126,7 +126,9 @@ async def register_pupils(
                     "birth_date": "2007-04-12",
                     "snils": PUPIL_SNILS,
                     "health_limitations": {"has_limitations": False, "kind": None},
+                    "accessibility_needs": [],
                 },
+                sealed_scopes(ParticipantRegistered),
             )  # fmt: skip
             event = ParticipantRegistered(
                 participant_id=participant_id,
@@ -134,7 +136,6 @@ async def register_pupils(
                 region_id=region_id,
                 season=2019,
                 grade=grade,
-                accessibility_needs=(),
                 **sealed,
             )
             result = await store.append(

@@ -205,21 +205,25 @@ async def test_a_guardian_sees_the_details_of_the_consents_they_signed_only(api:
     assert status.status_code == 200
 
 
-async def test_a_document_is_for_the_school_that_uploaded_it(api: Api) -> None:
+async def test_a_moved_pupils_document_is_for_the_current_school_only(api: Api) -> None:
     dasha = api.pupils["dasha"]
     consent_id = await _signed(api, verified=True)
+    url = f"/consent/v1/consents/{consent_id}/document"
+    old_school = api.registrar(SCHOOL_3)
+    stored = (await api.client.get(url, headers=old_school)).content  # the copy (ADR 0015)
+    assert stored[:5] == b"%PDF-"
     moved = await move_pupil(api.settings, dasha, SPB_SCHOOL, OTHER_REGION)
     assert await api.service.directory.wait_for("identity", moved, 10.0, f"participant-{dasha}")
-    url = f"/consent/v1/consents/{consent_id}/document"
-    # The uploading school keeps its document; the new school sees the consent, not the scan.
-    kept = await api.client.get(url, headers=api.registrar(SCHOOL_3))
-    assert (kept.status_code, kept.content[:5]) == (200, b"%PDF-")  # the rebuilt copy (ADR 0015)
-    new_school = api.registrar(SPB_SCHOOL)
-    assert (
-        await api.client.get(f"/consent/v1/consents/{consent_id}", headers=new_school)
-    ).is_success
-    refused = await api.client.get(url, headers=new_school)
-    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    # The school that uploaded the scan (the guardian's passport in it) no longer has the pupil:
+    # it gets the 404 of a stranger, as it does for the consent itself; the new school has it.
+    for path in (url, f"/consent/v1/consents/{consent_id}"):
+        refused = await api.client.get(path, headers=old_school)
+        assert (refused.status_code, refused.json()["code"]) == (404, "unknown_consent")
+        assert stored not in refused.content
+    assert (await api.client.get(url, headers=api.registrar(SPB_SCHOOL))).content == stored
+    # The old region's coordinator goes with the old school; the new region's takes over.
+    assert (await api.client.get(url, headers=api.coordinator(REGION))).status_code == 404
+    assert (await api.client.get(url, headers=api.coordinator(OTHER_REGION))).content == stored
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ import pytest
 from bilet import stores
 from bilet.contracts import CATALOGUE, decode, sealed_fields, unseal
 from bilet.contracts.catalogue.consent import ErasureReason, ParticipantErased
-from bilet.crypto import FieldCipher, is_erased
+from bilet.contracts.catalogue.identity import ParticipantRegistered
+from bilet.crypto import ERASED, FieldCipher, SubjectErased, is_erased
 from bilet_consent.application.eventlog import decode_event
 from bilet_consent.cli import main
 from bilet_consent.domain.internal import DestructionRecorded
@@ -75,6 +76,9 @@ async def test_destruction_leaves_no_personal_data_and_a_replayable_history(api:
     assert await api.service.documents.count(dasha) == 0
     assert not (api.settings.documents_dir / str(dasha)).exists()
     assert await api.service.keystore.get(str(dasha)) is None
+    # Both keys are destroyed, the health key too (ADR 0017), and neither is ever made again.
+    with pytest.raises(SubjectErased):
+        await api.service.keystore.get_or_create(f"health:{dasha}")
     assert _files_holding(var_dir, SECRETS) == []
 
     # The destruction record: whose (an id), what, how, when, on what ground, who.
@@ -115,7 +119,7 @@ async def test_destruction_leaves_no_personal_data_and_a_replayable_history(api:
                 if CATALOGUE.is_published(recorded.type):
                     assert decode(recorded) == event
                 if sealed_fields(type(event)):
-                    values = await unseal(cipher, event)
+                    values = await unseal(cipher, event, health=True)
                     assert values, recorded.type
                     erased = [is_erased(v) for v in values.values()]
                     # Dasha's are gone; the other pupils' still open.
@@ -241,3 +245,48 @@ async def test_the_operator_named_in_destruction_records_is_configurable(
     settings = make_settings(consent_operator="ГБУ ДО «Интеллект»")
     async with open_runtime(settings) as runtime:
         assert runtime.service.operator == "ГБУ ДО «Интеллект»"
+
+
+async def test_withdrawing_only_health_data_destroys_it_alone_at_once(api: Api) -> None:
+    dasha = api.pupils["dasha"]
+    consent_id = await api.verified(dasha)
+
+    response = await api.client.post(
+        f"/consent/v1/consents/{consent_id}/withdraw",
+        headers=api.guardian(dasha),
+        json={"purposes": ["health_data"]},
+    )
+
+    assert response.status_code == 200, response.text
+    # The health key is destroyed, and never made again; the participant key stays.
+    with pytest.raises(SubjectErased):
+        await api.service.keystore.get_or_create(f"health:{dasha}")
+    assert await api.service.keystore.get(str(dasha)) is not None
+    # Identity's registration: health fields read as erased, name and СНИЛС still open.
+    identity = await stores.open_event_store(api.settings, "identity")
+    try:
+        [registered] = await identity.read_stream(f"participant-{dasha}")
+    finally:
+        await identity.close()
+    event = decode(registered)
+    assert isinstance(event, ParticipantRegistered)
+    opened = await unseal(api.service.cipher, event, health=True)
+    assert opened["health_limitations"] is ERASED
+    assert opened["accessibility_needs"] is ERASED
+    assert opened["snils"] == PUPIL_SNILS
+    assert opened["full_name"]["last_name"] == "Соколова"  # type: ignore[index]
+    # The destruction record of health data alone, in the withdrawal's commit.
+    records = [
+        decode_event(r, r.stream_id)
+        for r in await api.service.store.read_all(0, 10_000)
+        if r.stream_id.startswith("destruction-")
+    ]
+    [record] = [r for r in records if isinstance(r, DestructionRecorded)]
+    assert record.participant_id == dasha
+    assert record.categories == ("participant_health_data",)
+    assert record.methods == ("data_key_destroyed",)
+    assert record.consent_id == consent_id
+    assert record.reason is ErasureReason.CONSENT_WITHDRAWN
+    assert record.documents_deleted == 0
+    # Nothing else changed: the consent stays in force, and a later erasure still runs.
+    assert await api.status_of(dasha) == "verified"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
@@ -267,6 +268,12 @@ async def test_no_token_is_401(api: Api) -> None:
     [
         ({"reference": "Иванова И.И. заявл", "received_on": "2019-09-19"}, "request.reference"),
         ({"reference": "ИВАНОВА", "received_on": "2019-09-19"}, "request.reference"),
+        # The pupil's own СНИЛС, and "SURNAME-I.O.-birth date": both outlive the destruction.
+        ({"reference": "112-233-445-95", "received_on": "2019-09-19"}, "request.reference"),
+        ({"reference": "11223344595", "received_on": "2019-09-19"}, "request.reference"),
+        ({"reference": "ИВАНОВ-И.О.-01.02.2010", "received_on": "2019-09-19"}, "request.reference"),
+        ({"reference": "01/02/2010", "received_on": "2019-09-19"}, "request.reference"),
+        ({"reference": "1" * 21, "received_on": "2019-09-19"}, "request.reference"),
         ({"reference": "17/2019", "received_on": "2019-09-21"}, "request.received_on"),
     ],
 )
@@ -285,3 +292,16 @@ async def test_a_written_request_is_a_number_and_a_past_date(
     assert _problem(response, 422, "invalid_consent")["field"] == field
     assert [await api.service.store.stream_version(s) for s in streams] == before
     assert (await api.status_of(dasha)) == "verified"
+
+
+async def test_the_schema_states_what_a_request_reference_may_be(api: Api) -> None:
+    schema = (await api.client.get("/consent/openapi.json")).json()
+    reference = schema["components"]["schemas"]["WrittenRequestModel"]["properties"]["reference"]
+    assert reference["maxLength"] == 20
+    pattern = re.compile(reference["pattern"])
+    for good in ("№ 15/2026", "ВХ-1234", "01-15/123"):
+        assert pattern.fullmatch(good)
+    for bad in ("112-233-445-95", "ИВАНОВ-ИИ-1", "ВХ-125.1", "1-2-3-4-5"):
+        assert not pattern.fullmatch(bad)
+    withdraw = schema["paths"]["/consent/v1/consents/{consent_id}/withdraw"]["post"]
+    assert "422" in withdraw["responses"]

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from bilet.audit import EventStoreAuditLog
-from bilet.contracts import EventMetadata, encode
+from bilet.contracts import EventMetadata, encode, sealed_fields
 from bilet.contracts.catalogue.consent import Purpose, Relationship
 from bilet.contracts.catalogue.identity import ParticipantRegistered
 from bilet.contracts.examples import sealed
@@ -95,10 +95,9 @@ async def test_a_consent_lives_and_is_destroyed_on_postgresql(world: World) -> N
         region_id=REGION,
         season=2019,
         grade=7,
-        accessibility_needs=(),
         **{
             name: SealedValue.model_validate(sealed(name))
-            for name in ("full_name", "birth_date", "snils", "health_limitations")
+            for name in sealed_fields(ParticipantRegistered)
         },
     )
     await world.identity.append(registered.stream_id, [encode(registered, EventMetadata())], ANY)

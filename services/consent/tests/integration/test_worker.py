@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bilet.contracts import EventMetadata, encode
+from bilet.contracts import EventMetadata, encode, sealed_fields
 from bilet.contracts.catalogue.identity import ParticipantMovedToSchool, ParticipantRegistered
 from bilet.contracts.examples import sealed
 from bilet.contracts.sealed import SealedValue
@@ -72,10 +72,9 @@ async def test_the_worker_feeds_the_read_model_from_kafka(
         region_id=REGION,
         season=2019,
         grade=7,
-        accessibility_needs=(),
         **{
             name: SealedValue.model_validate(sealed(name))
-            for name in ("full_name", "birth_date", "snils", "health_limitations")
+            for name in sealed_fields(ParticipantRegistered)
         },
     )
     moved = ParticipantMovedToSchool(

@@ -67,7 +67,7 @@ def test_authority_and_request_references() -> None:
     with pytest.raises(InvalidGuardian):
         Authority.parse("Распоряжение", "<script>", date(2018, 5, 4), TODAY)
     assert check_written_request(" 17/2019 ", TODAY, TODAY) == ("17/2019", TODAY)
-    assert check_written_request("ВХ-125.1", date(2019, 9, 1), TODAY)[0] == "ВХ-125.1"
+    assert check_written_request("ВХ-125", date(2019, 9, 1), TODAY)[0] == "ВХ-125"
     with pytest.raises(InvalidConsent):
         check_written_request("a;b", TODAY, TODAY)
 
@@ -75,17 +75,70 @@ def test_authority_and_request_references() -> None:
 @pytest.mark.parametrize(
     "reference",
     [
-        "Иванова И.И. заявл",  # a name, in free text: it would outlive the destruction
-        "ИВАНОВА",  # no digit: not a registration number
+        "№ 15/2026",
+        "№15/2026",
+        "ВХ-1234",
+        "17/2019",
+        "01-15/123",  # a case index and a number
+        "ИСХ-12/2026",
+        "№ 7",
+        "2026/0012",
+        "12/10",  # a month and a year: no day
+        "A-5",
+    ],
+)
+def test_a_registration_number_is_a_written_request_reference(reference: str) -> None:
+    assert check_written_request(reference, TODAY, TODAY) == (reference, TODAY)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        # A pupil's СНИЛС, with and without its separators, whole or its 9 identifying digits.
+        "112-233-445 95",
+        "112-233-445-95",
+        "11223344595",
+        "112/233/445/95",
+        "112-233-445",
+        "112233445",
+        # A name, a surname with initials, with or without dots and spaces.
+        "Иванова И.И. заявл",
+        "ИВАНОВА",
+        "ИВАНОВА-1",
+        "ИВАНОВ-ИИ-1",
+        "ПЕТРОВ-И.И.",
+        "ЛИ-ИИ-15",
+        "IVANOV-1",
+        # The "SURNAME-I.O.-birth date" of the issue, and a birth date alone in several forms.
+        "ИВАНОВ-И.О.-01.02.2010",
+        "И-И-010210",
+        "01.02.2010",
+        "01-02-2010",
+        "1/2/2010",
+        "01/02/10",
+        "2010-02-01",
+        "2010/2/1",
+        "01022010",
+        "20100201",
+        "010210",
+        "0102/2010",
+        "ВХ-01-02-10",
+        "№ 01/02/2010",
+        # Not a registration number's shape.
+        "ВХ",  # no digit
         "вх-17",  # lower case
-        "17 2019",  # a space
-        "№17",
-        "1" * 41,
+        "17 2019",  # a space between groups
+        "ВХ-125.1",  # a dot (dates and initials are written with them)
+        "17//2019",
+        "-17",
+        "1-2-3-4-5",  # more than 4 groups
+        "1" * 21,
         "17/2019\n18",  # a line break inside
+        "17/2019 №",
         "",
     ],
 )
-def test_a_written_request_reference_is_a_document_number(reference: str) -> None:
+def test_a_written_request_reference_cannot_hold_personal_data(reference: str) -> None:
     with pytest.raises(InvalidConsent) as raised:
         check_written_request(reference, TODAY, TODAY)
     assert raised.value.details["field"] == "request.reference"

@@ -75,7 +75,26 @@ async def test_each_row_is_registered_or_rejected_with_its_own_error(api: "Api")
     ).json()
     assert shown["personal"]["last_name"] == "Громов"
     assert shown["personal"]["health_limitations"]["kind"] == "musculoskeletal"
-    assert shown["accessibility_needs"] == ["step_free_access"]
+    assert shown["personal"]["accessibility_needs"] == ["step_free_access"]
+
+
+async def test_a_row_whose_name_mixes_alphabets_is_rejected_on_its_own(api: "Api") -> None:
+    content = (
+        "Фамилия;Имя;Дата рождения;СНИЛС;Класс\n"
+        "Иванoв;Пётр;12.04.2007;112-233-445 95;7\n"  # a Latin o
+        "Громов;Фёдор;30.01.2008;141-008-407 99;6\n"
+    ).encode()
+    report = (await upload(api, content)).json()
+    assert report["summary"]["registered"] == 1
+    mixed, ordinary = report["rows"]
+    assert (mixed["line"], mixed["status"], mixed["code"], mixed["field"]) == (
+        2,
+        "rejected",
+        "invalid_details",
+        "last_name",
+    )
+    assert ordinary["status"] == "registered"
+    assert await participants_in_store(api) == 1
 
 
 async def test_the_same_file_twice_creates_nothing_new(api: "Api") -> None:
@@ -135,6 +154,16 @@ async def test_broken_and_hostile_files(api: "Api") -> None:
             "Фамилия;Имя;Дата рождения;СНИЛС;Класс\nСок\x00;Д;2007-01-01;1;7\n".encode(),
             400,
             "invalid_text",
+        ),
+        # The request guard's whole set, as in any other free text: a bidi override, a C1
+        # control, a line separator, a zero-width space.
+        *(
+            (
+                f"Фамилия;Имя;Дата рождения;СНИЛС;Класс\nСок{c};Д;2007-01-01;1;7\n".encode(),
+                400,
+                "invalid_text",
+            )
+            for c in ("\u202e", "\x9b", "\u2028", "\u200b")
         ),
     ):
         response = await upload(api, content)

@@ -81,8 +81,9 @@ async def test_a_registered_pupil_is_shown_to_each_role_as_entitled(
         "citizenship": "RU",
         "home_schooled": False,
         "health_limitations": {"has_limitations": True, "kind": "musculoskeletal"},
+        "accessibility_needs": ["step_free_access"],
+        "health_erased": False,
     }
-    assert full["accessibility_needs"] == ["step_free_access"]
     assert (full["school_id"], full["season"], full["grade"]) == (str(world.school_3), 2019, 7)
     assert full["position"] >= registered["position"]
     for headers in (
@@ -98,10 +99,11 @@ async def test_a_registered_pupil_is_shown_to_each_role_as_entitled(
         shown = await seen(headers)
         assert shown["personal"]["snils"] == "112-233-445 95"
         assert shown["personal"]["health_limitations"] is None  # special category: not theirs
+        assert shown["personal"]["accessibility_needs"] is None
     support = await seen(api.token(Role.SUPPORT))
     assert support["personal"] is None
     assert support["guardians"] is None
-    assert support["accessibility_needs"] == ["step_free_access"]
+    assert "accessibility_needs" not in support  # health data (docs/adr/0017)
     for headers in (
         api.registrar(world.school_5),
         api.token(Role.NAVIGATOR, school=str(world.school_5)),

@@ -75,9 +75,15 @@ async def test_fifty_parallel_registrations_of_one_child_make_one_profile(
             assert refused["code"] == "duplicate_participant"
             assert refused["existing_participant_id"] == created["participant_id"]
         store = services[1].store
-        registrations = [
-            e for e in await store.read_all(limit=10_000) if e.type == "ParticipantRegistered"
-        ]
+        # Reads stop at the server's transaction horizon: another database's open transaction on
+        # a shared test server may hold committed events back for a moment. Bounded wait.
+        for _ in range(100):
+            registrations = [
+                e for e in await store.read_all(limit=10_000) if e.type == "ParticipantRegistered"
+            ]
+            if registrations:
+                break
+            await asyncio.sleep(0.1)
         assert [e.stream_id for e in registrations] == [f"participant-{created['participant_id']}"]
         reservations = await store.read_all(limit=10_000, categories=["reservation"])
         assert len(reservations) == 1

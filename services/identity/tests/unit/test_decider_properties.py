@@ -395,6 +395,7 @@ def details_in_force(decided: Sequence[Decided]) -> PersonalDetails:
         date.fromisoformat(plain["birth_date"]),
         Snils.parse(plain["snils"]),
         HealthLimitations(health["has_limitations"], kind),
+        tuple(AccessibilityNeed(need) for need in plain["accessibility_needs"]),
     )
 
 

@@ -71,6 +71,7 @@ DETAILS = PersonalDetails(
     date(2007, 4, 12),
     Snils.parse("112-233-445 95"),
     HealthLimitations(True, HealthLimitationKind.VISION),
+    (AccessibilityNeed.LARGE_PRINT,),
 )
 PLACEHOLDER = SealedValue.model_validate(
     {"$enc": "aesgcm-v1", "kid": "k", "n": "AAAAAAAAAAAAAAAA", "ct": "AAAAAAAAAAAAAAAAAAAAAAAA"}
@@ -143,13 +144,14 @@ def test_when_an_eligible_pupil_is_registered_then_registered_with_plaintext_to_
         "region_id": LENINGRAD.region_id,
         "season": 2019,
         "grade": 7,
-        "accessibility_needs": (AccessibilityNeed.LARGE_PRINT,),
     }
+    # Health data is personal too: the accessibility needs are sealed (with the health key).
     assert draft.personal == {
         "full_name": {"last_name": "Соколова", "first_name": "Дарья", "patronymic": "Андреевна"},
         "birth_date": "2007-04-12",
         "snils": "112-233-445 95",
         "health_limitations": {"has_limitations": True, "kind": "vision"},
+        "accessibility_needs": ["large_print"],
     }
 
 
@@ -286,7 +288,7 @@ def test_a_corrected_birth_date_must_be_a_pupils() -> None:
         participant.decide(correct(birth_date=date(2018, 1, 1)), given(REGISTERED))
 
 
-def test_accessibility_needs_are_corrected_in_the_clear_health_sealed() -> None:
+def test_accessibility_needs_are_corrected_sealed_like_the_health_limitations() -> None:
     [draft] = participant.decide(
         correct(
             health=HealthLimitations(False),
@@ -296,11 +298,22 @@ def test_accessibility_needs_are_corrected_in_the_clear_health_sealed() -> None:
         given(REGISTERED),
     )
     assert isinstance(draft, Unsealed)
-    assert draft.clear["accessibility_needs"] == ()
-    assert draft.personal == {"health_limitations": {"has_limitations": False, "kind": None}}
-    state = given(REGISTERED, [draft])
-    assert state is not None
-    assert state.accessibility_needs == ()
+    assert "accessibility_needs" not in draft.clear
+    assert draft.personal == {
+        "health_limitations": {"has_limitations": False, "kind": None},
+        "accessibility_needs": [],
+    }
+
+
+def test_given_health_data_not_known_when_needs_are_given_then_they_are_recorded() -> None:
+    # Destroyed or withheld health data: any value stated is new (sealing then decides).
+    unknown = replace(DETAILS, health=None, accessibility_needs=None)
+    [draft] = participant.decide(
+        replace(correct(accessibility_needs=(AccessibilityNeed.LARGE_PRINT,)), current=unknown),
+        given(REGISTERED),
+    )
+    assert isinstance(draft, Unsealed)
+    assert draft.personal == {"accessibility_needs": ["large_print"]}
 
 
 # ---------------------------------------------------------------------- moves

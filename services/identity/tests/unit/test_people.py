@@ -54,6 +54,37 @@ def test_what_is_no_name_is_refused_naming_the_field(
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        (("Иванoв", "Пётр", None), "last_name"),  # a Latin o among Cyrillic letters
+        (("Иванов", "Пётp", None), "first_name"),  # a Latin p
+        (("Иванов", "Пётр", "Ивaнович"), "middle_name"),  # a Latin a
+        (("Smith", "Аnna", None), "first_name"),  # a Cyrillic А leading Latin letters
+        (("Салтыков-Shchedrin", "Михаил", None), "last_name"),  # each part is one alphabet
+        (("Ιβανοβ", "Пётр", None), "last_name"),  # Greek: neither alphabet
+    ],
+)
+def test_a_name_part_mixing_alphabets_is_refused_naming_the_field(
+    given: tuple[str, str, str | None], field: str
+) -> None:
+    with pytest.raises(InvalidDetails) as refused:
+        FullName.parse(*given)
+    assert refused.value.field == field
+    assert refused.value.code == "invalid_details"
+
+
+def test_parts_of_a_name_may_each_keep_their_own_alphabet() -> None:
+    name = FullName.parse("O'Connor", "Анна-Мария", "Ёжикова")
+    assert (name.last_name, name.first_name, name.patronymic) == (
+        "O'Connor",
+        "Анна-Мария",
+        "Ёжикова",
+    )
+    assert FullName.parse("Müller-Lüdenscheidt", "José", None).first_name == "José"
+    assert FullName.parse("Гарипова", "Әлфия", None).first_name == "Әлфия"  # Tatar Cyrillic
+
+
 def test_an_invalid_snils_is_invalid_snils() -> None:
     with pytest.raises(InvalidSnilsError) as refused:
         parse_snils("112-233-445 96")

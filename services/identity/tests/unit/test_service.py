@@ -91,7 +91,7 @@ async def test_a_corrected_name_is_the_childs_name_from_then_on(
     with pytest.raises(DuplicateRefused) as old_name:
         await service.register_participant(registrar, world.school_3, PUPIL)
     assert old_name.value.code == "duplicate_needs_review"
-    identifying = ("full_name", "birth_date", "snils", "health_limitations")
+    identifying = ("full_name", "birth_date", "snils", "health_limitations", "accessibility_needs")
     assert audit_of(service) == [
         (Access.WRITE, "register_participant", (*identifying, "citizenship", "home_schooled")),
         (Access.READ, "correct_participant", identifying),

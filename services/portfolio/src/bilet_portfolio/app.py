@@ -46,6 +46,7 @@ from bilet_portfolio.adapters.lag import KafkaLag, LagProbe, StoreLag
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
 from bilet_portfolio.adapters.stores import (
+    list_cursor_key,
     open_audit_store,
     open_key_store,
     open_read_model,
@@ -55,6 +56,7 @@ from bilet_portfolio.api.problems import on_portfolio_error
 from bilet_portfolio.api.routes import router
 from bilet_portfolio.api.streams import UpdateStreams
 from bilet_portfolio.application.errors import PortfolioError
+from bilet_portfolio.application.listing import ListCursors
 from bilet_portfolio.application.service import PortfolioQueries
 from bilet_portfolio.settings import SERVICE_NAME, SOURCES, PortfolioSettings, topic_of
 
@@ -138,6 +140,7 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
                 SqlPortfolioReader(read_model, projection),
                 FieldCipher(keystore),
                 EventStoreAuditLog(audit_store),
+                cursors=ListCursors(list_cursor_key(settings)),
                 wait_timeout=settings.portfolio_wait_timeout,
             )
             yield

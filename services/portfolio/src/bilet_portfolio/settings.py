@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from bilet.settings import PlatformSettings
 
@@ -33,5 +33,9 @@ class PortfolioSettings(PlatformSettings):
     portfolio_instance_id: str | None = None
     # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
     portfolio_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # Signs the school lists' cursors (HMAC-SHA256 under a key derived from it); every replica
+    # needs the same. Unset: derived from the master key (`BVB_MASTER_KEY`), which every replica
+    # holds. Changing it refuses the cursors given before (`invalid_cursor`; clients start over).
+    portfolio_cursor_secret: SecretStr | None = Field(default=None, min_length=32)
     # Embedded mode: feed the read model in-process from the other services' stores.
     portfolio_embedded_feed: bool = False

@@ -213,8 +213,59 @@ async def closed_pupil_with_progress(service: "Service", ids: "Ids") -> str:
     return str(closed)
 
 
+def _unpadded(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def cursor_payload(cursor: str) -> Any:
-    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    """What a cursor carries (it is signed, not secret: it holds nothing the page did not)."""
+    return json.loads(_unpadded(cursor.partition(".")[0]))
+
+
+def forged(cursor: str, **changes: Any) -> str:
+    """`cursor` with its payload changed and its signature (if any) kept."""
+    payload, dot, signature = cursor.partition(".")
+    altered = json.dumps({**json.loads(_unpadded(payload)), **changes}).encode()
+    return base64.urlsafe_b64encode(altered).decode().rstrip("=") + dot + signature
+
+
+async def test_a_forged_truncated_or_foreign_cursor_is_400_invalid_cursor(
+    service: "Service", ids: "Ids"
+) -> None:
+    await school_of_five(service, ids)
+    await service.pupil_with_consent("elsewhere-2", school_id=ids.school_5)
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    coordinator = service.token(Role.COORDINATOR, region=str(ids.leningrad))
+    by_grade = (await listing(service, ids.school_3, navigator, limit=2, sort="grade"))[
+        "next_cursor"
+    ]
+    by_update = (await listing(service, ids.school_3, navigator, limit=2, sort="updated_at"))[
+        "next_cursor"
+    ]
+    of_school_5 = (await listing(service, ids.school_5, coordinator, limit=1))["next_cursor"]
+    attempts: list[tuple[str, dict[str, Any], str]] = [
+        (by_grade, {"sort": "grade"}, forged(by_grade, v=10**30)),  # beyond any integer column
+        (by_grade, {"sort": "grade"}, forged(by_grade, v=6)),  # plausible, but not ours
+        (by_grade, {"sort": "grade"}, forged(by_grade, id="x\u0000y")),
+        (by_update, {"sort": "updated_at"}, forged(by_update, v="\u0000")),
+        (by_update, {"sort": "updated_at"}, forged(by_update, v="9" * 100)),
+        (by_grade, {"sort": "grade"}, by_grade[: len(by_grade) // 2]),
+        (by_grade, {"sort": "grade"}, by_grade[:-4]),
+        (by_grade, {"sort": "grade"}, by_grade + "A"),
+        (of_school_5, {}, of_school_5),  # another school's list
+    ]
+    for original, params, cursor in attempts:
+        assert original is not None
+        refused = await service.client.get(
+            f"/portfolio/v1/schools/{ids.school_3}/participants",
+            headers=coordinator,
+            params={**params, "limit": 2, "cursor": cursor},
+        )
+        assert refused.status_code == 400, (cursor_payload(original), refused.text)
+        assert refused.json()["code"] == "invalid_cursor"
+    # The genuine cursors still page on.
+    for cursor, params in ((by_grade, {"sort": "grade"}), (by_update, {"sort": "updated_at"})):
+        await listing(service, ids.school_3, navigator, limit=2, cursor=cursor, **params)
 
 
 async def test_closed_portfolios_sort_as_having_no_progress(service: "Service", ids: "Ids") -> None:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from bilet.contracts import CATALOGUE, EventMetadata, encode, seal
+from bilet.contracts import CATALOGUE, EventMetadata, encode, seal, sealed_scopes
 from bilet.contracts.catalogue import identity
 from bilet.crypto import FieldCipher
 from bilet.http import Role
@@ -52,7 +52,9 @@ async def _seed() -> None:
                 "birth_date": "2007-01-01",
                 "snils": "112-233-445 95",
                 "health_limitations": {"has_limitations": False, "kind": None},
+                "accessibility_needs": [],
             },
+            sealed_scopes(identity.ParticipantRegistered),
         )
         events: list[Any] = [
             identity.SchoolRegistered(
@@ -64,7 +66,6 @@ async def _seed() -> None:
                 region_id=REGION,
                 season=2019,
                 grade=7,
-                accessibility_needs=(),
                 **sealed,
             ),
             CATALOGUE.latest("ConsentVerified").model_validate(

@@ -20,10 +20,9 @@ from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
 from bilet_portfolio.adapters.testing import Recorded, apply_in_order, dump, world_history
 from bilet_portfolio.application.listing import (
     After,
+    ListCursors,
     SchoolQuery,
     SortKey,
-    decode_cursor,
-    encode_cursor,
 )
 from bilet_portfolio.domain.consent import ConsentState
 from bilet_portfolio.domain.progress import ProgressFilter
@@ -84,12 +83,13 @@ async def test_postgres_builds_the_rows_sqlite_builds_and_answers_the_queries(
     ]
     attended = SchoolQuery(progress=ProgressFilter.CAREER_EVENT_ATTENDED)
     assert len(await reader.school_page(str(ids.school_3), attended, today, detailed=True)) == 1
-    cursor = encode_cursor(query, After(9, str(ids.pupil("zzz"))))
+    cursors = ListCursors(bytes(32))
+    cursor = cursors.encode(str(ids.school_3), query, After(9, str(ids.pupil("zzz"))))
     after = SchoolQuery(
         consent=ConsentState.VERIFIED,
         sort=SortKey.GRADE_DESC,
         limit=1,
-        after=decode_cursor(query, cursor),
+        after=cursors.decode(str(ids.school_3), query, cursor),
     )
     assert [
         p.grade for p in await reader.school_page(str(ids.school_3), after, today, detailed=True)

@@ -21,6 +21,7 @@ from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
 from bilet_portfolio.adapters.testing import apply_in_order
 from bilet_portfolio.application.errors import ConsentRequired
+from bilet_portfolio.application.listing import ListCursors
 from bilet_portfolio.application.service import PortfolioQueries, ReadContext
 from bilet_portfolio.domain.consent import ConsentState
 
@@ -94,7 +95,11 @@ async def test_a_withdrawal_between_gate_and_read_is_not_half_seen(
     _, read_model.then = recorder.record(c.withdrawn(pid, cid))
     async with InMemoryKeyStore() as keys:
         queries = PortfolioQueries(
-            reader, FieldCipher(keys), InMemoryAuditLog(), today=lambda: date(2019, 11, 5)
+            reader,
+            FieldCipher(keys),
+            InMemoryAuditLog(),
+            cursors=ListCursors(bytes(32)),
+            today=lambda: date(2019, 11, 5),
         )
         ctx = ReadContext(Principal("pupil-1", Role.PUPIL, participant_id=str(pid)), "c-1")
         try:

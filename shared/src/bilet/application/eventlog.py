@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
-from bilet.contracts import DomainEvent, EventMetadata, EventRegistry, decode, encode, seal
+from bilet.contracts import (
+    DomainEvent,
+    EventMetadata,
+    EventRegistry,
+    decode,
+    encode,
+    seal,
+    sealed_scopes,
+)
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.crypto import FieldCipher
@@ -61,11 +69,13 @@ class Part(NamedTuple):
 
 
 async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
-    """The decided events as they are stored: personal plaintext sealed with the subject's key."""
+    """The decided events as they are stored: personal plaintext sealed with the subject's key
+    of each field's scope (health data with the health key)."""
     sealed: list[DomainEvent] = []
     for event in decided:
         if isinstance(event, Unsealed):
-            values = await seal(cipher, event.subject, event.personal)
+            scopes = sealed_scopes(event.event_class)
+            values = await seal(cipher, event.subject, event.personal, scopes)
             sealed.append(event.sealed_with(values))
         else:
             sealed.append(event)

@@ -4,7 +4,8 @@ versions and upcasters, and their Kafka form (CloudEvents, binary mode).
 - `DomainEvent`: the base of every event (`bilet.contracts.catalogue.<service>` defines them);
 - `encode(event, metadata) -> NewEvent` and `decode(recorded) -> DomainEvent` (newest version);
 - `CATALOGUE`: every published type and version, by service (`event_types_of`, `service_of`);
-- `Sealed`, `seal`, `unseal`: personal fields travel only encrypted (crypto-shredding);
+- `Sealed`, `seal`, `unseal`: personal fields travel only encrypted (crypto-shredding), health
+  data under a key of its own (`KeyScope`, `health_key_subject`);
 - `make contracts` (`bilet.contracts.export`) writes `docs/contracts/`. See docs/adr/0006.
 """
 
@@ -23,10 +24,13 @@ from bilet.contracts.registry import (
 from bilet.contracts.sealed import (
     ERASED_VALUE,
     ErasedValue,
+    KeyScope,
     Sealed,
     SealedValue,
+    health_key_subject,
     seal,
     sealed_fields,
+    sealed_scopes,
     unseal,
 )
 
@@ -41,14 +45,17 @@ __all__ = [
     "EventMetadata",
     "EventRegistry",
     "InvalidEventData",
+    "KeyScope",
     "Sealed",
     "SealedValue",
     "UnknownEventType",
     "UnknownSchemaVersion",
     "decode",
     "encode",
+    "health_key_subject",
     "schema_version_of",
     "seal",
     "sealed_fields",
+    "sealed_scopes",
     "unseal",
 ]

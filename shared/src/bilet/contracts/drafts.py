@@ -49,7 +49,8 @@ class Unsealed(Generic[_E_co]):
 
     @property
     def subject(self) -> str:
-        """Whose key seals the personal fields (the participant id)."""
+        """Whose keys seal the personal fields (the participant id: the participant key, and for
+        health data the health key, `bilet.contracts.sealed.KeyScope`)."""
         return str(self.clear[self.event_class.subject_key])
 
     @property

@@ -91,6 +91,11 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
     },
     ("ParticipantRegistered", 1): _REGISTRATION_V1,
     ("ParticipantRegistered", 2): {**_REGISTRATION_V1, "season": 2019},
+    ("ParticipantRegistered", 3): {
+        **_REGISTRATION_V1,
+        "season": 2020,
+        "accessibility_needs": sealed("accessibility_needs"),
+    },
     ("ParticipantDetailsCorrected", 1): {
         "participant_id": PARTICIPANT,
         "reason": "typing_error",
@@ -100,6 +105,16 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "snils": None,
         "health_limitations": None,
         "accessibility_needs": None,
+    },
+    ("ParticipantDetailsCorrected", 2): {
+        "participant_id": PARTICIPANT,
+        "reason": "health_status_changed",
+        "grade": None,
+        "full_name": None,
+        "birth_date": None,
+        "snils": None,
+        "health_limitations": sealed("health_limitations"),
+        "accessibility_needs": sealed("accessibility_needs"),
     },
     ("ParticipantMovedToSchool", 1): {
         "participant_id": PARTICIPANT,

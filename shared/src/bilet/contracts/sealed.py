@@ -1,13 +1,21 @@
 """Personal fields of published events: they travel only sealed.
 
 A sealed field holds the `FieldCipher` envelope `{"$enc": "aesgcm-v1", "kid", "n", "ct"}`,
-encrypted with the data key of the event's subject (a participant) and bound to the field's
-name; once the subject is erased, it reads as `ERASED` (`{"$erased": true}`), which is also a
+encrypted with a data key of the event's subject (a participant) and bound to the field's
+name; once that key is destroyed, it reads as `ERASED` (`{"$erased": true}`), which is also a
 valid value of the field, so an event rewritten after erasure stays valid. Only top-level fields
 are sealed: that is what `FieldCipher` encrypts and decrypts.
+
+A participant has two keys (ARCHITECTURE §8, docs/adr/0017): the participant key seals their
+personal data, and the health key (subject `health:<participant id>`) seals the special category
+of health data (ОВЗ, accessibility needs), so that withdrawing the consent to process health
+data destroys it alone. A field declares its key with `personal(..., scope=KeyScope.HEALTH)`;
+the JSON Schema says so under `x-bilet-key`.
 """
 
+import functools
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import ConfigDict, Field
@@ -18,6 +26,27 @@ from bilet.crypto.fields import ENVELOPE_TAG, ENVELOPE_VERSION, ERASED, ERASED_T
 
 # The JSON Schema keyword that marks a sealed field; its value says what the plaintext is.
 SEALED_KEYWORD: Final = "x-bilet-sealed"
+# The JSON Schema keyword that names the key of a field not sealed with the participant key.
+KEY_KEYWORD: Final = "x-bilet-key"
+
+
+class KeyScope(StrEnum):
+    """Which of a participant's keys seals a field; each can be destroyed on its own."""
+
+    PARTICIPANT = "participant"  # personal data: ФИО, birth date, СНИЛС, guardian's details …
+    HEALTH = "health"  # the special category of health data (152-FZ art. 10)
+
+
+def key_subject(subject: str, scope: KeyScope) -> str:
+    """The key-store subject of `scope`'s key of a participant (`subject`: their id)."""
+    return subject if scope is KeyScope.PARTICIPANT else f"{scope.value}:{subject}"
+
+
+def health_key_subject(participant_id: object) -> str:
+    """The key-store subject of a participant's health key: destroying it destroys only the
+    health data, destroying both theirs (an erasure) destroys everything sealed."""
+    return key_subject(str(participant_id), KeyScope.HEALTH)
+
 
 _BASE64: Final = r"^[A-Za-z0-9+/]+={0,2}$"
 
@@ -58,10 +87,15 @@ Sealed = Annotated[SealedValue | ErasedValue, Field(union_mode="left_to_right")]
 ERASED_VALUE: Final = ErasedValue(erased=True)
 
 
-def personal(description: str, plaintext: str, **field: Any) -> Any:
+def personal(
+    description: str, plaintext: str, *, scope: KeyScope = KeyScope.PARTICIPANT, **field: Any
+) -> Any:
     """Declare a sealed field: `description` says what it is, `plaintext` what JSON value the
-    envelope holds (both end up in the JSON Schema)."""
-    return Field(description=description, json_schema_extra={SEALED_KEYWORD: plaintext}, **field)
+    envelope holds, `scope` whose key seals it (all end up in the JSON Schema)."""
+    extra: dict[str, Any] = {SEALED_KEYWORD: plaintext}
+    if scope is not KeyScope.PARTICIPANT:
+        extra[KEY_KEYWORD] = scope.value
+    return Field(description=description, json_schema_extra=extra, **field)
 
 
 def _is_sealed(info: FieldInfo) -> bool:
@@ -69,33 +103,65 @@ def _is_sealed(info: FieldInfo) -> bool:
     return isinstance(extra, Mapping) and SEALED_KEYWORD in extra
 
 
+def _scope_of(info: FieldInfo) -> KeyScope:
+    extra = info.json_schema_extra
+    assert isinstance(extra, Mapping)
+    return KeyScope(str(extra.get(KEY_KEYWORD, KeyScope.PARTICIPANT.value)))
+
+
 def sealed_fields(event_class: type[DomainEvent]) -> tuple[str, ...]:
     """The names of an event's personal (sealed) fields, in declaration order."""
     return tuple(name for name, info in event_class.model_fields.items() if _is_sealed(info))
 
 
+@functools.cache
+def sealed_scopes(event_class: type[DomainEvent]) -> dict[str, KeyScope]:
+    """Each sealed field of an event, with the scope of the key that seals it."""
+    return {
+        name: _scope_of(info) for name, info in event_class.model_fields.items() if _is_sealed(info)
+    }
+
+
 async def seal(
-    cipher: FieldCipher, subject: str, values: Mapping[str, object]
+    cipher: FieldCipher,
+    subject: str,
+    values: Mapping[str, object],
+    scopes: Mapping[str, KeyScope] | None = None,
 ) -> dict[str, SealedValue]:
-    """Encrypt each value for `subject`, each bound to its field name; pass the result as the
+    """Encrypt each value for `subject` with the key of its scope (`scopes`, by field name: the
+    participant key where none is named), each bound to its field name; pass the result as the
     event's keyword arguments. Values are JSON values (`date.isoformat()`, not a `date`)."""
-    encrypted = await cipher.encrypt(subject, values, list(values))
-    return {name: SealedValue.model_validate(encrypted[name]) for name in values}
+    by_scope: dict[KeyScope, dict[str, object]] = {}
+    for name, value in values.items():
+        scope = KeyScope.PARTICIPANT if scopes is None else scopes.get(name, KeyScope.PARTICIPANT)
+        by_scope.setdefault(scope, {})[name] = value
+    out: dict[str, SealedValue] = {}
+    for scope, group in by_scope.items():
+        encrypted = await cipher.encrypt(key_subject(subject, scope), group, list(group))
+        out.update({name: SealedValue.model_validate(encrypted[name]) for name in group})
+    return {name: out[name] for name in values}
 
 
-async def unseal(cipher: FieldCipher, event: DomainEvent) -> dict[str, object]:
-    """The plaintext of an event's sealed fields that are set: a JSON value each, or `ERASED`.
+async def unseal(
+    cipher: FieldCipher, event: DomainEvent, *, health: bool = False
+) -> dict[str, object]:
+    """The plaintext of an event's sealed fields that are set: a JSON value each, or `ERASED`
+    (its key destroyed). Health fields are opened only when asked for (`health=True`), by a
+    caller that checked a consent covers them and the role needs them; otherwise left out.
 
     Only for services entitled to personal data (identity, consent, portfolio display); every
     read is an access to personal data and belongs in the audit log.
     """
-    envelopes: dict[str, object] = {}
+    envelopes: dict[KeyScope, dict[str, object]] = {}
     out: dict[str, object] = {}
-    for name in sealed_fields(type(event)):
+    for name, scope in sealed_scopes(type(event)).items():
+        if scope is KeyScope.HEALTH and not health:
+            continue
         value = getattr(event, name)
         if isinstance(value, SealedValue):
-            envelopes[name] = value.envelope()
+            envelopes.setdefault(scope, {})[name] = value.envelope()
         elif isinstance(value, ErasedValue):
             out[name] = ERASED
-    out.update(await cipher.decrypt(event.subject, envelopes))
+    for scope, group in envelopes.items():
+        out.update(await cipher.decrypt(key_subject(event.subject, scope), group))
     return out

@@ -2,7 +2,8 @@
 
 Personal fields are encrypted with their subject's key (`FieldCipher`); keys live in a `KeyStore`,
 apart from the events. Erasing a subject destroys its key, so those fields read as `ERASED` in every
-copy of the history while the rest of it stays replayable. See docs/adr/0004-crypto-shredding.md.
+copy of the history while the rest of it stays replayable, and every cipher that cached the key
+forgets it within a second (`KeyStore.erasures_since`). See docs/adr/0004-crypto-shredding.md.
 
 Modules: `keystore` (the port, its errors, `InMemoryKeyStore`), `master` (the master key that wraps
 stored keys), `sqlite` (`SqliteKeyStore`), `fields` (`FieldCipher`). Adapters: `InMemoryKeyStore`,
@@ -19,7 +20,9 @@ from bilet.crypto.fields import (
     is_erased,
 )
 from bilet.crypto.keystore import (
+    ERASURES_IN_PROCESS,
     DataKey,
+    ErasuresSince,
     InMemoryKeyStore,
     KeyStore,
     KeyStoreError,
@@ -30,9 +33,11 @@ from bilet.crypto.sqlite import SqliteKeyStore
 
 __all__ = [
     "ERASED",
+    "ERASURES_IN_PROCESS",
     "MASTER_KEY_VARIABLE",
     "DataKey",
     "ErasedMarker",
+    "ErasuresSince",
     "FieldCipher",
     "FieldCipherError",
     "InMemoryKeyStore",

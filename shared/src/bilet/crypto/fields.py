@@ -5,9 +5,11 @@ stays as it was, so events remain routable, foldable and replayable without any 
 subject is erased, each envelope reads back as the `ERASED` marker (`{"$erased": true}`).
 """
 
+import asyncio
 import base64
 import binascii
 import json
+import math
 import os
 import time
 from collections import OrderedDict
@@ -18,7 +20,13 @@ from typing import Final, NoReturn
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bilet.crypto.keystore import NONCE_BYTES, DataKey, KeyStore, associated_data
+from bilet.crypto.keystore import (
+    ERASURES_IN_PROCESS,
+    NONCE_BYTES,
+    DataKey,
+    KeyStore,
+    associated_data,
+)
 
 ENVELOPE_VERSION: Final = "aesgcm-v1"
 ENVELOPE_TAG: Final = "$enc"
@@ -103,10 +111,13 @@ def _is_envelope(value: object) -> bool:
 class FieldCipher:
     """Encrypts and decrypts chosen top-level fields of a JSON object for one subject.
 
-    Keys are cached per subject (LRU, `cache_size` entries, `cache_ttl` seconds). `erase` goes
-    through the cipher so its cache forgets the key at once; an erasure made elsewhere (another
-    process) is seen after `forget(subject)` — call it on `ParticipantErased` — or at the latest
-    when the cached entry expires.
+    Keys are cached per subject (LRU, `cache_size` entries, `cache_ttl` seconds), and no cached
+    key outlives its subject's erasure by more than `erasure_check` seconds, wherever the erasure
+    was made: before it uses its cache, the cipher asks the key store for the erasures recorded
+    since it last asked (`KeyStore.erasures_since`, one indexed query) when `erasure_check`
+    seconds have passed, and at once when this process has erased anything
+    (`ERASURES_IN_PROCESS`: the services of an embedded run share the key store). If the key
+    store cannot answer, the call fails rather than trust a key that may be erased.
 
     Error messages name fields and key ids, never values: they end up in logs.
     """
@@ -117,10 +128,11 @@ class FieldCipher:
         *,
         cache_size: int = 1024,
         cache_ttl: float = 60.0,
+        erasure_check: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if cache_size < 0 or cache_ttl < 0:
-            raise ValueError("cache_size and cache_ttl are not negative")
+        if cache_size < 0 or cache_ttl < 0 or erasure_check < 0:
+            raise ValueError("cache_size, cache_ttl and erasure_check are not negative")
         self._keystore = keystore
         self._cache_size = cache_size
         self._cache_ttl = cache_ttl
@@ -129,6 +141,11 @@ class FieldCipher:
         # Bumped by every erase/forget: a key fetched before it may be used by the call that
         # fetched it, but is not cached, so an erased key never outlives its erasure here.
         self._generation = 0
+        self._erasure_check = erasure_check
+        self._erasure_position: int | None = None  # where in the store's erasure log we are
+        self._erasures_checked_at = -math.inf
+        self._erasures_in_process_seen = -1
+        self._erasure_check_lock = asyncio.Lock()
 
     async def encrypt(
         self, subject: str, data: Mapping[str, object], fields: Collection[str]
@@ -148,6 +165,7 @@ class FieldCipher:
         out = dict(data)
         if not names:
             return out
+        await self._catch_up_on_erasures()
         key = await self._current_key(subject)
         for name in names:
             try:
@@ -183,6 +201,7 @@ class FieldCipher:
             if not isinstance(key_id, str) or len(nonce) != NONCE_BYTES:
                 raise FieldCipherError(f"field {name!r}: malformed envelope")
             if not fetched:
+                await self._catch_up_on_erasures()
                 key = await self._existing_key(subject)
                 fetched = True
             if key is None:
@@ -206,6 +225,7 @@ class FieldCipher:
         """Fetch, creating where needed, the keys of many subjects in one key-store call and
         cache them, so encrypting for each of them next needs no round trip (bulk imports: one
         transaction for thousands of new keys instead of one each). Raises `SubjectErased`."""
+        await self._catch_up_on_erasures()
         missing = [s for s in dict.fromkeys(subjects) if self._cached(s) is None]
         if not missing:
             return
@@ -222,9 +242,33 @@ class FieldCipher:
             self.forget(subject)
 
     def forget(self, subject: str) -> None:
-        """Drop the subject's cached key, e.g. when another process reported its erasure."""
+        """Drop the subject's cached key (erasures are found without it: see the class)."""
         self._generation += 1
         self._cache.pop(subject, None)
+
+    def _erasures_due(self) -> bool:
+        return ERASURES_IN_PROCESS.count != self._erasures_in_process_seen or (
+            self._clock() - self._erasures_checked_at >= self._erasure_check
+        )
+
+    async def _catch_up_on_erasures(self) -> None:
+        """Forget the keys of subjects erased since the last check, if a check is due. The first
+        check only learns where the erasure log ends: nothing is cached before it."""
+        if not (self._cache_size and self._cache_ttl) or not self._erasures_due():
+            return
+        # Calls wait for a check in flight rather than skip it: a key fetched meanwhile could
+        # belong to a subject erased just before.
+        async with self._erasure_check_lock:
+            if not self._erasures_due():
+                return
+            seen = ERASURES_IN_PROCESS.count
+            checked_at = self._clock()
+            news = await self._keystore.erasures_since(self._erasure_position)
+            for subject in news.subjects:
+                self.forget(subject)
+            self._erasure_position = news.position
+            self._erasures_checked_at = checked_at
+            self._erasures_in_process_seen = seen
 
     async def _current_key(self, subject: str) -> _Key:
         if (cached := self._cached(subject)) is not None:

@@ -57,6 +57,35 @@ def _utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class ErasuresSince:
+    """What `KeyStore.erasures_since` found: the subjects erased after the position asked about,
+    in the order of their erasure, and the position to ask from next time."""
+
+    position: int
+    subjects: tuple[str, ...] = ()
+
+
+class _ErasuresInProcess:
+    """A count of the erasures this process has made, through any key store object.
+
+    Caches in the same process (several services sharing one key store file, `make run`) compare
+    it on every use and ask their store what was erased as soon as it moves, instead of waiting
+    for their next periodic check: an erasure reaches them at once.
+    """
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def announce(self) -> None:
+        self.count += 1
+
+
+ERASURES_IN_PROCESS: Final = _ErasuresInProcess()
+
+
+@dataclass(frozen=True, slots=True)
 class DataKey:
     """One subject's AES-256-GCM key. Its repr shows the key id only, never the key bytes."""
 
@@ -99,7 +128,17 @@ class KeyStore(Protocol):
 
         Idempotent: True when this call recorded the erasure, False when it was already recorded.
         A subject that never had a key is recorded too, so no key is ever created for it later.
+        Adapters announce every erasure to `ERASURES_IN_PROCESS` (even one that failed half way:
+        a needless check costs one query, a missed one would leave a key cached).
         """
+        ...
+
+    async def erasures_since(self, position: int | None) -> ErasuresSince:
+        """The subjects erased after `position` (one this method returned earlier), in the order
+        their erasures committed, and the new position; None asks where the log ends now (no
+        subjects). One indexed query: caches call it about once a second, so that an erasure
+        made anywhere reaches them within that bound (`FieldCipher`). An erasure never commits
+        behind one at a later position, so nothing is skipped."""
         ...
 
     async def close(self) -> None: ...
@@ -112,6 +151,7 @@ class InMemoryKeyStore:
         self._clock = clock
         self._keys: dict[str, DataKey] = {}
         self._erased: dict[str, datetime] = {}
+        self._erasure_log: list[str] = []
         self._closed = False
 
     def _check_open(self) -> None:
@@ -148,10 +188,19 @@ class InMemoryKeyStore:
         _check_subject(subject)
         self._check_open()
         self._keys.pop(subject, None)
+        ERASURES_IN_PROCESS.announce()
         if subject in self._erased:
             return False
         self._erased[subject] = self._clock()
+        self._erasure_log.append(subject)
         return True
+
+    async def erasures_since(self, position: int | None) -> ErasuresSince:
+        self._check_open()
+        end = len(self._erasure_log)
+        if position is None:
+            return ErasuresSince(end)
+        return ErasuresSince(end, tuple(self._erasure_log[position:]))
 
     async def close(self) -> None:
         self._closed = True

@@ -10,7 +10,9 @@ take `erasures` in SHARE mode before they look for a tombstone and insert; an er
 its tombstone needs ROW EXCLUSIVE on that table, so the two never interleave: a key and a tombstone
 of one subject never coexist, in any number of processes. Creators do not block one another; they
 insert in subject order, so bulk creators cannot deadlock on the primary key, and a key inserted by
-another creator first wins (`ON CONFLICT DO NOTHING`, then read).
+another creator first wins (`ON CONFLICT DO NOTHING`, then read). Erasures take `erasures` in
+SHARE ROW EXCLUSIVE mode, so they also wait for one another and commit in the order of their
+position in the erasure log (`seq`), which key caches read (`erasures_since`).
 
 Physical erasure. PostgreSQL never overwrites a row in place: DELETE (and UPDATE, so overwriting
 the key with zeros first would not help) leaves the old row version in the table file until it is
@@ -39,7 +41,9 @@ from typing import Final
 import asyncpg
 
 from bilet.crypto.keystore import (
+    ERASURES_IN_PROCESS,
     DataKey,
+    ErasuresSince,
     KeyStoreError,
     SubjectErased,
     _check_subject,
@@ -73,6 +77,13 @@ CREATE TABLE IF NOT EXISTS {s}.erasures (
     subject   text        PRIMARY KEY,
     erased_at timestamptz NOT NULL
 );
+"""
+
+# The erasure log that key caches read (`erasures_since`): a position per erasure. Added to
+# schemas made before it; existing records are numbered in the table's order.
+_ERASURE_LOG: Final = """
+ALTER TABLE {s}.erasures ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+CREATE UNIQUE INDEX IF NOT EXISTS erasures_seq ON {s}.erasures (seq);
 """
 
 _PARTITION: Final = (
@@ -109,7 +120,10 @@ CREATE OR REPLACE FUNCTION {s}.erase_key(p_subject text, p_now timestamptz)
 RETURNS TABLE (k_recorded boolean, k_partition text, k_xid text)
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- ROW EXCLUSIVE on erasures: waits for creators in flight, holds new ones off until commit.
+    -- Waits for creators in flight and holds new ones off until commit (as the ROW EXCLUSIVE of
+    -- the insert would), and for other erasures too: erasures commit in the order of their
+    -- `seq`, so a cache that has read up to some seq never misses one that commits late.
+    LOCK TABLE {s}.erasures IN SHARE ROW EXCLUSIVE MODE;
     INSERT INTO {s}.erasures (subject, erased_at) VALUES (p_subject, p_now)
         ON CONFLICT (subject) DO NOTHING;
     k_recorded := FOUND;
@@ -222,6 +236,12 @@ class PostgresKeyStore:
                 "SELECT to_regclass($1) IS NOT NULL", f"{s}.data_keys"
             ):
                 await connection.execute(_TABLES.format(s=s, partitions=_partitions_sql(s)))
+            if not await connection.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = $1 "
+                "AND table_name = 'erasures' AND column_name = 'seq')",
+                s,
+            ):
+                await connection.execute(_ERASURE_LOG.format(s=s))
             await connection.execute(_FUNCTIONS.format(s=s))
             # VACUUM skips, with a mere warning, a table its caller does not own: erasures would
             # then leave the keys in the files without a word.
@@ -315,11 +335,14 @@ class PostgresKeyStore:
         stays pending (logged) and the next erasure, `purge()` or `close()` does it."""
         _check_subject(subject)
         self._check_open()
-        row = await self._pool.fetchrow(
-            f"SELECT * FROM {self.schema}.erase_key($1, $2)",  # noqa: S608
-            subject,
-            self._clock(),
-        )
+        try:
+            row = await self._pool.fetchrow(
+                f"SELECT * FROM {self.schema}.erase_key($1, $2)",  # noqa: S608
+                subject,
+                self._clock(),
+            )
+        finally:
+            ERASURES_IN_PROCESS.announce()
         recorded, partition, xid = row[0], row[1], int(row[2])
         if partition is not None:
             if not _PARTITION_NAME.match(partition):
@@ -328,6 +351,20 @@ class PostgresKeyStore:
         if self._pending:
             await self._purge_pending()
         return bool(recorded)
+
+    async def erasures_since(self, position: int | None) -> ErasuresSince:
+        self._check_open()
+        if position is None:
+            end = await self._pool.fetchval(
+                f"SELECT coalesce(max(seq), 0) FROM {self.schema}.erasures"  # noqa: S608
+            )
+            return ErasuresSince(int(end))
+        rows = await self._pool.fetch(
+            f"SELECT seq, subject FROM {self.schema}.erasures "  # noqa: S608
+            "WHERE seq > $1 ORDER BY seq",
+            position,
+        )
+        return ErasuresSince(int(rows[-1][0]) if rows else position, tuple(row[1] for row in rows))
 
     async def purge(self) -> int:
         """Rewrite the partitions that still hold erased rows (an erasure's rewrite that had to

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from bilet.crypto.keystore import (
+    ERASURES_IN_PROCESS,
     DataKey,
+    ErasuresSince,
     KeyStoreError,
     SubjectErased,
     _check_subject,
@@ -231,6 +233,25 @@ class SqliteKeyStore:
                 connection.execute("DELETE FROM data_keys WHERE subject = ?", (subject,))
             self._truncate_log(connection)
             return recorded == 1
+
+        try:
+            return await self._run(work)
+        finally:
+            ERASURES_IN_PROCESS.announce()
+
+    async def erasures_since(self, position: int | None) -> ErasuresSince:
+        # The rowid orders the erasure records: writers hold the file's one write lock, so rows
+        # commit in rowid order, and an erasure record is never deleted (no rowid is reused).
+        def work(connection: sqlite3.Connection) -> ErasuresSince:
+            if position is None:
+                (end,) = connection.execute(
+                    "SELECT coalesce(max(rowid), 0) FROM erasures"
+                ).fetchone()
+                return ErasuresSince(end)
+            rows = connection.execute(
+                "SELECT rowid, subject FROM erasures WHERE rowid > ? ORDER BY rowid", (position,)
+            ).fetchall()
+            return ErasuresSince(rows[-1][0] if rows else position, tuple(r[1] for r in rows))
 
         return await self._run(work)
 

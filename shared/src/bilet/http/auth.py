@@ -6,8 +6,14 @@ rotating keys without a restart), whose issuer and audience match and which has 
 a small clock skew). Claims carry the role and the scopes handlers check objects
 against: `school`, `region`, `participant` (a pupil's own id), `children` (a guardian's), `venue`
 (an organiser's).
+
+A token's times (`exp`, `iat`, `nbf`) must be JSON numbers: PyJWT would read a string `"exp"` as
+well, and then code that reads the claim itself (the principal's `expires_at`, which ends event
+streams) would not. A token's lifetime (`exp - iat`) is bounded (`BVB_JWT_MAX_LIFETIME_SECONDS`): a
+token valid for years is as good as a stolen password.
 """
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +37,9 @@ ALGORITHMS: Final = ("EdDSA", "ES256", "RS256")
 # and verifying its signature again costs far more than answering many requests does.
 VERIFIED_TOKENS: Final = 4096
 VERIFIED_FOR_SECONDS: Final = 60.0
+# The longest a token may be valid, from its issue to its expiry (the development tokens' 12 h).
+DEFAULT_MAX_TOKEN_LIFETIME: Final = 12 * 3600
+_TIME_CLAIMS: Final = ("exp", "iat", "nbf")
 
 
 class Role(StrEnum):
@@ -97,6 +106,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway_seconds: int = 30,
+        max_lifetime_seconds: int = DEFAULT_MAX_TOKEN_LIFETIME,
         production: bool = False,
         remember: int = VERIFIED_TOKENS,
         remember_seconds: float = VERIFIED_FOR_SECONDS,
@@ -108,6 +118,7 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway_seconds
+        self.max_lifetime = max_lifetime_seconds
         self.production = production
         self._remember = remember
         self._remember_seconds = remember_seconds
@@ -200,7 +211,33 @@ class TokenVerifier:
             raise unauthorized("The token has expired.") from None
         except jwt.InvalidTokenError as error:
             raise unauthorized(f"The token is not valid: {error}.") from None
+        self._check_lifetime(claims)
         return key, principal_from_claims(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse times that are not finite JSON numbers, and a lifetime over the maximum."""
+        for name in _TIME_CLAIMS:
+            value = claims.get(name)
+            if name in claims and not _is_finite_number(value):
+                raise unauthorized(f"The claim {name!r} must be a number of seconds.")
+        issued = claims.get("iat")
+        # `iat` is required; were it not, what is left of the token's life would be bounded.
+        start = float(issued) if issued is not None else self._clock()
+        if float(claims["exp"]) - start > self.max_lifetime:
+            raise unauthorized(
+                f"The token's lifetime exceeds the maximum of {self.max_lifetime} seconds."
+            )
+
+
+def _is_finite_number(value: object) -> bool:
+    # JSON `true` decodes to a Python int subclass; PyJWT's JSON decoder accepts `1e400` (inf)
+    # and integers of any length (10**400 is no float).
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _optional_str(claims: dict[str, Any], name: str) -> str | None:

@@ -1,11 +1,15 @@
 """An ASGI guard in front of every service: request size limits and hostile text.
 
 What it refuses never reaches a handler, so no handler has to remember: bodies over the limit
-(413 `payload_too_large`), NUL bytes and other control characters or unpaired surrogates in the
+(413 `payload_too_large`), NUL bytes and other C0 or C1 control characters, line separators,
+bidirectional overrides and isolates, invisible format characters or unpaired surrogates in the
 path, the query or a JSON body (400 `invalid_text`). Text like that breaks logs, databases and
-exports far from where it came in, so it is refused at the door.
+exports far from where it came in, or reads otherwise than it is stored, so it is refused at the
+door. A body that arrives too slowly (`bilet.http.deadlines.BodyDeadline`) is 408
+`request_timeout`, and its connection closed.
 """
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -14,11 +18,25 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bilet.http.deadlines import BodyDeadline
 from bilet.http.problems import PROBLEM_JSON, Problem, problem_body
 
 DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; upload routes set their own, larger limits
-# C0 controls but tab, line feed and carriage return; DEL; unpaired UTF-16 surrogates.
-_HOSTILE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# What no free text needs and what makes text read otherwise than it is stored:
+_HOSTILE: Final = re.compile(
+    "["
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # C0 controls but tab, LF and CR; DEL
+    r"\x80-\x9f"  # C1 controls (NEL, CSI: terminal escapes)
+    r"\u2028\u2029"  # line and paragraph separators (JavaScript, CSV and logs split on them)
+    r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, isolates
+    r"\u200b\u2060-\u2064\ufeff"  # zero-width space, word joiner, invisible operators, BOM
+    r"\u206a-\u206f\ufff9-\ufffb"  # deprecated format characters, interlinear annotation
+    r"\U000e0000-\U000e007f"  # tag characters: invisible ASCII smuggled in text
+    r"\ud800-\udfff"  # unpaired UTF-16 surrogates
+    "]"
+)
+# Zero-width joiner and non-joiner (U+200C, U+200D) pass: emoji sequences and the spelling of
+# some scripts need them, and names, where they could hide, admit letters only.
 
 
 class _Refused(Exception):
@@ -53,8 +71,10 @@ class RequestGuard:
         max_body: int = DEFAULT_MAX_BODY,
         body_limits: dict[str, int] | None = None,
         authenticate: Authenticate | None = None,
+        body_deadline: BodyDeadline | None = None,
     ) -> None:
         self.app = app
+        self.body_deadline = body_deadline or BodyDeadline()
         # Upload routes verify the caller before reading a body larger than the default: an
         # anonymous client must not make the service buffer megabytes.
         self.authenticate = authenticate
@@ -123,12 +143,24 @@ class RequestGuard:
         if _HOSTILE.search(text):
             raise _Refused(400, "invalid_text", "Invalid text", "The URL holds control characters.")
 
-    @staticmethod
-    async def _read_body(receive: Receive, limit: int) -> bytes:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(self.body_deadline.until(started, size)):
+                    message = await receive()
+            except TimeoutError:
+                raise _Refused(
+                    408,
+                    "request_timeout",
+                    "Request timeout",
+                    "The request's body did not arrive in time.",
+                    # The rest of the body would be read as the next request: close instead.
+                    {"Connection": "close"},
+                ) from None
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")
@@ -154,7 +186,7 @@ class RequestGuard:
                 400,
                 "invalid_text",
                 "Invalid text",
-                "The body holds control characters or unpaired surrogates.",
+                "The body holds control, direction or invisible format characters.",
             )
 
 

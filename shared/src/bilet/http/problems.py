@@ -161,9 +161,9 @@ class ProblemDocument(BaseModel):
     detail: str | None = None
 
 
-# Every route may answer these: the request guard (hostile text, a body too large), the bearer
-# check and request validation stand in front of all of them.
-ALWAYS: Final = (400, 401, 413, 422)
+# Every route may answer these: the request guard (hostile text, a body too large or too slow),
+# the bearer check and request validation stand in front of all of them.
+ALWAYS: Final = (400, 401, 408, 413, 422)
 
 
 def problem_responses(

@@ -12,8 +12,10 @@ import sys
 
 import uvicorn
 
+from bilet.http.deadlines import http_protocol
 from bilet.logs import logging_config
 from bilet.services import SERVICE_NAMES
+from bilet.settings import PlatformSettings
 
 # Seconds a stopping server gives the requests under way (Kubernetes' grace period is 30).
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -23,12 +25,14 @@ def serve_api(application: str, *, host: str, port: int) -> None:
     """Serve `application` (`module:factory`) until SIGTERM or SIGINT: proxy headers trusted
     from FORWARDED_ALLOW_IPS (uvicorn's variable), uvicorn's loggers and the application's in
     JSON, uvicorn's access line off (the service frame writes one without the client's address
-    or the query string)."""
+    or the query string), and deadlines for slow clients' request headers
+    (`bilet.http.deadlines`; the request guard times their bodies)."""
     uvicorn.run(
         application,
         factory=True,
         host=host,
         port=port,
+        http=http_protocol(PlatformSettings()),
         proxy_headers=True,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_config=logging_config(),

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel
 
 from bilet.http.auth import DEVELOPMENT_ISSUER, TokenVerifier, authenticate_header
+from bilet.http.deadlines import body_deadline_from
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
@@ -123,6 +124,7 @@ def token_verifier_from(settings: PlatformSettings) -> TokenVerifier:
         issuer=issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         production=production,
     )
 
@@ -178,6 +180,7 @@ def create_service_app(
             f"{service.prefix}{path}": limit for path, limit in (body_limits or {}).items()
         },
         authenticate=lambda header: authenticate_header(app.state.token_verifier, header),
+        body_deadline=body_deadline_from(settings),
     )
     # Outermost: the guard's refusals get an access line too, and its token check (a JWKS
     # fetch's warning) logs with the request's ids.

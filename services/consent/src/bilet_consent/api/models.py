@@ -9,6 +9,10 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from bilet.contracts.catalogue.consent import Purpose, RejectionReason, Relationship
+from bilet_consent.domain.reference import (
+    REQUEST_REFERENCE_MAX_LENGTH,
+    REQUEST_REFERENCE_PATTERN,
+)
 
 Text = Annotated[str, Field(min_length=1, max_length=300)]
 NamePart = Annotated[str, Field(min_length=1, max_length=60, repr=False)]
@@ -77,17 +81,22 @@ class RejectConsentRequest(Request):
 
 
 class WrittenRequestModel(Request):
-    reference: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=40,
-            examples=["17/2019"],
-            description="The request's registration number at the school: capital letters, "
-            "digits, `-`, `/` and `.`, at least one digit, no spaces. It stays in the clear after "
-            "the destruction (the ground of the withdrawal): never a name.",
-        ),
-    ]
+    reference: str = Field(
+        examples=["№ 15/2026", "ВХ-1234"],
+        description="The request's registration number at the school: capital letters and "
+        "digits in up to 4 groups joined by `-` or `/`, after an optional `№`; at most 8 digits "
+        "and 3 letters, and no digits that read as a date (day, month and year, with or without "
+        "separators). It stays in the clear after the destruction (the ground of the "
+        "withdrawal), so it must not be able to hold a name, a СНИЛС or a birth date. Refused "
+        "with 422 `invalid_consent`, `field` = `request.reference`.",
+        # Checked by the domain (`bilet_consent.domain.reference`), which refuses with the one
+        # code above; pydantic's own check would answer `invalid_request` for some of it.
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": REQUEST_REFERENCE_MAX_LENGTH,
+            "pattern": REQUEST_REFERENCE_PATTERN,
+        },
+    )
     received_on: date = Field(description="When the school received it: not in the future.")
 
 

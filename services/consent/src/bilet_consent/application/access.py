@@ -17,7 +17,8 @@ Route by route (scope: the participant's, or the consent's):
 - consent details: the operator and the region's coordinator in full; the pupil's school's
   registrar and the guardian who signed it (`children`, and `guardian_id` = the token's subject)
   with the passport masked;
-- document: the operator; the region's coordinator; the registrar of the school that uploaded it;
+- document: the operator; the region's coordinator; the registrar of the pupil's current school
+  (not the school that uploaded it, once the pupil has moved);
 - status: all of the above, the guardian of the child, the school's navigator, the pupil themself.
 
 Organisers, mentors, support and analysts have no route at all. A guardian's access comes from
@@ -114,18 +115,17 @@ def consent_reader(principal: Principal, facts: ParticipantFacts, consent: Conse
     raise OutOfScope()
 
 
-def require_document_reader(
-    principal: Principal, facts: ParticipantFacts, consent: Consent
-) -> None:
-    """The signed document itself: the operator, the region's coordinator, and the registrar of
-    the school that uploaded it. Never a guardian (their copy is on paper)."""
+def require_document_reader(principal: Principal, facts: ParticipantFacts) -> None:
+    """The signed document itself (the guardian's passport is in it): the operator, the
+    coordinator of the pupil's current region and the registrar of the pupil's current school.
+    A school the pupil left gets the 404 of a stranger, though it uploaded the scan: it keeps
+    its paper original and the record of what it submitted, never the pupil's data (ADR 0011).
+    Never a guardian (their copy is on paper)."""
     require_role(principal, DOCUMENT_READERS, "download consent documents")
     if principal.role is Role.OPERATOR or _in_region(principal, facts):
         return
-    if principal.role is Role.REGISTRAR and _same(principal.school_id, consent.school_id):
-        return
     if _of_school(principal, facts):
-        raise AccessDenied("Only the school that uploaded a document downloads it.")
+        return
     raise OutOfScope()
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from bilet.application import Attempt
 from bilet.audit import Access
-from bilet.contracts.catalogue.consent import Purpose, RejectionReason
+from bilet.contracts.catalogue.consent import ConsentPurposesWithdrawn, Purpose, RejectionReason
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.crypto import ERASED
 from bilet.eventstore import NO_STREAM
@@ -20,6 +20,7 @@ from bilet_consent.application.base import (
     ref_of,
     unknown_if_out_of_scope,
 )
+from bilet_consent.application.destruction import HEALTH_CATEGORIES, destroy_health_data
 from bilet_consent.application.documents import Rebuilt, StoredDocument, check_document
 from bilet_consent.application.errors import UnknownParticipant, WrittenRequestRequired
 from bilet_consent.application.inputs import (
@@ -198,9 +199,27 @@ class ConsentCommands(ConsentCore):
             request = WrittenRequest(reference, received_on)
         command = WithdrawConsent(consent_id, today, self.erasure_days, purposes)
 
-        async def decide(attempt: Attempt) -> None:
+        async def decide(attempt: Attempt) -> bool:
             fold = consents_of(participant_id)
-            attempt.append(fold.stream_id, consents.decide(command, await attempt.state(fold)))
+            decided = consents.decide(command, await attempt.state(fold))
+            # Health data is destroyed as soon as the consent to process it is withdrawn, and
+            # alone (its own key): nothing may use it any more, so nothing keeps it (ADR 0017).
+            health_withdrawn = [
+                event
+                for event in decided
+                if isinstance(event, ConsentPurposesWithdrawn)
+                and Purpose.HEALTH_DATA in event.withdrawn
+            ]
+            for withdrawal in health_withdrawn:
+                await destroy_health_data(
+                    self.cipher,
+                    attempt,
+                    withdrawal,
+                    now=self.clock(),
+                    performed_by=ctx.principal.subject,
+                    operator=self.operator,
+                )
+            attempt.append(fold.stream_id, decided)
             if by_school and request is not None and facts.school_id is not None:
                 await attempt.read(file_of(participant_id))
                 recorded = WrittenRequestRecorded(
@@ -211,7 +230,12 @@ class ConsentCommands(ConsentCore):
                     received_on=request.received_on,
                 )
                 attempt.append(file_of(participant_id), [recorded])
+            return bool(health_withdrawn)
 
         outcome = await self.transactor.transact_many(ctx, decide)
         await self.audit.record(ctx.audit(Access.WRITE, participant_id, "withdraw_consent", []))
+        if outcome.value:
+            await self.audit.record(
+                ctx.audit(Access.ERASE, participant_id, "destruction", HEALTH_CATEGORIES)
+            )
         return Committed.of(outcome, participant_id, consent_id)

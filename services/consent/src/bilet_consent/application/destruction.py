@@ -1,14 +1,19 @@
 """Destruction of a participant's data when it is due (a withdrawal's date, or the end of a consent
-not renewed): the key, the documents, then the record of it; and the job that finds who is due."""
+not renewed): both keys, the documents, then the record of it; and the job that finds who is due.
+Also the destruction of health data alone, at once, when only the consent to process it is
+withdrawn (`destroy_health_data`, docs/adr/0017)."""
 
 import logging
-from datetime import date
+import uuid
+from datetime import date, datetime
 from typing import Final
 from uuid import UUID
 
 from bilet.application import Attempt
 from bilet.audit import Access
-from bilet.contracts.catalogue.consent import ErasureReason
+from bilet.contracts import health_key_subject
+from bilet.contracts.catalogue.consent import ConsentPurposesWithdrawn, ErasureReason
+from bilet.crypto import FieldCipher
 from bilet.eventstore import NO_STREAM
 from bilet.http.auth import Principal, Role
 from bilet_consent.application.base import ConsentCore, consents_of
@@ -16,14 +21,15 @@ from bilet_consent.application.errors import VersionConflict
 from bilet_consent.application.eventlog import EVENT_LOG
 from bilet_consent.application.inputs import CommandContext, ErasureOutcome, ErasureReport
 from bilet_consent.domain import consent as consents
-from bilet_consent.domain.consent import EraseParticipant
+from bilet_consent.domain.consent import DESTRUCTION_NAMESPACE, EraseParticipant
 from bilet_consent.domain.errors import ErasureNotDue
 from bilet_consent.domain.internal import DestructionRecorded
 
 _log = logging.getLogger(__name__)
 
 DESTROYED_CATEGORIES: Final = (
-    "participant_personal_data",  # what identity sealed: ФИО, date of birth, СНИЛС, ОВЗ …
+    "participant_personal_data",  # what identity sealed: ФИО, date of birth, СНИЛС …
+    "participant_health_data",  # … and sealed with the health key: ОВЗ, accessibility needs
     "guardian_full_name",
     "guardian_passport",
     "guardian_authority",
@@ -43,9 +49,58 @@ DESTROYED_FROM: Final = (
 )
 
 
+# A withdrawal of the consent to process health data destroys the health key alone: the health
+# limitations and accessibility needs identity sealed with it, in every copy of its events.
+HEALTH_CATEGORIES: Final = ("participant_health_data",)
+HEALTH_METHODS: Final = ("data_key_destroyed",)
+HEALTH_DESTROYED_FROM: Final = ("identity_event_store", "key_store", "read_models")
+
+
+def health_destruction_record_id(participant_id: UUID, consent_id: UUID) -> UUID:
+    """The record of one health-only destruction: one per withdrawn consent, so a retry of the
+    withdrawal names the same record."""
+    return uuid.uuid5(DESTRUCTION_NAMESPACE, f"health-destruction:{participant_id}:{consent_id}")
+
+
+async def destroy_health_data(
+    cipher: FieldCipher,
+    attempt: Attempt,
+    withdrawal: ConsentPurposesWithdrawn,
+    *,
+    now: datetime,
+    performed_by: str,
+    operator: str,
+) -> UUID:
+    """Destroy a participant's health data at once (their health key), for a withdrawal of the
+    `health_data` purpose, and add its destruction record to `attempt` (the same commit as the
+    withdrawal). The key goes first: whatever then says "destroyed" is true, and a commit that
+    fails after it destroyed only what the guardian asked to stop anyway (erasing is idempotent,
+    a retry repeats nothing harmful). Returns the record's id."""
+    participant_id = withdrawal.participant_id
+    await cipher.erase(health_key_subject(participant_id))
+    record_id = health_destruction_record_id(participant_id, withdrawal.consent_id)
+    record = DestructionRecorded(
+        record_id=record_id,
+        participant_id=participant_id,
+        categories=HEALTH_CATEGORIES,
+        methods=HEALTH_METHODS,
+        destroyed_at=now,
+        reason=ErasureReason.CONSENT_WITHDRAWN,
+        consent_id=withdrawal.consent_id,
+        withdrawn_on=withdrawal.withdrawn_on,
+        documents_deleted=0,
+        performed_by=performed_by,
+        destroyed_from=HEALTH_DESTROYED_FROM,
+        operator=operator,
+    )
+    attempt.append(f"destruction-{record_id}", [record], NO_STREAM)
+    return record_id
+
+
 class ConsentDestruction(ConsentCore):
     async def erase(self, participant_id: UUID, performed_by: str) -> ErasureOutcome | None:
-        """Destroy a participant's data if it is due: the key first (in the suite's key store),
+        """Destroy a participant's data if it is due: the keys first (in the suite's key store:
+        the participant key and the health key),
         the documents next, then the record of it (`ParticipantErased` and the destruction
         record), so that whatever says "erased" is true. Safe to run twice, and on two replicas
         at once: the appends expect the stream's version, and both steps before are idempotent
@@ -79,6 +134,7 @@ class ConsentDestruction(ConsentCore):
                 assert ground is not None
                 withdrawn_on, valid_until = None, ground.valid_until
             await self.cipher.erase(str(participant_id))
+            await self.cipher.erase(health_key_subject(participant_id))
             deleted = deleted_before + await self.documents.delete_participant(participant_id)
             deleted_before = deleted
             record = DestructionRecorded(

@@ -84,7 +84,7 @@ class ConsentQueries(ConsentCore):
         if found is None:
             raise UnknownConsent()
         with unknown_if_out_of_scope(UnknownConsent):
-            access.require_document_reader(ctx.principal, facts, found)
+            access.require_document_reader(ctx.principal, facts)
         if state.erased:
             raise DocumentGone()
         stored = await self.documents.get(participant_id, found.document_id)

@@ -10,14 +10,13 @@ from datetime import date
 from typing import Any, Final
 
 from bilet_consent.domain.errors import InvalidConsent, InvalidGuardian
+from bilet_consent.domain.reference import request_reference_problem
 
 _NAME: Final = re.compile(r"^[A-Za-zА-Яа-яЁё](?:[A-Za-zА-Яа-яЁё' .-]{0,58}[A-Za-zА-Яа-яЁё.])?$")
 _SERIES: Final = re.compile(r"^[0-9]{2} ?[0-9]{2}$")
 _NUMBER: Final = re.compile(r"^[0-9]{6}$")
 _TEXT: Final = re.compile(r"^[^\x00-\x1f\x7f]{1,300}$")
 _REFERENCE: Final = re.compile(r"^[0-9A-Za-zА-Яа-яЁё№/\-. ]{1,50}$")
-# A registration number: it outlives the destruction in the clear, so no room for a name.
-_REQUEST_REFERENCE: Final = re.compile(r"(?=[^0-9]*[0-9])[0-9A-ZА-ЯЁ./-]{1,40}")
 _PHONE: Final = re.compile(r"^\+7[0-9]{10}$")
 _EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,63}$")
 # The passport of a citizen of Russia in its current form is issued since 1 October 1997.
@@ -181,17 +180,11 @@ class Guardian:
 def check_written_request(reference: str, received_on: date, today: date) -> tuple[str, date]:
     """A guardian's written request (заявление) as the school registered it: its registration
     number and the day it was received. The number stays in the clear after the participant's
-    data is destroyed (it is the ground of the withdrawal), so it must be a document number and
-    nothing else: capital letters, digits, `-`, `/` and `.`, at least one digit, no spaces, at
-    most 40 characters. Not a name, not a note: those belong on the paper request."""
+    data is destroyed (it is the ground of the withdrawal), so it must be unable to carry
+    personal data (see `bilet_consent.domain.reference`)."""
     text = reference.strip()
-    if not _REQUEST_REFERENCE.fullmatch(text):
-        raise InvalidConsent(
-            "request.reference",
-            "Give the request's registration number as the school registered it (for example "
-            "17/2019 or ВХ-125): capital letters, digits, -, / and . only, at least one digit, no "
-            "spaces, at most 40 characters. Do not enter names.",
-        )
+    if problem := request_reference_problem(text):
+        raise InvalidConsent("request.reference", problem)
     if received_on > today:
         raise InvalidConsent("request.received_on", "The request is dated in the future.")
     return text, received_on

@@ -33,8 +33,8 @@ INTERNAL_EVENTS: Final = EventRegistry()
 FEDERAL_OPERATOR: Final = "Союз «Молодые профессионалы (Ворлдскиллс Россия)»"
 
 MediaType = Annotated[str, Field(pattern=r"^(application/pdf|image/jpeg|image/png)$")]
-# A registration number (checked by `guardian.check_written_request`: 40 characters from now on;
-# requests recorded earlier allowed 50).
+# A registration number (checked by `reference.request_reference_problem`: 20 characters from now
+# on; requests recorded earlier allowed 50).
 Reference = Annotated[str, Field(min_length=1, max_length=50)]
 CONTACT: Final = 'object {"phone": string | null, "email": string | null}'
 

@@ -13,7 +13,20 @@ from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.domain.people import HealthLimitationKind
 
-Name = Annotated[str, Field(max_length=200)]
+# The domain checks a name part beyond what JSON Schema can say without Unicode classes (422
+# `invalid_details`, naming the field): letters all Cyrillic or all Latin, inner spaces, hyphens,
+# apostrophes and dots, at most 100 characters once spaces are collapsed.
+Name = Annotated[
+    str,
+    Field(
+        max_length=200,
+        description=(
+            "Letters, all Cyrillic or all Latin (never a mix: «Иванoв» with a Latin o is "
+            "refused), with inner spaces, hyphens, apostrophes and dots; at most 100 characters "
+            "once runs of spaces are collapsed. Else 422 `invalid_details` naming the field."
+        ),
+    ),
+]
 Season = Annotated[int, Field(ge=2018, le=2100)]
 Grade = Annotated[int, Field(ge=1, le=11)]
 PublicText = Annotated[str, Field(min_length=1, max_length=300)]
@@ -238,7 +251,8 @@ class GuardianModel(BaseModel):
 
 
 class PersonalDataModel(BaseModel):
-    """Shown to the entitled only; `health_limitations` to fewer still (null when not shown)."""
+    """Shown to the entitled only; health data (`health_limitations`, and the participant's
+    `accessibility_needs`) to fewer still: null when not shown, or destroyed (`health_erased`)."""
 
     last_name: str
     first_name: str
@@ -248,6 +262,13 @@ class PersonalDataModel(BaseModel):
     citizenship: str | None
     home_schooled: bool | None
     health_limitations: HealthLimitationsModel | None
+    accessibility_needs: list[AccessibilityNeed] | None = Field(
+        description="Accommodations the participant needs (health data); null when not shown."
+    )
+    health_erased: bool = Field(
+        description="The health data is not known: destroyed (its consent withdrawn), or "
+        "recorded before health data was sealed apart (to be entered again)."
+    )
 
 
 class ParticipantModel(BaseModel):
@@ -258,7 +279,6 @@ class ParticipantModel(BaseModel):
     region_id: UUID
     season: int
     grade: int
-    accessibility_needs: list[AccessibilityNeed]
     enrolments: list[EnrolmentModel]
     guardians: list[GuardianModel] | None
     erased: bool = Field(description="The personal data was destroyed (crypto-shredding).")

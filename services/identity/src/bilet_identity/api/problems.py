@@ -19,6 +19,7 @@ CODES: Final = ProblemCodes(
         "duplicate_school": 409,
         "already_enrolled": 409,
         "participant_erased": 409,
+        "health_data_withdrawn": 409,
         "invalid_text": 400,
         # Everything else a rule refuses is 422: the request was understood, and is not acceptable.
     },

@@ -95,9 +95,9 @@ def may_learn_id(principal: Principal, participant: Participant) -> bool:
 class Visibility(Enum):
     """How much of a participant a caller may see."""
 
-    PSEUDONYMOUS = 1  # ids, school, region, grade, accessibility needs
+    PSEUDONYMOUS = 1  # ids, school, region, grade (support: never health data, docs/adr/0017)
     PERSONAL = 2  # and ФИО, birth date, СНИЛС, citizenship, home schooling
-    PERSONAL_AND_HEALTH = 3  # and health limitations (ОВЗ)
+    PERSONAL_AND_HEALTH = 3  # and health data: health limitations (ОВЗ), accessibility needs
 
 
 def visibility(principal: Principal, participant: Participant) -> Visibility:

@@ -16,6 +16,7 @@ from typing import Final, TypeVar
 from uuid import UUID
 
 from bilet.contracts.vocabulary import AccessibilityNeed
+from bilet.http.guard import has_hostile_text
 from bilet_identity.application.inputs import PupilInput
 from bilet_identity.domain.errors import DomainError, InvalidDetails
 from bilet_identity.domain.people import RUSSIA, HealthLimitationKind
@@ -24,8 +25,6 @@ from bilet_identity.domain.region import region_id_for
 _T = TypeVar("_T")
 
 MAX_ROWS: Final = 20_000
-# C0 controls but tab, line feed and carriage return; DEL (as the HTTP guard refuses in JSON).
-_HOSTILE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HEADER_NOISE: Final = re.compile(r"[\s\-]+")
 _SPLIT_LIST: Final = re.compile(r"[|;,\s]+")
 _REGION_CODE: Final = re.compile(r"^[0-9]{2}$")
@@ -76,8 +75,8 @@ def _decode(content: bytes) -> str:
         raise ClassListRefused(
             "invalid_encoding", "The file is not UTF-8: save the class list as «CSV UTF-8»."
         ) from None
-    if _HOSTILE.search(text):
-        raise ClassListRefused("invalid_text", "The file holds control characters.")
+    if has_hostile_text(text):  # the request guard's set: controls, bidi, invisible characters
+        raise ClassListRefused("invalid_text", "The file holds control or invisible characters.")
     return text
 
 

@@ -7,13 +7,19 @@ from uuid import UUID
 
 from bilet.application import Attempt
 from bilet.audit import Access
+from bilet.contracts import health_key_subject
 from bilet.contracts.catalogue.consent import Relationship
+from bilet.crypto import SubjectErased
 from bilet.http.auth import Role
 from bilet_identity.application import access, streams
 from bilet_identity.application.access import Visibility
 from bilet_identity.application.catalogue import ReviewRequest
 from bilet_identity.application.details import personal_of
-from bilet_identity.application.errors import ParticipantErasedError, VersionConflict
+from bilet_identity.application.errors import (
+    HealthDataWithdrawn,
+    ParticipantErasedError,
+    VersionConflict,
+)
 from bilet_identity.application.inputs import (
     CommandContext,
     Committed,
@@ -26,7 +32,7 @@ from bilet_identity.domain import profile as profiles
 from bilet_identity.domain.errors import UnknownParticipant
 from bilet_identity.domain.people import RUSSIA, FullName, HealthLimitations, parse_snils
 
-PERSONAL_READ = ("full_name", "birth_date", "snils", "health_limitations")
+PERSONAL_READ = ("full_name", "birth_date", "snils", "health_limitations", "accessibility_needs")
 
 
 def _corrected_name(correction: CorrectionInput, current: FullName) -> FullName | None:
@@ -64,7 +70,7 @@ class ParticipantLife(Registration):
             if expected_version is not None and expected_version != loaded.version:
                 raise VersionConflict(expected_version, loaded.version)
             profile = await attempt.state(streams.profile(participant_id))
-            current = (await personal_of(self.cipher, loaded.events)).details
+            current = (await personal_of(self.cipher, loaded.events, health=True)).details
             if current is None:
                 raise ParticipantErasedError()
             await self.audit.record(
@@ -105,16 +111,25 @@ class ParticipantLife(Registration):
             )
             await self._moved_reservation(attempt, ctx, state, profile, corrected)
             given = zip(
-                PERSONAL_READ, (full_name, correction.birth_date, snils, health), strict=True
+                PERSONAL_READ,
+                (full_name, correction.birth_date, snils, health, correction.accessibility_needs),
+                strict=True,
             )
             return [name for name, value in given if value is not None]
 
-        outcome = await self.transactor.transact_many(
-            ctx,
-            decide,
-            retry=expected_version is None,
-            conflict=lambda: VersionConflict(expected_version),
-        )
+        try:
+            outcome = await self.transactor.transact_many(
+                ctx,
+                decide,
+                retry=expected_version is None,
+                conflict=lambda: VersionConflict(expected_version),
+            )
+        except SubjectErased as erased:
+            # Sealing found a destroyed key: health data after a withdrawal of its consent (the
+            # participant key's destruction is refused above, before anything is decided).
+            if erased.subject == health_key_subject(participant_id):
+                raise HealthDataWithdrawn() from None
+            raise ParticipantErasedError() from None
         if outcome.value:
             await self.audit.record(
                 ctx.audit(Access.WRITE, participant_id, "correct_participant", outcome.value)
@@ -218,10 +233,14 @@ class ParticipantLife(Registration):
             seen = access.visibility(ctx.principal, loaded.state)
         personal = None
         if seen is not Visibility.PSEUDONYMOUS:
-            personal = await personal_of(self.cipher, loaded.events, profile.events)
+            # Health data is opened only for the roles that need it (a special category).
+            with_health = seen is Visibility.PERSONAL_AND_HEALTH
+            personal = await personal_of(
+                self.cipher, loaded.events, profile.events, health=with_health
+            )
             fields = ["full_name", "birth_date", "snils", "citizenship", "home_schooled"]
-            if seen is Visibility.PERSONAL_AND_HEALTH:
-                fields.append("health_limitations")
+            if with_health:
+                fields += ["health_limitations", "accessibility_needs"]
             await self.audit.record(
                 ctx.audit(Access.READ, participant_id, "participant_view", fields)
             )

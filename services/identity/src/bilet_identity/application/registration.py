@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from bilet.application import Attempt, Part
 from bilet.audit import Access
+from bilet.contracts import health_key_subject
 from bilet.eventstore import NO_STREAM, EventIdsConflict, ExpectedVersion, WrongExpectedVersion
 from bilet_identity.application import access, streams
 from bilet_identity.application.base import IdentityCore
@@ -52,6 +53,7 @@ REGISTRATION_FIELDS: Final = (
     "birth_date",
     "snils",
     "health_limitations",
+    "accessibility_needs",
     "citizenship",
     "home_schooled",
 )
@@ -177,8 +179,15 @@ class Registration(IdentityCore):
             return 0
         committed: list[_Plan] = []
         position = 0
-        # One key-store transaction for the chunk's new data keys, not one each.
-        await self.cipher.prepare([str(plan.participant_id) for _, plan in planned])
+        # One key-store transaction for the chunk's new data keys (each participant's key and
+        # health key), not one each.
+        await self.cipher.prepare(
+            [
+                subject
+                for _, plan in planned
+                for subject in (str(plan.participant_id), health_key_subject(plan.participant_id))
+            ]
+        )
         try:
             parts = [part for _, plan in planned for part in plan.parts]
             position = self.transactor.position_of(await self.transactor.commit(ctx, parts))

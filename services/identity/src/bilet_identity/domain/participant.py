@@ -63,7 +63,6 @@ class Participant:
     region_id: UUID
     season: int
     grade: int
-    accessibility_needs: tuple[AccessibilityNeed, ...]
     enrolments: tuple[Enrolment, ...]
 
     def enrolled_in(self, season: int) -> bool:
@@ -89,7 +88,8 @@ class RegisterParticipant:
 
 @dataclass(frozen=True, slots=True)
 class CorrectDetails:
-    """Set what changes; None leaves a detail as it is. `current` is the plaintext in force."""
+    """Set what changes; None leaves a detail as it is. `current` is the plaintext in force,
+    health data included (None where it is not known: any value given then is a change)."""
 
     participant_id: UUID
     reason: CorrectionReason
@@ -210,9 +210,12 @@ def _register(
             "region_id": school.region_id,
             "season": command.season,
             "grade": command.grade,
-            "accessibility_needs": needs,
         },
-        personal=command.details.plaintext(),
+        # Health data is sealed with the health key (the event's schema says which fields).
+        personal={
+            **command.details.plaintext(),
+            "accessibility_needs": [need.value for need in needs],
+        },
     )
 
 
@@ -248,8 +251,8 @@ def _correct(
         clear["grade"] = command.grade
     if command.accessibility_needs is not None:
         needs = _distinct(command.accessibility_needs)
-        if set(needs) != set(state.accessibility_needs):
-            clear["accessibility_needs"] = needs
+        if current.accessibility_needs is None or set(needs) != set(current.accessibility_needs):
+            personal["accessibility_needs"] = [need.value for need in needs]
     if not personal and len(clear) == 2:
         return []  # everything is as stated already: nothing happened
     return [Unsealed(ParticipantDetailsCorrected, clear=clear, personal=personal)]
@@ -303,7 +306,6 @@ def evolve(state: Participant | None, event: ParticipantEvent) -> Participant | 
                 region_id=event.region_id,
                 season=event.season,
                 grade=event.grade,
-                accessibility_needs=event.accessibility_needs,
                 enrolments=(
                     Enrolment(event.season, event.school_id, event.region_id, event.grade),
                 ),
@@ -312,15 +314,9 @@ def evolve(state: Participant | None, event: ParticipantEvent) -> Participant | 
             return None  # a change before the registration: nothing to change
         case ParticipantDetailsCorrected(), Participant():
             grade = state.grade if event.grade is None else event.grade
-            needs = (
-                state.accessibility_needs
-                if event.accessibility_needs is None
-                else event.accessibility_needs
-            )
             return replace(
                 state,
                 grade=grade,
-                accessibility_needs=needs,
                 enrolments=_with_current(state, grade=grade),
             )
         case ParticipantMovedToSchool(), Participant():

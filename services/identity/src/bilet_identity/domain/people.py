@@ -3,7 +3,8 @@
 What is personal data here (ФИО, date of birth, СНИЛС, health limitations, citizenship,
 home schooling) is only ever stored sealed. Health limitations (ОВЗ) are a closed list of the
 categories the law names, never a free-text diagnosis; what a career event must arrange is the
-separate `AccessibilityNeed` list, which travels in the clear.
+separate `AccessibilityNeed` list. Both are health data, a special category sealed with a key of
+its own (docs/adr/0017): they can be destroyed, or withheld, while the rest stays.
 """
 
 import re
@@ -13,14 +14,18 @@ from datetime import date
 from enum import StrEnum
 from typing import Final
 
+from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet_identity.domain.errors import InvalidDetails, InvalidSnilsError
 from bilet_identity.domain.snils import InvalidSnils, Snils
 
 RUSSIA: Final = "RU"
 NAME_MAX: Final = 100
-# Letters of any script (Cyrillic, Latin, …), inner spaces, hyphens, apostrophes and dots
-# (Салтыков-Щедрин, Мамед оглы, д'Артаньян).
+# Letters, inner spaces, hyphens, apostrophes and dots (Салтыков-Щедрин, Мамед оглы,
+# д'Артаньян); the letters of one part all Cyrillic or all Latin (`_alphabet`).
 _NAME: Final = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$")
+_NAME_SEPARATORS: Final = frozenset(" '’.-")
+# Unicode names the letters of each alphabet alike: CYRILLIC SMALL LETTER O, LATIN SMALL LETTER O.
+_ALPHABETS: Final = ("CYRILLIC", "LATIN")
 _SPACES: Final = re.compile(r"\s+")
 _CITIZENSHIP: Final = re.compile(r"^[A-Z]{2}$")
 
@@ -53,7 +58,23 @@ def _name_part(field: str, text: str | None, *, required: bool) -> str | None:
         raise InvalidDetails(field, f"{field} is longer than {NAME_MAX} characters.")
     if not _NAME.match(cleaned):
         raise InvalidDetails(field, f"{field} holds characters a name does not have.")
+    _alphabet(field, cleaned)
     return cleaned
+
+
+def _alphabet(field: str, name: str) -> str:
+    """The one alphabet a name part is written in. A register of children must not hold
+    «Иванoв» with a Latin o: it reads as «Иванов» and neither matches, sorts nor finds it."""
+    alphabets = {
+        unicodedata.name(letter, "").partition(" ")[0]
+        for letter in name
+        if letter not in _NAME_SEPARATORS
+    }
+    if not alphabets <= set(_ALPHABETS):
+        raise InvalidDetails(field, f"{field} holds letters neither Cyrillic nor Latin.")
+    if len(alphabets) > 1:
+        raise InvalidDetails(field, f"{field} mixes Cyrillic and Latin letters.")
+    return alphabets.pop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,21 +147,33 @@ def check_citizenship(code: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PersonalDetails:
-    """What identifies the child (ФИО + birth date + СНИЛС) and their health limitations."""
+    """What identifies the child (ФИО + birth date + СНИЛС), and their health data: health
+    limitations and accessibility needs, each None when it is not known here (its health key was
+    destroyed, it was written before it had one, or the caller did not ask for health data)."""
 
     full_name: FullName
     birth_date: date
     snils: Snils
-    health: HealthLimitations = NO_LIMITATIONS
+    health: HealthLimitations | None = NO_LIMITATIONS
+    accessibility_needs: tuple[AccessibilityNeed, ...] | None = ()
+
+    @property
+    def health_known(self) -> bool:
+        return self.health is not None and self.accessibility_needs is not None
 
     def plaintext(self) -> dict[str, object]:
-        """Each sealed field's JSON value, by its name in the published events."""
-        return {
+        """Each sealed field's JSON value, by its name in the published events (health data
+        only where it is known)."""
+        values: dict[str, object] = {
             "full_name": self.full_name.plaintext(),
             "birth_date": self.birth_date.isoformat(),
             "snils": self.snils.formatted,
-            "health_limitations": self.health.plaintext(),
         }
+        if self.health is not None:
+            values["health_limitations"] = self.health.plaintext()
+        if self.accessibility_needs is not None:
+            values["accessibility_needs"] = [need.value for need in self.accessibility_needs]
+        return values
 
     def __repr__(self) -> str:
         return "PersonalDetails(<hidden>)"

@@ -30,7 +30,6 @@ from bilet_portfolio.application.listing import (
     MAX_LIMIT,
     SchoolQuery,
     SortKey,
-    decode_cursor,
 )
 from bilet_portfolio.application.service import PortfolioQueries
 from bilet_portfolio.domain.consent import ConsentState
@@ -152,7 +151,7 @@ async def list_school_participants(
             progress=progress,
             sort=sort,
             limit=limit,
-            after=decode_cursor(query, cursor),
+            after=queries.cursors.decode(str(school_id), query, cursor),
         )
     await _wait(queries, position)
     page = await queries.school(context, str(school_id), query)

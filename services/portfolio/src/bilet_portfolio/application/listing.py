@@ -1,18 +1,22 @@
 """A school's list of participants: filters, sort orders and opaque cursors (keyset paging).
 
 A cursor is the position after the last row of a page: the sort key's value and the participant
-id, with the sort and filters it was made for, base64url-encoded. A row whose portfolio the caller
+id, base64url-encoded JSON, then a dot and its signature (HMAC-SHA256 under the service's cursor
+key, over the school, the filters, the sort and the position). A row whose portfolio the caller
 does not see (closed, or a registrar's list) has no progress or update time: it sorts as NULL,
 after every other row in both directions, and a cursor after it carries `null`, never the hidden
-value. Clients pass it back as it is;
-a cursor that was altered, or used with other filters or another sort, is refused
-(`invalid_cursor`) rather than giving a page of something else.
+value. Clients pass it back as it is; a cursor that was altered, truncated, signed under another
+key (a rotated one: stale), or used with another school, other filters or another sort is refused
+(`invalid_cursor`) before it reaches a query: a forged position could otherwise put values into
+the query that no page ever gave (an integer beyond the database's, a string with NUL).
 """
 
 import base64
 import binascii
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -24,6 +28,11 @@ from bilet_portfolio.domain.progress import ProgressFilter
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
 MAX_CURSOR_LENGTH: Final = 512
+CURSOR_KEY_BYTES: Final = 32
+# Unpadded base64url: what `encode` writes, and all `decode` reads.
+_BASE64URL: Final = re.compile(r"^[A-Za-z0-9_-]+$")
+# What each signature is of: a key signs nothing else with this prefix.
+_SIGNED_AS: Final = b"bilet.portfolio.school-list-cursor.v1"
 
 
 class SortKey(StrEnum):
@@ -76,30 +85,68 @@ class SchoolQuery:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def encode_cursor(query: SchoolQuery, after: After) -> str:
-    payload = {"f": query.fingerprint(), "v": after.value, "id": after.participant_id}
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class ListCursors:
+    """Makes and reads the cursors of a school's list, signed under the service's cursor key.
+
+    Every replica of the service must hold the same key (the composition root derives it from
+    configuration, never at random per process), so a cursor from one replica pages on another.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < CURSOR_KEY_BYTES:
+            raise ValueError(f"a cursor key has at least {CURSOR_KEY_BYTES} bytes")
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "ListCursors(<key hidden>)"
+
+    def encode(self, school_id: str, query: SchoolQuery, after: After) -> str:
+        payload = json.dumps(
+            {"v": after.value, "id": after.participant_id}, separators=(",", ":")
+        ).encode()
+        signature = self._sign(school_id, query, payload)
+        return f"{_unpadded_base64(payload)}.{_unpadded_base64(signature)}"
+
+    def decode(self, school_id: str, query: SchoolQuery, cursor: str) -> After:
+        """The position a cursor names, for this school and query; `InvalidCursor` otherwise."""
+        refused = InvalidCursor(
+            "The cursor is not one this list gave for this school, these filters and this "
+            "sort; start again without a cursor."
+        )
+        if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+            raise refused
+        encoded_payload, _, encoded_signature = cursor.partition(".")
+        try:
+            payload = _from_unpadded_base64(encoded_payload)
+            signature = _from_unpadded_base64(encoded_signature)
+        except ValueError:
+            raise refused from None
+        if not hmac.compare_digest(signature, self._sign(school_id, query, payload)):
+            raise refused
+        # Signed by this service: what follows holds unless the code that wrote it changed.
+        try:
+            position = json.loads(payload)
+        except ValueError:
+            raise refused from None
+        after = _position(query, position)
+        if after is None:
+            raise refused
+        return after
+
+    def _sign(self, school_id: str, query: SchoolQuery, payload: bytes) -> bytes:
+        bound = b"\0".join((_SIGNED_AS, school_id.encode(), query.fingerprint().encode(), payload))
+        return hmac.new(self._key, bound, hashlib.sha256).digest()
 
 
-def decode_cursor(query: SchoolQuery, cursor: str) -> After:
-    """The position a cursor names, for this query; `InvalidCursor` otherwise."""
-    refused = InvalidCursor(
-        "The cursor is not one this list gave for these filters and this sort; "
-        "start again without a cursor."
-    )
-    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
-        raise refused
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise refused from None
-    if not isinstance(payload, dict) or payload.get("f") != query.fingerprint():
-        raise refused
-    value, participant_id = payload.get("v"), payload.get("id")
+def _position(query: SchoolQuery, position: object) -> After | None:
+    """The `After` a decoded payload names for `query`'s sort; None when it names none."""
+    if not isinstance(position, dict):
+        return None
+    value, participant_id = position.get("v"), position.get("id")
     if not isinstance(participant_id, str) or not participant_id:
-        raise refused
+        return None
     column = query.sort.column
     if column == "participant_id":
         value = participant_id
@@ -107,7 +154,20 @@ def decode_cursor(query: SchoolQuery, cursor: str) -> After:
         pass  # the page ended among rows without the key (a portfolio the caller does not see)
     elif column in ("grade", "progress"):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise refused
+            return None
     elif not isinstance(value, str):
-        raise refused
+        return None
     return After(value, participant_id)
+
+
+def _unpadded_base64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _from_unpadded_base64(text: str) -> bytes:
+    if not _BASE64URL.match(text):
+        raise ValueError("not unpadded base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        raise ValueError("not base64url") from None

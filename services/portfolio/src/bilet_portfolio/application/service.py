@@ -35,7 +35,7 @@ from bilet_portfolio.application.errors import (
     UnknownSchool,
     UnknownSource,
 )
-from bilet_portfolio.application.listing import After, SchoolQuery, encode_cursor
+from bilet_portfolio.application.listing import After, ListCursors, SchoolQuery
 from bilet_portfolio.application.personal_fields import (
     NAME_FIELD,
     DisplayName,
@@ -128,6 +128,7 @@ class PortfolioQueries:
         cipher: FieldCipher,
         audit: AuditLog,
         *,
+        cursors: ListCursors,
         wait_timeout: float = 2.0,
         today: Callable[[], date] = _today,
     ) -> None:
@@ -135,6 +136,7 @@ class PortfolioQueries:
         self.cipher = cipher
         self.personal_fields = PersonalFields(cipher)
         self.audit = audit
+        self.cursors = cursors
         self.wait_timeout = wait_timeout
         self.today = today
 
@@ -320,8 +322,8 @@ class PortfolioQueries:
         cursor = None
         if more and items:
             last = items[-1]
-            cursor = encode_cursor(
-                query, After(_sort_value(query, last), last.participant.participant_id)
+            cursor = self.cursors.encode(
+                school_id, query, After(_sort_value(query, last), last.participant.participant_id)
             )
         return SchoolPage(school_id, items, cursor)
 

@@ -272,8 +272,9 @@ class ConsentPurposesWithdrawn(ConsentEvent):
     """The guardian withdrew the consent for some purposes only (e.g. the processing of health
     data), keeping the rest: processing for `withdrawn` stops now, the consent stays in force for
     `remaining`, which always includes programme participation (withdrawing that ends the whole
-    consent: `ConsentWithdrawn`). Nothing is erased: a participant has one data key, and health
-    data sealed with it cannot be destroyed apart from the rest; services stop using it."""
+    consent: `ConsentWithdrawn`). Withdrawing `health_data` destroys the participant's health
+    key at once (health data is sealed with a key of its own): their health limitations and
+    accessibility needs read as erased everywhere, the rest stays (docs/adr/0017)."""
 
     event_type: ClassVar[str] = "ConsentPurposesWithdrawn"
 

@@ -3,7 +3,9 @@ schools, and participants registered by their schools.
 
 The de-duplication key of a child (ФИО + date of birth + СНИЛС) never leaves the service: it
 keeps its own uniqueness reservations. Published events carry the opaque participant id, and the
-personal data only sealed with the participant's key.
+personal data only sealed with the participant's key; health data (ОВЗ and the accessibility
+needs derived from it) sealed with the participant's health key, so that it can be destroyed
+alone (docs/adr/0017).
 """
 
 from datetime import date
@@ -15,7 +17,7 @@ from pydantic import Field, model_validator
 
 from bilet.contracts.base import DomainEvent
 from bilet.contracts.registry import JsonObject, published, upcaster
-from bilet.contracts.sealed import Sealed, personal
+from bilet.contracts.sealed import ERASED_VALUE, KeyScope, Sealed, personal
 from bilet.contracts.vocabulary import (
     AccessibilityNeeds,
     Grade,
@@ -32,6 +34,10 @@ BIRTH_DATE: str = "string, ISO 8601 date"
 SNILS: str = 'string, the canonical form "XXX-XXX-XXX YY"'
 HEALTH_LIMITATIONS: str = (
     'object {"has_limitations": boolean, "kind": string | null} (ОВЗ: special category data)'
+)
+ACCESSIBILITY_NEEDS: str = (
+    "array of strings from the closed list AccessibilityNeed, each once; empty when none are"
+    " needed (derived from health data: special category data)"
 )
 
 
@@ -157,7 +163,7 @@ class ParticipantRegisteredV1(_Participant):
 
 
 @published
-class ParticipantRegistered(_Participant):
+class ParticipantRegisteredV2(_Participant):
     """A school registered a pupil of an admitted region as a participant of a season.
 
     The pupil is one person, once: the identity service refused a second profile with the same
@@ -166,7 +172,9 @@ class ParticipantRegistered(_Participant):
     summary (never the health limitations themselves).
 
     Version 2 (season 2020) states the season: a grade means nothing without its school year.
-    Version 1 events were written only in the 2019 pilot, so the upcaster sets 2019."""
+    Version 1 events were written only in the 2019 pilot, so the upcaster sets 2019.
+
+    Superseded by version 3 (health data sealed apart); read through the upcaster."""
 
     event_type: ClassVar[str] = "ParticipantRegistered"
     schema_version: ClassVar[int] = 2
@@ -185,6 +193,40 @@ class ParticipantRegistered(_Participant):
     accessibility_needs: AccessibilityNeeds
 
 
+@published
+class ParticipantRegistered(_Participant):
+    """A school registered a pupil of an admitted region as a participant of a season.
+
+    The pupil is one person, once: the identity service refused a second profile with the same
+    ФИО, date of birth and СНИЛС. Personal data is sealed with the participant's key; health data
+    (the health limitations and the accessibility needs derived from them, a special category
+    under 152-FZ art. 10) with the participant's health key, which a withdrawal of the consent to
+    process health data destroys alone. What other services may act on is in the clear: school,
+    region, season and grade.
+
+    Version 3 seals the accessibility needs (in the clear in v2) and moves the health limitations
+    to the health key. An upcaster holds no key, so it cannot seal: v1/v2 health fields read as
+    erased (withheld), never in the clear (docs/adr/0017)."""
+
+    event_type: ClassVar[str] = "ParticipantRegistered"
+    schema_version: ClassVar[int] = 3
+
+    participant_id: UUID
+    school_id: UUID
+    region_id: UUID
+    season: Season
+    grade: Grade
+    full_name: Sealed = personal("ФИО.", FULL_NAME)
+    birth_date: Sealed = personal("Date of birth.", BIRTH_DATE)
+    snils: Sealed = personal("СНИЛС.", SNILS)
+    health_limitations: Sealed = personal(
+        "Health limitations (ОВЗ) and their kind.", HEALTH_LIMITATIONS, scope=KeyScope.HEALTH
+    )
+    accessibility_needs: Sealed = personal(
+        "Accommodations the participant needs.", ACCESSIBILITY_NEEDS, scope=KeyScope.HEALTH
+    )
+
+
 PILOT_SEASON: int = 2019
 
 
@@ -192,6 +234,25 @@ PILOT_SEASON: int = 2019
 def _participant_registered_v1_to_v2(data: JsonObject) -> JsonObject:
     # Version 1 was the 2019 pilot's form, the only season that ever wrote it.
     return {**data, "season": PILOT_SEASON}
+
+
+# What an upcast health field holds: health data written before it had a key of its own cannot be
+# destroyed apart from the rest, and an upcaster holds no key to seal it anew, so it is withheld.
+_WITHHELD: JsonObject = ERASED_VALUE.model_dump(mode="json")
+_HEALTH_FIELDS = ("health_limitations", "accessibility_needs")
+
+
+def _health_withheld(data: JsonObject) -> JsonObject:
+    """The data with each health field that is set (even to no needs at all) withheld."""
+    return {
+        **data,
+        **{name: dict(_WITHHELD) for name in _HEALTH_FIELDS if data.get(name) is not None},
+    }
+
+
+@upcaster("ParticipantRegistered", from_version=2)
+def _participant_registered_v2_to_v3(data: JsonObject) -> JsonObject:
+    return _health_withheld(data)
 
 
 class CorrectionReason(StrEnum):
@@ -207,9 +268,11 @@ _NOT_CORRECTED = frozenset({"participant_id", "reason"})
 
 
 @published
-class ParticipantDetailsCorrected(_Participant):
+class ParticipantDetailsCorrectedV1(_Participant):
     """The school corrected a participant's details. Every field that is set replaces the
-    previous value; a field left null is unchanged. Sealed fields are sealed anew."""
+    previous value; a field left null is unchanged. Sealed fields are sealed anew.
+
+    Superseded by version 2 (health data sealed apart); read through the upcaster."""
 
     event_type: ClassVar[str] = "ParticipantDetailsCorrected"
 
@@ -230,6 +293,51 @@ class ParticipantDetailsCorrected(_Participant):
         if all(getattr(self, name) is None for name in corrected):
             raise ValueError("a correction changes at least one field")
         return self
+
+
+@published
+class ParticipantDetailsCorrected(_Participant):
+    """The school corrected a participant's details. Every field that is set replaces the
+    previous value; a field left null is unchanged. Sealed fields are sealed anew, health data
+    (health limitations, accessibility needs) with the participant's health key.
+
+    Version 2 seals the accessibility needs (in the clear in v1) and moves the health limitations
+    to the health key; v1 health fields read as erased (withheld), as in `ParticipantRegistered`
+    v3."""
+
+    event_type: ClassVar[str] = "ParticipantDetailsCorrected"
+    schema_version: ClassVar[int] = 2
+
+    participant_id: UUID
+    reason: CorrectionReason
+    grade: Grade | None = None
+    full_name: Sealed | None = personal("ФИО.", FULL_NAME, default=None)
+    birth_date: Sealed | None = personal("Date of birth.", BIRTH_DATE, default=None)
+    snils: Sealed | None = personal("СНИЛС.", SNILS, default=None)
+    health_limitations: Sealed | None = personal(
+        "Health limitations (ОВЗ) and their kind.",
+        HEALTH_LIMITATIONS,
+        scope=KeyScope.HEALTH,
+        default=None,
+    )
+    accessibility_needs: Sealed | None = personal(
+        "Accommodations the participant needs.",
+        ACCESSIBILITY_NEEDS,
+        scope=KeyScope.HEALTH,
+        default=None,
+    )
+
+    @model_validator(mode="after")
+    def _corrects_something(self) -> Self:
+        corrected = (name for name in type(self).model_fields if name not in _NOT_CORRECTED)
+        if all(getattr(self, name) is None for name in corrected):
+            raise ValueError("a correction changes at least one field")
+        return self
+
+
+@upcaster("ParticipantDetailsCorrected", from_version=1)
+def _details_corrected_v1_to_v2(data: JsonObject) -> JsonObject:
+    return _health_withheld(data)
 
 
 @published

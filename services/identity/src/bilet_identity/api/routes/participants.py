@@ -43,7 +43,7 @@ from bilet_identity.application.inputs import (
 )
 from bilet_identity.domain.errors import NotEligible
 
-router = APIRouter()
+router = APIRouter(prefix="/v1")
 
 
 # ---------------------------------------------------------------------- participants
@@ -160,10 +160,14 @@ def _participant(view: ParticipantView) -> ParticipantModel:
     if personal is not None and personal.details is not None:
         details = personal.details
         health = None
-        if view.visibility is Visibility.PERSONAL_AND_HEALTH:
+        needs = None
+        health_shown = view.visibility is Visibility.PERSONAL_AND_HEALTH
+        if health_shown and details.health is not None:
             health = HealthLimitationsModel(
                 has_limitations=details.health.has_limitations, kind=details.health.kind
             )
+        if health_shown and details.accessibility_needs is not None:
+            needs = list(details.accessibility_needs)
         personal_model = PersonalDataModel(
             last_name=details.full_name.last_name,
             first_name=details.full_name.first_name,
@@ -173,6 +177,8 @@ def _participant(view: ParticipantView) -> ParticipantModel:
             citizenship=personal.citizenship,
             home_schooled=personal.home_schooled,
             health_limitations=health,
+            accessibility_needs=needs,
+            health_erased=health_shown and not details.health_known,
         )
     guardians = None
     if view.visibility is not Visibility.PSEUDONYMOUS:
@@ -188,7 +194,6 @@ def _participant(view: ParticipantView) -> ParticipantModel:
         region_id=state.region_id,
         season=state.season,
         grade=state.grade,
-        accessibility_needs=list(state.accessibility_needs),
         enrolments=[
             EnrolmentModel(
                 season=e.season, school_id=e.school_id, region_id=e.region_id, grade=e.grade

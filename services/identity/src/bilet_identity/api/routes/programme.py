@@ -31,7 +31,7 @@ from bilet_identity.api.routes.common import (
 from bilet_identity.domain.region import Region
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
 
-router = APIRouter()
+router = APIRouter(prefix="/v1")
 
 
 # ---------------------------------------------------------------------- seasons

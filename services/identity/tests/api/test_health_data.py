@@ -1,0 +1,147 @@
+"""Health data is a category apart (ARCHITECTURE §8, docs/adr/0017): the health limitations and
+the accessibility needs are sealed with the participant's health key, in what is stored and in
+what goes to Kafka; support never sees them; destroying the health key destroys them alone, and
+an erasure (both keys) destroys everything personal."""
+
+from typing import TYPE_CHECKING, Any
+
+from bilet.contracts.cloudevents import to_record
+from bilet.http import Role
+
+if TYPE_CHECKING:
+    from services.identity.tests.conftest import Api, World
+
+# What the registration below says of the child's health: none of it may be readable.
+HEALTH_WORDS = (b"step_free_access", b"sign_language_interpreter", b"musculoskeletal")
+
+
+async def _registered(api: "Api", world: "World") -> str:
+    response = await api.client.post(
+        "/identity/v1/participants",
+        headers=api.registrar(),
+        json=world.pupil(
+            health_limitations={"has_limitations": True, "kind": "musculoskeletal"},
+            accessibility_needs=["step_free_access"],
+        ),
+    )
+    assert response.status_code == 201, response.text
+    participant_id: str = response.json()["participant_id"]
+    return participant_id
+
+
+async def _shown(api: "Api", participant_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    response = await api.client.get(f"/identity/v1/participants/{participant_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _published_bytes(api: "Api", participant_id: str) -> bytes:
+    """Every byte of the participant's published events, as stored and as the relay sends them
+    to Kafka (value and CloudEvents headers)."""
+    out = b""
+    for record in await api.service.store.read_stream(f"participant-{participant_id}"):
+        kafka = to_record(record, "identity")
+        out += record.data + record.metadata + kafka.value
+        out += b"".join(value for _, value in kafka.headers)
+    return out
+
+
+async def test_the_published_events_carry_no_readable_health_data(
+    api: "Api", world: "World"
+) -> None:
+    pid = await _registered(api, world)
+    corrected = await api.client.patch(
+        f"/identity/v1/participants/{pid}",
+        headers=api.registrar(),
+        json={
+            "reason": "health_status_changed",
+            "accessibility_needs": ["sign_language_interpreter"],
+        },
+    )
+    assert corrected.status_code == 200, corrected.text
+
+    published = await _published_bytes(api, pid)
+
+    for word in HEALTH_WORDS:
+        assert word not in published
+    # The registrar of the school still reads what was stated, from the sealed events.
+    shown = await _shown(api, pid, api.registrar())
+    assert shown["personal"]["accessibility_needs"] == ["sign_language_interpreter"]
+    assert shown["personal"]["health_limitations"]["kind"] == "musculoskeletal"
+
+
+async def test_support_and_other_roles_without_the_need_see_no_health_data(
+    api: "Api", world: "World"
+) -> None:
+    pid = await _registered(api, world)
+    for headers in (
+        api.token(Role.SUPPORT),
+        api.token(Role.NAVIGATOR, school=str(world.school_3)),
+        api.token(Role.COORDINATOR, region=str(world.leningrad)),
+    ):
+        response = await api.client.get(f"/identity/v1/participants/{pid}", headers=headers)
+        assert response.status_code == 200, response.text
+        for word in HEALTH_WORDS:
+            assert word.decode() not in response.text
+    support = await _shown(api, pid, api.token(Role.SUPPORT))
+    assert support.get("accessibility_needs") is None
+    assert support["personal"] is None
+
+
+async def test_given_the_health_key_destroyed_then_only_health_data_reads_as_erased(
+    api: "Api", world: "World"
+) -> None:
+    pid = await _registered(api, world)
+
+    # What consent's destruction does when only the consent to process health data is withdrawn.
+    await api.service.cipher.erase(f"health:{pid}")
+
+    shown = await _shown(api, pid, api.registrar())
+    assert shown["erased"] is False
+    personal = shown["personal"]
+    assert (personal["last_name"], personal["snils"]) == ("Соколова", "112-233-445 95")
+    assert personal["health_limitations"] is None
+    assert personal["accessibility_needs"] is None
+    assert personal["health_erased"] is True
+    for word in HEALTH_WORDS:
+        assert word.decode() not in str(shown)
+
+
+async def test_given_the_health_key_destroyed_then_no_health_data_is_recorded_again(
+    api: "Api", world: "World"
+) -> None:
+    pid = await _registered(api, world)
+    await api.service.cipher.erase(f"health:{pid}")
+    url = f"/identity/v1/participants/{pid}"
+
+    refused = await api.client.patch(
+        url,
+        headers=api.registrar(),
+        json={"reason": "health_status_changed", "accessibility_needs": ["large_print"]},
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "health_data_withdrawn"
+    assert (await _shown(api, pid, api.registrar()))["version"] == 0  # nothing changed
+    # Everything else is still corrected as before.
+    renamed = await api.client.patch(url, headers=api.registrar(), json={"last_name": "Громова"})
+    assert renamed.status_code == 200, renamed.text
+
+
+async def test_given_an_erasure_then_personal_and_health_data_are_both_gone(
+    api: "Api", world: "World"
+) -> None:
+    pid = await _registered(api, world)
+
+    # What consent's destruction does on a whole erasure: both keys.
+    await api.service.cipher.erase(pid)
+    await api.service.cipher.erase(f"health:{pid}")
+
+    for headers in (api.registrar(), api.token(Role.OPERATOR), api.token(Role.SUPPORT)):
+        response = await api.client.get(f"/identity/v1/participants/{pid}", headers=headers)
+        assert response.status_code == 200, response.text
+        for word in (*HEALTH_WORDS, "Соколова".encode(), b"112-233-445"):
+            assert word.decode() not in response.text
+    assert (await _shown(api, pid, api.registrar()))["erased"] is True
