@@ -21,7 +21,9 @@ import pypdfium2
 import pytest
 from PIL import Image, ImageDraw
 
+from bilet.sandbox import Sandbox, SandboxLimits
 from bilet_consent.adapters.disarm import SandboxedDisarmer
+from bilet_consent.application.errors import UnacceptableDocument
 from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import JPEG, PNG, one_page_pdf, pdf_document, pdf_stream, png_chunk
 
@@ -290,3 +292,21 @@ async def test_the_health_probe_answers_while_a_bomb_is_being_decoded(api: Api) 
     refused = await asyncio.wait_for(upload, 30)
     assert refused.status_code == 415
     assert refused.json()["code"] == "unsupported_document"
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        SandboxLimits(memory_bytes=48 << 20),  # the decoder cannot even load: it crashes
+        SandboxLimits(wall_seconds=0.05),  # out of time before it answers
+        SandboxLimits(max_output_bytes=1024),  # it says more than it may
+    ],
+)
+async def test_a_decoder_that_fails_in_any_way_is_a_refusal_not_an_error(
+    limits: SandboxLimits,
+) -> None:
+    disarmer = SandboxedDisarmer(Sandbox(limits))
+    with pytest.raises(UnacceptableDocument) as refused:
+        await disarmer.rebuild("application/pdf", one_page_pdf())
+    assert refused.value.code == "unsupported_document"
+    assert "could not be processed safely" in refused.value.message
