@@ -42,9 +42,12 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
 
 
 def _clean_copy(image: Image.Image, mode: str) -> Image.Image:
-    """The pixels alone, in a new image: no metadata, profile, comment or chunk comes along."""
-    pixels = image.convert(mode)
-    return Image.frombytes(mode, pixels.size, pixels.tobytes())
+    """The pixels alone, in a new image: no metadata, profile, comment or chunk comes along.
+    (Each intermediate is dropped as soon as it is copied: a 40 MP page is 120 MB a copy.)"""
+    converted = image.convert(mode)
+    size, data = converted.size, converted.tobytes()
+    del converted
+    return Image.frombytes(mode, size, data)
 
 
 def _jpeg_bytes(image: Image.Image) -> bytes:
@@ -94,9 +97,12 @@ def rebuild_pdf(content: bytes, dpi: int, max_pages: int, max_pixels: int) -> tu
             width, height = page.get_size()  # points
             _check_pixels(round(width * scale), round(height * scale), max_pixels)
             bitmap = page.render(scale=scale, may_draw_forms=False)
-            picture = _clean_copy(bitmap.to_pil(), "RGB")
-            pages.append((picture.width, picture.height, _jpeg_bytes(picture)))
+            rendered = bitmap.to_pil().convert("RGB")
             bitmap.close()
+            picture = _clean_copy(rendered, "RGB")
+            del rendered
+            pages.append((picture.width, picture.height, _jpeg_bytes(picture)))
+            del picture
             page.close()
     except pypdfium2.PdfiumError:
         raise Refusal("damaged") from None
