@@ -21,6 +21,9 @@ PROFILE_CATEGORY: Final = "profile"
 AUDIT_CATEGORY: Final = "audit"  # bilet.audit's trail, in the same store
 # Categories a relay must not publish: everything of identity's store outside them is published.
 INTERNAL_CATEGORIES: Final = frozenset({RESERVATION_CATEGORY, PROFILE_CATEGORY, AUDIT_CATEGORY})
+# What is purged from the store once a participant is erased (docs/adr/0016): the audit trail
+# stays, the published streams stay (their personal fields die with the key).
+PURGEABLE_CATEGORIES: Final = frozenset({RESERVATION_CATEGORY, PROFILE_CATEGORY})
 
 INTERNAL_EVENTS: Final = EventRegistry()
 
