@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Final
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from bilet.settings import PlatformSettings
 
@@ -21,6 +21,11 @@ class IdentitySettings(PlatformSettings):
     identity_store_schema: str = POSTGRES_SCHEMA
     # Load the Leningrad oblast 2019 demo data when the store is empty (the embedded host does).
     identity_demo_data: bool = False
+    # Follow the consent service's store in-process (embedded) for `ParticipantErased`, rather
+    # than leaving it to the worker (`python -m bilet_identity.worker`, distributed).
+    identity_embedded_feed: bool = True
+    # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
+    identity_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
 
     @property
     def pseudonym_key_path(self) -> Path:

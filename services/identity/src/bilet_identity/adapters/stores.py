@@ -2,6 +2,7 @@
 
 - Events: SQLite under `var/` (embedded, the default) or PostgreSQL schema `bvb_identity` when
   `BVB_EVENT_STORE=postgres` and `BVB_DATABASE_URL` is set.
+- Read model: the checkpoints of the feed of consent's erasures (`bilet.stores.open_read_model`).
 - Data keys: the suite's one key store (`bilet.stores.open_key_store`).
 - The pseudonym key of the keyed hashes: `BVB_IDENTITY_PSEUDONYM_KEY`, or in development a file
   made once under `var/`.
@@ -17,6 +18,7 @@ from pathlib import Path
 from bilet import stores
 from bilet.crypto import KeyStore
 from bilet.eventstore import EventStore
+from bilet.projections import ReadModel
 from bilet.settings import Environment
 from bilet_identity.application.pseudonyms import KEY_BYTES
 from bilet_identity.settings import SERVICE_NAME, IdentitySettings
@@ -32,6 +34,11 @@ async def open_event_store(settings: IdentitySettings) -> EventStore:
     return await stores.open_event_store(
         settings, SERVICE_NAME, schema=settings.identity_store_schema
     )
+
+
+async def open_read_model(settings: IdentitySettings) -> ReadModel:
+    """The service's read model: the checkpoints of its feed of consent's erasures."""
+    return await stores.open_read_model(settings, SERVICE_NAME)
 
 
 async def open_key_store(settings: IdentitySettings) -> KeyStore:

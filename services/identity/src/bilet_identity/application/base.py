@@ -15,7 +15,6 @@ from bilet_identity.application.errors import VersionConflict
 from bilet_identity.application.eventlog import EVENT_LOG
 from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.domain.errors import UnknownParticipant
-from bilet_identity.domain.internal import PURGEABLE_CATEGORIES
 from bilet_identity.domain.participant import Participant
 
 
@@ -30,9 +29,6 @@ class IdentityCore:
         today: Callable[[], date] = date.today,
     ) -> None:
         self.store = store
-        # Only the reservations and profiles, never relayed, may be purged (`erasures`); the
-        # published streams and the audit trail never.
-        store.allow_purging(PURGEABLE_CATEGORIES)
         self.cipher = cipher
         self.audit = audit
         self.pseudonyms = pseudonymiser

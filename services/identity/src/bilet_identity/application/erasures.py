@@ -12,19 +12,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 from uuid import UUID
 
-from bilet.audit import Access
+from bilet.audit import Access, AuditLog
 from bilet.contracts import CATALOGUE, decode
 from bilet.contracts.catalogue.consent import ParticipantErased
-from bilet.eventstore import RecordedEvent
+from bilet.eventstore import EventStore, RecordedEvent
 from bilet.http.auth import Principal, Role
 from bilet.projections import ReadModelTx, Table
-from bilet_identity.application import streams
 from bilet_identity.application.base import IdentityCore
 from bilet_identity.application.eventlog import decode_event
 from bilet_identity.application.inputs import CommandContext
 from bilet_identity.domain import profile as profiles
 from bilet_identity.domain import reservation as reservations
-from bilet_identity.domain.internal import ProfileRecorded, ReservationKeyChanged
+from bilet_identity.domain.internal import (
+    PURGEABLE_CATEGORIES,
+    ProfileRecorded,
+    ReservationKeyChanged,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -33,12 +36,22 @@ RELEASE_ACTOR: Final = "identity-erasure-release"
 RELEASED_FIELDS: Final = ("reservation_key", "person_key", "profile")
 
 
-class ErasureRelease(IdentityCore):
-    async def release_erased(self, participant_id: UUID) -> bool:
-        """Purge what identity keeps of an erased participant outside the published events: each
-        reservation of their profile's history that they hold (or that nobody holds any more),
-        then the profile. Safe to run again, and after a crash half-way: the profile, which
-        names the reservations, goes last. True when something was purged."""
+class ReservationRelease:
+    """The purge itself, over nothing but identity's store and audit trail: the worker runs it
+    without the key store or the pseudonym key (it reads no personal field, hashes nothing)."""
+
+    def __init__(self, store: EventStore, audit: AuditLog) -> None:
+        self.store = store
+        self.audit = audit
+        # Only the reservations and profiles, never relayed, may be purged; the published
+        # streams and the audit trail never.
+        store.allow_purging(PURGEABLE_CATEGORIES)
+
+    async def __call__(self, participant_id: UUID) -> bool:
+        """Purge what identity keeps of an erased participant outside the published events:
+        each reservation of their profile's history that they hold (or that nobody holds any
+        more), then the profile. Safe to run again, and after a crash half-way: the profile,
+        which names the reservations, goes last. True when something was purged."""
         profile_stream = profiles.stream_id(participant_id)
         keys: list[str] = []
         for record in await self.store.read_stream(profile_stream):
@@ -47,17 +60,13 @@ class ErasureRelease(IdentityCore):
                 keys.append(event.reservation_key)
         purged = False
         for key in dict.fromkeys(keys):
-            reservation = await self.transactor.attempt().state(streams.reservation(key))
+            holder = await self._holder(key)
             # Held by another child now (this one's СНИЛС was corrected away and the number
             # given to someone else): that child's reservation stays.
-            if reservation is not None and reservation.holder not in (participant_id, None):
+            if holder not in (participant_id, None):
                 continue
             purged |= await self.store.purge_stream(reservations.stream_id(key))
         purged |= await self.store.purge_stream(profile_stream)
-        # Review requests name the holder: the view forgets them with the reservation.
-        self.catalogue.reviews[:] = [
-            r for r in self.catalogue.reviews if r.participant_id != participant_id
-        ]
         if purged:
             ctx = CommandContext(Principal(subject=RELEASE_ACTOR, role=Role.OPERATOR))
             await self.audit.record(
@@ -67,6 +76,25 @@ class ErasureRelease(IdentityCore):
                 "released an erased participant's reservation",
                 extra={"subject": str(participant_id)},
             )
+        return purged
+
+    async def _holder(self, key: str) -> UUID | None:
+        state = reservations.initial
+        for record in await self.store.read_stream(reservations.stream_id(key)):
+            event = decode_event(record, record.stream_id)
+            assert isinstance(event, reservations.ReservationEvent)
+            state = reservations.evolve(state, event)
+        return None if state is None else state.holder
+
+
+class ErasureRelease(IdentityCore):
+    async def release_erased(self, participant_id: UUID) -> bool:
+        """`ReservationRelease` in the API process (embedded): the catalogue view's review
+        requests, which name the holder, forget the participant too."""
+        purged = await ReservationRelease(self.store, self.audit)(participant_id)
+        self.catalogue.reviews[:] = [
+            r for r in self.catalogue.reviews if r.participant_id != participant_id
+        ]
         return purged
 
 
