@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from bilet import stores
 from bilet.audit import EventStoreAuditLog
+from bilet.contracts import CATALOGUE
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
 from bilet.http import (
@@ -85,8 +86,12 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 sources = await stores.open_source_stores(settings, [CONSENT])
                 for source in sources.values():
                     stack.push_async_callback(source.close)
+                # Published types only, as on Kafka (consent's internal streams stay unread).
                 erasures = EmbeddedFeed(
-                    read_model, ErasureReleaseProjection(service.release_erased), sources
+                    read_model,
+                    ErasureReleaseProjection(service.release_erased),
+                    sources,
+                    event_types=CATALOGUE.event_types(),
                 )
                 app.state.feed_task = await stack.enter_async_context(feed.running(erasures))
             if settings.identity_demo_data:
