@@ -84,6 +84,7 @@ from bilet_consent.application.eventlog import decode_event as decode_consent_ev
 from bilet_consent.application.participants import ParticipantFactsProjection
 from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import Clock, consent_form
+from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.app import create_app as create_identity_app
 from bilet_identity.application.eventlog import decode_event as decode_identity_event
 from bilet_identity.domain.snils import generate as generate_snils
@@ -1066,7 +1067,8 @@ class Proof:
         """The keyed hashes identity keeps of the pupil, as its store holds them: the reservation
         key (HMAC of the СНИЛС) and the person key (HMAC of name and birth date). With the
         pseudonym key they give the СНИЛС back by trying every number, so after the erasure
-        they must be nowhere; the scan sees them in identity's file now (a control)."""
+        they must be nowhere; the scan sees them in identity's file now (a control). The
+        pseudonym key must be in no file in the clear at any time."""
         store: EventStore = suite.identity_app.state.event_store
         (reserved,) = [
             json.loads(e.data)
@@ -1082,8 +1084,25 @@ class Proof:
                 ("raw", bytes.fromhex(reserved[name])),
             )
         ]
+        # The pseudonym key itself is kept by the key store, wrapped: in no file in the clear,
+        # ever (it used to be a file beside the store).
+        keystore = await stores.open_key_store(IdentitySettings(var_dir=self.var_dir))
+        try:
+            settings = IdentitySettings(var_dir=self.var_dir)
+            secret = await load_pseudonym_key(settings, store, keystore)
+        finally:
+            await keystore.close()
+        pseudonym_needles = [
+            Needle("pseudonym key", form, data)
+            for form, data in (
+                ("raw", secret),
+                ("base64", base64.b64encode(secret)),
+                ("hex", secret.hex().encode()),
+            )
+        ]
         control = Scan(self.reservation_needles)
         control.files(self.var_dir)
+        self.reservation_needles += pseudonym_needles
         assert {"erased pupil's reservation_key", "erased pupil's person_key"} <= {
             needle.secret
             for where, needle in control.hits

@@ -27,12 +27,8 @@ from bilet.http import (
     feed_readiness,
 )
 from bilet.projections import BackgroundFeed, EmbeddedFeed
-from bilet_identity.adapters.stores import (
-    load_pseudonym_key,
-    open_event_store,
-    open_key_store,
-    open_read_model,
-)
+from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
+from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
 from bilet_identity.api.routes import router
 from bilet_identity.application.erasures import ErasureReleaseProjection
@@ -69,12 +65,12 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pseudonymiser = Pseudonymiser(load_pseudonym_key(settings))
         async with contextlib.AsyncExitStack() as stack:
             store = await open_event_store(settings)
             stack.push_async_callback(store.close)
             keystore = await open_key_store(settings)
             stack.push_async_callback(keystore.close)
+            pseudonymiser = Pseudonymiser(await load_pseudonym_key(settings, store, keystore))
             service = IdentityService(
                 store, FieldCipher(keystore), EventStoreAuditLog(store), pseudonymiser
             )

@@ -12,10 +12,10 @@ POSTGRES_SCHEMA: Final = "bvb_identity"
 
 
 class IdentitySettings(PlatformSettings):
-    # The secret of the keyed hashes that stand for a СНИЛС and for a name with a birth date
-    # (`BVB_IDENTITY_PSEUDONYM_KEY`, 32 random bytes, base64). Every replica must share it, and it
-    # must never change: a new key would let a child already registered register again. In
-    # development it is made once under var/.
+    # The secret of the keyed hashes that stand for a СНИЛС and for a name with a birth date is
+    # kept by the key store (`adapters.pseudonym_key`), made on first use. A key set the old way
+    # (`BVB_IDENTITY_PSEUDONYM_KEY`, 32 random bytes, base64, or the development file under var/)
+    # is taken over once, so that existing reservations keep matching; it must never change.
     identity_pseudonym_key: SecretStr | None = None
     # The PostgreSQL schema of the store (`BVB_EVENT_STORE=postgres`): one per service.
     identity_store_schema: str = POSTGRES_SCHEMA
