@@ -1,14 +1,15 @@
 """The pseudonym key (the secret of identity's keyed hashes of a СНИЛС and of a name with a birth
 date), kept by the suite's key store rather than in a file beside the store.
 
-The key store holds a data key under a reserved subject (never a participant's id, so no
-participant's erasure reaches it; its master key may be a KMS in production); identity's store
-holds only the pseudonym key encrypted under it (`PseudonymKeyKept`, stream
-`secret-pseudonym-key`, never relayed nor purged). Made on first use, the same for every replica
-(the first append wins, the others read it). A key configured the old way
-(`BVB_IDENTITY_PSEUDONYM_KEY`, or the development file `var/identity-pseudonym.key`) is taken over
-once so that existing reservations keep matching; the development file is then deleted, and a
-configured key that differs from the kept one stops the service. See docs/adr/0016.
+The key store holds a data key under a reserved subject (`bilet.identity.pseudonym-key/<random>`,
+never a participant's id, so no participant's erasure reaches it; its master key may be a KMS in
+production); identity's store holds only the pseudonym key encrypted under it
+(`PseudonymKeyKept`, stream `secret-pseudonym-key`, never relayed nor purged). Made on first
+use, the same for every replica (the first append wins, the others read it). A key configured
+the old way (`BVB_IDENTITY_PSEUDONYM_KEY`, or the development file `var/identity-pseudonym.key`)
+is taken over once so that existing reservations keep matching; the development file is then
+deleted, and a configured key that differs from the kept one stops the service. See
+docs/adr/0016.
 """
 
 import base64
@@ -27,8 +28,9 @@ from bilet_identity.settings import IdentitySettings
 
 _log = logging.getLogger(__name__)
 
-# The key store's subject of the key that wraps the pseudonym key: not a participant id (those
-# are UUIDs), so an erasure never names it.
+# The key store's subjects of keys that wrap a pseudonym key: never a participant id (those are
+# UUIDs), so an erasure never names one. Each store's has a random suffix, kept in the event:
+# stores that share one key store (environments, tests) never share a subject.
 RESERVED_SUBJECT: Final = "bilet.identity.pseudonym-key"
 NAME: Final = "pseudonym-key"
 STREAM: Final = f"{SECRET_CATEGORY}-{NAME}"
@@ -67,7 +69,7 @@ async def _kept(store: EventStore, cipher: FieldCipher) -> bytes | None:
         return None
     event = decode_event(recorded[0], STREAM)
     assert isinstance(event, PseudonymKeyKept)
-    opened = await cipher.decrypt(RESERVED_SUBJECT, {_FIELD: event.sealed_key})
+    opened = await cipher.decrypt(event.key_subject, {_FIELD: event.sealed_key})
     text = opened[_FIELD]
     if not isinstance(text, str):
         raise PseudonymKeyError("the key store no longer holds the pseudonym key's wrapping key")
@@ -83,10 +85,15 @@ async def load_pseudonym_key(
     kept = await _kept(store, cipher)
     if kept is None:
         secret = configured if configured is not None else secrets.token_bytes(KEY_BYTES)
+        subject = f"{RESERVED_SUBJECT}/{secrets.token_hex(16)}"
         sealed = await cipher.encrypt(
-            RESERVED_SUBJECT, {_FIELD: base64.b64encode(secret).decode("ascii")}, [_FIELD]
+            subject, {_FIELD: base64.b64encode(secret).decode("ascii")}, [_FIELD]
         )
-        event = PseudonymKeyKept(name=NAME, sealed_key=sealed[_FIELD])  # type: ignore[arg-type]
+        event = PseudonymKeyKept(
+            name=NAME,
+            key_subject=subject,
+            sealed_key=sealed[_FIELD],  # type: ignore[arg-type]
+        )
         try:
             await store.append(
                 STREAM, [EVENT_LOG.encode(event, EventMetadata(actor="identity"))], NO_STREAM
@@ -97,6 +104,7 @@ async def load_pseudonym_key(
                 "taken over" if configured is not None else "made",
             )
         except WrongExpectedVersion:  # another replica kept its key first: that one it is
+            await keystore.erase(subject)  # this attempt's wrapping key, never used
             kept = await _kept(store, cipher)
             assert kept is not None
     if configured is not None and configured != kept:

@@ -131,6 +131,10 @@ class PseudonymKeyKept(_Internal):
     stream_key: ClassVar[str] = "name"
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    key_subject: str = Field(
+        pattern=r"^bilet\.identity\.pseudonym-key/[0-9a-f]{32}$",
+        description="The key store's subject whose data key wraps it (never a participant).",
+    )
     sealed_key: dict[str, str] = Field(description="A FieldCipher envelope of the key (base64).")
 
 
