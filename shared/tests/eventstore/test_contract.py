@@ -289,6 +289,22 @@ async def test_purging_an_absent_or_already_purged_stream_does_nothing(
     assert await store.read_all() == []
 
 
+async def test_an_append_racing_a_purge_lands_wholly_before_it_or_after_it(
+    purging: EventStore,
+) -> None:
+    store = purging
+    for _ in range(5):
+        sid = stream("reservation")
+        await store.append(sid, events(3), NO_STREAM)
+        await asyncio.gather(store.purge_stream(sid), store.append(sid, events(1, fresh=True)))
+        left = [(e.version, json.loads(e.data).get("fresh")) for e in await store.read_stream(sid)]
+        # Before: purged with the rest. After: a new stream of its own, from version 0.
+        assert left in ([], [(0, True)])
+        assert await store.stream_version(sid) == (None if left == [] else 0)
+        everything = await store.read_all(limit=10_000)
+        assert [e.version for e in everything if e.stream_id == sid] == [v for v, _ in left]
+
+
 async def test_purging_is_refused_for_a_category_not_allowed_and_changes_nothing(
     store: EventStore,
 ) -> None:
