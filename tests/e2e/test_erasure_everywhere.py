@@ -84,6 +84,7 @@ from bilet_consent.application.eventlog import decode_event as decode_consent_ev
 from bilet_consent.application.participants import ParticipantFactsProjection
 from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import Clock, consent_form
+from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.app import create_app as create_identity_app
 from bilet_identity.application.eventlog import decode_event as decode_identity_event
 from bilet_identity.domain.snils import generate as generate_snils
@@ -647,6 +648,7 @@ class Suite:
     identity: httpx.AsyncClient
     consent: httpx.AsyncClient
     portfolio: httpx.AsyncClient
+    identity_app: FastAPI
     consent_app: FastAPI
     portfolio_app: FastAPI
     region_id: str = ""
@@ -801,6 +803,7 @@ async def running_suite(var_dir: Path, clock: Clock) -> AsyncIterator[Suite]:
             identity,
             consent,
             portfolio,
+            identity_app=identity_app,
             consent_app=consent_app,
             portfolio_app=portfolio_app,
         )
@@ -946,6 +949,7 @@ class Proof:
     other: Pupil
     findings: list[str] = field(default_factory=list)
     key_needles: list[Needle] = field(default_factory=list)
+    reservation_needles: list[Needle] = field(default_factory=list)
     ciphertexts: list[str] = field(default_factory=list)  # of the pupil's registration
     registration_records: set[bytes] = field(default_factory=set)
     records: dict[str, list[RawRecord]] = field(default_factory=dict)
@@ -962,7 +966,9 @@ class Proof:
         others = self.other.secrets.needles()
         if not other_checksums:
             others = [n for n in others if not n.form.startswith("sha256")]
-        return Scan(self.erased.secrets.needles() + others + self.key_needles)
+        return Scan(
+            self.erased.secrets.needles() + others + self.key_needles + self.reservation_needles
+        )
 
     def keep(self, scan: Scan) -> None:
         self.findings += scan.found
@@ -1054,6 +1060,52 @@ class Proof:
             for where, needle in control.hits
         ), control.found
 
+    async def reservation_found_while_held(self, suite: Suite) -> None:
+        """The keyed hashes identity keeps of the pupil, as its store holds them: the reservation
+        key (HMAC of the СНИЛС) and the person key (HMAC of name and birth date). With the
+        pseudonym key they give the СНИЛС back by trying every number, so after the erasure
+        they must be nowhere; the scan sees them in identity's file now (a control). The
+        pseudonym key must be in no file in the clear at any time."""
+        store: EventStore = suite.identity_app.state.event_store
+        (reserved,) = [
+            json.loads(e.data)
+            for e in await read_store(store)
+            if e.type == "ChildReserved" and json.loads(e.data)["participant_id"] == self.subject
+        ]
+        self.reservation_needles = [
+            Needle(f"erased pupil's {name}", form, data)
+            for name in ("reservation_key", "person_key")
+            for form, data in (
+                ("hex", reserved[name].encode()),
+                ("HEX", reserved[name].upper().encode()),
+                ("raw", bytes.fromhex(reserved[name])),
+            )
+        ]
+        # The pseudonym key itself is kept by the key store, wrapped: in no file in the clear,
+        # ever (it used to be a file beside the store).
+        keystore = await stores.open_key_store(IdentitySettings(var_dir=self.var_dir))
+        try:
+            settings = IdentitySettings(var_dir=self.var_dir)
+            secret = await load_pseudonym_key(settings, store, keystore)
+        finally:
+            await keystore.close()
+        pseudonym_needles = [
+            Needle("pseudonym key", form, data)
+            for form, data in (
+                ("raw", secret),
+                ("base64", base64.b64encode(secret)),
+                ("hex", secret.hex().encode()),
+            )
+        ]
+        control = Scan(self.reservation_needles)
+        control.files(self.var_dir)
+        self.reservation_needles += pseudonym_needles
+        assert {"erased pupil's reservation_key", "erased pupil's person_key"} <= {
+            needle.secret
+            for where, needle in control.hits
+            if Path(where).name.startswith("identity.sqlite3")
+        }, control.found
+
     async def published_sealed(self, relays: Relays) -> None:
         """The registration is on the topic, sealed; its ciphertext opens to the name while the
         key exists."""
@@ -1107,6 +1159,14 @@ class Proof:
 
         await wait_for("the destruction job erased the pupil", erased_now)
         assert not await _key_exists(self.var_dir, self.subject)
+
+        # Identity follows consent's erasures: the reservation and the profile are purged.
+        identity_store: EventStore = suite.identity_app.state.event_store
+
+        async def released() -> bool:
+            return await identity_store.stream_version(f"profile-{self.subject}") is None
+
+        await wait_for("identity released the pupil's reservation", released)
 
         # The portfolio applies ParticipantErased: the pupil is gone from it.
         navigator = suite.token(Role.NAVIGATOR, school=suite.school_id)
@@ -1194,7 +1254,12 @@ class Proof:
         try:
             projection = PortfolioProjection()
             await read_model.install(projection)
-            await rebuild_from_stores(read_model, projection, {s: sources[s] for s in SOURCES})
+            await rebuild_from_stores(
+                read_model,
+                projection,
+                {s: sources[s] for s in SOURCES},
+                event_types=CATALOGUE.event_types(),
+            )
             await _assert_portfolio_erased(read_model, cipher, self.erased, self.other)
         finally:
             await read_model.close()
@@ -1371,10 +1436,12 @@ async def test_a_withdrawal_erases_the_pupil_everywhere_and_the_history_still_re
             relays = Relays(kafka_bootstrap, proof.var_dir, topics)
             async with relays.run():
                 await seed_identity(suite)
+                school_id = suite.school_id
                 for pupil in (proof.erased, proof.other):
                     await enrol_with_verified_consent(suite, pupil)
                 await proof.shown_only_to_the_entitled(suite)
                 await proof.key_found_while_it_exists()
+                await proof.reservation_found_while_held(suite)
                 await proof.published_sealed(relays)
                 await proof.withdrawn_and_destroyed(suite)
                 await proof.nothing_in_files_while_running(relays)
@@ -1409,6 +1476,7 @@ async def test_a_withdrawal_erases_the_pupil_everywhere_and_the_history_still_re
         )
         proof.nothing_in_logs(caplog, capfd, server_logs, control)
         assert proof.findings == [], "\n".join(proof.findings)
+        await registers_again(proof.var_dir, proof.erased, school_id)
     finally:
         await delete_existing_topics(
             kafka_bootstrap,
@@ -1420,6 +1488,27 @@ async def test_a_withdrawal_erases_the_pupil_everywhere_and_the_history_still_re
                 await connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         finally:
             await connection.close()
+
+
+async def registers_again(var_dir: Path, erased: Pupil, school_id: str) -> None:
+    """Once erased, the child can come back: identity (restarted on the same files) registers
+    the same child again, as a new participant."""
+    app = create_identity_app(IdentitySettings(var_dir=var_dir, event_store="sqlite"))
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
+            answer = await client.post(
+                "/identity/v1/participants",
+                headers=_bearer(var_dir, Role.REGISTRAR, school=school_id),
+                json=erased.secrets.registration(school_id),
+            )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["participant_id"] != erased.participant_id
+
+
+def _bearer(var_dir: Path, role: Role, **claims: Any) -> dict[str, str]:
+    token = ensure_development_keys(var_dir).mint(role, **claims)
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def _assert_portfolio_erased(

@@ -15,6 +15,7 @@ from bilet.eventstore import (
     EventIdsConflict,
     EventStore,
     NewEvent,
+    PurgeRefused,
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
@@ -228,6 +229,96 @@ async def test_a_deleted_stream_reads_as_absent_and_appending_continues_its_vers
     assert [(e.version, json.loads(e.data).get("fresh")) for e in recorded] == [(3, True)]
     # The history itself stays replayable: read_all still has every event.
     assert len([e for e in await store.read_all() if e.stream_id == sid]) == 4
+
+
+# ------------------------------------------------------------------ purging (really forgetting)
+
+
+@pytest.fixture
+async def purging(store: EventStore) -> EventStore:
+    """The store, allowed to purge reservations; an adapter that cannot purge must refuse."""
+    store.allow_purging({"reservation"})
+    if type(store).__name__ == "KurrentDbEventStore":
+        sid = stream("reservation")
+        await store.append(sid, events(1), NO_STREAM)
+        with pytest.raises(PurgeRefused, match="cannot purge"):
+            await store.purge_stream(sid)
+        assert await store.stream_version(sid) == 0
+        pytest.skip("KurrentDB refuses to purge (docs/adr/0016)")
+    return store
+
+
+async def test_a_purged_stream_is_gone_from_every_read_and_comes_back_from_version_zero(
+    purging: EventStore,
+) -> None:
+    store = purging
+    sid, kept = stream("reservation"), stream("reservation")
+    await store.append(sid, events(2, secret="the-child"), NO_STREAM)
+    await store.append(kept, events(1), NO_STREAM)
+    before = await store.head_position()
+    await store.append(sid, events(1, secret="the-child"), 1)  # the store's last event
+
+    assert await store.purge_stream(sid) is True
+
+    assert await store.read_stream(sid) == []
+    assert await store.read_stream(sid, backwards=True) == []
+    assert await store.stream_version(sid) is None
+    assert await store.get_stream_metadata(sid) == StreamMetadata()
+    everything = await store.read_all()
+    assert [e.stream_id for e in everything] == [kept]
+    assert not [e for e in await store.read_all(categories={"reservation"}) if e.stream_id == sid]
+    # Unlike a soft delete, nothing of it is left: it starts again as a new stream, and its new
+    # events come after every position ever given out (the purged last one included).
+    again = await store.append(sid, events(1, fresh=True), NO_STREAM)
+    assert again.version == 0
+    assert again.position > before
+    recorded = await store.read_stream(sid)
+    assert [(e.version, json.loads(e.data).get("fresh")) for e in recorded] == [(0, True)]
+    assert payloads(await store.read_stream(kept)) == [0]
+
+
+async def test_purging_an_absent_or_already_purged_stream_does_nothing(
+    purging: EventStore,
+) -> None:
+    store = purging
+    sid = stream("reservation")
+    assert await store.purge_stream(sid) is False
+    await store.append(sid, events(1), NO_STREAM)
+    assert await store.purge_stream(sid) is True
+    assert await store.purge_stream(sid) is False
+    assert await store.read_all() == []
+
+
+async def test_an_append_racing_a_purge_lands_wholly_before_it_or_after_it(
+    purging: EventStore,
+) -> None:
+    store = purging
+    for _ in range(5):
+        sid = stream("reservation")
+        await store.append(sid, events(3), NO_STREAM)
+        await asyncio.gather(store.purge_stream(sid), store.append(sid, events(1, fresh=True)))
+        left = [(e.version, json.loads(e.data).get("fresh")) for e in await store.read_stream(sid)]
+        # Before: purged with the rest. After: a new stream of its own, from version 0.
+        assert left in ([], [(0, True)])
+        assert await store.stream_version(sid) == (None if left == [] else 0)
+        everything = await store.read_all(limit=10_000)
+        assert [e.version for e in everything if e.stream_id == sid] == [v for v, _ in left]
+
+
+async def test_purging_is_refused_for_a_category_not_allowed_and_changes_nothing(
+    store: EventStore,
+) -> None:
+    """Published streams are never purged: their records stay on the topic and replays of the
+    store must keep matching them. A store purges nothing until told which categories it may."""
+    published = stream("participant")
+    await store.append(published, events(2), NO_STREAM)
+    with pytest.raises(PurgeRefused, match="participant"):
+        await store.purge_stream(published)
+    store.allow_purging({"reservation"})
+    with pytest.raises(PurgeRefused):
+        await store.purge_stream(published)
+    assert payloads(await store.read_stream(published)) == [0, 1]
+    assert len(await store.read_all()) == 2
 
 
 # ------------------------------------------------------------------ subscriptions

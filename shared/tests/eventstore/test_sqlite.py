@@ -52,3 +52,36 @@ async def test_an_append_gives_up_when_the_lock_is_never_released(tmp_path: Path
     finally:
         other_process.close()
         await store.close()
+
+
+async def test_a_purged_stream_leaves_no_trace_in_the_database_or_its_wal(tmp_path: Path) -> None:
+    """What a purge removes is gone from the files, not only from reads: deleted cells are
+    zeroed (secure_delete) and the WAL, which holds older images of the pages, is emptied."""
+    secret_key = "5f" * 32  # stands for a keyed hash of a СНИЛС: in the stream id and the data
+    person_key = "a7" * 32
+    secret_stream = f"reservation-{secret_key}"
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        store.allow_purging({"reservation"})
+        for n in range(50):  # other streams around it, before and after
+            await store.append(f"reservation-{n:064x}", [NewEvent("ChildReserved", b"{}")])
+        data = json.dumps({"reservation_key": secret_key, "person_key": person_key}).encode()
+        await store.append(secret_stream, [NewEvent("ChildReserved", data)], NO_STREAM)
+        await store.append(secret_stream, [NewEvent("DuplicateReviewRequested", data)], 0)
+        for n in range(50, 100):
+            await store.append(f"reservation-{n:064x}", [NewEvent("ChildReserved", b"{}")])
+
+        def files_holding(needle: bytes) -> list[str]:
+            return sorted(
+                p.name for p in tmp_path.iterdir() if p.is_file() and needle in p.read_bytes()
+            )
+
+        assert files_holding(secret_key.encode()), "the scan sees the key while it is stored"
+        assert await store.purge_stream(secret_stream)
+        for needle in (secret_key.encode(), person_key.encode()):
+            assert files_holding(needle) == []
+        assert await store.stream_version(f"reservation-{0:064x}") == 0
+    finally:
+        await store.close()
+    for needle in (secret_key.encode(), person_key.encode()):
+        assert files_holding(needle) == []

@@ -198,3 +198,28 @@ async def test_given_readers_and_a_live_feed_when_rebuilt_twice_then_readers_nev
         assert seen == sorted(seen)
     assert all(r.rounds >= 1 for r in reports)
     assert await read_counts(read_model) == expected_counts(await store.read_all(limit=100_000))
+
+
+async def test_a_feed_of_published_types_never_sees_the_other_streams_not_even_their_ids(
+    read_model: ReadModel, store: EventStore
+) -> None:
+    """A service feeds another's store as the Kafka path would see it: its published types
+    only. The internal streams (here a reservation, its id a keyed hash) are neither applied
+    nor kept in the feed's bookkeeping; a catch-up ends though the store's last events are
+    internal ones."""
+    await append_some(store, 40)
+    secret = "reservation-" + "5f" * 32
+    await store.append(secret, [NewEvent("ChildReserved", b"{}")])
+    await append_some(store, 10, seed=3)
+    await store.append(secret, [NewEvent("DuplicateReviewRequested", b"{}")])  # the last event
+    published = {"Registered", "Answered", "Corrected"}
+    feed = EmbeddedFeed(read_model, StreamCounter(), {SOURCE: store}, event_types=published)
+
+    await asyncio.wait_for(feed.catch_up({}), 10.0)
+
+    everything = await store.read_all(limit=10_000)
+    expected = expected_counts([e for e in everything if e.type in published])
+    assert await read_counts(read_model) == expected
+    applied = {stream_id for (_, stream_id) in await read_applied(read_model)}
+    assert secret not in applied
+    assert applied == set(expected)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from bilet import stores
 from bilet.audit import EventStoreAuditLog
+from bilet.contracts import CATALOGUE
 from bilet.crypto import KeyStore
 from bilet.eventstore import EventStore
 from bilet.projections import EmbeddedFeed, ReadModel
@@ -78,7 +79,12 @@ async def open_runtime(settings: ConsentSettings, clock: Clock = utc_now) -> Asy
             sources = await stores.open_source_stores(settings, [IDENTITY])
             for source in sources.values():
                 stack.push_async_callback(source.close)
+            # Published types only, as on Kafka: identity's reservation streams never reach
+            # this read model, not even as stream ids.
             feed = EmbeddedFeed(
-                read_model, ParticipantFactsProjection(), {**sources, CONSENT: store}
+                read_model,
+                ParticipantFactsProjection(),
+                {**sources, CONSENT: store},
+                event_types=CATALOGUE.event_types(),
             )
         yield Runtime(settings, store, keystore, documents, read_model, service, feed)

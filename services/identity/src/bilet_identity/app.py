@@ -2,26 +2,36 @@
 
 Wires the real adapters from settings: the event store (SQLite under `var/` embedded, PostgreSQL
 schema `bvb_identity` with `BVB_EVENT_STORE=postgres`), the key store and master key, the
-pseudonym key, the audit trail (in the same store), and the readiness probe (the store answers).
+pseudonym key, the audit trail (in the same store), the readiness probe (the store answers) and,
+embedded, the feed of the consent service's erasures (`application.erasures`), which the worker
+runs instead in the distributed mode.
 """
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
 
 from fastapi import FastAPI
 
+from bilet import stores
 from bilet.audit import EventStoreAuditLog
+from bilet.contracts import CATALOGUE
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
-from bilet.http import ReadinessCheck, ServiceDescription, answers, create_service_app
-from bilet_identity.adapters.stores import (
-    load_pseudonym_key,
-    open_event_store,
-    open_key_store,
+from bilet.http import (
+    ReadinessCheck,
+    ServiceDescription,
+    answers,
+    create_service_app,
+    feed_readiness,
 )
+from bilet.projections import BackgroundFeed, EmbeddedFeed
+from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
+from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
 from bilet_identity.api.routes import router
+from bilet_identity.application.erasures import ErasureReleaseProjection
 from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.application.service import IdentityService
 from bilet_identity.demo import load_demo_data
@@ -40,28 +50,49 @@ SERVICE = ServiceDescription(
 )
 # A class list of 20,000 pupils is about 2.5 MB.
 IMPORT_BODY_LIMIT: Final = 8 << 20
+# Where the consent service's events come from (its store embedded, its topic distributed).
+CONSENT: Final = "consent"
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
+    # Without its feed (or the worker), an erased child's reservation is never released.
+    feed = (
+        BackgroundFeed("identity-feed", "embedded feed of erasures")
+        if settings.identity_embedded_feed
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pseudonymiser = Pseudonymiser(load_pseudonym_key(settings))
-        store = await open_event_store(settings)
-        keystore = await open_key_store(settings)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            store = await open_event_store(settings)
+            stack.push_async_callback(store.close)
+            keystore = await open_key_store(settings)
+            stack.push_async_callback(keystore.close)
+            pseudonymiser = Pseudonymiser(await load_pseudonym_key(settings, store, keystore))
             service = IdentityService(
                 store, FieldCipher(keystore), EventStoreAuditLog(store), pseudonymiser
             )
             app.state.event_store = store
             app.state.identity = service
+            if feed is not None:
+                read_model = await open_read_model(settings)
+                stack.push_async_callback(read_model.close)
+                sources = await stores.open_source_stores(settings, [CONSENT])
+                for source in sources.values():
+                    stack.push_async_callback(source.close)
+                # Published types only, as on Kafka (consent's internal streams stay unread).
+                erasures = EmbeddedFeed(
+                    read_model,
+                    ErasureReleaseProjection(service.release_erased),
+                    sources,
+                    event_types=CATALOGUE.event_types(),
+                )
+                app.state.feed_task = await stack.enter_async_context(feed.running(erasures))
             if settings.identity_demo_data:
                 await load_demo_data(service)
             yield
-        finally:
-            await keystore.close()
-            await store.close()
 
     async def store_answers() -> ReadinessCheck:
         store: EventStore | None = getattr(app.state, "event_store", None)
@@ -73,7 +104,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         [router],
         lifespan,
         settings=settings,
-        readiness=[store_answers],
+        readiness=[store_answers, feed_readiness(feed)],
         body_limits={"/v1/participants/import": IMPORT_BODY_LIMIT},
     )
     app.add_exception_handler(DomainError, on_domain_error)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Final
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from bilet.settings import PlatformSettings
 
@@ -12,15 +12,20 @@ POSTGRES_SCHEMA: Final = "bvb_identity"
 
 
 class IdentitySettings(PlatformSettings):
-    # The secret of the keyed hashes that stand for a СНИЛС and for a name with a birth date
-    # (`BVB_IDENTITY_PSEUDONYM_KEY`, 32 random bytes, base64). Every replica must share it, and it
-    # must never change: a new key would let a child already registered register again. In
-    # development it is made once under var/.
+    # The secret of the keyed hashes that stand for a СНИЛС and for a name with a birth date is
+    # kept by the key store (`adapters.pseudonym_key`), made on first use. A key set the old way
+    # (`BVB_IDENTITY_PSEUDONYM_KEY`, 32 random bytes, base64, or the development file under var/)
+    # is taken over once, so that existing reservations keep matching; it must never change.
     identity_pseudonym_key: SecretStr | None = None
     # The PostgreSQL schema of the store (`BVB_EVENT_STORE=postgres`): one per service.
     identity_store_schema: str = POSTGRES_SCHEMA
     # Load the Leningrad oblast 2019 demo data when the store is empty (the embedded host does).
     identity_demo_data: bool = False
+    # Follow the consent service's store in-process (embedded) for `ParticipantErased`, rather
+    # than leaving it to the worker (`python -m bilet_identity.worker`, distributed).
+    identity_embedded_feed: bool = True
+    # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
+    identity_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
 
     @property
     def pseudonym_key_path(self) -> Path:

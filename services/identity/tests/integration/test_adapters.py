@@ -2,20 +2,16 @@
 
 import base64
 import os
-import stat
 from collections.abc import Callable
 
 import pytest
 
+from bilet.contracts import CATALOGUE
 from bilet.crypto import SqliteKeyStore
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.stores import StoreSettingsError
-from bilet_identity.adapters.stores import (
-    PseudonymKeyError,
-    load_pseudonym_key,
-    open_event_store,
-    open_key_store,
-)
+from bilet_identity.adapters.pseudonym_key import STREAM, PseudonymKeyError, load_pseudonym_key
+from bilet_identity.adapters.stores import open_event_store, open_key_store
 from bilet_identity.settings import IdentitySettings
 
 
@@ -63,28 +59,67 @@ async def test_keys_live_in_the_suites_one_key_store(
     assert (settings.var_dir / "master.key").exists()
 
 
-def test_the_development_pseudonym_key_is_made_once_and_kept_private(
+async def _load(settings: IdentitySettings) -> bytes:
+    store = await open_event_store(settings)
+    keystore = await open_key_store(settings)
+    try:
+        return await load_pseudonym_key(settings, store, keystore)
+    finally:
+        await keystore.close()
+        await store.close()
+
+
+def _files_holding(settings: IdentitySettings, secret: bytes) -> list[str]:
+    forms = (secret, base64.b64encode(secret), secret.hex().encode())
+    return sorted(
+        path.name
+        for path in settings.var_dir.rglob("*")
+        if path.is_file() and any(form in path.read_bytes() for form in forms)
+    )
+
+
+async def test_the_pseudonym_key_is_made_once_and_kept_by_the_key_store_never_in_clear(
     make_settings: Callable[..., IdentitySettings],
 ) -> None:
-    settings = make_settings()
-    first = load_pseudonym_key(settings)
-    assert load_pseudonym_key(settings) == first
+    settings = make_settings()  # no pseudonym key configured: none is needed
+    first = await _load(settings)
     assert len(first) == 32
-    mode = stat.S_IMODE(os.stat(settings.pseudonym_key_path).st_mode)
-    assert mode == 0o600
+    assert await _load(settings) == first
+    assert await _load(make_settings()) == first, "every replica, every start: the same key"
+    assert not settings.pseudonym_key_path.exists()
+    assert _files_holding(settings, first) == [], "only wrapped, in no file in the clear"
+    store = await open_event_store(settings)
+    try:
+        (kept,) = await store.read_stream(STREAM)
+        assert kept.type == "PseudonymKeyKept"
+        assert not CATALOGUE.is_published(kept.type)
+    finally:
+        await store.close()
+
+
+async def test_a_key_configured_the_old_way_is_taken_over_once(
+    make_settings: Callable[..., IdentitySettings],
+) -> None:
+    """The development file: read once, kept by the key store, deleted; reservations made with
+    it keep matching."""
+    settings = make_settings()
+    legacy = b"L" * 32
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.pseudonym_key_path.write_text(base64.b64encode(legacy).decode())
     os.chmod(settings.pseudonym_key_path, 0o644)
     with pytest.raises(PseudonymKeyError, match="chmod 600"):
-        load_pseudonym_key(settings)
-
-
-def test_outside_development_the_pseudonym_key_comes_from_configuration(
-    make_settings: Callable[..., IdentitySettings],
-) -> None:
-    with pytest.raises(PseudonymKeyError, match="BVB_IDENTITY_PSEUDONYM_KEY"):
-        load_pseudonym_key(make_settings(environment="production"))
-    configured = base64.b64encode(b"p" * 32).decode()
-    settings = make_settings(environment="production", identity_pseudonym_key=configured)
-    assert load_pseudonym_key(settings) == b"p" * 32
+        await _load(settings)
+    os.chmod(settings.pseudonym_key_path, 0o600)
+    assert await _load(settings) == legacy
+    assert not settings.pseudonym_key_path.exists()
+    assert await _load(settings) == legacy
+    assert _files_holding(settings, legacy) == []
+    # The setting of production: the same key is accepted, another one stops the service.
+    same = base64.b64encode(legacy).decode()
+    assert await _load(make_settings(identity_pseudonym_key=same)) == legacy
+    other = base64.b64encode(b"p" * 32).decode()
+    with pytest.raises(PseudonymKeyError, match="differs"):
+        await _load(make_settings(identity_pseudonym_key=other))
     for wrong in ("not base64!", base64.b64encode(b"short").decode()):
         with pytest.raises(PseudonymKeyError):
-            load_pseudonym_key(make_settings(identity_pseudonym_key=wrong))
+            await _load(make_settings(identity_pseudonym_key=wrong))

@@ -100,4 +100,7 @@ async def test_readiness_reports_the_postgres_store(postgres_settings: IdentityS
         async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
             ready = await client.get("/identity/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == [{"name": "event_store", "ready": True, "detail": None}]
+    assert ready.json()["checks"] == [
+        {"name": "event_store", "ready": True, "detail": None},
+        {"name": "feed", "ready": True, "detail": "embedded"},  # of consent's erasures
+    ]

@@ -24,6 +24,7 @@ from typing import Final
 from fastapi import FastAPI
 
 from bilet.audit import EventStoreAuditLog
+from bilet.contracts import CATALOGUE
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
 from bilet.http import (
@@ -103,7 +104,9 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             if app.state.layout_outdated and sources:
                 # `make run` on a var/ of an older version: rebuild before serving.
                 _log.warning("the portfolio read model has an older layout: rebuilding it")
-                await rebuild_from_stores(read_model, projection, sources)
+                await rebuild_from_stores(
+                    read_model, projection, sources, event_types=CATALOGUE.event_types()
+                )
                 app.state.layout_outdated = False
             if not app.state.layout_outdated:  # else left as it is, for the rebuild to replace
                 await read_model.install(projection)
@@ -114,7 +117,15 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             metrics: ProjectionMetrics = app.state.projection_metrics
             lag: LagProbe | None = None
             if background is not None:
-                feed = EmbeddedFeed(read_model, projection, sources, metrics=metrics)
+                # Published types only, as on Kafka: other services' internal streams (identity's
+                # reservations) never reach the read model, not even as stream ids.
+                feed = EmbeddedFeed(
+                    read_model,
+                    projection,
+                    sources,
+                    metrics=metrics,
+                    event_types=CATALOGUE.event_types(),
+                )
                 await stack.enter_async_context(background.running(feed))
                 lag = StoreLag(read_model, sources, metrics)
             elif settings.kafka_bootstrap:

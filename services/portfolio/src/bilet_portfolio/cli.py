@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from bilet.contracts import CATALOGUE
 from bilet.projections import ReadModel, rebuild_from_kafka, rebuild_from_stores
 from bilet.projections.kafka import partitions_of
 from bilet.projections.port import SHADOW_SUFFIX
@@ -122,7 +123,9 @@ async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) 
                 bar = ProgressBar(out, "rebuilding portfolio from the stores ")
                 watcher = asyncio.create_task(_watch(read_model, goals, bar, lambda: finished))
                 try:
-                    report = await rebuild_from_stores(read_model, projection, sources)
+                    report = await rebuild_from_stores(
+                        read_model, projection, sources, event_types=CATALOGUE.event_types()
+                    )
                 finally:
                     finished = True
                     await watcher

@@ -4,6 +4,7 @@ adapters (and KurrentDB for operators who run it) that pass one contract suite."
 from bilet.eventstore.errors import (
     EventIdsConflict,
     EventStoreError,
+    PurgeRefused,
     StreamDeleted,
     WrongExpectedVersion,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "EventStoreError",
     "ExpectedVersion",
     "NewEvent",
+    "PurgeRefused",
     "RecordedEvent",
     "StreamAppend",
     "StreamDeleted",

@@ -31,3 +31,8 @@ class EventIdsConflict(EventStoreError):
 
 class StreamDeleted(EventStoreError):
     """The stream is deleted and was read or expected to exist."""
+
+
+class PurgeRefused(EventStoreError):
+    """A purge the store must not do: the stream's category is not one the store was allowed to
+    purge (`EventStore.allow_purging`), or the adapter cannot really remove events."""

@@ -23,7 +23,8 @@ from bilet.eventstore.rules import (
 class InMemoryEventStore(EventStore):
     def __init__(self) -> None:
         super().__init__()
-        self._all: list[RecordedEvent] = []
+        # Position p is at index p - 1; a purged event leaves None, so positions stay unique.
+        self._all: list[RecordedEvent | None] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._ids: dict[UUID, StoredId] = {}
         self._metadata: dict[str, StreamMetadata] = {}
@@ -116,8 +117,9 @@ class InMemoryEventStore(EventStore):
         event_types: Collection[str] | None = None,
     ) -> list[RecordedEvent]:
         selected = []
-        # Positions are dense here: position p is at index p - 1.
         for event in self._all[max(after_position, 0) :]:
+            if event is None:
+                continue  # purged
             if categories is not None and event.category not in categories:
                 continue
             if event_types is not None and event.type not in event_types:
@@ -135,6 +137,14 @@ class InMemoryEventStore(EventStore):
 
     async def set_stream_metadata(self, stream_id: str, metadata: StreamMetadata) -> None:
         self._metadata[stream_id] = metadata
+
+    async def _purge(self, stream_id: str) -> bool:
+        stream = self._streams.pop(stream_id, [])
+        self._metadata.pop(stream_id, None)
+        for event in stream:
+            self._all[event.position - 1] = None
+            del self._ids[event.event_id]
+        return bool(stream)
 
     async def close(self) -> None:
         return None

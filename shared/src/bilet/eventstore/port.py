@@ -4,9 +4,10 @@ in `shared/tests/eventstore/` checks, so services never know which store they ru
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Final
 
+from bilet.eventstore.errors import PurgeRefused
 from bilet.eventstore.model import (
     ANY,
     START,
@@ -16,6 +17,7 @@ from bilet.eventstore.model import (
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
+    category_of,
 )
 
 # A subscriber whose next events are committed but held behind a read horizon looks again after
@@ -40,6 +42,8 @@ class EventStore(ABC):
 
     def __init__(self) -> None:
         self._wakeup = asyncio.Event()
+        # The categories `purge_stream` may remove streams of: none until the service says so.
+        self.purgeable_categories: frozenset[str] = frozenset()
 
     async def append(
         self,
@@ -105,6 +109,32 @@ class EventStore(ABC):
         await self.set_stream_metadata(
             stream_id, StreamMetadata(truncate_before=truncate_before, deleted=True)
         )
+
+    def allow_purging(self, categories: Iterable[str]) -> None:
+        """Let `purge_stream` remove streams of these categories. Only a service's internal
+        categories, never relayed, belong here: a published stream's records stay on its topic
+        and in read models, and a store that lost them could not be replayed against them."""
+        self.purgeable_categories = self.purgeable_categories | frozenset(categories)
+
+    async def purge_stream(self, stream_id: str) -> bool:
+        """Remove a stream and every event of it from storage: unlike `delete_stream`, nothing
+        is kept (no metadata, no versions: appending again starts a new stream at version 0) and
+        the bytes are gone as far as the adapter's storage allows (docs/adr/0016). Positions are
+        never given out again. True when there was something to remove.
+
+        Raises `PurgeRefused` for a category not allowed by `allow_purging`, or when the adapter
+        cannot remove events."""
+        category = category_of(stream_id)
+        if category not in self.purgeable_categories:
+            raise PurgeRefused(
+                f"streams of category {category!r} may not be purged from this store "
+                f"(allowed: {sorted(self.purgeable_categories)})"
+            )
+        return await self._purge(stream_id)
+
+    async def _purge(self, stream_id: str) -> bool:
+        """Remove the stream's rows; adapters that can really forget override this."""
+        raise PurgeRefused(f"{type(self).__name__} cannot purge streams")
 
     async def subscribe_all(
         self,

@@ -9,6 +9,10 @@ lock only their own stream rows) while readers still never skip an event nor see
 The trade-off (see docs/adr/0003-event-store.md): any long-open transaction with a transaction id,
 in any database of the cluster, holds the horizon back and delays delivery until it ends.
 
+A purge (`purge_stream`, docs/adr/0016) deletes the stream's rows under its stream row's lock;
+PostgreSQL keeps the deleted row versions in the table's pages until they are reused, and in the
+WAL and backups until those are recycled (the ADR says what that means).
+
 Every append is one call of the `append_events` SQL function (one round trip, as in Message DB).
 Live subscriptions are woken at once in this process, by LISTEN/NOTIFY across processes (sent after
 the commit, see `_announce_append`), and poll as a fallback.
@@ -325,6 +329,24 @@ class PostgresEventStore(EventStore):
             "truncate_before = COALESCE(s.version + 1, s.truncate_before)",
             stream_id,
         )
+
+    async def _purge(self, stream_id: str) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            # The stream row's lock orders the purge with appends: one waiting for it finds no
+            # row afterwards and starts the stream anew at version 0.
+            await connection.execute(
+                f"SELECT 1 FROM {self.schema}.streams WHERE stream_id = $1 FOR UPDATE",  # noqa: S608
+                stream_id,
+            )
+            events: str = await connection.execute(
+                f"DELETE FROM {self.schema}.events WHERE stream_id = $1",  # noqa: S608
+                stream_id,
+            )
+            streams: str = await connection.execute(
+                f"DELETE FROM {self.schema}.streams WHERE stream_id = $1",  # noqa: S608
+                stream_id,
+            )
+        return events != "DELETE 0" or streams != "DELETE 0"
 
     # -------------------------------------------------------------- reading
 

@@ -6,12 +6,18 @@ gap-safe by construction. Appends run on the event loop's thread (see `_LoopConn
 a microsecond write to a thread costs more than the write); reads, which may take milliseconds,
 run on a thread of their own.
 
+Purging (`purge_stream`, docs/adr/0016) deletes rows on a connection with `secure_delete=ON`
+(every connection has it, so no earlier update or page split left stale copies in free space),
+then truncates the WAL, which holds older images of the pages. A purge of the newest events
+records the highest position given out (`position_floor`), so it is never given out again.
+
 Durability: WAL journal; `synchronous=FULL` by default, so a committed append survives a power
 loss. `synchronous="NORMAL"` survives a crash of the process but may lose the last commits on power
 loss, never corrupting the file.
 """
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -38,6 +44,8 @@ from bilet.eventstore.rules import (
     check_expected_version,
 )
 
+_log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -62,6 +70,12 @@ CREATE TABLE IF NOT EXISTS streams (
     truncate_before INTEGER NOT NULL DEFAULT 0,
     deleted         INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+-- Set only when a purge removed the newest events: SQLite would otherwise give their positions
+-- (rowids) out again. The next append starts above it and clears it.
+CREATE TABLE IF NOT EXISTS position_floor (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+);
 """
 
 COLUMNS = "stream_id, version, position, event_id, type, data, metadata, recorded_at"
@@ -93,6 +107,8 @@ def _connect(path: Path, synchronous: Synchronous, busy_timeout_ms: int) -> sqli
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
     db.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    # Freed cells and pages are zeroed: a purge (or any update) leaves no old bytes behind.
+    db.execute("PRAGMA secure_delete=ON")
     return db
 
 
@@ -214,6 +230,7 @@ class SqliteEventStore(EventStore):
     ) -> list[AppendResult]:
         now = time.time()
         results = []
+        first_position = self._position_after_floor(db)
         for append in appends:
             row = db.execute(
                 "SELECT version, deleted FROM streams WHERE stream_id = ?", (append.stream_id,)
@@ -223,10 +240,12 @@ class SqliteEventStore(EventStore):
             first = 0 if row is None or row[0] is None else row[0] + 1
             category = category_of(append.stream_id)
             db.executemany(
-                "INSERT INTO events (stream_id, version, event_id, type, data, metadata, "
-                "recorded_at, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (position, stream_id, version, event_id, type, data, "
+                "metadata, recorded_at, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
+                        # NULL: SQLite gives the next position (the largest so far, plus one).
+                        first_position if i == 0 else None,
                         append.stream_id,
                         first + i,
                         event.event_id.bytes,
@@ -239,6 +258,7 @@ class SqliteEventStore(EventStore):
                     for i, event in enumerate(append.events)
                 ],
             )
+            first_position = None
             (position,) = db.execute("SELECT last_insert_rowid()").fetchone()
             version = first + len(append.events) - 1
             db.execute(
@@ -248,6 +268,17 @@ class SqliteEventStore(EventStore):
             )
             results.append(AppendResult(append.stream_id, version, position))
         return results
+
+    @staticmethod
+    def _position_after_floor(db: sqlite3.Connection) -> int | None:
+        """The position the next event must take when a purge removed the newest events (None:
+        SQLite's own choice is right); clears the floor, which the append then passes."""
+        floor = db.execute("SELECT position FROM position_floor").fetchone()
+        if floor is None:
+            return None
+        db.execute("DELETE FROM position_floor")
+        (top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
+        return None if top is not None and top >= floor[0] else floor[0] + 1
 
     def _stored_ids(self, db: sqlite3.Connection, append: StreamAppend) -> list[StoredId | None]:
         ids = [event.event_id.bytes for event in append.events]
@@ -280,6 +311,51 @@ class SqliteEventStore(EventStore):
                 (stream_id,),
             )
         )
+
+    async def _purge(self, stream_id: str) -> bool:
+        removed = await self._writer.run(lambda db: self._purge_in_transaction(db, stream_id))
+        if removed:
+            await self._truncate_wal()
+        return removed
+
+    @staticmethod
+    def _purge_in_transaction(db: sqlite3.Connection, stream_id: str) -> bool:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
+            removed = db.execute("DELETE FROM events WHERE stream_id = ?", (stream_id,)).rowcount
+            removed += db.execute("DELETE FROM streams WHERE stream_id = ?", (stream_id,)).rowcount
+            (new_top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
+            if top is not None and (new_top is None or new_top < top):
+                db.execute(
+                    "INSERT INTO position_floor (id, position) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET position = MAX(position, excluded.position)",
+                    (top,),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return removed > 0
+
+    async def _truncate_wal(self) -> None:
+        """Checkpoint and empty the WAL, whose frames still hold the pages as they were before
+        the purge. A reader of another connection may hold it back for a moment; past
+        `BUSY_WAIT_LIMIT` the WAL is left to the next purge or checkpoint, and that is logged."""
+        waited, pause = 0.0, 0.001
+        while True:
+            busy, _, _ = await self._writer.run(
+                lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            )
+            if not busy:
+                return
+            if waited >= self._writer.BUSY_WAIT_LIMIT:
+                _log.warning("%s: the WAL could not be emptied after a purge (readers)", self.path)
+                return
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 0.1)
 
     # -------------------------------------------------------------- reading
 

@@ -14,7 +14,7 @@ live in a background task whose state readiness reports.
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
 
 from bilet.background import in_background, stop
 from bilet.eventstore import EventStore, RecordedEvent
@@ -44,8 +44,15 @@ class EmbeddedFeed:
         gap_backoff: float = 0.2,
         attempts: int = 3,
         retry_backoff: float = 1.0,
+        event_types: Collection[str] | None = None,
     ) -> None:
         self.read_model = read_model
+        # Only these types are read from the stores (None: all). A service's feed passes the
+        # published ones (`bilet.contracts.CATALOGUE.event_types()`): what a relay would put on
+        # Kafka, so that another service's internal streams (uniqueness reservations, whose ids
+        # are keyed hashes of a СНИЛС) never reach this read model, not even as a stream id in
+        # its bookkeeping, just as on the Kafka path.
+        self.event_types = None if event_types is None else frozenset(event_types)
         self.projection = projection
         self.sources = dict(sources)
         self.metrics = metrics or ProjectionMetrics()
@@ -67,12 +74,27 @@ class EmbeddedFeed:
     async def catch_up(self, targets: Mapping[tuple[str, int], int]) -> None:
         await self.projector.install()
         goals = {
-            source: max(await store.head_position(), targets.get((source, 0), 0))
+            source: max(await self._head(source, store), targets.get((source, 0), 0))
             for source, store in self.sources.items()
         }
         await asyncio.gather(
             *(self._follow(source, store, goals[source]) for source, store in self.sources.items())
         )
+
+    async def _head(self, source: str, store: EventStore) -> int:
+        """The position a catch-up must reach: the store's head, or with a filter the last event
+        it lets through (the checkpoint only ever reaches delivered events). Finding it reads
+        what the catch-up will read, once more: catch-ups run at start and in rebuilds."""
+        head = await store.head_position()
+        if self.event_types is None:
+            return head
+        position = last = (await self.projector.resume_points(source, [0], source))[0]
+        while batch := await store.read_all(position, 1000, event_types=self.event_types):
+            position = batch[-1].position
+            last = max([last, *(e.position for e in batch if e.position <= head)])
+            if position >= head:
+                break
+        return last
 
     async def _follow(self, source: str, store: EventStore, goal: int | None) -> None:
         projector = self.projector
@@ -129,7 +151,9 @@ class EmbeddedFeed:
 
         async def pump() -> None:
             try:
-                async for event in store.subscribe_all(after, batch_size=self.batch_size):
+                async for event in store.subscribe_all(
+                    after, batch_size=self.batch_size, event_types=self.event_types
+                ):
                     await queue.put(event)
             except Exception as error:
                 await queue.put(error)

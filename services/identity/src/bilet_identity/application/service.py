@@ -9,12 +9,14 @@ token. Queries read the small catalogue view (`catalogue`) or fold a participant
 read or write of personal data is audited (`bilet.audit`), by ids only.
 
 The use cases are grouped by idea: the programme's frame (`programme`), registration and the
-uniqueness of a child (`registration`), a participant's later life (`lifecycle`).
+uniqueness of a child (`registration`), a participant's later life (`lifecycle`), and what is
+purged once consent has erased them (`erasures`).
 """
 
+from bilet_identity.application.erasures import ErasureRelease
 from bilet_identity.application.lifecycle import ParticipantLife
 from bilet_identity.application.programme import ProgrammeCommands
 
 
-class IdentityService(ProgrammeCommands, ParticipantLife):
+class IdentityService(ProgrammeCommands, ParticipantLife, ErasureRelease):
     """Every use case of identity, over one store, key store, audit trail and pseudonym key."""

@@ -1,8 +1,9 @@
 """Events that stay inside the identity service: never relayed, never published.
 
 They live in their own stream categories (`INTERNAL_CATEGORIES`), so a relay or a projection
-tells them apart by the stream id alone: `reservation-<keyed hash>` (one child, one profile) and
-`profile-<participant id>` (what identity keeps about a participant beyond the published events).
+tells them apart by the stream id alone: `reservation-<keyed hash>` (one child, one profile),
+`profile-<participant id>` (what identity keeps about a participant beyond the published events)
+and `secret-pseudonym-key` (the pseudonym key, wrapped by the key store).
 They are registered in their own registry, `INTERNAL_EVENTS`, not in the published catalogue.
 """
 
@@ -19,8 +20,14 @@ from bilet.contracts.sealed import Sealed, personal
 RESERVATION_CATEGORY: Final = "reservation"
 PROFILE_CATEGORY: Final = "profile"
 AUDIT_CATEGORY: Final = "audit"  # bilet.audit's trail, in the same store
+SECRET_CATEGORY: Final = "secret"  # noqa: S105 - a stream category: the wrapped pseudonym key
 # Categories a relay must not publish: everything of identity's store outside them is published.
-INTERNAL_CATEGORIES: Final = frozenset({RESERVATION_CATEGORY, PROFILE_CATEGORY, AUDIT_CATEGORY})
+INTERNAL_CATEGORIES: Final = frozenset(
+    {RESERVATION_CATEGORY, PROFILE_CATEGORY, AUDIT_CATEGORY, SECRET_CATEGORY}
+)
+# What is purged from the store once a participant is erased (docs/adr/0016): the audit trail
+# stays, the published streams stay (their personal fields die with the key).
+PURGEABLE_CATEGORIES: Final = frozenset({RESERVATION_CATEGORY, PROFILE_CATEGORY})
 
 INTERNAL_EVENTS: Final = EventRegistry()
 
@@ -112,6 +119,23 @@ class GuardianAccountLinked(_Profile):
     participant_id: UUID
     guardian_id: UUID
     relationship: Relationship
+
+
+@INTERNAL_EVENTS.register
+class PseudonymKeyKept(_Internal):
+    """The secret of identity's keyed hashes, encrypted under the key store's key of a reserved
+    subject (`bilet_identity.adapters.pseudonym_key`): the store holds only the ciphertext."""
+
+    event_type: ClassVar[str] = "PseudonymKeyKept"
+    stream_category: ClassVar[str] = SECRET_CATEGORY
+    stream_key: ClassVar[str] = "name"
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    key_subject: str = Field(
+        pattern=r"^bilet\.identity\.pseudonym-key/[0-9a-f]{32}$",
+        description="The key store's subject whose data key wraps it (never a participant).",
+    )
+    sealed_key: dict[str, str] = Field(description="A FieldCipher envelope of the key (base64).")
 
 
 INTERNAL_EVENTS.check()

@@ -24,7 +24,7 @@ from kurrentdbclient.exceptions import (
     WrongCurrentVersionError,
 )
 
-from bilet.eventstore.errors import EventStoreError, StreamDeleted
+from bilet.eventstore.errors import EventStoreError, PurgeRefused, StreamDeleted
 from bilet.eventstore.kurrentdb.mapping import (
     Selection,
     ServerFilter,
@@ -252,6 +252,14 @@ class KurrentDbEventStore(EventStore):
             await self._client.delete_stream(name, current_version=KurrentStreamState.ANY)
 
     # -------------------------------------------------------------- reading
+
+    async def _purge(self, stream_id: str) -> bool:
+        # KurrentDB removes events only by a scavenge after a delete; a hard delete (tombstone)
+        # also forbids the stream name for ever, and a purged reservation must be taken again.
+        raise PurgeRefused(
+            "KurrentDB cannot purge a stream (its events go only at a scavenge, and a tombstone "
+            "forbids the stream name for ever): run such a service on SQLite or PostgreSQL"
+        )
 
     async def get_stream_metadata(self, stream_id: str) -> StreamMetadata:
         try:

@@ -1,0 +1,126 @@
+"""What identity does when the consent service has destroyed a participant's data
+(`ParticipantErased`): it purges the participant's uniqueness reservation and internal profile
+from its store (`EventStore.purge_stream`, storage that really forgets), so that the keyed hashes
+of the child's СНИЛС, name and birth date are kept nowhere and the child can be registered again.
+
+The published `participant-<id>` stream stays: its personal fields are sealed under the destroyed
+key and read as erased. See docs/adr/0016-forgetting-the-reservation.md.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
+from uuid import UUID
+
+from bilet.audit import Access, AuditLog
+from bilet.contracts import CATALOGUE, decode
+from bilet.contracts.catalogue.consent import ParticipantErased
+from bilet.eventstore import EventStore, RecordedEvent
+from bilet.http.auth import Principal, Role
+from bilet.projections import ReadModelTx, Table
+from bilet_identity.application.base import IdentityCore
+from bilet_identity.application.eventlog import decode_event
+from bilet_identity.application.inputs import CommandContext
+from bilet_identity.domain import profile as profiles
+from bilet_identity.domain import reservation as reservations
+from bilet_identity.domain.internal import (
+    PURGEABLE_CATEGORIES,
+    ProfileRecorded,
+    ReservationKeyChanged,
+)
+
+_log = logging.getLogger(__name__)
+
+RELEASE_ACTOR: Final = "identity-erasure-release"
+# What a release destroys, as the audit trail names it (ids and field names only).
+RELEASED_FIELDS: Final = ("reservation_key", "person_key", "profile")
+
+
+class ReservationRelease:
+    """The purge itself, over nothing but identity's store and audit trail: the worker runs it
+    without the key store or the pseudonym key (it reads no personal field, hashes nothing)."""
+
+    def __init__(self, store: EventStore, audit: AuditLog) -> None:
+        self.store = store
+        self.audit = audit
+        # Only the reservations and profiles, never relayed, may be purged; the published
+        # streams and the audit trail never.
+        store.allow_purging(PURGEABLE_CATEGORIES)
+
+    async def __call__(self, participant_id: UUID) -> bool:
+        """Purge what identity keeps of an erased participant outside the published events:
+        each reservation of their profile's history that they hold (or that nobody holds any
+        more), then the profile. Safe to run again, and after a crash half-way: the profile,
+        which names the reservations, goes last. True when something was purged."""
+        profile_stream = profiles.stream_id(participant_id)
+        keys: list[str] = []
+        for record in await self.store.read_stream(profile_stream):
+            event = decode_event(record, record.stream_id)
+            if isinstance(event, ProfileRecorded | ReservationKeyChanged):
+                keys.append(event.reservation_key)
+        purged = False
+        for key in dict.fromkeys(keys):
+            holder = await self._holder(key)
+            # Held by another child now (this one's СНИЛС was corrected away and the number
+            # given to someone else): that child's reservation stays.
+            if holder not in (participant_id, None):
+                continue
+            purged |= await self.store.purge_stream(reservations.stream_id(key))
+        purged |= await self.store.purge_stream(profile_stream)
+        if purged:
+            ctx = CommandContext(Principal(subject=RELEASE_ACTOR, role=Role.OPERATOR))
+            await self.audit.record(
+                ctx.audit(Access.ERASE, participant_id, "release_reservation", RELEASED_FIELDS)
+            )
+            _log.info(
+                "released an erased participant's reservation",
+                extra={"subject": str(participant_id)},
+            )
+        return purged
+
+    async def _holder(self, key: str) -> UUID | None:
+        state = reservations.initial
+        for record in await self.store.read_stream(reservations.stream_id(key)):
+            event = decode_event(record, record.stream_id)
+            assert isinstance(event, reservations.ReservationEvent)
+            state = reservations.evolve(state, event)
+        return None if state is None else state.holder
+
+
+class ErasureRelease(IdentityCore):
+    async def release_erased(self, participant_id: UUID) -> bool:
+        """`ReservationRelease` in the API process (embedded): the catalogue view's review
+        requests, which name the holder, forget the participant too."""
+        purged = await ReservationRelease(self.store, self.audit)(participant_id)
+        self.catalogue.reviews[:] = [
+            r for r in self.catalogue.reviews if r.participant_id != participant_id
+        ]
+        return purged
+
+
+Release = Callable[[UUID], Awaitable[bool]]
+
+PROJECTION: Final = "identity_erasure_release_v1"
+
+
+class ErasureReleaseProjection:
+    """Feeds `ParticipantErased` from the consent service (its store embedded, `bilet.consent`
+    from the worker) to `release_erased`.
+
+    Unlike a read model's projection, its effect is outside the read-model transaction: a purge
+    of identity's own store. That is safe because the purge is idempotent: the runtime applying
+    an event again (a rollback, a duplicate, a replay or a rebuild) purges nothing more. The
+    runtime's checkpoint makes sure each erasure is applied at least once. It keeps no table."""
+
+    name = PROJECTION
+    tables: Sequence[Table] = ()
+
+    def __init__(self, release: Release) -> None:
+        self._release = release
+
+    async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
+        if event.type != ParticipantErased.event_type or not CATALOGUE.is_published(event.type):
+            return
+        erased = decode(event)
+        assert isinstance(erased, ParticipantErased)
+        await self._release(erased.participant_id)
