@@ -3,11 +3,13 @@ its limits, and every way a child can go wrong (crash, CPU, memory, time, too mu
 exit code nobody expects) is a `SandboxFailure`, never a hang or a result."""
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bilet.sandbox import Sandbox, SandboxFailure, SandboxLimits
+from bilet.sandbox import Sandbox, SandboxBusy, SandboxFailure, SandboxLimits
 
 # The standard library's `timeit` runs a statement once: a child that runs the code of a test.
 STATEMENT = ("timeit", "-n", "1", "-r", "1")
@@ -80,3 +82,37 @@ async def test_no_more_children_run_at_once_than_the_limit() -> None:
         await asyncio.sleep(0.01)
     await children
     assert most == 1
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("it never happened")
+
+
+async def test_runs_beyond_the_waiting_room_are_turned_away_not_queued() -> None:
+    sandbox = Sandbox(SandboxLimits(concurrency=1, max_waiting=1, wall_seconds=30))
+    sleep = (*STATEMENT, "import time; time.sleep(30)")
+    slow = asyncio.ensure_future(sandbox.run(*sleep, stdin=b""))
+    await _until(lambda: sandbox.running == 1)
+    waiting = asyncio.ensure_future(sandbox.run(*sleep, stdin=b""))
+    await _until(lambda: sandbox.waiting == 1)
+    with pytest.raises(SandboxBusy):
+        await sandbox.run(*sleep, stdin=b"")
+    for run in (slow, waiting):
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError, SandboxFailure):
+            await run
+    assert (sandbox.running, sandbox.waiting) == (0, 0)
+
+
+async def test_a_grandchild_holding_the_output_open_does_not_hold_the_slot() -> None:
+    # The child forks; both sleep with standard output open. Killing the child alone would leave
+    # the pipe open and the slot taken for ever: the whole process group goes.
+    code = "import os, time; os.fork(); time.sleep(60)"
+    sandbox = Sandbox(SandboxLimits(wall_seconds=1, concurrency=1))
+    with pytest.raises(SandboxFailure):
+        await asyncio.wait_for(sandbox.run(*STATEMENT, code, stdin=b""), 20)
+    assert sandbox.running == 0

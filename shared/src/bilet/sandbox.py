@@ -1,27 +1,38 @@
 """Run a parser of hostile input in a separate, resource-limited Python process, and fail closed.
 
 `Sandbox.run(module, *args, stdin=...)` starts `python -I -m bilet.sandbox ...` with an empty
-environment (no inherited secrets: no tokens, keys or database URLs), which applies its limits
+environment (no inherited variables: no tokens, keys or database URLs), which applies its limits
 to itself (CPU seconds, address space, no file writes, no core dumps) *before* it imports the
 target module and reads a byte of the input, then runs the module as `__main__`. The caller
 awaits the child (the event loop never blocks on it), kills it at the wall-clock limit, reads at
 most `max_output_bytes` of its standard output, and gets a `SandboxFailure` for anything but a
 clean exit with code 0 or one of the codes the caller says it expects. A semaphore bounds how
-many children run at once, so an upload storm cannot fork-bomb the host.
+many children run at once, so an upload storm cannot fork-bomb the host, and only so many runs
+may wait for one (`SandboxBusy` beyond that).
+
+What it is not (yet): a namespace or seccomp jail. The child runs as the service's user and can
+reach the network; the service process is made non-dumpable so such a child cannot read its
+/proc entries (environment, memory). A bwrap/nsjail wrapper or a decoder container is the next
+step (ADR 0015).
 
 `python -m bilet.sandbox CPU_SECONDS MEMORY_BYTES MODULE [ARGS...]` is the child's entry point.
 """
 
 import asyncio
 import contextlib
+import ctypes
+import os
 import resource
 import runpy
+import signal
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
 _CHUNK: Final = 1 << 16
+_REAP_SECONDS: Final = 5.0
+_PR_SET_DUMPABLE: Final = 4
 # The environment a child gets: enough for the C library and Python, nothing of the parent's.
 _ENVIRONMENT: Final = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
 
@@ -33,6 +44,9 @@ class SandboxLimits:
     wall_seconds: float = 30.0
     max_output_bytes: int = 64 << 20
     concurrency: int = 2
+    # Runs that may wait for a slot; one more is turned away (`SandboxBusy`) rather than held in
+    # memory with its input for minutes: an upload storm gets "try later", not an OOM kill.
+    max_waiting: int = 8
 
 
 @dataclass(frozen=True)
@@ -46,17 +60,31 @@ class SandboxFailure(Exception):
     a code nobody expects: whatever it was given is to be refused."""
 
 
+class SandboxBusy(Exception):
+    """Every slot is taken and `max_waiting` runs already wait: the input was not looked at, and
+    the caller may try again later."""
+
+
 class Sandbox:
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self.running = 0  # children alive now (at most `limits.concurrency`)
+        self.waiting = 0  # runs waiting for a slot (at most `limits.max_waiting`)
+        _not_dumpable()
 
     async def run(
         self, module: str, *args: str, stdin: bytes, expected_codes: Collection[int] = (0,)
     ) -> SandboxResult:
         """Run `module` as a sandboxed child fed `stdin`; its exit code and standard output."""
-        async with self._slots:
+        if self.waiting >= self.limits.max_waiting:
+            raise SandboxBusy("too many runs wait for the sandbox")
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
             process = await self._start(module, args)
             self.running += 1
             try:
@@ -68,6 +96,8 @@ class Sandbox:
             finally:
                 await _reap(process)
                 self.running -= 1
+        finally:
+            self._slots.release()
         exit_code = process.returncode
         assert exit_code is not None
         if exit_code not in expected_codes:
@@ -115,17 +145,35 @@ class Sandbox:
 
 
 async def _reap(process: asyncio.subprocess.Process) -> None:
-    """Kill the child if it still runs, and wait for it. Its output is drained to the end first:
-    asyncio reports a child gone only once its pipes are closed, and a reader that stopped
-    reading (too much output) would otherwise never see the end."""
+    """Kill the child and whatever it started (its own session is its process group), and wait
+    for it. Its output is drained to the end first: asyncio reports a child gone only once its
+    pipes are closed, and a reader that stopped reading (too much output) would otherwise never
+    see the end. The drain and the wait are bounded: a descendant that escaped the group and
+    holds the pipe open must not hold a slot for ever."""
     if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             process.kill()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_drain_and_wait(process), _REAP_SECONDS)
+
+
+async def _drain_and_wait(process: asyncio.subprocess.Process) -> None:
     if process.stdout is not None:
         with contextlib.suppress(ConnectionError):
             while await process.stdout.read(_CHUNK):
                 pass
     await process.wait()
+
+
+def _not_dumpable() -> None:
+    """Make this (the service's) process not dumpable: its /proc entries (environ with the
+    master key and database URLs, memory) become readable by root only, so a child that a
+    decoder exploit took over, running as the same user, cannot read them. Linux only."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 async def _feed(pipe: asyncio.StreamWriter, data: bytes) -> None:

@@ -289,6 +289,23 @@ async def test_purging_an_absent_or_already_purged_stream_does_nothing(
     assert await store.read_all() == []
 
 
+async def test_a_purge_expecting_a_version_refuses_a_stream_that_moved_on(
+    purging: EventStore,
+) -> None:
+    # Decided on a released reservation at version 1; another child's claim came since.
+    store = purging
+    sid = stream("reservation")
+    await store.append(sid, events(2), NO_STREAM)
+    await store.append(sid, events(1, claim=True), 1)
+    with pytest.raises(WrongExpectedVersion):
+        await store.purge_stream(sid, 1)
+    assert [e.version for e in await store.read_stream(sid)] == [0, 1, 2]
+    with pytest.raises(WrongExpectedVersion):
+        await store.purge_stream(stream("reservation"), 0)  # expected a stream that is not there
+    assert await store.purge_stream(sid, 2) is True
+    assert await store.read_stream(sid) == []
+
+
 async def test_an_append_racing_a_purge_lands_wholly_before_it_or_after_it(
     purging: EventStore,
 ) -> None:

@@ -25,11 +25,13 @@ class ConsentSettings(PlatformSettings):
     consent_document_max_pages: int = Field(default=20, ge=1, le=200)
     consent_document_max_megapixels: int = Field(default=40, ge=1, le=200)
     # The sandbox that decodes uploads: CPU seconds and address space of one decoding process,
-    # its wall-clock limit, and how many run at once (further uploads wait their turn).
+    # its wall-clock limit, how many run at once (further uploads wait their turn), and how many
+    # may wait (one more is answered 503 `document_check_busy`, not held in memory).
     consent_sandbox_cpu_seconds: int = Field(default=20, ge=1, le=600)
     consent_sandbox_memory_mib: int = Field(default=1024, ge=256, le=16384)
     consent_sandbox_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     consent_sandbox_concurrency: int = Field(default=2, ge=1, le=64)
+    consent_sandbox_max_waiting: int = Field(default=8, ge=0, le=1024)
     # Days between a withdrawal and the destruction of the participant's data (152-FZ: 30).
     consent_erasure_days: int = Field(default=30, ge=0, le=30)
     # How often the destruction job runs inside the HTTP process (it also runs once at start).
@@ -76,6 +78,7 @@ class ConsentSettings(PlatformSettings):
             # A rebuilt PDF may outgrow its upload (pictures of pages): room for that.
             max_output_bytes=max(64 * MIB, 4 * self.consent_max_document_bytes),
             concurrency=self.consent_sandbox_concurrency,
+            max_waiting=self.consent_sandbox_max_waiting,
         )
 
     @property

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -127,7 +128,7 @@ class SqliteKeyStore:
         try:
             connection.execute("PRAGMA secure_delete = ON")
             (secure_delete,) = connection.execute("PRAGMA secure_delete").fetchone()
-            (journal_mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            journal_mode = self._into_wal(connection)
             if secure_delete != 1 or journal_mode != "wal":
                 raise KeyStoreError(
                     f"{self._path}: SQLite refused secure_delete or WAL, erasure would leave keys"
@@ -139,6 +140,22 @@ class SqliteKeyStore:
             connection.close()
             raise
         return connection
+
+    def _into_wal(self, connection: sqlite3.Connection) -> str:
+        """Switch the file to WAL. Two processes opening a new file at once both try, and the
+        switch takes an exclusive lock that SQLite's busy handler does not wait for: the loser
+        sees "database is locked" at once. Try again within the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+                return str(mode)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     async def get_or_create(self, subject: str) -> DataKey:
         _check_subject(subject)

@@ -7,6 +7,7 @@ from uuid import UUID
 from bilet.eventstore.model import (
     START,
     AppendResult,
+    ExpectedVersion,
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
@@ -138,7 +139,9 @@ class InMemoryEventStore(EventStore):
     async def set_stream_metadata(self, stream_id: str, metadata: StreamMetadata) -> None:
         self._metadata[stream_id] = metadata
 
-    async def _purge(self, stream_id: str) -> bool:
+    async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
+        # No await before the removal: atomic under asyncio, like an append.
+        check_expected_version(stream_id, expected_version, self._version(stream_id))
         stream = self._streams.pop(stream_id, [])
         self._metadata.pop(stream_id, None)
         for event in stream:

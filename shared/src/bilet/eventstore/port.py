@@ -116,23 +116,26 @@ class EventStore(ABC):
         and in read models, and a store that lost them could not be replayed against them."""
         self.purgeable_categories = self.purgeable_categories | frozenset(categories)
 
-    async def purge_stream(self, stream_id: str) -> bool:
+    async def purge_stream(self, stream_id: str, expected_version: ExpectedVersion = ANY) -> bool:
         """Remove a stream and every event of it from storage: unlike `delete_stream`, nothing
         is kept (no metadata, no versions: appending again starts a new stream at version 0) and
         the bytes are gone as far as the adapter's storage allows (docs/adr/0016). Positions are
         never given out again. True when there was something to remove.
 
-        Raises `PurgeRefused` for a category not allowed by `allow_purging`, or when the adapter
-        cannot remove events."""
+        `expected_version` is checked in the purge's own transaction, as an append's: a caller
+        that decided to purge on what it read (a released reservation) never removes an event
+        appended since (another child's claim). Raises `WrongExpectedVersion` then, nothing
+        removed; `PurgeRefused` for a category not allowed by `allow_purging`, or when the
+        adapter cannot remove events."""
         category = category_of(stream_id)
         if category not in self.purgeable_categories:
             raise PurgeRefused(
                 f"streams of category {category!r} may not be purged from this store "
                 f"(allowed: {sorted(self.purgeable_categories)})"
             )
-        return await self._purge(stream_id)
+        return await self._purge(stream_id, expected_version)
 
-    async def _purge(self, stream_id: str) -> bool:
+    async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
         """Remove the stream's rows; adapters that can really forget override this."""
         raise PurgeRefused(f"{type(self).__name__} cannot purge streams")
 

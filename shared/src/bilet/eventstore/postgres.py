@@ -39,7 +39,12 @@ from bilet.eventstore.model import (
     StreamState,
 )
 from bilet.eventstore.port import EventStore
-from bilet.eventstore.rules import StoredId, append_resolving_retries, check_append
+from bilet.eventstore.rules import (
+    StoredId,
+    append_resolving_retries,
+    check_append,
+    check_expected_version,
+)
 from bilet.pgschema import check_schema_name
 from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 
@@ -330,14 +335,18 @@ class PostgresEventStore(EventStore):
             stream_id,
         )
 
-    async def _purge(self, stream_id: str) -> bool:
+    async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
         async with self._pool.acquire() as connection, connection.transaction():
             # The stream row's lock orders the purge with appends: one waiting for it finds no
-            # row afterwards and starts the stream anew at version 0.
-            await connection.execute(
-                f"SELECT 1 FROM {self.schema}.streams WHERE stream_id = $1 FOR UPDATE",  # noqa: S608
+            # row afterwards and starts the stream anew at version 0; the expectation is checked
+            # under that lock, so an append that came first refuses the purge.
+            row = await connection.fetchrow(
+                f"SELECT version, deleted FROM {self.schema}.streams "  # noqa: S608
+                "WHERE stream_id = $1 FOR UPDATE",
                 stream_id,
             )
+            current = None if row is None or row[1] else row[0]
+            check_expected_version(stream_id, expected_version, current)
             events: str = await connection.execute(
                 f"DELETE FROM {self.schema}.events WHERE stream_id = $1",  # noqa: S608
                 stream_id,

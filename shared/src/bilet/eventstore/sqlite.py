@@ -31,6 +31,7 @@ from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import (
     START,
     AppendResult,
+    ExpectedVersion,
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
@@ -312,16 +313,25 @@ class SqliteEventStore(EventStore):
             )
         )
 
-    async def _purge(self, stream_id: str) -> bool:
-        removed = await self._writer.run(lambda db: self._purge_in_transaction(db, stream_id))
+    async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
+        removed = await self._writer.run(
+            lambda db: self._purge_in_transaction(db, stream_id, expected_version)
+        )
         if removed:
             await self._truncate_wal()
         return removed
 
     @staticmethod
-    def _purge_in_transaction(db: sqlite3.Connection, stream_id: str) -> bool:
+    def _purge_in_transaction(
+        db: sqlite3.Connection, stream_id: str, expected_version: ExpectedVersion
+    ) -> bool:
         db.execute("BEGIN IMMEDIATE")
         try:
+            row = db.execute(
+                "SELECT version, deleted FROM streams WHERE stream_id = ?", (stream_id,)
+            ).fetchone()
+            current = None if row is None or row[1] else row[0]
+            check_expected_version(stream_id, expected_version, current)
             (top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
             removed = db.execute("DELETE FROM events WHERE stream_id = ?", (stream_id,)).rowcount
             removed += db.execute("DELETE FROM streams WHERE stream_id = ?", (stream_id,)).rowcount

@@ -11,9 +11,9 @@ import json
 import logging
 from typing import Final
 
-from bilet.sandbox import Sandbox, SandboxFailure
+from bilet.sandbox import Sandbox, SandboxBusy, SandboxFailure
 from bilet_consent.application.documents import Original, Rebuilt
-from bilet_consent.application.errors import UnacceptableDocument
+from bilet_consent.application.errors import DocumentCheckBusy, UnacceptableDocument
 from bilet_consent.application.formats import (
     UNPROCESSABLE,
     DisarmLimits,
@@ -44,6 +44,8 @@ class SandboxedDisarmer:
                 stdin=content,
                 expected_codes=(0, REFUSED),
             )
+        except SandboxBusy:
+            raise DocumentCheckBusy() from None
         except SandboxFailure as failure:
             log.warning("a document was refused: its decoder failed (%s)", failure)
             raise UnacceptableDocument(UNPROCESSABLE) from None

@@ -21,6 +21,7 @@ CODES: Final = ProblemCodes(
         "document_too_large": 413,
         "unsupported_document_type": 415,
         "unsupported_document": 415,
+        "document_check_busy": 503,
         # Everything else a rule refuses is 422: the request was understood, and is not acceptable.
     },
     titles={
@@ -28,6 +29,7 @@ CODES: Final = ProblemCodes(
         "unsupported_document_type": "Not a PDF, JPEG or PNG",
         "unsupported_document": "The document cannot be accepted",
         "participant_erased": "The participant's data was destroyed",
+        "document_check_busy": "Documents are being checked: try again shortly",
     },
 )
 

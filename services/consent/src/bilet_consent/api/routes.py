@@ -152,7 +152,7 @@ _SUBMIT_BODY: Final = {
     tags=["consents"],
     summary="The school submits a guardian's signed consent (multipart: `consent` + `document`)",
     status_code=201,
-    responses=problems(403, 404, 409, 410, 415),
+    responses=problems(403, 404, 409, 410, 415, 503),
     openapi_extra=_SUBMIT_BODY,
 )
 async def submit_consent(

@@ -31,6 +31,18 @@ class VersionConflict(DomainError):
         super().__init__("The consents changed in the meantime; read them again and retry.")
 
 
+class DocumentCheckBusy(DomainError):
+    """Every document sandbox is busy and enough uploads already wait: nothing was looked at or
+    stored; send it again in a little while."""
+
+    code = "document_check_busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many documents are being checked right now; send this one again in a minute."
+        )
+
+
 class UnsupportedDocument(DomainError):
     code = "unsupported_document_type"
 

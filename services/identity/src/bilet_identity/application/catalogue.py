@@ -51,7 +51,6 @@ class CatalogueView:
         self._store = store
         self._lock = asyncio.Lock()
         self._position = START
-        self._review_position = START
         self.seasons: dict[int, SeasonRules] = {}
         self.regions: dict[UUID, Region] = {}
         self.schools: dict[UUID, School] = {}
@@ -72,17 +71,20 @@ class CatalogueView:
                     return
 
     async def refresh_reviews(self) -> None:
+        """The review requests as the store holds them now, read whole each time (they are few,
+        and an operator asks): a request of an erased child, purged from the store by another
+        process (identity's worker), is gone from every replica's answer at once."""
         async with self._lock:
+            reviews: list[ReviewRequest] = []
+            position = 0
             while True:
                 batch = await self._store.read_all(
-                    self._review_position,
-                    _PAGE,
-                    event_types=(DuplicateReviewRequested.event_type,),
+                    position, _PAGE, event_types=(DuplicateReviewRequested.event_type,)
                 )
                 for record in batch:
                     event = decode_event(record, record.stream_id)
                     assert isinstance(event, DuplicateReviewRequested)
-                    self.reviews.append(
+                    reviews.append(
                         ReviewRequest(
                             event.participant_id,
                             event.requested_by_school_id,
@@ -90,9 +92,10 @@ class CatalogueView:
                             record.position,
                         )
                     )
-                    self._review_position = record.position
+                    position = record.position
                 if len(batch) < _PAGE:
-                    return
+                    break
+            self.reviews[:] = reviews
 
     def _apply(self, event: object) -> None:
         if isinstance(event, SeasonRulesPublished):

@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 from uuid import UUID
 
+from bilet.application import MAX_ATTEMPTS
 from bilet.audit import Access, AuditLog
 from bilet.contracts import CATALOGUE, decode
 from bilet.contracts.catalogue.consent import ParticipantErased
-from bilet.eventstore import EventStore, RecordedEvent
+from bilet.eventstore import EventStore, RecordedEvent, WrongExpectedVersion
 from bilet.http.auth import Principal, Role
 from bilet.projections import ReadModelTx, Table
 from bilet_identity.application.base import IdentityCore
@@ -60,12 +61,7 @@ class ReservationRelease:
                 keys.append(event.reservation_key)
         purged = False
         for key in dict.fromkeys(keys):
-            holder = await self._holder(key)
-            # Held by another child now (this one's СНИЛС was corrected away and the number
-            # given to someone else): that child's reservation stays.
-            if holder not in (participant_id, None):
-                continue
-            purged |= await self.store.purge_stream(reservations.stream_id(key))
+            purged |= await self._release(key, participant_id)
         purged |= await self.store.purge_stream(profile_stream)
         if purged:
             ctx = CommandContext(Principal(subject=RELEASE_ACTOR, role=Role.OPERATOR))
@@ -78,13 +74,32 @@ class ReservationRelease:
             )
         return purged
 
-    async def _holder(self, key: str) -> UUID | None:
+    async def _release(self, key: str, participant_id: UUID) -> bool:
+        """Purge the reservation if the erased child holds it, or nobody does, as read: the
+        purge expects the version read, so a child who took the released number meanwhile
+        keeps their claim (the purge is refused; read again and decide again)."""
+        for _ in range(MAX_ATTEMPTS):
+            holder, version = await self._holder(key)
+            # Held by another child now (this one's СНИЛС was corrected away and the number
+            # given to someone else): that child's reservation stays.
+            if version is None or holder not in (participant_id, None):
+                return False
+            try:
+                return await self.store.purge_stream(reservations.stream_id(key), version)
+            except WrongExpectedVersion:
+                continue
+        raise RuntimeError(f"the reservation kept changing while it was released ({key[:8]}…)")
+
+    async def _holder(self, key: str) -> tuple[UUID | None, int | None]:
+        """Who holds the reservation, and the version of its stream (None: no stream)."""
         state = reservations.initial
+        version: int | None = None
         for record in await self.store.read_stream(reservations.stream_id(key)):
             event = decode_event(record, record.stream_id)
             assert isinstance(event, reservations.ReservationEvent)
             state = reservations.evolve(state, event)
-        return None if state is None else state.holder
+            version = record.version
+        return (None if state is None else state.holder), version
 
 
 class ErasureRelease(IdentityCore):

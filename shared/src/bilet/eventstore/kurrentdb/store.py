@@ -42,6 +42,7 @@ from bilet.eventstore.kurrentdb.mapping import (
 from bilet.eventstore.model import (
     START,
     AppendResult,
+    ExpectedVersion,
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
@@ -253,7 +254,7 @@ class KurrentDbEventStore(EventStore):
 
     # -------------------------------------------------------------- reading
 
-    async def _purge(self, stream_id: str) -> bool:
+    async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
         # KurrentDB removes events only by a scavenge after a delete; a hard delete (tombstone)
         # also forbids the stream name for ever, and a purged reservation must be taken again.
         raise PurgeRefused(
