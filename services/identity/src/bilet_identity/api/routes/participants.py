@@ -68,6 +68,19 @@ def _school_of(context: CommandContext, school_id: UUID | None) -> UUID:
 async def register_participant(
     body: RegisterParticipantRequest, service: Service, context: Context, response: Response
 ) -> ParticipantRegisteredResponse:
+    """Register a pupil: one profile per child, nationwide (the СНИЛС is the key). The body is
+    the pupil's details; `school_id` and `season` default to the registrar's school and the
+    running season. Answers 201 with `Location`, `version` 0 and `BVB-Position`.
+
+    **Who:** a school's registrar, for their own school only (the token's `school_id`).
+
+    **Refusals:** 403 `forbidden` (another role, or another school);
+    409 `duplicate_participant` (the child is registered already) or `duplicate_needs_review`
+    (the СНИЛС is registered with another name or birth date: flagged for the operator), each
+    naming `existing_participant_id` only to a caller who may see that participant;
+    422 `invalid_snils`, `invalid_details` (with `field`), `not_eligible` (with `reasons`),
+    `unknown_school`, `unknown_season`, `invalid_request`.
+    """
     committed = await service.register_participant(
         context,
         _school_of(context, body.school_id),
@@ -145,6 +158,18 @@ async def import_participants(
         int | None, Query(ge=2018, le=2100, description="Default: the running season.")
     ] = None,
 ) -> ImportResponse:
+    """Register a class list (the CSV body below; at most 20,000 pupils, 8 MiB). Each row is
+    `registered`, `already_registered` (the same child at this school: importing a file twice
+    creates nothing) or `rejected` with the `code`, `detail`, `field`, `reasons` a single
+    registration would answer; the answer is 200 even when rows are rejected.
+
+    **Who:** a school's registrar, for their own school only (`school_id` defaults to it).
+
+    **Refusals of the whole file:** 400 `invalid_text` (control or invisible characters),
+    403 `forbidden`, 413 `payload_too_large`, 422 `invalid_encoding` (not UTF-8),
+    `invalid_csv` (empty, malformed, too many rows, a column twice), `missing_columns` (with
+    `missing_columns`), `unknown_school`, `unknown_season`, `invalid_request`.
+    """
     content = await request.body()
     report = await service.import_participants(
         context, _school_of(context, school_id), content, season
@@ -216,6 +241,19 @@ def _participant(view: ParticipantView) -> ParticipantModel:
 async def get_participant(
     participant_id: UUID, service: Service, context: Context, response: Response
 ) -> ParticipantModel:
+    """A participant: ids, school, region, season, grade and enrolments for every reader; an
+    `ETag` with the `version` (send it back as `If-Match` to PATCH). Reads come straight from
+    the store, so they are always current (no `BVB-Position` needed).
+
+    **Who sees what:** the federal operator; the registrar of the child's school; the pupil
+    themself; a guardian whose token lists the child in `children` — `personal` with health
+    data. A navigator of the school, the coordinator of the region — `personal` without health
+    data (`health_limitations`, `accessibility_needs` null). Support — no `personal`, no
+    `guardians`. Every read that shows personal data is audited.
+
+    **Refusals:** 403 `forbidden` (mentor, organiser, analyst), 404 `unknown_participant`
+    (no such participant, or one outside the caller's scope: the two are not told apart).
+    """
     view = await service.participant(context, participant_id)
     response.headers["ETag"] = f'"{view.version}"'
     return _participant(view)
@@ -253,6 +291,20 @@ async def correct_participant(
         ),
     ] = None,
 ) -> ParticipantChangedResponse:
+    """Correct a participant's details: send only what changes (an empty `middle_name` removes
+    it) and why (`reason`, default a typing error). A new СНИЛС, name or birth date moves the
+    one-profile-per-child reservation with it. Sending details as they are records nothing.
+    With `If-Match` (the `ETag` of GET) a change since that version is refused, never merged.
+    Answers the new `ETag`, `version` and `BVB-Position`.
+
+    **Who:** the registrar of the participant's school only.
+
+    **Refusals:** 403 `forbidden` (another role), 404 `unknown_participant` (also another
+    school's pupil), 409 `version_conflict`, `duplicate_participant`, `duplicate_needs_review`,
+    `participant_erased`, `health_data_withdrawn` (health data sent after its consent was
+    withdrawn); 422 `nothing_to_correct`, `invalid_snils`, `invalid_details`, `not_eligible`
+    (a grade the season does not admit), `invalid_request` (also a malformed `If-Match`).
+    """
     committed = await service.correct_participant(
         context,
         participant_id,
@@ -278,6 +330,16 @@ async def move_participant(
     context: Context,
     response: Response,
 ) -> ParticipantChangedResponse:
+    """Move a participant to another school (`to_school_id`, in any region), optionally in
+    another `grade` (default: the same). Answers `version` and `BVB-Position`.
+
+    **Who:** the registrar of the participant's current school, the coordinator of its region,
+    the federal operator.
+
+    **Refusals:** 403 `forbidden` (another role), 404 `unknown_participant` (also one outside
+    the caller's school or region), 422 `unknown_school` (the destination), `same_school`,
+    `invalid_request`.
+    """
     committed = await service.move_participant(
         context, participant_id, body.to_school_id, body.grade
     )
@@ -298,6 +360,16 @@ async def enrol_participant(
     context: Context,
     response: Response,
 ) -> ParticipantChangedResponse:
+    """Enrol a participant in a later `season` at their current school, in `grade`; the
+    season's eligibility rules are checked again. Answers `version` and `BVB-Position`.
+
+    **Who:** the registrar of the participant's school, the coordinator of its region, the
+    federal operator.
+
+    **Refusals:** 403 `forbidden` (another role), 404 `unknown_participant` (also one outside
+    the caller's school or region), 409 `already_enrolled`; 422 `season_not_after_current`,
+    `unknown_season`, `not_eligible` (with `reasons`), `invalid_request`.
+    """
     committed = await service.enrol_participant(
         context, participant_id, season=body.season, grade=body.grade
     )
@@ -318,6 +390,16 @@ async def link_guardian(
     context: Context,
     response: Response,
 ) -> Accepted:
+    """Link a guardian's account (`guardian_id`, the token's `sub`) to a participant, with the
+    relationship; linking it again with another relationship changes it, the same one records
+    nothing. A link is shown in the participant's `guardians`, never a grant: a guardian reads
+    a child by their token's `children` claim alone. Answers `BVB-Position`.
+
+    **Who:** the registrar of the participant's school only.
+
+    **Refusals:** 403 `forbidden` (another role), 404 `unknown_participant` (also another
+    school's pupil), 422 `too_many_guardians` (at most 4), `invalid_request`.
+    """
     committed = await service.link_guardian(
         context, participant_id, body.guardian_id, body.relationship
     )
@@ -332,6 +414,14 @@ async def link_guardian(
     responses=problems(403),
 )
 async def list_duplicate_reviews(service: Service, context: Context) -> list[DuplicateReviewModel]:
+    """Registrations refused as `duplicate_needs_review` (a СНИЛС already registered with
+    another name or birth date), waiting for a person: the participant holding the СНИЛС, the
+    school that asked, when. The whole list, no paging; an erased child's request is gone.
+
+    **Who:** the federal operator only.
+
+    **Refusals:** 403 `forbidden` (any other role).
+    """
     return [
         DuplicateReviewModel(
             participant_id=r.participant_id,

@@ -55,6 +55,15 @@ def _rules(rules: SeasonRules) -> SeasonRulesModel:
     responses=problems(),
 )
 async def list_seasons(service: Service, _: CurrentPrincipal) -> list[SeasonRulesModel]:
+    """Every season with its rules in force (the latest revision), oldest first; the whole
+    list, no paging.
+
+    **Who:** any authenticated caller, every role alike (the rules are public configuration).
+    Always current: the list catches up with the store before it answers, so no `BVB-Position`
+    is needed to see an operator's publication.
+
+    **Refusals:** only those every route shares (401 `unauthorized`, …).
+    """
     return [_rules(rules) for rules in await service.all_season_rules()]
 
 
@@ -68,6 +77,14 @@ async def list_seasons(service: Service, _: CurrentPrincipal) -> list[SeasonRule
 async def get_season_rules(
     season: SeasonPath, service: Service, _: CurrentPrincipal
 ) -> SeasonRulesModel:
+    """The rules in force for one season (its latest revision, `rules_version`).
+
+    **Who:** any authenticated caller, every role alike. Always current (no `BVB-Position`
+    needed).
+
+    **Refusals:** 422 `unknown_season` (no rules published for it), 422 `invalid_request`
+    (a season outside 2018–2100).
+    """
     return _rules(await service.season_rules(season))
 
 
@@ -85,6 +102,18 @@ async def publish_season_rules(
     context: Context,
     response: Response,
 ) -> SeasonRulesPublishedResponse:
+    """Publish a season's rules, or revise them: each change is a new `rules_version`;
+    publishing the rules already in force records nothing and answers the same version. The
+    body is the whole rule set: the eligible grades (1–11), how many career events a
+    participant attends (1–10), the diagnostics stages run, the season's first and last day
+    (it starts in the year it is named after). Answers `BVB-Position` (read-your-writes token).
+
+    **Who:** the federal operator only.
+
+    **Refusals:** 403 `forbidden` (any other role), 422 `invalid_season_rules` (grades out of
+    order, the end before the start, a start in another year, a stage listed twice),
+    422 `invalid_request` (the body's schema).
+    """
     committed = await service.publish_season_rules(
         context,
         PublishSeasonRules(
@@ -135,6 +164,16 @@ async def list_regions(
     _: CurrentPrincipal,
     season: Annotated[int | None, Query(ge=2018, le=2100)] = None,
 ) -> list[RegionModel]:
+    """The regions admitted to the programme (with `season`: to that season only), by region
+    code, each with its coordinator, seasons and diagnostics (testing) windows; the whole list,
+    no paging.
+
+    **Who:** any authenticated caller, every role alike (public configuration). Always current
+    (no `BVB-Position` needed).
+
+    **Refusals:** only those every route shares (422 `invalid_request` for a season outside
+    2018–2100).
+    """
     return [_region(region) for region in await service.regions(season)]
 
 
@@ -149,6 +188,15 @@ async def list_regions(
 async def admit_region(
     body: AdmitRegionRequest, service: Service, context: Context, response: Response
 ) -> RegionAdmittedResponse:
+    """Admit a region (by its two-digit code) to a season, naming its coordinator. The region's
+    id follows from its code, so admitting it to a later season answers the same `region_id`.
+    Answers `BVB-Position` (read-your-writes token).
+
+    **Who:** the federal operator only.
+
+    **Refusals:** 403 `forbidden` (any other role), 409 `region_already_admitted` (to this
+    season), 422 `unknown_season` (no rules published for it), 422 `invalid_request`.
+    """
     committed = await service.admit_region(
         context,
         region_code=body.region_code,
@@ -178,6 +226,17 @@ async def schedule_diagnostics_window(
     context: Context,
     response: Response,
 ) -> Accepted:
+    """Set a region's diagnostics (testing) window for a season: the stages it covers and the
+    days it opens and closes, inside the season and among the season's stages. Setting a
+    window already set records nothing. Answers `BVB-Position` (read-your-writes token).
+
+    **Who:** the federal operator, or the coordinator of this region.
+
+    **Refusals:** 403 `forbidden` (another role, or the coordinator of another region),
+    422 `region_not_admitted` (not to this season, or no such region), 422 `unknown_season`,
+    422 `invalid_diagnostics_window` (closes before it opens, outside the season, a stage
+    twice or not run this season), 422 `invalid_request`.
+    """
     committed = await service.schedule_diagnostics_window(
         context,
         region_id,
@@ -197,6 +256,13 @@ async def schedule_diagnostics_window(
     responses=problems(404),
 )
 async def list_schools(region_id: UUID, service: Service, _: CurrentPrincipal) -> list[SchoolModel]:
+    """The schools registered in a region, by municipality and name; the whole list, no paging.
+
+    **Who:** any authenticated caller, every role alike (public configuration). Always current
+    (no `BVB-Position` needed).
+
+    **Refusals:** 404 `unknown_region` (no such region admitted).
+    """
     return [
         SchoolModel(
             school_id=s.school_id, region_id=s.region_id, name=s.name, municipality=s.municipality
@@ -220,6 +286,17 @@ async def register_school(
     context: Context,
     response: Response,
 ) -> SchoolRegisteredResponse:
+    """Register a school of the region: its name and municipality. The school's id follows from
+    the region, municipality and name (spaces and case folded), so one school is registered
+    once. Answers `BVB-Position` (read-your-writes token).
+
+    **Who:** the region's coordinator only (the `region_id` claim must be this region); not the
+    federal operator.
+
+    **Refusals:** 403 `forbidden` (another role, or the coordinator of another region),
+    404 `unknown_region`, 409 `duplicate_school` (with `existing_school_id`),
+    422 `region_not_admitted` (to no season yet), 422 `invalid_request`.
+    """
     committed = await service.register_school(
         context, region_id, name=body.name, municipality=body.municipality
     )
