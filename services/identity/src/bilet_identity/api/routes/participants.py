@@ -248,8 +248,9 @@ async def get_participant(
     **Who sees what:** the federal operator; the registrar of the child's school; the pupil
     themself; a guardian whose token lists the child in `children` — `personal` with health
     data. A navigator of the school, the coordinator of the region — `personal` without health
-    data (`health_limitations`, `accessibility_needs` null). Support — no `personal`, no
-    `guardians`. Every read that shows personal data is audited.
+    data (`health_limitations`, `accessibility_needs` null). Support, for any participant —
+    no `personal`, no `guardians`. Once the personal data is erased, `erased` is true and
+    `personal` null for everyone. Every read that shows personal data is audited.
 
     **Refusals:** 403 `forbidden` (mentor, organiser, analyst), 404 `unknown_participant`
     (no such participant, or one outside the caller's scope: the two are not told apart).
