@@ -32,6 +32,7 @@ from bilet.http import (
 )
 from bilet.http.service import READINESS_TIMEOUT
 from bilet.projections import BackgroundFeed
+from bilet_consent.api.openapi import add_form_schema
 from bilet_consent.api.problems import on_domain_error
 from bilet_consent.api.routes import router
 from bilet_consent.application.service import ConsentService
@@ -189,6 +190,7 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
         readiness=[store_answers, documents_answer, feed_readiness(feed), job_runs],
         body_limits={"/v1/consents": settings.max_body_bytes},
     )
+    add_form_schema(app)
     # Once per application: a lifespan may run again (tests), a registry takes each metric once.
     erasure_metrics = ErasureMetrics(app.state.metrics_registry)
 

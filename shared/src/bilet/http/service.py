@@ -194,6 +194,8 @@ def create_service_app(
         summary="Liveness: the process answers",
     )
     async def healthz() -> Health:
+        """Answers 200 with the service's name and version while the process runs; it checks
+        nothing else (that is `readyz`). No token needed: for the orchestrator's liveness probe."""
         return Health(status="ok", service=service.name, version=service.version)
 
     @app.get(
@@ -205,6 +207,9 @@ def create_service_app(
         responses={503: {"model": Readiness}},
     )
     async def readyz() -> Response:
+        """Asks each dependency the service needs (stores, feeds, background jobs) and lists the
+        answers in `checks`: 200 `ready` when all answer, else 503 `not_ready` with the same body.
+        No token needed: for the orchestrator's readiness probe and the load balancer."""
         checks = [await probe() for probe in readiness]
         ready = all(check.ready for check in checks)
         body = Readiness(
@@ -220,6 +225,8 @@ def create_service_app(
         response_class=Response,
     )
     async def metrics() -> Response:
+        """The service's metrics in the Prometheus text format: requests and latency per route,
+        plus the service's own gauges. No token needed: for the Prometheus scraper."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:

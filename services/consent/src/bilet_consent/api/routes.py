@@ -22,6 +22,7 @@ from bilet_consent.api.models import (
     SubmitConsentForm,
     WithdrawConsentRequest,
 )
+from bilet_consent.api.openapi import SUBMIT_BODY
 from bilet_consent.api.problems import problems
 from bilet_consent.application.inputs import Committed, SubmissionInput, WrittenRequest
 from bilet_consent.application.service import ConsentService
@@ -118,34 +119,6 @@ def _submission(form: SubmitConsentForm, service: ConsentService) -> SubmissionI
     )
 
 
-_SUBMIT_BODY: Final = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["consent", "document"],
-                    "properties": {
-                        "consent": {
-                            "type": "string",
-                            "contentMediaType": "application/json",
-                            "description": "The form's fields as JSON: SubmitConsentForm.",
-                        },
-                        "document": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "The signed form: PDF, JPEG or PNG, by content.",
-                        },
-                    },
-                },
-                "encoding": {"consent": {"contentType": "application/json"}},
-            }
-        },
-    }
-}
-
-
 @router.post(
     "/consents",
     name="submit_consent",
@@ -153,11 +126,26 @@ _SUBMIT_BODY: Final = {
     summary="The school submits a guardian's signed consent (multipart: `consent` + `document`)",
     status_code=201,
     responses=problems(403, 404, 409, 410, 415, 503),
-    openapi_extra=_SUBMIT_BODY,
+    openapi_extra=SUBMIT_BODY,
 )
 async def submit_consent(
     request: Request, response: Response, service: Service, ctx: Context
 ) -> ConsentSubmittedResponse:
+    """Records a guardian's signed consent for a participant: `consent` is the form's fields as
+    JSON (`SubmitConsentForm`), `document` the signed scan. Only a copy rebuilt from the document's
+    content is stored and served; the consent starts `pending` until a verifier decides.
+
+    **Who:** the registrar of the participant's school. Send identity's `BVB-Position` after just
+    registering the pupil: the service waits (bounded) for it. The answer's `BVB-Position` makes
+    later reads see this consent.
+
+    **Refusals:** 400 `invalid_text`; 403 `forbidden` (any other role); 404 `unknown_participant`
+    (unknown, or not of the caller's school); 409 `consent_exists`, `erasure_scheduled`,
+    `version_conflict`; 410 `participant_erased`; 413 `document_too_large`; 415
+    `unsupported_document_type`, `unsupported_document`; 422 `invalid_request`, `invalid_guardian`,
+    `invalid_consent`, `authority_required`, `consent_expired`, `empty_document`; 503
+    `document_check_busy` (send again shortly).
+    """
     body = await request.body()
     form, document = _form(multipart.parse(request.headers.get("content-type"), body))
     committed = await service.submit(ctx, _submission(form, service), document)
@@ -176,6 +164,16 @@ async def submit_consent(
 async def verify_consent(
     consent_id: UUID, response: Response, service: Service, ctx: Context
 ) -> ConsentCommandResponse:
+    """Accepts a pending consent after checking the document against the form: it comes into
+    force (participation opens for its purposes) and the signer is linked as the guardian.
+
+    **Who:** the operator (any participant); a coordinator for participants of their region. No
+    body. The answer's `BVB-Position` makes later reads (here, in the portfolio) see the change.
+
+    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or outside the
+    coordinator's region), `unknown_participant`; 409 `consent_not_pending`, `erasure_scheduled`,
+    `version_conflict`; 410 `participant_erased`; 422 `consent_expired`.
+    """
     return _answer(await service.verify(ctx, consent_id), response)
 
 
@@ -193,6 +191,16 @@ async def reject_consent(
     service: Service,
     ctx: Context,
 ) -> ConsentCommandResponse:
+    """Refuses a pending consent, with `reasons` (at least one) the school can act on; the school
+    then submits a new one.
+
+    **Who:** the operator (any participant); a coordinator for participants of their region. The
+    answer's `BVB-Position` makes later reads see the change.
+
+    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or outside the
+    coordinator's region), `unknown_participant`; 409 `consent_not_pending`, `erasure_scheduled`,
+    `version_conflict`; 410 `participant_erased`; 422 `invalid_request`, `invalid_consent`.
+    """
     return _answer(await service.reject(ctx, consent_id, tuple(body.reasons)), response)
 
 
@@ -211,6 +219,20 @@ async def withdraw_consent(
     service: Service,
     ctx: Context,
 ) -> ConsentCommandResponse:
+    """Withdraws a pending or verified consent. Whole (no `purposes`, or `programme_participation`
+    among them): every consent that could still open processing ends and the participant's
+    personal data is scheduled for destruction. Otherwise only the listed `purposes` end;
+    withdrawing `health_data` destroys the health data at once.
+
+    **Who:** the guardian of the child (the token's `children` claim); the registrar of the
+    participant's school, only with the guardian's written `request` (reference and date received).
+
+    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or not the
+    caller's child or school), `unknown_participant`; 409 `consent_not_in_force`,
+    `erasure_scheduled`, `version_conflict`; 410 `participant_erased`; 422 `invalid_request`,
+    `invalid_consent` (also a malformed `request.reference`), `purpose_not_consented`,
+    `written_request_required`.
+    """
     request = (
         WrittenRequest(body.request.reference, body.request.received_on)
         if body.request is not None
@@ -235,6 +257,16 @@ def _guardian(values: dict[str, object]) -> dict[str, object]:
     responses=problems(403, 404),
 )
 async def get_consent(consent_id: UUID, service: Service, ctx: Context) -> ConsentModel:
+    """One consent with its terms, status and the signer's details; every read is audited.
+
+    **Who, and what they see:** the operator and the coordinator of the participant's region see
+    everything; the registrar of the participant's school and the guardian who signed it (their
+    child, and `guardian_id` is their account) see the passport masked. Destroyed details read
+    `{"$erased": true}` and `status` is `erased`.
+
+    **Refusals:** 403 `forbidden` (a role with no access, or a guardian of the child who did not
+    sign this consent); 404 `unknown_consent` (unknown, or not the caller's), `unknown_participant`.
+    """
     view = await service.consent(ctx, consent_id)
     consent = view.consent
     return ConsentModel(
@@ -278,6 +310,16 @@ async def get_consent(consent_id: UUID, service: Service, ctx: Context) -> Conse
     },
 )
 async def get_consent_document(consent_id: UUID, service: Service, ctx: Context) -> Response:
+    """Downloads the signed document as stored (PDF, JPEG or PNG), as an attachment; every download
+    is audited. It holds the guardian's passport: never cached.
+
+    **Who:** the operator; the coordinator of the participant's region; the registrar of the
+    participant's *current* school (a school the pupil left gets 404). Never a guardian.
+
+    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or not the
+    caller's), `unknown_participant`; 410 `document_gone` (destroyed with the participant's
+    data).
+    """
     media_type, content = await service.document(ctx, consent_id)
     return Response(
         content,
@@ -300,6 +342,17 @@ async def get_consent_document(consent_id: UUID, service: Service, ctx: Context)
 async def get_consent_status(
     participant_id: UUID, service: Service, ctx: Context
 ) -> ConsentStatusModel:
+    """Whether the participant may take part, and for which purposes: `state`, the consent it
+    speaks of (in force, else the latest), its purposes and end date, a scheduled destruction
+    date, and how many consents wait for verification. No personal data of the guardian.
+
+    **Who:** the operator; the coordinator of the participant's region; the registrar and the
+    navigator of the participant's school; the guardian of the child; the pupil themself. All see
+    the same answer.
+
+    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_participant` (unknown, or not the
+    caller's).
+    """
     view = await service.status(ctx, participant_id)
     return ConsentStatusModel(
         participant_id=view.participant_id,

@@ -99,6 +99,22 @@ async def get_participant_portfolio(
     position: PositionHeader = None,
     if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
 ) -> Any:
+    """A participant's whole portfolio: consent, school and grade, progress, diagnostics, career
+    events, recommendations, linked guardians and history. Every answer showing it is audited.
+
+    **Who, and what they see:** the pupil (their own); the guardian of the child (the token's
+    `children` claim); the navigator of the pupil's school; the coordinator of the pupil's region
+    (all four with names and mentors' comments); the operator (everyone, without names); the
+    registrar of the pupil's school (the consent state only). Without a verified consent covering
+    the portfolio only the school (navigator, registrar) sees its consent state; others get 403.
+
+    **Behaviour:** `ETag` on every answer; `If-None-Match` with a current tag answers 304. Send a
+    command's `BVB-Position` to read your writes; the answer's `BVB-Position` says what it reflects.
+
+    **Refusals:** 400 `invalid_position_token`; 403 `forbidden` (organiser, mentor, support,
+    analyst), `consent_required` (with `consent_state`); 404 `unknown_participant` (unknown, or not
+    the caller's); 409 `not_yet_visible` (`Retry-After`); 410 `participant_erased`.
+    """
     require_portfolio_role(context.principal)  # before anything is waited for or looked up
     await _wait(queries, position)
     pid = str(participant_id)
@@ -142,6 +158,19 @@ async def list_school_participants(
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> SchoolParticipantsModel:
+    """The participants of one school, one page at a time, filtered by `grade`, `consent` state
+    and `progress`, sorted by `sort`. Pass the answer's `next_cursor` as `cursor` (with the same
+    filters and sort) for the next page; it is absent on the last page.
+
+    **Who, and what they see:** the navigator of the school and the coordinator of its region
+    (names and progress); the operator (progress, without names); the registrar of the school
+    (consent states only). A closed portfolio shows its consent state only; what is shown of
+    open ones is audited.
+
+    **Refusals:** 400 `invalid_cursor`, `invalid_position_token`; 403 `forbidden` (any other role,
+    another school or region); 404 `unknown_school` (operator only: others get 403); 409
+    `not_yet_visible` (`Retry-After`); 422 `invalid_request` (e.g. `limit` out of range).
+    """
     require_list_role(context.principal)
     query = SchoolQuery(grade=grade, consent=consent, progress=progress, sort=sort, limit=limit)
     if cursor is not None:
@@ -174,6 +203,15 @@ async def list_school_participants(
 async def list_my_children(
     queries: Queries, context: Context, response: Response, position: PositionHeader = None
 ) -> ChildrenModel:
+    """The children the identity provider names in the guardian's token (`children` claim), as far
+    as the portfolio knows them; erased participants are left out. A child whose portfolio is
+    closed (no verified consent covering it) is listed with its consent state only.
+
+    **Who:** a guardian only. Send a command's `BVB-Position` to read your writes.
+
+    **Refusals:** 400 `invalid_position_token`; 403 `forbidden` (any other role); 409
+    `not_yet_visible` (`Retry-After`).
+    """
     if context.principal.role is not Role.GUARDIAN:
         raise AccessDenied("Only a guardian has children here.")
     await _wait(queries, position)
@@ -207,6 +245,17 @@ async def stream_participant_updates(
     position: PositionHeader = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
 ) -> StreamingResponse:
+    """Server-sent events: a `portfolio` event (`{participant_id, version, etag}`) at the start
+    (unless `Last-Event-ID` is already current) and whenever the portfolio changes; then fetch it
+    with `If-None-Match`. A `closed` event says why the stream ended early (`consent_required`,
+    `participant_erased`, …, or `token_expired`: it never outlives the caller's token).
+
+    **Who:** as for the portfolio itself (`GET /portfolio/v1/participants/{participant_id}`);
+    refusals are answered before the stream starts.
+
+    **Refusals:** 400 `invalid_position_token`; 403 `forbidden`, `consent_required`; 404
+    `unknown_participant`; 409 `not_yet_visible` (`Retry-After`); 410 `participant_erased`.
+    """
     require_portfolio_role(context.principal)
     await _wait(queries, position)
     pid = str(participant_id)
