@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bilet.http.openapi_checks import undefined_schemas, undescribed_operations
 from bilet_identity.app import create_app
 
 # The probes come from the shared service frame (`bilet.http`), not from this service's routes.
@@ -37,3 +38,10 @@ def test_each_operation_says_who_may_call_it_and_how_it_refuses(
     named = set(_STATUS.findall(description.split("**Refusals", 1)[1]))
     documented = {str(status) for status in operation["responses"]}
     assert named <= documented, f"{name}: names statuses it does not document: {named - documented}"
+
+
+def test_every_operation_is_described_and_every_schema_it_names_is_defined() -> None:
+    # The same shared checks consent's and portfolio's documents pass (probes included).
+    spec = create_app().openapi()
+    assert undescribed_operations(spec) == []
+    assert undefined_schemas(spec) == set()
