@@ -3,6 +3,7 @@ few words, and `FactsHistory`, which appends them to in-memory stores of their s
 the facts projection from them as the embedded path does. Sealed fields are well-formed envelopes
 of no key: nothing here is a real person."""
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid4
@@ -208,7 +209,7 @@ def completed(attempt: StageStarted) -> StageCompleted:
     results: dict[str, object] = {}
     if attempt.stage is Stage.INTERESTS:
         example = EXAMPLES[("StageCompleted", 1)]["interests"]
-        results["interests"] = InterestsResult.model_validate(example)
+        results["interests"] = InterestsResult.model_validate_json(json.dumps(example))
     elif attempt.stage is Stage.SOFT_SKILLS:
         results["soft_skills"] = SoftSkillsResult(
             instrument=_INSTRUMENTS[Stage.SOFT_SKILLS][0],
