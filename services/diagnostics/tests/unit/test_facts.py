@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from bilet.contracts.catalogue.consent import Purpose
+from bilet.contracts.catalogue.consent import ConsentRejected, Purpose, RejectionReason
 from bilet.contracts.catalogue.identity import (
     CorrectionReason,
     ParticipantDetailsCorrected,
@@ -19,8 +19,9 @@ from bilet.contracts.catalogue.identity import (
 from bilet.contracts.examples import sealed
 from bilet.contracts.sealed import SealedValue
 from bilet.contracts.vocabulary import Stage
+from bilet.eventstore import ANY, NewEvent
 from bilet.projections.sqlite import SqliteReadModel
-from bilet_diagnostics.adapters.facts import ReadModelFacts
+from bilet_diagnostics.adapters.facts import PROJECTION, ReadModelFacts
 from bilet_diagnostics.application.facts import Pupil
 from bilet_diagnostics.facts_testing import (
     OTHER_REGION,
@@ -319,3 +320,30 @@ async def test_a_started_stage_of_an_unknown_pupil_is_kept_for_when_they_arrive(
     pupil = uuid4()
     await history.given(started(pupil, Stage.INTERESTS))
     assert await history.facts.pupil(pupil, TODAY) is None
+
+
+async def test_a_rejected_new_consent_leaves_the_one_in_force(history: FactsHistory) -> None:
+    # Only a pending consent is ever rejected; the verified one stays in force.
+    pupil = uuid4()
+    await history.given(
+        registered(pupil),
+        verified(pupil, date(2020, 8, 31)),
+        ConsentRejected(
+            participant_id=pupil, consent_id=uuid4(), reasons=(RejectionReason.UNREADABLE_SCAN,)
+        ),
+    )
+    assert (await _pupil(history, pupil)).purposes == DIAGNOSTICS_CONSENT
+
+
+async def test_events_of_no_published_type_are_ignored(history: FactsHistory) -> None:
+    # Internal streams of the service (answers, reservations) pass the embedded feed unread.
+    pupil = uuid4()
+    await history.given(registered(pupil))
+    store = history.stores["diagnostics"]
+    await store.append(
+        f"answers-{pupil}", [NewEvent("AnswerSaved", b'{"participant_id": "x"}')], ANY
+    )
+    await history.feed.catch_up({})
+    assert (await _pupil(history, pupil)).grade == 7
+    # Not applied and not refused: nothing went to the dead letters.
+    assert await history.feed.read_model.dead_letters(PROJECTION) == []
