@@ -3,9 +3,11 @@ few words, and `FactsHistory`, which appends them to in-memory stores of their s
 the facts projection from them as the embedded path does. Sealed fields are well-formed envelopes
 of no key: nothing here is a real person."""
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from uuid import UUID, uuid4
 
 from bilet.contracts import DomainEvent, EventMetadata, encode, sealed_fields
@@ -47,6 +49,7 @@ from bilet.contracts.vocabulary import (
 from bilet.eventstore import ANY, EventStore
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.projections import EmbeddedFeed, ReadModel
+from bilet.projections.sqlite import SqliteReadModel
 from bilet_diagnostics.adapters.facts import (
     CONSENT,
     DIAGNOSTICS,
@@ -253,3 +256,13 @@ class FactsHistory:
             store = self.stores[type(event).service]
             await store.append(event.stream_id, [encode(event, EventMetadata())], ANY)
         await self.feed.catch_up({})
+
+
+@contextlib.asynccontextmanager
+async def facts_on_sqlite(folder: Path) -> AsyncIterator[FactsHistory]:
+    """A `FactsHistory` over a new SQLite read model in `folder`, closed on exit."""
+    read_model = await SqliteReadModel.open(folder / "diagnostics-readmodel.sqlite3")
+    try:
+        yield FactsHistory(read_model)
+    finally:
+        await read_model.close()

@@ -18,7 +18,6 @@ from bilet.contracts.vocabulary import Stage
 from bilet.http import Role, ServiceDescription, create_service_app
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
 from bilet.http.openapi_checks import undefined_schemas, undescribed_operations
-from bilet.projections.sqlite import SqliteReadModel
 from bilet.settings import PlatformSettings
 from bilet_diagnostics.api.routes.progress import router
 from bilet_diagnostics.facts_testing import (
@@ -27,8 +26,8 @@ from bilet_diagnostics.facts_testing import (
     SCHOOL_3,
     SCHOOL_5,
     SPB_SCHOOL,
-    FactsHistory,
     completed,
+    facts_on_sqlite,
     registered,
     rules,
     school,
@@ -50,7 +49,7 @@ class Api:
         return {"Authorization": f"Bearer {self.signer.mint(role, **claims)}"}
 
     async def progress(
-        self, headers: dict[str, str], school_id: object = SCHOOL_3, season: object = 2019
+        self, headers: dict[str, str], school_id: object = SCHOOL_3, season: int = 2019
     ) -> httpx.Response:
         return await self.client.get(
             PATH.format(school_id), params={"season": season}, headers=headers
@@ -60,9 +59,7 @@ class Api:
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = PlatformSettings(var_dir=tmp_path / "var")
-    read_model = await SqliteReadModel.open(tmp_path / "diagnostics-readmodel.sqlite3")
-    try:
-        history = FactsHistory(read_model)
+    async with facts_on_sqlite(tmp_path) as history:
         anya, borya = uuid4(), uuid4()
         attempt = started(anya, Stage.INTERESTS)
         await history.given(
@@ -82,8 +79,6 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://diagnostics") as client:
             yield Api(client, ensure_development_keys(settings.var_dir), audit, (anya, borya))
-    finally:
-        await read_model.close()
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> None:
@@ -191,7 +186,7 @@ async def test_a_request_without_a_token_is_unauthorised(api: Api) -> None:
 )
 async def test_a_malformed_request_is_refused(api: Api, school_id: object, season: object) -> None:
     headers = api.token(Role.NAVIGATOR, school=str(SCHOOL_3))
-    params = {} if season is None else {"season": season}
+    params = {} if season is None else {"season": str(season)}
     response = await api.client.get(PATH.format(school_id), params=params, headers=headers)
     _problem(response, 422, "invalid_request")
     assert api.audit.records == []

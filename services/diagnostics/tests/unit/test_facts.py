@@ -31,6 +31,7 @@ from bilet_diagnostics.facts_testing import (
     SPB_SCHOOL,
     FactsHistory,
     erased,
+    facts_on_sqlite,
     purposes_withdrawn,
     region,
     registered,
@@ -47,11 +48,8 @@ DIAGNOSTICS_CONSENT = frozenset({Purpose.PROGRAMME_PARTICIPATION, Purpose.ONLINE
 
 @pytest.fixture
 async def history(tmp_path: Path) -> AsyncIterator[FactsHistory]:
-    read_model = await SqliteReadModel.open(tmp_path / "diagnostics-readmodel.sqlite3")
-    try:
-        yield FactsHistory(read_model)
-    finally:
-        await read_model.close()
+    async with facts_on_sqlite(tmp_path) as history:
+        yield history
 
 
 async def _pupil(history: FactsHistory, participant_id: UUID, today: date = TODAY) -> Pupil:

@@ -14,7 +14,6 @@ from bilet.contracts.catalogue.identity import (
     ParticipantMovedToSchool,
 )
 from bilet.contracts.vocabulary import Stage
-from bilet.projections.sqlite import SqliteReadModel
 from bilet_diagnostics.application.facts import GradeProgress, SchoolProgress, StageProgress
 from bilet_diagnostics.facts_testing import (
     REGION,
@@ -23,6 +22,7 @@ from bilet_diagnostics.facts_testing import (
     FactsHistory,
     completed,
     erased,
+    facts_on_sqlite,
     registered,
     rules,
     school,
@@ -34,11 +34,8 @@ INTERESTS, SOFT_SKILLS, KNOWLEDGE = Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PR
 
 @pytest.fixture
 async def history(tmp_path: Path) -> AsyncIterator[FactsHistory]:
-    read_model = await SqliteReadModel.open(tmp_path / "diagnostics-readmodel.sqlite3")
-    try:
-        yield FactsHistory(read_model)
-    finally:
-        await read_model.close()
+    async with facts_on_sqlite(tmp_path) as history:
+        yield history
 
 
 def _ids(*pupils: UUID) -> tuple[UUID, ...]:
