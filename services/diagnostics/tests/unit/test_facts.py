@@ -345,3 +345,13 @@ async def test_events_of_no_published_type_are_ignored(history: FactsHistory) ->
     assert (await _pupil(history, pupil)).grade == 7
     # Not applied and not refused: nothing went to the dead letters.
     assert await history.feed.read_model.dead_letters(PROJECTION) == []
+
+
+async def test_a_wait_for_a_position_returns_once_the_facts_include_it(
+    history: FactsHistory,
+) -> None:
+    pupil = uuid4()
+    assert not await history.facts.wait_for("identity", 1, 0.05)
+    await history.given(registered(pupil))
+    assert await history.facts.wait_for("identity", 1, 5, stream_id=f"participant-{pupil}")
+    assert not await history.facts.wait_for("identity", 2, 0.05)

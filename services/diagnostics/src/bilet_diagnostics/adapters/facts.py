@@ -11,7 +11,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bilet.contracts.vocabulary import Stage
-from bilet.projections import ReadModel, Row
+from bilet.projections import NotApplied, ReadModel, Row
 from bilet_diagnostics.adapters.facts_projection import (
     CONSENT,
     DIAGNOSTICS,
@@ -58,6 +58,20 @@ class ReadModelFacts:
                 if self.read_model.is_missing_table(error):
                     return []
                 raise
+
+    async def wait_for(
+        self, source: str, position: int, timeout: float, stream_id: str | None = None
+    ) -> bool:
+        """Wait (bounded) until the facts include `source`'s events up to `position` (a
+        read-your-writes token of identity or consent, e.g. a pupil registered a moment ago);
+        False when the time ran out first."""
+        try:
+            await self.read_model.wait_until(
+                PROJECTION, source, position, timeout, stream_id=stream_id
+            )
+        except NotApplied:
+            return False
+        return True
 
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         pid = str(participant_id)
