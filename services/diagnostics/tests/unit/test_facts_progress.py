@@ -1,12 +1,16 @@
 """A school's progress through the diagnostics of a season, per grade and stage, from the facts
 projection on SQLite: who started, who completed, who has not started."""
 
+import itertools
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 
+from bilet.contracts import DomainEvent
+from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.identity import (
     CorrectionReason,
     ParticipantDetailsCorrected,
@@ -27,6 +31,7 @@ from bilet_diagnostics.facts_testing import (
     rules,
     school,
     started,
+    verified,
 )
 
 INTERESTS, SOFT_SKILLS, KNOWLEDGE = Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE
@@ -226,3 +231,37 @@ async def test_a_school_identity_has_not_registered_is_unknown(history: FactsHis
     await history.given(school(SCHOOL_3))
     assert not known.known
     assert (await history.facts.progress(SCHOOL_3, 2019)).known
+
+
+@pytest.mark.parametrize(
+    "order", list(itertools.permutations(["identity", "consent", "diagnostics"]))
+)
+async def test_the_sources_may_arrive_in_any_order(tmp_path: Path, order: tuple[str, ...]) -> None:
+    # On Kafka each topic is read at its own pace: a consent, an erasure or a started stage may
+    # be applied before the registration it is about.
+    stays, gone = UUID(int=1), UUID(int=2)
+    attempt = started(stays, INTERESTS)
+    events: dict[str, list[DomainEvent]] = {
+        "identity": [
+            rules(2019),
+            school(SCHOOL_3),
+            registered(stays, grade=6),
+            registered(gone, grade=6),
+            ParticipantDetailsCorrected(
+                participant_id=stays, reason=CorrectionReason.GRADE_CORRECTED, grade=7
+            ),
+        ],
+        "consent": [verified(stays, date(2020, 8, 31)), erased(gone)],
+        "diagnostics": [attempt, completed(attempt), started(gone, SOFT_SKILLS)],
+    }
+    async with facts_on_sqlite(tmp_path) as history:
+        for source in order:
+            await history.given(*events[source])
+        pupil = await history.facts.pupil(stays, date(2019, 10, 14))
+        progress = await history.facts.progress(SCHOOL_3, 2019)
+    assert pupil is not None
+    assert (pupil.grade, pupil.consents_to(Purpose.ONLINE_DIAGNOSTICS)) == (7, True)
+    assert progress.participant_ids == {stays}
+    assert _counts(progress) == {
+        7: {INTERESTS: (1, 1, 0), SOFT_SKILLS: (0, 0, 1), KNOWLEDGE: (0, 0, 1)}
+    }
