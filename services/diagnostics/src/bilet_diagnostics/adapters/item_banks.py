@@ -216,14 +216,15 @@ def _parse(source: str, data: bytes, model: type[_Model]) -> _Model:
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ItemBankError(source, "json", str(error)) from None
-    try:
-        return model.model_validate(raw)
+    try:  # from JSON text: the strict contract types take enum values as JSON writes them
+        return model.model_validate_json(data)
     except ValidationError as error:
-        loc = error.errors()[0]["loc"]
+        first = error.errors()[0]
+        loc = first["loc"]
         where = ".".join(str(part) for part in loc) or "file"
         if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
-            where = f"item {_item_id(raw, loc[1])}"
-        raise ItemBankError(source, where, _first_problem(error)) from None
+            where = f"item {_item_id(raw, loc[1])}: {'.'.join(str(part) for part in loc[2:])}"
+        raise ItemBankError(source, where, first["msg"]) from None
 
 
 def _item_id(raw: object, index: int) -> str:
@@ -234,11 +235,6 @@ def _item_id(raw: object, index: int) -> str:
         if isinstance(item_id, str):
             return item_id
     return f"#{index + 1}"
-
-
-def _first_problem(error: ValidationError) -> str:
-    first = error.errors()[0]
-    return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
 
 
 def _named_as(source: str, expected: str) -> None:

@@ -153,8 +153,10 @@ def _interests_lines(scored: Scored, table: MappingTable, result: InterestsResul
     lines = [f"Сильнее всего интерес к средам: {leading}."]
     for instrument in scored.instruments:
         own = [s for s in scored.scales if s.instrument == instrument.instrument]
-        best = max(own, key=lambda s: (s.score, -own.index(s)))
-        lines.append(f"Больше всего баллов — «{best.title}»: {best.score} из {best.max_score}.")
+        top = max(s.score for s in own)
+        best = [s for s in own if s.score == top]
+        titles = ", ".join(f"«{s.title}»" for s in best)
+        lines.append(f"Больше всего баллов — {titles}: {top} из {best[0].max_score}.")
     lines.append(
         f"Баллы сред считает таблица «{table.title}» (версия {table.ref.version}): "
         "у каждой среды — свои шкалы с весами."
