@@ -191,13 +191,16 @@ def catalogue(
                 shared := {i.item_id for i in earlier.items} & {i.item_id for i in bank.items}
             ):
                 raise ItemBankError(bank.source, f"item {min(shared)}", f"also in {earlier.source}")
+    for bank in banks:
+        if bank.version.mapping and bank.version.mapping not in [t.ref for t in mappings]:
+            ref = bank.version.mapping
+            raise ItemBankError(
+                bank.source, "mapping", f"unknown table {ref.mapping_id} {ref.version}"
+            )
     for index, table in enumerate(mappings):
         if any(earlier.ref == table.ref for earlier in mappings[:index]):
             raise ItemBankError(table.source, "version", "a second table of this version")
         _check_rows_name_known_scales(table, banks)
-    for bank in banks:
-        if bank.version.mapping and bank.version.mapping not in [t.ref for t in mappings]:
-            raise ItemBankError(bank.source, "mapping", f"unknown table {bank.version.mapping}")
     result = InstrumentCatalogue(banks=banks, mappings=mappings, current=current)
     _check_current(result, current_source)
     return result
