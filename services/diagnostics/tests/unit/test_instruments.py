@@ -10,7 +10,7 @@ import pytest
 from bilet.contracts.catalogue.diagnostics import InstrumentVersionPublished
 from bilet.contracts.vocabulary import Environment, Instrument, InstrumentRef, MappingRef, Stage
 from bilet_diagnostics.adapters.item_banks import load_catalogue, shipped
-from bilet_diagnostics.domain.instruments import InstrumentCatalogue, band_of
+from bilet_diagnostics.domain.instruments import InstrumentCatalogue, ItemBankError, band_of
 
 # Every version ever published, with the SHA-256 of its file. A published version is never
 # changed: editing a bank means a new file with a new version (and a new line here), never a new
@@ -162,3 +162,28 @@ def test_the_mapping_table_covers_all_nine_environments(catalogue: InstrumentCat
     assert table.row_ref("smart.ddo.sign_system").row == "smart.ddo.sign_system"
     with pytest.raises(KeyError):
         catalogue.mapping_table(MappingRef(mapping_id="interests_environments", version="2.0.0"))
+
+
+def test_current_versions_per_stage(catalogue: InstrumentCatalogue) -> None:
+    assert [v.ref for v in catalogue.current_versions(Stage.INTERESTS)] == [
+        ref(Instrument.KLIMOV_DDO),
+        ref(Instrument.ONET_IP_SHORT),
+    ]
+    assert [v.item_count for v in catalogue.current_versions(Stage.SOFT_SKILLS)] == [20]
+
+
+def test_only_versions_not_yet_published_are_published(catalogue: InstrumentCatalogue) -> None:
+    everything = [v.published() for v in catalogue.versions()]
+    assert catalogue.unpublished([]) == catalogue.versions()
+    assert catalogue.unpublished(everything) == ()
+    rest = catalogue.unpublished(everything[:1])
+    assert [v.ref for v in rest] == [v.ref for v in catalogue.versions()[1:]]
+
+
+def test_a_published_version_whose_bank_changed_is_refused(
+    catalogue: InstrumentCatalogue,
+) -> None:
+    earlier = catalogue.versions()[0].published().model_copy(update={"item_bank_digest": "0" * 64})
+    with pytest.raises(ItemBankError) as refused:
+        catalogue.unpublished([earlier])
+    assert str(refused.value).startswith("klimov_ddo/1.0.0.json: version: published with 0000")

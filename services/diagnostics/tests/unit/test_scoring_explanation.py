@@ -12,13 +12,8 @@ from bilet_diagnostics.adapters.item_banks import load_catalogue
 from bilet_diagnostics.domain.instruments import InstrumentCatalogue
 from bilet_diagnostics.domain.scoring import AnswerSheetError, answer_sheet_digest, score
 
-# Hand-made sheets, see test_scoring.py: ДДО T 8, N 6, S 4, P 2, A 0.
-KLIMOV_SHEET = {
-    "ddo_01": "b", "ddo_02": "b", "ddo_03": "b", "ddo_04": "a", "ddo_05": "a",
-    "ddo_06": "a", "ddo_07": "a", "ddo_08": "b", "ddo_09": "a", "ddo_10": "a",
-    "ddo_11": "a", "ddo_12": "a", "ddo_13": "a", "ddo_14": "b", "ddo_15": "b",
-    "ddo_16": "b", "ddo_17": "b", "ddo_18": "a", "ddo_19": "b", "ddo_20": "b",
-}  # fmt: skip
+# Option a of every ДДО pair: each type is option a in 4 of its 8 pairs, so all five get 4.
+ALL_A = {f"ddo_{number:02d}": "a" for number in range(1, 21)}
 KLIMOV = InstrumentRef(instrument=Instrument.KLIMOV_DDO, version="1.0.0")
 
 
@@ -29,30 +24,24 @@ def catalogue() -> InstrumentCatalogue:
 
 def klimov_explanation(catalogue: InstrumentCatalogue) -> dict[str, Any]:
     form = catalogue.form(Stage.INTERESTS, 8, (KLIMOV,))
-    explained: dict[str, Any] = json.loads(score(form, KLIMOV_SHEET).explanation_json())
+    explained: dict[str, Any] = json.loads(score(form, ALL_A).explanation_json())
     return explained
 
 
 def test_a_scale_names_the_answers_that_gave_its_points(catalogue: InstrumentCatalogue) -> None:
     scales = {s["scale"]: s for s in klimov_explanation(catalogue)["scales"]}
     technology = scales["technology"]
-    assert (technology["score"], technology["max_score"]) == (8, 8)
+    assert (technology["score"], technology["max_score"]) == (4, 8)
+    # Technology is option a of ddo_04 (T–P), 07 (T–S), 10 (T–A) and 11 (T–N).
     assert technology["answers"] == [
-        {"item_id": "ddo_01", "option_id": "b", "points": 1},
         {"item_id": "ddo_04", "option_id": "a", "points": 1},
         {"item_id": "ddo_07", "option_id": "a", "points": 1},
         {"item_id": "ddo_10", "option_id": "a", "points": 1},
         {"item_id": "ddo_11", "option_id": "a", "points": 1},
-        {"item_id": "ddo_14", "option_id": "b", "points": 1},
-        {"item_id": "ddo_17", "option_id": "b", "points": 1},
-        {"item_id": "ddo_20", "option_id": "b", "points": 1},
     ]
     assert technology["text"] == (
-        "«Человек — Техника»: 8 из 8 баллов. Баллы дали ответы: "
-        "ddo_01, ddo_04, ddo_07, ddo_10, ddo_11, ddo_14, ddo_17, ddo_20."
+        "«Человек — Техника»: 4 из 8 баллов. Баллы дали ответы: ddo_04, ddo_07, ddo_10, ddo_11."
     )
-    assert scales["artistic_image"]["answers"] == []
-    assert scales["artistic_image"]["text"].endswith("Баллы дали ответы: ни один.")
 
 
 def test_an_environment_names_the_mapping_rows_that_gave_its_score(
@@ -61,25 +50,44 @@ def test_an_environment_names_the_mapping_rows_that_gave_its_score(
     explained = klimov_explanation(catalogue)
     assert explained["mapping"] == {"mapping_id": "interests_environments", "version": "1.0.0"}
     industrial = next(e for e in explained["environments"] if e["environment"] == "industrial")
-    assert (industrial["score"], industrial["leading"]) == (88, True)
-    assert industrial["text"] == "Индустриальная среда: 88 из 100 — одна из ведущих сред."
-    # weight 3 of 4 × 8/8 = 75; weight 1 of 4 × 4/8 = 12.5
+    assert (industrial["score"], industrial["leading"]) == (50, False)
+    assert industrial["text"] == "Индустриальная среда: 50 из 100."
+    # weight 3 of 4 × 4/8 = 37.5; weight 1 of 4 × 4/8 = 12.5
     assert [(r["row"], r["weight"], r["score"], r["share"]) for r in industrial["rows"]] == [
-        ("industrial.ddo.technology", 3, 8, "75.0"),
+        ("industrial.ddo.technology", 3, 4, "37.5"),
         ("industrial.ddo.sign_system", 1, 4, "12.5"),
     ]
     assert industrial["rows"][1]["text"] == (
         "Чертежи, расчёты и программы станков — знаковые системы производства. "
         "«Человек — Знаковая система»: 4 из 8, вес 1 — +12,5 балла."
     )
-    assert explained["leading"] == ["industrial", "agrarian"]
+    # Every environment gets 50: the first three in the programme's order lead.
+    assert {e["score"] for e in explained["environments"]} == {50}
+    assert explained["leading"] == ["safe", "smart", "social"]
     assert explained["text"][:3] == [
         "Этап «Интересы и профессиональные склонности».",
-        "Сильнее всего интерес к средам: индустриальная среда (88 из 100), "
-        "аграрная среда (81 из 100).",
-        "Больше всего баллов — «Человек — Техника»: 8 из 8.",
+        "Сильнее всего интерес к средам: безопасная среда (50 из 100), "
+        "умная среда (50 из 100), социальная среда (50 из 100).",
+        "Больше всего баллов — «Человек — Природа», «Человек — Техника», «Человек — Человек», "
+        "«Человек — Знаковая система», «Человек — Художественный образ»: 4 из 8.",
     ]
     assert "не влияют на школьные оценки" in explained["text"][-1]
+
+
+def test_a_scale_without_points_says_no_answer_gave_any(catalogue: InstrumentCatalogue) -> None:
+    form = catalogue.current_form(Stage.PROFESSIONS_KNOWLEDGE, 7)
+    answers = {item.item_id: "a" for item in form.items}  # smart's right answers: b, c, d
+    explained: dict[str, Any] = json.loads(score(form, answers).explanation_json())
+    smart = next(s for s in explained["scales"] if s["scale"] == "smart")
+    assert smart["answers"] == [
+        {"item_id": "pk_smart_1", "option_id": "a", "points": 0},
+        {"item_id": "pk_smart_2", "option_id": "a", "points": 0},
+        {"item_id": "pk_smart_3", "option_id": "a", "points": 0},
+    ]
+    assert smart["text"] == (
+        "«Умная среда»: 0 из 3 — начальный уровень (базовый — от 2, продвинутый — от 3 баллов). "
+        "Баллы дали ответы: ни один."
+    )
 
 
 def test_a_levelled_scale_says_its_level_and_thresholds(catalogue: InstrumentCatalogue) -> None:
@@ -102,24 +110,23 @@ def test_a_levelled_scale_says_its_level_and_thresholds(catalogue: InstrumentCat
 
 def test_the_answer_sheet_digest_is_of_its_canonical_json(catalogue: InstrumentCatalogue) -> None:
     form = catalogue.form(Stage.INTERESTS, 6, (KLIMOV,))
-    answers = ",".join(
-        f'{{"item_id":"{item_id}","option_id":"{option}"}}'
-        for item_id, option in sorted(KLIMOV_SHEET.items())
+    answers = ",".join(  # ALL_A's keys are already in the form's order
+        f'{{"item_id":"{item_id}","option_id":"a"}}' for item_id in ALL_A
     )
     canonical = (
         f'{{"answers":[{answers}],"band":"6-7",'
         '"instruments":[{"instrument":"klimov_ddo","version":"1.0.0"}],"stage":"interests"}'
     )
     expected = hashlib.sha256(canonical.encode()).hexdigest()
-    assert answer_sheet_digest(form, KLIMOV_SHEET) == expected
-    assert answer_sheet_digest(form, dict(reversed(list(KLIMOV_SHEET.items())))) == expected
+    assert answer_sheet_digest(form, ALL_A) == expected
+    assert answer_sheet_digest(form, dict(reversed(list(ALL_A.items())))) == expected
 
 
 def test_the_digest_changes_with_an_answer_or_the_band(catalogue: InstrumentCatalogue) -> None:
     form = catalogue.form(Stage.INTERESTS, 6, (KLIMOV,))
-    digest = answer_sheet_digest(form, KLIMOV_SHEET)
-    assert answer_sheet_digest(form, KLIMOV_SHEET | {"ddo_20": "a"}) != digest
+    digest = answer_sheet_digest(form, ALL_A)
+    assert answer_sheet_digest(form, ALL_A | {"ddo_20": "b"}) != digest
     older = catalogue.form(Stage.INTERESTS, 11, (KLIMOV,))
-    assert answer_sheet_digest(older, KLIMOV_SHEET) != digest
+    assert answer_sheet_digest(older, ALL_A) != digest
     with pytest.raises(AnswerSheetError):
-        answer_sheet_digest(form, KLIMOV_SHEET | {"ip_01": "4"})
+        answer_sheet_digest(form, ALL_A | {"ip_01": "4"})

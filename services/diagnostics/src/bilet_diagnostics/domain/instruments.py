@@ -7,7 +7,7 @@ An item bank is written once per version and never changed afterwards: results n
 they were computed with (`InstrumentRef`), and its digest is published with it.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal, get_args
@@ -249,6 +249,24 @@ class InstrumentCatalogue:
 
     def versions(self) -> tuple[InstrumentVersion, ...]:
         return tuple(bank.version for bank in self.banks)
+
+    def current_versions(self, stage: Stage) -> tuple[InstrumentVersion, ...]:
+        """The versions a stage started now uses, in the form's order."""
+        return tuple(self.bank(ref).version for ref in dict(self.current)[stage])
+
+    def unpublished(
+        self, published: Iterable[InstrumentVersionPublished]
+    ) -> tuple[InstrumentVersion, ...]:
+        """The versions to publish now, given those already published; `ItemBankError` when a
+        published version's bank no longer has the digest it was published with (a published
+        version is never edited: the change must be a new version)."""
+        done = {(event.instrument, event.version): event.item_bank_digest for event in published}
+        for bank in self.banks:
+            digest = done.get((bank.ref.instrument, bank.ref.version))
+            if digest is not None and digest != bank.version.digest:
+                problem = f"published with digest {digest}, now {bank.version.digest}"
+                raise ItemBankError(bank.source, "version", f"{problem}: give it a new version")
+        return tuple(v for v in self.versions() if (v.ref.instrument, v.ref.version) not in done)
 
     def bank(self, ref: InstrumentRef) -> ItemBank:
         for bank in self.banks:
