@@ -186,4 +186,6 @@ def test_a_published_version_whose_bank_changed_is_refused(
     earlier = catalogue.versions()[0].published().model_copy(update={"item_bank_digest": "0" * 64})
     with pytest.raises(ItemBankError) as refused:
         catalogue.unpublished([earlier])
-    assert str(refused.value).startswith("klimov_ddo/1.0.0.json: version: published with 0000")
+    assert str(refused.value).startswith(
+        "klimov_ddo/1.0.0.json: version: published with digest 0000"
+    )
