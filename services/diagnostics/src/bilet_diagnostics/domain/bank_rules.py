@@ -11,7 +11,7 @@ item over the nine environments, the five soft skills at least.
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import TypeVar, assert_never
 
 from bilet.contracts.catalogue.diagnostics import KlimovScores, RiasecScores
 from bilet.contracts.vocabulary import Environment, Instrument, InstrumentRef, Stage
@@ -95,46 +95,52 @@ def check_bank(bank: ItemBank) -> None:
 
 def _check_structure(bank: ItemBank, fail: Fail) -> None:
     """The structure the instrument's scoring relies on."""
-    scales, items = bank.version.scales, bank.items
     match bank.ref.instrument:
         case Instrument.KLIMOV_DDO:
-            _require_scales(bank, KLIMOV_SCALES, fail)
-            if len(items) != KLIMOV_PAIRS:
-                raise fail("items", f"ДДО has {KLIMOV_PAIRS} pairs, this bank {len(items)}")
-            for item in items:
-                types = [o.scale for o in item.options]
-                if (
-                    len(types) != 2
-                    or types[0] == types[1]
-                    or {o.points for o in item.options} != {1}
-                ):
-                    raise fail(
-                        f"item {item.item_id}", "a pair: two options, two types, 1 point each"
-                    )
-            counts = Counter(o.scale for item in items for o in item.options)
-            for scale in scales:
-                if counts[scale] != KLIMOV_PAIRS_PER_TYPE:
-                    raise fail("items", f"type {scale} is in {counts[scale]} pairs, not 8")
+            _check_klimov_pairs(bank, fail)
         case Instrument.ONET_IP_SHORT:
-            _require_scales(bank, RIASEC_SCALES, fail)
-            for item in items:
-                if tuple(sorted(o.points for o in item.options)) != LIKERT_POINTS:
-                    raise fail(f"item {item.item_id}", "a Likert item scores 0, 1, 2, 3 and 4")
-            _one_scale_per_item(bank, fail)
-            counts = Counter(item.options[0].scale for item in items)
-            for scale in scales:
-                if counts[scale] != RIASEC_ITEMS_PER_TYPE:
-                    raise fail("items", f"type {scale} has {counts[scale]} items, not 10")
+            _check_riasec_inventory(bank, fail)
         case Instrument.SOFT_SKILLS_BANK:
-            if missing := [s for s in REQUIRED_SOFT_SKILLS if s not in scales]:
+            if missing := [s for s in REQUIRED_SOFT_SKILLS if s not in bank.version.scales]:
                 raise fail("scales", f"the soft skills bank scores {missing[0]!r} too")
             _one_scale_per_item(bank, fail)
         case Instrument.PROFESSIONS_KNOWLEDGE_BANK:
             _require_scales(bank, ENVIRONMENT_SCALES, fail)
             _one_scale_per_item(bank, fail)
-            for item in items:
+            for item in bank.items:
                 if sorted(o.points for o in item.options)[-2:] != [0, 1]:
                     raise fail(f"item {item.item_id}", "exactly one correct option (1 point)")
+        case _:
+            assert_never(bank.ref.instrument)
+
+
+def _check_klimov_pairs(bank: ItemBank, fail: Fail) -> None:
+    """ДДО: 20 pairs of two types, 1 point to the chosen one, every type in exactly 8 pairs (so
+    each scores 0–8 and the five sum to 20)."""
+    _require_scales(bank, KLIMOV_SCALES, fail)
+    if len(bank.items) != KLIMOV_PAIRS:
+        raise fail("items", f"ДДО has {KLIMOV_PAIRS} pairs, this bank {len(bank.items)}")
+    for item in bank.items:
+        types = {o.scale for o in item.options}
+        if len(item.options) != 2 or len(types) != 2 or {o.points for o in item.options} != {1}:
+            raise fail(f"item {item.item_id}", "a pair: two options, two types, 1 point each")
+    counts = Counter(o.scale for item in bank.items for o in item.options)
+    for scale in bank.version.scales:
+        if counts[scale] != KLIMOV_PAIRS_PER_TYPE:
+            raise fail("items", f"type {scale} is in {counts[scale]} pairs, not 8")
+
+
+def _check_riasec_inventory(bank: ItemBank, fail: Fail) -> None:
+    """RIASEC: every item answered 0–4 for its one type, 10 items per type (0–40)."""
+    _require_scales(bank, RIASEC_SCALES, fail)
+    for item in bank.items:
+        if tuple(sorted(o.points for o in item.options)) != LIKERT_POINTS:
+            raise fail(f"item {item.item_id}", "a Likert item scores 0, 1, 2, 3 and 4")
+    _one_scale_per_item(bank, fail)
+    counts = Counter(item.options[0].scale for item in bank.items)
+    for scale in bank.version.scales:
+        if counts[scale] != RIASEC_ITEMS_PER_TYPE:
+            raise fail("items", f"type {scale} has {counts[scale]} items, not 10")
 
 
 def _require_scales(bank: ItemBank, expected: tuple[str, ...], fail: Fail) -> None:
