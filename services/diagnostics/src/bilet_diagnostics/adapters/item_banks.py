@@ -152,6 +152,7 @@ def _mapping(folder: str, path: Traversable) -> list[MappingTable]:
                 source=source,
                 ref=MappingRef(mapping_id=table.mapping_id, version=table.version),
                 title=table.title,
+                provenance=table.provenance,
                 digest=hashlib.sha256(data).hexdigest(),
                 environment_titles=tuple((e.environment, e.title) for e in table.environments),
                 rows=tuple(
@@ -180,6 +181,7 @@ def _bank(source: str, data: bytes) -> ItemBank:
         source=source,
         version=version,
         title=bank.title,
+        provenance=bank.provenance,
         time_limit=timedelta(minutes=bank.time_limit_minutes),
         scale_titles=tuple((scale.scale, scale.title) for scale in bank.scales),
         items=items,

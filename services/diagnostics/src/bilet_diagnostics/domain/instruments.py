@@ -171,6 +171,7 @@ class ItemBank:
     source: str
     version: InstrumentVersion
     title: str
+    provenance: str  # which public method's structure it follows, and who wrote the wording
     time_limit: timedelta
     scale_titles: tuple[tuple[str, str], ...]
     items: tuple[BankItem, ...]

@@ -39,6 +39,7 @@ class MappingTable:
     source: str
     ref: MappingRef
     title: str
+    provenance: str  # who made it and how a score is computed, in Russian
     digest: str  # sha256 hex of the table file's bytes
     environment_titles: tuple[tuple[Environment, str], ...]
     rows: tuple[MappingRow, ...]
