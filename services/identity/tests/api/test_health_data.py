@@ -1,7 +1,8 @@
-"""Health data is a category apart (ARCHITECTURE §8, docs/adr/0017): the health limitations and
-the accessibility needs are sealed with the participant's health key, in what is stored and in
-what goes to Kafka; support never sees them; destroying the health key destroys them alone, and
-an erasure (both keys) destroys everything personal."""
+"""Health data is a category apart (ARCHITECTURE §8, docs/adr/0017, 0019): the health limitations
+and the accessibility needs are sealed with the participant's health key, in what is stored and
+in what goes to Kafka; they are shown only to a role that needs them and only while a verified
+consent in force covers `health_data`; support never sees them; destroying the health key
+destroys them alone, and an erasure (both keys) destroys everything personal."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
 HEALTH_WORDS = (b"step_free_access", b"sign_language_interpreter", b"musculoskeletal")
 
 
-async def _registered(api: "Api", world: "World") -> str:
+async def _registered(api: "Api", world: "World", *, consent: bool = True) -> str:
+    """A pupil with health data, and (unless told) a verified consent covering `health_data`,
+    applied by identity's read model before this returns."""
     response = await api.client.post(
         "/identity/v1/participants",
         headers=api.registrar(),
@@ -26,10 +29,18 @@ async def _registered(api: "Api", world: "World") -> str:
     )
     assert response.status_code == 201, response.text
     participant_id: str = response.json()["participant_id"]
+    if consent:
+        token = await api.consent_verified(participant_id)
+        await _shown(api, participant_id, api.registrar(), token)
     return participant_id
 
 
-async def _shown(api: "Api", participant_id: str, headers: dict[str, str]) -> dict[str, Any]:
+async def _shown(
+    api: "Api", participant_id: str, headers: dict[str, str], token: str | None = None
+) -> dict[str, Any]:
+    """The participant as the caller is shown it, after the consent command `token` names."""
+    if token is not None:
+        headers = headers | {"BVB-Position": token}
     response = await api.client.get(f"/identity/v1/participants/{participant_id}", headers=headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -74,9 +85,10 @@ async def test_the_published_events_carry_no_readable_health_data(
 async def test_support_and_other_roles_without_the_need_see_no_health_data(
     api: "Api", world: "World"
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await _registered(api, world)  # under a consent that covers health data
     for headers in (
         api.token(Role.SUPPORT),
+        api.token(Role.OPERATOR),
         api.token(Role.NAVIGATOR, school=str(world.school_3)),
         api.token(Role.COORDINATOR, region=str(world.leningrad)),
     ):
@@ -84,6 +96,11 @@ async def test_support_and_other_roles_without_the_need_see_no_health_data(
         assert response.status_code == 200, response.text
         for word in HEALTH_WORDS:
             assert word.decode() not in response.text
+        personal = response.json()["personal"]
+        if personal is not None:
+            assert personal["health_withheld"] == "not_needed_by_role"
+    # A control: the words match what the registrar of the school is shown.
+    assert "step_free_access" in str(await _shown(api, pid, api.registrar()))
     support = await _shown(api, pid, api.token(Role.SUPPORT))
     assert support.get("accessibility_needs") is None
     assert support["personal"] is None
