@@ -8,8 +8,9 @@ runs instead in the distributed mode.
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Final
 
 from fastapi import FastAPI
@@ -53,7 +54,10 @@ SERVICE = ServiceDescription(
 IMPORT_BODY_LIMIT: Final = 8 << 20
 
 
-def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+def create_app(
+    settings: IdentitySettings | None = None, *, today: Callable[[], date] = date.today
+) -> FastAPI:
+    """The service; `today` is the day rules and consents are judged on (tests move it)."""
     settings = settings or IdentitySettings()
     # Without its feed (or the worker), an erased child's reservation is never released and no
     # consent is known (health data is withheld from everyone).
@@ -79,6 +83,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 FieldCipher(keystore),
                 EventStoreAuditLog(store),
                 pseudonymiser,
+                today=today,
                 consents=ConsentStates(read_model),
             )
             app.state.event_store = store
