@@ -94,6 +94,33 @@ class Api:
     def registrar(self, school: UUID = SCHOOL_3) -> dict[str, str]:
         return self.token(Role.REGISTRAR, school=str(school))
 
+    async def shown(
+        self, participant_id: str, headers: dict[str, str], token: str | None = None
+    ) -> dict[str, Any]:
+        """The participant as the caller is shown it, after the consent command `token`
+        names (its `BVB-Position`)."""
+        if token is not None:
+            headers = headers | {"BVB-Position": token}
+        url = f"/identity/v1/participants/{participant_id}"
+        response = await self.client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def registered_with_health(self) -> str:
+        """A pupil of school 3 with health limitations and accessibility needs (no consent)."""
+        response = await self.client.post(
+            "/identity/v1/participants",
+            headers=self.registrar(),
+            json=World.pupil(
+                health_limitations={"has_limitations": True, "kind": "musculoskeletal"},
+                accessibility_needs=["step_free_access"],
+            ),
+        )
+        assert response.status_code == 201, response.text
+        participant_id: str = response.json()["participant_id"]
+        return participant_id
+
     async def consent_recorded(self, participant_id: UUID | str, *events: DomainEvent) -> str:
         """Append consent's events for the participant to the consent service's store, as its
         commands do; answer the `BVB-Position` token the command would have answered."""

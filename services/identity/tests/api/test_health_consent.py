@@ -25,20 +25,6 @@ WITHOUT_HEALTH = tuple(p for p in Purpose if p is not Purpose.HEALTH_DATA)
 HEALTH_WORDS = ("musculoskeletal", "step_free_access")
 
 
-async def _registered(api: "Api", world: "World") -> str:
-    response = await api.client.post(
-        "/identity/v1/participants",
-        headers=api.registrar(),
-        json=world.pupil(
-            health_limitations={"has_limitations": True, "kind": "musculoskeletal"},
-            accessibility_needs=["step_free_access"],
-        ),
-    )
-    assert response.status_code == 201, response.text
-    participant_id: str = response.json()["participant_id"]
-    return participant_id
-
-
 def _entitled(api: "Api", pid: str) -> list[dict[str, str]]:
     """The roles that need the health data: the school's registrar, the pupil, a guardian."""
     return [
@@ -51,11 +37,7 @@ def _entitled(api: "Api", pid: str) -> list[dict[str, str]]:
 async def _personal(
     api: "Api", pid: str, headers: dict[str, str], token: str | None = None
 ) -> dict[str, Any]:
-    if token is not None:
-        headers = headers | {"BVB-Position": token}
-    response = await api.client.get(f"/identity/v1/participants/{pid}", headers=headers)
-    assert response.status_code == 200, response.text
-    personal: dict[str, Any] = response.json()["personal"]
+    personal: dict[str, Any] = (await api.shown(pid, headers, token))["personal"]
     return personal
 
 
@@ -78,7 +60,7 @@ def _assert_shown(personal: dict[str, Any]) -> None:
 async def test_before_any_consent_not_even_the_registering_school_sees_health_data(
     api: "Api", world: "World"
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await api.registered_with_health()
 
     for headers in _entitled(api, pid):
         _assert_withheld(await _personal(api, pid, headers))
@@ -87,7 +69,7 @@ async def test_before_any_consent_not_even_the_registering_school_sees_health_da
 async def test_given_a_consent_without_health_data_then_no_health_fields(
     api: "Api", world: "World"
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await api.registered_with_health()
 
     token = await api.consent_verified(pid, WITHOUT_HEALTH)
 
@@ -98,7 +80,7 @@ async def test_given_a_consent_without_health_data_then_no_health_fields(
 async def test_given_a_consent_with_health_data_then_the_roles_that_need_it_see_it(
     api: "Api", world: "World"
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await api.registered_with_health()
 
     token = await api.consent_verified(pid)
 
@@ -114,7 +96,7 @@ async def test_given_a_consent_with_health_data_then_the_roles_that_need_it_see_
 
 
 async def test_a_withdrawal_of_health_data_is_withheld_at_once(api: "Api", world: "World") -> None:
-    pid = await _registered(api, world)
+    pid = await api.registered_with_health()
     consent_id = uuid4()
     _assert_shown(
         await _personal(
@@ -142,7 +124,7 @@ async def test_a_withdrawal_of_health_data_is_withheld_at_once(api: "Api", world
 async def test_after_a_whole_withdrawal_no_consent_covers_health_data_again(
     api: "Api", world: "World"
 ) -> None:
-    withdrawn = await _registered(api, world)
+    withdrawn = await api.registered_with_health()
     consent_id = uuid4()
     await api.consent_verified(withdrawn, consent_id=consent_id)
     token = await api.consent_recorded(
@@ -161,7 +143,7 @@ async def test_after_a_whole_withdrawal_no_consent_covers_health_data_again(
 
 
 async def test_an_expired_consent_covers_nothing(api: "Api", world: "World") -> None:
-    pid = await _registered(api, world)
+    pid = await api.registered_with_health()
     expired = ConsentVerified(
         participant_id=UUID(pid),
         consent_id=uuid4(),
@@ -175,7 +157,7 @@ async def test_an_expired_consent_covers_nothing(api: "Api", world: "World") -> 
 
 
 async def test_a_health_read_is_audited_apart_with_its_purpose(api: "Api", world: "World") -> None:
-    pid = await _registered(api, world)
+    pid = await api.registered_with_health()
     await _personal(api, pid, api.registrar())  # withheld: no health read to audit
     token = await api.consent_verified(pid)
     await _personal(api, pid, api.registrar(), token)
@@ -194,7 +176,7 @@ async def test_a_health_read_is_audited_apart_with_its_purpose(api: "Api", world
 async def test_position_tokens_of_other_services_or_not_yet_applied_are_refused(
     api: "Api", world: "World"
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await api.registered_with_health()
     url = f"/identity/v1/participants/{pid}"
 
     foreign = await api.client.get(url, headers=api.registrar() | {"BVB-Position": "portfolio:1"})
