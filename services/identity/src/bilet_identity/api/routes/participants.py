@@ -164,6 +164,7 @@ async def get_participant(
     service: Service,
     context: ContextWithPositions,
     response: Response,
+    # Declared for the OpenAPI document (its bound, its meaning); `context` parses the tokens.
     positions: PositionHeader = None,
 ) -> ParticipantModel:
     """A participant: ids, school, region, season, grade and enrolments for every reader; an
