@@ -58,7 +58,7 @@ def _assert_shown(personal: dict[str, Any]) -> None:
 
 
 async def test_before_any_consent_not_even_the_registering_school_sees_health_data(
-    api: "Api", world: "World"
+    api: "Api",
 ) -> None:
     pid = await api.registered_with_health()
 
@@ -66,9 +66,7 @@ async def test_before_any_consent_not_even_the_registering_school_sees_health_da
         _assert_withheld(await _personal(api, pid, headers))
 
 
-async def test_given_a_consent_without_health_data_then_no_health_fields(
-    api: "Api", world: "World"
-) -> None:
+async def test_given_a_consent_without_health_data_then_no_health_fields(api: "Api") -> None:
     pid = await api.registered_with_health()
 
     token = await api.consent_verified(pid, WITHOUT_HEALTH)
@@ -95,7 +93,7 @@ async def test_given_a_consent_with_health_data_then_the_roles_that_need_it_see_
         _assert_withheld(await _personal(api, pid, headers, token), "not_needed_by_role")
 
 
-async def test_a_withdrawal_of_health_data_is_withheld_at_once(api: "Api", world: "World") -> None:
+async def test_a_withdrawal_of_health_data_is_withheld_at_once(api: "Api") -> None:
     pid = await api.registered_with_health()
     consent_id = uuid4()
     _assert_shown(
@@ -121,9 +119,7 @@ async def test_a_withdrawal_of_health_data_is_withheld_at_once(api: "Api", world
         _assert_withheld(await _personal(api, pid, headers, token))
 
 
-async def test_after_a_whole_withdrawal_no_consent_covers_health_data_again(
-    api: "Api", world: "World"
-) -> None:
+async def test_after_a_whole_withdrawal_no_consent_covers_health_data_again(api: "Api") -> None:
     withdrawn = await api.registered_with_health()
     consent_id = uuid4()
     await api.consent_verified(withdrawn, consent_id=consent_id)
@@ -142,7 +138,7 @@ async def test_after_a_whole_withdrawal_no_consent_covers_health_data_again(
     _assert_withheld(await _personal(api, withdrawn, api.registrar(), later))
 
 
-async def test_an_expired_consent_covers_nothing(api: "Api", world: "World") -> None:
+async def test_an_expired_consent_covers_nothing(api: "Api") -> None:
     pid = await api.registered_with_health()
     expired = ConsentVerified(
         participant_id=UUID(pid),
@@ -156,7 +152,7 @@ async def test_an_expired_consent_covers_nothing(api: "Api", world: "World") -> 
     _assert_withheld(await _personal(api, pid, api.registrar(), token))
 
 
-async def test_a_health_read_is_audited_apart_with_its_purpose(api: "Api", world: "World") -> None:
+async def test_a_health_read_is_audited_apart_with_its_purpose(api: "Api") -> None:
     pid = await api.registered_with_health()
     await _personal(api, pid, api.registrar())  # withheld: no health read to audit
     token = await api.consent_verified(pid)
@@ -173,9 +169,7 @@ async def test_a_health_read_is_audited_apart_with_its_purpose(api: "Api", world
     ]
 
 
-async def test_position_tokens_of_other_services_or_not_yet_applied_are_refused(
-    api: "Api", world: "World"
-) -> None:
+async def test_position_tokens_of_other_services_or_not_yet_applied_are_refused(api: "Api") -> None:
     pid = await api.registered_with_health()
     url = f"/identity/v1/participants/{pid}"
 

@@ -16,13 +16,12 @@ if TYPE_CHECKING:
 HEALTH_WORDS = (b"step_free_access", b"sign_language_interpreter", b"musculoskeletal")
 
 
-async def _registered(api: "Api", world: "World", *, consent: bool = True) -> str:
-    """A pupil with health data, and (unless told) a verified consent covering `health_data`,
-    applied by identity's read model before this returns."""
+async def _registered(api: "Api") -> str:
+    """A pupil with health data, and a verified consent covering `health_data`, applied by
+    identity's read model before this returns (health data is shown only under it)."""
     participant_id = await api.registered_with_health()
-    if consent:
-        token = await api.consent_verified(participant_id)
-        await api.shown(participant_id, api.registrar(), token)
+    token = await api.consent_verified(participant_id)
+    await api.shown(participant_id, api.registrar(), token)
     return participant_id
 
 
@@ -37,10 +36,8 @@ async def _published_bytes(api: "Api", participant_id: str) -> bytes:
     return out
 
 
-async def test_the_published_events_carry_no_readable_health_data(
-    api: "Api", world: "World"
-) -> None:
-    pid = await _registered(api, world)
+async def test_the_published_events_carry_no_readable_health_data(api: "Api") -> None:
+    pid = await _registered(api)
     corrected = await api.client.patch(
         f"/identity/v1/participants/{pid}",
         headers=api.registrar(),
@@ -64,7 +61,7 @@ async def test_the_published_events_carry_no_readable_health_data(
 async def test_support_and_other_roles_without_the_need_see_no_health_data(
     api: "Api", world: "World"
 ) -> None:
-    pid = await _registered(api, world)  # under a consent that covers health data
+    pid = await _registered(api)  # under a consent that covers health data
     for headers in (
         api.token(Role.SUPPORT),
         api.token(Role.OPERATOR),
@@ -86,9 +83,9 @@ async def test_support_and_other_roles_without_the_need_see_no_health_data(
 
 
 async def test_given_the_health_key_destroyed_then_only_health_data_reads_as_erased(
-    api: "Api", world: "World"
+    api: "Api",
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await _registered(api)
 
     # What consent's destruction does when only the consent to process health data is withdrawn.
     await api.service.cipher.erase(f"health:{pid}")
@@ -105,9 +102,9 @@ async def test_given_the_health_key_destroyed_then_only_health_data_reads_as_era
 
 
 async def test_given_the_health_key_destroyed_then_no_health_data_is_recorded_again(
-    api: "Api", world: "World"
+    api: "Api",
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await _registered(api)
     await api.service.cipher.erase(f"health:{pid}")
     url = f"/identity/v1/participants/{pid}"
 
@@ -126,10 +123,8 @@ async def test_given_the_health_key_destroyed_then_no_health_data_is_recorded_ag
     assert renamed.status_code == 200, renamed.text
 
 
-async def test_given_an_erasure_then_personal_and_health_data_are_both_gone(
-    api: "Api", world: "World"
-) -> None:
-    pid = await _registered(api, world)
+async def test_given_an_erasure_then_personal_and_health_data_are_both_gone(api: "Api") -> None:
+    pid = await _registered(api)
 
     # What consent's destruction does on a whole erasure: both keys.
     await api.service.cipher.erase(pid)
