@@ -244,7 +244,9 @@ class ParticipantLife(Registration):
         if seen is not Visibility.PSEUDONYMOUS:
             # Health data (a special category) is opened only for a role that needs it and
             # while a consent covers it: otherwise its key is not even asked for.
-            withheld = access.health_withheld(seen, await self._purposes_in_force(participant_id))
+            needs_health = seen is Visibility.PERSONAL_AND_HEALTH
+            consented = await self._purposes_in_force(participant_id) if needs_health else None
+            withheld = access.health_withheld(seen, consented or frozenset())
             personal = await personal_of(
                 self.cipher, loaded.events, profile.events, health=withheld is None
             )
