@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Final, Protocol
 from uuid import UUID
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from bilet.analytics.columns import participant_of, row_of, table_name
 from bilet.analytics.database import build_database
 from bilet.analytics.manifest import (
@@ -34,7 +37,6 @@ from bilet.analytics.manifest import (
 )
 from bilet.analytics.parquet import (
     PendingRows,
-    read_dimension_pseudonyms,
     remove_participants,
     rows_by_table,
     write_parquet,
@@ -104,6 +106,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _same_table(path: Path, table: pa.Table) -> bool:
+    return path.exists() and pq.read_table(path).equals(table)
+
+
 class ExportRun:
     """One run over one source into one directory (see the module's docstring)."""
 
@@ -125,7 +131,11 @@ class ExportRun:
         self.pending = PendingRows()
         self.chunks = 0
         self.record: RunRecord | None = None
-        self.pseudonymise: Pseudonymiser = Pseudonymiser(request.purpose, b"")  # set by execute
+        # Set by `execute` before anything is read.
+        self.pseudonymise = Pseudonymiser(request.purpose, b"")
+        self.dimension = pa.table({})
+        self.population: list[str] = []
+        self.excluded_participants = 0
 
     async def execute(self) -> ExportReport:
         out, request = self.request.out, self.request
@@ -149,11 +159,18 @@ class ExportRun:
         cursor = {lane: begin.get(lane, self.source.start(lane)) for lane in lanes}
         started_from = dict(cursor)
 
-        population = await self._population(ends, manifest.since)
+        population = await self._population(ends)
         covered = {pseudonymise(p): p for p in population.covered()}
-        before = read_dimension_pseudonyms(out / DIMENSION)
+        before = set(manifest.population)
         revoked = before - set(covered)
         joined = set() if first else {covered[p] for p in set(covered) - before}
+        # First, so that a crash anywhere later finds them still to remove (it is idempotent).
+        removed = remove_participants(out, manifest.files(), revoked)
+        self.dimension = population.dimension(pseudonymise)
+        dimension_changed = not _same_table(out / DIMENSION, self.dimension)
+        known = population.known_participants()
+        self.population = sorted(covered)
+        self.excluded_participants = len(known - population.covered())
 
         self.record = RunRecord(
             run=self.run_id,
@@ -163,6 +180,7 @@ class ExportRun:
             reached=dict(cursor),
             backfilled_participants=len(joined),
             removed_participants=len(revoked),
+            removed_rows=removed,
         )
         total = sum(max(0, cursor[lane] - self.source.start(lane)) for lane in lanes if joined)
         total += sum(max(0, ends[lane] - cursor[lane]) for lane in lanes)
@@ -174,25 +192,17 @@ class ExportRun:
             cursor[lane] = await self._pass(
                 lane, cursor[lane], ends[lane], manifest, set(covered.values()), cursor
             )
-        dimension = population.dimension(pseudonymise)
-        dimension_changed = before != set(covered) or not (out / DIMENSION).exists()
+            self.progress.advance(max(0, ends[lane] - cursor[lane]))  # only unpublished types left
         nothing_new = (
-            self.chunks == 0
+            previous is not None
+            and self.chunks == 0
             and self.pending.count == 0
             and not revoked
             and not dimension_changed
             and cursor == manifest.cursor
-            and previous is not None
         )
         if nothing_new:
             return ExportReport(manifest, changed=False, leftovers_removed=leftovers)
-        if dimension_changed:
-            write_parquet(dimension, out / DIMENSION)
-        removed = remove_participants(out, manifest.files(), revoked)
-        self.record.removed_rows = removed
-        known = population.known_participants()
-        manifest.participants = len(covered)
-        manifest.excluded_participants = len(known) - len(population.covered() & known)
         await self._commit(manifest, cursor, final=True)
         return ExportReport(
             manifest,
@@ -222,7 +232,7 @@ class ExportRun:
                 "from its manifest"
             )
 
-    async def _population(self, ends: Cursor, since: datetime | None) -> Population:
+    async def _population(self, ends: Cursor) -> Population:
         moment = (self.request.until or self.clock()).date()
         population = Population(moment=moment)
         for lane, service in self.source.lanes().items():
@@ -265,9 +275,8 @@ class ExportRun:
                     self._take(recorded, service, participants, backfill=cursor is None)
                 self.progress.advance(reached - position)
                 position = reached
-            if cursor is not None:
-                cursor[lane] = position
-                if self.pending.count >= self.request.chunk_events:
+                if cursor is not None and self.pending.count >= self.request.chunk_events:
+                    cursor[lane] = position
                     await self._commit(manifest, cursor, final=False)
         return position
 
@@ -308,6 +317,13 @@ class ExportRun:
         manifest.cursor = dict(cursor)
         manifest.updated_at = now
         manifest.tables = rows_by_table(out, manifest.files())
+        # The population is committed with the rows written for it: a run resumed after a
+        # crash neither backfills a participant twice nor forgets to remove one.
+        manifest.population = list(self.population)
+        manifest.participants = len(self.population)
+        manifest.excluded_participants = self.excluded_participants
+        if not _same_table(out / DIMENSION, self.dimension):
+            write_parquet(self.dimension, out / DIMENSION)
         if final:
             build_database(out)
         write_manifest(out, manifest)

@@ -63,6 +63,10 @@ class Manifest(BaseModel):
     cursor: dict[str, int] = Field(default_factory=dict)
     tables: dict[str, int] = Field(default_factory=dict, description="Rows per table now.")
     participants: int = Field(0, description="Participants in the export now.")
+    population: list[str] = Field(
+        default_factory=list,
+        description="Their pseudonyms (as in the tables): who the next run compares with.",
+    )
     excluded_participants: int = Field(
         0, description="Participants the history names who are not in the export (counted only)."
     )

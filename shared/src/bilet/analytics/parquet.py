@@ -83,10 +83,3 @@ def rows_by_table(out: Path, files: Iterable[str]) -> dict[str, int]:
         table = Path(name).parts[1]
         counts[table] += pq.read_metadata(out / name).num_rows
     return dict(sorted(counts.items()))
-
-
-def read_dimension_pseudonyms(path: Path) -> set[str]:
-    if not path.exists():
-        return set()
-    column = pq.read_table(path, columns=[PARTICIPANT_COLUMN])[PARTICIPANT_COLUMN]
-    return {str(value) for value in column.to_pylist()}
