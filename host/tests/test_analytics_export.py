@@ -20,12 +20,17 @@ from bilet.analytics.columns import table_name
 from bilet.analytics.pseudonyms import Pseudonymiser, purpose_key_subject
 from bilet.contracts import CATALOGUE, decode
 from bilet.crypto import SqliteKeyStore, load_master_key
-from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http.auth import Principal, Role
 from bilet_consent import demo as consent_demo
 from bilet_consent.application.inputs import CommandContext
 from bilet_host.cli import main
-from bilet_host.testing import DemoWorld, consent_service, consent_to_analytics, running_demo
+from bilet_host.testing import (
+    DemoWorld,
+    consent_service,
+    consent_to_analytics,
+    published_events,
+    running_demo,
+)
 from bilet_identity import demo as identity_demo
 
 PURPOSE = "season_research"
@@ -48,34 +53,17 @@ def export(out: Path, purpose: str = PURPOSE, *extra: str) -> int:
     )
 
 
-async def _counts_in_stores(var_dir: Path, covered: Iterable[UUID]) -> Counter[str]:
+def counts_in_stores(world: DemoWorld, covered: Iterable[UUID]) -> dict[str, int]:
     """Rows each table must have, counted straight from the stores: every published event that
     is about no participant, and every one about a covered participant."""
     allowed = {str(participant) for participant in covered}
     counts: Counter[str] = Counter()
-    for service in CATALOGUE.producers():
-        path = var_dir / f"{service}.sqlite3"
-        if not path.exists():
-            continue
-        store = await SqliteEventStore.open(path)
-        try:
-            position = 0
-            while page := await store.read_all(position, 1000):
-                for recorded in page:
-                    if not CATALOGUE.is_published(recorded.type):
-                        continue
-                    participant = json.loads(recorded.data).get("participant_id")
-                    decode(recorded)  # every published event must decode
-                    if participant is None or participant in allowed:
-                        counts[table_name(recorded.type)] += 1
-                position = page[-1].position
-        finally:
-            await store.close()
-    return counts
-
-
-def counts_in_stores(world: DemoWorld, covered: Iterable[UUID]) -> dict[str, int]:
-    return dict(asyncio.run(_counts_in_stores(world.var_dir, covered)))
+    for recorded in published_events(world.var_dir):
+        decode(recorded)  # every published event must decode
+        participant = json.loads(recorded.data).get("participant_id")
+        if participant is None or participant in allowed:
+            counts[table_name(recorded.type)] += 1
+    return dict(counts)
 
 
 def duckdb_counts(out: Path) -> dict[str, int]:

@@ -7,6 +7,7 @@ school uploads it, the coordinator verifies it: the consent service's real use c
 export has a population to show, and others to leave out.
 """
 
+import asyncio
 import os
 import random
 from collections.abc import AsyncIterator
@@ -18,7 +19,10 @@ from uuid import UUID
 
 from asgi_lifespan import LifespanManager
 
+from bilet.contracts import CATALOGUE
 from bilet.contracts.catalogue.consent import Purpose, Relationship
+from bilet.eventstore import RecordedEvent
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http.auth import Principal, Role
 from bilet_consent import demo as consent_demo
 from bilet_consent.application.inputs import CommandContext, SubmissionInput
@@ -123,3 +127,25 @@ async def build_demo_world(var_dir: Path) -> DemoWorld:
                 continue
             consents[pupil] = (school_id, consent_id)
     return DemoWorld(var_dir, frozenset(consents), consents)
+
+
+async def _published_events(var_dir: Path) -> list[RecordedEvent]:
+    events: list[RecordedEvent] = []
+    for service in CATALOGUE.producers():
+        path = var_dir / f"{service}.sqlite3"
+        if not path.exists():
+            continue
+        store = await SqliteEventStore.open(path)
+        try:
+            position = 0
+            while page := await store.read_all(position, 1000):
+                events += [event for event in page if CATALOGUE.is_published(event.type)]
+                position = page[-1].position
+        finally:
+            await store.close()
+    return events
+
+
+def published_events(var_dir: Path) -> list[RecordedEvent]:
+    """Every published event of the demo's stores, read straight from their files."""
+    return asyncio.run(_published_events(var_dir))
