@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bilet.contracts import CATALOGUE
 from bilet.contracts.cloudevents import from_record
 from bilet.eventstore import EventStore, RecordedEvent
+from bilet.projections.kafka.topics import partitions_of
 
 # Events per read: big enough to amortise a round trip, small enough to show progress.
 PAGE: Final = 2000
@@ -104,18 +105,23 @@ class KafkaSource(Source):
 
     kind = "kafka"
 
-    def __init__(self, consumer: AIOKafkaConsumer, partitions: Mapping[str, list[int]]) -> None:
+    def __init__(
+        self, consumer: AIOKafkaConsumer, lanes: Mapping[str, tuple[TopicPartition, str]]
+    ) -> None:
         self._consumer = consumer
-        # lane → (topic partition, service)
-        self._lanes: dict[str, tuple[TopicPartition, str]] = {}
-        for topic_and_service, numbers in partitions.items():
-            topic, service = topic_and_service.split("|", 1)
-            for number in numbers:
-                self._lanes[f"{topic}:{number}"] = (TopicPartition(topic, number), service)
+        # lane (`<topic>:<partition>`) → the partition, and the service publishing on it
+        self._lanes = dict(lanes)
 
     @classmethod
     async def open(cls, bootstrap_servers: str, topics: Mapping[str, str]) -> "KafkaSource":
-        """Read `topics` (service → topic); a missing topic is an error."""
+        """Read every partition of `topics` (service → topic); a missing topic is a
+        `LookupError`."""
+        service_of = {topic: service for service, topic in topics.items()}
+        try:
+            partitions = await partitions_of(bootstrap_servers, list(topics.values()))
+        except ValueError as error:
+            raise LookupError(str(error)) from None
+        lanes = {f"{p.topic}:{p.partition}": (p, service_of[p.topic]) for p in partitions}
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             enable_auto_commit=False,
@@ -123,17 +129,7 @@ class KafkaSource(Source):
             auto_offset_reset="earliest",
         )
         await consumer.start()
-        try:
-            partitions: dict[str, list[int]] = {}
-            for service, topic in topics.items():
-                numbers = consumer.partitions_for_topic(topic)
-                if not numbers:
-                    numbers = await _partitions_after_metadata(consumer, topic)
-                partitions[f"{topic}|{service}"] = sorted(numbers)
-        except BaseException:
-            await consumer.stop()
-            raise
-        return cls(consumer, partitions)
+        return cls(consumer, lanes)
 
     def lanes(self) -> Mapping[str, str]:
         return {lane: service for lane, (_, service) in self._lanes.items()}
@@ -178,11 +174,3 @@ class KafkaSource(Source):
 
     async def close(self) -> None:
         await self._consumer.stop()
-
-
-async def _partitions_after_metadata(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer.topics()  # fetches the cluster's metadata
-    numbers = consumer.partitions_for_topic(topic)
-    if not numbers:
-        raise LookupError(f"topic {topic!r} does not exist on the cluster")
-    return set(numbers)
