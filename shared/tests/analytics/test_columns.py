@@ -2,13 +2,15 @@
 person or a person's record in the clear."""
 
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import pyarrow as pa
 import pytest
 
-from bilet.analytics.columns import ORGANISATIONAL_IDS, row_of, schema_of, table_name
+from bilet.analytics.columns import ENVELOPE, ORGANISATIONAL_IDS, row_of, schema_of, table_name
 from bilet.analytics.pseudonyms import Pseudonymiser
 from bilet.contracts import CATALOGUE, decode, sealed_fields
 from bilet.contracts import examples as ex
@@ -52,6 +54,7 @@ def test_every_version_of_every_type_becomes_a_row_of_its_typed_table(
     table = pa.Table.from_pylist([row], schema=schema_of(event_type))
     assert table.num_rows == 1
     assert not set(sealed_fields(type(event))) & set(table.column_names)
+    assert "accessibility_needs" not in table.column_names  # health-derived, also in the clear
     text = json.dumps(table.to_pylist(), default=str)
     for person in PERSONAL_IDS:
         assert person not in text
@@ -78,3 +81,17 @@ def test_the_organisations_kept_in_the_clear_are_fields_of_published_events() ->
     for model in CATALOGUE.all_versions():
         names |= set(model.model_fields)
     assert ORGANISATIONAL_IDS - {"opportunity_id"} <= names
+
+
+def test_the_analysts_docs_list_every_table_with_its_columns() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "analytics.md").read_text("utf-8")
+    listed = {
+        match[1]: re.findall(r"`(\w+)` [A-Z]", match[2])
+        for match in re.finditer(r"^\| `(\w+)` \| \w+ \| (.*) \|$", docs, re.M)
+    }
+    envelope = {field.name for field in ENVELOPE}
+    expected = {
+        table_name(t): [n for n in schema_of(t).names if n not in envelope]
+        for t in CATALOGUE.event_types()
+    }
+    assert listed == expected

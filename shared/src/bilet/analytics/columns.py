@@ -8,7 +8,7 @@ structs and tuples lists. Three envelope columns come first: `event_key` (the ev
 
 Two rules keep people out of the tables:
 - sealed (personal) fields are dropped: they are never decrypted, and not even their
-  ciphertext is written;
+  ciphertext is written; so are accessibility needs where the bus carries them in the clear;
 - every id is replaced by its pseudonym, wherever it sits (nested ones too), except the ids of
   organisations and of the programme's catalogue (`ORGANISATIONAL_IDS`): a new id field is
   pseudonymised until someone decides it names no person.
@@ -44,6 +44,10 @@ ORGANISATIONAL_IDS: Final = frozenset(
         "opportunity_id",
     }
 )
+# Fields in the clear on the bus that an export still leaves out: a participant's accessibility
+# needs are derived from health data (a special category, ADR 0017); organisers see them to
+# prepare a venue, an analysis has no need of them.
+WITHHELD_FIELDS: Final = frozenset({"accessibility_needs"})
 # The participant an event is about: rows are kept only for participants in the export's
 # population, and removed when they leave it.
 PARTICIPANT_COLUMN: Final = "participant_id"
@@ -124,12 +128,17 @@ def _fields(model: type[BaseModel], dropped: frozenset[str]) -> list[pa.Field]:
     return out
 
 
+def dropped_fields(model: type[DomainEvent]) -> frozenset[str]:
+    """The fields never written: sealed ones, and the health-derived ones in the clear."""
+    return frozenset(sealed_fields(model)) | (WITHHELD_FIELDS & set(model.model_fields))
+
+
 @cache
 def schema_of(event_type: str) -> pa.Schema:
     """The table of a published type: the envelope, then the newest version's fields that are
     not sealed."""
     model = CATALOGUE.latest(event_type)
-    fields = [*ENVELOPE, *_fields(model, frozenset(sealed_fields(model)))]
+    fields = [*ENVELOPE, *_fields(model, dropped_fields(model))]
     names = [f.name for f in fields]
     if len(set(names)) != len(names):
         raise UnsupportedField(f"{event_type}: a field is named like an envelope column")
@@ -162,8 +171,7 @@ def row_of(
     recorded: RecordedEvent, event: DomainEvent, source: str, pseudonymise: Pseudonymise
 ) -> dict[str, object]:
     """The event as a row of its table: sealed fields dropped, ids pseudonymised."""
-    dropped = set(sealed_fields(type(event)))
-    data = event.model_dump(mode="python", exclude=dropped)
+    data = event.model_dump(mode="python", exclude=set(dropped_fields(type(event))))
     row: dict[str, object] = {
         "event_key": pseudonymise(recorded.event_id),
         "recorded_at": recorded.recorded_at,
