@@ -5,6 +5,7 @@ runs continue where the last stopped, and a participant who leaves leaves the ex
 import asyncio
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
@@ -220,11 +221,20 @@ def test_no_personal_data_of_the_demo_is_in_any_exported_file(
     assert "analytics.duckdb" in texts
     for name, content in texts.items():
         for canary in canaries:
-            assert canary.encode() not in content, f"{canary!r} found in {name}"
-    # the scan finds what it looks for: a canary planted in a value of a Parquet file
+            assert not found(canary, content), f"{canary!r} found in {name}"
+    # the scan finds what it looks for: canaries planted in values of a Parquet file
     planted = out / "tables" / "planted.parquet"
-    pq.write_table(pa.table({"x": [canaries[0]]}), planted, compression="zstd")
-    assert canaries[0].encode() in _readable_text(out)["planted.parquet (values)"]
+    samples = [canaries[0], next(c for c in canaries if c.isdigit())]
+    pq.write_table(pa.table({"x": samples}), planted, compression="zstd")
+    assert all(found(c, _readable_text(out)["planted.parquet (values)"]) for c in samples)
+
+
+def found(canary: str, content: bytes) -> bool:
+    """The canary as a token of its own: a six-digit passport number also occurs, by chance,
+    inside the hex of a pseudonym or as the microseconds of a time (`…:32.123456+00:00`),
+    which is no leak."""
+    pattern = rb"(?<![0-9A-Za-z.])" + re.escape(canary.encode()) + rb"(?![0-9A-Za-z])"
+    return re.search(pattern, content) is not None
 
 
 def test_two_purposes_share_no_pseudonym(demo_world: DemoWorld, tmp_path: Path) -> None:

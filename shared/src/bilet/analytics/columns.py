@@ -17,7 +17,7 @@ Two rules keep people out of the tables:
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from functools import cache
@@ -128,6 +128,7 @@ def _fields(model: type[BaseModel], dropped: frozenset[str]) -> list[pa.Field]:
     return out
 
 
+@cache
 def dropped_fields(model: type[DomainEvent]) -> frozenset[str]:
     """The fields never written: sealed ones, and the health-derived ones in the clear."""
     return frozenset(sealed_fields(model)) | (WITHHELD_FIELDS & set(model.model_fields))
@@ -154,29 +155,71 @@ def participant_of(event: DomainEvent) -> UUID | None:
     return value if isinstance(value, UUID) else None
 
 
-def _value(name: str, value: object, pseudonymise: Pseudonymise) -> object:
-    if isinstance(value, UUID):
-        return str(value) if name in ORGANISATIONAL_IDS else pseudonymise(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {key: _value(key, item, pseudonymise) for key, item in value.items()}
-    if isinstance(value, tuple | list):
-        # The items of a tuple of ids are named by the field (`attended_bookings`).
-        return [_value(name, item, pseudonymise) for item in value]
-    return value
+# A field's conversion for the table: None when its value is written as the model dumps it
+# (numbers, text, enums — pyarrow writes a StrEnum as its string —, dates, times), else a
+# function of the value and the pseudonymiser. Built once per type from the annotations, so
+# the values of fields without ids (a stage's nested results) are never walked.
+Convert = Callable[[Any, Pseudonymise], Any]
+
+
+def _converter(name: str, annotation: Any) -> Convert | None:
+    inner, nullable = _unwrap(annotation)
+    convert = _converter_of(name, inner)
+    if convert is None or not nullable:
+        return convert
+    present = convert
+    return lambda value, pseudonymise: None if value is None else present(value, pseudonymise)
+
+
+def _converter_of(name: str, annotation: Any) -> Convert | None:
+    if typing.get_origin(annotation) is tuple:
+        item = _converter(name, typing.get_args(annotation)[0])
+        if item is None:
+            return None
+        return lambda values, pseudonymise: [item(v, pseudonymise) for v in values]
+    if annotation is UUID:
+        if name in ORGANISATIONAL_IDS:
+            return lambda value, _: str(value)
+        return lambda value, pseudonymise: pseudonymise(value)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = _plan(annotation, frozenset())
+        if not fields:
+            return None
+        return lambda value, pseudonymise: _converted(value, fields, pseudonymise)
+    return None
+
+
+def _plan(model: type[BaseModel], dropped: frozenset[str]) -> tuple[tuple[str, Convert], ...]:
+    plan = []
+    for name, info in model.model_fields.items():
+        if name not in dropped and (convert := _converter(name, info.annotation)) is not None:
+            plan.append((name, convert))
+    return tuple(plan)
+
+
+def _converted(
+    data: dict[str, Any], plan: tuple[tuple[str, Convert], ...], pseudonymise: Pseudonymise
+) -> dict[str, Any]:
+    for name, convert in plan:
+        data[name] = convert(data[name], pseudonymise)
+    return data
+
+
+@cache
+def _plan_of(model: type[DomainEvent]) -> tuple[tuple[str, Convert], ...]:
+    return _plan(model, dropped_fields(model))
 
 
 def row_of(
     recorded: RecordedEvent, event: DomainEvent, source: str, pseudonymise: Pseudonymise
 ) -> dict[str, object]:
     """The event as a row of its table: sealed fields dropped, ids pseudonymised."""
-    data = event.model_dump(mode="python", exclude=set(dropped_fields(type(event))))
+    model = type(event)
+    data = event.model_dump(mode="python", exclude=set(dropped_fields(model)))
     row: dict[str, object] = {
         "event_key": pseudonymise(recorded.event_id),
         "recorded_at": recorded.recorded_at,
         "source": source,
     }
-    for name, value in data.items():
-        row[name] = _value(name, value, pseudonymise)
+    row.update(_converted(data, _plan_of(model), pseudonymise))
     return row

@@ -266,18 +266,21 @@ class ExportRun:
         assert self.record is not None
         service = self.source.lanes()[lane]
         position = after
+        since, until = manifest.since, self.request.until
+        backfill = cursor is None
         async for page in self.source.read(lane, after, end):
+            page_start = position
             for recorded, reached in page:
-                if self._after_until(recorded):
+                if until is not None and recorded.recorded_at >= until:
+                    self.progress.advance(position - page_start)
                     return position
-                since = manifest.since
                 if since is None or recorded.recorded_at >= since:
-                    self._take(recorded, service, participants, backfill=cursor is None)
-                self.progress.advance(reached - position)
+                    self._take(recorded, service, participants, backfill=backfill)
                 position = reached
                 if cursor is not None and self.pending.count >= self.request.chunk_events:
                     cursor[lane] = position
                     await self._commit(manifest, cursor, final=False)
+            self.progress.advance(position - page_start)
         return position
 
     def _take(

@@ -9,7 +9,6 @@ whose ids are never exported. Destroying a purpose's key (`retire_purpose`) make
 exports unlinkable for good: no new export can ever give the same pseudonyms again.
 """
 
-import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
@@ -21,8 +20,8 @@ from bilet.crypto import KeyStore
 PURPOSE_KEY_SUBJECT: Final = "bilet.analytics.purpose-key"
 # A purpose names a directory, a key subject and a manifest entry: a short, plain code.
 PURPOSE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-# 128 bits of the HMAC, as hex: collisions are out of reach for any season's ids.
-PSEUDONYM_HEX_CHARS: Final = 32
+# 128 bits of the HMAC (32 hex characters): collisions are out of reach for any season's ids.
+PSEUDONYM_BYTES: Final = 16
 
 
 class InvalidPurpose(ValueError):
@@ -50,8 +49,8 @@ class Pseudonymiser:
     key: bytes = field(repr=False)
 
     def __call__(self, value: UUID) -> str:
-        digest = hmac.new(self.key, value.bytes, hashlib.sha256).hexdigest()
-        return digest[:PSEUDONYM_HEX_CHARS]
+        # `hmac.digest` is the one-shot C path: several times faster than `hmac.new`.
+        return hmac.digest(self.key, value.bytes, "sha256")[:PSEUDONYM_BYTES].hex()
 
 
 async def pseudonymiser_for(keystore: KeyStore, purpose: str) -> Pseudonymiser:
