@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
@@ -155,7 +156,7 @@ def export_command(args: argparse.Namespace) -> int:
     except SubjectErased:
         print(f"{PROG}: the purpose {args.purpose!r} was retired: its key is gone", file=sys.stderr)
         return 2
-    except (OSError, LookupError) as error:
+    except (OSError, LookupError, KafkaError) as error:
         print(f"{PROG}: cannot read the source: {error}", file=sys.stderr)
         return 1
     finally:
