@@ -74,6 +74,17 @@ async def publish(bootstrap: str, var_dir: Path, prefix: str) -> None:
         pass
 
 
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [topic for topic in await admin.list_topics() if topic.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
 def rows(out: Path, table: str) -> list[dict[str, object]]:
     files = sorted((out / "tables" / table).glob("*/*.parquet"))
     loaded = pa.concat_tables([pq.read_table(f) for f in files])
@@ -84,7 +95,15 @@ def test_the_topics_export_as_the_stores_do(
     demo_world: DemoWorld, tmp_path: Path, kafka_bootstrap: str
 ) -> None:
     prefix = f"analytics-{uuid.uuid4().hex[:8]}."
-    asyncio.run(publish(kafka_bootstrap, demo_world.var_dir, prefix))
+    try:
+        asyncio.run(publish(kafka_bootstrap, demo_world.var_dir, prefix))
+        exported(demo_world, tmp_path, kafka_bootstrap, prefix)
+    finally:
+        asyncio.run(delete_topics(kafka_bootstrap, prefix))
+
+
+def exported(demo_world: DemoWorld, tmp_path: Path, kafka_bootstrap: str, prefix: str) -> None:
+    """Export from the stores and from the topics; compare."""
     from_stores, from_kafka = tmp_path / "stores", tmp_path / "kafka"
     base = ["analytics", "export", "--purpose", "research", "--quiet"]
     assert main([*base, "--from", "stores", "--out", str(from_stores)]) == 0
