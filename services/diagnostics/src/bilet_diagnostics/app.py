@@ -1,15 +1,99 @@
-"""Composition root of the HTTP process: `uvicorn bilet_diagnostics.app:create_app --factory`."""
+"""Composition root of the HTTP process: `uvicorn bilet_diagnostics.app:create_app --factory`.
 
-from fastapi import FastAPI
+Wires the real adapters from settings (`runtime.open_runtime`): the event store, the suite's key
+store (answers are sealed with the participant's key), the instrument catalogue (validated at
+start: a bad item bank stops the process), and the read model of identity's and consent's facts
+(fed in-process when embedded, by `python -m bilet_diagnostics.worker` when distributed). At
+start it announces every catalogue version not announced yet (`InstrumentVersionPublished`).
+Readiness: the store answers and the embedded feed still runs. Every answer of
+`/diagnostics/v1` is private: `Cache-Control: no-store`, `Vary: Authorization`.
+"""
 
-from bilet.http import ServiceDescription, create_service_app
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Final
+
+from fastapi import APIRouter, FastAPI
+
+from bilet.http import (
+    ReadinessCheck,
+    ServiceDescription,
+    answers,
+    create_service_app,
+    feed_readiness,
+)
+from bilet.http.private import PrivateResponses
+from bilet.projections import BackgroundFeed
+from bilet_diagnostics.api.problems import on_domain_error
+from bilet_diagnostics.api.routes import router
+from bilet_diagnostics.application.ports import Facts, Instruments
+from bilet_diagnostics.demo import load_demo_data
+from bilet_diagnostics.domain.errors import DomainError
+from bilet_diagnostics.runtime import Clock, Runtime, open_runtime, utc_now
+from bilet_diagnostics.settings import SERVICE_NAME, DiagnosticsSettings
 
 SERVICE = ServiceDescription(
-    name="diagnostics",
+    name=SERVICE_NAME,
     title="Bilet Diagnostics",
-    summary="The three online diagnostics stages: instruments, answers and scores.",
+    summary="The three online diagnostics stages: instruments, attempts, answers and scores.",
+    tags=(
+        {"name": "attempts", "description": "A pupil's attempt at a stage: items, answers."},
+        {"name": "results", "description": "Completed stages, explained."},
+        {"name": "instruments", "description": "The instrument versions in use."},
+    ),
 )
+PRIVATE_PREFIX: Final = f"{SERVICE.prefix}/v1/"
 
 
-def create_app() -> FastAPI:
-    return create_service_app(SERVICE)
+def create_app(
+    settings: DiagnosticsSettings | None = None,
+    *,
+    clock: Clock = utc_now,
+    facts: Facts | None = None,
+    instruments: Instruments | None = None,
+    routers: tuple[APIRouter, ...] = (),
+) -> FastAPI:
+    """The service's app. `facts` and `instruments` replace the read model and the shipped
+    catalogue (tests); `routers` are mounted beside the service's own (the school progress
+    route of the read side, `api/routes/progress.py`)."""
+    settings = settings or DiagnosticsSettings()
+    feed = (
+        BackgroundFeed("diagnostics-feed", "embedded feed of identity's and consent's facts")
+        if settings.diagnostics_embedded_feed and facts is None
+        else None
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            open_runtime(settings, clock, facts=facts, instruments=instruments) as runtime,
+            AsyncExitStack() as stack,
+        ):
+            app.state.runtime = runtime
+            app.state.diagnostics = runtime.service
+            if feed is not None and runtime.feed is not None:
+                await stack.enter_async_context(feed.running(runtime.feed))
+            await runtime.service.publish_instrument_versions()
+            if settings.diagnostics_demo_data:
+                await load_demo_data(runtime, settings)
+            yield
+
+    async def store_answers() -> ReadinessCheck:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return await answers("event_store", runtime.store.head_position if runtime else None)
+
+    app = create_service_app(
+        SERVICE,
+        [router, *routers],
+        lifespan,
+        settings=settings,
+        readiness=[store_answers, feed_readiness(feed)],
+    )
+    app.add_middleware(PrivateResponses, prefix=PRIVATE_PREFIX)
+    app.add_exception_handler(DomainError, on_domain_error)
+    return app
+
+
+def create_embedded_app() -> FastAPI:
+    """The service as the embedded host runs it (`make run`): with the demo attempts."""
+    return create_app(DiagnosticsSettings(diagnostics_demo_data=True))
