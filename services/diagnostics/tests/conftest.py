@@ -193,7 +193,7 @@ class FixtureInstruments:
                 riasec=RiasecResult(
                     instrument=ref,
                     scores=RiasecScores(
-                        realistic=total, investigative=0, artistic=0, social=0,
+                        realistic=total * 40 // top, investigative=0, artistic=0, social=0,
                         enterprising=0, conventional=0,
                     ),
                 ),
@@ -339,3 +339,9 @@ async def api(
                 instruments,
                 pupils,
             )
+
+
+@pytest.fixture
+def make_instruments() -> Callable[..., FixtureInstruments]:
+    """Forms of `items` items each (the default: 3, 3 and 2)."""
+    return FixtureInstruments

@@ -55,7 +55,7 @@ async def test_a_pupil_takes_a_stage_from_start_to_result(api: Api) -> None:
     assert completed.status_code == 200, completed.text
     body = completed.json()
     assert body["stage"] == "interests"
-    assert body["interests"]["riasec"]["scores"]["realistic"] == 3
+    assert body["interests"]["riasec"]["scores"]["realistic"] == 3 * 40 // 6
     assert body["soft_skills"] is None
     assert body["answer_sheet"]["item_count"] == 3
     assert int(completed.headers["BVB-Position"].split(":")[1]) > int(
