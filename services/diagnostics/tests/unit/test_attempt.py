@@ -328,7 +328,31 @@ def test_given_a_season_without_the_stage_when_started_then_stage_not_in_season(
 
 
 def test_given_a_completed_stage_when_another_attempt_finishes_then_stage_completed() -> None:
-    first = uuid4()
-    state = given_record(opened_at(Stage.INTERESTS, first), finished(Stage.INTERESTS, first))
+    first, second = uuid4(), uuid4()
+    late = NOW + timedelta(hours=1)
+    state = given_record(
+        opened_at(Stage.INTERESTS, first),
+        opened_at(Stage.INTERESTS, second, late),
+        finished(Stage.INTERESTS, second),
+    )
     with pytest.raises(StageAlreadyCompleted):
-        participant.decide(participant.FinishAttempt(uuid4(), 2019, Stage.INTERESTS), state)
+        participant.decide(participant.FinishAttempt(first), state)
+
+
+def test_given_an_opened_attempt_when_finished_then_attempt_finished() -> None:
+    state = given_record(opened_at(Stage.INTERESTS, ATTEMPT))
+    assert participant.decide(participant.FinishAttempt(ATTEMPT), state) == [
+        finished(Stage.INTERESTS, ATTEMPT)
+    ]
+    with pytest.raises(AttemptCompleted):
+        participant.decide(participant.FinishAttempt(ATTEMPT), given_record(*state_events(state)))
+
+
+def state_events(state: participant.Record) -> list[participant.RecordEvent]:
+    entry = state.attempts[0]
+    return [opened_at(entry.stage, entry.attempt_id), finished(entry.stage, entry.attempt_id)]
+
+
+def test_given_no_such_attempt_when_finished_then_unknown_attempt() -> None:
+    with pytest.raises(UnknownAttempt):
+        participant.decide(participant.FinishAttempt(ATTEMPT), given_record())

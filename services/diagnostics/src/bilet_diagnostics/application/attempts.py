@@ -180,7 +180,7 @@ class AttemptCommands(DiagnosticsCore):
             reads.append(sheet_of(attempt_id).stream_id, answer_sheet.decide(close, loaded.state))
             reads.append(attempt_of(attempt_id).stream_id, completed)
             record = await reads.state(record_of(state.participant_id))
-            finish = participant.FinishAttempt(attempt_id, state.season, state.stage)
+            finish = participant.FinishAttempt(attempt_id)
             reads.append(
                 record_of(state.participant_id).stream_id, participant.decide(finish, record)
             )

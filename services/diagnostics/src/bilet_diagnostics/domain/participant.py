@@ -22,10 +22,12 @@ from uuid import UUID
 from bilet.contracts.vocabulary import Stage
 from bilet_diagnostics.domain.answer_sheet import COMPLETION_GRACE
 from bilet_diagnostics.domain.errors import (
+    AttemptCompleted,
     AttemptInProgress,
     StageAlreadyCompleted,
     StageLocked,
     StageNotInSeason,
+    UnknownAttempt,
 )
 from bilet_diagnostics.domain.internal import RECORD_CATEGORY, AttemptFinished, AttemptOpened
 
@@ -56,6 +58,9 @@ class Record:
                 return entry
         return None
 
+    def find(self, attempt_id: UUID) -> AttemptEntry | None:
+        return next((a for a in self.attempts if a.attempt_id == attempt_id), None)
+
     def completed_attempts(self) -> tuple[AttemptEntry, ...]:
         return tuple(a for a in self.attempts if a.completed)
 
@@ -83,8 +88,6 @@ class StartStage:
 @dataclass(frozen=True)
 class FinishAttempt:
     attempt_id: UUID
-    season: int
-    stage: Stage
 
 
 Command = StartStage | FinishAttempt
@@ -105,14 +108,19 @@ def decide(command: Command, state: Record) -> list[RecordEvent]:
                 )
             ]
         case FinishAttempt():
-            if command.stage in state.completed(command.season):
-                raise StageAlreadyCompleted(command.stage.value)
+            entry = state.find(command.attempt_id)
+            if entry is None:
+                raise UnknownAttempt()
+            if entry.completed:
+                raise AttemptCompleted()
+            if entry.stage in state.completed(entry.season):
+                raise StageAlreadyCompleted(entry.stage.value)
             return [
                 AttemptFinished(
                     participant_id=state.participant_id,
-                    attempt_id=command.attempt_id,
-                    season=command.season,
-                    stage=command.stage,
+                    attempt_id=entry.attempt_id,
+                    season=entry.season,
+                    stage=entry.stage,
                 )
             ]
         case _:
