@@ -345,12 +345,10 @@ def test_given_an_opened_attempt_when_finished_then_attempt_finished() -> None:
         finished(Stage.INTERESTS, ATTEMPT)
     ]
     with pytest.raises(AttemptCompleted):
-        participant.decide(participant.FinishAttempt(ATTEMPT), given_record(*state_events(state)))
-
-
-def state_events(state: participant.Record) -> list[participant.RecordEvent]:
-    entry = state.attempts[0]
-    return [opened_at(entry.stage, entry.attempt_id), finished(entry.stage, entry.attempt_id)]
+        participant.decide(
+            participant.FinishAttempt(ATTEMPT),
+            given_record(opened_at(Stage.INTERESTS, ATTEMPT), finished(Stage.INTERESTS, ATTEMPT)),
+        )
 
 
 def test_given_no_such_attempt_when_finished_then_unknown_attempt() -> None:
