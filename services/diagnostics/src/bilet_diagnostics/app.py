@@ -71,6 +71,8 @@ def create_app(
         ):
             app.state.runtime = runtime
             app.state.diagnostics = runtime.service
+            if runtime.feed is not None and settings.diagnostics_demo_data:
+                await runtime.feed.catch_up({})  # the demo acts on identity's and consent's facts
             if feed is not None and runtime.feed is not None:
                 await stack.enter_async_context(feed.running(runtime.feed))
             await runtime.service.publish_instrument_versions()

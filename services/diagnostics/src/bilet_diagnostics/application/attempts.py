@@ -10,6 +10,7 @@ answers is audited, by ids and field names only.
 """
 
 import uuid
+from collections.abc import Mapping
 from typing import Final
 from uuid import UUID
 
@@ -104,10 +105,24 @@ class AttemptCommands(DiagnosticsCore):
         self, ctx: CommandContext, attempt_id: UUID, item_id: str, option_id: str
     ) -> AnswerSaved:
         """Record the pupil's answer to one item; the same answer again records nothing."""
+        recorded, answered, item_count, position = await self.save_answers(
+            ctx, attempt_id, {item_id: option_id}
+        )
+        return AnswerSaved(
+            attempt_id, item_id, recorded > 0, answered, item_count, position, option_id
+        )
+
+    async def save_answers(
+        self, ctx: CommandContext, attempt_id: UUID, chosen: Mapping[str, str]
+    ) -> tuple[int, int, int, int]:
+        """Record the pupil's answers to these items (item id → option id) in one commit, each
+        decided as a save of its own (all or none is taken). Returns how many were recorded (the
+        others were the answers already), how many items are answered, of how many, and the
+        read-your-writes position."""
         access.require_role(ctx.principal, access.TAKERS, "answer for a participant")
         sheet_stream = answer_sheet.stream_id(attempt_id)
 
-        async def decide(reads: Reads) -> tuple[UUID, int, int, int | None]:
+        async def decide(reads: Reads) -> tuple[UUID, int, int, int, int | None]:
             state = await self.started(ctx, reads, attempt_id)
             if state.participant_id is None:
                 raise AssertionError("a started attempt has its participant")
@@ -116,24 +131,27 @@ class AttemptCommands(DiagnosticsCore):
             loaded = await reads.load(sheet_of(attempt_id))
             sheet = await self.sheet_answers(loaded)
             form = self.form_of(sheet.opened)
-            item = form.item(item_id)
-            options = tuple(c.option_id for c in item.choices) if item is not None else None
-            save = answer_sheet.SaveAnswer(
-                item_id, option_id, options, sheet.answers.get(item_id), self.clock()
-            )
-            reads.append(sheet_stream, answer_sheet.decide(save, loaded.state), ANY)
-            answered = len(loaded.state.answered | {item_id})
-            return state.participant_id, answered, len(form.items), loaded.version
+            now = self.clock()
+            recorded = 0
+            for item_id, option_id in chosen.items():
+                item = form.item(item_id)
+                options = tuple(c.option_id for c in item.choices) if item is not None else None
+                save = answer_sheet.SaveAnswer(
+                    item_id, option_id, options, sheet.answers.get(item_id), now
+                )
+                decided = answer_sheet.decide(save, loaded.state)
+                reads.append(sheet_stream, decided, ANY)
+                recorded += len(decided)
+            answered = len(loaded.state.answered | set(chosen))
+            return state.participant_id, recorded, answered, len(form.items), loaded.version
 
         outcome = await self.transactor.transact_many(ctx, decide)
-        participant_id, answered, item_count, read_version = outcome.value
+        participant_id, recorded, answered, item_count, read_version = outcome.value
         if outcome.appended:
             written = outcome.version(sheet_stream)
             await self._landed_before_closing(sheet_stream, read_version, written)
             await self.audit.record(ctx.audit(Access.WRITE, participant_id, "answer", ["option"]))
-        return AnswerSaved(
-            attempt_id, item_id, outcome.appended, answered, item_count, outcome.position, option_id
-        )
+        return recorded, answered, item_count, outcome.position
 
     async def _landed_before_closing(
         self, sheet_stream: str, read: int | None, written: int | None
