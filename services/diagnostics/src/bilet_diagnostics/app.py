@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Final
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from bilet.http import (
     ReadinessCheck,
@@ -25,7 +25,7 @@ from bilet.http import (
 from bilet.http.private import PrivateResponses
 from bilet.projections import BackgroundFeed
 from bilet_diagnostics.api.problems import on_domain_error
-from bilet_diagnostics.api.routes import router
+from bilet_diagnostics.api.routes import progress, router
 from bilet_diagnostics.application.ports import Facts, Instruments
 from bilet_diagnostics.demo import load_demo_data
 from bilet_diagnostics.domain.errors import DomainError
@@ -40,6 +40,7 @@ SERVICE = ServiceDescription(
         {"name": "attempts", "description": "A pupil's attempt at a stage: items, answers."},
         {"name": "results", "description": "Completed stages, explained."},
         {"name": "instruments", "description": "The instrument versions in use."},
+        {"name": "progress", "description": "A school's progress through the stages."},
     ),
 )
 PRIVATE_PREFIX: Final = f"{SERVICE.prefix}/v1/"
@@ -51,11 +52,9 @@ def create_app(
     clock: Clock = utc_now,
     facts: Facts | None = None,
     instruments: Instruments | None = None,
-    routers: tuple[APIRouter, ...] = (),
 ) -> FastAPI:
     """The service's app. `facts` and `instruments` replace the read model and the shipped
-    catalogue (tests); `routers` are mounted beside the service's own (the school progress
-    route of the read side, `api/routes/progress.py`)."""
+    catalogue (tests)."""
     settings = settings or DiagnosticsSettings()
     feed = (
         BackgroundFeed("diagnostics-feed", "embedded feed of identity's and consent's facts")
@@ -71,6 +70,9 @@ def create_app(
         ):
             app.state.runtime = runtime
             app.state.diagnostics = runtime.service
+            # What the school progress route (`api/routes/progress.py`) reads.
+            app.state.facts = runtime.service.facts
+            app.state.audit_log = runtime.service.audit
             if runtime.feed is not None and settings.diagnostics_demo_data:
                 await runtime.feed.catch_up({})  # the demo acts on identity's and consent's facts
             if feed is not None and runtime.feed is not None:
@@ -86,7 +88,7 @@ def create_app(
 
     app = create_service_app(
         SERVICE,
-        [router, *routers],
+        [router, progress.router],
         lifespan,
         settings=settings,
         readiness=[store_answers, feed_readiness(feed)],

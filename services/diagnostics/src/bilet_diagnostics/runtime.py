@@ -3,10 +3,8 @@ catalogue, the read model of identity's and consent's facts (fed in-process when
 `python -m bilet_diagnostics.worker` when distributed) and the service built on them."""
 
 import contextlib
-import importlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from bilet import stores
 from bilet.audit import EventStoreAuditLog
@@ -14,6 +12,7 @@ from bilet.contracts import CATALOGUE
 from bilet.crypto import KeyStore
 from bilet.eventstore import EventStore
 from bilet.projections import EmbeddedFeed, ReadModel
+from bilet_diagnostics.adapters.facts import DIAGNOSTICS, FACTS_PROJECTION, SOURCES, ReadModelFacts
 from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_diagnostics.application.base import Clock, utc_now
@@ -32,12 +31,6 @@ class Runtime:
     read_model: ReadModel | None
     service: DiagnosticsService
     feed: EmbeddedFeed | None
-
-
-def _facts_adapter() -> Any:
-    """The read side of identity's and consent's facts (`adapters/facts.py`: the projection to
-    register, its sources, and `ReadModelFacts`), bound by name like the catalogue (ADR 0021)."""
-    return importlib.import_module("bilet_diagnostics.adapters.facts")
 
 
 @contextlib.asynccontextmanager
@@ -60,12 +53,11 @@ async def open_runtime(
         read_model: ReadModel | None = None
         feed: EmbeddedFeed | None = None
         if facts is None:
-            adapter = _facts_adapter()
             read_model = await open_read_model(settings)
             stack.push_async_callback(read_model.close)
-            facts = adapter.ReadModelFacts(read_model)
+            facts = ReadModelFacts(read_model)
             if settings.diagnostics_embedded_feed:
-                others = [s for s in adapter.SOURCES if s != adapter.DIAGNOSTICS]
+                others = [s for s in SOURCES if s != DIAGNOSTICS]
                 sources = await stores.open_source_stores(settings, others)
                 for source in sources.values():
                     stack.push_async_callback(source.close)
@@ -73,8 +65,8 @@ async def open_runtime(
                 # reach this read model.
                 feed = EmbeddedFeed(
                     read_model,
-                    adapter.FACTS_PROJECTION,
-                    {**sources, adapter.DIAGNOSTICS: store},
+                    FACTS_PROJECTION,
+                    {**sources, DIAGNOSTICS: store},
                     event_types=CATALOGUE.event_types(),
                 )
         service = DiagnosticsService(

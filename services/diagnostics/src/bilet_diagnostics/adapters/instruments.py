@@ -3,13 +3,14 @@ banks (`adapters/item_banks.py`, `domain/instruments.py`) and its pure scoring
 (`domain/scoring.py`)."""
 
 import dataclasses
-import importlib
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any
 
 from bilet.contracts.vocabulary import InstrumentRef, MappingRef, Stage
+from bilet_diagnostics.adapters.item_banks import load_catalogue
 from bilet_diagnostics.application.ports import Form, Instruments, Scored, Version
+from bilet_diagnostics.domain import scoring
+from bilet_diagnostics.domain.instruments import InstrumentCatalogue, StageForm
 
 
 def jsonable(value: object) -> object:
@@ -34,42 +35,40 @@ def jsonable(value: object) -> object:
 
 
 class BankInstruments:
-    """`Instruments` over an `InstrumentCatalogue` and the scoring module."""
+    """`Instruments` over the `InstrumentCatalogue` and `domain/scoring.py`. The use cases hand
+    back the forms this catalogue gave them; anything else is a programming error."""
 
-    def __init__(self, catalogue: Any, scoring: Any) -> None:
+    def __init__(self, catalogue: InstrumentCatalogue) -> None:
         self._catalogue = catalogue
-        self._scoring = scoring
 
     def current_form(self, stage: Stage, grade: int) -> Form:
-        form: Form = self._catalogue.current_form(stage, grade)
-        return form
+        return self._catalogue.current_form(stage, grade)
 
     def form(self, stage: Stage, grade: int, instruments: tuple[InstrumentRef, ...]) -> Form:
-        form: Form = self._catalogue.form(stage, grade, instruments)
-        return form
+        return self._catalogue.form(stage, grade, instruments)
 
     def versions(self) -> tuple[Version, ...]:
-        return tuple(self._catalogue.versions())
+        return self._catalogue.versions()
 
     def mapping_table(self, ref: MappingRef) -> object:
         return jsonable(self._catalogue.mapping_table(ref))
 
     def score(self, form: Form, answers: Mapping[str, str]) -> Scored:
-        scored: Scored = self._scoring.score(form, answers)
-        return scored
+        return scoring.score(_ours(form), answers)
 
     def missing(self, form: Form, answers: Mapping[str, str]) -> tuple[str, ...]:
-        return tuple(self._scoring.missing(form, answers))
+        return scoring.missing(_ours(form), answers)
 
     def answer_sheet_digest(self, form: Form, answers: Mapping[str, str]) -> str:
-        return str(self._scoring.answer_sheet_digest(form, answers))
+        return scoring.answer_sheet_digest(_ours(form), answers)
+
+
+def _ours(form: Form) -> StageForm:
+    if not isinstance(form, StageForm):
+        raise TypeError(f"not a form of the catalogue: {type(form).__name__}")
+    return form
 
 
 def load_instruments() -> Instruments:
-    """The shipped item banks, validated (a bad bank stops the process with a clear error).
-
-    Bound by module name: the catalogue (`adapters/item_banks.py`) and the scoring are built in
-    parallel with this module (issue 13, ADR 0021); once both are in, these become imports."""
-    item_banks = importlib.import_module("bilet_diagnostics.adapters.item_banks")
-    scoring = importlib.import_module("bilet_diagnostics.domain.scoring")
-    return BankInstruments(item_banks.load_catalogue(), scoring)
+    """The shipped item banks, validated (a bad bank stops the process with a clear error)."""
+    return BankInstruments(load_catalogue())
