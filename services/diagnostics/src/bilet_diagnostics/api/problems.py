@@ -3,7 +3,6 @@
 from typing import Any, Final
 
 from bilet.http.problems import ProblemCodes, problem_responses, refusal_handler
-from bilet.http.problems import ProblemDocument as BaseProblemDocument
 from bilet_diagnostics.domain.errors import DomainError
 
 CODES: Final = ProblemCodes(
@@ -38,13 +37,10 @@ CODES: Final = ProblemCodes(
 on_domain_error = refusal_handler(DomainError, CODES.problem_of)
 
 
-class ProblemDocument(BaseProblemDocument):
-    """RFC 9457 problem details; branch on `code`. Extensions depend on the code (`missing`:
-    the unanswered item ids; `attempt_id`: the attempt in progress; `waiting_for`: the stage to
-    complete first; `options`: an item's option ids; `deadline`, `stage`, `season`, `today`)."""
-
-
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the problems a route may answer with (400, 401, 413 and 422 stand
-    in front of every route: the request guard and the bearer check)."""
-    return problem_responses(*statuses, document=ProblemDocument)
+    in front of every route: the request guard and the bearer check). The kernel's problem
+    document, as the school progress route uses: extensions depend on the code (`missing`: the
+    unanswered item ids; `attempt_id`: the attempt in progress; `waiting_for`: the stage to
+    complete first; `options`: an item's option ids; `deadline`, `stage`, `season`, `today`)."""
+    return problem_responses(*statuses)
