@@ -15,6 +15,7 @@ from typing import Final
 
 from fastapi import FastAPI
 
+from bilet.background import in_background
 from bilet.http import (
     ReadinessCheck,
     ServiceDescription,
@@ -44,6 +45,10 @@ SERVICE = ServiceDescription(
     ),
 )
 PRIVATE_PREFIX: Final = f"{SERVICE.prefix}/v1/"
+
+
+async def _demo(runtime: Runtime, settings: DiagnosticsSettings) -> None:
+    await load_demo_data(runtime, settings)
 
 
 def create_app(
@@ -79,7 +84,13 @@ def create_app(
                 await stack.enter_async_context(feed.running(runtime.feed))
             await runtime.service.publish_instrument_versions()
             if settings.diagnostics_demo_data:
-                await load_demo_data(runtime, settings)
+                # The 2019 history takes a while: the service answers meanwhile (the pupils'
+                # results appear as they are taken), and `app.state.demo` says when it is done.
+                app.state.demo = await stack.enter_async_context(
+                    in_background(
+                        _demo(runtime, settings), name="diagnostics-demo", what="demo history"
+                    )
+                )
             yield
 
     async def store_answers() -> ReadinessCheck:

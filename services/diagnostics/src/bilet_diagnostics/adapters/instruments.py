@@ -10,7 +10,12 @@ from bilet.contracts.vocabulary import InstrumentRef, MappingRef, Stage
 from bilet_diagnostics.adapters.item_banks import load_catalogue
 from bilet_diagnostics.application.ports import Form, Instruments, Scored, Version
 from bilet_diagnostics.domain import scoring
-from bilet_diagnostics.domain.instruments import InstrumentCatalogue, StageForm
+from bilet_diagnostics.domain.instruments import (
+    GradeBand,
+    InstrumentCatalogue,
+    StageForm,
+    band_of,
+)
 
 
 def jsonable(value: object) -> object:
@@ -40,12 +45,19 @@ class BankInstruments:
 
     def __init__(self, catalogue: InstrumentCatalogue) -> None:
         self._catalogue = catalogue
+        # Forms are immutable and few (stages × bands × versions); building one renders every
+        # item's wording, so a save (which needs its attempt's form) takes the one built before.
+        self._forms: dict[tuple[Stage, GradeBand, tuple[InstrumentRef, ...]], StageForm] = {}
 
     def current_form(self, stage: Stage, grade: int) -> Form:
         return self._catalogue.current_form(stage, grade)
 
     def form(self, stage: Stage, grade: int, instruments: tuple[InstrumentRef, ...]) -> Form:
-        return self._catalogue.form(stage, grade, instruments)
+        key = (stage, band_of(grade), instruments)
+        form = self._forms.get(key)
+        if form is None:
+            form = self._forms[key] = self._catalogue.form(stage, grade, instruments)
+        return form
 
     def versions(self) -> tuple[Version, ...]:
         return self._catalogue.versions()

@@ -129,7 +129,7 @@ class AttemptCommands(DiagnosticsCore):
             if state.completed:
                 raise AttemptCompleted()
             loaded = await reads.load(sheet_of(attempt_id))
-            sheet = await self.sheet_answers(loaded)
+            sheet = await self.sheet_answers(loaded, chosen.keys())
             form = self.form_of(sheet.opened)
             now = self.clock()
             recorded = 0

@@ -3,7 +3,7 @@
 instruments (`ports.Instruments`), the audit trail and the clock; and reading attempts and their
 answers."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Final
@@ -95,9 +95,12 @@ class DiagnosticsCore:
                 return state
         raise UnknownAttempt()
 
-    async def sheet_answers(self, sheet: Stream) -> SheetAnswers:
+    async def sheet_answers(
+        self, sheet: Stream, items: Collection[str] | None = None
+    ) -> SheetAnswers:
         """The answers that count on a sheet: the latest per item before its closing, opened
-        with the participant's key (ERASED_ANSWER when it was destroyed)."""
+        with the participant's key (ERASED_ANSWER when it was destroyed); only those of `items`
+        when given (a save compares with the current answer of its items alone)."""
         opened: SheetOpened | None = None
         latest: dict[str, AnswerRecorded] = {}
         closed: SheetClosed | None = None
@@ -105,7 +108,9 @@ class DiagnosticsCore:
             match event:
                 case SheetOpened():
                     opened = event
-                case AnswerRecorded() if closed is None:
+                case AnswerRecorded() if closed is None and (
+                    items is None or event.item_id in items
+                ):
                     latest[event.item_id] = event
                 case SheetClosed() if closed is None:
                     closed = event

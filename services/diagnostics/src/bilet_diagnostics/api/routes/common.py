@@ -15,7 +15,8 @@ from bilet_diagnostics.settings import SERVICE_NAME
 __all__ = ["Context", "Service", "answer_position"]
 
 
-def _service(request: Request) -> DiagnosticsService:
+async def _service(request: Request) -> DiagnosticsService:
+    # Async: a plain function dependency would run on a worker thread, once per request.
     service: DiagnosticsService = request.app.state.diagnostics
     return service
 
