@@ -32,7 +32,7 @@ from bilet_diagnostics.application.inputs import AnswerSaved, CommandContext, Co
 from bilet_diagnostics.application.streams import attempt_of, record_of, sheet_of
 from bilet_diagnostics.domain import answer_sheet, attempt, participant
 from bilet_diagnostics.domain.attempt import StageResult
-from bilet_diagnostics.domain.errors import AttemptCompleted
+from bilet_diagnostics.domain.errors import AttemptCompleted, UnknownAttempt
 from bilet_diagnostics.domain.internal import SheetClosed
 
 # Answer sheets are named after their attempt: one sheet per attempt, the same id on every try.
@@ -105,30 +105,28 @@ class AttemptCommands(DiagnosticsCore):
         self, ctx: CommandContext, attempt_id: UUID, item_id: str, option_id: str
     ) -> AnswerSaved:
         """Record the pupil's answer to one item; the same answer again records nothing."""
-        recorded, answered, item_count, position = await self.save_answers(
+        recorded, answered, item_count = await self.save_answers(
             ctx, attempt_id, {item_id: option_id}
         )
-        return AnswerSaved(
-            attempt_id, item_id, recorded > 0, answered, item_count, position, option_id
-        )
+        return AnswerSaved(attempt_id, item_id, recorded > 0, answered, item_count, option_id)
 
     async def save_answers(
         self, ctx: CommandContext, attempt_id: UUID, chosen: Mapping[str, str]
-    ) -> tuple[int, int, int, int]:
+    ) -> tuple[int, int, int]:
         """Record the pupil's answers to these items (item id → option id) in one commit, each
         decided as a save of its own (all or none is taken). Returns how many were recorded (the
-        others were the answers already), how many items are answered, of how many, and the
-        read-your-writes position."""
+        others were the answers already), how many items are answered, and of how many. Nothing
+        published changes: there is no read-your-writes position to give."""
         access.require_role(ctx.principal, access.TAKERS, "answer for a participant")
         sheet_stream = answer_sheet.stream_id(attempt_id)
 
         async def decide(reads: Reads) -> tuple[UUID, int, int, int, int | None]:
-            state = await self.started(ctx, reads, attempt_id)
-            if state.participant_id is None:
-                raise AssertionError("a started attempt has its participant")
-            if state.completed:
-                raise AttemptCompleted()
+            # The sheet alone decides a save (it is opened and closed in the attempt's commits):
+            # one read, and the attempt's published stream is left alone.
             loaded = await reads.load(sheet_of(attempt_id))
+            opened = loaded.state.opened
+            if opened is None or not access.is_self(ctx.principal, opened.participant_id):
+                raise UnknownAttempt()
             sheet = await self.sheet_answers(loaded, chosen.keys())
             form = self.form_of(sheet.opened)
             now = self.clock()
@@ -143,7 +141,7 @@ class AttemptCommands(DiagnosticsCore):
                 reads.append(sheet_stream, decided, ANY)
                 recorded += len(decided)
             answered = len(loaded.state.answered | set(chosen))
-            return state.participant_id, recorded, answered, len(form.items), loaded.version
+            return opened.participant_id, recorded, answered, len(form.items), loaded.version
 
         outcome = await self.transactor.transact_many(ctx, decide)
         participant_id, recorded, answered, item_count, read_version = outcome.value
@@ -151,7 +149,7 @@ class AttemptCommands(DiagnosticsCore):
             written = outcome.version(sheet_stream)
             await self._landed_before_closing(sheet_stream, read_version, written)
             await self.audit.record(ctx.audit(Access.WRITE, participant_id, "answer", ["option"]))
-        return recorded, answered, item_count, outcome.position
+        return recorded, answered, item_count
 
     async def _landed_before_closing(
         self, sheet_stream: str, read: int | None, written: int | None

@@ -61,7 +61,6 @@ class AnswerSaved:
     recorded: bool  # False: it was the answer already (nothing written)
     answered: int
     item_count: int
-    position: int
     option_id: str = field(repr=False)
 
 

@@ -86,13 +86,13 @@ async def save_answer(
     attempt_id: UUID,
     item_id: ItemId,
     body: SaveAnswerRequest,
-    response: Response,
     service: Service,
     ctx: Context,
 ) -> AnswerModel:
     """Records the option the pupil chose for the item. The same answer again records nothing
     (`recorded: false`); another option before completion replaces it. Answers to different
-    items may be saved in parallel: none is lost.
+    items may be saved in parallel: none is lost. No `BVB-Position`: an answer changes nothing
+    that leaves the service.
 
     **Who:** the pupil whose attempt it is. The answer is personal data: sealed with the
     pupil's key (destroyed with their data) and never published; the write is audited.
@@ -103,9 +103,7 @@ async def save_answer(
     `time_limit_passed`; 422 `invalid_request`, `unknown_option` (with the item's `options`).
     Nothing is changed by a refusal.
     """
-    saved = await service.save_answer(ctx, attempt_id, item_id, body.option_id)
-    answer_position(response, saved.position, attempt_id)
-    return AnswerModel.of(saved)
+    return AnswerModel.of(await service.save_answer(ctx, attempt_id, item_id, body.option_id))
 
 
 @router.post(
