@@ -259,3 +259,25 @@ async def test_the_instruments_are_announced_once_and_listed(api: Api) -> None:
     (mapping,) = body["mappings"]
     assert mapping["mapping"] == {"mapping_id": "interests_environments", "version": "1.0.0"}
     assert mapping["table"]["rows"]
+
+
+async def test_erasing_the_participants_key_erases_their_answers(api: Api) -> None:
+    attempt = await api.started()
+    await api.answer_all(attempt, lean=1)
+    assert (await api.complete(attempt["attempt_id"])).status_code == 200
+    dasha = api.pupils["dasha"]
+
+    assert await api.service.keystore.erase(str(dasha))  # what consent's erasure does
+
+    sheet = await api.service.sheet_answers(
+        await api.service.transactor.attempt().read(f"answersheet-{attempt['attempt_id']}")
+    )
+    assert len(sheet.answers) == 80
+    assert sheet.erased
+    assert set(sheet.answers.values()) == {"$erased"}
+    api.facts.change(dasha, erased=True)  # consent's ParticipantErased, through the facts
+    head = await _head(api)
+    results = await api.client.get(
+        f"/diagnostics/v1/participants/{dasha}/results", headers=api.operator()
+    )
+    await _refused(api, results, 410, "participant_erased", head)
