@@ -46,6 +46,8 @@ class StaticFacts:
     pupils: dict[UUID, KnownPupil] = field(default_factory=dict)
     rules: dict[int, tuple[Stage, ...]] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
+    # A region's clock ahead of UTC (its time zone's offset); none: UTC.
+    offsets: dict[UUID, timedelta] = field(default_factory=dict)
 
     def add_pupil(
         self,
@@ -72,7 +74,7 @@ class StaticFacts:
         return self.rules.get(season)
 
     async def region_today(self, region_id: UUID, now: datetime) -> date | None:
-        return now.date()
+        return (now + self.offsets.get(region_id, timedelta())).date()
 
     async def window_open(self, region_id: UUID, season: int, stage: Stage, today: date) -> bool:
         return any(

@@ -4,6 +4,7 @@ results; every refusal is problem+json with its code and changes nothing."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -14,6 +15,7 @@ from bilet.contracts.catalogue.diagnostics import StageCompleted, StageStarted
 from bilet.contracts.vocabulary import Stage
 from bilet.eventstore import RecordedEvent
 from bilet.http import Role
+from bilet_diagnostics.testing import REGION
 
 if TYPE_CHECKING:
     from services.diagnostics.tests.conftest import Api
@@ -220,6 +222,16 @@ async def test_starting_needs_consent_enrolment_and_an_open_window(api: Api) -> 
         ATTEMPTS, headers=api.pupil(), json={"participant_id": str(dasha), "stage": "maths"}
     )
     await _refused(api, invalid, 422, "invalid_request", head)
+
+
+async def test_the_window_is_one_of_days_in_the_regions_time_zone(api: Api) -> None:
+    api.clock.now = datetime(2019, 10, 31, 22, 30, tzinfo=UTC)  # 1 November in Moscow
+    api.facts.offsets[REGION] = timedelta(hours=3)
+    head = await _head(api)
+    closed = await _refused(api, await api.start(), 409, "outside_window", head)
+    assert closed["today"] == "2019-11-01"
+    api.facts.offsets.clear()
+    assert (await api.start()).status_code == 201, "still 31 October in UTC"
 
 
 async def test_two_starts_at_once_open_one_attempt(api: Api) -> None:

@@ -62,7 +62,7 @@ class AttemptCommands(DiagnosticsCore):
         today = await self.today_of(pupil)
         if today != self.clock().date():
             # Consent validity and the window are days of the region, not of UTC.
-            pupil = await self.pupil(ctx, participant_id)
+            pupil = await self.pupil(ctx, participant_id, today)
         if Purpose.ONLINE_DIAGNOSTICS not in pupil.purposes:
             raise ConsentRequired()
         season = season_of(today.year, today.month)

@@ -69,9 +69,12 @@ class DiagnosticsCore:
         self.clock = clock
         self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
 
-    async def pupil(self, ctx: CommandContext, participant_id: UUID) -> Pupil:
-        """The participant's facts, when they are the caller's (else: unknown)."""
-        found = await self.facts.pupil(participant_id, self.clock().date())
+    async def pupil(
+        self, ctx: CommandContext, participant_id: UUID, today: date | None = None
+    ) -> Pupil:
+        """The participant's facts on `today` (default: in UTC), when they are the caller's
+        (else: unknown)."""
+        found = await self.facts.pupil(participant_id, today or self.clock().date())
         if found is None or not access.in_scope(ctx.principal, found):
             raise UnknownParticipant()
         return found
