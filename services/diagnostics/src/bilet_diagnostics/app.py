@@ -27,7 +27,8 @@ from bilet.http.private import PrivateResponses
 from bilet.projections import BackgroundFeed
 from bilet_diagnostics.api.problems import on_domain_error
 from bilet_diagnostics.api.routes import progress, router
-from bilet_diagnostics.application.ports import Facts, Instruments
+from bilet_diagnostics.application.facts import Facts
+from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.demo import load_demo_data
 from bilet_diagnostics.domain.errors import DomainError
 from bilet_diagnostics.runtime import Clock, Runtime, open_runtime, utc_now

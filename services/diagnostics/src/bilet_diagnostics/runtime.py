@@ -16,7 +16,8 @@ from bilet_diagnostics.adapters.facts import DIAGNOSTICS, FACTS_PROJECTION, SOUR
 from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_diagnostics.application.base import Clock, utc_now
-from bilet_diagnostics.application.ports import Facts, Instruments
+from bilet_diagnostics.application.facts import Facts
+from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.application.service import DiagnosticsService
 from bilet_diagnostics.settings import DiagnosticsSettings
 

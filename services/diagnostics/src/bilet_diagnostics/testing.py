@@ -8,6 +8,12 @@ from uuid import UUID
 
 from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.vocabulary import Stage
+from bilet_diagnostics.application.facts import (
+    EnrolledPupil,
+    Pupil,
+    SchoolProgress,
+    school_progress,
+)
 
 REGION = UUID("b04673c4-e959-5e7b-b095-3d9da56889fb")
 OTHER_REGION = UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000078")
@@ -16,18 +22,6 @@ SCHOOL_5 = UUID("2b848086-7aca-51be-b130-41e65476f3a5")
 SPB_SCHOOL = UUID("0c3b9a52-7f3e-4d8a-8a10-000000000078")
 STAGES = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
 ALL_PURPOSES = frozenset(Purpose)
-
-
-@dataclass(frozen=True)
-class KnownPupil:
-    participant_id: UUID
-    school_id: UUID
-    region_id: UUID
-    grade: int
-    season: int
-    seasons: frozenset[int]
-    purposes: frozenset[Purpose]
-    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,13 +35,16 @@ class Window:
 
 @dataclass
 class StaticFacts:
-    """The `Facts` port over what a test set: no feed, no lag."""
+    """The `Facts` port over what a test set, as the read model would say it: no feed, no lag.
+    A school's progress counts the stages a test marks started or completed (`stages`)."""
 
-    pupils: dict[UUID, KnownPupil] = field(default_factory=dict)
+    pupils: dict[UUID, Pupil] = field(default_factory=dict)
     rules: dict[int, tuple[Stage, ...]] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
     # A region's clock ahead of UTC (its time zone's offset); none: UTC.
     offsets: dict[UUID, timedelta] = field(default_factory=dict)
+    # participant → (stages started, stages completed) of their latest season
+    stages: dict[UUID, tuple[frozenset[Stage], frozenset[Stage]]] = field(default_factory=dict)
 
     def add_pupil(
         self,
@@ -60,14 +57,14 @@ class StaticFacts:
         purposes: frozenset[Purpose] = ALL_PURPOSES,
     ) -> None:
         enrolled = frozenset(seasons)
-        self.pupils[participant_id] = KnownPupil(
-            participant_id, school_id, region_id, grade, max(enrolled), enrolled, purposes
+        self.pupils[participant_id] = Pupil(
+            participant_id, school_id, region_id, grade, max(enrolled), enrolled, purposes, False
         )
 
     def change(self, participant_id: UUID, **changes: object) -> None:
         self.pupils[participant_id] = replace(self.pupils[participant_id], **changes)  # type: ignore[arg-type]
 
-    async def pupil(self, participant_id: UUID, today: date) -> KnownPupil | None:
+    async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         return self.pupils.get(participant_id)
 
     async def season_stages(self, season: int) -> tuple[Stage, ...] | None:
@@ -84,6 +81,25 @@ class StaticFacts:
             and w.opens_on <= today <= w.closes_on
             for w in self.windows
         )
+
+    async def progress(self, school_id: UUID, season: int) -> SchoolProgress:
+        enrolled = [
+            p
+            for p in self.pupils.values()
+            if p.school_id == school_id and season in p.seasons and not p.erased
+        ]
+        region = enrolled[0].region_id if enrolled else None
+        empty: tuple[frozenset[Stage], frozenset[Stage]] = (frozenset(), frozenset())
+        return school_progress(
+            school_id,
+            region,
+            season,
+            self.rules.get(season),
+            [
+                EnrolledPupil(p.participant_id, p.grade, *self.stages.get(p.participant_id, empty))
+                for p in enrolled
+            ],
+        )  # fmt: skip
 
 
 class Clock:

@@ -15,7 +15,7 @@ from bilet.contracts.catalogue.diagnostics import StageCompleted, StageStarted
 from bilet.contracts.vocabulary import Stage
 from bilet.eventstore import RecordedEvent
 from bilet.http import Role
-from bilet_diagnostics.testing import REGION
+from bilet_diagnostics.testing import REGION, SCHOOL_3
 
 if TYPE_CHECKING:
     from services.diagnostics.tests.conftest import Api
@@ -293,3 +293,18 @@ async def test_erasing_the_participants_key_erases_their_answers(api: Api) -> No
         f"/diagnostics/v1/participants/{dasha}/results", headers=api.operator()
     )
     await _refused(api, results, 410, "participant_erased", head)
+
+
+async def test_the_school_progress_route_is_served_beside_the_attempts(api: Api) -> None:
+    dasha = api.pupils["dasha"]
+    api.facts.stages[dasha] = (frozenset({Stage.INTERESTS}), frozenset())
+    response = await api.client.get(
+        f"/diagnostics/v1/schools/{SCHOOL_3}/progress",
+        params={"season": "2019"},
+        headers=api.navigator(),
+    )
+    assert response.status_code == 200, response.text
+    (grade,) = response.json()["grades"]
+    interests = next(s for s in grade["stages"] if s["stage"] == "interests")
+    assert (interests["started"], interests["completed"]) == (1, 0)
+    assert response.headers["Cache-Control"] == "no-store"

@@ -24,7 +24,7 @@ from typing import Final
 
 from bilet.http.auth import Principal, Role
 from bilet_diagnostics.application.errors import AccessDenied
-from bilet_diagnostics.application.ports import Pupil
+from bilet_diagnostics.application.facts import Pupil
 
 STARTERS: Final = frozenset({Role.PUPIL, Role.NAVIGATOR})
 ATTEMPT_READERS: Final = frozenset({Role.PUPIL, Role.NAVIGATOR})

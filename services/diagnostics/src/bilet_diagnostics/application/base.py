@@ -1,5 +1,5 @@
 """What every group of diagnostics' use cases stands on: the store and its command path
-(`Transactor`), the key-sealed answers, the facts of other services (`ports.Facts`), the
+(`Transactor`), the key-sealed answers, the facts of other services (`facts.Facts`), the
 instruments (`ports.Instruments`), the audit trail and the clock; and reading attempts and their
 answers."""
 
@@ -20,8 +20,9 @@ from bilet.http.auth import Role
 from bilet_diagnostics.application import access
 from bilet_diagnostics.application.errors import UnknownParticipant, VersionConflict
 from bilet_diagnostics.application.eventlog import EVENT_LOG
+from bilet_diagnostics.application.facts import Facts, Pupil
 from bilet_diagnostics.application.inputs import CommandContext
-from bilet_diagnostics.application.ports import Facts, Form, Instruments, Pupil
+from bilet_diagnostics.application.ports import Form, Instruments
 from bilet_diagnostics.application.streams import attempt_of
 from bilet_diagnostics.domain.attempt import Attempt
 from bilet_diagnostics.domain.errors import UnknownAttempt

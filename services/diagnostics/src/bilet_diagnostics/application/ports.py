@@ -1,54 +1,17 @@
-"""What the use cases need from outside the attempt, as ports:
-
-- `Facts`: what identity and consent say of a pupil, a season and a region (the read model of
-  their events, `application/facts.py` and `adapters/facts.py`; any object with these methods);
-- `Instruments`: the instrument catalogue (item banks, forms per stage and grade band, versions,
-  mapping tables) and the pure scoring over it (`domain/instruments.py`, `domain/scoring.py`,
-  read by `adapters/item_banks.py`; bound in `adapters/instruments.py`).
-
-The use cases see only these shapes (read-only attributes), so they are decided on any
-implementation: the real ones in the processes, small in-memory ones in the unit tests.
+"""What the use cases need of the instruments, as a port: `Instruments`, the catalogue (item
+banks, forms per stage and grade band, versions, mapping tables) and the pure scoring over it
+(`domain/instruments.py`, `domain/scoring.py`, read by `adapters/item_banks.py`; bound in
+`adapters/instruments.py`). The use cases see only these shapes (read-only attributes). What
+identity and consent say of a pupil, a season and a region is the other port, `facts.Facts`.
 """
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
-from uuid import UUID
 
-from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.diagnostics import InstrumentVersionPublished
 from bilet.contracts.vocabulary import Instrument, InstrumentRef, MappingRef, Stage
 from bilet_diagnostics.domain.attempt import StageResult
-
-
-class Pupil(Protocol):
-    """What diagnostics knows of a participant; no personal data."""
-
-    @property
-    def participant_id(self) -> UUID: ...
-    @property
-    def school_id(self) -> UUID: ...
-    @property
-    def region_id(self) -> UUID: ...
-    @property
-    def grade(self) -> int: ...
-    @property
-    def season(self) -> int: ...
-    @property
-    def seasons(self) -> frozenset[int]: ...
-    @property
-    def purposes(self) -> frozenset[Purpose]: ...
-    @property
-    def erased(self) -> bool: ...
-
-
-class Facts(Protocol):
-    async def pupil(self, participant_id: UUID, today: date) -> Pupil | None: ...
-    async def season_stages(self, season: int) -> tuple[Stage, ...] | None: ...
-    async def region_today(self, region_id: UUID, now: datetime) -> date | None: ...
-    async def window_open(
-        self, region_id: UUID, season: int, stage: Stage, today: date
-    ) -> bool: ...
 
 
 class Choice(Protocol):
