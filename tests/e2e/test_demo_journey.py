@@ -1,18 +1,24 @@
 """`make run`'s demo, as a newcomer meets it: the embedded host loads identity's Leningrad 2019
-pupils, the consent service's consents for them, and the portfolio built from both; the printed
-demo tokens see what their roles should."""
+pupils, the consent service's consents for them, the diagnostics they took in 2019, and the
+portfolio built from all; the printed demo tokens see what their roles should. Testing is open
+today: the printed pupil token takes a stage, and the portfolio shows its result as soon as it is
+asked with the answer's `BVB-Position` (read-your-writes)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
+from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import ensure_development_keys
 from bilet.settings import PlatformSettings
 from bilet_consent.demo import DEMO_GUARDIAN
+from bilet_diagnostics import demo as diagnostics_demo
 from bilet_host.embedded import create_embedded_host
 from bilet_identity import demo as identity_demo
 
@@ -21,7 +27,7 @@ from bilet_identity import demo as identity_demo
 async def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
     host = create_embedded_host()
-    async with LifespanManager(host, startup_timeout=120) as manager:
+    async with LifespanManager(host, startup_timeout=300) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
             yield client
@@ -82,3 +88,78 @@ async def test_the_demo_schools_show_every_consent_state(demo: httpx.AsyncClient
     assert states["pending"] >= 1
     assert states["rejected"] == 1
     assert states["withdrawn"] == 1
+
+
+async def _demo_history_taken(demo: httpx.AsyncClient, navigator: dict[str, str]) -> None:
+    """The 2019 history is taken in the background of the start, pupil by pupil: wait (bounded)
+    until the last pupil of СОШ № 3 has results."""
+    last, _ = diagnostics_demo.demo_pupils()[86]
+    for _ in range(600):
+        results = await demo.get(f"/diagnostics/v1/participants/{last}/results", headers=navigator)
+        if results.status_code == 200 and results.json()["stages"]:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("the demo's 2019 history was not taken within 5 minutes")
+
+
+def test_the_demo_knows_identitys_pupils() -> None:
+    pupils = {pid for pid, _ in diagnostics_demo.demo_pupils()}
+    assert pupils == {
+        identity_demo.participant_id(school, number)
+        for school in identity_demo.SCHOOLS
+        for number in range(1, school.pupils + 1)
+    }
+    assert [s for s, _ in diagnostics_demo.SCHOOLS] == [s.school_id for s in identity_demo.SCHOOLS]
+
+
+async def test_most_demo_pupils_have_results_and_the_printed_pupil_tests_today(
+    demo: httpx.AsyncClient,
+) -> None:
+    navigator = bearer(Role.NAVIGATOR, school=str(identity_demo.SCHOOLS[0].school_id))
+    await _demo_history_taken(demo, navigator)
+    with_results = 0
+    for pupil, _ in diagnostics_demo.demo_pupils()[:87]:
+        results = await demo.get(f"/diagnostics/v1/participants/{pupil}/results", headers=navigator)
+        assert results.status_code == 200, results.text
+        with_results += bool(results.json()["stages"])
+    assert with_results > 87 // 2
+
+    scopes = dict(identity_demo.token_scopes())
+    pupil_token = bearer(Role.PUPIL, **scopes[Role.PUPIL])
+    pupil_id = str(identity_demo.FIRST_PUPIL)
+    started = await demo.post(
+        "/diagnostics/v1/attempts",
+        headers=pupil_token,
+        json={"participant_id": pupil_id, "stage": "interests"},
+    )
+    assert started.status_code == 201, started.text
+    attempt: dict[str, Any] = started.json()
+    for item in attempt["items"]:
+        saved = await demo.put(
+            f"/diagnostics/v1/attempts/{attempt['attempt_id']}/answers/{item['item_id']}",
+            headers=pupil_token,
+            json={"option_id": item["choices"][-1]["option_id"]},
+        )
+        assert saved.status_code == 200, saved.text
+    completed = await demo.post(
+        f"/diagnostics/v1/attempts/{attempt['attempt_id']}/complete", headers=pupil_token
+    )
+    assert completed.status_code == 200, completed.text
+    season = completed.json()["season"]
+    assert season > 2019, "today's season, beside the 2019 history"
+
+    portfolio = await demo.get(
+        f"/portfolio/v1/participants/{pupil_id}",
+        headers={**pupil_token, POSITION_HEADER: completed.headers[POSITION_HEADER]},
+    )
+    assert portfolio.status_code == 200, portfolio.text
+    shown = [
+        stage
+        for stage in portfolio.json()["diagnostics"]
+        if stage["season"] == season and stage["stage"] == "interests"
+    ]
+    assert len(shown) == 1, portfolio.json()["diagnostics"]
+    assert shown[0]["status"] == "completed"
+    assert shown[0]["attempt_id"] == attempt["attempt_id"]
+    assert shown[0]["answer_sheet_id"] == completed.json()["answer_sheet"]["answer_sheet_id"]
+    assert shown[0]["result"] == completed.json()["interests"]

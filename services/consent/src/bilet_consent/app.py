@@ -19,8 +19,7 @@ from typing import Final
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Gauge
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bilet.background import in_background
 from bilet.http import (
@@ -30,6 +29,7 @@ from bilet.http import (
     create_service_app,
     feed_readiness,
 )
+from bilet.http.private import PrivateResponses
 from bilet.http.service import READINESS_TIMEOUT
 from bilet.projections import BackgroundFeed
 from bilet_consent.api.openapi import add_form_schema
@@ -104,30 +104,6 @@ class BeforeScrape:
         if scope["type"] == "http" and scope["path"] == METRICS_PATH:
             await self.refresh()
         await self.app(scope, receive, send)
-
-
-class PrivateResponses:
-    """Every answer under `/consent/v1/` (consents carry the guardian's name and, for verifiers,
-    passport; documents; refusals too) is kept by no cache and depends on who asks."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PRIVATE_PREFIX):
-            await self.app(scope, receive, send)
-            return
-
-        async def private(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Cache-Control"] = "no-store"
-                varies = [v.strip().lower() for v in headers.get("Vary", "").split(",")]
-                if "authorization" not in varies:
-                    headers.add_vary_header("Authorization")
-            await send(message)
-
-        await self.app(scope, receive, private)
 
 
 def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -206,7 +182,8 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
             erasure_metrics.overdue.set(overdue)
 
     app.add_middleware(BeforeScrape, refresh=count_overdue)
-    app.add_middleware(PrivateResponses)
+    # Consents carry the guardian's name and, for verifiers, passport; documents; refusals too.
+    app.add_middleware(PrivateResponses, prefix=PRIVATE_PREFIX)
     app.add_exception_handler(DomainError, on_domain_error)
     return app
 

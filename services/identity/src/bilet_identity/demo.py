@@ -15,7 +15,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from bilet.http.auth import Principal, Role
 from bilet_identity.application.inputs import CommandContext, PupilInput
 from bilet_identity.application.service import IdentityService
 from bilet_identity.domain.errors import (
+    AlreadyEnrolled,
     DomainError,
     DuplicateSchool,
     ParticipantExists,
@@ -174,8 +175,77 @@ def token_scopes() -> list[tuple[Role, dict[str, str | list[str]]]]:
     return [(role, scopes.get(role, {})) for role in Role]
 
 
-async def load_demo_data(service: IdentityService) -> int:
-    """Load the scenario unless it is there already; returns how many pupils were added."""
+async def load_demo_data(service: IdentityService, today: date | None = None) -> int:
+    """Load the scenario unless it is there already, then open testing today (see
+    `open_testing_today`); returns how many pupils were added."""
+    added = await _load_2019(service)
+    await open_testing_today(service, today or datetime.now(UTC).date())
+    return added
+
+
+def season_of(today: date) -> int:
+    """The season a day belongs to: seasons are named by the year their school year starts."""
+    return today.year if today.month >= 9 else today.year - 1
+
+
+async def open_testing_today(service: IdentityService, today: date) -> None:
+    """Beside the 2019 history, a newcomer can take the online diagnostics today: the rules of
+    today's season (its school year, through the summer), the region admitted to it, a testing
+    window around today, and the printed demo pupil enrolled in it (in the grade they would be
+    in, at most 11). Run at every start: a later start moves the window to its own today."""
+    season = season_of(today)
+    if season == SEASON:
+        return  # the 2019 window is the one to use
+    operator = CommandContext(_principal(Role.OPERATOR), "demo-data")
+    coordinator = CommandContext(
+        _principal(Role.COORDINATOR, region_id=str(REGION_ID)), "demo-data"
+    )
+    stages = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
+    starts_on, ends_on = date(season, 9, 1), date(season + 1, 8, 31)
+    if await service.store.stream_version(f"season-{season}") is None:
+        await service.publish_season_rules(
+            operator,
+            PublishSeasonRules(
+                season=season,
+                lowest_grade=6,
+                highest_grade=11,
+                max_career_events=3,
+                diagnostics_stages=stages,
+                starts_on=starts_on,
+                ends_on=ends_on,
+            ),
+        )
+    with contextlib.suppress(RegionAlreadyAdmitted):
+        await service.admit_region(
+            operator,
+            region_code=REGION_CODE,
+            name=REGION_NAME,
+            season=season,
+            time_zone=TIME_ZONE,
+            coordinator=COORDINATOR,
+        )
+    await service.schedule_diagnostics_window(
+        coordinator,
+        REGION_ID,
+        season=season,
+        stages=stages,
+        opens_on=max(starts_on, today - timedelta(days=7)),
+        closes_on=min(ends_on, today + timedelta(days=21)),
+    )
+    _, first = pupils(SCHOOLS[0])[0]
+    registrar = CommandContext(
+        _principal(Role.REGISTRAR, school_id=str(SCHOOLS[0].school_id)), "demo-data"
+    )
+    with contextlib.suppress(AlreadyEnrolled):
+        await service.enrol_participant(
+            registrar,
+            FIRST_PUPIL,
+            season=season,
+            grade=min(11, first.grade + season - SEASON),
+        )
+
+
+async def _load_2019(service: IdentityService) -> int:
     last = participant_id(SCHOOLS[-1], SCHOOLS[-1].pupils)
     if await service.store.stream_version(f"participant-{last}") is not None:
         return 0

@@ -1,12 +1,15 @@
 """The demo data of `make run`: the Leningrad oblast 2019 scenario, generated, loaded once."""
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from bilet.contracts import decode
+from bilet.contracts.catalogue.identity import DiagnosticsWindowScheduled
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet_identity import demo
@@ -62,7 +65,11 @@ async def test_loaded_once_and_served(tmp_path: Path) -> None:
                 assert pupil.status_code == 200
                 assert pupil.json()["school_id"] == str(demo.SCHOOLS[0].school_id)
             participants = await service.store.read_all(limit=10_000, categories=["participant"])
-            assert len(participants) == 137, loaded_before
+            registered = [e for e in participants if e.type == "ParticipantRegistered"]
+            assert len(registered) == 137, loaded_before
+            # Testing is open today: the printed pupil is enrolled in today's season, once.
+            enrolled = [e for e in participants if e.type == "ParticipantEnrolledInSeason"]
+            assert [e.stream_id for e in enrolled] == [f"participant-{demo.FIRST_PUPIL}"]
 
 
 def test_the_embedded_host_builds_the_app_that_loads_the_demo(
@@ -81,3 +88,25 @@ def test_a_token_per_role_scoped_to_the_demo() -> None:
     assert scopes[Role.REGISTRAR] == {"school": str(demo.SCHOOLS[0].school_id)}
     assert scopes[Role.COORDINATOR] == {"region": str(demo.REGION_ID)}
     assert scopes[Role.GUARDIAN] == {"children": [str(demo.FIRST_PUPIL)]}
+
+
+async def test_testing_is_open_today_beside_the_2019_history(tmp_path: Path) -> None:
+    settings = IdentitySettings(var_dir=tmp_path)
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30):
+        service = app.state.identity
+        await demo.load_demo_data(service, today=date(2026, 12, 6))
+        await demo.load_demo_data(service, today=date(2026, 12, 9))  # a later start moves it
+        windows = [
+            e
+            for e in await service.store.read_all(limit=10_000, categories=["region"])
+            if e.type == "DiagnosticsWindowScheduled"
+        ]
+        latest = decode(windows[-1])
+        assert isinstance(latest, DiagnosticsWindowScheduled)
+        assert (latest.season, latest.opens_on, latest.closes_on) == (
+            2026,
+            date(2026, 12, 2),
+            date(2026, 12, 30),
+        )
+        assert len(windows) == 3  # 2019's, then today's twice

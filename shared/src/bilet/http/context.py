@@ -34,11 +34,15 @@ def correlation_id(request: Request) -> str:
     return correlation_id_of(request.headers.get(CORRELATION_HEADER))
 
 
-def request_context(request: Request, principal: CurrentPrincipal) -> RequestContext:
+# Coroutines, so that FastAPI resolves them on the event loop: a plain function dependency is
+# handed to a worker thread and back with every request.
+async def request_context(request: Request, principal: CurrentPrincipal) -> RequestContext:
     return RequestContext(principal, correlation_id(request))
 
 
-def request_context_with_positions(request: Request, principal: CurrentPrincipal) -> RequestContext:
+async def request_context_with_positions(
+    request: Request, principal: CurrentPrincipal
+) -> RequestContext:
     tokens = parse_position_tokens(request.headers.get(POSITION_HEADER))
     return RequestContext(principal, correlation_id(request), tuple(tokens))
 

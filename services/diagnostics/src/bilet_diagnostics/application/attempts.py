@@ -1,0 +1,212 @@
+"""The attempt's commands: start a stage, save an answer, complete.
+
+Each checks who asks, then runs on the kernel's command path (`Transactor`): starting appends
+to the participant's record (at the version it read: two starts at once cannot both pass), to
+the new attempt's published stream and to its answer sheet, in one commit; an answer is
+appended to the sheet expecting any version (parallel saves never conflict); completing scores
+the sheet and appends to the attempt, the sheet and the record at the versions read, so an
+answer saved meanwhile makes it decide again with that answer (ADR 0021). Every write of
+answers is audited, by ids and field names only.
+"""
+
+import uuid
+from collections.abc import Mapping
+from typing import Final
+from uuid import UUID
+
+from bilet.application import Attempt as Reads
+from bilet.audit import Access
+from bilet.contracts.catalogue.consent import Purpose
+from bilet.contracts.catalogue.diagnostics import AnswerSheetRef, StageCompleted
+from bilet.contracts.vocabulary import Stage
+from bilet.eventstore import ANY, NO_STREAM
+from bilet_diagnostics.application import access
+from bilet_diagnostics.application.base import DiagnosticsCore
+from bilet_diagnostics.application.errors import (
+    ConsentRequired,
+    NotEnrolled,
+    OutsideWindow,
+    ParticipantErased,
+)
+from bilet_diagnostics.application.inputs import AnswerSaved, CommandContext, Completion
+from bilet_diagnostics.application.streams import attempt_of, record_of, sheet_of
+from bilet_diagnostics.domain import answer_sheet, attempt, participant
+from bilet_diagnostics.domain.attempt import StageResult
+from bilet_diagnostics.domain.errors import AttemptCompleted, UnknownAttempt
+from bilet_diagnostics.domain.internal import SheetClosed
+
+# Answer sheets are named after their attempt: one sheet per attempt, the same id on every try.
+SHEET_NAMESPACE: Final = UUID("6f1d7c2e-3b8a-5e49-9c0d-2a7b4e81f356")
+
+
+def answer_sheet_id(attempt_id: UUID) -> UUID:
+    return uuid.uuid5(SHEET_NAMESPACE, str(attempt_id))
+
+
+def season_of(today_year: int, today_month: int) -> int:
+    """The season a day belongs to: seasons are named by the year their school year starts
+    (1 September)."""
+    return today_year if today_month >= 9 else today_year - 1
+
+
+class AttemptCommands(DiagnosticsCore):
+    async def start(
+        self, ctx: CommandContext, participant_id: UUID, stage: Stage
+    ) -> tuple[UUID, int]:
+        """Start `stage` for the participant; returns the attempt id and the read-your-writes
+        position of its `StageStarted`."""
+        access.require_role(ctx.principal, access.STARTERS, "start diagnostics stages")
+        pupil = await self.pupil(ctx, participant_id)
+        if pupil.erased:
+            raise ParticipantErased()
+        today = await self.today_of(pupil)
+        if today != self.clock().date():
+            # Consent validity and the window are days of the region, not of UTC.
+            pupil = await self.pupil(ctx, participant_id, today)
+        if Purpose.ONLINE_DIAGNOSTICS not in pupil.purposes:
+            raise ConsentRequired()
+        season = season_of(today.year, today.month)
+        if season not in pupil.seasons:
+            raise NotEnrolled(season)
+        stages = await self.facts.season_stages(season) or ()
+        if stage in stages and not await self.facts.window_open(
+            pupil.region_id, season, stage, today
+        ):
+            raise OutsideWindow(stage.value, today)
+        form = self.instruments.current_form(stage, pupil.grade)
+        attempt_id = uuid.uuid4()
+        now = self.clock()
+
+        async def decide(reads: Reads) -> None:
+            record = await reads.state(record_of(participant_id))
+            start = participant.StartStage(
+                attempt_id, season, stage, stages, now, now + form.time_limit
+            )
+            reads.append(record_of(participant_id).stream_id, participant.decide(start, record))
+            started = attempt.Start(participant_id, season, stage, form.instruments)
+            reads.append(
+                attempt.stream_id(attempt_id),
+                attempt.decide(started, attempt.initial(attempt_id)),
+                NO_STREAM,
+            )
+            opening = answer_sheet.Open(
+                participant_id, season, stage, pupil.grade, form.instruments, now, form.time_limit
+            )
+            reads.append(
+                answer_sheet.stream_id(attempt_id),
+                answer_sheet.decide(opening, answer_sheet.initial(attempt_id)),
+                NO_STREAM,
+            )
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        return attempt_id, outcome.position
+
+    async def save_answer(
+        self, ctx: CommandContext, attempt_id: UUID, item_id: str, option_id: str
+    ) -> AnswerSaved:
+        """Record the pupil's answer to one item; the same answer again records nothing."""
+        recorded, answered, item_count = await self.save_answers(
+            ctx, attempt_id, {item_id: option_id}
+        )
+        return AnswerSaved(attempt_id, item_id, recorded > 0, answered, item_count, option_id)
+
+    async def save_answers(
+        self, ctx: CommandContext, attempt_id: UUID, chosen: Mapping[str, str]
+    ) -> tuple[int, int, int]:
+        """Record the pupil's answers to these items (item id → option id) in one commit, each
+        decided as a save of its own (all or none is taken). Returns how many were recorded (the
+        others were the answers already), how many items are answered, and of how many. Nothing
+        published changes: there is no read-your-writes position to give."""
+        access.require_role(ctx.principal, access.TAKERS, "answer for a participant")
+        sheet_stream = answer_sheet.stream_id(attempt_id)
+
+        async def decide(reads: Reads) -> tuple[UUID, int, int, int, int | None]:
+            # The sheet alone decides a save (it is opened and closed in the attempt's commits):
+            # one read, and the attempt's published stream is left alone.
+            loaded = await reads.load(sheet_of(attempt_id))
+            opened = loaded.state.opened
+            if opened is None or not access.is_self(ctx.principal, opened.participant_id):
+                raise UnknownAttempt()
+            sheet = await self.sheet_answers(loaded, chosen.keys())
+            form = self.form_of(sheet.opened)
+            now = self.clock()
+            recorded = 0
+            for item_id, option_id in chosen.items():
+                item = form.item(item_id)
+                options = tuple(c.option_id for c in item.choices) if item is not None else None
+                save = answer_sheet.SaveAnswer(
+                    item_id, option_id, options, sheet.answers.get(item_id), now
+                )
+                decided = answer_sheet.decide(save, loaded.state)
+                reads.append(sheet_stream, decided, ANY)
+                recorded += len(decided)
+            answered = len(loaded.state.answered | set(chosen))
+            return opened.participant_id, recorded, answered, len(form.items), loaded.version
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        participant_id, recorded, answered, item_count, read_version = outcome.value
+        if outcome.appended:
+            written = outcome.version(sheet_stream)
+            await self._landed_before_closing(sheet_stream, read_version, written)
+            await self.audit.record(ctx.audit(Access.WRITE, participant_id, "answer", ["option"]))
+        return recorded, answered, item_count
+
+    async def _landed_before_closing(
+        self, sheet_stream: str, read: int | None, written: int | None
+    ) -> None:
+        """An answer appended while the attempt was being completed may land after the sheet's
+        closing: it then counts for nothing, and the pupil is told so (409), not that it was
+        saved."""
+        if written is None:
+            return
+        first = 0 if read is None else read + 1
+        if written <= first:
+            return  # nothing was appended in between
+        between = await self.store.read_stream(sheet_stream, first, limit=written - first)
+        if any(record.type == SheetClosed.event_type for record in between):
+            raise AttemptCompleted()
+
+    async def complete(self, ctx: CommandContext, attempt_id: UUID) -> Completion:
+        """Score the complete sheet and publish the stage's result (`StageCompleted`)."""
+        access.require_role(ctx.principal, access.TAKERS, "complete a participant's attempt")
+
+        async def decide(reads: Reads) -> None:
+            state = await self.started(ctx, reads, attempt_id)
+            if state.participant_id is None or state.season is None or state.stage is None:
+                raise AssertionError("a started attempt has its participant, season and stage")
+            loaded = await reads.load(sheet_of(attempt_id))
+            sheet = await self.sheet_answers(loaded)
+            form = self.form_of(sheet.opened)
+            missing = self.instruments.missing(form, sheet.answers) if not state.completed else ()
+            result: StageResult | None = None
+            reference: AnswerSheetRef | None = None
+            if not missing and not state.completed:
+                result = self.instruments.score(form, sheet.answers).result
+                reference = AnswerSheetRef(
+                    answer_sheet_id=answer_sheet_id(attempt_id),
+                    item_count=len(sheet.answers),
+                    digest=self.instruments.answer_sheet_digest(form, sheet.answers),
+                )
+            completed = attempt.decide(attempt.Complete(missing, reference, result), state)
+            if reference is None:
+                raise AssertionError("decide refuses an incomplete or completed sheet")
+            close = answer_sheet.Close(
+                reference.answer_sheet_id, reference.item_count, reference.digest, self.clock()
+            )
+            reads.append(sheet_of(attempt_id).stream_id, answer_sheet.decide(close, loaded.state))
+            reads.append(attempt_of(attempt_id).stream_id, completed)
+            record = await reads.state(record_of(state.participant_id))
+            finish = participant.FinishAttempt(attempt_id)
+            reads.append(
+                record_of(state.participant_id).stream_id, participant.decide(finish, record)
+            )
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        loaded = await self.transactor.attempt().read(attempt.stream_id(attempt_id))
+        event = loaded.events[-1]
+        if not isinstance(event, StageCompleted):
+            raise AssertionError("a completed attempt ends with StageCompleted")
+        await self.audit.record(
+            ctx.audit(Access.READ, str(event.participant_id), "answers_scored", ["option"])
+        )
+        return Completion(event, outcome.position)

@@ -1,0 +1,131 @@
+"""What every group of diagnostics' use cases stands on: the store and its command path
+(`Transactor`), the key-sealed answers, the facts of other services (`facts.Facts`), the
+instruments (`ports.Instruments`), the audit trail and the clock; and reading attempts and their
+answers."""
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Final
+from uuid import UUID
+
+from bilet.application import Attempt as Reads
+from bilet.application import Stream, Transactor
+from bilet.audit import AuditLog
+from bilet.contracts import unseal
+from bilet.crypto import FieldCipher, KeyStore
+from bilet.crypto.fields import ERASED
+from bilet.eventstore import EventStore
+from bilet.http.auth import Role
+from bilet_diagnostics.application import access
+from bilet_diagnostics.application.errors import UnknownParticipant, VersionConflict
+from bilet_diagnostics.application.eventlog import EVENT_LOG
+from bilet_diagnostics.application.facts import Facts, Pupil
+from bilet_diagnostics.application.inputs import CommandContext
+from bilet_diagnostics.application.ports import Form, Instruments
+from bilet_diagnostics.application.streams import attempt_of
+from bilet_diagnostics.domain.attempt import Attempt
+from bilet_diagnostics.domain.errors import UnknownAttempt
+from bilet_diagnostics.domain.internal import AnswerRecorded, SheetClosed, SheetOpened
+
+Clock = Callable[[], datetime]
+# The answer of an item whose participant's key was destroyed.
+ERASED_ANSWER: Final = "$erased"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SheetAnswers:
+    """A sheet's answers as they count: the latest per item, up to the closing."""
+
+    opened: SheetOpened
+    answers: dict[str, str]  # item id → option id (or ERASED_ANSWER)
+    closed: SheetClosed | None
+
+    @property
+    def erased(self) -> bool:
+        return ERASED_ANSWER in self.answers.values()
+
+
+class DiagnosticsCore:
+    def __init__(
+        self,
+        store: EventStore,
+        keystore: KeyStore,
+        facts: Facts,
+        instruments: Instruments,
+        audit: AuditLog,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.keystore = keystore
+        self.cipher = FieldCipher(keystore)
+        self.facts = facts
+        self.instruments = instruments
+        self.audit = audit
+        self.clock = clock
+        self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
+
+    async def pupil(
+        self, ctx: CommandContext, participant_id: UUID, today: date | None = None
+    ) -> Pupil:
+        """The participant's facts on `today` (default: in UTC), when they are the caller's
+        (else: unknown)."""
+        found = await self.facts.pupil(participant_id, today or self.clock().date())
+        if found is None or not access.in_scope(ctx.principal, found):
+            raise UnknownParticipant()
+        return found
+
+    async def today_of(self, pupil: Pupil) -> date:
+        """Today in the participant's region (its time zone), else in UTC."""
+        now = self.clock()
+        return await self.facts.region_today(pupil.region_id, now) or now.date()
+
+    async def started(self, ctx: CommandContext, reads: Reads, attempt_id: UUID) -> Attempt:
+        """The attempt, when it exists and is the caller's: the pupil's own, or (the navigator)
+        a pupil's of their school. Anything else is answered as unknown."""
+        state = await reads.state(attempt_of(attempt_id))
+        if state.participant_id is None:
+            raise UnknownAttempt()
+        if access.is_self(ctx.principal, state.participant_id):
+            return state
+        if ctx.principal.role is Role.NAVIGATOR:
+            pupil = await self.facts.pupil(state.participant_id, self.clock().date())
+            if pupil is not None and access.in_scope(ctx.principal, pupil):
+                return state
+        raise UnknownAttempt()
+
+    async def sheet_answers(
+        self, sheet: Stream, items: Collection[str] | None = None
+    ) -> SheetAnswers:
+        """The answers that count on a sheet: the latest per item before its closing, opened
+        with the participant's key (ERASED_ANSWER when it was destroyed); only those of `items`
+        when given (a save compares with the current answer of its items alone)."""
+        opened: SheetOpened | None = None
+        latest: dict[str, AnswerRecorded] = {}
+        closed: SheetClosed | None = None
+        for event in sheet.events:
+            match event:
+                case SheetOpened():
+                    opened = event
+                case AnswerRecorded() if closed is None and (
+                    items is None or event.item_id in items
+                ):
+                    latest[event.item_id] = event
+                case SheetClosed() if closed is None:
+                    closed = event
+        if opened is None:
+            raise UnknownAttempt()
+        answers: dict[str, str] = {}
+        for item_id, recorded in latest.items():
+            option = (await unseal(self.cipher, recorded))["option"]
+            answers[item_id] = ERASED_ANSWER if option is ERASED else str(option)
+        return SheetAnswers(opened, answers, closed)
+
+    def form_of(self, opened: SheetOpened) -> Form:
+        """The form the sheet was started with (its grade and instrument versions)."""
+        return self.instruments.form(opened.stage, opened.grade, opened.instruments)

@@ -1,0 +1,63 @@
+"""Refusals of the application layer (who may do what, what is known, what the facts of other
+services allow), with stable codes like the domain's own (`bilet_diagnostics.domain.errors`)."""
+
+from bilet_diagnostics.domain.errors import DomainError
+
+
+class AccessDenied(DomainError):
+    code = "forbidden"
+
+    def __init__(self, message: str = "You may not access this.") -> None:
+        super().__init__(message)
+
+
+class UnknownParticipant(DomainError):
+    """No such participant is known here (identity's events have not arrived, or there is none),
+    or the participant is not the caller's: both get this answer."""
+
+    code = "unknown_participant"
+
+    def __init__(self) -> None:
+        super().__init__("No such participant is known to the diagnostics service.")
+
+
+class ParticipantErased(DomainError):
+    code = "participant_erased"
+
+    def __init__(self) -> None:
+        super().__init__("The participant's data was destroyed.")
+
+
+class ConsentRequired(DomainError):
+    code = "consent_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The online diagnostics need a verified guardian's consent covering them "
+            "(purpose online_diagnostics) that is in force today."
+        )
+
+
+class NotEnrolled(DomainError):
+    code = "not_enrolled"
+
+    def __init__(self, season: int) -> None:
+        super().__init__(f"The participant is not enrolled in the season {season}.", season=season)
+
+
+class OutsideWindow(DomainError):
+    code = "outside_window"
+
+    def __init__(self, stage: str, today: object) -> None:
+        super().__init__(
+            f"The region's testing window for the stage {stage} is not open today ({today}).",
+            stage=stage,
+            today=str(today),
+        )
+
+
+class VersionConflict(DomainError):
+    code = "version_conflict"
+
+    def __init__(self) -> None:
+        super().__init__("The attempt changed in the meantime; read it again and retry.")

@@ -1,0 +1,41 @@
+"""The API explains itself (handbook rule 7): `/diagnostics/docs` describes every operation,
+every schema it names is defined, and every refusal code a route gives is in its description."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from bilet.http.openapi_checks import undefined_schemas, undescribed_operations
+from bilet_diagnostics.api.problems import CODES
+
+if TYPE_CHECKING:
+    from services.diagnostics.tests.conftest import Api
+
+
+async def test_every_operation_has_a_description(api: Api) -> None:
+    schema = (await api.client.get("/diagnostics/openapi.json")).json()
+    assert undescribed_operations(schema) == []
+    assert undefined_schemas(schema) == set()
+
+
+async def test_every_refusal_status_a_description_names_is_listed(api: Api) -> None:
+    schema = (await api.client.get("/diagnostics/openapi.json")).json()
+    for path, item in schema["paths"].items():
+        if not path.startswith("/diagnostics/v1/"):
+            continue
+        for method, operation in item.items():
+            named = {int(s) for s in re.findall(r"\b(4\d\d) `", operation["description"])}
+            listed = {int(s) for s in operation["responses"] if s.startswith("4")}
+            assert named <= listed, (method, path, named - listed)
+
+
+async def test_the_request_constraints_are_in_the_schema(api: Api) -> None:
+    schema = (await api.client.get("/diagnostics/openapi.json")).json()
+    answer = schema["paths"]["/diagnostics/v1/attempts/{attempt_id}/answers/{item_id}"]["put"]
+    item_id = next(p for p in answer["parameters"] if p["name"] == "item_id")
+    assert item_id["schema"]["pattern"]
+    body = schema["components"]["schemas"]["SaveAnswerRequest"]
+    assert body["properties"]["option_id"]["pattern"]
+    assert body["additionalProperties"] is False
+    assert CODES.status["attempt_in_progress"] == 409
