@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bilet.kafka import KafkaConnection
 from bilet.logs import JsonFormatter
 from bilet.relay.__main__ import main, parse
 from bilet.relay.settings import RelaySettings, StoreLocation
@@ -23,7 +24,7 @@ def test_options_win_over_variables_and_the_store_defaults_to_the_embedded_file(
     assert settings.service() == "identity"
     assert settings.store_location() == StoreLocation(sqlite_path=tmp_path / "identity.sqlite3")
     assert settings.kafka_options().partitions == 12
-    assert settings.kafka_options().bootstrap_servers == "kafka:9092"
+    assert settings.kafka_options().connection == KafkaConnection("kafka:9092")
 
 
 def test_a_postgresql_store_takes_its_schema() -> None:

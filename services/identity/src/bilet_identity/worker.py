@@ -40,7 +40,7 @@ def build_feed(
     return KafkaFeed(
         read_model,
         ErasureReleaseProjection(release),
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka_connection(),
         topics=list(topics or TOPICS),
         group_id=group_id,
         sources=topics,

@@ -131,7 +131,7 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             elif settings.kafka_bootstrap:
                 lag = KafkaLag(
                     read_model,
-                    settings.kafka_bootstrap,
+                    settings.kafka_connection(),
                     [topic_of(source) for source in SOURCES],
                     metrics,
                 )

@@ -33,6 +33,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from bilet.contracts.cloudevents import to_record, topic_of
 from bilet.eventstore import RecordedEvent
+from bilet.kafka import KafkaConnection, KafkaTarget
 
 _log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ _PARTITION_CACHE_LIMIT: Final = 100_000
 
 @dataclass(frozen=True)
 class KafkaOptions:
-    bootstrap_servers: str
+    # A `KafkaConnection` (security included), or a bare PLAINTEXT `host:port`.
+    bootstrap_servers: KafkaTarget
     partitions: int = 6
     replication_factor: int = 1
     # Bytes per batch and partition; a larger batch means fewer round trips per event.
@@ -54,10 +56,16 @@ class KafkaOptions:
     request_timeout: float = 15.0
     client_id: str | None = None
 
+    @property
+    def connection(self) -> KafkaConnection:
+        return KafkaConnection.of(self.bootstrap_servers)
+
     def producer_settings(self) -> dict[str, Any]:
-        """The producer's settings, also used by the benchmark's raw producer."""
+        """The producer's settings, connection included; also the benchmark's raw producer's."""
+        return {**self.connection.client_options(), **self.producer_tuning()}
+
+    def producer_tuning(self) -> dict[str, Any]:
         return {
-            "bootstrap_servers": self.bootstrap_servers,
             "enable_idempotence": True,
             "acks": "all",
             "linger_ms": self.linger_ms,
@@ -73,8 +81,7 @@ async def ensure_topic(options: KafkaOptions, topic: str) -> None:
     (and break their order). A topic that deletes old events is reported as an error, loudly, but
     used: what it still holds is better published than nothing.
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=options.bootstrap_servers,
+    admin = options.connection.admin(
         request_timeout_ms=int(options.request_timeout * 1000),
         client_id=options.client_id or "bilet-relay-admin",
     )
@@ -291,8 +298,8 @@ class KafkaConnector:
             async with asyncio.timeout(options.request_timeout * 2):
                 await ensure_topic(options, self.topic)
             self._topic_ready = True
-        producer = AIOKafkaProducer(
-            **options.producer_settings(),
+        producer = options.connection.producer(
+            **options.producer_tuning(),
             client_id=options.client_id or f"bilet-relay-{self.service}",
         )
         try:

@@ -79,7 +79,7 @@ class RelaySettings(PlatformSettings):
         if not self.kafka_bootstrap:
             raise ValueError("no Kafka: pass --kafka or set BVB_KAFKA_BOOTSTRAP")
         return KafkaOptions(
-            bootstrap_servers=self.kafka_bootstrap,
+            bootstrap_servers=self.kafka_connection(),
             partitions=self.relay_partitions,
             replication_factor=self.relay_replication_factor,
             max_batch_size=self.relay_max_batch_bytes,

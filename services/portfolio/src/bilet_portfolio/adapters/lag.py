@@ -16,6 +16,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bilet.eventstore import EventStore
+from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections import ProjectionMetrics, ReadModel
 from bilet.projections.kafka import partitions_of
 from bilet_portfolio.settings import PROJECTION_NAME
@@ -57,14 +58,14 @@ class KafkaLag:
     def __init__(
         self,
         read_model: ReadModel,
-        bootstrap_servers: str,
+        bootstrap_servers: KafkaTarget,
         topics: Sequence[str],
         metrics: ProjectionMetrics,
         *,
         refresh: float = 5.0,
     ) -> None:
         self.read_model = read_model
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = KafkaConnection.of(bootstrap_servers)
         self.topics = list(topics)
         self.metrics = metrics
         self.refresh = refresh
@@ -77,10 +78,10 @@ class KafkaLag:
         if time.monotonic() - self._asked < self.refresh:
             return self._ends
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
+            consumer = self.connection.consumer()
             await consumer.start()
             self._consumer = consumer
-        self._partitions = await partitions_of(self.bootstrap_servers, self.topics)
+        self._partitions = await partitions_of(self.connection, self.topics)
         self._ends = dict(await self._consumer.end_offsets(self._partitions))
         self._asked = time.monotonic()
         return self._ends
