@@ -78,3 +78,12 @@ def test_log_lines_are_json_with_the_extra_fields() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "publishing interrupted"
     assert (line["level"], line["relay"], line["position"]) == ("warning", "bilet.identity", 42)
+
+
+def test_the_replication_default_is_no_longer_one_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BVB_KAFKA_BOOTSTRAP", "kafka:9092")
+    monkeypatch.delenv("BVB_RELAY_REPLICATION_FACTOR", raising=False)
+    assert RelaySettings().kafka_options().replication_factor is None
+    monkeypatch.setenv("BVB_RELAY_REPLICATION_FACTOR", "0")
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        RelaySettings()
