@@ -21,7 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
+from bilet.contracts.cloudevents import topic_of
+from bilet.projections.kafka import dlq_topic
 from bilet.services import SERVICE_NAMES
+from bilet.settings import PlatformSettings
+from bilet_consent.settings import ConsentSettings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -30,7 +34,13 @@ TOOLS = REPO / "var" / "tools"
 # v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with Go 1.26.
 KUSTOMIZE_VERSION = "v5.8.2"
 GO_NEEDED = "Go 1.26 or newer"
-COMPONENTS = ("network-policies", "pod-disruption-budgets", "relay-workers")
+COMPONENTS = (
+    "network-policies",
+    "pod-disruption-budgets",
+    "relay-workers",
+    "kafka-sasl-scram",
+    "kafka-topics",
+)
 # The services whose read model a projection worker (`python -m bilet_<service>.worker`) feeds
 # from Kafka: in base, in every environment.
 WORKER_SERVICES = ("consent", "identity", "portfolio")
@@ -431,7 +441,8 @@ BREAKAGES = [
         "  maxUnavailable: 1", "  minAvailable: 2", "allows no disruption", id="undrainable-pdb"
     ),
     pytest.param("port: 53", "port: 54", "DNS (UDP 53)", id="dns-blocked"),
-    pytest.param("port: 9092", "port: 9093", "egress to Kafka (TCP 9092)", id="kafka-blocked"),
+    # Production reaches Kafka on 9093 (TLS, component kafka-sasl-scram).
+    pytest.param("port: 9093", "port: 9094", "egress to Kafka (TCP 9093)", id="kafka-blocked"),
     pytest.param(
         "prometheus.io/path: /identity/metrics",
         "prometheus.io/path: /metrics",
@@ -724,3 +735,135 @@ def test_each_worker_runs_its_module_on_its_own_database(service: str) -> None:
         f"                  name: bilet-{service}-database\n"
     ) in text
     assert f"image: bilet/{service}:" in text
+
+
+# ---------------------------------------------------------------- Kafka and the edge (ADR 0022)
+
+
+def _config(manifests: str) -> dict[str, str]:
+    (config,) = [
+        doc["data"]
+        for doc in _documents(manifests)
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("bilet-config")
+    ]
+    return dict(config)
+
+
+def test_production_reaches_kafka_over_tls_with_scram_and_mounted_secrets(
+    production: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(production)
+    assert config["BVB_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["BVB_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert "BVB_KAFKA_SASL_PASSWORD" not in config
+    # The settings the processes will read are ones bilet.kafka accepts.
+    for name, value in config.items():
+        monkeypatch.setenv(name, value)
+    connection = PlatformSettings().kafka_connection()
+    files = {connection.sasl_password_file, connection.ssl_cafile}
+    assert None not in files
+    for deployment in _deployments(production).values():
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for file in files:
+            assert file is not None
+            mount = mounts[str(file.parent)]
+            assert mount["readOnly"] is True
+            sources = volumes[mount["name"]]["projected"]["sources"]
+            assert {s["secret"]["name"] for s in sources} == {
+                "bilet-kafka-user",
+                "bilet-kafka-cluster-ca",
+            }
+
+
+def test_every_published_topic_and_its_dead_letters_are_declared(production: str) -> None:
+    topics = {
+        doc["spec"]["topicName"]: doc["spec"]
+        for doc in _documents(production)
+        if doc["kind"] == "KafkaTopic"
+    }
+    published = {topic_of(service) for service in SERVICE_NAMES}
+    assert set(topics) == published | {dlq_topic(topic) for topic in published}
+    config = _config(production)
+    for name, spec in topics.items():
+        assert spec["replicas"] == 3
+        assert spec["config"] == {
+            "min.insync.replicas": 2,
+            "retention.ms": -1,
+            "retention.bytes": -1,
+        }
+        if name in published:
+            assert spec["partitions"] == int(config["BVB_RELAY_PARTITIONS"])
+    # Declared, so the relays create none: a missing topic is named, not made with one copy.
+    assert config["BVB_RELAY_CREATE_TOPICS"] == "false"
+
+
+def _body_limit_bytes(ingress: dict[str, Any]) -> int:
+    """ingress-nginx's proxy-body-size (`client_max_body_size`), 1m when not set."""
+    value = (
+        ingress["metadata"]
+        .get("annotations", {})
+        .get("nginx.ingress.kubernetes.io/proxy-body-size", "1m")
+    )
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", value).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit.lower()]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_lets_a_full_size_consent_document_through(
+    k8s_tools: K8sTools, overlay: str
+) -> None:
+    limits = {
+        path["path"]: _body_limit_bytes(doc)
+        for doc in _documents(k8s_tools.render(K8S / "overlays" / overlay))
+        if doc["kind"] == "Ingress"
+        for rule in doc["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    consent = ConsentSettings()
+    assert limits["/consent"] >= consent.max_body_bytes
+    # Not far beyond it either: nginx buffers what it lets through.
+    assert limits["/consent"] <= 2 * consent.max_body_bytes
+    assert all(limit == 1 << 20 for path, limit in limits.items() if path != "/consent")
+
+
+KAFKA_BREAKAGES = [
+    pytest.param(
+        _add_env("events-relay", "BVB_KAFKA_SASL_PASSWORD", **_from_secret("bilet-kafka", "p")),
+        "mount the password from a Secret as a file",
+        id="kafka-password-in-a-variable",
+    ),
+    pytest.param(
+        _add_env("portfolio-worker", "BVB_KAFKA_SSL_CAFILE", value="/etc/ssl/kafka-ca.crt"),
+        "/etc/ssl/kafka-ca.crt is in no volume mount of the container",
+        id="kafka-file-outside-a-mount",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "complaint"), KAFKA_BREAKAGES)
+def test_the_validator_refuses_kafka_secrets_outside_mounted_files(
+    k8s_tools: K8sTools, production: str, change: Mutation, complaint: str
+) -> None:
+    done = k8s_tools.validate(_mutate(production, change))
+    assert done.returncode == 1, done.stderr
+    assert complaint in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        ("  replicas: 3\n", "  replicas: 1\n", "spec.replicas must be at least 3"),
+        ("min.insync.replicas: 2", "min.insync.replicas: 1", "min.insync.replicas must be at"),
+        ("retention.ms: -1", "retention.ms: 604800000", "retention.ms must be -1"),
+    ],
+    ids=["one-copy", "one-in-sync", "retention-by-age"],
+)
+def test_the_validator_refuses_unsafe_topics(
+    k8s_tools: K8sTools, production: str, old: str, new: str, complaint: str
+) -> None:
+    assert old in production, f"the render no longer contains {old!r}"
+    done = k8s_tools.validate(production.replace(old, new, 1))
+    assert done.returncode == 1, done.stderr
+    assert complaint in done.stderr

@@ -47,6 +47,7 @@ var allowedKinds = map[schema.GroupVersionKind]bool{
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}:     true,
 	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:          true,
 	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}: true,
+	strimziV1beta2.WithKind("KafkaTopic"):                                  true,
 }
 
 // object is one decoded document.
@@ -79,7 +80,7 @@ func newDecoder() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme,
-		policyv1.AddToScheme, autoscalingv2.AddToScheme,
+		policyv1.AddToScheme, autoscalingv2.AddToScheme, addStrimziToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err)
