@@ -1,4 +1,5 @@
-"""How far the portfolio read model is behind its sources: for `/readyz` and `/metrics`.
+"""How far the portfolio read model is behind its sources: for `/metrics` and the alert on it
+(never for readiness: docs/adr/0022).
 
 - Embedded: per source store, its head position minus the last position the feed handled.
 - Kafka (the API beside a separate worker): per topic-partition, the end offset minus the
@@ -9,6 +10,8 @@ Both set `bilet_projection_consumer_lag{projection, topic, partition}` of the pr
 `ProjectionMetrics` (a source name stands for the topic on the embedded path, partition 0).
 """
 
+import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -20,6 +23,8 @@ from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections import ProjectionMetrics, ReadModel
 from bilet.projections.kafka import partitions_of
 from bilet_portfolio.settings import PROJECTION_NAME
+
+_log = logging.getLogger(__name__)
 
 
 class LagProbe(Protocol):
@@ -100,3 +105,26 @@ class KafkaLag:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+
+async def keep_sampling(probe: LagProbe, interval: float) -> None:
+    """Measure the lag every `interval` seconds (each measurement sets the gauges), until
+    cancelled. A measurement that fails (the broker away) is logged when the failures begin and
+    when they end, and tried again: the lag is watched, it never stops the API."""
+    failing = False
+    while True:
+        try:
+            async with asyncio.timeout(interval * 2):
+                await probe.lag()
+        except Exception as error:
+            if not failing:
+                _log.warning(
+                    "cannot measure the projection lag; trying again",
+                    extra={"error": type(error).__name__, "detail": str(error)[:300]},
+                )
+            failing = True
+        else:
+            if failing:
+                _log.info("the projection lag is measured again")
+            failing = False
+        await asyncio.sleep(interval)
