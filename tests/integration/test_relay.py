@@ -181,6 +181,7 @@ class RelayProcess:
         self.process = process
         self.lines: list[dict[str, Any]] = []
         self.publishing = asyncio.Event()
+        self.waiting_for_the_lease = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -206,6 +207,8 @@ class RelayProcess:
             self.lines.append(line)
             if line.get("message") == "publishing":
                 self.publishing.set()
+            if line.get("message") == "another relay holds the lease of this store; waiting for it":
+                self.waiting_for_the_lease.set()
 
     async def kill(self) -> None:
         self.process.kill()  # SIGKILL: no flush, no checkpoint, nothing
@@ -344,6 +347,33 @@ async def test_given_a_relay_process_stopped_with_sigterm_when_started_again_the
         assert resumed_at[0]["position"] == first_head
         report = await audited(backend.store, kafka_bootstrap, backend.topic)
         assert (report.stored, report.duplicates) == (200, 0)  # clean stops: nothing twice
+
+
+async def test_given_two_relays_of_one_store_then_one_waits_and_takes_over_when_the_other_dies(
+    tmp_path: Path, kafka_bootstrap: str, database_url: str, topics: list[str]
+) -> None:
+    async with open_backend("postgres", tmp_path, database_url) as backend:
+        topics.append(backend.topic)
+        env = process_env(kafka_bootstrap, backend)
+        first_head = await append_streams(backend.store, streams=10, events_each=10)
+        first = await RelayProcess.start(env)
+        await wait_until_stored(backend.positions, backend.topic, first_head, 30)
+        second = await RelayProcess.start(env)
+        try:
+            await asyncio.wait_for(second.waiting_for_the_lease.wait(), 30)
+            assert not second.publishing.is_set()
+            await first.kill()
+            await asyncio.wait_for(second.publishing.wait(), 30)
+            second_head = await append_streams(backend.store, streams=10, events_each=10)
+            await wait_until_stored(backend.positions, backend.topic, second_head, 30)
+        finally:
+            if first.process.returncode is None:
+                await first.kill()
+        assert await second.terminate() == 0, second.log()
+        resumed_at = [line for line in second.lines if line.get("message") == "publishing"]
+        assert resumed_at[0]["position"] == first_head
+        report = await audited(backend.store, kafka_bootstrap, backend.topic)
+        assert (report.stored, report.duplicates) == (200, 0)
 
 
 # ------------------------------------------------------------------ chaos
