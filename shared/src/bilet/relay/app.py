@@ -6,9 +6,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
-from prometheus_client import start_http_server
-
 from bilet.eventstore import EventStore
+from bilet.relay.health import serve_health
 from bilet.relay.kafka import KafkaConnector
 from bilet.relay.lease import RelayLease
 from bilet.relay.metrics import RelayMetrics
@@ -101,10 +100,23 @@ async def serve(settings: RelaySettings) -> int:
     PostgreSQL store, only while it holds the store's lease. The exit status: 1 when the lease
     was lost (the supervisor starts it again, to wait behind the lease), else 0."""
     metrics = RelayMetrics()
+    phase = "waiting for the relay lease"
+    relay_name = KafkaConnector(settings.kafka_options(), settings.service()).topic
+
+    def readiness() -> tuple[bool, str]:
+        connected = metrics.registry.get_sample_value(
+            "bilet_relay_connected", {"relay": relay_name}
+        )
+        if phase != "publishing":
+            return False, phase
+        if connected != 1:
+            return False, "no producer session: connecting to Kafka or backing off"
+        return True, "publishing"
+
     server = None
     if settings.relay_metrics_port is not None:
-        server, _ = start_http_server(
-            settings.relay_metrics_port, addr=settings.host, registry=metrics.registry
+        server = await serve_health(
+            settings.host, settings.relay_metrics_port, metrics.registry, readiness
         )
     loop = asyncio.get_running_loop()
     waiting = asyncio.current_task()
@@ -119,6 +131,7 @@ async def serve(settings: RelaySettings) -> int:
                 loop.add_signal_handler(signum, relay.stop)
             if lost is not None:
                 lost.add_done_callback(lambda _: relay.stop())
+            phase = "publishing"
             _log.info(
                 "relay starting",
                 extra={
@@ -134,5 +147,6 @@ async def serve(settings: RelaySettings) -> int:
         return 0
     finally:
         if server is not None:
-            server.shutdown()
+            server.close()
+            await server.wait_closed()
     return 1 if lost is not None and lost.done() else 0
