@@ -177,13 +177,13 @@ EXPECTED_KINDS = {
     "staging": {
         # the APIs, their relays and the projection workers
         "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
         "PodDisruptionBudget": 0,
         "HorizontalPodAutoscaler": 0,
     },
     "production": {
         "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
         "PodDisruptionBudget": len(SERVICE_NAMES) + len(WORKER_SERVICES),
         "HorizontalPodAutoscaler": 1,
     },
@@ -304,7 +304,7 @@ def test_every_component_combination_renders_and_passes_the_house_rules(
     kinds = k8s_tools.assert_valid(k8s_tools.render(tmp_path))
     relays = "relay-workers" in components
     assert kinds["Deployment"] == len(SERVICE_NAMES) * (2 if relays else 1) + len(WORKER_SERVICES)
-    assert kinds["NetworkPolicy"] == (6 if "network-policies" in components else 0)
+    assert kinds["NetworkPolicy"] == (7 if "network-policies" in components else 0)
     assert kinds["PodDisruptionBudget"] == (
         len(SERVICE_NAMES) + len(WORKER_SERVICES) if "pod-disruption-budgets" in components else 0
     )
@@ -867,3 +867,22 @@ def test_the_validator_refuses_unsafe_topics(
     done = k8s_tools.validate(production.replace(old, new, 1))
     assert done.returncode == 1, done.stderr
     assert complaint in done.stderr
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_relay_is_probed_and_scraped_on_its_health_port(
+    k8s_tools: K8sTools, overlay: str
+) -> None:
+    relays = {
+        name: d
+        for name, d in _deployments(k8s_tools.render(K8S / "overlays" / overlay)).items()
+        if d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "relay"
+    }
+    assert set(relays) == {f"{service}-relay" for service in SERVICE_NAMES}
+    for deployment in relays.values():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        (port,) = container["ports"]
+        assert _env(deployment)["BVB_RELAY_METRICS_PORT"]["value"] == str(port["containerPort"])
+        assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": port["name"]}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
+        assert "validate.bilet/probes-exempt" not in deployment["metadata"].get("annotations", {})
