@@ -20,9 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from bilet.contracts.cloudevents import topic_of
+from bilet.projections import ProjectionMetrics
 from bilet.projections.kafka import dlq_topic
+from bilet.relay import RelayMetrics
 from bilet.services import SERVICE_NAMES
 from bilet.settings import PlatformSettings
 from bilet_consent.settings import ConsentSettings
@@ -40,6 +43,7 @@ COMPONENTS = (
     "relay-workers",
     "kafka-sasl-scram",
     "kafka-topics",
+    "monitoring",
 )
 # The services whose read model a projection worker (`python -m bilet_<service>.worker`) feeds
 # from Kafka: in base, in every environment.
@@ -857,10 +861,24 @@ def test_the_validator_refuses_kafka_secrets_outside_mounted_files(
         ("  replicas: 3\n", "  replicas: 1\n", "spec.replicas must be at least 3"),
         ("min.insync.replicas: 2", "min.insync.replicas: 1", "min.insync.replicas must be at"),
         ("retention.ms: -1", "retention.ms: 604800000", "retention.ms must be -1"),
+        ("      for: 10m\n", "", "set `for`, or one bad scrape pages someone"),
+        ("severity: critical", "severity: page", "labels.severity must be warning or critical"),
+        (
+            "path: /metrics\n    port: metrics",
+            "path: /metrics\n    port: http",
+            'has no container port named "http"',
+        ),
     ],
-    ids=["one-copy", "one-in-sync", "retention-by-age"],
+    ids=[
+        "one-copy",
+        "one-in-sync",
+        "retention-by-age",
+        "alert-without-for",
+        "odd-severity",
+        "scrape-a-missing-port",
+    ],
 )
-def test_the_validator_refuses_unsafe_topics(
+def test_the_validator_refuses_unsafe_topics_and_careless_monitoring(
     k8s_tools: K8sTools, production: str, old: str, new: str, complaint: str
 ) -> None:
     assert old in production, f"the render no longer contains {old!r}"
@@ -886,3 +904,34 @@ def test_every_relay_is_probed_and_scraped_on_its_health_port(
         assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": port["name"]}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
         assert "validate.bilet/probes-exempt" not in deployment["metadata"].get("annotations", {})
+
+
+def _metric_names() -> set[str]:
+    """Every series name the relays and projections export (counters end in `_total`)."""
+    names = set()
+    projections = CollectorRegistry()
+    ProjectionMetrics(projections)
+    for registry in (RelayMetrics().registry, projections):
+        for family in registry.collect():
+            names.add(family.name + ("_total" if family.type == "counter" else ""))
+    return names
+
+
+def test_production_alerts_on_what_readiness_no_longer_says(production: str) -> None:
+    rules = [
+        rule
+        for doc in _documents(production)
+        if doc["kind"] == "PrometheusRule"
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    alerts = {rule["alert"]: rule["expr"] for rule in rules}
+    assert {"BiletRelayStalled", "BiletProjectionLagHigh", "BiletDeadLetters"} <= set(alerts)
+    assert "bilet_projection_consumer_lag) > 1000" in alerts["BiletProjectionLagHigh"]
+    known = _metric_names()
+    for alert, expr in alerts.items():
+        used = set(re.findall(r"\bbilet_[a-z_]+", expr))
+        assert used, alert
+        assert used <= known, f"{alert} reads metrics nobody exports: {sorted(used - known)}"
+    (monitor,) = [doc for doc in _documents(production) if doc["kind"] == "PodMonitor"]
+    assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/component": "relay"}

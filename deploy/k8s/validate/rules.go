@@ -178,6 +178,10 @@ func checkAll(objects []*object, r rules, p *problems) {
 			checkHPA(o, t, ix, p)
 		case *KafkaTopic:
 			checkKafkaTopic(o, t, p)
+		case *PrometheusRule:
+			checkPrometheusRule(o, t, p)
+		case *PodMonitor:
+			checkPodMonitor(o, t, ix, p)
 		}
 	}
 	checkNetworkPolicies(ix, p)
