@@ -364,6 +364,12 @@ kafka_ensure_tls() {
   rm -f "$KAFKA_SCRAM_DONE"
 }
 
+# This checkout's broker was started on the ports asked for now (BVB_KAFKA_*_PORT may differ
+# between two runs of the script; the pid file does not say which).
+kafka_ports_match() {
+  grep -q "^listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT," "$KAFKA_PROPS" 2>/dev/null
+}
+
 # The broker runs with the secured listeners when the properties it was started from name them.
 kafka_has_secured_listeners() {
   grep -q "^listeners=.*SASL_SSL://$KAFKA_HOST:$KAFKA_SASL_SSL_PORT" "$KAFKA_PROPS" 2>/dev/null
@@ -478,6 +484,8 @@ kafka_up() {
   mkdir -p "$KAFKA_DATA" "$KAFKA_LOGS"
   kafka_ensure_classpath
   if pid=$(kafka_our_pid); then
+    kafka_ports_match || die "kafka: the broker this checkout started (pid $pid) listens on other ports" \
+      "($(sed -n 's/^listeners=//p' "$KAFKA_PROPS")): set the BVB_KAFKA_*_PORT it was started with, or stop it first"
     kafka_probe "$KAFKA_BOOTSTRAP" || die "kafka: our broker (pid $pid) runs but does not answer on $KAFKA_BOOTSTRAP; see $KAFKA_LOGS, or run 'down' then 'up'"
     log "kafka: already running (pid $pid, started by infra.sh)"
     if kafka_has_secured_listeners; then
@@ -549,8 +557,15 @@ kafka_status() {
     # No reachability claim: a TCP connect proves little (proxies accept anything) and a real probe
     # would make status slow; the services' own health checks report it.
     printf '%-9s %-9s %s\n' kafka external "$EXTERNAL_KAFKA (from BVB_KAFKA_BOOTSTRAP, not managed here)"
+  elif pid=$(kafka_our_pid) && ! kafka_ports_match; then
+    printf '%-9s %-9s %s\n' kafka running "pid $pid, started by infra.sh on other ports: $(sed -n 's/^listeners=//p' "$KAFKA_PROPS")"
   elif pid=$(kafka_our_pid); then
     printf '%-9s %-9s %s\n' kafka running "pid $pid  $KAFKA_BOOTSTRAP  Apache Kafka $version  RSS $(rss_mb "$pid")  (started by infra.sh)"
+    if kafka_has_secured_listeners; then
+      printf '%-9s %-9s %s\n' "" secured "SSL $KAFKA_HOST:$KAFKA_SSL_PORT (client certificates), SASL_SSL $KAFKA_HOST:$KAFKA_SASL_SSL_PORT (SCRAM-SHA-512 user $KAFKA_SCRAM_USER); $KAFKA_TLS"
+    else
+      printf '%-9s %-9s %s\n' "" plaintext "no SSL/SASL_SSL listeners: started before infra.sh had them (kafka-stop, kafka-start)"
+    fi
   elif tcp_open "$KAFKA_HOST" "$KAFKA_PORT"; then
     printf '%-9s %-9s %s\n' kafka running "$KAFKA_BOOTSTRAP  (not started by infra.sh; 'down' leaves it alone)"
   else
