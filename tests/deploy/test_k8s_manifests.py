@@ -47,7 +47,7 @@ COMPONENTS = (
 )
 # The services whose read model a projection worker (`python -m bilet_<service>.worker`) feeds
 # from Kafka: in base, in every environment.
-WORKER_SERVICES = ("consent", "identity", "portfolio")
+WORKER_SERVICES = ("consent", "diagnostics", "identity", "portfolio")
 # The APIs that seal and open personal fields: the only processes with the master key and the
 # suite's one key store (bilet.stores.open_key_store).
 KEY_HOLDERS = ("identity", "consent", "portfolio")
@@ -233,6 +233,7 @@ def test_every_environment_runs_the_projection_workers(k8s_tools: K8sTools, over
     # Production runs two members of the portfolio worker's consumer group.
     assert replicas == {
         "consent": 1,
+        "diagnostics": 1,
         "identity": 1,
         "portfolio": 2 if overlay == "production" else 1,
     }

@@ -7,7 +7,8 @@ A school registers a pupil with health limitations and accessibility needs; the 
 - at no time does any file under `var/` hold the health data in the clear (it is sealed with the
   pupil's health key), while the school's registrar is shown it (a control: the needles match);
 - the guardian withdraws only `health_data`: consent destroys the health key at once, and identity
-  shows the pupil's name and СНИЛС but no health data;
+  (reading with the withdrawal's `BVB-Position`) shows the pupil's name and СНИЛС, and the health
+  data as withheld (`no_health_consent`);
 - the guardian withdraws the rest; consent's own erasure job destroys both keys when due, and
   identity shows nothing personal.
 
@@ -58,9 +59,13 @@ class Stack:
     var_dir: Path
     signer: DevelopmentSigner
     consent: httpx.AsyncClient
+    clock: Clock
     participant_id: str = ""
     consent_id: str = ""
     registrar: dict[str, str] | None = None
+    # The `BVB-Position` of the last consent command: identity's read waits for it (its read
+    # model of consents in force decides whether health data is shown, docs/adr/0019).
+    last_consent_token: str = ""
 
     def token(self, role: Role, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.signer.mint(role, **claims)}"}
@@ -83,8 +88,11 @@ async def _client(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-def _identity_app(var_dir: Path) -> FastAPI:
-    return create_identity_app(IdentitySettings(var_dir=var_dir, event_store="sqlite"))
+def _identity_app(var_dir: Path, clock: Clock) -> FastAPI:
+    # On consent's clock: whether the consent is in force (unexpired) is judged on its day.
+    return create_identity_app(
+        IdentitySettings(var_dir=var_dir, event_store="sqlite"), today=lambda: clock().date()
+    )
 
 
 def _files_holding(var_dir: Path, needles: tuple[bytes, ...]) -> list[tuple[str, bytes]]:
@@ -191,23 +199,23 @@ async def _seed_and_register(stack: Stack, identity: httpx.AsyncClient) -> None:
         201,
     )
     stack.consent_id = submitted["consent_id"]
-    await _ok(
+    verified = await _ok(
         stack.consent.post(
             f"/consent/v1/consents/{stack.consent_id}/verify",
             headers=stack.token(Role.COORDINATOR, region=region_id),
         )
     )
     stack.registrar = registrar
+    stack.last_consent_token = verified["_token"]
 
 
 async def _shown_to_registrar(stack: Stack) -> dict[str, Any]:
     """The participant as a fresh identity process shows it to the school's registrar."""
     assert stack.registrar is not None
-    async with _client(_identity_app(stack.var_dir), "identity") as identity:
+    headers = stack.registrar | {POSITION_HEADER: stack.last_consent_token}
+    async with _client(_identity_app(stack.var_dir, stack.clock), "identity") as identity:
         return await _ok(
-            identity.get(
-                f"/identity/v1/participants/{stack.participant_id}", headers=stack.registrar
-            )
+            identity.get(f"/identity/v1/participants/{stack.participant_id}", headers=headers)
         )
 
 
@@ -231,10 +239,10 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
         clock=clock,
     )
     async with (
-        _client(_identity_app(var_dir), "identity") as identity,
+        _client(_identity_app(var_dir, clock), "identity") as identity,
         _client(consent_app, "consent") as consent,
     ):
-        stack = Stack(var_dir, ensure_development_keys(var_dir), consent)
+        stack = Stack(var_dir, ensure_development_keys(var_dir), consent, clock)
         await _seed_and_register(stack, identity)
         pid = stack.participant_id
         guardian = stack.token(Role.GUARDIAN, children=[pid])
@@ -249,28 +257,31 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
         ]
 
         # Only the consent to process health data is withdrawn: the health key goes at once.
-        await _ok(
+        withdrawn = await _ok(
             consent.post(
                 f"/consent/v1/consents/{stack.consent_id}/withdraw",
                 headers=guardian,
                 json={"purposes": ["health_data"]},
             )
         )
+        stack.last_consent_token = withdrawn["_token"]
         assert await _is_erased(var_dir, f"health:{pid}")
         assert not await _is_erased(var_dir, pid)
         shown = await _shown_to_registrar(stack)
         assert (shown["personal"]["last_name"], shown["personal"]["snils"]) == (NAME[0], SNILS)
         assert shown["personal"]["health_limitations"] is None
         assert shown["personal"]["accessibility_needs"] is None
-        assert shown["personal"]["health_erased"] is True
+        # Withheld as soon as identity knows the consent no longer covers it (and destroyed).
+        assert shown["personal"]["health_withheld"] == "no_health_consent"
         assert shown["erased"] is False
 
         # The rest is withdrawn too; consent's own job destroys both keys when it is due.
-        await _ok(
+        withdrawn = await _ok(
             consent.post(
                 f"/consent/v1/consents/{stack.consent_id}/withdraw", headers=guardian, json={}
             )
         )
+        stack.last_consent_token = withdrawn["_token"]
         clock.advance(31)
 
         async def participant_key_destroyed() -> bool:

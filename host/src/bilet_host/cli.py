@@ -1,5 +1,6 @@
 """`bvb`: the Bilet command line. `bvb run` starts the embedded platform; `bvb audit who-read`
-answers who read whose personal data."""
+answers who read whose personal data; `bvb analytics export` writes pseudonymised Parquet for
+analysts."""
 
 import argparse
 import contextlib
@@ -17,7 +18,7 @@ from bilet.logs import logging_config
 from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
 from bilet_consent import demo as consent_demo
-from bilet_host import audit_cli
+from bilet_host import analytics_cli, audit_cli
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 from bilet_identity import demo
 
@@ -148,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         "audit", help="the audit trails of personal data (`bvb audit who-read --help`)"
     )
     audit_cli.add_commands(audit_parser)
+
+    analytics_parser = commands.add_parser(
+        "analytics", help="exports for analysts (`bvb analytics export --help`)"
+    )
+    analytics_cli.add_commands(analytics_parser)
 
     for service in _services_with_commands():
         service_parser = commands.add_parser(

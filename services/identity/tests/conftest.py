@@ -1,19 +1,24 @@
 """Fixtures of the identity tests: a running service on a temporary `var/`, a small world of
-seasons, regions and schools, and tokens for every role."""
+seasons, regions and schools, tokens for every role, and the consent service's events as its
+store records them (identity's embedded feed follows that store)."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from bilet.contracts import EventMetadata, encode
+from bilet.contracts.base import DomainEvent
+from bilet.contracts.catalogue.consent import ConsentVerified, Purpose
 from bilet.contracts.vocabulary import Stage
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
 from bilet.http.auth import Principal
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
@@ -88,6 +93,61 @@ class Api:
 
     def registrar(self, school: UUID = SCHOOL_3) -> dict[str, str]:
         return self.token(Role.REGISTRAR, school=str(school))
+
+    async def shown(
+        self, participant_id: str, headers: dict[str, str], token: str | None = None
+    ) -> dict[str, Any]:
+        """The participant as the caller is shown it, after the consent command `token`
+        names (its `BVB-Position`)."""
+        if token is not None:
+            headers = headers | {"BVB-Position": token}
+        url = f"/identity/v1/participants/{participant_id}"
+        response = await self.client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def registered_with_health(self) -> str:
+        """A pupil of school 3 with health limitations and accessibility needs (no consent)."""
+        response = await self.client.post(
+            "/identity/v1/participants",
+            headers=self.registrar(),
+            json=World.pupil(
+                health_limitations={"has_limitations": True, "kind": "musculoskeletal"},
+                accessibility_needs=["step_free_access"],
+            ),
+        )
+        assert response.status_code == 201, response.text
+        participant_id: str = response.json()["participant_id"]
+        return participant_id
+
+    async def consent_recorded(self, participant_id: UUID | str, *events: DomainEvent) -> str:
+        """Append consent's events for the participant to the consent service's store, as its
+        commands do; answer the `BVB-Position` token the command would have answered."""
+        stream_id = f"consent-{participant_id}"
+        store = await SqliteEventStore.open(self.var_dir / "consent.sqlite3")
+        try:
+            new = [encode(event, EventMetadata(actor="test-consent")) for event in events]
+            result = await store.append(stream_id, new)
+        finally:
+            await store.close()
+        return f"consent:{result.position}:{stream_id}"
+
+    async def consent_verified(
+        self,
+        participant_id: UUID | str,
+        purposes: tuple[Purpose, ...] = tuple(Purpose),
+        consent_id: UUID | None = None,
+    ) -> str:
+        """A verified consent in force for a year (every purpose unless told), as the consent
+        service publishes it; answers its `BVB-Position` token."""
+        verified = ConsentVerified(
+            participant_id=UUID(str(participant_id)),
+            consent_id=consent_id or uuid4(),
+            purposes=purposes,
+            valid_until=date.today() + timedelta(days=365),
+        )
+        return await self.consent_recorded(participant_id, verified)
 
 
 @pytest.fixture

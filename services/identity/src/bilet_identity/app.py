@@ -8,8 +8,9 @@ runs instead in the distributed mode.
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Final
 
 from fastapi import FastAPI
@@ -31,7 +32,8 @@ from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
 from bilet_identity.api.routes import router
-from bilet_identity.application.erasures import ErasureReleaseProjection
+from bilet_identity.application.consent_feed import ConsentFeedProjection
+from bilet_identity.application.consent_state import CONSENT_SOURCE, ConsentStates
 from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.application.service import IdentityService
 from bilet_identity.demo import load_demo_data
@@ -50,15 +52,17 @@ SERVICE = ServiceDescription(
 )
 # A class list of 20,000 pupils is about 2.5 MB.
 IMPORT_BODY_LIMIT: Final = 8 << 20
-# Where the consent service's events come from (its store embedded, its topic distributed).
-CONSENT: Final = "consent"
 
 
-def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+def create_app(
+    settings: IdentitySettings | None = None, *, today: Callable[[], date] = date.today
+) -> FastAPI:
+    """The service; `today` is the day rules and consents are judged on (tests move it)."""
     settings = settings or IdentitySettings()
-    # Without its feed (or the worker), an erased child's reservation is never released.
+    # Without its feed (or the worker), an erased child's reservation is never released and no
+    # consent is known (health data is withheld from everyone).
     feed = (
-        BackgroundFeed("identity-feed", "embedded feed of erasures")
+        BackgroundFeed("identity-feed", "embedded feed of consent's stream")
         if settings.identity_embedded_feed
         else None
     )
@@ -71,25 +75,31 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             keystore = await open_key_store(settings)
             stack.push_async_callback(keystore.close)
             pseudonymiser = Pseudonymiser(await load_pseudonym_key(settings, store, keystore))
+            # Read in both modes; written by the embedded feed below or by the worker.
+            read_model = await open_read_model(settings)
+            stack.push_async_callback(read_model.close)
             service = IdentityService(
-                store, FieldCipher(keystore), EventStoreAuditLog(store), pseudonymiser
+                store,
+                FieldCipher(keystore),
+                EventStoreAuditLog(store),
+                pseudonymiser,
+                today=today,
+                consents=ConsentStates(read_model),
             )
             app.state.event_store = store
             app.state.identity = service
             if feed is not None:
-                read_model = await open_read_model(settings)
-                stack.push_async_callback(read_model.close)
-                sources = await stores.open_source_stores(settings, [CONSENT])
+                sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
                 for source in sources.values():
                     stack.push_async_callback(source.close)
                 # Published types only, as on Kafka (consent's internal streams stay unread).
-                erasures = EmbeddedFeed(
+                consents = EmbeddedFeed(
                     read_model,
-                    ErasureReleaseProjection(service.release_erased),
+                    ConsentFeedProjection(service.release_erased),
                     sources,
                     event_types=CATALOGUE.event_types(),
                 )
-                app.state.feed_task = await stack.enter_async_context(feed.running(erasures))
+                app.state.feed_task = await stack.enter_async_context(feed.running(consents))
             if settings.identity_demo_data:
                 await load_demo_data(service)
             yield

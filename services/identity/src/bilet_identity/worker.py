@@ -1,8 +1,10 @@
 """The projection process of the distributed mode: `python -m bilet_identity.worker`.
 
-Follows the consent service's topic (`bilet.consent`) for `ParticipantErased` and purges the
-erased participant's reservation and profile from identity's store (`application.erasures`), with
-the same projection the embedded mode feeds in-process. Runs until SIGTERM/SIGINT.
+Follows the consent service's topic (`bilet.consent`): keeps the read model of consents in force
+that identity's API reads before it shows health data (`application.consent_state`), and on
+`ParticipantErased` purges the erased participant's reservation and profile from identity's store
+(`application.erasures`), with the same projection the embedded mode feeds in-process
+(`application.consent_feed`). Runs until SIGTERM/SIGINT.
 """
 
 import asyncio
@@ -14,15 +16,12 @@ from bilet.logs import configure_logging
 from bilet.projections import KafkaFeed, ProjectionMetrics, ReadModel
 from bilet.projections.worker import serve_feed
 from bilet_identity.adapters.stores import open_event_store, open_read_model
-from bilet_identity.application.erasures import (
-    ErasureReleaseProjection,
-    Release,
-    ReservationRelease,
-)
+from bilet_identity.application.consent_feed import ConsentFeedProjection
+from bilet_identity.application.erasures import Release, ReservationRelease
 from bilet_identity.settings import IdentitySettings
 
 TOPICS: Final = ("bilet.consent",)
-GROUP: Final = "bilet.identity.erasures"
+GROUP: Final = "bilet.identity.consent"
 
 
 def build_feed(
@@ -39,7 +38,7 @@ def build_feed(
         raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
     return KafkaFeed(
         read_model,
-        ErasureReleaseProjection(release),
+        ConsentFeedProjection(release),
         bootstrap_servers=settings.kafka_connection(),
         topics=list(topics or TOPICS),
         group_id=group_id,

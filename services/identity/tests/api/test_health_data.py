@@ -1,9 +1,10 @@
-"""Health data is a category apart (ARCHITECTURE §8, docs/adr/0017): the health limitations and
-the accessibility needs are sealed with the participant's health key, in what is stored and in
-what goes to Kafka; support never sees them; destroying the health key destroys them alone, and
-an erasure (both keys) destroys everything personal."""
+"""Health data is a category apart (ARCHITECTURE §8, docs/adr/0017, 0019): the health limitations
+and the accessibility needs are sealed with the participant's health key, in what is stored and
+in what goes to Kafka; they are shown only to a role that needs them and only while a verified
+consent in force covers `health_data`; support never sees them; destroying the health key
+destroys them alone, and an erasure (both keys) destroys everything personal."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bilet.contracts.cloudevents import to_record
 from bilet.http import Role
@@ -15,25 +16,13 @@ if TYPE_CHECKING:
 HEALTH_WORDS = (b"step_free_access", b"sign_language_interpreter", b"musculoskeletal")
 
 
-async def _registered(api: "Api", world: "World") -> str:
-    response = await api.client.post(
-        "/identity/v1/participants",
-        headers=api.registrar(),
-        json=world.pupil(
-            health_limitations={"has_limitations": True, "kind": "musculoskeletal"},
-            accessibility_needs=["step_free_access"],
-        ),
-    )
-    assert response.status_code == 201, response.text
-    participant_id: str = response.json()["participant_id"]
+async def _registered(api: "Api") -> str:
+    """A pupil with health data, and a verified consent covering `health_data`, applied by
+    identity's read model before this returns (health data is shown only under it)."""
+    participant_id = await api.registered_with_health()
+    token = await api.consent_verified(participant_id)
+    await api.shown(participant_id, api.registrar(), token)
     return participant_id
-
-
-async def _shown(api: "Api", participant_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    response = await api.client.get(f"/identity/v1/participants/{participant_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def _published_bytes(api: "Api", participant_id: str) -> bytes:
@@ -47,10 +36,8 @@ async def _published_bytes(api: "Api", participant_id: str) -> bytes:
     return out
 
 
-async def test_the_published_events_carry_no_readable_health_data(
-    api: "Api", world: "World"
-) -> None:
-    pid = await _registered(api, world)
+async def test_the_published_events_carry_no_readable_health_data(api: "Api") -> None:
+    pid = await _registered(api)
     corrected = await api.client.patch(
         f"/identity/v1/participants/{pid}",
         headers=api.registrar(),
@@ -66,7 +53,7 @@ async def test_the_published_events_carry_no_readable_health_data(
     for word in HEALTH_WORDS:
         assert word not in published
     # The registrar of the school still reads what was stated, from the sealed events.
-    shown = await _shown(api, pid, api.registrar())
+    shown = await api.shown(pid, api.registrar())
     assert shown["personal"]["accessibility_needs"] == ["sign_language_interpreter"]
     assert shown["personal"]["health_limitations"]["kind"] == "musculoskeletal"
 
@@ -74,9 +61,10 @@ async def test_the_published_events_carry_no_readable_health_data(
 async def test_support_and_other_roles_without_the_need_see_no_health_data(
     api: "Api", world: "World"
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await _registered(api)  # under a consent that covers health data
     for headers in (
         api.token(Role.SUPPORT),
+        api.token(Role.OPERATOR),
         api.token(Role.NAVIGATOR, school=str(world.school_3)),
         api.token(Role.COORDINATOR, region=str(world.leningrad)),
     ):
@@ -84,20 +72,25 @@ async def test_support_and_other_roles_without_the_need_see_no_health_data(
         assert response.status_code == 200, response.text
         for word in HEALTH_WORDS:
             assert word.decode() not in response.text
-    support = await _shown(api, pid, api.token(Role.SUPPORT))
+        personal = response.json()["personal"]
+        if personal is not None:
+            assert personal["health_withheld"] == "not_needed_by_role"
+    # A control: the words match what the registrar of the school is shown.
+    assert "step_free_access" in str(await api.shown(pid, api.registrar()))
+    support = await api.shown(pid, api.token(Role.SUPPORT))
     assert support.get("accessibility_needs") is None
     assert support["personal"] is None
 
 
 async def test_given_the_health_key_destroyed_then_only_health_data_reads_as_erased(
-    api: "Api", world: "World"
+    api: "Api",
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await _registered(api)
 
     # What consent's destruction does when only the consent to process health data is withdrawn.
     await api.service.cipher.erase(f"health:{pid}")
 
-    shown = await _shown(api, pid, api.registrar())
+    shown = await api.shown(pid, api.registrar())
     assert shown["erased"] is False
     personal = shown["personal"]
     assert (personal["last_name"], personal["snils"]) == ("Соколова", "112-233-445 95")
@@ -109,9 +102,9 @@ async def test_given_the_health_key_destroyed_then_only_health_data_reads_as_era
 
 
 async def test_given_the_health_key_destroyed_then_no_health_data_is_recorded_again(
-    api: "Api", world: "World"
+    api: "Api",
 ) -> None:
-    pid = await _registered(api, world)
+    pid = await _registered(api)
     await api.service.cipher.erase(f"health:{pid}")
     url = f"/identity/v1/participants/{pid}"
 
@@ -124,16 +117,14 @@ async def test_given_the_health_key_destroyed_then_no_health_data_is_recorded_ag
     assert refused.status_code == 409, refused.text
     assert refused.headers["Content-Type"].startswith("application/problem+json")
     assert refused.json()["code"] == "health_data_withdrawn"
-    assert (await _shown(api, pid, api.registrar()))["version"] == 0  # nothing changed
+    assert (await api.shown(pid, api.registrar()))["version"] == 0  # nothing changed
     # Everything else is still corrected as before.
     renamed = await api.client.patch(url, headers=api.registrar(), json={"last_name": "Громова"})
     assert renamed.status_code == 200, renamed.text
 
 
-async def test_given_an_erasure_then_personal_and_health_data_are_both_gone(
-    api: "Api", world: "World"
-) -> None:
-    pid = await _registered(api, world)
+async def test_given_an_erasure_then_personal_and_health_data_are_both_gone(api: "Api") -> None:
+    pid = await _registered(api)
 
     # What consent's destruction does on a whole erasure: both keys.
     await api.service.cipher.erase(pid)
@@ -144,4 +135,4 @@ async def test_given_an_erasure_then_personal_and_health_data_are_both_gone(
         assert response.status_code == 200, response.text
         for word in (*HEALTH_WORDS, "Соколова".encode(), b"112-233-445"):
             assert word.decode() not in response.text
-    assert (await _shown(api, pid, api.registrar()))["erased"] is True
+    assert (await api.shown(pid, api.registrar()))["erased"] is True

@@ -70,8 +70,12 @@ async def test_each_row_is_registered_or_rejected_with_its_own_error(api: "Api")
     assert response.headers["BVB-Position"] == f"identity:{report['position']}"
     assert report["position"] > 0
     pid = report["rows"][1]["participant_id"]
+    # The health data imported is shown once a consent covers it (docs/adr/0019).
+    consented = {"BVB-Position": await api.consent_verified(pid)}
     shown = (
-        await api.client.get(f"/identity/v1/participants/{pid}", headers=api.registrar())
+        await api.client.get(
+            f"/identity/v1/participants/{pid}", headers=api.registrar() | consented
+        )
     ).json()
     assert shown["personal"]["last_name"] == "Громов"
     assert shown["personal"]["health_limitations"]["kind"] == "musculoskeletal"

@@ -63,9 +63,11 @@ async def test_a_registered_pupil_is_shown_to_each_role_as_entitled(
     registered = await register(api, world)
     pid = registered["participant_id"]
     url = f"/identity/v1/participants/{pid}"
+    # Health data is shown only under a consent that covers it (docs/adr/0019).
+    consented = {"BVB-Position": await api.consent_verified(pid)}
 
     async def seen(headers: dict[str, str]) -> dict[str, Any]:
-        response = await api.client.get(url, headers=headers)
+        response = await api.client.get(url, headers=headers | consented)
         assert response.status_code == 200, response.text
         assert response.headers["ETag"] == '"0"'
         body: dict[str, Any] = response.json()
@@ -83,16 +85,17 @@ async def test_a_registered_pupil_is_shown_to_each_role_as_entitled(
         "health_limitations": {"has_limitations": True, "kind": "musculoskeletal"},
         "accessibility_needs": ["step_free_access"],
         "health_erased": False,
+        "health_withheld": None,
     }
     assert (full["school_id"], full["season"], full["grade"]) == (str(world.school_3), 2019, 7)
     assert full["position"] >= registered["position"]
     for headers in (
-        api.token(Role.OPERATOR),
         api.token(Role.PUPIL, participant=pid),
         api.token(Role.GUARDIAN, children=[pid]),
     ):
         assert (await seen(headers))["personal"] == full["personal"]
     for headers in (
+        api.token(Role.OPERATOR),
         api.token(Role.NAVIGATOR, school=str(world.school_3)),
         api.token(Role.COORDINATOR, region=str(world.leningrad)),
     ):
@@ -100,6 +103,7 @@ async def test_a_registered_pupil_is_shown_to_each_role_as_entitled(
         assert shown["personal"]["snils"] == "112-233-445 95"
         assert shown["personal"]["health_limitations"] is None  # special category: not theirs
         assert shown["personal"]["accessibility_needs"] is None
+        assert shown["personal"]["health_withheld"] == "not_needed_by_role"
     support = await seen(api.token(Role.SUPPORT))
     assert support["personal"] is None
     assert support["guardians"] is None
@@ -257,8 +261,11 @@ async def test_personal_data_is_sealed_in_the_store_and_every_access_is_audited(
     api: "Api", world: "World"
 ) -> None:
     pid = (await register(api, world))["participant_id"]
-    await api.client.get(f"/identity/v1/participants/{pid}", headers=api.registrar())
-    await api.client.get(f"/identity/v1/participants/{pid}", headers=api.token(Role.SUPPORT))
+    consented = {"BVB-Position": await api.consent_verified(pid)}
+    url = f"/identity/v1/participants/{pid}"
+    await api.client.get(url, headers=api.registrar() | consented)
+    await api.client.get(url, headers=api.token(Role.SUPPORT) | consented)
+    await api.client.get(url, headers=api.token(Role.OPERATOR) | consented)
     store = api.service.store
     records = await store.read_all(limit=10_000)
     raw = b"".join(r.data + r.metadata for r in records)
@@ -277,8 +284,13 @@ async def test_personal_data_is_sealed_in_the_store_and_every_access_is_audited(
     assert [(t["access"], t["purpose"], t["subject"]) for t in trail] == [
         ("write", "register_participant", pid),
         ("read", "participant_view", pid),
-    ]  # support saw no personal data: nothing to audit
-    assert "health_limitations" in trail[1]["fields"]
+        ("read", "participant_health_view", pid),
+        ("read", "participant_view", pid),
+    ]  # support saw no personal data: nothing to audit; the operator no health data
+    assert "snils" in trail[1]["fields"]
+    assert "health_limitations" not in trail[1]["fields"]
+    assert set(trail[2]["fields"]) == {"health_limitations", "accessibility_needs"}
+    assert "health_limitations" not in trail[3]["fields"]
     assert UUID(pid)
 
 

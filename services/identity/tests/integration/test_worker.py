@@ -1,24 +1,37 @@
 """The worker's path on the real Kafka broker: `ParticipantErased` on the consent service's topic
-releases the erased pupil's reservation in identity's store, and the child registers again."""
+releases the erased pupil's reservation in identity's store, and the child registers again; a
+`ConsentVerified` covering `health_data` reaches the read model that identity's API (without an
+embedded feed, as in the cluster) reads before it shows health data."""
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from asgi_lifespan import LifespanManager
 
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts import EventMetadata, encode
-from bilet.contracts.catalogue.consent import ErasureReason, ParticipantErased
+from bilet.contracts.catalogue.consent import (
+    ConsentVerified,
+    ErasureReason,
+    ParticipantErased,
+    Purpose,
+)
 from bilet.eventstore import RecordedEvent
+from bilet.http import Role
+from bilet.http.devkeys import ensure_development_keys
 from bilet.projections import dlq_topic
 from bilet.projections.testing import produce
 from bilet_identity.adapters.stores import open_read_model
+from bilet_identity.app import create_app
 from bilet_identity.application.erasures import ReservationRelease
+from bilet_identity.application.service import IdentityService
 from bilet_identity.domain import profile as profiles
 from bilet_identity.settings import IdentitySettings
 from bilet_identity.worker import build_feed
@@ -50,8 +63,8 @@ async def topic(kafka_bootstrap: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-def _recorded(event: ParticipantErased, position: int) -> RecordedEvent:
-    new = encode(event, EventMetadata(actor="consent-destruction-job"))
+def _recorded(event: ParticipantErased | ConsentVerified, position: int) -> RecordedEvent:
+    new = encode(event, EventMetadata(actor="consent"))
     return RecordedEvent(
         stream_id=f"consent-{event.participant_id}",
         version=0,
@@ -110,3 +123,68 @@ async def test_the_worker_releases_an_erased_childs_reservation_from_kafka(
     )
     assert again.status_code == 201, again.text
     assert again.json()["participant_id"] != str(erased)
+
+
+async def test_the_worker_keeps_the_consents_that_identity_reads_before_showing_health_data(
+    make_settings: Callable[..., IdentitySettings],
+    seed_world: Callable[[IdentityService], Awaitable[None]],
+    world: "World",
+    kafka_bootstrap: str,
+    topic: str,
+) -> None:
+    settings = make_settings(kafka_bootstrap=kafka_bootstrap, identity_embedded_feed=False)
+    app = create_app(settings)
+    signer = ensure_development_keys(settings.var_dir)
+    registrar = {
+        "Authorization": f"Bearer {signer.mint(Role.REGISTRAR, school=str(world.school_3))}"
+    }
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        await seed_world(app.state.identity)
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
+            registered = await client.post(
+                "/identity/v1/participants",
+                headers=registrar,
+                json=world.pupil(accessibility_needs=["step_free_access"]),
+            )
+            assert registered.status_code == 201, registered.text
+            pid = registered.json()["participant_id"]
+            url = f"/identity/v1/participants/{pid}"
+            before = (await client.get(url, headers=registrar)).json()["personal"]
+            assert before["health_withheld"] == "no_health_consent"
+
+            verified = ConsentVerified(
+                participant_id=uuid.UUID(pid),
+                consent_id=uuid.uuid4(),
+                purposes=tuple(Purpose),
+                valid_until=date.today() + timedelta(days=365),
+            )
+            await produce(kafka_bootstrap, topic, [_recorded(verified, 11)], service="consent")
+            read_model = await open_read_model(settings)
+            store = app.state.identity.store
+            feed = build_feed(
+                settings,
+                read_model,
+                ReservationRelease(store, EventStoreAuditLog(store)),
+                topics={topic: "consent"},
+                group_id=f"t-{topic}",
+            )
+            task = asyncio.create_task(feed.run())
+            try:
+                # The API's read carries the consent command's token: it waits (bounded) for
+                # the worker, in another read-model connection, to apply it.
+                token = {"BVB-Position": f"consent:11:consent-{pid}"}
+                async with asyncio.timeout(WAIT):
+                    while True:
+                        shown = await client.get(url, headers=registrar | token)
+                        if shown.status_code != 409:  # not_yet_visible: ask again
+                            break
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await read_model.close()
+    assert shown.status_code == 200, shown.text
+    personal = shown.json()["personal"]
+    assert personal["health_withheld"] is None
+    assert personal["accessibility_needs"] == ["step_free_access"]

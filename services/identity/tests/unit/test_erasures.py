@@ -20,7 +20,7 @@ from bilet.http import Role
 from bilet.projections import EmbeddedFeed
 from bilet.projections.sqlite import SqliteReadModel
 from bilet_identity.application import streams
-from bilet_identity.application.erasures import ErasureReleaseProjection
+from bilet_identity.application.consent_feed import ConsentFeedProjection
 from bilet_identity.application.errors import DuplicateRefused
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.application.pseudonyms import Pseudonymiser
@@ -79,7 +79,7 @@ async def consent_store_with_erasure(participant_id: UUID) -> InMemoryEventStore
 async def feed_erasures(service: IdentityService, consent: InMemoryEventStore, tmp: Path) -> None:
     read_model = await SqliteReadModel.open(tmp / "identity-readmodel.sqlite3")
     try:
-        projection = ErasureReleaseProjection(service.release_erased)
+        projection = ConsentFeedProjection(service.release_erased)
         await EmbeddedFeed(read_model, projection, {"consent": consent}).catch_up({})
     finally:
         await read_model.close()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bilet.contracts.catalogue.consent import Relationship
 from bilet.contracts.catalogue.identity import CorrectionReason
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
+from bilet_identity.application.access import HealthWithheld
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.domain.people import HealthLimitationKind
 
@@ -252,7 +253,8 @@ class GuardianModel(BaseModel):
 
 class PersonalDataModel(BaseModel):
     """Shown to the entitled only; health data (`health_limitations`, and the participant's
-    `accessibility_needs`) to fewer still: null when not shown, or destroyed (`health_erased`)."""
+    `accessibility_needs`) to fewer still: null when not shown (`health_withheld` says why), or
+    destroyed (`health_erased`)."""
 
     last_name: str
     first_name: str
@@ -268,6 +270,12 @@ class PersonalDataModel(BaseModel):
     health_erased: bool = Field(
         description="The health data is not known: destroyed (its consent withdrawn), or "
         "recorded before health data was sealed apart (to be entered again)."
+    )
+    health_withheld: HealthWithheld | None = Field(
+        description="Why the health data is not shown (null: it is shown, or `health_erased`): "
+        "`no_health_consent`, no verified consent in force covers `health_data` (none yet, "
+        "expired, withdrawn, or given without it); `not_needed_by_role`, the caller's role has "
+        "no task that needs it."
     )
 
 

@@ -4,8 +4,11 @@ from typing import Any, Final
 
 from bilet.http.problems import Problem, ProblemCodes, problem_responses, refusal_handler
 from bilet.http.problems import ProblemDocument as BaseProblemDocument
-from bilet_identity.application.errors import DuplicateRefused
+from bilet_identity.application.errors import DuplicateRefused, NotYetVisible
 from bilet_identity.domain.errors import DomainError
+
+# How soon a client may ask again after `not_yet_visible`.
+RETRY_AFTER_SECONDS: Final = 1
 
 CODES: Final = ProblemCodes(
     status={
@@ -20,7 +23,9 @@ CODES: Final = ProblemCodes(
         "already_enrolled": 409,
         "participant_erased": 409,
         "health_data_withdrawn": 409,
+        "not_yet_visible": 409,
         "invalid_text": 400,
+        "invalid_position_token": 400,
         # Everything else a rule refuses is 422: the request was understood, and is not acceptable.
     },
     titles={
@@ -30,6 +35,8 @@ CODES: Final = ProblemCodes(
         "duplicate_needs_review": "Registered with other details: flagged for review",
         "version_conflict": "Version conflict",
         "forbidden": "Forbidden",
+        "not_yet_visible": "Not yet visible",
+        "invalid_position_token": "Invalid position token",
     },
 )
 
@@ -37,7 +44,10 @@ CODES: Final = ProblemCodes(
 def problem_of(error: DomainError) -> Problem:
     if isinstance(error, DuplicateRefused) and error.existing is not None:
         return CODES.problem_of(error, existing_participant_id=str(error.existing))
-    return CODES.problem_of(error)
+    problem = CODES.problem_of(error)
+    if isinstance(error, NotYetVisible):
+        problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return problem
 
 
 on_domain_error = refusal_handler(DomainError, problem_of)

@@ -26,7 +26,7 @@ def participant_model(view: ParticipantView) -> ParticipantModel:
         details = personal.details
         health = None
         needs = None
-        health_shown = view.visibility is Visibility.PERSONAL_AND_HEALTH
+        health_shown = view.health_withheld is None
         if health_shown and details.health is not None:
             health = HealthLimitationsModel(
                 has_limitations=details.health.has_limitations, kind=details.health.kind
@@ -44,6 +44,7 @@ def participant_model(view: ParticipantView) -> ParticipantModel:
             health_limitations=health,
             accessibility_needs=needs,
             health_erased=health_shown and not details.health_known,
+            health_withheld=view.health_withheld,
         )
     guardians = None
     if view.visibility is not Visibility.PSEUDONYMOUS:

@@ -1,14 +1,16 @@
 """Who may do what, object by object (ARCHITECTURE §8): a registrar acts only for their school,
 a coordinator only for their region, and a participant outside the caller's scope is answered as
 unknown; a guardian sees their children by the `children` claim alone; personal data is shown
-only to the roles entitled to it, and health limitations (a special category) to fewer still."""
+only to the roles entitled to it, and health data (a special category) only to the roles that need
+it, and to them only while a consent covers it (docs/adr/0019)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import Enum, StrEnum
 from uuid import UUID
 
 from bilet.http.auth import Principal, Role
+from bilet_identity.application.consent_state import HEALTH_DATA
 from bilet_identity.application.errors import AccessDenied
 from bilet_identity.domain.errors import UnknownParticipant
 from bilet_identity.domain.participant import Participant
@@ -97,14 +99,35 @@ class Visibility(Enum):
 
     PSEUDONYMOUS = 1  # ids, school, region, grade (support: never health data, docs/adr/0017)
     PERSONAL = 2  # and ФИО, birth date, СНИЛС, citizenship, home schooling
-    PERSONAL_AND_HEALTH = 3  # and health data: health limitations (ОВЗ), accessibility needs
+    # And health data (health limitations, accessibility needs): the role needs it, so it is
+    # shown while a verified consent in force covers `health_data` (docs/adr/0019).
+    PERSONAL_AND_HEALTH = 3
+
+
+class HealthWithheld(StrEnum):
+    """Why a caller who sees a participant's personal data is not shown their health data."""
+
+    NOT_NEEDED_BY_ROLE = "not_needed_by_role"  # the role has no task that needs it
+    NO_HEALTH_CONSENT = "no_health_consent"  # no verified consent in force covers `health_data`
+
+
+def health_withheld(seen: Visibility, consented_purposes: frozenset[str]) -> HealthWithheld | None:
+    """None when health data may be shown: the role needs it and the consent covers it."""
+    if seen is not Visibility.PERSONAL_AND_HEALTH:
+        return HealthWithheld.NOT_NEEDED_BY_ROLE
+    if HEALTH_DATA not in consented_purposes:
+        return HealthWithheld.NO_HEALTH_CONSENT
+    return None
 
 
 def visibility(principal: Principal, participant: Participant) -> Visibility:
+    """What the caller's role may see of this participant (health data: under a consent too).
+    The operator sees personal data without health data: none of its tasks (seasons, regions,
+    duplicate reviews, moves) needs a child's health (docs/adr/0019)."""
     role = principal.role
     pid = participant.participant_id
     if role is Role.OPERATOR:
-        return Visibility.PERSONAL_AND_HEALTH
+        return Visibility.PERSONAL
     if role is Role.REGISTRAR and _same(principal.school_id, participant.school_id):
         return Visibility.PERSONAL_AND_HEALTH
     if role is Role.PUPIL and _same(principal.participant_id, pid):

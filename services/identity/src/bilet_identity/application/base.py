@@ -1,5 +1,6 @@
 """What every group of identity's use cases stands on: the store, the key-sealed fields, the audit
-trail, the keyed hashes, the catalogue view and the command path (`Transactor`)."""
+trail, the keyed hashes, the catalogue view, the consents in force and the command path
+(`Transactor`)."""
 
 from collections.abc import Callable
 from datetime import date
@@ -11,6 +12,7 @@ from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
 from bilet_identity.application import streams
 from bilet_identity.application.catalogue import CatalogueView
+from bilet_identity.application.consent_state import ConsentStates
 from bilet_identity.application.errors import VersionConflict
 from bilet_identity.application.eventlog import EVENT_LOG
 from bilet_identity.application.pseudonyms import Pseudonymiser
@@ -27,12 +29,16 @@ class IdentityCore:
         pseudonymiser: Pseudonymiser,
         *,
         today: Callable[[], date] = date.today,
+        consents: ConsentStates | None = None,
     ) -> None:
         self.store = store
         self.cipher = cipher
         self.audit = audit
         self.pseudonyms = pseudonymiser
         self.today = today
+        # None: no consent is known (no read model of consent's stream), so health data is
+        # withheld from everyone (docs/adr/0019).
+        self.consents = consents
         self.catalogue = CatalogueView(store)
         self.transactor = Transactor(store, cipher, EVENT_LOG, VersionConflict)
 

@@ -4,21 +4,19 @@ from its store (`EventStore.purge_stream`, storage that really forgets), so that
 of the child's СНИЛС, name and birth date are kept nowhere and the child can be registered again.
 
 The published `participant-<id>` stream stays: its personal fields are sealed under the destroyed
-key and read as erased. See docs/adr/0016-forgetting-the-reservation.md.
+key and read as erased. See docs/adr/0016-forgetting-the-reservation.md. The projection that
+feeds it is `consent_feed.ConsentFeedProjection`.
 """
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Final
 from uuid import UUID
 
 from bilet.application import MAX_ATTEMPTS
 from bilet.audit import Access, AuditLog
-from bilet.contracts import CATALOGUE, decode
-from bilet.contracts.catalogue.consent import ParticipantErased
-from bilet.eventstore import EventStore, RecordedEvent, WrongExpectedVersion
+from bilet.eventstore import EventStore, WrongExpectedVersion
 from bilet.http.auth import Principal, Role
-from bilet.projections import ReadModelTx, Table
 from bilet_identity.application.base import IdentityCore
 from bilet_identity.application.eventlog import decode_event
 from bilet_identity.application.inputs import CommandContext
@@ -114,28 +112,3 @@ class ErasureRelease(IdentityCore):
 
 
 Release = Callable[[UUID], Awaitable[bool]]
-
-PROJECTION: Final = "identity_erasure_release_v1"
-
-
-class ErasureReleaseProjection:
-    """Feeds `ParticipantErased` from the consent service (its store embedded, `bilet.consent`
-    from the worker) to `release_erased`.
-
-    Unlike a read model's projection, its effect is outside the read-model transaction: a purge
-    of identity's own store. That is safe because the purge is idempotent: the runtime applying
-    an event again (a rollback, a duplicate, a replay or a rebuild) purges nothing more. The
-    runtime's checkpoint makes sure each erasure is applied at least once. It keeps no table."""
-
-    name = PROJECTION
-    tables: Sequence[Table] = ()
-
-    def __init__(self, release: Release) -> None:
-        self._release = release
-
-    async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
-        if event.type != ParticipantErased.event_type or not CATALOGUE.is_published(event.type):
-            return
-        erased = decode(event)
-        assert isinstance(erased, ParticipantErased)
-        await self._release(erased.participant_id)

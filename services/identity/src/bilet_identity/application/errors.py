@@ -52,3 +52,28 @@ class HealthDataWithdrawn(DomainError):
             "The consent to process this participant's health data was withdrawn and the data "
             "destroyed; health data is no longer recorded for them."
         )
+
+
+class UnknownPositionSource(DomainError):
+    """A `BVB-Position` token of a service no read of identity is built from."""
+
+    code = "invalid_position_token"
+
+    def __init__(self, token: str) -> None:
+        super().__init__(
+            "Identity's reads follow identity's and the consent service's commands only.",
+            token=token,
+        )
+
+
+class NotYetVisible(DomainError):
+    """A consent command the caller named (`BVB-Position`) was not applied within the wait:
+    answering now could show health data whose consent was just withdrawn."""
+
+    code = "not_yet_visible"
+
+    def __init__(self, token: str, waited: float) -> None:
+        super().__init__(
+            f"Identity had not applied {token} after {waited:g} s; ask again shortly.",
+            token=token,
+        )

@@ -8,7 +8,7 @@ from uuid import UUID
 from bilet.application import Outcome, RequestContext
 from bilet.contracts.catalogue.identity import CorrectionReason
 from bilet.contracts.vocabulary import AccessibilityNeed
-from bilet_identity.application.access import Visibility
+from bilet_identity.application.access import HealthWithheld, Visibility
 from bilet_identity.application.details import Personal
 from bilet_identity.domain.errors import DomainError
 from bilet_identity.domain.participant import Participant
@@ -87,6 +87,8 @@ class ParticipantView:
     position: int
     visibility: Visibility
     personal: Personal | None  # None: the caller sees pseudonymous facts only
+    # Why the health data is not shown to a caller who sees `personal` (None: it is shown).
+    health_withheld: HealthWithheld | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from bilet.http.auth import Role
 from bilet_identity.application import access, streams
 from bilet_identity.application.access import Visibility
 from bilet_identity.application.catalogue import ReviewRequest
-from bilet_identity.application.details import personal_of
+from bilet_identity.application.details import HEALTH_FIELDS, personal_of
 from bilet_identity.application.errors import (
     HealthDataWithdrawn,
     ParticipantErasedError,
@@ -33,6 +33,10 @@ from bilet_identity.domain.errors import UnknownParticipant
 from bilet_identity.domain.people import RUSSIA, FullName, HealthLimitations, parse_snils
 
 PERSONAL_READ = ("full_name", "birth_date", "snils", "health_limitations", "accessibility_needs")
+# What a participant's view shows of the personal data, and, audited apart with a purpose of
+# its own, of the health data (so a who-read query tells the special category apart).
+PERSONAL_VIEWED = ("full_name", "birth_date", "snils", "citizenship", "home_schooled")
+HEALTH_VIEW_PURPOSE = "participant_health_view"
 
 
 def _corrected_name(correction: CorrectionInput, current: FullName) -> FullName | None:
@@ -224,6 +228,10 @@ class ParticipantLife(Registration):
 
     async def participant(self, ctx: CommandContext, participant_id: UUID) -> ParticipantView:
         access.require_role(ctx.principal, *access.PARTICIPANT_READERS)
+        if self.consents is not None:
+            # Read-your-writes for the consent commands the caller names (e.g. a withdrawal
+            # of `health_data`: the answer must not show what it withdrew).
+            await self.consents.await_tokens(ctx.tokens)
         reads = self.transactor.attempt()
         loaded = await reads.load(streams.participant(participant_id))
         if loaded.state is None:
@@ -232,18 +240,23 @@ class ParticipantLife(Registration):
         with access.unknown_if_out_of_scope():
             seen = access.visibility(ctx.principal, loaded.state)
         personal = None
+        withheld = None
         if seen is not Visibility.PSEUDONYMOUS:
-            # Health data is opened only for the roles that need it (a special category).
-            with_health = seen is Visibility.PERSONAL_AND_HEALTH
+            # Health data (a special category) is opened only for a role that needs it and
+            # while a consent covers it: otherwise its key is not even asked for.
+            needs_health = seen is Visibility.PERSONAL_AND_HEALTH
+            consented = await self._purposes_in_force(participant_id) if needs_health else None
+            withheld = access.health_withheld(seen, consented or frozenset())
             personal = await personal_of(
-                self.cipher, loaded.events, profile.events, health=with_health
+                self.cipher, loaded.events, profile.events, health=withheld is None
             )
-            fields = ["full_name", "birth_date", "snils", "citizenship", "home_schooled"]
-            if with_health:
-                fields += ["health_limitations", "accessibility_needs"]
             await self.audit.record(
-                ctx.audit(Access.READ, participant_id, "participant_view", fields)
+                ctx.audit(Access.READ, participant_id, "participant_view", PERSONAL_VIEWED)
             )
+            if withheld is None:
+                await self.audit.record(
+                    ctx.audit(Access.READ, participant_id, HEALTH_VIEW_PURPOSE, HEALTH_FIELDS)
+                )
         assert loaded.version is not None
         return ParticipantView(
             loaded.state,
@@ -252,4 +265,10 @@ class ParticipantLife(Registration):
             max(loaded.position, profile.position),
             seen,
             personal,
+            withheld,
         )
+
+    async def _purposes_in_force(self, participant_id: UUID) -> frozenset[str]:
+        if self.consents is None:
+            return frozenset()
+        return await self.consents.purposes_in_force(participant_id, self.today())

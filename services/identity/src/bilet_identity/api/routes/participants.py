@@ -6,7 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from bilet.http.context import Context
+from bilet.http.consistency import POSITION_HEADER
+from bilet.http.context import Context, ContextWithPositions
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
     Accepted,
@@ -34,6 +35,17 @@ from bilet_identity.application.inputs import (
 )
 
 router = APIRouter(prefix="/v1")
+
+PositionHeader = Annotated[
+    str | None,
+    Header(
+        alias=POSITION_HEADER,
+        description="Read-your-writes: the `BVB-Position` value(s) commands of identity or "
+        "consent returned, comma-separated. The read waits (2 s at most) until consent's are "
+        "applied.",
+        max_length=2000,
+    ),
+]
 
 
 # ---------------------------------------------------------------------- participants
@@ -145,24 +157,39 @@ async def import_participants(
     name="get_participant",
     tags=["participants"],
     summary="A participant; personal data only for the entitled (every read is audited)",
-    responses=problems(403, 404),
+    responses=problems(400, 403, 404, 409),
 )
 async def get_participant(
-    participant_id: UUID, service: Service, context: Context, response: Response
+    participant_id: UUID,
+    service: Service,
+    context: ContextWithPositions,
+    response: Response,
+    # Declared for the OpenAPI document (its bound, its meaning); `context` parses the tokens.
+    positions: PositionHeader = None,
 ) -> ParticipantModel:
     """A participant: ids, school, region, season, grade and enrolments for every reader; an
-    `ETag` with the `version` (send it back as `If-Match` to PATCH). Reads come straight from
-    the store, so they are always current (no `BVB-Position` needed).
+    `ETag` with the `version` (send it back as `If-Match` to PATCH). The participant is read
+    straight from the store (identity's own tokens need no wait); whether a consent covers
+    health data comes from identity's read model of the consent service's stream, so after a
+    consent command send its `BVB-Position` back to see its effect.
 
-    **Who sees what:** the federal operator; the registrar of the child's school; the pupil
-    themself; a guardian whose token lists the child in `children` — `personal` with health
-    data. A navigator of the school, the coordinator of the region — `personal` without health
-    data (`health_limitations`, `accessibility_needs` null). Support, for any participant —
-    no `personal`, no `guardians`. Once the personal data is erased, `erased` is true and
-    `personal` null for everyone. Every read that shows personal data is audited.
+    **Who sees what:** the registrar of the child's current school, the pupil themself, a
+    guardian whose token lists the child in `children` — `personal` with health data
+    (`health_limitations`, `accessibility_needs`), but only while a verified, unexpired,
+    unwithdrawn consent covers `health_data`; without one they are null and
+    `health_withheld` is `no_health_consent` (also for the school that typed them in before
+    any consent). The federal operator, a navigator of the school, the coordinator of the
+    region — `personal` without health data (`health_withheld`: `not_needed_by_role`); no
+    task of theirs needs it. Support, for any participant — no `personal`, no `guardians`.
+    Once the personal data is erased, `erased` is true and `personal` null for everyone; once
+    only the health data is destroyed, `health_erased` is true. Every read that shows
+    personal data is audited (`participant_view`), and health data apart
+    (`participant_health_view`).
 
-    **Refusals:** 403 `forbidden` (mentor, organiser, analyst), 404 `unknown_participant`
-    (no such participant, or one outside the caller's scope: the two are not told apart).
+    **Refusals:** 400 `invalid_position_token` (malformed, or of a service other than identity
+    and consent); 403 `forbidden` (mentor, organiser, analyst); 404 `unknown_participant` (no
+    such participant, or one outside the caller's scope: the two are not told apart);
+    409 `not_yet_visible` (a consent token not applied within 2 s; `Retry-After`).
     """
     view = await service.participant(context, participant_id)
     response.headers["ETag"] = f'"{view.version}"'

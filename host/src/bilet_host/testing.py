@@ -1,0 +1,151 @@
+"""Test support (imported by tests only, like `bilet.projections.testing`): the embedded demo
+(`make run`'s Leningrad 2019 data) as the analytics tests need it.
+
+The demo's consents do not cover `pseudonymised_analytics`, so an export of it as loaded holds
+no pupil at all. The fixture has the guardians of some pupils sign a new consent that does (the
+school uploads it, the coordinator verifies it: the consent service's real use cases), so the
+export has a population to show, and others to leave out.
+"""
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+from asgi_lifespan import LifespanManager
+
+from bilet.contracts import CATALOGUE
+from bilet.contracts.catalogue.consent import Purpose, Relationship
+from bilet.eventstore import RecordedEvent
+from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.http.auth import Principal, Role
+from bilet_consent import demo as consent_demo
+from bilet_consent.application.inputs import CommandContext, SubmissionInput
+from bilet_consent.application.service import ConsentService
+from bilet_consent.domain.errors import DomainError
+from bilet_host.embedded import EmbeddedHost, create_embedded_host
+from bilet_identity import demo as identity_demo
+
+ANALYTICS_PURPOSES = (
+    Purpose.PROGRAMME_PARTICIPATION,
+    Purpose.ONLINE_DIAGNOSTICS,
+    Purpose.CAREER_EVENTS,
+    Purpose.PORTFOLIO,
+    Purpose.PSEUDONYMISED_ANALYTICS,
+)
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    """The demo's var directory and who in it consented to analytics."""
+
+    var_dir: Path
+    covered: frozenset[UUID]
+    # pupil → (school id, the consent that covers analytics)
+    consents: dict[UUID, tuple[UUID, UUID]]
+
+
+def consent_service(host: EmbeddedHost) -> ConsentService:
+    app = next(service.app for service in host.services if service.name == "consent")
+    service: ConsentService = app.state.consent
+    return service
+
+
+@asynccontextmanager
+async def running_demo(var_dir: Path) -> AsyncIterator[EmbeddedHost]:
+    """The embedded host on `var_dir` (BVB_VAR_DIR is set while it runs)."""
+    before = os.environ.get("BVB_VAR_DIR")
+    os.environ["BVB_VAR_DIR"] = str(var_dir)
+    try:
+        host = create_embedded_host()
+        async with LifespanManager(host, startup_timeout=120, shutdown_timeout=60):
+            yield host
+    finally:
+        if before is None:
+            os.environ.pop("BVB_VAR_DIR", None)
+        else:
+            os.environ["BVB_VAR_DIR"] = before
+
+
+def registrar(school_id: UUID) -> CommandContext:
+    principal = Principal(subject="test-registrar", role=Role.REGISTRAR, school_id=str(school_id))
+    return CommandContext(principal, "analytics-test")
+
+
+def coordinator() -> CommandContext:
+    principal = Principal(
+        subject="test-coordinator", role=Role.COORDINATOR, region_id=str(identity_demo.REGION_ID)
+    )
+    return CommandContext(principal, "analytics-test")
+
+
+async def consent_to_analytics(service: ConsentService, pupil: UUID, school_id: UUID) -> UUID:
+    """The guardian signs a consent that covers analytics; it is uploaded and verified."""
+    guardian, _ = consent_demo._guardian(random.Random(f"analytics-{pupil}"))  # noqa: S311
+    today = service.today()
+    form = SubmissionInput(
+        participant_id=pupil,
+        form_version=consent_demo.FORM_VERSION,
+        purposes=ANALYTICS_PURPOSES,
+        signed_on=today - timedelta(days=1),
+        valid_until=today + timedelta(days=365),
+        relationship=Relationship.PARENT,
+        guardian=guardian,
+    )
+    submitted = await service.submit_generated(
+        registrar(school_id), form, consent_demo.generated_document(pupil)
+    )
+    await service.verify(coordinator(), submitted.consent_id)
+    return submitted.consent_id
+
+
+def demo_pupils() -> list[tuple[UUID, UUID]]:
+    """Every demo pupil with their school, in a fixed order."""
+    return [
+        (pupil, school.school_id)
+        for school in identity_demo.SCHOOLS
+        for pupil, _ in identity_demo.pupils(school)
+    ]
+
+
+async def build_demo_world(var_dir: Path) -> DemoWorld:
+    consents: dict[UUID, tuple[UUID, UUID]] = {}
+    async with running_demo(var_dir) as host:
+        service = consent_service(host)
+        # Every third pupil of each school: some in every grade, most left out.
+        for number, (pupil, school_id) in enumerate(demo_pupils()):
+            if number % 3 != 0:
+                continue
+            try:
+                consent_id = await consent_to_analytics(service, pupil, school_id)
+            except DomainError:  # e.g. the demo's pupil whose consent was withdrawn
+                continue
+            consents[pupil] = (school_id, consent_id)
+    return DemoWorld(var_dir, frozenset(consents), consents)
+
+
+async def _published_events(var_dir: Path) -> list[RecordedEvent]:
+    events: list[RecordedEvent] = []
+    for service in CATALOGUE.producers():
+        path = var_dir / f"{service}.sqlite3"
+        if not path.exists():
+            continue
+        store = await SqliteEventStore.open(path)
+        try:
+            position = 0
+            while page := await store.read_all(position, 1000):
+                events += [event for event in page if CATALOGUE.is_published(event.type)]
+                position = page[-1].position
+        finally:
+            await store.close()
+    return events
+
+
+def published_events(var_dir: Path) -> list[RecordedEvent]:
+    """Every published event of the demo's stores, read straight from their files."""
+    return asyncio.run(_published_events(var_dir))

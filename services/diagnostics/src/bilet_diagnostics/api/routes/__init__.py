@@ -1,0 +1,1 @@
+"""The routers of `/diagnostics/v1`, one module per group of routes."""

@@ -1,0 +1,225 @@
+"""From a published event type to a typed table, and from a decoded event to a row of it.
+
+Every published type is one table (`ParticipantRegistered` → `participant_registered`) whose
+columns are derived from the newest version's fields: numbers stay numbers, closed lists (enums)
+become strings, dates are dates, times are timestamps with time zone (UTC), nested values are
+structs and tuples lists. Three envelope columns come first: `event_key` (the event's pseudonym),
+`recorded_at` and `source` (the publishing service).
+
+Two rules keep people out of the tables:
+- sealed (personal) fields are dropped: they are never decrypted, and not even their
+  ciphertext is written; so are accessibility needs where the bus carries them in the clear;
+- every id is replaced by its pseudonym, wherever it sits (nested ones too), except the ids of
+  organisations and of the programme's catalogue (`ORGANISATIONAL_IDS`): a new id field is
+  pseudonymised until someone decides it names no person.
+"""
+
+import re
+import types
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
+from enum import Enum
+from functools import cache
+from typing import Any, Final
+from uuid import UUID
+
+import pyarrow as pa
+from pydantic import AwareDatetime, BaseModel
+
+from bilet.contracts import CATALOGUE, DomainEvent, sealed_fields
+from bilet.eventstore import RecordedEvent
+
+# Ids that name an organisation, a place or a catalogue entry, never a person nor a person's
+# record: kept as they are, so analysts can join them with public reference data.
+ORGANISATIONAL_IDS: Final = frozenset(
+    {
+        "region_id",
+        "to_region_id",
+        "school_id",
+        "from_school_id",
+        "to_school_id",
+        "career_event_id",
+        "organiser_id",
+        "opportunity_id",
+    }
+)
+# Fields in the clear on the bus that an export still leaves out: a participant's accessibility
+# needs are derived from health data (a special category, ADR 0017); organisers see them to
+# prepare a venue, an analysis has no need of them.
+WITHHELD_FIELDS: Final = frozenset({"accessibility_needs"})
+# The participant an event is about: rows are kept only for participants in the export's
+# population, and removed when they leave it.
+PARTICIPANT_COLUMN: Final = "participant_id"
+ENVELOPE: Final = (
+    pa.field("event_key", pa.string(), nullable=False),
+    pa.field("recorded_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+)
+TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+
+Pseudonymise = Callable[[UUID], str]
+
+
+class UnsupportedField(TypeError):
+    """A field type the export does not know how to write (a programming error, found by the
+    tests that derive every published type's table)."""
+
+
+def table_name(event_type: str) -> str:
+    """`ParticipantRegistered` → `participant_registered`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """The type inside `Annotated[...]` and `X | None`, and whether None is allowed."""
+    nullable = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
+            nullable = nullable or len(arguments) < len(typing.get_args(annotation))
+            if len(arguments) != 1:
+                raise UnsupportedField(f"a union of {arguments}")
+            annotation = arguments[0]
+        else:
+            return annotation, nullable
+
+
+def arrow_type(annotation: Any) -> pa.DataType:
+    """The Arrow type of a field's annotation."""
+    annotation, _ = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        arguments = typing.get_args(annotation)
+        if len(arguments) != 2 or arguments[1] is not Ellipsis:
+            raise UnsupportedField(f"a fixed tuple {annotation}")
+        return pa.list_(arrow_type(arguments[0]))
+    if origin is typing.Literal:
+        return pa.string()
+    if not isinstance(annotation, type):
+        raise UnsupportedField(f"{annotation!r}")
+    if issubclass(annotation, BaseModel):
+        return pa.struct(_fields(annotation, dropped=frozenset()))
+    if annotation is UUID or issubclass(annotation, Enum | str):
+        return pa.string()
+    if annotation is bool:
+        return pa.bool_()
+    if annotation is int:
+        return pa.int64()
+    if annotation is float:
+        return pa.float64()
+    if annotation is AwareDatetime or issubclass(annotation, datetime):
+        return TIMESTAMP
+    if issubclass(annotation, date):
+        return pa.date32()
+    raise UnsupportedField(f"{annotation!r}")
+
+
+def _fields(model: type[BaseModel], dropped: frozenset[str]) -> list[pa.Field]:
+    out = []
+    for name, info in model.model_fields.items():
+        if name in dropped:
+            continue
+        _, nullable = _unwrap(info.annotation)
+        out.append(pa.field(name, arrow_type(info.annotation), nullable=nullable))
+    return out
+
+
+@cache
+def dropped_fields(model: type[DomainEvent]) -> frozenset[str]:
+    """The fields never written: sealed ones, and the health-derived ones in the clear."""
+    return frozenset(sealed_fields(model)) | (WITHHELD_FIELDS & set(model.model_fields))
+
+
+@cache
+def schema_of(event_type: str) -> pa.Schema:
+    """The table of a published type: the envelope, then the newest version's fields that are
+    not sealed."""
+    model = CATALOGUE.latest(event_type)
+    fields = [*ENVELOPE, *_fields(model, dropped_fields(model))]
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise UnsupportedField(f"{event_type}: a field is named like an envelope column")
+    return pa.schema(fields)
+
+
+def has_participant(event_type: str) -> bool:
+    return PARTICIPANT_COLUMN in CATALOGUE.latest(event_type).model_fields
+
+
+def participant_of(event: DomainEvent) -> UUID | None:
+    value = getattr(event, PARTICIPANT_COLUMN, None)
+    return value if isinstance(value, UUID) else None
+
+
+# A field's conversion for the table: None when its value is written as the model dumps it
+# (numbers, text, enums — pyarrow writes a StrEnum as its string —, dates, times), else a
+# function of the value and the pseudonymiser. Built once per type from the annotations, so
+# the values of fields without ids (a stage's nested results) are never walked.
+Convert = Callable[[Any, Pseudonymise], Any]
+
+
+def _converter(name: str, annotation: Any) -> Convert | None:
+    inner, nullable = _unwrap(annotation)
+    convert = _converter_of(name, inner)
+    if convert is None or not nullable:
+        return convert
+    present = convert
+    return lambda value, pseudonymise: None if value is None else present(value, pseudonymise)
+
+
+def _converter_of(name: str, annotation: Any) -> Convert | None:
+    if typing.get_origin(annotation) is tuple:
+        item = _converter(name, typing.get_args(annotation)[0])
+        if item is None:
+            return None
+        return lambda values, pseudonymise: [item(v, pseudonymise) for v in values]
+    if annotation is UUID:
+        if name in ORGANISATIONAL_IDS:
+            return lambda value, _: str(value)
+        return lambda value, pseudonymise: pseudonymise(value)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = _plan(annotation, frozenset())
+        if not fields:
+            return None
+        return lambda value, pseudonymise: _converted(value, fields, pseudonymise)
+    return None
+
+
+def _plan(model: type[BaseModel], dropped: frozenset[str]) -> tuple[tuple[str, Convert], ...]:
+    plan = []
+    for name, info in model.model_fields.items():
+        if name not in dropped and (convert := _converter(name, info.annotation)) is not None:
+            plan.append((name, convert))
+    return tuple(plan)
+
+
+def _converted(
+    data: dict[str, Any], plan: tuple[tuple[str, Convert], ...], pseudonymise: Pseudonymise
+) -> dict[str, Any]:
+    for name, convert in plan:
+        data[name] = convert(data[name], pseudonymise)
+    return data
+
+
+@cache
+def _plan_of(model: type[DomainEvent]) -> tuple[tuple[str, Convert], ...]:
+    return _plan(model, dropped_fields(model))
+
+
+def row_of(
+    recorded: RecordedEvent, event: DomainEvent, source: str, pseudonymise: Pseudonymise
+) -> dict[str, object]:
+    """The event as a row of its table: sealed fields dropped, ids pseudonymised."""
+    model = type(event)
+    data = event.model_dump(mode="python", exclude=set(dropped_fields(model)))
+    row: dict[str, object] = {
+        "event_key": pseudonymise(recorded.event_id),
+        "recorded_at": recorded.recorded_at,
+        "source": source,
+    }
+    row.update(_converted(data, _plan_of(model), pseudonymise))
+    return row

@@ -1,0 +1,332 @@
+"""One export run: read the published events from a source, keep those the purpose may hold,
+write them as Parquet, and commit the run in the manifest.
+
+What the directory holds after each committed run, for the cursor it reached: every event up to
+the cursor (from `since`, if the export has one) that is about no participant (seasons, regions,
+schools, career events, instruments), and every event of each participant in the population
+(`population.Population`) — nothing else. To keep that true when the population changes:
+- a participant who left it (consent withdrawn, expired or narrowed; erased) has their rows
+  removed from the files written before (`parquet.remove_participants`);
+- a participant who joined it (a consent given later) has their events before the cursor read
+  again and written (a backfill).
+
+Long runs commit every `chunk_events` events, so an interrupted run loses at most a chunk: the
+next run removes what the interrupted one left unlisted and goes on from the last commit.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Protocol
+from uuid import UUID
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bilet.analytics.columns import participant_of, row_of, table_name
+from bilet.analytics.database import build_database
+from bilet.analytics.manifest import (
+    DIMENSION,
+    Manifest,
+    RunRecord,
+    load_manifest,
+    remove_leftovers,
+    write_manifest,
+)
+from bilet.analytics.parquet import (
+    PendingRows,
+    remove_participants,
+    rows_by_table,
+    write_parquet,
+)
+from bilet.analytics.population import POPULATION_TYPES, Population
+from bilet.analytics.pseudonyms import Pseudonymiser, check_purpose, pseudonymiser_for
+from bilet.analytics.sources import Cursor, Source
+from bilet.contracts import decode
+from bilet.crypto import KeyStore
+from bilet.eventstore import RecordedEvent
+
+CHUNK_EVENTS: Final = 100_000
+POPULATION_SERVICES: Final = ("identity", "consent")
+
+
+class Progress(Protocol):
+    """What a run tells about its progress (the CLI draws a bar with rate and ETA)."""
+
+    def begin(self, phase: str, total: int) -> None: ...
+
+    def advance(self, amount: int) -> None: ...
+
+
+class _Silent:
+    def begin(self, phase: str, total: int) -> None:
+        pass
+
+    def advance(self, amount: int) -> None:
+        pass
+
+
+class ExportRefused(Exception):
+    """The request contradicts the directory (another purpose or source, a start given twice)."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    purpose: str
+    out: Path
+    since: datetime | None = None
+    until: datetime | None = None
+    start: Cursor | None = None  # `--from-offsets`: where a first run begins, per lane
+    chunk_events: int = CHUNK_EVENTS
+
+    def __post_init__(self) -> None:
+        check_purpose(self.purpose)
+        for name, moment in (("since", self.since), ("until", self.until)):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{name} must carry a time zone")
+        if self.since and self.until and self.until <= self.since:
+            raise ValueError("until must be after since")
+
+
+@dataclass
+class ExportReport:
+    """What a run did; `changed` is False when it found nothing new and wrote nothing."""
+
+    manifest: Manifest
+    changed: bool
+    rows: dict[str, int] = field(default_factory=dict)
+    excluded_events: dict[str, int] = field(default_factory=dict)
+    removed_rows: int = 0
+    leftovers_removed: list[str] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _same_table(path: Path, table: pa.Table) -> bool:
+    return path.exists() and pq.read_table(path).equals(table)
+
+
+class ExportRun:
+    """One run over one source into one directory (see the module's docstring)."""
+
+    def __init__(
+        self,
+        source: Source,
+        keystore: KeyStore,
+        request: ExportRequest,
+        *,
+        progress: Progress | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.source = source
+        self.keystore = keystore
+        self.request = request
+        self.progress = progress or _Silent()
+        self.clock = clock
+        self.run_id = f"{clock().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+        self.pending = PendingRows()
+        self.chunks = 0
+        self.record: RunRecord | None = None
+        # Set by `execute` before anything is read.
+        self.pseudonymise = Pseudonymiser(request.purpose, b"")
+        self.dimension = pa.table({})
+        self.population: list[str] = []
+        self.excluded_participants = 0
+
+    async def execute(self) -> ExportReport:
+        out, request = self.request.out, self.request
+        out.mkdir(parents=True, exist_ok=True)
+        previous = load_manifest(out)
+        self._check_against(previous)
+        leftovers = remove_leftovers(out, previous)
+        pseudonymise = self.pseudonymise = await pseudonymiser_for(self.keystore, request.purpose)
+        started_at = self.clock()
+        manifest = previous or Manifest(
+            purpose=request.purpose,
+            source=self.source.kind,
+            since=request.since,
+            created_at=started_at,
+            updated_at=started_at,
+        )
+        lanes = self.source.lanes()
+        ends = await self.source.ends()
+        first = previous is None or not previous.runs
+        begin = request.start if first and request.start is not None else manifest.cursor
+        cursor = {lane: begin.get(lane, self.source.start(lane)) for lane in lanes}
+        started_from = dict(cursor)
+
+        population = await self._population(ends)
+        covered = {pseudonymise(p): p for p in population.covered()}
+        before = set(manifest.population)
+        revoked = before - set(covered)
+        joined = set() if first else {covered[p] for p in set(covered) - before}
+        # First, so that a crash anywhere later finds them still to remove (it is idempotent).
+        removed = remove_participants(out, manifest.files(), revoked)
+        self.dimension = population.dimension(pseudonymise)
+        dimension_changed = not _same_table(out / DIMENSION, self.dimension)
+        known = population.known_participants()
+        self.population = sorted(covered)
+        self.excluded_participants = len(known - population.covered())
+
+        self.record = RunRecord(
+            run=self.run_id,
+            started_at=started_at,
+            committed_at=started_at,
+            started_from=started_from,
+            reached=dict(cursor),
+            backfilled_participants=len(joined),
+            removed_participants=len(revoked),
+            removed_rows=removed,
+        )
+        total = sum(max(0, cursor[lane] - self.source.start(lane)) for lane in lanes if joined)
+        total += sum(max(0, ends[lane] - cursor[lane]) for lane in lanes)
+        self.progress.begin("export", total)
+        if joined:
+            for lane in lanes:
+                await self._pass(lane, self.source.start(lane), cursor[lane], manifest, joined)
+        for lane in lanes:
+            cursor[lane] = await self._pass(
+                lane, cursor[lane], ends[lane], manifest, set(covered.values()), cursor
+            )
+            self.progress.advance(max(0, ends[lane] - cursor[lane]))  # only unpublished types left
+        nothing_new = (
+            previous is not None
+            and self.chunks == 0
+            and self.pending.count == 0
+            and not revoked
+            and not dimension_changed
+            and cursor == manifest.cursor
+        )
+        if nothing_new:
+            return ExportReport(manifest, changed=False, leftovers_removed=leftovers)
+        await self._commit(manifest, cursor, final=True)
+        return ExportReport(
+            manifest,
+            changed=True,
+            rows=dict(self.record.rows),
+            excluded_events=dict(self.record.excluded_events),
+            removed_rows=removed,
+            leftovers_removed=leftovers,
+        )
+
+    def _check_against(self, previous: Manifest | None) -> None:
+        request = self.request
+        if previous is None:
+            return
+        if previous.purpose != request.purpose:
+            raise ExportRefused(
+                f"{request.out} holds the export for purpose {previous.purpose!r}; "
+                "each purpose gets a directory of its own"
+            )
+        if previous.source != self.source.kind:
+            raise ExportRefused(
+                f"{request.out} was exported from {previous.source}, not {self.source.kind}"
+            )
+        if previous.runs and (request.start is not None or request.since is not None):
+            raise ExportRefused(
+                "--since and --from-offsets set where a new export starts; this one continues "
+                "from its manifest"
+            )
+
+    async def _population(self, ends: Cursor) -> Population:
+        moment = (self.request.until or self.clock()).date()
+        population = Population(moment=moment)
+        for lane, service in self.source.lanes().items():
+            if service not in POPULATION_SERVICES:
+                continue
+            start = self.source.start(lane)
+            async for page in self.source.read(lane, start, ends[lane], POPULATION_TYPES):
+                for recorded, _ in page:
+                    if self._after_until(recorded):
+                        break
+                    if recorded.type in POPULATION_TYPES:
+                        population.apply(decode(recorded))
+        return population
+
+    def _after_until(self, recorded: RecordedEvent) -> bool:
+        until = self.request.until
+        return until is not None and recorded.recorded_at >= until
+
+    async def _pass(
+        self,
+        lane: str,
+        after: int,
+        end: int,
+        manifest: Manifest,
+        participants: set[UUID],
+        cursor: Cursor | None = None,
+    ) -> int:
+        """Export the lane's events from `after` to `end` about no participant or about one of
+        `participants`; returns the lane's new cursor. With `cursor`, chunks are committed
+        (the main pass); without, the pass is a backfill before the cursor."""
+        assert self.record is not None
+        service = self.source.lanes()[lane]
+        position = after
+        since, until = manifest.since, self.request.until
+        backfill = cursor is None
+        async for page in self.source.read(lane, after, end):
+            page_start = position
+            for recorded, reached in page:
+                if until is not None and recorded.recorded_at >= until:
+                    self.progress.advance(position - page_start)
+                    return position
+                if since is None or recorded.recorded_at >= since:
+                    self._take(recorded, service, participants, backfill=backfill)
+                position = reached
+                if cursor is not None and self.pending.count >= self.request.chunk_events:
+                    cursor[lane] = position
+                    await self._commit(manifest, cursor, final=False)
+            self.progress.advance(position - page_start)
+        return position
+
+    def _take(
+        self, recorded: RecordedEvent, service: str, participants: set[UUID], *, backfill: bool
+    ) -> None:
+        assert self.record is not None
+        event = decode(recorded)
+        participant = participant_of(event)
+        if participant is None:
+            if backfill:  # written when it was first read
+                return
+        elif participant not in participants:
+            if not backfill:
+                name = table_name(recorded.type)
+                excluded = self.record.excluded_events
+                excluded[name] = excluded.get(name, 0) + 1
+            return
+        month = recorded.recorded_at.astimezone(UTC).strftime("%Y-%m")
+        self.pending.add(recorded.type, month, row_of(recorded, event, service, self.pseudonymise))
+
+    async def _commit(self, manifest: Manifest, cursor: Cursor, *, final: bool) -> None:
+        """Write the pending rows, then the manifest that lists them (and, at the end of the
+        run, the database file)."""
+        assert self.record is not None
+        out = self.request.out
+        if self.pending.count:
+            files, rows = self.pending.flush(out, self.run_id, self.chunks)
+            self.chunks += 1
+            self.record.files.extend(files)
+            for table, count in rows.items():
+                self.record.rows[table] = self.record.rows.get(table, 0) + count
+        now = self.clock()
+        self.record.committed_at = now
+        self.record.reached = dict(cursor)
+        runs = [run for run in manifest.runs if run.run != self.run_id]
+        manifest.runs = [*runs, self.record.model_copy(deep=True)]
+        manifest.cursor = dict(cursor)
+        manifest.updated_at = now
+        manifest.tables = rows_by_table(out, manifest.files())
+        # The population is committed with the rows written for it: a run resumed after a
+        # crash neither backfills a participant twice nor forgets to remove one.
+        manifest.population = list(self.population)
+        manifest.participants = len(self.population)
+        manifest.excluded_participants = self.excluded_participants
+        if not _same_table(out / DIMENSION, self.dimension):
+            write_parquet(self.dimension, out / DIMENSION)
+        if final:
+            build_database(out)
+        write_manifest(out, manifest)

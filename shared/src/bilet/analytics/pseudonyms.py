@@ -1,0 +1,66 @@
+"""Pseudonyms per export purpose: an id of a person or of a person's record, replaced by a keyed
+hash (HMAC-SHA256) under a key that belongs to one purpose.
+
+The key is a data key of the suite's key store under a reserved subject,
+`bilet.analytics.purpose-key/<purpose>` (never a participant id, so no participant's erasure
+reaches it; wrapped by the master key like every other key). Two purposes have two keys, so
+their pseudonyms share nothing and cannot be joined with each other, nor with the live system,
+whose ids are never exported. Destroying a purpose's key (`retire_purpose`) makes its past
+exports unlinkable for good: no new export can ever give the same pseudonyms again.
+"""
+
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import Final
+from uuid import UUID
+
+from bilet.crypto import KeyStore
+
+PURPOSE_KEY_SUBJECT: Final = "bilet.analytics.purpose-key"
+# A purpose names a directory, a key subject and a manifest entry: a short, plain code.
+PURPOSE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# 128 bits of the HMAC (32 hex characters): collisions are out of reach for any season's ids.
+PSEUDONYM_BYTES: Final = 16
+
+
+class InvalidPurpose(ValueError):
+    """A purpose name that is not a short lower-case code."""
+
+
+def check_purpose(purpose: str) -> str:
+    if not PURPOSE_PATTERN.fullmatch(purpose):
+        raise InvalidPurpose(
+            f"{purpose!r} is no purpose name: lower-case letters, digits, '_' or '-', "
+            "starting with a letter, at most 63 characters"
+        )
+    return purpose
+
+
+def purpose_key_subject(purpose: str) -> str:
+    return f"{PURPOSE_KEY_SUBJECT}/{check_purpose(purpose)}"
+
+
+@dataclass(frozen=True)
+class Pseudonymiser:
+    """Replaces ids by their pseudonyms under one purpose's key. Its repr never shows the key."""
+
+    purpose: str
+    key: bytes = field(repr=False)
+
+    def __call__(self, value: UUID) -> str:
+        # `hmac.digest` is the one-shot C path: several times faster than `hmac.new`.
+        return hmac.digest(self.key, value.bytes, "sha256")[:PSEUDONYM_BYTES].hex()
+
+
+async def pseudonymiser_for(keystore: KeyStore, purpose: str) -> Pseudonymiser:
+    """The purpose's pseudonymiser, its key made in the key store on first use.
+
+    Raises `SubjectErased` once the purpose was retired."""
+    data_key = await keystore.get_or_create(purpose_key_subject(purpose))
+    return Pseudonymiser(purpose, data_key.key)
+
+
+async def retire_purpose(keystore: KeyStore, purpose: str) -> bool:
+    """Destroy the purpose's key: its exports can never be linked again, nor made anew."""
+    return await keystore.erase(purpose_key_subject(purpose))

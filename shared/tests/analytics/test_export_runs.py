@@ -1,0 +1,115 @@
+"""Runs of `ExportRun` over in-memory stores: a run stopped mid-way resumes from its last commit
+and ends with what one uninterrupted run writes; `until`, a given start and a refused request."""
+
+import json
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from bilet.analytics import ExportRefused, ExportRequest, ExportRun, StoreSource, load_manifest
+from bilet.contracts import CATALOGUE
+from bilet.contracts import examples as ex
+from bilet.crypto import InMemoryKeyStore
+from bilet.eventstore import EventStore, NewEvent
+from bilet.eventstore.memory import InMemoryEventStore
+
+PURPOSES = ["programme_participation", "pseudonymised_analytics"]
+
+
+async def append(stores: dict[str, EventStore], event_type: str, **changes: Any) -> None:
+    model = CATALOGUE.latest(event_type)
+    data = json.dumps({**ex.EXAMPLES[(event_type, model.schema_version)], **changes})
+    event = model.model_validate_json(data)
+    meta = b'{"schema_version":%d}' % model.schema_version
+    await stores[model.service].append(event.stream_id, [NewEvent(event_type, data.encode(), meta)])
+
+
+async def add_pupils(stores: dict[str, EventStore], count: int) -> None:
+    for _ in range(count):
+        pupil = str(uuid4())
+        await append(stores, "ParticipantRegistered", participant_id=pupil, season=2019)
+        await append(
+            stores,
+            "ConsentVerified",
+            participant_id=pupil,
+            consent_id=str(uuid4()),
+            purposes=PURPOSES,
+            valid_until="2099-12-31",
+        )
+        await append(stores, "SeatBooked", participant_id=pupil, booking_id=str(uuid4()))
+
+
+async def world(pupils: int) -> dict[str, EventStore]:
+    stores: dict[str, EventStore] = {s: InMemoryEventStore() for s in CATALOGUE.producers()}
+    await append(stores, "RegionAdmitted")
+    await append(stores, "SchoolRegistered")
+    await add_pupils(stores, pupils)
+    return stores
+
+
+class StopAfter:
+    """A progress that stops the run (as Ctrl-C does) once `limit` events were read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.seen = limit, 0
+
+    def begin(self, phase: str, total: int) -> None:
+        pass
+
+    def advance(self, amount: int) -> None:
+        self.seen += amount
+        if self.seen >= self.limit:
+            raise KeyboardInterrupt
+
+
+async def test_an_interrupted_run_resumes_and_ends_as_one_run_would(tmp_path: Path) -> None:
+    stores, keystore = await world(40), InMemoryKeyStore()
+    whole = ExportRequest("research", tmp_path / "whole")
+    await ExportRun(StoreSource(stores), keystore, whole).execute()
+
+    broken = ExportRequest("research", tmp_path / "broken", chunk_events=10)
+    with pytest.raises(KeyboardInterrupt):
+        await ExportRun(StoreSource(stores), keystore, broken, progress=StopAfter(60)).execute()
+    interrupted = load_manifest(broken.out)
+    assert interrupted is not None  # a chunk was committed before the stop
+    assert 0 < sum(interrupted.tables.values()) < 122
+    await ExportRun(StoreSource(stores), keystore, broken).execute()
+
+    resumed, expected = load_manifest(broken.out), load_manifest(whole.out)
+    assert resumed is not None
+    assert expected is not None
+    assert resumed.tables == expected.tables
+    assert resumed.population == expected.population
+    assert resumed.cursor == expected.cursor
+
+
+async def test_until_stops_each_lane_and_the_next_run_goes_on(tmp_path: Path) -> None:
+    stores, keystore = await world(3), InMemoryKeyStore()
+    await add_pupils(stores, 2)
+    later = await stores["identity"].read_all(0, 1000)
+    until = later[-2].recorded_at  # the registration of the last pupil but one
+    request = ExportRequest("research", tmp_path / "out", until=until)
+    await ExportRun(StoreSource(stores), keystore, request).execute()
+    first = load_manifest(request.out)
+    assert first is not None
+    assert first.tables["participant_registered"] < 5
+    await ExportRun(StoreSource(stores), keystore, ExportRequest("research", request.out)).execute()
+    second = load_manifest(request.out)
+    assert second is not None
+    assert second.tables["participant_registered"] == 5
+    assert second.tables["seat_booked"] == 5
+
+
+async def test_a_given_start_skips_what_is_before_it_and_is_refused_later(tmp_path: Path) -> None:
+    stores, keystore = await world(4), InMemoryKeyStore()
+    head = await stores["events"].head_position()
+    request = ExportRequest("research", tmp_path / "out", start={"events": head - 1})
+    await ExportRun(StoreSource(stores), keystore, request).execute()
+    manifest = load_manifest(request.out)
+    assert manifest is not None
+    assert manifest.tables["seat_booked"] == 1
+    assert manifest.tables["participant_registered"] == 4
+    with pytest.raises(ExportRefused):
+        await ExportRun(StoreSource(stores), keystore, request).execute()
