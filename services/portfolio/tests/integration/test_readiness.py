@@ -3,7 +3,9 @@ is behind does not take the API out of the load balancer; the lag stays a metric
 background."""
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,33 +19,29 @@ from bilet_portfolio.app import create_app
 WAIT_SECONDS = 20
 
 
-async def _get(app: Any, path: str) -> httpx.Response:
+@contextlib.asynccontextmanager
+async def _serving(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         LifespanManager(app, startup_timeout=30) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
         ) as client,
     ):
-        return await client.get(path)
+        yield client
 
 
 async def test_the_api_stays_ready_while_kafka_does_not_answer(make_settings: Any) -> None:
     # Port 1 on loopback: nothing listens, every lag measurement fails.
     settings = make_settings(portfolio_embedded_feed=False, kafka_bootstrap="127.0.0.1:1")
-    ready = await _get(create_app(settings), "/portfolio/readyz")
+    async with _serving(create_app(settings)) as client:
+        ready = await client.get("/portfolio/readyz")
     assert ready.status_code == 200, ready.text
     checks = {check["name"] for check in ready.json()["checks"]}
     assert checks == {"read_model", "feed"}
 
 
 async def test_the_lag_is_a_metric_without_anyone_probing_readiness(make_settings: Any) -> None:
-    app = create_app(make_settings())
-    async with (
-        LifespanManager(app, startup_timeout=30) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
-        ) as client,
-    ):
+    async with _serving(create_app(make_settings())) as client:
         metrics = ""
         for _ in range(WAIT_SECONDS * 20):
             metrics = (await client.get("/portfolio/metrics")).text
