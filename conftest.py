@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from bilet.kafka import KafkaConnection
+
 REPO = Path(__file__).resolve().parent
 INFRA_ENV = REPO / "var" / "infra.env"
 
 
-def _infra_setting(name: str) -> str:
+def _infra_setting(name: str, hint: str = "") -> str:
     """`BVB_*` from the environment, else from the `var/infra.env` that `make infra-up` writes."""
     if value := os.environ.get(name):
         return value
@@ -25,7 +27,7 @@ def _infra_setting(name: str) -> str:
                 return words[0].split("=", 1)[1]
     pytest.fail(
         f"{name} is not set and {INFRA_ENV} does not name it: run `make infra-up` "
-        "(or point the variable at an existing server)",
+        f"(or point the variable at an existing server){hint}",
         pytrace=False,
     )
 
@@ -38,3 +40,41 @@ def kafka_bootstrap() -> str:
 @pytest.fixture(scope="session")
 def database_url() -> str:
     return _infra_setting("BVB_DATABASE_URL")
+
+
+def _local_tls_dir() -> Path:
+    return Path(_infra_setting("BVB_LOCAL_KAFKA_TLS_DIR", _SECURED_HINT))
+
+
+_SECURED_HINT = (
+    "; a broker infra.sh started before it had secured listeners gets them with "
+    "`scripts/infra/infra.sh kafka-stop && scripts/infra/infra.sh kafka-start`"
+)
+
+
+@pytest.fixture(scope="session")
+def scram_kafka() -> KafkaConnection:
+    """The local broker's SASL_SSL listener (`infra.sh up`, ADR 0022): TLS verified against the
+    local CA, SCRAM-SHA-512 with the password in a file."""
+    tls = _local_tls_dir()
+    return KafkaConnection(
+        bootstrap_servers=_infra_setting("BVB_LOCAL_KAFKA_SASL_SSL_BOOTSTRAP", _SECURED_HINT),
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username=_infra_setting("BVB_LOCAL_KAFKA_SCRAM_USERNAME", _SECURED_HINT),
+        sasl_password_file=tls / "scram.password",
+        ssl_cafile=tls / "ca.pem",
+    )
+
+
+@pytest.fixture(scope="session")
+def mtls_kafka() -> KafkaConnection:
+    """The local broker's SSL listener, which wants a client certificate signed by its CA."""
+    tls = _local_tls_dir()
+    return KafkaConnection(
+        bootstrap_servers=_infra_setting("BVB_LOCAL_KAFKA_SSL_BOOTSTRAP", _SECURED_HINT),
+        security_protocol="SSL",
+        ssl_cafile=tls / "ca.pem",
+        ssl_certfile=tls / "client.pem",
+        ssl_keyfile=tls / "client.key",
+    )

@@ -287,7 +287,7 @@ async def measure(
         return [failed(f"relay.{backend}", f"{type(error).__name__}: {error}", details)]
     finally:
         if topics:
-            await delete_topics(options.bootstrap_servers, topics)
+            await delete_topics(options.connection.bootstrap_servers, topics)
     ours_rate = statistics.median(rates["ours"])
     send_rate = statistics.median(rates["send"])
     batch_rate = statistics.median(rates["batch"])

@@ -16,6 +16,9 @@
 #                        (either set to this script's own address, as after `source var/infra.env`,
 #                        counts as unset)
 #   BVB_PG_PORT          port for the local PostgreSQL (default 55432)
+#   BVB_KAFKA_PORT, BVB_KAFKA_CONTROLLER_PORT, BVB_KAFKA_SSL_PORT, BVB_KAFKA_SASL_SSL_PORT
+#                        the local broker's ports (default 9092, 9093, 9094, 9095): a second
+#                        checkout can run its own broker beside the first one
 #   BVB_KAFKA_HEAP       broker heap flags (default "-Xms256m -Xmx512m")
 #   BVB_PG_BINDIR        directory with initdb/pg_ctl/postgres if not the Debian default
 set -euo pipefail
@@ -38,9 +41,17 @@ KAFKA_CP_FILE="$KAFKA_DIR/classpath.txt"
 KAFKA_CP_SUM_FILE="$KAFKA_DIR/classpath.pom.sha256"
 KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
 KAFKA_HOST=127.0.0.1
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+KAFKA_PORT=${BVB_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${BVB_KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
+# Secured listeners beside PLAINTEXT, for testing bilet.kafka's TLS and SASL paths (ADR 0022):
+# SSL with client certificates (mutual TLS, as Strimzi's `tls` authentication) and SASL_SSL with
+# a SCRAM-SHA-512 user. Certificates and the user's password live in var/kafka/tls/.
+KAFKA_SSL_PORT=${BVB_KAFKA_SSL_PORT:-9094}
+KAFKA_SASL_SSL_PORT=${BVB_KAFKA_SASL_SSL_PORT:-9095}
+KAFKA_TLS="$KAFKA_DIR/tls"
+KAFKA_SCRAM_USER=bvb-local
+KAFKA_SCRAM_DONE="$KAFKA_DIR/scram-user.done"
 KAFKA_HEAP=${BVB_KAFKA_HEAP:--Xms256m -Xmx512m}
 KAFKA_START_TIMEOUT=90
 KAFKA_STOP_TIMEOUT=60
@@ -115,7 +126,8 @@ usage: scripts/infra/infra.sh up|down|status|kafka-stop|kafka-start
 
 Existing servers instead: BVB_KAFKA_BOOTSTRAP=host:port, BVB_DATABASE_URL=postgresql://...
 (set to this script's own addresses, as after 'source var/infra.env', they count as unset)
-Other overrides: BVB_PG_PORT (default 55432), BVB_KAFKA_HEAP (default "-Xms256m -Xmx512m"),
+Other overrides: BVB_PG_PORT (default 55432), BVB_KAFKA_PORT / BVB_KAFKA_CONTROLLER_PORT /
+BVB_KAFKA_SSL_PORT / BVB_KAFKA_SASL_SSL_PORT (default 9092-9095), BVB_KAFKA_HEAP (default "-Xms256m -Xmx512m"),
 BVB_PG_BINDIR (PostgreSQL server binaries). Then: source var/infra.env
 EOF
 }
@@ -264,12 +276,26 @@ kafka_write_properties() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT,SSL://$KAFKA_HOST:$KAFKA_SSL_PORT,SASL_SSL://$KAFKA_HOST:$KAFKA_SASL_SSL_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT,SSL://$KAFKA_HOST:$KAFKA_SSL_PORT,SASL_SSL://$KAFKA_HOST:$KAFKA_SASL_SSL_PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=$KAFKA_DATA
+
+# TLS for the SSL and SASL_SSL listeners (certificates from kafka_ensure_tls). The SSL listener
+# wants a client certificate signed by the local CA; the SASL_SSL one a SCRAM-SHA-512 login.
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$KAFKA_TLS/broker.p12
+ssl.keystore.password=$(<"$KAFKA_TLS/keystore.password")
+ssl.key.password=$(<"$KAFKA_TLS/keystore.password")
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_TLS/ca.pem
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_ssl.ssl.client.auth=none
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 
 # One replica is all there is; the defaults (3) would leave internal topics unavailable.
 default.replication.factor=1
@@ -294,6 +320,77 @@ group.initial.rebalance.delay.ms=0
 log.retention.ms=-1
 log.retention.bytes=-1
 EOF
+}
+
+# Every step is checked (`|| return`): errexit does not apply inside a function whose status
+# the caller tests.
+kafka_make_tls() {
+  local t=$1 name usage
+  cd "$t" || return 1
+  umask 077
+  openssl rand -hex 24 >keystore.password || return 1
+  openssl rand -hex 24 >scram.password || return 1
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -sha256 \
+    -subj "/CN=Bilet local Kafka CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" || return 1
+  for name in broker client; do
+    usage=serverAuth
+    [[ $name == client ]] && usage=clientAuth
+    openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" \
+      -subj "/CN=bilet-local-$name" || return 1
+    printf 'basicConstraints=CA:FALSE\nsubjectAltName=IP:%s,DNS:localhost\nextendedKeyUsage=%s\nauthorityKeyIdentifier=keyid,issuer\n' \
+      "$KAFKA_HOST" "$usage" >"$name.ext" || return 1
+    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
+      -extfile "$name.ext" -out "$name.pem" || return 1
+  done
+  openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+    -out broker.p12 -passout file:keystore.password || return 1
+  rm -f ./*.csr ./*.ext ca.srl
+}
+
+# A local CA, a broker certificate for 127.0.0.1/localhost, a client certificate, and the SCRAM
+# user's password: made once with openssl (kept across restarts, so clients' CA files stay valid).
+kafka_ensure_tls() {
+  local t=$KAFKA_TLS
+  [[ -s $t/broker.p12 && -s $t/client.pem && -s $t/scram.password ]] && return 0
+  command -v openssl >/dev/null 2>&1 || die "missing: openssl (the local broker's TLS certificates). Install with: apt-get install openssl"
+  log "kafka: making a local CA and TLS certificates in $t"
+  rm -rf "$t" && mkdir -p "$t" && chmod 700 "$t"
+  # In a subshell: it changes directory and umask.
+  if ! (kafka_make_tls "$t") >"$KAFKA_LOGS/tls.log" 2>&1; then
+    cat "$KAFKA_LOGS/tls.log" >&2
+    die "making the local TLS certificates in $t failed"
+  fi
+  rm -f "$KAFKA_SCRAM_DONE"
+}
+
+# This checkout's broker was started on the ports asked for now (BVB_KAFKA_*_PORT may differ
+# between two runs of the script; the pid file does not say which).
+kafka_ports_match() {
+  grep -q "^listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT," "$KAFKA_PROPS" 2>/dev/null
+}
+
+# The broker runs with the secured listeners when the properties it was started from name them.
+kafka_has_secured_listeners() {
+  grep -q "^listeners=.*SASL_SSL://$KAFKA_HOST:$KAFKA_SASL_SSL_PORT" "$KAFKA_PROPS" 2>/dev/null
+}
+
+# The SCRAM user lives in the cluster metadata, so it outlives restarts; made once per data
+# directory (the marker is removed with it). The password goes in a file, not on a command line.
+kafka_ensure_scram_user() {
+  [[ -f $KAFKA_SCRAM_DONE && $KAFKA_SCRAM_DONE -nt $KAFKA_TLS/scram.password && -f $KAFKA_DATA/meta.properties && $KAFKA_SCRAM_DONE -nt $KAFKA_DATA/meta.properties ]] && return 0
+  local config="$KAFKA_TLS/scram-user.properties"
+  (umask 077; printf 'SCRAM-SHA-512=iterations=8192,password=%s\n' "$(<"$KAFKA_TLS/scram.password")" >"$config")
+  if ! java "${TOOL_JVM_OPTS[@]}" -cp "$(<"$KAFKA_CP_FILE")" org.apache.kafka.tools.ConfigCommand \
+         --bootstrap-server "$KAFKA_BOOTSTRAP" --alter --entity-type users --entity-name "$KAFKA_SCRAM_USER" \
+         --add-config-file "$config" >"$KAFKA_LOGS/scram-user.log" 2>&1; then
+    rm -f "$config"
+    cat "$KAFKA_LOGS/scram-user.log" >&2
+    die "kafka: could not create the SCRAM-SHA-512 user $KAFKA_SCRAM_USER"
+  fi
+  rm -f "$config"
+  touch "$KAFKA_SCRAM_DONE"
+  log "kafka: SCRAM-SHA-512 user $KAFKA_SCRAM_USER ready on SASL_SSL $KAFKA_HOST:$KAFKA_SASL_SSL_PORT"
 }
 
 # KRaft storage is formatted once; re-formatting would wipe the metadata log (all topics).
@@ -387,8 +484,18 @@ kafka_up() {
   mkdir -p "$KAFKA_DATA" "$KAFKA_LOGS"
   kafka_ensure_classpath
   if pid=$(kafka_our_pid); then
+    kafka_ports_match || die "kafka: the broker this checkout started (pid $pid) listens on other ports" \
+      "($(sed -n 's/^listeners=//p' "$KAFKA_PROPS")): set the BVB_KAFKA_*_PORT it was started with, or stop it first"
     kafka_probe "$KAFKA_BOOTSTRAP" || die "kafka: our broker (pid $pid) runs but does not answer on $KAFKA_BOOTSTRAP; see $KAFKA_LOGS, or run 'down' then 'up'"
     log "kafka: already running (pid $pid, started by infra.sh)"
+    if kafka_has_secured_listeners; then
+      kafka_ensure_scram_user
+    else
+      # Never restarted behind the back of whoever uses it: the secured listeners come with the
+      # next start.
+      warn "kafka: this broker was started before infra.sh added the SSL and SASL_SSL listeners;" \
+           "the secured-Kafka tests need them: 'scripts/infra/infra.sh kafka-stop && scripts/infra/infra.sh kafka-start' when nobody uses it"
+    fi
     return 0
   fi
   rm -f "$KAFKA_PID_FILE"   # stale: that broker is gone
@@ -399,12 +506,18 @@ kafka_up() {
     log "kafka: a broker already answers on $KAFKA_BOOTSTRAP (not started here); reusing it, 'down' will leave it alone"
     return 0
   fi
-  if tcp_open "$KAFKA_HOST" "$KAFKA_CONTROLLER_PORT"; then
-    die "the KRaft controller port $KAFKA_HOST:$KAFKA_CONTROLLER_PORT is in use by another process; free it or set BVB_KAFKA_BOOTSTRAP"
-  fi
+  local port
+  for port in "$KAFKA_CONTROLLER_PORT" "$KAFKA_SSL_PORT" "$KAFKA_SASL_SSL_PORT"; do
+    if tcp_open "$KAFKA_HOST" "$port"; then
+      die "port $KAFKA_HOST:$port (the broker's controller, SSL or SASL_SSL listener) is in use by another process;" \
+          "free it, choose other BVB_KAFKA_*_PORT values, or set BVB_KAFKA_BOOTSTRAP"
+    fi
+  done
+  kafka_ensure_tls
   kafka_write_properties
   kafka_format_once
   kafka_start
+  kafka_ensure_scram_user
 }
 
 kafka_down() {
@@ -444,8 +557,15 @@ kafka_status() {
     # No reachability claim: a TCP connect proves little (proxies accept anything) and a real probe
     # would make status slow; the services' own health checks report it.
     printf '%-9s %-9s %s\n' kafka external "$EXTERNAL_KAFKA (from BVB_KAFKA_BOOTSTRAP, not managed here)"
+  elif pid=$(kafka_our_pid) && ! kafka_ports_match; then
+    printf '%-9s %-9s %s\n' kafka running "pid $pid, started by infra.sh on other ports: $(sed -n 's/^listeners=//p' "$KAFKA_PROPS")"
   elif pid=$(kafka_our_pid); then
     printf '%-9s %-9s %s\n' kafka running "pid $pid  $KAFKA_BOOTSTRAP  Apache Kafka $version  RSS $(rss_mb "$pid")  (started by infra.sh)"
+    if kafka_has_secured_listeners; then
+      printf '%-9s %-9s %s\n' "" secured "SSL $KAFKA_HOST:$KAFKA_SSL_PORT (client certificates), SASL_SSL $KAFKA_HOST:$KAFKA_SASL_SSL_PORT (SCRAM-SHA-512 user $KAFKA_SCRAM_USER); $KAFKA_TLS"
+    else
+      printf '%-9s %-9s %s\n' "" plaintext "no SSL/SASL_SSL listeners: started before infra.sh had them (kafka-stop, kafka-start)"
+    fi
   elif tcp_open "$KAFKA_HOST" "$KAFKA_PORT"; then
     printf '%-9s %-9s %s\n' kafka running "$KAFKA_BOOTSTRAP  (not started by infra.sh; 'down' leaves it alone)"
   else
@@ -692,6 +812,14 @@ write_env_file() {
     printf '# Written by scripts/infra/infra.sh up. Use: source var/infra.env\n'
     printf 'export BVB_KAFKA_BOOTSTRAP=%q\n' "$kafka"
     printf 'export BVB_DATABASE_URL=%q\n' "$db"
+    # Only for the secured-Kafka tests (none of these is a setting a service reads): where the
+    # local broker's SSL and SASL_SSL listeners are, its CA, a client certificate, a SCRAM login.
+    if [[ -z $EXTERNAL_KAFKA ]] && kafka_our_pid >/dev/null && kafka_has_secured_listeners; then
+      printf 'export BVB_LOCAL_KAFKA_SSL_BOOTSTRAP=%q\n' "$KAFKA_HOST:$KAFKA_SSL_PORT"
+      printf 'export BVB_LOCAL_KAFKA_SASL_SSL_BOOTSTRAP=%q\n' "$KAFKA_HOST:$KAFKA_SASL_SSL_PORT"
+      printf 'export BVB_LOCAL_KAFKA_TLS_DIR=%q\n' "$KAFKA_TLS"
+      printf 'export BVB_LOCAL_KAFKA_SCRAM_USERNAME=%q\n' "$KAFKA_SCRAM_USER"
+    fi
   } >"$ENV_FILE.tmp"
   mv -f "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -700,6 +828,10 @@ write_env_file() {
 check_settings() {
   local flag
   [[ $PG_PORT =~ ^[0-9]+$ ]] || die "BVB_PG_PORT must be a port number, got '$PG_PORT'"
+  local port
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SSL_PORT" "$KAFKA_SASL_SSL_PORT"; do
+    [[ $port =~ ^[0-9]+$ ]] || die "BVB_KAFKA_*_PORT must be port numbers, got '$port'"
+  done
   for flag in $KAFKA_HEAP; do
     [[ $flag == -X* ]] || die "BVB_KAFKA_HEAP must be JVM heap flags such as \"-Xms256m -Xmx1g\", got: '$KAFKA_HEAP'"
   done

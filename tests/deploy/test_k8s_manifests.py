@@ -20,8 +20,15 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
+from bilet.contracts.cloudevents import topic_of
+from bilet.projections import ProjectionMetrics
+from bilet.projections.kafka import dlq_topic
+from bilet.relay import RelayMetrics
 from bilet.services import SERVICE_NAMES
+from bilet.settings import PlatformSettings
+from bilet_consent.settings import ConsentSettings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -30,7 +37,14 @@ TOOLS = REPO / "var" / "tools"
 # v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with Go 1.26.
 KUSTOMIZE_VERSION = "v5.8.2"
 GO_NEEDED = "Go 1.26 or newer"
-COMPONENTS = ("network-policies", "pod-disruption-budgets", "relay-workers")
+COMPONENTS = (
+    "network-policies",
+    "pod-disruption-budgets",
+    "relay-workers",
+    "kafka-sasl-scram",
+    "kafka-topics",
+    "monitoring",
+)
 # The services whose read model a projection worker (`python -m bilet_<service>.worker`) feeds
 # from Kafka: in base, in every environment.
 WORKER_SERVICES = ("consent", "diagnostics", "identity", "portfolio")
@@ -167,13 +181,13 @@ EXPECTED_KINDS = {
     "staging": {
         # the APIs, their relays and the projection workers
         "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
         "PodDisruptionBudget": 0,
         "HorizontalPodAutoscaler": 0,
     },
     "production": {
         "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
-        "NetworkPolicy": 6,
+        "NetworkPolicy": 7,
         "PodDisruptionBudget": len(SERVICE_NAMES) + len(WORKER_SERVICES),
         "HorizontalPodAutoscaler": 1,
     },
@@ -295,7 +309,7 @@ def test_every_component_combination_renders_and_passes_the_house_rules(
     kinds = k8s_tools.assert_valid(k8s_tools.render(tmp_path))
     relays = "relay-workers" in components
     assert kinds["Deployment"] == len(SERVICE_NAMES) * (2 if relays else 1) + len(WORKER_SERVICES)
-    assert kinds["NetworkPolicy"] == (6 if "network-policies" in components else 0)
+    assert kinds["NetworkPolicy"] == (7 if "network-policies" in components else 0)
     assert kinds["PodDisruptionBudget"] == (
         len(SERVICE_NAMES) + len(WORKER_SERVICES) if "pod-disruption-budgets" in components else 0
     )
@@ -432,7 +446,42 @@ BREAKAGES = [
         "  maxUnavailable: 1", "  minAvailable: 2", "allows no disruption", id="undrainable-pdb"
     ),
     pytest.param("port: 53", "port: 54", "DNS (UDP 53)", id="dns-blocked"),
-    pytest.param("port: 9092", "port: 9093", "egress to Kafka (TCP 9092)", id="kafka-blocked"),
+    # KafkaTopics and monitoring (ADR 0022)
+    pytest.param(
+        "  replicas: 3\n", "  replicas: 1\n", "spec.replicas must be at least 3", id="one-copy"
+    ),
+    pytest.param(
+        "min.insync.replicas: 2",
+        "min.insync.replicas: 1",
+        "min.insync.replicas must be at",
+        id="one-in-sync",
+    ),
+    pytest.param(
+        "retention.ms: -1",
+        "retention.ms: 604800000",
+        "retention.ms must be -1",
+        id="retention-by-age",
+    ),
+    pytest.param(
+        "      for: 10m\n",
+        "",
+        "set `for`, or one bad scrape pages someone",
+        id="alert-without-for",
+    ),
+    pytest.param(
+        "severity: critical",
+        "severity: page",
+        "labels.severity must be warning or critical",
+        id="odd-severity",
+    ),
+    pytest.param(
+        "path: /metrics\n    port: metrics",
+        "path: /metrics\n    port: http",
+        'has no container port named "http"',
+        id="scrape-a-missing-port",
+    ),
+    # Production reaches Kafka on 9093 (TLS, component kafka-sasl-scram).
+    pytest.param("port: 9093", "port: 9094", "egress to Kafka (TCP 9093)", id="kafka-blocked"),
     pytest.param(
         "prometheus.io/path: /identity/metrics",
         "prometheus.io/path: /metrics",
@@ -628,6 +677,16 @@ STRUCTURAL_BREAKAGES = [
         "must be api, relay or worker",
         id="unknown-component",
     ),
+    pytest.param(
+        _add_env("events-relay", "BVB_KAFKA_SASL_PASSWORD", **_from_secret("bilet-kafka", "p")),
+        "mount the password from a Secret as a file",
+        id="kafka-password-in-a-variable",
+    ),
+    pytest.param(
+        _add_env("portfolio-worker", "BVB_KAFKA_SSL_CAFILE", value="/etc/ssl/kafka-ca.crt"),
+        "/etc/ssl/kafka-ca.crt is in no volume mount of the container",
+        id="kafka-file-outside-a-mount",
+    ),
 ]
 
 
@@ -725,3 +784,144 @@ def test_each_worker_runs_its_module_on_its_own_database(service: str) -> None:
         f"                  name: bilet-{service}-database\n"
     ) in text
     assert f"image: bilet/{service}:" in text
+
+
+# ---------------------------------------------------------------- Kafka and the edge (ADR 0022)
+
+
+def _config(manifests: str) -> dict[str, str]:
+    (config,) = [
+        doc["data"]
+        for doc in _documents(manifests)
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("bilet-config")
+    ]
+    return dict(config)
+
+
+def test_production_reaches_kafka_over_tls_with_scram_and_mounted_secrets(
+    production: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(production)
+    assert config["BVB_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["BVB_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert "BVB_KAFKA_SASL_PASSWORD" not in config
+    # The settings the processes will read are ones bilet.kafka accepts.
+    for name, value in config.items():
+        monkeypatch.setenv(name, value)
+    connection = PlatformSettings().kafka_connection()
+    files = {connection.sasl_password_file, connection.ssl_cafile}
+    assert None not in files
+    for deployment in _deployments(production).values():
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for file in files:
+            assert file is not None
+            mount = mounts[str(file.parent)]
+            assert mount["readOnly"] is True
+            sources = volumes[mount["name"]]["projected"]["sources"]
+            assert {s["secret"]["name"] for s in sources} == {
+                "bilet-kafka-user",
+                "bilet-kafka-cluster-ca",
+            }
+
+
+def test_every_published_topic_and_its_dead_letters_are_declared(production: str) -> None:
+    topics = {
+        doc["spec"]["topicName"]: doc["spec"]
+        for doc in _documents(production)
+        if doc["kind"] == "KafkaTopic"
+    }
+    published = {topic_of(service) for service in SERVICE_NAMES}
+    assert set(topics) == published | {dlq_topic(topic) for topic in published}
+    config = _config(production)
+    for name, spec in topics.items():
+        assert spec["replicas"] == 3
+        assert spec["config"] == {
+            "min.insync.replicas": 2,
+            "retention.ms": -1,
+            "retention.bytes": -1,
+        }
+        if name in published:
+            assert spec["partitions"] == int(config["BVB_RELAY_PARTITIONS"])
+    # Declared, so the relays create none: a missing topic is named, not made with one copy.
+    assert config["BVB_RELAY_CREATE_TOPICS"] == "false"
+
+
+def _body_limit_bytes(ingress: dict[str, Any]) -> int:
+    """ingress-nginx's proxy-body-size (`client_max_body_size`), 1m when not set."""
+    value = (
+        ingress["metadata"]
+        .get("annotations", {})
+        .get("nginx.ingress.kubernetes.io/proxy-body-size", "1m")
+    )
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", value).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit.lower()]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_lets_a_full_size_consent_document_through(
+    k8s_tools: K8sTools, overlay: str
+) -> None:
+    limits = {
+        path["path"]: _body_limit_bytes(doc)
+        for doc in _documents(k8s_tools.render(K8S / "overlays" / overlay))
+        if doc["kind"] == "Ingress"
+        for rule in doc["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    consent = ConsentSettings()
+    assert limits["/consent"] >= consent.max_body_bytes
+    # Not far beyond it either: nginx buffers what it lets through.
+    assert limits["/consent"] <= 2 * consent.max_body_bytes
+    assert all(limit == 1 << 20 for path, limit in limits.items() if path != "/consent")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_relay_is_probed_and_scraped_on_its_health_port(
+    k8s_tools: K8sTools, overlay: str
+) -> None:
+    relays = {
+        name: d
+        for name, d in _deployments(k8s_tools.render(K8S / "overlays" / overlay)).items()
+        if d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "relay"
+    }
+    assert set(relays) == {f"{service}-relay" for service in SERVICE_NAMES}
+    for deployment in relays.values():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        (port,) = container["ports"]
+        assert _env(deployment)["BVB_RELAY_METRICS_PORT"]["value"] == str(port["containerPort"])
+        assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": port["name"]}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
+        assert "validate.bilet/probes-exempt" not in deployment["metadata"].get("annotations", {})
+
+
+def _metric_names() -> set[str]:
+    """Every series name the relays and projections export (counters end in `_total`)."""
+    names = set()
+    projections = CollectorRegistry()
+    ProjectionMetrics(projections)
+    for registry in (RelayMetrics().registry, projections):
+        for family in registry.collect():
+            names.add(family.name + ("_total" if family.type == "counter" else ""))
+    return names
+
+
+def test_production_alerts_on_what_readiness_no_longer_says(production: str) -> None:
+    rules = [
+        rule
+        for doc in _documents(production)
+        if doc["kind"] == "PrometheusRule"
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    alerts = {rule["alert"]: rule["expr"] for rule in rules}
+    assert {"BiletRelayStalled", "BiletProjectionLagHigh", "BiletDeadLetters"} <= set(alerts)
+    assert "bilet_projection_consumer_lag) > 1000" in alerts["BiletProjectionLagHigh"]
+    known = _metric_names()
+    for alert, expr in alerts.items():
+        used = set(re.findall(r"\bbilet_[a-z_]+", expr))
+        assert used, alert
+        assert used <= known, f"{alert} reads metrics nobody exports: {sorted(used - known)}"
+    (monitor,) = [doc for doc in _documents(production) if doc["kind"] == "PodMonitor"]
+    assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/component": "relay"}

@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -181,6 +183,7 @@ class RelayProcess:
         self.process = process
         self.lines: list[dict[str, Any]] = []
         self.publishing = asyncio.Event()
+        self.waiting_for_the_lease = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -206,6 +209,8 @@ class RelayProcess:
             self.lines.append(line)
             if line.get("message") == "publishing":
                 self.publishing.set()
+            if line.get("message") == "another relay holds the lease of this store; waiting for it":
+                self.waiting_for_the_lease.set()
 
     async def kill(self) -> None:
         self.process.kill()  # SIGKILL: no flush, no checkpoint, nothing
@@ -344,6 +349,54 @@ async def test_given_a_relay_process_stopped_with_sigterm_when_started_again_the
         assert resumed_at[0]["position"] == first_head
         report = await audited(backend.store, kafka_bootstrap, backend.topic)
         assert (report.stored, report.duplicates) == (200, 0)  # clean stops: nothing twice
+
+
+async def test_given_two_relays_of_one_store_then_one_waits_and_takes_over_when_the_other_dies(
+    tmp_path: Path, kafka_bootstrap: str, database_url: str, topics: list[str]
+) -> None:
+    async with open_backend("postgres", tmp_path, database_url) as backend:
+        topics.append(backend.topic)
+        env = process_env(kafka_bootstrap, backend)
+        ports = _free_port(), _free_port()
+        first_head = await append_streams(backend.store, streams=10, events_each=10)
+        first = await RelayProcess.start({**env, "BVB_RELAY_METRICS_PORT": str(ports[0])})
+        await wait_until_stored(backend.positions, backend.topic, first_head, 30)
+        second = await RelayProcess.start({**env, "BVB_RELAY_METRICS_PORT": str(ports[1])})
+        try:
+            await asyncio.wait_for(second.waiting_for_the_lease.wait(), 30)
+            assert not second.publishing.is_set()
+            assert await _probe(ports[0], "/readyz") == (200, "publishing")
+            assert await _probe(ports[1], "/readyz") == (503, "waiting for the relay lease")
+            assert (await _probe(ports[1], "/livez"))[0] == 200
+            await first.kill()
+            await asyncio.wait_for(second.publishing.wait(), 30)
+            second_head = await append_streams(backend.store, streams=10, events_each=10)
+            await wait_until_stored(backend.positions, backend.topic, second_head, 30)
+            assert await _probe(ports[1], "/readyz") == (200, "publishing")
+            async with httpx.AsyncClient() as client:
+                metrics = (await client.get(f"http://127.0.0.1:{ports[1]}/metrics")).text
+            assert f'bilet_relay_published_events_total{{relay="{backend.topic}"}}' in metrics
+        finally:
+            if first.process.returncode is None:
+                await first.kill()
+        assert await second.terminate() == 0, second.log()
+        resumed_at = [line for line in second.lines if line.get("message") == "publishing"]
+        assert resumed_at[0]["position"] == first_head
+        report = await audited(backend.store, kafka_bootstrap, backend.topic)
+        assert (report.stored, report.duplicates) == (200, 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _probe(port: int, path: str) -> tuple[int, str]:
+    """A relay's probe answer: status and, for /readyz, its detail."""
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"http://127.0.0.1:{port}{path}", timeout=10)
+    return answer.status_code, answer.json().get("detail", "")
 
 
 # ------------------------------------------------------------------ chaos

@@ -47,6 +47,9 @@ var allowedKinds = map[schema.GroupVersionKind]bool{
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}:     true,
 	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:          true,
 	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}: true,
+	strimziV1beta2.WithKind("KafkaTopic"):                                  true,
+	monitoringV1.WithKind("PodMonitor"):                                    true,
+	monitoringV1.WithKind("PrometheusRule"):                                true,
 }
 
 // object is one decoded document.
@@ -79,7 +82,8 @@ func newDecoder() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme,
-		policyv1.AddToScheme, autoscalingv2.AddToScheme,
+		policyv1.AddToScheme, autoscalingv2.AddToScheme, addStrimziToScheme,
+		addMonitoringToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err)

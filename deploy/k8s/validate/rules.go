@@ -44,6 +44,9 @@ var secretEnvNames = map[string]bool{
 
 func looksSecret(name string) bool {
 	upper := strings.ToUpper(name)
+	if strings.HasSuffix(upper, "_FILE") {
+		return false // names where a secret is mounted (checkKafkaClient), not the secret
+	}
 	return secretEnvNames[upper] || strings.Contains(upper, "PASSWORD") ||
 		strings.Contains(upper, "SECRET") || strings.HasSuffix(upper, "_KEY") ||
 		strings.HasSuffix(upper, "_TOKEN")
@@ -173,6 +176,12 @@ func checkAll(objects []*object, r rules, p *problems) {
 			checkPDB(o, t, ix, p)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			checkHPA(o, t, ix, p)
+		case *KafkaTopic:
+			checkKafkaTopic(o, t, p)
+		case *PrometheusRule:
+			checkPrometheusRule(o, t, p)
+		case *PodMonitor:
+			checkPodMonitor(o, t, ix, p)
 		}
 	}
 	checkNetworkPolicies(ix, p)
@@ -364,6 +373,7 @@ func checkContainer(o *object, pod *corev1.PodSpec, c *corev1.Container,
 
 	checkVariableReferences(c, env, add)
 	checkCommandLine(c, env, add)
+	checkKafkaClient(c, env, volumes, add)
 }
 
 // checkKeys: the master key and the key store reach only the processes that hold keys, and those
@@ -800,11 +810,24 @@ func checkNetworkPolicies(ix *index, p *problems) {
 			if _, process := requiredEnv[podLabels[labelComponent]]; !process {
 				continue
 			}
-			// Every process of the suite keeps its data in PostgreSQL and talks to Kafka.
-			for _, dependency := range []struct {
+			// Every process of the suite keeps its data in PostgreSQL and talks to Kafka, on
+			// the ports its BVB_KAFKA_BOOTSTRAP names (9092 plain, 9093 TLS with Strimzi, ...).
+			var discard problems
+			kafka := kafkaPorts(containerEnv(o, ns, &d.Spec.Template.Spec.Containers[0], ix, &discard))
+			if len(kafka) == 0 {
+				p.add(o, "BVB_KAFKA_BOOTSTRAP names no host:port in the manifests")
+			}
+			dependencies := []struct {
 				what string
 				port int32
-			}{{"PostgreSQL", 5432}, {"Kafka", 9092}} {
+			}{{"PostgreSQL", 5432}}
+			for _, port := range kafka {
+				dependencies = append(dependencies, struct {
+					what string
+					port int32
+				}{"Kafka", port})
+			}
+			for _, dependency := range dependencies {
 				port := corev1.ContainerPort{ContainerPort: dependency.port, Protocol: corev1.ProtocolTCP}
 				if !policyAllows(policies, podLabels, networkingv1.PolicyTypeEgress, port) {
 					p.add(o, "no NetworkPolicy allows egress to %s (TCP %d): the %s could not "+

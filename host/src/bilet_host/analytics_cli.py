@@ -196,7 +196,7 @@ async def _open_source(args: argparse.Namespace, settings: PlatformSettings) -> 
         if not settings.kafka_bootstrap:
             raise StoreSettingsError("--from kafka needs BVB_KAFKA_BOOTSTRAP")
         topics = {service: f"{args.topic_prefix}{service}" for service in services}
-        return await KafkaSource.open(settings.kafka_bootstrap, topics)
+        return await KafkaSource.open(settings.kafka_connection(), topics)
     return StoreSource(await _open_stores(settings, services))
 
 

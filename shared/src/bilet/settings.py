@@ -4,8 +4,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bilet.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 
 
 class Environment(StrEnum):
@@ -26,6 +28,21 @@ class PlatformSettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     var_dir: Path = Path("var")
     kafka_bootstrap: str | None = None
+    # How every Kafka client of the process authenticates (bilet.kafka, docs/adr/0022): secrets
+    # as files (`*_FILE`, a mounted Secret), read whenever a client is built.
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password_file: Path | None = None
+    # For local work only; a deployment mounts the password as a file.
+    kafka_sasl_password: SecretStr | None = None
+    kafka_oauth_token_file: Path | None = None
+    # `module:attribute`: an aiokafka AbstractTokenProvider (a managed Kafka's IAM token signer).
+    kafka_oauth_token_provider: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password_file: Path | None = None
     database_url: str | None = None
     # Which event store a service opens: its SQLite file under var_dir (embedded), or PostgreSQL at
     # database_url (each service in its own schema). Chosen by configuration, never by code.
@@ -58,6 +75,33 @@ class PlatformSettings(BaseSettings):
     request_headers_seconds: float = Field(default=10.0, gt=0, le=300)
     request_body_seconds: float = Field(default=10.0, gt=0, le=300)
     request_body_min_rate: int = Field(default=1024, ge=1)
+
+    @model_validator(mode="after")
+    def _kafka_settings_agree(self) -> "PlatformSettings":
+        # A contradiction (SASL_SSL without a mechanism, a password for OAUTHBEARER) is refused
+        # at start-up, not at the first connection minutes later.
+        if self.kafka_bootstrap:
+            self.kafka_connection()
+        return self
+
+    def kafka_connection(self) -> KafkaConnection:
+        """Every Kafka client of this process is built from this (bilet.kafka)."""
+        if not self.kafka_bootstrap:
+            raise ValueError("no Kafka: set BVB_KAFKA_BOOTSTRAP")
+        return KafkaConnection(
+            bootstrap_servers=self.kafka_bootstrap,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            sasl_password_file=self.kafka_sasl_password_file,
+            oauth_token_file=self.kafka_oauth_token_file,
+            oauth_token_provider=self.kafka_oauth_token_provider,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_key_password_file=self.kafka_ssl_key_password_file,
+        )
 
     @property
     def read_model_kind(self) -> Literal["sqlite", "postgres"]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bilet.kafka import KafkaConnection
 from bilet.logs import JsonFormatter
 from bilet.relay.__main__ import main, parse
 from bilet.relay.settings import RelaySettings, StoreLocation
@@ -23,7 +24,7 @@ def test_options_win_over_variables_and_the_store_defaults_to_the_embedded_file(
     assert settings.service() == "identity"
     assert settings.store_location() == StoreLocation(sqlite_path=tmp_path / "identity.sqlite3")
     assert settings.kafka_options().partitions == 12
-    assert settings.kafka_options().bootstrap_servers == "kafka:9092"
+    assert settings.kafka_options().connection == KafkaConnection("kafka:9092")
 
 
 def test_a_postgresql_store_takes_its_schema() -> None:
@@ -77,3 +78,12 @@ def test_log_lines_are_json_with_the_extra_fields() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "publishing interrupted"
     assert (line["level"], line["relay"], line["position"]) == ("warning", "bilet.identity", 42)
+
+
+def test_the_replication_default_is_no_longer_one_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BVB_KAFKA_BOOTSTRAP", "kafka:9092")
+    monkeypatch.delenv("BVB_RELAY_REPLICATION_FACTOR", raising=False)
+    assert RelaySettings().kafka_options().replication_factor is None
+    monkeypatch.setenv("BVB_RELAY_REPLICATION_FACTOR", "0")
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        RelaySettings()

@@ -51,7 +51,7 @@ def build_feed(
     return KafkaFeed(
         read_model,
         FACTS_PROJECTION,
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka_connection(),
         topics=list(topics or TOPICS),
         group_id=group_id,
         sources=topics,

@@ -93,14 +93,11 @@ async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) 
                 print("--from kafka needs BVB_KAFKA_BOOTSTRAP", file=out)
                 return 2
             topics = [topic_of(source) for source in SOURCES]
-            from aiokafka import AIOKafkaConsumer
-
-            consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+            connection = settings.kafka_connection()
+            consumer = connection.consumer()
             await consumer.start()
             try:
-                ends = await consumer.end_offsets(
-                    await partitions_of(settings.kafka_bootstrap, topics)
-                )
+                ends = await consumer.end_offsets(await partitions_of(connection, topics))
             finally:
                 await consumer.stop()
             goals = {(tp.topic, tp.partition): end for tp, end in ends.items()}
@@ -110,7 +107,7 @@ async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) 
                 report = await rebuild_from_kafka(
                     read_model,
                     projection,
-                    bootstrap_servers=settings.kafka_bootstrap,
+                    bootstrap_servers=connection,
                     topics=topics,
                 )
             finally:

@@ -19,9 +19,6 @@ def topic_of(source: str) -> str:
 class PortfolioSettings(PlatformSettings):
     # How long a read carrying a `BVB-Position` token waits for the read model (seconds).
     portfolio_wait_timeout: float = Field(default=2.0, gt=0, le=30)
-    # Readiness: ready only while the projection is at most this many events behind its sources
-    # (embedded: store head − checkpoint; worker: the Kafka consumer lag of every partition).
-    portfolio_max_lag: int = Field(default=1000, ge=0)
     # Server-sent events: how often a stream looks at the participant's version (seconds), how
     # often it sends a keep-alive comment, and how long one stream lasts before the client is
     # asked to reconnect (SSE clients do so by themselves, with `Last-Event-ID`).

@@ -30,7 +30,7 @@ def build_feed(
     return KafkaFeed(
         read_model,
         PortfolioProjection(),
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka_connection(),
         topics=[topic_of(source) for source in SOURCES],
         group_id=settings.portfolio_group_id,
         group_instance_id=settings.portfolio_instance_id,

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bilet.contracts import CATALOGUE
 from bilet.contracts.cloudevents import from_record
 from bilet.eventstore import EventStore, RecordedEvent
+from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections.kafka.topics import partitions_of
 
 # Events per read: big enough to amortise a round trip, small enough to show progress.
@@ -113,7 +114,7 @@ class KafkaSource(Source):
         self._lanes = dict(lanes)
 
     @classmethod
-    async def open(cls, bootstrap_servers: str, topics: Mapping[str, str]) -> "KafkaSource":
+    async def open(cls, bootstrap_servers: KafkaTarget, topics: Mapping[str, str]) -> "KafkaSource":
         """Read every partition of `topics` (service → topic); a missing topic is a
         `LookupError`."""
         service_of = {topic: service for service, topic in topics.items()}
@@ -122,8 +123,7 @@ class KafkaSource(Source):
         except ValueError as error:
             raise LookupError(str(error)) from None
         lanes = {f"{p.topic}:{p.partition}": (p, service_of[p.topic]) for p in partitions}
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+        consumer = KafkaConnection.of(bootstrap_servers).consumer(
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",

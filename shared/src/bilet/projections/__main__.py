@@ -5,9 +5,11 @@
         --topic bilet.identity [--topic …] [--group G] [--instance-id pod-0]
     python -m bilet.projections rebuild --projection … --database … --bootstrap … --topic …
 
-`--database` is a PostgreSQL URL or `sqlite:///path/to/file.sqlite3`. `--projection` names a
-class (built without arguments) or an instance, as `module:attribute`. SIGTERM or SIGINT stops
-the feed; SIGKILL at any moment loses nothing, the next start resumes from the read model.
+`--database` is a PostgreSQL URL or `sqlite:///path/to/file.sqlite3`. How the clients
+authenticate to `--bootstrap` comes from the `BVB_KAFKA_*` settings (bilet.kafka). `--projection`
+names a class (built without arguments) or an instance, as `module:attribute`.
+SIGTERM or SIGINT stops the feed; SIGKILL at any moment loses nothing, the next start resumes
+from the read model.
 """
 
 import argparse
@@ -23,6 +25,7 @@ from bilet.projections.kafka import KafkaFeed
 from bilet.projections.port import Projection
 from bilet.projections.readmodel import ReadModel
 from bilet.projections.rebuild import rebuild_from_kafka
+from bilet.settings import PlatformSettings
 
 
 def load_projection(spec: str) -> Projection:
@@ -65,13 +68,14 @@ def _parser() -> argparse.ArgumentParser:
 async def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     projection = load_projection(args.projection)
+    connection = PlatformSettings(kafka_bootstrap=args.bootstrap).kafka_connection()
     read_model = await open_read_model(args.database, args.schema)
     try:
         if args.command == "rebuild":
             report = await rebuild_from_kafka(
                 read_model,
                 projection,
-                bootstrap_servers=args.bootstrap,
+                bootstrap_servers=connection,
                 topics=args.topic,
                 max_records=args.max_records,
             )
@@ -80,7 +84,7 @@ async def main(argv: list[str]) -> int:
         feed = KafkaFeed(
             read_model,
             projection,
-            bootstrap_servers=args.bootstrap,
+            bootstrap_servers=connection,
             topics=args.topic,
             group_id=args.group,
             group_instance_id=args.instance_id,

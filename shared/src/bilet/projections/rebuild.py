@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bilet.eventstore import EventStore
+from bilet.kafka import KafkaTarget
 from bilet.projections.embedded import EmbeddedFeed
 from bilet.projections.kafka import KafkaFeed
 from bilet.projections.port import Projection
@@ -70,7 +71,7 @@ async def rebuild_from_kafka(
     read_model: ReadModel,
     projection: Projection,
     *,
-    bootstrap_servers: str,
+    bootstrap_servers: KafkaTarget,
     topics: Sequence[str],
     **options: Any,
 ) -> RebuildReport:

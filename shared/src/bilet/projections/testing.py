@@ -13,10 +13,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaProducer
-
 from bilet.contracts.cloudevents import to_record
 from bilet.eventstore import RecordedEvent
+from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections.port import ReadModelTx, SqlRenderer, Table
 from bilet.projections.readmodel import APPLIED, ReadModel, applied_table
 
@@ -112,12 +111,12 @@ def history(
 
 
 async def produce(
-    bootstrap: str, topic: str, events: Sequence[RecordedEvent], *, service: str
+    bootstrap: KafkaTarget, topic: str, events: Sequence[RecordedEvent], *, service: str
 ) -> None:
     """Publish as the relay does: CloudEvents binary mode, key = stream id, idempotent, acks=all
     (without the relay's stored position: a test decides what is sent twice)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
+    producer = KafkaConnection.of(bootstrap).producer(
+        enable_idempotence=True, acks="all", linger_ms=5
     )
     await producer.start()
     try:

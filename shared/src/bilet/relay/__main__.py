@@ -3,7 +3,9 @@
 Publishes the service's events to its topic until SIGTERM or SIGINT. Every option has a `BVB_*`
 variable (the option wins): BVB_RELAY_SERVICE, BVB_RELAY_STORE, BVB_RELAY_SCHEMA,
 BVB_KAFKA_BOOTSTRAP, BVB_RELAY_METRICS_PORT, and the tuning knobs in `bilet.relay.settings`.
-Exit status: 0 after a clean stop, 2 for bad settings.
+Exit status: 0 after a clean stop, 1 when the store's relay lease was lost, 2 for bad settings.
+With a PostgreSQL store the relay publishes only while it holds the store's lease (an advisory
+lock, `bilet.relay.lease`): a second relay waits.
 """
 
 import argparse
@@ -50,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bilet.relay: {error}", file=sys.stderr)
         return 2
     configure_logging()
-    asyncio.run(serve(settings))
-    return 0
+    return asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

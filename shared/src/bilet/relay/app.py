@@ -6,10 +6,10 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
-from prometheus_client import start_http_server
-
 from bilet.eventstore import EventStore
+from bilet.relay.health import serve_health
 from bilet.relay.kafka import KafkaConnector
+from bilet.relay.lease import RelayLease
 from bilet.relay.metrics import RelayMetrics
 from bilet.relay.positions import PositionStore
 from bilet.relay.relay import RECOVERABLE_ERRORS, Relay
@@ -80,20 +80,58 @@ async def open_relay(
         )
 
 
-async def serve(settings: RelaySettings) -> None:
-    """Run one relay until SIGTERM or SIGINT, then finish cleanly (see `Relay.stop`)."""
+@contextlib.asynccontextmanager
+async def held_lease(location: StoreLocation) -> AsyncIterator["asyncio.Future[None] | None"]:
+    """The store's relay lease (bilet.relay.lease), waited for; yields the future that completes
+    if the lease is lost. A SQLite store is one file on one machine: no lease."""
+    if location.dsn is None:
+        yield None
+        return
+    lease = RelayLease(location.dsn, location.schema)
+    try:
+        await lease.acquire()
+        yield lease.lost
+    finally:
+        await lease.release()
+
+
+async def serve(settings: RelaySettings) -> int:
+    """Run one relay until SIGTERM or SIGINT, then finish cleanly (see `Relay.stop`); with a
+    PostgreSQL store, only while it holds the store's lease. The exit status: 1 when the lease
+    was lost (the supervisor starts it again, to wait behind the lease), else 0."""
     metrics = RelayMetrics()
+    phase = "waiting for the relay lease"
+    relay_name = KafkaConnector(settings.kafka_options(), settings.service()).topic
+
+    def readiness() -> tuple[bool, str]:
+        connected = metrics.registry.get_sample_value(
+            "bilet_relay_connected", {"relay": relay_name}
+        )
+        if phase != "publishing":
+            return False, phase
+        if connected != 1:
+            return False, "no producer session: connecting to Kafka or backing off"
+        return True, "publishing"
+
     server = None
     if settings.relay_metrics_port is not None:
-        server, _ = start_http_server(
-            settings.relay_metrics_port, addr=settings.host, registry=metrics.registry
+        server = await serve_health(
+            settings.host, settings.relay_metrics_port, metrics.registry, readiness
         )
+    loop = asyncio.get_running_loop()
+    waiting = asyncio.current_task()
+    assert waiting is not None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, waiting.cancel)  # while waiting for the lease
+    location = settings.store_location()
+    lost: asyncio.Future[None] | None = None
     try:
-        async with open_relay(settings, metrics) as relay:
-            loop = asyncio.get_running_loop()
+        async with held_lease(location) as lost, open_relay(settings, metrics) as relay:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, relay.stop)
-            location = settings.store_location()
+            if lost is not None:
+                lost.add_done_callback(lambda _: relay.stop())
+            phase = "publishing"
             _log.info(
                 "relay starting",
                 extra={
@@ -104,6 +142,11 @@ async def serve(settings: RelaySettings) -> None:
                 },
             )
             await relay.run()
+    except asyncio.CancelledError:
+        _log.info("stopped while waiting for the relay lease")
+        return 0
     finally:
         if server is not None:
-            server.shutdown()
+            server.close()
+            await server.wait_closed()
+    return 1 if lost is not None and lost.done() else 0

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from bilet.contracts.cloudevents import from_record
 from bilet.eventstore import START, EventStore, RecordedEvent
+from bilet.kafka import KafkaConnection, KafkaTarget
 
 
 class PublishedEvent(NamedTuple):
@@ -120,13 +120,12 @@ async def read_store(store: EventStore, page: int = 5000) -> list[RecordedEvent]
 
 
 async def read_topic(
-    bootstrap_servers: str, topic: str, *, timeout: float = 30.0
+    bootstrap_servers: KafkaTarget, topic: str, *, timeout: float = 30.0
 ) -> list[PublishedEvent]:
     """Every record of `topic` up to its end offsets as they were when reading began."""
     numbers = await topic_partitions(bootstrap_servers, topic)
     partitions = [TopicPartition(topic, p) for p in numbers]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+    consumer = KafkaConnection.of(bootstrap_servers).consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -151,8 +150,8 @@ async def read_topic(
         await consumer.stop()
 
 
-async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def topic_partitions(bootstrap_servers: KafkaTarget, topic: str) -> list[int]:
+    admin = KafkaConnection.of(bootstrap_servers).admin()
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])

@@ -28,25 +28,40 @@ from typing import Any, Final
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import ProducerClosed, for_code
+from aiokafka.errors import KafkaError, ProducerClosed, for_code
 from aiokafka.partitioner import DefaultPartitioner
 
 from bilet.contracts.cloudevents import to_record, topic_of
 from bilet.eventstore import RecordedEvent
+from bilet.kafka import KafkaConnection, KafkaTarget
 
 _log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS: Final = 36
 # History must stay replayable: never delete by age or size.
 TOPIC_CONFIGS: Final = {"retention.ms": "-1", "retention.bytes": "-1"}
+# Copies of every history topic where the cluster has the brokers for it (fewer on a smaller one).
+SAFE_REPLICATION: Final = 3
+
+
+class TopicMissingError(KafkaError):  # type: ignore[misc]
+    """The relay may not create its topic (`BVB_RELAY_CREATE_TOPICS=false`, as in production,
+    where topics are declared: deploy/k8s/components/kafka-topics) and it does not exist. A
+    KafkaError, so the relay keeps retrying (with backoff) until an operator declares it."""
+
+
 _PARTITION_CACHE_LIMIT: Final = 100_000
 
 
 @dataclass(frozen=True)
 class KafkaOptions:
-    bootstrap_servers: str
+    # A `KafkaConnection` (security included), or a bare PLAINTEXT `host:port`.
+    bootstrap_servers: KafkaTarget
     partitions: int = 6
-    replication_factor: int = 1
+    # None: three copies, or one per broker of a smaller cluster (a development broker).
+    replication_factor: int | None = None
+    # False: the topic must exist (declared by the platform); a missing one is named and waited for.
+    create_topics: bool = True
     # Bytes per batch and partition; a larger batch means fewer round trips per event.
     max_batch_size: int = 256 * 1024
     linger_ms: int = 0
@@ -54,10 +69,16 @@ class KafkaOptions:
     request_timeout: float = 15.0
     client_id: str | None = None
 
+    @property
+    def connection(self) -> KafkaConnection:
+        return KafkaConnection.of(self.bootstrap_servers)
+
     def producer_settings(self) -> dict[str, Any]:
-        """The producer's settings, also used by the benchmark's raw producer."""
+        """The producer's settings, connection included; also the benchmark's raw producer's."""
+        return {**self.connection.client_options(), **self.producer_tuning()}
+
+    def producer_tuning(self) -> dict[str, Any]:
         return {
-            "bootstrap_servers": self.bootstrap_servers,
             "enable_idempotence": True,
             "acks": "all",
             "linger_ms": self.linger_ms,
@@ -67,26 +88,44 @@ class KafkaOptions:
 
 
 async def ensure_topic(options: KafkaOptions, topic: str) -> None:
-    """Create the topic with explicit partitions and unlimited retention, unless it exists.
+    """Create the topic with explicit partitions, replicas and unlimited retention, unless it
+    exists (or, with `create_topics` off, insist that it does).
 
     An existing topic is left as it is: adding partitions would move streams to other partitions
     (and break their order). A topic that deletes old events is reported as an error, loudly, but
     used: what it still holds is better published than nothing.
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=options.bootstrap_servers,
+    admin = options.connection.admin(
         request_timeout_ms=int(options.request_timeout * 1000),
         client_id=options.client_id or "bilet-relay-admin",
     )
     try:
         await admin.start()
+        if not options.create_topics:
+            (described,) = await admin.describe_topics([topic])
+            if described["error_code"] != 0 or not described["partitions"]:
+                raise TopicMissingError(
+                    f"topic {topic} does not exist and this relay may not create it "
+                    "(BVB_RELAY_CREATE_TOPICS=false): declare it (KafkaTopic, "
+                    "deploy/k8s/components/kafka-topics)"
+                )
+            await _check_existing_topic(admin, options, topic)
+            return
+        replication = options.replication_factor
+        if replication is None:
+            brokers = len((await admin.describe_cluster())["brokers"])
+            replication = max(1, min(SAFE_REPLICATION, brokers))
         response = await admin.create_topics(
             [
                 NewTopic(
                     topic,
                     num_partitions=options.partitions,
-                    replication_factor=options.replication_factor,
-                    topic_configs=dict(TOPIC_CONFIGS),
+                    replication_factor=replication,
+                    # A write is acknowledged by two copies of three: one broker may be lost.
+                    topic_configs={
+                        **TOPIC_CONFIGS,
+                        "min.insync.replicas": str(max(1, replication - 1)),
+                    },
                 )
             ]
         )
@@ -98,7 +137,7 @@ async def ensure_topic(options: KafkaOptions, topic: str) -> None:
                 extra={
                     "topic": topic,
                     "partitions": options.partitions,
-                    "replication_factor": options.replication_factor,
+                    "replication_factor": replication,
                 },
             )
             return
@@ -291,8 +330,8 @@ class KafkaConnector:
             async with asyncio.timeout(options.request_timeout * 2):
                 await ensure_topic(options, self.topic)
             self._topic_ready = True
-        producer = AIOKafkaProducer(
-            **options.producer_settings(),
+        producer = options.connection.producer(
+            **options.producer_tuning(),
             client_id=options.client_id or f"bilet-relay-{self.service}",
         )
         try:

@@ -23,7 +23,10 @@ class RelaySettings(PlatformSettings):
     # internal streams, reservations, profiles, audit, stay inside); "all": every event.
     relay_publish: Literal["catalogue", "all"] = "catalogue"
     relay_partitions: int = Field(default=6, ge=1)
-    relay_replication_factor: int = Field(default=1, ge=1)
+    # Unset: three copies, or one per broker of a smaller cluster. Production declares its topics
+    # (KafkaTopic objects) and sets relay_create_topics to false: the relay creates nothing there.
+    relay_replication_factor: int | None = Field(default=None, ge=1)
+    relay_create_topics: bool = True
     relay_batch_size: int = Field(default=1000, ge=1, le=100_000)
     relay_max_batch_bytes: int = Field(default=256 * 1024, ge=1024)
     relay_delivery_timeout: float = Field(default=30.0, gt=0)
@@ -79,9 +82,10 @@ class RelaySettings(PlatformSettings):
         if not self.kafka_bootstrap:
             raise ValueError("no Kafka: pass --kafka or set BVB_KAFKA_BOOTSTRAP")
         return KafkaOptions(
-            bootstrap_servers=self.kafka_bootstrap,
+            bootstrap_servers=self.kafka_connection(),
             partitions=self.relay_partitions,
             replication_factor=self.relay_replication_factor,
+            create_topics=self.relay_create_topics,
             max_batch_size=self.relay_max_batch_bytes,
             request_timeout=self.relay_request_timeout,
         )

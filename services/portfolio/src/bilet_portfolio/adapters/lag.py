@@ -1,4 +1,5 @@
-"""How far the portfolio read model is behind its sources: for `/readyz` and `/metrics`.
+"""How far the portfolio read model is behind its sources: for `/metrics` and the alert on it
+(never for readiness: docs/adr/0022).
 
 - Embedded: per source store, its head position minus the last position the feed handled.
 - Kafka (the API beside a separate worker): per topic-partition, the end offset minus the
@@ -9,6 +10,8 @@ Both set `bilet_projection_consumer_lag{projection, topic, partition}` of the pr
 `ProjectionMetrics` (a source name stands for the topic on the embedded path, partition 0).
 """
 
+import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -16,9 +19,12 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bilet.eventstore import EventStore
+from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections import ProjectionMetrics, ReadModel
 from bilet.projections.kafka import partitions_of
 from bilet_portfolio.settings import PROJECTION_NAME
+
+_log = logging.getLogger(__name__)
 
 
 class LagProbe(Protocol):
@@ -57,14 +63,14 @@ class KafkaLag:
     def __init__(
         self,
         read_model: ReadModel,
-        bootstrap_servers: str,
+        bootstrap_servers: KafkaTarget,
         topics: Sequence[str],
         metrics: ProjectionMetrics,
         *,
         refresh: float = 5.0,
     ) -> None:
         self.read_model = read_model
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = KafkaConnection.of(bootstrap_servers)
         self.topics = list(topics)
         self.metrics = metrics
         self.refresh = refresh
@@ -77,10 +83,10 @@ class KafkaLag:
         if time.monotonic() - self._asked < self.refresh:
             return self._ends
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
+            consumer = self.connection.consumer()
             await consumer.start()
             self._consumer = consumer
-        self._partitions = await partitions_of(self.bootstrap_servers, self.topics)
+        self._partitions = await partitions_of(self.connection, self.topics)
         self._ends = dict(await self._consumer.end_offsets(self._partitions))
         self._asked = time.monotonic()
         return self._ends
@@ -99,3 +105,26 @@ class KafkaLag:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+
+async def keep_sampling(probe: LagProbe, interval: float) -> None:
+    """Measure the lag every `interval` seconds (each measurement sets the gauges), until
+    cancelled. A measurement that fails (the broker away) is logged when the failures begin and
+    when they end, and tried again: the lag is watched, it never stops the API."""
+    failing = False
+    while True:
+        try:
+            async with asyncio.timeout(interval * 2):
+                await probe.lag()
+        except Exception as error:
+            if not failing:
+                _log.warning(
+                    "cannot measure the projection lag; trying again",
+                    extra={"error": type(error).__name__, "detail": str(error)[:300]},
+                )
+            failing = True
+        else:
+            if failing:
+                _log.info("the projection lag is measured again")
+            failing = False
+        await asyncio.sleep(interval)

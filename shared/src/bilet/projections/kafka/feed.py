@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections.kafka.partition import AssignedPartition, delivery_of, forget
 from bilet.projections.kafka.topics import (
     DeadLetterTopic,
@@ -59,7 +60,7 @@ class KafkaFeed:
         read_model: ReadModel,
         projection: Projection,
         *,
-        bootstrap_servers: str,
+        bootstrap_servers: KafkaTarget,
         topics: Sequence[str],
         group_id: str | None = None,
         group_instance_id: str | None = None,
@@ -77,6 +78,7 @@ class KafkaFeed:
         self.read_model = read_model
         self.projection = projection
         self.bootstrap_servers = bootstrap_servers
+        self.connection = KafkaConnection.of(bootstrap_servers)
         self.topics = list(topics)
         self.group_id = group_id or f"bilet.projection.{projection.name}"
         self.group_instance_id = group_instance_id
@@ -120,7 +122,7 @@ class KafkaFeed:
             await self._start(group=False)
             consumer = self._consumer
             assert consumer is not None
-            partitions = await partitions_of(self.bootstrap_servers, self.topics)
+            partitions = await partitions_of(self.connection, self.topics)
             consumer.assign(partitions)
             await self._assign(partitions)
             ends = await consumer.end_offsets(partitions)
@@ -136,12 +138,10 @@ class KafkaFeed:
         return -1 if partition is None else partition.offset
 
     async def _start(self, *, group: bool) -> None:
-        await ensure_dlq_topics(self.bootstrap_servers, self.topics)
+        await ensure_dlq_topics(self.connection, self.topics)
         self._group = group
         self._failure = None
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all"
-        )
+        self._producer = self.connection.producer(enable_idempotence=True, acks="all")
         await self._producer.start()
         self.projector = Projector(
             self.read_model,
@@ -153,7 +153,6 @@ class KafkaFeed:
         )
         await self.projector.install()
         options: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "isolation_level": "read_committed",
@@ -163,10 +162,10 @@ class KafkaFeed:
         if group:
             options["group_id"] = self.group_id
             options["group_instance_id"] = self.group_instance_id
-            self._consumer = AIOKafkaConsumer(**options)
+            self._consumer = self.connection.consumer(**options)
             self._consumer.subscribe(self.topics, listener=_Rebalance(self))
         else:
-            self._consumer = AIOKafkaConsumer(**options)
+            self._consumer = self.connection.consumer(**options)
         await self._consumer.start()
 
     async def _stop(self) -> None:

@@ -9,9 +9,10 @@ import contextlib
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections.port import ReadModelTx
 from bilet.projections.projector import Delivery
 
@@ -28,11 +29,11 @@ def source_of_topic(topic: str) -> str:
     return topic.removeprefix(TOPIC_PREFIX)
 
 
-async def ensure_dlq_topics(bootstrap_servers: str, topics: Sequence[str]) -> None:
+async def ensure_dlq_topics(bootstrap_servers: KafkaTarget, topics: Sequence[str]) -> None:
     """Create `<topic>.dlq` (one partition, unlimited retention, replicated like a topic should
     be: three times, or on every broker of a smaller cluster) for each topic that lacks one; the
     broker does not create topics by itself."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = KafkaConnection.of(bootstrap_servers).admin()
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -51,9 +52,11 @@ async def ensure_dlq_topics(bootstrap_servers: str, topics: Sequence[str]) -> No
         await admin.close()
 
 
-async def partitions_of(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+async def partitions_of(
+    bootstrap_servers: KafkaTarget, topics: Sequence[str]
+) -> list[TopicPartition]:
     """Every partition of the topics; a topic that does not exist is an error."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = KafkaConnection.of(bootstrap_servers).admin()
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
