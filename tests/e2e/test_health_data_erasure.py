@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -215,7 +216,7 @@ async def _consent_verified(stack: Stack, after: str) -> str:
             files={
                 "consent": (
                     None,
-                    json.dumps(consent_form(stack.participant_id)),
+                    json.dumps(consent_form(UUID(stack.participant_id))),
                     "application/json",
                 ),
                 "document": ("scan.pdf", PDF, "application/pdf"),

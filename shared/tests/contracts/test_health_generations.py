@@ -4,6 +4,7 @@ the destroyed generation sealed stays unreadable for ever, by the new key too.""
 
 import base64
 import json
+from collections.abc import Mapping
 from uuid import UUID
 
 import pytest
@@ -45,7 +46,7 @@ def _correction(generation: int | None, **sealed: object) -> ParticipantDetailsC
     )
 
 
-async def _sealed(cipher: FieldCipher, generation: int, values: dict[str, object]) -> object:
+async def _sealed(cipher: FieldCipher, generation: int, values: Mapping[str, object]) -> object:
     draft = Unsealed(
         ParticipantDetailsCorrected,
         clear={

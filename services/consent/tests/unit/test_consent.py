@@ -307,24 +307,30 @@ def test_withdrawing_health_data_keeps_the_rest() -> None:
     assert error.details["purposes"] == ["health_data"]
 
 
+def _after(given: list[DomainEvent], consent_id: UUID, purpose: Purpose) -> list[DomainEvent]:
+    """The events once the guardian withdrew `purpose` from the consent."""
+    [event] = when(given, WithdrawConsent(consent_id, TODAY, 30, (purpose,)))
+    assert isinstance(event, ConsentPurposesWithdrawn)
+    return [*given, event]
+
+
 def test_each_withdrawal_of_health_data_moves_the_health_key_generation_on() -> None:
     # It destroys the generation in force (ADR 0026); a new consent covering health data opens
     # none by itself: identity seals under the one in force when the school states it again.
     first, second = uuid4(), uuid4()
     given: list[DomainEvent] = [submitted(first), verified(first)]
     assert consents.fold(PUPIL, given).health_generation == 1
-    given += when(given, WithdrawConsent(first, TODAY, 30, (Purpose.HEALTH_DATA,)))
+    given = _after(given, first, Purpose.HEALTH_DATA)
     assert consents.fold(PUPIL, given).health_generation == 2
     given += [submitted(second), verified(second)]
     assert consents.fold(PUPIL, given).health_generation == 2
-    given += when(given, WithdrawConsent(second, TODAY, 30, (Purpose.HEALTH_DATA,)))
+    given = _after(given, second, Purpose.HEALTH_DATA)
     assert consents.fold(PUPIL, given).health_generation == 3
 
 
 def test_a_withdrawal_of_other_purposes_leaves_the_health_key_generation() -> None:
     consent_id = uuid4()
-    given: list[DomainEvent] = [submitted(consent_id), verified(consent_id)]
-    given += when(given, WithdrawConsent(consent_id, TODAY, 30, (Purpose.CAREER_EVENTS,)))
+    given = _after([submitted(consent_id), verified(consent_id)], consent_id, Purpose.CAREER_EVENTS)
     assert consents.fold(PUPIL, given).health_generation == 1
 
 
