@@ -253,7 +253,10 @@ def var_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return path
 
 
-async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path) -> None:
+@contextlib.asynccontextmanager
+async def _registered_pupil(var_dir: Path) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
+    """Identity and consent running on `var_dir`, a pupil registered with health data and the
+    guardian's consent (covering it) verified; consent's erasure job runs every 0.1 s."""
     clock = Clock(START)
     consent_app = create_consent_app(
         ConsentSettings(
@@ -267,7 +270,12 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
     ):
         stack = Stack(var_dir, ensure_development_keys(var_dir), consent, clock)
         await _seed_and_register(stack, identity)
-        pid = stack.participant_id
+        yield stack, identity
+
+
+async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path) -> None:
+    async with _registered_pupil(var_dir) as (stack, _identity):
+        pid, clock, consent = stack.participant_id, stack.clock, stack.consent
         guardian = stack.token(Role.GUARDIAN, children=[pid])
 
         # Stored only sealed; shown to the registrar (a control: the needles match it).
@@ -347,20 +355,8 @@ async def _health_opened_from_the_store(stack: Stack) -> list[object]:
 
 
 async def test_health_data_is_stated_again_only_under_a_new_consent(var_dir: Path) -> None:
-    clock = Clock(START)
-    consent_app = create_consent_app(
-        ConsentSettings(
-            var_dir=var_dir, event_store="sqlite", consent_erasure_interval_seconds=0.1
-        ),
-        clock=clock,
-    )
-    async with (
-        _client(_identity_app(var_dir, clock), "identity") as identity,
-        _client(consent_app, "consent") as consent,
-    ):
-        stack = Stack(var_dir, ensure_development_keys(var_dir), consent, clock)
-        await _seed_and_register(stack, identity)
-        pid = stack.participant_id
+    async with _registered_pupil(var_dir) as (stack, identity):
+        pid, clock, consent = stack.participant_id, stack.clock, stack.consent
         guardian = stack.token(Role.GUARDIAN, children=[pid])
         withdrawn = await _ok(
             consent.post(

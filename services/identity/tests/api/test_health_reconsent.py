@@ -6,12 +6,11 @@ readable again. The consent service's part (its events, the key it destroys) is 
 it plays it: its events in its store, the key destroyed in the suite's key store."""
 
 import json
-from datetime import date
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from bilet.contracts import health_key_subject, health_key_subjects, unseal
-from bilet.contracts.catalogue.consent import ConsentPurposesWithdrawn, Purpose
+from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.identity import ParticipantDetailsCorrected, ParticipantRegistered
 from bilet.crypto import ERASED
 
@@ -31,16 +30,7 @@ async def _health_withdrawn(api: "Api", pid: str, consent_id: UUID) -> str:
     """What consent's withdrawal of `health_data` does: the generation in force destroyed at
     once, and the withdrawal published. Answers its `BVB-Position`."""
     await api.service.cipher.erase(health_key_subject(pid))
-    return await api.consent_recorded(
-        pid,
-        ConsentPurposesWithdrawn(
-            participant_id=UUID(pid),
-            consent_id=consent_id,
-            withdrawn=(Purpose.HEALTH_DATA,),
-            remaining=WITHOUT_HEALTH,
-            withdrawn_on=date.today(),
-        ),
-    )
+    return await api.health_data_withdrawn(pid, consent_id)
 
 
 async def _correct(api: "Api", pid: str, token: str, body: dict[str, Any]) -> Any:
