@@ -232,6 +232,20 @@ async def _consent_verified(stack: Stack, after: str) -> str:
     return consent_id
 
 
+async def _withdraw(stack: Stack, consent_id: str, purposes: list[str] | None = None) -> None:
+    """The guardian withdraws `purposes` of the consent (None: all of it); the withdrawal's
+    token becomes the last consent command's."""
+    guardian = stack.token(Role.GUARDIAN, children=[stack.participant_id])
+    withdrawn = await _ok(
+        stack.consent.post(
+            f"/consent/v1/consents/{consent_id}/withdraw",
+            headers=guardian,
+            json={} if purposes is None else {"purposes": purposes},
+        )
+    )
+    stack.last_consent_token = withdrawn["_token"]
+
+
 async def _shown_to_registrar(stack: Stack) -> dict[str, Any]:
     """The participant as a fresh identity process shows it to the school's registrar."""
     assert stack.registrar is not None
@@ -275,8 +289,7 @@ async def _registered_pupil(var_dir: Path) -> AsyncIterator[tuple[Stack, httpx.A
 
 async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path) -> None:
     async with _registered_pupil(var_dir) as (stack, _identity):
-        pid, clock, consent = stack.participant_id, stack.clock, stack.consent
-        guardian = stack.token(Role.GUARDIAN, children=[pid])
+        pid, clock = stack.participant_id, stack.clock
 
         # Stored only sealed; shown to the registrar (a control: the needles match it).
         assert _files_holding(var_dir, HEALTH_NEEDLES) == []
@@ -288,14 +301,7 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
         ]
 
         # Only the consent to process health data is withdrawn: the health key goes at once.
-        withdrawn = await _ok(
-            consent.post(
-                f"/consent/v1/consents/{stack.consent_id}/withdraw",
-                headers=guardian,
-                json={"purposes": ["health_data"]},
-            )
-        )
-        stack.last_consent_token = withdrawn["_token"]
+        await _withdraw(stack, stack.consent_id, ["health_data"])
         assert await _is_erased(var_dir, f"health:{pid}")
         assert not await _is_erased(var_dir, pid)
         shown = await _shown_to_registrar(stack)
@@ -307,12 +313,7 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
         assert shown["erased"] is False
 
         # The rest is withdrawn too; consent's own job destroys both keys when it is due.
-        withdrawn = await _ok(
-            consent.post(
-                f"/consent/v1/consents/{stack.consent_id}/withdraw", headers=guardian, json={}
-            )
-        )
-        stack.last_consent_token = withdrawn["_token"]
+        await _withdraw(stack, stack.consent_id)
         clock.advance(31)
         await _wait_for_the_erasure_job(var_dir, pid)
         assert await _is_erased(var_dir, f"health:{pid}")
@@ -356,23 +357,15 @@ async def _health_opened_from_the_store(stack: Stack) -> list[object]:
 
 async def test_health_data_is_stated_again_only_under_a_new_consent(var_dir: Path) -> None:
     async with _registered_pupil(var_dir) as (stack, identity):
-        pid, clock, consent = stack.participant_id, stack.clock, stack.consent
-        guardian = stack.token(Role.GUARDIAN, children=[pid])
-        withdrawn = await _ok(
-            consent.post(
-                f"/consent/v1/consents/{stack.consent_id}/withdraw",
-                headers=guardian,
-                json={"purposes": ["health_data"]},
-            )
-        )
-        stack.last_consent_token = withdrawn["_token"]
+        pid, clock = stack.participant_id, stack.clock
+        await _withdraw(stack, stack.consent_id, ["health_data"])
 
         # No consent covers health data: refused, as long as none does.
         refused = await _correct_health(stack, identity)
         assert (refused.status_code, refused.json()["code"]) == (409, "health_data_withdrawn")
 
         # The guardian signs a new consent covering it; verified, the school states it again.
-        renewed = await _consent_verified(stack, after=withdrawn["_token"])
+        renewed = await _consent_verified(stack, after=stack.last_consent_token)
         accepted = await _correct_health(stack, identity)
         assert accepted.status_code == 200, accepted.text
         personal = (await _shown_to_registrar(stack))["personal"]
@@ -392,10 +385,7 @@ async def test_health_data_is_stated_again_only_under_a_new_consent(var_dir: Pat
         assert "musculoskeletal" not in json.dumps(personal)
 
         # The whole consent is withdrawn; the erasure destroys every generation.
-        withdrawn = await _ok(
-            consent.post(f"/consent/v1/consents/{renewed}/withdraw", headers=guardian, json={})
-        )
-        stack.last_consent_token = withdrawn["_token"]
+        await _withdraw(stack, renewed)
         clock.advance(31)
         await _wait_for_the_erasure_job(var_dir, pid)
         assert await _is_erased(var_dir, f"health:{pid}:2")

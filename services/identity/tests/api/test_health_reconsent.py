@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from bilet.contracts import health_key_subject, health_key_subjects, unseal
-from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.identity import ParticipantDetailsCorrected, ParticipantRegistered
 from bilet.crypto import ERASED
 
 if TYPE_CHECKING:
     from services.identity.tests.conftest import Api
 
-WITHOUT_HEALTH = tuple(p for p in Purpose if p is not Purpose.HEALTH_DATA)
 HEARING = {"has_limitations": True, "kind": "hearing"}
 RESTATED = {
     "reason": "health_status_changed",
