@@ -12,6 +12,11 @@ A school registers a pupil with health limitations and accessibility needs; the 
 - the guardian withdraws the rest; consent's own erasure job destroys both keys when due, and
   identity shows nothing personal.
 
+And (ADR 0026) after the health-only withdrawal the school cannot state health data again until a
+new consent covering `health_data` is verified; then it can, under a new generation of the health
+key, while the destroyed generation's data is never readable again (by the new key neither), and
+the erasure destroys every generation.
+
 Identity is read through a fresh app after each destruction, so that what is checked is the data
 at rest, not a key a running process still had cached (cache invalidation across processes is
 another fix: issue #12, "Erased data stays visible for seconds").
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -35,7 +41,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet import stores
-from bilet.crypto import SubjectErased
+from bilet.contracts import decode, unseal
+from bilet.crypto import ERASED, FieldCipher, SubjectErased
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
@@ -63,6 +70,7 @@ class Stack:
     participant_id: str = ""
     consent_id: str = ""
     registrar: dict[str, str] | None = None
+    coordinator: dict[str, str] | None = None
     # The `BVB-Position` of the last consent command: identity's read waits for it (its read
     # model of consents in force decides whether health data is shown, docs/adr/0019).
     last_consent_token: str = ""
@@ -124,6 +132,13 @@ async def _wait_for(what: str, probe: Callable[[], Awaitable[bool]]) -> None:
         pytest.fail(f"not within {WAIT:g} s: {what}")
 
 
+async def _wait_for_the_erasure_job(var_dir: Path, participant_id: str) -> None:
+    async def participant_key_destroyed() -> bool:
+        return await _is_erased(var_dir, participant_id)
+
+    await _wait_for("the erasure job destroyed the participant key", participant_key_destroyed)
+
+
 async def _seed_and_register(stack: Stack, identity: httpx.AsyncClient) -> None:
     operator = stack.token(Role.OPERATOR)
     await _ok(
@@ -183,14 +198,25 @@ async def _seed_and_register(stack: Stack, identity: httpx.AsyncClient) -> None:
         201,
     )
     stack.participant_id = registered["participant_id"]
+    stack.registrar = registrar
+    stack.coordinator = stack.token(Role.COORDINATOR, region=region_id)
+    stack.consent_id = await _consent_verified(stack, registered["_token"])
+
+
+async def _consent_verified(stack: Stack, after: str) -> str:
+    """The guardian's signed consent (every purpose, `health_data` included), submitted by the
+    school (once identity's command `after` names is seen) and verified by the region: its id,
+    and its verification's token in `stack.last_consent_token`."""
+    assert stack.registrar is not None
+    assert stack.coordinator is not None
     submitted = await _ok(
         stack.consent.post(
             "/consent/v1/consents",
-            headers={**registrar, POSITION_HEADER: registered["_token"]},
+            headers={**stack.registrar, POSITION_HEADER: after},
             files={
                 "consent": (
                     None,
-                    json.dumps(consent_form(registered["participant_id"])),
+                    json.dumps(consent_form(UUID(stack.participant_id))),
                     "application/json",
                 ),
                 "document": ("scan.pdf", PDF, "application/pdf"),
@@ -198,15 +224,26 @@ async def _seed_and_register(stack: Stack, identity: httpx.AsyncClient) -> None:
         ),
         201,
     )
-    stack.consent_id = submitted["consent_id"]
+    consent_id: str = submitted["consent_id"]
     verified = await _ok(
+        stack.consent.post(f"/consent/v1/consents/{consent_id}/verify", headers=stack.coordinator)
+    )
+    stack.last_consent_token = verified["_token"]
+    return consent_id
+
+
+async def _withdraw(stack: Stack, consent_id: str, purposes: list[str] | None = None) -> None:
+    """The guardian withdraws `purposes` of the consent (None: all of it); the withdrawal's
+    token becomes the last consent command's."""
+    guardian = stack.token(Role.GUARDIAN, children=[stack.participant_id])
+    withdrawn = await _ok(
         stack.consent.post(
-            f"/consent/v1/consents/{stack.consent_id}/verify",
-            headers=stack.token(Role.COORDINATOR, region=region_id),
+            f"/consent/v1/consents/{consent_id}/withdraw",
+            headers=guardian,
+            json={} if purposes is None else {"purposes": purposes},
         )
     )
-    stack.registrar = registrar
-    stack.last_consent_token = verified["_token"]
+    stack.last_consent_token = withdrawn["_token"]
 
 
 async def _shown_to_registrar(stack: Stack) -> dict[str, Any]:
@@ -230,7 +267,10 @@ def var_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return path
 
 
-async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path) -> None:
+@contextlib.asynccontextmanager
+async def _registered_pupil(var_dir: Path) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
+    """Identity and consent running on `var_dir`, a pupil registered with health data and the
+    guardian's consent (covering it) verified; consent's erasure job runs every 0.1 s."""
     clock = Clock(START)
     consent_app = create_consent_app(
         ConsentSettings(
@@ -244,8 +284,12 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
     ):
         stack = Stack(var_dir, ensure_development_keys(var_dir), consent, clock)
         await _seed_and_register(stack, identity)
-        pid = stack.participant_id
-        guardian = stack.token(Role.GUARDIAN, children=[pid])
+        yield stack, identity
+
+
+async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path) -> None:
+    async with _registered_pupil(var_dir) as (stack, _identity):
+        pid, clock = stack.participant_id, stack.clock
 
         # Stored only sealed; shown to the registrar (a control: the needles match it).
         assert _files_holding(var_dir, HEALTH_NEEDLES) == []
@@ -257,14 +301,7 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
         ]
 
         # Only the consent to process health data is withdrawn: the health key goes at once.
-        withdrawn = await _ok(
-            consent.post(
-                f"/consent/v1/consents/{stack.consent_id}/withdraw",
-                headers=guardian,
-                json={"purposes": ["health_data"]},
-            )
-        )
-        stack.last_consent_token = withdrawn["_token"]
+        await _withdraw(stack, stack.consent_id, ["health_data"])
         assert await _is_erased(var_dir, f"health:{pid}")
         assert not await _is_erased(var_dir, pid)
         shown = await _shown_to_registrar(stack)
@@ -276,20 +313,82 @@ async def test_health_data_is_destroyed_alone_then_with_everything(var_dir: Path
         assert shown["erased"] is False
 
         # The rest is withdrawn too; consent's own job destroys both keys when it is due.
-        withdrawn = await _ok(
-            consent.post(
-                f"/consent/v1/consents/{stack.consent_id}/withdraw", headers=guardian, json={}
-            )
-        )
-        stack.last_consent_token = withdrawn["_token"]
+        await _withdraw(stack, stack.consent_id)
         clock.advance(31)
-
-        async def participant_key_destroyed() -> bool:
-            return await _is_erased(var_dir, pid)
-
-        await _wait_for("the erasure job destroyed the participant key", participant_key_destroyed)
+        await _wait_for_the_erasure_job(var_dir, pid)
         assert await _is_erased(var_dir, f"health:{pid}")
         shown = await _shown_to_registrar(stack)
         assert shown["erased"] is True
         assert shown["personal"] is None
         assert _files_holding(var_dir, HEALTH_NEEDLES) == []
+
+
+async def _correct_health(stack: Stack, identity: httpx.AsyncClient) -> httpx.Response:
+    """The school states the pupil's health data again (with the last consent command's token)."""
+    assert stack.registrar is not None
+    return await identity.patch(
+        f"/identity/v1/participants/{stack.participant_id}",
+        headers=stack.registrar | {POSITION_HEADER: stack.last_consent_token},
+        json={
+            "reason": "health_status_changed",
+            "health_limitations": {"has_limitations": True, "kind": "hearing"},
+            "accessibility_needs": ["hearing_loop"],
+        },
+    )
+
+
+async def _health_opened_from_the_store(stack: Stack) -> list[object]:
+    """The health limitations each stored event of the pupil opens to, with a fresh cipher on
+    the suite's key store (what any process holding the keys could read)."""
+    settings = IdentitySettings(var_dir=stack.var_dir, event_store="sqlite")
+    store = await stores.open_event_store(settings, "identity")
+    keystore = await stores.open_key_store(settings)
+    try:
+        cipher = FieldCipher(keystore)
+        records = await store.read_stream(f"participant-{stack.participant_id}")
+        return [
+            (await unseal(cipher, decode(record), health=True)).get("health_limitations")
+            for record in records
+        ]
+    finally:
+        await keystore.close()
+        await store.close()
+
+
+async def test_health_data_is_stated_again_only_under_a_new_consent(var_dir: Path) -> None:
+    async with _registered_pupil(var_dir) as (stack, identity):
+        pid, clock = stack.participant_id, stack.clock
+        await _withdraw(stack, stack.consent_id, ["health_data"])
+
+        # No consent covers health data: refused, as long as none does.
+        refused = await _correct_health(stack, identity)
+        assert (refused.status_code, refused.json()["code"]) == (409, "health_data_withdrawn")
+
+        # The guardian signs a new consent covering it; verified, the school states it again.
+        renewed = await _consent_verified(stack, after=stack.last_consent_token)
+        accepted = await _correct_health(stack, identity)
+        assert accepted.status_code == 200, accepted.text
+        personal = (await _shown_to_registrar(stack))["personal"]
+        assert personal["health_limitations"] == {"has_limitations": True, "kind": "hearing"}
+        assert personal["accessibility_needs"] == ["hearing_loop"]
+        assert personal["health_withheld"] is None
+
+        # The old value is never readable again: its generation's key is destroyed, and the
+        # new generation's key (which a reader holds) does not open its ciphertext.
+        assert await _is_erased(var_dir, f"health:{pid}")
+        assert not await _is_erased(var_dir, f"health:{pid}:2")
+        assert await _health_opened_from_the_store(stack) == [
+            ERASED,
+            {"has_limitations": True, "kind": "hearing"},
+        ]
+        assert _files_holding(var_dir, (*HEALTH_NEEDLES, b"hearing")) == []
+        assert "musculoskeletal" not in json.dumps(personal)
+
+        # The whole consent is withdrawn; the erasure destroys every generation.
+        await _withdraw(stack, renewed)
+        clock.advance(31)
+        await _wait_for_the_erasure_job(var_dir, pid)
+        assert await _is_erased(var_dir, f"health:{pid}:2")
+        assert await _health_opened_from_the_store(stack) == [ERASED, ERASED]
+        shown = await _shown_to_registrar(stack)
+        assert (shown["erased"], shown["personal"]) == (True, None)

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from bilet.contracts import EventMetadata, encode
 from bilet.contracts.base import DomainEvent
-from bilet.contracts.catalogue.consent import ConsentVerified, Purpose
+from bilet.contracts.catalogue.consent import ConsentPurposesWithdrawn, ConsentVerified, Purpose
 from bilet.contracts.vocabulary import Stage
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
@@ -148,6 +148,18 @@ class Api:
             valid_until=date.today() + timedelta(days=365),
         )
         return await self.consent_recorded(participant_id, verified)
+
+    async def health_data_withdrawn(self, participant_id: UUID | str, consent_id: UUID) -> str:
+        """The guardian withdrew `health_data` (only) from the consent, as the consent service
+        publishes it (the health key it destroys is the caller's to destroy); its token."""
+        withdrawn = ConsentPurposesWithdrawn(
+            participant_id=UUID(str(participant_id)),
+            consent_id=consent_id,
+            withdrawn=(Purpose.HEALTH_DATA,),
+            remaining=tuple(p for p in Purpose if p is not Purpose.HEALTH_DATA),
+            withdrawn_on=date.today(),
+        )
+        return await self.consent_recorded(participant_id, withdrawn)
 
 
 @pytest.fixture

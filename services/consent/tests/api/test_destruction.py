@@ -290,3 +290,40 @@ async def test_withdrawing_only_health_data_destroys_it_alone_at_once(api: Api) 
     assert record.documents_deleted == 0
     # Nothing else changed: the consent stays in force, and a later erasure still runs.
     assert await api.status_of(dasha) == "verified"
+
+
+async def _withdraw(api: Api, participant_id: UUID, consent_id: UUID, purposes: list[str]) -> None:
+    response = await api.client.post(
+        f"/consent/v1/consents/{consent_id}/withdraw",
+        headers=api.guardian(participant_id),
+        json={"purposes": purposes} if purposes else {},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_each_withdrawal_of_health_data_destroys_the_generation_in_force(api: Api) -> None:
+    # ADR 0026: a new consent covering health data lets identity seal it again under the next
+    # generation of the health key; the next withdrawal destroys that one, an erasure all.
+    dasha = api.pupils["dasha"]
+    keys = api.service.keystore
+    first = await api.verified(dasha)
+    await _withdraw(api, dasha, first, ["health_data"])
+    second = await api.verified(dasha)
+    await keys.get_or_create(f"health:{dasha}:2")  # what identity seals under now
+
+    await _withdraw(api, dasha, second, ["health_data"])
+
+    assert await keys.get(f"health:{dasha}:2") is None  # it was, and is gone for good
+    with pytest.raises(SubjectErased):
+        await keys.get_or_create(f"health:{dasha}:2")
+    assert await keys.get_or_create(f"health:{dasha}:3") is not None  # the one in force now
+    assert await keys.get(str(dasha)) is not None
+
+    await _withdraw(api, dasha, second, [])
+    api.clock.advance(30)
+    report = await api.service.erase_due("test")
+
+    assert [o.participant_id for o in report.erased] == [dasha]
+    for subject in (str(dasha), f"health:{dasha}", f"health:{dasha}:2", f"health:{dasha}:3"):
+        with pytest.raises(SubjectErased):
+            await keys.get_or_create(subject)

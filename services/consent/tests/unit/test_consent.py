@@ -307,6 +307,33 @@ def test_withdrawing_health_data_keeps_the_rest() -> None:
     assert error.details["purposes"] == ["health_data"]
 
 
+def _after(given: list[DomainEvent], consent_id: UUID, purpose: Purpose) -> list[DomainEvent]:
+    """The events once the guardian withdrew `purpose` from the consent."""
+    [event] = when(given, WithdrawConsent(consent_id, TODAY, 30, (purpose,)))
+    assert isinstance(event, ConsentPurposesWithdrawn)
+    return [*given, event]
+
+
+def test_each_withdrawal_of_health_data_moves_the_health_key_generation_on() -> None:
+    # It destroys the generation in force (ADR 0026); a new consent covering health data opens
+    # none by itself: identity seals under the one in force when the school states it again.
+    first, second = uuid4(), uuid4()
+    given: list[DomainEvent] = [submitted(first), verified(first)]
+    assert consents.fold(PUPIL, given).health_generation == 1
+    given = _after(given, first, Purpose.HEALTH_DATA)
+    assert consents.fold(PUPIL, given).health_generation == 2
+    given += [submitted(second), verified(second)]
+    assert consents.fold(PUPIL, given).health_generation == 2
+    given = _after(given, second, Purpose.HEALTH_DATA)
+    assert consents.fold(PUPIL, given).health_generation == 3
+
+
+def test_a_withdrawal_of_other_purposes_leaves_the_health_key_generation() -> None:
+    consent_id = uuid4()
+    given = _after([submitted(consent_id), verified(consent_id)], consent_id, Purpose.CAREER_EVENTS)
+    assert consents.fold(PUPIL, given).health_generation == 1
+
+
 def test_a_pending_consent_can_be_withdrawn_too() -> None:
     consent_id = uuid4()
     assert when([submitted(consent_id)], WithdrawConsent(consent_id, TODAY, 30)) == [

@@ -11,7 +11,6 @@ from uuid import UUID, uuid4
 
 from bilet.audit import AUDIT_CATEGORY
 from bilet.contracts.catalogue.consent import (
-    ConsentPurposesWithdrawn,
     ConsentVerified,
     ConsentWithdrawn,
     Purpose,
@@ -104,16 +103,7 @@ async def test_a_withdrawal_of_health_data_is_withheld_at_once(api: "Api") -> No
 
     # Only the consent's event: the health key stays (consent would destroy it too), so what
     # withholds the data here is identity's read of the consent alone.
-    token = await api.consent_recorded(
-        pid,
-        ConsentPurposesWithdrawn(
-            participant_id=UUID(pid),
-            consent_id=consent_id,
-            withdrawn=(Purpose.HEALTH_DATA,),
-            remaining=WITHOUT_HEALTH,
-            withdrawn_on=date.today(),
-        ),
-    )
+    token = await api.health_data_withdrawn(pid, consent_id)
 
     for headers in _entitled(api, pid):
         _assert_withheld(await _personal(api, pid, headers, token))

@@ -21,6 +21,7 @@ from bilet.projections import EmbeddedFeed
 from bilet.projections.sqlite import SqliteReadModel
 from bilet_identity.application.consent_state import (
     HEALTH_DATA,
+    ConsentInForce,
     ConsentStateProjection,
     ConsentStates,
     Folded,
@@ -41,6 +42,13 @@ def verified(
 
 async def in_force(tmp_path: Path, pid: UUID, *events: Folded, on: date = TODAY) -> frozenset[str]:
     """The purposes in force `on` the day, after consent's stream told these events."""
+    return (await consent_of(tmp_path, pid, *events, on=on)).purposes
+
+
+async def consent_of(
+    tmp_path: Path, pid: UUID, *events: Folded, on: date = TODAY
+) -> ConsentInForce:
+    """The consent in force `on` the day and the withdrawals of health data, after these."""
     consent = InMemoryEventStore()
     for event in events:
         stream_id = f"consent-{event.participant_id}"
@@ -48,7 +56,7 @@ async def in_force(tmp_path: Path, pid: UUID, *events: Folded, on: date = TODAY)
     read_model = await SqliteReadModel.open(tmp_path / f"{uuid4()}.sqlite3")
     try:
         await EmbeddedFeed(read_model, ConsentStateProjection(), {"consent": consent}).catch_up({})
-        return await ConsentStates(read_model).purposes_in_force(pid, on)
+        return await ConsentStates(read_model).in_force(pid, on)
     finally:
         await read_model.close()
 
@@ -116,3 +124,57 @@ async def test_a_rejection_closes_only_the_consent_it_names(tmp_path: Path) -> N
 async def test_other_participants_are_not_touched(tmp_path: Path) -> None:
     pid, other = uuid4(), uuid4()
     assert await in_force(tmp_path, other, verified(pid, uuid4())) == frozenset()
+
+
+def withdrawn(
+    pid: UUID, consent_id: UUID, purposes: tuple[Purpose, ...] = (Purpose.HEALTH_DATA,)
+) -> ConsentPurposesWithdrawn:
+    return ConsentPurposesWithdrawn(
+        participant_id=pid,
+        consent_id=consent_id,
+        withdrawn=purposes,
+        remaining=tuple(p for p in Purpose if p not in purposes),
+        withdrawn_on=TODAY,
+    )
+
+
+async def test_each_withdrawal_of_health_data_moves_the_health_key_generation_on(
+    tmp_path: Path,
+) -> None:
+    # Each one destroyed the generation in force (docs/adr/0026): the next is one further on.
+    pid, first, second = uuid4(), uuid4(), uuid4()
+    assert (await consent_of(tmp_path, pid)).health_generation == 1
+    after_one = await consent_of(tmp_path, pid, verified(pid, first), withdrawn(pid, first))
+    assert after_one == ConsentInForce(ALL - {HEALTH_DATA}, health_withdrawals=1)
+    assert after_one.health_generation == 2
+    # A new consent covers health data again, in the same generation: it destroyed nothing.
+    again = await consent_of(
+        tmp_path, pid, verified(pid, first), withdrawn(pid, first), verified(pid, second)
+    )
+    assert again == ConsentInForce(ALL, health_withdrawals=1)
+    twice = await consent_of(
+        tmp_path,
+        pid,
+        verified(pid, first),
+        withdrawn(pid, first),
+        verified(pid, second),
+        withdrawn(pid, second),
+    )
+    assert twice.health_generation == 3
+
+
+async def test_a_withdrawal_of_health_data_from_a_pending_consent_counts_too(
+    tmp_path: Path,
+) -> None:
+    # The consent service destroys the generation in force for it as well.
+    pid = uuid4()
+    pending = await consent_of(tmp_path, pid, withdrawn(pid, uuid4()))
+    assert pending == ConsentInForce(frozenset(), health_withdrawals=1)
+
+
+async def test_a_withdrawal_of_other_purposes_leaves_the_generation(tmp_path: Path) -> None:
+    pid, consent_id = uuid4(), uuid4()
+    other = withdrawn(pid, consent_id, (Purpose.RECOMMENDATIONS,))
+    assert (
+        await consent_of(tmp_path, pid, verified(pid, consent_id), other)
+    ).health_generation == 1

@@ -24,6 +24,7 @@ from bilet.contracts import (
 )
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.drafts import Decided, Unsealed
+from bilet.contracts.sealed import key_generations
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
     NO_STREAM,
@@ -70,12 +71,13 @@ class Part(NamedTuple):
 
 async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
     """The decided events as they are stored: personal plaintext sealed with the subject's key
-    of each field's scope (health data with the health key)."""
+    of each field's scope (health data with the health key, of the generation the event names)."""
     sealed: list[DomainEvent] = []
     for event in decided:
         if isinstance(event, Unsealed):
             scopes = sealed_scopes(event.event_class)
-            values = await seal(cipher, event.subject, event.personal, scopes)
+            generations = key_generations(event.event_class, event.clear)
+            values = await seal(cipher, event.subject, event.personal, scopes, generations)
             sealed.append(event.sealed_with(values))
         else:
             sealed.append(event)

@@ -5,7 +5,7 @@ versions and upcasters, and their Kafka form (CloudEvents, binary mode).
 - `encode(event, metadata) -> NewEvent` and `decode(recorded) -> DomainEvent` (newest version);
 - `CATALOGUE`: every published type and version, by service (`event_types_of`, `service_of`);
 - `Sealed`, `seal`, `unseal`: personal fields travel only encrypted (crypto-shredding), health
-  data under a key of its own (`KeyScope`, `health_key_subject`);
+  data under a key of its own, in generations (`KeyScope`, `health_key_subject`);
 - `make contracts` (`bilet.contracts.export`) writes `docs/contracts/`. See docs/adr/0006.
 """
 
@@ -28,6 +28,7 @@ from bilet.contracts.sealed import (
     Sealed,
     SealedValue,
     health_key_subject,
+    health_key_subjects,
     seal,
     sealed_fields,
     sealed_scopes,
@@ -53,6 +54,7 @@ __all__ = [
     "decode",
     "encode",
     "health_key_subject",
+    "health_key_subjects",
     "schema_version_of",
     "seal",
     "sealed_fields",

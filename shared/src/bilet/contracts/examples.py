@@ -116,6 +116,17 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "health_limitations": sealed("health_limitations"),
         "accessibility_needs": sealed("accessibility_needs"),
     },
+    ("ParticipantDetailsCorrected", 3): {
+        "participant_id": PARTICIPANT,
+        "reason": "health_status_changed",
+        "grade": None,
+        "full_name": None,
+        "birth_date": None,
+        "snils": None,
+        "health_limitations": sealed("health_limitations"),
+        "accessibility_needs": sealed("accessibility_needs"),
+        "key_generation": 2,
+    },
     ("ParticipantMovedToSchool", 1): {
         "participant_id": PARTICIPANT,
         "from_school_id": SCHOOL_3,

@@ -11,6 +11,13 @@ personal data, and the health key (subject `health:<participant id>`) seals the 
 of health data (ОВЗ, accessibility needs), so that withdrawing the consent to process health
 data destroys it alone. A field declares its key with `personal(..., scope=KeyScope.HEALTH)`;
 the JSON Schema says so under `x-bilet-key`.
+
+The health key has generations (docs/adr/0026): once a withdrawal destroyed it, a new consent
+covering health data lets the school state it again under a new key (`health:<id>:<n>`), while
+what the destroyed one sealed stays unreadable for ever. An event that can seal health fields under
+a later generation names it in a field declared with `key_generation_field(KeyScope.HEALTH, ...)`
+(`x-bilet-key-generation` in the JSON Schema); an event without one is of the first generation,
+whose subject is the one every earlier event was sealed with (`health:<id>`).
 """
 
 import functools
@@ -28,6 +35,10 @@ from bilet.crypto.fields import ENVELOPE_TAG, ENVELOPE_VERSION, ERASED, ERASED_T
 SEALED_KEYWORD: Final = "x-bilet-sealed"
 # The JSON Schema keyword that names the key of a field not sealed with the participant key.
 KEY_KEYWORD: Final = "x-bilet-key"
+# The JSON Schema keyword of the field that names the generation of a scope's key (its value).
+GENERATION_KEYWORD: Final = "x-bilet-key-generation"
+# The first generation of a key: its subject has no generation suffix, as before generations.
+FIRST_GENERATION: Final = 1
 
 
 class KeyScope(StrEnum):
@@ -37,15 +48,27 @@ class KeyScope(StrEnum):
     HEALTH = "health"  # the special category of health data (152-FZ art. 10)
 
 
-def key_subject(subject: str, scope: KeyScope) -> str:
-    """The key-store subject of `scope`'s key of a participant (`subject`: their id)."""
-    return subject if scope is KeyScope.PARTICIPANT else f"{scope.value}:{subject}"
+def key_subject(subject: str, scope: KeyScope, generation: int = FIRST_GENERATION) -> str:
+    """The key-store subject of `scope`'s key of a participant (`subject`: their id), of
+    `generation` (the first has no suffix: `health:<id>`, later ones `health:<id>:<n>`)."""
+    if generation < FIRST_GENERATION:
+        raise ValueError(f"key generations start at {FIRST_GENERATION}, not {generation}")
+    if scope is KeyScope.PARTICIPANT and generation != FIRST_GENERATION:
+        raise ValueError("the participant key has one generation: its erasure is for good")
+    base = subject if scope is KeyScope.PARTICIPANT else f"{scope.value}:{subject}"
+    return base if generation == FIRST_GENERATION else f"{base}:{generation}"
 
 
-def health_key_subject(participant_id: object) -> str:
-    """The key-store subject of a participant's health key: destroying it destroys only the
-    health data, destroying both theirs (an erasure) destroys everything sealed."""
-    return key_subject(str(participant_id), KeyScope.HEALTH)
+def health_key_subject(participant_id: object, generation: int = FIRST_GENERATION) -> str:
+    """The key-store subject of a participant's health key of `generation`: destroying it
+    destroys only the health data it sealed, destroying every generation and the participant
+    key (an erasure) destroys everything sealed."""
+    return key_subject(str(participant_id), KeyScope.HEALTH, generation)
+
+
+def health_key_subjects(participant_id: object, up_to: int) -> tuple[str, ...]:
+    """The subjects of every generation of a participant's health key, the first to `up_to`."""
+    return tuple(health_key_subject(participant_id, n) for n in range(FIRST_GENERATION, up_to + 1))
 
 
 _BASE64: Final = r"^[A-Za-z0-9+/]+={0,2}$"
@@ -98,6 +121,45 @@ def personal(
     return Field(description=description, json_schema_extra=extra, **field)
 
 
+def key_generation_field(scope: KeyScope, description: str, **field: Any) -> Any:
+    """Declare the field that names the generation of `scope`'s key that seals the event's
+    fields of that scope (an int from `FIRST_GENERATION`; null or absent: the first)."""
+    if scope is KeyScope.PARTICIPANT:
+        raise ValueError("the participant key has one generation")
+    return Field(
+        description=description,
+        ge=FIRST_GENERATION,
+        json_schema_extra={GENERATION_KEYWORD: scope.value},
+        **field,
+    )
+
+
+@functools.cache
+def generation_fields(event_class: type[DomainEvent]) -> dict[KeyScope, str]:
+    """The field naming each scope's key generation, for the scopes an event declares one."""
+    out: dict[KeyScope, str] = {}
+    for name, info in event_class.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, Mapping) and GENERATION_KEYWORD in extra:
+            out[KeyScope(str(extra[GENERATION_KEYWORD]))] = name
+    return out
+
+
+def key_generations(
+    event_class: type[DomainEvent], values: Mapping[str, object]
+) -> dict[KeyScope, int]:
+    """The generation of each scope's key sealing an event of `event_class` whose clear fields
+    are `values` (a scope not named there: the first generation)."""
+    out: dict[KeyScope, int] = {}
+    for scope, name in generation_fields(event_class).items():
+        generation = values.get(name)
+        if isinstance(generation, int):
+            out[scope] = generation
+        elif generation is not None:
+            raise TypeError(f"{event_class.__name__}.{name} is a key generation: an int")
+    return out
+
+
 def _is_sealed(info: FieldInfo) -> bool:
     extra = info.json_schema_extra
     return isinstance(extra, Mapping) and SEALED_KEYWORD in extra
@@ -127,17 +189,22 @@ async def seal(
     subject: str,
     values: Mapping[str, object],
     scopes: Mapping[str, KeyScope] | None = None,
+    generations: Mapping[KeyScope, int] | None = None,
 ) -> dict[str, SealedValue]:
     """Encrypt each value for `subject` with the key of its scope (`scopes`, by field name: the
-    participant key where none is named), each bound to its field name; pass the result as the
-    event's keyword arguments. Values are JSON values (`date.isoformat()`, not a `date`)."""
+    participant key where none is named) of that scope's generation (`generations`: the first
+    where none is named), each bound to its field name; pass the result as the event's keyword
+    arguments. Values are JSON values (`date.isoformat()`, not a `date`)."""
     by_scope: dict[KeyScope, dict[str, object]] = {}
     for name, value in values.items():
         scope = KeyScope.PARTICIPANT if scopes is None else scopes.get(name, KeyScope.PARTICIPANT)
         by_scope.setdefault(scope, {})[name] = value
     out: dict[str, SealedValue] = {}
     for scope, group in by_scope.items():
-        encrypted = await cipher.encrypt(key_subject(subject, scope), group, list(group))
+        generation = (generations or {}).get(scope, FIRST_GENERATION)
+        encrypted = await cipher.encrypt(
+            key_subject(subject, scope, generation), group, list(group)
+        )
         out.update({name: SealedValue.model_validate(encrypted[name]) for name in group})
     return {name: out[name] for name in values}
 
@@ -162,6 +229,9 @@ async def unseal(
             envelopes.setdefault(scope, {})[name] = value.envelope()
         elif isinstance(value, ErasedValue):
             out[name] = ERASED
+    named = generation_fields(type(event)).values()
+    generations = key_generations(type(event), {name: getattr(event, name) for name in named})
     for scope, group in envelopes.items():
-        out.update(await cipher.decrypt(key_subject(event.subject, scope), group))
+        generation = generations.get(scope, FIRST_GENERATION)
+        out.update(await cipher.decrypt(key_subject(event.subject, scope, generation), group))
     return out

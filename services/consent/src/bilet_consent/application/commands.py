@@ -201,7 +201,8 @@ class ConsentCommands(ConsentCore):
 
         async def decide(attempt: Attempt) -> bool:
             fold = consents_of(participant_id)
-            decided = consents.decide(command, await attempt.state(fold))
+            state = await attempt.state(fold)
+            decided = consents.decide(command, state)
             # Health data is destroyed as soon as the consent to process it is withdrawn, and
             # alone (its own key): nothing may use it any more, so nothing keeps it (ADR 0017).
             health_withdrawn = [
@@ -210,11 +211,13 @@ class ConsentCommands(ConsentCore):
                 if isinstance(event, ConsentPurposesWithdrawn)
                 and Purpose.HEALTH_DATA in event.withdrawn
             ]
-            for withdrawal in health_withdrawn:
+            # Each withdrawal of it destroys the health key's generation in force (ADR 0026).
+            for generation, withdrawal in enumerate(health_withdrawn, state.health_generation):
                 await destroy_health_data(
                     self.cipher,
                     attempt,
                     withdrawal,
+                    generation,
                     now=self.clock(),
                     performed_by=ctx.principal.subject,
                     operator=self.operator,

@@ -1,7 +1,8 @@
 """Destruction of a participant's data when it is due (a withdrawal's date, or the end of a consent
-not renewed): both keys, the documents, then the record of it; and the job that finds who is due.
-Also the destruction of health data alone, at once, when only the consent to process it is
-withdrawn (`destroy_health_data`, docs/adr/0017)."""
+not renewed): the participant key and every generation of the health key, the documents, then the
+record of it; and the job that finds who is due. Also the destruction of health data alone, at
+once, when only the consent to process it is withdrawn: the health key's generation in force
+(`destroy_health_data`, docs/adr/0017, 0026)."""
 
 import logging
 import uuid
@@ -11,7 +12,7 @@ from uuid import UUID
 
 from bilet.application import Attempt
 from bilet.audit import Access
-from bilet.contracts import health_key_subject
+from bilet.contracts import health_key_subject, health_key_subjects
 from bilet.contracts.catalogue.consent import ConsentPurposesWithdrawn, ErasureReason
 from bilet.crypto import FieldCipher
 from bilet.eventstore import NO_STREAM
@@ -66,18 +67,20 @@ async def destroy_health_data(
     cipher: FieldCipher,
     attempt: Attempt,
     withdrawal: ConsentPurposesWithdrawn,
+    generation: int,
     *,
     now: datetime,
     performed_by: str,
     operator: str,
 ) -> UUID:
-    """Destroy a participant's health data at once (their health key), for a withdrawal of the
-    `health_data` purpose, and add its destruction record to `attempt` (the same commit as the
-    withdrawal). The key goes first: whatever then says "destroyed" is true, and a commit that
-    fails after it destroyed only what the guardian asked to stop anyway (erasing is idempotent,
-    a retry repeats nothing harmful). Returns the record's id."""
+    """Destroy a participant's health data at once (their health key of `generation`, the one
+    in force before this withdrawal), for a withdrawal of the `health_data` purpose, and add its
+    destruction record to `attempt` (the same commit as the withdrawal). The key goes first:
+    whatever then says "destroyed" is true, and a commit that fails after it destroyed only what
+    the guardian asked to stop anyway (erasing is idempotent, and a retry decides from the same
+    state, so it names the same generation). Returns the record's id."""
     participant_id = withdrawal.participant_id
-    await cipher.erase(health_key_subject(participant_id))
+    await cipher.erase(health_key_subject(participant_id, generation))
     record_id = health_destruction_record_id(participant_id, withdrawal.consent_id)
     record = DestructionRecorded(
         record_id=record_id,
@@ -100,7 +103,7 @@ async def destroy_health_data(
 class ConsentDestruction(ConsentCore):
     async def erase(self, participant_id: UUID, performed_by: str) -> ErasureOutcome | None:
         """Destroy a participant's data if it is due: the keys first (in the suite's key store:
-        the participant key and the health key),
+        the participant key and every generation of the health key),
         the documents next, then the record of it (`ParticipantErased` and the destruction
         record), so that whatever says "erased" is true. Safe to run twice, and on two replicas
         at once: the appends expect the stream's version, and both steps before are idempotent
@@ -134,7 +137,9 @@ class ConsentDestruction(ConsentCore):
                 assert ground is not None
                 withdrawn_on, valid_until = None, ground.valid_until
             await self.cipher.erase(str(participant_id))
-            await self.cipher.erase(health_key_subject(participant_id))
+            # Every generation of the health key, the one in force included (docs/adr/0026).
+            for subject in health_key_subjects(participant_id, state.health_generation):
+                await self.cipher.erase(subject)
             deleted = deleted_before + await self.documents.delete_participant(participant_id)
             deleted_before = deleted
             record = DestructionRecorded(

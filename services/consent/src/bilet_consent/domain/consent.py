@@ -7,6 +7,10 @@ withdraw some purposes (health data) and keep the rest, or withdraw the consent 
 withdrawal ends every pending and verified consent of the participant, their data is destroyed by
 `erase_by`, and after that nothing is accepted for them. A consent that ends (`valid_until`) with
 no newer one verified has the data destroyed `erasure_days` after its last day.
+
+Each withdrawal of health data destroys the generation of the participant's health key in force
+(docs/adr/0017, 0026): the state counts them, so the one in force is one further on, and an
+erasure destroys every generation up to it.
 """
 
 import uuid
@@ -32,6 +36,7 @@ from bilet.contracts.catalogue.consent import (
     Relationship,
 )
 from bilet.contracts.drafts import Decided, Unsealed
+from bilet.contracts.sealed import FIRST_GENERATION
 from bilet_consent.domain.errors import (
     AuthorityRequired,
     ConsentExists,
@@ -105,6 +110,14 @@ class ParticipantConsents:
     erased: bool = False
     # The consent the first whole withdrawal named (the ground in the destruction record).
     withdrawal: UUID | None = None
+    # How many withdrawals of health data destroyed a generation of the health key.
+    health_withdrawals: int = 0
+
+    @property
+    def health_generation(self) -> int:
+        """The generation of the health key in force: what the next withdrawal of health data
+        destroys, and the newest one identity may have sealed health data under."""
+        return FIRST_GENERATION + self.health_withdrawals
 
     def find(self, consent_id: UUID) -> Consent | None:
         return next((c for c in self.consents if c.consent_id == consent_id), None)
@@ -438,11 +451,14 @@ def evolve(state: ParticipantConsents, event: ConsentStreamEvent) -> Participant
         case ConsentPurposesWithdrawn():
             before = state.find(event.consent_id)
             assert before is not None
-            return _update(
+            changed = _update(
                 state,
                 event.consent_id,
                 withdrawn_purposes=before.withdrawn_purposes | frozenset(event.withdrawn),
             )
+            if Purpose.HEALTH_DATA not in event.withdrawn:
+                return changed
+            return replace(changed, health_withdrawals=state.health_withdrawals + 1)
         case ConsentWithdrawn():
             changed = _update(
                 state, event.consent_id, status=Status.WITHDRAWN, withdrawn_on=event.withdrawn_on

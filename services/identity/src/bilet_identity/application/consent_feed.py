@@ -25,10 +25,11 @@ ERASED: Final = ParticipantErased.event_type
 class ConsentFeedProjection(ConsentStateProjection):
     """The consent-state read model, plus `release` on each `ParticipantErased`.
 
-    Its name is the read model's (`identity_consent_v1`): a new name when this replaced the
-    erasure-only projection (`identity_erasure_release_v1`), so that its feed reads consent's
-    history from the start and the table holds every consent; the erasures it meets again
-    purge nothing more."""
+    Its name is the read model's (`identity_consent_v2`): a new name when this replaced the
+    erasure-only projection (`identity_erasure_release_v1`), and again when it began counting
+    the withdrawals of `health_data` (docs/adr/0026), so that its feed reads consent's history
+    from the start and the table holds every consent; the erasures it meets again purge nothing
+    more."""
 
     def __init__(self, release: Release) -> None:
         self._release = release

@@ -41,19 +41,6 @@ class ParticipantErasedError(DomainError):
         super().__init__("The participant's personal data was erased.")
 
 
-class HealthDataWithdrawn(DomainError):
-    """The participant's health key was destroyed (the consent to process health data was
-    withdrawn): no health data is recorded for them again under it (docs/adr/0017)."""
-
-    code = "health_data_withdrawn"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The consent to process this participant's health data was withdrawn and the data "
-            "destroyed; health data is no longer recorded for them."
-        )
-
-
 class UnknownPositionSource(DomainError):
     """A `BVB-Position` token of a service no read of identity is built from."""
 

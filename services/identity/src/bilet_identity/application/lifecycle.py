@@ -1,6 +1,7 @@
-"""A participant's life after registration: corrections of their details (the reservation follows),
-a move to another school, enrolment in a later season, a guardian's account linked; and what an
-entitled caller may see of them."""
+"""A participant's life after registration: corrections of their details (the reservation follows;
+health data under the health key's generation in force, or a new one after a withdrawal destroyed
+it, docs/adr/0026), a move to another school, enrolment in a later season, a guardian's account
+linked; and what an entitled caller may see of them."""
 
 from dataclasses import replace
 from uuid import UUID
@@ -14,12 +15,9 @@ from bilet.http.auth import Role
 from bilet_identity.application import access, streams
 from bilet_identity.application.access import Visibility
 from bilet_identity.application.catalogue import ReviewRequest
+from bilet_identity.application.consent_state import HEALTH_DATA
 from bilet_identity.application.details import HEALTH_FIELDS, personal_of
-from bilet_identity.application.errors import (
-    HealthDataWithdrawn,
-    ParticipantErasedError,
-    VersionConflict,
-)
+from bilet_identity.application.errors import ParticipantErasedError, VersionConflict
 from bilet_identity.application.inputs import (
     CommandContext,
     Committed,
@@ -29,7 +27,8 @@ from bilet_identity.application.inputs import (
 from bilet_identity.application.registration import Registration
 from bilet_identity.domain import participant as participants
 from bilet_identity.domain import profile as profiles
-from bilet_identity.domain.errors import UnknownParticipant
+from bilet_identity.domain.errors import HealthDataWithdrawn, UnknownParticipant
+from bilet_identity.domain.health import HealthConsent
 from bilet_identity.domain.people import RUSSIA, FullName, HealthLimitations, parse_snils
 
 PERSONAL_READ = ("full_name", "birth_date", "snils", "health_limitations", "accessibility_needs")
@@ -63,6 +62,14 @@ class ParticipantLife(Registration):
         caller's If-Match), a change since that version is a conflict, never retried."""
         access.require_role(ctx.principal, Role.REGISTRAR)
         stream_id = participants.stream_id(participant_id)
+        if self.consents is not None:
+            # Read-your-writes for the consent commands the caller names (a new consent that
+            # covers health data again, before health data is stated again).
+            await self.consents.await_tokens(ctx.tokens)
+        states_health = (
+            correction.has_health_limitations is not None
+            or correction.accessibility_needs is not None
+        )
 
         async def decide(attempt: Attempt) -> list[str]:
             loaded = await attempt.load(streams.participant(participant_id))
@@ -89,6 +96,9 @@ class ParticipantLife(Registration):
                     correction.has_health_limitations, correction.health_limitation_kind
                 )
             )
+            destroyed = states_health and await self._health_key_destroyed(
+                participant_id, state.health_generation
+            )
             decided = participants.decide(
                 participants.CorrectDetails(
                     participant_id=participant_id,
@@ -101,6 +111,10 @@ class ParticipantLife(Registration):
                     health=health,
                     grade=correction.grade,
                     accessibility_needs=correction.accessibility_needs,
+                    health_key_destroyed=destroyed,
+                    health_consent=await self._health_consent(participant_id)
+                    if destroyed
+                    else None,
                 ),
                 state,
             )
@@ -129,9 +143,10 @@ class ParticipantLife(Registration):
                 conflict=lambda: VersionConflict(expected_version),
             )
         except SubjectErased as erased:
-            # Sealing found a destroyed key: health data after a withdrawal of its consent (the
-            # participant key's destruction is refused above, before anything is decided).
-            if erased.subject == health_key_subject(participant_id):
+            # Sealing found a destroyed key: a generation of the health key destroyed by a
+            # withdrawal since it was decided (the participant key's destruction is refused
+            # above, before anything is decided).
+            if erased.subject != str(participant_id):
                 raise HealthDataWithdrawn() from None
             raise ParticipantErasedError() from None
         if outcome.value:
@@ -272,3 +287,18 @@ class ParticipantLife(Registration):
         if self.consents is None:
             return frozenset()
         return await self.consents.purposes_in_force(participant_id, self.today())
+
+    async def _health_key_destroyed(self, participant_id: UUID, generation: int) -> bool:
+        """Whether the health key of `generation` was destroyed. Asked only of the generation
+        that is to seal health data now: where it lives, its key is made (or found) here."""
+        try:
+            await self.cipher.prepare([health_key_subject(participant_id, generation)])
+        except SubjectErased:
+            return True
+        return False
+
+    async def _health_consent(self, participant_id: UUID) -> HealthConsent | None:
+        if self.consents is None:
+            return None
+        in_force = await self.consents.in_force(participant_id, self.today())
+        return HealthConsent(HEALTH_DATA in in_force.purposes, in_force.health_generation)

@@ -167,6 +167,20 @@ class NothingToCorrect(DomainError):
         super().__init__("A correction changes at least one detail.")
 
 
+class HealthDataWithdrawn(DomainError):
+    """Health data stated after a withdrawal of the consent to process it destroyed its key, while
+    no consent in force covers it again (docs/adr/0017, 0026): it is not recorded."""
+
+    code = "health_data_withdrawn"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The consent to process this participant's health data was withdrawn and the data "
+            "destroyed; health data is recorded for them again only under a new consent that "
+            "covers it."
+        )
+
+
 class TooManyGuardians(DomainError):
     code = "too_many_guardians"
 

@@ -2,7 +2,10 @@
 
 Stream `participant-<id>`. Decisions that involve personal data return `Unsealed` drafts (see
 `bilet.contracts.drafts`); a registration's uniqueness nationwide is the reservation's decision
-(`reservation`), taken in the same atomic append.
+(`reservation`), taken in the same atomic append. Health data is sealed under a generation of the
+participant's health key: a registration under the first, a correction under the one in force,
+or, once a withdrawal destroyed it, under a new one if a consent covers health data again
+(docs/adr/0026).
 """
 
 from collections.abc import Sequence
@@ -19,6 +22,7 @@ from bilet.contracts.catalogue.identity import (
     ParticipantRegistered,
 )
 from bilet.contracts.drafts import Unsealed
+from bilet.contracts.sealed import FIRST_GENERATION
 from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet_identity.domain.eligibility import Ineligibility, ineligibility
 from bilet_identity.domain.errors import (
@@ -33,6 +37,7 @@ from bilet_identity.domain.errors import (
     UnknownSchool,
     UnknownSeason,
 )
+from bilet_identity.domain.health import HEALTH_FIELDS, HealthConsent, health_generation
 from bilet_identity.domain.people import (
     FullName,
     HealthLimitations,
@@ -64,6 +69,8 @@ class Participant:
     season: int
     grade: int
     enrolments: tuple[Enrolment, ...]
+    # The generation of the health key the participant's health data is sealed under now.
+    health_generation: int = FIRST_GENERATION
 
     def enrolled_in(self, season: int) -> bool:
         return any(e.season == season for e in self.enrolments)
@@ -89,7 +96,10 @@ class RegisterParticipant:
 @dataclass(frozen=True, slots=True)
 class CorrectDetails:
     """Set what changes; None leaves a detail as it is. `current` is the plaintext in force,
-    health data included (None where it is not known: any value given then is a change)."""
+    health data included (None where it is not known: any value given then is a change).
+    `health_key_destroyed` says whether the key of the participant's health generation was
+    destroyed, and `health_consent` what the consents say, both needed only when health data is
+    stated (the application asks only then)."""
 
     participant_id: UUID
     reason: CorrectionReason
@@ -101,6 +111,8 @@ class CorrectDetails:
     health: HealthLimitations | None = None
     grade: int | None = None
     accessibility_needs: tuple[AccessibilityNeed, ...] | None = None
+    health_key_destroyed: bool = False
+    health_consent: HealthConsent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +265,10 @@ def _correct(
         needs = _distinct(command.accessibility_needs)
         if current.accessibility_needs is None or set(needs) != set(current.accessibility_needs):
             personal["accessibility_needs"] = [need.value for need in needs]
+    if personal.keys() & HEALTH_FIELDS:
+        clear["key_generation"] = health_generation(
+            state.health_generation, command.health_key_destroyed, command.health_consent
+        )
     if not personal and len(clear) == 2:
         return []  # everything is as stated already: nothing happened
     return [Unsealed(ParticipantDetailsCorrected, clear=clear, personal=personal)]
@@ -318,6 +334,7 @@ def evolve(state: Participant | None, event: ParticipantEvent) -> Participant | 
                 state,
                 grade=grade,
                 enrolments=_with_current(state, grade=grade),
+                health_generation=event.key_generation or state.health_generation,
             )
         case ParticipantMovedToSchool(), Participant():
             return replace(

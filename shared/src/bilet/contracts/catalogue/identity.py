@@ -5,7 +5,8 @@ The de-duplication key of a child (ФИО + date of birth + СНИЛС) never le
 keeps its own uniqueness reservations. Published events carry the opaque participant id, and the
 personal data only sealed with the participant's key; health data (ОВЗ and the accessibility
 needs derived from it) sealed with the participant's health key, so that it can be destroyed
-alone (docs/adr/0017).
+alone (docs/adr/0017), and stated again under a new generation of it once a new consent covers it
+(docs/adr/0026).
 """
 
 from datetime import date
@@ -17,7 +18,14 @@ from pydantic import Field, model_validator
 
 from bilet.contracts.base import DomainEvent
 from bilet.contracts.registry import JsonObject, published, upcaster
-from bilet.contracts.sealed import ERASED_VALUE, KeyScope, Sealed, personal
+from bilet.contracts.sealed import (
+    ERASED_VALUE,
+    FIRST_GENERATION,
+    KeyScope,
+    Sealed,
+    key_generation_field,
+    personal,
+)
 from bilet.contracts.vocabulary import (
     AccessibilityNeeds,
     Grade,
@@ -265,6 +273,8 @@ class CorrectionReason(StrEnum):
 
 
 _NOT_CORRECTED = frozenset({"participant_id", "reason"})
+# Naming the health key's generation corrects nothing by itself.
+_NOT_CORRECTED_V3 = _NOT_CORRECTED | {"key_generation"}
 
 
 @published
@@ -296,14 +306,16 @@ class ParticipantDetailsCorrectedV1(_Participant):
 
 
 @published
-class ParticipantDetailsCorrected(_Participant):
+class ParticipantDetailsCorrectedV2(_Participant):
     """The school corrected a participant's details. Every field that is set replaces the
     previous value; a field left null is unchanged. Sealed fields are sealed anew, health data
     (health limitations, accessibility needs) with the participant's health key.
 
     Version 2 seals the accessibility needs (in the clear in v1) and moves the health limitations
     to the health key; v1 health fields read as erased (withheld), as in `ParticipantRegistered`
-    v3."""
+    v3.
+
+    Superseded by version 3 (the health key's generation); read through the upcaster."""
 
     event_type: ClassVar[str] = "ParticipantDetailsCorrected"
     schema_version: ClassVar[int] = 2
@@ -335,9 +347,71 @@ class ParticipantDetailsCorrected(_Participant):
         return self
 
 
+@published
+class ParticipantDetailsCorrected(_Participant):
+    """The school corrected a participant's details. Every field that is set replaces the
+    previous value; a field left null is unchanged. Sealed fields are sealed anew, health data
+    (health limitations, accessibility needs) with the participant's health key of the generation
+    `key_generation` names.
+
+    Version 3 names that generation (docs/adr/0026): after a withdrawal of the consent to process
+    health data destroyed the health key, a new consent covering it lets the school state it
+    again under a new generation, while what the destroyed one sealed stays unreadable. Versions
+    1 and 2 are read as of the first generation (the key every earlier event was sealed with)."""
+
+    event_type: ClassVar[str] = "ParticipantDetailsCorrected"
+    schema_version: ClassVar[int] = 3
+
+    participant_id: UUID
+    reason: CorrectionReason
+    grade: Grade | None = None
+    full_name: Sealed | None = personal("ФИО.", FULL_NAME, default=None)
+    birth_date: Sealed | None = personal("Date of birth.", BIRTH_DATE, default=None)
+    snils: Sealed | None = personal("СНИЛС.", SNILS, default=None)
+    health_limitations: Sealed | None = personal(
+        "Health limitations (ОВЗ) and their kind.",
+        HEALTH_LIMITATIONS,
+        scope=KeyScope.HEALTH,
+        default=None,
+    )
+    accessibility_needs: Sealed | None = personal(
+        "Accommodations the participant needs.",
+        ACCESSIBILITY_NEEDS,
+        scope=KeyScope.HEALTH,
+        default=None,
+    )
+    key_generation: int | None = key_generation_field(
+        KeyScope.HEALTH,
+        "The generation of the health key that seals the health fields set here (1: the first,"
+        " sealed as every earlier event was); set exactly when a health field is.",
+        default=None,
+    )
+
+    @model_validator(mode="after")
+    def _corrects_something(self) -> Self:
+        corrected = (name for name in type(self).model_fields if name not in _NOT_CORRECTED_V3)
+        if all(getattr(self, name) is None for name in corrected):
+            raise ValueError("a correction changes at least one field")
+        return self
+
+    @model_validator(mode="after")
+    def _generation_with_health(self) -> Self:
+        states_health = any(getattr(self, name) is not None for name in _HEALTH_FIELDS)
+        if states_health != (self.key_generation is not None):
+            raise ValueError("key_generation is set exactly when a health field is")
+        return self
+
+
 @upcaster("ParticipantDetailsCorrected", from_version=1)
 def _details_corrected_v1_to_v2(data: JsonObject) -> JsonObject:
     return _health_withheld(data)
+
+
+@upcaster("ParticipantDetailsCorrected", from_version=2)
+def _details_corrected_v2_to_v3(data: JsonObject) -> JsonObject:
+    # Everything sealed before generations was sealed with the first generation's key.
+    states_health = any(data.get(name) is not None for name in _HEALTH_FIELDS)
+    return {**data, "key_generation": FIRST_GENERATION if states_health else None}
 
 
 @published

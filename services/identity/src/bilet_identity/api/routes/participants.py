@@ -212,13 +212,13 @@ def _expected_version(if_match: str | None) -> int | None:
     name="correct_participant",
     tags=["participants"],
     summary="Correct a participant's details (the registrar of their school)",
-    responses=problems(403, 404, 409, 422),
+    responses=problems(400, 403, 404, 409, 422),
 )
 async def correct_participant(
     participant_id: UUID,
     body: CorrectParticipantRequest,
     service: Service,
-    context: Context,
+    context: ContextWithPositions,
     response: Response,
     if_match: Annotated[
         str | None,
@@ -227,6 +227,8 @@ async def correct_participant(
             pattern=r'^(W/)?"?[0-9]{1,18}"?$',
         ),
     ] = None,
+    # Declared for the OpenAPI document (its bound, its meaning); `context` parses the tokens.
+    positions: PositionHeader = None,
 ) -> ParticipantChangedResponse:
     """Correct a participant's details: send only what changes (an empty `middle_name` removes
     it) and why (`reason`, default a typing error). A new СНИЛС, name or birth date moves the
@@ -234,13 +236,23 @@ async def correct_participant(
     With `If-Match` (the `ETag` of GET) a change since that version is refused, never merged.
     Answers the new `ETag`, `version` and `BVB-Position`.
 
+    Health data (`health_limitations`, `accessibility_needs`) may be stated before any consent
+    (it is sealed and shown to nobody until a consent covers it). Once a withdrawal of
+    `health_data` destroyed it, it is recorded again only while a verified consent in force
+    covers `health_data` again, under a new health key: what was destroyed stays unreadable.
+    Whether a consent covers it comes from identity's read model of the consent service's
+    stream: after verifying a new consent, send its `BVB-Position` here.
+
     **Who:** the registrar of the participant's school only.
 
-    **Refusals:** 403 `forbidden` (another role), 404 `unknown_participant` (also another
+    **Refusals:** 400 `invalid_position_token` (malformed, or of a service other than identity
+    and consent); 403 `forbidden` (another role), 404 `unknown_participant` (also another
     school's pupil), 409 `version_conflict`, `duplicate_participant`, `duplicate_needs_review`,
-    `participant_erased`, `health_data_withdrawn` (health data sent after its consent was
-    withdrawn); 422 `nothing_to_correct`, `invalid_snils`, `invalid_details`, `not_eligible`
-    (a grade the season does not admit), `invalid_request` (also a malformed `If-Match`).
+    `participant_erased`, `health_data_withdrawn` (health data sent after a withdrawal of
+    `health_data` destroyed it, while no consent in force covers it again),
+    `not_yet_visible` (a consent token not applied within 2 s; `Retry-After`); 422
+    `nothing_to_correct`, `invalid_snils`, `invalid_details`, `not_eligible` (a grade the
+    season does not admit), `invalid_request` (also a malformed `If-Match`).
     """
     committed = await service.correct_participant(
         context,
