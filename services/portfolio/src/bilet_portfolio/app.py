@@ -62,6 +62,7 @@ from bilet_portfolio.api.streams import UpdateStreams
 from bilet_portfolio.application.errors import PortfolioError
 from bilet_portfolio.application.listing import ListCursors
 from bilet_portfolio.application.service import PortfolioQueries
+from bilet_portfolio.application.view_cache import ViewCache
 from bilet_portfolio.settings import SERVICE_NAME, SOURCES, PortfolioSettings, topic_of
 
 _log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
                 EventStoreAuditLog(audit_store),
                 cursors=ListCursors(list_cursor_key(settings)),
                 wait_timeout=settings.portfolio_wait_timeout,
+                views=ViewCache(settings.portfolio_view_cache_size),
             )
             yield
 
