@@ -30,7 +30,7 @@ async def read(service: "Service", pid: UUID, headers: dict[str, str]) -> Any:
 
 
 async def audited_reads(service: "Service", actor: str) -> list[dict[str, Any]]:
-    store = service.app.state.portfolio.audit._store
+    store = service.app.state.audit_store
     records = [
         json.loads(event.data)
         for event in await store.read_all(0, 1000)
