@@ -9,7 +9,9 @@ target <= 20 ms) and `portfolio.get.not_modified.throughput` (target ratio >= 0.
   career events with mentors' feedback, recommendations; ~11 KB of JSON), read by the school's
   navigator, so the name and the comments are decrypted with the pupil's key and every read is
   audited (an append to the portfolio's own SQLite store) — the real path. Requests go round the
-  pupils of the school.
+  pupils of the school; after the warm-up every pupil's answer has been rendered once, so the
+  measured reads are repeated reads, answered from the cache of rendered answers (ADR 0025:
+  access, the consent gate and the audit record still per read), as a gateway's polling is.
 - peer: a bare FastAPI route in its own uvicorn process answering the same bytes as a constant
   (and the same ETag).
 - both servers pinned to the same core with `taskset` when there is one to spare (the lines say
