@@ -45,8 +45,8 @@ format: env  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: env  ## benchmarks: JSON lines, each a ratio against a peer measured in the same run
-	$(VENV)/bin/python -m benchmarks
+bench: env system  ## start Kafka and PostgreSQL, run the benchmarks: JSON lines, then a table (QUICK=1, ONLY=name)
+	scripts/bench.sh $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ONLY),--only $(ONLY))
 
 contracts: env  ## regenerate docs/contracts (JSON Schemas, AsyncAPI 3) and seed golden samples of new event versions
 	$(VENV)/bin/python -m bilet.contracts.export

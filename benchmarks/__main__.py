@@ -1,19 +1,27 @@
-"""`make bench`: runs every `benchmarks/bench_*.py` and prints one JSON object per line.
+"""`make bench`: runs every `benchmarks/bench_*.py`, prints one JSON object per line on stdout,
+then a table of all figures (bench, ours, peer, ratio, target, met or not) on stderr, so that
+stdout stays JSON lines (`make bench > results.jsonl` still shows the table).
 
-Each module defines `run(quick: bool) -> AsyncIterator[BenchResult]`. `BENCH_QUICK=1` asks for a
-short run (under a minute in all); `BENCH_ONLY=name` runs the modules whose name contains it.
+Each module defines `run(quick: bool) -> AsyncIterator[BenchResult]`. Every figure is the median
+of three rounds of at least a second of work each (`benchmarks/rounds.py`); `--quick` (or
+`BENCH_QUICK=1`) asks for smaller workloads for development, still three rounds;
+`--only NAME` (or `BENCH_ONLY=NAME`) runs the modules whose name contains it. `make bench`
+starts Kafka and PostgreSQL first (`scripts/bench.sh`); run directly without them, the benches
+that need them print `"skipped": true` lines with the reason.
 """
 
+import argparse
 import asyncio
 import importlib
 import os
 import pkgutil
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import cast
 
 import benchmarks
 from benchmarks.result import BenchResult
+from benchmarks.table import render
 
 BenchRun = Callable[[bool], AsyncIterator[BenchResult]]
 
@@ -27,17 +35,47 @@ def discover(only: str | None) -> list[str]:
     return sorted(names)
 
 
-async def main() -> int:
-    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
-    names = discover(os.environ.get("BENCH_ONLY") or None)
+def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Bilet's benchmarks: JSON lines on stdout, each figure against a peer "
+        "measured in the same run (median of three rounds), then a table on stderr.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
+        help="smaller workloads for development (still three rounds of >= 1 s); also BENCH_QUICK=1",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="NAME",
+        default=os.environ.get("BENCH_ONLY") or None,
+        help="run the modules whose name contains NAME (eventstore, portfolio, projections, "
+        "relay, audit); also BENCH_ONLY=NAME",
+    )
+    parser.add_argument(
+        "--no-table", action="store_true", help="JSON lines only, without the closing table"
+    )
+    return parser.parse_args(argv)
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
+    names = discover(args.only)
     if not names:
         print("no benchmarks matched", file=sys.stderr)
         return 0
+    results: list[BenchResult] = []
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         run = cast(BenchRun, module.run)
-        async for result in run(quick):
+        async for result in run(args.quick):
+            results.append(result)
             print(result.to_json_line(), flush=True)
+    if not args.no_table:
+        mode = "quick" if args.quick else "full"
+        print(f"\n{mode} run, medians of three rounds:\n{render(results)}", file=sys.stderr)
     return 0
 
 

@@ -12,21 +12,21 @@ Figures are milliseconds for one answer (lower is better; the ratio is ours / pe
   and must return the same records (checked).
 
 Queries: `audit.who_read.actor_24h` (one account, last 24 hours) and `audit.who_read.subject_7d`
-(one child, last 7 days). Rounds: quick 1, full 3, sides alternating, medians reported, after an
-untimed warm-up of each side.
+(one child, last 7 days). Rounds: 3 (quick too), sides alternating, medians reported, after an
+untimed warm-up of each side; a round repeats its query for at least a second and reports the
+mean time of one answer (`benchmarks/rounds.py`).
 """
 
 import asyncio
 import random
-import statistics
 import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.result import BenchResult
+from benchmarks.rounds import ROUNDS, median, per_call, rounds_detail
 from bilet.audit import AUDIT_CATEGORY, Access, AuditRecord, EventStoreAuditLog
 from bilet.audit_query import PAGE_SIZE, AuditEntry, AuditQuery, select, who_read
 from bilet.eventstore import START, EventStore
@@ -44,8 +44,8 @@ class Sizes:
     rounds: int
 
 
-QUICK = Sizes(records=20_000, rounds=1)
-FULL = Sizes(records=200_000, rounds=3)
+QUICK = Sizes(records=20_000, rounds=ROUNDS)
+FULL = Sizes(records=200_000, rounds=ROUNDS)
 
 
 async def seed(stores: Mapping[str, EventStore], records: int) -> None:
@@ -85,12 +85,6 @@ async def scan_category(stores: Mapping[str, EventStore], query: AuditQuery) -> 
     return entries
 
 
-async def timed(answer: Callable[[], Awaitable[list[AuditEntry]]]) -> tuple[float, int]:
-    started = time.perf_counter()
-    found = await answer()
-    return (time.perf_counter() - started) * 1000, len(found)
-
-
 async def measure(
     name: str, stores: Mapping[str, EventStore], query: AuditQuery, sizes: Sizes
 ) -> BenchResult:
@@ -100,22 +94,28 @@ async def measure(
     async def peer() -> list[AuditEntry]:
         return await scan_category(stores, query)
 
-    if await ours() != await peer():  # also the warm-up
+    found = await ours()
+    if found != await peer():  # also the warm-up
         raise AssertionError(f"{name}: the two sides disagree")
     ours_ms: list[float] = []
     peer_ms: list[float] = []
-    found = 0
-    for _ in range(sizes.rounds):
-        elapsed, found = await timed(ours)
-        ours_ms.append(elapsed)
-        elapsed, _ = await timed(peer)
-        peer_ms.append(elapsed)
+    for number in range(sizes.rounds):
+        sides = ((ours, ours_ms), (peer, peer_ms))
+        for answer, times in sides if number % 2 == 0 else sides[::-1]:
+            calls, seconds = await per_call(answer)
+            times.append(seconds / calls * 1000)
     return BenchResult(
         name,
-        statistics.median(ours_ms),
-        statistics.median(peer_ms),
+        median(ours_ms),
+        median(peer_ms),
         UNIT,
-        {"records": sizes.records, "days": DAYS, "stores": len(SERVICES), "found": found},
+        {
+            "records": sizes.records,
+            "days": DAYS,
+            "stores": len(SERVICES),
+            "found": len(found),
+            **rounds_detail(ours_ms, peer_ms),
+        },
     )
 
 

@@ -1,15 +1,17 @@
 """The portfolio service: its main read against a bare endpoint, and command-to-visible latency
 through the real pipeline against Kafka's own round trip, each pair measured in the same run.
 
-`portfolio.get.throughput` (requests/s; target ratio >= 0.7) and `portfolio.get.p99` (ms;
-target <= 20 ms):
+`portfolio.get.throughput` (requests/s; target ratio >= 0.7), `portfolio.get.p99` (ms;
+target <= 20 ms) and `portfolio.get.not_modified.throughput` (target ratio >= 0.9):
 - ours: `GET /portfolio/v1/participants/{id}` of the real app (`create_app`, uvicorn with its
   defaults minus the access log, one process) over a prepared SQLite `var/`: a school of pupils
   with whole portfolios (`benchmarks.portfolio_world`: consent, three stages with results, three
   career events with mentors' feedback, recommendations; ~11 KB of JSON), read by the school's
   navigator, so the name and the comments are decrypted with the pupil's key and every read is
   audited (an append to the portfolio's own SQLite store) — the real path. Requests go round the
-  pupils of the school.
+  pupils of the school; after the warm-up every pupil's answer has been rendered once, so the
+  measured reads are repeated reads, answered from the cache of rendered answers (ADR 0025:
+  access, the consent gate and the audit record still per read), as a gateway's polling is.
 - peer: a bare FastAPI route in its own uvicorn process answering the same bytes as a constant
   (and the same ETag).
 - both servers pinned to the same core with `taskset` when there is one to spare (the lines say
@@ -29,7 +31,8 @@ target <= 20 ms):
   after the run (the audit append, `PortfolioQueries.check` — all a 304 needs —, `.portfolio`).
 - the p99 line is at the throughput run's concurrency (8: the server saturated, so it includes
   queueing); `p99_ms_one_at_a_time` is the same read with one connection (no queueing).
-- rounds: quick 1 of 2 s a side, full 3 of 10 s (sides alternate), after a warm-up; the medians.
+- rounds: 3 (quick too) of 2 s a side (quick) or of 10 s (full), sides alternating, after a
+  warm-up; the medians, and each side's rounds with their spread.
   The 1-minute load average before and after says how much else ran on the machine.
 
 `portfolio.command_to_visible.p50` / `.p99` (ms; target p99 <= 100 ms at 500 commands/s):
@@ -97,7 +100,8 @@ from benchmarks.infra import (
 )
 from benchmarks.portfolio_processes import CONSTANT_PATH, HOST, KIT_PATH
 from benchmarks.portfolio_world import World, prepare
-from benchmarks.result import BenchResult
+from benchmarks.result import BenchResult, ours_at_most, ratio_at_least
+from benchmarks.rounds import ROUNDS, rounds_detail
 from bilet.http import Role
 from bilet.http.auth import Principal
 from bilet.http.devkeys import ensure_development_keys
@@ -105,6 +109,7 @@ from bilet_portfolio.settings import PortfolioSettings
 
 REPO = Path(__file__).resolve().parent.parent
 GET_RATIO_TARGET = 0.7
+NOT_MODIFIED_RATIO_TARGET = 0.9
 GET_P99_TARGET_MS = 20.0
 COMMAND_P99_TARGET_MS = 100.0
 COMMAND_RATE_TARGET = 500
@@ -120,8 +125,8 @@ class GetSizes:
     rounds: int
 
 
-GET_QUICK = GetSizes(pupils=100, seconds=2.0, warmup=0.5, rounds=1)
-GET_FULL = GetSizes(pupils=300, seconds=10.0, warmup=2.0, rounds=3)
+GET_QUICK = GetSizes(pupils=100, seconds=2.0, warmup=0.5, rounds=ROUNDS)
+GET_FULL = GetSizes(pupils=300, seconds=10.0, warmup=2.0, rounds=ROUNDS)
 
 
 # ---------------------------------------------------------------------- the load generator
@@ -369,7 +374,7 @@ def _side(loads: list[Load]) -> tuple[float, float, list[float]]:
     return (
         statistics.median(load.throughput for load in loads),
         statistics.median(load.p(0.99) for load in loads),
-        [round(load.throughput) for load in loads],
+        [load.throughput for load in loads],
     )
 
 
@@ -480,8 +485,6 @@ async def get_benches(quick: bool) -> list[BenchResult]:
         "load_average_before_after": [load_before, _load_average()],
         "quick": quick,
     }
-    p99_met = ours_p99 <= GET_P99_TARGET_MS
-    ratio_met = ours_tp / peer_tp >= GET_RATIO_TARGET
     return [
         BenchResult(
             "portfolio.get.throughput",
@@ -490,16 +493,14 @@ async def get_benches(quick: bool) -> list[BenchResult]:
             "requests/s",
             {
                 **common,
-                "rounds_ours": ours_rounds,
-                "rounds_peer": peer_rounds,
-                "target_ratio": GET_RATIO_TARGET,
-                "met": ratio_met,
+                **rounds_detail(ours_rounds, peer_rounds),
                 "unaudited_requests_per_s": round(unaudited_tp, 1),
                 "unaudited_rounds": unaudited_rounds,
                 "audit_share": round(audit_share, 3),
                 "in_process_latency_ms": breakdown,
                 "notes": notes,
             },
+            (ratio_at_least(GET_RATIO_TARGET),),
         ),
         BenchResult(
             "portfolio.get.p99",
@@ -513,9 +514,9 @@ async def get_benches(quick: bool) -> list[BenchResult]:
                 "p99_ms_one_at_a_time": round(_side(loads["ours_1"])[1], 2),
                 "peer_p99_ms_one_at_a_time": round(_side(loads["peer_1"])[1], 2),
                 "met_one_at_a_time": _side(loads["ours_1"])[1] <= GET_P99_TARGET_MS,
-                "target_ms": GET_P99_TARGET_MS,
-                "met": p99_met,
+                "rounds_ours_p99_ms": [round(load.p(0.99), 2) for load in loads["ours"]],
             },
+            (ours_at_most(GET_P99_TARGET_MS),),
         ),
         BenchResult(
             "portfolio.get.not_modified.throughput",
@@ -524,12 +525,11 @@ async def get_benches(quick: bool) -> list[BenchResult]:
             "requests/s",
             {
                 **common,
-                "rounds_ours": ours304_rounds,
-                "rounds_peer": peer304_rounds,
+                **rounds_detail(ours304_rounds, peer304_rounds),
                 "service_kit_304_requests_per_s": round(kit304_tp, 1),
-                "target_ratio": GET_RATIO_TARGET,
-                "met": ours304_tp / peer304_tp >= GET_RATIO_TARGET,
+                "kit_304_vs_bare_route": round(kit304_tp / peer304_tp, 3),
             },
+            (ratio_at_least(NOT_MODIFIED_RATIO_TARGET),),
         ),
         BenchResult(
             "portfolio.get.throughput.vs_service_kit",
@@ -540,8 +540,7 @@ async def get_benches(quick: bool) -> list[BenchResult]:
                 **common,
                 "peer_is": "the same constant behind create_service_app (guard, metrics, "
                 "bearer token verified): the portfolio's own work against the kit's floor",
-                "rounds_ours": ours_rounds,
-                "rounds_peer": kit_rounds,
+                **rounds_detail(ours_rounds, kit_rounds),
                 "kit_p99_ms": round(kit_p99, 2),
                 "kit_vs_bare_route": round(kit_tp / peer_tp, 3),
                 "kit_304_p99_ms": round(kit304_p99, 2),
@@ -553,7 +552,8 @@ async def get_benches(quick: bool) -> list[BenchResult]:
             ours304_p99,
             peer304_p99,
             "ms",
-            {**common, "target_ms": GET_P99_TARGET_MS, "met": ours304_p99 <= GET_P99_TARGET_MS},
+            common,
+            (ours_at_most(GET_P99_TARGET_MS),),
         ),
     ]
 
@@ -1039,11 +1039,12 @@ async def command_benches(quick: bool) -> list[BenchResult]:
             **figures,
             "hops_ms": split,
             "peer_run": peer_figures,
-            "p99_met": figures["p99_ms"] <= COMMAND_P99_TARGET_MS,
             "kept_up": figures["achieved_per_s"] >= KEPT_UP * rate,
             "rate_met": figures["achieved_per_s"] >= KEPT_UP * COMMAND_RATE_TARGET,
         }
         for fraction, label in ((0.5, "p50"), (0.99, "p99")):
+            # The target is the p99 at the target rate: the main run's line only.
+            judged = label == "p99" and not suffix_name and not quick
             results.append(
                 BenchResult(
                     f"portfolio.command_to_visible{suffix_name}.{label}",
@@ -1051,6 +1052,7 @@ async def command_benches(quick: bool) -> list[BenchResult]:
                     percentile(peer.samples, fraction) * 1000,
                     "ms",
                     extra,
+                    (ours_at_most(COMMAND_P99_TARGET_MS),) if judged else (),
                 )
             )
     return results

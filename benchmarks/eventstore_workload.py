@@ -5,9 +5,10 @@ bytes on both sides; the model it decodes into is a small frozen pydantic model.
 """
 
 import json
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict
@@ -70,6 +71,20 @@ class Sizes:
     writers: int = 16
     page: int = 1000  # read_all page size
     seed_batch: int = 1000  # events per commit when seeding
+
+    def scaled(self, factor: float) -> "Sizes":
+        """The timed workloads `factor` times larger (a round too short to judge grows)."""
+
+        def more(count: int) -> int:
+            return max(count + 1, math.ceil(count * factor))
+
+        return replace(
+            self,
+            appends=more(self.appends),
+            decide_ops=more(self.decide_ops),
+            decide_streams=more(self.decide_streams),
+            read_all_events=more(self.read_all_events),
+        )
 
 
 FULL = Sizes(

@@ -27,7 +27,7 @@ from typing import Final
 
 from fastapi import FastAPI
 
-from bilet.audit import EventStoreAuditLog
+from bilet.audit import AuditLog, EventStoreAuditLog
 from bilet.contracts import CATALOGUE
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
@@ -46,6 +46,7 @@ from bilet.projections import (
     rebuild_from_stores,
 )
 from bilet_portfolio.adapters import layout
+from bilet_portfolio.adapters.audit_thread import AuditThread
 from bilet_portfolio.adapters.lag import KafkaLag, LagProbe, StoreLag, keep_sampling
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
@@ -62,6 +63,7 @@ from bilet_portfolio.api.streams import UpdateStreams
 from bilet_portfolio.application.errors import PortfolioError
 from bilet_portfolio.application.listing import ListCursors
 from bilet_portfolio.application.service import PortfolioQueries
+from bilet_portfolio.application.view_cache import ViewCache
 from bilet_portfolio.settings import SERVICE_NAME, SOURCES, PortfolioSettings, topic_of
 
 _log = logging.getLogger(__name__)
@@ -121,8 +123,16 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
                 app.state.layout_outdated = False
             if not app.state.layout_outdated:  # else left as it is, for the rebuild to replace
                 await read_model.install(projection)
-            audit_store = await open_audit_store(settings)
-            stack.push_async_callback(audit_store.close)
+            audit: AuditLog
+            if settings.event_store == "sqlite":
+                # Its commits must not stop the API's loop (adapters/audit_thread.py).
+                audit_thread = await AuditThread.open(lambda: open_audit_store(settings))
+                stack.push_async_callback(audit_thread.close)
+                audit, audit_store = audit_thread, audit_thread.store
+            else:
+                audit_store = await open_audit_store(settings)
+                stack.push_async_callback(audit_store.close)
+                audit = EventStoreAuditLog(audit_store)
             keystore = await open_key_store(settings)
             stack.push_async_callback(keystore.close)
             metrics: ProjectionMetrics = app.state.projection_metrics
@@ -159,14 +169,16 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             stack.callback(streams.unchain_signals)
             stack.callback(streams.close)  # runs first: open streams end before stores close
             app.state.read_model = read_model
+            app.state.audit_store = audit_store
             app.state.lag = lag
             app.state.update_streams = streams
             app.state.portfolio = PortfolioQueries(
                 SqlPortfolioReader(read_model, projection),
                 FieldCipher(keystore),
-                EventStoreAuditLog(audit_store),
+                audit,
                 cursors=ListCursors(list_cursor_key(settings)),
                 wait_timeout=settings.portfolio_wait_timeout,
+                views=ViewCache(settings.portfolio_view_cache_size),
             )
             yield
 

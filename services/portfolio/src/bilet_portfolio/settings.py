@@ -25,6 +25,8 @@ class PortfolioSettings(PlatformSettings):
     portfolio_sse_poll_seconds: float = Field(default=0.25, gt=0, le=10)
     portfolio_sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     portfolio_sse_max_seconds: float = Field(default=300.0, gt=0, le=3600)
+    # Rendered portfolios kept for repeated reads of the same state (ADR 0025); 0 turns it off.
+    portfolio_view_cache_size: int = Field(default=1024, ge=0, le=100_000)
     # The worker's consumer group and static membership id (the pod name in Kubernetes).
     portfolio_group_id: str = "bilet.projection.portfolio"
     portfolio_instance_id: str | None = None

@@ -142,7 +142,7 @@ async def test_every_read_of_personal_data_is_audited(service: "Service", ids: "
     )
     assert unchanged.status_code == 304
     await get(service, f"/portfolio/v1/schools/{ids.school_3}/participants", navigator)
-    store = service.app.state.portfolio.audit._store
+    store = service.app.state.audit_store
     records = [
         json.loads(e.data)
         for e in await store.read_all(0, 1000)

@@ -246,6 +246,13 @@ class FieldCipher:
         self._generation += 1
         self._cache.pop(subject, None)
 
+    async def has_key(self, subject: str) -> bool:
+        """Whether `decrypt` would find the subject's key now (False once it is erased, or before
+        it exists), learning erasures made elsewhere as `decrypt` does: for caches of opened
+        values, which must not outlive the key they were opened with."""
+        await self._catch_up_on_erasures()
+        return await self._existing_key(subject) is not None
+
     def _erasures_due(self) -> bool:
         return ERASURES_IN_PROCESS.count != self._erasures_in_process_seen or (
             self._clock() - self._erasures_checked_at >= self._erasure_check

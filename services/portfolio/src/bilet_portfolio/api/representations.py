@@ -62,6 +62,13 @@ def portfolio_model(view: PortfolioView) -> PortfolioModel:
     )
 
 
+def portfolio_json(view: PortfolioView) -> bytes:
+    """The answer's body: the response model, validated once as it is built, serialised once by
+    pydantic-core (the route returns these bytes; FastAPI neither validates nor encodes again)."""
+    model = portfolio_model(view)
+    return model.__pydantic_serializer__.to_json(model)
+
+
 def summary_model(summary: Summary) -> ParticipantSummaryModel:
     """One participant in a list: the consent always, the rest when `detailed`."""
     participant = summary.participant

@@ -4,7 +4,8 @@ the audit of every read of personal data, and read-your-writes waits.
 The read model holds personal fields only sealed; they are opened per request
 (application/personal_fields.py), and only for the scopes entitled to them
 (`Scope.sees_names`). Every answer that shows a participant's portfolio or name is audited with
-ids and field names only (`bilet.audit`).
+ids and field names only (`bilet.audit`), whether it was rendered for the request or taken from
+the cache of rendered answers (application/view_cache.py, ADR 0025).
 """
 
 import time
@@ -42,6 +43,7 @@ from bilet_portfolio.application.personal_fields import (
     PersonalFields,
 )
 from bilet_portfolio.application.ports import PortfolioReader, Snapshot
+from bilet_portfolio.application.view_cache import RenderedView, ViewCache
 from bilet_portfolio.domain.consent import ConsentState
 from bilet_portfolio.domain.views import (
     ParticipantRecord,
@@ -81,6 +83,8 @@ class PortfolioView:
     name: DisplayName | None = None
     stages: list[StageAttempt] = field(default_factory=list)
     comments: dict[str, str | None] = field(default_factory=dict)
+    # The personal fields the read of it was audited for (empty: it shows none).
+    audited_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class PortfolioQueries:
         cursors: ListCursors,
         wait_timeout: float = 2.0,
         today: Callable[[], date] = _today,
+        views: ViewCache | None = None,
     ) -> None:
         self.reader = reader
         self.cipher = cipher
@@ -139,6 +144,7 @@ class PortfolioQueries:
         self.cursors = cursors
         self.wait_timeout = wait_timeout
         self.today = today
+        self.views = ViewCache() if views is None else views
 
     # ------------------------------------------------------------------ read-your-writes
     async def await_tokens(self, tokens: Sequence[PositionToken]) -> None:
@@ -168,13 +174,15 @@ class PortfolioQueries:
         return await self.reader.positions()
 
     # ------------------------------------------------------------------ one participant
-    @staticmethod
-    def _decide(principal: Principal, participant: ParticipantRecord, today: date) -> _Decision:
+    def _decide(
+        self, principal: Principal, participant: ParticipantRecord, today: date
+    ) -> _Decision:
         """Access, erasure and the consent gate, on one state of the participant's row."""
         scope = scope_of(
             principal, participant.participant_id, participant.school_id, participant.region_id
         )
         if participant.erased:
+            self.views.forget(participant.participant_id)
             raise ParticipantErased(
                 "The participant's personal data was destroyed; the portfolio is gone.",
                 erased_at=participant.erased_at,
@@ -211,6 +219,34 @@ class PortfolioQueries:
             names_erased=names_erased,
         )
         return PortfolioView(participant, decision.scope, decision.state, decision.open, etag)
+
+    async def rendered(
+        self,
+        ctx: ReadContext,
+        checked: PortfolioView,
+        render: Callable[[PortfolioView], bytes],
+    ) -> RenderedView:
+        """The portfolio as `check` just found it for this caller, rendered by `render`: from the
+        cache when an answer with the same ETag was rendered before (audited again: a read is a
+        read), else read, opened, audited and rendered now, and kept."""
+        participant_id = checked.participant.participant_id
+        cached = self.views.get(participant_id, checked.etag)
+        if cached is not None and (
+            not cached.personal or await self.cipher.has_key(participant_id)
+        ):
+            if cached.personal:
+                await self.audit.record(
+                    ctx.audit(
+                        Access.READ, participant_id, "portfolio_view", list(cached.audited_fields)
+                    )
+                )
+            return cached
+        if cached is not None:  # opened with a key that is gone: nothing of it is kept
+            self.views.forget(participant_id)
+        view = await self.portfolio(ctx, participant_id)
+        fresh = RenderedView(view.etag, render(view), view.audited_fields)
+        self.views.put(participant_id, fresh)
+        return fresh
 
     async def portfolio(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
         """The portfolio as this caller may see it. Access and the consent gate are decided on
@@ -260,7 +296,16 @@ class PortfolioQueries:
             names_erased=name is not None and name.erased,
         )
         return PortfolioView(
-            participant, scope, state, decision.open, etag, record, name, stages, comments
+            participant,
+            scope,
+            state,
+            decision.open,
+            etag,
+            record,
+            name,
+            stages,
+            comments,
+            tuple(fields),
         )
 
     async def _summaries(

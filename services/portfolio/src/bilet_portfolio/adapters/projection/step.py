@@ -41,6 +41,14 @@ _REFRESH: Final = (
     "updated_at = CASE WHEN updated_at < $2 THEN $2 ELSE updated_at END "
     "WHERE participant_id = $1"
 )
+# Taken first by every change of a participant's portfolio: the row lock. The feed applies its
+# partitions in transactions side by side, and a participant's events come from several sources
+# (so partitions); without it, two at once each counted the history without the other's row and
+# both wrote the same version, for two different documents — one ETag naming two states, which a
+# 304 or the cache of rendered answers (ADR 0025) would serve for each other. Waiting here for
+# the other to commit, the statements after it see its rows (PostgreSQL, read committed: a
+# snapshot per statement); SQLite has one writer at a time anyway.
+_LOCK_PARTICIPANT: Final = "UPDATE {participants} SET version = version WHERE participant_id = $1"
 _HISTORY: Final = (
     "INSERT INTO {history} (participant_id, source, position, stream_id, stream_version, "
     "event_type, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -98,6 +106,7 @@ class Step:
         the document rendered again."""
         pid = str(participant_id)
         recorded = self.recorded
+        await self.tx.execute(_LOCK_PARTICIPANT, pid)
         await self.tx.execute(
             _HISTORY,
             pid,

@@ -1,0 +1,138 @@
+"""The cache of rendered portfolios (ADR 0025) through the API: a repeated read is answered from
+it and still audited, and it never answers for a state or a caller it was not rendered for —
+after the participant's erasure, after a consent change, for another role."""
+
+import json
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from bilet.audit import AUDIT_CATEGORY
+from bilet.http import Role
+from bilet_portfolio.application.view_cache import ViewCache
+
+if TYPE_CHECKING:
+    from services.portfolio.tests.conftest import Ids, Service
+
+
+def url(pid: UUID) -> str:
+    return f"/portfolio/v1/participants/{pid}"
+
+
+def views(service: "Service") -> ViewCache:
+    cache: ViewCache = service.app.state.portfolio.views
+    return cache
+
+
+async def read(service: "Service", pid: UUID, headers: dict[str, str]) -> Any:
+    answer = await service.client.get(url(pid), headers=headers)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+async def audited_reads(service: "Service", actor: str) -> list[dict[str, Any]]:
+    store = service.app.state.audit_store
+    records = [
+        json.loads(event.data)
+        for event in await store.read_all(0, 1000)
+        if event.stream_id.startswith(f"{AUDIT_CATEGORY}-")
+    ]
+    return [record for record in records if record["actor"] == actor]
+
+
+async def test_a_repeated_read_is_the_same_answer_from_the_cache_and_audited_again(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("repeats")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3), subject="nav-r")
+    first = await read(service, pid, navigator)
+    assert len(views(service)) == 1
+    second = await read(service, pid, navigator)
+    assert second.content == first.content
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert second.headers["content-type"] == "application/json"
+    assert len(views(service)) == 1  # answered from the entry the first read left
+    reads = await audited_reads(service, "nav-r")
+    assert [(r["purpose"], r["subject"], r["fields"]) for r in reads] == [
+        ("portfolio_view", str(pid), ["portfolio", "full_name"]),
+        ("portfolio_view", str(pid), ["portfolio", "full_name"]),
+    ]
+
+
+async def test_two_roles_never_get_each_others_cached_view(service: "Service", ids: "Ids") -> None:
+    pid = await service.pupil_with_consent("two-roles")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    operator = service.token(Role.OPERATOR)
+    registrar = service.token(Role.REGISTRAR, school=str(ids.school_3))
+    coordinator = service.token(Role.COORDINATOR, region=str(ids.leningrad))
+    # Each role twice, in turns: the second read of each may come from the cache.
+    for _ in range(2):
+        named = (await read(service, pid, navigator)).json()
+        assert named["display_name"]["first_name"] == "Дарья"
+        unnamed = (await read(service, pid, operator)).json()
+        assert unnamed["display_name"] is None
+        assert unnamed["open"] is True
+        consent_only = (await read(service, pid, registrar)).json()
+        assert consent_only["display_name"] is None
+        assert consent_only["diagnostics"] == []
+        assert consent_only["consent"]["state"] == "verified"
+        region = (await read(service, pid, coordinator)).json()
+        assert region["display_name"]["first_name"] == "Дарья"
+    assert len(views(service)) == 4  # one answer per scope, none shared
+
+
+async def test_a_cached_view_is_never_served_after_the_key_is_destroyed(
+    service: "Service",
+) -> None:
+    pid = await service.pupil_with_consent("shredded")
+    pupil = service.token(Role.PUPIL, participant=str(pid))
+    before = await read(service, pid, pupil)
+    assert before.json()["display_name"]["last_name"] == "Соколова"
+    # Another component of the suite destroys the key (identity's erasure, crypto-shredding):
+    # the participant's row has not changed yet, only the key store knows.
+    assert await service.keys.erase(str(pid))
+    after = await read(service, pid, pupil)
+    assert after.json()["display_name"] == {
+        "erased": True,
+        "last_name": None,
+        "first_name": None,
+        "patronymic": None,
+    }
+    assert "Соколова".encode() not in after.content
+    assert after.headers["ETag"] != before.headers["ETag"]
+
+
+async def test_a_cached_view_is_never_served_after_the_participant_is_erased(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("forgotten")
+    pupil = service.token(Role.PUPIL, participant=str(pid))
+    await read(service, pid, pupil)
+    await read(service, pid, pupil)
+    c = service.catalogue
+    await service.append(c.withdrawn(pid, ids.uid("consent:forgotten")), c.erased(pid))
+    await service.settle()
+    gone = await service.client.get(url(pid), headers=pupil)
+    assert gone.status_code == 410
+    assert gone.json()["code"] == "participant_erased"
+    assert len(views(service)) == 0  # nothing of theirs is kept
+
+
+async def test_a_consent_change_is_never_answered_from_the_cache(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("changes-mind")
+    guardian = service.token(Role.GUARDIAN, children=[str(pid)])
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    for headers in (guardian, navigator, guardian, navigator):
+        assert (await read(service, pid, headers)).json()["open"] is True
+    c = service.catalogue
+    await service.append(c.withdrawn(pid, ids.uid("consent:changes-mind")))
+    await service.settle()
+    refused = await service.client.get(url(pid), headers=guardian)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "consent_required"
+    school = (await read(service, pid, navigator)).json()
+    assert school["open"] is False
+    assert school["consent"]["state"] == "withdrawn"
+    assert school["display_name"] is None
+    assert school["diagnostics"] == []
