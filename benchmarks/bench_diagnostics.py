@@ -19,6 +19,7 @@ is better, the ratio is ours / peer, the issue asks ≥ 0.5), and
 
 import asyncio
 import contextlib
+import itertools
 import tempfile
 import time
 import uuid
@@ -155,14 +156,24 @@ async def ours(var_dir: Path, dsn: str, schema: str, sizes: Sizes) -> AsyncItera
                 ]
                 sheets.append((headers, attempt["attempt_id"], items))
 
-            async def save(n: int) -> httpx.Response:
+            sent = itertools.count()
+
+            async def save(_: int) -> httpx.Response:
+                # Every save changes its item's answer, as the peer's inserts every row: pupil
+                # after pupil, then item after item, each pass over the items with the next
+                # option (the same answer again would record nothing and cost less).
+                n = next(sent)
                 headers, attempt_id, items = sheets[n % len(sheets)]
                 item_id, options = items[(n // len(sheets)) % len(items)]
-                return await client.put(
+                answer_pass = n // (len(sheets) * len(items))
+                response = await client.put(
                     f"/diagnostics/v1/attempts/{attempt_id}/answers/{item_id}",
                     headers=headers,
-                    json={"option_id": options[n % len(options)]},
+                    json={"option_id": options[answer_pass % len(options)]},
                 )
+                if response.status_code == 200 and not response.json()["recorded"]:
+                    raise AssertionError(f"a save recorded nothing: {response.text}")
+                return response
 
             yield timed(save)
 
