@@ -3,6 +3,7 @@ store and one key store, each with its own cache, so a cache that missed what th
 (a completion, an answer, an erasure) would show here."""
 
 import functools
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid4
@@ -14,6 +15,7 @@ from bilet.audit import InMemoryAuditLog
 from bilet.contracts import SealedValue
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import InMemoryKeyStore
+from bilet.eventstore import AppendResult, StreamAppend
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.http import Role
 from bilet.http.auth import Principal
@@ -57,9 +59,9 @@ def shipped_instruments() -> Instruments:
     return load_instruments()
 
 
-@pytest.fixture
-def replicas() -> Replicas:
-    store, keystore = InMemoryEventStore(), InMemoryKeyStore()
+def two_replicas(store: InMemoryEventStore) -> Replicas:
+    """Two services over `store` and one key store, each with its own cache and audit log."""
+    keystore = InMemoryKeyStore()
     facts = StaticFacts()
     facts.rules[2019] = STAGES
     facts.windows.append(Window(REGION, 2019, STAGES, date(2019, 10, 11), date(2019, 10, 31)))
@@ -73,6 +75,11 @@ def replicas() -> Replicas:
         )
 
     return Replicas(replica(), replica(), store, keystore, facts, pupil)
+
+
+@pytest.fixture
+def replicas() -> Replicas:
+    return two_replicas(InMemoryEventStore())
 
 
 async def test_a_save_after_another_replica_completed_is_refused_and_writes_nothing(
@@ -146,3 +153,39 @@ async def test_a_bounded_cache_folds_a_forgotten_sheet_again_from_its_stream(
     again = await small.read(attempt_id)
     assert again == before
     assert set(again.latest) == {first}, f"{second} was never answered"
+
+
+class CompletingFirst(InMemoryEventStore):
+    """A store that, once, lets another replica complete the attempt just before an answer's
+    append: the save read the sheet open, and its answer lands after the closing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_answer: Callable[[], Awaitable[object]] | None = None
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        hook, self.before_answer = self.before_answer, None
+        if hook is not None and any(a.stream_id.startswith("answersheet-") for a in appends):
+            await hook()
+        return await super().append_many(appends)
+
+
+async def test_an_answer_landing_after_the_closing_is_refused_and_audited() -> None:
+    store = CompletingFirst()
+    world = two_replicas(store)
+    attempt_id, items = await world.attempt()
+    for item, options in items.items():
+        await world.one.save_answer(world.ctx(), attempt_id, item, options[0])
+    audit = world.one.audit
+    assert isinstance(audit, InMemoryAuditLog)
+    audited = len(audit.records)
+    first, options = next(iter(items.items()))
+    store.before_answer = lambda: world.two.complete(world.ctx(), attempt_id)
+
+    with pytest.raises(AttemptCompleted):
+        await world.one.save_answer(world.ctx(), attempt_id, first, options[1])
+
+    stored = await store.read_stream(stream_id(attempt_id))
+    assert [r.type for r in stored[-2:]] == ["SheetClosed", "AnswerRecorded"], "written, late"
+    (late,) = audit.records[audited:]
+    assert (late.subject, late.purpose) == (str(world.pupil), "answer"), "its write is audited"
