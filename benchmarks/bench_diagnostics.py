@@ -7,7 +7,8 @@ bodies, the same concurrency), so the figure is what the service adds over the b
 - ours: `PUT /diagnostics/v1/attempts/{id}/answers/{item_id}` of the real app (`create_app`: the
   service kit, the bearer token verified, the attempt and its sheet read, the answer sealed with
   the pupil's key and appended to PostgreSQL, the write audited), over attempts of the interests
-  stage started by as many pupils;
+  stage started by as many pupils, every save changing its item's answer (the same answer again
+  records nothing, which is not what the peer's insert does);
 - peer: a bare FastAPI route taking the same body and inserting the same row (attempt, item,
   option) into a PostgreSQL table with asyncpg.
 
