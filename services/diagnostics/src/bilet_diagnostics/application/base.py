@@ -3,7 +3,7 @@
 instruments (`ports.Instruments`), the audit trail and the clock; and reading attempts and their
 answers."""
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Final
@@ -23,6 +23,7 @@ from bilet_diagnostics.application.eventlog import EVENT_LOG
 from bilet_diagnostics.application.facts import Facts, Pupil
 from bilet_diagnostics.application.inputs import CommandContext
 from bilet_diagnostics.application.ports import Form, Instruments
+from bilet_diagnostics.application.sheets import SheetCache
 from bilet_diagnostics.application.streams import attempt_of
 from bilet_diagnostics.domain.attempt import Attempt
 from bilet_diagnostics.domain.errors import UnknownAttempt
@@ -69,6 +70,8 @@ class DiagnosticsCore:
         self.audit = audit
         self.clock = clock
         self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
+        # What saves decide on, caught up with the sheet's stream on each read (`sheets.py`).
+        self.sheets = SheetCache(store, EVENT_LOG)
 
     async def pupil(
         self, ctx: CommandContext, participant_id: UUID, today: date | None = None
@@ -120,11 +123,16 @@ class DiagnosticsCore:
                     closed = event
         if opened is None:
             raise UnknownAttempt()
+        return SheetAnswers(opened, await self.opened_answers(latest), closed)
+
+    async def opened_answers(self, recorded: Mapping[str, AnswerRecorded]) -> dict[str, str]:
+        """The options of these recorded answers (item id → option), opened with the
+        participant's key (ERASED_ANSWER when it was destroyed)."""
         answers: dict[str, str] = {}
-        for item_id, recorded in latest.items():
-            option = (await unseal(self.cipher, recorded))["option"]
+        for item_id, answer in recorded.items():
+            option = (await unseal(self.cipher, answer))["option"]
             answers[item_id] = ERASED_ANSWER if option is ERASED else str(option)
-        return SheetAnswers(opened, answers, closed)
+        return answers
 
     def form_of(self, opened: SheetOpened) -> Form:
         """The form the sheet was started with (its grade and instrument versions)."""

@@ -1,0 +1,103 @@
+"""What an answer save decides on, without folding the whole answer sheet on every save.
+
+A save needs the sheet's opening (whose it is, its form, its deadline), whether it is closed,
+and the current answer of its item. Folding the sheet from its first event on every save costs
+a decode per answer already given: a pupil's 80th save decodes 80 events. A sheet's events never
+change once appended, so its fold at version v stays true: `SheetCache` keeps the fold per
+attempt (LRU, bounded) and reads only the events after it, so each save still reads the stream
+(one round trip: writes of other replicas and completions are seen) but decodes only what is new.
+
+Invalidation: nothing cached can go stale, since the tail read brings every later event (a
+completion's `SheetClosed` included, from this replica or another). A closed sheet keeps no
+answers in the cache, and the completion forgets the attempt (`forget`). The answers are cached
+**sealed** (as stored): opening one asks the key store, so a participant's erasure reaches them
+as it reaches the stored events; no plaintext is kept here.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Final
+from uuid import UUID
+
+from bilet.application import EventLog
+from bilet.eventstore import EventStore
+from bilet_diagnostics.domain import answer_sheet
+from bilet_diagnostics.domain.answer_sheet import Sheet
+from bilet_diagnostics.domain.internal import AnswerRecorded, SheetClosed, SheetOpened
+
+# Attempts in progress kept per process: a region's cohort answering at once, with room.
+CACHED_SHEETS: Final = 20_000
+
+
+@dataclass(frozen=True)
+class SheetSnapshot:
+    """An answer sheet folded up to `version` (None: no sheet), with the latest answer recorded
+    per item before its closing (sealed, as stored)."""
+
+    state: Sheet
+    version: int | None = None
+    latest: dict[str, AnswerRecorded] = field(default_factory=dict)
+
+    @property
+    def opened(self) -> SheetOpened | None:
+        return self.state.opened
+
+    def after(
+        self, events: list[SheetOpened | AnswerRecorded | SheetClosed], version: int
+    ) -> "SheetSnapshot":
+        """This snapshot with `events` (the next ones, up to `version`) folded in."""
+        state = self.state
+        latest = dict(self.latest)
+        for event in events:
+            if isinstance(event, AnswerRecorded) and state.closed is None:
+                latest[event.item_id] = event
+            state = answer_sheet.evolve(state, event)
+        if state.closed is not None:
+            latest = {}  # answers count for nothing now: nothing to compare a save with
+        return SheetSnapshot(state, version, latest)
+
+
+class SheetCache:
+    """The folds of answer sheets, caught up with their streams on every read."""
+
+    def __init__(self, store: EventStore, log: EventLog, size: int = CACHED_SHEETS) -> None:
+        self._store = store
+        self._log = log
+        self._size = size
+        self._sheets: OrderedDict[UUID, SheetSnapshot] = OrderedDict()
+
+    async def read(self, attempt_id: UUID) -> SheetSnapshot:
+        """The sheet as its stream holds it now: the cached fold and the events after it."""
+        cached = self._sheets.get(attempt_id) or SheetSnapshot(answer_sheet.initial(attempt_id))
+        stream_id = answer_sheet.stream_id(attempt_id)
+        start = 0 if cached.version is None else cached.version + 1
+        records = await self._store.read_stream(stream_id, start)
+        if not records:
+            return cached
+        events = [self._log.decode(record, stream_id) for record in records]
+        sheet_events = [
+            e for e in events if isinstance(e, SheetOpened | AnswerRecorded | SheetClosed)
+        ]
+        if len(sheet_events) != len(events):
+            raise AssertionError(f"{stream_id} holds only answer sheet events")
+        snapshot = cached.after(sheet_events, records[-1].version)
+        self._keep(attempt_id, snapshot)
+        return snapshot
+
+    def forget(self, attempt_id: UUID) -> None:
+        """Drop the attempt's sheet (completed: no save will count again)."""
+        self._sheets.pop(attempt_id, None)
+
+    def __contains__(self, attempt_id: UUID) -> bool:
+        return attempt_id in self._sheets
+
+    def _keep(self, attempt_id: UUID, snapshot: SheetSnapshot) -> None:
+        # Saves to one sheet run concurrently: a slower read must not replace a newer fold.
+        known = self._sheets.get(attempt_id)
+        if known is not None and (known.version or -1) >= (snapshot.version or -1):
+            self._sheets.move_to_end(attempt_id)
+            return
+        self._sheets[attempt_id] = snapshot
+        self._sheets.move_to_end(attempt_id)
+        while len(self._sheets) > self._size:
+            self._sheets.popitem(last=False)

@@ -1,0 +1,191 @@
+"""The cached answer sheets a save decides on (`application/sheets.py`): two replicas over one
+store and one key store, each with its own cache, so a cache that missed what the other wrote
+(a completion, an answer, an erasure) would show here."""
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID, uuid4
+
+import pytest
+
+from bilet.application import RequestContext
+from bilet.audit import InMemoryAuditLog
+from bilet.contracts import SealedValue
+from bilet.contracts.vocabulary import Stage
+from bilet.crypto import InMemoryKeyStore
+from bilet.eventstore import AppendResult, StreamAppend
+from bilet.eventstore.memory import InMemoryEventStore
+from bilet.http import Role
+from bilet.http.auth import Principal
+from bilet_diagnostics.adapters.instruments import load_instruments
+from bilet_diagnostics.application.base import ERASED_ANSWER
+from bilet_diagnostics.application.eventlog import EVENT_LOG
+from bilet_diagnostics.application.ports import Instruments
+from bilet_diagnostics.application.service import DiagnosticsService
+from bilet_diagnostics.application.sheets import SheetCache
+from bilet_diagnostics.domain.answer_sheet import stream_id
+from bilet_diagnostics.domain.errors import AttemptCompleted
+from bilet_diagnostics.testing import REGION, SCHOOL_3, STAGES, Clock, StaticFacts, Window
+
+
+@dataclass
+class Replicas:
+    one: DiagnosticsService
+    two: DiagnosticsService
+    store: InMemoryEventStore
+    keystore: InMemoryKeyStore
+    facts: StaticFacts
+    pupil: UUID
+
+    def ctx(self, pupil: UUID | None = None) -> RequestContext:
+        who = str(pupil or self.pupil)
+        return RequestContext(Principal("pupil", Role.PUPIL, participant_id=who))
+
+    async def attempt(self, pupil: UUID | None = None) -> tuple[UUID, dict[str, tuple[str, ...]]]:
+        """An interests attempt started on replica one: its id and each item's options."""
+        ctx = self.ctx(pupil)
+        attempt_id, _ = await self.one.start(ctx, pupil or self.pupil, Stage.INTERESTS)
+        view = await self.one.attempt_view(ctx, attempt_id)
+        return attempt_id, {i.item_id: tuple(c.option_id for c in i.choices) for i in view.items}
+
+    async def version(self, attempt_id: UUID) -> int | None:
+        return await self.store.stream_version(stream_id(attempt_id))
+
+
+@functools.cache
+def shipped_instruments() -> Instruments:
+    return load_instruments()
+
+
+def two_replicas(store: InMemoryEventStore) -> Replicas:
+    """Two services over `store` and one key store, each with its own cache and audit log."""
+    keystore = InMemoryKeyStore()
+    facts = StaticFacts()
+    facts.rules[2019] = STAGES
+    facts.windows.append(Window(REGION, 2019, STAGES, date(2019, 10, 11), date(2019, 10, 31)))
+    pupil = uuid4()
+    facts.add_pupil(pupil, SCHOOL_3, REGION)
+    clock = Clock(datetime(2019, 10, 15, 10, tzinfo=UTC))
+
+    def replica() -> DiagnosticsService:
+        return DiagnosticsService(
+            store, keystore, facts, shipped_instruments(), InMemoryAuditLog(), clock=clock
+        )
+
+    return Replicas(replica(), replica(), store, keystore, facts, pupil)
+
+
+@pytest.fixture
+def replicas() -> Replicas:
+    return two_replicas(InMemoryEventStore())
+
+
+async def test_a_save_after_another_replica_completed_is_refused_and_writes_nothing(
+    replicas: Replicas,
+) -> None:
+    attempt_id, items = await replicas.attempt()
+    for item, options in items.items():
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, item, options[0])
+    assert attempt_id in replicas.one.sheets, "replica one has the sheet cached"
+    await replicas.two.complete(replicas.ctx(), attempt_id)
+    closed_at = await replicas.version(attempt_id)
+
+    first, options = next(iter(items.items()))
+    with pytest.raises(AttemptCompleted):
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[1])
+    assert await replicas.version(attempt_id) == closed_at
+    assert (await replicas.one.sheets.read(attempt_id)).latest == {}, "no answers kept once closed"
+
+
+async def test_completing_forgets_the_sheet(replicas: Replicas) -> None:
+    attempt_id, items = await replicas.attempt()
+    for item, options in items.items():
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, item, options[0])
+    await replicas.one.complete(replicas.ctx(), attempt_id)
+    assert attempt_id not in replicas.one.sheets
+    first, options = next(iter(items.items()))
+    with pytest.raises(AttemptCompleted):
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[1])
+
+
+async def test_the_same_answer_is_compared_with_what_another_replica_saved(
+    replicas: Replicas,
+) -> None:
+    attempt_id, items = await replicas.attempt()
+    item, options = next(iter(items.items()))
+    ctx = replicas.ctx()
+    assert (await replicas.one.save_answer(ctx, attempt_id, item, options[0])).recorded
+    assert (await replicas.two.save_answer(ctx, attempt_id, item, options[1])).recorded
+    again = await replicas.one.save_answer(ctx, attempt_id, item, options[1])
+    assert not again.recorded, "replica one saw replica two's answer: the same again is nothing"
+    assert (await replicas.one.save_answer(ctx, attempt_id, item, options[0])).recorded
+
+
+async def test_erasure_reaches_the_cached_answers(replicas: Replicas) -> None:
+    attempt_id, items = await replicas.attempt()
+    item, options = next(iter(items.items()))
+    await replicas.one.save_answer(replicas.ctx(), attempt_id, item, options[0])
+    cached = (await replicas.one.sheets.read(attempt_id)).latest
+    assert await replicas.one.opened_answers(cached) == {item: options[0]}
+
+    assert await replicas.keystore.erase(str(replicas.pupil))  # what consent's erasure does
+
+    assert await replicas.one.opened_answers(cached) == {item: ERASED_ANSWER}
+    assert isinstance(cached[item].option, SealedValue), "the cache keeps answers sealed"
+
+
+async def test_a_bounded_cache_folds_a_forgotten_sheet_again_from_its_stream(
+    replicas: Replicas,
+) -> None:
+    small = SheetCache(replicas.store, EVENT_LOG, size=1)
+    attempt_id, items = await replicas.attempt()
+    (first, options), (second, _) = list(items.items())[:2]
+    await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[0])
+    before = await small.read(attempt_id)
+    assert (await small.read(uuid4())).opened is None, "an unknown attempt: no sheet"
+    other = uuid4()
+    replicas.facts.add_pupil(other, SCHOOL_3, REGION)
+    other_id, _ = await replicas.attempt(other)
+    await small.read(other_id)
+    assert attempt_id not in small, "the least recently read sheet made room"
+    again = await small.read(attempt_id)
+    assert again == before
+    assert set(again.latest) == {first}, f"{second} was never answered"
+
+
+class CompletingFirst(InMemoryEventStore):
+    """A store that, once, lets another replica complete the attempt just before an answer's
+    append: the save read the sheet open, and its answer lands after the closing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_answer: Callable[[], Awaitable[object]] | None = None
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        hook, self.before_answer = self.before_answer, None
+        if hook is not None and any(a.stream_id.startswith("answersheet-") for a in appends):
+            await hook()
+        return await super().append_many(appends)
+
+
+async def test_an_answer_landing_after_the_closing_is_refused_and_audited() -> None:
+    store = CompletingFirst()
+    world = two_replicas(store)
+    attempt_id, items = await world.attempt()
+    for item, options in items.items():
+        await world.one.save_answer(world.ctx(), attempt_id, item, options[0])
+    audit = world.one.audit
+    assert isinstance(audit, InMemoryAuditLog)
+    audited = len(audit.records)
+    first, options = next(iter(items.items()))
+    store.before_answer = lambda: world.two.complete(world.ctx(), attempt_id)
+
+    with pytest.raises(AttemptCompleted):
+        await world.one.save_answer(world.ctx(), attempt_id, first, options[1])
+
+    stored = await store.read_stream(stream_id(attempt_id))
+    assert [r.type for r in stored[-2:]] == ["SheetClosed", "AnswerRecorded"], "written, late"
+    (late,) = audit.records[audited:]
+    assert (late.subject, late.purpose) == (str(world.pupil), "answer"), "its write is audited"
