@@ -35,12 +35,9 @@ CONSTRAINED = ("enum", "const", "pattern", "format")
 # A field named with one of these words holds health data: sealed with the health key, so that a
 # withdrawal of the consent to process it destroys it alone.
 HEALTH_WORDS = ("health", "accessibility", "diagnosis", "disability")
-# Newest versions that still carry health-derived data otherwise, each with the reason.
-HEALTH_EXEMPT = {
-    # The organiser's venue-requirements summary of a booking: sealed with the health key in the
-    # v2 that the events service will write (docs/adr/0017), never written before that.
-    ("SeatBooked", "accessibility_needs"),
-}
+# Newest versions that still carry health-derived data otherwise, each with the reason. None
+# since SeatBooked v2 seals the venue-requirements summary with the health key (docs/adr/0027).
+HEALTH_EXEMPT: frozenset[tuple[str, str]] = frozenset()
 
 
 def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

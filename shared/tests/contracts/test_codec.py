@@ -17,7 +17,7 @@ from bilet.contracts import (
     encode,
     schema_version_of,
 )
-from bilet.contracts.catalogue.events import SeatBooked
+from bilet.contracts.catalogue.events import BookingCancelled
 from bilet.contracts.catalogue.identity import ParticipantRegistered, ParticipantRegisteredV1
 from bilet.contracts.cloudevents import from_record, to_record
 from bilet.contracts.examples import EXAMPLES
@@ -47,15 +47,15 @@ def _stored(event_type: str, data: object, metadata: bytes) -> NewEvent:
 
 
 def test_given_an_event_when_encoded_and_decoded_then_it_is_the_same_event() -> None:
-    event = SeatBooked.model_validate_json(json.dumps(EXAMPLES[("SeatBooked", 1)]))
+    event = BookingCancelled.model_validate_json(json.dumps(EXAMPLES[("BookingCancelled", 1)]))
     event_id = uuid.uuid4()
     metadata = EventMetadata(correlation_id="c-1", actor="account-1", actor_role="registrar")
 
     new = encode(event, metadata, event_id=event_id)
 
-    assert new.type == "SeatBooked"
+    assert new.type == "BookingCancelled"
     assert new.event_id == event_id
-    assert json.loads(new.data) == EXAMPLES[("SeatBooked", 1)]
+    assert json.loads(new.data) == EXAMPLES[("BookingCancelled", 1)]
     stored_metadata = EventMetadata.from_json(new.metadata)
     assert stored_metadata.schema_version == 1
     assert stored_metadata.correlation_id == "c-1"
@@ -97,7 +97,7 @@ def test_metadata_without_a_schema_version_means_version_1() -> None:
 
 
 def test_a_kafka_record_decodes_like_the_stored_event() -> None:
-    event = SeatBooked.model_validate_json(json.dumps(EXAMPLES[("SeatBooked", 1)]))
+    event = BookingCancelled.model_validate_json(json.dumps(EXAMPLES[("BookingCancelled", 1)]))
     recorded = _recorded(encode(event, EventMetadata(correlation_id="c-9")), event.stream_id)
     record = to_record(recorded, event.service)
     received = from_record(record.value, record.headers)
@@ -128,8 +128,8 @@ def test_a_schema_version_that_is_no_version_is_refused(metadata: bytes) -> None
 
 
 def test_an_event_from_newer_code_is_refused_as_such() -> None:
-    stored = _stored("SeatBooked", _example("SeatBooked", 1), b'{"schema_version":2}')
-    with pytest.raises(UnknownSchemaVersion, match="SeatBooked v2"):
+    stored = _stored("BookingCancelled", _example("BookingCancelled", 1), b'{"schema_version":2}')
+    with pytest.raises(UnknownSchemaVersion, match="BookingCancelled v2"):
         decode(stored)
 
 
@@ -163,7 +163,7 @@ def test_the_newest_version_is_validated_from_bytes_without_parsing_json_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The read-all hot path: neither the metadata nor the data goes through json.loads.
-    event = SeatBooked.model_validate_json(json.dumps(EXAMPLES[("SeatBooked", 1)]))
+    event = BookingCancelled.model_validate_json(json.dumps(EXAMPLES[("BookingCancelled", 1)]))
     stored = encode(event, EventMetadata(actor="account-1"))
 
     def refuse(*_: object, **__: object) -> None:

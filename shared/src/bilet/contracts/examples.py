@@ -23,6 +23,9 @@ CAREER_EVENT: Final = "d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f01"
 BOOKING: Final = "e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7a01"
 FEEDBACK: Final = "f6a7b8c9-d0e1-4f2a-8b3c-4d5e6f7a8b01"
 MENTOR: Final = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+SESSION: Final = "4d5e6f7a-8b9c-4dae-8f10-2a3b4c5d6e01"
+SESSION_2: Final = "4d5e6f7a-8b9c-4dae-8f10-2a3b4c5d6e02"
+WAITING_BOOKING: Final = "e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7a02"
 ORGANISER: Final = "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"
 RECOMMENDATIONS: Final = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 DATA_KEY: Final = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -361,6 +364,110 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "engagement": 5,
         "task_result": 4,
         "observed_skills": ["teamwork", "attention_to_detail"],
+        "suggested_environments": ["industrial"],
+        "comment": sealed("comment"),
+    },
+    ("CareerEventPublished", 2): {
+        "career_event_id": CAREER_EVENT,
+        "region_id": REGION,
+        "season": 2019,
+        "organiser_id": ORGANISER,
+        "title": "Мастер по ремонту и обслуживанию автомобилей",
+        "description": "Диагностика двигателя и замена колеса в учебной мастерской техникума "
+        "под руководством мастера производственного обучения.",
+        "profession": "car_mechanic",
+        "environments": ["industrial", "smart"],
+        "level": "introductory",
+        "format": "in_person",
+        "venue": {
+            "kind": "college",
+            "name": "ГАПОУ ЛО «Лужский агропромышленный техникум»",
+            "address": "Ленинградская область, г. Луга, ул. Преображенская, 1",
+            "municipality": "Лужский муниципальный район",
+        },
+        "municipality": "Лужский муниципальный район",
+        "sessions": [
+            {
+                "session_id": SESSION,
+                "starts_at": "2019-11-12T10:00:00+03:00",
+                "ends_at": "2019-11-12T13:00:00+03:00",
+                "capacity": 12,
+            },
+            {
+                "session_id": SESSION_2,
+                "starts_at": "2019-11-13T10:00:00+03:00",
+                "ends_at": "2019-11-13T13:00:00+03:00",
+                "capacity": 12,
+            },
+        ],
+        "eligible_grades": {"lowest": 6, "highest": 11},
+        "accommodates": ["step_free_access", "accompanying_person", "quiet_space"],
+        "mentors": [MENTOR],
+    },
+    ("CareerEventRevised", 1): {
+        "career_event_id": CAREER_EVENT,
+        "title": "Мастер по ремонту и обслуживанию автомобилей",
+        "description": "Диагностика двигателя и замена колеса в учебной мастерской техникума.",
+        "profession": "car_mechanic",
+        "environments": ["industrial"],
+        "level": "advanced",
+        "format": "online",
+        "venue": None,
+        "municipality": "Лужский муниципальный район",
+        "sessions": [
+            {
+                "session_id": SESSION,
+                "starts_at": "2019-11-12T11:00:00+03:00",
+                "ends_at": "2019-11-12T13:00:00+03:00",
+                "capacity": 30,
+            }
+        ],
+        "eligible_grades": {"lowest": 8, "highest": 11},
+        "accommodates": ["large_print", "sign_language_interpreter"],
+        "mentors": [MENTOR],
+    },
+    ("WaitlistJoined", 1): {
+        "career_event_id": CAREER_EVENT,
+        "session_id": SESSION,
+        "booking_id": WAITING_BOOKING,
+        "participant_id": PARTICIPANT,
+        "season": 2019,
+        "position": 3,
+    },
+    ("SeatBooked", 2): {
+        "career_event_id": CAREER_EVENT,
+        "session_id": SESSION,
+        "booking_id": WAITING_BOOKING,
+        "participant_id": PARTICIPANT,
+        "season": 2019,
+        "route": "promoted_from_waitlist",
+        "accessibility_needs": sealed("accessibility_needs"),
+        "key_generation": 1,
+    },
+    ("CareerEventAttended", 2): {
+        "career_event_id": CAREER_EVENT,
+        "session_id": SESSION,
+        "booking_id": BOOKING,
+        "participant_id": PARTICIPANT,
+    },
+    ("CareerEventMissed", 1): {
+        "career_event_id": CAREER_EVENT,
+        "session_id": SESSION_2,
+        "booking_id": WAITING_BOOKING,
+        "participant_id": PARTICIPANT,
+    },
+    ("MentorFeedbackGiven", 2): {
+        "career_event_id": CAREER_EVENT,
+        "feedback_id": FEEDBACK,
+        "booking_id": BOOKING,
+        "participant_id": PARTICIPANT,
+        "mentor_id": MENTOR,
+        "task_completion": "completed",
+        "skills_shown": [
+            {"skill": "teamwork", "level": "proficient"},
+            {"skill": "attention_to_detail", "level": "basic"},
+        ],
+        "interest_shown": "high",
         "suggested_environments": ["industrial"],
         "comment": sealed("comment"),
     },

@@ -4,9 +4,24 @@ Importing this package registers every event version and upcaster in `CATALOGUE`
 The portfolio service publishes no events: it is a read model of the others.
 """
 
-from bilet.contracts.catalogue import consent, diagnostics, events, identity, recommender
+from bilet.contracts.catalogue import (
+    consent,
+    diagnostics,
+    events,
+    events_superseded,
+    identity,
+    recommender,
+)
 from bilet.contracts.registry import CATALOGUE
 
 CATALOGUE.check()
 
-__all__ = ["CATALOGUE", "consent", "diagnostics", "events", "identity", "recommender"]
+__all__ = [
+    "CATALOGUE",
+    "consent",
+    "diagnostics",
+    "events",
+    "events_superseded",
+    "identity",
+    "recommender",
+]
