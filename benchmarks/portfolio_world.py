@@ -162,11 +162,21 @@ class World:
                         address="Луга, ул. Победы, 1",
                         municipality=MUNICIPALITY,
                     ),
-                    starts_at=starts,
-                    ends_at=starts + timedelta(hours=3),
-                    capacity=1000,
+                    description="Практическое задание в учебном хозяйстве техникума.",
+                    level=events.CareerEventLevel.INTRODUCTORY,
+                    format=events.CareerEventFormat.IN_PERSON,
+                    municipality=MUNICIPALITY,
+                    sessions=(
+                        events.CareerEventSession(
+                            session_id=events.first_session_id(self.career_event_id(number)),
+                            starts_at=starts,
+                            ends_at=starts + timedelta(hours=3),
+                            capacity=1000,
+                        ),
+                    ),
                     eligible_grades=GradeRange(lowest=6, highest=11),
                     accommodates=(),
+                    mentors=(uid("mentor"),),
                 )
             )
         return out
@@ -291,13 +301,17 @@ class World:
             out += [
                 events.SeatBooked(
                     career_event_id=event_id,
+                    session_id=events.first_session_id(event_id),
                     booking_id=booking_id,
                     participant_id=pid,
                     season=self.season,
-                    accessibility_needs=(),
+                    route=events.BookingRoute.BOOKED,
                 ),
                 events.CareerEventAttended(
-                    career_event_id=event_id, booking_id=booking_id, participant_id=pid
+                    career_event_id=event_id,
+                    session_id=events.first_session_id(event_id),
+                    booking_id=booking_id,
+                    participant_id=pid,
                 ),
                 events.MentorFeedbackGiven(
                     career_event_id=event_id,
@@ -305,9 +319,12 @@ class World:
                     booking_id=booking_id,
                     participant_id=pid,
                     mentor_id=uid("mentor"),
-                    engagement=5,
-                    task_result=4,
-                    observed_skills=("teamwork", "attention_to_detail"),
+                    task_completion=events.TaskCompletion.COMPLETED,
+                    interest_shown=events.InterestShown.HIGH,
+                    skills_shown=(
+                        events.SkillShown(skill="teamwork", level=Level.PROFICIENT),
+                        events.SkillShown(skill="attention_to_detail", level=Level.BASIC),
+                    ),
                     suggested_environments=(Environment.AGRARIAN,),
                     **sealed,
                 ),

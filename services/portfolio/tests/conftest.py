@@ -379,20 +379,55 @@ class Catalogue:
                 address="Луга, ул. Победы, 1",
                 municipality="Лужский муниципальный район",
             ),
-            starts_at=datetime(2019, 11, 12, 10, tzinfo=UTC),
-            ends_at=datetime(2019, 11, 12, 13, tzinfo=UTC),
-            capacity=20,
+            description="Практическое задание в учебном хозяйстве техникума.",
+            level=events.CareerEventLevel.INTRODUCTORY,
+            format=events.CareerEventFormat.IN_PERSON,
+            municipality="Лужский муниципальный район",
+            sessions=(
+                events.CareerEventSession(
+                    session_id=events.first_session_id(career_event_id),
+                    starts_at=datetime(2019, 11, 12, 10, tzinfo=UTC),
+                    ends_at=datetime(2019, 11, 12, 13, tzinfo=UTC),
+                    capacity=20,
+                ),
+            ),
             eligible_grades=GradeRange(lowest=6, highest=11),
             accommodates=(),
+            mentors=(uid("mentor"),),
         )
 
-    def booked(self, career_event_id: UUID, booking_id: UUID, participant_id: UUID) -> Any:
+    def booked(
+        self,
+        career_event_id: UUID,
+        booking_id: UUID,
+        participant_id: UUID,
+        session_id: UUID | None = None,
+        route: events.BookingRoute = events.BookingRoute.BOOKED,
+    ) -> Any:
         return events.SeatBooked(
             career_event_id=career_event_id,
+            session_id=session_id or events.first_session_id(career_event_id),
             booking_id=booking_id,
             participant_id=participant_id,
             season=SEASON,
-            accessibility_needs=(),
+            route=route,
+        )
+
+    def waitlisted(
+        self,
+        career_event_id: UUID,
+        session_id: UUID,
+        booking_id: UUID,
+        participant_id: UUID,
+        position: int,
+    ) -> Any:
+        return events.WaitlistJoined(
+            career_event_id=career_event_id,
+            session_id=session_id,
+            booking_id=booking_id,
+            participant_id=participant_id,
+            season=SEASON,
+            position=position,
         )
 
     def booking_cancelled(
@@ -413,7 +448,10 @@ class Catalogue:
 
     def attended(self, career_event_id: UUID, booking_id: UUID, participant_id: UUID) -> Any:
         return events.CareerEventAttended(
-            career_event_id=career_event_id, booking_id=booking_id, participant_id=participant_id
+            career_event_id=career_event_id,
+            session_id=events.first_session_id(career_event_id),
+            booking_id=booking_id,
+            participant_id=participant_id,
         )
 
     async def feedback(
@@ -433,9 +471,9 @@ class Catalogue:
             booking_id=booking_id,
             participant_id=participant_id,
             mentor_id=uid("mentor"),
-            engagement=5,
-            task_result=4,
-            observed_skills=("teamwork",),
+            task_completion=events.TaskCompletion.COMPLETED,
+            interest_shown=events.InterestShown.HIGH,
+            skills_shown=(events.SkillShown(skill="teamwork", level=Level.PROFICIENT),),
             suggested_environments=(Environment.AGRARIAN,),
             **sealed,
         )

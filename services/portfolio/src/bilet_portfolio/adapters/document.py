@@ -104,13 +104,27 @@ def _booking(row: BookingRow) -> dict[str, Any]:
     return {
         "booking_id": row.booking_id,
         "career_event_id": row.career_event_id,
+        "session": _session(row),
         "season": _int(row.season),
         "status": row.status,
+        "waitlist_position": _int(row.waitlist_position),
+        "route": row.route,
         "cancellation_reason": row.cancellation_reason,
         "booked_at": row.booked_at,
         "attended_at": row.attended_at,
         "cancelled_at": row.cancelled_at,
         "career_event": None if row.event_title is None else _career_event(row),
+    }
+
+
+def _session(row: BookingRow) -> dict[str, Any] | None:
+    """The session booked, once the career event stating it has arrived."""
+    if row.session_id is None or row.session_starts_at is None:
+        return None
+    return {
+        "session_id": row.session_id,
+        "starts_at": row.session_starts_at,
+        "ends_at": row.session_ends_at,
     }
 
 
@@ -120,6 +134,8 @@ def _career_event(row: BookingRow) -> dict[str, Any]:
         "title": row.event_title,
         "profession": row.event_profession,
         "environments": from_json(row.event_environments, []),
+        "level": row.event_level,
+        "format": row.event_format,
         "venue": from_json(row.event_venue),
         "starts_at": row.event_starts_at,
         "ends_at": row.event_ends_at,
@@ -133,9 +149,9 @@ def _feedback(row: FeedbackRow) -> dict[str, Any]:
         "feedback_id": row.feedback_id,
         "booking_id": row.booking_id,
         "career_event_id": row.career_event_id,
-        "engagement": int(row.engagement),
-        "task_result": int(row.task_result),
-        "observed_skills": from_json(row.observed_skills, []),
+        "task_completion": row.task_completion,
+        "interest_shown": row.interest_shown,
+        "skills_shown": from_json(row.skills_shown, []),
         "suggested_environments": from_json(row.suggested_environments, []),
         "sealed_comment": row.sealed_comment,
         "given_at": row.given_at,

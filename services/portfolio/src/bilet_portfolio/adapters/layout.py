@@ -5,19 +5,20 @@ projection whose tables or rows differ must be rebuilt (`bvb portfolio rebuild`,
 into shadow tables of the current layout and switches). Each layout so far added a table, which
 tells it: `consents` (consents kept one by one, `pending` for a consent not yet verified, the
 reference version), then `portfolio_documents` (each participant's sections rendered by the
-projection). Live tables without one of them were built by a layout before it, whose rows this
-code does not read.
+projection), then `career_event_sessions` (career events of version 2: sessions, waitlist,
+the feedback rubric, docs/adr/0027). Live tables without one of them were built by a layout
+before it, whose rows this code does not read.
 """
 
 from typing import Final
 
 from bilet.projections import ReadModel
 from bilet_portfolio.adapters.projection import PortfolioProjection
-from bilet_portfolio.adapters.projection.tables import CONSENTS, DOCUMENTS, PARTICIPANTS
+from bilet_portfolio.adapters.projection.tables import CONSENTS, DOCUMENTS, PARTICIPANTS, SESSIONS
 
 # A table every layout had, and the tables later layouts added (in the order they came).
 _ALWAYS: Final = PARTICIPANTS
-_ADDED: Final = (CONSENTS, DOCUMENTS)
+_ADDED: Final = (CONSENTS, DOCUMENTS, SESSIONS)
 
 
 async def _exists(read_model: ReadModel, projection: PortfolioProjection, table: str) -> bool:

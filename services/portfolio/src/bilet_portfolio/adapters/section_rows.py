@@ -30,12 +30,16 @@ class AttemptRow(NamedTuple):
 
 
 class BookingRow(NamedTuple):
-    """A booking and the career event it is on (NULLs while that has not arrived)."""
+    """A booking, the career event and the session it is on (NULLs while that has not
+    arrived)."""
 
     booking_id: str
     career_event_id: str
+    session_id: str | None
     season: str | None
     status: str
+    waitlist_position: str | None
+    route: str | None
     cancellation_reason: str | None
     booked_at: str | None
     attended_at: str | None
@@ -43,20 +47,24 @@ class BookingRow(NamedTuple):
     event_title: str | None
     event_profession: str | None
     event_environments: str | None
+    event_level: str | None
+    event_format: str | None
     event_venue: str | None
     event_starts_at: str | None
     event_ends_at: str | None
     event_cancelled: str | None
     event_cancellation_reason: str | None
+    session_starts_at: str | None
+    session_ends_at: str | None
 
 
 class FeedbackRow(NamedTuple):
     feedback_id: str
     booking_id: str
     career_event_id: str
-    engagement: str
-    task_result: str
-    observed_skills: str
+    task_completion: str
+    interest_shown: str
+    skills_shown: str
     suggested_environments: str
     sealed_comment: str | None
     given_at: str
@@ -139,8 +147,11 @@ _BOOKINGS: Final = _Section(
     (
         "b.booking_id",
         "b.career_event_id",
+        "b.session_id",
         "b.season",
         "b.status",
+        "b.waitlist_position",
+        "b.route",
         "b.cancellation_reason",
         "b.booked_at",
         "b.attended_at",
@@ -148,14 +159,20 @@ _BOOKINGS: Final = _Section(
         "c.title",
         "c.profession",
         "c.environments",
+        "c.level",
+        "c.format",
         "c.venue",
         "c.starts_at",
         "c.ends_at",
         "c.cancelled",
         "c.cancellation_reason",
+        "s.starts_at",
+        "s.ends_at",
     ),
     "FROM {bookings} b LEFT JOIN {career_events} c "
-    "ON c.career_event_id = b.career_event_id WHERE b.participant_id = $1",
+    "ON c.career_event_id = b.career_event_id "
+    "LEFT JOIN {career_event_sessions} s ON s.session_id = b.session_id "
+    "WHERE b.participant_id = $1",
 )
 _FEEDBACK: Final = _Section(
     "feedback",
@@ -164,9 +181,9 @@ _FEEDBACK: Final = _Section(
         "feedback_id",
         "booking_id",
         "career_event_id",
-        "engagement",
-        "task_result",
-        "observed_skills",
+        "task_completion",
+        "interest_shown",
+        "skills_shown",
         "suggested_environments",
         "comment",
         "given_at",

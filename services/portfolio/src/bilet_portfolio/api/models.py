@@ -99,18 +99,35 @@ class CareerEventModel(Model):
     title: str
     profession: str
     environments: list[str]
-    venue: VenueModel
+    level: Literal["introductory", "advanced"] = Field(
+        description="ознакомительный (introductory) or углубленный (advanced)."
+    )
+    format: Literal["online", "in_person"]
+    venue: VenueModel | None = Field(description="Where it takes place; null when online.")
     starts_at: datetime
     ends_at: datetime
     cancelled: bool
     cancellation_reason: str | None
 
 
+class SkillShownModel(Model):
+    skill: str = Field(description="A soft skill, as a code of the soft-skills bank.")
+    level: Literal["initial", "basic", "proficient", "advanced"] | None = Field(
+        description="The level the mentor saw; null in feedback given before levels were asked."
+    )
+
+
+class SessionModel(Model):
+    session_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
 class FeedbackModel(Model):
     feedback_id: str
-    engagement: int
-    task_result: int
-    observed_skills: list[str]
+    task_completion: Literal["completed", "partly_completed", "not_completed"]
+    interest_shown: Literal["low", "moderate", "high"]
+    skills_shown: list[SkillShownModel]
     suggested_environments: list[str]
     comment: str | None = Field(description="The mentor's words; shown to entitled roles only.")
     given_at: datetime
@@ -118,7 +135,18 @@ class FeedbackModel(Model):
 
 class BookingModel(Model):
     booking_id: str
-    status: Literal["booked", "cancelled", "attended"]
+    session: SessionModel | None = Field(
+        description="The session booked; null until the career event stating it arrived."
+    )
+    status: Literal["waitlisted", "booked", "cancelled", "attended", "missed"] = Field(
+        description="waitlisted: no seat yet (see waitlist_position); missed: a no-show."
+    )
+    waitlist_position: int | None = Field(
+        description="The place in the session's line when joining, while waitlisted."
+    )
+    route: Literal["booked", "promoted_from_waitlist"] | None = Field(
+        description="How the seat came, once booked."
+    )
     season: int | None
     cancellation_reason: str | None
     booked_at: datetime | None

@@ -18,6 +18,8 @@ from bilet_portfolio.api.models import (
     RecommendationsModel,
     RegionModel,
     SchoolModel,
+    SessionModel,
+    SkillShownModel,
     StageModel,
     VenueModel,
     WindowModel,
@@ -194,9 +196,9 @@ def _career_events(view: PortfolioView, record: PortfolioRecord) -> list[Booking
         feedback_of.setdefault(feedback.booking_id, []).append(
             FeedbackModel(
                 feedback_id=feedback.feedback_id,
-                engagement=feedback.engagement,
-                task_result=feedback.task_result,
-                observed_skills=feedback.observed_skills,
+                task_completion=feedback.task_completion,
+                interest_shown=feedback.interest_shown,
+                skills_shown=[SkillShownModel.model_validate(s) for s in feedback.skills_shown],
                 suggested_environments=feedback.suggested_environments,
                 comment=view.comments.get(feedback.feedback_id),
                 given_at=feedback.given_at,
@@ -210,7 +212,10 @@ def _career_events(view: PortfolioView, record: PortfolioRecord) -> list[Booking
 def _booking(booking: BookingRecord, feedback: list[FeedbackModel]) -> BookingModel:
     return BookingModel(
         booking_id=booking.booking_id,
+        session=None if booking.session is None else SessionModel(**booking.session),
         status=booking.status,
+        waitlist_position=booking.waitlist_position,
+        route=booking.route,
         season=booking.season,
         cancellation_reason=booking.cancellation_reason,
         booked_at=booking.booked_at,
@@ -229,7 +234,9 @@ def _career_event(event: CareerEventInfo | None) -> CareerEventModel | None:
         title=event.title,
         profession=event.profession,
         environments=event.environments,
-        venue=VenueModel(**event.venue),
+        level=event.level,
+        format=event.format,
+        venue=None if event.venue is None else VenueModel.model_validate(event.venue),
         starts_at=event.starts_at,
         ends_at=event.ends_at,
         cancelled=event.cancelled,

@@ -71,7 +71,9 @@ class CareerEventInfo:
     title: str
     profession: str
     environments: list[str]
-    venue: JsonValue
+    level: str  # introductory | advanced
+    format: str  # online | in_person
+    venue: JsonValue  # null when online
     starts_at: str
     ends_at: str
     cancelled: bool
@@ -82,8 +84,11 @@ class CareerEventInfo:
 class BookingRecord:
     booking_id: str
     career_event_id: str
+    session: dict[str, str] | None  # session_id, starts_at, ends_at
     season: int | None
-    status: str  # booked | cancelled | attended
+    status: str  # waitlisted | booked | cancelled | attended | missed
+    waitlist_position: int | None  # while waitlisted
+    route: str | None  # booked | promoted_from_waitlist, once booked
     cancellation_reason: str | None
     booked_at: str | None
     attended_at: str | None
@@ -96,9 +101,9 @@ class FeedbackRecord:
     feedback_id: str
     booking_id: str
     career_event_id: str
-    engagement: int
-    task_result: int
-    observed_skills: list[str]
+    task_completion: str
+    interest_shown: str
+    skills_shown: list[dict[str, str | None]]  # skill, level (null in version 1 feedback)
     suggested_environments: list[str]
     sealed_comment: str | None
     given_at: str

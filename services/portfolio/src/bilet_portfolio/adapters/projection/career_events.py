@@ -1,5 +1,6 @@
-"""Career events' events in the portfolio: the career events themselves (shown on the bookings
-of every participant booked on them), bookings, attendance and mentors' feedback."""
+"""Career events' events in the portfolio: the career events themselves and their sessions
+(shown on the bookings of every participant booked on them), bookings and the waitlist,
+attendance and absence, and mentors' feedback (docs/adr/0027)."""
 
 from typing import Final
 
@@ -14,26 +15,72 @@ from bilet_portfolio.adapters.projection.step import (
     timestamp,
 )
 
+_Details = events.CareerEventPublished | events.CareerEventRevised
+_DETAILS: Final = "title, profession, environments, level, format, venue, starts_at, ends_at"
 
-async def _published(step: Step, event: events.CareerEventPublished) -> None:
-    await step.tx.execute(
-        "INSERT INTO {career_events} (career_event_id, region_id, season, title, profession, "
-        "environments, venue, starts_at, ends_at, cancelled) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE) "
-        "ON CONFLICT (career_event_id) DO NOTHING",
-        str(event.career_event_id),
-        str(event.region_id),
-        event.season,
+
+def _details(event: _Details) -> tuple[object, ...]:
+    """The values of `_DETAILS`: its span is its first session's start to its last one's end."""
+    return (
         event.title,
         event.profession,
         to_json([environment.value for environment in event.environments]),
-        to_json(plain(event.venue)),
-        timestamp(event.starts_at),
-        timestamp(event.ends_at),
+        event.level.value,
+        event.format.value,
+        None if event.venue is None else to_json(plain(event.venue)),
+        timestamp(min(session.starts_at for session in event.sessions)),
+        timestamp(max(session.ends_at for session in event.sessions)),
     )
+
+
+async def _published(step: Step, event: events.CareerEventPublished) -> None:
+    career_event_id = str(event.career_event_id)
+    known = await step.tx.fetch(
+        "SELECT 1 FROM {career_events} WHERE career_event_id = $1", career_event_id
+    )
+    if known:  # a replay: what a later revision stated stays
+        return
+    columns = f"career_event_id, region_id, season, {_DETAILS}, cancelled"
+    await step.tx.execute(
+        f"INSERT INTO {{career_events}} ({columns}) "  # noqa: S608 - our own column names
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, FALSE)",
+        career_event_id,
+        str(event.region_id),
+        event.season,
+        *_details(event),
+    )
+    await _sessions_and_bookings(step, event)
+
+
+async def _revised(step: Step, event: events.CareerEventRevised) -> None:
+    await step.tx.execute(
+        "UPDATE {career_events} SET title = $2, profession = $3, environments = $4, level = $5, "
+        "format = $6, venue = $7, starts_at = $8, ends_at = $9 WHERE career_event_id = $1",
+        str(event.career_event_id),
+        *_details(event),
+    )
+    await _sessions_and_bookings(step, event)
+
+
+async def _sessions_and_bookings(step: Step, event: _Details) -> None:
+    """The career event's sessions as stated now (a revision comes before any booking, on the
+    same stream, so no booking names a session it withdraws); its bookings' portfolios."""
+    career_event_id = str(event.career_event_id)
+    await step.tx.execute(
+        "DELETE FROM {career_event_sessions} WHERE career_event_id = $1", career_event_id
+    )
+    for session in event.sessions:
+        await step.tx.execute(
+            "INSERT INTO {career_event_sessions} (session_id, career_event_id, starts_at, "
+            "ends_at) VALUES ($1, $2, $3, $4)",
+            str(session.session_id),
+            career_event_id,
+            timestamp(session.starts_at),
+            timestamp(session.ends_at),
+        )
     # A booking that came first (as a feed may deliver it: the events service publishes first)
     # now shows the career event.
-    await _portfolios_booked_on(step, str(event.career_event_id))
+    await _portfolios_booked_on(step, career_event_id)
 
 
 async def _portfolios_booked_on(step: Step, career_event_id: str) -> None:
@@ -60,15 +107,38 @@ async def _cancelled(step: Step, event: events.CareerEventCancelled) -> None:
     await _portfolios_booked_on(step, career_event_id)
 
 
-async def _seat_booked(step: Step, event: events.SeatBooked) -> None:
+async def _waitlist_joined(step: Step, event: events.WaitlistJoined) -> None:
     await step.ensure_participant(event.participant_id)
     await step.tx.execute(
-        "INSERT INTO {bookings} (booking_id, participant_id, career_event_id, season, status, "
-        "booked_at) VALUES ($1, $2, $3, $4, 'booked', $5) ON CONFLICT (booking_id) DO NOTHING",
+        "INSERT INTO {bookings} (booking_id, participant_id, career_event_id, session_id, "
+        "season, status, waitlist_position) VALUES ($1, $2, $3, $4, $5, 'waitlisted', $6) "
+        "ON CONFLICT (booking_id) DO NOTHING",
         str(event.booking_id),
         str(event.participant_id),
         str(event.career_event_id),
+        str(event.session_id),
         event.season,
+        event.position,
+    )
+    await step.portfolio_changed(event.participant_id)
+
+
+async def _seat_booked(step: Step, event: events.SeatBooked) -> None:
+    # A promotion books the waitlisted booking of the same id; a replay finds it booked already
+    # (or cancelled since) and changes nothing.
+    await step.ensure_participant(event.participant_id)
+    await step.tx.execute(
+        "INSERT INTO {bookings} (booking_id, participant_id, career_event_id, session_id, "
+        "season, status, route, booked_at) VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7) "
+        "ON CONFLICT (booking_id) DO UPDATE SET status = 'booked', route = excluded.route, "
+        "booked_at = excluded.booked_at, waitlist_position = NULL "
+        "WHERE {bookings}.status = 'waitlisted'",
+        str(event.booking_id),
+        str(event.participant_id),
+        str(event.career_event_id),
+        str(event.session_id),
+        event.season,
+        event.route.value,
         step.at,
     )
     await step.portfolio_changed(event.participant_id)
@@ -78,7 +148,8 @@ async def _booking_cancelled(step: Step, event: events.BookingCancelled) -> None
     await step.ensure_participant(event.participant_id)
     await step.tx.execute(
         "UPDATE {bookings} SET status = 'cancelled', cancellation_reason = $2, "
-        "cancelled_at = $3 WHERE booking_id = $1 AND status = 'booked'",
+        "cancelled_at = $3, waitlist_position = NULL "
+        "WHERE booking_id = $1 AND status IN ('booked', 'waitlisted')",
         str(event.booking_id),
         event.reason.value,
         step.at,
@@ -96,21 +167,30 @@ async def _attended(step: Step, event: events.CareerEventAttended) -> None:
     await step.portfolio_changed(event.participant_id)
 
 
+async def _missed(step: Step, event: events.CareerEventMissed) -> None:
+    await step.ensure_participant(event.participant_id)
+    await step.tx.execute(
+        "UPDATE {bookings} SET status = 'missed' WHERE booking_id = $1 AND status = 'booked'",
+        str(event.booking_id),
+    )
+    await step.portfolio_changed(event.participant_id)
+
+
 async def _feedback_given(step: Step, event: events.MentorFeedbackGiven) -> None:
     erased = await step.ensure_participant(event.participant_id)
     await step.tx.execute(
         "INSERT INTO {feedback} (feedback_id, participant_id, booking_id, career_event_id, "
-        "mentor_id, engagement, task_result, observed_skills, suggested_environments, comment, "
-        "given_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "mentor_id, task_completion, interest_shown, skills_shown, suggested_environments, "
+        "comment, given_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
         "ON CONFLICT (feedback_id) DO NOTHING",
         str(event.feedback_id),
         str(event.participant_id),
         str(event.booking_id),
         str(event.career_event_id),
         str(event.mentor_id),
-        event.engagement,
-        event.task_result,
-        to_json(list(event.observed_skills)),
+        event.task_completion.value,
+        event.interest_shown.value,
+        to_json([plain(shown) for shown in event.skills_shown]),
         to_json([environment.value for environment in event.suggested_environments]),
         None if erased else sealed(event.comment),
         step.at,
@@ -120,9 +200,12 @@ async def _feedback_given(step: Step, event: events.MentorFeedbackGiven) -> None
 
 HANDLERS: Final[dict[str, Handler]] = by_event_type(
     (events.CareerEventPublished, _published),
+    (events.CareerEventRevised, _revised),
     (events.CareerEventCancelled, _cancelled),
+    (events.WaitlistJoined, _waitlist_joined),
     (events.SeatBooked, _seat_booked),
     (events.BookingCancelled, _booking_cancelled),
     (events.CareerEventAttended, _attended),
+    (events.CareerEventMissed, _missed),
     (events.MentorFeedbackGiven, _feedback_given),
 )

@@ -10,6 +10,7 @@ ATTEMPTS: Final = "stage_attempts"
 CAREER_EVENTS: Final = "career_events"
 BOOKINGS: Final = "bookings"
 FEEDBACK: Final = "feedback"
+SESSIONS: Final = "career_event_sessions"
 RECOMMENDATIONS: Final = "recommendations"
 GUARDIANS: Final = "guardians"
 HISTORY: Final = "history"
@@ -51,21 +52,29 @@ TABLES: Final = (
         CAREER_EVENTS,
         "career_event_id TEXT PRIMARY KEY, region_id TEXT NOT NULL, season INTEGER NOT NULL, "
         "title TEXT NOT NULL, profession TEXT NOT NULL, environments TEXT NOT NULL, "
-        "venue TEXT NOT NULL, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, "
+        "level TEXT NOT NULL, format TEXT NOT NULL, venue TEXT, "
+        "starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, "
         "cancelled BOOLEAN NOT NULL, cancellation_reason TEXT",
+    ),
+    Table(
+        SESSIONS,
+        "session_id TEXT PRIMARY KEY, career_event_id TEXT NOT NULL, "
+        "starts_at TEXT NOT NULL, ends_at TEXT NOT NULL",
+        indexes=("career_event_id",),
     ),
     Table(
         BOOKINGS,
         "booking_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, "
-        "career_event_id TEXT NOT NULL, season INTEGER, status TEXT NOT NULL, "
-        "cancellation_reason TEXT, booked_at TEXT, attended_at TEXT, cancelled_at TEXT",
+        "career_event_id TEXT NOT NULL, session_id TEXT, season INTEGER, status TEXT NOT NULL, "
+        "waitlist_position INTEGER, route TEXT, cancellation_reason TEXT, booked_at TEXT, "
+        "attended_at TEXT, cancelled_at TEXT",
         indexes=("participant_id", "career_event_id"),
     ),
     Table(
         FEEDBACK,
         "feedback_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, booking_id TEXT NOT NULL, "
-        "career_event_id TEXT NOT NULL, mentor_id TEXT NOT NULL, engagement INTEGER NOT NULL, "
-        "task_result INTEGER NOT NULL, observed_skills TEXT NOT NULL, "
+        "career_event_id TEXT NOT NULL, mentor_id TEXT NOT NULL, task_completion TEXT NOT NULL, "
+        "interest_shown TEXT NOT NULL, skills_shown TEXT NOT NULL, "
         "suggested_environments TEXT NOT NULL, comment TEXT, given_at TEXT NOT NULL",
         indexes=("participant_id",),
     ),
