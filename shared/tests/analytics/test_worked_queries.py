@@ -112,8 +112,8 @@ async def test_the_worked_queries_answer_over_stages_bookings_and_attendance(
     assert answers[5] == [(7, "smart", 2)]
     assert [row[:3] for row in answers[6]] == [(7, "1.0.0", 2)]
     assert answers[6][0][3] == 88.0  # smart
-    (event,) = answers[7]
-    assert event[3:] == (12, 1, round(100 / 12, 1))  # capacity, taken (A; B cancelled), fill
+    # Per session: capacity, taken (A; B cancelled), fill; the second session is empty
+    assert [row[3:] for row in answers[7]] == [(12, 1, round(100 / 12, 1)), (12, 0, 0.0)]
     (region,) = answers[8]
     assert region[:2] == ("Ленинградская область", 1)
     assert dict(answers[10]) == dict.fromkeys([*ALL_PURPOSES, "pseudonymised_analytics"], 2)

@@ -40,6 +40,7 @@ ORGANISATIONAL_IDS: Final = frozenset(
         "from_school_id",
         "to_school_id",
         "career_event_id",
+        "session_id",  # a session of a career event (a catalogue entry, not a person's)
         "organiser_id",
         "opportunity_id",
     }
