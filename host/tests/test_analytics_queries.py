@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bilet.analytics import connect
+from bilet.contracts import decode
+from bilet.contracts.catalogue.events import CareerEventPublished
 from bilet_host.cli import main
 from bilet_host.testing import DemoWorld, published_events
 from bilet_identity import demo as identity_demo
@@ -97,10 +99,18 @@ def test_the_worked_queries_answer_what_the_stores_hold(
     # 4–8 read diagnostics and career events: as many answers as the stores have such facts
     assert bool(answers[5]) == bool(types["StageCompleted"])
     assert bool(answers[8]) == bool(attended)
-    published = [e for e in events if e.type == "CareerEventPublished"]
-    assert len(answers[7]) == len(published) - sum(
-        1 for e in events if e.type == "CareerEventCancelled"
-    )
+    # 7: one answer per session of every career event not cancelled
+    cancelled = {
+        json.loads(e.data)["career_event_id"] for e in events if e.type == "CareerEventCancelled"
+    }
+    sessions = 0
+    for e in events:
+        if e.type == "CareerEventPublished":
+            career_event = decode(e)
+            assert isinstance(career_event, CareerEventPublished)
+            if str(career_event.career_event_id) not in cancelled:
+                sessions += len(career_event.sessions)
+    assert len(answers[7]) == sessions
 
     # 9: every verified consent of a covered pupil, its upload found by its pseudonymised id
     assert sum(row[1] for row in answers[9]) == types["ConsentVerified"]
