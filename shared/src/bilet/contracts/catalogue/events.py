@@ -1,9 +1,10 @@
 """Events of the events service (topic `bilet.events`): career events (профпробы) — their
-catalogue, seat booking, attendance and mentor feedback.
+catalogue and sessions, seat booking and the waitlist, attendance and mentor feedback
+(docs/adr/0027). Superseded versions are in `events_superseded`.
 
 All facts about one career event are one stream, `career_event-<career event id>`, so bookings,
-cancellations, attendance and feedback arrive in order. Organisers see a participant's
-accessibility-needs summary, never health data.
+cancellations, attendance and feedback arrive in order. A booking carries the participant's
+venue-requirements summary only sealed with their health key (docs/adr/0017), never in the clear.
 """
 
 from enum import StrEnum
@@ -217,6 +218,11 @@ class CareerEventRevised(_CareerEventDetails):
     career_event_id: UUID
 
 
+def _without(data: JsonObject, *names: str) -> JsonObject:
+    """The data of an older version without the fields its next version no longer has."""
+    return {name: value for name, value in data.items() if name not in names}
+
+
 def first_session_id(career_event_id: UUID | str) -> UUID:
     """The session a version 1 career event (one time, one capacity) reads as: derived from the
     career event's id, so every reader and every replay names it alike."""
@@ -225,11 +231,7 @@ def first_session_id(career_event_id: UUID | str) -> UUID:
 
 @upcaster("CareerEventPublished", from_version=1)
 def _career_event_published_v1_to_v2(data: JsonObject) -> JsonObject:
-    out = {
-        name: value
-        for name, value in data.items()
-        if name not in ("starts_at", "ends_at", "capacity")
-    }
+    out = _without(data, "starts_at", "ends_at", "capacity")
     session = {
         "session_id": str(first_session_id(data["career_event_id"])),
         "starts_at": data["starts_at"],
@@ -320,7 +322,7 @@ class SeatBooked(EventsEvent):
 def _seat_booked_v1_to_v2(data: JsonObject) -> JsonObject:
     # An upcaster holds no key: the clear list is withheld (erased), never carried on; version 1
     # was never written, so this reads only the example and its golden sample.
-    out = {name: value for name, value in data.items() if name != "accessibility_needs"}
+    out = _without(data, "accessibility_needs")
     return {
         **out,
         "session_id": str(first_session_id(data["career_event_id"])),
@@ -435,11 +437,7 @@ def _from_rating(rating: int, low: str, middle: str, high: str) -> str:
 
 @upcaster("MentorFeedbackGiven", from_version=1)
 def _mentor_feedback_given_v1_to_v2(data: JsonObject) -> JsonObject:
-    out = {
-        name: value
-        for name, value in data.items()
-        if name not in ("engagement", "task_result", "observed_skills")
-    }
+    out = _without(data, "engagement", "task_result", "observed_skills")
     return {
         **out,
         "task_completion": _from_rating(
