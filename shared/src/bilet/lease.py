@@ -51,7 +51,7 @@ class AdvisoryLease:
         while not await self.try_acquire():
             if not waiting_logged:
                 _log.info(
-                    "another %s holds the lease; waiting for it",
+                    "another %s holds the lease of this store; waiting for it",
                     self.holder,
                     extra={"lease": self.key},
                 )
