@@ -28,6 +28,7 @@ from bilet.projections.kafka import dlq_topic
 from bilet.relay import RelayMetrics
 from bilet.services import SERVICE_NAMES
 from bilet.settings import PlatformSettings
+from bilet_consent.app import ErasureMetrics
 from bilet_consent.settings import ConsentSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -897,11 +898,13 @@ def test_every_relay_is_probed_and_scraped_on_its_health_port(
 
 
 def _metric_names() -> set[str]:
-    """Every series name the relays and projections export (counters end in `_total`)."""
+    """Every series name the relays, projections and consent's destruction job export (counters
+    end in `_total`)."""
     names = set()
-    projections = CollectorRegistry()
+    projections, consent = CollectorRegistry(), CollectorRegistry()
     ProjectionMetrics(projections)
-    for registry in (RelayMetrics().registry, projections):
+    ErasureMetrics(consent)
+    for registry in (RelayMetrics().registry, projections, consent):
         for family in registry.collect():
             names.add(family.name + ("_total" if family.type == "counter" else ""))
     return names
@@ -920,8 +923,41 @@ def test_production_alerts_on_what_readiness_no_longer_says(production: str) -> 
     assert "bilet_projection_consumer_lag) > 1000" in alerts["BiletProjectionLagHigh"]
     known = _metric_names()
     for alert, expr in alerts.items():
-        used = set(re.findall(r"\bbilet_[a-z_]+", expr))
+        used = set(re.findall(r"\b(?:bilet|bvb)_[a-z_]+", expr))
         assert used, alert
         assert used <= known, f"{alert} reads metrics nobody exports: {sorted(used - known)}"
-    (monitor,) = [doc for doc in _documents(production) if doc["kind"] == "PodMonitor"]
-    assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/component": "relay"}
+    monitors = {
+        doc["metadata"]["name"]: doc["spec"]
+        for doc in _documents(production)
+        if doc["kind"] == "PodMonitor"
+    }
+    assert set(monitors) == {"bilet-relays", "bilet-consent"}
+    assert monitors["bilet-relays"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/component": "relay"
+    }
+
+
+def test_production_alerts_on_the_destruction_job(production: str) -> None:
+    """Overdue erasures (a legal deadline) and a destruction job nobody leads (ADR 0028) page
+    someone; consent's API is scraped where those metrics are."""
+    alerts = {
+        rule["alert"]: rule["expr"]
+        for doc in _documents(production)
+        if doc["kind"] == "PrometheusRule"
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+    }
+    assert "bvb_consent_erasures_overdue) > 0" in alerts["BiletErasuresOverdue"]
+    assert "sum(bvb_consent_erasure_job_leader) == 0" in alerts["BiletDestructionJobLeaderless"]
+    (consent,) = [
+        doc["spec"]
+        for doc in _documents(production)
+        if doc["kind"] == "PodMonitor" and doc["metadata"]["name"] == "bilet-consent"
+    ]
+    assert consent["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "consent",
+        "app.kubernetes.io/component": "api",
+    }
+    assert consent["podMetricsEndpoints"] == [
+        {"port": "http", "path": "/consent/metrics", "interval": "60s"}
+    ]

@@ -5,7 +5,10 @@ store, the document store, the read model of identity's facts (fed in-process wh
 `python -m bilet_consent.worker` when distributed), the audit trail, the destruction job (at start,
 then every `BVB_CONSENT_ERASURE_INTERVAL_SECONDS`) and the readiness probes: the stores answer,
 and the embedded feed and the destruction job still run (the schedule is a projection: when its
-feed dies, destruction stops). Metrics add the erasures overdue and the job's last success.
+feed dies, destruction stops). With a PostgreSQL store the job is leader-elected: only the
+replica holding its lease runs it, the others wait to take over and keep serving
+(`bilet.leadership`, ADR 0028); SQLite is one process and runs it directly. Metrics add the
+erasures overdue, the job's last success and whether this replica leads it.
 Every answer of `/consent/v1` is private: `Cache-Control: no-store`, `Vary: Authorization`.
 """
 
@@ -13,9 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Gauge
@@ -31,6 +34,8 @@ from bilet.http import (
 )
 from bilet.http.private import PrivateResponses
 from bilet.http.service import READINESS_TIMEOUT
+from bilet.leadership import run_as_leader
+from bilet.lease import AdvisoryLease
 from bilet.projections import BackgroundFeed
 from bilet_consent.api.openapi import add_form_schema
 from bilet_consent.api.problems import on_domain_error
@@ -74,6 +79,11 @@ class ErasureMetrics:
             "When the destruction job last finished a run without an error (Unix time)",
             registry=registry,
         )
+        self.leader = Gauge(
+            "bvb_consent_erasure_job_leader",
+            "1 while this replica runs the destruction job (holds its lease), else 0",
+            registry=registry,
+        )
 
 
 async def _erasure_job(service: ConsentService, interval: float, metrics: ErasureMetrics) -> None:
@@ -91,6 +101,28 @@ async def _erasure_job(service: ConsentService, interval: float, metrics: Erasur
         except Exception:  # the next run tries again; the process must keep serving
             _log.exception("the destruction job failed")
         await asyncio.sleep(interval)
+
+
+def _destruction_job(
+    settings: ConsentSettings, service: ConsentService, metrics: ErasureMetrics
+) -> Coroutine[Any, Any, None]:
+    """The job as this process runs it: directly on SQLite (one process), else behind the
+    lease of the store's schema, so that one replica of many runs it."""
+
+    def run() -> Coroutine[Any, Any, None]:
+        return _erasure_job(service, settings.consent_erasure_interval_seconds, metrics)
+
+    if settings.event_store != "postgres" or settings.database_url is None:
+        metrics.leader.set(1)
+        return run()
+
+    dsn, schema = settings.database_url, settings.consent_store_schema
+
+    def new_lease() -> AdvisoryLease:
+        key = f"bilet.consent.destruction:{schema}"
+        return AdvisoryLease(dsn, key, holder="consent destruction job")
+
+    return run_as_leader(new_lease, run, leading=lambda leads: metrics.leader.set(int(leads)))
 
 
 class BeforeScrape:
@@ -128,9 +160,7 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
                 feed_task = await stack.enter_async_context(feed.running(runtime.feed))
             if settings.consent_demo_data:
                 await load_demo_data(runtime.service)
-            job = _erasure_job(
-                runtime.service, settings.consent_erasure_interval_seconds, erasure_metrics
-            )
+            job = _destruction_job(settings, runtime.service, erasure_metrics)
             job_task = await stack.enter_async_context(
                 in_background(job, name="consent-destruction-job", what="destruction job")
             )
