@@ -1,0 +1,44 @@
+"""Refusals of the application layer (who may, what is known, what other services' facts
+allow), with stable codes like the domain's own (`bilet_events.domain.errors`)."""
+
+from bilet_events.domain.errors import DomainError
+
+
+class AccessDenied(DomainError):
+    code = "forbidden"
+
+    def __init__(self, message: str = "You may not do this.") -> None:
+        super().__init__(message)
+
+
+class UnknownParticipant(DomainError):
+    """No such participant is known here, or they are not the caller's: both answer alike."""
+
+    code = "unknown_participant"
+
+    def __init__(self) -> None:
+        super().__init__("No such participant is known to the career events service.")
+
+
+class ConsentRequired(DomainError):
+    code = "consent_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Booking a career event needs a verified guardian's consent in force covering "
+            "career events (purpose career_events)."
+        )
+
+
+class SeasonUnknown(DomainError):
+    code = "season_unknown"
+
+    def __init__(self, season: int) -> None:
+        super().__init__(f"The rules of the season {season} are not known.", season=season)
+
+
+class VersionConflict(DomainError):
+    code = "version_conflict"
+
+    def __init__(self) -> None:
+        super().__init__("The career event changed in the meantime; read it again and retry.")
