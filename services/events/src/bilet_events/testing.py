@@ -1,10 +1,13 @@
 """For tests only: the facts of other services as the test sets them (`StaticFacts`), a clock
-the tests move, and a career event to publish."""
+the tests move, a career event to publish, and a `World`: the service over a store."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
+from bilet.application import RequestContext
+from bilet.audit import EventStoreAuditLog
+from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.events import (
     CareerEventFormat,
     CareerEventLevel,
@@ -14,8 +17,11 @@ from bilet.contracts.catalogue.events import (
     VenueKind,
 )
 from bilet.contracts.vocabulary import Environment, GradeRange
-
+from bilet.crypto import InMemoryKeyStore
+from bilet.eventstore import EventStore
+from bilet.http.auth import Principal, Role
 from bilet_events.application.ports import Pupil
+from bilet_events.application.service import EventsService
 
 
 @dataclass
@@ -47,6 +53,8 @@ REGION = UUID("5a1e0000-0000-4000-8000-000000000047")  # Leningrad oblast, as th
 ORGANISER = UUID("0a9a0000-0000-4000-8000-000000000001")
 MENTOR = UUID("3e470000-0000-4000-8000-000000000001")
 SEASON = 2019
+SCHOOL = UUID("5c400000-0000-4000-8000-000000000003")
+CONSENTED = frozenset({Purpose.PROGRAMME_PARTICIPATION.value, Purpose.CAREER_EVENTS.value})
 
 
 def career_event(
@@ -90,3 +98,41 @@ def career_event(
         accommodates=(),
         mentors=(MENTOR,),
     )
+
+
+@dataclass
+class World:
+    """A service over `store` whose facts the test sets, with a moving clock: pupils enrolled
+    in one school with a consent covering career events, the season's maximum 3."""
+
+    service: EventsService
+    facts: StaticFacts
+    clock: Clock
+    school_id: UUID = SCHOOL
+
+    @classmethod
+    def over(cls, store: EventStore, now: datetime) -> "World":
+        facts = StaticFacts(season_maximum={SEASON: 3})
+        clock = Clock(now)
+        service = EventsService(
+            store, InMemoryKeyStore(), facts, EventStoreAuditLog(store), clock=clock
+        )
+        return cls(service, facts, clock)
+
+    def enrol(self, participant_id: UUID, *, purposes: frozenset[str] = CONSENTED) -> UUID:
+        self.facts.pupils[participant_id] = Pupil(
+            participant_id, self.school_id, REGION, 8, SEASON, purposes
+        )
+        return participant_id
+
+    @staticmethod
+    def as_pupil(participant_id: UUID) -> RequestContext:
+        return RequestContext(Principal("pupil", Role.PUPIL, participant_id=str(participant_id)))
+
+    @staticmethod
+    def as_organiser() -> RequestContext:
+        return RequestContext(Principal("org", Role.ORGANISER, venue_id=str(ORGANISER)))
+
+    @staticmethod
+    def as_mentor() -> RequestContext:
+        return RequestContext(Principal(str(MENTOR), Role.MENTOR))

@@ -33,8 +33,8 @@ from bilet_events.domain.errors import (
     AttendanceRecorded,
     BookingClosed,
     BookingsExist,
-    CareerEventExists,
     CareerEventCancelled,
+    CareerEventExists,
     DomainError,
     NotEligible,
     SessionNotStarted,
@@ -42,7 +42,8 @@ from bilet_events.domain.errors import (
     UnknownCareerEvent,
     UnknownSession,
 )
-from bilet_events.testing import REGION, career_event as published_event
+from bilet_events.testing import REGION
+from bilet_events.testing import career_event as published_event
 
 EVENT = UUID("c0ffee00-0000-4000-8000-000000000001")
 STARTS = datetime(2019, 11, 20, 10, tzinfo=UTC)
@@ -147,7 +148,7 @@ def test_book_a_full_session_joins_the_waitlist_at_its_place() -> None:
                 Cancelled(career_event_id=EVENT, reason=CareerEventCancellationReason.SAFETY),
             ),
             CareerEventCancelled,
-        ),  # noqa: E501
+        ),
         (Book(uuid4(), uuid4(), PUPILS[0], REGION, 8, BEFORE), (PUBLISHED,), UnknownSession),
         (Book(SESSION, uuid4(), PUPILS[0], REGION, 8, STARTS), (PUBLISHED,), BookingClosed),
         (Book(SESSION, uuid4(), PUPILS[0], uuid4(), 8, BEFORE), (PUBLISHED,), NotEligible),

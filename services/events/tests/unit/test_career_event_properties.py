@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from bilet_events.domain import career_event
 from bilet_events.domain.career_event import Book, CancelBooking, CareerEventEvent, Command
 from bilet_events.domain.errors import DomainError
-from bilet_events.testing import REGION, career_event as published_event
+from bilet_events.testing import REGION
+from bilet_events.testing import career_event as published_event
 
 EVENT = UUID("c0ffee00-0000-4000-8000-000000000002")
 STARTS = datetime(2019, 11, 20, 10, tzinfo=UTC)

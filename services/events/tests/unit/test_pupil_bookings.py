@@ -56,7 +56,7 @@ def test_the_season_maximum_counts_held_seats_of_that_season_only() -> None:
 
 def test_a_released_seat_counts_no_more() -> None:
     first = held(hold(0))
-    history = [
+    history: list[SeatsEvent] = [
         first,
         held(hold(1)),
         held(hold(2)),
