@@ -22,6 +22,10 @@ from bilet_events.domain.errors import UnknownCareerEvent
 Clock = Callable[[], datetime]
 # Until when before a session starts a booking may be cancelled, unless configured.
 DEFAULT_CANCELLATION_NOTICE: Final = timedelta(hours=24)
+# Every booking of a career event appends to its one stream at the version read, so N pupils
+# racing on it commit one per round: a popular session needs as many rounds as racers, far more
+# than the kernel's default 8 tries (docs/adr/0030 on what would scale further).
+DECISION_ATTEMPTS: Final = 64
 
 
 def utc_now() -> datetime:
@@ -46,7 +50,9 @@ class EventsCore:
         self.audit = audit
         self.clock = clock
         self.cancellation_notice = cancellation_notice
-        self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
+        self.transactor = Transactor(
+            store, self.cipher, EVENT_LOG, VersionConflict, attempts=DECISION_ATTEMPTS
+        )
 
     async def pupil(self, ctx: CommandContext, participant_id: UUID) -> Pupil:
         """The participant's facts, when the caller may book for them (else: unknown)."""
