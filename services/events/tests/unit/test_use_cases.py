@@ -6,8 +6,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from bilet.application import RequestContext
 from bilet.contracts.catalogue.events import CareerEventCancellationReason
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.http.auth import Principal, Role
 from bilet_events.application.errors import AccessDenied, ConsentRequired, UnknownParticipant
 from bilet_events.application.streams import career_event_of, seats_of
 from bilet_events.domain.errors import (
@@ -133,3 +135,18 @@ async def test_attendance_by_the_mentor_after_the_start_not_by_a_pupil(world: Wo
         world.as_mentor(), event_id, booking, attended=True
     )
     assert answer.position > 0
+
+
+async def test_another_venues_organiser_finds_no_such_career_event(world: World) -> None:
+    event_id, [session] = await publish(world)
+    pupil, booking = world.enrol(uuid4()), uuid4()
+    await world.service.book(world.as_pupil(pupil), event_id, session, pupil, booking)
+    world.clock.now = STARTS + timedelta(minutes=10)
+    stranger = RequestContext(Principal("org2", Role.ORGANISER, venue_id=str(uuid4())))
+    before = await stored(world)
+    with pytest.raises(UnknownCareerEvent):
+        await world.service.record_attendance(stranger, event_id, booking, attended=True)
+    reason = CareerEventCancellationReason.SAFETY
+    with pytest.raises(UnknownCareerEvent):
+        await world.service.cancel_career_event(stranger, event_id, reason)
+    assert await stored(world) == before

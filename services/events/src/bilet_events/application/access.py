@@ -3,6 +3,7 @@ participant outside the caller's scope is answered as unknown."""
 
 from uuid import UUID
 
+from bilet.contracts.catalogue.events import CareerEventPublished
 from bilet.http.auth import Principal, Role
 from bilet_events.application.errors import AccessDenied
 from bilet_events.application.ports import Pupil
@@ -37,3 +38,13 @@ def organises(principal: Principal, organiser_id: UUID) -> bool:
 
 def mentors(principal: Principal, mentor_ids: tuple[UUID, ...]) -> bool:
     return principal.role is Role.MENTOR and principal.subject in {str(m) for m in mentor_ids}
+
+
+def manages(principal: Principal, published: CareerEventPublished) -> bool:
+    """The career event is the caller's to manage: its organiser, the coordinator of its region
+    or one of its mentors (which of them may do what is the use case's role check)."""
+    return (
+        organises(principal, published.organiser_id)
+        or mentors(principal, published.mentors)
+        or (principal.role is Role.COORDINATOR and principal.region_id == str(published.region_id))
+    )

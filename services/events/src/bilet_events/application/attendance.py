@@ -22,10 +22,7 @@ class Attendance(EventsCore):
         async def body(attempt: Attempt) -> None:
             state = await self.published(attempt, career_event_id)
             assert state.published is not None
-            if not (
-                access.organises(ctx.principal, state.published.organiser_id)
-                or access.mentors(ctx.principal, state.published.mentors)
-            ):
+            if not access.manages(ctx.principal, state.published):
                 raise UnknownCareerEvent()
             command = career_event.RecordAttendance(booking_id, attended, self.clock())
             attempt.append(

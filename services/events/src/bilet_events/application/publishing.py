@@ -47,13 +47,7 @@ class Publishing(EventsCore):
         async def body(attempt: Attempt) -> None:
             state = await self.published(attempt, career_event_id)
             assert state.published is not None
-            if not (
-                access.organises(ctx.principal, state.published.organiser_id)
-                or (
-                    ctx.principal.role is Role.COORDINATOR
-                    and access.in_region(ctx.principal, state.published.region_id)
-                )
-            ):
+            if not access.manages(ctx.principal, state.published):
                 raise UnknownCareerEvent()
             decided = career_event.decide(career_event.Cancel(reason), state)
             attempt.append(career_event.stream_id(career_event_id), decided)
