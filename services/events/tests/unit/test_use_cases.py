@@ -16,6 +16,7 @@ from bilet_events.domain.errors import (
     DomainError,
     OverlappingBooking,
     SeasonLimitReached,
+    UnknownBooking,
     UnknownCareerEvent,
 )
 from bilet_events.testing import CONSENTED, World, career_event
@@ -149,4 +150,15 @@ async def test_another_venues_organiser_finds_no_such_career_event(world: World)
     reason = CareerEventCancellationReason.SAFETY
     with pytest.raises(UnknownCareerEvent):
         await world.service.cancel_career_event(stranger, event_id, reason)
+    assert await stored(world) == before
+
+
+async def test_someone_elses_booking_is_answered_as_unknown(world: World) -> None:
+    event_id, [session] = await publish(world)
+    pupil, booking = world.enrol(uuid4()), uuid4()
+    await world.service.book(world.as_pupil(pupil), event_id, session, pupil, booking)
+    other = world.as_pupil(world.enrol(uuid4()))
+    before = await stored(world)
+    with pytest.raises(UnknownBooking):
+        await world.service.cancel_booking(other, event_id, booking)
     assert await stored(world) == before

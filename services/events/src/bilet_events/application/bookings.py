@@ -13,7 +13,7 @@ from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.events import SeatBooked, WaitlistJoined
 from bilet_events.application import access
 from bilet_events.application.base import EventsCore
-from bilet_events.application.errors import ConsentRequired, SeasonUnknown
+from bilet_events.application.errors import ConsentRequired, SeasonUnknown, UnknownParticipant
 from bilet_events.application.inputs import BookingAnswer, CommandContext, Committed
 from bilet_events.application.streams import seats_of
 from bilet_events.domain import career_event, pupil_bookings
@@ -67,7 +67,10 @@ class Bookings(EventsCore):
             if found is None:
                 raise UnknownBooking()
             booking, holds_seat = found
-            await self.pupil(ctx, booking.participant_id)  # theirs to cancel, else unknown
+            try:
+                await self.pupil(ctx, booking.participant_id)
+            except UnknownParticipant:
+                raise UnknownBooking() from None  # not the caller's: answered as unknown
             promotable: dict[UUID, list[pupil_bookings.SeatsEvent]] = {}
             if holds_seat:
                 for waiting in state.sessions[booking.session_id].waiting:
