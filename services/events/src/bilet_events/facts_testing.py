@@ -4,7 +4,7 @@ feeds the projection from them as the embedded path does. Sealed fields are well
 of no key: nothing here is a real person."""
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -39,7 +39,7 @@ from bilet.contracts.catalogue.identity import (
 from bilet.contracts.examples import sealed
 from bilet.contracts.sealed import SealedValue
 from bilet.contracts.vocabulary import AccessibilityNeed, Environment, GradeRange, Stage
-from bilet.eventstore import ANY, EventStore
+from bilet.eventstore import ANY, EventStore, RecordedEvent
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.projections import EmbeddedFeed, ReadModel
 from bilet.projections.sqlite import SqliteReadModel
@@ -232,6 +232,28 @@ def waitlisted(
         season=published.season,
         position=position,
     )
+
+
+def recorded(events: Sequence[DomainEvent]) -> list[RecordedEvent]:
+    """As one store would record them (for a topic): versions per stream, positions rising."""
+    versions: dict[str, int] = {}
+    out = []
+    for position, event in enumerate(events, start=1):
+        new = encode(event, EventMetadata(actor="test"))
+        version = versions[event.stream_id] = versions.get(event.stream_id, -1) + 1
+        out.append(
+            RecordedEvent(
+                stream_id=event.stream_id,
+                version=version,
+                position=position,
+                event_id=uuid4(),
+                type=new.type,
+                data=new.data,
+                metadata=new.metadata,
+                recorded_at=datetime.now(UTC),
+            )
+        )
+    return out
 
 
 class FactsHistory:
