@@ -3,6 +3,7 @@ real SQLite read model, and what `Catalogue` answers — seats left per session 
 the waitlist, promotions and cancellations; revisions and cancellations of career events; the
 issue's filters; cursor paging by (earliest matching start, id)."""
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,13 @@ from bilet.contracts.catalogue.events import (
     CareerEventFormat,
     CareerEventPublished,
     CareerEventRevised,
+    first_session_id,
 )
+from bilet.contracts.examples import EXAMPLES
 from bilet.contracts.vocabulary import Environment
+from bilet.eventstore import ANY, NewEvent
 from bilet.projections.sqlite import SqliteReadModel
-from bilet_events.adapters.facts import ReadModelCatalogue, ReadModelFacts
+from bilet_events.adapters.facts import EVENTS, ReadModelCatalogue, ReadModelFacts
 from bilet_events.application.facts import (
     CatalogueCursor,
     CatalogueEntry,
@@ -237,3 +241,23 @@ async def test_before_any_feed_the_catalogue_is_empty(tmp_path: Path) -> None:
         assert await ReadModelFacts(read_model).max_career_events(2019) is None
     finally:
         await read_model.close()
+
+
+async def test_a_version_1_career_event_is_listed_with_its_derived_session(
+    history: FactsHistory,
+) -> None:
+    # The 2019 pilot's form, as it lies in a store: one time and one capacity of its own.
+    data = EXAMPLES[("CareerEventPublished", 1)]
+    v1 = NewEvent(
+        type="CareerEventPublished",
+        data=json.dumps(data).encode(),
+        metadata=json.dumps({"schema_version": 1}).encode(),
+    )
+    career_event_id = UUID(str(data["career_event_id"]))
+    await history.stores[EVENTS].append(f"career_event-{career_event_id}", [v1], ANY)
+    await history.feed.catch_up({})
+    entry = await _entry(history, career_event_id)
+    (seats,) = entry.sessions
+    assert seats.session_id == first_session_id(career_event_id)
+    assert seats.seats_left == seats.capacity == data["capacity"]
+    assert entry.matching == (seats.session_id,)
