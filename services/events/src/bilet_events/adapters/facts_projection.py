@@ -1,0 +1,236 @@
+"""The projection behind `Facts` and `Catalogue` (`adapters/facts.py`): identity's and consent's
+published events folded into the read model's `fact_*` tables, and the service's own into the
+catalogue's `cat_*` tables (`adapters/catalogue_projection.py`) — one projection, so one feed and
+one checkpoint serve both.
+
+Fed in-process from the stores (embedded) or from Kafka by `python -m bilet_events.worker`
+(distributed), on SQLite or PostgreSQL alike. No readable personal data is held: ids, grades,
+seasons, dates, purposes, and a pupil's accessibility needs only as the sealed value identity
+published, with the generation of the health key that seals it (docs/adr/0017, 0026); nothing
+here holds a key or opens it.
+
+Determinism: sources and streams interleave differently on every feed, so every change is confined
+to one stream (a participant's identity columns, their consent columns, a season's rules, a
+school, a career event) and a replay in any interleaving builds the same tables.
+"""
+
+from typing import Final
+from uuid import UUID
+
+from pydantic import TypeAdapter
+
+from bilet.contracts import CATALOGUE, decode
+from bilet.contracts.catalogue.consent import (
+    ConsentPurposesWithdrawn,
+    ConsentVerified,
+    ConsentWithdrawn,
+    ParticipantErased,
+)
+from bilet.contracts.catalogue.identity import (
+    ParticipantDetailsCorrected,
+    ParticipantEnrolledInSeason,
+    ParticipantMovedToSchool,
+    ParticipantRegistered,
+    SchoolRegistered,
+    SeasonRulesPublished,
+)
+from bilet.contracts.sealed import FIRST_GENERATION, Sealed
+from bilet.eventstore import RecordedEvent
+from bilet.projections import ReadModelTx, Table
+from bilet_events.adapters import catalogue_projection
+
+PROJECTION: Final = "events_facts"
+IDENTITY: Final = "identity"
+CONSENT: Final = "consent"
+EVENTS: Final = "events"
+SOURCES: Final = (IDENTITY, CONSENT, EVENTS)
+
+SEALED: Final = TypeAdapter(Sealed)
+
+# `ConsentRejected` is not applied: only a pending consent is rejected, and it was never in force.
+HANDLED: Final = frozenset(
+    {
+        "SeasonRulesPublished",
+        "SchoolRegistered",
+        "ParticipantRegistered",
+        "ParticipantEnrolledInSeason",
+        "ParticipantMovedToSchool",
+        "ParticipantDetailsCorrected",
+        "ConsentVerified",
+        "ConsentPurposesWithdrawn",
+        "ConsentWithdrawn",
+        "ParticipantErased",
+    }
+)
+
+FACT_TABLES: Final = (
+    # Identity's columns (participant stream) and consent's (consent stream): either may come
+    # first. `needs` is the sealed value (JSON) and `needs_generation` its health key's.
+    Table(
+        "fact_pupils",
+        "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
+        "grade INTEGER, needs TEXT, needs_generation INTEGER, consent_id TEXT, purposes TEXT, "
+        "valid_until TEXT, erased BOOLEAN NOT NULL",
+    ),
+    Table(
+        "fact_seasons",
+        "season BIGINT PRIMARY KEY, rules_version BIGINT NOT NULL, "
+        "max_career_events INTEGER NOT NULL",
+    ),
+    Table(
+        "fact_schools",
+        "school_id TEXT PRIMARY KEY, region_id TEXT NOT NULL, municipality TEXT NOT NULL",
+    ),
+)
+
+# A later season's registration or enrolment is the current placement; the sealed needs of an
+# erased pupil are not kept (their key is gone: the value could never be opened).
+_PLACE: Final = (
+    "INSERT INTO {fact_pupils} (participant_id, school_id, region_id, season, grade, erased) "
+    "VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
+    "school_id = excluded.school_id, region_id = excluded.region_id, season = excluded.season, "
+    "grade = excluded.grade WHERE {fact_pupils}.season IS NULL "
+    "OR {fact_pupils}.season <= excluded.season"
+)
+_NEEDS: Final = (
+    "UPDATE {fact_pupils} SET needs = $2, needs_generation = $3 "
+    "WHERE participant_id = $1 AND NOT erased"
+)
+_CONSENT: Final = (
+    "INSERT INTO {fact_pupils} (participant_id, consent_id, purposes, valid_until, erased) "
+    "VALUES ($1, $2, $3, $4, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
+    "consent_id = excluded.consent_id, purposes = excluded.purposes, "
+    "valid_until = excluded.valid_until"
+)
+
+
+def _sealed_text(value: Sealed) -> str:
+    return SEALED.dump_json(value, by_alias=True).decode()
+
+
+class FactsProjection:
+    name = PROJECTION
+    tables = FACT_TABLES + catalogue_projection.TABLES
+
+    async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
+        if not CATALOGUE.is_published(event.type):
+            return  # internal streams (the booking ledger, answers), the audit trail
+        if event.type in catalogue_projection.HANDLED:
+            await catalogue_projection.apply_catalogue(tx, event)
+            return
+        if event.type not in HANDLED:
+            return
+        match decode(event):
+            case SeasonRulesPublished() as rules:
+                # The highest rules version of a season is in force.
+                await tx.execute(
+                    "INSERT INTO {fact_seasons} (season, rules_version, max_career_events) "
+                    "VALUES ($1, $2, $3) ON CONFLICT (season) DO UPDATE SET "
+                    "rules_version = excluded.rules_version, "
+                    "max_career_events = excluded.max_career_events "
+                    "WHERE {fact_seasons}.rules_version <= excluded.rules_version",
+                    rules.season,
+                    rules.rules_version,
+                    rules.max_career_events,
+                )
+            case SchoolRegistered() as school:
+                await tx.execute(
+                    "INSERT INTO {fact_schools} (school_id, region_id, municipality) "
+                    "VALUES ($1, $2, $3) ON CONFLICT (school_id) DO UPDATE SET "
+                    "region_id = excluded.region_id, municipality = excluded.municipality",
+                    str(school.school_id),
+                    str(school.region_id),
+                    school.municipality,
+                )
+            case ParticipantRegistered() as registered:
+                pid = str(registered.participant_id)
+                await self._placed(
+                    tx,
+                    registered.participant_id,
+                    registered.season,
+                    registered.school_id,
+                    registered.region_id,
+                    registered.grade,
+                )
+                # A registration is always of the health key's first generation (ADR 0026).
+                await tx.execute(
+                    _NEEDS, pid, _sealed_text(registered.accessibility_needs), FIRST_GENERATION
+                )
+            case ParticipantEnrolledInSeason() as enrolled:
+                await self._placed(
+                    tx,
+                    enrolled.participant_id,
+                    enrolled.season,
+                    enrolled.school_id,
+                    enrolled.region_id,
+                    enrolled.grade,
+                )
+            case ParticipantMovedToSchool() as moved:
+                await tx.execute(
+                    "UPDATE {fact_pupils} SET school_id = $2, region_id = $3, grade = $4 "
+                    "WHERE participant_id = $1",
+                    str(moved.participant_id),
+                    str(moved.to_school_id),
+                    str(moved.to_region_id),
+                    moved.grade,
+                )
+            case ParticipantDetailsCorrected() as corrected:
+                await self._corrected(tx, corrected)
+            case ConsentVerified() as verified:
+                # The latest verified consent is the one in force (stream order).
+                await tx.execute(
+                    _CONSENT,
+                    str(verified.participant_id),
+                    str(verified.consent_id),
+                    ",".join(purpose.value for purpose in verified.purposes),
+                    verified.valid_until.isoformat(),
+                )
+            case ConsentPurposesWithdrawn() as narrowed:
+                # Withdrawing health data destroys the health key: the sealed needs stay as they
+                # are (unopenable), and without the purpose no reader is given them.
+                await tx.execute(
+                    "UPDATE {fact_pupils} SET purposes = $3 "
+                    "WHERE participant_id = $1 AND consent_id = $2",
+                    str(narrowed.participant_id),
+                    str(narrowed.consent_id),
+                    ",".join(purpose.value for purpose in narrowed.remaining),
+                )
+            case ConsentWithdrawn() as withdrawn:
+                await tx.execute(_CONSENT, str(withdrawn.participant_id), None, None, None)
+            case ParticipantErased() as erased:
+                await tx.execute(
+                    "INSERT INTO {fact_pupils} (participant_id, erased) VALUES ($1, TRUE) "
+                    "ON CONFLICT (participant_id) DO UPDATE SET erased = TRUE, needs = NULL, "
+                    "needs_generation = NULL, consent_id = NULL, purposes = NULL, "
+                    "valid_until = NULL",
+                    str(erased.participant_id),
+                )
+
+    async def _corrected(self, tx: ReadModelTx, corrected: ParticipantDetailsCorrected) -> None:
+        pid = str(corrected.participant_id)
+        if corrected.grade is not None:
+            await tx.execute(
+                "UPDATE {fact_pupils} SET grade = $2 WHERE participant_id = $1",
+                pid,
+                corrected.grade,
+            )
+        if corrected.accessibility_needs is not None:
+            # The validator guarantees a generation whenever a health field is stated.
+            generation = corrected.key_generation or FIRST_GENERATION
+            await tx.execute(_NEEDS, pid, _sealed_text(corrected.accessibility_needs), generation)
+
+    async def _placed(
+        self,
+        tx: ReadModelTx,
+        participant_id: UUID,
+        season: int,
+        school_id: UUID,
+        region_id: UUID,
+        grade: int,
+    ) -> None:
+        """A registration or an enrolment: the current placement unless the season is earlier
+        than the current one."""
+        await tx.execute(_PLACE, str(participant_id), str(school_id), str(region_id), season, grade)
+
+
+FACTS_PROJECTION: Final = FactsProjection()
