@@ -22,6 +22,14 @@ from bilet.http.devkeys import ensure_development_keys
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
+from bilet.http.semantics import (
+    HeadAsGet,
+    JsonBodiesOnly,
+    add_cors,
+    add_gzip,
+    cors_origins_from,
+    declare_unsupported_media_type,
+)
 from bilet.http.telemetry import RequestLogging, RequestMetrics, request_metrics
 from bilet.settings import Environment, PlatformSettings
 
@@ -165,6 +173,11 @@ def create_service_app(
     install_problem_handlers(app)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
+    # Middleware added first runs innermost. Gzip innermost, so that HEAD's headers say what
+    # GET's do; the media-type check and HEAD inside the metrics, so they are counted as such.
+    add_gzip(app)
+    app.add_middleware(JsonBodiesOnly, routes=app)
+    app.add_middleware(HeadAsGet)
     requests, latency = request_metrics(registry)
     app.add_middleware(
         RequestMetrics,
@@ -182,6 +195,8 @@ def create_service_app(
         authenticate=lambda header: authenticate_header(app.state.token_verifier, header),
         body_deadline=body_deadline_from(settings),
     )
+    # Around the guard: its refusals carry the CORS headers a browser needs to read them.
+    add_cors(app, cors_origins_from(settings.cors_origins))
     # Outermost: the guard's refusals get an access line too, and its token check (a JWKS
     # fetch's warning) logs with the request's ids.
     app.add_middleware(RequestLogging, prefix=service.prefix)
@@ -231,4 +246,5 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router, prefix=service.prefix)
+    declare_unsupported_media_type(app)
     return app
