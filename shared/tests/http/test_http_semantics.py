@@ -178,3 +178,19 @@ async def test_cors_answers_the_named_origins_only(tmp_path: Path) -> None:
 def test_cors_origins_must_be_exact(setting: str) -> None:
     with pytest.raises(ValueError, match="BVB_CORS_ORIGINS"):
         cors_origins_from(setting)
+
+
+async def test_the_docs_pages_load_their_assets_from_the_service(serve_router: ServeRouter) -> None:
+    async with serve_router(notes_router(), "notes") as client:
+        swagger = await client.get("/notes/docs")
+        redoc = await client.get("/notes/redoc")
+        assets = [
+            await client.get(f"/notes/docs/assets/{name}")
+            for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
+        ]
+    assert swagger.status_code == redoc.status_code == 200
+    for page in (swagger.text, redoc.text):
+        assert "cdn." not in page
+        assert "/notes/docs/assets/" in page
+    assert [asset.status_code for asset in assets] == [200, 200, 200]
+    assert all(len(asset.content) > 1024 for asset in assets)

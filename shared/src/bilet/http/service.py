@@ -13,6 +13,7 @@ from typing import Final, Literal, Protocol
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
@@ -157,7 +158,11 @@ def create_service_app(
     and Prometheus metrics (these three without a token), and a JSON access line per request
     with its correlation and trace ids on every line it logs (`bilet.http.telemetry`)."""
     settings = settings or PlatformSettings()
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from the service itself (assets pinned with the
+    # `fastapi-offline` package), not from a CDN: `/docs` works offline and behind a strict CSP.
+    app = FastAPIOffline(
+        static_url=f"{service.prefix}/docs/assets",
+        swagger_ui_oauth2_redirect_url=f"{service.prefix}/docs/oauth2-redirect",
         title=service.title,
         summary=service.summary,
         version=service.version,
