@@ -3,6 +3,7 @@ called with another content type, CORS only for the origins a deployment names, 
 answers but never for an event stream."""
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -68,6 +69,20 @@ async def test_head_answers_where_get_does_with_the_same_headers_and_no_body(
     assert head.content == b""
     assert head.headers["content-length"] == got.headers["content-length"]
     assert head.headers["content-type"] == got.headers["content-type"]
+
+
+async def test_head_is_counted_as_head_of_its_route(serve_router: ServeRouter) -> None:
+    async with serve_router(notes_router(), "notes") as client:
+        await client.get("/notes/notes/3")
+        await client.head("/notes/notes/3")
+        metrics = (await client.get("/notes/metrics")).text
+    counted = set(re.findall(r'bvb_http_requests_total\{method="(\w+)",route="([^"]+)"', metrics))
+    note_routes = {route for _, route in counted if "{number}" in route}
+    assert len(note_routes) == 1
+    assert {(method, route) for method, route in counted if route in note_routes} == {
+        ("GET", *note_routes),
+        ("HEAD", *note_routes),
+    }
 
 
 async def test_head_of_an_event_stream_ends_with_the_headers(serve_router: ServeRouter) -> None:

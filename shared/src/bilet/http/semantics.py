@@ -39,19 +39,23 @@ class HeadAsGet:
             await self.app(scope, receive, send)
             return
         answered = False
+        as_get = {**scope, "method": "GET"}
 
         async def send_headers_only(message: Message) -> None:
             nonlocal answered
             if answered:
                 return
             if message["type"] == "http.response.start":
+                # What routing learnt (the route, its template) for the metrics and the access
+                # line around us, which keep saying HEAD.
+                scope.update({key: value for key, value in as_get.items() if key != "method"})
                 await send(message)
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 answered = True
                 return
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        await self.app(as_get, receive, send_headers_only)
 
 
 def takes_json_body(route: object) -> bool:
