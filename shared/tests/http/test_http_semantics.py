@@ -195,7 +195,18 @@ def test_cors_origins_must_be_exact(setting: str) -> None:
         cors_origins_from(setting)
 
 
-async def test_the_docs_pages_load_their_assets_from_the_service(serve_router: ServeRouter) -> None:
+def docs_urls_of_an_app(tmp_path: Path) -> tuple[str | None, str | None]:
+    app = create_service_app(
+        ServiceDescription(name="notes", title="Notes", summary="For tests."),
+        [notes_router()],
+        settings=PlatformSettings(var_dir=tmp_path),
+    )
+    return app.docs_url, app.redoc_url
+
+
+async def test_the_docs_pages_load_their_assets_from_the_service(
+    serve_router: ServeRouter, tmp_path: Path
+) -> None:
     async with serve_router(notes_router(), "notes") as client:
         swagger = await client.get("/notes/docs")
         redoc = await client.get("/notes/redoc")
@@ -204,6 +215,7 @@ async def test_the_docs_pages_load_their_assets_from_the_service(serve_router: S
             for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
         ]
     assert swagger.status_code == redoc.status_code == 200
+    assert docs_urls_of_an_app(tmp_path) == ("/notes/docs", "/notes/redoc")
     for page in (swagger.text, redoc.text):
         assert "cdn." not in page
         assert "/notes/docs/assets/" in page

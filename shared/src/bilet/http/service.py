@@ -173,6 +173,9 @@ def create_service_app(
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
     )
+    # FastAPIOffline serves the pages itself and leaves FastAPI's own unset: name them again,
+    # for whoever asks the app where its docs are (`bvb run` prints them).
+    app.docs_url, app.redoc_url = f"{service.prefix}/docs", f"{service.prefix}/redoc"
     app.state.settings = settings
     app.state.token_verifier = token_verifier_from(settings)
     install_problem_handlers(app)
