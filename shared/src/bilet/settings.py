@@ -68,6 +68,9 @@ class PlatformSettings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # The longest a token may live from `iat` to `exp`; longer ones are refused (401).
     jwt_max_lifetime_seconds: int = Field(default=12 * 3600, ge=60)
+    # Browser front ends on other origins (bilet.http.semantics): comma-separated exact origins
+    # (`https://host[:port]`), no wildcard; empty (the default) sends no CORS header at all.
+    cors_origins: str = ""
     max_request_bytes: int = Field(default=1 << 20, ge=1024)
     # Slow clients (bilet.http.deadlines): a request's headers arrive within this many seconds
     # of the connection's opening (or of the request's first byte), its body within

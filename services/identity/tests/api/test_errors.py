@@ -479,7 +479,7 @@ async def test_a_method_a_resource_does_not_have_lists_the_ones_it_has(api: "Api
     url = f"/identity/v1/participants/{uuid4()}"
     response = await api.client.delete(url, headers=api.registrar())
     problem(response, 405, "method_not_allowed")
-    assert response.headers["Allow"] == "GET, PATCH"
+    assert response.headers["Allow"] == "GET, HEAD, PATCH"
     # Ids are UUIDs: anything else is no resource at all.
     problem(
         await api.client.get("/identity/v1/participants/import", headers=api.registrar()),

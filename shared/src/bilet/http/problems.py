@@ -204,6 +204,9 @@ def _allowed_methods(request: Request) -> str:
             route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
         )
     ]
+    if "GET" in allowed and "HEAD" not in allowed:
+        # The frame answers HEAD wherever GET is (bilet.http.semantics.HeadAsGet).
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return ", ".join(allowed)
 
 

@@ -13,6 +13,7 @@ from typing import Final, Literal, Protocol
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
@@ -22,6 +23,14 @@ from bilet.http.devkeys import ensure_development_keys
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
+from bilet.http.semantics import (
+    HeadAsGet,
+    JsonBodiesOnly,
+    add_cors,
+    add_gzip,
+    cors_origins_from,
+    declare_unsupported_media_type,
+)
 from bilet.http.telemetry import RequestLogging, RequestMetrics, request_metrics
 from bilet.settings import Environment, PlatformSettings
 
@@ -149,7 +158,11 @@ def create_service_app(
     and Prometheus metrics (these three without a token), and a JSON access line per request
     with its correlation and trace ids on every line it logs (`bilet.http.telemetry`)."""
     settings = settings or PlatformSettings()
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from the service itself (assets pinned with the
+    # `fastapi-offline` package), not from a CDN: `/docs` works offline and behind a strict CSP.
+    app = FastAPIOffline(
+        static_url=f"{service.prefix}/docs/assets",
+        swagger_ui_oauth2_redirect_url=f"{service.prefix}/docs/oauth2-redirect",
         title=service.title,
         summary=service.summary,
         version=service.version,
@@ -160,11 +173,19 @@ def create_service_app(
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
     )
+    # FastAPIOffline serves the pages itself and leaves FastAPI's own unset: name them again,
+    # for whoever asks the app where its docs are (`bvb run` prints them).
+    app.docs_url, app.redoc_url = f"{service.prefix}/docs", f"{service.prefix}/redoc"
     app.state.settings = settings
     app.state.token_verifier = token_verifier_from(settings)
     install_problem_handlers(app)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
+    # Middleware added first runs innermost. Gzip innermost, so that HEAD's headers say what
+    # GET's do; the media-type check and HEAD inside the metrics, so they are counted as such.
+    add_gzip(app)
+    app.add_middleware(JsonBodiesOnly, routes=app)
+    app.add_middleware(HeadAsGet)
     requests, latency = request_metrics(registry)
     app.add_middleware(
         RequestMetrics,
@@ -182,6 +203,8 @@ def create_service_app(
         authenticate=lambda header: authenticate_header(app.state.token_verifier, header),
         body_deadline=body_deadline_from(settings),
     )
+    # Around the guard: its refusals carry the CORS headers a browser needs to read them.
+    add_cors(app, cors_origins_from(settings.cors_origins))
     # Outermost: the guard's refusals get an access line too, and its token check (a JWKS
     # fetch's warning) logs with the request's ids.
     app.add_middleware(RequestLogging, prefix=service.prefix)
@@ -231,4 +254,5 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router, prefix=service.prefix)
+    declare_unsupported_media_type(app)
     return app

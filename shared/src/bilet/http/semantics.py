@@ -1,0 +1,190 @@
+"""HTTP semantics every service gets from the frame rather than from each route (docs/adr/0029).
+
+- `HEAD` is answered wherever `GET` is: the same status and headers, no body (RFC 9110, 9.3.2).
+  FastAPI's routes name only the methods they are declared with, so the frame answers `HEAD` by
+  running the `GET` route and dropping its body.
+- A route that reads a JSON body refuses another declared content type with 415
+  `unsupported_media_type` (problem+json) before FastAPI reads it (which would say 422 about the
+  body's *shape*), and says so in its OpenAPI `responses`.
+- Browser front ends: CORS for the exact origins a deployment names (`BVB_CORS_ORIGINS`, off by
+  default) and gzip for responses of 1 KiB and more, never for `text/event-stream`.
+"""
+
+from typing import Any, Final
+
+from fastapi import FastAPI, params
+from fastapi.routing import iter_route_contexts
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bilet.http.problems import PROBLEM_JSON, Problem, problem_response
+
+GZIP_MINIMUM_BYTES: Final = 1024
+UNSUPPORTED_MEDIA_TYPE: Final = 415
+
+
+class HeadAsGet:
+    """Answers `HEAD` by running the `GET` route: its status and headers (`Content-Length`
+    included), then an empty body. The rest of the `GET` answer is dropped, and the server tells
+    a stream that the client has gone (ASGI: `receive` after the response is `http.disconnect`),
+    so an event stream does not run on for nobody."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+        as_get = {**scope, "method": "GET"}
+
+        async def send_headers_only(message: Message) -> None:
+            nonlocal answered
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                # What routing learnt (the route, its template) for the metrics and the access
+                # line around us, which keep saying HEAD.
+                scope.update({key: value for key, value in as_get.items() if key != "method"})
+                await send(message)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                answered = True
+                return
+            await send(message)
+
+        await self.app(as_get, receive, send_headers_only)
+
+
+def takes_json_body(route: object) -> bool:
+    """Whether FastAPI reads the route's body as JSON: a body parameter that is not a form or a
+    file. Routes that read the raw request (uploads) have no body field and are not JSON routes.
+    `route` is a route or a `fastapi.routing.RouteContext` (a route of an included router)."""
+    body_field = getattr(route, "body_field", None)
+    return body_field is not None and not isinstance(body_field.field_info, params.Form)
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _declares_body(headers: dict[bytes, bytes]) -> bool:
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"
+
+
+class JsonBodiesOnly:
+    """Refuses, with 415 `unsupported_media_type`, a body sent to a route that reads JSON in
+    anything but JSON, or without saying what it is (FastAPI reads a body as JSON only when its
+    `Content-Type` says so). A request without a body passes: the route says what it misses."""
+
+    def __init__(self, app: ASGIApp, routes: FastAPI) -> None:
+        self.app = app
+        self.routes = routes
+
+    def _route_takes_json(self, scope: Scope) -> bool:
+        for route in iter_route_contexts(self.routes.router.routes):
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return takes_json_body(route)
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers", []))
+            content_type = headers.get(b"content-type", b"").decode("latin-1")
+            if (
+                _declares_body(headers)
+                and not _is_json(content_type)
+                and self._route_takes_json(scope)
+            ):
+                refusal = problem_response(
+                    Problem(
+                        UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        "Unsupported media type",
+                        "This operation reads a JSON body: send it as application/json.",
+                    )
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _with_unsupported_media_type(spec: dict[str, Any]) -> dict[str, Any]:
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            body_types = operation.get("requestBody", {}).get("content", {})
+            responses = operation.setdefault("responses", {})
+            if "application/json" not in body_types or str(UNSUPPORTED_MEDIA_TYPE) in responses:
+                continue
+            # The same problem document as the route's other refusals (every route lists 422).
+            like = responses.get("422", {}).get("content", {}).get(PROBLEM_JSON)
+            schema = (like or {}).get("schema", {"$ref": "#/components/schemas/ProblemDocument"})
+            responses[str(UNSUPPORTED_MEDIA_TYPE)] = {
+                "description": "A problem (application/problem+json) with the stable code "
+                "`unsupported_media_type`: the body was not sent as application/json.",
+                "content": {PROBLEM_JSON: {"schema": schema}},
+            }
+            operation["responses"] = dict(sorted(responses.items()))
+    return spec
+
+
+def declare_unsupported_media_type(app: FastAPI) -> None:
+    """Lists 415 in the OpenAPI `responses` of every operation that takes a JSON body: in the
+    document FastAPI generates, so routes added to the app later are covered too."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_unsupported_media_type(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def cors_origins_from(setting: str) -> list[str]:
+    """The exact origins a comma-separated `BVB_CORS_ORIGINS` names. A wildcard is refused:
+    the API takes bearer tokens, and a page of any origin must not be let to read answers."""
+    origins = [origin.strip().rstrip("/") for origin in setting.split(",") if origin.strip()]
+    for origin in origins:
+        scheme, separator, host = origin.partition("://")
+        if "*" in origin or not separator or scheme not in ("http", "https") or not host:
+            raise ValueError(
+                f"BVB_CORS_ORIGINS names exact origins (https://host[:port]): {origin!r}"
+            )
+        if "/" in host:
+            raise ValueError(f"BVB_CORS_ORIGINS names origins without a path: {origin!r}")
+    return origins
+
+
+def add_cors(app: FastAPI, origins: list[str]) -> None:
+    """CORS for the exact `origins` (none: no CORS header at all, so browsers keep other
+    origins' pages out). Credentials are allowed, which is why a wildcard never is."""
+    if not origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials=True,
+        allow_methods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-Id"],
+        expose_headers=["ETag", "Location", "X-Correlation-Id"],
+        max_age=600,
+    )
+
+
+def add_gzip(app: FastAPI) -> None:
+    """Gzip for answers of `GZIP_MINIMUM_BYTES` and more when the client accepts it; never for an
+    event stream, which would be held back until a compressed block fills."""
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=GZIP_MINIMUM_BYTES,
+        exclude_content_types=("text/event-stream",),
+    )
