@@ -10,6 +10,7 @@ export has a population to show, and others to leave out.
 import asyncio
 import os
 import random
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -149,3 +150,38 @@ async def _published_events(var_dir: Path) -> list[RecordedEvent]:
 def published_events(var_dir: Path) -> list[RecordedEvent]:
     """Every published event of the demo's stores, read straight from their files."""
     return asyncio.run(_published_events(var_dir))
+
+
+def personal_data_canaries(*, live_ids: bool = True) -> list[str]:
+    """The demo's personal data in every form a file could hold it; with `live_ids`, also the
+    pupils' ids of the live system (never in an export; a replayed read model holds them as the
+    live one does)."""
+    values: list[str] = []
+    for school in identity_demo.SCHOOLS:
+        for pupil_id, pupil in identity_demo.pupils(school):
+            birth = pupil.birth_date
+            values += [
+                pupil.last_name,
+                pupil.first_name,
+                pupil.snils,
+                pupil.snils.replace("-", "").replace(" ", ""),
+                birth.isoformat(),
+                birth.strftime("%d.%m.%Y"),
+            ]
+            if live_ids:
+                values.append(str(pupil_id))
+            rng = random.Random(f"bilet-demo-consent-{pupil_id}")  # noqa: S311 - the demo's own
+            guardian, _ = consent_demo._guardian(rng)
+            values += [guardian.name.last_name, guardian.passport.number]
+            if guardian.contact.phone:
+                values.append(guardian.contact.phone)
+    # names shorter than five letters would match inside other words
+    return sorted({value for value in values if len(value) >= 5})
+
+
+def found(canary: str, content: bytes) -> bool:
+    """The canary as a token of its own: a six-digit passport number also occurs, by chance,
+    inside the hex of a pseudonym or as the microseconds of a time (`…:32.123456+00:00`),
+    which is no leak."""
+    pattern = rb"(?<![0-9A-Za-z.])" + re.escape(canary.encode()) + rb"(?![0-9A-Za-z])"
+    return re.search(pattern, content) is not None
