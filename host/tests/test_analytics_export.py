@@ -120,6 +120,8 @@ def test_exported_counts_equal_the_stores_counts_for_the_population(
     assert manifest.participants == len(demo_world.covered)
     all_pupils = sum(school.pupils for school in identity_demo.SCHOOLS)
     assert manifest.excluded_participants == all_pupils - len(demo_world.covered)
+    # the demo as loaded: about every third guardian's consent covers analytics
+    assert all_pupils // 4 < len(demo_world.covered) < all_pupils // 2
     # the cursor is where each store's last published event is
     assert set(manifest.cursor) >= {"identity", "consent"}
 
