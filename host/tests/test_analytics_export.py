@@ -4,8 +4,6 @@ runs continue where the last stopped, and a participant who leaves leaves the ex
 
 import asyncio
 import json
-import random
-import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
@@ -22,13 +20,14 @@ from bilet.analytics.pseudonyms import Pseudonymiser, purpose_key_subject
 from bilet.contracts import CATALOGUE, decode
 from bilet.crypto import SqliteKeyStore, load_master_key
 from bilet.http.auth import Principal, Role
-from bilet_consent import demo as consent_demo
 from bilet_consent.application.inputs import CommandContext
 from bilet_host.cli import main
 from bilet_host.testing import (
     DemoWorld,
     consent_service,
     consent_to_analytics,
+    found,
+    personal_data_canaries,
     published_events,
     running_demo,
 )
@@ -121,6 +120,8 @@ def test_exported_counts_equal_the_stores_counts_for_the_population(
     assert manifest.participants == len(demo_world.covered)
     all_pupils = sum(school.pupils for school in identity_demo.SCHOOLS)
     assert manifest.excluded_participants == all_pupils - len(demo_world.covered)
+    # the demo as loaded: about every third guardian's consent covers analytics
+    assert all_pupils // 4 < len(demo_world.covered) < all_pupils // 2
     # the cursor is where each store's last published event is
     assert set(manifest.cursor) >= {"identity", "consent"}
 
@@ -161,29 +162,6 @@ def test_only_participants_whose_consent_covers_analytics_are_exported(
 
 
 # ------------------------------------------------------------------------------ personal data
-def _canaries() -> list[str]:
-    """The demo's personal data in every form a file could hold it."""
-    values: list[str] = []
-    for school in identity_demo.SCHOOLS:
-        for pupil_id, pupil in identity_demo.pupils(school):
-            birth = pupil.birth_date
-            values += [
-                pupil.last_name,
-                pupil.first_name,
-                pupil.snils,
-                pupil.snils.replace("-", "").replace(" ", ""),
-                birth.isoformat(),
-                birth.strftime("%d.%m.%Y"),
-                str(pupil_id),  # the live system's id: never exported either
-            ]
-            guardian, _ = consent_demo._guardian(random.Random(f"bilet-demo-consent-{pupil_id}"))
-            values += [guardian.name.last_name, guardian.passport.number]
-            if guardian.contact.phone:
-                values.append(guardian.contact.phone)
-    # names shorter than five letters would match inside other words
-    return sorted({value for value in values if len(value) >= 5})
-
-
 def _readable_text(out: Path) -> dict[str, bytes]:
     """Every file's bytes, and, for Parquet files, every value decompressed and decoded; for
     the DuckDB file, every row of every view and table."""
@@ -218,7 +196,7 @@ def test_no_personal_data_of_the_demo_is_in_any_exported_file(
 ) -> None:
     out = tmp_path / "export"
     assert export(out) == 0
-    canaries = _canaries()
+    canaries = personal_data_canaries()
     assert len(canaries) > 400
     texts = _readable_text(out)
     assert any(name.endswith("(values)") for name in texts)
@@ -231,14 +209,6 @@ def test_no_personal_data_of_the_demo_is_in_any_exported_file(
     samples = [canaries[0], next(c for c in canaries if c.isdigit())]
     pq.write_table(pa.table({"x": samples}), planted, compression="zstd")
     assert all(found(c, _readable_text(out)["planted.parquet (values)"]) for c in samples)
-
-
-def found(canary: str, content: bytes) -> bool:
-    """The canary as a token of its own: a six-digit passport number also occurs, by chance,
-    inside the hex of a pseudonym or as the microseconds of a time (`…:32.123456+00:00`),
-    which is no leak."""
-    pattern = rb"(?<![0-9A-Za-z.])" + re.escape(canary.encode()) + rb"(?![0-9A-Za-z])"
-    return re.search(pattern, content) is not None
 
 
 def test_two_purposes_share_no_pseudonym(demo_world: DemoWorld, tmp_path: Path) -> None:

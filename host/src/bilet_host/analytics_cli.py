@@ -53,6 +53,7 @@ from bilet.settings import PlatformSettings
 from bilet.stores import StoreSettingsError
 from bilet_consent.adapters.stores import open_event_store as open_consent_store
 from bilet_consent.settings import ConsentSettings
+from bilet_host import replay_cli
 from bilet_host.audit_cli import moment
 from bilet_identity.adapters.stores import open_event_store as open_identity_store
 from bilet_identity.settings import IdentitySettings
@@ -92,6 +93,7 @@ def add_commands(analytics: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-events", type=int, default=100_000, help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=export_command)
+    replay_cli.add_command(commands)
 
 
 class _Rate(ProgressColumn):

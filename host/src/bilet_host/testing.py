@@ -1,15 +1,17 @@
 """Test support (imported by tests only, like `bilet.projections.testing`): the embedded demo
 (`make run`'s Leningrad 2019 data) as the analytics tests need it.
 
-The demo's consents do not cover `pseudonymised_analytics`, so an export of it as loaded holds
-no pupil at all. The fixture has the guardians of some pupils sign a new consent that does (the
-school uploads it, the coordinator verifies it: the consent service's real use cases), so the
-export has a population to show, and others to leave out.
+Every third guardian's demo consent covers `pseudonymised_analytics`, so an export of the demo
+as loaded has a population to show, and others to leave out; `consent_to_analytics` has another
+guardian sign such a consent (the school uploads it, the coordinator verifies it: the consent
+service's real use cases), for tests of a participant who joins the population later.
 """
 
 import asyncio
+import json
 import os
 import random
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +29,6 @@ from bilet.http.auth import Principal, Role
 from bilet_consent import demo as consent_demo
 from bilet_consent.application.inputs import CommandContext, SubmissionInput
 from bilet_consent.application.service import ConsentService
-from bilet_consent.domain.errors import DomainError
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 from bilet_identity import demo as identity_demo
 
@@ -114,19 +115,36 @@ def demo_pupils() -> list[tuple[UUID, UUID]]:
 
 
 async def build_demo_world(var_dir: Path) -> DemoWorld:
-    consents: dict[UUID, tuple[UUID, UUID]] = {}
-    async with running_demo(var_dir) as host:
-        service = consent_service(host)
-        # Every third pupil of each school: some in every grade, most left out.
-        for number, (pupil, school_id) in enumerate(demo_pupils()):
-            if number % 3 != 0:
-                continue
-            try:
-                consent_id = await consent_to_analytics(service, pupil, school_id)
-            except DomainError:  # e.g. the demo's pupil whose consent was withdrawn
-                continue
-            consents[pupil] = (school_id, consent_id)
+    """`make run`'s demo on `var_dir`, and who in it the demo's own consents let analytics
+    hold: every third guardian's consent covers `pseudonymised_analytics` (`bilet_consent.demo`).
+    """
+    async with running_demo(var_dir):
+        pass  # the embedded host loads the demo data as it starts
+    consents = analytics_consents(await _published_events(var_dir))
     return DemoWorld(var_dir, frozenset(consents), consents)
+
+
+def analytics_consents(events: list[RecordedEvent]) -> dict[UUID, tuple[UUID, UUID]]:
+    """Every pupil whose latest verified consent covers analytics and was not withdrawn (wholly
+    or for analytics), with their school and that consent."""
+    schools = dict(demo_pupils())
+    latest: dict[UUID, tuple[UUID, bool]] = {}
+    withdrawn: set[UUID] = set()
+    for event in events:
+        data = json.loads(event.data)
+        if event.type == "ConsentVerified":
+            covers = Purpose.PSEUDONYMISED_ANALYTICS.value in data["purposes"]
+            latest[UUID(data["participant_id"])] = (UUID(data["consent_id"]), covers)
+        elif event.type == "ConsentWithdrawn" or (
+            event.type == "ConsentPurposesWithdrawn"
+            and Purpose.PSEUDONYMISED_ANALYTICS.value in data["withdrawn"]
+        ):
+            withdrawn.add(UUID(data["consent_id"]))
+    return {
+        pupil: (schools[pupil], consent_id)
+        for pupil, (consent_id, covers) in latest.items()
+        if covers and consent_id not in withdrawn
+    }
 
 
 async def _published_events(var_dir: Path) -> list[RecordedEvent]:
@@ -149,3 +167,38 @@ async def _published_events(var_dir: Path) -> list[RecordedEvent]:
 def published_events(var_dir: Path) -> list[RecordedEvent]:
     """Every published event of the demo's stores, read straight from their files."""
     return asyncio.run(_published_events(var_dir))
+
+
+def personal_data_canaries(*, live_ids: bool = True) -> list[str]:
+    """The demo's personal data in every form a file could hold it; with `live_ids`, also the
+    pupils' ids of the live system (never in an export; a replayed read model holds them as the
+    live one does)."""
+    values: list[str] = []
+    for school in identity_demo.SCHOOLS:
+        for pupil_id, pupil in identity_demo.pupils(school):
+            birth = pupil.birth_date
+            values += [
+                pupil.last_name,
+                pupil.first_name,
+                pupil.snils,
+                pupil.snils.replace("-", "").replace(" ", ""),
+                birth.isoformat(),
+                birth.strftime("%d.%m.%Y"),
+            ]
+            if live_ids:
+                values.append(str(pupil_id))
+            rng = random.Random(f"bilet-demo-consent-{pupil_id}")  # noqa: S311 - the demo's own
+            guardian, _ = consent_demo._guardian(rng)
+            values += [guardian.name.last_name, guardian.passport.number]
+            if guardian.contact.phone:
+                values.append(guardian.contact.phone)
+    # names shorter than five letters would match inside other words
+    return sorted({value for value in values if len(value) >= 5})
+
+
+def found(canary: str, content: bytes) -> bool:
+    """The canary as a token of its own: a six-digit passport number also occurs, by chance,
+    inside the hex of a pseudonym or as the microseconds of a time (`…:32.123456+00:00`),
+    which is no leak."""
+    pattern = rb"(?<![0-9A-Za-z.])" + re.escape(canary.encode()) + rb"(?![0-9A-Za-z])"
+    return re.search(pattern, content) is not None

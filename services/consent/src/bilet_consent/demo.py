@@ -161,6 +161,8 @@ async def load_demo_data(service: ConsentService) -> int:
             else uuid.uuid5(DEMO_NAMESPACE, f"guardian:{participant_id}")
         )
         health = number % 29 == 7  # a few give health data for accessibility too
+        # every third allows pseudonymised analytics: an export of the demo has a population
+        analytics = number % 3 == 0
         purposes = (
             Purpose.PROGRAMME_PARTICIPATION,
             Purpose.ONLINE_DIAGNOSTICS,
@@ -168,6 +170,7 @@ async def load_demo_data(service: ConsentService) -> int:
             Purpose.PORTFOLIO,
             Purpose.RECOMMENDATIONS,
             *((Purpose.HEALTH_DATA,) if health else ()),
+            *((Purpose.PSEUDONYMISED_ANALYTICS,) if analytics else ()),
         )
         registrar = CommandContext(
             _principal(Role.REGISTRAR, school_id=str(facts.school_id)), "demo"
