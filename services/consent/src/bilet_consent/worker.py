@@ -11,7 +11,7 @@ from typing import Final
 
 from bilet.logs import configure_logging
 from bilet.projections import KafkaFeed, ProjectionMetrics, ReadModel
-from bilet.projections.worker import serve_feed
+from bilet.projections.worker import kafka_feed, serve_feed
 from bilet_consent.adapters.stores import open_read_model
 from bilet_consent.application.participants import ParticipantFactsProjection
 from bilet_consent.settings import ConsentSettings
@@ -29,13 +29,11 @@ def build_feed(
     metrics: ProjectionMetrics | None = None,
 ) -> KafkaFeed:
     """The feed of the service's topics; `topics` (topic → source) replaces them in tests."""
-    if settings.kafka_bootstrap is None:
-        raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
-    return KafkaFeed(
+    return kafka_feed(
+        settings,
         read_model,
         ParticipantFactsProjection(),
-        bootstrap_servers=settings.kafka_connection(),
-        topics=list(topics or TOPICS),
+        topics=TOPICS,
         group_id=group_id,
         sources=topics,
         metrics=metrics,

@@ -16,7 +16,7 @@ from pydantic import Field
 from bilet import stores
 from bilet.logs import configure_logging
 from bilet.projections import KafkaFeed, ProjectionMetrics, ReadModel
-from bilet.projections.worker import serve_feed
+from bilet.projections.worker import kafka_feed, serve_feed
 from bilet.settings import PlatformSettings
 from bilet_events.adapters.facts import FACTS_PROJECTION
 
@@ -46,13 +46,11 @@ def build_feed(
     metrics: ProjectionMetrics | None = None,
 ) -> KafkaFeed:
     """The feed of the three topics; `topics` (topic → source) replaces them in tests."""
-    if settings.kafka_bootstrap is None:
-        raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
-    return KafkaFeed(
+    return kafka_feed(
+        settings,
         read_model,
         FACTS_PROJECTION,
-        bootstrap_servers=settings.kafka_connection(),
-        topics=list(topics or TOPICS),
+        topics=TOPICS,
         group_id=group_id,
         sources=topics,
         metrics=metrics,

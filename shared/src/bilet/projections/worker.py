@@ -13,7 +13,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from bilet.projections.kafka import KafkaFeed
 from bilet.projections.metrics import ProjectionMetrics
+from bilet.projections.port import Projection
 from bilet.projections.readmodel import ReadModel
+from bilet.settings import PlatformSettings
 
 _log = logging.getLogger(__name__)
 
@@ -55,3 +57,28 @@ async def serve_feed(
         await read_model.close()
         if server is not None:
             server.shutdown()
+
+
+def kafka_feed(
+    settings: PlatformSettings,
+    read_model: ReadModel,
+    projection: Projection,
+    *,
+    topics: tuple[str, ...],
+    group_id: str,
+    sources: dict[str, str] | None = None,
+    metrics: ProjectionMetrics | None = None,
+) -> KafkaFeed:
+    """A service worker's feed of its topics into `projection`, with the platform's Kafka
+    connection; `sources` (topic → source) replaces `topics` in tests."""
+    if settings.kafka_bootstrap is None:
+        raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
+    return KafkaFeed(
+        read_model,
+        projection,
+        bootstrap_servers=settings.kafka_connection(),
+        topics=list(sources or topics),
+        group_id=group_id,
+        sources=sources,
+        metrics=metrics,
+    )
