@@ -116,6 +116,15 @@ def test_revise_before_the_first_booking_replaces_the_details() -> None:
     assert given(PUBLISHED, revision).sessions[SESSION].seats_left == 5
 
 
+def test_a_revised_career_event_books_on_its_revised_details() -> None:
+    revision = _revised(5)
+    assert when(book(PUPILS[0], B[0]), PUBLISHED, revision) == [booked(PUPILS[0], B[0])]
+    revised = given(PUBLISHED, revision).published
+    assert revised is not None
+    assert revised.eligible_grades == PUBLISHED.eligible_grades
+    assert revised.sessions == revision.sessions
+
+
 def test_revise_after_a_booking_is_refused_even_when_it_was_cancelled() -> None:
     cancelled = BookingCancelled(
         career_event_id=EVENT,

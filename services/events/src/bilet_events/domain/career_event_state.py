@@ -122,7 +122,13 @@ def evolve(state: CareerEvent, event: CareerEventEvent) -> CareerEvent:
         case CareerEventPublished():
             return replace(state, published=event, sessions=_sessions_of(state, event.sessions))
         case CareerEventRevised():
-            details = event.model_dump(exclude={"career_event_id"})
+            # The revision's own (typed) fields: a dump would turn the nested parts (grades,
+            # sessions, venue) into plain dicts the next decision cannot read.
+            details = {
+                name: getattr(event, name)
+                for name in type(event).model_fields
+                if name != "career_event_id"
+            }
             assert state.published is not None
             revised = state.published.model_copy(update=details)
             return replace(state, published=revised, sessions=_sessions_of(state, event.sessions))
