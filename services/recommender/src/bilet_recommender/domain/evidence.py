@@ -10,8 +10,9 @@ frozen pydantic model, so a runtime keeps it as JSON (a faust table, a read-mode
 it on; `evolve` is pure and total over `Fact`.
 """
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, assert_never
+from typing import Annotated, TypeVar, assert_never
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +44,7 @@ from bilet.contracts.sealed import FIRST_GENERATION, Sealed
 from bilet.contracts.vocabulary import Code, Environment, InstrumentRef, Level, MappingRef, Stage
 
 ALL_STAGES: frozenset[Stage] = frozenset(Stage)
+_T = TypeVar("_T")
 
 
 class _Value(BaseModel):
@@ -212,14 +214,14 @@ def evolve(evidence: Evidence, fact: Fact) -> Evidence:
             return _completed(evidence, fact)
         case SeatBooked():
             seat = Attendance(booking_id=fact.booking_id, career_event_id=fact.career_event_id)
-            return evidence.model_copy(update={"booked": _with(evidence.booked, seat)})
+            return evidence.model_copy(update={"booked": _put(evidence.booked, seat, seat.__eq__)})
         case BookingCancelled():
             kept = tuple(b for b in evidence.booked if b.booking_id != fact.booking_id)
             return evidence.model_copy(update={"booked": kept})
         case CareerEventAttended():
             seat = Attendance(booking_id=fact.booking_id, career_event_id=fact.career_event_id)
             booked = tuple(b for b in evidence.booked if b.booking_id != fact.booking_id)
-            attended = _with(evidence.attended, seat)
+            attended = _put(evidence.attended, seat, seat.__eq__)
             return evidence.model_copy(update={"booked": booked, "attended": attended})
         case MentorFeedbackGiven():
             return _rubric(evidence, fact)
@@ -241,11 +243,6 @@ def _placed(
     if evidence.season is None or season >= evidence.season:
         update["season"] = season
     return evidence.model_copy(update=update)
-
-
-def _with(items: tuple[Attendance, ...], item: Attendance) -> tuple[Attendance, ...]:
-    """`items` with `item` once (a redelivered fact changes nothing)."""
-    return items if item in items else (*items, item)
 
 
 def _completed(evidence: Evidence, fact: StageCompleted) -> Evidence:
@@ -273,9 +270,19 @@ def _completed(evidence: Evidence, fact: StageCompleted) -> Evidence:
         skills = tuple((s.skill, s.level) for s in fact.soft_skills.levels)
         result = result.model_copy(update={"skill_levels": skills})
     # A stage is completed once a season; a later completion of it (a redelivery, a correction)
-    # replaces the earlier one.
-    others = tuple(r for r in evidence.stages if (r.season, r.stage) != (fact.season, fact.stage))
-    return evidence.model_copy(update={"stages": (*others, result)})
+    # replaces the earlier one in its place.
+    same = (fact.season, fact.stage)
+    return evidence.model_copy(
+        update={"stages": _put(evidence.stages, result, lambda r: (r.season, r.stage) == same)}
+    )
+
+
+def _put(items: tuple[_T, ...], item: _T, replaces: Callable[[_T], bool]) -> tuple[_T, ...]:
+    """`items` with `item` in the place of the one it `replaces`, or appended: a redelivered
+    fact leaves the order, and with it every published list, as it was."""
+    if any(replaces(old) for old in items):
+        return tuple(item if replaces(old) else old for old in items)
+    return (*items, item)
 
 
 def _instruments(fact: StageCompleted) -> tuple[InstrumentRef, ...]:
@@ -297,5 +304,5 @@ def _rubric(evidence: Evidence, fact: MentorFeedbackGiven) -> Evidence:
         interest_shown=fact.interest_shown,
         suggested_environments=fact.suggested_environments,
     )
-    others = tuple(r for r in evidence.rubrics if r.feedback_id != fact.feedback_id)
-    return evidence.model_copy(update={"rubrics": (*others, rubric)})
+    rubrics = _put(evidence.rubrics, rubric, lambda r: r.feedback_id == fact.feedback_id)
+    return evidence.model_copy(update={"rubrics": rubrics})
