@@ -7,7 +7,12 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bilet.contracts.catalogue.recommender import EvidenceSource, OpportunityKind
+from bilet.contracts.catalogue.recommender import (
+    EvidenceSource,
+    Opportunity,
+    OpportunityKind,
+    StudyPlanItem,
+)
 from bilet.contracts.vocabulary import AccessibilityNeed, Environment, Level
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.domain import evidence as evidence_fold
@@ -87,7 +92,8 @@ def test_recommendations_are_deterministic_cited_and_filtered(
     assert recommend(evidence, reversed_catalogue, RULES, participant_needs) == issued
 
     attempts = {a.attempt_id for a in issued.basis.attempts}
-    for item in (*issued.study_plan, *issued.opportunities):
+    items: list[StudyPlanItem | Opportunity] = [*issued.study_plan, *issued.opportunities]
+    for item in items:
         assert item.evidence
         for cited in item.evidence:
             assert cited.source is EvidenceSource.STAGE_RESULT
