@@ -43,6 +43,8 @@ from bilet.contracts.vocabulary import (
     Stage,
 )
 from bilet.crypto.fields import ENVELOPE_TAG
+from bilet_recommender.domain import evidence as evidence_fold
+from bilet_recommender.domain.evidence import Evidence, Fact
 
 SEASON = 2026
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -212,4 +214,30 @@ def feedback(
         interest_shown=interest,
         suggested_environments=suggested,
         comment=sealed("comment"),
+    )
+
+
+def evidence_of(participant_id: UUID, *facts: Fact) -> Evidence:
+    """The evidence folded from `facts`, from the start."""
+    state = evidence_fold.initial(participant_id)
+    for fact in facts:
+        state = evidence_fold.evolve(state, fact)
+    return state
+
+
+def completed_pupil(
+    participant_id: UUID,
+    region_id: UUID,
+    scores: dict[Environment, int],
+    levels: dict[Environment, Level] | None = None,
+    grade: int = 8,
+    teamwork: Level = Level.BASIC,
+) -> tuple[Fact, ...]:
+    """A pupil registered, with a consent for every purpose and all three stages completed."""
+    return (
+        registered(participant_id, region_id, grade),
+        verified(participant_id),
+        interests(participant_id, scores),
+        soft_skills(participant_id, teamwork),
+        knowledge(participant_id, levels or {}),
     )

@@ -31,10 +31,11 @@ from bilet_recommender.testing import (
     SEASON,
     attended,
     career_event,
+    completed_pupil,
+    evidence_of,
     feedback,
     interests,
     knowledge,
-    registered,
     sealed,
     soft_skills,
     verified,
@@ -45,21 +46,16 @@ REGION = uuid4()
 EVENT = career_event(REGION, Environment.SMART)
 VISIT = attended(PARTICIPANT, EVENT)
 HISTORY: tuple[Fact, ...] = (
-    registered(PARTICIPANT, REGION, grade=8),
-    verified(PARTICIPANT),
-    interests(PARTICIPANT, {Environment.SMART: 70}),
-    soft_skills(PARTICIPANT),
-    knowledge(PARTICIPANT, {Environment.SMART: Level.PROFICIENT}),
+    *completed_pupil(
+        PARTICIPANT, REGION, {Environment.SMART: 70}, {Environment.SMART: Level.PROFICIENT}
+    ),
     VISIT,
     feedback(VISIT),
 )
 
 
 def folded(*facts: Fact) -> Evidence:
-    state = fold.initial(PARTICIPANT)
-    for fact in facts:
-        state = fold.evolve(state, fact)
-    return state
+    return evidence_of(PARTICIPANT, *facts)
 
 
 def test_the_evidence_holds_grade_region_stages_attendance_and_rubrics() -> None:

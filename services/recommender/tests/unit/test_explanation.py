@@ -6,7 +6,6 @@ from uuid import UUID, uuid4
 from bilet.contracts.catalogue.events import InterestShown, TaskCompletion
 from bilet.contracts.vocabulary import Environment, Level
 from bilet_recommender.adapters.tables import current_rules
-from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain.evidence import Fact
 from bilet_recommender.domain.explanation import explain
 from bilet_recommender.domain.offers import Opportunities, career_event_offer, evolve_career_event
@@ -15,12 +14,9 @@ from bilet_recommender.testing import (
     NOW,
     attended,
     career_event,
+    completed_pupil,
+    evidence_of,
     feedback,
-    interests,
-    knowledge,
-    registered,
-    soft_skills,
-    verified,
 )
 
 RULES = current_rules()
@@ -33,11 +29,13 @@ UPCOMING = career_event(REGION, Environment.SMART, title="Разработчик
 VISIT = attended(PARTICIPANT, VISITED)
 RUBRIC = feedback(VISIT, InterestShown.HIGH, TaskCompletion.PARTLY_COMPLETED)
 HISTORY: tuple[Fact, ...] = (
-    registered(PARTICIPANT, REGION, grade=9),
-    verified(PARTICIPANT),
-    interests(PARTICIPANT, {Environment.SMART: 80, Environment.HEALTHY: 40}),
-    soft_skills(PARTICIPANT, Level.BASIC),
-    knowledge(PARTICIPANT, {Environment.SMART: Level.ADVANCED}),
+    *completed_pupil(
+        PARTICIPANT,
+        REGION,
+        {Environment.SMART: 80, Environment.HEALTHY: 40},
+        {Environment.SMART: Level.ADVANCED},
+        grade=9,
+    ),
     VISIT,
     RUBRIC,
 )
@@ -45,9 +43,7 @@ HISTORY: tuple[Fact, ...] = (
 
 def _recommended() -> tuple[Recommended, UUID, UUID]:
     """The set for `HISTORY`, folded afresh on every call."""
-    state = evidence_fold.initial(PARTICIPANT)
-    for fact in HISTORY:
-        state = evidence_fold.evolve(state, fact)
+    state = evidence_of(PARTICIPANT, *HISTORY)
     published = evolve_career_event(None, UPCOMING)
     assert published is not None
     offer = career_event_offer(published, NOW)

@@ -30,6 +30,8 @@ from bilet_recommender.testing import (
     NOW,
     attended,
     career_event,
+    completed_pupil,
+    evidence_of,
     feedback,
     interests,
     knowledge,
@@ -43,22 +45,14 @@ REGION = UUID("00000000-0000-0000-0000-000000000047")
 SMART_FIRST = {Environment.SMART: 90, Environment.BUSINESS: 70, Environment.CREATIVE: 60}
 
 
-def fold(participant_id: UUID, *facts: Fact) -> Evidence:
-    state = evidence_fold.initial(participant_id)
-    for fact in facts:
-        state = evidence_fold.evolve(state, fact)
-    return state
+fold = evidence_of
 
 
 def pupil(*extra: Fact, grade: int = 8, teamwork: Level = Level.BASIC) -> tuple[UUID, Evidence]:
     participant_id = uuid4()
-    facts: list[Fact] = [
-        registered(participant_id, REGION, grade),
-        verified(participant_id),
-        interests(participant_id, SMART_FIRST),
-        soft_skills(participant_id, teamwork),
-        knowledge(participant_id, {Environment.SMART: Level.BASIC}),
-    ]
+    facts = completed_pupil(
+        participant_id, REGION, SMART_FIRST, {Environment.SMART: Level.BASIC}, grade, teamwork
+    )
     return participant_id, fold(participant_id, *facts, *extra)
 
 
@@ -163,13 +157,9 @@ def test_an_attended_career_event_and_its_rubric_raise_their_environment() -> No
     agro = career_event(REGION, Environment.AGRARIAN)
     visit = attended(participant_id, agro)
     rubric = feedback(visit, InterestShown.HIGH, TaskCompletion.COMPLETED)
-    base: list[Fact] = [
-        registered(participant_id, REGION),
-        verified(participant_id),
-        interests(participant_id, {Environment.SMART: 60, Environment.AGRARIAN: 50}),
-        soft_skills(participant_id),
-        knowledge(participant_id, {}),
-    ]
+    base = completed_pupil(
+        participant_id, REGION, {Environment.SMART: 60, Environment.AGRARIAN: 50}
+    )
     before = compute(fold(participant_id, *base), catalogue(agro), RULES)
     after = compute(fold(participant_id, *base, visit, rubric), catalogue(agro), RULES)
     assert before is not None

@@ -15,17 +15,12 @@ from bilet.contracts.catalogue.recommender import (
 )
 from bilet.contracts.vocabulary import AccessibilityNeed, Environment, Level
 from bilet_recommender.adapters.tables import current_rules
-from bilet_recommender.domain import evidence as evidence_fold
-from bilet_recommender.domain.evidence import Fact
 from bilet_recommender.domain.offers import Offer, Opportunities
 from bilet_recommender.domain.recommend import recommend
 from bilet_recommender.testing import (
     NOW,
-    interests,
-    knowledge,
-    registered,
-    soft_skills,
-    verified,
+    completed_pupil,
+    evidence_of,
 )
 
 RULES = current_rules()
@@ -75,16 +70,8 @@ def test_recommendations_are_deterministic_cited_and_filtered(
     catalogue: list[Offer],
     participant_needs: frozenset[AccessibilityNeed] | None,
 ) -> None:
-    facts: list[Fact] = [
-        registered(PARTICIPANT, REGIONS[0], grade),
-        verified(PARTICIPANT),
-        interests(PARTICIPANT, interest),
-        soft_skills(PARTICIPANT),
-        knowledge(PARTICIPANT, known),
-    ]
-    evidence = evidence_fold.initial(PARTICIPANT)
-    for fact in facts:
-        evidence = evidence_fold.evolve(evidence, fact)
+    facts = completed_pupil(PARTICIPANT, REGIONS[0], interest, known, grade)
+    evidence = evidence_of(PARTICIPANT, *facts)
     opportunities = Opportunities(NOW, tuple(catalogue))
     issued = recommend(evidence, opportunities, RULES, participant_needs)
     assert issued is not None

@@ -9,7 +9,7 @@ started and has a free seat; a career event is offered while one of its sessions
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import assert_never
+from typing import Any, assert_never
 from uuid import UUID
 
 from bilet.contracts.catalogue.events import (
@@ -96,6 +96,18 @@ def _sessions(
     )
 
 
+def _stated(event: CareerEventPublished | CareerEventRevised) -> dict[str, Any]:
+    """What the organiser states (and may revise) that an offer shows or is filtered by."""
+    return {
+        "title": event.title,
+        "municipality": event.municipality,
+        "environments": event.environments,
+        "lowest_grade": event.eligible_grades.lowest,
+        "highest_grade": event.eligible_grades.highest,
+        "accommodates": frozenset(event.accommodates),
+    }
+
+
 def evolve_career_event(state: CareerEvent | None, event: CareerEventFact) -> CareerEvent | None:
     """The career event after `event`; None until it is published (a fact about an unknown one is
     left aside: the events service publishes before it books)."""
@@ -104,27 +116,13 @@ def evolve_career_event(state: CareerEvent | None, event: CareerEventFact) -> Ca
             return CareerEvent(
                 career_event_id=event.career_event_id,
                 region_id=event.region_id,
-                title=event.title,
-                municipality=event.municipality,
-                environments=event.environments,
-                lowest_grade=event.eligible_grades.lowest,
-                highest_grade=event.eligible_grades.highest,
-                accommodates=frozenset(event.accommodates),
                 sessions=_sessions(event, ()),
+                **_stated(event),
             )
         case CareerEventRevised():
             if state is None:
                 return None
-            return replace(
-                state,
-                title=event.title,
-                municipality=event.municipality,
-                environments=event.environments,
-                lowest_grade=event.eligible_grades.lowest,
-                highest_grade=event.eligible_grades.highest,
-                accommodates=frozenset(event.accommodates),
-                sessions=_sessions(event, state.sessions),
-            )
+            return replace(state, sessions=_sessions(event, state.sessions), **_stated(event))
         case CareerEventCancelled():
             return None if state is None else replace(state, cancelled=True)
         case SeatBooked():
