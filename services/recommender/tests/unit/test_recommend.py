@@ -284,3 +284,20 @@ def test_routes_after_the_ninth_grade_are_for_pupils_who_have_not_passed_it() ->
         "business.profile",
         "creative.profile",
     ]
+
+
+def test_before_identity_places_the_pupil_nothing_is_offered_and_placing_them_reissues() -> None:
+    participant_id = uuid4()
+    stages = completed_pupil(participant_id, REGION, SMART_FIRST)[1:]  # no registration yet
+    unplaced = fold(participant_id, *stages)
+    smart_event = career_event(REGION, Environment.SMART)
+    first = recommend(unplaced, catalogue(smart_event), RULES)
+    assert first is not None
+    assert first.opportunities == ()
+    placed = evidence_fold.evolve(
+        evidence_fold.evolve(unplaced, first), registered(participant_id, REGION)
+    )
+    second = recommend(placed, catalogue(smart_event), RULES)
+    assert second is not None
+    assert second.supersedes == first.recommendation_set_id
+    assert [o.opportunity_id for o in second.opportunities] == [smart_event.career_event_id]

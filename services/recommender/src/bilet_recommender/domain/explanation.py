@@ -178,5 +178,7 @@ def _contribution(rules: RecommendationRules, part: Contribution) -> dict[str, o
         "weight": part.weight,
         "points": part.points,
         "evidence": _cited(part.evidence),
-        "text": (f"{rules.reason(part.weight_row)} {part.points} из 100, вес {part.weight}."),
+        "text": (
+            f"{rules.reason(part.weight_row)} Баллы: {part.points} из 100, вес {part.weight}."
+        ),
     }

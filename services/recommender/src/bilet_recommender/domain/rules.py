@@ -12,7 +12,7 @@ import hashlib
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from bilet.contracts.catalogue.events import InterestShown, TaskCompletion
 from bilet.contracts.catalogue.recommender import SchoolSubject, StudyIntent
@@ -140,7 +140,7 @@ class OpportunityRule(_ReasonedRow):
 
 
 class RecommendationRules(BaseModel):
-    """One version of the rules, as the file states it (plus its digest)."""
+    """One version of the rules, as the file states it; `digest` is the file's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -155,7 +155,7 @@ class RecommendationRules(BaseModel):
     intent_rules: tuple[IntentRule, ...]
     opportunity_rule: OpportunityRule
     environments: tuple[EnvironmentRows, ...]
-    digest: str = Field(default="", exclude=True)
+    _digest: str = PrivateAttr(default="")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -175,6 +175,11 @@ class RecommendationRules(BaseModel):
         for entry in self.environments:
             rows += [entry, *entry.subjects, *entry.profile_classes, *entry.routes]
         return rows
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of the file the table was parsed from."""
+        return self._digest
 
     @property
     def ref(self) -> MappingRef:
@@ -211,4 +216,5 @@ def parse_rules(source: str, data: bytes) -> RecommendationRules:
     expected = f"{rules.rules_id}/{rules.version}.json"
     if not source.endswith(expected):
         raise InvalidRules(source, f"a table stating {expected} is named so")
-    return rules.model_copy(update={"digest": hashlib.sha256(data).hexdigest()})
+    rules._digest = hashlib.sha256(data).hexdigest()
+    return rules
