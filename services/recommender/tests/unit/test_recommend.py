@@ -301,3 +301,22 @@ def test_before_identity_places_the_pupil_nothing_is_offered_and_placing_them_re
     assert second is not None
     assert second.supersedes == first.recommendation_set_id
     assert [o.opportunity_id for o in second.opportunities] == [smart_event.career_event_id]
+
+
+def test_a_new_season_starts_a_new_line_of_sets() -> None:
+    participant_id, evidence = pupil()
+    first = recommend(evidence, catalogue(), RULES)
+    assert first is not None
+    next_season = (
+        interests(participant_id, {Environment.HEALTHY: 90}, season=2027),
+        soft_skills(participant_id, season=2027),
+        knowledge(participant_id, {}, season=2027),
+    )
+    retaken = evidence_fold.evolve(evidence, first)
+    for fact in next_season:
+        retaken = evidence_fold.evolve(retaken, fact)
+    second = recommend(retaken, catalogue(), RULES)
+    assert second is not None
+    assert (second.season, second.supersedes) == (2027, None)
+    assert second.leading_environments[0] is Environment.HEALTHY
+    assert retaken.last_issued(2026) == first.recommendation_set_id

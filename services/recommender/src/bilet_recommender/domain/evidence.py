@@ -12,7 +12,7 @@ it on; `evolve` is pure and total over `Fact`.
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, TypeVar, assert_never
+from typing import TypeVar, assert_never
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,6 +96,11 @@ class SealedNeeds(_Value):
     key_generation: int
 
 
+class IssuedSet(_Value):
+    season: int
+    recommendation_set_id: UUID
+
+
 class Evidence(_Value):
     participant_id: UUID
     erased: bool = False
@@ -109,7 +114,7 @@ class Evidence(_Value):
     booked: tuple[Attendance, ...] = Field(default=(), description="Seats held, not attended.")
     attended: tuple[Attendance, ...] = ()
     rubrics: tuple[Rubric, ...] = ()
-    issued: Annotated[UUID | None, Field(description="The last set of recommendations.")] = None
+    issued: tuple[IssuedSet, ...] = Field(default=(), description="The last set of each season.")
 
     def allows(self, purpose: Purpose, on: date) -> bool:
         """A verified consent covering `purpose` is in force on `on`."""
@@ -120,6 +125,11 @@ class Evidence(_Value):
             and purpose in consent.purposes
             and on <= consent.valid_until
         )
+
+    def last_issued(self, season: int) -> UUID | None:
+        """The set of recommendations last issued for `season` (a later one supersedes it)."""
+        found = (s.recommendation_set_id for s in self.issued if s.season == season)
+        return next(found, None)
 
     def completed_season(self) -> int | None:
         """The latest season in which all three stages are completed (None: none yet)."""
@@ -226,7 +236,9 @@ def evolve(evidence: Evidence, fact: Fact) -> Evidence:
         case MentorFeedbackGiven():
             return _rubric(evidence, fact)
         case RecommendationsIssued():
-            return evidence.model_copy(update={"issued": fact.recommendation_set_id})
+            issued = IssuedSet(season=fact.season, recommendation_set_id=fact.recommendation_set_id)
+            same_season = _put(evidence.issued, issued, lambda s: s.season == fact.season)
+            return evidence.model_copy(update={"issued": same_season})
         case _:
             assert_never(fact)
 

@@ -13,8 +13,9 @@ catalogue's moment, nor before all three stages are completed in a season. Other
   at, serving a leading environment; the strongest environment first, then the sooner.
 Every item names the rows it was derived by and the evidence it rests on. The set's id is derived
 from the participant and the evidence versions (`recommendation_set_id`): a redelivered input
-computes the same id, which the event store keeps once; an id equal to the last issued set means
-nothing new (None). A new set supersedes the last one.
+computes the same id, which the event store keeps once; an id equal to the last set issued for the
+season means nothing new (None). A new set supersedes the season's last one (the portfolio keeps
+one set per season).
 """
 
 import hashlib
@@ -91,7 +92,8 @@ def compute(
     if season is None:
         return None
     set_id = recommendation_set_id(evidence, season, rules)
-    if set_id == evidence.issued:
+    last = evidence.last_issued(season)
+    if set_id == last:
         return None
     scores = score_environments(evidence, season, rules, dict(opportunities.environments_of))
     leading = scores[: rules.leading_count]
@@ -104,7 +106,7 @@ def compute(
         leading_environments=tuple(s.environment for s in leading),
         study_plan=_study_plan(evidence, season, rules, leading),
         opportunities=_opportunities(evidence, opportunities, rules, leading, needs),
-        supersedes=evidence.issued,
+        supersedes=last,
     )
     entries = [(s.environment, rules.of(s.environment)) for s in leading]
     return Recommended(
