@@ -61,7 +61,6 @@ class Recommended:
 
     event: RecommendationsIssued
     scores: tuple[EnvironmentScore, ...]
-    grade: int | None
     profile_classes: tuple[tuple[Environment, ProfileClassRow], ...]
     routes: tuple[tuple[Environment, RouteRow], ...]
 
@@ -112,7 +111,6 @@ def compute(
     return Recommended(
         event=event,
         scores=scores,
-        grade=evidence.grade,
         profile_classes=tuple((e, row) for e, entry in entries for row in entry.profile_classes),
         routes=tuple(
             (e, row) for e, entry in entries for row in entry.routes if _route_ahead(row, evidence)
