@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
 from bilet.application.context import RequestContext
-from bilet.application.eventlog import Stream, seal_all
-from bilet.application.transact import Attempt, Outcome, Transactor
+from bilet.application.eventlog import Loaded, Stream, seal_all
+from bilet.application.transact import Attempt, Fold, Outcome, Transactor
 from bilet.contracts import DomainEvent
 from bilet.eventstore import (
     ANY,
@@ -40,6 +40,7 @@ from bilet.eventstore import (
     WrongExpectedVersion,
 )
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 # Commands per combined commit: enough that hundreds of racers need a handful of commits, few
@@ -113,6 +114,9 @@ class _Staging:
         self._events: dict[str, list[DomainEvent]] = {}
         self._encoded: dict[str, list[NewEvent]] = {}
         self.expected: dict[str, ExpectedVersion] = {}
+        # Each fold's state over the first `count` events of its stream's view: a later body
+        # folds only the events staged since (the view only ever grows within a batch).
+        self._folded: dict[tuple[str, Callable[[Any, Any], Any]], tuple[Any, Any, int]] = {}
 
     def staged(self, stream_id: str) -> int:
         return len(self._events.get(stream_id, ()))
@@ -128,6 +132,20 @@ class _Staging:
             return stored
         version = (-1 if stored.version is None else stored.version) + len(staged)
         return dataclasses.replace(stored, events=(*stored.events, *staged), version=version)
+
+    def fold(self, fold: Fold[S], stream: Stream) -> S:
+        """`fold` over the stream's view, from where an earlier body of the batch left it when
+        it started from the same initial state (evolve is pure, states are values)."""
+        key = (fold.stream_id, fold.evolve)
+        cached = self._folded.get(key)
+        state: S = fold.initial
+        count = 0
+        if cached is not None and cached[0] == fold.initial:
+            _, state, count = cached
+        for event in stream.events[count:]:
+            state = fold.evolve(state, event)
+        self._folded[key] = (fold.initial, state, len(stream.events))
+        return state
 
     async def stage(self, ran: _Ran) -> None:
         """Add what a body decided to the batch (raises `Contradiction`, staging nothing, when
@@ -196,6 +214,11 @@ class StagedAttempt(Attempt):
         if self._staging.staged(stream_id):
             self.staged_reads.add(stream_id)
         return await self._staging.view(stream_id)
+
+    async def load(self, fold: Fold[S]) -> Loaded[S]:
+        stream = await self.read(fold.stream_id)
+        state = self._staging.fold(fold, stream)
+        return Loaded(stream.stream_id, stream.events, stream.version, stream.position, state)
 
 
 class CombinedCommits:
