@@ -305,3 +305,44 @@ def test_expectations_are_moved_back_over_what_the_batch_staged() -> None:
         merged_expectation(4, 5)
     with pytest.raises(Contradiction):
         merged_expectation(NO_STREAM, STREAM_EXISTS)
+
+
+async def test_a_later_batch_sees_what_another_process_wrote_since_the_last(
+    open_store: Opener,
+) -> None:
+    """A key's next batch starts from what its last batch committed and reads only what came
+    after: another process's commits in between are decided on."""
+    first, second = transactor(await open_store()), transactor(await open_store())
+    await race(first, ["a1", "a2"], capacity=10)
+    await race(second, ["b1", "b2", "b3"], capacity=10)
+    [answer] = await race(first, ["a3"], capacity=10)
+    assert isinstance(answer, Outcome)
+    assert answer.value == 6
+    [full] = await race(first, ["a4"], capacity=6)
+    assert isinstance(full, Full)
+    assert await holders(await open_store()) == ["a1", "a2", "b1", "b2", "b3", "a3"]
+
+
+async def test_streams_read_beforehand_are_decided_on_as_read(open_store: Opener) -> None:
+    """`reads`: each body's own stream is read with the batch's; a body appending to it expects
+    the version read then, so a holder joins once however often they ask."""
+    store = await open_store()
+    tx = transactor(store)
+
+    def join(holder: str) -> Callable[[Attempt], Awaitable[bool]]:
+        async def body(attempt: Attempt) -> bool:
+            member = await attempt.read(f"member-{holder}")
+            if member.events:
+                return False
+            attempt.append(f"member-{holder}", [Joined(holder=holder)])
+            return True
+
+        return body
+
+    holders_ = ["x", "y", "x", "z", "y"]
+    answers = await asyncio.gather(
+        *(tx.transact_combined(ctx(h), ROOM, join(h), reads=[f"member-{h}"]) for h in holders_)
+    )
+    assert [a.value for a in answers] == [True, True, False, True, False]
+    for holder in "xyz":
+        assert len((await LOG.read(store, f"member-{holder}")).events) == 1

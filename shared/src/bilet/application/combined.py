@@ -20,8 +20,8 @@ versions, so several processes (each with its own queue) stay exact (docs/adr/00
 import asyncio
 import dataclasses
 import random
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
@@ -48,6 +48,9 @@ T = TypeVar("T")
 MAX_BATCH: Final = 64
 # How long one body may run: the bodies after it in the batch wait for it.
 BODY_TIMEOUT: Final = 5.0
+# Of how many keys the last committed stream is kept, so that a busy key's next batch reads
+# only what came after it.
+KNOWN_STREAMS: Final = 256
 
 
 class Contradiction(Exception):
@@ -88,6 +91,7 @@ class _Request(Generic[T]):
     ctx: RequestContext
     body: Callable[[Attempt], Awaitable[T]]
     future: "asyncio.Future[Outcome[T]]"
+    reads: Collection[str] = ()
     tries: int = 0
 
 
@@ -103,20 +107,33 @@ class _Ran:
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
+FoldKey = tuple[str, Callable[[Any, Any], Any]]
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A key's stream as the last batch on it left it committed, with its folds' states: the
+    next batch reads only what came after (another process's writes) instead of all of it."""
+
+    stream: Stream
+    folded: dict[FoldKey, tuple[Any, Any, int]]
+
+
 class _Staging:
     """One attempt of a batch: the streams as read from the store (once), the events the bodies
     decided so far (sealed and encoded, each with its request's metadata) and what the combined
     append expects of each stream."""
 
-    def __init__(self, transactor: Transactor) -> None:
+    def __init__(self, transactor: Transactor, known: _Known | None = None) -> None:
         self._transactor = transactor
+        self._known = known
         self._stored: dict[str, Stream] = {}
         self._events: dict[str, list[DomainEvent]] = {}
         self._encoded: dict[str, list[NewEvent]] = {}
         self.expected: dict[str, ExpectedVersion] = {}
         # Each fold's state over the first `count` events of its stream's view: a later body
         # folds only the events staged since (the view only ever grows within a batch).
-        self._folded: dict[tuple[str, Callable[[Any, Any], Any]], tuple[Any, Any, int]] = {}
+        self._folded: dict[FoldKey, tuple[Any, Any, int]] = {}
 
     def staged(self, stream_id: str) -> int:
         return len(self._events.get(stream_id, ()))
@@ -125,13 +142,54 @@ class _Staging:
         """The stream as read from the store, with the events staged on it appended."""
         stored = self._stored.get(stream_id)
         if stored is None:
-            stored = await self._transactor.log.read(self._transactor.store, stream_id)
+            stored = await self._read(stream_id)
             self._stored[stream_id] = stored
         staged = self._events.get(stream_id)
         if not staged:
             return stored
         version = (-1 if stored.version is None else stored.version) + len(staged)
         return dataclasses.replace(stored, events=(*stored.events, *staged), version=version)
+
+    async def prefetch(self, stream_ids: Iterable[str]) -> None:
+        """Read these streams now, side by side (a failed read is left to the body that reads
+        it, as if never tried)."""
+        wanted = [s for s in dict.fromkeys(stream_ids) if s not in self._stored]
+        streams = await asyncio.gather(*(self._read(s) for s in wanted), return_exceptions=True)
+        for stream_id, stream in zip(wanted, streams, strict=True):
+            if isinstance(stream, Stream):
+                self._stored[stream_id] = stream
+
+    async def _read(self, stream_id: str) -> Stream:
+        """The stream from the store: what the last batch left committed plus what came after,
+        when that is what the store holds from there on; else all of it."""
+        store, log = self._transactor.store, self._transactor.log
+        known = self._known
+        if known is not None and known.stream.stream_id == stream_id:
+            after = known.stream.version
+            assert after is not None
+            records = await store.read_stream(stream_id, after + 1)
+            if not records and await store.stream_version(stream_id) == after:
+                self._folded.update(known.folded)
+                return known.stream
+            if records and records[0].version == after + 1:
+                self._folded.update(known.folded)
+                events = (*known.stream.events, *(log.decode(r, stream_id) for r in records))
+                return Stream(stream_id, events, records[-1].version, records[-1].position)
+        return await log.read(store, stream_id)
+
+    def known(self, key: str, results: dict[str, AppendResult]) -> _Known | None:
+        """The key's stream as this batch leaves it committed, for the next batch."""
+        stored = self._stored.get(key)
+        if stored is None:
+            return None
+        staged = self._events.get(key, [])
+        version, position = stored.version, stored.position
+        if staged:
+            version, position = results[key].version, results[key].position
+        if version is None:
+            return None
+        folded = {fold: cached for fold, cached in self._folded.items() if fold[0] == key}
+        return _Known(Stream(key, (*stored.events, *staged), version, position), folded)
 
     def fold(self, fold: Fold[S], stream: Stream) -> S:
         """`fold` over the stream's view, from where an earlier body of the batch left it when
@@ -236,13 +294,22 @@ class CombinedCommits:
         self._body_timeout = body_timeout
         self._queues: dict[str, deque[_Request[Any]]] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
+        # The last committed state of the busiest keys' streams (least recently used out).
+        self._known: OrderedDict[str, _Known] = OrderedDict()
 
     async def transact(
-        self, ctx: RequestContext, key: str, body: Callable[[Attempt], Awaitable[T]]
+        self,
+        ctx: RequestContext,
+        key: str,
+        body: Callable[[Attempt], Awaitable[T]],
+        *,
+        reads: Collection[str] = (),
     ) -> Outcome[T]:
-        """Run `body` in the next batch of `key` and answer once that batch committed."""
+        """Run `body` in the next batch of `key` and answer once that batch committed. `reads`:
+        streams the body will read besides the key's, read for the whole batch at once before
+        its bodies run (they run one after another: a read each would add up)."""
         future: asyncio.Future[Outcome[T]] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(key, deque()).append(_Request(ctx, body, future))
+        self._queues.setdefault(key, deque()).append(_Request(ctx, body, future, reads))
         if key not in self._runners:
             self._runners[key] = asyncio.create_task(self._run(key), name=f"combined {key}")
         # A caller that gives up cancels its future: a batch not yet at it skips it.
@@ -254,7 +321,7 @@ class CombinedCommits:
         try:
             while queue:
                 batch = [queue.popleft() for _ in range(min(self._max_batch, len(queue)))]
-                deferred = await self._settle(batch)
+                deferred = await self._settle(key, batch)
                 queue.extendleft(reversed(deferred))
                 batch = []
         except BaseException:
@@ -268,7 +335,7 @@ class CombinedCommits:
             if not queue:
                 del self._queues[key]
 
-    async def _settle(self, batch: list[_Request[Any]]) -> list[_Request[Any]]:
+    async def _settle(self, key: str, batch: list[_Request[Any]]) -> list[_Request[Any]]:
         """Run the batch until it committed (again from scratch when the store refused it);
         answer its requests. Returns those to run in a later batch (their expectations could not
         hold together with the bodies' before them)."""
@@ -279,7 +346,8 @@ class CombinedCommits:
                 return []
             for request in batch:
                 request.tries += 1
-            staging = _Staging(transactor)
+            staging = _Staging(transactor, self._known.pop(key, None))
+            await staging.prefetch([key, *(s for request in batch for s in request.reads)])
             ran: list[_Ran] = []
             deferred: list[_Request[Any]] = []
             for request in batch:
@@ -301,6 +369,10 @@ class CombinedCommits:
                 for request in batch:
                     _fail(request, error)
                 return []
+            if (known := staging.known(key, results)) is not None:
+                self._known[key] = known
+                while len(self._known) > KNOWN_STREAMS:
+                    self._known.popitem(last=False)
             for done in ran:
                 if done.error is not None:
                     _fail(done.request, done.error)

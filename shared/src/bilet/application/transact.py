@@ -10,7 +10,7 @@ and the loading, retrying and appending live here and nowhere else.
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
@@ -226,17 +226,23 @@ class Transactor:
             raise refused() from None
 
     async def transact_combined(
-        self, ctx: RequestContext, key: str, body: Callable[[Attempt], Awaitable[T]]
+        self,
+        ctx: RequestContext,
+        key: str,
+        body: Callable[[Attempt], Awaitable[T]],
+        *,
+        reads: Collection[str] = (),
     ) -> Outcome[T]:
         """As `transact_many`, combined with the commands on the same `key` (a stream they all
         decide on) that this process runs meanwhile: they are decided one after another in one
-        attempt and committed in one append (`bilet.application.combined`, docs/adr/0035)."""
+        attempt and committed in one append (`bilet.application.combined`, docs/adr/0035).
+        `reads`: the other streams `body` will read, read with the batch's beforehand."""
         if self._combined is None:
             # Imported here: the combined path builds on this module's `Attempt`.
             from bilet.application.combined import CombinedCommits
 
             self._combined = CombinedCommits(self)
-        return await self._combined.transact(ctx, key, body)
+        return await self._combined.transact(ctx, key, body, reads=reads)
 
     async def commit(self, ctx: RequestContext, parts: Sequence[Part]) -> list[AppendResult]:
         """Seal and append `parts` in one commit (nothing when nothing was decided). The events
