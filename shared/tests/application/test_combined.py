@@ -346,3 +346,28 @@ async def test_streams_read_beforehand_are_decided_on_as_read(open_store: Opener
     assert [a.value for a in answers] == [True, True, False, True, False]
     for holder in "xyz":
         assert len((await LOG.read(store, f"member-{holder}")).events) == 1
+
+
+class FailingOnce(InMemoryEventStore):
+    """A store whose first append fails outright (the database went away)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the database went away")
+        return await super().append_many(appends)
+
+
+async def test_a_failed_commit_fails_its_batch_and_the_next_one_commits() -> None:
+    store = FailingOnce()
+    tx = transactor(store)
+    first = await race(tx, ["p0", "p1"], capacity=5)
+    assert all(isinstance(answer, RuntimeError) for answer in first)
+    [after] = await race(tx, ["p2"], capacity=5)
+    assert isinstance(after, Outcome)
+    assert after.value == 1
+    assert await holders(store) == ["p2"]

@@ -49,8 +49,8 @@ MAX_BATCH: Final = 64
 # How long one body may run: the bodies after it in the batch wait for it.
 BODY_TIMEOUT: Final = 5.0
 # Of how many keys the last committed stream is kept, so that a busy key's next batch reads
-# only what came after it.
-KNOWN_STREAMS: Final = 256
+# only what came after it (a few popular career events at a time; each holds its events).
+KNOWN_STREAMS: Final = 64
 
 
 class Contradiction(Exception):
@@ -324,6 +324,10 @@ class CombinedCommits:
                 deferred = await self._settle(key, batch)
                 queue.extendleft(reversed(deferred))
                 batch = []
+        except Exception as error:  # a fault of this module: every waiting caller gets it
+            for request in [*batch, *queue]:
+                _fail(request, error)
+            queue.clear()
         except BaseException:
             # Cancelled (the process stops): nobody waits for an answer that will not come.
             for request in [*batch, *queue]:
