@@ -22,13 +22,16 @@ against the classic conditional UPDATE, measured in the same run (issue #14).
 Figures: `events.bookings` (bookings per second over whole races; rounds of at least a second,
 sides alternating; the issue asks ratio ≥ 0.5) and `events.booking_p99_at_200` (p99 latency in
 ms from when a booking was due to its answer, bookings sent at 200 per second for `seconds`
-into consecutive races of 500; the issue asks ≤ 100 ms; the peer's beside it).
+into consecutive races of 500; the issue asks ≤ 100 ms; the peer's beside it). Each line
+carries the machine's 1-minute load average before and after: on a shared machine the tail
+follows it.
 """
 
 import asyncio
 import contextlib
 import gc
 import json
+import os
 import socket
 import tempfile
 import time
@@ -205,6 +208,11 @@ class Race:
 Races = Callable[[], Awaitable[Race]]
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average: other work on the same cores shows here."""
+    return round(os.getloadavg()[0], 2)
+
+
 @contextlib.contextmanager
 def fixtures_frozen() -> Iterator[None]:
     """While a side is timed, what the bench prepared (every pupil of every race in the facts,
@@ -357,6 +365,7 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
                     race.check()
                 ours_rates: list[float] = []
                 peer_rates: list[float] = []
+                load_before = load_average()
                 for number in range(ROUNDS):  # sides alternating
                     sides = [(ours_race, ours_rates), (peer_race, peer_rates)]
                     for new_race, rates in sides if number % 2 == 0 else sides[::-1]:
@@ -370,10 +379,12 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
                         "pupils": PUPILS,
                         "seats": SEATS,
                         "connections": CONNECTIONS,
+                        "load_average_before_after": [load_before, load_average()],
                         **rounds_detail(ours_rates, peer_rates),
                     },
                     (ratio_at_least(RATIO_TARGET),),
                 )
+                load_before = load_average()
                 ours_ms = await latencies_at_rate(ours_race, sizes.seconds)
                 peer_ms = await latencies_at_rate(peer_race, sizes.seconds)
                 yield BenchResult(
@@ -386,6 +397,7 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
                         "seconds": sizes.seconds,
                         "ours_p50": round(percentile(ours_ms, 0.5), 1),
                         "peer_p50": round(percentile(peer_ms, 0.5), 1),
+                        "load_average_before_after": [load_before, load_average()],
                     },
                     (ours_at_most(P99_TARGET_MS),),
                 )
