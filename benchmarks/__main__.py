@@ -5,9 +5,9 @@ stdout stays JSON lines (`make bench > results.jsonl` still shows the table).
 Each module defines `run(quick: bool) -> AsyncIterator[BenchResult]`. Every figure is the median
 of three rounds of at least a second of work each (`benchmarks/rounds.py`); `--quick` (or
 `BENCH_QUICK=1`) asks for smaller workloads for development, still three rounds;
-`--only NAME` (or `BENCH_ONLY=NAME`) runs the modules whose name contains it. `make bench`
-starts Kafka and PostgreSQL first (`scripts/bench.sh`); run directly without them, the benches
-that need them print `"skipped": true` lines with the reason.
+`--only NAME` (or `BENCH_ONLY=NAME`) runs `bench_NAME`, else the modules whose name contains
+it. `make bench` starts Kafka and PostgreSQL first (`scripts/bench.sh`); run directly without
+them, the benches that need them print `"skipped": true` lines with the reason.
 """
 
 import argparse
@@ -27,12 +27,18 @@ BenchRun = Callable[[bool], AsyncIterator[BenchResult]]
 
 
 def discover(only: str | None) -> list[str]:
-    names = [
+    """The bench modules to run: all, the one named `bench_<only>` exactly (`events` is not
+    also `eventstore`), else those whose name contains `only`."""
+    names = sorted(
         module.name
         for module in pkgutil.iter_modules(benchmarks.__path__)
-        if module.name.startswith("bench_") and (only is None or only in module.name)
-    ]
-    return sorted(names)
+        if module.name.startswith("bench_")
+    )
+    if only is None:
+        return names
+    if f"bench_{only}" in names:
+        return [f"bench_{only}"]
+    return [name for name in names if only in name]
 
 
 def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -51,8 +57,8 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--only",
         metavar="NAME",
         default=os.environ.get("BENCH_ONLY") or None,
-        help="run the modules whose name contains NAME (eventstore, portfolio, projections, "
-        "relay, audit); also BENCH_ONLY=NAME",
+        help="run the module bench_NAME, else those whose name contains NAME (eventstore, "
+        "events, diagnostics, portfolio, projections, relay, audit); also BENCH_ONLY=NAME",
     )
     parser.add_argument(
         "--no-table", action="store_true", help="JSON lines only, without the closing table"

@@ -10,9 +10,9 @@ and the loading, retrying and appending live here and nowhere else.
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from bilet.application.context import RequestContext
 from bilet.application.eventlog import EventLog, Loaded, Part, Stream
@@ -26,6 +26,9 @@ from bilet.eventstore import (
     StreamAppend,
     WrongExpectedVersion,
 )
+
+if TYPE_CHECKING:
+    from bilet.application.combined import CombinedCommits
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -81,9 +84,14 @@ class Attempt:
         here, so a decision taken on it is never committed on top of a change it did not see."""
         stream = self._read.get(stream_id)
         if stream is None:
-            stream = await self._log.read(self._store, stream_id)
+            stream = await self._fetch(stream_id)
             self._read[stream_id] = stream
         return stream
+
+    async def _fetch(self, stream_id: str) -> Stream:
+        """Where a first read of the stream comes from: the store (a combined commit's attempt
+        adds what the commands before it in the batch decided, `bilet.application.combined`)."""
+        return await self._log.read(self._store, stream_id)
 
     async def load(self, fold: Fold[S]) -> Loaded[S]:
         """The stream folded into its state (read as `read` does)."""
@@ -163,6 +171,7 @@ class Transactor:
         self.log = log
         self.conflict = conflict
         self.attempts = attempts
+        self._combined: CombinedCommits | None = None
 
     def attempt(self) -> Attempt:
         """A fresh attempt: reads through it remember the versions a commit will expect."""
@@ -216,15 +225,36 @@ class Transactor:
         except WrongExpectedVersion:
             raise refused() from None
 
+    async def transact_combined(
+        self,
+        ctx: RequestContext,
+        key: str,
+        body: Callable[[Attempt], Awaitable[T]],
+        *,
+        reads: Collection[str] = (),
+    ) -> Outcome[T]:
+        """As `transact_many`, combined with the commands on the same `key` (a stream they all
+        decide on) that this process runs meanwhile: they are decided one after another in one
+        attempt and committed in one append (`bilet.application.combined`, docs/adr/0035).
+        `reads`: the other streams `body` will read, read with the batch's beforehand."""
+        if self._combined is None:
+            # Imported here: the combined path builds on this module's `Attempt`.
+            from bilet.application.combined import CombinedCommits
+
+            self._combined = CombinedCommits(self)
+        return await self._combined.transact(ctx, key, body, reads=reads)
+
     async def commit(self, ctx: RequestContext, parts: Sequence[Part]) -> list[AppendResult]:
         """Seal and append `parts` in one commit (nothing when nothing was decided). The events
         get their ids once, so an append whose answer was lost is sent again unchanged."""
         appends = await self.log.prepare(self.cipher, ctx.metadata(), parts)
         if not appends:
             return []
-        return await self._append_once(appends)
+        return await self.append_prepared(appends)
 
-    async def _append_once(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+    async def append_prepared(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Append sealed and encoded `appends` in one commit, sending them again unchanged when
+        the store's answer was lost."""
         for tries in range(1, UNKNOWN_OUTCOME_ATTEMPTS + 1):
             try:
                 return await self.store.append_many(appends)

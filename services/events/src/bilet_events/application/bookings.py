@@ -84,7 +84,8 @@ class Bookings(EventsCore):
                 attempt.append(pupil_bookings.stream_id(participant_id), hold)
             return decided
 
-        outcome = await self.transactor.transact_many(ctx, body)
+        key, seats = career_event.stream_id(career_event_id), seats_of(participant_id).stream_id
+        outcome = await self.transactor.transact_combined(ctx, key, body, reads=[seats])
         place = outcome.value.position if isinstance(outcome.value, WaitlistJoined) else None
         return BookingAnswer(booking_id, place, outcome.position, needs.checked)
 
