@@ -2,6 +2,7 @@
 (`Transactor`), the read side (`facts.Facts`: other services' facts; `facts.Catalogue`: the
 service's own career events as listed), the key store, the audit trail and the clock."""
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -23,10 +24,14 @@ from bilet_events.domain.errors import UnknownCareerEvent
 Clock = Callable[[], datetime]
 # Until when before a session starts a booking may be cancelled, unless configured.
 DEFAULT_CANCELLATION_NOTICE: Final = timedelta(hours=24)
-# Every booking of a career event appends to its one stream at the version read, so N pupils
-# racing on it commit one per round: a popular session needs as many rounds as racers, far more
-# than the kernel's default 8 tries (docs/adr/0030 on what would scale further).
+# How many times a decision (for bookings: a whole combined batch, docs/adr/0035) is taken again
+# after meeting another writer: a popular career event's stream is written by every process that
+# books on it, so more than the kernel's default 8.
 DECISION_ATTEMPTS: Final = 64
+# How long a season's maximum of career events, read from the facts, is used again: a combined
+# batch decides many bookings one after another, and one read-model query each would serialise
+# them; season rules change a few times a year and the read model lags as much anyway.
+SEASON_MAXIMUM_SECONDS: Final = 2.0
 
 
 def utc_now() -> datetime:
@@ -56,6 +61,18 @@ class EventsCore:
         self.transactor = Transactor(
             store, self.cipher, EVENT_LOG, VersionConflict, attempts=DECISION_ATTEMPTS
         )
+        self._season_maximum: dict[int, tuple[float, int | None]] = {}
+
+    async def season_maximum(self, season: int) -> int | None:
+        """The season's maximum of career events per participant (None: no rules), as the facts
+        said at most `SEASON_MAXIMUM_SECONDS` ago."""
+        now = time.monotonic()
+        known = self._season_maximum.get(season)
+        if known is not None and now - known[0] < SEASON_MAXIMUM_SECONDS:
+            return known[1]
+        maximum = await self.facts.max_career_events(season)
+        self._season_maximum[season] = (now, maximum)
+        return maximum
 
     async def pupil(self, ctx: CommandContext, participant_id: UUID) -> Pupil:
         """The participant's facts today, when the caller may book for them (else: unknown; an

@@ -163,7 +163,7 @@ class Bookings(EventsCore):
         """The hold of a seat in the participant's record (read at its version), or the refusal
         (season maximum, overlap)."""
         assert state.published is not None
-        maximum = await self.facts.max_career_events(state.published.season)
+        maximum = await self.season_maximum(state.published.season)
         if maximum is None:
             raise SeasonUnknown(state.published.season)
         session = state.sessions[booking.session_id].details
