@@ -93,20 +93,7 @@ async def list_consents(
     """
     page = await service.queue(ctx, status, school, region, cursor, limit)
     return ConsentQueuePage(
-        items=[
-            QueuedConsentModel(
-                consent_id=item.consent_id,
-                participant_id=item.participant_id,
-                school_id=item.school_id,
-                region_id=item.region_id,
-                submitted_by=item.submitted_by,
-                submitted_at=item.submitted_at,
-                status=item.status,
-                rejection_reasons=list(item.rejection_reasons),
-                resubmitted=item.resubmitted,
-            )
-            for item in page.items
-        ],
+        items=[QueuedConsentModel.model_validate(item) for item in page.items],
         next_cursor=page.next_cursor,
     )
 
@@ -155,18 +142,6 @@ async def list_participant_states(
     states = frozenset(state or ())
     page = await service.participant_states(ctx, school, region, states, cursor, limit)
     return ParticipantStatePage(
-        items=[
-            ParticipantStateModel(
-                participant_id=item.participant_id,
-                school_id=item.school_id,
-                state=item.state,
-                consent_id=item.consent_id,
-                purposes=list(item.purposes),
-                valid_until=item.valid_until,
-                erase_by=item.erase_by,
-                pending_consents=item.pending_consents,
-            )
-            for item in page.items
-        ],
+        items=[ParticipantStateModel.model_validate(item) for item in page.items],
         next_cursor=page.next_cursor,
     )

@@ -174,6 +174,8 @@ class QueuedConsentModel(BaseModel):
     """A consent in the verification queue: ids, school, submission time, status; no personal
     data (open the consent for the signer's details, its document for the scan)."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     consent_id: UUID
     participant_id: UUID
     school_id: UUID | None = Field(description="The participant's school now.")
@@ -199,6 +201,8 @@ class ConsentQueuePage(BaseModel):
 
 class ParticipantStateModel(BaseModel):
     """A participant's consent state, as `GET /participants/{id}/status` tells it."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     participant_id: UUID
     school_id: UUID | None

@@ -10,6 +10,7 @@ document and the single status are).
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Generic, TypeVar
@@ -42,6 +43,12 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+def _page(rows: list[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]:
+    """A page of `limit` rows out of the `limit + 1` asked for: one more means a next page."""
+    items = rows[:limit]
+    return Page(items, cursor_of(items[-1]) if len(rows) > limit else None)
 
 
 def queue_cursor(item: QueuedConsent) -> str:
@@ -93,9 +100,7 @@ class ConsentListing(ConsentCore):
         after = None if cursor is None else read_queue_cursor(cursor)
         await self._caught_up(ctx)
         rows = await self.lists.queue(status, scope, after, limit + 1)
-        more = len(rows) > limit
-        items = rows[:limit]
-        return Page(items, queue_cursor(items[-1]) if more else None)
+        return _page(rows, limit, queue_cursor)
 
     async def participant_states(
         self,
@@ -112,6 +117,4 @@ class ConsentListing(ConsentCore):
         rows = await self.lists.states(
             scope, states, after, limit + 1, self.today(), self.erasure_days
         )
-        more = len(rows) > limit
-        items = rows[:limit]
-        return Page(items, str(items[-1].participant_id) if more else None)
+        return _page(rows, limit, lambda row: str(row.participant_id))
