@@ -113,9 +113,15 @@ class WithdrawConsentRequest(Request):
 
 
 class ConsentCommandResponse(BaseModel):
-    consent_id: UUID
+    """What a command answers: the consent it concerned, and the version to send as `If-Match`
+    next time."""
+
+    consent_id: UUID = Field(description="The consent (the resource) the command concerned.")
     participant_id: UUID
-    version: int | None
+    version: int | None = Field(
+        description="The version of the participant's consents after the command (also the "
+        "`ETag`, as `GET /consents/{id}` then gives it): send it as `If-Match`."
+    )
     position: Position
 
 
