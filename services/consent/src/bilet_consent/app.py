@@ -37,6 +37,7 @@ from bilet.http.service import READINESS_TIMEOUT
 from bilet.leadership import run_as_leader
 from bilet.lease import AdvisoryLease
 from bilet.projections import BackgroundFeed
+from bilet_consent.api.lists import router as list_router
 from bilet_consent.api.openapi import add_form_schema
 from bilet_consent.api.problems import on_domain_error
 from bilet_consent.api.routes import router
@@ -190,7 +191,7 @@ def create_app(settings: ConsentSettings | None = None, *, clock: Clock = utc_no
 
     app = create_service_app(
         SERVICE,
-        [router],
+        [router, list_router],
         lifespan,
         settings=settings,
         readiness=[store_answers, documents_answer, feed_readiness(feed), job_runs],

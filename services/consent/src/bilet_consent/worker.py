@@ -2,7 +2,8 @@
 
 Feeds the consent service's read model of participants' facts from Kafka: identity's topic
 (`bilet.identity`: school, region, grade) and the service's own (`bilet.consent`: the erasure
-schedule), with the same projection the embedded mode feeds in-process. Runs until SIGTERM/SIGINT.
+schedule and the consents the lists show), with the same projection the embedded mode feeds
+in-process. Runs until SIGTERM/SIGINT.
 """
 
 import asyncio

@@ -3,9 +3,11 @@ schema it names is defined."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from bilet.http.openapi_checks import undefined_schemas, undescribed_operations
+from bilet_consent.api.problems import CODES
 
 if TYPE_CHECKING:
     from services.consent.tests.conftest import Api
@@ -24,3 +26,44 @@ async def test_every_schema_the_document_names_is_defined(api: Api) -> None:
     assert consent_part["$ref"] == "#/components/schemas/SubmitConsentForm"
     form = schema["components"]["schemas"]["SubmitConsentForm"]
     assert set(form["required"]) >= {"participant_id", "purposes", "guardian"}
+
+
+REFUSAL: re.Pattern[str] = re.compile(r"\b([45][0-9]{2}) `([a-z_]+)`")
+
+
+async def test_every_refusal_an_operation_names_is_in_its_responses(api: Api) -> None:
+    """Each `NNN `code`` of an operation's **Refusals** has NNN in its `responses`, with the
+    status the service answers that code with."""
+    schema = (await api.client.get("/consent/openapi.json")).json()
+    missing: list[str] = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            refusals = operation.get("description", "").partition("**Refusals:**")[2]
+            statuses = set(REFUSAL.findall(" ".join(refusals.split())))
+            for status, code in statuses:
+                if status not in operation["responses"]:
+                    missing.append(f"{method.upper()} {path}: {status} {code}")
+                if code in CODES.status:
+                    assert str(CODES.status[code]) == status, (path, code)
+    assert missing == []
+
+
+async def test_the_lists_state_every_constraint_they_enforce(api: Api) -> None:
+    schema = (await api.client.get("/consent/openapi.json")).json()
+    for path in ("/consent/v1/consents", "/consent/v1/participants"):
+        parameters = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"]}
+        cursor = parameters["cursor"]["schema"]  # string or absent: the pattern is a string's
+        assert cursor["pattern"].startswith("^")
+        assert cursor["maxLength"] == 54
+        limit = parameters["limit"]["schema"]
+        assert (limit["minimum"], limit["maximum"]) == (1, 200)
+        assert "400" in schema["paths"][path]["get"]["responses"]
+    status = schema["paths"]["/consent/v1/consents"]["get"]["parameters"]
+    assert any(p["name"] == "status" and "$ref" in str(p["schema"]) for p in status)
+    for command in ("verify", "reject", "withdraw"):
+        operation = schema["paths"][f"/consent/v1/consents/{{consent_id}}/{command}"]["post"]
+        assert "412" in operation["responses"]
+        if_match = next(p for p in operation["parameters"] if p["name"] == "if-match")
+        assert if_match["in"] == "header"
+    withdraw = schema["paths"]["/consent/v1/consents/{consent_id}/withdraw"]["post"]
+    assert withdraw["requestBody"].get("required", False) is False

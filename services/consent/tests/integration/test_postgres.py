@@ -30,6 +30,8 @@ from bilet_consent.adapters.disarm import SandboxedDisarmer
 from bilet_consent.adapters.documents import PostgresDocumentStore
 from bilet_consent.application.documents import Original
 from bilet_consent.application.inputs import CommandContext, SubmissionInput
+from bilet_consent.application.listing import queue_cursor
+from bilet_consent.application.lists import ConsentListStatus, ParticipantState
 from bilet_consent.application.participants import (
     ParticipantDirectory,
     ParticipantFactsProjection,
@@ -140,8 +142,29 @@ async def test_a_consent_lives_and_is_destroyed_on_postgresql(world: World) -> N
     assert PDF not in bytes(stored)
     assert served not in bytes(stored)
 
+    # The lists run their SQL on PostgreSQL too: the queue, then the states, filtered and paged.
+    await world.feed.catch_up({})
+    queue = await service.queue(operator, ConsentListStatus.PENDING, SCHOOL_3, REGION, None, 1)
+    assert [(c.consent_id, c.submitted_by) for c in queue.items] == [
+        (submitted.consent_id, SCHOOL_3)
+    ]
+    assert queue.next_cursor is None
+    after = await service.queue(
+        operator, ConsentListStatus.PENDING, None, None, queue_cursor(queue.items[0]), 10
+    )
+    assert after.items == []
+
     await service.verify(operator, submitted.consent_id)
     assert (await service.status(operator, pupil)).state == "verified"
+    await world.feed.catch_up({})
+    chosen = frozenset({ParticipantState.VERIFIED})
+    states = await service.participant_states(registrar, None, None, chosen, None, 10)
+    assert [(row.participant_id, row.state) for row in states.items] == [
+        (pupil, ParticipantState.VERIFIED)
+    ]
+    assert states.items[0].purposes == (Purpose.PROGRAMME_PARTICIPATION, Purpose.HEALTH_DATA)
+    none = frozenset({ParticipantState.NONE})
+    assert (await service.participant_states(registrar, None, None, none, None, 10)).items == []
     guardian = CommandContext(
         Principal(subject="g", role=Role.GUARDIAN, children=frozenset({str(pupil)}))
     )

@@ -3,6 +3,7 @@
 Given any sequence of commands for one participant, some of them refused, then:
 - the events of the accepted ones, written to the store and read back, fold from `initial` to
   the state their decisions reached;
+- the read model's list tells the participant's consent state as the single status does;
 - a refused command is refused with the service's `DomainError` (never another exception),
   decides nothing and leaves the state as it was;
 - erasing an erased participant's data again decides nothing.
@@ -10,20 +11,38 @@ Commands are generated as the application can send them (a form version the API 
 erasure period from the settings); days jump back and forth, as replicas' clocks may.
 """
 
+import asyncio
 import copy
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bilet.application.eventlog import EventLog
-from bilet.contracts import DomainEvent, EventMetadata, SealedValue
+from bilet.contracts import (
+    CATALOGUE,
+    DomainEvent,
+    EventMetadata,
+    SealedValue,
+    encode,
+    sealed_fields,
+)
 from bilet.contracts.catalogue.consent import Purpose, RejectionReason, Relationship
+from bilet.contracts.catalogue.identity import ParticipantRegistered
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.examples import sealed
+from bilet.eventstore import ANY
+from bilet.eventstore.memory import InMemoryEventStore
+from bilet.projections import EmbeddedFeed
+from bilet.projections.sqlite import SqliteReadModel
+from bilet_consent.application.lists import ConsentLists, Scope
+from bilet_consent.application.participants import ParticipantFactsProjection
+from bilet_consent.application.queries import _status_label, scheduled_erasure
 from bilet_consent.domain import consent as consents
 from bilet_consent.domain.consent import (
     Command,
@@ -176,3 +195,92 @@ def test_any_commands_replay_from_the_store_refusals_change_nothing_erasing_twic
         if isinstance(command, EraseParticipant):
             assert consents.decide(command, state) == []
     assert consents.fold(PUPIL, [read_back(event) for event in stored]) == state
+
+
+LISTED = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+REGION = UUID("5e5e5e5e-0000-4000-8000-000000000001")
+
+
+async def _listed_and_told(
+    tmp: Path, stored: Sequence[DomainEvent], today: date
+) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """The participant's state as the list reads it from the read model fed with `stored`, and as
+    the single status tells it from the stream."""
+    identity, store = InMemoryEventStore(), InMemoryEventStore()
+    registered = ParticipantRegistered(
+        participant_id=PUPIL,
+        school_id=SCHOOL,
+        region_id=REGION,
+        season=2019,
+        grade=7,
+        **{n: SealedValue.model_validate(sealed(n)) for n in sealed_fields(ParticipantRegistered)},
+    )
+    await identity.append(registered.stream_id, [encode(registered, EventMetadata())], ANY)
+    for event in stored:
+        await store.append(event.stream_id, [LOG.encode(event, EventMetadata())], ANY)
+    read_model = await SqliteReadModel.open(tmp / f"{uuid4().hex}.sqlite3")
+    try:
+        feed = EmbeddedFeed(
+            read_model,
+            ParticipantFactsProjection(),
+            {"identity": identity, "consent": store},
+            event_types=CATALOGUE.event_types(),
+        )
+        await feed.catch_up({})
+        rows = await ConsentLists(read_model).states(
+            Scope(SCHOOL, None), frozenset(), None, 10, today, ERASURE_DAYS
+        )
+    finally:
+        await read_model.close()
+    (row,) = rows
+    listed = (
+        row.state.value,
+        row.consent_id,
+        row.valid_until,
+        row.erase_by,
+        row.pending_consents,
+        row.purposes,
+    )
+    state = consents.fold(PUPIL, list(stored))
+    label, shown = _status_label(state, today)
+    told = (
+        label,
+        shown.consent_id if shown is not None else None,
+        shown.valid_until if shown is not None else None,
+        scheduled_erasure(state, today, ERASURE_DAYS),
+        sum(1 for c in state.consents if c.status is consents.Status.PENDING),
+        tuple(p for p in Purpose if p in shown.effective_purposes)
+        if label == "verified" and shown is not None
+        else (),
+    )
+    return listed, told
+
+
+@LISTED
+@given(data=st.data())
+def test_the_list_tells_every_state_as_the_single_status_does(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Whatever the commands, the read model's state of the participant (`lists.states`, SQL over
+    the mirrored statuses) is the one `GET …/status` folds from the stream, on any day."""
+    state = consents.initial(PUPIL)
+    stored: list[DomainEvent] = []
+    for _ in range(data.draw(st.integers(0, MAX_COMMANDS), label="commands")):
+        try:
+            decided = consents.decide(data.draw(COMMANDS), state)
+        except DomainError:
+            continue
+        for event in as_stored(decided):
+            assert isinstance(event, consents.ConsentStreamEvent)
+            state = consents.evolve(state, event)
+            stored.append(event)
+    today = data.draw(DAYS, label="today")
+    tmp = tmp_path_factory.mktemp("lists")
+    listed, told = asyncio.run(_listed_and_told(tmp, stored, today))
+    assert listed == told

@@ -2,13 +2,14 @@
 details are checked by the domain (`bilet_consent.domain.guardian`). Fields holding the guardian's
 plaintext are `repr=False`: a model's repr ends up in logs and tracebacks."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bilet.contracts.catalogue.consent import Purpose, RejectionReason, Relationship
+from bilet_consent.application.lists import ConsentListStatus, ParticipantState
 from bilet_consent.domain.reference import (
     REQUEST_REFERENCE_MAX_LENGTH,
     REQUEST_REFERENCE_PATTERN,
@@ -112,9 +113,15 @@ class WithdrawConsentRequest(Request):
 
 
 class ConsentCommandResponse(BaseModel):
-    consent_id: UUID
+    """What a command answers: the consent it concerned, and the version to send as `If-Match`
+    next time."""
+
+    consent_id: UUID = Field(description="The consent (the resource) the command concerned.")
     participant_id: UUID
-    version: int | None
+    version: int | None = Field(
+        description="The version of the participant's consents after the command (also the "
+        "`ETag`, as `GET /consents/{id}` then gives it): send it as `If-Match`."
+    )
     position: Position
 
 
@@ -167,3 +174,54 @@ class ConsentStatusModel(BaseModel):
     )
     pending_consents: int
     position: int
+
+
+class QueuedConsentModel(BaseModel):
+    """A consent in the verification queue: ids, school, submission time, status; no personal
+    data (open the consent for the signer's details, its document for the scan)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    consent_id: UUID
+    participant_id: UUID
+    school_id: UUID | None = Field(description="The participant's school now.")
+    region_id: UUID | None = Field(description="The participant's region now.")
+    submitted_by: UUID = Field(description="The school that uploaded it.")
+    submitted_at: datetime = Field(description="When it was submitted (UTC): the queue's order.")
+    status: ConsentListStatus
+    rejection_reasons: list[RejectionReason] = Field(
+        description="Why it was rejected (empty unless `rejected`): what the school must correct."
+    )
+    resubmitted: bool = Field(
+        description="A later consent of the participant was submitted since (for a rejected "
+        "one: the school has acted on it)."
+    )
+
+
+class ConsentQueuePage(BaseModel):
+    items: list[QueuedConsentModel]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page (with the same filters); null: the last."
+    )
+
+
+class ParticipantStateModel(BaseModel):
+    """A participant's consent state, as `GET /participants/{id}/status` tells it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    participant_id: UUID
+    school_id: UUID | None
+    state: ParticipantState
+    consent_id: UUID | None = Field(description="The consent the state speaks of.")
+    purposes: list[Purpose] = Field(description="What processing is allowed now (verified).")
+    valid_until: date | None
+    erase_by: date | None
+    pending_consents: int
+
+
+class ParticipantStatePage(BaseModel):
+    items: list[ParticipantStateModel]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page (with the same filters); null: the last."
+    )

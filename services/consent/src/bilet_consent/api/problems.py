@@ -8,7 +8,9 @@ from bilet_consent.domain.errors import DomainError
 
 CODES: Final = ProblemCodes(
     status={
+        "invalid_cursor": 400,
         "forbidden": 403,
+        "outside_analytics_purpose": 403,
         "unknown_participant": 404,
         "unknown_consent": 404,
         "consent_exists": 409,
@@ -17,6 +19,7 @@ CODES: Final = ProblemCodes(
         "erasure_scheduled": 409,
         "version_conflict": 409,
         "participant_erased": 410,
+        "stale_version": 412,
         "document_gone": 410,
         "document_too_large": 413,
         "unsupported_document_type": 415,
@@ -26,6 +29,8 @@ CODES: Final = ProblemCodes(
     },
     titles={
         "forbidden": "Forbidden",
+        "outside_analytics_purpose": "Not part of the analytics purpose",
+        "stale_version": "The consents changed since you read them",
         "unsupported_document_type": "Not a PDF, JPEG or PNG",
         "unsupported_document": "The document cannot be accepted",
         "participant_erased": "The participant's data was destroyed",

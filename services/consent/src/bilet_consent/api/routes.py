@@ -2,31 +2,28 @@
 domain errors and become problem+json (`problems.on_domain_error`)."""
 
 from typing import Annotated, Final
+from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from bilet.crypto import is_erased
 from bilet.http.consistency import PositionToken, send_positions
 from bilet.http.context import ContextWithPositions
-from bilet.http.guard import has_hostile_text
-from bilet.http.problems import Problem
 from bilet_consent.api import multipart
+from bilet_consent.api.forms import read_form, submission_of
 from bilet_consent.api.models import (
     ConsentCommandResponse,
     ConsentModel,
     ConsentStatusModel,
     ConsentSubmittedResponse,
     RejectConsentRequest,
-    SubmitConsentForm,
     WithdrawConsentRequest,
 )
 from bilet_consent.api.openapi import SUBMIT_BODY
 from bilet_consent.api.problems import problems
-from bilet_consent.application.inputs import Committed, SubmissionInput, WrittenRequest
+from bilet_consent.application.inputs import Committed, WrittenRequest
 from bilet_consent.application.service import ConsentService
-from bilet_consent.domain.guardian import Authority, Contact, Guardian, GuardianName, Passport
 from bilet_consent.settings import SERVICE_NAME
 
 ERASED_JSON: Final = {"$erased": True}
@@ -43,79 +40,43 @@ Context = ContextWithPositions
 
 router = APIRouter(prefix="/v1")
 
+# `If-Match` on the commands on a consent: the `ETag` of `GET /consents/{id}` (the version of the
+# participant's consents). Malformed: 422 `invalid_request`; stale: 412 `stale_version`.
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="The `ETag` (version) of the consent as read: refused (412 `stale_version`) "
+        "if the participant's consents changed since. Absent: decide on the current state.",
+        pattern=r'^(W/)?"?[0-9]{1,18}"?$',
+    ),
+]
+# The signed document's file name by type (the content decided the type: ADR 0015).
+EXTENSIONS: Final = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    return int(if_match.removeprefix("W/").strip('"'))
+
+
+def _attachment(consent_id: UUID, media_type: str) -> str:
+    """`Content-Disposition` of the download: an ASCII `filename` and the Russian one in
+    `filename*` (RFC 6266 with RFC 5987 encoding), which browsers prefer."""
+    extension = EXTENSIONS.get(media_type, "bin")
+    russian = quote(f"согласие-{consent_id}.{extension}", safe="")
+    return f"attachment; filename=\"consent-{consent_id}.{extension}\"; filename*=UTF-8''{russian}"
+
 
 def _answer(committed: Committed, response: Response) -> ConsentCommandResponse:
     send_positions(response, PositionToken(SERVICE_NAME, committed.position, committed.stream_id))
+    if committed.version is not None:
+        response.headers["ETag"] = f'"{committed.version}"'
     return ConsentCommandResponse(
         consent_id=committed.consent_id,
         participant_id=committed.participant_id,
         version=committed.version,
         position=committed.position,
-    )
-
-
-def _form(parts: dict[str, multipart.Part]) -> tuple[SubmitConsentForm, bytes]:
-    consent, document = parts.get("consent"), parts.get("document")
-    if consent is None or document is None:
-        raise Problem(
-            422,
-            "invalid_request",
-            "The request is not valid",
-            "Send two fields: `consent` (JSON) and `document` (the signed form).",
-        )
-    try:
-        text = consent.data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Problem(400, "invalid_text", "Invalid text", "`consent` is not UTF-8.") from None
-    try:
-        form = SubmitConsentForm.model_validate_json(text)
-    except ValidationError as error:
-        raise Problem(
-            422,
-            "invalid_request",
-            "The request is not valid",
-            "See `errors` for where and why.",
-            errors=[
-                {"loc": ["consent", *e["loc"]], "type": e["type"], "msg": e["msg"]}
-                for e in error.errors(include_url=False, include_input=False)
-            ],
-        ) from None
-    if has_hostile_text(form.model_dump(mode="json")):
-        raise Problem(400, "invalid_text", "Invalid text", "`consent` holds control characters.")
-    return form, document.data
-
-
-def _submission(form: SubmitConsentForm, service: ConsentService) -> SubmissionInput:
-    today = service.today()
-    given = form.guardian
-    authority = (
-        Authority.parse(
-            given.authority.document, given.authority.number, given.authority.issued_on, today
-        )
-        if given.authority is not None
-        else None
-    )
-    guardian = Guardian(
-        GuardianName.parse(given.last_name, given.first_name, given.patronymic),
-        Passport.parse(
-            given.passport.series,
-            given.passport.number,
-            given.passport.issued_by,
-            given.passport.issued_on,
-            today,
-        ),
-        authority,
-        Contact.parse(given.phone, given.email),
-    )
-    return SubmissionInput(
-        participant_id=form.participant_id,
-        form_version=form.form_version,
-        purposes=tuple(form.purposes),
-        signed_on=form.signed_on,
-        valid_until=form.valid_until,
-        relationship=given.relationship,
-        guardian=guardian,
-        guardian_id=given.guardian_id,
     )
 
 
@@ -136,10 +97,12 @@ async def submit_consent(
     content is stored and served; the consent starts `pending` until a verifier decides.
 
     **Who:** the registrar of the participant's school. Send identity's `BVB-Position` after just
-    registering the pupil: the service waits (bounded) for it. The answer's `BVB-Position` makes
-    later reads see this consent.
+    registering the pupil: the service waits (bounded) for it. Answers 201 with `Location` (the
+    new consent), its id, the version of the participant's consents and `BVB-Position`, which
+    makes later reads see this consent.
 
-    **Refusals:** 400 `invalid_text`; 403 `forbidden` (any other role); 404 `unknown_participant`
+    **Refusals:** 400 `invalid_text`; 403 `forbidden` (any other role), `outside_analytics_purpose`
+    (analyst); 404 `unknown_participant`
     (unknown, or not of the caller's school); 409 `consent_exists`, `erasure_scheduled`,
     `version_conflict`; 410 `participant_erased`; 413 `document_too_large`; 415
     `unsupported_document_type`, `unsupported_document`; 422 `invalid_request`, `invalid_guardian`,
@@ -147,9 +110,11 @@ async def submit_consent(
     `document_check_busy` (send again shortly).
     """
     body = await request.body()
-    form, document = _form(multipart.parse(request.headers.get("content-type"), body))
-    committed = await service.submit(ctx, _submission(form, service), document)
+    form, document = read_form(multipart.parse(request.headers.get("content-type"), body))
+    committed = await service.submit(ctx, submission_of(form, service), document)
     answered = _answer(committed, response)
+    location = request.url_for("get_consent", consent_id=str(committed.consent_id))
+    response.headers["Location"] = location.path
     assert committed.document_id is not None
     return ConsentSubmittedResponse(**answered.model_dump(), document_id=committed.document_id)
 
@@ -159,22 +124,27 @@ async def submit_consent(
     name="verify_consent",
     tags=["consents"],
     summary="A verifier accepts the consent: it opens participation (and links the guardian)",
-    responses=problems(403, 404, 409, 410),
+    responses=problems(403, 404, 409, 410, 412),
 )
 async def verify_consent(
-    consent_id: UUID, response: Response, service: Service, ctx: Context
+    consent_id: UUID, response: Response, service: Service, ctx: Context, if_match: IfMatch = None
 ) -> ConsentCommandResponse:
     """Accepts a pending consent after checking the document against the form: it comes into
     force (participation opens for its purposes) and the signer is linked as the guardian.
 
     **Who:** the operator (any participant); a coordinator for participants of their region. No
-    body. The answer's `BVB-Position` makes later reads (here, in the portfolio) see the change.
+    body; `If-Match` (the consent's `ETag`) to decide only on what was read. Answers the consent
+    id, the new version of the participant's consents (also the `ETag`) and `BVB-Position`,
+    which makes later reads (here, in the portfolio) see the change.
 
-    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or outside the
-    coordinator's region), `unknown_participant`; 409 `consent_not_pending`, `erasure_scheduled`,
-    `version_conflict`; 410 `participant_erased`; 422 `consent_expired`.
+    **Refusals:** 403 `forbidden` (any other role), `outside_analytics_purpose` (analyst); 404
+    `unknown_consent` (unknown, or outside the coordinator's region), `unknown_participant`; 409
+    `consent_not_pending`, `erasure_scheduled`, `version_conflict`; 410 `participant_erased`;
+    412 `stale_version` (`If-Match` no longer current); 422 `consent_expired`,
+    `invalid_request` (a malformed `If-Match`).
     """
-    return _answer(await service.verify(ctx, consent_id), response)
+    committed = await service.verify(ctx, consent_id, _expected_version(if_match))
+    return _answer(committed, response)
 
 
 @router.post(
@@ -182,7 +152,7 @@ async def verify_consent(
     name="reject_consent",
     tags=["consents"],
     summary="A verifier refuses the consent, with reasons the school can act on",
-    responses=problems(403, 404, 409, 410),
+    responses=problems(403, 404, 409, 410, 412),
 )
 async def reject_consent(
     consent_id: UUID,
@@ -190,18 +160,24 @@ async def reject_consent(
     response: Response,
     service: Service,
     ctx: Context,
+    if_match: IfMatch = None,
 ) -> ConsentCommandResponse:
     """Refuses a pending consent, with `reasons` (at least one) the school can act on; the school
     then submits a new one.
 
-    **Who:** the operator (any participant); a coordinator for participants of their region. The
-    answer's `BVB-Position` makes later reads see the change.
+    **Who:** the operator (any participant); a coordinator for participants of their region.
+    `If-Match` (the consent's `ETag`) to decide only on what was read. Answers the consent id,
+    the new version (also the `ETag`) and `BVB-Position`, which makes later reads see the change.
 
-    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or outside the
-    coordinator's region), `unknown_participant`; 409 `consent_not_pending`, `erasure_scheduled`,
-    `version_conflict`; 410 `participant_erased`; 422 `invalid_request`, `invalid_consent`.
+    **Refusals:** 403 `forbidden` (any other role), `outside_analytics_purpose` (analyst); 404
+    `unknown_consent` (unknown, or outside the coordinator's region), `unknown_participant`; 409
+    `consent_not_pending`, `erasure_scheduled`, `version_conflict`; 410 `participant_erased`;
+    412 `stale_version` (`If-Match` no longer current); 422 `invalid_request` (also a malformed
+    `If-Match`), `invalid_consent`.
     """
-    return _answer(await service.reject(ctx, consent_id, tuple(body.reasons)), response)
+    reasons = tuple(body.reasons)
+    committed = await service.reject(ctx, consent_id, reasons, _expected_version(if_match))
+    return _answer(committed, response)
 
 
 @router.post(
@@ -210,36 +186,45 @@ async def reject_consent(
     tags=["consents"],
     summary="The guardian (or the school on their written request) withdraws the consent, or "
     "some of its purposes",
-    responses=problems(403, 404, 409, 410),
+    responses=problems(403, 404, 409, 410, 412),
 )
 async def withdraw_consent(
     consent_id: UUID,
-    body: WithdrawConsentRequest,
     response: Response,
     service: Service,
     ctx: Context,
+    body: WithdrawConsentRequest | None = None,
+    if_match: IfMatch = None,
 ) -> ConsentCommandResponse:
     """Withdraws a pending or verified consent. Whole (no `purposes`, or `programme_participation`
     among them): every consent that could still open processing ends and the participant's
     personal data is scheduled for destruction. Otherwise only the listed `purposes` end;
     withdrawing `health_data` destroys the health data at once.
 
-    **Who:** the guardian of the child (the token's `children` claim); the registrar of the
-    participant's school, only with the guardian's written `request` (reference and date received).
+    **Who:** the guardian of the child (the token's `children` claim), with no body at all for
+    the whole consent; the registrar of the participant's school, only with the guardian's
+    written `request` (reference and date received). `If-Match` (the consent's `ETag`) to act
+    only on what was read. Answers the consent id, the new version (also the `ETag`) and
+    `BVB-Position`.
 
-    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or not the
-    caller's child or school), `unknown_participant`; 409 `consent_not_in_force`,
-    `erasure_scheduled`, `version_conflict`; 410 `participant_erased`; 422 `invalid_request`,
-    `invalid_consent` (also a malformed `request.reference`), `purpose_not_consented`,
-    `written_request_required`.
+    **Refusals:** 403 `forbidden` (any other role), `outside_analytics_purpose` (analyst); 404
+    `unknown_consent` (unknown, or not the caller's child or school), `unknown_participant`; 409
+    `consent_not_in_force`, `erasure_scheduled`, `version_conflict`; 410 `participant_erased`;
+    412 `stale_version` (`If-Match` no longer current); 422 `invalid_request` (also a malformed
+    `If-Match`), `invalid_consent` (also a malformed `request.reference`),
+    `purpose_not_consented`, `written_request_required`.
     """
+    body = body or WithdrawConsentRequest()
     request = (
         WrittenRequest(body.request.reference, body.request.received_on)
         if body.request is not None
         else None
     )
     purposes = tuple(body.purposes) if body.purposes is not None else None
-    return _answer(await service.withdraw(ctx, consent_id, purposes, request), response)
+    committed = await service.withdraw(
+        ctx, consent_id, purposes, request, _expected_version(if_match)
+    )
+    return _answer(committed, response)
 
 
 def _guardian(values: dict[str, object]) -> dict[str, object]:
@@ -256,18 +241,23 @@ def _guardian(values: dict[str, object]) -> dict[str, object]:
     summary="A consent, with the signer's details (audited)",
     responses=problems(403, 404),
 )
-async def get_consent(consent_id: UUID, service: Service, ctx: Context) -> ConsentModel:
+async def get_consent(
+    consent_id: UUID, response: Response, service: Service, ctx: Context
+) -> ConsentModel:
     """One consent with its terms, status and the signer's details; every read is audited.
 
     **Who, and what they see:** the operator and the coordinator of the participant's region see
     everything; the registrar of the participant's school and the guardian who signed it (their
     child, and `guardian_id` is their account) see the passport masked. Destroyed details read
-    `{"$erased": true}` and `status` is `erased`.
+    `{"$erased": true}` and `status` is `erased`. `version` (also the `ETag`) is the version of
+    the participant's consents: send it as `If-Match` to verify, reject or withdraw.
 
     **Refusals:** 403 `forbidden` (a role with no access, or a guardian of the child who did not
-    sign this consent); 404 `unknown_consent` (unknown, or not the caller's), `unknown_participant`.
+    sign this consent), `outside_analytics_purpose` (analyst); 404 `unknown_consent` (unknown,
+    or not the caller's), `unknown_participant`.
     """
     view = await service.consent(ctx, consent_id)
+    response.headers["ETag"] = f'"{view.version}"'
     consent = view.consent
     return ConsentModel(
         consent_id=consent.consent_id,
@@ -300,11 +290,18 @@ async def get_consent(consent_id: UUID, service: Service, ctx: Context) -> Conse
     responses={
         200: {
             "content": {
-                "application/pdf": {},
-                "image/jpeg": {},
-                "image/png": {},
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in EXTENSIONS
             },
-            "description": "The document, as submitted.",
+            "description": "The document as stored (the copy rebuilt from the upload), in its "
+            "own type.",
+            "headers": {
+                "Content-Disposition": {
+                    "description": "An attachment: `filename` `consent-<id>.<pdf|jpg|png>` and "
+                    "`filename*` (RFC 5987) `согласие-<id>.<…>`.",
+                    "schema": {"type": "string"},
+                },
+            },
         },
         **problems(403, 404, 410),
     },
@@ -316,9 +313,9 @@ async def get_consent_document(consent_id: UUID, service: Service, ctx: Context)
     **Who:** the operator; the coordinator of the participant's region; the registrar of the
     participant's *current* school (a school the pupil left gets 404). Never a guardian.
 
-    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_consent` (unknown, or not the
-    caller's), `unknown_participant`; 410 `document_gone` (destroyed with the participant's
-    data).
+    **Refusals:** 403 `forbidden` (any other role), `outside_analytics_purpose` (analyst); 404
+    `unknown_consent` (unknown, or not the caller's), `unknown_participant`; 410 `document_gone`
+    (destroyed with the participant's data).
     """
     media_type, content = await service.document(ctx, consent_id)
     return Response(
@@ -326,7 +323,7 @@ async def get_consent_document(consent_id: UUID, service: Service, ctx: Context)
         media_type=media_type,
         headers={
             "Cache-Control": "no-store",
-            "Content-Disposition": f'attachment; filename="consent-{consent_id}"',
+            "Content-Disposition": _attachment(consent_id, media_type),
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -350,8 +347,8 @@ async def get_consent_status(
     navigator of the participant's school; the guardian of the child; the pupil themself. All see
     the same answer.
 
-    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_participant` (unknown, or not the
-    caller's).
+    **Refusals:** 403 `forbidden` (any other role), `outside_analytics_purpose` (analyst); 404
+    `unknown_participant` (unknown, or not the caller's).
     """
     view = await service.status(ctx, participant_id)
     return ConsentStatusModel(

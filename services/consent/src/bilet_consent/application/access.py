@@ -19,11 +19,15 @@ Route by route (scope: the participant's, or the consent's):
   with the passport masked;
 - document: the operator; the region's coordinator; the registrar of the pupil's current school
   (not the school that uploaded it, once the pupil has moved);
-- status: all of the above, the guardian of the child, the school's navigator, the pupil themself.
+- status: all of the above, the guardian of the child, the school's navigator, the pupil themself;
+- the lists (the verification queue, the participants' states): the operator (any school or
+  region), the coordinator (their region only), the registrar and the navigator (their school
+  only); a filter naming another region or school is 403 `forbidden` (`list_scope`).
 
-Organisers, mentors, support and analysts have no route at all. A guardian's access comes from
-the identity provider's `children` claim only: the `guardian_id` a school enters with a consent
-names the signer, and grants nothing.
+Organisers, mentors and support have no route at all; analysts neither, and their refusal says
+why (403 `outside_analytics_purpose`: their role is for the pseudonymised export). A guardian's
+access comes from the identity provider's `children` claim only: the `guardian_id` a school
+enters with a consent names the signer, and grants nothing.
 """
 
 from enum import StrEnum
@@ -31,7 +35,8 @@ from typing import Final
 from uuid import UUID
 
 from bilet.http.auth import Principal, Role
-from bilet_consent.application.errors import AccessDenied
+from bilet_consent.application.errors import AccessDenied, OutsideAnalyticsPurpose
+from bilet_consent.application.lists import Scope
 from bilet_consent.application.participants import ParticipantFacts
 from bilet_consent.domain.consent import Consent
 
@@ -41,6 +46,7 @@ WITHDRAWERS: Final = frozenset({Role.GUARDIAN, Role.REGISTRAR})
 CONSENT_READERS: Final = frozenset({Role.OPERATOR, Role.COORDINATOR, Role.REGISTRAR, Role.GUARDIAN})
 DOCUMENT_READERS: Final = frozenset({Role.OPERATOR, Role.COORDINATOR, Role.REGISTRAR})
 STATUS_READERS: Final = CONSENT_READERS | {Role.NAVIGATOR, Role.PUPIL}
+LIST_READERS: Final = frozenset({Role.OPERATOR, Role.COORDINATOR, Role.REGISTRAR, Role.NAVIGATOR})
 
 
 class Visibility(StrEnum):
@@ -72,8 +78,11 @@ def _of_school(principal: Principal, facts: ParticipantFacts) -> bool:
 
 def require_role(principal: Principal, roles: frozenset[Role], what: str) -> None:
     """Before any lookup: a role that never may do `what` learns nothing else."""
-    if principal.role not in roles:
-        raise AccessDenied(f"The role {principal.role.value} may not {what}.")
+    if principal.role in roles:
+        return
+    if principal.role is Role.ANALYST:
+        raise OutsideAnalyticsPurpose()
+    raise AccessDenied(f"The role {principal.role.value} may not {what}.")
 
 
 def require_submitter(principal: Principal, facts: ParticipantFacts) -> None:
@@ -142,3 +151,28 @@ def require_status_reader(principal: Principal, facts: ParticipantFacts) -> None
     if principal.role is Role.PUPIL and principal.participant_id == str(facts.participant_id):
         return
     raise OutOfScope()
+
+
+def _claimed(value: str | None) -> UUID | None:
+    try:
+        return None if value is None else UUID(value)
+    except ValueError:
+        return None
+
+
+def list_scope(principal: Principal, school_id: UUID | None, region_id: UUID | None) -> Scope:
+    """Which participants a list covers: the filters as given for the operator; narrowed to the
+    caller's region (coordinator) or school (registrar, navigator), a filter naming another one
+    refused (a list has no "does not exist" to hide behind: an empty list would mislead)."""
+    require_role(principal, LIST_READERS, "list consents")
+    if principal.role is Role.OPERATOR:
+        return Scope(school_id, region_id)
+    if principal.role is Role.COORDINATOR:
+        region = _claimed(principal.region_id)
+        if region is None or region_id not in (None, region):
+            raise AccessDenied("A coordinator lists the consents of their own region only.")
+        return Scope(school_id, region)
+    school = _claimed(principal.school_id)
+    if school is None or school_id not in (None, school):
+        raise AccessDenied("A school lists the consents of its own pupils only.")
+    return Scope(school, region_id)

@@ -22,7 +22,11 @@ from bilet_consent.application.base import (
 )
 from bilet_consent.application.destruction import HEALTH_CATEGORIES, destroy_health_data
 from bilet_consent.application.documents import Rebuilt, StoredDocument, check_document
-from bilet_consent.application.errors import UnknownParticipant, WrittenRequestRequired
+from bilet_consent.application.errors import (
+    StaleVersion,
+    UnknownParticipant,
+    WrittenRequestRequired,
+)
 from bilet_consent.application.inputs import (
     CommandContext,
     Committed,
@@ -46,6 +50,13 @@ from bilet_consent.domain.internal import (
 )
 
 GUARDIAN_FIELDS: Final = ("guardian_full_name", "guardian_passport", "guardian_authority")
+
+
+def require_version(expected: int | None, loaded: int | None) -> None:
+    """The caller's `If-Match`: decide only on the consents as they read them. A change since is
+    refused (412), never retried: the decision was made on what they saw."""
+    if expected is not None and expected != (loaded or 0):
+        raise StaleVersion(expected, loaded or 0)
 
 
 class ConsentCommands(ConsentCore):
@@ -134,7 +145,9 @@ class ConsentCommands(ConsentCore):
         )
         return Committed.of(outcome, participant_id, consent_id, document_id)
 
-    async def verify(self, ctx: CommandContext, consent_id: UUID) -> Committed:
+    async def verify(
+        self, ctx: CommandContext, consent_id: UUID, expected_version: int | None = None
+    ) -> Committed:
         access.require_role(ctx.principal, access.VERIFIERS, "verify or reject consents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
         with unknown_if_out_of_scope(UnknownConsent):
@@ -143,6 +156,7 @@ class ConsentCommands(ConsentCore):
         async def decide(attempt: Attempt) -> None:
             fold = consents_of(participant_id)
             loaded = await attempt.load(fold)
+            require_version(expected_version, loaded.version)
             name: object = ERASED
             contact: object = ERASED
             if loaded.state.find(consent_id) is not None and not loaded.state.erased:
@@ -164,16 +178,25 @@ class ConsentCommands(ConsentCore):
         return Committed.of(outcome, participant_id, consent_id)
 
     async def reject(
-        self, ctx: CommandContext, consent_id: UUID, reasons: tuple[RejectionReason, ...]
+        self,
+        ctx: CommandContext,
+        consent_id: UUID,
+        reasons: tuple[RejectionReason, ...],
+        expected_version: int | None = None,
     ) -> Committed:
         access.require_role(ctx.principal, access.VERIFIERS, "verify or reject consents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
         with unknown_if_out_of_scope(UnknownConsent):
             access.require_verifier(ctx.principal, facts)
         command = RejectConsent(consent_id, reasons)
-        outcome = await self.transactor.transact(
-            ctx, consents_of(participant_id), lambda state: consents.decide(command, state)
-        )
+
+        async def decide(attempt: Attempt) -> None:
+            fold = consents_of(participant_id)
+            loaded = await attempt.load(fold)
+            require_version(expected_version, loaded.version)
+            attempt.append(fold.stream_id, consents.decide(command, loaded.state))
+
+        outcome = await self.transactor.transact_many(ctx, decide)
         await self.audit.record(ctx.audit(Access.WRITE, participant_id, "reject_consent", []))
         return Committed.of(outcome, participant_id, consent_id)
 
@@ -183,6 +206,7 @@ class ConsentCommands(ConsentCore):
         consent_id: UUID,
         purposes: tuple[Purpose, ...] | None,
         request: WrittenRequest | None,
+        expected_version: int | None = None,
     ) -> Committed:
         access.require_role(ctx.principal, access.WITHDRAWERS, "withdraw consents")
         participant_id, facts = await self._participant_and_facts(ctx, consent_id)
@@ -201,7 +225,9 @@ class ConsentCommands(ConsentCore):
 
         async def decide(attempt: Attempt) -> bool:
             fold = consents_of(participant_id)
-            state = await attempt.state(fold)
+            loaded = await attempt.load(fold)
+            require_version(expected_version, loaded.version)
+            state = loaded.state
             decided = consents.decide(command, state)
             # Health data is destroyed as soon as the consent to process it is withdrawn, and
             # alone (its own key): nothing may use it any more, so nothing keeps it (ADR 0017).

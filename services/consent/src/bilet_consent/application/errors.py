@@ -94,3 +94,46 @@ class WrittenRequestRequired(DomainError):
             "registration number and date.",
             field="request",
         )
+
+
+class OutsideAnalyticsPurpose(AccessDenied):
+    """An analyst on a route of consent: the role exists for pseudonymised analytics, which works
+    on the export of participants whose consent covers `pseudonymised_analytics`; no consent, no
+    document and no participant's status is part of it. The code names that purpose, so a client
+    tells "not what your role is for" from a scope it lacks."""
+
+    code = "outside_analytics_purpose"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Analysts work with the pseudonymised analytics export (participants whose consent "
+            "covers `pseudonymised_analytics`); consent records are not part of it."
+        )
+
+
+class InvalidCursor(DomainError):
+    """A list's `cursor` that no page gave: malformed, or out of range."""
+
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The cursor is not one a page of this list gave: pass `next_cursor` back as it is, "
+            "or start again without it.",
+            field="cursor",
+        )
+
+
+class StaleVersion(DomainError):
+    """`If-Match` named a version of the participant's consents that is no longer the current
+    one: something changed since the caller read it (nothing was done)."""
+
+    code = "stale_version"
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            "The consents changed since you read them (version "
+            f"{expected}, now {current}): read the consent again and decide on what it says now.",
+            expected_version=expected,
+            current_version=current,
+        )

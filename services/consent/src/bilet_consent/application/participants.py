@@ -12,7 +12,14 @@ from typing import Final
 from uuid import UUID
 
 from bilet.contracts import CATALOGUE, decode
-from bilet.contracts.catalogue.consent import ConsentVerified, ConsentWithdrawn, ParticipantErased
+from bilet.contracts.catalogue.consent import (
+    ConsentPurposesWithdrawn,
+    ConsentRejected,
+    ConsentSubmitted,
+    ConsentVerified,
+    ConsentWithdrawn,
+    ParticipantErased,
+)
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
@@ -21,10 +28,12 @@ from bilet.contracts.catalogue.identity import (
 )
 from bilet.eventstore import RecordedEvent
 from bilet.projections import NotApplied, ReadModel, ReadModelTx, Table
+from bilet_consent.application import consent_rows
 
-# Version 2 added the verified consent's last day (`verified_until`): a new name and table, so an
-# existing read model is rebuilt from the sources rather than read without the column.
-PROJECTION: Final = "consent_participants_v2"
+# Version 2 added the verified consent's last day (`verified_until`); version 3 the consents
+# themselves (`consent_rows`, for the lists) and the consent of the first withdrawal: a new name,
+# so an existing read model is rebuilt from the sources rather than read without them.
+PROJECTION: Final = "consent_participants_v3"
 TABLE: Final = "participant_facts"
 IDENTITY: Final = "identity"
 CONSENT: Final = "consent"
@@ -36,7 +45,10 @@ _HANDLED: Final = frozenset(
         "ParticipantEnrolledInSeason",
         "ParticipantMovedToSchool",
         "ParticipantDetailsCorrected",
+        "ConsentSubmitted",
         "ConsentVerified",
+        "ConsentRejected",
+        "ConsentPurposesWithdrawn",
         "ConsentWithdrawn",
         "ParticipantErased",
     }
@@ -57,9 +69,11 @@ class ParticipantFactsProjection:
         Table(
             TABLE,
             "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
-            "grade INTEGER, erase_by TEXT, verified_until TEXT, erased BOOLEAN NOT NULL",
+            "grade INTEGER, erase_by TEXT, verified_until TEXT, erased BOOLEAN NOT NULL, "
+            "withdrawal TEXT",
             indexes=("erase_by", "school_id", "verified_until", "region_id"),
         ),
+        consent_rows.CONSENTS_TABLE,
     )
 
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
@@ -104,7 +118,14 @@ class ParticipantFactsProjection:
                     str(corrected.participant_id),
                     grade,
                 )
+            case ConsentSubmitted() as submitted:
+                await consent_rows.record_submission(tx, submitted, event)
+            case ConsentRejected() as rejected:
+                await consent_rows.record_rejection(tx, rejected)
+            case ConsentPurposesWithdrawn() as narrowed:
+                await consent_rows.record_purposes_withdrawn(tx, narrowed)
             case ConsentVerified() as verified:
+                await consent_rows.record_verification(tx, verified)
                 # The latest verified consent is the one in force: its last day decides the
                 # destruction on expiry (stream order: a later verification replaces it).
                 await tx.execute(
@@ -124,6 +145,7 @@ class ParticipantFactsProjection:
                 erase_by = withdrawn.erase_by.isoformat()
                 if known is not None and known < erase_by:
                     erase_by = known
+                # The first withdrawal stays the ground of the destruction (as the decider's).
                 await tx.execute(
                     "INSERT INTO {participant_facts} "
                     "(participant_id, erase_by, verified_until, erased) "
@@ -132,6 +154,13 @@ class ParticipantFactsProjection:
                     str(withdrawn.participant_id),
                     erase_by,
                 )
+                await tx.execute(
+                    "UPDATE {participant_facts} SET withdrawal = $2 "
+                    "WHERE participant_id = $1 AND withdrawal IS NULL",
+                    str(withdrawn.participant_id),
+                    str(withdrawn.consent_id),
+                )
+                await consent_rows.record_withdrawal(tx, str(withdrawn.consent_id))
             case ParticipantErased() as erased:
                 await tx.execute(
                     "INSERT INTO {participant_facts} (participant_id, erased) VALUES ($1, TRUE) "

@@ -11,13 +11,15 @@ never wait for theirs). Queries fold the stream. Every read or write of personal
 (`bilet.audit`), by ids only. A role with no access to a use case is refused before anything is
 looked up; a participant outside the caller's scope is answered as unknown.
 
-Grouped by idea: `commands`, `queries`, `destruction`.
+Grouped by idea: `commands`, `queries`, `listing` (the verification queue, participants'
+states), `destruction`.
 """
 
 from bilet_consent.application.commands import ConsentCommands
 from bilet_consent.application.destruction import ConsentDestruction
+from bilet_consent.application.listing import ConsentListing
 from bilet_consent.application.queries import ConsentQueries
 
 
-class ConsentService(ConsentCommands, ConsentQueries, ConsentDestruction):
+class ConsentService(ConsentCommands, ConsentQueries, ConsentListing, ConsentDestruction):
     """Every use case of consent, over one store, key store, document store and directory."""
