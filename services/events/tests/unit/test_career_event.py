@@ -167,7 +167,7 @@ def test_book_refusals(
 
 def test_cancel_a_seat_promotes_the_first_promotable_waiting_booking() -> None:
     history = (*FULL, waiting(PUPILS[2], B[2], 1), waiting(PUPILS[3], B[3], 2))
-    decided = when(CancelBooking(B[0], BEFORE, promotable=(B[2],)), *history)
+    decided = when(CancelBooking(B[0], BEFORE, promotable={B[2]: None}), *history)
     assert decided == [
         BookingCancelled(
             career_event_id=EVENT,
@@ -184,13 +184,13 @@ def test_cancel_a_seat_promotes_the_first_promotable_waiting_booking() -> None:
 
 def test_cancel_skips_waiting_bookings_that_cannot_take_the_seat() -> None:
     history = (*FULL, waiting(PUPILS[2], B[2], 1), waiting(PUPILS[3], B[3], 2))
-    decided = when(CancelBooking(B[0], BEFORE, promotable=(B[3],)), *history)
+    decided = when(CancelBooking(B[0], BEFORE, promotable={B[3]: None}), *history)
     assert decided[1] == booked(PUPILS[3], B[3], BookingRoute.PROMOTED_FROM_WAITLIST)
 
 
 def test_leaving_the_waitlist_promotes_nobody() -> None:
     history = (*FULL, waiting(PUPILS[2], B[2], 1))
-    decided = when(CancelBooking(B[2], BEFORE, promotable=(B[2],)), *history)
+    decided = when(CancelBooking(B[2], BEFORE, promotable={B[2]: None}), *history)
     assert [type(event) for event in decided] == [BookingCancelled]
 
 
@@ -218,19 +218,19 @@ def test_cancel_the_career_event_releases_every_seat_and_place_in_line() -> None
 
 
 def test_attendance_after_the_start_is_recorded_once() -> None:
-    present = RecordAttendance(B[0], True, STARTS + timedelta(minutes=5))
+    present = RecordAttendance(SESSION, B[0], True, STARTS + timedelta(minutes=5))
     [attended] = when(present, *FULL)
     assert attended == CareerEventAttended(
         career_event_id=EVENT, session_id=SESSION, booking_id=B[0], participant_id=PUPILS[0]
     )
     with pytest.raises(AttendanceRecorded):
         when(present, *FULL, attended)
-    [missed] = when(RecordAttendance(B[1], False, STARTS), *FULL)
+    [missed] = when(RecordAttendance(SESSION, B[1], False, STARTS), *FULL)
     assert isinstance(missed, CareerEventMissed)
 
 
 def test_attendance_before_the_start_or_of_a_waiting_booking_is_refused() -> None:
     with pytest.raises(SessionNotStarted):
-        when(RecordAttendance(B[0], True, BEFORE), *FULL)
+        when(RecordAttendance(SESSION, B[0], True, BEFORE), *FULL)
     with pytest.raises(UnknownBooking):
-        when(RecordAttendance(B[2], True, STARTS), *FULL, waiting(PUPILS[2], B[2], 1))
+        when(RecordAttendance(SESSION, B[2], True, STARTS), *FULL, waiting(PUPILS[2], B[2], 1))

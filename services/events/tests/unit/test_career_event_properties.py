@@ -35,7 +35,7 @@ def command(step: tuple[object, ...], session: UUID) -> Command:
     n = int(str(step[1]))
     if step[0] == "book":
         return Book(session, BOOKINGS[n], PUPILS[n], REGION, 8, NOW)
-    promotable = tuple(BOOKINGS) if step[2] else ()
+    promotable = dict.fromkeys(BOOKINGS) if step[2] else {}
     return CancelBooking(BOOKINGS[n], NOW, promotable=promotable)
 
 

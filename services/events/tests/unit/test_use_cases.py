@@ -11,6 +11,7 @@ from bilet.contracts.catalogue.events import CareerEventCancellationReason
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.http.auth import Principal, Role
 from bilet_events.application.errors import AccessDenied, ConsentRequired, UnknownParticipant
+from bilet_events.application.inputs import AttendanceRecord
 from bilet_events.application.streams import career_event_of, seats_of
 from bilet_events.domain.errors import (
     DomainError,
@@ -129,11 +130,11 @@ async def test_attendance_by_the_mentor_after_the_start_not_by_a_pupil(world: Wo
     await world.service.book(world.as_pupil(pupil), event_id, session, pupil, booking)
     with pytest.raises(AccessDenied):
         await world.service.record_attendance(
-            world.as_pupil(pupil), event_id, booking, attended=True
+            world.as_pupil(pupil), event_id, session, [AttendanceRecord(booking, True)]
         )
     world.clock.now = STARTS + timedelta(minutes=10)
     answer = await world.service.record_attendance(
-        world.as_mentor(), event_id, booking, attended=True
+        world.as_mentor(), event_id, session, [AttendanceRecord(booking, True)]
     )
     assert answer.position > 0
 
@@ -146,7 +147,9 @@ async def test_another_venues_organiser_finds_no_such_career_event(world: World)
     stranger = RequestContext(Principal("org2", Role.ORGANISER, venue_id=str(uuid4())))
     before = await stored(world)
     with pytest.raises(UnknownCareerEvent):
-        await world.service.record_attendance(stranger, event_id, booking, attended=True)
+        await world.service.record_attendance(
+            stranger, event_id, session, [AttendanceRecord(booking, True)]
+        )
     reason = CareerEventCancellationReason.SAFETY
     with pytest.raises(UnknownCareerEvent):
         await world.service.cancel_career_event(stranger, event_id, reason)

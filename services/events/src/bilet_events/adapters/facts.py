@@ -5,6 +5,7 @@
 `ReadModelCatalogue(read_model)`.
 """
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,7 @@ from bilet_events.adapters.facts_projection import (
     FactsProjection,
 )
 from bilet_events.application.facts import (
+    Attendee,
     CatalogueCursor,
     CatalogueEntry,
     CatalogueFilter,
@@ -82,8 +84,8 @@ class ReadModelFacts(_ReadModelQueries):
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         rows = await self._fetch(
             "SELECT p.school_id, p.region_id, s.municipality, p.grade, p.season, p.needs, "
-            "p.needs_generation, p.purposes, p.valid_until, p.erased FROM {fact_pupils} p "
-            "LEFT JOIN {fact_schools} s ON s.school_id = p.school_id "
+            "p.needs_generation, p.purposes, p.valid_until, p.erased FROM {fact_pupils_v2} p "
+            "LEFT JOIN {fact_schools_v2} s ON s.school_id = p.school_id "
             "WHERE p.participant_id = $1",
             str(participant_id),
         )
@@ -117,6 +119,27 @@ class ReadModelFacts(_ReadModelQueries):
             "SELECT max_career_events FROM {fact_seasons} WHERE season = $1", season
         )
         return int(rows[0][0]) if rows else None
+
+    async def attendees(self, participant_ids: Collection[UUID]) -> dict[UUID, Attendee]:
+        ids = [str(pid) for pid in dict.fromkeys(participant_ids)]
+        if not ids:
+            return {}
+        marks = ", ".join(f"${n}" for n in range(1, len(ids) + 1))
+        rows = await self._fetch(
+            f"SELECT p.participant_id, p.school_id, s.name, p.full_name "  # noqa: S608 - parameter marks only
+            f"FROM {{fact_pupils_v2}} p LEFT JOIN {{fact_schools_v2}} s "
+            f"ON s.school_id = p.school_id WHERE p.participant_id IN ({marks})",
+            *ids,
+        )
+        return {
+            UUID(pid): Attendee(
+                participant_id=UUID(pid),
+                school_id=UUID(school_id) if school_id is not None else None,
+                school_name=school_name,
+                sealed_full_name=SEALED.validate_json(full_name) if full_name else None,
+            )
+            for pid, school_id, school_name, full_name in rows
+        }
 
 
 class _Where:

@@ -5,9 +5,9 @@ one checkpoint serve both.
 
 Fed in-process from the stores (embedded) or from Kafka by `python -m bilet_events.worker`
 (distributed), on SQLite or PostgreSQL alike. No readable personal data is held: ids, grades,
-seasons, dates, purposes, and a pupil's accessibility needs only as the sealed value identity
-published, with the generation of the health key that seals it (docs/adr/0017, 0026); nothing
-here holds a key or opens it.
+seasons, dates, purposes, schools' public names, and a pupil's full name and accessibility needs
+only as the sealed values identity published (the needs with the generation of the health key
+that seals them; docs/adr/0017, 0026); nothing here holds a key or opens it.
 
 Determinism: sources and streams interleave differently on every feed, so every change is confined
 to one stream (a participant's identity columns, their consent columns, a season's rules, a
@@ -39,7 +39,10 @@ from bilet.eventstore import RecordedEvent
 from bilet.projections import ReadModelTx, Table
 from bilet_events.adapters import catalogue_projection
 
-PROJECTION: Final = "events_facts"
+# Version 2 keeps the pupil's sealed full name and the school's name (the roster, ADR 0032): a
+# new name and new tables, so an existing read model is rebuilt from the sources rather than
+# read without the columns.
+PROJECTION: Final = "events_facts_v2"
 IDENTITY: Final = "identity"
 CONSENT: Final = "consent"
 EVENTS: Final = "events"
@@ -65,12 +68,13 @@ HANDLED: Final = frozenset(
 
 FACT_TABLES: Final = (
     # Identity's columns (participant stream) and consent's (consent stream): either may come
-    # first. `needs` is the sealed value (JSON) and `needs_generation` its health key's.
+    # first. `needs` is the sealed value (JSON) and `needs_generation` its health key's;
+    # `full_name` the sealed value (JSON) of the participant key.
     Table(
-        "fact_pupils",
+        "fact_pupils_v2",
         "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
         "grade INTEGER, needs TEXT, needs_generation INTEGER, consent_id TEXT, purposes TEXT, "
-        "valid_until TEXT, erased BOOLEAN NOT NULL",
+        "valid_until TEXT, erased BOOLEAN NOT NULL, full_name TEXT",
     ),
     Table(
         "fact_seasons",
@@ -78,26 +82,30 @@ FACT_TABLES: Final = (
         "max_career_events INTEGER NOT NULL",
     ),
     Table(
-        "fact_schools",
-        "school_id TEXT PRIMARY KEY, region_id TEXT NOT NULL, municipality TEXT NOT NULL",
+        "fact_schools_v2",
+        "school_id TEXT PRIMARY KEY, region_id TEXT NOT NULL, municipality TEXT NOT NULL, "
+        "name TEXT NOT NULL",
     ),
 )
 
 # A later season's registration or enrolment is the current placement; the sealed needs of an
 # erased pupil are not kept (their key is gone: the value could never be opened).
 _PLACE: Final = (
-    "INSERT INTO {fact_pupils} (participant_id, school_id, region_id, season, grade, erased) "
+    "INSERT INTO {fact_pupils_v2} (participant_id, school_id, region_id, season, grade, erased) "
     "VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
     "school_id = excluded.school_id, region_id = excluded.region_id, season = excluded.season, "
-    "grade = excluded.grade WHERE {fact_pupils}.season IS NULL "
-    "OR {fact_pupils}.season <= excluded.season"
+    "grade = excluded.grade WHERE {fact_pupils_v2}.season IS NULL "
+    "OR {fact_pupils_v2}.season <= excluded.season"
 )
 _NEEDS: Final = (
-    "UPDATE {fact_pupils} SET needs = $2, needs_generation = $3 "
+    "UPDATE {fact_pupils_v2} SET needs = $2, needs_generation = $3 "
     "WHERE participant_id = $1 AND NOT erased"
 )
+_FULL_NAME: Final = (
+    "UPDATE {fact_pupils_v2} SET full_name = $2 WHERE participant_id = $1 AND NOT erased"
+)
 _CONSENT: Final = (
-    "INSERT INTO {fact_pupils} (participant_id, consent_id, purposes, valid_until, erased) "
+    "INSERT INTO {fact_pupils_v2} (participant_id, consent_id, purposes, valid_until, erased) "
     "VALUES ($1, $2, $3, $4, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
     "consent_id = excluded.consent_id, purposes = excluded.purposes, "
     "valid_until = excluded.valid_until"
@@ -135,12 +143,14 @@ class FactsProjection:
                 )
             case SchoolRegistered() as school:
                 await tx.execute(
-                    "INSERT INTO {fact_schools} (school_id, region_id, municipality) "
-                    "VALUES ($1, $2, $3) ON CONFLICT (school_id) DO UPDATE SET "
-                    "region_id = excluded.region_id, municipality = excluded.municipality",
+                    "INSERT INTO {fact_schools_v2} (school_id, region_id, municipality, name) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT (school_id) DO UPDATE SET "
+                    "region_id = excluded.region_id, municipality = excluded.municipality, "
+                    "name = excluded.name",
                     str(school.school_id),
                     str(school.region_id),
                     school.municipality,
+                    school.name,
                 )
             case ParticipantRegistered() as registered:
                 pid = str(registered.participant_id)
@@ -156,6 +166,7 @@ class FactsProjection:
                 await tx.execute(
                     _NEEDS, pid, _sealed_text(registered.accessibility_needs), FIRST_GENERATION
                 )
+                await tx.execute(_FULL_NAME, pid, _sealed_text(registered.full_name))
             case ParticipantEnrolledInSeason() as enrolled:
                 await self._placed(
                     tx,
@@ -167,7 +178,7 @@ class FactsProjection:
                 )
             case ParticipantMovedToSchool() as moved:
                 await tx.execute(
-                    "UPDATE {fact_pupils} SET school_id = $2, region_id = $3, grade = $4 "
+                    "UPDATE {fact_pupils_v2} SET school_id = $2, region_id = $3, grade = $4 "
                     "WHERE participant_id = $1",
                     str(moved.participant_id),
                     str(moved.to_school_id),
@@ -189,7 +200,7 @@ class FactsProjection:
                 # Withdrawing health data destroys the health key: the sealed needs stay as they
                 # are (unopenable), and without the purpose no reader is given them.
                 await tx.execute(
-                    "UPDATE {fact_pupils} SET purposes = $3 "
+                    "UPDATE {fact_pupils_v2} SET purposes = $3 "
                     "WHERE participant_id = $1 AND consent_id = $2",
                     str(narrowed.participant_id),
                     str(narrowed.consent_id),
@@ -199,10 +210,10 @@ class FactsProjection:
                 await tx.execute(_CONSENT, str(withdrawn.participant_id), None, None, None)
             case ParticipantErased() as erased:
                 await tx.execute(
-                    "INSERT INTO {fact_pupils} (participant_id, erased) VALUES ($1, TRUE) "
+                    "INSERT INTO {fact_pupils_v2} (participant_id, erased) VALUES ($1, TRUE) "
                     "ON CONFLICT (participant_id) DO UPDATE SET erased = TRUE, needs = NULL, "
                     "needs_generation = NULL, consent_id = NULL, purposes = NULL, "
-                    "valid_until = NULL",
+                    "valid_until = NULL, full_name = NULL",
                     str(erased.participant_id),
                 )
 
@@ -210,10 +221,12 @@ class FactsProjection:
         pid = str(corrected.participant_id)
         if corrected.grade is not None:
             await tx.execute(
-                "UPDATE {fact_pupils} SET grade = $2 WHERE participant_id = $1",
+                "UPDATE {fact_pupils_v2} SET grade = $2 WHERE participant_id = $1",
                 pid,
                 corrected.grade,
             )
+        if corrected.full_name is not None:
+            await tx.execute(_FULL_NAME, pid, _sealed_text(corrected.full_name))
         if corrected.accessibility_needs is not None:
             # The validator guarantees a generation whenever a health field is stated.
             generation = corrected.key_generation or FIRST_GENERATION

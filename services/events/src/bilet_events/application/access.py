@@ -6,7 +6,7 @@ from uuid import UUID
 from bilet.contracts.catalogue.events import CareerEventPublished
 from bilet.http.auth import Principal, Role
 from bilet_events.application.errors import AccessDenied
-from bilet_events.application.ports import Pupil
+from bilet_events.application.facts import Pupil
 
 PUBLISHERS = (Role.ORGANISER, Role.COORDINATOR)
 BOOKERS = (Role.PUPIL, Role.REGISTRAR, Role.NAVIGATOR)

@@ -1,5 +1,6 @@
 """What every group of the career events use cases stands on: the store and its command path
-(`Transactor`), other services' facts (`ports.Facts`), the audit trail and the clock."""
+(`Transactor`), the read side (`facts.Facts`: other services' facts; `facts.Catalogue`: the
+service's own career events as listed), the key store, the audit trail and the clock."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,8 +14,8 @@ from bilet.eventstore import EventStore
 from bilet_events.application import access
 from bilet_events.application.errors import UnknownParticipant, VersionConflict
 from bilet_events.application.eventlog import EVENT_LOG
+from bilet_events.application.facts import Catalogue, Facts, Pupil
 from bilet_events.application.inputs import CommandContext
-from bilet_events.application.ports import Facts, Pupil
 from bilet_events.application.streams import career_event_of
 from bilet_events.domain.career_event import CareerEvent
 from bilet_events.domain.errors import UnknownCareerEvent
@@ -38,6 +39,7 @@ class EventsCore:
         store: EventStore,
         keystore: KeyStore,
         facts: Facts,
+        catalogue: Catalogue,
         audit: AuditLog,
         *,
         clock: Clock = utc_now,
@@ -47,6 +49,7 @@ class EventsCore:
         self.keystore = keystore
         self.cipher = FieldCipher(keystore)
         self.facts = facts
+        self.listings = catalogue  # (`catalogue` is the query use case's name)
         self.audit = audit
         self.clock = clock
         self.cancellation_notice = cancellation_notice
@@ -55,9 +58,10 @@ class EventsCore:
         )
 
     async def pupil(self, ctx: CommandContext, participant_id: UUID) -> Pupil:
-        """The participant's facts, when the caller may book for them (else: unknown)."""
-        found = await self.facts.pupil(participant_id)
-        if found is None or not access.may_book_for(ctx.principal, found):
+        """The participant's facts today, when the caller may book for them (else: unknown; an
+        erased participant is unknown too)."""
+        found = await self.facts.pupil(participant_id, self.clock().date())
+        if found is None or found.erased or not access.may_book_for(ctx.principal, found):
             raise UnknownParticipant()
         return found
 

@@ -12,7 +12,7 @@ as the sealed value identity published (docs/adr/0017, 0026, 0031).
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -60,6 +60,19 @@ class Pupil:
         return self.sealed_needs if self.consents_to(Purpose.HEALTH_DATA) else None
 
 
+@dataclass(frozen=True)
+class Attendee:
+    """What a roster shows of a booked pupil, as the feed has it: their school (None until
+    identity's registration is here), its name (None until the school's registration is here)
+    and their full name as identity sealed it with their key (None once erased or before the
+    registration arrives): opened only by the roster, audited."""
+
+    participant_id: UUID
+    school_id: UUID | None
+    school_name: str | None
+    sealed_full_name: Sealed | None
+
+
 class Facts(Protocol):
     """The read side's answers about pupils and seasons, as of what the feed has applied."""
 
@@ -71,6 +84,11 @@ class Facts(Protocol):
     async def max_career_events(self, season: int) -> int | None:
         """How many career events one participant may attend in the season (the rules in force:
         highest `rules_version`); None if no rules were published."""
+        ...
+
+    async def attendees(self, participant_ids: Collection[UUID]) -> dict[UUID, Attendee]:
+        """The roster's facts of each known participant of `participant_ids` (unknown ones are
+        left out)."""
         ...
 
 

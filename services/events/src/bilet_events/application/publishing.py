@@ -1,5 +1,6 @@
-"""Organisers publish and cancel career events: publishing is one new stream; cancelling
-releases every seat, each participant's hold in the same commit."""
+"""Organisers publish, revise and cancel career events: publishing is one new stream; a revision
+replaces the details before the first booking; cancelling releases every seat, each
+participant's hold in the same commit."""
 
 from uuid import UUID
 
@@ -8,6 +9,7 @@ from bilet.contracts.catalogue.events import (
     BookingCancelled,
     CareerEventCancellationReason,
     CareerEventPublished,
+    CareerEventRevised,
 )
 from bilet.http.auth import Role
 from bilet_events.application import access
@@ -16,6 +18,7 @@ from bilet_events.application.errors import AccessDenied
 from bilet_events.application.inputs import CommandContext, Committed
 from bilet_events.application.streams import career_event_of, seats_of
 from bilet_events.domain import career_event, pupil_bookings
+from bilet_events.domain.career_event import CareerEvent
 from bilet_events.domain.errors import UnknownCareerEvent
 
 
@@ -37,6 +40,20 @@ class Publishing(EventsCore):
         )
         return Committed.of(outcome, event.career_event_id)
 
+    async def revise(self, ctx: CommandContext, event: CareerEventRevised) -> Committed:
+        """Replace every stated detail of a career event before its first booking (its
+        organiser, or the coordinator of its region; anyone else finds no such career
+        event)."""
+        access.require(ctx.principal, *access.PUBLISHERS)
+
+        async def body(attempt: Attempt) -> None:
+            state = await self._managed(ctx, attempt, event.career_event_id)
+            decided = career_event.decide(career_event.Revise(event), state)
+            attempt.append(career_event.stream_id(event.career_event_id), decided)
+
+        outcome = await self.transactor.transact_many(ctx, body)
+        return Committed.of(outcome, event.career_event_id)
+
     async def cancel_career_event(
         self, ctx: CommandContext, career_event_id: UUID, reason: CareerEventCancellationReason
     ) -> Committed:
@@ -45,10 +62,7 @@ class Publishing(EventsCore):
         access.require(ctx.principal, *access.PUBLISHERS)
 
         async def body(attempt: Attempt) -> None:
-            state = await self.published(attempt, career_event_id)
-            assert state.published is not None
-            if not access.manages(ctx.principal, state.published):
-                raise UnknownCareerEvent()
+            state = await self._managed(ctx, attempt, career_event_id)
             decided = career_event.decide(career_event.Cancel(reason), state)
             attempt.append(career_event.stream_id(career_event_id), decided)
             for released in decided:
@@ -62,3 +76,13 @@ class Publishing(EventsCore):
 
         outcome = await self.transactor.transact_many(ctx, body)
         return Committed.of(outcome, career_event_id)
+
+    async def _managed(
+        self, ctx: CommandContext, attempt: Attempt, career_event_id: UUID
+    ) -> CareerEvent:
+        """The career event, when it is the caller's to manage; else unknown."""
+        state = await self.published(attempt, career_event_id)
+        assert state.published is not None
+        if not access.manages(ctx.principal, state.published):
+            raise UnknownCareerEvent()
+        return state

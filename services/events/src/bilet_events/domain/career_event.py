@@ -6,9 +6,14 @@ the place). A released seat goes, in the same decision, to the first participant
 caller found still able to take it (`SeatBooked`, route `promoted_from_waitlist`, with the
 booking id of their `WaitlistJoined`). Details are revised only before the first booking; a
 cancelled career event releases every seat and place in line.
+
+A participant whose accessibility needs (as the caller could open them) the career event does not
+accommodate is refused, seat or line alike; a seat carries their needs only sealed with their
+health key (`Summary`), as the caller prepared it. A mentor gives feedback once per attended
+booking.
 """
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final, assert_never
@@ -24,10 +29,16 @@ from bilet.contracts.catalogue.events import (
     CareerEventPublished,
     CareerEventRevised,
     CareerEventSession,
+    InterestShown,
+    MentorFeedbackGiven,
     SeatBooked,
+    SkillShown,
+    TaskCompletion,
     WaitlistJoined,
 )
 from bilet.contracts.catalogue.events import CareerEventCancelled as Cancelled
+from bilet.contracts.sealed import Sealed
+from bilet.contracts.vocabulary import AccessibilityNeed, Environment
 from bilet_events.domain import errors
 
 CATEGORY: Final = CareerEventPublished.stream_category
@@ -41,6 +52,15 @@ class Booking:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """A participant's accessibility needs sealed with their health key of `key_generation`,
+    for the `SeatBooked` that gives them a seat."""
+
+    sealed: Sealed
+    key_generation: int
+
+
+@dataclass(frozen=True)
 class Session:
     """One session's seats: who holds one (in booking order), who waits (in line order), and
     whose attendance is recorded."""
@@ -49,6 +69,8 @@ class Session:
     booked: tuple[Booking, ...] = ()
     waiting: tuple[Booking, ...] = ()
     recorded: frozenset[UUID] = frozenset()
+    # The sealed needs the seats carry, by booking id (only seats with a summary).
+    summaries: Mapping[UUID, Summary] = field(default_factory=dict)
 
     @property
     def seats_left(self) -> int:
@@ -62,6 +84,10 @@ class CareerEvent:
     sessions: dict[UUID, Session] = field(default_factory=dict)
     cancelled: bool = False
     ever_booked: bool = False
+    # Bookings marked present (they keep it when released by a cancellation), and those with
+    # a mentor's feedback.
+    attended: dict[UUID, Booking] = field(default_factory=dict)
+    feedback_given: frozenset[UUID] = frozenset()
 
     def booking(self, booking_id: UUID) -> tuple[Booking, bool] | None:
         """The booking and whether it holds a seat (else it waits in line)."""
@@ -107,7 +133,9 @@ class Cancel:
 
 @dataclass(frozen=True)
 class Book:
-    """A participant's request for a seat; `region_id` and `grade` are theirs today."""
+    """A participant's request for a seat; `region_id` and `grade` are theirs today, `needs`
+    their accessibility needs as the caller could open them (empty: none known), `summary` the
+    same sealed for the seat (None: the seat carries none)."""
 
     session_id: UUID
     booking_id: UUID
@@ -115,28 +143,47 @@ class Book:
     region_id: UUID
     grade: int
     now: datetime
+    needs: frozenset[AccessibilityNeed] = frozenset()
+    summary: Summary | None = None
 
 
 @dataclass(frozen=True)
 class CancelBooking:
     """Give up a seat or a place in line, up to `notice` before the session starts. A released
     seat goes to the first waiting booking in `promotable` (those the caller found able to
-    take it: within their season's maximum, not overlapping)."""
+    take it: within their season's maximum, not overlapping, accommodated), with the summary of
+    needs its seat carries."""
 
     booking_id: UUID
     now: datetime
     notice: timedelta = timedelta(0)
-    promotable: Collection[UUID] = ()
+    promotable: Mapping[UUID, Summary | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RecordAttendance:
+    session_id: UUID
     booking_id: UUID
     attended: bool
     now: datetime
 
 
-Command = Publish | Revise | Cancel | Book | CancelBooking | RecordAttendance
+@dataclass(frozen=True)
+class GiveFeedback:
+    """A mentor's rubric for an attended booking; `comment` sealed with the participant's key
+    by the caller (who learns the participant from the state)."""
+
+    feedback_id: UUID
+    booking_id: UUID
+    mentor_id: UUID
+    task_completion: TaskCompletion
+    skills_shown: tuple[SkillShown, ...]
+    interest_shown: InterestShown
+    suggested_environments: tuple[Environment, ...]
+    comment: Sealed | None
+
+
+Command = Publish | Revise | Cancel | Book | CancelBooking | RecordAttendance | GiveFeedback
 CareerEventEvent = (
     CareerEventPublished
     | CareerEventRevised
@@ -146,6 +193,7 @@ CareerEventEvent = (
     | BookingCancelled
     | CareerEventAttended
     | CareerEventMissed
+    | MentorFeedbackGiven
 )
 
 
@@ -176,6 +224,8 @@ def decide(command: Command, state: CareerEvent) -> list[CareerEventEvent]:
             return _cancel_booking(command, state)
         case RecordAttendance():
             return [_attendance(command, state)]
+        case GiveFeedback():
+            return [_feedback(command, state)]
         case _:
             assert_never(command)
 
@@ -205,17 +255,17 @@ def _book(command: Book, state: CareerEvent) -> SeatBooked | WaitlistJoined:
     grades = published.eligible_grades
     if not grades.lowest <= command.grade <= grades.highest:
         raise errors.NotEligible(f"it is for grades {grades.lowest}–{grades.highest}")
+    if missing := command.needs - set(published.accommodates):
+        raise errors.NotAccessible(tuple(sorted(need.value for need in missing)))
     existing = state.of_participant(command.participant_id)
     if existing is not None:
         raise errors.AlreadyBooked(existing.booking_id)
     if session.seats_left > 0:
-        return SeatBooked(
-            career_event_id=state.career_event_id,
-            session_id=command.session_id,
-            booking_id=command.booking_id,
-            participant_id=command.participant_id,
-            season=published.season,
-            route=BookingRoute.BOOKED,
+        return _seat(
+            state,
+            Booking(command.booking_id, command.participant_id, command.session_id),
+            BookingRoute.BOOKED,
+            command.summary,
         )
     return WaitlistJoined(
         career_event_id=state.career_event_id,
@@ -224,6 +274,22 @@ def _book(command: Book, state: CareerEvent) -> SeatBooked | WaitlistJoined:
         participant_id=command.participant_id,
         season=published.season,
         position=len(session.waiting) + 1,
+    )
+
+
+def _seat(
+    state: CareerEvent, booking: Booking, route: BookingRoute, summary: Summary | None
+) -> SeatBooked:
+    assert state.published is not None
+    return SeatBooked(
+        career_event_id=state.career_event_id,
+        session_id=booking.session_id,
+        booking_id=booking.booking_id,
+        participant_id=booking.participant_id,
+        season=state.published.season,
+        route=route,
+        accessibility_needs=None if summary is None else summary.sealed,
+        key_generation=None if summary is None else summary.key_generation,
     )
 
 
@@ -239,7 +305,7 @@ def _released(
 
 
 def _cancel_booking(command: CancelBooking, state: CareerEvent) -> list[CareerEventEvent]:
-    published = _open(state)
+    _open(state)
     found = state.booking(command.booking_id)
     if found is None:
         raise errors.UnknownBooking()
@@ -254,16 +320,8 @@ def _cancel_booking(command: CancelBooking, state: CareerEvent) -> list[CareerEv
     if holds_seat:
         first = next((b for b in session.waiting if b.booking_id in command.promotable), None)
         if first is not None:
-            decided.append(
-                SeatBooked(
-                    career_event_id=state.career_event_id,
-                    session_id=first.session_id,
-                    booking_id=first.booking_id,
-                    participant_id=first.participant_id,
-                    season=published.season,
-                    route=BookingRoute.PROMOTED_FROM_WAITLIST,
-                )
-            )
+            summary = command.promotable[first.booking_id]
+            decided.append(_seat(state, first, BookingRoute.PROMOTED_FROM_WAITLIST, summary))
     return decided
 
 
@@ -271,11 +329,11 @@ def _attendance(
     command: RecordAttendance, state: CareerEvent
 ) -> CareerEventAttended | CareerEventMissed:
     _open(state)
+    session = _session(state, command.session_id)
     found = state.booking(command.booking_id)
-    if found is None or not found[1]:
+    if found is None or not found[1] or found[0].session_id != command.session_id:
         raise errors.UnknownBooking()
     booking = found[0]
-    session = state.sessions[booking.session_id]
     if command.now < session.details.starts_at:
         raise errors.SessionNotStarted(session.details.starts_at)
     if booking.booking_id in session.recorded:
@@ -286,6 +344,32 @@ def _attendance(
         session_id=booking.session_id,
         booking_id=booking.booking_id,
         participant_id=booking.participant_id,
+    )
+
+
+def _feedback(command: GiveFeedback, state: CareerEvent) -> MentorFeedbackGiven:
+    """Feedback on an attended booking, once; a cancelled career event's attended bookings
+    still get theirs (the session took place)."""
+    if state.published is None:
+        raise errors.UnknownCareerEvent()
+    booking = state.attended.get(command.booking_id)
+    if booking is None:
+        if state.booking(command.booking_id) is None:
+            raise errors.UnknownBooking()
+        raise errors.NotAttended()
+    if command.booking_id in state.feedback_given:
+        raise errors.FeedbackGiven()
+    return MentorFeedbackGiven(
+        career_event_id=state.career_event_id,
+        feedback_id=command.feedback_id,
+        booking_id=booking.booking_id,
+        participant_id=booking.participant_id,
+        mentor_id=command.mentor_id,
+        task_completion=command.task_completion,
+        skills_shown=command.skills_shown,
+        interest_shown=command.interest_shown,
+        suggested_environments=command.suggested_environments,
+        comment=command.comment,
     )
 
 
@@ -319,6 +403,9 @@ def evolve(state: CareerEvent, event: CareerEventEvent) -> CareerEvent:
             held = Booking(event.booking_id, event.participant_id, event.session_id)
             waiting = tuple(b for b in session.waiting if b.booking_id != event.booking_id)
             booked = replace(session, booked=(*session.booked, held), waiting=waiting)
+            if event.accessibility_needs is not None and event.key_generation is not None:
+                summary = Summary(event.accessibility_needs, event.key_generation)
+                booked = replace(booked, summaries={**session.summaries, held.booking_id: summary})
             return replace(_with_session(state, booked), ever_booked=True)
         case WaitlistJoined():
             session = state.sessions[event.session_id]
@@ -339,7 +426,14 @@ def evolve(state: CareerEvent, event: CareerEventEvent) -> CareerEvent:
             )
         case CareerEventAttended() | CareerEventMissed():
             session = state.sessions[event.session_id]
-            recorded = replace(session, recorded=session.recorded | {event.booking_id})
-            return _with_session(state, recorded)
+            recorded = _with_session(
+                state, replace(session, recorded=session.recorded | {event.booking_id})
+            )
+            if isinstance(event, CareerEventMissed):
+                return recorded
+            present = Booking(event.booking_id, event.participant_id, event.session_id)
+            return replace(recorded, attended={**state.attended, event.booking_id: present})
+        case MentorFeedbackGiven():
+            return replace(state, feedback_given=state.feedback_given | {event.booking_id})
         case _:
             assert_never(event)

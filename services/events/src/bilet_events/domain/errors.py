@@ -116,3 +116,40 @@ class OverlappingBooking(DomainError):
         super().__init__(
             "The participant has a booking at the same time.", overlapping=str(booking_id)
         )
+
+
+class NotAccessible(DomainError):
+    """The career event does not provide an accommodation the participant needs. `missing`
+    names them only for callers allowed to see health data (the pupil, their school's
+    registrar); others get the bare refusal (`without_details`)."""
+
+    code = "not_accessible"
+
+    def __init__(self, missing: tuple[str, ...] | None = None) -> None:
+        if missing is None:
+            super().__init__(
+                "The career event does not provide an accommodation the participant needs."
+            )
+        else:
+            super().__init__(
+                "The career event does not provide accommodations the participant needs: "
+                f"{', '.join(missing)}.",
+                missing=list(missing),
+            )
+
+    def without_details(self) -> "NotAccessible":
+        return NotAccessible()
+
+
+class NotAttended(DomainError):
+    code = "not_attended"
+
+    def __init__(self) -> None:
+        super().__init__("Feedback is given only for a booking whose attendance was recorded.")
+
+
+class FeedbackGiven(DomainError):
+    code = "feedback_given"
+
+    def __init__(self) -> None:
+        super().__init__("Feedback on this booking was given already.")
