@@ -71,7 +71,7 @@ def demo_tokens(settings: PlatformSettings) -> dict[Role, str]:
     return tokens
 
 
-def _demo_tokens(settings: PlatformSettings) -> str:
+def demo_tokens_banner(settings: PlatformSettings) -> str:
     """A ready bearer token per role, scoped to the demo data (Leningrad oblast 2019)."""
     lines = [
         "Demo data: Leningrad oblast 2019 (Лужский район: МОУ «СОШ № 3», МБОУ «СОШ № 5»).",
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     host = create_embedded_host()
     print(_banner(host, f"http://{bind_host}:{port}"), flush=True)
     if settings.environment is Environment.DEVELOPMENT:
-        print(_demo_tokens(settings), flush=True)
+        print(demo_tokens_banner(settings), flush=True)
     # The same JSON lines as every service's own process (bilet.http.serve): uvicorn's loggers
     # and the services' through bilet.logs, uvicorn's access line replaced by the services'; the
     # same deadlines for slow clients' headers (bilet.http.deadlines).
