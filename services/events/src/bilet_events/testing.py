@@ -70,12 +70,14 @@ class StaticCatalogue:
     async def search(
         self, where: CatalogueFilter, *, after: CatalogueCursor | None, limit: int
     ) -> CataloguePage:
-        ordered = sorted(self.entries, key=_cursor_of)
+        ordered = sorted(self.entries, key=CatalogueCursor.after)
         if after is not None:
-            ordered = [e for e in ordered if _cursor_of(e) > after]
+            ordered = [e for e in ordered if CatalogueCursor.after(e) > after]
         page = ordered[:limit]
         more = len(ordered) > limit
-        return CataloguePage(tuple(page), _cursor_of(page[-1]) if more and page else None)
+        return CataloguePage(
+            tuple(page), CatalogueCursor.after(page[-1]) if more and page else None
+        )
 
     def list(self, event: CareerEventPublished, seats_left: int | None = None) -> None:
         """List `event` with every session matching and `seats_left` seats left in each
@@ -98,12 +100,6 @@ class StaticCatalogue:
                 matching=tuple(s.session_id for s in event.sessions),
             )
         )
-
-
-def _cursor_of(entry: CatalogueEntry) -> CatalogueCursor:
-    starts = {s.session_id: s.starts_at for s in entry.sessions}
-    earliest = min(starts[session] for session in entry.matching)
-    return CatalogueCursor(earliest, entry.career_event.career_event_id)
 
 
 @dataclass

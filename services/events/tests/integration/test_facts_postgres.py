@@ -27,6 +27,7 @@ from bilet.projections import ReadModel
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.sqlite import SqliteReadModel
 from bilet_events.application.facts import (
+    Attendee,
     CatalogueCursor,
     CatalogueEntry,
     CatalogueFilter,
@@ -124,6 +125,7 @@ Answers = tuple[
     list[list[uuid.UUID]],
     list[list[uuid.UUID]],
     list[CatalogueEntry | None],
+    dict[uuid.UUID, Attendee],
 ]
 
 
@@ -160,6 +162,7 @@ async def _answers(read_model: ReadModel) -> Answers:
         ],
         paged,
         [await catalogue.career_event(event) for event in EVENTS],
+        await history.facts.attendees(PUPILS),
     )
 
 
@@ -185,7 +188,7 @@ async def test_postgresql_answers_as_sqlite_does_and_as_the_history_means(
     answers = await _answers(postgres)
     assert answers == expected
 
-    pupils, maximum, filtered, paged, entries = answers
+    pupils, maximum, filtered, paged, entries, attendees = answers
     plain, health, restated, gone = pupils
     assert plain is not None
     assert plain.accessibility_needs is None
@@ -217,3 +220,7 @@ async def test_postgresql_answers_as_sqlite_does_and_as_the_history_means(
     assert [s.session_id for s in revised_entry.sessions] == [SITTINGS[3]]
     assert cancelled_entry is not None
     assert cancelled_entry.cancelled
+    # The roster's facts: the sealed name as registered, the school's name; none once erased.
+    assert attendees[plain.participant_id].sealed_full_name == envelope("full_name")
+    assert attendees[plain.participant_id].school_name == "МОУ «СОШ № 3»"
+    assert attendees[gone.participant_id].sealed_full_name is None

@@ -1,7 +1,8 @@
 """Against the real PostgreSQL: the booking rules are exact under concurrency with no lock
 outside the event store. Parallel bookings on the last seats book exactly the capacity and put
 the rest in line; a pupil racing four bookings with a season maximum of three gets three;
-cancellations promote the waiting in line order."""
+cancellations promote the waiting in line order, skipping one the career event cannot
+accommodate."""
 
 import asyncio
 import contextlib
@@ -11,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet.eventstore.postgres import PostgresEventStore
 from bilet.pgschema import drop_schema
 from bilet_events.application.inputs import BookingAnswer
 from bilet_events.application.streams import career_event_of, seats_of
 from bilet_events.domain.errors import SeasonLimitReached
-from bilet_events.testing import World, career_event
+from bilet_events.testing import WITH_HEALTH_DATA, World, career_event
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +102,31 @@ async def test_parallel_cancellations_promote_the_waiting_in_line_order(world: W
         assert bookings[pupil] in (await reads.state(seats_of(pupil))).held
     for pupil in leaving:
         assert (await reads.state(seats_of(pupil))).held == {}
+
+
+async def test_parallel_promotions_skip_a_waiting_pupil_the_career_event_cannot_accommodate(
+    world: World,
+) -> None:
+    event = career_event(uuid.uuid4(), STARTS, capacity=2).model_copy(
+        update={"accommodates": (AccessibilityNeed.QUIET_SPACE,)}
+    )
+    await world.service.publish(world.as_organiser(), event)
+    event_id, session = event.career_event_id, event.sessions[0].session_id
+    holders = [world.enrol(uuid.uuid4(), purposes=WITH_HEALTH_DATA) for _ in range(2)]
+    unsuited, first, second = (world.enrol(uuid.uuid4(), purposes=WITH_HEALTH_DATA) for _ in "abc")
+    bookings: dict[uuid.UUID, uuid.UUID] = {}
+    for pupil in [*holders, unsuited, first, second]:
+        bookings[pupil] = uuid.uuid4()
+        await world.service.book(world.as_pupil(pupil), event_id, session, pupil, bookings[pupil])
+    # Needs stated after joining the line: a sign language interpreter is not provided.
+    await world.state_needs(unsuited, [AccessibilityNeed.SIGN_LANGUAGE_INTERPRETER])
+    await world.state_needs(first, [AccessibilityNeed.QUIET_SPACE])
+    await asyncio.gather(
+        *(world.service.cancel_booking(world.as_pupil(p), event_id, bookings[p]) for p in holders)
+    )
+    reads = world.service.transactor.attempt()
+    state = (await reads.state(career_event_of(event_id))).sessions[session]
+    assert [b.participant_id for b in state.booked] == [first, second]
+    assert [b.participant_id for b in state.waiting] == [unsuited]
+    assert set(state.summaries) == {bookings[first]}  # only `first` has needs to carry
+    assert (await reads.state(seats_of(unsuited))).held == {}

@@ -11,8 +11,13 @@ from uuid import UUID, uuid4
 import pytest
 
 from bilet.contracts.catalogue.consent import Purpose
-from bilet.contracts.catalogue.identity import ParticipantEnrolledInSeason, ParticipantMovedToSchool
-from bilet_events.application.facts import Pupil, SealedNeeds
+from bilet.contracts.catalogue.identity import (
+    CorrectionReason,
+    ParticipantDetailsCorrected,
+    ParticipantEnrolledInSeason,
+    ParticipantMovedToSchool,
+)
+from bilet_events.application.facts import Attendee, Pupil, SealedNeeds
 from bilet_events.facts_testing import (
     LUGA,
     OTHER_REGION,
@@ -193,3 +198,26 @@ async def test_the_season_maximum_is_that_of_the_highest_rules_version(
     await history.given(rules(2019, 2, max_career_events=4), rules(2019, 1, max_career_events=3))
     assert await history.facts.max_career_events(2019) == 4
     assert await history.facts.max_career_events(2020) is None
+
+
+async def test_the_rosters_facts_keep_the_sealed_full_name_and_the_schools_name(
+    history: FactsHistory,
+) -> None:
+    pupil, unknown_school, nobody = uuid4(), uuid4(), uuid4()
+    other = uuid4()
+    await history.given(school(), registered(pupil), registered(other, unknown_school))
+    attendees = await history.facts.attendees([pupil, other, nobody])
+    assert attendees == {
+        pupil: Attendee(pupil, SCHOOL, "МОУ «СОШ № 3»", envelope("full_name")),
+        other: Attendee(other, unknown_school, None, envelope("full_name")),
+    }
+    corrected = ParticipantDetailsCorrected(
+        participant_id=pupil,
+        reason=CorrectionReason.DOCUMENT_CHANGED,
+        full_name=envelope("new name"),
+    )
+    await history.given(corrected)
+    assert (await history.facts.attendees([pupil]))[pupil].sealed_full_name == envelope("new name")
+    await history.given(erased(pupil))
+    assert (await history.facts.attendees([pupil]))[pupil].sealed_full_name is None
+    assert await history.facts.attendees([]) == {}

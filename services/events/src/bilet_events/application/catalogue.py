@@ -105,17 +105,12 @@ class CatalogueQueries(EventsCore):
                     found.append(kept)
                 if len(found) == limit:
                     last = index == len(page.entries) - 1 and page.next_cursor is None
-                    return CataloguePage(tuple(found), None if last else _cursor_at(entry))
+                    return CataloguePage(
+                        tuple(found), None if last else CatalogueCursor.after(entry)
+                    )
             if page.next_cursor is None:
                 return CataloguePage(tuple(found), None)
             cursor = page.next_cursor
-
-
-def _cursor_at(entry: CatalogueEntry) -> CatalogueCursor:
-    """The cursor after `entry`, as the read model pages: its earliest matching start."""
-    starts = {s.session_id: s.starts_at for s in entry.sessions}
-    earliest = min(starts[session] for session in entry.matching)
-    return CatalogueCursor(earliest, entry.career_event.career_event_id)
 
 
 def _suiting(entry: CatalogueEntry, needs: Needs, seats: Seats) -> CatalogueEntry | None:

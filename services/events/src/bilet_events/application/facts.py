@@ -131,6 +131,13 @@ class CatalogueCursor:
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
     @classmethod
+    def after(cls, entry: "CatalogueEntry") -> "CatalogueCursor":
+        """The cursor just after `entry`: its earliest matching session's start, its id."""
+        starts = {session.session_id: session.starts_at for session in entry.sessions}
+        earliest = min(starts[session] for session in entry.matching)
+        return cls(earliest, entry.career_event.career_event_id)
+
+    @classmethod
     def decode(cls, token: str) -> "CatalogueCursor":
         """The cursor a page gave; ValueError for anything else."""
         try:
