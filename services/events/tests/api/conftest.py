@@ -119,6 +119,7 @@ class Api:
     EVENTS: ClassVar[str] = EVENTS
     NOW: ClassVar[datetime] = NOW
     REGION: ClassVar[UUID] = given.REGION
+    OTHER_REGION: ClassVar[UUID] = given.OTHER_REGION
     SCHOOL_3: ClassVar[UUID] = SCHOOL_3
     SCHOOL_5: ClassVar[UUID] = SCHOOL_5
     COLLEGE: ClassVar[UUID] = COLLEGE

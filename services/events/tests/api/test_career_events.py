@@ -183,7 +183,7 @@ async def test_the_catalogue_filters(api: Api) -> None:
     later = await api.published(
         starts_at=api.NOW + timedelta(days=40), environments=["industrial"], capacity=1
     )
-    online = await api.publish(format="online", venue=None)
+    online = await api.publish(format="online", venue=None, starts_at=api.NOW + timedelta(days=11))
     assert online.status_code == 201, online.text
     online_id = online.json()["career_event_id"]
 
