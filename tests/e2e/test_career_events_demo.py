@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
@@ -21,7 +20,8 @@ from bilet.http.service import token_verifier_from
 from bilet.settings import PlatformSettings
 from bilet_events import demo_offers
 from bilet_host.cli import demo_tokens, demo_tokens_banner
-from bilet_host.embedded import EmbeddedHost, create_embedded_host
+from bilet_host.embedded import EmbeddedHost
+from bilet_host.testing import running_demo
 from bilet_identity import demo as identity_demo
 
 # The history is taken in the background of the start: it is done well within this.
@@ -30,13 +30,13 @@ DEMO_SECONDS = 600
 
 @pytest.fixture
 async def demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[Role, dict[str, str]]]]:
-    monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
-    host = create_embedded_host()
-    async with LifespanManager(host, startup_timeout=300, shutdown_timeout=60) as manager:
+    """`make run`'s host (the host's own test helper), once its events demo is loaded, and the
+    tokens `bvb run` prints for it."""
+    async with running_demo(tmp_path / "var") as host:
         await _demo_loaded(host)
-        transport = httpx.ASGITransport(app=manager.app)
+        transport = httpx.ASGITransport(app=host)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
             tokens = demo_tokens(PlatformSettings())
             yield client, {role: {"Authorization": f"Bearer {t}"} for role, t in tokens.items()}
