@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import ensure_development_keys
@@ -58,6 +59,21 @@ def test_the_events_demo_knows_identitys_region_schools_and_pupils() -> None:
         for school in identity_demo.SCHOOLS
         for number in range(1, school.pupils + 1)
     ]
+
+
+async def test_a_restart_loads_nothing_again(tmp_path: Path) -> None:
+    heads = []
+    for _ in range(2):
+        async with running_demo(tmp_path / "var") as host:
+            await _demo_loaded(host)
+        store = await SqliteEventStore.open(tmp_path / "var" / "events.sqlite3")
+        try:
+            heads.append(await store.head_position())
+        finally:
+            await store.close()
+    first, second = heads
+    assert first > 0
+    assert second == first
 
 
 def test_bvb_run_prints_the_organiser_and_mentor_tokens(tmp_path: Path) -> None:

@@ -136,11 +136,12 @@ class Ledger:
 
 
 async def load_demo_data(runtime: Runtime, settings: EventsSettings) -> None:
-    """Load the 2019 history and this week's career events (idempotent on restart)."""
+    """Load this week's career events and the 2019 history (idempotent on restart)."""
     del settings  # the demo has no settings of its own
     live = runtime.service
-    await load_history(*on_history_clock(live))
+    # This week's first: a newcomer finds them in the catalogue while the history is taken.
     await load_this_week(live, live.clock().date())
+    await load_history(*on_history_clock(live))
 
 
 async def publish_all(service: EventsService, events: list[CareerEventPublished]) -> None:
