@@ -18,6 +18,8 @@ from bilet_consent.app import create_app as consent_app
 from bilet_consent.settings import ConsentSettings
 from bilet_diagnostics.app import create_app as diagnostics_app
 from bilet_diagnostics.settings import DiagnosticsSettings
+from bilet_events.app import create_app as events_app
+from bilet_events.settings import EventsSettings
 from bilet_identity.app import create_app as identity_app
 from bilet_identity.settings import IdentitySettings
 from bilet_portfolio.app import create_app as portfolio_app
@@ -28,6 +30,7 @@ SERVICES: dict[str, Callable[[Path], FastAPI]] = {
     "consent": lambda var: consent_app(ConsentSettings(var_dir=var)),
     "portfolio": lambda var: portfolio_app(PortfolioSettings(var_dir=var)),
     "diagnostics": lambda var: diagnostics_app(DiagnosticsSettings(var_dir=var)),
+    "events": lambda var: events_app(EventsSettings(var_dir=var)),
 }
 # Headers that differ between any two answers, whatever the method.
 PER_ANSWER = {"date", "x-correlation-id", "traceparent", "x-request-id"}

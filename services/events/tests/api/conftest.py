@@ -31,6 +31,7 @@ from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
 from bilet_events import facts_testing as given
 from bilet_events.adapters.facts import CONSENT, IDENTITY
 from bilet_events.app import create_app
+from bilet_events.domain import career_event
 from bilet_events.runtime import Runtime
 from bilet_events.settings import EventsSettings
 from bilet_events.testing import Clock
@@ -130,6 +131,18 @@ class Api:
     @staticmethod
     def body(**overrides: Any) -> dict[str, Any]:
         return career_event_body(**overrides)
+
+    def revision(self, **overrides: Any) -> dict[str, Any]:
+        """A revision's body: the details without what a revision cannot change."""
+        body = career_event_body(**overrides)
+        for name in ("region_id", "season", "organiser_id"):
+            del body[name]
+        return body
+
+    async def stream_length(self, career_event_id: str) -> int:
+        """How many events the career event's stream holds (a refusal must add none)."""
+        stream = career_event.stream_id(UUID(career_event_id))
+        return len(await self.runtime.store.read_stream(stream))
 
     @property
     def runtime(self) -> Runtime:

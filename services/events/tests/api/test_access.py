@@ -116,13 +116,6 @@ def _attendance_url(api: Api, published: Any) -> str:
     return f"{api.EVENTS}/{published['career_event_id']}/sessions/{session_id}/attendance"
 
 
-def _revision(api: Api) -> dict[str, Any]:
-    body = api.body(starts_at=api.clock.now + timedelta(days=30), capacity=10)
-    for name in ("region_id", "season", "organiser_id"):
-        del body[name]
-    return body
-
-
 Call = Callable[[Scene, dict[str, str]], Awaitable[httpx.Response]]
 
 
@@ -133,7 +126,11 @@ async def _publish(scene: Scene, headers: dict[str, str]) -> httpx.Response:
 async def _revise(scene: Scene, headers: dict[str, str]) -> httpx.Response:
     published = await scene.career_event("revisable")
     url = f"{scene.api.EVENTS}/{published['career_event_id']}"
-    return await scene.api.client.put(url, headers=headers, json=_revision(scene.api))
+    return await scene.api.client.put(
+        url,
+        headers=headers,
+        json=scene.api.revision(starts_at=scene.api.clock.now + timedelta(days=30), capacity=10),
+    )
 
 
 async def _cancel(scene: Scene, headers: dict[str, str]) -> httpx.Response:

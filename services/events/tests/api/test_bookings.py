@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from bilet.http.consistency import POSITION_HEADER
-from bilet_events.domain import career_event
 
 if TYPE_CHECKING:
     from services.events.tests.api.conftest import Api
-
-
-async def _stream_length(api: Api, career_event_id: str) -> int:
-    stream = career_event.stream_id(UUID(career_event_id))
-    return len(await api.runtime.store.read_stream(stream))
 
 
 def _bookings(api: Api, published: dict[str, Any], session: int = 0) -> str:
@@ -87,7 +81,7 @@ async def test_the_school_books_for_its_pupil(api: Api) -> None:
 async def test_refusals_change_nothing(api: Api) -> None:
     published = await api.published(accommodates=())
     career_event_id = published["career_event_id"]
-    before = await _stream_length(api, career_event_id)
+    before = await api.stream_length(career_event_id)
     cases = {
         "consent_required": (403, await api.book(published, "nastya")),
         "not_eligible": (422, await api.book(published, "kolya")),
@@ -110,7 +104,7 @@ async def test_refusals_change_nothing(api: Api) -> None:
     for code, (status, response) in cases.items():
         assert (response.status_code, response.json()["code"]) == (status, code), response.text
     assert "missing" in cases["not_accessible"][1].json()  # dasha may see what is missing
-    assert await _stream_length(api, career_event_id) == before
+    assert await api.stream_length(career_event_id) == before
 
 
 async def test_the_navigator_gets_the_bare_accessibility_refusal(api: Api) -> None:
@@ -163,7 +157,7 @@ async def test_giving_a_seat_up_is_refused_within_the_notice_and_for_strangers(a
     published = await api.published(starts_at=api.NOW + timedelta(days=2))
     seat = await api.booked(published, "misha")
     url = f"{api.EVENTS}/{published['career_event_id']}/bookings/{seat}"
-    before = await _stream_length(api, published["career_event_id"])
+    before = await api.stream_length(published["career_event_id"])
 
     stranger = await api.client.delete(url, headers=api.pupil("lena"))
     other_school = await api.client.delete(url, headers=api.navigator(api.SCHOOL_5))
@@ -178,7 +172,7 @@ async def test_giving_a_seat_up_is_refused_within_the_notice_and_for_strangers(a
     assert (other_school.status_code, other_school.json()["code"]) == (404, "unknown_booking")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_booking")
     assert (late.status_code, late.json()["code"]) == (409, "booking_closed")
-    assert await _stream_length(api, published["career_event_id"]) == before
+    assert await api.stream_length(published["career_event_id"]) == before
 
 
 async def test_a_started_session_is_closed_for_booking(api: Api) -> None:

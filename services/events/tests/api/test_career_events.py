@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from bilet.http.consistency import POSITION_HEADER
-from bilet_events.domain import career_event
 
 if TYPE_CHECKING:
     from services.events.tests.api.conftest import Api
-
-
-async def _stream_length(api: Api, career_event_id: str) -> int:
-    """How many events the career event's stream holds (a refusal must add none)."""
-    stream = career_event.stream_id(UUID(career_event_id))
-    return len(await api.runtime.store.read_stream(stream))
 
 
 async def test_an_organiser_publishes_and_the_catalogue_shows_it(api: Api) -> None:
@@ -43,7 +36,7 @@ async def test_a_client_id_makes_a_retried_publish_safe(api: Api) -> None:
     assert first.json()["career_event_id"] == career_event_id
     assert again.status_code == 409
     assert again.json()["code"] == "career_event_exists"
-    assert await _stream_length(api, career_event_id) == 1
+    assert await api.stream_length(career_event_id) == 1
 
 
 async def test_a_coordinator_publishes_in_their_region_only(api: Api) -> None:
@@ -75,21 +68,14 @@ async def test_inconsistent_details_are_refused_before_anything_is_written(api: 
         response = await api.client.post(api.EVENTS, headers=api.organiser(), json=body)
         assert response.status_code == 422, response.text
         assert response.json()["code"] == "invalid_request"
-        assert await _stream_length(api, career_event_id) == 0
-
-
-def _revision(api: Api, **overrides: Any) -> dict[str, Any]:
-    revised = api.body(**overrides)
-    for name in ("region_id", "season", "organiser_id"):
-        del revised[name]
-    return revised
+        assert await api.stream_length(career_event_id) == 0
 
 
 async def test_a_revision_replaces_the_details(api: Api) -> None:
     published = await api.published()
     career_event_id = published["career_event_id"]
     kept = published["sessions"][0]
-    revised = _revision(api, title="Агроном", capacity=5)
+    revised = api.revision(title="Агроном", capacity=5)
     revised["sessions"][0]["session_id"] = kept["session_id"]
 
     response = await api.client.put(
@@ -108,21 +94,21 @@ async def test_no_revision_after_the_first_booking(api: Api) -> None:
     published = await api.published()
     career_event_id = published["career_event_id"]
     await api.booked(published, "dasha")
-    before = await _stream_length(api, career_event_id)
+    before = await api.stream_length(career_event_id)
 
     refused = await api.client.put(
-        f"{api.EVENTS}/{career_event_id}", headers=api.organiser(), json=_revision(api)
+        f"{api.EVENTS}/{career_event_id}", headers=api.organiser(), json=api.revision()
     )
 
     assert refused.status_code == 409
     assert refused.json()["code"] == "bookings_exist"
-    assert await _stream_length(api, career_event_id) == before
+    assert await api.stream_length(career_event_id) == before
 
 
 async def test_another_venue_cannot_revise_or_cancel(api: Api) -> None:
     published = await api.published()
     career_event_id = published["career_event_id"]
-    revised = _revision(api)
+    revised = api.revision()
 
     revise = await api.client.put(
         f"{api.EVENTS}/{career_event_id}", headers=api.organiser(api.TECHNOPARK), json=revised
@@ -135,7 +121,7 @@ async def test_another_venue_cannot_revise_or_cancel(api: Api) -> None:
 
     assert (revise.status_code, revise.json()["code"]) == (404, "unknown_career_event")
     assert (cancel.status_code, cancel.json()["code"]) == (404, "unknown_career_event")
-    assert await _stream_length(api, career_event_id) == 1
+    assert await api.stream_length(career_event_id) == 1
 
 
 async def test_cancelling_releases_every_booking_and_is_shown(api: Api) -> None:

@@ -15,11 +15,6 @@ if TYPE_CHECKING:
     from services.events.tests.api.conftest import Api
 
 
-async def _stream_length(api: Api, career_event_id: str) -> int:
-    stream = career_event.stream_id(UUID(career_event_id))
-    return len(await api.runtime.store.read_stream(stream))
-
-
 async def _session_with(api: Api, *names: str) -> tuple[dict[str, Any], dict[str, str]]:
     """A career event starting in an hour with `names` booked; their booking ids by name."""
     published = await api.published(starts_at=api.NOW + timedelta(hours=1), capacity=5)
@@ -86,7 +81,7 @@ async def test_attendance_of_a_session_in_one_commit(api: Api) -> None:
 async def test_one_refused_record_refuses_them_all(api: Api) -> None:
     published, booked = await _session_with(api, "dasha")
     api.clock.advance(timedelta(hours=2))
-    before = await _stream_length(api, published["career_event_id"])
+    before = await api.stream_length(published["career_event_id"])
     records = [
         {"booking_id": booked["dasha"], "attended": True},
         {"booking_id": str(uuid4()), "attended": True},
@@ -103,7 +98,7 @@ async def test_one_refused_record_refuses_them_all(api: Api) -> None:
 
     assert (response.status_code, response.json()["code"]) == (404, "unknown_booking")
     assert (twice.status_code, twice.json()["code"]) == (422, "invalid_request")
-    assert await _stream_length(api, published["career_event_id"]) == before
+    assert await api.stream_length(published["career_event_id"]) == before
 
 
 async def _attended(api: Api) -> tuple[dict[str, Any], dict[str, str]]:
@@ -154,7 +149,7 @@ async def test_a_mentor_gives_feedback_once_with_the_comment_sealed(api: Api) ->
 async def test_only_a_mentor_of_the_career_event_gives_feedback(api: Api) -> None:
     published, booked = await _attended(api)
     url = f"{api.EVENTS}/{published['career_event_id']}/feedback"
-    before = await _stream_length(api, published["career_event_id"])
+    before = await api.stream_length(published["career_event_id"])
 
     other_mentor = await api.client.post(
         url, headers=api.mentor(api.OTHER_MENTOR), json=_feedback(booked["dasha"])
@@ -177,4 +172,4 @@ async def test_only_a_mentor_of_the_career_event_gives_feedback(api: Api) -> Non
     assert (organiser.status_code, organiser.json()["code"]) == (403, "forbidden")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_booking")
     assert (skill_twice.status_code, skill_twice.json()["code"]) == (422, "invalid_request")
-    assert await _stream_length(api, published["career_event_id"]) == before
+    assert await api.stream_length(published["career_event_id"]) == before

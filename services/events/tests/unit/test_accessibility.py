@@ -163,3 +163,15 @@ async def test_a_promotion_skips_a_waiting_pupil_whose_consent_ended(world: Worl
     await world.service.cancel_booking(world.as_pupil(holder), event_id, bookings[holder])
     state = await world.service.transactor.attempt().state(career_event_of(event_id))
     assert [b.participant_id for b in state.sessions[session].booked] == [next_]
+
+
+async def test_a_promotion_skips_a_waiting_pupil_now_in_another_grade(world: World) -> None:
+    event_id, session = await publish(world, ())
+    holder, moved_on, next_ = (world.enrol(uuid4()) for _ in "abc")
+    bookings = {p: uuid4() for p in (holder, moved_on, next_)}
+    for pupil in (holder, moved_on, next_):
+        await world.service.book(world.as_pupil(pupil), event_id, session, pupil, bookings[pupil])
+    world.enrol(moved_on, grade=12)  # the career event is for grades 6–11
+    await world.service.cancel_booking(world.as_pupil(holder), event_id, bookings[holder])
+    state = await world.service.transactor.attempt().state(career_event_of(event_id))
+    assert [b.participant_id for b in state.sessions[session].booked] == [next_]

@@ -249,9 +249,10 @@ async def test_the_roster_for_the_check_in(world: World) -> None:
     ]
     assert seen.accessibility == (NeedCount(STEP_FREE, 1), NeedCount(QUIET, 2))
     trail = [json.loads(e.data) for e in (await world.service.store.read_all())[before:]]
+    shown = ("accessibility_needs", "full_name", "school")
     assert {(r["subject"], r["purpose"], tuple(r["fields"])) for r in trail} == {
-        (str(pupils[0]), "career_event_roster", ("accessibility_needs", "full_name")),
-        (str(pupils[1]), "career_event_roster", ("accessibility_needs", "full_name")),
+        (str(pupils[0]), "career_event_roster", shown),
+        (str(pupils[1]), "career_event_roster", shown),
     }
     assert (await world.service.roster(world.as_mentor(), event_id)) == roster
 
@@ -260,8 +261,11 @@ async def test_an_erased_pupils_name_is_gone_from_the_roster(world: World) -> No
     event_id, _session, [(pupil, _)] = await published_with_bookings(world, 1)
     await world.name(pupil, "Иванова", "Мария")
     await FieldCipher(world.keystore).erase(str(pupil))
+    before = len(await world.service.store.read_all())
     [seen] = (await world.service.roster(world.as_organiser(), event_id)).sessions
     assert [p.display_name for p in seen.pupils] == [None]
+    [record] = [json.loads(e.data) for e in (await world.service.store.read_all())[before:]]
+    assert (record["subject"], record["fields"]) == (str(pupil), ["school"])
 
 
 @pytest.mark.parametrize("role", ["stranger", "other_mentor", "pupil", "coordinator"])

@@ -25,6 +25,21 @@ def may_book_for(principal: Principal, pupil: Pupil) -> bool:
     return principal.school_id == str(pupil.school_id)
 
 
+def may_ask_for(principal: Principal, pupil: Pupil) -> bool:
+    """Who may ask what suits a pupil: the pupil, a guardian of theirs, their school's
+    registrar or navigator."""
+    pid = str(pupil.participant_id)
+    match principal.role:
+        case Role.PUPIL:
+            return principal.participant_id == pid
+        case Role.GUARDIAN:
+            return pid in principal.children
+        case Role.REGISTRAR | Role.NAVIGATOR:
+            return principal.school_id == str(pupil.school_id)
+        case _:
+            return False
+
+
 def in_region(principal: Principal, region_id: UUID) -> bool:
     """A coordinator publishes in their region; an organiser at their venue (any region)."""
     return principal.role is not Role.COORDINATOR or principal.region_id == str(region_id)

@@ -5,8 +5,8 @@ A booking reads the career event and the participant's seats and, when it gets a
 session's capacity and the participant's season maximum and no-overlap are exact under any
 concurrency (a faster writer makes the commit fail and the decision is taken again). A released
 seat is given, in the same commit, to the first waiting participant still able to take it: a
-verified consent covering career events, within their season's maximum, not overlapping, their
-accessibility needs accommodated.
+verified consent covering career events, still of the region and grades, their accessibility
+needs accommodated, within their season's maximum, not overlapping.
 
 The pupil's accessibility needs are opened (and the access audited) only while a consent covers
 `health_data` (`accessibility.py`); a refusal names the missing accommodations only to the pupil
@@ -142,16 +142,15 @@ class Bookings(EventsCore):
         self, ctx: CommandContext, attempt: Attempt, state: CareerEvent, waiting: Booking
     ) -> Promotion | None:
         """The hold and summary of a waiting participant able to take the released seat, else
-        None: no consent covering career events any more, needs the career event does not
-        accommodate, at their season's maximum or busy then."""
+        None: no consent covering career events any more, moved to another region or grade,
+        needs the career event does not accommodate, at their season's maximum or busy then."""
         assert state.published is not None
         pupil = await self.facts.pupil(waiting.participant_id, self.clock().date())
         if pupil is None or not pupil.consents_to(Purpose.CAREER_EVENTS):
             return None
         needs = await self._needs(ctx, pupil, PROMOTION)
-        if not needs.needs <= set(state.published.accommodates):
-            return None
         try:
+            career_event.check_suits(state.published, pupil.region_id, pupil.grade, needs.needs)
             hold = await self._hold(attempt, state, waiting)
         except DomainError:
             return None

@@ -16,7 +16,7 @@ from typing import Final
 from uuid import UUID
 
 from bilet.audit import Access
-from bilet.http.auth import Principal, Role
+from bilet_events.application import access
 from bilet_events.application.accessibility import FIELD, Needs, open_needs
 from bilet_events.application.base import EventsCore
 from bilet_events.application.errors import UnknownParticipant
@@ -25,7 +25,6 @@ from bilet_events.application.facts import (
     CatalogueEntry,
     CatalogueFilter,
     CataloguePage,
-    Pupil,
 )
 from bilet_events.application.inputs import CommandContext
 from bilet_events.application.streams import seats_of
@@ -33,21 +32,6 @@ from bilet_events.domain.errors import UnknownCareerEvent
 from bilet_events.domain.pupil_bookings import Seats
 
 SUITABLE_FOR: Final = "career_event_catalogue"
-# Who may ask what suits a pupil: the pupil, a guardian of theirs, their school's staff.
-ASKERS: Final = (Role.PUPIL, Role.GUARDIAN, Role.REGISTRAR, Role.NAVIGATOR)
-
-
-def may_ask_for(principal: Principal, pupil: Pupil) -> bool:
-    pid = str(pupil.participant_id)
-    match principal.role:
-        case Role.PUPIL:
-            return principal.participant_id == pid
-        case Role.GUARDIAN:
-            return pid in principal.children
-        case Role.REGISTRAR | Role.NAVIGATOR:
-            return principal.school_id == str(pupil.school_id)
-        case _:
-            return False
 
 
 class CatalogueQueries(EventsCore):
@@ -73,7 +57,7 @@ class CatalogueQueries(EventsCore):
         if suitable_for is None:
             return await self.listings.search(where, after=after, limit=limit)
         pupil = await self.facts.pupil(suitable_for, self.clock().date())
-        if pupil is None or pupil.erased or not may_ask_for(ctx.principal, pupil):
+        if pupil is None or pupil.erased or not access.may_ask_for(ctx.principal, pupil):
             raise UnknownParticipant()
         if (where.region_id not in (None, pupil.region_id)) or (
             where.grade not in (None, pupil.grade)

@@ -7,7 +7,8 @@ just made is on it); the schools and the sealed full names from the facts read m
 name is "Фамилия Имя", opened with the pupil's key (None once erased); the accessibility summary
 is counted from the seats' sealed needs (each opened with the pupil's health key of its
 generation; a destroyed key counts nothing) — never a diagnosis, a birth date or a СНИЛС. Every
-name and summary opened is audited (purpose `career_event_roster`).
+pupil listed is audited (purpose `career_event_roster`) with what was shown of them: their school,
+their name and needs when opened.
 """
 
 from collections import Counter
@@ -31,6 +32,7 @@ from bilet_events.domain.errors import UnknownCareerEvent
 
 PURPOSE: Final = "career_event_roster"
 FULL_NAME: Final = "full_name"
+SCHOOL: Final = "school"
 
 BOOKED: Final = "booked"
 ATTENDED: Final = "attended"
@@ -73,7 +75,7 @@ class Roster:
 class Rosters(EventsCore):
     async def roster(self, ctx: CommandContext, career_event_id: UUID) -> Roster:
         """The career event's roster (its venue's organiser and its mentors; anyone else finds
-        no such career event). Audited per pupil whose name or needs were opened."""
+        no such career event). Audited per pupil listed, before the answer."""
         state = await self.transactor.attempt().state(career_event_of(career_event_id))
         published = state.published
         if published is None or not (
@@ -83,13 +85,16 @@ class Rosters(EventsCore):
             raise UnknownCareerEvent()
         booked = [b for s in state.sessions.values() for b in s.booked]
         attendees = await self.facts.attendees([b.participant_id for b in booked])
-        opened: dict[UUID, set[str]] = {}
+        # What the answer shows of each listed pupil: their school at least, as personal data.
+        opened: dict[UUID, set[str]] = {b.participant_id: set() for b in booked}
         names = {
             b.participant_id: await self._name(attendees.get(b.participant_id)) for b in booked
         }
         for pid, name in names.items():
             if name is not None:
-                opened.setdefault(pid, set()).add(FULL_NAME)
+                opened[pid].add(FULL_NAME)
+            if pid in attendees and attendees[pid].school_id is not None:
+                opened[pid].add(SCHOOL)
         sessions = []
         for session in sorted(state.sessions.values(), key=lambda s: s.details.starts_at):
             counts = await self._need_counts(session, opened)

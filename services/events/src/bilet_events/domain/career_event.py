@@ -65,6 +65,7 @@ __all__ = [
     "Revise",
     "Session",
     "Summary",
+    "check_suits",
     "decide",
     "evolve",
     "initial",
@@ -194,18 +195,30 @@ def _session(state: CareerEvent, session_id: UUID) -> Session:
     return session
 
 
+def check_suits(
+    published: CareerEventPublished,
+    region_id: UUID,
+    grade: int,
+    needs: frozenset[AccessibilityNeed],
+) -> None:
+    """Refuse a participant the career event is not for (region, grade) or cannot accommodate
+    (raises): for a booking, and for a waiting participant before a released seat goes to
+    them."""
+    if region_id != published.region_id:
+        raise errors.NotEligible("it is offered in another region")
+    grades = published.eligible_grades
+    if not grades.lowest <= grade <= grades.highest:
+        raise errors.NotEligible(f"it is for grades {grades.lowest}–{grades.highest}")
+    if missing := needs - set(published.accommodates):
+        raise errors.NotAccessible(tuple(sorted(need.value for need in missing)))
+
+
 def _book(command: Book, state: CareerEvent) -> SeatBooked | WaitlistJoined:
     published = _open(state)
     session = _session(state, command.session_id)
     if command.now >= session.details.starts_at:
         raise errors.BookingClosed(session.details.starts_at)
-    if command.region_id != published.region_id:
-        raise errors.NotEligible("it is offered in another region")
-    grades = published.eligible_grades
-    if not grades.lowest <= command.grade <= grades.highest:
-        raise errors.NotEligible(f"it is for grades {grades.lowest}–{grades.highest}")
-    if missing := command.needs - set(published.accommodates):
-        raise errors.NotAccessible(tuple(sorted(need.value for need in missing)))
+    check_suits(published, command.region_id, command.grade, command.needs)
     existing = state.of_participant(command.participant_id)
     if existing is not None:
         raise errors.AlreadyBooked(existing.booking_id)

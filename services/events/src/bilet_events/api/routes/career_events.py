@@ -60,10 +60,7 @@ async def publish_career_event(
     career_event_id = body.career_event_id or uuid4()
     committed = await service.publish(ctx, body.published(career_event_id))
     response.headers["Location"] = f"/events/v1/career-events/{career_event_id}"
-    return CareerEventChangedResponse(
-        career_event_id=career_event_id,
-        position=answer_position(response, committed.position, career_event_id),
-    )
+    return _changed(response, career_event_id, committed.position)
 
 
 @router.put(
@@ -90,10 +87,7 @@ async def revise_career_event(
     refusal.
     """
     committed = await service.revise(ctx, body.revised(career_event_id))
-    return CareerEventChangedResponse(
-        career_event_id=career_event_id,
-        position=answer_position(response, committed.position, career_event_id),
-    )
+    return _changed(response, career_event_id, committed.position)
 
 
 @router.post(
@@ -120,10 +114,7 @@ async def cancel_career_event(
     `invalid_request` (a reason not in the list). Nothing is changed by a refusal.
     """
     committed = await service.cancel_career_event(ctx, career_event_id, body.reason)
-    return CareerEventChangedResponse(
-        career_event_id=career_event_id,
-        position=answer_position(response, committed.position, career_event_id),
-    )
+    return _changed(response, career_event_id, committed.position)
 
 
 @router.get(
@@ -225,6 +216,15 @@ async def get_career_event(
     """
     await visibility.await_header(position)
     return CareerEventModel.of(await service.career_event(ctx, career_event_id))
+
+
+def _changed(
+    response: Response, career_event_id: UUID, position: int
+) -> CareerEventChangedResponse:
+    return CareerEventChangedResponse(
+        career_event_id=career_event_id,
+        position=answer_position(response, position, career_event_id),
+    )
 
 
 def _cursor(token: str | None) -> CatalogueCursor | None:

@@ -1,0 +1,83 @@
+"""The API explains itself (handbook rule 7): `/events/docs` describes every operation, every
+schema it names is defined, every refusal status a description names is in the route's
+`responses`, and the request constraints the server enforces are in the schema."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from bilet.http.openapi_checks import undefined_schemas, undescribed_operations
+from bilet_events.api.problems import CODES
+from bilet_events.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from services.events.tests.api.conftest import Api
+
+
+def _codes(error: type[DomainError]) -> set[str]:
+    return {error.code}.union(*(_codes(sub) for sub in error.__subclasses__()))
+
+
+# The codes of the service's refusals (every class is imported with the app the fixture starts)
+# and of the frame (validation, the cursor, position tokens).
+KNOWN = _codes(DomainError) | {
+    "invalid_request",
+    "invalid_cursor",
+    "invalid_position_token",
+    "not_yet_visible",
+}
+
+
+async def _schema(api: Api) -> dict[str, Any]:
+    response = await api.client.get("/events/openapi.json")
+    assert response.status_code == 200
+    schema: dict[str, Any] = response.json()
+    return schema
+
+
+async def test_every_operation_has_a_description(api: Api) -> None:
+    schema = await _schema(api)
+    assert undescribed_operations(schema) == []
+    assert undefined_schemas(schema) == set()
+
+
+async def test_every_refusal_a_description_names_is_listed_with_its_status(api: Api) -> None:
+    schema = await _schema(api)
+    operations = [
+        operation
+        for path, item in schema["paths"].items()
+        if path.startswith("/events/v1/")
+        for operation in item.values()
+    ]
+    assert len(operations) == 10
+    checked = 0
+    for operation in operations:
+        description = operation["description"]
+        assert "**Who:**" in description
+        assert "**Refusals:**" in description
+        named = {int(s) for s in re.findall(r"\b(4\d\d) `", description)}
+        listed = {int(s) for s in operation["responses"] if s.startswith("4")}
+        assert named <= listed, (operation["operationId"], named - listed)
+        refusals = description.split("**Refusals:**")[1]
+        for chunk in re.sub(r"\([^)]*\)", "", refusals).split(";"):
+            status, *_ = chunk.split()
+            for code in re.findall(r"`([a-z_]+)`", chunk):
+                assert code in KNOWN, code
+                assert CODES.status.get(code, 422) == int(status), (code, status)
+                checked += 1
+    assert checked > 60
+
+
+async def test_the_request_constraints_are_in_the_schema(api: Api) -> None:
+    components = (await _schema(api))["components"]["schemas"]
+    publish = components["PublishCareerEventRequest"]
+    assert publish["additionalProperties"] is False
+    sessions = publish["properties"]["sessions"]
+    assert (sessions["minItems"], sessions["maxItems"]) == (1, 50)
+    assert publish["properties"]["environments"]["uniqueItems"] is True
+    assert components["SessionRequest"]["properties"]["capacity"]["maximum"] == 1000
+    attendance = components["AttendanceRequest"]["properties"]["records"]
+    assert (attendance["minItems"], attendance["maxItems"]) == (1, 1000)
+    comment = components["FeedbackRequest"]["properties"]["comment"]
+    assert any(option.get("maxLength") == 1000 for option in comment["anyOf"])
