@@ -17,8 +17,9 @@ enterprise) offer six career events in several environments, each in two session
 
 Every id is derived (uuid5), so the banner of `bvb run` prints the organiser's and the mentor's
 tokens before the server starts, and loading again adds nothing: a career event is published
-once, a pupil with seats is not booked again, and attendance and feedback are given only where
-none is recorded. It runs in the background of the start (`app.state.demo`).
+once; the history's pupils are asked until its attendance is taken (a pupil with seats not
+again), never after; attendance and feedback are given only where none is recorded. It runs in
+the background of the start (`app.state.demo`).
 """
 
 import logging
@@ -178,6 +179,22 @@ async def load_history(service: EventsService, clock: HistoryClock) -> None:
     clock.now = HISTORY_BOOKED_AT
     await publish_all(service, events)
     ledgers = {e.career_event_id: await Ledger.of(service, e.career_event_id) for e in events}
+    # Attendance is taken once every pupil had their try: then nobody is asked again (a pupil
+    # refused for their needs would have them read, and audited, at every start).
+    booked = 0
+    if not any(ledger.recorded for ledger in ledgers.values()):
+        booked = await _book_history(service, events, ledgers)
+    given = 0
+    for event in events:
+        given += await _attend_and_give_feedback(service, clock, event)
+    _log.info("loaded the 2019 demo career events: %d booked, %d feedback given", booked, given)
+
+
+async def _book_history(
+    service: EventsService, events: list[CareerEventPublished], ledgers: dict[UUID, Ledger]
+) -> int:
+    """Each demo pupil without a seat books one career event (three in ten two), in an order
+    drawn for them, a session with seats left; returns how many seats were booked."""
     seated = {
         participant for ledger in ledgers.values() for participant, _ in ledger.seats.values()
     }
@@ -202,10 +219,7 @@ async def load_history(service: EventsService, clock: HistoryClock) -> None:
                 )
                 wanted -= 1
                 booked += 1
-    given = 0
-    for event in events:
-        given += await _attend_and_give_feedback(service, clock, event)
-    _log.info("loaded the 2019 demo career events: %d booked, %d feedback given", booked, given)
+    return booked
 
 
 async def _book(

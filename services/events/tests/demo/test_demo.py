@@ -4,6 +4,7 @@ career events in the future with a few seats taken, the printed organiser and me
 roster, and a second load adding nothing."""
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -17,12 +18,14 @@ from bilet.contracts.catalogue.events import (
     MentorFeedbackGiven,
     SeatBooked,
 )
+from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.http.auth import Principal, Role
 from bilet_events import demo, demo_offers
 from bilet_events.application.eventlog import EVENT_LOG
 from bilet_events.application.facts import Pupil
 from bilet_events.application.inputs import CommandContext
+from bilet_events.application.roster import NeedCount
 from bilet_events.domain import career_event
 from bilet_events.domain.errors import DomainError
 from bilet_events.testing import World
@@ -70,11 +73,43 @@ async def stream_events(world: World, event: CareerEventPublished) -> list[objec
     return list(stream.events)
 
 
+# Pupils whose consent covers health data too, with the needs identity stated: the first of
+# СОШ № 5 needs step-free access (this week's first college session takes them); the second of
+# СОШ № 3 needs a sign language interpreter and a hearing loop, which no demo career event
+# provides both of.
+STEP_FREE = demo_offers.demo_pupils()[demo_offers.SCHOOLS[0][1]][0]
+SIGNING = demo_offers.demo_pupils()[1][0]
+
+
 @pytest.fixture
 async def loaded() -> tuple[World, set[UUID]]:
     world, consenting = demo_world()
+    for pupil, needs in (
+        (STEP_FREE, (AccessibilityNeed.STEP_FREE_ACCESS,)),
+        (SIGNING, (AccessibilityNeed.SIGN_LANGUAGE_INTERPRETER, AccessibilityNeed.HEARING_LOOP)),
+    ):
+        facts = world.facts.pupils[pupil]
+        world.facts.pupils[pupil] = replace(facts, purposes=facts.purposes | {Purpose.HEALTH_DATA})
+        await world.state_needs(pupil, needs)
     await load(world)
     return world, consenting
+
+
+async def test_the_history_books_pupils_only_where_their_needs_are_accommodated(
+    loaded: tuple[World, set[UUID]],
+) -> None:
+    world, _ = loaded
+    seats: dict[UUID, set[UUID]] = {STEP_FREE: set(), SIGNING: set()}
+    for event in demo_offers.history():
+        for fact in await stream_events(world, event):
+            if isinstance(fact, SeatBooked) and fact.participant_id in seats:
+                seats[fact.participant_id].add(event.career_event_id)
+                assert fact.accessibility_needs is not None, "the summary, sealed"
+    assert seats[SIGNING] == set(), "no demo career event provides both"
+    assert seats[STEP_FREE], "refused where not accommodated, booked where it is"
+    for event in demo_offers.history():
+        if event.career_event_id in seats[STEP_FREE]:
+            assert AccessibilityNeed.STEP_FREE_ACCESS in event.accommodates
 
 
 async def test_most_consenting_pupils_attended_a_2019_career_event_with_feedback(
@@ -148,6 +183,10 @@ async def test_the_printed_organiser_and_mentor_see_the_roster_others_do_not(
     for ctx in (college, World.as_mentor(demo_offers.DEMO_MENTOR)):
         roster = await world.service.roster(ctx, first.career_event_id)
         assert len(roster.sessions[0].pupils) == demo_offers.WEEK_PREBOOKED
+        assert STEP_FREE in {pupil.participant_id for pupil in roster.sessions[0].pupils}
+        assert roster.sessions[0].accessibility == (
+            NeedCount(AccessibilityNeed.STEP_FREE_ACCESS, 1),
+        )
     technopark = CommandContext(
         Principal("other", Role.ORGANISER, venue_id=str(demo_offers.TECHNOPARK))
     )
