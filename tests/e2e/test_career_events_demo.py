@@ -5,6 +5,7 @@ the pupils' names, another venue's organiser does not, the printed pupil books a
 2019 history (attended career events with mentor feedback) is in most demo portfolios."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from bilet.http.devkeys import ensure_development_keys
 from bilet.http.service import token_verifier_from
 from bilet.settings import PlatformSettings
 from bilet_events import demo_offers
-from bilet_host.cli import demo_tokens, demo_tokens_banner
+from bilet_host.cli import demo_tokens, demo_tokens_banner, main
 from bilet_host.embedded import EmbeddedHost
 from bilet_host.testing import running_demo
 from bilet_identity import demo as identity_demo
@@ -90,7 +91,7 @@ def test_bvb_run_prints_the_organiser_and_mentor_tokens(tmp_path: Path) -> None:
 
 
 async def test_the_printed_organiser_and_mentor_see_the_colleges_roster(
-    demo: tuple[httpx.AsyncClient, dict[Role, dict[str, str]]],
+    demo: tuple[httpx.AsyncClient, dict[Role, dict[str, str]]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     client, tokens = demo
     week = demo_offers.this_week(identity_today())
@@ -104,6 +105,15 @@ async def test_the_printed_organiser_and_mentor_see_the_colleges_roster(
         assert len(pupils) == demo_offers.WEEK_PREBOOKED
         assert all(pupil["display_name"] for pupil in pupils), "names for the check-in"
         assert all(pupil["school_name"] == "МБОУ «СОШ № 5»" for pupil in pupils)
+    # Each pupil the organiser saw is in the audit trail `bvb audit who-read` answers from.
+    capsys.readouterr()
+    arguments = ["audit", "who-read", "--actor", "demo-organiser", "--json"]
+    assert await asyncio.to_thread(main, arguments) == 0
+    *reads, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "events" in summary["services"]
+    assert {read["subject"] for read in reads if read["service"] == "events"} == {
+        pupil["participant_id"] for pupil in pupils
+    }
     # The technopark's roster is not the college organiser's to see.
     other = f"/events/v1/career-events/{week[2].career_event_id}/roster"
     refused = await client.get(other, headers=tokens[Role.ORGANISER])
