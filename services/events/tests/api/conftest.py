@@ -273,8 +273,16 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, clock: Clock) -> AsyncIterator[Api]:
-    settings = EventsSettings(var_dir=tmp_path / "var")
+def notice_hours() -> int:
+    """Until how many hours before the start a booking may be given up (the default)."""
+    return 24
+
+
+@pytest.fixture
+async def api(tmp_path: Path, clock: Clock, notice_hours: int) -> AsyncIterator[Api]:
+    settings = EventsSettings(
+        var_dir=tmp_path / "var", events_cancellation_notice_hours=notice_hours
+    )
     pupils = {name: uuid4() for name in PUPILS}
     heads = await seed(settings, pupils)
     app = create_app(settings, clock=clock)

@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+import pytest
+
 from bilet.http.consistency import POSITION_HEADER
 
 if TYPE_CHECKING:
@@ -182,3 +184,14 @@ async def test_a_started_session_is_closed_for_booking(api: Api) -> None:
     response = await api.book(published, "misha")
 
     assert (response.status_code, response.json()["code"]) == (409, "booking_closed")
+
+
+@pytest.mark.parametrize("notice_hours", [6])
+async def test_the_notice_is_configured(api: Api) -> None:
+    published = await api.published(starts_at=api.NOW + timedelta(hours=12))
+    seat = await api.booked(published, "misha")
+    url = f"{api.EVENTS}/{published['career_event_id']}/bookings/{seat}"
+
+    response = await api.client.delete(url, headers=api.pupil("misha"))
+
+    assert response.status_code == 200, response.text  # 12 hours before: within 24, not 6

@@ -69,6 +69,10 @@ async def test_every_refusal_a_description_names_is_listed_with_its_status(api: 
     assert checked > 60
 
 
+def test_every_code_given_a_status_is_a_code_the_service_answers() -> None:
+    assert set(CODES.status) <= KNOWN
+
+
 async def test_the_request_constraints_are_in_the_schema(api: Api) -> None:
     components = (await _schema(api))["components"]["schemas"]
     publish = components["PublishCareerEventRequest"]

@@ -31,7 +31,6 @@ CODES: Final = ProblemCodes(
         "feedback_given": 409,
         "version_conflict": 409,
         "not_yet_visible": 409,
-        "participant_erased": 410,
         "invalid_cursor": 400,
         "invalid_position_token": 400,
         # Everything else a rule refuses is 422 (`not_eligible`, `not_accessible`,

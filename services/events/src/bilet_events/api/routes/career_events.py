@@ -13,8 +13,6 @@ from bilet.http.problems import Problem
 from bilet_events.api.models import (
     CancelCareerEventRequest,
     CareerEventChangedResponse,
-    CareerEventModel,
-    CataloguePageModel,
     PublishCareerEventRequest,
     ReviseCareerEventRequest,
 )
@@ -26,6 +24,7 @@ from bilet_events.api.routes.common import (
     Visibility,
     answer_position,
 )
+from bilet_events.api.views import CareerEventModel, CataloguePageModel
 from bilet_events.application.facts import CatalogueCursor, CatalogueFilter
 
 router = APIRouter(prefix="/v1/career-events", tags=["career events"])

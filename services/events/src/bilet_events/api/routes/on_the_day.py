@@ -9,15 +9,11 @@ from bilet_events.api.models import (
     AttendanceResponse,
     FeedbackRequest,
     FeedbackResponse,
-    NeedCountModel,
-    RosterModel,
-    RosterPupilModel,
-    RosterSessionModel,
 )
 from bilet_events.api.problems import problems
 from bilet_events.api.routes.common import Context, Service, answer_position
+from bilet_events.api.views import RosterModel
 from bilet_events.application.inputs import AttendanceRecord, FeedbackInput
-from bilet_events.application.roster import Roster
 
 router = APIRouter(prefix="/v1/career-events/{career_event_id}", tags=["on the day"])
 
@@ -41,7 +37,7 @@ async def career_event_roster(career_event_id: UUID, service: Service, ctx: Cont
     **Refusals:** 403 `forbidden` (any other role); 404 `unknown_career_event` (unknown, or not
     the caller's: another venue's organiser or a mentor of other career events learns nothing).
     """
-    return _roster(await service.roster(ctx, career_event_id))
+    return RosterModel.of(await service.roster(ctx, career_event_id))
 
 
 @router.post(
@@ -120,35 +116,4 @@ async def give_feedback(
         feedback_id=feedback.feedback_id,
         booking_id=feedback.booking_id,
         position=answer_position(response, committed.position, career_event_id),
-    )
-
-
-def _roster(roster: Roster) -> RosterModel:
-    return RosterModel(
-        career_event_id=roster.career_event_id,
-        sessions=[
-            RosterSessionModel(
-                session_id=session.session_id,
-                starts_at=session.starts_at,
-                ends_at=session.ends_at,
-                capacity=session.capacity,
-                waiting=session.waiting,
-                pupils=[
-                    RosterPupilModel(
-                        booking_id=pupil.booking_id,
-                        participant_id=pupil.participant_id,
-                        display_name=pupil.display_name,
-                        school_id=pupil.school_id,
-                        school_name=pupil.school_name,
-                        attendance=pupil.attendance,
-                    )
-                    for pupil in session.pupils
-                ],
-                accessibility=[
-                    NeedCountModel(need=count.need, pupils=count.pupils)
-                    for count in session.accessibility
-                ],
-            )
-            for session in roster.sessions
-        ],
     )
