@@ -48,10 +48,10 @@ COMPONENTS = (
 )
 # The services whose read model a projection worker (`python -m bilet_<service>.worker`) feeds
 # from Kafka: in base, in every environment.
-WORKER_SERVICES = ("consent", "diagnostics", "identity", "portfolio")
+WORKER_SERVICES = ("consent", "diagnostics", "events", "identity", "portfolio")
 # The APIs that seal and open personal fields: the only processes with the master key and the
 # suite's one key store (bilet.stores.open_key_store).
-KEY_HOLDERS = ("identity", "consent", "portfolio")
+KEY_HOLDERS = ("identity", "consent", "events", "portfolio")
 OVERLAYS = ("staging", "production")
 BUILD_SECONDS = 900
 
@@ -235,6 +235,7 @@ def test_every_environment_runs_the_projection_workers(k8s_tools: K8sTools, over
     assert replicas == {
         "consent": 1,
         "diagnostics": 1,
+        "events": 1,
         "identity": 1,
         "portfolio": 2 if overlay == "production" else 1,
     }
@@ -248,7 +249,7 @@ def test_every_environment_runs_the_projection_workers(k8s_tools: K8sTools, over
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_identity_consent_and_portfolio_hold_the_keys(
+def test_only_identity_consent_events_and_portfolio_hold_the_keys(
     k8s_tools: K8sTools, overlay: str
 ) -> None:
     deployments = _deployments(k8s_tools.render(K8S / "overlays" / overlay))
@@ -611,12 +612,12 @@ STRUCTURAL_BREAKAGES = [
         id="master-key-to-a-relay",
     ),
     pytest.param(
-        _add_env("events", "WRAPPING", **MASTER_KEY),
-        "env WRAPPING comes from Secret bilet-master-key, which events api must not hold",
+        _add_env("recommender", "WRAPPING", **MASTER_KEY),
+        "env WRAPPING comes from Secret bilet-master-key, which recommender api must not hold",
         id="master-key-renamed",
     ),
     pytest.param(
-        _mount_master_key("events"),
+        _mount_master_key("recommender"),
         'volume "keys" mounts Secret bilet-master-key',
         id="master-key-as-volume",
     ),

@@ -68,7 +68,7 @@ var requiredEnv = map[string][]string{
 // other process (the other APIs, the workers, which keep sealed envelopes only, and the relays)
 // must not, so that a compromise of one of those reads no personal data.
 var (
-	keyHolders = []string{"identity", "consent", "portfolio"}
+	keyHolders = []string{"identity", "consent", "events", "portfolio"}
 	keyEnv     = []string{"BVB_MASTER_KEY", "BVB_KEY_STORE_URL"}
 	// The Secrets behind them: a variable renamed or a Secret mounted as a volume is caught too.
 	keySecrets = []string{"bilet-master-key", "bilet-keys-database"}

@@ -3,11 +3,12 @@
     bvb audit who-read --actor ACCOUNT   [--since 24h] [--until WHEN] [--access read] [--json]
     bvb audit who-read --subject PUPIL   [--since 7d]  ...
 
-Opens the store of every service that audits (identity, consent, portfolio) from the settings
-the services themselves use (`BVB_*`: the SQLite files under var/, or their PostgreSQL schemas),
-only reads them, and prints a table or JSON lines, oldest first, then a count. The trail holds
-ids only, so nothing printed is personal data. WHEN is a duration back from now (`90m`, `24h`,
-`7d`, `2w`) or an ISO date or time (`2026-12-05`, `2026-12-05T10:00+03:00`; UTC when no offset).
+Opens the store of every service that audits (identity, consent, events, portfolio) from the
+settings the services themselves use (`BVB_*`: the SQLite files under var/, or their PostgreSQL
+schemas), only reads them, and prints a table or JSON lines, oldest first, then a count. The
+trail holds ids only, so nothing printed is personal data. WHEN is a duration back from now
+(`90m`, `24h`, `7d`, `2w`) or an ISO date or time (`2026-12-05`, `2026-12-05T10:00+03:00`; UTC
+when no offset).
 """
 
 import argparse
@@ -30,6 +31,8 @@ from bilet.settings import PlatformSettings
 from bilet.stores import StoreSettingsError
 from bilet_consent.adapters.stores import open_event_store as open_consent_store
 from bilet_consent.settings import ConsentSettings
+from bilet_events.adapters.stores import open_event_store as open_events_store
+from bilet_events.settings import EventsSettings
 from bilet_identity.adapters.stores import open_event_store as open_identity_store
 from bilet_identity.settings import IdentitySettings
 from bilet_portfolio.adapters.stores import open_audit_store as open_portfolio_store
@@ -118,9 +121,11 @@ class Trail:
 
 def auditing_trails() -> list[Trail]:
     identity, consent, portfolio = IdentitySettings(), ConsentSettings(), PortfolioSettings()
+    events = EventsSettings()  # rosters, and the needs a booking opens (issue #14)
     return [
         Trail("identity", identity, lambda: open_identity_store(identity)),
         Trail("consent", consent, lambda: open_consent_store(consent)),
+        Trail("events", events, lambda: open_events_store(events)),
         Trail("portfolio", portfolio, lambda: open_portfolio_store(portfolio)),
     ]
 

@@ -18,6 +18,7 @@ from bilet.logs import logging_config
 from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
 from bilet_consent import demo as consent_demo
+from bilet_events import demo_offers as events_demo
 from bilet_host import analytics_cli, audit_cli
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 from bilet_identity import demo
@@ -32,29 +33,54 @@ def _banner(host: EmbeddedHost, base_url: str) -> str:
     return "\n".join(lines)
 
 
-def _demo_tokens(settings: PlatformSettings) -> str:
-    """A ready bearer token per role, scoped to the demo data (Leningrad oblast 2019)."""
-    signer = ensure_development_keys(settings.var_dir)
-    lines = [
-        "Demo data: Leningrad oblast 2019 (Лужский район: МОУ «СОШ № 3», МБОУ «СОШ № 5»).",
-        "Development tokens (12 h; `bvb dev-token` mints more), send as `Authorization: Bearer …`:",
-    ]
-    width = max(len(role.value) for role in Role)
+def demo_token_claims() -> list[tuple[Role, str, dict[str, str | list[str]]]]:
+    """Per role, the subject and scopes of the token `bvb run` prints for the demo data."""
+    claims = []
     for role, scopes in demo.token_scopes():
         subject = f"demo-{role.value}"
         if role is Role.GUARDIAN:
             # The parent whose consents the consent service's demo data holds (two children).
             scopes = {**scopes, **consent_demo.DEMO_GUARDIAN.token_claims()}
             subject = str(consent_demo.DEMO_GUARDIAN.guardian_id)
+        elif role is Role.ORGANISER:
+            # The career events service's demo college: its career events and their rosters.
+            scopes = {**scopes, "venue": str(events_demo.DEMO_COLLEGE)}
+        elif role is Role.MENTOR:
+            # The mentor of the demo college's career events (roster, attendance, feedback).
+            subject = str(events_demo.DEMO_MENTOR)
+        claims.append((role, subject, scopes))
+    return claims
+
+
+def demo_tokens(settings: PlatformSettings) -> dict[Role, str]:
+    """A ready bearer token per role, scoped to the demo data, signed by the development key
+    under `settings.var_dir`."""
+    signer = ensure_development_keys(settings.var_dir)
+    tokens = {}
+    for role, subject, scopes in demo_token_claims():
         children = scopes.get("children")
-        token = signer.mint(
+        tokens[role] = signer.mint(
             role,
             subject=subject,
             school=_scope(scopes, "school"),
             region=_scope(scopes, "region"),
             participant=_scope(scopes, "participant"),
             children=list(children) if isinstance(children, list) else None,
+            venue=_scope(scopes, "venue"),
         )
+    return tokens
+
+
+def demo_tokens_banner(settings: PlatformSettings) -> str:
+    """A ready bearer token per role, scoped to the demo data (Leningrad oblast 2019)."""
+    lines = [
+        "Demo data: Leningrad oblast 2019 (Лужский район: МОУ «СОШ № 3», МБОУ «СОШ № 5»).",
+        "Career events: the Luga college's, technopark's and farm's, this week and in 2019;",
+        "the organiser token is the college's, the mentor token its career events' mentor.",
+        "Development tokens (12 h; `bvb dev-token` mints more), send as `Authorization: Bearer …`:",
+    ]
+    width = max(len(role.value) for role in Role)
+    for role, token in demo_tokens(settings).items():
         lines.append(f"  {role.value:<{width}}  {token}")
     lines.append("")
     return "\n".join(lines)
@@ -73,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     host = create_embedded_host()
     print(_banner(host, f"http://{bind_host}:{port}"), flush=True)
     if settings.environment is Environment.DEVELOPMENT:
-        print(_demo_tokens(settings), flush=True)
+        print(demo_tokens_banner(settings), flush=True)
     # The same JSON lines as every service's own process (bilet.http.serve): uvicorn's loggers
     # and the services' through bilet.logs, uvicorn's access line replaced by the services'; the
     # same deadlines for slow clients' headers (bilet.http.deadlines).
