@@ -187,6 +187,18 @@ async def test_the_catalogue_filters(api: Api) -> None:
     assert await _ids(api, {"grade": 5}) == []
 
 
+async def test_the_catalogue_shows_upcoming_sessions_unless_asked_for_earlier_ones(
+    api: Api,
+) -> None:
+    soon = await api.published(starts_at=api.NOW + timedelta(days=2))
+    later = await api.published(starts_at=api.NOW + timedelta(days=30))
+    api.clock.advance(timedelta(days=5))  # `soon` has taken place
+
+    assert await _ids(api, {}) == [later["career_event_id"]]
+    since_then = {"starts_from": api.NOW.isoformat()}
+    assert await _ids(api, since_then) == [soon["career_event_id"], later["career_event_id"]]
+
+
 async def test_the_catalogue_pages_with_a_cursor(api: Api) -> None:
     published = [await api.published(starts_at=api.NOW + timedelta(days=10 + n)) for n in range(3)]
     first = await api.client.get(api.EVENTS, headers=api.pupil("dasha"), params={"limit": 2})

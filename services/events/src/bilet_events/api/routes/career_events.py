@@ -131,7 +131,11 @@ async def list_career_events(
     environment: Environment | None = None,
     grade: Annotated[int | None, Query(ge=1, le=11)] = None,
     starts_from: Annotated[
-        AwareDatetime | None, Query(description="A session starting at or after this moment.")
+        AwareDatetime | None,
+        Query(
+            description="A session starting at or after this moment; by default now (the "
+            "upcoming sessions): pass an earlier moment to see past ones."
+        ),
     ] = None,
     starts_before: Annotated[
         AwareDatetime | None, Query(description="A session starting before this moment.")
@@ -179,7 +183,7 @@ async def list_career_events(
         municipality=municipality,
         environment=environment,
         grade=grade,
-        starts_from=starts_from,
+        starts_from=starts_from if starts_from is not None else service.clock(),
         starts_before=starts_before,
         format=format,
         min_seats_left=min_seats_left,
