@@ -17,6 +17,7 @@ from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import ensure_development_keys
 from bilet.settings import PlatformSettings
+from bilet_consent import demo as consent_demo
 from bilet_consent.demo import DEMO_GUARDIAN
 from bilet_diagnostics import demo as diagnostics_demo
 from bilet_host.embedded import create_embedded_host
@@ -110,6 +111,22 @@ def test_the_demo_knows_identitys_pupils() -> None:
         for number in range(1, school.pupils + 1)
     }
     assert [s for s, _ in diagnostics_demo.SCHOOLS] == [s.school_id for s in identity_demo.SCHOOLS]
+
+
+def test_the_consent_demo_gives_health_data_for_exactly_identitys_pupils_with_limitations() -> None:
+    limited = {
+        (identity_demo.participant_id(school, number), school.school_id)
+        for school in identity_demo.SCHOOLS
+        for number, (_, pupil) in enumerate(identity_demo.pupils(school), start=1)
+        if pupil.has_health_limitations
+    }
+    assert limited
+    for school in identity_demo.SCHOOLS:
+        for number in range(1, school.pupils + 1):
+            pid = identity_demo.participant_id(school, number)
+            assert consent_demo.has_health_limitations(pid, school.school_id) == (
+                (pid, school.school_id) in limited
+            )
 
 
 async def test_most_demo_pupils_have_results_and_the_printed_pupil_tests_today(

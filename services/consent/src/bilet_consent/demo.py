@@ -37,6 +37,20 @@ FIRST_PUPIL: Final = UUID("7ecea79b-89ca-5a35-b863-9916348ac15b")
 SECOND_PUPIL: Final = UUID("289ea047-0d51-5fed-9827-b1883f240bc7")
 FORM_VERSION: Final = "2019-1"
 PENDING: Final = 5
+# Identity's demo derives its pupils' ids from this namespace (`participant:<school>:<number>`)
+# and gives the pupils numbered 7, 36, 65, … of each school health limitations and the
+# accessibility needs that follow: their guardians are the ones who consent to health data, so
+# the demo shows needs acted on (identity's health fields, career events' accessibility).
+IDENTITY_DEMO_NAMESPACE: Final = UUID("2c6f0d52-7b1e-5a8e-b3c4-9d0e1f2a3b4c")
+_LARGEST_DEMO_SCHOOL: Final = 1000
+
+
+def has_health_limitations(participant_id: UUID, school_id: UUID) -> bool:
+    """Whether identity's demo gave this pupil health limitations (its numbering, rebuilt)."""
+    return any(
+        participant_id == uuid.uuid5(IDENTITY_DEMO_NAMESPACE, f"participant:{school_id}:{n}")
+        for n in range(7, _LARGEST_DEMO_SCHOOL, 29)
+    )
 
 
 @dataclass(frozen=True)
@@ -160,7 +174,7 @@ async def load_demo_data(service: ConsentService) -> int:
             if participant_id in DEMO_GUARDIAN.participant_ids
             else uuid.uuid5(DEMO_NAMESPACE, f"guardian:{participant_id}")
         )
-        health = number % 29 == 7  # a few give health data for accessibility too
+        health = has_health_limitations(participant_id, facts.school_id)
         # every third allows pseudonymised analytics: an export of the demo has a population
         analytics = number % 3 == 0
         purposes = (
