@@ -15,6 +15,7 @@ CODES: Final = ProblemCodes(
         "forbidden": 403,
         "unknown_participant": 404,
         "unknown_region": 404,
+        "school_not_found": 404,
         "duplicate_participant": 409,
         "duplicate_needs_review": 409,
         "version_conflict": 409,

@@ -1,5 +1,5 @@
 """What every group of identity's use cases stands on: the store, the key-sealed fields, the audit
-trail, the keyed hashes, the catalogue view, the consents in force and the command path
+trail, the keyed hashes, the catalogue and roster views, the consents in force and the command path
 (`Transactor`)."""
 
 from collections.abc import Callable
@@ -16,6 +16,7 @@ from bilet_identity.application.consent_state import ConsentStates
 from bilet_identity.application.errors import VersionConflict
 from bilet_identity.application.eventlog import EVENT_LOG
 from bilet_identity.application.pseudonyms import Pseudonymiser
+from bilet_identity.application.roster import RosterView
 from bilet_identity.domain.errors import UnknownParticipant
 from bilet_identity.domain.participant import Participant
 
@@ -40,6 +41,7 @@ class IdentityCore:
         # withheld from everyone (docs/adr/0019).
         self.consents = consents
         self.catalogue = CatalogueView(store)
+        self.roster = RosterView(store)
         self.transactor = Transactor(store, cipher, EVENT_LOG, VersionConflict)
 
     async def _existing(self, attempt: Attempt, participant_id: UUID) -> Participant:

@@ -128,6 +128,12 @@ class ParticipantLife(Registration):
                 snils=snils or current.snils,
             )
             await self._moved_reservation(attempt, ctx, state, profile, corrected)
+            if profile is not None and full_name is not None:
+                # The surname's blind index follows a corrected surname (docs/adr/0041).
+                index = profiles.IndexSurname(
+                    participant_id, self.pseudonyms.surname_prefix_keys(full_name.last_name)
+                )
+                attempt.append(profiles.stream_id(participant_id), profiles.decide(index, profile))
             given = zip(
                 PERSONAL_READ,
                 (full_name, correction.birth_date, snils, health, correction.accessibility_needs),

@@ -309,7 +309,12 @@ class Registration(IdentityCore):
         )
         recorded = profiles.decide(
             profiles.RecordProfile(
-                participant_id, key, residence_id, pupil.citizenship, pupil.home_schooled
+                participant_id,
+                key,
+                residence_id,
+                pupil.citizenship,
+                pupil.home_schooled,
+                self.pseudonyms.surname_prefix_keys(details.full_name.last_name),
             ),
             profiles.initial,
         )

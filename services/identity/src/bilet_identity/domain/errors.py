@@ -93,6 +93,15 @@ class UnknownSchool(DomainError):
         super().__init__("No such school is registered.")
 
 
+class SchoolNotFound(DomainError):
+    """A school named in the path is not registered (in a body it is `unknown_school`, 422)."""
+
+    code = "school_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such school is registered.")
+
+
 class UnknownRegion(DomainError):
     code = "unknown_region"
 

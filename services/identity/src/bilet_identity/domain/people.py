@@ -179,17 +179,27 @@ class PersonalDetails:
         return "PersonalDetails(<hidden>)"
 
 
+def fold_name(text: str | None) -> str:
+    """A name part in the form two spellings of one name agree on: case, «ё» and spacing do not
+    tell two children apart (nor two searches for them)."""
+    return _clean(text or "").casefold().replace("ё", "е").replace("’", "'")
+
+
 def person_key_material(full_name: FullName, birth_date: date) -> str:
-    """Name and birth date in the form two registrations of one child agree on: case, «ё» and
-    spacing do not tell two children apart. The application hashes it with a secret key."""
-
-    def fold(text: str | None) -> str:
-        return _clean(text or "").casefold().replace("ё", "е").replace("’", "'")
-
+    """Name and birth date in the form two registrations of one child agree on. The application
+    hashes it with a secret key."""
     parts = (
-        fold(full_name.last_name),
-        fold(full_name.first_name),
-        fold(full_name.patronymic),
+        fold_name(full_name.last_name),
+        fold_name(full_name.first_name),
+        fold_name(full_name.patronymic),
         birth_date.isoformat(),
     )
     return "\x1f".join(parts)
+
+
+def surname_prefixes(last_name: str) -> tuple[str, ...]:
+    """Every prefix of the folded surname, the shortest first: what a search by surname prefix
+    may ask for («Ив», «Иванов»). The application hashes each with a secret key (a blind index,
+    docs/adr/0041); the plaintext is kept nowhere."""
+    folded = fold_name(last_name)
+    return tuple(folded[:length] for length in range(1, len(folded) + 1))

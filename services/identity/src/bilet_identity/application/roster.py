@@ -1,0 +1,102 @@
+"""The pupils of each school, as their registrar and navigators browse them: where each
+participant is now (school, grade, season), in the order they were registered, and the blind
+index of their surname (docs/adr/0041).
+
+A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
+order with the participant decider's own `evolve`, caught up before every query (one indexed read
+when nothing is new), so a registrar sees the pupil they registered a moment ago. It holds ids,
+grades and keyed hashes only: no name, no birth date. The names a page shows are opened from the
+participant's events for that page alone.
+
+An erased participant's profile (and with it the surname's index) is purged from the store
+(docs/adr/0016); `forget` drops them here as well when the purge runs in this process, and
+another process's purge shows here as a pupil whose name cannot be opened (listed as erased,
+never found by a search).
+"""
+
+import asyncio
+from dataclasses import dataclass
+from typing import Final
+from uuid import UUID
+
+from bilet.contracts.catalogue.identity import (
+    ParticipantDetailsCorrected,
+    ParticipantEnrolledInSeason,
+    ParticipantMovedToSchool,
+    ParticipantRegistered,
+)
+from bilet.eventstore import START, EventStore
+from bilet_identity.application.eventlog import decode_event
+from bilet_identity.domain import participant as participants
+from bilet_identity.domain.internal import SurnameIndexed
+from bilet_identity.domain.participant import Participant
+
+_FOLDED: Final = (
+    ParticipantRegistered,
+    ParticipantDetailsCorrected,
+    ParticipantMovedToSchool,
+    ParticipantEnrolledInSeason,
+)
+_TYPES: Final = (*(kind.event_type for kind in _FOLDED), SurnameIndexed.event_type)
+_PAGE: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """A pupil as their school's list orders and filters them."""
+
+    participant: Participant
+    registered_at: int  # the store position of the registration: the list's second sort key
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        return (self.participant.grade, self.registered_at)
+
+
+class RosterView:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._lock = asyncio.Lock()
+        self._position = START
+        self._participants: dict[UUID, Participant] = {}
+        self._registered_at: dict[UUID, int] = {}
+        self._surname_keys: dict[UUID, frozenset[str]] = {}
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            while True:
+                batch = await self._store.read_all(self._position, _PAGE, event_types=_TYPES)
+                for record in batch:
+                    self._apply(decode_event(record, record.stream_id), record.position)
+                    self._position = record.position
+                if len(batch) < _PAGE:
+                    return
+
+    def _apply(self, event: object, position: int) -> None:
+        if isinstance(event, SurnameIndexed):
+            self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
+        elif isinstance(event, _FOLDED):
+            pid = event.participant_id
+            if isinstance(event, ParticipantRegistered):
+                self._registered_at[pid] = position
+            evolved = participants.evolve(self._participants.get(pid), event)
+            if evolved is not None:
+                self._participants[pid] = evolved
+
+    def forget(self, participant_id: UUID) -> None:
+        """An erased participant's surname index is gone (their profile was purged)."""
+        self._surname_keys.pop(participant_id, None)
+
+    def pupils_of(
+        self, school_id: UUID, *, grade: int | None = None, surname_key: str | None = None
+    ) -> list[RosterEntry]:
+        """The school's pupils now, by grade then registration; only those of `grade` and whose
+        surname's index holds `surname_key`, when given."""
+        found = [
+            RosterEntry(participant, self._registered_at.get(pid, 0))
+            for pid, participant in self._participants.items()
+            if participant.school_id == school_id
+            and (grade is None or participant.grade == grade)
+            and (surname_key is None or surname_key in self._surname_keys.get(pid, ()))
+        ]
+        return sorted(found, key=lambda entry: entry.sort_key)
