@@ -4,6 +4,7 @@ nothing new the second time, broken files refused whole, 10,000 rows in seconds.
 import asyncio
 import random
 import time
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -119,9 +120,12 @@ async def test_the_same_file_twice_creates_nothing_new(api: "Api") -> None:
 
 async def test_the_same_file_imported_twice_at_once_creates_each_child_once(api: "Api") -> None:
     rng = random.Random(5)
+    names = ("Пётр", "Иван", "Олег", "Фёдор", "Павел", "Глеб", "Лев", "Марк", "Ян", "Яков")
+    # 1,200 different children (a name and birth date each their own), born January to May 2007.
     rows = [
-        f"Иванов;Пётр;{rng.randint(1, 28):02d}.05.2007;{generate(rng).formatted};7"
-        for _ in range(1200)
+        f"Иванов;{names[n % 10]};{date(2007, 1, 1) + timedelta(days=n // 10):%d.%m.%Y};"
+        f"{generate(rng).formatted};7"
+        for n in range(1200)
     ]
     content = ("Фамилия;Имя;Дата рождения;СНИЛС;Класс\n" + "\n".join(rows)).encode()
     one, two = await asyncio.gather(upload(api, content), upload(api, content))
@@ -191,11 +195,17 @@ async def test_ten_thousand_rows_in_well_under_thirty_seconds(api: "Api") -> Non
     rng = random.Random(10_000)
     header = "last_name,first_name,middle_name,birth_date,snils,grade,accessibility_needs"
     lines = [header]
+    surnames = ("Кузнецова", "Иванова", "Смирнова", "Попова", "Васильева")
+    names = ("Анна", "Мария", "Дарья", "Елена", "Ольга")
+    fathers = ("Сергеевна", "Петровна", "Ивановна", "Олеговна")
     for n in range(10_000):
         needs = "large_print|quiet_space" if n % 97 == 0 else ""
+        # Ten thousand different children: no two share a name and a birth date (that would be
+        # one child under two СНИЛС, a review); born January to August 2007, grades 6–8.
+        name = f"{surnames[n % 5]},{names[n // 5 % 5]},{fathers[n // 25 % 4]}"
+        born = date(2007, 1, 1) + timedelta(days=n // 100)
         lines.append(
-            f"Кузнецова,Анна,Сергеевна,{rng.randint(1, 28):02d}.0{rng.randint(1, 9)}.2007,"
-            f"{generate(rng).formatted},{rng.choice((6, 7, 8))},{needs}"
+            f"{name},{born:%d.%m.%Y},{generate(rng).formatted},{rng.choice((6, 7, 8))},{needs}"
         )
     content = "\n".join(lines).encode()
     started = time.perf_counter()

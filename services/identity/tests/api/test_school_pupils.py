@@ -55,7 +55,11 @@ async def _register_class(api: "Api", world: "World") -> dict[str, str]:
     ids: dict[str, str] = {}
     for last_name, first_name, grade in PUPILS:
         body = world.pupil(
-            last_name=last_name, first_name=first_name, grade=grade, snils=generate(rng).formatted
+            last_name=last_name,
+            first_name=first_name,
+            grade=grade,
+            birth_date=f"{2014 - grade}-04-12",  # 12 in grade 7 on 1 September 2019
+            snils=generate(rng).formatted,
         )
         response = await api.client.post(
             "/identity/v1/participants", headers=api.registrar(), json=body

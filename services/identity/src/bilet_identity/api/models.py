@@ -1,11 +1,12 @@
 """Request and response bodies of the identity API. Requests forbid unknown fields; personal
 values are checked by the domain (one set of rules for the API and the CSV import)."""
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bilet.contracts.catalogue.consent import Relationship
 from bilet.contracts.catalogue.identity import CorrectionReason
@@ -13,6 +14,7 @@ from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.application.access import HealthWithheld
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.domain.people import HealthLimitationKind
+from bilet_identity.domain.russia import REGION_CODES, TIME_ZONES
 
 # The domain checks a name part beyond what JSON Schema can say without Unicode classes (422
 # `invalid_details`, naming the field): letters all Cyrillic or all Latin, inner spaces, hyphens,
@@ -74,16 +76,59 @@ class SeasonRulesPublishedResponse(BaseModel):
     position: Position
 
 
+def _one_of(allowed: tuple[str, ...], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"not {what}")
+        return value
+
+    return check
+
+
+# The schema lists the values (`enum`); the validator keeps the server to the same list.
+RegionCode = Annotated[
+    str,
+    Field(
+        examples=["47"],
+        description="The code of one of the 89 subjects of the Russian Federation.",
+        json_schema_extra={"enum": list(REGION_CODES)},
+    ),
+    AfterValidator(_one_of(REGION_CODES, "a subject of the Russian Federation")),
+]
+TimeZone = Annotated[
+    str,
+    Field(
+        examples=["Europe/Moscow"],
+        description="One of the IANA time zones of Russia.",
+        json_schema_extra={"enum": list(TIME_ZONES)},
+    ),
+    AfterValidator(_one_of(TIME_ZONES, "an IANA time zone of Russia")),
+]
+
+
 class AdmitRegionRequest(Request):
-    region_code: Annotated[str, Field(pattern=r"^[0-9]{2}$", examples=["47"])]
+    region_code: RegionCode
     name: PublicText
     season: Season
-    time_zone: Annotated[str, Field(pattern=r"^[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+$", max_length=64)]
+    time_zone: TimeZone
     coordinator: PublicText
+
+
+StreamVersion = Annotated[
+    int,
+    Field(description="The resource's version after the command (its stream's, from 0)."),
+]
 
 
 class RegionAdmittedResponse(BaseModel):
     region_id: UUID
+    version: StreamVersion
+    position: Position
+
+
+class DiagnosticsWindowScheduledResponse(BaseModel):
+    region_id: UUID
+    version: StreamVersion
     position: Position
 
 
@@ -125,10 +170,7 @@ class SchoolModel(BaseModel):
 
 class SchoolRegisteredResponse(BaseModel):
     school_id: UUID
-    position: Position
-
-
-class Accepted(BaseModel):
+    version: StreamVersion
     position: Position
 
 

@@ -19,6 +19,7 @@ from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.application.roster import RosterView
 from bilet_identity.domain.errors import UnknownParticipant
 from bilet_identity.domain.participant import Participant
+from bilet_identity.domain.people import DEFAULT_AGE_BAND, GradeAgeBand
 
 
 class IdentityCore:
@@ -31,6 +32,7 @@ class IdentityCore:
         *,
         today: Callable[[], date] = date.today,
         consents: ConsentStates | None = None,
+        age_band: GradeAgeBand = DEFAULT_AGE_BAND,
     ) -> None:
         self.store = store
         self.cipher = cipher
@@ -40,6 +42,7 @@ class IdentityCore:
         # None: no consent is known (no read model of consent's stream), so health data is
         # withheld from everyone (docs/adr/0019).
         self.consents = consents
+        self.age_band = age_band  # how old a pupil of a grade may plausibly be
         self.catalogue = CatalogueView(store)
         self.roster = RosterView(store)
         self.transactor = Transactor(store, cipher, EVENT_LOG, VersionConflict)

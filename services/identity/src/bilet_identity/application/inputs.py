@@ -69,6 +69,7 @@ class Committed:
     position: int
     id: UUID | None = None
     version: int | None = None
+    appended: bool = True  # False: nothing new was recorded (the command asked for what was)
 
     @classmethod
     def of(
@@ -76,7 +77,7 @@ class Committed:
     ) -> "Committed":
         """The commit of `outcome`, naming `stream_id`'s version (the aggregate's)."""
         version = None if stream_id is None else outcome.version(stream_id)
-        return cls(outcome.position, id, version)
+        return cls(outcome.position, id, version, outcome.appended)
 
 
 @dataclass(frozen=True)

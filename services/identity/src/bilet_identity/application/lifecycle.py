@@ -115,6 +115,7 @@ class ParticipantLife(Registration):
                     health_consent=await self._health_consent(participant_id)
                     if destroyed
                     else None,
+                    age_band=self.age_band,
                 ),
                 state,
             )
@@ -239,7 +240,7 @@ class ParticipantLife(Registration):
             await self.audit.record(
                 ctx.audit(Access.WRITE, participant_id, "link_guardian", ("guardians",))
             )
-        return Committed.of(outcome, None, participant_id)
+        return Committed.of(outcome, participants.stream_id(participant_id), participant_id)
 
     # ------------------------------------------------------------------ queries
     async def duplicate_reviews(self, ctx: CommandContext) -> list[ReviewRequest]:

@@ -31,6 +31,7 @@ from bilet_identity.domain.errors import (
     DuplicateNeedsReview,
     DuplicateParticipant,
     ParticipantExists,
+    SameChildOtherSnils,
     UnknownSchool,
     UnknownSeason,
 )
@@ -248,6 +249,7 @@ class Registration(IdentityCore):
         if school is None:
             raise UnknownSchool()
         school_region = await attempt.state(streams.region(school.region_id))
+        await self.roster.refresh()  # the school's pupils, to tell a child typed twice
         if season is None:
             await self.catalogue.refresh()
             current = self.catalogue.season_for(self.today())
@@ -291,6 +293,7 @@ class Registration(IdentityCore):
                 grade=pupil.grade,
                 citizenship=pupil.citizenship,
                 accessibility_needs=pupil.accessibility_needs,
+                age_band=self.age_band,
             ),
             participants.initial,
         )
@@ -307,6 +310,7 @@ class Registration(IdentityCore):
         reserved = await self._reserve(
             ctx, reservations.Reserve(key, participant_id, person), reservation, school.school_id
         )
+        await self._check_not_twice(attempt, ctx, school.school_id, key, person, pending)
         recorded = profiles.decide(
             profiles.RecordProfile(
                 participant_id,
@@ -328,6 +332,30 @@ class Registration(IdentityCore):
                 Part(profiles.stream_id(participant_id), recorded, NO_STREAM),
             ),
         )
+
+    async def _check_not_twice(
+        self,
+        attempt: Attempt,
+        ctx: CommandContext,
+        school_id: UUID,
+        key: str,
+        person: str,
+        pending: Pending | None,
+    ) -> None:
+        """The same name and birth date at the same school under another valid СНИЛС is most
+        likely one child typed twice: never a second profile made silently, but a refusal and a
+        review for the operator (docs/adr/0041)."""
+        twin = self.roster.same_child_at(school_id, person, key)
+        if twin is not None:
+            held = await attempt.state(streams.reservation(twin.reservation_key))
+            if held is not None and (held.holder, held.person_key) == (twin.participant_id, person):
+                duplicate = SameChildOtherSnils(twin.participant_id)
+                raise await self._refused(ctx, duplicate, twin.reservation_key, person, school_id)
+        for planned_key, (holder, planned_person) in (pending or {}).items():
+            if planned_person == person and planned_key != key:
+                # A row of the same file: no review (nothing is committed yet), the row refused.
+                duplicate = SameChildOtherSnils(holder)
+                raise await self._refused(ctx, duplicate, planned_key, person, school_id)
 
     async def _reserve(
         self,

@@ -1,6 +1,7 @@
 """The pupils of each school, as their registrar and navigators browse them: where each
-participant is now (school, grade, season), in the order they were registered, and the blind
-index of their surname (docs/adr/0041).
+participant is now (school, grade, season), in the order they were registered, the blind index
+of their surname, and the keyed hash of the name and birth date they are registered with (a
+second profile of one child under another СНИЛС is sent to a review, docs/adr/0041).
 
 A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
 order with the participant decider's own `evolve`, caught up before every query (one indexed read
@@ -28,7 +29,7 @@ from bilet.contracts.catalogue.identity import (
 from bilet.eventstore import START, EventStore
 from bilet_identity.application.eventlog import decode_event
 from bilet_identity.domain import participant as participants
-from bilet_identity.domain.internal import SurnameIndexed
+from bilet_identity.domain.internal import ChildReserved, ReservationReleased, SurnameIndexed
 from bilet_identity.domain.participant import Participant
 
 _FOLDED: Final = (
@@ -37,8 +38,21 @@ _FOLDED: Final = (
     ParticipantMovedToSchool,
     ParticipantEnrolledInSeason,
 )
-_TYPES: Final = (*(kind.event_type for kind in _FOLDED), SurnameIndexed.event_type)
+_TYPES: Final = (
+    *(kind.event_type for kind in _FOLDED),
+    SurnameIndexed.event_type,
+    ChildReserved.event_type,
+    ReservationReleased.event_type,
+)
 _PAGE: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who holds a child's reservation (their СНИЛС's keyed hash) with which person key."""
+
+    participant_id: UUID
+    reservation_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,10 @@ class RosterView:
         self._participants: dict[UUID, Participant] = {}
         self._registered_at: dict[UUID, int] = {}
         self._surname_keys: dict[UUID, frozenset[str]] = {}
+        # Reservation key → (holder, person key), and person key → the reservations with it:
+        # which participants are registered with a name and birth date (their keyed hash).
+        self._reservations: dict[str, tuple[UUID, str]] = {}
+        self._by_person: dict[str, set[str]] = {}
 
     async def refresh(self) -> None:
         async with self._lock:
@@ -75,6 +93,12 @@ class RosterView:
     def _apply(self, event: object, position: int) -> None:
         if isinstance(event, SurnameIndexed):
             self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
+        elif isinstance(event, ChildReserved):
+            self._unreserve(event.reservation_key)
+            self._reservations[event.reservation_key] = (event.participant_id, event.person_key)
+            self._by_person.setdefault(event.person_key, set()).add(event.reservation_key)
+        elif isinstance(event, ReservationReleased):
+            self._unreserve(event.reservation_key)
         elif isinstance(event, _FOLDED):
             pid = event.participant_id
             if isinstance(event, ParticipantRegistered):
@@ -83,9 +107,30 @@ class RosterView:
             if evolved is not None:
                 self._participants[pid] = evolved
 
+    def _unreserve(self, reservation_key: str) -> None:
+        held = self._reservations.pop(reservation_key, None)
+        if held is not None:
+            self._by_person.get(held[1], set()).discard(reservation_key)
+
     def forget(self, participant_id: UUID) -> None:
-        """An erased participant's surname index is gone (their profile was purged)."""
+        """An erased participant's surname index and reservations are gone (purged)."""
         self._surname_keys.pop(participant_id, None)
+        for key, (holder, _) in list(self._reservations.items()):
+            if holder == participant_id:
+                self._unreserve(key)
+
+    def same_child_at(
+        self, school_id: UUID, person_key: str, reservation_key: str
+    ) -> Holder | None:
+        """A pupil of the school registered with this name and birth date (`person_key`) under
+        another СНИЛС (`reservation_key`): most likely the same child typed twice. A hint to
+        check against the store, which may have released or purged it since."""
+        for key in sorted(self._by_person.get(person_key, ())):
+            holder = self._reservations[key][0]
+            participant = self._participants.get(holder)
+            if key != reservation_key and participant and participant.school_id == school_id:
+                return Holder(holder, key)
+        return None
 
     def pupils_of(
         self, school_id: UUID, *, grade: int | None = None, surname_key: str | None = None

@@ -15,7 +15,11 @@ from enum import StrEnum
 from typing import Final
 
 from bilet.contracts.vocabulary import AccessibilityNeed
-from bilet_identity.domain.errors import InvalidDetails, InvalidSnilsError
+from bilet_identity.domain.errors import (
+    BirthDateImplausibleForGrade,
+    InvalidDetails,
+    InvalidSnilsError,
+)
 from bilet_identity.domain.snils import InvalidSnils, Snils
 
 RUSSIA: Final = "RU"
@@ -137,6 +141,33 @@ def check_birth_date(birth_date: date, season_starts_on: date) -> date:
     if not 5 <= age <= 25:
         raise InvalidDetails("birth_date", "The birth date is not that of a school pupil.")
     return birth_date
+
+
+@dataclass(frozen=True, slots=True)
+class GradeAgeBand:
+    """How old a pupil of a grade may plausibly be on 1 September of the school year: a pupil
+    of grade g is usually g + 5 or g + 6 (a first-former is 6 or 7), widened by `years_younger`
+    (an early start) and `years_older` (a late start, a repeated year). Configurable per
+    deployment (docs/adr/0041)."""
+
+    years_younger: int = 1
+    years_older: int = 2
+
+    def birth_dates(self, grade: int, school_year: int) -> tuple[date, date]:
+        """The earliest and the latest plausible birth date, both included."""
+        youngest = grade + 5 - self.years_younger
+        oldest = grade + 6 + self.years_older
+        # Aged at most `oldest` on 1 September: born after 1 September `oldest + 1` years before.
+        return date(school_year - oldest - 1, 9, 2), date(school_year - youngest, 9, 1)
+
+    def check(self, birth_date: date, grade: int, school_year: int) -> None:
+        earliest, latest = self.birth_dates(grade, school_year)
+        if not earliest <= birth_date <= latest:
+            raise BirthDateImplausibleForGrade(grade, earliest, latest)
+
+
+# The band when a deployment sets none: a year younger, two years older than usual.
+DEFAULT_AGE_BAND: Final = GradeAgeBand()
 
 
 def check_citizenship(code: str) -> str:
