@@ -1,6 +1,8 @@
 """The read model of consents in force (docs/adr/0019), fed as the embedded feed feeds it: which
 purposes a participant's consent allows on a given day, from consent's published events."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -49,10 +51,9 @@ async def in_force(tmp_path: Path, pid: UUID, *events: Folded, on: date = TODAY)
     return (await consent_of(tmp_path, pid, *events, on=on)).purposes
 
 
-async def consent_of(
-    tmp_path: Path, pid: UUID, *events: Folded, on: date = TODAY
-) -> ConsentInForce:
-    """The consent in force `on` the day and the withdrawals of health data, after these."""
+@asynccontextmanager
+async def fed(tmp_path: Path, *events: Folded) -> AsyncIterator[ConsentStates]:
+    """The read model after consent's stream told these events."""
     consent = InMemoryEventStore()
     for event in events:
         stream_id = f"consent-{event.participant_id}"
@@ -60,9 +61,17 @@ async def consent_of(
     read_model = await SqliteReadModel.open(tmp_path / f"{uuid4()}.sqlite3")
     try:
         await EmbeddedFeed(read_model, ConsentStateProjection(), {"consent": consent}).catch_up({})
-        return await ConsentStates(read_model).in_force(pid, on)
+        yield ConsentStates(read_model)
     finally:
         await read_model.close()
+
+
+async def consent_of(
+    tmp_path: Path, pid: UUID, *events: Folded, on: date = TODAY
+) -> ConsentInForce:
+    """The consent in force `on` the day and the withdrawals of health data, after these."""
+    async with fed(tmp_path, *events) as states:
+        return await states.in_force(pid, on)
 
 
 async def test_a_verified_consent_is_in_force_until_its_last_day(tmp_path: Path) -> None:
@@ -186,16 +195,8 @@ async def test_a_withdrawal_of_other_purposes_leaves_the_generation(tmp_path: Pa
 
 async def state_of(tmp_path: Path, pid: UUID, *events: Folded, on: date = TODAY) -> ConsentState:
     """Where the participant's consent stands `on` the day, after these (docs/adr/0041)."""
-    consent = InMemoryEventStore()
-    for event in events:
-        stream_id = f"consent-{event.participant_id}"
-        await consent.append(stream_id, [encode(event, EventMetadata(actor="consent"))])
-    read_model = await SqliteReadModel.open(tmp_path / f"{uuid4()}.sqlite3")
-    try:
-        await EmbeddedFeed(read_model, ConsentStateProjection(), {"consent": consent}).catch_up({})
-        return (await ConsentStates(read_model).states_of([pid], on))[pid]
-    finally:
-        await read_model.close()
+    async with fed(tmp_path, *events) as states:
+        return (await states.states_of([pid], on))[pid]
 
 
 def submitted(pid: UUID, consent_id: UUID) -> ConsentSubmitted:

@@ -1,9 +1,8 @@
 """Request and response bodies of the identity API. Requests forbid unknown fields; personal
 values are checked by the domain (one set of rules for the API and the CSV import)."""
 
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -76,33 +75,28 @@ class SeasonRulesPublishedResponse(BaseModel):
     position: Position
 
 
-def _one_of(allowed: tuple[str, ...], what: str) -> Callable[[str], str]:
+def _one_of(allowed: tuple[str, ...], what: str) -> AfterValidator:
+    """The server keeps a string to a closed list (the schema lists it: `_listed`)."""
+
     def check(value: str) -> str:
         if value not in allowed:
-            raise ValueError(f"not {what}")
+            raise ValueError(f"not one of {what}")
         return value
 
-    return check
+    return AfterValidator(check)
 
 
-# The schema lists the values (`enum`); the validator keeps the server to the same list.
-RegionCode = Annotated[
-    str,
-    Field(
-        examples=["47"],
-        description="The code of one of the 89 subjects of the Russian Federation.",
-        json_schema_extra={"enum": list(REGION_CODES)},
-    ),
-    AfterValidator(_one_of(REGION_CODES, "a subject of the Russian Federation")),
-]
+def _listed(allowed: tuple[str, ...], what: str, example: str) -> Any:
+    return Field(
+        examples=[example], description=f"One of {what}.", json_schema_extra={"enum": list(allowed)}
+    )
+
+
+SUBJECTS: Final = "the 89 subjects of the Russian Federation"
+RUSSIAN_ZONES: Final = "the IANA time zones of Russia"
+RegionCode = Annotated[str, _listed(REGION_CODES, SUBJECTS, "47"), _one_of(REGION_CODES, SUBJECTS)]
 TimeZone = Annotated[
-    str,
-    Field(
-        examples=["Europe/Moscow"],
-        description="One of the IANA time zones of Russia.",
-        json_schema_extra={"enum": list(TIME_ZONES)},
-    ),
-    AfterValidator(_one_of(TIME_ZONES, "an IANA time zone of Russia")),
+    str, _listed(TIME_ZONES, RUSSIAN_ZONES, "Europe/Moscow"), _one_of(TIME_ZONES, RUSSIAN_ZONES)
 ]
 
 
