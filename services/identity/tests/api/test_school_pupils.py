@@ -212,3 +212,49 @@ async def test_only_the_schools_own_staff_see_its_list(api: "Api", world: "World
     assert (response.status_code, response.json()["code"]) == (404, "school_not_found")
     response = await api.client.get(url, headers=api.registrar(), params={"cursor": "x"})
     assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
+
+
+async def test_the_class_letter_is_shown_when_recorded_and_follows_the_pupil(
+    api: "Api", world: "World"
+) -> None:
+    rng = random.Random(7)
+    lettered = world.pupil(class_letter="б", snils=generate(rng).formatted)
+    registered = await api.client.post(
+        "/identity/v1/participants", headers=api.registrar(), json=lettered
+    )
+    assert registered.status_code == 201, registered.text
+    pid = registered.json()["participant_id"]
+    csv = (
+        "Фамилия;Имя;Дата рождения;СНИЛС;Класс\n"
+        f"Громов;Фёдор;30.01.2008;{generate(rng).formatted};6 «В»\n"
+        f"Орлов;Глеб;03.03.2008;{generate(rng).formatted};6\n"
+    )
+    imported = await api.client.post(
+        "/identity/v1/participants/import",
+        headers=api.registrar() | {"Content-Type": "text/csv"},
+        content=csv.encode(),
+    )
+    assert imported.json()["summary"]["registered"] == 2, imported.text
+
+    async def letters() -> dict[str, Any]:
+        pupils = (await _list(api, world.school_3))["pupils"]
+        return {p["last_name"]: (p["grade"], p["class_letter"]) for p in pupils}
+
+    assert await letters() == {"Соколова": (7, "Б"), "Громов": (6, "В"), "Орлов": (6, None)}
+    corrected = await api.client.patch(
+        f"/identity/v1/participants/{pid}", headers=api.registrar(), json={"class_letter": "А"}
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert (await letters())["Соколова"] == (7, "А")
+    bad = await api.client.patch(
+        f"/identity/v1/participants/{pid}", headers=api.registrar(), json={"class_letter": "Q"}
+    )
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_request")
+    moved = await api.client.post(
+        f"/identity/v1/participants/{pid}/moves",
+        headers=api.registrar(),
+        json={"to_school_id": str(world.school_5)},
+    )
+    assert moved.status_code == 200, moved.text
+    there = (await _list(api, world.school_5))["pupils"]
+    assert [(p["last_name"], p["class_letter"]) for p in there] == [("Соколова", None)]

@@ -53,6 +53,7 @@ from bilet_identity.domain.profile import (
     ChangeReservationKey,
     IndexSurname,
     LinkGuardian,
+    RecordClassLetter,
     RecordProfile,
 )
 from bilet_identity.domain.region import AdmitRegion, Region, ScheduleDiagnosticsWindow
@@ -291,8 +292,10 @@ PROFILE = Decider(
             st.sampled_from(("RU", "BY")),
             st.booleans(),
             SURNAME_KEYS,
+            st.sampled_from((None, "А")),
         ),
         st.builds(IndexSurname, st.just(PID), SURNAME_KEYS),
+        st.builds(RecordClassLetter, st.just(PID), st.sampled_from((None, "А", "Б"))),
         st.builds(ChangeReservationKey, st.just(PID), RESERVATION_KEYS),
         # More guardians than a profile may link, so the limit is met.
         st.builds(
@@ -302,7 +305,7 @@ PROFILE = Decider(
             st.sampled_from(tuple(Relationship)),
         ),
     ),
-    idempotent=(ChangeReservationKey, IndexSurname, LinkGuardian),
+    idempotent=(ChangeReservationKey, IndexSurname, RecordClassLetter, LinkGuardian),
 )
 
 

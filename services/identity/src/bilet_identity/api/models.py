@@ -30,6 +30,14 @@ Name = Annotated[
     ),
 ]
 Season = Annotated[int, Field(ge=2018, le=2100)]
+ClassLetter = Annotated[
+    str,
+    Field(
+        pattern=r"^«?[А-ЯЁа-яё]»?$",
+        examples=["Б"],
+        description="The letter of the pupil's class (7«Б»: Б), kept in upper case.",
+    ),
+]
 Grade = Annotated[int, Field(ge=1, le=11)]
 PublicText = Annotated[str, Field(min_length=1, max_length=300)]
 Position = Annotated[
@@ -197,6 +205,7 @@ class RegisterParticipantRequest(Request):
     home_schooled: bool = False
     health_limitations: HealthLimitationsModel | None = None
     accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] = []
+    class_letter: ClassLetter | None = None
 
     def to_pupil(self) -> PupilInput:
         """The pupil as the application takes them (the same shape as a class-list row)."""
@@ -215,6 +224,7 @@ class RegisterParticipantRequest(Request):
             health_limitation_kind=health.kind if health else None,
             accessibility_needs=tuple(self.accessibility_needs),
             season=self.season,
+            class_letter=self.class_letter,
         )
 
 
@@ -236,6 +246,10 @@ class CorrectParticipantRequest(Request):
     grade: Grade | None = None
     health_limitations: HealthLimitationsModel | None = None
     accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] | None = None
+    class_letter: (
+        Annotated[str, Field(pattern=r"^(|«?[А-ЯЁа-яё]»?)$", description="Empty: removes it.")]
+        | None
+    ) = None
 
     def to_correction(self) -> CorrectionInput:
         health = self.health_limitations
@@ -251,6 +265,7 @@ class CorrectParticipantRequest(Request):
             has_health_limitations=None if health is None else health.has_limitations,
             health_limitation_kind=None if health is None else health.kind,
             accessibility_needs=None if needs is None else tuple(needs),
+            class_letter=self.class_letter,
         )
 
 

@@ -36,6 +36,7 @@ from bilet_identity.domain.people import (
     FullName,
     HealthLimitations,
     PersonalDetails,
+    parse_class_letter,
     parse_snils,
 )
 from bilet_identity.domain.profile import Profile
@@ -257,6 +258,7 @@ class Registration(DuplicateGuard):
             snils=parse_snils(pupil.snils),
             health=HealthLimitations(pupil.has_health_limitations, pupil.health_limitation_kind),
         )
+        class_letter = parse_class_letter(pupil.class_letter)
         school = context.school
         residence_id = pupil.residence_region_id or school.region_id
         if residence_id not in context.regions:
@@ -299,6 +301,7 @@ class Registration(DuplicateGuard):
                 pupil.citizenship,
                 pupil.home_schooled,
                 self.pseudonyms.surname_prefix_keys(details.full_name.last_name),
+                class_letter,
             ),
             profiles.initial,
         )

@@ -1,7 +1,7 @@
 """The pupils of each school, as their registrar and navigators browse them: where each
-participant is now (school, grade, season), in the order they were registered, the blind index
-of their surname, and the keyed hash of the name and birth date they are registered with (a
-second profile of one child under another СНИЛС is sent to a review, docs/adr/0041).
+participant is now (school, grade, class letter, season), in the order they were registered, the
+blind index of their surname, and the keyed hash of the name and birth date they are registered
+with (a second profile of one child under another СНИЛС is sent to a review, docs/adr/0041).
 
 A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
 order with the participant decider's own `evolve`, caught up before every query (one indexed read
@@ -29,7 +29,12 @@ from bilet.contracts.catalogue.identity import (
 from bilet.eventstore import START, EventStore
 from bilet_identity.application.eventlog import decode_event
 from bilet_identity.domain import participant as participants
-from bilet_identity.domain.internal import ChildReserved, ReservationReleased, SurnameIndexed
+from bilet_identity.domain.internal import (
+    ChildReserved,
+    ClassLetterRecorded,
+    ReservationReleased,
+    SurnameIndexed,
+)
 from bilet_identity.domain.participant import Participant
 
 _FOLDED: Final = (
@@ -41,6 +46,7 @@ _FOLDED: Final = (
 _TYPES: Final = (
     *(kind.event_type for kind in _FOLDED),
     SurnameIndexed.event_type,
+    ClassLetterRecorded.event_type,
     ChildReserved.event_type,
     ReservationReleased.event_type,
 )
@@ -61,6 +67,7 @@ class RosterEntry:
 
     participant: Participant
     registered_at: int  # the store position of the registration: the list's second sort key
+    class_letter: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -75,6 +82,7 @@ class RosterView:
         self._participants: dict[UUID, Participant] = {}
         self._registered_at: dict[UUID, int] = {}
         self._surname_keys: dict[UUID, frozenset[str]] = {}
+        self._class_letters: dict[UUID, str | None] = {}
         # Reservation key → (holder, person key), and person key → the reservations with it:
         # which participants are registered with a name and birth date (their keyed hash).
         self._reservations: dict[str, tuple[UUID, str]] = {}
@@ -93,6 +101,8 @@ class RosterView:
     def _apply(self, event: object, position: int) -> None:
         if isinstance(event, SurnameIndexed):
             self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
+        elif isinstance(event, ClassLetterRecorded):
+            self._class_letters[event.participant_id] = event.class_letter
         elif isinstance(event, ChildReserved):
             self._unreserve(event.reservation_key)
             self._reservations[event.reservation_key] = (event.participant_id, event.person_key)
@@ -138,7 +148,7 @@ class RosterView:
         """The school's pupils now, by grade then registration; only those of `grade` and whose
         surname's index holds `surname_key`, when given."""
         found = [
-            RosterEntry(participant, self._registered_at.get(pid, 0))
+            RosterEntry(participant, self._registered_at.get(pid, 0), self._class_letters.get(pid))
             for pid, participant in self._participants.items()
             if participant.school_id == school_id
             and (grade is None or participant.grade == grade)

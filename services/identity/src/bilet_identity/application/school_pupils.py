@@ -42,6 +42,7 @@ class PupilQuery:
 class PupilRow:
     participant_id: UUID
     grade: int
+    class_letter: str | None
     season: int
     full_name: FullName | None  # None: erased
     consent_state: ConsentState
@@ -114,4 +115,6 @@ class SchoolPupils(IdentityCore):
             or not fold_name(full_name.last_name).startswith(fold_name(surname_prefix))
         ):
             return None
-        return PupilRow(pid, participant.grade, participant.season, full_name, states[pid])
+        return PupilRow(
+            pid, participant.grade, entry.class_letter, participant.season, full_name, states[pid]
+        )

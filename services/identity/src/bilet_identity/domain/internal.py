@@ -112,6 +112,17 @@ class SurnameIndexed(_Profile):
 
 
 @INTERNAL_EVENTS.register
+class ClassLetterRecorded(_Profile):
+    """The letter of the pupil's class at their school (7«Б»: Б), or none any more (null: the
+    school removed it, or the pupil moved to another school)."""
+
+    event_type: ClassVar[str] = "ClassLetterRecorded"
+
+    participant_id: UUID
+    class_letter: str | None = Field(pattern=r"^[А-ЯЁ]$")
+
+
+@INTERNAL_EVENTS.register
 class ReservationKeyChanged(_Profile):
     """The participant's СНИЛС was corrected: this reservation is theirs now."""
 

@@ -170,6 +170,22 @@ class GradeAgeBand:
 DEFAULT_AGE_BAND: Final = GradeAgeBand()
 
 
+_CLASS_LETTER: Final = re.compile(r"^[А-ЯЁ]$")
+_LETTER_QUOTES: Final = "«»\"'“”„ "
+
+
+def parse_class_letter(text: str | None) -> str | None:
+    """The letter of a pupil's class (7«Б»: Б), upper case; None when none is given."""
+    if text is None:
+        return None
+    letter = text.strip(_LETTER_QUOTES).upper()
+    if not letter:
+        return None
+    if not _CLASS_LETTER.match(letter):
+        raise InvalidDetails("class_letter", "A class letter is one Cyrillic letter, e.g. А.")
+    return letter
+
+
 def check_citizenship(code: str) -> str:
     if not _CITIZENSHIP.match(code):
         raise InvalidDetails("citizenship", "Citizenship is an ISO 3166 alpha-2 code, e.g. RU.")

@@ -1,7 +1,7 @@
 """What identity keeps about a participant beyond the published events (stream
 `profile-<participant id>`, never relayed): residence, citizenship and home schooling as stated at
-registration, the participant's reservation, the blind index of their surname (docs/adr/0041)
-and the guardian accounts the school linked."""
+registration, the participant's reservation, the blind index of their surname and the letter of
+their class (docs/adr/0041), and the guardian accounts the school linked."""
 
 from dataclasses import dataclass, replace
 from typing import Final, assert_never
@@ -12,6 +12,7 @@ from bilet.contracts.drafts import Unsealed
 from bilet_identity.domain.errors import TooManyGuardians, UnknownParticipant
 from bilet_identity.domain.internal import (
     PROFILE_CATEGORY,
+    ClassLetterRecorded,
     GuardianAccountLinked,
     ProfileRecorded,
     ReservationKeyChanged,
@@ -34,6 +35,7 @@ class Profile:
     residence_region_id: UUID
     guardians: tuple[LinkedGuardian, ...] = ()
     surname_keys: tuple[str, ...] = ()
+    class_letter: str | None = None
 
 
 initial: Final[Profile | None] = None
@@ -47,6 +49,7 @@ class RecordProfile:
     citizenship: str
     home_schooled: bool
     surname_keys: tuple[str, ...]
+    class_letter: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,14 @@ class IndexSurname:
 
     participant_id: UUID
     surname_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordClassLetter:
+    """The letter of the pupil's class, or None: none any more (removed, or a move)."""
+
+    participant_id: UUID
+    class_letter: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +81,42 @@ class LinkGuardian:
     relationship: Relationship
 
 
-Command = RecordProfile | IndexSurname | ChangeReservationKey | LinkGuardian
-ProfileEvent = ProfileRecorded | SurnameIndexed | ReservationKeyChanged | GuardianAccountLinked
+Command = RecordProfile | IndexSurname | RecordClassLetter | ChangeReservationKey | LinkGuardian
+ProfileEvent = (
+    ProfileRecorded
+    | SurnameIndexed
+    | ClassLetterRecorded
+    | ReservationKeyChanged
+    | GuardianAccountLinked
+)
 Decision = (
-    Unsealed[ProfileRecorded] | SurnameIndexed | ReservationKeyChanged | GuardianAccountLinked
+    Unsealed[ProfileRecorded]
+    | SurnameIndexed
+    | ClassLetterRecorded
+    | ReservationKeyChanged
+    | GuardianAccountLinked
 )
 
 
 def decide(command: Command, state: Profile | None) -> list[Decision]:
     match command, state:
         case RecordProfile(), _:
-            return [_record(command), *_indexed(command.participant_id, command.surname_keys)]
+            letter = (
+                []
+                if command.class_letter is None
+                else [_lettered(command.participant_id, command.class_letter)]
+            )
+            return [
+                _record(command),
+                *_indexed(command.participant_id, command.surname_keys),
+                *letter,
+            ]
         case _, None:
             raise UnknownParticipant()
+        case RecordClassLetter(), Profile():
+            if command.class_letter == state.class_letter:
+                return []
+            return [_lettered(command.participant_id, command.class_letter)]
         case IndexSurname(), Profile():
             if command.surname_keys == state.surname_keys:
                 return []
@@ -115,6 +149,10 @@ def _record(command: RecordProfile) -> Unsealed[ProfileRecorded]:
             "home_schooled": command.home_schooled,
         },
     )
+
+
+def _lettered(participant_id: UUID, class_letter: str | None) -> ClassLetterRecorded:
+    return ClassLetterRecorded(participant_id=participant_id, class_letter=class_letter)
 
 
 def _indexed(participant_id: UUID, surname_keys: tuple[str, ...]) -> tuple[SurnameIndexed, ...]:
@@ -150,9 +188,12 @@ def evolve(state: Profile | None, event: ProfileEvent) -> Profile | None:
                 event.residence_region_id,
                 state.guardians if state else (),
                 state.surname_keys if state else (),
+                state.class_letter if state else None,
             )
         case _, None:
             return None  # a change before the profile was recorded: nothing to change
+        case ClassLetterRecorded(), Profile():
+            return replace(state, class_letter=event.class_letter)
         case SurnameIndexed(), Profile():
             return replace(state, surname_keys=tuple(event.prefix_keys))
         case ReservationKeyChanged(), Profile():

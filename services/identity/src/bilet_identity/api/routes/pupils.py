@@ -20,6 +20,9 @@ CURSOR_PATTERN: Final = r"^[0-9]{1,2}-[0-9]{1,19}$"
 class SchoolPupilModel(BaseModel):
     participant_id: UUID
     grade: int
+    class_letter: str | None = Field(
+        description="The letter of the pupil's class (7«Б»: Б); null when none is recorded."
+    )
     season: int = Field(description="The season the pupil takes part in now.")
     last_name: str | None = Field(description="Null once the pupil's data was erased.")
     first_name: str | None
@@ -53,6 +56,7 @@ def _page(page: PupilPage) -> SchoolPupilsPage:
         SchoolPupilModel(
             participant_id=row.participant_id,
             grade=row.grade,
+            class_letter=row.class_letter,
             season=row.season,
             last_name=None if row.full_name is None else row.full_name.last_name,
             first_name=None if row.full_name is None else row.full_name.first_name,
@@ -105,8 +109,9 @@ async def list_school_pupils(
     and then in the order they were registered, `limit` to a page; `total` counts every pupil
     that matches. Filters: `surname` (its first letters), `grade`, `consent` (e.g.
     `consent=missing&consent=pending`: the pupils the school must chase). Each pupil with
-    their name, grade, season and `consent_state`. The school sees every one of its pupils by
-    name whatever their consent says: it holds their names already. Always current for
+    their name, grade, class letter (when recorded), season and `consent_state`. The school
+    sees every one of its pupils by name whatever their consent says: it holds their names
+    already. Always current for
     identity's own commands; consent's state as identity's read model of the consent service's
     stream has it. Every pupil shown by name is audited (`school_pupils_view`).
 
