@@ -62,6 +62,18 @@ async def test_an_ended_season_is_history_and_a_coming_one_is_revised(api: "Api"
     revised = await _publish(api, coming, _rules(coming, starts_on=f"{coming}-09-15"))
     assert revised.status_code == 200, revised.text
     assert revised.json()["rules_version"] == 2
+    # A region's testing window set for the season stays inside it.
+    operator = api.token(Role.OPERATOR)
+    region = {"region_code": "47", "name": "Ленинградская область", "season": coming}
+    region |= {"time_zone": "Europe/Moscow", "coordinator": "Центр"}
+    admitted = await api.client.post("/identity/v1/regions", headers=operator, json=region)
+    assert admitted.status_code == 201, admitted.text
+    window = {"season": coming, "stages": ["interests"]}
+    window |= {"opens_on": f"{coming}-10-01", "closes_on": f"{coming}-10-20"}
+    url = f"/identity/v1/regions/{admitted.json()['region_id']}/diagnostics-windows"
+    assert (await api.client.post(url, headers=operator, json=window)).status_code == 201
+    shrunk = await _publish(api, coming, _rules(coming, starts_on=f"{coming}-10-05"))
+    assert (shrunk.status_code, shrunk.json()["code"]) == (422, "invalid_season_rules")
 
 
 async def test_a_region_is_a_subject_of_russia_in_one_of_its_time_zones(api: "Api") -> None:

@@ -139,3 +139,12 @@ def test_an_ended_season_is_not_rewritten() -> None:
         decide(rules_2019(max_career_events=4, today=date(2020, 6, 1)), given(published(1)))
     assert closed.value.code == "season_closed"
     assert closed.value.details == {"season": 2019, "ended_on": "2020-05-31"}
+
+
+def test_a_revision_keeps_the_regions_testing_windows_inside_the_season() -> None:
+    window = ((date(2019, 10, 11), date(2019, 10, 31)),)
+    later = rules_2019(starts_on=date(2019, 10, 15), windows=window)
+    with pytest.raises(InvalidSeasonRules, match="window"):
+        decide(later, given(published(1)))
+    [event] = decide(rules_2019(ends_on=date(2020, 4, 30), windows=window), given(published(1)))
+    assert event.ends_on == date(2020, 4, 30)

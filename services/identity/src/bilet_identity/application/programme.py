@@ -25,7 +25,14 @@ class ProgrammeCommands(IdentityCore):
         self, ctx: CommandContext, command: PublishSeasonRules
     ) -> Committed:
         access.require_role(ctx.principal, Role.OPERATOR)
-        command = replace(command, today=self.today())
+        await self.catalogue.refresh()
+        windows = tuple(
+            (window.opens_on, window.closes_on)
+            for region in self.catalogue.regions.values()
+            for window in region.windows
+            if window.season == command.season
+        )
+        command = replace(command, today=self.today(), windows=windows)
         fold = streams.season(command.season)
         outcome = await self.transactor.transact(
             ctx, fold, lambda rules: seasons.decide(command, rules)

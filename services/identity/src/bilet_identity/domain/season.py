@@ -4,11 +4,11 @@ The federal operator publishes a season's rules (eligible grades, how many caree
 diagnostics stages, the season's dates) and may revise them within the season: every revision is
 a new `rules_version`, the highest one is in force. Stream: `season-<year>`.
 
-A season lies inside one school year (1 September to 31 August) and starts in the year it is
-named after. Once it has started, a revision never rewrites what happened: it applies from the
-day it is published (past results keep the `rules_version` they were scored under), it keeps the
-start, and it cannot end the season before that day; once it has ended, its rules are history
-(docs/adr/0041).
+A season lies inside one school year (1 September to 31 August), starts in the year it is named
+after and holds the regions' testing windows set for it. Once it has started, a revision never
+rewrites what happened: it applies from the day it is published (past results keep the
+`rules_version` they were scored under), it keeps the start, and it cannot end the season before
+that day; once it has ended, its rules are history (docs/adr/0041).
 """
 
 from dataclasses import dataclass
@@ -52,6 +52,9 @@ class PublishSeasonRules:
     ends_on: date
     # The day it is published on (the application's today): whether the season has started.
     today: date | None = None
+    # The regions' testing windows already set for the season (opens, closes): a revision keeps
+    # each of them inside the season.
+    windows: tuple[tuple[date, date], ...] = ()
 
 
 def school_year(day: date) -> int:
@@ -106,6 +109,10 @@ def _publish(command: PublishSeasonRules, state: SeasonRules | None) -> list[Sea
         return []
     if state is not None and command.today is not None:
         _check_history_kept(command, state, command.today)
+    if any(
+        opens < command.starts_on or closes > command.ends_on for opens, closes in command.windows
+    ):
+        raise InvalidSeasonRules("A region's testing window would lie outside the season.")
     return [
         build(
             SeasonRulesPublished,

@@ -119,8 +119,9 @@ async def publish_season_rules(
     **Refusals:** 403 `forbidden` (any other role), 409 `season_started` (a revision that
     moves the start of a season that has begun), `season_closed` (the season has ended),
     422 `invalid_season_rules` (grades out of order, the end before the start, a start in
-    another year, across two school years, a running season ended before today, a stage
-    listed twice), 422 `invalid_request` (the body's schema).
+    another year, across two school years, a running season ended before today, a region's
+    testing window left outside the season, a stage listed twice), 422 `invalid_request` (the
+    body's schema).
     """
     committed = await service.publish_season_rules(
         context,
