@@ -27,7 +27,7 @@ from bilet.contracts.catalogue.identity import (
     ParticipantRegistered,
 )
 from bilet.eventstore import START, EventStore
-from bilet_identity.application.eventlog import decode_event
+from bilet_identity.application.eventlog import catch_up
 from bilet_identity.domain import participant as participants
 from bilet_identity.domain.internal import (
     ChildReserved,
@@ -50,7 +50,6 @@ _TYPES: Final = (
     ChildReserved.event_type,
     ReservationReleased.event_type,
 )
-_PAGE: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +89,9 @@ class RosterView:
 
     async def refresh(self) -> None:
         async with self._lock:
-            while True:
-                batch = await self._store.read_all(self._position, _PAGE, event_types=_TYPES)
-                for record in batch:
-                    self._apply(decode_event(record, record.stream_id), record.position)
-                    self._position = record.position
-                if len(batch) < _PAGE:
-                    return
+            self._position = await catch_up(
+                self._store, self._position, self._apply, event_types=_TYPES
+            )
 
     def _apply(self, event: object, position: int) -> None:
         if isinstance(event, SurnameIndexed):
