@@ -107,6 +107,8 @@ def create_app(
                 app.state.feed_task = await stack.enter_async_context(feed.running(consents))
             if settings.identity_demo_data:
                 await load_demo_data(service)
+            # Participants registered before the surname index existed are indexed once.
+            await service.index_missing_surnames()
             yield
 
     async def store_answers() -> ReadinessCheck:

@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+import pytest
+
 from bilet.contracts import SealedValue
 from bilet.contracts.catalogue.consent import (
     ConsentRejected,
@@ -258,3 +260,20 @@ async def test_the_class_letter_is_shown_when_recorded_and_follows_the_pupil(
     assert moved.status_code == 200, moved.text
     there = (await _list(api, world.school_5))["pupils"]
     assert [(p["last_name"], p["class_letter"]) for p in there] == [("Соколова", None)]
+
+
+async def test_pupils_registered_before_the_index_are_indexed_once(
+    api: "Api", world: "World", monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = api.service
+    # As before the index existed: the registration records no `SurnameIndexed`.
+    monkeypatch.setattr(service.pseudonyms, "surname_prefix_keys", lambda _: ())
+    ids = await _register_class(api, world)
+    monkeypatch.undo()
+    assert (await _list(api, world.school_3, surname="Ива"))["total"] == 0
+    assert await service.index_missing_surnames() == 6
+    assert await service.index_missing_surnames() == 0  # once
+    found = await _list(api, world.school_3, surname="Ива")
+    assert sorted(p["participant_id"] for p in found["pupils"]) == sorted(
+        ids[name] for name in ("Иванова", "Иванов", "Иваненко")
+    )

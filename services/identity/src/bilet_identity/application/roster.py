@@ -124,6 +124,12 @@ class RosterView:
             if holder == participant_id:
                 self._unreserve(key)
 
+    def unindexed(self) -> list[UUID]:
+        """The participants whose surname has no index (registered before it existed, or
+        erased), in registration order."""
+        found = [pid for pid in self._participants if pid not in self._surname_keys]
+        return sorted(found, key=lambda pid: self._registered_at.get(pid, 0))
+
     def same_child_at(
         self, school_id: UUID, person_key: str, reservation_key: str
     ) -> Holder | None:

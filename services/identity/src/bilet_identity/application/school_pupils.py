@@ -13,18 +13,22 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
+from bilet.application import Attempt
 from bilet.audit import Access
-from bilet.http.auth import Role
+from bilet.http.auth import Principal, Role
 from bilet_identity.application import access, streams
 from bilet_identity.application.base import IdentityCore
 from bilet_identity.application.consent_state import ConsentState
 from bilet_identity.application.details import personal_of
 from bilet_identity.application.inputs import CommandContext
 from bilet_identity.application.roster import RosterEntry
+from bilet_identity.domain import profile as profiles
 from bilet_identity.domain.errors import SchoolNotFound
 from bilet_identity.domain.people import FullName, fold_name
 
 VIEW_PURPOSE: Final = "school_pupils_view"
+# Who opens the names of participants registered before the surname index, to index them.
+INDEX_ACTOR: Final = "bilet-identity-surname-index"
 # The roles that work from a school's list, each for their own school only.
 SCHOOL_STAFF: Final = (Role.REGISTRAR, Role.NAVIGATOR)
 
@@ -94,6 +98,39 @@ class SchoolPupils(IdentityCore):
         )
         more = len(following) > query.limit
         return PupilPage(shown, len(matching), page[-1].sort_key if more else None)
+
+    async def index_missing_surnames(self) -> int:
+        """Index the surnames of the participants registered before the index existed
+        (docs/adr/0041): each name opened once, by identity itself, and audited. Run at start;
+        run again, it indexes nothing. How many it indexed."""
+        await self.roster.refresh()
+        ctx = CommandContext(Principal(subject=INDEX_ACTOR, role=Role.OPERATOR), "surname-index")
+        indexed = 0
+        for participant_id in self.roster.unindexed():
+            if await self._index_surname(ctx, participant_id):
+                await self.audit.record(
+                    ctx.audit(Access.READ, participant_id, "surname_index", ("full_name",))
+                )
+                indexed += 1
+        return indexed
+
+    async def _index_surname(self, ctx: CommandContext, participant_id: UUID) -> bool:
+        async def decide(attempt: Attempt) -> bool:
+            fold = streams.profile(participant_id)
+            profile = await attempt.state(fold)
+            if profile is None:
+                return False  # erased: the profile was purged, there is nothing to index
+            loaded = await attempt.load(streams.participant(participant_id))
+            details = (await personal_of(self.cipher, loaded.events)).details
+            if details is None:
+                return False  # erased: the name cannot be opened
+            keys = self.pseudonyms.surname_prefix_keys(details.full_name.last_name)
+            decided = profiles.decide(profiles.IndexSurname(participant_id, keys), profile)
+            attempt.append(fold.stream_id, decided)
+            return bool(decided)
+
+        outcome = await self.transactor.transact_many(ctx, decide)
+        return outcome.value
 
     async def _consent_states(self, participant_ids: Collection[UUID]) -> dict[UUID, ConsentState]:
         if self.consents is None:
