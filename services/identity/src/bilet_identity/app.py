@@ -38,6 +38,7 @@ from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.application.service import IdentityService
 from bilet_identity.demo import load_demo_data
 from bilet_identity.domain.errors import DomainError
+from bilet_identity.domain.people import GradeAgeBand
 from bilet_identity.settings import SERVICE_NAME, IdentitySettings
 
 SERVICE = ServiceDescription(
@@ -85,6 +86,10 @@ def create_app(
                 pseudonymiser,
                 today=today,
                 consents=ConsentStates(read_model),
+                age_band=GradeAgeBand(
+                    settings.identity_grade_age_years_younger,
+                    settings.identity_grade_age_years_older,
+                ),
             )
             app.state.event_store = store
             app.state.identity = service
@@ -102,6 +107,8 @@ def create_app(
                 app.state.feed_task = await stack.enter_async_context(feed.running(consents))
             if settings.identity_demo_data:
                 await load_demo_data(service)
+            # Participants registered before the surname index existed are indexed once.
+            await service.index_missing_surnames()
             yield
 
     async def store_answers() -> ReadinessCheck:

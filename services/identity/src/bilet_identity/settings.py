@@ -24,6 +24,10 @@ class IdentitySettings(PlatformSettings):
     # Follow the consent service's store in-process (embedded) for `ParticipantErased`, rather
     # than leaving it to the worker (`python -m bilet_identity.worker`, distributed).
     identity_embedded_feed: bool = True
+    # How much younger or older than usual (grade + 5 or + 6 on 1 September) a pupil may be
+    # registered in a grade; outside it, 422 `birth_date_implausible_for_grade` (docs/adr/0041).
+    identity_grade_age_years_younger: int = Field(default=1, ge=0, le=5)
+    identity_grade_age_years_older: int = Field(default=2, ge=0, le=8)
     # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
     identity_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
 

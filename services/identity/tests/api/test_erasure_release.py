@@ -54,5 +54,12 @@ async def test_a_child_erased_by_consent_can_be_registered_again(
     )
     assert again.status_code == 201, again.text
     assert again.json()["participant_id"] != str(erased)
+    # The erased child's surname index went with their profile: a search finds the new one only.
+    found = await api.client.get(
+        f"/identity/v1/schools/{world.school_3}/pupils",
+        headers=api.registrar(),
+        params={"surname": "Сок"},
+    )
+    assert [p["participant_id"] for p in found.json()["pupils"]] == [again.json()["participant_id"]]
     ready = await api.client.get("/identity/readyz")
     assert ready.status_code == 200, ready.text

@@ -167,8 +167,17 @@ async def test_guardians_moves_and_enrolments(api: "Api", world: "World") -> Non
         headers=api.registrar(),
         json={"guardian_id": guardian, "relationship": "parent"},
     )
-    assert linked.status_code == 200, linked.text
+    # A link recorded is a creation: 201, `Location` the participant, its id and version.
+    assert linked.status_code == 201, linked.text
+    assert linked.headers["Location"] == f"/identity/v1/participants/{pid}"
+    assert (linked.json()["participant_id"], linked.json()["version"]) == (pid, 0)
     assert position_of(linked) == linked.json()["position"]
+    again = await api.client.post(
+        f"{base}/guardians",
+        headers=api.registrar(),
+        json={"guardian_id": guardian, "relationship": "parent"},
+    )
+    assert again.status_code == 200, again.text  # nothing new recorded
     # The school's link is a claim, shown, never a grant: the account it names reads nothing
     # without the identity provider's `children` claim.
     by_link_only = api.token(Role.GUARDIAN, subject=guardian)
@@ -223,7 +232,9 @@ async def test_guardians_moves_and_enrolments(api: "Api", world: "World") -> Non
     enrolled = await api.client.post(
         f"{base}/enrolments", headers=spb, json={"season": 2020, "grade": 9}
     )
-    assert enrolled.status_code == 200, enrolled.text
+    assert enrolled.status_code == 201, enrolled.text
+    assert enrolled.headers["Location"] == base
+    assert (enrolled.json()["participant_id"], enrolled.json()["version"]) == (pid, 2)
     shown = (await api.client.get(base, headers=spb)).json()
     assert [(e["season"], e["grade"]) for e in shown["enrolments"]] == [(2019, 8), (2020, 9)]
 

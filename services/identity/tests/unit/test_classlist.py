@@ -6,7 +6,7 @@ import pytest
 
 from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet_identity.application.classlist import ClassListRefused, parse_class_list
-from bilet_identity.domain.people import HealthLimitationKind
+from bilet_identity.domain.people import HealthLimitationKind, parse_class_letter
 from bilet_identity.domain.region import region_id_for
 
 RUSSIAN = (
@@ -110,3 +110,33 @@ def test_too_many_rows_are_refused() -> None:
     assert len(parse_class_list(text.encode(), max_rows=4)) == 4
     with pytest.raises(ClassListRefused, match="more than 3"):
         parse_class_list(text.encode(), max_rows=3)
+
+
+@pytest.mark.parametrize(
+    ("grade", "letter", "expected"),
+    [
+        ("7", "", (7, None)),
+        ("7Б", "", (7, "Б")),
+        ("7 «б»", "", (7, "Б")),
+        ("10-А", "", (10, "А")),
+        ("8", "г", (8, "Г")),
+    ],
+)
+def test_the_class_letter_comes_with_the_grade_or_in_a_column_of_its_own(
+    grade: str, letter: str, expected: tuple[int, str | None]
+) -> None:
+    content = (
+        "Фамилия;Имя;Дата рождения;СНИЛС;Класс;Буква\n"
+        f"Иванов;Пётр;12.04.2007;112-233-445 95;{grade};{letter}\n"
+    ).encode()
+    [row] = parse_class_list(content)
+    assert row.pupil is not None, row.error
+    assert (row.pupil.grade, parse_class_letter(row.pupil.class_letter)) == expected
+
+
+@pytest.mark.parametrize(("grade", "field"), [("7Q", "class_letter"), ("семь", "grade")])
+def test_a_grade_that_is_no_grade_with_a_letter_is_rejected(grade: str, field: str) -> None:
+    content = f"Фамилия;Имя;Дата рождения;СНИЛС;Класс\nИванов;Пётр;12.04.2007;1;{grade}\n"
+    [row] = parse_class_list(content.encode())
+    assert row.error is not None
+    assert row.error.details.get("field") == field

@@ -49,7 +49,13 @@ from bilet_identity.domain.people import (
     HealthLimitations,
     PersonalDetails,
 )
-from bilet_identity.domain.profile import ChangeReservationKey, LinkGuardian, RecordProfile
+from bilet_identity.domain.profile import (
+    ChangeReservationKey,
+    IndexSurname,
+    LinkGuardian,
+    RecordClassLetter,
+    RecordProfile,
+)
 from bilet_identity.domain.region import AdmitRegion, Region, ScheduleDiagnosticsWindow
 from bilet_identity.domain.reservation import Release, RequestReview, Reserve
 from bilet_identity.domain.school import RegisterSchool, School, school_id_for
@@ -269,6 +275,8 @@ RESERVATION = Decider(
 # ---------------------------------------------------------------------- profiles
 PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
 RESERVATION_KEYS = st.sampled_from(tuple(key(f"СНИЛС {n}") for n in range(3)))
+# A surname's blind index: one keyed hash per prefix (two surnames, sharing a first letter).
+SURNAME_KEYS = st.sampled_from(((key("и"), key("ив")), (key("и"), key("иг"), key("игн"))))
 PROFILE = Decider(
     "profile",
     profile.decide,
@@ -283,7 +291,11 @@ PROFILE = Decider(
             st.sampled_from(tuple(REGIONS)),
             st.sampled_from(("RU", "BY")),
             st.booleans(),
+            SURNAME_KEYS,
+            st.sampled_from((None, "А")),
         ),
+        st.builds(IndexSurname, st.just(PID), SURNAME_KEYS),
+        st.builds(RecordClassLetter, st.just(PID), st.sampled_from((None, "А", "Б"))),
         st.builds(ChangeReservationKey, st.just(PID), RESERVATION_KEYS),
         # More guardians than a profile may link, so the limit is met.
         st.builds(
@@ -293,7 +305,7 @@ PROFILE = Decider(
             st.sampled_from(tuple(Relationship)),
         ),
     ),
-    idempotent=(ChangeReservationKey, LinkGuardian),
+    idempotent=(ChangeReservationKey, IndexSurname, RecordClassLetter, LinkGuardian),
 )
 
 

@@ -12,10 +12,12 @@ from bilet_identity.domain.internal import (
     GuardianAccountLinked,
     ProfileRecorded,
     ReservationKeyChanged,
+    SurnameIndexed,
 )
 from bilet_identity.domain.profile import (
     MAX_GUARDIANS,
     ChangeReservationKey,
+    IndexSurname,
     LinkGuardian,
     Profile,
     RecordProfile,
@@ -27,11 +29,13 @@ PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
 REGION = UUID("b04673c4-e959-5e7b-b095-3d9da56889fb")
 GUARDIAN = UUID("9a000000-0000-4000-8000-000000000001")
 KEY = "a" * 64
+SURNAME = ("b" * 64, "c" * 64)
 PROFILE = Profile(PID, KEY, REGION)
 
 
 def test_when_recorded_then_citizenship_and_home_schooling_are_to_be_sealed() -> None:
-    [draft] = decide(RecordProfile(PID, KEY, REGION, "RU", True), None)
+    [draft, indexed] = decide(RecordProfile(PID, KEY, REGION, "RU", True, SURNAME), None)
+    assert indexed == SurnameIndexed(participant_id=PID, prefix_keys=list(SURNAME))
     assert isinstance(draft, Unsealed)
     assert draft.event_class is ProfileRecorded
     assert draft.stream_id == f"profile-{PID}"
@@ -84,3 +88,11 @@ def test_a_corrected_snils_moves_the_participants_reservation() -> None:
     state = evolve(PROFILE, moved)
     assert state is not None
     assert state.reservation_key == "b" * 64
+
+
+def test_a_corrected_surname_is_indexed_anew_and_the_same_index_records_nothing() -> None:
+    indexed = Profile(PID, KEY, REGION, surname_keys=SURNAME)
+    assert decide(IndexSurname(PID, SURNAME), indexed) == []
+    [event] = decide(IndexSurname(PID, ("d" * 64,)), indexed)
+    assert isinstance(event, SurnameIndexed)
+    assert evolve(indexed, event) == Profile(PID, KEY, REGION, surname_keys=("d" * 64,))

@@ -2,6 +2,7 @@
 
 from datetime import date
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,6 +24,7 @@ from bilet_identity.domain.region import (
     evolve,
     region_id_for,
 )
+from bilet_identity.domain.russia import REGION_CODES, TIME_ZONES
 from bilet_identity.domain.season import SeasonRules
 
 ALL = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
@@ -101,7 +103,10 @@ def test_given_admitted_when_admitted_for_the_next_season_then_both_seasons() ->
     assert state.seasons == {2019, 2020}
 
 
-@pytest.mark.parametrize(("code", "field"), [("4", "region_code"), ("ab", "region_code")])
+@pytest.mark.parametrize(
+    ("code", "field"),
+    [(code, "region_code") for code in ("4", "ab", "00", "80", "96", "99")],
+)
 def test_a_malformed_region_code_is_refused(code: str, field: str) -> None:
     command = AdmitRegion(code, "X", 2019, "Europe/Moscow", COORDINATOR, RULES)
     with pytest.raises(InvalidDetails) as refused:
@@ -161,3 +166,20 @@ def test_a_window_only_for_stages_that_run_in_the_season() -> None:
         decide(window(rules=two_stages), given(ADMITTED))
     with pytest.raises(UnknownSeason):
         decide(window(rules=None), given(ADMITTED))
+
+
+@pytest.mark.parametrize("zone", ["Moscow", "Europe/Atlantis", "Europe/London", "UTC", "MSK"])
+def test_a_time_zone_that_is_not_one_of_russias_iana_zones_is_refused(zone: str) -> None:
+    command = AdmitRegion("47", "X", 2019, zone, COORDINATOR, RULES)
+    with pytest.raises(InvalidDetails) as refused:
+        decide(command, given())
+    assert refused.value.field == "time_zone"
+
+
+def test_every_subject_and_every_zone_of_russia_is_admitted() -> None:
+    assert len(REGION_CODES) == 89
+    for code, zone in zip(REGION_CODES, TIME_ZONES * 4, strict=False):
+        ZoneInfo(zone)  # a real zone of the tz database
+        [event] = decide(AdmitRegion(code, "X", 2019, zone, COORDINATOR, RULES), given())
+        assert isinstance(event, RegionAdmitted)
+        assert (event.region_code, event.time_zone) == (code, zone)

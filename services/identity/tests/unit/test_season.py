@@ -7,7 +7,12 @@ import pytest
 
 from bilet.contracts.catalogue.identity import SeasonRulesPublished
 from bilet.contracts.vocabulary import GradeRange, Stage
-from bilet_identity.domain.errors import InvalidDetails, InvalidSeasonRules
+from bilet_identity.domain.errors import (
+    InvalidDetails,
+    InvalidSeasonRules,
+    SeasonClosed,
+    SeasonStarted,
+)
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules, decide, evolve
 
 ALL = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
@@ -79,6 +84,9 @@ def test_an_older_revision_never_replaces_the_one_in_force() -> None:
         {"diagnostics_stages": ()},
         {"diagnostics_stages": (Stage.INTERESTS, Stage.INTERESTS)},
         {"max_career_events": 0},
+        # Across two school years: past 31 August, or over the summer into the next one.
+        {"ends_on": date(2020, 9, 30)},
+        {"starts_on": date(2019, 3, 1), "ends_on": date(2019, 12, 31)},
     ],
 )
 def test_rules_that_make_no_sense_are_refused(changes: dict[str, object]) -> None:
@@ -99,3 +107,44 @@ def test_the_season_admits_its_grade_range_only() -> None:
     state = given(published(1))
     assert state is not None
     assert [g for g in range(1, 12) if state.admits_grade(g)] == [6, 7, 8, 9, 10, 11]
+
+
+def test_a_season_inside_one_school_year_is_published() -> None:
+    spring = rules_2019(starts_on=date(2019, 2, 1), ends_on=date(2019, 8, 31))
+    [event] = decide(spring, given())
+    assert (event.starts_on, event.ends_on) == (date(2019, 2, 1), date(2019, 8, 31))
+
+
+def test_before_the_season_starts_every_rule_may_be_revised() -> None:
+    earlier = rules_2019(starts_on=date(2019, 9, 15), today=date(2019, 8, 20))
+    [event] = decide(earlier, given(published(1)))
+    assert (event.rules_version, event.starts_on) == (2, date(2019, 9, 15))
+
+
+def test_a_running_season_is_revised_from_the_day_of_the_revision_never_backwards() -> None:
+    running = date(2019, 11, 1)
+    [event] = decide(rules_2019(max_career_events=4, today=running), given(published(1)))
+    assert event.rules_version == 2
+    with pytest.raises(SeasonStarted) as moved:
+        decide(rules_2019(starts_on=date(2019, 9, 2), today=running), given(published(1)))
+    assert moved.value.code == "season_started"
+    with pytest.raises(InvalidSeasonRules, match="before the day"):
+        decide(rules_2019(ends_on=date(2019, 10, 31), today=running), given(published(1)))
+    # Publishing the rules in force again is still nothing, whenever it is done.
+    assert decide(rules_2019(today=running), given(published(1))) == []
+
+
+def test_an_ended_season_is_not_rewritten() -> None:
+    with pytest.raises(SeasonClosed) as closed:
+        decide(rules_2019(max_career_events=4, today=date(2020, 6, 1)), given(published(1)))
+    assert closed.value.code == "season_closed"
+    assert closed.value.details == {"season": 2019, "ended_on": "2020-05-31"}
+
+
+def test_a_revision_keeps_the_regions_testing_windows_inside_the_season() -> None:
+    window = ((date(2019, 10, 11), date(2019, 10, 31)),)
+    later = rules_2019(starts_on=date(2019, 10, 15), windows=window)
+    with pytest.raises(InvalidSeasonRules, match="window"):
+        decide(later, given(published(1)))
+    [event] = decide(rules_2019(ends_on=date(2020, 4, 30), windows=window), given(published(1)))
+    assert event.ends_on == date(2020, 4, 30)

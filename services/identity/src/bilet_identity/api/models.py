@@ -2,10 +2,10 @@
 values are checked by the domain (one set of rules for the API and the CSV import)."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Final
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bilet.contracts.catalogue.consent import Relationship
 from bilet.contracts.catalogue.identity import CorrectionReason
@@ -13,6 +13,7 @@ from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.application.access import HealthWithheld
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.domain.people import HealthLimitationKind
+from bilet_identity.domain.russia import REGION_CODES, TIME_ZONES
 
 # The domain checks a name part beyond what JSON Schema can say without Unicode classes (422
 # `invalid_details`, naming the field): letters all Cyrillic or all Latin, inner spaces, hyphens,
@@ -29,6 +30,14 @@ Name = Annotated[
     ),
 ]
 Season = Annotated[int, Field(ge=2018, le=2100)]
+ClassLetter = Annotated[
+    str,
+    Field(
+        pattern=r"^«?[А-ЯЁа-яё]»?$",
+        examples=["Б"],
+        description="The letter of the pupil's class (7«Б»: Б), kept in upper case.",
+    ),
+]
 Grade = Annotated[int, Field(ge=1, le=11)]
 PublicText = Annotated[str, Field(min_length=1, max_length=300)]
 Position = Annotated[
@@ -74,16 +83,54 @@ class SeasonRulesPublishedResponse(BaseModel):
     position: Position
 
 
+def _one_of(allowed: tuple[str, ...], what: str) -> AfterValidator:
+    """The server keeps a string to a closed list (the schema lists it: `_listed`)."""
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"not one of {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _listed(allowed: tuple[str, ...], what: str, example: str) -> Any:
+    return Field(
+        examples=[example], description=f"One of {what}.", json_schema_extra={"enum": list(allowed)}
+    )
+
+
+SUBJECTS: Final = "the 89 subjects of the Russian Federation"
+RUSSIAN_ZONES: Final = "the IANA time zones of Russia"
+RegionCode = Annotated[str, _listed(REGION_CODES, SUBJECTS, "47"), _one_of(REGION_CODES, SUBJECTS)]
+TimeZone = Annotated[
+    str, _listed(TIME_ZONES, RUSSIAN_ZONES, "Europe/Moscow"), _one_of(TIME_ZONES, RUSSIAN_ZONES)
+]
+
+
 class AdmitRegionRequest(Request):
-    region_code: Annotated[str, Field(pattern=r"^[0-9]{2}$", examples=["47"])]
+    region_code: RegionCode
     name: PublicText
     season: Season
-    time_zone: Annotated[str, Field(pattern=r"^[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+$", max_length=64)]
+    time_zone: TimeZone
     coordinator: PublicText
+
+
+StreamVersion = Annotated[
+    int,
+    Field(description="The resource's version after the command (its stream's, from 0)."),
+]
 
 
 class RegionAdmittedResponse(BaseModel):
     region_id: UUID
+    version: StreamVersion
+    position: Position
+
+
+class DiagnosticsWindowScheduledResponse(BaseModel):
+    region_id: UUID
+    version: StreamVersion
     position: Position
 
 
@@ -125,10 +172,7 @@ class SchoolModel(BaseModel):
 
 class SchoolRegisteredResponse(BaseModel):
     school_id: UUID
-    position: Position
-
-
-class Accepted(BaseModel):
+    version: StreamVersion
     position: Position
 
 
@@ -161,6 +205,7 @@ class RegisterParticipantRequest(Request):
     home_schooled: bool = False
     health_limitations: HealthLimitationsModel | None = None
     accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] = []
+    class_letter: ClassLetter | None = None
 
     def to_pupil(self) -> PupilInput:
         """The pupil as the application takes them (the same shape as a class-list row)."""
@@ -179,6 +224,7 @@ class RegisterParticipantRequest(Request):
             health_limitation_kind=health.kind if health else None,
             accessibility_needs=tuple(self.accessibility_needs),
             season=self.season,
+            class_letter=self.class_letter,
         )
 
 
@@ -200,6 +246,10 @@ class CorrectParticipantRequest(Request):
     grade: Grade | None = None
     health_limitations: HealthLimitationsModel | None = None
     accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] | None = None
+    class_letter: (
+        Annotated[str, Field(pattern=r"^(|«?[А-ЯЁа-яё]»?)$", description="Empty: removes it.")]
+        | None
+    ) = None
 
     def to_correction(self) -> CorrectionInput:
         health = self.health_limitations
@@ -215,6 +265,7 @@ class CorrectParticipantRequest(Request):
             has_health_limitations=None if health is None else health.has_limitations,
             health_limitation_kind=None if health is None else health.kind,
             accessibility_needs=None if needs is None else tuple(needs),
+            class_letter=self.class_letter,
         )
 
 

@@ -1,5 +1,5 @@
 """What every group of identity's use cases stands on: the store, the key-sealed fields, the audit
-trail, the keyed hashes, the catalogue view, the consents in force and the command path
+trail, the keyed hashes, the catalogue and roster views, the consents in force and the command path
 (`Transactor`)."""
 
 from collections.abc import Callable
@@ -16,8 +16,10 @@ from bilet_identity.application.consent_state import ConsentStates
 from bilet_identity.application.errors import VersionConflict
 from bilet_identity.application.eventlog import EVENT_LOG
 from bilet_identity.application.pseudonyms import Pseudonymiser
+from bilet_identity.application.roster import RosterView
 from bilet_identity.domain.errors import UnknownParticipant
 from bilet_identity.domain.participant import Participant
+from bilet_identity.domain.people import DEFAULT_AGE_BAND, GradeAgeBand
 
 
 class IdentityCore:
@@ -30,6 +32,7 @@ class IdentityCore:
         *,
         today: Callable[[], date] = date.today,
         consents: ConsentStates | None = None,
+        age_band: GradeAgeBand = DEFAULT_AGE_BAND,
     ) -> None:
         self.store = store
         self.cipher = cipher
@@ -39,7 +42,9 @@ class IdentityCore:
         # None: no consent is known (no read model of consent's stream), so health data is
         # withheld from everyone (docs/adr/0019).
         self.consents = consents
+        self.age_band = age_band  # how old a pupil of a grade may plausibly be
         self.catalogue = CatalogueView(store)
+        self.roster = RosterView(store)
         self.transactor = Transactor(store, cipher, EVENT_LOG, VersionConflict)
 
     async def _existing(self, attempt: Attempt, participant_id: UUID) -> Participant:

@@ -21,7 +21,7 @@ from bilet.contracts.catalogue.identity import (
     SeasonRulesPublished,
 )
 from bilet.eventstore import START, EventStore
-from bilet_identity.application.eventlog import decode_event
+from bilet_identity.application.eventlog import catch_up, decode_event
 from bilet_identity.domain import region as regions
 from bilet_identity.domain import school as schools
 from bilet_identity.domain import season as seasons
@@ -62,13 +62,12 @@ class CatalogueView:
 
     async def refresh(self) -> None:
         async with self._lock:
-            while True:
-                batch = await self._store.read_all(self._position, _PAGE, categories=_CATEGORIES)
-                for record in batch:
-                    self._apply(decode_event(record, record.stream_id))
-                    self._position = record.position
-                if len(batch) < _PAGE:
-                    return
+            self._position = await catch_up(
+                self._store,
+                self._position,
+                lambda event, _: self._apply(event),
+                categories=_CATEGORIES,
+            )
 
     async def refresh_reviews(self) -> None:
         """The review requests as the store holds them now, read whole each time (they are few,

@@ -19,7 +19,7 @@ from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet.http.guard import has_hostile_text
 from bilet_identity.application.inputs import PupilInput
 from bilet_identity.domain.errors import DomainError, InvalidDetails
-from bilet_identity.domain.people import RUSSIA, HealthLimitationKind
+from bilet_identity.domain.people import RUSSIA, HealthLimitationKind, parse_class_letter
 from bilet_identity.domain.region import region_id_for
 
 _T = TypeVar("_T")
@@ -37,6 +37,7 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "birth_date": ("birth_date", "дата_рождения"),
     "snils": ("snils", "снилс"),
     "grade": ("grade", "класс"),
+    "class_letter": ("class_letter", "буква", "буква_класса", "литера"),
     "citizenship": ("citizenship", "гражданство"),
     "residence_region_code": ("residence_region_code", "регион_проживания", "код_региона"),
     "home_schooled": ("home_schooled", "семейное_обучение"),
@@ -157,6 +158,8 @@ def _row(line: int, cells: list[str], positions: dict[str, int], width: int) -> 
             birth_date=_field("birth_date", cell("birth_date"), _date),
             snils=cell("snils"),
             grade=_field("grade", cell("grade"), _grade),
+            # The letter in a column of its own, or with the grade («7Б», «7 «Б»», «7-Б»).
+            class_letter=cell("class_letter") or _letter_of_grade(cell("grade")),
             citizenship=(cell("citizenship") or RUSSIA).upper(),
             residence_region_id=_field(
                 "residence_region_code", cell("residence_region_code"), _region
@@ -191,8 +194,21 @@ def _date(text: str) -> date:
     raise ValueError("no date")
 
 
+_GRADE_WITH_LETTER: Final = re.compile(r"^\s*([0-9]{1,2})\s*[-\s]?\s*(.*)$")
+
+
+def _letter_of_grade(text: str) -> str | None:
+    match = _GRADE_WITH_LETTER.match(text)
+    return (match.group(2) or None) if match else None
+
+
 def _grade(text: str) -> int:
-    grade = int(text)
+    match = _GRADE_WITH_LETTER.match(text)
+    if match is None:
+        raise ValueError("no grade")
+    if match.group(2):
+        parse_class_letter(match.group(2))  # «7Б» is grade 7 only if Б is a class letter
+    grade = int(match.group(1))
     if not 1 <= grade <= 11:
         raise ValueError("no grade")
     return grade

@@ -25,9 +25,10 @@ ERASED: Final = ParticipantErased.event_type
 class ConsentFeedProjection(ConsentStateProjection):
     """The consent-state read model, plus `release` on each `ParticipantErased`.
 
-    Its name is the read model's (`identity_consent_v2`): a new name when this replaced the
+    Its name is the read model's (`identity_consent_v3`): a new name when this replaced the
     erasure-only projection (`identity_erasure_release_v1`), and again when it began counting
-    the withdrawals of `health_data` (docs/adr/0026), so that its feed reads consent's history
+    the withdrawals of `health_data` (docs/adr/0026), and again when it began following
+    submissions and rejections (docs/adr/0041), so that its feed reads consent's history
     from the start and the table holds every consent; the erasures it meets again purge nothing
     more."""
 

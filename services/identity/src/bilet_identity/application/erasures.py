@@ -103,8 +103,10 @@ class ReservationRelease:
 class ErasureRelease(IdentityCore):
     async def release_erased(self, participant_id: UUID) -> bool:
         """`ReservationRelease` in the API process (embedded): the catalogue view's review
-        requests, which name the holder, forget the participant too."""
+        requests, which name the holder, and the roster's surname index forget the participant
+        too."""
         purged = await ReservationRelease(self.store, self.audit)(participant_id)
+        self.roster.forget(participant_id)
         self.catalogue.reviews[:] = [
             r for r in self.catalogue.reviews if r.participant_id != participant_id
         ]

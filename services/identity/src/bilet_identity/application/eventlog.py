@@ -1,11 +1,36 @@
 """Identity's events in its store (`bilet.application.EventLog`): published events through
-`bilet.contracts`, the internal ones (`bilet_identity.domain.internal`) through their registry."""
+`bilet.contracts`, the internal ones (`bilet_identity.domain.internal`) through their registry;
+and how the in-process views catch up with the store."""
 
+from collections.abc import Callable, Collection
 from typing import Final
 
 from bilet.application import EventLog
+from bilet.eventstore import EventStore
 from bilet_identity.domain.internal import INTERNAL_CATEGORIES, INTERNAL_EVENTS
 
 EVENT_LOG: Final = EventLog(INTERNAL_EVENTS, INTERNAL_CATEGORIES)
 
 decode_event = EVENT_LOG.decode
+CATCH_UP_PAGE: Final = 1000
+
+
+async def catch_up(
+    store: EventStore,
+    after: int,
+    apply: Callable[[object, int], None],
+    *,
+    categories: Collection[str] | None = None,
+    event_types: Collection[str] | None = None,
+) -> int:
+    """Apply each event after `after` (decoded, with its position) in global order, a page at a
+    time, for the in-process views; the position of the last one applied."""
+    while True:
+        batch = await store.read_all(
+            after, CATCH_UP_PAGE, categories=categories, event_types=event_types
+        )
+        for record in batch:
+            apply(decode_event(record, record.stream_id), record.position)
+            after = record.position
+        if len(batch) < CATCH_UP_PAGE:
+            return after

@@ -37,6 +37,7 @@ class PupilInput:
     health_limitation_kind: HealthLimitationKind | None = None
     accessibility_needs: tuple[AccessibilityNeed, ...] = ()
     season: int | None = None  # None: the season in force today
+    class_letter: str | None = None  # 7«Б»: Б (checked by the domain)
 
     def __repr__(self) -> str:
         return "PupilInput(<hidden>)"
@@ -56,6 +57,22 @@ class CorrectionInput:
     has_health_limitations: bool | None = None
     health_limitation_kind: HealthLimitationKind | None = None
     accessibility_needs: tuple[AccessibilityNeed, ...] | None = None
+    class_letter: str | None = None  # "" removes it
+
+    @property
+    def changes_details(self) -> bool:
+        """Whether a detail of the participant's own events is stated (beside the letter)."""
+        details = (
+            self.last_name,
+            self.first_name,
+            self.middle_name,
+            self.birth_date,
+            self.snils,
+            self.grade,
+            self.has_health_limitations,
+            self.accessibility_needs,
+        )
+        return any(value is not None for value in details)
 
     def __repr__(self) -> str:
         return "CorrectionInput(<hidden>)"
@@ -69,6 +86,7 @@ class Committed:
     position: int
     id: UUID | None = None
     version: int | None = None
+    appended: bool = True  # False: nothing new was recorded (the command asked for what was)
 
     @classmethod
     def of(
@@ -76,7 +94,7 @@ class Committed:
     ) -> "Committed":
         """The commit of `outcome`, naming `stream_id`'s version (the aggregate's)."""
         version = None if stream_id is None else outcome.version(stream_id)
-        return cls(outcome.position, id, version)
+        return cls(outcome.position, id, version, outcome.appended)
 
 
 @dataclass(frozen=True)

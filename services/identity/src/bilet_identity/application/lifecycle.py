@@ -29,7 +29,13 @@ from bilet_identity.domain import participant as participants
 from bilet_identity.domain import profile as profiles
 from bilet_identity.domain.errors import HealthDataWithdrawn, UnknownParticipant
 from bilet_identity.domain.health import HealthConsent
-from bilet_identity.domain.people import RUSSIA, FullName, HealthLimitations, parse_snils
+from bilet_identity.domain.people import (
+    RUSSIA,
+    FullName,
+    HealthLimitations,
+    parse_class_letter,
+    parse_snils,
+)
 
 PERSONAL_READ = ("full_name", "birth_date", "snils", "health_limitations", "accessibility_needs")
 # What a participant's view shows of the personal data, and, audited apart with a purpose of
@@ -99,25 +105,35 @@ class ParticipantLife(Registration):
             destroyed = states_health and await self._health_key_destroyed(
                 participant_id, state.health_generation
             )
-            decided = participants.decide(
-                participants.CorrectDetails(
-                    participant_id=participant_id,
-                    reason=correction.reason,
-                    current=current,
-                    rules=await attempt.state(streams.season(state.season)),
-                    full_name=full_name,
-                    birth_date=correction.birth_date,
-                    snils=snils,
-                    health=health,
-                    grade=correction.grade,
-                    accessibility_needs=correction.accessibility_needs,
-                    health_key_destroyed=destroyed,
-                    health_consent=await self._health_consent(participant_id)
-                    if destroyed
-                    else None,
-                ),
-                state,
-            )
+            letter = parse_class_letter(correction.class_letter)
+            decided: list[participants.Decision] = []
+            # The class letter alone is the profile's; anything else is the participant's own.
+            if correction.changes_details or correction.class_letter is None:
+                decided = participants.decide(
+                    participants.CorrectDetails(
+                        participant_id=participant_id,
+                        reason=correction.reason,
+                        current=current,
+                        rules=await attempt.state(streams.season(state.season)),
+                        full_name=full_name,
+                        birth_date=correction.birth_date,
+                        snils=snils,
+                        health=health,
+                        grade=correction.grade,
+                        accessibility_needs=correction.accessibility_needs,
+                        health_key_destroyed=destroyed,
+                        health_consent=await self._health_consent(participant_id)
+                        if destroyed
+                        else None,
+                        age_band=self.age_band,
+                    ),
+                    state,
+                )
+            if correction.class_letter is not None and profile is not None:
+                lettered = profiles.RecordClassLetter(participant_id, letter)
+                attempt.append(
+                    profiles.stream_id(participant_id), profiles.decide(lettered, profile)
+                )
             attempt.append(stream_id, decided)  # even nothing: the answer names this stream
             if not decided:
                 return []
@@ -128,6 +144,12 @@ class ParticipantLife(Registration):
                 snils=snils or current.snils,
             )
             await self._moved_reservation(attempt, ctx, state, profile, corrected)
+            if profile is not None and full_name is not None:
+                # The surname's blind index follows a corrected surname (docs/adr/0041).
+                index = profiles.IndexSurname(
+                    participant_id, self.pseudonyms.surname_prefix_keys(full_name.last_name)
+                )
+                attempt.append(profiles.stream_id(participant_id), profiles.decide(index, profile))
             given = zip(
                 PERSONAL_READ,
                 (full_name, correction.birth_date, snils, health, correction.accessibility_needs),
@@ -172,6 +194,12 @@ class ParticipantLife(Registration):
             to_school = await attempt.state(streams.school(to_school_id))
             move = participants.MoveToSchool(participant_id, to_school, grade)
             attempt.append(stream_id, participants.decide(move, state))
+            # A class letter is the old school's: none at the new one until it states one.
+            fold = streams.profile(participant_id)
+            profile = await attempt.state(fold)
+            if profile is not None:
+                unlettered = profiles.RecordClassLetter(participant_id, None)
+                attempt.append(fold.stream_id, profiles.decide(unlettered, profile))
 
         outcome = await self.transactor.transact_many(ctx, decide)
         return Committed.of(outcome, stream_id, participant_id)
@@ -233,7 +261,7 @@ class ParticipantLife(Registration):
             await self.audit.record(
                 ctx.audit(Access.WRITE, participant_id, "link_guardian", ("guardians",))
             )
-        return Committed.of(outcome, None, participant_id)
+        return Committed.of(outcome, participants.stream_id(participant_id), participant_id)
 
     # ------------------------------------------------------------------ queries
     async def duplicate_reviews(self, ctx: CommandContext) -> list[ReviewRequest]:

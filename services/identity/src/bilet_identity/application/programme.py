@@ -1,6 +1,7 @@
 """The programme's frame, kept by the federal operator and the regions: season rules, admitted
 regions and their diagnostics windows, schools; and the catalogue queries over them."""
 
+from dataclasses import replace
 from datetime import date
 from uuid import UUID
 
@@ -13,7 +14,7 @@ from bilet_identity.application.inputs import CommandContext, Committed
 from bilet_identity.domain import region as regions
 from bilet_identity.domain import school as schools
 from bilet_identity.domain import season as seasons
-from bilet_identity.domain.errors import UnknownRegion, UnknownSeason
+from bilet_identity.domain.errors import SchoolNotFound, SeasonNotFound, UnknownRegion
 from bilet_identity.domain.region import Region
 from bilet_identity.domain.school import School
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
@@ -24,6 +25,14 @@ class ProgrammeCommands(IdentityCore):
         self, ctx: CommandContext, command: PublishSeasonRules
     ) -> Committed:
         access.require_role(ctx.principal, Role.OPERATOR)
+        await self.catalogue.refresh()
+        windows = tuple(
+            (window.opens_on, window.closes_on)
+            for region in self.catalogue.regions.values()
+            for window in region.windows
+            if window.season == command.season
+        )
+        command = replace(command, today=self.today(), windows=windows)
         fold = streams.season(command.season)
         outcome = await self.transactor.transact(
             ctx, fold, lambda rules: seasons.decide(command, rules)
@@ -109,8 +118,22 @@ class ProgrammeCommands(IdentityCore):
         await self.catalogue.refresh()
         rules = self.catalogue.seasons.get(season)
         if rules is None:
-            raise UnknownSeason(season)
+            raise SeasonNotFound(season)
         return rules
+
+    async def region(self, region_id: UUID) -> Region:
+        await self.catalogue.refresh()
+        region = self.catalogue.regions.get(region_id)
+        if region is None:
+            raise UnknownRegion()
+        return region
+
+    async def school(self, school_id: UUID) -> School:
+        await self.catalogue.refresh()
+        school = self.catalogue.schools.get(school_id)
+        if school is None:
+            raise SchoolNotFound()
+        return school
 
     async def all_season_rules(self) -> list[SeasonRules]:
         await self.catalogue.refresh()

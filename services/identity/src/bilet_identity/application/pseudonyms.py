@@ -1,5 +1,6 @@
 """Keyed hashes that stand for personal data where identity must compare it without keeping it:
-the reservation key of a СНИЛС and the person key of a name and birth date.
+the reservation key of a СНИЛС, the person key of a name and birth date, and the blind index of
+a surname's prefixes (a school's pupils searched by surname, docs/adr/0041).
 
 HMAC-SHA256 with a secret of the service (never the bare values: a plain hash of an 11-digit
 number is reversed by trying all of them). Each purpose has its own label, so one hash can never
@@ -11,7 +12,7 @@ import hmac
 from datetime import date
 from typing import Final
 
-from bilet_identity.domain.people import FullName, person_key_material
+from bilet_identity.domain.people import FullName, fold_name, person_key_material, surname_prefixes
 from bilet_identity.domain.snils import Snils
 
 KEY_BYTES: Final = 32
@@ -32,6 +33,17 @@ class Pseudonymiser:
 
     def person_key(self, full_name: FullName, birth_date: date) -> str:
         return self._hash("bilet.identity.person.v1", person_key_material(full_name, birth_date))
+
+    def surname_prefix_keys(self, last_name: str) -> tuple[str, ...]:
+        """The blind index of a surname: a keyed hash of each of its folded prefixes."""
+        return tuple(self._surname_prefix(prefix) for prefix in surname_prefixes(last_name))
+
+    def surname_search_key(self, prefix: str) -> str:
+        """The keyed hash a search for surnames starting with `prefix` looks up."""
+        return self._surname_prefix(fold_name(prefix))
+
+    def _surname_prefix(self, folded: str) -> str:
+        return self._hash("bilet.identity.surname-prefix.v1", folded)
 
     def __repr__(self) -> str:
         return "Pseudonymiser(<hidden>)"

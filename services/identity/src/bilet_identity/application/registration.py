@@ -13,9 +13,8 @@ from bilet.audit import Access
 from bilet.contracts import health_key_subject
 from bilet.eventstore import NO_STREAM, EventIdsConflict, ExpectedVersion, WrongExpectedVersion
 from bilet_identity.application import access, streams
-from bilet_identity.application.base import IdentityCore
 from bilet_identity.application.classlist import ParsedRow, parse_class_list
-from bilet_identity.application.errors import DuplicateRefused
+from bilet_identity.application.duplicates import AlreadyRegistered, DuplicateGuard, Pending
 from bilet_identity.application.inputs import (
     CommandContext,
     Committed,
@@ -28,8 +27,6 @@ from bilet_identity.domain import profile as profiles
 from bilet_identity.domain import reservation as reservations
 from bilet_identity.domain.errors import (
     DomainError,
-    DuplicateNeedsReview,
-    DuplicateParticipant,
     ParticipantExists,
     UnknownSchool,
     UnknownSeason,
@@ -39,6 +36,7 @@ from bilet_identity.domain.people import (
     FullName,
     HealthLimitations,
     PersonalDetails,
+    parse_class_letter,
     parse_snils,
 )
 from bilet_identity.domain.profile import Profile
@@ -80,23 +78,7 @@ class _Plan:
     parts: tuple[Part, ...]
 
 
-class _AlreadyRegistered(Exception):
-    """The same child at the same school: not an error of an import, a row already done."""
-
-    def __init__(self, participant_id: UUID) -> None:
-        self.participant_id = participant_id
-
-    def refusal(self) -> DuplicateRefused:
-        """As a refusal, where a second registration of the child is an error."""
-        message = DuplicateParticipant(self.participant_id).message
-        return DuplicateRefused(DuplicateParticipant.code, message, self.participant_id)
-
-
-# A reservation planned earlier in the same import: key → (holder, person key).
-Pending = dict[str, tuple[UUID, str]]
-
-
-class Registration(IdentityCore):
+class Registration(DuplicateGuard):
     async def register_participant(
         self,
         ctx: CommandContext,
@@ -118,7 +100,7 @@ class Registration(IdentityCore):
             context = await self._school_context(attempt, school_id, pupil.season)
             try:
                 plan = await self._plan(attempt, ctx, context, pupil, new_id)
-            except _AlreadyRegistered as already:
+            except AlreadyRegistered as already:
                 raise already.refusal() from None
             for part in plan.parts:
                 attempt.append(*part)
@@ -152,7 +134,7 @@ class Registration(IdentityCore):
                     continue
                 try:
                     plan = await self._plan(reads, ctx, context, row.pupil, uuid4(), pending)
-                except _AlreadyRegistered as already:
+                except AlreadyRegistered as already:
                     outcomes[index] = RowOutcome(
                         row.line, "already_registered", already.participant_id
                     )
@@ -231,7 +213,7 @@ class Registration(IdentityCore):
 
         try:
             await self.transactor.transact_many(ctx, decide)
-        except _AlreadyRegistered as already:
+        except AlreadyRegistered as already:
             return RowOutcome(row.line, "already_registered", already.participant_id)
         except DomainError as error:
             return RowOutcome(row.line, "rejected", error=error)
@@ -248,6 +230,7 @@ class Registration(IdentityCore):
         if school is None:
             raise UnknownSchool()
         school_region = await attempt.state(streams.region(school.region_id))
+        await self.roster.refresh()  # the school's pupils, to tell a child typed twice
         if season is None:
             await self.catalogue.refresh()
             current = self.catalogue.season_for(self.today())
@@ -275,6 +258,7 @@ class Registration(IdentityCore):
             snils=parse_snils(pupil.snils),
             health=HealthLimitations(pupil.has_health_limitations, pupil.health_limitation_kind),
         )
+        class_letter = parse_class_letter(pupil.class_letter)
         school = context.school
         residence_id = pupil.residence_region_id or school.region_id
         if residence_id not in context.regions:
@@ -291,6 +275,7 @@ class Registration(IdentityCore):
                 grade=pupil.grade,
                 citizenship=pupil.citizenship,
                 accessibility_needs=pupil.accessibility_needs,
+                age_band=self.age_band,
             ),
             participants.initial,
         )
@@ -307,9 +292,16 @@ class Registration(IdentityCore):
         reserved = await self._reserve(
             ctx, reservations.Reserve(key, participant_id, person), reservation, school.school_id
         )
+        await self._check_not_twice(attempt, ctx, school.school_id, key, person, pending)
         recorded = profiles.decide(
             profiles.RecordProfile(
-                participant_id, key, residence_id, pupil.citizenship, pupil.home_schooled
+                participant_id,
+                key,
+                residence_id,
+                pupil.citizenship,
+                pupil.home_schooled,
+                self.pseudonyms.surname_prefix_keys(details.full_name.last_name),
+                class_letter,
             ),
             profiles.initial,
         )
@@ -322,51 +314,6 @@ class Registration(IdentityCore):
                 Part(reservations.stream_id(key), reserved, expected),
                 Part(profiles.stream_id(participant_id), recorded, NO_STREAM),
             ),
-        )
-
-    async def _reserve(
-        self,
-        ctx: CommandContext,
-        command: reservations.Reserve,
-        reservation: Reservation | None,
-        school_id: UUID,
-    ) -> list[reservations.ReservationEvent]:
-        """The reservation of a child for `command.participant_id`, or the refusal of a second
-        profile: `_AlreadyRegistered` for the same child at the same school (when the caller may
-        learn its id), `DuplicateRefused` otherwise, after asking for a review of a clash."""
-        try:
-            return reservations.decide(command, reservation)
-        except (DuplicateParticipant, DuplicateNeedsReview) as duplicate:
-            refusal = await self._refused(
-                ctx, duplicate, command.reservation_key, command.person_key, school_id
-            )
-        raise refusal
-
-    async def _refused(
-        self,
-        ctx: CommandContext,
-        duplicate: DuplicateParticipant | DuplicateNeedsReview,
-        key: str,
-        person: str,
-        school_id: UUID,
-    ) -> Exception:
-        reads = self.transactor.attempt()
-        holder = await reads.state(streams.participant(duplicate.existing))
-        # No holder stream yet: it is planned earlier in the same import, by this very school.
-        same_school = holder is None or holder.school_id == school_id
-        visible = holder is None or access.may_learn_id(ctx.principal, holder)
-        if isinstance(duplicate, DuplicateParticipant) and same_school and visible:
-            return _AlreadyRegistered(duplicate.existing)
-        if isinstance(duplicate, DuplicateNeedsReview) and holder is not None:
-            fold = streams.reservation(key)
-            flagged = reservations.decide(
-                reservations.RequestReview(key, school_id, person), await reads.state(fold)
-            )
-            reads.append(fold.stream_id, flagged)
-            # Its own commit, before the refusal: the request for a review outlives it.
-            await self.transactor.commit(ctx, reads.parts)
-        return DuplicateRefused(
-            duplicate.code, duplicate.message, duplicate.existing if visible else None
         )
 
     async def _moved_reservation(
@@ -390,7 +337,7 @@ class Registration(IdentityCore):
                 await attempt.state(new),
                 state.school_id,
             )
-        except _AlreadyRegistered as already:
+        except AlreadyRegistered as already:
             raise already.refusal() from None
         attempt.append(new.stream_id, reserved)
         old_key = profile.reservation_key if profile else key

@@ -5,6 +5,7 @@ for people and never holds a personal value (it may end up in a log).
 """
 
 from collections.abc import Mapping
+from datetime import date
 from uuid import UUID
 
 
@@ -33,6 +34,23 @@ class InvalidDetails(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, field=field)
         self.field = field
+
+
+class BirthDateImplausibleForGrade(DomainError):
+    """The birth date does not fit the grade (a typing error in one of them, most often)."""
+
+    code = "birth_date_implausible_for_grade"
+
+    def __init__(self, grade: int, born_from: date, born_to: date) -> None:
+        super().__init__(
+            f"A pupil of grade {grade} this school year is born between "
+            f"{born_from.isoformat()} and {born_to.isoformat()}: check the birth date and the "
+            "grade.",
+            field="birth_date",
+            grade=grade,
+            born_from=born_from.isoformat(),
+            born_to=born_to.isoformat(),
+        )
 
 
 class NotEligible(DomainError):
@@ -69,6 +87,19 @@ class DuplicateNeedsReview(DomainError):
         self.existing = existing
 
 
+class SameChildOtherSnils(DuplicateNeedsReview):
+    """A pupil of the school is registered with this name and birth date under another СНИЛС:
+    one child typed twice, most likely (a person must look; docs/adr/0041)."""
+
+    def __init__(self, existing: UUID) -> None:
+        DomainError.__init__(
+            self,
+            "A pupil of this school is registered with this name and birth date under another "
+            "СНИЛС; flagged for review.",
+        )
+        self.existing = existing
+
+
 class ParticipantExists(DomainError):
     """A participant with this id is registered already."""
 
@@ -93,6 +124,15 @@ class UnknownSchool(DomainError):
         super().__init__("No such school is registered.")
 
 
+class SchoolNotFound(DomainError):
+    """A school named in the path is not registered (in a body it is `unknown_school`, 422)."""
+
+    code = "school_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such school is registered.")
+
+
 class UnknownRegion(DomainError):
     code = "unknown_region"
 
@@ -107,8 +147,44 @@ class UnknownSeason(DomainError):
         super().__init__(f"No rules are published for season {season}.", season=season)
 
 
+class SeasonNotFound(DomainError):
+    """A season named in the path has no rules (in a body it is `unknown_season`, 422)."""
+
+    code = "season_not_found"
+
+    def __init__(self, season: int) -> None:
+        super().__init__(f"No rules are published for season {season}.", season=season)
+
+
 class InvalidSeasonRules(DomainError):
     code = "invalid_season_rules"
+
+
+class SeasonStarted(DomainError):
+    """A revision would move the start of a season that has begun: its start is history."""
+
+    code = "season_started"
+
+    def __init__(self, season: int, started_on: date) -> None:
+        super().__init__(
+            f"Season {season} started on {started_on.isoformat()}: a revision keeps its start "
+            "and applies from the day it is published.",
+            season=season,
+            started_on=started_on.isoformat(),
+        )
+
+
+class SeasonClosed(DomainError):
+    """The season has ended: its rules are what past results were scored under."""
+
+    code = "season_closed"
+
+    def __init__(self, season: int, ended_on: date) -> None:
+        super().__init__(
+            f"Season {season} ended on {ended_on.isoformat()}: its rules are no longer revised.",
+            season=season,
+            ended_on=ended_on.isoformat(),
+        )
 
 
 class InvalidWindow(DomainError):

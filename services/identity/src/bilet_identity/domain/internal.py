@@ -100,6 +100,29 @@ class ProfileRecorded(_Profile):
 
 
 @INTERNAL_EVENTS.register
+class SurnameIndexed(_Profile):
+    """The blind index of the participant's surname: a keyed hash of each of its folded prefixes
+    (docs/adr/0041), so that their school finds them by the first letters of their surname
+    without any plaintext kept for it. A later one replaces it (a corrected surname)."""
+
+    event_type: ClassVar[str] = "SurnameIndexed"
+
+    participant_id: UUID
+    prefix_keys: list[KeyedHash] = Field(min_length=1, max_length=100)
+
+
+@INTERNAL_EVENTS.register
+class ClassLetterRecorded(_Profile):
+    """The letter of the pupil's class at their school (7«Б»: Б), or none any more (null: the
+    school removed it, or the pupil moved to another school)."""
+
+    event_type: ClassVar[str] = "ClassLetterRecorded"
+
+    participant_id: UUID
+    class_letter: str | None = Field(pattern=r"^[А-ЯЁ]$")
+
+
+@INTERNAL_EVENTS.register
 class ReservationKeyChanged(_Profile):
     """The participant's СНИЛС was corrected: this reservation is theirs now."""
 

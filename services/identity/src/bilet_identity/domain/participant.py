@@ -39,7 +39,9 @@ from bilet_identity.domain.errors import (
 )
 from bilet_identity.domain.health import HEALTH_FIELDS, HealthConsent, health_generation
 from bilet_identity.domain.people import (
+    DEFAULT_AGE_BAND,
     FullName,
+    GradeAgeBand,
     HealthLimitations,
     PersonalDetails,
     check_birth_date,
@@ -47,7 +49,7 @@ from bilet_identity.domain.people import (
 )
 from bilet_identity.domain.region import Region
 from bilet_identity.domain.school import School
-from bilet_identity.domain.season import SeasonRules
+from bilet_identity.domain.season import SeasonRules, school_year
 from bilet_identity.domain.snils import Snils
 
 
@@ -91,6 +93,7 @@ class RegisterParticipant:
     grade: int
     citizenship: str
     accessibility_needs: tuple[AccessibilityNeed, ...] = ()
+    age_band: GradeAgeBand = DEFAULT_AGE_BAND
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class CorrectDetails:
     accessibility_needs: tuple[AccessibilityNeed, ...] | None = None
     health_key_destroyed: bool = False
     health_consent: HealthConsent | None = None
+    age_band: GradeAgeBand = DEFAULT_AGE_BAND
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,7 @@ def _register(
     if rules is None or rules.season != command.season:
         raise UnknownSeason(command.season)
     check_birth_date(command.details.birth_date, rules.starts_on)
+    command.age_band.check(command.details.birth_date, command.grade, school_year(rules.starts_on))
     needs = _distinct(command.accessibility_needs)
     _check_eligible(
         rules,
@@ -261,6 +266,12 @@ def _correct(
         if command.rules is None or not command.rules.admits_grade(command.grade):
             raise NotEligible((Ineligibility.GRADE_OUT_OF_RANGE,))
         clear["grade"] = command.grade
+    if command.rules is not None and (command.birth_date is not None or "grade" in clear):
+        command.age_band.check(
+            command.birth_date or current.birth_date,
+            command.grade or state.grade,
+            school_year(command.rules.starts_on),
+        )
     if command.accessibility_needs is not None:
         needs = _distinct(command.accessibility_needs)
         if current.accessibility_needs is None or set(needs) != set(current.accessibility_needs):

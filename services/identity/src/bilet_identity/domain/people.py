@@ -15,7 +15,11 @@ from enum import StrEnum
 from typing import Final
 
 from bilet.contracts.vocabulary import AccessibilityNeed
-from bilet_identity.domain.errors import InvalidDetails, InvalidSnilsError
+from bilet_identity.domain.errors import (
+    BirthDateImplausibleForGrade,
+    InvalidDetails,
+    InvalidSnilsError,
+)
 from bilet_identity.domain.snils import InvalidSnils, Snils
 
 RUSSIA: Final = "RU"
@@ -139,6 +143,49 @@ def check_birth_date(birth_date: date, season_starts_on: date) -> date:
     return birth_date
 
 
+@dataclass(frozen=True, slots=True)
+class GradeAgeBand:
+    """How old a pupil of a grade may plausibly be on 1 September of the school year: a pupil
+    of grade g is usually g + 5 or g + 6 (a first-former is 6 or 7), widened by `years_younger`
+    (an early start) and `years_older` (a late start, a repeated year). Configurable per
+    deployment (docs/adr/0041)."""
+
+    years_younger: int = 1
+    years_older: int = 2
+
+    def birth_dates(self, grade: int, school_year: int) -> tuple[date, date]:
+        """The earliest and the latest plausible birth date, both included."""
+        youngest = grade + 5 - self.years_younger
+        oldest = grade + 6 + self.years_older
+        # Aged at most `oldest` on 1 September: born after 1 September `oldest + 1` years before.
+        return date(school_year - oldest - 1, 9, 2), date(school_year - youngest, 9, 1)
+
+    def check(self, birth_date: date, grade: int, school_year: int) -> None:
+        earliest, latest = self.birth_dates(grade, school_year)
+        if not earliest <= birth_date <= latest:
+            raise BirthDateImplausibleForGrade(grade, earliest, latest)
+
+
+# The band when a deployment sets none: a year younger, two years older than usual.
+DEFAULT_AGE_BAND: Final = GradeAgeBand()
+
+
+_CLASS_LETTER: Final = re.compile(r"^[А-ЯЁ]$")
+_LETTER_QUOTES: Final = "«»\"'“”„ "
+
+
+def parse_class_letter(text: str | None) -> str | None:
+    """The letter of a pupil's class (7«Б»: Б), upper case; None when none is given."""
+    if text is None:
+        return None
+    letter = text.strip(_LETTER_QUOTES).upper()
+    if not letter:
+        return None
+    if not _CLASS_LETTER.match(letter):
+        raise InvalidDetails("class_letter", "A class letter is one Cyrillic letter, e.g. А.")
+    return letter
+
+
 def check_citizenship(code: str) -> str:
     if not _CITIZENSHIP.match(code):
         raise InvalidDetails("citizenship", "Citizenship is an ISO 3166 alpha-2 code, e.g. RU.")
@@ -179,17 +226,27 @@ class PersonalDetails:
         return "PersonalDetails(<hidden>)"
 
 
+def fold_name(text: str | None) -> str:
+    """A name part in the form two spellings of one name agree on: case, «ё» and spacing do not
+    tell two children apart (nor two searches for them)."""
+    return _clean(text or "").casefold().replace("ё", "е").replace("’", "'")
+
+
 def person_key_material(full_name: FullName, birth_date: date) -> str:
-    """Name and birth date in the form two registrations of one child agree on: case, «ё» and
-    spacing do not tell two children apart. The application hashes it with a secret key."""
-
-    def fold(text: str | None) -> str:
-        return _clean(text or "").casefold().replace("ё", "е").replace("’", "'")
-
+    """Name and birth date in the form two registrations of one child agree on. The application
+    hashes it with a secret key."""
     parts = (
-        fold(full_name.last_name),
-        fold(full_name.first_name),
-        fold(full_name.patronymic),
+        fold_name(full_name.last_name),
+        fold_name(full_name.first_name),
+        fold_name(full_name.patronymic),
         birth_date.isoformat(),
     )
     return "\x1f".join(parts)
+
+
+def surname_prefixes(last_name: str) -> tuple[str, ...]:
+    """Every prefix of the folded surname, the shortest first: what a search by surname prefix
+    may ask for («Ив», «Иванов»). The application hashes each with a secret key (a blind index,
+    docs/adr/0041); the plaintext is kept nowhere."""
+    folded = fold_name(last_name)
+    return tuple(folded[:length] for length in range(1, len(folded) + 1))

@@ -1,6 +1,7 @@
 """What identity keeps about a participant beyond the published events (stream
 `profile-<participant id>`, never relayed): residence, citizenship and home schooling as stated at
-registration, the participant's reservation, and the guardian accounts the school linked."""
+registration, the participant's reservation, the blind index of their surname and the letter of
+their class (docs/adr/0041), and the guardian accounts the school linked."""
 
 from dataclasses import dataclass, replace
 from typing import Final, assert_never
@@ -11,9 +12,11 @@ from bilet.contracts.drafts import Unsealed
 from bilet_identity.domain.errors import TooManyGuardians, UnknownParticipant
 from bilet_identity.domain.internal import (
     PROFILE_CATEGORY,
+    ClassLetterRecorded,
     GuardianAccountLinked,
     ProfileRecorded,
     ReservationKeyChanged,
+    SurnameIndexed,
 )
 
 MAX_GUARDIANS: Final = 4
@@ -31,6 +34,8 @@ class Profile:
     reservation_key: str
     residence_region_id: UUID
     guardians: tuple[LinkedGuardian, ...] = ()
+    surname_keys: tuple[str, ...] = ()
+    class_letter: str | None = None
 
 
 initial: Final[Profile | None] = None
@@ -43,6 +48,24 @@ class RecordProfile:
     residence_region_id: UUID
     citizenship: str
     home_schooled: bool
+    surname_keys: tuple[str, ...]
+    class_letter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSurname:
+    """The surname's blind index, anew (the surname was corrected)."""
+
+    participant_id: UUID
+    surname_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordClassLetter:
+    """The letter of the pupil's class, or None: none any more (removed, or a move)."""
+
+    participant_id: UUID
+    class_letter: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +81,46 @@ class LinkGuardian:
     relationship: Relationship
 
 
-Command = RecordProfile | ChangeReservationKey | LinkGuardian
-ProfileEvent = ProfileRecorded | ReservationKeyChanged | GuardianAccountLinked
-Decision = Unsealed[ProfileRecorded] | ReservationKeyChanged | GuardianAccountLinked
+Command = RecordProfile | IndexSurname | RecordClassLetter | ChangeReservationKey | LinkGuardian
+ProfileEvent = (
+    ProfileRecorded
+    | SurnameIndexed
+    | ClassLetterRecorded
+    | ReservationKeyChanged
+    | GuardianAccountLinked
+)
+Decision = (
+    Unsealed[ProfileRecorded]
+    | SurnameIndexed
+    | ClassLetterRecorded
+    | ReservationKeyChanged
+    | GuardianAccountLinked
+)
 
 
 def decide(command: Command, state: Profile | None) -> list[Decision]:
     match command, state:
         case RecordProfile(), _:
-            return [_record(command)]
+            letter = (
+                []
+                if command.class_letter is None
+                else [_lettered(command.participant_id, command.class_letter)]
+            )
+            return [
+                _record(command),
+                *_indexed(command.participant_id, command.surname_keys),
+                *letter,
+            ]
         case _, None:
             raise UnknownParticipant()
+        case RecordClassLetter(), Profile():
+            if command.class_letter == state.class_letter:
+                return []
+            return [_lettered(command.participant_id, command.class_letter)]
+        case IndexSurname(), Profile():
+            if command.surname_keys == state.surname_keys:
+                return []
+            return list(_indexed(command.participant_id, command.surname_keys))
         case ChangeReservationKey(), Profile():
             if command.reservation_key == state.reservation_key:
                 return []
@@ -99,6 +151,18 @@ def _record(command: RecordProfile) -> Unsealed[ProfileRecorded]:
     )
 
 
+def _lettered(participant_id: UUID, class_letter: str | None) -> ClassLetterRecorded:
+    return ClassLetterRecorded(participant_id=participant_id, class_letter=class_letter)
+
+
+def _indexed(participant_id: UUID, surname_keys: tuple[str, ...]) -> tuple[SurnameIndexed, ...]:
+    """The index, when there is one (a surname has a letter at least; a caller without one
+    indexes nothing rather than an empty index)."""
+    if not surname_keys:
+        return ()
+    return (SurnameIndexed(participant_id=participant_id, prefix_keys=list(surname_keys)),)
+
+
 def _link(command: LinkGuardian, state: Profile) -> list[Decision]:
     linked = LinkedGuardian(command.guardian_id, command.relationship)
     if linked in state.guardians:
@@ -123,9 +187,15 @@ def evolve(state: Profile | None, event: ProfileEvent) -> Profile | None:
                 event.reservation_key,
                 event.residence_region_id,
                 state.guardians if state else (),
+                state.surname_keys if state else (),
+                state.class_letter if state else None,
             )
         case _, None:
             return None  # a change before the profile was recorded: nothing to change
+        case ClassLetterRecorded(), Profile():
+            return replace(state, class_letter=event.class_letter)
+        case SurnameIndexed(), Profile():
+            return replace(state, surname_keys=tuple(event.prefix_keys))
         case ReservationKeyChanged(), Profile():
             return replace(state, reservation_key=event.reservation_key)
         case GuardianAccountLinked(), Profile():

@@ -2,7 +2,8 @@
 regional coordinator; and the windows in which their pupils take the online diagnostics.
 
 A region's id is derived from its code (47: Leningrad oblast), so there is one stream per region,
-`region-<id>`, whatever season it is admitted to.
+`region-<id>`, whatever season it is admitted to. The code is one of the 89 subjects of the
+Russian Federation and the time zone one of the country's IANA zones (`russia`).
 """
 
 import uuid
@@ -14,11 +15,13 @@ from uuid import UUID
 from bilet.contracts.catalogue.identity import DiagnosticsWindowScheduled, RegionAdmitted
 from bilet.contracts.vocabulary import Stage
 from bilet_identity.domain.errors import (
+    InvalidDetails,
     InvalidWindow,
     RegionAlreadyAdmitted,
     RegionNotAdmitted,
     UnknownSeason,
 )
+from bilet_identity.domain.russia import REGION_CODES, TIME_ZONES
 from bilet_identity.domain.season import SeasonRules
 from bilet_identity.domain.validation import build
 
@@ -94,6 +97,14 @@ def decide(command: Command, state: Region | None) -> list[RegionEvent]:
 
 
 def _admit(command: AdmitRegion, state: Region | None) -> list[RegionEvent]:
+    if command.region_code not in REGION_CODES:
+        raise InvalidDetails(
+            "region_code", "Not the code of a subject of the Russian Federation (01–95)."
+        )
+    if command.time_zone not in TIME_ZONES:
+        raise InvalidDetails(
+            "time_zone", "Not an IANA time zone of Russia (e.g. Europe/Moscow, Asia/Omsk)."
+        )
     if command.rules is None:
         raise UnknownSeason(command.season)
     if state is not None and state.admitted_in(command.season):

@@ -3,6 +3,12 @@
 The federal operator publishes a season's rules (eligible grades, how many career events, which
 diagnostics stages, the season's dates) and may revise them within the season: every revision is
 a new `rules_version`, the highest one is in force. Stream: `season-<year>`.
+
+A season lies inside one school year (1 September to 31 August), starts in the year it is named
+after and holds the regions' testing windows set for it. Once it has started, a revision never
+rewrites what happened: it applies from the day it is published (past results keep the
+`rules_version` they were scored under), it keeps the start, and it cannot end the season before
+that day; once it has ended, its rules are history (docs/adr/0041).
 """
 
 from dataclasses import dataclass
@@ -11,7 +17,7 @@ from typing import Final, assert_never
 
 from bilet.contracts.catalogue.identity import SeasonRulesPublished
 from bilet.contracts.vocabulary import GradeRange, Stage
-from bilet_identity.domain.errors import InvalidSeasonRules
+from bilet_identity.domain.errors import InvalidSeasonRules, SeasonClosed, SeasonStarted
 from bilet_identity.domain.validation import build
 
 
@@ -44,6 +50,16 @@ class PublishSeasonRules:
     diagnostics_stages: tuple[Stage, ...]
     starts_on: date
     ends_on: date
+    # The day it is published on (the application's today): whether the season has started.
+    today: date | None = None
+    # The regions' testing windows already set for the season (opens, closes): a revision keeps
+    # each of them inside the season.
+    windows: tuple[tuple[date, date], ...] = ()
+
+
+def school_year(day: date) -> int:
+    """The school year a day belongs to, by the year it starts in (1 September)."""
+    return day.year if day.month >= 9 else day.year - 1
 
 
 # One command and one event today; the aliases make a second one fail mypy until handled.
@@ -67,6 +83,8 @@ def _publish(command: PublishSeasonRules, state: SeasonRules | None) -> list[Sea
         raise InvalidSeasonRules("The season ends before it starts.")
     if command.starts_on.year != command.season:
         raise InvalidSeasonRules("A season starts in the year it is named after.")
+    if school_year(command.starts_on) != school_year(command.ends_on):
+        raise InvalidSeasonRules("A season lies inside one school year (1 September to 31 August).")
     if not command.diagnostics_stages or len(set(command.diagnostics_stages)) != len(
         command.diagnostics_stages
     ):
@@ -89,6 +107,12 @@ def _publish(command: PublishSeasonRules, state: SeasonRules | None) -> list[Sea
         command.ends_on,
     ):
         return []
+    if state is not None and command.today is not None:
+        _check_history_kept(command, state, command.today)
+    if any(
+        opens < command.starts_on or closes > command.ends_on for opens, closes in command.windows
+    ):
+        raise InvalidSeasonRules("A region's testing window would lie outside the season.")
     return [
         build(
             SeasonRulesPublished,
@@ -101,6 +125,18 @@ def _publish(command: PublishSeasonRules, state: SeasonRules | None) -> list[Sea
             ends_on=command.ends_on,
         )
     ]
+
+
+def _check_history_kept(command: PublishSeasonRules, state: SeasonRules, today: date) -> None:
+    """A revision of a season that has started applies from today: it may not change the past."""
+    if today > state.ends_on:
+        raise SeasonClosed(command.season, state.ends_on)
+    if today < state.starts_on:
+        return  # not started: the whole season is still to come
+    if command.starts_on != state.starts_on:
+        raise SeasonStarted(command.season, state.starts_on)
+    if command.ends_on < today:
+        raise InvalidSeasonRules("A running season cannot end before the day of the revision.")
 
 
 def evolve(state: SeasonRules | None, event: SeasonEvent) -> SeasonRules:

@@ -10,7 +10,6 @@ from bilet.http.consistency import POSITION_HEADER
 from bilet.http.context import Context, ContextWithPositions
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
-    Accepted,
     CorrectParticipantRequest,
     DuplicateReviewModel,
     EnrolParticipantRequest,
@@ -104,7 +103,9 @@ CSV_BODY: Final = {
             "The class list, UTF-8 (a BOM is fine), `,` or `;` separated, one pupil per row. "
             "Columns (English or Russian headers): last_name/Фамилия, first_name/Имя, "
             "middle_name/Отчество, birth_date/Дата рождения (YYYY-MM-DD or DD.MM.YYYY), "
-            "snils/СНИЛС, grade/Класс are required; citizenship/Гражданство (default RU), "
+            "snils/СНИЛС, grade/Класс (a number, or with the class letter: 7Б, 7 «Б») are "
+            "required; class_letter/Буква (one Cyrillic letter), citizenship/Гражданство "
+            "(default RU), "
             "residence_region_code/Регион проживания, home_schooled/Семейное обучение (да/нет), "
             "health_limitations/ОВЗ (нет, да or a category), accessibility_needs/Потребности "
             "(codes separated by |) are optional."
@@ -300,6 +301,7 @@ async def move_participant(
     name="enrol_participant",
     tags=["participants"],
     summary="Enrol a participant in a later season at their school",
+    status_code=201,
     responses=problems(403, 404, 409, 422),
 )
 async def enrol_participant(
@@ -310,7 +312,9 @@ async def enrol_participant(
     response: Response,
 ) -> ParticipantChangedResponse:
     """Enrol a participant in a later `season` at their current school, in `grade`; the
-    season's eligibility rules are checked again. Answers `version` and `BVB-Position`.
+    season's eligibility rules are checked again. Answers 201 with `Location` (the
+    participant, whose `enrolments` show it), the `participant_id`, `version` and
+    `BVB-Position`.
 
     **Who:** the registrar of the participant's school, the coordinator of its region, the
     federal operator.
@@ -322,6 +326,7 @@ async def enrol_participant(
     committed = await service.enrol_participant(
         context, participant_id, season=body.season, grade=body.grade
     )
+    response.headers["Location"] = f"/identity/v1/participants/{participant_id}"
     return participant_changed(participant_id, committed, response)
 
 
@@ -330,7 +335,14 @@ async def enrol_participant(
     name="link_guardian",
     tags=["participants"],
     summary="Link a guardian's account to a participant (the registrar of their school)",
-    responses=problems(403, 404, 409, 422),
+    responses={
+        201: {
+            "model": ParticipantChangedResponse,
+            "description": "Linked (or its relationship changed): `Location` is the "
+            "participant, whose `guardians` show it.",
+        },
+        **problems(403, 404, 409, 422),
+    },
 )
 async def link_guardian(
     participant_id: UUID,
@@ -338,11 +350,13 @@ async def link_guardian(
     service: Service,
     context: Context,
     response: Response,
-) -> Accepted:
+) -> ParticipantChangedResponse:
     """Link a guardian's account (`guardian_id`, the token's `sub`) to a participant, with the
     relationship; linking it again with another relationship changes it, the same one records
-    nothing. A link is shown in the participant's `guardians`, never a grant: a guardian reads
-    a child by their token's `children` claim alone. Answers `BVB-Position`.
+    nothing (200). A link is shown in the participant's `guardians`, never a grant: a guardian
+    reads a child by their token's `children` claim alone. A link recorded answers 201 with
+    `Location` (the participant). Answers the `participant_id`, the participant's `version`
+    (its `ETag`; a link does not change it) and `BVB-Position`.
 
     **Who:** the registrar of the participant's school only.
 
@@ -352,7 +366,10 @@ async def link_guardian(
     committed = await service.link_guardian(
         context, participant_id, body.guardian_id, body.relationship
     )
-    return Accepted(position=answer_position(response, committed.position))
+    if committed.appended:
+        response.status_code = 201
+        response.headers["Location"] = f"/identity/v1/participants/{participant_id}"
+    return participant_changed(participant_id, committed, response)
 
 
 @router.get(

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Response
 from bilet.http import CurrentPrincipal
 from bilet.http.context import Context
 from bilet_identity.api.models import (
-    Accepted,
     AdmitRegionRequest,
     DiagnosticsWindowModel,
+    DiagnosticsWindowScheduledResponse,
     GradeRangeModel,
     PublishSeasonRulesRequest,
     RegionAdmittedResponse,
@@ -29,6 +29,7 @@ from bilet_identity.api.routes.common import (
     answer_position,
 )
 from bilet_identity.domain.region import Region
+from bilet_identity.domain.school import School
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
 
 router = APIRouter(prefix="/v1")
@@ -72,7 +73,7 @@ async def list_seasons(service: Service, _: CurrentPrincipal) -> list[SeasonRule
     name="get_season_rules",
     tags=["programme"],
     summary="The rules in force for a season",
-    responses=problems(422),
+    responses=problems(404, 422),
 )
 async def get_season_rules(
     season: SeasonPath, service: Service, _: CurrentPrincipal
@@ -82,7 +83,7 @@ async def get_season_rules(
     **Who:** any authenticated caller, every role alike. Always current (no `BVB-Position`
     needed).
 
-    **Refusals:** 422 `unknown_season` (no rules published for it), 422 `invalid_request`
+    **Refusals:** 404 `season_not_found` (no rules published for it), 422 `invalid_request`
     (a season outside 2018–2100).
     """
     return _rules(await service.season_rules(season))
@@ -93,7 +94,7 @@ async def get_season_rules(
     name="publish_season_rules",
     tags=["programme"],
     summary="Publish (or revise) a season's rules (federal operator)",
-    responses=problems(403, 422),
+    responses=problems(403, 409, 422),
 )
 async def publish_season_rules(
     season: SeasonPath,
@@ -106,13 +107,21 @@ async def publish_season_rules(
     publishing the rules already in force records nothing and answers the same version. The
     body is the whole rule set: the eligible grades (1–11), how many career events a
     participant attends (1–10), the diagnostics stages run, the season's first and last day
-    (it starts in the year it is named after). Answers `BVB-Position` (read-your-writes token).
+    (it starts in the year it is named after and lies inside one school year, 1 September to
+    31 August). Once the season has started, a revision applies from the day it is published
+    (past results keep the `rules_version` they were scored under): it keeps the start and
+    cannot end the season before that day; once the season has ended its rules are history.
+    Answers the season, its `rules_version` and `BVB-Position` (read-your-writes token); 200
+    whether it is the first publication or a revision (a publish-or-revise upsert).
 
     **Who:** the federal operator only.
 
-    **Refusals:** 403 `forbidden` (any other role), 422 `invalid_season_rules` (grades out of
-    order, the end before the start, a start in another year, a stage listed twice),
-    422 `invalid_request` (the body's schema).
+    **Refusals:** 403 `forbidden` (any other role), 409 `season_started` (a revision that
+    moves the start of a season that has begun), `season_closed` (the season has ended),
+    422 `invalid_season_rules` (grades out of order, the end before the start, a start in
+    another year, across two school years, a running season ended before today, a region's
+    testing window left outside the season, a stage listed twice), 422 `invalid_request` (the
+    body's schema).
     """
     committed = await service.publish_season_rules(
         context,
@@ -188,14 +197,17 @@ async def list_regions(
 async def admit_region(
     body: AdmitRegionRequest, service: Service, context: Context, response: Response
 ) -> RegionAdmittedResponse:
-    """Admit a region (by its two-digit code) to a season, naming its coordinator. The region's
+    """Admit a region (by the code of one of the 89 subjects of the Russian Federation) to a
+    season, with its IANA time zone (one of Russia's) and naming its coordinator. The region's
     id follows from its code, so admitting it to a later season answers the same `region_id`.
-    Answers `BVB-Position` (read-your-writes token).
+    Answers 201 with `Location` (the region), its `region_id`, `version` and `BVB-Position`
+    (read-your-writes token).
 
     **Who:** the federal operator only.
 
     **Refusals:** 403 `forbidden` (any other role), 409 `region_already_admitted` (to this
-    season), 422 `unknown_season` (no rules published for it), 422 `invalid_request`.
+    season), 422 `unknown_season` (no rules published for it), 422 `invalid_request` (also a
+    code that is no subject's, a time zone that is not one of Russia's).
     """
     committed = await service.admit_region(
         context,
@@ -206,10 +218,32 @@ async def admit_region(
         coordinator=body.coordinator,
     )
     assert committed.id is not None
+    assert committed.version is not None
+    response.headers["Location"] = f"/identity/v1/regions/{committed.id}"
     return RegionAdmittedResponse(
         region_id=committed.id,
+        version=committed.version,
         position=answer_position(response, committed.position, f"region-{committed.id}"),
     )
+
+
+@router.get(
+    "/regions/{region_id:uuid}",
+    name="get_region",
+    tags=["regions"],
+    summary="An admitted region",
+    responses=problems(404),
+)
+async def get_region(region_id: UUID, service: Service, _: CurrentPrincipal) -> RegionModel:
+    """One admitted region, as in the list: its code, name, time zone, coordinator, seasons
+    and diagnostics (testing) windows.
+
+    **Who:** any authenticated caller, every role alike (public configuration). Always current
+    (no `BVB-Position` needed).
+
+    **Refusals:** 404 `unknown_region` (no such region admitted).
+    """
+    return _region(await service.region(region_id))
 
 
 @router.post(
@@ -217,7 +251,13 @@ async def admit_region(
     name="schedule_diagnostics_window",
     tags=["regions"],
     summary="Set a region's testing window (federal operator, the region's coordinator)",
-    responses=problems(403, 404, 422),
+    responses={
+        201: {
+            "model": DiagnosticsWindowScheduledResponse,
+            "description": "A window set (or changed): `Location` is the region, which shows it.",
+        },
+        **problems(403, 404, 422),
+    },
 )
 async def schedule_diagnostics_window(
     region_id: UUID,
@@ -225,10 +265,12 @@ async def schedule_diagnostics_window(
     service: Service,
     context: Context,
     response: Response,
-) -> Accepted:
+) -> DiagnosticsWindowScheduledResponse:
     """Set a region's diagnostics (testing) window for a season: the stages it covers and the
     days it opens and closes, inside the season and among the season's stages. Setting a
-    window already set records nothing. Answers `BVB-Position` (read-your-writes token).
+    window already set records nothing and answers 200; a window set answers 201 with
+    `Location` (the region, whose `diagnostics_windows` show it). Answers the `region_id`, its
+    `version` and `BVB-Position` (read-your-writes token).
 
     **Who:** the federal operator, or the coordinator of this region.
 
@@ -245,7 +287,24 @@ async def schedule_diagnostics_window(
         opens_on=body.opens_on,
         closes_on=body.closes_on,
     )
-    return Accepted(position=answer_position(response, committed.position))
+    assert committed.version is not None
+    if committed.appended:
+        response.status_code = 201
+        response.headers["Location"] = f"/identity/v1/regions/{region_id}"
+    return DiagnosticsWindowScheduledResponse(
+        region_id=region_id,
+        version=committed.version,
+        position=answer_position(response, committed.position),
+    )
+
+
+def _school(school: School) -> SchoolModel:
+    return SchoolModel(
+        school_id=school.school_id,
+        region_id=school.region_id,
+        name=school.name,
+        municipality=school.municipality,
+    )
 
 
 @router.get(
@@ -263,12 +322,7 @@ async def list_schools(region_id: UUID, service: Service, _: CurrentPrincipal) -
 
     **Refusals:** 404 `unknown_region` (no such region admitted).
     """
-    return [
-        SchoolModel(
-            school_id=s.school_id, region_id=s.region_id, name=s.name, municipality=s.municipality
-        )
-        for s in await service.schools_of(region_id)
-    ]
+    return [_school(school) for school in await service.schools_of(region_id)]
 
 
 @router.post(
@@ -288,7 +342,8 @@ async def register_school(
 ) -> SchoolRegisteredResponse:
     """Register a school of the region: its name and municipality. The school's id follows from
     the region, municipality and name (spaces and case folded), so one school is registered
-    once. Answers `BVB-Position` (read-your-writes token).
+    once. Answers 201 with `Location` (the school), its `school_id`, `version` and
+    `BVB-Position` (read-your-writes token).
 
     **Who:** the region's coordinator only (the `region_id` claim must be this region); not the
     federal operator.
@@ -301,7 +356,28 @@ async def register_school(
         context, region_id, name=body.name, municipality=body.municipality
     )
     assert committed.id is not None
+    assert committed.version is not None
+    response.headers["Location"] = f"/identity/v1/schools/{committed.id}"
     return SchoolRegisteredResponse(
         school_id=committed.id,
+        version=committed.version,
         position=answer_position(response, committed.position, f"school-{committed.id}"),
     )
+
+
+@router.get(
+    "/schools/{school_id:uuid}",
+    name="get_school",
+    tags=["regions"],
+    summary="A registered school",
+    responses=problems(404),
+)
+async def get_school(school_id: UUID, service: Service, _: CurrentPrincipal) -> SchoolModel:
+    """One registered school: its region, name and municipality.
+
+    **Who:** any authenticated caller, every role alike (public configuration). Always current
+    (no `BVB-Position` needed).
+
+    **Refusals:** 404 `school_not_found` (no such school registered).
+    """
+    return _school(await service.school(school_id))

@@ -1,0 +1,158 @@
+"""The pupils of each school, as their registrar and navigators browse them: where each
+participant is now (school, grade, class letter, season), in the order they were registered, the
+blind index of their surname, and the keyed hash of the name and birth date they are registered
+with (a second profile of one child under another СНИЛС is sent to a review, docs/adr/0041).
+
+A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
+order with the participant decider's own `evolve`, caught up before every query (one indexed read
+when nothing is new), so a registrar sees the pupil they registered a moment ago. It holds ids,
+grades and keyed hashes only: no name, no birth date. The names a page shows are opened from the
+participant's events for that page alone.
+
+An erased participant's profile (and with it the surname's index) is purged from the store
+(docs/adr/0016); `forget` drops them here as well when the purge runs in this process, and
+another process's purge shows here as a pupil whose name cannot be opened (listed as erased,
+never found by a search).
+"""
+
+import asyncio
+from dataclasses import dataclass
+from typing import Final
+from uuid import UUID
+
+from bilet.contracts.catalogue.identity import (
+    ParticipantDetailsCorrected,
+    ParticipantEnrolledInSeason,
+    ParticipantMovedToSchool,
+    ParticipantRegistered,
+)
+from bilet.eventstore import START, EventStore
+from bilet_identity.application.eventlog import catch_up
+from bilet_identity.domain import participant as participants
+from bilet_identity.domain.internal import (
+    ChildReserved,
+    ClassLetterRecorded,
+    ReservationReleased,
+    SurnameIndexed,
+)
+from bilet_identity.domain.participant import Participant
+
+_FOLDED: Final = (
+    ParticipantRegistered,
+    ParticipantDetailsCorrected,
+    ParticipantMovedToSchool,
+    ParticipantEnrolledInSeason,
+)
+_TYPES: Final = (
+    *(kind.event_type for kind in _FOLDED),
+    SurnameIndexed.event_type,
+    ClassLetterRecorded.event_type,
+    ChildReserved.event_type,
+    ReservationReleased.event_type,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who holds a child's reservation (their СНИЛС's keyed hash) with which person key."""
+
+    participant_id: UUID
+    reservation_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """A pupil as their school's list orders and filters them."""
+
+    participant: Participant
+    registered_at: int  # the store position of the registration: the list's second sort key
+    class_letter: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        return (self.participant.grade, self.registered_at)
+
+
+class RosterView:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._lock = asyncio.Lock()
+        self._position = START
+        self._participants: dict[UUID, Participant] = {}
+        self._registered_at: dict[UUID, int] = {}
+        self._surname_keys: dict[UUID, frozenset[str]] = {}
+        self._class_letters: dict[UUID, str | None] = {}
+        # Reservation key → (holder, person key), and person key → the reservations with it:
+        # which participants are registered with a name and birth date (their keyed hash).
+        self._reservations: dict[str, tuple[UUID, str]] = {}
+        self._by_person: dict[str, set[str]] = {}
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            self._position = await catch_up(
+                self._store, self._position, self._apply, event_types=_TYPES
+            )
+
+    def _apply(self, event: object, position: int) -> None:
+        if isinstance(event, SurnameIndexed):
+            self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
+        elif isinstance(event, ClassLetterRecorded):
+            self._class_letters[event.participant_id] = event.class_letter
+        elif isinstance(event, ChildReserved):
+            self._unreserve(event.reservation_key)
+            self._reservations[event.reservation_key] = (event.participant_id, event.person_key)
+            self._by_person.setdefault(event.person_key, set()).add(event.reservation_key)
+        elif isinstance(event, ReservationReleased):
+            self._unreserve(event.reservation_key)
+        elif isinstance(event, _FOLDED):
+            pid = event.participant_id
+            if isinstance(event, ParticipantRegistered):
+                self._registered_at[pid] = position
+            evolved = participants.evolve(self._participants.get(pid), event)
+            if evolved is not None:
+                self._participants[pid] = evolved
+
+    def _unreserve(self, reservation_key: str) -> None:
+        held = self._reservations.pop(reservation_key, None)
+        if held is not None:
+            self._by_person.get(held[1], set()).discard(reservation_key)
+
+    def forget(self, participant_id: UUID) -> None:
+        """An erased participant's surname index and reservations are gone (purged)."""
+        self._surname_keys.pop(participant_id, None)
+        for key, (holder, _) in list(self._reservations.items()):
+            if holder == participant_id:
+                self._unreserve(key)
+
+    def unindexed(self) -> list[UUID]:
+        """The participants whose surname has no index (registered before it existed, or
+        erased), in registration order."""
+        found = [pid for pid in self._participants if pid not in self._surname_keys]
+        return sorted(found, key=lambda pid: self._registered_at.get(pid, 0))
+
+    def same_child_at(
+        self, school_id: UUID, person_key: str, reservation_key: str
+    ) -> Holder | None:
+        """A pupil of the school registered with this name and birth date (`person_key`) under
+        another СНИЛС (`reservation_key`): most likely the same child typed twice. A hint to
+        check against the store, which may have released or purged it since."""
+        for key in sorted(self._by_person.get(person_key, ())):
+            holder = self._reservations[key][0]
+            participant = self._participants.get(holder)
+            if key != reservation_key and participant and participant.school_id == school_id:
+                return Holder(holder, key)
+        return None
+
+    def pupils_of(
+        self, school_id: UUID, *, grade: int | None = None, surname_key: str | None = None
+    ) -> list[RosterEntry]:
+        """The school's pupils now, by grade then registration; only those of `grade` and whose
+        surname's index holds `surname_key`, when given."""
+        found = [
+            RosterEntry(participant, self._registered_at.get(pid, 0), self._class_letters.get(pid))
+            for pid, participant in self._participants.items()
+            if participant.school_id == school_id
+            and (grade is None or participant.grade == grade)
+            and (surname_key is None or surname_key in self._surname_keys.get(pid, ()))
+        ]
+        return sorted(found, key=lambda entry: entry.sort_key)
