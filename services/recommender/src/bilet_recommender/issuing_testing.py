@@ -12,6 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 from uuid import UUID, uuid5
 
@@ -26,7 +27,15 @@ from bilet.contracts.sealed import KeyScope, seal
 from bilet.contracts.vocabulary import AccessibilityNeed, Environment, GradeRange, Level
 from bilet.crypto import FieldCipher, KeyStore
 from bilet.eventstore import EventStore, RecordedEvent
+from bilet.eventstore.memory import InMemoryEventStore
+from bilet.projections import EmbeddedFeed
+from bilet.projections.sqlite import SqliteReadModel
 from bilet_recommender import testing
+from bilet_recommender.adapters.evidence_projection import (
+    FEED_EVENT_TYPES,
+    RECOMMENDER,
+    issuing_projection,
+)
 from bilet_recommender.application.issuing import RECOMMENDATIONS_CATEGORY
 from bilet_recommender.domain.internal import (
     INTERNAL_CATEGORIES,
@@ -208,6 +217,30 @@ async def _pupil(
         )
 
 
+async def run_embedded(
+    tmp_path: Path, season: Season, keystore: KeyStore, recommender: EventStore
+) -> SqliteReadModel:
+    """The season through the embedded runtime (`issuing_projection` on in-memory stores and a
+    SQLite read model under `tmp_path`): the catalogue first, then the pupils' facts."""
+    sources: dict[str, EventStore] = {source: InMemoryEventStore() for source in SOURCES}
+    await append_all(sources[EVENTS], season.career_events)
+    if await recommender.head_position() == 0:  # the clubs are registered once
+        await append_all(recommender, season.opportunities)
+    read_model = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    feed = EmbeddedFeed(
+        read_model,
+        issuing_projection(recommender, keystore, lambda: NOW),
+        {**sources, RECOMMENDER: recommender},
+        event_types=FEED_EVENT_TYPES,
+    )
+    await feed.catch_up({})
+    for source in SOURCES:
+        await append_all(sources[source], season.facts[source])
+    await feed.catch_up({})
+    await feed.catch_up({})  # the sets it issued come back through the feed: nothing new
+    return read_model
+
+
 _LOG: Final = EventLog(INTERNAL_EVENTS, INTERNAL_CATEGORIES)
 
 
@@ -260,3 +293,9 @@ def recorded(events: Sequence[DomainEvent], first_position: int = 1) -> list[Rec
             )
         )
     return out
+
+
+def latest(sets: dict[UUID, list[RecommendationsIssued]]) -> dict[UUID, RecommendationsIssued]:
+    """Each participant's set in force, without `supersedes`: which sets came before it depends
+    on how the topics interleaved (a career event attended before or after the last stage)."""
+    return {pid: events[-1].model_copy(update={"supersedes": None}) for pid, events in sets.items()}

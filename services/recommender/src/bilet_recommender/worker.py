@@ -19,12 +19,11 @@ Runs until SIGTERM/SIGINT; serves its metrics on `BVB_RECOMMENDER_WORKER_METRICS
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import faust
 from prometheus_client import CollectorRegistry, Counter, start_http_server
@@ -61,7 +60,7 @@ TOPICS: Final = {
 # itself never come back from Kafka: the recommender's topic is not read).
 FACTS: Final = frozenset(t.event_type for t in FACT_TYPES) - {"RecommendationsIssued"}
 
-_log = logging.getLogger(__name__)
+NO_PARTICIPANT: Final = "-"
 
 
 class WorkerSettings(PlatformSettings):
@@ -81,6 +80,11 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_datadir: Path = Path("var/recommender-faust")
     # topic → source service (tests use fresh topics); default: the four `bilet.<service>`.
     recommender_worker_topics: dict[str, str] = Field(default_factory=lambda: dict(TOPICS))
+    # Static membership of the faust consumer group (the pod's name in Kubernetes): a worker
+    # restarted under the same id takes its partitions back without waiting for a rebalance.
+    recommender_worker_instance_id: str | None = None
+    # How long the broker waits for a silent member before handing its partitions on.
+    recommender_worker_session_timeout: float = Field(default=30.0, ge=6.0, le=300.0)
     # The kernel feed's consumer group (the read side).
     recommender_worker_feed_group: str = "bilet.recommender.evidence"
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
@@ -115,8 +119,14 @@ class Resources:
 
 
 def participant_key(value: bytes) -> str:
-    """The participant a published fact is about (the repartition key)."""
-    return str(json.loads(value)["participant_id"])
+    """The participant a published record is about (the repartition key); `NO_PARTICIPANT`
+    for the others."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return NO_PARTICIPANT
+    found = data.get("participant_id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else NO_PARTICIPANT
 
 
 def _headers(raw: Any) -> Sequence[tuple[str, bytes]]:
@@ -138,6 +148,9 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         consumer_auto_offset_reset="earliest",
         datadir=str(settings.recommender_worker_datadir),
         web_enabled=False,
+        consumer_group_instance_id=settings.recommender_worker_instance_id,
+        broker_session_timeout=settings.recommender_worker_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.recommender_worker_session_timeout / 3),
     )
     resources = Resources(settings)
     registry = registry or CollectorRegistry()
@@ -153,24 +166,22 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         value_serializer="raw",
         internal=True,
     )
-    evidence_table = app.Table(
-        "evidence", partitions=partitions, key_serializer="json", value_serializer="raw"
-    )
+    # participant id → Evidence JSON (both JSON-encoded strings on the changelog).
+    evidence_table = app.Table("evidence", partitions=partitions, key_type=str, value_type=str)
 
     @app.agent(sources)
     async def issue(stream: faust.StreamT[Any]) -> None:
-        def is_fact(value: bytes) -> bool:
-            event = stream.current_event
-            headers = dict(_headers(None if event is None else event.headers))
-            kind = headers.get("ce_type", b"").decode()
-            return kind in FACTS
-
-        # faust types a filter as T -> T (a predicate in fact), and StreamT declares no filter.
-        facts = cast(faust.Stream[bytes], stream).filter(is_fact)  # type: ignore[misc]
-        grouped = facts.group_by(participant_key, name="participant", topic=by_participant)
+        # Every record is repartitioned, and what `Evidence` does not fold is skipped after it: a
+        # `filter` before `group_by` would run after it anyway (faust moves a stream's
+        # processors to the grouped stream), and a key function that fails is logged as an
+        # error per record. Records about no participant (career events: public facts) go to
+        # one partition under `NO_PARTICIPANT`.
+        grouped = stream.group_by(participant_key, name="participant", topic=by_participant)
         async for event in grouped.events():
-            _store, _keys, read_model, issuing = await resources.get()
             recorded = decode_record(event.value, _headers(event.headers))
+            if recorded.type not in FACTS:
+                continue
+            _store, _keys, read_model, issuing = await resources.get()
             fact = decode(recorded)
             assert isinstance(fact, FACT_TYPES)
             key = str(fact.participant_id)
@@ -181,7 +192,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             catalogue = ReadModelCatalogue(read_model)
             evolved = await issuing.apply(evidence, fact, catalogue, recorded.event_id)
             if evolved != evidence:
-                evidence_table[key] = evolved.model_dump_json().encode()
+                evidence_table[key] = evolved.model_dump_json()
             facts_in.inc()
 
     async def read_side() -> None:

@@ -5,56 +5,24 @@ only for pupils with a consent covering them and three stages completed."""
 from pathlib import Path
 from uuid import UUID
 
-from bilet.contracts.catalogue.events import CareerEventPublished
 from bilet.crypto import InMemoryKeyStore
-from bilet.eventstore import EventStore
 from bilet.eventstore.memory import InMemoryEventStore
-from bilet.projections import EmbeddedFeed
-from bilet.projections.sqlite import SqliteReadModel
 from bilet_recommender.adapters.evidence_projection import (
-    FEED_EVENT_TYPES,
     ReadModelEvidence,
-    issuing_projection,
 )
 from bilet_recommender.application.issuing import stream_id
 from bilet_recommender.issuing_testing import (
-    SOURCES,
     Season,
-    append_all,
     build_season,
     check_chain,
     issued,
+    run_embedded,
 )
 from bilet_recommender.testing import NOW
 
 
 def career_events(season: Season) -> set[UUID]:
-    return {
-        e.career_event_id for e in season.facts["events"] if isinstance(e, CareerEventPublished)
-    }
-
-
-async def run_embedded(
-    tmp_path: Path, season: Season, keystore: InMemoryKeyStore, recommender: EventStore
-) -> SqliteReadModel:
-    """The season through the embedded feed: the catalogue first, then the pupils' facts."""
-    sources: dict[str, EventStore] = {source: InMemoryEventStore() for source in SOURCES}
-    await append_all(sources["events"], season.career_events)
-    if await recommender.head_position() == 0:  # the clubs are registered once
-        await append_all(recommender, season.opportunities)
-    read_model = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
-    feed = EmbeddedFeed(
-        read_model,
-        issuing_projection(recommender, keystore, lambda: NOW),
-        {**sources, "recommender": recommender},
-        event_types=FEED_EVENT_TYPES,
-    )
-    await feed.catch_up({})
-    for source in SOURCES:
-        await append_all(sources[source], season.facts[source])
-    await feed.catch_up({})
-    await feed.catch_up({})  # the sets it issued come back through the feed: nothing new
-    return read_model
+    return {e.career_event_id for e in season.career_events}
 
 
 async def test_each_recommended_pupil_gets_one_set_and_no_one_else(tmp_path: Path) -> None:
