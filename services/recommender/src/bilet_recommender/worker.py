@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import faust
 from prometheus_client import CollectorRegistry, Counter, start_http_server
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bilet import stores
 from bilet.contracts import decode
@@ -42,12 +42,11 @@ from bilet_recommender.adapters.evidence_projection import (
     OWN_EVENT_TYPES,
     RECOMMENDER,
     ReadModelCatalogue,
-    load_evidence,
 )
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain import evidence as evidence_fold
-from bilet_recommender.domain.evidence import FACT_TYPES
+from bilet_recommender.domain.evidence import FACT_TYPES, Evidence
 
 SERVICE: Final = "recommender"
 TOPICS: Final = {
@@ -89,6 +88,30 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_feed_group: str = "bilet.recommender.evidence"
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
     recommender_worker_as_of: datetime | None = None
+
+
+class Held(BaseModel):
+    """What the worker's table holds per participant: the evidence, and the version of each
+    stream it last took a fact from. At least once means a crash redelivers from the last
+    committed offset, so facts already folded come again after later ones; the evolve of
+    `Evidence` is idempotent for one fact but not for a replayed sequence (a seat booked again
+    after it was attended, a consent verified again after its withdrawal). As the kernel's
+    projections do (ADR 0008), a fact at or below its stream's version is left aside: each
+    stream reaches a participant's partition in version order (one source partition per stream,
+    one repartition key per participant)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    evidence: Evidence
+    versions: dict[str, int] = Field(default_factory=dict)
+
+    def first_delivery(self, stream_id: str, version: int) -> bool:
+        return version > self.versions.get(stream_id, -1)
+
+    def after(self, stream_id: str, version: int, evidence: Evidence) -> str:
+        """The JSON the table keeps after the fact at `version` of `stream_id`."""
+        versions = {**self.versions, stream_id: version}
+        return Held(evidence=evidence, versions=versions).model_dump_json()
 
 
 class Resources:
@@ -157,6 +180,11 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
     facts_in = Counter(
         "bilet_recommender_facts", "Facts folded into evidence by the worker.", registry=registry
     )
+    redelivered = Counter(
+        "bilet_recommender_facts_redelivered",
+        "Facts delivered again (after a crash or a rebalance) and left aside.",
+        registry=registry,
+    )
     metrics = ProjectionMetrics(registry)
     sources = app.topic(*settings.recommender_worker_topics, value_serializer="raw")
     by_participant = app.topic(
@@ -166,7 +194,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         value_serializer="raw",
         internal=True,
     )
-    # participant id → Evidence JSON (both JSON-encoded strings on the changelog).
+    # participant id → `Held` JSON (both JSON-encoded strings on the changelog).
     evidence_table = app.Table("evidence", partitions=partitions, key_type=str, value_type=str)
 
     @app.agent(sources)
@@ -186,13 +214,17 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             assert isinstance(fact, FACT_TYPES)
             key = str(fact.participant_id)
             raw = evidence_table.get(key)
-            evidence = (
-                evidence_fold.initial(fact.participant_id) if raw is None else load_evidence(raw)
+            held = (
+                Held(evidence=evidence_fold.initial(fact.participant_id))
+                if raw is None
+                else (Held.model_validate_json(raw))
             )
+            if not held.first_delivery(recorded.stream_id, recorded.version):
+                redelivered.inc()
+                continue
             catalogue = ReadModelCatalogue(read_model)
-            evolved = await issuing.apply(evidence, fact, catalogue, recorded.event_id)
-            if evolved != evidence:
-                evidence_table[key] = evolved.model_dump_json()
+            evolved = await issuing.apply(held.evidence, fact, catalogue, recorded.event_id)
+            evidence_table[key] = held.after(recorded.stream_id, recorded.version, evolved)
             facts_in.inc()
 
     async def read_side() -> None:

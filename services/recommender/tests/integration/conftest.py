@@ -72,7 +72,7 @@ class Harness:
             "BVB_RECOMMENDER_WORKER_DATADIR": str(self.var_dir / "faust"),
             "BVB_RECOMMENDER_WORKER_METRICS_PORT": "0",
             "BVB_RECOMMENDER_WORKER_INSTANCE_ID": f"{self.app_id}-0",
-            "BVB_RECOMMENDER_WORKER_SESSION_TIMEOUT": "10",
+            "BVB_RECOMMENDER_WORKER_SESSION_TIMEOUT": "6",
             "BVB_RECOMMENDER_WORKER_AS_OF": NOW.isoformat(),
         }
 
@@ -106,13 +106,18 @@ class Harness:
                 service=source,
             )
 
-    async def wait_for(self, what: str, check: Callable[[], Any], seconds: float) -> None:
-        """Poll `check` (an awaitable truth) until it holds; fail after `seconds`."""
+    async def wait_for(
+        self, what: str, check: Callable[[], Any], seconds: float, *, fail: bool = True
+    ) -> None:
+        """Poll `check` (an awaitable truth) until it holds; after `seconds` fail (or return,
+        for the caller to say what is missing)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while not await check():
             if loop.time() > deadline:
-                pytest.fail(f"{what}: not reached in {seconds:.0f} s")
+                if fail:
+                    pytest.fail(f"{what}: not reached in {seconds:.0f} s")
+                return
             await asyncio.sleep(0.5)
 
     async def catalogue_size(self) -> int:
