@@ -19,6 +19,7 @@ Runs until SIGTERM/SIGINT; serves its metrics on `BVB_RECOMMENDER_WORKER_METRICS
 
 import asyncio
 import json
+import ssl
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import faust
+from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
+from faust.types.auth import CredentialsT as Credentials
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +36,7 @@ from bilet import stores
 from bilet.contracts import decode
 from bilet.crypto import KeyStore
 from bilet.eventstore import EventStore
+from bilet.kafka import KafkaConnection
 from bilet.logs import configure_logging
 from bilet.projections import EmbeddedFeed, KafkaFeed, ProjectionMetrics, ReadModel
 from bilet.projections.decode import decode as decode_record
@@ -70,7 +74,7 @@ class WorkerSettings(PlatformSettings):
     # The read model's PostgreSQL schema (default `bvb_recommender_rm`, as the API's).
     recommender_worker_read_model_schema: str | None = None
     # `/metrics` on this port (0: none).
-    recommender_worker_metrics_port: int = Field(default=9106, ge=0, le=65535)
+    recommender_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
     # The faust app id: its consumer group and the prefix of the topics it creates.
     recommender_worker_app_id: str = "bilet-recommender"
     # Partitions of the repartition topic and the table's changelog (they must be equal).
@@ -141,6 +145,24 @@ class Resources:
         return store, keystore, read_model, Issuing(store, keystore, current_rules(), clock)
 
 
+def broker_credentials(connection: KafkaConnection) -> Credentials | None:
+    """The kernel's Kafka connection (ADR 0022: TLS verified, SASL PLAIN/SCRAM or OAUTHBEARER,
+    secrets from files) as faust's credentials; None for PLAINTEXT."""
+    options = connection.client_options()
+    context: ssl.SSLContext | None = options.get("ssl_context")
+    mechanism = options.get("sasl_mechanism")
+    if mechanism == "OAUTHBEARER":
+        return OAuthCredentials(oauth_cb=options["sasl_oauth_token_provider"], ssl_context=context)
+    if mechanism is not None:
+        return SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            ssl_context=context,
+            mechanism=mechanism,
+        )
+    return None if context is None else SSLCredentials(context)
+
+
 def participant_key(value: bytes) -> str:
     """The participant a published record is about (the repartition key); `NO_PARTICIPANT`
     for the others."""
@@ -161,10 +183,12 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
     if settings.kafka_bootstrap is None:
         raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
     app_id = settings.recommender_worker_app_id
+    connection = settings.kafka_connection()
     partitions = settings.recommender_worker_partitions
     app = faust.App(
         app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker=[f"kafka://{host}" for host in connection.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(connection),
         store="memory://",
         processing_guarantee="at_least_once",
         topic_partitions=partitions,
@@ -232,7 +256,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         kafka = KafkaFeed(
             read_model,
             EVIDENCE_PROJECTION,
-            bootstrap_servers=settings.kafka_connection(),
+            bootstrap_servers=connection,
             topics=list(settings.recommender_worker_topics),
             group_id=settings.recommender_worker_feed_group,
             sources=settings.recommender_worker_topics,
