@@ -30,8 +30,9 @@ class EvidenceReader(Protocol):
         """The participant's evidence as folded so far (None: nothing known of them)."""
         ...
 
-    async def opportunities(self, region_id: UUID) -> list[Offer]:
-        """The region's offers today: upcoming career events and registered courses, clubs."""
+    async def opportunities(self, region_id: UUID, as_of: datetime | None = None) -> list[Offer]:
+        """The region's offers as of `as_of`: career events with an open session, registered
+        courses and clubs not withdrawn or over."""
         ...
 
 

@@ -78,7 +78,7 @@ class OpportunityCommands(RecommenderCore):
         """The region's offers today (its coordinator; any organiser)."""
         access.require_role(ctx.principal, access.OPPORTUNITY_READERS, "read opportunities")
         access.require_region(ctx.principal, region_id, "read opportunities")
-        return await self.evidence.opportunities(region_id)
+        return await self.evidence.opportunities(region_id, self.clock())
 
 
 def _in_region(ctx: CommandContext, state: Opportunity) -> bool:

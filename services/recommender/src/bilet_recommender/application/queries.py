@@ -28,17 +28,13 @@ from bilet_recommender.application.errors import (
 )
 from bilet_recommender.application.eventlog import EVENT_LOG
 from bilet_recommender.application.inputs import QueryContext
+from bilet_recommender.application.issuing import stream_id
 from bilet_recommender.domain.evidence import Evidence
 from bilet_recommender.domain.explanation import explain
 from bilet_recommender.domain.offers import Opportunities
 from bilet_recommender.domain.recommend import Recommended, compute
 
-STREAM_CATEGORY = "recommendations"
 PURPOSE = "recommendations"  # the audit record's purpose
-
-
-def stream_id(participant_id: UUID) -> str:
-    return f"{STREAM_CATEGORY}-{participant_id}"
 
 
 @dataclass(frozen=True)
