@@ -146,7 +146,9 @@ class CitedModel(BaseModel):
 
 
 class ContributionModel(BaseModel):
-    source: str = Field(description="interests, professions_knowledge, attendance, mentor.")
+    source: str = Field(
+        description="interests, professions_knowledge, attendance or mentor_rubric."
+    )
     row: str = Field(description="The weights row of the rules table.")
     weight: int
     points: int = Field(description="The source's points for the environment, 0–100.")
