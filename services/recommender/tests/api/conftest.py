@@ -42,9 +42,7 @@ SCHOOL_5 = UUID("2b848086-7aca-51be-b130-41e65476f3a5")
 SPB_SCHOOL = UUID("0c3b9a52-7f3e-4d8a-8a10-000000000078")
 LUGA = "Лужский муниципальный район"
 EVERYTHING_BUT_HEALTH = tuple(p for p in Purpose if p is not Purpose.HEALTH_DATA)
-NO_RECOMMENDATIONS = tuple(
-    p for p in EVERYTHING_BUT_HEALTH if p is not Purpose.RECOMMENDATIONS
-)
+NO_RECOMMENDATIONS = tuple(p for p in EVERYTHING_BUT_HEALTH if p is not Purpose.RECOMMENDATIONS)
 SMART_FIRST = {Environment.SMART: 90, Environment.AGRARIAN: 70, Environment.CREATIVE: 60}
 
 # name: (school, region, purposes, stages completed)
@@ -65,7 +63,11 @@ def school(school_id: UUID, region_id: UUID, municipality: str) -> SchoolRegiste
 
 
 def pupil_facts(
-    participant_id: UUID, school_id: UUID, region_id: UUID, purposes: tuple[Purpose, ...], stages: int
+    participant_id: UUID,
+    school_id: UUID,
+    region_id: UUID,
+    purposes: tuple[Purpose, ...],
+    stages: int,
 ) -> list[DomainEvent]:
     registered = given.registered(participant_id, region_id).model_copy(
         update={"school_id": school_id}

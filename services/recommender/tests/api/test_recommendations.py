@@ -103,8 +103,6 @@ async def test_others_are_refused_or_answered_as_unknown(api: Api) -> None:
 async def test_a_bad_position_token_is_refused(api: Api) -> None:
     path = api.recommendations_of("dasha")
     for token in ("nonsense", "portfolio:1"):
-        response = await api.client.get(
-            path, headers={**api.pupil("dasha"), "BVB-Position": token}
-        )
+        response = await api.client.get(path, headers={**api.pupil("dasha"), "BVB-Position": token})
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_position_token"

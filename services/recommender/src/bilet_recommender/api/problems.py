@@ -5,6 +5,8 @@ a participant whose data was destroyed, 422 what the request does not meet."""
 
 from typing import Any, Final
 
+from pydantic_core import to_jsonable_python
+
 from bilet.http.problems import Problem, ProblemCodes, problem_responses, refusal_handler
 from bilet_recommender.domain.errors import DomainError
 
@@ -34,7 +36,13 @@ CODES: Final = ProblemCodes(
     },
 )
 
-on_domain_error = refusal_handler(DomainError, CODES.problem_of)
+
+def problem_of(error: DomainError) -> Problem:
+    """The refusal as a problem; its details (ids, dates) as JSON values."""
+    return CODES.problem_of(error, **to_jsonable_python(error.details))
+
+
+on_domain_error = refusal_handler(DomainError, problem_of)
 
 
 def not_yet_visible(token: str, waited: float) -> Problem:
