@@ -3,8 +3,12 @@ store, explained in Russian, to its readers only, while a consent covers recomme
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bilet import stores
+from bilet.contracts import DomainEvent, EventMetadata, encode
+from bilet.contracts.catalogue.consent import ConsentWithdrawn, ErasureReason, ParticipantErased
 from bilet.http import Role
 
 if TYPE_CHECKING:
@@ -106,3 +110,52 @@ async def test_a_bad_position_token_is_refused(api: Api) -> None:
         response = await api.client.get(path, headers={**api.pupil("dasha"), "BVB-Position": token})
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_position_token"
+
+
+async def _consent_fact(api: Api, event: DomainEvent) -> str:
+    """Append consent's `event` to its store; the `BVB-Position` token of it."""
+    consent = await stores.open_event_store(api.runtime.settings, "consent")
+    try:
+        result = await consent.append(event.stream_id, [encode(event, EventMetadata(actor="test"))])
+    finally:
+        await consent.close()
+    return f"consent:{result.position}:{event.stream_id}"
+
+
+async def test_a_withdrawal_hides_the_set_at_once(api: Api) -> None:
+    path = api.recommendations_of("sasha")
+    shown = await api.client.get(path, headers=api.pupil("sasha"))
+    assert shown.status_code == 200
+    evidence = await api.runtime.evidence.evidence(api.pupils["sasha"])
+    assert evidence is not None and evidence.consent is not None
+    token = await _consent_fact(
+        api,
+        ConsentWithdrawn(
+            participant_id=api.pupils["sasha"],
+            consent_id=evidence.consent.consent_id,
+            withdrawn_on=api.NOW.date(),
+            erase_by=api.NOW.date() + timedelta(days=30),
+        ),
+    )
+    hidden = await api.client.get(path, headers={**api.pupil("sasha"), "BVB-Position": token})
+    assert hidden.status_code == 403
+    assert hidden.json()["code"] == "consent_required"
+
+
+async def test_an_erased_pupil_learns_it_and_others_find_no_one(api: Api) -> None:
+    pid = api.pupils["fill2"]
+    token = await _consent_fact(
+        api,
+        ParticipantErased(
+            participant_id=pid,
+            reason=ErasureReason.CONSENT_WITHDRAWN,
+            erased_at=api.NOW,
+            destruction_record_id=pid,
+        ),
+    )
+    path = api.recommendations_of("fill2")
+    own = await api.client.get(path, headers={**api.pupil("fill2"), "BVB-Position": token})
+    assert own.status_code == 410
+    assert own.json()["code"] == "participant_erased"
+    navigator = await api.client.get(path, headers=api.navigator(api.SCHOOL_3))
+    assert navigator.status_code == 404
