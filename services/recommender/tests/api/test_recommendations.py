@@ -127,7 +127,8 @@ async def test_a_withdrawal_hides_the_set_at_once(api: Api) -> None:
     shown = await api.client.get(path, headers=api.pupil("sasha"))
     assert shown.status_code == 200
     evidence = await api.runtime.evidence.evidence(api.pupils["sasha"])
-    assert evidence is not None and evidence.consent is not None
+    assert evidence is not None
+    assert evidence.consent is not None
     token = await _consent_fact(
         api,
         ConsentWithdrawn(
