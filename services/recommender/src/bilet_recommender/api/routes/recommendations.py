@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Response
 
+from bilet.http.consistency import PositionToken, send_positions
 from bilet_recommender.api.models import ExplanationModel, RecommendationsModel
 from bilet_recommender.api.problems import problems
 from bilet_recommender.api.routes.common import (
@@ -14,7 +15,9 @@ from bilet_recommender.api.routes.common import (
     PositionHeader,
     Service,
 )
+from bilet_recommender.application.issuing import stream_id
 from bilet_recommender.application.queries import RecommendationsView
+from bilet_recommender.settings import SERVICE_NAME
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -76,7 +79,8 @@ async def participant_recommendations(
 
     **Behaviour:** `ETag` on every answer; `If-None-Match` with a current tag answers 304.
     Send a command's `BVB-Position` (e.g. diagnostics' after completing a stage) to read the
-    set it leads to.
+    set it leads to; the answer's `BVB-Position` names the set's place in the recommender's
+    store (give it to the portfolio to see the same set there).
 
     **Refusals:** 400 `invalid_position_token`; 403 `forbidden` (another role),
     `consent_required` (no verified consent covering recommendations is in force: nothing is
@@ -87,6 +91,13 @@ async def participant_recommendations(
     view = await service.recommendations(ctx, participant_id)
     body = _body(view)
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    if _matches(if_none_match, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(body, media_type="application/json", headers={"ETag": etag})
+    answer = (
+        Response(status_code=304, headers={"ETag": etag})
+        if _matches(if_none_match, etag)
+        else Response(body, media_type="application/json", headers={"ETag": etag})
+    )
+    if view.issued is not None:
+        # Where the set stands in the store: the portfolio, given it, shows this set.
+        stream = stream_id(participant_id)
+        send_positions(answer, PositionToken(SERVICE_NAME, view.position, stream))
+    return answer
