@@ -5,7 +5,7 @@ an authorised one does."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import httpx
@@ -65,7 +65,7 @@ async def _opportunity_in(api: Api, region: UUID) -> str:
 
 
 async def _call(
-    api: Api, route: str, scope: str, headers: dict[str, str], targets: dict[str, Any]
+    api: Api, route: str, scope: str, headers: dict[str, str], targets: dict[UUID, str]
 ) -> httpx.Response:
     region = api.OTHER_REGION if scope == OTHER_REGION_ else api.REGION
     revision = opportunity_body()
