@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from bilet.application.eventlog import EventLog
 from bilet.contracts import DomainEvent, decode
@@ -25,7 +25,7 @@ from bilet.contracts.metadata import EventMetadata
 from bilet.contracts.sealed import KeyScope, seal
 from bilet.contracts.vocabulary import AccessibilityNeed, Environment, GradeRange, Level
 from bilet.crypto import FieldCipher, KeyStore
-from bilet.eventstore import EventStore
+from bilet.eventstore import EventStore, RecordedEvent
 from bilet_recommender import testing
 from bilet_recommender.application.issuing import RECOMMENDATIONS_CATEGORY
 from bilet_recommender.domain.internal import (
@@ -39,12 +39,17 @@ CANARY: Final = "Канарейкина"
 IDENTITY, CONSENT, DIAGNOSTICS, EVENTS = "identity", "consent", "diagnostics", "events"
 SOURCES: Final = (IDENTITY, CONSENT, DIAGNOSTICS, EVENTS)
 ENVIRONMENTS: Final = tuple(Environment)
+_RECORDED: Final = UUID("5c1f9a57-36d4-4f0e-9d1e-0b6f3a2c7e15")
 
 
 @dataclass
 class Season:
-    """The facts by source, in each source's order; `opportunities`: the recommender's own."""
+    """The facts by source, in each source's order, after the catalogue: the career events
+    published (on `bilet.events` before the season) and the clubs coordinators registered (in
+    the recommender's own store). Both runtimes take the catalogue in first, so that what they
+    offer does not depend on how the topics interleave."""
 
+    career_events: list[CareerEventPublished] = field(default_factory=list)
     facts: dict[str, list[DomainEvent]] = field(default_factory=lambda: {s: [] for s in SOURCES})
     opportunities: list[OpportunityRegistered] = field(default_factory=list)
     pupils: list[UUID] = field(default_factory=list)
@@ -92,7 +97,7 @@ async def build_season(keystore: KeyStore, pupils: int, seed: int = 15) -> Seaso
                     "sessions": (session,),
                 }
             )
-            season.facts[EVENTS].append(published)
+            season.career_events.append(published)
             offered[region].append(published)
             if published.accommodates:
                 season.step_free.add(published.career_event_id)
@@ -232,3 +237,26 @@ def check_chain(events: Sequence[RecommendationsIssued]) -> None:
     assert events[0].supersedes is None
     for earlier, later in itertools.pairwise(events):
         assert later.supersedes == earlier.recommendation_set_id
+
+
+def recorded(events: Sequence[DomainEvent], first_position: int = 1) -> list[RecordedEvent]:
+    """As one store records them (for a topic): versions per stream, positions rising, event
+    ids derived from the position (the same history twice has the same ids)."""
+    versions: dict[str, int] = {}
+    out = []
+    for position, event in enumerate(events, start=first_position):
+        new = _LOG.encode(event, EventMetadata(actor="test"))
+        version = versions[event.stream_id] = versions.get(event.stream_id, -1) + 1
+        out.append(
+            RecordedEvent(
+                stream_id=event.stream_id,
+                version=version,
+                position=position,
+                event_id=uuid5(_RECORDED, f"{event.stream_id}/{version}"),
+                type=new.type,
+                data=new.data,
+                metadata=new.metadata,
+                recorded_at=NOW,
+            )
+        )
+    return out

@@ -37,10 +37,11 @@ def career_events(season: Season) -> set[UUID]:
 async def run_embedded(
     tmp_path: Path, season: Season, keystore: InMemoryKeyStore, recommender: EventStore
 ) -> SqliteReadModel:
-    sources: dict[str, EventStore] = {}
-    for source in SOURCES:
-        sources[source] = InMemoryEventStore()
-        await append_all(sources[source], season.facts[source])
+    """The season through the embedded feed: the catalogue first, then the pupils' facts."""
+    sources: dict[str, EventStore] = {source: InMemoryEventStore() for source in SOURCES}
+    await append_all(sources["events"], season.career_events)
+    if await recommender.head_position() == 0:  # the clubs are registered once
+        await append_all(recommender, season.opportunities)
     read_model = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
     feed = EmbeddedFeed(
         read_model,
@@ -48,6 +49,9 @@ async def run_embedded(
         {**sources, "recommender": recommender},
         event_types=FEED_EVENT_TYPES,
     )
+    await feed.catch_up({})
+    for source in SOURCES:
+        await append_all(sources[source], season.facts[source])
     await feed.catch_up({})
     await feed.catch_up({})  # the sets it issued come back through the feed: nothing new
     return read_model
@@ -57,8 +61,6 @@ async def test_each_recommended_pupil_gets_one_set_and_no_one_else(tmp_path: Pat
     keystore = InMemoryKeyStore()
     season = await build_season(keystore, 30)
     recommender = InMemoryEventStore()
-    await append_all(recommender, season.opportunities)
-    # Career events first, as they are published long before pupils complete their stages.
     read_model = await run_embedded(tmp_path, season, keystore, recommender)
     try:
         sets = await issued(recommender)
@@ -70,6 +72,7 @@ async def test_each_recommended_pupil_gets_one_set_and_no_one_else(tmp_path: Pat
                 assert offered & career_events(season) <= season.step_free
             stream = await recommender.read_stream(stream_id(participant_id))
             assert len(stream) == len(events)
+        # With the catalogue in first, pupils are offered what is nearby.
         assert any(events[-1].opportunities for events in sets.values())
         assert season.needing & set(sets)
         evidence = await ReadModelEvidence(read_model).evidence(season.pupils[0])
@@ -83,7 +86,6 @@ async def test_a_rebuild_over_the_same_history_issues_nothing_twice(tmp_path: Pa
     keystore = InMemoryKeyStore()
     season = await build_season(keystore, 20, seed=7)
     recommender = InMemoryEventStore()
-    await append_all(recommender, season.opportunities)
     first = await run_embedded(tmp_path / "first", season, keystore, recommender)
     await first.close()
     before = await recommender.head_position()
@@ -99,7 +101,6 @@ async def test_the_region_catalogue_lists_career_events_and_clubs(tmp_path: Path
     keystore = InMemoryKeyStore()
     season = await build_season(keystore, 2)
     recommender = InMemoryEventStore()
-    await append_all(recommender, season.opportunities)
     read_model = await run_embedded(tmp_path, season, keystore, recommender)
     try:
         region = season.opportunities[0].region_id

@@ -77,6 +77,8 @@ TABLES: Final = (
 FEED_EVENT_TYPES: Final = frozenset(CATALOGUE.event_types()) | frozenset(
     INTERNAL_EVENTS.event_types()
 )
+# What the worker's feed reads from the recommender's own store (the rest comes from Kafka).
+OWN_EVENT_TYPES: Final = frozenset(INTERNAL_EVENTS.event_types()) | {"RecommendationsIssued"}
 
 _EVIDENCE_TYPES: Final = frozenset(t.event_type for t in FACT_TYPES)
 _CAREER_EVENT_TYPES: Final = (
@@ -149,6 +151,19 @@ class TxCatalogue:
             if row is not None and row not in rows:
                 rows.append(row)
         return catalogue_of(rows, as_of)
+
+
+class ReadModelCatalogue:
+    """The catalogue read from the read model (the faust worker's issuing step)."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+
+    async def opportunities(
+        self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
+    ) -> Opportunities:
+        async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
+            return await TxCatalogue(tx).opportunities(region_id, attended, as_of)
 
 
 class EvidenceProjection:
