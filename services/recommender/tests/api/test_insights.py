@@ -152,3 +152,27 @@ async def test_only_the_regions_coordinator_reads_its_insights(api: Api) -> None
         refused = await api.client.get(path(api.REGION), headers=api.token(role))
         assert refused.status_code == 403, role
         assert refused.json()["code"] == "forbidden"
+
+
+def test_a_cell_shows_5_pupils_and_hides_4() -> None:
+    from bilet_recommender.application.base import Count
+    from bilet_recommender.application.insights import cells
+
+    counts = [
+        Count("Луга", "2026-W45", "registered", "", 5),
+        Count("Луга", "2026-W45", "consent_verified", "", 4),
+        Count("Луга", "2026-W45", "leading_environment", "smart", 6),
+        Count("Луга", "2026-W45", "leading_environment", "agrarian", 6),
+        Count("Луга", "2026-W45", "leading_environment", "creative", 7),
+        Count("Луга", "2026-W45", "leading_environment", "safe", 5),
+        Count("Луга", "2026-W45", "leading_environment", "social", 4),
+        Count("Луга", "2026-W46", "stage_completed", "", 1),
+    ]
+    first, second = cells(counts)
+    assert (first.week, first.registered, first.consent_verified) == ("2026-W45", 5, None)
+    assert [(e.value, n) for e, n in first.top_environments] == [
+        ("creative", 7),
+        ("smart", 6),  # a tie in the programme's order of environments
+        ("agrarian", 6),
+    ]
+    assert (second.week, second.stage_completed, second.top_environments) == ("2026-W46", None, ())
