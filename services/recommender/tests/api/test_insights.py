@@ -15,6 +15,8 @@ from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.eventstore import EventStore
 from bilet.http import Role
 from bilet_recommender.adapters.insights_projection import iso_week
+from bilet_recommender.application.base import Count
+from bilet_recommender.application.insights import cells
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -155,9 +157,6 @@ async def test_only_the_regions_coordinator_reads_its_insights(api: Api) -> None
 
 
 def test_a_cell_shows_5_pupils_and_hides_4() -> None:
-    from bilet_recommender.application.base import Count
-    from bilet_recommender.application.insights import cells
-
     counts = [
         Count("Луга", "2026-W45", "registered", "", 5),
         Count("Луга", "2026-W45", "consent_verified", "", 4),
