@@ -60,7 +60,7 @@ async def _stores(tmp_path: Path) -> tuple[dict[str, EventStore], list[uuid.UUID
 
 async def _counts(
     read_model: ReadModel, sources: dict[str, EventStore], regions: list[uuid.UUID]
-) -> list[object]:
+) -> list[list[str]]:
     await EmbeddedFeed(read_model, INSIGHTS, sources).catch_up({})
     insights = ReadModelInsights(read_model)
     return [sorted(map(repr, await insights.counts(region))) for region in regions]
