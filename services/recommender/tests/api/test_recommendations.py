@@ -160,3 +160,12 @@ async def test_an_erased_pupil_learns_it_and_others_find_no_one(api: Api) -> Non
     assert own.json()["code"] == "participant_erased"
     navigator = await api.client.get(path, headers=api.navigator(api.SCHOOL_3))
     assert navigator.status_code == 404
+
+
+async def test_a_role_that_may_not_read_is_refused_before_any_wait(api: Api) -> None:
+    response = await api.client.get(
+        api.recommendations_of("dasha"),
+        headers={**api.token(Role.MENTOR), "BVB-Position": "diagnostics:999999"},
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"

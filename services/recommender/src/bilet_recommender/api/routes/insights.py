@@ -12,6 +12,7 @@ from bilet_recommender.api.routes.common import (
     PositionHeader,
     Service,
 )
+from bilet_recommender.application import access
 from bilet_recommender.application.insights import MIN_PUPILS
 
 router = APIRouter(prefix="/v1", tags=["insights"])
@@ -44,6 +45,8 @@ async def region_insights(
     **Refusals:** 400 `invalid_position_token`; 403 `forbidden`; 409 `not_yet_visible`
     (`Retry-After`).
     """
+    # The role first: a caller who may never read this waits for nothing.
+    access.require_role(ctx.principal, access.INSIGHT_READERS, "read a region's insights")
     await visibility.await_header(position)
     cells = await service.insights(ctx, region_id)
     return InsightsModel(

@@ -21,6 +21,7 @@ from bilet_recommender.api.routes.common import (
     Service,
     answer_position,
 )
+from bilet_recommender.application import access
 
 router = APIRouter(prefix="/v1", tags=["opportunities"])
 
@@ -136,6 +137,8 @@ async def region_opportunities(
     **Refusals:** 400 `invalid_position_token`; 403 `forbidden`; 409 `not_yet_visible`
     (`Retry-After`).
     """
+    # The role first: a caller who may never read this waits for nothing.
+    access.require_role(ctx.principal, access.OPPORTUNITY_READERS, "read opportunities")
     await visibility.await_header(position)
     offers = await service.region_opportunities(ctx, region_id)
     ordered = sorted(offers, key=lambda o: (o.starts, o.title, str(o.opportunity_id)))

@@ -15,6 +15,7 @@ from bilet_recommender.api.routes.common import (
     PositionHeader,
     Service,
 )
+from bilet_recommender.application import access
 from bilet_recommender.application.issuing import stream_id
 from bilet_recommender.application.queries import RecommendationsView
 from bilet_recommender.settings import SERVICE_NAME
@@ -87,6 +88,8 @@ async def participant_recommendations(
     shown); 404 `unknown_participant` (unknown, or not the caller's); 409 `not_yet_visible`
     (`Retry-After`); 410 `participant_erased`.
     """
+    # The role first: a caller who may never read this waits for nothing.
+    access.require_role(ctx.principal, access.RECOMMENDATION_READERS, "read recommendations")
     await visibility.await_header(position)
     view = await service.recommendations(ctx, participant_id)
     body = _body(view)
