@@ -149,3 +149,18 @@ async def test_a_region_is_read_by_its_coordinator_and_organisers_only(api: Api)
         refused = await api.client.get(listing(api), headers=api.token(role))
         assert refused.status_code == 403
         assert refused.json()["code"] == "forbidden"
+
+
+async def test_an_invalid_revision_is_refused_and_changes_nothing(api: Api) -> None:
+    club = await registered(api)
+    path = f"{OPPORTUNITIES}/{club['opportunity_id']}"
+    before = await api.store_length()
+    for body in (
+        opportunity_body(),  # a revision does not restate the region
+        {**opportunity_body(kind="course"), "region_id": None},
+        {"title": "Кружок"},
+    ):
+        response = await api.client.put(path, headers=api.coordinator(), json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "invalid_request"
+    assert await api.store_length() == before

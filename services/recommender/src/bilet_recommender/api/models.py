@@ -17,6 +17,7 @@ from bilet.contracts.catalogue.recommender import (
     StudyIntent,
 )
 from bilet.contracts.vocabulary import (
+    AccessibilityNeed,
     AccessibilityNeeds,
     Environment,
     Environments,
@@ -108,7 +109,9 @@ class OpportunityModel(BaseModel):
     municipality: str
     environments: list[Environment]
     eligible_grades: GradeRange
-    accommodates: list[str] = Field(description="Accessibility accommodations it provides.")
+    accommodates: list[AccessibilityNeed] = Field(
+        description="Accessibility accommodations it provides."
+    )
     seats: int | None = Field(description="Free places; null: no limit.")
     starts_on: date
     ends_on: date
@@ -123,7 +126,7 @@ class OpportunityModel(BaseModel):
             municipality=offer.municipality,
             environments=list(offer.environments),
             eligible_grades=GradeRange(lowest=offer.lowest_grade, highest=offer.highest_grade),
-            accommodates=sorted(need.value for need in offer.accommodates),
+            accommodates=sorted(offer.accommodates),
             seats=offer.seats,
             starts_on=offer.starts,
             ends_on=offer.ends,
