@@ -17,10 +17,10 @@ from typing import Final
 from uuid import UUID, uuid5
 
 from bilet.application.eventlog import EventLog
-from bilet.contracts import DomainEvent, decode
+from bilet.contracts import CATALOGUE, DomainEvent, decode
 from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.events import BookingRoute, CareerEventPublished, SeatBooked
-from bilet.contracts.catalogue.identity import ParticipantRegistered
+from bilet.contracts.catalogue.identity import ParticipantRegistered, SchoolRegistered
 from bilet.contracts.catalogue.recommender import OpportunityKind, RecommendationsIssued
 from bilet.contracts.metadata import EventMetadata
 from bilet.contracts.sealed import KeyScope, seal
@@ -36,6 +36,7 @@ from bilet_recommender.adapters.evidence_projection import (
     RECOMMENDER,
     issuing_projection,
 )
+from bilet_recommender.adapters.insights_projection import INSIGHTS
 from bilet_recommender.application.issuing import RECOMMENDATIONS_CATEGORY
 from bilet_recommender.domain.internal import (
     INTERNAL_CATEGORIES,
@@ -59,6 +60,8 @@ class Season:
     offer does not depend on how the topics interleave."""
 
     career_events: list[CareerEventPublished] = field(default_factory=list)
+    # The schools (identity's, published before the season): where the insights count pupils.
+    schools: list[SchoolRegistered] = field(default_factory=list)
     facts: dict[str, list[DomainEvent]] = field(default_factory=lambda: {s: [] for s in SOURCES})
     opportunities: list[OpportunityRegistered] = field(default_factory=list)
     pupils: list[UUID] = field(default_factory=list)
@@ -111,6 +114,15 @@ async def build_season(keystore: KeyStore, pupils: int, seed: int = 15) -> Seaso
             if published.accommodates:
                 season.step_free.add(published.career_event_id)
         season.opportunities.append(_course(new_id(), region))
+        for number in range(3):
+            season.schools.append(
+                SchoolRegistered(
+                    school_id=new_id(),
+                    region_id=region,
+                    name=f"МОУ «СОШ № {number + 1}»",
+                    municipality="Лужский муниципальный район" if number else "Луга",
+                )
+            )
     for number in range(pupils):
         pid = new_id()
         region = regions[number % 2]
@@ -162,7 +174,7 @@ async def _pupil(
     facts[IDENTITY].append(
         ParticipantRegistered(
             participant_id=pid,
-            school_id=new_id(),
+            school_id=rng.choice([s.school_id for s in season.schools if s.region_id == region]),
             region_id=region,
             season=SEASON,
             grade=rng.randint(6, 11),
@@ -224,20 +236,28 @@ async def run_embedded(
     SQLite read model under `tmp_path`): the catalogue first, then the pupils' facts."""
     sources: dict[str, EventStore] = {source: InMemoryEventStore() for source in SOURCES}
     await append_all(sources[EVENTS], season.career_events)
+    await append_all(sources[IDENTITY], season.schools)
     if await recommender.head_position() == 0:  # the clubs are registered once
         await append_all(recommender, season.opportunities)
     read_model = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
-    feed = EmbeddedFeed(
-        read_model,
-        issuing_projection(recommender, keystore, lambda: NOW),
-        {**sources, RECOMMENDER: recommender},
-        event_types=FEED_EVENT_TYPES,
+    followed = {**sources, RECOMMENDER: recommender}
+    # As the runtime feeds them: the issuing projection, and the insights beside it.
+    feeds = (
+        EmbeddedFeed(
+            read_model,
+            issuing_projection(recommender, keystore, lambda: NOW),
+            followed,
+            event_types=FEED_EVENT_TYPES,
+        ),
+        EmbeddedFeed(read_model, INSIGHTS, followed, event_types=CATALOGUE.event_types()),
     )
-    await feed.catch_up({})
+    for feed in feeds:
+        await feed.catch_up({})
     for source in SOURCES:
         await append_all(sources[source], season.facts[source])
-    await feed.catch_up({})
-    await feed.catch_up({})  # the sets it issued come back through the feed: nothing new
+    for _ in range(2):  # the sets issued come back through the feeds: nothing new, insights
+        for feed in feeds:
+            await feed.catch_up({})
     return read_model
 
 

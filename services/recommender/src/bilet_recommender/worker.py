@@ -1,5 +1,5 @@
 """The recommender's worker, `python -m bilet_recommender.worker` (ADR 0038): a faust-streaming app
-that issues recommendations from Kafka, beside the kernel feed of the read side the API reads.
+that issues recommendations from Kafka, beside the kernel feeds of the read side the API reads.
 
 - Issuing (faust): an agent over `bilet.identity`, `bilet.consent`, `bilet.diagnostics` and
   `bilet.events` repartitions the facts about a participant by participant id (`group_by` into
@@ -10,9 +10,9 @@ that issues recommendations from Kafka, beside the kernel feed of the read side 
   store's idempotent retry. `processing_guarantee="at_least_once"`, never `exactly_once` (ADR
   0036). Tables and topics carry ids, levels, scores and sealed values only: no readable
   personal data (the repartition topic forwards the published records as they are).
-- Read side (kernel, ADR 0008): `EVIDENCE_PROJECTION` fed from the same topics and from the
-  recommender's own store (coordinators' opportunities, the sets issued) into the read model
-  (`rec_evidence`, `rec_offers`): what the API reads, and the catalogue the issuing step offers.
+- Read side (kernel, ADR 0008): `EVIDENCE_PROJECTION` and the insights (ADR 0039) fed from the
+  same topics and from the recommender's own store (coordinators' opportunities, the sets
+  issued) into the read model: what the API reads, and the catalogue the issuing step offers.
 
 Runs until SIGTERM/SIGINT; serves its metrics on `BVB_RECOMMENDER_WORKER_METRICS_PORT`.
 """
@@ -47,6 +47,7 @@ from bilet_recommender.adapters.evidence_projection import (
     RECOMMENDER,
     ReadModelCatalogue,
 )
+from bilet_recommender.adapters.insights_projection import INSIGHTS
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain import evidence as evidence_fold
@@ -88,8 +89,8 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_instance_id: str | None = None
     # How long the broker waits for a silent member before handing its partitions on.
     recommender_worker_session_timeout: float = Field(default=30.0, ge=6.0, le=300.0)
-    # The kernel feed's consumer group (the read side).
-    recommender_worker_feed_group: str = "bilet.recommender.evidence"
+    # The kernel feeds' consumer groups (the read side): `<this>.<projection>`.
+    recommender_worker_feed_group: str = "bilet.recommender"
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
     recommender_worker_as_of: datetime | None = None
 
@@ -179,7 +180,7 @@ def _headers(raw: Any) -> Sequence[tuple[str, bytes]]:
 
 
 def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> faust.App:
-    """The faust app: the issuing agent, its table, and the read side's feed as a task."""
+    """The faust app: the issuing agent, its table, and the read side's feeds as a task."""
     if settings.kafka_bootstrap is None:
         raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
     app_id = settings.recommender_worker_app_id
@@ -252,24 +253,38 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             facts_in.inc()
 
     async def read_side() -> None:
+        """The kernel's feeds of the read model: the evidence and catalogue (the API's reads,
+        the step's offers) and the coordinators' insights, from the four topics and the
+        recommender's own store (its clubs and the sets issued, which the insights count)."""
         store, _keys, read_model, _issuing = await resources.get()
-        kafka = KafkaFeed(
-            read_model,
-            EVIDENCE_PROJECTION,
-            bootstrap_servers=connection,
-            topics=list(settings.recommender_worker_topics),
-            group_id=settings.recommender_worker_feed_group,
-            sources=settings.recommender_worker_topics,
-            metrics=metrics,
-        )
-        own = EmbeddedFeed(
-            read_model,
-            EVIDENCE_PROJECTION,
-            {RECOMMENDER: store},
-            event_types=OWN_EVENT_TYPES,
-            metrics=metrics,
-        )
-        await asyncio.gather(kafka.run(), own.run())
+        topics = settings.recommender_worker_topics
+        feeds: list[KafkaFeed | EmbeddedFeed] = []
+        for projection, own_types in (
+            (EVIDENCE_PROJECTION, OWN_EVENT_TYPES),
+            (INSIGHTS, frozenset({"RecommendationsIssued"})),
+        ):
+            group = f"{settings.recommender_worker_feed_group}.{projection.name}"
+            feeds.append(
+                KafkaFeed(
+                    read_model,
+                    projection,
+                    bootstrap_servers=connection,
+                    topics=list(topics),
+                    group_id=group,
+                    sources=topics,
+                    metrics=metrics,
+                )
+            )
+            feeds.append(
+                EmbeddedFeed(
+                    read_model,
+                    projection,
+                    {RECOMMENDER: store},
+                    event_types=own_types,
+                    metrics=metrics,
+                )
+            )
+        await asyncio.gather(*(feed.run() for feed in feeds))
 
     app.task(read_side)
     return app

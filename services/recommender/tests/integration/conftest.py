@@ -30,7 +30,14 @@ from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.testing import produce
 from bilet.settings import PlatformSettings
 from bilet_recommender.adapters.evidence_projection import EVIDENCE_PROJECTION
-from bilet_recommender.issuing_testing import EVENTS, SOURCES, Season, issued, recorded
+from bilet_recommender.issuing_testing import (
+    EVENTS,
+    IDENTITY,
+    SOURCES,
+    Season,
+    issued,
+    recorded,
+)
 from bilet_recommender.testing import NOW
 
 SOURCE_PARTITIONS = 3
@@ -86,8 +93,12 @@ class Harness:
             )
 
     async def produce_catalogue(self, season: Season) -> None:
+        """The career events and schools, published before the season."""
         await produce(
             self.bootstrap, self.topic_of(EVENTS), recorded(season.career_events), service=EVENTS
+        )
+        await produce(
+            self.bootstrap, self.topic_of(IDENTITY), recorded(season.schools), service=IDENTITY
         )
 
     async def produce_facts(self, season: Season, share: slice = slice(None)) -> None:
@@ -98,7 +109,9 @@ class Harness:
             facts = [
                 f for f in season.facts[source] if getattr(f, "participant_id", None) in chosen
             ]
-            first = len(season.career_events) + 1 if source == EVENTS else 1
+            first = 1 + {EVENTS: len(season.career_events), IDENTITY: len(season.schools)}.get(
+                source, 0
+            )
             await produce(
                 self.bootstrap,
                 self.topic_of(source),

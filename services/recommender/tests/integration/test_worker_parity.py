@@ -4,12 +4,17 @@ stores (`make run`). Compared: who gets a set, and each pupil's set in force (th
 depend on how the topics interleave, so `supersedes` is compared as a chain, not across runtimes).
 """
 
+from collections import Counter
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.projections import ReadModel
+from bilet_recommender.adapters.insights import ReadModelInsights
 from bilet_recommender.issuing_testing import (
+    Season,
     append_all,
     build_season,
     check_chain,
@@ -29,7 +34,10 @@ async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
     season = await build_season(harness.keystore, 40)
     reference = InMemoryEventStore()
     read_model = await run_embedded(tmp_path / "embedded", season, harness.keystore, reference)
-    await read_model.close()
+    try:
+        expected_insights = [await insights(read_model, r) for r in regions(season)]
+    finally:
+        await read_model.close()
     expected = latest(await issued(reference))
     assert set(expected) == season.recommended
 
@@ -55,3 +63,24 @@ async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
     for events in sets.values():
         check_chain(events)
     assert latest(sets) == expected
+    # The worker feeds the coordinators' insights too: the same counts (weeks aside: each feed
+    # dates a fact by its recording, and the topics carry the season's dates).
+    assert all(expected_insights)
+
+    async def same_insights() -> bool:
+        got = [await insights(harness.read_model, r) for r in regions(season)]
+        return got == expected_insights
+
+    await harness.wait_for("the embedded runtime's insights", same_insights, 30)
+
+
+def regions(season: Season) -> list[UUID]:
+    return sorted({school.region_id for school in season.schools}, key=str)
+
+
+async def insights(read_model: ReadModel, region_id: UUID) -> dict[tuple[str, str, str], int]:
+    """A region's counts per municipality, metric and detail, over all weeks."""
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for count in await ReadModelInsights(read_model).counts(region_id):
+        totals[(count.municipality, count.metric, count.detail)] += count.pupils
+    return dict(totals)
