@@ -24,6 +24,7 @@ from bilet import stores
 from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.crypto import KeyStore
 from bilet.eventstore.postgres import PostgresEventStore
+from bilet.kafka import KafkaConnection
 from bilet.pgschema import drop_schema
 from bilet.projections import dlq_topic
 from bilet.projections.postgres import PostgresReadModel
@@ -56,11 +57,32 @@ class Harness:
     store: PostgresEventStore
     read_model: PostgresReadModel
     keystore: KeyStore
+    # How the worker reaches the broker (None: PLAINTEXT at `bootstrap`, as the test does).
+    worker_kafka: KafkaConnection | None = None
 
     def topic_of(self, source: str) -> str:
         return next(topic for topic, named in self.topics.items() if named == source)
 
     def worker_env(self) -> dict[str, str]:
+        return {**self._worker_env(), **self._kafka_env()}
+
+    def _kafka_env(self) -> dict[str, str]:
+        kafka = self.worker_kafka
+        if kafka is None:
+            return {}
+        env = {
+            "BVB_KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
+            "BVB_KAFKA_SECURITY_PROTOCOL": kafka.security_protocol,
+        }
+        optional = {
+            "BVB_KAFKA_SASL_MECHANISM": kafka.sasl_mechanism,
+            "BVB_KAFKA_SASL_USERNAME": kafka.sasl_username,
+            "BVB_KAFKA_SASL_PASSWORD_FILE": kafka.sasl_password_file,
+            "BVB_KAFKA_SSL_CAFILE": kafka.ssl_cafile,
+        }
+        return {**env, **{name: str(value) for name, value in optional.items() if value}}
+
+    def _worker_env(self) -> dict[str, str]:
         return {
             **os.environ,
             "BVB_ENVIRONMENT": "development",

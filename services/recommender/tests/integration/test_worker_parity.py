@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.kafka import KafkaConnection
 from bilet.projections import ReadModel
 from bilet_recommender.adapters.insights import ReadModelInsights
 from bilet_recommender.issuing_testing import (
@@ -84,3 +85,36 @@ async def insights(read_model: ReadModel, region_id: UUID) -> dict[tuple[str, st
     for count in await ReadModelInsights(read_model).counts(region_id):
         totals[(count.municipality, count.metric, count.detail)] += count.pupils
     return dict(totals)
+
+
+async def test_the_worker_issues_over_tls_and_scram(
+    harness: Harness, scram_kafka: KafkaConnection, tmp_path: Path
+) -> None:
+    """Production's Kafka (ADR 0022: TLS verified, SCRAM-SHA-512, the password in a file) reaches
+    faust's own clients through `broker_credentials`."""
+    harness.worker_kafka = scram_kafka
+    season = await build_season(harness.keystore, 6, seed=22)
+    reference = InMemoryEventStore()
+    read_model = await run_embedded(tmp_path / "embedded", season, harness.keystore, reference)
+    await read_model.close()
+    expected = latest(await issued(reference))
+    assert expected
+
+    await append_all(harness.store, season.opportunities)
+    await harness.produce_catalogue(season)
+    worker = harness.start_worker(tmp_path / "worker.log")
+    try:
+        catalogue = len(season.career_events) + len(season.opportunities)
+
+        async def catalogue_in() -> bool:
+            return await harness.catalogue_size() == catalogue
+
+        await harness.wait_for("the catalogue over SASL_SSL", catalogue_in, 120)
+        await harness.produce_facts(season)
+
+        async def all_issued() -> bool:
+            return latest(await harness.sets()) == expected
+
+        await harness.wait_for("the sets over SASL_SSL", all_issued, 120)
+    finally:
+        stop(worker)
