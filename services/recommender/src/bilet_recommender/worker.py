@@ -80,6 +80,8 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_app_id: str = "bilet-recommender"
     # Partitions of the repartition topic and the table's changelog (they must be equal).
     recommender_worker_partitions: int = Field(default=6, ge=1, le=256)
+    # Replicas of the topics faust creates (the cluster's: 3 with the kafka-topics component).
+    recommender_worker_topic_replicas: int = Field(default=1, ge=1, le=7)
     # Where faust keeps its local files (the pod's writable /tmp in Kubernetes).
     recommender_worker_datadir: Path = Path("var/recommender-faust")
     # topic → source service (tests use fresh topics); default: the four `bilet.<service>`.
@@ -193,6 +195,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         store="memory://",
         processing_guarantee="at_least_once",
         topic_partitions=partitions,
+        topic_replication_factor=settings.recommender_worker_topic_replicas,
         consumer_auto_offset_reset="earliest",
         datadir=str(settings.recommender_worker_datadir),
         web_enabled=False,
