@@ -51,10 +51,11 @@ bench: env system  ## start Kafka and PostgreSQL, run the benchmarks: JSON lines
 contracts: env  ## regenerate docs/contracts (JSON Schemas, AsyncAPI 3) and seed golden samples of new event versions
 	$(VENV)/bin/python -m bilet.contracts.export
 
-chaos: env infra-up  ## the long crash tests: relay and projection consumer each SIGKILLed 100 times
+chaos: env infra-up  ## the long crash tests: relay, projection consumer and recommender worker each SIGKILLed 100 times
 	source var/infra.env && export BVB_CHAOS_KILLS=100 && \
 		$(VENV)/bin/pytest tests/integration/test_relay.py -k sigkilled && \
-		$(VENV)/bin/pytest shared/tests/projections/test_chaos.py
+		$(VENV)/bin/pytest shared/tests/projections/test_chaos.py && \
+		$(VENV)/bin/pytest services/recommender/tests/integration/test_worker_crashes.py
 
 infra-up: system  ## start (or reuse) Kafka on 127.0.0.1:9092 and PostgreSQL on 127.0.0.1:55432
 	scripts/infra/infra.sh up

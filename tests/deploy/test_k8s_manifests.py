@@ -48,10 +48,13 @@ COMPONENTS = (
 )
 # The services whose read model a projection worker (`python -m bilet_<service>.worker`) feeds
 # from Kafka: in base, in every environment.
-WORKER_SERVICES = ("consent", "diagnostics", "events", "identity", "portfolio")
+WORKER_SERVICES = ("consent", "diagnostics", "events", "identity", "portfolio", "recommender")
 # The APIs that seal and open personal fields: the only processes with the master key and the
 # suite's one key store (bilet.stores.open_key_store).
 KEY_HOLDERS = ("identity", "consent", "events", "portfolio")
+# The one worker that holds them too: the recommender's opens accessibility needs with a pupil's
+# health key while a consent covers health data (ADR 0038).
+KEY_HOLDING_WORKERS = ("recommender",)
 OVERLAYS = ("staging", "production")
 BUILD_SECONDS = 900
 
@@ -238,6 +241,7 @@ def test_every_environment_runs_the_projection_workers(k8s_tools: K8sTools, over
         "events": 1,
         "identity": 1,
         "portfolio": 2 if overlay == "production" else 1,
+        "recommender": 1,
     }
     for service in WORKER_SERVICES:
         worker = deployments[f"{service}-worker"]
@@ -245,11 +249,11 @@ def test_every_environment_runs_the_projection_workers(k8s_tools: K8sTools, over
             "worker"
         )
         assert worker["spec"]["strategy"]["type"] == "RollingUpdate"
-        assert "BVB_MASTER_KEY" not in _env(worker)
+        assert ("BVB_MASTER_KEY" in _env(worker)) == (service in KEY_HOLDING_WORKERS)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_identity_consent_events_and_portfolio_hold_the_keys(
+def test_only_identity_consent_events_portfolio_and_the_recommender_worker_hold_the_keys(
     k8s_tools: K8sTools, overlay: str
 ) -> None:
     deployments = _deployments(k8s_tools.render(K8S / "overlays" / overlay))
@@ -258,7 +262,7 @@ def test_only_identity_consent_events_and_portfolio_hold_the_keys(
         for name, d in deployments.items()
         if (keys := {"BVB_MASTER_KEY", "BVB_KEY_STORE_URL"} & _env(d).keys())
     }
-    assert set(holders) == set(KEY_HOLDERS)
+    assert set(holders) == {*KEY_HOLDERS, *(f"{s}-worker" for s in KEY_HOLDING_WORKERS)}
     for refs in holders.values():
         assert refs == {
             "BVB_MASTER_KEY": {"name": "bilet-master-key", "key": "master-key"},
@@ -673,6 +677,11 @@ STRUCTURAL_BREAKAGES = [
         _drop_env("portfolio-worker", "BVB_DATABASE_URL"),
         "BVB_DATABASE_URL is not set",
         id="worker-without-read-model",
+    ),
+    pytest.param(
+        _drop_env("recommender-worker", "BVB_MASTER_KEY"),
+        "BVB_MASTER_KEY is not set",
+        id="recommender-worker-without-master-key",
     ),
     pytest.param(
         _set_component("consent-worker", "projector"),

@@ -64,23 +64,29 @@ var requiredEnv = map[string][]string{
 }
 
 // The suite's one key store of per-participant data keys (bilet.stores.open_key_store) and the
-// master key that wraps them. Only the APIs that seal or open personal fields hold them; every
-// other process (the other APIs, the workers, which keep sealed envelopes only, and the relays)
-// must not, so that a compromise of one of those reads no personal data.
+// master key that wraps them. Only the APIs that seal or open personal fields hold them, and the
+// recommender's worker, which opens a pupil's accessibility needs with their health key while a
+// consent covers health data (ADR 0038); every other process (the other APIs, the projection
+// workers, which keep sealed envelopes only, and the relays) must not, so that a compromise of
+// one of those reads no personal data.
 var (
 	keyHolders = []string{"identity", "consent", "events", "portfolio"}
-	keyEnv     = []string{"BVB_MASTER_KEY", "BVB_KEY_STORE_URL"}
+	// Workers that hold the keys as well, by service.
+	keyHoldingWorkers = []string{"recommender"}
+	keyEnv            = []string{"BVB_MASTER_KEY", "BVB_KEY_STORE_URL"}
 	// The Secrets behind them: a variable renamed or a Secret mounted as a volume is caught too.
 	keySecrets = []string{"bilet-master-key", "bilet-keys-database"}
 )
 
 func holdsKeys(service, component string) bool {
-	return component == "api" && slices.Contains(keyHolders, service)
+	return component == "api" && slices.Contains(keyHolders, service) ||
+		component == "worker" && slices.Contains(keyHoldingWorkers, service)
 }
 
 func holderList() string {
 	last := len(keyHolders) - 1
-	return strings.Join(keyHolders[:last], ", ") + " and " + keyHolders[last]
+	return strings.Join(keyHolders[:last], ", ") + " and " + keyHolders[last] +
+		" (and the worker of " + strings.Join(keyHoldingWorkers, ", ") + ")"
 }
 
 // Where a process keeps what it stores (bilet.stores): in production always PostgreSQL. The root

@@ -1,0 +1,147 @@
+"""The one step both runtimes run for every fact about a participant (the embedded projection,
+`adapters/evidence_projection.py`, and the faust worker, `worker.py`): fold the fact into the
+participant's `Evidence` and, when `recommend` gives a set not issued yet, append
+`RecommendationsIssued` to `recommendations-<participant id>` with the set's derived id as its
+event id (ADR 0037 decision 5, ADR 0038).
+
+Why this is safe under redelivery: the event id is uuid5 of the participant and the versions of
+the evidence, so a fact delivered again after a crash or a rebalance computes the same id, and the
+event store keeps it once (its idempotent retry). The stream itself is the authority on what was
+issued: before deciding, the step folds the stream's last set into the evidence, so a runtime
+that lost its state after appending (killed before its table or checkpoint was saved) does not
+issue a set twice, and a new set names the one really in force in `supersedes`.
+
+The accessibility needs are opened with the participant's health key only while a consent in
+force covers `health_data`, at the moment of recommending, and never kept open.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Final, Protocol
+from uuid import UUID
+
+from bilet.contracts import decode, encode
+from bilet.contracts.catalogue.consent import Purpose
+from bilet.contracts.catalogue.recommender import RecommendationsIssued
+from bilet.contracts.metadata import EventMetadata
+from bilet.contracts.sealed import SealedValue, health_key_subject
+from bilet.contracts.vocabulary import AccessibilityNeed
+from bilet.crypto import FieldCipher, KeyStore
+from bilet.crypto.fields import is_erased
+from bilet.eventstore import EventStore
+from bilet_recommender.domain import evidence as evidence_fold
+from bilet_recommender.domain.evidence import Evidence, Fact
+from bilet_recommender.domain.offers import Opportunities
+from bilet_recommender.domain.recommend import recommend
+from bilet_recommender.domain.rules import RecommendationRules
+
+Clock = Callable[[], datetime]
+
+RECOMMENDATIONS_CATEGORY: Final = "recommendations"
+# The field name identity seals the needs under (bound into the envelope).
+NEEDS_FIELD: Final = "accessibility_needs"
+ACTOR: Final = "recommender"
+
+
+def stream_id(participant_id: UUID) -> str:
+    return f"{RECOMMENDATIONS_CATEGORY}-{participant_id}"
+
+
+class Catalogue(Protocol):
+    """The opportunities a participant may be offered, as of a moment: the offers of their region
+    and the environments of every career event they attended (evidence for those environments)."""
+
+    async def opportunities(
+        self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
+    ) -> Opportunities: ...
+
+
+class Issuing:
+    """Evidence in, evidence out: `apply(evidence, fact, catalogue)` folds the fact and issues the
+    set it calls for. The caller keeps the evidence it returns (a faust table, a read-model row)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        keystore: KeyStore,
+        rules: RecommendationRules,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.cipher = FieldCipher(keystore)
+        self.rules = rules
+        self.clock = clock
+
+    async def apply(
+        self,
+        evidence: Evidence,
+        fact: Fact,
+        catalogue: Catalogue,
+        causation_id: UUID | None = None,
+    ) -> Evidence:
+        """The evidence after `fact`, with the set it calls for appended and folded in. A
+        `RecommendationsIssued` given here is folded only: the step is the one writer of sets."""
+        evidence = evidence_fold.evolve(evidence, fact)
+        if isinstance(fact, RecommendationsIssued):
+            return evidence
+        return await self.issue(evidence, catalogue, causation_id)
+
+    async def issue(
+        self, evidence: Evidence, catalogue: Catalogue, causation_id: UUID | None = None
+    ) -> Evidence:
+        """Issue the set `evidence` calls for, if any; the evidence with it folded in."""
+        as_of = self.clock()
+        region_id = evidence.region_id
+        if region_id is None or not evidence.allows(Purpose.RECOMMENDATIONS, as_of.date()):
+            return evidence
+        if evidence.completed_season() is None:
+            return evidence
+        evidence = await self.in_force(evidence)
+        offers = await catalogue.opportunities(
+            region_id, [a.career_event_id for a in evidence.attended], as_of
+        )
+        event = recommend(evidence, offers, self.rules, await self.needs(evidence, as_of))
+        if event is None:
+            return evidence
+        metadata = EventMetadata(
+            actor=ACTOR,
+            causation_id=None if causation_id is None else str(causation_id),
+        )
+        await self.store.append(
+            stream_id(evidence.participant_id),
+            [encode(event, metadata, event_id=event.recommendation_set_id)],
+        )
+        return evidence_fold.evolve(evidence, event)
+
+    async def in_force(self, evidence: Evidence) -> Evidence:
+        """`evidence` with the set last appended to the participant's stream folded in (the
+        stream is the authority: a runtime may have lost its state after appending)."""
+        last = await self.store.read_stream(
+            stream_id(evidence.participant_id), backwards=True, limit=1
+        )
+        if not last:
+            return evidence
+        issued = decode(last[0])
+        if not isinstance(issued, RecommendationsIssued):
+            return evidence
+        if evidence.last_issued(issued.season) == issued.recommendation_set_id:
+            return evidence
+        return evidence_fold.evolve(evidence, issued)
+
+    async def needs(
+        self, evidence: Evidence, as_of: datetime
+    ) -> frozenset[AccessibilityNeed] | None:
+        """The needs opened with the health key while a consent covers health data; None (not
+        known, not filtered on) without it, when none are stated or once the key is gone."""
+        sealed = evidence.needs
+        if sealed is None or not evidence.allows(Purpose.HEALTH_DATA, as_of.date()):
+            return None
+        if not isinstance(sealed.value, SealedValue):
+            return None  # erased at the source
+        subject = health_key_subject(evidence.participant_id, sealed.key_generation)
+        opened = (await self.cipher.decrypt(subject, {NEEDS_FIELD: sealed.value.envelope()}))[
+            NEEDS_FIELD
+        ]
+        if is_erased(opened) or not isinstance(opened, list):
+            return None
+        return frozenset(AccessibilityNeed(str(need)) for need in opened)

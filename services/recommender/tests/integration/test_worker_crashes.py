@@ -1,0 +1,112 @@
+"""The faust worker SIGKILLed again and again while a season streams through real Kafka
+(`BVB_CHAOS_KILLS` kills, 20 by default; `make chaos` runs 100): at the end the recommendations
+equal a clean replay (the embedded runtime over the same history), no participant is missing, no
+set is stored twice, every set supersedes the one before it; and no canary name (the pupils' ФИО,
+sealed in identity's events) is readable in any topic the worker made (repartition, changelog).
+"""
+
+import asyncio
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from bilet.eventstore.memory import InMemoryEventStore
+from bilet_recommender.issuing_testing import (
+    CANARY,
+    append_all,
+    build_season,
+    check_chain,
+    issued,
+    latest,
+    run_embedded,
+)
+
+from .conftest import Harness, stop
+
+KILLS = int(os.environ.get("BVB_CHAOS_KILLS", "20"))
+PUPILS = 120
+CHUNKS = 12
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240 + 8 * KILLS)]
+
+
+async def test_sigkilled_worker_issues_what_a_clean_replay_does(
+    harness: Harness, tmp_path: Path
+) -> None:
+    rng = random.Random(int(os.environ.get("BVB_CHAOS_SEED", "0")) or None)
+    season = await build_season(harness.keystore, PUPILS, seed=38)
+    reference = InMemoryEventStore()
+    read_model = await run_embedded(tmp_path / "clean", season, harness.keystore, reference)
+    await read_model.close()
+    expected = latest(await issued(reference))
+
+    await append_all(harness.store, season.opportunities)
+    await harness.produce_catalogue(season)
+    log = tmp_path / "worker.log"
+    worker = harness.start_worker(log)
+    catalogue = len(season.career_events) + len(season.opportunities)
+
+    async def catalogue_in() -> bool:
+        return await harness.catalogue_size() == catalogue
+
+    try:
+        await harness.wait_for("the catalogue in the read model", catalogue_in, 120)
+    finally:
+        stop(worker, kill=True)
+
+    async def stream_season() -> None:
+        share = -(-PUPILS // CHUNKS)
+        for start in range(0, PUPILS, share):
+            await harness.produce_facts(season, slice(start, start + share))
+            await asyncio.sleep(rng.uniform(0.5, 2.0))
+
+    streaming = asyncio.create_task(stream_season())
+    progress = []
+    for _ in range(KILLS):
+        worker = harness.start_worker(log)
+        await asyncio.sleep(rng.uniform(3.0, 7.0))
+        stop(worker, kill=True)
+        progress.append(sum(len(e) for e in (await harness.sets()).values()))
+    await streaming
+
+    worker = harness.start_worker(log)
+    try:
+
+        async def all_issued() -> bool:
+            return latest(await harness.sets()) == expected
+
+        await harness.wait_for("a clean replay's sets after the kills", all_issued, 180, fail=False)
+    finally:
+        stop(worker)
+    got = latest(await harness.sets())
+    missing = sorted(str(p) for p in set(expected) - set(got))
+    unexpected = sorted(str(p) for p in set(got) - set(expected))
+    differing = sorted(str(p) for p in set(got) & set(expected) if got[p] != expected[p])
+    fields = sorted(
+        {
+            name
+            for p in set(got) & set(expected)
+            for name, value in got[p]
+            if value != getattr(expected[p], name)
+        }
+    )
+    assert (missing, unexpected, differing) == ([], [], []), fields
+
+    sets = await harness.sets()
+    # The kills fell while sets were being issued: killed workers issued some, not all.
+    assert progress[-1] > 0, progress
+    assert progress[0] < sum(len(events) for events in sets.values()), progress
+    assert set(sets) == season.recommended
+    for events in sets.values():
+        check_chain(events)
+    assert latest(sets) == expected
+
+    topics = await harness.faust_topics()
+    assert any(t.endswith("-changelog") for t in topics), topics
+    assert any("participant" in t for t in topics), topics
+    canary = CANARY.encode()
+    for topic in topics:
+        records = await harness.records_of(topic)
+        assert all(canary not in record for record in records), topic
