@@ -1,31 +1,18 @@
 """`bvb run` prints the development tokens only once every service answers its readiness: read
 the moment they appear, every service is ready and a printed token is accepted."""
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from bilet.services import SERVICE_NAMES
+from bilet_host.testing import start_bvb_run
 
 
 def test_the_tokens_are_printed_once_every_service_is_ready(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    bvb = Path(sys.executable).with_name("bvb")
-    process = subprocess.Popen(  # noqa: S603 - the workspace's own command
-        [str(bvb), "run", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env={**os.environ, "BVB_VAR_DIR": str(tmp_path / "var")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process, port = start_bvb_run(tmp_path, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     printed: list[str] = []
     try:
