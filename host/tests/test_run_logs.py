@@ -4,31 +4,19 @@ lines, no query string; the banner and the demo tokens stay human text on stdout
 """
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
+
+from bilet_host.testing import start_bvb_run
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def test_the_embedded_platform_logs_json_lines_with_the_request_ids(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    bvb = Path(sys.executable).with_name("bvb")
-    process = subprocess.Popen(  # noqa: S603 - the workspace's own command
-        [str(bvb), "run", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env={**os.environ, "BVB_VAR_DIR": str(tmp_path / "var")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, port = start_bvb_run(tmp_path, stderr=subprocess.PIPE)
     assert process.stderr is not None
     started: list[str] = []
     try:

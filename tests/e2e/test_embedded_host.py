@@ -120,7 +120,7 @@ def test_bvb_dev_token_mints_a_token_the_services_accept(tmp_path: Path) -> None
             "--role",
             "registrar",
             "--school",
-            "school-1",
+            "3f2b1c9e-8d7a-4b6c-9e1f-0a2b3c4d5e6f",
             "--hours",
             "1",
         ],
@@ -133,7 +133,7 @@ def test_bvb_dev_token_mints_a_token_the_services_accept(tmp_path: Path) -> None
     claims = jwt.decode(token, options={"verify_signature": False})
     assert (claims["role"], claims["school"], claims["iss"]) == (
         "registrar",
-        "school-1",
+        "3f2b1c9e-8d7a-4b6c-9e1f-0a2b3c4d5e6f",
         "bilet-development",
     )
     assert claims["exp"] - claims["iat"] == 3600

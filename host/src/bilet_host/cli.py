@@ -13,15 +13,17 @@ import uvicorn
 
 from bilet.http import Role
 from bilet.http.deadlines import http_protocol
-from bilet.http.devkeys import ensure_development_keys
 from bilet.logs import logging_config
 from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
-from bilet_consent import demo as consent_demo
-from bilet_events import demo_offers as events_demo
 from bilet_host import analytics_cli, audit_cli
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
-from bilet_identity import demo
+from bilet_host.readiness import announce_when_ready, connect_url
+from bilet_host.tokens import TokenRefused, TokenRequest, checked, mint
+
+# Where the end-to-end tests have always found the demo tokens.
+from bilet_host.tokens import demo_tokens as demo_tokens
+from bilet_host.tokens import demo_tokens_banner as demo_tokens_banner
 
 
 def _banner(host: EmbeddedHost, base_url: str) -> str:
@@ -33,64 +35,6 @@ def _banner(host: EmbeddedHost, base_url: str) -> str:
     return "\n".join(lines)
 
 
-def demo_token_claims() -> list[tuple[Role, str, dict[str, str | list[str]]]]:
-    """Per role, the subject and scopes of the token `bvb run` prints for the demo data."""
-    claims = []
-    for role, scopes in demo.token_scopes():
-        subject = f"demo-{role.value}"
-        if role is Role.GUARDIAN:
-            # The parent whose consents the consent service's demo data holds (two children).
-            scopes = {**scopes, **consent_demo.DEMO_GUARDIAN.token_claims()}
-            subject = str(consent_demo.DEMO_GUARDIAN.guardian_id)
-        elif role is Role.ORGANISER:
-            # The career events service's demo college: its career events and their rosters.
-            scopes = {**scopes, "venue": str(events_demo.DEMO_COLLEGE)}
-        elif role is Role.MENTOR:
-            # The mentor of the demo college's career events (roster, attendance, feedback).
-            subject = str(events_demo.DEMO_MENTOR)
-        claims.append((role, subject, scopes))
-    return claims
-
-
-def demo_tokens(settings: PlatformSettings) -> dict[Role, str]:
-    """A ready bearer token per role, scoped to the demo data, signed by the development key
-    under `settings.var_dir`."""
-    signer = ensure_development_keys(settings.var_dir)
-    tokens = {}
-    for role, subject, scopes in demo_token_claims():
-        children = scopes.get("children")
-        tokens[role] = signer.mint(
-            role,
-            subject=subject,
-            school=_scope(scopes, "school"),
-            region=_scope(scopes, "region"),
-            participant=_scope(scopes, "participant"),
-            children=list(children) if isinstance(children, list) else None,
-            venue=_scope(scopes, "venue"),
-        )
-    return tokens
-
-
-def demo_tokens_banner(settings: PlatformSettings) -> str:
-    """A ready bearer token per role, scoped to the demo data (Leningrad oblast 2019)."""
-    lines = [
-        "Demo data: Leningrad oblast 2019 (Лужский район: МОУ «СОШ № 3», МБОУ «СОШ № 5»).",
-        "Career events: the Luga college's, technopark's and farm's, this week and in 2019;",
-        "the organiser token is the college's, the mentor token its career events' mentor.",
-        "Development tokens (12 h; `bvb dev-token` mints more), send as `Authorization: Bearer …`:",
-    ]
-    width = max(len(role.value) for role in Role)
-    for role, token in demo_tokens(settings).items():
-        lines.append(f"  {role.value:<{width}}  {token}")
-    lines.append("")
-    return "\n".join(lines)
-
-
-def _scope(scopes: dict[str, str | list[str]], name: str) -> str | None:
-    value = scopes.get(name)
-    return value if isinstance(value, str) else None
-
-
 def run(args: argparse.Namespace) -> int:
     settings = PlatformSettings()
     bind_host = args.host or settings.host
@@ -98,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     host = create_embedded_host()
     print(_banner(host, f"http://{bind_host}:{port}"), flush=True)
-    if settings.environment is Environment.DEVELOPMENT:
-        print(demo_tokens_banner(settings), flush=True)
     # The same JSON lines as every service's own process (bilet.http.serve): uvicorn's loggers
     # and the services' through bilet.logs, uvicorn's access line replaced by the services'; the
     # same deadlines for slow clients' headers (bilet.http.deadlines).
@@ -112,9 +54,19 @@ def run(args: argparse.Namespace) -> int:
         log_config=logging_config(),
         access_log=False,
     )
+    server = uvicorn.Server(config)
+    if settings.environment is Environment.DEVELOPMENT:
+        # The tokens only once every service answers its readiness: a token printed works now.
+        announce_when_ready(
+            connect_url(bind_host, port),
+            [service.name for service in host.services],
+            started=lambda: server.started,
+            stopped=lambda: server.should_exit,
+            announce=lambda: print(demo_tokens_banner(settings), flush=True),
+        )
     # uvicorn shuts every service down gracefully on Ctrl-C, then re-raises it: a normal stop.
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run()
+        server.run()
     print("Bilet stopped.", flush=True)
     return 0
 
@@ -124,25 +76,22 @@ def dev_token(args: argparse.Namespace) -> int:
     if settings.environment is not Environment.DEVELOPMENT:
         print("bvb dev-token: development tokens exist only in development", file=sys.stderr)
         return 2
-    if args.hours * 3600 > settings.jwt_max_lifetime_seconds:
-        print(
-            f"bvb dev-token: the services refuse tokens living longer than "
-            f"{settings.jwt_max_lifetime_seconds} s (BVB_JWT_MAX_LIFETIME_SECONDS)",
-            file=sys.stderr,
-        )
-        return 2
-    signer = ensure_development_keys(settings.var_dir)
-    token = signer.mint(
+    request = TokenRequest(
         Role(args.role),
         subject=args.subject,
         school=args.school,
         region=args.region,
         participant=args.participant,
-        children=args.child or None,
+        children=tuple(args.child or ()),
         venue=args.venue,
-        ttl_seconds=args.hours * 3600,
+        hours=args.hours,
     )
-    print(token)
+    try:
+        request = checked(request, settings.jwt_max_lifetime_seconds)
+    except TokenRefused as refusal:
+        print(f"bvb dev-token: {refusal}", file=sys.stderr)
+        return 2
+    print(mint(settings, request))
     return 0
 
 

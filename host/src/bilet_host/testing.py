@@ -5,6 +5,7 @@ Every third guardian's demo consent covers `pseudonymised_analytics`, so an expo
 as loaded has a population to show, and others to leave out; `consent_to_analytics` has another
 guardian sign such a consent (the school uploads it, the coordinator verifies it: the consent
 service's real use cases), for tests of a participant who joins the population later.
+`start_bvb_run` starts the platform as a person does, for the tests of what `bvb run` prints.
 """
 
 import asyncio
@@ -12,6 +13,9 @@ import json
 import os
 import random
 import re
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -202,3 +206,20 @@ def found(canary: str, content: bytes) -> bool:
     which is no leak."""
     pattern = rb"(?<![0-9A-Za-z.])" + re.escape(canary.encode()) + rb"(?![0-9A-Za-z])"
     return re.search(pattern, content) is not None
+
+
+def start_bvb_run(tmp_path: Path, *, stderr: int) -> tuple["subprocess.Popen[str]", int]:
+    """`bvb run` on a free port with its var/ under `tmp_path`, stdout a text pipe; the port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    bvb = Path(sys.executable).with_name("bvb")
+    process = subprocess.Popen(  # noqa: S603 - the workspace's own command
+        [str(bvb), "run", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "BVB_VAR_DIR": str(tmp_path / "var")},
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    return process, port

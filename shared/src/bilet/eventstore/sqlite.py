@@ -14,12 +14,20 @@ records the highest position given out (`position_floor`), so it is never given 
 Durability: WAL journal; `synchronous=FULL` by default, so a committed append survives a power
 loss. `synchronous="NORMAL"` survives a crash of the process but may lose the last commits on power
 loss, never corrupting the file.
+
+Wake-ups: an append wakes the live subscriptions of every store open on the same file in this
+process, not only its own (`_PEERS`). In embedded mode each service opens the stores it follows as
+stores of their own (consent follows identity's file through an instance of its own), so without
+this a participant registered a moment ago reached consent's read model only on the next poll.
+Another process's appends are still found by the poll.
 """
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -176,10 +184,20 @@ def _may_be_a_retry(error: Exception) -> bool:
     return isinstance(error, WrongExpectedVersion | EventIdsConflict)
 
 
+# Every SQLite store open in this process, so that an append wakes the subscribers of the others
+# open on the same file. Weak: a store dropped without `close` leaves no trace here.
+_PEERS: "weakref.WeakSet[SqliteEventStore]" = weakref.WeakSet()
+
+
 class SqliteEventStore(EventStore):
     def __init__(self, path: Path, synchronous: Synchronous = "FULL") -> None:
         super().__init__()
         self.path = path
+        self._file = path.resolve()
+        # The loop this store's subscriptions wait on (set when one starts): a peer appending
+        # from another loop (another thread) must hand the wake-up to it.
+        self._subscribers_loop: asyncio.AbstractEventLoop | None = None
+        _PEERS.add(self)
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
 
@@ -197,8 +215,27 @@ class SqliteEventStore(EventStore):
         results = await append_resolving_retries(
             appends, self._attempt, self._find_stored, _may_be_a_retry
         )
-        self._wake_subscribers()
+        self._wake_peers()
         return results
+
+    async def _prepare_wakeups(self) -> None:
+        self._subscribers_loop = asyncio.get_running_loop()
+
+    def _wake_peers(self) -> None:
+        """Wake this store's subscriptions and those of every store open on the same file in this
+        process (see the module's docstring)."""
+        self._wake_subscribers()
+        current = asyncio.get_running_loop()
+        for peer in list(_PEERS):
+            loop = peer._subscribers_loop
+            if peer is self or peer._file != self._file or loop is None or loop.is_closed():
+                continue
+            if loop is current:
+                peer._wake_subscribers()
+            else:
+                # The loop may close meanwhile: its subscriptions are gone then, nothing to wake.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(peer._wake_subscribers)
 
     async def _attempt(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         return await self._writer.run(lambda db: self._append_in_transaction(db, appends))
@@ -438,5 +475,6 @@ class SqliteEventStore(EventStore):
         return START if row[0] is None else int(row[0])
 
     async def close(self) -> None:
+        _PEERS.discard(self)
         self._writer.close()
         await self._reader.close()
