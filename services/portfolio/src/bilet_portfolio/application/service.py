@@ -33,6 +33,7 @@ from bilet_portfolio.application.errors import (
     ConsentRequired,
     NotYetVisible,
     ParticipantErased,
+    UnknownParticipant,
     UnknownSchool,
     UnknownSource,
 )
@@ -43,6 +44,7 @@ from bilet_portfolio.application.personal_fields import (
     PersonalFields,
 )
 from bilet_portfolio.application.ports import PortfolioReader, Snapshot
+from bilet_portfolio.application.surname_index import SurnameIndex
 from bilet_portfolio.application.view_cache import RenderedView, ViewCache
 from bilet_portfolio.domain.consent import ConsentState
 from bilet_portfolio.domain.views import (
@@ -92,6 +94,7 @@ class SchoolPage:
     school_id: str
     items: list[Summary]
     next_cursor: str | None
+    total: int  # on all pages, from the same read as the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,7 @@ class PortfolioQueries:
         self.wait_timeout = wait_timeout
         self.today = today
         self.views = ViewCache() if views is None else views
+        self.surnames = SurnameIndex()
 
     # ------------------------------------------------------------------ read-your-writes
     async def await_tokens(self, tokens: Sequence[PositionToken]) -> None:
@@ -177,12 +181,14 @@ class PortfolioQueries:
     def _decide(
         self, principal: Principal, participant: ParticipantRecord, today: date
     ) -> _Decision:
-        """Access, erasure and the consent gate, on one state of the participant's row."""
+        """Access, erasure and the consent gate, on one state of the participant's row: the one
+        rule of what a caller sees of a pupil, for the portfolio and for every list row alike."""
         scope = scope_of(
             principal, participant.participant_id, participant.school_id, participant.region_id
         )
         if participant.erased:
             self.views.forget(participant.participant_id)
+            self.surnames.forget(participant.participant_id)
             raise ParticipantErased(
                 "The participant's personal data was destroyed; the portfolio is gone.",
                 erased_at=participant.erased_at,
@@ -276,6 +282,8 @@ class PortfolioQueries:
             name, comments = await self.personal_fields.of_portfolio(
                 participant_id, participant.sealed_name, record
             )
+            if name is not None:
+                self.surnames.learn(participant, name.last_name, name.erased)
             fields.append(NAME_FIELD)
             if comments:
                 fields.append("mentor_comment")
@@ -308,21 +316,49 @@ class PortfolioQueries:
             tuple(fields),
         )
 
+    def _listed(
+        self, principal: Principal, participants: Sequence[ParticipantRecord], today: date
+    ) -> list[tuple[ParticipantRecord, _Decision]]:
+        """Each row with the decision its portfolio would get (`_decide`); a row the portfolio
+        would refuse (not the caller's, erased) is not listed, and one it would answer
+        `consent_required` is listed with its consent state only."""
+        listed = []
+        for participant in participants:
+            try:
+                decision = self._decide(principal, participant, today)
+            except ConsentRequired:
+                scope = scope_of(
+                    principal,
+                    participant.participant_id,
+                    participant.school_id,
+                    participant.region_id,
+                )
+                decision = _Decision(scope, participant.consent.state_on(today), False)
+            except (UnknownParticipant, ParticipantErased):
+                continue
+            listed.append((participant, decision))
+        return listed
+
     async def _summaries(
         self,
         ctx: ReadContext,
-        participants: Sequence[ParticipantRecord],
+        rows: Sequence[tuple[ParticipantRecord, _Decision]],
         *,
-        scope: Scope,
-        today: date,
         purpose: str,
     ) -> list[Summary]:
-        detailed = [
-            participant
-            for participant in participants
-            if scope.sees_portfolio and participant.consent.opens_portfolio(today)
-        ]
-        names = await self.personal_fields.names(detailed) if scope.sees_names else {}
+        detailed = [participant for participant, decision in rows if decision.shows_portfolio]
+        names_shown = {
+            participant.participant_id
+            for participant, decision in rows
+            if decision.shows_portfolio and decision.scope.sees_names
+        }
+        names = await self.personal_fields.names(
+            [participant for participant in detailed if participant.participant_id in names_shown]
+        )
+        for participant in detailed:
+            name = names.get(participant.participant_id)
+            if name is not None:
+                self.surnames.learn(participant, name.last_name, name.erased)
         records = [
             ctx.audit(
                 Access.READ,
@@ -337,12 +373,12 @@ class PortfolioQueries:
         return [
             Summary(
                 participant=participant,
-                consent_state=participant.consent.state_on(today),
-                open=participant.consent.opens_portfolio(today),
+                consent_state=decision.state,
+                open=decision.open,
                 detailed=participant.participant_id in shown,
                 name=names.get(participant.participant_id),
             )
-            for participant in participants
+            for participant, decision in rows
         ]
 
     # ------------------------------------------------------------------ lists
@@ -350,27 +386,95 @@ class PortfolioQueries:
         principal = ctx.principal
         require_list_role(principal)
         school = await self.reader.school(school_id)
+        today = self.today()
+        # A coordinator's rows are their region's pupils, as `scope_of` decides on a portfolio.
+        region_id = principal.region_id if principal.role is Role.COORDINATOR else None
         if principal.role in SCHOOL_ROLES:
             scope = scope_on_school(principal, school_id, None)
-        elif school is None:
-            if principal.role is Role.OPERATOR:
-                raise UnknownSchool("No school with this id is known to the portfolio.")
-            raise AccessDenied("You may not see this school's participants.")
+        elif school is not None and principal.role is not Role.COORDINATOR:
+            scope = Scope.OPERATOR
+        elif school is not None and school.region_id == principal.region_id:
+            scope = Scope.REGION
+        elif await self._has_pupils(school_id, today, region_id):
+            # The school's row is not here yet, or names another region, while pupils of it
+            # are the caller's: their portfolios answer, so the list does too.
+            scope = Scope.OPERATOR if principal.role is Role.OPERATOR else Scope.REGION
+        elif principal.role is Role.OPERATOR:
+            raise UnknownSchool("No school with this id is known to the portfolio.")
         else:
-            scope = scope_on_school(principal, school_id, school.region_id)
-        today = self.today()
-        rows = await self.reader.school_page(school_id, query, today, detailed=scope.sees_portfolio)
+            raise AccessDenied("You may not see this school's participants.")
+        only = None
+        if query.surname is not None:
+            only = await self._surname_matches(ctx, scope, school_id, query.surname, region_id)
+        rows, total = await self.reader.school_page(
+            school_id,
+            query,
+            today,
+            detailed=scope.sees_portfolio,
+            region_id=region_id,
+            only=only,
+        )
         page, more = rows[: query.limit], len(rows) > query.limit
         items = await self._summaries(
-            ctx, page, scope=scope, today=today, purpose="portfolio_school_list"
+            ctx, self._listed(principal, page, today), purpose="portfolio_school_list"
         )
         cursor = None
-        if more and items:
-            last = items[-1]
+        if more and page:
+            last = page[-1]
+            # As the query sorted it: a portfolio the caller does not see sorted as NULL.
+            shown = scope.sees_portfolio and last.consent.opens_portfolio(today)
             cursor = self.cursors.encode(
-                school_id, query, After(_sort_value(query, last), last.participant.participant_id)
+                school_id,
+                query,
+                After(_sort_value(query, last, detailed=shown), last.participant_id),
             )
-        return SchoolPage(school_id, items, cursor)
+        return SchoolPage(school_id, items, cursor, total)
+
+    async def _has_pupils(self, school_id: str, today: date, region_id: str | None) -> bool:
+        """Whether the school has pupils (of `region_id`, when given) the list would show."""
+        _rows, total = await self.reader.school_page(
+            school_id, SchoolQuery(limit=1), today, detailed=False, region_id=region_id
+        )
+        return total > 0
+
+    async def _surname_matches(
+        self,
+        ctx: ReadContext,
+        scope: Scope,
+        school_id: str,
+        prefix: str,
+        region_id: str | None,
+    ) -> frozenset[str]:
+        """The school's pupils whose surname starts with `prefix`, among those whose name the
+        caller sees in the list (open portfolios; never for a caller who sees no names). The
+        names not indexed yet are opened once, to index them, and that is audited."""
+        if not (scope.sees_names and scope.sees_portfolio):
+            raise AccessDenied("Only a caller who sees the pupils' names may search by surname.")
+        candidates = await self.reader.open_in_school(school_id, self.today(), region_id=region_id)
+        self.surnames.retain(school_id, candidates)
+        unindexed = self.surnames.unindexed(candidates)
+        if unindexed:
+            names = await self.personal_fields.names(unindexed)
+            for participant in unindexed:
+                name = names.get(participant.participant_id)
+                if name is None or name.erased:
+                    self.surnames.forget(participant.participant_id)
+                else:
+                    self.surnames.learn(participant, name.last_name, erased=False)
+            await self.audit.record(
+                *(
+                    ctx.audit(Access.READ, participant_id, "portfolio_surname_index", [NAME_FIELD])
+                    for participant_id in sorted(names)
+                )
+            )
+        matched = set()
+        for participant_id in self.surnames.matching(prefix, candidates):
+            # A key destroyed before the erasure is recorded: the name is gone, and so its index.
+            if await self.cipher.has_key(participant_id):
+                matched.add(participant_id)
+            else:
+                self.surnames.forget(participant_id)
+        return frozenset(matched)
 
     async def children(self, ctx: ReadContext) -> list[Summary]:
         """The children the identity provider names in the guardian's token, as far as the
@@ -379,28 +483,24 @@ class PortfolioQueries:
         if principal.role is not Role.GUARDIAN:
             raise AccessDenied("Only a guardian has children here.")
         claimed = await self.reader.children(principal.children)
-        participants = [participant for participant in claimed if not participant.erased]
         return await self._summaries(
-            ctx,
-            participants,
-            scope=Scope.GUARDIAN,
-            today=self.today(),
-            purpose="portfolio_children",
+            ctx, self._listed(principal, claimed, self.today()), purpose="portfolio_children"
         )
 
 
-def _sort_value(query: SchoolQuery, summary: Summary) -> int | str | None:
+def _sort_value(
+    query: SchoolQuery, participant: ParticipantRecord, *, detailed: bool
+) -> int | str | None:
     """The last row's sort key, as the cursor carries it: nothing of a portfolio the caller does
     not see (it sorted as NULL)."""
-    participant = summary.participant
     column = query.sort.column
     if column == "grade":
         return participant.grade
     if column == "progress":
-        if not summary.detailed:
+        if not detailed:
             return None
         progress = participant.progress
         return progress.stages_completed + progress.career_events_attended
     if column == "updated_at":
-        return participant.updated_at if summary.detailed else None
+        return participant.updated_at if detailed else None
     return participant.participant_id
