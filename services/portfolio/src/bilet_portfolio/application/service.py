@@ -16,28 +16,24 @@ from datetime import UTC, date, datetime
 from bilet.application import RequestContext
 from bilet.audit import Access, AuditLog
 from bilet.crypto import FieldCipher
-from bilet.http.auth import Principal, Role
+from bilet.http.auth import Principal
 from bilet.http.consistency import PositionToken
 from bilet.projections import NotApplied
 from bilet_portfolio.application.access import (
-    SCHOOL_ROLES,
+    Decision,
     Scope,
-    require_list_role,
     require_portfolio_role,
     scope_of,
-    scope_on_school,
     unknown_participant,
 )
 from bilet_portfolio.application.errors import (
-    AccessDenied,
     ConsentRequired,
     NotYetVisible,
     ParticipantErased,
-    UnknownParticipant,
-    UnknownSchool,
     UnknownSource,
 )
-from bilet_portfolio.application.listing import After, ListCursors, SchoolQuery
+from bilet_portfolio.application.listing import ListCursors
+from bilet_portfolio.application.lists import SchoolLists
 from bilet_portfolio.application.personal_fields import (
     NAME_FIELD,
     DisplayName,
@@ -61,18 +57,6 @@ ReadContext = RequestContext
 
 
 @dataclass(frozen=True)
-class Summary:
-    """One participant in a list: the consent state always, the rest only when `detailed` (the
-    portfolio is open and the caller may see it)."""
-
-    participant: ParticipantRecord
-    consent_state: ConsentState
-    open: bool
-    detailed: bool
-    name: DisplayName | None
-
-
-@dataclass(frozen=True)
 class PortfolioView:
     participant: ParticipantRecord
     scope: Scope
@@ -87,25 +71,6 @@ class PortfolioView:
     comments: dict[str, str | None] = field(default_factory=dict)
     # The personal fields the read of it was audited for (empty: it shows none).
     audited_fields: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SchoolPage:
-    school_id: str
-    items: list[Summary]
-    next_cursor: str | None
-    total: int  # on all pages, from the same read as the page
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    scope: Scope
-    state: ConsentState
-    open: bool
-
-    @property
-    def shows_portfolio(self) -> bool:
-        return self.open and self.scope.sees_portfolio
 
 
 def _today() -> date:
@@ -128,7 +93,7 @@ def etag_of(
     return f'W/"{participant.version}.{reference_version}-{scope.value}-{state.value}{erased}"'
 
 
-class PortfolioQueries:
+class PortfolioQueries(SchoolLists):
     def __init__(
         self,
         reader: PortfolioReader,
@@ -180,7 +145,7 @@ class PortfolioQueries:
     # ------------------------------------------------------------------ one participant
     def _decide(
         self, principal: Principal, participant: ParticipantRecord, today: date
-    ) -> _Decision:
+    ) -> Decision:
         """Access, erasure and the consent gate, on one state of the participant's row: the one
         rule of what a caller sees of a pupil, for the portfolio and for every list row alike."""
         scope = scope_of(
@@ -200,7 +165,7 @@ class PortfolioQueries:
                 "Without a verified consent covering the portfolio, it is closed.",
                 consent_state=state.value,
             )
-        return _Decision(scope, state, opens)
+        return Decision(scope, state, opens)
 
     async def check(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
         """Access, erasure and the consent gate, and the ETag, without reading the portfolio:
@@ -259,7 +224,7 @@ class PortfolioQueries:
         the participant's row of the same read the portfolio comes from."""
         require_portfolio_role(ctx.principal)
         today = self.today()
-        decisions: list[_Decision] = []
+        decisions: list[Decision] = []
 
         def wanted(snapshot: Snapshot) -> bool:
             decision = self._decide(ctx.principal, snapshot.participant, today)
@@ -315,192 +280,3 @@ class PortfolioQueries:
             comments,
             tuple(fields),
         )
-
-    def _listed(
-        self, principal: Principal, participants: Sequence[ParticipantRecord], today: date
-    ) -> list[tuple[ParticipantRecord, _Decision]]:
-        """Each row with the decision its portfolio would get (`_decide`); a row the portfolio
-        would refuse (not the caller's, erased) is not listed, and one it would answer
-        `consent_required` is listed with its consent state only."""
-        listed = []
-        for participant in participants:
-            try:
-                decision = self._decide(principal, participant, today)
-            except ConsentRequired:
-                scope = scope_of(
-                    principal,
-                    participant.participant_id,
-                    participant.school_id,
-                    participant.region_id,
-                )
-                decision = _Decision(scope, participant.consent.state_on(today), False)
-            except (UnknownParticipant, ParticipantErased):
-                continue
-            listed.append((participant, decision))
-        return listed
-
-    async def _summaries(
-        self,
-        ctx: ReadContext,
-        rows: Sequence[tuple[ParticipantRecord, _Decision]],
-        *,
-        purpose: str,
-    ) -> list[Summary]:
-        detailed = [participant for participant, decision in rows if decision.shows_portfolio]
-        names_shown = {
-            participant.participant_id
-            for participant, decision in rows
-            if decision.shows_portfolio and decision.scope.sees_names
-        }
-        names = await self.personal_fields.names(
-            [participant for participant in detailed if participant.participant_id in names_shown]
-        )
-        for participant in detailed:
-            name = names.get(participant.participant_id)
-            if name is not None:
-                self.surnames.learn(participant, name.last_name, name.erased)
-        records = [
-            ctx.audit(
-                Access.READ,
-                participant.participant_id,
-                purpose,
-                ["progress", NAME_FIELD] if participant.participant_id in names else ["progress"],
-            )
-            for participant in detailed
-        ]
-        await self.audit.record(*records)
-        shown = {participant.participant_id for participant in detailed}
-        return [
-            Summary(
-                participant=participant,
-                consent_state=decision.state,
-                open=decision.open,
-                detailed=participant.participant_id in shown,
-                name=names.get(participant.participant_id),
-            )
-            for participant, decision in rows
-        ]
-
-    # ------------------------------------------------------------------ lists
-    async def school(self, ctx: ReadContext, school_id: str, query: SchoolQuery) -> SchoolPage:
-        principal = ctx.principal
-        require_list_role(principal)
-        school = await self.reader.school(school_id)
-        today = self.today()
-        # A coordinator's rows are their region's pupils, as `scope_of` decides on a portfolio.
-        region_id = principal.region_id if principal.role is Role.COORDINATOR else None
-        if principal.role in SCHOOL_ROLES:
-            scope = scope_on_school(principal, school_id, None)
-        elif school is not None and principal.role is not Role.COORDINATOR:
-            scope = Scope.OPERATOR
-        elif school is not None and school.region_id == principal.region_id:
-            scope = Scope.REGION
-        elif await self._has_pupils(school_id, today, region_id):
-            # The school's row is not here yet, or names another region, while pupils of it
-            # are the caller's: their portfolios answer, so the list does too.
-            scope = Scope.OPERATOR if principal.role is Role.OPERATOR else Scope.REGION
-        elif principal.role is Role.OPERATOR:
-            raise UnknownSchool("No school with this id is known to the portfolio.")
-        else:
-            raise AccessDenied("You may not see this school's participants.")
-        only = None
-        if query.surname is not None:
-            only = await self._surname_matches(ctx, scope, school_id, query.surname, region_id)
-        rows, total = await self.reader.school_page(
-            school_id,
-            query,
-            today,
-            detailed=scope.sees_portfolio,
-            region_id=region_id,
-            only=only,
-        )
-        page, more = rows[: query.limit], len(rows) > query.limit
-        items = await self._summaries(
-            ctx, self._listed(principal, page, today), purpose="portfolio_school_list"
-        )
-        cursor = None
-        if more and page:
-            last = page[-1]
-            # As the query sorted it: a portfolio the caller does not see sorted as NULL.
-            shown = scope.sees_portfolio and last.consent.opens_portfolio(today)
-            cursor = self.cursors.encode(
-                school_id,
-                query,
-                After(_sort_value(query, last, detailed=shown), last.participant_id),
-            )
-        return SchoolPage(school_id, items, cursor, total)
-
-    async def _has_pupils(self, school_id: str, today: date, region_id: str | None) -> bool:
-        """Whether the school has pupils (of `region_id`, when given) the list would show."""
-        _rows, total = await self.reader.school_page(
-            school_id, SchoolQuery(limit=1), today, detailed=False, region_id=region_id
-        )
-        return total > 0
-
-    async def _surname_matches(
-        self,
-        ctx: ReadContext,
-        scope: Scope,
-        school_id: str,
-        prefix: str,
-        region_id: str | None,
-    ) -> frozenset[str]:
-        """The school's pupils whose surname starts with `prefix`, among those whose name the
-        caller sees in the list (open portfolios; never for a caller who sees no names). The
-        names not indexed yet are opened once, to index them, and that is audited."""
-        if not (scope.sees_names and scope.sees_portfolio):
-            raise AccessDenied("Only a caller who sees the pupils' names may search by surname.")
-        candidates = await self.reader.open_in_school(school_id, self.today(), region_id=region_id)
-        self.surnames.retain(school_id, candidates)
-        unindexed = self.surnames.unindexed(candidates)
-        if unindexed:
-            names = await self.personal_fields.names(unindexed)
-            for participant in unindexed:
-                name = names.get(participant.participant_id)
-                if name is None or name.erased:
-                    self.surnames.forget(participant.participant_id)
-                else:
-                    self.surnames.learn(participant, name.last_name, erased=False)
-            await self.audit.record(
-                *(
-                    ctx.audit(Access.READ, participant_id, "portfolio_surname_index", [NAME_FIELD])
-                    for participant_id in sorted(names)
-                )
-            )
-        matched = set()
-        for participant_id in self.surnames.matching(prefix, candidates):
-            # A key destroyed before the erasure is recorded: the name is gone, and so its index.
-            if await self.cipher.has_key(participant_id):
-                matched.add(participant_id)
-            else:
-                self.surnames.forget(participant_id)
-        return frozenset(matched)
-
-    async def children(self, ctx: ReadContext) -> list[Summary]:
-        """The children the identity provider names in the guardian's token, as far as the
-        portfolio knows them."""
-        principal = ctx.principal
-        if principal.role is not Role.GUARDIAN:
-            raise AccessDenied("Only a guardian has children here.")
-        claimed = await self.reader.children(principal.children)
-        return await self._summaries(
-            ctx, self._listed(principal, claimed, self.today()), purpose="portfolio_children"
-        )
-
-
-def _sort_value(
-    query: SchoolQuery, participant: ParticipantRecord, *, detailed: bool
-) -> int | str | None:
-    """The last row's sort key, as the cursor carries it: nothing of a portfolio the caller does
-    not see (it sorted as NULL)."""
-    column = query.sort.column
-    if column == "grade":
-        return participant.grade
-    if column == "progress":
-        if not detailed:
-            return None
-        progress = participant.progress
-        return progress.stages_completed + progress.career_events_attended
-    if column == "updated_at":
-        return participant.updated_at if detailed else None
-    return participant.participant_id
