@@ -29,9 +29,10 @@ DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
 MAX_CURSOR_LENGTH: Final = 512
 MAX_SURNAME_LENGTH: Final = 60
-# A surname's start as schools type it: letters (Cyrillic or Latin), a hyphen, an apostrophe or
-# a space between them; nothing else reaches the index.
-SURNAME_PATTERN: Final = r"^ *[A-Za-zА-Яа-яЁё]+(?:[ '’-]+[A-Za-zА-Яа-яЁё]*)*$"
+# A surname's start as schools type it: letters (Cyrillic or Latin) in runs separated by
+# hyphens, apostrophes or spaces; nothing else reaches the index. Letters and separators are
+# disjoint classes, so the pattern is unambiguous (no backtracking blow-up in a client's engine).
+SURNAME_PATTERN: Final = r"^ *[A-Za-zА-Яа-яЁё]+(?:[ '’-]+[A-Za-zА-Яа-яЁё]+)*[ '’-]*$"
 CURSOR_KEY_BYTES: Final = 32
 # Unpadded base64url: what `encode` writes, and all `decode` reads.
 _BASE64URL: Final = re.compile(r"^[A-Za-z0-9_-]+$")
