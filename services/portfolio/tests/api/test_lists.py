@@ -317,6 +317,7 @@ async def test_the_registrar_sees_consent_states_only(service: "Service", ids: "
         "school_id": str(ids.school_3),
         "items": [],
         "next_cursor": None,
+        "total": 0,
     }
     portfolio = await service.client.get(f"/portfolio/v1/participants/{pids[0]}", headers=registrar)
     assert portfolio.status_code == 200

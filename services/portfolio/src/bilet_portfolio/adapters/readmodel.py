@@ -266,8 +266,15 @@ class SqlPortfolioReader:
         return Snapshot(snapshot.participant, snapshot.reference_version, record)
 
     async def school_page(
-        self, school_id: str, query: SchoolQuery, today: date, *, detailed: bool
-    ) -> list[ParticipantRecord]:
+        self,
+        school_id: str,
+        query: SchoolQuery,
+        today: date,
+        *,
+        detailed: bool,
+        region_id: str | None = None,
+        only: frozenset[str] | None = None,
+    ) -> tuple[list[ParticipantRecord], int]:
         args: list[Any] = [school_id]
 
         def bind(value: Any) -> str:
@@ -283,6 +290,10 @@ class SqlPortfolioReader:
             return bound[0]
 
         conditions = ["p.school_id = $1", "p.erased = FALSE"]
+        if region_id is not None:
+            # A coordinator sees the pupils of their region, as on a portfolio (the pupil's own
+            # region, not the school's: the two may differ for a while).
+            conditions.append(f"p.region_id = {bind(region_id)}")
         if query.grade is not None:
             conditions.append(f"p.grade = {bind(query.grade)}")
         if query.consent is ConsentState.EXPIRED:
@@ -297,10 +308,17 @@ class SqlPortfolioReader:
             )
         elif query.consent is not None:
             conditions.append(f"p.consent_state = {bind(query.consent.value)}")
-        if query.progress is not None:
-            # Progress is part of the portfolio: it is filtered only where the caller sees it.
+        if query.progress is not None or only is not None:
+            # Progress and names are part of the portfolio: filtered only where the caller sees
+            # them.
             conditions.append(f"({shown()})")
+        if query.progress is not None:
             conditions.append(_PROGRESS[query.progress])
+        if only is not None:
+            marks = ", ".join(bind(participant_id) for participant_id in sorted(only))
+            conditions.append(f"p.participant_id IN ({marks})" if marks else "1 = 0")
+        counted = f"SELECT COUNT(*) {_FROM} WHERE {' AND '.join(conditions)}"
+        count_args = list(args)
         sort = query.sort
         key = _SORT_EXPRESSION[sort.column]
         if sort.column in _HIDDEN_WHEN_CLOSED:
@@ -330,6 +348,25 @@ class SqlPortfolioReader:
         sql = (
             f"SELECT {_PARTICIPANT_COLUMNS} {_FROM} WHERE {' AND '.join(conditions)} "
             f"ORDER BY {order} LIMIT {limit}"
+        )
+        # The page and the total from one state of the read model: they never disagree.
+        async with self._one_state() as tx:
+            rows = await tx.fetch(sql, *args)
+            total = await tx.fetchrow(counted, *count_args)
+        return [participant_of(row) for row in rows], 0 if total is None else int(total[0])
+
+    async def open_in_school(
+        self, school_id: str, today: date, *, region_id: str | None
+    ) -> list[ParticipantRecord]:
+        """The school's pupils whose portfolio is open (names shown to entitled callers)."""
+        args: list[Any] = [school_id, today.isoformat()]
+        region = ""
+        if region_id is not None:
+            args.append(region_id)
+            region = " AND p.region_id = $3"
+        sql = (
+            f"SELECT {_PARTICIPANT_COLUMNS} {_FROM} WHERE p.school_id = $1 AND p.erased = FALSE "
+            f"AND {_OPEN.format(today='$2')}{region}"
         )
         async with self.read_model.query(self.projection) as tx:
             rows = await tx.fetch(sql, *args)

@@ -237,6 +237,10 @@ class SchoolParticipantsModel(Model):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page."
     )
+    total: int = Field(
+        ge=0,
+        description="How many participants match the filters on all pages (read with the page).",
+    )
 
 
 class ChildrenModel(Model):

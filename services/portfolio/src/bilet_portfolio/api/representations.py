@@ -24,8 +24,9 @@ from bilet_portfolio.api.models import (
     VenueModel,
     WindowModel,
 )
+from bilet_portfolio.application.lists import Summary
 from bilet_portfolio.application.personal_fields import DisplayName
-from bilet_portfolio.application.service import PortfolioView, Summary
+from bilet_portfolio.application.service import PortfolioView
 from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
 from bilet_portfolio.domain.progress import Progress
 from bilet_portfolio.domain.views import (

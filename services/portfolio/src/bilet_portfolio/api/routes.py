@@ -5,6 +5,7 @@ read model has applied it; every answer carries the positions it reflects in `BV
 Refusals are `PortfolioError`s and become problem+json (`problems.on_portfolio_error`).
 """
 
+from dataclasses import replace
 from typing import Annotated, Any, Final
 from uuid import UUID
 
@@ -28,6 +29,8 @@ from bilet_portfolio.application.errors import AccessDenied
 from bilet_portfolio.application.listing import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    MAX_SURNAME_LENGTH,
+    SURNAME_PATTERN,
     SchoolQuery,
     SortKey,
 )
@@ -152,36 +155,45 @@ async def list_school_participants(
         ProgressFilter | None,
         Query(description="How far the pupil has come (only pupils with an open portfolio)."),
     ] = None,
+    surname: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_SURNAME_LENGTH,
+            pattern=SURNAME_PATTERN,
+            description="The start of the surname (case, «ё»/«е» and spacing ignored): "
+            "pupils whose name the caller sees only (open portfolios).",
+        ),
+    ] = None,
     sort: Annotated[SortKey, Query()] = SortKey.PARTICIPANT,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> SchoolParticipantsModel:
-    """The participants of one school, one page at a time, filtered by `grade`, `consent` state
-    and `progress`, sorted by `sort`. Pass the answer's `next_cursor` as `cursor` (with the same
-    filters and sort) for the next page; it is absent on the last page.
+    """The participants of one school, one page at a time, filtered by `grade`, `consent` state,
+    `progress` and `surname` (a prefix), sorted by `sort`, with `total` (all pages). Pass the
+    answer's `next_cursor` as `cursor` (with the same filters and sort) for the next page; it is
+    absent on the last page. Each pupil is shown as their portfolio would show them to the
+    caller: a row the portfolio would refuse is not listed.
 
     **Who, and what they see:** the navigator of the school and the coordinator of its region
-    (names and progress); the operator (progress, without names); the registrar of the school
-    (consent states only). A closed portfolio shows its consent state only; what is shown of
-    open ones is audited.
+    (names and progress; a coordinator the pupils of their region); the operator (progress,
+    without names); the registrar of the school (consent states only). A closed portfolio shows
+    its consent state only; what is shown of open ones is audited. `surname` searches the names
+    the caller sees (open portfolios), so only the navigator and the coordinator may use it.
 
     **Refusals:** 400 `invalid_cursor`, `invalid_position_token`; 403 `forbidden` (any other role,
-    another school or region); 404 `unknown_school` (operator only: others get 403); 409
-    `not_yet_visible` (`Retry-After`); 422 `invalid_request` (e.g. `limit` out of range).
+    another school or region; `surname` for the registrar or the operator); 404 `unknown_school`
+    (operator only: others get 403); 409 `not_yet_visible` (`Retry-After`); 422
+    `invalid_request` (e.g. `limit` out of range, `surname` not letters).
     """
     require_list_role(context.principal)
-    query = SchoolQuery(grade=grade, consent=consent, progress=progress, sort=sort, limit=limit)
+    query = SchoolQuery(
+        grade=grade, consent=consent, progress=progress, sort=sort, limit=limit, surname=surname
+    )
     if cursor is not None:
-        query = SchoolQuery(
-            grade=grade,
-            consent=consent,
-            progress=progress,
-            sort=sort,
-            limit=limit,
-            after=queries.cursors.decode(str(school_id), query, cursor),
-        )
+        query = replace(query, after=queries.cursors.decode(str(school_id), query, cursor))
     await _wait(queries, position)
     page = await queries.school(context, str(school_id), query)
     response.headers["Cache-Control"] = "private, no-store"
@@ -190,6 +202,7 @@ async def list_school_participants(
         school_id=page.school_id,
         items=[summary_model(item) for item in page.items],
         next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 

@@ -19,10 +19,12 @@ Names (the sealed ФИО) and mentors' comments are opened for the pupil, their 
 navigator and the region's coordinator; the operator sees the portfolio without them.
 """
 
+from dataclasses import dataclass
 from enum import Enum
 
 from bilet.http.auth import Principal, Role
 from bilet_portfolio.application.errors import AccessDenied, UnknownParticipant
+from bilet_portfolio.domain.consent import ConsentState
 
 PORTFOLIO_ROLES = frozenset(
     {Role.PUPIL, Role.GUARDIAN, Role.NAVIGATOR, Role.REGISTRAR, Role.COORDINATOR, Role.OPERATOR}
@@ -54,6 +56,21 @@ class Scope(Enum):
     def sees_closed(self) -> bool:
         """Whether the consent state of a closed portfolio is shown (else `consent_required`)."""
         return self in (Scope.SCHOOL, Scope.REGISTRAR)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a caller sees of one pupil: the scope, the consent state on the day, and whether the
+    consent opens the portfolio. The portfolio and every list row are decided alike
+    (`PortfolioQueries._decide`)."""
+
+    scope: Scope
+    state: ConsentState
+    open: bool
+
+    @property
+    def shows_portfolio(self) -> bool:
+        return self.open and self.scope.sees_portfolio
 
 
 def unknown_participant() -> UnknownParticipant:

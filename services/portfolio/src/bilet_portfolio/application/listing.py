@@ -28,6 +28,11 @@ from bilet_portfolio.domain.progress import ProgressFilter
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
 MAX_CURSOR_LENGTH: Final = 512
+MAX_SURNAME_LENGTH: Final = 60
+# A surname's start as schools type it: letters (Cyrillic or Latin) in runs separated by
+# hyphens, apostrophes or spaces; nothing else reaches the index. Letters and separators are
+# disjoint classes, so the pattern is unambiguous (no backtracking blow-up in a client's engine).
+SURNAME_PATTERN: Final = r"^ *[A-Za-zА-Яа-яЁё]+(?:[ '’-]+[A-Za-zА-Яа-яЁё]+)*[ '’-]*$"
 CURSOR_KEY_BYTES: Final = 32
 # Unpadded base64url: what `encode` writes, and all `decode` reads.
 _BASE64URL: Final = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -71,17 +76,20 @@ class SchoolQuery:
     sort: SortKey = SortKey.PARTICIPANT
     limit: int = DEFAULT_LIMIT
     after: After | None = None
+    surname: str | None = None  # a prefix of the surname (names the caller sees only)
 
     def fingerprint(self) -> str:
-        """What a cursor is bound to: the filters and the sort."""
-        text = json.dumps(
-            [
-                self.grade,
-                self.consent and self.consent.value,
-                self.progress and self.progress.value,
-                self.sort.value,
-            ]
-        )
+        """What a cursor is bound to: the filters and the sort (hashed: a cursor never carries
+        the surname searched for)."""
+        bound: list[object] = [
+            self.grade,
+            self.consent and self.consent.value,
+            self.progress and self.progress.value,
+            self.sort.value,
+        ]
+        if self.surname is not None:  # cursors of lists without a search stay as they were
+            bound.append(self.surname)
+        text = json.dumps(bound)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -36,11 +36,26 @@ class PortfolioReader(Protocol):
     async def school(self, school_id: str) -> SchoolInfo | None: ...
 
     async def school_page(
-        self, school_id: str, query: SchoolQuery, today: date, *, detailed: bool
+        self,
+        school_id: str,
+        query: SchoolQuery,
+        today: date,
+        *,
+        detailed: bool,
+        region_id: str | None = None,
+        only: frozenset[str] | None = None,
+    ) -> tuple[list[ParticipantRecord], int]:
+        """Up to `query.limit + 1` participants after `query.after`, in the query's order, and
+        how many match on all pages, from one state. `detailed`: whether the caller sees the
+        progress of open portfolios (else every row's progress is hidden, and sorts and filters
+        by it treat it as absent). `region_id`: only pupils of that region (a coordinator).
+        `only`: only these participants, and only if the caller sees their portfolio."""
+        ...
+
+    async def open_in_school(
+        self, school_id: str, today: date, *, region_id: str | None
     ) -> list[ParticipantRecord]:
-        """Up to `query.limit + 1` participants after `query.after`, in the query's order.
-        `detailed`: whether the caller sees the progress of open portfolios (else every row's
-        progress is hidden, and sorts and filters by it treat it as absent)."""
+        """The school's pupils (of `region_id`, when given) whose portfolio is open."""
         ...
 
     async def children(self, claimed: frozenset[str]) -> list[ParticipantRecord]:

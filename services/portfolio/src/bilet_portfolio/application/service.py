@@ -16,33 +16,31 @@ from datetime import UTC, date, datetime
 from bilet.application import RequestContext
 from bilet.audit import Access, AuditLog
 from bilet.crypto import FieldCipher
-from bilet.http.auth import Principal, Role
+from bilet.http.auth import Principal
 from bilet.http.consistency import PositionToken
 from bilet.projections import NotApplied
 from bilet_portfolio.application.access import (
-    SCHOOL_ROLES,
+    Decision,
     Scope,
-    require_list_role,
     require_portfolio_role,
     scope_of,
-    scope_on_school,
     unknown_participant,
 )
 from bilet_portfolio.application.errors import (
-    AccessDenied,
     ConsentRequired,
     NotYetVisible,
     ParticipantErased,
-    UnknownSchool,
     UnknownSource,
 )
-from bilet_portfolio.application.listing import After, ListCursors, SchoolQuery
+from bilet_portfolio.application.listing import ListCursors
+from bilet_portfolio.application.lists import SchoolLists
 from bilet_portfolio.application.personal_fields import (
     NAME_FIELD,
     DisplayName,
     PersonalFields,
 )
 from bilet_portfolio.application.ports import PortfolioReader, Snapshot
+from bilet_portfolio.application.surname_index import SurnameIndex
 from bilet_portfolio.application.view_cache import RenderedView, ViewCache
 from bilet_portfolio.domain.consent import ConsentState
 from bilet_portfolio.domain.views import (
@@ -56,18 +54,6 @@ from bilet_portfolio.settings import SOURCES
 
 # Who reads, and the correlation id of their request.
 ReadContext = RequestContext
-
-
-@dataclass(frozen=True)
-class Summary:
-    """One participant in a list: the consent state always, the rest only when `detailed` (the
-    portfolio is open and the caller may see it)."""
-
-    participant: ParticipantRecord
-    consent_state: ConsentState
-    open: bool
-    detailed: bool
-    name: DisplayName | None
 
 
 @dataclass(frozen=True)
@@ -85,24 +71,6 @@ class PortfolioView:
     comments: dict[str, str | None] = field(default_factory=dict)
     # The personal fields the read of it was audited for (empty: it shows none).
     audited_fields: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SchoolPage:
-    school_id: str
-    items: list[Summary]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    scope: Scope
-    state: ConsentState
-    open: bool
-
-    @property
-    def shows_portfolio(self) -> bool:
-        return self.open and self.scope.sees_portfolio
 
 
 def _today() -> date:
@@ -125,7 +93,7 @@ def etag_of(
     return f'W/"{participant.version}.{reference_version}-{scope.value}-{state.value}{erased}"'
 
 
-class PortfolioQueries:
+class PortfolioQueries(SchoolLists):
     def __init__(
         self,
         reader: PortfolioReader,
@@ -145,6 +113,7 @@ class PortfolioQueries:
         self.wait_timeout = wait_timeout
         self.today = today
         self.views = ViewCache() if views is None else views
+        self.surnames = SurnameIndex()
 
     # ------------------------------------------------------------------ read-your-writes
     async def await_tokens(self, tokens: Sequence[PositionToken]) -> None:
@@ -176,13 +145,15 @@ class PortfolioQueries:
     # ------------------------------------------------------------------ one participant
     def _decide(
         self, principal: Principal, participant: ParticipantRecord, today: date
-    ) -> _Decision:
-        """Access, erasure and the consent gate, on one state of the participant's row."""
+    ) -> Decision:
+        """Access, erasure and the consent gate, on one state of the participant's row: the one
+        rule of what a caller sees of a pupil, for the portfolio and for every list row alike."""
         scope = scope_of(
             principal, participant.participant_id, participant.school_id, participant.region_id
         )
         if participant.erased:
             self.views.forget(participant.participant_id)
+            self.surnames.forget(participant.participant_id)
             raise ParticipantErased(
                 "The participant's personal data was destroyed; the portfolio is gone.",
                 erased_at=participant.erased_at,
@@ -194,7 +165,7 @@ class PortfolioQueries:
                 "Without a verified consent covering the portfolio, it is closed.",
                 consent_state=state.value,
             )
-        return _Decision(scope, state, opens)
+        return Decision(scope, state, opens)
 
     async def check(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
         """Access, erasure and the consent gate, and the ETag, without reading the portfolio:
@@ -253,7 +224,7 @@ class PortfolioQueries:
         the participant's row of the same read the portfolio comes from."""
         require_portfolio_role(ctx.principal)
         today = self.today()
-        decisions: list[_Decision] = []
+        decisions: list[Decision] = []
 
         def wanted(snapshot: Snapshot) -> bool:
             decision = self._decide(ctx.principal, snapshot.participant, today)
@@ -276,6 +247,8 @@ class PortfolioQueries:
             name, comments = await self.personal_fields.of_portfolio(
                 participant_id, participant.sealed_name, record
             )
+            if name is not None:
+                self.surnames.learn(participant, name.last_name, name.erased)
             fields.append(NAME_FIELD)
             if comments:
                 fields.append("mentor_comment")
@@ -307,100 +280,3 @@ class PortfolioQueries:
             comments,
             tuple(fields),
         )
-
-    async def _summaries(
-        self,
-        ctx: ReadContext,
-        participants: Sequence[ParticipantRecord],
-        *,
-        scope: Scope,
-        today: date,
-        purpose: str,
-    ) -> list[Summary]:
-        detailed = [
-            participant
-            for participant in participants
-            if scope.sees_portfolio and participant.consent.opens_portfolio(today)
-        ]
-        names = await self.personal_fields.names(detailed) if scope.sees_names else {}
-        records = [
-            ctx.audit(
-                Access.READ,
-                participant.participant_id,
-                purpose,
-                ["progress", NAME_FIELD] if participant.participant_id in names else ["progress"],
-            )
-            for participant in detailed
-        ]
-        await self.audit.record(*records)
-        shown = {participant.participant_id for participant in detailed}
-        return [
-            Summary(
-                participant=participant,
-                consent_state=participant.consent.state_on(today),
-                open=participant.consent.opens_portfolio(today),
-                detailed=participant.participant_id in shown,
-                name=names.get(participant.participant_id),
-            )
-            for participant in participants
-        ]
-
-    # ------------------------------------------------------------------ lists
-    async def school(self, ctx: ReadContext, school_id: str, query: SchoolQuery) -> SchoolPage:
-        principal = ctx.principal
-        require_list_role(principal)
-        school = await self.reader.school(school_id)
-        if principal.role in SCHOOL_ROLES:
-            scope = scope_on_school(principal, school_id, None)
-        elif school is None:
-            if principal.role is Role.OPERATOR:
-                raise UnknownSchool("No school with this id is known to the portfolio.")
-            raise AccessDenied("You may not see this school's participants.")
-        else:
-            scope = scope_on_school(principal, school_id, school.region_id)
-        today = self.today()
-        rows = await self.reader.school_page(school_id, query, today, detailed=scope.sees_portfolio)
-        page, more = rows[: query.limit], len(rows) > query.limit
-        items = await self._summaries(
-            ctx, page, scope=scope, today=today, purpose="portfolio_school_list"
-        )
-        cursor = None
-        if more and items:
-            last = items[-1]
-            cursor = self.cursors.encode(
-                school_id, query, After(_sort_value(query, last), last.participant.participant_id)
-            )
-        return SchoolPage(school_id, items, cursor)
-
-    async def children(self, ctx: ReadContext) -> list[Summary]:
-        """The children the identity provider names in the guardian's token, as far as the
-        portfolio knows them."""
-        principal = ctx.principal
-        if principal.role is not Role.GUARDIAN:
-            raise AccessDenied("Only a guardian has children here.")
-        claimed = await self.reader.children(principal.children)
-        participants = [participant for participant in claimed if not participant.erased]
-        return await self._summaries(
-            ctx,
-            participants,
-            scope=Scope.GUARDIAN,
-            today=self.today(),
-            purpose="portfolio_children",
-        )
-
-
-def _sort_value(query: SchoolQuery, summary: Summary) -> int | str | None:
-    """The last row's sort key, as the cursor carries it: nothing of a portfolio the caller does
-    not see (it sorted as NULL)."""
-    participant = summary.participant
-    column = query.sort.column
-    if column == "grade":
-        return participant.grade
-    if column == "progress":
-        if not summary.detailed:
-            return None
-        progress = participant.progress
-        return progress.stages_completed + progress.career_events_attended
-    if column == "updated_at":
-        return participant.updated_at if summary.detailed else None
-    return participant.participant_id
