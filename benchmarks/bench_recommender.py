@@ -19,6 +19,12 @@ topics in the same run.
   round issues sets afresh); medians reported; `sets_unlike_reference` counts, per runtime, the
   pupils whose set in force at the end differs from the reference (0: identical).
 
+`recommender.issuing.latency_p99` (ms, no peer; target <= 1000 ms, issue #15): after the rounds,
+3,000 more pupils (quick: 600) are taken in without their last stage; then their last
+`StageCompleted` records are produced at 200 per second, and a sample is the time from one being
+handed to the producer to the worker appending that pupil's first set (`recorded_at`, the
+database's clock); p50 in the line (`benchmarks/recommender_latency.py`).
+
 The worker's figure includes the time the facts take to be produced (it consumes while they
 arrive); the kernel's does not (they are on the topics already). So the ratio leans towards
 the kernel's runtime.
@@ -27,6 +33,7 @@ When Kafka or PostgreSQL cannot be reached, the line says `"skipped": true` with
 """
 
 import asyncio
+import dataclasses
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -35,8 +42,9 @@ from typing import Any, Final
 from uuid import UUID
 
 from benchmarks.infra import database_url, kafka_bootstrap, unreachable
+from benchmarks.recommender_latency import paced_latencies, split_final_stages, summary
 from benchmarks.recommender_world import Published, SetsSeen, World, chunk_records, season_records
-from benchmarks.result import BenchResult
+from benchmarks.result import BenchResult, ours_at_most
 from benchmarks.rounds import ROUNDS, median, rounds_detail
 from bilet import stores
 from bilet.contracts.catalogue.recommender import RecommendationsIssued
@@ -44,6 +52,7 @@ from bilet.eventstore import RecordedEvent
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.settings import PlatformSettings
 from bilet_recommender.issuing_testing import (
+    Season,
     append_all,
     build_season,
     issued,
@@ -52,8 +61,14 @@ from bilet_recommender.issuing_testing import (
 )
 
 THROUGHPUT: Final = ("recommender.issuing.throughput", "facts/s")
+LATENCY: Final = ("recommender.issuing.latency_p99", "ms")
 PUPILS_FULL: Final = 10_000
 PUPILS_QUICK: Final = 600
+# Pupils whose last stage is paced at `RATE` per second after the throughput rounds.
+LATENCY_PUPILS_FULL: Final = 3000
+LATENCY_PUPILS_QUICK: Final = 600
+RATE: Final = 200.0
+LATENCY_TARGET_MS: Final = 1000.0
 WORKER_START_SECONDS: Final = 180.0
 ROUND_SECONDS: Final = 900.0  # a bounded wait: a worker that stops issuing fails the bench
 
@@ -92,7 +107,7 @@ async def _worker_round(
     return time.perf_counter() - started
 
 
-async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
+async def measure(bootstrap: str, dsn: str, quick: bool) -> list[BenchResult]:
     with tempfile.TemporaryDirectory(prefix="bench-rec-") as tmp:
         var_dir = Path(tmp) / "var"
         keystore = await stores.open_key_store(
@@ -106,11 +121,15 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
             await keystore.close()
 
 
-async def _measure(world: World, tmp: Path, quick: bool) -> BenchResult:
+async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
     pupils = PUPILS_QUICK if quick else PUPILS_FULL
-    season = await build_season(world.keystore, pupils)
+    paced = LATENCY_PUPILS_QUICK if quick else LATENCY_PUPILS_FULL
+    season = await build_season(world.keystore, pupils + paced)
+    measured, paced_pupils = season.pupils[:pupils], season.pupils[pupils:]
     reference = InMemoryEventStore()
-    embedded = await run_embedded(tmp / "embedded", season, world.keystore, reference)
+    embedded = await run_embedded(
+        tmp / "embedded", _only(season, measured), world.keystore, reference
+    )
     await embedded.close()
     expected = latest(await issued(reference))
 
@@ -139,7 +158,7 @@ async def _measure(world: World, tmp: Path, quick: bool) -> BenchResult:
     peers: list[float] = []
     facts_per_round: list[int] = []
     published: dict[str, list[Published]] = season_records(season)
-    for chunk in _thirds(season.pupils):
+    for chunk in _thirds(measured):
         records = chunk_records(published, set(chunk))
         facts = sum(len(r) for r in records.values())
         facts_per_round.append(facts)
@@ -147,6 +166,10 @@ async def _measure(world: World, tmp: Path, quick: bool) -> BenchResult:
         started = time.perf_counter()
         await kafka_feed.catch_up({})
         peers.append(facts / (time.perf_counter() - started))
+    before, finals = split_final_stages(published, paced_pupils)
+    samples = await paced_latencies(
+        world, seen, before, finals, season.recommended & set(paced_pupils), RATE
+    )
     world.stop_worker()
 
     kernel_sets = latest(await issued(kernel_store))
@@ -157,7 +180,7 @@ async def _measure(world: World, tmp: Path, quick: bool) -> BenchResult:
         "sets_in_force": len(expected),
         # Pupils whose set in force differs from the reference (or who lack one / got one).
         "sets_unlike_reference": {
-            "worker": _unlike(seen.latest, expected),
+            "worker": _unlike({p: seen.latest[p] for p in measured if p in seen.latest}, expected),
             "kernel": _unlike(kernel_sets, expected),
         },
         "source_partitions": 3,
@@ -165,7 +188,27 @@ async def _measure(world: World, tmp: Path, quick: bool) -> BenchResult:
         "quick": quick,
         **rounds_detail(ours, peers),
     }
-    return BenchResult(THROUGHPUT[0], median(ours), median(peers), THROUGHPUT[1], details)
+    p50, p99 = summary(samples)
+    latency = BenchResult(
+        LATENCY[0],
+        p99,
+        None,
+        LATENCY[1],
+        {"p50_ms": round(p50, 1), "samples": len(samples), "rate_per_s": RATE, "quick": quick},
+        (ours_at_most(LATENCY_TARGET_MS),),
+    )
+    throughput = BenchResult(THROUGHPUT[0], median(ours), median(peers), THROUGHPUT[1], details)
+    return [throughput, latency]
+
+
+def _only(season: Season, pupils: Sequence[UUID]) -> Season:
+    """The season with the facts of `pupils` only (the catalogue whole)."""
+    chosen = set(pupils)
+    facts = {
+        source: [f for f in facts if getattr(f, "participant_id", None) in chosen]
+        for source, facts in season.facts.items()
+    }
+    return dataclasses.replace(season, facts=facts, pupils=list(pupils))
 
 
 def _unlike(
@@ -174,17 +217,20 @@ def _unlike(
     return sum(1 for pid in sets.keys() | expected.keys() if sets.get(pid) != expected.get(pid))
 
 
-def _skipped(error: str) -> BenchResult:
-    return BenchResult(THROUGHPUT[0], 0.0, None, THROUGHPUT[1], {"skipped": True, "error": error})
+def _skipped(error: str) -> list[BenchResult]:
+    return [
+        BenchResult(bench, 0.0, None, unit, {"skipped": True, "error": error})
+        for bench, unit in (THROUGHPUT, LATENCY)
+    ]
 
 
 async def run(quick: bool) -> AsyncIterator[BenchResult]:
     bootstrap = kafka_bootstrap()
     dsn = database_url()
-    if (error := await unreachable(bootstrap, dsn)) is not None:
-        yield _skipped(error)
-        return
     try:
-        yield await throughput(bootstrap, dsn, quick)
-    except Exception as error:
-        yield _skipped(repr(error))
+        error = await unreachable(bootstrap, dsn)
+        results = _skipped(error) if error else await measure(bootstrap, dsn, quick)
+    except Exception as failure:
+        results = _skipped(repr(failure))
+    for result in results:
+        yield result

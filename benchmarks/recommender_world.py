@@ -7,12 +7,16 @@ recommender's `issuing_testing` (the builder its integration tests stream throug
 import asyncio
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 from uuid import UUID
@@ -40,6 +44,12 @@ from bilet_recommender.testing import NOW
 
 SOURCE_PARTITIONS: Final = 3
 WORKER_PARTITIONS: Final = 4
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ class SetsSeen:
     store: PostgresEventStore
     position: int = 0
     latest: dict[UUID, RecommendationsIssued] = field(default_factory=dict)
+    # When each participant's first set was appended (the database's clock).
+    first_at: dict[UUID, datetime] = field(default_factory=dict)
 
     async def read_on(self) -> None:
         while batch := await self.store.read_all(
@@ -97,6 +109,7 @@ class SetsSeen:
                 event = decode(record)
                 assert isinstance(event, RecommendationsIssued)
                 self.latest[event.participant_id] = event.model_copy(update={"supersedes": None})
+                self.first_at.setdefault(event.participant_id, record.recorded_at)
             self.position = batch[-1].position
 
 
@@ -108,6 +121,7 @@ class World:
     keystore: KeyStore
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     worker: "subprocess.Popen[bytes] | None" = None
+    metrics_port: int = field(default_factory=lambda: free_port())
     opened: list[PostgresEventStore | PostgresReadModel] = field(default_factory=list)
 
     @property
@@ -175,7 +189,7 @@ class World:
             "BVB_RECOMMENDER_WORKER_TOPICS": json.dumps(self.topics),
             "BVB_RECOMMENDER_WORKER_FEED_GROUP": f"{self.app_id}-feed",
             "BVB_RECOMMENDER_WORKER_DATADIR": str(self.var_dir / "faust"),
-            "BVB_RECOMMENDER_WORKER_METRICS_PORT": "0",
+            "BVB_RECOMMENDER_WORKER_METRICS_PORT": str(self.metrics_port),
             "BVB_RECOMMENDER_WORKER_INSTANCE_ID": f"{self.app_id}-0",
             "BVB_RECOMMENDER_WORKER_SESSION_TIMEOUT": "6",
             "BVB_RECOMMENDER_WORKER_AS_OF": NOW.isoformat(),
@@ -199,6 +213,18 @@ class World:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+    async def facts_folded(self) -> float:
+        """The worker's count of facts folded (`bilet_recommender_facts_total` on `/metrics`)."""
+
+        def scrape() -> float:
+            url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                text = answer.read().decode()
+            found = re.search(r"^bilet_recommender_facts_total (\S+)$", text, re.MULTILINE)
+            return 0.0 if found is None else float(found.group(1))
+
+        return await asyncio.to_thread(scrape)
 
     async def worker_catalogue(self, read_model: PostgresReadModel) -> int:
         """How many offers the worker's read model holds (0 before it installed its tables)."""
