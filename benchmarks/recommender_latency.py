@@ -1,0 +1,102 @@
+"""The latency half of `bench_recommender`: the time from a pupil's last `StageCompleted` being
+produced to Kafka to the faust worker appending the pupil's first `RecommendationsIssued`, with
+the completions paced at a fixed rate.
+
+The pupils' other facts (identity, consent, the first two stages, career events attended) are
+produced first and taken in; then each pupil's final stage is sent, one every 1/rate s, by one
+producer (as the diagnostics relay would). A sample is the set's `recorded_at` (PostgreSQL's
+clock, the same machine) minus the wall-clock moment its stage was handed to the producer."""
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Final
+from uuid import UUID
+
+from benchmarks.infra import percentile
+from benchmarks.recommender_world import Published, SetsSeen, World
+from bilet.contracts.cloudevents import to_record
+from bilet.eventstore import RecordedEvent
+from bilet.kafka import KafkaConnection
+from bilet_recommender.issuing_testing import DIAGNOSTICS
+
+SETTLE_SECONDS: Final = 600.0  # bounded waits: a worker that stops issuing fails the bench
+
+
+def split_final_stages(
+    published: dict[str, list[Published]], pupils: Sequence[UUID]
+) -> tuple[dict[str, list[RecordedEvent]], list[Published]]:
+    """The pupils' records without their last stage, and their last stages (each pupil's last
+    diagnostics record, in the pupils' order)."""
+    chosen = set(pupils)
+    last: dict[UUID, Published] = {}
+    for p in published[DIAGNOSTICS]:
+        if p.participant_id in chosen:
+            last[p.participant_id] = p
+    held_back = {id(p) for p in last.values()}
+    before = {
+        source: [p.record for p in items if p.participant_id in chosen and id(p) not in held_back]
+        for source, items in published.items()
+    }
+    return before, [last[pid] for pid in pupils if pid in last]
+
+
+async def paced_latencies(
+    world: World,
+    seen: SetsSeen,
+    before: dict[str, list[RecordedEvent]],
+    finals: Sequence[Published],
+    issued_to: set[UUID],
+    rate: float,
+) -> list[float]:
+    """Milliseconds from each final stage produced to the pupil's first set appended, for the
+    pupils of `issued_to` (those the reference issues a set to)."""
+    await world.produce_facts(before)
+    await _settle(world)
+    producer = KafkaConnection.of(world.bootstrap).producer(
+        enable_idempotence=True, acks="all", linger_ms=0
+    )
+    sent_at: dict[UUID, datetime] = {}
+    topic = world.topic_of(DIAGNOSTICS)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        pending = []
+        for number, final in enumerate(finals):
+            if (wait := started + number / rate - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            record = to_record(final.record, DIAGNOSTICS)
+            sent_at[final.participant_id] = datetime.now(UTC)
+            pending.append(
+                await producer.send(topic, record.value, key=record.key, headers=record.headers)
+            )
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    wanted = issued_to & set(sent_at)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while not wanted <= seen.first_at.keys():
+        if loop.time() > deadline:
+            raise TimeoutError(f"{len(wanted - seen.first_at.keys())} pupils got no set")
+        await asyncio.sleep(0.2)
+        await seen.read_on()
+    return [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
+
+
+async def _settle(world: World) -> None:
+    """Wait until the worker's count of facts folded has not moved for two seconds: the facts
+    before the last stages issue no set, and are taken in before the clock starts."""
+    await asyncio.sleep(2.0)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    folded = -1.0
+    while (now := await world.facts_folded()) != folded and loop.time() < deadline:
+        folded = now
+        await asyncio.sleep(2.0)
+
+
+def summary(samples: Sequence[float]) -> tuple[float, float]:
+    """(p50, p99) in ms."""
+    return percentile(samples, 0.5), percentile(samples, 0.99)
