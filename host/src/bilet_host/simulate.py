@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 from uuid import UUID
 
@@ -96,6 +97,8 @@ class SimulationReport:
     attended: int = 0
     feedback: int = 0
     refused: dict[str, int] = field(default_factory=dict)
+    # wall time of each service's phase (not part of what the season is)
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     def refusal(self, code: str) -> None:
         self.refused[code] = self.refused.get(code, 0) + 1
@@ -148,10 +151,15 @@ async def simulate_season(plan: SeasonPlan, var_dir: Path | None) -> SimulationR
     schools = [people.schools(r, n) for r, n in zip(regions, shares, strict=True)]
     pupils = [[p for s in rs for p in people.pupils(plan.seed, s, plan.season)] for rs in schools]
     with seeded_ids(plan.seed):
+        started = perf_counter()
         await _identity(plan, var_dir, clock, schools, pupils, report)
+        report.seconds["identity"], started = perf_counter() - started, perf_counter()
         await _consents(plan, var_dir, clock, pupils, report)
+        report.seconds["consent"], started = perf_counter() - started, perf_counter()
         await _diagnostics(plan, var_dir, clock, pupils, report)
+        report.seconds["diagnostics"], started = perf_counter() - started, perf_counter()
         await _career_events(plan, var_dir, clock, pupils, report)
+        report.seconds["events"] = perf_counter() - started
     return report
 
 

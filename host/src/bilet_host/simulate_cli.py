@@ -7,7 +7,6 @@ were written (every store's new events over the wall time of the whole run).
 import argparse
 import asyncio
 import time
-from datetime import date
 from pathlib import Path
 
 from bilet import stores
@@ -46,33 +45,42 @@ def season_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report = asyncio.run(simulate_season(plan, args.var_dir))
     elapsed = time.perf_counter() - started
-    written = asyncio.run(_store_heads(settings)) - before
+    after = asyncio.run(_store_heads(settings))
+    written = {service: after[service] - before[service] for service in after}
     print(_summary(plan, report, written, elapsed), flush=True)
     return 1 if report.refused else 0
 
 
-async def _store_heads(settings: PlatformSettings) -> int:
-    """The sum of the producing services' store heads: events written = after − before."""
-    total = 0
+async def _store_heads(settings: PlatformSettings) -> dict[str, int]:
+    """Each producing service's store head: the events a phase wrote are after − before (the
+    stores' own internal events, audit and reservations, included)."""
+    heads = {}
     sources = await stores.open_source_stores(settings, list(CATALOGUE.producers()))
-    for store in sources.values():
-        total += await store.head_position()
+    for service, store in sources.items():
+        heads[service] = await store.head_position()
         await store.close()
-    return total
+    return heads
 
 
-def _summary(plan: SeasonPlan, report: SimulationReport, written: int, elapsed: float) -> str:
+def _summary(
+    plan: SeasonPlan, report: SimulationReport, written: dict[str, int], elapsed: float
+) -> str:
     refused = ", ".join(f"{code}: {n}" for code, n in sorted(report.refused.items())) or "none"
-    return "\n".join(
-        [
-            f"Season {plan.season} (seed {plan.seed}), {plan.regions} region(s), as of "
-            f"{date.today().isoformat()}:",
-            f"  pupils {report.pupils} in {report.schools} schools; verified consents "
-            f"{report.consents} ({report.analytics_consents} covering analytics)",
-            f"  diagnostics stages completed {report.stages}",
-            f"  career events {report.career_events}; bookings {report.bookings}, attended "
-            f"{report.attended}, feedback {report.feedback}",
-            f"  refused by the services' rules: {refused}",
-            f"  {written} events in {elapsed:.1f} s: {written / max(elapsed, 1e-9):.0f} events/s",
-        ]
-    )
+    total = sum(written.values())
+    lines = [
+        f"Season {plan.season} (seed {plan.seed}), {plan.regions} region(s):",
+        f"  pupils {report.pupils} in {report.schools} schools; verified consents "
+        f"{report.consents} ({report.analytics_consents} covering analytics)",
+        f"  diagnostics stages completed {report.stages}",
+        f"  career events {report.career_events}; bookings {report.bookings}, attended "
+        f"{report.attended}, feedback {report.feedback}",
+        f"  refused by the services' rules: {refused}",
+        f"  {total} events in {elapsed:.1f} s: {total / max(elapsed, 1e-9):.0f} events/s",
+    ]
+    for service, seconds in report.seconds.items():
+        events = written.get(service, 0)
+        lines.append(
+            f"    {service:<12} {events:>9} events in {seconds:7.1f} s: "
+            f"{events / max(seconds, 1e-9):.0f} events/s"
+        )
+    return "\n".join(lines)
