@@ -45,21 +45,33 @@ def season_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report = asyncio.run(simulate_season(plan, args.var_dir))
     elapsed = time.perf_counter() - started
-    after = asyncio.run(_store_heads(settings))
-    written = {service: after[service] - before[service] for service in after}
+    written = asyncio.run(_written_since(settings, before))
     print(_summary(plan, report, written, elapsed), flush=True)
     return 1 if report.refused else 0
 
 
 async def _store_heads(settings: PlatformSettings) -> dict[str, int]:
-    """Each producing service's store head: the events a phase wrote are after − before (the
-    stores' own internal events, audit and reservations, included)."""
     heads = {}
     sources = await stores.open_source_stores(settings, list(CATALOGUE.producers()))
     for service, store in sources.items():
         heads[service] = await store.head_position()
         await store.close()
     return heads
+
+
+async def _written_since(settings: PlatformSettings, heads: dict[str, int]) -> dict[str, int]:
+    """The events each store holds after its head before the run, counted (positions are no
+    count on PostgreSQL): the services' own internal events, audit and reservations, included."""
+    written = {}
+    sources = await stores.open_source_stores(settings, list(CATALOGUE.producers()))
+    for service, store in sources.items():
+        position, count = heads[service], 0
+        while page := await store.read_all(position, 10_000):
+            count += len(page)
+            position = page[-1].position
+        written[service] = count
+        await store.close()
+    return written
 
 
 def _summary(
