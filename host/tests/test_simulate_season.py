@@ -146,6 +146,10 @@ def test_its_export_has_the_stores_counts_and_no_personal_data(
             content += json.dumps(rows, default=str, ensure_ascii=False).encode()
         leaked = [canary for canary in canaries if found(canary, content)]
         assert not leaked, f"{leaked} found in {path.name}"
+    # the scan finds what it looks for
+    planted = json.dumps([canaries[0], canaries[-1]], ensure_ascii=False).encode()
+    assert found(canaries[0], planted)
+    assert found(canaries[-1], planted)
 
 
 def test_bad_sizes_are_refused_and_write_nothing(tmp_path: Path) -> None:
@@ -154,3 +158,11 @@ def test_bad_sizes_are_refused_and_write_nothing(tmp_path: Path) -> None:
         args = ["--regions", regions, "--pupils", pupils, "--var-dir", str(var_dir)]
         assert main(["simulate", "season", *args]) == 2
     assert not var_dir.exists()
+
+
+def test_a_season_goes_into_empty_stores_only(season: tuple[Path, SimulationReport]) -> None:
+    var_dir = season[0]
+    before = published_events(var_dir)
+    args = ["--regions", "1", "--pupils", "3", "--var-dir", str(var_dir)]
+    assert main(["simulate", "season", *args]) == 2
+    assert published_events(var_dir) == before

@@ -6,6 +6,7 @@ were written (every store's new events over the wall time of the whole run).
 
 import argparse
 import asyncio
+import sys
 import time
 from pathlib import Path
 
@@ -35,13 +36,20 @@ def add_commands(simulate: argparse.ArgumentParser) -> None:
 
 def season_command(args: argparse.Namespace) -> int:
     if args.pupils < 1 or not 1 <= args.regions <= 89 or args.regions > args.pupils:
-        print("bvb simulate season: 1 to 89 regions, at least one pupil each", flush=True)
+        print("bvb simulate season: 1 to 89 regions, at least one pupil each", file=sys.stderr)
         return 2
     plan = SeasonPlan(args.seed, args.regions, args.pupils, args.season)
     settings = (
         PlatformSettings() if args.var_dir is None else PlatformSettings(var_dir=args.var_dir)
     )
     before = asyncio.run(_store_heads(settings))
+    if any(before.values()):
+        # A season is simulated into empty stores: into `make run`'s or another season's, its
+        # regions and pupils would collide (or worse, mix with real ones).
+        print(
+            "bvb simulate season: the stores are not empty; give a new --var-dir", file=sys.stderr
+        )
+        return 2
     started = time.perf_counter()
     report = asyncio.run(simulate_season(plan, args.var_dir))
     elapsed = time.perf_counter() - started
