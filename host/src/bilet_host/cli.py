@@ -129,7 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         "analytics", help="exports for analysts (`bvb analytics export --help`)"
     )
     analytics_cli.add_commands(analytics_parser)
-    simulate_cli.add_commands(commands.add_parser("simulate", help="`bvb simulate season --help`"))
+    simulate_parser = commands.add_parser(
+        "simulate", help="a synthetic season in the stores (`bvb simulate season --help`)"
+    )
+    simulate_cli.add_commands(simulate_parser)
 
     for service in _services_with_commands():
         service_parser = commands.add_parser(
