@@ -48,6 +48,8 @@ def test_every_service_accepts_the_season(season: tuple[Path, SimulationReport])
     assert types["StageCompleted"] == 3 * PLAN.pupils
     assert types["SeatBooked"] == report.bookings
     assert types["MentorFeedbackGiven"] == report.feedback
+    # the recommender's feeds issued from the season's evidence, one per pupil
+    assert types["RecommendationsIssued"] == report.recommendations == PLAN.pupils
 
 
 def test_bookings_stay_within_capacity(season: tuple[Path, SimulationReport]) -> None:

@@ -57,6 +57,8 @@ from bilet_identity.domain.errors import DomainError as IdentityRefusal
 from bilet_identity.domain.people import GradeAgeBand
 from bilet_identity.domain.season import PublishSeasonRules
 from bilet_identity.settings import IdentitySettings
+from bilet_recommender.runtime import open_runtime as open_recommender
+from bilet_recommender.settings import RecommenderSettings
 
 __all__ = ["SeasonPlan", "SimulationReport", "simulate_season"]
 
@@ -80,6 +82,7 @@ async def simulate_season(plan: SeasonPlan, var_dir: Path | None) -> SimulationR
             ("consent", _consents),
             ("diagnostics", _diagnostics),
             ("events", career_events),
+            ("recommender", _recommendations),
         ):
             started = perf_counter()
             await phase(season)
@@ -244,3 +247,17 @@ async def _stages(season: Season, service: DiagnosticsService, sim: people.SimPu
         await service.complete(ctx, attempt_id)
         clock.now += timedelta(minutes=rng.randrange(5, 60))
         season.report.stages += 1
+
+
+async def _recommendations(season: Season) -> None:
+    """December: the recommender's own feeds catch up with the season (the evidence of every
+    pupil, and what it issues from it: `RecommendationsIssued`), as its embedded host would."""
+    season.clock.now = season.plan.calendar(12, 1)
+    settings: RecommenderSettings = season.settings(RecommenderSettings)
+    async with open_recommender(settings, season.clock) as runtime:
+        for feed in runtime.feeds:
+            await feed.catch_up({})
+        position = 0
+        while page := await runtime.store.read_all(position, 10_000):
+            season.report.recommendations += sum(e.type == "RecommendationsIssued" for e in page)
+            position = page[-1].position

@@ -42,6 +42,7 @@ class SimulationReport:
     bookings: int = 0
     attended: int = 0
     feedback: int = 0
+    recommendations: int = 0  # RecommendationsIssued
     refused: dict[str, int] = field(default_factory=dict)
     # wall time of each service's phase (not part of what the season is)
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
