@@ -16,7 +16,7 @@ from bilet.http.deadlines import http_protocol
 from bilet.logs import logging_config
 from bilet.services import SERVICE_NAMES
 from bilet.settings import Environment, PlatformSettings
-from bilet_host import analytics_cli, audit_cli
+from bilet_host import analytics_cli, audit_cli, simulate_cli
 from bilet_host.embedded import EmbeddedHost, create_embedded_host
 from bilet_host.readiness import announce_when_ready, connect_url
 from bilet_host.tokens import TokenRefused, TokenRequest, checked, mint
@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         "analytics", help="exports for analysts (`bvb analytics export --help`)"
     )
     analytics_cli.add_commands(analytics_parser)
+    simulate_parser = commands.add_parser(
+        "simulate", help="a synthetic season in the stores (`bvb simulate season --help`)"
+    )
+    simulate_cli.add_commands(simulate_parser)
 
     for service in _services_with_commands():
         service_parser = commands.add_parser(

@@ -1,0 +1,263 @@
+"""`bvb simulate season`: a synthetic national season written into the services' own stores
+through their own use cases (docs/adr/0045).
+
+Identity admits the regions, registers schools and pupils (valid СНИЛС, birth dates that fit
+the grade); consent takes a guardian's signed form per pupil and the coordinator verifies it;
+diagnostics has every pupil start, answer and complete the season's three stages in the
+region's window; career events are published per region, booked within their capacity,
+attended and given mentors' feedback. Every step is the service's use case, so every rule
+applies: what a rule refuses is counted, never forced in. Each service reads the others'
+facts through its own embedded feed, caught up between the phases.
+
+Reproducible: the people and every choice come from the seed, the services' clocks are moved
+through the season's calendar, and the few ids the services draw themselves (a consent's, an
+attempt's, an event's) come from a generator seeded with it while the simulation runs.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+from time import perf_counter
+
+from bilet.audit import EventStoreAuditLog
+from bilet.contracts.catalogue.consent import Purpose
+from bilet.contracts.vocabulary import Stage
+from bilet.crypto import FieldCipher
+from bilet.http.auth import Role
+from bilet_consent.application.inputs import CommandContext as ConsentContext
+from bilet_consent.application.inputs import SubmissionInput
+from bilet_consent.application.service import ConsentService
+from bilet_consent.demo import generated_document
+from bilet_consent.domain.errors import DomainError as ConsentRefusal
+from bilet_consent.runtime import open_runtime as open_consent
+from bilet_consent.settings import ConsentSettings
+from bilet_diagnostics.application.inputs import CommandContext as DiagnosticsContext
+from bilet_diagnostics.application.service import DiagnosticsService
+from bilet_diagnostics.domain.errors import DomainError as DiagnosticsRefusal
+from bilet_diagnostics.runtime import open_runtime as open_diagnostics
+from bilet_diagnostics.settings import DiagnosticsSettings
+from bilet_host import simulate_people as people
+from bilet_host.simulate_events import career_events
+from bilet_host.simulate_run import (
+    Season,
+    SeasonPlan,
+    SimulationReport,
+    caught_up,
+    principal,
+    seeded_ids,
+)
+from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
+from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
+from bilet_identity.application.consent_state import ConsentStates
+from bilet_identity.application.inputs import CommandContext as IdentityContext
+from bilet_identity.application.pseudonyms import Pseudonymiser
+from bilet_identity.application.service import IdentityService
+from bilet_identity.domain.errors import DomainError as IdentityRefusal
+from bilet_identity.domain.people import GradeAgeBand
+from bilet_identity.domain.season import PublishSeasonRules
+from bilet_identity.settings import IdentitySettings
+from bilet_recommender.runtime import open_runtime as open_recommender
+from bilet_recommender.settings import RecommenderSettings
+
+__all__ = ["SeasonPlan", "SimulationReport", "simulate_season"]
+
+STAGES = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
+PURPOSES = (
+    Purpose.PROGRAMME_PARTICIPATION,
+    Purpose.ONLINE_DIAGNOSTICS,
+    Purpose.CAREER_EVENTS,
+    Purpose.PORTFOLIO,
+    Purpose.RECOMMENDATIONS,
+)
+ANALYTICS_SHARE = 0.7  # of the guardians also consent to pseudonymised analytics
+
+
+async def simulate_season(plan: SeasonPlan, var_dir: Path | None) -> SimulationReport:
+    """Write the season into the stores of `var_dir` (or as the services' settings say)."""
+    season = Season.of(plan, var_dir)
+    with seeded_ids(plan.seed):
+        for name, phase in (
+            ("identity", _identity),
+            ("consent", _consents),
+            ("diagnostics", _diagnostics),
+            ("events", career_events),
+            ("recommender", _recommendations),
+        ):
+            started = perf_counter()
+            await phase(season)
+            season.report.seconds[name] = perf_counter() - started
+    return season.report
+
+
+@contextlib.asynccontextmanager
+async def _identity_service(season: Season) -> AsyncIterator[IdentityService]:
+    """Identity's service as its `app.py` builds it (identity has no runtime module)."""
+    settings: IdentitySettings = season.settings(IdentitySettings)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    async with contextlib.AsyncExitStack() as stack:
+        store = await open_event_store(settings)
+        stack.push_async_callback(store.close)
+        keystore = await open_key_store(settings)
+        stack.push_async_callback(keystore.close)
+        read_model = await open_read_model(settings)
+        stack.push_async_callback(read_model.close)
+        yield IdentityService(
+            store,
+            FieldCipher(keystore),
+            EventStoreAuditLog(store),
+            Pseudonymiser(await load_pseudonym_key(settings, store, keystore)),
+            today=season.clock.today,
+            consents=ConsentStates(read_model),
+            age_band=GradeAgeBand(
+                settings.identity_grade_age_years_younger, settings.identity_grade_age_years_older
+            ),
+        )
+
+
+async def _identity(season: Season) -> None:
+    """The rules, each region with its October window, its schools and its pupils."""
+    plan, report = season.plan, season.report
+    async with _identity_service(season) as service:
+        operator = IdentityContext(principal(Role.OPERATOR), "simulation")
+        await service.publish_season_rules(
+            operator,
+            PublishSeasonRules(
+                season=plan.season,
+                lowest_grade=people.LOWEST_GRADE,
+                highest_grade=people.HIGHEST_GRADE,
+                max_career_events=3,
+                diagnostics_stages=STAGES,
+                starts_on=date(plan.season, 9, 1),
+                ends_on=date(plan.season + 1, 5, 31),
+            ),
+        )
+        for region_schools in season.schools:
+            region = region_schools[0].region
+            await service.admit_region(
+                operator,
+                region_code=region.code,
+                name=region.name,
+                season=plan.season,
+                time_zone="Europe/Moscow",
+                coordinator=f"Региональный оператор программы ({region.code})",
+            )
+            coordinator = IdentityContext(
+                principal(Role.COORDINATOR, region_id=str(region.region_id)), "simulation"
+            )
+            await service.schedule_diagnostics_window(
+                coordinator,
+                region.region_id,
+                season=plan.season,
+                stages=STAGES,
+                opens_on=date(plan.season, 10, 1),
+                closes_on=date(plan.season, 10, 31),
+            )
+            for school in region_schools:
+                await service.register_school(
+                    coordinator,
+                    region.region_id,
+                    name=school.name,
+                    municipality=school.municipality,
+                )
+                report.schools += 1
+        for sim in season.everyone():
+            school_id = sim.school.school_id
+            ctx = IdentityContext(principal(Role.REGISTRAR, school_id=str(school_id)), "simulation")
+            try:
+                await service.register_participant(ctx, school_id, sim.pupil, sim.participant_id)
+                report.pupils += 1
+            except IdentityRefusal as refused:
+                report.refusal(f"identity.{refused.code}")
+
+
+async def _consents(season: Season) -> None:
+    """Mid-September: each guardian's form, uploaded by the school, verified by the region."""
+    season.clock.now = season.plan.calendar(9, 15)
+    settings: ConsentSettings = season.settings(ConsentSettings)
+    async with caught_up(open_consent(settings, season.clock)) as runtime:
+        for sim in season.everyone():
+            try:
+                analytics = await _consent(season, runtime.service, sim)
+            except ConsentRefusal as refused:
+                season.report.refusal(f"consent.{refused.code}")
+                continue
+            season.report.consents += 1
+            season.report.analytics_consents += analytics
+
+
+async def _consent(season: Season, service: ConsentService, sim: people.SimPupil) -> bool:
+    """Submit and verify the pupil's consent; whether it covers analytics."""
+    rng = season.rng("consent", sim)
+    analytics = rng.random() < ANALYTICS_SHARE
+    guardian_id, guardian, relationship = people.guardian(season.plan.seed, sim.participant_id)
+    form = SubmissionInput(
+        participant_id=sim.participant_id,
+        form_version=f"{season.plan.season}-1",
+        purposes=(*PURPOSES, *((Purpose.PSEUDONYMISED_ANALYTICS,) if analytics else ())),
+        signed_on=season.clock.today() - timedelta(days=rng.randrange(1, 10)),
+        valid_until=date(season.plan.season + 2, 8, 31),
+        relationship=relationship,
+        guardian=guardian,
+        guardian_id=guardian_id,
+    )
+    school = principal(Role.REGISTRAR, school_id=str(sim.school.school_id))
+    region = principal(Role.COORDINATOR, region_id=str(sim.school.region.region_id))
+    submitted = await service.submit_generated(
+        ConsentContext(school, "simulation"), form, generated_document(sim.participant_id)
+    )
+    await service.verify(ConsentContext(region, "simulation"), submitted.consent_id)
+    return analytics
+
+
+async def _diagnostics(season: Season) -> None:
+    """October: every pupil takes the three stages on a day of the window."""
+    season.clock.now = season.plan.calendar(10, 1)
+    settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
+    async with caught_up(open_diagnostics(settings, season.clock)) as runtime:
+        for sim in season.everyone():
+            try:
+                await _stages(season, runtime.service, sim)
+            except DiagnosticsRefusal as refused:
+                season.report.refusal(f"diagnostics.{refused.code}")
+
+
+async def _stages(season: Season, service: DiagnosticsService, sim: people.SimPupil) -> None:
+    rng, clock = season.rng("diagnostics", sim), season.clock
+    clock.now = season.plan.calendar(10, 1) + timedelta(
+        days=rng.randrange(28), minutes=rng.randrange(6 * 60)
+    )
+    ctx = DiagnosticsContext(
+        principal(Role.PUPIL, participant_id=str(sim.participant_id)), "simulation"
+    )
+    # Each pupil leans to some options: a weight per option position, the same in every item.
+    leaning = [rng.random() ** 2 + 0.05 for _ in range(16)]
+    for stage in STAGES:
+        attempt_id, _ = await service.start(ctx, sim.participant_id, stage)
+        view = await service.attempt_view(ctx, attempt_id)
+        answers = {
+            item.item_id: rng.choices(
+                [c.option_id for c in item.choices],
+                [leaning[n % len(leaning)] for n in range(len(item.choices))],
+            )[0]
+            for item in view.items
+        }
+        clock.now += (view.deadline - view.started_at) * rng.uniform(0.4, 0.9)  # in time
+        await service.save_answers(ctx, attempt_id, answers)
+        await service.complete(ctx, attempt_id)
+        clock.now += timedelta(minutes=rng.randrange(5, 60))
+        season.report.stages += 1
+
+
+async def _recommendations(season: Season) -> None:
+    """December: the recommender's own feeds catch up with the season (the evidence of every
+    pupil, and what it issues from it: `RecommendationsIssued`), as its embedded host would."""
+    season.clock.now = season.plan.calendar(12, 1)
+    settings: RecommenderSettings = season.settings(RecommenderSettings)
+    async with open_recommender(settings, season.clock) as runtime:
+        for feed in runtime.feeds:
+            await feed.catch_up({})
+        position = 0
+        while page := await runtime.store.read_all(position, 10_000):
+            season.report.recommendations += sum(e.type == "RecommendationsIssued" for e in page)
+            position = page[-1].position

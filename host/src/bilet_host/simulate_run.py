@@ -1,0 +1,137 @@
+"""One run of `bvb simulate season` (docs/adr/0045): its plan, its report, the clock the
+services run on, the ids they draw, and how a phase opens a service caught up with the others'
+facts. The phases are `bilet_host.simulate` (identity, consent, diagnostics) and
+`bilet_host.simulate_events` (career events)."""
+
+import contextlib
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from bilet.http.auth import Principal, Role
+from bilet.projections import EmbeddedFeed
+from bilet_host import simulate_people as people
+
+
+@dataclass(frozen=True)
+class SeasonPlan:
+    seed: int
+    regions: int
+    pupils: int
+    season: int
+
+    def calendar(self, month: int, day: int) -> datetime:
+        return datetime.combine(date(self.season, month, day), time(9, 0), tzinfo=UTC)
+
+
+@dataclass
+class SimulationReport:
+    """What the season holds, and what the services' rules refused (expected: nothing)."""
+
+    pupils: int = 0
+    schools: int = 0
+    consents: int = 0
+    analytics_consents: int = 0
+    stages: int = 0
+    career_events: int = 0
+    bookings: int = 0
+    attended: int = 0
+    feedback: int = 0
+    recommendations: int = 0  # RecommendationsIssued
+    refused: dict[str, int] = field(default_factory=dict)
+    # wall time of each service's phase (not part of what the season is)
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def refusal(self, code: str) -> None:
+        self.refused[code] = self.refused.get(code, 0) + 1
+
+
+class SeasonClock:
+    """The clock every service runs on during the simulation: moved through the calendar."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def today(self) -> date:
+        return self.now.date()
+
+
+@contextlib.contextmanager
+def seeded_ids(seed: int) -> Iterator[None]:
+    """The ids the services draw with `uuid.uuid4()` come from the seed while this runs (the
+    simulation is single-threaded: nothing else draws ids meanwhile)."""
+    rng = random.Random(f"bilet-sim-ids-{seed}")  # noqa: S311 - ids of synthetic data
+    original = uuid.uuid4
+
+    def drawn() -> uuid.UUID:
+        return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    setattr(uuid, "uuid4", drawn)  # noqa: B010 - the services call it through the module
+    try:
+        yield
+    finally:
+        setattr(uuid, "uuid4", original)  # noqa: B010
+
+
+@dataclass
+class Season:
+    """A run: the plan, where it writes, its clock and report, and who is in it by region."""
+
+    plan: SeasonPlan
+    var_dir: Path | None
+    clock: SeasonClock
+    report: SimulationReport
+    schools: list[list[people.SimSchool]]
+    pupils: list[list[people.SimPupil]]
+
+    @classmethod
+    def of(cls, plan: SeasonPlan, var_dir: Path | None) -> "Season":
+        regions = people.regions(plan.regions)
+        shares = people.region_shares(plan.pupils, plan.regions)
+        schools = [people.schools(r, n) for r, n in zip(regions, shares, strict=True)]
+        pupils = [
+            [p for school in region for p in people.pupils(plan.seed, school, plan.season)]
+            for region in schools
+        ]
+        clock = SeasonClock(plan.calendar(9, 1))
+        return cls(plan, var_dir, clock, SimulationReport(), schools, pupils)
+
+    def everyone(self) -> Iterator[people.SimPupil]:
+        return (pupil for region in self.pupils for pupil in region)
+
+    def settings(self, kind: Callable[..., Any]) -> Any:
+        """The service's settings, on `--var-dir` when given (else its `BVB_*` environment)."""
+        return kind() if self.var_dir is None else kind(var_dir=self.var_dir)
+
+    def rng(self, what: str, sim: people.SimPupil) -> random.Random:
+        return random.Random(f"bilet-sim-{what}-{self.plan.seed}-{sim.participant_id}")  # noqa: S311
+
+
+class WithFeed(Protocol):
+    @property
+    def feed(self) -> EmbeddedFeed | None: ...
+
+
+R = TypeVar("R", bound=WithFeed)
+
+
+@contextlib.asynccontextmanager
+async def caught_up(opened: AbstractAsyncContextManager[R]) -> AsyncIterator[R]:
+    """The service's runtime, its embedded feed caught up with the others' stores: the facts
+    a live feed would hold by the time the phase's season day comes."""
+    async with opened as runtime:
+        if runtime.feed is not None:
+            await runtime.feed.catch_up({})
+        yield runtime
+
+
+def principal(role: Role, **scope: Any) -> Principal:
+    return Principal(subject=f"simulation-{role.value}", role=role, **scope)

@@ -1,0 +1,170 @@
+"""`bvb simulate season`: a small season is accepted by every service's rules, booked within
+capacity, the same for the same seed, and its analytics export has the counts of the stores and
+none of the generated people's personal data."""
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from bilet.analytics import connect
+from bilet.analytics.columns import table_name
+from bilet.contracts import CATALOGUE, decode
+from bilet.contracts.catalogue.consent import Purpose
+from bilet.contracts.catalogue.events import CareerEventPublished, SeatBooked
+from bilet.eventstore import RecordedEvent
+from bilet_host import simulate_people as people
+from bilet_host.cli import main
+from bilet_host.simulate import SeasonPlan, SimulationReport, simulate_season
+from bilet_host.testing import found, published_events
+
+PLAN = SeasonPlan(seed=7, regions=2, pupils=14, season=2026)
+
+
+def simulated(var_dir: Path, plan: SeasonPlan = PLAN) -> SimulationReport:
+    return asyncio.run(simulate_season(plan, var_dir))
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationReport]:
+    var_dir = tmp_path_factory.mktemp("season") / "var"
+    return var_dir, simulated(var_dir)
+
+
+def test_every_service_accepts_the_season(season: tuple[Path, SimulationReport]) -> None:
+    var_dir, report = season
+    assert report.refused == {}
+    assert report.pupils == report.consents == PLAN.pupils
+    assert report.schools == PLAN.regions
+    assert report.stages == 3 * PLAN.pupils
+    assert report.bookings >= PLAN.pupils
+    assert 0 < report.feedback == report.attended < report.bookings
+    types = Counter(event.type for event in published_events(var_dir))
+    assert types["ParticipantRegistered"] == PLAN.pupils
+    assert types["ConsentVerified"] == PLAN.pupils
+    assert types["StageCompleted"] == 3 * PLAN.pupils
+    assert types["SeatBooked"] == report.bookings
+    assert types["MentorFeedbackGiven"] == report.feedback
+    # the recommender's feeds issued from the season's evidence, one per pupil
+    assert types["RecommendationsIssued"] == report.recommendations == PLAN.pupils
+
+
+def test_bookings_stay_within_capacity(season: tuple[Path, SimulationReport]) -> None:
+    events = [decode(e) for e in published_events(season[0])]
+    capacity = {
+        s.session_id: s.capacity
+        for e in events
+        if isinstance(e, CareerEventPublished)
+        for s in e.sessions
+    }
+    taken = Counter(e.session_id for e in events if isinstance(e, SeatBooked))
+    assert taken
+    assert all(taken[session] <= capacity[session] for session in taken)
+
+
+def _shape(events: list[RecordedEvent]) -> list[tuple[str, str, int]]:
+    return [(e.stream_id, e.type, e.version) for e in events]
+
+
+def test_the_same_seed_gives_the_same_season(
+    season: tuple[Path, SimulationReport], tmp_path: Path
+) -> None:
+    again = tmp_path / "again"
+    assert simulated(again) == season[1]
+    first, second = published_events(season[0]), published_events(again)
+    assert _shape(first) == _shape(second)
+    # what no key seals is the same byte for byte (sealed fields: other keys, other nonces)
+    assert [e.data for e in first if e.type == "StageCompleted"] == [
+        e.data for e in second if e.type == "StageCompleted"
+    ]
+    other = tmp_path / "other"
+    simulated(other, SeasonPlan(8, PLAN.regions, PLAN.pupils, PLAN.season))
+    assert {e.stream_id for e in published_events(other)}.isdisjoint(
+        e.stream_id for e in first if e.type == "ParticipantRegistered"
+    )
+
+
+def _covered(events: list[RecordedEvent]) -> set[str]:
+    return {
+        json.loads(e.data)["participant_id"]
+        for e in events
+        if e.type == "ConsentVerified"
+        and Purpose.PSEUDONYMISED_ANALYTICS.value in json.loads(e.data)["purposes"]
+    }
+
+
+def _canaries() -> list[str]:
+    values: list[str] = []
+    for region, share in zip(
+        people.regions(PLAN.regions), people.region_shares(PLAN.pupils, PLAN.regions), strict=True
+    ):
+        for school in people.schools(region, share):
+            for sim in people.pupils(PLAN.seed, school, PLAN.season):
+                pupil, birth = sim.pupil, sim.pupil.birth_date
+                _, guardian, _ = people.guardian(PLAN.seed, sim.participant_id)
+                values += [pupil.last_name, pupil.first_name, pupil.snils, str(sim.participant_id)]
+                values += [pupil.snils.replace("-", "").replace(" ", ""), birth.isoformat()]
+                values += [birth.strftime("%d.%m.%Y"), guardian.name.last_name]
+                values += [guardian.passport.number, guardian.contact.phone or ""]
+    return sorted({value for value in values if len(value) >= 5})
+
+
+def test_its_export_has_the_stores_counts_and_no_personal_data(
+    season: tuple[Path, SimulationReport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    var_dir, report = season
+    monkeypatch.setenv("BVB_VAR_DIR", str(var_dir))
+    out = tmp_path / "export"
+    command = ["analytics", "export", "--from", "stores", "--purpose", "sim", "--quiet"]
+    assert main([*command, "--out", str(out)]) == 0
+    events = published_events(var_dir)
+    covered = _covered(events)
+    assert len(covered) == report.analytics_consents > 0
+    expected: Counter[str] = Counter()
+    for event in events:
+        participant = json.loads(event.data).get("participant_id")
+        if participant is None or participant in covered:
+            expected[table_name(event.type)] += 1
+    connection = connect(out)
+    try:
+        exported = {
+            name: count
+            for name in map(table_name, CATALOGUE.event_types())
+            if (count := connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0])  # type: ignore[index]  # noqa: S608
+        }
+    finally:
+        connection.close()
+    assert exported == dict(expected)
+    assert exported[table_name("StageCompleted")] == 3 * len(covered)
+    canaries = _canaries()
+    assert len(canaries) > 5 * PLAN.pupils
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        if path.suffix == ".parquet":
+            rows = pq.read_table(path).to_pylist()
+            content += json.dumps(rows, default=str, ensure_ascii=False).encode()
+        leaked = [canary for canary in canaries if found(canary, content)]
+        assert not leaked, f"{leaked} found in {path.name}"
+    # the scan finds what it looks for
+    planted = json.dumps([canaries[0], canaries[-1]], ensure_ascii=False).encode()
+    assert found(canaries[0], planted)
+    assert found(canaries[-1], planted)
+
+
+def test_bad_sizes_are_refused_and_write_nothing(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    for regions, pupils in (("0", "10"), ("90", "100"), ("3", "2")):
+        args = ["--regions", regions, "--pupils", pupils, "--var-dir", str(var_dir)]
+        assert main(["simulate", "season", *args]) == 2
+    assert not var_dir.exists()
+
+
+def test_a_season_goes_into_empty_stores_only(season: tuple[Path, SimulationReport]) -> None:
+    var_dir = season[0]
+    before = published_events(var_dir)
+    args = ["--regions", "1", "--pupils", "3", "--var-dir", str(var_dir)]
+    assert main(["simulate", "season", *args]) == 2
+    assert published_events(var_dir) == before
