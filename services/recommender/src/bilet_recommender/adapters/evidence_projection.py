@@ -92,6 +92,11 @@ _CAREER_EVENT_NAMES: Final = frozenset(t.event_type for t in _CAREER_EVENT_TYPES
 _CAREER_EVENT_JSON: Final = TypeAdapter(CareerEvent)
 _OPPORTUNITY_JSON: Final = TypeAdapter(opportunity_fold.Opportunity)
 
+_NEW_EVIDENCE: Final = (
+    "INSERT INTO {rec_evidence} (participant_id, evidence) VALUES ($1, $2) "
+    "ON CONFLICT (participant_id) DO NOTHING"
+)
+_LOCK_EVIDENCE: Final = "UPDATE {rec_evidence} SET evidence = evidence WHERE participant_id = $1"
 _SAVE_EVIDENCE: Final = (
     "INSERT INTO {rec_evidence} (participant_id, evidence) VALUES ($1, $2) "
     "ON CONFLICT (participant_id) DO UPDATE SET evidence = excluded.evidence"
@@ -190,10 +195,19 @@ class EvidenceProjection:
 
     async def _evidence(self, tx: ReadModelTx, fact: Fact, event_id: UUID) -> None:
         participant_id = fact.participant_id
+        initial = evidence_fold.initial(participant_id)
+        # The participant's row lock first: the Kafka feed applies partitions in transactions
+        # side by side, and a participant's facts come from four topics; without it two facts
+        # read the same evidence and the later commit dropped the other's (a registration lost
+        # under a stage result, seen in the recommender bench). The row is made if missing, then
+        # locked; the read after it sees the other's commit (PostgreSQL: a snapshot per
+        # statement; SQLite has one writer at a time anyway).
+        await tx.execute(_NEW_EVIDENCE, str(participant_id), _dump_evidence(initial))
+        await tx.execute(_LOCK_EVIDENCE, str(participant_id))
         raw = await tx.fetchval(
             "SELECT evidence FROM {rec_evidence} WHERE participant_id = $1", str(participant_id)
         )
-        evidence = evidence_fold.initial(participant_id) if raw is None else load_evidence(raw)
+        evidence = initial if raw is None else load_evidence(raw)
         if self.issuing is None:
             evolved = evidence_fold.evolve(evidence, fact)
         else:
