@@ -14,6 +14,7 @@ CODES: Final = ProblemCodes(
     status={
         "forbidden": 403,
         "unknown_participant": 404,
+        "unknown_review": 404,
         "unknown_region": 404,
         "school_not_found": 404,
         "season_not_found": 404,
@@ -26,6 +27,8 @@ CODES: Final = ProblemCodes(
         "season_started": 409,
         "season_closed": 409,
         "participant_erased": 409,
+        "participant_merged": 409,
+        "review_resolved": 409,
         "health_data_withdrawn": 409,
         "not_yet_visible": 409,
         "invalid_text": 400,

@@ -51,9 +51,16 @@ class DuplicateGuard(IdentityCore):
         twin = self.roster.same_child_at(school_id, person, key)
         if twin is not None:
             held = await attempt.state(streams.reservation(twin.reservation_key))
-            if held is not None and (held.holder, held.person_key) == (twin.participant_id, person):
+            same = held is not None and (held.holder, held.person_key) == (
+                twin.participant_id,
+                person,
+            )
+            if same and held is not None and not held.confirmed_different(person, key):
+                # Unless the operator found these two to be different children (docs/adr/0043).
                 duplicate = SameChildOtherSnils(twin.participant_id)
-                raise await self._refused(ctx, duplicate, twin.reservation_key, person, school_id)
+                raise await self._refused(
+                    ctx, duplicate, twin.reservation_key, person, school_id, claimed=key
+                )
         for planned_key, (holder, planned_person) in (pending or {}).items():
             if planned_person == person and planned_key != key:
                 # A row of the same file: no review (nothing is committed yet), the row refused.
@@ -85,6 +92,7 @@ class DuplicateGuard(IdentityCore):
         key: str,
         person: str,
         school_id: UUID,
+        claimed: str | None = None,
     ) -> Exception:
         reads = self.transactor.attempt()
         holder = await reads.state(streams.participant(duplicate.existing))
@@ -96,7 +104,7 @@ class DuplicateGuard(IdentityCore):
         if isinstance(duplicate, DuplicateNeedsReview) and holder is not None:
             fold = streams.reservation(key)
             flagged = reservations.decide(
-                reservations.RequestReview(key, school_id, person), await reads.state(fold)
+                reservations.RequestReview(key, school_id, person, claimed), await reads.state(fold)
             )
             reads.append(fold.stream_id, flagged)
             # Its own commit, before the refusal: the request for a review outlives it.

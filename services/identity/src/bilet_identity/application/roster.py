@@ -23,6 +23,7 @@ from uuid import UUID
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
 )
@@ -42,6 +43,7 @@ _FOLDED: Final = (
     ParticipantDetailsCorrected,
     ParticipantMovedToSchool,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
 )
 _TYPES: Final = (
     *(kind.event_type for kind in _FOLDED),
@@ -152,6 +154,7 @@ class RosterView:
             RosterEntry(participant, self._registered_at.get(pid, 0), self._class_letters.get(pid))
             for pid, participant in self._participants.items()
             if participant.school_id == school_id
+            and participant.merged_into is None  # a closed second profile (docs/adr/0043)
             and (grade is None or participant.grade == grade)
             and (surname_key is None or surname_key in self._surname_keys.get(pid, ()))
         ]

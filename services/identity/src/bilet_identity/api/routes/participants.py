@@ -1,5 +1,5 @@
 """The participants' routes: registration (by form and class list), a participant's view,
-corrections, moves, enrolments, guardians' links, duplicate reviews."""
+corrections, moves, enrolments, guardians' links."""
 
 from typing import Annotated, Final
 from uuid import UUID
@@ -11,7 +11,6 @@ from bilet.http.context import Context, ContextWithPositions
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
     CorrectParticipantRequest,
-    DuplicateReviewModel,
     EnrolParticipantRequest,
     ImportResponse,
     LinkGuardianRequest,
@@ -183,9 +182,11 @@ async def get_participant(
     region — `personal` without health data (`health_withheld`: `not_needed_by_role`); no
     task of theirs needs it. Support, for any participant — no `personal`, no `guardians`.
     Once the personal data is erased, `erased` is true and `personal` null for everyone; once
-    only the health data is destroyed, `health_erased` is true. Every read that shows
-    personal data is audited (`participant_view`), and health data apart
-    (`participant_health_view`).
+    only the health data is destroyed, `health_erased` is true. A profile closed as a second
+    one of a child answers with `merged_into`, the kept profile's id (docs/adr/0043); a
+    command on it is refused with 409 `participant_merged` naming `kept_participant_id`.
+    Every read that shows personal data is audited (`participant_view`), and health data
+    apart (`participant_health_view`).
 
     **Refusals:** 400 `invalid_position_token` (malformed, or of a service other than identity
     and consent); 403 `forbidden` (mentor, organiser, analyst); 404 `unknown_participant` (no
@@ -370,29 +371,3 @@ async def link_guardian(
         response.status_code = 201
         response.headers["Location"] = f"/identity/v1/participants/{participant_id}"
     return participant_changed(participant_id, committed, response)
-
-
-@router.get(
-    "/duplicate-reviews",
-    name="list_duplicate_reviews",
-    tags=["participants"],
-    summary="Registrations refused as a СНИЛС clash, waiting for a person (federal operator)",
-    responses=problems(403),
-)
-async def list_duplicate_reviews(service: Service, context: Context) -> list[DuplicateReviewModel]:
-    """Registrations refused as `duplicate_needs_review` (a СНИЛС already registered with
-    another name or birth date), waiting for a person: the participant holding the СНИЛС, the
-    school that asked, when. The whole list, no paging; an erased child's request is gone.
-
-    **Who:** the federal operator only.
-
-    **Refusals:** 403 `forbidden` (any other role).
-    """
-    return [
-        DuplicateReviewModel(
-            participant_id=r.participant_id,
-            requested_by_school_id=r.requested_by_school_id,
-            requested_at=r.requested_at,
-        )
-        for r in await service.duplicate_reviews(context)
-    ]
