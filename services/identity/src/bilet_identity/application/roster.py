@@ -2,6 +2,7 @@
 participant is now (school, grade, class letter, season), in the order they were registered, the
 blind index of their surname, and the keyed hash of the name and birth date they are registered
 with (a second profile of one child under another СНИЛС is sent to a review, docs/adr/0041).
+A profile merged into another (docs/adr/0043) is no pupil of any school list.
 
 A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
 order with the participant decider's own `evolve`, caught up before every query (one indexed read
