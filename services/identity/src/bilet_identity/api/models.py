@@ -2,7 +2,7 @@
 values are checked by the domain (one set of rules for the API and the CSV import)."""
 
 from datetime import date
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -12,7 +12,6 @@ from bilet.contracts.catalogue.identity import CorrectionReason
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.application.access import HealthWithheld
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
-from bilet_identity.domain.internal import ReviewOutcome
 from bilet_identity.domain.people import HealthLimitationKind
 from bilet_identity.domain.russia import REGION_CODES, TIME_ZONES
 
@@ -371,44 +370,4 @@ class ImportSummaryModel(BaseModel):
 class ImportResponse(BaseModel):
     summary: ImportSummaryModel
     rows: list[ImportRowModel]
-    position: Position
-
-
-class DuplicateReviewModel(BaseModel):
-    review_id: UUID = Field(description="What `POST …/duplicate-reviews/{id}/resolution` names.")
-    participant_id: UUID = Field(description="The profile the review is about (kept if merged).")
-    requested_by_school_id: UUID
-    requested_at: str
-
-
-class SameChildResolution(Request):
-    """The registration refused was the reviewed child: the review closes. A second profile of
-    that child, when named, is merged into the reviewed one."""
-
-    outcome: Literal["same_child"]
-    duplicate_participant_id: UUID | None = Field(
-        default=None,
-        description="A second profile of the reviewed child, to close: it answers with the kept "
-        "id from now on and lets go of its СНИЛС. Omitted: nothing to merge.",
-    )
-
-
-class DifferentChildrenResolution(Request):
-    """The registration refused was another child: the review closes, and the same pair (name
-    and birth date, СНИЛС) is never flagged again."""
-
-    outcome: Literal["different_children"]
-
-
-ReviewResolutionRequest = Annotated[
-    SameChildResolution | DifferentChildrenResolution, Field(discriminator="outcome")
-]
-
-
-class ReviewResolvedResponse(BaseModel):
-    review_id: UUID
-    outcome: ReviewOutcome
-    kept_participant_id: UUID = Field(description="The reviewed profile.")
-    merged_participant_id: UUID | None = Field(description="The profile closed into it, if any.")
-    version: int | None = Field(description="The kept profile's version (unchanged by a merge).")
     position: Position

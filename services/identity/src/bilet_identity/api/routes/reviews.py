@@ -1,21 +1,58 @@
 """The duplicate reviews' routes: the open reviews, and a review resolved (docs/adr/0043)."""
 
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 
 from bilet.http.context import Context
-from bilet_identity.api.models import (
-    DuplicateReviewModel,
-    ReviewResolutionRequest,
-    ReviewResolvedResponse,
-    SameChildResolution,
-)
+from bilet_identity.api.models import Position, Request
 from bilet_identity.api.problems import problems
 from bilet_identity.api.routes.common import Service, answer_position
 from bilet_identity.domain.internal import ReviewOutcome
 
 router = APIRouter(prefix="/v1")
+
+
+class DuplicateReviewModel(BaseModel):
+    review_id: UUID = Field(description="What `POST …/duplicate-reviews/{id}/resolution` names.")
+    participant_id: UUID = Field(description="The profile the review is about (kept if merged).")
+    requested_by_school_id: UUID
+    requested_at: str
+
+
+class SameChildResolution(Request):
+    """The registration refused was the reviewed child: the review closes. A second profile of
+    that child, when named, is merged into the reviewed one."""
+
+    outcome: Literal["same_child"]
+    duplicate_participant_id: UUID | None = Field(
+        default=None,
+        description="A second profile of the reviewed child, to close: it answers with the kept "
+        "id from now on and lets go of its СНИЛС. Omitted: nothing to merge.",
+    )
+
+
+class DifferentChildrenResolution(Request):
+    """The registration refused was another child: the review closes, and the same pair (name
+    and birth date, СНИЛС) is never flagged again."""
+
+    outcome: Literal["different_children"]
+
+
+ReviewResolutionRequest = Annotated[
+    SameChildResolution | DifferentChildrenResolution, Field(discriminator="outcome")
+]
+
+
+class ReviewResolvedResponse(BaseModel):
+    review_id: UUID
+    outcome: ReviewOutcome
+    kept_participant_id: UUID = Field(description="The reviewed profile.")
+    merged_participant_id: UUID | None = Field(description="The profile closed into it, if any.")
+    version: int | None = Field(description="The kept profile's version (unchanged by a merge).")
+    position: Position
 
 
 @router.get(
