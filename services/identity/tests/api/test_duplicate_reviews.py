@@ -137,6 +137,25 @@ async def test_two_different_children_close_the_review_and_are_never_flagged_aga
     )
 
 
+async def test_a_snils_clash_of_two_different_children_is_not_flagged_again(
+    api: "Api", world: "World"
+) -> None:
+    holder = (await _register(api, world.school_3, world.pupil())).json()["participant_id"]
+    other_child = world.pupil(first_name="Мария")
+    _refused(await _register(api, world.school_3, other_child), 409, "duplicate_needs_review")
+    [review] = await _open_reviews(api)
+    resolved = await _resolve(api, review["review_id"], {"outcome": "different_children"})
+    assert resolved.status_code == 200, resolved.text
+    # The СНИЛС is still one child's: the other child is refused, saying so, and not flagged.
+    again = _refused(await _register(api, world.school_3, other_child), 409, "snils_taken")
+    assert again["existing_participant_id"] == holder
+    assert await _open_reviews(api) == []
+    # Another name with the same number is a new question for the operator.
+    third = world.pupil(first_name="Ольга")
+    _refused(await _register(api, world.school_3, third), 409, "duplicate_needs_review")
+    assert len(await _open_reviews(api)) == 1
+
+
 async def test_only_the_operator_resolves_a_known_review_with_a_valid_resolution(
     api: "Api", world: "World"
 ) -> None:

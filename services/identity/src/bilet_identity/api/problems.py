@@ -20,6 +20,7 @@ CODES: Final = ProblemCodes(
         "season_not_found": 404,
         "duplicate_participant": 409,
         "duplicate_needs_review": 409,
+        "snils_taken": 409,
         "version_conflict": 409,
         "region_already_admitted": 409,
         "duplicate_school": 409,

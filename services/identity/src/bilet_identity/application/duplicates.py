@@ -15,6 +15,7 @@ from bilet_identity.domain.errors import (
     DuplicateNeedsReview,
     DuplicateParticipant,
     SameChildOtherSnils,
+    SnilsTaken,
 )
 from bilet_identity.domain.reservation import Reservation
 
@@ -101,14 +102,19 @@ class DuplicateGuard(IdentityCore):
         visible = holder is None or access.may_learn_id(ctx.principal, holder)
         if isinstance(duplicate, DuplicateParticipant) and same_school and visible:
             return AlreadyRegistered(duplicate.existing)
+        existing = duplicate.existing if visible else None
         if isinstance(duplicate, DuplicateNeedsReview) and holder is not None:
             fold = streams.reservation(key)
+            held = await reads.state(fold)
+            if held is not None and held.confirmed_different(person, claimed):
+                # The operator found them two children: no review again, and the СНИЛС is the
+                # other child's (docs/adr/0043).
+                taken = SnilsTaken()
+                return DuplicateRefused(taken.code, taken.message, existing)
             flagged = reservations.decide(
-                reservations.RequestReview(key, school_id, person, claimed), await reads.state(fold)
+                reservations.RequestReview(key, school_id, person, claimed), held
             )
             reads.append(fold.stream_id, flagged)
             # Its own commit, before the refusal: the request for a review outlives it.
             await self.transactor.commit(ctx, reads.parts)
-        return DuplicateRefused(
-            duplicate.code, duplicate.message, duplicate.existing if visible else None
-        )
+        return DuplicateRefused(duplicate.code, duplicate.message, existing)

@@ -87,6 +87,16 @@ class DuplicateNeedsReview(DomainError):
         self.existing = existing
 
 
+class SnilsTaken(DomainError):
+    """The СНИЛС is another child's: the federal operator found this name and birth date to be
+    someone else than its holder (docs/adr/0043), so it is not flagged for review again."""
+
+    code = "snils_taken"
+
+    def __init__(self) -> None:
+        super().__init__("This СНИЛС is registered for another child: check the number.")
+
+
 class ParticipantMergedAway(DomainError):
     """The profile was merged into another one (docs/adr/0043): closed, answered by the kept id."""
 

@@ -76,8 +76,10 @@ async def register_participant(
 
     **Refusals:** 403 `forbidden` (another role, or another school);
     409 `duplicate_participant` (the child is registered already) or `duplicate_needs_review`
-    (the СНИЛС is registered with another name or birth date: flagged for the operator), each
-    naming `existing_participant_id` only to a caller who may see that participant;
+    (the СНИЛС is registered with another name or birth date: flagged for the operator) or
+    `snils_taken` (the operator found this child to be another than the СНИЛС's holder: check
+    the number, docs/adr/0043), each naming `existing_participant_id` only to a caller who may
+    see that participant;
     422 `invalid_snils`, `invalid_details` (with `field`), `not_eligible` (with `reasons`),
     `unknown_school`, `unknown_season`, `invalid_request`.
     """
@@ -250,6 +252,7 @@ async def correct_participant(
     **Refusals:** 400 `invalid_position_token` (malformed, or of a service other than identity
     and consent); 403 `forbidden` (another role), 404 `unknown_participant` (also another
     school's pupil), 409 `version_conflict`, `duplicate_participant`, `duplicate_needs_review`,
+    `snils_taken`, `participant_merged` (the profile was merged into `kept_participant_id`),
     `participant_erased`, `health_data_withdrawn` (health data sent after a withdrawal of
     `health_data` destroyed it, while no consent in force covers it again),
     `not_yet_visible` (a consent token not applied within 2 s; `Retry-After`); 422
