@@ -34,10 +34,11 @@ from bilet.contracts.examples import sealed
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.domain import participant, profile, region, reservation, school, season
 from bilet_identity.domain.errors import DomainError
-from bilet_identity.domain.internal import INTERNAL_CATEGORIES, INTERNAL_EVENTS
+from bilet_identity.domain.internal import INTERNAL_CATEGORIES, INTERNAL_EVENTS, ReviewOutcome
 from bilet_identity.domain.participant import (
     CorrectDetails,
     EnrolInSeason,
+    MergeInto,
     MoveToSchool,
     Participant,
     RegisterParticipant,
@@ -57,7 +58,7 @@ from bilet_identity.domain.profile import (
     RecordProfile,
 )
 from bilet_identity.domain.region import AdmitRegion, Region, ScheduleDiagnosticsWindow
-from bilet_identity.domain.reservation import Release, RequestReview, Reserve
+from bilet_identity.domain.reservation import Release, RequestReview, Reserve, ResolveReview
 from bilet_identity.domain.school import RegisterSchool, School, school_id_for
 from bilet_identity.domain.season import PublishSeasonRules, SeasonRules
 from bilet_identity.domain.snils import Snils
@@ -265,7 +266,18 @@ RESERVATION = Decider(
         st.builds(Reserve, st.just(CHILD), st.sampled_from(HOLDERS), st.sampled_from(PERSONS)),
         st.builds(Release, st.just(CHILD), st.sampled_from(HOLDERS)),
         st.builds(
-            RequestReview, st.just(CHILD), st.sampled_from(ids("bb", 2)), st.sampled_from(PERSONS)
+            RequestReview,
+            st.just(CHILD),
+            st.sampled_from(ids("bb", 2)),
+            st.sampled_from(PERSONS),
+            st.sampled_from((None, key("another СНИЛС"))),
+        ),
+        st.builds(
+            ResolveReview,
+            st.just(CHILD),
+            st.integers(0, 3),
+            st.sampled_from(ReviewOutcome),
+            st.sampled_from((None, *HOLDERS)),
         ),
     ),
     idempotent=(Reserve, Release),
@@ -434,7 +446,13 @@ PARTICIPANT = Decider(
     participant.evolve,
     participant.initial,
     participant.stream_id(PID),
-    st.one_of(registrations(), CORRECTIONS, MOVES, ENROLMENTS),
+    st.one_of(
+        registrations(),
+        CORRECTIONS,
+        MOVES,
+        ENROLMENTS,
+        st.builds(MergeInto, st.just(PID), st.sampled_from((PID, *ids("cc", 2)))),
+    ),
     idempotent=(CorrectDetails,),
     as_sent=participant_as_sent,
 )

@@ -137,6 +137,10 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "to_region_id": REGION,
         "grade": 7,
     },
+    ("ParticipantMerged", 1): {
+        "participant_id": PARTICIPANT,
+        "kept_participant_id": "3f0c5e0a-0b7e-4c1c-9a51-2b7d1d1f0002",
+    },
     ("ParticipantEnrolledInSeason", 1): {
         "participant_id": PARTICIPANT,
         "season": 2020,

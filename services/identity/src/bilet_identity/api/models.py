@@ -341,6 +341,11 @@ class ParticipantModel(BaseModel):
     enrolments: list[EnrolmentModel]
     guardians: list[GuardianModel] | None
     erased: bool = Field(description="The personal data was destroyed (crypto-shredding).")
+    merged_into: UUID | None = Field(
+        default=None,
+        description="This profile was closed as a second one of a child: the kept profile's id "
+        "(docs/adr/0043). Nothing changes a closed profile any more.",
+    )
     personal: PersonalDataModel | None
 
 
@@ -366,9 +371,3 @@ class ImportResponse(BaseModel):
     summary: ImportSummaryModel
     rows: list[ImportRowModel]
     position: Position
-
-
-class DuplicateReviewModel(BaseModel):
-    participant_id: UUID
-    requested_by_school_id: UUID
-    requested_at: str

@@ -68,6 +68,7 @@ def participant_model(view: ParticipantView) -> ParticipantModel:
         ],
         guardians=guardians,
         erased=personal is not None and personal.erased,
+        merged_into=state.merged_into,
         personal=personal_model,
     )
 

@@ -25,8 +25,9 @@ from bilet_identity.application.eventlog import catch_up, decode_event
 from bilet_identity.domain import region as regions
 from bilet_identity.domain import school as schools
 from bilet_identity.domain import season as seasons
-from bilet_identity.domain.internal import DuplicateReviewRequested
+from bilet_identity.domain.internal import DuplicateReviewRequested, DuplicateReviewResolved
 from bilet_identity.domain.region import Region
+from bilet_identity.domain.reservation import review_id
 from bilet_identity.domain.school import School
 from bilet_identity.domain.season import SeasonRules
 
@@ -40,6 +41,9 @@ _PAGE: Final = 1000
 
 @dataclass(frozen=True, slots=True)
 class ReviewRequest:
+    review_id: UUID
+    reservation_key: str
+    ordinal: int  # in its reservation's stream (docs/adr/0043)
     participant_id: UUID
     requested_by_school_id: UUID
     requested_at: str
@@ -54,7 +58,9 @@ class CatalogueView:
         self.seasons: dict[int, SeasonRules] = {}
         self.regions: dict[UUID, Region] = {}
         self.schools: dict[UUID, School] = {}
-        self.reviews: list[ReviewRequest] = []
+        self.reviews: list[ReviewRequest] = []  # open ones
+        # Every review asked, resolved or not: id → (reservation key, ordinal).
+        self.known_reviews: dict[UUID, tuple[str, int]] = {}
 
     @property
     def position(self) -> int:
@@ -70,31 +76,41 @@ class CatalogueView:
             )
 
     async def refresh_reviews(self) -> None:
-        """The review requests as the store holds them now, read whole each time (they are few,
-        and an operator asks): a request of an erased child, purged from the store by another
-        process (identity's worker), is gone from every replica's answer at once."""
+        """The open review requests as the store holds them now, read whole each time (they
+        are few, and an operator asks): a request of an erased child, purged from the store by
+        another process (identity's worker), is gone from every replica's answer at once; a
+        resolved one is gone too (docs/adr/0043)."""
+        types = (DuplicateReviewRequested.event_type, DuplicateReviewResolved.event_type)
         async with self._lock:
-            reviews: list[ReviewRequest] = []
+            asked: dict[tuple[str, int], ReviewRequest] = {}
+            count: dict[str, int] = {}  # requests seen per reservation: the next ordinal
             position = 0
             while True:
-                batch = await self._store.read_all(
-                    position, _PAGE, event_types=(DuplicateReviewRequested.event_type,)
-                )
+                batch = await self._store.read_all(position, _PAGE, event_types=types)
                 for record in batch:
                     event = decode_event(record, record.stream_id)
-                    assert isinstance(event, DuplicateReviewRequested)
-                    reviews.append(
-                        ReviewRequest(
+                    if isinstance(event, DuplicateReviewResolved):
+                        asked.pop((event.reservation_key, event.ordinal), None)
+                    elif isinstance(event, DuplicateReviewRequested):
+                        key = event.reservation_key
+                        ordinal = count.get(key, 0)
+                        count[key] = ordinal + 1
+                        asked[key, ordinal] = ReviewRequest(
+                            review_id(key, ordinal),
+                            key,
+                            ordinal,
                             event.participant_id,
                             event.requested_by_school_id,
                             record.recorded_at.isoformat(),
                             record.position,
                         )
-                    )
                     position = record.position
                 if len(batch) < _PAGE:
                     break
-            self.reviews[:] = reviews
+            self.reviews[:] = sorted(asked.values(), key=lambda r: r.position)
+            self.known_reviews = {
+                review_id(key, n): (key, n) for key, total in count.items() for n in range(total)
+            }
 
     def _apply(self, event: object) -> None:
         if isinstance(event, SeasonRulesPublished):

@@ -15,6 +15,7 @@ from bilet_identity.domain.errors import (
     DuplicateNeedsReview,
     DuplicateParticipant,
     SameChildOtherSnils,
+    SnilsTaken,
 )
 from bilet_identity.domain.reservation import Reservation
 
@@ -51,9 +52,16 @@ class DuplicateGuard(IdentityCore):
         twin = self.roster.same_child_at(school_id, person, key)
         if twin is not None:
             held = await attempt.state(streams.reservation(twin.reservation_key))
-            if held is not None and (held.holder, held.person_key) == (twin.participant_id, person):
+            same = held is not None and (held.holder, held.person_key) == (
+                twin.participant_id,
+                person,
+            )
+            if same and held is not None and not held.confirmed_different(person, key):
+                # Unless the operator found these two to be different children (docs/adr/0043).
                 duplicate = SameChildOtherSnils(twin.participant_id)
-                raise await self._refused(ctx, duplicate, twin.reservation_key, person, school_id)
+                raise await self._refused(
+                    ctx, duplicate, twin.reservation_key, person, school_id, claimed=key
+                )
         for planned_key, (holder, planned_person) in (pending or {}).items():
             if planned_person == person and planned_key != key:
                 # A row of the same file: no review (nothing is committed yet), the row refused.
@@ -85,6 +93,7 @@ class DuplicateGuard(IdentityCore):
         key: str,
         person: str,
         school_id: UUID,
+        claimed: str | None = None,
     ) -> Exception:
         reads = self.transactor.attempt()
         holder = await reads.state(streams.participant(duplicate.existing))
@@ -93,14 +102,19 @@ class DuplicateGuard(IdentityCore):
         visible = holder is None or access.may_learn_id(ctx.principal, holder)
         if isinstance(duplicate, DuplicateParticipant) and same_school and visible:
             return AlreadyRegistered(duplicate.existing)
+        existing = duplicate.existing if visible else None
         if isinstance(duplicate, DuplicateNeedsReview) and holder is not None:
             fold = streams.reservation(key)
+            held = await reads.state(fold)
+            if held is not None and held.confirmed_different(person, claimed):
+                # The operator found them two children: no review again, and the СНИЛС is the
+                # other child's (docs/adr/0043).
+                taken = SnilsTaken()
+                return DuplicateRefused(taken.code, taken.message, existing)
             flagged = reservations.decide(
-                reservations.RequestReview(key, school_id, person), await reads.state(fold)
+                reservations.RequestReview(key, school_id, person, claimed), held
             )
             reads.append(fold.stream_id, flagged)
             # Its own commit, before the refusal: the request for a review outlives it.
             await self.transactor.commit(ctx, reads.parts)
-        return DuplicateRefused(
-            duplicate.code, duplicate.message, duplicate.existing if visible else None
-        )
+        return DuplicateRefused(duplicate.code, duplicate.message, existing)

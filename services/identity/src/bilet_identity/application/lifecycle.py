@@ -14,7 +14,6 @@ from bilet.crypto import SubjectErased
 from bilet.http.auth import Role
 from bilet_identity.application import access, streams
 from bilet_identity.application.access import Visibility
-from bilet_identity.application.catalogue import ReviewRequest
 from bilet_identity.application.consent_state import HEALTH_DATA
 from bilet_identity.application.details import HEALTH_FIELDS, personal_of
 from bilet_identity.application.errors import ParticipantErasedError, VersionConflict
@@ -264,11 +263,6 @@ class ParticipantLife(Registration):
         return Committed.of(outcome, participants.stream_id(participant_id), participant_id)
 
     # ------------------------------------------------------------------ queries
-    async def duplicate_reviews(self, ctx: CommandContext) -> list[ReviewRequest]:
-        access.require_role(ctx.principal, Role.OPERATOR)
-        await self.catalogue.refresh_reviews()
-        return list(self.catalogue.reviews)
-
     async def participant(self, ctx: CommandContext, participant_id: UUID) -> ParticipantView:
         access.require_role(ctx.principal, *access.PARTICIPANT_READERS)
         if self.consents is not None:

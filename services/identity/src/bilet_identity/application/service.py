@@ -10,15 +10,18 @@ read or write of personal data is audited (`bilet.audit`), by ids only.
 
 The use cases are grouped by idea: the programme's frame (`programme`), registration and the
 uniqueness of a child (`registration`), a participant's later life (`lifecycle`), a school's
-list of its pupils (`school_pupils`), and what is purged once consent has erased them
-(`erasures`).
+list of its pupils (`school_pupils`), duplicate reviews resolved (`reviews`), and what is
+purged once consent has erased them (`erasures`).
 """
 
 from bilet_identity.application.erasures import ErasureRelease
 from bilet_identity.application.lifecycle import ParticipantLife
 from bilet_identity.application.programme import ProgrammeCommands
+from bilet_identity.application.reviews import DuplicateReviews
 from bilet_identity.application.school_pupils import SchoolPupils
 
 
-class IdentityService(ProgrammeCommands, ParticipantLife, SchoolPupils, ErasureRelease):
+class IdentityService(
+    ProgrammeCommands, ParticipantLife, SchoolPupils, DuplicateReviews, ErasureRelease
+):
     """Every use case of identity, over one store, key store, audit trail and pseudonym key."""

@@ -87,6 +87,47 @@ class DuplicateNeedsReview(DomainError):
         self.existing = existing
 
 
+class SnilsTaken(DomainError):
+    """The СНИЛС is another child's: the federal operator found this name and birth date to be
+    someone else than its holder (docs/adr/0043), so it is not flagged for review again."""
+
+    code = "snils_taken"
+
+    def __init__(self) -> None:
+        super().__init__("This СНИЛС is registered for another child: check the number.")
+
+
+class ParticipantMergedAway(DomainError):
+    """The profile was merged into another one (docs/adr/0043): closed, answered by the kept id."""
+
+    code = "participant_merged"
+
+    def __init__(self, kept: UUID) -> None:
+        super().__init__(
+            "This profile was merged into another one of the same child; use the kept profile.",
+            kept_participant_id=str(kept),
+        )
+        self.kept = kept
+
+
+class UnknownReview(DomainError):
+    """No duplicate review has this id (or its child was erased since)."""
+
+    code = "unknown_review"
+
+    def __init__(self) -> None:
+        super().__init__("No duplicate review has this id.")
+
+
+class ReviewAlreadyResolved(DomainError):
+    """The duplicate review was resolved already: a resolution is not changed by another one."""
+
+    code = "review_resolved"
+
+    def __init__(self) -> None:
+        super().__init__("This duplicate review is resolved already.")
+
+
 class SameChildOtherSnils(DuplicateNeedsReview):
     """A pupil of the school is registered with this name and birth date under another СНИЛС:
     one child typed twice, most likely (a person must look; docs/adr/0041)."""

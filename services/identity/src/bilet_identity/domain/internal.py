@@ -7,6 +7,7 @@ and `secret-pseudonym-key` (the pseudonym key, wrapped by the key store).
 They are registered in their own registry, `INTERNAL_EVENTS`, not in the published catalogue.
 """
 
+from enum import StrEnum
 from typing import Annotated, ClassVar, Final
 from uuid import UUID
 
@@ -78,6 +79,31 @@ class DuplicateReviewRequested(_Reservation):
     participant_id: UUID = Field(description="The holder of the reservation.")
     requested_by_school_id: UUID
     person_key: KeyedHash = Field(description="Keyed hash of the name and birth date tried.")
+    claimed_reservation_key: KeyedHash | None = Field(
+        default=None,
+        description="Keyed hash of the СНИЛС tried, where it is not this one (the same name and "
+        "birth date under another СНИЛС, docs/adr/0041); null for a clash of this СНИЛС, and in "
+        "requests recorded before docs/adr/0043.",
+    )
+
+
+class ReviewOutcome(StrEnum):
+    SAME_CHILD = "same_child"
+    DIFFERENT_CHILDREN = "different_children"
+
+
+@INTERNAL_EVENTS.register
+class DuplicateReviewResolved(_Reservation):
+    """The federal operator resolved the `ordinal`-th review request of this reservation
+    (docs/adr/0043): the same child (a second profile, if there was one, merged into the holder)
+    or two different children (the pair tried is never flagged again)."""
+
+    event_type: ClassVar[str] = "DuplicateReviewResolved"
+
+    reservation_key: KeyedHash
+    ordinal: int = Field(ge=0)
+    outcome: ReviewOutcome
+    merged_participant_id: UUID | None = None
 
 
 class _Profile(_Internal):

@@ -18,6 +18,7 @@ from bilet.contracts.catalogue.identity import (
     CorrectionReason,
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
 )
@@ -31,6 +32,7 @@ from bilet_identity.domain.errors import (
     NotEligible,
     NothingToCorrect,
     ParticipantExists,
+    ParticipantMergedAway,
     SameSchool,
     SeasonNotAfterCurrent,
     UnknownParticipant,
@@ -73,6 +75,8 @@ class Participant:
     enrolments: tuple[Enrolment, ...]
     # The generation of the health key the participant's health data is sealed under now.
     health_generation: int = FIRST_GENERATION
+    # Set once the profile was merged into another one (docs/adr/0043): closed, never changed.
+    merged_into: UUID | None = None
 
     def enrolled_in(self, season: int) -> bool:
         return any(e.season == season for e in self.enrolments)
@@ -140,18 +144,28 @@ class EnrolInSeason:
     grade: int
 
 
-Command = RegisterParticipant | CorrectDetails | MoveToSchool | EnrolInSeason
+@dataclass(frozen=True, slots=True)
+class MergeInto:
+    """Close this profile as a second one of the child who has `kept_participant_id`."""
+
+    participant_id: UUID
+    kept_participant_id: UUID
+
+
+Command = RegisterParticipant | CorrectDetails | MoveToSchool | EnrolInSeason | MergeInto
 ParticipantEvent = (
     ParticipantRegistered
     | ParticipantDetailsCorrected
     | ParticipantMovedToSchool
     | ParticipantEnrolledInSeason
+    | ParticipantMerged
 )
 Decision = (
     Unsealed[ParticipantRegistered]
     | Unsealed[ParticipantDetailsCorrected]
     | ParticipantMovedToSchool
     | ParticipantEnrolledInSeason
+    | ParticipantMerged
 )
 
 
@@ -161,6 +175,19 @@ def decide(command: Command, state: Participant | None) -> list[Decision]:
             return [_register(command, state)]
         case _, None:
             raise UnknownParticipant()
+        case _, Participant(merged_into=UUID() as kept):
+            raise ParticipantMergedAway(kept)  # a closed profile: nothing changes it any more
+        case MergeInto(), Participant():
+            if command.kept_participant_id == state.participant_id:
+                raise InvalidDetails(
+                    "duplicate_participant_id", "A profile is not its own duplicate."
+                )
+            return [
+                ParticipantMerged(
+                    participant_id=state.participant_id,
+                    kept_participant_id=command.kept_participant_id,
+                )
+            ]
         case CorrectDetails(), Participant():
             return list(_correct(command, state))  # a list of the wider Decision type
         case MoveToSchool(), Participant():
@@ -370,6 +397,8 @@ def evolve(state: Participant | None, event: ParticipantEvent) -> Participant | 
                 grade=event.grade,
                 enrolments=(*state.enrolments, enrolment),
             )
+        case ParticipantMerged(), Participant():
+            return replace(state, merged_into=event.kept_participant_id)
         case _:
             assert_never(event)
 

@@ -430,6 +430,20 @@ class ParticipantMovedToSchool(_Participant):
 
 
 @published
+class ParticipantMerged(_Participant):
+    """The federal operator found this profile to be a second one of a child who has a profile
+    already (a duplicate review, docs/adr/0043): this profile is closed, and what was recorded
+    under it belongs to `kept_participant_id` from now on. A consumer re-points what it keys by
+    this participant to the kept one (or keeps a redirect); nothing is recorded under this id
+    any more. The kept profile is not changed by the merge."""
+
+    event_type: ClassVar[str] = "ParticipantMerged"
+
+    participant_id: UUID
+    kept_participant_id: UUID
+
+
+@published
 class ParticipantEnrolledInSeason(_Participant):
     """A registered participant takes part in another season (a new school year), at the grade
     and school they have in it. Their history of earlier seasons stays theirs."""

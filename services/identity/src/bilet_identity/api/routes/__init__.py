@@ -3,7 +3,7 @@ domain errors and become problem+json (`problems.on_domain_error`)."""
 
 from fastapi import APIRouter
 
-from bilet_identity.api.routes import participants, programme, pupils
+from bilet_identity.api.routes import participants, programme, pupils, reviews
 
 # Each module's router carries the `/v1` prefix itself: a prefix on an enclosing router is not in
 # the matched route's path, which names requests in logs and metrics (`bilet.http.telemetry`).
@@ -11,3 +11,4 @@ router = APIRouter()
 router.include_router(programme.router)
 router.include_router(participants.router)
 router.include_router(pupils.router)
+router.include_router(reviews.router)

@@ -1,5 +1,5 @@
 """The participants' routes: registration (by form and class list), a participant's view,
-corrections, moves, enrolments, guardians' links, duplicate reviews."""
+corrections, moves, enrolments, guardians' links."""
 
 from typing import Annotated, Final
 from uuid import UUID
@@ -11,7 +11,6 @@ from bilet.http.context import Context, ContextWithPositions
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
     CorrectParticipantRequest,
-    DuplicateReviewModel,
     EnrolParticipantRequest,
     ImportResponse,
     LinkGuardianRequest,
@@ -77,8 +76,10 @@ async def register_participant(
 
     **Refusals:** 403 `forbidden` (another role, or another school);
     409 `duplicate_participant` (the child is registered already) or `duplicate_needs_review`
-    (the СНИЛС is registered with another name or birth date: flagged for the operator), each
-    naming `existing_participant_id` only to a caller who may see that participant;
+    (the СНИЛС is registered with another name or birth date: flagged for the operator) or
+    `snils_taken` (the operator found this child to be another than the СНИЛС's holder: check
+    the number, docs/adr/0043), each naming `existing_participant_id` only to a caller who may
+    see that participant;
     422 `invalid_snils`, `invalid_details` (with `field`), `not_eligible` (with `reasons`),
     `unknown_school`, `unknown_season`, `invalid_request`.
     """
@@ -183,9 +184,11 @@ async def get_participant(
     region — `personal` without health data (`health_withheld`: `not_needed_by_role`); no
     task of theirs needs it. Support, for any participant — no `personal`, no `guardians`.
     Once the personal data is erased, `erased` is true and `personal` null for everyone; once
-    only the health data is destroyed, `health_erased` is true. Every read that shows
-    personal data is audited (`participant_view`), and health data apart
-    (`participant_health_view`).
+    only the health data is destroyed, `health_erased` is true. A profile closed as a second
+    one of a child answers with `merged_into`, the kept profile's id (docs/adr/0043); a
+    command on it is refused with 409 `participant_merged` naming `kept_participant_id`.
+    Every read that shows personal data is audited (`participant_view`), and health data
+    apart (`participant_health_view`).
 
     **Refusals:** 400 `invalid_position_token` (malformed, or of a service other than identity
     and consent); 403 `forbidden` (mentor, organiser, analyst); 404 `unknown_participant` (no
@@ -249,6 +252,7 @@ async def correct_participant(
     **Refusals:** 400 `invalid_position_token` (malformed, or of a service other than identity
     and consent); 403 `forbidden` (another role), 404 `unknown_participant` (also another
     school's pupil), 409 `version_conflict`, `duplicate_participant`, `duplicate_needs_review`,
+    `snils_taken`, `participant_merged` (the profile was merged into `kept_participant_id`),
     `participant_erased`, `health_data_withdrawn` (health data sent after a withdrawal of
     `health_data` destroyed it, while no consent in force covers it again),
     `not_yet_visible` (a consent token not applied within 2 s; `Retry-After`); 422
@@ -370,29 +374,3 @@ async def link_guardian(
         response.status_code = 201
         response.headers["Location"] = f"/identity/v1/participants/{participant_id}"
     return participant_changed(participant_id, committed, response)
-
-
-@router.get(
-    "/duplicate-reviews",
-    name="list_duplicate_reviews",
-    tags=["participants"],
-    summary="Registrations refused as a СНИЛС clash, waiting for a person (federal operator)",
-    responses=problems(403),
-)
-async def list_duplicate_reviews(service: Service, context: Context) -> list[DuplicateReviewModel]:
-    """Registrations refused as `duplicate_needs_review` (a СНИЛС already registered with
-    another name or birth date), waiting for a person: the participant holding the СНИЛС, the
-    school that asked, when. The whole list, no paging; an erased child's request is gone.
-
-    **Who:** the federal operator only.
-
-    **Refusals:** 403 `forbidden` (any other role).
-    """
-    return [
-        DuplicateReviewModel(
-            participant_id=r.participant_id,
-            requested_by_school_id=r.requested_by_school_id,
-            requested_at=r.requested_at,
-        )
-        for r in await service.duplicate_reviews(context)
-    ]
