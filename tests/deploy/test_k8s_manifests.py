@@ -50,8 +50,9 @@ COMPONENTS = (
 # from Kafka: in base, in every environment.
 WORKER_SERVICES = ("consent", "diagnostics", "events", "identity", "portfolio", "recommender")
 # The APIs that seal and open personal fields: the only processes with the master key and the
-# suite's one key store (bilet.stores.open_key_store).
-KEY_HOLDERS = ("identity", "consent", "events", "portfolio")
+# suite's one key store (bilet.stores.open_key_store). test_key_holders.py proves the list true:
+# exactly these APIs refuse to start without the master key.
+KEY_HOLDERS = ("identity", "consent", "diagnostics", "events", "portfolio")
 # The one worker that holds them too: the recommender's opens accessibility needs with a pupil's
 # health key while a consent covers health data (ADR 0038).
 KEY_HOLDING_WORKERS = ("recommender",)
@@ -253,7 +254,7 @@ def test_every_environment_runs_the_projection_workers(k8s_tools: K8sTools, over
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_identity_consent_events_portfolio_and_the_recommender_worker_hold_the_keys(
+def test_only_the_key_holding_apis_and_the_recommender_worker_hold_the_keys(
     k8s_tools: K8sTools, overlay: str
 ) -> None:
     deployments = _deployments(k8s_tools.render(K8S / "overlays" / overlay))
@@ -596,9 +597,9 @@ def _set_component(deployment: str, component: str) -> Mutation:
 # (how to change the parsed production render, and what the validator says)
 STRUCTURAL_BREAKAGES = [
     pytest.param(
-        _add_env("diagnostics", "BVB_MASTER_KEY", **MASTER_KEY),
-        "BVB_MASTER_KEY is given to diagnostics api, which must not hold it",
-        id="master-key-to-diagnostics",
+        _add_env("recommender", "BVB_MASTER_KEY", **MASTER_KEY),
+        "BVB_MASTER_KEY is given to recommender api, which must not hold it",
+        id="master-key-to-the-recommender-api",
     ),
     pytest.param(
         _add_env("recommender", "BVB_KEY_STORE_URL", **KEY_STORE),
@@ -629,6 +630,11 @@ STRUCTURAL_BREAKAGES = [
         _drop_env("consent", "BVB_MASTER_KEY"),
         "BVB_MASTER_KEY is not set",
         id="key-holder-without-master-key",
+    ),
+    pytest.param(
+        _drop_env("diagnostics", "BVB_MASTER_KEY"),
+        "BVB_MASTER_KEY is not set",
+        id="diagnostics-without-master-key",
     ),
     pytest.param(
         _drop_env("identity", "BVB_KEY_STORE_URL"),

@@ -70,7 +70,7 @@ var requiredEnv = map[string][]string{
 // workers, which keep sealed envelopes only, and the relays) must not, so that a compromise of
 // one of those reads no personal data.
 var (
-	keyHolders = []string{"identity", "consent", "events", "portfolio"}
+	keyHolders = []string{"identity", "consent", "diagnostics", "events", "portfolio"}
 	// Workers that hold the keys as well, by service.
 	keyHoldingWorkers = []string{"recommender"}
 	keyEnv            = []string{"BVB_MASTER_KEY", "BVB_KEY_STORE_URL"}

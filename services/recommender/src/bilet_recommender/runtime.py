@@ -3,7 +3,9 @@
 recommender's own — the issuing projection (`adapters/evidence_projection`: the evidence per
 participant, the offers, and the append of `RecommendationsIssued`) and the insights projection
 (`adapters/insights_projection`) — and the service built on them. Distributed, the faust worker
-(`python -m bilet_recommender.worker`) issues instead and the read model is fed from Kafka.
+(`python -m bilet_recommender.worker`) issues instead and the read model is fed from Kafka; the
+API then holds no keys (`NoKeyStore`, docs/adr/0046): it seals nothing (the opportunities are
+public text) and opens nothing (only issuing opens a pupil's accessibility needs).
 """
 
 import contextlib
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from bilet import stores
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts import CATALOGUE
-from bilet.crypto import KeyStore
+from bilet.crypto import KeyStore, NoKeyStore
 from bilet.eventstore import EventStore
 from bilet.projections import EmbeddedFeed, Projection, ReadModel
 from bilet_recommender.adapters.evidence_projection import (
@@ -58,7 +60,12 @@ async def open_runtime(
     async with contextlib.AsyncExitStack() as stack:
         store = await open_event_store(settings)
         stack.push_async_callback(store.close)
-        keystore = await open_key_store(settings)
+        # Only the process that issues opens needs; a distributed API is given no master key.
+        keystore: KeyStore = (
+            await open_key_store(settings)
+            if settings.recommender_embedded_feed
+            else NoKeyStore("the recommender's API (its worker issues)")
+        )
         stack.push_async_callback(keystore.close)
         read_model = await open_read_model(settings)
         stack.push_async_callback(read_model.close)

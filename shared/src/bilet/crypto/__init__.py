@@ -5,7 +5,8 @@ apart from the events. Erasing a subject destroys its key, so those fields read 
 copy of the history while the rest of it stays replayable, and every cipher that cached the key
 forgets it within a second (`KeyStore.erasures_since`). See docs/adr/0004-crypto-shredding.md.
 
-Modules: `keystore` (the port, its errors, `InMemoryKeyStore`), `master` (the master key that wraps
+Modules: `keystore` (the port, its errors, `InMemoryKeyStore`, and `NoKeyStore` for processes
+that hold no keys), `master` (the master key that wraps
 stored keys), `sqlite` (`SqliteKeyStore`), `fields` (`FieldCipher`). Adapters: `InMemoryKeyStore`,
 `SqliteKeyStore` (both here) and `bilet.crypto.postgres.PostgresKeyStore` (imported on its own, so
 that processes without PostgreSQL never load asyncpg). The suite opens its one key store with
@@ -24,8 +25,10 @@ from bilet.crypto.keystore import (
     DataKey,
     ErasuresSince,
     InMemoryKeyStore,
+    KeysNotHeld,
     KeyStore,
     KeyStoreError,
+    NoKeyStore,
     SubjectErased,
 )
 from bilet.crypto.master import MASTER_KEY_VARIABLE, MasterKey, MasterKeyError, load_master_key
@@ -43,8 +46,10 @@ __all__ = [
     "InMemoryKeyStore",
     "KeyStore",
     "KeyStoreError",
+    "KeysNotHeld",
     "MasterKey",
     "MasterKeyError",
+    "NoKeyStore",
     "SqliteKeyStore",
     "SubjectErased",
     "is_erased",

@@ -1,6 +1,6 @@
-"""Per-subject data keys for crypto-shredding: the key-store port, its errors, and the in-memory
-adapter (the master key that wraps stored keys: `master`; the SQLite and PostgreSQL adapters:
-`sqlite`, `postgres`).
+"""Per-subject data keys for crypto-shredding: the key-store port, its errors, the in-memory
+adapter and `NoKeyStore` for processes that hold no keys (the master key that wraps stored keys:
+`master`; the SQLite and PostgreSQL adapters: `sqlite`, `postgres`).
 
 A subject (a participant) owns one AES-256-GCM data key; its personal fields are encrypted with it.
 The keys live apart from the events, so destroying one key makes that subject's fields unreadable in
@@ -20,6 +20,10 @@ NONCE_BYTES: Final = 12
 
 class KeyStoreError(Exception):
     """A key store cannot do what was asked (closed, misconfigured, damaged)."""
+
+
+class KeysNotHeld(KeyStoreError):
+    """The process was started without the keys (`NoKeyStore`), yet something asked for one."""
 
 
 class SubjectErased(KeyStoreError):
@@ -210,3 +214,43 @@ class InMemoryKeyStore:
 
     async def __aexit__(self, *_: object) -> None:
         await self.close()
+
+
+class NoKeyStore:
+    """The key store of a process that holds no keys: it refuses every use with `KeysNotHeld`.
+
+    A process that seals and opens nothing (the recommender's API when its worker issues, ADR
+    0046) is given neither the master key nor the key store's address, so that a compromise of
+    it reads no personal data; this stands in for the store its code is built with. A path that
+    reaches for a key after all fails loudly, naming the process, instead of reading without it.
+    """
+
+    def __init__(self, holder: str) -> None:
+        self._holder = holder
+
+    def _refuse(self) -> KeysNotHeld:
+        return KeysNotHeld(
+            f"{self._holder} holds no data keys (started without BVB_MASTER_KEY and the key "
+            "store): nothing it runs may seal or open personal fields"
+        )
+
+    async def get_or_create(self, subject: str) -> DataKey:
+        raise self._refuse()
+
+    async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
+        raise self._refuse()
+
+    async def get(self, subject: str) -> DataKey | None:
+        raise self._refuse()
+
+    async def erase(self, subject: str) -> bool:
+        raise self._refuse()
+
+    async def erasures_since(self, position: int | None) -> ErasuresSince:
+        raise self._refuse()
+
+    async def close(self) -> None:
+        """Nothing to close: nothing was opened."""
+
+    def __repr__(self) -> str:
+        return f"NoKeyStore({self._holder!r})"
