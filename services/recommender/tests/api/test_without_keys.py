@@ -127,6 +127,26 @@ async def test_without_keys_a_pupil_reads_their_recommendations(
     assert answer.json()["code"] == "unknown_participant"
 
 
+async def test_before_the_worker_made_its_tables_reads_answer_nothing_known(
+    tmp_path: Path, signer: ProductionSigner
+) -> None:
+    app = create_app(production(tmp_path / "var", signer, embedded=False), clock=lambda: NOW)
+    async with LifespanManager(app, startup_timeout=60) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://recommender") as http:
+            pupil = uuid4()
+            answer = await http.get(
+                f"/recommender/v1/participants/{pupil}/recommendations",
+                headers=signer.headers(Role.PUPIL, participant=str(pupil)),
+            )
+            offers = await http.get(
+                f"/recommender/v1/regions/{REGION}/opportunities",
+                headers=signer.headers(Role.COORDINATOR, region=str(REGION)),
+            )
+    assert (answer.status_code, answer.json()["code"]) == (404, "unknown_participant")
+    assert offers.status_code == 200, offers.text
+
+
 async def test_embedded_it_issues_and_refuses_to_start_without_the_master_key(
     tmp_path: Path, signer: ProductionSigner
 ) -> None:

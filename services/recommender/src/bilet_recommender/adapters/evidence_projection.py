@@ -267,17 +267,30 @@ class ReadModelEvidence:
         self.read_model = read_model
 
     async def evidence(self, participant_id: UUID) -> Evidence | None:
+        """The participant's evidence; None when nothing is known of them (or, distributed,
+        before the worker has made the read model's tables)."""
         async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
-            raw = await tx.fetchval(
-                "SELECT evidence FROM {rec_evidence} WHERE participant_id = $1",
-                str(participant_id),
-            )
+            try:
+                raw = await tx.fetchval(
+                    "SELECT evidence FROM {rec_evidence} WHERE participant_id = $1",
+                    str(participant_id),
+                )
+            except Exception as error:
+                if self.read_model.is_missing_table(error):
+                    return None
+                raise
         return None if raw is None else load_evidence(raw)
 
     async def catalogue(self, region_id: UUID, as_of: datetime) -> Opportunities:
-        """The region's catalogue as of `as_of` (what `recommend` is given)."""
+        """The region's catalogue as of `as_of` (what `recommend` is given); empty before the
+        worker has made the read model's tables."""
         async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
-            return await TxCatalogue(tx).opportunities(region_id, (), as_of)
+            try:
+                return await TxCatalogue(tx).opportunities(region_id, (), as_of)
+            except Exception as error:
+                if self.read_model.is_missing_table(error):
+                    return catalogue_of([], as_of)
+                raise
 
     async def opportunities(self, region_id: UUID, as_of: datetime | None = None) -> list[Offer]:
         """The region's offers open as of `as_of` (default: now; registered courses and clubs,
