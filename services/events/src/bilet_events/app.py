@@ -22,12 +22,12 @@ from bilet.http import (
     create_service_app,
     feed_readiness,
 )
+from bilet.http.consistency import ReadYourWrites
 from bilet.http.private import PrivateResponses
 from bilet.projections import BackgroundFeed
 from bilet_events.adapters.facts import SOURCES
 from bilet_events.api.problems import on_domain_error
 from bilet_events.api.routes import router
-from bilet_events.api.visibility import ReadYourWrites
 from bilet_events.application.facts import Facts
 from bilet_events.demo import load_demo_data
 from bilet_events.domain.errors import DomainError
@@ -70,7 +70,7 @@ def create_app(
         async with open_runtime(settings, clock, facts=facts) as runtime, AsyncExitStack() as stack:
             app.state.runtime = runtime
             app.state.events = runtime.service
-            app.state.read_your_writes = ReadYourWrites(runtime.catalogue, SOURCES)
+            app.state.read_your_writes = ReadYourWrites("catalogue", runtime.catalogue, SOURCES)
             if runtime.feed is not None and settings.events_demo_data:
                 await runtime.feed.catch_up({})  # the demo acts on identity's and consent's facts
             if feed is not None and runtime.feed is not None:

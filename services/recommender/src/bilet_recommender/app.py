@@ -17,11 +17,11 @@ from typing import Final
 from fastapi import FastAPI
 
 from bilet.http import ReadinessCheck, ServiceDescription, answers, create_service_app
+from bilet.http.consistency import ReadYourWrites
 from bilet.http.private import PrivateResponses
 from bilet.projections import BackgroundFeed
 from bilet_recommender.api.problems import on_domain_error
 from bilet_recommender.api.routes import router
-from bilet_recommender.api.visibility import ReadYourWrites
 from bilet_recommender.demo import load_demo_data
 from bilet_recommender.domain.errors import DomainError
 from bilet_recommender.runtime import SOURCES, Clock, Runtime, open_runtime, utc_now
@@ -58,8 +58,12 @@ def create_app(settings: RecommenderSettings | None = None, *, clock: Clock = ut
         async with open_runtime(settings, clock) as runtime, AsyncExitStack() as stack:
             app.state.runtime = runtime
             app.state.recommender = runtime.service
-            app.state.issuing_visibility = ReadYourWrites(runtime.issued_positions, SOURCES)
-            app.state.insights_visibility = ReadYourWrites(runtime.insight_positions, SOURCES)
+            app.state.issuing_visibility = ReadYourWrites(
+                "recommender", runtime.issued_positions, SOURCES
+            )
+            app.state.insights_visibility = ReadYourWrites(
+                "recommender", runtime.insight_positions, SOURCES
+            )
             if settings.recommender_demo_data:
                 app.state.demo = await load_demo_data(runtime, settings)
             for background, feed in zip(feeds, runtime.feeds, strict=True):

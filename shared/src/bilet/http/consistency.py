@@ -8,8 +8,10 @@ the wait exact on every feed (docs/adr/0008, decision 5).
 """
 
 import re
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from starlette.responses import Response
 
@@ -17,6 +19,10 @@ from bilet.http.problems import Problem
 
 POSITION_HEADER: Final = "BVB-Position"
 MAX_TOKENS: Final = 8
+# How long a read waits, in all, for the commands its `BVB-Position` names.
+WAIT_SECONDS: Final = 2.0
+# How soon a client may ask again after `not_yet_visible`.
+RETRY_AFTER_SECONDS: Final = 1
 _TOKEN: Final = re.compile(
     r"^(?P<source>[a-z][a-z0-9_]{0,40}):(?P<position>[0-9]{1,19})"
     r"(?::(?P<stream>[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}))?$"
@@ -61,3 +67,61 @@ def parse_position_tokens(header: str | None) -> list[PositionToken]:
             )
         tokens.append(PositionToken(match["source"], int(match["position"]), match["stream"]))
     return tokens
+
+
+def not_yet_visible(reader: str, token: str, waited: float) -> Problem:
+    """A command the caller named (`BVB-Position`) is not applied by `reader` yet (409 with
+    `Retry-After`)."""
+    problem = Problem(
+        409,
+        "not_yet_visible",
+        "Not yet visible",
+        f"The {reader} had not applied {token} after {waited:g} s; ask again shortly.",
+        token=token,
+    )
+    problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return problem
+
+
+class PositionWaiter(Protocol):
+    async def wait_for(
+        self, source: str, position: int, timeout: float, stream_id: str | None = None
+    ) -> bool:
+        """True once `source`'s events up to `position` are applied; False when `timeout`
+        seconds passed first."""
+        ...
+
+
+class ReadYourWrites:
+    """The wait of a read that carries `BVB-Position` tokens, for one read model (`reader`
+    names it in refusals) following `sources`."""
+
+    def __init__(
+        self,
+        reader: str,
+        waiter: PositionWaiter,
+        sources: Collection[str],
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
+        self.reader = reader
+        self.waiter = waiter
+        self.sources = tuple(sources)
+        self.wait_seconds = wait_seconds
+
+    async def await_header(self, header: str | None) -> None:
+        """Wait (`wait_seconds` in all) until every token of a `BVB-Position` header is applied:
+        400 `invalid_position_token` for a malformed one or one of a service not followed; 409
+        `not_yet_visible` when the time runs out first."""
+        tokens = parse_position_tokens(header)
+        for token in tokens:
+            if token.source not in self.sources:
+                raise invalid_token(
+                    f"The {self.reader} follows {', '.join(self.sources)}, not {token.source!r}."
+                )
+        deadline = time.monotonic() + self.wait_seconds
+        for token in tokens:
+            remaining = max(0.0, deadline - time.monotonic())
+            if not await self.waiter.wait_for(
+                token.source, token.position, remaining, token.stream_id
+            ):
+                raise not_yet_visible(self.reader, token.encode(), self.wait_seconds)

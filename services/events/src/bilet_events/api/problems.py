@@ -9,9 +9,6 @@ from bilet.http.problems import Problem, ProblemCodes, problem_responses, refusa
 from bilet.http.problems import ProblemDocument as BaseProblemDocument
 from bilet_events.domain.errors import DomainError
 
-# How soon a client may ask again after `not_yet_visible`.
-RETRY_AFTER_SECONDS: Final = 1
-
 CODES: Final = ProblemCodes(
     status={
         "forbidden": 403,
@@ -56,19 +53,6 @@ def problem_of(error: DomainError) -> Problem:
 
 
 on_domain_error = refusal_handler(DomainError, problem_of)
-
-
-def not_yet_visible(token: str, waited: float) -> Problem:
-    """A command the caller named (`BVB-Position`) is not in the read model yet."""
-    problem = Problem(
-        409,
-        "not_yet_visible",
-        "Not yet visible",
-        f"The catalogue had not applied {token} after {waited:g} s; ask again shortly.",
-        token=token,
-    )
-    problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return problem
 
 
 class ProblemDocument(BaseProblemDocument):

@@ -10,9 +10,6 @@ from pydantic_core import to_jsonable_python
 from bilet.http.problems import Problem, ProblemCodes, problem_responses, refusal_handler
 from bilet_recommender.domain.errors import DomainError
 
-# How soon a client may ask again after `not_yet_visible`.
-RETRY_AFTER_SECONDS: Final = 1
-
 CODES: Final = ProblemCodes(
     status={
         "forbidden": 403,
@@ -43,19 +40,6 @@ def problem_of(error: DomainError) -> Problem:
 
 
 on_domain_error = refusal_handler(DomainError, problem_of)
-
-
-def not_yet_visible(token: str, waited: float) -> Problem:
-    """A command the caller named (`BVB-Position`) is not applied yet."""
-    problem = Problem(
-        409,
-        "not_yet_visible",
-        "Not yet visible",
-        f"The recommender had not applied {token} after {waited:g} s; ask again shortly.",
-        token=token,
-    )
-    problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return problem
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -6,9 +6,8 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request, Response
 
-from bilet.http.consistency import POSITION_HEADER, PositionToken, send_positions
+from bilet.http.consistency import POSITION_HEADER, PositionToken, ReadYourWrites, send_positions
 from bilet.http.context import Context
-from bilet_events.api.visibility import ReadYourWrites
 from bilet_events.application.service import EventsService
 from bilet_events.domain import career_event
 from bilet_events.settings import SERVICE_NAME

@@ -6,9 +6,8 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request, Response
 
-from bilet.http.consistency import POSITION_HEADER, PositionToken, send_positions
+from bilet.http.consistency import POSITION_HEADER, PositionToken, ReadYourWrites, send_positions
 from bilet.http.context import Context
-from bilet_recommender.api.visibility import ReadYourWrites
 from bilet_recommender.application.service import RecommenderService
 from bilet_recommender.domain import opportunity
 from bilet_recommender.settings import SERVICE_NAME
