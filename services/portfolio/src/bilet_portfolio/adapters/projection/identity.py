@@ -137,6 +137,14 @@ async def _enrolled_in_season(step: Step, event: identity.ParticipantEnrolledInS
     await step.portfolio_changed(event.participant_id)
 
 
+async def _merged(step: Step, event: identity.ParticipantMerged) -> None:
+    """The operator found the participant to be a second profile of the kept one (ADR 0043):
+    the merge enters the duplicate's history, so its version and ETag move. Re-pointing the
+    duplicate's entries to the kept portfolio is the next step ADR 0043 names."""
+    await step.ensure_participant(event.participant_id)
+    await step.portfolio_changed(event.participant_id)
+
+
 HANDLERS: Final[dict[str, Handler]] = by_event_type(
     (identity.SeasonRulesPublished, _season_rules_published),
     (identity.RegionAdmitted, _region_admitted),
@@ -146,4 +154,5 @@ HANDLERS: Final[dict[str, Handler]] = by_event_type(
     (identity.ParticipantDetailsCorrected, _details_corrected),
     (identity.ParticipantMovedToSchool, _moved_to_school),
     (identity.ParticipantEnrolledInSeason, _enrolled_in_season),
+    (identity.ParticipantMerged, _merged),
 )
