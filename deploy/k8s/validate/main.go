@@ -50,6 +50,11 @@ var allowedKinds = map[schema.GroupVersionKind]bool{
 	strimziV1beta2.WithKind("KafkaTopic"):                                  true,
 	monitoringV1.WithKind("PodMonitor"):                                    true,
 	monitoringV1.WithKind("PrometheusRule"):                                true,
+	strimziV1beta2.WithKind("Kafka"):                                       true,
+	strimziV1beta2.WithKind("KafkaNodePool"):                               true,
+	cnpgV1.WithKind("Cluster"):                                             true,
+	kedaV1alpha1.WithKind("ScaledObject"):                                  true,
+	kedaV1alpha1.WithKind("TriggerAuthentication"):                         true,
 }
 
 // object is one decoded document.
@@ -83,7 +88,7 @@ func newDecoder() runtime.Decoder {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme,
 		policyv1.AddToScheme, autoscalingv2.AddToScheme, addStrimziToScheme,
-		addMonitoringToScheme,
+		addMonitoringToScheme, addOperatorsToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err)

@@ -188,6 +188,8 @@ func checkAll(objects []*object, r rules, p *problems) {
 			checkPrometheusRule(o, t, p)
 		case *PodMonitor:
 			checkPodMonitor(o, t, ix, p)
+		case *OperatorObject:
+			checkScaledObject(o, t, ix, p)
 		}
 	}
 	checkNetworkPolicies(ix, p)
