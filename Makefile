@@ -41,6 +41,10 @@ lint: env  ## ruff, format check, mypy, import-linter
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+.PHONY: checkov
+checkov: env  ## checkov over the rendered production overlay (`make test` runs it too, in tests/deploy)
+	$(VENV)/bin/pytest tests/deploy/test_operations.py -k checkov
+
 format: env  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .

@@ -186,13 +186,14 @@ EXPECTED_KINDS = {
     "staging": {
         # the APIs, their relays and the projection workers
         "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
-        "NetworkPolicy": 7,
+        # and those of its own Kafka and PostgreSQL (components strimzi-kafka, cloudnative-pg)
+        "NetworkPolicy": 8 + 2 + 2,
         "PodDisruptionBudget": 0,
         "HorizontalPodAutoscaler": 0,
     },
     "production": {
         "Deployment": 2 * len(SERVICE_NAMES) + len(WORKER_SERVICES),
-        "NetworkPolicy": 7,
+        "NetworkPolicy": 8,
         "PodDisruptionBudget": len(SERVICE_NAMES) + len(WORKER_SERVICES),
         "HorizontalPodAutoscaler": 1,
     },
@@ -316,7 +317,7 @@ def test_every_component_combination_renders_and_passes_the_house_rules(
     kinds = k8s_tools.assert_valid(k8s_tools.render(tmp_path))
     relays = "relay-workers" in components
     assert kinds["Deployment"] == len(SERVICE_NAMES) * (2 if relays else 1) + len(WORKER_SERVICES)
-    assert kinds["NetworkPolicy"] == (7 if "network-policies" in components else 0)
+    assert kinds["NetworkPolicy"] == (8 if "network-policies" in components else 0)
     assert kinds["PodDisruptionBudget"] == (
         len(SERVICE_NAMES) + len(WORKER_SERVICES) if "pod-disruption-budgets" in components else 0
     )
@@ -380,7 +381,8 @@ BREAKAGES = [
         "            memory: 768Mi\n", "", "resources.limits.memory is required", id="no-limit"
     ),
     pytest.param(
-        "image: bilet/identity:0.1.0",
+        # production names images by digest (test_operations.py)
+        "image: bilet/identity@sha256:" + "0" * 64,
         "image: bilet/identity:latest",
         "must be pinned",
         id="latest-image",
@@ -947,7 +949,7 @@ def test_production_alerts_on_what_readiness_no_longer_says(production: str) -> 
         for doc in _documents(production)
         if doc["kind"] == "PodMonitor"
     }
-    assert set(monitors) == {"bilet-relays", "bilet-consent"}
+    assert set(monitors) == {"bilet-relays", "bilet-consent", "bilet-workers"}
     assert monitors["bilet-relays"]["selector"]["matchLabels"] == {
         "app.kubernetes.io/component": "relay"
     }
