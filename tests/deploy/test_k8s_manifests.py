@@ -693,7 +693,7 @@ STRUCTURAL_BREAKAGES = [
     ),
     pytest.param(
         _set_component("consent-worker", "projector"),
-        "must be api, relay or worker",
+        "must be api, relay, worker or job",
         id="unknown-component",
     ),
     pytest.param(

@@ -11,6 +11,7 @@ import importlib
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,75 @@ def test_staging_brings_its_own_kafka_topics_and_postgresql(staging: list[dict[s
     assert config["BVB_RELAY_CREATE_TOPICS"] == "false"
     policies = _of_kind(staging, "NetworkPolicy")
     assert {"allow-kafka-in-namespace", "allow-postgres-in-namespace"} <= set(policies)
+
+
+# ---------------------------------------------------------------- operations as Jobs
+
+
+@pytest.mark.parametrize("overlay", ["production", "staging"])
+def test_a_portfolio_rebuild_can_be_started_as_a_job_in_every_environment(
+    k8s_tools: K8sTools,  # noqa: F811
+    overlay: str,
+) -> None:
+    documents = _documents(k8s_tools.render(K8S / "overlays" / overlay))
+    cron = _of_kind(documents, "CronJob")["portfolio-rebuild"]["spec"]
+    assert cron["suspend"] is True  # runs when an operator creates a Job from it, only
+    assert cron["concurrencyPolicy"] == "Forbid"
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == [
+        "python",
+        "-m",
+        "bilet_portfolio.cli",
+        "rebuild",
+        "--from",
+        "kafka",
+    ]
+    # The portfolio image, as the release names it for the API.
+    api = _of_kind(documents, "Deployment")["portfolio"]["spec"]["template"]["spec"]
+    assert container["image"] == api["containers"][0]["image"]
+    env = {entry["name"]: entry for entry in container["env"]}
+    assert env["BVB_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "bilet-portfolio-database"
+    )
+    assert "BVB_MASTER_KEY" not in env
+    assert "BVB_KEY_STORE_URL" not in env
+
+
+def test_the_rebuild_command_is_one_the_portfolio_package_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bilet_portfolio.cli", "rebuild", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--from {stores,kafka}" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        ("suspend: true", "suspend: false", "spec.suspend must be true"),
+        ("concurrencyPolicy: Forbid", "concurrencyPolicy: Allow", "must be Forbid"),
+        ("restartPolicy: Never", "restartPolicy: Always", "restartPolicy must be Never"),
+        (
+            "            name: rebuild\n",
+            "            name: rebuild\n            securityContext: {}\n",
+            "already set",
+        ),
+    ],
+    ids=["scheduled", "concurrent", "restarting", "duplicate-key"],
+)
+def test_the_validator_refuses_an_operation_that_could_run_unasked(
+    k8s_tools: K8sTools,  # noqa: F811
+    production_render: str,
+    old: str,
+    new: str,
+    complaint: str,
+) -> None:
+    assert production_render.count(old) == 1, old
+    done = k8s_tools.validate(production_render.replace(old, new))
+    assert done.returncode == 1
+    assert complaint in done.stderr

@@ -24,6 +24,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -47,6 +48,7 @@ var allowedKinds = map[schema.GroupVersionKind]bool{
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}:     true,
 	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:          true,
 	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}: true,
+	{Group: "batch", Version: "v1", Kind: "CronJob"}:                       true,
 	strimziV1beta2.WithKind("KafkaTopic"):                                  true,
 	monitoringV1.WithKind("PodMonitor"):                                    true,
 	monitoringV1.WithKind("PrometheusRule"):                                true,
@@ -87,7 +89,7 @@ func newDecoder() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme,
-		policyv1.AddToScheme, autoscalingv2.AddToScheme, addStrimziToScheme,
+		policyv1.AddToScheme, autoscalingv2.AddToScheme, batchv1.AddToScheme, addStrimziToScheme,
 		addMonitoringToScheme, addOperatorsToScheme,
 	} {
 		if err := add(scheme); err != nil {

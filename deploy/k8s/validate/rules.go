@@ -15,6 +15,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -61,6 +62,8 @@ var requiredEnv = map[string][]string{
 		"BVB_KAFKA_BOOTSTRAP", "BVB_DATABASE_URL", "BVB_EVENT_STORE"},
 	"relay":  {"BVB_ENVIRONMENT", "BVB_KAFKA_BOOTSTRAP", "BVB_RELAY_STORE"},
 	"worker": {"BVB_ENVIRONMENT", "BVB_KAFKA_BOOTSTRAP", "BVB_DATABASE_URL", "BVB_EVENT_STORE"},
+	// An operation started as a Job (jobs.go): a rebuild reads Kafka into its read model.
+	"job": {"BVB_ENVIRONMENT", "BVB_KAFKA_BOOTSTRAP", "BVB_DATABASE_URL"},
 }
 
 // The suite's one key store of per-participant data keys (bilet.stores.open_key_store) and the
@@ -190,6 +193,8 @@ func checkAll(objects []*object, r rules, p *problems) {
 			checkPodMonitor(o, t, ix, p)
 		case *OperatorObject:
 			checkScaledObject(o, t, ix, p)
+		case *batchv1.CronJob:
+			checkCronJob(o, t, ix, r, p)
 		}
 	}
 	checkNetworkPolicies(ix, p)
@@ -423,7 +428,7 @@ func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 	}
 	required, known := requiredEnv[component]
 	if !known {
-		p.add(o, "%s must be api, relay or worker, not %q", labelComponent, component)
+		p.add(o, "%s must be api, relay, worker or job, not %q", labelComponent, component)
 		return
 	}
 	if holdsKeys(service, component) {
