@@ -236,7 +236,10 @@ def test_keda_scales_each_projection_worker_on_its_own_consumer_group(
     (tmp_path / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
         "namespace: bilet-production\n"
-        f"resources:\n  - {relative}\ncomponents:\n  - {keda}\n",
+        f"resources:\n  - {relative}\ncomponents:\n  - {keda}\n"
+        # KEDA owns the replica count: production's two portfolio workers become its floor.
+        "patches:\n  - target: {kind: Deployment, name: portfolio-worker}\n"
+        "    patch: |-\n      - op: remove\n        path: /spec/replicas\n",
         encoding="utf-8",
     )
     manifests = k8s_tools.render(tmp_path)
@@ -262,6 +265,7 @@ def test_keda_scales_each_projection_worker_on_its_own_consumer_group(
     [
         ("nothing", "names Deployment nothing, which the manifests do not define"),
         ("portfolio", "Deployment portfolio is scaled by a HorizontalPodAutoscaler too"),
+        ("portfolio-worker", "Deployment portfolio-worker sets spec.replicas, but KEDA scales it"),
     ],
 )
 def test_the_validator_refuses_a_scaled_object_it_cannot_honour(

@@ -5,7 +5,8 @@ package main
 // ScaledObject and TriggerAuthentication (component keda-autoscaling). Their specs are the
 // operators' to validate (each has a CRD schema in the cluster); here they must parse, carry
 // typed metadata, and a ScaledObject must scale a Deployment of the suite that no
-// HorizontalPodAutoscaler already scales. tests/deploy holds their content to the suite's rules.
+// HorizontalPodAutoscaler already scales, and whose replica count the manifests leave alone.
+// tests/deploy holds their content to the suite's rules.
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,8 +64,11 @@ func checkScaledObject(o *object, s *OperatorObject, ix *index, p *problems) {
 		return
 	}
 	k := key(s.Namespace, name)
-	if _, ok := ix.deploymentByKey[k]; !ok {
+	if d, ok := ix.deploymentByKey[k]; !ok {
 		p.add(o, "spec.scaleTargetRef names Deployment %s, which the manifests do not define", name)
+	} else if d.Spec.Replicas != nil {
+		p.add(o, "Deployment %s sets spec.replicas, but KEDA scales it: every apply would reset "+
+			"KEDA's choice; leave replicas out (minReplicaCount is the floor)", name)
 	}
 	if _, ok := ix.hpaByTarget[k]; ok {
 		p.add(o, "Deployment %s is scaled by a HorizontalPodAutoscaler too", name)
