@@ -371,6 +371,10 @@ class World:
             ),
             opportunities=(),
             supersedes=None,
+            # What v2 publishes beyond v1 is not what this benchmark measures.
+            environment_scores=None,
+            profile_classes=None,
+            routes=None,
         )
 
     async def portfolio(self, number: int) -> list[DomainEvent]:

@@ -518,6 +518,39 @@ class Catalogue:
                     evidence=evidence,
                 ),
             ),
+            environment_scores=(
+                recommender.EnvironmentScore(
+                    environment=Environment.SMART,
+                    score=74,
+                    contributions=(
+                        recommender.ScoreContribution(
+                            source=recommender.ScoreSource.INTERESTS,
+                            because=because[0],
+                            weight=50,
+                            points=90,
+                            evidence=evidence,
+                        ),
+                    ),
+                ),
+            ),
+            profile_classes=(
+                recommender.ProfileClass(
+                    environment=Environment.SMART,
+                    title="Информационно-технологический класс",
+                    reason="Информатика и математика на углублённом уровне.",
+                    because=because,
+                ),
+            ),
+            routes=(
+                recommender.RouteAfterSchool(
+                    environment=Environment.SMART,
+                    after_grade=11,
+                    route=recommender.EducationRoute.VO,
+                    programme="Прикладная информатика",
+                    reason="Направление вуза для умной среды.",
+                    because=because,
+                ),
+            ),
             opportunities=(),
             supersedes=supersedes,
         )

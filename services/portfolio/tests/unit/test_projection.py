@@ -194,7 +194,7 @@ async def test_tables_of_an_earlier_layout_are_told_apart(tmp_path: Path) -> Non
     `consents` of the layout before the last, or without the `portfolio_documents` of the last:
     outdated (rebuild)."""
     projection = PortfolioProjection()
-    for dropped in (None, "consents", "portfolio_documents"):
+    for dropped in (None, "consents", "portfolio_documents", "recommendation_outlooks"):
         read_model = await sqlite(tmp_path, f"layout-{dropped}")
         assert not await layout.outdated(read_model, projection)
         await read_model.install(projection)

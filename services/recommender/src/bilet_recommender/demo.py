@@ -107,6 +107,16 @@ OPPORTUNITIES: Final = (
         (),
         20,
     ),
+    DemoOpportunity(
+        "engineering-shift",
+        OpportunityKind.PROGRAMME,
+        "Программа профильной смены «Инженерные каникулы»",
+        "Кванториум Лужского района",
+        (Environment.INDUSTRIAL, Environment.SMART),
+        (8, 11),
+        STEP_FREE,
+        30,
+    ),
 )
 
 

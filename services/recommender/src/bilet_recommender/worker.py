@@ -13,6 +13,8 @@ that issues recommendations from Kafka, beside the kernel feeds of the read side
 - Read side (kernel, ADR 0008): `EVIDENCE_PROJECTION` and the insights (ADR 0039) fed from the
   same topics and from the recommender's own store (coordinators' opportunities, the sets
   issued) into the read model: what the API reads, and the catalogue the issuing step offers.
+- Insights (faust, ADR 0048): `worker_insights` counts the marks from Kafka in tumbling weekly
+  windows and writes them to the insights read model; the kernel feed keeps the rest of it.
 
 Runs until SIGTERM/SIGINT; serves its metrics on `BVB_RECOMMENDER_WORKER_METRICS_PORT`.
 """
@@ -41,13 +43,14 @@ from bilet.logs import configure_logging
 from bilet.projections import EmbeddedFeed, KafkaFeed, ProjectionMetrics, ReadModel
 from bilet.projections.decode import decode as decode_record
 from bilet.settings import PlatformSettings
+from bilet_recommender import worker_insights
 from bilet_recommender.adapters.evidence_projection import (
     EVIDENCE_PROJECTION,
     OWN_EVENT_TYPES,
     RECOMMENDER,
     ReadModelCatalogue,
 )
-from bilet_recommender.adapters.insights_projection import INSIGHTS
+from bilet_recommender.adapters.insights_projection import PLACES_AND_SETS
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain import evidence as evidence_fold
@@ -264,7 +267,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         feeds: list[KafkaFeed | EmbeddedFeed] = []
         for projection, own_types in (
             (EVIDENCE_PROJECTION, OWN_EVENT_TYPES),
-            (INSIGHTS, frozenset({"RecommendationsIssued"})),
+            (PLACES_AND_SETS, frozenset({"RecommendationsIssued"})),
         ):
             group = f"{settings.recommender_worker_feed_group}.{projection.name}"
             feeds.append(
@@ -290,6 +293,11 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         await asyncio.gather(*(feed.run() for feed in feeds))
 
     app.task(read_side)
+
+    async def read_model() -> ReadModel:
+        return (await resources.get())[2]
+
+    worker_insights.install(app, list(settings.recommender_worker_topics), partitions, read_model)
     return app
 
 

@@ -44,6 +44,7 @@ async def test_the_demo_registers_its_opportunities_once(tmp_path: Path) -> None
     listed, head = await _start(settings)
     assert listed == {str(o.opportunity_id): o.title for o in demo.OPPORTUNITIES}
     assert any("Кружок" in title for title in listed.values())
+    assert any("Программа" in title for title in listed.values())
     again, head_again = await _start(settings)
     assert again == listed
     assert head_again == head, "a restart registers nothing new"

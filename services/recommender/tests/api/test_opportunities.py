@@ -53,6 +53,18 @@ async def test_a_registered_club_is_listed_beside_the_career_events(api: Api) ->
         assert career_event["kind"] == "career_event"
 
 
+async def test_a_registered_programme_is_listed_as_a_programme(api: Api) -> None:
+    programme = await registered(
+        api, kind="programme", title="Программа профильной смены «Инженерные каникулы»"
+    )
+    items = await listed(api, programme["token"], api.organiser())
+    shown = items[programme["opportunity_id"]]
+    assert (shown["kind"], shown["title"]) == (
+        "programme",
+        "Программа профильной смены «Инженерные каникулы»",
+    )
+
+
 async def test_revised_then_withdrawn(api: Api) -> None:
     club = await registered(api)
     path = f"{OPPORTUNITIES}/{club['opportunity_id']}"

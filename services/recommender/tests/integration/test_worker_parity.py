@@ -58,21 +58,23 @@ async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
             return latest(await harness.sets()) == expected
 
         await harness.wait_for("the embedded runtime's sets", all_issued, 180)
+
+        # The worker feeds the coordinators' insights too (its faust windows and kernel feed,
+        # ADR 0048), so they are awaited while it runs: the same counts (weeks aside: each feed
+        # dates a fact by its recording, and the topics carry the season's dates).
+        async def same_insights() -> bool:
+            got = [await insights(harness.read_model, r) for r in regions(season)]
+            return got == expected_insights
+
+        await harness.wait_for("the embedded runtime's insights", same_insights, 60)
     finally:
         stop(worker)
     sets = await harness.sets()
     for events in sets.values():
         check_chain(events)
     assert latest(sets) == expected
-    # The worker feeds the coordinators' insights too: the same counts (weeks aside: each feed
-    # dates a fact by its recording, and the topics carry the season's dates).
     assert all(expected_insights)
-
-    async def same_insights() -> bool:
-        got = [await insights(harness.read_model, r) for r in regions(season)]
-        return got == expected_insights
-
-    await harness.wait_for("the embedded runtime's insights", same_insights, 30)
+    assert [await insights(harness.read_model, r) for r in regions(season)] == expected_insights
 
 
 def regions(season: Season) -> list[UUID]:

@@ -60,6 +60,109 @@ _REGISTRATION_V1: JsonObject = {
     "accessibility_needs": ["step_free_access"],
 }
 
+_RECOMMENDATIONS_V1: JsonObject = {
+    "recommendation_set_id": RECOMMENDATIONS,
+    "participant_id": PARTICIPANT,
+    "season": 2019,
+    "rules": _RULE,
+    "basis": {
+        "attempts": [
+            {
+                "attempt_id": ATTEMPT,
+                "stage": "interests",
+                "answer_sheet_id": ANSWER_SHEET,
+                "answer_sheet_digest": DIGEST,
+                "instruments": [_KLIMOV, _RIASEC],
+            }
+        ],
+        "attended_bookings": [BOOKING],
+        "feedback_ids": [FEEDBACK],
+    },
+    "leading_environments": ["smart", "industrial"],
+    "study_plan": [
+        {
+            "subject": "informatics",
+            "intent": "in_depth_course",
+            "environment": "smart",
+            "because": [{**_RULE, "row": "S-014"}],
+            "evidence": [
+                {
+                    "source": "stage_result",
+                    "ref_id": ATTEMPT,
+                    "scale": "environments.scores.smart",
+                }
+            ],
+        }
+    ],
+    "opportunities": [
+        {
+            "kind": "club",
+            "opportunity_id": "6f7a8b9c-0d1e-4f2a-8b3c-4d5e6f7a8b9c",
+            "title": "Кружок робототехники, Лужский дом детского творчества",
+            "environment": "industrial",
+            "because": [{**_RULE, "row": "O-203"}],
+            "evidence": [
+                {"source": "attendance", "ref_id": BOOKING, "scale": None},
+                {"source": "mentor_feedback", "ref_id": FEEDBACK, "scale": None},
+            ],
+        }
+    ],
+    "supersedes": None,
+}
+
+_STAGE_SCORE = {"source": "stage_result", "ref_id": ATTEMPT, "scale": "environments.scores.smart"}
+_RECOMMENDATIONS_V2: JsonObject = {
+    **_RECOMMENDATIONS_V1,
+    "environment_scores": [
+        {
+            "environment": "smart",
+            "score": 78,
+            "contributions": [
+                {
+                    "source": "interests",
+                    "because": {**_RULE, "row": "W-interests"},
+                    "weight": 50,
+                    "points": 92,
+                    "evidence": [_STAGE_SCORE],
+                },
+                {
+                    "source": "attendance",
+                    "because": {**_RULE, "row": "W-attendance"},
+                    "weight": 15,
+                    "points": 50,
+                    "evidence": [{"source": "attendance", "ref_id": BOOKING, "scale": None}],
+                },
+            ],
+        }
+    ],
+    "profile_classes": [
+        {
+            "environment": "smart",
+            "title": "Информационно-технологический класс",
+            "reason": "Интерес к умной среде: углублённые информатика и математика.",
+            "because": [{**_RULE, "row": "P-011"}],
+        }
+    ],
+    "routes": [
+        {
+            "environment": "smart",
+            "after_grade": 9,
+            "route": "spo",
+            "programme": "Информационные системы и программирование",
+            "reason": "После 9 класса — колледж по IT-специальности.",
+            "because": [{**_RULE, "row": "R-021"}],
+        },
+        {
+            "environment": "smart",
+            "after_grade": 11,
+            "route": "vo",
+            "programme": "Прикладная информатика",
+            "reason": "После 11 класса — вуз, направление «Прикладная информатика».",
+            "because": [{**_RULE, "row": "R-022"}],
+        },
+    ],
+}
+
 EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
     ("SeasonRulesPublished", 1): {
         "season": 2019,
@@ -475,53 +578,6 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "suggested_environments": ["industrial"],
         "comment": sealed("comment"),
     },
-    ("RecommendationsIssued", 1): {
-        "recommendation_set_id": RECOMMENDATIONS,
-        "participant_id": PARTICIPANT,
-        "season": 2019,
-        "rules": _RULE,
-        "basis": {
-            "attempts": [
-                {
-                    "attempt_id": ATTEMPT,
-                    "stage": "interests",
-                    "answer_sheet_id": ANSWER_SHEET,
-                    "answer_sheet_digest": DIGEST,
-                    "instruments": [_KLIMOV, _RIASEC],
-                }
-            ],
-            "attended_bookings": [BOOKING],
-            "feedback_ids": [FEEDBACK],
-        },
-        "leading_environments": ["smart", "industrial"],
-        "study_plan": [
-            {
-                "subject": "informatics",
-                "intent": "in_depth_course",
-                "environment": "smart",
-                "because": [{**_RULE, "row": "S-014"}],
-                "evidence": [
-                    {
-                        "source": "stage_result",
-                        "ref_id": ATTEMPT,
-                        "scale": "environments.scores.smart",
-                    }
-                ],
-            }
-        ],
-        "opportunities": [
-            {
-                "kind": "club",
-                "opportunity_id": "6f7a8b9c-0d1e-4f2a-8b3c-4d5e6f7a8b9c",
-                "title": "Кружок робототехники, Лужский дом детского творчества",
-                "environment": "industrial",
-                "because": [{**_RULE, "row": "O-203"}],
-                "evidence": [
-                    {"source": "attendance", "ref_id": BOOKING, "scale": None},
-                    {"source": "mentor_feedback", "ref_id": FEEDBACK, "scale": None},
-                ],
-            }
-        ],
-        "supersedes": None,
-    },
+    ("RecommendationsIssued", 1): _RECOMMENDATIONS_V1,
+    ("RecommendationsIssued", 2): _RECOMMENDATIONS_V2,
 }

@@ -169,6 +169,9 @@ def _recommendation(row: RecommendationRow) -> dict[str, Any]:
         "opportunities": from_json(row.opportunities, []),
         "supersedes": row.supersedes,
         "issued_at": row.issued_at,
+        "environment_scores": from_json(row.environment_scores),
+        "profile_classes": from_json(row.profile_classes),
+        "routes": from_json(row.routes),
     }
 
 

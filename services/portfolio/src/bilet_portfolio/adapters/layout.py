@@ -6,19 +6,26 @@ into shadow tables of the current layout and switches). Each layout so far added
 tells it: `consents` (consents kept one by one, `pending` for a consent not yet verified, the
 reference version), then `portfolio_documents` (each participant's sections rendered by the
 projection), then `career_event_sessions` (career events of version 2: sessions, waitlist,
-the feedback rubric, docs/adr/0027). Live tables without one of them were built by a layout
-before it, whose rows this code does not read.
+the feedback rubric, docs/adr/0027), then `recommendation_outlooks` (the scores, profile
+classes and routes of RecommendationsIssued v2, docs/adr/0048). Live tables without one of them
+were built by a layout before it, whose rows this code does not read.
 """
 
 from typing import Final
 
 from bilet.projections import ReadModel
 from bilet_portfolio.adapters.projection import PortfolioProjection
-from bilet_portfolio.adapters.projection.tables import CONSENTS, DOCUMENTS, PARTICIPANTS, SESSIONS
+from bilet_portfolio.adapters.projection.tables import (
+    CONSENTS,
+    DOCUMENTS,
+    OUTLOOKS,
+    PARTICIPANTS,
+    SESSIONS,
+)
 
 # A table every layout had, and the tables later layouts added (in the order they came).
 _ALWAYS: Final = PARTICIPANTS
-_ADDED: Final = (CONSENTS, DOCUMENTS, SESSIONS)
+_ADDED: Final = (CONSENTS, DOCUMENTS, SESSIONS, OUTLOOKS)
 
 
 async def _exists(read_model: ReadModel, projection: PortfolioProjection, table: str) -> bool:

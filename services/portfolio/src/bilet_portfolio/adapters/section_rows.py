@@ -80,6 +80,9 @@ class RecommendationRow(NamedTuple):
     opportunities: str
     supersedes: str | None
     issued_at: str
+    environment_scores: str | None
+    profile_classes: str | None
+    routes: str | None
 
 
 class GuardianRow(NamedTuple):
@@ -194,17 +197,22 @@ _RECOMMENDATIONS: Final = _Section(
     "recommendations",
     RecommendationRow._make,
     (
-        "season",
-        "recommendation_set_id",
-        "rules",
-        "basis",
-        "leading_environments",
-        "study_plan",
-        "opportunities",
-        "supersedes",
-        "issued_at",
+        "r.season",
+        "r.recommendation_set_id",
+        "r.rules",
+        "r.basis",
+        "r.leading_environments",
+        "r.study_plan",
+        "r.opportunities",
+        "r.supersedes",
+        "r.issued_at",
+        "o.environment_scores",
+        "o.profile_classes",
+        "o.routes",
     ),
-    "FROM {recommendations} WHERE participant_id = $1",
+    "FROM {recommendations} r LEFT JOIN {recommendation_outlooks} o "
+    "ON o.participant_id = r.participant_id AND o.season = r.season "
+    "WHERE r.participant_id = $1",
 )
 _GUARDIANS: Final = _Section(
     "guardians",

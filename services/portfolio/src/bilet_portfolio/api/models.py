@@ -168,6 +168,18 @@ class RecommendationsModel(Model):
     basis: dict[str, Any]
     supersedes: str | None
     issued_at: datetime
+    environment_scores: list[dict[str, Any]] | None = Field(
+        description="Every environment's score (0–100) with what it is made of, strongest "
+        "first; null for a set issued before the recommender published scores."
+    )
+    profile_classes: list[dict[str, Any]] | None = Field(
+        description="Profile classes the leading environments suggest, each with its reason; "
+        "null for a set issued before the recommender published them."
+    )
+    routes: list[dict[str, Any]] | None = Field(
+        description="Routes after the 9th grade (СПО) and the 11th (СПО, ВО), each with its "
+        "reason; null for a set issued before the recommender published them."
+    )
 
 
 class GuardianModel(Model):

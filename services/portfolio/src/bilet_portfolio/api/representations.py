@@ -257,6 +257,9 @@ def _recommendations(record: PortfolioRecord) -> list[RecommendationsModel]:
             basis=recommendation.basis,
             supersedes=recommendation.supersedes,
             issued_at=recommendation.issued_at,
+            environment_scores=recommendation.environment_scores,
+            profile_classes=recommendation.profile_classes,
+            routes=recommendation.routes,
         )
         for recommendation in record.recommendations
     ]

@@ -120,6 +120,10 @@ class RecommendationRecord:
     opportunities: list[JsonValue]
     supersedes: str | None
     issued_at: str
+    # Published since RecommendationsIssued v2 (docs/adr/0048); None: a set issued as v1.
+    environment_scores: list[JsonValue] | None = None
+    profile_classes: list[JsonValue] | None = None
+    routes: list[JsonValue] | None = None
 
 
 @dataclass(frozen=True, slots=True)

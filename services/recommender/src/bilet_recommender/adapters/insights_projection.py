@@ -12,6 +12,11 @@ No readable personal data: participant ids, school ids, the schools' public muni
 weeks and closed-list codes. The week is that of the event's recording (`recorded_at`), the same
 on every feed.
 
+In production the faust worker counts the four marks that come from Kafka (registered, consent
+verified, stage completed, career event attended) in tumbling weekly windows
+(`worker_insights.py`, ADR 0048) and writes each window's result here with `mark`; its kernel
+feed then runs `PLACES_AND_SETS`, this projection without those marks (the same name and tables).
+
 Determinism: sources interleave differently on every feed, so a mark never depends on another
 stream's row: the municipality is joined at read time, and an erasure (which deletes the
 participant's marks) also remembers the participant as erased, so a mark applied after it is
@@ -93,6 +98,14 @@ _PLACE: Final = (
     "school_id = excluded.school_id, season = excluded.season "
     "WHERE {rec_ins_pupils}.season IS NULL OR {rec_ins_pupils}.season <= excluded.season"
 )
+# The marks the faust worker's windows write in production (worker_insights.py).
+SOURCE_MARKS: Final = {
+    "ParticipantRegistered": REGISTERED,
+    "ConsentVerified": CONSENT_VERIFIED,
+    "StageCompleted": STAGE_COMPLETED,
+    "CareerEventAttended": CAREER_EVENT_ATTENDED,
+}
+
 # A participant erased meanwhile is not marked again (their id would linger).
 _MARK: Final = (
     "INSERT INTO {rec_ins_marks} (metric, week, participant_id, detail) "
@@ -113,14 +126,35 @@ def iso_week(moment: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
+async def mark(tx: ReadModelTx, metric: str, week: str, participant_id: str, detail: str) -> None:
+    """Mark the participant for `metric` in `week` (idempotent; never for the erased)."""
+    await tx.execute(_MARK, metric, week, participant_id, detail)
+
+
+async def erase(tx: ReadModelTx, participant_id: str) -> None:
+    """Forget the participant's marks, and keep later ones from being written."""
+    await tx.execute(
+        "INSERT INTO {rec_ins_pupils} (participant_id, erased) VALUES ($1, TRUE) "
+        "ON CONFLICT (participant_id) DO UPDATE SET erased = TRUE",
+        participant_id,
+    )
+    await tx.execute("DELETE FROM {rec_ins_marks} WHERE participant_id = $1", participant_id)
+
+
 class InsightsProjection:
+    """`source_marks`: False when the faust worker's windows write the four Kafka-sourced marks
+    (production); this projection then keeps the places, erasures and the sets' marks."""
+
     name = PROJECTION
     tables = TABLES
+
+    def __init__(self, *, source_marks: bool = True) -> None:
+        self.source_marks = source_marks
 
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
         if event.type not in HANDLED or not CATALOGUE.is_published(event.type):
             return
-        week = iso_week(event.recorded_at)
+        week = iso_week(event.recorded_at) if self.source_marks else None
         match decode(event):
             case SchoolRegistered() as school:
                 await tx.execute(
@@ -134,7 +168,8 @@ class InsightsProjection:
             case ParticipantRegistered() as registered:
                 pid = str(registered.participant_id)
                 await tx.execute(_PLACE, pid, str(registered.school_id), registered.season)
-                await tx.execute(_MARK, REGISTERED, week, pid, "")
+                if week is not None:
+                    await mark(tx, REGISTERED, week, pid, "")
             case ParticipantEnrolledInSeason() as enrolled:
                 pid = str(enrolled.participant_id)
                 await tx.execute(_PLACE, pid, str(enrolled.school_id), enrolled.season)
@@ -144,28 +179,22 @@ class InsightsProjection:
                     str(moved.participant_id),
                     str(moved.to_school_id),
                 )
-            case ConsentVerified() as verified:
-                await tx.execute(_MARK, CONSENT_VERIFIED, week, str(verified.participant_id), "")
-            case StageCompleted() as completed:
-                await tx.execute(_MARK, STAGE_COMPLETED, week, str(completed.participant_id), "")
-            case CareerEventAttended() as attended:
-                pid = str(attended.participant_id)
-                await tx.execute(_MARK, CAREER_EVENT_ATTENDED, week, pid, "")
+            case ConsentVerified() | StageCompleted() | CareerEventAttended() as done:
+                if week is not None:
+                    metric = SOURCE_MARKS[event.type]
+                    await mark(tx, metric, week, str(done.participant_id), "")
             case CareerEventPublished() | CareerEventRevised() as stated:
                 environments = ",".join(e.value for e in stated.environments)
                 await tx.execute(_ENVIRONMENTS, str(stated.career_event_id), environments)
             case RecommendationsIssued() as issued:
                 leading = issued.leading_environments[0].value
                 pid = str(issued.participant_id)
-                await tx.execute(_MARK, LEADING_ENVIRONMENT, week, pid, leading)
+                when = iso_week(event.recorded_at)
+                await mark(tx, LEADING_ENVIRONMENT, when, pid, leading)
             case ParticipantErased() as erased:
-                pid = str(erased.participant_id)
-                await tx.execute(
-                    "INSERT INTO {rec_ins_pupils} (participant_id, erased) VALUES ($1, TRUE) "
-                    "ON CONFLICT (participant_id) DO UPDATE SET erased = TRUE",
-                    pid,
-                )
-                await tx.execute("DELETE FROM {rec_ins_marks} WHERE participant_id = $1", pid)
+                await erase(tx, str(erased.participant_id))
 
 
 INSIGHTS: Final = InsightsProjection()
+# The faust worker's kernel feed (production): the marks from Kafka come from its windows.
+PLACES_AND_SETS: Final = InsightsProjection(source_marks=False)

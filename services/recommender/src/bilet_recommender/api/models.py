@@ -46,11 +46,13 @@ class _Request(BaseModel):
 
 
 class OpportunityDetailsRequest(_Request):
-    """What a coordinator states about a course or club (a revision states all of it again)."""
+    """What a coordinator states about a course, club or programme (a revision states all of
+    it again)."""
 
     kind: OpportunityKind = Field(
-        description="`course` or `club` (кружок); career events are published by their "
-        "organisers in the events service (`career_event` is refused: 422)."
+        description="`course`, `club` (кружок) or `programme` (программа: a profile shift, a "
+        "summer school); career events are published by their organisers in the events "
+        "service (`career_event` is refused: 422)."
     )
     title: str = public_text("What is offered, in Russian, e.g. «Кружок робототехники».")
     provider: str = public_text("The organisation that runs it.")
@@ -100,7 +102,7 @@ class OpportunityChangedResponse(BaseModel):
 
 class OpportunityModel(BaseModel):
     """An opportunity as offered today: a career event (from the events service, its next open
-    session) or a registered course or club."""
+    session) or a registered course, club or programme."""
 
     kind: OpportunityKind
     opportunity_id: UUID

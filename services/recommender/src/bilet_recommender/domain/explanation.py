@@ -47,6 +47,7 @@ KIND_TITLES = {
     OpportunityKind.CAREER_EVENT: "Профпроба",
     OpportunityKind.COURSE: "Курс",
     OpportunityKind.CLUB: "Кружок",
+    OpportunityKind.PROGRAMME: "Программа",
 }
 ROUTE_TITLES = {
     Route.SPO: "колледж или техникум (СПО)",

@@ -33,7 +33,9 @@ class _Opportunity(DomainEvent):
 class _OpportunityDetails(_Opportunity):
     """What a coordinator states about an opportunity, and may revise."""
 
-    kind: OpportunityKind = Field(description="course or club; career events come from events.")
+    kind: OpportunityKind = Field(
+        description="course, club or programme; career events come from events."
+    )
     title: str = public_text("What is offered, in Russian, e.g. «Кружок робототехники».")
     provider: str = public_text("The organisation that runs it.")
     municipality: str = public_text("The municipal district or city it is offered in.")

@@ -23,13 +23,19 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid5
 
+from bilet.contracts.catalogue import recommender as published
 from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.recommender import (
     AttemptBasis,
     Basis,
+    EducationRoute,
     EvidenceSource,
     Opportunity,
+    ProfileClass,
     RecommendationsIssued,
+    RouteAfterSchool,
+    ScoreContribution,
+    ScoreSource,
     StudyPlanItem,
 )
 from bilet.contracts.catalogue.recommender import Evidence as Cited
@@ -96,6 +102,11 @@ def compute(
         return None
     scores = score_environments(evidence, season, rules, dict(opportunities.environments_of))
     leading = scores[: rules.leading_count]
+    entries = [(s.environment, rules.of(s.environment)) for s in leading]
+    profile_classes = tuple((e, row) for e, entry in entries for row in entry.profile_classes)
+    routes = tuple(
+        (e, row) for e, entry in entries for row in entry.routes if _route_ahead(row, evidence)
+    )
     event = RecommendationsIssued(
         recommendation_set_id=set_id,
         participant_id=evidence.participant_id,
@@ -103,19 +114,14 @@ def compute(
         rules=rules.ref,
         basis=_basis(evidence, season),
         leading_environments=tuple(s.environment for s in leading),
+        environment_scores=tuple(_published_score(scored, rules) for scored in scores),
         study_plan=_study_plan(evidence, season, rules, leading),
+        profile_classes=tuple(_profile_class(e, row, rules) for e, row in profile_classes),
+        routes=tuple(_route(e, row, rules) for e, row in routes),
         opportunities=_opportunities(evidence, opportunities, rules, leading, needs),
         supersedes=last,
     )
-    entries = [(s.environment, rules.of(s.environment)) for s in leading]
-    return Recommended(
-        event=event,
-        scores=scores,
-        profile_classes=tuple((e, row) for e, entry in entries for row in entry.profile_classes),
-        routes=tuple(
-            (e, row) for e, entry in entries for row in entry.routes if _route_ahead(row, evidence)
-        ),
-    )
+    return Recommended(event=event, scores=scores, profile_classes=profile_classes, routes=routes)
 
 
 def recommendation_set_id(evidence: Evidence, season: int, rules: RecommendationRules) -> UUID:
@@ -156,6 +162,48 @@ def _attempt(result: StageResult) -> AttemptBasis:
         answer_sheet_id=result.answer_sheet_id,
         answer_sheet_digest=result.answer_sheet_digest,
         instruments=result.instruments,
+    )
+
+
+def _published_score(
+    scored: EnvironmentScore, rules: RecommendationRules
+) -> published.EnvironmentScore:
+    return published.EnvironmentScore(
+        environment=scored.environment,
+        score=scored.score,
+        contributions=tuple(
+            ScoreContribution(
+                source=ScoreSource(part.source.value),
+                because=rules.row_ref(part.weight_row),
+                weight=part.weight,
+                points=part.points,
+                evidence=part.evidence,
+            )
+            for part in scored.contributions
+        ),
+    )
+
+
+def _profile_class(
+    environment: Environment, row: ProfileClassRow, rules: RecommendationRules
+) -> ProfileClass:
+    # The texts are the rules table's own (public, about environments): nothing about the pupil.
+    return ProfileClass(
+        environment=environment,
+        title=row.title,
+        reason=row.reason,
+        because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
+    )
+
+
+def _route(environment: Environment, row: RouteRow, rules: RecommendationRules) -> RouteAfterSchool:
+    return RouteAfterSchool(
+        environment=environment,
+        after_grade=row.after_grade,
+        route=EducationRoute(row.route.value),
+        programme=row.programme,
+        reason=row.reason,
+        because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
     )
 
 

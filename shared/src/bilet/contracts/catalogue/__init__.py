@@ -11,6 +11,7 @@ from bilet.contracts.catalogue import (
     events_superseded,
     identity,
     recommender,
+    recommender_superseded,
 )
 from bilet.contracts.registry import CATALOGUE
 
@@ -24,4 +25,5 @@ __all__ = [
     "events_superseded",
     "identity",
     "recommender",
+    "recommender_superseded",
 ]

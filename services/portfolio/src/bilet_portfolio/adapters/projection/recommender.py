@@ -1,11 +1,18 @@
 """The recommender's events in the portfolio: the recommendations issued to a participant, one
 set per season."""
 
+from collections.abc import Sequence
 from typing import Final
+
+from pydantic import BaseModel
 
 from bilet.contracts.catalogue import recommender
 from bilet_portfolio.adapters.json_text import to_json
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, plain
+
+
+def _json_list(items: Sequence[BaseModel] | None) -> str | None:
+    return None if items is None else to_json([plain(item) for item in items])
 
 
 async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
@@ -30,6 +37,19 @@ async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
         to_json([plain(item) for item in event.opportunities]),
         None if event.supersedes is None else str(event.supersedes),
         step.at,
+    )
+    # A set issued as version 1 reads with nulls: it published none of them.
+    await step.tx.execute(
+        "INSERT INTO {recommendation_outlooks} (participant_id, season, environment_scores, "
+        "profile_classes, routes) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (participant_id, season) DO UPDATE SET "
+        "environment_scores = excluded.environment_scores, "
+        "profile_classes = excluded.profile_classes, routes = excluded.routes",
+        str(event.participant_id),
+        event.season,
+        _json_list(event.environment_scores),
+        _json_list(event.profile_classes),
+        _json_list(event.routes),
     )
     await step.portfolio_changed(event.participant_id)
 

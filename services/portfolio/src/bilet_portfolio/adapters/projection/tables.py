@@ -12,6 +12,8 @@ BOOKINGS: Final = "bookings"
 FEEDBACK: Final = "feedback"
 SESSIONS: Final = "career_event_sessions"
 RECOMMENDATIONS: Final = "recommendations"
+# What a set of RecommendationsIssued v2 adds (scores, profile classes, routes; docs/adr/0048).
+OUTLOOKS: Final = "recommendation_outlooks"
 GUARDIANS: Final = "guardians"
 HISTORY: Final = "history"
 SCHOOLS: Final = "schools"
@@ -84,6 +86,12 @@ TABLES: Final = (
         "recommendation_set_id TEXT NOT NULL, rules TEXT NOT NULL, basis TEXT NOT NULL, "
         "leading_environments TEXT NOT NULL, study_plan TEXT NOT NULL, "
         "opportunities TEXT NOT NULL, supersedes TEXT, issued_at TEXT NOT NULL, "
+        "PRIMARY KEY (participant_id, season)",
+    ),
+    Table(
+        OUTLOOKS,
+        "participant_id TEXT NOT NULL, season INTEGER NOT NULL, "
+        "environment_scores TEXT, profile_classes TEXT, routes TEXT, "
         "PRIMARY KEY (participant_id, season)",
     ),
     Table(

@@ -1,5 +1,5 @@
 """`/recommender/v1/opportunities` and `/recommender/v1/regions/{id}/opportunities`: regional
-coordinators register, revise and withdraw courses and clubs (кружки); coordinators and
+coordinators register, revise and withdraw courses, clubs (кружки) and programmes; coordinators and
 organisers read what a region offers."""
 
 from uuid import UUID, uuid4
@@ -36,18 +36,18 @@ def _changed(response: Response, opportunity_id: UUID, position: int) -> Opportu
 @router.post(
     "/opportunities",
     name="register_opportunity",
-    summary="Register a course or club (кружок) pupils of the region may be recommended",
+    summary="Register a course, club (кружок) or programme pupils of the region may be recommended",
     status_code=201,
     responses=problems(403, 409),
 )
 async def register_opportunity(
     body: RegisterOpportunityRequest, response: Response, service: Service, ctx: Context
 ) -> OpportunityChangedResponse:
-    """Registers the course or club (`OpportunityRegistered`, internal to the recommender):
-    its title, provider and municipality in Russian, the environments it serves, the eligible
-    grades, the accommodations it provides, its free places and dates. From then on it is
-    offered to the region's pupils whose leading environments it serves (at their next set of
-    recommendations). The id defaults to a new one (give `opportunity_id` to retry safely).
+    """Registers the course, club or programme (`OpportunityRegistered`, internal to the
+    recommender): its title, provider and municipality in Russian, the environments it serves,
+    the eligible grades, the accommodations it provides, its free places and dates. From then
+    on it is offered to the region's pupils whose leading environments it serves (at their next
+    set of recommendations). The id defaults to a new one (give `opportunity_id` to retry safely).
     Answers 201 with `Location` and `BVB-Position`: the region's opportunities show it once
     they have applied that far.
 
@@ -70,7 +70,7 @@ async def register_opportunity(
 @router.put(
     "/opportunities/{opportunity_id}",
     name="revise_opportunity",
-    summary="Revise a course or club: every stated detail is replaced",
+    summary="Revise a course, club or programme: every stated detail is replaced",
     responses=problems(403, 404, 409),
 )
 async def revise_opportunity(
@@ -96,7 +96,7 @@ async def revise_opportunity(
 @router.post(
     "/opportunities/{opportunity_id}/withdrawal",
     name="withdraw_opportunity",
-    summary="Withdraw a course or club: it is offered no more",
+    summary="Withdraw a course, club or programme: it is offered no more",
     responses=problems(403, 404, 409),
 )
 async def withdraw_opportunity(
@@ -117,7 +117,7 @@ async def withdraw_opportunity(
 @router.get(
     "/regions/{region_id}/opportunities",
     name="region_opportunities",
-    summary="What a region offers today: career events, courses and clubs",
+    summary="What a region offers today: career events, courses, clubs and programmes",
     responses=problems(400, 403, 409),
 )
 async def region_opportunities(
@@ -129,7 +129,7 @@ async def region_opportunities(
 ) -> OpportunitiesModel:
     """The region's opportunities as the recommender offers them today: career events with an
     open session (from the events service: the next one's day and free seats), and the
-    courses and clubs registered and not withdrawn or over, by first day.
+    courses, clubs and programmes registered and not withdrawn or over, by first day.
 
     **Who:** the coordinator of the region; organisers (public, organisational data). Any
     other role, or a coordinator of another region: 403.
