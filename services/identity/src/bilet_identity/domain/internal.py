@@ -7,6 +7,7 @@ and `secret-pseudonym-key` (the pseudonym key, wrapped by the key store).
 They are registered in their own registry, `INTERNAL_EVENTS`, not in the published catalogue.
 """
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Final
 from uuid import UUID
@@ -22,9 +23,10 @@ RESERVATION_CATEGORY: Final = "reservation"
 PROFILE_CATEGORY: Final = "profile"
 AUDIT_CATEGORY: Final = "audit"  # bilet.audit's trail, in the same store
 SECRET_CATEGORY: Final = "secret"  # noqa: S105 - a stream category: the wrapped pseudonym key
+GRANT_CATEGORY: Final = "grant"  # an account's grants (docs/adr/0052)
 # Categories a relay must not publish: everything of identity's store outside them is published.
 INTERNAL_CATEGORIES: Final = frozenset(
-    {RESERVATION_CATEGORY, PROFILE_CATEGORY, AUDIT_CATEGORY, SECRET_CATEGORY}
+    {RESERVATION_CATEGORY, PROFILE_CATEGORY, AUDIT_CATEGORY, SECRET_CATEGORY, GRANT_CATEGORY}
 )
 # What is purged from the store once a participant is erased (docs/adr/0016): the audit trail
 # stays, the published streams stay (their personal fields die with the key).
@@ -185,6 +187,62 @@ class PseudonymKeyKept(_Internal):
         description="The key store's subject whose data key wraps it (never a participant).",
     )
     sealed_key: dict[str, str] = Field(description="A FieldCipher envelope of the key (base64).")
+
+
+class GrantedRole(StrEnum):
+    """The roles a grant gives (the values of the tokens' `role` claim)."""
+
+    COORDINATOR = "coordinator"
+    REGISTRAR = "registrar"
+    NAVIGATOR = "navigator"
+    ORGANISER = "organiser"
+    MENTOR = "mentor"
+
+
+class _Grant(_Internal):
+    stream_category: ClassVar[str] = GRANT_CATEGORY
+    stream_key: ClassVar[str] = "account_id"
+    subject_key: ClassVar[str] = "account_id"  # no sealed fields: nothing to shred
+
+
+AccountSubject = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+
+
+@INTERNAL_EVENTS.register
+class GrantIssued(_Grant):
+    """An account may act in `role` for a scope from `starts_at` until `ends_at` (open-ended when
+    null) or its revocation (docs/adr/0052). The scope is the role's: a region (coordinator), a
+    school and its region (registrar, navigator), a venue and the region it was granted in
+    (organiser), a venue's career event or all of its career events (mentor). `account_id` is
+    derived from the opaque account id (`account`, the tokens' `sub`), never a name."""
+
+    event_type: ClassVar[str] = "GrantIssued"
+
+    account_id: UUID
+    grant_id: UUID
+    account: AccountSubject
+    role: GrantedRole
+    region_id: UUID | None = None
+    school_id: UUID | None = None
+    venue_id: UUID | None = None
+    career_event_id: UUID | None = None
+    starts_at: datetime
+    ends_at: datetime | None = None
+    granted_by: AccountSubject
+    granted_by_role: str = Field(pattern=r"^[a-z_]{1,40}$")
+
+
+@INTERNAL_EVENTS.register
+class GrantRevoked(_Grant):
+    """The grant ends now: the account's next token no longer carries it."""
+
+    event_type: ClassVar[str] = "GrantRevoked"
+
+    account_id: UUID
+    grant_id: UUID
+    revoked_at: datetime
+    revoked_by: AccountSubject
+    revoked_by_role: str = Field(pattern=r"^[a-z_]{1,40}$")
 
 
 INTERNAL_EVENTS.check()
