@@ -23,6 +23,7 @@ RESERVATION_CATEGORY: Final = "reservation"
 PROFILE_CATEGORY: Final = "profile"
 AUDIT_CATEGORY: Final = "audit"  # bilet.audit's trail, in the same store
 SECRET_CATEGORY: Final = "secret"  # noqa: S105 - a stream category: the wrapped pseudonym key
+GRANT_CATEGORY: Final = "grant"  # an account's grants (docs/adr/0052)
 # Pupils' and guardians' accounts (docs/adr/0053): a binding code under its keyed hash, and an
 # account (under the keyed hash of its subject) with the participant and children bound to it.
 BINDING_CODE_CATEGORY: Final = "bindingcode"
@@ -34,6 +35,7 @@ INTERNAL_CATEGORIES: Final = frozenset(
         PROFILE_CATEGORY,
         AUDIT_CATEGORY,
         SECRET_CATEGORY,
+        GRANT_CATEGORY,
         BINDING_CODE_CATEGORY,
         ACCOUNT_CATEGORY,
     }
@@ -262,6 +264,62 @@ class GuardianAccountBound(_Account):
     account_key: KeyedHash
     participant_id: UUID
     consent_id: UUID
+
+
+class GrantedRole(StrEnum):
+    """The roles a grant gives (the values of the tokens' `role` claim)."""
+
+    COORDINATOR = "coordinator"
+    REGISTRAR = "registrar"
+    NAVIGATOR = "navigator"
+    ORGANISER = "organiser"
+    MENTOR = "mentor"
+
+
+class _Grant(_Internal):
+    stream_category: ClassVar[str] = GRANT_CATEGORY
+    stream_key: ClassVar[str] = "account_id"
+    subject_key: ClassVar[str] = "account_id"  # no sealed fields: nothing to shred
+
+
+AccountSubject = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+
+
+@INTERNAL_EVENTS.register
+class GrantIssued(_Grant):
+    """An account may act in `role` for a scope from `starts_at` until `ends_at` (open-ended when
+    null) or its revocation (docs/adr/0052). The scope is the role's: a region (coordinator), a
+    school and its region (registrar, navigator), a venue and the region it was granted in
+    (organiser), a venue's career event or all of its career events (mentor). `account_id` is
+    derived from the opaque account id (`account`, the tokens' `sub`), never a name."""
+
+    event_type: ClassVar[str] = "GrantIssued"
+
+    account_id: UUID
+    grant_id: UUID
+    account: AccountSubject
+    role: GrantedRole
+    region_id: UUID | None = None
+    school_id: UUID | None = None
+    venue_id: UUID | None = None
+    career_event_id: UUID | None = None
+    starts_at: datetime
+    ends_at: datetime | None = None
+    granted_by: AccountSubject
+    granted_by_role: str = Field(pattern=r"^[a-z_]{1,40}$")
+
+
+@INTERNAL_EVENTS.register
+class GrantRevoked(_Grant):
+    """The grant ends now: the account's next token no longer carries it."""
+
+    event_type: ClassVar[str] = "GrantRevoked"
+
+    account_id: UUID
+    grant_id: UUID
+    revoked_at: datetime
+    revoked_by: AccountSubject
+    revoked_by_role: str = Field(pattern=r"^[a-z_]{1,40}$")
 
 
 INTERNAL_EVENTS.check()
