@@ -28,6 +28,9 @@ from bilet.http import (
     feed_readiness,
 )
 from bilet.projections import BackgroundFeed, EmbeddedFeed
+from bilet_identity.access import account_routes
+from bilet_identity.access.attempts import AttemptLimit, AttemptLimiter
+from bilet_identity.access.bindings import AccountBindings
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
@@ -49,6 +52,10 @@ SERVICE = ServiceDescription(
         {"name": "programme", "description": "Seasons and their rules (versioned configuration)."},
         {"name": "regions", "description": "Admitted regions, testing windows and schools."},
         {"name": "participants", "description": "Pupils registered by their schools."},
+        {
+            "name": "accounts",
+            "description": "Pupils' and guardians' accounts bound by one-time codes.",
+        },
     ),
 )
 # A class list of 20,000 pupils is about 2.5 MB.
@@ -93,6 +100,7 @@ def create_app(
             )
             app.state.event_store = store
             app.state.identity = service
+            app.state.account_bindings = AccountBindings(service, _redemption_limiter(settings))
             if feed is not None:
                 sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
                 for source in sources.values():
@@ -118,7 +126,7 @@ def create_app(
 
     app = create_service_app(
         SERVICE,
-        [router],
+        [router, account_routes.router],
         lifespan,
         settings=settings,
         readiness=[store_answers, feed_readiness(feed)],
@@ -126,6 +134,16 @@ def create_app(
     )
     app.add_exception_handler(DomainError, on_domain_error)
     return app
+
+
+def _redemption_limiter(settings: IdentitySettings) -> AttemptLimiter:
+    window = settings.identity_code_failure_window_seconds
+    return AttemptLimiter(
+        {
+            "account": AttemptLimit(settings.identity_code_failures_per_account, window),
+            "source": AttemptLimit(settings.identity_code_failures_per_source, window),
+        }
+    )
 
 
 def create_embedded_app() -> FastAPI:

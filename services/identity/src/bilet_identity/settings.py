@@ -30,6 +30,11 @@ class IdentitySettings(PlatformSettings):
     identity_grade_age_years_older: int = Field(default=2, ge=0, le=8)
     # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
     identity_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # Wrong binding codes an account, and a source address, may try per window before every
+    # attempt of it is refused with 429 `too_many_attempts` (docs/adr/0053).
+    identity_code_failures_per_account: int = Field(default=5, ge=1, le=100)
+    identity_code_failures_per_source: int = Field(default=30, ge=1, le=10_000)
+    identity_code_failure_window_seconds: int = Field(default=900, ge=10, le=86_400)
 
     @property
     def pseudonym_key_path(self) -> Path:
