@@ -28,6 +28,8 @@ from bilet.http import (
     feed_readiness,
 )
 from bilet.projections import BackgroundFeed, EmbeddedFeed
+from bilet_identity.access import routes as access_routes
+from bilet_identity.access.grants import AccountAccess
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
@@ -49,6 +51,11 @@ SERVICE = ServiceDescription(
         {"name": "programme", "description": "Seasons and their rules (versioned configuration)."},
         {"name": "regions", "description": "Admitted regions, testing windows and schools."},
         {"name": "participants", "description": "Pupils registered by their schools."},
+        {
+            "name": "access",
+            "description": "Grants (who acts for which region, school, venue, career event) and "
+            "the claims the identity provider puts into an account's token.",
+        },
     ),
 )
 # A class list of 20,000 pupils is about 2.5 MB.
@@ -93,6 +100,7 @@ def create_app(
             )
             app.state.event_store = store
             app.state.identity = service
+            app.state.account_access = AccountAccess(service)
             if feed is not None:
                 sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
                 for source in sources.values():
@@ -118,7 +126,7 @@ def create_app(
 
     app = create_service_app(
         SERVICE,
-        [router],
+        [router, access_routes.router],
         lifespan,
         settings=settings,
         readiness=[store_answers, feed_readiness(feed)],
