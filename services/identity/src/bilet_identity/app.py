@@ -29,8 +29,10 @@ from bilet.http import (
 )
 from bilet.projections import BackgroundFeed, EmbeddedFeed
 from bilet_identity.access import account_routes
+from bilet_identity.access import routes as access_routes
 from bilet_identity.access.attempts import AttemptLimit, AttemptLimiter
-from bilet_identity.access.bindings import AccountBindings
+from bilet_identity.access.bindings import AccountBindings, AccountDirectory
+from bilet_identity.access.grants import AccountAccess
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
@@ -52,6 +54,11 @@ SERVICE = ServiceDescription(
         {"name": "programme", "description": "Seasons and their rules (versioned configuration)."},
         {"name": "regions", "description": "Admitted regions, testing windows and schools."},
         {"name": "participants", "description": "Pupils registered by their schools."},
+        {
+            "name": "access",
+            "description": "Grants (who acts for which region, school, venue, career event) and "
+            "the claims the identity provider puts into an account's token.",
+        },
         {
             "name": "accounts",
             "description": "Pupils' and guardians' accounts bound by one-time codes.",
@@ -100,6 +107,7 @@ def create_app(
             )
             app.state.event_store = store
             app.state.identity = service
+            app.state.account_access = AccountAccess(service, AccountDirectory(service))
             app.state.account_bindings = AccountBindings(service, _redemption_limiter(settings))
             if feed is not None:
                 sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
@@ -126,7 +134,7 @@ def create_app(
 
     app = create_service_app(
         SERVICE,
-        [router, account_routes.router],
+        [router, access_routes.router, account_routes.router],
         lifespan,
         settings=settings,
         readiness=[store_answers, feed_readiness(feed)],

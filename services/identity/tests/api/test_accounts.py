@@ -395,3 +395,44 @@ async def test_only_a_consents_verifiers_issue_the_guardians_code(
     )
     assert as_pupil.status_code == 422
     assert as_pupil.json()["code"] == "wrong_code_purpose"
+
+
+async def _claims(api: "Api", subject: str) -> Any:
+    provider = api.token(Role.IDENTITY_PROVIDER, subject="keycloak")
+    return await api.client.get(f"/identity/v1/accounts/{subject}/claims", headers=provider)
+
+
+async def test_the_identity_providers_claims_follow_the_bindings_and_the_consent(
+    api: "Api", world: "World"
+) -> None:
+    first, _, _ = await class_7b(api, world)
+    code = (await codes_of(api, world))[first]
+    assert (await _claims(api, "sub-dasha")).status_code == 404  # nothing bound yet
+    await api.client.post(REDEEM, headers=pupil(api, "sub-dasha"), json={"code": code})
+
+    dasha = await _claims(api, "sub-dasha")
+
+    assert dasha.status_code == 200, dasha.text
+    assert (dasha.json()["role"], dasha.json()["participant"]) == ("pupil", first)
+    consent_id = uuid4()
+    await _applied(api, await api.consent_recorded(first, _submitted(UUID(first), consent_id)))
+    await _guardian_bound(api, first, consent_id, "sub-mother")
+    assert (await _claims(api, "sub-mother")).status_code == 404  # pending: no children yet
+    await _applied(api, await api.consent_verified(first, consent_id=consent_id))
+    mother = await _claims(api, "sub-mother")
+    assert mother.status_code == 200, mother.text
+    assert (mother.json()["role"], mother.json()["children"]) == ("guardian", [first])
+    # A token minted from exactly those claims reads the child.
+    token = api.token(Role.GUARDIAN, subject="sub-mother", children=mother.json()["children"])
+    shown = await api.client.get(f"/identity/v1/participants/{first}", headers=token)
+    assert shown.status_code == 200, shown.text
+
+    withdrawn = ConsentWithdrawn(
+        participant_id=UUID(first),
+        consent_id=consent_id,
+        withdrawn_on=date.today(),
+        erase_by=date.today() + timedelta(days=30),
+    )
+    await _applied(api, await api.consent_recorded(first, withdrawn))
+    after = await _claims(api, "sub-mother")
+    assert (after.status_code, after.json()["code"]) == (404, "no_claims")

@@ -14,6 +14,12 @@ RETRY_AFTER_SECONDS: Final = 1
 CODES: Final = ProblemCodes(
     status={
         "forbidden": 403,
+        "grant_not_allowed": 403,
+        "unknown_grant": 404,
+        "no_claims": 404,
+        "grant_exists": 409,
+        "conflicting_grant": 409,
+        "invalid_query": 400,
         "unknown_participant": 404,
         "unknown_review": 404,
         "unknown_region": 404,
