@@ -32,6 +32,7 @@ from bilet_identity.access import account_routes
 from bilet_identity.access import routes as access_routes
 from bilet_identity.access.attempts import AttemptLimit, AttemptLimiter
 from bilet_identity.access.bindings import AccountBindings, AccountDirectory
+from bilet_identity.access.demo_grants import load_demo_grants
 from bilet_identity.access.grants import AccountAccess
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
@@ -123,6 +124,7 @@ def create_app(
                 app.state.feed_task = await stack.enter_async_context(feed.running(consents))
             if settings.identity_demo_data:
                 await load_demo_data(service)
+                await load_demo_grants(app.state.account_access)
             # Participants registered before the surname index existed are indexed once.
             await service.index_missing_surnames()
             yield
