@@ -20,6 +20,7 @@ from bilet_identity.domain.accounts import (
     BindingCodeUsed,
     BindPupil,
     CodeEvent,
+    GuardianCodeNeedsConsent,
     InvalidBindingCode,
     IssueCode,
     RedeemCode,
@@ -91,6 +92,12 @@ def test_given_an_issued_code_when_the_same_key_is_issued_again_then_taken() -> 
         decide_code(
             IssueCode(CODE, BindingPurpose.PUPIL, OTHER_PUPIL, EXPIRES_AT), code_given(issued())
         )
+
+
+def test_a_guardians_code_names_its_consent_and_a_pupils_none() -> None:
+    for purpose, consent in ((BindingPurpose.GUARDIAN, None), (BindingPurpose.PUPIL, CONSENT)):
+        with pytest.raises(GuardianCodeNeedsConsent):
+            decide_code(IssueCode(CODE, purpose, PUPIL, EXPIRES_AT, consent), initial_code)
 
 
 def test_given_an_issued_code_when_redeemed_before_it_expires_then_redeemed_by_the_account() -> (

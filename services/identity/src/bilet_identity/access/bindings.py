@@ -193,9 +193,9 @@ class AccountBindings:
             assert state is not None  # redeemed: the code exists
             account = account_fold(account_key)
             bind: accounts.AccountCommand = (
-                accounts.BindPupil(account_key, state.participant_id)
-                if state.consent_id is None
-                else accounts.BindGuardian(account_key, state.participant_id, state.consent_id)
+                accounts.BindGuardian(account_key, state.participant_id, state.consent_id)
+                if state.consent_id is not None  # a guardian's code (`decide_code` holds it)
+                else accounts.BindPupil(account_key, state.participant_id)
             )
             bound = accounts.decide_account(bind, await attempt.state(account))
             attempt.append(fold.stream_id, redeemed)

@@ -60,6 +60,15 @@ class BindingCodeTaken(DomainError):
         super().__init__("This code is already issued.")
 
 
+class GuardianCodeNeedsConsent(DomainError):
+    """A guardian's code belongs to one consent; a pupil's to none."""
+
+    code = "guardian_code_needs_consent"
+
+    def __init__(self) -> None:
+        super().__init__("A guardian's code names its consent, and only a guardian's code does.")
+
+
 class AccountAlreadyBound(DomainError):
     code = "account_already_bound"
 
@@ -117,6 +126,8 @@ def decide_code(command: CodeCommand, state: BindingCode | None) -> list[CodeEve
         case IssueCode():
             if state is not None:
                 raise BindingCodeTaken()
+            if (command.consent_id is not None) != (command.purpose is BindingPurpose.GUARDIAN):
+                raise GuardianCodeNeedsConsent()
             return [
                 BindingCodeIssued(
                     code_key=command.code_key,
