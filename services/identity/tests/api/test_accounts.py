@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+from bilet.audit import AUDIT_CATEGORY
 from bilet.contracts import SealedValue
 from bilet.contracts.catalogue.consent import (
     ConsentRejected,
@@ -178,6 +179,11 @@ async def test_a_pupil_binds_their_own_account_once_by_their_code(
     assert await directory(api).participant_of("sub-dasha") == first
     assert await directory(api).children_of("sub-dasha") == frozenset()
     assert await directory(api).participant_of("sub-someone-else") is None
+    trail = await api.service.store.read_all(0, 10_000, categories=[AUDIT_CATEGORY])
+    binding = [e for e in trail if b"bind_account" in bytes(e.data)]
+    assert len(binding) == 1
+    assert first.encode() in bytes(binding[0].data)
+    assert b"sub-dasha" in bytes(binding[0].data)
     # Single use: nobody binds by it again, the pupil themself included (nothing changes).
     for subject in ("sub-dasha", "sub-stranger"):
         again = await api.client.post(REDEEM, headers=pupil(api, subject), json={"code": typed})
@@ -348,12 +354,16 @@ async def test_a_rejected_consent_or_an_erasure_entitles_nobody(api: "Api", worl
     assert again.json()["code"] == "unknown_consent"
 
     erased_pid = await registered(
-        api, world, _snils(2), birth_date="2007-02-01", first_name="Ольга"
+        api, world, _snils(2), birth_date="2007-02-01", first_name="Ольга", class_letter="Г"
     )
     erased_consent = uuid4()
     await _applied(api, await api.consent_verified(erased_pid, consent_id=erased_consent))
     await _guardian_bound(api, erased_pid, erased_consent, "sub-aunt")
     assert await directory(api).children_of("sub-aunt") == {erased_pid}
+    olga_code = (await codes_of(api, world, letter="Г"))[erased_pid]
+    olga = await api.client.post(REDEEM, headers=pupil(api, "sub-olga"), json={"code": olga_code})
+    assert olga.status_code == 200, olga.text
+    assert await directory(api).participant_of("sub-olga") == erased_pid
     erased = ParticipantErased(
         participant_id=UUID(erased_pid),
         reason=ErasureReason.CONSENT_WITHDRAWN,
@@ -362,6 +372,7 @@ async def test_a_rejected_consent_or_an_erasure_entitles_nobody(api: "Api", worl
     )
     await _applied(api, await api.consent_recorded(erased_pid, erased))
     assert await directory(api).children_of("sub-aunt") == frozenset()
+    assert await directory(api).participant_of("sub-olga") is None
 
 
 async def test_only_a_consents_verifiers_issue_the_guardians_code(
@@ -436,3 +447,40 @@ async def test_the_identity_providers_claims_follow_the_bindings_and_the_consent
     await _applied(api, await api.consent_recorded(first, withdrawn))
     after = await _claims(api, "sub-mother")
     assert (after.status_code, after.json()["code"]) == (404, "no_claims")
+
+
+async def test_a_pupils_account_follows_their_profile_when_a_duplicate_is_merged(
+    api: "Api", world: "World"
+) -> None:
+    kept = await registered(api, world, "112-233-445 95")
+    # The child, moved to school 5, was registered there anew under a mistyped СНИЛС, and got a
+    # code of that second profile; school 5 then typed the right СНИЛС: a review.
+    school_5 = api.registrar(world.school_5)
+    second = world.pupil(snils=_snils(43), class_letter="Д")
+    duplicate = await api.client.post("/identity/v1/participants", headers=school_5, json=second)
+    assert duplicate.status_code == 201, duplicate.text
+    duplicate_id = duplicate.json()["participant_id"]
+    listed = await api.client.post(
+        class_codes_url(world.school_5), headers=school_5, json={"grade": 7, "class_letter": "Д"}
+    )
+    [row] = listed.json()["codes"]
+    redeemed = await api.client.post(
+        REDEEM, headers=pupil(api, "sub-d"), json={"code": row["code"]}
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    assert await directory(api).participant_of("sub-d") == duplicate_id
+    clash = await api.client.post(
+        "/identity/v1/participants", headers=school_5, json=world.pupil(first_name="Дарина")
+    )
+    assert clash.json()["code"] == "duplicate_needs_review"
+    operator = api.token(Role.OPERATOR)
+    [review] = (await api.client.get("/identity/v1/duplicate-reviews", headers=operator)).json()
+
+    resolved = await api.client.post(
+        f"/identity/v1/duplicate-reviews/{review['review_id']}/resolution",
+        headers=operator,
+        json={"outcome": "same_child", "duplicate_participant_id": duplicate_id},
+    )
+
+    assert resolved.status_code == 200, resolved.text
+    assert await directory(api).participant_of("sub-d") == kept

@@ -16,8 +16,10 @@ from bilet.audit import Access
 from bilet.http.auth import Role
 from bilet_identity.access import codes
 from bilet_identity.access.attempts import AttemptLimiter
+from bilet_identity.access.grants import LINK_FIELDS
 from bilet_identity.application import access, streams
 from bilet_identity.application.base import IdentityCore
+from bilet_identity.application.consent_state import ConsentState
 from bilet_identity.application.details import personal_of
 from bilet_identity.application.inputs import CommandContext
 from bilet_identity.domain import accounts
@@ -29,6 +31,7 @@ from bilet_identity.domain.people import FullName
 PUPIL_CODE_DAYS: Final = 14  # long enough to reach every pupil of a class, short enough to lapse
 GUARDIAN_CODE_DAYS: Final = 30  # handed over with the consent, which may take a while to verify
 CLASS_LIST_PURPOSE: Final = "binding_codes"
+BIND_PURPOSE: Final = "bind_account"
 # The roles that verify consents (the consent service's verifiers): they issue guardians' codes.
 CONSENT_VERIFIERS: Final = (Role.OPERATOR, Role.COORDINATOR)
 # Which codes a role redeems: a pupil's account its own code, a guardian's the consent's code.
@@ -203,7 +206,12 @@ class AccountBindings:
             return Bound(state.participant_id, state.purpose)
 
         outcome = await self.core.transactor.transact_many(ctx, decide)
-        return outcome.value
+        bound = outcome.value
+        # Which pupil an account is, or whose guardian, is written once here: audited.
+        await self.core.audit.record(
+            ctx.audit(Access.WRITE, bound.participant_id, BIND_PURPOSE, LINK_FIELDS)
+        )
+        return bound
 
     async def _issue(
         self,
@@ -256,8 +264,22 @@ class AccountDirectory:
         return await self.core.transactor.attempt().state(fold)
 
     async def participant_of(self, subject: str) -> str | None:
+        """The pupil the account is: the kept profile when theirs was merged into it
+        (docs/adr/0043); nobody once the pupil was erased."""
         account = await self._account(subject)
-        return None if account.participant_id is None else str(account.participant_id)
+        if account.participant_id is None:
+            return None
+        fold = streams.participant(account.participant_id)
+        participant = await self.core.transactor.attempt().state(fold)
+        if participant is None:
+            return None
+        pid = participant.merged_into or participant.participant_id
+        consents = self.core.consents
+        if consents is not None:
+            [state] = (await consents.states_of([pid], self.today())).values()
+            if state is ConsentState.ERASED:
+                return None
+        return str(pid)
 
     async def children_of(self, subject: str) -> frozenset[str]:
         consents = self.core.consents
