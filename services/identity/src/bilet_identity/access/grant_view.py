@@ -60,16 +60,7 @@ class GrantsView:
     async def in_scope(self, scope: Scope) -> list[HeldGrant]:
         """The grants within every id `scope` names (a region's include its schools' grants)."""
         await self.refresh()
-        wanted = [
-            (name, value)
-            for name in ("region_id", "school_id", "venue_id", "career_event_id")
-            if (value := getattr(scope, name)) is not None
-        ]
-        return _ordered(
-            h
-            for h in self._grants.values()
-            if all(getattr(h.grant.scope, name) == value for name, value in wanted)
-        )
+        return _ordered(h for h in self._grants.values() if h.grant.scope.within(scope))
 
 
 def _ordered(found: Iterable[HeldGrant]) -> list[HeldGrant]:

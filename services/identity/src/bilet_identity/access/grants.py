@@ -125,13 +125,13 @@ class AccountAccess:
         if principal.subject != subject:
             access.require_role(principal, *GRANTERS)
         found = await self.view.of_account(subject)
-        return [held for held in found if _may_see(principal, held, subject)]
+        return [held for held in found if _may_see(principal, held)]
 
     async def grants_in_scope(self, principal: Principal, scope: Scope) -> list[HeldGrant]:
         """The grants of a region, school, venue or career event the caller may see."""
         access.require_role(principal, *GRANTERS)
         found = await self.view.in_scope(scope)
-        return [held for held in found if _may_see(principal, held, None)]
+        return [held for held in found if _may_see(principal, held)]
 
     async def claims(self, ctx: CommandContext, subject: str) -> Claims | None:
         """The claims of the account's next token, for the identity provider alone; None when
@@ -161,7 +161,7 @@ def granter_of(principal: Principal) -> Granter:
     )
 
 
-def _may_see(principal: Principal, held: HeldGrant, own: str | None) -> bool:
+def _may_see(principal: Principal, held: HeldGrant) -> bool:
     if principal.role is Role.OPERATOR or held.grant.subject == principal.subject:
         return True
     return grants.may_revoke(granter_of(principal), held.grant)

@@ -213,25 +213,13 @@ async def list_grants(
     if account is not None:
         found = await access.grants_of_account(principal, account)
         scope = Scope(region_id, school_id, venue_id, career_event_id)
-        found = [h for h in found if _within(h, scope)]
+        found = [h for h in found if h.grant.scope.within(scope)]
     elif any(i is not None for i in (region_id, school_id, venue_id, career_event_id)):
         scope = Scope(region_id, school_id, venue_id, career_event_id)
         found = await access.grants_in_scope(principal, scope)
     else:
         raise NoFilter()
     return [GrantModel.of(held) for held in found]
-
-
-def _within(held: HeldGrant, scope: Scope) -> bool:
-    return all(
-        wanted is None or getattr(held.grant.scope, name) == wanted
-        for name, wanted in (
-            ("region_id", scope.region_id),
-            ("school_id", scope.school_id),
-            ("venue_id", scope.venue_id),
-            ("career_event_id", scope.career_event_id),
-        )
-    )
 
 
 @router.get(

@@ -94,6 +94,19 @@ class Scope:
     venue_id: UUID | None = None
     career_event_id: UUID | None = None
 
+    def within(self, wanted: "Scope") -> bool:
+        """Whether this scope lies within every id `wanted` names (a school's within its
+        region's); `wanted` naming nothing holds everything."""
+        return all(
+            value is None or getattr(self, name) == value
+            for name, value in (
+                ("region_id", wanted.region_id),
+                ("school_id", wanted.school_id),
+                ("venue_id", wanted.venue_id),
+                ("career_event_id", wanted.career_event_id),
+            )
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:
