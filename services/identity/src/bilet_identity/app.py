@@ -109,7 +109,11 @@ def create_app(
             app.state.event_store = store
             app.state.identity = service
             app.state.account_access = AccountAccess(service, AccountDirectory(service))
-            app.state.account_bindings = AccountBindings(service, _redemption_limiter(settings))
+            app.state.account_bindings = AccountBindings(
+                service,
+                _redemption_limiter(settings),
+                guardian_codes=settings.guardian_codes_enabled,
+            )
             if feed is not None:
                 sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
                 for source in sources.values():

@@ -27,6 +27,7 @@ from bilet.http.consistency import parse_position_tokens
 from bilet_identity.access.bindings import AccountDirectory
 from bilet_identity.access.codes import new_code, printed
 from bilet_identity.domain.snils import generate
+from bilet_identity.settings import IdentitySettings
 
 if TYPE_CHECKING:
     from services.identity.tests.conftest import Api, World
@@ -401,6 +402,7 @@ async def test_only_a_consents_verifiers_issue_the_guardians_code(
     )
     assert coordinator.status_code == 201, coordinator.text
     # A guardian's code is not a pupil's.
+    assert coordinator.json()["expires_at"]
     as_pupil = await api.client.post(
         REDEEM, headers=pupil(api, "sub-kid"), json={"code": coordinator.json()["code"]}
     )
@@ -484,3 +486,22 @@ async def test_a_pupils_account_follows_their_profile_when_a_duplicate_is_merged
 
     assert resolved.status_code == 200, resolved.text
     assert await directory(api).participant_of("sub-d") == kept
+
+
+async def test_guardians_codes_are_off_in_production_unless_turned_on(
+    api: "Api", world: "World"
+) -> None:
+    assert IdentitySettings().guardian_codes_enabled
+    assert not IdentitySettings(environment="production").guardian_codes_enabled
+    assert IdentitySettings(
+        environment="production", identity_guardian_codes=True
+    ).guardian_codes_enabled
+    pid = await registered(api, world, "112-233-445 95")
+    consent_id = uuid4()
+    await _applied(api, await api.consent_recorded(pid, _submitted(UUID(pid), consent_id)))
+    api.app.state.account_bindings.guardian_codes = False
+
+    refused = await _guardian_code(api, pid, consent_id, api.token(Role.OPERATOR))
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "guardian_codes_off"

@@ -184,13 +184,15 @@ async def issue_guardian_code(
     it is rejected, withdrawn, expires or the child is erased. This is the development path:
     the verifier, who checks the signer's passport against the form, hands the code over with
     the guardian's copy of the consent. In production the identity provider's verified
-    identity (ЕСИА) stands in for the code (docs/adr/0053). Shown only in this answer, used
-    once, expires after 30 days.
+    identity (ЕСИА) stands in for the code (docs/adr/0053), and the codes are off unless
+    `BVB_IDENTITY_GUARDIAN_CODES=true`. Shown only in this answer, used once, expires after 30
+    days.
 
     **Who:** the federal operator; a regional coordinator for a pupil of their region (the
     consent service's verifiers).
 
-    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_participant` (no such
+    **Refusals:** 403 `forbidden` (any other role), `guardian_codes_off` (not issued in this
+    deployment); 404 `unknown_participant` (no such
     participant, or outside the coordinator's region), `unknown_consent` (no such consent
     pending or in force for the participant, as identity knows the consent service's stream);
     409 `version_conflict`; 422 `invalid_request`.

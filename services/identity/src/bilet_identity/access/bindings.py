@@ -39,6 +39,16 @@ REDEEMED_BY: Final = {Role.PUPIL: BindingPurpose.PUPIL, Role.GUARDIAN: BindingPu
 _DRAWS: Final = 3  # a collision of 60 random bits never happens; three draws are plenty
 
 
+class GuardianCodesOff(DomainError):
+    code = "guardian_codes_off"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Guardians' codes are not issued in this deployment: a guardian proves who they are "
+            "through the identity provider's verified identity."
+        )
+
+
 class UnknownConsent(DomainError):
     code = "unknown_consent"
 
@@ -93,10 +103,12 @@ class AccountBindings:
         limiter: AttemptLimiter,
         *,
         clock: Callable[[], datetime] = _utc_now,
+        guardian_codes: bool = True,
     ) -> None:
         self.core = core
         self.limiter = limiter
         self.clock = clock
+        self.guardian_codes = guardian_codes  # the development path of a guardian's entitlement
 
     async def issue_class_codes(
         self, ctx: CommandContext, school_id: UUID, grade: int, class_letter: str | None
@@ -145,6 +157,8 @@ class AccountBindings:
         """The code of the consent `consent_id` (pending or verified) for its signer: the
         consent's verifiers, within their scope, issue it (docs/adr/0053)."""
         access.require_role(ctx.principal, *CONSENT_VERIFIERS)
+        if not self.guardian_codes:
+            raise GuardianCodesOff()
         participant = await self.core._existing(self.core.transactor.attempt(), participant_id)
         if ctx.principal.role is Role.COORDINATOR:
             with access.unknown_if_out_of_scope():

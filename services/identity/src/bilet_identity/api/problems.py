@@ -43,6 +43,7 @@ CODES: Final = ProblemCodes(
         "account_already_bound": 409,
         "unknown_consent": 404,
         "too_many_attempts": 429,
+        "guardian_codes_off": 403,
         "invalid_text": 400,
         "invalid_position_token": 400,
         # Everything else a rule refuses is 422: the request was understood, and is not acceptable.
