@@ -62,3 +62,12 @@ def test_a_token_that_can_work_is_minted_with_its_ids_in_canonical_form(
     assert uuid.UUID(mentor["sub"])  # the events service reads it as the mentor's id
     assert mentor["exp"] - mentor["iat"] == 3600
     assert main(["dev-token", "--role", "operator"]) == 0  # no scope needed
+
+
+def test_the_identity_providers_client_token_needs_no_scope(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What a developer calls `/identity/v1/accounts/{subject}/claims` with (docs/adr/0052).
+    assert main(["dev-token", "--role", "identity_provider", "--hours", "1"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert claims["role"] == "identity_provider"

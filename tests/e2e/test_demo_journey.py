@@ -22,6 +22,7 @@ from bilet_consent.demo import DEMO_GUARDIAN
 from bilet_diagnostics import demo as diagnostics_demo
 from bilet_host.embedded import create_embedded_host
 from bilet_identity import demo as identity_demo
+from bilet_identity.access import demo_grants
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ async def test_most_demo_pupils_have_results_and_the_printed_pupil_tests_today(
         with_results += bool(results.json()["stages"])
     assert with_results > 87 // 2
 
-    scopes = dict(identity_demo.token_scopes())
+    scopes = dict(demo_grants.token_scopes())
     pupil_token = bearer(Role.PUPIL, **scopes[Role.PUPIL])
     pupil_id = str(identity_demo.FIRST_PUPIL)
     started = await demo.post(

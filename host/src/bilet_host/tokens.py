@@ -15,8 +15,7 @@ from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet.settings import PlatformSettings
 from bilet_consent import demo as consent_demo
-from bilet_events import demo_offers as events_demo
-from bilet_identity import demo
+from bilet_identity.access import demo_grants
 
 # The scope (a `bvb dev-token` option) a role's token needs to reach anything.
 REQUIRED_SCOPE: Final[dict[Role, str]] = {
@@ -137,20 +136,16 @@ def mint(settings: PlatformSettings, request: TokenRequest) -> str:
 
 
 def demo_token_claims() -> list[tuple[Role, str, dict[str, str | list[str]]]]:
-    """Per role, the subject and scopes of the token `bvb run` prints for the demo data."""
+    """Per role, the subject and scopes of the token `bvb run` prints for the demo data: the
+    claims identity's claims endpoint gives the demo accounts, composed from the demo's grants
+    (`bilet_identity.access.demo_grants`), as an identity provider would put them in a token."""
     claims = []
-    for role, scopes in demo.token_scopes():
-        subject = f"demo-{role.value}"
+    for role, subject, composed in demo_grants.demo_claims():
+        scopes = demo_grants.scopes_of(composed)
         if role is Role.GUARDIAN:
             # The parent whose consents the consent service's demo data holds (two children).
             scopes = {**scopes, **consent_demo.DEMO_GUARDIAN.token_claims()}
             subject = str(consent_demo.DEMO_GUARDIAN.guardian_id)
-        elif role is Role.ORGANISER:
-            # The career events service's demo college: its career events and their rosters.
-            scopes = {**scopes, "venue": str(events_demo.DEMO_COLLEGE)}
-        elif role is Role.MENTOR:
-            # The mentor of the demo college's career events (roster, attendance, feedback).
-            subject = str(events_demo.DEMO_MENTOR)
         claims.append((role, subject, scopes))
     return claims
 
@@ -183,7 +178,7 @@ def demo_tokens_banner(settings: PlatformSettings) -> str:
         "the organiser token is the college's, the mentor token its career events' mentor.",
         "Development tokens (12 h; `bvb dev-token` mints more), send as `Authorization: Bearer …`:",
     ]
-    width = max(len(role.value) for role in Role)
+    width = max(len(role.value) for role in Role if role not in demo_grants.NOT_PRINTED)
     for role, token in demo_tokens(settings).items():
         lines.append(f"  {role.value:<{width}}  {token}")
     lines.append("")

@@ -28,6 +28,12 @@ from bilet.http import (
     feed_readiness,
 )
 from bilet.projections import BackgroundFeed, EmbeddedFeed
+from bilet_identity.access import account_routes
+from bilet_identity.access import routes as access_routes
+from bilet_identity.access.attempts import AttemptLimit, AttemptLimiter
+from bilet_identity.access.bindings import AccountBindings, AccountDirectory
+from bilet_identity.access.demo_grants import load_demo_grants
+from bilet_identity.access.grants import AccountAccess
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
@@ -49,6 +55,15 @@ SERVICE = ServiceDescription(
         {"name": "programme", "description": "Seasons and their rules (versioned configuration)."},
         {"name": "regions", "description": "Admitted regions, testing windows and schools."},
         {"name": "participants", "description": "Pupils registered by their schools."},
+        {
+            "name": "access",
+            "description": "Grants (who acts for which region, school, venue, career event) and "
+            "the claims the identity provider puts into an account's token.",
+        },
+        {
+            "name": "accounts",
+            "description": "Pupils' and guardians' accounts bound by one-time codes.",
+        },
     ),
 )
 # A class list of 20,000 pupils is about 2.5 MB.
@@ -93,6 +108,12 @@ def create_app(
             )
             app.state.event_store = store
             app.state.identity = service
+            app.state.account_access = AccountAccess(service, AccountDirectory(service))
+            app.state.account_bindings = AccountBindings(
+                service,
+                _redemption_limiter(settings),
+                guardian_codes=settings.guardian_codes_enabled,
+            )
             if feed is not None:
                 sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
                 for source in sources.values():
@@ -107,6 +128,7 @@ def create_app(
                 app.state.feed_task = await stack.enter_async_context(feed.running(consents))
             if settings.identity_demo_data:
                 await load_demo_data(service)
+                await load_demo_grants(app.state.account_access)
             # Participants registered before the surname index existed are indexed once.
             await service.index_missing_surnames()
             yield
@@ -118,7 +140,7 @@ def create_app(
 
     app = create_service_app(
         SERVICE,
-        [router],
+        [router, access_routes.router, account_routes.router],
         lifespan,
         settings=settings,
         readiness=[store_answers, feed_readiness(feed)],
@@ -126,6 +148,16 @@ def create_app(
     )
     app.add_exception_handler(DomainError, on_domain_error)
     return app
+
+
+def _redemption_limiter(settings: IdentitySettings) -> AttemptLimiter:
+    window = settings.identity_code_failure_window_seconds
+    return AttemptLimiter(
+        {
+            "account": AttemptLimit(settings.identity_code_failures_per_account, window),
+            "source": AttemptLimit(settings.identity_code_failures_per_source, window),
+        }
+    )
 
 
 def create_embedded_app() -> FastAPI:

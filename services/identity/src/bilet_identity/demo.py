@@ -160,21 +160,6 @@ def _principal(
     )
 
 
-def token_scopes() -> list[tuple[Role, dict[str, str | list[str]]]]:
-    """A ready token per role for the demo data: what `bvb run` prints."""
-    school = str(SCHOOLS[0].school_id)
-    region = str(REGION_ID)
-    pupil = str(FIRST_PUPIL)
-    scopes: dict[Role, dict[str, str | list[str]]] = {
-        Role.PUPIL: {"participant": pupil},
-        Role.GUARDIAN: {"children": [pupil]},
-        Role.REGISTRAR: {"school": school},
-        Role.NAVIGATOR: {"school": school},
-        Role.COORDINATOR: {"region": region},
-    }
-    return [(role, scopes.get(role, {})) for role in Role]
-
-
 async def load_demo_data(service: IdentityService, today: date | None = None) -> int:
     """Load the scenario unless it is there already, then open testing today (see
     `open_testing_today`); returns how many pupils were added."""

@@ -5,7 +5,7 @@ from typing import Final
 
 from pydantic import Field, SecretStr
 
-from bilet.settings import PlatformSettings
+from bilet.settings import Environment, PlatformSettings
 
 SERVICE_NAME: Final = "identity"
 POSTGRES_SCHEMA: Final = "bvb_identity"
@@ -30,6 +30,21 @@ class IdentitySettings(PlatformSettings):
     identity_grade_age_years_older: int = Field(default=2, ge=0, le=8)
     # Where the worker serves its Prometheus metrics (`/metrics` on this port; 0: none).
     identity_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # Wrong binding codes an account, and a source address, may try per window before every
+    # attempt of it is refused with 429 `too_many_attempts` (docs/adr/0053).
+    identity_code_failures_per_account: int = Field(default=5, ge=1, le=100)
+    identity_code_failures_per_source: int = Field(default=30, ge=1, le=10_000)
+    identity_code_failure_window_seconds: int = Field(default=900, ge=10, le=86_400)
+    # Guardians' codes handed over with the consent (the development path, docs/adr/0053).
+    # Unset: on in development, off in production, where the identity provider's verified
+    # identity (ЕСИА) stands in for them; an operator may turn them on as a paper fallback.
+    identity_guardian_codes: bool | None = None
+
+    @property
+    def guardian_codes_enabled(self) -> bool:
+        if self.identity_guardian_codes is not None:
+            return self.identity_guardian_codes
+        return self.environment is Environment.DEVELOPMENT
 
     @property
     def pseudonym_key_path(self) -> Path:

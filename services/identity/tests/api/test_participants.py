@@ -289,7 +289,15 @@ async def test_personal_data_is_sealed_in_the_store_and_every_access_is_audited(
     assert "11223344595" not in dump
     categories = {r.category for r in records}
     assert {"reservation", "profile", "participant", AUDIT_CATEGORY} <= categories
-    assert {"reservation", "profile", AUDIT_CATEGORY, "secret"} == INTERNAL_CATEGORIES
+    assert {
+        "reservation",
+        "profile",
+        AUDIT_CATEGORY,
+        "secret",
+        "grant",
+        "bindingcode",
+        "account",
+    } == INTERNAL_CATEGORIES
     audits = [r for r in records if r.category == AUDIT_CATEGORY]
     trail = [json.loads(a.data) for a in audits]
     assert [(t["access"], t["purpose"], t["subject"]) for t in trail] == [

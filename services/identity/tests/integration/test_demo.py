@@ -13,6 +13,7 @@ from bilet.contracts.catalogue.identity import DiagnosticsWindowScheduled
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet_identity import demo
+from bilet_identity.access import demo_grants
 from bilet_identity.app import create_app, create_embedded_app
 from bilet_identity.domain.snils import Snils
 from bilet_identity.settings import IdentitySettings
@@ -46,7 +47,7 @@ async def test_loaded_once_and_served(tmp_path: Path) -> None:
             signer = ensure_development_keys(tmp_path)
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
-                scopes = dict(demo.token_scopes())
+                scopes = dict(demo_grants.token_scopes())
                 registrar = {
                     "Authorization": "Bearer "
                     + signer.mint(Role.REGISTRAR, **scopes[Role.REGISTRAR])  # type: ignore[arg-type]
@@ -83,9 +84,10 @@ def test_the_embedded_host_builds_the_app_that_loads_the_demo(
 
 
 def test_a_token_per_role_scoped_to_the_demo() -> None:
-    scopes = dict(demo.token_scopes())
-    assert set(scopes) == set(Role)
-    assert scopes[Role.REGISTRAR] == {"school": str(demo.SCHOOLS[0].school_id)}
+    scopes = dict(demo_grants.token_scopes())
+    assert set(scopes) == set(Role) - {Role.IDENTITY_PROVIDER}
+    school, region = str(demo.SCHOOLS[0].school_id), str(demo.REGION_ID)
+    assert scopes[Role.REGISTRAR] == scopes[Role.NAVIGATOR] == {"school": school, "region": region}
     assert scopes[Role.COORDINATOR] == {"region": str(demo.REGION_ID)}
     assert scopes[Role.GUARDIAN] == {"children": [str(demo.FIRST_PUPIL)]}
 
@@ -110,3 +112,29 @@ async def test_testing_is_open_today_beside_the_2019_history(tmp_path: Path) -> 
             date(2026, 12, 30),
         )
         assert len(windows) == 3  # 2019's, then today's twice
+
+
+async def test_the_printed_tokens_carry_what_the_claims_endpoint_says_of_the_demo_grants(
+    tmp_path: Path,
+) -> None:
+    settings = IdentitySettings(var_dir=tmp_path, identity_demo_data=True)
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        signer = ensure_development_keys(tmp_path)
+        provider = {"Authorization": "Bearer " + signer.mint(Role.IDENTITY_PROVIDER)}
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            granted = {r.value for r in Role} & {g.role.value for g in demo_grants.DEMO_GRANTS}
+            assert granted == {"coordinator", "registrar", "navigator", "organiser", "mentor"}
+            for role, subject, claims in demo_grants.demo_claims():
+                if role.value not in granted:
+                    continue
+                answer = await client.get(
+                    f"/identity/v1/accounts/{subject}/claims", headers=provider
+                )
+                assert answer.status_code == 200, (role, answer.text)
+                body = answer.json()
+                assert body["role"] == role.value
+                printed = demo_grants.scopes_of(claims)
+                served = {k: body[k] for k in ("school", "region", "venue") if body[k]}
+                assert served == printed, role

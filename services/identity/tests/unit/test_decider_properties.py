@@ -17,7 +17,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -32,9 +32,23 @@ from bilet.contracts.catalogue.identity import CorrectionReason
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.examples import sealed
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
-from bilet_identity.domain import participant, profile, region, reservation, school, season
+from bilet_identity.domain import (
+    accounts,
+    participant,
+    profile,
+    region,
+    reservation,
+    school,
+    season,
+)
+from bilet_identity.domain.accounts import BindGuardian, BindPupil, IssueCode, RedeemCode
 from bilet_identity.domain.errors import DomainError
-from bilet_identity.domain.internal import INTERNAL_CATEGORIES, INTERNAL_EVENTS, ReviewOutcome
+from bilet_identity.domain.internal import (
+    INTERNAL_CATEGORIES,
+    INTERNAL_EVENTS,
+    BindingPurpose,
+    ReviewOutcome,
+)
 from bilet_identity.domain.participant import (
     CorrectDetails,
     EnrolInSeason,
@@ -458,9 +472,62 @@ PARTICIPANT = Decider(
 )
 
 
+# ---------------------------------------------------------------------- accounts (ADR 0053)
+CODE_KEY = key("7KQ2M9XD4H01")
+ACCOUNT_KEYS = st.sampled_from(tuple(key(f"subject {n}") for n in range(2)))
+ISSUED_AT = datetime(2019, 9, 2, 9, 0, tzinfo=UTC)
+PURPOSES = st.sampled_from(tuple(BindingPurpose))
+BINDING_CODE = Decider(
+    "binding_code",
+    accounts.decide_code,
+    accounts.evolve_code,
+    accounts.initial_code,
+    accounts.code_stream_id(CODE_KEY),
+    st.one_of(
+        st.builds(
+            IssueCode,
+            code_key=st.just(CODE_KEY),
+            purpose=PURPOSES,
+            participant_id=st.sampled_from(ids("cc", 2)),
+            expires_at=st.just(ISSUED_AT + timedelta(days=14)),
+            consent_id=st.sampled_from((None, *ids("dd", 1))),
+        ),
+        st.builds(
+            RedeemCode,
+            code_key=st.just(CODE_KEY),
+            account_key=ACCOUNT_KEYS,
+            purpose=PURPOSES,
+            now=mostly(st.just(ISSUED_AT), st.just(ISSUED_AT + timedelta(days=15))),
+        ),
+    ),
+)
+ACCOUNT_KEY = key("subject 0")
+ACCOUNT = Decider(
+    "account",
+    accounts.decide_account,
+    accounts.evolve_account,
+    accounts.initial_account(ACCOUNT_KEY),
+    accounts.account_stream_id(ACCOUNT_KEY),
+    st.one_of(
+        st.builds(
+            BindPupil,
+            account_key=st.just(ACCOUNT_KEY),
+            participant_id=st.sampled_from(ids("cc", 2)),
+        ),
+        st.builds(
+            BindGuardian,
+            account_key=st.just(ACCOUNT_KEY),
+            participant_id=st.sampled_from(ids("cc", 2)),
+            consent_id=st.sampled_from(ids("dd", 2)),
+        ),
+    ),
+    idempotent=(BindPupil, BindGuardian),
+)
+
+
 @pytest.mark.parametrize(
     "decider",
-    [SEASON, REGION, SCHOOL, RESERVATION, PROFILE, PARTICIPANT],
+    [SEASON, REGION, SCHOOL, RESERVATION, PROFILE, PARTICIPANT, BINDING_CODE, ACCOUNT],
     ids=lambda decider: decider.name,
 )
 @PROPERTIES

@@ -53,6 +53,9 @@ class Role(StrEnum):
     OPERATOR = "operator"  # federal operator
     SUPPORT = "support"
     ANALYST = "analyst"
+    # The platform's identity provider as a client: it asks identity for the claims of the
+    # accounts it issues tokens to (docs/adr/0052), and may do nothing else.
+    IDENTITY_PROVIDER = "identity_provider"
 
 
 @dataclass(frozen=True)

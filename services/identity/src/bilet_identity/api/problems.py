@@ -4,6 +4,7 @@ from typing import Any, Final
 
 from bilet.http.problems import Problem, ProblemCodes, problem_responses, refusal_handler
 from bilet.http.problems import ProblemDocument as BaseProblemDocument
+from bilet_identity.access.attempts import TooManyAttempts
 from bilet_identity.application.errors import DuplicateRefused, NotYetVisible
 from bilet_identity.domain.errors import DomainError
 
@@ -13,6 +14,12 @@ RETRY_AFTER_SECONDS: Final = 1
 CODES: Final = ProblemCodes(
     status={
         "forbidden": 403,
+        "grant_not_allowed": 403,
+        "unknown_grant": 404,
+        "no_claims": 404,
+        "grant_exists": 409,
+        "conflicting_grant": 409,
+        "invalid_query": 400,
         "unknown_participant": 404,
         "unknown_review": 404,
         "unknown_region": 404,
@@ -32,6 +39,11 @@ CODES: Final = ProblemCodes(
         "review_resolved": 409,
         "health_data_withdrawn": 409,
         "not_yet_visible": 409,
+        "binding_code_used": 409,
+        "account_already_bound": 409,
+        "unknown_consent": 404,
+        "too_many_attempts": 429,
+        "guardian_codes_off": 403,
         "invalid_text": 400,
         "invalid_position_token": 400,
         # Everything else a rule refuses is 422: the request was understood, and is not acceptable.
@@ -45,6 +57,7 @@ CODES: Final = ProblemCodes(
         "forbidden": "Forbidden",
         "not_yet_visible": "Not yet visible",
         "invalid_position_token": "Invalid position token",
+        "too_many_attempts": "Too many attempts",
     },
 )
 
@@ -55,6 +68,8 @@ def problem_of(error: DomainError) -> Problem:
     problem = CODES.problem_of(error)
     if isinstance(error, NotYetVisible):
         problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if isinstance(error, TooManyAttempts):
+        problem.headers["Retry-After"] = str(error.retry_after)
     return problem
 
 

@@ -263,6 +263,42 @@ class ConsentStates:
             return ConsentInForce(frozenset(), health_withdrawals)
         return ConsentInForce(frozenset(json.loads(purposes)), health_withdrawals)
 
+    async def consent_in_force(self, participant_id: UUID, today: date) -> UUID | None:
+        """The verified consent in force today, if any: none while one is only pending, once it
+        was rejected, withdrawn, has expired, or the participant was erased (the guardians'
+        entitlement, docs/adr/0053)."""
+        row = await self._row(
+            "SELECT consent_id, valid_until, closed FROM {consents_in_force_v3} "
+            "WHERE participant_id = $1",
+            participant_id,
+        )
+        if row is None or row[0] is None or row[1] is None or row[2]:
+            return None
+        return UUID(row[0]) if date.fromisoformat(row[1]) >= today else None
+
+    async def consents_known(self, participant_id: UUID) -> frozenset[UUID]:
+        """The participant's consents a guardian's code may be issued for: the one pending and
+        the verified one in force (none after a rejection, a withdrawal or an erasure)."""
+        row = await self._row(
+            "SELECT consent_id, pending_consent_id, closed FROM {consents_in_force_v3} "
+            "WHERE participant_id = $1",
+            participant_id,
+        )
+        if row is None or row[2]:
+            return frozenset()
+        return frozenset(UUID(value) for value in row[:2] if value is not None)
+
+    async def _row(self, sql: str, participant_id: UUID) -> Sequence[Any] | None:
+        """The participant's row (None before the read model is made)."""
+        async with self.read_model.query(self._layout) as tx:
+            try:
+                row: Sequence[Any] | None = await tx.fetchrow(sql, str(participant_id))
+            except Exception as error:
+                if self.read_model.is_missing_table(error):
+                    return None
+                raise
+        return row
+
     async def states_of(
         self, participant_ids: Sequence[UUID], today: date
     ) -> dict[UUID, ConsentState]:

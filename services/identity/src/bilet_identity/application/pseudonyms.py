@@ -1,6 +1,7 @@
 """Keyed hashes that stand for personal data where identity must compare it without keeping it:
 the reservation key of a СНИЛС, the person key of a name and birth date, and the blind index of
-a surname's prefixes (a school's pupils searched by surname, docs/adr/0041).
+a surname's prefixes (a school's pupils searched by surname, docs/adr/0041); a binding code and
+an account's subject (docs/adr/0053).
 
 HMAC-SHA256 with a secret of the service (never the bare values: a plain hash of an 11-digit
 number is reversed by trying all of them). Each purpose has its own label, so one hash can never
@@ -41,6 +42,16 @@ class Pseudonymiser:
     def surname_search_key(self, prefix: str) -> str:
         """The keyed hash a search for surnames starting with `prefix` looks up."""
         return self._surname_prefix(fold_name(prefix))
+
+    def binding_code_key(self, code: str) -> str:
+        """The keyed hash a binding code is kept and looked up under (docs/adr/0053): the store
+        never holds a code that could be redeemed. `code` is the normalised code."""
+        return self._hash("bilet.identity.binding-code.v1", code)
+
+    def account_key(self, subject: str) -> str:
+        """The keyed hash an account's links are kept under: the identity provider's subject,
+        which may be any text, becomes a stream id of fixed shape."""
+        return self._hash("bilet.identity.account.v1", subject)
 
     def _surname_prefix(self, folded: str) -> str:
         return self._hash("bilet.identity.surname-prefix.v1", folded)

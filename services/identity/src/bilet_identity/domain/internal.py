@@ -7,6 +7,7 @@ and `secret-pseudonym-key` (the pseudonym key, wrapped by the key store).
 They are registered in their own registry, `INTERNAL_EVENTS`, not in the published catalogue.
 """
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Final
 from uuid import UUID
@@ -22,9 +23,22 @@ RESERVATION_CATEGORY: Final = "reservation"
 PROFILE_CATEGORY: Final = "profile"
 AUDIT_CATEGORY: Final = "audit"  # bilet.audit's trail, in the same store
 SECRET_CATEGORY: Final = "secret"  # noqa: S105 - a stream category: the wrapped pseudonym key
+GRANT_CATEGORY: Final = "grant"  # an account's grants (docs/adr/0052)
+# Pupils' and guardians' accounts (docs/adr/0053): a binding code under its keyed hash, and an
+# account (under the keyed hash of its subject) with the participant and children bound to it.
+BINDING_CODE_CATEGORY: Final = "bindingcode"
+ACCOUNT_CATEGORY: Final = "account"
 # Categories a relay must not publish: everything of identity's store outside them is published.
 INTERNAL_CATEGORIES: Final = frozenset(
-    {RESERVATION_CATEGORY, PROFILE_CATEGORY, AUDIT_CATEGORY, SECRET_CATEGORY}
+    {
+        RESERVATION_CATEGORY,
+        PROFILE_CATEGORY,
+        AUDIT_CATEGORY,
+        SECRET_CATEGORY,
+        GRANT_CATEGORY,
+        BINDING_CODE_CATEGORY,
+        ACCOUNT_CATEGORY,
+    }
 )
 # What is purged from the store once a participant is erased (docs/adr/0016): the audit trail
 # stays, the published streams stay (their personal fields die with the key).
@@ -185,6 +199,127 @@ class PseudonymKeyKept(_Internal):
         description="The key store's subject whose data key wraps it (never a participant).",
     )
     sealed_key: dict[str, str] = Field(description="A FieldCipher envelope of the key (base64).")
+
+
+class BindingPurpose(StrEnum):
+    """What redeeming a binding code makes of the account (docs/adr/0053)."""
+
+    PUPIL = "pupil"  # the account is the participant's own
+    GUARDIAN = "guardian"  # the account signed the participant's consent
+
+
+class _BindingCode(_Internal):
+    stream_category: ClassVar[str] = BINDING_CODE_CATEGORY
+    stream_key: ClassVar[str] = "code_key"
+
+
+@INTERNAL_EVENTS.register
+class BindingCodeIssued(_BindingCode):
+    """A one-time code was issued (only its keyed hash is kept): whoever redeems it before
+    `expires_at` binds their account to the participant, as the pupil or, for a guardian's code,
+    as the signer of the consent `consent_id`."""
+
+    event_type: ClassVar[str] = "BindingCodeIssued"
+
+    code_key: KeyedHash
+    purpose: BindingPurpose
+    participant_id: UUID
+    consent_id: UUID | None = Field(description="The consent a guardian's code belongs to.")
+    expires_at: datetime
+
+
+@INTERNAL_EVENTS.register
+class BindingCodeRedeemed(_BindingCode):
+    """The code was used, by the account `account_key`: it binds nothing ever again."""
+
+    event_type: ClassVar[str] = "BindingCodeRedeemed"
+
+    code_key: KeyedHash
+    account_key: KeyedHash
+
+
+class _Account(_Internal):
+    stream_category: ClassVar[str] = ACCOUNT_CATEGORY
+    stream_key: ClassVar[str] = "account_key"
+
+
+@INTERNAL_EVENTS.register
+class PupilAccountBound(_Account):
+    """The account (the keyed hash of the identity provider's subject) is the participant's own."""
+
+    event_type: ClassVar[str] = "PupilAccountBound"
+
+    account_key: KeyedHash
+    participant_id: UUID
+
+
+@INTERNAL_EVENTS.register
+class GuardianAccountBound(_Account):
+    """The account proved it holds the code of the consent `consent_id` of the participant: it
+    acts for the child while that consent is verified and in force. A later one for the same
+    child replaces the consent."""
+
+    event_type: ClassVar[str] = "GuardianAccountBound"
+
+    account_key: KeyedHash
+    participant_id: UUID
+    consent_id: UUID
+
+
+class GrantedRole(StrEnum):
+    """The roles a grant gives (the values of the tokens' `role` claim)."""
+
+    COORDINATOR = "coordinator"
+    REGISTRAR = "registrar"
+    NAVIGATOR = "navigator"
+    ORGANISER = "organiser"
+    MENTOR = "mentor"
+
+
+class _Grant(_Internal):
+    stream_category: ClassVar[str] = GRANT_CATEGORY
+    stream_key: ClassVar[str] = "account_id"
+    subject_key: ClassVar[str] = "account_id"  # no sealed fields: nothing to shred
+
+
+AccountSubject = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+
+
+@INTERNAL_EVENTS.register
+class GrantIssued(_Grant):
+    """An account may act in `role` for a scope from `starts_at` until `ends_at` (open-ended when
+    null) or its revocation (docs/adr/0052). The scope is the role's: a region (coordinator), a
+    school and its region (registrar, navigator), a venue and the region it was granted in
+    (organiser), a venue's career event or all of its career events (mentor). `account_id` is
+    derived from the opaque account id (`account`, the tokens' `sub`), never a name."""
+
+    event_type: ClassVar[str] = "GrantIssued"
+
+    account_id: UUID
+    grant_id: UUID
+    account: AccountSubject
+    role: GrantedRole
+    region_id: UUID | None = None
+    school_id: UUID | None = None
+    venue_id: UUID | None = None
+    career_event_id: UUID | None = None
+    starts_at: datetime
+    ends_at: datetime | None = None
+    granted_by: AccountSubject
+    granted_by_role: str = Field(pattern=r"^[a-z_]{1,40}$")
+
+
+@INTERNAL_EVENTS.register
+class GrantRevoked(_Grant):
+    """The grant ends now: the account's next token no longer carries it."""
+
+    event_type: ClassVar[str] = "GrantRevoked"
+
+    account_id: UUID
+    grant_id: UUID
+    revoked_at: datetime
+    revoked_by: AccountSubject
+    revoked_by_role: str = Field(pattern=r"^[a-z_]{1,40}$")
 
 
 INTERNAL_EVENTS.check()
