@@ -106,8 +106,10 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_session_timeout: float = Field(default=30.0, ge=6.0, le=300.0)
     # The kernel feeds' consumer groups (the read side): `<this>.<projection>`.
     recommender_worker_feed_group: str = "bilet.recommender"
-    # The issuing agent takes facts in batches of at most this many (ADR 0047) ...
-    recommender_worker_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # The issuing agent takes facts in batches of at most this many (ADR 0047): a batch's sets
+    # are appended at its end, so a worker killed mid-batch loses its work (500 took longer
+    # than the crash test's workers lived on a loaded machine) ...
+    recommender_worker_batch_size: int = Field(default=100, ge=1, le=10_000)
     # ... or those that came within this many seconds, whichever is first: what a fact may wait.
     recommender_worker_batch_seconds: float = Field(default=0.05, gt=0.0, le=5.0)
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
