@@ -20,7 +20,8 @@ topics in the same run.
   pupils whose set in force at the end differs from the reference (0: identical).
 
 `recommender.issuing.latency_p99` (ms, no peer; target <= 1000 ms, issue #15): after the rounds,
-3,000 more pupils (quick: 600) are taken in without their last stage; then their last
+3,000 more pupils (quick: 600) are taken in without their last stage (the bench waits until
+the worker has folded every one of those facts: ADR 0047); then their last
 `StageCompleted` records are produced at 200 per second, and a sample is the time from one being
 handed to the producer to the worker appending that pupil's first set (`recorded_at`, the
 database's clock); p50 in the line (`benchmarks/recommender_latency.py`).

@@ -20,6 +20,7 @@ from bilet.contracts.cloudevents import to_record
 from bilet.eventstore import RecordedEvent
 from bilet.kafka import KafkaConnection
 from bilet_recommender.issuing_testing import DIAGNOSTICS
+from bilet_recommender.worker import FACTS
 
 SETTLE_SECONDS: Final = 600.0  # bounded waits: a worker that stops issuing fails the bench
 
@@ -52,8 +53,9 @@ async def paced_latencies(
 ) -> list[float]:
     """Milliseconds from each final stage produced to the pupil's first set appended, for the
     pupils of `issued_to` (those the reference issues a set to)."""
+    folded_before = await world.facts_folded()
     await world.produce_facts(before)
-    await _settle(world)
+    await _settle(world, folded_before + sum(r.type in FACTS for rs in before.values() for r in rs))
     producer = KafkaConnection.of(world.bootstrap).producer(
         enable_idempotence=True, acks="all", linger_ms=0
     )
@@ -85,16 +87,17 @@ async def paced_latencies(
     return [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
 
 
-async def _settle(world: World) -> None:
-    """Wait until the worker's count of facts folded has not moved for two seconds: the facts
-    before the last stages issue no set, and are taken in before the clock starts."""
-    await asyncio.sleep(2.0)
+async def _settle(world: World, folded: float) -> None:
+    """Wait until the worker has folded `folded` facts (its count before, and the facts about
+    participants just produced): the facts before the last stages are taken in before the clock
+    starts. (Waiting for the count to stand still for a while measured the backlog when the
+    worker had not begun on them yet: ADR 0047.)"""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_SECONDS
-    folded = -1.0
-    while (now := await world.facts_folded()) != folded and loop.time() < deadline:
-        folded = now
-        await asyncio.sleep(2.0)
+    while await world.facts_folded() < folded:
+        if loop.time() > deadline:
+            raise TimeoutError(f"the worker did not fold {folded:.0f} facts")
+        await asyncio.sleep(0.5)
 
 
 def summary(samples: Sequence[float]) -> tuple[float, float]:

@@ -584,6 +584,13 @@ def _set_args(deployment: str, *args: str) -> Mutation:
     return change
 
 
+def _probe_path(deployment: str, probe: str, path: str) -> Mutation:
+    def change(documents: dict[str, dict[str, Any]]) -> None:
+        _container(documents, deployment)[probe]["httpGet"]["path"] = path
+
+    return change
+
+
 def _set_component(deployment: str, component: str) -> Mutation:
     def change(documents: dict[str, dict[str, Any]]) -> None:
         d = documents[f"Deployment/{deployment}"]
@@ -690,6 +697,11 @@ STRUCTURAL_BREAKAGES = [
         _drop_env("recommender-worker", "BVB_MASTER_KEY"),
         "BVB_MASTER_KEY is not set",
         id="recommender-worker-without-master-key",
+    ),
+    pytest.param(
+        _probe_path("recommender-worker", "readinessProbe", "/livez"),
+        "readinessProbe must be an HTTP GET of /readyz",
+        id="worker-readiness-on-the-liveness-path",
     ),
     pytest.param(
         _set_component("consent-worker", "projector"),
@@ -913,6 +925,38 @@ def test_every_relay_is_probed_and_scraped_on_its_health_port(
         assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": port["name"]}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
         assert "validate.bilet/probes-exempt" not in deployment["metadata"].get("annotations", {})
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_recommender_worker_is_probed_and_scraped_on_its_health_port(
+    k8s_tools: K8sTools, overlay: str
+) -> None:
+    """The faust worker answers /livez and /readyz beside /metrics on its `metrics` port (ADR
+    0047; scraped there as every worker is, PodMonitor bilet-workers); the other workers serve
+    /metrics only and say why they have no probes."""
+    rendered = k8s_tools.render(K8S / "overlays" / overlay)
+    deployments = _deployments(rendered)
+    worker = deployments["recommender-worker"]
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    (port,) = container["ports"]
+    assert port == {"name": "metrics", "containerPort": 9101, "protocol": "TCP"}
+    assert _env(worker)["BVB_RECOMMENDER_WORKER_METRICS_PORT"]["value"] == "9101"
+    annotations = worker["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == "9101"
+    for probe, path in (
+        ("startupProbe", "/livez"),
+        ("livenessProbe", "/livez"),
+        ("readinessProbe", "/readyz"),
+    ):
+        assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}
+    assert "validate.bilet/probes-exempt" not in worker["metadata"].get("annotations", {})
+    for service in WORKER_SERVICES:
+        if service != "recommender":
+            others = deployments[f"{service}-worker"]
+            assert "validate.bilet/probes-exempt" in others["metadata"]["annotations"]
+    annotations = worker["metadata"].get("annotations", {})
+    assert "checkov.io/skip1" not in annotations
+    assert "checkov.io/skip2" not in annotations
 
 
 def _metric_names() -> set[str]:

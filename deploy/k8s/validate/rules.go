@@ -484,7 +484,21 @@ func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 		}
 	case "worker":
 		// A projection worker is one member of its Kafka consumer group: its replicas share the
-		// partitions, so any count and a rolling update are fine. It serves no HTTP yet.
+		// partitions, so any count and a rolling update are fine. Most serve /metrics only (exempt
+		// from probes); one that answers probes (the recommender's, ADR 0047) does as a relay does.
+		wants := map[string]struct {
+			probe *corev1.Probe
+			path  string
+		}{
+			"startupProbe":   {c.StartupProbe, "/livez"},
+			"livenessProbe":  {c.LivenessProbe, "/livez"},
+			"readinessProbe": {c.ReadinessProbe, "/readyz"},
+		}
+		for name, want := range wants {
+			if want.probe != nil && (want.probe.HTTPGet == nil || want.probe.HTTPGet.Path != want.path) {
+				add("%s must be an HTTP GET of %s", name, want.path)
+			}
+		}
 	case "relay":
 		// A relay is a singleton per store: two would publish every event twice and race on the
 		// checkpoint. Recreate makes a rollout stop the old one before the new one starts.

@@ -16,23 +16,34 @@ that issues recommendations from Kafka, beside the kernel feeds of the read side
 - Insights (faust, ADR 0048): `worker_insights` counts the marks from Kafka in tumbling weekly
   windows and writes them to the insights read model; the kernel feed keeps the rest of it.
 
-Runs until SIGTERM/SIGINT; serves its metrics on `BVB_RECOMMENDER_WORKER_METRICS_PORT`.
+The agent takes the facts in batches (`take_events`, ADR 0047): per batch, one read of each
+participant's table entry and stream, one append of every set decided, one write back
+(`adapters/issuing_batch.py`).
+
+Runs until SIGTERM/SIGINT; serves `/metrics`, `/livez` and `/readyz` (`bilet.relay.health`,
+from the faust app's own event loop) on `BVB_RECOMMENDER_WORKER_METRICS_PORT`: alive while the
+loop answers, ready once its stores are open, its read side runs and its consumer group is not
+rebalancing.
 """
 
 import asyncio
+import contextlib
 import json
 import ssl
 import sys
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import faust
 from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
+from faust.streams import Stream, _current_event
+from faust.types import EventT
 from faust.types.auth import CredentialsT as Credentials
-from prometheus_client import CollectorRegistry, Counter, start_http_server
-from pydantic import BaseModel, ConfigDict, Field
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pydantic import Field
 
 from bilet import stores
 from bilet.contracts import decode
@@ -42,19 +53,19 @@ from bilet.kafka import KafkaConnection
 from bilet.logs import configure_logging
 from bilet.projections import EmbeddedFeed, KafkaFeed, ProjectionMetrics, ReadModel
 from bilet.projections.decode import decode as decode_record
+from bilet.relay.health import serve_health
 from bilet.settings import PlatformSettings
 from bilet_recommender import worker_insights
 from bilet_recommender.adapters.evidence_projection import (
     EVIDENCE_PROJECTION,
     OWN_EVENT_TYPES,
     RECOMMENDER,
-    ReadModelCatalogue,
 )
 from bilet_recommender.adapters.insights_projection import PLACES_AND_SETS
+from bilet_recommender.adapters.issuing_batch import Delivered, Held, issue_batch
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
-from bilet_recommender.domain import evidence as evidence_fold
-from bilet_recommender.domain.evidence import FACT_TYPES, Evidence
+from bilet_recommender.domain.evidence import FACT_TYPES
 
 SERVICE: Final = "recommender"
 TOPICS: Final = {
@@ -68,6 +79,8 @@ TOPICS: Final = {
 FACTS: Final = frozenset(t.event_type for t in FACT_TYPES) - {"RecommendationsIssued"}
 
 NO_PARTICIPANT: Final = "-"
+
+__all__ = ["NO_PARTICIPANT", "Held", "WorkerSettings", "create_app", "participant_key"]
 
 
 class WorkerSettings(PlatformSettings):
@@ -96,32 +109,14 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_session_timeout: float = Field(default=30.0, ge=6.0, le=300.0)
     # The kernel feeds' consumer groups (the read side): `<this>.<projection>`.
     recommender_worker_feed_group: str = "bilet.recommender"
+    # The issuing agent takes facts in batches of at most this many (ADR 0047): a batch's sets
+    # are appended at its end, so a worker killed mid-batch loses its work (500 took longer
+    # than the crash test's workers lived on a loaded machine) ...
+    recommender_worker_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # ... or those that came within this many seconds, whichever is first: what a fact may wait.
+    recommender_worker_batch_seconds: float = Field(default=0.05, gt=0.0, le=5.0)
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
     recommender_worker_as_of: datetime | None = None
-
-
-class Held(BaseModel):
-    """What the worker's table holds per participant: the evidence, and the version of each
-    stream it last took a fact from. At least once means a crash redelivers from the last
-    committed offset, so facts already folded come again after later ones; the evolve of
-    `Evidence` is idempotent for one fact but not for a replayed sequence (a seat booked again
-    after it was attended, a consent verified again after its withdrawal). As the kernel's
-    projections do (ADR 0008), a fact at or below its stream's version is left aside: each
-    stream reaches a participant's partition in version order (one source partition per stream,
-    one repartition key per participant)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    evidence: Evidence
-    versions: dict[str, int] = Field(default_factory=dict)
-
-    def first_delivery(self, stream_id: str, version: int) -> bool:
-        return version > self.versions.get(stream_id, -1)
-
-    def after(self, stream_id: str, version: int, evidence: Evidence) -> str:
-        """The JSON the table keeps after the fact at `version` of `stream_id`."""
-        versions = {**self.versions, stream_id: version}
-        return Held(evidence=evidence, versions=versions).model_dump_json()
 
 
 class Resources:
@@ -131,6 +126,16 @@ class Resources:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self._opened: asyncio.Future[tuple[EventStore, KeyStore, ReadModel, Issuing]] | None = None
+
+    @property
+    def opened(self) -> bool:
+        opening = self._opened
+        return (
+            opening is not None
+            and opening.done()
+            and not opening.cancelled()
+            and opening.exception() is None
+        )
 
     async def get(self) -> tuple[EventStore, KeyStore, ReadModel, Issuing]:
         if self._opened is None:
@@ -184,7 +189,41 @@ def _headers(raw: Any) -> Sequence[tuple[str, bytes]]:
     return list(raw.items()) if isinstance(raw, dict) else list(raw or ())
 
 
-def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> faust.App:
+@contextlib.contextmanager
+def processing(event: EventT[Any]) -> Iterator[None]:
+    """Within it, faust takes `event` for the one being processed (a table's change goes to its
+    partition of the changelog): a batch is handled outside faust's per-event iteration."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class Readiness:
+    """`/readyz` of the worker: its stores open, its read side running, its consumer group
+    settled. Not ready says why."""
+
+    def __init__(self) -> None:
+        self.app: faust.App | None = None
+        self.resources: Resources | None = None
+        self.read_side: asyncio.Task[None] | None = None
+
+    def __call__(self) -> tuple[bool, str]:
+        if self.app is None or self.resources is None or not self.resources.opened:
+            return False, "opening the event store, the key store and the read model"
+        if self.read_side is None or self.read_side.done():
+            return False, "the read side's feeds are not running"
+        if self.app.rebalancing:
+            return False, "the consumer group is rebalancing"
+        return True, "issuing"
+
+
+def create_app(
+    settings: WorkerSettings,
+    registry: CollectorRegistry | None = None,
+    readiness: Readiness | None = None,
+) -> faust.App:
     """The faust app: the issuing agent, its table, and the read side's feeds as a task."""
     if settings.kafka_bootstrap is None:
         raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
@@ -216,6 +255,17 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         "Facts delivered again (after a crash or a rebalance) and left aside.",
         registry=registry,
     )
+    batch_facts = Histogram(
+        "bilet_recommender_batch_facts",
+        "Facts about participants in each batch the issuing agent took.",
+        buckets=(1, 5, 20, 50, 100, 200, 500, 1000, 5000),
+        registry=registry,
+    )
+    sets_issued = Counter(
+        "bilet_recommender_sets_issued",
+        "Recommendation sets the worker appended (a redelivered batch's retries included).",
+        registry=registry,
+    )
     metrics = ProjectionMetrics(registry)
     sources = app.topic(*settings.recommender_worker_topics, value_serializer="raw")
     by_participant = app.topic(
@@ -236,27 +286,41 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         # error per record. Records about no participant (career events: public facts) go to
         # one partition under `NO_PARTICIPANT`.
         grouped = stream.group_by(participant_key, name="participant", topic=by_participant)
-        async for event in grouped.events():
-            recorded = decode_record(event.value, _headers(event.headers))
-            if recorded.type not in FACTS:
+        # `StreamT` does not declare `take_events` (faust-streaming 0.15), `Stream` does.
+        batches = cast(Stream[Any], grouped).take_events(
+            settings.recommender_worker_batch_size, settings.recommender_worker_batch_seconds
+        )
+        # `take_events` acknowledges a batch's events when the loop asks for the next batch:
+        # after its sets are appended and its evidence written (at least once, ADR 0047).
+        async for events in batches:
+            store, _keys, read_model, issuing = await resources.get()
+            delivered: list[tuple[EventT[Any], Delivered]] = []
+            for event in events:
+                recorded = decode_record(event.value, _headers(event.headers))
+                if recorded.type not in FACTS:
+                    continue
+                fact = decode(recorded)
+                assert isinstance(fact, FACT_TYPES)
+                delivered.append((event, Delivered(recorded, fact)))
+            batch_facts.observe(len(delivered))
+            if not delivered:
                 continue
-            _store, _keys, read_model, issuing = await resources.get()
-            fact = decode(recorded)
-            assert isinstance(fact, FACT_TYPES)
-            key = str(fact.participant_id)
-            raw = evidence_table.get(key)
-            held = (
-                Held(evidence=evidence_fold.initial(fact.participant_id))
-                if raw is None
-                else (Held.model_validate_json(raw))
+            outcome = await issue_batch(
+                [item for _event, item in delivered],
+                evidence_table.get,
+                issuing,
+                store,
+                read_model,
             )
-            if not held.first_delivery(recorded.stream_id, recorded.version):
-                redelivered.inc()
-                continue
-            catalogue = ReadModelCatalogue(read_model)
-            evolved = await issuing.apply(held.evidence, fact, catalogue, recorded.event_id)
-            evidence_table[key] = held.after(recorded.stream_id, recorded.version, evolved)
-            facts_in.inc()
+            last = {str(item.fact.participant_id): event for event, item in delivered}
+            for key, value in outcome.saved.items():
+                # faust writes a change to the changelog partition of the event being
+                # processed: the participant's own (a batch mixes the partitions).
+                with processing(last[key]):
+                    evidence_table[key] = value
+            facts_in.inc(outcome.folded)
+            redelivered.inc(outcome.redelivered)
+            sets_issued.inc(outcome.issued)
 
     async def read_side() -> None:
         """The kernel's feeds of the read model: the evidence and catalogue (the API's reads,
@@ -292,7 +356,15 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             )
         await asyncio.gather(*(feed.run() for feed in feeds))
 
-    app.task(read_side)
+    async def start_read_side() -> None:
+        task = asyncio.ensure_future(read_side())
+        if readiness is not None:
+            readiness.read_side = task
+        await task
+
+    app.task(start_read_side)
+    if readiness is not None:
+        readiness.app, readiness.resources = app, resources
 
     async def read_model() -> ReadModel:
         return (await resources.get())[2]
@@ -305,12 +377,19 @@ def main() -> int:
     configure_logging()
     settings = WorkerSettings()
     registry = CollectorRegistry()
+    readiness = Readiness()
+    # The health server runs on the loop faust runs on, so `/livez` answering means that loop
+    # is not stuck; it is up before faust starts (table recovery can take a while).
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     if settings.recommender_worker_metrics_port:
-        start_http_server(
-            settings.recommender_worker_metrics_port, settings.host, registry=registry
+        loop.run_until_complete(
+            serve_health(
+                settings.host, settings.recommender_worker_metrics_port, registry, readiness
+            )
         )
-    app = create_app(settings, registry)
-    worker = faust.Worker(app, loglevel="INFO", override_logging=False)
+    app = create_app(settings, registry, readiness)
+    worker = faust.Worker(app, loglevel="INFO", override_logging=False, loop=loop)
     worker.execute_from_commandline()
     return 0
 

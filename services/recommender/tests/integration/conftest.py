@@ -105,11 +105,12 @@ class Harness:
             "BVB_RECOMMENDER_WORKER_AS_OF": NOW.isoformat(),
         }
 
-    def start_worker(self, log: Path) -> subprocess.Popen[bytes]:
+    def start_worker(self, log: Path, metrics_port: int = 0) -> subprocess.Popen[bytes]:
+        env = {**self.worker_env(), "BVB_RECOMMENDER_WORKER_METRICS_PORT": str(metrics_port)}
         with log.open("ab") as out:
             return subprocess.Popen(
                 [sys.executable, "-m", "bilet_recommender.worker"],
-                env=self.worker_env(),
+                env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

@@ -92,11 +92,11 @@ _CAREER_EVENT_NAMES: Final = frozenset(t.event_type for t in _CAREER_EVENT_TYPES
 _CAREER_EVENT_JSON: Final = TypeAdapter(CareerEvent)
 _OPPORTUNITY_JSON: Final = TypeAdapter(opportunity_fold.Opportunity)
 
-_NEW_EVIDENCE: Final = (
-    "INSERT INTO {rec_evidence} (participant_id, evidence) VALUES ($1, $2) "
-    "ON CONFLICT (participant_id) DO NOTHING"
+# One statement makes the row if missing, locks it and reads it (ADR 0047: it was three).
+_HOLD_EVIDENCE: Final = (
+    "INSERT INTO {rec_evidence} AS held (participant_id, evidence) VALUES ($1, $2) "
+    "ON CONFLICT (participant_id) DO UPDATE SET evidence = held.evidence RETURNING evidence"
 )
-_LOCK_EVIDENCE: Final = "UPDATE {rec_evidence} SET evidence = evidence WHERE participant_id = $1"
 _SAVE_EVIDENCE: Final = (
     "INSERT INTO {rec_evidence} (participant_id, evidence) VALUES ($1, $2) "
     "ON CONFLICT (participant_id) DO UPDATE SET evidence = excluded.evidence"
@@ -199,14 +199,11 @@ class EvidenceProjection:
         # The participant's row lock first: the Kafka feed applies partitions in transactions
         # side by side, and a participant's facts come from four topics; without it two facts
         # read the same evidence and the later commit dropped the other's (a registration lost
-        # under a stage result, seen in the recommender bench). The row is made if missing, then
-        # locked; the read after it sees the other's commit (PostgreSQL: a snapshot per
-        # statement; SQLite has one writer at a time anyway).
-        await tx.execute(_NEW_EVIDENCE, str(participant_id), _dump_evidence(initial))
-        await tx.execute(_LOCK_EVIDENCE, str(participant_id))
-        raw = await tx.fetchval(
-            "SELECT evidence FROM {rec_evidence} WHERE participant_id = $1", str(participant_id)
-        )
+        # under a stage result, seen in the recommender bench). The row is made if missing and
+        # locked by the same upsert, whose RETURNING reads the row as the other's commit left it
+        # (PostgreSQL's ON CONFLICT DO UPDATE waits for the lock and takes the latest version;
+        # SQLite has one writer at a time anyway).
+        raw = await tx.fetchval(_HOLD_EVIDENCE, str(participant_id), _dump_evidence(initial))
         evidence = initial if raw is None else load_evidence(raw)
         if self.issuing is None:
             evolved = evidence_fold.evolve(evidence, fact)

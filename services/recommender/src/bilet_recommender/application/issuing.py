@@ -11,11 +11,18 @@ issued: before deciding, the step folds the stream's last set into the evidence,
 that lost its state after appending (killed before its table or checkpoint was saved) does not
 issue a set twice, and a new set names the one really in force in `supersedes`.
 
+A runtime that takes facts in batches (the worker, ADR 0047) hands the step a `Pending`: the sets
+it decides wait there and are appended together, in one commit (`Pending.append`), before the
+batch's evidence is saved and its offsets acknowledged; the stream is then read once per
+participant and batch (after that, the evidence already holds what the batch decided, and the
+stream would not yet).
+
 The accessibility needs are opened with the participant's health key only while a consent in
 force covers `health_data`, at the moment of recommending, and never kept open.
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Protocol
 from uuid import UUID
@@ -28,7 +35,7 @@ from bilet.contracts.sealed import SealedValue, health_key_subject
 from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet.crypto import FieldCipher, KeyStore
 from bilet.crypto.fields import is_erased
-from bilet.eventstore import EventStore
+from bilet.eventstore import EventStore, NewEvent, StreamAppend
 from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain.evidence import Evidence, Fact
 from bilet_recommender.domain.offers import Opportunities
@@ -56,6 +63,24 @@ class Catalogue(Protocol):
     ) -> Opportunities: ...
 
 
+@dataclass
+class Pending:
+    """The sets a batch decided, not appended yet (stream id → events in order), and the
+    participants whose stream the batch has read already."""
+
+    events: dict[str, list[NewEvent]] = field(default_factory=dict)
+    read: set[UUID] = field(default_factory=set)
+
+    async def append(self, store: EventStore) -> int:
+        """Append every waiting set in one commit (a redelivered batch is the store's idempotent
+        retry, stream by stream); how many were waiting."""
+        appends = [StreamAppend(stream, events) for stream, events in self.events.items()]
+        if appends:
+            await store.append_many(appends)
+        self.events.clear()
+        return sum(len(a.events) for a in appends)
+
+
 class Issuing:
     """Evidence in, evidence out: `apply(evidence, fact, catalogue)` folds the fact and issues the
     set it calls for. The caller keeps the evidence it returns (a faust table, a read-model row)."""
@@ -78,16 +103,22 @@ class Issuing:
         fact: Fact,
         catalogue: Catalogue,
         causation_id: UUID | None = None,
+        pending: Pending | None = None,
     ) -> Evidence:
-        """The evidence after `fact`, with the set it calls for appended and folded in. A
-        `RecommendationsIssued` given here is folded only: the step is the one writer of sets."""
+        """The evidence after `fact`, with the set it calls for appended (or left in `pending`)
+        and folded in. A `RecommendationsIssued` given here is folded only: the step is the one
+        writer of sets."""
         evidence = evidence_fold.evolve(evidence, fact)
         if isinstance(fact, RecommendationsIssued):
             return evidence
-        return await self.issue(evidence, catalogue, causation_id)
+        return await self.issue(evidence, catalogue, causation_id, pending)
 
     async def issue(
-        self, evidence: Evidence, catalogue: Catalogue, causation_id: UUID | None = None
+        self,
+        evidence: Evidence,
+        catalogue: Catalogue,
+        causation_id: UUID | None = None,
+        pending: Pending | None = None,
     ) -> Evidence:
         """Issue the set `evidence` calls for, if any; the evidence with it folded in."""
         as_of = self.clock()
@@ -96,7 +127,11 @@ class Issuing:
             return evidence
         if evidence.completed_season() is None:
             return evidence
-        evidence = await self.in_force(evidence)
+        participant_id = evidence.participant_id
+        if pending is None or participant_id not in pending.read:
+            evidence = await self.in_force(evidence)
+            if pending is not None:
+                pending.read.add(participant_id)
         offers = await catalogue.opportunities(
             region_id, [a.career_event_id for a in evidence.attended], as_of
         )
@@ -107,10 +142,11 @@ class Issuing:
             actor=ACTOR,
             causation_id=None if causation_id is None else str(causation_id),
         )
-        await self.store.append(
-            stream_id(evidence.participant_id),
-            [encode(event, metadata, event_id=event.recommendation_set_id)],
-        )
+        new = encode(event, metadata, event_id=event.recommendation_set_id)
+        if pending is None:
+            await self.store.append(stream_id(participant_id), [new])
+        else:
+            pending.events.setdefault(stream_id(participant_id), []).append(new)
         return evidence_fold.evolve(evidence, event)
 
     async def in_force(self, evidence: Evidence) -> Evidence:

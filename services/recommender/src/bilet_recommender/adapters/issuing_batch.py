@@ -1,0 +1,138 @@
+"""The faust worker's issuing step over a batch of facts (ADR 0047): what `worker.py` runs for
+each batch its agent takes from the repartition topic, without faust in it (tests drive it with a
+dict for the table).
+
+Per batch, not per fact (the costs the worker's profile showed, ADR 0047):
+- the facts are grouped by participant; a participant's facts are folded in their order of
+  delivery, the participants side by side (their streams and table keys are disjoint);
+- each participant's `Held` is read from the table once and written once, after the batch;
+- the stream of sets is read once per participant (`Pending.read`), the catalogue once per
+  region and attended events (`BatchCatalogue`);
+- the sets decided wait in a `Pending` and are appended in one commit, before any evidence is
+  written back: a crash in between redelivers the batch, whose sets are the same derived ids
+  (the store's idempotent retry), as one fact at a time did.
+
+The domain step is `Issuing.apply`, the one the embedded runtime runs per fact.
+"""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bilet.eventstore import EventStore, RecordedEvent
+from bilet.projections import ReadModel
+from bilet_recommender.adapters.evidence_projection import ReadModelCatalogue
+from bilet_recommender.application.issuing import Issuing, Pending
+from bilet_recommender.domain import evidence as evidence_fold
+from bilet_recommender.domain.evidence import Evidence, Fact
+from bilet_recommender.domain.offers import Opportunities
+
+
+class Held(BaseModel):
+    """What the worker's table holds per participant: the evidence, and the version of each
+    stream it last took a fact from. At least once means a crash redelivers from the last
+    committed offset, so facts already folded come again after later ones; the evolve of
+    `Evidence` is idempotent for one fact but not for a replayed sequence (a seat booked again
+    after it was attended, a consent verified again after its withdrawal). As the kernel's
+    projections do (ADR 0008), a fact at or below its stream's version is left aside: each
+    stream reaches a participant's partition in version order (one source partition per stream,
+    one repartition key per participant)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    evidence: Evidence
+    versions: dict[str, int] = Field(default_factory=dict)
+
+    def first_delivery(self, stream_id: str, version: int) -> bool:
+        return version > self.versions.get(stream_id, -1)
+
+    def after(self, stream_id: str, version: int, evidence: Evidence) -> str:
+        """The JSON the table keeps after the fact at `version` of `stream_id`."""
+        return self.taken(stream_id, version, evidence).model_dump_json()
+
+    def taken(self, stream_id: str, version: int, evidence: Evidence) -> "Held":
+        """What is held once the fact at `version` of `stream_id` gave `evidence`."""
+        return Held(evidence=evidence, versions={**self.versions, stream_id: version})
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A fact about a participant as it came off the repartition topic."""
+
+    recorded: RecordedEvent
+    fact: Fact
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch did: the table's new values (participant key → `Held` JSON, only those that
+    changed), facts folded, facts left aside as redelivered, sets appended."""
+
+    saved: dict[str, str] = field(default_factory=dict)
+    folded: int = 0
+    redelivered: int = 0
+    issued: int = 0
+
+
+class BatchCatalogue:
+    """The read model's catalogue, read once per (region, attended events, moment) in a batch:
+    a batch is a few hundred milliseconds of facts, and the catalogue changes with coordinators'
+    and organisers' rare writes (what one fact at a time read was as old as the read side's lag)."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.inner = ReadModelCatalogue(read_model)
+        self.known: dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities] = {}
+
+    async def opportunities(
+        self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
+    ) -> Opportunities:
+        key = (region_id, tuple(sorted(set(attended), key=str)), as_of)
+        if (found := self.known.get(key)) is None:
+            found = self.known[key] = await self.inner.opportunities(region_id, attended, as_of)
+        return found
+
+
+async def issue_batch(
+    delivered: Sequence[Delivered],
+    held_of: Callable[[str], str | None],
+    issuing: Issuing,
+    store: EventStore,
+    read_model: ReadModel,
+) -> BatchOutcome:
+    """Fold and issue a batch; the sets are appended when this returns, the table's values are
+    the caller's to write (`held_of`: what the table holds for a participant key)."""
+    by_participant: dict[str, list[Delivered]] = {}
+    for item in delivered:
+        by_participant.setdefault(str(item.fact.participant_id), []).append(item)
+    pending = Pending()
+    catalogue = BatchCatalogue(read_model)
+    outcome = BatchOutcome()
+
+    async def one(key: str, items: Sequence[Delivered]) -> None:
+        raw = held_of(key)
+        held = (
+            Held(evidence=evidence_fold.initial(items[0].fact.participant_id))
+            if raw is None
+            else Held.model_validate_json(raw)
+        )
+        before = held
+        for item in items:
+            recorded = item.recorded
+            if not held.first_delivery(recorded.stream_id, recorded.version):
+                outcome.redelivered += 1
+                continue
+            evolved = await issuing.apply(
+                held.evidence, item.fact, catalogue, recorded.event_id, pending
+            )
+            held = held.taken(recorded.stream_id, recorded.version, evolved)
+            outcome.folded += 1
+        if held is not before:
+            outcome.saved[key] = held.model_dump_json()
+
+    await asyncio.gather(*(one(key, items) for key, items in by_participant.items()))
+    outcome.issued = await pending.append(store)
+    return outcome
