@@ -2,17 +2,25 @@
 the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
 
 import json
+from collections.abc import Collection
 from typing import ClassVar
 from uuid import UUID
 
 import pytest
 
 from bilet.application import EventLog, Part, seal_all
-from bilet.contracts import DomainEvent, EventMetadata, EventRegistry, SealedValue, unseal
+from bilet.contracts import (
+    DomainEvent,
+    EventMetadata,
+    EventRegistry,
+    SealedValue,
+    health_key_subject,
+    unseal,
+)
 from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDetailsCorrected
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
-from bilet.crypto import FieldCipher, InMemoryKeyStore
+from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
 from bilet.eventstore import NO_STREAM, WrongExpectedVersion
 from bilet.eventstore.memory import InMemoryEventStore
 
@@ -159,3 +167,67 @@ async def test_one_commit_spans_streams_all_or_nothing_and_skips_streams_with_no
         )
     assert len((await LOG.read(store, note)).events) == 1
     assert await store.stream_version(f"participant-{OTHER}") is None
+
+
+class CountingKeyStore(InMemoryKeyStore):
+    """A real in-memory key store that counts the calls that fetch or create keys (a call for
+    many counts once, however it is made)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, ...]] = []
+        self._within_many = False
+
+    async def get_or_create(self, subject: str) -> DataKey:
+        if not self._within_many:
+            self.calls.append((subject,))
+        return await super().get_or_create(subject)
+
+    async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
+        self.calls.append(tuple(subjects))
+        self._within_many = True
+        try:
+            return await super().get_or_create_many(subjects)
+        finally:
+            self._within_many = False
+
+
+async def test_a_commit_sealing_with_two_keys_fetches_them_in_one_key_store_call() -> None:
+    keys = CountingKeyStore()
+    cipher = FieldCipher(keys)
+    health_and_snils = Unsealed(
+        ParticipantDetailsCorrected,
+        {
+            "participant_id": PID,
+            "reason": CorrectionReason.HEALTH_STATUS_CHANGED,
+            "key_generation": 1,
+        },
+        {
+            "snils": "112-233-445 95",
+            "health_limitations": {"has_limitations": True, "kind": "visual"},
+        },
+    )
+    parts = [
+        Part(f"participant-{PID}", [health_and_snils], NO_STREAM),
+        Part(f"participant-{OTHER}", [corrected(8, OTHER)], NO_STREAM),
+    ]
+    [append, _] = await LOG.prepare(cipher, META, parts)
+    assert keys.calls == [(str(PID), health_key_subject(PID))]
+    [event] = (LOG.decode(e, f"participant-{PID}") for e in append.events)
+    assert await unseal(cipher, event, health=True) == health_and_snils.personal
+
+
+async def test_a_cipher_that_keeps_no_keys_is_not_asked_to_fetch_them_beforehand() -> None:
+    keys = CountingKeyStore()
+    cipher = FieldCipher(keys, cache_size=0)
+    draft = Unsealed(
+        ParticipantDetailsCorrected,
+        {
+            "participant_id": PID,
+            "reason": CorrectionReason.HEALTH_STATUS_CHANGED,
+            "key_generation": 1,
+        },
+        {"snils": "112-233-445 95", "health_limitations": {"has_limitations": False}},
+    )
+    await seal_all(cipher, [draft])
+    assert keys.calls == [(str(PID),), (health_key_subject(PID),)]

@@ -24,7 +24,7 @@ from bilet.contracts import (
 )
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.drafts import Decided, Unsealed
-from bilet.contracts.sealed import key_generations
+from bilet.contracts.sealed import FIRST_GENERATION, KeyScope, key_generations, key_subject
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
     NO_STREAM,
@@ -69,9 +69,35 @@ class Part(NamedTuple):
     expected: ExpectedVersion
 
 
+def key_subjects(decided: Iterable[Decided]) -> list[str]:
+    """The key-store subjects whose keys sealing `decided` needs, each once, in order."""
+    subjects: dict[str, None] = {}
+    for event in decided:
+        if isinstance(event, Unsealed):
+            scopes = sealed_scopes(event.event_class)
+            generations = key_generations(event.event_class, event.clear)
+            for name in event.personal:
+                scope = scopes.get(name, KeyScope.PARTICIPANT)
+                generation = generations.get(scope, FIRST_GENERATION)
+                subjects[key_subject(event.subject, scope, generation)] = None
+    return list(subjects)
+
+
+async def prefetch_keys(cipher: FieldCipher, decided: Iterable[Decided]) -> None:
+    """Fetch (creating where new) every key sealing `decided` needs in one key-store call, when
+    it needs more than one and the cipher keeps keys (else sealing fetches them anyway)."""
+    subjects = key_subjects(decided)
+    if len(subjects) > 1 and cipher.caches_keys:
+        await cipher.prepare(subjects)
+
+
 async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
     """The decided events as they are stored: personal plaintext sealed with the subject's key
-    of each field's scope (health data with the health key, of the generation the event names)."""
+    of each field's scope (health data with the health key, of the generation the event names).
+    The keys are fetched (created where new) first, all in one key-store call: a registration
+    seals with a participant key and a health key, which were two key-store transactions."""
+    decided = list(decided)
+    await prefetch_keys(cipher, decided)
     sealed: list[DomainEvent] = []
     for event in decided:
         if isinstance(event, Unsealed):
@@ -161,11 +187,13 @@ class EventLog:
     ) -> list[StreamAppend]:
         """What was decided for each stream, sealed and encoded (each event with its id), as one
         commit's appends; streams with nothing decided are left out."""
+        parts = [part for part in parts if part[1]]
+        # One key-store call for the whole commit, not one per stream or per key.
+        await prefetch_keys(cipher, [event for _, decided, _ in parts for event in decided])
         appends = []
         for stream_id, decided, expected in parts:
-            if decided:
-                events = await seal_all(cipher, decided)
-                appends.append(self.stream_append(stream_id, events, expected, metadata))
+            events = await seal_all(cipher, decided)
+            appends.append(self.stream_append(stream_id, events, expected, metadata))
         return appends
 
     async def append(

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from bilet.http.auth import DEVELOPMENT_ISSUER, TokenVerifier, authenticate_header
 from bilet.http.deadlines import body_deadline_from
+from bilet.http.dependencies import threaded_dependencies
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
@@ -254,5 +255,8 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router, prefix=service.prefix)
+    threaded = threaded_dependencies(app)
+    if threaded:  # each would cost every request a trip to a worker thread and back
+        raise TypeError(f"route dependencies that are not coroutines: {threaded}")
     declare_unsupported_media_type(app)
     return app

@@ -29,7 +29,8 @@ from bilet_consent.settings import SERVICE_NAME
 ERASED_JSON: Final = {"$erased": True}
 
 
-def _service(request: Request) -> ConsentService:
+async def _service(request: Request) -> ConsentService:
+    # async: a plain function would be run on a worker thread for every request (ADR 0054).
     service: ConsentService = request.app.state.consent
     return service
 

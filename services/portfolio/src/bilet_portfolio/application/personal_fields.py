@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from bilet.crypto import FieldCipher, is_erased
+from bilet.crypto.fields import ENVELOPE_TAG
 from bilet_portfolio.domain.views import ParticipantRecord, PortfolioRecord
 
 NAME_FIELD: Final = "full_name"
@@ -35,10 +36,12 @@ class PersonalFields:
         """Whether the name would read as erased (the participant's key is gone)."""
         if participant.sealed_name is None:
             return False
-        opened = await self.cipher.decrypt(
-            participant.participant_id, {NAME_FIELD: json.loads(participant.sealed_name)}
-        )
-        return is_erased(opened[NAME_FIELD])
+        sealed = json.loads(participant.sealed_name)
+        if isinstance(sealed, dict) and ENVELOPE_TAG in sealed:
+            # A sealed name opens to ERASED exactly when the participant's key is gone: the key
+            # cache says so without decrypting the name on every ETag check (ADR 0054).
+            return not await self.cipher.has_key(participant.participant_id)
+        return is_erased(sealed)
 
     async def of_portfolio(
         self, participant_id: str, sealed_name: str | None, record: PortfolioRecord

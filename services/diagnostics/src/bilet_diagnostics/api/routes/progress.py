@@ -29,12 +29,13 @@ AUDIT_PURPOSE = "school_progress"
 AUDIT_FIELDS = ("diagnostics_progress",)
 
 
-def _facts(request: Request) -> Facts:
+# Coroutines: a plain function would be run on a worker thread for every request (ADR 0054).
+async def _facts(request: Request) -> Facts:
     facts: Facts = request.app.state.facts
     return facts
 
 
-def _audit_log(request: Request) -> AuditLog:
+async def _audit_log(request: Request) -> AuditLog:
     audit_log: AuditLog = request.app.state.audit_log
     return audit_log
 

@@ -16,7 +16,8 @@ from bilet_identity.application.service import IdentityService
 from bilet_identity.settings import SERVICE_NAME
 
 
-def _service(request: Request) -> IdentityService:
+async def _service(request: Request) -> IdentityService:
+    # async: a plain function would be run on a worker thread for every request (ADR 0054).
     service: IdentityService = request.app.state.identity
     return service
 
