@@ -31,7 +31,7 @@ CODE_DESCRIPTION: Final = (
 )
 
 
-def _bindings(request: Request) -> AccountBindings:
+async def _bindings(request: Request) -> AccountBindings:
     bindings: AccountBindings = request.app.state.account_bindings
     return bindings
 

@@ -31,7 +31,7 @@ AccountId = Annotated[
 ]
 
 
-def _access(request: Request) -> AccountAccess:
+async def _access(request: Request) -> AccountAccess:
     access: AccountAccess = request.app.state.account_access
     return access
 
