@@ -9,7 +9,12 @@ from uuid import UUID
 
 from bilet import stores
 from bilet.contracts import EventMetadata, encode, seal, sealed_scopes
-from bilet.contracts.catalogue.identity import ParticipantMovedToSchool, ParticipantRegistered
+from bilet.contracts.catalogue.identity import (
+    DepartureReason,
+    ParticipantLeftProgramme,
+    ParticipantMovedToSchool,
+    ParticipantRegistered,
+)
 from bilet.crypto import FieldCipher
 from bilet.eventstore import ANY
 from bilet_consent.application.formats import pdf_file
@@ -192,3 +197,19 @@ def consent_form(participant_id: UUID, **overrides: Any) -> dict[str, Any]:
         else:
             form[key] = value
     return form
+
+
+async def pupil_left(settings: ConsentSettings, participant_id: UUID, school_id: UUID) -> int:
+    """Identity's record that the pupil left their school (docs/adr/0050)."""
+    store = await stores.open_event_store(settings, "identity")
+    try:
+        event = ParticipantLeftProgramme(
+            participant_id=participant_id,
+            school_id=school_id,
+            season=2019,
+            reason=DepartureReason.LEFT_SCHOOL,
+        )
+        result = await store.append(event.stream_id, [encode(event, EventMetadata())], ANY)
+        return result.position
+    finally:
+        await store.close()

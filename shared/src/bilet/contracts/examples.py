@@ -141,6 +141,12 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "participant_id": PARTICIPANT,
         "kept_participant_id": "3f0c5e0a-0b7e-4c1c-9a51-2b7d1d1f0002",
     },
+    ("ParticipantLeftProgramme", 1): {
+        "participant_id": PARTICIPANT,
+        "school_id": SCHOOL_3,
+        "season": 2019,
+        "reason": "left_school",
+    },
     ("ParticipantEnrolledInSeason", 1): {
         "participant_id": PARTICIPANT,
         "season": 2020,

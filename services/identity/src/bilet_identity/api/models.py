@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bilet.contracts.catalogue.consent import Relationship
-from bilet.contracts.catalogue.identity import CorrectionReason
+from bilet.contracts.catalogue.identity import CorrectionReason, DepartureReason
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.application.access import HealthWithheld
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
@@ -285,6 +285,13 @@ class EnrolParticipantRequest(Request):
     grade: Grade
 
 
+class LeaveProgrammeRequest(Request):
+    reason: DepartureReason = Field(
+        description="`left_school`: left the school for none of the programme's schools (a move "
+        "to one is `moves`); `left_programme`: stays at the school, no longer takes part."
+    )
+
+
 class LinkGuardianRequest(Request):
     guardian_id: UUID = Field(description="The guardian's account id (the token's `sub`).")
     relationship: Relationship
@@ -345,6 +352,12 @@ class ParticipantModel(BaseModel):
         default=None,
         description="This profile was closed as a second one of a child: the kept profile's id "
         "(docs/adr/0043). Nothing changes a closed profile any more.",
+    )
+    left: DepartureReason | None = Field(
+        default=None,
+        description="The participant left the school or the programme (docs/adr/0050) and has "
+        "not returned (a move to a school or a later enrolment is a return): no school lists "
+        "them.",
     )
     personal: PersonalDataModel | None
 

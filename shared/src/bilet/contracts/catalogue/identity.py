@@ -443,6 +443,28 @@ class ParticipantMerged(_Participant):
     kept_participant_id: UUID
 
 
+class DepartureReason(StrEnum):
+    """Why a participant stopped taking part (the school says; never a person's details)."""
+
+    LEFT_SCHOOL = "left_school"  # left the school for none of the programme's schools
+    LEFT_PROGRAMME = "left_programme"  # stays at the school, no longer takes part
+
+
+@published
+class ParticipantLeftProgramme(_Participant):
+    """A participant stopped taking part in the programme at `school_id` in `season`: they left
+    the school (for none of the programme's schools) or the programme. The school no longer
+    lists them or chases their consent; their history stays theirs. A later move to a school or
+    enrolment in a later season is their return (docs/adr/0050)."""
+
+    event_type: ClassVar[str] = "ParticipantLeftProgramme"
+
+    participant_id: UUID
+    school_id: UUID
+    season: Season
+    reason: DepartureReason
+
+
 @published
 class ParticipantEnrolledInSeason(_Participant):
     """A registered participant takes part in another season (a new school year), at the grade
