@@ -34,6 +34,7 @@ CODES: Final = ProblemCodes(
         "review_resolved": 409,
         "health_data_withdrawn": 409,
         "not_yet_visible": 409,
+        "stale_version": 412,
         "invalid_text": 400,
         "invalid_position_token": 400,
         # Everything else a rule refuses is 422: the request was understood, and is not acceptable.

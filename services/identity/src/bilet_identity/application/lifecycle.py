@@ -16,7 +16,11 @@ from bilet_identity.application import access, streams
 from bilet_identity.application.access import Visibility
 from bilet_identity.application.consent_state import HEALTH_DATA
 from bilet_identity.application.details import HEALTH_FIELDS, personal_of
-from bilet_identity.application.errors import ParticipantErasedError, VersionConflict
+from bilet_identity.application.errors import (
+    ParticipantErasedError,
+    StaleVersion,
+    VersionConflict,
+)
 from bilet_identity.application.inputs import (
     CommandContext,
     Committed,
@@ -64,7 +68,7 @@ class ParticipantLife(Registration):
         expected_version: int | None = None,
     ) -> Committed:
         """Correct a participant's details at their school. With `expected_version` (the
-        caller's If-Match), a change since that version is a conflict, never retried."""
+        caller's If-Match), a change since that version is refused as stale, never retried."""
         access.require_role(ctx.principal, Role.REGISTRAR)
         stream_id = participants.stream_id(participant_id)
         if self.consents is not None:
@@ -84,7 +88,7 @@ class ParticipantLife(Registration):
             with access.unknown_if_out_of_scope():
                 access.require_registrar_of(ctx.principal, state.school_id)
             if expected_version is not None and expected_version != loaded.version:
-                raise VersionConflict(expected_version, loaded.version)
+                raise StaleVersion(expected_version, loaded.version)
             profile = await attempt.state(streams.profile(participant_id))
             current = (await personal_of(self.cipher, loaded.events, health=True)).details
             if current is None:
@@ -161,7 +165,13 @@ class ParticipantLife(Registration):
                 ctx,
                 decide,
                 retry=expected_version is None,
-                conflict=lambda: VersionConflict(expected_version),
+                # With If-Match, another writer between the read and the append makes the
+                # caller's version stale too: the same 412, never retried into success.
+                conflict=lambda: (
+                    VersionConflict()
+                    if expected_version is None
+                    else StaleVersion(expected_version, None)
+                ),
             )
         except SubjectErased as erased:
             # Sealing found a destroyed key: a generation of the health key destroyed by a
