@@ -70,6 +70,16 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "starts_on": "2019-09-01",
         "ends_on": "2019-12-31",
     },
+    ("SeasonRulesPublished", 2): {
+        "season": 2019,
+        "rules_version": 2,
+        "eligible_grades": {"lowest": 6, "highest": 11},
+        "max_career_events": 3,
+        "diagnostics_stages": ["interests", "soft_skills"],
+        "starts_on": "2019-09-01",
+        "ends_on": "2019-12-31",
+        "applies_from": "2019-10-15",
+    },
     ("RegionAdmitted", 1): {
         "region_id": REGION,
         "region_code": "47",

@@ -101,8 +101,17 @@ class ReadModelFacts:
             erased=bool(erased),
         )
 
-    async def season_stages(self, season: int) -> tuple[Stage, ...] | None:
-        rows = await self._fetch("SELECT stages FROM {fact_seasons} WHERE season = $1", season)
+    async def season_stages(self, season: int, on: date | None = None) -> tuple[Stage, ...] | None:
+        # The version in force on `on`: the highest applying by then; before the season's
+        # first version applies, the first one (what the season is planned to be). Without a
+        # day, the highest version (the rules as they stand now).
+        rows = await self._fetch(
+            "SELECT stages FROM {fact_season_versions} WHERE season = $1 "
+            "ORDER BY CASE WHEN applies_from <= $2 THEN 0 ELSE 1 END, "
+            "CASE WHEN applies_from <= $2 THEN -rules_version ELSE rules_version END LIMIT 1",
+            season,
+            "9999-12-31" if on is None else on.isoformat(),
+        )
         if not rows:
             return None
         return tuple(Stage(value) for value in rows[0][0].split(","))

@@ -68,7 +68,9 @@ class AttemptCommands(DiagnosticsCore):
         season = season_of(today.year, today.month)
         if season not in pupil.seasons:
             raise NotEnrolled(season)
-        stages = await self.facts.season_stages(season) or ()
+        # The rules in force today in the region: a revision applies from its day on, and an
+        # attempt started earlier is never checked against it again.
+        stages = await self.facts.season_stages(season, today) or ()
         if stage in stages and not await self.facts.window_open(
             pupil.region_id, season, stage, today
         ):

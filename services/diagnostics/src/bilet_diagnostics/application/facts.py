@@ -125,9 +125,10 @@ class Facts(Protocol):
         registration has not arrived (or never will)."""
         ...
 
-    async def season_stages(self, season: int) -> tuple[Stage, ...] | None:
-        """The diagnostics stages of the season's rules in force (highest `rules_version`), in
-        the order they run; None if no rules were published."""
+    async def season_stages(self, season: int, on: date | None = None) -> tuple[Stage, ...] | None:
+        """The diagnostics stages of the season's rules in force on `on` (the highest
+        `rules_version` applying from that day or before, docs/adr/0050; without a day, the
+        highest version), in the order they run; None if no rules were published."""
         ...
 
     async def region_today(self, region_id: UUID, now: datetime) -> date | None:

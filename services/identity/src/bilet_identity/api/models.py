@@ -75,6 +75,11 @@ class SeasonRulesModel(BaseModel):
     diagnostics_stages: list[Stage]
     starts_on: date
     ends_on: date
+    applies_from: date = Field(
+        description="The day this version is in force from: the season's start, or for a "
+        "revision of a running season the day it was published (docs/adr/0050); results "
+        "before it keep the version they were scored under."
+    )
 
 
 class SeasonRulesPublishedResponse(BaseModel):

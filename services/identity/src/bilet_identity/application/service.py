@@ -10,7 +10,7 @@ read or write of personal data is audited (`bilet.audit`), by ids only.
 
 The use cases are grouped by idea: the programme's frame (`programme`), registration and the
 uniqueness of a child (`registration`), a participant's later life (`lifecycle`), a school's
-list of its pupils (`school_pupils`), pupils who leave and guardians unlinked (`departures`),
+list of its pupils (`school_pupils`), pupils who leave (`departures`),
 duplicate reviews resolved (`reviews`), and what is
 purged once consent has erased them (`erasures`).
 """
