@@ -14,6 +14,7 @@ from bilet.contracts.catalogue.identity import (
     CorrectionReason,
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
     ParticipantMovedToSchool,
 )
 from bilet.contracts.examples import sealed
@@ -211,6 +212,16 @@ async def test_an_erased_pupil_is_known_as_erased_with_no_consent(history: Facts
     assert facts.erased
     assert facts.purposes == frozenset()
     assert not facts.consents_to(Purpose.ONLINE_DIAGNOSTICS)
+
+
+async def test_a_merged_profile_names_the_kept_one(history: FactsHistory) -> None:
+    """docs/adr/0043: identity merged a second profile of a child into the kept one."""
+    duplicate, kept = uuid4(), uuid4()
+    await history.given(registered(duplicate), registered(kept))
+    await history.given(ParticipantMerged(participant_id=duplicate, kept_participant_id=kept))
+    merged = await _pupil(history, duplicate)
+    assert merged.merged_into == kept
+    assert (await _pupil(history, kept)).merged_into is None
 
 
 # ---------------------------------------------------------------------- seasons, regions, windows

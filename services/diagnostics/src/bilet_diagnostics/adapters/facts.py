@@ -76,13 +76,13 @@ class ReadModelFacts:
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         pid = str(participant_id)
         rows = await self._fetch(
-            "SELECT school_id, region_id, grade, season, purposes, valid_until, erased "
-            "FROM {fact_pupils} WHERE participant_id = $1",
+            "SELECT school_id, region_id, grade, season, purposes, valid_until, erased, "
+            "merged_into FROM {fact_pupils} WHERE participant_id = $1",
             pid,
         )
         if not rows or rows[0][0] is None:
             return None  # identity's registration has not arrived
-        school_id, region_id, grade, season, purposes, valid_until, erased = rows[0]
+        school_id, region_id, grade, season, purposes, valid_until, erased, merged = rows[0]
         seasons = await self._fetch(
             "SELECT season FROM {fact_enrolments} WHERE participant_id = $1", pid
         )
@@ -99,6 +99,7 @@ class ReadModelFacts:
                 today,
             ),
             erased=bool(erased),
+            merged_into=None if merged is None else UUID(merged),
         )
 
     async def season_stages(self, season: int, on: date | None = None) -> tuple[Stage, ...] | None:

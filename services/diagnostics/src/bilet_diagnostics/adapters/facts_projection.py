@@ -26,6 +26,7 @@ from bilet.contracts.catalogue.identity import (
     DiagnosticsWindowScheduled,
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
     RegionAdmitted,
@@ -35,8 +36,9 @@ from bilet.contracts.catalogue.identity import (
 from bilet.eventstore import RecordedEvent
 from bilet.projections import ReadModelTx, Table
 
-# Version 2 keeps every version of a season's rules with the day it applies from (docs/adr/0050):
-# a new name, so an existing read model is rebuilt from the sources.
+# Version 2 keeps every version of a season's rules with the day it applies from (docs/adr/0050)
+# and the kept profile of a merged one (docs/adr/0043): a new name, so an existing read model is
+# rebuilt from the sources.
 PROJECTION: Final = "diagnostics_facts_v2"
 IDENTITY: Final = "identity"
 CONSENT: Final = "consent"
@@ -48,6 +50,7 @@ SOURCES: Final = (IDENTITY, CONSENT, DIAGNOSTICS)
 HANDLED: Final = frozenset(
     {
         "SeasonRulesPublished",
+        "ParticipantMerged",
         "RegionAdmitted",
         "DiagnosticsWindowScheduled",
         "SchoolRegistered",
@@ -71,7 +74,7 @@ TABLES: Final = (
         "fact_pupils",
         "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
         "grade INTEGER, consent_id TEXT, purposes TEXT, valid_until TEXT, "
-        "erased BOOLEAN NOT NULL",
+        "erased BOOLEAN NOT NULL, merged_into TEXT",
     ),
     # Every season a participant is enrolled in, at the school and grade of that season (a move
     # or a correction changes the current season's row only, as identity's fold does).
@@ -160,6 +163,14 @@ class FactsProjection:
                     rules.rules_version,
                     rules.applies_from.isoformat(),
                     _joined(stage.value for stage in rules.diagnostics_stages),
+                )
+            case ParticipantMerged() as merged:
+                # A second profile of one child, closed (docs/adr/0043): no new attempt under
+                # it. Re-keying its attempts and results to the kept profile is not done here.
+                await tx.execute(
+                    "UPDATE {fact_pupils} SET merged_into = $2 WHERE participant_id = $1",
+                    str(merged.participant_id),
+                    str(merged.kept_participant_id),
                 )
             case RegionAdmitted() as region:
                 await tx.execute(

@@ -27,6 +27,7 @@ from bilet_diagnostics.application.errors import (
     NotEnrolled,
     OutsideWindow,
     ParticipantErased,
+    ParticipantMerged,
 )
 from bilet_diagnostics.application.inputs import AnswerSaved, CommandContext, Completion
 from bilet_diagnostics.application.streams import attempt_of, record_of, sheet_of
@@ -59,6 +60,8 @@ class AttemptCommands(DiagnosticsCore):
         pupil = await self.pupil(ctx, participant_id)
         if pupil.erased:
             raise ParticipantErased()
+        if pupil.merged_into is not None:
+            raise ParticipantMerged(pupil.merged_into)
         today = await self.today_of(pupil)
         if today != self.clock().date():
             # Consent validity and the window are days of the region, not of UTC.

@@ -30,6 +30,8 @@ class Pupil:
     # `valid_until` not passed); empty when there is none.
     purposes: frozenset[Purpose]
     erased: bool
+    # The kept profile, once identity merged this one into it (docs/adr/0043): closed here.
+    merged_into: UUID | None = None
 
     def consents_to(self, purpose: Purpose) -> bool:
         return not self.erased and purpose in self.purposes
