@@ -20,6 +20,7 @@ from bilet_consent.testing import (
     SPB_SCHOOL,
     move_pupil,
     pupil_left,
+    pupil_merged,
     register_pupils,
 )
 
@@ -273,6 +274,22 @@ async def test_a_pupil_who_left_is_no_schools_to_chase_until_a_move_brings_them_
     there = await _listed(api, STATES, api.registrar(SPB_SCHOOL))
     states = {item["participant_id"]: item["state"] for item in there["items"]}
     assert states[str(leaving)] == "pending"
+
+
+async def test_no_consent_is_submitted_under_a_profile_merged_into_another(api: Api) -> None:
+    """docs/adr/0043: identity's `ParticipantMerged` closes the second profile here too; the
+    refusal names the kept profile and records nothing."""
+    duplicate, kept = uuid4(), uuid4()
+    position = await register_pupils(
+        api.settings, [(pupil, SCHOOL_3, REGION) for pupil in (duplicate, kept)]
+    )
+    merged = await pupil_merged(api.settings, duplicate, kept)
+    assert await api.service.directory.wait_for(IDENTITY, max(position, merged), 5.0)
+    refused = await api.submit(duplicate)
+    assert (refused.status_code, refused.json()["code"]) == (409, "participant_merged")
+    assert refused.json()["kept_participant_id"] == str(kept)
+    assert await api.status_of(duplicate) == "none"
+    assert (await api.submit(kept)).status_code == 201
 
 
 async def test_an_expired_consent_is_listed_as_the_status_tells_it(api: Api) -> None:
