@@ -1,7 +1,8 @@
 """A school's week, end to end through the HTTP APIs of the embedded platform (issue #18's
 proof): the registrar imports a class, chases the pupils whose consent is missing, submits their
 consents; the region's coordinator verifies or rejects them from the queue; the school sees the
-rejection's reasons; the federal operator merges a second profile of one child; a pupil leaves;
+rejection's reasons; the federal operator merges a second profile of one child (no consent is
+submitted under it any more); a pupil leaves;
 a guardian's link is removed; the navigator reads the consent *state* of the school's pupils,
 never a document."""
 
@@ -225,6 +226,15 @@ async def test_a_schools_week(platform: httpx.AsyncClient) -> None:
         json={"outcome": "same_child", "duplicate_participant_id": duplicate},
     )
     ok(resolved)
+    # The other school cannot submit a consent under the closed profile: the kept one is named.
+    closed = await platform.post(
+        "/consent/v1/consents",
+        headers={**other_registrar, POSITION_HEADER: resolved.headers[POSITION_HEADER]},
+        files=consent_files(duplicate, today),
+    )
+    assert closed.status_code == 409, (closed.text, resolved.headers)
+    assert closed.json()["code"] == "participant_merged"
+    assert closed.json()["kept_participant_id"] == ids[0]
     merged = ok(await platform.get(f"/identity/v1/participants/{duplicate}", headers=operator))
     assert merged["merged_into"] == ids[0]
     other_list = ok(
