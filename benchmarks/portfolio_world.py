@@ -104,6 +104,7 @@ class World:
                 diagnostics_stages=STAGES,
                 starts_on=self.starts_on,
                 ends_on=date(season + 1, 5, 31),
+                applies_from=self.starts_on,
             ),
             identity.RegionAdmitted(
                 region_id=region,

@@ -91,3 +91,26 @@ def test_every_json_body_operation_lists_415(name: str, tmp_path: Path) -> None:
         and "415" not in operation["responses"]
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_if_match_operation_answers_412_stale_version(name: str, tmp_path: Path) -> None:
+    """One answer to a stale `If-Match` across the suite (docs/adr/0050): 412 `stale_version`,
+    listed and described wherever an operation takes the header (identity answered 409)."""
+    spec = SERVICES[name](tmp_path).openapi()
+    taking = [
+        (f"{method.upper()} {path}", operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if any(
+            parameter["in"] == "header" and parameter["name"].lower() == "if-match"
+            for parameter in operation.get("parameters", [])
+        )
+    ]
+    unlisted = [
+        route
+        for route, operation in taking
+        if "412" not in operation["responses"]
+        or "412 `stale_version`" not in operation.get("description", "")
+    ]
+    assert unlisted == []

@@ -85,6 +85,7 @@ class Catalogue:
             diagnostics_stages=tuple(stages),
             starts_on=date(2019, 9, 1),
             ends_on=date(2020, 5, 31),
+            applies_from=date(2019, 9, 1),
         )
 
     def region(self, region_id: UUID = LENINGRAD, code: str = "47") -> Any:

@@ -9,7 +9,13 @@ from uuid import UUID
 
 from bilet import stores
 from bilet.contracts import EventMetadata, encode, seal, sealed_scopes
-from bilet.contracts.catalogue.identity import ParticipantMovedToSchool, ParticipantRegistered
+from bilet.contracts.catalogue.identity import (
+    DepartureReason,
+    ParticipantLeftProgramme,
+    ParticipantMerged,
+    ParticipantMovedToSchool,
+    ParticipantRegistered,
+)
 from bilet.crypto import FieldCipher
 from bilet.eventstore import ANY
 from bilet_consent.application.formats import pdf_file
@@ -192,3 +198,31 @@ def consent_form(participant_id: UUID, **overrides: Any) -> dict[str, Any]:
         else:
             form[key] = value
     return form
+
+
+async def pupil_left(settings: ConsentSettings, participant_id: UUID, school_id: UUID) -> int:
+    """Identity's record that the pupil left their school (docs/adr/0050)."""
+    left = ParticipantLeftProgramme(
+        participant_id=participant_id,
+        school_id=school_id,
+        season=2019,
+        reason=DepartureReason.LEFT_SCHOOL,
+    )
+    return await _identity_recorded(settings, left)
+
+
+async def pupil_merged(settings: ConsentSettings, participant_id: UUID, kept: UUID) -> int:
+    """Identity's record that the profile was merged into `kept` (docs/adr/0043)."""
+    merged = ParticipantMerged(participant_id=participant_id, kept_participant_id=kept)
+    return await _identity_recorded(settings, merged)
+
+
+async def _identity_recorded(
+    settings: ConsentSettings, event: ParticipantLeftProgramme | ParticipantMerged
+) -> int:
+    store = await stores.open_event_store(settings, "identity")
+    try:
+        result = await store.append(event.stream_id, [encode(event, EventMetadata())], ANY)
+        return result.position
+    finally:
+        await store.close()

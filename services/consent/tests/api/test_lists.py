@@ -18,6 +18,9 @@ from bilet_consent.testing import (
     SCHOOL_3,
     SCHOOL_5,
     SPB_SCHOOL,
+    move_pupil,
+    pupil_left,
+    pupil_merged,
     register_pupils,
 )
 
@@ -241,6 +244,52 @@ async def test_a_school_reads_the_consent_state_of_each_of_its_pupils(api: Api) 
         if cursor is None:
             break
     assert one_by_one == sorted(by_id)
+
+
+async def test_a_pupil_who_left_is_no_schools_to_chase_until_a_move_brings_them_back(
+    api: Api,
+) -> None:
+    """docs/adr/0050: identity's `ParticipantLeftProgramme` takes the pupil off the list of
+    consent states (of every state); a move to a school lists them there again."""
+    staying, leaving = uuid4(), uuid4()
+    position = await register_pupils(
+        api.settings, [(pupil, SCHOOL_3, REGION) for pupil in (staying, leaving)]
+    )
+    assert await api.service.directory.wait_for(IDENTITY, position, 5.0)
+    await api.submitted(leaving)
+    before = await _listed(api, STATES, api.registrar())
+    assert {str(staying), str(leaving)} <= {item["participant_id"] for item in before["items"]}
+
+    left = await pupil_left(api.settings, leaving, SCHOOL_3)
+    assert await api.service.directory.wait_for(IDENTITY, left, 5.0)
+    after = await _listed(api, STATES, api.registrar())
+    listed = {item["participant_id"] for item in after["items"]}
+    assert str(staying) in listed
+    assert str(leaving) not in listed
+    chase = await _listed(api, STATES, api.operator(), state=["none", "pending"])
+    assert str(leaving) not in {item["participant_id"] for item in chase["items"]}
+
+    moved = await move_pupil(api.settings, leaving, SPB_SCHOOL, OTHER_REGION)
+    assert await api.service.directory.wait_for(IDENTITY, moved, 5.0)
+    there = await _listed(api, STATES, api.registrar(SPB_SCHOOL))
+    states = {item["participant_id"]: item["state"] for item in there["items"]}
+    assert states[str(leaving)] == "pending"
+
+
+async def test_no_consent_is_submitted_under_a_profile_merged_into_another(api: Api) -> None:
+    """docs/adr/0043: identity's `ParticipantMerged` closes the second profile here too; the
+    refusal names the kept profile and records nothing."""
+    duplicate, kept = uuid4(), uuid4()
+    position = await register_pupils(
+        api.settings, [(pupil, SCHOOL_3, REGION) for pupil in (duplicate, kept)]
+    )
+    merged = await pupil_merged(api.settings, duplicate, kept)
+    assert await api.service.directory.wait_for(IDENTITY, max(position, merged), 5.0)
+    refused = await api.submit(duplicate)
+    assert (refused.status_code, refused.json()["code"]) == (409, "participant_merged")
+    assert refused.json()["kept_participant_id"] == str(kept)
+    assert await api.status_of(duplicate) == "none"
+    assert (await api.submit(kept)).status_code == 201
 
 
 async def test_an_expired_consent_is_listed_as_the_status_tells_it(api: Api) -> None:

@@ -67,7 +67,13 @@ STAGES = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
 _VERSION = "1.0.0"
 
 
-def rules(season: int, version: int = 1, stages: Iterable[Stage] = STAGES) -> SeasonRulesPublished:
+def rules(
+    season: int,
+    version: int = 1,
+    stages: Iterable[Stage] = STAGES,
+    applies_from: date | None = None,
+) -> SeasonRulesPublished:
+    """A version of the season's rules, applying from the season's start unless told."""
     return SeasonRulesPublished(
         season=season,
         rules_version=version,
@@ -76,6 +82,7 @@ def rules(season: int, version: int = 1, stages: Iterable[Stage] = STAGES) -> Se
         diagnostics_stages=tuple(stages),
         starts_on=date(season, 9, 1),
         ends_on=date(season + 1, 5, 31),
+        applies_from=applies_from or date(season, 9, 1),
     )
 
 

@@ -67,8 +67,8 @@ class StaticFacts:
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         return self.pupils.get(participant_id)
 
-    async def season_stages(self, season: int) -> tuple[Stage, ...] | None:
-        return self.rules.get(season)
+    async def season_stages(self, season: int, on: date | None = None) -> tuple[Stage, ...] | None:
+        return self.rules.get(season)  # one version per season here
 
     async def region_today(self, region_id: UUID, now: datetime) -> date | None:
         return (now + self.offsets.get(region_id, timedelta())).date()

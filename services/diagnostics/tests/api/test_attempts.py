@@ -212,6 +212,13 @@ async def test_starting_needs_consent_enrolment_and_an_open_window(api: Api) -> 
     await _refused(api, await api.start(), 409, "outside_window", head)
     api.facts.change(dasha, erased=True)
     await _refused(api, await api.start(), 410, "participant_erased", head)
+    # A second profile of a child, merged into the kept one (docs/adr/0043): nothing new under
+    # it, and the refusal names the profile to use.
+    kept = uuid4()
+    api.facts.change(dasha, erased=False, merged_into=kept, purposes=frozenset(Purpose))
+    merged = await api.start()
+    await _refused(api, merged, 409, "participant_merged", head)
+    assert merged.json()["kept_participant_id"] == str(kept)
     unknown = await api.client.post(
         ATTEMPTS,
         headers=api.navigator(),

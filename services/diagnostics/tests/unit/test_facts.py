@@ -3,7 +3,7 @@ in-memory stores into a real SQLite read model as the embedded feed does, and wh
 answers from them."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -14,6 +14,7 @@ from bilet.contracts.catalogue.identity import (
     CorrectionReason,
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
     ParticipantMovedToSchool,
 )
 from bilet.contracts.examples import sealed
@@ -213,6 +214,16 @@ async def test_an_erased_pupil_is_known_as_erased_with_no_consent(history: Facts
     assert not facts.consents_to(Purpose.ONLINE_DIAGNOSTICS)
 
 
+async def test_a_merged_profile_names_the_kept_one(history: FactsHistory) -> None:
+    """docs/adr/0043: identity merged a second profile of a child into the kept one."""
+    duplicate, kept = uuid4(), uuid4()
+    await history.given(registered(duplicate), registered(kept))
+    await history.given(ParticipantMerged(participant_id=duplicate, kept_participant_id=kept))
+    merged = await _pupil(history, duplicate)
+    assert merged.merged_into == kept
+    assert (await _pupil(history, kept)).merged_into is None
+
+
 # ---------------------------------------------------------------------- seasons, regions, windows
 
 
@@ -223,6 +234,28 @@ async def test_the_highest_rules_version_gives_the_season_stages(history: FactsH
     await history.given(rules(2019, 2, [Stage.SOFT_SKILLS, Stage.INTERESTS]))
     assert await history.facts.season_stages(2019) == (Stage.SOFT_SKILLS, Stage.INTERESTS)
     assert await history.facts.season_stages(2020) is None
+
+
+async def test_a_revision_applies_from_its_day_and_the_days_before_keep_their_version(
+    history: FactsHistory,
+) -> None:
+    """docs/adr/0050: a revision of a running season is in force from `applies_from`; a day
+    before it is still under the version then in force (an attempt started then keeps it)."""
+    await history.given(rules(2019, 1, [Stage.INTERESTS, Stage.SOFT_SKILLS]))
+    revised_on = date(2019, 10, 15)
+    await history.given(rules(2019, 2, [Stage.SOFT_SKILLS], applies_from=revised_on))
+    first, revised = (Stage.INTERESTS, Stage.SOFT_SKILLS), (Stage.SOFT_SKILLS,)
+    assert await history.facts.season_stages(2019, date(2019, 9, 1)) == first
+    assert await history.facts.season_stages(2019, revised_on - timedelta(days=1)) == first
+    assert await history.facts.season_stages(2019, revised_on) == revised
+    assert await history.facts.season_stages(2019, date(2020, 5, 31)) == revised
+    # Before the season starts: the first version (what the season is planned to be).
+    assert await history.facts.season_stages(2019, date(2019, 8, 1)) == first
+    assert await history.facts.season_stages(2019) == revised  # the rules as they stand now
+    # Delivered again (a replay, another copy), a version changes nothing.
+    await history.given(rules(2019, 1, [Stage.INTERESTS, Stage.SOFT_SKILLS]))
+    assert await history.facts.season_stages(2019, revised_on - timedelta(days=1)) == first
+    assert await history.facts.season_stages(2019, revised_on) == revised
 
 
 async def test_today_is_the_date_in_the_region_time_zone(history: FactsHistory) -> None:

@@ -73,6 +73,7 @@ def rules(season: int, version: int = 1, max_career_events: int = 3) -> SeasonRu
         diagnostics_stages=(Stage.INTERESTS,),
         starts_on=date(season, 9, 1),
         ends_on=date(season + 1, 5, 31),
+        applies_from=date(season, 9, 1),
     )
 
 

@@ -9,6 +9,9 @@ from uuid import uuid4
 
 import pytest
 
+from bilet import stores
+from bilet.contracts import EventMetadata, encode
+from bilet.contracts.catalogue.identity import ParticipantMerged
 from bilet.http.consistency import POSITION_HEADER
 
 if TYPE_CHECKING:
@@ -78,6 +81,28 @@ async def test_the_school_books_for_its_pupil(api: Api) -> None:
         404,
         "unknown_participant",
     )
+
+
+async def test_no_booking_under_a_profile_merged_into_another(api: Api) -> None:
+    """docs/adr/0043: identity merged Lena's profile into another one of the same child; a
+    booking under the merged id is refused with the kept id, and records nothing."""
+    published = await api.published(accommodates=())
+    before = await api.stream_length(published["career_event_id"])
+    kept = uuid4()
+    settings = api.runtime.settings
+    [identity] = (await stores.open_source_stores(settings, ("identity",))).values()
+    try:
+        merged = ParticipantMerged(participant_id=api.pupils["lena"], kept_participant_id=kept)
+        await identity.append(merged.stream_id, [encode(merged, EventMetadata(actor="test"))])
+        head = await identity.head_position()
+    finally:
+        await identity.close()
+    assert await api.runtime.catalogue.wait_for("identity", head, 10.0)
+    refused = await api.book(published, "lena")
+    assert (refused.status_code, refused.json()["code"]) == (409, "participant_merged")
+    assert refused.json()["kept_participant_id"] == str(kept)
+    assert await api.stream_length(published["career_event_id"]) == before
+    assert (await api.book(published, "misha")).status_code == 201  # others book as before
 
 
 async def test_refusals_change_nothing(api: Api) -> None:

@@ -224,7 +224,9 @@ async def test_unknown_participant_and_region_are_404(api: "Api") -> None:
     )
 
 
-async def test_version_conflict_on_a_stale_if_match(api: "Api", world: "World") -> None:
+async def test_a_stale_if_match_is_412_stale_version_and_changes_nothing(
+    api: "Api", world: "World"
+) -> None:
     participant = await registered(api, world)
     url = f"/identity/v1/participants/{participant}"
     first = await api.client.patch(
@@ -234,8 +236,10 @@ async def test_version_conflict_on_a_stale_if_match(api: "Api", world: "World") 
     stale = await api.client.patch(
         url, headers={**api.registrar(), "If-Match": '"0"'}, json={"grade": 9}
     )
-    body = problem(stale, 409, "version_conflict")
-    assert (body["expected_version"], body["actual_version"]) == (0, 1)
+    body = problem(stale, 412, "stale_version")
+    assert (body["expected_version"], body["current_version"]) == (0, 1)
+    shown = await api.client.get(url, headers=api.registrar())
+    assert (shown.json()["grade"], shown.headers["ETag"]) == (8, '"1"')
     problem(
         await api.client.patch(
             url, headers={**api.registrar(), "If-Match": "latest"}, json={"grade": 9}

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from bilet.application.eventlog import EventLog
 from bilet.contracts import DomainEvent, EventMetadata, SealedValue
 from bilet.contracts.catalogue.consent import Relationship
-from bilet.contracts.catalogue.identity import CorrectionReason
+from bilet.contracts.catalogue.identity import CorrectionReason, DepartureReason
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.examples import sealed
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
@@ -52,6 +52,7 @@ from bilet_identity.domain.internal import (
 from bilet_identity.domain.participant import (
     CorrectDetails,
     EnrolInSeason,
+    Leave,
     MergeInto,
     MoveToSchool,
     Participant,
@@ -70,6 +71,7 @@ from bilet_identity.domain.profile import (
     LinkGuardian,
     RecordClassLetter,
     RecordProfile,
+    UnlinkGuardian,
 )
 from bilet_identity.domain.region import AdmitRegion, Region, ScheduleDiagnosticsWindow
 from bilet_identity.domain.reservation import Release, RequestReview, Reserve, ResolveReview
@@ -330,6 +332,9 @@ PROFILE = Decider(
             st.sampled_from(ids("cc", profile.MAX_GUARDIANS + 2)),
             st.sampled_from(tuple(Relationship)),
         ),
+        st.builds(
+            UnlinkGuardian, st.just(PID), st.sampled_from(ids("cc", profile.MAX_GUARDIANS + 2))
+        ),
     ),
     idempotent=(ChangeReservationKey, IndexSurname, RecordClassLetter, LinkGuardian),
 )
@@ -466,6 +471,7 @@ PARTICIPANT = Decider(
         MOVES,
         ENROLMENTS,
         st.builds(MergeInto, st.just(PID), st.sampled_from((PID, *ids("cc", 2)))),
+        st.builds(Leave, st.just(PID), st.sampled_from(tuple(DepartureReason))),
     ),
     idempotent=(CorrectDetails,),
     as_sent=participant_as_sent,

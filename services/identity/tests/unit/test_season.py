@@ -48,6 +48,7 @@ def published(version: int, lowest: int = 6, events: int = 3) -> SeasonRulesPubl
         diagnostics_stages=ALL,
         starts_on=date(2019, 9, 1),
         ends_on=date(2020, 5, 31),
+        applies_from=date(2019, 9, 1),
     )
 
 
@@ -119,12 +120,15 @@ def test_before_the_season_starts_every_rule_may_be_revised() -> None:
     earlier = rules_2019(starts_on=date(2019, 9, 15), today=date(2019, 8, 20))
     [event] = decide(earlier, given(published(1)))
     assert (event.rules_version, event.starts_on) == (2, date(2019, 9, 15))
+    assert event.applies_from == date(2019, 9, 15)  # the whole season: nothing happened yet
 
 
 def test_a_running_season_is_revised_from_the_day_of_the_revision_never_backwards() -> None:
     running = date(2019, 11, 1)
     [event] = decide(rules_2019(max_career_events=4, today=running), given(published(1)))
-    assert event.rules_version == 2
+    assert (event.rules_version, event.applies_from) == (2, running)  # the past keeps v1
+    state = evolve(evolve(None, published(1)), event)
+    assert (state.rules_version, state.applies_from) == (2, running)
     with pytest.raises(SeasonStarted) as moved:
         decide(rules_2019(starts_on=date(2019, 9, 2), today=running), given(published(1)))
     assert moved.value.code == "season_started"

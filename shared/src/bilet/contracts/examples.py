@@ -173,6 +173,16 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
         "starts_on": "2019-09-01",
         "ends_on": "2019-12-31",
     },
+    ("SeasonRulesPublished", 2): {
+        "season": 2019,
+        "rules_version": 2,
+        "eligible_grades": {"lowest": 6, "highest": 11},
+        "max_career_events": 3,
+        "diagnostics_stages": ["interests", "soft_skills"],
+        "starts_on": "2019-09-01",
+        "ends_on": "2019-12-31",
+        "applies_from": "2019-10-15",
+    },
     ("RegionAdmitted", 1): {
         "region_id": REGION,
         "region_code": "47",
@@ -243,6 +253,12 @@ EXAMPLES: Final[dict[tuple[str, int], JsonObject]] = {
     ("ParticipantMerged", 1): {
         "participant_id": PARTICIPANT,
         "kept_participant_id": "3f0c5e0a-0b7e-4c1c-9a51-2b7d1d1f0002",
+    },
+    ("ParticipantLeftProgramme", 1): {
+        "participant_id": PARTICIPANT,
+        "school_id": SCHOOL_3,
+        "season": 2019,
+        "reason": "left_school",
     },
     ("ParticipantEnrolledInSeason", 1): {
         "participant_id": PARTICIPANT,

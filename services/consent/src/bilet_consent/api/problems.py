@@ -14,6 +14,7 @@ CODES: Final = ProblemCodes(
         "unknown_participant": 404,
         "unknown_consent": 404,
         "consent_exists": 409,
+        "participant_merged": 409,
         "consent_not_pending": 409,
         "consent_not_in_force": 409,
         "erasure_scheduled": 409,

@@ -105,6 +105,7 @@ async def submit_consent(
     **Refusals:** 400 `invalid_text`; 403 `forbidden` (any other role), `outside_analytics_purpose`
     (analyst); 404 `unknown_participant`
     (unknown, or not of the caller's school); 409 `consent_exists`, `erasure_scheduled`,
+    `participant_merged` (a second profile of a child: submit for `kept_participant_id`),
     `version_conflict`; 410 `participant_erased`; 413 `document_too_large`; 415
     `unsupported_document_type`, `unsupported_document`; 422 `invalid_request`, `invalid_guardian`,
     `invalid_consent`, `authority_required`, `consent_expired`, `empty_document`; 503

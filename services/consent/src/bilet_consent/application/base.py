@@ -98,16 +98,13 @@ class ConsentCore:
 
     async def facts(self, ctx: CommandContext, participant_id: UUID) -> ParticipantFacts:
         """The participant's school and region; waits (bounded) for identity's events when the
-        request carries identity's position token and they have not arrived yet."""
+        request carries identity's position token and they have not arrived yet (a
+        registration, a move, a merge the caller just made: docs/adr/0050)."""
+        for token in (t for t in ctx.tokens if t.source == IDENTITY):
+            await self.directory.wait_for(
+                IDENTITY, token.position, self.wait_timeout, token.stream_id
+            )
         facts = await self.directory.find(participant_id)
-        if facts is None or not facts.registered:
-            waits = [t for t in ctx.tokens if t.source == IDENTITY]
-            for token in waits:
-                await self.directory.wait_for(
-                    IDENTITY, token.position, self.wait_timeout, token.stream_id
-                )
-            if waits:
-                facts = await self.directory.find(participant_id)
         if facts is None or not facts.registered:
             if ctx.principal.role is Role.OPERATOR and facts is not None:
                 return facts  # erased before identity's facts arrived: the operator still sees

@@ -23,6 +23,7 @@ from bilet_consent.application.base import (
 from bilet_consent.application.destruction import HEALTH_CATEGORIES, destroy_health_data
 from bilet_consent.application.documents import Rebuilt, StoredDocument, check_document
 from bilet_consent.application.errors import (
+    ParticipantMerged,
     StaleVersion,
     UnknownParticipant,
     WrittenRequestRequired,
@@ -78,6 +79,8 @@ class ConsentCommands(ConsentCore):
         facts = await self.facts(ctx, form.participant_id)
         with unknown_if_out_of_scope(UnknownParticipant):
             access.require_submitter(ctx.principal, facts)
+        if facts.merged_into is not None:
+            raise ParticipantMerged(facts.merged_into)
         assert facts.school_id is not None
         return facts.school_id
 

@@ -1,6 +1,8 @@
 """Refusals of the application layer (who may do what, what is known, documents), with stable
 codes like the domain's own (`bilet_consent.domain.errors`)."""
 
+from uuid import UUID
+
 from bilet_consent.domain.errors import DomainError
 
 
@@ -121,6 +123,20 @@ class InvalidCursor(DomainError):
             "The cursor is not one a page of this list gave: pass `next_cursor` back as it is, "
             "or start again without it.",
             field="cursor",
+        )
+
+
+class ParticipantMerged(DomainError):
+    """The profile was merged into another one of the same child (docs/adr/0043): no consent
+    is submitted under it; the kept profile is named."""
+
+    code = "participant_merged"
+
+    def __init__(self, kept: UUID) -> None:
+        super().__init__(
+            "This profile was merged into another one of the same child; submit the consent "
+            "for the kept profile.",
+            kept_participant_id=str(kept),
         )
 
 

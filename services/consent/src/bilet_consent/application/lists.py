@@ -169,7 +169,8 @@ class ConsentLists:
         today: date,
         erasure_days: int,
     ) -> list[ParticipantStateRow]:
-        """The consent state of each participant in `scope` (of `states`, if any), by id."""
+        """The consent state of each participant in `scope` (of `states`, if any), by id; one
+        who left the school or the programme (docs/adr/0050) is no school's to chase."""
         args: list[Any] = [today.isoformat()]
         where = _scope_sql(scope, args)
         if after is not None:
@@ -203,7 +204,7 @@ class ConsentLists:
             "AND v.status = 'verified' "
             "LEFT JOIN {consents} l ON l.participant_id = p.participant_id AND l.seq = "
             "(SELECT max(m.seq) FROM {consents} m WHERE m.participant_id = p.participant_id) "
-            f"WHERE p.school_id IS NOT NULL{where}) AS listed {chosen} "
+            f"WHERE p.school_id IS NOT NULL AND NOT p.left_programme{where}) AS listed {chosen} "
             f"ORDER BY participant_id LIMIT ${len(args)}",
             args,
         )

@@ -23,6 +23,8 @@ from bilet.contracts.catalogue.consent import (
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantLeftProgramme,
+    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
 )
@@ -32,8 +34,10 @@ from bilet_consent.application import consent_rows
 
 # Version 2 added the verified consent's last day (`verified_until`); version 3 the consents
 # themselves (`consent_rows`, for the lists) and the consent of the first withdrawal: a new name,
-# so an existing read model is rebuilt from the sources rather than read without them.
-PROJECTION: Final = "consent_participants_v3"
+# so an existing read model is rebuilt from the sources rather than read without them; version 4
+# whether the participant left the school or the programme (`left_programme`, docs/adr/0050) and
+# the kept profile of a merged one (`merged_into`, docs/adr/0043).
+PROJECTION: Final = "consent_participants_v4"
 TABLE: Final = "participant_facts"
 IDENTITY: Final = "identity"
 CONSENT: Final = "consent"
@@ -45,6 +49,8 @@ _HANDLED: Final = frozenset(
         "ParticipantEnrolledInSeason",
         "ParticipantMovedToSchool",
         "ParticipantDetailsCorrected",
+        "ParticipantLeftProgramme",
+        "ParticipantMerged",
         "ConsentSubmitted",
         "ConsentVerified",
         "ConsentRejected",
@@ -59,7 +65,7 @@ _UPSERT_PLACEMENT: Final = (
     "(participant_id, school_id, region_id, season, grade, erased) "
     "VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
     "school_id = excluded.school_id, region_id = excluded.region_id, "
-    "season = excluded.season, grade = excluded.grade"
+    "season = excluded.season, grade = excluded.grade, left_programme = FALSE"
 )
 
 
@@ -70,7 +76,7 @@ class ParticipantFactsProjection:
             TABLE,
             "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
             "grade INTEGER, erase_by TEXT, verified_until TEXT, erased BOOLEAN NOT NULL, "
-            "withdrawal TEXT",
+            "withdrawal TEXT, left_programme BOOLEAN NOT NULL DEFAULT FALSE, merged_into TEXT",
             indexes=("erase_by", "school_id", "verified_until", "region_id"),
         ),
         consent_rows.CONSENTS_TABLE,
@@ -105,8 +111,8 @@ class ParticipantFactsProjection:
                     )
             case ParticipantMovedToSchool() as moved:
                 await tx.execute(
-                    "UPDATE {participant_facts} SET school_id = $2, region_id = $3, grade = $4 "
-                    "WHERE participant_id = $1",
+                    "UPDATE {participant_facts} SET school_id = $2, region_id = $3, grade = $4, "
+                    "left_programme = FALSE WHERE participant_id = $1",
                     str(moved.participant_id),
                     str(moved.to_school_id),
                     str(moved.to_region_id),
@@ -117,6 +123,23 @@ class ParticipantFactsProjection:
                     "UPDATE {participant_facts} SET grade = $2 WHERE participant_id = $1",
                     str(corrected.participant_id),
                     grade,
+                )
+            case ParticipantLeftProgramme() as left:
+                # No school chases the consent of a pupil who left (until a move or a later
+                # enrolment brings them back); their consents stay as they are.
+                await tx.execute(
+                    "UPDATE {participant_facts} SET left_programme = TRUE "
+                    "WHERE participant_id = $1",
+                    str(left.participant_id),
+                )
+            case ParticipantMerged() as merged:
+                # A second profile of one child, closed (docs/adr/0043): nothing new is
+                # submitted under it. Re-attributing its consent to the kept profile is not
+                # done here.
+                await tx.execute(
+                    "UPDATE {participant_facts} SET merged_into = $2 WHERE participant_id = $1",
+                    str(merged.participant_id),
+                    str(merged.kept_participant_id),
                 )
             case ConsentSubmitted() as submitted:
                 await consent_rows.record_submission(tx, submitted, event)
@@ -178,6 +201,7 @@ class ParticipantFacts:
     grade: int | None
     erase_by: date | None
     erased: bool
+    merged_into: UUID | None = None  # the kept profile, once merged (docs/adr/0043)
 
     @property
     def registered(self) -> bool:
@@ -200,8 +224,8 @@ class ParticipantDirectory:
         async with self.read_model.query(self.projection) as tx:
             try:
                 row = await tx.fetchrow(
-                    "SELECT participant_id, school_id, region_id, season, grade, erase_by, erased "
-                    "FROM {participant_facts} WHERE participant_id = $1",
+                    "SELECT participant_id, school_id, region_id, season, grade, erase_by, erased, "
+                    "merged_into FROM {participant_facts} WHERE participant_id = $1",
                     str(participant_id),
                 )
             except Exception as error:
@@ -218,6 +242,7 @@ class ParticipantDirectory:
             row[4],
             None if row[5] is None else date.fromisoformat(row[5]),
             bool(row[6]),
+            _uuid(row[7]),
         )
 
     async def due_for_erasure(self, as_of: date, erasure_days: int) -> list[UUID]:

@@ -76,13 +76,13 @@ class ReadModelFacts:
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         pid = str(participant_id)
         rows = await self._fetch(
-            "SELECT school_id, region_id, grade, season, purposes, valid_until, erased "
-            "FROM {fact_pupils} WHERE participant_id = $1",
+            "SELECT school_id, region_id, grade, season, purposes, valid_until, erased, "
+            "merged_into FROM {fact_pupils} WHERE participant_id = $1",
             pid,
         )
         if not rows or rows[0][0] is None:
             return None  # identity's registration has not arrived
-        school_id, region_id, grade, season, purposes, valid_until, erased = rows[0]
+        school_id, region_id, grade, season, purposes, valid_until, erased, merged = rows[0]
         seasons = await self._fetch(
             "SELECT season FROM {fact_enrolments} WHERE participant_id = $1", pid
         )
@@ -99,10 +99,20 @@ class ReadModelFacts:
                 today,
             ),
             erased=bool(erased),
+            merged_into=None if merged is None else UUID(merged),
         )
 
-    async def season_stages(self, season: int) -> tuple[Stage, ...] | None:
-        rows = await self._fetch("SELECT stages FROM {fact_seasons} WHERE season = $1", season)
+    async def season_stages(self, season: int, on: date | None = None) -> tuple[Stage, ...] | None:
+        # The version in force on `on`: the highest applying by then; before the season's
+        # first version applies, the first one (what the season is planned to be). Without a
+        # day, the highest version (the rules as they stand now).
+        rows = await self._fetch(
+            "SELECT stages FROM {fact_season_versions} WHERE season = $1 "
+            "ORDER BY CASE WHEN applies_from <= $2 THEN 0 ELSE 1 END, "
+            "CASE WHEN applies_from <= $2 THEN -rules_version ELSE rules_version END LIMIT 1",
+            season,
+            "9999-12-31" if on is None else on.isoformat(),
+        )
         if not rows:
             return None
         return tuple(Stage(value) for value in rows[0][0].split(","))

@@ -26,6 +26,7 @@ from bilet.contracts.catalogue.identity import (
     DiagnosticsWindowScheduled,
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
     RegionAdmitted,
@@ -35,7 +36,10 @@ from bilet.contracts.catalogue.identity import (
 from bilet.eventstore import RecordedEvent
 from bilet.projections import ReadModelTx, Table
 
-PROJECTION: Final = "diagnostics_facts"
+# Version 2 keeps every version of a season's rules with the day it applies from (docs/adr/0050)
+# and the kept profile of a merged one (docs/adr/0043): a new name, so an existing read model is
+# rebuilt from the sources.
+PROJECTION: Final = "diagnostics_facts_v2"
 IDENTITY: Final = "identity"
 CONSENT: Final = "consent"
 DIAGNOSTICS: Final = "diagnostics"
@@ -46,6 +50,7 @@ SOURCES: Final = (IDENTITY, CONSENT, DIAGNOSTICS)
 HANDLED: Final = frozenset(
     {
         "SeasonRulesPublished",
+        "ParticipantMerged",
         "RegionAdmitted",
         "DiagnosticsWindowScheduled",
         "SchoolRegistered",
@@ -69,7 +74,7 @@ TABLES: Final = (
         "fact_pupils",
         "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
         "grade INTEGER, consent_id TEXT, purposes TEXT, valid_until TEXT, "
-        "erased BOOLEAN NOT NULL",
+        "erased BOOLEAN NOT NULL, merged_into TEXT",
     ),
     # Every season a participant is enrolled in, at the school and grade of that season (a move
     # or a correction changes the current season's row only, as identity's fold does).
@@ -79,9 +84,12 @@ TABLES: Final = (
         "region_id TEXT NOT NULL, grade INTEGER NOT NULL, PRIMARY KEY (participant_id, season)",
         indexes=("school_id, season",),
     ),
+    # Every version of a season's rules: the one in force on a day is the highest whose
+    # `applies_from` is on or before it (a revision never rewrites the season's past).
     Table(
-        "fact_seasons",
-        "season BIGINT PRIMARY KEY, rules_version BIGINT NOT NULL, stages TEXT NOT NULL",
+        "fact_season_versions",
+        "season BIGINT NOT NULL, rules_version BIGINT NOT NULL, applies_from TEXT NOT NULL, "
+        "stages TEXT NOT NULL, PRIMARY KEY (season, rules_version)",
     ),
     Table("fact_regions", "region_id TEXT PRIMARY KEY, time_zone TEXT NOT NULL"),
     Table("fact_schools", "school_id TEXT PRIMARY KEY, region_id TEXT NOT NULL"),
@@ -146,15 +154,23 @@ class FactsProjection:
             return  # other facts, internal streams (answers), the audit trail
         match decode(event):
             case SeasonRulesPublished() as rules:
-                # The highest rules version of a season is in force.
                 await tx.execute(
-                    "INSERT INTO {fact_seasons} (season, rules_version, stages) "
-                    "VALUES ($1, $2, $3) ON CONFLICT (season) DO UPDATE SET "
-                    "rules_version = excluded.rules_version, stages = excluded.stages "
-                    "WHERE {fact_seasons}.rules_version <= excluded.rules_version",
+                    "INSERT INTO {fact_season_versions} "
+                    "(season, rules_version, applies_from, stages) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (season, rules_version) DO UPDATE SET "
+                    "applies_from = excluded.applies_from, stages = excluded.stages",
                     rules.season,
                     rules.rules_version,
+                    rules.applies_from.isoformat(),
                     _joined(stage.value for stage in rules.diagnostics_stages),
+                )
+            case ParticipantMerged() as merged:
+                # A second profile of one child, closed (docs/adr/0043): no new attempt under
+                # it. Re-keying its attempts and results to the kept profile is not done here.
+                await tx.execute(
+                    "UPDATE {fact_pupils} SET merged_into = $2 WHERE participant_id = $1",
+                    str(merged.participant_id),
+                    str(merged.kept_participant_id),
                 )
             case RegionAdmitted() as region:
                 await tx.execute(

@@ -19,6 +19,7 @@ CODES: Final = ProblemCodes(
         "stage_locked": 409,
         "outside_window": 409,
         "not_enrolled": 409,
+        "participant_merged": 409,
         "time_limit_passed": 409,
         "version_conflict": 409,
         "participant_erased": 410,

@@ -27,6 +27,7 @@ from bilet_diagnostics.application.errors import (
     NotEnrolled,
     OutsideWindow,
     ParticipantErased,
+    ParticipantMerged,
 )
 from bilet_diagnostics.application.inputs import AnswerSaved, CommandContext, Completion
 from bilet_diagnostics.application.streams import attempt_of, record_of, sheet_of
@@ -59,6 +60,8 @@ class AttemptCommands(DiagnosticsCore):
         pupil = await self.pupil(ctx, participant_id)
         if pupil.erased:
             raise ParticipantErased()
+        if pupil.merged_into is not None:
+            raise ParticipantMerged(pupil.merged_into)
         today = await self.today_of(pupil)
         if today != self.clock().date():
             # Consent validity and the window are days of the region, not of UTC.
@@ -68,7 +71,9 @@ class AttemptCommands(DiagnosticsCore):
         season = season_of(today.year, today.month)
         if season not in pupil.seasons:
             raise NotEnrolled(season)
-        stages = await self.facts.season_stages(season) or ()
+        # The rules in force today in the region: a revision applies from its day on, and an
+        # attempt started earlier is never checked against it again.
+        stages = await self.facts.season_stages(season, today) or ()
         if stage in stages and not await self.facts.window_open(
             pupil.region_id, season, stage, today
         ):

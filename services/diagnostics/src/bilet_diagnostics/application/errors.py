@@ -1,6 +1,8 @@
 """Refusals of the application layer (who may do what, what is known, what the facts of other
 services allow), with stable codes like the domain's own (`bilet_diagnostics.domain.errors`)."""
 
+from uuid import UUID
+
 from bilet_diagnostics.domain.errors import DomainError
 
 
@@ -26,6 +28,19 @@ class ParticipantErased(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The participant's data was destroyed.")
+
+
+class ParticipantMerged(DomainError):
+    """The profile was merged into another one of the same child (docs/adr/0043): nothing new
+    is started under it; the kept profile is named."""
+
+    code = "participant_merged"
+
+    def __init__(self, kept: UUID) -> None:
+        super().__init__(
+            "This profile was merged into another one of the same child; use the kept profile.",
+            kept_participant_id=str(kept),
+        )
 
 
 class ConsentRequired(DomainError):

@@ -30,6 +30,8 @@ class Pupil:
     # `valid_until` not passed); empty when there is none.
     purposes: frozenset[Purpose]
     erased: bool
+    # The kept profile, once identity merged this one into it (docs/adr/0043): closed here.
+    merged_into: UUID | None = None
 
     def consents_to(self, purpose: Purpose) -> bool:
         return not self.erased and purpose in self.purposes
@@ -125,9 +127,10 @@ class Facts(Protocol):
         registration has not arrived (or never will)."""
         ...
 
-    async def season_stages(self, season: int) -> tuple[Stage, ...] | None:
-        """The diagnostics stages of the season's rules in force (highest `rules_version`), in
-        the order they run; None if no rules were published."""
+    async def season_stages(self, season: int, on: date | None = None) -> tuple[Stage, ...] | None:
+        """The diagnostics stages of the season's rules in force on `on` (the highest
+        `rules_version` applying from that day or before, docs/adr/0050; without a day, the
+        highest version), in the order they run; None if no rules were published."""
         ...
 
     async def region_today(self, region_id: UUID, now: datetime) -> date | None:

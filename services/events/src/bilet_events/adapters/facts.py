@@ -84,7 +84,8 @@ class ReadModelFacts(_ReadModelQueries):
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         rows = await self._fetch(
             "SELECT p.school_id, p.region_id, s.municipality, p.grade, p.season, p.needs, "
-            "p.needs_generation, p.purposes, p.valid_until, p.erased FROM {fact_pupils_v2} p "
+            "p.needs_generation, p.purposes, p.valid_until, p.erased, p.merged_into "
+            "FROM {fact_pupils_v2} p "
             "LEFT JOIN {fact_schools_v2} s ON s.school_id = p.school_id "
             "WHERE p.participant_id = $1",
             str(participant_id),
@@ -93,7 +94,7 @@ class ReadModelFacts(_ReadModelQueries):
             return None  # identity's registration has not arrived
         row = rows[0]
         school_id, region_id, municipality, grade, season, needs, generation = row[:7]
-        purposes, valid_until, erased = row[7:]
+        purposes, valid_until, erased, merged = row[7:]
         return Pupil(
             participant_id=participant_id,
             school_id=UUID(school_id),
@@ -107,6 +108,7 @@ class ReadModelFacts(_ReadModelQueries):
                 today,
             ),
             erased=bool(erased),
+            merged_into=None if merged is None else UUID(merged),
             sealed_needs=(
                 SealedNeeds(SEALED.validate_json(needs), int(generation))
                 if needs is not None

@@ -29,6 +29,7 @@ from bilet.contracts.catalogue.consent import (
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
     SchoolRegistered,
@@ -42,7 +43,8 @@ from bilet_events.adapters import catalogue_projection
 # Version 2 keeps the pupil's sealed full name and the school's name (the roster, ADR 0032): a
 # new name and new tables, so an existing read model is rebuilt from the sources rather than
 # read without the columns.
-PROJECTION: Final = "events_facts_v2"
+# Version 3 names the kept profile of a merged one (`merged_into`, docs/adr/0043).
+PROJECTION: Final = "events_facts_v3"
 IDENTITY: Final = "identity"
 CONSENT: Final = "consent"
 EVENTS: Final = "events"
@@ -59,6 +61,7 @@ HANDLED: Final = frozenset(
         "ParticipantEnrolledInSeason",
         "ParticipantMovedToSchool",
         "ParticipantDetailsCorrected",
+        "ParticipantMerged",
         "ConsentVerified",
         "ConsentPurposesWithdrawn",
         "ConsentWithdrawn",
@@ -74,7 +77,7 @@ FACT_TABLES: Final = (
         "fact_pupils_v2",
         "participant_id TEXT PRIMARY KEY, school_id TEXT, region_id TEXT, season BIGINT, "
         "grade INTEGER, needs TEXT, needs_generation INTEGER, consent_id TEXT, purposes TEXT, "
-        "valid_until TEXT, erased BOOLEAN NOT NULL, full_name TEXT",
+        "valid_until TEXT, erased BOOLEAN NOT NULL, full_name TEXT, merged_into TEXT",
     ),
     Table(
         "fact_seasons",
@@ -208,6 +211,14 @@ class FactsProjection:
                 )
             case ConsentWithdrawn() as withdrawn:
                 await tx.execute(_CONSENT, str(withdrawn.participant_id), None, None, None)
+            case ParticipantMerged() as merged:
+                # A second profile of one child, closed (docs/adr/0043): no new booking under
+                # it. Moving its bookings to the kept profile is not done here.
+                await tx.execute(
+                    "UPDATE {fact_pupils_v2} SET merged_into = $2 WHERE participant_id = $1",
+                    str(merged.participant_id),
+                    str(merged.kept_participant_id),
+                )
             case ParticipantErased() as erased:
                 await tx.execute(
                     "INSERT INTO {fact_pupils_v2} (participant_id, erased) VALUES ($1, TRUE) "

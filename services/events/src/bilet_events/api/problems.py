@@ -22,6 +22,7 @@ CODES: Final = ProblemCodes(
         "bookings_exist": 409,
         "booking_closed": 409,
         "already_booked": 409,
+        "participant_merged": 409,
         "session_not_started": 409,
         "attendance_recorded": 409,
         "not_attended": 409,

@@ -24,7 +24,12 @@ from bilet.http.auth import Role
 from bilet_events.application import access
 from bilet_events.application.accessibility import FIELD, Needs, open_needs, summary_for
 from bilet_events.application.base import EventsCore
-from bilet_events.application.errors import ConsentRequired, SeasonUnknown, UnknownParticipant
+from bilet_events.application.errors import (
+    ConsentRequired,
+    ParticipantMerged,
+    SeasonUnknown,
+    UnknownParticipant,
+)
 from bilet_events.application.facts import Pupil
 from bilet_events.application.inputs import BookingAnswer, CommandContext, Committed
 from bilet_events.application.streams import seats_of
@@ -54,6 +59,8 @@ class Bookings(EventsCore):
         full session puts the participant in its line."""
         access.require(ctx.principal, *access.BOOKERS)
         pupil = await self.pupil(ctx, participant_id)
+        if pupil.merged_into is not None:
+            raise ParticipantMerged(pupil.merged_into)
         if not pupil.consents_to(Purpose.CAREER_EVENTS):
             raise ConsentRequired()
         needs = await self._needs(ctx, pupil, BOOKING)

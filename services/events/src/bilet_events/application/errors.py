@@ -1,6 +1,8 @@
 """Refusals of the application layer (who may, what is known, what other services' facts
 allow), with stable codes like the domain's own (`bilet_events.domain.errors`)."""
 
+from uuid import UUID
+
 from bilet_events.domain.errors import DomainError
 
 
@@ -18,6 +20,19 @@ class UnknownParticipant(DomainError):
 
     def __init__(self) -> None:
         super().__init__("No such participant is known to the career events service.")
+
+
+class ParticipantMerged(DomainError):
+    """The profile was merged into another one of the same child (docs/adr/0043): nothing new
+    is booked under it; the kept profile is named."""
+
+    code = "participant_merged"
+
+    def __init__(self, kept: UUID) -> None:
+        super().__init__(
+            "This profile was merged into another one of the same child; use the kept profile.",
+            kept_participant_id=str(kept),
+        )
 
 
 class ConsentRequired(DomainError):

@@ -49,6 +49,8 @@ class Pupil:
     erased: bool
     # As identity last stated them; None when never stated.
     sealed_needs: SealedNeeds | None
+    # The kept profile, once identity merged this one into it (docs/adr/0043): closed here.
+    merged_into: UUID | None = None
 
     def consents_to(self, purpose: Purpose) -> bool:
         return not self.erased and purpose in self.purposes

@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bilet.contracts.catalogue.consent import Relationship
-from bilet.contracts.catalogue.identity import CorrectionReason
+from bilet.contracts.catalogue.identity import CorrectionReason, DepartureReason
 from bilet.contracts.vocabulary import AccessibilityNeed, Stage
 from bilet_identity.application.access import HealthWithheld
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
@@ -75,6 +75,11 @@ class SeasonRulesModel(BaseModel):
     diagnostics_stages: list[Stage]
     starts_on: date
     ends_on: date
+    applies_from: date = Field(
+        description="The day this version is in force from: the season's start, or for a "
+        "revision of a running season the day it was published (docs/adr/0050); results "
+        "before it keep the version they were scored under."
+    )
 
 
 class SeasonRulesPublishedResponse(BaseModel):
@@ -285,6 +290,13 @@ class EnrolParticipantRequest(Request):
     grade: Grade
 
 
+class LeaveProgrammeRequest(Request):
+    reason: DepartureReason = Field(
+        description="`left_school`: left the school for none of the programme's schools (a move "
+        "to one is `moves`); `left_programme`: stays at the school, no longer takes part."
+    )
+
+
 class LinkGuardianRequest(Request):
     guardian_id: UUID = Field(description="The guardian's account id (the token's `sub`).")
     relationship: Relationship
@@ -345,6 +357,12 @@ class ParticipantModel(BaseModel):
         default=None,
         description="This profile was closed as a second one of a child: the kept profile's id "
         "(docs/adr/0043). Nothing changes a closed profile any more.",
+    )
+    left: DepartureReason | None = Field(
+        default=None,
+        description="The participant left the school or the programme (docs/adr/0050) and has "
+        "not returned (a move to a school or a later enrolment is a return): no school lists "
+        "them.",
     )
     personal: PersonalDataModel | None
 

@@ -22,6 +22,7 @@ CODES: Final = ProblemCodes(
         "invalid_query": 400,
         "unknown_participant": 404,
         "unknown_review": 404,
+        "guardian_not_linked": 404,
         "unknown_region": 404,
         "school_not_found": 404,
         "season_not_found": 404,
@@ -36,6 +37,7 @@ CODES: Final = ProblemCodes(
         "season_closed": 409,
         "participant_erased": 409,
         "participant_merged": 409,
+        "participant_left": 409,
         "review_resolved": 409,
         "health_data_withdrawn": 409,
         "not_yet_visible": 409,
@@ -44,6 +46,7 @@ CODES: Final = ProblemCodes(
         "unknown_consent": 404,
         "too_many_attempts": 429,
         "guardian_codes_off": 403,
+        "stale_version": 412,
         "invalid_text": 400,
         "invalid_position_token": 400,
         # Everything else a rule refuses is 422: the request was understood, and is not acceptable.

@@ -69,6 +69,7 @@ def participant_model(view: ParticipantView) -> ParticipantModel:
         guardians=guardians,
         erased=personal is not None and personal.erased,
         merged_into=state.merged_into,
+        left=state.left,
         personal=personal_model,
     )
 

@@ -24,6 +24,22 @@ class VersionConflict(DomainError):
         )
 
 
+class StaleVersion(DomainError):
+    """`If-Match` named a version of the participant that is no longer the current one: it
+    changed since the caller read it (nothing was done). 412, as in every service
+    (docs/adr/0050); `version_conflict` (409) stays for writers racing past the retries."""
+
+    code = "stale_version"
+
+    def __init__(self, expected: int, current: int | None) -> None:
+        super().__init__(
+            f"The participant changed since you read it (version {expected}, now {current}): "
+            "read it again and correct what it says now.",
+            expected_version=expected,
+            current_version=current,
+        )
+
+
 class DuplicateRefused(DomainError):
     """A second profile of one child was refused; `existing` is named only to callers who may
     see that participant (their school, their region, the federal operator)."""

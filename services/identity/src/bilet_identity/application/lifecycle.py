@@ -1,7 +1,7 @@
 """A participant's life after registration: corrections of their details (the reservation follows;
 health data under the health key's generation in force, or a new one after a withdrawal destroyed
 it, docs/adr/0026), a move to another school, enrolment in a later season, a guardian's account
-linked; and what an entitled caller may see of them."""
+linked or unlinked; and what an entitled caller may see of them."""
 
 from dataclasses import replace
 from uuid import UUID
@@ -16,7 +16,11 @@ from bilet_identity.application import access, streams
 from bilet_identity.application.access import Visibility
 from bilet_identity.application.consent_state import HEALTH_DATA
 from bilet_identity.application.details import HEALTH_FIELDS, personal_of
-from bilet_identity.application.errors import ParticipantErasedError, VersionConflict
+from bilet_identity.application.errors import (
+    ParticipantErasedError,
+    StaleVersion,
+    VersionConflict,
+)
 from bilet_identity.application.inputs import (
     CommandContext,
     Committed,
@@ -64,7 +68,7 @@ class ParticipantLife(Registration):
         expected_version: int | None = None,
     ) -> Committed:
         """Correct a participant's details at their school. With `expected_version` (the
-        caller's If-Match), a change since that version is a conflict, never retried."""
+        caller's If-Match), a change since that version is refused as stale, never retried."""
         access.require_role(ctx.principal, Role.REGISTRAR)
         stream_id = participants.stream_id(participant_id)
         if self.consents is not None:
@@ -84,7 +88,7 @@ class ParticipantLife(Registration):
             with access.unknown_if_out_of_scope():
                 access.require_registrar_of(ctx.principal, state.school_id)
             if expected_version is not None and expected_version != loaded.version:
-                raise VersionConflict(expected_version, loaded.version)
+                raise StaleVersion(expected_version, loaded.version)
             profile = await attempt.state(streams.profile(participant_id))
             current = (await personal_of(self.cipher, loaded.events, health=True)).details
             if current is None:
@@ -161,7 +165,13 @@ class ParticipantLife(Registration):
                 ctx,
                 decide,
                 retry=expected_version is None,
-                conflict=lambda: VersionConflict(expected_version),
+                # With If-Match, another writer between the read and the append makes the
+                # caller's version stale too: the same 412, never retried into success.
+                conflict=lambda: (
+                    VersionConflict()
+                    if expected_version is None
+                    else StaleVersion(expected_version, None)
+                ),
             )
         except SubjectErased as erased:
             # Sealing found a destroyed key: a generation of the health key destroyed by a
@@ -243,22 +253,41 @@ class ParticipantLife(Registration):
         guardian_id: UUID,
         relationship: Relationship,
     ) -> Committed:
+        link = profiles.LinkGuardian(participant_id, guardian_id, relationship)
+        return await self._change_guardians(ctx, link, "link_guardian")
+
+    async def unlink_guardian(
+        self, ctx: CommandContext, participant_id: UUID, guardian_id: UUID
+    ) -> Committed:
+        """Remove a guardian's account from the participant (docs/adr/0050): the identity
+        provider drops the child from its `children` claim; refused when it is not linked."""
+        unlink = profiles.UnlinkGuardian(participant_id, guardian_id)
+        return await self._change_guardians(ctx, unlink, "unlink_guardian")
+
+    async def _change_guardians(
+        self,
+        ctx: CommandContext,
+        command: profiles.LinkGuardian | profiles.UnlinkGuardian,
+        purpose: str,
+    ) -> Committed:
+        """A link or unlink by the registrar of the participant's school, audited when it
+        recorded something."""
         access.require_role(ctx.principal, Role.REGISTRAR)
+        participant_id = command.participant_id
 
         async def decide(attempt: Attempt) -> bool:
             state = await self._existing(attempt, participant_id)
             with access.unknown_if_out_of_scope():
                 access.require_registrar_of(ctx.principal, state.school_id)
             fold = streams.profile(participant_id)
-            link = profiles.LinkGuardian(participant_id, guardian_id, relationship)
-            decided = profiles.decide(link, await attempt.state(fold))
+            decided = profiles.decide(command, await attempt.state(fold))
             attempt.append(fold.stream_id, decided)
             return bool(decided)
 
         outcome = await self.transactor.transact_many(ctx, decide)
         if outcome.value:
             await self.audit.record(
-                ctx.audit(Access.WRITE, participant_id, "link_guardian", ("guardians",))
+                ctx.audit(Access.WRITE, participant_id, purpose, ("guardians",))
             )
         return Committed.of(outcome, participants.stream_id(participant_id), participant_id)
 

@@ -2,7 +2,8 @@
 participant is now (school, grade, class letter, season), in the order they were registered, the
 blind index of their surname, and the keyed hash of the name and birth date they are registered
 with (a second profile of one child under another СНИЛС is sent to a review, docs/adr/0041).
-A profile merged into another (docs/adr/0043) is no pupil of any school list.
+A profile merged into another (docs/adr/0043) is no pupil of any school list, nor is a
+participant who left the school or the programme (docs/adr/0050) until they return.
 
 A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
 order with the participant decider's own `evolve`, caught up before every query (one indexed read
@@ -24,6 +25,7 @@ from uuid import UUID
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantLeftProgramme,
     ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
@@ -45,6 +47,7 @@ _FOLDED: Final = (
     ParticipantMovedToSchool,
     ParticipantEnrolledInSeason,
     ParticipantMerged,
+    ParticipantLeftProgramme,
 )
 _TYPES: Final = (
     *(kind.event_type for kind in _FOLDED),
@@ -156,6 +159,7 @@ class RosterView:
             for pid, participant in self._participants.items()
             if participant.school_id == school_id
             and participant.merged_into is None  # a closed second profile (docs/adr/0043)
+            and participant.left is None  # left the school or the programme (docs/adr/0050)
             and (grade is None or participant.grade == grade)
             and (surname_key is None or surname_key in self._surname_keys.get(pid, ()))
         ]

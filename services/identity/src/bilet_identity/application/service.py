@@ -10,10 +10,12 @@ read or write of personal data is audited (`bilet.audit`), by ids only.
 
 The use cases are grouped by idea: the programme's frame (`programme`), registration and the
 uniqueness of a child (`registration`), a participant's later life (`lifecycle`), a school's
-list of its pupils (`school_pupils`), duplicate reviews resolved (`reviews`), and what is
+list of its pupils (`school_pupils`), pupils who leave (`departures`),
+duplicate reviews resolved (`reviews`), and what is
 purged once consent has erased them (`erasures`).
 """
 
+from bilet_identity.application.departures import Departures
 from bilet_identity.application.erasures import ErasureRelease
 from bilet_identity.application.lifecycle import ParticipantLife
 from bilet_identity.application.programme import ProgrammeCommands
@@ -22,6 +24,6 @@ from bilet_identity.application.school_pupils import SchoolPupils
 
 
 class IdentityService(
-    ProgrammeCommands, ParticipantLife, SchoolPupils, DuplicateReviews, ErasureRelease
+    ProgrammeCommands, ParticipantLife, Departures, SchoolPupils, DuplicateReviews, ErasureRelease
 ):
     """Every use case of identity, over one store, key store, audit trail and pseudonym key."""

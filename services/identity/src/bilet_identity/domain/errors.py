@@ -110,6 +110,24 @@ class ParticipantMergedAway(DomainError):
         self.kept = kept
 
 
+class ParticipantAlreadyLeft(DomainError):
+    """The participant left the school or the programme already (docs/adr/0050)."""
+
+    code = "participant_left"
+
+    def __init__(self) -> None:
+        super().__init__("This participant has left the programme already.")
+
+
+class GuardianNotLinked(DomainError):
+    """No link of this guardian's account to the participant (or removed already)."""
+
+    code = "guardian_not_linked"
+
+    def __init__(self) -> None:
+        super().__init__("This guardian's account is not linked to the participant.")
+
+
 class UnknownReview(DomainError):
     """No duplicate review has this id (or its child was erased since)."""
 

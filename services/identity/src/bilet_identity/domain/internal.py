@@ -185,6 +185,17 @@ class GuardianAccountLinked(_Profile):
 
 
 @INTERNAL_EVENTS.register
+class GuardianAccountUnlinked(_Profile):
+    """The school removed a guardian's account from the participant (docs/adr/0050): the
+    identity provider drops the participant from that account's `children` claim."""
+
+    event_type: ClassVar[str] = "GuardianAccountUnlinked"
+
+    participant_id: UUID
+    guardian_id: UUID
+
+
+@INTERNAL_EVENTS.register
 class PseudonymKeyKept(_Internal):
     """The secret of identity's keyed hashes, encrypted under the key store's key of a reserved
     subject (`bilet_identity.adapters.pseudonym_key`): the store holds only the ciphertext."""

@@ -16,8 +16,10 @@ from uuid import UUID
 
 from bilet.contracts.catalogue.identity import (
     CorrectionReason,
+    DepartureReason,
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
+    ParticipantLeftProgramme,
     ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
@@ -31,6 +33,7 @@ from bilet_identity.domain.errors import (
     InvalidDetails,
     NotEligible,
     NothingToCorrect,
+    ParticipantAlreadyLeft,
     ParticipantExists,
     ParticipantMergedAway,
     SameSchool,
@@ -77,6 +80,9 @@ class Participant:
     health_generation: int = FIRST_GENERATION
     # Set once the profile was merged into another one (docs/adr/0043): closed, never changed.
     merged_into: UUID | None = None
+    # Set while the participant is out of the programme (docs/adr/0050): a move or a later
+    # enrolment is their return.
+    left: DepartureReason | None = None
 
     def enrolled_in(self, season: int) -> bool:
         return any(e.season == season for e in self.enrolments)
@@ -145,6 +151,14 @@ class EnrolInSeason:
 
 
 @dataclass(frozen=True, slots=True)
+class Leave:
+    """The participant leaves their school (for none of the programme's) or the programme."""
+
+    participant_id: UUID
+    reason: DepartureReason
+
+
+@dataclass(frozen=True, slots=True)
 class MergeInto:
     """Close this profile as a second one of the child who has `kept_participant_id`."""
 
@@ -152,13 +166,14 @@ class MergeInto:
     kept_participant_id: UUID
 
 
-Command = RegisterParticipant | CorrectDetails | MoveToSchool | EnrolInSeason | MergeInto
+Command = RegisterParticipant | CorrectDetails | MoveToSchool | EnrolInSeason | MergeInto | Leave
 ParticipantEvent = (
     ParticipantRegistered
     | ParticipantDetailsCorrected
     | ParticipantMovedToSchool
     | ParticipantEnrolledInSeason
     | ParticipantMerged
+    | ParticipantLeftProgramme
 )
 Decision = (
     Unsealed[ParticipantRegistered]
@@ -166,6 +181,7 @@ Decision = (
     | ParticipantMovedToSchool
     | ParticipantEnrolledInSeason
     | ParticipantMerged
+    | ParticipantLeftProgramme
 )
 
 
@@ -194,6 +210,17 @@ def decide(command: Command, state: Participant | None) -> list[Decision]:
             return [_move(command, state)]
         case EnrolInSeason(), Participant():
             return [_enrol(command, state)]
+        case Leave(), Participant():
+            if state.left is not None:
+                raise ParticipantAlreadyLeft()
+            return [
+                ParticipantLeftProgramme(
+                    participant_id=state.participant_id,
+                    school_id=state.school_id,
+                    season=state.season,
+                    reason=command.reason,
+                )
+            ]
         case _:
             assert_never(command)
 
@@ -380,6 +407,7 @@ def evolve(state: Participant | None, event: ParticipantEvent) -> Participant | 
                 school_id=event.to_school_id,
                 region_id=event.to_region_id,
                 grade=event.grade,
+                left=None,  # a move to a school of the programme is a return
                 enrolments=_with_current(
                     state,
                     grade=event.grade,
@@ -396,9 +424,12 @@ def evolve(state: Participant | None, event: ParticipantEvent) -> Participant | 
                 season=event.season,
                 grade=event.grade,
                 enrolments=(*state.enrolments, enrolment),
+                left=None,
             )
         case ParticipantMerged(), Participant():
             return replace(state, merged_into=event.kept_participant_id)
+        case ParticipantLeftProgramme(), Participant():
+            return replace(state, left=event.reason)
         case _:
             assert_never(event)
 

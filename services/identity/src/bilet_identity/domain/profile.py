@@ -9,11 +9,12 @@ from uuid import UUID
 
 from bilet.contracts.catalogue.consent import Relationship
 from bilet.contracts.drafts import Unsealed
-from bilet_identity.domain.errors import TooManyGuardians, UnknownParticipant
+from bilet_identity.domain.errors import GuardianNotLinked, TooManyGuardians, UnknownParticipant
 from bilet_identity.domain.internal import (
     PROFILE_CATEGORY,
     ClassLetterRecorded,
     GuardianAccountLinked,
+    GuardianAccountUnlinked,
     ProfileRecorded,
     ReservationKeyChanged,
     SurnameIndexed,
@@ -81,13 +82,27 @@ class LinkGuardian:
     relationship: Relationship
 
 
-Command = RecordProfile | IndexSurname | RecordClassLetter | ChangeReservationKey | LinkGuardian
+@dataclass(frozen=True, slots=True)
+class UnlinkGuardian:
+    participant_id: UUID
+    guardian_id: UUID
+
+
+Command = (
+    RecordProfile
+    | IndexSurname
+    | RecordClassLetter
+    | ChangeReservationKey
+    | LinkGuardian
+    | UnlinkGuardian
+)
 ProfileEvent = (
     ProfileRecorded
     | SurnameIndexed
     | ClassLetterRecorded
     | ReservationKeyChanged
     | GuardianAccountLinked
+    | GuardianAccountUnlinked
 )
 Decision = (
     Unsealed[ProfileRecorded]
@@ -95,6 +110,7 @@ Decision = (
     | ClassLetterRecorded
     | ReservationKeyChanged
     | GuardianAccountLinked
+    | GuardianAccountUnlinked
 )
 
 
@@ -132,6 +148,14 @@ def decide(command: Command, state: Profile | None) -> list[Decision]:
             ]
         case LinkGuardian(), Profile():
             return _link(command, state)
+        case UnlinkGuardian(), Profile():
+            if all(g.guardian_id != command.guardian_id for g in state.guardians):
+                raise GuardianNotLinked()
+            return [
+                GuardianAccountUnlinked(
+                    participant_id=command.participant_id, guardian_id=command.guardian_id
+                )
+            ]
         case _:
             assert_never(command)
 
@@ -203,6 +227,9 @@ def evolve(state: Profile | None, event: ProfileEvent) -> Profile | None:
             guardians = tuple(g for g in state.guardians if g.guardian_id != event.guardian_id)
             linked = LinkedGuardian(event.guardian_id, event.relationship)
             return replace(state, guardians=(*guardians, linked))
+        case GuardianAccountUnlinked(), Profile():
+            kept = tuple(g for g in state.guardians if g.guardian_id != event.guardian_id)
+            return replace(state, guardians=kept)
         case _:
             assert_never(event)
 

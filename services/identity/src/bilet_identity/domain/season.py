@@ -6,8 +6,9 @@ a new `rules_version`, the highest one is in force. Stream: `season-<year>`.
 
 A season lies inside one school year (1 September to 31 August), starts in the year it is named
 after and holds the regions' testing windows set for it. Once it has started, a revision never
-rewrites what happened: it applies from the day it is published (past results keep the
-`rules_version` they were scored under), it keeps the start, and it cannot end the season before
+rewrites what happened: it applies from the day it is published (`applies_from`, on the event
+since its version 2; past results keep the `rules_version` they were scored under,
+docs/adr/0050), it keeps the start, and it cannot end the season before
 that day; once it has ended, its rules are history (docs/adr/0041).
 """
 
@@ -33,6 +34,8 @@ class SeasonRules:
     diagnostics_stages: tuple[Stage, ...]
     starts_on: date
     ends_on: date
+    # The day this version is in force from (docs/adr/0050); None: the season's start.
+    applies_from: date | None = None
 
     def admits_grade(self, grade: int) -> bool:
         return self.lowest_grade <= grade <= self.highest_grade
@@ -107,8 +110,11 @@ def _publish(command: PublishSeasonRules, state: SeasonRules | None) -> list[Sea
         command.ends_on,
     ):
         return []
+    applies_from = command.starts_on
     if state is not None and command.today is not None:
         _check_history_kept(command, state, command.today)
+        # A revision of a running season applies from its day: the past keeps its version.
+        applies_from = max(command.starts_on, command.today)
     if any(
         opens < command.starts_on or closes > command.ends_on for opens, closes in command.windows
     ):
@@ -123,6 +129,7 @@ def _publish(command: PublishSeasonRules, state: SeasonRules | None) -> list[Sea
             diagnostics_stages=command.diagnostics_stages,
             starts_on=command.starts_on,
             ends_on=command.ends_on,
+            applies_from=applies_from,
         )
     ]
 
@@ -153,6 +160,7 @@ def evolve(state: SeasonRules | None, event: SeasonEvent) -> SeasonRules:
                 diagnostics_stages=event.diagnostics_stages,
                 starts_on=event.starts_on,
                 ends_on=event.ends_on,
+                applies_from=event.applies_from,
             )
         case _:
             assert_never(event)

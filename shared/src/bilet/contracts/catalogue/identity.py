@@ -55,14 +55,17 @@ class IdentityEvent(DomainEvent):
 
 # ---------------------------------------------------------------------- the programme and regions
 @published
-class SeasonRulesPublished(IdentityEvent):
+class SeasonRulesPublishedV1(IdentityEvent):
     """The federal operator published (or revised) the rules of a season: which grades may take
     part, how many career events a participant may attend, which diagnostics stages run.
 
     Rules change every year and may be revised within one: the highest `rules_version` of a
-    season is in force. Consumers never hard-code what this event says."""
+    season is in force. Consumers never hard-code what this event says.
+
+    Superseded by version 2 (the day a revision applies from); read through the upcaster."""
 
     event_type: ClassVar[str] = "SeasonRulesPublished"
+    schema_version: ClassVar[int] = 1
     stream_category: ClassVar[str] = "season"
     stream_key: ClassVar[str] = "season"
 
@@ -83,6 +86,55 @@ class SeasonRulesPublished(IdentityEvent):
         if self.ends_on < self.starts_on:
             raise ValueError("the season ends before it starts")
         return self
+
+
+@published
+class SeasonRulesPublished(IdentityEvent):
+    """The federal operator published (or revised) the rules of a season: which grades may take
+    part, how many career events a participant may attend, which diagnostics stages run.
+
+    Rules change every year and may be revised within one. A revision of a season that has
+    started never rewrites its past: it applies from `applies_from` (the day it was published),
+    and until then the version before it is in force; what was done under a version (a result
+    scored, a place booked) keeps that version. The version in force on a day is the highest
+    whose `applies_from` is on or before it. Consumers never hard-code what this event says.
+
+    Version 2 adds `applies_from`; version 1 revisions are read as applying from the season's
+    start (what consumers assumed of them: the highest version governed the whole season)."""
+
+    event_type: ClassVar[str] = "SeasonRulesPublished"
+    schema_version: ClassVar[int] = 2
+    stream_category: ClassVar[str] = "season"
+    stream_key: ClassVar[str] = "season"
+
+    season: Season
+    rules_version: int = Field(ge=1, description="Revision of this season's rules, from 1.")
+    eligible_grades: GradeRange
+    max_career_events: int = Field(
+        ge=1, le=10, description="How many career events one participant may attend (3 in 2019)."
+    )
+    diagnostics_stages: tuple[Stage, ...] = Field(
+        min_length=1, max_length=3, description="The diagnostics stages, in the order they run."
+    )
+    starts_on: date
+    ends_on: date
+    applies_from: date = Field(
+        description="The day this version is in force from: the season's start for a version "
+        "published before it, the day of publication for a revision of a running season."
+    )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        if self.ends_on < self.starts_on:
+            raise ValueError("the season ends before it starts")
+        if not self.starts_on <= self.applies_from <= self.ends_on:
+            raise ValueError("a version applies from a day of its season")
+        return self
+
+
+@upcaster("SeasonRulesPublished", from_version=1)
+def _season_rules_v1_to_v2(data: JsonObject) -> JsonObject:
+    return {**data, "applies_from": data["starts_on"]}
 
 
 @published
@@ -441,6 +493,28 @@ class ParticipantMerged(_Participant):
 
     participant_id: UUID
     kept_participant_id: UUID
+
+
+class DepartureReason(StrEnum):
+    """Why a participant stopped taking part (the school says; never a person's details)."""
+
+    LEFT_SCHOOL = "left_school"  # left the school for none of the programme's schools
+    LEFT_PROGRAMME = "left_programme"  # stays at the school, no longer takes part
+
+
+@published
+class ParticipantLeftProgramme(_Participant):
+    """A participant stopped taking part in the programme at `school_id` in `season`: they left
+    the school (for none of the programme's schools) or the programme. The school no longer
+    lists them or chases their consent; their history stays theirs. A later move to a school or
+    enrolment in a later season is their return (docs/adr/0050)."""
+
+    event_type: ClassVar[str] = "ParticipantLeftProgramme"
+
+    participant_id: UUID
+    school_id: UUID
+    season: Season
+    reason: DepartureReason
 
 
 @published

@@ -47,7 +47,9 @@ async def start_attempt(
     **Refusals:** 403 `forbidden` (any other role), `consent_required`; 404 `unknown_participant`
     (unknown, or not the caller's); 409 `not_enrolled`, `outside_window`, `stage_locked` (with
     `waiting_for`), `stage_completed`, `attempt_in_progress` (with the `attempt_id` to resume),
-    `version_conflict`; 410 `participant_erased`; 422 `invalid_request`, `stage_not_in_season`.
+    `version_conflict`, `participant_merged` (a second profile of a child, merged into
+    `kept_participant_id`: start under that one); 410 `participant_erased`; 422
+    `invalid_request`, `stage_not_in_season`.
     """
     attempt_id, position = await service.start(ctx, body.participant_id, body.stage)
     view = await service.attempt_view(ctx, attempt_id)

@@ -52,8 +52,10 @@ async def book_seat(
     **Refusals:** 403 `forbidden` (another role), `consent_required`; 404 `unknown_participant`
     (unknown, or not the caller's), `unknown_career_event`, `unknown_session`; 409
     `career_event_cancelled`, `booking_closed`, `already_booked` (with the `booking_id` held),
-    `version_conflict`; 422 `not_eligible` (with the `reason`), `not_accessible` (the missing
-    accommodations named only to the pupil and their school's registrar), `season_limit_reached`,
+    `participant_merged` (a second profile of a child, merged into `kept_participant_id`: book
+    under that one), `version_conflict`; 422 `not_eligible` (with the `reason`),
+    `not_accessible` (the missing accommodations named only to the pupil and their school's
+    registrar), `season_limit_reached`,
     `overlapping_booking`, `season_unknown`, `invalid_request`. Nothing is changed by a refusal.
     """
     booking_id = body.booking_id or uuid4()

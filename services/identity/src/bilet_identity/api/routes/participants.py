@@ -216,7 +216,7 @@ def _expected_version(if_match: str | None) -> int | None:
     name="correct_participant",
     tags=["participants"],
     summary="Correct a participant's details (the registrar of their school)",
-    responses=problems(400, 403, 404, 409, 422),
+    responses=problems(400, 403, 404, 409, 412, 422),
 )
 async def correct_participant(
     participant_id: UUID,
@@ -227,7 +227,8 @@ async def correct_participant(
     if_match: Annotated[
         str | None,
         Header(
-            description="The version read (the ETag of GET): refused if it changed since.",
+            description="The version read (the ETag of GET): refused with 412 `stale_version` "
+            "if it changed since.",
             pattern=r'^(W/)?"?[0-9]{1,18}"?$',
         ),
     ] = None,
@@ -251,11 +252,14 @@ async def correct_participant(
 
     **Refusals:** 400 `invalid_position_token` (malformed, or of a service other than identity
     and consent); 403 `forbidden` (another role), 404 `unknown_participant` (also another
-    school's pupil), 409 `version_conflict`, `duplicate_participant`, `duplicate_needs_review`,
+    school's pupil), 409 `version_conflict` (a concurrent change outlasted the retries),
+    `duplicate_participant`, `duplicate_needs_review`,
     `snils_taken`, `participant_merged` (the profile was merged into `kept_participant_id`),
     `participant_erased`, `health_data_withdrawn` (health data sent after a withdrawal of
     `health_data` destroyed it, while no consent in force covers it again),
-    `not_yet_visible` (a consent token not applied within 2 s; `Retry-After`); 422
+    `not_yet_visible` (a consent token not applied within 2 s; `Retry-After`);
+    412 `stale_version` (`If-Match` no longer current: with `expected_version`,
+    `current_version`); 422
     `nothing_to_correct`, `invalid_snils`, `invalid_details`, `not_eligible` (a grade the
     season does not admit), `invalid_request` (also a malformed `If-Match`).
     """

@@ -45,6 +45,7 @@ def _rules(rules: SeasonRules) -> SeasonRulesModel:
         diagnostics_stages=list(rules.diagnostics_stages),
         starts_on=rules.starts_on,
         ends_on=rules.ends_on,
+        applies_from=rules.applies_from or rules.starts_on,
     )
 
 
@@ -109,7 +110,8 @@ async def publish_season_rules(
     participant attends (1–10), the diagnostics stages run, the season's first and last day
     (it starts in the year it is named after and lies inside one school year, 1 September to
     31 August). Once the season has started, a revision applies from the day it is published
-    (past results keep the `rules_version` they were scored under): it keeps the start and
+    (its `applies_from`, in GET and on `SeasonRulesPublished`; past results keep the
+    `rules_version` they were scored under): it keeps the start and
     cannot end the season before that day; once the season has ended its rules are history.
     Answers the season, its `rules_version` and `BVB-Position` (read-your-writes token); 200
     whether it is the first publication or a revision (a publish-or-revise upsert).

@@ -105,7 +105,8 @@ async def list_school_pupils(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SchoolPupilsPage:
-    """The school's pupils now (those who moved away are on their new school's list), by grade
+    """The school's pupils now (those who moved away are on their new school's list, those who
+    left the school or the programme on none, a profile merged into another neither), by grade
     and then in the order they were registered, `limit` to a page; `total` counts every pupil
     that matches. Filters: `surname` (its first letters), `grade`, `consent` (e.g.
     `consent=missing&consent=pending`: the pupils the school must chase). Each pupil with

@@ -145,6 +145,14 @@ async def _merged(step: Step, event: identity.ParticipantMerged) -> None:
     await step.portfolio_changed(event.participant_id)
 
 
+async def _left_programme(step: Step, event: identity.ParticipantLeftProgramme) -> None:
+    """The participant left the school or the programme (ADR 0050): the departure enters their
+    history (version and ETag move). The portfolio stays theirs and their guardians' to read;
+    the school's list of the portfolio keeps them until a later round decides otherwise."""
+    await step.ensure_participant(event.participant_id)
+    await step.portfolio_changed(event.participant_id)
+
+
 HANDLERS: Final[dict[str, Handler]] = by_event_type(
     (identity.SeasonRulesPublished, _season_rules_published),
     (identity.RegionAdmitted, _region_admitted),
@@ -155,4 +163,5 @@ HANDLERS: Final[dict[str, Handler]] = by_event_type(
     (identity.ParticipantMovedToSchool, _moved_to_school),
     (identity.ParticipantEnrolledInSeason, _enrolled_in_season),
     (identity.ParticipantMerged, _merged),
+    (identity.ParticipantLeftProgramme, _left_programme),
 )
