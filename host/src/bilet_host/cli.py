@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from bilet import migrate
 from bilet.http import Role
 from bilet.http.deadlines import http_protocol
 from bilet.logs import logging_config
@@ -134,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate_cli.add_commands(simulate_parser)
 
+    commands.add_parser(
+        "migrate",
+        help="make the services' PostgreSQL schemas as a DDL role (`bvb migrate --help`)",
+        add_help=False,
+    )
+
     for service in _services_with_commands():
         service_parser = commands.add_parser(
             service, help=f"the {service} service's own commands (`bvb {service} --help`)"
@@ -149,6 +156,8 @@ def _services_with_commands() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "migrate":
+        return migrate.main(arguments[1:])  # parses its own arguments, as in the images
     if arguments and arguments[0] in _services_with_commands():
         # The service parses its own arguments (and answers its own --help).
         module = importlib.import_module(f"bilet_{arguments[0]}.cli")
