@@ -135,11 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate_cli.add_commands(simulate_parser)
 
-    commands.add_parser(
+    migrate_parser = commands.add_parser(
         "migrate",
         help="make the services' PostgreSQL schemas as a DDL role (`bvb migrate --help`)",
-        add_help=False,
+        description=migrate.DESCRIPTION,
     )
+    migrate.add_arguments(migrate_parser)
+    migrate_parser.set_defaults(handler=migrate.run)
 
     for service in _services_with_commands():
         service_parser = commands.add_parser(
@@ -156,8 +158,6 @@ def _services_with_commands() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] == "migrate":
-        return migrate.main(arguments[1:])  # parses its own arguments, as in the images
     if arguments and arguments[0] in _services_with_commands():
         # The service parses its own arguments (and answers its own --help).
         module = importlib.import_module(f"bilet_{arguments[0]}.cli")

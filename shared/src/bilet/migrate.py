@@ -67,18 +67,26 @@ async def migrate(services: Sequence[str]) -> None:
         print(f"migrated: {service}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="bvb migrate",
-        description="Make the services' PostgreSQL schemas (a role that may CREATE; ADR 0057).",
-    )
+DESCRIPTION = "Make the services' PostgreSQL schemas (a role that may CREATE; ADR 0057)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments, here and as `bvb migrate`."""
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--service", choices=SERVICE_NAMES, help="one service")
     which.add_argument("--all", action="store_true", help="every service (needs all installed)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     configure_logging()
     asyncio.run(migrate(SERVICE_NAMES if args.all else (args.service,)))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bilet.migrate", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
