@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from bilet.relay.settings import RelaySettings
@@ -138,7 +139,14 @@ def _settings_names() -> set[str]:
             for value in vars(module).values()
             if isinstance(value, type) and issubclass(value, PlatformSettings)
         ]
-    return {f"BVB_{field.upper()}" for cls in classes for field in cls.model_fields}
+    names = {f"BVB_{field.upper()}" for cls in classes for field in cls.model_fields}
+    # A field read from a name of its own (`schema_mode` from BVB_SCHEMA).
+    for cls in classes:
+        for info in cls.model_fields.values():
+            if isinstance(info.validation_alias, AliasChoices):
+                choices = [str(choice) for choice in info.validation_alias.choices]
+                names |= {choice for choice in choices if choice.startswith("BVB_")}
+    return names
 
 
 def _source_text() -> str:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from bilet import migrate
 from bilet.http import Role
 from bilet.http.deadlines import http_protocol
 from bilet.logs import logging_config
@@ -133,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="a synthetic season in the stores (`bvb simulate season --help`)"
     )
     simulate_cli.add_commands(simulate_parser)
+
+    migrate_parser = commands.add_parser(
+        "migrate",
+        help="make the services' PostgreSQL schemas as a DDL role (`bvb migrate --help`)",
+        description=migrate.DESCRIPTION,
+    )
+    migrate.add_arguments(migrate_parser)
+    migrate_parser.set_defaults(handler=migrate.run)
 
     for service in _services_with_commands():
         service_parser = commands.add_parser(

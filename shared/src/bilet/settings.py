@@ -4,10 +4,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bilet.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
+from bilet.pgschema import SchemaMode
 
 
 class Environment(StrEnum):
@@ -57,6 +58,12 @@ class PlatformSettings(BaseSettings):
     # `bvb_keys`) in production. Unset: the same kind as the event store.
     key_store: Literal["sqlite", "postgres"] | None = None
     key_store_url: SecretStr | None = None
+    # `BVB_SCHEMA`: `migrate` (the stores make their PostgreSQL tables as they open) or `verify`
+    # (they only check that `bvb migrate` made them, and refuse to start naming what is missing;
+    # production, whose application roles hold no DDL rights). ADR 0057; read by bilet.pgschema.
+    schema_mode: SchemaMode = Field(
+        default="migrate", validation_alias=AliasChoices("BVB_SCHEMA", "schema_mode")
+    )
     # Wraps the per-participant data keys (bilet.crypto); required outside development.
     master_key: SecretStr | None = None
     # Bearer tokens: where the signing keys are (a JWKS file or URL) and what tokens must name.

@@ -45,7 +45,7 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
-from bilet.pgschema import check_schema_name
+from bilet.pgschema import check_schema_name, migrate_or_verify
 from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 
 _log = logging.getLogger(__name__)
@@ -221,6 +221,11 @@ class PostgresEventStore(EventStore):
         await store._migrate()
         return store
 
+    @property
+    def connection_url(self) -> str:
+        """Where the store is (`bilet.migrate` makes the relay's positions beside it)."""
+        return self._dsn
+
     async def _migrate(self) -> None:
         sql = SCHEMA_SQL.format(
             s=self.schema,
@@ -231,7 +236,7 @@ class PostgresEventStore(EventStore):
         async with self._pool.acquire() as connection, connection.transaction():
             # Several processes may start at once; one of them migrates at a time.
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.schema)
-            await connection.execute(sql)
+            await migrate_or_verify(connection, sql)  # or only verify (BVB_SCHEMA, ADR 0057)
 
     # -------------------------------------------------------------- writing
 

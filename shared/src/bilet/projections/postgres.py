@@ -15,7 +15,13 @@ from typing import Any, Final
 
 import asyncpg
 
-from bilet.pgschema import check_schema_name
+from bilet.pgschema import (
+    SchemaNotMigrated,
+    check_schema_name,
+    created_by,
+    missing_relations,
+    schema_mode,
+)
 from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 from bilet.projections.port import ReadModelTx, Row, SqlRenderer
 from bilet.projections.readmodel import Layout, ReadModel
@@ -44,6 +50,12 @@ class _PostgresTx(ReadModelTx):
 
     async def execute(self, sql: str, *args: Any) -> None:
         text = self.sql(sql)
+        # A cheap test first: this runs for every statement (the runtime's DDL is upper-case).
+        if text.startswith("CREATE") and schema_mode() == "verify":
+            # The runtime's and projections' tables, made by `bvb migrate` (ADR 0057).
+            if missing := await missing_relations(self._connection, created_by(text)):
+                raise SchemaNotMigrated(missing)
+            return
         if self._pending and self._pending[-1][0] == text:
             self._pending[-1][1].append(args)
         else:
@@ -88,11 +100,15 @@ class PostgresReadModel(ReadModel):
         check_schema_name(schema)
         connection = await asyncpg.connect(dsn)
         try:
-            await connection.execute(
-                "SELECT pg_advisory_lock(hashtext('bvb_projections'));"
-                f"CREATE SCHEMA IF NOT EXISTS {schema};"
-                "SELECT pg_advisory_unlock(hashtext('bvb_projections'))"
-            )
+            if schema_mode() == "verify":  # made by `bvb migrate` (ADR 0057)
+                if missing := await missing_relations(connection, [("schema", schema)]):
+                    raise SchemaNotMigrated(missing)
+            else:
+                await connection.execute(
+                    "SELECT pg_advisory_lock(hashtext('bvb_projections'));"
+                    f"CREATE SCHEMA IF NOT EXISTS {schema};"
+                    "SELECT pg_advisory_unlock(hashtext('bvb_projections'))"
+                )
         finally:
             await connection.close()
         pool = await asyncpg.create_pool(

@@ -3,7 +3,7 @@
 import asyncpg
 
 from bilet.eventstore import START
-from bilet.pgschema import check_schema_name
+from bilet.pgschema import check_schema_name, migrate_or_verify
 from bilet.relay.positions import COUNT_LIMIT, PositionStore
 
 SCHEMA_SQL = """
@@ -30,7 +30,7 @@ class PostgresPositionStore(PositionStore):
             async with pool.acquire() as connection, connection.transaction():
                 # The same lock the event store migrates under: one migration at a time.
                 await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", schema)
-                await connection.execute(SCHEMA_SQL.format(s=schema))
+                await migrate_or_verify(connection, SCHEMA_SQL.format(s=schema))
         except BaseException:
             await pool.close()
             raise

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from bilet.pgschema import check_schema_name
+from bilet.pgschema import check_schema_name, migrate_or_verify
 from bilet_consent.application.documents import Original, StoredDocument
 
 _SUFFIX: Final = ".doc"
@@ -120,6 +120,22 @@ class DiskDocumentStore:
         return None
 
 
+# One row per document; the upload's evidence columns (ADR 0015) are empty for documents stored
+# before it. Made as the store opens, or by `bvb migrate` (BVB_SCHEMA=verify, ADR 0057).
+_SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.documents (
+    participant_id UUID NOT NULL, document_id UUID PRIMARY KEY,
+    media_type TEXT NOT NULL, key_id TEXT NOT NULL, nonce BYTEA NOT NULL,
+    ciphertext BYTEA NOT NULL, sha256 TEXT NOT NULL,
+    stored_at TIMESTAMPTZ NOT NULL DEFAULT now());
+ALTER TABLE {s}.documents
+    ADD COLUMN IF NOT EXISTS original_sha256 TEXT,
+    ADD COLUMN IF NOT EXISTS original_size BIGINT;
+CREATE INDEX IF NOT EXISTS documents_participant ON {s}.documents (participant_id);
+"""
+
+
 class PostgresDocumentStore:
     """A `documents` table in the service's schema. One row per document: bytea holds up to
     1 GB and documents are at most `BVB_CONSENT_MAX_DOCUMENT_BYTES` (10 MiB), so no chunking."""
@@ -137,24 +153,7 @@ class PostgresDocumentStore:
                 await connection.execute(
                     "SELECT pg_advisory_xact_lock(hashtext($1))", f"{schema}.documents"
                 )
-                await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                await connection.execute(
-                    f"CREATE TABLE IF NOT EXISTS {schema}.documents ("
-                    "participant_id UUID NOT NULL, document_id UUID PRIMARY KEY, "
-                    "media_type TEXT NOT NULL, key_id TEXT NOT NULL, nonce BYTEA NOT NULL, "
-                    "ciphertext BYTEA NOT NULL, sha256 TEXT NOT NULL, "
-                    "stored_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-                )
-                # The upload's evidence (ADR 0015); empty for documents stored before it.
-                await connection.execute(
-                    f"ALTER TABLE {schema}.documents "
-                    "ADD COLUMN IF NOT EXISTS original_sha256 TEXT, "
-                    "ADD COLUMN IF NOT EXISTS original_size BIGINT"
-                )
-                await connection.execute(
-                    f"CREATE INDEX IF NOT EXISTS documents_participant "
-                    f"ON {schema}.documents (participant_id)"
-                )
+                await migrate_or_verify(connection, _SCHEMA_SQL.format(s=schema))
         except BaseException:
             await pool.close()
             raise
