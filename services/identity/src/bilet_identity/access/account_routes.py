@@ -31,7 +31,7 @@ CODE_DESCRIPTION: Final = (
 )
 
 
-async def _bindings(request: Request) -> AccountBindings:
+def _bindings(request: Request) -> AccountBindings:
     bindings: AccountBindings = request.app.state.account_bindings
     return bindings
 
