@@ -34,6 +34,7 @@ from bilet_identity.access.attempts import AttemptLimit, AttemptLimiter
 from bilet_identity.access.bindings import AccountBindings, AccountDirectory
 from bilet_identity.access.demo_grants import load_demo_grants
 from bilet_identity.access.grants import AccountAccess
+from bilet_identity.access.unbinding import PupilUnbinding
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
@@ -114,6 +115,7 @@ def create_app(
                 _redemption_limiter(settings),
                 guardian_codes=settings.guardian_codes_enabled,
             )
+            app.state.pupil_unbinding = PupilUnbinding(service)
             if feed is not None:
                 sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
                 for source in sources.values():

@@ -13,6 +13,7 @@ from bilet_identity.domain.accounts import (
     Account,
     AccountAlreadyBound,
     AccountEvent,
+    AccountNotBound,
     BindGuardian,
     BindingCode,
     BindingCodeExpired,
@@ -24,6 +25,7 @@ from bilet_identity.domain.accounts import (
     InvalidBindingCode,
     IssueCode,
     RedeemCode,
+    UnbindPupil,
     WrongCodePurpose,
     decide_account,
     decide_code,
@@ -39,6 +41,7 @@ from bilet_identity.domain.internal import (
     BindingPurpose,
     GuardianAccountBound,
     PupilAccountBound,
+    PupilAccountUnbound,
 )
 
 CODE = "c" * 64
@@ -151,6 +154,30 @@ def test_given_a_pupils_account_when_bound_to_another_pupil_then_refused() -> No
     state = account_given(PupilAccountBound(account_key=ACCOUNT, participant_id=PUPIL))
     with pytest.raises(AccountAlreadyBound):
         decide_account(BindPupil(ACCOUNT, OTHER_PUPIL), state)
+
+
+def test_given_a_pupils_account_when_unbound_then_it_is_nobody_and_can_bind_again() -> None:
+    state = account_given(PupilAccountBound(account_key=ACCOUNT, participant_id=PUPIL))
+    decided = decide_account(UnbindPupil(ACCOUNT, PUPIL), state)
+    assert decided == [PupilAccountUnbound(account_key=ACCOUNT, participant_id=PUPIL)]
+    after = account_given(PupilAccountBound(account_key=ACCOUNT, participant_id=PUPIL), *decided)
+    assert after.participant_id is None
+    assert decide_account(BindPupil(ACCOUNT, OTHER_PUPIL), after) == [
+        PupilAccountBound(account_key=ACCOUNT, participant_id=OTHER_PUPIL)
+    ]
+
+
+@pytest.mark.parametrize("bound_to", [None, OTHER_PUPIL], ids=["unbound", "another pupil"])
+def test_given_an_account_not_the_pupils_when_unbound_from_them_then_refused(
+    bound_to: UUID | None,
+) -> None:
+    events = (
+        []
+        if bound_to is None
+        else [PupilAccountBound(account_key=ACCOUNT, participant_id=bound_to)]
+    )
+    with pytest.raises(AccountNotBound):
+        decide_account(UnbindPupil(ACCOUNT, PUPIL), account_given(*events))
 
 
 def _guardian(*consents: tuple[UUID, UUID]) -> Sequence[GuardianAccountBound]:

@@ -4,7 +4,8 @@
   as a pupil's code (handed out by their school) or a guardian's code (given with the consent
   they signed); redeemed once, before it expires, by one account.
 - An **account** (stream `account-<keyed hash of the subject>`): the participant it is (a pupil's
-  own account) and the children it signed consents for (a guardian's).
+  own account, until it is unbound: a lost account) and the children it signed consents for (a
+  guardian's).
 - A guardian is **entitled** to a child only while the consent their code belongs to is the
   verified consent in force: a pending, rejected, withdrawn, expired or erased one entitles
   nobody (`guardian_entitled`).
@@ -24,6 +25,7 @@ from bilet_identity.domain.internal import (
     BindingPurpose,
     GuardianAccountBound,
     PupilAccountBound,
+    PupilAccountUnbound,
 )
 
 
@@ -74,6 +76,15 @@ class AccountAlreadyBound(DomainError):
 
     def __init__(self) -> None:
         super().__init__("This account is already bound to another participant.")
+
+
+class AccountNotBound(DomainError):
+    """Unbinding a pupil from an account that is not theirs (or no longer)."""
+
+    code = "no_bound_account"
+
+    def __init__(self) -> None:
+        super().__init__("No account is bound to this pupil.")
 
 
 class WrongCodePurpose(DomainError):
@@ -198,8 +209,14 @@ class BindGuardian:
     consent_id: UUID
 
 
-AccountCommand = BindPupil | BindGuardian
-AccountEvent = PupilAccountBound | GuardianAccountBound
+@dataclass(frozen=True, slots=True)
+class UnbindPupil:
+    account_key: str
+    participant_id: UUID
+
+
+AccountCommand = BindPupil | BindGuardian | UnbindPupil
+AccountEvent = PupilAccountBound | GuardianAccountBound | PupilAccountUnbound
 
 
 def initial_account(account_key: str) -> Account:
@@ -215,6 +232,14 @@ def decide_account(command: AccountCommand, state: Account) -> list[AccountEvent
                 raise AccountAlreadyBound()
             return [
                 PupilAccountBound(
+                    account_key=command.account_key, participant_id=command.participant_id
+                )
+            ]
+        case UnbindPupil():
+            if state.participant_id != command.participant_id:
+                raise AccountNotBound()
+            return [
+                PupilAccountUnbound(
                     account_key=command.account_key, participant_id=command.participant_id
                 )
             ]
@@ -236,6 +261,8 @@ def evolve_account(state: Account, event: AccountEvent) -> Account:
     match event:
         case PupilAccountBound():
             return replace(state, participant_id=event.participant_id)
+        case PupilAccountUnbound():
+            return replace(state, participant_id=None)
         case GuardianAccountBound():
             others = tuple(link for link in state.guardian_of if link[0] != event.participant_id)
             return replace(state, guardian_of=(*others, (event.participant_id, event.consent_id)))

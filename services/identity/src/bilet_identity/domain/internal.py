@@ -254,6 +254,18 @@ class PupilAccountBound(_Account):
 
 
 @INTERNAL_EVENTS.register
+class PupilAccountUnbound(_Account):
+    """The account is no longer the participant's (a lost account, unbound by the operator or
+    the pupil's school registrar): its next token names nobody, and the pupil binds a new
+    account with a new code."""
+
+    event_type: ClassVar[str] = "PupilAccountUnbound"
+
+    account_key: KeyedHash
+    participant_id: UUID
+
+
+@INTERNAL_EVENTS.register
 class GuardianAccountBound(_Account):
     """The account proved it holds the code of the consent `consent_id` of the participant: it
     acts for the child while that consent is verified and in force. A later one for the same
