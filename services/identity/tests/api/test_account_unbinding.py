@@ -79,3 +79,30 @@ async def test_unbinding_is_refused_to_others_and_changes_nothing(
         assert refused.json()["code"] == code
     assert await _account_events(api) == before
     assert await directory(api).participant_of("sub-kept") == first
+
+
+async def test_a_new_class_list_cancels_the_earlier_unused_codes(
+    api: "Api", world: "World"
+) -> None:
+    first, second, _ = await class_7b(api, world)
+    old = await codes_of(api, world)
+    used = await api.client.post(REDEEM, headers=pupil(api, "sub-dasha"), json={"code": old[first]})
+    assert used.status_code == 200, used.text
+
+    new = await codes_of(api, world)
+
+    replaced = await api.client.post(
+        REDEEM, headers=pupil(api, "sub-pyotr"), json={"code": old[second]}
+    )
+    assert replaced.status_code == 422
+    assert replaced.headers["content-type"] == "application/problem+json"
+    assert replaced.json()["code"] == "binding_code_replaced"
+    assert await directory(api).participant_of("sub-pyotr") is None
+    # Dasha's used code stays used; her account stays hers.
+    assert await directory(api).participant_of("sub-dasha") == first
+    # The newest list binds.
+    newest = await api.client.post(
+        REDEEM, headers=pupil(api, "sub-pyotr"), json={"code": new[second]}
+    )
+    assert newest.status_code == 200, newest.text
+    assert await directory(api).participant_of("sub-pyotr") == second

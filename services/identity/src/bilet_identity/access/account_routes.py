@@ -153,7 +153,8 @@ async def issue_class_binding_codes(
     own account, which is then bound to them (`POST /identity/v1/binding-codes/redemption`),
     so the school never learns the pupil's password. Each code is shown only in this answer
     (identity keeps only its keyed hash), is used once, and expires after 14 days; a new list
-    issues new codes and leaves earlier ones valid until they are used or expire. Erased
+    issues new codes and cancels the pupils' earlier unused ones (a lost or leaked list is
+    replaced by printing a new one; the old codes answer `binding_code_replaced`). Erased
     pupils are left out. Opening the names is audited.
 
     **Who:** the registrar of the school only.
@@ -232,7 +233,8 @@ async def redeem_binding_code(
 
     **Refusals:** 403 `forbidden` (any other role); 409 `binding_code_used` (used already),
     `account_already_bound` (the account is another pupil already), `version_conflict`; 422
-    `invalid_binding_code` (no such code), `binding_code_expired`, `wrong_code_purpose` (a
+    `invalid_binding_code` (no such code), `binding_code_expired`, `binding_code_replaced` (a
+    newer class list's code replaced it), `wrong_code_purpose` (a
     guardian's code typed by a pupil or the other way round), `invalid_request`; 429
     `too_many_attempts` (with `Retry-After`).
     """

@@ -2,7 +2,8 @@
 
 - A **binding code** (stream `bindingcode-<keyed hash of the code>`): issued for one participant,
   as a pupil's code (handed out by their school) or a guardian's code (given with the consent
-  they signed); redeemed once, before it expires, by one account.
+  they signed); redeemed once, before it expires and unless a newer class list cancelled it, by
+  one account.
 - An **account** (stream `account-<keyed hash of the subject>`): the participant it is (a pupil's
   own account, until it is unbound: a lost account) and the children it signed consents for (a
   guardian's).
@@ -20,6 +21,7 @@ from uuid import UUID
 
 from bilet_identity.domain.errors import DomainError
 from bilet_identity.domain.internal import (
+    BindingCodeCancelled,
     BindingCodeIssued,
     BindingCodeRedeemed,
     BindingPurpose,
@@ -50,6 +52,13 @@ class BindingCodeUsed(DomainError):
 
     def __init__(self) -> None:
         super().__init__("This code was already used: each code binds one account, once.")
+
+
+class BindingCodeReplaced(DomainError):
+    code = "binding_code_replaced"
+
+    def __init__(self) -> None:
+        super().__init__("A newer code was issued for this pupil: use the newest list's code.")
 
 
 class BindingCodeTaken(DomainError):
@@ -107,6 +116,7 @@ class BindingCode:
     consent_id: UUID | None
     expires_at: datetime
     redeemed_by: str | None = None  # the account's key, once redeemed
+    cancelled: bool = False  # replaced by a newer class list's code
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +136,15 @@ class RedeemCode:
     now: datetime
 
 
-CodeCommand = IssueCode | RedeemCode
-CodeEvent = BindingCodeIssued | BindingCodeRedeemed
+@dataclass(frozen=True, slots=True)
+class CancelCode:
+    """A newer class list's code replaces this one, if it is still unused."""
+
+    code_key: str
+
+
+CodeCommand = IssueCode | RedeemCode | CancelCode
+CodeEvent = BindingCodeIssued | BindingCodeRedeemed | BindingCodeCancelled
 
 initial_code: Final[BindingCode | None] = None
 
@@ -153,11 +170,19 @@ def decide_code(command: CodeCommand, state: BindingCode | None) -> list[CodeEve
                 raise InvalidBindingCode()
             if state.redeemed_by is not None:
                 raise BindingCodeUsed()
+            if state.cancelled:
+                raise BindingCodeReplaced()
             if command.now >= state.expires_at:
                 raise BindingCodeExpired()
             if state.purpose is not command.purpose:
                 raise WrongCodePurpose(state.purpose)
             return [BindingCodeRedeemed(code_key=state.code_key, account_key=command.account_key)]
+        case CancelCode():
+            if state is None:
+                raise InvalidBindingCode()
+            if state.redeemed_by is not None or state.cancelled:
+                return []  # used, or replaced already: nothing to cancel
+            return [BindingCodeCancelled(code_key=state.code_key)]
         case _:
             assert_never(command)
 
@@ -174,6 +199,8 @@ def evolve_code(state: BindingCode | None, event: CodeEvent) -> BindingCode | No
             )
         case BindingCodeRedeemed():
             return None if state is None else replace(state, redeemed_by=event.account_key)
+        case BindingCodeCancelled():
+            return None if state is None else replace(state, cancelled=True)
         case _:
             assert_never(event)
 

@@ -238,6 +238,15 @@ class BindingCodeRedeemed(_BindingCode):
     account_key: KeyedHash
 
 
+@INTERNAL_EVENTS.register
+class BindingCodeCancelled(_BindingCode):
+    """A newer class list replaced this unused pupil's code: it binds nothing ever again."""
+
+    event_type: ClassVar[str] = "BindingCodeCancelled"
+
+    code_key: KeyedHash
+
+
 class _Account(_Internal):
     stream_category: ClassVar[str] = ACCOUNT_CATEGORY
     stream_key: ClassVar[str] = "account_key"
