@@ -32,6 +32,7 @@ from bilet_identity.access import account_routes
 from bilet_identity.access import routes as access_routes
 from bilet_identity.access.attempts import AttemptLimit, AttemptLimiter
 from bilet_identity.access.bindings import AccountBindings, AccountDirectory
+from bilet_identity.access.demo_codes import load_demo_code
 from bilet_identity.access.demo_grants import load_demo_grants
 from bilet_identity.access.grants import AccountAccess
 from bilet_identity.access.unbinding import PupilUnbinding
@@ -131,6 +132,7 @@ def create_app(
             if settings.identity_demo_data:
                 await load_demo_data(service)
                 await load_demo_grants(app.state.account_access)
+                await load_demo_code(app.state.account_bindings)
             # Participants registered before the surname index existed are indexed once.
             await service.index_missing_surnames()
             yield
