@@ -4,43 +4,29 @@ with a new code. Accounts are kept under keyed hashes, so which accounts are a p
 from a small in-process view of the account streams (`BoundAccounts`), caught up before each use;
 the decision itself is the account decider's, on each account's own stream."""
 
-import asyncio
 from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
 from bilet.application import Attempt
 from bilet.audit import Access
-from bilet.eventstore import START, EventStore
 from bilet.http.auth import Role
 from bilet_identity.access.bindings import account_fold
 from bilet_identity.access.grants import LINK_FIELDS
+from bilet_identity.access.pupil_index import PupilIndex
 from bilet_identity.application import access
 from bilet_identity.application.base import IdentityCore
-from bilet_identity.application.eventlog import catch_up
 from bilet_identity.application.inputs import CommandContext
 from bilet_identity.domain import accounts
 from bilet_identity.domain.internal import ACCOUNT_CATEGORY, PupilAccountBound, PupilAccountUnbound
 
 UNBIND_PURPOSE: Final = "unbind_account"
-_CATEGORIES: Final = (ACCOUNT_CATEGORY,)
 
 
-class BoundAccounts:
+class BoundAccounts(PupilIndex):
     """Which accounts (by key) are each pupil's now."""
 
-    def __init__(self, store: EventStore) -> None:
-        self._store = store
-        self._lock = asyncio.Lock()
-        self._position = START
-        self._pupil_of: dict[str, UUID] = {}
-
-    async def of_pupil(self, participant_id: UUID) -> list[str]:
-        async with self._lock:
-            self._position = await catch_up(
-                self._store, self._position, self._apply, categories=_CATEGORIES
-            )
-        return sorted(key for key, pid in self._pupil_of.items() if pid == participant_id)
+    category = ACCOUNT_CATEGORY
 
     def _apply(self, event: object, position: int) -> None:
         match event:
