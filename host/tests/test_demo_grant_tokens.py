@@ -41,6 +41,10 @@ def test_the_banner_prints_the_demo_pupils_binding_code_and_how_to_redeem_it(
     assert demo_codes.DEMO_PUPIL_CODE in banner
     assert f"--sign-up --subject {demo_codes.NEW_PUPIL_SUBJECT}" in banner
     assert "/identity/v1/binding-codes/redemption" in banner
+    # The indented lines stay `role token` pairs, as scripts and the end-to-end tests read them.
+    pairs = [line.split() for line in banner.splitlines() if line.startswith("  ")]
+    assert all(len(pair) == 2 for pair in pairs)
+    assert {Role(role) for role, _ in pairs} >= {Role.PUPIL, Role.REGISTRAR}
     # The pupil it binds is one the demo loads, and not the printed pupil token's own.
     pupils = {pid for school in identity_demo.SCHOOLS for pid, _ in identity_demo.pupils(school)}
     assert demo_codes.DEMO_CODE_PUPIL in pupils

@@ -190,13 +190,12 @@ def demo_tokens_banner(settings: PlatformSettings) -> str:
     for role, token in demo_tokens(settings).items():
         lines.append(f"  {role.value:<{width}}  {token}")
     subject = demo_codes.NEW_PUPIL_SUBJECT
+    # Not indented: the indented lines are `role token` pairs, which scripts and tests parse.
+    code = demo_codes.DEMO_PUPIL_CODE
     lines += [
-        f"A pupil's binding code (pupil {demo_codes.DEMO_CODE_PUPIL}, once; docs/adr/0053):",
-        f"  {demo_codes.DEMO_PUPIL_CODE}  redeem with a new account's token:",
-        f"  bvb dev-token --role pupil --sign-up --subject {subject}, then",
-        '  POST /identity/v1/binding-codes/redemption {"code": "'
-        + demo_codes.DEMO_PUPIL_CODE
-        + '"}',
+        f"A pupil's binding code (pupil {demo_codes.DEMO_CODE_PUPIL}, once): {code}",
+        f"redeem it as a new account: bvb dev-token --role pupil --sign-up --subject {subject},",
+        'then POST /identity/v1/binding-codes/redemption {"code": "' + code + '"} (ADR 0053).',
         "",
     ]
     return "\n".join(lines)
