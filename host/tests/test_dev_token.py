@@ -38,6 +38,8 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["--role", "operator", "--hours", "0"], "--hours"),
         (["--role", "operator", "--hours", "-3"], "--hours"),
         (["--role", "operator", "--hours", "13"], "BVB_JWT_MAX_LIFETIME_SECONDS"),
+        (["--role", "navigator", "--sign-up"], "--sign-up"),
+        (["--role", "pupil", "--sign-up", "--participant", SCHOOL], "not yet bound"),
     ],
 )
 def test_a_token_that_cannot_work_is_refused_with_what_to_pass(
@@ -71,3 +73,13 @@ def test_the_identity_providers_client_token_needs_no_scope(
     assert main(["dev-token", "--role", "identity_provider", "--hours", "1"]) == 0
     claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
     assert claims["role"] == "identity_provider"
+
+
+def test_a_new_pupils_sign_up_token_carries_its_role_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What the pupils' portal's account gets before it redeems its code (docs/adr/0053).
+    assert main(["dev-token", "--role", "pupil", "--sign-up", "--subject", "new-pupil"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert (claims["role"], claims["sub"]) == ("pupil", "new-pupil")
+    assert "participant" not in claims

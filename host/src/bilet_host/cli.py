@@ -86,6 +86,7 @@ def dev_token(args: argparse.Namespace) -> int:
         children=tuple(args.child or ()),
         venue=args.venue,
         hours=args.hours,
+        sign_up=args.sign_up,
     )
     try:
         request = checked(request, settings.jwt_max_lifetime_seconds)
@@ -119,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token_parser.add_argument("--venue", help="an organiser's venue id")
     token_parser.add_argument("--hours", type=int, default=12, help="validity (default 12)")
+    token_parser.add_argument(
+        "--sign-up",
+        action="store_true",
+        help="a pupil's or guardian's new account, not yet bound: its role alone, to redeem a code",
+    )
     token_parser.set_defaults(handler=dev_token)
 
     audit_parser = commands.add_parser(

@@ -15,7 +15,7 @@ from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet.settings import PlatformSettings
 from bilet_consent import demo as consent_demo
-from bilet_identity.access import demo_grants
+from bilet_identity.access import demo_codes, demo_grants
 
 # The scope (a `bvb dev-token` option) a role's token needs to reach anything.
 REQUIRED_SCOPE: Final[dict[Role, str]] = {
@@ -50,6 +50,9 @@ class TokenRequest:
     children: tuple[str, ...] = ()
     venue: str | None = None
     hours: int = 12
+    # A new pupil's or guardian's account before its binding (docs/adr/0053): its role alone,
+    # as the claims endpoint answers a sign-up portal's account; good only to redeem a code.
+    sign_up: bool = False
 
 
 def checked(request: TokenRequest, max_lifetime_seconds: int) -> TokenRequest:
@@ -69,7 +72,12 @@ def checked(request: TokenRequest, max_lifetime_seconds: int) -> TokenRequest:
         "venue": _canonical("venue", request.venue),
     }
     children = tuple(str(_canonical("child", child)) for child in request.children)
-    needed = REQUIRED_SCOPE.get(role)
+    if request.sign_up:
+        if role not in (Role.PUPIL, Role.GUARDIAN):
+            raise TokenRefused("--sign-up is for a pupil's or a guardian's new account only")
+        if request.participant or request.children:
+            raise TokenRefused("--sign-up is an account not yet bound: no --participant, --child")
+    needed = None if request.sign_up else REQUIRED_SCOPE.get(role)
     present = bool(children) if needed == "child" else needed is not None and bool(ids[needed])
     if needed is not None and not present:
         raise TokenRefused(
@@ -181,7 +189,15 @@ def demo_tokens_banner(settings: PlatformSettings) -> str:
     width = max(len(role.value) for role in Role if role not in demo_grants.NOT_PRINTED)
     for role, token in demo_tokens(settings).items():
         lines.append(f"  {role.value:<{width}}  {token}")
-    lines.append("")
+    subject = demo_codes.NEW_PUPIL_SUBJECT
+    # Not indented: the indented lines are `role token` pairs, which scripts and tests parse.
+    code = demo_codes.DEMO_PUPIL_CODE
+    lines += [
+        f"A pupil's binding code (pupil {demo_codes.DEMO_CODE_PUPIL}, once): {code}",
+        f"redeem it as a new account: bvb dev-token --role pupil --sign-up --subject {subject},",
+        'then POST /identity/v1/binding-codes/redemption {"code": "' + code + '"} (ADR 0053).',
+        "",
+    ]
     return "\n".join(lines)
 
 

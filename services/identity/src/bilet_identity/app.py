@@ -32,8 +32,10 @@ from bilet_identity.access import account_routes
 from bilet_identity.access import routes as access_routes
 from bilet_identity.access.attempts import AttemptLimit, AttemptLimiter
 from bilet_identity.access.bindings import AccountBindings, AccountDirectory
+from bilet_identity.access.demo_codes import load_demo_code
 from bilet_identity.access.demo_grants import load_demo_grants
 from bilet_identity.access.grants import AccountAccess
+from bilet_identity.access.unbinding import PupilUnbinding
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.api.problems import on_domain_error
@@ -114,6 +116,7 @@ def create_app(
                 _redemption_limiter(settings),
                 guardian_codes=settings.guardian_codes_enabled,
             )
+            app.state.pupil_unbinding = PupilUnbinding(service)
             if feed is not None:
                 sources = await stores.open_source_stores(settings, [CONSENT_SOURCE])
                 for source in sources.values():
@@ -129,6 +132,7 @@ def create_app(
             if settings.identity_demo_data:
                 await load_demo_data(service)
                 await load_demo_grants(app.state.account_access)
+                await load_demo_code(app.state.account_bindings)
             # Participants registered before the surname index existed are indexed once.
             await service.index_missing_surnames()
             yield

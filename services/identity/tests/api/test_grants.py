@@ -81,6 +81,42 @@ async def test_an_account_without_grant_or_link_has_no_claims(api: Any) -> None:
     assert (response.status_code, response.json()["code"]) == (404, "no_claims")
 
 
+@pytest.mark.parametrize("portal", ["pupil", "guardian"])
+async def test_a_new_account_at_a_portal_gets_that_role_alone(api: Any, portal: str) -> None:
+    url = f"{claims_url('new-sign-up')}?portal={portal}"
+    response = await api.client.get(url, headers=provider(api))
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "role": portal,
+        "school": None,
+        "region": None,
+        "venue": None,
+        "participant": None,
+        "children": [],
+        "career_events": [],
+    }
+
+
+async def test_a_portal_lends_no_other_role_and_no_token_to_a_user(api: Any) -> None:
+    refused = await api.client.get(
+        f"{claims_url('new-sign-up')}?portal=operator", headers=provider(api)
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "invalid_request"
+    as_pupil = api.token(Role.PUPIL, subject="new-sign-up")
+    forbidden = await api.client.get(f"{claims_url('new-sign-up')}?portal=pupil", headers=as_pupil)
+    assert (forbidden.status_code, forbidden.json()["code"]) == (403, "forbidden")
+
+
+async def test_a_granted_account_keeps_its_role_at_a_portal(api: Any, world: Any) -> None:
+    operator = api.token(Role.OPERATOR, subject="op-1")
+    body = {"account": "coord-p", "role": "coordinator", "region_id": str(world.leningrad)}
+    assert (await api.client.post(GRANTS, headers=operator, json=body)).status_code == 201
+    claims = await api.client.get(f"{claims_url('coord-p')}?portal=pupil", headers=provider(api))
+    assert claims.json()["role"] == "coordinator"
+
+
 @pytest.mark.parametrize(
     ("role", "claims", "body", "status", "code"),
     [

@@ -13,7 +13,7 @@ from bilet.contracts.catalogue.identity import DiagnosticsWindowScheduled
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet_identity import demo
-from bilet_identity.access import demo_grants
+from bilet_identity.access import demo_codes, demo_grants
 from bilet_identity.app import create_app, create_embedded_app
 from bilet_identity.domain.snils import Snils
 from bilet_identity.settings import IdentitySettings
@@ -138,3 +138,35 @@ async def test_the_printed_tokens_carry_what_the_claims_endpoint_says_of_the_dem
                 printed = demo_grants.scopes_of(claims)
                 served = {k: body[k] for k in ("school", "region", "venue") if body[k]}
                 assert served == printed, role
+
+
+async def test_the_demo_binding_code_binds_a_new_pupils_account_once(tmp_path: Path) -> None:
+    settings = IdentitySettings(var_dir=tmp_path, identity_demo_data=True)
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30) as manager:
+        signer = ensure_development_keys(tmp_path)
+        subject = demo_codes.NEW_PUPIL_SUBJECT
+        new_pupil = {"Authorization": "Bearer " + signer.mint(Role.PUPIL, subject=subject)}
+        provider = {"Authorization": "Bearer " + signer.mint(Role.IDENTITY_PROVIDER)}
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            claims_url = f"/identity/v1/accounts/{subject}/claims?portal=pupil"
+            before = await client.get(claims_url, headers=provider)
+            assert before.json()["participant"] is None
+            body = {"code": demo_codes.DEMO_PUPIL_CODE}
+            redeemed = await client.post(
+                "/identity/v1/binding-codes/redemption", headers=new_pupil, json=body
+            )
+            assert redeemed.status_code == 200, redeemed.text
+            assert redeemed.json()["participant_id"] == str(demo_codes.DEMO_CODE_PUPIL)
+            after = await client.get(claims_url, headers=provider)
+            assert after.json()["participant"] == str(demo_codes.DEMO_CODE_PUPIL)
+    # A restart leaves the used code used (it is not issued afresh).
+    async with LifespanManager(create_app(settings), startup_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            other = {"Authorization": "Bearer " + signer.mint(Role.PUPIL, subject="someone")}
+            again = await client.post(
+                "/identity/v1/binding-codes/redemption", headers=other, json=body
+            )
+            assert (again.status_code, again.json()["code"]) == (409, "binding_code_used")

@@ -13,17 +13,21 @@ from bilet_identity.domain.accounts import (
     Account,
     AccountAlreadyBound,
     AccountEvent,
+    AccountNotBound,
     BindGuardian,
     BindingCode,
     BindingCodeExpired,
+    BindingCodeReplaced,
     BindingCodeTaken,
     BindingCodeUsed,
     BindPupil,
+    CancelCode,
     CodeEvent,
     GuardianCodeNeedsConsent,
     InvalidBindingCode,
     IssueCode,
     RedeemCode,
+    UnbindPupil,
     WrongCodePurpose,
     decide_account,
     decide_code,
@@ -34,11 +38,13 @@ from bilet_identity.domain.accounts import (
     initial_code,
 )
 from bilet_identity.domain.internal import (
+    BindingCodeCancelled,
     BindingCodeIssued,
     BindingCodeRedeemed,
     BindingPurpose,
     GuardianAccountBound,
     PupilAccountBound,
+    PupilAccountUnbound,
 )
 
 CODE = "c" * 64
@@ -151,6 +157,52 @@ def test_given_a_pupils_account_when_bound_to_another_pupil_then_refused() -> No
     state = account_given(PupilAccountBound(account_key=ACCOUNT, participant_id=PUPIL))
     with pytest.raises(AccountAlreadyBound):
         decide_account(BindPupil(ACCOUNT, OTHER_PUPIL), state)
+
+
+def test_given_an_unused_code_when_a_new_list_cancels_it_then_it_binds_nothing() -> None:
+    state = code_given(issued(BindingPurpose.PUPIL))
+    cancelled = decide_code(CancelCode(CODE), state)
+    assert cancelled == [BindingCodeCancelled(code_key=CODE)]
+    with pytest.raises(BindingCodeReplaced):
+        decide_code(
+            redeem(purpose=BindingPurpose.PUPIL),
+            code_given(issued(BindingPurpose.PUPIL), *cancelled),
+        )
+
+
+def test_given_a_used_or_cancelled_code_when_cancelled_then_nothing_happens() -> None:
+    used = code_given(
+        issued(BindingPurpose.PUPIL), BindingCodeRedeemed(code_key=CODE, account_key=ACCOUNT)
+    )
+    assert decide_code(CancelCode(CODE), used) == []
+    replaced = code_given(issued(BindingPurpose.PUPIL), BindingCodeCancelled(code_key=CODE))
+    assert decide_code(CancelCode(CODE), replaced) == []
+    with pytest.raises(InvalidBindingCode):
+        decide_code(CancelCode(CODE), code_given())
+
+
+def test_given_a_pupils_account_when_unbound_then_it_is_nobody_and_can_bind_again() -> None:
+    state = account_given(PupilAccountBound(account_key=ACCOUNT, participant_id=PUPIL))
+    decided = decide_account(UnbindPupil(ACCOUNT, PUPIL), state)
+    assert decided == [PupilAccountUnbound(account_key=ACCOUNT, participant_id=PUPIL)]
+    after = account_given(PupilAccountBound(account_key=ACCOUNT, participant_id=PUPIL), *decided)
+    assert after.participant_id is None
+    assert decide_account(BindPupil(ACCOUNT, OTHER_PUPIL), after) == [
+        PupilAccountBound(account_key=ACCOUNT, participant_id=OTHER_PUPIL)
+    ]
+
+
+@pytest.mark.parametrize("bound_to", [None, OTHER_PUPIL], ids=["unbound", "another pupil"])
+def test_given_an_account_not_the_pupils_when_unbound_from_them_then_refused(
+    bound_to: UUID | None,
+) -> None:
+    events = (
+        []
+        if bound_to is None
+        else [PupilAccountBound(account_key=ACCOUNT, participant_id=bound_to)]
+    )
+    with pytest.raises(AccountNotBound):
+        decide_account(UnbindPupil(ACCOUNT, PUPIL), account_given(*events))
 
 
 def _guardian(*consents: tuple[UUID, UUID]) -> Sequence[GuardianAccountBound]:

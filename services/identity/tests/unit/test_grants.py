@@ -302,6 +302,29 @@ def test_without_grants_a_link_gives_the_pupils_or_the_guardians_claims() -> Non
     assert claims_of(initial, NOW, participant=None, children=frozenset()) is None
 
 
+def test_a_sign_up_portal_gives_an_unbound_account_its_role_alone_and_nothing_more() -> None:
+    # Given an account with no grant and no link, signing in through the pupils' portal
+    assert claims_of(
+        initial, NOW, participant=None, children=frozenset(), sign_up_role="pupil"
+    ) == Claims(role="pupil")
+    assert claims_of(
+        initial, NOW, participant=None, children=frozenset(), sign_up_role="guardian"
+    ) == Claims(role="guardian")
+    # Once bound, its link answers, whichever portal it came through
+    child = str(uuid4())
+    assert claims_of(
+        initial, NOW, participant=child, children=frozenset(), sign_up_role="guardian"
+    ) == Claims(role="pupil", participant_id=child)
+    # A grant still wins: a staff account signing in at a portal keeps its role
+    granted = given(issue(GrantedRole.NAVIGATOR, Scope(school_id=SCHOOL.school_id), COORDINATOR))
+    held = claims_of(granted, NOW, participant=None, children=frozenset(), sign_up_role="pupil")
+    assert held is not None
+    assert held.role == "navigator"
+    # No portal lends a staff role
+    with pytest.raises(ValueError, match="sign-up"):
+        claims_of(initial, NOW, participant=None, children=frozenset(), sign_up_role="operator")
+
+
 def test_every_refusal_is_a_domain_error_with_a_code() -> None:
     for error in (GrantNotAllowed("x"), InvalidGrant("f", "x"), UnknownGrant(), GrantExists(GRANT)):
         assert isinstance(error, DomainError)

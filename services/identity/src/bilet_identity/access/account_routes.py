@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 from bilet.http.context import Context
 from bilet_identity.access import codes
 from bilet_identity.access.bindings import AccountBindings, IssuedCode, issued_rows
+from bilet_identity.access.unbinding import PupilUnbinding
 from bilet_identity.api.models import Request as RequestModel
 from bilet_identity.api.problems import problems
+from bilet_identity.api.routes.common import answer_position
 from bilet_identity.domain.internal import BindingPurpose
 
 router = APIRouter(prefix="/v1")
@@ -151,7 +153,8 @@ async def issue_class_binding_codes(
     own account, which is then bound to them (`POST /identity/v1/binding-codes/redemption`),
     so the school never learns the pupil's password. Each code is shown only in this answer
     (identity keeps only its keyed hash), is used once, and expires after 14 days; a new list
-    issues new codes and leaves earlier ones valid until they are used or expire. Erased
+    issues new codes and cancels the pupils' earlier unused ones (a lost or leaked list is
+    replaced by printing a new one; the old codes answer `binding_code_replaced`). Erased
     pupils are left out. Opening the names is audited.
 
     **Who:** the registrar of the school only.
@@ -230,10 +233,47 @@ async def redeem_binding_code(
 
     **Refusals:** 403 `forbidden` (any other role); 409 `binding_code_used` (used already),
     `account_already_bound` (the account is another pupil already), `version_conflict`; 422
-    `invalid_binding_code` (no such code), `binding_code_expired`, `wrong_code_purpose` (a
+    `invalid_binding_code` (no such code), `binding_code_expired`, `binding_code_replaced` (a
+    newer class list's code replaced it), `wrong_code_purpose` (a
     guardian's code typed by a pupil or the other way round), `invalid_request`; 429
     `too_many_attempts` (with `Retry-After`).
     """
     source = request.client.host if request.client is not None else "unknown"
     bound = await _bindings(request).redeem(context, body.code, source)
     return RedeemedResponse(participant_id=bound.participant_id, purpose=bound.purpose)
+
+
+class UnboundResponse(BaseModel):
+    participant_id: UUID
+    unbound_accounts: int = Field(description="How many accounts were the pupil's (usually 1).")
+    position: int = Field(description="The read-your-writes position (also in `BVB-Position`).")
+
+
+@router.post(
+    "/participants/{participant_id:uuid}/account-unbinding",
+    name="unbind_pupil_account",
+    tags=["accounts"],
+    summary="Unbind a pupil's lost account (the operator or the pupil's school registrar)",
+    responses=problems(403, 404, 409),
+)
+async def unbind_pupil_account(
+    participant_id: UUID, request: Request, context: Context, response: Response
+) -> UnboundResponse:
+    """End the binding of every account that is this pupil's (a lost or taken-over account):
+    from its next token the account names nobody, and the pupil binds a new account with a new
+    code from their school's class list. Guardians' accounts are not touched (their
+    entitlement follows the consent). Audited.
+
+    **Who:** the federal operator; a registrar of the pupil's school.
+
+    **Refusals:** 403 `forbidden` (any other role); 404 `unknown_participant` (no such
+    participant, or a pupil of another school), `no_bound_account` (no account is the
+    pupil's); 409 `version_conflict`.
+    """
+    unbinding: PupilUnbinding = request.app.state.pupil_unbinding
+    unbound = await unbinding.unbind(context, participant_id)
+    return UnboundResponse(
+        participant_id=participant_id,
+        unbound_accounts=unbound.accounts,
+        position=answer_position(response, unbound.position),
+    )

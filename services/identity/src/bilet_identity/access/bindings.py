@@ -16,6 +16,7 @@ from bilet.audit import Access
 from bilet.http.auth import Role
 from bilet_identity.access import codes
 from bilet_identity.access.attempts import AttemptLimiter
+from bilet_identity.access.code_view import OpenPupilCodes
 from bilet_identity.access.grants import LINK_FIELDS
 from bilet_identity.application import access, streams
 from bilet_identity.application.base import IdentityCore
@@ -109,13 +110,14 @@ class AccountBindings:
         self.limiter = limiter
         self.clock = clock
         self.guardian_codes = guardian_codes  # the development path of a guardian's entitlement
+        self.open_codes = OpenPupilCodes(core.store)
 
     async def issue_class_codes(
         self, ctx: CommandContext, school_id: UUID, grade: int, class_letter: str | None
     ) -> list[IssuedCode]:
         """A new code for each pupil of the school's class (of the whole grade without a
-        letter), with their names for the printed list. Earlier codes stay valid until they
-        expire or are used."""
+        letter), with their names for the printed list. The pupils' earlier unused codes are
+        cancelled: only the newest list binds (a lost or leaked list is replaced by a new one)."""
         access.require_registrar_of(ctx.principal, school_id)
         core = self.core
         await core.catalogue.refresh()
@@ -132,6 +134,7 @@ class AccountBindings:
             details = (await personal_of(core.cipher, loaded.events)).details
             if details is None:
                 continue  # erased: no account to bind
+            await self._cancel_open_codes(ctx, pid)
             code = await self._issue(ctx, BindingPurpose.PUPIL, pid, expires_at, None)
             issued.append(
                 IssuedCode(
@@ -190,6 +193,7 @@ class AccountBindings:
             accounts.InvalidBindingCode,
             accounts.BindingCodeExpired,
             accounts.BindingCodeUsed,
+            accounts.BindingCodeReplaced,
             accounts.WrongCodePurpose,
         ):
             self.limiter.failed(keys)
@@ -226,6 +230,21 @@ class AccountBindings:
             ctx.audit(Access.WRITE, bound.participant_id, BIND_PURPOSE, LINK_FIELDS)
         )
         return bound
+
+    async def _cancel_open_codes(self, ctx: CommandContext, participant_id: UUID) -> None:
+        open_keys = await self.open_codes.of_pupil(participant_id)
+        if not open_keys:
+            return
+
+        async def decide(attempt: Attempt) -> None:
+            for key in open_keys:
+                fold = code_fold(key)
+                cancelled = accounts.decide_code(
+                    accounts.CancelCode(key), await attempt.state(fold)
+                )
+                attempt.append(fold.stream_id, cancelled)
+
+        await self.core.transactor.transact_many(ctx, decide)
 
     async def _issue(
         self,

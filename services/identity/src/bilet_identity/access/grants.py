@@ -133,14 +133,22 @@ class AccountAccess:
         found = await self.view.in_scope(scope)
         return [held for held in found if _may_see(principal, held)]
 
-    async def claims(self, ctx: CommandContext, subject: str) -> Claims | None:
+    async def claims(
+        self, ctx: CommandContext, subject: str, sign_up_role: str | None = None
+    ) -> Claims | None:
         """The claims of the account's next token, for the identity provider alone; None when
-        the account may act for nothing (no grant in force, no link)."""
+        the account may act for nothing (no grant in force, no link, no sign-up portal)."""
         access.require_role(ctx.principal, Role.IDENTITY_PROVIDER)
         held = await self.core.transactor.attempt().state(account_grants(subject))
         participant = await self.links.participant_of(subject)
         children = await self.links.children_of(subject)
-        claims = claims_of(held, self.clock(), participant=participant, children=children)
+        claims = claims_of(
+            held,
+            self.clock(),
+            participant=participant,
+            children=children,
+            sign_up_role=sign_up_role,
+        )
         if claims is not None:
             # Which pupil an account is, and whose guardian, leave for a token: audited.
             linked = ([claims.participant_id] if claims.participant_id else []) + sorted(

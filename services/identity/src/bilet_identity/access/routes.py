@@ -2,6 +2,7 @@
 by account or by scope) and `/v1/accounts/{subject}/claims` for the identity provider."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -51,6 +52,13 @@ class NoClaims(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The account holds no grant in force and no link: issue it no token.")
+
+
+class SignUpPortal(StrEnum):
+    """The portals whose new accounts sign up before they are bound (docs/adr/0053)."""
+
+    PUPIL = "pupil"
+    GUARDIAN = "guardian"
 
 
 class IssueGrantRequest(RequestModel):
@@ -227,26 +235,41 @@ async def list_grants(
     name="account_claims",
     tags=["access"],
     summary="The claims of an account's next token (the identity provider only)",
-    responses=problems(403, 404),
+    responses=problems(403, 404, 422),
 )
 async def account_claims(
     subject: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")],
     access: Access,
     context: Context,
+    portal: Annotated[
+        SignUpPortal | None,
+        Query(
+            description=(
+                "The portal the account signs in through, as its client at the identity "
+                "provider says: an account with no grant and no link gets this role alone "
+                "(no participant, no child), to redeem its binding code. Omitted: such an "
+                "account has no claims."
+            )
+        ),
+    ] = None,
 ) -> ClaimsModel:
     """What the identity provider puts into the account's next token: the role and scope of
     the grants in force now, else the participant the account is (a pupil) or the children it
-    may act for (a guardian). Read from the account's grants at the moment of the call: a
-    revocation reaches the next token. Issue short-lived tokens (docs/adr/0052). Which pupil
-    or whose guardian an account is leaves audited.
+    may act for (a guardian), else — asked with `portal` (the pupils' or parents' portal) — that
+    role alone, with no scope: a new account's token that can only redeem its code. Read from
+    the account's grants at the moment of the call: a revocation reaches the next token. Issue
+    short-lived tokens (docs/adr/0052). Which pupil or whose guardian an account is leaves
+    audited.
 
     **Who:** the identity provider only (a client token with the role `identity_provider`);
     every other role is refused.
 
     **Refusals:** 403 `forbidden` (any other role); 404 `no_claims` (the account may act for
-    nothing: issue it no token).
+    nothing and no sign-up portal was named: issue it no token); 422 `invalid_request` (an
+    unknown `portal`).
     """
-    claims = await access.claims(context, subject)
+    sign_up_role = None if portal is None else portal.value
+    claims = await access.claims(context, subject, sign_up_role)
     if claims is None:
         raise NoClaims()
     return ClaimsModel(

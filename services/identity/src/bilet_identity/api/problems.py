@@ -44,6 +44,7 @@ CODES: Final = ProblemCodes(
         "binding_code_used": 409,
         "account_already_bound": 409,
         "unknown_consent": 404,
+        "no_bound_account": 404,
         "too_many_attempts": 429,
         "guardian_codes_off": 403,
         "stale_version": 412,

@@ -2,9 +2,11 @@
 
 - A **binding code** (stream `bindingcode-<keyed hash of the code>`): issued for one participant,
   as a pupil's code (handed out by their school) or a guardian's code (given with the consent
-  they signed); redeemed once, before it expires, by one account.
+  they signed); redeemed once, before it expires and unless a newer class list cancelled it, by
+  one account.
 - An **account** (stream `account-<keyed hash of the subject>`): the participant it is (a pupil's
-  own account) and the children it signed consents for (a guardian's).
+  own account, until it is unbound: a lost account) and the children it signed consents for (a
+  guardian's).
 - A guardian is **entitled** to a child only while the consent their code belongs to is the
   verified consent in force: a pending, rejected, withdrawn, expired or erased one entitles
   nobody (`guardian_entitled`).
@@ -19,11 +21,13 @@ from uuid import UUID
 
 from bilet_identity.domain.errors import DomainError
 from bilet_identity.domain.internal import (
+    BindingCodeCancelled,
     BindingCodeIssued,
     BindingCodeRedeemed,
     BindingPurpose,
     GuardianAccountBound,
     PupilAccountBound,
+    PupilAccountUnbound,
 )
 
 
@@ -48,6 +52,13 @@ class BindingCodeUsed(DomainError):
 
     def __init__(self) -> None:
         super().__init__("This code was already used: each code binds one account, once.")
+
+
+class BindingCodeReplaced(DomainError):
+    code = "binding_code_replaced"
+
+    def __init__(self) -> None:
+        super().__init__("A newer code was issued for this pupil: use the newest list's code.")
 
 
 class BindingCodeTaken(DomainError):
@@ -76,6 +87,15 @@ class AccountAlreadyBound(DomainError):
         super().__init__("This account is already bound to another participant.")
 
 
+class AccountNotBound(DomainError):
+    """Unbinding a pupil from an account that is not theirs (or no longer)."""
+
+    code = "no_bound_account"
+
+    def __init__(self) -> None:
+        super().__init__("No account is bound to this pupil.")
+
+
 class WrongCodePurpose(DomainError):
     """A pupil's code redeemed as a guardian's, or the other way round."""
 
@@ -96,6 +116,7 @@ class BindingCode:
     consent_id: UUID | None
     expires_at: datetime
     redeemed_by: str | None = None  # the account's key, once redeemed
+    cancelled: bool = False  # replaced by a newer class list's code
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +136,15 @@ class RedeemCode:
     now: datetime
 
 
-CodeCommand = IssueCode | RedeemCode
-CodeEvent = BindingCodeIssued | BindingCodeRedeemed
+@dataclass(frozen=True, slots=True)
+class CancelCode:
+    """A newer class list's code replaces this one, if it is still unused."""
+
+    code_key: str
+
+
+CodeCommand = IssueCode | RedeemCode | CancelCode
+CodeEvent = BindingCodeIssued | BindingCodeRedeemed | BindingCodeCancelled
 
 initial_code: Final[BindingCode | None] = None
 
@@ -142,11 +170,19 @@ def decide_code(command: CodeCommand, state: BindingCode | None) -> list[CodeEve
                 raise InvalidBindingCode()
             if state.redeemed_by is not None:
                 raise BindingCodeUsed()
+            if state.cancelled:
+                raise BindingCodeReplaced()
             if command.now >= state.expires_at:
                 raise BindingCodeExpired()
             if state.purpose is not command.purpose:
                 raise WrongCodePurpose(state.purpose)
             return [BindingCodeRedeemed(code_key=state.code_key, account_key=command.account_key)]
+        case CancelCode():
+            if state is None:
+                raise InvalidBindingCode()
+            if state.redeemed_by is not None or state.cancelled:
+                return []  # used, or replaced already: nothing to cancel
+            return [BindingCodeCancelled(code_key=state.code_key)]
         case _:
             assert_never(command)
 
@@ -163,6 +199,8 @@ def evolve_code(state: BindingCode | None, event: CodeEvent) -> BindingCode | No
             )
         case BindingCodeRedeemed():
             return None if state is None else replace(state, redeemed_by=event.account_key)
+        case BindingCodeCancelled():
+            return None if state is None else replace(state, cancelled=True)
         case _:
             assert_never(event)
 
@@ -198,8 +236,14 @@ class BindGuardian:
     consent_id: UUID
 
 
-AccountCommand = BindPupil | BindGuardian
-AccountEvent = PupilAccountBound | GuardianAccountBound
+@dataclass(frozen=True, slots=True)
+class UnbindPupil:
+    account_key: str
+    participant_id: UUID
+
+
+AccountCommand = BindPupil | BindGuardian | UnbindPupil
+AccountEvent = PupilAccountBound | GuardianAccountBound | PupilAccountUnbound
 
 
 def initial_account(account_key: str) -> Account:
@@ -215,6 +259,14 @@ def decide_account(command: AccountCommand, state: Account) -> list[AccountEvent
                 raise AccountAlreadyBound()
             return [
                 PupilAccountBound(
+                    account_key=command.account_key, participant_id=command.participant_id
+                )
+            ]
+        case UnbindPupil():
+            if state.participant_id != command.participant_id:
+                raise AccountNotBound()
+            return [
+                PupilAccountUnbound(
                     account_key=command.account_key, participant_id=command.participant_id
                 )
             ]
@@ -236,6 +288,8 @@ def evolve_account(state: Account, event: AccountEvent) -> Account:
     match event:
         case PupilAccountBound():
             return replace(state, participant_id=event.participant_id)
+        case PupilAccountUnbound():
+            return replace(state, participant_id=None)
         case GuardianAccountBound():
             others = tuple(link for link in state.guardian_of if link[0] != event.participant_id)
             return replace(state, guardian_of=(*others, (event.participant_id, event.consent_id)))

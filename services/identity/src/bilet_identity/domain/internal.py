@@ -249,6 +249,15 @@ class BindingCodeRedeemed(_BindingCode):
     account_key: KeyedHash
 
 
+@INTERNAL_EVENTS.register
+class BindingCodeCancelled(_BindingCode):
+    """A newer class list replaced this unused pupil's code: it binds nothing ever again."""
+
+    event_type: ClassVar[str] = "BindingCodeCancelled"
+
+    code_key: KeyedHash
+
+
 class _Account(_Internal):
     stream_category: ClassVar[str] = ACCOUNT_CATEGORY
     stream_key: ClassVar[str] = "account_key"
@@ -259,6 +268,18 @@ class PupilAccountBound(_Account):
     """The account (the keyed hash of the identity provider's subject) is the participant's own."""
 
     event_type: ClassVar[str] = "PupilAccountBound"
+
+    account_key: KeyedHash
+    participant_id: UUID
+
+
+@INTERNAL_EVENTS.register
+class PupilAccountUnbound(_Account):
+    """The account is no longer the participant's (a lost account, unbound by the operator or
+    the pupil's school registrar): its next token names nobody, and the pupil binds a new
+    account with a new code."""
+
+    event_type: ClassVar[str] = "PupilAccountUnbound"
 
     account_key: KeyedHash
     participant_id: UUID
