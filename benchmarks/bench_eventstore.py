@@ -77,7 +77,7 @@ from benchmarks.eventstore_workload import (
     timed,
 )
 from benchmarks.result import BenchResult, Target, ours_at_least, ratio_at_least
-from benchmarks.rounds import ROUNDS, growth, median, rounds_detail
+from benchmarks.rounds import ROUNDS, count_round, median, rounds_detail
 from bilet.eventstore import NO_STREAM, START, EventStore, NewEvent, StreamAppend
 from bilet.eventstore.postgres import PostgresEventStore, drop_schema
 from bilet.eventstore.sqlite import SqliteEventStore, Synchronous
@@ -398,12 +398,12 @@ async def measure(
                 peer_count, peer_seconds = peer_bench(recorder)
             if ours_count != peer_count:
                 raise RuntimeError(f"ours handled {ours_count} events, the peer {peer_count}")
-            if (factor := growth([ours_seconds, peer_seconds])) is not None:
+            factor = count_round(
+                ours_rates, peer_rates, (ours_count, ours_seconds), (peer_count, peer_seconds)
+            )
+            if factor is not None:
                 sizes = sizes.scaled(factor)  # too short to judge: again, larger, not counted
-                continue
-            ours_rates.append(ours_count / ours_seconds)
-            peer_rates.append(peer_count / peer_seconds)
-            if len(ours_rates) == ROUNDS:
+            elif len(ours_rates) == ROUNDS:
                 break
         else:
             raise RuntimeError(f"no {ROUNDS} rounds of a second's work each")

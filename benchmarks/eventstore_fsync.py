@@ -11,6 +11,7 @@ Rounds as everywhere (`benchmarks/rounds.py`): three, ours then the peer, each i
 directory; a round in which a side took under a second is measured again larger, not counted.
 """
 
+import math
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from benchmarks import eventstore_peer as peer
 from benchmarks.eventstore_workload import Sizes
 from benchmarks.result import BenchResult, ratio_at_least
-from benchmarks.rounds import ROUNDS, grown, median, rounds_detail
+from benchmarks.rounds import ROUNDS, count_round, median, rounds_detail
 from bilet.eventstore import EventStore
 from bilet.eventstore.sqlite import SqliteEventStore, Synchronous
 
@@ -49,12 +50,12 @@ async def measure(
             peer_count, peer_seconds = peer.bare_inserts(
                 Path(directory) / "rows.db", synchronous, count
             )
-        if (larger := grown(count, [ours_seconds, peer_seconds])) is not None:
-            count = larger
-            continue
-        ours_rates.append(ours_count / ours_seconds)
-        peer_rates.append(peer_count / peer_seconds)
-        if len(ours_rates) == ROUNDS:
+        factor = count_round(
+            ours_rates, peer_rates, (ours_count, ours_seconds), (peer_count, peer_seconds)
+        )
+        if factor is not None:
+            count = max(count + 1, math.ceil(count * factor))  # too short: again, larger
+        elif len(ours_rates) == ROUNDS:
             break
     else:
         raise RuntimeError(f"no {ROUNDS} rounds of a second's work each")
