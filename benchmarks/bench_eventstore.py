@@ -12,9 +12,12 @@ Benches (`sqlite.*` and `postgres.*`):
   events), append one event expecting the version read;
 - `read_all_decoded`: every event in global order, pages of 1000, each decoded into the same small
   frozen pydantic model; the target (>= 150,000 events/s) is about our figure;
-- `postgres.append_16_writers`: 16 writers, each appending to its own new streams, same total on
-  both sides: ours 16 asyncio tasks over the store's pool of 16 connections, the peer (synchronous)
-  16 threads over its datastore's pool of 16 connections.
+- `append_16_writers`: 16 writers, each appending to its own new streams, same total on
+  both sides: ours 16 asyncio tasks over one store (PostgreSQL: its pool of 16 connections;
+  SQLite: its one writer, whose appends waiting together share a commit), the peer (synchronous)
+  16 threads over its datastore's pool of 16 connections (SQLite: its connections per thread);
+- `sqlite.append_vs_fsync_limit`: sequential appends against the disk's own limit, a bare
+  `INSERT` + `COMMIT` at the same `synchronous` level (`benchmarks/eventstore_fsync.py`).
 
 Durability: the peer's SQLite datastore sets `journal_mode=WAL` and leaves `synchronous` at
 SQLite's default; the run reads that level from the peer's own connection and opens ours with the
@@ -61,6 +64,7 @@ import asyncpg
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder
 
+from benchmarks import eventstore_fsync
 from benchmarks import eventstore_peer as peer
 from benchmarks.eventstore_workload import (
     EVENT_TYPE,
@@ -73,7 +77,7 @@ from benchmarks.eventstore_workload import (
     timed,
 )
 from benchmarks.result import BenchResult, Target, ours_at_least, ratio_at_least
-from benchmarks.rounds import ROUNDS, growth, median, rounds_detail
+from benchmarks.rounds import ROUNDS, count_round, median, rounds_detail
 from bilet.eventstore import NO_STREAM, START, EventStore, NewEvent, StreamAppend
 from bilet.eventstore.postgres import PostgresEventStore, drop_schema
 from bilet.eventstore.sqlite import SqliteEventStore, Synchronous
@@ -92,6 +96,7 @@ TARGETS: dict[str, tuple[Target, ...]] = {
     "sqlite.read_all_decoded": (ratio_at_least(1.0), ours_at_least(READ_ALL_TARGET)),
     "postgres.read_all_decoded": (ours_at_least(READ_ALL_TARGET),),
     "postgres.append_16_writers": (ratio_at_least(4.0),),
+    "sqlite.append_16_writers": (ratio_at_least(4.0),),
 }
 ATTEMPTS = 3  # rounds that may be found too short and measured again larger
 DEFAULT_DSN = "postgresql://bvb:bvb@127.0.0.1:55432/bvb"
@@ -393,12 +398,12 @@ async def measure(
                 peer_count, peer_seconds = peer_bench(recorder)
             if ours_count != peer_count:
                 raise RuntimeError(f"ours handled {ours_count} events, the peer {peer_count}")
-            if (factor := growth([ours_seconds, peer_seconds])) is not None:
+            factor = count_round(
+                ours_rates, peer_rates, (ours_count, ours_seconds), (peer_count, peer_seconds)
+            )
+            if factor is not None:
                 sizes = sizes.scaled(factor)  # too short to judge: again, larger, not counted
-                continue
-            ours_rates.append(ours_count / ours_seconds)
-            peer_rates.append(peer_count / peer_seconds)
-            if len(ours_rates) == ROUNDS:
+            elif len(ours_rates) == ROUNDS:
                 break
         else:
             raise RuntimeError(f"no {ROUNDS} rounds of a second's work each")
@@ -430,15 +435,27 @@ async def run_backend(backend: Backend, sizes: Sizes) -> AsyncIterator[BenchResu
     yield await measure(
         backend, "read_all_decoded", read_all_decoded, sizes, extra={"page": sizes.page}
     )
-    if isinstance(backend, PostgresBackend):
-        yield await measure(
-            backend,
-            "append_16_writers",
-            concurrent_appends,
-            sizes,
-            pool_size=sizes.writers,
-            extra={"writers": sizes.writers, "pool_size": sizes.writers},
-        )
+    yield await measure(
+        backend,
+        "append_16_writers",
+        concurrent_appends,
+        sizes,
+        pool_size=sizes.writers,
+        extra={"writers": sizes.writers, "pool_size": sizes.writers},
+    )
+    if isinstance(backend, SqliteBackend):
+        yield await fsync_limit(backend, sizes)
+
+
+async def fsync_limit(backend: SqliteBackend, sizes: Sizes) -> BenchResult:
+    async def ours(store: EventStore, count: int) -> Measured:
+        await ours_append_new_streams(store, new_stream_ids(sizes.warmup, "w"))
+        return await atimed(ours_append_new_streams(store, new_stream_ids(count, "")))
+
+    try:
+        return await eventstore_fsync.measure(sizes, backend.synchronous, backend.details, ours)
+    except Exception as error:
+        return failed(eventstore_fsync.BENCH, f"{type(error).__name__}: {error}", backend.details)
 
 
 # ------------------------------------------------------------------ setup

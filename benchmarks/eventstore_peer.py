@@ -6,6 +6,7 @@ write the same ids, and the peer skips its UUID conversions. Versions start at 1
 aggregates number them.
 """
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -156,3 +157,29 @@ def concurrent_appends(
     if errors:
         raise errors[0]
     return result
+
+
+# ------------------------------------------------------------------ the fsync limit
+
+
+def bare_inserts(path: Path, synchronous: str, count: int) -> tuple[int, float]:
+    """What one commit costs on this disk: `count` single-row `INSERT` + `COMMIT`s of the payload
+    into a two-column table, WAL journal at `synchronous` (the limit sequential appends of any
+    event store at that durability approach). Timed after a few untimed commits."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+        connection.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+
+        def insert(times: int) -> int:
+            for _ in range(times):
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("INSERT INTO rows (data) VALUES (?)", (PAYLOAD,))
+                connection.execute("COMMIT")
+            return times
+
+        insert(10)
+        return timed(lambda: insert(count))
+    finally:
+        connection.close()

@@ -57,6 +57,21 @@ def growth(seconds: Sequence[float]) -> float | None:
     return min(MAX_GROWTH, MIN_ROUND_SECONDS * GROWTH_MARGIN / max(shortest, 1e-3))
 
 
+def count_round(
+    ours_rates: list[float],
+    peer_rates: list[float],
+    ours: tuple[int, float],
+    peer: tuple[int, float],
+) -> float | None:
+    """Count a round of (events, seconds) on each side into the rates, or return by how much to
+    grow it (`growth`) when a side was too short: such a round is measured again, not counted."""
+    if (factor := growth([ours[1], peer[1]])) is not None:
+        return factor
+    ours_rates.append(ours[0] / ours[1])
+    peer_rates.append(peer[0] / peer[1])
+    return None
+
+
 def grown(count: int, seconds: Sequence[float]) -> int | None:
     """`count` grown by `growth(seconds)`, or None when the round was long enough."""
     factor = growth(seconds)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bilet.eventstore import NO_STREAM, NewEvent
+from bilet.eventstore import (
+    NO_STREAM,
+    AppendResult,
+    EventIdsConflict,
+    NewEvent,
+    WrongExpectedVersion,
+)
 from bilet.eventstore.sqlite import SqliteEventStore
 
 
@@ -85,3 +91,40 @@ async def test_a_purged_stream_leaves_no_trace_in_the_database_or_its_wal(tmp_pa
         await store.close()
     for needle in (secret_key.encode(), person_key.encode()):
         assert files_holding(needle) == []
+
+
+async def test_appends_committed_together_succeed_or_fail_each_on_its_own(tmp_path: Path) -> None:
+    """Appends waiting for the writer share one commit (group commit), yet one refused append
+    (a wrong expected version, an event id already stored) takes none of the others with it, and
+    each caller hears of its append only once it is on disk."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    taken = NewEvent("Registered", b"{}")
+    await store.append("participant-taken", [taken], NO_STREAM)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")  # every append below waits, queued together
+        appends = [
+            store.append(f"participant-{n}", [NewEvent("Registered", b"{}")], NO_STREAM)
+            for n in range(6)
+        ]
+        appends.insert(2, store.append("participant-taken", [NewEvent("Moved", b"{}")], 5))
+        appends.insert(4, store.append("participant-other", [taken], NO_STREAM))
+        pending = asyncio.gather(*appends, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        other_process.execute("COMMIT")
+        outcomes = await asyncio.wait_for(pending, 10)
+    finally:
+        other_process.close()
+    assert isinstance(outcomes[2], WrongExpectedVersion)
+    assert isinstance(outcomes[4], EventIdsConflict)
+    stored = [outcome for n, outcome in enumerate(outcomes) if n not in (2, 4)]
+    assert all(isinstance(outcome, AppendResult) for outcome in stored)
+    await store.close()
+    on_disk = sqlite3.connect(path)
+    try:
+        streams = {row[0] for row in on_disk.execute("SELECT stream_id FROM events")}
+    finally:
+        on_disk.close()
+    assert streams == {"participant-taken", *(f"participant-{n}" for n in range(6))}

@@ -28,7 +28,7 @@ import logging
 import sqlite3
 import time
 import weakref
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
+from bilet.eventstore.sqlite_commits import GroupCommit
 
 _log = logging.getLogger(__name__)
 
@@ -90,18 +91,24 @@ CREATE TABLE IF NOT EXISTS position_floor (
 COLUMNS = "stream_id, version, position, event_id, type, data, metadata, recorded_at"
 
 
-def _recorded(row: tuple[str, int, int, bytes, str, bytes, bytes, float]) -> RecordedEvent:
-    stream_id, version, position, event_id, type_, data, metadata, recorded_at = row
-    return RecordedEvent(
-        stream_id,
-        version,
-        position,
-        UUID(bytes=event_id),
-        type_,
-        data,
-        metadata,
-        datetime.fromtimestamp(recorded_at, UTC),
-    )
+Row = tuple[str, int, int, bytes, str, bytes, bytes, float]
+
+
+def _recorded(rows: Iterable[Row]) -> list[RecordedEvent]:
+    """Rows as recorded events. The events of one commit share their `recorded_at`, and building
+    an aware datetime costs more than the rest of the event: it is built once per commit."""
+    events = []
+    last_seconds: float | None = None
+    last_time = datetime.fromtimestamp(0, UTC)
+    for stream_id, version, position, event_id, type_, data, metadata, recorded_at in rows:
+        if recorded_at != last_seconds:
+            last_seconds, last_time = recorded_at, datetime.fromtimestamp(recorded_at, UTC)
+        events.append(
+            RecordedEvent(
+                stream_id, version, position, UUID(bytes=event_id), type_, data, metadata, last_time
+            )
+        )
+    return events
 
 
 def _in(column: str, values: Collection[str] | None, params: list[object]) -> str:
@@ -200,6 +207,7 @@ class SqliteEventStore(EventStore):
         _PEERS.add(self)
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
+        self._commits = GroupCommit(self._writer.run, self._append_locked)
 
     @classmethod
     async def open(cls, path: Path, synchronous: Synchronous = "FULL") -> "SqliteEventStore":
@@ -238,34 +246,15 @@ class SqliteEventStore(EventStore):
                     loop.call_soon_threadsafe(peer._wake_subscribers)
 
     async def _attempt(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
-        return await self._writer.run(lambda db: self._append_in_transaction(db, appends))
+        return await self._commits.append(appends)
 
     async def _find_stored(self, appends: Sequence[StreamAppend]) -> list[list[StoredId | None]]:
         return await self._reader.run(lambda db: [self._stored_ids(db, a) for a in appends])
 
-    def _append_in_transaction(
-        self, db: sqlite3.Connection, appends: Sequence[StreamAppend]
-    ) -> list[AppendResult]:
-        # IMMEDIATE takes the write lock at BEGIN, so what we read below cannot change under us,
-        # even with another process on the same file.
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            results = self._append_locked(db, appends)
-            db.execute("COMMIT")
-        except sqlite3.IntegrityError as error:
-            db.execute("ROLLBACK")
-            # (stream_id, version) cannot collide under the write lock: it is an event id.
-            raise EventIdsConflict("event ids of this append are already stored") from error
-        except BaseException:
-            # SQLite may have rolled back by itself already (a full disk, an I/O error).
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return results
-
     def _append_locked(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
+        """One append's statements, inside a transaction that holds the write lock."""
         now = time.time()
         results = []
         first_position = self._position_after_floor(db)
@@ -446,7 +435,7 @@ class SqliteEventStore(EventStore):
         params = (stream_id, from_version, start, -1 if limit is None else limit)
 
         def read(db: sqlite3.Connection) -> list[RecordedEvent]:
-            return [_recorded(row) for row in db.execute(query, params)]
+            return _recorded(db.execute(query, params))
 
         return await self._writer.run(read)
 
@@ -466,7 +455,7 @@ class SqliteEventStore(EventStore):
             "ORDER BY position LIMIT ?"
         )
         rows = await self._reader.run(lambda db: db.execute(query, params).fetchall())
-        return [_recorded(row) for row in rows]
+        return _recorded(rows)
 
     async def head_position(self) -> int:
         row = await self._reader.run(
@@ -476,5 +465,6 @@ class SqliteEventStore(EventStore):
 
     async def close(self) -> None:
         _PEERS.discard(self)
+        await self._commits.drain()
         self._writer.close()
         await self._reader.close()
