@@ -382,7 +382,7 @@ async def test_move_and_enrolment_refusals(api: "Api", world: "World") -> None:
         await api.client.post(
             f"{base}/enrolments", headers=api.registrar(), json={"season": 2018, "grade": 6}
         ),
-        422,
+        409,  # the participant's state, not the request's form (ADR 0049)
         "season_not_after_current",
     )
 
@@ -403,7 +403,7 @@ async def test_too_many_guardians(api: "Api", world: "World") -> None:
             headers=api.registrar(),
             json={"guardian_id": str(uuid4()), "relationship": "parent"},
         ),
-        422,
+        409,  # the participant's state, not the request's form (ADR 0049)
         "too_many_guardians",
     )
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from bilet.http.auth import DEVELOPMENT_ISSUER, TokenVerifier, authenticate_header
 from bilet.http.deadlines import body_deadline_from
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.document import amend_openapi, with_frame_rules
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
@@ -255,4 +256,5 @@ def create_service_app(
     for router in routers:
         app.include_router(router, prefix=service.prefix)
     declare_unsupported_media_type(app)
+    amend_openapi(app, with_frame_rules)
     return app

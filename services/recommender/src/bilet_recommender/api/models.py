@@ -38,7 +38,15 @@ Position = Annotated[
         "`BVB-Position` header). A read at or past it shows the change.",
     ),
 ]
-Day = Annotated[date, Field(ge=date(2018, 1, 1), le=date(2100, 12, 31))]
+# A day of 2018–2100. JSON Schema has no bounds for a date: the pattern states the years.
+Day = Annotated[
+    date,
+    Field(
+        ge=date(2018, 1, 1),
+        le=date(2100, 12, 31),
+        json_schema_extra={"pattern": r"^(?:201[89]|20[2-9][0-9]|2100)-[0-9]{2}-[0-9]{2}$"},
+    ),
+]
 
 
 class _Request(BaseModel):
