@@ -57,6 +57,14 @@ def json_body(case: schemathesis.Case[Any]) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def grades_in_order(body: dict[str, Any]) -> None:
+    """`eligible_grades` from the lowest to the highest (a rule across its two fields, in
+    identity's season rules, career events and opportunities alike)."""
+    grades = body.get("eligible_grades")
+    if isinstance(grades, dict) and grades.get("lowest", 0) > grades.get("highest", 0):
+        grades["lowest"], grades["highest"] = grades["highest"], grades["lowest"]
+
+
 def _config() -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {

@@ -20,7 +20,7 @@ from bilet.stores import open_source_stores
 from bilet_events import facts_testing as given
 from bilet_events.app import create_app
 from bilet_events.settings import EventsSettings
-from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz, json_body
+from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz, grades_in_order, json_body
 
 VAR_DIR = Path(tempfile.mkdtemp(prefix="bilet-events-schemathesis-"))
 PUPIL = uuid.UUID("3f0c5e0a-0b7e-4c1c-9a51-2b7d1d1f0014")
@@ -101,9 +101,7 @@ def meet_rules(case: schemathesis.Case[Any]) -> None:
             session["ends_at"] = (starts + timedelta(hours=2)).isoformat()
     if "format" in body:  # a venue exactly when in person
         body["venue"] = VENUE if body["format"] == "in_person" else None
-    grades = body.get("eligible_grades")
-    if isinstance(grades, dict) and grades.get("lowest", 0) > grades.get("highest", 0):
-        grades["lowest"], grades["highest"] = grades["highest"], grades["lowest"]
+    grades_in_order(body)
     shown = body.get("skills_shown")
     if isinstance(shown, list):
         body["skills_shown"] = list({s["skill"]: s for s in shown if isinstance(s, dict)}.values())

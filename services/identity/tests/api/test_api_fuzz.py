@@ -14,7 +14,7 @@ from bilet.http.devkeys import ensure_development_keys
 from bilet_identity import demo
 from bilet_identity.app import create_app
 from bilet_identity.settings import IdentitySettings
-from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz, json_body
+from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz, grades_in_order, json_body
 
 TODAY = datetime.now(UTC).date()
 VAR_DIR = Path(tempfile.mkdtemp(prefix="bilet-identity-fuzz-"))
@@ -65,9 +65,7 @@ def meet_rules(case: schemathesis.Case[Any]) -> None:
     if case.path.endswith("/rules") and case.method.upper() == "PUT":
         case.path_parameters["season"] = FUTURE_SEASON
         body.update(starts_on=f"{FUTURE_SEASON}-09-01", ends_on=f"{FUTURE_SEASON + 1}-05-31")
-        grades = body.get("eligible_grades")
-        if isinstance(grades, dict) and grades.get("lowest", 0) > grades.get("highest", 0):
-            grades["lowest"], grades["highest"] = grades["highest"], grades["lowest"]
+        grades_in_order(body)
     elif case.path == "/identity/v1/participants":
         body.update(PUPIL_RULES)
     elif case.path.startswith("/identity/v1/participants/") and case.method.upper() == "PATCH":

@@ -16,7 +16,7 @@ from bilet.http.devkeys import ensure_development_keys
 from bilet_recommender.app import create_app
 from bilet_recommender.settings import RecommenderSettings
 from services.recommender.tests.api.conftest import NOW, PUPILS, REGION, seed
-from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz, json_body
+from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz, grades_in_order, json_body
 
 VAR_DIR = Path(tempfile.mkdtemp(prefix="bilet-recommender-schemathesis-"))
 SETTINGS = RecommenderSettings(var_dir=VAR_DIR)
@@ -27,8 +27,10 @@ COORDINATOR = ensure_development_keys(VAR_DIR).mint(Role.COORDINATOR, region=str
 
 
 def meet_rules(case: schemathesis.Case[Any]) -> None:
-    """An opportunity ends on or after the day it starts (a rule across two fields)."""
+    """Rules across fields: an opportunity ends on or after the day it starts; its grades run
+    from the lowest to the highest."""
     body = json_body(case)
+    grades_in_order(body)
     if "starts_on" in body and "ends_on" in body and body["ends_on"] < body["starts_on"]:
         body["starts_on"], body["ends_on"] = body["ends_on"], body["starts_on"]
 

@@ -53,6 +53,23 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class GradeRangeRequest(_Request):
+    """Grades from `lowest` to `highest` (1–11), both included. A request model of its own: the
+    contract's `GradeRange` is strict and refused 7.0, which JSON Schema calls an integer."""
+
+    lowest: Annotated[int, Field(ge=1, le=11)]
+    highest: Annotated[int, Field(ge=1, le=11)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.highest < self.lowest:
+            raise ValueError("highest grade below lowest")
+        return self
+
+    def to_contract(self) -> GradeRange:
+        return GradeRange(lowest=self.lowest, highest=self.highest)
+
+
 class OpportunityDetailsRequest(_Request):
     """What a coordinator states about a course or club (a revision states all of it again)."""
 
@@ -64,7 +81,7 @@ class OpportunityDetailsRequest(_Request):
     provider: str = public_text("The organisation that runs it.")
     municipality: str = public_text("The municipal district or city it is offered in.")
     environments: Environments
-    eligible_grades: GradeRange
+    eligible_grades: GradeRangeRequest
     accommodates: AccessibilityNeeds = ()
     seats: int | None = Field(ge=0, le=10000, description="Free places; null: no limit.")
     starts_on: Day
@@ -85,7 +102,7 @@ class OpportunityDetailsRequest(_Request):
             provider=self.provider,
             municipality=self.municipality,
             environments=self.environments,
-            eligible_grades=self.eligible_grades,
+            eligible_grades=self.eligible_grades.to_contract(),
             accommodates=self.accommodates,
             seats=self.seats,
             starts_on=self.starts_on,
