@@ -123,6 +123,17 @@ class ApiFuzz:
         token = self.caller(case.method.upper(), case.path)
         case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
 
+    def test(self) -> Callable[[schemathesis.Case[Any]], None]:
+        """The test function, one test per operation: a service's module binds it to a name
+        starting with `test_` for pytest to collect."""
+
+        @self.schema.parametrize()
+        @FUZZ_SETTINGS
+        def test_the_api_answers_as_documented(case: schemathesis.Case[Any]) -> None:
+            self.check(case)
+
+        return test_the_api_answers_as_documented
+
     def lifespan_fixture(self) -> Any:
         """The module fixture that ends the app's lifespan (schemathesis starts it on the first
         request) and removes its `var_dir`."""

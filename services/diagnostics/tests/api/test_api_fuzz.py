@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import schemathesis
-
 from bilet.contracts import EventMetadata, encode
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
@@ -20,7 +18,7 @@ from bilet_diagnostics import facts_testing as given
 from bilet_diagnostics.app import create_app
 from bilet_diagnostics.application.attempts import season_of
 from bilet_diagnostics.settings import DiagnosticsSettings
-from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz
+from tests.support.api_fuzz import ApiFuzz
 
 VAR_DIR = Path(tempfile.mkdtemp(prefix="bilet-diagnostics-schemathesis-"))
 PUPIL = uuid.UUID("3f0c5e0a-0b7e-4c1c-9a51-2b7d1d1f0002")
@@ -66,11 +64,5 @@ FUZZ = ApiFuzz(
     caller=caller,
     known={"participant_id": str(PUPIL), "school_id": str(given.SCHOOL_3)},
 )
-schema = FUZZ.schema
 _stop_the_service = FUZZ.lifespan_fixture()
-
-
-@schema.parametrize()
-@FUZZ_SETTINGS
-def test_the_api_answers_as_documented(case: schemathesis.Case[Any]) -> None:
-    FUZZ.check(case)
+test_the_api_answers_as_documented = FUZZ.test()

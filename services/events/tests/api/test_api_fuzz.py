@@ -20,7 +20,7 @@ from bilet.stores import open_source_stores
 from bilet_events import facts_testing as given
 from bilet_events.app import create_app
 from bilet_events.settings import EventsSettings
-from tests.support.api_fuzz import FUZZ_SETTINGS, ApiFuzz, grades_in_order, json_body
+from tests.support.api_fuzz import ApiFuzz, grades_in_order, json_body
 
 VAR_DIR = Path(tempfile.mkdtemp(prefix="bilet-events-schemathesis-"))
 PUPIL = uuid.UUID("3f0c5e0a-0b7e-4c1c-9a51-2b7d1d1f0014")
@@ -116,11 +116,5 @@ FUZZ = ApiFuzz(
     keeps_own_ids=keeps_own_ids,
     meet_rules=meet_rules,
 )
-schema = FUZZ.schema
 _stop_the_service = FUZZ.lifespan_fixture()
-
-
-@schema.parametrize()
-@FUZZ_SETTINGS
-def test_the_api_answers_as_documented(case: schemathesis.Case[Any]) -> None:
-    FUZZ.check(case)
+test_the_api_answers_as_documented = FUZZ.test()
