@@ -240,7 +240,9 @@ class RegisterParticipantRequest(Request):
     )
     home_schooled: bool = False
     health_limitations: HealthLimitationsModel | None = None
-    accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] = []
+    accessibility_needs: Annotated[
+        list[AccessibilityNeed], Field(max_length=11, json_schema_extra={"uniqueItems": True})
+    ] = []
     class_letter: ClassLetter | None = None
 
     def to_pupil(self) -> PupilInput:
@@ -305,7 +307,12 @@ class CorrectParticipantRequest(Request):
     snils: Snils | None = None
     grade: Grade | None = None
     health_limitations: HealthLimitationsModel | None = None
-    accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] | None = None
+    accessibility_needs: (
+        Annotated[
+            list[AccessibilityNeed], Field(max_length=11, json_schema_extra={"uniqueItems": True})
+        ]
+        | None
+    ) = None
     class_letter: (
         Annotated[str, Field(pattern=r"^(|«?[А-ЯЁа-яё]»?)$", description="Empty: removes it.")]
         | None

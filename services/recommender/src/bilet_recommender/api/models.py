@@ -75,7 +75,8 @@ class OpportunityDetailsRequest(_Request):
 
     kind: OpportunityKind = Field(
         description="`course` or `club` (кружок); career events are published by their "
-        "organisers in the events service (`career_event` is refused: 422)."
+        "organisers in the events service (`career_event` is refused: 422).",
+        json_schema_extra={"enum": ["course", "club"]},
     )
     title: str = public_text("What is offered, in Russian, e.g. «Кружок робототехники».")
     provider: str = public_text("The organisation that runs it.")
