@@ -38,11 +38,11 @@ _HOSTILE: Final = re.compile(
     + r"\ud800-\udfff"  # unpaired UTF-16 surrogates
     + "]"
 )
-# The OpenAPI `pattern` of free text (`bilet.http.document`): the characters of the BMP above,
-# in escapes every regex dialect of JSON Schema reads (ECMAScript, Rust, Python). The tag
-# characters (`\U…` is Python's only) and lone surrogates (which no JSON text validator can
-# hold) are refused all the same; no generator or client sends them by accident.
-FREE_TEXT_PATTERN: Final = "^[^" + _HOSTILE_BMP + "]*$"
+# The OpenAPI `pattern` of free text (`bilet.http.document`): the same characters. The tag
+# characters are a range of the characters themselves (JSON carries them as surrogate pairs; a
+# validator reads them with Unicode on, as ajv does by default): `\U…` escapes are Python's only.
+# Lone surrogates are left out: no JSON text validator can hold one.
+FREE_TEXT_PATTERN: Final = "^[^" + _HOSTILE_BMP + "\U000e0000-\U000e007f]*$"
 # Zero-width joiner and non-joiner (U+200C, U+200D) pass: emoji sequences and the spelling of
 # some scripts need them, and names, where they could hide, admit letters only.
 
