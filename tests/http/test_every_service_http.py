@@ -1,6 +1,7 @@
-"""The frame's HTTP semantics hold in every service (bilet.http.semantics, docs/adr/0029): each
-GET route of each service's OpenAPI answers HEAD with GET's status and headers and no body, and
-each operation that takes a JSON body lists 415 among its responses."""
+"""The frame's HTTP semantics hold in every service (bilet.http.semantics, docs/adr/0029, 0049):
+each GET route of each service's OpenAPI answers HEAD with GET's status and headers and no body,
+each operation that takes a JSON body lists 415 among its responses, and an analyst refused
+anywhere learns why (403 `outside_analytics_purpose`)."""
 
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,8 @@ from bilet_identity.app import create_app as identity_app
 from bilet_identity.settings import IdentitySettings
 from bilet_portfolio.app import create_app as portfolio_app
 from bilet_portfolio.settings import PortfolioSettings
+from bilet_recommender.app import create_app as recommender_app
+from bilet_recommender.settings import RecommenderSettings
 
 SERVICES: dict[str, Callable[[Path], FastAPI]] = {
     "identity": lambda var: identity_app(IdentitySettings(var_dir=var)),
@@ -31,6 +34,7 @@ SERVICES: dict[str, Callable[[Path], FastAPI]] = {
     "portfolio": lambda var: portfolio_app(PortfolioSettings(var_dir=var)),
     "diagnostics": lambda var: diagnostics_app(DiagnosticsSettings(var_dir=var)),
     "events": lambda var: events_app(EventsSettings(var_dir=var)),
+    "recommender": lambda var: recommender_app(RecommenderSettings(var_dir=var)),
 }
 # Headers that differ between any two answers, whatever the method.
 PER_ANSWER = {"date", "x-correlation-id", "traceparent", "x-request-id"}
@@ -114,3 +118,27 @@ def test_every_if_match_operation_answers_412_stale_version(name: str, tmp_path:
         or "412 `stale_version`" not in operation.get("description", "")
     ]
     assert unlisted == []
+
+
+async def test_an_analyst_refused_anywhere_is_told_the_purpose(
+    service: FastAPI, tmp_path: Path
+) -> None:
+    token = ensure_development_keys(tmp_path).mint(Role.ANALYST)
+    headers = {"authorization": f"Bearer {token}"}
+    transport = httpx.ASGITransport(app=service)
+    refusals: dict[str, str] = {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path, item in service.openapi()["paths"].items():
+            for method, operation in item.items():
+                if "/v1/" not in path or "text/event-stream" in str(operation["responses"]):
+                    continue
+                answer = await client.request(
+                    method, concrete_path(path, operation), headers=headers
+                )
+                if answer.status_code == 403:
+                    refusals[f"{method.upper()} {path}"] = answer.json()["code"]
+                    assert (
+                        "outside_analytics_purpose" in operation["responses"]["403"]["description"]
+                    )
+    assert refusals, "no route refused the analyst: nothing was checked"
+    assert set(refusals.values()) == {"outside_analytics_purpose"}, refusals

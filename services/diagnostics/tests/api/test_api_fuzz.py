@@ -1,21 +1,14 @@
-"""Property-based tests over the diagnostics OpenAPI document (schemathesis, in process), on the
-real runtime (the facts read model fed from identity's and consent's stores): whatever a client
-sends, the service answers as documented and never with a server error."""
+"""Diagnostics' API under the shared schemathesis harness (`tests/support/api_fuzz.py`), on the
+real runtime (the facts read model fed from identity's and consent's stores): every operation,
+positive and negative requests, called by the pupil (whose routes they all are but the
+navigator's school progress)."""
 
 import asyncio
-import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
-import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.python.asgi import shutdown_lifespans
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bilet.contracts import EventMetadata, encode
 from bilet.http import Role
@@ -25,8 +18,8 @@ from bilet_diagnostics import facts_testing as given
 from bilet_diagnostics.app import create_app
 from bilet_diagnostics.application.attempts import season_of
 from bilet_diagnostics.settings import DiagnosticsSettings
+from tests.support.api_fuzz import ApiFuzz
 
-EXAMPLES = 25
 VAR_DIR = Path(tempfile.mkdtemp(prefix="bilet-diagnostics-schemathesis-"))
 PUPIL = uuid.UUID("3f0c5e0a-0b7e-4c1c-9a51-2b7d1d1f0002")
 TODAY = datetime.now(UTC).date()
@@ -55,29 +48,21 @@ async def _seed() -> None:
 
 
 asyncio.run(_seed())
-APP = create_app(SETTINGS)
-PUPIL_TOKEN = {
-    "Authorization": "Bearer "
-    + ensure_development_keys(VAR_DIR).mint(Role.PUPIL, participant=str(PUPIL))
-}
-schema = schemathesis.openapi.from_asgi("/diagnostics/openapi.json", APP)
+SIGNER = ensure_development_keys(VAR_DIR)
+PUPIL_TOKEN = SIGNER.mint(Role.PUPIL, participant=str(PUPIL))
+NAVIGATOR_TOKEN = SIGNER.mint(Role.NAVIGATOR, school=str(given.SCHOOL_3))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _stop_the_service() -> Iterator[None]:
-    yield
-    shutdown_lifespans()
-    shutil.rmtree(VAR_DIR, ignore_errors=True)
+def caller(_: str, path: str) -> str:
+    return NAVIGATOR_TOKEN if path.endswith("/progress") else PUPIL_TOKEN
 
 
-@schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
+FUZZ = ApiFuzz(
+    app=create_app(SETTINGS),
+    openapi_path="/diagnostics/openapi.json",
+    var_dir=VAR_DIR,
+    caller=caller,
+    known={"participant_id": str(PUPIL), "school_id": str(given.SCHOOL_3)},
 )
-def test_the_api_answers_as_documented(case: schemathesis.Case[Any]) -> None:
-    # Every check but "schema-valid data is accepted": an id of nobody, or a stage out of order,
-    # is schema-valid and rightly refused (404, 409).
-    case.call_and_validate(headers=PUPIL_TOKEN, excluded_checks=[positive_data_acceptance])
+_stop_the_service = FUZZ.lifespan_fixture()
+test_the_api_answers_as_documented = FUZZ.test()

@@ -167,8 +167,10 @@ async def test_only_the_operator_resolves_a_known_review_with_a_valid_resolution
     )
     [review] = await _open_reviews(api)
     review_id = review["review_id"]
-    for role in (Role.REGISTRAR, Role.COORDINATOR, Role.SUPPORT, Role.ANALYST):
+    for role in (Role.REGISTRAR, Role.COORDINATOR, Role.SUPPORT):
         _refused(await _resolve(api, review_id, {"outcome": "same_child"}, role), 403, "forbidden")
+    refused = await _resolve(api, review_id, {"outcome": "same_child"}, Role.ANALYST)
+    _refused(refused, 403, "outside_analytics_purpose")  # the analyst learns why (ADR 0049)
     _refused(await _resolve(api, str(uuid4()), {"outcome": "same_child"}), 404, "unknown_review")
     for body in (
         {"outcome": "merge"},

@@ -1,20 +1,13 @@
-"""Property-based tests over the portfolio OpenAPI document (schemathesis, in process): whatever a
-client sends, the service answers as documented and never with a server error."""
+"""The portfolio's API under the shared schemathesis harness (`tests/support/api_fuzz.py`): a
+school's pupil with a verified consent, every operation, positive and negative requests, called
+by the school's navigator."""
 
 import asyncio
-import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-
-import pytest
-import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.python.asgi import shutdown_lifespans
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bilet.contracts import CATALOGUE, EventMetadata, encode, seal, sealed_scopes
 from bilet.contracts.catalogue import identity
@@ -24,8 +17,8 @@ from bilet.http.devkeys import ensure_development_keys
 from bilet.stores import open_key_store, open_source_stores
 from bilet_portfolio.app import create_app
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
+from tests.support.api_fuzz import ApiFuzz
 
-EXAMPLES = 30
 VAR_DIR = Path(tempfile.mkdtemp(prefix="bilet-portfolio-schemathesis-"))
 SCHOOL = uuid.UUID("0c3b9a52-7f3e-4d8a-8a10-000000000003")
 REGION = uuid.UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000047")
@@ -88,30 +81,13 @@ async def _seed() -> None:
 
 
 asyncio.run(_seed())
-APP = create_app(SETTINGS)
-NAVIGATOR = {
-    "Authorization": "Bearer "
-    + ensure_development_keys(VAR_DIR).mint(Role.NAVIGATOR, school=str(SCHOOL))
-}
-schema = schemathesis.openapi.from_asgi("/portfolio/openapi.json", APP)
-_ = datetime.now(UTC)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _stop_the_service() -> Iterator[None]:
-    yield
-    shutdown_lifespans()
-    shutil.rmtree(VAR_DIR, ignore_errors=True)
-
-
-@schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
+NAVIGATOR = ensure_development_keys(VAR_DIR).mint(Role.NAVIGATOR, school=str(SCHOOL))
+FUZZ = ApiFuzz(
+    app=create_app(SETTINGS),
+    openapi_path="/portfolio/openapi.json",
+    var_dir=VAR_DIR,
+    caller=lambda _method, _path: NAVIGATOR,
+    known={"participant_id": str(PUPIL), "school_id": str(SCHOOL)},
 )
-def test_the_api_answers_as_documented(case: schemathesis.Case[Any]) -> None:
-    # Every check but "schema-valid data is accepted": a well-formed position token that is never
-    # reached, or an id of nobody, is schema-valid and rightly refused (409, 404).
-    case.call_and_validate(headers=NAVIGATOR, excluded_checks=[positive_data_acceptance])
+_stop_the_service = FUZZ.lifespan_fixture()
+test_the_api_answers_as_documented = FUZZ.test()

@@ -294,7 +294,10 @@ class BearerPrincipal(HTTPBearer):
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise unauthorized("A bearer token is required.")
         verifier: TokenVerifier = request.app.state.token_verifier
-        return await verifier.authenticate(credentials.credentials)
+        principal = await verifier.authenticate(credentials.credentials)
+        # For the refusal handlers: an analyst's 403 names the purpose their role is for.
+        request.state.principal = principal
+        return principal
 
 
 current_principal: Final = BearerPrincipal(

@@ -11,8 +11,9 @@ import re
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
+from fastapi import Header
 from starlette.responses import Response
 
 from bilet.http.problems import Problem
@@ -24,9 +25,32 @@ WAIT_SECONDS: Final = 2.0
 # How soon a client may ask again after `not_yet_visible`.
 RETRY_AFTER_SECONDS: Final = 1
 _TOKEN: Final = re.compile(
-    r"^(?P<source>[a-z][a-z0-9_]{0,40}):(?P<position>[0-9]{1,19})"
+    r"^(?P<source>[a-z][a-z0-9_]{0,40}):(?P<position>[0-9]{1,18})"
     r"(?::(?P<stream>[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}))?$"
 )
+
+
+def position_header_pattern(sources: Collection[str]) -> str:
+    """The header's form in the OpenAPI document: one to `MAX_TOKENS` tokens, comma-separated,
+    each of one of the `sources` the read follows."""
+    token = (
+        f"(?:{'|'.join(sorted(sources))}):[0-9]{{1,18}}(?::[A-Za-z0-9][A-Za-z0-9_.\\-]{{0,199}})?"
+    )
+    # Blank is no token at all (a client that has none may still send the header).
+    return f"^(?:{token}(?:, ?{token}){{0,{MAX_TOKENS - 1}}})?$"
+
+
+def position_header(description: str, sources: Collection[str]) -> Any:
+    """The `BVB-Position` request header of a read, as a FastAPI parameter: optional, its form
+    stated in the document. A value not of that form is 400 `invalid_position_token` (not
+    FastAPI's 422: it is the token that is wrong, and the code says so), so the pattern is
+    stated, not validated by FastAPI. `description` says whose commands the read waits for."""
+    return Header(
+        alias=POSITION_HEADER,
+        description=description,
+        max_length=2000,
+        json_schema_extra={"pattern": position_header_pattern(sources)},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +84,7 @@ def parse_position_tokens(header: str | None) -> list[PositionToken]:
     tokens = []
     for part in parts:
         match = _TOKEN.match(part)
-        if match is None or int(match["position"]) >= 1 << 63:
+        if match is None:
             raise invalid_token(
                 "A position token is the BVB-Position value a command returned, "
                 "`<service>:<position>[:<stream id>]`."

@@ -23,18 +23,26 @@ from bilet.http.problems import PROBLEM_JSON, Problem, problem_body
 
 DEFAULT_MAX_BODY: Final = 1 << 20  # 1 MiB; upload routes set their own, larger limits
 # What no free text needs and what makes text read otherwise than it is stored:
-_HOSTILE: Final = re.compile(
-    "["
+_HOSTILE_BMP: Final = (
     r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # C0 controls but tab, LF and CR; DEL
     r"\x80-\x9f"  # C1 controls (NEL, CSI: terminal escapes)
     r"\u2028\u2029"  # line and paragraph separators (JavaScript, CSV and logs split on them)
     r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, isolates
     r"\u200b\u2060-\u2064\ufeff"  # zero-width space, word joiner, invisible operators, BOM
     r"\u206a-\u206f\ufff9-\ufffb"  # deprecated format characters, interlinear annotation
-    r"\U000e0000-\U000e007f"  # tag characters: invisible ASCII smuggled in text
-    r"\ud800-\udfff"  # unpaired UTF-16 surrogates
-    "]"
 )
+_HOSTILE: Final = re.compile(
+    "["
+    + _HOSTILE_BMP
+    + r"\U000e0000-\U000e007f"  # tag characters: invisible ASCII smuggled in text
+    + r"\ud800-\udfff"  # unpaired UTF-16 surrogates
+    + "]"
+)
+# The OpenAPI `pattern` of free text (`bilet.http.document`): the same characters. The tag
+# characters are a range of the characters themselves (JSON carries them as surrogate pairs; a
+# validator reads them with Unicode on, as ajv does by default): `\U…` escapes are Python's only.
+# Lone surrogates are left out: no JSON text validator can hold one.
+FREE_TEXT_PATTERN: Final = "^[^" + _HOSTILE_BMP + "\U000e0000-\U000e007f]*$"
 # Zero-width joiner and non-joiner (U+200C, U+200D) pass: emoji sequences and the spelling of
 # some scripts need them, and names, where they could hide, admit letters only.
 

@@ -136,12 +136,34 @@ class ProblemCodes:
         return refusal_problem(error, status, title, **extensions)
 
 
+OUTSIDE_ANALYTICS_PURPOSE: Final = "outside_analytics_purpose"
+
+
+def for_the_caller(request: Request, problem: Problem) -> Problem:
+    """An analyst refused (403) learns why in the code: the role exists for the pseudonymised
+    analytics export (`bvb analytics export`), which no service's routes are part of. A client
+    tells "not what your role is for" from a scope it lacks (docs/adr/0049)."""
+    principal = getattr(request.state, "principal", None)
+    if problem.status != 403 or getattr(principal, "role", None) != "analyst":
+        return problem
+    if problem.code == OUTSIDE_ANALYTICS_PURPOSE:
+        return problem  # the service said why in its own words
+    return Problem(
+        403,
+        OUTSIDE_ANALYTICS_PURPOSE,
+        "Not part of the analytics purpose",
+        "Analysts work with the pseudonymised analytics export (participants whose consent "
+        "covers `pseudonymised_analytics`); this route is not part of it.",
+        headers=problem.headers,
+    )
+
+
 def refusal_handler(error_type: type[_R], problem_of: Callable[[_R], Problem]) -> ExceptionHandler:
     """The exception handler that answers a service's refusals (`error_type`) as problems."""
 
-    async def on_refusal(_: Request, error: Exception) -> JSONResponse:
+    async def on_refusal(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, error_type)
-        return problem_response(problem_of(error))
+        return problem_response(for_the_caller(request, problem_of(error)))
 
     return on_refusal
 
@@ -211,9 +233,9 @@ def _allowed_methods(request: Request) -> str:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    async def on_problem(_: Request, problem: Exception) -> JSONResponse:
+    async def on_problem(request: Request, problem: Exception) -> JSONResponse:
         assert isinstance(problem, Problem)
-        return problem_response(problem)
+        return problem_response(for_the_caller(request, problem))
 
     async def on_validation(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)

@@ -19,6 +19,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bilet.http.document import amend_openapi
 from bilet.http.problems import PROBLEM_JSON, Problem, problem_response
 
 GZIP_MINIMUM_BYTES: Final = 1024
@@ -139,14 +140,7 @@ def _with_unsupported_media_type(spec: dict[str, Any]) -> dict[str, Any]:
 def declare_unsupported_media_type(app: FastAPI) -> None:
     """Lists 415 in the OpenAPI `responses` of every operation that takes a JSON body: in the
     document FastAPI generates, so routes added to the app later are covered too."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = _with_unsupported_media_type(generate())
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    amend_openapi(app, _with_unsupported_media_type)
 
 
 def cors_origins_from(setting: str) -> list[str]:

@@ -21,6 +21,7 @@ from bilet.http.auth import DEVELOPMENT_ISSUER, TokenVerifier, authenticate_head
 from bilet.http.deadlines import body_deadline_from
 from bilet.http.dependencies import threaded_dependencies
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.document import amend_openapi, with_frame_rules
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
@@ -259,4 +260,5 @@ def create_service_app(
     if threaded:  # each would cost every request a trip to a worker thread and back
         raise TypeError(f"route dependencies that are not coroutines: {threaded}")
     declare_unsupported_media_type(app)
+    amend_openapi(app, with_frame_rules)
     return app

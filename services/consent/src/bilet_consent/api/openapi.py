@@ -24,6 +24,8 @@ SUBMIT_BODY: Final = {
                 "schema": {
                     "type": "object",
                     "required": ["consent", "document"],
+                    # The reader refuses any other part (400 `invalid_multipart`).
+                    "additionalProperties": False,
                     "properties": {
                         "consent": {
                             "$ref": COMPONENT_REF.format(model=FORM_SCHEMA),

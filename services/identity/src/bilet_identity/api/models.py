@@ -15,18 +15,49 @@ from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.domain.people import HealthLimitationKind
 from bilet_identity.domain.russia import REGION_CODES, TIME_ZONES
 
-# The domain checks a name part beyond what JSON Schema can say without Unicode classes (422
-# `invalid_details`, naming the field): letters all Cyrillic or all Latin, inner spaces, hyphens,
-# apostrophes and dots, at most 100 characters once spaces are collapsed.
+# A name part: letters all Cyrillic (А–Я, Ё) or all Latin, words separated by single spaces,
+# with hyphens, apostrophes and dots (Салтыков-Щедрин, Мамед оглы, д'Артаньян). The domain
+# checks the same (422 `invalid_details`, naming the field) and is lenient about spaces around
+# and between words, which it collapses; the schema states the form a client should send.
+_CYRILLIC_WORDS: Final = "[А-ЯЁа-яё][А-ЯЁа-яё'’.\\-]*(?: [А-ЯЁа-яё'’.\\-]+)*"
+_LATIN_WORDS: Final = "[A-Za-z][A-Za-z'’.\\-]*(?: [A-Za-z'’.\\-]+)*"
+NAME_PATTERN: Final = f"^(?:{_CYRILLIC_WORDS}|{_LATIN_WORDS})$"
+# The form is stated in the document, and checked by the domain, not by FastAPI: a name that is
+# not of it is 422 `invalid_details` naming the field (a code a form can show), not
+# `invalid_request`.
 Name = Annotated[
     str,
     Field(
         max_length=200,
+        json_schema_extra={"minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN},
         description=(
             "Letters, all Cyrillic or all Latin (never a mix: «Иванoв» with a Latin o is "
-            "refused), with inner spaces, hyphens, apostrophes and dots; at most 100 characters "
-            "once runs of spaces are collapsed. Else 422 `invalid_details` naming the field."
+            "refused), words separated by single spaces, with hyphens, apostrophes and dots; "
+            "at most 100 characters. Else 422 `invalid_details` naming the field."
         ),
+    ),
+]
+# A middle name in a correction: empty removes it.
+NameOrEmpty = Annotated[
+    str,
+    Field(
+        max_length=200,
+        json_schema_extra={
+            "maxLength": 100,
+            "pattern": f"^(?:|{_CYRILLIC_WORDS}|{_LATIN_WORDS})$",
+        },
+        description="As a name part; empty removes it.",
+    ),
+]
+# A СНИЛС with or without its separators (112-233-445 95). Its form is stated here and checked
+# with its check digits by the domain: 422 `invalid_snils` either way.
+Snils = Annotated[
+    str,
+    Field(
+        max_length=20,
+        json_schema_extra={"pattern": r"^[0-9]{3}-?[0-9]{3}-?[0-9]{3}[ -]?[0-9]{2}$"},
+        description="With or without separators; the last two digits check the rest.",
+        examples=["112-233-445 95"],
     ),
 ]
 Season = Annotated[int, Field(ge=2018, le=2100)]
@@ -49,6 +80,12 @@ Position = Annotated[
 ]
 
 
+# One to three stages, each once (else 422 `invalid_season_rules` or `invalid_request`).
+Stages = Annotated[
+    list[Stage], Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
+]
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,7 +99,9 @@ class GradeRangeModel(Request):
 class PublishSeasonRulesRequest(Request):
     eligible_grades: GradeRangeModel
     max_career_events: Annotated[int, Field(ge=1, le=10)]
-    diagnostics_stages: Annotated[list[Stage], Field(min_length=1, max_length=3)]
+    diagnostics_stages: Annotated[
+        list[Stage], Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
+    ]
     starts_on: date
     ends_on: date
 
@@ -141,7 +180,9 @@ class DiagnosticsWindowScheduledResponse(BaseModel):
 
 class ScheduleWindowRequest(Request):
     season: Season
-    stages: Annotated[list[Stage], Field(min_length=1, max_length=3)]
+    stages: Annotated[
+        list[Stage], Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
+    ]
     opens_on: date
     closes_on: date
 
@@ -196,12 +237,7 @@ class RegisterParticipantRequest(Request):
     first_name: Name
     middle_name: Name | None = None
     birth_date: date
-    snils: Annotated[
-        str,
-        Field(
-            max_length=20, description="With or without separators.", examples=["112-233-445 95"]
-        ),
-    ]
+    snils: Snils
     grade: Grade
     citizenship: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "RU"
     residence_region_id: UUID | None = Field(
@@ -209,7 +245,9 @@ class RegisterParticipantRequest(Request):
     )
     home_schooled: bool = False
     health_limitations: HealthLimitationsModel | None = None
-    accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] = []
+    accessibility_needs: Annotated[
+        list[AccessibilityNeed], Field(max_length=11, json_schema_extra={"uniqueItems": True})
+    ] = []
     class_letter: ClassLetter | None = None
 
     def to_pupil(self) -> PupilInput:
@@ -239,18 +277,47 @@ class ParticipantRegisteredResponse(BaseModel):
     position: Position
 
 
+# A correction names at least one detail (not null) besides its reason and the class letter,
+# else 422 `nothing_to_correct`.
+_CORRECTED: Final = (
+    "last_name",
+    "first_name",
+    "middle_name",
+    "birth_date",
+    "snils",
+    "grade",
+    "health_limitations",
+    "accessibility_needs",
+)
+
+
 class CorrectParticipantRequest(Request):
     """Only the details that change; an empty `middle_name` removes it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in _CORRECTED
+            ]
+        },
+    )
 
     reason: CorrectionReason = CorrectionReason.TYPING_ERROR
     last_name: Name | None = None
     first_name: Name | None = None
-    middle_name: Name | None = None
+    middle_name: NameOrEmpty | None = None
     birth_date: date | None = None
-    snils: Annotated[str, Field(max_length=20)] | None = None
+    snils: Snils | None = None
     grade: Grade | None = None
     health_limitations: HealthLimitationsModel | None = None
-    accessibility_needs: Annotated[list[AccessibilityNeed], Field(max_length=11)] | None = None
+    accessibility_needs: (
+        Annotated[
+            list[AccessibilityNeed], Field(max_length=11, json_schema_extra={"uniqueItems": True})
+        ]
+        | None
+    ) = None
     class_letter: (
         Annotated[str, Field(pattern=r"^(|«?[А-ЯЁа-яё]»?)$", description="Empty: removes it.")]
         | None

@@ -40,6 +40,9 @@ CODES: Final = ProblemCodes(
         "participant_left": 409,
         "review_resolved": 409,
         "health_data_withdrawn": 409,
+        # Refused for the state the participant is in, not for the request's form (ADR 0049).
+        "season_not_after_current": 409,
+        "too_many_guardians": 409,
         "not_yet_visible": 409,
         "binding_code_used": 409,
         "account_already_bound": 409,

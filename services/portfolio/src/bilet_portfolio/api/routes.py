@@ -14,9 +14,9 @@ from fastapi.responses import StreamingResponse
 
 from bilet.http import Role
 from bilet.http.consistency import (
-    POSITION_HEADER,
     PositionToken,
     parse_position_tokens,
+    position_header,
     send_positions,
 )
 from bilet.http.context import Context
@@ -37,8 +37,20 @@ from bilet_portfolio.application.listing import (
 from bilet_portfolio.application.service import PortfolioQueries
 from bilet_portfolio.domain.consent import ConsentState
 from bilet_portfolio.domain.progress import ProgressFilter
+from bilet_portfolio.settings import SOURCES
 
 SSE_MEDIA_TYPE: Final = "text/event-stream"
+# One event of the updates stream, as a client's EventSource sees it.
+SSE_EVENT: Final = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["portfolio", "closed"]},
+        "id": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
 
 
 async def _queries(request: Request) -> PortfolioQueries:
@@ -50,11 +62,10 @@ async def _queries(request: Request) -> PortfolioQueries:
 Queries = Annotated[PortfolioQueries, Depends(_queries)]
 PositionHeader = Annotated[
     str | None,
-    Header(
-        alias=POSITION_HEADER,
-        description="Read-your-writes: the `BVB-Position` value(s) commands returned, "
+    position_header(
+        "Read-your-writes: the `BVB-Position` value(s) commands returned, "
         "comma-separated. The read waits (2 s at most) until they are applied.",
-        max_length=2000,
+        SOURCES,
     ),
 ]
 
@@ -245,7 +256,8 @@ async def list_my_children(
             "`{participant_id, version, etag}`; `closed` says why the stream ended early "
             "(`consent_required`, `participant_erased`, …, or `token_expired`: the stream "
             "never outlives the caller's token).",
-            "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+            # Before OpenAPI 3.2, `schema` of an event stream describes each event.
+            "content": {SSE_MEDIA_TYPE: {"schema": SSE_EVENT}},
         },
         **problems(403, 404, 409, 410),
     },

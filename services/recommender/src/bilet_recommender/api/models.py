@@ -38,11 +38,36 @@ Position = Annotated[
         "`BVB-Position` header). A read at or past it shows the change.",
     ),
 ]
-Day = Annotated[date, Field(ge=date(2018, 1, 1), le=date(2100, 12, 31))]
+# A day of 2018–2100. JSON Schema has no bounds for a date: the pattern states the years.
+Day = Annotated[
+    date,
+    Field(
+        ge=date(2018, 1, 1),
+        le=date(2100, 12, 31),
+        json_schema_extra={"pattern": r"^(?:201[89]|20[2-9][0-9]|2100)-[0-9]{2}-[0-9]{2}$"},
+    ),
+]
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GradeRangeRequest(_Request):
+    """Grades from `lowest` to `highest` (1–11), both included. A request model of its own: the
+    contract's `GradeRange` is strict and refused 7.0, which JSON Schema calls an integer."""
+
+    lowest: Annotated[int, Field(ge=1, le=11)]
+    highest: Annotated[int, Field(ge=1, le=11)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.highest < self.lowest:
+            raise ValueError("highest grade below lowest")
+        return self
+
+    def to_contract(self) -> GradeRange:
+        return GradeRange(lowest=self.lowest, highest=self.highest)
 
 
 class OpportunityDetailsRequest(_Request):
@@ -52,13 +77,14 @@ class OpportunityDetailsRequest(_Request):
     kind: OpportunityKind = Field(
         description="`course`, `club` (кружок) or `programme` (программа: a profile shift, a "
         "summer school); career events are published by their organisers in the events "
-        "service (`career_event` is refused: 422)."
+        "service (`career_event` is refused: 422).",
+        json_schema_extra={"enum": ["course", "club", "programme"]},
     )
     title: str = public_text("What is offered, in Russian, e.g. «Кружок робототехники».")
     provider: str = public_text("The organisation that runs it.")
     municipality: str = public_text("The municipal district or city it is offered in.")
     environments: Environments
-    eligible_grades: GradeRange
+    eligible_grades: GradeRangeRequest
     accommodates: AccessibilityNeeds = ()
     seats: int | None = Field(ge=0, le=10000, description="Free places; null: no limit.")
     starts_on: Day
@@ -79,7 +105,7 @@ class OpportunityDetailsRequest(_Request):
             provider=self.provider,
             municipality=self.municipality,
             environments=self.environments,
-            eligible_grades=self.eligible_grades,
+            eligible_grades=self.eligible_grades.to_contract(),
             accommodates=self.accommodates,
             seats=self.seats,
             starts_on=self.starts_on,

@@ -4,9 +4,9 @@ header of commands and the wait of reads that carry it back."""
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Request, Response
 
-from bilet.http.consistency import POSITION_HEADER, PositionToken, ReadYourWrites, send_positions
+from bilet.http.consistency import PositionToken, ReadYourWrites, position_header, send_positions
 from bilet.http.context import Context
 from bilet_events.application.service import EventsService
 from bilet_events.domain import career_event
@@ -16,12 +16,11 @@ __all__ = ["Context", "PositionHeader", "Service", "Visibility", "answer_positio
 
 PositionHeader = Annotated[
     str | None,
-    Header(
-        alias=POSITION_HEADER,
-        max_length=2000,
-        description="Read-your-writes: the `BVB-Position` value(s) commands of this service, "
+    position_header(
+        "Read-your-writes: the `BVB-Position` value(s) commands of this service, "
         "identity or consent returned, comma-separated. The read waits (2 s at most) until the "
         "catalogue has applied them.",
+        ("identity", "consent", "events"),  # the catalogue's feeds (adapters.facts)
     ),
 ]
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from bilet.http.consistency import POSITION_HEADER
+from bilet.http.consistency import position_header
 from bilet.http.context import Context, ContextWithPositions
 from bilet.http.problems import Problem
 from bilet_identity.api.models import (
@@ -36,12 +36,11 @@ router = APIRouter(prefix="/v1")
 
 PositionHeader = Annotated[
     str | None,
-    Header(
-        alias=POSITION_HEADER,
-        description="Read-your-writes: the `BVB-Position` value(s) commands of identity or "
+    position_header(
+        "Read-your-writes: the `BVB-Position` value(s) commands of identity or "
         "consent returned, comma-separated. The read waits (2 s at most) until consent's are "
         "applied.",
-        max_length=2000,
+        ("identity", "consent"),
     ),
 ]
 
@@ -328,7 +327,8 @@ async def enrol_participant(
     federal operator.
 
     **Refusals:** 403 `forbidden` (another role), 404 `unknown_participant` (also one outside
-    the caller's school or region), 409 `already_enrolled`; 422 `season_not_after_current`,
+    the caller's school or region), 409 `already_enrolled`, `season_not_after_current` (the
+    participant's state: it is enrolled in that season or a later one already); 422
     `unknown_season`, `not_eligible` (with `reasons`), `invalid_request`.
     """
     committed = await service.enrol_participant(
@@ -369,7 +369,8 @@ async def link_guardian(
     **Who:** the registrar of the participant's school only.
 
     **Refusals:** 403 `forbidden` (another role), 404 `unknown_participant` (also another
-    school's pupil), 422 `too_many_guardians` (at most 4), `invalid_request`.
+    school's pupil), 409 `too_many_guardians` (at most 4 are linked already); 422
+    `invalid_request`.
     """
     committed = await service.link_guardian(
         context, participant_id, body.guardian_id, body.relationship

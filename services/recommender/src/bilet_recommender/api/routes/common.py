@@ -4,9 +4,9 @@ header of commands and the waits of reads that carry it back."""
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Request, Response
 
-from bilet.http.consistency import POSITION_HEADER, PositionToken, ReadYourWrites, send_positions
+from bilet.http.consistency import PositionToken, ReadYourWrites, position_header, send_positions
 from bilet.http.context import Context
 from bilet_recommender.application.service import RecommenderService
 from bilet_recommender.domain import opportunity
@@ -23,12 +23,12 @@ __all__ = [
 
 PositionHeader = Annotated[
     str | None,
-    Header(
-        alias=POSITION_HEADER,
-        max_length=2000,
-        description="Read-your-writes: the `BVB-Position` value(s) commands of this service, "
+    position_header(
+        "Read-your-writes: the `BVB-Position` value(s) commands of this service, "
         "identity, consent, diagnostics or events returned, comma-separated. The read waits "
         "(2 s at most) until the recommender has applied them.",
+        # The recommender's feeds (adapters.evidence_projection).
+        ("identity", "consent", "diagnostics", "events", "recommender"),
     ),
 ]
 
