@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 from time import perf_counter
+from typing import Literal
 
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts.catalogue.consent import Purpose
@@ -72,9 +73,15 @@ PURPOSES = (
 ANALYTICS_SHARE = 0.7  # of the guardians also consent to pseudonymised analytics
 
 
-async def simulate_season(plan: SeasonPlan, var_dir: Path | None) -> SimulationReport:
-    """Write the season into the stores of `var_dir` (or as the services' settings say)."""
-    season = Season.of(plan, var_dir)
+async def simulate_season(
+    plan: SeasonPlan,
+    var_dir: Path | None,
+    *,
+    synchronous: Literal["FULL", "NORMAL"] | None = None,
+) -> SimulationReport:
+    """Write the season into the stores of `var_dir` (or as the services' settings say), SQLite
+    stores committing with `synchronous` (None: as the settings say)."""
+    season = Season.of(plan, var_dir, synchronous)
     for name, phase in (
         ("identity", _identity),
         ("consent", _consents),

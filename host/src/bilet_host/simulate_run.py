@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from bilet.application import SeededIds
 from bilet.http.auth import Principal, Role
@@ -76,9 +76,16 @@ class Season:
     pupils: list[list[people.SimPupil]]
     # The ids the services' use cases draw themselves (a consent's, an attempt's), from the seed.
     ids: SeededIds
+    # SQLite stores' `synchronous` for this load (None: the settings' own, FULL by default).
+    synchronous: Literal["FULL", "NORMAL"] | None = None
 
     @classmethod
-    def of(cls, plan: SeasonPlan, var_dir: Path | None) -> "Season":
+    def of(
+        cls,
+        plan: SeasonPlan,
+        var_dir: Path | None,
+        synchronous: Literal["FULL", "NORMAL"] | None = None,
+    ) -> "Season":
         regions = people.regions(plan.regions)
         shares = people.region_shares(plan.pupils, plan.regions)
         schools = [people.schools(r, n) for r, n in zip(regions, shares, strict=True)]
@@ -88,14 +95,20 @@ class Season:
         ]
         clock = SeasonClock(plan.calendar(9, 1))
         ids = SeededIds(f"bilet-sim-ids-{plan.seed}")
-        return cls(plan, var_dir, clock, SimulationReport(), schools, pupils, ids)
+        return cls(plan, var_dir, clock, SimulationReport(), schools, pupils, ids, synchronous)
 
     def everyone(self) -> Iterator[people.SimPupil]:
         return (pupil for region in self.pupils for pupil in region)
 
     def settings(self, kind: Callable[..., Any]) -> Any:
-        """The service's settings, on `--var-dir` when given (else its `BVB_*` environment)."""
-        return kind() if self.var_dir is None else kind(var_dir=self.var_dir)
+        """The service's settings, on `--var-dir` and with `--sync` when given (else as its
+        `BVB_*` environment says)."""
+        given: dict[str, Any] = {}
+        if self.var_dir is not None:
+            given["var_dir"] = self.var_dir
+        if self.synchronous is not None:
+            given["sqlite_synchronous"] = self.synchronous
+        return kind(**given)
 
     def rng(self, what: str, sim: people.SimPupil) -> random.Random:
         return random.Random(f"bilet-sim-{what}-{self.plan.seed}-{sim.participant_id}")  # noqa: S311
