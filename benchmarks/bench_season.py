@@ -52,12 +52,10 @@ async def _peer(events: dict[str, list[RecordedEvent]], out: Path) -> float:
     for name, recorded in events.items():
         async with await SqliteEventStore.open(out / f"{name}.sqlite3", "NORMAL") as store:
             for start in range(0, len(recorded), PEER_COMMIT):
-                await store.append_many(
-                    [
-                        StreamAppend(e.stream_id, [NewEvent(e.type, e.data, e.metadata)], ANY)
-                        for e in recorded[start : start + PEER_COMMIT]
-                    ]
-                )
+                streams: dict[str, list[NewEvent]] = {}  # one part per stream, in order
+                for e in recorded[start : start + PEER_COMMIT]:
+                    streams.setdefault(e.stream_id, []).append(NewEvent(e.type, e.data, e.metadata))
+                await store.append_many([StreamAppend(s, new, ANY) for s, new in streams.items()])
     return sum(map(len, events.values())) / (time.perf_counter() - started)
 
 
