@@ -79,7 +79,7 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
             "pupils": plan.pupils,
             "events": written,
             "synchronous": "NORMAL",
-            "peer": f"the same events, raw append_many, {PEER_COMMIT} a commit",
+            "peer_is": f"the same events, raw append_many, {PEER_COMMIT} a commit",
             **rounds_detail(ours, peer),
         },
         (ours_at_least(TARGET),),
