@@ -10,8 +10,8 @@ applies: what a rule refuses is counted, never forced in. Each service reads the
 facts through its own embedded feed, caught up between the phases.
 
 Reproducible: the people and every choice come from the seed, the services' clocks are moved
-through the season's calendar, and the few ids the services draw themselves (a consent's, an
-attempt's, an event's) come from a generator seeded with it while the simulation runs.
+through the season's calendar, and the few ids the services' use cases draw themselves (a
+consent's, an attempt's) come from their `Ids` port, given a generator seeded with it.
 """
 
 import contextlib
@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 from time import perf_counter
+from typing import Literal
 
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts.catalogue.consent import Purpose
@@ -45,7 +46,6 @@ from bilet_host.simulate_run import (
     SimulationReport,
     caught_up,
     principal,
-    seeded_ids,
 )
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
@@ -73,20 +73,25 @@ PURPOSES = (
 ANALYTICS_SHARE = 0.7  # of the guardians also consent to pseudonymised analytics
 
 
-async def simulate_season(plan: SeasonPlan, var_dir: Path | None) -> SimulationReport:
-    """Write the season into the stores of `var_dir` (or as the services' settings say)."""
-    season = Season.of(plan, var_dir)
-    with seeded_ids(plan.seed):
-        for name, phase in (
-            ("identity", _identity),
-            ("consent", _consents),
-            ("diagnostics", _diagnostics),
-            ("events", career_events),
-            ("recommender", _recommendations),
-        ):
-            started = perf_counter()
-            await phase(season)
-            season.report.seconds[name] = perf_counter() - started
+async def simulate_season(
+    plan: SeasonPlan,
+    var_dir: Path | None,
+    *,
+    synchronous: Literal["FULL", "NORMAL"] | None = None,
+) -> SimulationReport:
+    """Write the season into the stores of `var_dir` (or as the services' settings say), SQLite
+    stores committing with `synchronous` (None: as the settings say)."""
+    season = Season.of(plan, var_dir, synchronous)
+    for name, phase in (
+        ("identity", _identity),
+        ("consent", _consents),
+        ("diagnostics", _diagnostics),
+        ("events", career_events),
+        ("recommender", _recommendations),
+    ):
+        started = perf_counter()
+        await phase(season)
+        season.report.seconds[name] = perf_counter() - started
     return season.report
 
 
@@ -175,7 +180,7 @@ async def _consents(season: Season) -> None:
     """Mid-September: each guardian's form, uploaded by the school, verified by the region."""
     season.clock.now = season.plan.calendar(9, 15)
     settings: ConsentSettings = season.settings(ConsentSettings)
-    async with caught_up(open_consent(settings, season.clock)) as runtime:
+    async with caught_up(open_consent(settings, season.clock, ids=season.ids)) as runtime:
         for sim in season.everyone():
             try:
                 analytics = await _consent(season, runtime.service, sim)
@@ -214,7 +219,7 @@ async def _diagnostics(season: Season) -> None:
     """October: every pupil takes the three stages on a day of the window."""
     season.clock.now = season.plan.calendar(10, 1)
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
-    async with caught_up(open_diagnostics(settings, season.clock)) as runtime:
+    async with caught_up(open_diagnostics(settings, season.clock, ids=season.ids)) as runtime:
         for sim in season.everyone():
             try:
                 await _stages(season, runtime.service, sim)

@@ -1,18 +1,18 @@
 """One run of `bvb simulate season` (docs/adr/0045): its plan, its report, the clock the
-services run on, the ids they draw, and how a phase opens a service caught up with the others'
-facts. The phases are `bilet_host.simulate` (identity, consent, diagnostics) and
+services run on, the ids they draw (`SeededIds`), and how a phase opens a service caught up
+with the others' facts. The phases are `bilet_host.simulate` (identity, consent, diagnostics) and
 `bilet_host.simulate_events` (career events)."""
 
 import contextlib
 import random
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
+from bilet.application import SeededIds
 from bilet.http.auth import Principal, Role
 from bilet.projections import EmbeddedFeed
 from bilet_host import simulate_people as people
@@ -64,23 +64,6 @@ class SeasonClock:
         return self.now.date()
 
 
-@contextlib.contextmanager
-def seeded_ids(seed: int) -> Iterator[None]:
-    """The ids the services draw with `uuid.uuid4()` come from the seed while this runs (the
-    simulation is single-threaded: nothing else draws ids meanwhile)."""
-    rng = random.Random(f"bilet-sim-ids-{seed}")  # noqa: S311 - ids of synthetic data
-    original = uuid.uuid4
-
-    def drawn() -> uuid.UUID:
-        return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-    setattr(uuid, "uuid4", drawn)  # noqa: B010 - the services call it through the module
-    try:
-        yield
-    finally:
-        setattr(uuid, "uuid4", original)  # noqa: B010
-
-
 @dataclass
 class Season:
     """A run: the plan, where it writes, its clock and report, and who is in it by region."""
@@ -91,9 +74,18 @@ class Season:
     report: SimulationReport
     schools: list[list[people.SimSchool]]
     pupils: list[list[people.SimPupil]]
+    # The ids the services' use cases draw themselves (a consent's, an attempt's), from the seed.
+    ids: SeededIds
+    # SQLite stores' `synchronous` for this load (None: the settings' own, FULL by default).
+    synchronous: Literal["FULL", "NORMAL"] | None = None
 
     @classmethod
-    def of(cls, plan: SeasonPlan, var_dir: Path | None) -> "Season":
+    def of(
+        cls,
+        plan: SeasonPlan,
+        var_dir: Path | None,
+        synchronous: Literal["FULL", "NORMAL"] | None = None,
+    ) -> "Season":
         regions = people.regions(plan.regions)
         shares = people.region_shares(plan.pupils, plan.regions)
         schools = [people.schools(r, n) for r, n in zip(regions, shares, strict=True)]
@@ -102,14 +94,21 @@ class Season:
             for region in schools
         ]
         clock = SeasonClock(plan.calendar(9, 1))
-        return cls(plan, var_dir, clock, SimulationReport(), schools, pupils)
+        ids = SeededIds(f"bilet-sim-ids-{plan.seed}")
+        return cls(plan, var_dir, clock, SimulationReport(), schools, pupils, ids, synchronous)
 
     def everyone(self) -> Iterator[people.SimPupil]:
         return (pupil for region in self.pupils for pupil in region)
 
     def settings(self, kind: Callable[..., Any]) -> Any:
-        """The service's settings, on `--var-dir` when given (else its `BVB_*` environment)."""
-        return kind() if self.var_dir is None else kind(var_dir=self.var_dir)
+        """The service's settings, on `--var-dir` and with `--sync` when given (else as its
+        `BVB_*` environment says)."""
+        given: dict[str, Any] = {}
+        if self.var_dir is not None:
+            given["var_dir"] = self.var_dir
+        if self.synchronous is not None:
+            given["sqlite_synchronous"] = self.synchronous
+        return kind(**given)
 
     def rng(self, what: str, sim: people.SimPupil) -> random.Random:
         return random.Random(f"bilet-sim-{what}-{self.plan.seed}-{sim.participant_id}")  # noqa: S311

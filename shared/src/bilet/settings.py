@@ -48,6 +48,10 @@ class PlatformSettings(BaseSettings):
     # Which event store a service opens: its SQLite file under var_dir (embedded), or PostgreSQL at
     # database_url (each service in its own schema). Chosen by configuration, never by code.
     event_store: Literal["sqlite", "postgres"] = "sqlite"
+    # SQLite event stores' `synchronous`: FULL (a commit survives a power loss) unless a load
+    # that can be re-run from scratch asks for NORMAL (`bvb simulate season --sync normal`:
+    # survives a crash of the process, not of the machine; docs/adr/0056).
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # Where read models live (projections of portfolio, recommender and the small fact tables of
     # the other services): SQLite files under var_dir, or PostgreSQL at database_url in a schema of
     # their own. Unset: the same kind as the event store.

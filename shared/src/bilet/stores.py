@@ -48,7 +48,7 @@ async def open_event_store(
             _database_url(settings, "BVB_EVENT_STORE=postgres"),
             schema=schema or store_schema(service),
         )
-    return await SqliteEventStore.open(settings.sqlite_path(service))
+    return await SqliteEventStore.open(settings.sqlite_path(service), settings.sqlite_synchronous)
 
 
 async def open_read_model(

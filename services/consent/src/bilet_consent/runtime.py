@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bilet import stores
+from bilet.application import Ids, random_ids
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts import CATALOGUE
 from bilet.crypto import KeyStore
@@ -49,7 +50,9 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: ConsentSettings, clock: Clock = utc_now) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: ConsentSettings, clock: Clock = utc_now, *, ids: Ids = random_ids
+) -> AsyncIterator[Runtime]:
     """Open the stores, build the service, and (embedded) the feed of the read model from
     identity's store and the service's own; closed in reverse on exit."""
     async with contextlib.AsyncExitStack() as stack:
@@ -70,6 +73,7 @@ async def open_runtime(settings: ConsentSettings, clock: Clock = utc_now) -> Asy
             EventStoreAuditLog(store),
             disarmer=SandboxedDisarmer(Sandbox(settings.sandbox_limits), settings.disarm_limits),
             clock=clock,
+            ids=ids,
             erasure_days=settings.consent_erasure_days,
             max_document_bytes=settings.consent_max_document_bytes,
             operator=settings.consent_operator,

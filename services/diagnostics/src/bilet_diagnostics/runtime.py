@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from bilet import stores
+from bilet.application import Ids, random_ids
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts import CATALOGUE
 from bilet.crypto import KeyStore
@@ -39,6 +40,7 @@ async def open_runtime(
     settings: DiagnosticsSettings,
     clock: Clock = utc_now,
     *,
+    ids: Ids = random_ids,
     facts: Facts | None = None,
     instruments: Instruments | None = None,
 ) -> AsyncIterator[Runtime]:
@@ -71,6 +73,6 @@ async def open_runtime(
                     event_types=CATALOGUE.event_types(),
                 )
         service = DiagnosticsService(
-            store, keystore, facts, catalogue, EventStoreAuditLog(store), clock=clock
+            store, keystore, facts, catalogue, EventStoreAuditLog(store), clock=clock, ids=ids
         )
         yield Runtime(settings, store, keystore, read_model, service, feed)

@@ -5,6 +5,7 @@ another writer was faster (`retrying`), and the command path that does all of it
 
 from bilet.application.context import RequestContext
 from bilet.application.eventlog import EventLog, Loaded, Part, Stream, seal_all
+from bilet.application.ids import Ids, SeededIds, random_ids
 from bilet.application.retry import MAX_ATTEMPTS, retrying
 from bilet.application.transact import Attempt, Decision, Fold, Outcome, Transactor
 
@@ -14,12 +15,15 @@ __all__ = [
     "Decision",
     "EventLog",
     "Fold",
+    "Ids",
     "Loaded",
     "Outcome",
     "Part",
     "RequestContext",
+    "SeededIds",
     "Stream",
     "Transactor",
+    "random_ids",
     "retrying",
     "seal_all",
 ]

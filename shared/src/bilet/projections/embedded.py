@@ -14,6 +14,7 @@ live in a background task whose state readiness reports.
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
 
 from bilet.background import in_background, stop
@@ -77,9 +78,55 @@ class EmbeddedFeed:
             source: max(await self._head(source, store), targets.get((source, 0), 0))
             for source, store in self.sources.items()
         }
+        # First the sources interleaved in one deterministic order, as they happened; then each
+        # source's own follower finishes what that pass left (a gap, a moved checkpoint).
+        if len(self.sources) > 1:  # one source has one order already, and a faster reader
+            await self._interleaved(goals)
         await asyncio.gather(
             *(self._follow(source, store, goals[source]) for source, store in self.sources.items())
         )
+
+    async def _interleaved(self, goals: Mapping[str, int]) -> None:
+        """Apply the sources' events up to their goals merged by when they were recorded, then
+        by source name: a projection that decides on what it has seen of several sources (the
+        recommender issues a set on the evidence so far) decides the same on every machine,
+        instead of on however the sources' readers happened to race. A source whose batch is
+        not simply applied leaves the merge where it stands, for its follower to finish."""
+        projector = self.projector
+        checkpoint = {
+            source: (await projector.resume_points(source, [0], source))[0]
+            for source in self.sources
+        }
+        pending: dict[str, deque[RecordedEvent]] = {source: deque() for source in self.sources}
+        read_to = dict(checkpoint)
+
+        async def head(source: str) -> RecordedEvent | None:
+            if not pending[source] and read_to[source] < goals[source]:
+                page = await self.sources[source].read_all(
+                    read_to[source], self.batch_size, event_types=self.event_types
+                )
+                pending[source] = deque(e for e in page if e.position <= goals[source])
+                read_to[source] = page[-1].position if page else goals[source]
+            return pending[source][0] if pending[source] else None
+
+        while True:
+            heads = {s: e for s in sorted(pending) if (e := await head(s)) is not None}
+            if not heads:
+                return
+            source = min(heads, key=lambda s: (heads[s].recorded_at, s))
+            others = [(e.recorded_at, s) for s, e in heads.items() if s != source]
+            bound = min(others, default=None)
+            run = []
+            while pending[source] and (
+                bound is None or (pending[source][0].recorded_at, source) <= bound
+            ):
+                run.append(pending[source].popleft())
+            deliveries = [Delivery(e, e.position, e.position) for e in run]
+            outcome = await projector.apply(source, 0, checkpoint[source], deliveries, {})
+            if not isinstance(outcome, Applied):
+                del pending[source]  # its follower re-reads from the checkpoint
+                continue
+            checkpoint[source] = outcome.checkpoint
 
     async def _head(self, source: str, store: EventStore) -> int:
         """The position a catch-up must reach: the store's head, or with a filter the last event

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Final
 from uuid import UUID
 
-from bilet.application import Attempt, Fold, Stream, Transactor
+from bilet.application import Attempt, Fold, Ids, Stream, Transactor, random_ids
 from bilet.audit import AuditLog
 from bilet.contracts import unseal
 from bilet.contracts.catalogue.consent import ConsentSubmitted
@@ -73,6 +73,7 @@ class ConsentCore:
         *,
         disarmer: DocumentDisarmer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ids: Ids = random_ids,
         erasure_days: int = 30,
         max_document_bytes: int = 10 << 20,
         wait_timeout: float = WAIT_FOR_IDENTITY,
@@ -87,6 +88,7 @@ class ConsentCore:
         self.directory = directory
         self.audit = audit
         self.clock = clock
+        self.ids = ids  # a new consent's, its document's and guardian's ids
         self.erasure_days = erasure_days
         self.max_document_bytes = max_document_bytes
         self.wait_timeout = wait_timeout

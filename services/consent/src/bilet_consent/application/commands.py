@@ -1,7 +1,6 @@
 """Consent's commands: a school submits the signed form, an operator or the region verifies or
 rejects it, a guardian (or the school on their written request) withdraws it, whole or in part."""
 
-import uuid
 from typing import Final
 from uuid import UUID
 
@@ -88,8 +87,8 @@ class ConsentCommands(ConsentCore):
         self, ctx: CommandContext, form: SubmissionInput, school_id: UUID, rebuilt: Rebuilt
     ) -> Committed:
         media_type = rebuilt.media_type
-        consent_id, document_id = uuid.uuid4(), uuid.uuid4()
-        guardian_id = form.guardian_id or uuid.uuid4()
+        consent_id, document_id = self.ids(), self.ids()
+        guardian_id = form.guardian_id or self.ids()
         participant_id = form.participant_id
         command = SubmitConsent(
             participant_id=participant_id,

@@ -79,7 +79,7 @@ class AttemptCommands(DiagnosticsCore):
         ):
             raise OutsideWindow(stage.value, today)
         form = self.instruments.current_form(stage, pupil.grade)
-        attempt_id = uuid.uuid4()
+        attempt_id = self.ids()
         now = self.clock()
 
         async def decide(reads: Reads) -> None:

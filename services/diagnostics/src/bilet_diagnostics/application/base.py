@@ -10,7 +10,7 @@ from typing import Final
 from uuid import UUID
 
 from bilet.application import Attempt as Reads
-from bilet.application import Stream, Transactor
+from bilet.application import Ids, Stream, Transactor, random_ids
 from bilet.audit import AuditLog
 from bilet.contracts import unseal
 from bilet.crypto import FieldCipher, KeyStore
@@ -61,6 +61,7 @@ class DiagnosticsCore:
         audit: AuditLog,
         *,
         clock: Clock = utc_now,
+        ids: Ids = random_ids,
     ) -> None:
         self.store = store
         self.keystore = keystore
@@ -69,6 +70,7 @@ class DiagnosticsCore:
         self.instruments = instruments
         self.audit = audit
         self.clock = clock
+        self.ids = ids  # a new attempt's id
         self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
         # What saves decide on, caught up with the sheet's stream on each read (`sheets.py`).
         self.sheets = SheetCache(store, EVENT_LOG)

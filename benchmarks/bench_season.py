@@ -1,0 +1,86 @@
+"""`simulate.season`: how fast `bvb simulate season` writes a season through the services' use
+cases into SQLite stores (`synchronous=NORMAL`, the bulk load's setting, docs/adr/0056), in
+events per second over every store's events, against a peer that appends the very same events
+(copied from the simulated stores) with the store's raw `append_many`, 500 a commit, into fresh
+stores with the same setting: the price of deciding every event through the domain. The
+target is the issue's: 20,000 events/s."""
+
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from benchmarks.result import BenchResult, ours_at_least
+from benchmarks.rounds import ROUNDS, median, rounds_detail
+from bilet.contracts import CATALOGUE
+from bilet.eventstore import ANY, NewEvent, RecordedEvent, StreamAppend
+from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.settings import PlatformSettings
+from bilet_host.simulate import SeasonPlan, simulate_season
+
+PEER_COMMIT = 500  # events per append_many of the peer
+TARGET = 20_000  # events/s, issue #16
+
+
+async def _events(var_dir: Path) -> dict[str, list[RecordedEvent]]:
+    """Every store's events (the services' audit and reservations included)."""
+    out: dict[str, list[RecordedEvent]] = {}
+    settings = PlatformSettings(var_dir=var_dir)
+    for service in CATALOGUE.producers():
+        path = settings.sqlite_path(service)
+        async with await SqliteEventStore.open(path, "NORMAL") as store:
+            events: list[RecordedEvent] = []
+            position = 0
+            while page := await store.read_all(position, 10_000):
+                events += page
+                position = page[-1].position
+        out[service] = events
+    return out
+
+
+async def _ours(plan: SeasonPlan, var_dir: Path) -> tuple[float, dict[str, list[RecordedEvent]]]:
+    started = time.perf_counter()
+    report = await simulate_season(plan, var_dir, synchronous="NORMAL")
+    elapsed = time.perf_counter() - started
+    assert not report.refused, report.refused
+    events = await _events(var_dir)
+    return sum(map(len, events.values())) / elapsed, events
+
+
+async def _peer(events: dict[str, list[RecordedEvent]], out: Path) -> float:
+    started = time.perf_counter()
+    for name, recorded in events.items():
+        async with await SqliteEventStore.open(out / f"{name}.sqlite3", "NORMAL") as store:
+            for start in range(0, len(recorded), PEER_COMMIT):
+                streams: dict[str, list[NewEvent]] = {}  # one part per stream, in order
+                for e in recorded[start : start + PEER_COMMIT]:
+                    streams.setdefault(e.stream_id, []).append(NewEvent(e.type, e.data, e.metadata))
+                await store.append_many([StreamAppend(s, new, ANY) for s, new in streams.items()])
+    return sum(map(len, events.values())) / (time.perf_counter() - started)
+
+
+async def run(quick: bool) -> AsyncIterator[BenchResult]:
+    plan = SeasonPlan(seed=1, regions=1 if quick else 2, pupils=40 if quick else 400, season=2026)
+    ours, peer, written = [], [], 0
+    for _ in range(ROUNDS):
+        with tempfile.TemporaryDirectory(prefix="bench-season-") as tmp:
+            rate, events = await _ours(plan, Path(tmp) / "var")
+            (Path(tmp) / "peer").mkdir()
+            ours.append(rate)
+            peer.append(await _peer(events, Path(tmp) / "peer"))
+            written = sum(map(len, events.values()))
+    yield BenchResult(
+        "simulate.season",
+        median(ours),
+        median(peer),
+        "events/s",
+        {
+            "regions": plan.regions,
+            "pupils": plan.pupils,
+            "events": written,
+            "synchronous": "NORMAL",
+            "peer_is": f"the same events, raw append_many, {PEER_COMMIT} a commit",
+            **rounds_detail(ours, peer),
+        },
+        (ours_at_least(TARGET),),
+    )

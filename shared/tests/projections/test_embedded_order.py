@@ -1,0 +1,65 @@
+"""The embedded feed's catch-up applies several sources in the order their events were recorded
+(then by source name), whichever source's store answers first: a projection that decides on what
+it has seen of several sources decides the same on every machine."""
+
+import asyncio
+import json
+from collections.abc import Collection
+from pathlib import Path
+
+from bilet.eventstore import NewEvent, RecordedEvent
+from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.projections import EmbeddedFeed, ReadModel, ReadModelTx, Table
+
+
+class Arrivals:
+    """Writes down the order in which the feed applied events."""
+
+    name = "arrivals"
+    tables = (Table("arrivals", "seq BIGINT PRIMARY KEY, stream_id TEXT NOT NULL"),)
+
+    async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
+        await tx.execute(
+            "INSERT INTO {arrivals} (seq, stream_id) SELECT count(*) + 1, $1 FROM {arrivals}",
+            event.stream_id,
+        )
+
+
+class SlowStore(SqliteEventStore):
+    """A store whose reads answer late (a busy disk, a far database)."""
+
+    async def read_all(
+        self,
+        after_position: int = 0,
+        limit: int = 1000,
+        *,
+        categories: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[RecordedEvent]:
+        await asyncio.sleep(0.02)
+        return await super().read_all(
+            after_position, limit, categories=categories, event_types=event_types
+        )
+
+
+async def test_catch_up_applies_the_sources_in_the_order_they_were_recorded(
+    read_model: ReadModel, tmp_path: Path
+) -> None:
+    async with (
+        await SlowStore.open(tmp_path / "consent.sqlite3") as slow,
+        await SqliteEventStore.open(tmp_path / "identity.sqlite3") as fast,
+    ):
+        recorded = []
+        for n in range(30):
+            # identity's pupil, then consent's form for them, then the next pupil: as a season
+            for store, stream in ((fast, f"pupil-{n}"), (slow, f"consent-{n}")):
+                event = json.dumps({"n": n}).encode()
+                await store.append(stream, [NewEvent("Happened", event)])
+                recorded.append(stream)
+        feed = EmbeddedFeed(
+            read_model, Arrivals(), {"consent": slow, "identity": fast}, batch_size=8
+        )
+        await feed.catch_up({})
+        async with read_model.query(Arrivals()) as tx:
+            rows = await tx.fetch("SELECT stream_id FROM {arrivals} ORDER BY seq")
+        assert [row[0] for row in rows] == recorded
