@@ -60,7 +60,8 @@ CLASS_LIST = (
 def meet_rules(case: schemathesis.Case[Any]) -> None:
     """What a positive case must also meet, and no JSON Schema states: season rules' dates
     inside their school year, a pupil's birth date for the grade and the СНИЛС's check digits,
-    a class list's header row, a move to another school that exists."""
+    a class list's header row, a move to another school that exists, a grants list naming
+    an account or a scope."""
     body = json_body(case)
     if case.path.endswith("/rules") and case.method.upper() == "PUT":
         case.path_parameters["season"] = FUTURE_SEASON
@@ -79,6 +80,15 @@ def meet_rules(case: schemathesis.Case[Any]) -> None:
         # Another pupil than the one the demo data enrols at every start, to another school.
         case.path_parameters["participant_id"] = str(demo.participant_id(SCHOOL, 2))
         body.update(to_school_id=str(demo.SCHOOLS[1].school_id))
+    elif case.path == "/identity/v1/grants" and case.method.upper() == "GET":
+        # A list names an account or a scope (400 `invalid_query`): no query schema says "one of".
+        query = case.query if case.query is not None else {}
+        if not any(
+            query.get(name)
+            for name in ("account", "region_id", "school_id", "venue_id", "career_event_id")
+        ):
+            query["account"] = "demo-navigator"
+        case.query = query
     elif case.path.endswith("/diagnostics-windows"):
         body.update(opens_on=f"{demo.SEASON}-10-01", closes_on=f"{demo.SEASON}-10-20")
 
