@@ -28,11 +28,10 @@ rebalancing.
 
 import asyncio
 import contextlib
-import json
 import ssl
 import sys
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -66,6 +65,7 @@ from bilet_recommender.adapters.issuing_batch import Delivered, Held, issue_batc
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain.evidence import FACT_TYPES
+from bilet_recommender.records import NO_PARTICIPANT, participant_key, record_headers
 
 SERVICE: Final = "recommender"
 TOPICS: Final = {
@@ -78,7 +78,6 @@ TOPICS: Final = {
 # itself never come back from Kafka: the recommender's topic is not read).
 FACTS: Final = frozenset(t.event_type for t in FACT_TYPES) - {"RecommendationsIssued"}
 
-NO_PARTICIPANT: Final = "-"
 
 __all__ = ["NO_PARTICIPANT", "Held", "WorkerSettings", "create_app", "participant_key"]
 
@@ -172,21 +171,6 @@ def broker_credentials(connection: KafkaConnection) -> Credentials | None:
             mechanism=mechanism,
         )
     return None if context is None else SSLCredentials(context)
-
-
-def participant_key(value: bytes) -> str:
-    """The participant a published record is about (the repartition key); `NO_PARTICIPANT`
-    for the others."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return NO_PARTICIPANT
-    found = data.get("participant_id") if isinstance(data, dict) else None
-    return found if isinstance(found, str) else NO_PARTICIPANT
-
-
-def _headers(raw: Any) -> Sequence[tuple[str, bytes]]:
-    return list(raw.items()) if isinstance(raw, dict) else list(raw or ())
 
 
 @contextlib.contextmanager
@@ -296,7 +280,7 @@ def create_app(
             store, _keys, read_model, issuing = await resources.get()
             delivered: list[tuple[EventT[Any], Delivered]] = []
             for event in events:
-                recorded = decode_record(event.value, _headers(event.headers))
+                recorded = decode_record(event.value, record_headers(event.headers))
                 if recorded.type not in FACTS:
                     continue
                 fact = decode(recorded)

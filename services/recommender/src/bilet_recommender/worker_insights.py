@@ -53,6 +53,7 @@ from bilet_recommender.adapters.insights_projection import (
     iso_week,
     mark,
 )
+from bilet_recommender.records import participant_key, record_headers
 
 WEEK: Final = 7 * 24 * 3600.0
 # The epoch fell on a Thursday: +3 days puts a window's start on a Monday 00:00 UTC.
@@ -103,9 +104,6 @@ def install(
 ) -> None:
     """Add the windowed insights agent to the worker's app. `read_model`: an async callable
     giving the worker's read model (opened lazily on the app's loop, as the issuing agent's)."""
-    # The worker's own readers of a record (imported here: the worker imports this module).
-    from bilet_recommender.worker import _headers, participant_key
-
     app_id = app.conf.id
     sources = app.topic(*topics, value_serializer="raw")
     by_participant = app.topic(
@@ -125,7 +123,7 @@ def install(
     async def count_weeks(stream: faust.StreamT[Any]) -> None:
         grouped = stream.group_by(participant_key, name="insight", topic=by_participant)
         async for event in grouped.events():
-            recorded = decode_record(event.value, _headers(event.headers))
+            recorded = decode_record(event.value, record_headers(event.headers))
             metric = SOURCE_MARKS.get(recorded.type)
             erased = recorded.type == "ParticipantErased"
             if (metric is None and not erased) or not CATALOGUE.is_published(recorded.type):
