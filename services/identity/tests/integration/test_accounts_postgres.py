@@ -3,9 +3,8 @@ that many accounts redeem at once binds exactly one of them (docs/adr/0053)."""
 
 import asyncio
 import random
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,6 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from bilet.eventstore.postgres import drop_schema
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet_identity.access.bindings import AccountDirectory
@@ -27,17 +25,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 ACCOUNTS = 20
-
-
-@pytest.fixture
-async def postgres_settings(
-    database_url: str, make_settings: Callable[..., IdentitySettings]
-) -> AsyncIterator[IdentitySettings]:
-    schema = f"t_identity_{uuid.uuid4().hex[:12]}"
-    yield make_settings(
-        event_store="postgres", database_url=database_url, identity_store_schema=schema
-    )
-    await drop_schema(database_url, schema)
 
 
 async def test_a_code_redeemed_by_many_accounts_at_once_on_two_replicas_binds_one(

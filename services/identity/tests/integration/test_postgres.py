@@ -3,9 +3,8 @@ registrations, through the whole service as deployed (`BVB_EVENT_STORE=postgres`
 on one database."""
 
 import asyncio
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from bilet.eventstore.postgres import PostgresEventStore, drop_schema
+from bilet.eventstore.postgres import PostgresEventStore
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet_identity.app import create_app
@@ -24,17 +23,6 @@ if TYPE_CHECKING:
     from services.identity.tests.conftest import World
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def postgres_settings(
-    database_url: str, make_settings: Callable[..., IdentitySettings]
-) -> AsyncIterator[IdentitySettings]:
-    schema = f"t_identity_{uuid.uuid4().hex[:12]}"
-    yield make_settings(
-        event_store="postgres", database_url=database_url, identity_store_schema=schema
-    )
-    await drop_schema(database_url, schema)
 
 
 async def test_fifty_parallel_registrations_of_one_child_make_one_profile(
