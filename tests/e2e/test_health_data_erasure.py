@@ -41,7 +41,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet import stores
-from bilet.contracts import decode, unseal
+from bilet.contracts import decode, health_key_subjects, unseal
 from bilet.crypto import ERASED, FieldCipher, SubjectErased
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
@@ -132,11 +132,17 @@ async def _wait_for(what: str, probe: Callable[[], Awaitable[bool]]) -> None:
         pytest.fail(f"not within {WAIT:g} s: {what}")
 
 
-async def _wait_for_the_erasure_job(var_dir: Path, participant_id: str) -> None:
-    async def participant_key_destroyed() -> bool:
-        return await _is_erased(var_dir, participant_id)
+async def _wait_for_the_erasure_job(
+    var_dir: Path, participant_id: str, health_generations: int = 1
+) -> None:
+    """Until the job destroyed the participant key and every health key generation: it destroys
+    them one after another, so the participant key alone says the job has begun, not ended."""
+    subjects = (participant_id, *health_key_subjects(participant_id, health_generations))
 
-    await _wait_for("the erasure job destroyed the participant key", participant_key_destroyed)
+    async def every_key_destroyed() -> bool:
+        return all([await _is_erased(var_dir, subject) for subject in subjects])
+
+    await _wait_for("the erasure job destroyed every key of the pupil", every_key_destroyed)
 
 
 async def _seed_and_register(stack: Stack, identity: httpx.AsyncClient) -> None:
@@ -387,7 +393,7 @@ async def test_health_data_is_stated_again_only_under_a_new_consent(var_dir: Pat
         # The whole consent is withdrawn; the erasure destroys every generation.
         await _withdraw(stack, renewed)
         clock.advance(31)
-        await _wait_for_the_erasure_job(var_dir, pid)
+        await _wait_for_the_erasure_job(var_dir, pid, health_generations=2)
         assert await _is_erased(var_dir, f"health:{pid}:2")
         assert await _health_opened_from_the_store(stack) == [ERASED, ERASED]
         shown = await _shown_to_registrar(stack)
