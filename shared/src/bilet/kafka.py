@@ -28,6 +28,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr
 
+from bilet import secrets
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", "OAUTHBEARER"]
 
@@ -44,14 +46,8 @@ class KafkaSettingsError(ValueError):
 
 
 def read_secret_file(path: Path, what: str) -> str:
-    """A secret mounted as a file: its content without the trailing newline editors add."""
-    try:
-        value = path.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as error:
-        raise KafkaSettingsError(f"{what}: cannot read {path} ({error.strerror})") from None
-    if not value:
-        raise KafkaSettingsError(f"{what}: {path} is empty")
-    return value
+    """A Kafka secret mounted as a file (`bilet.secrets`), refused as a Kafka settings error."""
+    return secrets.read_secret_file(path, what, KafkaSettingsError)
 
 
 class TokenFileProvider(AbstractTokenProvider):  # type: ignore[misc]

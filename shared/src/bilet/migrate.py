@@ -5,9 +5,11 @@ What a service needs is said by its own `bilet_<service>.migrations` module: a `
 coroutine that opens, inside `migrating()`, what its processes open (its event store, whose
 schema also holds the relay's positions and its audit trail, its read model with its
 projections' tables, and anything of its own) and closes them. Then the application roles,
-started with `BVB_SCHEMA=verify`, need no DDL rights. The suite's key store is not migrated
-here: its role must own its tables (an erasure's VACUUM rewrites them), so it migrates as it
-opens under that role (`BVB_KEY_STORE_URL`).
+started with `BVB_SCHEMA=verify`, need no DDL rights. With `BVB_EVENT_STORE=kurrentdb` the
+events need no schema; the read model, and the relay's positions in PostgreSQL, are made all the
+same (ADR 0058). The suite's key store is not migrated here: its role must own its tables (an
+erasure's VACUUM rewrites them), so it migrates as it opens under that role
+(`BVB_KEY_STORE_URL`).
 """
 
 import argparse
@@ -22,6 +24,7 @@ from bilet.logs import configure_logging
 from bilet.pgschema import migrating
 from bilet.projections import Projection, ReadModel
 from bilet.services import SERVICE_NAMES
+from bilet.settings import PlatformSettings
 
 
 async def migrate_stores(
@@ -50,14 +53,24 @@ async def migrate_stores(
 
 
 async def _migrate_relay_positions(store: EventStore) -> None:
-    """The relay keeps its positions next to the store it publishes (bilet.relay.postgres)."""
+    """The relay keeps its positions next to the store it publishes (bilet.relay.postgres); a
+    KurrentDB store's relay keeps them in the service's PostgreSQL database, in the schema named
+    as the store's namespace (ADR 0058). KurrentDB itself has no schema to make."""
     from bilet.eventstore.postgres import PostgresEventStore
+    from bilet.relay.postgres import PostgresPositionStore
 
     if isinstance(store, PostgresEventStore):
-        from bilet.relay.postgres import PostgresPositionStore
+        dsn, schema = store.connection_url, store.schema
+    else:
+        settings = PlatformSettings()
+        if settings.event_store != "kurrentdb" or settings.database_url is None:
+            return  # SQLite: the relay makes its table in the store's file as it opens
+        from bilet.eventstore.kurrentdb import KurrentDbEventStore
 
-        positions = await PostgresPositionStore.open(store.connection_url, schema=store.schema)
-        await positions.close()
+        assert isinstance(store, KurrentDbEventStore)
+        dsn, schema = settings.database_url, store.namespace
+    positions = await PostgresPositionStore.open(dsn, schema=schema)
+    await positions.close()
 
 
 async def migrate(services: Sequence[str]) -> None:

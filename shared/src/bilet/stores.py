@@ -1,7 +1,8 @@
 """Opening what a process keeps its data in, as the settings say (one place for every service).
 
-- Event store: the service's SQLite file under `var/` (embedded) or PostgreSQL schema
-  `bvb_<service>` at `BVB_DATABASE_URL` (`BVB_EVENT_STORE=postgres`).
+- Event store: the service's SQLite file under `var/` (embedded), PostgreSQL schema
+  `bvb_<service>` at `BVB_DATABASE_URL` (`BVB_EVENT_STORE=postgres`), or KurrentDB namespace
+  `bvb_<service>` at `BVB_KURRENTDB_URL(_FILE)` (`BVB_EVENT_STORE=kurrentdb`, ADR 0058).
 - Read models: `var/<service>-readmodel.sqlite3`, or PostgreSQL schema `bvb_<service>_rm`.
 - Data keys: one key store for the whole suite (`bilet.crypto.open_key_store`).
 - Source stores: the embedded feed reads other services' stores directly (`make run`).
@@ -40,7 +41,17 @@ def _database_url(settings: PlatformSettings, what: str) -> str:
 async def open_event_store(
     settings: PlatformSettings, service: str, *, schema: str | None = None
 ) -> EventStore:
-    """The service's own event store."""
+    """The service's own event store. `schema` names its PostgreSQL schema, and on KurrentDB
+    its namespace (the prefix of its stream names), so one name places a service's events on
+    either."""
+    if settings.event_store == "kurrentdb":
+        from bilet.eventstore.kurrentdb import KurrentDbEventStore
+
+        return await KurrentDbEventStore.open(
+            settings.kurrentdb_connection_string(),
+            namespace=schema or store_schema(service),
+            root_certificates=settings.kurrentdb_root_certificates(),
+        )
     if settings.event_store == "postgres":
         from bilet.eventstore.postgres import PostgresEventStore
 

@@ -108,12 +108,13 @@ def _destruction_job(
     settings: ConsentSettings, service: ConsentService, metrics: ErasureMetrics
 ) -> Coroutine[Any, Any, None]:
     """The job as this process runs it: directly on SQLite (one process), else behind the
-    lease of the store's schema, so that one replica of many runs it."""
+    lease of the store's schema in PostgreSQL (also with a KurrentDB store, whose service keeps
+    its read model there), so that one replica of many runs it."""
 
     def run() -> Coroutine[Any, Any, None]:
         return _erasure_job(service, settings.consent_erasure_interval_seconds, metrics)
 
-    if settings.event_store != "postgres" or settings.database_url is None:
+    if settings.event_store == "sqlite" or settings.database_url is None:
         metrics.leader.set(1)
         return run()
 

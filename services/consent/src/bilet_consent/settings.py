@@ -37,7 +37,8 @@ class ConsentSettings(PlatformSettings):
     # How often the destruction job runs inside the HTTP process (it also runs once at start).
     consent_erasure_interval_seconds: float = Field(default=3600.0, gt=0)
     # Where the signed documents are kept: files under var/ (embedded) or a table in the
-    # service's PostgreSQL schema (production). Defaults to follow the event store.
+    # service's PostgreSQL schema (production). Defaults to follow the event store (with
+    # KurrentDB, which keeps events only, the read model).
     consent_document_store: Literal["disk", "postgres"] | None = None
     # The PostgreSQL schema of the event store and of the documents table.
     consent_store_schema: str = POSTGRES_SCHEMA
@@ -55,6 +56,8 @@ class ConsentSettings(PlatformSettings):
     def document_store_kind(self) -> Literal["disk", "postgres"]:
         if self.consent_document_store is not None:
             return self.consent_document_store
+        if self.event_store == "kurrentdb":
+            return "postgres" if self.read_model_kind == "postgres" else "disk"
         return "postgres" if self.event_store == "postgres" else "disk"
 
     @property

@@ -3,12 +3,18 @@
 from pathlib import Path
 from typing import Final
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from bilet.settings import Environment, PlatformSettings
 
 SERVICE_NAME: Final = "identity"
 POSTGRES_SCHEMA: Final = "bvb_identity"
+# Why identity's erasures cannot run on KurrentDB (ADR 0058): they purge streams (ADR 0016).
+KURRENTDB_CANNOT_ERASE: Final = (
+    "identity purges an erased participant's reservations and profile from its store (ADR 0016), "
+    "which KurrentDB cannot do (its events go only at a scavenge): the feed of consent's "
+    "erasures (the worker, or BVB_IDENTITY_EMBEDDED_FEED) needs identity on sqlite or postgres"
+)
 
 
 class IdentitySettings(PlatformSettings):
@@ -17,7 +23,8 @@ class IdentitySettings(PlatformSettings):
     # (`BVB_IDENTITY_PSEUDONYM_KEY`, 32 random bytes, base64, or the development file under var/)
     # is taken over once, so that existing reservations keep matching; it must never change.
     identity_pseudonym_key: SecretStr | None = None
-    # The PostgreSQL schema of the store (`BVB_EVENT_STORE=postgres`): one per service.
+    # The PostgreSQL schema of the store (`BVB_EVENT_STORE=postgres`), or its namespace in
+    # KurrentDB (`kurrentdb`): one per service.
     identity_store_schema: str = POSTGRES_SCHEMA
     # Load the Leningrad oblast 2019 demo data when the store is empty (the embedded host does).
     identity_demo_data: bool = False
@@ -39,6 +46,12 @@ class IdentitySettings(PlatformSettings):
     # Unset: on in development, off in production, where the identity provider's verified
     # identity (ЕСИА) stands in for them; an operator may turn them on as a paper fallback.
     identity_guardian_codes: bool | None = None
+
+    @model_validator(mode="after")
+    def _erasures_can_be_carried_out(self) -> "IdentitySettings":
+        if self.event_store == "kurrentdb" and self.identity_embedded_feed:
+            raise ValueError(KURRENTDB_CANNOT_ERASE)
+        return self
 
     @property
     def guardian_codes_enabled(self) -> bool:

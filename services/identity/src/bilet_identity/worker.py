@@ -18,7 +18,7 @@ from bilet.projections.worker import serve_feed
 from bilet_identity.adapters.stores import open_event_store, open_read_model
 from bilet_identity.application.consent_feed import ConsentFeedProjection
 from bilet_identity.application.erasures import Release, ReservationRelease
-from bilet_identity.settings import IdentitySettings
+from bilet_identity.settings import KURRENTDB_CANNOT_ERASE, IdentitySettings
 
 TOPICS: Final = ("bilet.consent",)
 GROUP: Final = "bilet.identity.consent"
@@ -50,6 +50,8 @@ def build_feed(
 async def run(settings: IdentitySettings) -> int:
     if settings.kafka_bootstrap is None:
         raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
+    if settings.event_store == "kurrentdb":
+        raise SystemExit(KURRENTDB_CANNOT_ERASE)
     # The store and its audit trail only: the worker holds neither the key store's master key
     # nor the pseudonym key (tests/deploy checks that a worker is given neither).
     store = await open_event_store(settings)

@@ -5,7 +5,9 @@ variable (the option wins): BVB_RELAY_SERVICE, BVB_RELAY_STORE, BVB_RELAY_SCHEMA
 BVB_KAFKA_BOOTSTRAP, BVB_RELAY_METRICS_PORT, and the tuning knobs in `bilet.relay.settings`.
 Exit status: 0 after a clean stop, 1 when the store's relay lease was lost, 2 for bad settings.
 With a PostgreSQL store the relay publishes only while it holds the store's lease (an advisory
-lock, `bilet.relay.lease`): a second relay waits.
+lock, `bilet.relay.lease`): a second relay waits. With BVB_EVENT_STORE=kurrentdb it tails the
+KurrentDB at BVB_KURRENTDB_URL_FILE (or BVB_KURRENTDB_URL) through a catch-up subscription, and
+`--store` is where it keeps its checkpoint and lease (ADR 0058).
 """
 
 import argparse
@@ -32,7 +34,8 @@ def parse(argv: list[str] | None) -> dict[str, Any]:
         "--store",
         dest="relay_store",
         metavar="STORE",
-        help="sqlite:PATH or postgresql://... (default: the service's embedded SQLite file)",
+        help="sqlite:PATH or postgresql://... (default: the service's embedded SQLite file); "
+        "with BVB_EVENT_STORE=kurrentdb, where the checkpoint is kept",
     )
     option("--schema", dest="relay_schema", metavar="SCHEMA", help="the store's PostgreSQL schema")
     option("--kafka", dest="kafka_bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers")
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = RelaySettings(**overrides)
         settings.service()
-        settings.store_location()
+        settings.check_store()
         settings.kafka_options()
     except (ValidationError, ValueError) as error:
         print(f"bilet.relay: {error}", file=sys.stderr)

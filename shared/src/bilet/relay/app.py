@@ -11,7 +11,7 @@ from bilet.relay.health import serve_health
 from bilet.relay.kafka import KafkaConnector
 from bilet.relay.lease import RelayLease
 from bilet.relay.metrics import RelayMetrics
-from bilet.relay.positions import PositionStore
+from bilet.relay.positions import PositionsApart, PositionStore
 from bilet.relay.relay import RECOVERABLE_ERRORS, Relay
 from bilet.relay.settings import RelaySettings, StoreLocation
 
@@ -20,45 +20,79 @@ _log = logging.getLogger("bilet.relay")
 
 @contextlib.asynccontextmanager
 async def open_store(
-    location: StoreLocation, poll_interval: float
+    settings: RelaySettings,
 ) -> AsyncIterator[tuple[EventStore, PositionStore, tuple[type[BaseException], ...]]]:
-    """The event store, the relay's position store beside it, and the database's errors that mean
-    "unreachable for now"."""
-    store: EventStore
-    positions: PositionStore
-    recoverable = RECOVERABLE_ERRORS
-    if location.sqlite_path is not None:
-        from bilet.eventstore.sqlite import SqliteEventStore
-        from bilet.relay.sqlite import SqlitePositionStore
-
-        store = await SqliteEventStore.open(location.sqlite_path)
-        try:
-            positions = await SqlitePositionStore.open(location.sqlite_path)
-        except BaseException:
-            await store.close()
-            raise
-    else:
+    """The event store, the relay's position store, and the errors that mean "unreachable for
+    now". Positions live beside a SQLite or PostgreSQL store; a KurrentDB store's relay keeps
+    them at `BVB_RELAY_STORE` instead (ADR 0058)."""
+    location = settings.store_location()
+    store, recoverable = await _open_events(settings, location)
+    try:
+        positions = await _open_positions(location)
+    except BaseException:
+        await store.close()
+        raise
+    if location.kurrentdb:
+        # Their table is not beside the events: counting the unpublished ones is not cheap.
+        positions = PositionsApart(positions)
+    if location.dsn is not None:
         import asyncpg
 
-        from bilet.eventstore.postgres import PostgresEventStore
-        from bilet.relay.postgres import PostgresPositionStore
-
-        assert location.dsn is not None
-        store = await PostgresEventStore.open(location.dsn, schema=location.schema, pool_size=4)
-        try:
-            positions = await PostgresPositionStore.open(location.dsn, schema=location.schema)
-        except BaseException:
-            await store.close()
-            raise
         recoverable = (*recoverable, asyncpg.PostgresError, asyncpg.InterfaceError)
-    # Appends from other processes reach a subscription by polling (SQLite), or by NOTIFY with
-    # polling as the fallback (PostgreSQL).
-    store.poll_interval = poll_interval
+    # Appends from other processes reach a subscription by polling (SQLite), by NOTIFY with
+    # polling as the fallback (PostgreSQL), or live (KurrentDB: this is its resubscribe delay).
+    store.poll_interval = settings.relay_poll_interval
     try:
         yield store, positions, recoverable
     finally:
         await positions.close()
         await store.close()
+
+
+async def _open_events(
+    settings: RelaySettings, location: StoreLocation
+) -> tuple[EventStore, tuple[type[BaseException], ...]]:
+    if location.kurrentdb:
+        # Imported here: only a KurrentDB relay loads the gRPC client.
+        from kurrentdbclient import exceptions as kurrentdb
+
+        from bilet.eventstore.kurrentdb import KurrentDbEventStore
+
+        kurrent = await KurrentDbEventStore.open(
+            settings.kurrentdb_connection_string(),
+            namespace=location.schema,
+            root_certificates=settings.kurrentdb_root_certificates(),
+        )
+        # "Unreachable for now": no node found or no leader (an election), a deadline passed,
+        # the server aborted the call. Its subscription resubscribes by itself.
+        unreachable = (
+            kurrentdb.ServiceUnavailableError,
+            kurrentdb.DeadlineExceededError,
+            kurrentdb.DiscoveryFailedError,
+            kurrentdb.NodeIsNotLeaderError,
+            kurrentdb.AbortedByServerError,
+        )
+        return kurrent, (*RECOVERABLE_ERRORS, *unreachable)
+    if location.sqlite_path is not None:
+        from bilet.eventstore.sqlite import SqliteEventStore
+
+        return await SqliteEventStore.open(location.sqlite_path), RECOVERABLE_ERRORS
+    from bilet.eventstore.postgres import PostgresEventStore
+
+    assert location.dsn is not None
+    store = await PostgresEventStore.open(location.dsn, schema=location.schema, pool_size=4)
+    return store, RECOVERABLE_ERRORS
+
+
+async def _open_positions(location: StoreLocation) -> PositionStore:
+    if location.sqlite_path is not None:
+        from bilet.relay.sqlite import SqlitePositionStore
+
+        return await SqlitePositionStore.open(location.sqlite_path)
+    from bilet.relay.postgres import PostgresPositionStore
+
+    assert location.dsn is not None
+    return await PostgresPositionStore.open(location.dsn, schema=location.schema)
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +101,7 @@ async def open_relay(
 ) -> AsyncIterator[Relay]:
     service = settings.service()
     connect = KafkaConnector(settings.kafka_options(), service)
-    async with open_store(settings.store_location(), settings.relay_poll_interval) as opened:
+    async with open_store(settings) as opened:
         store, positions, recoverable = opened
         yield Relay(
             name=connect.topic,
@@ -84,7 +118,7 @@ async def open_relay(
 async def held_lease(location: StoreLocation) -> AsyncIterator["asyncio.Future[None] | None"]:
     """The store's relay lease (bilet.relay.lease), waited for; yields the future that completes
     if the lease is lost. A SQLite store is one file on one machine: no lease."""
-    if location.dsn is None:
+    if location.dsn is None:  # SQLite, or a KurrentDB store's relay positions in a SQLite file
         yield None
         return
     lease = RelayLease(location.dsn, location.schema)
@@ -136,7 +170,7 @@ async def serve(settings: RelaySettings) -> int:
                 "relay starting",
                 extra={
                     "relay": relay.name,
-                    "store": "sqlite" if location.sqlite_path is not None else "postgresql",
+                    "store": location.kind,
                     "schema": location.schema if location.dsn is not None else None,
                     "metrics_port": settings.relay_metrics_port,
                 },

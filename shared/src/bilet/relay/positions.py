@@ -34,6 +34,23 @@ class PositionStore(ABC):
     async def close(self) -> None: ...
 
 
+class PositionsApart(PositionStore):
+    """Positions kept apart from the events they count (a KurrentDB store's relay keeps them in
+    SQLite or PostgreSQL, ADR 0058): the table of events they would count is not there."""
+
+    def __init__(self, positions: PositionStore) -> None:
+        self._positions = positions
+
+    async def load(self, relay: str) -> int:
+        return await self._positions.load(relay)
+
+    async def save(self, relay: str, position: int) -> None:
+        await self._positions.save(relay, position)
+
+    async def close(self) -> None:
+        await self._positions.close()
+
+
 class InMemoryPositionStore(PositionStore):
     """For unit tests: counts through the store's `read_all` when given one."""
 

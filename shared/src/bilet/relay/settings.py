@@ -1,7 +1,7 @@
 """The relay's settings: `BVB_RELAY_*` variables (and the platform's `BVB_*`), overridable on the
 command line of `python -m bilet.relay`."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -10,14 +10,17 @@ from pydantic import Field, model_validator
 from bilet.contracts import CATALOGUE
 from bilet.relay.kafka import KafkaOptions
 from bilet.relay.relay import RelayOptions
-from bilet.settings import PlatformSettings
+from bilet.settings import KURRENTDB_SCHEMES, PlatformSettings
 
 
 class RelaySettings(PlatformSettings):
     relay_service: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,62}$")
-    # "sqlite:PATH" or "postgresql://..."; default: the service's embedded SQLite file.
+    # "sqlite:PATH" or "postgresql://..."; default: the service's embedded SQLite file. With
+    # BVB_EVENT_STORE=kurrentdb the events come from KurrentDB (BVB_KURRENTDB_URL_FILE) and this
+    # is where the relay keeps its checkpoint and, on PostgreSQL, its lease (ADR 0058).
     relay_store: str | None = None
-    # The store's PostgreSQL schema; default `bvb_<service>`, where each service keeps its store.
+    # The store's PostgreSQL schema (on KurrentDB its namespace; the checkpoint's schema);
+    # default `bvb_<service>`, where each service keeps its store.
     relay_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     # "catalogue": only the event types the contracts catalogue says this service publishes (its
     # internal streams, reservations, profiles, audit, stay inside); "all": every event.
@@ -52,7 +55,23 @@ class RelaySettings(PlatformSettings):
 
     def store_location(self) -> "StoreLocation":
         spec = self.relay_store or f"sqlite:{self.sqlite_path(self.service())}"
-        return StoreLocation.parse(spec, self.relay_schema or f"bvb_{self.service()}")
+        if spec.startswith(KURRENTDB_SCHEMES):
+            raise ValueError(
+                "KurrentDB is chosen by BVB_EVENT_STORE=kurrentdb and reached at "
+                "BVB_KURRENTDB_URL_FILE (or BVB_KURRENTDB_URL); the relay's --store then says "
+                "where it keeps its checkpoint: sqlite:PATH or postgresql://..."
+            )
+        location = StoreLocation.parse(spec, self.relay_schema or f"bvb_{self.service()}")
+        if self.event_store == "kurrentdb":
+            return replace(location, kurrentdb=True)
+        return location
+
+    def check_store(self) -> None:
+        """Refuse at start-up what would fail at the store's opening: a bad location, an
+        unreadable KurrentDB connection string or CA file."""
+        if self.store_location().kurrentdb:
+            self.kurrentdb_connection_string()
+            self.kurrentdb_root_certificates()
 
     def published_event_types(self) -> frozenset[str] | None:
         """What the relay publishes: None for everything."""
@@ -93,11 +112,20 @@ class RelaySettings(PlatformSettings):
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """Where a service's event store (and so its relay's position) lives."""
+    """Where a service's event store and its relay's position live: both in the SQLite file or
+    the PostgreSQL schema; or, with `kurrentdb`, the events in KurrentDB (namespace `schema`)
+    and the position (and lease) in the SQLite file or PostgreSQL schema."""
 
     sqlite_path: Path | None = None
     dsn: str | None = None
     schema: str = "eventstore"
+    kurrentdb: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.kurrentdb:
+            return "kurrentdb"
+        return "sqlite" if self.sqlite_path is not None else "postgresql"
 
     @classmethod
     def parse(cls, spec: str, schema: str = "eventstore") -> "StoreLocation":

@@ -67,11 +67,14 @@ class KurrentDbEventStore(EventStore):
         self._names = names
 
     @classmethod
-    async def open(cls, url: str, *, namespace: str = "") -> "KurrentDbEventStore":
+    async def open(
+        cls, url: str, *, namespace: str = "", root_certificates: bytes | None = None
+    ) -> "KurrentDbEventStore":
         """Connect to `url`, a KurrentDB connection string (`kurrentdb://host:2113?tls=false`,
-        or with `tlsCaFile=...`; `kurrentdb+discover://` for a cluster)."""
+        or with `tlsCaFile=...`; `kurrentdb+discover://` for a cluster). `root_certificates`:
+        the CA bundle (PEM) the server's certificate is checked against, if not the system's."""
         names = StreamNames(namespace)
-        client = AsyncKurrentDBClient(uri=url)
+        client = AsyncKurrentDBClient(uri=url, root_certificates=root_certificates)
         await client.connect()
         return cls(client, names)
 
