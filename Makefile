@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env system run test lint format bench contracts chaos infra-up infra-down infra-status clean
+.PHONY: help env system run test lint format bench contracts chaos test-kurrentdb infra-up infra-down infra-status clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,6 +60,12 @@ chaos: env infra-up  ## the long crash tests: relay, projection consumer and rec
 		$(VENV)/bin/pytest tests/integration/test_relay.py -k sigkilled && \
 		$(VENV)/bin/pytest shared/tests/projections/test_chaos.py && \
 		$(VENV)/bin/pytest services/recommender/tests/integration/test_worker_crashes.py
+
+test-kurrentdb: env infra-up  ## with BVB_KURRENTDB_URL naming a KurrentDB >= 25.1: its contract suite and identity + relay end to end on it
+	@test -n "$(BVB_KURRENTDB_URL)" || { echo "set BVB_KURRENTDB_URL (kurrentdb://localhost:2113?tls=false)"; exit 2; }
+	source var/infra.env && export BVB_KURRENTDB_URL='$(BVB_KURRENTDB_URL)' && \
+		$(VENV)/bin/pytest shared/tests/eventstore -k kurrentdb && \
+		$(VENV)/bin/pytest services/identity/tests/integration/test_kurrentdb.py
 
 infra-up: system  ## start (or reuse) Kafka on 127.0.0.1:9092 and PostgreSQL on 127.0.0.1:55432
 	scripts/infra/infra.sh up

@@ -102,7 +102,7 @@ def test_the_connection_string_is_read_from_its_file_when_a_store_opens(
     with pytest.raises(KurrentDbSettingsError, match="BVB_KURRENTDB_URL_FILE is not a KurrentDB"):
         settings.kurrentdb_connection_string()
     secret.write_text("\n")
-    with pytest.raises(KurrentDbSettingsError, match="BVB_KURRENTDB_URL_FILE: .* is empty"):
+    with pytest.raises(KurrentDbSettingsError, match=r"BVB_KURRENTDB_URL_FILE: .* is empty"):
         settings.kurrentdb_connection_string()
     secret.unlink()
     with pytest.raises(KurrentDbSettingsError, match="BVB_KURRENTDB_URL_FILE: cannot read"):

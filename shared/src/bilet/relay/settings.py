@@ -61,9 +61,11 @@ class RelaySettings(PlatformSettings):
                 "BVB_KURRENTDB_URL_FILE (or BVB_KURRENTDB_URL); the relay's --store then says "
                 "where it keeps its checkpoint: sqlite:PATH or postgresql://..."
             )
-        location = StoreLocation.parse(spec, self.relay_schema or f"bvb_{self.service()}")
+        schema = self.relay_schema or f"bvb_{self.service()}"
+        location = StoreLocation.parse(spec, schema)
         if self.event_store == "kurrentdb":
-            return replace(location, kurrentdb=True)
+            # The namespace even when the checkpoint is in a SQLite file (which has no schema).
+            return replace(location, kurrentdb=True, schema=schema)
         return location
 
     def check_store(self) -> None:
