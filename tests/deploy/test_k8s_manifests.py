@@ -418,6 +418,12 @@ BREAKAGES = [
         id="sqlite-store",
     ),
     pytest.param(
+        "BVB_EVENT_STORE: postgres",
+        "BVB_EVENT_STORE: kurrentdb",
+        "BVB_EVENT_STORE is kurrentdb: BVB_READ_MODEL must be set",
+        id="kurrentdb-without-its-settings",
+    ),
+    pytest.param(
         "BVB_ENVIRONMENT: production",
         "BVB_ENVIRONMENT: production\n  BVB_MASTER_KEY: c2VjcmV0",
         "belongs in a Secret",

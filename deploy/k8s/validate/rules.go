@@ -92,9 +92,17 @@ func holderList() string {
 		" (and the worker of " + strings.Join(keyHoldingWorkers, ", ") + ")"
 }
 
-// Where a process keeps what it stores (bilet.stores): in production always PostgreSQL. The root
-// filesystem is read-only and a pod's disk is not kept, so SQLite files under var/ cannot work.
-var storeKindEnv = []string{"BVB_EVENT_STORE", "BVB_READ_MODEL", "BVB_KEY_STORE"}
+// Where a process keeps what it stores (bilet.stores): in production always PostgreSQL, or for
+// the events KurrentDB (component kurrentdb-event-store, ADR 0058). The root filesystem is
+// read-only and a pod's disk is not kept, so SQLite files under var/ cannot work.
+var storeKindEnv = []struct {
+	name    string
+	allowed []string
+}{
+	{"BVB_EVENT_STORE", []string{"postgres", "kurrentdb"}},
+	{"BVB_READ_MODEL", []string{"postgres"}},
+	{"BVB_KEY_STORE", []string{"postgres"}},
+}
 
 func key(namespace, name string) string { return namespace + "/" + name }
 
@@ -446,10 +454,25 @@ func checkBiletProcess(o *object, d *appsv1.Deployment, c *corev1.Container,
 	if v, ok := env["BVB_ENVIRONMENT"]; ok && v.known && v.value != "production" {
 		add("BVB_ENVIRONMENT is %q: deployed processes run as production", v.value)
 	}
-	for _, name := range storeKindEnv {
-		if v, ok := env[name]; ok && v.known && v.value != "postgres" {
-			add("%s is %q: deployed processes keep their stores in PostgreSQL (the root "+
-				"filesystem is read-only and a pod's disk is not kept)", name, v.value)
+	for _, kind := range storeKindEnv {
+		if v, ok := env[kind.name]; ok && v.known && !slices.Contains(kind.allowed, v.value) {
+			add("%s is %q: deployed processes keep their stores in PostgreSQL (allowed: %s; "+
+				"the root filesystem is read-only and a pod's disk is not kept)",
+				kind.name, v.value, strings.Join(kind.allowed, ", "))
+		}
+	}
+	// KurrentDB holds events only: the other stores' kinds are said, and the server named.
+	if v, ok := env["BVB_EVENT_STORE"]; ok && v.known && v.value == "kurrentdb" {
+		for _, name := range []string{"BVB_READ_MODEL", "BVB_KEY_STORE"} {
+			if _, set := env[name]; !set {
+				add("BVB_EVENT_STORE is kurrentdb: %s must be set (read models and data keys "+
+					"cannot live in KurrentDB)", name)
+			}
+		}
+		_, fromFile := env["BVB_KURRENTDB_URL_FILE"]
+		_, fromSecret := env["BVB_KURRENTDB_URL"]
+		if !fromFile && !fromSecret {
+			add("BVB_EVENT_STORE is kurrentdb: BVB_KURRENTDB_URL_FILE names no connection string")
 		}
 	}
 
