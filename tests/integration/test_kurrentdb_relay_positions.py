@@ -61,7 +61,10 @@ async def test_the_checkpoint_and_lease_live_in_postgresql_beside_no_events(
         schema_mode="migrate",
     )
     location = settings.store_location()
-    async with held_lease(location) as lost, open_store(settings) as opened:
+    async with (
+        held_lease(location) as lost,
+        open_store(settings.store_location(), 0.2, settings) as opened,
+    ):
         store, positions, _ = opened
         assert lost is not None  # held: a second relay of this store waits
         rival = RelayLease(database_url, schema)

@@ -57,7 +57,11 @@ async def test_a_kurrentdb_relay_opens_the_namespace_and_keeps_positions_apart(
 ) -> None:
     positions_file = tmp_path / "identity-relay.sqlite3"
     settings = kurrentdb_relay(tmp_path, "--store", f"sqlite:{positions_file}", "--schema", "ns_1")
-    async with open_store(settings) as (store, positions, recoverable):
+    async with open_store(settings.store_location(), 0.2, settings) as (
+        store,
+        positions,
+        recoverable,
+    ):
         assert isinstance(store, KurrentDbEventStore)
         assert store.namespace == "ns_1"
         assert issubclass(ServiceUnavailableError, recoverable)  # a KurrentDB outage: retried
@@ -67,7 +71,7 @@ async def test_a_kurrentdb_relay_opens_the_namespace_and_keeps_positions_apart(
         # No events table beside the positions to count in: the gauge is left unset.
         assert await positions.count_after(0) is None
     # The checkpoint is durable in its file, and nothing else went there.
-    async with open_store(settings) as (_, positions, _):
+    async with open_store(settings.store_location(), 0.2, settings) as (_, positions, _):
         assert await positions.load("bilet.identity") == 4096
     async with held_lease(settings.store_location()) as lost:
         assert lost is None  # a checkpoint in a SQLite file: one machine, no lease
@@ -76,7 +80,11 @@ async def test_a_kurrentdb_relay_opens_the_namespace_and_keeps_positions_apart(
 async def test_a_sqlite_relay_is_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "identity.sqlite3"
     settings = RelaySettings(**parse(["--service", "identity", "--store", f"sqlite:{path}"]))
-    async with open_store(settings) as (store, positions, recoverable):
+    async with open_store(settings.store_location(), 0.2, settings) as (
+        store,
+        positions,
+        recoverable,
+    ):
         assert isinstance(store, SqliteEventStore)
         assert not issubclass(ServiceUnavailableError, recoverable)
         assert await positions.count_after(0) == 0

@@ -3,15 +3,16 @@
 KurrentDB >= 25.1), and the relay, tailing the service's namespace through its catch-up
 subscription, publishes every stored event to real Kafka.
 
-Runs only where `BVB_KURRENTDB_URL` names a KurrentDB server, as the event store's contract suite
-does (`make test-kurrentdb BVB_KURRENTDB_URL=...`); skipped otherwise. Each run uses a namespace of its own."""
+Runs only where `BVB_KURRENTDB_URL` names a KurrentDB server, as the event store's contract
+suite does (`make test-kurrentdb BVB_KURRENTDB_URL=...`); skipped otherwise. Each run uses a
+namespace of its own."""
 
 import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -66,7 +67,7 @@ async def test_a_registration_on_kurrentdb_reaches_kafka_through_the_relay(
     tmp_path: Path,
 ) -> None:
     namespace = f"t_identity_{uuid.uuid4().hex[:12]}"
-    on_kurrentdb = {
+    on_kurrentdb: dict[str, Any] = {
         "event_store": "kurrentdb",
         "kurrentdb_url": KURRENTDB_URL,
         "read_model": "sqlite",

@@ -14,19 +14,19 @@ from bilet.relay.metrics import RelayMetrics
 from bilet.relay.positions import PositionsApart, PositionStore
 from bilet.relay.relay import RECOVERABLE_ERRORS, Relay
 from bilet.relay.settings import RelaySettings, StoreLocation
+from bilet.settings import PlatformSettings
 
 _log = logging.getLogger("bilet.relay")
 
 
 @contextlib.asynccontextmanager
 async def open_store(
-    settings: RelaySettings,
+    location: StoreLocation, poll_interval: float, settings: PlatformSettings | None = None
 ) -> AsyncIterator[tuple[EventStore, PositionStore, tuple[type[BaseException], ...]]]:
     """The event store, the relay's position store, and the errors that mean "unreachable for
     now". Positions live beside a SQLite or PostgreSQL store; a KurrentDB store's relay keeps
-    them at `BVB_RELAY_STORE` instead (ADR 0058)."""
-    location = settings.store_location()
-    store, recoverable = await _open_events(settings, location)
+    them at `BVB_RELAY_STORE` instead, and reaches KurrentDB as `settings` say (ADR 0058)."""
+    store, recoverable = await _open_events(location, settings)
     try:
         positions = await _open_positions(location)
     except BaseException:
@@ -41,7 +41,7 @@ async def open_store(
         recoverable = (*recoverable, asyncpg.PostgresError, asyncpg.InterfaceError)
     # Appends from other processes reach a subscription by polling (SQLite), by NOTIFY with
     # polling as the fallback (PostgreSQL), or live (KurrentDB: this is its resubscribe delay).
-    store.poll_interval = settings.relay_poll_interval
+    store.poll_interval = poll_interval
     try:
         yield store, positions, recoverable
     finally:
@@ -50,9 +50,11 @@ async def open_store(
 
 
 async def _open_events(
-    settings: RelaySettings, location: StoreLocation
+    location: StoreLocation, settings: PlatformSettings | None
 ) -> tuple[EventStore, tuple[type[BaseException], ...]]:
     if location.kurrentdb:
+        if settings is None:
+            raise ValueError("a KurrentDB store is reached as the settings say: pass them")
         # Imported here: only a KurrentDB relay loads the gRPC client.
         from kurrentdbclient import exceptions as kurrentdb
 
@@ -101,7 +103,8 @@ async def open_relay(
 ) -> AsyncIterator[Relay]:
     service = settings.service()
     connect = KafkaConnector(settings.kafka_options(), service)
-    async with open_store(settings) as opened:
+    location = settings.store_location()
+    async with open_store(location, settings.relay_poll_interval, settings) as opened:
         store, positions, recoverable = opened
         yield Relay(
             name=connect.topic,
