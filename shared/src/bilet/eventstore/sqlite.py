@@ -2,9 +2,9 @@
 
 SQLite lets one writer commit at a time, so the order positions are assigned in is the order
 commits become visible: a reader can never see position p+1 before p, and the global order is
-gap-safe by construction. Appends are committed in groups on the writer's own thread, so their
-fsync never stops the event loop; stream reads of microseconds run inline on the loop (see
-`_WriterConnection`); reads that may take milliseconds run on a thread of their own.
+gap-safe by construction. Appends run on the event loop's thread (see `_LoopConnection`: handing
+a microsecond write to a thread costs more than the write); reads, which may take milliseconds,
+run on a thread of their own.
 
 Purging (`purge_stream`, docs/adr/0016) deletes rows on a connection with `secure_delete=ON`
 (every connection has it, so no earlier update or page split left stale copies in free space),
@@ -28,7 +28,7 @@ import logging
 import sqlite3
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,68 +155,27 @@ class _ThreadConnection:
         self._executor.shutdown(wait=True)
 
 
-class _WriterConnection:
-    """The writer's connection: short statements inline on the event loop, commits on a thread.
+class _LoopConnection:
+    """The writer's connection, used on the event loop's own thread.
 
-    Statements take microseconds; handing them to a thread and back costs more than that (about
-    130 µs measured on our two-core machines, against 90 µs for an append's statements), so
-    `run` does its work inline, and so does `run_committing` with a group commit's statements.
-    Its COMMIT, though, ends in a WAL fsync at synchronous=FULL (milliseconds), which would stop
-    the loop for every other task: it runs on a thread of its own, and the appends that arrive
-    meanwhile queue for the next batch (docs/adr/0059). The connection stays lent to the commit
-    (`_lent`) until it ends, so nothing inline touches it while the transaction is open (it would
-    see, or write into, the uncommitted batch).
-
-    Neither ever waits for SQLite's lock inside SQLite: it is asked not to wait (busy_timeout
-    0), and while another process holds the write lock the work sleeps on the loop and tries
-    again.
+    An append is a few statements of microseconds plus, with synchronous=FULL, one WAL fsync;
+    handing it to a thread and back costs more than that (about 130 µs measured on our two-core
+    machines, against 90 µs for the append itself). So writes run inline, never waiting for a lock
+    inline: SQLite is asked not to wait (busy_timeout 0), and while another process holds the
+    write lock the append sleeps on the loop and tries again.
     """
 
     BUSY_WAIT_LIMIT = 10.0
 
     def __init__(self, path: Path, synchronous: Synchronous) -> None:
         self._db = _connect(path, synchronous, busy_timeout_ms=0)
-        self._lent = asyncio.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-committer")
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` inline on the loop (once no commit holds the connection)."""
-        async with self._lent:
-            return await self._retry_busy(lambda: _now(work, self._db))
-
-    async def run_committing(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` inline on the loop, then the COMMIT of the transaction it leaves open (the
-        fsync) on the writer's thread, the loop free meanwhile; the connection stays lent to
-        the commit until it ends, even if the caller is cancelled."""
-        async with self._lent:
-            result = await self._retry_busy(lambda: _now(work, self._db))
-            if self._db.in_transaction:
-                await self._commit_on_thread()
-            return result
-
-    async def _commit_on_thread(self) -> None:
-        def commit(db: sqlite3.Connection) -> None:
-            try:
-                db.execute("COMMIT")
-            except BaseException:
-                # SQLite may have rolled back by itself already (a full disk, an I/O error).
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-
-        committing = asyncio.get_running_loop().run_in_executor(self._executor, commit, self._db)
-        try:
-            await asyncio.shield(committing)
-        except asyncio.CancelledError:
-            await asyncio.wait({committing})  # the thread holds the connection until it ends
-            raise
-
-    async def _retry_busy(self, attempt: Callable[[], Awaitable[T]]) -> T:
         waited = 0.0
         pause = 0.001
         while True:
             try:
-                return await attempt()
+                return work(self._db)
             except sqlite3.OperationalError as error:
                 if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or waited >= self.BUSY_WAIT_LIMIT:
                     raise
@@ -225,12 +184,7 @@ class _WriterConnection:
             pause = min(pause * 2, 0.1)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
         self._db.close()
-
-
-async def _now(work: Callable[[sqlite3.Connection], T], db: sqlite3.Connection) -> T:
-    return work(db)
 
 
 def _may_be_a_retry(error: Exception) -> bool:
@@ -251,9 +205,9 @@ class SqliteEventStore(EventStore):
         # from another loop (another thread) must hand the wake-up to it.
         self._subscribers_loop: asyncio.AbstractEventLoop | None = None
         _PEERS.add(self)
-        self._writer = _WriterConnection(path, synchronous)
+        self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
-        self._commits = GroupCommit(self._writer.run_committing, self._append_locked)
+        self._commits = GroupCommit(self._writer.run, self._append_locked)
 
     @classmethod
     async def open(cls, path: Path, synchronous: Synchronous = "FULL") -> "SqliteEventStore":

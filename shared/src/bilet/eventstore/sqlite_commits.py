@@ -9,8 +9,7 @@ version or an event id already stored rolls back that append only — and all of
 when the one COMMIT returns. No caller hears of its append before that COMMIT (docs/adr/0055).
 
 A lone appender pays one extra turn of the loop (microseconds) and no extra statement: a batch of
-one runs without a savepoint. The statements run on the loop, the COMMIT (its fsync) on the
-writer's thread: appends arriving during an fsync make the next batch (docs/adr/0059).
+one runs without a savepoint.
 """
 
 import asyncio
@@ -23,8 +22,6 @@ from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend
 
 T = TypeVar("T")
-# Runs a batch's statements on the writer's connection, then commits the transaction they leave
-# open (if any), and answers once it is committed.
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
 AppendLocked = Callable[[sqlite3.Connection, Sequence[StreamAppend]], list[AppendResult]]
 Outcome = list[AppendResult] | Exception
@@ -98,7 +95,8 @@ class GroupCommit:
                 outcomes = [self._in_savepoint(db, appends) for appends, _ in batch]
             if all(isinstance(outcome, Exception) for outcome in outcomes):
                 db.execute("ROLLBACK")
-            # else left open: `run` commits it (on the writer's thread, off the loop)
+            else:
+                db.execute("COMMIT")
         except BaseException:
             # SQLite may have rolled back by itself already (a full disk, an I/O error).
             if db.in_transaction:
