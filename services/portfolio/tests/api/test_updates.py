@@ -1,5 +1,6 @@
-"""Server-sent updates over a real HTTP server (uvicorn): an event per change, a clean end when
-the client goes away, when access ends, and when the server is asked to stop (SIGTERM)."""
+"""Server-sent updates over a real HTTP server (uvicorn): an event per change (woken by the
+commit, not a poll), a clean end when the client goes away, when access ends, and when the server
+is asked to stop (SIGTERM)."""
 
 import asyncio
 import json
@@ -60,7 +61,7 @@ async def until(condition: Any, what: str) -> None:
 async def test_changes_are_streamed_and_a_disconnect_ends_the_stream(
     make_settings: Any, catalogue: Any, ids: "Ids"
 ) -> None:
-    settings: PortfolioSettings = make_settings(portfolio_sse_poll_seconds=0.05)
+    settings: PortfolioSettings = make_settings()
     stores = await open_source_stores(settings, SOURCES)
     keys = await open_key_store(settings)
     catalogue.cipher = FieldCipher(keys)
@@ -89,6 +90,10 @@ async def test_changes_are_streamed_and_a_disconnect_ends_the_stream(
         signer = ensure_development_keys(settings.var_dir)
         headers = {"Authorization": f"Bearer {signer.mint(Role.PUPIL, participant=str(pid))}"}
         streams = app.state.update_streams
+        # Fed in-process, a stream sleeps until its participant's commit: were it polling, no
+        # change would reach it within the test.
+        assert streams.signalled
+        streams.poll = streams.keepalive = 3600.0
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             token = {"BVB-Position": f"consent:{await stores['consent'].head_position()}"}
             async with client.stream(
