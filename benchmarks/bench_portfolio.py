@@ -248,6 +248,15 @@ def pinning() -> Pinning:
 @contextlib.asynccontextmanager
 async def server(prefix: list[str], args: Sequence[str], ready: str) -> AsyncIterator[int]:
     """A `benchmarks.portfolio_processes` server on a free port, once `ready` answers 200."""
+    async with server_process(prefix, args, ready) as (port, _):
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def server_process(
+    prefix: list[str], args: Sequence[str], ready: str
+) -> AsyncIterator[tuple[int, int]]:
+    """`server`, with the server's process id (`taskset` runs the server in its own process)."""
     port = _free_port()
     process = await asyncio.create_subprocess_exec(
         *prefix,
@@ -277,7 +286,7 @@ async def server(prefix: list[str], args: Sequence[str], ready: str) -> AsyncIte
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the server {args[0]} did not answer {ready}")
             await asyncio.sleep(0.1)
-        yield port
+        yield port, process.pid
     finally:
         if process.returncode is None:
             process.terminate()

@@ -1,7 +1,10 @@
-"""The processes `bench_portfolio` starts, each as production runs its counterpart:
+"""The processes `bench_portfolio` and `bench_sse` start, each as production runs its counterpart:
 
     python -m benchmarks.portfolio_processes serve-portfolio VAR_DIR PORT
         uvicorn serving `bilet_portfolio.app:create_app` on a prepared `var/` (SQLite)
+    python -m benchmarks.portfolio_processes serve-portfolio-fed VAR_DIR PORT
+        the same, fed in-process from VAR_DIR's stores (as `make run`): its update streams
+        are woken by the feed's commits (docs/adr/0059), where serve-portfolio's poll
     python -m benchmarks.portfolio_processes serve-portfolio-unaudited VAR_DIR PORT
         the same, its audit log swapped for one that keeps nothing (a diagnostic: what the
         audit append costs; never a figure of ours)
@@ -88,11 +91,14 @@ def serve(app: Any, port: int) -> None:
     uvicorn.Server(config).run()
 
 
-def serve_portfolio(var_dir: str, port: int, *, audited: bool = True) -> None:
+def serve_portfolio(
+    var_dir: str, port: int, *, audited: bool = True, embedded_feed: bool = False
+) -> None:
     from bilet_portfolio.app import create_app
     from bilet_portfolio.settings import PortfolioSettings
 
-    app = create_app(PortfolioSettings(var_dir=Path(var_dir)))
+    settings = PortfolioSettings(var_dir=Path(var_dir), portfolio_embedded_feed=embedded_feed)
+    app = create_app(settings)
     serve(app if audited else Unaudited(app), port)
 
 
@@ -268,6 +274,8 @@ def main(argv: list[str]) -> int:
     role, *args = argv
     if role == "serve-portfolio":
         serve_portfolio(args[0], int(args[1]))
+    elif role == "serve-portfolio-fed":
+        serve_portfolio(args[0], int(args[1]), embedded_feed=True)
     elif role == "serve-portfolio-unaudited":
         serve_portfolio(args[0], int(args[1]), audited=False)
     elif role == "serve-constant":

@@ -161,6 +161,9 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
                 sampler = asyncio.create_task(keep_sampling(lag, LAG_SAMPLE_SECONDS))
                 stack.push_async_callback(_cancelled, sampler)  # before the probe closes
             streams = UpdateStreams(
+                watch=functools.partial(read_model.watch, projection.name),
+                # Commits reach the streams when the feed runs here or the database says so.
+                signalled=background is not None or read_model.hears_other_processes,
                 poll=settings.portfolio_sse_poll_seconds,
                 keepalive=settings.portfolio_sse_keepalive_seconds,
                 max_seconds=settings.portfolio_sse_max_seconds,

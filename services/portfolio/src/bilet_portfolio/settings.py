@@ -19,9 +19,11 @@ def topic_of(source: str) -> str:
 class PortfolioSettings(PlatformSettings):
     # How long a read carrying a `BVB-Position` token waits for the read model (seconds).
     portfolio_wait_timeout: float = Field(default=2.0, gt=0, le=30)
-    # Server-sent events: how often a stream looks at the participant's version (seconds), how
-    # often it sends a keep-alive comment, and how long one stream lasts before the client is
-    # asked to reconnect (SSE clients do so by themselves, with `Last-Event-ID`).
+    # Server-sent events: how often a stream looks at the participant's version where no commit
+    # can wake it (a SQLite read model fed by a worker in another process; otherwise streams
+    # sleep until their participant changes, docs/adr/0059), how often it sends a keep-alive
+    # comment, and how long one stream lasts before the client is asked to reconnect (SSE
+    # clients do so by themselves, with `Last-Event-ID`).
     portfolio_sse_poll_seconds: float = Field(default=0.25, gt=0, le=10)
     portfolio_sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     portfolio_sse_max_seconds: float = Field(default=300.0, gt=0, le=3600)

@@ -1,5 +1,6 @@
-"""Server-sent updates over a real HTTP server (uvicorn): an event per change, a clean end when
-the client goes away, when access ends, and when the server is asked to stop (SIGTERM)."""
+"""Server-sent updates over a real HTTP server (uvicorn): an event per change (woken by the
+commit, not a poll), a clean end when the client goes away, when access ends, and when the server
+is asked to stop (SIGTERM)."""
 
 import asyncio
 import json
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import uvicorn
+from asgi_lifespan import LifespanManager
 
 from bilet.contracts import EventMetadata, encode
 from bilet.crypto import FieldCipher
@@ -60,7 +62,7 @@ async def until(condition: Any, what: str) -> None:
 async def test_changes_are_streamed_and_a_disconnect_ends_the_stream(
     make_settings: Any, catalogue: Any, ids: "Ids"
 ) -> None:
-    settings: PortfolioSettings = make_settings(portfolio_sse_poll_seconds=0.05)
+    settings: PortfolioSettings = make_settings()
     stores = await open_source_stores(settings, SOURCES)
     keys = await open_key_store(settings)
     catalogue.cipher = FieldCipher(keys)
@@ -89,6 +91,10 @@ async def test_changes_are_streamed_and_a_disconnect_ends_the_stream(
         signer = ensure_development_keys(settings.var_dir)
         headers = {"Authorization": f"Bearer {signer.mint(Role.PUPIL, participant=str(pid))}"}
         streams = app.state.update_streams
+        # Fed in-process, a stream sleeps until its participant's commit: were it polling, no
+        # change would reach it within the test.
+        assert streams.signalled
+        streams.poll = streams.keepalive = 3600.0
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             token = {"BVB-Position": f"consent:{await stores['consent'].head_position()}"}
             async with client.stream(
@@ -219,9 +225,11 @@ async def test_a_stream_ends_when_the_callers_token_expires(service: "Service") 
     """Access ends with the token: the stream says so and ends, long before its own limit."""
     pid = await service.pupil_with_consent("sse-expiry")
     service.app.state.update_streams.max_seconds = 60
+    # `exp` is in whole seconds, so a 1 s token may be due as soon as it is minted: on a busy
+    # machine the stream then began past it and sent `closed` without its first event.
     short = {
         "Authorization": "Bearer "
-        + service.signer.mint(Role.PUPIL, participant=str(pid), ttl_seconds=1)
+        + service.signer.mint(Role.PUPIL, participant=str(pid), ttl_seconds=3)
     }
     response = await service.client.get(
         f"/portfolio/v1/participants/{pid}/updates", headers=short, timeout=120
@@ -235,3 +243,37 @@ async def test_a_stream_ends_when_the_callers_token_expires(service: "Service") 
 async def _lines(text: str) -> AsyncIterator[str]:
     for line in text.split("\n"):
         yield line
+
+
+async def test_without_a_signal_a_stream_polls_the_read_model_another_process_feeds(
+    service: "Service", make_settings: Any
+) -> None:
+    """An API whose SQLite read model another process feeds hears no commit: its streams look
+    every `portfolio_sse_poll_seconds`, and still see the change (ADR 0059)."""
+    pid = await service.pupil_with_consent("sse-poll")
+    api = create_app(make_settings(portfolio_embedded_feed=False, portfolio_sse_poll_seconds=0.05))
+    async with (
+        LifespanManager(api, startup_timeout=30) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
+        ) as client,
+    ):
+        api.state.portfolio.today = service.app.state.portfolio.today  # the world's day
+        streams = api.state.update_streams
+        assert not streams.signalled
+        streams.max_seconds = 5.0  # the ASGI transport answers once the stream has ended
+        reading = asyncio.create_task(
+            client.get(
+                f"/portfolio/v1/participants/{pid}/updates",
+                headers=service.token(Role.PUPIL, participant=str(pid)),
+                timeout=60,
+            )
+        )
+        await until(lambda: streams.open == 1 or reading.done(), "the stream started")
+        assert not reading.done(), (await reading).text
+        await service.append(await service.catalogue.corrected(pid, grade=8))
+        await service.settle()  # applied by the other app's feed, into the same file
+        response = await reading
+    received = [item async for item in events(_lines(response.text))]
+    assert [kind for kind, _ in received] == ["portfolio", "portfolio"]
+    assert received[1][1]["version"] == received[0][1]["version"] + 1

@@ -6,9 +6,10 @@ See docs/adr/0008-projection-runtime.md."""
 from bilet.projections.embedded import BackgroundFeed, EmbeddedFeed
 from bilet.projections.kafka import KafkaFeed, dlq_topic, ensure_dlq_topics, source_of_topic
 from bilet.projections.metrics import ProjectionMetrics
-from bilet.projections.port import Dialect, Projection, ReadModelTx, Row, Table
+from bilet.projections.port import EVERY_KEY, Dialect, Projection, ReadModelTx, Row, Table
 from bilet.projections.projector import Applied, Delivery, Gap, Moved, Outcome, Projector
 from bilet.projections.readmodel import NotApplied, ParkedStream, ReadModel
+from bilet.projections.readmodel.changes import Watch
 from bilet.projections.rebuild import (
     RebuildError,
     RebuildReport,
@@ -18,6 +19,7 @@ from bilet.projections.rebuild import (
 )
 
 __all__ = [
+    "EVERY_KEY",
     "Applied",
     "BackgroundFeed",
     "Delivery",
@@ -38,6 +40,7 @@ __all__ = [
     "RebuildReport",
     "Row",
     "Table",
+    "Watch",
     "dlq_topic",
     "ensure_dlq_topics",
     "rebuild",

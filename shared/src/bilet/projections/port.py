@@ -25,6 +25,9 @@ Row = tuple[Any, ...]
 # Names of projections and their tables: plain lower-case identifiers, the same on both databases.
 IDENTIFIER: Final = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 RESERVED_PREFIX: Final = "bvb_"
+# What a transaction names as changed (`ReadModelTx.changed`) when every key is: reference data
+# shown with every participant's portfolio.
+EVERY_KEY: Final = "*"
 SHADOW_SUFFIX: Final = "__rebuild"
 
 
@@ -58,6 +61,13 @@ class ReadModelTx(ABC):
 
     def __init__(self, renderer: "SqlRenderer") -> None:
         self._renderer = renderer
+        self.changes: set[str] = set()
+
+    def changed(self, key: str) -> None:
+        """Name something this transaction changes (a participant id; `EVERY_KEY`:
+        everything): once it commits, the tasks watching
+        that key in every process are woken (`ReadModel.watch`)."""
+        self.changes.add(key)
 
     def sql(self, text: str) -> str:
         """The statement as this database takes it: table placeholders and parameters filled in."""

@@ -4,7 +4,8 @@ A read model lives in one schema (the pool's `search_path`), its projections' ta
 runtime's bookkeeping. Writes inside a transaction are held back and sent as pipelined
 `executemany` batches when something needs their effect (a read, the commit): a projection that
 upserts one row per event then costs one round trip per batch, not per event. Commits NOTIFY
-`bvb_projections_<schema>`, so `wait_until` in other processes wakes at once.
+`bvb_projections_<schema>` with the keys they changed, so `wait_until` and the watches
+(`ReadModel.watch`) of other processes wake at once; each process listens on one connection.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from bilet.pgschema import (
 from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 from bilet.projections.port import ReadModelTx, Row, SqlRenderer
 from bilet.projections.readmodel import Layout, ReadModel
+from bilet.projections.readmodel.changes import notify_payloads, read_payload
 
 _log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ class _PostgresTx(ReadModelTx):
 
 class PostgresReadModel(ReadModel):
     dialect = "postgresql"
+    hears_other_processes = True
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str) -> None:
         super().__init__()
@@ -177,8 +180,11 @@ class PostgresReadModel(ReadModel):
     ) -> None:
         await tx.execute(f"ALTER INDEX IF EXISTS {old} RENAME TO {new}")
 
-    async def announce_in(self, tx: ReadModelTx, key: str) -> None:
-        await tx.execute("SELECT pg_notify($1, $2)", self.channel, key)
+    async def announce_in(
+        self, tx: ReadModelTx, key: str, changed: Collection[str] | None = None
+    ) -> None:
+        for payload in notify_payloads(key, changed):
+            await tx.execute("SELECT pg_notify($1, $2)", self.channel, payload)
 
     async def _prepare_wakeups(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
@@ -188,10 +194,17 @@ class PostgresReadModel(ReadModel):
                 return
             listener = await asyncpg.connect(self._dsn)
             await listener.add_listener(self.channel, self._on_notification)
+            listener.add_termination_listener(self._on_listener_lost)
             self._listener = listener
 
-    def _on_notification(self, *_: object) -> None:
-        self.announce()
+    def _on_notification(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        projection, changed = read_payload(payload)
+        self.announce(projection, changed)
+
+    def _on_listener_lost(self, _connection: object) -> None:
+        # Changes may be missed until a watch or a wait listens again: everyone looks now.
+        if not self._closed:
+            self.announce()
 
     async def close(self) -> None:
         await self._close_waiters()

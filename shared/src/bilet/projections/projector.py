@@ -340,10 +340,10 @@ class Projector:
             await read_model.save_checkpoint(
                 tx, self.key, feed, part, Checkpoint(checkpoint, position)
             )
-            await read_model.announce_in(tx, self.key)
+            await read_model.announce_in(tx, self.key, tx.changes)
         self._parked |= parked_now
         self._count(tally, feed, part, position)
-        read_model.announce()
+        read_model.announce(self.key, tx.changes)
         return outcome or Applied(checkpoint)
 
     async def _dead_letter(

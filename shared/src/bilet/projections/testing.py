@@ -49,6 +49,7 @@ class StreamCounter:
             event.type,
             event.version,
         )
+        tx.changed(event.stream_id)  # its row: what a watch of the stream waits for
 
 
 Counts = dict[str, tuple[int, str, int]]

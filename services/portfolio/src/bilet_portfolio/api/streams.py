@@ -3,8 +3,10 @@ changes (and once at the start, unless `Last-Event-ID` is already current). The 
 ETag's opaque value, so a change of the reference data shown (a school's name) or of the names
 read (erased) is an event too, not only a new version.
 
-A stream re-checks access at every poll: when the caller may no longer see the portfolio (a
-withdrawn consent, an erasure) it sends `closed` with the refusal's code and ends. It never
+A stream sleeps until a commit of the projection changes its participant (docs/adr/0059: the
+read model's in-process signals, fed on PostgreSQL by NOTIFY; a slow poll only where no signal
+can exist), then re-checks access and the ETag: when the caller may no longer see the portfolio
+(a withdrawn consent, an erasure) it sends `closed` with the refusal's code and ends. It never
 outlives the caller's token: at the token's `exp` it sends `closed` `{"code": "token_expired"}`
 and ends (the client reconnects with a fresh token). It also ends when the client goes away
 (Starlette cancels it on `http.disconnect`), after `portfolio_sse_max_seconds` (clients reconnect
@@ -14,21 +16,24 @@ SIGTERM/SIGINT, whose handler is chained for that.
 """
 
 import asyncio
-import contextlib
 import json
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from types import FrameType
 from typing import Any, Final
 
+from bilet.projections import Watch
 from bilet_portfolio.application.errors import PortfolioError
 from bilet_portfolio.application.service import PortfolioQueries, PortfolioView, ReadContext
 
 RETRY_MILLISECONDS: Final = 2000
 TOKEN_EXPIRED: Final = "token_expired"  # noqa: S105 - a problem code, not a secret
 _SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+# Opens a wait for commits that change one participant (`ReadModel.watch` of the projection).
+WatchParticipant = Callable[[str], AbstractAsyncContextManager[Watch]]
 
 
 def etag_event_id(etag: str) -> str:
@@ -45,14 +50,30 @@ def _event(kind: str, data: dict[str, Any], event_id: str | None = None) -> str:
 
 
 class UpdateStreams:
-    """The open update streams of one application, and how they are told to stop."""
+    """The open update streams of one application, and how they are told to stop.
 
-    def __init__(self, *, poll: float, keepalive: float, max_seconds: float) -> None:
+    `watch(participant_id)` opens a wait for commits that change the participant (the read
+    model's `watch`). `signalled`: whether every commit of the read model reaches those waits
+    (an in-process feed, or PostgreSQL's NOTIFY); when not (a SQLite read model fed by another
+    process), a stream looks again every `poll` seconds instead."""
+
+    def __init__(
+        self,
+        *,
+        watch: WatchParticipant,
+        signalled: bool,
+        poll: float,
+        keepalive: float,
+        max_seconds: float,
+    ) -> None:
+        self.watch = watch
+        self.signalled = signalled
         self.poll = poll
         self.keepalive = keepalive
         self.max_seconds = max_seconds
         self.open = 0
         self._closing = asyncio.Event()
+        self._watches: set[Watch] = set()
         self._previous: dict[int, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -63,9 +84,8 @@ class UpdateStreams:
     def close(self) -> None:
         """End every open stream (and refuse none: new ones end at once)."""
         self._closing.set()
-
-    def reopen(self) -> None:
-        self._closing = asyncio.Event()
+        for watch in self._watches:
+            watch.poke()
 
     # ------------------------------------------------------------------ shutdown signals
     def chain_signals(self) -> None:
@@ -108,45 +128,89 @@ class UpdateStreams:
         """The stream; `expires_at`: the caller's token's `exp` (seconds since the epoch)."""
         self.open += 1
         try:
-            yield f"retry: {RETRY_MILLISECONDS}\n\n"
-            sent = last_event_id
-            view: PortfolioView | None = first
-            started = last_beat = time.monotonic()
-            while True:
-                if expires_at is not None and time.time() >= expires_at:
-                    yield _event("closed", {"code": TOKEN_EXPIRED})
-                    return
-                if view is not None and etag_event_id(view.etag) != sent:
-                    sent = etag_event_id(view.etag)
-                    yield _event(
-                        "portfolio",
-                        {
-                            "participant_id": participant_id,
-                            "version": view.participant.version,
-                            "etag": view.etag,
-                        },
-                        sent,
-                    )
-                now = time.monotonic()
-                if self.closing or now - started >= self.max_seconds:
-                    return
-                if now - last_beat >= self.keepalive:
-                    last_beat = now
-                    yield ": keep-alive\n\n"
-                pause = self.poll
-                if expires_at is not None:
-                    pause = max(0.0, min(pause, expires_at - time.time()))
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(pause):
-                        await self._closing.wait()
-                if self.closing:
-                    return
-                if expires_at is not None and time.time() >= expires_at:
-                    continue  # ends at the top, before anything more is read for the caller
+            async with self.watch(participant_id) as watch:
+                self._watches.add(watch)
                 try:
-                    view = await queries.check(ctx, participant_id)
-                except PortfolioError as refused:
-                    yield _event("closed", {"code": refused.code})
-                    return
+                    async for message in self._messages(
+                        watch, queries, ctx, participant_id, first, last_event_id, expires_at
+                    ):
+                        yield message
+                finally:
+                    self._watches.discard(watch)
         finally:
             self.open -= 1
+
+    async def _messages(
+        self,
+        watch: Watch,
+        queries: PortfolioQueries,
+        ctx: ReadContext,
+        participant_id: str,
+        first: PortfolioView,
+        last_event_id: str | None,
+        expires_at: float | None,
+    ) -> AsyncIterator[str]:
+        yield f"retry: {RETRY_MILLISECONDS}\n\n"
+        sent = last_event_id
+        view: PortfolioView | None = first
+        started = last_beat = time.monotonic()
+        day = _utc_day()
+        while True:
+            if expires_at is not None and time.time() >= expires_at:
+                yield _event("closed", {"code": TOKEN_EXPIRED})
+                return
+            if view is not None and etag_event_id(view.etag) != sent:
+                sent = etag_event_id(view.etag)
+                yield _event(
+                    "portfolio",
+                    {
+                        "participant_id": participant_id,
+                        "version": view.participant.version,
+                        "etag": view.etag,
+                    },
+                    sent,
+                )
+            now = time.monotonic()
+            if self.closing or now - started >= self.max_seconds:
+                return
+            if now - last_beat >= self.keepalive:
+                last_beat = now
+                yield ": keep-alive\n\n"
+            # Asleep until the participant changes, or the next thing due: the keep-alive, the
+            # stream's end, the token's, the next day (a consent expires on a day, with no
+            # commit to say so) and, without signals, the next poll.
+            pause = min(
+                self.keepalive - (now - last_beat),
+                self.max_seconds - (now - started),
+                _seconds_to_next_utc_day(),
+            )
+            if not self.signalled:
+                pause = min(pause, self.poll)
+            if expires_at is not None:
+                pause = min(pause, expires_at - time.time())
+            changed = await watch.wait(max(0.0, pause))
+            if self.closing:
+                return
+            if expires_at is not None and time.time() >= expires_at:
+                continue  # ends at the top, before anything more is read for the caller
+            today = _utc_day()
+            if not changed and self.signalled and today == day:
+                continue  # a timer only: nothing the caller sees can have changed
+            day = today
+            try:
+                view = await queries.check(ctx, participant_id)
+            except PortfolioError as refused:
+                yield _event("closed", {"code": refused.code})
+                return
+
+
+_DAY_SECONDS: Final = 86_400
+
+
+def _utc_day() -> int:
+    """Today's number (UTC), the day consents are judged on (`PortfolioQueries.today`)."""
+    return int(time.time() // _DAY_SECONDS)
+
+
+def _seconds_to_next_utc_day() -> float:
+    return _DAY_SECONDS - time.time() % _DAY_SECONDS

@@ -47,8 +47,14 @@ class ReadModelAdapter(ABC):
         self, tx: ReadModelTx, old: str, new: str, table: str, columns: str
     ) -> None: ...
 
-    async def announce_in(self, tx: ReadModelTx, key: str) -> None:  # noqa: B027 - optional
-        """Tell other processes, at commit, that `key` moved on (PostgreSQL: NOTIFY)."""
+    # Whether commits of other processes reach `announce` here (PostgreSQL: LISTEN/NOTIFY).
+    hears_other_processes: bool = False
+
+    async def announce_in(  # noqa: B027 - optional
+        self, tx: ReadModelTx, key: str, changed: Collection[str] | None = None
+    ) -> None:
+        """Tell other processes, at commit, that `key` moved on and which of its keys changed
+        (`changed`; None: any may have) (PostgreSQL: NOTIFY)."""
 
     async def _prepare_wakeups(self) -> None:  # noqa: B027 - optional
         """Start listening to other processes' announcements before the first look."""

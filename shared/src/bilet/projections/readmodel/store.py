@@ -3,11 +3,12 @@ parked streams, dead letters), read-your-writes, and the switch of a rebuild's s
 written once over the database hooks of `ReadModelAdapter`."""
 
 import asyncio
-from collections.abc import Collection, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from bilet.projections.port import Projection, ReadModelTx, SqlRenderer, Table
 from bilet.projections.readmodel.adapter import ReadModelAdapter
+from bilet.projections.readmodel.changes import ChangeSignals, Watch
 from bilet.projections.readmodel.schema import (
     APPLIED,
     APPLIED_COLUMNS,
@@ -35,6 +36,8 @@ class ReadModel(ReadModelAdapter):
         # per-waiter peer (benchmarks/bench_projections.py) through this.
         self._changed = asyncio.Event()
         self._waiters: dict[str, Waiter] = {}  # by projection, started by the first wait
+        # Tasks of this process waiting for one key of a projection to change (`watch`).
+        self.signals = ChangeSignals(self._prepare_wakeups)
         self._closed = False
         self._book = SqlRenderer(self.dialect, book(self.dialect))  # the runtime's statements
         self._ddl = SqlRenderer(self.dialect, {}, placeholders=False)
@@ -274,12 +277,26 @@ class ReadModel(ReadModelAdapter):
         for waiter in waiters:
             await waiter.close()
 
-    def announce(self) -> None:
-        """Something committed in this process: wake the waiters."""
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+    def announce(
+        self, projection: str | None = None, changed: Collection[str] | None = None
+    ) -> None:
+        """Something committed (in this process, or in another one that told us): wake the
+        waiters, and the watches of the keys `changed` of `projection` (None: of every key; of
+        every projection)."""
+        moved, self._changed = self._changed, asyncio.Event()
+        moved.set()
         for waiter in self._waiters.values():
             waiter.wake()
+        self.signals.publish(projection, changed)
+
+    @asynccontextmanager
+    async def watch(self, projection: str, key: str) -> AsyncIterator[Watch]:
+        """Wait for commits that change `key` of `projection` (what its transactions named with
+        `ReadModelTx.changed`), in this process and — where `hears_other_processes` — in others:
+        `await watch.wait(timeout)`."""
+        await self._prepare_wakeups()
+        with self.signals.watch(projection, key) as watch:
+            yield watch
 
     # ------------------------------------------------------------------ dead letters (embedded)
 
@@ -377,5 +394,5 @@ class ReadModel(ReadModelAdapter):
             ):
                 await tx.execute(statement, live.key, shadow.key)
             await self.announce_in(tx, live.key)
-        self.announce()
+        self.announce(live.key)  # other tables: every key may have changed
         return True

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
-from bilet.projections import ReadModelTx
+from bilet.projections import EVERY_KEY, ReadModelTx
 from bilet_portfolio.adapters import document
 from bilet_portfolio.adapters.json_text import to_json
 from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
@@ -93,8 +93,11 @@ class Step:
         self.at = timestamp(recorded.recorded_at)
 
     async def ensure_participant(self, participant_id: object) -> bool:
-        """Make sure the participant's row exists; whether they were erased."""
+        """Make sure the participant's row exists; whether they were erased. Every handler of a
+        participant's event starts here, so this is where the change is named for the update
+        streams watching the participant (docs/adr/0059)."""
         pid = str(participant_id)
+        self.tx.changed(pid)
         await self.tx.execute(_NEW_PARTICIPANT, pid, self.at)
         erased = await self.tx.fetchval(
             "SELECT erased FROM {participants} WHERE participant_id = $1", pid
@@ -105,6 +108,7 @@ class Step:
         """The participant's portfolio changed with this event: history, counts, version, and
         the document rendered again."""
         pid = str(participant_id)
+        self.tx.changed(pid)
         recorded = self.recorded
         await self.tx.execute(_LOCK_PARTICIPANT, pid)
         await self.tx.execute(
@@ -125,6 +129,7 @@ class Step:
         rules, a testing window): the count of such events, in every ETag, moves on. A count is
         the same whatever order the events came in."""
         await self.tx.execute(_REFERENCE_CHANGED, REFERENCE_ROW)
+        self.tx.changed(EVERY_KEY)  # every ETag names the reference data's version
 
 
 # A handler applies one decoded event (of the type it is registered for) in its step.
