@@ -6,7 +6,7 @@ See docs/adr/0008-projection-runtime.md."""
 from bilet.projections.embedded import BackgroundFeed, EmbeddedFeed
 from bilet.projections.kafka import KafkaFeed, dlq_topic, ensure_dlq_topics, source_of_topic
 from bilet.projections.metrics import ProjectionMetrics
-from bilet.projections.port import Dialect, Projection, ReadModelTx, Row, Table
+from bilet.projections.port import BeforeCommit, Dialect, Projection, ReadModelTx, Row, Table
 from bilet.projections.projector import Applied, Delivery, Gap, Moved, Outcome, Projector
 from bilet.projections.readmodel import NotApplied, ParkedStream, ReadModel
 from bilet.projections.rebuild import (
@@ -20,6 +20,7 @@ from bilet.projections.rebuild import (
 __all__ = [
     "Applied",
     "BackgroundFeed",
+    "BeforeCommit",
     "Delivery",
     "Dialect",
     "EmbeddedFeed",
