@@ -6,7 +6,15 @@ See docs/adr/0008-projection-runtime.md."""
 from bilet.projections.embedded import BackgroundFeed, EmbeddedFeed
 from bilet.projections.kafka import KafkaFeed, dlq_topic, ensure_dlq_topics, source_of_topic
 from bilet.projections.metrics import ProjectionMetrics
-from bilet.projections.port import EVERY_KEY, Dialect, Projection, ReadModelTx, Row, Table
+from bilet.projections.port import (
+    EVERY_KEY,
+    BeforeCommit,
+    Dialect,
+    Projection,
+    ReadModelTx,
+    Row,
+    Table,
+)
 from bilet.projections.projector import Applied, Delivery, Gap, Moved, Outcome, Projector
 from bilet.projections.readmodel import NotApplied, ParkedStream, ReadModel
 from bilet.projections.readmodel.changes import Watch
@@ -22,6 +30,7 @@ __all__ = [
     "EVERY_KEY",
     "Applied",
     "BackgroundFeed",
+    "BeforeCommit",
     "Delivery",
     "Dialect",
     "EmbeddedFeed",

@@ -15,7 +15,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar, cast
 
 from bilet.eventstore import RecordedEvent
 
@@ -48,13 +48,25 @@ class Table:
             raise ValueError(f"table names starting with {RESERVED_PREFIX!r} are the runtime's")
 
 
+class BeforeCommit(Protocol):
+    """Work a projection gathers over the events of one transaction and does once, after the
+    last of them and before the commit: a participant's document rendered once per batch rather
+    than once per event (ADR 0060). Made by `ReadModelTx.gathered` with no arguments."""
+
+    async def before_commit(self, tx: "ReadModelTx") -> None: ...
+
+
+_Work = TypeVar("_Work", bound=BeforeCommit)
+
+
 class ReadModelTx(ABC):
     """One read-model database transaction, as a projection sees it.
 
     Everything a projection does for one event, and the runtime's checkpoint, commit together.
     Writes may be sent in batches (PostgreSQL pipelines consecutive writes), so a projection must
     not rely on a write's error surfacing at the `execute` call: it surfaces before the commit.
-    Reads always see the transaction's earlier writes.
+    Reads always see the transaction's earlier writes, but not work gathered for the commit
+    (`gathered`) until it is done.
     """
 
     dialect: Dialect
@@ -62,12 +74,33 @@ class ReadModelTx(ABC):
     def __init__(self, renderer: "SqlRenderer") -> None:
         self._renderer = renderer
         self.changes: set[str] = set()
+        self._gathered: dict[type[BeforeCommit], BeforeCommit] = {}
 
     def changed(self, key: str) -> None:
         """Name something this transaction changes (a participant id; `EVERY_KEY`:
         everything): once it commits, the tasks watching
         that key in every process are woken (`ReadModel.watch`)."""
         self.changes.add(key)
+
+    def gathered(self, kind: type[_Work]) -> _Work:
+        """This transaction's one `kind()`, made when first asked for: what a projection
+        collects in it over the batch's events is done once, by its `before_commit`, after the
+        last event (`settle`). A transaction holds a batch of one feed partition, or a single
+        event when the runtime retries one alone, so the work covers exactly what commits."""
+        work = self._gathered.get(kind)
+        if work is None:
+            work = self._gathered[kind] = kind()
+        return cast(_Work, work)
+
+    async def settle(self) -> None:
+        """Do the gathered work, in the order it was first asked for. The runtime calls it after
+        a batch's last event, so that its errors count as the projection's; the read models'
+        `transaction()` blocks call it again before committing (a no-op by then), so a
+        projection applied outside the runtime (tests, tools) loses nothing."""
+        while self._gathered:
+            kind = next(iter(self._gathered))
+            work = self._gathered.pop(kind)
+            await work.before_commit(self)
 
     def sql(self, text: str) -> str:
         """The statement as this database takes it: table placeholders and parameters filled in."""

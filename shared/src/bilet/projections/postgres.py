@@ -129,6 +129,7 @@ class PostgresReadModel(ReadModel):
         async with self._pool.acquire() as connection, connection.transaction():
             tx = _PostgresTx(connection, renderer)
             yield tx
+            await tx.settle()
             await tx.flush()
 
     @asynccontextmanager

@@ -331,6 +331,7 @@ class Projector:
                 checkpoint = delivery.resume
             tally.applied, tally.duplicates = applied_count, duplicates
             try:
+                await tx.settle()  # the projection's work gathered over the batch (ADR 0060)
                 await tx.flush()
             except Exception as error:
                 if read_model.is_transient(error):

@@ -87,7 +87,9 @@ class SqliteReadModel(ReadModel):
         async with self._write_lock:
             await self._begin()
             try:
-                yield _SqliteTx(self._writer, renderer)
+                tx = _SqliteTx(self._writer, renderer)
+                yield tx
+                await tx.settle()
                 self._writer.execute("COMMIT")
             except BaseException:
                 if self._writer.in_transaction:

@@ -1,6 +1,13 @@
 """What every handler of the portfolio projection works with: the event being applied (`Step`),
 the participant's row, history, counts and document it keeps current, and the conversions of
-event values to column text shared by the handlers."""
+event values to column text shared by the handlers.
+
+A participant's counts, version and document are worked out once per transaction (ADR 0060), not
+once per event: each event of theirs locks their row and adds its history entry at once, and
+names them among the participants whose portfolio changed (`ChangedPortfolios`); after the
+batch's last event, each of those is counted and rendered once, from the tables as the whole
+batch left them. That is the state the last of their events would have rendered one event per
+transaction, since nothing a handler reads depends on the counts or the document."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -105,8 +112,9 @@ class Step:
         return bool(erased)
 
     async def portfolio_changed(self, participant_id: object) -> None:
-        """The participant's portfolio changed with this event: history, counts, version, and
-        the document rendered again."""
+        """The participant's portfolio changed with this event: the row locked and the history
+        entry added now; counts, version and the document once the transaction's events are
+        all applied (`ChangedPortfolios`)."""
         pid = str(participant_id)
         self.tx.changed(pid)
         recorded = self.recorded
@@ -121,8 +129,7 @@ class Step:
             recorded.type,
             self.at,
         )
-        await self.tx.execute(_REFRESH, pid, self.at)
-        await self.tx.execute(_DOCUMENT, pid, await document.render(self.tx, pid))
+        self.tx.gathered(ChangedPortfolios).add(pid, self.at)
 
     async def reference_changed(self) -> None:
         """Reference data shown on portfolios changed (a school's name, a region's, a season's
@@ -130,6 +137,24 @@ class Step:
         the same whatever order the events came in."""
         await self.tx.execute(_REFERENCE_CHANGED, REFERENCE_ROW)
         self.tx.changed(EVERY_KEY)  # every ETag names the reference data's version
+
+
+class ChangedPortfolios:
+    """The participants whose portfolio changed in one transaction, each with the latest time of
+    their events in it: their counts, version and document are worked out once, before the
+    commit (`ReadModelTx.gathered`)."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, str] = {}  # participant id → latest `timestamp` (sorts as time)
+
+    def add(self, participant_id: str, at: str) -> None:
+        if at > self._latest.get(participant_id, ""):
+            self._latest[participant_id] = at
+
+    async def before_commit(self, tx: ReadModelTx) -> None:
+        for participant_id, at in self._latest.items():
+            await tx.execute(_REFRESH, participant_id, at)
+            await tx.execute(_DOCUMENT, participant_id, await document.render(tx, participant_id))
 
 
 # A handler applies one decoded event (of the type it is registered for) in its step.

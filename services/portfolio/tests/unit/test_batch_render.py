@@ -1,0 +1,59 @@
+"""A participant's counts and document are worked out once per batch (ADR 0060): a feed that
+hands the projection each source's whole history in one transaction renders every touched
+document once per transaction, and leaves exactly the rows that one transaction per event
+leaves."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bilet.eventstore import RecordedEvent
+from bilet.projections import Applied, Delivery, Projector, ReadModelTx
+from bilet.projections.sqlite import SqliteReadModel
+from bilet_portfolio.adapters import document
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.testing import apply_in_order, dump, world_history
+
+if TYPE_CHECKING:
+    from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
+
+
+async def test_a_batch_renders_each_touched_document_once_and_builds_the_same_rows(
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    event_by_event = await SqliteReadModel.open(tmp_path / "event-by-event.sqlite3")
+    await apply_in_order(event_by_event, recorded)
+
+    rendered: list[list[str]] = []  # participant ids rendered, per transaction
+    render = document.render
+
+    async def counted(tx: ReadModelTx, participant_id: str) -> str:
+        rendered[-1].append(participant_id)
+        return await render(tx, participant_id)
+
+    monkeypatch.setattr(document, "render", counted)
+    batched = await SqliteReadModel.open(tmp_path / "batched.sqlite3")
+    projector = Projector(batched, PortfolioProjection())
+    await projector.install()
+    by_source: dict[str, list[RecordedEvent]] = {}
+    for source, event in recorded:
+        by_source.setdefault(source, []).append(event)
+    for source, events in by_source.items():
+        await projector.resume_points(source, [0], source)
+        rendered.append([])
+        deliveries = [Delivery(event, offset, offset + 1) for offset, event in enumerate(events)]
+        assert await projector.apply(source, 0, 0, deliveries) == Applied(len(events))
+
+    pupils = {str(ids.pupil(name)) for name in ("a", "b", "e")}
+    assert all(len(each) == len(set(each)) for each in rendered), rendered
+    assert set().union(*rendered) == pupils
+    assert len(by_source["identity"]) > len(pupils)  # several events of a pupil in one batch
+    assert await dump(batched) == await dump(event_by_event)
+    await batched.close()
+    await event_by_event.close()
