@@ -80,7 +80,9 @@ def test_bvb_run_serves_all_services_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = (
+            time.monotonic() + 120
+        )  # a bound against a hang, not a speed check: a loaded machine starts slowly
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/identity/healthz").status_code == 200:
@@ -88,7 +90,7 @@ def test_bvb_run_serves_all_services_and_stops_cleanly_on_ctrl_c(tmp_path: Path)
             except httpx.TransportError:
                 pass
             assert process.poll() is None, "bvb run exited before serving"
-            assert time.monotonic() < deadline, "bvb run did not serve within 30 s"
+            assert time.monotonic() < deadline, "bvb run did not serve within 120 s"
             time.sleep(0.2)
         for service in SERVICE_NAMES:
             assert httpx.get(f"http://127.0.0.1:{port}/{service}/healthz").status_code == 200
