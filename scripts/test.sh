@@ -38,7 +38,8 @@ trap stop_infra EXIT
 if scripts/infra/infra.sh up; then
   # shellcheck source=/dev/null
   [ -f var/infra.env ] && source var/infra.env
-  step "pytest" .venv/bin/pytest "$@"
+  # The slowest tests named in every run, so that what makes `make test` long is visible in CI.
+  step "pytest" .venv/bin/pytest --durations=30 "$@"
 else
   failed+=("infra-up")
 fi

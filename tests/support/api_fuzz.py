@@ -38,7 +38,7 @@ EXPECTED_OF_VALID: Final = ["2xx", "3xx", "401", "403", "404", "409", "412", "42
 
 # Bounded: every operation gets at most this many generated requests, positive and negative
 # together, so that the six services' runs stay a few minutes of `make test`.
-EXAMPLES: Final = 25
+EXAMPLES: Final = 15
 
 FUZZ_SETTINGS: Final = settings(
     max_examples=EXAMPLES,
