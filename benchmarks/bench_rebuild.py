@@ -38,7 +38,7 @@ import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +49,7 @@ import asyncpg
 from benchmarks.funnel_queries import FunnelRow, documented_funnel, raw_funnel
 from benchmarks.infra import database_url, drop_schemas, unreachable
 from benchmarks.result import BenchResult, ours_at_least
-from benchmarks.rounds import MIN_ROUND_SECONDS, ROUNDS, median, rounds_detail
+from benchmarks.rounds import ROUNDS, median, per_call, rounds_detail
 from benchmarks.season_copies import SEASON, SeasonTemplate, seed, simulated_template, store_schemas
 from bilet.analytics import ExportRequest, ExportRun, StoreSource, connect
 from bilet.contracts import CATALOGUE
@@ -115,15 +115,6 @@ async def _bare_read(sources: Mapping[str, EventStore]) -> int:
     return read
 
 
-async def _repeated(call: Callable[[], Awaitable[int]]) -> tuple[int, float]:
-    """Call again and again for at least a round's second: (what the calls counted, seconds)."""
-    counted = 0
-    started = time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < MIN_ROUND_SECONDS:
-        counted += await call()
-    return counted, elapsed
-
-
 async def _rebuild_line(
     dsn: str, sources: Mapping[str, EventStore], events: int, pupils: int, prefix: str
 ) -> BenchResult:
@@ -137,9 +128,13 @@ async def _rebuild_line(
                 assert built == pupils, f"the rebuild holds {built} of {pupils} pupils"
                 ours.append(events / seconds)
             else:
-                read, seconds = await _repeated(lambda: _bare_read(sources))
-                assert read % events == 0, f"a bare read counted {read} of {events} events"
-                peer.append(read / seconds)
+
+                async def read_all() -> None:
+                    read = await _bare_read(sources)
+                    assert read == events, f"a bare read counted {read} of {events} events"
+
+                calls, seconds = await per_call(read_all)
+                peer.append(calls * events / seconds)
     rate = median(ours)
     per_pupil = events / pupils
     return BenchResult(
@@ -203,22 +198,17 @@ async def _funnel_line(
         assert answer == await ask_postgres(), "DuckDB and PostgreSQL answer differently"
         assert sum(row[2] for row in answer) > 0, "the funnel counted nobody"
 
-        async def duckdb_once() -> int:
+        async def duckdb_once() -> None:
             ask_duckdb()
-            return 1
-
-        async def postgres_once() -> int:
-            await ask_postgres()
-            return 1
 
         ours: list[float] = []
         peer: list[float] = []
         for round_number in range(ROUNDS):
-            sides = [(ours, duckdb_once), (peer, postgres_once)]
+            sides = [(ours, duckdb_once), (peer, ask_postgres)]
             if round_number % 2:
                 sides.reverse()
             for times, once in sides:
-                calls, seconds = await _repeated(once)
+                calls, seconds = await per_call(once)
                 times.append(seconds / calls * 1000)
     finally:
         await connection.close()
