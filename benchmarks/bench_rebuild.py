@@ -5,7 +5,7 @@ regions × 20 pupils, 372 published events and 5 shared ones) copied with fresh 
 PostgreSQL event stores, one schema per service (`benchmarks/season_copies.py`: published events
 only, sealed fields copied sealed, times laid out over the season's calendar). The rebuild
 replays 1 copy (quick: 20 pupils, 377 events) or 8 (full: 160 pupils, 2,981 events), not the
-issue's 100,000 pupils: at the few dozen events/s it runs at here (docs/adr/0061) one round of
+issue's 100,000 pupils: at the 50–100 events/s it runs at here (docs/adr/0061) one round of
 those would take days; the figure for 1 M pupils is projected from the measured rate. The funnel
 is then asked of the same stores with more copies added: 10 (quick: 200 pupils) or 100 (full:
 2,000 pupils, ~37,000 events).
@@ -58,6 +58,7 @@ from bilet.eventstore import EventStore
 from bilet.eventstore.postgres import PostgresEventStore
 from bilet.projections import rebuild_from_stores
 from bilet.projections.postgres import PostgresReadModel
+from bilet.projections.readmodel.schema import DEAD_LETTERS
 from bilet_host.simulate import SeasonPlan
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.projection.tables import PARTICIPANTS
@@ -77,7 +78,7 @@ class Sizes:
     funnel_copies: int  # the season the funnel is asked of (the rebuild's, with more copies)
 
 
-# The rebuild runs at a few dozen events/s on this machine (docs/adr/0061): a round of the
+# The rebuild runs at 50–100 events/s on this machine (docs/adr/0061): a round of the
 # issue's 100,000 pupils would take days, so the rebuild's season is small and the figure for
 # 1 M pupils is projected from its rate. The funnel's season is larger: it costs only a load.
 QUICK: Final = Sizes(rebuild_copies=1, funnel_copies=10)
@@ -85,7 +86,8 @@ FULL: Final = Sizes(rebuild_copies=8, funnel_copies=100)
 
 
 async def _rebuild(dsn: str, sources: Mapping[str, EventStore], schema: str) -> tuple[float, int]:
-    """One rebuild into a fresh read-model schema: (seconds, participants in the result)."""
+    """One rebuild into a fresh read-model schema: (seconds, participants in the result). An
+    event dead-lettered instead of applied would make the rebuild look faster: none may be."""
     read_model = await PostgresReadModel.open(dsn, schema=schema)
     try:
         started = time.perf_counter()
@@ -98,6 +100,8 @@ async def _rebuild(dsn: str, sources: Mapping[str, EventStore], schema: str) -> 
     connection = await asyncpg.connect(dsn)
     try:
         built = await connection.fetchval(f"SELECT count(*) FROM {schema}.{PARTICIPANTS}")  # noqa: S608
+        dead = await connection.fetchval(f"SELECT count(*) FROM {schema}.{DEAD_LETTERS}")  # noqa: S608
+        assert dead == 0, f"the rebuild dead-lettered {dead} events"
     finally:
         await connection.close()
         await drop_schemas(dsn, [schema])
