@@ -58,8 +58,8 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         default=os.environ.get("BENCH_ONLY") or None,
         help="run the module bench_NAME, else those whose name contains NAME (eventstore, "
-        "identity, events, diagnostics, portfolio, sse, projections, relay, audit, recommender); "
-        "also BENCH_ONLY=NAME",
+        "identity, events, diagnostics, portfolio, sse, projections, relay, audit, recommender, "
+        "rebuild); also BENCH_ONLY=NAME",
     )
     parser.add_argument(
         "--no-table", action="store_true", help="JSON lines only, without the closing table"
