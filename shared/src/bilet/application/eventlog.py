@@ -22,7 +22,7 @@ from bilet.contracts import (
     seal,
     sealed_scopes,
 )
-from bilet.contracts.codec import StoredEvent
+from bilet.contracts.codec import StoredEvent, require_newest
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.sealed import FIRST_GENERATION, KeyScope, key_generations, key_subject
 from bilet.crypto import FieldCipher
@@ -98,6 +98,11 @@ async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[Doma
     seals with a participant key and a health key, which were two key-store transactions."""
     decided = list(decided)
     await prefetch_keys(cipher, decided)
+    return await _sealed(cipher, decided)
+
+
+async def _sealed(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
+    """`seal_all` once the keys were fetched (a commit fetches every stream's keys at once)."""
     sealed: list[DomainEvent] = []
     for event in decided:
         if isinstance(event, Unsealed):
@@ -108,6 +113,18 @@ async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[Doma
         else:
             sealed.append(event)
     return sealed
+
+
+def _metadata_json(
+    metadata: EventMetadata, schema_version: int, encoded: dict[int, bytes]
+) -> bytes:
+    """The metadata's JSON with `schema_version` stamped in, made once per version (`encoded`)."""
+    meta = encoded.get(schema_version)
+    if meta is None:
+        if metadata.schema_version != schema_version:
+            metadata = metadata.model_copy(update={"schema_version": schema_version})
+        meta = encoded[schema_version] = metadata.to_json()
+    return meta
 
 
 class EventLog:
@@ -131,10 +148,23 @@ class EventLog:
         if not self.internal_events.is_published(event.event_type):
             return encode(event, metadata, event_id)
         data = event.model_dump_json().encode()
-        meta = metadata.model_copy(update={"schema_version": event.schema_version}).to_json()
+        meta = _metadata_json(metadata, event.schema_version, {})
         if event_id is None:
             return NewEvent(type=event.event_type, data=data, metadata=meta)
         return NewEvent(type=event.event_type, data=data, metadata=meta, event_id=event_id)
+
+    def _encode_all(
+        self, events: Sequence[DomainEvent], metadata: EventMetadata, encoded: dict[int, bytes]
+    ) -> list[NewEvent]:
+        """`encode` for a commit's events, each with a new id: the metadata is serialised once
+        per schema version (`encoded`, shared by the commit's streams), not once per event."""
+        out = []
+        for event in events:
+            if not self.internal_events.is_published(event.event_type):
+                require_newest(type(event))  # a published event: as the catalogue writes it
+            meta = _metadata_json(metadata, event.schema_version, encoded)
+            out.append(NewEvent(event.event_type, event.model_dump_json().encode(), meta))
+        return out
 
     def stream_append(
         self,
@@ -144,12 +174,22 @@ class EventLog:
         metadata: EventMetadata,
     ) -> StreamAppend:
         """One stream's append; every event must belong to the stream."""
+        return self._stream_append(stream_id, events, expected, metadata, {})
+
+    def _stream_append(
+        self,
+        stream_id: str,
+        events: Sequence[DomainEvent],
+        expected: ExpectedVersion,
+        metadata: EventMetadata,
+        encoded: dict[int, bytes],
+    ) -> StreamAppend:
         for event in events:
             if event.stream_id != stream_id:
                 raise ValueError(
                     f"{event.event_type} belongs to {event.stream_id}, not {stream_id}"
                 )
-        return StreamAppend(stream_id, [self.encode(e, metadata) for e in events], expected)
+        return StreamAppend(stream_id, self._encode_all(events, metadata, encoded), expected)
 
     async def read(self, store: EventStore, stream_id: str) -> Stream:
         """A stream's events, decoded; an empty stream at version None when there is none."""
@@ -191,9 +231,10 @@ class EventLog:
         # One key-store call for the whole commit, not one per stream or per key.
         await prefetch_keys(cipher, [event for _, decided, _ in parts for event in decided])
         appends = []
+        encoded: dict[int, bytes] = {}
         for stream_id, decided, expected in parts:
-            events = await seal_all(cipher, decided)
-            appends.append(self.stream_append(stream_id, events, expected, metadata))
+            events = await _sealed(cipher, decided)
+            appends.append(self._stream_append(stream_id, events, expected, metadata, encoded))
         return appends
 
     async def append(
