@@ -8,9 +8,10 @@ is bound to that registry and those categories once, in the service's applicatio
 """
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 from bilet.contracts import (
@@ -37,6 +38,9 @@ from bilet.eventstore import (
 )
 
 S = TypeVar("S")
+
+# How many decoded events of the streams commands decide on an `EventLog` keeps (`read`).
+DECODED_EVENTS_KEPT: Final = 2048
 
 
 @dataclass(frozen=True)
@@ -134,12 +138,29 @@ class EventLog:
     def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
+        self._decided_on: OrderedDict[tuple[str, bytes, bytes, str], DomainEvent] = OrderedDict()
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
         if category_of(stream_id) in self.internal_categories:
             return decode(stored, self.internal_events)
         return decode(stored)
+
+    def _decode_again(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+        """`decode` for the streams commands decide on, which are read again on every command
+        that decides on them (a school's, a season's, an attempt's answers so far): an event
+        decoded lately is taken from a bounded cache. Decoding is a function of the stored bytes
+        (events are never rewritten in place), so they are the key; the events are frozen models
+        holding personal data only sealed, as the store does."""
+        key = (stored.type, stored.data, stored.metadata, category_of(stream_id))
+        event = self._decided_on.get(key)
+        if event is None:
+            event = self._decided_on[key] = self.decode(stored, stream_id)
+            if len(self._decided_on) > DECODED_EVENTS_KEPT:
+                self._decided_on.popitem(last=False)
+        else:
+            self._decided_on.move_to_end(key)
+        return event
 
     def encode(
         self, event: DomainEvent, metadata: EventMetadata, event_id: UUID | None = None
@@ -194,7 +215,7 @@ class EventLog:
     async def read(self, store: EventStore, stream_id: str) -> Stream:
         """A stream's events, decoded; an empty stream at version None when there is none."""
         records = await store.read_stream(stream_id)
-        events = tuple(self.decode(record, stream_id) for record in records)
+        events = tuple(self._decode_again(record, stream_id) for record in records)
         version = records[-1].version if records else None
         position = records[-1].position if records else 0
         return Stream(stream_id, events, version, position)
