@@ -256,7 +256,7 @@ async def test_a_stream_read_again_decodes_only_its_new_events_and_the_cache_is_
     await log.append(store, cipher, META, [Part(stream_id, [corrected(7)], NO_STREAM)])
     first = await log.read(store, stream_id)
     assert log.decoded == 1
-    await log.append(store, cipher, META, [Part(stream_id, [corrected(8)], first.version)])
+    await log.append(store, cipher, META, [Part(stream_id, [corrected(8)], first.expected)])
     again = await log.read(store, stream_id)
     assert [e.grade for e in again.events] == [7, 8]  # type: ignore[attr-defined]
     assert again.events[0] == first.events[0]
