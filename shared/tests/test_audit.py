@@ -3,6 +3,7 @@
 import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 
 from bilet.audit import Access, AuditRecord, EventStoreAuditLog
@@ -48,6 +49,16 @@ async def test_records_land_in_one_stream_per_day_with_ids_only() -> None:
     }
     await log.record()
     assert len(await store.read_all()) == 2
+
+
+async def test_every_field_of_a_record_is_kept() -> None:
+    """The stored body is written field by field: a field added to `AuditRecord` must not be
+    silently left out of the trail."""
+    store = InMemoryEventStore()
+    record = AuditRecord("account-7", "registrar", Access.ERASE, "participant-1", "erase")
+    await EventStoreAuditLog(store).record(record)
+    (stored,) = await store.read_all()
+    assert list(json.loads(stored.data)) == [f.name for f in fields(AuditRecord)]
 
 
 class CountingStore(InMemoryEventStore):

@@ -9,7 +9,7 @@ store, one stream per day (`audit-YYYY-MM-DD`), so it is as durable and as repla
 
 import asyncio
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
@@ -93,9 +93,18 @@ def _stream_of(audit: AuditRecord) -> str:
 
 
 def _event_of(audit: AuditRecord) -> NewEvent:
-    body = asdict(audit)
-    body["at"] = audit.at.isoformat()
-    body["fields"] = list(audit.fields)
+    # Field by field, in the record's order: `dataclasses.asdict` deep-copies every value first,
+    # which cost more than the rest of the audit append on every command.
+    body = {
+        "actor": audit.actor,
+        "actor_role": audit.actor_role,
+        "access": audit.access.value,
+        "subject": audit.subject,
+        "purpose": audit.purpose,
+        "fields": list(audit.fields),
+        "correlation_id": audit.correlation_id,
+        "at": audit.at.isoformat(),
+    }
     return NewEvent(AUDIT_EVENT_TYPE, json.dumps(body, ensure_ascii=False).encode())
 
 

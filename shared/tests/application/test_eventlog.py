@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 
 from bilet.application import EventLog, Part, seal_all
+from bilet.application.eventlog import DECODED_EVENTS_KEPT
 from bilet.contracts import (
     DomainEvent,
     EventMetadata,
@@ -18,6 +19,7 @@ from bilet.contracts import (
     unseal,
 )
 from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDetailsCorrected
+from bilet.contracts.codec import StoredEvent
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
 from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
@@ -231,3 +233,38 @@ async def test_a_cipher_that_keeps_no_keys_is_not_asked_to_fetch_them_beforehand
     )
     await seal_all(cipher, [draft])
     assert keys.calls == [(str(PID),), (health_key_subject(PID),)]
+
+
+class CountingLog(EventLog):
+    """Counts the events it decodes."""
+
+    def __init__(self) -> None:
+        super().__init__(NOTES, ["note"])
+        self.decoded = 0
+
+    def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+        self.decoded += 1
+        return super().decode(stored, stream_id)
+
+
+async def test_a_stream_read_again_decodes_only_its_new_events_and_the_cache_is_bounded() -> None:
+    """Commands read the streams they decide on again and again (a school's, an attempt's
+    answers so far): what was decoded lately is not decoded again, what is new is, and the
+    cache forgets the oldest events beyond its bound."""
+    store, cipher, log = InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    stream_id = f"participant-{PID}"
+    await log.append(store, cipher, META, [Part(stream_id, [corrected(7)], NO_STREAM)])
+    first = await log.read(store, stream_id)
+    assert log.decoded == 1
+    await log.append(store, cipher, META, [Part(stream_id, [corrected(8)], first.expected)])
+    again = await log.read(store, stream_id)
+    assert [e.grade for e in again.events] == [7, 8]  # type: ignore[attr-defined]
+    assert again.events[0] == first.events[0]
+    assert log.decoded == 2
+    for n in range(DECODED_EVENTS_KEPT):  # as many other events: the first two are forgotten
+        notes = f"note-{OTHER}"
+        await store.append(notes, [LOG.encode(NoteTaken(participant_id=OTHER, text=str(n)), META)])
+    assert len((await log.read(store, f"note-{OTHER}")).events) == DECODED_EVENTS_KEPT
+    decoded = log.decoded
+    assert [e.grade for e in (await log.read(store, stream_id)).events] == [7, 8]  # type: ignore[attr-defined]
+    assert log.decoded == decoded + 2

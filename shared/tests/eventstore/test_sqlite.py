@@ -128,3 +128,45 @@ async def test_appends_committed_together_succeed_or_fail_each_on_its_own(tmp_pa
     finally:
         on_disk.close()
     assert streams == {"participant-taken", *(f"participant-{n}" for n in range(6))}
+
+
+async def test_reads_of_all_events_near_the_head_are_whole_pages_read_inline(
+    tmp_path: Path,
+) -> None:
+    """A read of all events that starts near the head (a view catching up with the commit just
+    made) runs inline, without the reader thread; one that meets more rows than that, here
+    written by another store on the file (another process: this store has not seen them), still
+    answers whole pages in order, filters included."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other = await SqliteEventStore.open(path)
+    thread_reads = 0
+    read_on_thread = store._reader.run
+
+    async def counted(work):  # type: ignore[no-untyped-def]
+        nonlocal thread_reads
+        thread_reads += 1
+        return await read_on_thread(work)
+
+    store._reader.run = counted  # type: ignore[method-assign]
+    try:
+        mine = await store.append("participant-1", [NewEvent("Registered", b"{}")], NO_STREAM)
+        assert [e.position for e in await store.read_all(mine.position - 1)] == [mine.position]
+        assert await store.read_all(mine.position) == []
+        assert thread_reads == 0
+        for n in range(150):
+            kind = "Registered" if n % 3 else "Moved"
+            await other.append(f"school-{n % 7}", [NewEvent(kind, b"{}")])
+        page = await store.read_all(mine.position, 100)
+        assert [e.position for e in page] == list(range(mine.position + 1, mine.position + 101))
+        rest = await store.read_all(page[-1].position, 1000)
+        assert [e.position for e in page + rest] == list(
+            range(mine.position + 1, mine.position + 151)
+        )
+        moved = await store.read_all(0, 1000, event_types=["Moved"])
+        assert [e.position for e in moved] == [e.position for e in page + rest if e.type == "Moved"]
+        assert len(await store.read_all(0, 60, categories=["school"])) == 60
+        assert thread_reads > 0  # the long read went on to the thread
+    finally:
+        await other.close()
+        await store.close()

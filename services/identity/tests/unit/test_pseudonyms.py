@@ -30,3 +30,16 @@ def test_a_short_secret_is_refused_and_never_shown() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         Pseudonymiser(b"short")
     assert "k" * 32 not in repr(Pseudonymiser(b"k" * 32))
+
+
+def test_keys_are_the_ones_already_stored() -> None:
+    """Reservations and surname indexes in existing stores were written under these exact
+    values: a faster way of computing them must give the same (HMAC-SHA256 of label, NUL,
+    value)."""
+    keys = Pseudonymiser(b"k" * 32)
+    assert keys.reservation_key(SNILS) == (
+        "7c2c28bd3d580e77a028260517730a520d9af5d4e8fc85d1f90f119d5d509c44"
+    )
+    assert keys.surname_search_key("Сок") == (
+        "fcfb57d67159025375c9f068dd038e06076f4af89e10359bffd7688662cb82b4"
+    )

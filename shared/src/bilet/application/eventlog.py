@@ -8,9 +8,10 @@ is bound to that registry and those categories once, in the service's applicatio
 """
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 from bilet.contracts import (
@@ -22,7 +23,7 @@ from bilet.contracts import (
     seal,
     sealed_scopes,
 )
-from bilet.contracts.codec import StoredEvent
+from bilet.contracts.codec import StoredEvent, require_newest
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.sealed import FIRST_GENERATION, KeyScope, key_generations, key_subject
 from bilet.crypto import FieldCipher
@@ -37,6 +38,9 @@ from bilet.eventstore import (
 )
 
 S = TypeVar("S")
+
+# How many decoded events of the streams commands decide on an `EventLog` keeps (`read`).
+DECODED_EVENTS_KEPT: Final = 2048
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,11 @@ async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[Doma
     seals with a participant key and a health key, which were two key-store transactions."""
     decided = list(decided)
     await prefetch_keys(cipher, decided)
+    return await _sealed(cipher, decided)
+
+
+async def _sealed(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
+    """`seal_all` once the keys were fetched (a commit fetches every stream's keys at once)."""
     sealed: list[DomainEvent] = []
     for event in decided:
         if isinstance(event, Unsealed):
@@ -110,6 +119,18 @@ async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[Doma
     return sealed
 
 
+def _metadata_json(
+    metadata: EventMetadata, schema_version: int, encoded: dict[int, bytes]
+) -> bytes:
+    """The metadata's JSON with `schema_version` stamped in, made once per version (`encoded`)."""
+    meta = encoded.get(schema_version)
+    if meta is None:
+        if metadata.schema_version != schema_version:
+            metadata = metadata.model_copy(update={"schema_version": schema_version})
+        meta = encoded[schema_version] = metadata.to_json()
+    return meta
+
+
 class EventLog:
     """One service's events in its store: published ones through the catalogue, internal ones
     (in `internal_categories`) through `internal_events`."""
@@ -117,12 +138,29 @@ class EventLog:
     def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
+        self._decided_on: OrderedDict[tuple[str, bytes, bytes, str], DomainEvent] = OrderedDict()
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
         if category_of(stream_id) in self.internal_categories:
             return decode(stored, self.internal_events)
         return decode(stored)
+
+    def _decode_again(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+        """`decode` for the streams commands decide on, which are read again on every command
+        that decides on them (a school's, a season's, an attempt's answers so far): an event
+        decoded lately is taken from a bounded cache. Decoding is a function of the stored bytes
+        (events are never rewritten in place), so they are the key; the events are frozen models
+        holding personal data only sealed, as the store does."""
+        key = (stored.type, stored.data, stored.metadata, category_of(stream_id))
+        event = self._decided_on.get(key)
+        if event is None:
+            event = self._decided_on[key] = self.decode(stored, stream_id)
+            if len(self._decided_on) > DECODED_EVENTS_KEPT:
+                self._decided_on.popitem(last=False)
+        else:
+            self._decided_on.move_to_end(key)
+        return event
 
     def encode(
         self, event: DomainEvent, metadata: EventMetadata, event_id: UUID | None = None
@@ -131,10 +169,23 @@ class EventLog:
         if not self.internal_events.is_published(event.event_type):
             return encode(event, metadata, event_id)
         data = event.model_dump_json().encode()
-        meta = metadata.model_copy(update={"schema_version": event.schema_version}).to_json()
+        meta = _metadata_json(metadata, event.schema_version, {})
         if event_id is None:
             return NewEvent(type=event.event_type, data=data, metadata=meta)
         return NewEvent(type=event.event_type, data=data, metadata=meta, event_id=event_id)
+
+    def _encode_all(
+        self, events: Sequence[DomainEvent], metadata: EventMetadata, encoded: dict[int, bytes]
+    ) -> list[NewEvent]:
+        """`encode` for a commit's events, each with a new id: the metadata is serialised once
+        per schema version (`encoded`, shared by the commit's streams), not once per event."""
+        out = []
+        for event in events:
+            if not self.internal_events.is_published(event.event_type):
+                require_newest(type(event))  # a published event: as the catalogue writes it
+            meta = _metadata_json(metadata, event.schema_version, encoded)
+            out.append(NewEvent(event.event_type, event.model_dump_json().encode(), meta))
+        return out
 
     def stream_append(
         self,
@@ -144,17 +195,27 @@ class EventLog:
         metadata: EventMetadata,
     ) -> StreamAppend:
         """One stream's append; every event must belong to the stream."""
+        return self._stream_append(stream_id, events, expected, metadata, {})
+
+    def _stream_append(
+        self,
+        stream_id: str,
+        events: Sequence[DomainEvent],
+        expected: ExpectedVersion,
+        metadata: EventMetadata,
+        encoded: dict[int, bytes],
+    ) -> StreamAppend:
         for event in events:
             if event.stream_id != stream_id:
                 raise ValueError(
                     f"{event.event_type} belongs to {event.stream_id}, not {stream_id}"
                 )
-        return StreamAppend(stream_id, [self.encode(e, metadata) for e in events], expected)
+        return StreamAppend(stream_id, self._encode_all(events, metadata, encoded), expected)
 
     async def read(self, store: EventStore, stream_id: str) -> Stream:
         """A stream's events, decoded; an empty stream at version None when there is none."""
         records = await store.read_stream(stream_id)
-        events = tuple(self.decode(record, stream_id) for record in records)
+        events = tuple(self._decode_again(record, stream_id) for record in records)
         version = records[-1].version if records else None
         position = records[-1].position if records else 0
         return Stream(stream_id, events, version, position)
@@ -191,9 +252,10 @@ class EventLog:
         # One key-store call for the whole commit, not one per stream or per key.
         await prefetch_keys(cipher, [event for _, decided, _ in parts for event in decided])
         appends = []
+        encoded: dict[int, bytes] = {}
         for stream_id, decided, expected in parts:
-            events = await seal_all(cipher, decided)
-            appends.append(self.stream_append(stream_id, events, expected, metadata))
+            events = await _sealed(cipher, decided)
+            appends.append(self._stream_append(stream_id, events, expected, metadata, encoded))
         return appends
 
     async def append(

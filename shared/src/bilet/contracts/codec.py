@@ -43,19 +43,22 @@ class StoredEvent(Protocol):
     def metadata(self) -> bytes: ...
 
 
-def encode(event: DomainEvent, metadata: EventMetadata, event_id: UUID | None = None) -> NewEvent:
-    """The event as the store appends it: JSON data, metadata with its schema version.
-
-    Only the newest version of a published type is written: readers upcast older ones, but a
-    reader that is older than the writer cannot read a newer version (deploy readers first).
-    """
-    event_class = type(event)
+def require_newest(event_class: type[DomainEvent]) -> None:
+    """Only the newest version of a published type is written: readers upcast older ones, but a
+    reader that is older than the writer cannot read a newer version (deploy readers first)."""
     newest = CATALOGUE.latest(event_class.event_type)
     if newest is not event_class:
         raise ContractError(
             f"{event_class.__name__} is not the newest published version of "
             f"{event_class.event_type}: write v{newest.schema_version}"
         )
+
+
+def encode(event: DomainEvent, metadata: EventMetadata, event_id: UUID | None = None) -> NewEvent:
+    """The event as the store appends it: JSON data, metadata with its schema version; only the
+    newest version of a published type (`require_newest`)."""
+    event_class = type(event)
+    require_newest(event_class)
     if metadata.schema_version != event_class.schema_version:
         metadata = metadata.model_copy(update={"schema_version": event_class.schema_version})
     data = event.model_dump_json().encode()

@@ -3,8 +3,9 @@
 SQLite lets one writer commit at a time, so the order positions are assigned in is the order
 commits become visible: a reader can never see position p+1 before p, and the global order is
 gap-safe by construction. Appends run on the event loop's thread (see `_LoopConnection`: handing
-a microsecond write to a thread costs more than the write); reads, which may take milliseconds,
-run on a thread of their own.
+a microsecond write to a thread costs more than the write); so do stream reads and reads of all
+events near the head (a view catching up with a commit: a few rows). Longer reads, which may take
+milliseconds, run on a thread of their own.
 
 Purging (`purge_stream`, docs/adr/0016) deletes rows on a connection with `secure_delete=ON`
 (every connection has it, so no earlier update or page split left stale copies in free space),
@@ -32,7 +33,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 from uuid import UUID
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
@@ -92,6 +93,10 @@ COLUMNS = "stream_id, version, position, event_id, type, data, metadata, recorde
 
 
 Row = tuple[str, int, int, bytes, str, bytes, bytes, float]
+
+# How many rows a read of all events near the head reads inline on the event loop (a few hundred
+# microseconds at most) before the rest of its page goes to the reader thread.
+INLINE_READ_ROWS: Final = 64
 
 
 def _recorded(rows: Iterable[Row]) -> list[RecordedEvent]:
@@ -208,6 +213,9 @@ class SqliteEventStore(EventStore):
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
         self._commits = GroupCommit(self._writer.run, self._append_locked)
+        # The highest position this store wrote or read: a hint (other processes append too) of
+        # whether a read of all events starts near the head (`read_all`).
+        self._head_seen = START
 
     @classmethod
     async def open(cls, path: Path, synchronous: Synchronous = "FULL") -> "SqliteEventStore":
@@ -223,6 +231,7 @@ class SqliteEventStore(EventStore):
         results = await append_resolving_retries(
             appends, self._attempt, self._find_stored, _may_be_a_retry
         )
+        self._head_seen = max([self._head_seen, *(result.position for result in results)])
         self._wake_peers()
         return results
 
@@ -447,15 +456,31 @@ class SqliteEventStore(EventStore):
         categories: Collection[str] | None = None,
         event_types: Collection[str] | None = None,
     ) -> list[RecordedEvent]:
-        params: list[object] = [after_position]
-        where = _in("category", categories, params) + _in("type", event_types, params)
-        params.append(limit)
+        filters: list[object] = []
+        where = _in("category", categories, filters) + _in("type", event_types, filters)
         query = (
             f"SELECT {COLUMNS} FROM events WHERE position > ?{where} "  # noqa: S608
             "ORDER BY position LIMIT ?"
         )
-        rows = await self._reader.run(lambda db: db.execute(query, params).fetchall())
-        return _recorded(rows)
+
+        def page(after: int, rows: int) -> Callable[[sqlite3.Connection], list[Row]]:
+            return lambda db: db.execute(query, [after, *filters, rows]).fetchall()
+
+        rows: list[Row] = []
+        if after_position >= self._head_seen - INLINE_READ_ROWS:
+            # Near the head (a view catching up with the commit just made): a few rows, read
+            # inline as a stream is; handing them to the reader thread and back costs more.
+            rows = await self._writer.run(page(after_position, min(limit, INLINE_READ_ROWS)))
+            if len(rows) < min(limit, INLINE_READ_ROWS) or len(rows) == limit:
+                return self._seen(_recorded(rows))
+            after_position = rows[-1][2]  # the rest, after the rows read: positions only grow
+        rows += await self._reader.run(page(after_position, limit - len(rows)))
+        return self._seen(_recorded(rows))
+
+    def _seen(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        if events:
+            self._head_seen = max(self._head_seen, events[-1].position)
+        return events
 
     async def head_position(self) -> int:
         row = await self._reader.run(
