@@ -1,0 +1,5 @@
+"""The read side every service keeps of other services' published facts, once for all: the
+queries' frame over a read model (`queries`), the pupil's consent and erasure columns a facts
+projection folds (`pupils`), the projection worker's factory (`worker`) and the builders tests
+feed a facts projection with (`testing`).
+"""

@@ -1,0 +1,70 @@
+"""One factory for the services' projection workers (`python -m bilet_<service>.worker`): a
+Kafka feed of the service's topics into its read-side projection, served by
+`bilet.projections.worker.serve_feed` until SIGTERM/SIGINT.
+
+Consent's, diagnostics' and events' workers differ only in what `ProjectionWorker` holds (the
+projection, the topics, the consumer group, where the read model is and on which port the
+metrics are served); how a feed is built, checked and run is here once.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from bilet.logs import configure_logging
+from bilet.projections import KafkaFeed, Projection, ProjectionMetrics, ReadModel
+from bilet.projections.worker import kafka_feed, serve_feed
+from bilet.settings import PlatformSettings
+
+S = TypeVar("S", bound=PlatformSettings)
+
+
+@dataclass(frozen=True)
+class ProjectionWorker(Generic[S]):
+    """A service's projection worker: `projection` fed from `topics` as consumer group `group_id`
+    into the read model `open_read_model` opens, with `/metrics` on `metrics_port(settings)`
+    (0: none)."""
+
+    projection: Projection
+    topics: tuple[str, ...]
+    group_id: str
+    open_read_model: Callable[[S], Awaitable[ReadModel]]
+    metrics_port: Callable[[S], int]
+
+    def build_feed(
+        self,
+        settings: S,
+        read_model: ReadModel,
+        *,
+        topics: dict[str, str] | None = None,
+        group_id: str | None = None,
+        metrics: ProjectionMetrics | None = None,
+    ) -> KafkaFeed:
+        """The feed of the service's topics; `topics` (topic → source) and `group_id` replace
+        them in tests."""
+        return kafka_feed(
+            settings,
+            read_model,
+            self.projection,
+            topics=self.topics,
+            group_id=group_id or self.group_id,
+            sources=topics,
+            metrics=metrics,
+        )
+
+    async def run(self, settings: S) -> int:
+        """Feed until a stop signal; 0 after a clean stop."""
+        if settings.kafka_bootstrap is None:
+            raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
+        return await serve_feed(
+            lambda: self.open_read_model(settings),
+            lambda read_model, metrics: self.build_feed(settings, read_model, metrics=metrics),
+            metrics_port=self.metrics_port(settings),
+            metrics_address=settings.host,
+        )
+
+    def main(self, settings: Callable[[], S]) -> int:
+        """The process's entry: JSON logs, the settings from the environment, run."""
+        configure_logging()
+        return asyncio.run(self.run(settings()))
