@@ -4,19 +4,17 @@ diagnostics' published events on their topics reach the facts read model."""
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bilet.contracts import DomainEvent, EventMetadata, encode
+from bilet.contracts import DomainEvent
 from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.vocabulary import Stage
-from bilet.eventstore import RecordedEvent
+from bilet.facts.testing import fresh_topics, recorded
 from bilet.pgschema import drop_schema
-from bilet.projections import dlq_topic
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.testing import produce
 from bilet_diagnostics.adapters.facts import PROJECTION, ReadModelFacts
@@ -41,44 +39,8 @@ SOURCES = ("identity", "consent", "diagnostics")
 @pytest.fixture
 async def topics(kafka_bootstrap: str) -> AsyncIterator[dict[str, str]]:
     """A fresh topic per source (topic → source)."""
-    names = {f"bilet.t{uuid.uuid4().hex[:12]}": source for source in SOURCES}
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1) for name in names])
-    finally:
-        await admin.close()
-    yield names
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        doomed = [t for name in names for t in (name, dlq_topic(name)) if t in existing]
-        await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
-
-
-def _recorded(events: Sequence[DomainEvent]) -> list[RecordedEvent]:
-    """As one store would record them: versions per stream, positions rising."""
-    versions: dict[str, int] = {}
-    recorded = []
-    for position, event in enumerate(events, start=1):
-        new = encode(event, EventMetadata(actor="test"))
-        version = versions[event.stream_id] = versions.get(event.stream_id, -1) + 1
-        recorded.append(
-            RecordedEvent(
-                stream_id=event.stream_id,
-                version=version,
-                position=position,
-                event_id=uuid.uuid4(),
-                type=new.type,
-                data=new.data,
-                metadata=new.metadata,
-                recorded_at=datetime.now(UTC),
-            )
-        )
-    return recorded
+    async with fresh_topics(kafka_bootstrap, SOURCES) as names:
+        yield names
 
 
 async def test_the_worker_feeds_the_facts_from_the_three_topics(
@@ -99,7 +61,7 @@ async def test_the_worker_feeds_the_facts_from_the_three_topics(
         "diagnostics": [interests, completed(interests)],
     }
     for topic, source in topics.items():
-        await produce(kafka_bootstrap, topic, _recorded(by_source[source]), service=source)
+        await produce(kafka_bootstrap, topic, recorded(by_source[source]), service=source)
 
     read_model = await PostgresReadModel.open(database_url, schema=schema)
     try:

@@ -9,12 +9,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bilet.contracts import DomainEvent
 from bilet.contracts.catalogue.consent import Purpose
+from bilet.facts.testing import fresh_topics
 from bilet.pgschema import drop_schema
-from bilet.projections import dlq_topic
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.testing import produce
 from bilet_events.adapters.facts import PROJECTION, ReadModelCatalogue, ReadModelFacts
@@ -42,22 +41,8 @@ SOURCES = ("identity", "consent", "events")
 @pytest.fixture
 async def topics(kafka_bootstrap: str) -> AsyncIterator[dict[str, str]]:
     """A fresh topic per source (topic → source)."""
-    names = {f"bilet.t{uuid.uuid4().hex[:12]}": source for source in SOURCES}
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1) for name in names])
-    finally:
-        await admin.close()
-    yield names
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        doomed = [t for name in names for t in (name, dlq_topic(name)) if t in existing]
-        await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
+    async with fresh_topics(kafka_bootstrap, SOURCES) as names:
+        yield names
 
 
 async def test_the_worker_feeds_facts_and_catalogue_from_the_three_topics(
