@@ -147,4 +147,3 @@ class Facts(Protocol):
         """The school's pupils enrolled in the season (erased ones left out), per grade and
         stage: started, completed, and who has not started."""
         ...
-

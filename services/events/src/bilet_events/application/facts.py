@@ -94,7 +94,6 @@ class Facts(Protocol):
         ...
 
 
-
 # ---------------------------------------------------------------------- the catalogue
 @dataclass(frozen=True)
 class CatalogueFilter:
