@@ -10,7 +10,7 @@ well-formed envelopes of no key: nothing here is a real person.
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,7 +33,9 @@ from bilet.contracts.examples import sealed
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import ANY, EventStore, RecordedEvent
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.pgschema import drop_schema
 from bilet.projections import EmbeddedFeed, Projection, ReadModel, dlq_topic
+from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.sqlite import SqliteReadModel
 
 REGION = UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000047")  # Ленинградская область
@@ -137,6 +139,7 @@ class FactsHistory:
 
 
 H = TypeVar("H", bound=FactsHistory)
+T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
@@ -147,6 +150,28 @@ async def history_on_sqlite(path: Path, history: Callable[[ReadModel], H]) -> As
         yield history(read_model)
     finally:
         await read_model.close()
+
+
+async def answers_on_sqlite(path: Path, answers: Callable[[ReadModel], Awaitable[T]]) -> T:
+    """What `answers` finds in a new SQLite read model at `path` (closed after): what PostgreSQL
+    is to answer alike."""
+    read_model = await SqliteReadModel.open(path)
+    try:
+        return await answers(read_model)
+    finally:
+        await read_model.close()
+
+
+@contextlib.asynccontextmanager
+async def postgres_read_model(database_url: str, prefix: str) -> AsyncIterator[ReadModel]:
+    """A PostgreSQL read model in a new schema (`prefix` and a random tail), dropped on exit."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    read_model = await PostgresReadModel.open(database_url, schema=schema)
+    try:
+        yield read_model
+    finally:
+        await read_model.close()
+        await drop_schema(database_url, schema)
 
 
 def recorded(events: Sequence[DomainEvent]) -> list[RecordedEvent]:
