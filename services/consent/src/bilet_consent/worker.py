@@ -10,18 +10,17 @@ import sys
 from typing import Final
 
 from bilet.facts.worker import ProjectionWorker
-from bilet_consent.adapters.stores import open_read_model
 from bilet_consent.application.participants import ParticipantFactsProjection
-from bilet_consent.settings import ConsentSettings
+from bilet_consent.settings import SERVICE_NAME, ConsentSettings
 
 TOPICS: Final = ("bilet.identity", "bilet.consent")
 GROUP: Final = "bilet.consent.participants"
 
 WORKER: Final = ProjectionWorker[ConsentSettings](
+    SERVICE_NAME,
     ParticipantFactsProjection(),
     TOPICS,
     GROUP,
-    open_read_model,
     lambda settings: settings.consent_worker_metrics_port,
 )
 build_feed = WORKER.build_feed

@@ -12,9 +12,7 @@ from typing import Final
 
 from pydantic import Field
 
-from bilet import stores
 from bilet.facts.worker import ProjectionWorker
-from bilet.projections import ReadModel
 from bilet.settings import PlatformSettings
 from bilet_events.adapters.facts import FACTS_PROJECTION
 
@@ -30,16 +28,11 @@ class WorkerSettings(PlatformSettings):
     events_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
 
 
-async def open_read_model(settings: PlatformSettings) -> ReadModel:
-    """`var/events-readmodel.sqlite3`, or PostgreSQL schema `bvb_events_rm`."""
-    return await stores.open_read_model(settings, SERVICE)
-
-
 WORKER: Final = ProjectionWorker[WorkerSettings](
+    SERVICE,
     FACTS_PROJECTION,
     TOPICS,
     GROUP,
-    open_read_model,
     lambda settings: settings.events_worker_metrics_port,
 )
 build_feed = WORKER.build_feed

@@ -8,9 +8,10 @@ in, the purposes a consent covers) and adds the events of its own topic. Sealed 
 well-formed envelopes of no key: nothing here is a real person.
 """
 
+import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,9 +35,10 @@ from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import ANY, EventStore, RecordedEvent
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.pgschema import drop_schema
-from bilet.projections import EmbeddedFeed, Projection, ReadModel, dlq_topic
+from bilet.projections import EmbeddedFeed, KafkaFeed, Projection, ReadModel, dlq_topic
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.sqlite import SqliteReadModel
+from bilet.projections.testing import produce
 
 REGION = UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000047")  # Ленинградская область
 OTHER_REGION = UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000078")
@@ -218,3 +220,33 @@ async def fresh_topics(bootstrap: str, sources: Iterable[str]) -> AsyncIterator[
             await admin.delete_topics(doomed)
         finally:
             await admin.close()
+
+
+async def feed_through_kafka(
+    bootstrap: str,
+    by_source: Mapping[str, Sequence[DomainEvent]],
+    build_feed: Callable[[dict[str, str]], KafkaFeed],
+    *,
+    timeout: float = 60,
+) -> None:
+    """The worker's path: each source's events published on a fresh topic of its own (as its
+    store records them), the feed `build_feed` makes of those topics (topic → source) run until
+    its read model applied them all (at most `timeout` seconds a source), then stopped."""
+    async with fresh_topics(bootstrap, by_source) as topics:
+        for topic, source in topics.items():
+            await produce(bootstrap, topic, recorded(by_source[source]), service=source)
+        feed = build_feed(topics)
+        task = asyncio.create_task(feed.run())
+        try:
+            for source, events in by_source.items():
+                await feed.read_model.wait_until(
+                    feed.projection.name,
+                    source,
+                    len(events),
+                    timeout,
+                    stream_id=events[-1].stream_id,
+                )
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -4,14 +4,15 @@ Kafka feed of the service's topics into its read-side projection, served by
 
 Consent's, diagnostics' and events' workers differ only in what `ProjectionWorker` holds (the
 projection, the topics, the consumer group, where the read model is and on which port the
-metrics are served); how a feed is built, checked and run is here once.
+metrics are served); how a read model is opened and a feed is built, checked and run is here once.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from bilet import stores
 from bilet.logs import configure_logging
 from bilet.projections import KafkaFeed, Projection, ProjectionMetrics, ReadModel
 from bilet.projections.worker import kafka_feed, serve_feed
@@ -22,15 +23,19 @@ S = TypeVar("S", bound=PlatformSettings)
 
 @dataclass(frozen=True)
 class ProjectionWorker(Generic[S]):
-    """A service's projection worker: `projection` fed from `topics` as consumer group `group_id`
-    into the read model `open_read_model` opens, with `/metrics` on `metrics_port(settings)`
+    """`service`'s projection worker: `projection` fed from `topics` as consumer group
+    `group_id` into the service's read model, with `/metrics` on `metrics_port(settings)`
     (0: none)."""
 
+    service: str
     projection: Projection
     topics: tuple[str, ...]
     group_id: str
-    open_read_model: Callable[[S], Awaitable[ReadModel]]
     metrics_port: Callable[[S], int]
+
+    async def open_read_model(self, settings: S) -> ReadModel:
+        """`var/<service>-readmodel.sqlite3`, or PostgreSQL schema `bvb_<service>_rm`."""
+        return await stores.open_read_model(settings, self.service)
 
     def build_feed(
         self,
