@@ -4,7 +4,7 @@ status the service answers a code with) disagree, and passes a route where they 
 from typing import Any
 
 from bilet.errors import DomainError
-from bilet.http.openapi_checks import check_refusals, refusal_codes
+from bilet.http.openapi_checks import FRAME_STATUS, answered_codes, check_refusals, refusal_codes
 
 STATUS = {"forbidden": 403, "unknown_thing": 404, "thing_exists": 409}
 
@@ -88,3 +88,12 @@ class _Gone(_Refused):
 
 def test_refusal_codes_are_those_of_the_base_and_every_class_derived_from_it() -> None:
     assert refusal_codes(_Refused) == {"refused", "gone"}
+
+
+def test_the_codes_a_service_answers_are_its_refusals_the_frames_and_its_own_problems() -> None:
+    assert answered_codes(_Refused, "invalid_cursor") == {
+        "refused",
+        "gone",
+        "invalid_cursor",
+        *FRAME_STATUS,
+    }

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bilet.http.openapi_checks import (
+    answered_codes,
     check_refusals,
-    refusal_codes,
     undefined_schemas,
     undescribed_operations,
 )
@@ -19,14 +19,9 @@ if TYPE_CHECKING:
     from services.events.tests.api.conftest import Api
 
 
-# The codes of the service's refusals (every class is imported with the app the fixture starts)
-# and of the frame (validation, the cursor, position tokens).
-KNOWN = refusal_codes(DomainError) | {
-    "invalid_request",
-    "invalid_cursor",
-    "invalid_position_token",
-    "not_yet_visible",
-}
+# The codes of the service's refusals (every class is imported with the app the fixture starts),
+# of the frame (validation, position tokens) and of the catalogue's cursor.
+KNOWN = answered_codes(DomainError, "invalid_cursor")
 
 
 async def _schema(api: Api) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bilet.http.openapi_checks import (
+    answered_codes,
     check_refusals,
-    refusal_codes,
     undefined_schemas,
     undescribed_operations,
 )
@@ -20,11 +20,7 @@ if TYPE_CHECKING:
     from services.recommender.tests.api.conftest import Api
 
 
-KNOWN = refusal_codes(DomainError) | {
-    "invalid_request",
-    "invalid_position_token",
-    "not_yet_visible",
-}
+KNOWN = answered_codes(DomainError)
 
 
 async def _schema(api: Api) -> dict[str, Any]:

@@ -58,6 +58,12 @@ def refusal_codes(base: type[Any]) -> set[str]:
     return {base.code}.union(*(refusal_codes(sub) for sub in base.__subclasses__()))
 
 
+def answered_codes(base: type[Any], *others: str) -> set[str]:
+    """Every code a service answers: its refusals' (`refusal_codes(base)`), the frame's
+    (`FRAME_STATUS`) and the `others` its routes raise as problems of their own."""
+    return refusal_codes(base) | set(FRAME_STATUS) | set(others)
+
+
 def check_refusals(
     spec: dict[str, Any],
     *,
