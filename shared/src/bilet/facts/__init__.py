@@ -3,3 +3,9 @@ queries' frame over a read model (`queries`), the pupil's consent and erasure co
 projection folds (`pupils`), the projection worker's factory (`worker`) and the builders tests
 feed a facts projection with (`testing`).
 """
+
+from typing import Final
+
+# The sources every facts read side follows (as the read model's checkpoints name them).
+IDENTITY: Final = "identity"
+CONSENT: Final = "consent"

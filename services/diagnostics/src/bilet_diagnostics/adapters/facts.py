@@ -10,12 +10,11 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bilet.contracts.vocabulary import Stage
+from bilet.facts import CONSENT, IDENTITY
 from bilet.facts.queries import ReadModelQueries, purposes_in_force
 from bilet_diagnostics.adapters.facts_projection import (
-    CONSENT,
     DIAGNOSTICS,
     FACTS_PROJECTION,
-    IDENTITY,
     PROJECTION,
     SOURCES,
     FactsProjection,

@@ -27,15 +27,13 @@ from bilet.contracts.catalogue.identity import (
     SeasonRulesPublished,
 )
 from bilet.eventstore import RecordedEvent
-from bilet.facts import pupils
+from bilet.facts import CONSENT, IDENTITY, pupils
 from bilet.projections import ReadModelTx, Table
 
 # Version 2 keeps every version of a season's rules with the day it applies from (docs/adr/0050)
 # and the kept profile of a merged one (docs/adr/0043): a new name, so an existing read model is
 # rebuilt from the sources.
 PROJECTION: Final = "diagnostics_facts_v2"
-IDENTITY: Final = "identity"
-CONSENT: Final = "consent"
 DIAGNOSTICS: Final = "diagnostics"
 SOURCES: Final = (IDENTITY, CONSENT, DIAGNOSTICS)
 

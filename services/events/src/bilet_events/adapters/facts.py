@@ -11,14 +11,13 @@ from typing import Any
 from uuid import UUID
 
 from bilet.contracts.catalogue.events import CareerEventPublished
+from bilet.facts import CONSENT, IDENTITY
 from bilet.facts.queries import ReadModelQueries, purposes_in_force
 from bilet.projections import Row
 from bilet_events.adapters.catalogue_projection import utc_text
 from bilet_events.adapters.facts_projection import (
-    CONSENT,
     EVENTS,
     FACTS_PROJECTION,
-    IDENTITY,
     PROJECTION,
     SEALED,
     SOURCES,

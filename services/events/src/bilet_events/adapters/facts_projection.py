@@ -30,7 +30,7 @@ from bilet.contracts.catalogue.identity import (
 )
 from bilet.contracts.sealed import FIRST_GENERATION, Sealed
 from bilet.eventstore import RecordedEvent
-from bilet.facts import pupils
+from bilet.facts import CONSENT, IDENTITY, pupils
 from bilet.projections import ReadModelTx, Table
 from bilet_events.adapters import catalogue_projection
 
@@ -39,8 +39,6 @@ from bilet_events.adapters import catalogue_projection
 # read without the columns.
 # Version 3 names the kept profile of a merged one (`merged_into`, docs/adr/0043).
 PROJECTION: Final = "events_facts_v3"
-IDENTITY: Final = "identity"
-CONSENT: Final = "consent"
 EVENTS: Final = "events"
 SOURCES: Final = (IDENTITY, CONSENT, EVENTS)
 
