@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bilet.contracts import EventMetadata, encode, sealed_fields
 from bilet.contracts.catalogue.identity import ParticipantMovedToSchool, ParticipantRegistered
 from bilet.contracts.examples import sealed
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
-from bilet.projections import dlq_topic
+from bilet.facts.testing import fresh_topics
 from bilet.projections.testing import produce
 from bilet_consent.adapters.stores import open_read_model
 from bilet_consent.application.participants import PROJECTION, ParticipantDirectory
@@ -28,21 +27,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def topic(kafka_bootstrap: str) -> AsyncIterator[str]:
-    name = f"bilet.t{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 1, 1)])
-    finally:
-        await admin.close()
-    yield name
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        await admin.delete_topics([t for t in (name, dlq_topic(name)) if t in existing])
-    finally:
-        await admin.close()
+    """A fresh topic of identity's events."""
+    async with fresh_topics(kafka_bootstrap, ("identity",)) as names:
+        (name,) = names
+        yield name
 
 
 def _recorded(

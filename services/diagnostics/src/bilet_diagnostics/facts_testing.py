@@ -1,24 +1,18 @@
 """For tests of the read side: published events of identity, consent and diagnostics built with
 few words, and `FactsHistory`, which appends them to in-memory stores of their services and feeds
-the facts projection from them as the embedded path does. Sealed fields are well-formed envelopes
+the facts projection from them as the embedded path does (identity's and consent's own from
+`bilet.facts.testing`, with diagnostics' defaults). Sealed fields are well-formed envelopes
 of no key: nothing here is a real person."""
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
+from typing import Final
 from uuid import UUID, uuid4
 
-from bilet.contracts import DomainEvent, EventMetadata, encode, sealed_fields
-from bilet.contracts.catalogue.consent import (
-    ConsentPurposesWithdrawn,
-    ConsentVerified,
-    ConsentWithdrawn,
-    ErasureReason,
-    ParticipantErased,
-    Purpose,
-)
+from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.diagnostics import (
     AnswerSheetRef,
     InterestsResult,
@@ -31,13 +25,11 @@ from bilet.contracts.catalogue.diagnostics import (
 )
 from bilet.contracts.catalogue.identity import (
     DiagnosticsWindowScheduled,
-    ParticipantRegistered,
     RegionAdmitted,
     SchoolRegistered,
     SeasonRulesPublished,
 )
-from bilet.contracts.examples import DIGEST, EXAMPLES, sealed
-from bilet.contracts.sealed import SealedValue
+from bilet.contracts.examples import DIGEST, EXAMPLES
 from bilet.contracts.vocabulary import (
     Environment,
     GradeRange,
@@ -46,21 +38,34 @@ from bilet.contracts.vocabulary import (
     Level,
     Stage,
 )
-from bilet.eventstore import ANY, EventStore
-from bilet.eventstore.memory import InMemoryEventStore
-from bilet.projections import EmbeddedFeed, ReadModel
-from bilet.projections.sqlite import SqliteReadModel
-from bilet_diagnostics.adapters.facts import (
-    CONSENT,
-    DIAGNOSTICS,
-    FACTS_PROJECTION,
-    IDENTITY,
-    ReadModelFacts,
-)
+from bilet.facts import testing
+from bilet.facts.testing import OTHER_REGION, REGION, erased, purposes_withdrawn, withdrawn
+from bilet.projections import ReadModel
+from bilet_diagnostics.adapters.facts import FACTS_PROJECTION, SOURCES, ReadModelFacts
 
-REGION = UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000047")  # Ленинградская область
-OTHER_REGION = UUID("5e2a3c10-4b1d-4f7e-9c2a-470000000078")
-SCHOOL_3 = UUID("0c3b9a52-7f3e-4d8a-8a10-000000000003")
+__all__ = [
+    "OTHER_REGION",
+    "REGION",
+    "SCHOOL_3",
+    "SCHOOL_5",
+    "SPB_SCHOOL",
+    "STAGES",
+    "FactsHistory",
+    "completed",
+    "erased",
+    "facts_on_sqlite",
+    "purposes_withdrawn",
+    "region",
+    "registered",
+    "rules",
+    "school",
+    "started",
+    "verified",
+    "window",
+    "withdrawn",
+]
+
+SCHOOL_3 = testing.SCHOOL
 SCHOOL_5 = UUID("0c3b9a52-7f3e-4d8a-8a10-000000000005")
 SPB_SCHOOL = UUID("0c3b9a52-7f3e-4d8a-8a10-000000000078")
 STAGES = (Stage.INTERESTS, Stage.SOFT_SKILLS, Stage.PROFESSIONS_KNOWLEDGE)
@@ -123,71 +128,12 @@ def window(
     )
 
 
-def registered(
-    participant_id: UUID,
-    school_id: UUID = SCHOOL_3,
-    region_id: UUID = REGION,
-    *,
-    season: int = 2019,
-    grade: int = 7,
-) -> ParticipantRegistered:
-    envelopes = {
-        name: SealedValue.model_validate(sealed(name))
-        for name in sealed_fields(ParticipantRegistered)
-    }
-    return ParticipantRegistered(
-        participant_id=participant_id,
-        school_id=school_id,
-        region_id=region_id,
-        season=season,
-        grade=grade,
-        **envelopes,
-    )
-
-
-def verified(
-    participant_id: UUID,
-    valid_until: date,
-    purposes: Iterable[Purpose] = (Purpose.PROGRAMME_PARTICIPATION, Purpose.ONLINE_DIAGNOSTICS),
-    *,
-    consent_id: UUID | None = None,
-) -> ConsentVerified:
-    return ConsentVerified(
-        participant_id=participant_id,
-        consent_id=consent_id or uuid4(),
-        purposes=tuple(purposes),
-        valid_until=valid_until,
-    )
-
-
-def purposes_withdrawn(
-    participant_id: UUID,
-    consent_id: UUID,
-    withdrawn: Iterable[Purpose],
-    remaining: Iterable[Purpose],
-) -> ConsentPurposesWithdrawn:
-    return ConsentPurposesWithdrawn(
-        participant_id=participant_id,
-        consent_id=consent_id,
-        withdrawn=tuple(withdrawn),
-        remaining=tuple(remaining),
-        withdrawn_on=date(2019, 10, 1),
-    )
-
-
-def withdrawn(participant_id: UUID, on: date) -> ConsentWithdrawn:
-    return ConsentWithdrawn(
-        participant_id=participant_id, consent_id=uuid4(), withdrawn_on=on, erase_by=on
-    )
-
-
-def erased(participant_id: UUID) -> ParticipantErased:
-    return ParticipantErased(
-        participant_id=participant_id,
-        reason=ErasureReason.CONSENT_WITHDRAWN,
-        erased_at=datetime(2019, 11, 1, tzinfo=UTC),
-        destruction_record_id=uuid4(),
-    )
+# A pupil registers in the 7th grade; a consent covers the online diagnostics.
+_EVENTS: Final = testing.FactsEvents(
+    grade=7, purposes=(Purpose.PROGRAMME_PARTICIPATION, Purpose.ONLINE_DIAGNOSTICS)
+)
+registered = _EVENTS.registered
+verified = _EVENTS.verified
 
 
 _INSTRUMENTS = {
@@ -244,32 +190,15 @@ def completed(attempt: StageStarted) -> StageCompleted:
     )
 
 
-class FactsHistory:
+class FactsHistory(testing.FactsHistory):
     """Identity's, consent's and diagnostics' stores (in memory), the facts projection fed from
     them into `read_model`, and the facts it answers."""
 
     def __init__(self, read_model: ReadModel) -> None:
-        self.stores: dict[str, EventStore] = {
-            IDENTITY: InMemoryEventStore(),
-            CONSENT: InMemoryEventStore(),
-            DIAGNOSTICS: InMemoryEventStore(),
-        }
-        self.feed = EmbeddedFeed(read_model, FACTS_PROJECTION, self.stores)
+        super().__init__(read_model, FACTS_PROJECTION, SOURCES)
         self.facts = ReadModelFacts(read_model)
 
-    async def given(self, *events: DomainEvent) -> None:
-        """Append each event to its service's store, then feed everything appended so far."""
-        for event in events:
-            store = self.stores[type(event).service]
-            await store.append(event.stream_id, [encode(event, EventMetadata())], ANY)
-        await self.feed.catch_up({})
 
-
-@contextlib.asynccontextmanager
-async def facts_on_sqlite(folder: Path) -> AsyncIterator[FactsHistory]:
+def facts_on_sqlite(folder: Path) -> contextlib.AbstractAsyncContextManager[FactsHistory]:
     """A `FactsHistory` over a new SQLite read model in `folder`, closed on exit."""
-    read_model = await SqliteReadModel.open(folder / "diagnostics-readmodel.sqlite3")
-    try:
-        yield FactsHistory(read_model)
-    finally:
-        await read_model.close()
+    return testing.history_on_sqlite(folder / "diagnostics-readmodel.sqlite3", FactsHistory)

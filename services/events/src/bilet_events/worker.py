@@ -7,16 +7,12 @@ consent's (`bilet.consent`: the consent in force, erasures) and the service's ow
 projection the embedded mode feeds in-process. Runs until SIGTERM/SIGINT.
 """
 
-import asyncio
 import sys
 from typing import Final
 
 from pydantic import Field
 
-from bilet import stores
-from bilet.logs import configure_logging
-from bilet.projections import KafkaFeed, ProjectionMetrics, ReadModel
-from bilet.projections.worker import kafka_feed, serve_feed
+from bilet.facts.worker import ProjectionWorker
 from bilet.settings import PlatformSettings
 from bilet_events.adapters.facts import FACTS_PROJECTION
 
@@ -32,45 +28,19 @@ class WorkerSettings(PlatformSettings):
     events_worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
 
 
-async def open_read_model(settings: PlatformSettings) -> ReadModel:
-    """`var/events-readmodel.sqlite3`, or PostgreSQL schema `bvb_events_rm`."""
-    return await stores.open_read_model(settings, SERVICE)
-
-
-def build_feed(
-    settings: PlatformSettings,
-    read_model: ReadModel,
-    *,
-    topics: dict[str, str] | None = None,
-    group_id: str = GROUP,
-    metrics: ProjectionMetrics | None = None,
-) -> KafkaFeed:
-    """The feed of the three topics; `topics` (topic → source) replaces them in tests."""
-    return kafka_feed(
-        settings,
-        read_model,
-        FACTS_PROJECTION,
-        topics=TOPICS,
-        group_id=group_id,
-        sources=topics,
-        metrics=metrics,
-    )
-
-
-async def run(settings: WorkerSettings) -> int:
-    if settings.kafka_bootstrap is None:
-        raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
-    return await serve_feed(
-        lambda: open_read_model(settings),
-        lambda read_model, metrics: build_feed(settings, read_model, metrics=metrics),
-        metrics_port=settings.events_worker_metrics_port,
-        metrics_address=settings.host,
-    )
+WORKER: Final = ProjectionWorker[WorkerSettings](
+    SERVICE,
+    FACTS_PROJECTION,
+    TOPICS,
+    GROUP,
+    lambda settings: settings.events_worker_metrics_port,
+)
+build_feed = WORKER.build_feed
+run = WORKER.run
 
 
 def main() -> int:
-    configure_logging()
-    return asyncio.run(run(WorkerSettings()))
+    return WORKER.main(WorkerSettings)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,8 @@ from bilet.contracts.catalogue.events import (
     CareerEventRevised,
 )
 from bilet.contracts.vocabulary import Environment
-from bilet.pgschema import drop_schema
+from bilet.facts.testing import answers_on_sqlite, postgres_read_model
 from bilet.projections import ReadModel
-from bilet.projections.postgres import PostgresReadModel
-from bilet.projections.sqlite import SqliteReadModel
 from bilet_events.application.facts import (
     Attendee,
     CatalogueCursor,
@@ -168,23 +166,14 @@ async def _answers(read_model: ReadModel) -> Answers:
 
 @pytest.fixture
 async def postgres(database_url: str) -> AsyncIterator[ReadModel]:
-    schema = f"t_events_rm_{uuid.uuid4().hex[:10]}"
-    read_model = await PostgresReadModel.open(database_url, schema=schema)
-    try:
+    async with postgres_read_model(database_url, "t_events_rm") as read_model:
         yield read_model
-    finally:
-        await read_model.close()
-        await drop_schema(database_url, schema)
 
 
 async def test_postgresql_answers_as_sqlite_does_and_as_the_history_means(
     postgres: ReadModel, tmp_path: Path
 ) -> None:
-    sqlite = await SqliteReadModel.open(tmp_path / "events-readmodel.sqlite3")
-    try:
-        expected = await _answers(sqlite)
-    finally:
-        await sqlite.close()
+    expected = await answers_on_sqlite(tmp_path / "events-readmodel.sqlite3", _answers)
     answers = await _answers(postgres)
     assert answers == expected
 

@@ -8,9 +8,7 @@ from bilet_consent.domain.errors import DomainError
 
 class AccessDenied(DomainError):
     code = "forbidden"
-
-    def __init__(self, message: str = "You may not access this.") -> None:
-        super().__init__(message)
+    text = "You may not access this."
 
 
 class UnknownParticipant(DomainError):
@@ -18,19 +16,15 @@ class UnknownParticipant(DomainError):
     no such participant. A `BVB-Position` token from identity makes the service wait for them."""
 
     code = "unknown_participant"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "No such participant is known to the consent service. If identity registered them "
-            "just now, send its BVB-Position token with the request."
-        )
+    text = (
+        "No such participant is known to the consent service. If identity registered them "
+        "just now, send its BVB-Position token with the request."
+    )
 
 
 class VersionConflict(DomainError):
     code = "version_conflict"
-
-    def __init__(self) -> None:
-        super().__init__("The consents changed in the meantime; read them again and retry.")
+    text = "The consents changed in the meantime; read them again and retry."
 
 
 class DocumentCheckBusy(DomainError):
@@ -38,21 +32,15 @@ class DocumentCheckBusy(DomainError):
     stored; send it again in a little while."""
 
     code = "document_check_busy"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Too many documents are being checked right now; send this one again in a minute."
-        )
+    text = "Too many documents are being checked right now; send this one again in a minute."
 
 
 class UnsupportedDocument(DomainError):
     code = "unsupported_document_type"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The document is not a PDF, JPEG or PNG (its content decides, not its name or "
-            "declared type). Upload the scan or the PDF of the signed form."
-        )
+    text = (
+        "The document is not a PDF, JPEG or PNG (its content decides, not its name or "
+        "declared type). Upload the scan or the PDF of the signed form."
+    )
 
 
 class UnacceptableDocument(DomainError):
@@ -75,16 +63,12 @@ class DocumentTooLarge(DomainError):
 
 class EmptyDocument(DomainError):
     code = "empty_document"
-
-    def __init__(self) -> None:
-        super().__init__("The document is empty.")
+    text = "The document is empty."
 
 
 class DocumentGone(DomainError):
     code = "document_gone"
-
-    def __init__(self) -> None:
-        super().__init__("The document was destroyed with the participant's data.")
+    text = "The document was destroyed with the participant's data."
 
 
 class WrittenRequestRequired(DomainError):
@@ -105,12 +89,10 @@ class OutsideAnalyticsPurpose(AccessDenied):
     tells "not what your role is for" from a scope it lacks."""
 
     code = "outside_analytics_purpose"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Analysts work with the pseudonymised analytics export (participants whose consent "
-            "covers `pseudonymised_analytics`); consent records are not part of it."
-        )
+    text = (
+        "Analysts work with the pseudonymised analytics export (participants whose consent "
+        "covers `pseudonymised_analytics`); consent records are not part of it."
+    )
 
 
 class InvalidCursor(DomainError):

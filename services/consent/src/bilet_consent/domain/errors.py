@@ -1,15 +1,11 @@
 """Refusals of the consent rules. Each has a stable `code`, the same in the API's problem+json."""
 
-from typing import Any
+from bilet.errors import DomainError as RuleRefusal
 
 
-class DomainError(Exception):
-    code: str = "rule_violated"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+class DomainError(RuleRefusal):
+    """A refusal of the consent service's rules or of its application layer: the
+    refusals its API answers as problems."""
 
 
 class InvalidGuardian(DomainError):
@@ -43,16 +39,12 @@ class AuthorityRequired(DomainError):
 
 class ConsentExists(DomainError):
     code = "consent_exists"
-
-    def __init__(self) -> None:
-        super().__init__("A consent with this id was already submitted.")
+    text = "A consent with this id was already submitted."
 
 
 class UnknownConsent(DomainError):
     code = "unknown_consent"
-
-    def __init__(self) -> None:
-        super().__init__("No consent with this id.")
+    text = "No consent with this id."
 
 
 class ConsentNotPending(DomainError):
@@ -73,9 +65,7 @@ class ConsentNotInForce(DomainError):
 
 class ConsentExpired(DomainError):
     code = "consent_expired"
-
-    def __init__(self) -> None:
-        super().__init__("The consent's validity period has ended: ask for a new one.")
+    text = "The consent's validity period has ended: ask for a new one."
 
 
 class PurposeNotConsented(DomainError):
@@ -101,13 +91,9 @@ class ErasureScheduled(DomainError):
 
 class ParticipantErasedError(DomainError):
     code = "participant_erased"
-
-    def __init__(self) -> None:
-        super().__init__("The participant's personal data was destroyed.")
+    text = "The participant's personal data was destroyed."
 
 
 class ErasureNotDue(DomainError):
     code = "erasure_not_due"
-
-    def __init__(self) -> None:
-        super().__init__("No destruction of this participant's data is due.")
+    text = "No destruction of this participant's data is due."

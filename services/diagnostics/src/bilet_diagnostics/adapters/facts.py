@@ -6,17 +6,15 @@ fed in-process from the stores (embedded) or from Kafka by `python -m bilet_diag
 
 import logging
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bilet.contracts.vocabulary import Stage
-from bilet.projections import NotApplied, ReadModel, Row
+from bilet.facts import CONSENT, IDENTITY
+from bilet.facts.queries import ReadModelQueries, purposes_in_force
 from bilet_diagnostics.adapters.facts_projection import (
-    CONSENT,
     DIAGNOSTICS,
     FACTS_PROJECTION,
-    IDENTITY,
     PROJECTION,
     SOURCES,
     FactsProjection,
@@ -25,7 +23,6 @@ from bilet_diagnostics.application.facts import (
     EnrolledPupil,
     Pupil,
     SchoolProgress,
-    purposes_in_force,
     school_progress,
 )
 
@@ -43,35 +40,10 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-class ReadModelFacts:
-    """`Facts` over the projection's tables. Before the feed has installed them (a worker not yet
-    started) every answer is "nothing known"."""
+class ReadModelFacts(ReadModelQueries):
+    """`Facts` over the projection's tables."""
 
-    def __init__(self, read_model: ReadModel) -> None:
-        self.read_model = read_model
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self.read_model.query(FACTS_PROJECTION) as tx:
-            try:
-                return await tx.fetch(sql, *args)
-            except Exception as error:
-                if self.read_model.is_missing_table(error):
-                    return []
-                raise
-
-    async def wait_for(
-        self, source: str, position: int, timeout: float, stream_id: str | None = None
-    ) -> bool:
-        """Wait (bounded) until the facts include `source`'s events up to `position` (a
-        read-your-writes token of identity or consent, e.g. a pupil registered a moment ago);
-        False when the time ran out first."""
-        try:
-            await self.read_model.wait_until(
-                PROJECTION, source, position, timeout, stream_id=stream_id
-            )
-        except NotApplied:
-            return False
-        return True
+    projection = FACTS_PROJECTION
 
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         pid = str(participant_id)
@@ -93,11 +65,7 @@ class ReadModelFacts:
             grade=int(grade),
             season=int(season),
             seasons=frozenset(int(row[0]) for row in seasons),
-            purposes=purposes_in_force(
-                purposes.split(",") if purposes else (),
-                date.fromisoformat(valid_until) if valid_until else None,
-                today,
-            ),
+            purposes=purposes_in_force(purposes, valid_until, today),
             erased=bool(erased),
             merged_into=None if merged is None else UUID(merged),
         )

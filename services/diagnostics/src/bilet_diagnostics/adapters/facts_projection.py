@@ -15,18 +15,11 @@ from typing import Any, Final
 from uuid import UUID
 
 from bilet.contracts import CATALOGUE, decode
-from bilet.contracts.catalogue.consent import (
-    ConsentPurposesWithdrawn,
-    ConsentVerified,
-    ConsentWithdrawn,
-    ParticipantErased,
-)
 from bilet.contracts.catalogue.diagnostics import StageCompleted, StageStarted
 from bilet.contracts.catalogue.identity import (
     DiagnosticsWindowScheduled,
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
-    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
     RegionAdmitted,
@@ -34,23 +27,21 @@ from bilet.contracts.catalogue.identity import (
     SeasonRulesPublished,
 )
 from bilet.eventstore import RecordedEvent
+from bilet.facts import CONSENT, IDENTITY, pupils
 from bilet.projections import ReadModelTx, Table
 
 # Version 2 keeps every version of a season's rules with the day it applies from (docs/adr/0050)
 # and the kept profile of a merged one (docs/adr/0043): a new name, so an existing read model is
 # rebuilt from the sources.
 PROJECTION: Final = "diagnostics_facts_v2"
-IDENTITY: Final = "identity"
-CONSENT: Final = "consent"
 DIAGNOSTICS: Final = "diagnostics"
 SOURCES: Final = (IDENTITY, CONSENT, DIAGNOSTICS)
 
-# What is applied. `ConsentRejected` is not: only a pending consent is ever rejected, and a
-# pending consent is not in force, so a rejection changes nothing diagnostics acts on.
-HANDLED: Final = frozenset(
+# What is applied: the consent columns, the erasure and the merge of a pupil as
+# `bilet.facts.pupils` folds them, and identity's and the service's own facts below.
+HANDLED: Final = pupils.HANDLED | frozenset(
     {
         "SeasonRulesPublished",
-        "ParticipantMerged",
         "RegionAdmitted",
         "DiagnosticsWindowScheduled",
         "SchoolRegistered",
@@ -58,10 +49,6 @@ HANDLED: Final = frozenset(
         "ParticipantEnrolledInSeason",
         "ParticipantMovedToSchool",
         "ParticipantDetailsCorrected",
-        "ConsentVerified",
-        "ConsentPurposesWithdrawn",
-        "ConsentWithdrawn",
-        "ParticipantErased",
         "StageStarted",
         "StageCompleted",
     }
@@ -133,12 +120,8 @@ _CORRECT_ENROLMENT: Final = (
     "UPDATE {fact_enrolments} SET grade = $2 WHERE participant_id = $1 AND season = "
     "(SELECT season FROM {fact_pupils} WHERE participant_id = $1)"
 )
-_CONSENT: Final = (
-    "INSERT INTO {fact_pupils} (participant_id, consent_id, purposes, valid_until, erased) "
-    "VALUES ($1, $2, $3, $4, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
-    "consent_id = excluded.consent_id, purposes = excluded.purposes, "
-    "valid_until = excluded.valid_until"
-)
+
+_CONSENT_COLUMNS: Final = pupils.PupilConsentColumns("fact_pupils")
 
 
 def _joined(values: Any) -> str:
@@ -152,7 +135,10 @@ class FactsProjection:
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
         if event.type not in HANDLED or not CATALOGUE.is_published(event.type):
             return  # other facts, internal streams (answers), the audit trail
-        match decode(event):
+        fact = decode(event)
+        if await _CONSENT_COLUMNS.apply(tx, fact):
+            return
+        match fact:
             case SeasonRulesPublished() as rules:
                 await tx.execute(
                     "INSERT INTO {fact_season_versions} "
@@ -163,14 +149,6 @@ class FactsProjection:
                     rules.rules_version,
                     rules.applies_from.isoformat(),
                     _joined(stage.value for stage in rules.diagnostics_stages),
-                )
-            case ParticipantMerged() as merged:
-                # A second profile of one child, closed (docs/adr/0043): no new attempt under
-                # it. Re-keying its attempts and results to the kept profile is not done here.
-                await tx.execute(
-                    "UPDATE {fact_pupils} SET merged_into = $2 WHERE participant_id = $1",
-                    str(merged.participant_id),
-                    str(merged.kept_participant_id),
                 )
             case RegionAdmitted() as region:
                 await tx.execute(
@@ -228,35 +206,6 @@ class FactsProjection:
                 await tx.execute(_CORRECT_ENROLMENT, pid, grade)
                 await tx.execute(
                     "UPDATE {fact_pupils} SET grade = $2 WHERE participant_id = $1", pid, grade
-                )
-            case ConsentVerified() as verified:
-                # The latest verified consent is the one in force (stream order).
-                await tx.execute(
-                    _CONSENT,
-                    str(verified.participant_id),
-                    str(verified.consent_id),
-                    _joined(purpose.value for purpose in verified.purposes),
-                    verified.valid_until.isoformat(),
-                )
-            case ConsentPurposesWithdrawn() as narrowed:
-                # Only the consent in force matters here; a pending one is verified with what
-                # is left of its purposes.
-                await tx.execute(
-                    "UPDATE {fact_pupils} SET purposes = $3 "
-                    "WHERE participant_id = $1 AND consent_id = $2",
-                    str(narrowed.participant_id),
-                    str(narrowed.consent_id),
-                    _joined(purpose.value for purpose in narrowed.remaining),
-                )
-            case ConsentWithdrawn() as withdrawn:
-                # The participant withdraws, not one form: nothing stays in force.
-                await tx.execute(_CONSENT, str(withdrawn.participant_id), None, None, None)
-            case ParticipantErased() as erased:
-                await tx.execute(
-                    "INSERT INTO {fact_pupils} (participant_id, erased) VALUES ($1, TRUE) "
-                    "ON CONFLICT (participant_id) DO UPDATE SET erased = TRUE, "
-                    "consent_id = NULL, purposes = NULL, valid_until = NULL",
-                    str(erased.participant_id),
                 )
             case StageStarted() as started:
                 await tx.execute(

@@ -8,9 +8,7 @@ from bilet_diagnostics.domain.errors import DomainError
 
 class AccessDenied(DomainError):
     code = "forbidden"
-
-    def __init__(self, message: str = "You may not access this.") -> None:
-        super().__init__(message)
+    text = "You may not access this."
 
 
 class UnknownParticipant(DomainError):
@@ -18,16 +16,12 @@ class UnknownParticipant(DomainError):
     or the participant is not the caller's: both get this answer."""
 
     code = "unknown_participant"
-
-    def __init__(self) -> None:
-        super().__init__("No such participant is known to the diagnostics service.")
+    text = "No such participant is known to the diagnostics service."
 
 
 class ParticipantErased(DomainError):
     code = "participant_erased"
-
-    def __init__(self) -> None:
-        super().__init__("The participant's data was destroyed.")
+    text = "The participant's data was destroyed."
 
 
 class ParticipantMerged(DomainError):
@@ -45,12 +39,10 @@ class ParticipantMerged(DomainError):
 
 class ConsentRequired(DomainError):
     code = "consent_required"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The online diagnostics need a verified guardian's consent covering them "
-            "(purpose online_diagnostics) that is in force today."
-        )
+    text = (
+        "The online diagnostics need a verified guardian's consent covering them "
+        "(purpose online_diagnostics) that is in force today."
+    )
 
 
 class NotEnrolled(DomainError):
@@ -73,6 +65,4 @@ class OutsideWindow(DomainError):
 
 class VersionConflict(DomainError):
     code = "version_conflict"
-
-    def __init__(self) -> None:
-        super().__init__("The attempt changed in the meantime; read it again and retry.")
+    text = "The attempt changed in the meantime; read it again and retry."

@@ -147,12 +147,3 @@ class Facts(Protocol):
         """The school's pupils enrolled in the season (erased ones left out), per grade and
         stage: started, completed, and who has not started."""
         ...
-
-
-def purposes_in_force(
-    purposes: Iterable[str], valid_until: date | None, today: date
-) -> frozenset[Purpose]:
-    """The purposes of a verified consent on `today`: none once its last day has passed."""
-    if valid_until is None or today > valid_until:
-        return frozenset()
-    return frozenset(Purpose(p) for p in purposes)

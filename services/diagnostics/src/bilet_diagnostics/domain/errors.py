@@ -1,16 +1,12 @@
 """Refusals of the diagnostics rules. Each has a stable `code`, the same in the API's
 problem+json (`bilet_diagnostics.api.problems`)."""
 
-from typing import Any
+from bilet.errors import DomainError as RuleRefusal
 
 
-class DomainError(Exception):
-    code: str = "rule_violated"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+class DomainError(RuleRefusal):
+    """A refusal of the diagnostics service's rules or of its application layer: the
+    refusals its API answers as problems."""
 
 
 class StageNotInSeason(DomainError):
@@ -57,23 +53,17 @@ class AttemptInProgress(DomainError):
 
 class AttemptExists(DomainError):
     code = "attempt_exists"
-
-    def __init__(self) -> None:
-        super().__init__("An attempt with this id was started already.")
+    text = "An attempt with this id was started already."
 
 
 class UnknownAttempt(DomainError):
     code = "unknown_attempt"
-
-    def __init__(self) -> None:
-        super().__init__("No such attempt is known.")
+    text = "No such attempt is known."
 
 
 class AttemptCompleted(DomainError):
     code = "attempt_completed"
-
-    def __init__(self) -> None:
-        super().__init__("The attempt is completed: its answers can no longer change.")
+    text = "The attempt is completed: its answers can no longer change."
 
 
 class TimeLimitPassed(DomainError):

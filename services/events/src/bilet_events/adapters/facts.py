@@ -11,13 +11,13 @@ from typing import Any
 from uuid import UUID
 
 from bilet.contracts.catalogue.events import CareerEventPublished
-from bilet.projections import NotApplied, ReadModel, Row
+from bilet.facts import CONSENT, IDENTITY
+from bilet.facts.queries import ReadModelQueries, purposes_in_force
+from bilet.projections import Row
 from bilet_events.adapters.catalogue_projection import utc_text
 from bilet_events.adapters.facts_projection import (
-    CONSENT,
     EVENTS,
     FACTS_PROJECTION,
-    IDENTITY,
     PROJECTION,
     SEALED,
     SOURCES,
@@ -32,7 +32,6 @@ from bilet_events.application.facts import (
     Pupil,
     SealedNeeds,
     SessionSeats,
-    purposes_in_force,
 )
 
 __all__ = [
@@ -48,38 +47,10 @@ __all__ = [
 ]
 
 
-class _ReadModelQueries:
-    """Queries of the projection's tables; before the feed has installed them (a worker not yet
-    started) every answer is "nothing known"."""
-
-    def __init__(self, read_model: ReadModel) -> None:
-        self.read_model = read_model
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self.read_model.query(FACTS_PROJECTION) as tx:
-            try:
-                return await tx.fetch(sql, *args)
-            except Exception as error:
-                if self.read_model.is_missing_table(error):
-                    return []
-                raise
-
-    async def wait_for(
-        self, source: str, position: int, timeout: float, stream_id: str | None = None
-    ) -> bool:
-        """Wait (bounded) until the read model includes `source`'s events up to `position` (a
-        read-your-writes token); False when the time ran out first."""
-        try:
-            await self.read_model.wait_until(
-                PROJECTION, source, position, timeout, stream_id=stream_id
-            )
-        except NotApplied:
-            return False
-        return True
-
-
-class ReadModelFacts(_ReadModelQueries):
+class ReadModelFacts(ReadModelQueries):
     """`Facts` over the `fact_*` tables."""
+
+    projection = FACTS_PROJECTION
 
     async def pupil(self, participant_id: UUID, today: date) -> Pupil | None:
         rows = await self._fetch(
@@ -102,11 +73,7 @@ class ReadModelFacts(_ReadModelQueries):
             municipality=municipality,
             grade=int(grade),
             season=int(season),
-            purposes=purposes_in_force(
-                purposes.split(",") if purposes else (),
-                date.fromisoformat(valid_until) if valid_until else None,
-                today,
-            ),
+            purposes=purposes_in_force(purposes, valid_until, today),
             erased=bool(erased),
             merged_into=None if merged is None else UUID(merged),
             sealed_needs=(
@@ -188,8 +155,10 @@ def _where(where: CatalogueFilter) -> _Where:
 _FROM = "FROM {cat_sessions} s JOIN {cat_career_events} c ON c.career_event_id = s.career_event_id"
 
 
-class ReadModelCatalogue(_ReadModelQueries):
+class ReadModelCatalogue(ReadModelQueries):
     """`Catalogue` over the `cat_*` tables."""
+
+    projection = FACTS_PROJECTION
 
     async def career_event(self, career_event_id: UUID) -> CatalogueEntry | None:
         entries = await self._entries([str(career_event_id)], None)

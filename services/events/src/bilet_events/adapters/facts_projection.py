@@ -20,16 +20,9 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from bilet.contracts import CATALOGUE, decode
-from bilet.contracts.catalogue.consent import (
-    ConsentPurposesWithdrawn,
-    ConsentVerified,
-    ConsentWithdrawn,
-    ParticipantErased,
-)
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
-    ParticipantMerged,
     ParticipantMovedToSchool,
     ParticipantRegistered,
     SchoolRegistered,
@@ -37,6 +30,7 @@ from bilet.contracts.catalogue.identity import (
 )
 from bilet.contracts.sealed import FIRST_GENERATION, Sealed
 from bilet.eventstore import RecordedEvent
+from bilet.facts import CONSENT, IDENTITY, pupils
 from bilet.projections import ReadModelTx, Table
 from bilet_events.adapters import catalogue_projection
 
@@ -45,15 +39,14 @@ from bilet_events.adapters import catalogue_projection
 # read without the columns.
 # Version 3 names the kept profile of a merged one (`merged_into`, docs/adr/0043).
 PROJECTION: Final = "events_facts_v3"
-IDENTITY: Final = "identity"
-CONSENT: Final = "consent"
 EVENTS: Final = "events"
 SOURCES: Final = (IDENTITY, CONSENT, EVENTS)
 
 SEALED: Final = TypeAdapter(Sealed)
 
-# `ConsentRejected` is not applied: only a pending consent is rejected, and it was never in force.
-HANDLED: Final = frozenset(
+# The consent columns, the erasure and the merge of a pupil as `bilet.facts.pupils` folds them,
+# and identity's facts below.
+HANDLED: Final = pupils.HANDLED | frozenset(
     {
         "SeasonRulesPublished",
         "SchoolRegistered",
@@ -61,11 +54,6 @@ HANDLED: Final = frozenset(
         "ParticipantEnrolledInSeason",
         "ParticipantMovedToSchool",
         "ParticipantDetailsCorrected",
-        "ParticipantMerged",
-        "ConsentVerified",
-        "ConsentPurposesWithdrawn",
-        "ConsentWithdrawn",
-        "ParticipantErased",
     }
 )
 
@@ -107,11 +95,10 @@ _NEEDS: Final = (
 _FULL_NAME: Final = (
     "UPDATE {fact_pupils_v2} SET full_name = $2 WHERE participant_id = $1 AND NOT erased"
 )
-_CONSENT: Final = (
-    "INSERT INTO {fact_pupils_v2} (participant_id, consent_id, purposes, valid_until, erased) "
-    "VALUES ($1, $2, $3, $4, FALSE) ON CONFLICT (participant_id) DO UPDATE SET "
-    "consent_id = excluded.consent_id, purposes = excluded.purposes, "
-    "valid_until = excluded.valid_until"
+
+# An erasure also drops the sealed values: their keys are gone, they could never be opened.
+_CONSENT_COLUMNS: Final = pupils.PupilConsentColumns(
+    "fact_pupils_v2", erasure_clears=("needs", "needs_generation", "full_name")
 )
 
 
@@ -131,7 +118,12 @@ class FactsProjection:
             return
         if event.type not in HANDLED:
             return
-        match decode(event):
+        fact = decode(event)
+        # Withdrawing health data destroys the health key: the sealed needs stay as they are
+        # (unopenable), and without the purpose no reader is given them.
+        if await _CONSENT_COLUMNS.apply(tx, fact):
+            return
+        match fact:
             case SeasonRulesPublished() as rules:
                 # The highest rules version of a season is in force.
                 await tx.execute(
@@ -190,43 +182,6 @@ class FactsProjection:
                 )
             case ParticipantDetailsCorrected() as corrected:
                 await self._corrected(tx, corrected)
-            case ConsentVerified() as verified:
-                # The latest verified consent is the one in force (stream order).
-                await tx.execute(
-                    _CONSENT,
-                    str(verified.participant_id),
-                    str(verified.consent_id),
-                    ",".join(purpose.value for purpose in verified.purposes),
-                    verified.valid_until.isoformat(),
-                )
-            case ConsentPurposesWithdrawn() as narrowed:
-                # Withdrawing health data destroys the health key: the sealed needs stay as they
-                # are (unopenable), and without the purpose no reader is given them.
-                await tx.execute(
-                    "UPDATE {fact_pupils_v2} SET purposes = $3 "
-                    "WHERE participant_id = $1 AND consent_id = $2",
-                    str(narrowed.participant_id),
-                    str(narrowed.consent_id),
-                    ",".join(purpose.value for purpose in narrowed.remaining),
-                )
-            case ConsentWithdrawn() as withdrawn:
-                await tx.execute(_CONSENT, str(withdrawn.participant_id), None, None, None)
-            case ParticipantMerged() as merged:
-                # A second profile of one child, closed (docs/adr/0043): no new booking under
-                # it. Moving its bookings to the kept profile is not done here.
-                await tx.execute(
-                    "UPDATE {fact_pupils_v2} SET merged_into = $2 WHERE participant_id = $1",
-                    str(merged.participant_id),
-                    str(merged.kept_participant_id),
-                )
-            case ParticipantErased() as erased:
-                await tx.execute(
-                    "INSERT INTO {fact_pupils_v2} (participant_id, erased) VALUES ($1, TRUE) "
-                    "ON CONFLICT (participant_id) DO UPDATE SET erased = TRUE, needs = NULL, "
-                    "needs_generation = NULL, consent_id = NULL, purposes = NULL, "
-                    "valid_until = NULL, full_name = NULL",
-                    str(erased.participant_id),
-                )
 
     async def _corrected(self, tx: ReadModelTx, corrected: ParticipantDetailsCorrected) -> None:
         pid = str(corrected.participant_id)

@@ -8,18 +8,14 @@ from bilet_events.domain.errors import DomainError
 
 class AccessDenied(DomainError):
     code = "forbidden"
-
-    def __init__(self, message: str = "You may not do this.") -> None:
-        super().__init__(message)
+    text = "You may not do this."
 
 
 class UnknownParticipant(DomainError):
     """No such participant is known here, or they are not the caller's: both answer alike."""
 
     code = "unknown_participant"
-
-    def __init__(self) -> None:
-        super().__init__("No such participant is known to the career events service.")
+    text = "No such participant is known to the career events service."
 
 
 class ParticipantMerged(DomainError):
@@ -37,12 +33,10 @@ class ParticipantMerged(DomainError):
 
 class ConsentRequired(DomainError):
     code = "consent_required"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Booking a career event needs a verified guardian's consent in force covering "
-            "career events (purpose career_events)."
-        )
+    text = (
+        "Booking a career event needs a verified guardian's consent in force covering "
+        "career events (purpose career_events)."
+    )
 
 
 class SeasonUnknown(DomainError):
@@ -54,6 +48,4 @@ class SeasonUnknown(DomainError):
 
 class VersionConflict(DomainError):
     code = "version_conflict"
-
-    def __init__(self) -> None:
-        super().__init__("The career event changed in the meantime; read it again and retry.")
+    text = "The career event changed in the meantime; read it again and retry."

@@ -12,7 +12,7 @@ as the sealed value identity published (docs/adr/0017, 0026, 0031).
 import base64
 import binascii
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -92,15 +92,6 @@ class Facts(Protocol):
         """The roster's facts of each known participant of `participant_ids` (unknown ones are
         left out)."""
         ...
-
-
-def purposes_in_force(
-    purposes: Sequence[str], valid_until: date | None, today: date
-) -> frozenset[Purpose]:
-    """The purposes of a verified consent on `today`: none once its last day has passed."""
-    if valid_until is None or today > valid_until:
-        return frozenset()
-    return frozenset(Purpose(p) for p in purposes)
 
 
 # ---------------------------------------------------------------------- the catalogue

@@ -1,46 +1,34 @@
 """Refusals of the career events rules. Each has a stable `code`, the same one the API will
 answer in problem+json."""
 
-from typing import Any
+from bilet.errors import DomainError as RuleRefusal
 
 
-class DomainError(Exception):
-    code: str = "rule_violated"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+class DomainError(RuleRefusal):
+    """A refusal of the career events service's rules or of its application layer: the
+    refusals its API answers as problems."""
 
 
 class UnknownCareerEvent(DomainError):
     code = "unknown_career_event"
-
-    def __init__(self) -> None:
-        super().__init__("No such career event is known.")
+    text = "No such career event is known."
 
 
 class CareerEventExists(DomainError):
     code = "career_event_exists"
-
-    def __init__(self) -> None:
-        super().__init__("A career event with this id was published already.")
+    text = "A career event with this id was published already."
 
 
 class CareerEventCancelled(DomainError):
     code = "career_event_cancelled"
-
-    def __init__(self) -> None:
-        super().__init__("The career event was cancelled.")
+    text = "The career event was cancelled."
 
 
 class BookingsExist(DomainError):
     """A career event is revised only before its first booking: pupils booked what it said."""
 
     code = "bookings_exist"
-
-    def __init__(self) -> None:
-        super().__init__("The career event has bookings already: it can no longer be revised.")
+    text = "The career event has bookings already: it can no longer be revised."
 
 
 class UnknownSession(DomainError):
@@ -76,9 +64,7 @@ class AlreadyBooked(DomainError):
 
 class UnknownBooking(DomainError):
     code = "unknown_booking"
-
-    def __init__(self) -> None:
-        super().__init__("No such booking is known for this career event.")
+    text = "No such booking is known for this career event."
 
 
 class SessionNotStarted(DomainError):
@@ -92,9 +78,7 @@ class SessionNotStarted(DomainError):
 
 class AttendanceRecorded(DomainError):
     code = "attendance_recorded"
-
-    def __init__(self) -> None:
-        super().__init__("The attendance of this booking is recorded already.")
+    text = "The attendance of this booking is recorded already."
 
 
 class SeasonLimitReached(DomainError):
@@ -143,13 +127,9 @@ class NotAccessible(DomainError):
 
 class NotAttended(DomainError):
     code = "not_attended"
-
-    def __init__(self) -> None:
-        super().__init__("Feedback is given only for a booking whose attendance was recorded.")
+    text = "Feedback is given only for a booking whose attendance was recorded."
 
 
 class FeedbackGiven(DomainError):
     code = "feedback_given"
-
-    def __init__(self) -> None:
-        super().__init__("Feedback on this booking was given already.")
+    text = "Feedback on this booking was given already."
