@@ -30,15 +30,16 @@ import asyncio
 import contextlib
 import ssl
 import sys
+import time
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import faust
 from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
-from faust.streams import Stream, _current_event
+from faust.streams import _current_event
 from faust.types import EventT
 from faust.types.auth import CredentialsT as Credentials
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -64,6 +65,7 @@ from bilet_recommender.adapters.insights_projection import PLACES_AND_SETS
 from bilet_recommender.adapters.issuing_batch import Delivered, Held, issue_batch
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
+from bilet_recommender.batches import take_delivered
 from bilet_recommender.domain.evidence import FACT_TYPES
 from bilet_recommender.records import NO_PARTICIPANT, participant_key, record_headers
 
@@ -108,12 +110,15 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_session_timeout: float = Field(default=30.0, ge=6.0, le=300.0)
     # The kernel feeds' consumer groups (the read side): `<this>.<projection>`.
     recommender_worker_feed_group: str = "bilet.recommender"
-    # The issuing agent takes facts in batches of at most this many (ADR 0047): a batch's sets
-    # are appended at its end, so a worker killed mid-batch loses its work (500 took longer
-    # than the crash test's workers lived on a loaded machine) ...
+    # The issuing agent takes what was delivered to it, at most this many facts at once (ADR
+    # 0047, 0063): a batch's sets are appended at its end, so a worker killed mid-batch loses
+    # its work (500 took longer than the crash test's workers lived on a loaded machine).
     recommender_worker_batch_size: int = Field(default=100, ge=1, le=10_000)
-    # ... or those that came within this many seconds, whichever is first: what a fact may wait.
-    recommender_worker_batch_seconds: float = Field(default=0.05, gt=0.0, le=5.0)
+    # Records the read side's Kafka feeds apply per read-model transaction (the kernel's default
+    # is 2000). Fewer, shorter transactions (ADR 0063): on PostgreSQL any open transaction holds
+    # back the event stores' read horizon (ADR 0003), and the relay publishes the sets only
+    # below it; 2000 evidence folds took 25-30 s on the loaded machine.
+    recommender_worker_feed_records: int = Field(default=200, ge=1, le=10_000)
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
     recommender_worker_as_of: datetime | None = None
 
@@ -250,6 +255,20 @@ def create_app(
         "Recommendation sets the worker appended (a redelivered batch's retries included).",
         registry=registry,
     )
+    # Where a fact's latency goes (ADR 0063): waiting for the agent after faust repartitioned
+    # it (the repartitioned record's timestamp to its batch being taken), then the batch's step.
+    fact_wait = Histogram(
+        "bilet_recommender_fact_wait_seconds",
+        "From a fact's repartitioned record to the issuing agent taking its batch.",
+        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        registry=registry,
+    )
+    batch_seconds = Histogram(
+        "bilet_recommender_batch_seconds",
+        "How long the issuing agent's step took per batch (fold, append, table write).",
+        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        registry=registry,
+    )
     metrics = ProjectionMetrics(registry)
     sources = app.topic(*settings.recommender_worker_topics, value_serializer="raw")
     by_participant = app.topic(
@@ -270,13 +289,11 @@ def create_app(
         # error per record. Records about no participant (career events: public facts) go to
         # one partition under `NO_PARTICIPANT`.
         grouped = stream.group_by(participant_key, name="participant", topic=by_participant)
-        # `StreamT` does not declare `take_events` (faust-streaming 0.15), `Stream` does.
-        batches = cast(Stream[Any], grouped).take_events(
-            settings.recommender_worker_batch_size, settings.recommender_worker_batch_seconds
-        )
-        # `take_events` acknowledges a batch's events when the loop asks for the next batch:
-        # after its sets are appended and its evidence written (at least once, ADR 0047).
+        # What was delivered, as soon as there is something (ADR 0063), acknowledged when the
+        # loop asks for the next batch: after its sets are appended and its evidence written.
+        batches = take_delivered(grouped, settings.recommender_worker_batch_size)
         async for events in batches:
+            taken = time.time()
             store, _keys, read_model, issuing = await resources.get()
             delivered: list[tuple[EventT[Any], Delivered]] = []
             for event in events:
@@ -286,6 +303,7 @@ def create_app(
                 fact = decode(recorded)
                 assert isinstance(fact, FACT_TYPES)
                 delivered.append((event, Delivered(recorded, fact)))
+                fact_wait.observe(max(0.0, taken - event.message.timestamp))
             batch_facts.observe(len(delivered))
             if not delivered:
                 continue
@@ -305,6 +323,7 @@ def create_app(
             facts_in.inc(outcome.folded)
             redelivered.inc(outcome.redelivered)
             sets_issued.inc(outcome.issued)
+            batch_seconds.observe(time.time() - taken)
 
     async def read_side() -> None:
         """The kernel's feeds of the read model: the evidence and catalogue (the API's reads,
@@ -327,6 +346,7 @@ def create_app(
                     group_id=group,
                     sources=topics,
                     metrics=metrics,
+                    max_records=settings.recommender_worker_feed_records,
                 )
             )
             feeds.append(
@@ -353,7 +373,7 @@ def create_app(
     async def read_model() -> ReadModel:
         return (await resources.get())[2]
 
-    worker_insights.install(app, list(settings.recommender_worker_topics), partitions, read_model)
+    worker_insights.install(app, by_participant, partitions, read_model)
     return app
 
 
