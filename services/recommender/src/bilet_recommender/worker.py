@@ -79,6 +79,7 @@ TOPICS: Final = {
 # What the issuing agent takes from the topics: the facts `Evidence` folds (the sets it issued
 # itself never come back from Kafka: the recommender's topic is not read).
 FACTS: Final = frozenset(t.event_type for t in FACT_TYPES) - {"RecommendationsIssued"}
+SECONDS_BUCKETS: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 __all__ = ["NO_PARTICIPANT", "Held", "WorkerSettings", "create_app", "participant_key"]
@@ -255,18 +256,17 @@ def create_app(
         "Recommendation sets the worker appended (a redelivered batch's retries included).",
         registry=registry,
     )
-    # Where a fact's latency goes (ADR 0063): waiting for the agent after faust repartitioned
-    # it (the repartitioned record's timestamp to its batch being taken), then the batch's step.
+    # Where a fact's latency goes (ADR 0063): waiting for the agent, then the batch's step.
     fact_wait = Histogram(
         "bilet_recommender_fact_wait_seconds",
         "From a fact's repartitioned record to the issuing agent taking its batch.",
-        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        buckets=SECONDS_BUCKETS,
         registry=registry,
     )
     batch_seconds = Histogram(
         "bilet_recommender_batch_seconds",
         "How long the issuing agent's step took per batch (fold, append, table write).",
-        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        buckets=SECONDS_BUCKETS,
         registry=registry,
     )
     metrics = ProjectionMetrics(registry)
