@@ -1,7 +1,6 @@
 """How the worker's agents read a published record from Kafka: the participant it is about (the
-key the issuing agent repartitions by, whose topic the insights agent reads too) and its headers
-in the form the kernel's decoder takes. One module, so the insights agent does not reach into the
-worker for them."""
+key both agents repartition by) and its headers in the form the kernel's decoder takes. One
+module, so the insights agent does not reach into the worker for them."""
 
 import json
 from collections.abc import Sequence

@@ -35,11 +35,11 @@ import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import faust
 from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
-from faust.streams import _current_event
+from faust.streams import Stream, _current_event
 from faust.types import EventT
 from faust.types.auth import CredentialsT as Credentials
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -65,7 +65,6 @@ from bilet_recommender.adapters.insights_projection import PLACES_AND_SETS
 from bilet_recommender.adapters.issuing_batch import Delivered, Held, issue_batch
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
-from bilet_recommender.batches import take_delivered
 from bilet_recommender.domain.evidence import FACT_TYPES
 from bilet_recommender.records import NO_PARTICIPANT, participant_key, record_headers
 
@@ -111,15 +110,12 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_session_timeout: float = Field(default=30.0, ge=6.0, le=300.0)
     # The kernel feeds' consumer groups (the read side): `<this>.<projection>`.
     recommender_worker_feed_group: str = "bilet.recommender"
-    # The issuing agent takes what was delivered to it, at most this many facts at once (ADR
-    # 0047, 0063): a batch's sets are appended at its end, so a worker killed mid-batch loses
-    # its work (500 took longer than the crash test's workers lived on a loaded machine).
+    # The issuing agent takes facts in batches of at most this many (ADR 0047): a batch's sets
+    # are appended at its end, so a worker killed mid-batch loses its work (500 took longer
+    # than the crash test's workers lived on a loaded machine) ...
     recommender_worker_batch_size: int = Field(default=100, ge=1, le=10_000)
-    # Records the read side's Kafka feeds apply per read-model transaction (the kernel's default
-    # is 2000). Fewer, shorter transactions (ADR 0063): on PostgreSQL any open transaction holds
-    # back the event stores' read horizon (ADR 0003), and the relay publishes the sets only
-    # below it; 2000 evidence folds took 25-30 s on the loaded machine.
-    recommender_worker_feed_records: int = Field(default=200, ge=1, le=10_000)
+    # ... or those that came within this many seconds, whichever is first: what a fact may wait.
+    recommender_worker_batch_seconds: float = Field(default=0.05, gt=0.0, le=5.0)
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
     recommender_worker_as_of: datetime | None = None
 
@@ -289,9 +285,12 @@ def create_app(
         # error per record. Records about no participant (career events: public facts) go to
         # one partition under `NO_PARTICIPANT`.
         grouped = stream.group_by(participant_key, name="participant", topic=by_participant)
-        # What was delivered, as soon as there is something (ADR 0063), acknowledged when the
-        # loop asks for the next batch: after its sets are appended and its evidence written.
-        batches = take_delivered(grouped, settings.recommender_worker_batch_size)
+        # `StreamT` does not declare `take_events` (faust-streaming 0.15), `Stream` does.
+        batches = cast(Stream[Any], grouped).take_events(
+            settings.recommender_worker_batch_size, settings.recommender_worker_batch_seconds
+        )
+        # `take_events` acknowledges a batch's events when the loop asks for the next batch:
+        # after its sets are appended and its evidence written (at least once, ADR 0047).
         async for events in batches:
             taken = time.time()
             store, _keys, read_model, issuing = await resources.get()
@@ -346,7 +345,6 @@ def create_app(
                     group_id=group,
                     sources=topics,
                     metrics=metrics,
-                    max_records=settings.recommender_worker_feed_records,
                 )
             )
             feeds.append(
@@ -373,7 +371,7 @@ def create_app(
     async def read_model() -> ReadModel:
         return (await resources.get())[2]
 
-    worker_insights.install(app, by_participant, partitions, read_model)
+    worker_insights.install(app, list(settings.recommender_worker_topics), partitions, read_model)
     return app
 
 

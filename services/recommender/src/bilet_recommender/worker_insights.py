@@ -1,11 +1,9 @@
 """The coordinators' insights in the faust worker (ADR 0048): tumbling weekly windows over the
 facts from Kafka, whose results are the marks of the insights read model the API reads.
 
-An agent beside the issuing one reads the issuing agent's repartition topic (`<app id>-facts-by-
-participant`: every record of the source topics, keyed and partitioned by participant), so that
-each window cell is written from the one partition that owns its key. (It used to repartition the
-source topics a second time into a topic of its own; sharing the issuing agent's halves faust's
-work per record, ADR 0063.) The windowed table `insight-weeks`
+An agent beside the issuing one reads the same source topics and repartitions every record by
+participant into its own topic (`<app id>-insight-facts-by-participant`), so that each window
+cell is written from the one partition that owns its key. The windowed table `insight-weeks`
 (changelog `<app id>-insight-weeks-changelog`) holds, per participant and ISO week, the metrics
 the participant counted for in that week (registered, consent verified, stage completed, career
 event attended): codes under a pseudonymous participant id, nothing readable. The first time a
@@ -55,7 +53,7 @@ from bilet_recommender.adapters.insights_projection import (
     iso_week,
     mark,
 )
-from bilet_recommender.records import record_headers
+from bilet_recommender.records import participant_key, record_headers
 
 WEEK: Final = 7 * 24 * 3600.0
 # The epoch fell on a Thursday: +3 days puts a window's start on a Monday 00:00 UTC.
@@ -100,26 +98,31 @@ class MarksWriter:
 
 def install(
     app: faust.App,
-    by_participant: faust.TopicT,
+    topics: list[str],
     partitions: int,
     read_model: Callable[[], Awaitable[ReadModel]],
 ) -> None:
-    """Add the windowed insights agent to the worker's app, over `by_participant` (the issuing
-    agent's repartition topic of `partitions` partitions: the window table's changelog has as
-    many, so a participant's cell is written from their own partition). `read_model`: an async
-    callable giving the worker's read model (opened lazily on the app's loop, as the issuing
-    agent's). faust hands each record of the topic to both agents and commits its offset once
-    both have acknowledged it (at least once for either)."""
+    """Add the windowed insights agent to the worker's app. `read_model`: an async callable
+    giving the worker's read model (opened lazily on the app's loop, as the issuing agent's)."""
     app_id = app.conf.id
+    sources = app.topic(*topics, value_serializer="raw")
+    by_participant = app.topic(
+        f"{app_id}-insight-facts-by-participant",
+        partitions=partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+        internal=True,
+    )
     # (participant id, week window) → JSON list of the metrics counted that week.
     weeks = app.Table(
         "insight-weeks", partitions=partitions, key_type=str, value_type=str, default=str
     ).tumbling(WEEK, expires=None)
     writer: list[MarksWriter] = []
 
-    @app.agent(by_participant, name=f"{app_id}.insights")
+    @app.agent(sources, name=f"{app_id}.insights")
     async def count_weeks(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
+        grouped = stream.group_by(participant_key, name="insight", topic=by_participant)
+        async for event in grouped.events():
             recorded = decode_record(event.value, record_headers(event.headers))
             metric = SOURCE_MARKS.get(recorded.type)
             erased = recorded.type == "ParticipantErased"
