@@ -168,7 +168,7 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
         await kafka_feed.catch_up({})
         peers.append(facts / (time.perf_counter() - started))
     before, finals = split_final_stages(published, paced_pupils)
-    samples = await paced_latencies(
+    samples, breakdown = await paced_latencies(
         world, seen, before, finals, season.recommended & set(paced_pupils), RATE
     )
     world.stop_worker()
@@ -195,7 +195,13 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
         p99,
         None,
         LATENCY[1],
-        {"p50_ms": round(p50, 1), "samples": len(samples), "rate_per_s": RATE, "quick": quick},
+        {
+            "p50_ms": round(p50, 1),
+            "samples": len(samples),
+            "rate_per_s": RATE,
+            "quick": quick,
+            **breakdown,
+        },
         (ours_at_most(LATENCY_TARGET_MS),),
     )
     throughput = BenchResult(THROUGHPUT[0], median(ours), median(peers), THROUGHPUT[1], details)

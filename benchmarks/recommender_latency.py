@@ -50,12 +50,14 @@ async def paced_latencies(
     finals: Sequence[Published],
     issued_to: set[UUID],
     rate: float,
-) -> list[float]:
+) -> tuple[list[float], dict[str, float]]:
     """Milliseconds from each final stage produced to the pupil's first set appended, for the
-    pupils of `issued_to` (those the reference issues a set to)."""
+    pupils of `issued_to` (those the reference issues a set to), and where the time went inside
+    the worker (`_breakdown`)."""
     folded_before = await world.facts_folded()
     await world.produce_facts(before)
     await _settle(world, folded_before + sum(r.type in FACTS for rs in before.values() for r in rs))
+    series_before = await world.worker_series()
     producer = KafkaConnection.of(world.bootstrap).producer(
         enable_idempotence=True, acks="all", linger_ms=0
     )
@@ -84,7 +86,32 @@ async def paced_latencies(
             raise TimeoutError(f"{len(wanted - seen.first_at.keys())} pupils got no set")
         await asyncio.sleep(0.2)
         await seen.read_on()
-    return [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
+    breakdown = _breakdown(series_before, await world.worker_series())
+    samples = [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
+    return samples, breakdown
+
+
+def _breakdown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Where the paced facts' time went inside the worker (its histograms over the paced phase):
+    the mean wait from the repartitioned record to the agent's batch, the mean time of a batch's
+    step, and how many batches and facts per batch."""
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    def mean(name: str) -> float:
+        count = delta(f"{name}_count")
+        return round(delta(f"{name}_sum") / count * 1000, 1) if count else 0.0
+
+    batches = delta("bilet_recommender_batch_seconds_count")
+    return {
+        "agent_wait_mean_ms": mean("bilet_recommender_fact_wait_seconds"),
+        "batch_step_mean_ms": mean("bilet_recommender_batch_seconds"),
+        "batches": batches,
+        "facts_per_batch": round(delta("bilet_recommender_batch_facts_sum") / batches, 1)
+        if batches
+        else 0.0,
+    }
 
 
 async def _settle(world: World, folded: float) -> None:

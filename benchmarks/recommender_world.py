@@ -214,17 +214,22 @@ class World:
             worker.kill()
             worker.wait()
 
-    async def facts_folded(self) -> float:
-        """The worker's count of facts folded (`bilet_recommender_facts_total` on `/metrics`)."""
+    async def worker_series(self) -> dict[str, float]:
+        """The worker's unlabelled `bilet_recommender_*` series on `/metrics` (counters' totals,
+        histograms' sums and counts), by name."""
 
-        def scrape() -> float:
+        def scrape() -> dict[str, float]:
             url = f"http://127.0.0.1:{self.metrics_port}/metrics"
             with urllib.request.urlopen(url, timeout=5) as answer:
                 text = answer.read().decode()
-            found = re.search(r"^bilet_recommender_facts_total (\S+)$", text, re.MULTILINE)
-            return 0.0 if found is None else float(found.group(1))
+            found = re.findall(r"^(bilet_recommender_\w+) (\S+)$", text, re.MULTILINE)
+            return {name: float(value) for name, value in found}
 
         return await asyncio.to_thread(scrape)
+
+    async def facts_folded(self) -> float:
+        """The worker's count of facts folded (`bilet_recommender_facts_total` on `/metrics`)."""
+        return (await self.worker_series()).get("bilet_recommender_facts_total", 0.0)
 
     async def worker_catalogue(self, read_model: PostgresReadModel) -> int:
         """How many offers the worker's read model holds (0 before it installed its tables)."""

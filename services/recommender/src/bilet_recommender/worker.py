@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import ssl
 import sys
+import time
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ TOPICS: Final = {
 # What the issuing agent takes from the topics: the facts `Evidence` folds (the sets it issued
 # itself never come back from Kafka: the recommender's topic is not read).
 FACTS: Final = frozenset(t.event_type for t in FACT_TYPES) - {"RecommendationsIssued"}
+SECONDS_BUCKETS: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 __all__ = ["NO_PARTICIPANT", "Held", "WorkerSettings", "create_app", "participant_key"]
@@ -250,6 +252,19 @@ def create_app(
         "Recommendation sets the worker appended (a redelivered batch's retries included).",
         registry=registry,
     )
+    # Where a fact's latency goes (ADR 0063): waiting for the agent, then the batch's step.
+    fact_wait = Histogram(
+        "bilet_recommender_fact_wait_seconds",
+        "From a fact's repartitioned record to the issuing agent taking its batch.",
+        buckets=SECONDS_BUCKETS,
+        registry=registry,
+    )
+    batch_seconds = Histogram(
+        "bilet_recommender_batch_seconds",
+        "How long the issuing agent's step took per batch (fold, append, table write).",
+        buckets=SECONDS_BUCKETS,
+        registry=registry,
+    )
     metrics = ProjectionMetrics(registry)
     sources = app.topic(*settings.recommender_worker_topics, value_serializer="raw")
     by_participant = app.topic(
@@ -277,6 +292,7 @@ def create_app(
         # `take_events` acknowledges a batch's events when the loop asks for the next batch:
         # after its sets are appended and its evidence written (at least once, ADR 0047).
         async for events in batches:
+            taken = time.time()
             store, _keys, read_model, issuing = await resources.get()
             delivered: list[tuple[EventT[Any], Delivered]] = []
             for event in events:
@@ -286,6 +302,7 @@ def create_app(
                 fact = decode(recorded)
                 assert isinstance(fact, FACT_TYPES)
                 delivered.append((event, Delivered(recorded, fact)))
+                fact_wait.observe(max(0.0, taken - event.message.timestamp))
             batch_facts.observe(len(delivered))
             if not delivered:
                 continue
@@ -305,6 +322,7 @@ def create_app(
             facts_in.inc(outcome.folded)
             redelivered.inc(outcome.redelivered)
             sets_issued.inc(outcome.issued)
+            batch_seconds.observe(time.time() - taken)
 
     async def read_side() -> None:
         """The kernel's feeds of the read model: the evidence and catalogue (the API's reads,
