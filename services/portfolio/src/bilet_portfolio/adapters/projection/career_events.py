@@ -177,7 +177,7 @@ async def _missed(step: Step, event: events.CareerEventMissed) -> None:
 
 
 async def _feedback_given(step: Step, event: events.MentorFeedbackGiven) -> None:
-    erased = await step.ensure_participant(event.participant_id)
+    erased = await step.ensure_participant_is_erased(event.participant_id)
     await step.tx.execute(
         "INSERT INTO {feedback} (feedback_id, participant_id, booking_id, career_event_id, "
         "mentor_id, task_completion, interest_shown, skills_shown, suggested_environments, "

@@ -78,7 +78,7 @@ async def _school_registered(step: Step, event: identity.SchoolRegistered) -> No
 
 
 async def _participant_registered(step: Step, event: identity.ParticipantRegistered) -> None:
-    erased = await step.ensure_participant(event.participant_id)
+    erased = await step.ensure_participant_is_erased(event.participant_id)
     await step.tx.execute(
         "UPDATE {participants} SET school_id = $2, region_id = $3, season = $4, grade = $5, "
         "full_name = $6 WHERE participant_id = $1",
@@ -93,7 +93,7 @@ async def _participant_registered(step: Step, event: identity.ParticipantRegiste
 
 
 async def _details_corrected(step: Step, event: identity.ParticipantDetailsCorrected) -> None:
-    erased = await step.ensure_participant(event.participant_id)
+    erased = await step.ensure_participant_is_erased(event.participant_id)
     participant_id = str(event.participant_id)
     if event.grade is not None:
         await step.tx.execute(

@@ -3,11 +3,13 @@ the participant's row, history, counts and document it keeps current, and the co
 event values to column text shared by the handlers.
 
 A participant's counts, version and document are worked out once per transaction (ADR 0060), not
-once per event: each event of theirs locks their row and adds its history entry at once, and
-names them among the participants whose portfolio changed (`ChangedPortfolios`); after the
-batch's last event, each of those is counted and rendered once, from the tables as the whole
-batch left them. That is the state the last of their events would have rendered one event per
-transaction, since nothing a handler reads depends on the counts or the document."""
+once per event: their first event in the transaction makes sure of their row and locks it, each
+event of theirs adds its history entry to the transaction's list and names them among the
+participants whose portfolio changed (`ChangedPortfolios`); after the batch's last event, the
+history goes in as one `executemany` and each participant is counted and rendered once, from the
+tables as the whole batch left them (statements per event: docs/adr/0061). That is the state the
+last of their events would have rendered one event per transaction, since nothing a handler
+reads depends on the counts, the history or the document."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -99,37 +101,47 @@ class Step:
         self.source = source
         self.at = timestamp(recorded.recorded_at)
 
-    async def ensure_participant(self, participant_id: object) -> bool:
-        """Make sure the participant's row exists; whether they were erased. Every handler of a
-        participant's event starts here, so this is where the change is named for the update
-        streams watching the participant (docs/adr/0059)."""
+    async def ensure_participant(self, participant_id: object) -> None:
+        """Make sure the participant's row exists. Every handler of a participant's event starts
+        here, so this is where the change is named for the update streams watching the
+        participant (docs/adr/0059). Once per participant per transaction: rows of participants
+        are never deleted, so a second insert in the same transaction would do nothing."""
         pid = str(participant_id)
         self.tx.changed(pid)
-        await self.tx.execute(_NEW_PARTICIPANT, pid, self.at)
+        if self.tx.gathered(ChangedPortfolios).first_ensured(pid):
+            await self.tx.execute(_NEW_PARTICIPANT, pid, self.at)
+
+    async def ensure_participant_is_erased(self, participant_id: object) -> bool:
+        """`ensure_participant`, then whether the participant was erased: asked only by the
+        handlers that would store a sealed field (a read per event costs a round trip)."""
+        await self.ensure_participant(participant_id)
         erased = await self.tx.fetchval(
-            "SELECT erased FROM {participants} WHERE participant_id = $1", pid
+            "SELECT erased FROM {participants} WHERE participant_id = $1", str(participant_id)
         )
         return bool(erased)
 
     async def portfolio_changed(self, participant_id: object) -> None:
-        """The participant's portfolio changed with this event: the row locked and the history
-        entry added now; counts, version and the document once the transaction's events are
-        all applied (`ChangedPortfolios`)."""
+        """The participant's portfolio changed with this event: the row locked (by their first
+        event in the transaction: the lock is held until it ends); the history entry, counts,
+        version and the document once the transaction's events are all applied
+        (`ChangedPortfolios`)."""
         pid = str(participant_id)
         self.tx.changed(pid)
+        changed = self.tx.gathered(ChangedPortfolios)
+        if changed.add(pid, self.at):
+            await self.tx.execute(_LOCK_PARTICIPANT, pid)
         recorded = self.recorded
-        await self.tx.execute(_LOCK_PARTICIPANT, pid)
-        await self.tx.execute(
-            _HISTORY,
-            pid,
-            self.source,
-            recorded.position,
-            recorded.stream_id,
-            recorded.version,
-            recorded.type,
-            self.at,
+        changed.history.append(
+            (
+                pid,
+                self.source,
+                recorded.position,
+                recorded.stream_id,
+                recorded.version,
+                recorded.type,
+                self.at,
+            )
         )
-        self.tx.gathered(ChangedPortfolios).add(pid, self.at)
 
     async def reference_changed(self) -> None:
         """Reference data shown on portfolios changed (a school's name, a region's, a season's
@@ -140,18 +152,35 @@ class Step:
 
 
 class ChangedPortfolios:
-    """The participants whose portfolio changed in one transaction, each with the latest time of
-    their events in it: their counts, version and document are worked out once, before the
-    commit (`ReadModelTx.gathered`)."""
+    """What one transaction did to portfolios: the participants whose row it made sure of, those
+    whose portfolio changed, each with the latest time of their events in it, and the history
+    entries of those events. The history goes in as one `executemany`, then each changed
+    participant's counts, version and document are worked out once, before the commit
+    (`ReadModelTx.gathered`)."""
 
     def __init__(self) -> None:
+        self._ensured: set[str] = set()
         self._latest: dict[str, str] = {}  # participant id → latest `timestamp` (sorts as time)
+        self.history: list[tuple[str, str, int, str, int, str, str]] = []  # rows of `_HISTORY`
 
-    def add(self, participant_id: str, at: str) -> None:
-        if at > self._latest.get(participant_id, ""):
+    def first_ensured(self, participant_id: str) -> bool:
+        """Whether this is the transaction's first `ensure_participant` of the participant."""
+        first = participant_id not in self._ensured
+        self._ensured.add(participant_id)
+        return first
+
+    def add(self, participant_id: str, at: str) -> bool:
+        """Note a change of the participant's portfolio at `at`: whether it is their first in
+        this transaction (the one that takes the row lock)."""
+        latest = self._latest.get(participant_id)
+        if latest is None or at > latest:
             self._latest[participant_id] = at
+        return latest is None
 
     async def before_commit(self, tx: ReadModelTx) -> None:
+        # The history first: the version counted below is the number of its rows.
+        if self.history:
+            await tx.executemany(_HISTORY, self.history)
         for participant_id, at in self._latest.items():
             await tx.execute(_REFRESH, participant_id, at)
             await tx.execute(_DOCUMENT, participant_id, await document.render(tx, participant_id))
