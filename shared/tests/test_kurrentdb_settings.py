@@ -4,7 +4,6 @@ connection string comes from (a mounted secret's file), and what `bilet.stores` 
 Opening a KurrentDB store contacts no server (the client connects at its first call), so the
 store opened here is the real adapter with the settings' namespace and connection string."""
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,25 +14,9 @@ from bilet.eventstore.kurrentdb import KurrentDbEventStore
 from bilet.settings import KurrentDbSettingsError, PlatformSettings
 from bilet.stores import open_event_store
 
+# Settings from exactly the given `BVB_*` variables (the `environment` fixture, conftest.py).
 Environment = Callable[..., PlatformSettings]
 URL = "kurrentdb://admin:changeit@kurrentdb.bilet.invalid:2113?tls=false"
-
-
-@pytest.fixture
-def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Environment:
-    """Settings read from exactly these `BVB_*` variables (a shell that sourced var/infra.env,
-    or one pointed at a KurrentDB for the contract suite, has some set)."""
-    for name in list(os.environ):
-        if name.startswith("BVB_"):
-            monkeypatch.delenv(name)
-
-    def settings(**variables: str) -> PlatformSettings:
-        monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
-        for name, value in variables.items():
-            monkeypatch.setenv(f"BVB_{name.upper()}", value)
-        return PlatformSettings()
-
-    return settings
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,9 @@ at `BVB_KEY_STORE_URL` if set, else at `BVB_DATABASE_URL`.
 """
 
 import base64
-import os
 import secrets
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -22,24 +20,8 @@ from bilet.stores import KEY_STORE_SCHEMA, StoreSettingsError, open_key_store
 # A PostgreSQL address where nothing listens: a store opened there could not have connected.
 NOWHERE = "postgresql://bvb:bvb@127.0.0.1:1/nowhere"
 
+# Settings from exactly the given `BVB_*` variables (the `environment` fixture, conftest.py).
 Environment = Callable[..., PlatformSettings]
-
-
-@pytest.fixture
-def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Environment:
-    """Settings read from exactly these `BVB_*` variables (a shell that sourced var/infra.env
-    has some set), with `var/` in the test's directory."""
-    for name in list(os.environ):
-        if name.startswith("BVB_"):
-            monkeypatch.delenv(name)
-
-    def settings(**variables: str) -> PlatformSettings:
-        monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
-        for name, value in variables.items():
-            monkeypatch.setenv(f"BVB_{name.upper()}", value)
-        return PlatformSettings()
-
-    return settings
 
 
 async def _opened(settings: PlatformSettings) -> KeyStore:
