@@ -4,11 +4,11 @@ region (the leading environments per environment too), and the environments of c
 Before the feed has installed the tables every answer is "nothing known"."""
 
 from collections.abc import Collection
-from typing import Any
 from uuid import UUID
 
 from bilet.contracts.vocabulary import Environment
-from bilet.projections import NotApplied, ReadModel, Row
+from bilet.facts.queries import ReadModelQueries
+from bilet.projections import NotApplied, ReadModel
 from bilet_recommender.adapters.insights_projection import INSIGHTS
 from bilet_recommender.application.base import Count
 
@@ -20,18 +20,8 @@ _COUNTS = (
 )
 
 
-class ReadModelInsights:
-    def __init__(self, read_model: ReadModel) -> None:
-        self.read_model = read_model
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self.read_model.query(INSIGHTS) as tx:
-            try:
-                return await tx.fetch(sql, *args)
-            except Exception as error:
-                if self.read_model.is_missing_table(error):
-                    return []
-                raise
+class ReadModelInsights(ReadModelQueries):
+    projection = INSIGHTS
 
     async def counts(self, region_id: UUID) -> list[Count]:
         rows = await self._fetch(_COUNTS, str(region_id))
