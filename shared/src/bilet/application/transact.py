@@ -172,6 +172,9 @@ class Transactor:
         self.conflict = conflict
         self.attempts = attempts
         self._combined: CombinedCommits | None = None
+        # An erasure learned by the cipher takes the participant's decoded events out of the
+        # log's cache too (the cache must not outlive what the erasure destroyed).
+        cipher.when_forgotten(log.forget_key_subject)
 
     def attempt(self) -> Attempt:
         """A fresh attempt: reads through it remember the versions a commit will expect."""
