@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from bilet.application import EventLog, Part, seal_all
+from bilet.application import EventLog, Part, Transactor, seal_all
 from bilet.application.eventlog import DECODED_EVENTS_KEPT
 from bilet.contracts import (
     DomainEvent,
@@ -268,3 +268,56 @@ async def test_a_stream_read_again_decodes_only_its_new_events_and_the_cache_is_
     decoded = log.decoded
     assert [e.grade for e in (await log.read(store, stream_id)).events] == [7, 8]  # type: ignore[attr-defined]
     assert log.decoded == decoded + 2
+
+
+async def _cached_sealed_and_other(
+    store: InMemoryEventStore, cipher: FieldCipher, log: "CountingLog"
+) -> tuple[str, str]:
+    """A sealed event of PID's and a note of OTHER's, appended and read once (now cached)."""
+    mine, others = f"participant-{PID}", f"note-{OTHER}"
+    await log.append(store, cipher, META, [Part(mine, [snils_draft("112-233-445 95")], NO_STREAM)])
+    await store.append(others, [LOG.encode(NoteTaken(participant_id=OTHER, text="x"), META)])
+    await log.read(store, mine)
+    await log.read(store, others)
+    assert log.decoded == 2
+    return mine, others
+
+
+async def test_an_erasure_takes_the_participants_cached_events_out_of_memory() -> None:
+    """The decoded-event cache holds sealed ciphertext (and keyed hashes of purgeable streams):
+    once the participant is erased, their events leave it at once, other participants' stay."""
+    store, cipher, log = InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
+    mine, others = await _cached_sealed_and_other(store, cipher, log)
+
+    await cipher.erase(str(PID))
+
+    await log.read(store, others)
+    assert log.decoded == 2  # still cached
+    await log.read(store, mine)
+    assert log.decoded == 3  # decoded again: the cached copy was gone
+
+
+async def test_an_erasure_made_by_another_process_is_learned_on_the_ciphers_next_use() -> None:
+    keys = InMemoryKeyStore()
+    store, cipher, log = InMemoryEventStore(), FieldCipher(keys), CountingLog()
+    Transactor(store, cipher, log, RuntimeError)
+    mine, _ = await _cached_sealed_and_other(store, cipher, log)
+
+    await FieldCipher(keys).erase(str(PID))  # elsewhere: this cipher was not told
+    await cipher.has_key(str(OTHER))  # any use catches up with the key store's erasures
+
+    await log.read(store, mine)
+    assert log.decoded == 3
+
+
+async def test_a_purge_or_a_health_key_destroyed_forgets_that_participants_events() -> None:
+    store, cipher, log = InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    mine, others = await _cached_sealed_and_other(store, cipher, log)
+
+    log.forget_key_subject(health_key_subject(PID, 2))
+    await log.read(store, mine)
+    assert log.decoded == 3
+    log.forget(str(OTHER))  # what a purge of OTHER's streams calls
+    await log.read(store, others)
+    assert log.decoded == 4

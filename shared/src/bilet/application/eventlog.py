@@ -131,6 +131,15 @@ def _metadata_json(
     return meta
 
 
+_StoredKey = tuple[str, bytes, bytes, str]  # type, data, metadata, stream category
+
+
+def _subject_of(event: DomainEvent) -> str | None:
+    """The participant an event is about (its `subject_key`, the id its keys are of), if any."""
+    subject = getattr(event, event.subject_key, None)
+    return None if subject is None else str(subject)
+
+
 class EventLog:
     """One service's events in its store: published ones through the catalogue, internal ones
     (in `internal_categories`) through `internal_events`."""
@@ -138,7 +147,10 @@ class EventLog:
     def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
-        self._decided_on: OrderedDict[tuple[str, bytes, bytes, str], DomainEvent] = OrderedDict()
+        self._decided_on: OrderedDict[_StoredKey, DomainEvent] = OrderedDict()
+        # The cached events of each participant (their `subject_key`), so that an erasure or a
+        # purge takes them out of memory at once rather than when they age out (`forget`).
+        self._decided_on_of: dict[str, set[_StoredKey]] = {}
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
@@ -155,12 +167,39 @@ class EventLog:
         key = (stored.type, stored.data, stored.metadata, category_of(stream_id))
         event = self._decided_on.get(key)
         if event is None:
-            event = self._decided_on[key] = self.decode(stored, stream_id)
-            if len(self._decided_on) > DECODED_EVENTS_KEPT:
-                self._decided_on.popitem(last=False)
+            event = self.decode(stored, stream_id)
+            if DECODED_EVENTS_KEPT:
+                self._decided_on[key] = event
+                if (subject := _subject_of(event)) is not None:
+                    self._decided_on_of.setdefault(subject, set()).add(key)
+                if len(self._decided_on) > DECODED_EVENTS_KEPT:
+                    self._drop(next(iter(self._decided_on)))
         else:
             self._decided_on.move_to_end(key)
         return event
+
+    def _drop(self, key: _StoredKey) -> None:
+        event = self._decided_on.pop(key)
+        subject = _subject_of(event)
+        if subject is not None and (keys := self._decided_on_of.get(subject)) is not None:
+            keys.discard(key)
+            if not keys:
+                del self._decided_on_of[subject]
+
+    def forget(self, subject: str) -> None:
+        """Take every cached event of a participant (their id) out of memory: their data was
+        erased or purged. The cache holds personal fields only sealed and the store's purgeable
+        streams (keyed hashes) as the store did; once the store forgets them, or their key is
+        destroyed, this process must not keep a copy until it ages out (docs/adr/0066)."""
+        for key in self._decided_on_of.pop(subject, ()):
+            self._decided_on.pop(key, None)
+
+    def forget_key_subject(self, key_subject: str) -> None:
+        """`forget` the participant whose key a key-store subject names (their own id, or
+        `<scope>:<id>[:<generation>]`, `bilet.contracts.sealed.key_subject`): a `FieldCipher`
+        calls it for every key it forgets, learning erasures made in any process."""
+        parts = key_subject.split(":")
+        self.forget(parts[1] if len(parts) > 1 else parts[0])
 
     def encode(
         self, event: DomainEvent, metadata: EventMetadata, event_id: UUID | None = None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from bilet.application.context import RequestContext
 from bilet.application.eventlog import EventLog, Loaded, Part, Stream
+from bilet.application.kept import KeptFolds
 from bilet.application.retry import MAX_ATTEMPTS, retrying
 from bilet.contracts.drafts import Decided
 from bilet.crypto import FieldCipher
@@ -72,9 +73,10 @@ class Attempt:
     """One try at a command: the streams it read (and the versions it read them at) and what it
     decided for them. A retry starts a new attempt from scratch."""
 
-    def __init__(self, store: EventStore, log: EventLog) -> None:
+    def __init__(self, store: EventStore, log: EventLog, kept: KeptFolds | None = None) -> None:
         self._store = store
         self._log = log
+        self._kept = kept
         self._read: dict[str, Stream] = {}
         self._decided: dict[str, list[Decided]] = {}
         self._expected: dict[str, ExpectedVersion] = {}
@@ -94,7 +96,16 @@ class Attempt:
         return await self._log.read(self._store, stream_id)
 
     async def load(self, fold: Fold[S]) -> Loaded[S]:
-        """The stream folded into its state (read as `read` does)."""
+        """The stream folded into its state (read as `read` does; a reference stream's kept
+        fold is brought up to date instead, `bilet.application.kept`)."""
+        if (
+            self._kept is not None
+            and fold.stream_id not in self._read
+            and self._kept.keeps(fold.stream_id)
+        ):
+            loaded = await self._kept.load(self._store, fold.stream_id, fold.evolve, fold.initial)
+            self._read[fold.stream_id] = loaded
+            return loaded
         stream = await self.read(fold.stream_id)
         state = fold.initial
         for event in stream.events:
@@ -165,17 +176,24 @@ class Transactor:
         conflict: Callable[[], Exception],
         *,
         attempts: int = MAX_ATTEMPTS,
+        kept_categories: Collection[str] = (),
     ) -> None:
+        """`kept_categories`: the categories of reference streams (read by most commands,
+        rarely changed) whose folded states are kept between commands (`KeptFolds`)."""
         self.store = store
         self.cipher = cipher
         self.log = log
         self.conflict = conflict
         self.attempts = attempts
         self._combined: CombinedCommits | None = None
+        self._kept = KeptFolds(log, kept_categories) if kept_categories else None
+        # An erasure learned by the cipher takes the participant's decoded events out of the
+        # log's cache too (the cache must not outlive what the erasure destroyed).
+        cipher.when_forgotten(log.forget_key_subject)
 
     def attempt(self) -> Attempt:
         """A fresh attempt: reads through it remember the versions a commit will expect."""
-        return Attempt(self.store, self.log)
+        return Attempt(self.store, self.log, self._kept)
 
     def position_of(self, results: Sequence[AppendResult]) -> int:
         """The read-your-writes position of a commit's results (its published streams' last)."""

@@ -7,17 +7,20 @@ forgets it within a second (`KeyStore.erasures_since`). See docs/adr/0004-crypto
 
 Modules: `keystore` (the port, its errors, `InMemoryKeyStore`, and `NoKeyStore` for processes
 that hold no keys), `master` (the master key that wraps
-stored keys), `sqlite` (`SqliteKeyStore`), `fields` (`FieldCipher`). Adapters: `InMemoryKeyStore`,
+stored keys), `sqlite` (`SqliteKeyStore`), `fields` (`FieldCipher`), `ahead` (`SubjectsAhead`:
+new subjects' keys created ahead, in batches, off the command path). Adapters: `InMemoryKeyStore`,
 `SqliteKeyStore` (both here) and `bilet.crypto.postgres.PostgresKeyStore` (imported on its own, so
 that processes without PostgreSQL never load asyncpg). The suite opens its one key store with
 `bilet.stores.open_key_store(settings)`.
 """
 
+from bilet.crypto.ahead import SubjectsAhead
 from bilet.crypto.fields import (
     ERASED,
     ErasedMarker,
     FieldCipher,
     FieldCipherError,
+    KeysFetched,
     is_erased,
 )
 from bilet.crypto.keystore import (
@@ -46,12 +49,14 @@ __all__ = [
     "InMemoryKeyStore",
     "KeyStore",
     "KeyStoreError",
+    "KeysFetched",
     "KeysNotHeld",
     "MasterKey",
     "MasterKeyError",
     "NoKeyStore",
     "SqliteKeyStore",
     "SubjectErased",
+    "SubjectsAhead",
     "is_erased",
     "load_master_key",
 ]

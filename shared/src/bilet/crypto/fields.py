@@ -87,6 +87,19 @@ class _Key:
     expires: float
 
 
+@dataclass(frozen=True, slots=True)
+class KeysFetched:
+    """Keys `FieldCipher.fetch_keys` fetched (created where new), with the cipher's erasure
+    generation when it fetched them: `adopt` caches them only if nothing was forgotten since."""
+
+    keys: Mapping[str, DataKey]
+    generation: int
+
+    def only(self, subjects: Collection[str]) -> "KeysFetched":
+        """The keys of `subjects` alone, fetched when these were."""
+        return KeysFetched({s: self.keys[s] for s in subjects}, self.generation)
+
+
 def _field_ad(subject: str, field: str, key_id: str) -> bytes:
     return associated_data(ENVELOPE_VERSION, subject, field, key_id)
 
@@ -146,6 +159,9 @@ class FieldCipher:
         self._erasures_checked_at = -math.inf
         self._erasures_in_process_seen = -1
         self._erasure_check_lock = asyncio.Lock()
+        # Told of every key forgotten (an erasure made here or learned from the store): caches of
+        # what was sealed with it drop their copies (`when_forgotten`).
+        self._forgotten_listeners: dict[Callable[[str], None], None] = {}
 
     async def encrypt(
         self, subject: str, data: Mapping[str, object], fields: Collection[str]
@@ -238,6 +254,21 @@ class FieldCipher:
         for subject, data_key in (await self._keystore.get_or_create_many(missing)).items():
             self._remember(subject, data_key, generation)
 
+    async def fetch_keys(self, subjects: Collection[str]) -> KeysFetched:
+        """Fetch, creating where needed, the keys of many subjects in one key-store call without
+        caching them yet: keys made ahead for subjects that come later (`bilet.crypto.ahead`),
+        cached by `adopt` when one is used. Raises `SubjectErased`."""
+        await self._catch_up_on_erasures()
+        generation = self._generation
+        return KeysFetched(await self._keystore.get_or_create_many(subjects), generation)
+
+    def adopt(self, fetched: KeysFetched) -> None:
+        """Cache keys `fetch_keys` fetched earlier, unless an erasure was learned since they were
+        fetched (as any key fetched before an erasure: then sealing asks the key store again,
+        which refuses an erased subject)."""
+        for subject, data_key in fetched.keys.items():
+            self._remember(subject, data_key, fetched.generation)
+
     async def erase(self, subject: str) -> bool:
         """Erase the subject in the key store and forget its cached key (see `KeyStore.erase`)."""
         self.forget(subject)
@@ -250,6 +281,14 @@ class FieldCipher:
         """Drop the subject's cached key (erasures are found without it: see the class)."""
         self._generation += 1
         self._cache.pop(subject, None)
+        for listener in self._forgotten_listeners:
+            listener(subject)
+
+    def when_forgotten(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(subject)` whenever a subject's key is forgotten: erased here, or an
+        erasure elsewhere learned (within `erasure_check` seconds of this cipher's next use).
+        A listener added twice is called once."""
+        self._forgotten_listeners[listener] = None
 
     async def has_key(self, subject: str) -> bool:
         """Whether `decrypt` would find the subject's key now (False once it is erased, or before

@@ -18,7 +18,7 @@ from bilet.audit import Access, AuditLog
 from bilet.eventstore import EventStore, WrongExpectedVersion
 from bilet.http.auth import Principal, Role
 from bilet_identity.application.base import IdentityCore
-from bilet_identity.application.eventlog import decode_event
+from bilet_identity.application.eventlog import EVENT_LOG, decode_event
 from bilet_identity.application.inputs import CommandContext
 from bilet_identity.domain import profile as profiles
 from bilet_identity.domain import reservation as reservations
@@ -61,6 +61,9 @@ class ReservationRelease:
         for key in dict.fromkeys(keys):
             purged |= await self._release(key, participant_id)
         purged |= await self.store.purge_stream(profile_stream)
+        # Nor kept in this process's cache of decoded events (the API's own cipher also drops
+        # them once it learns the erasure: `EventLog.forget_key_subject`).
+        EVENT_LOG.forget(str(participant_id))
         if purged:
             ctx = CommandContext(Principal(subject=RELEASE_ACTOR, role=Role.OPERATOR))
             await self.audit.record(

@@ -91,7 +91,8 @@ class Registration(DuplicateGuard):
         `participant_id` is for deterministic data (the demo); by default a fresh random id."""
         access.require_registrar_of(ctx.principal, school_id)
         if participant_id is None:
-            participant_id = uuid4()  # kept across retries: a retry reuses its data key
+            # Kept across retries: a retry reuses its data keys, made ahead with the id.
+            participant_id = await self.new_participants.take()
         elif await self.store.stream_version(participants.stream_id(participant_id)) is not None:
             raise ParticipantExists(participant_id)
         new_id = participant_id
