@@ -14,6 +14,7 @@ from bilet.eventstore import (
     StreamAppend,
     WrongExpectedVersion,
 )
+from bilet.eventstore.memory import InMemoryEventStore
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet_host.simulate_store import UnitOfWorkStore, unit_of_work
 
@@ -112,3 +113,18 @@ async def test_it_opens_over_an_empty_store_only(tmp_path: Path) -> None:
         await store.append("pupil-1", [_new(1)])
         with pytest.raises(ValueError, match="empty store"):
             await UnitOfWorkStore.over(store)
+
+
+async def test_over_another_kind_of_store_the_flush_uses_its_appends() -> None:
+    memory = InMemoryEventStore()
+    work = await UnitOfWorkStore.over(memory)
+    await work.append("school-1", [_new(1)], NO_STREAM)
+    await work.append("pupil-1", [_new(2)], NO_STREAM)
+    await work.append("school-1", [_new(3)], 0)
+    recorded = await _everything(work)
+    await work.flush()
+    assert _shape(await _everything(memory)) == _shape(recorded)
+    await memory.append("pupil-1", [_new(4)])  # another writer
+    await work.append("pupil-1", [_new(5)], 0)
+    with pytest.raises(RuntimeError, match="another writer"):
+        await work.flush()

@@ -37,6 +37,8 @@ from bilet.eventstore import (
 )
 from bilet.eventstore.rules import StoredId, check_append, check_expected_version
 from bilet.eventstore.rules import is_identical_retry as identical_retry
+from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.eventstore.sqlite_bulk import append_recorded
 
 COMMIT_EVERY = 20_000  # events per transaction of the store
 KEEP_EVENTS = 200_000  # events of written streams kept in memory beyond the pending ones
@@ -140,40 +142,15 @@ class UnitOfWorkStore(EventStore):
         return AppendResult(stream_id, version, position)
 
     async def flush(self) -> None:
-        """Write what is pending to the store in one transaction, in the order it was recorded.
-
-        An append takes each stream once, with its events at consecutive positions, so the
-        pending events go as appends that end where a stream comes back, all queued at once:
-        the SQLite store's group commit (docs/adr/0055) commits them in one transaction, in
-        the order they were queued."""
+        """Write what is pending to the store in one transaction, as it was recorded."""
         async with self._flushing:
             pending = self._pending[:]
             if not pending:
                 return
-            appends: list[list[StreamAppend]] = []
-            expected: list[AppendResult] = []  # what each stream's part must be answered with
-            parts: dict[str, list[NewEvent]] = {}
-            last_stream = None
-            for event in pending:
-                if event.stream_id != last_stream:
-                    if event.stream_id in parts:  # it comes back: the next append
-                        appends.append([StreamAppend(s, part, ANY) for s, part in parts.items()])
-                        parts = {}
-                    parts[event.stream_id] = []
-                    expected.append(AppendResult(event.stream_id, -1, -1))
-                    last_stream = event.stream_id
-                parts[event.stream_id].append(
-                    NewEvent(event.type, event.data, event.metadata, event.event_id)
-                )
-                expected[-1] = AppendResult(event.stream_id, event.version, event.position)
-            appends.append([StreamAppend(s, part, ANY) for s, part in parts.items()])
-            written = await asyncio.gather(*(self.store.append_many(a) for a in appends))
-            answered = [result for results in written for result in results]
-            if answered != expected:
-                raise RuntimeError(
-                    "the store placed the season's events otherwise than the unit of work "
-                    "recorded them: did another writer append meanwhile?"
-                )
+            if isinstance(self.store, SqliteEventStore):
+                await append_recorded(self.store, pending)
+            else:
+                await self._append_in_runs(pending)
             self.commits += 1
             del self._pending[: len(pending)]
             for event in pending:
@@ -181,6 +158,35 @@ class UnitOfWorkStore(EventStore):
                 self._in_store.add(event.stream_id)
             self._written = pending[-1].position
             self._forget_beyond_limit()
+
+    async def _append_in_runs(self, pending: list[RecordedEvent]) -> None:
+        """Any other store: the port's appends. An append takes each stream once, with its
+        events at consecutive positions, so the pending events go as appends that end where a
+        stream comes back, all queued at once (a store that groups concurrent appends, as
+        SQLite's group commit does, commits them together), checked to land as recorded."""
+        appends: list[list[StreamAppend]] = []
+        expected: list[AppendResult] = []  # what each stream's part must be answered with
+        parts: dict[str, list[NewEvent]] = {}
+        last_stream = None
+        for event in pending:
+            if event.stream_id != last_stream:
+                if event.stream_id in parts:  # it comes back: the next append
+                    appends.append([StreamAppend(s, part, ANY) for s, part in parts.items()])
+                    parts = {}
+                parts[event.stream_id] = []
+                expected.append(AppendResult(event.stream_id, -1, -1))
+                last_stream = event.stream_id
+            parts[event.stream_id].append(
+                NewEvent(event.type, event.data, event.metadata, event.event_id)
+            )
+            expected[-1] = AppendResult(event.stream_id, event.version, event.position)
+        appends.append([StreamAppend(s, part, ANY) for s, part in parts.items()])
+        written = await asyncio.gather(*(self.store.append_many(a) for a in appends))
+        if [result for results in written for result in results] != expected:
+            raise RuntimeError(
+                "the store placed the season's events otherwise than the unit of work "
+                "recorded them: did another writer append meanwhile?"
+            )
 
     def _forget_beyond_limit(self) -> None:
         """Drop the least recently used streams that are all in the store, beyond the limit."""
