@@ -60,6 +60,7 @@ from bilet_identity.domain.errors import DomainError as IdentityRefusal
 from bilet_identity.domain.people import GradeAgeBand
 from bilet_identity.domain.season import PublishSeasonRules
 from bilet_identity.settings import IdentitySettings
+from bilet_recommender.adapters.stores import open_event_store as open_recommender_store
 from bilet_recommender.runtime import open_runtime as open_recommender
 from bilet_recommender.settings import RecommenderSettings
 
@@ -267,7 +268,10 @@ async def _recommendations(season: Season) -> None:
     pupil, and what it issues from it: `RecommendationsIssued`), as its embedded host would."""
     season.clock.now = season.plan.calendar(12, 1)
     settings: RecommenderSettings = season.settings(RecommenderSettings)
-    async with open_recommender(settings, season.clock) as runtime:
+    async with (
+        unit_of_work(open_recommender_store(settings)) as store,
+        open_recommender(settings, season.clock, store=store) as runtime,
+    ):
         for feed in runtime.feeds:
             await feed.catch_up({})
         position = 0
