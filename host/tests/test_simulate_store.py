@@ -128,3 +128,22 @@ async def test_over_another_kind_of_store_the_flush_uses_its_appends() -> None:
     await work.append("pupil-1", [_new(5)], 0)
     with pytest.raises(RuntimeError, match="another writer"):
         await work.flush()
+
+
+async def test_a_stream_given_metadata_is_the_stores_and_appends_beside_it_stay_readable(
+    tmp_path: Path,
+) -> None:
+    async with unit_of_work(SqliteEventStore.open(tmp_path / "events.sqlite3")) as work:
+        await work.append("pupil-1", [_new(1)], NO_STREAM)
+        await work.append("pupil-2", [_new(2)], NO_STREAM)
+        await work.delete_stream("pupil-1")
+        assert await work.read_stream("pupil-1") == []
+        assert await work.stream_version("pupil-1") is None
+        await work.append_many(
+            [StreamAppend("pupil-1", [_new(3)], NO_STREAM), StreamAppend("pupil-2", [_new(4)], 0)]
+        )
+        assert [e.data for e in await work.read_stream("pupil-2")] == [b'{"n": 2}', b'{"n": 4}']
+        assert await work.stream_version("pupil-2") == 1
+        assert [e.version for e in await work.read_stream("pupil-1")] == [1]
+        await work.append("pupil-2", [_new(5)], 1)
+        assert await work.head_position() == 5

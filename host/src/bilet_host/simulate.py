@@ -7,7 +7,9 @@ diagnostics has every pupil start, answer and complete the season's three stages
 region's window; career events are published per region, booked within their capacity,
 attended and given mentors' feedback. Every step is the service's use case, so every rule
 applies: what a rule refuses is counted, never forced in. Each service reads the others'
-facts through its own embedded feed, caught up between the phases.
+facts through its own embedded feed, caught up between the phases. Each service's own store is
+a unit of work for its phase (`bilet_host.simulate_store`, docs/adr/0069): the use cases read
+their writes from memory, and the store receives them 20,000 events a transaction.
 
 Reproducible: the people and every choice come from the seed, the services' clocks are moved
 through the season's calendar, and the few ids the services' use cases draw themselves (a

@@ -86,6 +86,11 @@ class UnitOfWorkStore(EventStore):
             await self.flush()
             results = await self.store.append_many(appends)
             self._written = max(self._written, *(r.position for r in results))
+            for result in results:  # the others in it are read from the store from now on
+                if result.stream_id not in self._passed_through:
+                    self._versions[result.stream_id] = result.version
+                    self._in_store.add(result.stream_id)
+                    self._kept_events -= len(self._kept.pop(result.stream_id, ()))
             return results
         retries = [
             identical_retry(a, [self._pending_ids.get(e.event_id) for e in a.events])
