@@ -109,25 +109,21 @@ async def test_reads_span_what_was_flushed_and_what_is_pending(tmp_path: Path) -
 
 
 async def test_it_opens_over_an_empty_store_only(tmp_path: Path) -> None:
-    async with await SqliteEventStore.open(tmp_path / "events.sqlite3") as store:
-        await store.append("pupil-1", [_new(1)])
-        with pytest.raises(ValueError, match="empty store"):
-            await UnitOfWorkStore.over(store)
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    await store.append("pupil-1", [_new(1)])
+    with pytest.raises(ValueError, match="empty store"):
+        await UnitOfWorkStore.over(store)
+    await store.close()
 
 
-async def test_over_another_kind_of_store_the_flush_uses_its_appends() -> None:
+async def test_another_kind_of_store_is_used_as_it_is() -> None:
     memory = InMemoryEventStore()
-    work = await UnitOfWorkStore.over(memory)
-    await work.append("school-1", [_new(1)], NO_STREAM)
-    await work.append("pupil-1", [_new(2)], NO_STREAM)
-    await work.append("school-1", [_new(3)], 0)
-    recorded = await _everything(work)
-    await work.flush()
-    assert _shape(await _everything(memory)) == _shape(recorded)
-    await memory.append("pupil-1", [_new(4)])  # another writer
-    await work.append("pupil-1", [_new(5)], 0)
-    with pytest.raises(RuntimeError, match="another writer"):
-        await work.flush()
+
+    async def opening() -> EventStore:
+        return memory
+
+    async with unit_of_work(opening()) as store:
+        assert store is memory
 
 
 async def test_a_stream_given_metadata_is_the_stores_and_appends_beside_it_stay_readable(

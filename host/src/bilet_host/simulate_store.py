@@ -9,12 +9,13 @@ service reads its own writes from memory: the streams the run wrote or read are 
 recently used dropped beyond `keep_events`), so the season's reference streams (the rules, a
 region, a school) are folded from memory, not read again for every command.
 
-It holds for one writer only: the store must be empty when the unit of work opens (a season
-goes into empty stores), and nothing else appends to it until `flush` has written everything
-(the phases end with `close`, which flushes). Then the positions, versions and event ids the
-service was answered with are the ones the store gives the events: a flush checks it. Stream
-metadata and purges (not part of a season) are passed through to the store after a flush, and
-the streams they touch are read from the store from then on.
+It is for SQLite stores (whose positions have no gaps) and one writer only: the store must be
+empty when the unit of work opens (a season goes into empty stores), and nothing else appends
+to it until `flush` has written everything (the phases end with `close`, which flushes). Then
+the positions, versions and event ids the service was answered with are the ones the store
+gives the events: a flush checks it. Stream metadata and purges (not part of a season) are
+passed through to the store after a flush, and the streams they touch are read from the store
+from then on.
 """
 
 import asyncio
@@ -25,12 +26,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from bilet.eventstore import (
-    ANY,
     START,
     AppendResult,
     EventStore,
     ExpectedVersion,
-    NewEvent,
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
@@ -49,7 +48,7 @@ class UnitOfWorkStore(EventStore):
 
     def __init__(
         self,
-        store: EventStore,
+        store: SqliteEventStore,
         *,
         commit_every: int = COMMIT_EVERY,
         keep_events: int = KEEP_EVENTS,
@@ -70,7 +69,7 @@ class UnitOfWorkStore(EventStore):
         self._flushing = asyncio.Lock()
 
     @classmethod
-    async def over(cls, store: EventStore, **options: int) -> "UnitOfWorkStore":
+    async def over(cls, store: SqliteEventStore, **options: int) -> "UnitOfWorkStore":
         """A unit of work over `store`, which must hold nothing yet."""
         if await store.head_position() != START:
             raise ValueError("a season's unit of work writes into an empty store only")
@@ -152,10 +151,7 @@ class UnitOfWorkStore(EventStore):
             pending = self._pending[:]
             if not pending:
                 return
-            if isinstance(self.store, SqliteEventStore):
-                await append_recorded(self.store, pending)
-            else:
-                await self._append_in_runs(pending)
+            await append_recorded(self.store, pending)
             self.commits += 1
             del self._pending[: len(pending)]
             for event in pending:
@@ -163,35 +159,6 @@ class UnitOfWorkStore(EventStore):
                 self._in_store.add(event.stream_id)
             self._written = pending[-1].position
             self._forget_beyond_limit()
-
-    async def _append_in_runs(self, pending: list[RecordedEvent]) -> None:
-        """Any other store: the port's appends. An append takes each stream once, with its
-        events at consecutive positions, so the pending events go as appends that end where a
-        stream comes back, all queued at once (a store that groups concurrent appends, as
-        SQLite's group commit does, commits them together), checked to land as recorded."""
-        appends: list[list[StreamAppend]] = []
-        expected: list[AppendResult] = []  # what each stream's part must be answered with
-        parts: dict[str, list[NewEvent]] = {}
-        last_stream = None
-        for event in pending:
-            if event.stream_id != last_stream:
-                if event.stream_id in parts:  # it comes back: the next append
-                    appends.append([StreamAppend(s, part, ANY) for s, part in parts.items()])
-                    parts = {}
-                parts[event.stream_id] = []
-                expected.append(AppendResult(event.stream_id, -1, -1))
-                last_stream = event.stream_id
-            parts[event.stream_id].append(
-                NewEvent(event.type, event.data, event.metadata, event.event_id)
-            )
-            expected[-1] = AppendResult(event.stream_id, event.version, event.position)
-        appends.append([StreamAppend(s, part, ANY) for s, part in parts.items()])
-        written = await asyncio.gather(*(self.store.append_many(a) for a in appends))
-        if [result for results in written for result in results] != expected:
-            raise RuntimeError(
-                "the store placed the season's events otherwise than the unit of work "
-                "recorded them: did another writer append meanwhile?"
-            )
 
     def _forget_beyond_limit(self) -> None:
         """Drop the least recently used streams that are all in the store, beyond the limit."""
@@ -312,9 +279,17 @@ class UnitOfWorkStore(EventStore):
 
 
 @contextlib.asynccontextmanager
-async def unit_of_work(opening: Awaitable[EventStore]) -> AsyncIterator[UnitOfWorkStore]:
-    """A unit of work over the store `opening` opens; flushed and closed on the way out."""
+async def unit_of_work(opening: Awaitable[EventStore]) -> AsyncIterator[EventStore]:
+    """A unit of work over the SQLite store `opening` opens, flushed and closed on the way out.
+    Another kind of store (PostgreSQL, whose positions may leave gaps) is used as it is: each
+    command commits on its own, as before (docs/adr/0069)."""
     store = await opening
+    if not isinstance(store, SqliteEventStore):
+        try:
+            yield store
+        finally:
+            await store.close()
+        return
     try:
         work = await UnitOfWorkStore.over(store)
     except BaseException:
