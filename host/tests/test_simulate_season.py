@@ -4,12 +4,15 @@ none of the generated people's personal data."""
 
 import asyncio
 import json
+import shutil
 import sqlite3
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
+from asgi_lifespan import LifespanManager
 
 from bilet.analytics import connect
 from bilet.analytics.columns import table_name
@@ -18,11 +21,15 @@ from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.events import CareerEventPublished, SeatBooked
 from bilet.contracts.catalogue.recommender import RecommendationsIssued as Issued
 from bilet.eventstore import RecordedEvent
+from bilet.http.auth import Role
+from bilet.http.devkeys import ensure_development_keys
 from bilet_host import simulate_people as people
 from bilet_host.cli import main
 from bilet_host.simulate import SeasonPlan, SimulationReport, simulate_season
 from bilet_host.simulate_cli import checkpoint
 from bilet_host.testing import found, published_events
+from bilet_identity.app import create_app
+from bilet_identity.settings import IdentitySettings
 
 PLAN = SeasonPlan(seed=7, regions=2, pupils=14, season=2026)
 SETS_FOR_SEED_7 = 57  # RecommendationsIssued of PLAN's season, sources applied in season order
@@ -77,8 +84,9 @@ def test_bookings_stay_within_capacity(season: tuple[Path, SimulationReport]) ->
     assert all(taken[session] <= capacity[session] for session in taken)
 
 
-def _shape(events: list[RecordedEvent]) -> list[tuple[str, str, int]]:
-    return [(e.stream_id, e.type, e.version) for e in events]
+def _shape(events: list[RecordedEvent]) -> list[tuple[str, str, int, int]]:
+    # positions too: the unit of work places every event where the same seed placed it before
+    return [(e.stream_id, e.type, e.version, e.position) for e in events]
 
 
 def test_the_same_seed_gives_the_same_season(
@@ -164,6 +172,46 @@ def test_its_export_has_the_stores_counts_and_no_personal_data(
     planted = json.dumps([canaries[0], canaries[-1]], ensure_ascii=False).encode()
     assert found(canaries[0], planted)
     assert found(canaries[-1], planted)
+
+
+async def test_the_identity_api_serves_the_simulated_pupils(
+    season: tuple[Path, SimulationReport], tmp_path: Path
+) -> None:
+    """The stores the unit of work wrote are the service's own: identity's API, opened on (a
+    copy of) them, lists every school's simulated pupils with their names unsealed."""
+    var_dir = tmp_path / "var"
+    shutil.copytree(season[0], var_dir)
+    settings = IdentitySettings(var_dir=var_dir)
+    signer = ensure_development_keys(var_dir)
+    app = create_app(settings)
+    async with (
+        LifespanManager(app, startup_timeout=30) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://identity"
+        ) as client,
+    ):
+        for region, share in zip(
+            people.regions(PLAN.regions),
+            people.region_shares(PLAN.pupils, PLAN.regions),
+            strict=True,
+        ):
+            for school in people.schools(region, share):
+                sims = people.pupils(PLAN.seed, school, PLAN.season)
+                token = signer.mint(Role.REGISTRAR, school=str(school.school_id))
+                response = await client.get(
+                    f"/identity/v1/schools/{school.school_id}/pupils",
+                    headers={"Authorization": f"Bearer {token}"},
+                    params={"limit": 200},
+                )
+                assert response.status_code == 200, response.text
+                shown = {
+                    (p["participant_id"], p["last_name"], p["first_name"])
+                    for p in response.json()["pupils"]
+                }
+                assert shown == {
+                    (str(sim.participant_id), sim.pupil.last_name, sim.pupil.first_name)
+                    for sim in sims
+                }
 
 
 def test_bad_sizes_are_refused_and_write_nothing(tmp_path: Path) -> None:

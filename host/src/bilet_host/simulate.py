@@ -7,7 +7,9 @@ diagnostics has every pupil start, answer and complete the season's three stages
 region's window; career events are published per region, booked within their capacity,
 attended and given mentors' feedback. Every step is the service's use case, so every rule
 applies: what a rule refuses is counted, never forced in. Each service reads the others'
-facts through its own embedded feed, caught up between the phases.
+facts through its own embedded feed, caught up between the phases. Each service's own store is
+a unit of work for its phase (`bilet_host.simulate_store`, docs/adr/0069): the use cases read
+their writes from memory, and the store receives them 20,000 events a transaction.
 
 Reproducible: the people and every choice come from the seed, the services' clocks are moved
 through the season's calendar, and the few ids the services' use cases draw themselves (a
@@ -26,6 +28,7 @@ from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import FieldCipher
 from bilet.http.auth import Role
+from bilet_consent.adapters.stores import open_event_store as open_consent_store
 from bilet_consent.application.inputs import CommandContext as ConsentContext
 from bilet_consent.application.inputs import SubmissionInput
 from bilet_consent.application.service import ConsentService
@@ -33,6 +36,7 @@ from bilet_consent.demo import generated_document
 from bilet_consent.domain.errors import DomainError as ConsentRefusal
 from bilet_consent.runtime import open_runtime as open_consent
 from bilet_consent.settings import ConsentSettings
+from bilet_diagnostics.adapters.stores import open_event_store as open_diagnostics_store
 from bilet_diagnostics.application.inputs import CommandContext as DiagnosticsContext
 from bilet_diagnostics.application.service import DiagnosticsService
 from bilet_diagnostics.domain.errors import DomainError as DiagnosticsRefusal
@@ -47,6 +51,7 @@ from bilet_host.simulate_run import (
     caught_up,
     principal,
 )
+from bilet_host.simulate_store import unit_of_work
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.application.consent_state import ConsentStates
@@ -57,6 +62,7 @@ from bilet_identity.domain.errors import DomainError as IdentityRefusal
 from bilet_identity.domain.people import GradeAgeBand
 from bilet_identity.domain.season import PublishSeasonRules
 from bilet_identity.settings import IdentitySettings
+from bilet_recommender.adapters.stores import open_event_store as open_recommender_store
 from bilet_recommender.runtime import open_runtime as open_recommender
 from bilet_recommender.settings import RecommenderSettings
 
@@ -101,8 +107,7 @@ async def _identity_service(season: Season) -> AsyncIterator[IdentityService]:
     settings: IdentitySettings = season.settings(IdentitySettings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_event_store(settings)
-        stack.push_async_callback(store.close)
+        store = await stack.enter_async_context(unit_of_work(open_event_store(settings)))
         keystore = await open_key_store(settings)
         stack.push_async_callback(keystore.close)
         read_model = await open_read_model(settings)
@@ -180,7 +185,10 @@ async def _consents(season: Season) -> None:
     """Mid-September: each guardian's form, uploaded by the school, verified by the region."""
     season.clock.now = season.plan.calendar(9, 15)
     settings: ConsentSettings = season.settings(ConsentSettings)
-    async with caught_up(open_consent(settings, season.clock, ids=season.ids)) as runtime:
+    async with (
+        unit_of_work(open_consent_store(settings)) as store,
+        caught_up(open_consent(settings, season.clock, ids=season.ids, store=store)) as runtime,
+    ):
         for sim in season.everyone():
             try:
                 analytics = await _consent(season, runtime.service, sim)
@@ -219,7 +227,10 @@ async def _diagnostics(season: Season) -> None:
     """October: every pupil takes the three stages on a day of the window."""
     season.clock.now = season.plan.calendar(10, 1)
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
-    async with caught_up(open_diagnostics(settings, season.clock, ids=season.ids)) as runtime:
+    async with (
+        unit_of_work(open_diagnostics_store(settings)) as store,
+        caught_up(open_diagnostics(settings, season.clock, ids=season.ids, store=store)) as runtime,
+    ):
         for sim in season.everyone():
             try:
                 await _stages(season, runtime.service, sim)
@@ -259,7 +270,10 @@ async def _recommendations(season: Season) -> None:
     pupil, and what it issues from it: `RecommendationsIssued`), as its embedded host would."""
     season.clock.now = season.plan.calendar(12, 1)
     settings: RecommenderSettings = season.settings(RecommenderSettings)
-    async with open_recommender(settings, season.clock) as runtime:
+    async with (
+        unit_of_work(open_recommender_store(settings)) as store,
+        open_recommender(settings, season.clock, store=store) as runtime,
+    ):
         for feed in runtime.feeds:
             await feed.catch_up({})
         position = 0

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from bilet.contracts.catalogue.events import CareerEventPublished
+from bilet_events.adapters.stores import open_event_store
 from bilet_events.application.inputs import AttendanceRecord
 from bilet_events.application.service import EventsService
 from bilet_events.demo import booking_id, feedback, mentor, organiser, registrar
@@ -18,6 +19,7 @@ from bilet_events.runtime import open_runtime
 from bilet_events.settings import EventsSettings
 from bilet_host import simulate_people as people
 from bilet_host.simulate_run import Season, SeasonPlan, caught_up
+from bilet_host.simulate_store import unit_of_work
 
 SEATS_PER_PUPIL = 1.3  # career events are published until the region has this many seats a pupil
 
@@ -59,7 +61,10 @@ def _offers_for(
 async def career_events(season: Season) -> None:
     """November, region by region: publish, book, then each session's attendance and feedback."""
     settings: EventsSettings = season.settings(EventsSettings)
-    async with caught_up(open_runtime(settings, season.clock)) as runtime:
+    async with (
+        unit_of_work(open_event_store(settings)) as store,
+        caught_up(open_runtime(settings, season.clock, store=store)) as runtime,
+    ):
         for region_pupils in season.pupils:
             season.clock.now = season.plan.calendar(11, 1)
             region = region_pupils[0].school.region

@@ -51,13 +51,19 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: ConsentSettings, clock: Clock = utc_now, *, ids: Ids = random_ids
+    settings: ConsentSettings,
+    clock: Clock = utc_now,
+    *,
+    ids: Ids = random_ids,
+    store: EventStore | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the stores, build the service, and (embedded) the feed of the read model from
-    identity's store and the service's own; closed in reverse on exit."""
+    identity's store and the service's own; closed in reverse on exit. `store` given (the
+    season simulator's unit of work): the service's own event store, the caller's to close."""
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_event_store(settings)
-        stack.push_async_callback(store.close)
+        if store is None:
+            store = await open_event_store(settings)
+            stack.push_async_callback(store.close)
         keystore = await open_key_store(settings)
         stack.push_async_callback(keystore.close)
         documents = await open_document_store(settings)

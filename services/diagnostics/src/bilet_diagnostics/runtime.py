@@ -43,14 +43,17 @@ async def open_runtime(
     ids: Ids = random_ids,
     facts: Facts | None = None,
     instruments: Instruments | None = None,
+    store: EventStore | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the stores, load the catalogue, build the service and (embedded) the feed of the
     facts read model from identity's and consent's stores and the service's own; closed in
-    reverse on exit. `facts` given (tests): no read model is opened."""
+    reverse on exit. `facts` given (tests): no read model is opened. `store` given (the season
+    simulator's unit of work): the service's own event store, the caller's to close."""
     catalogue = instruments or load_instruments()
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_event_store(settings)
-        stack.push_async_callback(store.close)
+        if store is None:
+            store = await open_event_store(settings)
+            stack.push_async_callback(store.close)
         keystore = await open_key_store(settings)
         stack.push_async_callback(keystore.close)
         read_model: ReadModel | None = None

@@ -43,14 +43,21 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: EventsSettings, clock: Clock = utc_now, *, facts: Facts | None = None
+    settings: EventsSettings,
+    clock: Clock = utc_now,
+    *,
+    facts: Facts | None = None,
+    store: EventStore | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the stores and the read model, build the service and (embedded) the feed of the
     read model from identity's and consent's stores and the service's own; closed in reverse on
-    exit. `facts` given (tests): it answers about pupils in place of the read model."""
+    exit. `facts` given (tests): it answers about pupils in place of the read model. `store`
+    given (the season simulator's unit of work): the service's own event store, the caller's
+    to close."""
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_event_store(settings)
-        stack.push_async_callback(store.close)
+        if store is None:
+            store = await open_event_store(settings)
+            stack.push_async_callback(store.close)
         keystore = await open_key_store(settings)
         stack.push_async_callback(keystore.close)
         read_model = await open_read_model(settings)

@@ -53,13 +53,15 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: RecommenderSettings, clock: Clock = utc_now
+    settings: RecommenderSettings, clock: Clock = utc_now, *, store: EventStore | None = None
 ) -> AsyncIterator[Runtime]:
     """Open the stores and the read model, build the service and (embedded) the feeds; closed
-    in reverse on exit."""
+    in reverse on exit. `store` given (the season simulator's unit of work): the service's own
+    event store, the caller's to close."""
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_event_store(settings)
-        stack.push_async_callback(store.close)
+        if store is None:
+            store = await open_event_store(settings)
+            stack.push_async_callback(store.close)
         # Only the process that issues opens needs; a distributed API is given no master key.
         keystore: KeyStore = (
             await open_key_store(settings)
