@@ -51,6 +51,7 @@ async def apply_merged(
     moved = dict(checkpoints)
     try:
         async with read_model.transaction(layout.renderer) as tx:
+            tx.regroup_writes = True
             positions: dict[str, int] = {}
             for source in sources:
                 stored = await read_model.lock_checkpoint(tx, key, source, 0)
