@@ -17,8 +17,8 @@ is then asked of the same stores with more copies added: 10 (quick: 200 pupils) 
   `PortfolioProjection` over the five stores (published types only) into a fresh PostgreSQL
   read-model schema: shadow tables, the sources merged by recorded time, every handler's SQL,
   the switch; from the call to its return. The read model must then hold every pupil;
-- peer: a bare read of the same events from the same stores, the same pages (500 events, the
-  feed's batch) with the same type filter, counted and dropped: the floor of any replay;
+- peer: a bare read of the same events from the same stores, the same pages (2,000 events, the
+  rebuild's) with the same type filter, counted and dropped: the floor of any replay;
 - extra: the time a season of 1 M pupils of this shape, and one of 30 M events, would take at
   the measured rate (linear: the rebuild's cost is per event; tables grow, so it is a lower
   bound), against the issue's 10 minutes.
@@ -61,6 +61,7 @@ from bilet.eventstore.postgres import PostgresEventStore
 from bilet.projections import rebuild_from_stores
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.readmodel.schema import DEAD_LETTERS
+from bilet.projections.rebuild import REBUILD_FROM_STORES
 from bilet_host.simulate import SeasonPlan
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.projection.tables import PARTICIPANTS
@@ -69,7 +70,7 @@ TEMPLATE: Final = SeasonPlan(seed=1, regions=2, pupils=20, season=SEASON)
 TARGET_EVENTS: Final = 30_000_000
 TARGET_PUPILS: Final = 1_000_000
 TARGET_SECONDS: Final = 600.0
-PAGE: Final = 500  # the embedded feed's batch
+PAGE: Final = REBUILD_FROM_STORES["batch_size"]  # the pages the rebuild reads
 REBUILD_LINE: Final = "portfolio.rebuild.postgres"
 FUNNEL_LINE: Final = "analytics.funnel.duckdb"
 
