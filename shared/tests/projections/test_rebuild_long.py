@@ -5,7 +5,7 @@ a rebuild stopped half-way leaves the live read model as it was and can be run a
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,64 +67,63 @@ class _Spy:
         return moved
 
 
-async def _stores(tmp_path: Path) -> dict[str, EventStore]:
-    return {
+@pytest.fixture
+async def stores(tmp_path: Path) -> AsyncIterator[dict[str, EventStore]]:
+    """Two sources with their history laid down (`_live_state` catches a read model up on it)."""
+    opened: dict[str, EventStore] = {
         name: await SqliteEventStore.open(tmp_path / f"{name}-events.sqlite3")
         for name in ("consent", "identity")
     }
+    try:
+        await _interleaved_history(opened, 200)
+        yield opened
+    finally:
+        for store in opened.values():
+            await store.close()
+
+
+async def _live_state(read_model: ReadModel, stores: dict[str, EventStore]) -> tuple[Any, ...]:
+    await EmbeddedFeed(read_model, StreamCounter(), stores).catch_up({})
+    return await _state(read_model)
 
 
 async def test_long_transactions_build_what_a_live_catch_up_builds(
-    read_model: ReadModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    read_model: ReadModel, stores: dict[str, EventStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stores = await _stores(tmp_path)
-    try:
-        await _interleaved_history(stores, 240)
-        await EmbeddedFeed(read_model, StreamCounter(), stores).catch_up({})
-        live = await _state(read_model)
-        assert live[3], "the poison parked its stream"
-        assert live[4], "the poison was dead-lettered"
+    live = await _live_state(read_model, stores)
+    assert live[3], "the poison parked its stream"
+    assert live[4], "the poison was dead-lettered"
 
-        spy = _Spy()
-        monkeypatch.setattr(embedded_feed, "apply_merged", spy)
-        await rebuild_from_stores(
-            read_model, StreamCounter(), stores, long_transactions=40, batch_size=16
-        )
-        assert await _state(read_model) == live
-        # Most of the history went in long transactions; the one holding the poison fell back,
-        # and so does each later one holding an event of the stream it parked.
-        assert spy.fell_back >= 1
-        assert spy.together > spy.fell_back
-    finally:
-        for store in stores.values():
-            await store.close()
+    spy = _Spy()
+    monkeypatch.setattr(embedded_feed, "apply_merged", spy)
+    await rebuild_from_stores(
+        read_model, StreamCounter(), stores, long_transactions=40, batch_size=16
+    )
+    assert await _state(read_model) == live
+    # Most of the history went in long transactions; the one holding the poison fell back, and
+    # so does each later one holding an event of the stream it parked.
+    assert spy.fell_back >= 1
+    assert spy.together > spy.fell_back
 
 
 async def test_a_rebuild_stopped_half_way_leaves_the_live_model_and_runs_again(
-    read_model: ReadModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    read_model: ReadModel, stores: dict[str, EventStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stores = await _stores(tmp_path)
-    try:
-        await _interleaved_history(stores, 160)
-        await EmbeddedFeed(read_model, StreamCounter(), stores).catch_up({})
-        live = await _state(read_model)
+    live = await _live_state(read_model, stores)
 
-        stopping = _Spy(stop_after=2)
-        monkeypatch.setattr(embedded_feed, "apply_merged", stopping)
-        with pytest.raises(KeyboardInterrupt):
-            await rebuild_from_stores(
-                read_model, StreamCounter(), stores, long_transactions=30, batch_size=16
-            )
-        assert stopping.together == 2
-        assert await _state(read_model) == live
-
-        again = _Spy()
-        monkeypatch.setattr(embedded_feed, "apply_merged", again)
+    stopping = _Spy(stop_after=2)
+    monkeypatch.setattr(embedded_feed, "apply_merged", stopping)
+    with pytest.raises(KeyboardInterrupt):
         await rebuild_from_stores(
             read_model, StreamCounter(), stores, long_transactions=30, batch_size=16
         )
-        assert again.together >= 2
-        assert await _state(read_model) == live
-    finally:
-        for store in stores.values():
-            await store.close()
+    assert stopping.together == 2
+    assert await _state(read_model) == live
+
+    again = _Spy()
+    monkeypatch.setattr(embedded_feed, "apply_merged", again)
+    await rebuild_from_stores(
+        read_model, StreamCounter(), stores, long_transactions=30, batch_size=16
+    )
+    assert again.together >= 2
+    assert await _state(read_model) == live
