@@ -4,9 +4,11 @@ The season: a small one simulated through the services' use cases (`bvb simulate
 regions × 20 pupils, 372 published events and 5 shared ones) copied with fresh ids into five
 PostgreSQL event stores, one schema per service (`benchmarks/season_copies.py`: published events
 only, sealed fields copied sealed, times laid out over the season's calendar). The rebuild
-replays 1 copy (quick: 20 pupils, 377 events) or 8 (full: 160 pupils, 2,981 events), not the
-issue's 100,000 pupils: at the 50–100 events/s it runs at here (docs/adr/0061) one round of
-those would take days; the figure for 1 M pupils is projected from the measured rate. The funnel
+replays 1 copy (quick: 20 pupils, 377 events) or 40 (full: 800 pupils, 14,885 events), not the
+issue's 100,000 pupils: at the few hundred events/s it runs at here (docs/adr/0068) one round
+of those would take hours; the figure for 1 M pupils is projected from the measured rate. The
+rebuild applies the merged sources in long transactions (thousands of events each, ADR 0068),
+so the quick season is a single transaction and the full one a few. The funnel
 is then asked of the same stores with more copies added: 10 (quick: 200 pupils) or 100 (full:
 2,000 pupils, ~37,000 events).
 
@@ -15,8 +17,8 @@ is then asked of the same stores with more copies added: 10 (quick: 200 pupils) 
   `PortfolioProjection` over the five stores (published types only) into a fresh PostgreSQL
   read-model schema: shadow tables, the sources merged by recorded time, every handler's SQL,
   the switch; from the call to its return. The read model must then hold every pupil;
-- peer: a bare read of the same events from the same stores, the same pages (500 events, the
-  feed's batch) with the same type filter, counted and dropped: the floor of any replay;
+- peer: a bare read of the same events from the same stores, the same pages (2,000 events, the
+  rebuild's) with the same type filter, counted and dropped: the floor of any replay;
 - extra: the time a season of 1 M pupils of this shape, and one of 30 M events, would take at
   the measured rate (linear: the rebuild's cost is per event; tables grow, so it is a lower
   bound), against the issue's 10 minutes.
@@ -59,6 +61,7 @@ from bilet.eventstore.postgres import PostgresEventStore
 from bilet.projections import rebuild_from_stores
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.readmodel.schema import DEAD_LETTERS
+from bilet.projections.rebuild import REBUILD_FROM_STORES
 from bilet_host.simulate import SeasonPlan
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.projection.tables import PARTICIPANTS
@@ -67,7 +70,7 @@ TEMPLATE: Final = SeasonPlan(seed=1, regions=2, pupils=20, season=SEASON)
 TARGET_EVENTS: Final = 30_000_000
 TARGET_PUPILS: Final = 1_000_000
 TARGET_SECONDS: Final = 600.0
-PAGE: Final = 500  # the embedded feed's batch
+PAGE: Final = REBUILD_FROM_STORES["batch_size"]  # the pages the rebuild reads
 REBUILD_LINE: Final = "portfolio.rebuild.postgres"
 FUNNEL_LINE: Final = "analytics.funnel.duckdb"
 
@@ -78,11 +81,11 @@ class Sizes:
     funnel_copies: int  # the season the funnel is asked of (the rebuild's, with more copies)
 
 
-# The rebuild runs at 50–100 events/s on this machine (docs/adr/0061): a round of the
-# issue's 100,000 pupils would take days, so the rebuild's season is small and the figure for
+# The rebuild runs at a few hundred events/s on this machine (docs/adr/0068): a round of the
+# issue's 100,000 pupils would take hours, so the rebuild's season is small and the figure for
 # 1 M pupils is projected from its rate. The funnel's season is larger: it costs only a load.
 QUICK: Final = Sizes(rebuild_copies=1, funnel_copies=10)
-FULL: Final = Sizes(rebuild_copies=8, funnel_copies=100)
+FULL: Final = Sizes(rebuild_copies=40, funnel_copies=100)
 
 
 async def _rebuild(dsn: str, sources: Mapping[str, EventStore], schema: str) -> tuple[float, int]:

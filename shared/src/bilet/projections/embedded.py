@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
 
 from bilet.background import in_background, stop
 from bilet.eventstore import EventStore, RecordedEvent
+from bilet.projections.merged import Run, apply_merged
 from bilet.projections.metrics import ProjectionMetrics
 from bilet.projections.port import Projection
 from bilet.projections.projector import Applied, Delivery, Gap, Projector
@@ -46,8 +47,12 @@ class EmbeddedFeed:
         attempts: int = 3,
         retry_backoff: float = 1.0,
         event_types: Collection[str] | None = None,
+        long_transactions: int = 0,
     ) -> None:
         self.read_model = read_model
+        # With `shadow` (a rebuild), at least this many merged events, of any sources, per
+        # transaction (ADR 0068); 0: each run of one source in its own, as live.
+        self.long_transactions = long_transactions
         # Only these types are read from the stores (None: all). A service's feed passes the
         # published ones (`bilet.contracts.CATALOGUE.event_types()`): what a relay would put on
         # Kafka, so that another service's internal streams (uniqueness reservations, whose ids
@@ -109,10 +114,16 @@ class EmbeddedFeed:
                 read_to[source] = page[-1].position if page else goals[source]
             return pending[source][0] if pending[source] else None
 
+        # A rebuild gathers the merge's runs, of whichever sources, into long transactions
+        # (ADR 0068); a live catch-up applies each run in its own.
+        gather = self.long_transactions if self.shadow else 0
+        parked = {(p.source, p.stream_id) for p in await self.read_model.parked(projector.key)}
+        runs: list[Run] = []
+        gathered = 0
         while True:
             heads = {s: e for s in sorted(pending) if (e := await head(s)) is not None}
             if not heads:
-                return
+                break
             source = min(heads, key=lambda s: (heads[s].recorded_at, s))
             others = [(e.recorded_at, s) for s, e in heads.items() if s != source]
             bound = min(others, default=None)
@@ -121,12 +132,44 @@ class EmbeddedFeed:
                 bound is None or (pending[source][0].recorded_at, source) <= bound
             ):
                 run.append(pending[source].popleft())
-            deliveries = [Delivery(e, e.position, e.position) for e in run]
-            outcome = await projector.apply(source, 0, checkpoint[source], deliveries, {})
-            if not isinstance(outcome, Applied):
-                del pending[source]  # its follower re-reads from the checkpoint
+            runs.append(Run(source, run))
+            gathered += len(run)
+            if gathered >= gather:
+                await self._apply_runs(runs, checkpoint, pending, parked)
+                runs, gathered = [], 0
+        if runs:
+            await self._apply_runs(runs, checkpoint, pending, parked)
+
+    async def _apply_runs(
+        self,
+        runs: list[Run],
+        checkpoint: dict[str, int],
+        pending: dict[str, deque[RecordedEvent]],
+        parked: set[tuple[str, str]],
+    ) -> None:
+        """Apply the merge's runs: together in one transaction when there are several and they
+        are clean (`apply_merged`), else each in its own, as a live feed does. A source whose
+        run is not simply applied leaves the merge (its later runs too), for its follower."""
+        if len(runs) > 1:
+            moved = await apply_merged(self.projector, runs, checkpoint, parked)
+            if moved is not None:
+                checkpoint.update(moved)
+                return
+        for run in runs:
+            if run.source not in pending:
                 continue
-            checkpoint[source] = outcome.checkpoint
+            deliveries = [Delivery(e, e.position, e.position) for e in run.events]
+            outcome = await self.projector.apply(
+                run.source, 0, checkpoint[run.source], deliveries, {}
+            )
+            if not isinstance(outcome, Applied):
+                del pending[run.source]  # its follower re-reads from the checkpoint
+                continue
+            checkpoint[run.source] = outcome.checkpoint
+        if len(runs) > 1:  # the ordinary path may have parked streams
+            parked |= {
+                (p.source, p.stream_id) for p in await self.read_model.parked(self.projector.key)
+            }
 
     async def _head(self, source: str, store: EventStore) -> int:
         """The position a catch-up must reach: the store's head, or with a filter the last event
@@ -136,7 +179,8 @@ class EmbeddedFeed:
         if self.event_types is None:
             return head
         position = last = (await self.projector.resume_points(source, [0], source))[0]
-        while batch := await store.read_all(position, 1000, event_types=self.event_types):
+        page = max(1000, self.batch_size)
+        while batch := await store.read_all(position, page, event_types=self.event_types):
             position = batch[-1].position
             last = max([last, *(e.position for e in batch if e.position <= head)])
             if position >= head:

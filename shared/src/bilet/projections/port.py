@@ -70,6 +70,12 @@ class ReadModelTx(ABC):
     """
 
     dialect: Dialect
+    # Whether a write may be sent together with an earlier one of the same statement, ahead of
+    # the writes in between, when those touch none of its tables (by their `{placeholders}`):
+    # the end state is the same. Set by a rebuild's long transactions (ADR 0068), where
+    # thousands of events interleave a few statements; errors then surface all the same, before
+    # the commit, but not in the order the writes were made.
+    regroup_writes: bool = False
 
     def __init__(self, renderer: "SqlRenderer") -> None:
         self._renderer = renderer

@@ -10,6 +10,7 @@ upserts one row per event then costs one round trip per batch, not per event. Co
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -42,6 +43,20 @@ _TRANSIENT: Final = (
 )
 
 
+# How far back a write looks for a batch of its statement to join (`_regrouped`).
+_REGROUP_DEPTH: Final = 64
+_PLACEHOLDER: Final = re.compile(r"(?<!\{)\{([a-z][a-z0-9_]*)\}")
+# The tables each statement names, by its rendered text (None: it names none by placeholder, so
+# it may touch anything).
+_TABLES: dict[str, frozenset[str] | None] = {}
+
+
+def _tables_of(sql: str, text: str) -> frozenset[str] | None:
+    if text not in _TABLES:
+        _TABLES[text] = frozenset(_PLACEHOLDER.findall(sql)) or None
+    return _TABLES[text]
+
+
 class _PostgresTx(ReadModelTx):
     dialect = "postgresql"
 
@@ -60,11 +75,30 @@ class _PostgresTx(ReadModelTx):
             return
         if self._pending and self._pending[-1][0] == text:
             self._pending[-1][1].append(args)
-        else:
+        elif not (self.regroup_writes and self._regrouped(sql, text, args)):
             self._pending.append((text, [args]))
+
+    def _regrouped(self, sql: str, text: str, args: Sequence[Any]) -> bool:
+        """Add the write to an earlier batch of the same statement if every write held after
+        that batch touches none of its tables (`ReadModelTx.regroup_writes`)."""
+        tables = _tables_of(sql, text)
+        if tables is None:
+            return False
+        for earlier in range(
+            len(self._pending) - 1, max(-1, len(self._pending) - _REGROUP_DEPTH), -1
+        ):
+            held, rows = self._pending[earlier]
+            if held == text:
+                rows.append(args)
+                return True
+            if (touched := _TABLES.get(held)) is None or touched & tables:
+                return False
+        return False
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         text = self.sql(sql)
+        if self.regroup_writes:
+            _tables_of(sql, text)  # known to later writes that look past it
         if self._pending and self._pending[-1][0] == text:
             self._pending[-1][1].extend(rows)
         else:

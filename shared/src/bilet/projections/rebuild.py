@@ -13,7 +13,7 @@
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from bilet.eventstore import EventStore
 from bilet.kafka import KafkaTarget
@@ -21,6 +21,10 @@ from bilet.projections.embedded import EmbeddedFeed
 from bilet.projections.kafka import KafkaFeed
 from bilet.projections.port import Projection
 from bilet.projections.readmodel import ReadModel
+
+# A rebuild's defaults from the stores (ADR 0068): thousands of merged events per transaction
+# (memory grows with it: the events and a projection's work gathered over them), big pages.
+REBUILD_FROM_STORES: Final[Mapping[str, int]] = {"long_transactions": 5000, "batch_size": 2000}
 
 
 class Replay(Protocol):
@@ -63,6 +67,9 @@ async def rebuild_from_stores(
     sources: Mapping[str, EventStore],
     **options: Any,
 ) -> RebuildReport:
+    """Rebuild from the event stores: the merged sources replayed in long transactions (at least
+    `long_transactions` events each) read in pages of `batch_size` (ADR 0068)."""
+    options = {**REBUILD_FROM_STORES, **options}
     replay = EmbeddedFeed(read_model, projection, sources, shadow=True, **options)
     return await rebuild(read_model, projection, replay)
 

@@ -68,7 +68,11 @@ async def _summarise(step: Step, participant_id: str) -> None:
 
 
 async def _consent_changed(step: Step, participant_id: str) -> None:
-    await _summarise(step, participant_id)
+    # The consent columns are read nowhere in the projection: summed up once per transaction,
+    # from the consents as its last event leaves them (ADR 0068).
+    step.once_before_commit(
+        "consent summary", participant_id, lambda: _summarise(step, participant_id)
+    )
     await step.portfolio_changed(participant_id)
 
 
@@ -195,6 +199,7 @@ async def _guardian_linked(step: Step, event: consent.GuardianLinked) -> None:
 async def _participant_erased(step: Step, event: consent.ParticipantErased) -> None:
     await step.ensure_participant(event.participant_id)
     participant_id = str(event.participant_id)
+    step.participant_erased(participant_id)
     await step.tx.execute(
         "UPDATE {participants} SET full_name = NULL, erased = TRUE, erased_at = $2, "
         "erasure_reason = $3 WHERE participant_id = $1",

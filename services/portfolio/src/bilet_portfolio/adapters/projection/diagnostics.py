@@ -9,6 +9,28 @@ from bilet.contracts.catalogue import diagnostics
 from bilet_portfolio.adapters.json_text import to_json
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, plain
 
+# A stage attempt started ($5 'started': inserted if new, else left as it is) or completed
+# ('completed': inserted, or its status and results set). One statement for both, so that a
+# long transaction sends a season's attempts in one batch rather than alternating two (ADR 0068).
+_ATTEMPT: Final = (
+    "INSERT INTO {stage_attempts} (attempt_id, participant_id, season, stage, status, "
+    "instruments, answer_sheet, result, started_position, started_at, completed_position, "
+    "completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+    "ON CONFLICT (attempt_id) DO UPDATE SET "
+    "status = CASE WHEN excluded.status = 'completed' THEN excluded.status "
+    "ELSE {stage_attempts}.status END, "
+    "instruments = CASE WHEN excluded.status = 'completed' THEN excluded.instruments "
+    "ELSE {stage_attempts}.instruments END, "
+    "answer_sheet = CASE WHEN excluded.status = 'completed' THEN excluded.answer_sheet "
+    "ELSE {stage_attempts}.answer_sheet END, "
+    "result = CASE WHEN excluded.status = 'completed' THEN excluded.result "
+    "ELSE {stage_attempts}.result END, "
+    "completed_position = CASE WHEN excluded.status = 'completed' THEN excluded.completed_position "
+    "ELSE {stage_attempts}.completed_position END, "
+    "completed_at = CASE WHEN excluded.status = 'completed' THEN excluded.completed_at "
+    "ELSE {stage_attempts}.completed_at END"
+)
+
 
 async def _instrument_published(step: Step, event: diagnostics.InstrumentVersionPublished) -> None:
     await step.tx.execute(
@@ -29,16 +51,19 @@ def _instruments(refs: Sequence[Any]) -> str:
 async def _stage_started(step: Step, event: diagnostics.StageStarted) -> None:
     await step.ensure_participant(event.participant_id)
     await step.tx.execute(
-        "INSERT INTO {stage_attempts} (attempt_id, participant_id, season, stage, status, "
-        "instruments, started_position, started_at) "
-        "VALUES ($1, $2, $3, $4, 'started', $5, $6, $7) ON CONFLICT (attempt_id) DO NOTHING",
+        _ATTEMPT,
         str(event.attempt_id),
         str(event.participant_id),
         event.season,
         event.stage.value,
+        "started",
         _instruments(event.instruments),
+        None,
+        None,
         step.recorded.position,
         step.at,
+        None,
+        None,
     )
     await step.portfolio_changed(event.participant_id)
 
@@ -61,20 +86,17 @@ async def _stage_completed(step: Step, event: diagnostics.StageCompleted) -> Non
     await step.ensure_participant(event.participant_id)
     result, refs = _result(event)
     await step.tx.execute(
-        "INSERT INTO {stage_attempts} (attempt_id, participant_id, season, stage, status, "
-        "instruments, answer_sheet, result, completed_position, completed_at) "
-        "VALUES ($1, $2, $3, $4, 'completed', $5, $6, $7, $8, $9) "
-        "ON CONFLICT (attempt_id) DO UPDATE SET status = 'completed', "
-        "instruments = excluded.instruments, answer_sheet = excluded.answer_sheet, "
-        "result = excluded.result, completed_position = excluded.completed_position, "
-        "completed_at = excluded.completed_at",
+        _ATTEMPT,
         str(event.attempt_id),
         str(event.participant_id),
         event.season,
         event.stage.value,
+        "completed",
         to_json(refs),
         to_json(plain(event.answer_sheet)),
         to_json(result),
+        None,
+        None,
         step.recorded.position,
         step.at,
     )
