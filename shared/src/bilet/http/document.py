@@ -13,6 +13,7 @@ from typing import Any, Final
 from fastapi import FastAPI
 
 from bilet.http.guard import FREE_TEXT_PATTERN
+from bilet.http.query import UNKNOWN_QUERY_REFUSED
 
 Amendment = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -68,17 +69,24 @@ def _present_or_absent(parameter: dict[str, Any]) -> None:
         parameter["schema"] = present[0] | rest
 
 
+def _say(response: dict[str, Any] | None, rule: str) -> None:
+    """Adds `rule` to the response's description, once."""
+    if response is not None and rule not in response.get("description", ""):
+        response["description"] = f"{response.get('description', '')} {rule}"
+
+
 def with_frame_rules(spec: dict[str, Any]) -> dict[str, Any]:
     """The document with the rules the frame applies to every route: headers absent or
-    strings, and free text without hostile characters."""
+    strings, free text without hostile characters, and query parameters it does not list
+    refused."""
     for item in spec.get("paths", {}).values():
         for operation in item.values():
             if isinstance(operation, dict):
                 for parameter in operation.get("parameters", []):
                     _present_or_absent(parameter)
-                refused = operation.get("responses", {}).get("403")
-                if refused is not None and ANALYSTS_REFUSED not in refused.get("description", ""):
-                    refused["description"] = f"{refused.get('description', '')} {ANALYSTS_REFUSED}"
+                responses = operation.get("responses", {})
+                _say(responses.get("403"), ANALYSTS_REFUSED)
+                _say(responses.get("400"), UNKNOWN_QUERY_REFUSED)
     return with_free_text_patterns(spec)
 
 

@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -25,6 +25,7 @@ from bilet.http.document import amend_openapi, with_frame_rules
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
+from bilet.http.query import refuse_unknown_query_parameters
 from bilet.http.semantics import (
     HeadAsGet,
     JsonBodiesOnly,
@@ -174,6 +175,8 @@ def create_service_app(
         openapi_tags=list(service.tags) or None,
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        # Every route, its own and the frame's: a query parameter it does not take is refused.
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     # FastAPIOffline serves the pages itself and leaves FastAPI's own unset: name them again,
     # for whoever asks the app where its docs are (`bvb run` prints them).
