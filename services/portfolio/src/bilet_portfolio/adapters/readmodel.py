@@ -9,10 +9,12 @@ consent gate is decided on the very state the portfolio is read from.
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any, Final, NamedTuple
 
 from bilet.projections import ReadModel, ReadModelTx, Row
+from bilet.projections.readmodel.changes import ChangeListener
 from bilet_portfolio.adapters.document import Sections
 from bilet_portfolio.adapters.json_text import from_json
 from bilet_portfolio.adapters.projection import PortfolioProjection
@@ -388,6 +390,16 @@ class SqlPortfolioReader:
 
     async def positions(self) -> dict[str, int]:
         return await self.read_model.watermarks(PROJECTION_NAME)
+
+    def follow_changes(self, listener: ChangeListener) -> AbstractContextManager[None]:
+        """Tell `listener` the participants every commit of the projection changes (ADR 0059's
+        change signals: this process's commits and, on PostgreSQL, every other process's)."""
+        return self.read_model.signals.listen(self.projection.name, listener)
+
+    async def hear_changes(self) -> None:
+        """Make sure other processes' commits are heard (PostgreSQL: listen again if the
+        connection was lost; a SQLite read model hears only its own process)."""
+        await self.read_model.signals.ready()
 
     async def wait_until(
         self, source: str, position: int, timeout: float, stream_id: str | None

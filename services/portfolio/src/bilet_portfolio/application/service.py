@@ -214,9 +214,13 @@ class PortfolioQueries(SchoolLists):
             return cached
         if cached is not None:  # opened with a key that is gone: nothing of it is kept
             self.views.forget(participant_id)
+        # The state is read after the ticket: a change committed meanwhile (an erasure) is heard
+        # by the cache, which then keeps no answer rendered from the state before it.
+        await self.reader.hear_changes()
+        ticket = self.views.ticket()
         view = await self.portfolio(ctx, participant_id)
         fresh = RenderedView(view.etag, render(view), view.audited_fields)
-        self.views.put(participant_id, fresh)
+        self.views.put(participant_id, fresh, ticket)
         return fresh
 
     async def portfolio(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
