@@ -177,8 +177,10 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             app.state.update_streams = streams
             reader = SqlPortfolioReader(read_model, projection)
             views = ViewCache(settings.portfolio_view_cache_size)
-            # A participant's commit drops their rendered answers at once (ADR 0065).
+            # A participant's commit drops their rendered answers at once, and every commit the
+            # positions answers report (ADR 0065).
             stack.enter_context(reader.follow_changes(views.changed))
+            stack.enter_context(reader.follow_changes(reader.positions_moved))
             await reader.hear_changes()
             app.state.portfolio = PortfolioQueries(
                 reader,
