@@ -6,16 +6,12 @@ import json
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import httpx
-from asgi_lifespan import LifespanManager
-
 from bilet.audit import AUDIT_CATEGORY
 from bilet.http import Role
-from bilet_portfolio.app import create_app
 from bilet_portfolio.application.view_cache import ViewCache
 
 if TYPE_CHECKING:
-    from services.portfolio.tests.conftest import Ids, Service
+    from services.portfolio.tests.conftest import Ids, SecondApi, Service
 
 
 def url(pid: UUID) -> str:
@@ -221,18 +217,11 @@ async def test_two_callers_of_different_views_never_share_an_entry(
 
 
 async def test_a_cache_size_of_zero_renders_every_read(
-    service: "Service", ids: "Ids", make_settings: Any
+    service: "Service", ids: "Ids", second_api: "SecondApi"
 ) -> None:
     pid = await service.pupil_with_consent("uncached")
     # A second API over the same files, its cache turned off by the setting.
-    api = create_app(make_settings(portfolio_embedded_feed=False, portfolio_view_cache_size=0))
-    async with (
-        LifespanManager(api, startup_timeout=30) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
-        ) as client,
-    ):
-        api.state.portfolio.today = service.app.state.portfolio.today  # the world's day
+    async with second_api(portfolio_view_cache_size=0) as (api, client):
         navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3), subject="nav-0")
         answers = [await client.get(url(pid), headers=navigator) for _ in range(2)]
         assert [answer.status_code for answer in answers] == [200, 200]
