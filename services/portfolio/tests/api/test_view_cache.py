@@ -229,3 +229,18 @@ async def test_a_cache_size_of_zero_renders_every_read(
         assert answers[0].json()["display_name"]["last_name"] == "Соколова"
         assert len(api.state.portfolio.views) == 0
         assert len(await audited_reads(service, "nav-0")) == 2
+
+
+async def test_a_read_that_cannot_listen_for_changes_is_answered_and_not_kept(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("deaf")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+
+    async def lost() -> None:
+        raise OSError("the listening connection cannot be opened")
+
+    service.app.state.portfolio.reader.hear_changes = lost
+    answer = await read(service, pid, navigator)
+    assert answer.json()["display_name"]["last_name"] == "Соколова"
+    assert str(pid) not in views(service).participants()
