@@ -6,7 +6,8 @@ append to, with tokens for every role."""
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -703,6 +704,30 @@ async def service(make_settings: Any) -> AsyncIterator[Service]:
         await keys.close()
         for store in stores.values():
             await store.close()
+
+
+SecondApi = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+def second_api(service: Service, make_settings: Any) -> SecondApi:
+    """Another API over the service's files, not fed by itself (as one fed by a worker in
+    another process), with the settings overridden: `async with second_api(**overrides) as
+    (app, client)`; it reads on the world's day."""
+
+    @asynccontextmanager
+    async def opened(**overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+        api = create_app(make_settings(portfolio_embedded_feed=False, **overrides))
+        async with (
+            LifespanManager(api, startup_timeout=30) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
+            ) as client,
+        ):
+            api.state.portfolio.today = service.app.state.portfolio.today
+            yield api, client
+
+    return opened
 
 
 @dataclass(frozen=True)

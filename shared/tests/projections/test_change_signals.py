@@ -3,6 +3,7 @@ commit that changes their key, in this process or — on PostgreSQL, through NOT
 and by nothing else; and the NOTIFY payloads that carry the keys."""
 
 import asyncio
+from collections.abc import Collection
 
 from bilet.projections import EVERY_KEY, ReadModel
 from bilet.projections.readmodel.changes import (
@@ -88,3 +89,44 @@ async def test_given_a_watch_of_a_stream_then_its_commit_wakes_it_and_another_st
 
         await feed.apply([watched])
         assert await asyncio.wait_for(watch.wait(NEVER), timeout=60)
+
+
+async def test_given_a_listener_then_it_hears_each_publication_of_its_projection_until_closed() -> (
+    None
+):
+    signals = ChangeSignals(_nothing)
+    heard: list[set[str] | None] = []
+
+    def listener(keys: Collection[str] | None) -> None:
+        heard.append(None if keys is None else set(keys))
+
+    with signals.listen("portfolio", listener):
+        signals.publish("portfolio", {"a", "b"})
+        signals.publish("other", {"c"})
+        signals.publish("portfolio", {EVERY_KEY})
+        signals.publish(None, None)
+    signals.publish("portfolio", {"d"})
+    assert heard == [{"a", "b"}, None, None]
+
+
+async def test_given_a_listener_in_another_process_then_a_commit_tells_it_the_keys(
+    open_read_model: ReadModelFactory,
+) -> None:
+    writer_side = await open_read_model()
+    api_side: ReadModel = (
+        await open_read_model() if writer_side.hears_other_processes else writer_side
+    )
+    events = history(2, 1, seed=5)
+    feed = await projector_on(writer_side)
+    heard: list[set[str] | None] = []
+    arrived = asyncio.Event()
+
+    def listener(keys: Collection[str] | None) -> None:
+        heard.append(None if keys is None else set(keys))
+        arrived.set()
+
+    with api_side.signals.listen(COUNTS, listener):
+        await api_side.signals.ready()
+        await feed.apply([events[0]])
+        await asyncio.wait_for(arrived.wait(), timeout=60)
+    assert {events[0].stream_id} in heard

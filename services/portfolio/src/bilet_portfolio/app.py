@@ -175,13 +175,20 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             app.state.audit_store = audit_store
             app.state.lag = lag
             app.state.update_streams = streams
+            reader = SqlPortfolioReader(read_model, projection)
+            views = ViewCache(settings.portfolio_view_cache_size)
+            # A participant's commit drops their rendered answers at once, and every commit the
+            # positions answers report (ADR 0065).
+            stack.enter_context(reader.follow_changes(views.changed))
+            stack.enter_context(reader.follow_changes(reader.positions_moved))
+            await reader.hear_changes()
             app.state.portfolio = PortfolioQueries(
-                SqlPortfolioReader(read_model, projection),
+                reader,
                 FieldCipher(keystore),
                 audit,
                 cursors=ListCursors(list_cursor_key(settings)),
                 wait_timeout=settings.portfolio_wait_timeout,
-                views=ViewCache(settings.portfolio_view_cache_size),
+                views=views,
             )
             yield
 

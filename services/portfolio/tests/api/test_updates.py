@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import uvicorn
-from asgi_lifespan import LifespanManager
 
 from bilet.contracts import EventMetadata, encode
 from bilet.crypto import FieldCipher
@@ -29,7 +28,7 @@ from bilet_portfolio.app import create_app
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
 
 if TYPE_CHECKING:
-    from services.portfolio.tests.conftest import Ids, Service
+    from services.portfolio.tests.conftest import Ids, SecondApi, Service
 
 
 def free_port() -> int:
@@ -246,19 +245,12 @@ async def _lines(text: str) -> AsyncIterator[str]:
 
 
 async def test_without_a_signal_a_stream_polls_the_read_model_another_process_feeds(
-    service: "Service", make_settings: Any
+    service: "Service", second_api: "SecondApi"
 ) -> None:
     """An API whose SQLite read model another process feeds hears no commit: its streams look
     every `portfolio_sse_poll_seconds`, and still see the change (ADR 0059)."""
     pid = await service.pupil_with_consent("sse-poll")
-    api = create_app(make_settings(portfolio_embedded_feed=False, portfolio_sse_poll_seconds=0.05))
-    async with (
-        LifespanManager(api, startup_timeout=30) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
-        ) as client,
-    ):
-        api.state.portfolio.today = service.app.state.portfolio.today  # the world's day
+    async with second_api(portfolio_sse_poll_seconds=0.05) as (api, client):
         streams = api.state.update_streams
         assert not streams.signalled
         streams.max_seconds = 5.0  # the ASGI transport answers once the stream has ended

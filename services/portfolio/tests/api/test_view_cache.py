@@ -11,7 +11,7 @@ from bilet.http import Role
 from bilet_portfolio.application.view_cache import ViewCache
 
 if TYPE_CHECKING:
-    from services.portfolio.tests.conftest import Ids, Service
+    from services.portfolio.tests.conftest import Ids, SecondApi, Service
 
 
 def url(pid: UUID) -> str:
@@ -136,3 +136,111 @@ async def test_a_consent_change_is_never_answered_from_the_cache(
     assert school["consent"]["state"] == "withdrawn"
     assert school["display_name"] is None
     assert school["diagnostics"] == []
+
+
+async def test_an_erasure_drops_the_participants_answers_when_it_commits_before_any_read(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("dropped-at-once")
+    other = await service.pupil_with_consent("stays-cached")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    for each in (pid, other):
+        await read(service, each, navigator)
+    pupil = service.token(Role.PUPIL, participant=str(pid))
+    await read(service, pid, pupil)
+    assert views(service).participants() == {str(pid), str(other)}
+    c = service.catalogue
+    await service.append(c.withdrawn(pid, ids.uid("consent:dropped-at-once")), c.erased(pid))
+    await service.settle()
+    # No read has looked at the participant since: the commit itself dropped their answers,
+    # the opened name and comments with them.
+    assert views(service).participants() == {str(other)}
+    gone = await service.client.get(url(pid), headers=pupil)
+    assert gone.status_code == 410
+    assert gone.json()["code"] == "participant_erased"
+    assert views(service).participants() == {str(other)}
+
+
+async def test_a_read_after_a_change_is_fresh_and_the_older_answer_is_dropped(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("corrected")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    before = await read(service, pid, navigator)
+    assert before.json()["grade"] == 7
+    await service.append(await service.catalogue.corrected(pid, grade=8))
+    await service.settle()
+    assert str(pid) not in views(service).participants()  # dropped by the commit
+    after = await read(service, pid, navigator)
+    assert after.json()["grade"] == 8
+    assert after.headers["ETag"] != before.headers["ETag"]
+    stale = await service.client.get(
+        url(pid), headers={**navigator, "If-None-Match": before.headers["ETag"]}
+    )
+    assert stale.status_code == 200
+    assert stale.json()["grade"] == 8
+    assert len(views(service)) == 1  # the new answer only
+
+
+async def test_not_modified_is_answered_from_the_tag_without_rendering_or_caching(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("not-modified")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3), subject="nav-304")
+    etag = (await read(service, pid, navigator)).headers["ETag"]
+    views(service).changed(None)  # an empty cache: the 304 needs nothing of it
+    unchanged = await service.client.get(url(pid), headers={**navigator, "If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged.headers["ETag"] == etag
+    assert len(views(service)) == 0  # nothing was rendered for it
+    assert len(await audited_reads(service, "nav-304")) == 1  # the 200 only: a 304 shows nothing
+
+
+async def test_two_callers_of_different_views_never_share_an_entry(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("two-views")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    operator = service.token(Role.OPERATOR)
+    named = await read(service, pid, navigator)
+    unnamed = await read(service, pid, operator)
+    assert named.headers["ETag"] != unnamed.headers["ETag"]
+    # The navigator's tag sent by the operator is no match: the operator's own body comes back.
+    crossed = await service.client.get(
+        url(pid), headers={**operator, "If-None-Match": named.headers["ETag"]}
+    )
+    assert crossed.status_code == 200
+    assert crossed.content == unnamed.content
+    assert "Соколова".encode() not in crossed.content
+    assert "Соколова".encode() in named.content
+
+
+async def test_a_cache_size_of_zero_renders_every_read(
+    service: "Service", ids: "Ids", second_api: "SecondApi"
+) -> None:
+    pid = await service.pupil_with_consent("uncached")
+    # A second API over the same files, its cache turned off by the setting.
+    async with second_api(portfolio_view_cache_size=0) as (api, client):
+        navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3), subject="nav-0")
+        answers = [await client.get(url(pid), headers=navigator) for _ in range(2)]
+        assert [answer.status_code for answer in answers] == [200, 200]
+        assert answers[0].content == answers[1].content
+        assert answers[0].json()["display_name"]["last_name"] == "Соколова"
+        assert len(api.state.portfolio.views) == 0
+        assert len(await audited_reads(service, "nav-0")) == 2
+
+
+async def test_a_read_that_cannot_listen_for_changes_is_answered_and_not_kept(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("deaf")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+
+    async def lost() -> None:
+        raise OSError("the listening connection cannot be opened")
+
+    service.app.state.portfolio.reader.hear_changes = lost
+    answer = await read(service, pid, navigator)
+    assert answer.json()["display_name"]["last_name"] == "Соколова"
+    assert str(pid) not in views(service).participants()

@@ -5,6 +5,7 @@ import asyncio
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +60,57 @@ async def test_a_store_that_cannot_open_stops_the_thread(tmp_path: Path) -> None
     with pytest.raises(OSError, match="no such disk"):
         await AuditThread.open(broken)
     assert "portfolio-audit" not in {thread.name for thread in threading.enumerate()}
+
+
+class CountingAudit:
+    """Counts the hand-offs to the audit thread (its `_there` calls) of an `AuditThread`."""
+
+    def __init__(self, audit: AuditThread) -> None:
+        self.hand_offs = 0
+        there = audit._there
+
+        async def counted(work: Any) -> Any:
+            self.hand_offs += 1
+            return await there(work)
+
+        audit._there = counted  # type: ignore[method-assign]
+
+
+async def test_records_of_reads_that_wait_together_cross_in_one_hand_off(tmp_path: Path) -> None:
+    audit = await AuditThread.open(lambda: SqliteEventStore.open(tmp_path / "a.sqlite3"))
+    try:
+        counting = CountingAudit(audit)
+        # Twenty reads record at once: they cross together, each returning only once its own
+        # record is in the store (one at a time, they took twenty hand-offs).
+        await asyncio.gather(*(audit.record(read_of(f"pupil-{n}")) for n in range(20)))
+        assert counting.hand_offs == 1
+        assert sorted(await subjects(audit.store)) == sorted(f"pupil-{n}" for n in range(20))
+    finally:
+        await audit.close()
+
+
+async def test_a_batch_that_fails_fails_every_read_in_it_and_the_next_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    audit = await AuditThread.open(lambda: SqliteEventStore.open(tmp_path / "a.sqlite3"))
+    try:
+        log = audit._log
+        assert log is not None
+        real_record = log.record
+        failing = True
+
+        async def record(*records: AuditRecord) -> None:
+            if failing:
+                raise OSError("disk full")
+            await real_record(*records)
+
+        log.record = record  # type: ignore[method-assign]
+        outcomes = await asyncio.gather(
+            *(audit.record(read_of(f"pupil-{n}")) for n in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, OSError) for outcome in outcomes)
+        failing = False
+        await audit.record(read_of("pupil-after"))
+        assert await subjects(audit.store) == ["pupil-after"]
+    finally:
+        await audit.close()

@@ -70,8 +70,9 @@ def test_forget_drops_every_answer_of_the_participant() -> None:
 
 def test_size_zero_keeps_nothing() -> None:
     cache = ViewCache(size=0)
-    cache.put("p1", view("a"))
+    assert not cache.put("p1", view("a"))
     assert cache.get("p1", "a") is None
+    assert len(cache) == 0
 
 
 def test_negative_bounds_are_refused() -> None:
@@ -79,3 +80,63 @@ def test_negative_bounds_are_refused() -> None:
         ViewCache(size=-1)
     with pytest.raises(ValueError, match="not negative"):
         ViewCache(ttl=-1.0)
+    with pytest.raises(ValueError, match="recent is positive"):
+        ViewCache(recent=0)
+
+
+def test_a_change_drops_the_participants_answers_and_no_others() -> None:
+    cache = ViewCache()
+    cache.put("p1", view("a", "portfolio", "full_name"))
+    cache.put("p1", view("b", "portfolio"))
+    cache.put("p2", view("a", "portfolio", "full_name"))
+    cache.changed(["p1", "p3"])
+    assert cache.participants() == {"p2"}
+    assert len(cache) == 1
+    assert cache.get("p2", "a") is not None
+
+
+def test_a_change_of_anything_drops_every_answer() -> None:
+    cache = ViewCache()
+    cache.put("p1", view("a"))
+    cache.put("p2", view("b"))
+    cache.changed(None)
+    assert len(cache) == 0
+    assert cache.participants() == set()
+
+
+def test_an_answer_rendered_before_its_participants_change_is_not_kept() -> None:
+    cache = ViewCache()
+    before = cache.ticket()
+    cache.changed(["p1"])  # committed while the answer was being rendered
+    assert not cache.put("p1", view("a"), before)
+    assert cache.get("p1", "a") is None
+    assert cache.put("p2", view("a"), before)  # another participant's change does not matter
+    assert cache.put("p1", view("b"), cache.ticket())  # rendered after the change
+    assert cache.participants() == {"p1", "p2"}
+
+
+def test_a_change_forgotten_from_the_record_still_refuses_older_answers() -> None:
+    cache = ViewCache(recent=2)
+    before = cache.ticket()
+    cache.changed(["p1"])
+    cache.changed(["p2"])
+    cache.changed(["p3"])  # p1's change leaves the record of recent ones
+    assert not cache.put("p1", view("a"), before)
+    assert not cache.put("p9", view("a"), before)  # unknown: refused, to be safe
+    after = cache.ticket()
+    assert cache.put("p1", view("a"), after)
+
+
+def test_a_change_of_anything_refuses_every_older_answer() -> None:
+    cache = ViewCache()
+    before = cache.ticket()
+    cache.changed(None)
+    assert not cache.put("p1", view("a"), before)
+    assert cache.put("p1", view("a"), cache.ticket())
+
+
+def test_entries_evicted_by_size_leave_the_participant_index() -> None:
+    cache = ViewCache(size=1)
+    cache.put("p1", view("a"))
+    cache.put("p2", view("b"))
+    assert cache.participants() == {"p2"}

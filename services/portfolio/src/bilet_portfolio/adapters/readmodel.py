@@ -8,13 +8,16 @@ consent gate is decided on the very state the portfolio is read from.
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any, Final, NamedTuple
 
 from bilet.projections import ReadModel, ReadModelTx, Row
+from bilet.projections.readmodel.changes import ChangeListener
 from bilet_portfolio.adapters.document import Sections
 from bilet_portfolio.adapters.json_text import from_json
+from bilet_portfolio.adapters.positions import KeptPositions
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
 from bilet_portfolio.application.listing import SchoolQuery, SortKey
@@ -163,6 +166,7 @@ class SqlPortfolioReader:
     ) -> None:
         self.read_model = read_model
         self.projection = projection or PortfolioProjection()
+        self._positions = KeptPositions(lambda: read_model.watermarks(PROJECTION_NAME))
 
     @contextlib.asynccontextmanager
     async def _one_state(self) -> AsyncIterator[ReadModelTx]:
@@ -387,7 +391,22 @@ class SqlPortfolioReader:
         return [participant_of(row) for row in rows]
 
     async def positions(self) -> dict[str, int]:
-        return await self.read_model.watermarks(PROJECTION_NAME)
+        """How far the read model is (kept briefly between commits: adapters/positions.py)."""
+        return await self._positions.get()
+
+    def positions_moved(self, _changed: Collection[str] | None) -> None:
+        """A listener of the projection's commits (`follow_changes`): the positions moved."""
+        self._positions.moved()
+
+    def follow_changes(self, listener: ChangeListener) -> AbstractContextManager[None]:
+        """Tell `listener` the participants every commit of the projection changes (ADR 0059's
+        change signals: this process's commits and, on PostgreSQL, every other process's)."""
+        return self.read_model.signals.listen(self.projection.name, listener)
+
+    async def hear_changes(self) -> None:
+        """Make sure other processes' commits are heard (PostgreSQL: listen again if the
+        connection was lost; a SQLite read model hears only its own process)."""
+        await self.read_model.signals.ready()
 
     async def wait_until(
         self, source: str, position: int, timeout: float, stream_id: str | None

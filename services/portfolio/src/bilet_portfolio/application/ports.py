@@ -66,6 +66,11 @@ class PortfolioReader(Protocol):
         """How far the read model has applied each source's store positions."""
         ...
 
+    async def hear_changes(self) -> None:
+        """Make sure the changes other processes commit reach the listeners of this process
+        (listen again after a lost connection); before an answer is kept in the cache."""
+        ...
+
     async def wait_until(
         self, source: str, position: int, timeout: float, stream_id: str | None
     ) -> int: ...

@@ -8,6 +8,7 @@ ids and field names only (`bilet.audit`), whether it was rendered for the reques
 the cache of rendered answers (application/view_cache.py, ADR 0025).
 """
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ from bilet_portfolio.domain.views import (
     stages_shown,
 )
 from bilet_portfolio.settings import SOURCES
+
+_log = logging.getLogger(__name__)
 
 # Who reads, and the correlation id of their request.
 ReadContext = RequestContext
@@ -214,9 +217,20 @@ class PortfolioQueries(SchoolLists):
             return cached
         if cached is not None:  # opened with a key that is gone: nothing of it is kept
             self.views.forget(participant_id)
+        # The state is read after the ticket: a change committed meanwhile (an erasure) is heard
+        # by the cache, which then keeps no answer rendered from the state before it. Where the
+        # changes cannot be heard now (no listening connection), the answer is not kept.
+        try:
+            await self.reader.hear_changes()
+        except Exception:  # the read goes on; only the cache does without it
+            _log.warning("not listening to the read model's changes: answers are not cached")
+            ticket = None
+        else:
+            ticket = self.views.ticket()
         view = await self.portfolio(ctx, participant_id)
         fresh = RenderedView(view.etag, render(view), view.audited_fields)
-        self.views.put(participant_id, fresh)
+        if ticket is not None:
+            self.views.put(participant_id, fresh, ticket)
         return fresh
 
     async def portfolio(self, ctx: ReadContext, participant_id: str) -> PortfolioView:

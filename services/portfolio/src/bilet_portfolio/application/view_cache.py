@@ -11,17 +11,27 @@ What it never does: serve one scope's answer to another (the scope is in the ETa
 key), outlive the participant's key (an entry holding opened personal fields is served only while
 the key exists, as the key cache knows it: `FieldCipher.has_key`), or outlive a key cache entry
 (the same time to live, 60 s). The audit record of a read is the queries' to write, hit or miss.
+
+Entries are dropped, not merely left unreachable, when the read model says their participant
+changed (ADR 0065): `changed` is a listener of the read model's change signals (ADR 0059: the
+keys every commit of the projection names, in this process and, on PostgreSQL, heard through
+NOTIFY in every API process), so an erasure's commit takes the participant's opened data out of
+memory at once, and an older version's answer does not linger until it ages out. An answer
+rendered from a state that a change has since replaced is not kept (`ticket` / `put`).
 """
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Final
 
 DEFAULT_SIZE: Final = 1024
 # As long as `FieldCipher` keeps a key: opened personal data stays no longer in memory than keys.
 DEFAULT_TTL: Final = 60.0
+# How many recently changed participants are remembered to refuse answers rendered before their
+# change (`put`); an older change refuses every answer rendered before it instead.
+RECENT_CHANGES: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +55,8 @@ class _Entry:
 
 
 class ViewCache:
-    """A bounded LRU of rendered answers by (participant, ETag), each kept `ttl` seconds."""
+    """A bounded LRU of rendered answers by (participant, ETag), each kept `ttl` seconds, dropped
+    when their participant changes."""
 
     def __init__(
         self,
@@ -53,16 +64,28 @@ class ViewCache:
         ttl: float = DEFAULT_TTL,
         *,
         clock: Callable[[], float] = time.monotonic,
+        recent: int = RECENT_CHANGES,
     ) -> None:
-        if size < 0 or ttl < 0:
-            raise ValueError("size and ttl are not negative")
+        if size < 0 or ttl < 0 or recent < 1:
+            raise ValueError("size and ttl are not negative, recent is positive")
         self._size = size
+        self._remembered = recent
         self._ttl = ttl
         self._clock = clock
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._tags: dict[str, set[str]] = {}  # each participant's ETags with an entry
+        # Changes heard, numbered: the last one of each recent participant, and below `_floor`
+        # every change counts as one of every participant's (forgotten, or "everything").
+        self._changes = 0
+        self._recent: OrderedDict[str, int] = OrderedDict()
+        self._floor = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def participants(self) -> set[str]:
+        """The participants with an answer kept."""
+        return set(self._tags)
 
     def get(self, participant_id: str, etag: str) -> RenderedView | None:
         key = (participant_id, etag)
@@ -70,21 +93,60 @@ class ViewCache:
         if entry is None:
             return None
         if entry.expires <= self._clock():
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry.view
 
-    def put(self, participant_id: str, view: RenderedView) -> None:
+    def ticket(self) -> int:
+        """Taken before reading the state an answer is rendered from; `put` refuses the answer
+        when the participant changed after it."""
+        return self._changes
+
+    def put(self, participant_id: str, view: RenderedView, ticket: int | None = None) -> bool:
+        """Keep `view` (rendered from a state read after `ticket`), unless the cache is off or a
+        change of the participant was heard since: whether it was kept."""
         if not (self._size and self._ttl):
-            return
+            return False
+        if ticket is not None and (
+            ticket < self._floor or self._recent.get(participant_id, -1) > ticket
+        ):
+            return False
         key = (participant_id, view.etag)
         self._entries[key] = _Entry(view, self._clock() + self._ttl)
         self._entries.move_to_end(key)
+        self._tags.setdefault(participant_id, set()).add(view.etag)
         while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+            self._drop(next(iter(self._entries)))
+        return True
 
     def forget(self, participant_id: str) -> None:
         """Drop every answer of the participant (erased: nothing of theirs is kept)."""
-        for key in [key for key in self._entries if key[0] == participant_id]:
-            del self._entries[key]
+        for etag in self._tags.pop(participant_id, ()):
+            del self._entries[(participant_id, etag)]
+
+    def changed(self, participant_ids: Collection[str] | None) -> None:
+        """The read model committed changes of these participants (None: of anyone, e.g. the
+        reference data every answer shows): drop their answers, refuse those rendered before."""
+        self._changes += 1
+        if participant_ids is None:
+            self._entries.clear()
+            self._tags.clear()
+            self._recent.clear()
+            self._floor = self._changes
+            return
+        for participant_id in participant_ids:
+            self.forget(participant_id)
+            self._recent[participant_id] = self._changes
+            self._recent.move_to_end(participant_id)
+        while len(self._recent) > self._remembered:
+            _, number = self._recent.popitem(last=False)
+            self._floor = max(self._floor, number)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        del self._entries[key]
+        participant_id, etag = key
+        tags = self._tags[participant_id]
+        tags.discard(etag)
+        if not tags:
+            del self._tags[participant_id]

@@ -6,7 +6,9 @@ A projection names what its transaction changes (`ReadModelTx.changed`: a partic
 publishes the keys here (`ReadModel.announce`) and, on PostgreSQL, in the payload of the NOTIFY
 it sends at commit (`notify_payloads`), which the one listening connection of every other
 process turns back into the same publication (`read_payload`). A waiting task costs nothing
-between changes: no timer, no query.
+between changes: no timer, no query. A listener (`ChangeSignals.listen`) hears every key a
+projection's commits name, as they are published: the portfolio's cache of rendered answers drops
+a changed (or erased) participant's entries with it (docs/adr/0065).
 """
 
 import asyncio
@@ -21,6 +23,8 @@ PAYLOAD_LIMIT: Final = 7000
 # Between the projection's key and the changed keys in a payload. A payload without it (as
 # older workers and a rebuild's switch send) says that anything may have changed.
 _KEYS_FOLLOW: Final = "\n"
+# Told the keys a commit changed; None: anything may have changed.
+ChangeListener = Callable[[Collection[str] | None], None]
 
 
 class Watch:
@@ -55,6 +59,7 @@ class ChangeSignals:
     def __init__(self, prepare: Callable[[], Awaitable[None]]) -> None:
         self._prepare = prepare
         self._watches: dict[str, dict[str, set[Watch]]] = {}
+        self._listeners: dict[str, list[ChangeListener]] = {}
 
     @contextlib.contextmanager
     def watch(self, projection: str, key: str) -> Iterator[Watch]:
@@ -69,13 +74,33 @@ class ChangeSignals:
             if not watches:
                 del by_key[key]
 
+    @contextlib.contextmanager
+    def listen(self, projection: str, listener: ChangeListener) -> Iterator[None]:
+        """Call `listener` with the keys of every publication of `projection` (None: anything
+        may have changed), synchronously, while the context is open."""
+        listeners = self._listeners.setdefault(projection, [])
+        listeners.append(listener)
+        try:
+            yield
+        finally:
+            listeners.remove(listener)
+
+    async def ready(self) -> None:
+        """Listen to other processes' publications (again, if the connection was lost)."""
+        await self._prepare()
+
     def watching(self, projection: str) -> int:
         """How many watches of a projection are open."""
         return sum(len(watches) for watches in self._watches.get(projection, {}).values())
 
     def publish(self, projection: str | None, keys: Collection[str] | None) -> None:
         """Wake the watches of `keys` of `projection`; `keys` None (or holding `EVERY_KEY`):
-        every watch of the projection; `projection` None: of every projection."""
+        every watch of the projection; `projection` None: of every projection. Its listeners
+        hear the keys (None for every key) before any watch is woken."""
+        heard = None if keys is None or EVERY_KEY in keys else keys
+        for name in list(self._listeners) if projection is None else [projection]:
+            for listener in self._listeners.get(name, ()):
+                listener(heard)
         projections = list(self._watches) if projection is None else [projection]
         for name in projections:
             by_key = self._watches.get(name)
