@@ -81,6 +81,7 @@ class LatestPerStream:
     """One upsert per event: how many events a stream has, its last type and version."""
 
     name = "latest_per_stream"
+    event_fields = frozenset({"type"})  # and the runtime's stream_id, version, position
     tables = (
         Table(
             "latest_per_stream",
