@@ -269,16 +269,17 @@ class Projector:
         tally = _Tally()
         parked_now: set[tuple[str, str]] = set()
         async with read_model.transaction(self.layout.renderer) as tx:
-            stored = await read_model.lock_checkpoint(tx, self.key, feed, part)
+            stored, versions = await read_model.lock_batch(
+                tx,
+                self.layout,
+                self.key,
+                feed,
+                part,
+                {d.event.stream_id for d in deliveries if d.event is not None},
+            )
             if stored is None or stored.next_offset != expected:
                 return Moved(None if stored is None else stored.next_offset)
             source = stored.source
-            versions = await read_model.load_versions(
-                tx,
-                self.layout,
-                source,
-                {d.event.stream_id for d in deliveries if d.event is not None},
-            )
             changed: dict[str, tuple[str, int, int]] = {}
             checkpoint, position = expected, stored.position
             outcome: Outcome | None = None
@@ -337,11 +338,17 @@ class Projector:
                 if read_model.is_transient(error):
                     raise
                 raise ProjectionFailed(error) from error
-            await read_model.save_versions(tx, self.layout, source, list(changed.values()))
-            await read_model.save_checkpoint(
-                tx, self.key, feed, part, Checkpoint(checkpoint, position)
+            await read_model.record_batch(
+                tx,
+                self.layout,
+                self.key,
+                feed,
+                part,
+                source,
+                list(changed.values()),
+                Checkpoint(checkpoint, position),
+                tx.changes,
             )
-            await read_model.announce_in(tx, self.key, tx.changes)
         self._parked |= parked_now
         self._count(tally, feed, part, position)
         read_model.announce(self.key, tx.changes)

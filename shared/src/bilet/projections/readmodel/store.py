@@ -121,6 +121,41 @@ class ReadModel(ReadModelAdapter):
             checkpoint.position,
         )
 
+    async def lock_batch(
+        self,
+        tx: ReadModelTx,
+        layout: Layout,
+        key: str,
+        feed: str,
+        part: int,
+        stream_ids: Collection[str],
+    ) -> tuple[Checkpoint | None, dict[str, int]]:
+        """A batch's start: the locked checkpoint of the partition and the applied versions of
+        the batch's streams (of the checkpoint's source). PostgreSQL asks both in one statement."""
+        stored = await self.lock_checkpoint(tx, key, feed, part)
+        if stored is None:
+            return None, {}
+        return stored, await self.load_versions(tx, layout, stored.source, stream_ids)
+
+    async def record_batch(
+        self,
+        tx: ReadModelTx,
+        layout: Layout,
+        key: str,
+        feed: str,
+        part: int,
+        source: str,
+        applied: Sequence[tuple[str, int, int]],
+        checkpoint: Checkpoint,
+        changed: Collection[str],
+    ) -> None:
+        """A batch's end, committed with its changes: the applied (stream id, version,
+        position)s, the new checkpoint, and the announcement of what changed. PostgreSQL sends
+        the three in one statement."""
+        await self.save_versions(tx, layout, source, applied)
+        await self.save_checkpoint(tx, key, feed, part, checkpoint)
+        await self.announce_in(tx, key, changed)
+
     async def ensure_checkpoints(
         self, key: str, feed: str, parts: Collection[int], source: str
     ) -> dict[int, int]:
