@@ -284,6 +284,9 @@ class Projector:
             checkpoint, position = expected, stored.position
             outcome: Outcome | None = None
             apply, parked, applied_count, duplicates = self.projection.apply, self._parked, 0, 0
+            # Nothing parked and no verdicts (the usual batch): an event at the next version of
+            # its stream is applied without asking `_step_for`.
+            plain = not parked and not verdicts
             for delivery in deliveries:
                 event = delivery.event
                 if event is None:
@@ -294,13 +297,26 @@ class Projector:
                     continue
                 stream_id, version = event.stream_id, event.version
                 applied = versions.get(stream_id, -1)
-                step = _step_for(
-                    version,
-                    applied,
-                    parked=(source, stream_id) in parked or (source, stream_id) in parked_now,
-                    given_up=delivery.offset in verdicts,
-                )
+                if plain and version == applied + 1:
+                    step = _Step.APPLY
+                else:
+                    step = _step_for(
+                        version,
+                        applied,
+                        parked=(source, stream_id) in parked or (source, stream_id) in parked_now,
+                        given_up=delivery.offset in verdicts,
+                    )
                 match step:
+                    case _Step.APPLY:
+                        try:
+                            await apply(tx, event)
+                        except Exception as error:
+                            if read_model.is_transient(error):
+                                raise
+                            raise ProjectionFailed(error) from error
+                        versions[stream_id] = version
+                        changed[stream_id] = (stream_id, version, event.position)
+                        applied_count += 1
                     case _Step.DUPLICATE:
                         duplicates += 1
                     case _Step.PARKED:
@@ -315,16 +331,6 @@ class Projector:
                     case _Step.GAP:
                         outcome = Gap(checkpoint, delivery, applied)
                         break
-                    case _Step.APPLY:
-                        try:
-                            await apply(tx, event)
-                        except Exception as error:
-                            if read_model.is_transient(error):
-                                raise
-                            raise ProjectionFailed(error) from error
-                        versions[stream_id] = version
-                        changed[stream_id] = (stream_id, version, event.position)
-                        applied_count += 1
                     case unhandled:
                         assert_never(unhandled)
                 if event.position > position:
