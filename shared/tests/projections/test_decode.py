@@ -1,5 +1,7 @@
 """The consumer's fast decoder says exactly what the contract's `from_record` says, for well-formed
-records of every shape and for broken ones."""
+records of every shape and for broken ones; the decoder of declared fields says the same of what
+it decodes, refuses what the contract refuses for want of an attribute, and makes every other
+field fail when read."""
 
 import json
 import random
@@ -11,7 +13,14 @@ import pytest
 
 from bilet.contracts.cloudevents import from_record, to_record
 from bilet.eventstore import RecordedEvent
-from bilet.projections.decode import decode
+from bilet.projections.decode import (
+    EVENT_FIELDS,
+    RUNTIME_FIELDS,
+    Decoder,
+    UndeclaredEventField,
+    decode,
+    decoder_for,
+)
 
 ALPHABET = string.ascii_letters + string.digits + ' "\\/\n\tёжЁ€😀<>&'
 
@@ -72,6 +81,12 @@ def test_given_many_well_formed_records_then_decode_and_from_record_agree() -> N
     ],
 )
 def test_given_a_broken_record_then_both_refuse_it_alike(breakage: tuple[object, ...]) -> None:
+    assert_refused_alike(decode, breakage)
+
+
+def assert_refused_alike(decoder: Decoder, breakage: tuple[object, ...]) -> None:
+    """A record broken as `breakage` says ("drop" a header, or "set" one to a value) is refused
+    by `decoder` with the very error of the contract's `from_record`."""
     record = to_record(event(random.Random(5)), "identity")
     action, name = breakage[0], breakage[1]
     headers = [(n, v) for n, v in record.headers if n != name]
@@ -82,7 +97,7 @@ def test_given_a_broken_record_then_both_refuse_it_alike(breakage: tuple[object,
     with pytest.raises(ValueError, match=r".") as contract:
         from_record(record.value, headers)
     with pytest.raises(ValueError, match=r".") as fast:
-        decode(record.value, headers)
+        decoder(record.value, headers)
     assert type(fast.value) is type(contract.value)
     assert str(fast.value) == str(contract.value)
 
@@ -90,3 +105,81 @@ def test_given_a_broken_record_then_both_refuse_it_alike(breakage: tuple[object,
 def test_given_no_value_then_the_data_is_empty_as_the_contract_says() -> None:
     record = to_record(event(random.Random(9)), "identity")
     assert decode(None, record.headers) == from_record(None, record.headers).event
+
+
+# ------------------------------------------------------------------ declared fields (ADR 0067)
+
+DECLARED = [
+    frozenset(),
+    frozenset({"type"}),
+    frozenset({"type", "data"}),
+    frozenset({"event_id", "recorded_at"}),
+    frozenset({"metadata"}),
+]
+
+
+@pytest.mark.parametrize("fields", DECLARED, ids=lambda fields: "+".join(sorted(fields)) or "none")
+def test_given_declared_fields_then_those_and_the_runtimes_are_the_contracts(
+    fields: frozenset[str],
+) -> None:
+    decode_declared = decoder_for(fields)
+    rng = random.Random(20260302)
+    for _ in range(500):
+        record = to_record(event(rng), "identity")
+        full = from_record(record.value, record.headers).event
+        partial = decode_declared(record.value, record.headers)
+        assert isinstance(partial, RecordedEvent)
+        for name in RUNTIME_FIELDS | fields:
+            assert getattr(partial, name) == getattr(full, name), name
+        for name in EVENT_FIELDS - RUNTIME_FIELDS - fields:
+            with pytest.raises(UndeclaredEventField, match=name):
+                getattr(partial, name)
+        assert partial.category == full.category
+
+
+def test_given_a_partial_event_then_replace_keeps_what_was_not_decoded_unreadable() -> None:
+    record = to_record(event(random.Random(3)), "identity")
+    partial = decoder_for({"type"})(record.value, record.headers)
+    moved = partial._replace(version=partial.version + 1)
+    assert moved.version == partial.version + 1
+    assert moved.type == partial.type
+    with pytest.raises(UndeclaredEventField):
+        _ = moved.data
+    assert moved._asdict()["data"] is None
+
+
+def test_given_every_field_or_no_declaration_then_the_full_decoder_is_used() -> None:
+    assert decoder_for(None) is decode
+    assert decoder_for(EVENT_FIELDS) is decode
+
+
+def test_given_a_field_that_does_not_exist_then_the_declaration_is_refused() -> None:
+    with pytest.raises(ValueError, match="payload"):
+        decoder_for({"type", "payload"})
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        ("drop", "ce_id"),
+        ("drop", "ce_time"),
+        ("drop", "ce_subject"),
+        ("drop", "ce_specversion"),
+        ("set", "ce_specversion", b"0.3"),
+        ("set", "ce_streamversion", b"five"),
+        ("set", "ce_position", b"\xff"),
+        ("set", "ce_type", b"\xc3"),
+    ],
+)
+def test_given_a_broken_record_then_the_declared_decoder_refuses_it_as_the_contract_does(
+    breakage: tuple[object, ...],
+) -> None:
+    assert_refused_alike(decoder_for({"type"}), breakage)
+
+
+def test_given_a_malformed_attribute_it_does_not_decode_then_it_is_not_checked() -> None:
+    # What ADR 0067 accepts: only the decoded attributes are parsed.
+    record = to_record(event(random.Random(7)), "identity")
+    headers = [(n, b"not-a-uuid" if n == "ce_id" else v) for n, v in record.headers]
+    partial = decoder_for({"type"})(record.value, headers)
+    assert partial.type == from_record(record.value, record.headers).event.type

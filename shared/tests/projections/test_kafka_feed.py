@@ -22,6 +22,7 @@ from bilet.projections import (
     KafkaFeed,
     ProjectionMetrics,
     ReadModel,
+    ReadModelTx,
     dlq_topic,
     rebuild_from_kafka,
     source_of_topic,
@@ -100,13 +101,17 @@ async def read_dlq(bootstrap: str, topic: str, count: int) -> list[Any]:
 
 
 def feed_for(
-    read_model: ReadModel, topic: str, bootstrap: str, **options: Any
+    read_model: ReadModel,
+    topic: str,
+    bootstrap: str,
+    projection: StreamCounter | None = None,
+    **options: Any,
 ) -> tuple[KafkaFeed, CollectorRegistry]:
     registry = CollectorRegistry()
     options.setdefault("gap_backoff", 0.05)
     feed = KafkaFeed(
         read_model,
-        StreamCounter(),
+        projection or StreamCounter(),
         bootstrap_servers=bootstrap,
         topics=[topic],
         group_id=f"g-{topic}",
@@ -134,6 +139,33 @@ async def send_to(
             )
     finally:
         await producer.stop()
+
+
+async def one_dead_letter(
+    read_model: ReadModel,
+    kafka_bootstrap: str,
+    topic: str,
+    events: Sequence[RecordedEvent],
+    failing: RecordedEvent,
+    projection: StreamCounter,
+    *,
+    attempts: int,
+) -> tuple[Any, CollectorRegistry, list[RecordedEvent]]:
+    """Feed `events`, of which the projection keeps failing on `failing`: the rest applies (its
+    stream up to the version before), and `failing` is the one dead letter, of kind `failed`."""
+    await produce(kafka_bootstrap, topic, events, service=source_of_topic(topic))
+    feed, registry = feed_for(read_model, topic, kafka_bootstrap, projection, attempts=attempts)
+    healthy = [e for e in events if e.stream_id != failing.stream_id or e.version < failing.version]
+
+    async with running(feed):
+        await settled(read_model, expected_counts(healthy))
+        (dead,) = await read_dlq(kafka_bootstrap, topic, 1)
+
+    headers = dict(dead.headers)
+    assert headers["ce_subject"] == failing.stream_id.encode()
+    assert headers["bvb_dlq_kind"] == b"failed"
+    assert metric(registry, "bilet_projection_dead_letters_total", kind="failed") == 1
+    return dead, registry, healthy
 
 
 # ---------------------------------------------------------------------------- duplicates
@@ -253,21 +285,40 @@ async def test_given_a_poison_event_then_it_goes_to_the_dlq_with_the_reason_and_
     events = history(8, 4)
     poisoned = next(e for e in events if e.version == 3)
     events = [e._replace(type=POISON) if e == poisoned else e for e in events]
-    await produce(kafka_bootstrap, topic, events, service=source_of_topic(topic))
-    feed, registry = feed_for(read_model, topic, kafka_bootstrap, attempts=2)
-    healthy = [e for e in events if e.stream_id != poisoned.stream_id or e.version < 3]
 
-    async with running(feed):
-        await settled(read_model, expected_counts(healthy))
-        (dead,) = await read_dlq(kafka_bootstrap, topic, 1)
+    dead, registry, healthy = await one_dead_letter(
+        read_model, kafka_bootstrap, topic, events, poisoned, StreamCounter(), attempts=2
+    )
 
-    headers = dict(dead.headers)
-    assert headers["ce_subject"] == poisoned.stream_id.encode()
-    assert headers["bvb_dlq_kind"] == b"failed"
-    assert b"ValueError: cannot digest" in headers["bvb_dlq_reason"]
+    assert b"ValueError: cannot digest" in dict(dead.headers)["bvb_dlq_reason"]
     assert dead.key == poisoned.stream_id.encode()
-    assert metric(registry, "bilet_projection_dead_letters_total", kind="failed") == 1
     assert metric(registry, "bilet_projection_events_applied_total") == len(healthy)
+
+
+class ReadsMoreThanDeclared(StreamCounter):
+    """Declares only `type` (as `StreamCounter` does) but reads an `Audited` event's metadata."""
+
+    async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
+        if event.type == "Audited":
+            assert event.metadata is not None
+        await super().apply(tx, event)
+
+
+async def test_given_a_projection_reading_a_field_it_did_not_declare_then_the_event_is_dead(
+    read_model: ReadModel, kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = await new_topic(1)
+    events = history(4, 3)
+    audited = next(e for e in events if e.version == 2)
+    events = [e._replace(type="Audited") if e == audited else e for e in events]
+
+    dead, _, _ = await one_dead_letter(
+        read_model, kafka_bootstrap, topic, events, audited, ReadsMoreThanDeclared(), attempts=1
+    )
+
+    reason = dict(dead.headers)["bvb_dlq_reason"]
+    assert b"UndeclaredEventField" in reason
+    assert b"metadata" in reason
 
 
 async def test_given_records_that_are_no_cloudevents_then_they_are_dead_lettered_and_skipped(

@@ -1,17 +1,26 @@
 """Kafka record → `RecordedEvent`, fast: the consumer's hot path.
 
-`bilet.contracts.cloudevents.from_record` is the definition; this builds the very same event in
-about a third of the time (one dict of the headers, the metadata JSON assembled from its
+`bilet.contracts.cloudevents.from_record` is the definition; `decode` builds the very same event
+in about a third of the time (one dict of the headers, the metadata JSON assembled from its
 CloudEvents extension attributes in the contract's own order and escaping). Anything it does not
 expect — a missing or malformed attribute, another spec version — goes to `from_record`, whose
 answer (or `NotACloudEvent`) is final. `shared/tests/projections/test_decode.py` checks that both
 agree on many generated records.
+
+`decoder_for(fields)` decodes only some fields (ADR 0067): those a projection declares it reads
+(`Projection.event_fields`) and the runtime's own (`RUNTIME_FIELDS`). It still refuses, exactly
+as `decode` does, a record without every attribute the contract requires or of another spec
+version, and any record whose decoded attributes are malformed; the attributes it does not decode
+are not parsed, so their format goes unchecked. The event it builds is a `RecordedEvent` whose
+undecoded fields hold None and raise `UndeclaredEventField` when read: a projection that reads
+more than it declares fails loudly (and is dead-lettered), never on a made-up value.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import Final
+from functools import cache
+from typing import Any, Final, cast
 from uuid import UUID
 
 from bilet.contracts import cloudevents
@@ -27,6 +36,31 @@ _METADATA: Final = tuple(
     for key, attribute in cloudevents._EXTENSIONS.items()
 )
 
+EVENT_FIELDS: Final[frozenset[str]] = frozenset(RecordedEvent._fields)
+# What the projection runtime itself reads of every event: dedupe, gaps, checkpoints' positions.
+RUNTIME_FIELDS: Final = frozenset({"stream_id", "version", "position"})
+# The attributes every record must carry, decoded or not (`from_record` refuses it otherwise).
+_REQUIRED: Final = ("ce_id", "ce_type", "ce_subject", "ce_time", "ce_streamversion", "ce_position")
+
+_PARTIAL_DOC: Final = "A `RecordedEvent` decoded in part: reading an undecoded field raises."
+
+Decoder = Callable[[bytes | None, Sequence[tuple[str, bytes]]], RecordedEvent]
+
+
+class UndeclaredEventField(AttributeError):
+    """A projection read a field of an event that it did not declare in `event_fields`, so the
+    feed did not decode it."""
+
+
+def _metadata(attributes: dict[str, bytes]) -> bytes:
+    parts = []
+    for header, prefix, is_integer in _METADATA:
+        raw = attributes.get(header)
+        if raw is not None:
+            text = raw.decode()
+            parts.append(prefix + (str(int(text)) if is_integer else _quote(text)))
+    return ("{" + ",".join(parts) + "}").encode()
+
 
 def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> RecordedEvent:
     """The `RecordedEvent` a Kafka record carries; raises `NotACloudEvent` as `from_record` does."""
@@ -34,12 +68,6 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Recorde
     try:
         if attributes["ce_specversion"] != _SPEC_VERSION:
             raise ValueError
-        parts = []
-        for header, prefix, is_integer in _METADATA:
-            raw = attributes.get(header)
-            if raw is not None:
-                text = raw.decode()
-                parts.append(prefix + (str(int(text)) if is_integer else _quote(text)))
         return RecordedEvent(
             attributes["ce_subject"].decode(),
             int(attributes["ce_streamversion"].decode()),
@@ -47,8 +75,69 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Recorde
             UUID(attributes["ce_id"].decode()),
             attributes["ce_type"].decode(),
             value or b"",
-            ("{" + ",".join(parts) + "}").encode(),
+            _metadata(attributes),
             datetime.fromisoformat(attributes["ce_time"].decode()),
         )
     except (KeyError, ValueError, AttributeError, TypeError):
         return cloudevents.from_record(value, headers).event
+
+
+def _undeclared(name: str) -> property:
+    def read(_event: RecordedEvent) -> Any:
+        raise UndeclaredEventField(
+            f"the event's {name!r} was not decoded: add it to the projection's event_fields"
+        )
+
+    return property(read, doc=f"Not decoded: reading it raises `UndeclaredEventField` ({name}).")
+
+
+@cache
+def _partial_event(undecoded: frozenset[str]) -> type[RecordedEvent]:
+    """A `RecordedEvent` subclass whose `undecoded` fields raise when read. Its tuple holds None
+    in their places, so equality, `_replace` and `_asdict` agree with what was decoded."""
+    name = "RecordedEventWithout_" + "_".join(sorted(undecoded))
+    body: dict[str, Any] = {"__slots__": (), "__doc__": _PARTIAL_DOC}
+    body.update({field: _undeclared(field) for field in undecoded})
+    return cast(type[RecordedEvent], type(name, (RecordedEvent,), body))
+
+
+def decoder_for(fields: Collection[str] | None) -> Decoder:
+    """The decoder of a projection that reads `fields` of its events (None: every field)."""
+    if fields is None:
+        return decode
+    if unknown := set(fields) - EVENT_FIELDS:
+        raise ValueError(f"event_fields names no field of RecordedEvent: {sorted(unknown)}")
+    wanted = RUNTIME_FIELDS | frozenset(fields)
+    if wanted == EVENT_FIELDS:
+        return decode
+    kind = _partial_event(EVENT_FIELDS - wanted)
+    want_id, want_type, want_data = "event_id" in wanted, "type" in wanted, "data" in wanted
+    want_metadata, want_time = "metadata" in wanted, "recorded_at" in wanted
+    make = tuple.__new__
+
+    def decode_declared(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> RecordedEvent:
+        attributes = dict(headers)
+        try:
+            if attributes["ce_specversion"] != _SPEC_VERSION:
+                raise ValueError
+            for required in _REQUIRED:
+                if required not in attributes:
+                    raise KeyError(required)
+            # tuple.__new__: the partial class without the named tuple's Python-level __new__.
+            return make(
+                kind,
+                (
+                    attributes["ce_subject"].decode(),
+                    int(attributes["ce_streamversion"].decode()),
+                    int(attributes["ce_position"].decode()),
+                    UUID(attributes["ce_id"].decode()) if want_id else None,
+                    attributes["ce_type"].decode() if want_type else None,
+                    (value or b"") if want_data else None,
+                    _metadata(attributes) if want_metadata else None,
+                    datetime.fromisoformat(attributes["ce_time"].decode()) if want_time else None,
+                ),
+            )
+        except (KeyError, ValueError, AttributeError, TypeError):
+            return cloudevents.from_record(value, headers).event
+
+    return decode_declared

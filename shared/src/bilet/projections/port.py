@@ -146,6 +146,15 @@ class Projection(Protocol):
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None: ...
 
 
+def declared_event_fields(projection: Projection) -> frozenset[str] | None:
+    """The fields of `RecordedEvent` a projection declares that `apply` reads, or None (every
+    field). Optional: a projection declares them as `event_fields = frozenset({"type", "data"})`
+    (the runtime's `stream_id`, `version` and `position` are always there). The Kafka feed then
+    decodes only those; reading another raises `UndeclaredEventField` (ADR 0067)."""
+    fields = getattr(projection, "event_fields", None)
+    return None if fields is None else frozenset(fields)
+
+
 _PARAMETER = re.compile(r"\$(\d+)")
 
 

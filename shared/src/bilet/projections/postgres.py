@@ -26,7 +26,7 @@ from bilet.pgschema import (
 )
 from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 from bilet.projections.port import ReadModelTx, Row, SqlRenderer
-from bilet.projections.readmodel import Layout, ReadModel
+from bilet.projections.readmodel import Checkpoint, Layout, ReadModel
 from bilet.projections.readmodel.changes import notify_payloads, read_payload
 
 _log = logging.getLogger(__name__)
@@ -208,6 +208,71 @@ class PostgresReadModel(ReadModel):
             list(stream_ids),
             list(versions),
             list(positions),
+        )
+
+    async def lock_batch(
+        self,
+        tx: ReadModelTx,
+        layout: Layout,
+        key: str,
+        feed: str,
+        part: int,
+        stream_ids: Collection[str],
+    ) -> tuple[Checkpoint | None, dict[str, int]]:
+        # One round trip for both (ADR 0067). Only a batch of the same partition (a zombie)
+        # holds the lock we may wait for: it always moves the checkpoint on or changes nothing,
+        # so versions read before the wait are never used stale.
+        rows = await tx.fetch(
+            "SELECT c.next_offset, c.position, c.source, a.stream_id, a.version "
+            "FROM {bvb_checkpoints} c LEFT JOIN {bvb_applied} a "
+            "ON a.source = c.source AND a.stream_id = ANY($4::text[]) "
+            "WHERE c.projection = $1 AND c.feed = $2 AND c.part = $3 FOR UPDATE OF c",
+            key,
+            feed,
+            part,
+            list(stream_ids),
+        )
+        if not rows:
+            return None, {}
+        first = rows[0]
+        versions = {row[3]: row[4] for row in rows if row[3] is not None}
+        return Checkpoint(first[0], first[1], first[2]), versions
+
+    async def record_batch(
+        self,
+        tx: ReadModelTx,
+        layout: Layout,
+        key: str,
+        feed: str,
+        part: int,
+        source: str,
+        applied: Sequence[tuple[str, int, int]],
+        checkpoint: Checkpoint,
+        changed: Collection[str],
+    ) -> None:
+        # The applied versions, the checkpoint and the NOTIFYs in one statement (ADR 0067).
+        stream_ids, versions, positions = (
+            (list(column) for column in zip(*applied, strict=True)) if applied else ([], [], [])
+        )
+        await tx.execute(
+            "WITH applied AS (INSERT INTO {bvb_applied} (source, stream_id, version, position) "
+            "SELECT $4, * FROM unnest($5::text[], $6::bigint[], $7::bigint[]) "
+            "ON CONFLICT (source, stream_id) DO UPDATE "
+            "SET version = excluded.version, position = excluded.position), "
+            "checkpoint AS (UPDATE {bvb_checkpoints} SET next_offset = $8, position = $9 "
+            "WHERE projection = $1 AND feed = $2 AND part = $3) "
+            "SELECT pg_notify($10, payload) FROM unnest($11::text[]) AS payload",
+            key,
+            feed,
+            part,
+            source,
+            stream_ids,
+            versions,
+            positions,
+            checkpoint.next_offset,
+            checkpoint.position,
+            self.channel,
+            notify_payloads(key, changed),
         )
 
     async def _rename_index(

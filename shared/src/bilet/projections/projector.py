@@ -269,20 +269,24 @@ class Projector:
         tally = _Tally()
         parked_now: set[tuple[str, str]] = set()
         async with read_model.transaction(self.layout.renderer) as tx:
-            stored = await read_model.lock_checkpoint(tx, self.key, feed, part)
+            stored, versions = await read_model.lock_batch(
+                tx,
+                self.layout,
+                self.key,
+                feed,
+                part,
+                {d.event.stream_id for d in deliveries if d.event is not None},
+            )
             if stored is None or stored.next_offset != expected:
                 return Moved(None if stored is None else stored.next_offset)
             source = stored.source
-            versions = await read_model.load_versions(
-                tx,
-                self.layout,
-                source,
-                {d.event.stream_id for d in deliveries if d.event is not None},
-            )
             changed: dict[str, tuple[str, int, int]] = {}
             checkpoint, position = expected, stored.position
             outcome: Outcome | None = None
             apply, parked, applied_count, duplicates = self.projection.apply, self._parked, 0, 0
+            # Nothing parked and no verdicts (the usual batch): an event at the next version of
+            # its stream is applied without asking `_step_for`.
+            plain = not parked and not verdicts
             for delivery in deliveries:
                 event = delivery.event
                 if event is None:
@@ -293,13 +297,26 @@ class Projector:
                     continue
                 stream_id, version = event.stream_id, event.version
                 applied = versions.get(stream_id, -1)
-                step = _step_for(
-                    version,
-                    applied,
-                    parked=(source, stream_id) in parked or (source, stream_id) in parked_now,
-                    given_up=delivery.offset in verdicts,
-                )
+                if plain and version == applied + 1:
+                    step = _Step.APPLY
+                else:
+                    step = _step_for(
+                        version,
+                        applied,
+                        parked=(source, stream_id) in parked or (source, stream_id) in parked_now,
+                        given_up=delivery.offset in verdicts,
+                    )
                 match step:
+                    case _Step.APPLY:
+                        try:
+                            await apply(tx, event)
+                        except Exception as error:
+                            if read_model.is_transient(error):
+                                raise
+                            raise ProjectionFailed(error) from error
+                        versions[stream_id] = version
+                        changed[stream_id] = (stream_id, version, event.position)
+                        applied_count += 1
                     case _Step.DUPLICATE:
                         duplicates += 1
                     case _Step.PARKED:
@@ -314,16 +331,6 @@ class Projector:
                     case _Step.GAP:
                         outcome = Gap(checkpoint, delivery, applied)
                         break
-                    case _Step.APPLY:
-                        try:
-                            await apply(tx, event)
-                        except Exception as error:
-                            if read_model.is_transient(error):
-                                raise
-                            raise ProjectionFailed(error) from error
-                        versions[stream_id] = version
-                        changed[stream_id] = (stream_id, version, event.position)
-                        applied_count += 1
                     case unhandled:
                         assert_never(unhandled)
                 if event.position > position:
@@ -337,11 +344,17 @@ class Projector:
                 if read_model.is_transient(error):
                     raise
                 raise ProjectionFailed(error) from error
-            await read_model.save_versions(tx, self.layout, source, list(changed.values()))
-            await read_model.save_checkpoint(
-                tx, self.key, feed, part, Checkpoint(checkpoint, position)
+            await read_model.record_batch(
+                tx,
+                self.layout,
+                self.key,
+                feed,
+                part,
+                source,
+                list(changed.values()),
+                Checkpoint(checkpoint, position),
+                tx.changes,
             )
-            await read_model.announce_in(tx, self.key, tx.changes)
         self._parked |= parked_now
         self._count(tally, feed, part, position)
         read_model.announce(self.key, tx.changes)

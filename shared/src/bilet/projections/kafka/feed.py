@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from bilet.kafka import KafkaConnection, KafkaTarget
+from bilet.projections.decode import decoder_for
 from bilet.projections.kafka.partition import AssignedPartition, delivery_of, forget
 from bilet.projections.kafka.topics import (
     DeadLetterTopic,
@@ -32,7 +33,7 @@ from bilet.projections.kafka.topics import (
     source_of_topic,
 )
 from bilet.projections.metrics import ProjectionMetrics
-from bilet.projections.port import Projection
+from bilet.projections.port import Projection, declared_event_fields
 from bilet.projections.projector import Applied, Gap, Moved, Projector
 from bilet.projections.readmodel import ReadModel
 
@@ -77,6 +78,8 @@ class KafkaFeed:
     ) -> None:
         self.read_model = read_model
         self.projection = projection
+        # Only what the projection reads is decoded (ADR 0067).
+        self._decode = decoder_for(declared_event_fields(projection))
         self.bootstrap_servers = bootstrap_servers
         self.connection = KafkaConnection.of(bootstrap_servers)
         self.topics = list(topics)
@@ -242,7 +245,8 @@ class KafkaFeed:
             return
         projector = self.projector
         assert projector is not None
-        deliveries = [delivery_of(record) for record in records[start:]]
+        decode = self._decode
+        deliveries = [delivery_of(record, decode) for record in records[start:]]
         outcome = await projector.apply(
             tp.topic, tp.partition, expected, deliveries, partition.verdicts
         )

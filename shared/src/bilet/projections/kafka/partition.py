@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bilet.projections.decode import decode
+from bilet.projections.decode import Decoder
 from bilet.projections.projector import Delivery
 
 
-def delivery_of(record: Any) -> Delivery:
-    """A record as the projector takes it; one that is no event of ours still becomes a delivery,
-    with its `problem`, so that it is dead-lettered rather than lost or fatal."""
+def delivery_of(record: Any, decode: Decoder) -> Delivery:
+    """A record as the projector takes it, decoded by `decode` (the projection's
+    `decoder_for`); one that is no event of ours still becomes a delivery, with its `problem`,
+    so that it is dead-lettered rather than lost or fatal."""
     offset: int = record.offset
     try:
         event = decode(record.value, record.headers)

@@ -3,6 +3,7 @@ the read-your-writes questions an API asks of it ("how far", "wait until").
 
 - `schema`: the bookkeeping tables and a projection's layout (live tables or rebuild shadows);
 - `adapter`: what each database provides (`ReadModelAdapter`);
+- `batches`: a batch's checkpoint and applied versions (`lock_batch`, `record_batch`);
 - `store`: `ReadModel`, the store written once over those hooks;
 - `waits`: `wait_until`'s waiters, one query per kind on each wake-up, not one per waiter.
 

@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from bilet.projections.port import Projection, ReadModelTx, SqlRenderer, Table
-from bilet.projections.readmodel.adapter import ReadModelAdapter
+from bilet.projections.readmodel.batches import BatchBookkeeping
 from bilet.projections.readmodel.changes import ChangeSignals, Watch
 from bilet.projections.readmodel.schema import (
     APPLIED,
     APPLIED_COLUMNS,
     BOOKKEEPING,
-    Checkpoint,
     Layout,
     ParkedStream,
     applied_table,
@@ -24,7 +23,7 @@ from bilet.projections.readmodel.schema import (
 from bilet.projections.readmodel.waits import WATERMARKS, NotApplied, Waiter
 
 
-class ReadModel(ReadModelAdapter):
+class ReadModel(BatchBookkeeping):
     """A read-model database: transactions for projections, bookkeeping for the runtime, and the
     read-your-writes questions an API asks ("how far", "wait until")."""
 
@@ -95,31 +94,6 @@ class ReadModel(ReadModelAdapter):
         return self.reader(renderer)
 
     # ------------------------------------------------------------------ checkpoints
-
-    async def lock_checkpoint(
-        self, tx: ReadModelTx, key: str, feed: str, part: int
-    ) -> Checkpoint | None:
-        row = await tx.fetchrow(
-            "SELECT next_offset, position, source FROM {bvb_checkpoints} "
-            "WHERE projection = $1 AND feed = $2 AND part = $3{bvb_lock}",
-            key,
-            feed,
-            part,
-        )
-        return None if row is None else Checkpoint(row[0], row[1], row[2])
-
-    async def save_checkpoint(
-        self, tx: ReadModelTx, key: str, feed: str, part: int, checkpoint: Checkpoint
-    ) -> None:
-        await tx.execute(
-            "UPDATE {bvb_checkpoints} SET next_offset = $4, position = $5 "
-            "WHERE projection = $1 AND feed = $2 AND part = $3",
-            key,
-            feed,
-            part,
-            checkpoint.next_offset,
-            checkpoint.position,
-        )
 
     async def ensure_checkpoints(
         self, key: str, feed: str, parts: Collection[int], source: str
