@@ -108,6 +108,10 @@ async def _worker_round(
     return time.perf_counter() - started
 
 
+def _cpu_ms_per_fact(before: float | None, after: float | None, facts: int) -> float | None:
+    return None if before is None or after is None else round((after - before) / facts * 1000, 2)
+
+
 async def measure(bootstrap: str, dsn: str, quick: bool) -> list[BenchResult]:
     with tempfile.TemporaryDirectory(prefix="bench-rec-") as tmp:
         var_dir = Path(tmp) / "var"
@@ -157,13 +161,17 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
     seen = SetsSeen(worker_store)
     ours: list[float] = []
     peers: list[float] = []
+    # The worker's CPU per fact in each round (ADR 0070): its own cost, whatever the load.
+    cpu_per_fact: list[float | None] = []
     facts_per_round: list[int] = []
     published: dict[str, list[Published]] = season_records(season)
     for chunk in _thirds(measured):
         records = chunk_records(published, set(chunk))
         facts = sum(len(r) for r in records.values())
         facts_per_round.append(facts)
+        cpu_before = world.worker_cpu_seconds()
         ours.append(facts / await _worker_round(world, records, chunk, seen, expected))
+        cpu_per_fact.append(_cpu_ms_per_fact(cpu_before, world.worker_cpu_seconds(), facts))
         started = time.perf_counter()
         await kafka_feed.catch_up({})
         peers.append(facts / (time.perf_counter() - started))
@@ -186,6 +194,7 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
         },
         "source_partitions": 3,
         "worker_partitions": 4,
+        "worker_cpu_ms_per_fact": cpu_per_fact,
         "quick": quick,
         **rounds_detail(ours, peers),
     }

@@ -58,6 +58,8 @@ async def paced_latencies(
     await world.produce_facts(before)
     await _settle(world, folded_before + sum(r.type in FACTS for rs in before.values() for r in rs))
     series_before = await world.worker_series()
+    cpu_before = world.worker_cpu_seconds()
+    paced_from = time.perf_counter()
     producer = KafkaConnection.of(world.bootstrap).producer(
         enable_idempotence=True, acks="all", linger_ms=0
     )
@@ -87,6 +89,7 @@ async def paced_latencies(
         await asyncio.sleep(0.2)
         await seen.read_on()
     breakdown = _breakdown(series_before, await world.worker_series())
+    breakdown.update(_cpu(world, cpu_before, time.perf_counter() - paced_from, len(wanted)))
     samples = [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
     return samples, breakdown
 
@@ -111,6 +114,20 @@ def _breakdown(before: dict[str, float], after: dict[str, float]) -> dict[str, f
         "facts_per_batch": round(delta("bilet_recommender_batch_facts_sum") / batches, 1)
         if batches
         else 0.0,
+    }
+
+
+def _cpu(world: World, before: float | None, seconds: float, facts: int) -> dict[str, float]:
+    """The worker's CPU over the paced phase: milliseconds per final stage taken in (each also
+    repartitioned, folded by the read side and counted by the insights), and its share of one
+    core (near 1: the worker is the limit; far below: it waits, for the machine or for I/O)."""
+    after = world.worker_cpu_seconds()
+    if before is None or after is None or not facts or seconds <= 0:
+        return {}
+    used = after - before
+    return {
+        "worker_cpu_ms_per_fact": round(used / facts * 1000, 2),
+        "worker_cpu_share": round(used / seconds, 2),
     }
 
 

@@ -214,6 +214,20 @@ class World:
             worker.kill()
             worker.wait()
 
+    def worker_cpu_seconds(self) -> float | None:
+        """CPU seconds (user and system) the worker process has used so far, from Linux's
+        `/proc/<pid>/stat` (ADR 0070: facts per CPU second tell the worker's own cost apart from
+        the machine's load); None without a running worker or `/proc`."""
+        if self.worker is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.worker.pid}/stat").read_text()
+        except OSError:
+            return None
+        # After the command's name in parentheses: state is field 3, utime 14 and stime 15.
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     async def worker_series(self) -> dict[str, float]:
         """The worker's unlabelled `bilet_recommender_*` series on `/metrics` (counters' totals,
         histograms' sums and counts), by name."""
