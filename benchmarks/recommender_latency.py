@@ -54,6 +54,10 @@ async def paced_latencies(
     """Milliseconds from each final stage produced to the pupil's first set appended, for the
     pupils of `issued_to` (those the reference issues a set to), and where the time went inside
     the worker (`_breakdown`)."""
+    # The relay and the portfolio start now: they publish and project the sets of the rounds
+    # while the facts before the last stages are taken in, and follow from there.
+    portfolio = await world.start_portfolio()
+    following = asyncio.create_task(portfolio.follow())
     folded_before = await world.facts_folded()
     await world.produce_facts(before)
     await _settle(world, folded_before + sum(r.type in FACTS for rs in before.values() for r in rs))
@@ -90,7 +94,15 @@ async def paced_latencies(
         await seen.read_on()
     breakdown = _breakdown(series_before, await world.worker_series())
     breakdown.update(_cpu(world, cpu_before, time.perf_counter() - paced_from, len(wanted)))
+    try:
+        await portfolio.until(wanted, SETTLE_SECONDS)
+    finally:
+        following.cancel()
+        world.pipeline.stop()
     samples = [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
+    visible = [(portfolio.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
+    p50, p99 = summary(visible)
+    breakdown.update(portfolio_p50_ms=round(p50, 1), portfolio_p99_ms=round(p99, 1))
     return samples, breakdown
 
 
