@@ -5,7 +5,8 @@ the completions paced at a fixed rate.
 The pupils' other facts (identity, consent, the first two stages, career events attended) are
 produced first and taken in; then each pupil's final stage is sent, one every 1/rate s, by one
 producer (as the diagnostics relay would). A sample is the set's `recorded_at` (PostgreSQL's
-clock, the same machine) minus the wall-clock moment its stage was handed to the producer."""
+clock, the same machine) minus the wall-clock moment its stage was handed to the producer; and
+the same to the set visible in the portfolio (`recommender_portfolio.PortfolioSeen`, ADR 0070)."""
 
 import asyncio
 import time
