@@ -110,10 +110,12 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_session_timeout: float = Field(default=30.0, ge=6.0, le=300.0)
     # The kernel feeds' consumer groups (the read side): `<this>.<projection>`.
     recommender_worker_feed_group: str = "bilet.recommender"
-    # Records the read side's Kafka feeds apply per read-model transaction (ADR 0070): on
-    # PostgreSQL an open transaction holds back every event store's read horizon (ADR 0003), so
-    # the kernel's 2,000 kept transactions open for 25-27 s on a loaded machine (ADR 0063).
-    recommender_worker_feed_max_records: int = Field(default=200, ge=1, le=10_000)
+    # Records the read side's Kafka feeds apply per read-model transaction. On PostgreSQL an
+    # open transaction holds back every event store's read horizon (ADR 0003); measured (ADR
+    # 0070), 200 instead of the kernel's 2,000 still left transactions open for 26 s on the
+    # loaded machine (their length is the starved event loop's, not the count's) and cost more
+    # CPU per fact, so the default stays the kernel's.
+    recommender_worker_feed_max_records: int = Field(default=2000, ge=1, le=10_000)
     # The issuing agent takes facts in batches of at most this many (ADR 0047): a batch's sets
     # are appended at its end, so a worker killed mid-batch loses its work (500 took longer
     # than the crash test's workers lived on a loaded machine) ...
