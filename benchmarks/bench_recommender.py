@@ -17,14 +17,19 @@ topics in the same run.
   (the worker then idles): from the start of the catch-up to the end offsets;
 - rounds: 3, one third of the pupils each (the rounds' facts are about different pupils, so each
   round issues sets afresh); medians reported; `sets_unlike_reference` counts, per runtime, the
-  pupils whose set in force at the end differs from the reference (0: identical).
+  pupils whose set in force at the end differs from the reference (0: identical);
+  `worker_cpu_ms_per_fact`: the worker process's CPU per fact in each round (ADR 0070: its own
+  cost, which the machine's load does not change the way it changes facts/s).
 
 `recommender.issuing.latency_p99` (ms, no peer; target <= 1000 ms, issue #15): after the rounds,
 3,000 more pupils (quick: 600) are taken in without their last stage (the bench waits until
 the worker has folded every one of those facts: ADR 0047); then their last
 `StageCompleted` records are produced at 200 per second, and a sample is the time from one being
 handed to the producer to the worker appending that pupil's first set (`recorded_at`, the
-database's clock); p50 in the line (`benchmarks/recommender_latency.py`).
+database's clock); p50 in the line (`benchmarks/recommender_latency.py`). The issue's own
+measure, to the set visible in the portfolio (through the relay and the portfolio's feed, each
+in a process, `benchmarks/recommender_portfolio.py`), is in the line as `portfolio_p50_ms` and
+`portfolio_p99_ms` (ADR 0070); the headline stays the append, comparable with ADRs 0047 and 0063.
 
 The worker's figure includes the time the facts take to be produced (it consumes while they
 arrive); the kernel's does not (they are on the topics already). So the ratio leans towards
@@ -108,6 +113,10 @@ async def _worker_round(
     return time.perf_counter() - started
 
 
+def _cpu_ms_per_fact(before: float | None, after: float | None, facts: int) -> float | None:
+    return None if before is None or after is None else round((after - before) / facts * 1000, 2)
+
+
 async def measure(bootstrap: str, dsn: str, quick: bool) -> list[BenchResult]:
     with tempfile.TemporaryDirectory(prefix="bench-rec-") as tmp:
         var_dir = Path(tmp) / "var"
@@ -157,13 +166,17 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
     seen = SetsSeen(worker_store)
     ours: list[float] = []
     peers: list[float] = []
+    # The worker's CPU per fact in each round (ADR 0070): its own cost, whatever the load.
+    cpu_per_fact: list[float | None] = []
     facts_per_round: list[int] = []
     published: dict[str, list[Published]] = season_records(season)
     for chunk in _thirds(measured):
         records = chunk_records(published, set(chunk))
         facts = sum(len(r) for r in records.values())
         facts_per_round.append(facts)
+        cpu_before = world.worker_cpu_seconds()
         ours.append(facts / await _worker_round(world, records, chunk, seen, expected))
+        cpu_per_fact.append(_cpu_ms_per_fact(cpu_before, world.worker_cpu_seconds(), facts))
         started = time.perf_counter()
         await kafka_feed.catch_up({})
         peers.append(facts / (time.perf_counter() - started))
@@ -186,6 +199,7 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
         },
         "source_partitions": 3,
         "worker_partitions": 4,
+        "worker_cpu_ms_per_fact": cpu_per_fact,
         "quick": quick,
         **rounds_detail(ours, peers),
     }

@@ -5,7 +5,8 @@ the completions paced at a fixed rate.
 The pupils' other facts (identity, consent, the first two stages, career events attended) are
 produced first and taken in; then each pupil's final stage is sent, one every 1/rate s, by one
 producer (as the diagnostics relay would). A sample is the set's `recorded_at` (PostgreSQL's
-clock, the same machine) minus the wall-clock moment its stage was handed to the producer."""
+clock, the same machine) minus the wall-clock moment its stage was handed to the producer; and
+the same to the set visible in the portfolio (`recommender_portfolio.PortfolioSeen`, ADR 0070)."""
 
 import asyncio
 import time
@@ -54,10 +55,16 @@ async def paced_latencies(
     """Milliseconds from each final stage produced to the pupil's first set appended, for the
     pupils of `issued_to` (those the reference issues a set to), and where the time went inside
     the worker (`_breakdown`)."""
+    # The relay and the portfolio start now: they publish and project the sets of the rounds
+    # while the facts before the last stages are taken in, and follow from there.
+    portfolio = await world.start_portfolio()
+    following = asyncio.create_task(portfolio.follow())
     folded_before = await world.facts_folded()
     await world.produce_facts(before)
     await _settle(world, folded_before + sum(r.type in FACTS for rs in before.values() for r in rs))
     series_before = await world.worker_series()
+    cpu_before = world.worker_cpu_seconds()
+    paced_from = time.perf_counter()
     producer = KafkaConnection.of(world.bootstrap).producer(
         enable_idempotence=True, acks="all", linger_ms=0
     )
@@ -87,7 +94,16 @@ async def paced_latencies(
         await asyncio.sleep(0.2)
         await seen.read_on()
     breakdown = _breakdown(series_before, await world.worker_series())
+    breakdown.update(_cpu(world, cpu_before, time.perf_counter() - paced_from, len(wanted)))
+    try:
+        await portfolio.until(wanted, SETTLE_SECONDS)
+    finally:
+        following.cancel()
+        world.pipeline.stop()
     samples = [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
+    visible = [(portfolio.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
+    p50, p99 = summary(visible)
+    breakdown.update(portfolio_p50_ms=round(p50, 1), portfolio_p99_ms=round(p99, 1))
     return samples, breakdown
 
 
@@ -111,6 +127,20 @@ def _breakdown(before: dict[str, float], after: dict[str, float]) -> dict[str, f
         "facts_per_batch": round(delta("bilet_recommender_batch_facts_sum") / batches, 1)
         if batches
         else 0.0,
+    }
+
+
+def _cpu(world: World, before: float | None, seconds: float, facts: int) -> dict[str, float]:
+    """The worker's CPU over the paced phase: milliseconds per final stage taken in (each also
+    repartitioned, folded by the read side and counted by the insights), and its share of one
+    core (near 1: the worker is the limit; far below: it waits, for the machine or for I/O)."""
+    after = world.worker_cpu_seconds()
+    if before is None or after is None or not facts or seconds <= 0:
+        return {}
+    used = after - before
+    return {
+        "worker_cpu_ms_per_fact": round(used / facts * 1000, 2),
+        "worker_cpu_share": round(used / seconds, 2),
     }
 
 

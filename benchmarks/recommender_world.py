@@ -24,6 +24,7 @@ from uuid import UUID
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.infra import delete_topics, drop_schemas
+from benchmarks.recommender_portfolio import Pipeline, PortfolioSeen
 from bilet.contracts import DomainEvent, decode
 from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.crypto import KeyStore
@@ -44,6 +45,8 @@ from bilet_recommender.testing import NOW
 
 SOURCE_PARTITIONS: Final = 3
 WORKER_PARTITIONS: Final = 4
+# A bounded wait for the relay to create its topic (it starts in a process of its own).
+PIPELINE_START_SECONDS: Final = 120.0
 
 
 def free_port() -> int:
@@ -123,6 +126,7 @@ class World:
     worker: "subprocess.Popen[bytes] | None" = None
     metrics_port: int = field(default_factory=lambda: free_port())
     opened: list[PostgresEventStore | PostgresReadModel] = field(default_factory=list)
+    pipeline: Pipeline = field(default_factory=Pipeline)
 
     @property
     def topics(self) -> dict[str, str]:
@@ -137,6 +141,11 @@ class World:
 
     def topic_of(self, source: str) -> str:
         return next(topic for topic, named in self.topics.items() if named == source)
+
+    @property
+    def published_topic(self) -> str:
+        """Where the relay publishes the worker's sets (the run's `bilet.recommender`)."""
+        return f"bilet.bench{self.tag}.recommender"
 
     async def create_topics(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -214,6 +223,20 @@ class World:
             worker.kill()
             worker.wait()
 
+    def worker_cpu_seconds(self) -> float | None:
+        """CPU seconds (user and system) the worker process has used so far, from Linux's
+        `/proc/<pid>/stat` (ADR 0070: facts per CPU second tell the worker's own cost apart from
+        the machine's load); None without a running worker or `/proc`."""
+        if self.worker is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.worker.pid}/stat").read_text()
+        except OSError:
+            return None
+        # After the command's name in parentheses: state is field 3, utime 14 and stime 15.
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     async def worker_series(self) -> dict[str, float]:
         """The worker's unlabelled `bilet_recommender_*` series on `/metrics` (counters' totals,
         histograms' sums and counts), by name."""
@@ -239,6 +262,31 @@ class World:
         except Exception:  # the worker has not created its tables yet
             return 0
 
+    # ------------------------------------------------------------ relay and portfolio
+
+    async def start_portfolio(self) -> PortfolioSeen:
+        """The relay over the worker's store and, once it created its topic, the portfolio's
+        feed (ADR 0070); what the portfolio shows, polled."""
+        topic = self.published_topic
+        schemas = (self.schema("worker"), self.schema("portfolio"))
+        log = self.var_dir / "relay-and-portfolio.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.pipeline.start(self.dsn, schemas, self.bootstrap, topic, log, roles=("relay",))
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        deadline = asyncio.get_running_loop().time() + PIPELINE_START_SECONDS
+        try:
+            while topic not in await admin.list_topics():
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"the relay did not create {topic}")
+                await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+        self.pipeline.start(self.dsn, schemas, self.bootstrap, topic, log, roles=("portfolio",))
+        read_model = await PostgresReadModel.open(self.dsn, schema=schemas[1])
+        self.opened.append(read_model)
+        return PortfolioSeen(read_model)
+
     # ------------------------------------------------------------ the kernel's runtime
 
     def kernel_feeds(
@@ -262,11 +310,11 @@ class World:
 
     async def close(self) -> None:
         self.stop_worker()
+        self.pipeline.stop()
         for opened in self.opened:
             await opened.close()
-        await drop_schemas(
-            self.dsn, [self.schema(r) for r in ("worker", "worker_rm", "kernel", "kernel_rm")]
-        )
+        roles = ("worker", "worker_rm", "kernel", "kernel_rm", "portfolio")
+        await drop_schemas(self.dsn, [self.schema(r) for r in roles])
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
@@ -275,4 +323,4 @@ class World:
                 await admin.delete_topics(faust_topics)
         finally:
             await admin.close()
-        await delete_topics(self.bootstrap, list(self.topics))
+        await delete_topics(self.bootstrap, [*self.topics, self.published_topic])

@@ -44,6 +44,8 @@ from bilet.contracts.sealed import FIRST_GENERATION, Sealed
 from bilet.contracts.vocabulary import Code, Environment, InstrumentRef, Level, MappingRef, Stage
 
 ALL_STAGES: frozenset[Stage] = frozenset(Stage)
+# A stage's place in the programme's order (results are listed in it).
+STAGE_ORDER: dict[Stage, int] = {stage: index for index, stage in enumerate(Stage)}
 _T = TypeVar("_T")
 
 
@@ -139,9 +141,8 @@ class Evidence(_Value):
 
     def results(self, season: int) -> tuple[StageResult, ...]:
         """The stage results of `season`, in the programme's order of stages."""
-        order = list(Stage)
         own = [result for result in self.stages if result.season == season]
-        return tuple(sorted(own, key=lambda result: order.index(result.stage)))
+        return tuple(sorted(own, key=lambda result: STAGE_ORDER[result.stage]))
 
     def result(self, season: int, stage: Stage) -> StageResult:
         return next(r for r in self.results(season) if r.stage is stage)

@@ -189,11 +189,21 @@ class RecommendationRules(BaseModel):
     def row_ref(self, row: str) -> MappingRowRef:
         return _row_ref(self.rules_id, self.version, row)
 
+    # Look-ups derived once from the frozen rows (`weight` and `of` run some twenty times per
+    # set, ADR 0070); pydantic leaves cached properties out of equality and serialisation.
+    @functools.cached_property
+    def weight_rows(self) -> dict[Source, WeightRow]:
+        return {w.source: w for w in self.weights}
+
+    @functools.cached_property
+    def environment_rows(self) -> dict[Environment, EnvironmentRows]:
+        return {e.environment: e for e in self.environments}
+
     def weight(self, source: Source) -> WeightRow:
-        return next(w for w in self.weights if w.source is source)
+        return self.weight_rows[source]
 
     def of(self, environment: Environment) -> EnvironmentRows:
-        return next(e for e in self.environments if e.environment is environment)
+        return self.environment_rows[environment]
 
     def reason(self, row: str) -> str:
         """The Russian reason (or title) of a row, for explanations."""

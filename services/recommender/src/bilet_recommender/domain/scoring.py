@@ -4,27 +4,29 @@ points of the rules table, with every contribution and the evidence it rests on.
 The score is the weighted mean of the sources the participant has: interests and knowledge of
 professions always (all three stages are completed before anything is recommended), career
 events attended and mentor rubrics only once there are any (a pupil who has not been to a career
-event yet is not marked down for it). Exact integer arithmetic (`Fraction`), rounded half up;
-ties between environments in the programme's order: the same evidence always gives the same
-scores.
+event yet is not marked down for it). Exact integer arithmetic, rounded half up (integers
+only, not `Fraction`: the score is computed nine times per set, and `Fraction`'s arithmetic was
+most of `score_environments`' time in the worker's profile, ADR 0070); ties between environments
+in the programme's order: the same evidence always gives the same scores.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from uuid import UUID
 
 from bilet.contracts.catalogue.recommender import Evidence as Cited
 from bilet.contracts.catalogue.recommender import EvidenceSource
 from bilet.contracts.vocabulary import Environment, Stage
-from bilet_recommender.domain.evidence import Evidence
+from bilet_recommender.domain.evidence import Evidence, StageResult
 from bilet_recommender.domain.rules import RecommendationRules, Source
 
 ENVIRONMENT_ORDER: tuple[Environment, ...] = tuple(Environment)
 
 
-def round_half_up(value: Fraction) -> int:
-    return int((value + Fraction(1, 2)) // 1)
+def divide_half_up(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` rounded half up, exactly (both non-negative, the denominator
+    positive): floor(n/d + 1/2) = floor((2n + d) / 2d)."""
+    return (2 * numerator + denominator) // (2 * denominator)
 
 
 @dataclass(frozen=True)
@@ -59,29 +61,42 @@ def score_environments(
     evidence: Evidence, season: int, rules: RecommendationRules, known: CareerEventEnvironments
 ) -> tuple[EnvironmentScore, ...]:
     """Every environment's score in `season` (all three stages completed), strongest first."""
+    results = SeasonResults(
+        evidence.result(season, Stage.INTERESTS),
+        evidence.result(season, Stage.PROFESSIONS_KNOWLEDGE),
+    )
     scored = [
-        _score(evidence, season, rules, known, environment) for environment in ENVIRONMENT_ORDER
+        _score(evidence, results, rules, known, environment) for environment in ENVIRONMENT_ORDER
     ]
     return tuple(sorted(scored, key=lambda s: (-s.score, ENVIRONMENT_ORDER.index(s.environment))))
 
 
+@dataclass(frozen=True)
+class SeasonResults:
+    """The season's stage results the scores read, looked up once per set (not once per
+    environment)."""
+
+    interests: StageResult
+    knowledge: StageResult
+
+
 def _score(
     evidence: Evidence,
-    season: int,
+    results: SeasonResults,
     rules: RecommendationRules,
     known: CareerEventEnvironments,
     environment: Environment,
 ) -> EnvironmentScore:
     parts = [
-        _interests(evidence, season, rules, environment),
-        _knowledge(evidence, season, rules, environment),
+        _interests(results.interests, rules, environment),
+        _knowledge(results.knowledge, rules, environment),
     ]
     if evidence.attended:
         parts.append(_attendance(evidence, rules, known, environment))
     if evidence.rubrics:
         parts.append(_rubrics(evidence, rules, known, environment))
-    total = sum((Fraction(c.weight * c.points) for c in parts), Fraction(0))
-    score = round_half_up(total / sum(c.weight for c in parts))
+    total = sum(c.weight * c.points for c in parts)
+    score = divide_half_up(total, sum(c.weight for c in parts))
     return EnvironmentScore(environment, score, tuple(parts))
 
 
@@ -93,9 +108,8 @@ def _part(
 
 
 def _interests(
-    evidence: Evidence, season: int, rules: RecommendationRules, environment: Environment
+    result: StageResult, rules: RecommendationRules, environment: Environment
 ) -> Contribution:
-    result = evidence.result(season, Stage.INTERESTS)
     points = dict(result.environment_scores).get(environment, 0)
     cited = Cited(
         source=EvidenceSource.STAGE_RESULT,
@@ -106,9 +120,8 @@ def _interests(
 
 
 def _knowledge(
-    evidence: Evidence, season: int, rules: RecommendationRules, environment: Environment
+    result: StageResult, rules: RecommendationRules, environment: Environment
 ) -> Contribution:
-    result = evidence.result(season, Stage.PROFESSIONS_KNOWLEDGE)
     level = dict(result.knowledge_levels).get(environment)
     if level is None:
         return _part(rules, Source.PROFESSIONS_KNOWLEDGE, 0, ())
@@ -148,7 +161,7 @@ def _rubrics(
         if environment in known.get(rubric.career_event_id, ()):
             shown = table.interest_shown[rubric.interest_shown]
             done = table.task_completion[rubric.task_completion]
-            entries.append(round_half_up(Fraction(shown + done, 2)))
+            entries.append(divide_half_up(shown + done, 2))
         if environment in rubric.suggested_environments:
             entries.append(table.suggested_environment)
         if entries:

@@ -1,0 +1,195 @@
+"""The last hops of the recommender's latency (ADR 0070), from the set appended to the set visible
+in the portfolio, as issue #15 measures it: the relay (`bilet.relay`, as `python -m bilet.relay
+--service recommender` builds it) publishes the faust worker's store to a topic of the run's own,
+and the portfolio's feed (`PortfolioProjection` on a `KafkaFeed`, as `python -m
+bilet_portfolio.worker` runs it) projects it into a PostgreSQL read model of its own; each in a
+process of its own:
+
+    python -m benchmarks.recommender_portfolio relay DSN SCHEMA BOOTSTRAP TOPIC
+    python -m benchmarks.recommender_portfolio portfolio DSN SCHEMA BOOTSTRAP TOPIC GROUP
+
+`PortfolioSeen` polls that read model (every `POLL_SECONDS`, so a sample is late by at most that
+much) for the participants whose set the portfolio shows, and when it first did (the bench's
+wall clock, as the moment the last stage was produced)."""
+
+import asyncio
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+from uuid import UUID
+
+from bilet.projections.postgres import PostgresReadModel
+
+SERVICE: Final = "recommender"
+POLL_SECONDS: Final = 0.1
+
+
+async def _until_signalled(task: "asyncio.Task[None]") -> None:
+    """Run `task` until SIGTERM or SIGINT (or until it ends, raising what it raised)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()
+
+
+async def relay(dsn: str, schema: str, bootstrap: str, topic: str) -> None:
+    """The recommender's relay over the worker's store in `schema`, publishing to `topic`."""
+    from bilet.relay import KafkaConnector, Relay
+    from bilet.relay.app import open_store
+    from bilet.relay.settings import RelaySettings
+
+    settings = RelaySettings(
+        relay_service=SERVICE, relay_store=dsn, relay_schema=schema, kafka_bootstrap=bootstrap
+    )
+    connect = KafkaConnector(settings.kafka_options(), SERVICE, topic=topic)
+    async with open_store(settings.store_location(), settings.relay_poll_interval) as opened:
+        store, positions, recoverable = opened
+        running = Relay(
+            name=topic,
+            store=store,
+            positions=positions,
+            connect=connect,
+            options=settings.relay_options(),
+            recoverable=recoverable,
+        )
+        task = asyncio.create_task(running.run())
+        await _until_signalled(task)
+        running.stop()
+        await task
+
+
+async def portfolio(dsn: str, schema: str, bootstrap: str, topic: str, group: str) -> None:
+    """The portfolio worker's feed from `topic` into the read model in `schema`."""
+    from prometheus_client import CollectorRegistry
+
+    from bilet.projections import KafkaFeed, ProjectionMetrics
+    from bilet_portfolio.adapters.projection import PortfolioProjection
+
+    read_model = await PostgresReadModel.open(dsn, schema=schema)
+    try:
+        feed = KafkaFeed(
+            read_model,
+            PortfolioProjection(),
+            bootstrap_servers=bootstrap,
+            topics=[topic],
+            group_id=group,
+            metrics=ProjectionMetrics(CollectorRegistry()),
+            sources={topic: SERVICE},
+        )
+        task = asyncio.create_task(feed.run())
+        await _until_signalled(task)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await read_model.close()
+
+
+@dataclass
+class Pipeline:
+    """The relay and the portfolio's feed, each a process, from `start` to `stop`."""
+
+    processes: list["subprocess.Popen[bytes]"] = field(default_factory=list)
+
+    def start(
+        self,
+        dsn: str,
+        schemas: tuple[str, str],
+        bootstrap: str,
+        topic: str,
+        log: Path,
+        roles: tuple[str, ...] = ("relay",),
+    ) -> None:
+        """`roles` of: the relay over the store in `schemas[0]`, the portfolio's feed into
+        `schemas[1]`."""
+        store_schema, portfolio_schema = schemas
+        arguments = {
+            "relay": [dsn, store_schema, bootstrap, topic],
+            "portfolio": [dsn, portfolio_schema, bootstrap, topic, f"{topic}-portfolio"],
+        }
+        with log.open("ab") as out:
+            for role in roles:
+                self.processes.append(
+                    subprocess.Popen(  # noqa: S603 - this module, with the run's own names
+                        [
+                            sys.executable,
+                            "-m",
+                            "benchmarks.recommender_portfolio",
+                            role,
+                            *arguments[role],
+                        ],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+@dataclass
+class PortfolioSeen:
+    """The participants whose set the portfolio's read model shows, and when it first did."""
+
+    read_model: PostgresReadModel
+    first_at: dict[UUID, datetime] = field(default_factory=dict)
+
+    async def read_on(self) -> None:
+        from bilet_portfolio.adapters.projection import PortfolioProjection
+
+        try:
+            async with self.read_model.query(PortfolioProjection()) as tx:
+                rows = await tx.fetch("SELECT participant_id FROM {recommendations}")
+        except Exception:  # the feed has not created its tables yet
+            return
+        now = datetime.now(UTC)
+        for row in rows:
+            self.first_at.setdefault(UUID(str(row[0])), now)
+
+    async def follow(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            await self.read_on()
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def until(self, wanted: set[UUID], seconds: float) -> None:
+        """Wait until every participant of `wanted` is visible (bounded; `follow` polls)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not wanted <= self.first_at.keys():
+            if loop.time() > deadline:
+                missing = len(wanted - self.first_at.keys())
+                raise TimeoutError(f"{missing} pupils' sets not visible in the portfolio")
+            await asyncio.sleep(POLL_SECONDS)
+
+
+def main(argv: list[str]) -> int:
+    role, *args = argv
+    if role == "relay":
+        asyncio.run(relay(*args))
+    elif role == "portfolio":
+        asyncio.run(portfolio(*args))
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
