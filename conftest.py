@@ -9,8 +9,15 @@ import shlex
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bilet.kafka import KafkaConnection
+
+# Tests assert behaviour, never timing: hypothesis's default deadline (200 ms per example) is a
+# timing assertion, and it failed once parallel workers (ADR 0064) shared the cores. Every
+# property test inherits this profile unless its own `settings` say otherwise.
+settings.register_profile("bilet", deadline=None)
+settings.load_profile("bilet")
 
 REPO = Path(__file__).resolve().parent
 INFRA_ENV = REPO / "var" / "infra.env"

@@ -6,6 +6,7 @@ the real Kubernetes API type of its apiVersion/kind, then held to the house rule
 built with Go, once, under var/tools/ (rebuilt only when a pin or the validator's source changes).
 """
 
+import fcntl
 import hashlib
 import itertools
 import os
@@ -155,7 +156,15 @@ def k8s_tools() -> K8sTools:
             pytrace=False,
         )
     env = {**os.environ, "GOFLAGS": "-mod=readonly"}
+    # Each xdist worker has its own session: the first builds, the others wait on the lock and
+    # then find the binaries (a half-written one would otherwise look built).
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    with (TOOLS / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _built_tools(go, env)
 
+
+def _built_tools(go: str, env: dict[str, str]) -> K8sTools:
     kustomize_dir = TOOLS / f"kustomize-{KUSTOMIZE_VERSION}"
     kustomize = kustomize_dir / "kustomize"
     if not kustomize.exists():

@@ -402,6 +402,9 @@ async def _probe(port: int, path: str) -> tuple[int, str]:
 # ------------------------------------------------------------------ chaos
 
 
+# serial: a quarter of its kills must land mid-publishing, a race
+# between the relay's pace and random delays that other tests' load skews.
+@pytest.mark.serial
 @pytest.mark.timeout(90 + CHAOS_KILLS * 5)
 @pytest.mark.parametrize("kills", [CHAOS_KILLS], ids=lambda kills: f"{kills}-kills")
 async def test_given_appends_when_the_relay_is_sigkilled_at_random_then_nothing_is_lost(
@@ -477,6 +480,8 @@ async def _infra(command: str, kafka_bootstrap: str) -> tuple[int, str]:
     return process.returncode, output.decode(errors="replace")
 
 
+# serial: it stops the shared broker, which every other Kafka test needs.
+@pytest.mark.serial
 @pytest.mark.timeout(240)
 async def test_given_the_broker_stops_mid_stream_then_appends_go_on_and_the_relay_catches_up(
     tmp_path: Path, kafka_bootstrap: str, database_url: str, topics: list[str]

@@ -38,6 +38,9 @@ def test_given_a_configured_value_when_loaded_then_it_is_the_key(tmp_path: Path)
         base64.b64encode(b"sixteen bytes!!!").decode(),
         base64.b64encode(secrets.token_bytes(33)).decode(),
     ],
+    # Fixed ids: every xdist worker collects the same tests only if their names do not depend on
+    # the random value.
+    ids=["not-base64", "16-bytes", "33-random-bytes"],
 )
 def test_given_a_malformed_value_when_loaded_then_it_is_refused_without_echoing_it(
     tmp_path: Path, value: str

@@ -169,6 +169,15 @@ async def test_a_scoped_caller_cannot_list_another_school_or_region(api: Api, pa
         (STATES, "1_" + str(uuid4())),
         (STATES, str(uuid4()).upper()),
     ],
+    # Fixed ids: xdist workers must collect the same names, which random cursors would not give.
+    ids=[
+        "queue-garbage",
+        "queue-junk-after-id",
+        "queue-id-alone",
+        "queue-position-too-big",
+        "states-queue-form",
+        "states-upper-case",
+    ],
 )
 async def test_a_cursor_no_page_gave_is_400_invalid_cursor(
     api: Api, path: str, cursor: str

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from bilet.http import Role
 from bilet_identity.domain.snils import generate
@@ -190,6 +191,9 @@ async def test_only_a_registrar_for_their_own_school(api: "Api", world: "World")
     assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_season")
 
 
+# serial: CPU-bound (ten thousand rows through the decider): a known load flake
+# beside other tests, and it gains nothing from running beside them on two cores.
+@pytest.mark.serial
 async def test_ten_thousand_rows_are_each_registered_or_rejected(api: "Api") -> None:
     rng = random.Random(10_000)
     header = "last_name,first_name,middle_name,birth_date,snils,grade,accessibility_needs"

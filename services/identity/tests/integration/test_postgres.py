@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
+# serial: fifty racing commands on two replicas must all end 201 or 409; under
+# the load of other tests their pool and lock waits ran out (a known load flake).
+@pytest.mark.serial
 async def test_fifty_parallel_registrations_of_one_child_make_one_profile(
     postgres_settings: IdentitySettings,
     world: "World",

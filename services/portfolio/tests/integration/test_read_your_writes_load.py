@@ -50,7 +50,9 @@ from bilet_portfolio.settings import SOURCES, PortfolioSettings
 if TYPE_CHECKING:
     from services.portfolio.tests.conftest import Catalogue, Ids
 
-pytestmark = pytest.mark.integration
+# serial (ADR 0064): it is a load test itself, and the patient API must see every command within
+# its 10 s wait, which the load of other tests beside it can exceed.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 PUPILS = 100
 COMMANDS = 200  # two per pupil, of different kinds
