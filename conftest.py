@@ -23,20 +23,40 @@ REPO = Path(__file__).resolve().parent
 INFRA_ENV = REPO / "var" / "infra.env"
 
 
-def _infra_setting(name: str, hint: str = "") -> str:
-    """`BVB_*` from the environment, else from the `var/infra.env` that `make infra-up` writes."""
-    if value := os.environ.get(name):
-        return value
+def _infra_value(name: str) -> str | None:
+    """`name` as the `var/infra.env` that `make infra-up` writes sets it, if it does."""
     if INFRA_ENV.exists():
         for line in INFRA_ENV.read_text(encoding="utf-8").splitlines():
             words = shlex.split(line.removeprefix("export "))
             if words and words[0].startswith(f"{name}="):
                 return words[0].split("=", 1)[1]
+    return None
+
+
+def _infra_setting(name: str, hint: str = "") -> str:
+    """`BVB_*` from the environment, else from the `var/infra.env` that `make infra-up` writes."""
+    if value := os.environ.get(name) or _infra_value(name):
+        return value
     pytest.fail(
         f"{name} is not set and {INFRA_ENV} does not name it: run `make infra-up` "
         f"(or point the variable at an existing server){hint}",
         pytrace=False,
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A parallel worker (xdist's `gwN`) talks to its own PostgreSQL server when infra.sh started
+    one per worker (`BVB_PG_INSTANCES`, listed in `BVB_TEST_DATABASE_URLS`): an event store reads
+    below the oldest transaction open anywhere on its server, so another worker's open
+    transaction would hold back this worker's reads (ADR 0064). Set in the environment, so the
+    processes a test starts inherit it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    urls = os.environ.get("BVB_TEST_DATABASE_URLS") or _infra_value("BVB_TEST_DATABASE_URLS")
+    if urls:
+        servers = urls.split()
+        os.environ["BVB_DATABASE_URL"] = servers[int(worker[2:]) % len(servers)]
 
 
 @pytest.fixture(scope="session")

@@ -49,14 +49,13 @@ stop_infra() {
 }
 trap stop_infra EXIT
 
-if scripts/infra/infra.sh up; then
+# Two phases (ADR 0064): every test not marked `serial` in BVB_TEST_WORKERS xdist workers (0 runs
+# them in this process), then the `serial` ones alone. Each worker gets a PostgreSQL server of its
+# own (an event store's read horizon spans its whole server). The slowest tests are named in both.
+workers=${BVB_TEST_WORKERS:-3}
+if BVB_PG_INSTANCES=$((workers > 1 ? workers : 1)) scripts/infra/infra.sh up; then
   # shellcheck source=/dev/null
   [ -f var/infra.env ] && source var/infra.env
-  # Two phases (ADR 0064): every test not marked `serial` in BVB_TEST_WORKERS xdist workers (0,
-  # the default, runs them in this process), then the `serial` ones alone. The default stays 0
-  # until the PostgreSQL event store tests stand beside other workers' transactions (the read
-  # horizon is cluster-wide, ADR 0064). The slowest tests are named in both phases.
-  workers=${BVB_TEST_WORKERS:-0}
   step "pytest (parallel, $workers workers)" \
     pytest_phase -n "$workers" --dist loadgroup -m "not serial" --durations=30 "$@"
   step "pytest (serial)" pytest_phase -m serial --durations=30 "$@"

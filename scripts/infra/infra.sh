@@ -21,6 +21,10 @@
 #                        checkout can run its own broker beside the first one
 #   BVB_KAFKA_HEAP       broker heap flags (default "-Xms256m -Xmx512m")
 #   BVB_PG_BINDIR        directory with initdb/pg_ctl/postgres if not the Debian default
+#   BVB_PG_INSTANCES     how many PostgreSQL servers `up` starts (default 1): parallel test workers
+#                        each get their own (ports BVB_PG_PORT, +1, ...; state var/postgres-wN),
+#                        because an event store's read horizon spans its whole server (ADR 0064);
+#                        var/infra.env then lists them in BVB_TEST_DATABASE_URLS
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -79,11 +83,16 @@ if (( EUID == 0 )) && pg_private_parent; then
   PG_STATE="/var/tmp/bilet-postgres-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
   mkdir -p "$VAR" && printf '%s\n' "$PG_STATE" >"$VAR/postgres.location"
 fi
+# An extra server for a parallel test worker (BVB_PG_INSTANCES): its own state beside the first.
+PG_INSTANCE=${BVB_PG_INSTANCE:-0}
+[[ $PG_INSTANCE =~ ^[0-9]+$ ]] || { echo "infra: error: BVB_PG_INSTANCE must be a number" >&2; exit 1; }
+(( PG_INSTANCE == 0 )) || PG_STATE="$PG_STATE-w$PG_INSTANCE"
+PG_INSTANCES=${BVB_PG_INSTANCES:-1}
 PG_DATA="$PG_STATE/data"
 PG_RUN="$PG_STATE/run"
 PG_LOG_DIR="$PG_STATE/log"
 PG_HOST=127.0.0.1
-PG_PORT=${BVB_PG_PORT:-55432}
+PG_PORT=${BVB_PG_PORT:-$((55432 + PG_INSTANCE))}
 PG_OS_USER=bvb-pg
 PG_SUPERUSER=bvb
 PG_PASSWORD=bvb
@@ -812,6 +821,13 @@ write_env_file() {
     printf '# Written by scripts/infra/infra.sh up. Use: source var/infra.env\n'
     printf 'export BVB_KAFKA_BOOTSTRAP=%q\n' "$kafka"
     printf 'export BVB_DATABASE_URL=%q\n' "$db"
+    if [[ -z $EXTERNAL_DB ]] && (( PG_INSTANCES > 1 )); then
+      local i urls=$PG_LOCAL_URL
+      for ((i = 1; i < PG_INSTANCES; i++)); do
+        urls+=" postgresql://$PG_SUPERUSER:$PG_PASSWORD@$PG_HOST:$((PG_PORT + i))/bvb"
+      done
+      printf 'export BVB_TEST_DATABASE_URLS=%q\n' "$urls"
+    fi
     # Only for the secured-Kafka tests (none of these is a setting a service reads): where the
     # local broker's SSL and SASL_SSL listeners are, its CA, a client certificate, a SCRAM login.
     if [[ -z $EXTERNAL_KAFKA ]] && kafka_our_pid >/dev/null && kafka_has_secured_listeners; then
@@ -828,6 +844,7 @@ write_env_file() {
 check_settings() {
   local flag
   [[ $PG_PORT =~ ^[0-9]+$ ]] || die "BVB_PG_PORT must be a port number, got '$PG_PORT'"
+  [[ $PG_INSTANCES =~ ^[1-9][0-9]*$ ]] || die "BVB_PG_INSTANCES must be a count of servers, got '$PG_INSTANCES'"
   local port
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SSL_PORT" "$KAFKA_SASL_SSL_PORT"; do
     [[ $port =~ ^[0-9]+$ ]] || die "BVB_KAFKA_*_PORT must be port numbers, got '$port'"
@@ -846,6 +863,7 @@ cmd_up() {
   prepare_var
   take_lock
   pg_up
+  pg_extra_instances up
   kafka_up
   write_env_file
   log "up in $((SECONDS - t0)) s; environment in $ENV_FILE (source it)"
@@ -857,6 +875,28 @@ cmd_down() {
   if [[ -z $EXTERNAL_DB ]]; then find_pg_bindir || true; fi
   kafka_down
   pg_down
+  pg_extra_instances down
+}
+
+# The extra servers of parallel test workers: `up` starts instances 1..BVB_PG_INSTANCES-1 on the
+# ports after the first; `down` stops every extra instance this checkout has state for. Each runs
+# as this script again (under the lock this run holds), as if it were the only server.
+pg_extra_instances() {
+  local action=$1 i dir
+  [[ -z $EXTERNAL_DB && $PG_INSTANCE -eq 0 ]] || return 0
+  if [[ $action == up ]]; then
+    for ((i = 1; i < PG_INSTANCES; i++)); do
+      env -u BVB_DATABASE_URL BVB_PG_INSTANCE="$i" BVB_PG_PORT="$((PG_PORT + i))" \
+        "$SCRIPT_DIR/infra.sh" pg-instance-up
+    done
+    return 0
+  fi
+  for dir in "$PG_STATE"-w*; do
+    [[ -d $dir ]] || continue
+    i=${dir##*-w}
+    [[ $i =~ ^[0-9]+$ ]] || continue
+    env -u BVB_DATABASE_URL BVB_PG_INSTANCE="$i" "$SCRIPT_DIR/infra.sh" pg-instance-down
+  done
 }
 
 # Exit status of kafka-stop when the broker is not ours to stop: callers (the broker-restart test)
@@ -895,6 +935,9 @@ cmd_status() {
 
 case ${1:-} in
   up)     cmd_up ;;
+  # Internal: one extra PostgreSQL instance, run by `up`/`down` under their lock.
+  pg-instance-up)   check_settings; require_tools no yes; prepare_var; pg_up ;;
+  pg-instance-down) prepare_var; find_pg_bindir || true; pg_down ;;
   down)   cmd_down ;;
   kafka-stop)  cmd_kafka_stop ;;
   kafka-start) cmd_kafka_start ;;
