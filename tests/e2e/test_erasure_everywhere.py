@@ -434,13 +434,15 @@ def partition_dirs(topic: str) -> list[Path]:
 
 
 def server_log_files() -> list[Path]:
-    """What the local broker and PostgreSQL (scripts/infra/infra.sh) write their logs to."""
+    """What the local broker and PostgreSQL servers (scripts/infra/infra.sh) write their logs
+    to: the first server's and those of parallel test workers (`var/postgres-wN`, ADR 0064)."""
     pg_state = REPO / "var" / "postgres"
     location = REPO / "var" / "postgres.location"
     if location.exists():
         pg_state = Path(location.read_text(encoding="utf-8").strip())
+    pg_states = [pg_state, *sorted(pg_state.parent.glob(f"{pg_state.name}-w*"))]
     files: list[Path] = []
-    for directory in (KAFKA_DIR / "logs", pg_state / "log"):
+    for directory in (KAFKA_DIR / "logs", *(state / "log" for state in pg_states)):
         with contextlib.suppress(OSError):
             files.extend(p for p in directory.iterdir() if p.is_file())
     return sorted(files)
