@@ -683,7 +683,7 @@ async def service(make_settings: Any) -> AsyncIterator[Service]:
     keys = await open_key_store(settings)
     try:
         app = create_app(settings)
-        async with LifespanManager(app, startup_timeout=30) as manager:
+        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://portfolio"
@@ -719,7 +719,7 @@ def second_api(service: Service, make_settings: Any) -> SecondApi:
     async def opened(**overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
         api = create_app(make_settings(portfolio_embedded_feed=False, **overrides))
         async with (
-            LifespanManager(api, startup_timeout=30) as manager,
+            LifespanManager(api, startup_timeout=30, shutdown_timeout=30) as manager,
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
             ) as client,

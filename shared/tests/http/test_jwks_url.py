@@ -194,6 +194,9 @@ async def _loop_ticks_while(work: asyncio.Future[Any]) -> int:
     return ticks
 
 
+# serial: what it proves is the pace of its own event loop (a 10 ms ticker keeps ticking while
+# the fetch is cut off); beside other workers on two cores the loop itself waits for a core.
+@pytest.mark.serial
 @pytest.mark.parametrize("slowness", ["delay", "trickle"])
 async def test_a_slow_server_is_cut_off_at_the_deadline_with_a_503_and_the_loop_runs_on(
     server: JwksServer, slowness: str
