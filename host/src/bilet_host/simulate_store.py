@@ -34,6 +34,7 @@ from bilet.eventstore import (
     StreamAppend,
     StreamMetadata,
 )
+from bilet.eventstore.memory import select_events
 from bilet.eventstore.rules import StoredId, check_append, check_expected_version
 from bilet.eventstore.rules import is_identical_retry as identical_retry
 from bilet.eventstore.sqlite import SqliteEventStore
@@ -232,15 +233,12 @@ class UnitOfWorkStore(EventStore):
             if len(selected) == limit:
                 return selected
         first = max(after_position - self._written, 0)
-        for event in self._pending[first:]:
-            if categories is not None and event.category not in categories:
-                continue
-            if event_types is not None and event.type not in event_types:
-                continue
-            selected.append(event)
-            if len(selected) >= limit:
-                break
-        return selected
+        return selected + select_events(
+            self._pending[first:],
+            limit - len(selected),
+            categories=categories,
+            event_types=event_types,
+        )
 
     async def head_position(self) -> int:
         return self._written + len(self._pending)

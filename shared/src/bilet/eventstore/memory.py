@@ -1,6 +1,6 @@
 """In-memory event store for unit tests: a real adapter that passes the whole contract suite."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -19,6 +19,29 @@ from bilet.eventstore.rules import (
     check_expected_version,
     is_identical_retry,
 )
+
+
+def select_events(
+    events: Iterable[RecordedEvent | None],
+    limit: int,
+    *,
+    categories: Collection[str] | None = None,
+    event_types: Collection[str] | None = None,
+) -> list[RecordedEvent]:
+    """The first `limit` of `events` (in order) of the given categories and types, as
+    `read_all` answers; `None` stands for a purged event and is skipped."""
+    selected = []
+    for event in events:
+        if event is None:
+            continue  # purged
+        if categories is not None and event.category not in categories:
+            continue
+        if event_types is not None and event.type not in event_types:
+            continue
+        selected.append(event)
+        if len(selected) >= limit:
+            break
+    return selected
 
 
 class InMemoryEventStore(EventStore):
@@ -117,18 +140,12 @@ class InMemoryEventStore(EventStore):
         categories: Collection[str] | None = None,
         event_types: Collection[str] | None = None,
     ) -> list[RecordedEvent]:
-        selected = []
-        for event in self._all[max(after_position, 0) :]:
-            if event is None:
-                continue  # purged
-            if categories is not None and event.category not in categories:
-                continue
-            if event_types is not None and event.type not in event_types:
-                continue
-            selected.append(event)
-            if len(selected) >= limit:
-                break
-        return selected
+        return select_events(
+            self._all[max(after_position, 0) :],
+            limit,
+            categories=categories,
+            event_types=event_types,
+        )
 
     async def head_position(self) -> int:
         return len(self._all)
