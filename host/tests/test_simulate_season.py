@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.analytics import connect
 from bilet.analytics.columns import table_name
@@ -23,6 +22,7 @@ from bilet.contracts.catalogue.recommender import RecommendationsIssued as Issue
 from bilet.eventstore import RecordedEvent
 from bilet.http.auth import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_host import simulate_people as people
 from bilet_host.cli import main
 from bilet_host.simulate import SeasonPlan, SimulationReport, simulate_season
@@ -185,7 +185,7 @@ async def test_the_identity_api_serves_the_simulated_pupils(
     signer = ensure_development_keys(var_dir)
     app = create_app(settings)
     async with (
-        LifespanManager(app, startup_timeout=30) as manager,
+        app_lifespan(app) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://identity"
         ) as client,

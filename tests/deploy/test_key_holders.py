@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet.crypto import MasterKeyError
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.services import SERVICE_NAMES
 from tests.deploy.test_k8s_manifests import KEY_HOLDERS
 
@@ -55,10 +55,10 @@ async def test_an_api_starts_without_keys_exactly_when_it_holds_none(
     app = distributed_app(service, tmp_path / "var", monkeypatch)
     if service in KEY_HOLDERS:
         with pytest.raises(MasterKeyError, match="BVB_MASTER_KEY is not set"):
-            async with LifespanManager(app, startup_timeout=60):
+            async with app_lifespan(app):
                 pass
         return
-    async with LifespanManager(app, startup_timeout=60) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             ready = await client.get(f"/{service}/readyz")

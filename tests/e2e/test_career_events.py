@@ -15,11 +15,11 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.services import SERVICE_NAMES
 from bilet.settings import PlatformSettings
 from bilet_events.app import create_app
@@ -76,7 +76,7 @@ async def suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     }
     events = MountedService("events", create_app(EventsSettings(), clock=clock))
     host = EmbeddedHost([events if name == "events" else others[name] for name in SERVICE_NAMES])
-    async with LifespanManager(host, startup_timeout=300, shutdown_timeout=60) as manager:
+    async with app_lifespan(host) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
             yield Suite(client, clock)

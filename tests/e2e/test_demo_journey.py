@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.settings import PlatformSettings
 from bilet_consent import demo as consent_demo
 from bilet_consent.demo import DEMO_GUARDIAN
@@ -29,7 +29,7 @@ from bilet_identity.access import demo_grants
 async def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
     host = create_embedded_host()
-    async with LifespanManager(host, startup_timeout=300) as manager:
+    async with app_lifespan(host) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
             yield client

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 
+from bilet.http.testing import app_lifespan
 from bilet.services import SERVICE_NAMES
 from bilet_consent.demo import DEMO_GUARDIAN
 from bilet_host.embedded import create_embedded_host
@@ -27,7 +27,7 @@ async def client(
     monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
     host = create_embedded_host()
     # Starting loads the demo data of identity, consent and the portfolio: seconds, not ms.
-    async with LifespanManager(host, startup_timeout=120, shutdown_timeout=60) as manager:
+    async with app_lifespan(host) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
             yield client

@@ -55,7 +55,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet import stores
@@ -70,6 +69,7 @@ from bilet.eventstore import EventStore, RecordedEvent, category_of
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.projections import Projection, ReadModel, rebuild_from_kafka, rebuild_from_stores
 from bilet.projections.kafka import dlq_topic
 from bilet.projections.postgres import PostgresReadModel
@@ -790,7 +790,7 @@ async def running_suite(var_dir: Path, clock: Clock) -> AsyncIterator[Suite]:
             ("consent", consent_app),
             ("portfolio", portfolio_app),
         ):
-            manager = await stack.enter_async_context(LifespanManager(app, startup_timeout=30))
+            manager = await stack.enter_async_context(app_lifespan(app))
             transport = httpx.ASGITransport(app=manager.app)
             clients.append(
                 await stack.enter_async_context(
@@ -1496,7 +1496,7 @@ async def registers_again(var_dir: Path, erased: Pupil, school_id: str) -> None:
     """Once erased, the child can come back: identity (restarted on the same files) registers
     the same child again, as a new participant."""
     app = create_identity_app(IdentitySettings(var_dir=var_dir, event_store="sqlite"))
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
             answer = await client.post(

@@ -37,7 +37,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet import stores
@@ -46,6 +45,7 @@ from bilet.crypto import ERASED, FieldCipher, SubjectErased
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_consent.app import create_app as create_consent_app
 from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import PDF, Clock, consent_form
@@ -90,7 +90,7 @@ async def _ok(response: Awaitable[httpx.Response], status: int = 200) -> dict[st
 
 @contextlib.asynccontextmanager
 async def _client(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
             yield client

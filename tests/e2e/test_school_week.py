@@ -17,11 +17,11 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.settings import PlatformSettings
 from bilet_consent.testing import PDF, consent_form
 from bilet_host.embedded import create_embedded_host
@@ -42,7 +42,7 @@ async def platform(
 ) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("BVB_VAR_DIR", str(tmp_path / "var"))
     host = create_embedded_host()
-    async with LifespanManager(host, startup_timeout=300, shutdown_timeout=60) as manager:
+    async with app_lifespan(host) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
             yield client

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_consent.app import create_app as consent_app
 from bilet_consent.settings import ConsentSettings
 from bilet_diagnostics.app import create_app as diagnostics_app
@@ -59,7 +59,7 @@ def concrete_path(path: str, operation: dict[str, Any]) -> str:
 @pytest.fixture(params=sorted(SERVICES))
 async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FastAPI]:
     app = SERVICES[request.param](tmp_path)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         yield app
 
 

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.pgschema import SchemaNotMigrated
 from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.app import create_app
@@ -122,7 +122,7 @@ async def test_without_the_migration_a_verifying_service_refuses_to_start_naming
 ) -> None:
     app, _ = _diagnostics(fresh_database.app_url, tmp_path)
     with pytest.raises(SchemaNotMigrated) as refused:
-        async with LifespanManager(app, startup_timeout=60):  # type: ignore[arg-type]
+        async with app_lifespan(app):  # type: ignore[arg-type]
             pass
     assert "schema bvb_diagnostics" in str(refused.value)
     assert "bvb migrate" in str(refused.value)
@@ -149,7 +149,7 @@ async def test_after_bvb_migrate_a_role_without_create_runs_the_services_command
     app, pupil = _diagnostics(fresh_database.app_url, tmp_path)
     token = ensure_development_keys(tmp_path).mint(Role.PUPIL, participant=pupil)
     headers = {"Authorization": f"Bearer {token}"}
-    async with LifespanManager(app, startup_timeout=60) as manager:  # type: ignore[arg-type]
+    async with app_lifespan(app) as manager:  # type: ignore[arg-type]
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://d") as http:
             started = await http.post(

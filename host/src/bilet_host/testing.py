@@ -23,13 +23,12 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
-from asgi_lifespan import LifespanManager
-
 from bilet.contracts import CATALOGUE
 from bilet.contracts.catalogue.consent import Purpose, Relationship
 from bilet.eventstore import RecordedEvent
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http.auth import Principal, Role
+from bilet.http.testing import app_lifespan
 from bilet_consent import demo as consent_demo
 from bilet_consent.application.inputs import CommandContext, SubmissionInput
 from bilet_consent.application.service import ConsentService
@@ -68,7 +67,7 @@ async def running_demo(var_dir: Path) -> AsyncIterator[EmbeddedHost]:
     os.environ["BVB_VAR_DIR"] = str(var_dir)
     try:
         host = create_embedded_host()
-        async with LifespanManager(host, startup_timeout=120, shutdown_timeout=60):
+        async with app_lifespan(host):
             yield host
     finally:
         if before is None:

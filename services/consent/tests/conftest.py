@@ -12,11 +12,11 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet.http import Role
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_consent.app import create_app
 from bilet_consent.application.service import ConsentService
 from bilet_consent.settings import ConsentSettings
@@ -132,7 +132,7 @@ async def api(make_settings: Callable[..., ConsentSettings], clock: Clock) -> As
         ],
     )
     app = create_app(settings, clock=clock)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://consent") as client:
             yield Api(

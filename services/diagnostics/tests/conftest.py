@@ -12,12 +12,12 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet.contracts.vocabulary import Stage
 from bilet.http import Role
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.app import create_app
 from bilet_diagnostics.application.ports import Instruments
@@ -155,7 +155,7 @@ async def api(
     facts.add_pupil(pupils["petya"], SCHOOL_5, REGION)
     facts.add_pupil(pupils["sasha"], SPB_SCHOOL, OTHER_REGION)
     app = create_app(settings, clock=clock, facts=facts, instruments=shipped_instruments())
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://diagnostics") as client:
             yield Api(

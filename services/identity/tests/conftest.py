@@ -11,7 +11,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet.contracts import EventMetadata, encode
@@ -22,6 +21,7 @@ from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
 from bilet.http.auth import Principal
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_identity.app import create_app
 from bilet_identity.application.inputs import CommandContext
 from bilet_identity.application.service import IdentityService
@@ -174,7 +174,7 @@ def make_settings(tmp_path: Path) -> Callable[..., IdentitySettings]:
 async def api(make_settings: Callable[..., IdentitySettings]) -> AsyncIterator[Api]:
     settings = make_settings()
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
             result = Api(client, app, ensure_development_keys(settings.var_dir), settings.var_dir)

@@ -16,7 +16,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet.contracts import CATALOGUE, EventMetadata, encode, seal, sealed_scopes
@@ -36,6 +35,7 @@ from bilet.crypto import FieldCipher, InMemoryKeyStore, KeyStore
 from bilet.eventstore import ANY, AppendResult, EventStore, RecordedEvent
 from bilet.http import Role
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.stores import open_key_store, open_source_stores
 from bilet_portfolio.app import create_app
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
@@ -683,7 +683,7 @@ async def service(make_settings: Any) -> AsyncIterator[Service]:
     keys = await open_key_store(settings)
     try:
         app = create_app(settings)
-        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
+        async with app_lifespan(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://portfolio"
@@ -719,7 +719,7 @@ def second_api(service: Service, make_settings: Any) -> SecondApi:
     async def opened(**overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
         api = create_app(make_settings(portfolio_embedded_feed=False, **overrides))
         async with (
-            LifespanManager(api, startup_timeout=30, shutdown_timeout=30) as manager,
+            app_lifespan(api) as manager,
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
             ) as client,

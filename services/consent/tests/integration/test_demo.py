@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import uuid5
 
-from asgi_lifespan import LifespanManager
-
 from bilet.http import Role
 from bilet.http.auth import Principal
+from bilet.http.testing import app_lifespan
 from bilet_consent.app import create_app
 from bilet_consent.application.inputs import CommandContext
 from bilet_consent.application.service import ConsentService
@@ -31,7 +30,7 @@ async def test_demo_consents_show_every_state(
         + [(p, SCHOOL_5, REGION_ID) for p in others],
     )
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with app_lifespan(app):
         service: ConsentService = app.state.consent
         states = {
             p: (await service.status(OPERATOR, p)).state
@@ -54,7 +53,7 @@ async def test_demo_consents_show_every_state(
         )
     )
     again = create_app(settings)
-    async with LifespanManager(again, startup_timeout=60):
+    async with app_lifespan(again):
         service = again.state.consent
         view = await service.status(guardian, FIRST_PUPIL)
         assert view.consent is not None

@@ -11,9 +11,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from bilet.http.testing import app_lifespan
 from bilet.pgschema import drop_schema
 from bilet_consent.app import create_app
 from bilet_consent.settings import ConsentSettings
@@ -89,10 +89,10 @@ async def replicas(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Fas
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(drop_schema, database_url, schema)
         first = create_app(settings("a"))
-        await stack.enter_async_context(LifespanManager(first, startup_timeout=30))
+        await stack.enter_async_context(app_lifespan(first))
         await _until(lambda: _leads(first) and _ran(first))
         second = create_app(settings("b"))
-        await stack.enter_async_context(LifespanManager(second, startup_timeout=30))
+        await stack.enter_async_context(app_lifespan(second))
         yield first, second
 
 

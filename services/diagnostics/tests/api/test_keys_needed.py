@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from bilet.crypto import MasterKeyError
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.settings import Environment
 from bilet_diagnostics.app import create_app
 from bilet_diagnostics.settings import DiagnosticsSettings
@@ -32,14 +32,14 @@ def distributed(var_dir: Path, master_key: SecretStr | None) -> DiagnosticsSetti
 async def test_without_the_master_key_it_refuses_to_start(tmp_path: Path) -> None:
     app = create_app(distributed(tmp_path / "var", master_key=None))
     with pytest.raises(MasterKeyError, match="BVB_MASTER_KEY is not set"):
-        async with LifespanManager(app, startup_timeout=60):
+        async with app_lifespan(app):
             pass
 
 
 async def test_with_the_master_key_it_starts_and_is_ready(tmp_path: Path) -> None:
     key = SecretStr(base64.b64encode(secrets.token_bytes(32)).decode("ascii"))
     app = create_app(distributed(tmp_path / "var", master_key=key))
-    async with LifespanManager(app, startup_timeout=60) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://diagnostics") as client:
             ready = await client.get("/diagnostics/readyz")

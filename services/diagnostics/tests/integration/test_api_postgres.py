@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.pgschema import drop_schema
 from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.app import create_app
@@ -48,7 +48,7 @@ async def client(
     )
     token = ensure_development_keys(tmp_path).mint(Role.PUPIL, participant=str(pupil))
     try:
-        async with LifespanManager(app, startup_timeout=60) as manager:
+        async with app_lifespan(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://d") as http:
                 yield http, {"Authorization": f"Bearer {token}"}, pupil

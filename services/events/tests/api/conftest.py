@@ -16,7 +16,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet import stores
@@ -28,6 +27,7 @@ from bilet.crypto import FieldCipher
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_events import facts_testing as given
 from bilet_events.adapters.facts import CONSENT, IDENTITY
 from bilet_events.app import create_app
@@ -286,7 +286,7 @@ async def api(tmp_path: Path, clock: Clock, notice_hours: int) -> AsyncIterator[
     pupils = {name: uuid4() for name in PUPILS}
     heads = await seed(settings, pupils)
     app = create_app(settings, clock=clock)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         runtime: Runtime = app.state.runtime
         for source, head in heads.items():  # every pupil known before the first request
             assert await runtime.catalogue.wait_for(source, head, 10.0)

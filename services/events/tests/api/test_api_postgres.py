@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.pgschema import drop_schema
 from bilet_events.app import create_app
 from bilet_events.application.facts import Pupil
@@ -116,7 +116,7 @@ async def http(database_url: str, tmp_path: Path) -> AsyncIterator[Http]:
     )
     app = create_app(settings, clock=Clock(NOW), facts=facts)
     try:
-        async with LifespanManager(app, startup_timeout=60) as manager:
+        async with app_lifespan(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://e") as client:
                 yield Http(client, ensure_development_keys(tmp_path), pupils)

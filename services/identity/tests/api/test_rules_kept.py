@@ -9,10 +9,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_identity.app import create_app
 from bilet_identity.application.service import IdentityService
 from bilet_identity.domain.snils import generate
@@ -131,7 +131,7 @@ async def test_a_wider_band_is_a_setting(
 ) -> None:
     settings = make_settings(identity_grade_age_years_older=6)
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         await seed_world(app.state.identity)
         signer = ensure_development_keys(settings.var_dir)
         headers = {

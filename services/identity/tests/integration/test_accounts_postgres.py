@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_identity.access.bindings import AccountDirectory
 from bilet_identity.app import create_app
 from bilet_identity.application.service import IdentityService
@@ -37,7 +37,7 @@ async def test_a_code_redeemed_by_many_accounts_at_once_on_two_replicas_binds_on
         services: list[IdentityService] = []
         for _ in range(2):
             app = create_app(postgres_settings)
-            manager = await stack.enter_async_context(LifespanManager(app, startup_timeout=30))
+            manager = await stack.enter_async_context(app_lifespan(app))
             transport = httpx.ASGITransport(app=manager.app)
             client = httpx.AsyncClient(transport=transport, base_url="http://identity")
             clients.append(await stack.enter_async_context(client))

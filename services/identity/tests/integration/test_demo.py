@@ -6,12 +6,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.contracts import decode
 from bilet.contracts.catalogue.identity import DiagnosticsWindowScheduled
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_identity import demo
 from bilet_identity.access import demo_codes, demo_grants
 from bilet_identity.app import create_app, create_embedded_app
@@ -41,7 +41,7 @@ async def test_loaded_once_and_served(tmp_path: Path) -> None:
     settings = IdentitySettings(var_dir=tmp_path, identity_demo_data=True)
     for loaded_before in (False, True):
         app = create_app(settings)
-        async with LifespanManager(app, startup_timeout=30) as manager:
+        async with app_lifespan(app) as manager:
             service = app.state.identity
             assert await demo.load_demo_data(service) == 0  # already there
             signer = ensure_development_keys(tmp_path)
@@ -95,7 +95,7 @@ def test_a_token_per_role_scoped_to_the_demo() -> None:
 async def test_testing_is_open_today_beside_the_2019_history(tmp_path: Path) -> None:
     settings = IdentitySettings(var_dir=tmp_path)
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30):
+    async with app_lifespan(app):
         service = app.state.identity
         await demo.load_demo_data(service, today=date(2026, 12, 6))
         await demo.load_demo_data(service, today=date(2026, 12, 9))  # a later start moves it
@@ -119,7 +119,7 @@ async def test_the_printed_tokens_carry_what_the_claims_endpoint_says_of_the_dem
 ) -> None:
     settings = IdentitySettings(var_dir=tmp_path, identity_demo_data=True)
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         signer = ensure_development_keys(tmp_path)
         provider = {"Authorization": "Bearer " + signer.mint(Role.IDENTITY_PROVIDER)}
         transport = httpx.ASGITransport(app=manager.app)
@@ -143,7 +143,7 @@ async def test_the_printed_tokens_carry_what_the_claims_endpoint_says_of_the_dem
 async def test_the_demo_binding_code_binds_a_new_pupils_account_once(tmp_path: Path) -> None:
     settings = IdentitySettings(var_dir=tmp_path, identity_demo_data=True)
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         signer = ensure_development_keys(tmp_path)
         subject = demo_codes.NEW_PUPIL_SUBJECT
         new_pupil = {"Authorization": "Bearer " + signer.mint(Role.PUPIL, subject=subject)}
@@ -162,7 +162,7 @@ async def test_the_demo_binding_code_binds_a_new_pupils_account_once(tmp_path: P
             after = await client.get(claims_url, headers=provider)
             assert after.json()["participant"] == str(demo_codes.DEMO_CODE_PUPIL)
     # A restart leaves the used code used (it is not issued afresh).
-    async with LifespanManager(create_app(settings), startup_timeout=30) as manager:
+    async with app_lifespan(create_app(settings)) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
             other = {"Authorization": "Bearer " + signer.mint(Role.PUPIL, subject="someone")}

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from asgi_lifespan import LifespanManager
 
 from bilet.contracts.cloudevents import topic_of
 from bilet.eventstore.kurrentdb import KurrentDbEventStore
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.relay.app import open_relay
 from bilet.relay.audit import audit, read_store, read_topic
 from bilet.relay.settings import RelaySettings
@@ -77,7 +77,7 @@ async def test_a_registration_on_kurrentdb_reaches_kafka_through_the_relay(
         **on_kurrentdb, identity_store_schema=namespace, identity_embedded_feed=False
     )
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         service: IdentityService = app.state.identity
         assert isinstance(service.store, KurrentDbEventStore)
         assert service.store.namespace == namespace

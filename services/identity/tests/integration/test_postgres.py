@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.eventstore.postgres import PostgresEventStore
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_identity.app import create_app
 from bilet_identity.application.service import IdentityService
 from bilet_identity.settings import IdentitySettings
@@ -38,7 +38,7 @@ async def test_fifty_parallel_registrations_of_one_child_make_one_profile(
         services: list[IdentityService] = []
         for _ in range(2):  # two replicas of the service on one database
             app = create_app(postgres_settings)
-            manager = await stack.enter_async_context(LifespanManager(app, startup_timeout=30))
+            manager = await stack.enter_async_context(app_lifespan(app))
             transport = httpx.ASGITransport(app=manager.app)
             client = httpx.AsyncClient(transport=transport, base_url="http://identity")
             clients.append(await stack.enter_async_context(client))
@@ -86,7 +86,7 @@ async def test_fifty_parallel_registrations_of_one_child_make_one_profile(
 
 async def test_readiness_reports_the_postgres_store(postgres_settings: IdentitySettings) -> None:
     app = create_app(postgres_settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
             ready = await client.get("/identity/readyz")

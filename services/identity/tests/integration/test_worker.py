@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from asgi_lifespan import LifespanManager
 
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts import EventMetadata, encode
@@ -26,6 +25,7 @@ from bilet.contracts.catalogue.consent import (
 from bilet.eventstore import RecordedEvent
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.projections import dlq_topic
 from bilet.projections.testing import produce
 from bilet_identity.adapters.stores import open_read_model
@@ -138,7 +138,7 @@ async def test_the_worker_keeps_the_consents_that_identity_reads_before_showing_
     registrar = {
         "Authorization": f"Bearer {signer.mint(Role.REGISTRAR, school=str(world.school_3))}"
     }
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         await seed_world(app.state.identity)
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:

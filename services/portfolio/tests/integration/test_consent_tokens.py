@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER, parse_position_tokens
+from bilet.http.testing import app_lifespan
 from bilet_consent.app import create_app as create_consent_app
 from bilet_consent.settings import ConsentSettings
 from bilet_consent.testing import PDF, Clock, consent_form
@@ -28,7 +28,7 @@ async def consent_api(service: "Service") -> AsyncIterator[httpx.AsyncClient]:
     the 2019 season, as the portfolio's. It catches up with identity's store as it starts."""
     settings = ConsentSettings(var_dir=service.settings.var_dir)
     app = create_consent_app(settings, clock=Clock(datetime(2019, 9, 20, 10, 0, tzinfo=UTC)))
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://consent") as client:
             yield client

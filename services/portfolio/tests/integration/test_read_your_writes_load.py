@@ -27,7 +27,6 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.contracts import CATALOGUE, EventMetadata, encode
 from bilet.contracts.base import DomainEvent
@@ -38,6 +37,7 @@ from bilet.eventstore.postgres import PostgresEventStore
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER, PositionToken
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.projections import KafkaFeed
 from bilet.relay import KafkaConnector, KafkaOptions, Relay, RelayOptions, ensure_topic
 from bilet.relay.postgres import PostgresPositionStore
@@ -181,7 +181,7 @@ async def worker(settings: PortfolioSettings, bootstrap: str, suffix: str) -> As
 @contextlib.asynccontextmanager
 async def api(settings: PortfolioSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30) as manager:
+    async with app_lifespan(app) as manager:
         app.state.portfolio.today = lambda: TODAY
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://portfolio") as client:

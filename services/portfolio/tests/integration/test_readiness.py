@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
+from bilet.http.testing import app_lifespan
 from bilet_portfolio.adapters.lag import keep_sampling
 from bilet_portfolio.app import create_app
 
@@ -22,7 +22,7 @@ WAIT_SECONDS = 20
 @contextlib.asynccontextmanager
 async def _serving(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with (
-        LifespanManager(app, startup_timeout=30) as manager,
+        app_lifespan(app) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
         ) as client,

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet.crypto import FieldCipher
 from bilet.eventstore import NewEvent
+from bilet.http.testing import app_lifespan
 from bilet.projections import EmbeddedFeed
 from bilet.projections.port import SqlRenderer
 from bilet.stores import open_key_store, open_source_stores
@@ -118,7 +118,7 @@ async def test_tables_of_an_older_layout_are_rebuilt_or_refused(
 
     distributed = create_app(make_settings(portfolio_embedded_feed=False))
     async with (
-        LifespanManager(distributed, startup_timeout=30) as manager,
+        app_lifespan(distributed) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
         ) as client,
@@ -131,7 +131,7 @@ async def test_tables_of_an_older_layout_are_rebuilt_or_refused(
 
     embedded = create_app(make_settings())
     async with (
-        LifespanManager(embedded, startup_timeout=30) as manager,
+        app_lifespan(embedded) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://portfolio"
         ) as client,

@@ -18,7 +18,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bilet import stores
@@ -29,6 +28,7 @@ from bilet.contracts.catalogue.identity import SchoolRegistered
 from bilet.contracts.vocabulary import Environment, Level
 from bilet.http import Role
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_recommender import testing as given
 from bilet_recommender.app import create_app
 from bilet_recommender.runtime import Runtime
@@ -197,7 +197,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     pupils = {name: uuid4() for name in PUPILS}
     seeded = await seed(settings, pupils)
     app = create_app(settings, clock=lambda: NOW)
-    async with LifespanManager(app, startup_timeout=60) as manager:
+    async with app_lifespan(app) as manager:
         runtime: Runtime = app.state.runtime
         # The feeds catch up before the app serves: every fact seeded is applied.
         for source, head in seeded.heads.items():

@@ -4,10 +4,10 @@ demo region, listed in Russian, and registered once however often the service st
 from pathlib import Path
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from bilet.http import Role
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet_identity import demo as identity_demo
 from bilet_recommender import demo
 from bilet_recommender.app import create_app
@@ -25,7 +25,7 @@ async def _start(settings: RecommenderSettings) -> tuple[dict[str, str], int]:
     app = create_app(settings)
     signer = ensure_development_keys(settings.var_dir)
     token = signer.mint(Role.COORDINATOR, region=str(demo.REGION_ID))
-    async with LifespanManager(app, startup_timeout=60) as manager:
+    async with app_lifespan(app) as manager:
         runtime: Runtime = app.state.runtime
         head = await runtime.store.head_position()
         assert await runtime.issued_positions.wait_for("recommender", head, 10.0)

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from bilet import stores
 from bilet.contracts import DomainEvent, EventMetadata, encode
@@ -24,6 +23,7 @@ from bilet.crypto import FieldCipher
 from bilet.http import Role
 from bilet.http.consistency import POSITION_HEADER
 from bilet.http.devkeys import ensure_development_keys
+from bilet.http.testing import app_lifespan
 from bilet.settings import PlatformSettings
 from bilet_diagnostics import facts_testing as given
 from bilet_diagnostics.app import create_app as diagnostics_app
@@ -88,7 +88,7 @@ async def host(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         ),
     ]
     embedded = EmbeddedHost(services)
-    async with LifespanManager(embedded, startup_timeout=120) as manager:
+    async with app_lifespan(embedded) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
             yield client

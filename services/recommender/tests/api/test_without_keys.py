@@ -13,12 +13,12 @@ from uuid import uuid4
 import httpx
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
 from bilet.crypto import KeysNotHeld, MasterKeyError
 from bilet.http import Role
+from bilet.http.testing import app_lifespan
 from bilet.settings import Environment
 from bilet_recommender.adapters.evidence_projection import issuing_projection
 from bilet_recommender.adapters.insights_projection import INSIGHTS
@@ -82,7 +82,7 @@ def signer(tmp_path: Path) -> ProductionSigner:
 @pytest.fixture
 async def client(tmp_path: Path, signer: ProductionSigner) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(production(tmp_path / "var", signer, embedded=False), clock=lambda: NOW)
-    async with LifespanManager(app, startup_timeout=60) as manager:
+    async with app_lifespan(app) as manager:
         runtime: Runtime = app.state.runtime
         # It runs without the keys: any use of a key would be refused.
         with pytest.raises(KeysNotHeld):
@@ -131,7 +131,7 @@ async def test_before_the_worker_made_its_tables_reads_answer_nothing_known(
     tmp_path: Path, signer: ProductionSigner
 ) -> None:
     app = create_app(production(tmp_path / "var", signer, embedded=False), clock=lambda: NOW)
-    async with LifespanManager(app, startup_timeout=60) as manager:
+    async with app_lifespan(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://recommender") as http:
             pupil = uuid4()
@@ -152,5 +152,5 @@ async def test_embedded_it_issues_and_refuses_to_start_without_the_master_key(
 ) -> None:
     app = create_app(production(tmp_path / "var", signer, embedded=True), clock=lambda: NOW)
     with pytest.raises(MasterKeyError, match="BVB_MASTER_KEY is not set"):
-        async with LifespanManager(app, startup_timeout=60):
+        async with app_lifespan(app):
             pass
