@@ -171,6 +171,13 @@ class PostgresReadModel(ReadModel):
         async with self._pool.acquire() as connection:
             yield _PostgresTx(connection, renderer)
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the read model's pool (its schema first on the `search_path`), for
+        bulk work no `ReadModelTx` expresses: a folded rebuild's COPY (ADR 0076)."""
+        async with self._pool.acquire() as connection:
+            yield connection
+
     def is_transient(self, error: BaseException) -> bool:
         return isinstance(error, _TRANSIENT)
 
