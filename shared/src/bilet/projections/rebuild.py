@@ -18,8 +18,10 @@ from typing import Any, Final, Protocol
 from bilet.eventstore import EventStore
 from bilet.kafka import KafkaTarget
 from bilet.projections.embedded import EmbeddedFeed
+from bilet.projections.folded import FoldedReplay, fold_database
 from bilet.projections.kafka import KafkaFeed
 from bilet.projections.port import Projection
+from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.readmodel import ReadModel
 
 # A rebuild's defaults from the stores (ADR 0068): thousands of merged events per transaction
@@ -65,13 +67,24 @@ async def rebuild_from_stores(
     read_model: ReadModel,
     projection: Projection,
     sources: Mapping[str, EventStore],
+    *,
+    fold_memory_mib: int | None = None,
     **options: Any,
 ) -> RebuildReport:
     """Rebuild from the event stores: the merged sources replayed in long transactions (at least
-    `long_transactions` events each) read in pages of `batch_size` (ADR 0068)."""
+    `long_transactions` events each) read in pages of `batch_size` (ADR 0068).
+
+    With `fold_memory_mib` (PostgreSQL read models only), folded: replayed into a private SQLite
+    fold whose page cache is that many MiB, then written with COPY and switched (ADR 0076)."""
     options = {**REBUILD_FROM_STORES, **options}
-    replay = EmbeddedFeed(read_model, projection, sources, shadow=True, **options)
-    return await rebuild(read_model, projection, replay)
+    if fold_memory_mib is None:
+        replay = EmbeddedFeed(read_model, projection, sources, shadow=True, **options)
+        return await rebuild(read_model, projection, replay)
+    if not isinstance(read_model, PostgresReadModel):
+        raise ValueError("a folded rebuild writes a PostgreSQL read model")
+    async with fold_database(fold_memory_mib) as fold:
+        folded = FoldedReplay(read_model, fold, projection, sources, **options)
+        return await rebuild(read_model, projection, folded)
 
 
 async def rebuild_from_kafka(
