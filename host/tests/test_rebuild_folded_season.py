@@ -48,9 +48,7 @@ async def test_a_folded_rebuild_of_a_season_equals_the_live_projection(
             rebuilt, PortfolioProjection(), stores, event_types=published, fold_memory_mib=64
         )
         assert await dump(rebuilt) == expected
-        assert await rebuilt.checkpoints(PROJECTION_NAME) == await live.checkpoints(
-            PROJECTION_NAME
-        )
+        assert await rebuilt.checkpoints(PROJECTION_NAME) == await live.checkpoints(PROJECTION_NAME)
         assert await rebuilt.dead_letters(PROJECTION_NAME) == []
     finally:
         await live.close()

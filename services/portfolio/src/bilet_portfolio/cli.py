@@ -5,7 +5,9 @@
     bvb portfolio status                          how far the read model is, per source
 
 `--from stores` replays the services' event stores (`make run`: the SQLite files under `var/`);
-`--from kafka` the topics from their beginnings. Without `--from`, the rebuild replays what the
+`--from kafka` the topics from their beginnings. From the stores into PostgreSQL the history is
+folded in a private SQLite fold, then copied with COPY (`BVB_PORTFOLIO_REBUILD_FOLD_MIB`, its
+memory budget; docs/adr/0076). Without `--from`, the rebuild replays what the
 live read model was fed from (its checkpoints say), else Kafka when `BVB_KAFKA_BOOTSTRAP` is set.
 The progress bar on stderr counts source positions (stores) or Kafka offsets reached.
 """
@@ -58,16 +60,17 @@ class ProgressBar:
 
 
 async def _watch(
-    read_model: ReadModel,
+    watched: Callable[[], ReadModel],
     goals: Mapping[tuple[str, int], int],
     bar: ProgressBar,
     done: Callable[[], bool],
 ) -> None:
-    """Redraw the bar from the shadow's checkpoints until told to stop."""
+    """Redraw the bar from the shadow's checkpoints (in the read model `watched` names now: a
+    folded rebuild's fold until it is copied) until told to stop."""
     total = sum(goals.values())
     while not done():
         with contextlib.suppress(Exception):  # the shadow's bookkeeping may not exist yet
-            reached = await read_model.checkpoints(PROJECTION_NAME + SHADOW_SUFFIX)
+            reached = await watched().checkpoints(PROJECTION_NAME + SHADOW_SUFFIX)
             bar.draw(sum(min(reached.get(key, 0), goal) for key, goal in goals.items()), total)
         await asyncio.sleep(TICK_SECONDS)
 
@@ -79,6 +82,14 @@ def _origin_of(checkpoints: Mapping[tuple[str, int], int], settings: PortfolioSe
     if feeds:
         return "kafka"
     return "kafka" if settings.kafka_bootstrap else "stores"
+
+
+def _fold_memory(read_model: ReadModel, settings: PortfolioSettings) -> int | None:
+    """The fold's memory budget for a rebuild from the stores into PostgreSQL (ADR 0076); None
+    (statement by statement, ADR 0068) on SQLite, or when the setting is 0."""
+    if read_model.dialect != "postgresql" or settings.portfolio_rebuild_fold_mib == 0:
+        return None
+    return settings.portfolio_rebuild_fold_mib
 
 
 async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) -> int:
@@ -102,7 +113,7 @@ async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) 
                 await consumer.stop()
             goals = {(tp.topic, tp.partition): end for tp, end in ends.items()}
             bar = ProgressBar(out, "rebuilding portfolio from Kafka ")
-            watcher = asyncio.create_task(_watch(read_model, goals, bar, lambda: finished))
+            watcher = asyncio.create_task(_watch(lambda: read_model, goals, bar, lambda: finished))
             try:
                 report = await rebuild_from_kafka(
                     read_model,
@@ -118,10 +129,18 @@ async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) 
             try:
                 goals = {(s, 0): await store.head_position() for s, store in sources.items()}
                 bar = ProgressBar(out, "rebuilding portfolio from the stores ")
-                watcher = asyncio.create_task(_watch(read_model, goals, bar, lambda: finished))
+                shown = [read_model]  # a fold, once the rebuild has one, shows the progress
+                watcher = asyncio.create_task(
+                    _watch(lambda: shown[-1], goals, bar, lambda: finished)
+                )
                 try:
                     report = await rebuild_from_stores(
-                        read_model, projection, sources, event_types=CATALOGUE.event_types()
+                        read_model,
+                        projection,
+                        sources,
+                        event_types=CATALOGUE.event_types(),
+                        fold_memory_mib=_fold_memory(read_model, settings),
+                        on_fold=shown.append,
                     )
                 finally:
                     finished = True

@@ -38,5 +38,9 @@ class PortfolioSettings(PlatformSettings):
     # needs the same. Unset: derived from the master key (`BVB_MASTER_KEY`), which every replica
     # holds. Changing it refuses the cursors given before (`invalid_cursor`; clients start over).
     portfolio_cursor_secret: SecretStr | None = Field(default=None, min_length=32)
+    # `bvb portfolio rebuild --from stores` into PostgreSQL folds the history in a private SQLite
+    # fold whose page cache is this many MiB (spilling to a temporary file beyond), then COPYs
+    # the tables (docs/adr/0076); 0: the statement-by-statement rebuild of ADR 0068.
+    portfolio_rebuild_fold_mib: int = Field(default=1024, ge=0, le=65_536)
     # Embedded mode: feed the read model in-process from the other services' stores.
     portfolio_embedded_feed: bool = False

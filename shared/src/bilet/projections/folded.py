@@ -118,7 +118,9 @@ async def copy_shadow(
     indexes = {layout.tables[table.name]: table.indexes for table in projection.tables}
     for physical in layout.tables.values():
         for number, _ in enumerate(indexes.get(physical, ())):
-            await connection.execute(f"DROP INDEX IF EXISTS {schema}.{index_name(physical, number)}")
+            await connection.execute(
+                f"DROP INDEX IF EXISTS {schema}.{index_name(physical, number)}"
+            )
         await connection.execute(f"TRUNCATE {schema}.{physical}")
         await _copy(fold, connection, schema, physical, f"SELECT * FROM {physical}")  # noqa: S608
         for number, columns in enumerate(indexes.get(physical, ())):

@@ -11,7 +11,7 @@
 """
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -69,13 +69,15 @@ async def rebuild_from_stores(
     sources: Mapping[str, EventStore],
     *,
     fold_memory_mib: int | None = None,
+    on_fold: Callable[[ReadModel], object] | None = None,
     **options: Any,
 ) -> RebuildReport:
     """Rebuild from the event stores: the merged sources replayed in long transactions (at least
     `long_transactions` events each) read in pages of `batch_size` (ADR 0068).
 
     With `fold_memory_mib` (PostgreSQL read models only), folded: replayed into a private SQLite
-    fold whose page cache is that many MiB, then written with COPY and switched (ADR 0076)."""
+    fold whose page cache is that many MiB, then written with COPY and switched (ADR 0076);
+    `on_fold` is handed the fold as it opens (a progress bar reads its checkpoints)."""
     options = {**REBUILD_FROM_STORES, **options}
     if fold_memory_mib is None:
         replay = EmbeddedFeed(read_model, projection, sources, shadow=True, **options)
@@ -83,6 +85,8 @@ async def rebuild_from_stores(
     if not isinstance(read_model, PostgresReadModel):
         raise ValueError("a folded rebuild writes a PostgreSQL read model")
     async with fold_database(fold_memory_mib) as fold:
+        if on_fold is not None:
+            on_fold(fold)
         folded = FoldedReplay(read_model, fold, projection, sources, **options)
         return await rebuild(read_model, projection, folded)
 
