@@ -21,8 +21,8 @@ and full seasons are the rebuild's).
   rebuild's) with the same type filter, counted and dropped: the floor of any replay;
 - extra: the events per second of the rebuild process's own CPU (`process_time`; on this shared
   machine the wall clock follows the load), and the time a season of 1 M pupils of this shape,
-  and one of 30 M events, would take at the measured rate (linear: the rebuild's cost is per event; tables grow, so it is a lower
-  bound), against the issue's 10 minutes.
+  and one of 30 M events, would take at the measured rate (linear: the rebuild's cost is per
+  event; tables grow, so it is a lower bound), against the issue's 10 minutes.
 
 `analytics.funnel.duckdb` (ms per query; lower is better; the issue sets no target):
 - the season exported once (`ExportRun` from the stores, purpose `bench_funnel`; its time is in
