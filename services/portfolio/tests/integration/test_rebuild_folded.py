@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from bilet.crypto import FieldCipher
-from bilet.eventstore import NewEvent
+from bilet.eventstore import EventStore, NewEvent
 from bilet.projections import EmbeddedFeed, rebuild_from_stores
 from bilet.projections import folded as folded_rebuild
 from bilet.projections.postgres import PostgresReadModel, drop_schema
@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
 
 pytestmark = pytest.mark.integration
+
+
+async def _record_world(
+    stores: dict[str, EventStore], catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    """The world history through every kind of event, appended to the source stores."""
+    for source, event in await world_history(catalogue, ids, recorder):
+        new = NewEvent(event.type, event.data, event.metadata, event.event_id)
+        await stores[source].append(event.stream_id, [new])
 
 
 async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
@@ -44,9 +53,7 @@ async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
     live = await PostgresReadModel.open(database_url, schema=schemas[0])
     rebuilt = await PostgresReadModel.open(database_url, schema=schemas[1])
     try:
-        for source, event in await world_history(catalogue, ids, recorder):
-            new = NewEvent(event.type, event.data, event.metadata, event.event_id)
-            await stores[source].append(event.stream_id, [new])
+        await _record_world(stores, catalogue, ids, recorder)
         await EmbeddedFeed(live, PortfolioProjection(), stores).catch_up({})
         expected = await dump(live)
         assert expected["participants"], "the history built no portfolio"
@@ -136,9 +143,7 @@ async def test_the_rebuild_command_folds_into_postgresql(
     catalogue.cipher = FieldCipher(keys)
     read_model = await open_read_model(settings, "portfolio")
     try:
-        for source, event in await world_history(catalogue, ids, recorder):
-            new = NewEvent(event.type, event.data, event.metadata, event.event_id)
-            await stores[source].append(event.stream_id, [new])
+        await _record_world(stores, catalogue, ids, recorder)
         await EmbeddedFeed(read_model, PortfolioProjection(), stores).catch_up({})
         before = await dump(read_model)
 
