@@ -24,6 +24,7 @@ from time import perf_counter
 from typing import Literal
 
 from bilet.audit import EventStoreAuditLog
+from bilet.contracts import health_key_subject
 from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import FieldCipher
@@ -77,6 +78,9 @@ PURPOSES = (
     Purpose.RECOMMENDATIONS,
 )
 ANALYTICS_SHARE = 0.7  # of the guardians also consent to pseudonymised analytics
+# Pupils whose keys are made in one key-store transaction: two keys each, well inside the
+# cipher's cache (1,024 keys), so none is evicted before its registration uses it.
+KEYS_AHEAD = 256
 
 
 async def simulate_season(
@@ -171,14 +175,31 @@ async def _identity(season: Season) -> None:
                     municipality=school.municipality,
                 )
                 report.schools += 1
-        for sim in season.everyone():
-            school_id = sim.school.school_id
-            ctx = IdentityContext(principal(Role.REGISTRAR, school_id=str(school_id)), "simulation")
-            try:
-                await service.register_participant(ctx, school_id, sim.pupil, sim.participant_id)
-                report.pupils += 1
-            except IdentityRefusal as refused:
-                report.refusal(f"identity.{refused.code}")
+        everyone = list(season.everyone())
+        for start in range(0, len(everyone), KEYS_AHEAD):
+            chunk = everyone[start : start + KEYS_AHEAD]
+            # The pupils' keys (participant and health) made ahead, one key-store transaction a
+            # chunk, as identity's class-list import makes them (docs/adr/0077): registering a
+            # named id would otherwise create its keys in a transaction (and a sync) of its own.
+            await service.cipher.prepare(
+                [
+                    subject
+                    for sim in chunk
+                    for subject in (str(sim.participant_id), health_key_subject(sim.participant_id))
+                ]
+            )
+            for sim in chunk:
+                school_id = sim.school.school_id
+                ctx = IdentityContext(
+                    principal(Role.REGISTRAR, school_id=str(school_id)), "simulation"
+                )
+                try:
+                    await service.register_participant(
+                        ctx, school_id, sim.pupil, sim.participant_id
+                    )
+                    report.pupils += 1
+                except IdentityRefusal as refused:
+                    report.refusal(f"identity.{refused.code}")
 
 
 async def _consents(season: Season) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from bilet.contracts.catalogue.diagnostics import InstrumentVersionPublished
 from bilet.contracts.vocabulary import Environment, Instrument, InstrumentRef, MappingRef, Stage
+from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.adapters.item_banks import load_catalogue, shipped
 from bilet_diagnostics.domain.instruments import InstrumentCatalogue, ItemBankError, band_of
 
@@ -189,3 +190,26 @@ def test_a_published_version_whose_bank_changed_is_refused(
     assert str(refused.value).startswith(
         "klimov_ddo/1.0.0.json: version: published with digest 0000"
     )
+
+
+def test_each_scales_maximum_is_the_best_option_for_it_in_every_item(
+    catalogue: InstrumentCatalogue,
+) -> None:
+    """`max_score` is worked out once per bank (docs/adr/0077): the same as scanning the items."""
+    for bank in catalogue.banks:
+        scales = {option.scale for item in bank.items for option in item.options}
+        for scale in scales | {"no-such-scale"}:
+            scanned = sum(
+                max((o.points for o in item.options if o.scale == scale), default=0)
+                for item in bank.items
+            )
+            assert bank.max_score(scale) == scanned, (bank.source, scale)
+
+
+def test_the_current_form_is_the_form_of_the_current_versions() -> None:
+    instruments = load_instruments()
+    for stage in Stage:
+        for grade in (6, 8, 11):
+            current = instruments.current_form(stage, grade)
+            assert current == instruments.form(stage, grade, current.instruments)
+            assert current.instruments == dict(load_catalogue().current)[stage]

@@ -189,3 +189,71 @@ async def test_an_answer_landing_after_the_closing_is_refused_and_audited() -> N
     assert [r.type for r in stored[-2:]] == ["SheetClosed", "AnswerRecorded"], "written, late"
     (late,) = audit.records[audited:]
     assert (late.subject, late.purpose) == (str(world.pupil), "answer"), "its write is audited"
+
+
+# Completing scores the cached fold (docs/adr/0077): caught up with the stream before it is
+# scored, and the closing expects the fold's version, so an answer another replica saves before
+# or during the completion is counted, never left out of a result that claims the whole sheet.
+
+
+async def _answered(world: Replicas) -> tuple[UUID, dict[str, tuple[str, ...]]]:
+    """An attempt of replica one with every item answered with its first option."""
+    attempt_id, items = await world.attempt()
+    await world.one.save_answers(world.ctx(), attempt_id, {i: o[0] for i, o in items.items()})
+    assert attempt_id in world.one.sheets, "replica one has the sheet cached"
+    return attempt_id, items
+
+
+async def _digest_of(world: Replicas, attempt_id: UUID, answers: dict[str, str]) -> str:
+    """The digest a sheet with exactly `answers` has (its form as the attempt was started)."""
+    opened = (await SheetCache(world.store, EVENT_LOG).read(attempt_id)).opened
+    assert opened is not None
+    return world.one.instruments.answer_sheet_digest(world.one.form_of(opened), answers)
+
+
+async def test_a_completion_counts_an_answer_another_replica_changed_after_the_cached_fold() -> (
+    None
+):
+    world = two_replicas(InMemoryEventStore())
+    attempt_id, items = await _answered(world)
+    first, options = next(iter(items.items()))
+    await world.two.save_answer(world.ctx(), attempt_id, first, options[1])
+
+    completed = await world.one.complete(world.ctx(), attempt_id)
+
+    final = {item: o[0] for item, o in items.items()} | {first: options[1]}
+    assert completed.event.answer_sheet.digest == await _digest_of(world, attempt_id, final)
+    assert completed.event.answer_sheet.item_count == len(items)
+
+
+class SavingDuringCompletion(InMemoryEventStore):
+    """A store that, once, lets another replica change an answer just before the completion's
+    append: the completion read the sheet, and the sheet moved on before it closed it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_closing: Callable[[], Awaitable[object]] | None = None
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        if self.before_closing is not None and any(
+            a.stream_id.startswith("attempt-") for a in appends
+        ):
+            hook, self.before_closing = self.before_closing, None
+            await hook()
+        return await super().append_many(appends)
+
+
+async def test_an_answer_saved_while_completing_makes_the_completion_decide_again() -> None:
+    store = SavingDuringCompletion()
+    world = two_replicas(store)
+    attempt_id, items = await _answered(world)
+    first, options = next(iter(items.items()))
+    store.before_closing = lambda: world.two.save_answer(world.ctx(), attempt_id, first, options[1])
+
+    completed = await world.one.complete(world.ctx(), attempt_id)
+
+    assert store.before_closing is None, "the answer was saved during the completion"
+    final = {item: o[0] for item, o in items.items()} | {first: options[1]}
+    assert completed.event.answer_sheet.digest == await _digest_of(world, attempt_id, final)
+    stored = await store.read_stream(stream_id(attempt_id))
+    assert [r.type for r in stored[-2:]] == ["AnswerRecorded", "SheetClosed"], "closed after it"

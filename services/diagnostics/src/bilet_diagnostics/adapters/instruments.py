@@ -50,7 +50,8 @@ class BankInstruments:
         self._forms: dict[tuple[Stage, GradeBand, tuple[InstrumentRef, ...]], StageForm] = {}
 
     def current_form(self, stage: Stage, grade: int) -> Form:
-        return self._catalogue.current_form(stage, grade)
+        # The catalogue's current versions never change in a process: the form built before.
+        return self.form(stage, grade, dict(self._catalogue.current)[stage])
 
     def form(self, stage: Stage, grade: int, instruments: tuple[InstrumentRef, ...]) -> Form:
         key = (stage, band_of(grade), instruments)

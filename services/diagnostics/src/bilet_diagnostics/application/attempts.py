@@ -30,7 +30,7 @@ from bilet_diagnostics.application.errors import (
     ParticipantMerged,
 )
 from bilet_diagnostics.application.inputs import AnswerSaved, CommandContext, Completion
-from bilet_diagnostics.application.streams import attempt_of, record_of, sheet_of
+from bilet_diagnostics.application.streams import attempt_of, record_of
 from bilet_diagnostics.domain import answer_sheet, attempt, participant
 from bilet_diagnostics.domain.attempt import StageResult
 from bilet_diagnostics.domain.errors import AttemptCompleted, UnknownAttempt
@@ -188,18 +188,23 @@ class AttemptCommands(DiagnosticsCore):
             state = await self.started(ctx, reads, attempt_id)
             if state.participant_id is None or state.season is None or state.stage is None:
                 raise AssertionError("a started attempt has its participant, season and stage")
-            loaded = await reads.load(sheet_of(attempt_id))
-            sheet = await self.sheet_answers(loaded)
+            # The sheet as the saves left it (`SheetCache`: the fold caught up with the stream,
+            # reading and decoding only the events after it), not decoded again from its first
+            # event; closing it expects the version the fold is at, as a load would.
+            sheet = await self.sheets.read(attempt_id)
+            if sheet.opened is None:
+                raise UnknownAttempt()
+            answers = await self.opened_answers(sheet.latest)
             form = self.form_of(sheet.opened)
-            missing = self.instruments.missing(form, sheet.answers) if not state.completed else ()
+            missing = self.instruments.missing(form, answers) if not state.completed else ()
             result: StageResult | None = None
             reference: AnswerSheetRef | None = None
             if not missing and not state.completed:
-                result = self.instruments.score(form, sheet.answers).result
+                result = self.instruments.score(form, answers).result
                 reference = AnswerSheetRef(
                     answer_sheet_id=answer_sheet_id(attempt_id),
-                    item_count=len(sheet.answers),
-                    digest=self.instruments.answer_sheet_digest(form, sheet.answers),
+                    item_count=len(answers),
+                    digest=self.instruments.answer_sheet_digest(form, answers),
                 )
             completed = attempt.decide(attempt.Complete(missing, reference, result), state)
             if reference is None:
@@ -207,7 +212,11 @@ class AttemptCommands(DiagnosticsCore):
             close = answer_sheet.Close(
                 reference.answer_sheet_id, reference.item_count, reference.digest, self.clock()
             )
-            reads.append(sheet_of(attempt_id).stream_id, answer_sheet.decide(close, loaded.state))
+            reads.append(
+                answer_sheet.stream_id(attempt_id),
+                answer_sheet.decide(close, sheet.state),
+                NO_STREAM if sheet.version is None else sheet.version,
+            )
             reads.append(attempt_of(attempt_id).stream_id, completed)
             record = await reads.state(record_of(state.participant_id))
             finish = participant.FinishAttempt(attempt_id)

@@ -1,4 +1,5 @@
-"""What an answer save decides on, without folding the whole answer sheet on every save.
+"""What an answer save (and a completion) decides on, without folding the whole answer sheet on
+every save.
 
 A save needs the sheet's opening (whose it is, its form, its deadline), whether it is closed,
 and the current answer of its item. Folding the sheet from its first event on every save costs
@@ -9,7 +10,8 @@ attempt (LRU, bounded) and reads only the events after it, so each save still re
 
 Invalidation: nothing cached can go stale, since the tail read brings every later event (a
 completion's `SheetClosed` included, from this replica or another). A closed sheet keeps no
-answers in the cache, and the completion forgets the attempt (`forget`). The answers are cached
+answers in the cache; the completion scores the answers of the fold it reads here (closing the
+sheet at that fold's version) and then forgets the attempt (`forget`). The answers are cached
 **sealed** (as stored): opening one asks the key store, so a participant's erasure reaches them
 as it reaches the stored events; no plaintext is kept here.
 """

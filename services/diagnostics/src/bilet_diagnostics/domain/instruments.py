@@ -7,6 +7,7 @@ An item bank is written once per version and never changed afterwards: results n
 they were computed with (`InstrumentRef`), and its digest is published with it.
 """
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -186,10 +187,18 @@ class ItemBank:
 
     def max_score(self, scale: str) -> int:
         """The most points `scale` can get: the best option for it in every item."""
-        return sum(
-            max((o.points for o in item.options if o.scale == scale), default=0)
-            for item in self.items
-        )
+        return self._max_scores.get(scale, 0)
+
+    @functools.cached_property
+    def _max_scores(self) -> dict[str, int]:
+        # Every scoring of a stage asks for each scale's maximum: worked out once per bank (a
+        # bank never changes), not once per score, which scanned every option of every item.
+        best: dict[str, int] = {}
+        for item in self.items:
+            for scale in {o.scale for o in item.options}:
+                points = max(o.points for o in item.options if o.scale == scale)
+                best[scale] = best.get(scale, 0) + points
+        return best
 
 
 @dataclass(frozen=True)
