@@ -5,7 +5,7 @@ attendance and absence, and mentors' feedback (docs/adr/0027)."""
 from typing import Final
 
 from bilet.contracts.catalogue import events
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.step import (
     Handler,
     Step,

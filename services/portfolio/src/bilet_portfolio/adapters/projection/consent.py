@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Final
 
 from bilet.contracts.catalogue import consent
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, timestamp
 from bilet_portfolio.domain.consent import ConsentRecord, ConsentStatus, summarise
 

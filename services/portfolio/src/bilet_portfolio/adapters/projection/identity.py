@@ -5,7 +5,7 @@ moves, enrolment in a season)."""
 from typing import Final
 
 from bilet.contracts.catalogue import identity
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, sealed
 
 

@@ -19,7 +19,7 @@ from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
 from bilet.projections import EVERY_KEY, ReadModelTx
 from bilet_portfolio.adapters import document
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
 
 # Everything a participant's row starts with, whatever event of theirs arrives first.
