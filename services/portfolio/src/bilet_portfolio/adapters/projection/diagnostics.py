@@ -53,7 +53,7 @@ async def _stage_started(step: Step, event: diagnostics.StageStarted) -> None:
     await step.tx.execute(
         _ATTEMPT,
         str(event.attempt_id),
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         event.stage.value,
         "started",
@@ -88,7 +88,7 @@ async def _stage_completed(step: Step, event: diagnostics.StageCompleted) -> Non
     await step.tx.execute(
         _ATTEMPT,
         str(event.attempt_id),
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         event.stage.value,
         "completed",

@@ -10,18 +10,16 @@ from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_typ
 # The parts of a set kept as JSON columns. They are turned into JSON values by one pass of
 # pydantic-core's serialiser over the event, not one `model_dump` per item of each list: a set is
 # the largest event a participant has, and its JSON the most of the projection's CPU (ADR 0079).
-_JSON_PARTS: Final = frozenset(
-    {
-        "rules",
-        "basis",
-        "leading_environments",
-        "study_plan",
-        "opportunities",
-        "environment_scores",
-        "profile_classes",
-        "routes",
-    }
-)
+_JSON_PARTS: Final[set[str]] = {
+    "rules",
+    "basis",
+    "leading_environments",
+    "study_plan",
+    "opportunities",
+    "environment_scores",
+    "profile_classes",
+    "routes",
+}
 
 
 def _json_or_null(value: Any) -> str | None:
@@ -41,7 +39,7 @@ async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
         "basis = excluded.basis, leading_environments = excluded.leading_environments, "
         "study_plan = excluded.study_plan, opportunities = excluded.opportunities, "
         "supersedes = excluded.supersedes, issued_at = excluded.issued_at",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         str(event.recommendation_set_id),
         to_json(parts["rules"]),
@@ -59,7 +57,7 @@ async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
         "ON CONFLICT (participant_id, season) DO UPDATE SET "
         "environment_scores = excluded.environment_scores, "
         "profile_classes = excluded.profile_classes, routes = excluded.routes",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         _json_or_null(parts["environment_scores"]),
         _json_or_null(parts["profile_classes"]),
