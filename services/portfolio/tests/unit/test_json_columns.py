@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -30,6 +30,7 @@ from bilet_portfolio.adapters.projection import (
 from bilet_portfolio.adapters.testing import apply_in_order, dump, world_history
 
 if TYPE_CHECKING:
+    from bilet.projections import ReadModelTx
     from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
 
 
@@ -160,3 +161,20 @@ async def test_a_world_history_writes_the_rows_the_standard_encoder_writes(
 )
 def test_a_timestamp_keeps_its_fixed_width_utc_form(moment: datetime) -> None:
     assert step.timestamp(moment) == moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_a_participant_id_becomes_its_text_whichever_came_before() -> None:
+    recorded = RecordedEvent(
+        stream_id="s",
+        version=0,
+        position=1,
+        event_id=uuid.uuid4(),
+        type="T",
+        data=b"{}",
+        metadata=b"{}",
+        recorded_at=datetime(2019, 12, 1, tzinfo=UTC),
+    )
+    one, other = uuid.uuid4(), uuid.uuid4()
+    at = step.Step(cast("ReadModelTx", None), recorded, "identity")
+    for participant_id in (None, one, one, other, one, None):
+        assert at.text_of(participant_id) == str(participant_id)

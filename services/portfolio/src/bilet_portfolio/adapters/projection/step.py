@@ -22,6 +22,8 @@ from bilet_portfolio.adapters import document
 from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
 
+# What `Step.text_of` has turned into text before its first call: no id is this object.
+_NO_ID: Final = object()
 # Everything a participant's row starts with, whatever event of theirs arrives first.
 _NEW_PARTICIPANT: Final = (
     "INSERT INTO {participants} (participant_id, consent_state, erased, stages_completed, "
@@ -104,7 +106,7 @@ class Step:
         self.at = timestamp(recorded.recorded_at)
         # The last participant id turned into text, and the text: a handler, `ensure_participant`
         # and `portfolio_changed` each ask for the same id's text (a `UUID.__str__` each).
-        self._id: object = None
+        self._id: object = _NO_ID
         self._id_text = ""
 
     def text_of(self, participant_id: object) -> str:
