@@ -5,7 +5,7 @@ attendance and absence, and mentors' feedback (docs/adr/0027)."""
 from typing import Final
 
 from bilet.contracts.catalogue import events
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.step import (
     Handler,
     Step,
@@ -114,7 +114,7 @@ async def _waitlist_joined(step: Step, event: events.WaitlistJoined) -> None:
         "season, status, waitlist_position) VALUES ($1, $2, $3, $4, $5, 'waitlisted', $6) "
         "ON CONFLICT (booking_id) DO NOTHING",
         str(event.booking_id),
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         str(event.career_event_id),
         str(event.session_id),
         event.season,
@@ -134,7 +134,7 @@ async def _seat_booked(step: Step, event: events.SeatBooked) -> None:
         "booked_at = excluded.booked_at, waitlist_position = NULL "
         "WHERE {bookings}.status = 'waitlisted'",
         str(event.booking_id),
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         str(event.career_event_id),
         str(event.session_id),
         event.season,
@@ -184,7 +184,7 @@ async def _feedback_given(step: Step, event: events.MentorFeedbackGiven) -> None
         "comment, given_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
         "ON CONFLICT (feedback_id) DO NOTHING",
         str(event.feedback_id),
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         str(event.booking_id),
         str(event.career_event_id),
         str(event.mentor_id),

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Final
 
 from bilet.contracts.catalogue import consent
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, timestamp
 from bilet_portfolio.domain.consent import ConsentRecord, ConsentStatus, summarise
 
@@ -78,7 +78,7 @@ async def _consent_changed(step: Step, participant_id: str) -> None:
 
 async def _submitted(step: Step, event: consent.ConsentSubmitted) -> None:
     await step.ensure_participant(event.participant_id)
-    participant_id = str(event.participant_id)
+    participant_id = step.text_of(event.participant_id)
     await step.tx.execute(
         _NEW_CONSENT + "DO NOTHING",
         participant_id,
@@ -93,7 +93,7 @@ async def _submitted(step: Step, event: consent.ConsentSubmitted) -> None:
 
 async def _verified(step: Step, event: consent.ConsentVerified) -> None:
     await step.ensure_participant(event.participant_id)
-    participant_id, consent_id = str(event.participant_id), str(event.consent_id)
+    participant_id, consent_id = step.text_of(event.participant_id), str(event.consent_id)
     await step.tx.execute(
         _NEW_CONSENT + "DO UPDATE SET status = excluded.status, purposes = excluded.purposes, "
         "valid_until = excluded.valid_until",
@@ -124,7 +124,7 @@ async def _verified(step: Step, event: consent.ConsentVerified) -> None:
 
 async def _rejected(step: Step, event: consent.ConsentRejected) -> None:
     await step.ensure_participant(event.participant_id)
-    participant_id = str(event.participant_id)
+    participant_id = step.text_of(event.participant_id)
     reasons = to_json(sorted(reason.value for reason in event.reasons))
     await step.tx.execute(
         "INSERT INTO {consents} (participant_id, consent_id, seq, status, purposes, "
@@ -145,7 +145,7 @@ async def _withdrawn(step: Step, event: consent.ConsentWithdrawn) -> None:
     data. The earliest destruction deadline seen stands (the consent service may withdraw every
     consent of the participant, one event each)."""
     await step.ensure_participant(event.participant_id)
-    participant_id = str(event.participant_id)
+    participant_id = step.text_of(event.participant_id)
     await step.tx.execute(
         "INSERT INTO {consents} (participant_id, consent_id, seq, status, purposes, "
         "valid_until, reasons) VALUES ($1, $2, $3, 'withdrawn', '[]', NULL, '[]') "
@@ -168,7 +168,7 @@ async def _purposes_withdrawn(step: Step, event: Any) -> None:
     """`ConsentPurposesWithdrawn` (consent v2): the consent keeps `remaining` only; a portfolio
     whose purpose was withdrawn closes at once."""
     await step.ensure_participant(event.participant_id)
-    participant_id = str(event.participant_id)
+    participant_id = step.text_of(event.participant_id)
     await step.tx.execute(
         "UPDATE {consents} SET purposes = $3 WHERE participant_id = $1 AND consent_id = $2",
         participant_id,
@@ -187,7 +187,7 @@ async def _guardian_linked(step: Step, event: consent.GuardianLinked) -> None:
         "linked_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (participant_id, guardian_id) "
         "DO UPDATE SET relationship = excluded.relationship, consent_id = excluded.consent_id, "
         "linked_at = excluded.linked_at",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         str(event.guardian_id),
         event.relationship.value,
         str(event.consent_id),
@@ -198,7 +198,7 @@ async def _guardian_linked(step: Step, event: consent.GuardianLinked) -> None:
 
 async def _participant_erased(step: Step, event: consent.ParticipantErased) -> None:
     await step.ensure_participant(event.participant_id)
-    participant_id = str(event.participant_id)
+    participant_id = step.text_of(event.participant_id)
     step.participant_erased(participant_id)
     await step.tx.execute(
         "UPDATE {participants} SET full_name = NULL, erased = TRUE, erased_at = $2, "

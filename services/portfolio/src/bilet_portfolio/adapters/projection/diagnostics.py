@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from bilet.contracts.catalogue import diagnostics
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, plain
 
 # A stage attempt started ($5 'started': inserted if new, else left as it is) or completed
@@ -53,7 +53,7 @@ async def _stage_started(step: Step, event: diagnostics.StageStarted) -> None:
     await step.tx.execute(
         _ATTEMPT,
         str(event.attempt_id),
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         event.stage.value,
         "started",
@@ -88,7 +88,7 @@ async def _stage_completed(step: Step, event: diagnostics.StageCompleted) -> Non
     await step.tx.execute(
         _ATTEMPT,
         str(event.attempt_id),
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         event.stage.value,
         "completed",

@@ -5,7 +5,7 @@ moves, enrolment in a season)."""
 from typing import Final
 
 from bilet.contracts.catalogue import identity
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, sealed
 
 
@@ -82,7 +82,7 @@ async def _participant_registered(step: Step, event: identity.ParticipantRegiste
     await step.tx.execute(
         "UPDATE {participants} SET school_id = $2, region_id = $3, season = $4, grade = $5, "
         "full_name = $6 WHERE participant_id = $1",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         str(event.school_id),
         str(event.region_id),
         event.season,
@@ -94,7 +94,7 @@ async def _participant_registered(step: Step, event: identity.ParticipantRegiste
 
 async def _details_corrected(step: Step, event: identity.ParticipantDetailsCorrected) -> None:
     erased = await step.ensure_participant_is_erased(event.participant_id)
-    participant_id = str(event.participant_id)
+    participant_id = step.text_of(event.participant_id)
     if event.grade is not None:
         await step.tx.execute(
             "UPDATE {participants} SET grade = $2 WHERE participant_id = $1",
@@ -115,7 +115,7 @@ async def _moved_to_school(step: Step, event: identity.ParticipantMovedToSchool)
     await step.tx.execute(
         "UPDATE {participants} SET school_id = $2, region_id = $3, grade = $4 "
         "WHERE participant_id = $1",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         str(event.to_school_id),
         str(event.to_region_id),
         event.grade,
@@ -128,7 +128,7 @@ async def _enrolled_in_season(step: Step, event: identity.ParticipantEnrolledInS
     await step.tx.execute(
         "UPDATE {participants} SET season = $2, school_id = $3, region_id = $4, grade = $5 "
         "WHERE participant_id = $1",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         str(event.school_id),
         str(event.region_id),

@@ -1,23 +1,35 @@
 """The recommender's events in the portfolio: the recommendations issued to a participant, one
 set per season."""
 
-from collections.abc import Sequence
-from typing import Final
-
-from pydantic import BaseModel
+from typing import Any, Final
 
 from bilet.contracts.catalogue import recommender
-from bilet_portfolio.adapters.json_text import to_json
-from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, plain
+from bilet_portfolio.adapters.projection.json_columns import to_json
+from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type
+
+# The parts of a set kept as JSON columns. They are turned into JSON values by one pass of
+# pydantic-core's serialiser over the event, not one `model_dump` per item of each list: a set is
+# the largest event a participant has, and its JSON the most of the projection's CPU (ADR 0079).
+_JSON_PARTS: Final[set[str]] = {
+    "rules",
+    "basis",
+    "leading_environments",
+    "study_plan",
+    "opportunities",
+    "environment_scores",
+    "profile_classes",
+    "routes",
+}
 
 
-def _json_list(items: Sequence[BaseModel] | None) -> str | None:
-    return None if items is None else to_json([plain(item) for item in items])
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else to_json(value)
 
 
 async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
     # One stream per participant: the later set of a season replaces the earlier one.
     await step.ensure_participant(event.participant_id)
+    parts = event.model_dump(mode="json", include=_JSON_PARTS)
     await step.tx.execute(
         "INSERT INTO {recommendations} (participant_id, season, recommendation_set_id, rules, "
         "basis, leading_environments, study_plan, opportunities, supersedes, issued_at) "
@@ -27,14 +39,14 @@ async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
         "basis = excluded.basis, leading_environments = excluded.leading_environments, "
         "study_plan = excluded.study_plan, opportunities = excluded.opportunities, "
         "supersedes = excluded.supersedes, issued_at = excluded.issued_at",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
         str(event.recommendation_set_id),
-        to_json(plain(event.rules)),
-        to_json(plain(event.basis)),
-        to_json([environment.value for environment in event.leading_environments]),
-        to_json([plain(item) for item in event.study_plan]),
-        to_json([plain(item) for item in event.opportunities]),
+        to_json(parts["rules"]),
+        to_json(parts["basis"]),
+        to_json(parts["leading_environments"]),
+        to_json(parts["study_plan"]),
+        to_json(parts["opportunities"]),
         None if event.supersedes is None else str(event.supersedes),
         step.at,
     )
@@ -45,11 +57,11 @@ async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
         "ON CONFLICT (participant_id, season) DO UPDATE SET "
         "environment_scores = excluded.environment_scores, "
         "profile_classes = excluded.profile_classes, routes = excluded.routes",
-        str(event.participant_id),
+        step.text_of(event.participant_id),
         event.season,
-        _json_list(event.environment_scores),
-        _json_list(event.profile_classes),
-        _json_list(event.routes),
+        _json_or_null(parts["environment_scores"]),
+        _json_or_null(parts["profile_classes"]),
+        _json_or_null(parts["routes"]),
     )
     await step.portfolio_changed(event.participant_id)
 

@@ -19,9 +19,11 @@ from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
 from bilet.projections import EVERY_KEY, ReadModelTx
 from bilet_portfolio.adapters import document
-from bilet_portfolio.adapters.json_text import to_json
+from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
 
+# What `Step.text_of` has turned into text before its first call: no id is this object.
+_NO_ID: Final = object()
 # Everything a participant's row starts with, whatever event of theirs arrives first.
 _NEW_PARTICIPANT: Final = (
     "INSERT INTO {participants} (participant_id, consent_state, erased, stages_completed, "
@@ -77,8 +79,10 @@ _REFERENCE_CHANGED: Final = (
 
 
 def timestamp(moment: datetime) -> str:
-    """Fixed-width UTC text: sorts as time does, and max() of two is the later one."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text: sorts as time does, and max() of two is the later one.
+    (`YYYY-MM-DDTHH:MM:SS.ffffffZ`: the ISO form to the microsecond, cut before its `+00:00`,
+    a third cheaper than `strftime`; called once per event.)"""
+    return f"{moment.astimezone(UTC).isoformat(timespec='microseconds')[:26]}Z"
 
 
 def sealed(value: object) -> str | None:
@@ -100,13 +104,23 @@ class Step:
         self.recorded = recorded
         self.source = source
         self.at = timestamp(recorded.recorded_at)
+        # The last participant id turned into text, and the text: a handler, `ensure_participant`
+        # and `portfolio_changed` each ask for the same id's text (a `UUID.__str__` each).
+        self._id: object = _NO_ID
+        self._id_text = ""
+
+    def text_of(self, participant_id: object) -> str:
+        """`str(participant_id)`, worked out once per event for the participant it names."""
+        if participant_id is not self._id:
+            self._id, self._id_text = participant_id, str(participant_id)
+        return self._id_text
 
     async def ensure_participant(self, participant_id: object) -> None:
         """Make sure the participant's row exists. Every handler of a participant's event starts
         here, so this is where the change is named for the update streams watching the
         participant (docs/adr/0059). Once per participant per transaction: rows of participants
         are never deleted, so a second insert in the same transaction would do nothing."""
-        pid = str(participant_id)
+        pid = self.text_of(participant_id)
         self.tx.changed(pid)
         if self.tx.gathered(ChangedPortfolios).first_ensured(pid):
             await self.tx.execute(_NEW_PARTICIPANT, pid, self.at)
@@ -116,7 +130,7 @@ class Step:
         handlers that would store a sealed field (a read per event costs a round trip), and
         read once per participant per transaction (`ChangedPortfolios.erased`)."""
         await self.ensure_participant(participant_id)
-        pid = str(participant_id)
+        pid = self.text_of(participant_id)
         known = self.tx.gathered(ChangedPortfolios).erased
         if pid not in known:
             erased = await self.tx.fetchval(
@@ -134,14 +148,14 @@ class Step:
     def participant_erased(self, participant_id: object) -> None:
         """The participant was erased by this event (the one handler that sets the flag says
         so, so that `ensure_participant_is_erased` answers without reading it again)."""
-        self.tx.gathered(ChangedPortfolios).erased[str(participant_id)] = True
+        self.tx.gathered(ChangedPortfolios).erased[self.text_of(participant_id)] = True
 
     async def portfolio_changed(self, participant_id: object) -> None:
         """The participant's portfolio changed with this event: the row locked (by their first
         event in the transaction: the lock is held until it ends); the history entry, counts,
         version and the document once the transaction's events are all applied
         (`ChangedPortfolios`)."""
-        pid = str(participant_id)
+        pid = self.text_of(participant_id)
         self.tx.changed(pid)
         changed = self.tx.gathered(ChangedPortfolios)
         if changed.add(pid, self.at):
