@@ -22,6 +22,9 @@ PURPOSE_KEY_SUBJECT: Final = "bilet.analytics.purpose-key"
 PURPOSE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # 128 bits of the HMAC (32 hex characters): collisions are out of reach for any season's ids.
 PSEUDONYM_BYTES: Final = 16
+# A participant's id recurs in every one of their events, so pseudonyms are remembered: up to
+# this many (~20 MB), then forgotten all at once — a bound, not an eviction policy worth its cost.
+REMEMBERED_PSEUDONYMS: Final = 100_000
 
 
 class InvalidPurpose(ValueError):
@@ -47,10 +50,17 @@ class Pseudonymiser:
 
     purpose: str
     key: bytes = field(repr=False)
+    _remembered: dict[UUID, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __call__(self, value: UUID) -> str:
+        if (known := self._remembered.get(value)) is not None:
+            return known
+        if len(self._remembered) >= REMEMBERED_PSEUDONYMS:
+            self._remembered.clear()
         # `hmac.digest` is the one-shot C path: several times faster than `hmac.new`.
-        return hmac.digest(self.key, value.bytes, "sha256")[:PSEUDONYM_BYTES].hex()
+        pseudonym = hmac.digest(self.key, value.bytes, "sha256")[:PSEUDONYM_BYTES].hex()
+        self._remembered[value] = pseudonym
+        return pseudonym
 
 
 async def pseudonymiser_for(keystore: KeyStore, purpose: str) -> Pseudonymiser:
