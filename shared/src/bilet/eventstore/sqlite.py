@@ -201,6 +201,8 @@ _PEERS: "weakref.WeakSet[SqliteEventStore]" = weakref.WeakSet()
 
 
 class SqliteEventStore(EventStore):
+    one_writer_at_a_time = True  # SQLite's write lock: commits follow one another
+
     def __init__(self, path: Path, synchronous: Synchronous = "FULL") -> None:
         super().__init__()
         self.path = path
