@@ -9,6 +9,7 @@ store, one stream per day (`audit-YYYY-MM-DD`), so it is as durable and as repla
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -42,6 +43,15 @@ class AuditLog(Protocol):
     async def record(self, *records: AuditRecord) -> None: ...
 
 
+@dataclass(frozen=True)
+class Audited:
+    """The audit records of a command, to `Transactor.transact_many`: committed with the
+    command's events where the store allows (`audit_appends`), else recorded right after them."""
+
+    log: AuditLog
+    records: tuple[AuditRecord, ...]
+
+
 class EventStoreAuditLog:
     """The trail in the service's own store, written by group commit: records of concurrent
     requests go into one append while the previous one is in flight. A caller returns only when
@@ -50,7 +60,7 @@ class EventStoreAuditLog:
     read API pays one commit per batch, not one per request."""
 
     def __init__(self, store: EventStore) -> None:
-        self._store = store
+        self.store = store
         self._pending: list[tuple[list[tuple[str, NewEvent]], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -75,7 +85,7 @@ class EventStoreAuditLog:
                 for stream, event in events:
                     by_stream.setdefault(stream, []).append(event)
             try:
-                await self._store.append_many(
+                await self.store.append_many(
                     [StreamAppend(stream, events, ANY) for stream, events in by_stream.items()]
                 )
             except Exception as error:  # every caller of this batch learns it; the next go on
@@ -86,6 +96,23 @@ class EventStoreAuditLog:
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+
+def audit_appends(
+    log: AuditLog, store: EventStore, records: Sequence[AuditRecord]
+) -> list[StreamAppend]:
+    """`records` as appends a command commits with its own events on `store` (one transaction:
+    the record is durable exactly when what it records is), or none when they are recorded on
+    their own: a trail kept elsewhere, or a store whose concurrent commits would serialise on the
+    day's audit stream (PostgreSQL: `EventStore.one_writer_at_a_time`, docs/adr/0075)."""
+    if not records or not isinstance(log, EventStoreAuditLog) or log.store is not store:
+        return []
+    if not store.one_writer_at_a_time:
+        return []
+    by_stream: dict[str, list[NewEvent]] = {}
+    for audit in records:
+        by_stream.setdefault(_stream_of(audit), []).append(_event_of(audit))
+    return [StreamAppend(stream, events, ANY) for stream, events in by_stream.items()]
 
 
 def _stream_of(audit: AuditRecord) -> str:

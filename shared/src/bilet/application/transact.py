@@ -18,6 +18,7 @@ from bilet.application.context import RequestContext
 from bilet.application.eventlog import EventLog, Loaded, Part, Stream
 from bilet.application.kept import KeptFolds
 from bilet.application.retry import MAX_ATTEMPTS, retrying
+from bilet.audit import Audited, audit_appends
 from bilet.contracts.drafts import Decided
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
@@ -225,15 +226,17 @@ class Transactor:
         *,
         retry: bool = True,
         conflict: Callable[[], Exception] | None = None,
+        audited: Audited | None = None,
     ) -> Outcome[T]:
         """Run `body` (it loads, decides and appends through the `Attempt`) and commit what it
         decided; with `retry`, run it again from scratch when a stream changed meanwhile. Without
-        (a caller who named the version they saw), a change meanwhile raises `conflict`."""
+        (a caller who named the version they saw), a change meanwhile raises `conflict`.
+        `audited`: the command's audit records, written once it succeeded (`commit`)."""
 
         async def once() -> Outcome[T]:
             attempt = self.attempt()
             value = await body(attempt)
-            return attempt.outcome(value, await self.commit(ctx, attempt.parts))
+            return attempt.outcome(value, await self.commit(ctx, attempt.parts, audited))
 
         refused = conflict or self.conflict
         if retry:
@@ -262,13 +265,24 @@ class Transactor:
             self._combined = CombinedCommits(self)
         return await self._combined.transact(ctx, key, body, reads=reads)
 
-    async def commit(self, ctx: RequestContext, parts: Sequence[Part]) -> list[AppendResult]:
+    async def commit(
+        self, ctx: RequestContext, parts: Sequence[Part], audited: Audited | None = None
+    ) -> list[AppendResult]:
         """Seal and append `parts` in one commit (nothing when nothing was decided). The events
-        get their ids once, so an append whose answer was lost is sent again unchanged."""
+        get their ids once, so an append whose answer was lost is sent again unchanged.
+
+        `audited` records go into the same commit when the store commits one writer at a time
+        (SQLite: one transaction and one sync fewer per command, and the record is durable
+        exactly when what it records is); otherwise, and when nothing was decided, they are
+        recorded through their log after the commit (docs/adr/0075)."""
         appends = await self.log.prepare(self.cipher, ctx.metadata(), parts)
-        if not appends:
-            return []
-        return await self.append_prepared(appends)
+        trail = []
+        if appends and audited is not None:
+            trail = audit_appends(audited.log, self.store, audited.records)
+        results = await self.append_prepared([*appends, *trail]) if appends else []
+        if audited is not None and not trail:
+            await audited.log.record(*audited.records)
+        return results[: len(appends)]
 
     async def append_prepared(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         """Append sealed and encoded `appends` in one commit, sending them again unchanged when

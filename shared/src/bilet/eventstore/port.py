@@ -39,6 +39,11 @@ class EventStore(ABC):
     # How long a live subscription sleeps between looks when no wake-up arrives: the fallback that
     # catches appends made by other processes, or lost notifications.
     poll_interval: float = 0.5
+    # Whether the store commits one writer at a time anyway (SQLite): one more stream in a
+    # command's commit (its audit record's day stream, `bilet.audit.audit_appends`) then costs
+    # no concurrency. On PostgreSQL every command would update the same day's stream row and
+    # serialise on it, so its audit records keep a group commit of their own (docs/adr/0075).
+    one_writer_at_a_time: bool = False
 
     def __init__(self) -> None:
         self._wakeup = asyncio.Event()

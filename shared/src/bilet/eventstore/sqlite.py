@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +43,6 @@ from bilet.eventstore.model import (
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
-    category_of,
 )
 from bilet.eventstore.port import EventStore
 from bilet.eventstore.rules import (
@@ -53,6 +51,7 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
+from bilet.eventstore.sqlite_append import append_locked
 from bilet.eventstore.sqlite_commits import GroupCommit
 
 _log = logging.getLogger(__name__)
@@ -202,6 +201,8 @@ _PEERS: "weakref.WeakSet[SqliteEventStore]" = weakref.WeakSet()
 
 
 class SqliteEventStore(EventStore):
+    one_writer_at_a_time = True  # SQLite's write lock: commits follow one another
+
     def __init__(self, path: Path, synchronous: Synchronous = "FULL") -> None:
         super().__init__()
         self.path = path
@@ -264,46 +265,7 @@ class SqliteEventStore(EventStore):
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
         """One append's statements, inside a transaction that holds the write lock."""
-        now = time.time()
-        results = []
-        first_position = self._position_after_floor(db)
-        for append in appends:
-            row = db.execute(
-                "SELECT version, deleted FROM streams WHERE stream_id = ?", (append.stream_id,)
-            ).fetchone()
-            actual = None if row is None or row[1] else row[0]
-            check_expected_version(append.stream_id, append.expected_version, actual)
-            first = 0 if row is None or row[0] is None else row[0] + 1
-            category = category_of(append.stream_id)
-            db.executemany(
-                "INSERT INTO events (position, stream_id, version, event_id, type, data, "
-                "metadata, recorded_at, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        # NULL: SQLite gives the next position (the largest so far, plus one).
-                        first_position if i == 0 else None,
-                        append.stream_id,
-                        first + i,
-                        event.event_id.bytes,
-                        event.type,
-                        event.data,
-                        event.metadata,
-                        now,
-                        category,
-                    )
-                    for i, event in enumerate(append.events)
-                ],
-            )
-            first_position = None
-            (position,) = db.execute("SELECT last_insert_rowid()").fetchone()
-            version = first + len(append.events) - 1
-            db.execute(
-                "INSERT INTO streams (stream_id, version) VALUES (?, ?) "
-                "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, deleted = 0",
-                (append.stream_id, version),
-            )
-            results.append(AppendResult(append.stream_id, version, position))
-        return results
+        return append_locked(db, appends, self._position_after_floor(db))
 
     @staticmethod
     def _position_after_floor(db: sqlite3.Connection) -> int | None:

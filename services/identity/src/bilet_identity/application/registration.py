@@ -9,7 +9,7 @@ from typing import Final
 from uuid import UUID, uuid4
 
 from bilet.application import Attempt, Part
-from bilet.audit import Access
+from bilet.audit import Access, Audited
 from bilet.contracts import health_key_subject
 from bilet.eventstore import NO_STREAM, EventIdsConflict, ExpectedVersion, WrongExpectedVersion
 from bilet_identity.application import access, streams
@@ -106,9 +106,10 @@ class Registration(DuplicateGuard):
             for part in plan.parts:
                 attempt.append(*part)
 
-        outcome = await self.transactor.transact_many(ctx, decide)
-        await self.audit.record(
-            ctx.audit(Access.WRITE, new_id, "register_participant", REGISTRATION_FIELDS)
+        # The audit record is committed with the registration's events where the store allows.
+        record = ctx.audit(Access.WRITE, new_id, "register_participant", REGISTRATION_FIELDS)
+        outcome = await self.transactor.transact_many(
+            ctx, decide, audited=Audited(self.audit, (record,))
         )
         return Committed(outcome.position, new_id, 0)
 

@@ -1,0 +1,90 @@
+"""A command's audit records (`Transactor.transact_many(audited=...)`, docs/adr/0075): committed in
+the command's own transaction on a store that commits one writer at a time (SQLite), recorded
+through their log after the commit elsewhere, and never written for a command that failed."""
+
+from pathlib import Path
+
+import pytest
+
+from bilet.application import Attempt, Transactor
+from bilet.audit import AUDIT_CATEGORY, Access, Audited, EventStoreAuditLog, InMemoryAuditLog
+from bilet.crypto import FieldCipher, InMemoryKeyStore
+from bilet.eventstore import EventStore, category_of
+from bilet.eventstore.memory import InMemoryEventStore
+from bilet.eventstore.sqlite import SqliteEventStore
+from shared.tests.application.test_transact import (
+    CTX,
+    GRADE,
+    LOG,
+    PARTICIPANT,
+    PID,
+    Conflict,
+    corrected,
+    next_grade,
+)
+
+
+def _audited(log: EventStoreAuditLog | InMemoryAuditLog) -> Audited:
+    return Audited(log, (CTX.audit(Access.WRITE, PID, "correct_grade", ("grade",)),))
+
+
+async def _grade_up(tx: Transactor, audited: Audited) -> int:
+    async def body(attempt: Attempt) -> None:
+        state = await attempt.state(GRADE)
+        attempt.append(PARTICIPANT, next_grade(state))
+
+    return (await tx.transact_many(CTX, body, audited=audited)).position
+
+
+async def _audit_events(store: EventStore) -> list[str]:
+    return [
+        event.stream_id
+        for event in await store.read_all()
+        if category_of(event.stream_id) == AUDIT_CATEGORY
+    ]
+
+
+async def test_on_sqlite_the_audit_record_is_committed_with_the_command(tmp_path: Path) -> None:
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    commits: list[str] = []
+    try:
+        tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+        store._writer._db.set_trace_callback(
+            lambda sql: commits.append(sql) if sql == "COMMIT" else None
+        )
+        position = await _grade_up(tx, _audited(EventStoreAuditLog(store)))
+        assert commits == ["COMMIT"]  # one transaction: the events and their audit record
+        assert len(await _audit_events(store)) == 1
+        # The command's position is its own event's, not the audit record's after it.
+        assert position == (await store.read_stream(PARTICIPANT))[-1].position
+    finally:
+        await store.close()
+
+
+async def test_a_command_that_failed_leaves_no_audit_record(tmp_path: Path) -> None:
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict, attempts=1)
+        audit = EventStoreAuditLog(store)
+
+        async def body(attempt: Attempt) -> None:
+            await attempt.state(GRADE)
+            await store.append(PARTICIPANT, [LOG.encode(corrected(6), CTX.metadata())])
+            attempt.append(PARTICIPANT, next_grade(None))
+
+        with pytest.raises(Conflict):
+            await tx.transact_many(CTX, body, audited=_audited(audit))
+        assert await _audit_events(store) == []
+    finally:
+        await store.close()
+
+
+async def test_elsewhere_the_audit_record_is_recorded_through_its_log_after_the_commit() -> None:
+    store = InMemoryEventStore()
+    tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+    in_memory = InMemoryAuditLog()
+    await _grade_up(tx, _audited(in_memory))
+    assert [record.purpose for record in in_memory.records] == ["correct_grade"]
+    # A trail in a store that does not commit one writer at a time gets a commit of its own.
+    await _grade_up(tx, _audited(EventStoreAuditLog(store)))
+    assert len(await _audit_events(store)) == 1
