@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
@@ -30,13 +31,19 @@ from bilet_identity import demo as identity_demo
 DEMO_SECONDS = 600
 
 
-@pytest.fixture
+# The tests that use the demo share one host (ADR 0072: starting it and loading its demo was
+# most of their time), so they run on the module's event loop, where it runs. They touch
+# different things: the college's roster, a booking at the technopark, the 2019 portfolios.
+on_the_demos_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def demo(
-    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[Role, dict[str, str]]]]:
     """`make run`'s host (the host's own test helper), once its events demo is loaded, and the
     tokens `bvb run` prints for it."""
-    async with running_demo(tmp_path / "var") as host:
+    async with running_demo(tmp_path_factory.mktemp("career-events-demo") / "var") as host:
         await _demo_loaded(host)
         transport = httpx.ASGITransport(app=host)
         async with httpx.AsyncClient(transport=transport, base_url="http://bilet") as client:
@@ -90,6 +97,7 @@ def test_bvb_run_prints_the_organiser_and_mentor_tokens(tmp_path: Path) -> None:
     assert mentor.subject == str(demo_offers.DEMO_MENTOR)
 
 
+@on_the_demos_loop
 async def test_the_printed_organiser_and_mentor_see_the_colleges_roster(
     demo: tuple[httpx.AsyncClient, dict[Role, dict[str, str]]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,6 +129,7 @@ async def test_the_printed_organiser_and_mentor_see_the_colleges_roster(
     assert refused.json()["code"] == "unknown_career_event"
 
 
+@on_the_demos_loop
 async def test_the_printed_pupil_finds_and_books_a_career_event_of_this_week(
     demo: tuple[httpx.AsyncClient, dict[Role, dict[str, str]]],
 ) -> None:
@@ -152,6 +161,7 @@ async def test_the_printed_pupil_finds_and_books_a_career_event_of_this_week(
     assert statuses[booked.json()["booking_id"]] == "booked"
 
 
+@on_the_demos_loop
 async def test_most_demo_portfolios_show_the_2019_career_events_with_feedback(
     demo: tuple[httpx.AsyncClient, dict[Role, dict[str, str]]],
 ) -> None:

@@ -203,7 +203,12 @@ def found(canary: str, content: bytes) -> bool:
     """The canary as a token of its own: a six-digit passport number also occurs, by chance,
     inside the hex of a pseudonym or as the microseconds of a time (`…:32.123456+00:00`),
     which is no leak."""
-    pattern = rb"(?<![0-9A-Za-z.])" + re.escape(canary.encode()) + rb"(?![0-9A-Za-z])"
+    literal = canary.encode()
+    # The plain substring search first (ADR 0072): a scan of 400+ canaries over every file is
+    # mostly misses, which `in` finds ~100x faster than a pattern led by a lookbehind.
+    if literal not in content:
+        return False
+    pattern = rb"(?<![0-9A-Za-z.])" + re.escape(literal) + rb"(?![0-9A-Za-z])"
     return re.search(pattern, content) is not None
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,10 @@ class Harness:
                 stderr=subprocess.STDOUT,
             )
 
+    def warm_workers(self, log: Path) -> "WarmWorkers":
+        """Workers started ahead of need (see `WarmWorkers`), logging to `log`."""
+        return WarmWorkers(self, log)
+
     async def produce_catalogue(self, season: Season) -> None:
         """The career events and schools, published before the season."""
         await produce(
@@ -143,10 +148,16 @@ class Harness:
             )
 
     async def wait_for(
-        self, what: str, check: Callable[[], Any], seconds: float, *, fail: bool = True
+        self,
+        what: str,
+        check: Callable[[], Any],
+        seconds: float,
+        *,
+        fail: bool = True,
+        every: float = 0.5,
     ) -> None:
-        """Poll `check` (an awaitable truth) until it holds; after `seconds` fail (or return,
-        for the caller to say what is missing)."""
+        """Poll `check` (an awaitable truth) every `every` seconds until it holds; after
+        `seconds` fail (or return, for the caller to say what is missing)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while not await check():
@@ -154,7 +165,7 @@ class Harness:
                 if fail:
                     pytest.fail(f"{what}: not reached in {seconds:.0f} s")
                 return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(every)
 
     async def catalogue_size(self) -> int:
         try:
@@ -194,6 +205,54 @@ class Harness:
         finally:
             await consumer.stop()
         return out
+
+
+# A worker process that imports `bilet_recommender.worker` (and so faust, aiokafka, the kernel:
+# seconds of CPU, most of a worker's start) and then waits for a line on stdin before it runs the
+# module as `python -m` does (`__main__`, so faust names its agents the same). No line (EOF: the
+# test is gone) and it exits without starting.
+_WARM = """
+import runpy, sys
+import bilet_recommender.worker
+del sys.modules["bilet_recommender.worker"]  # run afresh as __main__, its imports cached
+if sys.stdin.readline():
+    runpy.run_module("bilet_recommender.worker", run_name="__main__", alter_sys=True)
+"""
+
+
+class WarmWorkers:
+    """Workers started `ahead` at a time (ADR 0072): `start()` lets the oldest waiting one run and
+    starts another, so a worker's import overlaps the lives of the ones before it instead of
+    adding to the time between two kills (two ahead: one import can outlast a worker's life on a
+    loaded machine). What runs is the same worker with the same environment; only its imports
+    happened before its turn. Every worker logs to `log`; `close()` ends those left waiting."""
+
+    def __init__(self, harness: Harness, log: Path, ahead: int = 2) -> None:
+        self._harness = harness
+        self.log = log
+        self._waiting = deque(self._spawn() for _ in range(ahead))
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as out:
+            return subprocess.Popen(  # noqa: S603 - our own interpreter, our own program
+                [sys.executable, "-c", _WARM],
+                env=self._harness.worker_env(),
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def start(self) -> subprocess.Popen[bytes]:
+        worker = self._waiting.popleft()
+        self._waiting.append(self._spawn())
+        assert worker.stdin is not None
+        worker.stdin.write(b"go\n")
+        worker.stdin.close()
+        return worker
+
+    def close(self) -> None:
+        while self._waiting:
+            stop(self._waiting.popleft(), kill=True)
 
 
 def stop(worker: subprocess.Popen[bytes], *, kill: bool = False) -> None:

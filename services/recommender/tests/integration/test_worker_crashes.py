@@ -8,6 +8,7 @@ sealed in identity's events) is readable in any topic the worker made (repartiti
 import asyncio
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from bilet_recommender.issuing_testing import (
     run_embedded,
 )
 
-from .conftest import Harness, stop
+from .conftest import Harness, WarmWorkers, stop
 
 KILLS = int(os.environ.get("BVB_CHAOS_KILLS", "20"))
 # What faust logs once a worker's tables are recovered and its agents run.
@@ -36,10 +37,21 @@ CHUNKS = 12
 pytestmark = [pytest.mark.integration, pytest.mark.serial, pytest.mark.timeout(240 + 20 * KILLS)]
 
 
+@pytest.fixture
+def workers(harness: Harness, tmp_path: Path) -> Iterator[WarmWorkers]:
+    """Workers started one ahead; the first imports while the test builds and replays the season."""
+    warm = harness.warm_workers(tmp_path / "worker.log")
+    try:
+        yield warm
+    finally:
+        warm.close()
+
+
 async def test_sigkilled_worker_issues_what_a_clean_replay_does(
-    harness: Harness, tmp_path: Path
+    harness: Harness, workers: WarmWorkers, tmp_path: Path
 ) -> None:
     rng = random.Random(int(os.environ.get("BVB_CHAOS_SEED", "0")) or None)
+    log = workers.log
     season = await build_season(harness.keystore, PUPILS, seed=38)
     reference = InMemoryEventStore()
     read_model = await run_embedded(tmp_path / "clean", season, harness.keystore, reference)
@@ -48,8 +60,7 @@ async def test_sigkilled_worker_issues_what_a_clean_replay_does(
 
     await append_all(harness.store, season.opportunities)
     await harness.produce_catalogue(season)
-    log = tmp_path / "worker.log"
-    worker = harness.start_worker(log)
+    worker = workers.start()
     catalogue = len(season.career_events) + len(season.opportunities)
 
     async def catalogue_in() -> bool:
@@ -74,7 +85,7 @@ async def test_sigkilled_worker_issues_what_a_clean_replay_does(
     progress = []
     for _ in range(KILLS):
         before = started(log)
-        worker = harness.start_worker(log)
+        worker = workers.start()
 
         async def running(before: int = before) -> bool:
             return started(log) > before
@@ -82,13 +93,14 @@ async def test_sigkilled_worker_issues_what_a_clean_replay_does(
         # Each kill lands at a random moment once faust runs, not a fixed time after the start:
         # on a loaded machine importing the worker alone took 9 s, and killed after 3-7 s no
         # worker ever reached faust (ADR 0048, 0063), so the kills proved nothing.
-        await harness.wait_for("the worker's start", running, 120)
+        # The log is a local file: polled often, the kill's moment follows faust's start closely.
+        await harness.wait_for("the worker's start", running, 120, every=0.1)
         await asyncio.sleep(rng.uniform(0.5, 4.0))
         stop(worker, kill=True)
         progress.append(sum(len(e) for e in (await harness.sets()).values()))
     await streaming
 
-    worker = harness.start_worker(log)
+    worker = workers.start()
     try:
 
         async def all_issued() -> bool:
