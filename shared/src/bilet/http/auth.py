@@ -290,11 +290,16 @@ class BearerPrincipal(HTTPBearer):
     blocks the loop)."""
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        credentials = await super().__call__(request)
-        if credentials is None or credentials.scheme.lower() != "bearer":
+        return await self.principal_of(request)
+
+    async def principal_of(self, request: Request) -> Principal:
+        """The request's principal: a bearer token is required and must verify (401)."""
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise unauthorized("A bearer token is required.")
         verifier: TokenVerifier = request.app.state.token_verifier
-        principal = await verifier.authenticate(credentials.credentials)
+        principal = await verifier.authenticate(token)
         # For the refusal handlers: an analyst's 403 names the purpose their role is for.
         request.state.principal = principal
         return principal

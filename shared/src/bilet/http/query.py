@@ -7,16 +7,25 @@ parameters it does take, when the query names any other; the request changes not
 
 The names a route takes are those FastAPI resolved for it (its own and its dependencies'
 query parameters, by alias), computed once per route.
+
+The check is a pure ASGI middleware, not an app-wide dependency (docs/adr/0073): a request
+without a query string — most of them — costs it one dictionary lookup, where a dependency cost
+every request of every route a turn of FastAPI's dependency resolution. A request with a query
+finds its route as the router will (the first full match) before it is checked.
 """
 
-from typing import Final
+from collections.abc import Iterable
+from typing import Any, Final
+from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import FastAPI
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.params import Query
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bilet.http.problems import Problem
+from bilet.http.problems import Problem, problem_response
 
 UNKNOWN_QUERY_PARAMETER: Final = "unknown_query_parameter"
 # What the OpenAPI document says of it on every operation's 400 (`bilet.http.document`).
@@ -28,34 +37,26 @@ UNKNOWN_QUERY_REFUSED: Final = (
 _ECHOED: Final = 5
 _ECHOED_LENGTH: Final = 64
 
-# Kept on the route itself (routes are not hashable), made on its first request.
-_TAKEN: Final = "_bvb_query_names_taken"
+
+def names_taken(route: Any) -> frozenset[str] | None:
+    """The query parameter names (aliases) an API route takes; None for a route that is not an
+    API route (a mount, the docs pages), whose query is not ours to judge."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    return frozenset(
+        field.alias for field in get_flat_params(dependant) if isinstance(field.field_info, Query)
+    )
 
 
-def _names_taken(route: APIRoute) -> frozenset[str]:
-    names: frozenset[str] | None = getattr(route, _TAKEN, None)
-    if names is None:
-        names = frozenset(
-            field.alias
-            for field in get_flat_params(route.dependant)
-            if isinstance(field.field_info, Query)
-        )
-        setattr(route, _TAKEN, names)
-    return names
-
-
-async def refuse_unknown_query_parameters(request: Request) -> None:
-    """The app-wide dependency: 400 `unknown_query_parameter` when the query names a parameter
-    the matched route does not take."""
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.scope.get("query_string"):
-        return
-    taken = _names_taken(route)
-    unknown = sorted({name for name in request.query_params if name not in taken})
+def unknown_query_problem(taken: frozenset[str], names: Iterable[str]) -> Problem | None:
+    """The 400 for a query naming `names` on an operation that takes `taken`; None when every
+    name is taken."""
+    unknown = sorted({name for name in names if name not in taken})
     if not unknown:
-        return
+        return None
     listed = ", ".join(f"`{name}`" for name in sorted(taken)) or "none"
-    raise Problem(
+    return Problem(
         400,
         UNKNOWN_QUERY_PARAMETER,
         "Unknown query parameter",
@@ -63,3 +64,40 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
         unknown=[name[:_ECHOED_LENGTH] for name in unknown[:_ECHOED]],
         accepted=sorted(taken),
     )
+
+
+class UnknownQueryRefused:
+    """Answers 400 `unknown_query_parameter` when the query names a parameter the matched route
+    does not take; passes every request without a query string untouched."""
+
+    def __init__(self, app: ASGIApp, routes: FastAPI) -> None:
+        self.app = app
+        self.routes = routes
+        # By the route's identity: routes are not hashable, and one app's routes live as long
+        # as the app does.
+        self._taken: dict[int, tuple[object, frozenset[str] | None]] = {}
+
+    def _taken_by_route(self, scope: Scope) -> frozenset[str] | None:
+        for route in iter_route_contexts(self.routes.router.routes):
+            match, _ = route.matches(scope)
+            if match is not Match.FULL:
+                continue
+            target = route.original_route
+            known = self._taken.get(id(target))
+            if known is None or known[0] is not target:
+                known = (target, names_taken(route))
+                self._taken[id(target)] = known
+            return known[1]
+        return None  # no route: the router answers 404 or 405 as it would
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            taken = self._taken_by_route(scope)
+            if taken is not None:
+                query = scope["query_string"].decode("latin-1")
+                names = (name for name, _ in parse_qsl(query, keep_blank_values=True))
+                problem = unknown_query_problem(taken, names)
+                if problem is not None:
+                    await problem_response(problem)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
-from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -25,7 +25,7 @@ from bilet.http.document import amend_openapi, with_frame_rules
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
-from bilet.http.query import refuse_unknown_query_parameters
+from bilet.http.query import UnknownQueryRefused
 from bilet.http.semantics import (
     HeadAsGet,
     JsonBodiesOnly,
@@ -175,8 +175,6 @@ def create_service_app(
         openapi_tags=list(service.tags) or None,
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
-        # Every route, its own and the frame's: a query parameter it does not take is refused.
-        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     # FastAPIOffline serves the pages itself and leaves FastAPI's own unset: name them again,
     # for whoever asks the app where its docs are (`bvb run` prints them).
@@ -189,6 +187,9 @@ def create_service_app(
     # Middleware added first runs innermost. Gzip innermost, so that HEAD's headers say what
     # GET's do; the media-type check and HEAD inside the metrics, so they are counted as such.
     add_gzip(app)
+    # Every route, its own and the frame's: a query parameter it does not take is refused
+    # (after the guard's checks and the media type's, as a refusal before any dependency).
+    app.add_middleware(UnknownQueryRefused, routes=app)
     app.add_middleware(JsonBodiesOnly, routes=app)
     app.add_middleware(HeadAsGet)
     requests, latency = request_metrics(registry)

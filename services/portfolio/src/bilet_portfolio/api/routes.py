@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Annotated, Any, Final
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from bilet.http import Role
@@ -53,13 +53,13 @@ SSE_EVENT: Final = {
 }
 
 
-async def _queries(request: Request) -> PortfolioQueries:
-    # async: a plain function would be run on a worker thread for every request.
+def _queries(request: Request) -> PortfolioQueries:
+    # Looked up by each route itself rather than as a dependency: FastAPI's resolution of a
+    # dependency costs more than the lookup (docs/adr/0073).
     queries: PortfolioQueries = request.app.state.portfolio
     return queries
 
 
-Queries = Annotated[PortfolioQueries, Depends(_queries)]
 PositionHeader = Annotated[
     str | None,
     position_header(
@@ -108,7 +108,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 )
 async def get_participant_portfolio(
     participant_id: UUID,
-    queries: Queries,
+    request: Request,
     context: Context,
     position: PositionHeader = None,
     if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
@@ -130,6 +130,7 @@ async def get_participant_portfolio(
     the caller's); 409 `not_yet_visible` (`Retry-After`); 410 `participant_erased`.
     """
     require_portfolio_role(context.principal)  # before anything is waited for or looked up
+    queries = _queries(request)
     await _wait(queries, position)
     cache = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
     # The tag first (the participant's row, access and the consent gate decided on it): a 304
@@ -156,7 +157,7 @@ async def get_participant_portfolio(
 )
 async def list_school_participants(
     school_id: UUID,
-    queries: Queries,
+    request: Request,
     context: Context,
     response: Response,
     position: PositionHeader = None,
@@ -200,6 +201,7 @@ async def list_school_participants(
     `invalid_request` (e.g. `limit` out of range, `surname` not letters).
     """
     require_list_role(context.principal)
+    queries = _queries(request)
     query = SchoolQuery(
         grade=grade, consent=consent, progress=progress, sort=sort, limit=limit, surname=surname
     )
@@ -225,7 +227,7 @@ async def list_school_participants(
     responses=problems(403, 409),
 )
 async def list_my_children(
-    queries: Queries, context: Context, response: Response, position: PositionHeader = None
+    request: Request, context: Context, response: Response, position: PositionHeader = None
 ) -> ChildrenModel:
     """The children the identity provider names in the guardian's token (`children` claim), as far
     as the portfolio knows them; erased participants are left out. A child whose portfolio is
@@ -238,6 +240,7 @@ async def list_my_children(
     """
     if context.principal.role is not Role.GUARDIAN:
         raise AccessDenied("Only a guardian has children here.")
+    queries = _queries(request)
     await _wait(queries, position)
     children = await queries.children(context)
     response.headers["Cache-Control"] = "private, no-store"
@@ -265,7 +268,6 @@ async def list_my_children(
 async def stream_participant_updates(
     participant_id: UUID,
     request: Request,
-    queries: Queries,
     context: Context,
     position: PositionHeader = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
@@ -282,6 +284,7 @@ async def stream_participant_updates(
     `unknown_participant`; 409 `not_yet_visible` (`Retry-After`); 410 `participant_erased`.
     """
     require_portfolio_role(context.principal)
+    queries = _queries(request)
     await _wait(queries, position)
     pid = str(participant_id)
     first = await queries.check(context, pid)  # refusals are answered before the stream starts
