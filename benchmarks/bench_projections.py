@@ -9,7 +9,9 @@ same topic in the same run, and the end-to-end latency from append to read-model
   event (`LatestPerStream`, no secondary index) to a fresh PostgreSQL schema: decoding each record
   back into its `RecordedEvent` (the fields it declares it reads, `event_fields`: ADR 0067), dedupe
   by stream version, the upsert, the applied versions and the checkpoint committed with it, from
-  start to the last checkpoint;
+  start to the last checkpoint; with the garbage collector tuned as the worker process tunes it
+  (`bilet.projections.collector`, ADR 0074: `gc.freeze()` after start-up, a young threshold of
+  `BVB_PROJECTION_GC_YOUNG`), for the feed's run only;
 - peer: a raw `AIOKafkaConsumer` with the same fetch settings, assigned every partition, counting
   records from start to the last one: no decoding, no database;
 - rounds: 3 (quick too); the median of each side is reported; a round in which a side took under
@@ -66,6 +68,7 @@ from bilet.projections import (
     ReadModelTx,
     Table,
 )
+from bilet.projections.collector import restore_collector, tune_collector
 from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.projections.testing import history
 
@@ -187,9 +190,13 @@ async def ours_project(bootstrap: str, topic: str, dsn: str, count: int) -> floa
             max_records=MAX_RECORDS,
             consumer_options=FETCH,
         )
-        started = time.perf_counter()
-        await feed.catch_up({})
-        seconds = time.perf_counter() - started
+        collector = tune_collector()  # as the worker process does once started
+        try:
+            started = time.perf_counter()
+            await feed.catch_up({})
+            seconds = time.perf_counter() - started
+        finally:
+            restore_collector(collector)
         async with read_model.query(LatestPerStream()) as tx:
             applied = await tx.fetchval("SELECT SUM(events) FROM {latest_per_stream}")
         if applied != count:
