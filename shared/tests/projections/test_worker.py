@@ -1,6 +1,6 @@
 """The projection worker process (`bilet.projections.worker.serve_feed`), as Kubernetes runs it:
 it feeds its read model from real Kafka, serves its metrics, logs JSON lines and stops cleanly
-on SIGTERM, closing its Kafka clients."""
+on SIGTERM, closing its Kafka clients; it tunes its garbage collector as its settings say."""
 
 import asyncio
 import json
@@ -68,7 +68,7 @@ async def test_the_worker_feeds_reports_and_stops_cleanly_on_sigterm(
         str(port),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "BVB_PROJECTION_GC_YOUNG": "12345"},
     )
     try:
         deadline = time.monotonic() + 60
@@ -104,3 +104,7 @@ async def test_the_worker_feeds_reports_and_stops_cleanly_on_sigterm(
     messages = [line["message"] for line in logged]
     assert "projection worker started" in messages
     assert "projection worker stopped" in messages
+    # Once started, the worker tuned its collector from the environment (ADR 0074).
+    (tuned,) = [line for line in logged if line["message"] == "projection worker collector tuned"]
+    assert tuned["gc_thresholds"][0] == 12345
+    assert tuned["gc_frozen"] > 0

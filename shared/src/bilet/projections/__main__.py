@@ -9,7 +9,8 @@
 authenticate to `--bootstrap` comes from the `BVB_KAFKA_*` settings (bilet.kafka). `--projection`
 names a class (built without arguments) or an instance, as `module:attribute`.
 SIGTERM or SIGINT stops the feed; SIGKILL at any moment loses nothing, the next start resumes
-from the read model.
+from the read model. Both commands tune the process's garbage collector once started
+(`BVB_PROJECTION_GC_*`: `bilet.projections.collector`, ADR 0074).
 """
 
 import argparse
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import cast
 
+from bilet.projections.collector import tune_collector
 from bilet.projections.kafka import KafkaFeed
 from bilet.projections.port import Projection
 from bilet.projections.readmodel import ReadModel
@@ -70,6 +72,7 @@ async def main(argv: list[str]) -> int:
     projection = load_projection(args.projection)
     connection = PlatformSettings(kafka_bootstrap=args.bootstrap).kafka_connection()
     read_model = await open_read_model(args.database, args.schema)
+    tune_collector()  # start-up is done: what exists now lives as long as the process
     try:
         if args.command == "rebuild":
             report = await rebuild_from_kafka(

@@ -1,7 +1,8 @@
 """The projection worker process: one Kafka feed, run until SIGTERM or SIGINT, with its
 Prometheus metrics (applied events, duplicates, gaps, dead letters, lag per partition) served on a
 port of its own and JSON logs. Services' `worker.py` modules build their feed and hand it here,
-so every worker stops, logs and reports alike.
+so every worker stops, logs and reports alike. Once started, the process tunes its garbage
+collector for the feed (`bilet.projections.collector`, ADR 0074).
 """
 
 import asyncio
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from bilet.projections.collector import tune_collector
 from bilet.projections.kafka import KafkaFeed
 from bilet.projections.metrics import ProjectionMetrics
 from bilet.projections.port import Projection
@@ -44,6 +46,7 @@ async def serve_feed(
         loop = asyncio.get_running_loop()
         for stop in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(stop, task.cancel)
+        tune_collector()  # start-up is done: what exists now lives as long as the process
         _log.info(
             "projection worker started",
             extra={"projection": feed.projection.name, "topics": list(feed.topics)},

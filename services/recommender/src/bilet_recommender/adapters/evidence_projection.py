@@ -176,6 +176,9 @@ class EvidenceProjection:
 
     name = PROJECTION
     tables = TABLES
+    # What `apply` reads of the recorded event besides the runtime's stream id, version and
+    # position (ADR 0067): the Kafka feed decodes nothing else (not the time).
+    event_fields = frozenset({"type", "data", "metadata", "event_id"})
 
     def __init__(self, issuing: Issuing | None = None) -> None:
         self.issuing = issuing

@@ -147,6 +147,9 @@ class InsightsProjection:
 
     name = PROJECTION
     tables = TABLES
+    # What `apply` reads of the recorded event besides the runtime's stream id, version and
+    # position (ADR 0067): the Kafka feed decodes nothing else (not the event id).
+    event_fields = frozenset({"type", "data", "metadata", "recorded_at"})
 
     def __init__(self, *, source_marks: bool = True) -> None:
         self.source_marks = source_marks

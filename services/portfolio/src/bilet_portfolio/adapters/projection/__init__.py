@@ -55,6 +55,11 @@ class PortfolioProjection:
 
     name = PROJECTION_NAME
     tables = TABLES
+    # What the handlers read of the recorded event (ADR 0067): its type and data (and the
+    # metadata's schema version) to decode it, the time for `Step.at`; the runtime's stream id,
+    # version and position are always there. The Kafka feed decodes nothing else (not the event
+    # id); reading another field raises `UndeclaredEventField` and dead-letters the event.
+    event_fields = frozenset({"type", "data", "metadata", "recorded_at"})
 
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
         handler = HANDLERS.get(event.type)
