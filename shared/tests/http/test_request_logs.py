@@ -177,3 +177,16 @@ def test_trace_ids_come_only_from_a_valid_w3c_traceparent(
     traceparent: str | None, trace_id: str | None
 ) -> None:
     assert trace_id_of(traceparent) == trace_id
+
+
+async def test_a_query_parameter_refused_is_logged_under_its_route_without_its_text(
+    client: httpx.AsyncClient, logged: Logged
+) -> None:
+    # The refusal answers before the router runs (ADR 0073); its access line still names the
+    # route the request was for, as the router's answers do, not `unmatched`.
+    answer = await client.get(f"/probe/v1/participants/{PARTICIPANT}?name={PERSONAL}")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "unknown_query_parameter"
+    (access,) = _access_lines(logged())
+    assert (access["route"], access["status"]) == ("/probe/v1/participants/{participant_id}", 400)
+    assert PERSONAL not in json.dumps(logged(), ensure_ascii=False)

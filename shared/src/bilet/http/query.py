@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.params import Query
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -73,31 +73,38 @@ class UnknownQueryRefused:
     def __init__(self, app: ASGIApp, routes: FastAPI) -> None:
         self.app = app
         self.routes = routes
-        # By the route's identity: routes are not hashable, and one app's routes live as long
-        # as the app does.
-        self._taken: dict[int, tuple[object, frozenset[str] | None]] = {}
+        # By the route's identity and path: routes are not hashable, one app's routes live as
+        # long as the app does, and a router included twice takes each inclusion's names.
+        self._taken: dict[tuple[int, str], tuple[object, frozenset[str] | None]] = {}
 
-    def _taken_by_route(self, scope: Scope) -> frozenset[str] | None:
+    def _taken_by_route(self, scope: Scope) -> tuple[RouteContext, frozenset[str] | None] | None:
+        """The matched route and the query parameters it takes (None: not an API route, its
+        query not ours to judge); None when no route matches."""
         for route in iter_route_contexts(self.routes.router.routes):
             match, _ = route.matches(scope)
             if match is not Match.FULL:
                 continue
             target = route.original_route
-            known = self._taken.get(id(target))
+            key = (id(target), str(route.path_format))
+            known = self._taken.get(key)
             if known is None or known[0] is not target:
                 known = (target, names_taken(route))
-                self._taken[id(target)] = known
-            return known[1]
+                self._taken[key] = known
+            return route, known[1]
         return None  # no route: the router answers 404 or 405 as it would
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("query_string"):
-            taken = self._taken_by_route(scope)
+            matched = self._taken_by_route(scope)
+            route, taken = matched if matched is not None else (None, None)
             if taken is not None:
                 query = scope["query_string"].decode("latin-1")
                 names = (name for name, _ in parse_qsl(query, keep_blank_values=True))
                 problem = unknown_query_problem(taken, names)
                 if problem is not None:
+                    # The access log and the metrics name the route refused, as the router
+                    # would have set it, not `unmatched`.
+                    scope["route"] = route
                     await problem_response(problem)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
