@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from bilet.crypto import FieldCipher
-from bilet.eventstore import NewEvent
 from bilet.http.testing import app_lifespan
 from bilet.projections import EmbeddedFeed
 from bilet.projections.port import SqlRenderer
@@ -19,7 +18,7 @@ from bilet_portfolio.adapters import layout
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
 from bilet_portfolio.adapters.stores import open_read_model, open_sources
-from bilet_portfolio.adapters.testing import dump, world_history
+from bilet_portfolio.adapters.testing import dump, record_world
 from bilet_portfolio.app import create_app
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
 
@@ -36,9 +35,7 @@ async def test_a_rebuild_switches_while_readers_read(
     catalogue.cipher = FieldCipher(keys)
     read_model = await open_read_model(settings)
     try:
-        for source, event in await world_history(catalogue, ids, recorder):
-            new = NewEvent(event.type, event.data, event.metadata, event.event_id)
-            await stores[source].append(event.stream_id, [new])
+        await record_world(stores, catalogue, ids, recorder)
         projection = PortfolioProjection()
         await EmbeddedFeed(read_model, projection, stores).catch_up({})
         before = await dump(read_model)
@@ -94,9 +91,7 @@ async def test_tables_of_an_older_layout_are_rebuilt_or_refused(
     keys = await open_key_store(settings)
     catalogue.cipher = FieldCipher(keys)
     try:
-        for source, event in await world_history(catalogue, ids, recorder):
-            new = NewEvent(event.type, event.data, event.metadata, event.event_id)
-            await stores[source].append(event.stream_id, [new])
+        await record_world(stores, catalogue, ids, recorder)
     finally:
         await keys.close()
         for store in stores.values():

@@ -13,29 +13,19 @@ import asyncpg
 import pytest
 
 from bilet.crypto import FieldCipher
-from bilet.eventstore import EventStore, NewEvent
 from bilet.projections import EmbeddedFeed, rebuild_from_stores
 from bilet.projections import folded as folded_rebuild
 from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.stores import open_key_store, open_read_model, open_source_stores
 from bilet_portfolio import cli
 from bilet_portfolio.adapters.projection import PortfolioProjection
-from bilet_portfolio.adapters.testing import dump, world_history
+from bilet_portfolio.adapters.testing import assert_erased_pupil_kept_out, dump, record_world
 from bilet_portfolio.settings import PROJECTION_NAME, SOURCES, PortfolioSettings
 
 if TYPE_CHECKING:
     from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
 
 pytestmark = pytest.mark.integration
-
-
-async def _record_world(
-    stores: dict[str, EventStore], catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
-) -> None:
-    """The world history through every kind of event, appended to the source stores."""
-    for source, event in await world_history(catalogue, ids, recorder):
-        new = NewEvent(event.type, event.data, event.metadata, event.event_id)
-        await stores[source].append(event.stream_id, [new])
 
 
 async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
@@ -53,7 +43,7 @@ async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
     live = await PostgresReadModel.open(database_url, schema=schemas[0])
     rebuilt = await PostgresReadModel.open(database_url, schema=schemas[1])
     try:
-        await _record_world(stores, catalogue, ids, recorder)
+        await record_world(stores, catalogue, ids, recorder)
         await EmbeddedFeed(live, PortfolioProjection(), stores).catch_up({})
         expected = await dump(live)
         assert expected["participants"], "the history built no portfolio"
@@ -75,17 +65,7 @@ async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
                 PROJECTION_NAME, source
             )
 
-        erased = str(ids.pupil("e"))
-        async with rebuilt.query(PortfolioProjection()) as tx:
-            row = await tx.fetchrow(
-                "SELECT erased, full_name FROM {participants} WHERE participant_id = $1", erased
-            )
-            comments = await tx.fetch(
-                "SELECT comment FROM {feedback} WHERE participant_id = $1", erased
-            )
-        assert row == (True, None)  # the name that arrived after the erasure is not kept
-        assert comments
-        assert all(comment == (None,) for comment in comments)
+        await assert_erased_pupil_kept_out(rebuilt, ids)
 
         # Rebuilt again over the folded tables (the shadow made anew, the copy replacing it).
         await rebuild_from_stores(rebuilt, PortfolioProjection(), stores, fold_memory_mib=16)
@@ -143,7 +123,7 @@ async def test_the_rebuild_command_folds_into_postgresql(
     catalogue.cipher = FieldCipher(keys)
     read_model = await open_read_model(settings, "portfolio")
     try:
-        await _record_world(stores, catalogue, ids, recorder)
+        await record_world(stores, catalogue, ids, recorder)
         await EmbeddedFeed(read_model, PortfolioProjection(), stores).catch_up({})
         before = await dump(read_model)
 

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bilet.crypto import FieldCipher
-from bilet.eventstore import NewEvent
 from bilet.projections import EmbeddedFeed, rebuild_from_stores
 from bilet.projections import embedded as embedded_feed
 from bilet.projections.merged import apply_merged
 from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.stores import open_key_store, open_source_stores
 from bilet_portfolio.adapters.projection import PortfolioProjection
-from bilet_portfolio.adapters.testing import dump, world_history
+from bilet_portfolio.adapters.testing import assert_erased_pupil_kept_out, dump, record_world
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
 
 if TYPE_CHECKING:
@@ -50,9 +49,7 @@ async def test_a_rebuild_in_long_transactions_builds_what_a_live_catch_up_builds
     live = await PostgresReadModel.open(database_url, schema=schemas[0])
     rebuilt = await PostgresReadModel.open(database_url, schema=schemas[1])
     try:
-        for source, event in await world_history(catalogue, ids, recorder):
-            new = NewEvent(event.type, event.data, event.metadata, event.event_id)
-            await stores[source].append(event.stream_id, [new])
+        await record_world(stores, catalogue, ids, recorder)
         await EmbeddedFeed(live, PortfolioProjection(), stores).catch_up({})
         await rebuild_from_stores(
             rebuilt, PortfolioProjection(), stores, long_transactions=long_transactions
@@ -62,17 +59,7 @@ async def test_a_rebuild_in_long_transactions_builds_what_a_live_catch_up_builds
         assert together, "no long transaction committed"
         assert max(together) >= min(long_transactions, 30)
 
-        erased = str(ids.pupil("e"))
-        async with rebuilt.query(PortfolioProjection()) as tx:
-            row = await tx.fetchrow(
-                "SELECT erased, full_name FROM {participants} WHERE participant_id = $1", erased
-            )
-            comments = await tx.fetch(
-                "SELECT comment FROM {feedback} WHERE participant_id = $1", erased
-            )
-        assert row == (True, None)  # the name that arrived after the erasure is not kept
-        assert comments
-        assert all(comment == (None,) for comment in comments)
+        await assert_erased_pupil_kept_out(rebuilt, ids)
     finally:
         await live.close()
         await rebuilt.close()

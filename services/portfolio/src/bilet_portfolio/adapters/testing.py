@@ -1,11 +1,13 @@
 """For tests of the portfolio read model (unit, PostgreSQL, Kafka): apply a recorded history,
-dump every table in a form that compares across databases, and a history of the test world
-through every kind of event."""
+dump every table in a form that compares across databases, a history of the test world
+through every kind of event (and its appending to source stores), and the erased pupil's rows
+as a rebuild must leave them."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from bilet.contracts.vocabulary import Stage
-from bilet.eventstore import RecordedEvent
+from bilet.eventstore import EventStore, NewEvent, RecordedEvent
 from bilet.projections import ReadModel
 from bilet.projections.readmodel import layout_of
 from bilet_portfolio.adapters.projection import PortfolioProjection
@@ -87,3 +89,28 @@ async def world_history(catalogue: Any, ids: Any, recorder: Any) -> Recorded:
         await catalogue.corrected(e, last_name="Сидоров"),  # arrives after the erasure
     ]
     return [recorder.record(event) for event in events]
+
+
+async def record_world(
+    stores: Mapping[str, EventStore], catalogue: Any, ids: Any, recorder: Any
+) -> None:
+    """`world_history`, appended to the source stores, one append per event."""
+    for source, event in await world_history(catalogue, ids, recorder):
+        new = NewEvent(event.type, event.data, event.metadata, event.event_id)
+        await stores[source].append(event.stream_id, [new])
+
+
+async def assert_erased_pupil_kept_out(read_model: ReadModel, ids: Any) -> None:
+    """The world's erased pupil (`e`): marked erased, the name that arrived after the erasure
+    not kept, their feedback rows there without a comment."""
+    erased = str(ids.pupil("e"))
+    async with read_model.query(PortfolioProjection()) as tx:
+        row = await tx.fetchrow(
+            "SELECT erased, full_name FROM {participants} WHERE participant_id = $1", erased
+        )
+        comments = await tx.fetch(
+            "SELECT comment FROM {feedback} WHERE participant_id = $1", erased
+        )
+    assert row == (True, None)
+    assert comments
+    assert all(comment == (None,) for comment in comments)
