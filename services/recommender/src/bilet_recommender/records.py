@@ -4,14 +4,13 @@ by) and its headers in the form the kernel's decoder takes; and how a batch step
 record it is handling; and how a batch that fails ends the process unacknowledged. One module, so
 the insights agent does not reach into the worker for them."""
 
-import asyncio
 import contextlib
 import json
 import logging
 import os
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any, Final, NoReturn, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final, NoReturn
 
 from faust.streams import _current_event
 from faust.types import EventT
@@ -24,12 +23,7 @@ TYPE_HEADER: Final = "ce_type"
 # batch is delivered again from the last committed offsets.
 BATCH_FAILED_EXIT: Final = 70
 
-# A batch's step that fails transiently (a deadlock with the kernel feed, a busy database, a lost
-# connection) is tried again whole, a little later, this many times before the batch fails.
-BATCH_STEP_ATTEMPTS: Final = 8
-
 _log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def participant_key(value: bytes) -> str:
@@ -94,25 +88,3 @@ def batch_or_exit(agent: str, end: Callable[[int], NoReturn] = os._exit) -> Iter
         )
         logging.shutdown()
         end(BATCH_FAILED_EXIT)
-
-
-async def retried(
-    step: Callable[[], Awaitable[T]],
-    is_transient: Callable[[BaseException], bool],
-    what: str,
-    attempts: int = BATCH_STEP_ATTEMPTS,
-) -> T:
-    """`step` run again whole while it fails transiently, with a growing pause, at most
-    `attempts` times; a step safe to redo (its writes in one transaction, or idempotent), as a
-    redelivered batch would redo it. Any other failure, or the last, is raised."""
-    for attempt in range(1, attempts):
-        try:
-            return await step()
-        except Exception as error:
-            if not is_transient(error):
-                raise
-            _log.warning(
-                "%s failed (%s, attempt %d); trying again", what, type(error).__name__, attempt
-            )
-            await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
-    return await step()

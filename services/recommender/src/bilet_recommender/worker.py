@@ -30,7 +30,6 @@ rebalancing.
 """
 
 import asyncio
-import functools
 import ssl
 import sys
 import time
@@ -75,7 +74,6 @@ from bilet_recommender.records import (
     processing,
     record_headers,
     record_type,
-    retried,
 )
 
 SERVICE: Final = "recommender"
@@ -339,17 +337,13 @@ def create_app(
                 batch_facts.observe(len(delivered))
                 if not delivered:
                     continue
-                # Safe to redo: nothing is written to the table before it returns, and its sets
-                # are appended under derived ids (the store's idempotent retry).
-                step = functools.partial(
-                    issue_batch,
+                outcome = await issue_batch(
                     [item for _event, item in delivered],
                     evidence_table.get,
                     issuing,
                     store,
                     read_model,
                 )
-                outcome = await retried(step, read_model.is_transient, "the issuing batch")
                 last = {str(item.fact.participant_id): event for event, item in delivered}
                 for key, value in outcome.saved.items():
                     # faust writes a change to the changelog partition of the event being

@@ -14,13 +14,7 @@ from faust.types.auth import AuthProtocol
 
 from bilet.kafka import KafkaConnection
 from bilet_recommender.domain.evidence import initial
-from bilet_recommender.records import (
-    BATCH_FAILED_EXIT,
-    batch_or_exit,
-    key_text,
-    record_type,
-    retried,
-)
+from bilet_recommender.records import BATCH_FAILED_EXIT, batch_or_exit, key_text, record_type
 from bilet_recommender.worker import NO_PARTICIPANT, Held, broker_credentials, participant_key
 
 
@@ -121,27 +115,3 @@ def test_a_batch_handled_whole_ends_nothing_and_a_cancellation_passes_through() 
         pass
     with pytest.raises(asyncio.CancelledError), batch_or_exit("repartition", end=_end):
         raise asyncio.CancelledError
-
-
-async def test_a_batch_step_is_redone_while_it_fails_transiently_and_no_longer() -> None:
-    runs: list[int] = []
-
-    async def step(failures: int, error: Exception) -> str:
-        runs.append(1)
-        if len(runs) <= failures:
-            raise error
-        return "done"
-
-    def transient(error: BaseException) -> bool:
-        return isinstance(error, ConnectionError)
-
-    assert await retried(lambda: step(2, ConnectionError()), transient, "a step") == "done"
-    assert len(runs) == 3
-    runs.clear()
-    with pytest.raises(ValueError, match="not a hiccup"):
-        await retried(lambda: step(1, ValueError("not a hiccup")), transient, "a step")
-    assert len(runs) == 1, "a failure that is not transient is not redone"
-    runs.clear()
-    with pytest.raises(ConnectionError):
-        await retried(lambda: step(99, ConnectionError()), transient, "a step", attempts=3)
-    assert len(runs) == 3, "the last attempt's failure is the batch's"
