@@ -36,9 +36,7 @@ participant's marks are deleted and, since a participant's facts are taken one a
 one partition, every mark the agent takes after it is refused, whichever feed comes first.
 """
 
-import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -85,13 +83,6 @@ def window_week(window_start: float) -> str:
 # What the agent takes: the facts it marks, and the erasures (the repartition forwards no other).
 TAKES: Final = frozenset(SOURCE_MARKS) | {"ParticipantErased"}
 
-# A batch's transaction meets the kernel feed's (its erasures and the sets' marks, on the same
-# tables) in any order: a deadlock or a lost connection is tried again, a little later, this many
-# times before the batch fails (and the worker ends, the batch unacknowledged).
-WRITE_ATTEMPTS: Final = 8
-
-_log = logging.getLogger(__name__)
-
 # A batch's marks and erasures in the order they came: (metric, week, participant id) to mark,
 # or None and the participant id to erase.
 Step = tuple[str | None, str, str]
@@ -115,24 +106,12 @@ class MarksWriter:
         if not self._installed:
             await self.read_model.install(INSIGHTS)
             self._installed = True
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                async with self.read_model.transaction(self.renderer) as tx:
-                    for metric, week, participant_id in steps:
-                        if metric is None:
-                            await erase(tx, participant_id)
-                        else:
-                            await mark(tx, metric, week, participant_id, "")
-                return
-            except Exception as error:
-                if attempt == WRITE_ATTEMPTS or not self.read_model.is_transient(error):
-                    raise
-                _log.warning(
-                    "the insights marks' transaction failed (%s, attempt %d); trying again",
-                    type(error).__name__,
-                    attempt,
-                )
-                await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+        async with self.read_model.transaction(self.renderer) as tx:
+            for metric, week, participant_id in steps:
+                if metric is None:
+                    await erase(tx, participant_id)
+                else:
+                    await mark(tx, metric, week, participant_id, "")
 
 
 def topic(app: faust.App, partitions: int) -> TopicT:
