@@ -1,16 +1,13 @@
 """How the worker's agents read a published record from Kafka: its type (from the CloudEvents
 header, without parsing the value), the participant it is about (the key the worker repartitions
 by) and its headers in the form the kernel's decoder takes; and how a batch step tells faust which
-record it is handling; and how a batch that fails ends the process unacknowledged. One module, so
-the insights agent does not reach into the worker for them."""
+record it is handling. One module, so the insights agent does not reach into the worker for them."""
 
 import contextlib
 import json
-import logging
-import os
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final, NoReturn
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
 
 from faust.streams import _current_event
 from faust.types import EventT
@@ -19,11 +16,6 @@ from faust.types import EventT
 NO_PARTICIPANT: Final = "-"
 # The CloudEvents header naming a record's event type (`bilet.contracts.cloudevents`).
 TYPE_HEADER: Final = "ce_type"
-# The worker's exit status when a batch failed (EX_SOFTWARE): Kubernetes restarts it, and the
-# batch is delivered again from the last committed offsets.
-BATCH_FAILED_EXIT: Final = 70
-
-_log = logging.getLogger(__name__)
 
 
 def participant_key(value: bytes) -> str:
@@ -65,26 +57,3 @@ def processing(event: EventT[Any]) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
-
-
-@contextlib.contextmanager
-def batch_or_exit(agent: str, end: Callable[[int], NoReturn] = os._exit) -> Iterator[None]:
-    """One batch of `agent`; if it fails, the process ends at once, the batch unacknowledged.
-
-    faust's `take_events` acknowledges a batch's events in a `finally`: also when the agent's
-    loop is left by an exception, for faust then restarts the agent and the abandoned generator
-    is closed. A failed batch (a producer error, the read model gone) would be acknowledged
-    unprocessed and its offsets committed: lost. Ending the process as a SIGKILL would keeps
-    at-least-once, which the crash test proves for SIGKILL. A cancellation (the worker
-    stopping) is not caught here."""
-    try:
-        yield
-    except Exception:
-        _log.critical(
-            "the %s agent failed a batch; the worker ends without acknowledging it, so the "
-            "batch is delivered again after the restart",
-            agent,
-            exc_info=True,
-        )
-        logging.shutdown()
-        end(BATCH_FAILED_EXIT)

@@ -69,7 +69,6 @@ from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain.evidence import FACT_TYPES
 from bilet_recommender.records import (
     NO_PARTICIPANT,
-    batch_or_exit,
     participant_key,
     processing,
     record_headers,
@@ -293,25 +292,24 @@ def create_app(
             settings.recommender_worker_batch_size, settings.recommender_worker_batch_seconds
         )
         async for events in batches:
-            with batch_or_exit("repartition"):
-                sent: list[Awaitable[Any]] = []
-                for event in events:
-                    kind = record_type(event.headers)
-                    to_issuing = kind in FACTS
-                    to_insights = kind in worker_insights.TAKES
-                    if not (to_issuing or to_insights):
-                        continue
-                    key = participant_key(event.value)
-                    if to_issuing:
-                        sent.append(await event.forward(by_participant, key=key))
-                    if to_insights:
-                        sent.append(await event.forward(insight_topic, key=key))
-                # At least once: a forward is only handed to the producer's buffer, and faust may
-                # commit a source offset as soon as its record is acknowledged; a worker killed in
-                # between would lose the fact (the crash test found such a loss). So the batch is
-                # acknowledged (when the loop asks for the next one) only once Kafka has every
-                # forward.
-                await asyncio.gather(*sent)
+            sent: list[Awaitable[Any]] = []
+            for event in events:
+                kind = record_type(event.headers)
+                to_issuing = kind in FACTS
+                to_insights = kind in worker_insights.TAKES
+                if not (to_issuing or to_insights):
+                    continue
+                key = participant_key(event.value)
+                if to_issuing:
+                    sent.append(await event.forward(by_participant, key=key))
+                if to_insights:
+                    sent.append(await event.forward(insight_topic, key=key))
+            # At least once: a forward is only handed to the producer's buffer, and faust may
+            # commit a source offset as soon as its record is acknowledged; a worker killed in
+            # between would lose the fact (the crash test found such a loss). So the batch is
+            # acknowledged (when the loop asks for the next one) only once Kafka has every
+            # forward.
+            await asyncio.gather(*sent)
 
     @app.agent(by_participant, name=f"{app_id}.issue")
     async def issue(stream: faust.StreamT[Any]) -> None:
@@ -322,38 +320,37 @@ def create_app(
         # `take_events` acknowledges a batch's events when the loop asks for the next batch:
         # after its sets are appended and its evidence written (at least once, ADR 0047).
         async for events in batches:
-            with batch_or_exit("issuing"):
-                taken = time.time()
-                store, _keys, read_model, issuing = await resources.get()
-                delivered: list[tuple[EventT[Any], Delivered]] = []
-                for event in events:
-                    recorded = decode_record(event.value, record_headers(event.headers))
-                    if recorded.type not in FACTS:
-                        continue
-                    fact = decode(recorded)
-                    assert isinstance(fact, FACT_TYPES)
-                    delivered.append((event, Delivered(recorded, fact)))
-                    fact_wait.observe(max(0.0, taken - event.message.timestamp))
-                batch_facts.observe(len(delivered))
-                if not delivered:
+            taken = time.time()
+            store, _keys, read_model, issuing = await resources.get()
+            delivered: list[tuple[EventT[Any], Delivered]] = []
+            for event in events:
+                recorded = decode_record(event.value, record_headers(event.headers))
+                if recorded.type not in FACTS:
                     continue
-                outcome = await issue_batch(
-                    [item for _event, item in delivered],
-                    evidence_table.get,
-                    issuing,
-                    store,
-                    read_model,
-                )
-                last = {str(item.fact.participant_id): event for event, item in delivered}
-                for key, value in outcome.saved.items():
-                    # faust writes a change to the changelog partition of the event being
-                    # processed: the participant's own (a batch mixes the partitions).
-                    with processing(last[key]):
-                        evidence_table[key] = value
-                facts_in.inc(outcome.folded)
-                redelivered.inc(outcome.redelivered)
-                sets_issued.inc(outcome.issued)
-                batch_seconds.observe(time.time() - taken)
+                fact = decode(recorded)
+                assert isinstance(fact, FACT_TYPES)
+                delivered.append((event, Delivered(recorded, fact)))
+                fact_wait.observe(max(0.0, taken - event.message.timestamp))
+            batch_facts.observe(len(delivered))
+            if not delivered:
+                continue
+            outcome = await issue_batch(
+                [item for _event, item in delivered],
+                evidence_table.get,
+                issuing,
+                store,
+                read_model,
+            )
+            last = {str(item.fact.participant_id): event for event, item in delivered}
+            for key, value in outcome.saved.items():
+                # faust writes a change to the changelog partition of the event being
+                # processed: the participant's own (a batch mixes the partitions).
+                with processing(last[key]):
+                    evidence_table[key] = value
+            facts_in.inc(outcome.folded)
+            redelivered.inc(outcome.redelivered)
+            sets_issued.inc(outcome.issued)
+            batch_seconds.observe(time.time() - taken)
 
     async def read_side() -> None:
         """The kernel's feeds of the read model: the evidence and catalogue (the API's reads,

@@ -57,13 +57,7 @@ from bilet_recommender.adapters.insights_projection import (
     iso_week,
     mark,
 )
-from bilet_recommender.records import (
-    NO_PARTICIPANT,
-    batch_or_exit,
-    key_text,
-    processing,
-    record_headers,
-)
+from bilet_recommender.records import NO_PARTICIPANT, key_text, processing, record_headers
 
 WEEK: Final = 7 * 24 * 3600.0
 # The epoch fell on a Thursday: +3 days puts a window's start on a Monday 00:00 UTC.
@@ -151,10 +145,9 @@ def install(
         # its marks are committed and its windows written (at least once).
         batches = cast(Stream[Any], stream).take_events(batch_size, batch_seconds)
         async for events in batches:
-            with batch_or_exit("insights"):
-                if not writer:
-                    writer.append(MarksWriter(await read_model()))
-                await count_batch(events, weeks, writer[0])
+            if not writer:
+                writer.append(MarksWriter(await read_model()))
+            await count_batch(events, weeks, writer[0])
 
 
 async def count_batch(events: Sequence[EventT[Any]], weeks: Any, writer: MarksWriter) -> None:

@@ -1,20 +1,15 @@
 """The faust worker's parts that need no broker: the repartition key, the redelivery guard of its
-table, the kernel's Kafka security as faust's credentials, and a failed batch ending the worker
-unacknowledged."""
+table, and the kernel's Kafka security as faust's credentials."""
 
-import asyncio
-from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import NoReturn
 from uuid import uuid4
 
-import pytest
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import AuthProtocol
 
 from bilet.kafka import KafkaConnection
 from bilet_recommender.domain.evidence import initial
-from bilet_recommender.records import BATCH_FAILED_EXIT, batch_or_exit, key_text, record_type
+from bilet_recommender.records import key_text, record_type
 from bilet_recommender.worker import NO_PARTICIPANT, Held, broker_credentials, participant_key
 
 
@@ -73,45 +68,3 @@ def test_scram_over_tls_becomes_sasl_ssl_credentials(tmp_path: Path) -> None:
 def test_tls_alone_becomes_ssl_credentials() -> None:
     credentials = broker_credentials(KafkaConnection("kafka:9093", security_protocol="SSL"))
     assert isinstance(credentials, SSLCredentials)
-
-
-class _Ended(Exception):
-    """What the test's stand-in for `os._exit` raises, so the test can see the process end."""
-
-
-def _end(code: int) -> NoReturn:
-    raise _Ended(code)
-
-
-async def test_a_failed_batch_ends_the_worker_before_take_events_acknowledges_it() -> None:
-    # faust's `take_events` acknowledges a batch in a `finally` when its generator is closed:
-    # also after the agent's loop was left by an exception (review of ADR 0078).
-    acknowledged: list[int] = []
-
-    async def take_events() -> AsyncGenerator[list[int], None]:
-        for batch in ([1, 2], [3, 4]):
-            try:
-                yield batch
-            finally:
-                acknowledged.extend(batch)
-
-    batches = take_events()
-
-    async def agent() -> None:
-        async for events in batches:
-            with batch_or_exit("issuing", end=_end):
-                if 3 in events:
-                    raise ConnectionError("the read model is gone")
-
-    with pytest.raises(_Ended) as ended:
-        await agent()
-    assert ended.value.args == (BATCH_FAILED_EXIT,)
-    assert acknowledged == [1, 2], "only the batch handled whole was acknowledged"
-    await batches.aclose()  # the test's own clean-up: a real worker has ended by now
-
-
-def test_a_batch_handled_whole_ends_nothing_and_a_cancellation_passes_through() -> None:
-    with batch_or_exit("repartition", end=_end):
-        pass
-    with pytest.raises(asyncio.CancelledError), batch_or_exit("repartition", end=_end):
-        raise asyncio.CancelledError
