@@ -203,14 +203,9 @@ class World:
             "BVB_RECOMMENDER_WORKER_SESSION_TIMEOUT": "6",
             "BVB_RECOMMENDER_WORKER_AS_OF": NOW.isoformat(),
         }
-        # `BVB_BENCH_WORKER_PROFILE=<file>`: the worker runs under cProfile, its statistics written
-        # there when it stops (ADR 0078: where a fact's CPU goes; the run's figures then count
-        # the profiler's overhead too).
-        profile = os.environ.get("BVB_BENCH_WORKER_PROFILE")
-        profiling = ["-m", "cProfile", "-o", profile] if profile else []
         with log.open("ab") as out:
-            self.worker = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-                [sys.executable, *profiling, "-m", "bilet_recommender.worker"],
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "bilet_recommender.worker"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

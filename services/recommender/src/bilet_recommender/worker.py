@@ -1,12 +1,9 @@
 """The recommender's worker, `python -m bilet_recommender.worker` (ADR 0038): a faust-streaming app
 that issues recommendations from Kafka, beside the kernel feeds of the read side the API reads.
 
-- Repartition (faust, ADR 0078): one agent over `bilet.identity`, `bilet.consent`,
-  `bilet.diagnostics` and `bilet.events` reads each record's type from its header, leaves the
-  records no agent takes, and forwards the others by participant id to the topic of each agent
-  that takes them: the issuing agent's (`<app id>-facts-by-participant`) and the insights'.
-- Issuing (faust): an agent over the facts by participant (`<app id>-facts-by-participant`)
-  per participant folds them into a table keyed by
+- Issuing (faust): an agent over `bilet.identity`, `bilet.consent`, `bilet.diagnostics` and
+  `bilet.events` repartitions the facts about a participant by participant id (`group_by` into
+  `<app id>-facts-by-participant`), and per participant folds them into a table keyed by
   participant holding `Evidence` JSON (changelog `<app id>-evidence-changelog`), running the
   issuing step (`application/issuing.py`): every set is an append to the recommender's own event
   store with its derived id as event id, so a redelivery after a crash or a rebalance is the
@@ -30,17 +27,19 @@ rebalancing.
 """
 
 import asyncio
+import contextlib
 import ssl
 import sys
 import time
-from collections.abc import Awaitable
+import weakref
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
 
 import faust
 from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
-from faust.streams import Stream
+from faust.streams import Stream, _current_event
 from faust.types import EventT
 from faust.types.auth import CredentialsT as Credentials
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -67,13 +66,7 @@ from bilet_recommender.adapters.issuing_batch import Delivered, Held, issue_batc
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain.evidence import FACT_TYPES
-from bilet_recommender.records import (
-    NO_PARTICIPANT,
-    participant_key,
-    processing,
-    record_headers,
-    record_type,
-)
+from bilet_recommender.records import NO_PARTICIPANT, participant_key, record_headers
 
 SERVICE: Final = "recommender"
 TOPICS: Final = {
@@ -188,6 +181,17 @@ def broker_credentials(connection: KafkaConnection) -> Credentials | None:
     return None if context is None else SSLCredentials(context)
 
 
+@contextlib.contextmanager
+def processing(event: EventT[Any]) -> Iterator[None]:
+    """Within it, faust takes `event` for the one being processed (a table's change goes to its
+    partition of the changelog): a batch is handled outside faust's per-event iteration."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
 class Readiness:
     """`/readyz` of the worker: its stores open, its read side running, its consumer group
     settled. Not ready says why."""
@@ -279,42 +283,16 @@ def create_app(
     # participant id → `Held` JSON (both JSON-encoded strings on the changelog).
     evidence_table = app.Table("evidence", partitions=partitions, key_type=str, value_type=str)
 
-    insight_topic = worker_insights.topic(app, partitions)
-
-    @app.agent(sources, name=f"{app_id}.repartition")
-    async def repartition(stream: faust.StreamT[Any]) -> None:
-        # The one hop from the source topics to the participant's partition, for both agents
-        # (ADR 0078): each record's type is read from its header, records no agent takes are
-        # left here (neither parsed nor produced again), the key is computed once, and each
-        # agent's topic gets only the types it counts. Records about no participant (career
-        # events: public facts) go to one partition under `NO_PARTICIPANT`.
-        batches = cast(Stream[Any], stream).take_events(
-            settings.recommender_worker_batch_size, settings.recommender_worker_batch_seconds
-        )
-        async for events in batches:
-            sent: list[Awaitable[Any]] = []
-            for event in events:
-                kind = record_type(event.headers)
-                to_issuing = kind in FACTS
-                to_insights = kind in worker_insights.TAKES
-                if not (to_issuing or to_insights):
-                    continue
-                key = participant_key(event.value)
-                if to_issuing:
-                    sent.append(await event.forward(by_participant, key=key))
-                if to_insights:
-                    sent.append(await event.forward(insight_topic, key=key))
-            # At least once: a forward is only handed to the producer's buffer, and faust may
-            # commit a source offset as soon as its record is acknowledged; a worker killed in
-            # between would lose the fact (the crash test found such a loss). So the batch is
-            # acknowledged (when the loop asks for the next one) only once Kafka has every
-            # forward.
-            await asyncio.gather(*sent)
-
-    @app.agent(by_participant, name=f"{app_id}.issue")
+    @app.agent(sources)
     async def issue(stream: faust.StreamT[Any]) -> None:
+        # Every record is repartitioned, and what `Evidence` does not fold is skipped after it: a
+        # `filter` before `group_by` would run after it anyway (faust moves a stream's
+        # processors to the grouped stream), and a key function that fails is logged as an
+        # error per record. Records about no participant (career events: public facts) go to
+        # one partition under `NO_PARTICIPANT`.
+        grouped = stream.group_by(participant_key, name="participant", topic=by_participant)
         # `StreamT` does not declare `take_events` (faust-streaming 0.15), `Stream` does.
-        batches = cast(Stream[Any], stream).take_events(
+        batches = cast(Stream[Any], grouped).take_events(
             settings.recommender_worker_batch_size, settings.recommender_worker_batch_seconds
         )
         # `take_events` acknowledges a batch's events when the loop asks for the next batch:
@@ -400,13 +378,7 @@ def create_app(
     async def read_model() -> ReadModel:
         return (await resources.get())[2]
 
-    worker_insights.install(
-        app,
-        insight_topic,
-        read_model,
-        settings.recommender_worker_batch_size,
-        settings.recommender_worker_batch_seconds,
-    )
+    worker_insights.install(app, list(settings.recommender_worker_topics), partitions, read_model)
     return app
 
 

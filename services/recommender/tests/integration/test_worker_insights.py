@@ -32,7 +32,7 @@ from bilet_recommender.issuing_testing import (
     build_season,
     recorded,
 )
-from bilet_recommender.worker_insights import TAKES, window_week
+from bilet_recommender.worker_insights import window_week
 
 from .conftest import Harness, stop
 
@@ -141,18 +141,6 @@ async def test_the_windows_insights_equal_a_sql_count_over_the_same_events(
         windows.add((participant, window_week(start)))
     # Every window the changelog holds is one the count has (the erased pupil's are not).
     assert windows - {w for w in windows if w[0] == str(season.pupils[0])} == marked
-    # The repartition forwards to the windows' topic only what they take (ADR 0078), though the
-    # history holds other types (the bookings, the mentors' feedback, the schools).
-    taken = [
-        header.removeprefix(b"ce_type")
-        for record in await harness.records_of(f"{harness.app_id}-insight-facts-by-participant")
-        for header in record.split(b"|")
-        if header.startswith(b"ce_type")
-    ]
-    assert taken
-    assert {kind.decode() for kind in taken} <= TAKES
-    published = {event.type for source in SOURCES for event in records[source]}
-    assert published - TAKES, "the history holds types the windows do not take"
     canary = CANARY.encode()
     for topic in topics:
         assert all(canary not in record for record in await harness.records_of(topic)), topic

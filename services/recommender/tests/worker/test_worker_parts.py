@@ -9,7 +9,6 @@ from faust.types.auth import AuthProtocol
 
 from bilet.kafka import KafkaConnection
 from bilet_recommender.domain.evidence import initial
-from bilet_recommender.records import key_text, record_type
 from bilet_recommender.worker import NO_PARTICIPANT, Held, broker_credentials, participant_key
 
 
@@ -18,19 +17,6 @@ def test_the_repartition_key_is_the_participant_or_none() -> None:
     assert participant_key(f'{{"participant_id": "{pid}", "grade": 8}}'.encode()) == str(pid)
     assert participant_key(b'{"career_event_id": "x"}') == NO_PARTICIPANT
     assert participant_key(b"not json") == NO_PARTICIPANT
-
-
-def test_the_repartition_reads_the_type_from_the_header_in_either_form() -> None:
-    assert record_type([("ce_id", b"1"), ("ce_type", b"StageCompleted")]) == "StageCompleted"
-    assert record_type({"ce_type": b"SeatBooked", "ce_id": b"1"}) == "SeatBooked"
-    assert record_type([("ce_id", b"1")]) is None
-    assert record_type(None) is None
-
-
-def test_a_repartitioned_key_reads_as_the_participant_id() -> None:
-    pid = str(uuid4())
-    assert key_text(pid.encode()) == pid
-    assert key_text(pid) == pid
 
 
 def test_a_fact_at_or_below_its_stream_version_is_a_redelivery() -> None:
