@@ -32,15 +32,17 @@ import ssl
 import sys
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
 
 import faust
+from aiokafka.admin import NewTopic
 from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
 from faust.streams import Stream, _current_event
-from faust.types import EventT
+from faust.types import EventT, TopicT
 from faust.types.auth import CredentialsT as Credentials
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import Field
@@ -67,6 +69,7 @@ from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain.evidence import FACT_TYPES
 from bilet_recommender.records import NO_PARTICIPANT, participant_key, record_headers
+from bilet_recommender.worker_guards import declare_topics, exit_at_once, new_topics
 
 SERVICE: Final = "recommender"
 TOPICS: Final = {
@@ -99,6 +102,8 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_partitions: int = Field(default=6, ge=1, le=256)
     # Replicas of the topics faust creates (the cluster's: 3 with the kafka-topics component).
     recommender_worker_topic_replicas: int = Field(default=1, ge=1, le=7)
+    # How long the worker waits at its start for its own topics to have a leader per partition.
+    recommender_worker_topics_timeout: float = Field(default=120.0, gt=0.0, le=3600.0)
     # Where faust keeps its local files (the pod's writable /tmp in Kubernetes).
     recommender_worker_datadir: Path = Path("var/recommender-faust")
     # topic → source service (tests use fresh topics); default: the four `bilet.<service>`.
@@ -211,11 +216,28 @@ class Readiness:
         return True, "issuing"
 
 
+@dataclass(frozen=True)
+class WorkerApp:
+    """The faust app, and the repartition topics its agents' `group_by` write to."""
+
+    app: faust.App
+    repartitions: tuple[TopicT, ...]
+
+    def own_topics(self) -> dict[str, NewTopic]:
+        """The topics faust would create for this app (its repartition topics and each table's
+        changelog), as it would create them: what `main` declares before faust starts."""
+        conf = self.app.conf
+        changelogs = [table.changelog_topic for table in self.app.tables.values()]
+        return new_topics(
+            [*self.repartitions, *changelogs], conf.topic_partitions, conf.topic_replication_factor
+        )
+
+
 def create_app(
     settings: WorkerSettings,
     registry: CollectorRegistry | None = None,
     readiness: Readiness | None = None,
-) -> faust.App:
+) -> WorkerApp:
     """The faust app: the issuing agent, its table, and the read side's feeds as a task."""
     if settings.kafka_bootstrap is None:
         raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
@@ -296,39 +318,48 @@ def create_app(
             settings.recommender_worker_batch_size, settings.recommender_worker_batch_seconds
         )
         # `take_events` acknowledges a batch's events when the loop asks for the next batch:
-        # after its sets are appended and its evidence written (at least once, ADR 0047).
+        # after its sets are appended and its evidence written (at least once, ADR 0047). It
+        # also acknowledges them when the loop is left by an exception: a batch that fails
+        # ends the process instead (ADR 0085).
         async for events in batches:
-            taken = time.time()
-            store, _keys, read_model, issuing = await resources.get()
-            delivered: list[tuple[EventT[Any], Delivered]] = []
-            for event in events:
-                recorded = decode_record(event.value, record_headers(event.headers))
-                if recorded.type not in FACTS:
-                    continue
-                fact = decode(recorded)
-                assert isinstance(fact, FACT_TYPES)
-                delivered.append((event, Delivered(recorded, fact)))
-                fact_wait.observe(max(0.0, taken - event.message.timestamp))
-            batch_facts.observe(len(delivered))
-            if not delivered:
+            try:
+                await take(events)
+            except Exception:
+                exit_at_once("the issuing agent failed on a batch")
+
+    async def take(events: Sequence[EventT[Any]]) -> None:
+        """One batch: decode the facts, issue (`issue_batch`), write the table back."""
+        taken = time.time()
+        store, _keys, read_model, issuing = await resources.get()
+        delivered: list[tuple[EventT[Any], Delivered]] = []
+        for event in events:
+            recorded = decode_record(event.value, record_headers(event.headers))
+            if recorded.type not in FACTS:
                 continue
-            outcome = await issue_batch(
-                [item for _event, item in delivered],
-                evidence_table.get,
-                issuing,
-                store,
-                read_model,
-            )
-            last = {str(item.fact.participant_id): event for event, item in delivered}
-            for key, value in outcome.saved.items():
-                # faust writes a change to the changelog partition of the event being
-                # processed: the participant's own (a batch mixes the partitions).
-                with processing(last[key]):
-                    evidence_table[key] = value
-            facts_in.inc(outcome.folded)
-            redelivered.inc(outcome.redelivered)
-            sets_issued.inc(outcome.issued)
-            batch_seconds.observe(time.time() - taken)
+            fact = decode(recorded)
+            assert isinstance(fact, FACT_TYPES)
+            delivered.append((event, Delivered(recorded, fact)))
+            fact_wait.observe(max(0.0, taken - event.message.timestamp))
+        batch_facts.observe(len(delivered))
+        if not delivered:
+            return
+        outcome = await issue_batch(
+            [item for _event, item in delivered],
+            evidence_table.get,
+            issuing,
+            store,
+            read_model,
+        )
+        last = {str(item.fact.participant_id): event for event, item in delivered}
+        for key, value in outcome.saved.items():
+            # faust writes a change to the changelog partition of the event being
+            # processed: the participant's own (a batch mixes the partitions).
+            with processing(last[key]):
+                evidence_table[key] = value
+        facts_in.inc(outcome.folded)
+        redelivered.inc(outcome.redelivered)
+        sets_issued.inc(outcome.issued)
+        batch_seconds.observe(time.time() - taken)
 
     async def read_side() -> None:
         """The kernel's feeds of the read model: the evidence and catalogue (the API's reads,
@@ -378,8 +409,10 @@ def create_app(
     async def read_model() -> ReadModel:
         return (await resources.get())[2]
 
-    worker_insights.install(app, list(settings.recommender_worker_topics), partitions, read_model)
-    return app
+    insight_topics = worker_insights.install(
+        app, list(settings.recommender_worker_topics), partitions, read_model
+    )
+    return WorkerApp(app, (by_participant, *insight_topics))
 
 
 def main() -> int:
@@ -397,8 +430,16 @@ def main() -> int:
                 settings.host, settings.recommender_worker_metrics_port, registry, readiness
             )
         )
-    app = create_app(settings, registry, readiness)
-    worker = faust.Worker(app, loglevel="INFO", override_logging=False, loop=loop)
+    worker_app = create_app(settings, registry, readiness)
+    # Before faust starts: its consumer must find these topics whole when it joins (ADR 0085).
+    loop.run_until_complete(
+        declare_topics(
+            settings.kafka_connection(),
+            worker_app.own_topics(),
+            settings.recommender_worker_topics_timeout,
+        )
+    )
+    worker = faust.Worker(worker_app.app, loglevel="INFO", override_logging=False, loop=loop)
     worker.execute_from_commandline()
     return 0
 

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import faust
+from faust.types import TopicT
 
 from bilet.contracts import CATALOGUE, decode
 from bilet.projections import ReadModel
@@ -54,6 +55,7 @@ from bilet_recommender.adapters.insights_projection import (
     mark,
 )
 from bilet_recommender.records import participant_key, record_headers
+from bilet_recommender.worker_guards import exit_at_once
 
 WEEK: Final = 7 * 24 * 3600.0
 # The epoch fell on a Thursday: +3 days puts a window's start on a Monday 00:00 UTC.
@@ -101,9 +103,10 @@ def install(
     topics: list[str],
     partitions: int,
     read_model: Callable[[], Awaitable[ReadModel]],
-) -> None:
-    """Add the windowed insights agent to the worker's app. `read_model`: an async callable
-    giving the worker's read model (opened lazily on the app's loop, as the issuing agent's)."""
+) -> tuple[TopicT, ...]:
+    """Add the windowed insights agent to the worker's app; its repartition topic is returned
+    (declared before faust starts, ADR 0085). `read_model`: an async callable giving the worker's
+    read model (opened lazily on the app's loop, as the issuing agent's)."""
     app_id = app.conf.id
     sources = app.topic(*topics, value_serializer="raw")
     by_participant = app.topic(
@@ -123,22 +126,32 @@ def install(
     async def count_weeks(stream: faust.StreamT[Any]) -> None:
         grouped = stream.group_by(participant_key, name="insight", topic=by_participant)
         async for event in grouped.events():
-            recorded = decode_record(event.value, record_headers(event.headers))
-            metric = SOURCE_MARKS.get(recorded.type)
-            erased = recorded.type == "ParticipantErased"
-            if (metric is None and not erased) or not CATALOGUE.is_published(recorded.type):
-                continue
-            participant_id = str(decode(recorded).participant_id)  # type: ignore[attr-defined]
-            if not writer:
-                writer.append(MarksWriter(await read_model()))
-            if metric is None:
-                await writer[0].erase(participant_id)
-                continue
-            at = window_time(recorded.recorded_at)
-            window = weeks.clone(relative_to=at)
-            counted = set(json.loads(window[participant_id].value() or "[]"))
-            if metric in counted:
-                continue  # a redelivery, or a second fact of the kind that week
-            start, _end = weeks.table.window.current(at)  # type: ignore[union-attr]
-            await writer[0].write(metric, window_week(start), participant_id)
-            window[participant_id] = json.dumps(sorted(counted | {metric}))
+            # faust would acknowledge a record whose processing raised: end the process instead
+            # (ADR 0085), and Kafka delivers it again to the next worker.
+            try:
+                await count(event)
+            except Exception:
+                exit_at_once("the insights agent failed on a record")
+
+    async def count(event: faust.EventT[Any]) -> None:
+        recorded = decode_record(event.value, record_headers(event.headers))
+        metric = SOURCE_MARKS.get(recorded.type)
+        erased = recorded.type == "ParticipantErased"
+        if (metric is None and not erased) or not CATALOGUE.is_published(recorded.type):
+            return
+        participant_id = str(decode(recorded).participant_id)  # type: ignore[attr-defined]
+        if not writer:
+            writer.append(MarksWriter(await read_model()))
+        if metric is None:
+            await writer[0].erase(participant_id)
+            return
+        at = window_time(recorded.recorded_at)
+        window = weeks.clone(relative_to=at)
+        counted = set(json.loads(window[participant_id].value() or "[]"))
+        if metric in counted:
+            return  # a redelivery, or a second fact of the kind that week
+        start, _end = weeks.table.window.current(at)  # type: ignore[union-attr]
+        await writer[0].write(metric, window_week(start), participant_id)
+        window[participant_id] = json.dumps(sorted(counted | {metric}))
+
+    return (by_participant,)

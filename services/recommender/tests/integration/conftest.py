@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -60,6 +60,8 @@ class Harness:
     keystore: KeyStore
     # How the worker reaches the broker (None: PLAINTEXT at `bootstrap`, as the test does).
     worker_kafka: KafkaConnection | None = None
+    # The logs of the workers started, whose errors a failed wait shows.
+    worker_logs: list[Path] = field(default_factory=list)
 
     def topic_of(self, source: str) -> str:
         return next(topic for topic, named in self.topics.items() if named == source)
@@ -108,6 +110,7 @@ class Harness:
 
     def start_worker(self, log: Path, metrics_port: int = 0) -> subprocess.Popen[bytes]:
         env = {**self.worker_env(), "BVB_RECOMMENDER_WORKER_METRICS_PORT": str(metrics_port)}
+        self.worker_logs.append(log)
         with log.open("ab") as out:
             return subprocess.Popen(
                 [sys.executable, "-m", "bilet_recommender.worker"],
@@ -118,6 +121,7 @@ class Harness:
 
     def warm_workers(self, log: Path) -> "WarmWorkers":
         """Workers started ahead of need (see `WarmWorkers`), logging to `log`."""
+        self.worker_logs.append(log)
         return WarmWorkers(self, log)
 
     async def produce_catalogue(self, season: Season) -> None:
@@ -163,9 +167,20 @@ class Harness:
         while not await check():
             if loop.time() > deadline:
                 if fail:
-                    pytest.fail(f"{what}: not reached in {seconds:.0f} s")
+                    pytest.fail(f"{what}: not reached in {seconds:.0f} s{self.worker_errors()}")
                 return
             await asyncio.sleep(every)
+
+    def worker_errors(self, last: int = 20) -> str:
+        """The last error lines of the workers' logs (faust's and ours), for a failure message."""
+        lines = [
+            line[:2000]
+            for log in dict.fromkeys(self.worker_logs)
+            if log.exists()
+            for line in log.read_text(errors="replace").splitlines()
+            if '"level": "error"' in line or '"level": "critical"' in line or "Traceback" in line
+        ]
+        return "\nthe workers' errors:\n" + "\n".join(lines[-last:]) if lines else ""
 
     async def catalogue_size(self) -> int:
         try:

@@ -26,7 +26,7 @@ from bilet_recommender.issuing_testing import (
 
 from .conftest import Harness, stop
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
 async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
@@ -66,7 +66,7 @@ async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
             got = [await insights(harness.read_model, r) for r in regions(season)]
             return got == expected_insights
 
-        await harness.wait_for("the embedded runtime's insights", same_insights, 60)
+        await harness.wait_for("the embedded runtime's insights", same_insights, 120)
     finally:
         stop(worker)
     sets = await harness.sets()

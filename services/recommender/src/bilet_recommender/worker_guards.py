@@ -1,0 +1,130 @@
+"""What keeps the faust worker from losing a record (ADR 0085): its own topics declared before
+faust starts, and a record whose processing fails ending the process.
+
+Why both, from a run of the parity test under load (ADR 0085):
+- faust creates its internal topics (the repartition topics of `group_by`, each table's
+  changelog) while its services start, at the moment its consumer joins the group. The group
+  coordinator keeps the partition counts of the subscribed topics as they were at the join
+  (aiokafka's metadata snapshot, what faust's `topic_partitions` reads); a changelog created a
+  moment before is in it with 0 partitions until the next rebalance, and the first table access
+  fails faust's check of the changelog against its source (`PartitionsMismatch`). So the worker
+  creates these topics itself, as faust would (partitions, replicas, cleanup policy, retention),
+  and waits until each partition has a leader before faust starts; faust then finds them.
+- When an agent's body raises, faust acknowledges the record it was processing (the stream's
+  `finally` acks it as the generator closes), restarts the agent and commits that offset: the
+  record is lost for good. In the run above, the insights agent lost the first mark it took, and
+  the insights never converged. A failure is therefore logged and the process exits at once,
+  without faust's shutdown, as a SIGKILL would: nothing more is acknowledged or committed, the
+  orchestrator restarts the worker, and Kafka delivers again from the last commit (at least
+  once; every output of the agents is idempotent).
+"""
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, NoReturn
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import for_code
+from faust.types import TopicT
+from mode.utils.times import want_seconds
+
+from bilet.kafka import KafkaConnection
+
+_log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS: Final = 36
+# sysexits' EX_SOFTWARE: the process ended itself on an internal failure.
+EXIT_ON_FAILURE: Final = 70
+
+
+def exit_at_once(what: str) -> NoReturn:
+    """Log the exception being handled with `what` failed, flush the logs, and end the process
+    without running faust's shutdown (which would commit the acknowledged offsets)."""
+    _log.critical(
+        "%s: the worker exits so that Kafka delivers the records again", what, exc_info=True
+    )
+    logging.shutdown()
+    os._exit(EXIT_ON_FAILURE)
+
+
+def topic_config(topic: TopicT) -> dict[str, str]:
+    """The configuration faust creates `topic` with (its aiokafka transport's `_topic_config`
+    and the topic's own `config`), as strings."""
+    config: dict[str, Any] = {}
+    policies = sorted(
+        name for name, on in (("compact", topic.compacting), ("delete", topic.deleting)) if on
+    )
+    if policies:
+        config["cleanup.policy"] = ",".join(policies)
+    if topic.retention:
+        config["retention.ms"] = int(want_seconds(topic.retention) * 1000.0)
+    config.update(topic.config or {})
+    return {name: str(value) for name, value in config.items()}
+
+
+def new_topics(topics: Iterable[TopicT], partitions: int, replicas: int) -> dict[str, NewTopic]:
+    """Each named topic as faust would create it (`partitions` and `replicas`: the app's
+    defaults, for a topic that states none)."""
+    return {
+        name: NewTopic(
+            name,
+            num_partitions=topic.partitions or partitions,
+            replication_factor=topic.replicas or replicas,
+            topic_configs=topic_config(topic),
+        )
+        for topic in topics
+        for name in topic.topics
+    }
+
+
+async def declare_topics(
+    connection: KafkaConnection, topics: Mapping[str, NewTopic], timeout: float
+) -> None:
+    """Create the topics that do not exist and wait until every partition of each has a leader.
+    A topic that exists with another partition count stops the worker: faust's tables require
+    their changelogs and sources to match, and moving a participant's records to another
+    partition would break their order."""
+    admin = connection.admin(client_id="bilet-recommender-worker-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [new for name, new in topics.items() if name not in existing]
+        if missing:
+            response = await admin.create_topics(missing)
+            for name, code, message in response.topic_errors:
+                if code not in (0, TOPIC_ALREADY_EXISTS):
+                    raise for_code(code)(f"creating topic {name}: {message}")
+                if code == 0:
+                    _log.info("topic created", extra={"topic": name})
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    if await _all_led(admin, topics):
+                        break
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            raise SystemExit(
+                f"the worker's topics have no leader for every partition after {timeout:.0f} s: "
+                f"{sorted(topics)}"
+            ) from None
+    finally:
+        await admin.close()
+
+
+async def _all_led(admin: AIOKafkaAdminClient, topics: Mapping[str, NewTopic]) -> bool:
+    for described in await admin.describe_topics(list(topics)):
+        name, partitions = described["topic"], described["partitions"]
+        if described["error_code"] != 0 or not partitions:
+            return False
+        expected = topics[name].num_partitions
+        if len(partitions) != expected:
+            raise SystemExit(
+                f"topic {name} has {len(partitions)} partitions, the worker needs {expected} "
+                "(BVB_RECOMMENDER_WORKER_PARTITIONS must match the partitions it was created "
+                "with; see the runbook)"
+            )
+        if any(p["leader"] < 0 for p in partitions):
+            return False
+    return True
