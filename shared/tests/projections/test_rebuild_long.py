@@ -6,18 +6,23 @@ a rebuild stopped half-way leaves the live read model as it was and can be run a
 import json
 import random
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bilet.eventstore import EventStore, NewEvent
-from bilet.eventstore.sqlite import SqliteEventStore
-from bilet.projections import EmbeddedFeed, ReadModel, rebuild_from_stores
+from bilet.projections import ReadModel, rebuild_from_stores
 from bilet.projections import embedded as embedded_feed
 from bilet.projections.merged import Run, apply_merged
 from bilet.projections.projector import Projector
-from bilet.projections.testing import COUNTS, POISON, StreamCounter, read_applied, read_counts
+from bilet.projections.testing import (
+    POISON,
+    StreamCounter,
+    counter_state,
+    live_counter_state,
+    sqlite_sources,
+)
 
 
 async def _interleaved_history(stores: dict[str, EventStore], events: int) -> None:
@@ -30,16 +35,6 @@ async def _interleaved_history(stores: dict[str, EventStore], events: int) -> No
         kind = POISON if number == events // 2 else rng.choice(("Registered", "Corrected"))
         data = json.dumps({"n": number}).encode()
         await stores[source].append(f"participant-{rng.randrange(12)}", [NewEvent(kind, data)])
-
-
-async def _state(read_model: ReadModel) -> tuple[Any, ...]:
-    return (
-        await read_counts(read_model),
-        await read_applied(read_model),
-        await read_model.checkpoints(COUNTS),
-        await read_model.parked(COUNTS),
-        await read_model.dead_letters(COUNTS),
-    )
 
 
 class _Spy:
@@ -69,28 +64,16 @@ class _Spy:
 
 @pytest.fixture
 async def stores(tmp_path: Path) -> AsyncIterator[dict[str, EventStore]]:
-    """Two sources with their history laid down (`_live_state` catches a read model up on it)."""
-    opened: dict[str, EventStore] = {
-        name: await SqliteEventStore.open(tmp_path / f"{name}-events.sqlite3")
-        for name in ("consent", "identity")
-    }
-    try:
-        await _interleaved_history(opened, 200)
+    """Two sources with their history laid down (`live_counter_state` catches a read model up
+    on it)."""
+    async with sqlite_sources(tmp_path, partial(_interleaved_history, events=200)) as opened:
         yield opened
-    finally:
-        for store in opened.values():
-            await store.close()
-
-
-async def _live_state(read_model: ReadModel, stores: dict[str, EventStore]) -> tuple[Any, ...]:
-    await EmbeddedFeed(read_model, StreamCounter(), stores).catch_up({})
-    return await _state(read_model)
 
 
 async def test_long_transactions_build_what_a_live_catch_up_builds(
     read_model: ReadModel, stores: dict[str, EventStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    live = await _live_state(read_model, stores)
+    live = await live_counter_state(read_model, stores)
     assert live[3], "the poison parked its stream"
     assert live[4], "the poison was dead-lettered"
 
@@ -99,7 +82,7 @@ async def test_long_transactions_build_what_a_live_catch_up_builds(
     await rebuild_from_stores(
         read_model, StreamCounter(), stores, long_transactions=40, batch_size=16
     )
-    assert await _state(read_model) == live
+    assert await counter_state(read_model) == live
     # Most of the history went in long transactions; the one holding the poison fell back, and
     # so does each later one holding an event of the stream it parked.
     assert spy.fell_back >= 1
@@ -109,7 +92,7 @@ async def test_long_transactions_build_what_a_live_catch_up_builds(
 async def test_a_rebuild_stopped_half_way_leaves_the_live_model_and_runs_again(
     read_model: ReadModel, stores: dict[str, EventStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    live = await _live_state(read_model, stores)
+    live = await live_counter_state(read_model, stores)
 
     stopping = _Spy(stop_after=2)
     monkeypatch.setattr(embedded_feed, "apply_merged", stopping)
@@ -118,7 +101,7 @@ async def test_a_rebuild_stopped_half_way_leaves_the_live_model_and_runs_again(
             read_model, StreamCounter(), stores, long_transactions=30, batch_size=16
         )
     assert stopping.together == 2
-    assert await _state(read_model) == live
+    assert await counter_state(read_model) == live
 
     again = _Spy()
     monkeypatch.setattr(embedded_feed, "apply_merged", again)
@@ -126,4 +109,4 @@ async def test_a_rebuild_stopped_half_way_leaves_the_live_model_and_runs_again(
         read_model, StreamCounter(), stores, long_transactions=30, batch_size=16
     )
     assert again.together >= 2
-    assert await _state(read_model) == live
+    assert await counter_state(read_model) == live

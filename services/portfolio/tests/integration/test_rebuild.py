@@ -8,68 +8,54 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from bilet.crypto import FieldCipher
 from bilet.http.testing import app_lifespan
-from bilet.projections import EmbeddedFeed
 from bilet.projections.port import SqlRenderer
-from bilet.stores import open_key_store, open_source_stores
 from bilet_portfolio import cli, worker
 from bilet_portfolio.adapters import layout
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
-from bilet_portfolio.adapters.stores import open_read_model, open_sources
-from bilet_portfolio.adapters.testing import dump, record_world
+from bilet_portfolio.adapters.stores import open_read_model
+from bilet_portfolio.adapters.testing import dump
 from bilet_portfolio.app import create_app
 from bilet_portfolio.settings import SOURCES, PortfolioSettings
 
 if TYPE_CHECKING:
-    from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
+    from services.portfolio.tests.conftest import Ids
+    from services.portfolio.tests.integration.conftest import WorldFactory
 
 
 async def test_a_rebuild_switches_while_readers_read(
-    make_settings: Any, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+    recorded_world: "WorldFactory", ids: "Ids"
 ) -> None:
-    settings: PortfolioSettings = make_settings()
-    stores = await open_source_stores(settings, SOURCES)
-    keys = await open_key_store(settings)
-    catalogue.cipher = FieldCipher(keys)
-    read_model = await open_read_model(settings)
+    world = await recorded_world()
+    read_model = await world.read_model()
+    before = await world.caught_up(read_model)
+    reader = SqlPortfolioReader(read_model)
+    pid = str(ids.pupil("a"))
+    seen: list[int] = []
+    done = False
+
+    async def read_all_the_while() -> None:
+        while not done:
+            snapshot = await reader.participant(pid)
+            assert snapshot is not None, "a reader saw the portfolio missing"
+            seen.append(snapshot.participant.version)
+            await asyncio.sleep(0)
+
+    readers = asyncio.create_task(read_all_the_while())
+    out = io.StringIO()
     try:
-        await record_world(stores, catalogue, ids, recorder)
-        projection = PortfolioProjection()
-        await EmbeddedFeed(read_model, projection, stores).catch_up({})
-        before = await dump(read_model)
-        reader = SqlPortfolioReader(read_model)
-        pid = str(ids.pupil("a"))
-        seen: list[int] = []
-        done = False
-
-        async def read_all_the_while() -> None:
-            while not done:
-                snapshot = await reader.participant(pid)
-                assert snapshot is not None, "a reader saw the portfolio missing"
-                seen.append(snapshot.participant.version)
-                await asyncio.sleep(0)
-
-        readers = asyncio.create_task(read_all_the_while())
-        out = io.StringIO()
-        try:
-            assert await cli.rebuild(settings, None, out) == 0
-        finally:
-            done = True
-            await readers
-        assert await dump(read_model) == before
-        assert seen
-        assert len(set(seen)) == 1
-        text = out.getvalue()
-        assert "rebuilding portfolio from the stores" in text
-        assert "100%" in text
-        assert "switched live" in text
+        assert await cli.rebuild(world.settings, None, out) == 0
     finally:
-        await read_model.close()
-        await keys.close()
-        for store in stores.values():
-            await store.close()
+        done = True
+        await readers
+    assert await dump(read_model) == before
+    assert seen
+    assert len(set(seen)) == 1
+    text = out.getvalue()
+    assert "rebuilding portfolio from the stores" in text
+    assert "100%" in text
+    assert "switched live" in text
 
 
 def test_status_lists_the_positions(make_settings: Any, capsys: Any) -> None:
@@ -81,35 +67,19 @@ def test_status_lists_the_positions(make_settings: Any, capsys: Any) -> None:
 
 
 async def test_tables_of_an_older_layout_are_rebuilt_or_refused(
-    make_settings: Any, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+    make_settings: Any, recorded_world: "WorldFactory"
 ) -> None:
     """An embedded start on a read model an older version built rebuilds it from the stores
     before serving; a process without the stores is not ready, and the worker refuses to
     start, until `bvb portfolio rebuild` did it."""
-    settings: PortfolioSettings = make_settings()
-    stores = await open_source_stores(settings, SOURCES)
-    keys = await open_key_store(settings)
-    catalogue.cipher = FieldCipher(keys)
-    try:
-        await record_world(stores, catalogue, ids, recorder)
-    finally:
-        await keys.close()
-        for store in stores.values():
-            await store.close()
-    read_model = await open_read_model(settings)
-    try:
-        sources = await open_sources(settings)
-        await EmbeddedFeed(read_model, PortfolioProjection(), sources).catch_up({})
-        for store in sources.values():
-            await store.close()
-        expected = await dump(read_model)
+    world = await recorded_world()
+    async with await open_read_model(world.settings) as read_model:
+        expected = await world.caught_up(read_model)
         # What the layout before this one left: no `consents`, a state it no longer names.
         async with read_model.transaction(SqlRenderer("sqlite", {})) as tx:
             await tx.execute("DROP TABLE consents")
             await tx.execute("UPDATE participants SET consent_state = 'submitted'")
         assert await layout.outdated(read_model, PortfolioProjection())
-    finally:
-        await read_model.close()
 
     distributed = create_app(make_settings(portfolio_embedded_feed=False))
     async with (

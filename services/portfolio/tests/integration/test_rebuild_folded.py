@@ -12,72 +12,51 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from bilet.crypto import FieldCipher
-from bilet.projections import EmbeddedFeed, rebuild_from_stores
 from bilet.projections import folded as folded_rebuild
-from bilet.projections.postgres import PostgresReadModel, drop_schema
-from bilet.stores import open_key_store, open_read_model, open_source_stores
+from bilet.projections import rebuild_from_stores
 from bilet_portfolio import cli
 from bilet_portfolio.adapters.projection import PortfolioProjection
-from bilet_portfolio.adapters.testing import assert_erased_pupil_kept_out, dump, record_world
-from bilet_portfolio.settings import PROJECTION_NAME, SOURCES, PortfolioSettings
+from bilet_portfolio.adapters.testing import assert_erased_pupil_kept_out, dump
+from bilet_portfolio.settings import PROJECTION_NAME, SOURCES
 
 if TYPE_CHECKING:
-    from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
+    from services.portfolio.tests.conftest import Ids
+    from services.portfolio.tests.integration.conftest import WorldFactory
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
-    database_url: str,
-    make_settings: Any,
-    catalogue: "Catalogue",
-    ids: "Ids",
-    recorder: "Recorder",
+    database_url: str, recorded_world: "WorldFactory", ids: "Ids"
 ) -> None:
-    settings: PortfolioSettings = make_settings()
-    stores = await open_source_stores(settings, SOURCES)
-    keys = await open_key_store(settings)
-    catalogue.cipher = FieldCipher(keys)
-    schemas = [f"pfl{uuid.uuid4().hex[:12]}", f"pff{uuid.uuid4().hex[:12]}"]
-    live = await PostgresReadModel.open(database_url, schema=schemas[0])
-    rebuilt = await PostgresReadModel.open(database_url, schema=schemas[1])
-    try:
-        await record_world(stores, catalogue, ids, recorder)
-        await EmbeddedFeed(live, PortfolioProjection(), stores).catch_up({})
-        expected = await dump(live)
-        assert expected["participants"], "the history built no portfolio"
+    world = await recorded_world()
+    live = await world.postgres_read_model(database_url)
+    rebuilt = await world.postgres_read_model(database_url)
+    expected = await world.caught_up(live)
+    assert expected["participants"], "the history built no portfolio"
 
-        # Small transactions and pages, so the fold commits many times before the copy.
-        await rebuild_from_stores(
-            rebuilt,
-            PortfolioProjection(),
-            stores,
-            fold_memory_mib=16,
-            long_transactions=7,
-            batch_size=5,
+    # Small transactions and pages, so the fold commits many times before the copy.
+    await rebuild_from_stores(
+        rebuilt,
+        PortfolioProjection(),
+        world.stores,
+        fold_memory_mib=16,
+        long_transactions=7,
+        batch_size=5,
+    )
+    assert await dump(rebuilt) == expected
+    assert await rebuilt.checkpoints(PROJECTION_NAME) == await live.checkpoints(PROJECTION_NAME)
+    assert await rebuilt.dead_letters(PROJECTION_NAME) == []
+    for source in SOURCES:
+        assert await rebuilt.position(PROJECTION_NAME, source) == await live.position(
+            PROJECTION_NAME, source
         )
-        assert await dump(rebuilt) == expected
-        assert await rebuilt.checkpoints(PROJECTION_NAME) == await live.checkpoints(PROJECTION_NAME)
-        assert await rebuilt.dead_letters(PROJECTION_NAME) == []
-        for source in SOURCES:
-            assert await rebuilt.position(PROJECTION_NAME, source) == await live.position(
-                PROJECTION_NAME, source
-            )
 
-        await assert_erased_pupil_kept_out(rebuilt, ids)
+    await assert_erased_pupil_kept_out(rebuilt, ids)
 
-        # Rebuilt again over the folded tables (the shadow made anew, the copy replacing it).
-        await rebuild_from_stores(rebuilt, PortfolioProjection(), stores, fold_memory_mib=16)
-        assert await dump(rebuilt) == expected
-    finally:
-        await live.close()
-        await rebuilt.close()
-        for schema in schemas:
-            await drop_schema(database_url, schema)
-        await keys.close()
-        for store in stores.values():
-            await store.close()
+    # Rebuilt again over the folded tables (the shadow made anew, the copy replacing it).
+    await rebuild_from_stores(rebuilt, PortfolioProjection(), world.stores, fold_memory_mib=16)
+    assert await dump(rebuilt) == expected
 
 
 @pytest.fixture
@@ -100,12 +79,7 @@ async def database(database_url: str) -> AsyncIterator[str]:
 
 
 async def test_the_rebuild_command_folds_into_postgresql(
-    database: str,
-    make_settings: Any,
-    catalogue: "Catalogue",
-    ids: "Ids",
-    recorder: "Recorder",
-    monkeypatch: pytest.MonkeyPatch,
+    database: str, recorded_world: "WorldFactory", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copies: list[str] = []  # the schemas the fold was copied into (the real copy runs)
     copy_shadow = folded_rebuild.copy_shadow
@@ -115,27 +89,14 @@ async def test_the_rebuild_command_folds_into_postgresql(
         copies.append(schema)
 
     monkeypatch.setattr(folded_rebuild, "copy_shadow", counted)
-    settings: PortfolioSettings = make_settings(
-        database_url=database, read_model="postgres", key_store="sqlite"
-    )
-    stores = await open_source_stores(settings, SOURCES)
-    keys = await open_key_store(settings)
-    catalogue.cipher = FieldCipher(keys)
-    read_model = await open_read_model(settings, "portfolio")
-    try:
-        await record_world(stores, catalogue, ids, recorder)
-        await EmbeddedFeed(read_model, PortfolioProjection(), stores).catch_up({})
-        before = await dump(read_model)
+    world = await recorded_world(database_url=database, read_model="postgres", key_store="sqlite")
+    read_model = await world.read_model()
+    before = await world.caught_up(read_model)
 
-        out = io.StringIO()
-        assert await cli.rebuild(settings, "stores", out) == 0
-        assert copies == ["bvb_portfolio_rm"]
-        assert await dump(read_model) == before
-        text = out.getvalue()
-        assert "100%" in text
-        assert "switched live" in text
-    finally:
-        await read_model.close()
-        await keys.close()
-        for store in stores.values():
-            await store.close()
+    out = io.StringIO()
+    assert await cli.rebuild(world.settings, "stores", out) == 0
+    assert copies == ["bvb_portfolio_rm"]
+    assert await dump(read_model) == before
+    text = out.getvalue()
+    assert "100%" in text
+    assert "switched live" in text

@@ -1,5 +1,5 @@
-"""For tests of projections and of the runtime: an example projection, histories, a relay-like
-publisher.
+"""For tests of projections and of the runtime: an example projection, histories, source stores
+to lay them down in, what a rebuild must leave as a live catch-up left it, a relay-like publisher.
 
 `StreamCounter` counts the events of each stream and keeps the last type and version: an event
 applied twice, lost, or applied out of order shows in its table. An event of type `Poison` makes
@@ -10,12 +10,17 @@ it raise, always. The runtime's chaos test runs it in a consumer process as
 import json
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from bilet.contracts.cloudevents import to_record
-from bilet.eventstore import RecordedEvent
+from bilet.eventstore import EventStore, RecordedEvent
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.kafka import KafkaConnection, KafkaTarget
+from bilet.projections.embedded import EmbeddedFeed
 from bilet.projections.port import ReadModelTx, SqlRenderer, Table
 from bilet.projections.readmodel import APPLIED, ReadModel, applied_table
 
@@ -82,6 +87,44 @@ async def read_applied(
     async with read_model.reader(renderer) as tx:
         rows = await tx.fetch("SELECT source, stream_id, version, position FROM {bvb_applied}")
     return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+
+
+async def counter_state(read_model: ReadModel) -> tuple[Any, ...]:
+    """All `StreamCounter` leaves in a read model, its bookkeeping included: the counts, the
+    applied versions, the checkpoints, the parked streams and the dead letters (`[3]`, `[4]`)."""
+    return (
+        await read_counts(read_model),
+        await read_applied(read_model),
+        await read_model.checkpoints(COUNTS),
+        await read_model.parked(COUNTS),
+        await read_model.dead_letters(COUNTS),
+    )
+
+
+async def live_counter_state(
+    read_model: ReadModel, stores: Mapping[str, EventStore]
+) -> tuple[Any, ...]:
+    """`counter_state` after a live catch-up of the stores: what a rebuild of them must leave."""
+    await EmbeddedFeed(read_model, StreamCounter(), stores).catch_up({})
+    return await counter_state(read_model)
+
+
+@asynccontextmanager
+async def sqlite_sources(
+    directory: Path, lay_down: Callable[[dict[str, EventStore]], Awaitable[None]]
+) -> AsyncIterator[dict[str, EventStore]]:
+    """Two source stores (`consent`, `identity`) in SQLite files under `directory`, with the
+    history `lay_down` appends to them; closed afterwards."""
+    opened: dict[str, EventStore] = {
+        name: await SqliteEventStore.open(directory / f"{name}-events.sqlite3")
+        for name in ("consent", "identity")
+    }
+    try:
+        await lay_down(opened)
+        yield opened
+    finally:
+        for store in opened.values():
+            await store.close()
 
 
 def history(

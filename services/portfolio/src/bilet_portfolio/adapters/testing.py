@@ -1,18 +1,27 @@
 """For tests of the portfolio read model (unit, PostgreSQL, Kafka): apply a recorded history,
 dump every table in a form that compares across databases, a history of the test world
-through every kind of event (and its appending to source stores), and the erased pupil's rows
-as a rebuild must leave them."""
+through every kind of event (and its appending to source stores), the world recorded in a
+test's stores with the read models a rebuild test compares, and the erased pupil's rows as a
+rebuild must leave them."""
 
+import uuid
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from bilet.contracts.vocabulary import Stage
+from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore, NewEvent, RecordedEvent
-from bilet.projections import ReadModel
+from bilet.projections import EmbeddedFeed, ReadModel
+from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.projections.readmodel import layout_of
 from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.stores import open_key_store, open_read_model, open_sources
+from bilet_portfolio.settings import PortfolioSettings
 
 Recorded = list[tuple[str, RecordedEvent]]
+Rows = dict[str, list[tuple[Any, ...]]]  # `dump`'s: table → its rows
 
 
 async def apply_in_order(read_model: ReadModel, recorded: Recorded) -> None:
@@ -25,10 +34,10 @@ async def apply_in_order(read_model: ReadModel, recorded: Recorded) -> None:
             await projection.apply(tx, event)
 
 
-async def dump(read_model: ReadModel) -> dict[str, list[tuple[Any, ...]]]:
+async def dump(read_model: ReadModel) -> Rows:
     """Every row of every portfolio table, normalised across databases, sorted."""
     projection = PortfolioProjection()
-    rows: dict[str, list[tuple[Any, ...]]] = {}
+    rows: Rows = {}
     async with read_model.query(projection) as tx:
         for table in projection.tables:
             fetched = await tx.fetch(f"SELECT * FROM {{{table.name}}}")  # noqa: S608
@@ -98,6 +107,57 @@ async def record_world(
     for source, event in await world_history(catalogue, ids, recorder):
         new = NewEvent(event.type, event.data, event.metadata, event.event_id)
         await stores[source].append(event.stream_id, [new])
+
+
+@dataclass
+class RecordedWorld:
+    """The world (`record_world`) in the source stores of a test's settings, and the read models
+    the test catches up live on them or rebuilds from them: all of them closed, their
+    PostgreSQL schemas dropped, when `opened` (the fixture's) closes."""
+
+    settings: PortfolioSettings
+    stores: Mapping[str, EventStore]
+    opened: AsyncExitStack
+
+    @classmethod
+    async def record(
+        cls,
+        settings: PortfolioSettings,
+        catalogue: Any,
+        ids: Any,
+        recorder: Any,
+        opened: AsyncExitStack,
+    ) -> "RecordedWorld":
+        """The world appended to the settings' source stores, its names sealed with the
+        settings' key store (as the services' would be, so that what the test starts opens
+        them)."""
+        stores = await open_sources(settings)
+        for store in stores.values():
+            opened.push_async_callback(store.close)
+        keys = await open_key_store(settings)
+        opened.push_async_callback(keys.close)
+        catalogue.cipher = FieldCipher(keys)
+        await record_world(stores, catalogue, ids, recorder)
+        return cls(settings, stores, opened)
+
+    async def read_model(self) -> ReadModel:
+        """The settings' own read model: the one `bvb portfolio rebuild` rebuilds."""
+        read_model = await open_read_model(self.settings)
+        self.opened.push_async_callback(read_model.close)
+        return read_model
+
+    async def postgres_read_model(self, database_url: str) -> PostgresReadModel:
+        """A read model in a fresh schema of its own."""
+        schema = f"pf{uuid.uuid4().hex[:12]}"
+        self.opened.push_async_callback(drop_schema, database_url, schema)
+        read_model = await PostgresReadModel.open(database_url, schema=schema)
+        self.opened.push_async_callback(read_model.close)
+        return read_model
+
+    async def caught_up(self, read_model: ReadModel) -> Rows:
+        """The read model caught up live on the stores; its rows, which a rebuild must leave."""
+        await EmbeddedFeed(read_model, PortfolioProjection(), self.stores).catch_up({})
+        return await dump(read_model)
 
 
 async def assert_erased_pupil_kept_out(read_model: ReadModel, ids: Any) -> None:
