@@ -69,7 +69,14 @@ from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain.evidence import FACT_TYPES
 from bilet_recommender.records import NO_PARTICIPANT, participant_key, record_headers
-from bilet_recommender.worker_guards import declare_topics, exit_at_once, new_topics
+from bilet_recommender.worker_guards import (
+    UNREADABLE,
+    GuardedApp,
+    declare_topics,
+    exit_at_once,
+    left_aside,
+    new_topics,
+)
 
 SERVICE: Final = "recommender"
 TOPICS: Final = {
@@ -244,7 +251,7 @@ def create_app(
     app_id = settings.recommender_worker_app_id
     connection = settings.kafka_connection()
     partitions = settings.recommender_worker_partitions
-    app = faust.App(
+    app = GuardedApp(
         app_id,
         broker=[f"kafka://{host}" for host in connection.bootstrap_servers.split(",")],
         broker_credentials=broker_credentials(connection),
@@ -333,10 +340,14 @@ def create_app(
         store, _keys, read_model, issuing = await resources.get()
         delivered: list[tuple[EventT[Any], Delivered]] = []
         for event in events:
-            recorded = decode_record(event.value, record_headers(event.headers))
-            if recorded.type not in FACTS:
+            try:
+                recorded = decode_record(event.value, record_headers(event.headers))
+                if recorded.type not in FACTS:
+                    continue
+                fact = decode(recorded)
+            except UNREADABLE as error:
+                left_aside("issuing", event, error)
                 continue
-            fact = decode(recorded)
             assert isinstance(fact, FACT_TYPES)
             delivered.append((event, Delivered(recorded, fact)))
             fact_wait.observe(max(0.0, taken - event.message.timestamp))

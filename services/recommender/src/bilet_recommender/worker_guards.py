@@ -11,12 +11,18 @@ Why both, from a run of the parity test under load (ADR 0085):
   creates these topics itself, as faust would (partitions, replicas, cleanup policy, retention),
   and waits until each partition has a leader before faust starts; faust then finds them.
 - When an agent's body raises, faust acknowledges the record it was processing (the stream's
-  `finally` acks it as the generator closes), restarts the agent and commits that offset: the
-  record is lost for good. In the run above, the insights agent lost the first mark it took, and
-  the insights never converged. A failure is therefore logged and the process exits at once,
-  without faust's shutdown, as a SIGKILL would: nothing more is acknowledged or committed, the
-  orchestrator restarts the worker, and Kafka delivers again from the last commit (at least
-  once; every output of the agents is idempotent).
+  `finally` acks it as the generator closes), restarts the agent and commits that offset (its
+  agents' error handler, `App._on_agent_error`, commits): the record is lost for good. In the
+  run above, the insights agent lost the first mark it took, and the insights never converged.
+  A failure is therefore logged and the process exits at once, without faust's shutdown, as a
+  SIGKILL would: nothing more is acknowledged or committed, the orchestrator restarts the
+  worker, and Kafka delivers again from the last commit (at least once; every output of the
+  agents is idempotent). The agents catch their own failures; `GuardedApp` catches the rest
+  (a failed forward to a repartition topic, a failed batch buffer), which reach faust's handler.
+- A record no contract can read (not a CloudEvent, data no version of its type accepts) would
+  fail again on every delivery, and exiting on it would stop the worker for good: it is left
+  aside with its place logged (never its content). The read side's kernel feed of the same
+  topics dead-letters it (ADR 0008).
 """
 
 import asyncio
@@ -25,28 +31,64 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, NoReturn
 
+import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
-from faust.types import TopicT
+from faust.types import AgentT, EventT, TopicT
 from mode.utils.times import want_seconds
 
+from bilet.contracts.cloudevents import NotACloudEvent
+from bilet.contracts.registry import ContractError
 from bilet.kafka import KafkaConnection
 
 _log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS: Final = 36
+# What a topic being created answers until the broker has it whole: asked again.
+_NOT_YET: Final = frozenset({0, 3, 5})  # none, unknown topic or partition, leader not available
 # sysexits' EX_SOFTWARE: the process ended itself on an internal failure.
 EXIT_ON_FAILURE: Final = 70
 
 
-def exit_at_once(what: str) -> NoReturn:
-    """Log the exception being handled with `what` failed, flush the logs, and end the process
-    without running faust's shutdown (which would commit the acknowledged offsets)."""
+# Errors of a record that fails the same way on every delivery.
+UNREADABLE: Final = (NotACloudEvent, ContractError)
+
+
+def exit_at_once(what: str, error: BaseException | None = None) -> NoReturn:
+    """Log that `what` failed with `error` (default: the exception being handled), flush the
+    logs, and end the process without faust's shutdown (which would commit the acknowledged
+    offsets)."""
     _log.critical(
-        "%s: the worker exits so that Kafka delivers the records again", what, exc_info=True
+        "%s: the worker exits so that Kafka delivers the records again",
+        what,
+        exc_info=error or True,
     )
     logging.shutdown()
     os._exit(EXIT_ON_FAILURE)
+
+
+def left_aside(agent: str, event: EventT[Any], error: Exception) -> None:
+    """Log a record no contract reads by its place and the kind of error (its content may hold
+    anything: never logged)."""
+    message = event.message
+    _log.error(
+        "a record no contract reads is left aside",
+        extra={
+            "agent": agent,
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "error": type(error).__name__,
+        },
+    )
+
+
+class GuardedApp(faust.App):
+    """A faust app whose agents' failures end the process (`exit_at_once`) instead of faust's
+    handling, which commits the consumer's offsets and restarts the agent."""
+
+    async def _on_agent_error(self, agent: AgentT[Any], exc: BaseException) -> None:
+        exit_at_once(f"the agent {agent.name} crashed", exc)
 
 
 def topic_config(topic: TopicT) -> dict[str, str]:
@@ -115,8 +157,14 @@ async def declare_topics(
 
 async def _all_led(admin: AIOKafkaAdminClient, topics: Mapping[str, NewTopic]) -> bool:
     for described in await admin.describe_topics(list(topics)):
-        name, partitions = described["topic"], described["partitions"]
-        if described["error_code"] != 0 or not partitions:
+        name, partitions, code = (
+            described["topic"],
+            described["partitions"],
+            described["error_code"],
+        )
+        if code not in _NOT_YET:
+            raise for_code(code)(f"describing topic {name}")
+        if code != 0 or not partitions:
             return False
         expected = topics[name].num_partitions
         if len(partitions) != expected:

@@ -55,7 +55,7 @@ from bilet_recommender.adapters.insights_projection import (
     mark,
 )
 from bilet_recommender.records import participant_key, record_headers
-from bilet_recommender.worker_guards import exit_at_once
+from bilet_recommender.worker_guards import UNREADABLE, exit_at_once, left_aside
 
 WEEK: Final = 7 * 24 * 3600.0
 # The epoch fell on a Thursday: +3 days puts a window's start on a Monday 00:00 UTC.
@@ -134,12 +134,16 @@ def install(
                 exit_at_once("the insights agent failed on a record")
 
     async def count(event: faust.EventT[Any]) -> None:
-        recorded = decode_record(event.value, record_headers(event.headers))
-        metric = SOURCE_MARKS.get(recorded.type)
-        erased = recorded.type == "ParticipantErased"
-        if (metric is None and not erased) or not CATALOGUE.is_published(recorded.type):
+        try:
+            recorded = decode_record(event.value, record_headers(event.headers))
+            metric = SOURCE_MARKS.get(recorded.type)
+            erased = recorded.type == "ParticipantErased"
+            if (metric is None and not erased) or not CATALOGUE.is_published(recorded.type):
+                return
+            participant_id = str(decode(recorded).participant_id)  # type: ignore[attr-defined]
+        except UNREADABLE as error:
+            left_aside("insights", event, error)
             return
-        participant_id = str(decode(recorded).participant_id)  # type: ignore[attr-defined]
         if not writer:
             writer.append(MarksWriter(await read_model()))
         if metric is None:

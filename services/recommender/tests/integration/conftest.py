@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bilet import stores
@@ -132,6 +132,15 @@ class Harness:
         await produce(
             self.bootstrap, self.topic_of(IDENTITY), recorded(season.schools), service=IDENTITY
         )
+
+    async def produce_unreadable(self) -> None:
+        """A record on the identity topic that is no CloudEvent (no headers, not JSON)."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(self.topic_of(IDENTITY), b"\x00 no event", key=b"x")
+        finally:
+            await producer.stop()
 
     async def produce_facts(self, season: Season, share: slice = slice(None)) -> None:
         """The pupils' facts of every source (`share`: of the pupils, by index), after the

@@ -52,6 +52,8 @@ async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
             return await harness.catalogue_size() == catalogue
 
         await harness.wait_for("the catalogue in the read model", catalogue_in, 120)
+        # A record no contract reads, amid the facts: left aside (ADR 0085), never a stop.
+        await harness.produce_unreadable()
         await harness.produce_facts(season)
 
         async def all_issued() -> bool:
@@ -69,6 +71,10 @@ async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
         await harness.wait_for("the embedded runtime's insights", same_insights, 120)
     finally:
         stop(worker)
+    assert worker.returncode == 0, harness.worker_errors()
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    # Both agents met it (its key names no participant: one partition of each repartition).
+    assert log.count("a record no contract reads is left aside") == 2, harness.worker_errors()
     sets = await harness.sets()
     for events in sets.values():
         check_chain(events)

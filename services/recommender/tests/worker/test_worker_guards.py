@@ -4,14 +4,20 @@ failure ends the process with its reason logged, without faust's shutdown."""
 
 import subprocess
 import sys
+from typing import Any
+from unittest.mock import AsyncMock, patch
 
+import faust
 from faust.transport.drivers.aiokafka import Transport
+from mode.utils.times import want_seconds
 
 from bilet_recommender.worker import WorkerSettings, create_app
-from bilet_recommender.worker_guards import EXIT_ON_FAILURE
+from bilet_recommender.worker_guards import EXIT_ON_FAILURE, GuardedApp, topic_config
 
 
-def test_the_declared_topics_are_the_repartitions_and_changelogs_as_faust_makes_them() -> None:
+async def test_the_declared_topics_are_the_repartitions_and_changelogs_as_faust_makes_them() -> (
+    None
+):
     settings = WorkerSettings(
         kafka_bootstrap="127.0.0.1:1",
         recommender_worker_app_id="guarded",
@@ -20,27 +26,41 @@ def test_the_declared_topics_are_the_repartitions_and_changelogs_as_faust_makes_
     )
     worker_app = create_app(settings)
     declared = worker_app.own_topics()
-
     assert sorted(declared) == [
         "guarded-evidence-changelog",
         "guarded-facts-by-participant",
         "guarded-insight-facts-by-participant",
         "guarded-insight-weeks-changelog",
     ]
-    assert {(t.num_partitions, t.replication_factor) for t in declared.values()} == {(5, 2)}
-    # What faust's own transport would configure each changelog with.
-    for table in worker_app.app.tables.values():
-        topic = table.changelog_topic
-        (name,) = topic.topics
-        expected = Transport._topic_config(
+
+    # What faust itself would ask its producer to create, declaring each of those topics.
+    topics = [*worker_app.repartitions]
+    topics += [table.changelog_topic for table in worker_app.app.tables.values()]
+    asked: dict[str, dict[str, Any]] = {}
+
+    class Recorder:
+        async def create_topic(self, topic: str, **options: Any) -> None:
+            asked[topic] = options
+
+    for topic in topics:
+        with patch.object(type(topic), "_get_producer", AsyncMock(return_value=Recorder())):
+            await topic.declare()
+    assert sorted(asked) == sorted(declared)
+    for name, options in asked.items():
+        retention = options["retention"]
+        config = Transport._topic_config(
             None,  # type: ignore[arg-type]  # faust's method uses nothing of its instance
-            retention=None,
-            compacting=topic.compacting,
-            deleting=topic.deleting,
+            retention=int(want_seconds(retention) * 1000) if retention else None,
+            compacting=options["compacting"],
+            deleting=options["deleting"],
         )
-        assert declared[name].topic_configs == {k: str(v) for k, v in expected.items()}
-    # The windows never expire (ADR 0048), so their changelog is compacted, deleted by the
-    # broker's own retention only as faust does it; the evidence is kept compacted.
+        config.update(options["config"] or {})
+        new = declared[name]
+        assert (new.num_partitions, new.replication_factor) == (5, 2)
+        assert (options["partitions"], options["replication"]) == (5, 2)
+        assert new.topic_configs == {key: str(value) for key, value in config.items()}, name
+    # The windows never expire (ADR 0048), so their changelog is compacted and deleted by the
+    # broker's retention, as faust makes it; the evidence is kept compacted.
     assert declared["guarded-evidence-changelog"].topic_configs == {"cleanup.policy": "compact"}
     assert declared["guarded-insight-weeks-changelog"].topic_configs == {
         "cleanup.policy": "compact,delete"
@@ -48,15 +68,42 @@ def test_the_declared_topics_are_the_repartitions_and_changelogs_as_faust_makes_
     assert declared["guarded-facts-by-participant"].topic_configs == {}
 
 
+def test_a_retention_and_a_topics_own_config_are_declared_as_faust_would() -> None:
+    app = faust.App("guarded-config", broker="kafka://127.0.0.1:1")
+    topic = app.topic(
+        "kept", partitions=3, retention=3600.0, deleting=True, config={"min.insync.replicas": 2}
+    )
+    assert topic_config(topic) == {
+        "cleanup.policy": "delete",
+        "retention.ms": "3600000",
+        "min.insync.replicas": "2",
+    }
+
+
+def test_every_agent_fails_into_the_guarded_handler() -> None:
+    """faust hands an agent's crash to the app's `_on_agent_error` (its default commits the
+    offsets): the worker's app overrides it, and faust must still wire it to each agent."""
+    app = create_app(WorkerSettings(kafka_bootstrap="127.0.0.1:1")).app
+    assert isinstance(app, GuardedApp)
+    assert app.agents
+    for agent in app.agents.values():
+        handler = agent._on_error
+        assert handler.__func__ is GuardedApp._on_agent_error
+
+
 FAILING = """
-import logging, sys
+import atexit
 from bilet.logs import configure_logging
 from bilet_recommender.worker_guards import exit_at_once
 configure_logging()
+atexit.register(print, "an exit handler ran", flush=True)
 try:
-    raise RuntimeError("the read model is gone")
-except RuntimeError:
-    exit_at_once("the insights agent failed on a record")
+    try:
+        raise RuntimeError("the read model is gone")
+    except RuntimeError:
+        exit_at_once("the insights agent failed on a record")
+finally:
+    print("a finally ran", flush=True)
 print("never reached", flush=True)
 """
 
@@ -67,6 +114,9 @@ def test_a_failure_exits_at_once_with_its_reason_logged() -> None:
     )
     output = done.stdout + done.stderr
     assert done.returncode == EXIT_ON_FAILURE, output
-    assert "never reached" not in output
+    # Nothing after the failure runs: no code of the caller, no exit handler (faust's shutdown
+    # hangs off those), as under a SIGKILL.
+    for ran in ("never reached", "a finally ran", "an exit handler ran"):
+        assert ran not in output
     assert "the insights agent failed on a record" in output
     assert "the read model is gone" in output
