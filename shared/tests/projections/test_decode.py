@@ -102,6 +102,23 @@ def assert_refused_alike(decoder: Decoder, breakage: tuple[object, ...]) -> None
     assert str(fast.value) == str(contract.value)
 
 
+@pytest.mark.parametrize("fields", [None, frozenset({"type"})], ids=["every field", "type"])
+def test_given_a_header_named_twice_then_the_last_one_counts_as_in_the_contract(
+    fields: frozenset[str] | None,
+) -> None:
+    # Decoders read by position, once per order of header names (ADR 0082): a name given twice
+    # must still mean what a dict of the headers says, the last one.
+    decoder = decoder_for(fields)
+    rng = random.Random(11)
+    for name in ("ce_subject", "ce_streamversion", "ce_position", "ce_type", "ce_actor"):
+        record = to_record(event(rng), "identity")
+        for headers in (record.headers, [*record.headers, (name, b"42")]):
+            full = from_record(record.value, headers).event
+            decoded = decoder(record.value, headers)
+            for field in RUNTIME_FIELDS | (fields or EVENT_FIELDS):
+                assert getattr(decoded, field) == getattr(full, field), (name, field)
+
+
 def test_given_no_value_then_the_data_is_empty_as_the_contract_says() -> None:
     record = to_record(event(random.Random(9)), "identity")
     assert decode(None, record.headers) == from_record(None, record.headers).event

@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError
 
 from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections.decode import decoder_for
-from bilet.projections.kafka.partition import AssignedPartition, delivery_of, forget
+from bilet.projections.kafka.partition import AssignedPartition, deliveries_of, forget
 from bilet.projections.kafka.topics import (
     DeadLetterTopic,
     ensure_dlq_topics,
@@ -245,8 +245,7 @@ class KafkaFeed:
             return
         projector = self.projector
         assert projector is not None
-        decode = self._decode
-        deliveries = [delivery_of(record, decode) for record in records[start:]]
+        deliveries = deliveries_of(records[start:] if start else records, self._decode)
         outcome = await projector.apply(
             tp.topic, tp.partition, expected, deliveries, partition.verdicts
         )
