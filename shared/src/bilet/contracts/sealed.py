@@ -260,6 +260,16 @@ async def unseal(
     return (await unseal_many(cipher, [event], health=health))[0]
 
 
+@functools.cache
+def _to_open(event_class: type[DomainEvent], health: bool) -> tuple[tuple[str, KeyScope], ...]:
+    """The sealed fields `unseal` opens in an event of `event_class`, with their scopes."""
+    return tuple(
+        (name, scope)
+        for name, scope in sealed_scopes(event_class).items()
+        if health or scope is not KeyScope.HEALTH
+    )
+
+
 async def unseal_many(
     cipher: FieldCipher, events: Sequence[DomainEvent], *, health: bool = False
 ) -> list[dict[str, object]]:
@@ -270,20 +280,21 @@ async def unseal_many(
     outs: list[dict[str, object]] = []
     owners: list[dict[str, object]] = []  # the out each record's plaintext goes to
     for event in events:
+        event_class = type(event)
         envelopes: dict[KeyScope, dict[str, object]] = {}
         out: dict[str, object] = {}
-        for name, scope in sealed_scopes(type(event)).items():
-            if scope is KeyScope.HEALTH and not health:
-                continue
+        for name, scope in _to_open(event_class, health):
             value = getattr(event, name)
             if isinstance(value, SealedValue):
                 envelopes.setdefault(scope, {})[name] = value.envelope()
             elif isinstance(value, ErasedValue):
                 out[name] = ERASED
         if envelopes:
-            named = generation_fields(type(event)).values()
-            generations = key_generations(
-                type(event), {name: getattr(event, name) for name in named}
+            named = generation_fields(event_class).values()
+            generations = (
+                key_generations(event_class, {name: getattr(event, name) for name in named})
+                if named
+                else {}
             )
             for scope, group in envelopes.items():
                 generation = generations.get(scope, FIRST_GENERATION)
