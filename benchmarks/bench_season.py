@@ -41,16 +41,16 @@ async def _events(var_dir: Path) -> dict[str, list[RecordedEvent]]:
 
 async def _ours(
     plan: SeasonPlan, var_dir: Path
-) -> tuple[float, float, dict[str, list[RecordedEvent]]]:
-    """Events per second of wall time and per second of the process's CPU (every thread):
-    on a machine shared with other work the second says what the code costs."""
+) -> tuple[float, float, dict[str, float], dict[str, list[RecordedEvent]]]:
+    """Events per second of wall time and per second of the process's CPU (every thread), and
+    each phase's CPU seconds: on a machine shared with other work CPU says what the code costs."""
     started, cpu = time.perf_counter(), time.process_time()
     report = await simulate_season(plan, var_dir, synchronous="NORMAL")
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert not report.refused, report.refused
     events = await _events(var_dir)
     written = sum(map(len, events.values()))
-    return written / elapsed, written / cpu, events
+    return written / elapsed, written / cpu, report.cpu_seconds, events
 
 
 async def _peer(events: dict[str, list[RecordedEvent]], out: Path) -> float:
@@ -68,9 +68,11 @@ async def _peer(events: dict[str, list[RecordedEvent]], out: Path) -> float:
 async def run(quick: bool) -> AsyncIterator[BenchResult]:
     plan = SeasonPlan(seed=1, regions=1 if quick else 2, pupils=40 if quick else 400, season=2026)
     ours, ours_cpu, peer, written = [], [], [], 0
+    phases: list[dict[str, float]] = []
     for _ in range(ROUNDS):
         with tempfile.TemporaryDirectory(prefix="bench-season-") as tmp:
-            rate, per_cpu_second, events = await _ours(plan, Path(tmp) / "var")
+            rate, per_cpu_second, by_phase, events = await _ours(plan, Path(tmp) / "var")
+            phases.append(by_phase)
             (Path(tmp) / "peer").mkdir()
             ours.append(rate)
             ours_cpu.append(per_cpu_second)
@@ -88,6 +90,10 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
             "synchronous": "NORMAL",
             "peer_is": f"the same events, raw append_many, {PEER_COMMIT} a commit",
             "events_per_cpu_second_ours": round(median(ours_cpu)),
+            # Where the CPU goes: each phase's median CPU seconds over the rounds.
+            "cpu_seconds_by_phase": {
+                name: round(median([p[name] for p in phases]), 3) for name in phases[0]
+            },
             **rounds_detail(ours, peer),
         },
         (ours_at_least(TARGET),),

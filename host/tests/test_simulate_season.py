@@ -69,6 +69,10 @@ def test_every_service_accepts_the_season(season: tuple[Path, SimulationReport])
     ids = {e.recommendation_set_id for e in issued}
     assert all(e.supersedes is None or e.supersedes in ids for e in issued)
     assert sum(e.supersedes is None for e in issued) == PLAN.pupils
+    # Each phase's wall and CPU time (all threads) are reported, by service.
+    phases = ["identity", "consent", "diagnostics", "events", "recommender"]
+    assert list(report.seconds) == list(report.cpu_seconds) == phases
+    assert all(cpu > 0 for cpu in report.cpu_seconds.values())
 
 
 def test_bookings_stay_within_capacity(season: tuple[Path, SimulationReport]) -> None:
@@ -230,10 +234,14 @@ def test_a_season_goes_into_empty_stores_only(season: tuple[Path, SimulationRepo
     assert published_events(var_dir) == before
 
 
-def test_a_load_with_sync_normal_writes_the_same_kind_of_season(tmp_path: Path) -> None:
+def test_a_load_with_sync_normal_writes_the_same_kind_of_season(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     var_dir = tmp_path / "var"
     args = ["--regions", "1", "--pupils", "3", "--sync", "normal", "--var-dir", str(var_dir)]
     assert main(["simulate", "season", *args]) == 0
+    summary = capsys.readouterr().out
+    assert summary.count("events per CPU-second") == 5  # a line per service's phase
     types = Counter(event.type for event in published_events(var_dir))
     assert types["ParticipantRegistered"] == types["ConsentVerified"] == 3
     assert types["StageCompleted"] == 9

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Literal
 
 from bilet.audit import EventStoreAuditLog
@@ -99,9 +99,10 @@ async def simulate_season(
         ("events", career_events),
         ("recommender", _recommendations),
     ):
-        started = perf_counter()
+        started, cpu = perf_counter(), process_time()
         await phase(season)
         season.report.seconds[name] = perf_counter() - started
+        season.report.cpu_seconds[name] = process_time() - cpu
     return season.report
 
 

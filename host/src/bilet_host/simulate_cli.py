@@ -124,8 +124,10 @@ def _summary(
     ]
     for service, seconds in report.seconds.items():
         events = written.get(service, 0)
+        cpu = report.cpu_seconds.get(service, 0.0)
         lines.append(
             f"    {service:<12} {events:>9} events in {seconds:7.1f} s: "
-            f"{events / max(seconds, 1e-9):.0f} events/s"
+            f"{events / max(seconds, 1e-9):.0f} events/s; {cpu:.1f} s of CPU: "
+            f"{events / max(cpu, 1e-9):.0f} events per CPU-second"
         )
     return "\n".join(lines)

@@ -46,6 +46,9 @@ class SimulationReport:
     refused: dict[str, int] = field(default_factory=dict)
     # wall time of each service's phase (not part of what the season is)
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
+    # the process's CPU time (every thread) of each phase: what a phase costs, on a machine
+    # whose other work makes wall time say more about the neighbours (docs/adr/0084)
+    cpu_seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     def refusal(self, code: str) -> None:
         self.refused[code] = self.refused.get(code, 0) + 1

@@ -232,7 +232,8 @@ async def test_a_cipher_that_keeps_no_keys_is_not_asked_to_fetch_them_beforehand
         {"snils": "112-233-445 95", "health_limitations": {"has_limitations": False}},
     )
     await seal_all(cipher, [draft])
-    assert keys.calls == [(str(PID),), (health_key_subject(PID),)]
+    # Fetched once, by the sealing itself (both keys in one call): no prefetch thrown away.
+    assert keys.calls == [(str(PID), health_key_subject(PID))]
 
 
 class CountingLog(EventLog):

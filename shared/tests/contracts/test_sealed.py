@@ -16,15 +16,18 @@ from bilet.contracts import (
     encode,
     health_key_subject,
     seal,
+    seal_many,
     sealed_fields,
     sealed_scopes,
     unseal,
+    unseal_many,
 )
 from bilet.contracts.catalogue.consent import ConsentSubmitted
 from bilet.contracts.catalogue.events import MentorFeedbackGiven
 from bilet.contracts.catalogue.identity import ParticipantRegistered
 from bilet.contracts.examples import EXAMPLES, PARTICIPANT, REGION, SCHOOL_3
-from bilet.crypto import ERASED, FieldCipher, FieldCipherError, InMemoryKeyStore
+from bilet.contracts.sealed import Personal
+from bilet.crypto import ERASED, DataKey, FieldCipher, FieldCipherError, InMemoryKeyStore
 
 MARIA = {
     "full_name": {"last_name": "Иванова", "first_name": "Мария", "patronymic": "Петровна"},
@@ -183,3 +186,53 @@ def test_given_a_v2_registration_when_decoded_then_its_health_data_is_withheld()
     assert event.accessibility_needs == ERASED_VALUE
     assert event.health_limitations == ERASED_VALUE
     assert event.full_name == SealedValue.model_validate(v2["full_name"])
+
+
+class _CountingKeyStore(InMemoryKeyStore):
+    """Counts the key lookups of the ciphers over it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    async def get(self, subject: str) -> DataKey | None:
+        self.lookups += 1
+        return await super().get(subject)
+
+
+async def test_given_many_events_when_sealed_and_opened_at_once_then_as_one_at_a_time() -> None:
+    keys = _CountingKeyStore()
+    writer = FieldCipher(keys)
+    pupils = [str(UUID(int=n)) for n in range(1, 4)]
+    scopes = sealed_scopes(ParticipantRegistered)
+    many = [
+        Personal(pupil, {**MARIA, "snils": f"snils {n}"}, scopes) for n, pupil in enumerate(pupils)
+    ]
+
+    sealed = await seal_many(writer, many)
+
+    events = [
+        ParticipantRegistered(
+            participant_id=UUID(pupil),
+            school_id=UUID(SCHOOL_3),
+            region_id=UUID(REGION),
+            season=2019,
+            grade=7,
+            **values,
+        )
+        for pupil, values in zip(pupils, sealed, strict=True)
+    ]
+    await writer.erase(health_key_subject(pupils[1]))  # one pupil's health data destroyed
+    reader = FieldCipher(keys)
+    opened = await unseal_many(reader, events, health=True)
+
+    assert opened == [await unseal(reader, event, health=True) for event in events]
+    assert [o["snils"] for o in opened] == ["snils 0", "snils 1", "snils 2"]
+    assert opened[1]["health_limitations"] is ERASED
+    assert opened[2]["health_limitations"] == MARIA["health_limitations"]
+    assert [sorted(values) for values in sealed] == [sorted(MARIA)] * 3
+    # One lookup per key subject of the batch (three participant keys, three health keys).
+    reader.forget(pupils[0])
+    keys.lookups = 0
+    await unseal_many(reader, [events[0]] * 20, health=True)
+    assert keys.lookups == 1

@@ -20,12 +20,18 @@ from bilet.contracts import (
     EventRegistry,
     decode,
     encode,
-    seal,
+    seal_many,
     sealed_scopes,
 )
 from bilet.contracts.codec import StoredEvent, require_newest
 from bilet.contracts.drafts import Decided, Unsealed
-from bilet.contracts.sealed import FIRST_GENERATION, KeyScope, key_generations, key_subject
+from bilet.contracts.sealed import (
+    FIRST_GENERATION,
+    KeyScope,
+    Personal,
+    key_generations,
+    key_subject,
+)
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
     NO_STREAM,
@@ -106,17 +112,29 @@ async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[Doma
 
 
 async def _sealed(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
-    """`seal_all` once the keys were fetched (a commit fetches every stream's keys at once)."""
-    sealed: list[DomainEvent] = []
-    for event in decided:
-        if isinstance(event, Unsealed):
-            scopes = sealed_scopes(event.event_class)
-            generations = key_generations(event.event_class, event.clear)
-            values = await seal(cipher, event.subject, event.personal, scopes, generations)
-            sealed.append(event.sealed_with(values))
-        else:
-            sealed.append(event)
-    return sealed
+    """`seal_all` once the keys were fetched (a commit fetches every stream's keys at once).
+    All the events' values in one `seal_many` call: one erasure check and key lookup for a
+    stream's events (a sheet's dozens of answers), not one per event."""
+    decided = list(decided)
+    drafts = [event for event in decided if isinstance(event, Unsealed)]
+    values = iter(
+        await seal_many(
+            cipher,
+            [
+                Personal(
+                    draft.subject,
+                    draft.personal,
+                    sealed_scopes(draft.event_class),
+                    key_generations(draft.event_class, draft.clear),
+                )
+                for draft in drafts
+            ],
+        )
+    )
+    return [
+        event.sealed_with(next(values)) if isinstance(event, Unsealed) else event
+        for event in decided
+    ]
 
 
 def _metadata_json(

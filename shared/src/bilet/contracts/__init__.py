@@ -4,7 +4,8 @@ versions and upcasters, and their Kafka form (CloudEvents, binary mode).
 - `DomainEvent`: the base of every event (`bilet.contracts.catalogue.<service>` defines them);
 - `encode(event, metadata) -> NewEvent` and `decode(recorded) -> DomainEvent` (newest version);
 - `CATALOGUE`: every published type and version, by service (`event_types_of`, `service_of`);
-- `Sealed`, `seal`, `unseal`: personal fields travel only encrypted (crypto-shredding), health
+- `Sealed`, `seal`, `unseal` (`seal_many`, `unseal_many`: many events in one cipher call):
+  personal fields travel only encrypted (crypto-shredding), health
   data under a key of its own, in generations (`KeyScope`, `health_key_subject`);
 - `make contracts` (`bilet.contracts.export`) writes `docs/contracts/`. See docs/adr/0006.
 """
@@ -30,9 +31,11 @@ from bilet.contracts.sealed import (
     health_key_subject,
     health_key_subjects,
     seal,
+    seal_many,
     sealed_fields,
     sealed_scopes,
     unseal,
+    unseal_many,
 )
 
 __all__ = [
@@ -57,7 +60,9 @@ __all__ = [
     "health_key_subjects",
     "schema_version_of",
     "seal",
+    "seal_many",
     "sealed_fields",
     "sealed_scopes",
     "unseal",
+    "unseal_many",
 ]

@@ -21,15 +21,23 @@ whose subject is the one every earlier event was sealed with (`health:<id>`).
 """
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 from bilet.contracts.base import ContractModel, DomainEvent
-from bilet.crypto.fields import ENVELOPE_TAG, ENVELOPE_VERSION, ERASED, ERASED_TAG, FieldCipher
+from bilet.crypto.fields import (
+    ENVELOPE_TAG,
+    ENVELOPE_VERSION,
+    ERASED,
+    ERASED_TAG,
+    FieldCipher,
+    ToOpen,
+    ToSeal,
+)
 
 # The JSON Schema keyword that marks a sealed field; its value says what the plaintext is.
 SEALED_KEYWORD: Final = "x-bilet-sealed"
@@ -184,6 +192,17 @@ def sealed_scopes(event_class: type[DomainEvent]) -> dict[str, KeyScope]:
     }
 
 
+class Personal(NamedTuple):
+    """One event's personal values to seal (`seal_many`), with what chooses their keys: `scopes`
+    by field name (the participant key where none is named) and `generations` by scope (the
+    first where none is named)."""
+
+    subject: str
+    values: Mapping[str, object]
+    scopes: Mapping[str, KeyScope] | None = None
+    generations: Mapping[KeyScope, int] | None = None
+
+
 async def seal(
     cipher: FieldCipher,
     subject: str,
@@ -195,18 +214,37 @@ async def seal(
     participant key where none is named) of that scope's generation (`generations`: the first
     where none is named), each bound to its field name; pass the result as the event's keyword
     arguments. Values are JSON values (`date.isoformat()`, not a `date`)."""
-    by_scope: dict[KeyScope, dict[str, object]] = {}
-    for name, value in values.items():
-        scope = KeyScope.PARTICIPANT if scopes is None else scopes.get(name, KeyScope.PARTICIPANT)
-        by_scope.setdefault(scope, {})[name] = value
-    out: dict[str, SealedValue] = {}
-    for scope, group in by_scope.items():
-        generation = (generations or {}).get(scope, FIRST_GENERATION)
-        encrypted = await cipher.encrypt(
-            key_subject(subject, scope, generation), group, list(group)
-        )
-        out.update({name: SealedValue.model_validate(encrypted[name]) for name in group})
-    return {name: out[name] for name in values}
+    return (await seal_many(cipher, [Personal(subject, values, scopes, generations)]))[0]
+
+
+async def seal_many(cipher: FieldCipher, many: Sequence[Personal]) -> list[dict[str, SealedValue]]:
+    """What `seal` gives for each of `many`, in order, from one `FieldCipher.encrypt_many` call:
+    one erasure check and one key lookup per key subject for a whole commit (a sheet's answers)
+    instead of one per event."""
+    records: list[ToSeal] = []
+    counts: list[int] = []  # how many of `records` (one per key) each of `many` has
+    for personal in many:
+        by_scope: dict[KeyScope, dict[str, object]] = {}
+        scopes = personal.scopes or {}
+        for name, value in personal.values.items():
+            by_scope.setdefault(scopes.get(name, KeyScope.PARTICIPANT), {})[name] = value
+        for scope, group in by_scope.items():
+            generation = (personal.generations or {}).get(scope, FIRST_GENERATION)
+            records.append((key_subject(personal.subject, scope, generation), group, list(group)))
+        counts.append(len(by_scope))
+    encrypted = await cipher.encrypt_many(records)
+    out: list[dict[str, SealedValue]] = []
+    at = 0
+    for personal, count in zip(many, counts, strict=True):
+        sealed = {
+            name: SealedValue.model_validate(data[name])
+            for data in encrypted[at : at + count]
+            for name in personal.values
+            if name in data
+        }
+        out.append({name: sealed[name] for name in personal.values})
+        at += count
+    return out
 
 
 async def unseal(
@@ -219,19 +257,50 @@ async def unseal(
     Only for services entitled to personal data (identity, consent, portfolio display); every
     read is an access to personal data and belongs in the audit log.
     """
-    envelopes: dict[KeyScope, dict[str, object]] = {}
-    out: dict[str, object] = {}
-    for name, scope in sealed_scopes(type(event)).items():
-        if scope is KeyScope.HEALTH and not health:
-            continue
-        value = getattr(event, name)
-        if isinstance(value, SealedValue):
-            envelopes.setdefault(scope, {})[name] = value.envelope()
-        elif isinstance(value, ErasedValue):
-            out[name] = ERASED
-    named = generation_fields(type(event)).values()
-    generations = key_generations(type(event), {name: getattr(event, name) for name in named})
-    for scope, group in envelopes.items():
-        generation = generations.get(scope, FIRST_GENERATION)
-        out.update(await cipher.decrypt(key_subject(event.subject, scope, generation), group))
-    return out
+    return (await unseal_many(cipher, [event], health=health))[0]
+
+
+@functools.cache
+def _to_open(event_class: type[DomainEvent], health: bool) -> tuple[tuple[str, KeyScope], ...]:
+    """The sealed fields `unseal` opens in an event of `event_class`, with their scopes."""
+    return tuple(
+        (name, scope)
+        for name, scope in sealed_scopes(event_class).items()
+        if health or scope is not KeyScope.HEALTH
+    )
+
+
+async def unseal_many(
+    cipher: FieldCipher, events: Sequence[DomainEvent], *, health: bool = False
+) -> list[dict[str, object]]:
+    """What `unseal` gives for each of `events`, in order, from one `FieldCipher.decrypt_many`
+    call: one erasure check and one key lookup per key subject (a sheet's answers, opened to
+    score them, are dozens of events of one participant)."""
+    records: list[ToOpen] = []
+    outs: list[dict[str, object]] = []
+    owners: list[dict[str, object]] = []  # the out each record's plaintext goes to
+    for event in events:
+        event_class = type(event)
+        envelopes: dict[KeyScope, dict[str, object]] = {}
+        out: dict[str, object] = {}
+        for name, scope in _to_open(event_class, health):
+            value = getattr(event, name)
+            if isinstance(value, SealedValue):
+                envelopes.setdefault(scope, {})[name] = value.envelope()
+            elif isinstance(value, ErasedValue):
+                out[name] = ERASED
+        if envelopes:
+            named = generation_fields(event_class).values()
+            generations = (
+                key_generations(event_class, {name: getattr(event, name) for name in named})
+                if named
+                else {}
+            )
+            for scope, group in envelopes.items():
+                generation = generations.get(scope, FIRST_GENERATION)
+                records.append((key_subject(event.subject, scope, generation), group))
+                owners.append(out)
+        outs.append(out)
+    for out, opened in zip(owners, await cipher.decrypt_many(records), strict=True):
+        out.update(opened)
+    return outs

@@ -6,14 +6,14 @@ subject is erased, each envelope reads back as the `ERASED` marker (`{"$erased":
 """
 
 import asyncio
-import base64
 import binascii
+import functools
 import json
 import math
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, NoReturn
 
@@ -31,6 +31,21 @@ from bilet.crypto.keystore import (
 ENVELOPE_VERSION: Final = "aesgcm-v1"
 ENVELOPE_TAG: Final = "$enc"
 ERASED_TAG: Final = "$erased"
+
+# A record to seal: the subject whose key seals it, its JSON data, the fields to seal.
+ToSeal = tuple[str, Mapping[str, object], Collection[str]]
+# A record to open: the subject whose key sealed it, its JSON data (envelopes where sealed).
+ToOpen = tuple[str, Mapping[str, object]]
+
+# The plaintext of a sealed value: its compact JSON, as `json.dumps(..., ensure_ascii=False,
+# separators=(",", ":"), allow_nan=False)` writes it; one encoder, not one built per value.
+_PLAINTEXT_JSON: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False
+).encode
+# Associated data made once per subject, field and key: a sheet's answers are one field of one
+# subject sealed and opened dozens of times in a row. Bounded, so a long-lived service that
+# sees many subjects keeps the most recent only.
+_AD_CACHED: Final = 4096
 
 
 class ErasedMarker(dict[str, bool]):
@@ -100,25 +115,96 @@ class KeysFetched:
         return KeysFetched({s: self.keys[s] for s in subjects}, self.generation)
 
 
+@functools.lru_cache(maxsize=_AD_CACHED)
 def _field_ad(subject: str, field: str, key_id: str) -> bytes:
     return associated_data(ENVELOPE_VERSION, subject, field, key_id)
 
 
 def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+    # What `base64.b64encode(raw).decode("ascii")` gives, without its Python-level wrapper.
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def _unb64(text: object, field: str) -> bytes:
     if not isinstance(text, str):
         raise FieldCipherError(f"field {field!r}: malformed envelope")
     try:
-        return base64.b64decode(text, validate=True)
+        # `base64.b64decode(text, validate=True)` is exactly this call (strict: no character
+        # outside the alphabet, padding checked); a non-ASCII str raises ValueError.
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise FieldCipherError(f"field {field!r}: malformed envelope") from None
 
 
 def _is_envelope(value: object) -> bool:
     return isinstance(value, Mapping) and ENVELOPE_TAG in value
+
+
+def _names_to_seal(data: Mapping[str, object], fields: Collection[str]) -> list[str]:
+    """The fields of `data` to seal, each once, after checking they can be."""
+    if isinstance(fields, str):
+        raise TypeError("fields is a collection of field names, not one name")
+    names = list(dict.fromkeys(fields))
+    if missing := [name for name in names if name not in data]:
+        raise ValueError(f"fields not in the data: {', '.join(sorted(missing))}")
+    if already := [name for name in names if _is_envelope(data[name])]:
+        raise ValueError(f"fields already encrypted: {', '.join(sorted(already))}")
+    return names
+
+
+def _plaintext(name: str, value: object) -> bytes:
+    try:
+        return _PLAINTEXT_JSON(value).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"field {name!r} is not a JSON value: {error}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    """A sealed field's envelope, read and checked for its shape (not yet authenticated)."""
+
+    name: str
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+def _envelopes(data: Mapping[str, object]) -> list[_Envelope]:
+    """The envelopes among `data`'s fields, in order; a malformed one fails the whole read."""
+    out: list[_Envelope] = []
+    for name, value in data.items():
+        if not isinstance(value, Mapping) or ENVELOPE_TAG not in value:
+            continue
+        if value[ENVELOPE_TAG] != ENVELOPE_VERSION:
+            raise FieldCipherError(f"field {name!r}: unknown envelope {value[ENVELOPE_TAG]!r}")
+        key_id = value.get("kid")
+        nonce = _unb64(value.get("n"), name)
+        ciphertext = _unb64(value.get("ct"), name)
+        if not isinstance(key_id, str) or len(nonce) != NONCE_BYTES:
+            raise FieldCipherError(f"field {name!r}: malformed envelope")
+        out.append(_Envelope(name, key_id, nonce, ciphertext))
+    return out
+
+
+def _opened(subject: str, envelope: _Envelope, key: _Key) -> object:
+    """The value an envelope seals, opened with the subject's current key."""
+    if envelope.key_id != key.key_id:
+        raise FieldCipherError(
+            f"field {envelope.name!r} was encrypted with key {envelope.key_id}, "
+            f"not with the key {key.key_id} of subject {subject!r}"
+        )
+    try:
+        plaintext = key.aead.decrypt(
+            envelope.nonce,
+            envelope.ciphertext,
+            _field_ad(subject, envelope.name, envelope.key_id),
+        )
+    except InvalidTag:
+        raise FieldCipherError(
+            f"field {envelope.name!r} does not authenticate for subject {subject!r}"
+        ) from None
+    # The plaintext is the UTF-8 `_PLAINTEXT_JSON` wrote (what `json.loads(bytes)` would detect).
+    return json.loads(plaintext.decode("utf-8"))
 
 
 class FieldCipher:
@@ -171,70 +257,66 @@ class FieldCipher:
         A named field missing from `data` is an error rather than skipped: a misspelt name would
         otherwise leave personal data in the clear. Raises `SubjectErased` for an erased subject.
         """
-        if isinstance(fields, str):
-            raise TypeError("fields is a collection of field names, not one name")
-        names = list(dict.fromkeys(fields))
-        if missing := [name for name in names if name not in data]:
-            raise ValueError(f"fields not in the data: {', '.join(sorted(missing))}")
-        if already := [name for name in names if _is_envelope(data[name])]:
-            raise ValueError(f"fields already encrypted: {', '.join(sorted(already))}")
-        out = dict(data)
-        if not names:
+        return (await self.encrypt_many([(subject, data, fields)]))[0]
+
+    async def encrypt_many(self, records: Sequence[ToSeal]) -> list[dict[str, object]]:
+        """What `encrypt` gives for each `(subject, data, fields)` record, in order, in one call:
+        one erasure check for them all, each subject's key looked up once (the keys not cached
+        fetched in one key-store call, created where new), the associated data of a subject's
+        field made once. Every envelope is the one `encrypt` makes (a fresh nonce each, bound to
+        its subject, field and key). Every record is checked before any key is fetched: one
+        that `encrypt` would refuse fails the call, and no key is made."""
+        plaintexts = [
+            [(name, _plaintext(name, data[name])) for name in _names_to_seal(data, fields)]
+            for _, data, fields in records
+        ]
+        out = [dict(data) for _, data, _ in records]
+        subjects = [
+            subject for (subject, _, _), sealed in zip(records, plaintexts, strict=True) if sealed
+        ]
+        if not subjects:
             return out
-        await self._catch_up_on_erasures()
-        key = await self._current_key(subject)
-        for name in names:
-            try:
-                plaintext = json.dumps(
-                    data[name], ensure_ascii=False, separators=(",", ":"), allow_nan=False
-                ).encode("utf-8")
-            except (TypeError, ValueError) as error:
-                raise TypeError(f"field {name!r} is not a JSON value: {error}") from None
-            nonce = os.urandom(NONCE_BYTES)
-            ciphertext = key.aead.encrypt(nonce, plaintext, _field_ad(subject, name, key.key_id))
-            out[name] = {
-                ENVELOPE_TAG: ENVELOPE_VERSION,
-                "kid": key.key_id,
-                "n": _b64(nonce),
-                "ct": _b64(ciphertext),
-            }
+        keys = await self._current_keys(subjects)
+        for (subject, _, _), sealed, copy in zip(records, plaintexts, out, strict=True):
+            if not sealed:
+                continue
+            key = keys[subject]
+            for name, plaintext in sealed:
+                nonce = os.urandom(NONCE_BYTES)
+                ciphertext = key.aead.encrypt(
+                    nonce, plaintext, _field_ad(subject, name, key.key_id)
+                )
+                copy[name] = {
+                    ENVELOPE_TAG: ENVELOPE_VERSION,
+                    "kid": key.key_id,
+                    "n": _b64(nonce),
+                    "ct": _b64(ciphertext),
+                }
         return out
 
     async def decrypt(self, subject: str, data: Mapping[str, object]) -> dict[str, object]:
         """A copy of `data` with each envelope replaced by its value, or by `ERASED` when the
         subject's key is gone. Fields that are not envelopes are returned untouched."""
-        out = dict(data)
-        key: _Key | None = None
-        fetched = False
-        for name, value in data.items():
-            if not isinstance(value, Mapping) or ENVELOPE_TAG not in value:
+        return (await self.decrypt_many([(subject, data)]))[0]
+
+    async def decrypt_many(self, records: Sequence[ToOpen]) -> list[dict[str, object]]:
+        """What `decrypt` gives for each `(subject, data)` record, in order, in one call: one
+        erasure check for them all and each subject's key looked up once. Every envelope is read
+        before any key is: a malformed one fails the call, and one that does not authenticate
+        fails it too (nothing is returned half opened)."""
+        envelopes = [_envelopes(data) for _, data in records]
+        out = [dict(data) for _, data in records]
+        keys: dict[str, _Key | None] = {}
+        if any(envelopes):
+            await self._catch_up_on_erasures()
+        for (subject, _), found, copy in zip(records, envelopes, out, strict=True):
+            if not found:
                 continue
-            if value[ENVELOPE_TAG] != ENVELOPE_VERSION:
-                raise FieldCipherError(f"field {name!r}: unknown envelope {value[ENVELOPE_TAG]!r}")
-            key_id = value.get("kid")
-            nonce = _unb64(value.get("n"), name)
-            ciphertext = _unb64(value.get("ct"), name)
-            if not isinstance(key_id, str) or len(nonce) != NONCE_BYTES:
-                raise FieldCipherError(f"field {name!r}: malformed envelope")
-            if not fetched:
-                await self._catch_up_on_erasures()
-                key = await self._existing_key(subject)
-                fetched = True
-            if key is None:
-                out[name] = ERASED
-                continue
-            if key_id != key.key_id:
-                raise FieldCipherError(
-                    f"field {name!r} was encrypted with key {key_id}, "
-                    f"not with the key {key.key_id} of subject {subject!r}"
-                )
-            try:
-                plaintext = key.aead.decrypt(nonce, ciphertext, _field_ad(subject, name, key_id))
-            except InvalidTag:
-                raise FieldCipherError(
-                    f"field {name!r} does not authenticate for subject {subject!r}"
-                ) from None
-            out[name] = json.loads(plaintext)
+            if subject not in keys:
+                keys[subject] = await self._existing_key(subject)
+            key = keys[subject]
+            for envelope in found:
+                copy[envelope.name] = ERASED if key is None else _opened(subject, envelope, key)
         return out
 
     @property
@@ -246,13 +328,7 @@ class FieldCipher:
         """Fetch, creating where needed, the keys of many subjects in one key-store call and
         cache them, so encrypting for each of them next needs no round trip (bulk imports: one
         transaction for thousands of new keys instead of one each). Raises `SubjectErased`."""
-        await self._catch_up_on_erasures()
-        missing = [s for s in dict.fromkeys(subjects) if self._cached(s) is None]
-        if not missing:
-            return
-        generation = self._generation
-        for subject, data_key in (await self._keystore.get_or_create_many(missing)).items():
-            self._remember(subject, data_key, generation)
+        await self._current_keys(list(subjects))
 
     async def fetch_keys(self, subjects: Collection[str]) -> KeysFetched:
         """Fetch, creating where needed, the keys of many subjects in one key-store call without
@@ -321,11 +397,27 @@ class FieldCipher:
             self._erasures_checked_at = checked_at
             self._erasures_in_process_seen = seen
 
-    async def _current_key(self, subject: str) -> _Key:
-        if (cached := self._cached(subject)) is not None:
-            return cached
+    async def _current_keys(self, subjects: Sequence[str]) -> dict[str, _Key]:
+        """The key of each subject (created where new), after catching up on erasures: from the
+        cache, else one key-store call for one subject, or for all those not cached."""
+        await self._catch_up_on_erasures()
+        keys: dict[str, _Key] = {}
+        missing: list[str] = []
+        for subject in dict.fromkeys(subjects):
+            if (cached := self._cached(subject)) is not None:
+                keys[subject] = cached
+            else:
+                missing.append(subject)
         generation = self._generation
-        return self._remember(subject, await self._keystore.get_or_create(subject), generation)
+        if len(missing) == 1:
+            data_keys = {missing[0]: await self._keystore.get_or_create(missing[0])}
+        elif missing:
+            data_keys = await self._keystore.get_or_create_many(missing)
+        else:
+            return keys
+        for subject in missing:
+            keys[subject] = self._remember(subject, data_keys[subject], generation)
+        return keys
 
     async def _existing_key(self, subject: str) -> _Key | None:
         if (cached := self._cached(subject)) is not None:

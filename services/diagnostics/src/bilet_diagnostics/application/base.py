@@ -12,7 +12,7 @@ from uuid import UUID
 from bilet.application import Attempt as Reads
 from bilet.application import Ids, Stream, Transactor, random_ids
 from bilet.audit import AuditLog
-from bilet.contracts import unseal
+from bilet.contracts import unseal_many
 from bilet.crypto import FieldCipher, KeyStore
 from bilet.crypto.fields import ERASED
 from bilet.eventstore import EventStore
@@ -130,11 +130,12 @@ class DiagnosticsCore:
     async def opened_answers(self, recorded: Mapping[str, AnswerRecorded]) -> dict[str, str]:
         """The options of these recorded answers (item id → option), opened with the
         participant's key (ERASED_ANSWER when it was destroyed)."""
-        answers: dict[str, str] = {}
-        for item_id, answer in recorded.items():
-            option = (await unseal(self.cipher, answer))["option"]
-            answers[item_id] = ERASED_ANSWER if option is ERASED else str(option)
-        return answers
+        # One call for the sheet (one erasure check, one key lookup), not one per answer.
+        opened = await unseal_many(self.cipher, list(recorded.values()))
+        return {
+            item_id: ERASED_ANSWER if plain["option"] is ERASED else str(plain["option"])
+            for item_id, plain in zip(recorded, opened, strict=True)
+        }
 
     def form_of(self, opened: SheetOpened) -> Form:
         """The form the sheet was started with (its grade and instrument versions)."""
