@@ -188,9 +188,13 @@ def test_a_row_is_kept_until_its_participant_changes() -> None:
 
 def test_no_row_is_kept_where_commits_are_not_followed() -> None:
     cache = ViewCache()  # a read model another process feeds: its commits are not heard here
+    assert not cache.keeps_rows
     assert not cache.keep_row("p1", snapshot("p1"), cache.ticket())
     assert cache.row("p1") is None
-    assert not ViewCache(size=0, follows_commits=True).keep_row("p1", snapshot("p1"), 0)
+    off = ViewCache(size=0, follows_commits=True)
+    assert not off.keeps_rows
+    assert not off.keep_row("p1", snapshot("p1"), 0)
+    assert ViewCache(follows_commits=True).keeps_rows
 
 
 def test_a_row_read_before_its_participants_change_is_not_kept() -> None:

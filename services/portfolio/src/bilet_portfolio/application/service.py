@@ -181,7 +181,7 @@ class PortfolioQueries(SchoolLists):
         require_portfolio_role(ctx.principal)
         snapshot = None if fresh else self.views.row(participant_id)
         if snapshot is None:
-            ticket = await self._ticket()
+            ticket = await self._ticket() if self.views.keeps_rows else None
             snapshot = await self.reader.participant(participant_id)
             if snapshot is not None and ticket is not None:
                 self.views.keep_row(participant_id, snapshot, ticket)

@@ -110,6 +110,11 @@ class ViewCache:
         """The participants whose row is kept."""
         return set(self._rows)
 
+    @property
+    def keeps_rows(self) -> bool:
+        """Whether rows are kept here at all (commits heard, the cache on)."""
+        return bool(self._row_ttl)
+
     def get(self, participant_id: str, etag: str) -> RenderedView | None:
         key = (participant_id, etag)
         entry = self._entries.get(key)
