@@ -8,6 +8,8 @@
     python -m benchmarks.portfolio_processes serve-portfolio-unaudited VAR_DIR PORT
         the same, its audit log swapped for one that keeps nothing (a diagnostic: what the
         audit append costs; never a figure of ours)
+    python -m benchmarks.portfolio_processes serve-portfolio-fed-unaudited VAR_DIR PORT
+        serve-portfolio-fed with its audit log swapped so (the same diagnostic)
     python -m benchmarks.portfolio_processes serve-constant BODY_FILE ETAG PORT
         uvicorn serving a bare FastAPI app: the constant body, and 304 for its ETag
     python -m benchmarks.portfolio_processes serve-kit VAR_DIR BODY_FILE ETAG PORT
@@ -278,6 +280,8 @@ def main(argv: list[str]) -> int:
         serve_portfolio(args[0], int(args[1]), embedded_feed=True)
     elif role == "serve-portfolio-unaudited":
         serve_portfolio(args[0], int(args[1]), audited=False)
+    elif role == "serve-portfolio-fed-unaudited":
+        serve_portfolio(args[0], int(args[1]), audited=False, embedded_feed=True)
     elif role == "serve-constant":
         serve(constant_app(Path(args[0]).read_bytes(), args[1]), int(args[2]))
     elif role == "serve-kit":

@@ -160,10 +160,11 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             if lag is not None:
                 sampler = asyncio.create_task(keep_sampling(lag, LAG_SAMPLE_SECONDS))
                 stack.push_async_callback(_cancelled, sampler)  # before the probe closes
+            # Commits are heard here when the feed runs here or the database says so.
+            signalled = background is not None or read_model.hears_other_processes
             streams = UpdateStreams(
                 watch=functools.partial(read_model.watch, projection.name),
-                # Commits reach the streams when the feed runs here or the database says so.
-                signalled=background is not None or read_model.hears_other_processes,
+                signalled=signalled,
                 poll=settings.portfolio_sse_poll_seconds,
                 keepalive=settings.portfolio_sse_keepalive_seconds,
                 max_seconds=settings.portfolio_sse_max_seconds,
@@ -176,9 +177,10 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             app.state.lag = lag
             app.state.update_streams = streams
             reader = SqlPortfolioReader(read_model, projection)
-            views = ViewCache(settings.portfolio_view_cache_size)
-            # A participant's commit drops their rendered answers at once, and every commit the
-            # positions answers report (ADR 0065).
+            # Participants' rows are kept only where every commit is heard (ADR 0080).
+            views = ViewCache(settings.portfolio_view_cache_size, follows_commits=signalled)
+            # A participant's commit drops their rendered answers and row at once, and every
+            # commit the positions answers report (ADR 0065).
             stack.enter_context(reader.follow_changes(views.changed))
             stack.enter_context(reader.follow_changes(reader.positions_moved))
             await reader.hear_changes()

@@ -1,6 +1,8 @@
 """The cache of rendered portfolios (ADR 0025) through the API: a repeated read is answered from
 it and still audited, and it never answers for a state or a caller it was not rendered for —
-after the participant's erasure, after a consent change, for another role."""
+after the participant's erasure, after a consent change, for another role. Where commits are
+heard, the participant's row is kept between them (ADR 0080), and dropped by the commit that
+changes it."""
 
 import json
 from typing import TYPE_CHECKING, Any
@@ -8,6 +10,7 @@ from uuid import UUID
 
 from bilet.audit import AUDIT_CATEGORY
 from bilet.http import Role
+from bilet.http.consistency import PositionToken
 from bilet_portfolio.application.view_cache import ViewCache
 
 if TYPE_CHECKING:
@@ -244,3 +247,105 @@ async def test_a_read_that_cannot_listen_for_changes_is_answered_and_not_kept(
     answer = await read(service, pid, navigator)
     assert answer.json()["display_name"]["last_name"] == "Соколова"
     assert str(pid) not in views(service).participants()
+    assert str(pid) not in views(service).rows()  # nor the row: a change might go unheard
+
+
+# ---------------------------------------------------------------------- the participants' rows
+def count_row_reads(service: "Service") -> list[str]:
+    """The participants whose row the queries read from the read model, in order (the reader
+    itself still reads: it is only counted)."""
+    reader = service.app.state.portfolio.reader
+    read = reader.participant
+    seen: list[str] = []
+
+    async def counted(participant_id: str) -> Any:
+        seen.append(participant_id)
+        return await read(participant_id)
+
+    reader.participant = counted
+    return seen
+
+
+async def test_repeated_not_modified_reads_read_the_row_once(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("polled")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3), subject="nav-poll")
+    etag = (await read(service, pid, navigator)).headers["ETag"]
+    row_reads = count_row_reads(service)
+    for _ in range(3):
+        unchanged = await service.client.get(url(pid), headers={**navigator, "If-None-Match": etag})
+        assert unchanged.status_code == 304
+    assert row_reads == []  # the first read kept the row; no commit has changed it since
+    assert str(pid) in views(service).rows()
+
+
+async def test_a_consent_withdrawal_refuses_the_next_not_modified_read_at_once(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("withdraws")
+    guardian = service.token(Role.GUARDIAN, children=[str(pid)])
+    etag = (await read(service, pid, guardian)).headers["ETag"]
+    cached = {**guardian, "If-None-Match": etag}
+    assert (await service.client.get(url(pid), headers=cached)).status_code == 304
+    await service.append(service.catalogue.withdrawn(pid, ids.uid("consent:withdraws")))
+    await service.settle()
+    assert str(pid) not in views(service).rows()  # the commit dropped the kept row
+    refused = await service.client.get(url(pid), headers=cached)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "consent_required"
+
+
+async def test_an_erasure_refuses_the_next_not_modified_read_at_once(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("erased-while-polled")
+    pupil = service.token(Role.PUPIL, participant=str(pid))
+    etag = (await read(service, pid, pupil)).headers["ETag"]
+    cached = {**pupil, "If-None-Match": etag}
+    assert (await service.client.get(url(pid), headers=cached)).status_code == 304
+    c = service.catalogue
+    await service.append(c.withdrawn(pid, ids.uid("consent:erased-while-polled")), c.erased(pid))
+    await service.settle()
+    assert str(pid) not in views(service).rows()
+    gone = await service.client.get(url(pid), headers=cached)
+    assert gone.status_code == 410
+    assert gone.json()["code"] == "participant_erased"
+
+
+async def test_a_read_that_waited_for_a_write_reads_the_row_itself(
+    service: "Service", ids: "Ids"
+) -> None:
+    pid = await service.pupil_with_consent("reads-own-write")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    await read(service, pid, navigator)
+    before = views(service).row(str(pid))
+    assert before is not None
+    result = await service.append(await service.catalogue.corrected(pid, grade=9))
+    await service.settle()
+    # As on PostgreSQL when the write's notice is still on its way to this API process: the
+    # row kept is the one before the write.
+    assert views(service).keep_row(str(pid), before, views(service).ticket())
+    written = PositionToken("identity", result.position, result.stream_id).encode()
+    row_reads = count_row_reads(service)
+    answer = await read(service, pid, {**navigator, "BVB-Position": written})
+    assert answer.json()["grade"] == 9
+    assert row_reads == [str(pid)]  # the row itself, not the kept one
+
+
+async def test_an_api_that_cannot_hear_the_commits_keeps_no_row(
+    service: "Service", ids: "Ids", second_api: "SecondApi"
+) -> None:
+    pid = await service.pupil_with_consent("fed-elsewhere")
+    guardian = service.token(Role.GUARDIAN, children=[str(pid)])
+    # A second API over the same files, fed by another process (here: the first one's feed).
+    async with second_api() as (api, client):
+        etag = (await client.get(url(pid), headers=guardian)).headers["ETag"]
+        cached = {**guardian, "If-None-Match": etag}
+        assert (await client.get(url(pid), headers=cached)).status_code == 304
+        assert api.state.portfolio.views.rows() == set()
+        await service.append(service.catalogue.withdrawn(pid, ids.uid("consent:fed-elsewhere")))
+        await service.settle()
+        refused = await client.get(url(pid), headers=cached)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "consent_required"

@@ -1,9 +1,14 @@
 """The cache of rendered portfolios on its own: keyed by participant and ETag, bounded, and no
-entry kept longer than its time to live or after its participant is forgotten."""
+entry kept longer than its time to live or after its participant is forgotten; and the
+participants' rows it keeps where commits are heard (ADR 0080)."""
 
 import pytest
 
+from bilet_portfolio.application.ports import Snapshot
 from bilet_portfolio.application.view_cache import RenderedView, ViewCache
+from bilet_portfolio.domain.consent import ConsentFacts, ConsentState
+from bilet_portfolio.domain.progress import Progress
+from bilet_portfolio.domain.views import ParticipantRecord
 
 
 class Clock:
@@ -140,3 +145,91 @@ def test_entries_evicted_by_size_leave_the_participant_index() -> None:
     cache.put("p1", view("a"))
     cache.put("p2", view("b"))
     assert cache.participants() == {"p2"}
+
+
+# ---------------------------------------------------------------------- participants' rows
+def snapshot(participant_id: str, version: int = 1) -> Snapshot:
+    return Snapshot(
+        ParticipantRecord(
+            participant_id=participant_id,
+            school_id=None,
+            region_id=None,
+            season=None,
+            grade=7,
+            sealed_name=None,
+            consent=ConsentFacts(state=ConsentState.NONE),
+            erased=False,
+            erased_at=None,
+            progress=Progress(
+                stages_completed=0,
+                stages_total=3,
+                career_events_booked=0,
+                career_events_attended=0,
+                max_career_events=None,
+                recommendations=False,
+            ),
+            version=version,
+            updated_at="2019-11-01T00:00:00+00:00",
+        ),
+        reference_version=1,
+    )
+
+
+def test_a_row_is_kept_until_its_participant_changes() -> None:
+    cache = ViewCache(follows_commits=True)
+    assert cache.keep_row("p1", snapshot("p1"), cache.ticket())
+    assert cache.keep_row("p2", snapshot("p2"), cache.ticket())
+    assert cache.row("p1") == snapshot("p1")
+    cache.changed(["p1"])
+    assert cache.row("p1") is None
+    assert cache.row("p2") == snapshot("p2")
+    assert cache.rows() == {"p2"}
+
+
+def test_no_row_is_kept_where_commits_are_not_followed() -> None:
+    cache = ViewCache()  # a read model another process feeds: its commits are not heard here
+    assert not cache.keeps_rows
+    assert not cache.keep_row("p1", snapshot("p1"), cache.ticket())
+    assert cache.row("p1") is None
+    off = ViewCache(size=0, follows_commits=True)
+    assert not off.keeps_rows
+    assert not off.keep_row("p1", snapshot("p1"), 0)
+    assert ViewCache(follows_commits=True).keeps_rows
+
+
+def test_a_row_read_before_its_participants_change_is_not_kept() -> None:
+    cache = ViewCache(follows_commits=True)
+    before = cache.ticket()
+    cache.changed(["p1"])  # committed while the row was being read
+    assert not cache.keep_row("p1", snapshot("p1"), before)
+    assert cache.keep_row("p2", snapshot("p2"), before)
+    cache.changed(None)
+    assert not cache.keep_row("p3", snapshot("p3"), before)  # anything may have changed
+    assert cache.rows() == set()  # and every kept row went with it
+
+
+def test_forgetting_a_participant_drops_their_row() -> None:
+    cache = ViewCache(follows_commits=True)
+    cache.keep_row("p1", snapshot("p1"), cache.ticket())
+    cache.forget("p1")
+    assert cache.row("p1") is None
+
+
+def test_no_row_outlives_its_time_to_live() -> None:
+    clock = Clock()
+    cache = ViewCache(follows_commits=True, row_ttl=5.0, clock=clock)
+    cache.keep_row("p1", snapshot("p1"), cache.ticket())
+    clock.now = 4.9
+    assert cache.row("p1") is not None
+    clock.now = 5.0
+    assert cache.row("p1") is None
+    assert cache.rows() == set()
+
+
+def test_rows_are_bounded_by_the_size_least_recently_used_first() -> None:
+    cache = ViewCache(size=2, follows_commits=True)
+    for participant_id in ("p1", "p2"):
+        cache.keep_row(participant_id, snapshot(participant_id), cache.ticket())
+    assert cache.row("p1") is not None  # p1 used: p2 is now the oldest
+    cache.keep_row("p3", snapshot("p3"), cache.ticket())
+    assert cache.rows() == {"p1", "p3"}

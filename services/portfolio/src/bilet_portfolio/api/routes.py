@@ -72,10 +72,12 @@ PositionHeader = Annotated[
 router = APIRouter(prefix="/v1", tags=["portfolio"])
 
 
-async def _wait(queries: PortfolioQueries, header: str | None) -> None:
+async def _wait(queries: PortfolioQueries, header: str | None) -> bool:
+    """Wait until the header's tokens are applied: whether there were any."""
     tokens = parse_position_tokens(header)
     if tokens:
         await queries.await_tokens(tokens)
+    return bool(tokens)
 
 
 async def _reflects(queries: PortfolioQueries, response: Response) -> None:
@@ -131,11 +133,12 @@ async def get_participant_portfolio(
     """
     require_portfolio_role(context.principal)  # before anything is waited for or looked up
     queries = _queries(request)
-    await _wait(queries, position)
+    waited = await _wait(queries, position)
     cache = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
     # The tag first (the participant's row, access and the consent gate decided on it): a 304
     # reads no more, and the tag names the rendered answer a repeated read is sent (ADR 0025).
-    checked = await queries.check(context, str(participant_id))
+    # The row is the one the caller's write left when they waited for it, else the kept one.
+    checked = await queries.check(context, str(participant_id), fresh=waited)
     if _matches(if_none_match, checked.etag):
         not_modified = Response(status_code=304, headers={"ETag": checked.etag, **cache})
         await _reflects(queries, not_modified)
@@ -285,9 +288,10 @@ async def stream_participant_updates(
     """
     require_portfolio_role(context.principal)
     queries = _queries(request)
-    await _wait(queries, position)
+    waited = await _wait(queries, position)
     pid = str(participant_id)
-    first = await queries.check(context, pid)  # refusals are answered before the stream starts
+    # Refusals are answered before the stream starts.
+    first = await queries.check(context, pid, fresh=waited)
     streams: UpdateStreams = request.app.state.update_streams
     return StreamingResponse(
         streams.follow(

@@ -170,11 +170,21 @@ class PortfolioQueries(SchoolLists):
             )
         return Decision(scope, state, opens)
 
-    async def check(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
+    async def check(
+        self, ctx: ReadContext, participant_id: str, *, fresh: bool = False
+    ) -> PortfolioView:
         """Access, erasure and the consent gate, and the ETag, without reading the portfolio:
-        what an ETag comparison and the updates stream need."""
+        what an ETag comparison and the updates stream need. The participant's row comes from
+        the cache while no change of it has been heard (ADR 0080), unless `fresh` (a read that
+        waited for a write reads the row the write left, not one a notice may not yet have
+        dropped)."""
         require_portfolio_role(ctx.principal)
-        snapshot = await self.reader.participant(participant_id)
+        snapshot = None if fresh else self.views.row(participant_id)
+        if snapshot is None:
+            ticket = await self._ticket() if self.views.keeps_rows else None
+            snapshot = await self.reader.participant(participant_id)
+            if snapshot is not None and ticket is not None:
+                self.views.keep_row(participant_id, snapshot, ticket)
         if snapshot is None:
             raise unknown_participant()
         participant = snapshot.participant
@@ -217,21 +227,24 @@ class PortfolioQueries(SchoolLists):
             return cached
         if cached is not None:  # opened with a key that is gone: nothing of it is kept
             self.views.forget(participant_id)
-        # The state is read after the ticket: a change committed meanwhile (an erasure) is heard
-        # by the cache, which then keeps no answer rendered from the state before it. Where the
-        # changes cannot be heard now (no listening connection), the answer is not kept.
-        try:
-            await self.reader.hear_changes()
-        except Exception:  # the read goes on; only the cache does without it
-            _log.warning("not listening to the read model's changes: answers are not cached")
-            ticket = None
-        else:
-            ticket = self.views.ticket()
+        ticket = await self._ticket()
         view = await self.portfolio(ctx, participant_id)
         fresh = RenderedView(view.etag, render(view), view.audited_fields)
         if ticket is not None:
             self.views.put(participant_id, fresh, ticket)
         return fresh
+
+    async def _ticket(self) -> int | None:
+        """The cache's ticket, taken before the state to keep is read: a change committed
+        meanwhile (an erasure) is heard by the cache, which then keeps nothing read from the
+        state before it. None where the changes cannot be heard now (no listening connection):
+        then nothing read is kept."""
+        try:
+            await self.reader.hear_changes()
+        except Exception:  # the read goes on; only the cache does without it
+            _log.warning("not listening to the read model's changes: answers are not cached")
+            return None
+        return self.views.ticket()
 
     async def portfolio(self, ctx: ReadContext, participant_id: str) -> PortfolioView:
         """The portfolio as this caller may see it. Access and the consent gate are decided on
