@@ -11,6 +11,7 @@ kernel's `read_all`; from Kafka every record is a CloudEvent that `from_record` 
 the stored event.
 """
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from typing import Final
@@ -85,15 +86,31 @@ class StoreSource(Source):
         wanted = sorted(published if event_types is None else published & event_types)
         if not wanted:
             return
-        position = after
-        while position < end:
-            events = await store.read_all(position, PAGE, event_types=wanted)
-            page = [(event, event.position) for event in events if event.position <= end]
-            if page:
-                yield page
-            if len(page) < PAGE:
-                return
-            position = page[-1][1]
+        if after >= end:
+            return
+        # One page read ahead: the store reads the next page (a round trip, or SQLite's reader
+        # thread) while the caller decodes this one, instead of each waiting for the other.
+        ahead = asyncio.ensure_future(store.read_all(after, PAGE, event_types=wanted))
+        try:
+            while True:
+                events = await ahead
+                page = [(event, event.position) for event in events if event.position <= end]
+                more = len(page) == PAGE and page[-1][1] < end
+                if more:
+                    ahead = asyncio.ensure_future(
+                        store.read_all(page[-1][1], PAGE, event_types=wanted)
+                    )
+                if page:
+                    yield page
+                if not more:
+                    return
+        finally:
+            # The caller stopped early (`until`, an interruption): the page read ahead is
+            # nobody's, nor is its failure. (A SQLite store's close waits for it in its thread.)
+            if not ahead.done():
+                ahead.cancel()
+            elif not ahead.cancelled():
+                ahead.exception()
 
     async def close(self) -> None:
         for store in self._stores.values():
