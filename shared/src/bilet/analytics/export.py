@@ -14,6 +14,7 @@ Long runs commit every `chunk_events` events, so an interrupted run loses at mos
 next run removes what the interrupted one left unlisted and goes on from the last commit.
 """
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -242,12 +243,14 @@ class ExportRun:
             if service not in POPULATION_SERVICES:
                 continue
             start = self.source.start(lane)
-            async for page in self.source.read(lane, start, ends[lane], POPULATION_TYPES):
-                for recorded, _ in page:
-                    if self._after_until(recorded):
-                        break
-                    if recorded.type in POPULATION_TYPES:
-                        population.apply(decode(recorded))
+            pages = self.source.read(lane, start, ends[lane], POPULATION_TYPES)
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    for recorded, _ in page:
+                        if self._after_until(recorded):
+                            break
+                        if recorded.type in POPULATION_TYPES:
+                            population.apply(decode(recorded))
         return population
 
     def _after_until(self, recorded: RecordedEvent) -> bool:
@@ -272,19 +275,21 @@ class ExportRun:
         position = after
         since, until = manifest.since, self.request.until
         backfill = cursor is None
-        async for page in self.source.read(lane, after, end):
-            page_start = position
-            for recorded, reached in page:
-                if until is not None and recorded.recorded_at >= until:
-                    self.progress.advance(position - page_start)
-                    return position
-                if since is None or recorded.recorded_at >= since:
-                    self._take(recorded, service, wanted, backfill=backfill)
-                position = reached
-                if cursor is not None and self.pending.count >= self.request.chunk_events:
-                    cursor[lane] = position
-                    await self._commit(manifest, cursor, final=False)
-            self.progress.advance(position - page_start)
+        pages = self.source.read(lane, after, end)
+        async with contextlib.aclosing(pages):  # ends its read ahead when stopped early
+            async for page in pages:
+                page_start = position
+                for recorded, reached in page:
+                    if until is not None and recorded.recorded_at >= until:
+                        self.progress.advance(position - page_start)
+                        return position
+                    if since is None or recorded.recorded_at >= since:
+                        self._take(recorded, service, wanted, backfill=backfill)
+                    position = reached
+                    if cursor is not None and self.pending.count >= self.request.chunk_events:
+                        cursor[lane] = position
+                        await self._commit(manifest, cursor, final=False)
+                self.progress.advance(position - page_start)
         return position
 
     def _take(

@@ -13,7 +13,7 @@ the stored event.
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -53,9 +53,10 @@ class Source(ABC):
     @abstractmethod
     def read(
         self, lane: str, after: int, end: int, event_types: frozenset[str] | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """The lane's events from cursor `after` up to `end`, a page at a time; only
-        `event_types` when given (a source may still deliver others: callers filter)."""
+        `event_types` when given (a source may still deliver others: callers filter). Close it
+        (`contextlib.aclosing`) when stopping early: it may be reading ahead."""
 
     async def close(self) -> None:  # noqa: B027 - nothing to close by default
         """Release connections."""
@@ -80,7 +81,7 @@ class StoreSource(Source):
 
     async def read(
         self, lane: str, after: int, end: int, event_types: frozenset[str] | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         store = self._stores[lane]
         published = set(CATALOGUE.event_types_of(lane))
         wanted = sorted(published if event_types is None else published & event_types)
@@ -161,7 +162,7 @@ class KafkaSource(Source):
 
     async def read(
         self, lane: str, after: int, end: int, event_types: frozenset[str] | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         partition, _ = self._lanes[lane]
         if after >= end:
             return
