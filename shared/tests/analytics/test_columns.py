@@ -10,7 +10,7 @@ from uuid import uuid4
 import pyarrow as pa
 import pytest
 
-from bilet.analytics.columns import ENVELOPE, ORGANISATIONAL_IDS, row_of, schema_of, table_name
+from bilet.analytics.columns import ENVELOPE, ORGANISATIONAL_IDS, schema_of, table_name, table_of
 from bilet.analytics.pseudonyms import Pseudonymiser
 from bilet.contracts import CATALOGUE, decode, sealed_fields
 from bilet.contracts import examples as ex
@@ -50,9 +50,10 @@ def test_every_version_of_every_type_becomes_a_row_of_its_typed_table(
 ) -> None:
     stored = recorded(event_type, version)
     event = decode(stored)
-    row = row_of(stored, event, CATALOGUE.service_of(event_type), PSEUDONYMISE)
-    table = pa.Table.from_pylist([row], schema=schema_of(event_type))
+    taken = (stored.event_id, stored.recorded_at, CATALOGUE.service_of(event_type), event)
+    table = table_of(event_type, [taken], PSEUDONYMISE)
     assert table.num_rows == 1
+    assert table.schema == schema_of(event_type)
     assert not set(sealed_fields(type(event))) & set(table.column_names)
     assert "accessibility_needs" not in table.column_names  # health-derived, also in the clear
     text = json.dumps(table.to_pylist(), default=str)

@@ -26,6 +26,17 @@ async def test_one_purpose_gives_one_pseudonym_per_id_and_two_purposes_share_non
     assert research.key.hex() not in repr(research)
 
 
+async def test_pinned_ids_and_ids_met_once_get_the_pseudonyms_any_id_gets() -> None:
+    keystore = InMemoryKeyStore()
+    research = await pseudonymiser_for(keystore, "research")
+    fresh = await pseudonymiser_for(keystore, "research")
+    ids = [uuid4() for _ in range(200)]
+    pinned = research.pin(ids[:100])
+    assert pinned == {i: fresh(i) for i in ids[:100]}
+    assert research.of_unique(ids) == [fresh(i) for i in ids]
+    assert [research(i) for i in ids] == [fresh(i) for i in ids]
+
+
 async def test_a_retired_purpose_can_never_pseudonymise_again() -> None:
     keystore = InMemoryKeyStore()
     await pseudonymiser_for(keystore, "research")

@@ -14,6 +14,7 @@ Long runs commit every `chunk_events` events, so an interrupted run loses at mos
 next run removes what the interrupted one left unlisted and goes on from the last commit.
 """
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from uuid import UUID
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bilet.analytics.columns import participant_of, row_of, table_name
+from bilet.analytics.columns import participant_of, table_name
 from bilet.analytics.database import build_database
 from bilet.analytics.manifest import (
     DIMENSION,
@@ -128,14 +129,16 @@ class ExportRun:
         self.progress = progress or _Silent()
         self.clock = clock
         self.run_id = f"{clock().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-        self.pending = PendingRows()
         self.chunks = 0
         self.record: RunRecord | None = None
         # Set by `execute` before anything is read.
         self.pseudonymise = Pseudonymiser(request.purpose, b"")
+        self.pending = PendingRows(self.pseudonymise)
         self.dimension = pa.table({})
         self.population: list[str] = []
         self.excluded_participants = 0
+        # The last recording time seen, and its month.
+        self._month_of: tuple[datetime | None, str] = (None, "")
 
     async def execute(self) -> ExportReport:
         out, request = self.request.out, self.request
@@ -144,6 +147,7 @@ class ExportRun:
         self._check_against(previous)
         leftovers = remove_leftovers(out, previous)
         pseudonymise = self.pseudonymise = await pseudonymiser_for(self.keystore, request.purpose)
+        self.pending = PendingRows(pseudonymise)
         started_at = self.clock()
         manifest = previous or Manifest(
             purpose=request.purpose,
@@ -160,7 +164,7 @@ class ExportRun:
         started_from = dict(cursor)
 
         population = await self._population(ends)
-        covered = {pseudonymise(p): p for p in population.covered()}
+        covered = {pseudonym: p for p, pseudonym in pseudonymise.pin(population.covered()).items()}
         before = set(manifest.population)
         revoked = before - set(covered)
         joined = set() if first else {covered[p] for p in set(covered) - before}
@@ -239,12 +243,14 @@ class ExportRun:
             if service not in POPULATION_SERVICES:
                 continue
             start = self.source.start(lane)
-            async for page in self.source.read(lane, start, ends[lane], POPULATION_TYPES):
-                for recorded, _ in page:
-                    if self._after_until(recorded):
-                        break
-                    if recorded.type in POPULATION_TYPES:
-                        population.apply(decode(recorded))
+            pages = self.source.read(lane, start, ends[lane], POPULATION_TYPES)
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    for recorded, _ in page:
+                        if self._after_until(recorded):
+                            break
+                        if recorded.type in POPULATION_TYPES:
+                            population.apply(decode(recorded))
         return population
 
     def _after_until(self, recorded: RecordedEvent) -> bool:
@@ -265,42 +271,51 @@ class ExportRun:
         (the main pass); without, the pass is a backfill before the cursor."""
         assert self.record is not None
         service = self.source.lanes()[lane]
+        wanted = frozenset(participant.int for participant in participants)
         position = after
         since, until = manifest.since, self.request.until
         backfill = cursor is None
-        async for page in self.source.read(lane, after, end):
-            page_start = position
-            for recorded, reached in page:
-                if until is not None and recorded.recorded_at >= until:
-                    self.progress.advance(position - page_start)
-                    return position
-                if since is None or recorded.recorded_at >= since:
-                    self._take(recorded, service, participants, backfill=backfill)
-                position = reached
-                if cursor is not None and self.pending.count >= self.request.chunk_events:
-                    cursor[lane] = position
-                    await self._commit(manifest, cursor, final=False)
-            self.progress.advance(position - page_start)
+        pages = self.source.read(lane, after, end)
+        async with contextlib.aclosing(pages):  # ends its read ahead when stopped early
+            async for page in pages:
+                page_start = position
+                for recorded, reached in page:
+                    if until is not None and recorded.recorded_at >= until:
+                        self.progress.advance(position - page_start)
+                        return position
+                    if since is None or recorded.recorded_at >= since:
+                        self._take(recorded, service, wanted, backfill=backfill)
+                    position = reached
+                    if cursor is not None and self.pending.count >= self.request.chunk_events:
+                        cursor[lane] = position
+                        await self._commit(manifest, cursor, final=False)
+                self.progress.advance(position - page_start)
         return position
 
     def _take(
-        self, recorded: RecordedEvent, service: str, participants: set[UUID], *, backfill: bool
+        self, recorded: RecordedEvent, service: str, participants: frozenset[int], *, backfill: bool
     ) -> None:
+        """Keep the event for the chunk if it belongs in the export (`participants`: their
+        ids' integers, which hash without a Python call)."""
         assert self.record is not None
         event = decode(recorded)
         participant = participant_of(event)
         if participant is None:
             if backfill:  # written when it was first read
                 return
-        elif participant not in participants:
+        elif participant.int not in participants:
             if not backfill:
                 name = table_name(recorded.type)
                 excluded = self.record.excluded_events
                 excluded[name] = excluded.get(name, 0) + 1
             return
-        moment = recorded.recorded_at.astimezone(UTC)
-        month = f"{moment.year:04d}-{moment.month:02d}"  # strftime's "%Y-%m" at a tenth of the cost
-        self.pending.add(recorded.type, month, row_of(recorded, event, service, self.pseudonymise))
+        recorded_at = recorded.recorded_at
+        if recorded_at is not self._month_of[0]:  # the events of a commit share their time
+            moment = recorded_at.astimezone(UTC)
+            # strftime's "%Y-%m" at a tenth of the cost
+            self._month_of = (recorded_at, f"{moment.year:04d}-{moment.month:02d}")
+        taken = (recorded.event_id, recorded_at, service, event)
+        self.pending.add(recorded.type, self._month_of[1], taken)
 
     async def _commit(self, manifest: Manifest, cursor: Cursor, *, final: bool) -> None:
         """Write the pending rows, then the manifest that lists them (and, at the end of the

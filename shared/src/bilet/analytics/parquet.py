@@ -2,7 +2,7 @@
 `tables/<table>/month=YYYY-MM/part-<run>-<n>.parquet`), and the rewrite that removes a
 participant's rows from files written before.
 
-Rows gather in memory per table and month until the run commits a chunk; each chunk becomes
+Events gather in memory per table and month until the run commits a chunk; each chunk becomes
 new files (never appended to old ones), written durably (`manifest.durable_replace`).
 """
 
@@ -15,10 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bilet.analytics.columns import PARTICIPANT_COLUMN, schema_of, table_name
+from bilet.analytics.columns import PARTICIPANT_COLUMN, Taken, table_name, table_of
 from bilet.analytics.manifest import TABLES, durable_replace
+from bilet.analytics.pseudonyms import Pseudonymiser
 
 COMPRESSION: Final = "zstd"
+# Events of a type and month made columns at a time (`PendingRows`).
+BUILT_ROWS: Final = 256
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
@@ -30,28 +33,46 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 
 
 class PendingRows:
-    """Rows of the current chunk, by event type and month."""
+    """Events of the current chunk, by event type and month. A group's events are made columns
+    (`columns.table_of`) every `BUILT_ROWS`: the decoded events then die young, rather than
+    piling up for the whole chunk where every collection of the garbage collector walks them
+    (and Arrow holds the rows in a fraction of their memory)."""
 
-    def __init__(self) -> None:
-        self._rows: dict[tuple[str, str], list[dict[str, object]]] = defaultdict(list)
+    def __init__(self, pseudonymiser: Pseudonymiser) -> None:
+        self.pseudonymiser = pseudonymiser
+        self._taken: dict[tuple[str, str], list[Taken]] = {}
+        self._built: dict[tuple[str, str], list[pa.Table]] = defaultdict(list)
         self.count = 0
 
-    def add(self, event_type: str, month: str, row: dict[str, object]) -> None:
-        self._rows[(event_type, month)].append(row)
+    def add(self, event_type: str, month: str, taken: Taken) -> None:
+        key = (event_type, month)
+        group = self._taken.get(key)
+        if group is None:
+            group = self._taken[key] = []
+        group.append(taken)
         self.count += 1
+        if len(group) >= BUILT_ROWS:
+            self._built[key].append(table_of(event_type, group, self.pseudonymiser))
+            self._taken[key] = []
 
     def flush(self, out: Path, run: str, chunk: int) -> tuple[list[str], dict[str, int]]:
         """Write every pending group as a new file; the files' names (relative to `out`) and
         the rows written by table. Nothing is pending afterwards."""
         files: list[str] = []
         rows: dict[str, int] = defaultdict(int)
-        for (event_type, month), group in sorted(self._rows.items()):
+        for event_type, month in sorted(self._taken.keys() | self._built.keys()):
+            tables = self._built.get((event_type, month), [])
+            if rest := self._taken.get((event_type, month)):
+                tables.append(table_of(event_type, rest, self.pseudonymiser))
+            if not tables:
+                continue
             name = table_name(event_type)
             relative = Path(TABLES, name, f"month={month}", f"part-{run}-{chunk:05d}.parquet")
-            write_parquet(pa.Table.from_pylist(group, schema=schema_of(event_type)), out / relative)
+            write_parquet(pa.concat_tables(tables).combine_chunks(), out / relative)
             files.append(relative.as_posix())
-            rows[name] += len(group)
-        self._rows.clear()
+            rows[name] += sum(table.num_rows for table in tables)
+        self._taken.clear()
+        self._built.clear()
         self.count = 0
         return files, dict(rows)
 

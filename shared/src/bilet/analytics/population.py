@@ -14,6 +14,7 @@ and stay so).
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from operator import itemgetter
 from typing import Final
 from uuid import UUID
 
@@ -194,5 +195,5 @@ class Population:
                         "grade": where.grade,
                     }
                 )
-        rows.sort(key=lambda row: (str(row["participant_id"]), int(str(row["season"]))))
+        rows.sort(key=itemgetter("participant_id", "season"))
         return pa.Table.from_pylist(rows, schema=DIMENSION_SCHEMA)

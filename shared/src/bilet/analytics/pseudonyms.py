@@ -11,6 +11,7 @@ exports unlinkable for good: no new export can ever give the same pseudonyms aga
 
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
@@ -22,8 +23,9 @@ PURPOSE_KEY_SUBJECT: Final = "bilet.analytics.purpose-key"
 PURPOSE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 # 128 bits of the HMAC (32 hex characters): collisions are out of reach for any season's ids.
 PSEUDONYM_BYTES: Final = 16
-# A participant's id recurs in every one of their events, so pseudonyms are remembered: up to
-# this many (~20 MB), then forgotten all at once — a bound, not an eviction policy worth its cost.
+# Ids that recur (a participant's, a consent's) are remembered: up to this many (~20 MB), then
+# forgotten all at once — a bound, not an eviction policy worth its cost. The population's ids
+# are pinned apart (`pin`): they recur in most events and the run holds them anyway.
 REMEMBERED_PSEUDONYMS: Final = 100_000
 
 
@@ -44,23 +46,44 @@ def purpose_key_subject(purpose: str) -> str:
     return f"{PURPOSE_KEY_SUBJECT}/{check_purpose(purpose)}"
 
 
+def _pseudonym(key: bytes, value: UUID) -> str:
+    # `hmac.digest` is the one-shot C path: several times faster than `hmac.new`.
+    return hmac.digest(key, value.bytes, "sha256")[:PSEUDONYM_BYTES].hex()
+
+
 @dataclass(frozen=True)
 class Pseudonymiser:
     """Replaces ids by their pseudonyms under one purpose's key. Its repr never shows the key."""
 
     purpose: str
     key: bytes = field(repr=False)
-    _remembered: dict[UUID, str] = field(default_factory=dict, repr=False, compare=False)
+    # Keyed by the id's integer: hashing an int is a C call, hashing a `UUID` a Python one.
+    _remembered: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+    _pinned: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __call__(self, value: UUID) -> str:
-        if (known := self._remembered.get(value)) is not None:
+        number = value.int
+        if (known := self._pinned.get(number)) is not None:
+            return known
+        if (known := self._remembered.get(number)) is not None:
             return known
         if len(self._remembered) >= REMEMBERED_PSEUDONYMS:
             self._remembered.clear()
-        # `hmac.digest` is the one-shot C path: several times faster than `hmac.new`.
-        pseudonym = hmac.digest(self.key, value.bytes, "sha256")[:PSEUDONYM_BYTES].hex()
-        self._remembered[value] = pseudonym
+        pseudonym = self._remembered[number] = _pseudonym(self.key, value)
         return pseudonym
+
+    def of_unique(self, values: Iterable[UUID]) -> list[str]:
+        """The pseudonyms of ids met once each (events' own ids), not remembered: they would
+        only push out the ids that recur."""
+        key = self.key
+        return [_pseudonym(key, value) for value in values]
+
+    def pin(self, values: Iterable[UUID]) -> dict[UUID, str]:
+        """The pseudonyms of `values`, remembered for as long as the pseudonymiser lives (the
+        population's participants: a run holds them anyway)."""
+        pinned = {value: self(value) for value in values}
+        self._pinned.update((value.int, pseudonym) for value, pseudonym in pinned.items())
+        return pinned
 
 
 async def pseudonymiser_for(keystore: KeyStore, purpose: str) -> Pseudonymiser:

@@ -11,8 +11,9 @@ kernel's `read_all`; from Kafka every record is a CloudEvent that `from_record` 
 the stored event.
 """
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -52,9 +53,10 @@ class Source(ABC):
     @abstractmethod
     def read(
         self, lane: str, after: int, end: int, event_types: frozenset[str] | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """The lane's events from cursor `after` up to `end`, a page at a time; only
-        `event_types` when given (a source may still deliver others: callers filter)."""
+        `event_types` when given (a source may still deliver others: callers filter). Close it
+        (`contextlib.aclosing`) when stopping early: it may be reading ahead."""
 
     async def close(self) -> None:  # noqa: B027 - nothing to close by default
         """Release connections."""
@@ -79,21 +81,37 @@ class StoreSource(Source):
 
     async def read(
         self, lane: str, after: int, end: int, event_types: frozenset[str] | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         store = self._stores[lane]
         published = set(CATALOGUE.event_types_of(lane))
         wanted = sorted(published if event_types is None else published & event_types)
         if not wanted:
             return
-        position = after
-        while position < end:
-            events = await store.read_all(position, PAGE, event_types=wanted)
-            page = [(event, event.position) for event in events if event.position <= end]
-            if page:
-                yield page
-            if len(page) < PAGE:
-                return
-            position = page[-1][1]
+        if after >= end:
+            return
+        # One page read ahead: the store reads the next page (a round trip, or SQLite's reader
+        # thread) while the caller decodes this one, instead of each waiting for the other.
+        ahead = asyncio.ensure_future(store.read_all(after, PAGE, event_types=wanted))
+        try:
+            while True:
+                events = await ahead
+                page = [(event, event.position) for event in events if event.position <= end]
+                more = len(page) == PAGE and page[-1][1] < end
+                if more:
+                    ahead = asyncio.ensure_future(
+                        store.read_all(page[-1][1], PAGE, event_types=wanted)
+                    )
+                if page:
+                    yield page
+                if not more:
+                    return
+        finally:
+            # The caller stopped early (`until`, an interruption): the page read ahead is
+            # nobody's, nor is its failure. (A SQLite store's close waits for it in its thread.)
+            if not ahead.done():
+                ahead.cancel()
+            elif not ahead.cancelled():
+                ahead.exception()
 
     async def close(self) -> None:
         for store in self._stores.values():
@@ -144,7 +162,7 @@ class KafkaSource(Source):
 
     async def read(
         self, lane: str, after: int, end: int, event_types: frozenset[str] | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         partition, _ = self._lanes[lane]
         if after >= end:
             return

@@ -12,11 +12,16 @@ live checkpoints locked).
 
 Memory is bounded by a budget: the fold's page cache (`PRAGMA cache_size`) holds up to
 `memory_mib` of its tables; beyond that SQLite spills pages to the fold's file in a private
-temporary directory, removed when the rebuild ends. The file holds what the read model holds
+temporary directory, removed when the rebuild ends, or by a later rebuild if the process was
+killed first (`remove_dead_folds`, ADR 0083). The file holds what the read model holds
 (sealed fields stay sealed: projections keep envelopes), no more.
 """
 
 import contextlib
+import fcntl
+import os
+import shutil
+import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +47,11 @@ DEFAULT_MEMORY_MIB: Final = 1024
 # Rows taken from the fold at a time while COPY streams them to PostgreSQL.
 COPY_CHUNK: Final = 10_000
 _BOOKKEEPING: Final = (CHECKPOINTS, PARKED, DEAD_LETTERS)
+# Folds are made in `<tmp>/bvb-rebuild-folds-<uid>/fold-<pid>-<random>/` (`fold_database`).
+FOLDS_PREFIX: Final = "bvb-rebuild-folds"
+FOLD_PREFIX: Final = "fold-"
+_FOLDS_LOCK: Final = ".lock"  # the parent's: held while a fold is made or dead ones removed
+_FOLD_LOCK: Final = "fold.lock"  # a fold's: held by its process as long as the fold lives
 
 
 class FoldReadModel(SqliteReadModel):
@@ -181,15 +191,100 @@ def _converters(types: Mapping[str, str], names: Sequence[str]) -> list[Any]:
     return [by_type.get(types[name], _same) for name in names]
 
 
+def folds_parent() -> Path:
+    """Where folds are made: a directory of this user's, mode 0700, in the temporary directory."""
+    return Path(tempfile.gettempdir()) / f"{FOLDS_PREFIX}-{os.getuid()}"
+
+
+def _private_directory(path: Path) -> None:
+    """`path` made a directory of mode 0700, or checked to be one already: in a shared /tmp,
+    never someone else's directory, nor a link to one."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    status = path.lstat()
+    if (
+        not stat.S_ISDIR(status.st_mode)
+        or status.st_uid != os.getuid()
+        or stat.S_IMODE(status.st_mode) & 0o077
+    ):
+        raise PermissionError(f"{path} is not a private directory of this user")
+
+
+def _open_lock(path: Path, *, create: bool) -> int:
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    return os.open(path, flags, 0o600)
+
+
+def remove_dead_folds(parent: Path) -> list[Path]:
+    """Remove the fold directories under `parent` whose process is gone: each holds its lock
+    file locked (`flock`) for as long as it lives, and the kernel releases the lock when the
+    process ends however it ends (SIGKILL, OOM), so a lock that can be taken is a dead fold's.
+    Call it holding the parent's lock (`_FOLDS_LOCK`): folds are made under it too, so none is
+    seen between its directory and its lock. The directories removed."""
+    removed = []
+    for directory in sorted(parent.iterdir()):
+        if not directory.name.startswith(FOLD_PREFIX) or directory.is_symlink():
+            continue
+        try:
+            descriptor = _open_lock(directory / _FOLD_LOCK, create=False)
+        except FileNotFoundError:  # died between its directory and its lock
+            descriptor = None
+        try:
+            if descriptor is not None:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # alive, in this process or another
+            shutil.rmtree(directory)
+            removed.append(directory)
+        finally:
+            if descriptor is not None:
+                os.close(descriptor)
+    return removed
+
+
+@contextlib.contextmanager
+def _fold_directory(parent: Path) -> Iterator[Path]:
+    """A new fold directory under `parent`, locked while in use and removed afterwards; the
+    leftovers of dead folds are removed first."""
+    _private_directory(parent)
+    folds_lock = _open_lock(parent / _FOLDS_LOCK, create=True)
+    try:
+        fcntl.flock(folds_lock, fcntl.LOCK_EX)  # held for a directory listing at most
+        remove_dead_folds(parent)
+        directory = Path(tempfile.mkdtemp(prefix=f"{FOLD_PREFIX}{os.getpid()}-", dir=parent))
+        held = _open_lock(directory / _FOLD_LOCK, create=True)
+        fcntl.flock(held, fcntl.LOCK_EX)
+    finally:
+        os.close(folds_lock)  # and its lock with it
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)  # still locked: no one else removes it
+        os.close(held)
+
+
 @contextlib.asynccontextmanager
-async def fold_database(memory_mib: int) -> AsyncIterator[FoldReadModel]:
-    """A fold in a private temporary directory (mode 0700), removed with it afterwards."""
-    with tempfile.TemporaryDirectory(prefix="bvb-rebuild-fold-") as directory:
-        fold = await FoldReadModel.open_fold(Path(directory) / "fold.sqlite3", memory_mib)
+async def fold_database(
+    memory_mib: int, parent: Path | None = None
+) -> AsyncIterator[FoldReadModel]:
+    """A fold in a private directory (mode 0700) under `parent` (`folds_parent()` unless told),
+    removed with it afterwards; a fold whose process died hard (SIGKILL) before it could remove
+    its directory is removed by the next fold made under the same parent."""
+    with _fold_directory(parent or folds_parent()) as directory:
+        fold = await FoldReadModel.open_fold(directory / "fold.sqlite3", memory_mib)
         try:
             yield fold
         finally:
             await fold.close()
 
 
-__all__ = ["DEFAULT_MEMORY_MIB", "FoldReadModel", "FoldedReplay", "copy_shadow", "fold_database"]
+__all__ = [
+    "DEFAULT_MEMORY_MIB",
+    "FoldReadModel",
+    "FoldedReplay",
+    "copy_shadow",
+    "fold_database",
+    "folds_parent",
+    "remove_dead_folds",
+]
