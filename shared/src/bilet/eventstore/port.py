@@ -4,7 +4,7 @@ in `shared/tests/eventstore/` checks, so services never know which store they ru
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Hashable, Iterable, Sequence
 from typing import Final
 
 from bilet.eventstore.errors import PurgeRefused
@@ -85,6 +85,13 @@ class EventStore(ABC):
     @abstractmethod
     async def stream_version(self, stream_id: str) -> int | None:
         """The version of the stream's last event, None when it has none (or is deleted)."""
+
+    async def change_marks(self) -> Callable[[str], Hashable] | None:
+        """A cheap way to tell that a category was not written: a function of a category whose
+        value equals one an earlier call's gave for it only if no stream of the category was
+        written in between, by anyone (docs/adr/0081). None, the default: this store cannot
+        tell, and a kept fold looks at its stream's version every time."""
+        return None
 
     @abstractmethod
     async def read_all(

@@ -7,7 +7,10 @@ participant who left the school or the programme (docs/adr/0050) until they retu
 
 A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
 order with the participant decider's own `evolve`, caught up before every query (one indexed read
-when nothing is new), so a registrar sees the pupil they registered a moment ago. It holds ids,
+when nothing is new), so a registrar sees the pupil they registered a moment ago. The commits of
+its own process's command path are applied as they are made (`committed`) when they directly
+follow what it has applied, so a registration's events are not read back and decoded again by
+the next registration (docs/adr/0081). It holds ids,
 grades and keyed hashes only: no name, no birth date. The names a page shows are opened from the
 participant's events for that page alone.
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
+from bilet.application import OwnCommit
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
@@ -56,6 +60,7 @@ _TYPES: Final = (
     ChildReserved.event_type,
     ReservationReleased.event_type,
 )
+_TYPE_NAMES: Final = frozenset(_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,11 @@ class RosterView:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._lock = asyncio.Lock()
+        # Every event of the roster's types up to here is applied (the catch-up's cursor).
         self._position = START
+        # The last position of the latest own commit told (`committed`): the store's head was
+        # at least there when it was told, so a catch-up begun after it reads up to it at least.
+        self._own_last = START
         self._participants: dict[UUID, Participant] = {}
         self._registered_at: dict[UUID, int] = {}
         self._surname_keys: dict[UUID, frozenset[str]] = {}
@@ -95,9 +104,25 @@ class RosterView:
 
     async def refresh(self) -> None:
         async with self._lock:
-            self._position = await catch_up(
-                self._store, self._position, self._apply, event_types=_TYPES
-            )
+            # Taken before reading: everything up to it is committed and will be read.
+            own_last = self._own_last
+            position = await catch_up(self._store, self._position, self._apply, event_types=_TYPES)
+            # The read covered the store up to its head at least, which was past `own_last`: no
+            # event of the roster's types lies between the last applied and there.
+            self._position = max(position, own_last)
+
+    def committed(self, commit: OwnCommit) -> None:
+        """Apply a commit of this process's command path (`Transactor.on_commit`) without
+        reading it back, when it directly follows the last position applied, so nothing of
+        anyone else's lies between; else (a gap, a catch-up under way) the next `refresh` reads
+        it from the store as any other commit."""
+        self._own_last = max(self._own_last, commit.last)
+        if self._lock.locked() or commit.first != self._position + 1:
+            return
+        for event, position in commit.events:
+            if event.event_type in _TYPE_NAMES:
+                self._apply(event, position)
+        self._position = commit.last
 
     def _apply(self, event: object, position: int) -> None:
         if isinstance(event, SurnameIndexed):
