@@ -3,7 +3,10 @@
 import asyncio
 import json
 import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -12,9 +15,12 @@ from bilet.eventstore import (
     AppendResult,
     EventIdsConflict,
     NewEvent,
+    RecordedEvent,
+    StreamMetadata,
     WrongExpectedVersion,
 )
 from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.eventstore.sqlite_bulk import append_recorded
 
 
 async def test_an_append_waits_for_another_writer_without_blocking_the_event_loop(
@@ -167,6 +173,52 @@ async def test_reads_of_all_events_near_the_head_are_whole_pages_read_inline(
         assert [e.position for e in moved] == [e.position for e in page + rest if e.type == "Moved"]
         assert len(await store.read_all(0, 60, categories=["school"])) == 60
         assert thread_reads > 0  # the long read went on to the thread
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_change_marks_move_with_any_write_of_the_category_and_only_then(
+    tmp_path: Path,
+) -> None:
+    """`change_marks` (docs/adr/0081): equal only while nobody wrote the category — not this
+    store (an append, a deletion, new metadata, a purge, a bulk load) nor another connection on
+    the file (another store, another process); a write of another category leaves it equal."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other = await SqliteEventStore.open(path)
+    store.allow_purging(["school"])
+    try:
+
+        async def mark() -> object:
+            marks = await store.change_marks()
+            return marks("school")
+
+        async def moved(write: Callable[[], Awaitable[object]]) -> bool:
+            before = await mark()
+            await write()
+            return await mark() != before
+
+        before = await mark()
+        assert await mark() == before  # nothing written: the same mark
+        assert not await moved(lambda: store.append("region-1", [NewEvent("Admitted", b"{}")]))
+        assert await moved(lambda: store.append("school-1", [NewEvent("Registered", b"{}")]))
+        assert await moved(lambda: other.append("region-2", [NewEvent("Admitted", b"{}")]))
+        assert await moved(lambda: store.set_stream_metadata("school-1", StreamMetadata(1)))
+        assert await moved(lambda: store.delete_stream("school-1"))
+        assert await moved(lambda: store.append("school-2", [NewEvent("Registered", b"{}")]))
+        loaded = RecordedEvent(
+            "school-3",
+            0,
+            await store.head_position() + 1,
+            uuid4(),
+            "Registered",
+            b"{}",
+            b"{}",
+            datetime.now(UTC),
+        )
+        assert await moved(lambda: append_recorded(store, [loaded]))
+        assert await moved(lambda: store.purge_stream("school-2"))
     finally:
         await other.close()
         await store.close()
