@@ -336,14 +336,17 @@ class Transactor:
     ) -> None:
         """Tell the observers of a commit, when its events provably took every position from
         its first to its last (each stream's events consecutive: one writer at a time)."""
-        first = min(r.position - len(a.events) + 1 for a, r in zip(appends, results, strict=True))
-        last = max(result.position for result in results)
-        if sum(len(append.events) for append in appends) != last - first + 1:
-            return  # not one unbroken run of positions (a retry's original commit, say)
+        first, last, count = results[0].position, results[0].position, 0
+        for append, result in zip(appends, results, strict=True):
+            count += len(append.events)
+            first = min(first, result.position - len(append.events) + 1)
+            last = max(last, result.position)
+        if count != last - first + 1:
+            return  # not one unbroken run of positions (an earlier commit of these ids, say)
         events: list[tuple[DomainEvent, int]] = []
         for (_, sealed), result in zip(prepared, results, strict=False):
-            start = result.position - len(sealed) + 1
-            events.extend((event, start + offset) for offset, event in enumerate(sealed))
+            positions = range(result.position - len(sealed) + 1, result.position + 1)
+            events.extend(zip(sealed, positions, strict=True))
         commit = OwnCommit(first, last, tuple(events))  # in the order appended: positions
         for observer in self._observers:
             observer(commit)

@@ -276,8 +276,10 @@ class SqliteEventStore(EventStore):
         """Count a write of these streams' categories by this store's writer, in the same step
         of the event loop as the write itself (so no look at the marks falls between them);
         counting one that then fails only costs a kept fold a look at its version."""
-        for category in {category_of(stream_id) for stream_id in stream_ids}:
-            self._written[category] = self._written.get(category, 0) + 1
+        written = self._written
+        for stream_id in stream_ids:  # a category twice in one write only counts it twice
+            category = category_of(stream_id)
+            written[category] = written.get(category, 0) + 1
 
     async def change_marks(self) -> Callable[[str], Hashable]:
         """SQLite's `data_version` of the writer's connection, which changes when any other
