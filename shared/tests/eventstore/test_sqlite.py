@@ -222,3 +222,49 @@ async def test_change_marks_move_with_any_write_of_the_category_and_only_then(
     finally:
         await other.close()
         await store.close()
+
+
+async def test_change_marks_given_do_not_move_with_writes_made_after(tmp_path: Path) -> None:
+    """A mark taken is a snapshot: compared with a later call's, it tells a write in between
+    (the function given must not read the store's live counts)."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        marks = await store.change_marks()
+        taken = marks("school")
+        await store.append("school-1", [NewEvent("Registered", b"{}")])
+        assert marks("school") == taken
+        assert (await store.change_marks())("school") != taken
+    finally:
+        await store.close()
+
+
+async def test_a_purge_tells_its_caller_once_committed_before_emptying_the_wal(
+    tmp_path: Path,
+) -> None:
+    """`purge_stream(then=...)` (docs/adr/0081): the caller's views are told in the step the
+    purge commits, before the WAL is emptied (which may wait up to seconds for readers), so no
+    request sees the stream purged while they still hold it; the WAL is emptied all the same."""
+    path = tmp_path / "events.sqlite3"
+    wal = path.with_name(path.name + "-wal")
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    told: list[tuple[int, bool]] = []
+    try:
+        store.allow_purging({"reservation"})
+        await store.append("reservation-1", [NewEvent("ChildReserved", b"{}")])
+
+        def then() -> None:
+            (left,) = other_process.execute(
+                "SELECT COUNT(*) FROM events WHERE stream_id = 'reservation-1'"
+            ).fetchone()
+            told.append((left, wal.stat().st_size > 0))
+
+        assert await store.purge_stream("reservation-1", then=then)
+        assert told == [(0, True)]  # purged already, the WAL not yet emptied
+        assert wal.stat().st_size == 0
+        # Told also when there was nothing to remove (the views forget all the same).
+        assert not await store.purge_stream("reservation-1", then=then)
+        assert len(told) == 2
+    finally:
+        other_process.close()
+        await store.close()

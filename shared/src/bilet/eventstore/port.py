@@ -128,7 +128,13 @@ class EventStore(ABC):
         and in read models, and a store that lost them could not be replayed against them."""
         self.purgeable_categories = self.purgeable_categories | frozenset(categories)
 
-    async def purge_stream(self, stream_id: str, expected_version: ExpectedVersion = ANY) -> bool:
+    async def purge_stream(
+        self,
+        stream_id: str,
+        expected_version: ExpectedVersion = ANY,
+        *,
+        then: Callable[[], object] | None = None,
+    ) -> bool:
         """Remove a stream and every event of it from storage: unlike `delete_stream`, nothing
         is kept (no metadata, no versions: appending again starts a new stream at version 0) and
         the bytes are gone as far as the adapter's storage allows (docs/adr/0016). Positions are
@@ -138,18 +144,34 @@ class EventStore(ABC):
         that decided to purge on what it read (a released reservation) never removes an event
         appended since (another child's claim). Raises `WrongExpectedVersion` then, nothing
         removed; `PurgeRefused` for a category not allowed by `allow_purging`, or when the
-        adapter cannot remove events."""
+        adapter cannot remove events.
+
+        `then` runs as soon as the purge has committed (whether or not it removed anything),
+        before the adapter awaits anything more of it (SQLite empties its WAL, which may wait
+        for readers): a caller's in-memory views forget what the store forgot in the same step
+        of the event loop, so no request sees one without the other."""
         category = category_of(stream_id)
         if category not in self.purgeable_categories:
             raise PurgeRefused(
                 f"streams of category {category!r} may not be purged from this store "
                 f"(allowed: {sorted(self.purgeable_categories)})"
             )
-        return await self._purge(stream_id, expected_version)
+        removed = await self._purge(stream_id, expected_version)
+        try:
+            if then is not None:
+                then()
+        finally:
+            if removed:
+                await self._after_purge()
+        return removed
 
     async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
         """Remove the stream's rows; adapters that can really forget override this."""
         raise PurgeRefused(f"{type(self).__name__} cannot purge streams")
+
+    async def _after_purge(self) -> None:  # noqa: B027 (a hook: most adapters need nothing)
+        """What the storage still needs to forget after a purge removed something, once the
+        caller was told (`then`): nothing by default."""
 
     async def subscribe_all(
         self,

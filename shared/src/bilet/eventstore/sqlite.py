@@ -286,7 +286,7 @@ class SqliteEventStore(EventStore):
         connection (another store on the file, another process) commits, with this store's own
         writes of the category: one pragma per call, however many categories are asked."""
         (others,) = await self._writer.run(lambda db: db.execute("PRAGMA data_version").fetchone())
-        written = self._written
+        written = dict(self._written)  # as they are now: the marks must not move by themselves
         return lambda category: (others, written.get(category, 0))
 
     @staticmethod
@@ -340,10 +340,11 @@ class SqliteEventStore(EventStore):
             self._wrote((stream_id,))
             return self._purge_in_transaction(db, stream_id, expected_version)
 
-        removed = await self._writer.run(purge)
-        if removed:
-            await self._truncate_wal()
-        return removed
+        return await self._writer.run(purge)
+
+    async def _after_purge(self) -> None:
+        # After the caller was told (`purge_stream(then=...)`): this may wait for readers.
+        await self._truncate_wal()
 
     @staticmethod
     def _purge_in_transaction(

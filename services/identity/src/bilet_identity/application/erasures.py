@@ -46,8 +46,9 @@ class ReservationRelease:
         purged: Callable[[UUID], None] | None = None,
     ) -> None:
         """`purged`: what this process's in-memory views forget of the participant, told in the
-        same step as the profile's purge (before the audit record's commit lets other requests
-        run), so no request sees the purge in the store and the views still holding them."""
+        same step as the profile's purge commits (`purge_stream(then=...)`: before anything else
+        is awaited), so no request sees the purge in the store and the views still holding
+        them."""
         self.store = store
         self.audit = audit
         self.purged = purged
@@ -69,12 +70,17 @@ class ReservationRelease:
         purged = False
         for key in dict.fromkeys(keys):
             purged |= await self._release(key, participant_id)
-        purged |= await self.store.purge_stream(profile_stream)
-        # Nor kept in this process's cache of decoded events (the API's own cipher also drops
-        # them once it learns the erasure: `EventLog.forget_key_subject`).
-        EVENT_LOG.forget(str(participant_id))
-        if self.purged is not None:
-            self.purged(participant_id)
+
+        def forget() -> None:
+            # Nor kept in this process's cache of decoded events (the API's own cipher also
+            # drops them once it learns the erasure: `EventLog.forget_key_subject`).
+            EVENT_LOG.forget(str(participant_id))
+            if self.purged is not None:
+                self.purged(participant_id)
+
+        # Told right after the purge's commit, before the store goes on (SQLite's WAL may wait
+        # for readers): no request sees the profile purged and the views still holding it.
+        purged |= await self.store.purge_stream(profile_stream, then=forget)
         if purged:
             ctx = CommandContext(Principal(subject=RELEASE_ACTOR, role=Role.OPERATOR))
             await self.audit.record(
