@@ -117,3 +117,27 @@ async def test_observers_are_told_a_commit_as_a_read_of_the_store_gives_it(tmp_p
     elsewhere.on_commit(not_told.append)
     await _grade_up(elsewhere, _audited(InMemoryAuditLog()))
     assert not_told == []
+
+
+async def test_an_observer_that_fails_neither_fails_the_commit_nor_silences_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The commit is durable whatever an observer does: the command succeeds, the observers
+    after the failing one are told, and the failure is logged (docs/adr/0081)."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+
+        def failing(commit: OwnCommit) -> None:
+            raise RuntimeError("a view's bug")
+
+        told: list[OwnCommit] = []
+        tx.on_commit(failing)
+        tx.on_commit(told.append)
+        position = await _grade_up(tx, _audited(EventStoreAuditLog(store)))
+        assert position == 1
+        assert [(commit.first, commit.last) for commit in told] == [(1, 2)]
+        assert "a commit observer failed" in caplog.text
+        assert await store.stream_version(PARTICIPANT) == 0
+    finally:
+        await store.close()

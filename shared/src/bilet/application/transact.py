@@ -10,6 +10,7 @@ and the loading, retrying and appending live here and nowhere else.
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 S = TypeVar("S")
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+
+_log = logging.getLogger(__name__)
 
 # An append whose answer was lost (a dropped connection, a timeout) may or may not have been
 # committed. Sending the very same events again is safe: the store recognises their ids and
@@ -229,8 +232,10 @@ class Transactor:
         """Tell `observer` of every commit made through `commit` whose positions are known to
         be consecutive (a store that commits one writer at a time), right after it is durable:
         an in-process view can apply what its own process wrote instead of reading it back. It
-        runs on the command's path, so it must be quick and must not raise; a commit it is not
-        told of (another path, another process) it reads from the store as before."""
+        runs on the command's path, so it must be quick; should it raise, that is logged and
+        the commit stands (the others are still told), so it must leave itself able to read the
+        commit from the store. A commit it is not told of (another path, another process) it
+        reads from the store as before."""
         self._observers.append(observer)
 
     def attempt(self) -> Attempt:
@@ -349,7 +354,12 @@ class Transactor:
             events.extend(zip(sealed, positions, strict=True))
         commit = OwnCommit(first, last, tuple(events))  # in the order appended: positions
         for observer in self._observers:
-            observer(commit)
+            # The commit is durable whatever an observer does: its caller hears of success and
+            # the other observers are told; one that failed reads the commit from the store.
+            try:
+                observer(commit)
+            except Exception:
+                _log.exception("a commit observer failed (commit %d..%d)", first, last)
 
     async def append_prepared(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         """Append sealed and encoded `appends` in one commit, sending them again unchanged when

@@ -88,11 +88,18 @@ class RosterView:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._lock = asyncio.Lock()
-        # Every event of the roster's types up to here is applied (the catch-up's cursor).
-        self._position = START
+        # Every event of the roster's types up to `_position` is applied (the catch-up's cursor).
         # The last position of the latest own commit told (`committed`): the store's head was
         # at least there when it was told, so a catch-up begun after it reads up to it at least.
         self._own_last = START
+        # Erased participants forgotten here (`forget`): a read whose snapshot predates their
+        # purge, or a read from the start, must not bring back their surname or reservations.
+        self._forgotten: set[UUID] = set()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Nothing applied: the next `refresh` reads everything from the start."""
+        self._position = START
         self._participants: dict[UUID, Participant] = {}
         self._registered_at: dict[UUID, int] = {}
         self._surname_keys: dict[UUID, frozenset[str]] = {}
@@ -119,20 +126,31 @@ class RosterView:
         self._own_last = max(self._own_last, commit.last)
         if self._lock.locked() or commit.first != self._position + 1:
             return
-        for event, position in commit.events:
-            if event.event_type in _TYPE_NAMES:
-                self._apply(event, position)
+        try:
+            for event, position in commit.events:
+                if event.event_type in _TYPE_NAMES:
+                    self._apply(event, position)
+        except Exception:
+            # Half applied, and applying again is not safe for every event: start over, the
+            # next refresh reads everything (the transactor logs the error).
+            self._reset()
+            raise
         self._position = commit.last
 
     def _apply(self, event: object, position: int) -> None:
         if isinstance(event, SurnameIndexed):
-            self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
+            if event.participant_id not in self._forgotten:
+                self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
         elif isinstance(event, ClassLetterRecorded):
             self._class_letters[event.participant_id] = event.class_letter
         elif isinstance(event, ChildReserved):
             self._unreserve(event.reservation_key)
-            self._reservations[event.reservation_key] = (event.participant_id, event.person_key)
-            self._by_person.setdefault(event.person_key, set()).add(event.reservation_key)
+            if event.participant_id not in self._forgotten:
+                self._reservations[event.reservation_key] = (
+                    event.participant_id,
+                    event.person_key,
+                )
+                self._by_person.setdefault(event.person_key, set()).add(event.reservation_key)
         elif isinstance(event, ReservationReleased):
             self._unreserve(event.reservation_key)
         elif isinstance(event, _FOLDED):
@@ -149,7 +167,9 @@ class RosterView:
             self._by_person.get(held[1], set()).discard(reservation_key)
 
     def forget(self, participant_id: UUID) -> None:
-        """An erased participant's surname index and reservations are gone (purged)."""
+        """An erased participant's surname index and reservations are gone (purged), and stay
+        gone here whatever a read still gives of them."""
+        self._forgotten.add(participant_id)
         self._surname_keys.pop(participant_id, None)
         for key, (holder, _) in list(self._reservations.items()):
             if holder == participant_id:
