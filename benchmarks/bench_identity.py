@@ -81,6 +81,35 @@ async def timed(count: int, callers: int, one: Callable[[int], Awaitable[None]])
     return Round(count, time.perf_counter() - started, time.process_time() - cpu)
 
 
+# Given names and patronymics mixed with the world's surnames, so that a round grown on a quiet
+# machine (thousands of registrations) still meets no child twice: its surnames and birth dates
+# alone give ~1,500 children.
+GIVEN_NAMES = (
+    "Дарья",
+    "Максим",
+    "Анна",
+    "Иван",
+    "Мария",
+    "Егор",
+    "Полина",
+    "Михаил",
+    "София",
+    "Олег",
+)
+PATRONYMICS = (
+    "Андреевна",
+    "Сергеевич",
+    "Дмитриевна",
+    "Павлович",
+    "Игоревна",
+    "Олегович",
+    "Викторовна",
+    "Петрович",
+    "Алексеевна",
+    "Юрьевич",
+)
+
+
 class Pupils:
     """Eligible grade-7 pupils, each a different child (its own СНИЛС, name and birth date)."""
 
@@ -98,9 +127,13 @@ class Pupils:
         from bilet_identity.domain.snils import generate
 
         number, self.next = self.next, self.next + 1
-        last, first, patronymic = NAMES[number % len(NAMES)]
-        born = self.born_from + timedelta(days=(number // len(NAMES)) % self.days)
-        if number >= len(NAMES) * self.days:
+        names = (len(NAMES), len(GIVEN_NAMES), len(PATRONYMICS))
+        last = NAMES[number % names[0]][0]
+        first = GIVEN_NAMES[number // names[0] % names[1]]
+        patronymic = PATRONYMICS[number // (names[0] * names[1]) % names[2]]
+        people = names[0] * names[1] * names[2]
+        born = self.born_from + timedelta(days=(number // people) % self.days)
+        if number >= people * self.days:
             raise ValueError("more pupils than distinct names and birth dates")
         return PupilInput(
             last_name=last,

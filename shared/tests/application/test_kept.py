@@ -2,16 +2,19 @@
 by version on every command and brought up to date with only what was appended since, by
 whichever writer; a stream that went back is read whole; other categories are read as before.
 
-The store is the in-memory adapter, wrapped to count its reads (a real `EventStore`)."""
+The store is the in-memory adapter, wrapped to count its reads (a real `EventStore`); on SQLite,
+whose change marks spare the look at the version, the adapter itself."""
 
+from pathlib import Path
 from typing import ClassVar
 
 from bilet.application import EventLog, RequestContext, Transactor
 from bilet.application.transact import Attempt, Fold
 from bilet.contracts import DomainEvent, EventMetadata, EventRegistry
 from bilet.crypto import FieldCipher, InMemoryKeyStore
-from bilet.eventstore import RecordedEvent
+from bilet.eventstore import EventStore, RecordedEvent
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http.auth import Principal, Role
 
 RULES = EventRegistry()
@@ -77,12 +80,12 @@ LIMIT: Fold[tuple[int, ...]] = Fold("limit-a", NOTHING, values)
 COUNTER: Fold[tuple[int, ...]] = Fold("counter-a", NOTHING, counts)
 
 
-async def set_limit(store: InMemoryEventStore, value: int) -> None:
+async def set_limit(store: EventStore, value: int) -> None:
     """A write by another writer (another process), straight to the store."""
     await store.append("limit-a", [LOG.encode(LimitSet(name="a", value=value), META)])
 
 
-def transactor(store: InMemoryEventStore) -> Transactor:
+def transactor(store: EventStore) -> Transactor:
     return Transactor(
         store, FieldCipher(InMemoryKeyStore()), LOG, RuntimeError, kept_categories=["limit"]
     )
@@ -148,3 +151,43 @@ async def test_a_command_on_a_kept_stream_appends_on_the_version_it_decided_on()
     assert seen == [(10,), (10, 50)]
     assert outcome.appended
     assert (await commands.attempt().load(LIMIT)).state == (10, 50, 51)
+
+
+class LookingSqliteStore(SqliteEventStore):
+    """The SQLite adapter, counting the looks at a stream's version."""
+
+    looked: int = 0
+
+    async def stream_version(self, stream_id: str) -> int | None:
+        self.looked += 1
+        return await super().stream_version(stream_id)
+
+
+async def test_on_sqlite_a_kept_fold_nobody_wrote_since_is_not_looked_at(tmp_path: Path) -> None:
+    """With the store's change marks (docs/adr/0081), a kept fold whose category nobody wrote
+    is taken as kept without a look at its version; a write by this store, or by another
+    connection on the file (another process), is seen by the next command as before."""
+    path = tmp_path / "events.sqlite3"
+    store = await LookingSqliteStore.open(path)
+    assert isinstance(store, LookingSqliteStore)
+    other_process = await SqliteEventStore.open(path)
+    commands = transactor(store)
+    try:
+        await set_limit(store, 10)
+        assert (await commands.attempt().load(LIMIT)).state == (10,)
+        looked = store.looked
+        await store.append("counter-a", [LOG.encode(Counted(name="a"), META)])  # not kept
+        for _ in range(3):
+            assert (await commands.attempt().load(LIMIT)).state == (10,)
+        assert store.looked == looked  # nobody wrote the category: no look at all
+
+        await set_limit(other_process, 20)
+        assert (await commands.attempt().load(LIMIT)).state == (10, 20)
+        await set_limit(store, 30)
+        assert (await commands.attempt().load(LIMIT)).state == (10, 20, 30)
+        await other_process.delete_stream("limit-a")
+        gone = await commands.attempt().load(LIMIT)
+        assert (gone.state, gone.version) == ((), None)
+    finally:
+        await other_process.close()
+        await store.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bilet.application import Attempt, Transactor
+from bilet.application import Attempt, OwnCommit, Transactor
 from bilet.audit import AUDIT_CATEGORY, Access, Audited, EventStoreAuditLog, InMemoryAuditLog
 from bilet.crypto import FieldCipher, InMemoryKeyStore
 from bilet.eventstore import EventStore, category_of
@@ -88,3 +88,56 @@ async def test_elsewhere_the_audit_record_is_recorded_through_its_log_after_the_
     # A trail in a store that does not commit one writer at a time gets a commit of its own.
     await _grade_up(tx, _audited(EventStoreAuditLog(store)))
     assert len(await _audit_events(store)) == 1
+
+
+async def test_observers_are_told_a_commit_as_a_read_of_the_store_gives_it(tmp_path: Path) -> None:
+    """`Transactor.on_commit` (docs/adr/0081): on a store that commits one writer at a time,
+    each commit's events with the positions the store gave them, decoded as a read would give
+    them, and the whole run of positions it took (its audit record's too); on another store,
+    nothing (its positions need not be one unbroken run)."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+        told: list[OwnCommit] = []
+        tx.on_commit(told.append)
+        await _grade_up(tx, _audited(EventStoreAuditLog(store)))
+        await _grade_up(tx, _audited(EventStoreAuditLog(store)))
+        stored = await store.read_all()
+        assert [(commit.first, commit.last) for commit in told] == [(1, 2), (3, 4)]
+        assert [(event, position) for commit in told for event, position in commit.events] == [
+            (LOG.decode(record, record.stream_id), record.position)
+            for record in stored
+            if record.stream_id == PARTICIPANT
+        ]
+    finally:
+        await store.close()
+
+    elsewhere = Transactor(InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+    not_told: list[OwnCommit] = []
+    elsewhere.on_commit(not_told.append)
+    await _grade_up(elsewhere, _audited(InMemoryAuditLog()))
+    assert not_told == []
+
+
+async def test_an_observer_that_fails_neither_fails_the_commit_nor_silences_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The commit is durable whatever an observer does: the command succeeds, the observers
+    after the failing one are told, and the failure is logged (docs/adr/0081)."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+
+        def failing(commit: OwnCommit) -> None:
+            raise RuntimeError("a view's bug")
+
+        told: list[OwnCommit] = []
+        tx.on_commit(failing)
+        tx.on_commit(told.append)
+        position = await _grade_up(tx, _audited(EventStoreAuditLog(store)))
+        assert position == 1
+        assert [(commit.first, commit.last) for commit in told] == [(1, 2)]
+        assert "a commit observer failed" in caplog.text
+        assert await store.stream_version(PARTICIPANT) == 0
+    finally:
+        await store.close()

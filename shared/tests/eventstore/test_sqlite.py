@@ -3,7 +3,10 @@
 import asyncio
 import json
 import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -12,9 +15,12 @@ from bilet.eventstore import (
     AppendResult,
     EventIdsConflict,
     NewEvent,
+    RecordedEvent,
+    StreamMetadata,
     WrongExpectedVersion,
 )
 from bilet.eventstore.sqlite import SqliteEventStore
+from bilet.eventstore.sqlite_bulk import append_recorded
 
 
 async def test_an_append_waits_for_another_writer_without_blocking_the_event_loop(
@@ -169,4 +175,96 @@ async def test_reads_of_all_events_near_the_head_are_whole_pages_read_inline(
         assert thread_reads > 0  # the long read went on to the thread
     finally:
         await other.close()
+        await store.close()
+
+
+async def test_change_marks_move_with_any_write_of_the_category_and_only_then(
+    tmp_path: Path,
+) -> None:
+    """`change_marks` (docs/adr/0081): equal only while nobody wrote the category — not this
+    store (an append, a deletion, new metadata, a purge, a bulk load) nor another connection on
+    the file (another store, another process); a write of another category leaves it equal."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other = await SqliteEventStore.open(path)
+    store.allow_purging(["school"])
+    try:
+
+        async def mark() -> object:
+            marks = await store.change_marks()
+            return marks("school")
+
+        async def moved(write: Callable[[], Awaitable[object]]) -> bool:
+            before = await mark()
+            await write()
+            return await mark() != before
+
+        before = await mark()
+        assert await mark() == before  # nothing written: the same mark
+        assert not await moved(lambda: store.append("region-1", [NewEvent("Admitted", b"{}")]))
+        assert await moved(lambda: store.append("school-1", [NewEvent("Registered", b"{}")]))
+        assert await moved(lambda: other.append("region-2", [NewEvent("Admitted", b"{}")]))
+        assert await moved(lambda: store.set_stream_metadata("school-1", StreamMetadata(1)))
+        assert await moved(lambda: store.delete_stream("school-1"))
+        assert await moved(lambda: store.append("school-2", [NewEvent("Registered", b"{}")]))
+        loaded = RecordedEvent(
+            "school-3",
+            0,
+            await store.head_position() + 1,
+            uuid4(),
+            "Registered",
+            b"{}",
+            b"{}",
+            datetime.now(UTC),
+        )
+        assert await moved(lambda: append_recorded(store, [loaded]))
+        assert await moved(lambda: store.purge_stream("school-2"))
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_change_marks_given_do_not_move_with_writes_made_after(tmp_path: Path) -> None:
+    """A mark taken is a snapshot: compared with a later call's, it tells a write in between
+    (the function given must not read the store's live counts)."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        marks = await store.change_marks()
+        taken = marks("school")
+        await store.append("school-1", [NewEvent("Registered", b"{}")])
+        assert marks("school") == taken
+        assert (await store.change_marks())("school") != taken
+    finally:
+        await store.close()
+
+
+async def test_a_purge_tells_its_caller_once_committed_before_emptying_the_wal(
+    tmp_path: Path,
+) -> None:
+    """`purge_stream(then=...)` (docs/adr/0081): the caller's views are told in the step the
+    purge commits, before the WAL is emptied (which may wait up to seconds for readers), so no
+    request sees the stream purged while they still hold it; the WAL is emptied all the same."""
+    path = tmp_path / "events.sqlite3"
+    wal = path.with_name(path.name + "-wal")
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    told: list[tuple[int, bool]] = []
+    try:
+        store.allow_purging({"reservation"})
+        await store.append("reservation-1", [NewEvent("ChildReserved", b"{}")])
+
+        def then() -> None:
+            (left,) = other_process.execute(
+                "SELECT COUNT(*) FROM events WHERE stream_id = 'reservation-1'"
+            ).fetchone()
+            told.append((left, wal.stat().st_size > 0))
+
+        assert await store.purge_stream("reservation-1", then=then)
+        assert told == [(0, True)]  # purged already, the WAL not yet emptied
+        assert wal.stat().st_size == 0
+        # Told also when there was nothing to remove (the views forget all the same).
+        assert not await store.purge_stream("reservation-1", then=then)
+        assert len(told) == 2
+    finally:
+        other_process.close()
         await store.close()

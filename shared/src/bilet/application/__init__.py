@@ -7,17 +7,27 @@ from bilet.application.context import RequestContext
 from bilet.application.eventlog import EventLog, Loaded, Part, Stream, seal_all
 from bilet.application.ids import Ids, SeededIds, random_ids
 from bilet.application.retry import MAX_ATTEMPTS, retrying
-from bilet.application.transact import Attempt, Decision, Fold, Outcome, Transactor
+from bilet.application.transact import (
+    Attempt,
+    CommitObserver,
+    Decision,
+    Fold,
+    Outcome,
+    OwnCommit,
+    Transactor,
+)
 
 __all__ = [
     "MAX_ATTEMPTS",
     "Attempt",
+    "CommitObserver",
     "Decision",
     "EventLog",
     "Fold",
     "Ids",
     "Loaded",
     "Outcome",
+    "OwnCommit",
     "Part",
     "RequestContext",
     "SeededIds",

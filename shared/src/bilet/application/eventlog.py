@@ -305,15 +305,26 @@ class EventLog:
     ) -> list[StreamAppend]:
         """What was decided for each stream, sealed and encoded (each event with its id), as one
         commit's appends; streams with nothing decided are left out."""
+        return [append for append, _ in await self.prepare_sealed(cipher, metadata, parts)]
+
+    async def prepare_sealed(
+        self,
+        cipher: FieldCipher,
+        metadata: EventMetadata,
+        parts: Iterable[tuple[str, Sequence[Decided], ExpectedVersion]],
+    ) -> list[tuple[StreamAppend, list[DomainEvent]]]:
+        """`prepare`, each append with its events as they are stored (sealed): what a read of
+        them would decode, for a view fed by its own process's commits."""
         parts = [part for part in parts if part[1]]
         # One key-store call for the whole commit, not one per stream or per key.
         await prefetch_keys(cipher, [event for _, decided, _ in parts for event in decided])
-        appends = []
+        prepared = []
         encoded: dict[int, bytes] = {}
         for stream_id, decided, expected in parts:
             events = await _sealed(cipher, decided)
-            appends.append(self._stream_append(stream_id, events, expected, metadata, encoded))
-        return appends
+            append = self._stream_append(stream_id, events, expected, metadata, encoded)
+            prepared.append((append, events))
+        return prepared
 
     async def append(
         self,

@@ -6,11 +6,14 @@ few times a season. A kept fold is checked instead: one look at the stream's ver
 lookup), and only the events after the version kept are read and folded on top. Nothing is
 trusted without that look, so a change made by another process is seen by the next command as
 it would be by a full read; a stream that went back (deleted, recreated, cut) is read whole.
+Where the store can tell cheaply that nobody wrote a category since (`EventStore.change_marks`:
+SQLite's data_version and the store's own writes), a command takes one such mark and the kept
+folds of unwritten categories need no look at their versions at all (docs/adr/0081).
 The states are the deciders' own immutable values, shared by the commands that read them.
 """
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Hashable
 from typing import Any, Final, TypeVar, cast
 
 from bilet.application.eventlog import EventLog, Loaded
@@ -31,23 +34,35 @@ class KeptFolds:
         self._log = log
         self.categories = frozenset(categories)
         self._limit = limit
-        self._kept: OrderedDict[_FoldKey, tuple[Any, Loaded[Any]]] = OrderedDict()
+        # Each fold with its `initial` and the category's change mark taken before it was
+        # last looked at (None: the store gives none).
+        self._kept: OrderedDict[_FoldKey, tuple[Any, Loaded[Any], Hashable | None]] = OrderedDict()
 
     def keeps(self, stream_id: str) -> bool:
         return category_of(stream_id) in self.categories
 
     async def load(
-        self, store: EventStore, stream_id: str, evolve: Callable[[Any, Any], S], initial: S
+        self,
+        store: EventStore,
+        stream_id: str,
+        evolve: Callable[[Any, Any], S],
+        initial: S,
+        mark: Hashable | None = None,
     ) -> Loaded[S]:
-        """The stream folded with `evolve` from `initial`, as `EventLog.load` would give it now."""
+        """The stream folded with `evolve` from `initial`, as `EventLog.load` would give it now.
+        `mark`: the stream's category's change mark (`EventStore.change_marks`), taken before
+        this call; a fold kept under the same mark is as the store holds it, unlooked at."""
         key: _FoldKey = (stream_id, evolve)
         kept = self._kept.get(key)
         loaded: Loaded[S] | None = None
         if kept is not None and kept[0] is initial:
-            loaded = await self._brought_up_to_date(store, cast(Loaded[S], kept[1]), evolve)
+            if mark is not None and kept[2] == mark:
+                loaded = cast(Loaded[S], kept[1])  # nobody wrote the category since
+            else:
+                loaded = await self._brought_up_to_date(store, cast(Loaded[S], kept[1]), evolve)
         if loaded is None:
             loaded = await self._log.load(store, stream_id, evolve, initial)
-        self._kept[key] = (initial, loaded)
+        self._kept[key] = (initial, loaded, mark)
         self._kept.move_to_end(key)
         if len(self._kept) > self._limit:
             self._kept.popitem(last=False)

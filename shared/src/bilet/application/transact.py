@@ -10,7 +10,8 @@ and the loading, retrying and appending live here and nowhere else.
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
@@ -19,6 +20,7 @@ from bilet.application.eventlog import EventLog, Loaded, Part, Stream
 from bilet.application.kept import KeptFolds
 from bilet.application.retry import MAX_ATTEMPTS, retrying
 from bilet.audit import Audited, audit_appends
+from bilet.contracts import DomainEvent
 from bilet.contracts.drafts import Decided
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
@@ -27,6 +29,7 @@ from bilet.eventstore import (
     ExpectedVersion,
     StreamAppend,
     WrongExpectedVersion,
+    category_of,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 S = TypeVar("S")
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+
+_log = logging.getLogger(__name__)
 
 # An append whose answer was lost (a dropped connection, a timeout) may or may not have been
 # committed. Sending the very same events again is safe: the store recognises their ids and
@@ -54,6 +59,21 @@ class Fold(Generic[S]):
 
 
 Decision = Sequence[Decided]
+
+
+@dataclass(frozen=True)
+class OwnCommit:
+    """A commit a `Transactor` made, told to its observers (`Transactor.on_commit`): every
+    position from `first` to `last` is this commit's (its audit records' too), and `events` are
+    its events with their positions, as a read of the store would decode them (personal fields
+    sealed; the audit records left out)."""
+
+    first: int
+    last: int
+    events: tuple[tuple[DomainEvent, int], ...]
+
+
+CommitObserver = Callable[[OwnCommit], None]
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,9 @@ class Attempt:
         self._read: dict[str, Stream] = {}
         self._decided: dict[str, list[Decided]] = {}
         self._expected: dict[str, ExpectedVersion] = {}
+        # The store's change marks, taken at the attempt's first kept fold (`_mark_of`).
+        self._marks: Callable[[str], Hashable] | None = None
+        self._marks_taken = False
 
     async def read(self, stream_id: str) -> Stream:
         """The stream's events, read once per attempt. An append to it expects the version read
@@ -104,7 +127,10 @@ class Attempt:
             and fold.stream_id not in self._read
             and self._kept.keeps(fold.stream_id)
         ):
-            loaded = await self._kept.load(self._store, fold.stream_id, fold.evolve, fold.initial)
+            mark = await self._mark_of(fold.stream_id)
+            loaded = await self._kept.load(
+                self._store, fold.stream_id, fold.evolve, fold.initial, mark
+            )
             self._read[fold.stream_id] = loaded
             return loaded
         stream = await self.read(fold.stream_id)
@@ -112,6 +138,15 @@ class Attempt:
         for event in stream.events:
             state = fold.evolve(state, event)
         return Loaded(stream.stream_id, stream.events, stream.version, stream.position, state)
+
+    async def _mark_of(self, stream_id: str) -> Hashable | None:
+        """The stream's category's change mark, from one look at the store per attempt: the
+        kept folds an attempt reads are then as of that look (a consistent moment), and a
+        decision appended on a stale one is still refused by its expected version."""
+        if not self._marks_taken:
+            self._marks = await self._store.change_marks()
+            self._marks_taken = True
+        return None if self._marks is None else self._marks(category_of(stream_id))
 
     async def state(self, fold: Fold[S]) -> S:
         """Only the state of `load`."""
@@ -188,9 +223,20 @@ class Transactor:
         self.attempts = attempts
         self._combined: CombinedCommits | None = None
         self._kept = KeptFolds(log, kept_categories) if kept_categories else None
+        self._observers: list[CommitObserver] = []
         # An erasure learned by the cipher takes the participant's decoded events out of the
         # log's cache too (the cache must not outlive what the erasure destroyed).
         cipher.when_forgotten(log.forget_key_subject)
+
+    def on_commit(self, observer: CommitObserver) -> None:
+        """Tell `observer` of every commit made through `commit` whose positions are known to
+        be consecutive (a store that commits one writer at a time), right after it is durable:
+        an in-process view can apply what its own process wrote instead of reading it back. It
+        runs on the command's path, so it must be quick; should it raise, that is logged and
+        the commit stands (the others are still told), so it must leave itself able to read the
+        commit from the store. A commit it is not told of (another path, another process) it
+        reads from the store as before."""
+        self._observers.append(observer)
 
     def attempt(self) -> Attempt:
         """A fresh attempt: reads through it remember the versions a commit will expect."""
@@ -275,14 +321,45 @@ class Transactor:
         (SQLite: one transaction and one sync fewer per command, and the record is durable
         exactly when what it records is); otherwise, and when nothing was decided, they are
         recorded through their log after the commit (docs/adr/0075)."""
-        appends = await self.log.prepare(self.cipher, ctx.metadata(), parts)
+        prepared = await self.log.prepare_sealed(self.cipher, ctx.metadata(), parts)
+        appends = [append for append, _ in prepared]
         trail = []
         if appends and audited is not None:
             trail = audit_appends(audited.log, self.store, audited.records)
         results = await self.append_prepared([*appends, *trail]) if appends else []
+        if results and self._observers and self.store.one_writer_at_a_time:
+            self._tell(prepared, [*appends, *trail], results)
         if audited is not None and not trail:
             await audited.log.record(*audited.records)
         return results[: len(appends)]
+
+    def _tell(
+        self,
+        prepared: Sequence[tuple[StreamAppend, Sequence[DomainEvent]]],
+        appends: Sequence[StreamAppend],
+        results: Sequence[AppendResult],
+    ) -> None:
+        """Tell the observers of a commit, when its events provably took every position from
+        its first to its last (each stream's events consecutive: one writer at a time)."""
+        first, last, count = results[0].position, results[0].position, 0
+        for append, result in zip(appends, results, strict=True):
+            count += len(append.events)
+            first = min(first, result.position - len(append.events) + 1)
+            last = max(last, result.position)
+        if count != last - first + 1:
+            return  # not one unbroken run of positions (an earlier commit of these ids, say)
+        events: list[tuple[DomainEvent, int]] = []
+        for (_, sealed), result in zip(prepared, results, strict=False):
+            positions = range(result.position - len(sealed) + 1, result.position + 1)
+            events.extend(zip(sealed, positions, strict=True))
+        commit = OwnCommit(first, last, tuple(events))  # in the order appended: positions
+        for observer in self._observers:
+            # The commit is durable whatever an observer does: its caller hears of success and
+            # the other observers are told; one that failed reads the commit from the store.
+            try:
+                observer(commit)
+            except Exception:
+                _log.exception("a commit observer failed (commit %d..%d)", first, last)
 
     async def append_prepared(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         """Append sealed and encoded `appends` in one commit, sending them again unchanged when

@@ -4,7 +4,7 @@ in `shared/tests/eventstore/` checks, so services never know which store they ru
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Hashable, Iterable, Sequence
 from typing import Final
 
 from bilet.eventstore.errors import PurgeRefused
@@ -86,6 +86,13 @@ class EventStore(ABC):
     async def stream_version(self, stream_id: str) -> int | None:
         """The version of the stream's last event, None when it has none (or is deleted)."""
 
+    async def change_marks(self) -> Callable[[str], Hashable] | None:
+        """A cheap way to tell that a category was not written: a function of a category whose
+        value equals one an earlier call's gave for it only if no stream of the category was
+        written in between, by anyone (docs/adr/0081). None, the default: this store cannot
+        tell, and a kept fold looks at its stream's version every time."""
+        return None
+
     @abstractmethod
     async def read_all(
         self,
@@ -121,7 +128,13 @@ class EventStore(ABC):
         and in read models, and a store that lost them could not be replayed against them."""
         self.purgeable_categories = self.purgeable_categories | frozenset(categories)
 
-    async def purge_stream(self, stream_id: str, expected_version: ExpectedVersion = ANY) -> bool:
+    async def purge_stream(
+        self,
+        stream_id: str,
+        expected_version: ExpectedVersion = ANY,
+        *,
+        then: Callable[[], object] | None = None,
+    ) -> bool:
         """Remove a stream and every event of it from storage: unlike `delete_stream`, nothing
         is kept (no metadata, no versions: appending again starts a new stream at version 0) and
         the bytes are gone as far as the adapter's storage allows (docs/adr/0016). Positions are
@@ -131,18 +144,34 @@ class EventStore(ABC):
         that decided to purge on what it read (a released reservation) never removes an event
         appended since (another child's claim). Raises `WrongExpectedVersion` then, nothing
         removed; `PurgeRefused` for a category not allowed by `allow_purging`, or when the
-        adapter cannot remove events."""
+        adapter cannot remove events.
+
+        `then` runs as soon as the purge has committed (whether or not it removed anything),
+        before the adapter awaits anything more of it (SQLite empties its WAL, which may wait
+        for readers): a caller's in-memory views forget what the store forgot in the same step
+        of the event loop, so no request sees one without the other."""
         category = category_of(stream_id)
         if category not in self.purgeable_categories:
             raise PurgeRefused(
                 f"streams of category {category!r} may not be purged from this store "
                 f"(allowed: {sorted(self.purgeable_categories)})"
             )
-        return await self._purge(stream_id, expected_version)
+        removed = await self._purge(stream_id, expected_version)
+        try:
+            if then is not None:
+                then()
+        finally:
+            if removed:
+                await self._after_purge()
+        return removed
 
     async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
         """Remove the stream's rows; adapters that can really forget override this."""
         raise PurgeRefused(f"{type(self).__name__} cannot purge streams")
+
+    async def _after_purge(self) -> None:  # noqa: B027 (a hook: most adapters need nothing)
+        """What the storage still needs to forget after a purge removed something, once the
+        caller was told (`then`): nothing by default."""
 
     async def subscribe_all(
         self,

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import sqlite3
 import weakref
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from bilet.eventstore.model import (
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
+    category_of,
 )
 from bilet.eventstore.port import EventStore
 from bilet.eventstore.rules import (
@@ -217,6 +218,9 @@ class SqliteEventStore(EventStore):
         # The highest position this store wrote or read: a hint (other processes append too) of
         # whether a read of all events starts near the head (`read_all`).
         self._head_seen = START
+        # How many times this store's writer wrote each category (`change_marks`): its own
+        # commits, which SQLite's data_version does not count.
+        self._written: dict[str, int] = {}
 
     @classmethod
     async def open(cls, path: Path, synchronous: Synchronous = "FULL") -> "SqliteEventStore":
@@ -265,7 +269,25 @@ class SqliteEventStore(EventStore):
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend]
     ) -> list[AppendResult]:
         """One append's statements, inside a transaction that holds the write lock."""
+        self._wrote(append.stream_id for append in appends)
         return append_locked(db, appends, self._position_after_floor(db))
+
+    def _wrote(self, stream_ids: Iterable[str]) -> None:
+        """Count a write of these streams' categories by this store's writer, in the same step
+        of the event loop as the write itself (so no look at the marks falls between them);
+        counting one that then fails only costs a kept fold a look at its version."""
+        written = self._written
+        for stream_id in stream_ids:  # a category twice in one write only counts it twice
+            category = category_of(stream_id)
+            written[category] = written.get(category, 0) + 1
+
+    async def change_marks(self) -> Callable[[str], Hashable]:
+        """SQLite's `data_version` of the writer's connection, which changes when any other
+        connection (another store on the file, another process) commits, with this store's own
+        writes of the category: one pragma per call, however many categories are asked."""
+        (others,) = await self._writer.run(lambda db: db.execute("PRAGMA data_version").fetchone())
+        written = dict(self._written)  # as they are now: the marks must not move by themselves
+        return lambda category: (others, written.get(category, 0))
 
     @staticmethod
     def _position_after_floor(db: sqlite3.Connection) -> int | None:
@@ -290,6 +312,7 @@ class SqliteEventStore(EventStore):
 
     async def set_stream_metadata(self, stream_id: str, metadata: StreamMetadata) -> None:
         def write(db: sqlite3.Connection) -> None:
+            self._wrote((stream_id,))  # in the write's own step: no turn of the loop between
             db.execute(
                 "INSERT INTO streams (stream_id, version, truncate_before, deleted) "
                 "VALUES (?, NULL, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
@@ -301,22 +324,27 @@ class SqliteEventStore(EventStore):
 
     async def delete_stream(self, stream_id: str) -> None:
         # One statement on the writer, so no append can slip in between reading and deleting.
-        await self._writer.run(
-            lambda db: db.execute(
+        def delete(db: sqlite3.Connection) -> None:
+            self._wrote((stream_id,))
+            db.execute(
                 "INSERT INTO streams (stream_id, version, truncate_before, deleted) "
                 "VALUES (?, NULL, 0, 1) ON CONFLICT (stream_id) DO UPDATE SET deleted = 1, "
                 "truncate_before = COALESCE(streams.version + 1, streams.truncate_before)",
                 (stream_id,),
             )
-        )
+
+        await self._writer.run(delete)
 
     async def _purge(self, stream_id: str, expected_version: ExpectedVersion) -> bool:
-        removed = await self._writer.run(
-            lambda db: self._purge_in_transaction(db, stream_id, expected_version)
-        )
-        if removed:
-            await self._truncate_wal()
-        return removed
+        def purge(db: sqlite3.Connection) -> bool:
+            self._wrote((stream_id,))
+            return self._purge_in_transaction(db, stream_id, expected_version)
+
+        return await self._writer.run(purge)
+
+    async def _after_purge(self) -> None:
+        # After the caller was told (`purge_stream(then=...)`): this may wait for readers.
+        await self._truncate_wal()
 
     @staticmethod
     def _purge_in_transaction(

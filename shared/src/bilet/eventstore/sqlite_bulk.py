@@ -29,7 +29,12 @@ async def append_recorded(store: SqliteEventStore, events: Sequence[RecordedEven
     if not events:
         return
     _check_consecutive(events)
-    await store._writer.run(lambda db: _write(db, events))
+
+    def write(db: sqlite3.Connection) -> None:
+        store._wrote(event.stream_id for event in events)  # the same step as the write
+        _write(db, events)
+
+    await store._writer.run(write)
     store._head_seen = max(store._head_seen, events[-1].position)
     store._wake_peers()
 

@@ -68,6 +68,8 @@ class IdentityCore:
         self.transactor = Transactor(
             store, cipher, EVENT_LOG, VersionConflict, kept_categories=REFERENCE_CATEGORIES
         )
+        # The roster applies this process's commits as they are made (no read back).
+        self.transactor.on_commit(self.roster.committed)
         # New participants' ids, with their participant and health keys made ahead in batches:
         # a registration does not create and store keys while it commits (docs/adr/0066).
         self.new_participants = SubjectsAhead(cipher, _keys_of_new_participant)

@@ -39,9 +39,19 @@ class ReservationRelease:
     """The purge itself, over nothing but identity's store and audit trail: the worker runs it
     without the key store or the pseudonym key (it reads no personal field, hashes nothing)."""
 
-    def __init__(self, store: EventStore, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        audit: AuditLog,
+        purged: Callable[[UUID], None] | None = None,
+    ) -> None:
+        """`purged`: what this process's in-memory views forget of the participant, told in the
+        same step as the profile's purge commits (`purge_stream(then=...)`: before anything else
+        is awaited), so no request sees the purge in the store and the views still holding
+        them."""
         self.store = store
         self.audit = audit
+        self.purged = purged
         # Only the reservations and profiles, never relayed, may be purged; the published
         # streams and the audit trail never.
         store.allow_purging(PURGEABLE_CATEGORIES)
@@ -60,10 +70,17 @@ class ReservationRelease:
         purged = False
         for key in dict.fromkeys(keys):
             purged |= await self._release(key, participant_id)
-        purged |= await self.store.purge_stream(profile_stream)
-        # Nor kept in this process's cache of decoded events (the API's own cipher also drops
-        # them once it learns the erasure: `EventLog.forget_key_subject`).
-        EVENT_LOG.forget(str(participant_id))
+
+        def forget() -> None:
+            # Nor kept in this process's cache of decoded events (the API's own cipher also
+            # drops them once it learns the erasure: `EventLog.forget_key_subject`).
+            EVENT_LOG.forget(str(participant_id))
+            if self.purged is not None:
+                self.purged(participant_id)
+
+        # Told right after the purge's commit, before the store goes on (SQLite's WAL may wait
+        # for readers): no request sees the profile purged and the views still holding it.
+        purged |= await self.store.purge_stream(profile_stream, then=forget)
         if purged:
             ctx = CommandContext(Principal(subject=RELEASE_ACTOR, role=Role.OPERATOR))
             await self.audit.record(
@@ -108,12 +125,13 @@ class ErasureRelease(IdentityCore):
         """`ReservationRelease` in the API process (embedded): the catalogue view's review
         requests, which name the holder, and the roster's surname index forget the participant
         too."""
-        purged = await ReservationRelease(self.store, self.audit)(participant_id)
+        return await ReservationRelease(self.store, self.audit, self._forget)(participant_id)
+
+    def _forget(self, participant_id: UUID) -> None:
         self.roster.forget(participant_id)
         self.catalogue.reviews[:] = [
             r for r in self.catalogue.reviews if r.participant_id != participant_id
         ]
-        return purged
 
 
 Release = Callable[[UUID], Awaitable[bool]]

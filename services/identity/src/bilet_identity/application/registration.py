@@ -9,7 +9,7 @@ from typing import Final
 from uuid import UUID, uuid4
 
 from bilet.application import Attempt, Part
-from bilet.audit import Access, Audited
+from bilet.audit import Access, Audited, AuditRecord
 from bilet.contracts import health_key_subject
 from bilet.eventstore import NO_STREAM, EventIdsConflict, ExpectedVersion, WrongExpectedVersion
 from bilet_identity.application import access, streams
@@ -76,6 +76,11 @@ class _Plan:
     reservation_key: str
     person_key: str
     parts: tuple[Part, ...]
+
+
+def _imported(ctx: CommandContext, participant_id: UUID) -> AuditRecord:
+    """The audit record of a pupil registered from a class list."""
+    return ctx.audit(Access.WRITE, participant_id, "import_participants", REGISTRATION_FIELDS)
 
 
 class Registration(DuplicateGuard):
@@ -161,7 +166,6 @@ class Registration(DuplicateGuard):
     ) -> int:
         if not planned:
             return 0
-        committed: list[_Plan] = []
         position = 0
         # One key-store transaction for the chunk's new data keys (each participant's key and
         # health key), not one each.
@@ -172,33 +176,30 @@ class Registration(DuplicateGuard):
                 for subject in (str(plan.participant_id), health_key_subject(plan.participant_id))
             ]
         )
+
+        # Each row's audit record is committed with its events where the store allows.
+        def audited(*plans: _Plan) -> Audited:
+            return Audited(self.audit, tuple(_imported(ctx, plan.participant_id) for plan in plans))
+
         try:
             parts = [part for _, plan in planned for part in plan.parts]
-            position = self.transactor.position_of(await self.transactor.commit(ctx, parts))
-            committed = [plan for _, plan in planned]
+            chunk = [plan for _, plan in planned]
+            committed = await self.transactor.commit(ctx, parts, audited(*chunk))
+            position = self.transactor.position_of(committed)
             for index, plan in planned:
                 outcomes[index] = RowOutcome(rows[index].line, "registered", plan.participant_id)
         except (WrongExpectedVersion, EventIdsConflict):
             # Someone registered one of these children meanwhile: row by row, as alone.
             for index, plan in planned:
                 try:
-                    results = await self.transactor.commit(ctx, plan.parts)
+                    results = await self.transactor.commit(ctx, plan.parts, audited(plan))
                 except WrongExpectedVersion:
                     outcomes[index] = await self._register_row_again(ctx, context, rows[index])
                 else:
                     position = max(position, self.transactor.position_of(results))
-                    committed.append(plan)
                     outcomes[index] = RowOutcome(
                         rows[index].line, "registered", plan.participant_id
                     )
-        await self.audit.record(
-            *(
-                ctx.audit(
-                    Access.WRITE, plan.participant_id, "import_participants", REGISTRATION_FIELDS
-                )
-                for plan in committed
-            )
-        )
         return position
 
     async def _register_row_again(
@@ -214,14 +215,12 @@ class Registration(DuplicateGuard):
                 attempt.append(*part)
 
         try:
-            await self.transactor.transact_many(ctx, decide)
+            audited = Audited(self.audit, (_imported(ctx, participant_id),))
+            await self.transactor.transact_many(ctx, decide, audited=audited)
         except AlreadyRegistered as already:
             return RowOutcome(row.line, "already_registered", already.participant_id)
         except DomainError as error:
             return RowOutcome(row.line, "rejected", error=error)
-        await self.audit.record(
-            ctx.audit(Access.WRITE, participant_id, "import_participants", REGISTRATION_FIELDS)
-        )
         return RowOutcome(row.line, "registered", participant_id)
 
     # ------------------------------------------------------------------ deciding

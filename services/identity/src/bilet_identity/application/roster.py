@@ -7,7 +7,10 @@ participant who left the school or the programme (docs/adr/0050) until they retu
 
 A small in-process read model like the catalogue (`catalogue.py`): folded from the store's global
 order with the participant decider's own `evolve`, caught up before every query (one indexed read
-when nothing is new), so a registrar sees the pupil they registered a moment ago. It holds ids,
+when nothing is new), so a registrar sees the pupil they registered a moment ago. The commits of
+its own process's command path are applied as they are made (`committed`) when they directly
+follow what it has applied, so a registration's events are not read back and decoded again by
+the next registration (docs/adr/0081). It holds ids,
 grades and keyed hashes only: no name, no birth date. The names a page shows are opened from the
 participant's events for that page alone.
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
+from bilet.application import OwnCommit
 from bilet.contracts.catalogue.identity import (
     ParticipantDetailsCorrected,
     ParticipantEnrolledInSeason,
@@ -56,6 +60,7 @@ _TYPES: Final = (
     ChildReserved.event_type,
     ReservationReleased.event_type,
 )
+_TYPE_NAMES: Final = frozenset(_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,17 @@ class RosterView:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._lock = asyncio.Lock()
+        # Every event of the roster's types up to `_position` is applied (the catch-up's cursor).
+        # The last position of the latest own commit told (`committed`): the store's head was
+        # at least there when it was told, so a catch-up begun after it reads up to it at least.
+        self._own_last = START
+        # Erased participants forgotten here (`forget`): a read whose snapshot predates their
+        # purge, or a read from the start, must not bring back their surname or reservations.
+        self._forgotten: set[UUID] = set()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Nothing applied: the next `refresh` reads everything from the start."""
         self._position = START
         self._participants: dict[UUID, Participant] = {}
         self._registered_at: dict[UUID, int] = {}
@@ -95,19 +111,46 @@ class RosterView:
 
     async def refresh(self) -> None:
         async with self._lock:
-            self._position = await catch_up(
-                self._store, self._position, self._apply, event_types=_TYPES
-            )
+            # Taken before reading: everything up to it is committed and will be read.
+            own_last = self._own_last
+            position = await catch_up(self._store, self._position, self._apply, event_types=_TYPES)
+            # The read covered the store up to its head at least, which was past `own_last`: no
+            # event of the roster's types lies between the last applied and there.
+            self._position = max(position, own_last)
+
+    def committed(self, commit: OwnCommit) -> None:
+        """Apply a commit of this process's command path (`Transactor.on_commit`) without
+        reading it back, when it directly follows the last position applied, so nothing of
+        anyone else's lies between; else (a gap, a catch-up under way) the next `refresh` reads
+        it from the store as any other commit."""
+        self._own_last = max(self._own_last, commit.last)
+        if self._lock.locked() or commit.first != self._position + 1:
+            return
+        try:
+            for event, position in commit.events:
+                if event.event_type in _TYPE_NAMES:
+                    self._apply(event, position)
+        except Exception:
+            # Half applied, and applying again is not safe for every event: start over, the
+            # next refresh reads everything (the transactor logs the error).
+            self._reset()
+            raise
+        self._position = commit.last
 
     def _apply(self, event: object, position: int) -> None:
         if isinstance(event, SurnameIndexed):
-            self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
+            if event.participant_id not in self._forgotten:
+                self._surname_keys[event.participant_id] = frozenset(event.prefix_keys)
         elif isinstance(event, ClassLetterRecorded):
             self._class_letters[event.participant_id] = event.class_letter
         elif isinstance(event, ChildReserved):
             self._unreserve(event.reservation_key)
-            self._reservations[event.reservation_key] = (event.participant_id, event.person_key)
-            self._by_person.setdefault(event.person_key, set()).add(event.reservation_key)
+            if event.participant_id not in self._forgotten:
+                self._reservations[event.reservation_key] = (
+                    event.participant_id,
+                    event.person_key,
+                )
+                self._by_person.setdefault(event.person_key, set()).add(event.reservation_key)
         elif isinstance(event, ReservationReleased):
             self._unreserve(event.reservation_key)
         elif isinstance(event, _FOLDED):
@@ -124,7 +167,9 @@ class RosterView:
             self._by_person.get(held[1], set()).discard(reservation_key)
 
     def forget(self, participant_id: UUID) -> None:
-        """An erased participant's surname index and reservations are gone (purged)."""
+        """An erased participant's surname index and reservations are gone (purged), and stay
+        gone here whatever a read still gives of them."""
+        self._forgotten.add(participant_id)
         self._surname_keys.pop(participant_id, None)
         for key, (holder, _) in list(self._reservations.items()):
             if holder == participant_id:
