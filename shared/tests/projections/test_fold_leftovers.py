@@ -91,8 +91,11 @@ def test_a_fold_directory_without_its_lock_is_a_dead_ones_and_others_are_no_fold
     (unlocked / "fold.sqlite3").write_bytes(b"leftover")
     other = parent / "not-a-fold"
     other.mkdir()
+    stray = parent / "fold-2-file"  # named like a fold, but no directory: left, no failure
+    stray.write_bytes(b"")
     assert remove_dead_folds(parent) == [unlocked]
     assert other.is_dir()
+    assert stray.is_file()
 
 
 async def test_a_parent_that_is_not_a_private_directory_is_refused(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ killed first (`remove_dead_folds`, ADR 0083). The file holds what the read model
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import stat
@@ -43,6 +44,8 @@ from bilet.projections.readmodel.schema import (
 from bilet.projections.sqlite import SqliteReadModel
 
 # The fold's page cache unless told otherwise: a season of 100,000 pupils' tables fits.
+_log = logging.getLogger(__name__)
+
 DEFAULT_MEMORY_MIB: Final = 1024
 # Rows taken from the fold at a time while COPY streams them to PostgreSQL.
 COPY_CHUNK: Final = 10_000
@@ -222,25 +225,43 @@ def remove_dead_folds(parent: Path) -> list[Path]:
     Call it holding the parent's lock (`_FOLDS_LOCK`): folds are made under it too, so none is
     seen between its directory and its lock. The directories removed."""
     removed = []
+    # This process's own folds are never a dead process's (and where `flock` is emulated with
+    # per-process locks, as on NFS, a second open here would take a live fold's lock).
+    own = f"{FOLD_PREFIX}{os.getpid()}-"
     for directory in sorted(parent.iterdir()):
-        if not directory.name.startswith(FOLD_PREFIX) or directory.is_symlink():
+        name = directory.name
+        if not name.startswith(FOLD_PREFIX) or name.startswith(own):
+            continue
+        if directory.is_symlink() or not directory.is_dir():
             continue
         try:
-            descriptor = _open_lock(directory / _FOLD_LOCK, create=False)
-        except FileNotFoundError:  # died between its directory and its lock
-            descriptor = None
-        try:
-            if descriptor is not None:
-                try:
-                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # alive, in this process or another
-            shutil.rmtree(directory)
-            removed.append(directory)
-        finally:
-            if descriptor is not None:
-                os.close(descriptor)
+            if _remove_if_dead(directory):
+                removed.append(directory)
+        except OSError as error:  # a leftover that cannot go now never stops a rebuild
+            _log.warning(
+                "a dead fold's directory was not removed",
+                extra={"directory": str(directory), "error": type(error).__name__},
+            )
     return removed
+
+
+def _remove_if_dead(directory: Path) -> bool:
+    """Remove the fold directory unless its lock is held: whether it was removed."""
+    try:
+        descriptor = _open_lock(directory / _FOLD_LOCK, create=False)
+    except FileNotFoundError:  # died between its directory and its lock
+        descriptor = None
+    try:
+        if descriptor is not None:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # alive, in another process
+        shutil.rmtree(directory)
+        return True
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 @contextlib.contextmanager
@@ -250,7 +271,7 @@ def _fold_directory(parent: Path) -> Iterator[Path]:
     _private_directory(parent)
     folds_lock = _open_lock(parent / _FOLDS_LOCK, create=True)
     try:
-        fcntl.flock(folds_lock, fcntl.LOCK_EX)  # held for a directory listing at most
+        fcntl.flock(folds_lock, fcntl.LOCK_EX)  # held while dead folds go and this one is made
         remove_dead_folds(parent)
         directory = Path(tempfile.mkdtemp(prefix=f"{FOLD_PREFIX}{os.getpid()}-", dir=parent))
         held = _open_lock(directory / _FOLD_LOCK, create=True)
