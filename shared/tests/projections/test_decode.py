@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bilet.contracts.cloudevents import from_record, to_record
+from bilet.contracts.cloudevents import NotACloudEvent, from_record, to_record
 from bilet.eventstore import RecordedEvent
 from bilet.projections.decode import (
     EVENT_FIELDS,
@@ -117,6 +117,21 @@ def test_given_a_header_named_twice_then_the_last_one_counts_as_in_the_contract(
             decoded = decoder(record.value, headers)
             for field in RUNTIME_FIELDS | (fields or EVENT_FIELDS):
                 assert getattr(decoded, field) == getattr(full, field), (name, field)
+
+
+def test_given_an_attribute_header_without_a_value_then_the_record_is_no_cloudevent() -> None:
+    # Kafka allows a header with a null value. The contract refuses the record (it is
+    # dead-lettered), and the fast decoder must not read it as an event without that attribute
+    # (a missing schema version would upcast it as another version).
+    record = to_record(event(random.Random(12)), "identity")
+    names = [name for name, _ in record.headers if name.startswith("ce_") and name != "ce_source"]
+    assert "ce_schemaversion" in names
+    for name in names:
+        headers = [(n, None if n == name else raw) for n, raw in record.headers]
+        with pytest.raises(NotACloudEvent, match=name):
+            from_record(record.value, headers)  # type: ignore[arg-type]
+        with pytest.raises(NotACloudEvent, match=name):
+            decode(record.value, headers)  # type: ignore[arg-type]
 
 
 def test_given_no_value_then_the_data_is_empty_as_the_contract_says() -> None:

@@ -91,7 +91,11 @@ class ReceivedEvent:
 
 
 def from_record(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> ReceivedEvent:
-    attributes = {name: raw.decode() for name, raw in headers if name.startswith("ce_")}
+    try:
+        attributes = {name: raw.decode() for name, raw in headers if name.startswith("ce_")}
+    except AttributeError:  # a header without a value (Kafka allows a null one)
+        nameless = sorted(name for name, raw in headers if name.startswith("ce_") and raw is None)
+        raise NotACloudEvent(f"attribute without a value: {', '.join(nameless)}") from None
     try:
         if attributes["ce_specversion"] != SPEC_VERSION:
             raise NotACloudEvent(f"CloudEvents spec version {attributes['ce_specversion']}")

@@ -109,8 +109,8 @@ def _metadata(headers: Sequence[tuple[str, bytes]], layout: _Layout) -> bytes:
     parts = []
     for prefix, is_integer, at in layout.metadata:
         raw = headers[at][1]
-        if raw is None:  # a null header value: left out, as a missing one
-            continue
+        if raw is None:  # a null header value: `from_record` refuses the record, and so here
+            raise ValueError
         parts.append(prefix + (str(int(raw)) if is_integer else _quote(raw.decode())))
     return ("{" + ",".join(parts) + "}").encode()
 
