@@ -4,7 +4,8 @@ in between is still read from the store, so a child typed twice is still told ap
 stores on a temporary file (two services on one file stand for two processes)."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from bilet.eventstore import START, RecordedEvent
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
 from bilet_identity.application.errors import DuplicateRefused
-from bilet_identity.application.inputs import Committed, PupilInput
+from bilet_identity.application.inputs import CommandContext, Committed, PupilInput
 from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.application.roster import RosterView
 from bilet_identity.application.service import IdentityService
@@ -85,9 +86,21 @@ def roster_ids(service: IdentityService, school: UUID) -> list[UUID]:
     return [entry.participant.participant_id for entry in service.roster.pupils_of(school)]
 
 
-async def test_a_registration_is_in_the_roster_without_being_read_back(
+@dataclass(frozen=True)
+class Registering:
+    """A service on a fresh SQLite file with the world seeded, its registrar, and the first
+    pupil registered (Соколова)."""
+
+    store: ReadCountingStore
+    service: IdentityService
+    registrar: CommandContext
+    first: Committed
+
+
+@pytest.fixture
+async def registering(
     tmp_path: Path, seed_world: Seed, world: "World"
-) -> None:
+) -> AsyncIterator[Registering]:
     store = await ReadCountingStore.open(tmp_path / "identity.sqlite3")
     assert isinstance(store, ReadCountingStore)
     try:
@@ -97,19 +110,26 @@ async def test_a_registration_is_in_the_roster_without_being_read_back(
         first = await service.register_participant(
             registrar, world.school_3, pupil("Соколова", "112-233-445 95")
         )
-        # No batch of the trail still in flight, which would append between the next
-        # registration's catch-up and its commit (and so be read back, rightly).
-        assert isinstance(service.audit, FlushedAuditLog)
-        await service.audit.flush()
-        read_before = store.events_read
-        second = await service.register_participant(
-            registrar, world.school_3, pupil("Смирнова", "348-714-781 14")
-        )
-        await service.roster.refresh()
-        assert roster_ids(service, world.school_3) == [first.id, second.id]
-        assert store.events_read == read_before  # applied as committed: nothing read back
+        yield Registering(store, service, registrar, first)
     finally:
         await store.close()
+
+
+async def test_a_registration_is_in_the_roster_without_being_read_back(
+    registering: Registering, world: "World"
+) -> None:
+    store, service, first = registering.store, registering.service, registering.first
+    # No batch of the trail still in flight, which would append between the next
+    # registration's catch-up and its commit (and so be read back, rightly).
+    assert isinstance(service.audit, FlushedAuditLog)
+    await service.audit.flush()
+    read_before = store.events_read
+    second = await service.register_participant(
+        registering.registrar, world.school_3, pupil("Смирнова", "348-714-781 14")
+    )
+    await service.roster.refresh()
+    assert roster_ids(service, world.school_3) == [first.id, second.id]
+    assert store.events_read == read_before  # applied as committed: nothing read back
 
 
 async def test_another_process_s_registration_in_between_is_read_and_guards_a_twin(
@@ -158,62 +178,44 @@ async def test_another_process_s_registration_in_between_is_read_and_guards_a_tw
 
 
 async def test_a_commit_the_roster_fails_to_apply_is_read_again_whole(
-    tmp_path: Path, seed_world: Seed, world: "World", monkeypatch: pytest.MonkeyPatch
+    registering: Registering, world: "World", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Should applying its own commit fail half-way, the registration stands (the commit is
     durable) and the roster starts over: the next refresh reads everything, as a fresh one."""
-    store = await SqliteEventStore.open(tmp_path / "identity.sqlite3")
-    try:
-        service = await service_on(store)
-        await seed_world(service)
-        registrar = world.context(Role.REGISTRAR, school_id=str(world.school_3))
-        first = await service.register_participant(
-            registrar, world.school_3, pupil("Соколова", "112-233-445 95")
-        )
-        apply = service.roster._apply
-        failed: list[object] = []
+    service, first = registering.service, registering.first
+    apply = service.roster._apply
+    failed: list[object] = []
 
-        def apply_failing_once(event: object, position: int) -> None:
-            if isinstance(event, SurnameIndexed) and not failed:
-                failed.append(event)  # after the registration itself was applied
-                raise RuntimeError("a bug of the roster")
-            apply(event, position)
+    def apply_failing_once(event: object, position: int) -> None:
+        if isinstance(event, SurnameIndexed) and not failed:
+            failed.append(event)  # after the registration itself was applied
+            raise RuntimeError("a bug of the roster")
+        apply(event, position)
 
-        monkeypatch.setattr(service.roster, "_apply", apply_failing_once)
-        second = await service.register_participant(
-            registrar, world.school_3, pupil("Смирнова", "348-714-781 14")
-        )
-        assert failed
-        await service.roster.refresh()
-        fresh = RosterView(store)
-        await fresh.refresh()
-        assert roster_ids(service, world.school_3) == [first.id, second.id]
-        assert service.roster.pupils_of(world.school_3) == fresh.pupils_of(world.school_3)
-        assert service.roster.unindexed() == fresh.unindexed() == []
-    finally:
-        await store.close()
+    monkeypatch.setattr(service.roster, "_apply", apply_failing_once)
+    second = await service.register_participant(
+        registering.registrar, world.school_3, pupil("Смирнова", "348-714-781 14")
+    )
+    assert failed
+    await service.roster.refresh()
+    fresh = RosterView(registering.store)
+    await fresh.refresh()
+    assert roster_ids(service, world.school_3) == [first.id, second.id]
+    assert service.roster.pupils_of(world.school_3) == fresh.pupils_of(world.school_3)
+    assert service.roster.unindexed() == fresh.unindexed() == []
 
 
 async def test_a_forgotten_pupil_stays_forgotten_whatever_a_read_still_gives(
-    tmp_path: Path, seed_world: Seed, world: "World"
+    registering: Registering, world: "World"
 ) -> None:
     """`forget` holds against a read that still finds the erased pupil's profile (its snapshot
     predates the purge): their surname's index does not come back."""
-    store = await SqliteEventStore.open(tmp_path / "identity.sqlite3")
-    try:
-        service = await service_on(store)
-        await seed_world(service)
-        registrar = world.context(Role.REGISTRAR, school_id=str(world.school_3))
-        erased = await service.register_participant(
-            registrar, world.school_3, pupil("Соколова", "112-233-445 95")
-        )
-        assert erased.id is not None
-        roster = RosterView(store)  # nothing read yet: its catch-up reads the whole profile
-        roster.forget(erased.id)
-        await roster.refresh()
-        assert roster.unindexed() == [erased.id]
-        assert [entry.participant.participant_id for entry in roster.pupils_of(world.school_3)] == [
-            erased.id  # still listed, as erased: their name cannot be opened
-        ]
-    finally:
-        await store.close()
+    erased = registering.first
+    assert erased.id is not None
+    roster = RosterView(registering.store)  # nothing read yet: its catch-up reads the profile
+    roster.forget(erased.id)
+    await roster.refresh()
+    assert roster.unindexed() == [erased.id]
+    assert [entry.participant.participant_id for entry in roster.pupils_of(world.school_3)] == [
+        erased.id  # still listed, as erased: their name cannot be opened
+    ]
