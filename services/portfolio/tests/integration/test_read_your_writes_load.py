@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
-import asyncpg
 import httpx
 import pytest
 
@@ -61,26 +59,6 @@ GENEROUS_WAIT = 10.0
 SHORT_WAIT = 0.1  # shorter than the path usually takes under this load: both answers occur
 KINDS = ("grade", "stage", "booking", "recommendations")
 TODAY = date(2019, 11, 5)  # the clock of the portfolio tests: the test world's consents hold
-
-
-# ---------------------------------------------------------------------- a database of its own
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[str]:
-    name = f"bvb_ryw_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = urlsplit(database_url)
-    try:
-        yield urlunsplit(url._replace(path=f"/{name}"))
-    finally:
-        admin = await asyncpg.connect(database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 # ---------------------------------------------------------------------- the services' side

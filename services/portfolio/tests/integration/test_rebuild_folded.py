@@ -4,12 +4,8 @@ catch-up of the same stores builds, keeps the erased pupil erased, and a second 
 first replaces it with the same rows; `bvb portfolio rebuild` folds on PostgreSQL."""
 
 import io
-import uuid
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from bilet.projections import folded as folded_rebuild
@@ -57,25 +53,6 @@ async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
     # Rebuilt again over the folded tables (the shadow made anew, the copy replacing it).
     await rebuild_from_stores(rebuilt, PortfolioProjection(), world.stores, fold_memory_mib=16)
     assert await dump(rebuilt) == expected
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[str]:
-    """A database of its own: the CLI opens the read model under its fixed schema name."""
-    name = f"bvb_fold_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    finally:
-        admin = await asyncpg.connect(database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def test_the_rebuild_command_folds_into_postgresql(
