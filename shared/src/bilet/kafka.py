@@ -38,6 +38,15 @@ SASL_MECHANISMS: Final = frozenset(get_args(SaslMechanism))
 _TLS: Final = frozenset({"SSL", "SASL_SSL"})
 _SASL: Final = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 _PASSWORD_MECHANISMS: Final = frozenset({"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"})
+# Kafka's answer to creating a topic that exists.
+TOPIC_ALREADY_EXISTS: Final = 36
+
+
+def every_partition_led(described: Mapping[str, Any]) -> bool:
+    """Whether a topic, as an admin client's `describe_topics` gives it, has its partitions and
+    each has a leader (a new topic's get theirs a moment after it is created)."""
+    partitions = described["partitions"]
+    return bool(partitions) and all(p["leader"] >= 0 for p in partitions)
 
 
 class KafkaSettingsError(ValueError):

@@ -39,11 +39,10 @@ from mode.utils.times import want_seconds
 
 from bilet.contracts.cloudevents import NotACloudEvent
 from bilet.contracts.registry import ContractError
-from bilet.kafka import KafkaConnection
+from bilet.kafka import TOPIC_ALREADY_EXISTS, KafkaConnection, every_partition_led
 
 _log = logging.getLogger(__name__)
 
-TOPIC_ALREADY_EXISTS: Final = 36
 # What a topic being created answers until the broker has it whole: asked again.
 _NOT_YET: Final = frozenset({0, 3, 5})  # none, unknown topic or partition, leader not available
 # sysexits' EX_SOFTWARE: the process ended itself on an internal failure.
@@ -157,22 +156,17 @@ async def declare_topics(
 
 async def _all_led(admin: AIOKafkaAdminClient, topics: Mapping[str, NewTopic]) -> bool:
     for described in await admin.describe_topics(list(topics)):
-        name, partitions, code = (
-            described["topic"],
-            described["partitions"],
-            described["error_code"],
-        )
+        name, code = described["topic"], described["error_code"]
         if code not in _NOT_YET:
             raise for_code(code)(f"describing topic {name}")
-        if code != 0 or not partitions:
+        if code != 0 or not described["partitions"]:
             return False
-        expected = topics[name].num_partitions
-        if len(partitions) != expected:
+        expected, found = topics[name].num_partitions, len(described["partitions"])
+        if found != expected:
             raise SystemExit(
-                f"topic {name} has {len(partitions)} partitions, the worker needs {expected} "
-                "(BVB_RECOMMENDER_WORKER_PARTITIONS must match the partitions it was created "
-                "with; see the runbook)"
+                f"topic {name} has {found} partitions, the worker needs {expected} "
+                "(BVB_RECOMMENDER_WORKER_PARTITIONS must match the partitions it was created with)"
             )
-        if any(p["leader"] < 0 for p in partitions):
+        if not every_partition_led(described):
             return False
     return True

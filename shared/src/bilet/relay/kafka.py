@@ -33,11 +33,10 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from bilet.contracts.cloudevents import to_record, topic_of
 from bilet.eventstore import RecordedEvent
-from bilet.kafka import KafkaConnection, KafkaTarget
+from bilet.kafka import TOPIC_ALREADY_EXISTS, KafkaConnection, KafkaTarget, every_partition_led
 
 _log = logging.getLogger(__name__)
 
-TOPIC_ALREADY_EXISTS: Final = 36
 # History must stay replayable: never delete by age or size.
 TOPIC_CONFIGS: Final = {"retention.ms": "-1", "retention.bytes": "-1"}
 # Copies of every history topic where the cluster has the brokers for it (fewer on a smaller one).
@@ -155,8 +154,7 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topic: str, timeout: flo
         async with asyncio.timeout(timeout):
             while True:
                 (described,) = await admin.describe_topics([topic])
-                partitions = described["partitions"]
-                if partitions and all(p["leader"] >= 0 for p in partitions):
+                if every_partition_led(described):
                     return
                 await asyncio.sleep(0.05)
 
