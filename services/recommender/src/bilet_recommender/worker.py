@@ -170,6 +170,10 @@ class Resources:
         read_model = await stores.open_read_model(
             settings, SERVICE, schema=settings.recommender_worker_read_model_schema
         )
+        # The issuing step reads the catalogue from these tables, and its first batch can come
+        # before the read side's feed has installed them: an error that would end the worker
+        # (ADR 0085) on a fresh read model. Installing is idempotent and locks the schema.
+        await read_model.install(EVIDENCE_PROJECTION)
         as_of = settings.recommender_worker_as_of
         clock = (lambda: as_of) if as_of is not None else (lambda: datetime.now(UTC))
         return store, keystore, read_model, Issuing(store, keystore, current_rules(), clock)

@@ -121,7 +121,7 @@ async def test_sigkilled_worker_issues_what_a_clean_replay_does(
             if value != getattr(expected[p], name)
         }
     )
-    assert (missing, unexpected, differing) == ([], [], []), fields
+    assert (missing, unexpected, differing) == ([], [], []), f"{fields}{harness.worker_errors()}"
 
     sets = await harness.sets()
     # The kills fell while sets were being issued: killed workers issued some, not all.

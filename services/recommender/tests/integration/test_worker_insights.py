@@ -130,7 +130,9 @@ async def test_the_windows_insights_equal_a_sql_count_over_the_same_events(
         await harness.wait_for("the windows' counts", same_counts, 180, fail=False)
     finally:
         stop(worker)
-    assert await counts(harness.read_model, regions) == expected
+    assert await counts(harness.read_model, regions) == expected, (
+        f"the worker's exit: {worker.returncode}{harness.worker_errors()}"
+    )
 
     topics = await harness.faust_topics()
     changelog = f"{harness.app_id}-insight-weeks-changelog"

@@ -1,6 +1,8 @@
 """The faust worker's parts that need no broker: the repartition key, the redelivery guard of its
-table, and the kernel's Kafka security as faust's credentials."""
+table, the kernel's Kafka security as faust's credentials, and what it opens before its first
+batch."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -9,7 +11,15 @@ from faust.types.auth import AuthProtocol
 
 from bilet.kafka import KafkaConnection
 from bilet_recommender.domain.evidence import initial
-from bilet_recommender.worker import NO_PARTICIPANT, Held, broker_credentials, participant_key
+from bilet_recommender.adapters.evidence_projection import ReadModelCatalogue
+from bilet_recommender.worker import (
+    NO_PARTICIPANT,
+    Held,
+    Resources,
+    WorkerSettings,
+    broker_credentials,
+    participant_key,
+)
 
 
 def test_the_repartition_key_is_the_participant_or_none() -> None:
@@ -54,3 +64,28 @@ def test_scram_over_tls_becomes_sasl_ssl_credentials(tmp_path: Path) -> None:
 def test_tls_alone_becomes_ssl_credentials() -> None:
     credentials = broker_credentials(KafkaConnection("kafka:9093", security_protocol="SSL"))
     assert isinstance(credentials, SSLCredentials)
+
+
+async def test_given_a_fresh_read_model_when_the_worker_opens_then_its_catalogue_reads_at_once(
+    tmp_path: Path,
+) -> None:
+    # The first batch can come before the read side's feed has installed the catalogue's tables:
+    # the issuing step must find them (empty), not fail and end the worker (ADR 0085).
+    settings = WorkerSettings(
+        var_dir=tmp_path,
+        kafka_bootstrap="127.0.0.1:9",
+        event_store="sqlite",
+        read_model="sqlite",
+        key_store="sqlite",
+    )
+    resources = Resources(settings)
+    store, keys, read_model, _issuing = await resources.get()
+    try:
+        offers = await ReadModelCatalogue(read_model).opportunities(
+            uuid4(), [uuid4()], datetime(2020, 1, 1, tzinfo=UTC)
+        )
+        assert (offers.offers, offers.environments_of) == ((), ())
+    finally:
+        await read_model.close()
+        await keys.close()
+        await store.close()
