@@ -10,8 +10,8 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import AuthProtocol
 
 from bilet.kafka import KafkaConnection
-from bilet_recommender.domain.evidence import initial
 from bilet_recommender.adapters.evidence_projection import ReadModelCatalogue
+from bilet_recommender.domain.evidence import initial
 from bilet_recommender.worker import (
     NO_PARTICIPANT,
     Held,
