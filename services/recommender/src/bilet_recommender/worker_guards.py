@@ -23,6 +23,15 @@ Why both, from a run of the parity test under load (ADR 0085):
   fail again on every delivery, and exiting on it would stop the worker for good: it is left
   aside with its place logged (never its content). The read side's kernel feed of the same
   topics dead-letters it (ADR 0008).
+- A record faust skips without processing it is not acknowledged (`StaleAcksRefused`, ADR
+  0090). During a rebalance (flow control suspended), and for a record fetched before the last
+  one (an older consumer generation), faust's stream skips the record and acknowledges it.
+  After every rebalance, faust's recovery seeks back to the committed offsets and the record
+  comes again. But the consumer forgot the partition's acknowledged offsets and its committed
+  offset at the revocation, so the skipped record's offset counts: the next commit can pass
+  the record while its new delivery is still waiting, and a worker killed then never takes it.
+  Such an acknowledgement is therefore refused: the record is released (nothing waits for it),
+  not counted.
 """
 
 import asyncio
@@ -34,7 +43,10 @@ from typing import Any, Final, NoReturn
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
-from faust.types import AgentT, EventT, TopicT
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import AgentT, EventT, Message, TopicT, TransportT
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
 from mode.utils.times import want_seconds
 
 from bilet.contracts.cloudevents import NotACloudEvent
@@ -82,12 +94,41 @@ def left_aside(agent: str, event: EventT[Any], error: Exception) -> None:
     )
 
 
+class StaleAcksRefused(faust_aiokafka.Consumer):
+    """faust's Kafka consumer, refusing to count the acknowledgement of a record its stream
+    skipped (see the module's notes): one taken while a rebalance suspends the flow, or fetched
+    in an older generation of the group. The record is released as acknowledged, so that
+    nothing waits for it (faust waits for its records before it gives partitions up), but its
+    offset is not one the next commit may pass: Kafka delivers it again."""
+
+    def ack(self, message: Message) -> bool:
+        app = self.app
+        if app.flow_control.is_active() and message.generation_id == app.consumer_generation_id:
+            return bool(super().ack(message))
+        with ack_lock:  # as faust's own `ack`: its bookkeeping is shared with the fetcher thread
+            message.acked = True
+            self._unacked_messages.discard(message)
+            notify(self._waiting_for_ack)
+        return False
+
+
 class GuardedApp(faust.App):
     """A faust app whose agents' failures end the process (`exit_at_once`) instead of faust's
-    handling, which commits the consumer's offsets and restarts the agent."""
+    handling, which commits the consumer's offsets and restarts the agent, and whose consumer
+    does not count what its streams skipped (`StaleAcksRefused`)."""
 
     async def _on_agent_error(self, agent: AgentT[Any], exc: BaseException) -> None:
         exit_at_once(f"the agent {agent.name} crashed", exc)
+
+    def _new_transport(self) -> TransportT:
+        # The app's brokers are `kafka://` URLs (`create_app`): faust's aiokafka transport.
+        return GuardedTransport(self.conf.broker_consumer, self)
+
+
+class GuardedTransport(faust_aiokafka.Transport):
+    """faust's aiokafka transport with the consumer that refuses stale acknowledgements."""
+
+    Consumer = StaleAcksRefused
 
 
 def topic_config(topic: TopicT) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The worker's guards against losing a record (ADR 0085) that need no broker: the topics it
 declares before faust starts are the ones faust would create, configured as faust would; a
-failure ends the process with its reason logged, without faust's shutdown."""
+failure ends the process with its reason logged, without faust's shutdown; a record faust skipped
+is released but not counted as acknowledged."""
 
 import subprocess
 import sys
@@ -9,10 +10,17 @@ from unittest.mock import AsyncMock, patch
 
 import faust
 from faust.transport.drivers.aiokafka import Transport
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
 from mode.utils.times import want_seconds
 
 from bilet_recommender.worker import WorkerSettings, create_app
-from bilet_recommender.worker_guards import EXIT_ON_FAILURE, GuardedApp, topic_config
+from bilet_recommender.worker_guards import (
+    EXIT_ON_FAILURE,
+    GuardedApp,
+    StaleAcksRefused,
+    topic_config,
+)
 
 
 async def test_the_declared_topics_are_the_repartitions_and_changelogs_as_faust_makes_them() -> (
@@ -120,3 +128,60 @@ def test_a_failure_exits_at_once_with_its_reason_logged() -> None:
         assert ran not in output
     assert "the insights agent failed on a record" in output
     assert "the read model is gone" in output
+
+
+async def test_a_record_skipped_in_a_rebalance_or_from_an_older_generation_is_not_counted() -> None:
+    """faust's stream acknowledges a record it skips: one taken while a rebalance suspends the
+    flow, or fetched in an older generation. After the rebalance faust seeks back to the
+    committed offsets and the record comes again, so its skipped copy must not move a commit
+    past it (ADR 0090). The worker's real consumer, no broker needed: acknowledging is
+    bookkeeping."""
+    app = create_app(WorkerSettings(kafka_bootstrap="127.0.0.1:1")).app
+    consumer = app.consumer
+    assert isinstance(consumer, StaleAcksRefused)
+    tp = TP("bilet.consent", 0)
+    # What faust's conductor does when the consumer subscribes (it needs the broker).
+    app.topics.acking_topics.add(tp.topic)
+
+    def taken(offset: int, generation: int) -> ConsumerMessage:
+        message = ConsumerMessage(
+            tp.topic,
+            tp.partition,
+            offset,
+            0.0,
+            0,
+            [],
+            b"k",
+            b"v",
+            None,
+            1,
+            1,
+            tp,
+            generation_id=generation,
+        )
+        consumer.track_message(message)
+        return message
+
+    # Given the group's generation 3, the flow running
+    app.consumer_generation_id = 3
+    app.flow_control.resume()
+    # When a record of this generation is acknowledged, then it counts
+    assert taken(5, 3).ack(consumer)
+    # When a record fetched in generation 2 is acknowledged, then it is released, not counted
+    stale = taken(6, 2)
+    assert not stale.ack(consumer)
+    # When a rebalance suspends the flow, then nothing acknowledged counts
+    app.flow_control.suspend()
+    suspended = taken(7, 3)
+    assert not suspended.ack(consumer)
+    assert consumer._acked[tp] == [5]
+    # and nothing waits for the released records (faust waits for its records to be
+    # acknowledged before it gives partitions up)
+    assert not consumer._unacked_messages
+    assert stale.acked
+    assert suspended.acked
+    # When the next record of the running flow comes, then the commit stops before the
+    # skipped ones: they are delivered again
+    app.flow_control.resume()
+    assert taken(8, 3).ack(consumer)
+    assert consumer._new_offset(tp) == 6
