@@ -128,10 +128,11 @@ async def test_the_windows_insights_equal_a_sql_count_over_the_same_events(
             return await counts(harness.read_model, regions) == expected
 
         await harness.wait_for("the windows' counts", same_counts, 180, fail=False)
+        exited = worker.poll()  # None: still running when the wait ended
     finally:
         stop(worker)
     assert await counts(harness.read_model, regions) == expected, (
-        f"the worker's exit: {worker.returncode}{harness.worker_errors()}"
+        f"the worker's exit before the end of the wait: {exited}{harness.worker_errors()}"
     )
 
     topics = await harness.faust_topics()

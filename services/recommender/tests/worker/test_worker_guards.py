@@ -9,6 +9,7 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import faust
+from faust import streams
 from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
@@ -185,3 +186,10 @@ async def test_a_record_skipped_in_a_rebalance_or_from_an_older_generation_is_no
     app.flow_control.resume()
     assert taken(8, 3).ack(consumer)
     assert consumer._new_offset(tp) == 6
+
+
+def test_faust_runs_its_compiled_stream_iterator() -> None:
+    """The compiled iterator never acknowledges a record it skips; the pure-Python one does and
+    leans on `StaleAcksRefused` (ADR 0090). Which one runs decides where the guard matters: a
+    change of faust's wheel or of the platform must be noticed."""
+    assert getattr(streams, "_CStreamIterator", None) is not None
