@@ -74,6 +74,7 @@ class DiagnosticsCore:
         self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
         # What saves decide on, caught up with the sheet's stream on each read (`sheets.py`).
         self.sheets = SheetCache(store, EVENT_LOG)
+        self.transactor.on_commit(self.sheets.committed)
 
     async def pupil(
         self, ctx: CommandContext, participant_id: UUID, today: date | None = None
