@@ -28,6 +28,7 @@ from bilet_diagnostics.application.eventlog import EVENT_LOG
 from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.application.service import DiagnosticsService
 from bilet_diagnostics.application.sheets import SheetCache
+from bilet_diagnostics.domain import attempt
 from bilet_diagnostics.domain.answer_sheet import stream_id
 from bilet_diagnostics.domain.errors import AttemptCompleted
 from bilet_diagnostics.testing import REGION, SCHOOL_3, STAGES, Clock, StaticFacts, Window
@@ -309,6 +310,8 @@ async def test_a_sheet_read_after_own_saves_decodes_nothing_and_folds_as_the_sto
         assert mine == theirs
         completed = await world.one.complete(world.ctx(), attempt_id)
         assert one.decoded == 0
+        stored = await EVENT_LOG.read(store, attempt.stream_id(attempt_id))
+        assert completed.event == stored.events[-1], "the completion answers what it committed"
         assert completed.event.answer_sheet.digest == await _digest_of(world, attempt_id, answers)
 
 
