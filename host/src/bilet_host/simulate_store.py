@@ -47,6 +47,11 @@ KEEP_EVENTS = 200_000  # events of written streams kept in memory beyond the pen
 class UnitOfWorkStore(EventStore):
     """An event store that records appends in memory and writes them to `store` in bulk."""
 
+    # One writer, and an append's events take the next positions with no gap (`_record`), as
+    # SQLite's: the services' command paths then treat it as they treat their SQLite store
+    # (their commit observers are told, an audit record joins its command's commit).
+    one_writer_at_a_time = True
+
     def __init__(
         self,
         store: SqliteEventStore,

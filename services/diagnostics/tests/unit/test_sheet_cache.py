@@ -6,17 +6,20 @@ import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 
-from bilet.application import RequestContext
+from bilet.application import EventLog, RequestContext
 from bilet.audit import InMemoryAuditLog
-from bilet.contracts import SealedValue
+from bilet.contracts import DomainEvent, SealedValue
+from bilet.contracts.codec import StoredEvent
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import InMemoryKeyStore
-from bilet.eventstore import AppendResult, StreamAppend
+from bilet.eventstore import AppendResult, EventStore, StreamAppend
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
 from bilet.http.auth import Principal
 from bilet_diagnostics.adapters.instruments import load_instruments
@@ -25,6 +28,7 @@ from bilet_diagnostics.application.eventlog import EVENT_LOG
 from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.application.service import DiagnosticsService
 from bilet_diagnostics.application.sheets import SheetCache
+from bilet_diagnostics.domain import attempt
 from bilet_diagnostics.domain.answer_sheet import stream_id
 from bilet_diagnostics.domain.errors import AttemptCompleted
 from bilet_diagnostics.testing import REGION, SCHOOL_3, STAGES, Clock, StaticFacts, Window
@@ -34,7 +38,7 @@ from bilet_diagnostics.testing import REGION, SCHOOL_3, STAGES, Clock, StaticFac
 class Replicas:
     one: DiagnosticsService
     two: DiagnosticsService
-    store: InMemoryEventStore
+    store: EventStore
     keystore: InMemoryKeyStore
     facts: StaticFacts
     pupil: UUID
@@ -59,7 +63,7 @@ def shipped_instruments() -> Instruments:
     return load_instruments()
 
 
-def two_replicas(store: InMemoryEventStore) -> Replicas:
+def two_replicas(store: EventStore) -> Replicas:
     """Two services over `store` and one key store, each with its own cache and audit log."""
     keystore = InMemoryKeyStore()
     facts = StaticFacts()
@@ -257,3 +261,70 @@ async def test_an_answer_saved_while_completing_makes_the_completion_decide_agai
     assert completed.event.answer_sheet.digest == await _digest_of(world, attempt_id, final)
     stored = await store.read_stream(stream_id(attempt_id))
     assert [r.type for r in stored[-2:]] == ["AnswerRecorded", "SheetClosed"], "closed after it"
+
+
+# Own commits (docs/adr/0088): on a store that commits one writer at a time the transactor tells
+# the sheet cache of each commit, and a sheet's next read takes the events committed rather than
+# decoding the bytes just encoded; anything it was not told of is decoded as before.
+
+
+class CountingLog(EventLog):
+    """Diagnostics' event log, counting what it decodes."""
+
+    def __init__(self) -> None:
+        super().__init__(EVENT_LOG.internal_events, EVENT_LOG.internal_categories)
+        self.decoded = 0
+
+    def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+        self.decoded += 1
+        return super().decode(stored, stream_id)
+
+
+def counted(service: DiagnosticsService, told: int | None = None) -> CountingLog:
+    """Give a replica a sheet cache over a counting log, told of its commits as its own is."""
+    log = CountingLog()
+    service.sheets = (
+        SheetCache(service.store, log)
+        if told is None
+        else (SheetCache(service.store, log, told=told))
+    )
+    service.transactor.on_commit(service.sheets.committed)
+    return log
+
+
+async def test_a_sheet_read_after_own_saves_decodes_nothing_and_folds_as_the_store_reads(
+    tmp_path: Path,
+) -> None:
+    async with await SqliteEventStore.open(tmp_path / "diagnostics.sqlite3") as store:
+        world = two_replicas(store)
+        one, two = counted(world.one), counted(world.two)
+        attempt_id, items = await world.attempt()  # started on replica one
+        answers = {item: options[0] for item, options in items.items()}
+        await world.one.save_answers(world.ctx(), attempt_id, answers)
+
+        mine = await world.one.sheets.read(attempt_id)
+        theirs = await world.two.sheets.read(attempt_id)
+
+        assert one.decoded == 0, "the opening and the answers were replica one's own commits"
+        assert two.decoded == len(items) + 1, "replica two was told of none of them"
+        assert mine == theirs
+        completed = await world.one.complete(world.ctx(), attempt_id)
+        assert one.decoded == 0
+        stored = await EVENT_LOG.read(store, attempt.stream_id(attempt_id))
+        assert completed.event == stored.events[-1], "the completion answers what it committed"
+        assert completed.event.answer_sheet.digest == await _digest_of(world, attempt_id, answers)
+
+
+async def test_beyond_its_bound_the_oldest_told_events_are_decoded_again(tmp_path: Path) -> None:
+    async with await SqliteEventStore.open(tmp_path / "diagnostics.sqlite3") as store:
+        world = two_replicas(store)
+        one = counted(world.one, told=5)
+        attempt_id, items = await world.attempt()
+        answers = {item: options[0] for item, options in items.items()}
+        await world.one.save_answers(world.ctx(), attempt_id, answers)
+
+        kept = await world.one.sheets.read(attempt_id)
+
+        # The opening was taken by the save's own read; of the answers, the last five were kept.
+        assert one.decoded == len(items) - 5
+        assert kept == await SheetCache(store, EVENT_LOG).read(attempt_id)

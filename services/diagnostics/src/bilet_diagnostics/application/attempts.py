@@ -137,13 +137,12 @@ class AttemptCommands(DiagnosticsCore):
                 {i: sheet.latest[i] for i in chosen if i in sheet.latest}
             )
             form = self.form_of(opened)
+            options_of = self.parts_of(form).options
             now = self.clock()
             recorded = 0
             for item_id, option_id in chosen.items():
-                item = form.item(item_id)
-                options = tuple(c.option_id for c in item.choices) if item is not None else None
                 save = answer_sheet.SaveAnswer(
-                    item_id, option_id, options, current.get(item_id), now
+                    item_id, option_id, options_of.get(item_id), current.get(item_id), now
                 )
                 decided = answer_sheet.decide(save, sheet.state)
                 reads.append(sheet_stream, decided, ANY)
@@ -184,7 +183,7 @@ class AttemptCommands(DiagnosticsCore):
         """Score the complete sheet and publish the stage's result (`StageCompleted`)."""
         access.require_role(ctx.principal, access.TAKERS, "complete a participant's attempt")
 
-        async def decide(reads: Reads) -> None:
+        async def decide(reads: Reads) -> StageCompleted:
             state = await self.started(ctx, reads, attempt_id)
             if state.participant_id is None or state.season is None or state.stage is None:
                 raise AssertionError("a started attempt has its participant, season and stage")
@@ -223,13 +222,16 @@ class AttemptCommands(DiagnosticsCore):
             reads.append(
                 record_of(state.participant_id).stream_id, participant.decide(finish, record)
             )
+            (stage_completed,) = completed
+            if not isinstance(stage_completed, StageCompleted):
+                raise AssertionError("a completion decides StageCompleted")
+            return stage_completed
 
         outcome = await self.transactor.transact_many(ctx, decide)
         self.sheets.forget(attempt_id)  # closed: no save counts again
-        loaded = await self.transactor.attempt().read(attempt.stream_id(attempt_id))
-        event = loaded.events[-1]
-        if not isinstance(event, StageCompleted):
-            raise AssertionError("a completed attempt ends with StageCompleted")
+        # The event as committed (published, nothing sealed in it: what a read of the stream
+        # would decode), not read back and decoded again.
+        event = outcome.value
         await self.audit.record(
             ctx.audit(Access.READ, str(event.participant_id), "answers_scored", ["option"])
         )

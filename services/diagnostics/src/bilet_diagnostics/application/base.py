@@ -21,7 +21,7 @@ from bilet_diagnostics.application import access
 from bilet_diagnostics.application.errors import UnknownParticipant, VersionConflict
 from bilet_diagnostics.application.eventlog import EVENT_LOG
 from bilet_diagnostics.application.facts import Facts, Pupil
-from bilet_diagnostics.application.inputs import CommandContext
+from bilet_diagnostics.application.inputs import ChoiceView, CommandContext
 from bilet_diagnostics.application.ports import Form, Instruments
 from bilet_diagnostics.application.sheets import SheetCache
 from bilet_diagnostics.application.streams import attempt_of
@@ -36,6 +36,28 @@ ERASED_ANSWER: Final = "$erased"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Forms whose parts are kept (`DiagnosticsCore.parts_of`): far more than a catalogue has.
+FORMS_KEPT: Final = 256
+
+
+@dataclass(frozen=True)
+class FormParts:
+    """What saves and views build from a form's items, built once per form: each item's option
+    ids (what a save checks an answer against) and its choices as a view shows them."""
+
+    form: Form
+    options: dict[str, tuple[str, ...]]  # item id → option ids
+    choices: tuple[tuple[ChoiceView, ...], ...]  # per item, in the form's order
+
+    @classmethod
+    def of(cls, form: Form) -> "FormParts":
+        return cls(
+            form,
+            {item.item_id: tuple(c.option_id for c in item.choices) for item in form.items},
+            tuple(tuple(ChoiceView(c.option_id, c.text) for c in i.choices) for i in form.items),
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,8 @@ class DiagnosticsCore:
         self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
         # What saves decide on, caught up with the sheet's stream on each read (`sheets.py`).
         self.sheets = SheetCache(store, EVENT_LOG)
+        self.transactor.on_commit(self.sheets.committed)
+        self._form_parts: dict[int, FormParts] = {}
 
     async def pupil(
         self, ctx: CommandContext, participant_id: UUID, today: date | None = None
@@ -140,3 +164,13 @@ class DiagnosticsCore:
     def form_of(self, opened: SheetOpened) -> Form:
         """The form the sheet was started with (its grade and instrument versions)."""
         return self.instruments.form(opened.stage, opened.grade, opened.instruments)
+
+    def parts_of(self, form: Form) -> FormParts:
+        """The form's `FormParts`, made once: forms are immutable and few, and the port hands
+        back the one it built (a save and a view rebuilt a tuple per item, every time)."""
+        parts = self._form_parts.get(id(form))
+        if parts is None or parts.form is not form:  # kept with its form: an id is not reused
+            if len(self._form_parts) >= FORMS_KEPT:
+                self._form_parts.clear()
+            parts = self._form_parts[id(form)] = FormParts.of(form)
+        return parts

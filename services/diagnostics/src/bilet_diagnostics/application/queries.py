@@ -11,7 +11,6 @@ from bilet_diagnostics.application.base import ERASED_ANSWER, DiagnosticsCore
 from bilet_diagnostics.application.errors import ParticipantErased
 from bilet_diagnostics.application.inputs import (
     AttemptView,
-    ChoiceView,
     CommandContext,
     ItemView,
     ResultsView,
@@ -43,11 +42,11 @@ class DiagnosticsQueries(DiagnosticsCore):
                 item.item_id,
                 item.instrument,
                 item.prompt,
-                tuple(ChoiceView(c.option_id, c.text) for c in item.choices),
+                choices,
                 item.item_id in sheet.answers,
                 sheet.answers.get(item.item_id) if shown else None,
             )
-            for item in form.items
+            for item, choices in zip(form.items, self.parts_of(form).choices, strict=True)
         )
         now = self.clock()
         deadline = sheet.opened.deadline

@@ -14,6 +14,13 @@ answers in the cache; the completion scores the answers of the fold it reads her
 sheet at that fold's version) and then forgets the attempt (`forget`). The answers are cached
 **sealed** (as stored): opening one asks the key store, so a participant's erasure reaches them
 as it reaches the stored events; no plaintext is kept here.
+
+Own commits: the tail read still reads the stream, but the sheet events this process committed
+itself (`committed`, a `Transactor.on_commit` observer, told on a store that commits one writer
+at a time) are taken as they were sealed for the commit rather than decoded from the bytes just
+encoded: a completion's 43 answers were decoded moments after the save encoded them (ADR 0077,
+docs/adr/0088). The record at a position is the event committed there, so the position is the
+key; anything not told (another replica's write, an evicted entry) is decoded as before.
 """
 
 from collections import OrderedDict
@@ -21,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
-from bilet.application import EventLog
+from bilet.application import EventLog, OwnCommit
+from bilet.contracts import DomainEvent
 from bilet.eventstore import EventStore
 from bilet_diagnostics.domain import answer_sheet
 from bilet_diagnostics.domain.answer_sheet import Sheet
@@ -29,6 +37,12 @@ from bilet_diagnostics.domain.internal import AnswerRecorded, SheetClosed, Sheet
 
 # Attempts in progress kept per process: a region's cohort answering at once, with room.
 CACHED_SHEETS: Final = 20_000
+# Sheet events of this process's own commits kept until read (by position), at most: the
+# answers of a few hundred sheets between their save and their completion. Beyond it the oldest
+# (a sheet left unfinished) are dropped and, if ever read, decoded.
+TOLD_EVENTS: Final = 10_000
+
+_SheetEvent = SheetOpened | AnswerRecorded | SheetClosed
 
 
 @dataclass(frozen=True)
@@ -62,11 +76,26 @@ class SheetSnapshot:
 class SheetCache:
     """The folds of answer sheets, caught up with their streams on every read."""
 
-    def __init__(self, store: EventStore, log: EventLog, size: int = CACHED_SHEETS) -> None:
+    def __init__(
+        self, store: EventStore, log: EventLog, size: int = CACHED_SHEETS, told: int = TOLD_EVENTS
+    ) -> None:
         self._store = store
         self._log = log
         self._size = size
+        self._told_limit = told
         self._sheets: OrderedDict[UUID, SheetSnapshot] = OrderedDict()
+        self._told: OrderedDict[int, _SheetEvent] = OrderedDict()  # position → event, oldest first
+
+    def committed(self, commit: OwnCommit) -> None:
+        """Keep the sheet events of a commit of this process (`Transactor.on_commit`) for the
+        next read of their sheet, which then need not decode them."""
+        told = self._told
+        for event, position in commit.events:
+            # Not a closing: the completion that commits it forgets the sheet.
+            if isinstance(event, SheetOpened | AnswerRecorded):
+                told[position] = event
+        while len(told) > self._told_limit:
+            told.popitem(last=False)
 
     async def read(self, attempt_id: UUID) -> SheetSnapshot:
         """The sheet as its stream holds it now: the cached fold and the events after it."""
@@ -76,10 +105,14 @@ class SheetCache:
         records = await self._store.read_stream(stream_id, start)
         if not records:
             return cached
-        events = [self._log.decode(record, stream_id) for record in records]
-        sheet_events = [
-            e for e in events if isinstance(e, SheetOpened | AnswerRecorded | SheetClosed)
-        ]
+        told, events = self._told, list[DomainEvent]()
+        for record in records:
+            own = told.pop(record.position, None)
+            if own is not None and own.stream_id == stream_id:
+                events.append(own)
+            else:
+                events.append(self._log.decode(record, stream_id))
+        sheet_events = [e for e in events if isinstance(e, _SheetEvent)]
         if len(sheet_events) != len(events):
             raise AssertionError(f"{stream_id} holds only answer sheet events")
         snapshot = cached.after(sheet_events, records[-1].version)

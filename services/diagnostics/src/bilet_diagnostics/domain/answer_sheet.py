@@ -171,7 +171,9 @@ def evolve(state: Sheet, event: SheetEvent) -> Sheet:
         case AnswerRecorded():
             if state.closed is not None:
                 return state  # after the closing: counts for nothing
-            return replace(state, answered=state.answered | {event.item_id})
+            # Built directly, not with `dataclasses.replace`: a sheet's every answer is folded
+            # here, and `replace` looks the fields up again each time (docs/adr/0088).
+            return Sheet(state.attempt_id, state.opened, state.answered | {event.item_id})
         case SheetClosed():
             if state.closed is not None:
                 return state

@@ -118,18 +118,32 @@ def load_evidence(raw: str | bytes) -> Evidence:
     return Evidence.model_validate_json(raw)
 
 
+# A `rec_offers` row parsed: a career event's state, or a registered opportunity's.
+_Parsed = CareerEvent | opportunity_fold.Opportunity
+
+
+def _parsed(row: Row) -> _Parsed:
+    kind, state = row
+    if kind == CAREER_EVENT:
+        return _CAREER_EVENT_JSON.validate_json(state)
+    return _OPPORTUNITY_JSON.validate_json(state)
+
+
 def catalogue_of(rows: Sequence[Row], as_of: datetime) -> Opportunities:
     """The catalogue as of `as_of` from `rec_offers` rows (kind, state)."""
+    return _catalogue([_parsed(row) for row in rows], as_of)
+
+
+def _catalogue(states: Sequence[_Parsed], as_of: datetime) -> Opportunities:
     offers: list[Offer] = []
     environments: dict[UUID, tuple[Any, ...]] = {}
-    for kind, state in rows:
+    for state in states:
         offer: Offer | None
-        if kind == CAREER_EVENT:
-            career_event = _CAREER_EVENT_JSON.validate_json(state)
-            environments[career_event.career_event_id] = career_event.environments
-            offer = career_event_offer(career_event, as_of)
+        if isinstance(state, CareerEvent):
+            environments[state.career_event_id] = state.environments
+            offer = career_event_offer(state, as_of)
         else:
-            offer = opportunity_fold.offer_of(_OPPORTUNITY_JSON.validate_json(state), as_of.date())
+            offer = opportunity_fold.offer_of(state, as_of.date())
         if offer is not None:
             offers.append(offer)
     offers.sort(key=lambda o: str(o.opportunity_id))
@@ -141,21 +155,39 @@ def catalogue_of(rows: Sequence[Row], as_of: datetime) -> Opportunities:
 
 
 class TxCatalogue:
-    """The catalogue read through a read-model transaction (the projection's own, or a reader)."""
+    """The catalogue read through a read-model transaction (the projection's own, or a reader).
+    The rows it read are kept, parsed, until `forget`: the projection's transaction issues for
+    many facts of one region in a row, and tells it when it writes an offer."""
 
     def __init__(self, tx: ReadModelTx) -> None:
         self.tx = tx
+        self._regions: dict[str, list[tuple[Row, _Parsed]]] = {}
+        self._offers: dict[str, tuple[Row, _Parsed] | None] = {}
+
+    def forget(self) -> None:
+        self._regions.clear()
+        self._offers.clear()
 
     async def opportunities(
         self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
     ) -> Opportunities:
-        rows = list(await self.tx.fetch(_OFFERS_OF_REGION, str(region_id)))
+        region = str(region_id)
+        of_region = self._regions.get(region)
+        if of_region is None:
+            rows = await self.tx.fetch(_OFFERS_OF_REGION, region)
+            of_region = self._regions[region] = [(row, _parsed(row)) for row in rows]
+        chosen = list(of_region)
+        known = {row for row, _ in of_region}
         # Career events attended elsewhere still count for their environments.
         for career_event_id in sorted({str(i) for i in attended}):
-            row = await self.tx.fetchrow(_OFFER, career_event_id)
-            if row is not None and row not in rows:
-                rows.append(row)
-        return catalogue_of(rows, as_of)
+            if career_event_id not in self._offers:
+                row = await self.tx.fetchrow(_OFFER, career_event_id)
+                self._offers[career_event_id] = None if row is None else (row, _parsed(row))
+            found = self._offers[career_event_id]
+            if found is not None and found[0] not in known:
+                chosen.append(found)
+                known.add(found[0])
+        return _catalogue([state for _, state in chosen], as_of)
 
 
 class ReadModelCatalogue:
@@ -169,6 +201,58 @@ class ReadModelCatalogue:
     ) -> Opportunities:
         async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
             return await TxCatalogue(tx).opportunities(region_id, attended, as_of)
+
+
+async def _hold(tx: ReadModelTx, participant_id: UUID) -> Evidence:
+    """The participant's evidence, its row locked first: the Kafka feed applies partitions in
+    transactions side by side, and a participant's facts come from four topics; without it two
+    facts read the same evidence and the later commit dropped the other's (a registration lost
+    under a stage result, seen in the recommender bench). The row is made if missing and locked
+    by the same upsert, whose RETURNING reads the row as the other's commit left it
+    (PostgreSQL's ON CONFLICT DO UPDATE waits for the lock and takes the latest version; SQLite
+    has one writer at a time anyway). The lock lasts until the transaction ends."""
+    initial = evidence_fold.initial(participant_id)
+    raw = await tx.fetchval(_HOLD_EVIDENCE, str(participant_id), _dump_evidence(initial))
+    return initial if raw is None else load_evidence(raw)
+
+
+class EvidenceBatch:
+    """The evidence of the participants one transaction's facts are about, held in memory from
+    their first fact in it (read once, its row locked until the commit) and written once, by
+    `before_commit`, after the last: a season's catch-up brings a pupil's facts in runs (three
+    stage results, bookings, attendance and feedback), and reading, validating, dumping and
+    writing the row for each of them cost more than folding them (docs/adr/0088). Made by
+    `ReadModelTx.gathered`, so it covers exactly what commits: a batch that fails is retried
+    one event per transaction, each with a batch of its own.
+
+    Also for the issuing step: the participants whose last issued set was folded in already
+    (`in_force`: after that the evidence holds every set this transaction issued), and the
+    catalogue read through it, kept while no offer changes (`catalogue`)."""
+
+    def __init__(self) -> None:
+        self.read: dict[UUID, Evidence] = {}  # as first read in this transaction
+        self.held: dict[UUID, Evidence] = {}  # as the facts so far left it
+        self.in_force: set[UUID] = set()
+        self._catalogue: TxCatalogue | None = None
+
+    def catalogue(self, tx: ReadModelTx) -> "TxCatalogue":
+        if self._catalogue is None:
+            self._catalogue = TxCatalogue(tx)
+        return self._catalogue
+
+    def offers_changed(self) -> None:
+        """An offer was written in this transaction: read the catalogue again."""
+        if self._catalogue is not None:
+            self._catalogue.forget()
+
+    async def before_commit(self, tx: ReadModelTx) -> None:
+        changed = [
+            (str(participant_id), _dump_evidence(evidence))
+            for participant_id, evidence in self.held.items()
+            if evidence != self.read[participant_id]
+        ]
+        if changed:
+            await tx.executemany(_SAVE_EVIDENCE, changed)
 
 
 class EvidenceProjection:
@@ -198,22 +282,18 @@ class EvidenceProjection:
 
     async def _evidence(self, tx: ReadModelTx, fact: Fact, event_id: UUID) -> None:
         participant_id = fact.participant_id
-        initial = evidence_fold.initial(participant_id)
-        # The participant's row lock first: the Kafka feed applies partitions in transactions
-        # side by side, and a participant's facts come from four topics; without it two facts
-        # read the same evidence and the later commit dropped the other's (a registration lost
-        # under a stage result, seen in the recommender bench). The row is made if missing and
-        # locked by the same upsert, whose RETURNING reads the row as the other's commit left it
-        # (PostgreSQL's ON CONFLICT DO UPDATE waits for the lock and takes the latest version;
-        # SQLite has one writer at a time anyway).
-        raw = await tx.fetchval(_HOLD_EVIDENCE, str(participant_id), _dump_evidence(initial))
-        evidence = initial if raw is None else load_evidence(raw)
+        batch = tx.gathered(EvidenceBatch)
+        evidence = batch.held.get(participant_id)
+        if evidence is None:
+            evidence = await _hold(tx, participant_id)
+            batch.read[participant_id] = evidence
         if self.issuing is None:
             evolved = evidence_fold.evolve(evidence, fact)
         else:
-            evolved = await self.issuing.apply(evidence, fact, TxCatalogue(tx), event_id)
-        if evolved != evidence:
-            await tx.execute(_SAVE_EVIDENCE, str(participant_id), _dump_evidence(evolved))
+            evolved = await self.issuing.apply(
+                evidence, fact, batch.catalogue(tx), event_id, read=batch.in_force
+            )
+        batch.held[participant_id] = evolved
 
     async def _career_event(self, tx: ReadModelTx, event: DomainEvent) -> None:
         assert isinstance(event, _CAREER_EVENT_TYPES)
@@ -222,6 +302,7 @@ class EvidenceProjection:
         state = None if raw is None else _CAREER_EVENT_JSON.validate_json(raw)
         evolved = evolve_career_event(state, event)
         if evolved is not None and evolved != state:
+            tx.gathered(EvidenceBatch).offers_changed()
             await tx.execute(
                 _SAVE_OFFER,
                 key,
@@ -242,6 +323,7 @@ class EvidenceProjection:
         )
         evolved = opportunity_fold.evolve(state, event)
         region = None if evolved.region_id is None else str(evolved.region_id)
+        tx.gathered(EvidenceBatch).offers_changed()
         await tx.execute(
             _SAVE_OFFER, key, REGISTERED, region, _OPPORTUNITY_JSON.dump_json(evolved).decode()
         )

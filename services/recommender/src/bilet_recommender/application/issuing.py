@@ -15,7 +15,9 @@ A runtime that takes facts in batches (the worker, ADR 0047) hands the step a `P
 it decides wait there and are appended together, in one commit (`Pending.append`), before the
 batch's evidence is saved and its offsets acknowledged; the stream is then read once per
 participant and batch (after that, the evidence already holds what the batch decided, and the
-stream would not yet).
+stream would not yet). The embedded projection, which appends each set at once, keeps a
+transaction's evidence in memory likewise and reads each participant's stream once per
+transaction (`read`, docs/adr/0088).
 
 The accessibility needs are opened with the participant's health key only while a consent in
 force covers `health_data`, at the moment of recommending, and never kept open.
@@ -104,14 +106,16 @@ class Issuing:
         catalogue: Catalogue,
         causation_id: UUID | None = None,
         pending: Pending | None = None,
+        *,
+        read: set[UUID] | None = None,
     ) -> Evidence:
         """The evidence after `fact`, with the set it calls for appended (or left in `pending`)
         and folded in. A `RecommendationsIssued` given here is folded only: the step is the one
-        writer of sets."""
+        writer of sets. `read`: as `Pending.read`, for a caller that appends at once."""
         evidence = evidence_fold.evolve(evidence, fact)
         if isinstance(fact, RecommendationsIssued):
             return evidence
-        return await self.issue(evidence, catalogue, causation_id, pending)
+        return await self.issue(evidence, catalogue, causation_id, pending, read=read)
 
     async def issue(
         self,
@@ -119,8 +123,14 @@ class Issuing:
         catalogue: Catalogue,
         causation_id: UUID | None = None,
         pending: Pending | None = None,
+        *,
+        read: set[UUID] | None = None,
     ) -> Evidence:
-        """Issue the set `evidence` calls for, if any; the evidence with it folded in."""
+        """Issue the set `evidence` calls for, if any; the evidence with it folded in.
+
+        `read` (or `pending.read`): the participants whose stream was read already by whoever
+        keeps their evidence in hand (the embedded projection's transaction, the worker's
+        batch): that evidence holds every set issued since, so the stream is not read again."""
         as_of = self.clock()
         region_id = evidence.region_id
         if region_id is None or not evidence.allows(Purpose.RECOMMENDATIONS, as_of.date()):
@@ -128,10 +138,12 @@ class Issuing:
         if evidence.completed_season() is None:
             return evidence
         participant_id = evidence.participant_id
-        if pending is None or participant_id not in pending.read:
+        if pending is not None:
+            read = pending.read
+        if read is None or participant_id not in read:
             evidence = await self.in_force(evidence)
-            if pending is not None:
-                pending.read.add(participant_id)
+            if read is not None:
+                read.add(participant_id)
         offers = await catalogue.opportunities(
             region_id, [a.career_event_id for a in evidence.attended], as_of
         )
