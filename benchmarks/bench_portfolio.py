@@ -34,6 +34,11 @@ target <= 20 ms) and `portfolio.get.not_modified.throughput` (target ratio >= 0.
   notes say so when the audit append dominates. `in_process_latency_ms`: sequential calls on
   the same files after the run (the audit append, `PortfolioQueries.check` — all a 304 needs —
   reading the row and with it kept, `.portfolio`).
+- `server_cpu_ms_per_request` (each side, the median of its rounds): the server process's user
+  and system CPU (Linux's /proc) over a round, warm-up included, per request it answered, and
+  `server_cpu_ratio_vs_bare_route` (the bare route's over ours, the kit's): the ratio a
+  dedicated core would give. A busy machine disturbs it far less than throughput, as a server
+  waiting for its core is not charged for the wait.
 - the p99 line is at the throughput run's concurrency (8: the server saturated, so it includes
   queueing); `p99_ms_one_at_a_time` is the same read with one connection (no queueing).
 - rounds: 3 (quick too) of 2 s a side (quick) or of 10 s (full), sides alternating, after a
@@ -143,6 +148,16 @@ class Load:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    answered: int = 0  # the warm-up's too
+    server_cpu: float | None = None  # the server process's CPU seconds over the whole run
+
+    @property
+    def server_cpu_ms(self) -> float | None:
+        """The server's CPU per request answered (ms): what the rest of the machine disturbs far
+        less than throughput (a server that waits for its core is not charged for the wait)."""
+        if self.server_cpu is None or not self.answered:
+            return None
+        return self.server_cpu / self.answered * 1000
 
     @property
     def throughput(self) -> float:
@@ -207,6 +222,7 @@ async def http_load(
                 done = time.perf_counter()
                 if status != expect:
                     raise RuntimeError(f"answered {status}, not {expect}")
+                load.answered += 1
                 if now >= measure_from:
                     load.latencies.append(done - now)
                     load.statuses[status] += 1
@@ -389,6 +405,22 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
         await read_model.close()
 
 
+def process_cpu(pid: int) -> float | None:
+    """A process's user and system CPU seconds so far (Linux's /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command's name: state is field 3, utime and stime fields 14 and 15 of the line.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ms(loads: list[Load]) -> float | None:
+    """The median server CPU per request (ms) of a side's rounds."""
+    measured = [load.server_cpu_ms for load in loads if load.server_cpu_ms is not None]
+    return round(statistics.median(measured), 4) if measured else None
+
+
 def _load_average() -> float:
     """The machine's 1-minute load average: other work on the same cores shows here."""
     return round(os.getloadavg()[0], 2)
@@ -421,8 +453,8 @@ async def get_benches(quick: bool) -> list[BenchResult]:
         before = os.sched_getaffinity(0)
         ours_args = ["serve-portfolio-fed", str(settings.var_dir)]
         async with contextlib.AsyncExitStack() as stack:
-            ours_port = await stack.enter_async_context(
-                server(pins.server, ours_args, "/portfolio/healthz")
+            ours_port, ours_pid = await stack.enter_async_context(
+                server_process(pins.server, ours_args, "/portfolio/healthz")
             )
             status, body, etag = await _fetch(ours_port, ours_paths[0], headers)
             if status != 200 or not json.loads(body)["open"] or not etag:
@@ -430,20 +462,26 @@ async def get_benches(quick: bool) -> list[BenchResult]:
             body_file = Path(directory) / "body.json"
             body_file.write_bytes(body)
             peer_args = ["serve-constant", str(body_file), etag]
-            peer_port = await stack.enter_async_context(
-                server(pins.server, peer_args, peer_paths[0])
+            peer_port, peer_pid = await stack.enter_async_context(
+                server_process(pins.server, peer_args, peer_paths[0])
             )
-            unaudited_port = await stack.enter_async_context(
-                server(
+            unaudited_port, unaudited_pid = await stack.enter_async_context(
+                server_process(
                     pins.server,
                     ["serve-portfolio-fed-unaudited", str(settings.var_dir)],
                     "/portfolio/healthz",
                 )
             )
             kit_args = ["serve-kit", str(settings.var_dir), str(body_file), etag]
-            kit_port = await stack.enter_async_context(
-                server(pins.server, kit_args, "/kit/healthz")
+            kit_port, kit_pid = await stack.enter_async_context(
+                server_process(pins.server, kit_args, "/kit/healthz")
             )
+            pids = {
+                ours_port: ours_pid,
+                peer_port: peer_pid,
+                unaudited_port: unaudited_pid,
+                kit_port: kit_pid,
+            }
             cached = {**headers, "If-None-Match": etag}
             sides = {
                 "ours": (ours_port, ours_paths, headers, 200),
@@ -462,17 +500,20 @@ async def get_benches(quick: bool) -> list[BenchResult]:
                 for number in range(sizes.rounds):
                     for name in SIDES if number % 2 == 0 else SIDES[::-1]:
                         port, paths, sent, expect = sides[name]
-                        loads[name].append(
-                            await http_load(
-                                port,
-                                paths,
-                                sent,
-                                concurrency=1 if name.endswith("_1") else CONCURRENCY,
-                                seconds=sizes.seconds,
-                                warmup=sizes.warmup,
-                                expect=expect,
-                            )
+                        cpu_before = process_cpu(pids[port])
+                        load = await http_load(
+                            port,
+                            paths,
+                            sent,
+                            concurrency=1 if name.endswith("_1") else CONCURRENCY,
+                            seconds=sizes.seconds,
+                            warmup=sizes.warmup,
+                            expect=expect,
                         )
+                        cpu_after = process_cpu(pids[port])
+                        if cpu_before is not None and cpu_after is not None:
+                            load.server_cpu = cpu_after - cpu_before
+                        loads[name].append(load)
             finally:
                 os.sched_setaffinity(0, before)
         breakdown = await _breakdown(settings, world, sizes.pupils)
@@ -485,6 +526,25 @@ async def get_benches(quick: bool) -> list[BenchResult]:
     unaudited_tp, _, unaudited_rounds = _side(loads["unaudited"])
     kit304_tp, kit304_p99, kit304_rounds = _side(loads["kit304"])
     per_request_ms = 1000 / ours_tp
+    cpu = {
+        name: _cpu_ms(loads[name])
+        for name in ("peer", "kit", "ours", "unaudited", "peer304", "kit304", "ours304")
+    }
+    # The bare route's CPU per request over each side's: the ratio a dedicated core would give.
+    cpu_ratios = {
+        name: round(bare / spent, 3)
+        for name, peer in {
+            "ours": "peer",
+            "kit": "peer",
+            "ours304": "peer304",
+            "kit304": "peer304",
+        }.items()
+        if (bare := cpu[peer]) is not None and (spent := cpu[name])
+    }
+    server_cpu = {
+        "server_cpu_ms_per_request": cpu,
+        "server_cpu_ratio_vs_bare_route": cpu_ratios,
+    }
     audit_share = max(0.0, 1 - ours_tp / unaudited_tp)
     notes = (
         f"ours takes {per_request_ms:.2f} ms of its core per request; with its audit log "
@@ -524,6 +584,7 @@ async def get_benches(quick: bool) -> list[BenchResult]:
                 "unaudited_rounds": unaudited_rounds,
                 "audit_share": round(audit_share, 3),
                 "in_process_latency_ms": breakdown,
+                **server_cpu,
                 "notes": notes,
             },
             (ratio_at_least(GET_RATIO_TARGET),),
@@ -554,6 +615,7 @@ async def get_benches(quick: bool) -> list[BenchResult]:
                 **rounds_detail(ours304_rounds, peer304_rounds),
                 "service_kit_304_requests_per_s": round(kit304_tp, 1),
                 "kit_304_vs_bare_route": round(kit304_tp / peer304_tp, 3),
+                **server_cpu,
             },
             (ratio_at_least(NOT_MODIFIED_RATIO_TARGET),),
         ),

@@ -132,20 +132,18 @@ class TokenVerifier:
     def remembered(self, token: str) -> Principal | None:
         """The principal of `token` when it was verified lately and is still valid: not expired,
         its key still the one the key set holds. None: verify it (`verify`)."""
-        with self._lock:
+        with self._lock:  # one hold per request: every request of a known token comes here
             entry = self._verified.get(token)
             if entry is None:
                 return None
             if self._clock() >= entry.until:
                 del self._verified[token]
                 return None
+            self._verified.move_to_end(token)
         if self.keys.key_for(entry.kid) is not entry.key:
             # The key set changed: whatever it verified is verified again.
             self.forget()
             return None
-        with self._lock:
-            if token in self._verified:
-                self._verified.move_to_end(token)
         return entry.principal
 
     def forget(self) -> None:

@@ -16,10 +16,12 @@ from typing import Any, Final, Protocol
 from fastapi import Header
 from starlette.responses import Response
 
+from bilet.http.headers import HeaderParameter
 from bilet.http.problems import Problem
 
 POSITION_HEADER: Final = "BVB-Position"
 MAX_TOKENS: Final = 8
+POSITION_HEADER_MAX_LENGTH: Final = 2000
 # How long a read waits, in all, for the commands its `BVB-Position` names.
 WAIT_SECONDS: Final = 2.0
 # How soon a client may ask again after `not_yet_visible`.
@@ -48,8 +50,19 @@ def position_header(description: str, sources: Collection[str]) -> Any:
     return Header(
         alias=POSITION_HEADER,
         description=description,
-        max_length=2000,
+        max_length=POSITION_HEADER_MAX_LENGTH,
         json_schema_extra={"pattern": position_header_pattern(sources)},
+    )
+
+
+def position_parameter(description: str, sources: Collection[str]) -> HeaderParameter:
+    """The same header for a route that reads it itself (`bilet.http.headers`: the document says
+    the same, an over-long value is the same 422; FastAPI's resolution of it is saved)."""
+    return HeaderParameter(
+        POSITION_HEADER,
+        max_length=POSITION_HEADER_MAX_LENGTH,
+        description=description,
+        pattern=position_header_pattern(sources),
     )
 
 

@@ -33,7 +33,9 @@ _OPERATIONS: Final = ("/healthz", "/readyz", "/metrics")
 
 def trace_id_of(traceparent: str | None) -> str | None:
     """The trace id of a W3C `traceparent` header, None when absent or malformed."""
-    match = _TRACEPARENT.fullmatch(traceparent or "")
+    if not traceparent:  # most requests: no tracing proxy in front
+        return None
+    match = _TRACEPARENT.fullmatch(traceparent)
     if match is None or (match["version"] == "00" and match["rest"]):
         return None
     return match["trace_id"]
@@ -54,11 +56,20 @@ def _method(scope: Scope) -> str:
     return str(scope["method"]) if scope["method"] in _METHODS else "OTHER"
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
+_CORRELATION_HEADER: Final = CORRELATION_HEADER.encode()
+
+
+def _ids_given(scope: Scope) -> tuple[str | None, str | None]:
+    """The request's `X-Correlation-Id` and `traceparent` values (the first of each; None when
+    absent), in one pass over its headers."""
+    correlation = traceparent = None
+    for key, value in scope.get("headers", ()):
+        if key == _CORRELATION_HEADER:
+            if correlation is None:
+                correlation = bytes(value).decode("latin-1")
+        elif key == b"traceparent" and traceparent is None:
+            traceparent = bytes(value).decode("latin-1")
+    return correlation, traceparent
 
 
 class RequestLogging:
@@ -78,11 +89,10 @@ class RequestLogging:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        correlation_id = correlation_id_of(_header(scope, CORRELATION_HEADER.encode()))
+        given, traceparent = _ids_given(scope)
+        correlation_id = correlation_id_of(given)
         scope.setdefault("state", {})["correlation_id"] = correlation_id
-        bind_log_context(
-            correlation_id=correlation_id, trace_id=trace_id_of(_header(scope, b"traceparent"))
-        )
+        bind_log_context(correlation_id=correlation_id, trace_id=trace_id_of(traceparent))
         started = time.perf_counter()
         status = 500  # what the client gets when the application fails before it answers
 
@@ -96,20 +106,25 @@ class RequestLogging:
             await self.app(scope, receive, watched)
         finally:
             template = route_template(scope, self.prefix)
-            quiet = template.endswith(_OPERATIONS) and status < 400
-            access_log.log(
-                logging.DEBUG if quiet else logging.INFO,
-                "%s %s %d",
-                _method(scope),
-                template,
-                status,
-                extra={
-                    "method": _method(scope),
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                },
-            )
+            quiet = status < 400 and template.endswith(_OPERATIONS)
+            level = logging.DEBUG if quiet else logging.INFO
+            # The line's fields are built only when it is written: a server that logs no access
+            # lines (or no debug lines, for probes) pays nothing more for them per request.
+            if access_log.isEnabledFor(level):
+                method = _method(scope)
+                access_log.log(
+                    level,
+                    "%s %s %d",
+                    method,
+                    template,
+                    status,
+                    extra={
+                        "method": method,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
 
 
 class RequestMetrics:
