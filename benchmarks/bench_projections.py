@@ -8,8 +8,9 @@ same topic in the same run, and the end-to-end latency from append to read-model
 - ours: `KafkaFeed.catch_up` (every partition, no group) applying a projection of one upsert per
   event (`LatestPerStream`, no secondary index) to a fresh PostgreSQL schema: decoding each record
   back into its `RecordedEvent` (the fields it declares it reads, `event_fields`: ADR 0067), dedupe
-  by stream version, the upsert, the applied versions and the checkpoint committed with it, from
-  start to the last checkpoint; with the garbage collector tuned as the worker process tunes it
+  by stream version, the upserts (a batch's in a few statements over arrays, ADR 0089), the
+  applied versions and the checkpoint committed with them, from start to the last checkpoint; with
+  the garbage collector tuned as the worker process tunes it
   (`bilet.projections.collector`, ADR 0074: `gc.freeze()` after start-up, a young threshold of
   `BVB_PROJECTION_GC_YOUNG`), for the feed's run only;
 - peer: a raw `AIOKafkaConsumer` with the same fetch settings, assigned every partition, counting
@@ -17,6 +18,9 @@ same topic in the same run, and the end-to-end latency from append to read-model
   (the collector's defaults). The same consumer under the worker's collector policy is measured
   too and reported beside it (`peer_same_collector`, `ratio_same_collector`): the policy speeds
   aiokafka's record unpacking up as well;
+- ours row by row: the same feed with the read model sending a statement per upserted row, as
+  before ADR 0089 (`PostgresReadModel.multirow_writes` off), in each round too, before or after
+  ours by turns (`ours_row_by_row`, `ratio_row_by_row`);
 - rounds: 3 (quick too); the median of each side is reported; a round in which a side took under
   a second is measured again on a larger topic and not counted (`benchmarks/rounds.py`).
 
@@ -181,9 +185,12 @@ async def peer_consume(bootstrap: str, topic: str, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def ours_project(bootstrap: str, topic: str, dsn: str, count: int) -> float:
+async def ours_project(
+    bootstrap: str, topic: str, dsn: str, count: int, *, multirow: bool = True
+) -> float:
     schema = f"benchrm{uuid.uuid4().hex[:12]}"
     read_model = await PostgresReadModel.open(dsn, schema=schema)
+    read_model.multirow_writes = multirow
     try:
         feed = KafkaFeed(
             read_model,
@@ -216,19 +223,27 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
     ours: list[float] = []
     peers: list[float] = []
     peers_tuned: list[float] = []  # the raw consumer under the worker's collector policy
+    row_by_row: list[float] = []  # ours, a statement per upserted row (before ADR 0089)
     try:
         topics.append(await _new_topic(bootstrap))
         await _seed(bootstrap, topics[-1], _events(count))
-        for _ in range(ROUNDS + THROUGHPUT_ATTEMPTS):
+        for attempt in range(ROUNDS + THROUGHPUT_ATTEMPTS):
             peer = await peer_consume(bootstrap, topics[-1], count)
             collector = tune_collector()
             try:
                 peer_tuned = await peer_consume(bootstrap, topics[-1], count)
             finally:
                 restore_collector(collector)
-            mine = await ours_project(bootstrap, topics[-1], dsn, count)
+            # Which of ours goes first alternates: neither gains from going second.
+            mine_of = {
+                multirow: await ours_project(bootstrap, topics[-1], dsn, count, multirow=multirow)
+                for multirow in ((True, False) if attempt % 2 == 0 else (False, True))
+            }
+            mine, mine_before = mine_of[True], mine_of[False]
             if (
-                larger := grown(count, [count / peer, count / peer_tuned, count / mine])
+                larger := grown(
+                    count, [count / peer, count / peer_tuned, count / mine, count / mine_before]
+                )
             ) is not None:
                 # Too short to judge: a larger topic, this round not counted; whole streams of
                 # ten events, so the count is what the topic holds.
@@ -239,6 +254,7 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
             peers.append(peer)
             peers_tuned.append(peer_tuned)
             ours.append(mine)
+            row_by_row.append(mine_before)
             if len(ours) == ROUNDS:
                 break
         else:
@@ -255,6 +271,9 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
         "rounds_peer_same_collector": [round(value, 2) for value in peers_tuned],
         "peer_same_collector": round(median(peers_tuned), 1),
         "ratio_same_collector": round(median(ours) / median(peers_tuned), 3),
+        "rounds_ours_row_by_row": [round(value, 2) for value in row_by_row],
+        "ours_row_by_row": round(median(row_by_row), 1),
+        "ratio_row_by_row": round(median(row_by_row) / median(peers), 3),
     }
     return BenchResult(
         "projections.postgres.throughput",

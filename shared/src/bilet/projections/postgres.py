@@ -3,7 +3,9 @@
 A read model lives in one schema (the pool's `search_path`), its projections' tables beside the
 runtime's bookkeeping. Writes inside a transaction are held back and sent as pipelined
 `executemany` batches when something needs their effect (a read, the commit): a projection that
-upserts one row per event then costs one round trip per batch, not per event. Commits NOTIFY
+upserts one row per event then costs one round trip per batch, not per event, and a single-row
+INSERT held for many rows goes as a few statements over arrays, not one per row (ADR 0089,
+`readmodel.multirow`). Commits NOTIFY
 `bvb_projections_<schema>` with the keys they changed, so `wait_until` and the watches
 (`ReadModel.watch`) of other processes wake at once; each process listens on one connection.
 """
@@ -28,6 +30,13 @@ from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers dr
 from bilet.projections.port import ReadModelTx, Row, SqlRenderer
 from bilet.projections.readmodel import Checkpoint, Layout, ReadModel
 from bilet.projections.readmodel.changes import notify_payloads, read_payload
+from bilet.projections.readmodel.multirow import (
+    MultiRowShape,
+    columns,
+    multirow_shape,
+    rounds,
+    unnest_statement,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -57,12 +66,44 @@ def _tables_of(sql: str, text: str) -> frozenset[str] | None:
     return _TABLES[text]
 
 
+class _MultiRowForms:
+    """Each statement's many-rows form (`unnest_statement`), or None, found once per read model:
+    its parameters' types are PostgreSQL's for the single-row statement, asked by preparing it
+    (one round trip per statement text, the first time it is held for many rows)."""
+
+    def __init__(self) -> None:
+        self._forms: dict[str, tuple[str, MultiRowShape] | None] = {}
+
+    async def of(
+        self, connection: asyncpg.Connection, text: str
+    ) -> tuple[str, MultiRowShape] | None:
+        if text in self._forms:
+            return self._forms[text]
+        form = None
+        if (shape := multirow_shape(text)) is not None:
+            parameters = (await connection.prepare(text)).get_parameters()
+            types = [
+                (parameter.schema, parameter.name) if parameter.kind == "scalar" else ("", "")
+                for parameter in parameters
+            ]
+            if (statement := unnest_statement(shape, types)) is not None:
+                form = (statement, shape)
+        self._forms[text] = form
+        return form
+
+
 class _PostgresTx(ReadModelTx):
     dialect = "postgresql"
 
-    def __init__(self, connection: asyncpg.Connection, renderer: SqlRenderer) -> None:
+    def __init__(
+        self,
+        connection: asyncpg.Connection,
+        renderer: SqlRenderer,
+        multirow: _MultiRowForms | None = None,
+    ) -> None:
         super().__init__(renderer)
         self._connection = connection
+        self._multirow = multirow
         self._pending: list[tuple[str, list[Sequence[Any]]]] = []
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -114,12 +155,32 @@ class _PostgresTx(ReadModelTx):
             if len(rows) == 1:
                 await self._connection.execute(text, *rows[0])
             elif rows:
-                await self._connection.executemany(text, rows)
+                await self._send_many(text, rows)
+
+    async def _send_many(self, text: str, rows: list[Sequence[Any]]) -> None:
+        """Many rows of one statement: in rounds over arrays when its form allows it and that
+        saves statements (at most one round per two rows), else a statement per row, pipelined.
+        Either way in one round trip, and an error surfaces here."""
+        form = None if self._multirow is None else await self._multirow.of(self._connection, text)
+        grouped = None if form is None else rounds(rows, form[1].key)
+        if form is None or grouped is None or 2 * len(grouped) > len(rows):
+            await self._connection.executemany(text, rows)
+            return
+        statement, shape = form
+        if len(grouped) == 1:
+            await self._connection.execute(statement, *columns(grouped[0], shape.parameters))
+        else:
+            await self._connection.executemany(
+                statement, [columns(round_rows, shape.parameters) for round_rows in grouped]
+            )
 
 
 class PostgresReadModel(ReadModel):
     dialect = "postgresql"
     hears_other_processes = True
+    # Whether a single-row INSERT held for many rows is sent in rounds over arrays (ADR 0089);
+    # off, a statement per row as before (the bench's A/B).
+    multirow_writes: bool = True
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str) -> None:
         super().__init__()
@@ -129,6 +190,7 @@ class PostgresReadModel(ReadModel):
         self.channel = f"bvb_projections_{schema}"
         self._listener: asyncpg.Connection | None = None
         self._listener_lock = asyncio.Lock()
+        self._multirow = _MultiRowForms()
 
     @classmethod
     async def open(
@@ -161,7 +223,7 @@ class PostgresReadModel(ReadModel):
     @asynccontextmanager
     async def transaction(self, renderer: SqlRenderer) -> AsyncIterator[ReadModelTx]:
         async with self._pool.acquire() as connection, connection.transaction():
-            tx = _PostgresTx(connection, renderer)
+            tx = _PostgresTx(connection, renderer, self._multirow if self.multirow_writes else None)
             yield tx
             await tx.settle()
             await tx.flush()

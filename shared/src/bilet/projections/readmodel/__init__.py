@@ -5,7 +5,8 @@ the read-your-writes questions an API asks of it ("how far", "wait until").
 - `adapter`: what each database provides (`ReadModelAdapter`);
 - `batches`: a batch's checkpoint and applied versions (`lock_batch`, `record_batch`);
 - `store`: `ReadModel`, the store written once over those hooks;
-- `waits`: `wait_until`'s waiters, one query per kind on each wake-up, not one per waiter.
+- `waits`: `wait_until`'s waiters, one query per kind on each wake-up, not one per waiter;
+- `multirow`: a single-row INSERT held for many rows, as a few statements over arrays (PostgreSQL).
 
 Adapters: `SqliteReadModel` (embedded) and `PostgresReadModel` (production).
 """
