@@ -66,10 +66,23 @@ def _tables_of(sql: str, text: str) -> frozenset[str] | None:
     return _TABLES[text]
 
 
+# What would make rows sent in rounds end otherwise than row by row (ADR 0089): a unique index
+# besides the conflict key's (rounds reorder the rows of different keys), a foreign key or an
+# exclusion constraint (checked at the end of a statement, not per row), a trigger of ours.
+_TABLE_ALLOWS_ROUNDS: Final = """
+SELECT (SELECT count(*) FROM pg_index WHERE indrelid = c.oid AND indisunique) <= 1
+   AND NOT EXISTS (SELECT FROM pg_constraint
+                   WHERE (conrelid = c.oid OR confrelid = c.oid) AND contype IN ('f', 'x'))
+   AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal)
+FROM pg_class c WHERE c.oid = to_regclass($1)
+"""
+
+
 class _MultiRowForms:
     """Each statement's many-rows form (`unnest_statement`), or None, found once per read model:
-    its parameters' types are PostgreSQL's for the single-row statement, asked by preparing it
-    (one round trip per statement text, the first time it is held for many rows)."""
+    its parameters' types are PostgreSQL's for the single-row statement, asked by preparing it,
+    and its table must allow rounds (`_TABLE_ALLOWS_ROUNDS`): two round trips per statement
+    text, the first time it is held for many rows."""
 
     def __init__(self) -> None:
         self._forms: dict[str, tuple[str, MultiRowShape] | None] = {}
@@ -80,7 +93,9 @@ class _MultiRowForms:
         if text in self._forms:
             return self._forms[text]
         form = None
-        if (shape := multirow_shape(text)) is not None:
+        if (shape := multirow_shape(text)) is not None and await connection.fetchval(
+            _TABLE_ALLOWS_ROUNDS, shape.table
+        ):
             parameters = (await connection.prepare(text)).get_parameters()
             types = [
                 (parameter.schema, parameter.name) if parameter.kind == "scalar" else ("", "")
@@ -162,6 +177,8 @@ class _PostgresTx(ReadModelTx):
         saves statements (at most one round per two rows), else a statement per row, pipelined.
         Either way in one round trip, and an error surfaces here."""
         form = None if self._multirow is None else await self._multirow.of(self._connection, text)
+        if form is not None and any(len(row) != form[1].parameters for row in rows):
+            form = None  # a wrong count of arguments fails as it does row by row
         grouped = None if form is None else rounds(rows, form[1].key)
         if form is None or grouped is None or 2 * len(grouped) > len(rows):
             await self._connection.executemany(text, rows)

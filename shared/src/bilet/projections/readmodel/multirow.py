@@ -23,7 +23,7 @@ _STATEMENT: Final = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _TAIL: Final = re.compile(
-    r" ON CONFLICT \((?P<target>[a-z0-9_, ]+)\) DO (?:NOTHING|UPDATE SET .+)",
+    r" ON CONFLICT \((?P<target>[a-z0-9_, ]+)\) DO (?:NOTHING|UPDATE SET (?P<set>.+))",
     re.DOTALL | re.IGNORECASE,
 )
 _ITEM: Final = re.compile(
@@ -34,9 +34,11 @@ _ITEMS: Final = re.compile(rf"\s*((?:{_LITERAL}|[^',])+?)\s*(?:,|$)")
 # After VALUES: a parameter cannot be mapped onto the arrays; a subquery would read a snapshot
 # without the statement's own earlier rows; RETURNING is not a write's business.
 _REFUSED_IN_TAIL: Final = re.compile(r"\$|\bSELECT\b|\bRETURNING\b", re.IGNORECASE)
-# A key of these types could compare unequal in Python and equal in PostgreSQL (NaN), so two
-# of its rows might meet in one round.
-_INEXACT_KEYS: Final = frozenset({"float4", "float8", "numeric"})
+# The update's assignments, `col = expression` each (an expression without parentheses).
+_ASSIGNED: Final = re.compile(rf"(?:^|,)\s*([a-z0-9_]+)\s*=\s*(?:{_LITERAL}|[^',])*", re.IGNORECASE)
+# Keys compared in Python exactly as PostgreSQL compares them (a UUID given as text and as a
+# `UUID`, naive and aware times, `citext`, NaN: not so): only these types make up a key.
+_EXACT_KEYS: Final = frozenset({"text", "varchar", "int2", "int4", "int8", "bool", "bytea"})
 _ROWS: Final = "bvb_rows"
 
 
@@ -46,6 +48,7 @@ class MultiRowShape:
     (0-based) parameters that make up its conflict key, () when it has none (a plain INSERT:
     one round, a duplicate fails as it did row by row)."""
 
+    table: str  # "t", as the statement names it
     head: str  # "INSERT INTO t (a, b, c)"
     items: tuple[int | str, ...]  # per column: a parameter's 0-based index, or a literal
     tail: str  # " ON CONFLICT (a) DO UPDATE SET …", or ""
@@ -66,6 +69,8 @@ def multirow_shape(text: str) -> MultiRowShape | None:
         if (conflict := _TAIL.fullmatch(tail)) is None:
             return None
         target = _names(conflict["target"])
+        if (assignments := conflict["set"]) is not None and not _plain_update(assignments, target):
+            return None
     names = _names(statement["columns"])
     items: list[int | str] = []
     for raw in _ITEMS.findall(statement["values"]):
@@ -84,11 +89,23 @@ def multirow_shape(text: str) -> MultiRowShape | None:
     if target is not None and not key:
         return None  # every row would have the same key: nothing to gain
     head = f"INSERT INTO {statement['table']} ({', '.join(names)})"
-    return MultiRowShape(head, tuple(items), tail, len(used), tuple(key))
+    return MultiRowShape(statement["table"], head, tuple(items), tail, len(used), tuple(key))
 
 
 def _names(listed: str) -> list[str]:
     return [name.strip() for name in listed.split(",")]
+
+
+def _plain_update(update: str, target: Sequence[str]) -> bool:
+    """True if the update (its assignments and any WHERE) calls nothing and reads no table (no
+    parenthesis outside a literal: a function's result, a sequence's next value or a table's
+    rows would depend on the rows' order, which rounds change), and none of its assignments
+    changes a column of the conflict key (a row would move to another key, unknown to rounds)."""
+    if "(" in re.sub(_LITERAL, "", update):
+        return False
+    assignments = re.split(r"\sWHERE\s", update, maxsplit=1, flags=re.IGNORECASE)[0]
+    assigned = {name.lower() for name in _ASSIGNED.findall(assignments)}
+    return not assigned & {name.lower() for name in target}
 
 
 def unnest_statement(shape: MultiRowShape, types: Sequence[tuple[str, str]]) -> str | None:
@@ -102,7 +119,9 @@ def unnest_statement(shape: MultiRowShape, types: Sequence[tuple[str, str]]) -> 
             r"[a-z][a-z0-9_]*", name
         ):
             return None  # arrays are `_name`; anything unusual stays row by row
-    if any(types[index][1] in _INEXACT_KEYS for index in shape.key):
+    if any(
+        types[index][0] != "pg_catalog" or types[index][1] not in _EXACT_KEYS for index in shape.key
+    ):
         return None
     arrays = ", ".join(
         f"${number}::{schema}.{name}[]" for number, (schema, name) in enumerate(types, start=1)
