@@ -70,3 +70,20 @@ async def test_a_route_under_the_docs_assets_leaves_the_frame_first(tmp_path: Pa
     app = create_service_app(SERVICE, [router], settings=PlatformSettings(var_dir=tmp_path))
 
     assert _first_path(app) == "/probe/openapi.json"
+
+
+async def test_a_route_matching_only_the_docs_real_assets_leaves_the_frame_first(
+    tmp_path: Path,
+) -> None:
+    router = APIRouter()
+
+    @router.get("/docs/assets/{name}.js")  # not a made-up asset name: the real scripts
+    async def script(name: str) -> dict[str, str]:
+        return {"script": name}
+
+    app = create_service_app(SERVICE, [router], settings=PlatformSettings(var_dir=tmp_path))
+
+    assert _first_path(app) == "/probe/openapi.json"
+    served = await _get(app, "/probe/docs/assets/swagger-ui-bundle.js")
+    assert served.status_code == 200
+    assert "javascript" in served.headers["content-type"]

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from fastapi import APIRouter, FastAPI, Response
@@ -17,6 +18,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Match, Mount
+from starlette.staticfiles import StaticFiles
 
 from bilet.http.auth import DEVELOPMENT_ISSUER, TokenVerifier, authenticate_header
 from bilet.http.deadlines import body_deadline_from
@@ -154,10 +156,20 @@ _ASSET: Final = "/asset"
 
 
 def _frame_paths(route: BaseRoute) -> list[str]:
+    """The paths a frame route answers: its own, or for a mount of static files every file it
+    serves (a route like `/docs/assets/{name}.js` must not pass for not matching one made-up
+    name) and a made-up one."""
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return []
-    return [path + _ASSET] if isinstance(route, Mount) else [path]
+    if not isinstance(route, Mount):
+        return [path]
+    served = [path + _ASSET]
+    if isinstance(files := route.app, StaticFiles):
+        for directory in files.all_directories:
+            root = Path(directory)
+            served += [f"{path}/{file.relative_to(root).as_posix()}" for file in root.rglob("*")]
+    return served
 
 
 def own_routes_first(app: FastAPI, frame: Sequence[BaseRoute]) -> bool:
