@@ -6,9 +6,17 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pyarrow.parquet as pq
 import pytest
 
-from bilet.analytics import ExportRefused, ExportRequest, ExportRun, StoreSource, load_manifest
+from bilet.analytics import (
+    ExportRefused,
+    ExportRequest,
+    ExportRun,
+    StoreSource,
+    load_manifest,
+    pseudonymiser_for,
+)
 from bilet.contracts import CATALOGUE
 from bilet.contracts import examples as ex
 from bilet.crypto import InMemoryKeyStore
@@ -113,3 +121,36 @@ async def test_a_given_start_skips_what_is_before_it_and_is_refused_later(tmp_pa
     assert manifest.tables["participant_registered"] == 4
     with pytest.raises(ExportRefused):
         await ExportRun(StoreSource(stores), keystore, request).execute()
+
+
+def tables_of(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows, sorted: what an export holds whatever its files and their order."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((out / "tables").rglob("*.parquet")):
+        rows.setdefault(path.parts[-3], []).extend(pq.read_table(path).to_pylist())
+    return {name: sorted(found, key=lambda row: row["event_key"]) for name, found in rows.items()}
+
+
+async def test_an_id_spelt_otherwise_names_the_same_participant(tmp_path: Path) -> None:
+    stores, keystore = await world(1), InMemoryKeyStore()
+    pupil = uuid4()
+    await append(stores, "ParticipantRegistered", participant_id=str(pupil), season=2019)
+    await append(
+        stores,
+        "ConsentVerified",
+        participant_id=str(pupil).upper(),
+        consent_id=str(uuid4()),
+        purposes=PURPOSES,
+        valid_until="2099-12-31",
+    )
+    await append(stores, "SeatBooked", participant_id=str(pupil).upper(), booking_id=str(uuid4()))
+    request = ExportRequest("research", tmp_path / "out")
+    await ExportRun(StoreSource(stores), keystore, request).execute()
+    manifest = load_manifest(request.out)
+    assert manifest is not None
+    assert manifest.participants == 2
+    pseudonym = (await pseudonymiser_for(keystore, "research"))(pupil)
+    assert pseudonym in manifest.population
+    booked = [row["participant_id"] for row in tables_of(request.out)["seat_booked"]]
+    assert booked.count(pseudonym) == 1
+    assert manifest.runs[-1].excluded_events == {}

@@ -16,7 +16,7 @@ next run removes what the interrupted one left unlisted and goes on from the las
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from uuid import UUID
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bilet.analytics.columns import participant_of, table_name
+from bilet.analytics.columns import participant_of, row_of, table_name
 from bilet.analytics.database import build_database
 from bilet.analytics.manifest import (
     DIMENSION,
@@ -89,6 +89,28 @@ class ExportRequest:
                 raise ValueError(f"{name} must carry a time zone")
         if self.since and self.until and self.until <= self.since:
             raise ValueError("until must be after since")
+
+
+class _Participants:
+    """The participants a pass keeps, asked by the text of an id as an event spells it."""
+
+    def __init__(self, participants: Iterable[UUID]) -> None:
+        self._texts = frozenset(map(str, participants))
+        # Texts found to name none of them: each recurs in most of its participant's events.
+        self._outside: set[str] = set()
+
+    def __contains__(self, text: str) -> bool:
+        if text in self._texts:
+            return True
+        if text in self._outside:
+            return False
+        # Not the canonical spelling (`str(UUID)`, which the contract writes) of one of them?
+        # The decision is the id's, not its spelling's.
+        canonical = str(UUID(text))
+        if canonical != text and canonical in self._texts:
+            return True
+        self._outside.add(text)
+        return False
 
 
 @dataclass
@@ -271,7 +293,7 @@ class ExportRun:
         (the main pass); without, the pass is a backfill before the cursor."""
         assert self.record is not None
         service = self.source.lanes()[lane]
-        wanted = frozenset(participant.int for participant in participants)
+        wanted = _Participants(participants)
         position = after
         since, until = manifest.since, self.request.until
         backfill = cursor is None
@@ -293,17 +315,21 @@ class ExportRun:
         return position
 
     def _take(
-        self, recorded: RecordedEvent, service: str, participants: frozenset[int], *, backfill: bool
+        self,
+        recorded: RecordedEvent,
+        service: str,
+        participants: _Participants,
+        *,
+        backfill: bool,
     ) -> None:
-        """Keep the event for the chunk if it belongs in the export (`participants`: their
-        ids' integers, which hash without a Python call)."""
+        """Keep the event for the chunk if it belongs in the export."""
         assert self.record is not None
-        event = decode(recorded)
-        participant = participant_of(event)
+        row = row_of(recorded, validated=self.source.validated_on_write)
+        participant = participant_of(recorded.type, row)
         if participant is None:
             if backfill:  # written when it was first read
                 return
-        elif participant.int not in participants:
+        elif participant not in participants:
             if not backfill:
                 name = table_name(recorded.type)
                 excluded = self.record.excluded_events
@@ -314,7 +340,7 @@ class ExportRun:
             moment = recorded_at.astimezone(UTC)
             # strftime's "%Y-%m" at a tenth of the cost
             self._month_of = (recorded_at, f"{moment.year:04d}-{moment.month:02d}")
-        taken = (recorded.event_id, recorded_at, service, event)
+        taken = (recorded.event_id, recorded_at, service, row)
         self.pending.add(recorded.type, self._month_of[1], taken)
 
     async def _commit(self, manifest: Manifest, cursor: Cursor, *, final: bool) -> None:
