@@ -113,22 +113,22 @@ class _Held:
 
 
 class _Participants:
-    """The participants a pass keeps, asked by the text of an id as an event spells it."""
+    """The participants a pass keeps, asked by the text of an id as an event spells it: `texts`
+    holds the canonical spelling (`str(UUID)`, which the contract writes), `spelt_otherwise`
+    answers for any other."""
 
     def __init__(self, participants: Iterable[UUID]) -> None:
-        self._texts = frozenset(map(str, participants))
+        self.texts = frozenset(map(str, participants))
         # Texts found to name none of them: each recurs in most of its participant's events.
         self._outside: set[str] = set()
 
-    def __contains__(self, text: str) -> bool:
-        if text in self._texts:
-            return True
+    def spelt_otherwise(self, text: str) -> bool:
+        """Whether `text`, not in `texts`, still names one of them: the decision is the id's,
+        not its spelling's."""
         if text in self._outside:
             return False
-        # Not the canonical spelling (`str(UUID)`, which the contract writes) of one of them?
-        # The decision is the id's, not its spelling's.
         canonical = str(UUID(text))
-        if canonical != text and canonical in self._texts:
+        if canonical != text and canonical in self.texts:
             return True
         self._outside.add(text)
         return False
@@ -237,10 +237,13 @@ class ExportRun:
         self.progress.begin("export", total)
         if joined:
             for lane in lanes:
-                await self._pass(lane, self.source.start(lane), cursor[lane], manifest, joined)
+                await self._pass(
+                    lane, self.source.start(lane), cursor[lane], manifest, _Participants(joined)
+                )
+        everyone = _Participants(covered.values())
         for lane in lanes:
             cursor[lane] = await self._pass(
-                lane, cursor[lane], ends[lane], manifest, set(covered.values()), cursor
+                lane, cursor[lane], ends[lane], manifest, everyone, cursor
             )
             self.progress.advance(max(0, ends[lane] - cursor[lane]))  # only unpublished types left
         nothing_new = (
@@ -362,7 +365,7 @@ class ExportRun:
         after: int,
         end: int,
         manifest: Manifest,
-        participants: set[UUID],
+        participants: _Participants,
         cursor: Cursor | None = None,
     ) -> int:
         """Export the lane's events from `after` to `end` about no participant or about one of
@@ -370,7 +373,6 @@ class ExportRun:
         (the main pass); without, the pass is a backfill before the cursor."""
         assert self.record is not None
         service = self.source.lanes()[lane]
-        wanted = _Participants(participants)
         position = after
         since, until = manifest.since, self.request.until
         backfill = cursor is None
@@ -383,7 +385,7 @@ class ExportRun:
                         self.progress.advance(position - page_start)
                         return position
                     if since is None or recorded.recorded_at >= since:
-                        self._take(recorded, service, wanted, backfill=backfill)
+                        self._take(recorded, service, participants, backfill=backfill)
                     position = reached
                     if cursor is not None and self.pending.count >= self.request.chunk_events:
                         cursor[lane] = position
@@ -406,7 +408,9 @@ class ExportRun:
         if participant is None:
             if backfill:  # written when it was first read
                 return
-        elif participant not in participants:
+        elif participant not in participants.texts and not participants.spelt_otherwise(
+            participant
+        ):
             if not backfill:
                 name = table_name(recorded.type)
                 excluded = self.record.excluded_events
