@@ -8,8 +8,10 @@ peer that reads the same rows raw from the same stores and writes them with pyar
   `pseudonymised_analytics`), three completed diagnostics stages, a booking and an attendance:
   7 events each, 1,000,000 in all (quick: 50,000), appended in batches before timing;
 - ours: one `ExportRun` from nothing into an empty directory: the population pass over
-  identity's and consent's history, decoding and upcasting every published event with the
-  contract catalogue, the consent filter, pseudonymising every id (HMAC-SHA256), typed columns,
+  identity's and consent's history (their events held for the export, ADR 0087), each published
+  event as the row of its newest version (the stores' newest-version JSON read as stored, older
+  versions decoded and upcast with the contract catalogue), the consent filter, pseudonymising
+  every id (HMAC-SHA256), typed columns,
   Parquet (zstd) per type and month, the DuckDB file and the manifest, all fsynced; with the
   garbage collector tuned as `bvb analytics export` tunes it for its run (ADR 0083: the
   projection workers' policy, `bilet.projections.collector`, ADR 0074);
