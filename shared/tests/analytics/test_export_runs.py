@@ -1,14 +1,28 @@
 """Runs of `ExportRun` over in-memory stores: a run stopped mid-way resumes from its last commit
 and ends with what one uninterrupted run writes; `until`, a given start and a refused request."""
 
+import contextlib
 import json
+from collections import Counter
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pyarrow.parquet as pq
 import pytest
 
-from bilet.analytics import ExportRefused, ExportRequest, ExportRun, StoreSource, load_manifest
+from bilet.analytics import (
+    ExportRefused,
+    ExportRequest,
+    ExportRun,
+    StoreSource,
+    load_manifest,
+    pseudonymiser_for,
+    sources,
+)
+from bilet.analytics.export import HELD_BYTES
+from bilet.analytics.sources import Page
 from bilet.contracts import CATALOGUE
 from bilet.contracts import examples as ex
 from bilet.crypto import InMemoryKeyStore
@@ -113,3 +127,110 @@ async def test_a_given_start_skips_what_is_before_it_and_is_refused_later(tmp_pa
     assert manifest.tables["participant_registered"] == 4
     with pytest.raises(ExportRefused):
         await ExportRun(StoreSource(stores), keystore, request).execute()
+
+
+class CountingSource(StoreSource):
+    """Counts the events each lane gives, over every read of the run."""
+
+    def __init__(self, stores: dict[str, EventStore]) -> None:
+        super().__init__(stores)
+        self.events: Counter[str] = Counter()
+
+    async def read(
+        self, lane: str, after: int, end: int, event_types: frozenset[str] | None = None
+    ) -> AsyncGenerator[Page, None]:
+        pages = super().read(lane, after, end, event_types)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                self.events[lane] += len(page)
+                yield page
+
+
+def tables_of(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows, sorted: what an export holds whatever its files and their order."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((out / "tables").rglob("*.parquet")):
+        rows.setdefault(path.parts[-3], []).extend(pq.read_table(path).to_pylist())
+    return {name: sorted(found, key=lambda row: row["event_key"]) for name, found in rows.items()}
+
+
+@pytest.mark.parametrize("held_bytes", [HELD_BYTES, 20_000, 0])
+async def test_identity_and_consent_are_read_once_within_the_held_budget(
+    held_bytes: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "PAGE", 7)  # several pages a lane, some held, some not
+    stores, keystore = await world(30), InMemoryKeyStore()
+    # a consent that does not cover analytics: its event is left out
+    await append(stores, "ConsentVerified", participant_id=str(uuid4()), purposes=PURPOSES[:1])
+    heads = {service: await store.head_position() for service, store in stores.items()}
+    expected = ExportRequest("research", tmp_path / "expected")
+    await ExportRun(StoreSource(stores), keystore, expected, held_bytes=0).execute()
+    source = CountingSource(stores)
+    request = ExportRequest("research", tmp_path / "out", chunk_events=20)
+
+    await ExportRun(source, keystore, request, held_bytes=held_bytes).execute()
+
+    assert tables_of(request.out) == tables_of(expected.out)
+    manifest, whole = load_manifest(request.out), load_manifest(expected.out)
+    assert manifest is not None
+    assert whole is not None
+    assert manifest.tables == whole.tables
+    assert manifest.cursor == whole.cursor == heads
+    assert source.events["events"] == heads["events"]  # read once: no population there
+    both = heads["identity"] + heads["consent"]
+    read = source.events["identity"] + source.events["consent"]
+    if held_bytes == HELD_BYTES:
+        assert read == both
+    elif held_bytes == 0:
+        assert read == 2 * both
+    else:  # the first pages held, the rest read again
+        assert both < read < 2 * both
+
+
+async def test_a_run_until_a_moment_folds_no_consent_given_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "PAGE", 2)  # the late consent on a later page than `until`
+    stores, keystore = await world(2), InMemoryKeyStore()
+    until = (await stores["consent"].read_all(0, 1000))[-1].recorded_at
+    late = str(uuid4())
+    await append(stores, "ParticipantRegistered", participant_id=late, season=2019)
+    await append(
+        stores,
+        "ConsentVerified",
+        participant_id=late,
+        consent_id=str(uuid4()),
+        purposes=PURPOSES,
+        valid_until="2099-12-31",
+    )
+    request = ExportRequest("research", tmp_path / "out", until=until)
+    await ExportRun(StoreSource(stores), keystore, request).execute()
+    manifest = load_manifest(request.out)
+    assert manifest is not None
+    assert manifest.participants == 1  # the second pupil's consent is the one at `until`
+    assert manifest.tables["participant_registered"] == 1
+
+
+async def test_an_id_spelt_otherwise_names_the_same_participant(tmp_path: Path) -> None:
+    stores, keystore = await world(1), InMemoryKeyStore()
+    pupil = uuid4()
+    await append(stores, "ParticipantRegistered", participant_id=str(pupil), season=2019)
+    await append(
+        stores,
+        "ConsentVerified",
+        participant_id=str(pupil).upper(),
+        consent_id=str(uuid4()),
+        purposes=PURPOSES,
+        valid_until="2099-12-31",
+    )
+    await append(stores, "SeatBooked", participant_id=str(pupil).upper(), booking_id=str(uuid4()))
+    request = ExportRequest("research", tmp_path / "out")
+    await ExportRun(StoreSource(stores), keystore, request).execute()
+    manifest = load_manifest(request.out)
+    assert manifest is not None
+    assert manifest.participants == 2
+    pseudonym = (await pseudonymiser_for(keystore, "research"))(pupil)
+    assert pseudonym in manifest.population
+    booked = [row["participant_id"] for row in tables_of(request.out)["seat_booked"]]
+    assert booked.count(pseudonym) == 1
+    assert manifest.runs[-1].excluded_events == {}

@@ -37,6 +37,16 @@ async def test_pinned_ids_and_ids_met_once_get_the_pseudonyms_any_id_gets() -> N
     assert [research(i) for i in ids] == [fresh(i) for i in ids]
 
 
+async def test_an_id_given_as_text_gets_its_pseudonym_however_it_is_spelt() -> None:
+    research = await pseudonymiser_for(InMemoryKeyStore(), "research")
+    ids = [uuid4() for _ in range(50)]
+    research.pin(ids[:10])
+    for spelling in (str, lambda i: str(i).upper(), lambda i: i.hex, lambda i: f"{{{i}}}"):
+        assert [research.of_text(spelling(i)) for i in ids] == [research(i) for i in ids]
+    with pytest.raises(ValueError, match="base 16"):
+        research.of_text("00000000-0000-0000-0000-00000000000g")
+
+
 async def test_a_retired_purpose_can_never_pseudonymise_again() -> None:
     keystore = InMemoryKeyStore()
     await pseudonymiser_for(keystore, "research")

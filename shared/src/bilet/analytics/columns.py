@@ -1,4 +1,4 @@
-"""From a published event type to a typed table, and from a decoded event to a row of it.
+"""From a published event type to a typed table, and from a stored event to a row of it.
 
 Every published type is one table (`ParticipantRegistered` → `participant_registered`) whose
 columns are derived from the newest version's fields: numbers stay numbers, closed lists (enums)
@@ -12,6 +12,12 @@ Two rules keep people out of the tables:
 - every id is replaced by its pseudonym, wherever it sits (nested ones too), except the ids of
   organisations and of the programme's catalogue (`ORGANISATIONAL_IDS`): a new id field is
   pseudonymised until someone decides it names no person.
+
+A row is the JSON object of the newest version (`row_of`): read as it is stored when the source
+holds what the contract validated on write (the services' stores) and the event is of the
+newest version, else decoded (validated, upcast) and dumped (ADR 0087). The columns are built
+from the row's JSON values the same way either way: dates and times cast by Arrow from their
+ISO text, ids pseudonymised from theirs.
 """
 
 import re
@@ -22,15 +28,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from functools import cache
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, Final
 from uuid import UUID
 
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, TypeAdapter
+from pydantic import AwareDatetime, BaseModel
+from pydantic_core import from_json
 
 from bilet.analytics.pseudonyms import Pseudonymiser
-from bilet.contracts import CATALOGUE, DomainEvent, sealed_fields
+from bilet.contracts import CATALOGUE, DomainEvent, decode, sealed_fields
+from bilet.contracts.codec import StoredEvent, schema_version_of
 
 # Ids that name an organisation, a place or a catalogue entry, never a person nor a person's
 # record: kept as they are, so analysts can join them with public reference data.
@@ -62,6 +70,8 @@ ENVELOPE: Final = (
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 Pseudonymise = Callable[[UUID], str]
+# The same for an id's JSON text.
+PseudonymiseText = Callable[[str], str]
 
 
 class UnsupportedField(TypeError):
@@ -69,6 +79,7 @@ class UnsupportedField(TypeError):
     tests that derive every published type's table)."""
 
 
+@cache  # asked for every event an export leaves out
 def table_name(event_type: str) -> str:
     """`ParticipantRegistered` → `participant_registered`."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
@@ -153,19 +164,68 @@ def has_participant(event_type: str) -> bool:
     return PARTICIPANT_COLUMN in CATALOGUE.latest(event_type).model_fields
 
 
-def participant_of(event: DomainEvent) -> UUID | None:
-    value = getattr(event, PARTICIPANT_COLUMN, None)
-    return value if isinstance(value, UUID) else None
+# An event as the table reads it: the JSON object of its type's newest version (ids, dates and
+# times as their JSON text, enums as their values, nested models as objects).
+Row = dict[str, Any]
 
 
-# A field's conversion for the table: None when its value is written as it is (numbers, text,
-# enums — pyarrow writes a StrEnum as its string —, dates, times), else a function of the value
-# and the pseudonymiser. Built once per type from the annotations, so the values of fields
-# without ids (a stage's nested results) are never walked. Nested models are converted as the
-# dicts they dump to.
-Convert = Callable[[Any, Pseudonymise], Any]
+@dataclass(frozen=True)
+class _Shape:
+    """What reading a type's stored JSON as a row needs to know of the type."""
+
+    version: int  # the newest version: only its JSON is a row as it is
+    columns: frozenset[str]  # the fields a row must hold (every field of the table)
+    participant: bool  # `participant_id` is a UUID field: the participant the event is about
+
+
+@cache
+def _shape_of(event_type: str) -> _Shape:
+    model = CATALOGUE.latest(event_type)
+    info = model.model_fields.get(PARTICIPANT_COLUMN)
+    return _Shape(
+        model.schema_version,
+        frozenset(model.model_fields) - dropped_fields(model),
+        info is not None and _unwrap(info.annotation)[0] is UUID,
+    )
+
+
+def row_of(stored: StoredEvent, *, validated: bool) -> Row:
+    """The stored event as the row its table is built from.
+
+    `validated`: the event comes from one of our stores, whose events the contract validated
+    when they were written (`encode`). Then an event of its type's newest version is read as
+    its JSON is, without pydantic validating it again (most of the cost of reading an event);
+    its sealed fields are in the object but never read (the table has no column for them).
+    Any other event — an older version, which is upcast, or JSON without every column — is
+    decoded (validated, upcast to the newest version) exactly as every reader decodes it, then
+    dumped to its JSON object."""
+    if validated:
+        shape = _shape_of(stored.type)
+        if schema_version_of(stored.metadata) == shape.version:
+            try:
+                row = from_json(stored.data)
+            except ValueError:
+                row = None  # not JSON: `decode` says why
+            if isinstance(row, dict) and row.keys() >= shape.columns:
+                return row
+    return decode(stored).model_dump(mode="json")
+
+
+def participant_of(event_type: str, row: Row) -> str | None:
+    """The participant the event is about (the text of their id), if any."""
+    if not _shape_of(event_type).participant:
+        return None
+    value = row[PARTICIPANT_COLUMN]
+    return value if isinstance(value, str) else None
+
+
+# A field's conversion for the table: None when its JSON value is written as it is (numbers,
+# text, enums' values, dates and times: cast by Arrow from their ISO text), else a function of
+# the value and the pseudonymiser. Built once per type from the annotations, so the values of
+# fields without ids (a stage's nested results) are never walked.
+Convert = Callable[[Any, PseudonymiseText], Any]
 # The same for a whole column of values.
-ConvertColumn = Callable[[list[Any], Pseudonymise], list[Any]]
+ConvertColumn = Callable[[list[Any], PseudonymiseText], list[Any]]
 
 
 def _converter(name: str, annotation: Any) -> Convert | None:
@@ -185,7 +245,7 @@ def _converter_of(name: str, annotation: Any) -> Convert | None:
         return lambda values, pseudonymise: [item(v, pseudonymise) for v in values]
     if annotation is UUID:
         if name in ORGANISATIONAL_IDS:
-            return lambda value, _: str(value)
+            return None  # kept: its JSON text is the id's canonical text
         return lambda value, pseudonymise: pseudonymise(value)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         fields = _plan(annotation)
@@ -204,8 +264,10 @@ def _plan(model: type[BaseModel]) -> tuple[tuple[str, Convert], ...]:
 
 
 def _converted(
-    data: dict[str, Any], plan: tuple[tuple[str, Convert], ...], pseudonymise: Pseudonymise
+    data: dict[str, Any], plan: tuple[tuple[str, Convert], ...], pseudonymise: PseudonymiseText
 ) -> dict[str, Any]:
+    # A copy: the row's own objects stay as they were read.
+    data = dict(data)
     for name, convert in plan:
         data[name] = convert(data[name], pseudonymise)
     return data
@@ -213,9 +275,8 @@ def _converted(
 
 def _column_converter(name: str, annotation: Any) -> ConvertColumn | None:
     inner, nullable = _unwrap(annotation)
-    if inner is UUID and not nullable:  # the common case, mapped without a Python call per id
-        if name in ORGANISATIONAL_IDS:
-            return lambda values, _: list(map(str, values))
+    if inner is UUID and not nullable and name not in ORGANISATIONAL_IDS:
+        # the common case, mapped without a Python call per id
         return lambda values, pseudonymise: list(map(pseudonymise, values))
     convert = _converter(name, annotation)
     if convert is None:
@@ -223,20 +284,30 @@ def _column_converter(name: str, annotation: Any) -> ConvertColumn | None:
     return lambda values, pseudonymise: [convert(v, pseudonymise) for v in values]
 
 
-def _holds_structs(data_type: pa.DataType) -> bool:
+def _as_text(data_type: pa.DataType) -> pa.DataType:
+    """The type with its dates and times as text: what a column of JSON values is built as,
+    before Arrow casts it to `data_type` (parsing ISO 8601, offsets included)."""
+    if pa.types.is_timestamp(data_type) or pa.types.is_date(data_type):
+        return pa.string()
+    if pa.types.is_list(data_type):
+        return pa.list_(_as_text(data_type.value_type))
     if pa.types.is_struct(data_type):
-        return True
-    return pa.types.is_list(data_type) and _holds_structs(data_type.value_type)
+        return pa.struct(
+            [
+                pa.field(field.name, _as_text(field.type), nullable=field.nullable)
+                for field in data_type
+            ]
+        )
+    return data_type
 
 
 @dataclass(frozen=True)
 class _Column:
-    """How one field of a type's events becomes its column."""
+    """How one field of a type's rows becomes its column."""
 
     name: str
     type: pa.DataType
-    # Nested models: the whole column dumped to dicts in one call.
-    dump: Callable[[list[Any]], list[Any]] | None
+    built_as: pa.DataType  # `type`, or its JSON form to cast from
     convert: ConvertColumn | None
 
 
@@ -249,33 +320,33 @@ def _columns_of(event_type: str) -> tuple[_Column, ...]:
         if name in dropped_fields(model):
             continue
         data_type = schema.field(name).type
-        dump = None
-        if _holds_structs(data_type):
-            dump = TypeAdapter(list[info.annotation]).dump_python  # type: ignore[name-defined]
-        columns.append(_Column(name, data_type, dump, _column_converter(name, info.annotation)))
+        convert = _column_converter(name, info.annotation)
+        columns.append(_Column(name, data_type, _as_text(data_type), convert))
     return tuple(columns)
 
 
-# What the table keeps of a decoded event: its id, when it was recorded, the service that
-# published it, and the event (the newest version of its type).
-Taken = tuple[UUID, datetime, str, DomainEvent]
+# What the table keeps of an event: its id, when it was recorded, the service that published
+# it, and its row.
+Taken = tuple[UUID, datetime, str, Row]
 
 
 def table_of(event_type: str, taken: Sequence[Taken], pseudonymiser: Pseudonymiser) -> pa.Table:
     """The events of one type as rows of its table, sealed fields dropped, ids pseudonymised;
     built a column at a time (a field's values of every event, converted together), since
     per-event rows cost a Python dict per event and a lookup per cell."""
-    event_ids, recorded_at, sources, events = (list(c) for c in zip(*taken, strict=True))
+    event_ids, recorded_at, sources, rows = (list(c) for c in zip(*taken, strict=True))
     arrays = [
         pa.array(pseudonymiser.of_unique(event_ids), pa.string()),
         pa.array(recorded_at, TIMESTAMP),
         pa.array(sources, pa.string()),
     ]
+    pseudonymise = pseudonymiser.of_text
     for column in _columns_of(event_type):
-        values = list(map(attrgetter(column.name), events))
-        if column.dump is not None:
-            values = column.dump(values)
+        values = list(map(itemgetter(column.name), rows))
         if column.convert is not None:
-            values = column.convert(values, pseudonymiser)
-        arrays.append(pa.array(values, column.type))
+            values = column.convert(values, pseudonymise)
+        array = pa.array(values, column.built_as)
+        if column.built_as is not column.type:
+            array = array.cast(column.type)
+        arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=schema_of(event_type))

@@ -10,13 +10,18 @@ schools, career events, instruments), and every event of each participant in the
 - a participant who joined it (a consent given later) has their events before the cursor read
   again and written (a backfill).
 
+Identity's and consent's lanes are read once: the population pass holds their events after the
+cursor (within `HELD_BYTES`) for the export's pass, which writes them once the population is
+known, so no row of a participant outside it is ever built into a file.
+
 Long runs commit every `chunk_events` events, so an interrupted run loses at most a chunk: the
 next run removes what the interrupted one left unlisted and goes on from the last commit.
 """
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +31,7 @@ from uuid import UUID
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bilet.analytics.columns import participant_of, table_name
+from bilet.analytics.columns import participant_of, row_of, table_name
 from bilet.analytics.database import build_database
 from bilet.analytics.manifest import (
     DIMENSION,
@@ -44,13 +49,19 @@ from bilet.analytics.parquet import (
 )
 from bilet.analytics.population import POPULATION_TYPES, Population
 from bilet.analytics.pseudonyms import Pseudonymiser, check_purpose, pseudonymiser_for
-from bilet.analytics.sources import Cursor, Source
+from bilet.analytics.sources import Cursor, Page, Source
 from bilet.contracts import decode
 from bilet.crypto import KeyStore
 from bilet.eventstore import RecordedEvent
 
 CHUNK_EVENTS: Final = 100_000
 POPULATION_SERVICES: Final = ("identity", "consent")
+# Identity's and consent's events after the cursor are read once: by the population pass, which
+# holds them for the export's pass, up to about this many bytes (their JSON and metadata, plus
+# `HELD_OVERHEAD` per event); the rest of those lanes is read again.
+HELD_BYTES: Final = 512 * 1024 * 1024
+# A held event's own objects (the record tuple, its id, time and texts), roughly, in bytes.
+HELD_OVERHEAD: Final = 400
 
 
 class Progress(Protocol):
@@ -92,6 +103,38 @@ class ExportRequest:
 
 
 @dataclass
+class _Held:
+    """A lane's events after `after` that the population pass read, in order, for the export's
+    pass; `reached` is the lane's cursor after the last of them, where reading resumes."""
+
+    after: int
+    reached: int
+    pages: deque[Page] = field(default_factory=deque)
+
+
+class _Participants:
+    """The participants a pass keeps, asked by the text of an id as an event spells it: `texts`
+    holds the canonical spelling (`str(UUID)`, which the contract writes), `spelt_otherwise`
+    answers for any other."""
+
+    def __init__(self, participants: Iterable[UUID]) -> None:
+        self.texts = frozenset(map(str, participants))
+        # Texts found to name none of them: each recurs in most of its participant's events.
+        self._outside: set[str] = set()
+
+    def spelt_otherwise(self, text: str) -> bool:
+        """Whether `text`, not in `texts`, still names one of them: the decision is the id's,
+        not its spelling's."""
+        if text in self._outside:
+            return False
+        canonical = str(UUID(text))
+        if canonical != text and canonical in self.texts:
+            return True
+        self._outside.add(text)
+        return False
+
+
+@dataclass
 class ExportReport:
     """What a run did; `changed` is False when it found nothing new and wrote nothing."""
 
@@ -122,12 +165,15 @@ class ExportRun:
         *,
         progress: Progress | None = None,
         clock: Callable[[], datetime] = _now,
+        held_bytes: int = HELD_BYTES,
     ) -> None:
         self.source = source
         self.keystore = keystore
         self.request = request
         self.progress = progress or _Silent()
         self.clock = clock
+        self.held_bytes = held_bytes
+        self._held: dict[str, _Held] = {}
         self.run_id = f"{clock().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
         self.chunks = 0
         self.record: RunRecord | None = None
@@ -163,7 +209,7 @@ class ExportRun:
         cursor = {lane: begin.get(lane, self.source.start(lane)) for lane in lanes}
         started_from = dict(cursor)
 
-        population = await self._population(ends)
+        population = await self._population(cursor, ends)
         covered = {pseudonym: p for p, pseudonym in pseudonymise.pin(population.covered()).items()}
         before = set(manifest.population)
         revoked = before - set(covered)
@@ -191,10 +237,13 @@ class ExportRun:
         self.progress.begin("export", total)
         if joined:
             for lane in lanes:
-                await self._pass(lane, self.source.start(lane), cursor[lane], manifest, joined)
+                await self._pass(
+                    lane, self.source.start(lane), cursor[lane], manifest, _Participants(joined)
+                )
+        everyone = _Participants(covered.values())
         for lane in lanes:
             cursor[lane] = await self._pass(
-                lane, cursor[lane], ends[lane], manifest, set(covered.values()), cursor
+                lane, cursor[lane], ends[lane], manifest, everyone, cursor
             )
             self.progress.advance(max(0, ends[lane] - cursor[lane]))  # only unpublished types left
         nothing_new = (
@@ -236,22 +285,75 @@ class ExportRun:
                 "from its manifest"
             )
 
-    async def _population(self, ends: Cursor) -> Population:
+    async def _population(self, cursor: Cursor, ends: Cursor) -> Population:
+        """The fold of identity's and consent's lanes up to their ends (or `until`). Their
+        events after the cursor, which the export's pass reads too, are held for it (`_pages`)
+        within `held_bytes`: those lanes are read once."""
         moment = (self.request.until or self.clock()).date()
         population = Population(moment=moment)
+        budget = [self.held_bytes]
         for lane, service in self.source.lanes().items():
             if service not in POPULATION_SERVICES:
                 continue
-            start = self.source.start(lane)
-            pages = self.source.read(lane, start, ends[lane], POPULATION_TYPES)
-            async with contextlib.aclosing(pages):
-                async for page in pages:
-                    for recorded, _ in page:
-                        if self._after_until(recorded):
-                            break
-                        if recorded.type in POPULATION_TYPES:
-                            population.apply(decode(recorded))
+            start, after, end = self.source.start(lane), cursor[lane], ends[lane]
+            held = self._held[lane] = _Held(after, after)
+            if after > start:  # before the cursor, only what the fold reads
+                before = self.source.read(lane, start, min(after, end), POPULATION_TYPES)
+                if await self._fold(population, before, None, budget):
+                    continue  # `until` came first
+            await self._fold(population, self.source.read(lane, after, end), held, budget)
         return population
+
+    async def _fold(
+        self,
+        population: Population,
+        pages: AsyncGenerator[Page, None],
+        held: _Held | None,
+        budget: list[int],
+    ) -> bool:
+        """Apply the pages' events to the population up to `until` (True when it was reached),
+        holding the pages in `held` while they fit in `budget` (bytes, shared by the lanes;
+        once a page does not fit, no later one is held, so what is held stays contiguous)."""
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                kept, stopped = page, False
+                for index, (recorded, _) in enumerate(page):
+                    if self._after_until(recorded):
+                        kept, stopped = page[:index], True
+                        break
+                    if recorded.type in POPULATION_TYPES:
+                        population.apply(decode(recorded))
+                if held is not None and kept:
+                    size = sum(
+                        len(recorded.data) + len(recorded.metadata) + HELD_OVERHEAD
+                        for recorded, _ in kept
+                    )
+                    if size <= budget[0]:
+                        budget[0] -= size
+                        held.pages.append(kept)
+                        held.reached = kept[-1][1]
+                    else:
+                        budget[0], held = 0, None
+                if stopped:
+                    return True
+        return False
+
+    async def _pages(
+        self, lane: str, after: int, end: int, *, main: bool
+    ) -> AsyncGenerator[Page, None]:
+        """The lane's pages from `after` to `end`; for the main pass (not a backfill, which
+        reads before the cursor), those the population pass held for it first (each let go
+        once handed over), then the rest read from the source."""
+        held = self._held.get(lane) if main else None
+        if held is not None and held.after == after:
+            del self._held[lane]
+            while held.pages:
+                yield held.pages.popleft()
+            after = held.reached
+        pages = self.source.read(lane, after, end)
+        async with contextlib.aclosing(pages):  # ends its read ahead when stopped early
+            async for page in pages:
+                yield page
 
     def _after_until(self, recorded: RecordedEvent) -> bool:
         until = self.request.until
@@ -263,7 +365,7 @@ class ExportRun:
         after: int,
         end: int,
         manifest: Manifest,
-        participants: set[UUID],
+        participants: _Participants,
         cursor: Cursor | None = None,
     ) -> int:
         """Export the lane's events from `after` to `end` about no participant or about one of
@@ -271,11 +373,10 @@ class ExportRun:
         (the main pass); without, the pass is a backfill before the cursor."""
         assert self.record is not None
         service = self.source.lanes()[lane]
-        wanted = frozenset(participant.int for participant in participants)
         position = after
         since, until = manifest.since, self.request.until
         backfill = cursor is None
-        pages = self.source.read(lane, after, end)
+        pages = self._pages(lane, after, end, main=not backfill)
         async with contextlib.aclosing(pages):  # ends its read ahead when stopped early
             async for page in pages:
                 page_start = position
@@ -284,7 +385,7 @@ class ExportRun:
                         self.progress.advance(position - page_start)
                         return position
                     if since is None or recorded.recorded_at >= since:
-                        self._take(recorded, service, wanted, backfill=backfill)
+                        self._take(recorded, service, participants, backfill=backfill)
                     position = reached
                     if cursor is not None and self.pending.count >= self.request.chunk_events:
                         cursor[lane] = position
@@ -293,17 +394,23 @@ class ExportRun:
         return position
 
     def _take(
-        self, recorded: RecordedEvent, service: str, participants: frozenset[int], *, backfill: bool
+        self,
+        recorded: RecordedEvent,
+        service: str,
+        participants: _Participants,
+        *,
+        backfill: bool,
     ) -> None:
-        """Keep the event for the chunk if it belongs in the export (`participants`: their
-        ids' integers, which hash without a Python call)."""
+        """Keep the event for the chunk if it belongs in the export."""
         assert self.record is not None
-        event = decode(recorded)
-        participant = participant_of(event)
+        row = row_of(recorded, validated=self.source.validated_on_write)
+        participant = participant_of(recorded.type, row)
         if participant is None:
             if backfill:  # written when it was first read
                 return
-        elif participant.int not in participants:
+        elif participant not in participants.texts and not participants.spelt_otherwise(
+            participant
+        ):
             if not backfill:
                 name = table_name(recorded.type)
                 excluded = self.record.excluded_events
@@ -314,7 +421,7 @@ class ExportRun:
             moment = recorded_at.astimezone(UTC)
             # strftime's "%Y-%m" at a tenth of the cost
             self._month_of = (recorded_at, f"{moment.year:04d}-{moment.month:02d}")
-        taken = (recorded.event_id, recorded_at, service, event)
+        taken = (recorded.event_id, recorded_at, service, row)
         self.pending.add(recorded.type, self._month_of[1], taken)
 
     async def _commit(self, manifest: Manifest, cursor: Cursor, *, final: bool) -> None:

@@ -9,6 +9,7 @@ whose ids are never exported. Destroying a purpose's key (`retire_purpose`) make
 exports unlinkable for good: no new export can ever give the same pseudonyms again.
 """
 
+import contextlib
 import hmac
 import re
 from collections.abc import Iterable
@@ -51,25 +52,40 @@ def _pseudonym(key: bytes, value: UUID) -> str:
     return hmac.digest(key, value.bytes, "sha256")[:PSEUDONYM_BYTES].hex()
 
 
+def _id_bytes(text: str) -> bytes:
+    """An id's 16 bytes from its text, as `UUID(text).bytes`; the canonical spelling (what the
+    contract writes) without building a `UUID`, a Python object, for each."""
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+        with contextlib.suppress(ValueError):
+            if len(value := bytes.fromhex(text.replace("-", ""))) == 16:
+                return value
+    return UUID(text).bytes
+
+
 @dataclass(frozen=True)
 class Pseudonymiser:
     """Replaces ids by their pseudonyms under one purpose's key. Its repr never shows the key."""
 
     purpose: str
     key: bytes = field(repr=False)
-    # Keyed by the id's integer: hashing an int is a C call, hashing a `UUID` a Python one.
-    _remembered: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
-    _pinned: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+    # Keyed by the id's text, as the export's rows hold it (a `str` hashes in C, a `UUID` in
+    # Python); the pseudonym is the HMAC of the id's 16 bytes whatever text spelt it.
+    _remembered: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _pinned: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __call__(self, value: UUID) -> str:
-        number = value.int
-        if (known := self._pinned.get(number)) is not None:
+        return self.of_text(str(value))
+
+    def of_text(self, value: str) -> str:
+        """The pseudonym of an id given as its text (a `ValueError` if it is none)."""
+        if (known := self._pinned.get(value)) is not None:
             return known
-        if (known := self._remembered.get(number)) is not None:
+        if (known := self._remembered.get(value)) is not None:
             return known
         if len(self._remembered) >= REMEMBERED_PSEUDONYMS:
             self._remembered.clear()
-        pseudonym = self._remembered[number] = _pseudonym(self.key, value)
+        digest = hmac.digest(self.key, _id_bytes(value), "sha256")
+        pseudonym = self._remembered[value] = digest[:PSEUDONYM_BYTES].hex()
         return pseudonym
 
     def of_unique(self, values: Iterable[UUID]) -> list[str]:
@@ -81,8 +97,9 @@ class Pseudonymiser:
     def pin(self, values: Iterable[UUID]) -> dict[UUID, str]:
         """The pseudonyms of `values`, remembered for as long as the pseudonymiser lives (the
         population's participants: a run holds them anyway)."""
-        pinned = {value: self(value) for value in values}
-        self._pinned.update((value.int, pseudonym) for value, pseudonym in pinned.items())
+        key = self.key
+        pinned = {value: _pseudonym(key, value) for value in values}
+        self._pinned.update((str(value), pseudonym) for value, pseudonym in pinned.items())
         return pinned
 
 

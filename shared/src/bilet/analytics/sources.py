@@ -37,6 +37,9 @@ class Source(ABC):
     """Lanes of published events, each read from a cursor up to a fixed end."""
 
     kind: str
+    # Whether its events were validated by the contract when they were written, so that an
+    # export may read the newest version's JSON as it is (`columns.row_of`).
+    validated_on_write: bool = False
 
     @abstractmethod
     def lanes(self) -> Mapping[str, str]:
@@ -66,6 +69,9 @@ class StoreSource(Source):
     """The services' own stores (by service name), only read."""
 
     kind = "stores"
+    # A store holds what the services appended, each event encoded from its validated model
+    # (`contracts.encode`).
+    validated_on_write = True
 
     def __init__(self, stores: Mapping[str, EventStore]) -> None:
         self._stores = dict(stores)
