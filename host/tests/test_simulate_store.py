@@ -2,16 +2,19 @@
 memory, the SQLite store receives the very same events (ids, streams, versions, positions) in
 few commits, and the append rules (expected versions, identical retries) hold as in any store."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from bilet.eventstore import (
+    ANY,
     NO_STREAM,
     EventStore,
     NewEvent,
     RecordedEvent,
     StreamAppend,
+    StreamMetadata,
     WrongExpectedVersion,
 )
 from bilet.eventstore.memory import InMemoryEventStore
@@ -143,3 +146,32 @@ async def test_a_stream_given_metadata_is_the_stores_and_appends_beside_it_stay_
         assert [e.version for e in await work.read_stream("pupil-1")] == [1]
         await work.append("pupil-2", [_new(5)], 1)
         assert await work.head_position() == 5
+
+
+async def test_an_append_beside_one_passed_through_to_the_store_takes_the_next_positions(
+    tmp_path: Path,
+) -> None:
+    # One writer at a time, as the store declares (its commit observers rely on it): an append
+    # recorded while another waits on SQLite must not take the same positions.
+    sqlite = await SqliteEventStore.open(tmp_path / "events.sqlite3", "NORMAL")
+    work = await UnitOfWorkStore.over(sqlite, commit_every=1000)
+    assert work.one_writer_at_a_time
+    await work.append_many([StreamAppend("m-1", [_new(1)], ANY)])
+    await work.set_stream_metadata("m-1", StreamMetadata())  # from now on the store's
+    await work.append_many([StreamAppend("x-0", [_new(2)], ANY)])
+
+    async def beside() -> list[int]:
+        await asyncio.sleep(0)  # the passed-through append is awaiting SQLite
+        return [r.position for r in await work.append_many([StreamAppend("x-1", [_new(4)], ANY)])]
+
+    passed = work.append_many([StreamAppend("m-1", [_new(3)], ANY)])
+    through, recorded = await asyncio.gather(passed, beside())
+    await work.flush()
+    try:
+        written = [e.position for e in await _everything(sqlite)]
+    finally:
+        await work.close()
+
+    positions = [r.position for r in through] + recorded
+    assert len(set(positions)) == len(positions)
+    assert written == [1, 2, 3, 4]

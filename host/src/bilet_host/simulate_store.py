@@ -73,6 +73,7 @@ class UnitOfWorkStore(EventStore):
         self._in_store: set[str] = set()  # streams with events written to the store
         self._passed_through: set[str] = set()  # metadata or purged: the store answers
         self._flushing = asyncio.Lock()
+        self._appending = asyncio.Lock()
 
     @classmethod
     async def over(cls, store: SqliteEventStore, **options: int) -> "UnitOfWorkStore":
@@ -87,6 +88,12 @@ class UnitOfWorkStore(EventStore):
 
     async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         check_append(appends)
+        # One append at a time, as `one_writer_at_a_time` says: an append passed through to the
+        # store awaits it, and an append recorded meanwhile would take the same positions.
+        async with self._appending:
+            return await self._append_many(appends)
+
+    async def _append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         if any(a.stream_id in self._passed_through for a in appends):
             await self.flush()
             results = await self.store.append_many(appends)
