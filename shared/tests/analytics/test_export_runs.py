@@ -5,9 +5,10 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pyarrow.parquet as pq
 import pytest
@@ -234,3 +235,34 @@ async def test_an_id_spelt_otherwise_names_the_same_participant(tmp_path: Path) 
     booked = [row["participant_id"] for row in tables_of(request.out)["seat_booked"]]
     assert booked.count(pseudonym) == 1
     assert manifest.runs[-1].excluded_events == {}
+
+
+@pytest.mark.parametrize("ending", ["ConsentWithdrawn", "ParticipantErased"])
+async def test_a_participant_who_withdrew_or_was_erased_after_until_is_not_exported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    # `--until` names the moment of the history to export, but a withdrawal or an erasure ends a
+    # participant's place in any new export, whenever it came (and however the lane stores it:
+    # on a later page than `until`'s).
+    monkeypatch.setattr(sources, "PAGE", 2)
+    stores, keystore = await world(2), InMemoryKeyStore()
+    consents = await stores["consent"].read_all(0, 1000)
+    until = consents[-1].recorded_at + timedelta(microseconds=1)  # both pupils' consents in
+    first = json.loads(consents[0].data)
+    await add_pupils(stores, 1)  # after `until`: not folded, not exported
+    changes: dict[str, Any] = {"participant_id": first["participant_id"]}
+    if ending == "ConsentWithdrawn":
+        changes["consent_id"] = first["consent_id"]
+    await append(stores, ending, **changes)
+
+    request = ExportRequest("research", tmp_path / "out", until=until)
+    await ExportRun(StoreSource(stores), keystore, request).execute()
+
+    manifest = load_manifest(request.out)
+    assert manifest is not None
+    assert manifest.participants == 1
+    withdrawn = (await pseudonymiser_for(keystore, "research"))(UUID(first["participant_id"]))
+    assert withdrawn not in manifest.population
+    assert all(
+        withdrawn not in row.values() for rows in tables_of(request.out).values() for row in rows
+    )

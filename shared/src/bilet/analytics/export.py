@@ -47,7 +47,7 @@ from bilet.analytics.parquet import (
     rows_by_table,
     write_parquet,
 )
-from bilet.analytics.population import POPULATION_TYPES, Population
+from bilet.analytics.population import ENDINGS, POPULATION_TYPES, Population
 from bilet.analytics.pseudonyms import Pseudonymiser, check_purpose, pseudonymiser_for
 from bilet.analytics.sources import Cursor, Page, Source
 from bilet.contracts import decode
@@ -61,7 +61,7 @@ POPULATION_SERVICES: Final = ("identity", "consent")
 # `HELD_OVERHEAD` per event); the rest of those lanes is read again.
 HELD_BYTES: Final = 512 * 1024 * 1024
 # A held event's own objects (the record tuple, its id, time and texts), roughly, in bytes.
-HELD_OVERHEAD: Final = 400
+HELD_OVERHEAD: Final = 700
 
 
 class Progress(Protocol):
@@ -297,11 +297,15 @@ class ExportRun:
                 continue
             start, after, end = self.source.start(lane), cursor[lane], ends[lane]
             held = self._held[lane] = _Held(after, after)
+            reached = False
             if after > start:  # before the cursor, only what the fold reads
                 before = self.source.read(lane, start, min(after, end), POPULATION_TYPES)
-                if await self._fold(population, before, None, budget):
-                    continue  # `until` came first
-            await self._fold(population, self.source.read(lane, after, end), held, budget)
+                reached = await self._fold(population, before, None, budget)
+            if reached:  # `until` came first: nothing to hold, only the endings to apply
+                later = self.source.read(lane, after, end, POPULATION_TYPES)
+                await self._fold(population, later, None, budget)
+            else:
+                await self._fold(population, self.source.read(lane, after, end), held, budget)
         return population
 
     async def _fold(
@@ -311,17 +315,24 @@ class ExportRun:
         held: _Held | None,
         budget: list[int],
     ) -> bool:
-        """Apply the pages' events to the population up to `until` (True when it was reached),
-        holding the pages in `held` while they fit in `budget` (bytes, shared by the lanes;
-        once a page does not fit, no later one is held, so what is held stays contiguous)."""
+        """Apply the pages' events to the population (True when `until` was reached), holding the
+        pages in `held` while they fit in `budget` (bytes, shared by the lanes; once a page does
+        not fit, no later one is held, so what is held stays contiguous) and up to the first
+        event at or after `until` (where the export's pass stops).
+
+        Past `until` the fold goes on to the lane's end: an event recorded before `until` may be
+        stored after one recorded later (on PostgreSQL a position follows the transaction, the
+        time its insert), and an ending — a withdrawal, an erasure — applies whenever it came:
+        a new export never holds a participant who withdrew or was erased (ADR 0087)."""
+        reached = False
         async with contextlib.aclosing(pages):
             async for page in pages:
-                kept, stopped = page, False
+                kept: Page = page[:0] if reached else page
                 for index, (recorded, _) in enumerate(page):
-                    if self._after_until(recorded):
-                        kept, stopped = page[:index], True
-                        break
-                    if recorded.type in POPULATION_TYPES:
+                    late = self._after_until(recorded)
+                    if late and not reached:
+                        kept, reached = page[:index], True
+                    if recorded.type in POPULATION_TYPES and (not late or recorded.type in ENDINGS):
                         population.apply(decode(recorded))
                 if held is not None and kept:
                     size = sum(
@@ -334,9 +345,9 @@ class ExportRun:
                         held.reached = kept[-1][1]
                     else:
                         budget[0], held = 0, None
-                if stopped:
-                    return True
-        return False
+                if reached:
+                    held = None  # what is held ends before `until`
+        return reached
 
     async def _pages(
         self, lane: str, after: int, end: int, *, main: bool

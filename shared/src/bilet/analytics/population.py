@@ -54,6 +54,8 @@ POPULATION_TYPES: Final = frozenset(
         "ParticipantEnrolledInSeason",
     }
 )
+# What ends a participant's place in an export whenever it was recorded (`--until` or not).
+ENDINGS: Final = frozenset({"ConsentWithdrawn", "ConsentPurposesWithdrawn", "ParticipantErased"})
 DIMENSION_SCHEMA: Final = pa.schema(
     [
         pa.field("participant_id", pa.string(), nullable=False),
