@@ -187,6 +187,33 @@ async def test_cors_answers_the_named_origins_only(tmp_path: Path) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
+async def test_a_page_of_a_named_origin_may_use_every_header_the_services_take_and_give(
+    tmp_path: Path,
+) -> None:
+    # A frontend on another origin reads its own writes (`BVB-Position` sent and read), makes
+    # conditional reads and writes, resumes an event stream and is told when to retry.
+    asked = "authorization, bvb-position, if-none-match, if-match, last-event-id, traceparent"
+    async with serve(tmp_path, "https://pupil.example") as client:
+        preflight = await client.options(
+            "/notes/notes",
+            headers={
+                "origin": "https://pupil.example",
+                "access-control-request-method": "GET",
+                "access-control-request-headers": asked,
+            },
+        )
+        answer = await client.get("/notes/notes/1", headers={"origin": "https://pupil.example"})
+    assert preflight.status_code == 200
+    allowed = {
+        h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")
+    }
+    assert {h.strip() for h in asked.split(",")} <= allowed
+    exposed = {
+        h.strip().lower() for h in answer.headers["access-control-expose-headers"].split(",")
+    }
+    assert {"bvb-position", "etag", "location", "retry-after", "x-correlation-id"} <= exposed
+
+
 @pytest.mark.parametrize(
     "setting", ["*", "https://*.example", "pupil.example", "ftp://pupil.example", "https://a.b/x"]
 )

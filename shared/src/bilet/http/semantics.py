@@ -159,6 +159,29 @@ def cors_origins_from(setting: str) -> list[str]:
     return origins
 
 
+# What a page of another origin may send beyond CORS's safe list, and read of an answer: every
+# header the services take or give (read-your-writes' `BVB-Position` both ways, the
+# conditional reads' `If-None-Match` and writes' `If-Match`, an event stream's
+# `Last-Event-ID`, a trace's `traceparent`; `Retry-After` of a 409, 429 or 503).
+CORS_REQUEST_HEADERS: Final = [
+    "Authorization",
+    "BVB-Position",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Last-Event-ID",
+    "traceparent",
+    "X-Correlation-Id",
+]
+CORS_RESPONSE_HEADERS: Final = [
+    "BVB-Position",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Correlation-Id",
+]
+
+
 def add_cors(app: FastAPI, origins: list[str]) -> None:
     """CORS for the exact `origins` (none: no CORS header at all, so browsers keep other
     origins' pages out). Credentials are allowed, which is why a wildcard never is."""
@@ -169,8 +192,8 @@ def add_cors(app: FastAPI, origins: list[str]) -> None:
         allow_origins=origins,
         allow_credentials=True,
         allow_methods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Correlation-Id"],
-        expose_headers=["ETag", "Location", "X-Correlation-Id"],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_RESPONSE_HEADERS,
         max_age=600,
     )
 
