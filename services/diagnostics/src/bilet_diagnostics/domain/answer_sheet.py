@@ -172,8 +172,14 @@ def evolve(state: Sheet, event: SheetEvent) -> Sheet:
             if state.closed is not None:
                 return state  # after the closing: counts for nothing
             # Built directly, not with `dataclasses.replace`: a sheet's every answer is folded
-            # here, and `replace` looks the fields up again each time (docs/adr/0088).
-            return Sheet(state.attempt_id, state.opened, state.answered | {event.item_id})
+            # here, and `replace` looks the fields up again each time (docs/adr/0088). Every
+            # field is named (`closed` is None here): a field added to `Sheet` must be added here.
+            return Sheet(
+                attempt_id=state.attempt_id,
+                opened=state.opened,
+                answered=state.answered | {event.item_id},
+                closed=None,
+            )
         case SheetClosed():
             if state.closed is not None:
                 return state
