@@ -41,18 +41,26 @@ async def append(stores: dict[str, EventStore], event_type: str, **changes: Any)
     await stores[model.service].append(event.stream_id, [NewEvent(event_type, data.encode(), meta)])
 
 
+async def register_with_consent(
+    stores: dict[str, EventStore], pupil: str, consented_as: str | None = None
+) -> None:
+    """A pupil registered, and a consent covering analytics verified (naming them `consented_as`,
+    their id by default)."""
+    await append(stores, "ParticipantRegistered", participant_id=pupil, season=2019)
+    await append(
+        stores,
+        "ConsentVerified",
+        participant_id=consented_as or pupil,
+        consent_id=str(uuid4()),
+        purposes=PURPOSES,
+        valid_until="2099-12-31",
+    )
+
+
 async def add_pupils(stores: dict[str, EventStore], count: int) -> None:
     for _ in range(count):
         pupil = str(uuid4())
-        await append(stores, "ParticipantRegistered", participant_id=pupil, season=2019)
-        await append(
-            stores,
-            "ConsentVerified",
-            participant_id=pupil,
-            consent_id=str(uuid4()),
-            purposes=PURPOSES,
-            valid_until="2099-12-31",
-        )
+        await register_with_consent(stores, pupil)
         await append(stores, "SeatBooked", participant_id=pupil, booking_id=str(uuid4()))
 
 
@@ -195,15 +203,7 @@ async def test_a_run_until_a_moment_folds_no_consent_given_after_it(
     stores, keystore = await world(2), InMemoryKeyStore()
     until = (await stores["consent"].read_all(0, 1000))[-1].recorded_at
     late = str(uuid4())
-    await append(stores, "ParticipantRegistered", participant_id=late, season=2019)
-    await append(
-        stores,
-        "ConsentVerified",
-        participant_id=late,
-        consent_id=str(uuid4()),
-        purposes=PURPOSES,
-        valid_until="2099-12-31",
-    )
+    await register_with_consent(stores, late)
     request = ExportRequest("research", tmp_path / "out", until=until)
     await ExportRun(StoreSource(stores), keystore, request).execute()
     manifest = load_manifest(request.out)
@@ -215,15 +215,7 @@ async def test_a_run_until_a_moment_folds_no_consent_given_after_it(
 async def test_an_id_spelt_otherwise_names_the_same_participant(tmp_path: Path) -> None:
     stores, keystore = await world(1), InMemoryKeyStore()
     pupil = uuid4()
-    await append(stores, "ParticipantRegistered", participant_id=str(pupil), season=2019)
-    await append(
-        stores,
-        "ConsentVerified",
-        participant_id=str(pupil).upper(),
-        consent_id=str(uuid4()),
-        purposes=PURPOSES,
-        valid_until="2099-12-31",
-    )
+    await register_with_consent(stores, str(pupil), consented_as=str(pupil).upper())
     await append(stores, "SeatBooked", participant_id=str(pupil).upper(), booking_id=str(uuid4()))
     request = ExportRequest("research", tmp_path / "out")
     await ExportRun(StoreSource(stores), keystore, request).execute()
