@@ -326,9 +326,10 @@ class Transactor:
         trail = []
         if appends and audited is not None:
             trail = audit_appends(audited.log, self.store, audited.records)
-        results = await self.append_prepared([*appends, *trail]) if appends else []
+        sent = [*appends, *trail]
+        results = await self.append_prepared(sent) if appends else []
         if results and self._observers and self.store.one_writer_at_a_time:
-            self._tell(prepared, [*appends, *trail], results)
+            self._tell(prepared, sent, results)
         if audited is not None and not trail:
             await audited.log.record(*audited.records)
         return results[: len(appends)]

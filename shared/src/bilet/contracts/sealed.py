@@ -236,13 +236,10 @@ async def seal_many(cipher: FieldCipher, many: Sequence[Personal]) -> list[dict[
     out: list[dict[str, SealedValue]] = []
     at = 0
     for personal, count in zip(many, counts, strict=True):
-        sealed = {
-            name: SealedValue.model_validate(data[name])
-            for data in encrypted[at : at + count]
-            for name in personal.values
-            if name in data
-        }
-        out.append({name: sealed[name] for name in personal.values})
+        merged: dict[str, object] = {}  # each name is in one scope's group only
+        for data in encrypted[at : at + count]:
+            merged.update(data)
+        out.append({name: SealedValue.model_validate(merged[name]) for name in personal.values})
         at += count
     return out
 
@@ -291,10 +288,8 @@ async def unseal_many(
                 out[name] = ERASED
         if envelopes:
             named = generation_fields(event_class).values()
-            generations = (
-                key_generations(event_class, {name: getattr(event, name) for name in named})
-                if named
-                else {}
+            generations = key_generations(
+                event_class, {name: getattr(event, name) for name in named}
             )
             for scope, group in envelopes.items():
                 generation = generations.get(scope, FIRST_GENERATION)

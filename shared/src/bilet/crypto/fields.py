@@ -173,8 +173,9 @@ def _envelopes(data: Mapping[str, object]) -> list[_Envelope]:
     """The envelopes among `data`'s fields, in order; a malformed one fails the whole read."""
     out: list[_Envelope] = []
     for name, value in data.items():
-        if not isinstance(value, Mapping) or ENVELOPE_TAG not in value:
+        if not _is_envelope(value):
             continue
+        assert isinstance(value, Mapping)  # as `_is_envelope` found
         if value[ENVELOPE_TAG] != ENVELOPE_VERSION:
             raise FieldCipherError(f"field {name!r}: unknown envelope {value[ENVELOPE_TAG]!r}")
         key_id = value.get("kid")

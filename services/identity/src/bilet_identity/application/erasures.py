@@ -43,15 +43,15 @@ class ReservationRelease:
         self,
         store: EventStore,
         audit: AuditLog,
-        purged: Callable[[UUID], None] | None = None,
+        forget_views: Callable[[UUID], None] | None = None,
     ) -> None:
-        """`purged`: what this process's in-memory views forget of the participant, told in the
-        same step as the profile's purge commits (`purge_stream(then=...)`: before anything else
-        is awaited), so no request sees the purge in the store and the views still holding
-        them."""
+        """`forget_views`: what this process's in-memory views forget of the participant, told
+        in the same step as the profile's purge commits (`purge_stream(then=...)`: before
+        anything else is awaited), so no request sees the purge in the store and the views
+        still holding them."""
         self.store = store
         self.audit = audit
-        self.purged = purged
+        self.forget_views = forget_views
         # Only the reservations and profiles, never relayed, may be purged; the published
         # streams and the audit trail never.
         store.allow_purging(PURGEABLE_CATEGORIES)
@@ -75,8 +75,8 @@ class ReservationRelease:
             # Nor kept in this process's cache of decoded events (the API's own cipher also
             # drops them once it learns the erasure: `EventLog.forget_key_subject`).
             EVENT_LOG.forget(str(participant_id))
-            if self.purged is not None:
-                self.purged(participant_id)
+            if self.forget_views is not None:
+                self.forget_views(participant_id)
 
         # Told right after the purge's commit, before the store goes on (SQLite's WAL may wait
         # for readers): no request sees the profile purged and the views still holding it.
