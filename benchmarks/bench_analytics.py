@@ -43,12 +43,13 @@ import pyarrow.parquet as pq
 from benchmarks.result import BenchResult, ratio_at_least
 from benchmarks.rounds import ROUNDS, median, rounds_detail
 from bilet.analytics import ExportRequest, ExportRun, StoreSource
+from bilet.analytics.export import EXPORT_YOUNG
 from bilet.contracts import CATALOGUE
 from bilet.contracts import examples as ex
 from bilet.crypto import InMemoryKeyStore
 from bilet.eventstore import EventStore, NewEvent, StreamAppend
 from bilet.eventstore.sqlite import SqliteEventStore
-from bilet.projections.collector import restore_collector, tune_collector
+from bilet.projections.collector import CollectorSettings, restore_collector, tune_collector
 
 RATIO_TARGET: Final = 0.5
 EVENTS_PER_PARTICIPANT: Final = 7
@@ -140,7 +141,7 @@ def _stream_of(service: str, pupil: str, attempt: str) -> str:
 
 
 async def ours(stores: dict[str, EventStore], out: Path) -> tuple[float, int]:
-    collector = tune_collector()  # as `bvb analytics export` does for its run
+    collector = tune_collector(CollectorSettings(young=EXPORT_YOUNG))  # as the CLI does
     try:
         started = time.perf_counter()
         report = await ExportRun(
@@ -154,7 +155,7 @@ async def ours(stores: dict[str, EventStore], out: Path) -> tuple[float, int]:
 
 
 async def peer_same_collector(stores: dict[str, EventStore], out: Path) -> tuple[float, int]:
-    collector = tune_collector()
+    collector = tune_collector(CollectorSettings(young=EXPORT_YOUNG))
     try:
         return await peer(stores, out)
     finally:

@@ -46,6 +46,7 @@ from bilet.analytics import (
     Source,
     StoreSource,
 )
+from bilet.analytics.export import EXPORT_YOUNG
 from bilet.contracts import CATALOGUE
 from bilet.crypto import SubjectErased
 from bilet.eventstore import EventStore
@@ -61,9 +62,6 @@ from bilet_identity.settings import IdentitySettings
 
 PROG: Final = "bvb analytics export"
 INTERRUPTED: Final = 130
-
-# The young generation's threshold during an export (ADR 0083's figures were measured at it).
-EXPORT_YOUNG: Final = 50_000
 
 
 def add_commands(analytics: argparse.ArgumentParser) -> None:

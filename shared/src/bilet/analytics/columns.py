@@ -160,10 +160,6 @@ def schema_of(event_type: str) -> pa.Schema:
     return pa.schema(fields)
 
 
-def has_participant(event_type: str) -> bool:
-    return PARTICIPANT_COLUMN in CATALOGUE.latest(event_type).model_fields
-
-
 # An event as the table reads it: the JSON object of its type's newest version (ids, dates and
 # times as their JSON text, enums as their values, nested models as objects).
 Row = dict[str, Any]

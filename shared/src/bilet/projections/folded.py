@@ -43,9 +43,9 @@ from bilet.projections.readmodel.schema import (
 )
 from bilet.projections.sqlite import SqliteReadModel
 
-# The fold's page cache unless told otherwise: a season of 100,000 pupils' tables fits.
 _log = logging.getLogger(__name__)
 
+# The fold's page cache unless told otherwise: a season of 100,000 pupils' tables fits.
 DEFAULT_MEMORY_MIB: Final = 1024
 # Rows taken from the fold at a time while COPY streams them to PostgreSQL.
 COPY_CHUNK: Final = 10_000
