@@ -33,7 +33,7 @@ from bilet.contracts import DomainEvent
 from bilet.eventstore import EventStore
 from bilet_diagnostics.domain import answer_sheet
 from bilet_diagnostics.domain.answer_sheet import Sheet
-from bilet_diagnostics.domain.internal import AnswerRecorded, SheetClosed, SheetOpened
+from bilet_diagnostics.domain.internal import AnswerRecorded, SheetOpened
 
 # Attempts in progress kept per process: a region's cohort answering at once, with room.
 CACHED_SHEETS: Final = 20_000
@@ -41,8 +41,6 @@ CACHED_SHEETS: Final = 20_000
 # answers of a few hundred sheets between their save and their completion. Beyond it the oldest
 # (a sheet left unfinished) are dropped and, if ever read, decoded.
 TOLD_EVENTS: Final = 10_000
-
-_SheetEvent = SheetOpened | AnswerRecorded | SheetClosed
 
 
 @dataclass(frozen=True)
@@ -58,9 +56,7 @@ class SheetSnapshot:
     def opened(self) -> SheetOpened | None:
         return self.state.opened
 
-    def after(
-        self, events: list[SheetOpened | AnswerRecorded | SheetClosed], version: int
-    ) -> "SheetSnapshot":
+    def after(self, events: list[answer_sheet.SheetEvent], version: int) -> "SheetSnapshot":
         """This snapshot with `events` (the next ones, up to `version`) folded in."""
         state = self.state
         latest = dict(self.latest)
@@ -84,7 +80,8 @@ class SheetCache:
         self._size = size
         self._told_limit = told
         self._sheets: OrderedDict[UUID, SheetSnapshot] = OrderedDict()
-        self._told: OrderedDict[int, _SheetEvent] = OrderedDict()  # position → event, oldest first
+        # position → event, oldest first
+        self._told: OrderedDict[int, answer_sheet.SheetEvent] = OrderedDict()
 
     def committed(self, commit: OwnCommit) -> None:
         """Keep the sheet events of a commit of this process (`Transactor.on_commit`) for the
@@ -112,7 +109,7 @@ class SheetCache:
                 events.append(own)
             else:
                 events.append(self._log.decode(record, stream_id))
-        sheet_events = [e for e in events if isinstance(e, _SheetEvent)]
+        sheet_events = [e for e in events if isinstance(e, answer_sheet.SheetEvent)]
         if len(sheet_events) != len(events):
             raise AssertionError(f"{stream_id} holds only answer sheet events")
         snapshot = cached.after(sheet_events, records[-1].version)

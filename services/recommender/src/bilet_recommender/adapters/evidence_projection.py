@@ -129,12 +129,8 @@ def _parsed(row: Row) -> _Parsed:
     return _OPPORTUNITY_JSON.validate_json(state)
 
 
-def catalogue_of(rows: Sequence[Row], as_of: datetime) -> Opportunities:
-    """The catalogue as of `as_of` from `rec_offers` rows (kind, state)."""
-    return _catalogue([_parsed(row) for row in rows], as_of)
-
-
 def _catalogue(states: Sequence[_Parsed], as_of: datetime) -> Opportunities:
+    """The catalogue as of `as_of` from `rec_offers` rows, parsed (`_parsed`)."""
     offers: list[Offer] = []
     environments: dict[UUID, tuple[Any, ...]] = {}
     for state in states:
@@ -371,7 +367,7 @@ class ReadModelEvidence:
                 return await TxCatalogue(tx).opportunities(region_id, (), as_of)
             except Exception as error:
                 if self.read_model.is_missing_table(error):
-                    return catalogue_of([], as_of)
+                    return _catalogue((), as_of)
                 raise
 
     async def opportunities(self, region_id: UUID, as_of: datetime | None = None) -> list[Offer]:
