@@ -106,6 +106,7 @@ from benchmarks.infra import (
     drop_schemas,
     kafka_bootstrap,
     percentile,
+    process_cpu,
     unreachable,
 )
 from benchmarks.portfolio_processes import CONSTANT_PATH, HOST, KIT_PATH
@@ -267,17 +268,11 @@ def pinning() -> Pinning:
 
 
 @contextlib.asynccontextmanager
-async def server(prefix: list[str], args: Sequence[str], ready: str) -> AsyncIterator[int]:
-    """A `benchmarks.portfolio_processes` server on a free port, once `ready` answers 200."""
-    async with server_process(prefix, args, ready) as (port, _):
-        yield port
-
-
-@contextlib.asynccontextmanager
 async def server_process(
     prefix: list[str], args: Sequence[str], ready: str
 ) -> AsyncIterator[tuple[int, int]]:
-    """`server`, with the server's process id (`taskset` runs the server in its own process)."""
+    """A `benchmarks.portfolio_processes` server on a free port, once `ready` answers 200, with
+    its process id (`taskset` runs the server in its own process)."""
     port = _free_port()
     process = await asyncio.create_subprocess_exec(
         *prefix,
@@ -405,16 +400,6 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
         await read_model.close()
 
 
-def process_cpu(pid: int) -> float | None:
-    """A process's user and system CPU seconds so far (Linux's /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    # After the command's name: state is field 3, utime and stime fields 14 and 15 of the line.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_ms(loads: list[Load]) -> float | None:
     """The median server CPU per request (ms) of a side's rounds."""
     measured = [load.server_cpu_ms for load in loads if load.server_cpu_ms is not None]
@@ -526,10 +511,7 @@ async def get_benches(quick: bool) -> list[BenchResult]:
     unaudited_tp, _, unaudited_rounds = _side(loads["unaudited"])
     kit304_tp, kit304_p99, kit304_rounds = _side(loads["kit304"])
     per_request_ms = 1000 / ours_tp
-    cpu = {
-        name: _cpu_ms(loads[name])
-        for name in ("peer", "kit", "ours", "unaudited", "peer304", "kit304", "ours304")
-    }
+    cpu = {name: _cpu_ms(loads[name]) for name in SIDES if not name.endswith("_1")}
     # The bare route's CPU per request over each side's: the ratio a dedicated core would give.
     cpu_ratios = {
         name: round(bare / spent, 3)

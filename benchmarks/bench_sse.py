@@ -33,6 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from benchmarks.bench_portfolio import server_process
+from benchmarks.infra import process_cpu
 from benchmarks.portfolio_processes import HOST
 from benchmarks.portfolio_world import World, prepare
 from benchmarks.result import BenchResult, ours_at_most
@@ -51,9 +52,11 @@ QUICK_WINDOW, FULL_WINDOW = 2.0, 10.0
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux `/proc/<pid>/stat`)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a running process so far (Linux `/proc/<pid>/stat`)."""
+    seconds = process_cpu(pid)
+    if seconds is None:
+        raise RuntimeError(f"no CPU time for process {pid}: no /proc, or it has ended")
+    return seconds
 
 
 async def core_share(pid: int, seconds: float) -> float:

@@ -81,3 +81,14 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     if not ordered:
         raise ValueError("no samples")
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def process_cpu(pid: int) -> float | None:
+    """A process's user and system CPU seconds so far (Linux's /proc; None elsewhere, or once it
+    has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command's name: state is field 3, utime and stime fields 14 and 15 of the line.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

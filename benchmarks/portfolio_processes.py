@@ -5,11 +5,9 @@
     python -m benchmarks.portfolio_processes serve-portfolio-fed VAR_DIR PORT
         the same, fed in-process from VAR_DIR's stores (as `make run`): its update streams
         are woken by the feed's commits (docs/adr/0059), where serve-portfolio's poll
-    python -m benchmarks.portfolio_processes serve-portfolio-unaudited VAR_DIR PORT
-        the same, its audit log swapped for one that keeps nothing (a diagnostic: what the
-        audit append costs; never a figure of ours)
     python -m benchmarks.portfolio_processes serve-portfolio-fed-unaudited VAR_DIR PORT
-        serve-portfolio-fed with its audit log swapped so (the same diagnostic)
+        serve-portfolio-fed with its audit log swapped for one that keeps nothing (a
+        diagnostic: what the audit append costs; never a figure of ours)
     python -m benchmarks.portfolio_processes serve-constant BODY_FILE ETAG PORT
         uvicorn serving a bare FastAPI app: the constant body, and 304 for its ETag
     python -m benchmarks.portfolio_processes serve-kit VAR_DIR BODY_FILE ETAG PORT
@@ -278,8 +276,6 @@ def main(argv: list[str]) -> int:
         serve_portfolio(args[0], int(args[1]))
     elif role == "serve-portfolio-fed":
         serve_portfolio(args[0], int(args[1]), embedded_feed=True)
-    elif role == "serve-portfolio-unaudited":
-        serve_portfolio(args[0], int(args[1]), audited=False)
     elif role == "serve-portfolio-fed-unaudited":
         serve_portfolio(args[0], int(args[1]), audited=False, embedded_feed=True)
     elif role == "serve-constant":

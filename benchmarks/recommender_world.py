@@ -23,7 +23,7 @@ from uuid import UUID
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.infra import delete_topics, drop_schemas
+from benchmarks.infra import delete_topics, drop_schemas, process_cpu
 from benchmarks.recommender_portfolio import Pipeline, PortfolioSeen
 from bilet.contracts import DomainEvent, decode
 from bilet.contracts.catalogue.recommender import RecommendationsIssued
@@ -227,15 +227,7 @@ class World:
         """CPU seconds (user and system) the worker process has used so far, from Linux's
         `/proc/<pid>/stat` (ADR 0070: facts per CPU second tell the worker's own cost apart from
         the machine's load); None without a running worker or `/proc`."""
-        if self.worker is None:
-            return None
-        try:
-            stat = Path(f"/proc/{self.worker.pid}/stat").read_text()
-        except OSError:
-            return None
-        # After the command's name in parentheses: state is field 3, utime 14 and stime 15.
-        fields = stat.rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if self.worker is None else process_cpu(self.worker.pid)
 
     async def worker_series(self) -> dict[str, float]:
         """The worker's unlabelled `bilet_recommender_*` series on `/metrics` (counters' totals,

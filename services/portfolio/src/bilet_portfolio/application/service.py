@@ -242,7 +242,7 @@ class PortfolioQueries(SchoolLists):
         try:
             await self.reader.hear_changes()
         except Exception:  # the read goes on; only the cache does without it
-            _log.warning("not listening to the read model's changes: answers are not cached")
+            _log.warning("not listening to the read model's changes: nothing read is kept")
             return None
         return self.views.ticket()
 
