@@ -17,6 +17,8 @@ consent's, an attempt's) come from their `Ids` port, given a generator seeded wi
 """
 
 import contextlib
+import functools
+import os
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -46,13 +48,15 @@ from bilet_diagnostics.settings import DiagnosticsSettings
 from bilet_host import simulate_people as people
 from bilet_host.simulate_events import career_events
 from bilet_host.simulate_run import (
+    CountedIds,
     Season,
     SeasonPlan,
     SimulationReport,
     caught_up,
     principal,
 )
-from bilet_host.simulate_store import unit_of_work
+from bilet_host.simulate_shards import DRAWS_PER_PUPIL, Half, HalfDone, Helper, helper, replay
+from bilet_host.simulate_store import UnitOfWorkStore, unit_of_work
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.application.consent_state import ConsentStates
@@ -88,21 +92,29 @@ async def simulate_season(
     var_dir: Path | None,
     *,
     synchronous: Literal["FULL", "NORMAL"] | None = None,
+    processes: int | None = None,
 ) -> SimulationReport:
     """Write the season into the stores of `var_dir` (or as the services' settings say), SQLite
-    stores committing with `synchronous` (None: as the settings say)."""
+    stores committing with `synchronous` (None: as the settings say). With `processes` above 1
+    (None: 2 where the machine has two cores) a forked helper decides half of the diagnostics
+    phase (docs/adr/0094): the same season as one process writes."""
     season = Season.of(plan, var_dir, synchronous)
-    for name, phase in (
-        ("identity", _identity),
-        ("consent", _consents),
-        ("diagnostics", _diagnostics),
-        ("events", career_events),
-        ("recommender", _recommendations),
-    ):
-        started, cpu = perf_counter(), process_time()
-        await phase(season)
-        season.report.seconds[name] = perf_counter() - started
-        season.report.cpu_seconds[name] = process_time() - cpu
+    wanted = (processes or min(os.cpu_count() or 1, 2)) > 1 and plan.pupils > 1
+    wanted = wanted and season.settings(DiagnosticsSettings).event_store == "sqlite"
+    async with helper(functools.partial(_diagnostics_half, season), wanted) as season.helper:
+        for name, phase in (
+            ("identity", _identity),
+            ("consent", _consents),
+            ("diagnostics", _diagnostics),
+            ("events", career_events),
+            ("recommender", _recommendations),
+        ):
+            started, cpu = perf_counter(), process_time()
+            helper_cpu = await phase(season) or 0.0
+            season.report.seconds[name] = perf_counter() - started
+            # the helper's CPU too (all of it: it was forked for this phase)
+            season.report.cpu_seconds[name] = process_time() - cpu + helper_cpu
+            season.report.helper_cpu_seconds += helper_cpu
     return season.report
 
 
@@ -245,19 +257,79 @@ async def _consent(season: Season, service: ConsentService, sim: people.SimPupil
     return analytics
 
 
-async def _diagnostics(season: Season) -> None:
-    """October: every pupil takes the three stages on a day of the window."""
+async def _diagnostics(season: Season) -> float:
+    """October: every pupil takes the three stages on a day of the window. The second half of
+    the pupils is decided by the season's helper process when it has one (docs/adr/0094), and
+    appended here after the first; returns the helper's CPU seconds."""
     season.clock.now = season.plan.calendar(10, 1)
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
     async with (
         unit_of_work(open_diagnostics_store(settings)) as store,
         caught_up(open_diagnostics(settings, season.clock, ids=season.ids, store=store)) as runtime,
     ):
-        for sim in season.everyone():
-            try:
-                await _stages(season, runtime.service, sim)
-            except DiagnosticsRefusal as refused:
-                season.report.refusal(f"diagnostics.{refused.code}")
+        pupils = list(season.everyone())
+        if season.helper is None or not isinstance(store, UnitOfWorkStore):
+            for sim in pupils:
+                await _pupil_stages(season, runtime.service, sim)
+            return 0.0
+        return await _halved(season, runtime.service, store, pupils, season.helper)
+
+
+async def _halved(
+    season: Season,
+    service: DiagnosticsService,
+    store: UnitOfWorkStore,
+    pupils: list[people.SimPupil],
+    helper: Helper,
+) -> float:
+    """The first half of the pupils decided here while the helper decides the second, whose
+    appends then follow the first half's; returns the helper's CPU seconds."""
+    split = len(pupils) // 2
+    expected = season.ids.drawn + DRAWS_PER_PUPIL * split
+    helper.send(Half(split, expected))  # the facts read model is caught up: the helper reads it
+    for sim in pupils[:split]:
+        await _pupil_stages(season, service, sim)
+    await store.flush()  # the first half written while the helper decides the second
+    done = await helper.done()
+    if season.ids.drawn != expected:
+        # The helper started from the wrong ids: its half is decided here instead.
+        for sim in pupils[split:]:
+            await _pupil_stages(season, service, sim)
+        return done.cpu_seconds
+    await replay(store, done.appends)
+    season.ids.skip(sum(done.draws))
+    season.clock.now = done.clock
+    season.report.stages += done.stages
+    season.report.helped = len(done.draws)
+    for code, count in done.refused.items():
+        season.report.refused[code] = season.report.refused.get(code, 0) + count
+    return done.cpu_seconds
+
+
+async def _diagnostics_half(season: Season, half: Half, store: UnitOfWorkStore) -> HalfDone:
+    """The helper's half of the diagnostics phase, in the forked process (its `season` is the
+    season as it was forked): pupils from `half.start` on, through a service of its own on
+    `store`, with the season's ids where the first half leaves them."""
+    season.clock.now = season.plan.calendar(10, 1)
+    season.report = SimulationReport()
+    season.ids = CountedIds(season.plan.seed, half.skip)
+    settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
+    draws: list[int] = []
+    # The read model is the one the season's process caught up: read here, not fed.
+    async with open_diagnostics(settings, season.clock, ids=season.ids, store=store) as runtime:
+        for sim in list(season.everyone())[half.start :]:
+            before = season.ids.drawn
+            await _pupil_stages(season, runtime.service, sim)
+            draws.append(season.ids.drawn - before)
+    report = season.report
+    return HalfDone([], draws, report.stages, report.refused, season.clock.now, 0.0)
+
+
+async def _pupil_stages(season: Season, service: DiagnosticsService, sim: people.SimPupil) -> None:
+    try:
+        await _stages(season, service, sim)
+    except DiagnosticsRefusal as refused:
+        season.report.refusal(f"diagnostics.{refused.code}")
 
 
 async def _stages(season: Season, service: DiagnosticsService, sim: people.SimPupil) -> None:
