@@ -24,7 +24,7 @@ from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http.auth import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.testing import app_lifespan
-from bilet_host import simulate
+from bilet_host import simulate, simulate_shards
 from bilet_host import simulate_people as people
 from bilet_host.cli import main
 from bilet_host.simulate import SeasonPlan, SimulationReport, simulate_season
@@ -158,7 +158,7 @@ def test_a_helper_that_started_from_the_wrong_ids_is_not_used(
 ) -> None:
     """Were the first half to draw other ids than the helper assumed, its half is decided in
     the season's process instead: still the one-process season."""
-    monkeypatch.setattr(simulate, "DRAWS_PER_PUPIL", simulate.DRAWS_PER_PUPIL + 1)
+    monkeypatch.setattr(simulate, "DRAWS_PER_PUPIL", simulate_shards.DRAWS_PER_PUPIL + 1)
     wrong = tmp_path / "wrong"
     report = simulated(wrong)
     assert report.helped == 0
