@@ -39,8 +39,10 @@ from bilet_consent.demo import generated_document
 from bilet_consent.domain.errors import DomainError as ConsentRefusal
 from bilet_consent.runtime import open_runtime as open_consent
 from bilet_consent.settings import ConsentSettings
+from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.adapters.stores import open_event_store as open_diagnostics_store
 from bilet_diagnostics.application.inputs import CommandContext as DiagnosticsContext
+from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.application.service import DiagnosticsService
 from bilet_diagnostics.domain.errors import DomainError as DiagnosticsRefusal
 from bilet_diagnostics.runtime import open_runtime as open_diagnostics
@@ -99,22 +101,20 @@ async def simulate_season(
     (None: 2 where the machine has two cores) a forked helper decides half of the diagnostics
     phase (docs/adr/0094): the same season as one process writes."""
     season = Season.of(plan, var_dir, synchronous)
-    wanted = (processes or min(os.cpu_count() or 1, 2)) > 1 and plan.pupils > 1
-    wanted = wanted and season.settings(DiagnosticsSettings).event_store == "sqlite"
-    async with helper(functools.partial(_diagnostics_half, season), wanted) as season.helper:
-        for name, phase in (
-            ("identity", _identity),
-            ("consent", _consents),
-            ("diagnostics", _diagnostics),
-            ("events", career_events),
-            ("recommender", _recommendations),
-        ):
-            started, cpu = perf_counter(), process_time()
-            helper_cpu = await phase(season) or 0.0
-            season.report.seconds[name] = perf_counter() - started
-            # the helper's CPU too (all of it: it was forked for this phase)
-            season.report.cpu_seconds[name] = process_time() - cpu + helper_cpu
-            season.report.helper_cpu_seconds += helper_cpu
+    season.processes = processes or min(os.cpu_count() or 1, 2)
+    for name, phase in (
+        ("identity", _identity),
+        ("consent", _consents),
+        ("diagnostics", _diagnostics),
+        ("events", career_events),
+        ("recommender", _recommendations),
+    ):
+        started, cpu = perf_counter(), process_time()
+        helper_cpu = await phase(season) or 0.0
+        season.report.seconds[name] = perf_counter() - started
+        # the helper's CPU too (all of it: it was forked for this phase)
+        season.report.cpu_seconds[name] = process_time() - cpu + helper_cpu
+        season.report.helper_cpu_seconds += helper_cpu
     return season.report
 
 
@@ -258,21 +258,30 @@ async def _consent(season: Season, service: ConsentService, sim: people.SimPupil
 
 
 async def _diagnostics(season: Season) -> float:
-    """October: every pupil takes the three stages on a day of the window. The second half of
-    the pupils is decided by the season's helper process when it has one (docs/adr/0094), and
-    appended here after the first; returns the helper's CPU seconds."""
+    """October: every pupil takes the three stages on a day of the window. With two processes
+    the second half of the pupils is decided by a helper process (docs/adr/0094) and appended
+    here after the first; returns the helper's CPU seconds."""
     season.clock.now = season.plan.calendar(10, 1)
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
+    instruments = load_instruments()  # loaded once, the helper's too
+    halves = season.processes > 1 and season.plan.pupils > 1 and settings.event_store == "sqlite"
+    # Forked before the phase opens a store or a thread (none of the season's is open now).
+    decide = functools.partial(_diagnostics_half, season, instruments)
     async with (
+        helper(decide, halves) as second_half,
         unit_of_work(open_diagnostics_store(settings)) as store,
-        caught_up(open_diagnostics(settings, season.clock, ids=season.ids, store=store)) as runtime,
+        caught_up(
+            open_diagnostics(
+                settings, season.clock, ids=season.ids, store=store, instruments=instruments
+            )
+        ) as runtime,
     ):
         pupils = list(season.everyone())
-        if season.helper is None or not isinstance(store, UnitOfWorkStore):
+        if second_half is None or not isinstance(store, UnitOfWorkStore):
             for sim in pupils:
                 await _pupil_stages(season, runtime.service, sim)
             return 0.0
-        return await _halved(season, runtime.service, store, pupils, season.helper)
+        return await _halved(season, runtime.service, store, pupils, second_half)
 
 
 async def _halved(
@@ -306,7 +315,9 @@ async def _halved(
     return done.cpu_seconds
 
 
-async def _diagnostics_half(season: Season, half: Half, store: UnitOfWorkStore) -> HalfDone:
+async def _diagnostics_half(
+    season: Season, instruments: Instruments, half: Half, store: UnitOfWorkStore
+) -> HalfDone:
     """The helper's half of the diagnostics phase, in the forked process (its `season` is the
     season as it was forked): pupils from `half.start` on, through a service of its own on
     `store`, with the season's ids where the first half leaves them."""
@@ -316,7 +327,9 @@ async def _diagnostics_half(season: Season, half: Half, store: UnitOfWorkStore) 
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
     draws: list[int] = []
     # The read model is the one the season's process caught up: read here, not fed.
-    async with open_diagnostics(settings, season.clock, ids=season.ids, store=store) as runtime:
+    async with open_diagnostics(
+        settings, season.clock, ids=season.ids, store=store, instruments=instruments
+    ) as runtime:
         for sim in list(season.everyone())[half.start :]:
             before = season.ids.drawn
             await _pupil_stages(season, runtime.service, sim)

@@ -17,7 +17,6 @@ from bilet.application import SeededIds
 from bilet.http.auth import Principal, Role
 from bilet.projections import EmbeddedFeed
 from bilet_host import simulate_people as people
-from bilet_host.simulate_shards import Helper
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,8 @@ class Season:
     ids: CountedIds
     # SQLite stores' `synchronous` for this load (None: the settings' own, FULL by default).
     synchronous: Literal["FULL", "NORMAL"] | None = None
-    # A forked process that decides half of the diagnostics phase (docs/adr/0094), or None.
-    helper: Helper | None = None
+    # Processes the diagnostics phase may use: 2, a forked helper decides half of it (ADR 0094).
+    processes: int = 1
 
     @classmethod
     def of(

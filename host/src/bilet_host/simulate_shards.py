@@ -18,9 +18,10 @@ the sequence (three attempts a pupil) and says how many it drew per pupil; if th
 drew otherwise (a pupil refused before an attempt was drawn), the helper's work is dropped and
 the second half is decided here as well, so the result is still the single process's.
 
-The helper is forked when the season starts, before any store or thread of the season exists
-(SQLite connections must not cross a fork; importing the services again in a fresh interpreter
-would cost a second of CPU), and waits for its half. It is SQLite-only (the unit of work's) and
+The helper is forked when the phase starts, before it opens a store (SQLite connections must not
+cross a fork, and the earlier phases' are closed by then; a fresh interpreter would spend a
+second of CPU importing the services again), and waits for its half while the season's process
+catches the facts read model up. It is SQLite-only (the unit of work's) and
 POSIX-only (fork); elsewhere the phase runs in one process.
 """
 
