@@ -58,7 +58,17 @@ from bilet_host.simulate_run import (
     caught_up,
     principal,
 )
-from bilet_host.simulate_shards import DRAWS_PER_PUPIL, Half, HalfDone, Helper, helper, replay
+from bilet_host.simulate_shards import (
+    DRAWS_PER_PUPIL,
+    SPARE_CORE,
+    Half,
+    HalfDone,
+    Helper,
+    cpu_times,
+    helper,
+    replay,
+    spare_cores,
+)
 from bilet_host.simulate_store import UnitOfWorkStore, unit_of_work
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
@@ -99,11 +109,12 @@ async def simulate_season(
     processes: int | None = None,
 ) -> SimulationReport:
     """Write the season into the stores of `var_dir` (or as the services' settings say), SQLite
-    stores committing with `synchronous` (None: as the settings say). With `processes` above 1
-    (None: 2 where the machine has two cores) a forked helper decides half of the diagnostics
-    phase (docs/adr/0094): the same season as one process writes."""
+    stores committing with `synchronous` (None: as the settings say). With `processes` 2 a
+    forked helper decides half of the diagnostics phase (docs/adr/0094): the same season as one
+    process writes; None: 2 when the machine has a core to spare (`_helped`), else 1."""
     season = Season.of(plan, var_dir, synchronous)
-    season.processes = processes or min(os.cpu_count() or 1, 2)
+    season.processes = processes
+    season.cpu_at_start = cpu_times()
     # The load keeps many objects alive (the unit of work's streams, a phase's pending events):
     # at the interpreter's thresholds the collector traversed them again and again, some 10-13 %
     # of the season's CPU (docs/adr/0094). Nothing it builds needs the collector to be freed
@@ -275,7 +286,7 @@ async def _diagnostics(season: Season) -> float:
     season.clock.now = season.plan.calendar(10, 1)
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
     instruments = load_instruments()  # loaded once, the helper's too
-    halves = season.processes > 1 and season.plan.pupils > 1 and settings.event_store == "sqlite"
+    halves = _helped(season) and season.plan.pupils > 1 and settings.event_store == "sqlite"
     # Forked before the phase opens a store or a thread (none of the season's is open now).
     decide = functools.partial(_diagnostics_half, season, instruments)
     async with (
@@ -293,6 +304,16 @@ async def _diagnostics(season: Season) -> float:
                 await _pupil_stages(season, runtime.service, sim)
             return 0.0
         return await _halved(season, runtime.service, store, pupils, second_half)
+
+
+def _helped(season: Season) -> bool:
+    """Whether the diagnostics phase forks a helper: as told, else when at least `SPARE_CORE`
+    of a core stood idle through the phases so far (on a machine busy with other work the
+    helper measured slower by the clock than one process: docs/adr/0094)."""
+    if season.processes is not None:
+        return season.processes > 1
+    cores = os.cpu_count() or 1
+    return cores > 1 and spare_cores(season.cpu_at_start, cpu_times(), cores) >= SPARE_CORE
 
 
 async def _halved(

@@ -44,7 +44,8 @@ def add_commands(simulate: argparse.ArgumentParser) -> None:
         type=int,
         choices=(1, 2),
         help="2: a forked helper decides half of the diagnostics phase (SQLite stores; the same "
-        "season as one process); default 2 on a machine with two cores or more",
+        "season as one process); default: 2 when the machine had half a core idle through the "
+        "first phases, else 1",
     )
     parser.set_defaults(handler=season_command)
 

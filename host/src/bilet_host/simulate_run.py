@@ -105,8 +105,10 @@ class Season:
     ids: CountedIds
     # SQLite stores' `synchronous` for this load (None: the settings' own, FULL by default).
     synchronous: Literal["FULL", "NORMAL"] | None = None
-    # Processes the diagnostics phase may use: 2, a forked helper decides half of it (ADR 0094).
-    processes: int = 1
+    # Processes of the diagnostics phase: 2, a forked helper decides half of it (ADR 0094);
+    # None, 2 if the machine had a core to spare through the phases before it.
+    processes: int | None = None
+    cpu_at_start: tuple[int, int] | None = None  # the machine's (idle, total) CPU ticks
 
     @classmethod
     def of(

@@ -46,6 +46,32 @@ if TYPE_CHECKING:
 
 # Ids a pupil's diagnostics draw: one attempt per stage (`start`).
 DRAWS_PER_PUPIL = 3
+# A helper is forked (unless told) when the machine had this much of a core idle on average
+# through the season's first phases: on a machine busy with other work a second process only
+# added its own cost (docs/adr/0094).
+SPARE_CORE = 0.5
+
+
+def cpu_times() -> tuple[int, int] | None:
+    """The machine's idle and total CPU time so far (every core, in clock ticks, from
+    `/proc/stat`), or None where there is no such file."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is within user already)
+    ticks = [int(value) for value in fields[1:9]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+def spare_cores(before: tuple[int, int] | None, after: tuple[int, int] | None, cores: int) -> float:
+    """How many cores stood idle on average between two `cpu_times` (0 when unknown)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return 0.0
+    return (after[0] - before[0]) / (after[1] - before[1]) * cores
 
 
 @dataclass(frozen=True)
