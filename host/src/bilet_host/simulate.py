@@ -21,6 +21,7 @@ import functools
 import os
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from itertools import accumulate
 from pathlib import Path
 from time import perf_counter, process_time
 from typing import Literal
@@ -386,17 +387,21 @@ async def _stages(season: Season, service: DiagnosticsService, sim: people.SimPu
         principal(Role.PUPIL, participant_id=str(sim.participant_id)), "simulation"
     )
     # Each pupil leans to some options: a weight per option position, the same in every item.
-    leaning = [rng.random() ** 2 + 0.05 for _ in range(16)]
+    leaning = [rng.random() ** 2 + 0.05 for _ in range(16)]  # 16 positions, then again
+    # The weights' running sums per number of options, made once: `choices` would add the same
+    # weights up again for every item (the draws are the same: one `random()` an item).
+    cumulative: dict[int, list[float]] = {}
     for stage in STAGES:
         attempt_id, _ = await service.start(ctx, sim.participant_id, stage)
         view = await service.attempt_view(ctx, attempt_id)
-        answers = {
-            item.item_id: rng.choices(
-                [c.option_id for c in item.choices],
-                [leaning[n % len(leaning)] for n in range(len(item.choices))],
-            )[0]
-            for item in view.items
-        }
+        answers = {}
+        for item in view.items:
+            count = len(item.choices)
+            sums = cumulative.get(count)
+            if sums is None:
+                sums = cumulative[count] = list(accumulate(leaning[i % 16] for i in range(count)))
+            options = [c.option_id for c in item.choices]
+            answers[item.item_id] = rng.choices(options, cum_weights=sums)[0]
         clock.now += (view.deadline - view.started_at) * rng.uniform(0.4, 0.9)  # in time
         await service.save_answers(ctx, attempt_id, answers)
         await service.complete(ctx, attempt_id)
