@@ -180,6 +180,8 @@ async def helper(decide: Decide, wanted: bool) -> AsyncIterator[Helper | None]:
     if not wanted or "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
+    sys.stdout.flush()  # what is buffered is printed once, not again by the helper
+    sys.stderr.flush()
     ours, theirs = multiprocessing.get_context("fork").Pipe()
     process = multiprocessing.get_context("fork").Process(
         target=_serve, args=(theirs, decide), name="bvb-season-half", daemon=True
