@@ -11,6 +11,10 @@ facts through its own embedded feed, caught up between the phases. Each service'
 a unit of work for its phase (`bilet_host.simulate_store`, docs/adr/0069): the use cases read
 their writes from memory, and the store receives them 20,000 events a transaction.
 
+With a core to spare, a forked helper process decides half of the pupils' diagnostics and the
+season's process appends its events after its own half: the season one process would write
+(`bilet_host.simulate_shards`, docs/adr/0094).
+
 Reproducible: the people and every choice come from the seed, the services' clocks are moved
 through the season's calendar, and the few ids the services' use cases draw themselves (a
 consent's, an attempt's) come from their `Ids` port, given a generator seeded with it.
