@@ -20,9 +20,11 @@ from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.events import CareerEventPublished, SeatBooked
 from bilet.contracts.catalogue.recommender import RecommendationsIssued as Issued
 from bilet.eventstore import RecordedEvent
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http.auth import Role
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.testing import app_lifespan
+from bilet_host import simulate, simulate_shards
 from bilet_host import simulate_people as people
 from bilet_host.cli import main
 from bilet_host.simulate import SeasonPlan, SimulationReport, simulate_season
@@ -35,8 +37,8 @@ PLAN = SeasonPlan(seed=7, regions=2, pupils=14, season=2026)
 SETS_FOR_SEED_7 = 57  # RecommendationsIssued of PLAN's season, sources applied in season order
 
 
-def simulated(var_dir: Path, plan: SeasonPlan = PLAN) -> SimulationReport:
-    return asyncio.run(simulate_season(plan, var_dir))
+def simulated(var_dir: Path, plan: SeasonPlan = PLAN, processes: int = 2) -> SimulationReport:
+    return asyncio.run(simulate_season(plan, var_dir, processes=processes))
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,60 @@ def test_the_same_seed_gives_the_same_season(
     assert {e.stream_id for e in published_events(other)}.isdisjoint(
         e.stream_id for e in first if e.type == "ParticipantRegistered"
     )
+
+
+async def _every_event(path: Path) -> list[RecordedEvent]:
+    """Every event of a store, its internal ones included (answers, audit records)."""
+    events: list[RecordedEvent] = []
+    async with await SqliteEventStore.open(path) as store:
+        position = 0
+        while page := await store.read_all(position, 10_000):
+            events += page
+            position = page[-1].position
+    return events
+
+
+def _diagnostics_shape(var_dir: Path) -> list[tuple[str, str, int, int]]:
+    events = asyncio.run(_every_event(var_dir / "diagnostics.sqlite3"))
+    # the audit's stream is named by the day of the run, not of the season
+    return [("audit" if s.startswith("audit-") else s, t, v, p) for s, t, v, p in _shape(events)]
+
+
+def test_a_helper_process_writes_the_season_one_process_writes(
+    season: tuple[Path, SimulationReport], tmp_path: Path
+) -> None:
+    """The fixture's season had half of its diagnostics decided by a forked helper (ADR 0094):
+    one process alone writes the same events, at the same positions and versions."""
+    var_dir, helped = season
+    assert helped.helped == PLAN.pupils - PLAN.pupils // 2  # the helper did decide its half
+    alone = tmp_path / "alone"
+    report = simulated(alone, processes=1)
+    assert report.helped == 0
+    assert report == helped
+    diagnostics = _diagnostics_shape(var_dir)
+    assert {t for _, t, _, _ in diagnostics} >= {"AnswerRecorded", "PersonalDataAccessed"}
+    assert diagnostics == _diagnostics_shape(alone)
+    first, second = published_events(var_dir), published_events(alone)
+    assert _shape(first) == _shape(second)
+    # what no key seals is the same byte for byte (sealed fields: other keys, other nonces)
+    unsealed = ("StageStarted", "StageCompleted")  # the attempts' seeded ids, the results
+    assert [e.data for e in first if e.type in unsealed] == [
+        e.data for e in second if e.type in unsealed
+    ]
+
+
+def test_a_helper_that_started_from_the_wrong_ids_is_not_used(
+    season: tuple[Path, SimulationReport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the first half to draw other ids than the helper assumed, its half is decided in
+    the season's process instead: still the one-process season."""
+    monkeypatch.setattr(simulate, "DRAWS_PER_PUPIL", simulate_shards.DRAWS_PER_PUPIL + 1)
+    wrong = tmp_path / "wrong"
+    report = simulated(wrong)
+    assert report.helped == 0
+    assert report.helper_cpu_seconds > 0  # it did run, and was not used
+    assert report == season[1]
+    assert _diagnostics_shape(wrong) == _diagnostics_shape(season[0])
 
 
 def _covered(events: list[RecordedEvent]) -> set[str]:

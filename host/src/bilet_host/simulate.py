@@ -11,14 +11,21 @@ facts through its own embedded feed, caught up between the phases. Each service'
 a unit of work for its phase (`bilet_host.simulate_store`, docs/adr/0069): the use cases read
 their writes from memory, and the store receives them 20,000 events a transaction.
 
+With a core to spare, a forked helper process decides half of the pupils' diagnostics and the
+season's process appends its events after its own half: the season one process would write
+(`bilet_host.simulate_shards`, docs/adr/0094).
+
 Reproducible: the people and every choice come from the seed, the services' clocks are moved
 through the season's calendar, and the few ids the services' use cases draw themselves (a
 consent's, an attempt's) come from their `Ids` port, given a generator seeded with it.
 """
 
 import contextlib
+import functools
+import os
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from itertools import accumulate
 from pathlib import Path
 from time import perf_counter, process_time
 from typing import Literal
@@ -29,6 +36,7 @@ from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import FieldCipher
 from bilet.http.auth import Role
+from bilet.projections.collector import CollectorSettings, restore_collector, tune_collector
 from bilet_consent.adapters.stores import open_event_store as open_consent_store
 from bilet_consent.application.inputs import CommandContext as ConsentContext
 from bilet_consent.application.inputs import SubmissionInput
@@ -37,8 +45,10 @@ from bilet_consent.demo import generated_document
 from bilet_consent.domain.errors import DomainError as ConsentRefusal
 from bilet_consent.runtime import open_runtime as open_consent
 from bilet_consent.settings import ConsentSettings
+from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.adapters.stores import open_event_store as open_diagnostics_store
 from bilet_diagnostics.application.inputs import CommandContext as DiagnosticsContext
+from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.application.service import DiagnosticsService
 from bilet_diagnostics.domain.errors import DomainError as DiagnosticsRefusal
 from bilet_diagnostics.runtime import open_runtime as open_diagnostics
@@ -46,13 +56,25 @@ from bilet_diagnostics.settings import DiagnosticsSettings
 from bilet_host import simulate_people as people
 from bilet_host.simulate_events import career_events
 from bilet_host.simulate_run import (
+    CountedIds,
     Season,
     SeasonPlan,
     SimulationReport,
     caught_up,
     principal,
 )
-from bilet_host.simulate_store import unit_of_work
+from bilet_host.simulate_shards import (
+    DRAWS_PER_PUPIL,
+    SPARE_CORE,
+    Half,
+    HalfDone,
+    Helper,
+    cpu_times,
+    helper,
+    replay,
+    spare_cores,
+)
+from bilet_host.simulate_store import UnitOfWorkStore, unit_of_work
 from bilet_identity.adapters.pseudonym_key import load_pseudonym_key
 from bilet_identity.adapters.stores import open_event_store, open_key_store, open_read_model
 from bilet_identity.application.consent_state import ConsentStates
@@ -81,6 +103,7 @@ ANALYTICS_SHARE = 0.7  # of the guardians also consent to pseudonymised analytic
 # Pupils whose keys are made in one key-store transaction: two keys each, well inside the
 # cipher's cache (1,024 keys), so none is evicted before its registration uses it.
 KEYS_AHEAD = 256
+SEASON_GC_YOUNG = 100_000  # the collector's young threshold during a load (docs/adr/0094)
 
 
 async def simulate_season(
@@ -88,21 +111,37 @@ async def simulate_season(
     var_dir: Path | None,
     *,
     synchronous: Literal["FULL", "NORMAL"] | None = None,
+    processes: int | None = None,
 ) -> SimulationReport:
     """Write the season into the stores of `var_dir` (or as the services' settings say), SQLite
-    stores committing with `synchronous` (None: as the settings say)."""
+    stores committing with `synchronous` (None: as the settings say). With `processes` 2 a
+    forked helper decides half of the diagnostics phase (docs/adr/0094): the same season as one
+    process writes; None: 2 when the machine has a core to spare (`_helped`), else 1."""
     season = Season.of(plan, var_dir, synchronous)
-    for name, phase in (
-        ("identity", _identity),
-        ("consent", _consents),
-        ("diagnostics", _diagnostics),
-        ("events", career_events),
-        ("recommender", _recommendations),
-    ):
-        started, cpu = perf_counter(), process_time()
-        await phase(season)
-        season.report.seconds[name] = perf_counter() - started
-        season.report.cpu_seconds[name] = process_time() - cpu
+    season.processes = processes
+    season.cpu_at_start = cpu_times()
+    # The load keeps many objects alive (the unit of work's streams, a phase's pending events):
+    # at the interpreter's thresholds the collector traversed them again and again, some 10-13 %
+    # of the season's CPU (docs/adr/0094). Nothing it builds needs the collector to be freed
+    # soon: young collections every SEASON_GC_YOUNG objects, what exists before frozen (also
+    # sparing a forked helper the copy of pages a collection would touch); restored after.
+    collector = tune_collector(CollectorSettings(young=SEASON_GC_YOUNG, freeze=True))
+    try:
+        for name, phase in (
+            ("identity", _identity),
+            ("consent", _consents),
+            ("diagnostics", _diagnostics),
+            ("events", career_events),
+            ("recommender", _recommendations),
+        ):
+            started, cpu = perf_counter(), process_time()
+            helper_cpu = await phase(season) or 0.0
+            season.report.seconds[name] = perf_counter() - started
+            # the helper's CPU too (all of it: it was forked for this phase)
+            season.report.cpu_seconds[name] = process_time() - cpu + helper_cpu
+            season.report.helper_cpu_seconds += helper_cpu
+    finally:
+        restore_collector(collector)
     return season.report
 
 
@@ -245,19 +284,102 @@ async def _consent(season: Season, service: ConsentService, sim: people.SimPupil
     return analytics
 
 
-async def _diagnostics(season: Season) -> None:
-    """October: every pupil takes the three stages on a day of the window."""
+async def _diagnostics(season: Season) -> float:
+    """October: every pupil takes the three stages on a day of the window. With two processes
+    the second half of the pupils is decided by a helper process (docs/adr/0094) and appended
+    here after the first; returns the helper's CPU seconds."""
     season.clock.now = season.plan.calendar(10, 1)
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
+    instruments = load_instruments()  # loaded once, the helper's too
+    halves = _helped(season) and season.plan.pupils > 1 and settings.event_store == "sqlite"
+    # Forked before the phase opens a store or a thread (none of the season's is open now).
+    decide = functools.partial(_diagnostics_half, season, instruments)
     async with (
+        helper(decide, halves) as second_half,
         unit_of_work(open_diagnostics_store(settings)) as store,
-        caught_up(open_diagnostics(settings, season.clock, ids=season.ids, store=store)) as runtime,
+        caught_up(
+            open_diagnostics(
+                settings, season.clock, ids=season.ids, store=store, instruments=instruments
+            )
+        ) as runtime,
     ):
-        for sim in season.everyone():
-            try:
-                await _stages(season, runtime.service, sim)
-            except DiagnosticsRefusal as refused:
-                season.report.refusal(f"diagnostics.{refused.code}")
+        pupils = list(season.everyone())
+        if second_half is None or not isinstance(store, UnitOfWorkStore):
+            for sim in pupils:
+                await _pupil_stages(season, runtime.service, sim)
+            return 0.0
+        return await _halved(season, runtime.service, store, pupils, second_half)
+
+
+def _helped(season: Season) -> bool:
+    """Whether the diagnostics phase forks a helper: as told, else when at least `SPARE_CORE`
+    of a core stood idle through the phases so far (on a machine busy with other work the
+    helper measured slower by the clock than one process: docs/adr/0094)."""
+    if season.processes is not None:
+        return season.processes > 1
+    cores = os.cpu_count() or 1
+    return cores > 1 and spare_cores(season.cpu_at_start, cpu_times(), cores) >= SPARE_CORE
+
+
+async def _halved(
+    season: Season,
+    service: DiagnosticsService,
+    store: UnitOfWorkStore,
+    pupils: list[people.SimPupil],
+    helper: Helper,
+) -> float:
+    """The first half of the pupils decided here while the helper decides the second, whose
+    appends then follow the first half's; returns the helper's CPU seconds."""
+    split = len(pupils) // 2
+    expected = season.ids.drawn + DRAWS_PER_PUPIL * split
+    helper.send(Half(split, expected))  # the facts read model is caught up: the helper reads it
+    for sim in pupils[:split]:
+        await _pupil_stages(season, service, sim)
+    await store.flush()  # the first half written while the helper decides the second
+    done = await helper.done()
+    if season.ids.drawn != expected:
+        # The helper started from the wrong ids: its half is decided here instead.
+        for sim in pupils[split:]:
+            await _pupil_stages(season, service, sim)
+        return done.cpu_seconds
+    await replay(store, done.appends)
+    season.ids.skip(sum(done.draws))
+    season.clock.now = done.clock
+    season.report.stages += done.stages
+    season.report.helped = len(done.draws)
+    for code, count in done.refused.items():
+        season.report.refused[code] = season.report.refused.get(code, 0) + count
+    return done.cpu_seconds
+
+
+async def _diagnostics_half(
+    season: Season, instruments: Instruments, half: Half, store: UnitOfWorkStore
+) -> HalfDone:
+    """The helper's half of the diagnostics phase, in the forked process (its `season` is the
+    season as it was forked): pupils from `half.start` on, through a service of its own on
+    `store`, with the season's ids where the first half leaves them."""
+    season.clock.now = season.plan.calendar(10, 1)
+    season.report = SimulationReport()
+    season.ids = CountedIds(season.plan.seed, half.skip)
+    settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
+    draws: list[int] = []
+    # The read model is the one the season's process caught up: read here, not fed.
+    async with open_diagnostics(
+        settings, season.clock, ids=season.ids, store=store, instruments=instruments
+    ) as runtime:
+        for sim in list(season.everyone())[half.start :]:
+            before = season.ids.drawn
+            await _pupil_stages(season, runtime.service, sim)
+            draws.append(season.ids.drawn - before)
+    report = season.report
+    return HalfDone([], draws, report.stages, report.refused, season.clock.now, 0.0)
+
+
+async def _pupil_stages(season: Season, service: DiagnosticsService, sim: people.SimPupil) -> None:
+    try:
+        await _stages(season, service, sim)
+    except DiagnosticsRefusal as refused:
+        season.report.refusal(f"diagnostics.{refused.code}")
 
 
 async def _stages(season: Season, service: DiagnosticsService, sim: people.SimPupil) -> None:
@@ -269,17 +391,21 @@ async def _stages(season: Season, service: DiagnosticsService, sim: people.SimPu
         principal(Role.PUPIL, participant_id=str(sim.participant_id)), "simulation"
     )
     # Each pupil leans to some options: a weight per option position, the same in every item.
-    leaning = [rng.random() ** 2 + 0.05 for _ in range(16)]
+    leaning = [rng.random() ** 2 + 0.05 for _ in range(16)]  # 16 positions, then again
+    # The weights' running sums per number of options, made once: `choices` would add the same
+    # weights up again for every item (the draws are the same: one `random()` an item).
+    cumulative: dict[int, list[float]] = {}
     for stage in STAGES:
         attempt_id, _ = await service.start(ctx, sim.participant_id, stage)
         view = await service.attempt_view(ctx, attempt_id)
-        answers = {
-            item.item_id: rng.choices(
-                [c.option_id for c in item.choices],
-                [leaning[n % len(leaning)] for n in range(len(item.choices))],
-            )[0]
-            for item in view.items
-        }
+        answers = {}
+        for item in view.items:
+            count = len(item.choices)
+            sums = cumulative.get(count)
+            if sums is None:
+                sums = cumulative[count] = list(accumulate(leaning[i % 16] for i in range(count)))
+            options = [c.option_id for c in item.choices]
+            answers[item.item_id] = rng.choices(options, cum_weights=sums)[0]
         clock.now += (view.deadline - view.started_at) * rng.uniform(0.4, 0.9)  # in time
         await service.save_answers(ctx, attempt_id, answers)
         await service.complete(ctx, attempt_id)

@@ -39,6 +39,14 @@ def add_commands(simulate: argparse.ArgumentParser) -> None:
         help="SQLite stores' synchronous for the load (default: the settings', FULL); normal "
         "survives a crash of the process, not a power loss, until the final checkpoint",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        choices=(1, 2),
+        help="2: a forked helper decides half of the diagnostics phase (SQLite stores; the same "
+        "season as one process); default: 2 when the machine had half a core idle through the "
+        "first phases, else 1",
+    )
     parser.set_defaults(handler=season_command)
 
 
@@ -62,7 +70,9 @@ def season_command(args: argparse.Namespace) -> int:
     synchronous: Literal["FULL", "NORMAL"] | None = None
     if args.sync is not None:
         synchronous = "NORMAL" if args.sync == "normal" else "FULL"
-    report = asyncio.run(simulate_season(plan, args.var_dir, synchronous=synchronous))
+    report = asyncio.run(
+        simulate_season(plan, args.var_dir, synchronous=synchronous, processes=args.processes)
+    )
     if settings.event_store == "sqlite":
         checkpoint(settings.var_dir)
     elapsed = time.perf_counter() - started

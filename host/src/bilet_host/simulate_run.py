@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
+from uuid import UUID
 
 from bilet.application import SeededIds
 from bilet.http.auth import Principal, Role
@@ -49,9 +50,32 @@ class SimulationReport:
     # the process's CPU time (every thread) of each phase: what a phase costs, on a machine
     # whose other work makes wall time say more about the neighbours (docs/adr/0084)
     cpu_seconds: dict[str, float] = field(default_factory=dict, compare=False)
+    # pupils whose diagnostics a helper process decided (docs/adr/0094): how, not what
+    helped: int = field(default=0, compare=False)
+    # the helper process's CPU (in `cpu_seconds` too, under the phase it helped)
+    helper_cpu_seconds: float = field(default=0.0, compare=False)
 
     def refusal(self, code: str) -> None:
         self.refused[code] = self.refused.get(code, 0) + 1
+
+
+class CountedIds:
+    """The season's seeded ids (`SeededIds`), counting how many were drawn: a helper process
+    starts its half of a phase where the sequence will be (`bilet_host.simulate_shards`)."""
+
+    def __init__(self, seed: int, skip: int = 0) -> None:
+        self._ids = SeededIds(f"bilet-sim-ids-{seed}")
+        self.drawn = 0
+        self.skip(skip)
+
+    def __call__(self) -> UUID:
+        self.drawn += 1
+        return self._ids()
+
+    def skip(self, draws: int) -> None:
+        """Move on as if `draws` ids had been drawn."""
+        for _ in range(draws):
+            self()
 
 
 class SeasonClock:
@@ -78,9 +102,13 @@ class Season:
     schools: list[list[people.SimSchool]]
     pupils: list[list[people.SimPupil]]
     # The ids the services' use cases draw themselves (a consent's, an attempt's), from the seed.
-    ids: SeededIds
+    ids: CountedIds
     # SQLite stores' `synchronous` for this load (None: the settings' own, FULL by default).
     synchronous: Literal["FULL", "NORMAL"] | None = None
+    # Processes of the diagnostics phase: 2, a forked helper decides half of it (ADR 0094);
+    # None, 2 if the machine had a core to spare through the phases before it.
+    processes: int | None = None
+    cpu_at_start: tuple[int, int] | None = None  # the machine's (idle, total) CPU ticks
 
     @classmethod
     def of(
@@ -97,7 +125,7 @@ class Season:
             for region in schools
         ]
         clock = SeasonClock(plan.calendar(9, 1))
-        ids = SeededIds(f"bilet-sim-ids-{plan.seed}")
+        ids = CountedIds(plan.seed)
         return cls(plan, var_dir, clock, SimulationReport(), schools, pupils, ids, synchronous)
 
     def everyone(self) -> Iterator[people.SimPupil]:
