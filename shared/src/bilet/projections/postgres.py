@@ -231,7 +231,13 @@ class PostgresReadModel(ReadModel):
             dsn,
             min_size=1,
             max_size=pool_size,
-            server_settings={"search_path": schema, "synchronous_commit": "off"},
+            server_settings={
+                "search_path": schema,
+                "synchronous_commit": "off",
+                # Which read model a backend serves, in pg_stat_activity (the bench reads the
+                # backends' CPU by it); PostgreSQL cuts it at 63 bytes.
+                "application_name": f"bilet.readmodel.{schema}",
+            },
         )
         store = cls(pool, dsn, schema)
         await store._install_bookkeeping()
