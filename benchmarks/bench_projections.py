@@ -21,6 +21,12 @@ same topic in the same run, and the end-to-end latency from append to read-model
 - ours row by row: the same feed with the read model sending a statement per upserted row, as
   before ADR 0089 (`PostgresReadModel.multirow_writes` off), in each round too, before or after
   ours by turns (`ours_row_by_row`, `ratio_row_by_row`);
+- CPU per event (ADR 0093), each side's median over the rounds, in µs: ours (this process's CPU
+  over the feed's run: `cpu_us_per_event_ours`), the read model's PostgreSQL backends (found by
+  the `application_name` naming the schema, read from `/proc`: `…_ours_postgres`), the raw
+  consumer under the worker's collector policy (`…_peer_same_collector`), and ours row by row
+  with its backends (`…_ours_row_by_row`, `…_row_by_row_postgres`): the clock says little on a
+  shared machine, the CPU says where the time goes;
 - rounds: 3 (quick too); the median of each side is reported; a round in which a side took under
   a second is measured again on a larger topic and not counted (`benchmarks/rounds.py`).
 

@@ -3,11 +3,12 @@
 - The read model, not the broker, knows where each partition resumes: on every assignment the
   feed seeks to the offsets stored with the read model, so a lost or wrong offset commit in the
   broker can never skip an event (offsets are committed to Kafka too, for lag tooling only).
-- Each partition has a worker that applies the partition's records of one poll in one read-model
-  transaction, checkpoint included (see `projector`); partitions are independent (a stream lives
-  in one), so their transactions run side by side while the next records are fetched and
-  decoded. A zombie that lost its partition in a rebalance finds the stored checkpoint moved and
-  re-seeks instead of applying anything.
+- Each partition has a worker that applies the partition's records of one poll — and of the
+  polls queued behind it, when it fell behind (ADR 0093) — in one read-model transaction,
+  checkpoint included (see `projector`); partitions are independent (a stream lives in one), so
+  their transactions run side by side while the next records are fetched and decoded (by the
+  fetch loop, ADR 0093). A zombie that lost its partition in a rebalance finds the stored
+  checkpoint moved and re-seeks instead of applying anything.
 - A version gap is re-read from the stored checkpoint after a pause (a stream's missing event may
   still be on its way, e.g. on another partition after a repartitioning), `gap_retries` times;
   if it persists, the event is parked in `<topic>.dlq` and its stream with it.
