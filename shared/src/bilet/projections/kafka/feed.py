@@ -223,16 +223,27 @@ class KafkaFeed:
                 batch = await consumer.getmany(
                     timeout_ms=self._poll_timeout_ms(), max_records=self.max_records
                 )
-                for tp, records in batch.items():
-                    partition = self._partitions.get(tp)
-                    if partition is not None and tp not in self._unresolved:
-                        partition.fetched = records[-1].offset + 1
-                        # Decoded here, not by the worker: the fetch loop decodes the next poll
-                        # while the workers wait for PostgreSQL (ADR 0093). Waits while the
-                        # partition's worker is two polls behind.
-                        await partition.queue.put(
-                            (partition.epoch, deliveries_of(records, self._decode))
-                        )
+                # The epoch each poll was fetched in, taken before the first await below: a
+                # worker may seek its partition while the loop waits to queue another's poll,
+                # and a poll fetched before that seek must be dropped, not applied from the
+                # sought checkpoint with a hole before it (ADR 0093).
+                polls = [
+                    (tp, partition, partition.epoch, records)
+                    for tp, records in batch.items()
+                    if (partition := self._partitions.get(tp)) is not None
+                ]
+                for tp, partition, epoch, records in polls:
+                    if (
+                        epoch != partition.epoch
+                        or tp in self._unresolved
+                        or self._partitions.get(tp) is not partition  # revoked meanwhile
+                    ):
+                        continue
+                    partition.fetched = records[-1].offset + 1
+                    # Decoded here, not by the worker: the fetch loop decodes the next poll
+                    # while the workers wait for PostgreSQL (ADR 0093). Waits while the
+                    # partition's worker is two polls behind.
+                    await partition.queue.put((epoch, deliveries_of(records, self._decode)))
                 self._report_lag()
                 await self._commit_offsets()
             except KafkaError as error:
