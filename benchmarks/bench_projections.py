@@ -21,6 +21,12 @@ same topic in the same run, and the end-to-end latency from append to read-model
 - ours row by row: the same feed with the read model sending a statement per upserted row, as
   before ADR 0089 (`PostgresReadModel.multirow_writes` off), in each round too, before or after
   ours by turns (`ours_row_by_row`, `ratio_row_by_row`);
+- CPU per event (ADR 0093), each side's median over the rounds, in µs: ours (this process's CPU
+  over the feed's run: `cpu_us_per_event_ours`), the read model's PostgreSQL backends (found by
+  the `application_name` naming the schema, read from `/proc`: `…_ours_postgres`), the raw
+  consumer under the worker's collector policy (`…_peer_same_collector`), and ours row by row
+  with its backends (`…_ours_row_by_row`, `…_row_by_row_postgres`): the clock says little on a
+  shared machine, the CPU says where the time goes;
 - rounds: 3 (quick too); the median of each side is reported; a round in which a side took under
   a second is measured again on a larger topic and not counted (`benchmarks/rounds.py`).
 
@@ -54,12 +60,13 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.infra import database_url, delete_topics, kafka_bootstrap, unreachable
+from benchmarks.infra import database_url, delete_topics, kafka_bootstrap, process_cpu, unreachable
 from benchmarks.result import BenchResult, ours_at_least, ratio_at_least
 from benchmarks.rounds import ROUNDS, grown, median, rounds_detail
 from bilet.contracts.cloudevents import to_record, topic_of
@@ -86,6 +93,13 @@ THROUGHPUT_ATTEMPTS = 3  # rounds that may be found too short and measured again
 SERVICE = "benchprojections"
 FETCH = {"isolation_level": "read_committed", "max_partition_fetch_bytes": 4 << 20}
 MAX_RECORDS = 2000
+CPU_SIDES = (
+    "ours",
+    "ours_postgres",
+    "peer_same_collector",
+    "ours_row_by_row",
+    "row_by_row_postgres",
+)
 
 
 class LatestPerStream:
@@ -166,11 +180,20 @@ async def _seed(bootstrap: str, topic: str, events: Sequence[RecordedEvent]) -> 
 # ------------------------------------------------------------------ throughput
 
 
-async def peer_consume(bootstrap: str, topic: str, count: int) -> float:
+class Run(NamedTuple):
+    """One side's run: events per second by the clock, and CPU seconds (this process's; and the
+    read model's PostgreSQL backends', for ours)."""
+
+    rate: float
+    cpu: float
+    pg_cpu: float = 0.0
+
+
+async def peer_consume(bootstrap: str, topic: str, count: int) -> Run:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **FETCH
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
@@ -182,12 +205,26 @@ async def peer_consume(bootstrap: str, topic: str, count: int) -> float:
             seen += sum(len(records) for records in batch.values())
     finally:
         await consumer.stop()
-    return count / (time.perf_counter() - started)
+    return Run(count / (time.perf_counter() - started), time.process_time() - cpu)
+
+
+async def _backends_cpu(dsn: str, schema: str) -> dict[int, float]:
+    """The CPU seconds so far of the read model's backends (its pool's connections name their
+    schema in `application_name`), by process id: the server runs on this machine."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        pids = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            f"bilet.readmodel.{schema}",
+        )
+    finally:
+        await connection.close()
+    return {pid: process_cpu(pid) or 0.0 for (pid,) in pids}
 
 
 async def ours_project(
     bootstrap: str, topic: str, dsn: str, count: int, *, multirow: bool = True
-) -> float:
+) -> Run:
     schema = f"benchrm{uuid.uuid4().hex[:12]}"
     read_model = await PostgresReadModel.open(dsn, schema=schema)
     read_model.multirow_writes = multirow
@@ -200,18 +237,23 @@ async def ours_project(
             max_records=MAX_RECORDS,
             consumer_options=FETCH,
         )
+        backends = await _backends_cpu(dsn, schema)
         collector = tune_collector()  # as the worker process does once started
         try:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await feed.catch_up({})
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         finally:
             restore_collector(collector)
+        pg_cpu = sum(
+            spent - backends.get(pid, 0.0)
+            for pid, spent in (await _backends_cpu(dsn, schema)).items()
+        )
         async with read_model.query(LatestPerStream()) as tx:
             applied = await tx.fetchval("SELECT SUM(events) FROM {latest_per_stream}")
         if applied != count:
             raise RuntimeError(f"applied {applied} events of {count}")
-        return count / seconds
+        return Run(count / seconds, cpu, pg_cpu)
     finally:
         await read_model.close()
         await drop_schema(dsn, schema)
@@ -224,6 +266,9 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
     peers: list[float] = []
     peers_tuned: list[float] = []  # the raw consumer under the worker's collector policy
     row_by_row: list[float] = []  # ours, a statement per upserted row (before ADR 0089)
+    # CPU µs per event of each round: ours, its PostgreSQL backends, the tuned raw consumer, and
+    # ours and its backends row by row (ADR 0093: by CPU, not only by the clock).
+    cpu: dict[str, list[float]] = {side: [] for side in CPU_SIDES}
     try:
         topics.append(await _new_topic(bootstrap))
         await _seed(bootstrap, topics[-1], _events(count))
@@ -240,21 +285,25 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
                 for multirow in ((True, False) if attempt % 2 == 0 else (False, True))
             }
             mine, mine_before = mine_of[True], mine_of[False]
-            if (
-                larger := grown(
-                    count, [count / peer, count / peer_tuned, count / mine, count / mine_before]
-                )
-            ) is not None:
+            runs = (peer, peer_tuned, mine, mine_before)
+            if (larger := grown(count, [count / run.rate for run in runs])) is not None:
                 # Too short to judge: a larger topic, this round not counted; whole streams of
                 # ten events, so the count is what the topic holds.
                 count = larger - larger % 10
                 topics.append(await _new_topic(bootstrap))
                 await _seed(bootstrap, topics[-1], _events(count))
                 continue
-            peers.append(peer)
-            peers_tuned.append(peer_tuned)
-            ours.append(mine)
-            row_by_row.append(mine_before)
+            peers.append(peer.rate)
+            peers_tuned.append(peer_tuned.rate)
+            ours.append(mine.rate)
+            row_by_row.append(mine_before.rate)
+            per_event = 1e6 / count
+            for side, seconds in zip(
+                CPU_SIDES,
+                (mine.cpu, mine.pg_cpu, peer_tuned.cpu, mine_before.cpu, mine_before.pg_cpu),
+                strict=True,
+            ):
+                cpu[side].append(round(seconds * per_event, 2))
             if len(ours) == ROUNDS:
                 break
         else:
@@ -274,6 +323,8 @@ async def throughput(bootstrap: str, dsn: str, quick: bool) -> BenchResult:
         "rounds_ours_row_by_row": [round(value, 2) for value in row_by_row],
         "ours_row_by_row": round(median(row_by_row), 1),
         "ratio_row_by_row": round(median(row_by_row) / median(peers), 3),
+        **{f"cpu_us_per_event_{side}": round(median(values), 2) for side, values in cpu.items()},
+        "rounds_cpu_us_per_event": cpu,
     }
     return BenchResult(
         "projections.postgres.throughput",

@@ -107,6 +107,17 @@ class _MultiRowForms:
         return form
 
 
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """What the pool runs on a connection given back, after asyncpg's own rollback of a
+    transaction left open: nothing. Its default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN
+    *; RESET ALL`) is one more round trip for every batch a feed applies (ADR 0093), and
+    `transaction` and `reader` leave no session state to undo: our advisory locks are
+    transaction-scoped, cursors close with their transaction, the LISTEN has a connection of its
+    own, settings are the pool's `server_settings` (a projection's statements must not `SET`
+    anything but `SET LOCAL`). `connection()`, which hands out a connection for any use, resets
+    it itself."""
+
+
 class _PostgresTx(ReadModelTx):
     dialect = "postgresql"
 
@@ -231,7 +242,14 @@ class PostgresReadModel(ReadModel):
             dsn,
             min_size=1,
             max_size=pool_size,
-            server_settings={"search_path": schema, "synchronous_commit": "off"},
+            server_settings={
+                "search_path": schema,
+                "synchronous_commit": "off",
+                # Which read model a backend serves, in pg_stat_activity (the bench reads the
+                # backends' CPU by it); PostgreSQL cuts it at 63 bytes.
+                "application_name": f"bilet.readmodel.{schema}",
+            },
+            reset=_no_reset,
         )
         store = cls(pool, dsn, schema)
         await store._install_bookkeeping()
@@ -255,7 +273,15 @@ class PostgresReadModel(ReadModel):
         """A connection of the read model's pool (its schema first on the `search_path`), for
         bulk work no `ReadModelTx` expresses: a folded rebuild's COPY (ADR 0076)."""
         async with self._pool.acquire() as connection:
-            yield connection
+            try:
+                yield connection
+            finally:
+                if not connection.is_closed():
+                    try:
+                        await connection.reset()  # what the pool no longer does (`_no_reset`)
+                    except BaseException:
+                        connection.terminate()  # not given back with its session state
+                        raise
 
     def is_transient(self, error: BaseException) -> bool:
         return isinstance(error, _TRANSIENT)

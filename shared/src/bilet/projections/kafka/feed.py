@@ -3,11 +3,12 @@
 - The read model, not the broker, knows where each partition resumes: on every assignment the
   feed seeks to the offsets stored with the read model, so a lost or wrong offset commit in the
   broker can never skip an event (offsets are committed to Kafka too, for lag tooling only).
-- Each partition has a worker that applies the partition's records of one poll in one read-model
-  transaction, checkpoint included (see `projector`); partitions are independent (a stream lives
-  in one), so their transactions run side by side while the next records are fetched and
-  decoded. A zombie that lost its partition in a rebalance finds the stored checkpoint moved and
-  re-seeks instead of applying anything.
+- Each partition has a worker that applies the partition's records of one poll — and of the
+  polls queued behind it, when it fell behind (ADR 0093) — in one read-model transaction,
+  checkpoint included (see `projector`); partitions are independent (a stream lives in one), so
+  their transactions run side by side while the next records are fetched and decoded (by the
+  fetch loop, ADR 0093). A zombie that lost its partition in a rebalance finds the stored
+  checkpoint moved and re-seeks instead of applying anything.
 - A version gap is re-read from the stored checkpoint after a pause (a stream's missing event may
   still be on its way, e.g. on another partition after a repartitioning), `gap_retries` times;
   if it persists, the event is parked in `<topic>.dlq` and its stream with it.
@@ -25,7 +26,13 @@ from aiokafka.errors import KafkaError
 
 from bilet.kafka import KafkaConnection, KafkaTarget
 from bilet.projections.decode import decoder_for
-from bilet.projections.kafka.partition import AssignedPartition, deliveries_of, forget
+from bilet.projections.kafka.partition import (
+    AssignedPartition,
+    deliveries_of,
+    fetched_to,
+    forget,
+    next_batch,
+)
 from bilet.projections.kafka.topics import (
     DeadLetterTopic,
     ensure_dlq_topics,
@@ -34,7 +41,7 @@ from bilet.projections.kafka.topics import (
 )
 from bilet.projections.metrics import ProjectionMetrics
 from bilet.projections.port import Projection, declared_event_fields
-from bilet.projections.projector import Applied, Gap, Moved, Projector
+from bilet.projections.projector import Applied, Delivery, Gap, Moved, Projector
 from bilet.projections.readmodel import ReadModel
 
 _log = logging.getLogger(__name__)
@@ -106,6 +113,7 @@ class KafkaFeed:
         self._failure: BaseException | None = None
         self._last_commit = time.monotonic()
         self._group = False
+        self._progressed = asyncio.Event()  # a worker finished a batch (or gave up on one)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -132,7 +140,10 @@ class KafkaFeed:
             goal = {
                 tp: max(ends[tp], targets.get((tp.topic, tp.partition), 0)) for tp in partitions
             }
-            await self._loop(lambda: all(self._offset(tp) >= goal[tp] for tp in goal))
+            await self._loop(
+                lambda: all(self._offset(tp) >= goal[tp] for tp in goal),
+                lambda: not self._unresolved and fetched_to(self._partitions, goal),
+            )
         finally:
             await self._stop()
 
@@ -181,10 +192,20 @@ class KafkaFeed:
 
     # ------------------------------------------------------------------ fetching
 
-    async def _loop(self, done: Callable[[], bool]) -> None:
+    async def _loop(
+        self, done: Callable[[], bool], fetched: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Fetch until `done()`. While `fetched()` (a catch-up has queued everything up to its
+        goal), wait for the workers instead of the broker: a poll with nothing left to fetch
+        returns only when its timeout runs out, up to half a second after the last batch
+        (ADR 0093)."""
         consumer = self._consumer
         assert consumer is not None
-        while not done():
+        while True:
+            # Cleared before `done()` is asked: a batch finished after it sets it again.
+            self._progressed.clear()
+            if done():
+                break
             if self._failure is not None:
                 raise self._failure
             try:
@@ -192,14 +213,37 @@ class KafkaFeed:
                     async with self._lock:
                         await self._resolve()
                 self._resume_due()
+                if fetched():
+                    # Bounded, in case a partition moves without its worker finishing a batch.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._progressed.wait(), self._poll_timeout_ms() / 1000
+                        )
+                    continue
                 batch = await consumer.getmany(
                     timeout_ms=self._poll_timeout_ms(), max_records=self.max_records
                 )
-                for tp, records in batch.items():
-                    partition = self._partitions.get(tp)
-                    if partition is not None and tp not in self._unresolved:
-                        # Waits while the partition's worker is two batches behind.
-                        await partition.queue.put((partition.epoch, records))
+                # The epoch each poll was fetched in, taken before the first await below: a
+                # worker may seek its partition while the loop waits to queue another's poll,
+                # and a poll fetched before that seek must be dropped, not applied from the
+                # sought checkpoint with a hole before it (ADR 0093).
+                polls = [
+                    (tp, partition, partition.epoch, records)
+                    for tp, records in batch.items()
+                    if (partition := self._partitions.get(tp)) is not None
+                ]
+                for tp, partition, epoch, records in polls:
+                    if (
+                        epoch != partition.epoch
+                        or tp in self._unresolved
+                        or self._partitions.get(tp) is not partition  # revoked meanwhile
+                    ):
+                        continue
+                    partition.fetched = records[-1].offset + 1
+                    # Decoded here, not by the worker: the fetch loop decodes the next poll
+                    # while the workers wait for PostgreSQL (ADR 0093). Waits while the
+                    # partition's worker is two polls behind.
+                    await partition.queue.put((epoch, deliveries_of(records, self._decode)))
                 self._report_lag()
                 await self._commit_offsets()
             except KafkaError as error:
@@ -218,12 +262,12 @@ class KafkaFeed:
     async def _work(self, tp: TopicPartition, partition: AssignedPartition) -> None:
         """A partition's worker: applies its batches in order, one transaction each."""
         while True:
-            epoch, records = await partition.queue.get()
+            epoch, deliveries = await partition.queue.get()
             async with partition.busy:
                 if epoch != partition.epoch or tp in self._unresolved or self._failure:
                     continue  # fetched before a seek, or the feed is failing anyway
                 try:
-                    await self._process(tp, partition, records)
+                    await self._process(tp, partition, next_batch(partition, deliveries))
                 except Exception as error:
                     if not self.read_model.is_transient(error):
                         self._failure = error  # the fetch loop raises it
@@ -233,21 +277,26 @@ class KafkaFeed:
                     )
                     await asyncio.sleep(self.retry_backoff)
                     self._unresolved.add(tp)
+                finally:
+                    self._progressed.set()
 
     async def _process(
-        self, tp: TopicPartition, partition: AssignedPartition, records: Sequence[Any]
+        self, tp: TopicPartition, partition: AssignedPartition, deliveries: list[Delivery]
     ) -> None:
         expected = partition.offset
         start = 0
-        while start < len(records) and records[start].offset < expected:
+        while start < len(deliveries) and deliveries[start].offset < expected:
             start += 1  # read before a seek back to the stored checkpoint: applied already
-        if start == len(records):
+        if start == len(deliveries):
             return
         projector = self.projector
         assert projector is not None
-        deliveries = deliveries_of(records[start:] if start else records, self._decode)
         outcome = await projector.apply(
-            tp.topic, tp.partition, expected, deliveries, partition.verdicts
+            tp.topic,
+            tp.partition,
+            expected,
+            deliveries[start:] if start else deliveries,
+            partition.verdicts,
         )
         if isinstance(outcome, Applied):
             partition.offset = outcome.checkpoint
@@ -284,7 +333,7 @@ class KafkaFeed:
         consumer = self._consumer
         assert consumer is not None
         consumer.seek(tp, offset)
-        partition.offset = offset
+        partition.offset = partition.fetched = offset
         partition.epoch += 1
 
     def _resume_due(self) -> None:
