@@ -60,6 +60,9 @@ target <= 20 ms) and `portfolio.get.not_modified.throughput` (target ratio >= 0.
   relay's producer settings (idempotent, acks=all, linger 0) sending one record per command to a
   6-partition topic, a raw consumer in a group (read_committed, as the feed) receiving it; a
   sample is from when the record was due to its receipt.
+- `cpu_ms_per_command`: the command side's CPU per command (this process's `process_time`,
+  every thread: the application service, its store and key-store drivers, the audit trail, the
+  pipe to the waiter) over the run, warm-up included; the other processes are not in it.
 - `achieved_per_s`: commands committed per second over the run. When the command side did not
   keep up with the rate (under 95% of it), the run shows what happens beyond its capacity, and a
   second pair of lines (`…sustainable.*`) is measured at 70% of what it achieved.
@@ -75,6 +78,9 @@ target <= 20 ms) and `portfolio.get.not_modified.throughput` (target ratio >= 0.
   process is overloaded (a run beyond the command side's capacity) it notes commits late, and
   the split means little: a negative hop is a commit noted after the relay had published it.
 - afterwards every pupil's grade in the read model is compared with the last one commanded.
+
+`BENCH_PORTFOLIO_PARTS=command` (or `get`) runs only that half, e.g.
+`BENCH_PORTFOLIO_PARTS=command python -m benchmarks --only portfolio` (both when unset).
 
 Unique schemas and topics, dropped and deleted at the end. When Kafka or PostgreSQL cannot be
 reached the command lines say `"skipped": true` with the error.
@@ -653,10 +659,18 @@ class Timed:
     samples: list[float] = field(default_factory=list)
     command: list[float] = field(default_factory=list)
     committed_in: float = 0.0
+    # This process's CPU per command over the run, warm-up included (ours only; see `ours_run`).
+    cpu_ms_per_command: float | None = None
 
     def figures(self, rate: int, seconds: float) -> dict[str, Any]:
         count = len(self.samples)
+        cpu = (
+            {}
+            if self.cpu_ms_per_command is None
+            else {"cpu_ms_per_command": self.cpu_ms_per_command}
+        )
         return {
+            **cpu,
             "rate_per_s": rate,
             "seconds": seconds,
             "samples": count,
@@ -944,7 +958,11 @@ async def ours_run(
             hops.append((position, committed, seen))
         return committed, seen
 
-    return await fixed_rate(rate, seconds, warmup, one)
+    started = time.process_time()
+    timed = await fixed_rate(rate, seconds, warmup, one)
+    commands = int(rate * warmup) + int(rate * seconds)  # as `fixed_rate` starts them
+    timed.cpu_ms_per_command = round((time.process_time() - started) / commands * 1000, 3)
+    return timed
 
 
 async def peer_run(bootstrap: str, topic: str, rate: int, seconds: float, warmup: float) -> Timed:
@@ -1140,19 +1158,34 @@ COMMAND_BENCHES = (
     ("portfolio.command_to_visible.p50", "ms"),
     ("portfolio.command_to_visible.p99", "ms"),
 )
+PARTS = frozenset({"get", "command"})
 
 
 def _skipped(bench: str, unit: str, error: str) -> BenchResult:
     return BenchResult(bench, 0.0, None, unit, {"skipped": True, "error": error})
 
 
+def parts() -> frozenset[str]:
+    """Which halves run: `BENCH_PORTFOLIO_PARTS` (`get`, `command` or both, comma-separated;
+    both when unset), so the command-to-visible bench can be run on its own."""
+    named = os.environ.get("BENCH_PORTFOLIO_PARTS", "").replace(" ", "")
+    chosen = frozenset(part for part in named.split(",") if part) or PARTS
+    if unknown := chosen - PARTS:
+        raise ValueError(f"BENCH_PORTFOLIO_PARTS: {sorted(unknown)} not in {sorted(PARTS)}")
+    return chosen
+
+
 async def run(quick: bool) -> AsyncIterator[BenchResult]:
-    try:
-        for result in await get_benches(quick):
-            yield result
-    except Exception as error:
-        for bench, unit in GET_BENCHES:
-            yield _skipped(bench, unit, f"{type(error).__name__}: {error}")
+    chosen = parts()
+    if "get" in chosen:
+        try:
+            for result in await get_benches(quick):
+                yield result
+        except Exception as error:
+            for bench, unit in GET_BENCHES:
+                yield _skipped(bench, unit, f"{type(error).__name__}: {error}")
+    if "command" not in chosen:
+        return
     try:
         for result in await command_benches(quick):
             yield result

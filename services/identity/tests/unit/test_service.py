@@ -11,6 +11,7 @@ import pytest
 from bilet.audit import Access, InMemoryAuditLog
 from bilet.contracts.catalogue.consent import Relationship
 from bilet.crypto import FieldCipher, InMemoryKeyStore
+from bilet.eventstore import RecordedEvent, category_of
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.http import Role
 from bilet_identity.application.errors import AccessDenied, DuplicateRefused
@@ -151,3 +152,60 @@ async def test_object_level_checks_in_the_application(
     assert moved.version == 1
     with pytest.raises(UnknownParticipant):
         await service.participant(registrar, world.school_3)
+
+
+class ReadsCounted(InMemoryEventStore):
+    """The in-memory store, noting which streams were read whole (`read_stream`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.streams_read: list[str] = []
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        self.streams_read.append(stream_id)
+        return await super().read_stream(stream_id, from_version, backwards=backwards, limit=limit)
+
+
+async def test_a_grade_correction_reads_only_the_participant_and_keeps_the_reservation(
+    seed_world: Callable[[IdentityService], Awaitable[None]], world: "World"
+) -> None:
+    store = ReadsCounted()
+    service = IdentityService(
+        store,
+        FieldCipher(InMemoryKeyStore()),
+        InMemoryAuditLog(),
+        Pseudonymiser(b"s" * 32),
+        today=lambda: date(2019, 10, 1),
+    )
+    await seed_world(service)
+    registrar = world.context(Role.REGISTRAR, school_id=str(world.school_3))
+    registered = await service.register_participant(registrar, world.school_3, PUPIL)
+    assert registered.id is not None
+    store.streams_read.clear()
+    for grade in (8, 7, 8):
+        corrected = await service.correct_participant(
+            registrar, registered.id, CorrectionInput(grade=grade)
+        )
+        assert corrected.version is not None
+    # Neither the profile nor the reservation: nothing of theirs changes with a grade.
+    assert {category_of(stream) for stream in store.streams_read} == {"participant"}
+    view = await service.participant(registrar, registered.id)
+    assert view.participant.grade == 8
+    # The child still holds their reservation: the same child again is refused.
+    with pytest.raises(DuplicateRefused) as again:
+        await service.register_participant(registrar, world.school_3, PUPIL)
+    assert again.value.code == "duplicate_participant"
+    # A corrected birth date still moves the person key: the old one is now another child's.
+    await service.correct_participant(
+        registrar, registered.id, CorrectionInput(birth_date=date(2007, 4, 13))
+    )
+    with pytest.raises(DuplicateRefused) as old_birth_date:
+        await service.register_participant(registrar, world.school_3, PUPIL)
+    assert old_birth_date.value.code == "duplicate_needs_review"

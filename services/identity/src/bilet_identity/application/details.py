@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bilet.contracts import DomainEvent, unseal
+from bilet.contracts import DomainEvent, unseal_many
 from bilet.contracts.catalogue.identity import ParticipantDetailsCorrected, ParticipantRegistered
 from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet.crypto import FieldCipher, is_erased
@@ -64,22 +64,26 @@ async def personal_of(
     """The plaintext in force; health data (`health=True`) only for a caller entitled to it."""
     values: dict[str, Any] = {}
     erased = False
-    for event in participant_events:
-        if isinstance(event, ParticipantRegistered | ParticipantDetailsCorrected):
-            opened = await unseal(cipher, event, health=health)
-            # Only the participant key's destruction is an erasure; the health key's is not.
-            erased = erased or any(
-                is_erased(v) for name, v in opened.items() if name not in HEALTH_FIELDS
-            )
-            values.update(opened)
+    # Each stream's events opened in one call: one erasure check and key lookup, not one per
+    # event (a participant corrected often has many).
+    stated = [
+        event
+        for event in participant_events
+        if isinstance(event, ParticipantRegistered | ParticipantDetailsCorrected)
+    ]
+    for opened in await unseal_many(cipher, stated, health=health):
+        # Only the participant key's destruction is an erasure; the health key's is not.
+        erased = erased or any(
+            is_erased(v) for name, v in opened.items() if name not in HEALTH_FIELDS
+        )
+        values.update(opened)
     citizenship: str | None = None
     home_schooled: bool | None = None
-    for event in profile_events:
-        if isinstance(event, ProfileRecorded):
-            opened = await unseal(cipher, event)
-            if not any(is_erased(v) for v in opened.values()):
-                citizenship = str(opened["citizenship"])
-                home_schooled = bool(opened["home_schooled"])
+    recorded = [event for event in profile_events if isinstance(event, ProfileRecorded)]
+    for opened in await unseal_many(cipher, recorded) if recorded else ():
+        if not any(is_erased(v) for v in opened.values()):
+            citizenship = str(opened["citizenship"])
+            home_schooled = bool(opened["home_schooled"])
     if erased or not all(name in values for name in PERSONAL_FIELDS):
         return Personal(None, None, None)
     name = values["full_name"]

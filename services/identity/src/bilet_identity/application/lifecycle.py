@@ -4,6 +4,7 @@ it, docs/adr/0026), a move to another school, enrolment in a later season, a gua
 linked or unlinked; and what an entitled caller may see of them."""
 
 from dataclasses import replace
+from datetime import date
 from uuid import UUID
 
 from bilet.application import Attempt
@@ -36,9 +37,11 @@ from bilet_identity.domain.people import (
     RUSSIA,
     FullName,
     HealthLimitations,
+    PersonalDetails,
     parse_class_letter,
     parse_snils,
 )
+from bilet_identity.domain.snils import Snils
 
 PERSONAL_READ = ("full_name", "birth_date", "snils", "health_limitations", "accessibility_needs")
 # What a participant's view shows of the personal data, and, audited apart with a purpose of
@@ -57,6 +60,15 @@ def _corrected_name(correction: CorrectionInput, current: FullName) -> FullName 
         current.first_name if correction.first_name is None else correction.first_name,
         current.patronymic if correction.middle_name is None else correction.middle_name,
     )
+
+
+def _identifying(details: PersonalDetails) -> tuple[FullName, date, Snils]:
+    """What the child's reservation is keyed by: the СНИЛС (its key) and the name and birth
+    date (its person key). While they stay, the reservation stays as the registration (or the
+    correction that last changed them) left it, held by the child: only a merge away or an
+    erasure lets it go, and both refuse corrections from then on. A correction of anything else
+    (a grade, health data) has nothing to decide there, so it does not read it (docs/adr/0095)."""
+    return details.full_name, details.birth_date, details.snils
 
 
 class ParticipantLife(Registration):
@@ -89,7 +101,6 @@ class ParticipantLife(Registration):
                 access.require_registrar_of(ctx.principal, state.school_id)
             if expected_version is not None and expected_version != loaded.version:
                 raise StaleVersion(expected_version, loaded.version)
-            profile = await attempt.state(streams.profile(participant_id))
             current = (await personal_of(self.cipher, loaded.events, health=True)).details
             if current is None:
                 raise ParticipantErasedError()
@@ -132,11 +143,15 @@ class ParticipantLife(Registration):
                     ),
                     state,
                 )
-            if correction.class_letter is not None and profile is not None:
+            # The profile is read only by what changes it (a grade or health correction, the
+            # most common, does not): one read fewer per command (docs/adr/0095).
+            profile = streams.profile(participant_id)
+            if (
+                correction.class_letter is not None
+                and (held := await attempt.state(profile)) is not None
+            ):
                 lettered = profiles.RecordClassLetter(participant_id, letter)
-                attempt.append(
-                    profiles.stream_id(participant_id), profiles.decide(lettered, profile)
-                )
+                attempt.append(profile.stream_id, profiles.decide(lettered, held))
             attempt.append(stream_id, decided)  # even nothing: the answer names this stream
             if not decided:
                 return []
@@ -146,13 +161,15 @@ class ParticipantLife(Registration):
                 birth_date=correction.birth_date or current.birth_date,
                 snils=snils or current.snils,
             )
-            await self._moved_reservation(attempt, ctx, state, profile, corrected)
-            if profile is not None and full_name is not None:
+            if _identifying(corrected) != _identifying(current):
+                held = await attempt.state(profile)
+                await self._moved_reservation(attempt, ctx, state, held, corrected)
+            if full_name is not None and (held := await attempt.state(profile)) is not None:
                 # The surname's blind index follows a corrected surname (docs/adr/0041).
                 index = profiles.IndexSurname(
                     participant_id, self.pseudonyms.surname_prefix_keys(full_name.last_name)
                 )
-                attempt.append(profiles.stream_id(participant_id), profiles.decide(index, profile))
+                attempt.append(profile.stream_id, profiles.decide(index, held))
             given = zip(
                 PERSONAL_READ,
                 (full_name, correction.birth_date, snils, health, correction.accessibility_needs),
