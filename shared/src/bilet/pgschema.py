@@ -108,3 +108,11 @@ async def migrate_or_verify(connection: asyncpg.Connection, sql: str) -> None:
     missing = await missing_relations(connection, created_by(sql))
     if missing:
         raise SchemaNotMigrated(missing)
+
+
+async def keep_session_state(_: asyncpg.Connection) -> None:
+    """A pool's `reset` that does nothing. asyncpg's default (`pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL`) is one more round trip every time a connection is given back: an
+    append, a projection's batch (ADR 0093). The pool still rolls back a transaction left open
+    before this runs; a pool given it must keep no other session state on its connections (a
+    LISTEN gets a connection of its own, locks are transaction-scoped, nothing but `SET LOCAL`)."""

@@ -56,6 +56,21 @@ async def test_given_a_queued_poll_of_an_earlier_epoch_then_it_is_dropped_not_jo
     assert partition.queue.empty()
 
 
+async def test_given_a_queued_poll_whose_offsets_went_back_then_only_later_ones_join() -> None:
+    # Given: the consumer reset a position out of range to the earliest offset, no seek of ours
+    # (the epoch stays), so a poll from offset 0 queued behind one that ended at 1002
+    partition = AssignedPartition(1000, epoch=1)
+    first, restarted, overlapping = polls(range(1000, 1003), range(0, 3), range(1001, 1005))
+    partition.queue.put_nowait((1, restarted))
+    partition.queue.put_nowait((1, overlapping))
+
+    # When
+    batch = next_batch(partition, first)
+
+    # Then: offsets only grow in a batch; what is at or below its last is not joined
+    assert offsets(batch) == [1000, 1001, 1002, 1003, 1004]
+
+
 def test_given_every_partition_queued_up_to_its_goal_then_the_catch_up_has_fetched_all() -> None:
     partitions = {"p0": AssignedPartition(0, fetched=10), "p1": AssignedPartition(0, fetched=7)}
 

@@ -45,7 +45,7 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
-from bilet.pgschema import check_schema_name, migrate_or_verify
+from bilet.pgschema import check_schema_name, keep_session_state, migrate_or_verify
 from bilet.pgschema import drop_schema as drop_schema  # re-exported: callers drop what they opened
 
 _log = logging.getLogger(__name__)
@@ -186,12 +186,6 @@ def _expectation_code(expected: ExpectedVersion) -> int:
     return expected
 
 
-async def _keep_session_state(_: asyncpg.Connection) -> None:
-    """asyncpg's default reset on every release costs a round trip per append; the store keeps no
-    session state on pooled connections (LISTEN and NOTIFY have connections of their own), and an
-    open transaction is still rolled back by the pool before this runs."""
-
-
 def _may_be_a_retry(error: Exception) -> bool:
     return isinstance(error, WrongExpectedVersion | EventIdsConflict)
 
@@ -215,7 +209,7 @@ class PostgresEventStore(EventStore):
     ) -> "PostgresEventStore":
         check_schema_name(schema)
         pool = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=pool_size, reset=_keep_session_state
+            dsn, min_size=1, max_size=pool_size, reset=keep_session_state
         )
         store = cls(pool, dsn, schema)
         await store._migrate()

@@ -23,6 +23,7 @@ from bilet.pgschema import (
     SchemaNotMigrated,
     check_schema_name,
     created_by,
+    keep_session_state,
     missing_relations,
     schema_mode,
 )
@@ -105,17 +106,6 @@ class _MultiRowForms:
                 form = (statement, shape)
         self._forms[text] = form
         return form
-
-
-async def _no_reset(connection: asyncpg.Connection) -> None:
-    """What the pool runs on a connection given back, after asyncpg's own rollback of a
-    transaction left open: nothing. Its default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN
-    *; RESET ALL`) is one more round trip for every batch a feed applies (ADR 0093), and
-    `transaction` and `reader` leave no session state to undo: our advisory locks are
-    transaction-scoped, cursors close with their transaction, the LISTEN has a connection of its
-    own, settings are the pool's `server_settings` (a projection's statements must not `SET`
-    anything but `SET LOCAL`). `connection()`, which hands out a connection for any use, resets
-    it itself."""
 
 
 class _PostgresTx(ReadModelTx):
@@ -249,7 +239,7 @@ class PostgresReadModel(ReadModel):
                 # backends' CPU by it); PostgreSQL cuts it at 63 bytes.
                 "application_name": f"bilet.readmodel.{schema}",
             },
-            reset=_no_reset,
+            reset=keep_session_state,
         )
         store = cls(pool, dsn, schema)
         await store._install_bookkeeping()
@@ -275,13 +265,17 @@ class PostgresReadModel(ReadModel):
         async with self._pool.acquire() as connection:
             try:
                 yield connection
-            finally:
-                if not connection.is_closed():
-                    try:
-                        await connection.reset()  # what the pool no longer does (`_no_reset`)
-                    except BaseException:
-                        connection.terminate()  # not given back with its session state
-                        raise
+            except BaseException:
+                # Whatever the body left, the connection is not given back with it; the body's
+                # error is the one raised (a reset failing after it would have hidden it).
+                connection.terminate()
+                raise
+            if not connection.is_closed():
+                try:
+                    await connection.reset()  # what the pool no longer does (`keep_session_state`)
+                except BaseException:
+                    connection.terminate()  # not given back with its session state
+                    raise
 
     def is_transient(self, error: BaseException) -> bool:
         return isinstance(error, _TRANSIENT)
