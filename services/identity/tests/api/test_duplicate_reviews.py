@@ -98,6 +98,13 @@ async def test_the_same_child_merges_the_second_profile_into_the_reviewed_one(
         json={"first_name": "Дарина"},
     )
     assert _refused(patched, 409, "participant_merged")["kept_participant_id"] == kept
+    # Its class letter neither (a correction of the letter alone is the profile's).
+    lettered = await api.client.patch(
+        f"/identity/v1/participants/{duplicate}",
+        headers=api.registrar(world.school_5),
+        json={"class_letter": "В"},
+    )
+    assert _refused(lettered, 409, "participant_merged")["kept_participant_id"] == kept
     # The other services are told (a published fact), the review is gone from the list, and
     # school 5's list no longer shows the closed profile.
     assert [

@@ -14,7 +14,7 @@ from bilet.crypto import FieldCipher, InMemoryKeyStore
 from bilet.eventstore import RecordedEvent, category_of
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.http import Role
-from bilet_identity.application.errors import AccessDenied, DuplicateRefused
+from bilet_identity.application.errors import AccessDenied, DuplicateRefused, ParticipantErasedError
 from bilet_identity.application.inputs import CorrectionInput, PupilInput
 from bilet_identity.application.pseudonyms import Pseudonymiser
 from bilet_identity.application.service import IdentityService
@@ -209,3 +209,35 @@ async def test_a_grade_correction_reads_only_the_participant_and_keeps_the_reser
     with pytest.raises(DuplicateRefused) as old_birth_date:
         await service.register_participant(registrar, world.school_3, PUPIL)
     assert old_birth_date.value.code == "duplicate_needs_review"
+
+
+async def test_a_correction_before_this_process_learns_of_an_erasure_reserves_nothing_again(
+    service: IdentityService, world: "World"
+) -> None:
+    # Given: a child erased elsewhere — the worker has purged their profile and reservation —
+    # while this process's cipher still holds their key (it learns of an erasure within a second)
+    registrar = world.context(Role.REGISTRAR, school_id=str(world.school_3))
+    registered = await service.register_participant(registrar, world.school_3, PUPIL)
+    assert registered.id is not None
+    store = service.store
+
+    async def streams_of(*categories: str) -> set[str]:
+        records = await store.read_all(limit=10_000)
+        return {r.stream_id for r in records if category_of(r.stream_id) in categories}
+
+    purged = await streams_of("profile", "reservation")
+    assert {category_of(stream) for stream in purged} == {"profile", "reservation"}
+    store.allow_purging({"profile", "reservation"})  # as the erasure's release does
+    for stream in purged:
+        await store.purge_stream(stream)
+
+    # When: a correction that would move the reservation (a surname, a СНИЛС)
+    for correction in (
+        CorrectionInput(last_name="Громова"),
+        CorrectionInput(snils="141-008-407 99"),
+    ):
+        with pytest.raises(ParticipantErasedError):
+            await service.correct_participant(registrar, registered.id, correction)
+
+    # Then: the child's keys are not reserved again on a stream nothing would purge again
+    assert await streams_of("profile", "reservation") == set()

@@ -31,7 +31,11 @@ from bilet_identity.application.inputs import (
 from bilet_identity.application.registration import Registration
 from bilet_identity.domain import participant as participants
 from bilet_identity.domain import profile as profiles
-from bilet_identity.domain.errors import HealthDataWithdrawn, UnknownParticipant
+from bilet_identity.domain.errors import (
+    HealthDataWithdrawn,
+    ParticipantMergedAway,
+    UnknownParticipant,
+)
 from bilet_identity.domain.health import HealthConsent
 from bilet_identity.domain.people import (
     RUSSIA,
@@ -101,6 +105,10 @@ class ParticipantLife(Registration):
                 access.require_registrar_of(ctx.principal, state.school_id)
             if expected_version is not None and expected_version != loaded.version:
                 raise StaleVersion(expected_version, loaded.version)
+            if state.merged_into is not None:
+                # A closed profile: nothing changes it, its class letter neither (a correction
+                # of the letter alone never reaches `participants.decide`, which says so too).
+                raise ParticipantMergedAway(state.merged_into)
             current = (await personal_of(self.cipher, loaded.events, health=True)).details
             if current is None:
                 raise ParticipantErasedError()
@@ -162,7 +170,12 @@ class ParticipantLife(Registration):
                 snils=snils or current.snils,
             )
             if _identifying(corrected) != _identifying(current):
-                held = await attempt.state(profile)
+                if (held := await attempt.state(profile)) is None:
+                    # Registration writes the profile with the participant; only the erasure's
+                    # purge removes it. A process that has not yet learnt of the erasure (the
+                    # cipher's check, up to a second) must not reserve the child's keys again
+                    # on a purged stream that nothing would purge again.
+                    raise ParticipantErasedError()
                 await self._moved_reservation(attempt, ctx, state, held, corrected)
             if full_name is not None and (held := await attempt.state(profile)) is not None:
                 # The surname's blind index follows a corrected surname (docs/adr/0041).
