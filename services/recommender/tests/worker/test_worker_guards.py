@@ -204,10 +204,14 @@ async def test_the_consumer_long_polls_for_the_workers_fetch_wait() -> None:
     app = create_app(
         WorkerSettings(kafka_bootstrap="127.0.0.1:1", recommender_worker_fetch_wait=0.05)
     ).app
-    thread = app.consumer._new_consumer_thread()
+    consumer = app.consumer
+    assert isinstance(consumer, StaleAcksRefused)
+    thread = consumer._new_consumer_thread()
     assert isinstance(thread, FetchWaitThread)
-    consumer = thread._create_worker_consumer(app.transport)
-    assert consumer._fetch_max_wait_ms == 50
+    transport = app.transport
+    assert isinstance(transport, Transport)
+    built = thread._create_worker_consumer(transport)
+    assert built._fetch_max_wait_ms == 50
     # What faust alone would have built, so the test fails if the override stops applying.
-    plain = super(FetchWaitThread, thread)._create_worker_consumer(app.transport)
+    plain = super(FetchWaitThread, thread)._create_worker_consumer(transport)
     assert plain._fetch_max_wait_ms == 1500
