@@ -40,6 +40,7 @@ When Kafka or PostgreSQL cannot be reached, the line says `"skipped": true` with
 
 import asyncio
 import dataclasses
+import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -74,6 +75,9 @@ PUPILS_QUICK: Final = 600
 LATENCY_PUPILS_FULL: Final = 3000
 LATENCY_PUPILS_QUICK: Final = 600
 RATE: Final = 200.0
+# A diagnostic (ADR 0091): another rate shows whether the latency at `RATE` is the worker's
+# capacity on the machine or a wait on the way (the line names the rate it ran at).
+RATE_VARIABLE: Final = "BENCH_RECOMMENDER_RATE"
 LATENCY_TARGET_MS: Final = 1000.0
 WORKER_START_SECONDS: Final = 180.0
 ROUND_SECONDS: Final = 900.0  # a bounded wait: a worker that stops issuing fails the bench
@@ -133,6 +137,7 @@ async def measure(bootstrap: str, dsn: str, quick: bool) -> list[BenchResult]:
 
 async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
     pupils = PUPILS_QUICK if quick else PUPILS_FULL
+    rate = float(os.environ.get(RATE_VARIABLE) or RATE)
     paced = LATENCY_PUPILS_QUICK if quick else LATENCY_PUPILS_FULL
     season = await build_season(world.keystore, pupils + paced)
     measured, paced_pupils = season.pupils[:pupils], season.pupils[pupils:]
@@ -182,7 +187,7 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
         peers.append(facts / (time.perf_counter() - started))
     before, finals = split_final_stages(published, paced_pupils)
     samples, breakdown = await paced_latencies(
-        world, seen, before, finals, season.recommended & set(paced_pupils), RATE
+        world, seen, before, finals, season.recommended & set(paced_pupils), rate
     )
     world.stop_worker()
 
@@ -212,11 +217,12 @@ async def _measure(world: World, tmp: Path, quick: bool) -> list[BenchResult]:
         {
             "p50_ms": round(p50, 1),
             "samples": len(samples),
-            "rate_per_s": RATE,
+            "rate_per_s": rate,
             "quick": quick,
             **breakdown,
         },
-        (ours_at_most(LATENCY_TARGET_MS),),
+        # The target is at `RATE` only: another rate is a diagnostic.
+        (ours_at_most(LATENCY_TARGET_MS),) if rate == RATE else (),
     )
     throughput = BenchResult(THROUGHPUT[0], median(ours), median(peers), THROUGHPUT[1], details)
     return [throughput, latency]

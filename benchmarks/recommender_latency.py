@@ -6,20 +6,35 @@ The pupils' other facts (identity, consent, the first two stages, career events 
 produced first and taken in; then each pupil's final stage is sent, one every 1/rate s, by one
 producer (as the diagnostics relay would). A sample is the set's `recorded_at` (PostgreSQL's
 clock, the same machine) minus the wall-clock moment its stage was handed to the producer; and
-the same to the set visible in the portfolio (`recommender_portfolio.PortfolioSeen`, ADR 0070)."""
+the same to the set visible in the portfolio (`recommender_portfolio.PortfolioSeen`, ADR 0070).
+
+`hops_ms` splits the way to the portfolio where Kafka's records show each step (their
+timestamps; the bench reads the topics afterwards, so it slows nothing down): produced →
+forwarded by the worker's `group_by` to its repartition topic (`repartitioned`, the record's
+create time: faust fetching the source, the stream's processors) → appended to the
+recommender's store (`issued`, `recorded_at`: faust fetching its repartition topic, the agent's
+batch, the append) → published by the relay (`published`, the broker's append time: the read
+horizon, the relay's wake-up, read and send) → visible in the portfolio (`projected`: the
+portfolio's feed fetching and applying it, plus up to `POLL_SECONDS` of the bench's polling).
+Each hop's p50 and p99 (ADR 0091)."""
 
 import asyncio
+import itertools
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Final
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 from uuid import UUID
+
+from aiokafka import TopicPartition
 
 from benchmarks.infra import percentile
 from benchmarks.recommender_world import Published, SetsSeen, World
 from bilet.contracts.cloudevents import to_record
 from bilet.eventstore import RecordedEvent
 from bilet.kafka import KafkaConnection
+from bilet.projections.kafka.topics import partitions_of
+from bilet_recommender.application.issuing import stream_id
 from bilet_recommender.issuing_testing import DIAGNOSTICS
 from bilet_recommender.worker import FACTS
 
@@ -51,7 +66,7 @@ async def paced_latencies(
     finals: Sequence[Published],
     issued_to: set[UUID],
     rate: float,
-) -> tuple[list[float], dict[str, float]]:
+) -> tuple[list[float], dict[str, Any]]:
     """Milliseconds from each final stage produced to the pupil's first set appended, for the
     pupils of `issued_to` (those the reference issues a set to), and where the time went inside
     the worker (`_breakdown`)."""
@@ -93,7 +108,7 @@ async def paced_latencies(
             raise TimeoutError(f"{len(wanted - seen.first_at.keys())} pupils got no set")
         await asyncio.sleep(0.2)
         await seen.read_on()
-    breakdown = _breakdown(series_before, await world.worker_series())
+    breakdown: dict[str, Any] = _breakdown(series_before, await world.worker_series())
     breakdown.update(_cpu(world, cpu_before, time.perf_counter() - paced_from, len(wanted)))
     try:
         await portfolio.until(wanted, SETTLE_SECONDS)
@@ -104,7 +119,80 @@ async def paced_latencies(
     visible = [(portfolio.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
     p50, p99 = summary(visible)
     breakdown.update(portfolio_p50_ms=round(p50, 1), portfolio_p99_ms=round(p99, 1))
+    since = min(sent_at.values())
+    repartitioned = await first_created(
+        world.bootstrap, world.repartition_topic, {str(pid).encode(): pid for pid in wanted}, since
+    )
+    published = await first_created(
+        world.bootstrap,
+        world.published_topic,
+        {stream_id(pid).encode(): pid for pid in wanted},
+        since,
+    )
+    moments = {
+        "sent": sent_at,
+        "repartitioned": repartitioned,
+        "issued": seen.first_at,
+        "published": published,
+        "projected": portfolio.first_at,
+    }
+    breakdown["hops_ms"] = hops(moments, wanted)
     return samples, breakdown
+
+
+def hops(
+    moments: Mapping[str, Mapping[UUID, datetime]], pupils: Collection[UUID]
+) -> dict[str, float]:
+    """p50 and p99 of each step between consecutive moments (in `moments`' order), over the pupils
+    every moment saw."""
+    names = list(moments)
+    common = [pid for pid in pupils if all(pid in moments[name] for name in names)]
+    out: dict[str, float] = {"pupils": len(common)}
+    if not common:
+        return out
+    for earlier, later in itertools.pairwise(names):
+        steps = [
+            (moments[later][pid] - moments[earlier][pid]).total_seconds() * 1000 for pid in common
+        ]
+        p50, p99 = summary(steps)
+        out[f"{later}_p50"], out[f"{later}_p99"] = round(p50, 1), round(p99, 1)
+    return out
+
+
+async def first_created(
+    bootstrap: str, topic: str, keys: Mapping[bytes, UUID], since: datetime
+) -> dict[UUID, datetime]:
+    """When the first record under each of `keys` created at or after `since` (less a second:
+    the clocks are one, its milliseconds are truncated) was created, by the record's timestamp;
+    the topic read from those offsets to its end as of now."""
+    partitions = await partitions_of(bootstrap, [topic])
+    consumer = KafkaConnection.of(bootstrap).consumer(enable_auto_commit=False)
+    await consumer.start()
+    found: dict[UUID, datetime] = {}
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        start_ms = int((since - timedelta(seconds=1)).timestamp() * 1000)
+        starts = await consumer.offsets_for_times(dict.fromkeys(partitions, start_ms))
+        remaining: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            at = starts.get(tp)
+            if at is None or at.offset >= ends[tp]:
+                continue
+            consumer.seek(tp, at.offset)
+            remaining[tp] = ends[tp]
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batch.items():
+                for record in records:
+                    pid = keys.get(record.key)
+                    if pid is not None and pid not in found:
+                        found[pid] = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+                if await consumer.position(tp) >= remaining[tp]:
+                    del remaining[tp]
+    finally:
+        await consumer.stop()
+    return found
 
 
 def _breakdown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -146,14 +234,20 @@ def _cpu(world: World, before: float | None, seconds: float, facts: int) -> dict
 
 async def _settle(world: World, folded: float) -> None:
     """Wait until the worker has folded `folded` facts (its count before, and the facts about
-    participants just produced): the facts before the last stages are taken in before the clock
-    starts. (Waiting for the count to stand still for a while measured the backlog when the
-    worker had not begun on them yet: ADR 0047.)"""
+    participants just produced), and then until its consumer group has committed everything it
+    reads: the facts before the last stages are taken in by both agents before the clock starts.
+    (Waiting for the count to stand still for a while measured the backlog when the worker had
+    not begun on them yet: ADR 0047. The count alone left the insights agent working through
+    the rounds' marks while the last stages were timed: ADR 0091.)"""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_SECONDS
     while await world.facts_folded() < folded:
         if loop.time() > deadline:
             raise TimeoutError(f"the worker did not fold {folded:.0f} facts")
+        await asyncio.sleep(0.5)
+    while not await world.worker_idle():
+        if loop.time() > deadline:
+            raise TimeoutError("the worker's consumer group did not commit its topics' ends")
         await asyncio.sleep(0.5)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final
 from uuid import UUID
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.infra import delete_topics, drop_schemas, process_cpu
@@ -33,6 +34,7 @@ from bilet.eventstore.postgres import PostgresEventStore
 from bilet.projections import EmbeddedFeed, KafkaFeed
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.testing import produce
+from bilet.relay.kafka import TOPIC_CONFIGS
 from bilet_recommender.adapters.evidence_projection import (
     EVIDENCE_PROJECTION,
     OWN_EVENT_TYPES,
@@ -45,6 +47,8 @@ from bilet_recommender.testing import NOW
 
 SOURCE_PARTITIONS: Final = 3
 WORKER_PARTITIONS: Final = 4
+# The relay's default (`BVB_RELAY_PARTITIONS`).
+PUBLISHED_PARTITIONS: Final = 6
 # A bounded wait for the relay to create its topic (it starts in a process of its own).
 PIPELINE_START_SECONDS: Final = 120.0
 
@@ -141,6 +145,11 @@ class World:
 
     def topic_of(self, source: str) -> str:
         return next(topic for topic, named in self.topics.items() if named == source)
+
+    @property
+    def repartition_topic(self) -> str:
+        """Where the worker's issuing agent repartitions the facts by participant."""
+        return f"{self.app_id}-facts-by-participant"
 
     @property
     def published_topic(self) -> str:
@@ -246,6 +255,26 @@ class World:
         """The worker's count of facts folded (`bilet_recommender_facts_total` on `/metrics`)."""
         return (await self.worker_series()).get("bilet_recommender_facts_total", 0.0)
 
+    async def worker_idle(self) -> bool:
+        """Whether the worker's faust consumer group has committed every partition it commits
+        to that partition's end: both agents have taken all there was, the insights agent's
+        marks included (the issuing agent's `facts_folded` says nothing of those)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(self.app_id)
+        finally:
+            await admin.close()
+        if not committed:
+            return False
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(list(committed))
+        finally:
+            await consumer.stop()
+        return all(at.offset >= ends[tp] for tp, at in committed.items())
+
     async def worker_catalogue(self, read_model: PostgresReadModel) -> int:
         """How many offers the worker's read model holds (0 before it installed its tables)."""
         try:
@@ -263,6 +292,18 @@ class World:
         schemas = (self.schema("worker"), self.schema("portfolio"))
         log = self.var_dir / "relay-and-portfolio.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        # Created here as the relay would (which keeps a topic that exists), but stamped by the
+        # broker as it appends (`LogAppendTime`): the relay stamps a record with its event's
+        # `recorded_at`, so only the broker's time tells when it was published (`hops_ms`).
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            configs = {**TOPIC_CONFIGS, "message.timestamp.type": "LogAppendTime"}
+            await admin.create_topics(
+                [NewTopic(topic, PUBLISHED_PARTITIONS, 1, topic_configs=configs)]
+            )
+        finally:
+            await admin.close()
         self.pipeline.start(self.dsn, schemas, self.bootstrap, topic, log, roles=("relay",))
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()

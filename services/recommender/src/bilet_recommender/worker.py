@@ -128,6 +128,12 @@ class WorkerSettings(PlatformSettings):
     # short (the starved event loop sets their length), in the slowest run; the default stays
     # the kernel's.
     recommender_worker_feed_max_records: int = Field(default=2000, ge=1, le=10_000)
+    # How long the broker may hold faust's fetch when nothing new is there (faust fixes 1.5 s).
+    # A fetch leaves out the partitions whose records faust has not taken yet, and a record
+    # arriving on one of those waits until that fetch returns: up to this long, once on the
+    # source topic and once on the repartition topic (ADR 0091). An idle worker fetches this
+    # often.
+    recommender_worker_fetch_wait: float = Field(default=0.1, ge=0.01, le=1.5)
     # The issuing agent takes facts in batches of at most this many (ADR 0047): a batch's sets
     # are appended at its end, so a worker killed mid-batch loses its work (500 took longer
     # than the crash test's workers lived on a loaded machine) ...
@@ -270,6 +276,7 @@ def create_app(
         broker_session_timeout=settings.recommender_worker_session_timeout,
         broker_heartbeat_interval=min(3.0, settings.recommender_worker_session_timeout / 3),
     )
+    app.fetch_wait = settings.recommender_worker_fetch_wait
     resources = Resources(settings)
     registry = registry or CollectorRegistry()
     facts_in = Counter(

@@ -38,7 +38,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, cast
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -111,11 +111,29 @@ class StaleAcksRefused(faust_aiokafka.Consumer):
             notify(self._waiting_for_ack)
         return False
 
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return FetchWaitThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class FetchWaitThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, whose Kafka consumer lets the broker hold a fetch with nothing
+    new for the app's `fetch_wait` instead of faust's fixed 1.5 s (ADR 0091)."""
+
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka hands it to its fetcher when the consumer starts; faust offers no setting.
+        consumer._fetch_max_wait_ms = round(cast(GuardedApp, self.app).fetch_wait * 1000)
+        return consumer
+
 
 class GuardedApp(faust.App):
     """A faust app whose agents' failures end the process (`exit_at_once`) instead of faust's
     handling, which commits the consumer's offsets and restarts the agent, and whose consumer
-    does not count what its streams skipped (`StaleAcksRefused`)."""
+    does not count what its streams skipped (`StaleAcksRefused`) and long-polls the broker for
+    `fetch_wait` seconds at most (`FetchWaitThread`)."""
+
+    # Seconds; faust's own 1.5 until `create_app` sets the worker's.
+    fetch_wait: float = 1.5
 
     async def _on_agent_error(self, agent: AgentT[Any], exc: BaseException) -> None:
         exit_at_once(f"the agent {agent.name} crashed", exc)

@@ -18,6 +18,7 @@ from mode.utils.times import want_seconds
 from bilet_recommender.worker import WorkerSettings, create_app
 from bilet_recommender.worker_guards import (
     EXIT_ON_FAILURE,
+    FetchWaitThread,
     GuardedApp,
     StaleAcksRefused,
     topic_config,
@@ -193,3 +194,24 @@ def test_faust_runs_its_compiled_stream_iterator() -> None:
     leans on `StaleAcksRefused` (ADR 0090). Which one runs decides where the guard matters: a
     change of faust's wheel or of the platform must be noticed."""
     assert getattr(streams, "_CStreamIterator", None) is not None
+
+
+async def test_the_consumer_long_polls_for_the_workers_fetch_wait() -> None:
+    """faust fixes its Kafka consumer's `fetch_max_wait_ms` at 1.5 s, and a record arriving on a
+    partition a fetch left out waits that long (ADR 0091): the worker's consumer thread builds
+    the consumer with `BVB_RECOMMENDER_WORKER_FETCH_WAIT` instead. No broker: built, not
+    started."""
+    app = create_app(
+        WorkerSettings(kafka_bootstrap="127.0.0.1:1", recommender_worker_fetch_wait=0.05)
+    ).app
+    consumer = app.consumer
+    assert isinstance(consumer, StaleAcksRefused)
+    thread = consumer._new_consumer_thread()
+    assert isinstance(thread, FetchWaitThread)
+    transport = app.transport
+    assert isinstance(transport, Transport)
+    built = thread._create_worker_consumer(transport)
+    assert built._fetch_max_wait_ms == 50
+    # What faust alone would have built, so the test fails if the override stops applying.
+    plain = super(FetchWaitThread, thread)._create_worker_consumer(transport)
+    assert plain._fetch_max_wait_ms == 1500
