@@ -2,11 +2,12 @@
 
 import asyncio
 import json
+import pickle
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -267,4 +268,39 @@ async def test_a_purge_tells_its_caller_once_committed_before_emptying_the_wal(
         assert len(told) == 2
     finally:
         other_process.close()
+        await store.close()
+
+
+async def test_events_read_back_are_what_the_standard_constructors_build(tmp_path: Path) -> None:
+    """Read rows are turned into events without `UUID.__init__` or the named tuple's `__new__`
+    (docs/adr/0092): what comes out must be indistinguishable from what those build — equal,
+    same hash, same types, a UUID that prints, compares, pickles and knows its safety as one
+    made from the same bytes."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        sent = [NewEvent("Registered", b'{"n": 1}', b'{"m": 1}'), NewEvent("Moved", b"{}")]
+        await store.append("participant-1", sent, NO_STREAM)
+        for read in (await store.read_all(), await store.read_stream("participant-1")):
+            for event, new in zip(read, sent, strict=True):
+                built = RecordedEvent(
+                    "participant-1",
+                    event.version,
+                    event.position,
+                    UUID(bytes=new.event_id.bytes),
+                    new.type,
+                    new.data,
+                    new.metadata,
+                    event.recorded_at,
+                )
+                assert type(event) is RecordedEvent
+                assert event == built
+                assert hash(event) == hash(built)
+                assert event._asdict() == built._asdict()
+                assert type(event.event_id) is UUID
+                assert event.event_id == new.event_id
+                assert hash(event.event_id) == hash(new.event_id)
+                assert str(event.event_id) == str(new.event_id)
+                assert event.event_id.is_safe is UUID(bytes=new.event_id.bytes).is_safe
+                assert pickle.loads(pickle.dumps(event)) == event  # noqa: S301 (our own bytes)
+    finally:
         await store.close()
