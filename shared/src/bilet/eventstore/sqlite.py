@@ -233,7 +233,7 @@ class SqliteEventStore(EventStore):
         _PEERS.add(self)
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
-        self._commits = GroupCommit(self._writer.run, self._append_locked)
+        self._commits = GroupCommit(self._writer.run, self._append_locked, self._floor_set)
         # The highest position this store wrote or read: a hint (other processes append too) of
         # whether a read of all events starts near the head (`read_all`).
         self._head_seen = START
@@ -285,11 +285,13 @@ class SqliteEventStore(EventStore):
         return await self._reader.run(lambda db: [self._stored_ids(db, a) for a in appends])
 
     def _append_locked(
-        self, db: sqlite3.Connection, appends: Sequence[StreamAppend]
+        self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor_set: bool
     ) -> list[AppendResult]:
-        """One append's statements, inside a transaction that holds the write lock."""
+        """One append's statements, inside a transaction that holds the write lock; `floor_set`:
+        whether a position floor was set when the transaction began (`_floor_set`)."""
         self._wrote(append.stream_id for append in appends)
-        return append_locked(db, appends, self._position_after_floor(db))
+        first = self._position_after_floor(db) if floor_set else None
+        return append_locked(db, appends, first)
 
     def _wrote(self, stream_ids: Iterable[str]) -> None:
         """Count a write of these streams' categories by this store's writer, in the same step
@@ -307,6 +309,12 @@ class SqliteEventStore(EventStore):
         (others,) = await self._writer.run(lambda db: db.execute("PRAGMA data_version").fetchone())
         written = dict(self._written)  # as they are now: the marks must not move by themselves
         return lambda category: (others, written.get(category, 0))
+
+    @staticmethod
+    def _floor_set(db: sqlite3.Connection) -> bool:
+        """Whether a purge left a position floor: asked once per commit of appends, since only a
+        purge sets one, and it runs in a transaction of its own."""
+        return db.execute("SELECT 1 FROM position_floor").fetchone() is not None
 
     @staticmethod
     def _position_after_floor(db: sqlite3.Connection) -> int | None:
