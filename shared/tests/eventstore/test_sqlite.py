@@ -378,3 +378,29 @@ async def test_appends_sharing_a_commit_after_a_purge_of_the_newest_start_above_
         assert not store._floor_set(store._writer._db)
     finally:
         await store.close()
+
+
+async def test_an_append_wakes_the_stores_open_on_its_file_and_only_those(
+    tmp_path: Path,
+) -> None:
+    """Stores on one file wake each other's subscribers; a store alone on its file skips the
+    look for peers (docs/adr/0092), so the count of stores open on a file must follow stores
+    opened and closed."""
+    path = tmp_path / "events.sqlite3"
+    first = await SqliteEventStore.open(path)
+    second = await SqliteEventStore.open(path)
+    alone = await SqliteEventStore.open(tmp_path / "other.sqlite3")
+    await second.close()
+    third = await SqliteEventStore.open(path)
+    try:
+        await third._prepare_wakeups()  # as a subscription does when it starts
+        await alone._prepare_wakeups()
+        third_waits, alone_waits = third._wakeup, alone._wakeup
+        await first.append("participant-1", [NewEvent("Registered", b"{}")])
+        assert third_waits.is_set()
+        assert not alone_waits.is_set()
+        await alone.append("participant-1", [NewEvent("Registered", b"{}")])
+        assert alone_waits.is_set()
+    finally:
+        for store in (first, third, alone):
+            await store.close()

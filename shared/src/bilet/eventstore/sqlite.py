@@ -218,6 +218,10 @@ def _may_be_a_retry(error: Exception) -> bool:
 # Every SQLite store open in this process, so that an append wakes the subscribers of the others
 # open on the same file. Weak: a store dropped without `close` leaves no trace here.
 _PEERS: "weakref.WeakSet[SqliteEventStore]" = weakref.WeakSet()
+# How many stores are open on each file (opened, not yet closed): an append to a file no other
+# store has open wakes its own subscribers only, without a look through `_PEERS` (~1.5 µs an
+# append). A store dropped without `close` stays counted: its file's appends then look, as before.
+_OPEN_ON: dict[Path, int] = {}
 
 
 class SqliteEventStore(EventStore):
@@ -231,6 +235,7 @@ class SqliteEventStore(EventStore):
         # from another loop (another thread) must hand the wake-up to it.
         self._subscribers_loop: asyncio.AbstractEventLoop | None = None
         _PEERS.add(self)
+        _OPEN_ON[self._file] = _OPEN_ON.get(self._file, 0) + 1
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
         self._commits = GroupCommit(self._writer.run, self._append_locked, self._floor_set)
@@ -266,6 +271,8 @@ class SqliteEventStore(EventStore):
         """Wake this store's subscriptions and those of every store open on the same file in this
         process (see the module's docstring)."""
         self._wake_subscribers()
+        if _OPEN_ON.get(self._file, 0) <= 1:
+            return  # no other store open on the file
         current = asyncio.get_running_loop()
         for peer in list(_PEERS):
             loop = peer._subscribers_loop
@@ -507,6 +514,7 @@ class SqliteEventStore(EventStore):
 
     async def close(self) -> None:
         _PEERS.discard(self)
+        _OPEN_ON[self._file] -= 1
         await self._commits.drain()
         self._writer.close()
         await self._reader.close()
