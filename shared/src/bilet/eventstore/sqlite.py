@@ -513,8 +513,9 @@ class SqliteEventStore(EventStore):
         return START if row[0] is None else int(row[0])
 
     async def close(self) -> None:
-        _PEERS.discard(self)
-        _OPEN_ON[self._file] -= 1
+        if self in _PEERS:  # a second close must not uncount another store on the file
+            _PEERS.discard(self)
+            _OPEN_ON[self._file] -= 1
         await self._commits.drain()
         self._writer.close()
         await self._reader.close()
