@@ -28,6 +28,12 @@ Rounds: 3 (quick too), ours then the peer in each, each on a fresh store; the me
 is reported. A round in which a side took under a second is measured again with every workload
 larger (`Sizes.scaled`, `benchmarks/rounds.py`) and not counted.
 
+CPU: each line also carries each side's CPU per event (`ours_cpu_us`, `peer_cpu_us`: the medians
+over the counted rounds of `time.process_time`, every thread of the process, the kernel's work for
+the process included, a PostgreSQL server's not), taken around exactly what is timed. On a
+machine shared with other work the rates move with everybody else's load; the CPU per event much
+less (docs/adr/0092).
+
 Fairness: each side of each bench gets a fresh temporary directory (SQLite) or a fresh schema
 (PostgreSQL), dropped afterwards; each side is warmed up before it is timed (`time.perf_counter`),
 with a few operations of the same kind (read-all: one full untimed pass); on PostgreSQL a
@@ -102,7 +108,7 @@ ATTEMPTS = 3  # rounds that may be found too short and measured again larger
 DEFAULT_DSN = "postgresql://bvb:bvb@127.0.0.1:55432/bvb"
 HORIZON_WAIT = 60.0  # seconds ours may wait for its seeded events to become readable
 
-Measured = tuple[int, float]  # events handled, seconds
+Measured = tuple[int, float, float]  # events handled, seconds, CPU seconds (process_time)
 
 
 # ------------------------------------------------------------------ our side (asyncio)
@@ -110,9 +116,10 @@ Measured = tuple[int, float]  # events handled, seconds
 
 async def atimed(work: Awaitable[int]) -> Measured:
     gc.collect()
+    cpu = time.process_time()
     start = time.perf_counter()
     count = await work
-    return count, time.perf_counter() - start
+    return count, time.perf_counter() - start, time.process_time() - cpu
 
 
 def _new_event() -> NewEvent:
@@ -185,7 +192,9 @@ async def ours_concurrent_appends(store: EventStore, per_writer: Sequence[Sequen
 
 def peer_timed(work: Callable[[], int]) -> Measured:
     gc.collect()
-    return timed(work)
+    cpu = time.process_time()
+    count, seconds = timed(work)
+    return count, seconds, time.process_time() - cpu
 
 
 # ------------------------------------------------------------------ the benches, per backend
@@ -271,7 +280,9 @@ def concurrent_appends(sizes: Sizes) -> tuple[OursBench, PeerBench]:
         peer.concurrent_appends(recorder, _per_writer(writers, warm_each, "w"))
         per_writer = _per_writer(writers, each, "")
         gc.collect()
-        return peer.concurrent_appends(recorder, per_writer)
+        cpu = time.process_time()  # the threads are started inside, before the timing
+        count, seconds = peer.concurrent_appends(recorder, per_writer)
+        return count, seconds, time.process_time() - cpu
 
     return ours, theirs
 
@@ -385,17 +396,19 @@ async def measure(
     name = f"{backend.name}.{bench}"
     ours_rates: list[float] = []
     peer_rates: list[float] = []
+    ours_cpu: list[float] = []  # CPU µs per event of each counted round
+    peer_cpu: list[float] = []
     ours_count = peer_count = 0
     ours_seconds = peer_seconds = 0.0
     try:
         for _ in range(ROUNDS + ATTEMPTS):
             ours_bench, peer_bench = benches(sizes)
             async with backend.ours(max(pool_size, 2)) as store:
-                ours_count, ours_seconds = await ours_bench(store)
+                ours_count, ours_seconds, ours_cpu_s = await ours_bench(store)
             # Our store is closed, nothing of ours runs: the peer's synchronous code has the
             # process.
             async with backend.peer(pool_size) as recorder:
-                peer_count, peer_seconds = peer_bench(recorder)
+                peer_count, peer_seconds, peer_cpu_s = peer_bench(recorder)
             if ours_count != peer_count:
                 raise RuntimeError(f"ours handled {ours_count} events, the peer {peer_count}")
             factor = count_round(
@@ -403,7 +416,10 @@ async def measure(
             )
             if factor is not None:
                 sizes = sizes.scaled(factor)  # too short to judge: again, larger, not counted
-            elif len(ours_rates) == ROUNDS:
+                continue
+            ours_cpu.append(ours_cpu_s / ours_count * 1e6)
+            peer_cpu.append(peer_cpu_s / peer_count * 1e6)
+            if len(ours_rates) == ROUNDS:
                 break
         else:
             raise RuntimeError(f"no {ROUNDS} rounds of a second's work each")
@@ -415,6 +431,8 @@ async def measure(
         "peer_events": peer_count,
         "ours_s": round(ours_seconds, 3),
         "peer_s": round(peer_seconds, 3),
+        "ours_cpu_us": round(median(ours_cpu), 1),
+        "peer_cpu_us": round(median(peer_cpu), 1),
         **rounds_detail(ours_rates, peer_rates),
         **backend.details,
         **(extra or {}),
@@ -448,9 +466,11 @@ async def run_backend(backend: Backend, sizes: Sizes) -> AsyncIterator[BenchResu
 
 
 async def fsync_limit(backend: SqliteBackend, sizes: Sizes) -> BenchResult:
-    async def ours(store: EventStore, count: int) -> Measured:
+    async def ours(store: EventStore, count: int) -> tuple[int, float]:
         await ours_append_new_streams(store, new_stream_ids(sizes.warmup, "w"))
-        return await atimed(ours_append_new_streams(store, new_stream_ids(count, "")))
+        work = ours_append_new_streams(store, new_stream_ids(count, ""))
+        appended, seconds, _ = await atimed(work)
+        return appended, seconds
 
     try:
         return await eventstore_fsync.measure(sizes, backend.synchronous, backend.details, ours)

@@ -2,11 +2,12 @@
 
 import asyncio
 import json
+import pickle
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -268,3 +269,138 @@ async def test_a_purge_tells_its_caller_once_committed_before_emptying_the_wal(
     finally:
         other_process.close()
         await store.close()
+
+
+async def test_events_read_back_are_what_the_standard_constructors_build(tmp_path: Path) -> None:
+    """Read rows are turned into events without `UUID.__init__` or the named tuple's `__new__`
+    (docs/adr/0092): what comes out must be indistinguishable from what those build — equal,
+    same hash, same types, a UUID that prints, compares, pickles and knows its safety as one
+    made from the same bytes."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        sent = [NewEvent("Registered", b'{"n": 1}', b'{"m": 1}'), NewEvent("Moved", b"{}")]
+        await store.append("participant-1", sent, NO_STREAM)
+        for read in (await store.read_all(), await store.read_stream("participant-1")):
+            for event, new in zip(read, sent, strict=True):
+                built = RecordedEvent(
+                    "participant-1",
+                    event.version,
+                    event.position,
+                    UUID(bytes=new.event_id.bytes),
+                    new.type,
+                    new.data,
+                    new.metadata,
+                    event.recorded_at,
+                )
+                assert type(event) is RecordedEvent
+                assert event == built
+                assert hash(event) == hash(built)
+                assert event._asdict() == built._asdict()
+                assert type(event.event_id) is UUID
+                assert event.event_id == new.event_id
+                assert hash(event.event_id) == hash(new.event_id)
+                assert str(event.event_id) == str(new.event_id)
+                assert event.event_id.is_safe is UUID(bytes=new.event_id.bytes).is_safe
+                assert pickle.loads(pickle.dumps(event)) == event  # noqa: S301 (our own bytes)
+    finally:
+        await store.close()
+
+
+async def test_appends_sharing_a_commit_take_savepoints_only_when_one_could_fail_half_written(
+    tmp_path: Path,
+) -> None:
+    """In a shared commit an append of one event runs without a savepoint (docs/adr/0092): its
+    one-row INSERT is all it writes before its stream's upsert, and SQLite undoes a failed
+    INSERT by itself. An append of several rows still takes one, so an event id already stored
+    in its second row takes its first row back with it. The position floor is asked once."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    statements: list[str] = []
+    taken = NewEvent("Registered", b"{}")
+    await store.append("participant-taken", [taken], NO_STREAM)
+    try:
+        store._writer._db.set_trace_callback(statements.append)
+        outcomes = await asyncio.gather(
+            store.append("participant-1", [NewEvent("Registered", b"{}")], NO_STREAM),
+            store.append("participant-taken", [NewEvent("Moved", b"{}")], 5),
+            store.append("participant-2", [NewEvent("Registered", b"{}"), taken], NO_STREAM),
+            store.append("participant-3", [taken], NO_STREAM),
+            store.append("participant-4", [NewEvent("Registered", b"{}")], NO_STREAM),
+            return_exceptions=True,
+        )
+        assert statements.count("BEGIN IMMEDIATE") == 1  # one shared commit
+        assert statements.count("SAVEPOINT one_append") == 1  # participant-2's, two rows
+        assert statements.count("ROLLBACK TO one_append") == 1
+        assert statements.count("SELECT 1 FROM position_floor") == 1
+        assert isinstance(outcomes[1], WrongExpectedVersion)
+        assert isinstance(outcomes[2], EventIdsConflict)
+        assert isinstance(outcomes[3], EventIdsConflict)
+        stored = [r for r in (outcomes[0], outcomes[4]) if isinstance(r, AppendResult)]
+        assert [(r.stream_id, r.version, r.position) for r in stored] == [
+            ("participant-1", 0, 2),
+            ("participant-4", 0, 3),
+        ]
+        assert [e.stream_id for e in await store.read_all()] == [
+            "participant-taken",
+            "participant-1",
+            "participant-4",
+        ]
+        for refused in ("participant-2", "participant-3"):
+            assert await store.stream_version(refused) is None
+    finally:
+        await store.close()
+
+
+async def test_appends_sharing_a_commit_after_a_purge_of_the_newest_start_above_its_floor(
+    tmp_path: Path,
+) -> None:
+    """A purge of the newest events leaves a floor; the appends of the next shared commit start
+    above it even when the first of them is refused (its savepoint rolls the floor's clearing
+    back with it), and the floor is gone once one of them is committed."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        store.allow_purging({"reservation"})
+        await store.append("participant-1", [NewEvent("Registered", b"{}")], NO_STREAM)
+        await store.append("reservation-1", [NewEvent("ChildReserved", b"{}")])
+        await store.append("reservation-1", [NewEvent("ChildReserved", b"{}")])
+        assert await store.purge_stream("reservation-1")
+        outcomes = await asyncio.gather(
+            store.append("participant-1", [NewEvent("Moved", b"{}")], NO_STREAM),  # it exists
+            store.append("participant-2", [NewEvent("Registered", b"{}")], NO_STREAM),
+            store.append("participant-3", [NewEvent("Registered", b"{}")], NO_STREAM),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], WrongExpectedVersion)
+        stored = [r for r in outcomes[1:] if isinstance(r, AppendResult)]
+        assert [(r.stream_id, r.position) for r in stored] == [
+            ("participant-2", 4),
+            ("participant-3", 5),
+        ]
+        assert not store._floor_set(store._writer._db)
+    finally:
+        await store.close()
+
+
+async def test_an_append_wakes_the_stores_open_on_its_file_and_only_those(
+    tmp_path: Path,
+) -> None:
+    """Stores on one file wake each other's subscribers; a store alone on its file skips the
+    look for peers (docs/adr/0092), so the count of stores open on a file must follow stores
+    opened and closed."""
+    path = tmp_path / "events.sqlite3"
+    first = await SqliteEventStore.open(path)
+    second = await SqliteEventStore.open(path)
+    alone = await SqliteEventStore.open(tmp_path / "other.sqlite3")
+    await second.close()
+    third = await SqliteEventStore.open(path)
+    try:
+        await third._prepare_wakeups()  # as a subscription does when it starts
+        await alone._prepare_wakeups()
+        third_waits, alone_waits = third._wakeup, alone._wakeup
+        await first.append("participant-1", [NewEvent("Registered", b"{}")])
+        assert third_waits.is_set()
+        assert not alone_waits.is_set()
+        await alone.append("participant-1", [NewEvent("Registered", b"{}")])
+        assert alone_waits.is_set()
+    finally:
+        for store in (first, third, alone):
+            await store.close()

@@ -33,7 +33,7 @@ async def test_an_append_of_several_streams_costs_the_same_statements_as_one_str
     statements: list[str] = []
     try:
         store._writer._db.set_trace_callback(statements.append)
-        await store.append("school-1", _events(1), NO_STREAM)
+        await store.append("school-1", _events(2), NO_STREAM)
         one_stream = _beside_event_rows(statements)
         statements.clear()
         await store.append_many(
@@ -42,6 +42,13 @@ async def test_an_append_of_several_streams_costs_the_same_statements_as_one_str
         assert len(_beside_event_rows(statements)) == len(one_stream)
         # BEGIN, the position floor, the versions, the last position, the versions' upsert, COMMIT.
         assert len(one_stream) == 6
+        # One event: its position comes with its INSERT, no `last_insert_rowid()` asked.
+        statements.clear()
+        result = await store.append("school-2", _events(1), NO_STREAM)
+        assert len(_beside_event_rows(statements)) == 5
+        assert not any("last_insert_rowid" in sql for sql in statements)
+        assert result.position == 13
+        assert (await store.read_stream("school-2"))[0].position == 13
     finally:
         await store.close()
 

@@ -95,7 +95,13 @@ def _stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[
 
 
 def _insert_events(db: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> int:
-    """Insert `rows` (one prepared statement stepped per row); the last one's position."""
+    """Insert `rows` (one prepared statement stepped per row); the last one's position. A single
+    row's position comes with its `INSERT` (the cursor's `lastrowid`): one statement less for
+    the commonest append; `executemany` leaves no `lastrowid`, hence the `SELECT` then."""
+    if len(rows) == 1:
+        last = db.execute(_INSERT_EVENT, rows[0]).lastrowid
+        assert last is not None  # an INSERT that stepped sets it
+        return last
     db.executemany(_INSERT_EVENT, rows)
     (last,) = db.execute("SELECT last_insert_rowid()").fetchone()
     return int(last)

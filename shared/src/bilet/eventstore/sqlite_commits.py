@@ -9,7 +9,12 @@ version or an event id already stored rolls back that append only — and all of
 when the one COMMIT returns. No caller hears of its append before that COMMIT (docs/adr/0055).
 
 A lone appender pays one extra turn of the loop (microseconds) and no extra statement: a batch of
-one runs without a savepoint.
+one runs without a savepoint. So does an append of one event to one stream in a larger batch, when
+no position floor is set (docs/adr/0092): its only writes are one single-row `INSERT`, which SQLite
+undoes by itself when it fails (an event id already stored), and the stream's upsert after it; a
+wrong expected version is found before either. Whether a position floor is set (`FloorSet`: a
+purge removed the newest events) is asked once per commit, not once per append: nothing but a
+purge sets it, and no purge runs inside a commit of appends.
 """
 
 import asyncio
@@ -23,7 +28,10 @@ from bilet.eventstore.model import AppendResult, StreamAppend
 
 T = TypeVar("T")
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
-AppendLocked = Callable[[sqlite3.Connection, Sequence[StreamAppend]], list[AppendResult]]
+# The appends' statements; the flag says whether a position floor may be set (see `FloorSet`).
+AppendLocked = Callable[[sqlite3.Connection, Sequence[StreamAppend], bool], list[AppendResult]]
+# Whether a purge left a position floor that the next append must start above.
+FloorSet = Callable[[sqlite3.Connection], bool]
 Outcome = list[AppendResult] | Exception
 _Queued = tuple[Sequence[StreamAppend], "asyncio.Future[list[AppendResult]]"]
 
@@ -38,9 +46,12 @@ def _ids_conflict(error: sqlite3.IntegrityError) -> EventIdsConflict:
 class GroupCommit:
     """The queue of appends waiting for the writer, and the task committing it."""
 
-    def __init__(self, run: RunOnWriter[list[Outcome]], append_locked: AppendLocked) -> None:
+    def __init__(
+        self, run: RunOnWriter[list[Outcome]], append_locked: AppendLocked, floor_set: FloorSet
+    ) -> None:
         self._run = run
         self._append_locked = append_locked
+        self._floor_set = floor_set
         self._queue: list[_Queued] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -89,10 +100,11 @@ class GroupCommit:
         # even with another process on the same file.
         db.execute("BEGIN IMMEDIATE")
         try:
+            floor = self._floor_set(db)
             if len(batch) == 1:
-                outcomes = [self._alone(db, batch[0][0])]
+                outcomes = [self._alone(db, batch[0][0], floor)]
             else:
-                outcomes = [self._in_savepoint(db, appends) for appends, _ in batch]
+                outcomes = [self._one_of_many(db, appends, floor) for appends, _ in batch]
             if all(isinstance(outcome, Exception) for outcome in outcomes):
                 db.execute("ROLLBACK")
             else:
@@ -104,18 +116,40 @@ class GroupCommit:
             raise
         return outcomes
 
-    def _alone(self, db: sqlite3.Connection, appends: Sequence[StreamAppend]) -> Outcome:
+    def _alone(
+        self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
+    ) -> Outcome:
         try:
-            return self._append_locked(db, appends)
+            return self._append_locked(db, appends, floor)
         except sqlite3.IntegrityError as error:
             return _ids_conflict(error)
         except WrongExpectedVersion as error:
             return error
 
-    def _in_savepoint(self, db: sqlite3.Connection, appends: Sequence[StreamAppend]) -> Outcome:
+    def _one_of_many(
+        self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
+    ) -> Outcome:
+        """One append of a shared commit, failing alone: in a savepoint, unless it is one event
+        and no floor is set (see the module's docstring). Then a refused append has written
+        nothing, which SQLite's count of changed rows confirms; should it ever have written
+        something (it cannot: the upsert after the `INSERT` refuses nothing), the error leaves
+        the whole commit, which rolls back, rather than a part of the append being kept."""
+        if floor or len(appends) != 1 or len(appends[0].events) != 1:
+            return self._in_savepoint(db, appends, floor)
+        changes = db.total_changes
+        try:
+            return self._append_locked(db, appends, floor)
+        except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
+            if db.total_changes != changes:
+                raise
+            return _ids_conflict(error) if isinstance(error, sqlite3.IntegrityError) else error
+
+    def _in_savepoint(
+        self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
+    ) -> Outcome:
         db.execute("SAVEPOINT one_append")
         try:
-            results = self._append_locked(db, appends)
+            results = self._append_locked(db, appends, floor)
         except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
             db.execute("ROLLBACK TO one_append")
             db.execute("RELEASE one_append")
