@@ -404,3 +404,28 @@ async def test_an_append_wakes_the_stores_open_on_its_file_and_only_those(
     finally:
         for store in (first, third, alone):
             await store.close()
+
+
+async def test_an_append_in_flight_when_its_store_closes_still_wakes_the_others_on_its_file(
+    tmp_path: Path,
+) -> None:
+    # Given two stores on one file, the second with a subscription's wake-up prepared
+    path = tmp_path / "events.sqlite3"
+    closing = await SqliteEventStore.open(path)
+    following = await SqliteEventStore.open(path)
+    try:
+        await following._prepare_wakeups()
+        waits = following._wakeup
+
+        # When the first store is closed while its append is under way
+        appending = asyncio.create_task(
+            closing.append("participant-1", [NewEvent("Registered", b"{}")])
+        )
+        await asyncio.sleep(0)  # the append has started
+        await closing.close()  # waits for it
+        await appending
+
+        # Then the other store's subscribers hear of it now, not at their next poll
+        assert waits.is_set()
+    finally:
+        await following.close()

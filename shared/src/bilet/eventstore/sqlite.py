@@ -17,7 +17,7 @@ loss. `synchronous="NORMAL"` survives a crash of the process but may lose the la
 loss, never corrupting the file.
 
 Wake-ups: an append wakes the live subscriptions of every store open on the same file in this
-process, not only its own (`_PEERS`). In embedded mode each service opens the stores it follows as
+process, not only its own (`_OPEN_ON`). In embedded mode each service opens the stores it follows as
 stores of their own (consent follows identity's file through an instance of its own), so without
 this a participant registered a moment ago reached consent's read model only on the next poll.
 Another process's appends are still found by the poll.
@@ -215,13 +215,11 @@ def _may_be_a_retry(error: Exception) -> bool:
     return isinstance(error, WrongExpectedVersion | EventIdsConflict)
 
 
-# Every SQLite store open in this process, so that an append wakes the subscribers of the others
-# open on the same file. Weak: a store dropped without `close` leaves no trace here.
-_PEERS: "weakref.WeakSet[SqliteEventStore]" = weakref.WeakSet()
-# How many stores are open on each file (opened, not yet closed): an append to a file no other
-# store has open wakes its own subscribers only, without a look through `_PEERS` (~1.5 µs an
-# append). A store dropped without `close` stays counted: its file's appends then look, as before.
-_OPEN_ON: dict[Path, int] = {}
+# The SQLite stores open in this process, per file, so that an append wakes the subscribers of
+# the others open on the same file; an append to a file no other store has open looks at no other
+# store (ADR 0092). Weak: a store dropped without `close` leaves no trace; one closing leaves at
+# once, and its appends still in flight then wake every store left on the file.
+_OPEN_ON: "dict[Path, weakref.WeakSet[SqliteEventStore]]" = {}
 
 
 class SqliteEventStore(EventStore):
@@ -234,8 +232,8 @@ class SqliteEventStore(EventStore):
         # The loop this store's subscriptions wait on (set when one starts): a peer appending
         # from another loop (another thread) must hand the wake-up to it.
         self._subscribers_loop: asyncio.AbstractEventLoop | None = None
-        _PEERS.add(self)
-        _OPEN_ON[self._file] = _OPEN_ON.get(self._file, 0) + 1
+        self._peers = _OPEN_ON.setdefault(self._file, weakref.WeakSet())
+        self._peers.add(self)
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
         self._commits = GroupCommit(self._writer.run, self._append_locked, self._floor_set)
@@ -271,12 +269,13 @@ class SqliteEventStore(EventStore):
         """Wake this store's subscriptions and those of every store open on the same file in this
         process (see the module's docstring)."""
         self._wake_subscribers()
-        if _OPEN_ON.get(self._file, 0) <= 1:
+        peers = self._peers
+        if not peers or (len(peers) == 1 and self in peers):
             return  # no other store open on the file
         current = asyncio.get_running_loop()
-        for peer in list(_PEERS):
+        for peer in list(peers):
             loop = peer._subscribers_loop
-            if peer is self or peer._file != self._file or loop is None or loop.is_closed():
+            if peer is self or loop is None or loop.is_closed():
                 continue
             if loop is current:
                 peer._wake_subscribers()
@@ -513,9 +512,7 @@ class SqliteEventStore(EventStore):
         return START if row[0] is None else int(row[0])
 
     async def close(self) -> None:
-        if self in _PEERS:  # a second close must not uncount another store on the file
-            _PEERS.discard(self)
-            _OPEN_ON[self._file] -= 1
+        self._peers.discard(self)
         await self._commits.drain()
         self._writer.close()
         await self._reader.close()
