@@ -112,7 +112,9 @@ async def simulated_template(plan: SeasonPlan) -> SeasonTemplate:
     """Simulate `plan` into SQLite stores in a temporary directory and cut its events."""
     directory = Path(tempfile.mkdtemp(prefix="bench-season-template-"))
     try:
-        report = await simulate_season(plan, directory, synchronous="NORMAL")
+        # one process, pinned: the template is the same either way, and no round of a bench
+        # should take another path because the machine was busier
+        report = await simulate_season(plan, directory, synchronous="NORMAL", processes=1)
         if report.refused:
             raise RuntimeError(f"the template season was refused: {report.refused}")
         settings = PlatformSettings(var_dir=directory)

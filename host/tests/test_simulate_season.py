@@ -3,11 +3,17 @@ capacity, the same for the same seed, and its analytics export has the counts of
 none of the generated people's personal data."""
 
 import asyncio
+import contextlib
 import json
+import os
 import shutil
+import signal
 import sqlite3
+import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
@@ -167,6 +173,74 @@ def test_a_helper_that_started_from_the_wrong_ids_is_not_used(
     assert _diagnostics_shape(wrong) == _diagnostics_shape(season[0])
 
 
+@pytest.mark.parametrize("trouble", ["fails", "dies", "hangs"])
+def test_a_helper_that_fails_dies_or_hangs_leaves_the_season_one_process_writes(
+    season: tuple[Path, SimulationReport],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    trouble: str,
+) -> None:
+    """A helper that raises, ends without an answer or never answers is killed and its half
+    decided in the season's process: the season is still the one-process season."""
+
+    async def troubled(*_: object) -> None:
+        if trouble == "fails":
+            raise LookupError("a bug in the helper's half")
+        if trouble == "dies":
+            os._exit(3)
+        await asyncio.Event().wait()  # hangs: alive, silent
+
+    monkeypatch.setattr(simulate, "_diagnostics_half", troubled)
+    if trouble == "hangs":  # the seam: no deadline to wait out (the helper never answers)
+        monkeypatch.setattr(simulate, "answer_deadline", lambda first_half_seconds: 0.0)
+    var_dir = tmp_path / trouble
+    report = simulated(var_dir)
+    assert report.helped == 0
+    assert report == season[1]
+    assert _diagnostics_shape(var_dir) == _diagnostics_shape(season[0])
+    assert "is not used, its half is decided in the season's process" in caplog.text
+
+
+def test_a_season_that_fails_in_its_own_half_raises_its_error_and_kills_the_helper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception in the season's half is the season's error, raised at once: the helper,
+    stuck here, is killed, not waited for."""
+    helpers: list[simulate_shards.Helper] = []
+    forked = simulate_shards.helper
+    first_half = simulate._pupil_stages
+
+    @contextlib.asynccontextmanager
+    async def watched(*args: Any) -> AsyncIterator[simulate_shards.Helper | None]:
+        async with forked(*args) as second_half:
+            if second_half is not None:
+                helpers.append(second_half)
+            yield second_half
+
+    async def stuck(*_: object) -> None:
+        await asyncio.Event().wait()
+
+    raised: list[float] = []
+
+    async def failing(season: Any, service: Any, sim: Any) -> None:
+        if helpers:  # the diagnostics phase, in the season's process
+            raised.append(time.monotonic())
+            raise LookupError("a bug in the season's half")
+        await first_half(season, service, sim)
+
+    monkeypatch.setattr(simulate, "helper", watched)
+    monkeypatch.setattr(simulate, "_diagnostics_half", stuck)
+    monkeypatch.setattr(simulate, "_pupil_stages", failing)
+    with pytest.raises(LookupError, match="a bug in the season's half"):
+        simulated(tmp_path / "failing")
+    ended = time.monotonic()
+    (helped,) = helpers
+    assert helped.process.exitcode == -signal.SIGKILL
+    # A generous bound for closing the phase: the stuck helper was waited for 30 s before.
+    assert ended - raised[0] < 20
+
+
 def _covered(events: list[RecordedEvent]) -> set[str]:
     return {
         json.loads(e.data)["participant_id"]
@@ -295,7 +369,8 @@ def test_a_load_with_sync_normal_writes_the_same_kind_of_season(
 ) -> None:
     var_dir = tmp_path / "var"
     args = ["--regions", "1", "--pupils", "3", "--sync", "normal", "--var-dir", str(var_dir)]
-    assert main(["simulate", "season", *args]) == 0
+    # the helper pinned, not left to how busy the machine is: one path on every run
+    assert main(["simulate", "season", *args, "--processes", "2"]) == 0
     summary = capsys.readouterr().out
     assert summary.count("events per CPU-second") == 5  # a line per service's phase
     types = Counter(event.type for event in published_events(var_dir))

@@ -22,19 +22,20 @@ consent's, an attempt's) come from their `Ids` port, given a generator seeded wi
 
 import contextlib
 import functools
-import os
+import logging
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from itertools import accumulate
 from pathlib import Path
 from time import perf_counter, process_time
-from typing import Literal
+from typing import Literal, cast
 
 from bilet.audit import EventStoreAuditLog
 from bilet.contracts import health_key_subject
 from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import FieldCipher
+from bilet.eventstore import WrongExpectedVersion
 from bilet.http.auth import Role
 from bilet.projections.collector import CollectorSettings, restore_collector, tune_collector
 from bilet_consent.adapters.stores import open_event_store as open_consent_store
@@ -66,9 +67,11 @@ from bilet_host.simulate_run import (
 from bilet_host.simulate_shards import (
     DRAWS_PER_PUPIL,
     SPARE_CORE,
+    Decided,
     Half,
-    HalfDone,
     Helper,
+    answer_deadline,
+    cores,
     cpu_times,
     helper,
     replay,
@@ -104,6 +107,8 @@ ANALYTICS_SHARE = 0.7  # of the guardians also consent to pseudonymised analytic
 # cipher's cache (1,024 keys), so none is evicted before its registration uses it.
 KEYS_AHEAD = 256
 SEASON_GC_YOUNG = 100_000  # the collector's young threshold during a load (docs/adr/0094)
+
+_log = logging.getLogger(__name__)
 
 
 async def simulate_season(
@@ -291,6 +296,7 @@ async def _diagnostics(season: Season) -> float:
     season.clock.now = season.plan.calendar(10, 1)
     settings: DiagnosticsSettings = season.settings(DiagnosticsSettings)
     instruments = load_instruments()  # loaded once, the helper's too
+    # SQLite's store: the phase's store is then a unit of work (`unit_of_work`).
     halves = _helped(season) and season.plan.pupils > 1 and settings.event_store == "sqlite"
     # Forked before the phase opens a store or a thread (none of the season's is open now).
     decide = functools.partial(_diagnostics_half, season, instruments)
@@ -304,11 +310,12 @@ async def _diagnostics(season: Season) -> float:
         ) as runtime,
     ):
         pupils = list(season.everyone())
-        if second_half is None or not isinstance(store, UnitOfWorkStore):
+        if second_half is None:
             for sim in pupils:
                 await _pupil_stages(season, runtime.service, sim)
             return 0.0
-        return await _halved(season, runtime.service, store, pupils, second_half)
+        work = cast(UnitOfWorkStore, store)  # a helper is forked for SQLite's store only
+        return await _halved(season, runtime.service, work, pupils, second_half)
 
 
 def _helped(season: Season) -> bool:
@@ -317,8 +324,8 @@ def _helped(season: Season) -> bool:
     helper measured slower by the clock than one process: docs/adr/0094)."""
     if season.processes is not None:
         return season.processes > 1
-    cores = os.cpu_count() or 1
-    return cores > 1 and spare_cores(season.cpu_at_start, cpu_times(), cores) >= SPARE_CORE
+    count = cores()
+    return count > 1 and spare_cores(season.cpu_at_start, cpu_times(), count) >= SPARE_CORE
 
 
 async def _halved(
@@ -329,32 +336,52 @@ async def _halved(
     helper: Helper,
 ) -> float:
     """The first half of the pupils decided here while the helper decides the second, whose
-    appends then follow the first half's; returns the helper's CPU seconds."""
+    appends then follow the first half's; returns the helper's CPU seconds. When the helper's
+    half cannot be used as it is (no answer, ids or streams other than it assumed), that half
+    is decided here too: the season is still the one a single process writes."""
     split = len(pupils) // 2
     expected = season.ids.drawn + DRAWS_PER_PUPIL * split
+    started = perf_counter()
     helper.send(Half(split, expected))  # the facts read model is caught up: the helper reads it
     for sim in pupils[:split]:
         await _pupil_stages(season, service, sim)
     await store.flush()  # the first half written while the helper decides the second
-    done = await helper.done()
-    if season.ids.drawn != expected:
-        # The helper started from the wrong ids: its half is decided here instead.
+    done = await helper.done(answer_deadline(perf_counter() - started))
+    if done is not None and season.ids.drawn != expected:
+        _log.warning(
+            "the season's diagnostics helper started from the wrong ids (%s drawn, %s assumed): "
+            "its half is decided in the season's process",
+            season.ids.drawn,
+            expected,
+        )
+        done = None
+    if done is not None:
+        try:
+            await replay(store, done.appends)
+        except WrongExpectedVersion as conflict:  # nothing of it appended
+            _log.warning(
+                "the season's diagnostics helper wrote a stream the first half wrote too (%s): "
+                "its half is decided in the season's process",
+                conflict,
+            )
+            done = None
+    if done is None:
         for sim in pupils[split:]:
             await _pupil_stages(season, service, sim)
-        return done.cpu_seconds
-    await replay(store, done.appends)
-    season.ids.skip(sum(done.draws))
-    season.clock.now = done.clock
-    season.report.stages += done.stages
-    season.report.helped = len(done.draws)
-    for code, count in done.refused.items():
+        return helper.cpu_seconds
+    decided = done.decided
+    season.ids.skip(sum(decided.draws))
+    season.clock.now = decided.clock
+    season.report.stages += decided.stages
+    season.report.helped = len(decided.draws)
+    for code, count in decided.refused.items():
         season.report.refused[code] = season.report.refused.get(code, 0) + count
     return done.cpu_seconds
 
 
 async def _diagnostics_half(
     season: Season, instruments: Instruments, half: Half, store: UnitOfWorkStore
-) -> HalfDone:
+) -> Decided:
     """The helper's half of the diagnostics phase, in the forked process (its `season` is the
     season as it was forked): pupils from `half.start` on, through a service of its own on
     `store`, with the season's ids where the first half leaves them."""
@@ -371,8 +398,7 @@ async def _diagnostics_half(
             before = season.ids.drawn
             await _pupil_stages(season, runtime.service, sim)
             draws.append(season.ids.drawn - before)
-    report = season.report
-    return HalfDone([], draws, report.stages, report.refused, season.clock.now, 0.0)
+    return Decided(draws, season.report.stages, season.report.refused, season.clock.now)
 
 
 async def _pupil_stages(season: Season, service: DiagnosticsService, sim: people.SimPupil) -> None:
