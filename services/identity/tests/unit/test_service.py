@@ -33,17 +33,21 @@ PUPIL = PupilInput(
 )
 
 
-@pytest.fixture
-async def service(
-    seed_world: Callable[[IdentityService], Awaitable[None]],
-) -> IdentityService:
-    identity = IdentityService(
-        InMemoryEventStore(),
+def identity_on(store: InMemoryEventStore) -> IdentityService:
+    return IdentityService(
+        store,
         FieldCipher(InMemoryKeyStore()),
         InMemoryAuditLog(),
         Pseudonymiser(b"s" * 32),
         today=lambda: date(2019, 10, 1),
     )
+
+
+@pytest.fixture
+async def service(
+    seed_world: Callable[[IdentityService], Awaitable[None]],
+) -> IdentityService:
+    identity = identity_on(InMemoryEventStore())
     await seed_world(identity)
     return identity
 
@@ -177,13 +181,7 @@ async def test_a_grade_correction_reads_only_the_participant_and_keeps_the_reser
     seed_world: Callable[[IdentityService], Awaitable[None]], world: "World"
 ) -> None:
     store = ReadsCounted()
-    service = IdentityService(
-        store,
-        FieldCipher(InMemoryKeyStore()),
-        InMemoryAuditLog(),
-        Pseudonymiser(b"s" * 32),
-        today=lambda: date(2019, 10, 1),
-    )
+    service = identity_on(store)
     await seed_world(service)
     registrar = world.context(Role.REGISTRAR, school_id=str(world.school_3))
     registered = await service.register_participant(registrar, world.school_3, PUPIL)
