@@ -1177,18 +1177,15 @@ def parts() -> frozenset[str]:
 
 async def run(quick: bool) -> AsyncIterator[BenchResult]:
     chosen = parts()
-    if "get" in chosen:
+    for part, measure, benches in (
+        ("get", get_benches, GET_BENCHES),
+        ("command", command_benches, COMMAND_BENCHES),
+    ):
+        if part not in chosen:
+            continue
         try:
-            for result in await get_benches(quick):
+            for result in await measure(quick):
                 yield result
         except Exception as error:
-            for bench, unit in GET_BENCHES:
+            for bench, unit in benches:
                 yield _skipped(bench, unit, f"{type(error).__name__}: {error}")
-    if "command" not in chosen:
-        return
-    try:
-        for result in await command_benches(quick):
-            yield result
-    except Exception as error:
-        for bench, unit in COMMAND_BENCHES:
-            yield _skipped(bench, unit, f"{type(error).__name__}: {error}")
