@@ -21,6 +21,7 @@ from bilet.http.consistency import (
     send_positions,
 )
 from bilet.http.context import Context
+from bilet.http.direct import DirectRoute
 from bilet.http.headers import HeaderParameter, documented, read_headers
 from bilet_portfolio.api.models import ChildrenModel, PortfolioModel, SchoolParticipantsModel
 from bilet_portfolio.api.problems import problems
@@ -73,7 +74,10 @@ PositionHeader = Annotated[str | None, position_header(POSITION_DESCRIPTION, SOU
 POSITION: Final = position_parameter(POSITION_DESCRIPTION, SOURCES)
 IF_NONE_MATCH: Final = HeaderParameter("if-none-match", max_length=2000)
 
-router = APIRouter(prefix="/v1", tags=["portfolio"])
+# The portfolio's read is called without FastAPI's dependency solving (`DirectRoute`: its path,
+# the request and the context only; docs/adr/0098); the other routes take parameters, so FastAPI
+# handles them as before.
+router = APIRouter(prefix="/v1", tags=["portfolio"], route_class=DirectRoute)
 
 
 async def _wait(queries: PortfolioQueries, header: str | None) -> bool:
