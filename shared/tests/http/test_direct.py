@@ -10,7 +10,7 @@ from uuid import UUID
 import fastapi.routing
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from bilet.application.context import RequestContext
@@ -210,6 +210,38 @@ async def test_the_direct_route_skips_fastapis_dependency_solving(
     await ask_both(client, f"/things/{THING}", {"Authorization": f"Bearer {token}"})
 
     assert solved == [f"/probe/v1/plain/things/{THING}"]
+
+
+async def test_a_dependency_of_an_including_router_is_never_left_out(
+    signer: DevelopmentSigner, tmp_path: Any
+) -> None:
+    asked: list[str] = []
+
+    async def including_check(request: Request) -> None:
+        asked.append(request.url.path)
+
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: UUID, request: Request, context: Context) -> Any:
+        return answer("uuid", thing_id, context, request)
+
+    guarded = APIRouter(prefix="/v1")
+    guarded.include_router(router, dependencies=[Depends(including_check)])
+    app = create_service_app(
+        ServiceDescription(name="probe", title="Probe", summary="For tests."),
+        [guarded],
+        settings=PlatformSettings(var_dir=tmp_path),
+    )
+    token = signer.mint(Role.NAVIGATOR)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ours = await client.get(
+            f"/probe/v1/things/{THING}", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    assert ours.status_code == 200
+    assert asked == [f"/probe/v1/things/{THING}"]
 
 
 async def test_dependency_overrides_are_honoured(signer: DevelopmentSigner, tmp_path: Any) -> None:

@@ -135,12 +135,15 @@ def shape_of(dependant: Dependant) -> _Shape | None:
     return _Shape(path, dependant.request_param_name, dependencies, call)
 
 
-def _effective(route: APIRoute) -> Any:
+def _effective(route: APIRoute) -> Any | None:
     """What FastAPI's own handler is built from (its dependant, its overrides' provider): an
     included router's context (its dependencies added) while one is being built, else the
-    route itself."""
+    route itself. None when this FastAPI does not say (its private name changed): then the
+    route is not called directly, lest an including router's dependency be left out."""
     context_var = getattr(fastapi.routing, "_effective_route_context_var", None)
-    context = context_var.get() if context_var is not None else None
+    if context_var is None:
+        return None
+    context = context_var.get()
     if context is not None and getattr(context, "original_route", None) is route:
         return context
     return route
@@ -155,9 +158,9 @@ class DirectRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         fastapi_handler = super().get_route_handler()
         effective = _effective(self)
-        shape = shape_of(effective.dependant)
+        shape = None if effective is None else shape_of(effective.dependant)
         self.direct = shape is not None
-        if shape is None:
+        if effective is None or shape is None:
             return fastapi_handler
         overrides = effective.dependency_overrides_provider
 
