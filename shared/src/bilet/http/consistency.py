@@ -77,10 +77,15 @@ class PositionToken:
         return base if self.stream_id is None else f"{base}:{self.stream_id}"
 
 
+def positions_value(*tokens: PositionToken) -> str:
+    """The `BVB-Position` header's value for these tokens (empty when there are none)."""
+    return ", ".join(token.encode() for token in tokens)
+
+
 def send_positions(response: Response, *tokens: PositionToken) -> None:
     """Put the tokens in an answer's `BVB-Position` header (nothing when there are none)."""
     if tokens:
-        response.headers[POSITION_HEADER] = ", ".join(token.encode() for token in tokens)
+        response.headers[POSITION_HEADER] = positions_value(*tokens)
 
 
 def invalid_token(detail: str) -> Problem:

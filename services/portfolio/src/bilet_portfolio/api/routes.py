@@ -14,13 +14,16 @@ from fastapi.responses import StreamingResponse
 
 from bilet.http import Role
 from bilet.http.consistency import (
+    POSITION_HEADER,
     PositionToken,
     parse_position_tokens,
     position_header,
     position_parameter,
+    positions_value,
     send_positions,
 )
 from bilet.http.context import Context
+from bilet.http.direct import DirectRoute
 from bilet.http.headers import HeaderParameter, documented, read_headers
 from bilet_portfolio.api.models import ChildrenModel, PortfolioModel, SchoolParticipantsModel
 from bilet_portfolio.api.problems import problems
@@ -73,7 +76,10 @@ PositionHeader = Annotated[str | None, position_header(POSITION_DESCRIPTION, SOU
 POSITION: Final = position_parameter(POSITION_DESCRIPTION, SOURCES)
 IF_NONE_MATCH: Final = HeaderParameter("if-none-match", max_length=2000)
 
-router = APIRouter(prefix="/v1", tags=["portfolio"])
+# The portfolio's read is called without FastAPI's dependency solving (`DirectRoute`: its path,
+# the request and the context only; docs/adr/0098); the other routes take parameters, so FastAPI
+# handles them as before.
+router = APIRouter(prefix="/v1", tags=["portfolio"], route_class=DirectRoute)
 
 
 async def _wait(queries: PortfolioQueries, header: str | None) -> bool:
@@ -84,10 +90,27 @@ async def _wait(queries: PortfolioQueries, header: str | None) -> bool:
     return bool(tokens)
 
 
+async def _tokens(queries: PortfolioQueries) -> list[PositionToken]:
+    """The positions an answer reflects, one token per source."""
+    return [PositionToken(s, p) for s, p in (await queries.positions()).items()]
+
+
 async def _reflects(queries: PortfolioQueries, response: Response) -> None:
-    """The positions the answer reflects, one token per source, in `BVB-Position`."""
-    positions = await queries.positions()
-    send_positions(response, *(PositionToken(s, p) for s, p in positions.items()))
+    """The positions the answer reflects in its `BVB-Position` header."""
+    send_positions(response, *await _tokens(queries))
+
+
+# What every answer of a portfolio says of its caching: the caller's own, revalidated each time.
+_CACHING: Final = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+
+
+async def _portfolio_headers(queries: PortfolioQueries, etag: str) -> dict[str, str]:
+    """A portfolio answer's headers, given at once (setting one on a built answer scans its
+    headers again): the tag, the caching, the positions it reflects."""
+    headers = {"ETag": etag, **_CACHING}
+    if tokens := await _tokens(queries):
+        headers[POSITION_HEADER] = positions_value(*tokens)
+    return headers
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -137,21 +160,15 @@ async def get_participant_portfolio(
     require_portfolio_role(context.principal)  # before anything is waited for or looked up
     queries = _queries(request)
     waited = await _wait(queries, position)
-    cache = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
     # The tag first (the participant's row, access and the consent gate decided on it): a 304
     # reads no more, and the tag names the rendered answer a repeated read is sent (ADR 0025).
     # The row is the one the caller's write left when they waited for it, else the kept one.
     checked = await queries.check(context, str(participant_id), fresh=waited)
     if _matches(if_none_match, checked.etag):
-        not_modified = Response(status_code=304, headers={"ETag": checked.etag, **cache})
-        await _reflects(queries, not_modified)
-        return not_modified
+        return Response(status_code=304, headers=await _portfolio_headers(queries, checked.etag))
     rendered = await queries.rendered(context, checked, portfolio_json)
-    answer = Response(
-        rendered.body, media_type="application/json", headers={"ETag": rendered.etag, **cache}
-    )
-    await _reflects(queries, answer)
-    return answer
+    headers = await _portfolio_headers(queries, rendered.etag)
+    return Response(rendered.body, media_type="application/json", headers=headers)
 
 
 @router.get(

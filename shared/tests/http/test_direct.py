@@ -1,0 +1,281 @@
+"""A `DirectRoute` answers exactly what FastAPI's handler answers: each case asks the same
+endpoint declared on a plain router and on a direct one, in the same app, and compares status,
+headers that matter and body — valid and invalid paths (every form of UUID pydantic reads, and
+texts it refuses), no token, a bad one, an expired one, both a bad path and no token."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+import fastapi.routing
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from bilet.application.context import RequestContext
+from bilet.http import ServiceDescription, create_service_app
+from bilet.http.auth import CurrentPrincipal, Principal, Role
+from bilet.http.context import Context, request_context
+from bilet.http.devkeys import DevelopmentSigner
+from bilet.http.direct import DirectRoute
+from bilet.settings import PlatformSettings
+
+from .conftest import ServeRouter
+
+THING = "3f2b8c1e-7a4d-4e2b-9c1f-0a1b2c3d4e5f"
+
+
+def answer(kind: str, thing_id: object, context: RequestContext, request: Request) -> Response:
+    return JSONResponse(
+        {
+            "kind": kind,
+            "thing": repr(thing_id),
+            "subject": context.principal.subject,
+            "correlation_id": context.correlation_id,
+            "path": request.url.path,
+        }
+    )
+
+
+def declare(router: APIRouter) -> None:
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: UUID, request: Request, context: Context) -> Any:
+        return answer("uuid", thing_id, context, request)
+
+    @router.get("/names/{name}")
+    async def named(name: str, context: Context, request: Request) -> Any:
+        return answer("str", name, context, request)
+
+    @router.get("/principal/{thing_id}")
+    async def principal(thing_id: UUID, who: CurrentPrincipal) -> Any:
+        return JSONResponse({"thing": str(thing_id), "subject": who.subject})
+
+
+plain = APIRouter(prefix="/plain")
+direct = APIRouter(prefix="/direct", route_class=DirectRoute)
+declare(plain)
+declare(direct)
+both = APIRouter(prefix="/v1")
+both.include_router(plain)
+both.include_router(direct)
+
+
+@pytest.fixture
+async def client(serve_router: ServeRouter) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_router(both, "probe") as client:
+        yield client
+
+
+async def ask_both(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> tuple[httpx.Response, httpx.Response]:
+    headers = {"X-Correlation-Id": "same-for-both", **headers}
+    theirs = await client.get(f"/probe/v1/plain{path}", headers=headers)
+    ours = await client.get(f"/probe/v1/direct{path}", headers=headers)
+    return theirs, ours
+
+
+def same(theirs: httpx.Response, ours: httpx.Response) -> None:
+    assert ours.status_code == theirs.status_code
+    for name in ("content-type", "www-authenticate"):
+        assert ours.headers.get(name) == theirs.headers.get(name)
+    body, expected = ours.json(), theirs.json()
+    if isinstance(body, dict) and "path" in body:  # the only difference: where it was asked
+        assert body.pop("path").replace("/direct/", "/plain/") == expected.pop("path")
+    if isinstance(body, dict) and "instance" in body:
+        assert body.pop("instance").replace("/direct/", "/plain/") == expected.pop("instance")
+    if isinstance(body, dict) and "errors" in body:
+        for error in body["errors"]:
+            error.pop("url", None)
+        for error in expected["errors"]:
+            error.pop("url", None)
+    assert body == expected
+
+
+PATHS = [
+    f"/things/{THING}",  # canonical: the direct path
+    f"/things/{THING.upper()}",  # FastAPI's: pydantic reads it
+    f"/things/{THING.replace('-', '')}",
+    f"/things/{{{THING}}}",
+    f"/things/urn:uuid:{THING}",
+    f"/things/{THING[:-1]}",
+    "/things/not-a-uuid",
+    f"/things/{THING}0",
+    "/names/anything",
+    "/names/%D0%98%D0%B2%D0%B0%D0%BD",
+    f"/principal/{THING}",
+    "/principal/nope",
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_with_a_valid_token_the_answers_are_fastapis(
+    client: httpx.AsyncClient, signer: DevelopmentSigner, path: str
+) -> None:
+    token = signer.mint(Role.NAVIGATOR, subject="navigator-1", school=THING)
+
+    theirs, ours = await ask_both(client, path, {"Authorization": f"Bearer {token}"})
+
+    same(theirs, ours)
+
+
+@pytest.mark.parametrize("path", [f"/things/{THING}", "/things/nope", f"/principal/{THING}"])
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-jwt", "Basic abc", "expired"])
+async def test_refusals_of_the_token_are_fastapis(
+    client: httpx.AsyncClient, signer: DevelopmentSigner, path: str, authorization: str | None
+) -> None:
+    headers = {}
+    if authorization == "expired":
+        authorization = f"Bearer {signer.mint(Role.NAVIGATOR, ttl_seconds=-120)}"
+    if authorization is not None:
+        headers["Authorization"] = authorization
+
+    theirs, ours = await ask_both(client, path, headers)
+
+    assert theirs.status_code == 401
+    same(theirs, ours)
+
+
+def routes_of(app: FastAPI) -> dict[str, DirectRoute]:
+    found: dict[str, DirectRoute] = {}
+
+    def walk(routes: Any) -> None:
+        for route in routes:
+            if isinstance(route, DirectRoute):
+                found[route.path] = route
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                walk(included.routes)
+
+    walk(app.router.routes)
+    return found
+
+
+def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() -> None:
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.get("/a/{thing_id}")
+    async def a(thing_id: UUID, context: Context) -> Any: ...
+
+    @router.get("/b/{thing_id}")
+    async def b(thing_id: UUID, context: Context, limit: int = 10) -> Any: ...
+
+    @router.get("/c/{thing_id}")
+    async def c(
+        thing_id: UUID, context: Context, x: Annotated[str | None, Header()] = None
+    ) -> Any: ...
+
+    @router.get("/d/{name}")
+    async def d(name: Annotated[str, Path(max_length=3)], context: Context) -> Any: ...
+
+    @router.get("/e/{number}")
+    async def e(number: int, context: Context) -> Any: ...
+
+    @router.get("/f/{thing_id}")
+    async def f(thing_id: UUID, context: Context, response: Response) -> Any: ...
+
+    @router.get("/g/{thing_id}")
+    def g(thing_id: UUID) -> Any: ...
+
+    app = FastAPI()
+    app.include_router(router)
+
+    direct = {path: route.direct for path, route in routes_of(app).items()}
+
+    assert direct == {
+        "/a/{thing_id}": True,
+        "/b/{thing_id}": False,
+        "/c/{thing_id}": False,
+        "/d/{name}": False,
+        "/e/{number}": False,
+        "/f/{thing_id}": False,
+        "/g/{thing_id}": False,
+    }
+
+
+async def test_the_direct_route_skips_fastapis_dependency_solving(
+    client: httpx.AsyncClient, signer: DevelopmentSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    token = signer.mint(Role.NAVIGATOR)
+
+    await ask_both(client, f"/things/{THING}", {"Authorization": f"Bearer {token}"})
+
+    assert solved == [f"/probe/v1/plain/things/{THING}"]
+
+
+async def test_a_dependency_of_an_including_router_is_never_left_out(
+    signer: DevelopmentSigner, tmp_path: Any
+) -> None:
+    asked: list[str] = []
+
+    async def including_check(request: Request) -> None:
+        asked.append(request.url.path)
+
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: UUID, request: Request, context: Context) -> Any:
+        return answer("uuid", thing_id, context, request)
+
+    guarded = APIRouter(prefix="/v1")
+    guarded.include_router(router, dependencies=[Depends(including_check)])
+    app = create_service_app(
+        ServiceDescription(name="probe", title="Probe", summary="For tests."),
+        [guarded],
+        settings=PlatformSettings(var_dir=tmp_path),
+    )
+    token = signer.mint(Role.NAVIGATOR)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ours = await client.get(
+            f"/probe/v1/things/{THING}", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    assert ours.status_code == 200
+    assert asked == [f"/probe/v1/things/{THING}"]
+
+
+async def test_dependency_overrides_are_honoured(signer: DevelopmentSigner, tmp_path: Any) -> None:
+
+    app = create_service_app(
+        ServiceDescription(name="probe", title="Probe", summary="For tests."),
+        [both],
+        settings=PlatformSettings(var_dir=tmp_path),
+    )
+    stand_in = RequestContext(Principal("stand-in", Role.NAVIGATOR), "overridden")
+    app.dependency_overrides[request_context] = lambda: stand_in
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        token = signer.mint(Role.NAVIGATOR, subject="navigator-1")
+        ours = await client.get(
+            f"/probe/v1/direct/things/{THING}", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    assert ours.json()["subject"] == "stand-in"
+    assert ours.json()["correlation_id"] == "overridden"
+
+
+async def test_a_direct_route_that_answers_no_response_is_an_error(
+    serve_router: ServeRouter, signer: DevelopmentSigner
+) -> None:
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.get("/v1/model/{thing_id}")
+    async def model(thing_id: UUID, context: Context) -> Any:
+        return {"thing": str(thing_id)}
+
+    token = signer.mint(Role.NAVIGATOR)
+    async with serve_router(router, "probe") as client:
+        with pytest.raises(TypeError, match="must answer with a Response"):
+            await client.get(
+                f"/probe/v1/model/{THING}", headers={"Authorization": f"Bearer {token}"}
+            )
