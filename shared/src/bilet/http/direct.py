@@ -15,27 +15,34 @@ handler, unchanged:
   case, no hyphens, braces, not a UUID at all) goes to FastAPI, which reads it or answers 422;
 - the dependencies are called in FastAPI's order (before the path is validated: a request with
   neither a token nor a valid path is a 401 both ways), and their refusals raise as before;
-- `app.dependency_overrides` set (tests) → FastAPI's handler, which applies them;
-- the endpoint must answer with a `Response` (FastAPI would serialise anything else through the
-  response model): anything else is a programming error, raised.
+- `app.dependency_overrides` set (tests) → FastAPI's handler, which applies them; so does a
+  request under FastAPI's OpenTelemetry (its spans and request data are FastAPI's to give);
+- the endpoint is declared to return a `Response` (FastAPI would serialise anything else through
+  the response model), and one that returns anything else anyway is a programming error, raised.
 
-A route whose declaration has anything else (a query, header, cookie or body parameter, another
-kind of dependency, a constrained path parameter, a `Response` or background-task parameter) is a
-plain `APIRoute`: `DirectRoute.direct` says whether the shortcut was taken. The OpenAPI document
-is FastAPI's (built from the same declaration).
+The declaration judged is the one FastAPI's own handler was built from (read from its closure:
+an including router's dependencies are in it). A route whose declaration has anything else (a
+query, header, cookie or body parameter, another kind of dependency or a limit on one, a
+constrained path parameter, a `Response` or background-task parameter, a field of FastAPI's
+`Dependant` this module does not know), or whose handler does not hold its declaration where
+this FastAPI keeps it, is a plain `APIRoute`: `DirectRoute.direct` says whether the shortcut was
+taken. The OpenAPI document is FastAPI's (built from the same declaration).
 """
 
+import dataclasses
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final
 from uuid import UUID
 
-import fastapi.routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.telemetry import get_telemetry_data
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from bilet.http.auth import BearerPrincipal
 
@@ -80,43 +87,60 @@ class _Shape:
         self.call = call
 
 
+# What a direct call reads of a declaration (FastAPI's `Dependant`): every other field must be at
+# its default, so a field FastAPI adds one day (or one this module does not know the meaning of:
+# a dependency's `concurrency` limit, OAuth scopes) makes the route FastAPI's.
+_ROUTE_FIELDS: Final = frozenset(
+    {"path_params", "dependencies", "name", "call", "request_param_name"}
+    | {"path", "use_cache", "scope"}
+)
+_DEPENDENCY_FIELDS: Final = frozenset(
+    {"name", "call", "request_param_name", "path", "use_cache", "scope"}
+)
+
+
+def _others_at_default(dependant: Dependant, read: frozenset[str]) -> bool:
+    for field in dataclasses.fields(Dependant):
+        if field.name in read:
+            continue
+        value = getattr(dependant, field.name)
+        # Empty counts as unset (FastAPI gives a dependency `[]` OAuth scopes where the route
+        # has None; a factory's list is empty by default).
+        empty = isinstance(value, (list, tuple, dict, set, frozenset)) and not value
+        if not empty and value != field.default:
+            return False
+    return True
+
+
 def _request_only(dependency: Dependant) -> bool:
-    """A `BearerPrincipal` (its `__call__` takes the request alone), nothing under it."""
+    """A `BearerPrincipal` (its `__call__` a coroutine taking the request alone), nothing under
+    it, nothing else declared."""
+    call = dependency.call
     return (
-        isinstance(dependency.call, BearerPrincipal)
+        isinstance(call, BearerPrincipal)
+        and inspect.iscoroutinefunction(type(call).__call__)
         and dependency.name is not None
         and dependency.request_param_name is not None
         and not dependency.dependencies
-        and not (
-            dependency.path_params
-            or dependency.query_params
-            or dependency.header_params
-            or dependency.cookie_params
-            or dependency.body_params
-        )
-        and dependency.websocket_param_name is None
-        and dependency.http_connection_param_name is None
-        and dependency.response_param_name is None
-        and dependency.background_tasks_param_name is None
-        and dependency.security_scopes_param_name is None
+        and _others_at_default(dependency, _DEPENDENCY_FIELDS)
     )
+
+
+def _answers_a_response(call: Callable[..., object]) -> bool:
+    """Declared to return a `Response`: a direct route sends what its endpoint returns, so an
+    endpoint that may return a model (FastAPI would serialise it) is left to FastAPI."""
+    returns = inspect.signature(call, eval_str=True).return_annotation
+    return isinstance(returns, type) and issubclass(returns, Response)
 
 
 def shape_of(dependant: Dependant) -> _Shape | None:
     """How to call the route directly, or None when FastAPI must handle it."""
     call = dependant.call
-    if call is None or not inspect.iscoroutinefunction(call):
-        return None
     if (
-        dependant.query_params
-        or dependant.header_params
-        or dependant.cookie_params
-        or dependant.body_params
-        or dependant.websocket_param_name is not None
-        or dependant.http_connection_param_name is not None
-        or dependant.response_param_name is not None
-        or dependant.background_tasks_param_name is not None
-        or dependant.security_scopes_param_name is not None
+        call is None
+        or not inspect.iscoroutinefunction(call)
+        or not _answers_a_response(call)
+        or not _others_at_default(dependant, _ROUTE_FIELDS)
     ):
         return None
     path: list[tuple[str, str, _Reader]] = []
@@ -135,18 +159,21 @@ def shape_of(dependant: Dependant) -> _Shape | None:
     return _Shape(path, dependant.request_param_name, dependencies, call)
 
 
-def _effective(route: APIRoute) -> Any | None:
-    """What FastAPI's own handler is built from (its dependant, its overrides' provider): an
-    included router's context (its dependencies added) while one is being built, else the
-    route itself. None when this FastAPI does not say (its private name changed): then the
-    route is not called directly, lest an including router's dependency be left out."""
-    context_var = getattr(fastapi.routing, "_effective_route_context_var", None)
-    if context_var is None:
+def _built_from(handler: Handler) -> tuple[Dependant, object] | None:
+    """The declaration FastAPI's own handler was built from (its dependant, with an including
+    router's dependencies added) and its overrides' provider, read from the handler's closure:
+    what FastAPI will run, however it found it. None when this FastAPI's handler does not hold
+    them under those names: then the route is not called directly."""
+    cells = handler.__closure__ or ()
+    try:
+        contents = [cell.cell_contents for cell in cells]
+        held = dict(zip(handler.__code__.co_freevars, contents, strict=True))
+    except ValueError:  # an empty cell, or not one cell per name
         return None
-    context = context_var.get()
-    if context is not None and getattr(context, "original_route", None) is route:
-        return context
-    return route
+    dependant = held.get("dependant")
+    if not isinstance(dependant, Dependant) or "dependency_overrides_provider" not in held:
+        return None
+    return dependant, held["dependency_overrides_provider"]
 
 
 class DirectRoute(APIRoute):
@@ -157,15 +184,19 @@ class DirectRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         fastapi_handler = super().get_route_handler()
-        effective = _effective(self)
-        shape = None if effective is None else shape_of(effective.dependant)
+        built_from = _built_from(fastapi_handler)
+        shape = None if built_from is None else shape_of(built_from[0])
         self.direct = shape is not None
-        if effective is None or shape is None:
+        if built_from is None or shape is None:
             return fastapi_handler
-        overrides = effective.dependency_overrides_provider
+        overrides = built_from[1]
 
         async def handler(request: Request) -> Response:
-            if overrides is not None and getattr(overrides, "dependency_overrides", None):
+            if (
+                overrides is not None and getattr(overrides, "dependency_overrides", None)
+            ) or get_telemetry_data() is not None:
+                # Overrides (tests) are FastAPI's to apply; with OpenTelemetry on, FastAPI's
+                # handler gives its spans (dependencies, endpoint) and the request's data.
                 return await fastapi_handler(request)
             values: dict[str, object] = {}
             # The path first: a text only FastAPI can judge goes to it before anything is
@@ -187,3 +218,20 @@ class DirectRoute(APIRoute):
             return response
 
         return handler
+
+
+def direct_routes(app: Starlette) -> dict[str, bool]:
+    """Each `DirectRoute` of the app (its path in its router) and whether it is called directly:
+    what a test pins, so that a declaration that stops qualifying is seen, not only slower."""
+    found: dict[str, bool] = {}
+
+    def walk(routes: Sequence[BaseRoute]) -> None:
+        for route in routes:
+            if isinstance(route, DirectRoute):
+                found[route.path] = route.direct
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                walk(included.routes)
+
+    walk(app.router.routes)
+    return found

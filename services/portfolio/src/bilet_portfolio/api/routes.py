@@ -6,7 +6,7 @@ Refusals are `PortfolioError`s and become problem+json (`problems.on_portfolio_e
 """
 
 from dataclasses import replace
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -138,7 +138,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 )
 async def get_participant_portfolio(
     participant_id: UUID, request: Request, context: Context
-) -> Any:
+) -> Response:
     """A participant's whole portfolio: consent, school and grade, progress, diagnostics, career
     events, recommendations, linked guardians and history. Every answer showing it is audited.
 
