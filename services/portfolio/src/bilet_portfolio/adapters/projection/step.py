@@ -314,23 +314,15 @@ async def make_left_tables(tx: ReadModelTx) -> None:
 
 async def left_rows(tx: ReadModelTx, table: str, key: str, columns: str) -> AsyncIterator[Any]:
     """The rows a fold left in `table` (`_LEFT_TABLES`) in order of `key`, `LEFT_CHUNK` at a
-    time (keyset pages: the memory of one chunk), then the table emptied."""
-    select = f"SELECT {key}, {columns} FROM {table}"  # noqa: S608 - constant names
-    order = f" ORDER BY {key} LIMIT {LEFT_CHUNK}"
-    after: tuple[Any, ...] | None = None
-    width = key.count(",") + 1
-    while True:
-        if after is None:
-            rows = await tx.fetch(select + order)
-        else:
-            marks = ", ".join(f"${n}" for n in range(1, width + 1))
-            rows = await tx.fetch(f"{select} WHERE ({key}) > ({marks}){order}", *after)
-        if not rows:
-            break
+    time, each chunk deleted once its rows are handled: the memory of one chunk, and the fold's
+    file never holds a set both left and written (SQLite reuses the pages freed)."""
+    marks = ", ".join(f"${n}" for n in range(1, key.count(",") + 2))
+    select = f"SELECT {key}, {columns} FROM {table} ORDER BY {key} LIMIT {LEFT_CHUNK}"  # noqa: S608 - constant names
+    delete = f"DELETE FROM {table} WHERE ({key}) <= ({marks})"  # noqa: S608 - constant names
+    while rows := await tx.fetch(select):
         for row in rows:
             yield row
-        after = tuple(rows[-1][:width])
-    await tx.execute(f"DELETE FROM {table}")  # noqa: S608 - a constant name
+        await tx.execute(delete, *rows[-1][: key.count(",") + 1])
 
 
 async def settle_left_documents(tx: ReadModelTx) -> None:
