@@ -76,7 +76,7 @@ async def test_a_batch_makes_sure_of_and_locks_a_participant_once_and_sends_hist
         return record
 
     for how in ("execute", "executemany"):
-        target = f"bilet.projections.sqlite._SqliteTx.{how}"
+        target = f"bilet.projections.sqlite.SqliteTx.{how}"
         monkeypatch.setattr(target, recording(how, getattr(_sqlite_tx(), how)))
     batched = await SqliteReadModel.open(tmp_path / "batched.sqlite3")
     transactions = len(await _apply_each_source_in_one_batch(batched, recorded, lambda: None))
@@ -102,9 +102,9 @@ async def test_a_batch_makes_sure_of_and_locks_a_participant_once_and_sends_hist
 
 
 def _sqlite_tx() -> type:
-    from bilet.projections import sqlite  # the adapter's private transaction
+    from bilet.projections import sqlite  # the adapter's transaction
 
-    return sqlite._SqliteTx  # counting what it is sent
+    return sqlite.SqliteTx  # counting what it is sent
 
 
 async def _apply_each_source_in_one_batch(

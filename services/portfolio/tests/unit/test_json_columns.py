@@ -17,7 +17,7 @@ from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.contracts.examples import EXAMPLES
 from bilet.eventstore import RecordedEvent
 from bilet.projections.sqlite import SqliteReadModel
-from bilet_portfolio.adapters import json_text
+from bilet_portfolio.adapters import document, json_text
 from bilet_portfolio.adapters.projection import (
     career_events,
     consent,
@@ -141,14 +141,20 @@ async def test_a_world_history_writes_the_rows_the_standard_encoder_writes(
     await apply_in_order(fast, recorded)
     rows = await dump(fast)
     await fast.close()
-    for module in (career_events, consent, diagnostics, identity, recommender, step):
+    for module in (career_events, consent, diagnostics, identity, recommender, step, document):
         monkeypatch.setattr(module, "to_json", json_text.to_json)
+    # The documents read their JSON columns back with the standard decoder too (ADR 0097).
+    monkeypatch.setattr(document, "from_json", _standard_from_json)
     standard = await SqliteReadModel.open(tmp_path / "standard.sqlite3")
     await apply_in_order(standard, recorded)
     assert rows == await dump(standard)
     assert rows["recommendations"]
     assert rows["portfolio_documents"]
     await standard.close()
+
+
+def _standard_from_json(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
 
 
 @pytest.mark.parametrize(

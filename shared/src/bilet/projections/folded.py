@@ -15,6 +15,14 @@ Memory is bounded by a budget: the fold's page cache (`PRAGMA cache_size`) holds
 temporary directory, removed when the rebuild ends, or by a later rebuild if the process was
 killed first (`remove_dead_folds`, ADR 0083). The file holds what the read model holds
 (sealed fields stay sealed: projections keep envelopes), no more.
+
+Work left until the copy (ADR 0097): the fold's transactions are `FoldTx`, so a projection can
+tell that no reader sees its tables before the copy, and leave work whose result only the copy
+reads (a participant's document, rendered again by each transaction that touched them) to one
+pass just before it: the projection's optional `before_copy(tx)`, run in one fold transaction
+after every round of folding and before that round's copy. What it leaves must be kept in the
+fold's own transactions (tables of its own in the fold), so that a transaction rolled back
+leaves nothing behind, as on the live path.
 """
 
 import contextlib
@@ -26,13 +34,13 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 
 from bilet.eventstore import EventStore
 from bilet.projections.embedded import EmbeddedFeed
-from bilet.projections.port import Projection
+from bilet.projections.port import Projection, ReadModelTx, SqlRenderer
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.readmodel.schema import (
     CHECKPOINTS,
@@ -41,7 +49,7 @@ from bilet.projections.readmodel.schema import (
     index_name,
     layout_of,
 )
-from bilet.projections.sqlite import SqliteReadModel
+from bilet.projections.sqlite import SqliteReadModel, SqliteTx
 
 _log = logging.getLogger(__name__)
 
@@ -55,6 +63,20 @@ FOLDS_PREFIX: Final = "bvb-rebuild-folds"
 FOLD_PREFIX: Final = "fold-"
 _FOLDS_LOCK: Final = ".lock"  # the parent's: held while a fold is made or dead ones removed
 _FOLD_LOCK: Final = "fold.lock"  # a fold's: held by its process as long as the fold lives
+
+
+class FoldTx(SqliteTx):
+    """A transaction of a rebuild's fold: its tables are private to the rebuild and copied only
+    once the round's history is in, so what only the copy reads may be left until then
+    (`FoldsBeforeCopy`)."""
+
+
+class FoldsBeforeCopy(Protocol):
+    """A projection that leaves work to just before the copy when folded (optional)."""
+
+    async def before_copy(self, tx: ReadModelTx) -> None:
+        """Do the work the fold's transactions left: the fold's tables then hold what a live
+        catch-up's would."""
 
 
 class FoldReadModel(SqliteReadModel):
@@ -88,6 +110,9 @@ class FoldReadModel(SqliteReadModel):
 
         return names, chunks()
 
+    def _write_tx(self, renderer: SqlRenderer) -> SqliteTx:
+        return FoldTx(self._writer, renderer)
+
 
 class FoldedReplay:
     """A rebuild's replay (`rebuild.Replay`): fold the sources up to the targets, then copy the
@@ -109,6 +134,7 @@ class FoldedReplay:
         self.fold = fold
         self.projection = projection
         self.feed = EmbeddedFeed(fold, projection, sources, shadow=True, **options)
+        self._renderer = layout_of(projection, fold.dialect, shadow=True).renderer
         self._prepared = False
 
     async def catch_up(self, targets: Mapping[tuple[str, int], int]) -> None:
@@ -116,6 +142,10 @@ class FoldedReplay:
             await self.fold.prepare_shadow(self.projection)
             self._prepared = True
         await self.feed.catch_up(targets)
+        before_copy = getattr(self.projection, "before_copy", None)
+        if before_copy is not None:
+            async with self.fold.transaction(self._renderer) as tx:
+                await before_copy(tx)
         async with self.read_model.connection() as connection, connection.transaction():
             await copy_shadow(self.fold, connection, self.read_model.schema, self.projection)
 
@@ -157,11 +187,24 @@ async def _copy(
     names, rows = fold.rows(select, *args)
     convert = _converters(await _column_types(connection, schema, table), names)
     await connection.copy_records_to_table(
-        table,
-        schema_name=schema,
-        columns=names,
-        records=(tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows),
+        table, schema_name=schema, columns=names, records=_converted(rows, convert)
     )
+
+
+def _converted(rows: Iterator[tuple[Any, ...]], convert: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """The rows with the columns that need it converted: most tables have no boolean or double
+    column, and their rows go as SQLite gave them (a tuple rebuilt per row was ~5% of a
+    rebuild's CPU)."""
+    columns = [(at, f) for at, f in enumerate(convert) if f is not _same]
+    if not columns:
+        return rows
+    return (_fix(list(row), columns) for row in rows)
+
+
+def _fix(row: list[Any], columns: Sequence[tuple[int, Any]]) -> list[Any]:
+    for at, convert in columns:
+        row[at] = convert(row[at])
+    return row
 
 
 async def _column_types(connection: asyncpg.Connection, schema: str, table: str) -> dict[str, str]:
@@ -303,7 +346,9 @@ async def fold_database(
 __all__ = [
     "DEFAULT_MEMORY_MIB",
     "FoldReadModel",
+    "FoldTx",
     "FoldedReplay",
+    "FoldsBeforeCopy",
     "copy_shadow",
     "fold_database",
     "folds_parent",

@@ -33,7 +33,7 @@ def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
     return db
 
 
-class _SqliteTx(ReadModelTx):
+class SqliteTx(ReadModelTx):
     dialect = "sqlite"
 
     def __init__(self, db: sqlite3.Connection, renderer: SqlRenderer) -> None:
@@ -82,12 +82,16 @@ class SqliteReadModel(ReadModel):
             waited += pause
             pause = min(pause * 2, 0.05)
 
+    def _write_tx(self, renderer: SqlRenderer) -> SqliteTx:
+        """The transaction object a write transaction hands out (a fold's says it is one)."""
+        return SqliteTx(self._writer, renderer)
+
     @asynccontextmanager
     async def transaction(self, renderer: SqlRenderer) -> AsyncIterator[ReadModelTx]:
         async with self._write_lock:
             await self._begin()
             try:
-                tx = _SqliteTx(self._writer, renderer)
+                tx = self._write_tx(renderer)
                 yield tx
                 await tx.settle()
                 self._writer.execute("COMMIT")
@@ -98,7 +102,7 @@ class SqliteReadModel(ReadModel):
 
     @asynccontextmanager
     async def reader(self, renderer: SqlRenderer) -> AsyncIterator[ReadModelTx]:
-        yield _SqliteTx(self._reader, renderer)
+        yield SqliteTx(self._reader, renderer)
 
     def is_transient(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and error.sqlite_errorcode in (

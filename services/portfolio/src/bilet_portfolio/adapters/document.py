@@ -18,7 +18,8 @@ import json
 from typing import Any
 
 from bilet.projections import ReadModelTx
-from bilet_portfolio.adapters.json_text import from_json, to_json
+from bilet_portfolio.adapters.json_text import from_json
+from bilet_portfolio.adapters.json_text import to_json_fast as to_json
 from bilet_portfolio.adapters.section_rows import (
     AttemptRow,
     BookingRow,

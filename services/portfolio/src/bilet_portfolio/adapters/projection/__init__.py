@@ -33,7 +33,12 @@ from bilet_portfolio.adapters.projection import (
     identity,
     recommender,
 )
-from bilet_portfolio.adapters.projection.step import Handler, Step
+from bilet_portfolio.adapters.projection.step import (
+    Handler,
+    Step,
+    make_left_tables,
+    settle_left_documents,
+)
 from bilet_portfolio.adapters.projection.tables import TABLES
 from bilet_portfolio.settings import PROJECTION_NAME
 
@@ -67,6 +72,14 @@ class PortfolioProjection:
             return
         decoded = decode(event)
         await handler(Step(tx, event, CATALOGUE.service_of(event.type)), decoded)
+
+    async def before_copy(self, tx: ReadModelTx) -> None:
+        """In a rebuild's fold, before its copy (`bilet.projections.folded.FoldsBeforeCopy`,
+        ADR 0097): the recommendation sets left, then every changed participant's counts and
+        document, which read them."""
+        await make_left_tables(tx)
+        await recommender.write_left_sets(tx)
+        await settle_left_documents(tx)
 
 
 __all__ = ["HANDLERS", "TABLES", "PortfolioProjection"]

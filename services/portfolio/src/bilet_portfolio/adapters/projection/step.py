@@ -9,15 +9,25 @@ participants whose portfolio changed (`ChangedPortfolios`); after the batch's la
 history goes in as one `executemany` and each participant is counted and rendered once, from the
 tables as the whole batch left them (statements per event: docs/adr/0061). That is the state the
 last of their events would have rendered one event per transaction, since nothing a handler
-reads depends on the counts, the history or the document."""
+reads depends on the counts, the history or the document.
 
-from collections.abc import Awaitable, Callable
+In a rebuild's fold (`FoldTx`, ADR 0097) the same argument reaches across transactions: nothing
+reads the fold's tables before they are copied, so a participant's counts, version and document
+are worked out once per rebuild round, just before the copy (`settle_left_documents`), from the
+tables as the whole history left them, instead of once per transaction that touched them; and a
+recommendation set, which the next set of the same participant and season replaces whole, is
+written only if it is the last (`LeftForCopy`). What is left is kept in the fold's own tables, in
+the same transactions, so a transaction rolled back leaves nothing behind. No row lock either:
+the fold has one writer."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
 from bilet.projections import EVERY_KEY, ReadModelTx
+from bilet.projections.folded import FoldTx
 from bilet_portfolio.adapters import document
 from bilet_portfolio.adapters.projection.json_columns import to_json
 from bilet_portfolio.adapters.projection.tables import REFERENCE_ROW
@@ -72,6 +82,29 @@ _DOCUMENT: Final = (
     "ON CONFLICT (participant_id) DO UPDATE SET version = excluded.version, "
     "sections = excluded.sections"
 )
+# What a fold leaves until its copy (ADR 0097): tables of the fold only (no placeholder: they are
+# not the projection's, so never copied, and no reader knows them).
+_LEFT_TABLES: Final = (
+    "CREATE TABLE IF NOT EXISTS portfolio_left_documents "
+    "(participant_id TEXT PRIMARY KEY, latest TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS portfolio_left_sets (participant_id TEXT NOT NULL, "
+    "season BIGINT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL, "
+    "issued TEXT NOT NULL, PRIMARY KEY (participant_id, season))",
+)
+# The latest time of a participant's changes: the larger text (fixed width, sorts as time).
+_LEAVE_DOCUMENT: Final = (
+    "INSERT INTO portfolio_left_documents (participant_id, latest) VALUES ($1, $2) "
+    "ON CONFLICT (participant_id) DO UPDATE SET latest = max(latest, excluded.latest)"
+)
+# A later set of the participant's season replaces the earlier one whole, as its upsert does.
+_LEAVE_SET: Final = (
+    "INSERT INTO portfolio_left_sets (participant_id, season, type, data, metadata, issued) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id, season) DO UPDATE SET "
+    "type = excluded.type, data = excluded.data, metadata = excluded.metadata, "
+    "issued = excluded.issued"
+)
+# Rows of the left tables taken at a time before the copy (memory: one chunk's documents).
+LEFT_CHUNK: Final = 1000
 _REFERENCE_CHANGED: Final = (
     "INSERT INTO {reference_data} (name, version) VALUES ($1, 1) ON CONFLICT (name) "
     "DO UPDATE SET version = {reference_data}.version + 1"
@@ -104,6 +137,8 @@ class Step:
         self.recorded = recorded
         self.source = source
         self.at = timestamp(recorded.recorded_at)
+        # In a rebuild's fold: the work only the copy reads is left until it (ADR 0097).
+        self.folded = isinstance(tx, FoldTx)
         # The last participant id turned into text, and the text: a handler, `ensure_participant`
         # and `portfolio_changed` each ask for the same id's text (a `UUID.__str__` each).
         self._id: object = _NO_ID
@@ -158,7 +193,7 @@ class Step:
         pid = self.text_of(participant_id)
         self.tx.changed(pid)
         changed = self.tx.gathered(ChangedPortfolios)
-        if changed.add(pid, self.at):
+        if changed.add(pid, self.at) and not self.folded:
             await self.tx.execute(_LOCK_PARTICIPANT, pid)
         recorded = self.recorded
         changed.history.append(
@@ -171,6 +206,20 @@ class Step:
                 recorded.type,
                 self.at,
             )
+        )
+
+    def leave_set(self, participant_id: str, season: int) -> None:
+        """In a fold: this event, a recommendation set of the participant's `season`, is
+        written before the copy if no later set of the same season replaces it
+        (`LeftForCopy`)."""
+        recorded = self.recorded
+        self.tx.gathered(LeftForCopy).sets[(participant_id, season)] = (
+            participant_id,
+            season,
+            recorded.type,
+            recorded.data,
+            recorded.metadata,
+            self.at,
         )
 
     async def reference_changed(self) -> None:
@@ -217,16 +266,78 @@ class ChangedPortfolios:
         # The history first: the version counted below is the number of its rows.
         if self.history:
             await tx.executemany(_HISTORY, self.history)
-        # Every participant counted in one `executemany`, then rendered (a read each), then
-        # every document written in one more: a document reads its own participant's rows only,
-        # so the order across participants does not matter, and a long transaction of a rebuild
-        # (ADR 0068) pays three batches, not three round trips per participant.
-        await tx.executemany(_REFRESH, list(self._latest.items()))
-        documents = [
-            (participant_id, await document.render(tx, participant_id))
-            for participant_id in self._latest
-        ]
-        await tx.executemany(_DOCUMENT, documents)
+        if isinstance(tx, FoldTx):  # counted and rendered once, before the copy (ADR 0097)
+            tx.gathered(LeftForCopy).documents.update(self._latest)
+        else:
+            await settle_portfolios(tx, list(self._latest.items()))
+
+
+async def settle_portfolios(tx: ReadModelTx, latest: Sequence[tuple[str, str]]) -> None:
+    """The participants' counts, versions and documents worked out from the tables (each with
+    the latest time of their changes). Every participant counted in one `executemany`, then
+    rendered (a read each), then every document written in one more: a document reads its own
+    participant's rows only, so the order across participants does not matter, and a long
+    transaction of a rebuild (ADR 0068) pays three batches, not three round trips per
+    participant."""
+    await tx.executemany(_REFRESH, latest)
+    documents = [
+        (participant_id, await document.render(tx, participant_id)) for participant_id, _ in latest
+    ]
+    await tx.executemany(_DOCUMENT, documents)
+
+
+class LeftForCopy:
+    """What one fold transaction leaves until the copy (ADR 0097): the participants whose
+    portfolio changed, with the latest time of their changes, and the last recommendation set
+    of each participant's season as recorded. Kept in the fold's own tables before the commit,
+    merged with what earlier transactions left (the later time; the later set)."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, str] = {}  # participant id → latest `timestamp`
+        # (participant id, season) → the row of `_LEAVE_SET`
+        self.sets: dict[tuple[str, int], tuple[str, int, str, bytes, bytes, str]] = {}
+
+    async def before_commit(self, tx: ReadModelTx) -> None:
+        await make_left_tables(tx)
+        if self.sets:
+            await tx.executemany(_LEAVE_SET, list(self.sets.values()))
+        if self.documents:
+            await tx.executemany(_LEAVE_DOCUMENT, list(self.documents.items()))
+
+
+async def make_left_tables(tx: ReadModelTx) -> None:
+    """The fold's tables of work left until the copy, made by the first transaction to need them
+    (they live and die with the fold)."""
+    for statement in _LEFT_TABLES:
+        await tx.execute(statement)
+
+
+async def left_rows(tx: ReadModelTx, table: str, key: str, columns: str) -> AsyncIterator[Any]:
+    """The rows a fold left in `table` (`_LEFT_TABLES`) in order of `key`, `LEFT_CHUNK` at a
+    time, each chunk deleted once its rows are handled: the memory of one chunk, and the fold's
+    file never holds a set both left and written (SQLite reuses the pages freed)."""
+    marks = ", ".join(f"${n}" for n in range(1, key.count(",") + 2))
+    select = f"SELECT {key}, {columns} FROM {table} ORDER BY {key} LIMIT {LEFT_CHUNK}"  # noqa: S608 - constant names
+    delete = f"DELETE FROM {table} WHERE ({key}) <= ({marks})"  # noqa: S608 - constant names
+    while rows := await tx.fetch(select):
+        for row in rows:
+            yield row
+        await tx.execute(delete, *rows[-1][: key.count(",") + 1])
+
+
+async def settle_left_documents(tx: ReadModelTx) -> None:
+    """Before a fold's copy: every participant whose portfolio changed in it counted and
+    rendered once, from the tables as the whole history left them (`settle_portfolios`)."""
+    chunk: list[tuple[str, str]] = []
+    async for participant_id, latest in left_rows(
+        tx, "portfolio_left_documents", "participant_id", "latest"
+    ):
+        chunk.append((participant_id, latest))
+        if len(chunk) == LEFT_CHUNK:
+            await settle_portfolios(tx, chunk)
+            chunk = []
+    if chunk:
+        await settle_portfolios(tx, chunk)
 
 
 # A handler applies one decoded event (of the type it is registered for) in its step.

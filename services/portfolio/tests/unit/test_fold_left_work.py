@@ -1,0 +1,135 @@
+"""In a rebuild's fold (ADR 0097) the portfolio leaves its participants' counts, versions and
+documents, and all but the last recommendation set of each participant's season, until just
+before the copy (`PortfolioProjection.before_copy`): the fold's tables must then hold exactly
+what a live projection's hold, however the history was cut into transactions, and a fold
+transaction rolled back must leave nothing of that work behind."""
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bilet.projections.folded import FoldReadModel
+from bilet.projections.readmodel.schema import layout_of
+from bilet.projections.sqlite import SqliteReadModel
+from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.testing import Recorded, apply_in_order, dump, world_history
+
+if TYPE_CHECKING:
+    from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
+
+SET: str = "RecommendationsIssued"
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def _live(tmp_path: Path, recorded: Recorded) -> SqliteReadModel:
+    live = await SqliteReadModel.open(tmp_path / "live.sqlite3")
+    await apply_in_order(live, recorded)
+    return live
+
+
+async def _fold(tmp_path: Path) -> FoldReadModel:
+    return await FoldReadModel.open_fold(tmp_path / "fold.sqlite3", memory_mib=16)
+
+
+async def _before_copy(fold: FoldReadModel) -> None:
+    projection = PortfolioProjection()
+    async with fold.transaction(layout_of(projection, fold.dialect).renderer) as tx:
+        await projection.before_copy(tx)
+
+
+async def _in_one_transaction(fold: FoldReadModel, recorded: Recorded) -> None:
+    projection = PortfolioProjection()
+    await fold.install(projection)
+    async with fold.transaction(layout_of(projection, fold.dialect).renderer) as tx:
+        for _, event in recorded:
+            await projection.apply(tx, event)
+
+
+async def test_a_fold_leaves_documents_until_the_copy_and_then_equals_the_live_rows(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    live = await _live(tmp_path, recorded)
+    fold = await _fold(tmp_path)
+    await apply_in_order(fold, recorded)  # one transaction per event: the most left
+    left = await dump(fold)
+    assert not left["portfolio_documents"]  # left for the copy, not rendered per transaction
+    assert not left["recommendations"]
+    await _before_copy(fold)
+    expected = await dump(live)
+    assert await dump(fold) == expected
+    assert expected["portfolio_documents"]
+    assert expected["recommendations"]
+    await _before_copy(fold)  # nothing left twice: a second round changes nothing
+    assert await dump(fold) == expected
+    await fold.close()
+    await live.close()
+
+
+async def test_a_fold_in_one_long_transaction_equals_the_live_rows(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    live = await _live(tmp_path, recorded)
+    fold = await _fold(tmp_path)
+    await _in_one_transaction(fold, recorded)
+    await _before_copy(fold)
+    assert await dump(fold) == await dump(live)
+    await fold.close()
+    await live.close()
+
+
+async def test_only_the_last_set_of_a_season_is_written_and_it_is_the_live_one(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    sets = [(source, event) for source, event in recorded if event.type == SET]
+    assert sets
+    # The same sets issued again later (new versions of their streams): each replaces its
+    # season's earlier set, so only these are written, with their later times.
+    again: Recorded = [
+        (source, event._replace(version=event.version + 1000, position=event.position + 10**6))
+        for source, event in sets
+    ]
+    last = max(event.recorded_at for _, event in recorded) + timedelta(days=1)
+    again = [(source, event._replace(recorded_at=last)) for source, event in again]
+    history = recorded + again
+    live = await _live(tmp_path, history)
+    fold = await _fold(tmp_path)
+    await apply_in_order(fold, history)
+    await _before_copy(fold)
+    rows = await dump(fold)
+    assert rows == await dump(live)
+    assert {row[-1] for row in rows["recommendations"]} == {last.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    await fold.close()
+    await live.close()
+
+
+async def test_a_fold_transaction_rolled_back_after_its_work_was_left_leaves_nothing(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    live = await _live(tmp_path, recorded)
+    fold = await _fold(tmp_path)
+    await apply_in_order(fold, recorded)
+    projection = PortfolioProjection()
+    later = max(event.recorded_at for _, event in recorded) + timedelta(days=1)
+    _, a_set = next((source, event) for source, event in recorded if event.type == SET)
+
+    async def fails_after_leaving_work() -> None:
+        async with fold.transaction(layout_of(projection, fold.dialect).renderer) as tx:
+            await projection.apply(tx, a_set._replace(recorded_at=later))
+            await tx.settle()  # the work left, as a long transaction does before its checkpoints
+            raise _RolledBack
+
+    with pytest.raises(_RolledBack):
+        await fails_after_leaving_work()
+    await _before_copy(fold)
+    assert await dump(fold) == await dump(live)
+    await fold.close()
+    await live.close()
