@@ -25,13 +25,7 @@ from bilet.contracts import (
 )
 from bilet.contracts.codec import StoredEvent, require_newest
 from bilet.contracts.drafts import Decided, Unsealed
-from bilet.contracts.sealed import (
-    FIRST_GENERATION,
-    KeyScope,
-    Personal,
-    key_generations,
-    key_subject,
-)
+from bilet.contracts.sealed import Personal, key_generations
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
     NO_STREAM,
@@ -79,44 +73,21 @@ class Part(NamedTuple):
     expected: ExpectedVersion
 
 
-def key_subjects(decided: Iterable[Decided]) -> list[str]:
-    """The key-store subjects whose keys sealing `decided` needs, each once, in order."""
-    subjects: dict[str, None] = {}
-    for event in decided:
-        if isinstance(event, Unsealed):
-            scopes = sealed_scopes(event.event_class)
-            generations = key_generations(event.event_class, event.clear)
-            for name in event.personal:
-                scope = scopes.get(name, KeyScope.PARTICIPANT)
-                generation = generations.get(scope, FIRST_GENERATION)
-                subjects[key_subject(event.subject, scope, generation)] = None
-    return list(subjects)
-
-
-async def prefetch_keys(cipher: FieldCipher, decided: Iterable[Decided]) -> None:
-    """Fetch (creating where new) every key sealing `decided` needs in one key-store call, when
-    it needs more than one and the cipher keeps keys (else sealing fetches them anyway)."""
-    subjects = key_subjects(decided)
-    if len(subjects) > 1 and cipher.caches_keys:
-        await cipher.prepare(subjects)
-
-
 async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
     """The decided events as they are stored: personal plaintext sealed with the subject's key
     of each field's scope (health data with the health key, of the generation the event names).
-    The keys are fetched (created where new) first, all in one key-store call: a registration
-    seals with a participant key and a health key, which were two key-store transactions."""
-    decided = list(decided)
-    await prefetch_keys(cipher, decided)
-    return await _sealed(cipher, decided)
+    All their values in one `seal_many` call: one erasure check, and the keys not cached fetched
+    (created where new) in one key-store call, after every value was checked (a registration
+    seals with a participant key and a health key, which were two key-store transactions)."""
+    return await _sealed_together(cipher, [list(decided)])
 
 
-async def _sealed(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
-    """`seal_all` once the keys were fetched (a commit fetches every stream's keys at once).
-    All the events' values in one `seal_many` call: one erasure check and key lookup for a
-    stream's events (a sheet's dozens of answers), not one per event."""
-    decided = list(decided)
-    drafts = [event for event in decided if isinstance(event, Unsealed)]
+async def _sealed_together(
+    cipher: FieldCipher, streams: Sequence[Sequence[Decided]]
+) -> list[DomainEvent]:
+    """`seal_all` of several streams' decided events at once (a commit's), in order: one
+    `seal_many` call for the commit, not one per stream (docs/adr/0099)."""
+    drafts = [event for decided in streams for event in decided if isinstance(event, Unsealed)]
     values = iter(
         await seal_many(
             cipher,
@@ -133,6 +104,7 @@ async def _sealed(cipher: FieldCipher, decided: Iterable[Decided]) -> list[Domai
     )
     return [
         event.sealed_with(next(values)) if isinstance(event, Unsealed) else event
+        for decided in streams
         for event in decided
     ]
 
@@ -316,12 +288,13 @@ class EventLog:
         """`prepare`, each append with its events as they are stored (sealed): what a read of
         them would decode, for a view fed by its own process's commits."""
         parts = [part for part in parts if part[1]]
-        # One key-store call for the whole commit, not one per stream or per key.
-        await prefetch_keys(cipher, [event for _, decided, _ in parts for event in decided])
+        # One `seal_many` for the whole commit: one erasure check and one key-store call for
+        # the keys not cached, not one per stream or per key.
+        sealed = iter(await _sealed_together(cipher, [decided for _, decided, _ in parts]))
         prepared = []
         encoded: dict[int, bytes] = {}
         for stream_id, decided, expected in parts:
-            events = await _sealed(cipher, decided)
+            events = [next(sealed) for _ in decided]
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
             prepared.append((append, events))
         return prepared
