@@ -365,3 +365,26 @@ async def test_a_purge_or_a_health_key_destroyed_forgets_that_participants_event
     log.forget(str(OTHER))  # what a purge of OTHER's streams calls
     await log.read(store, others)
     assert log.decoded == 4
+
+
+async def test_a_reader_of_everything_gets_this_process_s_commits_back_undecoded() -> None:
+    """In-process views catching up read back what their own process just committed: those
+    events come back as sealed and encoded, equal to what decoding gives (docs/adr/0099);
+    another writer's are decoded, and kept nowhere; an erasure forgets the participant's."""
+    store, cipher, log = InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
+    mine, others = f"participant-{PID}", f"note-{OTHER}"
+    await log.append(store, cipher, META, [Part(mine, [snils_draft("112-233-445 95")], NO_STREAM)])
+    await store.append(others, [LOG.encode(NoteTaken(participant_id=OTHER, text="x"), META)])
+    [own, theirs] = await store.read_all()
+    back = log.decode_own(own, own.stream_id)
+    assert log.decoded == 0
+    assert back == LOG.decode(own, own.stream_id)
+    for _ in range(2):
+        assert log.decode_own(theirs, theirs.stream_id) == NoteTaken(participant_id=OTHER, text="x")
+    assert log.decoded == 2  # not kept: decoded each time
+
+    await cipher.erase(str(PID))
+
+    log.decode_own(own, own.stream_id)
+    assert log.decoded == 3  # the copy was forgotten with the participant's key

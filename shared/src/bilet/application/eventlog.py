@@ -41,6 +41,9 @@ S = TypeVar("S")
 
 # How many decoded events of the streams commands decide on an `EventLog` keeps (`read`).
 DECODED_EVENTS_KEPT: Final = 2048
+# How many events of its own latest commits an `EventLog` keeps for readers of everything
+# (`decode_own`): enough for the commits of a few hundred commands in flight.
+WRITTEN_EVENTS_KEPT: Final = 1024
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,45 @@ def _subject_of(event: DomainEvent) -> str | None:
     return None if subject is None else str(subject)
 
 
+class _KeptEvents:
+    """Decoded events by their stored bytes, the least recently used beyond `limit` dropped,
+    with each participant's (their `subject_key`) found at once, so that an erasure or a purge
+    takes them out of memory rather than leaving them to age out (`forget`)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._events: OrderedDict[_StoredKey, DomainEvent] = OrderedDict()
+        self._of: dict[str, set[_StoredKey]] = {}
+
+    def get(self, key: _StoredKey) -> DomainEvent | None:
+        event = self._events.get(key)
+        if event is not None:
+            self._events.move_to_end(key)
+        return event
+
+    def put(self, key: _StoredKey, event: DomainEvent) -> None:
+        if not self._limit:
+            return
+        self._events[key] = event
+        self._events.move_to_end(key)
+        if (subject := _subject_of(event)) is not None:
+            self._of.setdefault(subject, set()).add(key)
+        if len(self._events) > self._limit:
+            self._drop(next(iter(self._events)))
+
+    def _drop(self, key: _StoredKey) -> None:
+        event = self._events.pop(key)
+        subject = _subject_of(event)
+        if subject is not None and (keys := self._of.get(subject)) is not None:
+            keys.discard(key)
+            if not keys:
+                del self._of[subject]
+
+    def forget(self, subject: str) -> None:
+        for key in self._of.pop(subject, ()):
+            self._events.pop(key, None)
+
+
 class EventLog:
     """One service's events in its store: published ones through the catalogue, internal ones
     (in `internal_categories`) through `internal_events`."""
@@ -137,16 +179,25 @@ class EventLog:
     def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
-        self._decided_on: OrderedDict[_StoredKey, DomainEvent] = OrderedDict()
-        # The cached events of each participant (their `subject_key`), so that an erasure or a
-        # purge takes them out of memory at once rather than when they age out (`forget`).
-        self._decided_on_of: dict[str, set[_StoredKey]] = {}
+        # Events of the streams commands decide on, decoded lately (`_decode_again`).
+        self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT)
+        # Events of this process's latest commits, as it sealed them (`decode_own`).
+        self._written = _KeptEvents(WRITTEN_EVENTS_KEPT)
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
         if category_of(stream_id) in self.internal_categories:
             return decode(stored, self.internal_events)
         return decode(stored)
+
+    def decode_own(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+        """`decode` for readers of everything (in-process views catching up), which read back
+        what this process has just committed: an event of one of its latest commits is the one
+        it sealed and encoded into those bytes (`prepare_sealed`, what a `Transactor`'s commit
+        observers are told), not decoded again; any other is decoded and not kept
+        (docs/adr/0099)."""
+        own = self._written.get((stored.type, stored.data, stored.metadata, category_of(stream_id)))
+        return self.decode(stored, stream_id) if own is None else own
 
     def _decode_again(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """`decode` for the streams commands decide on, which are read again on every command
@@ -158,31 +209,16 @@ class EventLog:
         event = self._decided_on.get(key)
         if event is None:
             event = self.decode(stored, stream_id)
-            if DECODED_EVENTS_KEPT:
-                self._decided_on[key] = event
-                if (subject := _subject_of(event)) is not None:
-                    self._decided_on_of.setdefault(subject, set()).add(key)
-                if len(self._decided_on) > DECODED_EVENTS_KEPT:
-                    self._drop(next(iter(self._decided_on)))
-        else:
-            self._decided_on.move_to_end(key)
+            self._decided_on.put(key, event)
         return event
-
-    def _drop(self, key: _StoredKey) -> None:
-        event = self._decided_on.pop(key)
-        subject = _subject_of(event)
-        if subject is not None and (keys := self._decided_on_of.get(subject)) is not None:
-            keys.discard(key)
-            if not keys:
-                del self._decided_on_of[subject]
 
     def forget(self, subject: str) -> None:
         """Take every cached event of a participant (their id) out of memory: their data was
-        erased or purged. The cache holds personal fields only sealed and the store's purgeable
+        erased or purged. The caches hold personal fields only sealed and the store's purgeable
         streams (keyed hashes) as the store did; once the store forgets them, or their key is
         destroyed, this process must not keep a copy until it ages out (docs/adr/0066)."""
-        for key in self._decided_on_of.pop(subject, ()):
-            self._decided_on.pop(key, None)
+        self._decided_on.forget(subject)
+        self._written.forget(subject)
 
     def forget_key_subject(self, key_subject: str) -> None:
         """`forget` the participant whose key a key-store subject names (their own id, or
@@ -296,6 +332,9 @@ class EventLog:
         for stream_id, decided, expected in parts:
             events = [next(sealed) for _ in decided]
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
+            category = category_of(stream_id)
+            for new, event in zip(append.events, events, strict=True):
+                self._written.put((new.type, new.data, new.metadata, category), event)
             prepared.append((append, events))
         return prepared
 
