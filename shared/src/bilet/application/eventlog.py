@@ -140,32 +140,33 @@ class _KeptEvents:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._events: OrderedDict[_StoredKey, DomainEvent] = OrderedDict()
+        # Each event with its participant (None: about nobody), named once when kept.
+        self._events: OrderedDict[_StoredKey, tuple[DomainEvent, str | None]] = OrderedDict()
         self._of: dict[str, set[_StoredKey]] = {}
 
     def get(self, key: _StoredKey) -> DomainEvent | None:
-        event = self._events.get(key)
-        if event is not None:
-            self._events.move_to_end(key)
-        return event
+        kept = self._events.get(key)
+        if kept is None:
+            return None
+        self._events.move_to_end(key)
+        return kept[0]
 
     def put(self, key: _StoredKey, event: DomainEvent) -> None:
         if not self._limit:
             return
-        self._events[key] = event
-        self._events.move_to_end(key)
-        if (subject := _subject_of(event)) is not None:
+        if key in self._events:
+            self._events.move_to_end(key)
+            return  # the same bytes: the same event
+        subject = _subject_of(event)
+        self._events[key] = (event, subject)
+        if subject is not None:
             self._of.setdefault(subject, set()).add(key)
         if len(self._events) > self._limit:
-            self._drop(next(iter(self._events)))
-
-    def _drop(self, key: _StoredKey) -> None:
-        event = self._events.pop(key)
-        subject = _subject_of(event)
-        if subject is not None and (keys := self._of.get(subject)) is not None:
-            keys.discard(key)
-            if not keys:
-                del self._of[subject]
+            oldest, (_, held_by) = self._events.popitem(last=False)
+            if held_by is not None and (keys := self._of.get(held_by)) is not None:
+                keys.discard(oldest)
+                if not keys:
+                    del self._of[held_by]
 
     def forget(self, subject: str) -> None:
         for key in self._of.pop(subject, ()):
