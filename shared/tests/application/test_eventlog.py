@@ -2,7 +2,7 @@
 the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import ClassVar
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from bilet.contracts.codec import StoredEvent
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
 from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
+from bilet.crypto.fields import ToSeal
 from bilet.eventstore import NO_STREAM, WrongExpectedVersion
 from bilet.eventstore.memory import InMemoryEventStore
 
@@ -236,6 +237,48 @@ async def test_a_cipher_that_keeps_no_keys_is_not_asked_to_fetch_them_beforehand
     assert keys.calls == [(str(PID), health_key_subject(PID))]
 
 
+class CountingCipher(FieldCipher):
+    """A real cipher that counts its `encrypt_many` calls."""
+
+    sealing_calls = 0
+
+    async def encrypt_many(self, records: Sequence[ToSeal]) -> list[dict[str, object]]:
+        self.sealing_calls += 1
+        return await super().encrypt_many(records)
+
+
+async def test_a_commit_seals_the_drafts_of_all_its_streams_in_one_cipher_call() -> None:
+    """A registration's drafts are in three streams: one erasure check and one key lookup for
+    the commit, not one per stream (docs/adr/0099); each stream keeps its own events, in order."""
+    keys = CountingKeyStore()
+    cipher = CountingCipher(keys)
+    other_snils = Unsealed(
+        ParticipantDetailsCorrected,
+        {"participant_id": OTHER, "reason": CorrectionReason.TYPING_ERROR},
+        {"snils": "348-714-781 14"},
+    )
+    parts = [
+        Part(f"participant-{PID}", [snils_draft("112-233-445 95"), corrected(8)], NO_STREAM),
+        Part(f"note-{PID}", [NoteTaken(participant_id=PID, text="x")], NO_STREAM),
+        Part(f"note-{OTHER}", [], NO_STREAM),
+        Part(f"participant-{OTHER}", [corrected(9, OTHER), other_snils], 0),
+    ]
+    prepared = await LOG.prepare_sealed(cipher, META, parts)
+    assert cipher.sealing_calls == 1
+    assert keys.calls == [(str(PID), str(OTHER))]
+    streams = [(append.stream_id, [e.event_type for e in events]) for append, events in prepared]
+    assert streams == [
+        (f"participant-{PID}", ["ParticipantDetailsCorrected"] * 2),
+        (f"note-{PID}", ["NoteTaken"]),
+        (f"participant-{OTHER}", ["ParticipantDetailsCorrected"] * 2),
+    ]
+    first, second = prepared[2][1]
+    assert isinstance(first, ParticipantDetailsCorrected)
+    assert first.grade == 9
+    assert await unseal(cipher, second) == {"snils": "348-714-781 14"}
+    assert await unseal(cipher, prepared[0][1][0]) == {"snils": "112-233-445 95"}
+
+
 class CountingLog(EventLog):
     """Counts the events it decodes."""
 
@@ -322,3 +365,26 @@ async def test_a_purge_or_a_health_key_destroyed_forgets_that_participants_event
     log.forget(str(OTHER))  # what a purge of OTHER's streams calls
     await log.read(store, others)
     assert log.decoded == 4
+
+
+async def test_a_reader_of_everything_gets_this_process_s_commits_back_undecoded() -> None:
+    """In-process views catching up read back what their own process just committed: those
+    events come back as sealed and encoded, equal to what decoding gives (docs/adr/0099);
+    another writer's are decoded, and kept nowhere; an erasure forgets the participant's."""
+    store, cipher, log = InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
+    mine, others = f"participant-{PID}", f"note-{OTHER}"
+    await log.append(store, cipher, META, [Part(mine, [snils_draft("112-233-445 95")], NO_STREAM)])
+    await store.append(others, [LOG.encode(NoteTaken(participant_id=OTHER, text="x"), META)])
+    [own, theirs] = await store.read_all()
+    back = log.decode_own(own, own.stream_id)
+    assert log.decoded == 0
+    assert back == LOG.decode(own, own.stream_id)
+    for _ in range(2):
+        assert log.decode_own(theirs, theirs.stream_id) == NoteTaken(participant_id=OTHER, text="x")
+    assert log.decoded == 2  # not kept: decoded each time
+
+    await cipher.erase(str(PID))
+
+    log.decode_own(own, own.stream_id)
+    assert log.decoded == 3  # the copy was forgotten with the participant's key

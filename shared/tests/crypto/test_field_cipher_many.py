@@ -21,6 +21,7 @@ from bilet.crypto import (
     FieldCipherError,
     InMemoryKeyStore,
 )
+from bilet.crypto.keystore import associated_data
 
 RECORD: dict[str, object] = {
     "full_name": "Иванова Мария Петровна",
@@ -221,3 +222,12 @@ async def test_given_nothing_to_seal_or_open_when_called_then_no_key_store_call(
     assert await cipher.encrypt_many([("A", RECORD, [])]) == [RECORD]
     assert await cipher.decrypt_many([("A", RECORD)]) == [RECORD]
     assert store.calls == []
+
+
+def test_associated_data_is_each_part_length_prefixed_in_utf_8() -> None:
+    """The bytes every envelope is bound to, whatever way they are built (docs/adr/0099):
+    each part's UTF-8 length as 4 big-endian bytes, then the part."""
+    assert associated_data("aesgcm-v1", "бв", "") == (
+        b"\x00\x00\x00\x09aesgcm-v1" + b"\x00\x00\x00\x04\xd0\xb1\xd0\xb2" + b"\x00\x00\x00\x00"
+    )
+    assert associated_data() == b""

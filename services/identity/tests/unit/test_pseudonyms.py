@@ -1,5 +1,6 @@
 """Keyed hashes stand for a СНИЛС, or a name with a birth date: stable, secret, never the value."""
 
+import hmac
 from datetime import date
 
 import pytest
@@ -43,3 +44,24 @@ def test_keys_are_the_ones_already_stored() -> None:
     assert keys.surname_search_key("Сок") == (
         "fcfb57d67159025375c9f068dd038e06076f4af89e10359bffd7688662cb82b4"
     )
+
+
+def test_every_purpose_is_hmac_sha256_of_its_label_a_nul_and_the_value() -> None:
+    """Whatever way the digests are computed (docs/adr/0099), each is the documented HMAC,
+    again and again (a value hashed never changes the next)."""
+    secret = b"k" * 32
+    keys = Pseudonymiser(secret)
+
+    def expected(label: str, value: str) -> str:
+        return hmac.digest(secret, f"{label}\x00{value}".encode(), "sha256").hex()
+
+    for _ in range(2):
+        assert keys.reservation_key(SNILS) == expected("bilet.identity.snils.v1", SNILS.digits)
+        assert keys.binding_code_key("ABCD-EFGH") == expected(
+            "bilet.identity.binding-code.v1", "ABCD-EFGH"
+        )
+        assert keys.account_key("idp|42") == expected("bilet.identity.account.v1", "idp|42")
+        assert keys.surname_prefix_keys("Ан") == (
+            expected("bilet.identity.surname-prefix.v1", "а"),
+            expected("bilet.identity.surname-prefix.v1", "ан"),
+        )

@@ -34,9 +34,13 @@ Seed = Callable[[IdentityService], Awaitable[None]]
 
 
 class ReadCountingStore(SqliteEventStore):
-    """The SQLite adapter, counting the events its reads of all events returned."""
+    """The SQLite adapter, counting its reads of all events and the events they returned.
+    `hold`: the next read, once it has read, waits for this event (set `reading` first)."""
 
     events_read = 0
+    reads = 0
+    hold: asyncio.Event | None = None
+    reading: asyncio.Event | None = None
 
     async def read_all(
         self,
@@ -50,6 +54,11 @@ class ReadCountingStore(SqliteEventStore):
             after_position, limit, categories=categories, event_types=event_types
         )
         self.events_read += len(page)
+        self.reads += 1
+        if self.hold is not None and self.reading is not None:
+            hold, self.hold = self.hold, None
+            self.reading.set()
+            await hold.wait()
         return page
 
 
@@ -219,3 +228,27 @@ async def test_a_forgotten_pupil_stays_forgotten_whatever_a_read_still_gives(
     assert [entry.participant.participant_id for entry in roster.pupils_of(world.school_3)] == [
         erased.id  # still listed, as erased: their name cannot be opened
     ]
+
+
+async def test_refreshes_waiting_for_a_read_share_the_next_one_which_sees_what_came_between(
+    registering: Registering, world: "World"
+) -> None:
+    """A refresh that waited while another read was under way reads again (that read may have
+    begun before a commit it must see); the refreshes that waited with it share its read
+    (docs/adr/0099)."""
+    store, service, first = registering.store, registering.service, registering.first
+    roster = RosterView(store)  # another view on the store: the service's own refreshes its own
+    store.hold, store.reading = asyncio.Event(), asyncio.Event()
+    hold = store.hold
+    under_way = asyncio.create_task(roster.refresh())
+    await store.reading.wait()  # its read is done, before the next registration
+    second = await service.register_participant(
+        registering.registrar, world.school_3, pupil("Смирнова", "348-714-781 14")
+    )
+    waiting = [asyncio.create_task(roster.refresh()) for _ in range(3)]
+    reads = store.reads
+    hold.set()
+    await asyncio.gather(under_way, *waiting)
+    assert store.reads == reads + 1  # one read for the three that waited
+    found = [entry.participant.participant_id for entry in roster.pupils_of(world.school_3)]
+    assert found == [first.id, second.id]

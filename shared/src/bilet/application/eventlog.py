@@ -25,13 +25,7 @@ from bilet.contracts import (
 )
 from bilet.contracts.codec import StoredEvent, require_newest
 from bilet.contracts.drafts import Decided, Unsealed
-from bilet.contracts.sealed import (
-    FIRST_GENERATION,
-    KeyScope,
-    Personal,
-    key_generations,
-    key_subject,
-)
+from bilet.contracts.sealed import Personal, key_generations
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
     NO_STREAM,
@@ -47,6 +41,9 @@ S = TypeVar("S")
 
 # How many decoded events of the streams commands decide on an `EventLog` keeps (`read`).
 DECODED_EVENTS_KEPT: Final = 2048
+# How many events of its own latest commits an `EventLog` keeps for readers of everything
+# (`decode_own`): enough for the commits of a few hundred commands in flight.
+WRITTEN_EVENTS_KEPT: Final = 1024
 
 
 @dataclass(frozen=True)
@@ -79,44 +76,21 @@ class Part(NamedTuple):
     expected: ExpectedVersion
 
 
-def key_subjects(decided: Iterable[Decided]) -> list[str]:
-    """The key-store subjects whose keys sealing `decided` needs, each once, in order."""
-    subjects: dict[str, None] = {}
-    for event in decided:
-        if isinstance(event, Unsealed):
-            scopes = sealed_scopes(event.event_class)
-            generations = key_generations(event.event_class, event.clear)
-            for name in event.personal:
-                scope = scopes.get(name, KeyScope.PARTICIPANT)
-                generation = generations.get(scope, FIRST_GENERATION)
-                subjects[key_subject(event.subject, scope, generation)] = None
-    return list(subjects)
-
-
-async def prefetch_keys(cipher: FieldCipher, decided: Iterable[Decided]) -> None:
-    """Fetch (creating where new) every key sealing `decided` needs in one key-store call, when
-    it needs more than one and the cipher keeps keys (else sealing fetches them anyway)."""
-    subjects = key_subjects(decided)
-    if len(subjects) > 1 and cipher.caches_keys:
-        await cipher.prepare(subjects)
-
-
 async def seal_all(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
     """The decided events as they are stored: personal plaintext sealed with the subject's key
     of each field's scope (health data with the health key, of the generation the event names).
-    The keys are fetched (created where new) first, all in one key-store call: a registration
-    seals with a participant key and a health key, which were two key-store transactions."""
-    decided = list(decided)
-    await prefetch_keys(cipher, decided)
-    return await _sealed(cipher, decided)
+    All their values in one `seal_many` call: one erasure check, and the keys not cached fetched
+    (created where new) in one key-store call, after every value was checked (a registration
+    seals with a participant key and a health key, which were two key-store transactions)."""
+    return await _sealed_together(cipher, [list(decided)])
 
 
-async def _sealed(cipher: FieldCipher, decided: Iterable[Decided]) -> list[DomainEvent]:
-    """`seal_all` once the keys were fetched (a commit fetches every stream's keys at once).
-    All the events' values in one `seal_many` call: one erasure check and key lookup for a
-    stream's events (a sheet's dozens of answers), not one per event."""
-    decided = list(decided)
-    drafts = [event for event in decided if isinstance(event, Unsealed)]
+async def _sealed_together(
+    cipher: FieldCipher, streams: Sequence[Sequence[Decided]]
+) -> list[DomainEvent]:
+    """`seal_all` of several streams' decided events at once (a commit's), in order: one
+    `seal_many` call for the commit, not one per stream (docs/adr/0099)."""
+    drafts = [event for decided in streams for event in decided if isinstance(event, Unsealed)]
     values = iter(
         await seal_many(
             cipher,
@@ -133,6 +107,7 @@ async def _sealed(cipher: FieldCipher, decided: Iterable[Decided]) -> list[Domai
     )
     return [
         event.sealed_with(next(values)) if isinstance(event, Unsealed) else event
+        for decided in streams
         for event in decided
     ]
 
@@ -158,6 +133,46 @@ def _subject_of(event: DomainEvent) -> str | None:
     return None if subject is None else str(subject)
 
 
+class _KeptEvents:
+    """Decoded events by their stored bytes, the least recently used beyond `limit` dropped,
+    with each participant's (their `subject_key`) found at once, so that an erasure or a purge
+    takes them out of memory rather than leaving them to age out (`forget`)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        # Each event with its participant (None: about nobody), named once when kept.
+        self._events: OrderedDict[_StoredKey, tuple[DomainEvent, str | None]] = OrderedDict()
+        self._of: dict[str, set[_StoredKey]] = {}
+
+    def get(self, key: _StoredKey) -> DomainEvent | None:
+        kept = self._events.get(key)
+        if kept is None:
+            return None
+        self._events.move_to_end(key)
+        return kept[0]
+
+    def put(self, key: _StoredKey, event: DomainEvent) -> None:
+        if not self._limit:
+            return
+        if key in self._events:
+            self._events.move_to_end(key)
+            return  # the same bytes: the same event
+        subject = _subject_of(event)
+        self._events[key] = (event, subject)
+        if subject is not None:
+            self._of.setdefault(subject, set()).add(key)
+        if len(self._events) > self._limit:
+            oldest, (_, held_by) = self._events.popitem(last=False)
+            if held_by is not None and (keys := self._of.get(held_by)) is not None:
+                keys.discard(oldest)
+                if not keys:
+                    del self._of[held_by]
+
+    def forget(self, subject: str) -> None:
+        for key in self._of.pop(subject, ()):
+            self._events.pop(key, None)
+
+
 class EventLog:
     """One service's events in its store: published ones through the catalogue, internal ones
     (in `internal_categories`) through `internal_events`."""
@@ -165,16 +180,25 @@ class EventLog:
     def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
-        self._decided_on: OrderedDict[_StoredKey, DomainEvent] = OrderedDict()
-        # The cached events of each participant (their `subject_key`), so that an erasure or a
-        # purge takes them out of memory at once rather than when they age out (`forget`).
-        self._decided_on_of: dict[str, set[_StoredKey]] = {}
+        # Events of the streams commands decide on, decoded lately (`_decode_again`).
+        self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT)
+        # Events of this process's latest commits, as it sealed them (`decode_own`).
+        self._written = _KeptEvents(WRITTEN_EVENTS_KEPT)
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
         if category_of(stream_id) in self.internal_categories:
             return decode(stored, self.internal_events)
         return decode(stored)
+
+    def decode_own(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+        """`decode` for readers of everything (in-process views catching up), which read back
+        what this process has just committed: an event of one of its latest commits is the one
+        it sealed and encoded into those bytes (`prepare_sealed`, what a `Transactor`'s commit
+        observers are told), not decoded again; any other is decoded and not kept
+        (docs/adr/0099)."""
+        own = self._written.get((stored.type, stored.data, stored.metadata, category_of(stream_id)))
+        return self.decode(stored, stream_id) if own is None else own
 
     def _decode_again(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """`decode` for the streams commands decide on, which are read again on every command
@@ -186,31 +210,16 @@ class EventLog:
         event = self._decided_on.get(key)
         if event is None:
             event = self.decode(stored, stream_id)
-            if DECODED_EVENTS_KEPT:
-                self._decided_on[key] = event
-                if (subject := _subject_of(event)) is not None:
-                    self._decided_on_of.setdefault(subject, set()).add(key)
-                if len(self._decided_on) > DECODED_EVENTS_KEPT:
-                    self._drop(next(iter(self._decided_on)))
-        else:
-            self._decided_on.move_to_end(key)
+            self._decided_on.put(key, event)
         return event
-
-    def _drop(self, key: _StoredKey) -> None:
-        event = self._decided_on.pop(key)
-        subject = _subject_of(event)
-        if subject is not None and (keys := self._decided_on_of.get(subject)) is not None:
-            keys.discard(key)
-            if not keys:
-                del self._decided_on_of[subject]
 
     def forget(self, subject: str) -> None:
         """Take every cached event of a participant (their id) out of memory: their data was
-        erased or purged. The cache holds personal fields only sealed and the store's purgeable
+        erased or purged. The caches hold personal fields only sealed and the store's purgeable
         streams (keyed hashes) as the store did; once the store forgets them, or their key is
         destroyed, this process must not keep a copy until it ages out (docs/adr/0066)."""
-        for key in self._decided_on_of.pop(subject, ()):
-            self._decided_on.pop(key, None)
+        self._decided_on.forget(subject)
+        self._written.forget(subject)
 
     def forget_key_subject(self, key_subject: str) -> None:
         """`forget` the participant whose key a key-store subject names (their own id, or
@@ -316,13 +325,17 @@ class EventLog:
         """`prepare`, each append with its events as they are stored (sealed): what a read of
         them would decode, for a view fed by its own process's commits."""
         parts = [part for part in parts if part[1]]
-        # One key-store call for the whole commit, not one per stream or per key.
-        await prefetch_keys(cipher, [event for _, decided, _ in parts for event in decided])
+        # One `seal_many` for the whole commit: one erasure check and one key-store call for
+        # the keys not cached, not one per stream or per key.
+        sealed = iter(await _sealed_together(cipher, [decided for _, decided, _ in parts]))
         prepared = []
         encoded: dict[int, bytes] = {}
         for stream_id, decided, expected in parts:
-            events = await _sealed(cipher, decided)
+            events = [next(sealed) for _ in decided]
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
+            category = category_of(stream_id)
+            for new, event in zip(append.events, events, strict=True):
+                self._written.put((new.type, new.data, new.metadata, category), event)
             prepared.append((append, events))
         return prepared
 

@@ -136,7 +136,13 @@ def _unb64(text: object, field: str) -> bytes:
         raise FieldCipherError(f"field {field!r}: malformed envelope") from None
 
 
+# JSON values that are never a mapping, told apart without `Mapping`'s abstract-class check.
+_NOT_MAPPINGS: Final = (str, int, float, list, type(None))
+
+
 def _is_envelope(value: object) -> bool:
+    if isinstance(value, _NOT_MAPPINGS):
+        return False
     return isinstance(value, Mapping) and ENVELOPE_TAG in value
 
 

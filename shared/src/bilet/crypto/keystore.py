@@ -43,12 +43,12 @@ def associated_data(*parts: str) -> bytes:
     Each part is length-prefixed, so no two different tuples of parts can give the same bytes (a
     plain separator could be forged by a subject id that contains it).
     """
-    out = bytearray()
+    out: list[bytes] = []
     for part in parts:
         raw = part.encode("utf-8")
-        out += len(raw).to_bytes(4, "big")
-        out += raw
-    return bytes(out)
+        out.append(len(raw).to_bytes(4, "big"))
+        out.append(raw)
+    return b"".join(out)
 
 
 def _check_subject(subject: str) -> None:

@@ -30,7 +30,8 @@ async def catch_up(
             after, CATCH_UP_PAGE, categories=categories, event_types=event_types
         )
         for record in batch:
-            apply(decode_event(record, record.stream_id), record.position)
+            # What this process committed lately comes back as it was committed, undecoded.
+            apply(EVENT_LOG.decode_own(record, record.stream_id), record.position)
             after = record.position
         if len(batch) < CATCH_UP_PAGE:
             return after

@@ -95,11 +95,16 @@ class RosterView:
         # Erased participants forgotten here (`forget`): a read whose snapshot predates their
         # purge, or a read from the start, must not bring back their surname or reservations.
         self._forgotten: set[UUID] = set()
+        # `refresh` calls made (numbered from 1).
+        self._calls = 0
         self._reset()
 
     def _reset(self) -> None:
         """Nothing applied: the next `refresh` reads everything from the start."""
         self._position = START
+        # The last `refresh` call the latest read covered (0: none; a reset forgets it, so a
+        # call waiting then reads everything again).
+        self._fresh_for = 0
         self._participants: dict[UUID, Participant] = {}
         self._registered_at: dict[UUID, int] = {}
         self._surname_keys: dict[UUID, frozenset[str]] = {}
@@ -110,13 +115,23 @@ class RosterView:
         self._by_person: dict[str, set[str]] = {}
 
     async def refresh(self) -> None:
+        """Apply everything committed before this call. Concurrent calls share a read: a call
+        that waited for the lock while a read begun after it was made returns once that read
+        is applied, as it covered every commit made before the call (docs/adr/0099)."""
+        self._calls += 1
+        called = self._calls
         async with self._lock:
+            if self._fresh_for >= called:
+                return
+            # Every call made so far is covered by the read begun now.
+            begun = self._calls
             # Taken before reading: everything up to it is committed and will be read.
             own_last = self._own_last
             position = await catch_up(self._store, self._position, self._apply, event_types=_TYPES)
             # The read covered the store up to its head at least, which was past `own_last`: no
             # event of the roster's types lies between the last applied and there.
             self._position = max(position, own_last)
+            self._fresh_for = begun
 
     def committed(self, commit: OwnCommit) -> None:
         """Apply a commit of this process's command path (`Transactor.on_commit`) without

@@ -7,6 +7,7 @@ separate `AccessibilityNeed` list. Both are health data, a special category seal
 its own (docs/adr/0017): they can be destroyed, or withheld, while the rest stays.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -66,14 +67,17 @@ def _name_part(field: str, text: str | None, *, required: bool) -> str | None:
     return cleaned
 
 
+@functools.lru_cache(maxsize=1024)
+def _alphabet_of(letter: str) -> str:
+    """The first word of a letter's Unicode name (CYRILLIC, LATIN, …): looked up once per
+    letter, not once per letter of every name (a single letter says nothing of a person)."""
+    return unicodedata.name(letter, "").partition(" ")[0]
+
+
 def _alphabet(field: str, name: str) -> str:
     """The one alphabet a name part is written in. A register of children must not hold
     «Иванoв» with a Latin o: it reads as «Иванов» and neither matches, sorts nor finds it."""
-    alphabets = {
-        unicodedata.name(letter, "").partition(" ")[0]
-        for letter in name
-        if letter not in _NAME_SEPARATORS
-    }
+    alphabets = {_alphabet_of(letter) for letter in name if letter not in _NAME_SEPARATORS}
     if not alphabets <= set(_ALPHABETS):
         raise InvalidDetails(field, f"{field} holds letters neither Cyrillic nor Latin.")
     if len(alphabets) > 1:
