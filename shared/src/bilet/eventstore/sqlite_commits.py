@@ -11,10 +11,10 @@ when the one COMMIT returns. No caller hears of its append before that COMMIT (d
 A lone appender pays one extra turn of the loop (microseconds) and no extra statement: a batch of
 one runs without a savepoint. So does an append of one event to one stream in a larger batch, when
 no position floor is set (docs/adr/0092): its only writes are one single-row `INSERT`, which SQLite
-undoes by itself when it fails (an event id already stored), and the stream's upsert after it; a
-wrong expected version is found before either. Whether a position floor is set (`FloorSet`: a
-purge removed the newest events) is asked once per commit, not once per append: nothing but a
-purge sets it, and no purge runs inside a commit of appends.
+undoes by itself when it fails (an event id already stored), and, for a deleted stream, its
+undeletion after it (docs/adr/0100); a wrong expected version is found before either. Whether a
+position floor is set (`FloorSet`: a purge removed the newest events) is asked once per commit,
+not once per append: nothing but a purge sets it, and no purge runs inside a commit of appends.
 """
 
 import asyncio
@@ -132,7 +132,7 @@ class GroupCommit:
         """One append of a shared commit, failing alone: in a savepoint, unless it is one event
         and no floor is set (see the module's docstring). Then a refused append has written
         nothing, which SQLite's count of changed rows confirms; should it ever have written
-        something (it cannot: the upsert after the `INSERT` refuses nothing), the error leaves
+        something (it cannot: the undeletion after the `INSERT` refuses nothing), the error leaves
         the whole commit, which rolls back, rather than a part of the append being kept."""
         if floor or len(appends) != 1 or len(appends[0].events) != 1:
             return self._in_savepoint(db, appends, floor)
