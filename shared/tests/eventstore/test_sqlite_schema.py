@@ -1,6 +1,10 @@
 """The SQLite store's schema (docs/adr/0100): a stream's version is its last event's, so appends
-write no `streams` row; files made before that open, are migrated once, and keep working."""
+write no `streams` row; files made before that open, are migrated once, and keep working. Also
+how constraint failures of appends are told apart: an event id stored already is
+`EventIdsConflict`, any other constraint's refusal is SQLite's own error, and either fails only
+its own append of a shared commit."""
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from uuid import uuid4
@@ -9,6 +13,8 @@ import pytest
 
 from bilet.eventstore import (
     NO_STREAM,
+    AppendResult,
+    EventIdsConflict,
     NewEvent,
     StreamMetadata,
     WrongExpectedVersion,
@@ -152,5 +158,57 @@ async def test_an_append_to_a_new_stream_writes_no_row_of_the_streams_table(
         result = await store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM)
         assert result.version == 3
         assert _on_disk(path, "SELECT * FROM streams") == [("participant-1", 3, 0)]
+    finally:
+        await store.close()
+
+
+def _refuse(path: Path, trigger: str) -> None:
+    """A constraint of the kind no schema of the store has (SQLite's RAISE in a trigger), to
+    refuse one append in a way that is not an event id stored already."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute(trigger)
+    finally:
+        db.close()
+
+
+async def test_a_constraint_other_than_the_event_ids_is_not_reported_as_an_ids_conflict(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    _refuse(
+        path,
+        "CREATE TRIGGER refused BEFORE INSERT ON events WHEN NEW.type = 'Refused' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END",
+    )
+    try:
+        taken = NewEvent("Happened", b"{}")
+        await store.append("participant-taken", [taken], NO_STREAM)
+        # Alone in its commit.
+        with pytest.raises(sqlite3.IntegrityError, match="refused by a constraint") as alone:
+            await store.append("participant-1", [NewEvent("Refused", b"{}")], NO_STREAM)
+        assert not isinstance(alone.value, EventIdsConflict)
+        # In a shared commit, as one event and as two (with a savepoint): each fails alone.
+        outcomes = await asyncio.gather(
+            store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-3", [NewEvent("Refused", b"{}")], NO_STREAM),
+            store.append("participant-4", [taken], NO_STREAM),
+            store.append(
+                "participant-5", [NewEvent("Happened", b"{}"), NewEvent("Refused", b"{}")]
+            ),
+            store.append("participant-6", [NewEvent("Happened", b"{}")], NO_STREAM),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], AppendResult)
+        assert type(outcomes[1]) is sqlite3.IntegrityError
+        assert isinstance(outcomes[2], EventIdsConflict)  # the event id stored already
+        assert type(outcomes[3]) is sqlite3.IntegrityError
+        assert isinstance(outcomes[4], AppendResult)
+        assert [e.stream_id for e in await store.read_all()] == [
+            "participant-taken",
+            "participant-2",
+            "participant-6",
+        ]
     finally:
         await store.close()

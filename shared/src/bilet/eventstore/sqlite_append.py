@@ -36,6 +36,8 @@ _INSERT_EVENT = (
     "INSERT INTO events (position, stream_id, version, event_id, type, data, metadata, "
     "recorded_at, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# SQLite's own words for a refusal by the events' unique index on event ids (`event_id_taken`).
+_EVENT_ID_TAKEN = "UNIQUE constraint failed: events.event_id"
 
 StoredVersion = tuple[int | None, bool]  # the stored version (None: none yet), deleted
 
@@ -46,7 +48,8 @@ def append_locked(
     """Write `appends` inside a transaction that holds the write lock; `first_position` is the
     position the first event must take (None: SQLite's choice, the largest plus one). Raises
     `WrongExpectedVersion` before writing anything when a stream is not at its expected version,
-    and SQLite's `IntegrityError` when an event id is stored already."""
+    and SQLite's `IntegrityError` when an event id is stored already (`event_id_taken`) or any
+    other constraint refuses a row."""
     stored = stored_versions(db, [append.stream_id for append in appends])
     now = time.time()
     rows: list[tuple[object, ...]] = []
@@ -85,6 +88,14 @@ def append_locked(
         after -= len(append.events)
         results.append(AppendResult(stream_id, version, last_position - after))
     return results
+
+
+def event_id_taken(error: sqlite3.IntegrityError) -> bool:
+    """Whether SQLite refused a row because its event id is stored already (the events' unique
+    index on event ids), rather than for any other constraint."""
+    return error.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_UNIQUE and str(error) == (
+        _EVENT_ID_TAKEN
+    )
 
 
 def stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[str, StoredVersion]:

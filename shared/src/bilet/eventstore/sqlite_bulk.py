@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import NO_STREAM, RecordedEvent, category_of
 from bilet.eventstore.sqlite import SqliteEventStore
-from bilet.eventstore.sqlite_append import stored_versions, undelete
+from bilet.eventstore.sqlite_append import event_id_taken, stored_versions, undelete
 
 
 async def append_recorded(store: SqliteEventStore, events: Sequence[RecordedEvent]) -> None:
@@ -78,6 +78,8 @@ def _write(db: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
         db.execute("COMMIT")
     except sqlite3.IntegrityError as error:
         db.execute("ROLLBACK")
+        if not event_id_taken(error):
+            raise  # another constraint refused a row: not a question of event ids
         raise EventIdsConflict("event ids of this load are already stored") from error
     except BaseException:
         if db.in_transaction:

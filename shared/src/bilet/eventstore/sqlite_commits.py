@@ -15,6 +15,10 @@ undoes by itself when it fails (an event id already stored), and, for a deleted 
 undeletion after it (docs/adr/0100); a wrong expected version is found before either. Whether a
 position floor is set (`FloorSet`: a purge removed the newest events) is asked once per commit,
 not once per append: nothing but a purge sets it, and no purge runs inside a commit of appends.
+
+A refusal by the events' unique index on event ids is the append's `EventIdsConflict` (perhaps a
+retry, which the store then resolves); any other constraint's refusal is SQLite's
+`IntegrityError`, that append's failure alone.
 """
 
 import asyncio
@@ -25,6 +29,7 @@ from typing import TypeVar
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend
+from bilet.eventstore.sqlite_append import event_id_taken
 
 T = TypeVar("T")
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
@@ -36,11 +41,14 @@ Outcome = list[AppendResult] | Exception
 _Queued = tuple[Sequence[StreamAppend], "asyncio.Future[list[AppendResult]]"]
 
 
-def _ids_conflict(error: sqlite3.IntegrityError) -> EventIdsConflict:
-    # (stream_id, version) cannot collide under the write lock: it is an event id.
-    conflict = EventIdsConflict("event ids of this append are already stored")
-    conflict.__cause__ = error
-    return conflict
+def _refused(error: sqlite3.IntegrityError | WrongExpectedVersion) -> Exception:
+    """A refused append's outcome: an event id stored already is `EventIdsConflict`; a wrong
+    expected version, or any other constraint's refusal, is itself."""
+    if isinstance(error, sqlite3.IntegrityError) and event_id_taken(error):
+        conflict = EventIdsConflict("event ids of this append are already stored")
+        conflict.__cause__ = error
+        return conflict
+    return error
 
 
 class GroupCommit:
@@ -121,10 +129,8 @@ class GroupCommit:
     ) -> Outcome:
         try:
             return self._append_locked(db, appends, floor)
-        except sqlite3.IntegrityError as error:
-            return _ids_conflict(error)
-        except WrongExpectedVersion as error:
-            return error
+        except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
+            return _refused(error)  # its writes, if any, go with the rollback of the commit
 
     def _one_of_many(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
@@ -142,7 +148,7 @@ class GroupCommit:
         except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
             if db.total_changes != changes:
                 raise
-            return _ids_conflict(error) if isinstance(error, sqlite3.IntegrityError) else error
+            return _refused(error)
 
     def _in_savepoint(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
@@ -153,6 +159,6 @@ class GroupCommit:
         except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
             db.execute("ROLLBACK TO one_append")
             db.execute("RELEASE one_append")
-            return _ids_conflict(error) if isinstance(error, sqlite3.IntegrityError) else error
+            return _refused(error)
         db.execute("RELEASE one_append")
         return results
