@@ -212,3 +212,44 @@ async def test_a_constraint_other_than_the_event_ids_is_not_reported_as_an_ids_c
         ]
     finally:
         await store.close()
+
+
+async def test_a_refused_undeletion_after_its_insert_fails_only_its_own_append_of_a_commit(
+    tmp_path: Path,
+) -> None:
+    """An append of one event runs without a savepoint in a shared commit (docs/adr/0092); an
+    append to a deleted stream also undeletes it after its INSERT. Should that write be refused,
+    the append would be half written: the commit is made again with savepoints, so the others
+    commit and the refused one leaves nothing behind."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    try:
+        await store.append("participant-deleted", [NewEvent("Happened", b"{}")], NO_STREAM)
+        await store.delete_stream("participant-deleted")
+        _refuse(
+            path,
+            "CREATE TRIGGER refused BEFORE UPDATE ON streams "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END",
+        )
+        statements: list[str] = []
+        store._writer._db.set_trace_callback(statements.append)
+        outcomes = await asyncio.gather(
+            store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-deleted", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM),
+            return_exceptions=True,
+        )
+        assert statements.count("BEGIN IMMEDIATE") == 2  # the commit, made again
+        assert [r.stream_id for r in outcomes if isinstance(r, AppendResult)] == [
+            "participant-1",
+            "participant-2",
+        ]
+        assert type(outcomes[1]) is sqlite3.IntegrityError
+        assert [e.stream_id for e in await store.read_all()] == [
+            "participant-deleted",
+            "participant-1",
+            "participant-2",
+        ]
+        assert (await store.get_stream_metadata("participant-deleted")).deleted
+    finally:
+        await store.close()
