@@ -19,6 +19,7 @@ every append writes anyway: the `streams` table holds only what a stream's metad
 fewer per append — unless the stream was deleted, which the append undoes (docs/adr/0100).
 """
 
+import functools
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -105,16 +106,22 @@ def stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[s
     found: dict[str, StoredVersion] = {}
     for start in range(0, len(stream_ids), STREAMS_PER_STATEMENT):
         chunk = stream_ids[start : start + STREAMS_PER_STATEMENT]
-        query = (
-            f"WITH asked (id) AS (VALUES {', '.join(['(?)'] * len(chunk))}) "  # noqa: S608
-            "SELECT id, (SELECT version FROM events WHERE stream_id = id "
-            "ORDER BY version DESC LIMIT 1), "
-            "(SELECT deleted FROM streams WHERE stream_id = id) FROM asked"
-        )
-        for stream_id, version, deleted in db.execute(query, chunk):
+        for stream_id, version, deleted in db.execute(_versions_query(len(chunk)), chunk):
             if version is not None or deleted is not None:
                 found[stream_id] = (version, bool(deleted))
     return found
+
+
+@functools.cache
+def _versions_query(count: int) -> str:
+    """`stored_versions`' statement for `count` streams, built once per count (the statement
+    cache then finds its compiled statement by the same string)."""
+    return (
+        f"WITH asked (id) AS (VALUES {', '.join(['(?)'] * count)}) "  # noqa: S608
+        "SELECT id, (SELECT version FROM events WHERE stream_id = id "
+        "ORDER BY version DESC LIMIT 1), "
+        "(SELECT deleted FROM streams WHERE stream_id = id) FROM asked"
+    )
 
 
 def undelete(db: sqlite3.Connection, stream_ids: Sequence[str]) -> None:
