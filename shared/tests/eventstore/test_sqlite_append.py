@@ -40,12 +40,14 @@ async def test_an_append_of_several_streams_costs_the_same_statements_as_one_str
             [StreamAppend(f"participant-{n}", _events(2), NO_STREAM) for n in range(5)]
         )
         assert len(_beside_event_rows(statements)) == len(one_stream)
-        # BEGIN, the position floor, the versions, the last position, the versions' upsert, COMMIT.
-        assert len(one_stream) == 6
+        # BEGIN, the position floor, the versions, the last position, COMMIT: no write of the
+        # streams table (a stream's version is its last event's, docs/adr/0100).
+        assert len(one_stream) == 5
+        assert not any("streams" in sql for sql in statements if not sql.startswith("WITH"))
         # One event: its position comes with its INSERT, no `last_insert_rowid()` asked.
         statements.clear()
         result = await store.append("school-2", _events(1), NO_STREAM)
-        assert len(_beside_event_rows(statements)) == 5
+        assert len(_beside_event_rows(statements)) == 4
         assert not any("last_insert_rowid" in sql for sql in statements)
         assert result.position == 13
         assert (await store.read_stream("school-2"))[0].position == 13

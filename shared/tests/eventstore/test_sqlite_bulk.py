@@ -1,6 +1,7 @@
 """`append_recorded`: a load whose positions and versions are decided is written in one
 transaction and reads back as appends would; what breaks the store's rules writes nothing."""
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,3 +73,21 @@ async def test_a_stored_event_id_fails_the_load(store: SqliteEventStore) -> None
             store, [_recorded("pupil-3", 0, 2)._replace(position=2), again._replace(position=3)]
         )
     assert await store.head_position() == 1
+
+
+async def test_a_constraint_other_than_the_event_ids_fails_the_load_as_itself(
+    store: SqliteEventStore,
+) -> None:
+    """Only the events' unique index on event ids makes `EventIdsConflict` (docs/adr/0100)."""
+    db = sqlite3.connect(store.path, isolation_level=None)
+    try:  # a constraint of the kind no schema of the store has: SQLite's RAISE in a trigger
+        db.execute(
+            "CREATE TRIGGER refused BEFORE INSERT ON events WHEN NEW.stream_id = 'pupil-2' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END"
+        )
+    finally:
+        db.close()
+    with pytest.raises(sqlite3.IntegrityError, match="refused by a constraint") as refused:
+        await append_recorded(store, [_recorded("pupil-1", 0, 1), _recorded("pupil-2", 0, 2)])
+    assert not isinstance(refused.value, EventIdsConflict)
+    assert await store.head_position() == 0

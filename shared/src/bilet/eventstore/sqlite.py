@@ -52,7 +52,7 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
-from bilet.eventstore.sqlite_append import append_locked
+from bilet.eventstore.sqlite_append import append_locked, stored_versions
 from bilet.eventstore.sqlite_commits import GroupCommit
 
 _log = logging.getLogger(__name__)
@@ -75,9 +75,10 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_category ON events (category, position);
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
+-- A stream's metadata, for the streams that have some: its version is its last event's
+-- (`sqlite_append.stored_versions`), and no append writes here (docs/adr/0100).
 CREATE TABLE IF NOT EXISTS streams (
     stream_id       TEXT    PRIMARY KEY,
-    version         INTEGER,
     truncate_before INTEGER NOT NULL DEFAULT 0,
     deleted         INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
@@ -88,6 +89,43 @@ CREATE TABLE IF NOT EXISTS position_floor (
     position INTEGER NOT NULL
 );
 """
+
+# The schema's version (`PRAGMA user_version`) and the steps that bring an older file to it, each
+# in the transaction of its own version: 0 -> 1 (docs/adr/0100) drops `streams.version`, which
+# every append used to write, and the rows that held nothing else (a stream's version is its last
+# event's).
+SCHEMA_VERSION: Final = 1
+_MIGRATIONS: Final = {
+    1: (
+        "DELETE FROM streams WHERE truncate_before = 0 AND NOT deleted",
+        "ALTER TABLE streams DROP COLUMN version",
+    ),
+}
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the file to `SCHEMA_VERSION`: a new file's tables are made as they are now; an older
+    file's go through the steps it misses. Under the write lock, so of several processes opening
+    the file at once one migrates and the others find it done."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version < SCHEMA_VERSION:
+            older = db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'events'").fetchone()
+            for statement in SCHEMA.split(";"):  # no `;` but between statements, none in comments
+                if statement.strip():
+                    db.execute(statement)
+            if older is not None:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step]:
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
 
 # In the order of `RecordedEvent`'s fields: `_recorded` builds each event from its row as is.
 COLUMNS = "stream_id, version, position, event_id, type, data, metadata, recorded_at"
@@ -133,6 +171,19 @@ def _recorded(rows: Iterable[Row]) -> list[RecordedEvent]:
             )
         )
     return events
+
+
+# The version after a stream's last event (NULL: it has none), for statements naming it `:id`.
+_NEXT_VERSION: Final = (
+    "(SELECT version + 1 FROM events WHERE stream_id = :id ORDER BY version DESC LIMIT 1)"
+)
+
+
+def _version(db: sqlite3.Connection, stream_id: str) -> int | None:
+    """A stream's version as an expected version sees it: None when it has no event or is
+    deleted."""
+    version, deleted = stored_versions(db, [stream_id]).get(stream_id, (None, False))
+    return None if deleted else version
 
 
 def _in(column: str, values: Collection[str] | None, params: list[object]) -> str:
@@ -248,7 +299,7 @@ class SqliteEventStore(EventStore):
     async def open(cls, path: Path, synchronous: Synchronous = "FULL") -> "SqliteEventStore":
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, synchronous)
-        await store._writer.run(lambda db: db.executescript(SCHEMA))
+        await store._writer.run(_migrate)
         return store
 
     # -------------------------------------------------------------- writing
@@ -347,8 +398,8 @@ class SqliteEventStore(EventStore):
         def write(db: sqlite3.Connection) -> None:
             self._wrote((stream_id,))  # in the write's own step: no turn of the loop between
             db.execute(
-                "INSERT INTO streams (stream_id, version, truncate_before, deleted) "
-                "VALUES (?, NULL, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
+                "INSERT INTO streams (stream_id, truncate_before, deleted) "
+                "VALUES (?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
                 "truncate_before = excluded.truncate_before, deleted = excluded.deleted",
                 (stream_id, metadata.truncate_before, int(metadata.deleted)),
             )
@@ -359,11 +410,13 @@ class SqliteEventStore(EventStore):
         # One statement on the writer, so no append can slip in between reading and deleting.
         def delete(db: sqlite3.Connection) -> None:
             self._wrote((stream_id,))
+            # Truncated after its last event, if it has any (else as its metadata said).
             db.execute(
-                "INSERT INTO streams (stream_id, version, truncate_before, deleted) "
-                "VALUES (?, NULL, 0, 1) ON CONFLICT (stream_id) DO UPDATE SET deleted = 1, "
-                "truncate_before = COALESCE(streams.version + 1, streams.truncate_before)",
-                (stream_id,),
+                "INSERT INTO streams (stream_id, truncate_before, deleted) "
+                "VALUES (:id, COALESCE(" + _NEXT_VERSION + ", 0), 1) "
+                "ON CONFLICT (stream_id) DO UPDATE SET deleted = 1, "
+                "truncate_before = COALESCE(" + _NEXT_VERSION + ", streams.truncate_before)",
+                {"id": stream_id},
             )
 
         await self._writer.run(delete)
@@ -385,11 +438,7 @@ class SqliteEventStore(EventStore):
     ) -> bool:
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute(
-                "SELECT version, deleted FROM streams WHERE stream_id = ?", (stream_id,)
-            ).fetchone()
-            current = None if row is None or row[1] else row[0]
-            check_expected_version(stream_id, expected_version, current)
+            check_expected_version(stream_id, expected_version, _version(db, stream_id))
             (top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
             removed = db.execute("DELETE FROM events WHERE stream_id = ?", (stream_id,)).rowcount
             removed += db.execute("DELETE FROM streams WHERE stream_id = ?", (stream_id,)).rowcount
@@ -437,12 +486,7 @@ class SqliteEventStore(EventStore):
 
     async def stream_version(self, stream_id: str) -> int | None:
         # Stream reads are index lookups of microseconds: they run inline like appends.
-        row = await self._writer.run(
-            lambda db: db.execute(
-                "SELECT version, deleted FROM streams WHERE stream_id = ?", (stream_id,)
-            ).fetchone()
-        )
-        return None if row is None or row[1] else row[0]
+        return await self._writer.run(lambda db: _version(db, stream_id))
 
     async def read_stream(
         self,
@@ -452,19 +496,20 @@ class SqliteEventStore(EventStore):
         backwards: bool = False,
         limit: int | None = None,
     ) -> list[RecordedEvent]:
-        # One statement, so the stream's metadata and its events come from one snapshot.
+        # One statement, so the stream's metadata and its events come from one snapshot; the
+        # metadata's subqueries are evaluated once (a stream without metadata has no row).
         if backwards:
-            bound, order = "(? IS NULL OR e.version <= ?)", "DESC"
+            bound, order = "(:from IS NULL OR version <= :from)", "DESC"
         else:
-            bound, order = "e.version >= COALESCE(?, ?)", "ASC"
+            bound, order = "version >= COALESCE(:from, 0)", "ASC"
         query = (
-            f"SELECT {', '.join('e.' + c for c in COLUMNS.split(', '))} "  # noqa: S608
-            "FROM events e JOIN streams s ON s.stream_id = e.stream_id "
-            "WHERE e.stream_id = ? AND NOT s.deleted AND e.version >= s.truncate_before "
-            f"AND {bound} ORDER BY e.version {order} LIMIT ?"
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = :id "  # noqa: S608
+            "AND NOT EXISTS (SELECT 1 FROM streams WHERE stream_id = :id AND deleted) "
+            "AND version >= COALESCE("
+            "(SELECT truncate_before FROM streams WHERE stream_id = :id), 0) "
+            f"AND {bound} ORDER BY version {order} LIMIT :limit"
         )
-        start = from_version if backwards else 0
-        params = (stream_id, from_version, start, -1 if limit is None else limit)
+        params = {"id": stream_id, "from": from_version, "limit": -1 if limit is None else limit}
 
         def read(db: sqlite3.Connection) -> list[RecordedEvent]:
             return _recorded(db.execute(query, params))

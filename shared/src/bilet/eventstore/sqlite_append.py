@@ -2,18 +2,24 @@
 
 An append of N streams used to cost four statements per stream (look up its version, insert its
 events, ask for `last_insert_rowid()`, upsert its version): fifteen for a registration's three
-streams with the commit's own. Here the streams' versions are looked up in one `IN (...)`, every
-event of the commit goes through one prepared `INSERT` (`executemany`), and every stream's new
-version into one multi-row upsert (chunked under SQLite's limit on a statement's variables) —
-four statements whatever the number of streams (docs/adr/0075). The events are not one multi-row
-`INSERT`: measured, it cost more CPU than stepping one prepared statement per row.
+streams with the commit's own. Here the streams' versions are looked up in one statement and
+every event of the commit goes through one prepared `INSERT` (`executemany`), chunked under
+SQLite's limit on a statement's variables — a fixed handful whatever the number of streams
+(docs/adr/0075). The events are not one multi-row `INSERT`: measured, it cost more CPU than
+stepping one prepared statement per row.
 
 Positions are asked for once: the events table's `position` is its rowid and new rows are given
 the largest rowid plus one, so the rows of one commit's append take consecutive positions under
 the write lock and `last_insert_rowid()` names the last one; each stream's last position is
 counted back from it.
+
+A stream's version is its last event's, read from the events' (stream_id, version) index, which
+every append writes anyway: the `streams` table holds only what a stream's metadata sets
+(`truncate_before`, `deleted`), so an append writes no row of it — one B-tree and one statement
+fewer per append — unless the stream was deleted, which the append undoes (docs/adr/0100).
 """
 
+import functools
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -22,7 +28,7 @@ from typing import Final
 from bilet.eventstore.model import AppendResult, StreamAppend, category_of
 from bilet.eventstore.rules import check_expected_version
 
-# Streams per `IN (...)` and per multi-row upsert: SQLite limits a statement's variables (32,766
+# Streams per lookup of versions and per `IN (...)`: SQLite limits a statement's variables (32,766
 # since 3.32); the statement cache keeps one compiled statement per distinct count, so commands
 # of a few streams reuse theirs.
 STREAMS_PER_STATEMENT: Final = 500
@@ -31,8 +37,8 @@ _INSERT_EVENT = (
     "INSERT INTO events (position, stream_id, version, event_id, type, data, metadata, "
     "recorded_at, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_UPSERT_STREAMS = "INSERT INTO streams (stream_id, version) VALUES "
-_ON_CONFLICT = " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, deleted = 0"
+# SQLite's own words for a refusal by the events' unique index on event ids (`event_id_taken`).
+_EVENT_ID_TAKEN = "UNIQUE constraint failed: events.event_id"
 
 StoredVersion = tuple[int | None, bool]  # the stored version (None: none yet), deleted
 
@@ -43,16 +49,20 @@ def append_locked(
     """Write `appends` inside a transaction that holds the write lock; `first_position` is the
     position the first event must take (None: SQLite's choice, the largest plus one). Raises
     `WrongExpectedVersion` before writing anything when a stream is not at its expected version,
-    and SQLite's `IntegrityError` when an event id is stored already."""
-    stored = _stored_versions(db, [append.stream_id for append in appends])
+    and SQLite's `IntegrityError` when an event id is stored already (`event_id_taken`) or any
+    other constraint refuses a row."""
+    stored = stored_versions(db, [append.stream_id for append in appends])
     now = time.time()
     rows: list[tuple[object, ...]] = []
     versions: list[tuple[str, int]] = []
+    undeleted: list[str] = []
     for append in appends:
         version, deleted = stored.get(append.stream_id, (None, False))
         check_expected_version(
             append.stream_id, append.expected_version, None if deleted else version
         )
+        if deleted:
+            undeleted.append(append.stream_id)
         first = 0 if version is None else version + 1
         category = category_of(append.stream_id)
         for offset, event in enumerate(append.events):
@@ -72,7 +82,7 @@ def append_locked(
             )
         versions.append((append.stream_id, first + len(append.events) - 1))
     last_position = _insert_events(db, rows)
-    _upsert_versions(db, versions)
+    undelete(db, undeleted)
     results = []
     after = len(rows)
     for append, (stream_id, version) in zip(appends, versions, strict=True):
@@ -81,17 +91,48 @@ def append_locked(
     return results
 
 
-def _stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[str, StoredVersion]:
+def event_id_taken(error: sqlite3.IntegrityError) -> bool:
+    """Whether SQLite refused a row because its event id is stored already (the events' unique
+    index on event ids), rather than for any other constraint."""
+    return error.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_UNIQUE and str(error) == (
+        _EVENT_ID_TAKEN
+    )
+
+
+def stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[str, StoredVersion]:
+    """The streams that have events or metadata: their last event's version (None: no event) and
+    whether they are deleted. The version is the last of the (stream_id, version) index's keys
+    for the stream (one descent), the flag a lookup of the few streams with metadata."""
     found: dict[str, StoredVersion] = {}
     for start in range(0, len(stream_ids), STREAMS_PER_STATEMENT):
         chunk = stream_ids[start : start + STREAMS_PER_STATEMENT]
-        query = (
-            "SELECT stream_id, version, deleted FROM streams "  # noqa: S608
-            f"WHERE stream_id IN ({', '.join('?' * len(chunk))})"
-        )
-        for stream_id, version, deleted in db.execute(query, chunk):
-            found[stream_id] = (version, bool(deleted))
+        for stream_id, version, deleted in db.execute(_versions_query(len(chunk)), chunk):
+            if version is not None or deleted is not None:
+                found[stream_id] = (version, bool(deleted))
     return found
+
+
+@functools.cache
+def _versions_query(count: int) -> str:
+    """`stored_versions`' statement for `count` streams, built once per count (the statement
+    cache then finds its compiled statement by the same string)."""
+    return (
+        f"WITH asked (id) AS (VALUES {', '.join(['(?)'] * count)}) "  # noqa: S608
+        "SELECT id, (SELECT version FROM events WHERE stream_id = id "
+        "ORDER BY version DESC LIMIT 1), "
+        "(SELECT deleted FROM streams WHERE stream_id = id) FROM asked"
+    )
+
+
+def undelete(db: sqlite3.Connection, stream_ids: Sequence[str]) -> None:
+    """Streams appended to after their deletion exist again (their `truncate_before` stays)."""
+    for start in range(0, len(stream_ids), STREAMS_PER_STATEMENT):
+        chunk = stream_ids[start : start + STREAMS_PER_STATEMENT]
+        db.execute(
+            "UPDATE streams SET deleted = 0 "  # noqa: S608 - placeholders only
+            f"WHERE stream_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
 
 
 def _insert_events(db: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> int:
@@ -105,12 +146,3 @@ def _insert_events(db: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -
     db.executemany(_INSERT_EVENT, rows)
     (last,) = db.execute("SELECT last_insert_rowid()").fetchone()
     return int(last)
-
-
-def _upsert_versions(db: sqlite3.Connection, versions: Sequence[tuple[str, int]]) -> None:
-    for start in range(0, len(versions), STREAMS_PER_STATEMENT):
-        chunk = versions[start : start + STREAMS_PER_STATEMENT]
-        db.execute(
-            _UPSERT_STREAMS + ", ".join(["(?, ?)"] * len(chunk)) + _ON_CONFLICT,
-            [value for pair in chunk for value in pair],
-        )

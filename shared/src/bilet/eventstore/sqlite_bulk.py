@@ -14,13 +14,11 @@ import itertools
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Final
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import NO_STREAM, RecordedEvent, category_of
 from bilet.eventstore.sqlite import SqliteEventStore
-
-LOOKUP_CHUNK: Final = 500  # stream ids per `IN (...)` (SQLite limits a statement's variables)
+from bilet.eventstore.sqlite_append import event_id_taken, stored_versions, undelete
 
 
 async def append_recorded(store: SqliteEventStore, events: Sequence[RecordedEvent]) -> None:
@@ -55,7 +53,7 @@ def _check_consecutive(events: Sequence[RecordedEvent]) -> None:
 def _write(db: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
-        _check_against_stored(db, events)
+        deleted = _check_against_stored(db, events)
         now = time.time()
         db.executemany(
             "INSERT INTO events (position, stream_id, version, event_id, type, data, metadata, "
@@ -75,16 +73,13 @@ def _write(db: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
                 for e in events
             ],
         )
-        versions = {e.stream_id: e.version for e in events}
-        db.executemany(
-            "INSERT INTO streams (stream_id, version) VALUES (?, ?) "
-            "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, deleted = 0",
-            list(versions.items()),
-        )
+        undelete(db, deleted)  # as an append to a deleted stream does
         db.execute("DELETE FROM position_floor")  # the load's positions are above it
         db.execute("COMMIT")
     except sqlite3.IntegrityError as error:
         db.execute("ROLLBACK")
+        if not event_id_taken(error):
+            raise  # another constraint refused a row: not a question of event ids
         raise EventIdsConflict("event ids of this load are already stored") from error
     except BaseException:
         if db.in_transaction:
@@ -92,9 +87,10 @@ def _write(db: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
         raise
 
 
-def _check_against_stored(db: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
+def _check_against_stored(db: sqlite3.Connection, events: Sequence[RecordedEvent]) -> list[str]:
     """The first event follows the store's last position (or a purge's floor), and each
-    stream's first event its stored version; under the write lock, so nothing moves meanwhile."""
+    stream's first event its stored version; under the write lock, so nothing moves meanwhile.
+    Returns the streams of the load that are deleted."""
     (top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
     floor = db.execute("SELECT position FROM position_floor").fetchone()
     head = max(top or 0, floor[0] if floor else 0)
@@ -103,17 +99,9 @@ def _check_against_stored(db: sqlite3.Connection, events: Sequence[RecordedEvent
     first: dict[str, int] = {}
     for event in events:
         first.setdefault(event.stream_id, event.version)
-    streams = list(first)
-    stored: dict[str, int | None] = {}
-    for start in range(0, len(streams), LOOKUP_CHUNK):
-        chunk = streams[start : start + LOOKUP_CHUNK]
-        rows = db.execute(
-            "SELECT stream_id, version FROM streams "  # noqa: S608 - placeholders only
-            f"WHERE stream_id IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        ).fetchall()
-        stored.update(rows)
+    stored = stored_versions(db, list(first))
     for stream_id, version in first.items():
-        known = stored.get(stream_id)
+        known, _ = stored.get(stream_id, (None, False))
         if version != (0 if known is None else known + 1):
             raise WrongExpectedVersion(stream_id, version - 1 if version else NO_STREAM, known)
+    return [stream_id for stream_id, (_, deleted) in stored.items() if deleted]

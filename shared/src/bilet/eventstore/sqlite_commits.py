@@ -10,11 +10,18 @@ when the one COMMIT returns. No caller hears of its append before that COMMIT (d
 
 A lone appender pays one extra turn of the loop (microseconds) and no extra statement: a batch of
 one runs without a savepoint. So does an append of one event to one stream in a larger batch, when
-no position floor is set (docs/adr/0092): its only writes are one single-row `INSERT`, which SQLite
-undoes by itself when it fails (an event id already stored), and the stream's upsert after it; a
-wrong expected version is found before either. Whether a position floor is set (`FloorSet`: a
-purge removed the newest events) is asked once per commit, not once per append: nothing but a
-purge sets it, and no purge runs inside a commit of appends.
+no position floor is set (docs/adr/0092): its write is one single-row `INSERT`, which SQLite undoes
+by itself when it fails (an event id already stored); a wrong expected version is found before
+it. Only an append to a deleted stream writes after it (the stream's undeletion); should that
+fail, the append would be half written, so the commit is rolled back and made again with a
+savepoint for every append (`_HalfWritten`): the others still commit, that append alone fails
+(docs/adr/0100). Whether a position floor is set (`FloorSet`: a purge removed the newest events)
+is asked once per commit, not once per append: nothing but a purge sets it, and no purge runs
+inside a commit of appends.
+
+A refusal by the events' unique index on event ids is the append's `EventIdsConflict` (perhaps a
+retry, which the store then resolves); any other constraint's refusal is SQLite's
+`IntegrityError`, that append's failure alone.
 """
 
 import asyncio
@@ -25,6 +32,7 @@ from typing import TypeVar
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend
+from bilet.eventstore.sqlite_append import event_id_taken
 
 T = TypeVar("T")
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
@@ -36,11 +44,19 @@ Outcome = list[AppendResult] | Exception
 _Queued = tuple[Sequence[StreamAppend], "asyncio.Future[list[AppendResult]]"]
 
 
-def _ids_conflict(error: sqlite3.IntegrityError) -> EventIdsConflict:
-    # (stream_id, version) cannot collide under the write lock: it is an event id.
-    conflict = EventIdsConflict("event ids of this append are already stored")
-    conflict.__cause__ = error
-    return conflict
+def _refused(error: sqlite3.IntegrityError | WrongExpectedVersion) -> Exception:
+    """A refused append's outcome: an event id stored already is `EventIdsConflict`; a wrong
+    expected version, or any other constraint's refusal, is itself."""
+    if isinstance(error, sqlite3.IntegrityError) and event_id_taken(error):
+        conflict = EventIdsConflict("event ids of this append are already stored")
+        conflict.__cause__ = error
+        return conflict
+    return error
+
+
+class _HalfWritten(Exception):
+    """An append without a savepoint was refused after it had written: the commit is made
+    again, every append in a savepoint."""
 
 
 class GroupCommit:
@@ -95,7 +111,10 @@ class GroupCommit:
         finally:
             self._committer = None
 
-    def _commit(self, db: sqlite3.Connection, batch: Sequence[_Queued]) -> list[Outcome]:
+    def _commit(
+        self, db: sqlite3.Connection, batch: Sequence[_Queued], savepoints: bool = False
+    ) -> list[Outcome]:
+        """The batch in one transaction; `savepoints`: every append of a shared commit in one."""
         # IMMEDIATE takes the write lock at BEGIN, so what is read below cannot change under us,
         # even with another process on the same file.
         db.execute("BEGIN IMMEDIATE")
@@ -104,45 +123,53 @@ class GroupCommit:
             if len(batch) == 1:
                 outcomes = [self._alone(db, batch[0][0], floor)]
             else:
-                outcomes = [self._one_of_many(db, appends, floor) for appends, _ in batch]
+                outcomes = [
+                    self._one_of_many(db, appends, floor, savepoints) for appends, _ in batch
+                ]
             if all(isinstance(outcome, Exception) for outcome in outcomes):
                 db.execute("ROLLBACK")
             else:
                 db.execute("COMMIT")
+        except _HalfWritten:
+            db.execute("ROLLBACK")
         except BaseException:
             # SQLite may have rolled back by itself already (a full disk, an I/O error).
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        return outcomes
+        else:
+            return outcomes
+        return self._commit(db, batch, savepoints=True)
 
     def _alone(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
     ) -> Outcome:
         try:
             return self._append_locked(db, appends, floor)
-        except sqlite3.IntegrityError as error:
-            return _ids_conflict(error)
-        except WrongExpectedVersion as error:
-            return error
+        except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
+            return _refused(error)  # its writes, if any, go with the rollback of the commit
 
     def _one_of_many(
-        self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
+        self,
+        db: sqlite3.Connection,
+        appends: Sequence[StreamAppend],
+        floor: bool,
+        savepoints: bool,
     ) -> Outcome:
-        """One append of a shared commit, failing alone: in a savepoint, unless it is one event
-        and no floor is set (see the module's docstring). Then a refused append has written
-        nothing, which SQLite's count of changed rows confirms; should it ever have written
-        something (it cannot: the upsert after the `INSERT` refuses nothing), the error leaves
-        the whole commit, which rolls back, rather than a part of the append being kept."""
-        if floor or len(appends) != 1 or len(appends[0].events) != 1:
+        """One append of a shared commit, failing alone: in a savepoint, unless it is one event,
+        no floor is set and `savepoints` is not asked (see the module's docstring). Then a
+        refused append has written nothing, as SQLite's count of changed rows confirms, unless
+        its stream's undeletion was refused after its `INSERT`: then the commit is made again
+        with savepoints (`_HalfWritten`) rather than any of that append being kept."""
+        if savepoints or floor or len(appends) != 1 or len(appends[0].events) != 1:
             return self._in_savepoint(db, appends, floor)
         changes = db.total_changes
         try:
             return self._append_locked(db, appends, floor)
         except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
             if db.total_changes != changes:
-                raise
-            return _ids_conflict(error) if isinstance(error, sqlite3.IntegrityError) else error
+                raise _HalfWritten from error
+            return _refused(error)
 
     def _in_savepoint(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
@@ -153,6 +180,6 @@ class GroupCommit:
         except (sqlite3.IntegrityError, WrongExpectedVersion) as error:
             db.execute("ROLLBACK TO one_append")
             db.execute("RELEASE one_append")
-            return _ids_conflict(error) if isinstance(error, sqlite3.IntegrityError) else error
+            return _refused(error)
         db.execute("RELEASE one_append")
         return results

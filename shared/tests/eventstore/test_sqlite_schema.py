@@ -1,0 +1,255 @@
+"""The SQLite store's schema (docs/adr/0100): a stream's version is its last event's, so appends
+write no `streams` row; files made before that open, are migrated once, and keep working. Also
+how constraint failures of appends are told apart: an event id stored already is
+`EventIdsConflict`, any other constraint's refusal is SQLite's own error, and either fails only
+its own append of a shared commit."""
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from bilet.eventstore import (
+    NO_STREAM,
+    AppendResult,
+    EventIdsConflict,
+    NewEvent,
+    StreamMetadata,
+    WrongExpectedVersion,
+)
+from bilet.eventstore.sqlite import SCHEMA_VERSION, SqliteEventStore
+
+# The schema as files made before docs/adr/0100 have it: `streams.version`, written by every
+# append, and no `user_version`.
+_SCHEMA_0 = """
+CREATE TABLE events (
+    position    INTEGER PRIMARY KEY,
+    stream_id   TEXT    NOT NULL,
+    category    TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    event_id    BLOB    NOT NULL UNIQUE,
+    type        TEXT    NOT NULL,
+    data        BLOB    NOT NULL,
+    metadata    BLOB    NOT NULL,
+    recorded_at REAL    NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE INDEX events_by_category ON events (category, position);
+CREATE INDEX events_by_type ON events (type, position);
+CREATE TABLE streams (
+    stream_id       TEXT    PRIMARY KEY,
+    version         INTEGER,
+    truncate_before INTEGER NOT NULL DEFAULT 0,
+    deleted         INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE position_floor (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+);
+"""
+
+
+def _old_file(path: Path) -> None:
+    """A file as the store wrote it before docs/adr/0100: a plain stream of two events, one
+    truncated before its second event, one deleted after its one event, and one with metadata
+    but no event yet; every stream with events has its version in `streams`."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA_0)
+        events = [
+            ("participant-plain", 0),
+            ("participant-plain", 1),
+            ("participant-truncated", 0),
+            ("participant-truncated", 1),
+            ("participant-deleted", 0),
+        ]
+        for stream_id, version in events:
+            db.execute(
+                "INSERT INTO events (stream_id, category, version, event_id, type, data, "
+                "metadata, recorded_at) VALUES (?, 'participant', ?, ?, 'Happened', ?, x'', 0)",
+                (stream_id, version, uuid4().bytes, b'{"n": %d}' % version),
+            )
+        db.executemany(
+            "INSERT INTO streams (stream_id, version, truncate_before, deleted) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                ("participant-plain", 1, 0, 0),
+                ("participant-truncated", 1, 1, 0),
+                ("participant-deleted", 0, 1, 1),
+                ("participant-announced", None, 3, 0),
+            ],
+        )
+    finally:
+        db.close()
+
+
+def _on_disk(path: Path, query: str) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(query).fetchall()
+    finally:
+        db.close()
+
+
+async def test_a_file_made_before_the_versions_left_the_streams_table_opens_and_keeps_working(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    _old_file(path)
+    store = await SqliteEventStore.open(path)
+    try:
+        assert _on_disk(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+        assert "version" not in {row[1] for row in _on_disk(path, "PRAGMA table_info(streams)")}
+        # Only the rows that carry metadata are left.
+        assert sorted(_on_disk(path, "SELECT * FROM streams")) == [
+            ("participant-announced", 3, 0),
+            ("participant-deleted", 1, 1),
+            ("participant-truncated", 1, 0),
+        ]
+        assert await store.stream_version("participant-plain") == 1
+        assert await store.stream_version("participant-truncated") == 1
+        assert await store.stream_version("participant-deleted") is None
+        assert await store.stream_version("participant-announced") is None
+        assert [e.version for e in await store.read_stream("participant-plain")] == [0, 1]
+        assert [e.version for e in await store.read_stream("participant-truncated")] == [1]
+        assert await store.read_stream("participant-deleted") == []
+        assert await store.get_stream_metadata("participant-announced") == StreamMetadata(3)
+
+        # Appends continue each stream's versions, expected versions are checked against them.
+        with pytest.raises(WrongExpectedVersion):
+            await store.append("participant-plain", [NewEvent("Happened", b"{}")], 0)
+        plain = await store.append("participant-plain", [NewEvent("Happened", b"{}")], 1)
+        assert (plain.version, plain.position) == (2, 6)
+        again = await store.append("participant-deleted", [NewEvent("Happened", b"{}")])
+        assert again.version == 1  # the deleted stream exists again, truncated where it was
+        assert [e.version for e in await store.read_stream("participant-deleted")] == [1]
+        assert await store.get_stream_metadata("participant-deleted") == StreamMetadata(1)
+    finally:
+        await store.close()
+    # A second opening finds the file migrated and changes nothing.
+    reopened = await SqliteEventStore.open(path)
+    try:
+        assert await reopened.stream_version("participant-plain") == 2
+        assert [e.position for e in await reopened.read_all()] == [1, 2, 3, 4, 5, 6, 7]
+    finally:
+        await reopened.close()
+
+
+async def test_an_append_to_a_new_stream_writes_no_row_of_the_streams_table(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    try:
+        await store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM)
+        await store.append(
+            "participant-1", [NewEvent("Happened", b"{}"), NewEvent("Happened", b"{}")], 0
+        )
+        assert _on_disk(path, "SELECT * FROM streams") == []
+        assert await store.stream_version("participant-1") == 2
+        await store.delete_stream("participant-1")
+        assert _on_disk(path, "SELECT * FROM streams") == [("participant-1", 3, 1)]
+        assert await store.stream_version("participant-1") is None
+        with pytest.raises(WrongExpectedVersion):
+            await store.append("participant-1", [NewEvent("Happened", b"{}")], 2)
+        result = await store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM)
+        assert result.version == 3
+        assert _on_disk(path, "SELECT * FROM streams") == [("participant-1", 3, 0)]
+    finally:
+        await store.close()
+
+
+def _refuse(path: Path, trigger: str) -> None:
+    """A constraint of the kind no schema of the store has (SQLite's RAISE in a trigger), to
+    refuse one append in a way that is not an event id stored already."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute(trigger)
+    finally:
+        db.close()
+
+
+async def test_a_constraint_other_than_the_event_ids_is_not_reported_as_an_ids_conflict(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    _refuse(
+        path,
+        "CREATE TRIGGER refused BEFORE INSERT ON events WHEN NEW.type = 'Refused' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END",
+    )
+    try:
+        taken = NewEvent("Happened", b"{}")
+        await store.append("participant-taken", [taken], NO_STREAM)
+        # Alone in its commit.
+        with pytest.raises(sqlite3.IntegrityError, match="refused by a constraint") as alone:
+            await store.append("participant-1", [NewEvent("Refused", b"{}")], NO_STREAM)
+        assert not isinstance(alone.value, EventIdsConflict)
+        # In a shared commit, as one event and as two (with a savepoint): each fails alone.
+        outcomes = await asyncio.gather(
+            store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-3", [NewEvent("Refused", b"{}")], NO_STREAM),
+            store.append("participant-4", [taken], NO_STREAM),
+            store.append(
+                "participant-5", [NewEvent("Happened", b"{}"), NewEvent("Refused", b"{}")]
+            ),
+            store.append("participant-6", [NewEvent("Happened", b"{}")], NO_STREAM),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], AppendResult)
+        assert type(outcomes[1]) is sqlite3.IntegrityError
+        assert isinstance(outcomes[2], EventIdsConflict)  # the event id stored already
+        assert type(outcomes[3]) is sqlite3.IntegrityError
+        assert isinstance(outcomes[4], AppendResult)
+        assert [e.stream_id for e in await store.read_all()] == [
+            "participant-taken",
+            "participant-2",
+            "participant-6",
+        ]
+    finally:
+        await store.close()
+
+
+async def test_a_refused_undeletion_after_its_insert_fails_only_its_own_append_of_a_commit(
+    tmp_path: Path,
+) -> None:
+    """An append of one event runs without a savepoint in a shared commit (docs/adr/0092); an
+    append to a deleted stream also undeletes it after its INSERT. Should that write be refused,
+    the append would be half written: the commit is made again with savepoints, so the others
+    commit and the refused one leaves nothing behind."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    try:
+        await store.append("participant-deleted", [NewEvent("Happened", b"{}")], NO_STREAM)
+        await store.delete_stream("participant-deleted")
+        _refuse(
+            path,
+            "CREATE TRIGGER refused BEFORE UPDATE ON streams "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END",
+        )
+        statements: list[str] = []
+        store._writer._db.set_trace_callback(statements.append)
+        outcomes = await asyncio.gather(
+            store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-deleted", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM),
+            return_exceptions=True,
+        )
+        assert statements.count("BEGIN IMMEDIATE") == 2  # the commit, made again
+        assert [r.stream_id for r in outcomes if isinstance(r, AppendResult)] == [
+            "participant-1",
+            "participant-2",
+        ]
+        assert type(outcomes[1]) is sqlite3.IntegrityError
+        assert [e.stream_id for e in await store.read_all()] == [
+            "participant-deleted",
+            "participant-1",
+            "participant-2",
+        ]
+        assert (await store.get_stream_metadata("participant-deleted")).deleted
+    finally:
+        await store.close()
