@@ -15,8 +15,8 @@ create time: faust fetching the source, the stream's processors) → appended to
 recommender's store (`issued`, `recorded_at`: faust fetching its repartition topic, the agent's
 batch, the append) → published by the relay (`published`, the broker's append time: the read
 horizon, the relay's wake-up, read and send) → visible in the portfolio (`projected`: the
-portfolio's feed fetching and applying it, plus up to `POLL_SECONDS` of the bench's polling).
-Each hop's p50 and p99 (ADR 0091)."""
+portfolio's feed fetching and applying it, to the database's clock at the first read that saw
+it, which the feed's NOTIFY wakes). Each hop's p50 and p99 (ADR 0091, 0096)."""
 
 import asyncio
 import itertools

@@ -8,19 +8,28 @@ process of its own:
     python -m benchmarks.recommender_portfolio relay DSN SCHEMA BOOTSTRAP TOPIC
     python -m benchmarks.recommender_portfolio portfolio DSN SCHEMA BOOTSTRAP TOPIC GROUP
 
-`PortfolioSeen` polls that read model (every `POLL_SECONDS`, so a sample is late by at most that
-much) for the participants whose set the portfolio shows, and when it first did (the bench's
-wall clock, as the moment the last stage was produced)."""
+The portfolio's feed runs through `bilet.projections.worker.serve_feed`, as the portfolio
+worker does, so it tunes its collector as in production (ADR 0074).
+
+`PortfolioSeen` reads that read model for the participants whose set the portfolio shows, and
+when it first did: woken by the NOTIFY each of the feed's commits sends (and at least every
+`POLL_SECONDS`), stamped with the database's `statement_timestamp()` of the read that saw the set
+(the same machine's clock as the moment the last stage was produced). A set is visible at that
+moment at the latest; the bench's own event loop, busy pacing the producer, adds nothing to the
+stamp (ADR 0096)."""
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 from uuid import UUID
+
+import asyncpg
 
 from bilet.projections.postgres import PostgresReadModel
 
@@ -68,29 +77,27 @@ async def relay(dsn: str, schema: str, bootstrap: str, topic: str) -> None:
 
 
 async def portfolio(dsn: str, schema: str, bootstrap: str, topic: str, group: str) -> None:
-    """The portfolio worker's feed from `topic` into the read model in `schema`."""
-    from prometheus_client import CollectorRegistry
-
-    from bilet.projections import KafkaFeed, ProjectionMetrics
+    """The portfolio worker's feed from `topic` into the read model in `schema`, served as
+    `python -m bilet_portfolio.worker` serves its own (until SIGTERM or SIGINT)."""
+    from bilet.projections import KafkaFeed, ProjectionMetrics, ReadModel
+    from bilet.projections.worker import serve_feed
     from bilet_portfolio.adapters.projection import PortfolioProjection
 
-    read_model = await PostgresReadModel.open(dsn, schema=schema)
-    try:
-        feed = KafkaFeed(
+    async def open_read_model() -> ReadModel:
+        return await PostgresReadModel.open(dsn, schema=schema)
+
+    def build_feed(read_model: ReadModel, metrics: ProjectionMetrics) -> KafkaFeed:
+        return KafkaFeed(
             read_model,
             PortfolioProjection(),
             bootstrap_servers=bootstrap,
             topics=[topic],
             group_id=group,
-            metrics=ProjectionMetrics(CollectorRegistry()),
+            metrics=metrics,
             sources={topic: SERVICE},
         )
-        task = asyncio.create_task(feed.run())
-        await _until_signalled(task)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    finally:
-        await read_model.close()
+
+    await serve_feed(open_read_model, build_feed)
 
 
 @dataclass
@@ -146,9 +153,11 @@ class Pipeline:
 
 @dataclass
 class PortfolioSeen:
-    """The participants whose set the portfolio's read model shows, and when it first did."""
+    """The participants whose set the portfolio's read model shows, and when it first did (the
+    database's clock at the read that saw it)."""
 
     read_model: PostgresReadModel
+    dsn: str
     first_at: dict[UUID, datetime] = field(default_factory=dict)
 
     async def read_on(self) -> None:
@@ -156,21 +165,31 @@ class PortfolioSeen:
 
         try:
             async with self.read_model.query(PortfolioProjection()) as tx:
-                rows = await tx.fetch("SELECT participant_id FROM {recommendations}")
+                rows = await tx.fetch(
+                    "SELECT participant_id, statement_timestamp() FROM {recommendations}"
+                )
         except Exception:  # the feed has not created its tables yet
             return
-        now = datetime.now(UTC)
         for row in rows:
-            self.first_at.setdefault(UUID(str(row[0])), now)
+            self.first_at.setdefault(UUID(str(row[0])), row[1])
 
     async def follow(self) -> None:
-        """Poll until cancelled."""
-        while True:
-            await self.read_on()
-            await asyncio.sleep(POLL_SECONDS)
+        """Read on after each of the feed's commits (its NOTIFY), or every `POLL_SECONDS`, until
+        cancelled."""
+        changed = asyncio.Event()
+        listener = await asyncpg.connect(self.dsn)
+        try:
+            await listener.add_listener(self.read_model.channel, lambda *_: changed.set())
+            while True:
+                changed.clear()  # before the read: a commit during it wakes the next wait
+                await self.read_on()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+        finally:
+            await listener.close()
 
     async def until(self, wanted: set[UUID], seconds: float) -> None:
-        """Wait until every participant of `wanted` is visible (bounded; `follow` polls)."""
+        """Wait until every participant of `wanted` is visible (bounded; `follow` reads)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while not wanted <= self.first_at.keys():

@@ -318,7 +318,7 @@ class World:
         self.pipeline.start(self.dsn, schemas, self.bootstrap, topic, log, roles=("portfolio",))
         read_model = await PostgresReadModel.open(self.dsn, schema=schemas[1])
         self.opened.append(read_model)
-        return PortfolioSeen(read_model)
+        return PortfolioSeen(read_model, self.dsn)
 
     # ------------------------------------------------------------ the kernel's runtime
 
