@@ -16,19 +16,23 @@ recommender's store (`issued`, `recorded_at`: faust fetching its repartition top
 batch, the append) → published by the relay (`published`, the broker's append time: the read
 horizon, the relay's wake-up, read and send) → visible in the portfolio (`projected`: the
 portfolio's feed fetching and applying it, to the database's clock at the first read that saw
-it, which the feed's NOTIFY wakes). Each hop's p50 and p99 (ADR 0091, 0096)."""
+it, which the feed's NOTIFY wakes). Each hop's p50 and p99 (ADR 0091, 0096); the last hop split
+in three in `projected_split_ms` (`projected_split`)."""
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
 from aiokafka import TopicPartition
 
 from benchmarks.infra import percentile
+from benchmarks.recommender_portfolio import TIMES_FILE
 from benchmarks.recommender_world import Published, SetsSeen, World
 from bilet.contracts.cloudevents import to_record
 from bilet.eventstore import RecordedEvent
@@ -137,7 +141,33 @@ async def paced_latencies(
         "projected": portfolio.first_at,
     }
     breakdown["hops_ms"] = hops(moments, wanted)
+    breakdown["projected_split_ms"] = projected_split(
+        published, portfolio.first_at, world.var_dir / TIMES_FILE, wanted
+    )
     return samples, breakdown
+
+
+def projected_split(
+    published: Mapping[UUID, datetime],
+    visible: Mapping[UUID, datetime],
+    times: Path,
+    pupils: Collection[UUID],
+) -> dict[str, float]:
+    """The `projected` hop in three (ADR 0096), from the portfolio feed's `TimedFeed` moments:
+    published → the batch taken by its partition's worker (`taken`: the feed's fetch, its
+    decoding and its queue), → that batch committed (`committed`: the read model's
+    transaction), → seen by the bench's read (`seen`: the NOTIFY's way and the read)."""
+    if not times.exists():
+        return {"pupils": 0}
+    by_stream = {stream_id(pid): pid for pid in pupils}
+    taken: dict[UUID, datetime] = {}
+    committed: dict[UUID, datetime] = {}
+    for stream, (started, done) in json.loads(times.read_text()).items():
+        if (pid := by_stream.get(stream)) is not None:
+            taken[pid] = datetime.fromtimestamp(started, UTC)
+            committed[pid] = datetime.fromtimestamp(done, UTC)
+    moments = {"published": published, "taken": taken, "committed": committed, "seen": visible}
+    return hops(moments, pupils)
 
 
 def hops(
