@@ -280,7 +280,7 @@ class KafkaFeed:
                 if epoch != partition.epoch or tp in self._unresolved or self._failure:
                     continue  # fetched before a seek, or the feed is failing anyway
                 try:
-                    await self._process(tp, partition, next_batch(partition, deliveries))
+                    await self._process(tp, partition, *next_batch(partition, deliveries))
                 except Exception as error:
                     if not self.read_model.is_transient(error):
                         self._failure = error  # the fetch loop raises it
@@ -294,7 +294,11 @@ class KafkaFeed:
                     self._progressed.set()
 
     async def _process(
-        self, tp: TopicPartition, partition: AssignedPartition, deliveries: list[Delivery]
+        self,
+        tp: TopicPartition,
+        partition: AssignedPartition,
+        deliveries: list[Delivery],
+        polls_from: Sequence[int] = (),
     ) -> None:
         expected = partition.offset
         start = 0
@@ -310,6 +314,7 @@ class KafkaFeed:
             expected,
             deliveries[start:] if start else deliveries,
             partition.verdicts,
+            polls_from=polls_from,
         )
         if isinstance(outcome, Applied):
             partition.offset = outcome.checkpoint
