@@ -17,7 +17,8 @@ on), the stream is *parked*, and that event and every later one of the stream go
 letters. Other streams carry on. `ReadModel.unpark` lets an operator resume a repaired stream.
 
 If the projection raises, the batch is rolled back and its events are applied one per
-transaction; an event that fails `attempts` times on its own is dead-lettered (kind `failed`).
+transaction (a batch the Kafka feed joined from several polls is first retried poll by poll,
+ADR 0096); an event that fails `attempts` times on its own is dead-lettered (kind `failed`).
 Errors the read model calls transient (a lost connection) are never dead-lettered: they reach
 the feed, which retries from the stored checkpoint.
 """
