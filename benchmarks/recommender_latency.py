@@ -15,20 +15,25 @@ create time: faust fetching the source, the stream's processors) → appended to
 recommender's store (`issued`, `recorded_at`: faust fetching its repartition topic, the agent's
 batch, the append) → published by the relay (`published`, the broker's append time: the read
 horizon, the relay's wake-up, read and send) → visible in the portfolio (`projected`: the
-portfolio's feed fetching and applying it, plus up to `POLL_SECONDS` of the bench's polling).
-Each hop's p50 and p99 (ADR 0091)."""
+portfolio's feed fetching and applying it, to the database's clock at the first read that saw
+it, which the feed's NOTIFY wakes). Each hop's p50 and p99 (ADR 0091, 0096); the last hop split
+in three in `projected_split_ms`, and the set visible by the feed's commit in `committed_p50_ms`
+and `committed_p99_ms` (ADR 0096)."""
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
 from aiokafka import TopicPartition
 
 from benchmarks.infra import percentile
+from benchmarks.recommender_portfolio import TIMES_FILE
 from benchmarks.recommender_world import Published, SetsSeen, World
 from bilet.contracts.cloudevents import to_record
 from bilet.eventstore import RecordedEvent
@@ -137,7 +142,42 @@ async def paced_latencies(
         "projected": portfolio.first_at,
     }
     breakdown["hops_ms"] = hops(moments, wanted)
+    taken, committed = feed_moments(world.var_dir / TIMES_FILE, wanted)
+    # The last hop in three (ADR 0096): published → the batch taken by its partition's worker
+    # (`taken`: the feed's fetch, decoding and queue) → that batch committed (`committed`: the
+    # read model's transaction) → seen by the bench's read (`seen`: the NOTIFY's way, the read).
+    breakdown["projected_split_ms"] = hops(
+        {
+            "published": published,
+            "taken": taken,
+            "committed": committed,
+            "seen": portfolio.first_at,
+        },
+        wanted,
+    )
+    # Visible by the feed's own clock: the moment its commit returned (no reader's delay).
+    by_commit = [(committed[pid] - sent_at[pid]).total_seconds() * 1000 for pid in committed]
+    if by_commit:
+        p50, p99 = summary(by_commit)
+        breakdown.update(committed_p50_ms=round(p50, 1), committed_p99_ms=round(p99, 1))
     return samples, breakdown
+
+
+def feed_moments(
+    times: Path, pupils: Collection[UUID]
+) -> tuple[dict[UUID, datetime], dict[UUID, datetime]]:
+    """When the portfolio feed's batch that applied each pupil's first set was taken by its
+    partition's worker, and when it was committed (`TimedFeed`'s file; empty without it)."""
+    taken: dict[UUID, datetime] = {}
+    committed: dict[UUID, datetime] = {}
+    if not times.exists():
+        return taken, committed
+    by_stream = {stream_id(pid): pid for pid in pupils}
+    for stream, (started, done) in json.loads(times.read_text()).items():
+        if (pid := by_stream.get(stream)) is not None:
+            taken[pid] = datetime.fromtimestamp(started, UTC)
+            committed[pid] = datetime.fromtimestamp(done, UTC)
+    return taken, committed
 
 
 def hops(

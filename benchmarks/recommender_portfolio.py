@@ -6,26 +6,44 @@ bilet_portfolio.worker` runs it) projects it into a PostgreSQL read model of its
 process of its own:
 
     python -m benchmarks.recommender_portfolio relay DSN SCHEMA BOOTSTRAP TOPIC
-    python -m benchmarks.recommender_portfolio portfolio DSN SCHEMA BOOTSTRAP TOPIC GROUP
+    python -m benchmarks.recommender_portfolio portfolio DSN SCHEMA BOOTSTRAP TOPIC GROUP TIMES
 
-`PortfolioSeen` polls that read model (every `POLL_SECONDS`, so a sample is late by at most that
-much) for the participants whose set the portfolio shows, and when it first did (the bench's
-wall clock, as the moment the last stage was produced)."""
+The portfolio's feed runs through `bilet.projections.worker.serve_feed`, as the portfolio
+worker does, so it tunes its collector as in production (ADR 0074). When it stops it writes
+to TIMES (JSON) when each stream's first batch was taken by its partition's worker and when that
+batch was committed (`TimedFeed`), which splits the last hop (ADR 0096).
+
+`PortfolioSeen` reads that read model for the participants whose set the portfolio shows, and
+when it first did: woken by the NOTIFY each of the feed's commits sends (and at least every
+`POLL_SECONDS`), stamped with the database's `statement_timestamp()` of the read that saw the set
+(the same machine's clock as the moment the last stage was produced). A set is visible at that
+moment at the latest; the bench's own event loop, busy pacing the producer, adds nothing to the
+stamp (ADR 0096)."""
 
 import asyncio
+import contextlib
+import json
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
+import asyncpg
+from aiokafka import TopicPartition
+
+from bilet.projections import Delivery, KafkaFeed
+from bilet.projections.kafka.partition import AssignedPartition
 from bilet.projections.postgres import PostgresReadModel
 
 SERVICE: Final = "recommender"
 POLL_SECONDS: Final = 0.1
+TIMES_FILE: Final = "portfolio-batches.json"  # beside the pipeline's log (`TimedFeed`)
 
 
 async def _until_signalled(task: "asyncio.Task[None]") -> None:
@@ -67,30 +85,62 @@ async def relay(dsn: str, schema: str, bootstrap: str, topic: str) -> None:
         await task
 
 
-async def portfolio(dsn: str, schema: str, bootstrap: str, topic: str, group: str) -> None:
-    """The portfolio worker's feed from `topic` into the read model in `schema`."""
-    from prometheus_client import CollectorRegistry
-
-    from bilet.projections import KafkaFeed, ProjectionMetrics
+async def portfolio(
+    dsn: str, schema: str, bootstrap: str, topic: str, group: str
+) -> dict[str, tuple[float, float]]:
+    """The portfolio worker's feed from `topic` into the read model in `schema`, served as
+    `python -m bilet_portfolio.worker` serves its own (until SIGTERM or SIGINT); then its
+    batches' moments (`TimedFeed.moments`)."""
+    from bilet.projections import ProjectionMetrics, ReadModel
+    from bilet.projections.worker import serve_feed
     from bilet_portfolio.adapters.projection import PortfolioProjection
 
-    read_model = await PostgresReadModel.open(dsn, schema=schema)
-    try:
-        feed = KafkaFeed(
-            read_model,
-            PortfolioProjection(),
-            bootstrap_servers=bootstrap,
-            topics=[topic],
-            group_id=group,
-            metrics=ProjectionMetrics(CollectorRegistry()),
-            sources={topic: SERVICE},
+    feeds: list[TimedFeed] = []
+
+    async def open_read_model() -> ReadModel:
+        return await PostgresReadModel.open(dsn, schema=schema)
+
+    def build_feed(read_model: ReadModel, metrics: ProjectionMetrics) -> TimedFeed:
+        feeds.append(
+            TimedFeed(
+                read_model,
+                PortfolioProjection(),
+                bootstrap_servers=bootstrap,
+                topics=[topic],
+                group_id=group,
+                metrics=metrics,
+                sources={topic: SERVICE},
+            )
         )
-        task = asyncio.create_task(feed.run())
-        await _until_signalled(task)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    finally:
-        await read_model.close()
+        return feeds[-1]
+
+    await serve_feed(open_read_model, build_feed)
+    return feeds[0].moments if feeds else {}
+
+
+class TimedFeed(KafkaFeed):
+    """The kernel's feed, noting for each stream when the batch that applied its first event was
+    taken by the partition's worker and when it was committed (wall clock, s): a bench
+    instrument (two clock reads a batch, a dict entry a stream)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.moments: dict[str, tuple[float, float]] = {}
+
+    async def _process(
+        self,
+        tp: TopicPartition,
+        partition: AssignedPartition,
+        deliveries: list[Delivery],
+        polls_from: Sequence[int] = (),
+    ) -> None:
+        taken = time.time()
+        await super()._process(tp, partition, deliveries, polls_from)
+        committed = time.time()
+        for delivery in deliveries:
+            # Below the checkpoint: applied by this batch (or an earlier one), not past a gap.
+            if delivery.event is not None and delivery.offset < partition.offset:
+                self.moments.setdefault(delivery.event.stream_id, (taken, committed))
 
 
 @dataclass
@@ -109,11 +159,18 @@ class Pipeline:
         roles: tuple[str, ...] = ("relay",),
     ) -> None:
         """`roles` of: the relay over the store in `schemas[0]`, the portfolio's feed into
-        `schemas[1]`."""
+        `schemas[1]` (its batches' moments to `TIMES_FILE` beside `log` once stopped)."""
         store_schema, portfolio_schema = schemas
         arguments = {
             "relay": [dsn, store_schema, bootstrap, topic],
-            "portfolio": [dsn, portfolio_schema, bootstrap, topic, f"{topic}-portfolio"],
+            "portfolio": [
+                dsn,
+                portfolio_schema,
+                bootstrap,
+                topic,
+                f"{topic}-portfolio",
+                str(log.parent / TIMES_FILE),
+            ],
         }
         with log.open("ab") as out:
             for role in roles:
@@ -146,9 +203,11 @@ class Pipeline:
 
 @dataclass
 class PortfolioSeen:
-    """The participants whose set the portfolio's read model shows, and when it first did."""
+    """The participants whose set the portfolio's read model shows, and when it first did (the
+    database's clock at the read that saw it)."""
 
     read_model: PostgresReadModel
+    dsn: str
     first_at: dict[UUID, datetime] = field(default_factory=dict)
 
     async def read_on(self) -> None:
@@ -156,21 +215,31 @@ class PortfolioSeen:
 
         try:
             async with self.read_model.query(PortfolioProjection()) as tx:
-                rows = await tx.fetch("SELECT participant_id FROM {recommendations}")
+                rows = await tx.fetch(
+                    "SELECT participant_id, statement_timestamp() FROM {recommendations}"
+                )
         except Exception:  # the feed has not created its tables yet
             return
-        now = datetime.now(UTC)
         for row in rows:
-            self.first_at.setdefault(UUID(str(row[0])), now)
+            self.first_at.setdefault(UUID(str(row[0])), row[1])
 
     async def follow(self) -> None:
-        """Poll until cancelled."""
-        while True:
-            await self.read_on()
-            await asyncio.sleep(POLL_SECONDS)
+        """Read on after each of the feed's commits (its NOTIFY), or every `POLL_SECONDS`, until
+        cancelled."""
+        changed = asyncio.Event()
+        listener = await asyncpg.connect(self.dsn)
+        try:
+            await listener.add_listener(self.read_model.channel, lambda *_: changed.set())
+            while True:
+                changed.clear()  # before the read: a commit during it wakes the next wait
+                await self.read_on()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+        finally:
+            await listener.close()
 
     async def until(self, wanted: set[UUID], seconds: float) -> None:
-        """Wait until every participant of `wanted` is visible (bounded; `follow` polls)."""
+        """Wait until every participant of `wanted` is visible (bounded; `follow` reads)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while not wanted <= self.first_at.keys():
@@ -185,7 +254,9 @@ def main(argv: list[str]) -> int:
     if role == "relay":
         asyncio.run(relay(*args))
     elif role == "portfolio":
-        asyncio.run(portfolio(*args))
+        *feed_args, times = args
+        moments = asyncio.run(portfolio(*feed_args))
+        Path(times).write_text(json.dumps(moments))
     else:
         raise SystemExit(f"unknown role {role!r}")
     return 0

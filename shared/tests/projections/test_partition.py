@@ -22,10 +22,11 @@ async def test_given_polls_queued_behind_the_one_taken_then_they_join_it_in_orde
     partition.queue.put_nowait((3, third))
 
     # When
-    batch = next_batch(partition, first)
+    batch, starts = next_batch(partition, first)
 
     # Then
     assert offsets(batch) == list(range(9))
+    assert starts == [3, 5]  # where the joined polls begin
     assert partition.queue.empty()  # the fetch loop may queue the next polls at once
 
 
@@ -35,10 +36,11 @@ async def test_given_nothing_queued_then_the_batch_is_the_poll_taken() -> None:
     (first,) = polls(range(4))
 
     # When
-    batch = next_batch(partition, first)
+    batch, starts = next_batch(partition, first)
 
     # Then
     assert offsets(batch) == [0, 1, 2, 3]
+    assert starts == []
 
 
 async def test_given_a_queued_poll_of_an_earlier_epoch_then_it_is_dropped_not_joined() -> None:
@@ -49,10 +51,11 @@ async def test_given_a_queued_poll_of_an_earlier_epoch_then_it_is_dropped_not_jo
     partition.queue.put_nowait((2, fresh))
 
     # When
-    batch = next_batch(partition, first)
+    batch, starts = next_batch(partition, first)
 
     # Then
     assert offsets(batch) == [0, 1, 2, 3]
+    assert starts == [2]
     assert partition.queue.empty()
 
 
@@ -65,10 +68,11 @@ async def test_given_a_queued_poll_whose_offsets_went_back_then_only_later_ones_
     partition.queue.put_nowait((1, overlapping))
 
     # When
-    batch = next_batch(partition, first)
+    batch, starts = next_batch(partition, first)
 
     # Then: offsets only grow in a batch; what is at or below its last is not joined
     assert offsets(batch) == [1000, 1001, 1002, 1003, 1004]
+    assert starts == [1003]  # the overlapping poll joined from its first new offset
 
 
 def test_given_every_partition_queued_up_to_its_goal_then_the_catch_up_has_fetched_all() -> None:

@@ -21,6 +21,7 @@ from bilet.projections import (
     Table,
 )
 from bilet.projections.port import SqlRenderer
+from bilet.projections.projector import split_polls
 from bilet.projections.testing import (
     COUNTS,
     POISON,
@@ -271,3 +272,58 @@ async def test_given_a_delivery_that_is_no_event_then_it_is_dead_lettered_and_sk
     assert [(kind, reason) for _, _, kind, reason in await read_model.dead_letters(COUNTS)] == [
         ("malformed", "no ce_id")
     ]
+
+
+async def test_given_a_joined_batch_with_a_poison_in_one_poll_then_each_other_poll_commits_whole(
+    read_model: ReadModel,
+) -> None:
+    # Given: three polls joined in one batch (ADR 0093), a poison event in the second
+    events = history(4, 3)
+    poisoned = events[5]
+    events[5] = poisoned._replace(type=POISON)
+    batch = deliveries(events)
+    projector = await projector_on(read_model, attempts=2, retry_delay=0.0)
+    commits = 0
+    record_batch = read_model.record_batch
+
+    async def counted(*args: object, **kwargs: object) -> None:
+        nonlocal commits
+        commits += 1
+        await record_batch(*args, **kwargs)  # type: ignore[arg-type]
+
+    read_model.record_batch = counted  # type: ignore[method-assign]
+
+    # When
+    outcome = await projector.apply(
+        FEED, 0, 0, batch, polls_from=[batch[4].offset, batch[8].offset]
+    )
+
+    # Then: the first and the last poll commit in one transaction each, only the poisoned one
+    # goes event by event (four commits: three applied, one dead-lettered), not all twelve
+    assert outcome == Applied(events[-1].position)
+    assert commits == 1 + 4 + 1
+    healthy = [e for e in events if e.stream_id != poisoned.stream_id]
+    before = [
+        e for e in events if e.stream_id == poisoned.stream_id and e.version < poisoned.version
+    ]
+    assert await read_counts(read_model) == {
+        **expected_counts(healthy),
+        **expected_counts(before),
+    }
+    letters = await read_model.dead_letters(COUNTS)
+    assert letters[0][:3] == (poisoned.stream_id, poisoned.version, "failed")
+    assert all(kind == "parked" for _, _, kind, _ in letters[1:])
+
+
+def test_given_the_offsets_where_joined_polls_begin_then_the_batch_splits_back_into_them() -> None:
+    batch = [Delivery(None, offset, offset + 1) for offset in range(10, 20)]
+
+    assert [[d.offset for d in poll] for poll in split_polls(batch, [13, 17])] == [
+        list(range(10, 13)),
+        list(range(13, 17)),
+        list(range(17, 20)),
+    ]
+    assert split_polls(batch, []) == [batch]
+    # A batch trimmed at its start (applied already) keeps the later cuts; a cut at its first
+    # delivery or past its end makes no empty poll.
+    assert [len(poll) for poll in split_polls(batch[4:], [13, 17, 25])] == [3, 3]

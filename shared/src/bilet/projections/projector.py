@@ -17,14 +17,15 @@ on), the stream is *parked*, and that event and every later one of the stream go
 letters. Other streams carry on. `ReadModel.unpark` lets an operator resume a repaired stream.
 
 If the projection raises, the batch is rolled back and its events are applied one per
-transaction; an event that fails `attempts` times on its own is dead-lettered (kind `failed`).
+transaction (a batch the Kafka feed joined from several polls is first retried poll by poll,
+ADR 0096); an event that fails `attempts` times on its own is dead-lettered (kind `failed`).
 Errors the read model calls transient (a lost connection) are never dead-lettered: they reach
 the feed, which retries from the stored checkpoint.
 """
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, assert_never
@@ -165,6 +166,25 @@ def _step_for(version: int, applied: int, *, parked: bool, given_up: bool) -> _S
     return _Step.APPLY
 
 
+def split_polls(
+    deliveries: Sequence[Delivery], starts: Collection[int]
+) -> list[Sequence[Delivery]]:
+    """A joined batch (ADR 0093) back in its polls: cut before each delivery whose offset is in
+    `starts` (a later poll's first offset); empty parts are left out. Offsets only grow in a
+    batch, so the parts keep its order."""
+    if not starts:
+        return [deliveries]
+    polls: list[Sequence[Delivery]] = []
+    begin = 0
+    for index, delivery in enumerate(deliveries):
+        if index > begin and delivery.offset in starts:
+            polls.append(deliveries[begin:index])
+            begin = index
+    if begin < len(deliveries):
+        polls.append(deliveries[begin:])
+    return polls
+
+
 @dataclass
 class _Tally:
     applied: int = 0
@@ -221,16 +241,46 @@ class Projector:
         expected: int,
         deliveries: Sequence[Delivery],
         give_up: Mapping[int, tuple[str, str]] | None = None,
+        *,
+        polls_from: Collection[int] = (),
     ) -> Outcome:
         """Apply a partition's deliveries, in order, from checkpoint `expected`.
 
         `give_up` names deliveries (by offset) to dead-letter instead of applying, with their
-        kind and reason: the feed's verdict on a gap that re-reading did not heal."""
+        kind and reason: the feed's verdict on a gap that re-reading did not heal.
+        `polls_from`: the offsets at which the later polls of a joined batch begin (ADR 0093).
+        When the batch fails, each poll is retried as its own transaction first, and only a
+        poll that fails alone is applied one event at a time (ADR 0096)."""
         verdicts = dict(give_up or {})
         try:
             return await self._transact(feed, part, expected, deliveries, verdicts)
         except ProjectionFailed as failure:
             _log.info("projection %s failed in a batch (%s); one by one", self.key, failure)
+        polls = split_polls(deliveries, polls_from)
+        if len(polls) == 1:
+            return await self._one_by_one(feed, part, expected, deliveries, verdicts)
+        outcome: Outcome = Applied(expected)
+        for poll in polls:
+            try:
+                outcome = await self._transact(feed, part, expected, poll, verdicts)
+            except ProjectionFailed as failure:
+                _log.info("projection %s failed in a poll (%s); one by one", self.key, failure)
+                outcome = await self._one_by_one(feed, part, expected, poll, verdicts)
+            if not isinstance(outcome, Applied):
+                return outcome
+            expected = outcome.checkpoint
+        return outcome
+
+    async def _one_by_one(
+        self,
+        feed: str,
+        part: int,
+        expected: int,
+        deliveries: Sequence[Delivery],
+        verdicts: dict[int, tuple[str, str]],
+    ) -> Outcome:
+        """Each delivery in a transaction of its own, `attempts` times; one that still fails is
+        dead-lettered and its stream parked."""
         outcome: Outcome = Applied(expected)
         for delivery in deliveries:
             for attempt in range(1, self.attempts + 1):

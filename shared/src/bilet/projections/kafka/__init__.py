@@ -1,8 +1,9 @@
 """The Kafka feed of the projection runtime (plain aiokafka, see docs/adr/0008): `KafkaFeed` in
-`feed`, its partitions' state in `partition`, and the topics it reads and dead-letters to in
-`topics`."""
+`feed`, its partitions' state in `partition`, the topics it reads and dead-letters to in
+`topics`, and its `BVB_PROJECTION_FEED_*` settings in `settings`."""
 
 from bilet.projections.kafka.feed import KafkaFeed
+from bilet.projections.kafka.settings import FeedSettings
 from bilet.projections.kafka.topics import (
     DLQ_SUFFIX,
     TOPIC_PREFIX,
@@ -15,6 +16,7 @@ from bilet.projections.kafka.topics import (
 __all__ = [
     "DLQ_SUFFIX",
     "TOPIC_PREFIX",
+    "FeedSettings",
     "KafkaFeed",
     "dlq_topic",
     "ensure_dlq_topics",

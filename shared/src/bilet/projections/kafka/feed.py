@@ -33,6 +33,7 @@ from bilet.projections.kafka.partition import (
     forget,
     next_batch,
 )
+from bilet.projections.kafka.settings import FeedSettings
 from bilet.projections.kafka.topics import (
     DeadLetterTopic,
     ensure_dlq_topics,
@@ -61,7 +62,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class KafkaFeed:
     """Feeds one projection from Kafka topics: `run()` in a consumer group until cancelled, or
     `catch_up(targets)` over every partition (no group) until the stored checkpoints reach the
-    targets and the partitions' ends as of the call (a rebuild's replay)."""
+    targets and the partitions' ends as of the call (a rebuild's replay). `settings` (default:
+    `BVB_PROJECTION_FEED_*` from the environment) set the consumer's fetch wait (ADR 0096);
+    `consumer_options` override any consumer option."""
 
     def __init__(
         self,
@@ -82,6 +85,7 @@ class KafkaFeed:
         retry_backoff: float = 1.0,
         consumer_options: Mapping[str, Any] | None = None,
         sources: Mapping[str, str] | None = None,
+        settings: FeedSettings | None = None,
     ) -> None:
         self.read_model = read_model
         self.projection = projection
@@ -100,7 +104,12 @@ class KafkaFeed:
         self.attempts = attempts
         self.commit_interval = commit_interval
         self.retry_backoff = retry_backoff
-        self.consumer_options = dict(consumer_options or {})
+        # `BVB_PROJECTION_FEED_*` (ADR 0096), under what the caller asks for.
+        self.settings = settings or FeedSettings()
+        self.consumer_options = {
+            **self.settings.consumer_options(),
+            **(consumer_options or {}),
+        }
         # Which source (service) each topic carries: positions and stream ids are the source's.
         self.sources = {topic: source_of_topic(topic) for topic in self.topics}
         self.sources.update(sources or {})
@@ -166,6 +175,14 @@ class KafkaFeed:
             attempts=self.attempts,
         )
         await self.projector.install()
+        self._consumer = self.connection.consumer(**self.consumer_settings(group=group))
+        if group:
+            self._consumer.subscribe(self.topics, listener=_Rebalance(self))
+        await self._consumer.start()
+
+    def consumer_settings(self, *, group: bool) -> dict[str, Any]:
+        """What the feed's aiokafka consumer is built with: in the group (`run`) or not
+        (`catch_up`)."""
         options: dict[str, Any] = {
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
@@ -176,11 +193,7 @@ class KafkaFeed:
         if group:
             options["group_id"] = self.group_id
             options["group_instance_id"] = self.group_instance_id
-            self._consumer = self.connection.consumer(**options)
-            self._consumer.subscribe(self.topics, listener=_Rebalance(self))
-        else:
-            self._consumer = self.connection.consumer(**options)
-        await self._consumer.start()
+        return options
 
     async def _stop(self) -> None:
         await self._drop(list(self._partitions))
@@ -267,7 +280,7 @@ class KafkaFeed:
                 if epoch != partition.epoch or tp in self._unresolved or self._failure:
                     continue  # fetched before a seek, or the feed is failing anyway
                 try:
-                    await self._process(tp, partition, next_batch(partition, deliveries))
+                    await self._process(tp, partition, *next_batch(partition, deliveries))
                 except Exception as error:
                     if not self.read_model.is_transient(error):
                         self._failure = error  # the fetch loop raises it
@@ -281,7 +294,11 @@ class KafkaFeed:
                     self._progressed.set()
 
     async def _process(
-        self, tp: TopicPartition, partition: AssignedPartition, deliveries: list[Delivery]
+        self,
+        tp: TopicPartition,
+        partition: AssignedPartition,
+        deliveries: list[Delivery],
+        polls_from: Sequence[int] = (),
     ) -> None:
         expected = partition.offset
         start = 0
@@ -297,6 +314,7 @@ class KafkaFeed:
             expected,
             deliveries[start:] if start else deliveries,
             partition.verdicts,
+            polls_from=polls_from,
         )
         if isinstance(outcome, Applied):
             partition.offset = outcome.checkpoint

@@ -46,28 +46,35 @@ class AssignedPartition:
     verdicts: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
-def next_batch(partition: AssignedPartition, first: list[Delivery]) -> list[Delivery]:
+def next_batch(
+    partition: AssignedPartition, first: list[Delivery]
+) -> tuple[list[Delivery], list[int]]:
     """What a partition's worker applies in one transaction: the poll it took (`first`, of the
-    partition's current epoch) extended by the polls queued behind it, in order (ADR 0093). A
-    worker that fell behind commits the polls waiting for it together — fewer transactions, so
-    fewer round trips per event — and frees the queue for the fetch loop at once. A queued poll
-    is of the current epoch too (epochs only grow, and `first` is of the current one); one of
-    another would be dropped on its turn, and is dropped here. Offsets only grow in what is
-    joined: a queued poll's records at or below the batch's last are dropped (the consumer
-    resets a position out of range to the earliest offset without a seek of ours, and the
-    worker's skip of what is applied already looks only at the batch's start). At most three
-    polls: the queue holds two."""
+    partition's current epoch) extended by the polls queued behind it, in order (ADR 0093), and
+    the offsets at which those joined polls begin (the projector retries each poll alone when
+    the batch fails, ADR 0096). A worker that fell behind commits the polls waiting for it
+    together — fewer transactions, so fewer round trips per event — and frees the queue for the
+    fetch loop at once. A queued poll is of the current epoch too (epochs only grow, and `first`
+    is of the current one); one of another would be dropped on its turn, and is dropped here.
+    Offsets only grow in what is joined: a queued poll's records at or below the batch's last
+    are dropped (the consumer resets a position out of range to the earliest offset without a
+    seek of ours, and the worker's skip of what is applied already looks only at the batch's
+    start). At most three polls: the queue holds two."""
     queue = partition.queue
+    starts: list[int] = []
     while not queue.empty():
         epoch, deliveries = queue.get_nowait()
         if epoch != partition.epoch or not deliveries:
             continue
         after = first[-1].offset if first else -1
+        joined = len(first)
         if deliveries[0].offset > after:
             first.extend(deliveries)  # one comparison a poll: the usual case
         else:
             first.extend(delivery for delivery in deliveries if delivery.offset > after)
-    return first
+        if len(first) > joined:
+            starts.append(first[joined].offset)
+    return first, starts
 
 
 def fetched_to(partitions: Mapping[Any, AssignedPartition], goal: Mapping[Any, int]) -> bool:
