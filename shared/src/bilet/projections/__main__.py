@@ -10,7 +10,9 @@ authenticate to `--bootstrap` comes from the `BVB_KAFKA_*` settings (bilet.kafka
 names a class (built without arguments) or an instance, as `module:attribute`.
 SIGTERM or SIGINT stops the feed; SIGKILL at any moment loses nothing, the next start resumes
 from the read model. Both commands tune the process's garbage collector once started
-(`BVB_PROJECTION_GC_*`: `bilet.projections.collector`, ADR 0074).
+(`BVB_PROJECTION_GC_*`: `bilet.projections.collector`, ADR 0074). The broker holds an empty
+fetch for at most `BVB_PROJECTION_FEED_FETCH_WAIT` seconds (default 0.1:
+`bilet.projections.kafka.settings`, ADR 0096).
 """
 
 import argparse

@@ -255,7 +255,7 @@ class Projector:
         try:
             return await self._transact(feed, part, expected, deliveries, verdicts)
         except ProjectionFailed as failure:
-            _log.info("projection %s failed in a batch (%s); one by one", self.key, failure)
+            _log.info("projection %s failed in a batch (%s); poll by poll", self.key, failure)
         polls = split_polls(deliveries, polls_from)
         if len(polls) == 1:
             return await self._one_by_one(feed, part, expected, deliveries, verdicts)

@@ -98,8 +98,11 @@ class DeadLetterTopic:
             ("bvb_dlq_partition", str(part).encode()),
             ("bvb_dlq_offset", str(delivery.offset).encode()),
         ]
-        # Acknowledged before the checkpoint commits: a crash in between sends it twice, never
-        # loses it (its ce_id tells the copies apart).
+        # Acknowledged before the checkpoint commits: a crash in between, or a transaction
+        # rolled back and retried (a joined batch, then its poll, then one event at a time: ADR
+        # 0096), sends it again — up to three copies without a crash — never loses it. Its
+        # ce_id, or for a record without one its `bvb_dlq_topic`/`bvb_dlq_partition`/
+        # `bvb_dlq_offset`, tells the copies apart.
         await self._producer.send_and_wait(
             dlq_topic(feed), key=record.key, value=record.value, headers=headers
         )
