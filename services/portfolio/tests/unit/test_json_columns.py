@@ -57,6 +57,11 @@ def test_the_fast_encoder_writes_the_canonical_text(value: Any) -> None:
     assert json_columns.to_json(value) == json_text.to_json(value)
 
 
+def test_the_handlers_encoder_is_the_fast_one_itself() -> None:
+    """No wrapper on the hot path: a call more per JSON column."""
+    assert json_columns.to_json is json_text.to_json_fast
+
+
 @pytest.mark.parametrize("value", [*AWKWARD_VALUES, 2**64 + 1, -(2**63) - 1])
 def test_the_fast_decoder_reads_back_what_the_standard_one_reads(value: Any) -> None:
     """orjson turns an integer beyond 64 bits into a float rather than refusing it: such texts
