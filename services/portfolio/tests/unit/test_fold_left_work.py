@@ -17,6 +17,7 @@ from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.testing import Recorded, apply_in_order, dump, world_history
 
 if TYPE_CHECKING:
+    from bilet.projections import ReadModelTx
     from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
 
 SET: str = "RecommendationsIssued"
@@ -36,10 +37,19 @@ async def _fold(tmp_path: Path) -> FoldReadModel:
     return await FoldReadModel.open_fold(tmp_path / "fold.sqlite3", memory_mib=16)
 
 
-async def _before_copy(fold: FoldReadModel) -> None:
-    projection = PortfolioProjection()
-    async with fold.transaction(layout_of(projection, fold.dialect).renderer) as tx:
-        await projection.before_copy(tx)
+async def _before_copy(fold: FoldReadModel, projection: PortfolioProjection | None = None) -> None:
+    projection = projection or PortfolioProjection()
+    await fold.do_left_work(projection, layout_of(projection, fold.dialect).renderer)
+
+
+def _left_committed(fold: FoldReadModel) -> int:
+    """Rows of work left, as a reader of the fold sees them: what the fold has committed."""
+    count = 0
+    for table in ("portfolio_left_sets", "portfolio_left_documents"):
+        _, rows = fold.rows(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - constant names
+        count += next(rows)[0]
+        list(rows)  # to its end: the reader's statement done
+    return count
 
 
 async def _in_one_transaction(fold: FoldReadModel, recorded: Recorded) -> None:
@@ -67,6 +77,30 @@ async def test_a_fold_leaves_documents_until_the_copy_and_then_equals_the_live_r
     assert expected["recommendations"]
     await _before_copy(fold)  # nothing left twice: a second round changes nothing
     assert await dump(fold) == expected
+    await fold.close()
+    await live.close()
+
+
+async def test_the_work_left_is_done_and_committed_a_chunk_at_a_time_and_equals_the_live_rows(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    """One transaction for a round's left work held all of it in the fold's WAL until its
+    commit (tens of GB at a million pupils): each chunk is committed with its removal."""
+    recorded = await world_history(catalogue, ids, recorder)
+    live = await _live(tmp_path, recorded)
+    fold = await _fold(tmp_path)
+    await apply_in_order(fold, recorded)
+    seen: list[int] = []
+
+    class Watched(PortfolioProjection):
+        async def before_copy(self, tx: "ReadModelTx") -> bool:
+            seen.append(_left_committed(fold))  # before this chunk: the earlier ones committed
+            return await super().before_copy(tx)
+
+    await _before_copy(fold, Watched(left_chunk=1))
+    assert await dump(fold) == await dump(live)
+    assert seen[0] > 3  # more rows left than one chunk holds: sets and documents
+    assert seen == list(range(seen[0], -1, -1))  # one row a chunk, each committed
     await fold.close()
     await live.close()
 

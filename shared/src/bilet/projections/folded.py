@@ -19,8 +19,10 @@ killed first (`remove_dead_folds`, ADR 0083). The file holds what the read model
 Work left until the copy (ADR 0097): the fold's transactions are `FoldTx`, so a projection can
 tell that no reader sees its tables before the copy, and leave work whose result only the copy
 reads (a participant's document, rendered again by each transaction that touched them) to one
-pass just before it: the projection's optional `before_copy(tx)`, run in one fold transaction
-after every round of folding and before that round's copy. What it leaves must be kept in the
+pass just before it: the projection's optional `before_copy(tx)` (`FoldsBeforeCopy`), run after
+every round of folding and before that round's copy, a part at a time, each part in a fold
+transaction of its own (`FoldReadModel.do_left_work`), so that the fold's WAL holds one part's
+changes, not a round's (tens of GB at a million pupils). What it leaves must be kept in the
 fold's own transactions (tables of its own in the fold), so that a transaction rolled back
 leaves nothing behind, as on the live path.
 """
@@ -34,7 +36,7 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 import asyncpg
 
@@ -71,12 +73,15 @@ class FoldTx(SqliteTx):
     (`FoldsBeforeCopy`)."""
 
 
+@runtime_checkable
 class FoldsBeforeCopy(Protocol):
     """A projection that leaves work to just before the copy when folded (optional)."""
 
-    async def before_copy(self, tx: ReadModelTx) -> None:
-        """Do the work the fold's transactions left: the fold's tables then hold what a live
-        catch-up's would."""
+    async def before_copy(self, tx: ReadModelTx) -> bool:
+        """Do a part of the work the fold's transactions left (the part and its removal from
+        what is left, in `tx`): whether there may be more. Called in a new fold transaction
+        each time until it answers False; the fold's tables then hold what a live catch-up's
+        would."""
 
 
 class FoldReadModel(SqliteReadModel):
@@ -110,6 +115,16 @@ class FoldReadModel(SqliteReadModel):
 
         return names, chunks()
 
+    async def do_left_work(self, projection: Projection, renderer: SqlRenderer) -> None:
+        """The work `projection` left until the copy, if it leaves any (`FoldsBeforeCopy`),
+        one part per transaction: each committed part is off the WAL at the next checkpoint."""
+        if not isinstance(projection, FoldsBeforeCopy):
+            return
+        more = True
+        while more:
+            async with self.transaction(renderer) as tx:
+                more = await projection.before_copy(tx)
+
     def _write_tx(self, renderer: SqlRenderer) -> SqliteTx:
         return FoldTx(self._writer, renderer)
 
@@ -142,10 +157,7 @@ class FoldedReplay:
             await self.fold.prepare_shadow(self.projection)
             self._prepared = True
         await self.feed.catch_up(targets)
-        before_copy = getattr(self.projection, "before_copy", None)
-        if before_copy is not None:
-            async with self.fold.transaction(self._renderer) as tx:
-                await before_copy(tx)
+        await self.fold.do_left_work(self.projection, self._renderer)
         async with self.read_model.connection() as connection, connection.transaction():
             await copy_shadow(self.fold, connection, self.read_model.schema, self.projection)
 

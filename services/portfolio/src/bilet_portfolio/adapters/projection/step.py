@@ -20,7 +20,7 @@ written only if it is the last (`LeftForCopy`). What is left is kept in the fold
 the same transactions, so a transaction rolled back leaves nothing behind. No row lock either:
 the fold has one writer."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -103,7 +103,8 @@ _LEAVE_SET: Final = (
     "type = excluded.type, data = excluded.data, metadata = excluded.metadata, "
     "issued = excluded.issued"
 )
-# Rows of the left tables taken at a time before the copy (memory: one chunk's documents).
+# Rows of the left tables taken at a time before the copy, each chunk in a fold transaction of
+# its own (memory: one chunk's documents; the WAL: one chunk's changes).
 LEFT_CHUNK: Final = 1000
 _REFERENCE_CHANGED: Final = (
     "INSERT INTO {reference_data} (name, version) VALUES ($1, 1) ON CONFLICT (name) "
@@ -312,32 +313,28 @@ async def make_left_tables(tx: ReadModelTx) -> None:
         await tx.execute(statement)
 
 
-async def left_rows(tx: ReadModelTx, table: str, key: str, columns: str) -> AsyncIterator[Any]:
-    """The rows a fold left in `table` (`_LEFT_TABLES`) in order of `key`, `LEFT_CHUNK` at a
-    time, each chunk deleted once its rows are handled: the memory of one chunk, and the fold's
-    file never holds a set both left and written (SQLite reuses the pages freed)."""
-    marks = ", ".join(f"${n}" for n in range(1, key.count(",") + 2))
-    select = f"SELECT {key}, {columns} FROM {table} ORDER BY {key} LIMIT {LEFT_CHUNK}"  # noqa: S608 - constant names
+async def take_left(tx: ReadModelTx, table: str, key: str, columns: str, chunk: int) -> list[Any]:
+    """Up to `chunk` of the rows a fold left in `table` (`_LEFT_TABLES`), first in order of
+    `key`, deleted from it in `tx`, where the caller handles them: committed together, or
+    rolled back together. Memory and the WAL hold one chunk, and the fold's file never holds a
+    set both left and written (SQLite reuses the pages freed)."""
+    width = key.count(",") + 1
+    marks = ", ".join(f"${n}" for n in range(1, width + 1))
+    select = f"SELECT {key}, {columns} FROM {table} ORDER BY {key} LIMIT {int(chunk)}"  # noqa: S608 - constant names
     delete = f"DELETE FROM {table} WHERE ({key}) <= ({marks})"  # noqa: S608 - constant names
-    while rows := await tx.fetch(select):
-        for row in rows:
-            yield row
-        await tx.execute(delete, *rows[-1][: key.count(",") + 1])
+    rows = list(await tx.fetch(select))
+    if rows:
+        await tx.execute(delete, *rows[-1][:width])
+    return rows
 
 
-async def settle_left_documents(tx: ReadModelTx) -> None:
-    """Before a fold's copy: every participant whose portfolio changed in it counted and
-    rendered once, from the tables as the whole history left them (`settle_portfolios`)."""
-    chunk: list[tuple[str, str]] = []
-    async for participant_id, latest in left_rows(
-        tx, "portfolio_left_documents", "participant_id", "latest"
-    ):
-        chunk.append((participant_id, latest))
-        if len(chunk) == LEFT_CHUNK:
-            await settle_portfolios(tx, chunk)
-            chunk = []
-    if chunk:
-        await settle_portfolios(tx, chunk)
+async def settle_left_documents(tx: ReadModelTx, chunk: int) -> bool:
+    """Before a fold's copy: up to `chunk` of the participants whose portfolio changed in it
+    counted and rendered once, from the tables as the whole history left them
+    (`settle_portfolios`): whether there were any."""
+    rows = await take_left(tx, "portfolio_left_documents", "participant_id", "latest", chunk)
+    await settle_portfolios(tx, [(participant_id, latest) for participant_id, latest in rows])
+    return bool(rows)
 
 
 # A handler applies one decoded event (of the type it is registered for) in its step.
