@@ -14,7 +14,9 @@ Memory is bounded by a budget: the fold's page cache (`PRAGMA cache_size`) holds
 `memory_mib` of its tables; beyond that SQLite spills pages to the fold's file in a private
 temporary directory, removed when the rebuild ends, or by a later rebuild if the process was
 killed first (`remove_dead_folds`, ADR 0083). The file holds what the read model holds
-(sealed fields stay sealed: projections keep envelopes), no more.
+(sealed fields stay sealed: projections keep envelopes), no more: what a projection leaves until
+the copy (below) is what it would write, or the part of an event it is written from (its data,
+the schema version to decode it), never the event's metadata (actor, correlation and trace ids).
 
 Work left until the copy (ADR 0097): the fold's transactions are `FoldTx`, so a projection can
 tell that no reader sees its tables before the copy, and leave work whose result only the copy

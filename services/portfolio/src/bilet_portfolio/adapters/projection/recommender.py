@@ -89,15 +89,25 @@ class _Recorded(NamedTuple):
     metadata: bytes
 
 
+def _metadata(schema_version: int) -> bytes:
+    """The metadata decoding reads: the schema version the set was written in (all a fold keeps
+    of its metadata, `Step.leave_set`)."""
+    return b'{"schema_version":%d}' % schema_version
+
+
 async def write_left_sets(tx: ReadModelTx, chunk: int) -> bool:
     """Before a fold's copy: up to `chunk` of the last sets of each participant's season that
     the fold left (`Step.leave_set`), decoded again and written as the live path writes them:
     whether there were any."""
     rows = await take_left(
-        tx, "portfolio_left_sets", "participant_id, season", "type, data, metadata, issued", chunk
+        tx,
+        "portfolio_left_sets",
+        "participant_id, season",
+        "type, data, schema_version, issued",
+        chunk,
     )
-    for participant_id, _, kind, data, metadata, issued in rows:
-        event = decode(_Recorded(kind, data, metadata))
+    for participant_id, _, kind, data, version, issued in rows:
+        event = decode(_Recorded(kind, data, _metadata(version)))
         assert isinstance(event, recommender.RecommendationsIssued)  # the only sets left
         await _write_set(tx, event, participant_id, issued)
     return bool(rows)

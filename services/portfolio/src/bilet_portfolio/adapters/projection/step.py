@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bilet.contracts.codec import schema_version_of
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
 from bilet.projections import EVERY_KEY, ReadModelTx
@@ -88,8 +89,8 @@ _LEFT_TABLES: Final = (
     "CREATE TABLE IF NOT EXISTS portfolio_left_documents "
     "(participant_id TEXT PRIMARY KEY, latest TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS portfolio_left_sets (participant_id TEXT NOT NULL, "
-    "season BIGINT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL, "
-    "issued TEXT NOT NULL, PRIMARY KEY (participant_id, season))",
+    "season BIGINT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, "
+    "schema_version BIGINT NOT NULL, issued TEXT NOT NULL, PRIMARY KEY (participant_id, season))",
 )
 # The latest time of a participant's changes: the larger text (fixed width, sorts as time).
 _LEAVE_DOCUMENT: Final = (
@@ -97,10 +98,12 @@ _LEAVE_DOCUMENT: Final = (
     "ON CONFLICT (participant_id) DO UPDATE SET latest = max(latest, excluded.latest)"
 )
 # A later set of the participant's season replaces the earlier one whole, as its upsert does.
+# Of the event's metadata only what decoding needs, its schema version: not the actor, the
+# correlation or trace ids (the fold holds what the read model holds, no more).
 _LEAVE_SET: Final = (
-    "INSERT INTO portfolio_left_sets (participant_id, season, type, data, metadata, issued) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id, season) DO UPDATE SET "
-    "type = excluded.type, data = excluded.data, metadata = excluded.metadata, "
+    "INSERT INTO portfolio_left_sets (participant_id, season, type, data, schema_version, "
+    "issued) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id, season) DO UPDATE SET "
+    "type = excluded.type, data = excluded.data, schema_version = excluded.schema_version, "
     "issued = excluded.issued"
 )
 # Rows of the left tables taken at a time before the copy, each chunk in a fold transaction of
@@ -219,7 +222,7 @@ class Step:
             season,
             recorded.type,
             recorded.data,
-            recorded.metadata,
+            schema_version_of(recorded.metadata),
             self.at,
         )
 
@@ -296,7 +299,7 @@ class LeftForCopy:
     def __init__(self) -> None:
         self.documents: dict[str, str] = {}  # participant id → latest `timestamp`
         # (participant id, season) → the row of `_LEAVE_SET`
-        self.sets: dict[tuple[str, int], tuple[str, int, str, bytes, bytes, str]] = {}
+        self.sets: dict[tuple[str, int], tuple[str, int, str, bytes, int, str]] = {}
 
     async def before_commit(self, tx: ReadModelTx) -> None:
         await make_left_tables(tx)
