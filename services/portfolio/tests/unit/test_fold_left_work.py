@@ -161,6 +161,31 @@ def _with(traced: EventMetadata, metadata: bytes) -> bytes:
     return traced.model_copy(update={"schema_version": version}).to_json()
 
 
+async def test_the_tables_of_work_left_are_made_with_the_projections_not_by_each_commit(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    recorded = await world_history(catalogue, ids, recorder)
+    fold = await _fold(tmp_path)
+    projection = PortfolioProjection()
+    await fold.install(projection)
+    _, tables = fold.rows("SELECT name FROM sqlite_master WHERE name LIKE 'portfolio_left_%'")
+    assert sorted(name for (name,) in tables) == [
+        "portfolio_left_documents",
+        "portfolio_left_sets",
+    ]
+    statements: list[str] = []
+    fold._writer.set_trace_callback(statements.append)  # every statement the fold runs
+    renderer = layout_of(projection, fold.dialect).renderer
+    for _, event in recorded:
+        async with fold.transaction(renderer) as tx:
+            await projection.apply(tx, event)
+    await _before_copy(fold)
+    fold._writer.set_trace_callback(None)
+    assert statements
+    assert [sql for sql in statements if "CREATE" in sql.upper()] == []
+    await fold.close()
+
+
 async def test_a_fold_in_one_long_transaction_equals_the_live_rows(
     tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
 ) -> None:

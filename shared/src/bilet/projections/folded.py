@@ -25,7 +25,8 @@ pass just before it: the projection's optional `before_copy(tx)` (`FoldsBeforeCo
 every round of folding and before that round's copy, a part at a time, each part in a fold
 transaction of its own (`FoldReadModel.do_left_work`), so that the fold's WAL holds one part's
 changes, not a round's (tens of GB at a million pupils). What it leaves must be kept in the
-fold's own transactions (tables of its own in the fold), so that a transaction rolled back
+fold's own transactions (tables of its own in the fold, its `fold_tables`, made once with the
+projection's tables), so that a transaction rolled back
 leaves nothing behind, as on the live path.
 """
 
@@ -46,6 +47,7 @@ from bilet.eventstore import EventStore
 from bilet.projections.embedded import EmbeddedFeed
 from bilet.projections.port import Projection, ReadModelTx, SqlRenderer
 from bilet.projections.postgres import PostgresReadModel
+from bilet.projections.readmodel import Layout
 from bilet.projections.readmodel.schema import (
     CHECKPOINTS,
     DEAD_LETTERS,
@@ -78,6 +80,10 @@ class FoldTx(SqliteTx):
 @runtime_checkable
 class FoldsBeforeCopy(Protocol):
     """A projection that leaves work to just before the copy when folded (optional)."""
+
+    # The fold's own tables that keep the work left (`CREATE TABLE IF NOT EXISTS` statements,
+    # no placeholders: never copied), made with the projection's tables (`FoldReadModel.install`).
+    fold_tables: Sequence[str]
 
     async def before_copy(self, tx: ReadModelTx) -> bool:
         """Do a part of the work the fold's transactions left (the part and its removal from
@@ -117,10 +123,23 @@ class FoldReadModel(SqliteReadModel):
 
         return names, chunks()
 
+    async def install(self, projection: Projection, *, shadow: bool = False) -> Layout:
+        """The projection's tables, and those a fold keeps its left work in (once per fold, not
+        at every transaction that leaves some)."""
+        layout = await super().install(projection, shadow=shadow)
+        if isinstance(projection, FoldsBeforeCopy):
+            async with self.transaction(self._ddl) as tx:
+                for statement in projection.fold_tables:
+                    await tx.execute(statement)
+        return layout
+
     async def do_left_work(self, projection: Projection, renderer: SqlRenderer) -> None:
         """The work `projection` left until the copy, if it leaves any (`FoldsBeforeCopy`),
         one part per transaction: each committed part is off the WAL at the next checkpoint."""
         if not isinstance(projection, FoldsBeforeCopy):
+            # Half the protocol would leave work undone without a word: say so instead.
+            if hasattr(projection, "before_copy"):
+                raise TypeError(f"{projection.name}: before_copy without fold_tables")
             return
         more = True
         while more:

@@ -84,8 +84,9 @@ _DOCUMENT: Final = (
     "sections = excluded.sections"
 )
 # What a fold leaves until its copy (ADR 0097): tables of the fold only (no placeholder: they are
-# not the projection's, so never copied, and no reader knows them).
-_LEFT_TABLES: Final = (
+# not the projection's, so never copied, and no reader knows them), made by the fold with the
+# projection's tables (`PortfolioProjection.fold_tables`).
+LEFT_TABLES: Final = (
     "CREATE TABLE IF NOT EXISTS portfolio_left_documents "
     "(participant_id TEXT PRIMARY KEY, latest TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS portfolio_left_sets (participant_id TEXT NOT NULL, "
@@ -302,22 +303,14 @@ class LeftForCopy:
         self.sets: dict[tuple[str, int], tuple[str, int, str, bytes, int, str]] = {}
 
     async def before_commit(self, tx: ReadModelTx) -> None:
-        await make_left_tables(tx)
         if self.sets:
             await tx.executemany(_LEAVE_SET, list(self.sets.values()))
         if self.documents:
             await tx.executemany(_LEAVE_DOCUMENT, list(self.documents.items()))
 
 
-async def make_left_tables(tx: ReadModelTx) -> None:
-    """The fold's tables of work left until the copy, made by the first transaction to need them
-    (they live and die with the fold)."""
-    for statement in _LEFT_TABLES:
-        await tx.execute(statement)
-
-
 async def take_left(tx: ReadModelTx, table: str, key: str, columns: str, chunk: int) -> list[Any]:
-    """Up to `chunk` of the rows a fold left in `table` (`_LEFT_TABLES`), first in order of
+    """Up to `chunk` of the rows a fold left in `table` (`LEFT_TABLES`), first in order of
     `key`, deleted from it in `tx`, where the caller handles them: committed together, or
     rolled back together. Memory and the WAL hold one chunk, and the fold's file never holds a
     set both left and written (SQLite reuses the pages freed)."""
