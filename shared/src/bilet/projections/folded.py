@@ -26,8 +26,8 @@ every round of folding and before that round's copy, a part at a time, each part
 transaction of its own (`FoldReadModel.do_left_work`), so that the fold's WAL holds one part's
 changes, not a round's (tens of GB at a million pupils). What it leaves must be kept in the
 fold's own transactions (tables of its own in the fold, its `fold_tables`, made once with the
-projection's tables), so that a transaction rolled back
-leaves nothing behind, as on the live path.
+projection's tables), so that a transaction rolled back leaves nothing behind, as on the live
+path.
 """
 
 import contextlib
