@@ -73,6 +73,23 @@ def test_the_fast_decoder_reads_back_what_the_standard_one_reads(value: Any) -> 
     assert json_text.to_json(fast) == json_text.to_json(standard)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "18446744073709551617",
+        '{"a": [1, -9223372036854775809]}',  # not canonical, beyond 64 bits
+        '{"b":1, "a":"x"}',  # not canonical: read as it stands
+        "[1" + "0" * 400 + "]",  # beyond a double
+        '"\\ud800"',
+        '{"count":18446744073709551615,"low":-9223372036854775808}',  # within 64 bits
+        '["12345678901234567890123 digits in a string"]',
+    ],
+)
+def test_the_fast_decoder_reads_any_text_as_the_standard_one(text: str) -> None:
+    fast, standard = json_text.from_json(text), json.loads(text)
+    assert (fast, json_text.to_json(fast)) == (standard, json_text.to_json(standard))
+
+
 @pytest.mark.parametrize("key", sorted(EXAMPLES), ids=lambda key: f"{key[0]}-v{key[1]}")
 def test_every_event_of_the_catalogue_encodes_the_same(key: tuple[str, int]) -> None:
     event_type, version = key
