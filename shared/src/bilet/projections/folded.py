@@ -14,15 +14,20 @@ Memory is bounded by a budget: the fold's page cache (`PRAGMA cache_size`) holds
 `memory_mib` of its tables; beyond that SQLite spills pages to the fold's file in a private
 temporary directory, removed when the rebuild ends, or by a later rebuild if the process was
 killed first (`remove_dead_folds`, ADR 0083). The file holds what the read model holds
-(sealed fields stay sealed: projections keep envelopes), no more.
+(sealed fields stay sealed: projections keep envelopes), no more: what a projection leaves until
+the copy (below) is what it would write, or the part of an event it is written from (its data,
+the schema version to decode it), never the event's metadata (actor, correlation and trace ids).
 
 Work left until the copy (ADR 0097): the fold's transactions are `FoldTx`, so a projection can
 tell that no reader sees its tables before the copy, and leave work whose result only the copy
 reads (a participant's document, rendered again by each transaction that touched them) to one
-pass just before it: the projection's optional `before_copy(tx)`, run in one fold transaction
-after every round of folding and before that round's copy. What it leaves must be kept in the
-fold's own transactions (tables of its own in the fold), so that a transaction rolled back
-leaves nothing behind, as on the live path.
+pass just before it: the projection's optional `before_copy(tx)` (`FoldsBeforeCopy`), run after
+every round of folding and before that round's copy, a part at a time, each part in a fold
+transaction of its own (`FoldReadModel.do_left_work`), so that the fold's WAL holds one part's
+changes, not a round's (tens of GB at a million pupils). What it leaves must be kept in the
+fold's own transactions (tables of its own in the fold, its `fold_tables`, made once with the
+projection's tables), so that a transaction rolled back leaves nothing behind, as on the live
+path.
 """
 
 import contextlib
@@ -34,7 +39,7 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 import asyncpg
 
@@ -42,6 +47,7 @@ from bilet.eventstore import EventStore
 from bilet.projections.embedded import EmbeddedFeed
 from bilet.projections.port import Projection, ReadModelTx, SqlRenderer
 from bilet.projections.postgres import PostgresReadModel
+from bilet.projections.readmodel import Layout
 from bilet.projections.readmodel.schema import (
     CHECKPOINTS,
     DEAD_LETTERS,
@@ -71,12 +77,19 @@ class FoldTx(SqliteTx):
     (`FoldsBeforeCopy`)."""
 
 
+@runtime_checkable
 class FoldsBeforeCopy(Protocol):
     """A projection that leaves work to just before the copy when folded (optional)."""
 
-    async def before_copy(self, tx: ReadModelTx) -> None:
-        """Do the work the fold's transactions left: the fold's tables then hold what a live
-        catch-up's would."""
+    # The fold's own tables that keep the work left (`CREATE TABLE IF NOT EXISTS` statements,
+    # no placeholders: never copied), made with the projection's tables (`FoldReadModel.install`).
+    fold_tables: Sequence[str]
+
+    async def before_copy(self, tx: ReadModelTx) -> bool:
+        """Do a part of the work the fold's transactions left (the part and its removal from
+        what is left, in `tx`): whether there may be more. Called in a new fold transaction
+        each time until it answers False; the fold's tables then hold what a live catch-up's
+        would."""
 
 
 class FoldReadModel(SqliteReadModel):
@@ -110,6 +123,29 @@ class FoldReadModel(SqliteReadModel):
 
         return names, chunks()
 
+    async def install(self, projection: Projection, *, shadow: bool = False) -> Layout:
+        """The projection's tables, and those a fold keeps its left work in (once per fold, not
+        at every transaction that leaves some)."""
+        layout = await super().install(projection, shadow=shadow)
+        if isinstance(projection, FoldsBeforeCopy):
+            async with self.transaction(self._ddl) as tx:
+                for statement in projection.fold_tables:
+                    await tx.execute(statement)
+        return layout
+
+    async def do_left_work(self, projection: Projection, renderer: SqlRenderer) -> None:
+        """The work `projection` left until the copy, if it leaves any (`FoldsBeforeCopy`),
+        one part per transaction: each committed part is off the WAL at the next checkpoint."""
+        if not isinstance(projection, FoldsBeforeCopy):
+            # Half the protocol would leave work undone without a word: say so instead.
+            if hasattr(projection, "before_copy"):
+                raise TypeError(f"{projection.name}: before_copy without fold_tables")
+            return
+        more = True
+        while more:
+            async with self.transaction(renderer) as tx:
+                more = await projection.before_copy(tx)
+
     def _write_tx(self, renderer: SqlRenderer) -> SqliteTx:
         return FoldTx(self._writer, renderer)
 
@@ -142,10 +178,7 @@ class FoldedReplay:
             await self.fold.prepare_shadow(self.projection)
             self._prepared = True
         await self.feed.catch_up(targets)
-        before_copy = getattr(self.projection, "before_copy", None)
-        if before_copy is not None:
-            async with self.fold.transaction(self._renderer) as tx:
-                await before_copy(tx)
+        await self.fold.do_left_work(self.projection, self._renderer)
         async with self.read_model.connection() as connection, connection.transaction():
             await copy_shadow(self.fold, connection, self.read_model.schema, self.projection)
 

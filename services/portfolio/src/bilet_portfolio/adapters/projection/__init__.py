@@ -34,9 +34,10 @@ from bilet_portfolio.adapters.projection import (
     recommender,
 )
 from bilet_portfolio.adapters.projection.step import (
+    LEFT_CHUNK,
+    LEFT_TABLES,
     Handler,
     Step,
-    make_left_tables,
     settle_left_documents,
 )
 from bilet_portfolio.adapters.projection.tables import TABLES
@@ -65,6 +66,11 @@ class PortfolioProjection:
     # version and position are always there. The Kafka feed decodes nothing else (not the event
     # id); reading another field raises `UndeclaredEventField` and dead-letters the event.
     event_fields = frozenset({"type", "data", "metadata", "recorded_at"})
+    # In a rebuild's fold: its tables of work left until the copy, made with the projection's.
+    fold_tables = LEFT_TABLES
+
+    def __init__(self, left_chunk: int = LEFT_CHUNK) -> None:
+        self.left_chunk = left_chunk  # rows of work left taken per fold transaction
 
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
         handler = HANDLERS.get(event.type)
@@ -73,13 +79,14 @@ class PortfolioProjection:
         decoded = decode(event)
         await handler(Step(tx, event, CATALOGUE.service_of(event.type)), decoded)
 
-    async def before_copy(self, tx: ReadModelTx) -> None:
+    async def before_copy(self, tx: ReadModelTx) -> bool:
         """In a rebuild's fold, before its copy (`bilet.projections.folded.FoldsBeforeCopy`,
-        ADR 0097): the recommendation sets left, then every changed participant's counts and
-        document, which read them."""
-        await make_left_tables(tx)
-        await recommender.write_left_sets(tx)
-        await settle_left_documents(tx)
+        ADR 0097), one chunk of `left_chunk` rows per call (the fold commits each): the
+        recommendation sets left, then every changed participant's counts and document, which
+        read them. Whether there was any left."""
+        if await recommender.write_left_sets(tx, self.left_chunk):
+            return True
+        return await settle_left_documents(tx, self.left_chunk)
 
 
 __all__ = ["HANDLERS", "TABLES", "PortfolioProjection"]

@@ -7,7 +7,7 @@ from bilet.contracts import decode
 from bilet.contracts.catalogue import recommender
 from bilet.projections import ReadModelTx
 from bilet_portfolio.adapters.projection.json_columns import to_json
-from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, left_rows
+from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, take_left
 
 # The parts of a set kept as JSON columns. They are turned into JSON values by one pass of
 # pydantic-core's serialiser over the event, not one `model_dump` per item of each list: a set is
@@ -89,15 +89,28 @@ class _Recorded(NamedTuple):
     metadata: bytes
 
 
-async def write_left_sets(tx: ReadModelTx) -> None:
-    """Before a fold's copy: the last set of each participant's season that the fold left
-    (`Step.leave_set`), decoded again and written as the live path writes it."""
-    async for participant_id, _, kind, data, metadata, issued in left_rows(
-        tx, "portfolio_left_sets", "participant_id, season", "type, data, metadata, issued"
-    ):
-        event = decode(_Recorded(kind, data, metadata))
+def _metadata(schema_version: int) -> bytes:
+    """The metadata decoding reads: the schema version the set was written in (all a fold keeps
+    of its metadata, `Step.leave_set`)."""
+    return b'{"schema_version":%d}' % schema_version
+
+
+async def write_left_sets(tx: ReadModelTx, chunk: int) -> bool:
+    """Before a fold's copy: up to `chunk` of the last sets of each participant's season that
+    the fold left (`Step.leave_set`), decoded again and written as the live path writes them:
+    whether there were any."""
+    rows = await take_left(
+        tx,
+        "portfolio_left_sets",
+        "participant_id, season",
+        "type, data, schema_version, issued",
+        chunk,
+    )
+    for participant_id, _, kind, data, version, issued in rows:
+        event = decode(_Recorded(kind, data, _metadata(version)))
         assert isinstance(event, recommender.RecommendationsIssued)  # the only sets left
         await _write_set(tx, event, participant_id, issued)
+    return bool(rows)
 
 
 HANDLERS: Final[dict[str, Handler]] = by_event_type(

@@ -20,10 +20,11 @@ written only if it is the last (`LeftForCopy`). What is left is kept in the fold
 the same transactions, so a transaction rolled back leaves nothing behind. No row lock either:
 the fold has one writer."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bilet.contracts.codec import schema_version_of
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
 from bilet.projections import EVERY_KEY, ReadModelTx
@@ -83,13 +84,14 @@ _DOCUMENT: Final = (
     "sections = excluded.sections"
 )
 # What a fold leaves until its copy (ADR 0097): tables of the fold only (no placeholder: they are
-# not the projection's, so never copied, and no reader knows them).
-_LEFT_TABLES: Final = (
+# not the projection's, so never copied, and no reader knows them), made by the fold with the
+# projection's tables (`PortfolioProjection.fold_tables`).
+LEFT_TABLES: Final = (
     "CREATE TABLE IF NOT EXISTS portfolio_left_documents "
     "(participant_id TEXT PRIMARY KEY, latest TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS portfolio_left_sets (participant_id TEXT NOT NULL, "
-    "season BIGINT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, metadata BLOB NOT NULL, "
-    "issued TEXT NOT NULL, PRIMARY KEY (participant_id, season))",
+    "season BIGINT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, "
+    "schema_version BIGINT NOT NULL, issued TEXT NOT NULL, PRIMARY KEY (participant_id, season))",
 )
 # The latest time of a participant's changes: the larger text (fixed width, sorts as time).
 _LEAVE_DOCUMENT: Final = (
@@ -97,13 +99,16 @@ _LEAVE_DOCUMENT: Final = (
     "ON CONFLICT (participant_id) DO UPDATE SET latest = max(latest, excluded.latest)"
 )
 # A later set of the participant's season replaces the earlier one whole, as its upsert does.
+# Of the event's metadata only what decoding needs, its schema version: not the actor, the
+# correlation or trace ids (the fold holds what the read model holds, no more).
 _LEAVE_SET: Final = (
-    "INSERT INTO portfolio_left_sets (participant_id, season, type, data, metadata, issued) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id, season) DO UPDATE SET "
-    "type = excluded.type, data = excluded.data, metadata = excluded.metadata, "
+    "INSERT INTO portfolio_left_sets (participant_id, season, type, data, schema_version, "
+    "issued) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id, season) DO UPDATE SET "
+    "type = excluded.type, data = excluded.data, schema_version = excluded.schema_version, "
     "issued = excluded.issued"
 )
-# Rows of the left tables taken at a time before the copy (memory: one chunk's documents).
+# Rows of the left tables taken at a time before the copy, each chunk in a fold transaction of
+# its own (memory: one chunk's documents; the WAL: one chunk's changes).
 LEFT_CHUNK: Final = 1000
 _REFERENCE_CHANGED: Final = (
     "INSERT INTO {reference_data} (name, version) VALUES ($1, 1) ON CONFLICT (name) "
@@ -218,7 +223,7 @@ class Step:
             season,
             recorded.type,
             recorded.data,
-            recorded.metadata,
+            schema_version_of(recorded.metadata),
             self.at,
         )
 
@@ -295,49 +300,37 @@ class LeftForCopy:
     def __init__(self) -> None:
         self.documents: dict[str, str] = {}  # participant id → latest `timestamp`
         # (participant id, season) → the row of `_LEAVE_SET`
-        self.sets: dict[tuple[str, int], tuple[str, int, str, bytes, bytes, str]] = {}
+        self.sets: dict[tuple[str, int], tuple[str, int, str, bytes, int, str]] = {}
 
     async def before_commit(self, tx: ReadModelTx) -> None:
-        await make_left_tables(tx)
         if self.sets:
             await tx.executemany(_LEAVE_SET, list(self.sets.values()))
         if self.documents:
             await tx.executemany(_LEAVE_DOCUMENT, list(self.documents.items()))
 
 
-async def make_left_tables(tx: ReadModelTx) -> None:
-    """The fold's tables of work left until the copy, made by the first transaction to need them
-    (they live and die with the fold)."""
-    for statement in _LEFT_TABLES:
-        await tx.execute(statement)
-
-
-async def left_rows(tx: ReadModelTx, table: str, key: str, columns: str) -> AsyncIterator[Any]:
-    """The rows a fold left in `table` (`_LEFT_TABLES`) in order of `key`, `LEFT_CHUNK` at a
-    time, each chunk deleted once its rows are handled: the memory of one chunk, and the fold's
-    file never holds a set both left and written (SQLite reuses the pages freed)."""
-    marks = ", ".join(f"${n}" for n in range(1, key.count(",") + 2))
-    select = f"SELECT {key}, {columns} FROM {table} ORDER BY {key} LIMIT {LEFT_CHUNK}"  # noqa: S608 - constant names
+async def take_left(tx: ReadModelTx, table: str, key: str, columns: str, chunk: int) -> list[Any]:
+    """Up to `chunk` of the rows a fold left in `table` (`LEFT_TABLES`), first in order of
+    `key`, deleted from it in `tx`, where the caller handles them: committed together, or
+    rolled back together. Memory and the WAL hold one chunk, and the fold's file never holds a
+    set both left and written (SQLite reuses the pages freed)."""
+    width = key.count(",") + 1
+    marks = ", ".join(f"${n}" for n in range(1, width + 1))
+    select = f"SELECT {key}, {columns} FROM {table} ORDER BY {key} LIMIT {int(chunk)}"  # noqa: S608 - constant names
     delete = f"DELETE FROM {table} WHERE ({key}) <= ({marks})"  # noqa: S608 - constant names
-    while rows := await tx.fetch(select):
-        for row in rows:
-            yield row
-        await tx.execute(delete, *rows[-1][: key.count(",") + 1])
+    rows = list(await tx.fetch(select))
+    if rows:
+        await tx.execute(delete, *rows[-1][:width])
+    return rows
 
 
-async def settle_left_documents(tx: ReadModelTx) -> None:
-    """Before a fold's copy: every participant whose portfolio changed in it counted and
-    rendered once, from the tables as the whole history left them (`settle_portfolios`)."""
-    chunk: list[tuple[str, str]] = []
-    async for participant_id, latest in left_rows(
-        tx, "portfolio_left_documents", "participant_id", "latest"
-    ):
-        chunk.append((participant_id, latest))
-        if len(chunk) == LEFT_CHUNK:
-            await settle_portfolios(tx, chunk)
-            chunk = []
-    if chunk:
-        await settle_portfolios(tx, chunk)
+async def settle_left_documents(tx: ReadModelTx, chunk: int) -> bool:
+    """Before a fold's copy: up to `chunk` of the participants whose portfolio changed in it
+    counted and rendered once, from the tables as the whole history left them
+    (`settle_portfolios`): whether there were any."""
+    rows = await take_left(tx, "portfolio_left_documents", "participant_id", "latest", chunk)
+    await settle_portfolios(tx, [(participant_id, latest) for participant_id, latest in rows])
+    return bool(rows)
 
 
 # A handler applies one decoded event (of the type it is registered for) in its step.
