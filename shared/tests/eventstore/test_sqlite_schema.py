@@ -19,7 +19,7 @@ from bilet.eventstore import (
     StreamMetadata,
     WrongExpectedVersion,
 )
-from bilet.eventstore.sqlite import SCHEMA_VERSION, SqliteEventStore
+from bilet.eventstore.sqlite import SCHEMA_VERSION, SqliteEventStore, _LoopConnection
 
 # The schema as files made before docs/adr/0100 have it: `streams.version`, written by every
 # append, and no `user_version`.
@@ -84,6 +84,14 @@ def _old_file(path: Path) -> None:
         )
     finally:
         db.close()
+
+
+def _write_lock_held(path: Path) -> sqlite3.Connection:
+    """Another connection (as another process's long load would) holding the file's write lock
+    until it rolls back."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
 
 
 def _on_disk(path: Path, query: str) -> list[tuple[object, ...]]:
@@ -253,3 +261,53 @@ async def test_a_refused_undeletion_after_its_insert_fails_only_its_own_append_o
         assert (await store.get_stream_metadata("participant-deleted")).deleted
     finally:
         await store.close()
+
+
+async def test_a_migrated_file_opens_at_once_while_another_connection_holds_the_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a file at the current version takes no lock: it opens without waiting even
+    once for the writer, which the store is told not to wait for at all here (a busy write lock
+    then fails at once instead of after ten seconds)."""
+    monkeypatch.setattr(_LoopConnection, "BUSY_WAIT_LIMIT", 0.0)
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    await store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM)
+    await store.close()
+    holder = _write_lock_held(path)
+    try:
+        reopened = await SqliteEventStore.open(path)
+        try:
+            assert await reopened.stream_version("participant-1") == 0
+        finally:
+            await reopened.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_an_open_that_fails_closes_the_store_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old file must be migrated under the write lock; with the lock held elsewhere and no
+    wait allowed, the open fails, and the store it made is closed, not left open."""
+    monkeypatch.setattr(_LoopConnection, "BUSY_WAIT_LIMIT", 0.0)
+    closed: list[SqliteEventStore] = []
+    close = SqliteEventStore.close
+
+    async def recorded_close(store: SqliteEventStore) -> None:
+        closed.append(store)
+        await close(store)
+
+    monkeypatch.setattr(SqliteEventStore, "close", recorded_close)
+    path = tmp_path / "events.sqlite3"
+    _old_file(path)
+    holder = _write_lock_held(path)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            await SqliteEventStore.open(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [store.path for store in closed] == [path]
+    assert _on_disk(path, "PRAGMA user_version") == [(0,)]  # to be migrated by the next open

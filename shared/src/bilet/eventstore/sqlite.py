@@ -105,8 +105,13 @@ _MIGRATIONS: Final = {
 
 def _migrate(db: sqlite3.Connection) -> None:
     """Bring the file to `SCHEMA_VERSION`: a new file's tables are made as they are now; an older
-    file's go through the steps it misses. Under the write lock, so of several processes opening
-    the file at once one migrates and the others find it done."""
+    file's go through the steps it misses. A file already at it is left without taking the write
+    lock (a file's version only grows), so opening it never waits for another writer, such as a
+    long load in another process. Otherwise under the write lock, and the version is read again
+    there: of several processes opening the file at once one migrates, the others find it done."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version == SCHEMA_VERSION:
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         (version,) = db.execute("PRAGMA user_version").fetchone()
@@ -299,7 +304,11 @@ class SqliteEventStore(EventStore):
     async def open(cls, path: Path, synchronous: Synchronous = "FULL") -> "SqliteEventStore":
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, synchronous)
-        await store._writer.run(_migrate)
+        try:
+            await store._writer.run(_migrate)
+        except BaseException:
+            await store.close()  # its connections, its reader's thread, its place in `_OPEN_ON`
+            raise
         return store
 
     # -------------------------------------------------------------- writing
