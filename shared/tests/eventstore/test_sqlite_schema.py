@@ -19,7 +19,12 @@ from bilet.eventstore import (
     StreamMetadata,
     WrongExpectedVersion,
 )
-from bilet.eventstore.sqlite import SCHEMA_VERSION, SqliteEventStore, _LoopConnection
+from bilet.eventstore.sqlite import (
+    SCHEMA_VERSION,
+    NewerSchemaError,
+    SqliteEventStore,
+    _LoopConnection,
+)
 
 # The schema as files made before docs/adr/0100 have it: `streams.version`, written by every
 # append, and no `user_version`.
@@ -311,3 +316,23 @@ async def test_an_open_that_fails_closes_the_store_it_made(
         holder.close()
     assert [store.path for store in closed] == [path]
     assert _on_disk(path, "PRAGMA user_version") == [(0,)]  # to be migrated by the next open
+
+
+async def test_a_file_migrated_by_newer_code_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    """No step leads back: this code would misread a newer schema, so it does not open it."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    await store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM)
+    await store.close()
+    newer = SCHEMA_VERSION + 1
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute(f"PRAGMA user_version = {newer}")
+    finally:
+        db.close()
+    with pytest.raises(NewerSchemaError) as refused:
+        await SqliteEventStore.open(path)
+    assert str(path) in str(refused.value)
+    assert f"schema version {newer}, newer than this code's {SCHEMA_VERSION}" in str(refused.value)
+    assert _on_disk(path, "PRAGMA user_version") == [(newer,)]
+    assert _on_disk(path, "SELECT stream_id, version FROM events") == [("participant-1", 0)]

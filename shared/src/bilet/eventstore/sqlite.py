@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Final, Literal, TypeVar
 from uuid import UUID, SafeUUID
@@ -103,18 +104,35 @@ _MIGRATIONS: Final = {
 }
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the file to `SCHEMA_VERSION`: a new file's tables are made as they are now; an older
-    file's go through the steps it misses. A file already at it is left without taking the write
-    lock (a file's version only grows), so opening it never waits for another writer, such as a
-    long load in another process. Otherwise under the write lock, and the version is read again
-    there: of several processes opening the file at once one migrates, the others find it done."""
+class NewerSchemaError(RuntimeError):
+    """The file was migrated by newer code than this: its schema is one this code cannot read
+    or write, and no step leads back (docs/adr/0100)."""
+
+
+def _schema_version(db: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version; refused when it is newer than this code's."""
     (version,) = db.execute("PRAGMA user_version").fetchone()
-    if version == SCHEMA_VERSION:
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"{path} has schema version {version}, newer than this code's {SCHEMA_VERSION}: "
+            "it was migrated by newer code, and migrations are one way (open it with that code, "
+            "or restore the copy made before upgrading; docs/adr/0100)"
+        )
+    return int(version)
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the file to `SCHEMA_VERSION`: a new file's tables are made as they are now; an older
+    file's go through the steps it misses; a newer file is refused (`NewerSchemaError`). A file
+    already at it is left without taking the write lock (a file's version only grows), so
+    opening it never waits for another writer, such as a long load in another process.
+    Otherwise under the write lock, and the version is read again there: of several processes
+    opening the file at once one migrates, the others find it done."""
+    if _schema_version(db, path) == SCHEMA_VERSION:
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        (version,) = db.execute("PRAGMA user_version").fetchone()
+        version = _schema_version(db, path)
         if version < SCHEMA_VERSION:
             older = db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'events'").fetchone()
             for statement in SCHEMA.split(";"):  # no `;` but between statements, none in comments
@@ -305,7 +323,7 @@ class SqliteEventStore(EventStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, synchronous)
         try:
-            await store._writer.run(_migrate)
+            await store._writer.run(partial(_migrate, path=path))
         except BaseException:
             await store.close()  # its connections, its reader's thread, its place in `_OPEN_ON`
             raise
