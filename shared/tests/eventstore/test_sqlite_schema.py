@@ -19,6 +19,7 @@ from bilet.eventstore import (
     StreamMetadata,
     WrongExpectedVersion,
 )
+from bilet.eventstore import sqlite as sqlite_module
 from bilet.eventstore.sqlite import (
     SCHEMA_VERSION,
     NewerSchemaError,
@@ -56,14 +57,17 @@ CREATE TABLE position_floor (
 """
 
 
-def _old_file(path: Path) -> None:
+def _old_file(path: Path, *, position_floor: bool = True) -> None:
     """A file as the store wrote it before docs/adr/0100: a plain stream of two events, one
     truncated before its second event, one deleted after its one event, and one with metadata
-    but no event yet; every stream with events has its version in `streams`."""
+    but no event yet; every stream with events has its version in `streams`. Without
+    `position_floor`: as written before purges existed (docs/adr/0016)."""
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA_0)
+        if not position_floor:
+            db.execute("DROP TABLE position_floor")
         events = [
             ("participant-plain", 0),
             ("participant-plain", 1),
@@ -336,3 +340,46 @@ async def test_a_file_migrated_by_newer_code_is_refused_and_left_as_it_is(tmp_pa
     assert f"schema version {newer}, newer than this code's {SCHEMA_VERSION}" in str(refused.value)
     assert _on_disk(path, "PRAGMA user_version") == [(newer,)]
     assert _on_disk(path, "SELECT stream_id, version FROM events") == [("participant-1", 0)]
+
+
+async def test_a_file_made_before_purges_existed_is_given_the_position_floor_by_its_migration(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    _old_file(path, position_floor=False)
+    store = await SqliteEventStore.open(path)
+    try:
+        assert _on_disk(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+        # A purge of the newest events sets the floor, which the next append starts above.
+        store.allow_purging({"participant"})
+        assert await store.purge_stream("participant-deleted")
+        result = await store.append("participant-new", [NewEvent("Happened", b"{}")], NO_STREAM)
+        assert result.position == 6
+    finally:
+        await store.close()
+
+
+async def test_an_older_file_takes_only_the_steps_it_misses_not_the_schema_of_a_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later version that adds a column and indexes it: the new file's schema names the
+    column, which an older file has only after its step. Running that schema on the older file
+    first would fail on the index."""
+    schema = sqlite_module.SCHEMA.replace(
+        "recorded_at REAL    NOT NULL,", "recorded_at REAL    NOT NULL,\n    tenant TEXT,"
+    )
+    index = "CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant, position)"
+    monkeypatch.setattr(sqlite_module, "SCHEMA", f"{schema}{index};")
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+    steps = {**sqlite_module._MIGRATIONS, 2: ("ALTER TABLE events ADD COLUMN tenant TEXT", index)}
+    monkeypatch.setattr(sqlite_module, "_MIGRATIONS", steps)
+    path = tmp_path / "events.sqlite3"
+    _old_file(path)
+    store = await SqliteEventStore.open(path)
+    try:
+        assert _on_disk(path, "PRAGMA user_version") == [(2,)]
+        assert _on_disk(path, "SELECT name FROM sqlite_schema WHERE name = 'events_by_tenant'")
+        assert "version" not in {row[1] for row in _on_disk(path, "PRAGMA table_info(streams)")}
+        assert await store.stream_version("participant-plain") == 1
+    finally:
+        await store.close()

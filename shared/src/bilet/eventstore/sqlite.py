@@ -61,7 +61,15 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 
-SCHEMA = """
+# Made by step 1 too: files written before purges existed (docs/adr/0016) lack it.
+_POSITION_FLOOR: Final = """CREATE TABLE IF NOT EXISTS position_floor (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+)"""
+
+# The schema of a new file, made as it is at `SCHEMA_VERSION`: an older file gets only the steps
+# it misses (`_MIGRATIONS`), never this, whose statements may name what those steps add.
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     position    INTEGER PRIMARY KEY,
     stream_id   TEXT    NOT NULL,
@@ -85,19 +93,17 @@ CREATE TABLE IF NOT EXISTS streams (
 ) WITHOUT ROWID;
 -- Set only when a purge removed the newest events: SQLite would otherwise give their positions
 -- (rowids) out again. The next append starts above it and clears it.
-CREATE TABLE IF NOT EXISTS position_floor (
-    id       INTEGER PRIMARY KEY CHECK (id = 1),
-    position INTEGER NOT NULL
-);
+{_POSITION_FLOOR};
 """
 
-# The schema's version (`PRAGMA user_version`) and the steps that bring an older file to it, each
-# in the transaction of its own version: 0 -> 1 (docs/adr/0100) drops `streams.version`, which
-# every append used to write, and the rows that held nothing else (a stream's version is its last
-# event's).
+# The schema's version (`PRAGMA user_version`) and the steps that bring an older file to it, all
+# in the one transaction of the migration: 0 -> 1 (docs/adr/0100) makes `position_floor` if the
+# file predates it, drops `streams.version`, which every append used to write, and the rows that
+# held nothing else (a stream's version is its last event's).
 SCHEMA_VERSION: Final = 1
 _MIGRATIONS: Final = {
     1: (
+        _POSITION_FLOOR,
         "DELETE FROM streams WHERE truncate_before = 0 AND NOT deleted",
         "ALTER TABLE streams DROP COLUMN version",
     ),
@@ -134,14 +140,14 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     try:
         version = _schema_version(db, path)
         if version < SCHEMA_VERSION:
-            older = db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'events'").fetchone()
-            for statement in SCHEMA.split(";"):  # no `;` but between statements, none in comments
-                if statement.strip():
-                    db.execute(statement)
-            if older is not None:
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _MIGRATIONS[step]:
-                        db.execute(statement)
+            if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'events'").fetchone() is None:
+                # No `;` but between statements, none in comments.
+                statements = [s for s in SCHEMA.split(";") if s.strip()]
+            else:
+                steps = range(version + 1, SCHEMA_VERSION + 1)
+                statements = [statement for step in steps for statement in _MIGRATIONS[step]]
+            for statement in statements:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
