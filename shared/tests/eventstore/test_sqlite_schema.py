@@ -383,3 +383,35 @@ async def test_an_older_file_takes_only_the_steps_it_misses_not_the_schema_of_a_
         assert await store.stream_version("participant-plain") == 1
     finally:
         await store.close()
+
+
+async def test_a_streams_version_is_found_whatever_other_columns_its_tables_have(
+    tmp_path: Path,
+) -> None:
+    """The lookups of versions name the stream asked for by its table's name (`asked.id`): a
+    column called `id` in `events` or `streams`, which a later step could add, is not taken
+    for it."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    await store.append(
+        "participant-1", [NewEvent("Happened", b"{}"), NewEvent("Happened", b"{}")], NO_STREAM
+    )
+    await store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM)
+    await store.delete_stream("participant-2")
+    await store.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("ALTER TABLE events ADD COLUMN id TEXT")
+        db.execute("ALTER TABLE streams ADD COLUMN id TEXT")
+    finally:
+        db.close()
+    store = await SqliteEventStore.open(path)
+    try:
+        assert await store.stream_version("participant-1") == 1
+        assert await store.stream_version("participant-2") is None  # deleted
+        assert (await store.append("participant-1", [NewEvent("Happened", b"{}")], 1)).version == 2
+        undeleted = await store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM)
+        assert undeleted.version == 1
+        assert not (await store.get_stream_metadata("participant-2")).deleted
+    finally:
+        await store.close()

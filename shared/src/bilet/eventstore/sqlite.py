@@ -53,7 +53,7 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
-from bilet.eventstore.sqlite_append import append_locked, stored_versions
+from bilet.eventstore.sqlite_append import append_locked, last_version, stored_versions
 from bilet.eventstore.sqlite_commits import GroupCommit
 
 _log = logging.getLogger(__name__)
@@ -203,9 +203,7 @@ def _recorded(rows: Iterable[Row]) -> list[RecordedEvent]:
 
 
 # The version after a stream's last event (NULL: it has none), for statements naming it `:id`.
-_NEXT_VERSION: Final = (
-    "(SELECT version + 1 FROM events WHERE stream_id = :id ORDER BY version DESC LIMIT 1)"
-)
+_NEXT_VERSION: Final = f"({last_version(':id')} + 1)"
 
 
 def _version(db: sqlite3.Connection, stream_id: str) -> int | None:
