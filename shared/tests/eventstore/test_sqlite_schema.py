@@ -415,3 +415,79 @@ async def test_a_streams_version_is_found_whatever_other_columns_its_tables_have
         assert not (await store.get_stream_metadata("participant-2")).deleted
     finally:
         await store.close()
+
+
+async def test_the_writer_tries_again_after_any_kind_of_busy_not_only_the_plain_one(
+    tmp_path: Path,
+) -> None:
+    """SQLITE_BUSY_SNAPSHOT (517, an extended code of SQLITE_BUSY): a transaction that read,
+    then finds another connection committed before it could write. The writer tries the work
+    again, as for a plain SQLITE_BUSY."""
+    path = tmp_path / "events.sqlite3"
+    writer = _LoopConnection(path, "FULL")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE counted (n INTEGER)")
+    errors: list[int] = []
+
+    def read_then_write(db: sqlite3.Connection) -> int:
+        db.execute("BEGIN")
+        try:
+            (count,) = db.execute("SELECT count(*) FROM counted").fetchone()
+            if not errors:
+                other.execute("INSERT INTO counted VALUES (0)")  # commits between read and write
+            db.execute("INSERT INTO counted VALUES (?)", (count + 1,))
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            errors.append(error.sqlite_errorcode)
+            raise
+        finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+        return int(count)
+
+    try:
+        assert await writer.run(read_then_write) == 1
+        assert errors == [sqlite3.SQLITE_BUSY_SNAPSHOT]
+        assert other.execute("SELECT n FROM counted ORDER BY n").fetchall() == [(0,), (2,)]
+    finally:
+        writer.close()
+        other.close()
+
+
+async def test_a_half_written_append_whose_transaction_sqlite_rolled_back_fails_no_commit(
+    tmp_path: Path,
+) -> None:
+    """An append to a deleted stream, one event in a shared commit, whose undeletion SQLite
+    refused by rolling the whole transaction back (a trigger's RAISE(ROLLBACK), as a full disk
+    would): the commit is made again with savepoints, not failed by a ROLLBACK of nothing."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    try:
+        await store.append("participant-deleted", [NewEvent("Happened", b"{}")], NO_STREAM)
+        await store.delete_stream("participant-deleted")
+        refusals = [True]  # the first undeletion only
+        writer = store._writer._db
+        writer.create_function("refuse_once", 0, lambda: refusals.pop() if refusals else False)
+        writer.execute(
+            "CREATE TEMP TRIGGER refused BEFORE UPDATE ON streams WHEN refuse_once() "
+            "BEGIN SELECT RAISE(ROLLBACK, 'refused, transaction rolled back'); END"
+        )
+        statements: list[str] = []
+        writer.set_trace_callback(statements.append)
+        outcomes = await asyncio.gather(
+            store.append("participant-1", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-deleted", [NewEvent("Happened", b"{}")], NO_STREAM),
+            store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM),
+            return_exceptions=True,
+        )
+        assert statements.count("BEGIN IMMEDIATE") == 2  # the commit, made again
+        assert [type(outcome) for outcome in outcomes] == [AppendResult] * 3
+        assert [e.stream_id for e in await store.read_all()] == [
+            "participant-deleted",
+            "participant-1",
+            "participant-deleted",
+            "participant-2",
+        ]
+        assert not (await store.get_stream_metadata("participant-deleted")).deleted
+    finally:
+        await store.close()

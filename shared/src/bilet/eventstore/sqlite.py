@@ -279,7 +279,11 @@ class _LoopConnection:
             try:
                 return work(self._db)
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or waited >= self.BUSY_WAIT_LIMIT:
+                # Every kind of busy (its primary code): also SQLITE_BUSY_RECOVERY, another
+                # connection recovering the WAL, and SQLITE_BUSY_SNAPSHOT, a read transaction's
+                # snapshot that another connection's commit outdated before this one could write.
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or waited >= self.BUSY_WAIT_LIMIT:
                     raise
             await asyncio.sleep(pause)
             waited += pause
