@@ -491,3 +491,36 @@ async def test_a_half_written_append_whose_transaction_sqlite_rolled_back_fails_
         assert not (await store.get_stream_metadata("participant-deleted")).deleted
     finally:
         await store.close()
+
+
+async def test_a_migration_step_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    """The steps run in one transaction: one failing (here SQLite refuses to drop a column that
+    a view of the operator's reads) undoes those before it, the file stays at version 0 with
+    its rows, and once the cause is gone the next open migrates it."""
+    path = tmp_path / "events.sqlite3"
+    _old_file(path, position_floor=False)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("CREATE VIEW stream_versions AS SELECT stream_id, version FROM streams")
+    finally:
+        db.close()
+    streams = _on_disk(path, "SELECT * FROM streams ORDER BY stream_id")
+    with pytest.raises(sqlite3.OperationalError, match="stream_versions"):
+        await SqliteEventStore.open(path)
+    assert _on_disk(path, "PRAGMA user_version") == [(0,)]
+    assert _on_disk(path, "SELECT * FROM streams ORDER BY stream_id") == streams  # 4 rows
+    assert "version" in {row[1] for row in _on_disk(path, "PRAGMA table_info(streams)")}
+    assert not _on_disk(path, "SELECT 1 FROM sqlite_schema WHERE name = 'position_floor'")
+
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DROP VIEW stream_versions")
+    finally:
+        db.close()
+    store = await SqliteEventStore.open(path)
+    try:
+        assert _on_disk(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+        assert len(_on_disk(path, "SELECT * FROM streams")) == 3  # the version-only row dropped
+        assert await store.stream_version("participant-plain") == 1
+    finally:
+        await store.close()
