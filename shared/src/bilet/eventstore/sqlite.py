@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Final, Literal, TypeVar
 from uuid import UUID, SafeUUID
@@ -52,7 +53,7 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
-from bilet.eventstore.sqlite_append import append_locked, stored_versions
+from bilet.eventstore.sqlite_append import append_locked, last_version, stored_versions
 from bilet.eventstore.sqlite_commits import GroupCommit
 
 _log = logging.getLogger(__name__)
@@ -60,7 +61,15 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 
-SCHEMA = """
+# Made by step 1 too: files written before purges existed (docs/adr/0016) lack it.
+_POSITION_FLOOR: Final = """CREATE TABLE IF NOT EXISTS position_floor (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+)"""
+
+# The schema of a new file, made as it is at `SCHEMA_VERSION`: an older file gets only the steps
+# it misses (`_MIGRATIONS`), never this, whose statements may name what those steps add.
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     position    INTEGER PRIMARY KEY,
     stream_id   TEXT    NOT NULL,
@@ -84,41 +93,61 @@ CREATE TABLE IF NOT EXISTS streams (
 ) WITHOUT ROWID;
 -- Set only when a purge removed the newest events: SQLite would otherwise give their positions
 -- (rowids) out again. The next append starts above it and clears it.
-CREATE TABLE IF NOT EXISTS position_floor (
-    id       INTEGER PRIMARY KEY CHECK (id = 1),
-    position INTEGER NOT NULL
-);
+{_POSITION_FLOOR};
 """
 
-# The schema's version (`PRAGMA user_version`) and the steps that bring an older file to it, each
-# in the transaction of its own version: 0 -> 1 (docs/adr/0100) drops `streams.version`, which
-# every append used to write, and the rows that held nothing else (a stream's version is its last
-# event's).
+# The schema's version (`PRAGMA user_version`) and the steps that bring an older file to it, all
+# in the one transaction of the migration: 0 -> 1 (docs/adr/0100) makes `position_floor` if the
+# file predates it, drops `streams.version`, which every append used to write, and the rows that
+# held nothing else (a stream's version is its last event's).
 SCHEMA_VERSION: Final = 1
 _MIGRATIONS: Final = {
     1: (
+        _POSITION_FLOOR,
         "DELETE FROM streams WHERE truncate_before = 0 AND NOT deleted",
         "ALTER TABLE streams DROP COLUMN version",
     ),
 }
 
 
-def _migrate(db: sqlite3.Connection) -> None:
+class NewerSchemaError(RuntimeError):
+    """The file was migrated by newer code than this: its schema is one this code cannot read
+    or write, and no step leads back (docs/adr/0100)."""
+
+
+def _schema_version(db: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version; refused when it is newer than this code's."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"{path} has schema version {version}, newer than this code's {SCHEMA_VERSION}: "
+            "it was migrated by newer code, and migrations are one way (open it with that code, "
+            "or restore the copy made before upgrading; docs/adr/0100)"
+        )
+    return int(version)
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
     """Bring the file to `SCHEMA_VERSION`: a new file's tables are made as they are now; an older
-    file's go through the steps it misses. Under the write lock, so of several processes opening
-    the file at once one migrates and the others find it done."""
+    file's go through the steps it misses; a newer file is refused (`NewerSchemaError`). A file
+    already at it is left without taking the write lock (a file's version only grows), so
+    opening it never waits for another writer, such as a long load in another process.
+    Otherwise under the write lock, and the version is read again there: of several processes
+    opening the file at once one migrates, the others find it done."""
+    if _schema_version(db, path) == SCHEMA_VERSION:
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
-        (version,) = db.execute("PRAGMA user_version").fetchone()
+        version = _schema_version(db, path)
         if version < SCHEMA_VERSION:
-            older = db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'events'").fetchone()
-            for statement in SCHEMA.split(";"):  # no `;` but between statements, none in comments
-                if statement.strip():
-                    db.execute(statement)
-            if older is not None:
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _MIGRATIONS[step]:
-                        db.execute(statement)
+            if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'events'").fetchone() is None:
+                # No `;` but between statements, none in comments.
+                statements = [s for s in SCHEMA.split(";") if s.strip()]
+            else:
+                steps = range(version + 1, SCHEMA_VERSION + 1)
+                statements = [statement for step in steps for statement in _MIGRATIONS[step]]
+            for statement in statements:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
@@ -174,9 +203,7 @@ def _recorded(rows: Iterable[Row]) -> list[RecordedEvent]:
 
 
 # The version after a stream's last event (NULL: it has none), for statements naming it `:id`.
-_NEXT_VERSION: Final = (
-    "(SELECT version + 1 FROM events WHERE stream_id = :id ORDER BY version DESC LIMIT 1)"
-)
+_NEXT_VERSION: Final = f"({last_version(':id')} + 1)"
 
 
 def _version(db: sqlite3.Connection, stream_id: str) -> int | None:
@@ -252,7 +279,11 @@ class _LoopConnection:
             try:
                 return work(self._db)
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or waited >= self.BUSY_WAIT_LIMIT:
+                # Every kind of busy (its primary code): also SQLITE_BUSY_RECOVERY, another
+                # connection recovering the WAL, and SQLITE_BUSY_SNAPSHOT, a read transaction's
+                # snapshot that another connection's commit outdated before this one could write.
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or waited >= self.BUSY_WAIT_LIMIT:
                     raise
             await asyncio.sleep(pause)
             waited += pause
@@ -299,7 +330,11 @@ class SqliteEventStore(EventStore):
     async def open(cls, path: Path, synchronous: Synchronous = "FULL") -> "SqliteEventStore":
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, synchronous)
-        await store._writer.run(_migrate)
+        try:
+            await store._writer.run(partial(_migrate, path=path))
+        except BaseException:
+            await store.close()  # its connections, its reader's thread, its place in `_OPEN_ON`
+            raise
         return store
 
     # -------------------------------------------------------------- writing

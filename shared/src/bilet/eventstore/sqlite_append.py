@@ -112,15 +112,25 @@ def stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[s
     return found
 
 
+def last_version(stream_id: str) -> str:
+    """SQL for the version of a stream's last event (NULL: it has none): one descent of the
+    events' (stream_id, version) index. `stream_id` is an SQL expression naming the stream, a
+    parameter or a column with its table's name, so that no column of `events` is taken for it."""
+    return (
+        # The expression is this code's own (a placeholder or a column), never data.
+        f"(SELECT version FROM events WHERE events.stream_id = {stream_id} "  # noqa: S608
+        "ORDER BY version DESC LIMIT 1)"
+    )
+
+
 @functools.cache
 def _versions_query(count: int) -> str:
     """`stored_versions`' statement for `count` streams, built once per count (the statement
     cache then finds its compiled statement by the same string)."""
     return (
         f"WITH asked (id) AS (VALUES {', '.join(['(?)'] * count)}) "  # noqa: S608
-        "SELECT id, (SELECT version FROM events WHERE stream_id = id "
-        "ORDER BY version DESC LIMIT 1), "
-        "(SELECT deleted FROM streams WHERE stream_id = id) FROM asked"
+        f"SELECT asked.id, {last_version('asked.id')}, "
+        "(SELECT deleted FROM streams WHERE streams.stream_id = asked.id) FROM asked"
     )
 
 

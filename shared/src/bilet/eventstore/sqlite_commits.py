@@ -131,7 +131,10 @@ class GroupCommit:
             else:
                 db.execute("COMMIT")
         except _HalfWritten:
-            db.execute("ROLLBACK")
+            # As below: SQLite may have rolled back by itself (a trigger's RAISE(ROLLBACK), a
+            # full disk); the commit is made again with savepoints either way.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
         except BaseException:
             # SQLite may have rolled back by itself already (a full disk, an I/O error).
             if db.in_transaction:
