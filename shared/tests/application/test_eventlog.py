@@ -2,7 +2,7 @@
 the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import ClassVar
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
 from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
 from bilet.crypto.fields import ToSeal
-from bilet.eventstore import NO_STREAM, WrongExpectedVersion
+from bilet.eventstore import NO_STREAM, ExpectedVersion, WrongExpectedVersion
 from bilet.eventstore.memory import InMemoryEventStore
 
 PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
@@ -388,3 +388,22 @@ async def test_a_reader_of_everything_gets_this_process_s_commits_back_undecoded
 
     log.decode_own(own, own.stream_id)
     assert log.decoded == 3  # the copy was forgotten with the participant's key
+
+
+async def test_a_commit_given_its_events_as_one_shot_iterables_gives_each_stream_its_own(
+    cipher: FieldCipher,
+) -> None:
+    """Each part's events are read once: a generator's events are neither dropped nor handed
+    to the next stream, and a generator that yields nothing leaves its stream out."""
+    mine: list[Decided] = [snils_draft("112-233-445 95"), corrected(8)]
+    parts: list[tuple[str, Iterator[Decided], ExpectedVersion]] = [
+        (f"participant-{PID}", (e for e in mine), 0),
+        (f"note-{OTHER}", iter([]), NO_STREAM),
+        (f"note-{PID}", iter([NoteTaken(participant_id=PID, text="x")]), NO_STREAM),
+    ]
+    prepared = await LOG.prepare_sealed(cipher, META, parts)
+    streams = [(append.stream_id, len(append.events), len(events)) for append, events in prepared]
+    assert streams == [(f"participant-{PID}", 2, 2), (f"note-{PID}", 1, 1)]
+    sealed, plain = prepared[0][1]
+    assert await unseal(cipher, sealed) == {"snils": "112-233-445 95"}
+    assert (plain, prepared[1][1]) == (corrected(8), [NoteTaken(participant_id=PID, text="x")])

@@ -320,18 +320,24 @@ class EventLog:
         self,
         cipher: FieldCipher,
         metadata: EventMetadata,
-        parts: Iterable[tuple[str, Sequence[Decided], ExpectedVersion]],
+        parts: Iterable[tuple[str, Iterable[Decided], ExpectedVersion]],
     ) -> list[tuple[StreamAppend, list[DomainEvent]]]:
         """`prepare`, each append with its events as they are stored (sealed): what a read of
         them would decode, for a view fed by its own process's commits."""
-        parts = [part for part in parts if part[1]]
+        # Each part's events copied once: sealing and sharing out read them again, which a
+        # one-shot iterable would not survive (its events dropped or given to the next stream).
+        copied = [(stream_id, list(decided), expected) for stream_id, decided, expected in parts]
+        every = [part for part in copied if part[1]]
         # One `seal_many` for the whole commit: one erasure check and one key-store call for
         # the keys not cached, not one per stream or per key.
-        sealed = iter(await _sealed_together(cipher, [decided for _, decided, _ in parts]))
+        sealed = await _sealed_together(cipher, [decided for _, decided, _ in every])
+        if len(sealed) != sum(len(decided) for _, decided, _ in every):
+            raise AssertionError("the sealing gave back another number of events")
         prepared = []
         encoded: dict[int, bytes] = {}
-        for stream_id, decided, expected in parts:
-            events = [next(sealed) for _ in decided]
+        start = 0
+        for stream_id, decided, expected in every:
+            events, start = sealed[start : start + len(decided)], start + len(decided)
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
             category = category_of(stream_id)
             for new, event in zip(append.events, events, strict=True):
