@@ -1,6 +1,7 @@
 """A service's event log: internal events through the service's registry, published ones through
 the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
 
+import asyncio
 import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import ClassVar
@@ -24,7 +25,7 @@ from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
 from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
 from bilet.crypto.fields import ToSeal
-from bilet.eventstore import NO_STREAM, ExpectedVersion, WrongExpectedVersion
+from bilet.eventstore import NO_STREAM, ExpectedVersion, RecordedEvent, WrongExpectedVersion
 from bilet.eventstore.memory import InMemoryEventStore
 
 PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
@@ -407,3 +408,88 @@ async def test_a_commit_given_its_events_as_one_shot_iterables_gives_each_stream
     sealed, plain = prepared[0][1]
     assert await unseal(cipher, sealed) == {"snils": "112-233-445 95"}
     assert (plain, prepared[1][1]) == (corrected(8), [NoteTaken(participant_id=PID, text="x")])
+
+
+class GatedKeyStore(InMemoryKeyStore):
+    """A real in-memory key store whose key fetches, once `gate` is set, wait until it opens
+    (`entered` tells that one is waiting): a commit's sealing caught mid-way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
+        return await super().get_or_create_many(subjects)
+
+
+async def test_an_erasure_learned_while_a_commit_is_sealed_leaves_none_of_its_events_kept() -> None:
+    """A commit's sealing awaits the key store; an erasure learned meanwhile (the cipher tells
+    the log) ran before its events were kept, so they must not be kept after it."""
+    keys = GatedKeyStore()
+    store, cipher, log = InMemoryEventStore(), FieldCipher(keys), CountingLog()
+    Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
+    keys.gate = asyncio.Event()
+    other = Unsealed(
+        ParticipantDetailsCorrected,
+        {"participant_id": OTHER, "reason": CorrectionReason.TYPING_ERROR},
+        {"snils": "348-714-781 14"},
+    )
+    parts = [
+        Part(f"participant-{PID}", [snils_draft("112-233-445 95")], NO_STREAM),
+        Part(f"participant-{OTHER}", [other], NO_STREAM),
+    ]
+    commit = asyncio.create_task(log.append(store, cipher, META, parts))
+    await keys.entered.wait()
+    cipher.forget(str(PID))  # what learning PID's erasure does
+    keys.gate.set()
+    await commit
+
+    for record in await store.read_all():
+        log.decode_own(record, record.stream_id)
+    assert log.decoded == 2  # both decoded: none of the commit's events was kept
+
+
+class GatedStore(InMemoryEventStore):
+    """A real in-memory store whose stream reads, once `gate` is set, wait after reading until
+    it opens (`entered` tells that one is waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        records = await super().read_stream(
+            stream_id, from_version, backwards=backwards, limit=limit
+        )
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
+        return records
+
+
+async def test_an_erasure_learned_while_a_stream_is_read_leaves_none_of_its_events_kept() -> None:
+    store, cipher, log = GatedStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    mine = f"participant-{PID}"
+    await log.append(store, cipher, META, [Part(mine, [snils_draft("112-233-445 95")], NO_STREAM)])
+    store.gate = asyncio.Event()
+    read = asyncio.create_task(log.read(store, mine))
+    await store.entered.wait()
+    log.forget(str(PID))  # the erasure learned while the records were on their way
+    store.gate.set()
+    await read
+    store.gate = None
+
+    await log.read(store, mine)
+    assert log.decoded == 2  # decoded again: the first read kept nothing

@@ -184,6 +184,10 @@ class EventLog:
         self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT)
         # Events of this process's latest commits, as it sealed them (`decode_own`).
         self._written = _KeptEvents(WRITTEN_EVENTS_KEPT)
+        # How many times a participant was forgotten (`forget`): events decoded or sealed across
+        # an await are kept only if nobody was forgotten meanwhile, since `forget` ran before
+        # they were kept and could not take them out (docs/adr/0099, amended).
+        self._forgotten = 0
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
@@ -200,17 +204,19 @@ class EventLog:
         own = self._written.get((stored.type, stored.data, stored.metadata, category_of(stream_id)))
         return self.decode(stored, stream_id) if own is None else own
 
-    def _decode_again(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+    def _decode_again(self, stored: StoredEvent, stream_id: str, keep: bool) -> DomainEvent:
         """`decode` for the streams commands decide on, which are read again on every command
         that decides on them (a school's, a season's, an attempt's answers so far): an event
         decoded lately is taken from a bounded cache. Decoding is a function of the stored bytes
         (events are never rewritten in place), so they are the key; the events are frozen models
-        holding personal data only sealed, as the store does."""
+        holding personal data only sealed, as the store does. Not `keep`: what is decoded is
+        not kept (a participant was forgotten while the stream was read)."""
         key = (stored.type, stored.data, stored.metadata, category_of(stream_id))
         event = self._decided_on.get(key)
         if event is None:
             event = self.decode(stored, stream_id)
-            self._decided_on.put(key, event)
+            if keep:
+                self._decided_on.put(key, event)
         return event
 
     def forget(self, subject: str) -> None:
@@ -218,6 +224,7 @@ class EventLog:
         erased or purged. The caches hold personal fields only sealed and the store's purgeable
         streams (keyed hashes) as the store did; once the store forgets them, or their key is
         destroyed, this process must not keep a copy until it ages out (docs/adr/0066)."""
+        self._forgotten += 1
         self._decided_on.forget(subject)
         self._written.forget(subject)
 
@@ -280,8 +287,11 @@ class EventLog:
 
     async def read(self, store: EventStore, stream_id: str) -> Stream:
         """A stream's events, decoded; an empty stream at version None when there is none."""
+        forgotten = self._forgotten
         records = await store.read_stream(stream_id)
-        events = tuple(self._decode_again(record, stream_id) for record in records)
+        # Records read before an erasure learned meanwhile may hold the participant's events.
+        keep = forgotten == self._forgotten
+        events = tuple(self._decode_again(record, stream_id, keep) for record in records)
         version = records[-1].version if records else None
         position = records[-1].position if records else 0
         return Stream(stream_id, events, version, position)
@@ -328,11 +338,15 @@ class EventLog:
         # one-shot iterable would not survive (its events dropped or given to the next stream).
         copied = [(stream_id, list(decided), expected) for stream_id, decided, expected in parts]
         every = [part for part in copied if part[1]]
+        forgotten = self._forgotten
         # One `seal_many` for the whole commit: one erasure check and one key-store call for
         # the keys not cached, not one per stream or per key.
         sealed = await _sealed_together(cipher, [decided for _, decided, _ in every])
         if len(sealed) != sum(len(decided) for _, decided, _ in every):
             raise AssertionError("the sealing gave back another number of events")
+        # A participant forgotten while the commit was sealed (an erasure learned by the cipher
+        # as it fetched keys) may be one of its subjects: its events are not kept then.
+        keep = forgotten == self._forgotten
         prepared = []
         encoded: dict[int, bytes] = {}
         start = 0
@@ -341,7 +355,8 @@ class EventLog:
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
             category = category_of(stream_id)
             for new, event in zip(append.events, events, strict=True):
-                self._written.put((new.type, new.data, new.metadata, category), event)
+                if keep:
+                    self._written.put((new.type, new.data, new.metadata, category), event)
             prepared.append((append, events))
         return prepared
 
