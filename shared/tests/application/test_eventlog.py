@@ -46,7 +46,20 @@ class NoteTaken(DomainEvent):
     text: str
 
 
-LOG = EventLog(NOTES, ["note"])
+@NOTES.register
+class CaseClosed(DomainEvent):
+    """An internal event about someone it does not name (as a reservation's
+    `DuplicateReviewResolved`: a keyed hash, no `participant_id`)."""
+
+    event_type: ClassVar[str] = "CaseClosed"
+    service: ClassVar[str] = "identity"
+    stream_category: ClassVar[str] = "case"
+    stream_key: ClassVar[str] = "case_key"
+
+    case_key: str
+
+
+LOG = EventLog(NOTES, ["note", "case"])
 META = EventMetadata(correlation_id="c-1", actor="registrar-1", actor_role="registrar")
 
 
@@ -284,7 +297,7 @@ class CountingLog(EventLog):
     """Counts the events it decodes."""
 
     def __init__(self) -> None:
-        super().__init__(NOTES, ["note"])
+        super().__init__(NOTES, ["note", "case"])
         self.decoded = 0
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
@@ -493,3 +506,34 @@ async def test_an_erasure_learned_while_a_stream_is_read_leaves_none_of_its_even
 
     await log.read(store, mine)
     assert log.decoded == 2  # decoded again: the first read kept nothing
+
+
+async def test_a_commits_events_that_name_no_participant_are_not_kept_for_readers_of_everything(
+    cipher: FieldCipher,
+) -> None:
+    """`forget` finds kept events by their participant: one about someone it does not name
+    would stay after their erasure, so it is never kept."""
+    store, log = InMemoryEventStore(), CountingLog()
+    parts = [
+        Part("case-k1", [CaseClosed(case_key="k1")], NO_STREAM),
+        Part(f"note-{PID}", [NoteTaken(participant_id=PID, text="x")], NO_STREAM),
+    ]
+    await log.append(store, cipher, META, parts)
+    for record in await store.read_all():
+        log.decode_own(record, record.stream_id)
+    assert log.decoded == 1  # the case's event; the note was kept
+
+
+async def test_a_purgeable_streams_events_that_name_no_participant_are_not_kept(
+    cipher: FieldCipher,
+) -> None:
+    """Streams a service purges on an erasure (its reservations) hold events about people;
+    those that name nobody are decoded on every read. Elsewhere they are about nobody: kept."""
+    for purgeable, decoded in [(True, 2), (False, 1)]:
+        store, log = InMemoryEventStore(), CountingLog()
+        if purgeable:
+            store.allow_purging(["case"])
+        await store.append("case-k1", [LOG.encode(CaseClosed(case_key="k1"), META)])
+        await log.read(store, "case-k1")
+        await log.read(store, "case-k1")
+        assert log.decoded == decoded

@@ -151,13 +151,18 @@ class _KeptEvents:
         self._events.move_to_end(key)
         return kept[0]
 
-    def put(self, key: _StoredKey, event: DomainEvent) -> None:
+    def put(self, key: _StoredKey, event: DomainEvent, *, unnamed: bool) -> None:
+        """Keep `event`; one that names no participant only if `unnamed` (it is about nobody):
+        `forget` could never take out an event about someone it does not name (a reservation's
+        `DuplicateReviewResolved`, with the keyed hash of a СНИЛС and no `participant_id`)."""
         if not self._limit:
             return
         if key in self._events:
             self._events.move_to_end(key)
             return  # the same bytes: the same event
         subject = _subject_of(event)
+        if subject is None and not unnamed:
+            return
         self._events[key] = (event, subject)
         if subject is not None:
             self._of.setdefault(subject, set()).add(key)
@@ -177,9 +182,19 @@ class EventLog:
     """One service's events in its store: published ones through the catalogue, internal ones
     (in `internal_categories`) through `internal_events`."""
 
-    def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
+    def __init__(
+        self,
+        internal_events: EventRegistry,
+        internal_categories: Iterable[str],
+        *,
+        purged_categories: Iterable[str] = (),
+    ) -> None:
+        """`purged_categories`: the internal categories whose streams are about people and
+        purged on their erasure (a store told so by `allow_purging` adds its own): their events
+        that name no participant are never kept (`_decode_again`)."""
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
+        self.purged_categories = frozenset(purged_categories)
         # Events of the streams commands decide on, decoded lately (`_decode_again`).
         self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT)
         # Events of this process's latest commits, as it sealed them (`decode_own`).
@@ -204,19 +219,23 @@ class EventLog:
         own = self._written.get((stored.type, stored.data, stored.metadata, category_of(stream_id)))
         return self.decode(stored, stream_id) if own is None else own
 
-    def _decode_again(self, stored: StoredEvent, stream_id: str, keep: bool) -> DomainEvent:
+    def _decode_again(
+        self, stored: StoredEvent, stream_id: str, keep: bool, purgeable: bool
+    ) -> DomainEvent:
         """`decode` for the streams commands decide on, which are read again on every command
         that decides on them (a school's, a season's, an attempt's answers so far): an event
         decoded lately is taken from a bounded cache. Decoding is a function of the stored bytes
         (events are never rewritten in place), so they are the key; the events are frozen models
         holding personal data only sealed, as the store does. Not `keep`: what is decoded is
-        not kept (a participant was forgotten while the stream was read)."""
+        not kept (a participant was forgotten while the stream was read). Of a `purgeable`
+        stream (about people, purged on their erasure) only events naming their participant
+        are kept: the others `forget` could not find."""
         key = (stored.type, stored.data, stored.metadata, category_of(stream_id))
         event = self._decided_on.get(key)
         if event is None:
             event = self.decode(stored, stream_id)
             if keep:
-                self._decided_on.put(key, event)
+                self._decided_on.put(key, event, unnamed=not purgeable)
         return event
 
     def forget(self, subject: str) -> None:
@@ -291,7 +310,9 @@ class EventLog:
         records = await store.read_stream(stream_id)
         # Records read before an erasure learned meanwhile may hold the participant's events.
         keep = forgotten == self._forgotten
-        events = tuple(self._decode_again(record, stream_id, keep) for record in records)
+        category = category_of(stream_id)
+        purgeable = category in self.purged_categories or category in store.purgeable_categories
+        events = tuple(self._decode_again(record, stream_id, keep, purgeable) for record in records)
         version = records[-1].version if records else None
         position = records[-1].position if records else 0
         return Stream(stream_id, events, version, position)
@@ -356,7 +377,10 @@ class EventLog:
             category = category_of(stream_id)
             for new, event in zip(append.events, events, strict=True):
                 if keep:
-                    self._written.put((new.type, new.data, new.metadata, category), event)
+                    # Only events naming their participant (those `forget` can find): the
+                    # catch-ups that read them back are the roster's, of participants' events.
+                    key = (new.type, new.data, new.metadata, category)
+                    self._written.put(key, event, unnamed=False)
             prepared.append((append, events))
         return prepared
 

@@ -7,9 +7,18 @@ from typing import Final
 
 from bilet.application import EventLog
 from bilet.eventstore import EventStore
-from bilet_identity.domain.internal import INTERNAL_CATEGORIES, INTERNAL_EVENTS
+from bilet_identity.domain.internal import (
+    INTERNAL_CATEGORIES,
+    INTERNAL_EVENTS,
+    PURGEABLE_CATEGORIES,
+)
 
-EVENT_LOG: Final = EventLog(INTERNAL_EVENTS, INTERNAL_CATEGORIES)
+# The reservations and profiles are purged on an erasure: told here, not only to the store of
+# the process that purges, so that no process keeps what names no participant (a reservation's
+# `DuplicateReviewResolved`) where `EventLog.forget` cannot reach it.
+EVENT_LOG: Final = EventLog(
+    INTERNAL_EVENTS, INTERNAL_CATEGORIES, purged_categories=PURGEABLE_CATEGORIES
+)
 
 decode_event = EVENT_LOG.decode
 CATCH_UP_PAGE: Final = 1000
