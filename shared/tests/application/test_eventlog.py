@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from bilet.application import EventLog, Part, Transactor, seal_all
-from bilet.application.eventlog import DECODED_EVENTS_KEPT
+from bilet.application.eventlog import DECODED_EVENTS_KEPT, WRITTEN_EVENTS_KEPT
 from bilet.contracts import (
     DomainEvent,
     EventMetadata,
@@ -296,8 +296,8 @@ async def test_a_commit_seals_the_drafts_of_all_its_streams_in_one_cipher_call()
 class CountingLog(EventLog):
     """Counts the events it decodes."""
 
-    def __init__(self) -> None:
-        super().__init__(NOTES, ["note", "case"])
+    def __init__(self, keep_written: int = 0) -> None:
+        super().__init__(NOTES, ["note", "case"], keep_written=keep_written)
         self.decoded = 0
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
@@ -385,7 +385,11 @@ async def test_a_reader_of_everything_gets_this_process_s_commits_back_undecoded
     """In-process views catching up read back what their own process just committed: those
     events come back as sealed and encoded, equal to what decoding gives (docs/adr/0099);
     another writer's are decoded, and kept nowhere; an erasure forgets the participant's."""
-    store, cipher, log = InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    store, cipher, log = (
+        InMemoryEventStore(),
+        FieldCipher(InMemoryKeyStore()),
+        CountingLog(WRITTEN_EVENTS_KEPT),
+    )
     Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
     mine, others = f"participant-{PID}", f"note-{OTHER}"
     await log.append(store, cipher, META, [Part(mine, [snils_draft("112-233-445 95")], NO_STREAM)])
@@ -443,7 +447,7 @@ async def test_an_erasure_learned_while_a_commit_is_sealed_leaves_none_of_its_ev
     """A commit's sealing awaits the key store; an erasure learned meanwhile (the cipher tells
     the log) ran before its events were kept, so they must not be kept after it."""
     keys = GatedKeyStore()
-    store, cipher, log = InMemoryEventStore(), FieldCipher(keys), CountingLog()
+    store, cipher, log = InMemoryEventStore(), FieldCipher(keys), CountingLog(WRITTEN_EVENTS_KEPT)
     Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
     keys.gate = asyncio.Event()
     other = Unsealed(
@@ -460,10 +464,13 @@ async def test_an_erasure_learned_while_a_commit_is_sealed_leaves_none_of_its_ev
     cipher.forget(str(PID))  # what learning PID's erasure does
     keys.gate.set()
     await commit
+    keys.gate = None
+    await log.append(store, cipher, META, [Part(f"participant-{OTHER}", [corrected(9, OTHER)], 0)])
 
     for record in await store.read_all():
         log.decode_own(record, record.stream_id)
-    assert log.decoded == 2  # both decoded: none of the commit's events was kept
+    # Both decoded: none of that commit's events was kept; the next commit's was.
+    assert log.decoded == 2
 
 
 class GatedStore(InMemoryEventStore):
@@ -513,7 +520,7 @@ async def test_a_commits_events_that_name_no_participant_are_not_kept_for_reader
 ) -> None:
     """`forget` finds kept events by their participant: one about someone it does not name
     would stay after their erasure, so it is never kept."""
-    store, log = InMemoryEventStore(), CountingLog()
+    store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
     parts = [
         Part("case-k1", [CaseClosed(case_key="k1")], NO_STREAM),
         Part(f"note-{PID}", [NoteTaken(participant_id=PID, text="x")], NO_STREAM),
@@ -537,3 +544,23 @@ async def test_a_purgeable_streams_events_that_name_no_participant_are_not_kept(
         await log.read(store, "case-k1")
         await log.read(store, "case-k1")
         assert log.decoded == decoded
+
+
+async def test_a_log_keeps_its_own_commits_only_when_told_a_reader_reads_them_back(
+    cipher: FieldCipher,
+) -> None:
+    """Only identity's views read their own process's commits back (`decode_own`): by default
+    a service's log keeps no copy of what it wrote."""
+    for log, kept in [
+        (EventLog(NOTES, ["note"]), False),
+        (EventLog(NOTES, ["note"], keep_written=WRITTEN_EVENTS_KEPT), True),
+    ]:
+        store = InMemoryEventStore()
+        [(append, [sealed])] = await log.prepare_sealed(
+            cipher, META, [Part(f"participant-{PID}", [snils_draft("112-233-445 95")], NO_STREAM)]
+        )
+        await store.append_many([append])
+        [record] = await store.read_all()
+        back = log.decode_own(record, record.stream_id)
+        assert back == sealed
+        assert (back is sealed) is kept

@@ -41,8 +41,9 @@ S = TypeVar("S")
 
 # How many decoded events of the streams commands decide on an `EventLog` keeps (`read`).
 DECODED_EVENTS_KEPT: Final = 2048
-# How many events of its own latest commits an `EventLog` keeps for readers of everything
-# (`decode_own`): enough for the commits of a few hundred commands in flight.
+# How many events of its own latest commits an `EventLog` that reads them back keeps for readers
+# of everything (`decode_own`, `keep_written`): enough for the commits of a few hundred commands
+# in flight.
 WRITTEN_EVENTS_KEPT: Final = 1024
 
 
@@ -188,17 +189,21 @@ class EventLog:
         internal_categories: Iterable[str],
         *,
         purged_categories: Iterable[str] = (),
+        keep_written: int = 0,
     ) -> None:
         """`purged_categories`: the internal categories whose streams are about people and
         purged on their erasure (a store told so by `allow_purging` adds its own): their events
-        that name no participant are never kept (`_decode_again`)."""
+        that name no participant are never kept (`_decode_again`). `keep_written`: how many
+        events of its latest commits it keeps for `decode_own` (`WRITTEN_EVENTS_KEPT`); none
+        unless a reader of everything in this process reads its own commits back (identity's
+        views), else they would be copies held for nobody."""
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
         self.purged_categories = frozenset(purged_categories)
         # Events of the streams commands decide on, decoded lately (`_decode_again`).
         self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT)
         # Events of this process's latest commits, as it sealed them (`decode_own`).
-        self._written = _KeptEvents(WRITTEN_EVENTS_KEPT)
+        self._written = _KeptEvents(keep_written)
         # How many times a participant was forgotten (`forget`): events decoded or sealed across
         # an await are kept only if nobody was forgotten meanwhile, since `forget` ran before
         # they were kept and could not take them out (docs/adr/0099, amended).

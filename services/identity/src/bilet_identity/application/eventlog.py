@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection
 from typing import Final
 
 from bilet.application import EventLog
+from bilet.application.eventlog import WRITTEN_EVENTS_KEPT
 from bilet.eventstore import EventStore
 from bilet_identity.domain.internal import (
     INTERNAL_CATEGORIES,
@@ -15,9 +16,13 @@ from bilet_identity.domain.internal import (
 
 # The reservations and profiles are purged on an erasure: told here, not only to the store of
 # the process that purges, so that no process keeps what names no participant (a reservation's
-# `DuplicateReviewResolved`) where `EventLog.forget` cannot reach it.
+# `DuplicateReviewResolved`) where `EventLog.forget` cannot reach it. Its own commits are kept
+# for the views' catch-ups, which read them back moments after (`catch_up`, docs/adr/0099).
 EVENT_LOG: Final = EventLog(
-    INTERNAL_EVENTS, INTERNAL_CATEGORIES, purged_categories=PURGEABLE_CATEGORIES
+    INTERNAL_EVENTS,
+    INTERNAL_CATEGORIES,
+    purged_categories=PURGEABLE_CATEGORIES,
+    keep_written=WRITTEN_EVENTS_KEPT,
 )
 
 decode_event = EVENT_LOG.decode
