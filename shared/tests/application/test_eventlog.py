@@ -9,8 +9,12 @@ from uuid import UUID
 
 import pytest
 
-from bilet.application import EventLog, Part, Transactor, seal_all
-from bilet.application.eventlog import DECODED_EVENTS_KEPT, WRITTEN_EVENTS_KEPT
+from bilet.application import EventLog, Part, RequestContext, Transactor, seal_all
+from bilet.application.eventlog import (
+    DECODED_EVENTS_KEPT,
+    WRITTEN_COMMIT_SHARE,
+    WRITTEN_EVENTS_KEPT,
+)
 from bilet.contracts import (
     DomainEvent,
     EventMetadata,
@@ -27,6 +31,7 @@ from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
 from bilet.crypto.fields import ToSeal
 from bilet.eventstore import NO_STREAM, ExpectedVersion, RecordedEvent, WrongExpectedVersion
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.http.auth import Principal, Role
 
 PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
 OTHER = UUID("6c1c1c1c-0000-4000-8000-000000000002")
@@ -564,3 +569,50 @@ async def test_a_log_keeps_its_own_commits_only_when_told_a_reader_reads_them_ba
         back = log.decode_own(record, record.stream_id)
         assert back == sealed
         assert (back is sealed) is kept
+
+
+def notes(count: int, first: int = 0) -> list[Decided]:
+    """`count` notes of PID's, each text its own (the same bytes are one kept event)."""
+    return [NoteTaken(participant_id=PID, text=str(n)) for n in range(first, first + count)]
+
+
+async def test_a_commit_too_large_for_a_share_of_the_kept_events_is_not_kept(
+    cipher: FieldCipher,
+) -> None:
+    """A class list's chunk (thousands of events) would push out every command's commit in
+    flight: a commit of more than a quarter of what is kept is not kept; one of a quarter is."""
+    quarter = WRITTEN_EVENTS_KEPT // WRITTEN_COMMIT_SHARE
+    for count, kept in [(quarter + 1, False), (quarter, True)]:
+        store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
+        await log.append(store, cipher, META, [Part(f"note-{PID}", notes(count), NO_STREAM)])
+        for record in await store.read_all():
+            log.decode_own(record, record.stream_id)
+        assert log.decoded == (0 if kept else count)
+
+
+@pytest.mark.parametrize("through", ["log", "transactor"])
+async def test_a_failed_commits_events_are_not_kept_and_push_out_none_that_were(
+    cipher: FieldCipher, through: str
+) -> None:
+    """A commit refused by the store (another writer was first) is sealed anew if tried again:
+    its bytes are never read back, so they are taken out, not left to push out those that are."""
+    store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
+    transactor = Transactor(store, cipher, log, RuntimeError)
+    ctx = RequestContext(Principal(subject="registrar-1", role=Role.REGISTRAR), "request-1")
+    await log.append(
+        store, cipher, META, [Part(f"participant-{OTHER}", [corrected(8, OTHER)], NO_STREAM)]
+    )
+    [first] = await store.read_all()
+    quarter = WRITTEN_EVENTS_KEPT // WRITTEN_COMMIT_SHARE
+    stale = Part(f"participant-{OTHER}", [corrected(9, OTHER)], NO_STREAM)
+
+    async def commit(parts: list[Part]) -> object:
+        if through == "log":
+            return await log.append(store, cipher, META, parts)
+        return await transactor.commit(ctx, parts)
+
+    for n in range(0, 2 * WRITTEN_EVENTS_KEPT, quarter):  # twice as many events as are kept
+        with pytest.raises(WrongExpectedVersion):
+            await commit([stale, Part(f"note-{PID}", notes(quarter - 1, n), NO_STREAM)])
+    log.decode_own(first, first.stream_id)
+    assert log.decoded == 0  # still kept

@@ -45,6 +45,10 @@ DECODED_EVENTS_KEPT: Final = 2048
 # of everything (`decode_own`, `keep_written`): enough for the commits of a few hundred commands
 # in flight.
 WRITTEN_EVENTS_KEPT: Final = 1024
+# A commit of more events than this share of what is kept is not kept at all (a class list's
+# chunk: ~2,500 events): it would push out the commits of every command in flight, read back by
+# nobody sooner than theirs.
+WRITTEN_COMMIT_SHARE: Final = 4
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ class _KeptEvents:
     takes them out of memory rather than leaving them to age out (`forget`)."""
 
     def __init__(self, limit: int) -> None:
-        self._limit = limit
+        self.limit = limit
         # Each event with its participant (None: about nobody), named once when kept.
         self._events: OrderedDict[_StoredKey, tuple[DomainEvent, str | None]] = OrderedDict()
         self._of: dict[str, set[_StoredKey]] = {}
@@ -156,7 +160,7 @@ class _KeptEvents:
         """Keep `event`; one that names no participant only if `unnamed` (it is about nobody):
         `forget` could never take out an event about someone it does not name (a reservation's
         `DuplicateReviewResolved`, with the keyed hash of a СНИЛС and no `participant_id`)."""
-        if not self._limit:
+        if not self.limit:
             return
         if key in self._events:
             self._events.move_to_end(key)
@@ -167,12 +171,20 @@ class _KeptEvents:
         self._events[key] = (event, subject)
         if subject is not None:
             self._of.setdefault(subject, set()).add(key)
-        if len(self._events) > self._limit:
+        if len(self._events) > self.limit:
             oldest, (_, held_by) = self._events.popitem(last=False)
-            if held_by is not None and (keys := self._of.get(held_by)) is not None:
-                keys.discard(oldest)
-                if not keys:
-                    del self._of[held_by]
+            self._unlist(oldest, held_by)
+
+    def drop(self, key: _StoredKey) -> None:
+        kept = self._events.pop(key, None)
+        if kept is not None:
+            self._unlist(key, kept[1])
+
+    def _unlist(self, key: _StoredKey, held_by: str | None) -> None:
+        if held_by is not None and (keys := self._of.get(held_by)) is not None:
+            keys.discard(key)
+            if not keys:
+                del self._of[held_by]
 
     def forget(self, subject: str) -> None:
         for key in self._of.pop(subject, ()):
@@ -372,7 +384,8 @@ class EventLog:
             raise AssertionError("the sealing gave back another number of events")
         # A participant forgotten while the commit was sealed (an erasure learned by the cipher
         # as it fetched keys) may be one of its subjects: its events are not kept then.
-        keep = forgotten == self._forgotten
+        size = len(sealed)
+        keep = forgotten == self._forgotten and size <= self._written.limit // WRITTEN_COMMIT_SHARE
         prepared = []
         encoded: dict[int, bytes] = {}
         start = 0
@@ -389,6 +402,16 @@ class EventLog:
             prepared.append((append, events))
         return prepared
 
+    def not_committed(self, prepared: Sequence[tuple[StreamAppend, Sequence[DomainEvent]]]) -> None:
+        """Take back what `prepare_sealed` kept of a commit that failed: those bytes are never
+        read back (a retry seals anew), and would push out the commits that are. They are kept
+        before the append, not after it, because concurrent catch-ups read a commit before its
+        own command resumes (docs/adr/0099)."""
+        for append, _ in prepared:
+            category = category_of(append.stream_id)
+            for new in append.events:
+                self._written.drop((new.type, new.data, new.metadata, category))
+
     async def append(
         self,
         store: EventStore,
@@ -398,4 +421,9 @@ class EventLog:
     ) -> list[AppendResult]:
         """Seal and append what was decided for each stream (streams with nothing decided are
         left out) in one atomic append: all of it, or nothing."""
-        return await store.append_many(await self.prepare(cipher, metadata, parts))
+        prepared = await self.prepare_sealed(cipher, metadata, parts)
+        try:
+            return await store.append_many([append for append, _ in prepared])
+        except BaseException:
+            self.not_committed(prepared)
+            raise
