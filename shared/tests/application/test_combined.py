@@ -20,8 +20,11 @@ from bilet.application.combined import (
     expectation_before_batch,
     merged_expectation,
 )
-from bilet.contracts import DomainEvent, EventRegistry
+from bilet.contracts import DomainEvent, EventRegistry, unseal
+from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDetailsCorrected
+from bilet.contracts.drafts import Unsealed
 from bilet.crypto import FieldCipher, InMemoryKeyStore
+from bilet.crypto.fields import ToSeal
 from bilet.eventstore import (
     ANY,
     NO_STREAM,
@@ -371,3 +374,37 @@ async def test_a_failed_commit_fails_its_batch_and_the_next_one_commits() -> Non
     assert isinstance(after, Outcome)
     assert after.value == 1
     assert await holders(store) == ["p2"]
+
+
+class CountingCipher(FieldCipher):
+    """A real cipher that counts its `encrypt_many` calls."""
+
+    sealing_calls = 0
+
+    async def encrypt_many(self, records: Sequence[ToSeal]) -> list[dict[str, object]]:
+        self.sealing_calls += 1
+        return await super().encrypt_many(records)
+
+
+async def test_a_combined_command_seals_the_drafts_of_all_its_streams_in_one_cipher_call() -> None:
+    """As a commit of its own (docs/adr/0099): one erasure check and one key lookup for the
+    command, not one per stream; each stream keeps its own events."""
+    store, cipher = InMemoryEventStore(), CountingCipher(InMemoryKeyStore())
+    tx = Transactor(store, cipher, LOG, Conflict)
+    people = [uuid.UUID(int=1), uuid.UUID(int=2)]
+
+    async def body(attempt: Attempt) -> None:
+        attempt.append(ROOM, [PlaceTaken(room_id=ROOM_ID, holder="p")], NO_STREAM)
+        for n, person in enumerate(people):
+            draft = Unsealed(
+                ParticipantDetailsCorrected,
+                {"participant_id": person, "reason": CorrectionReason.TYPING_ERROR},
+                {"snils": ["112-233-445 95", "348-714-781 14"][n]},
+            )
+            attempt.append(f"participant-{person}", [draft], NO_STREAM)
+
+    await tx.transact_combined(ctx("p"), ROOM, body)
+    assert cipher.sealing_calls == 1
+    for person, snils in zip(people, ["112-233-445 95", "348-714-781 14"], strict=True):
+        [event] = (await LOG.read(store, f"participant-{person}")).events
+        assert await unseal(cipher, event) == {"snils": snils}

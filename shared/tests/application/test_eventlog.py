@@ -239,23 +239,6 @@ async def test_a_commit_sealing_with_two_keys_fetches_them_in_one_key_store_call
     assert await unseal(cipher, event, health=True) == health_and_snils.personal
 
 
-async def test_a_cipher_that_keeps_no_keys_is_not_asked_to_fetch_them_beforehand() -> None:
-    keys = CountingKeyStore()
-    cipher = FieldCipher(keys, cache_size=0)
-    draft = Unsealed(
-        ParticipantDetailsCorrected,
-        {
-            "participant_id": PID,
-            "reason": CorrectionReason.HEALTH_STATUS_CHANGED,
-            "key_generation": 1,
-        },
-        {"snils": "112-233-445 95", "health_limitations": {"has_limitations": False}},
-    )
-    await seal_all(cipher, [draft])
-    # Fetched once, by the sealing itself (both keys in one call): no prefetch thrown away.
-    assert keys.calls == [(str(PID), health_key_subject(PID))]
-
-
 class CountingCipher(FieldCipher):
     """A real cipher that counts its `encrypt_many` calls."""
 

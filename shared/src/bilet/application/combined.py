@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
 from bilet.application.context import RequestContext
-from bilet.application.eventlog import Loaded, Stream, seal_all
+from bilet.application.eventlog import Loaded, Stream, seal_streams
 from bilet.application.transact import Attempt, Fold, Outcome, Transactor
 from bilet.contracts import DomainEvent
 from bilet.eventstore import (
@@ -215,7 +215,9 @@ class _Staging:
             before = expectation_before_batch(part.expected, self.staged(part.stream_id))
             expected[part.stream_id] = merged_expectation(expected.get(part.stream_id), before)
         metadata = ran.request.ctx.metadata()
-        sealed = [(p.stream_id, await seal_all(self._transactor.cipher, p.decided)) for p in parts]
+        # All the body's streams in one `seal_many` call, as a commit of its own (docs/adr/0099).
+        each = await seal_streams(self._transactor.cipher, [p.decided for p in parts])
+        sealed = [(p.stream_id, events) for p, events in zip(parts, each, strict=True)]
         encoded = [
             self._transactor.log.stream_append(stream_id, events, ANY, metadata)
             for stream_id, events in sealed

@@ -117,6 +117,21 @@ async def _sealed_together(
     ]
 
 
+async def seal_streams(
+    cipher: FieldCipher, streams: Sequence[Sequence[Decided]]
+) -> list[list[DomainEvent]]:
+    """`seal_all` of each stream's decided events, all in one `seal_many` call (a commit's, a
+    combined command's): each stream's sealed events, in order."""
+    sealed = await _sealed_together(cipher, streams)
+    if len(sealed) != sum(len(decided) for decided in streams):
+        raise AssertionError("the sealing gave back another number of events")
+    out, start = [], 0
+    for decided in streams:
+        out.append(sealed[start : start + len(decided)])
+        start += len(decided)
+    return out
+
+
 def _metadata_json(
     metadata: EventMetadata, schema_version: int, encoded: dict[int, bytes]
 ) -> bytes:
@@ -379,18 +394,14 @@ class EventLog:
         forgotten = self._forgotten
         # One `seal_many` for the whole commit: one erasure check and one key-store call for
         # the keys not cached, not one per stream or per key.
-        sealed = await _sealed_together(cipher, [decided for _, decided, _ in every])
-        if len(sealed) != sum(len(decided) for _, decided, _ in every):
-            raise AssertionError("the sealing gave back another number of events")
+        sealed = await seal_streams(cipher, [decided for _, decided, _ in every])
         # A participant forgotten while the commit was sealed (an erasure learned by the cipher
         # as it fetched keys) may be one of its subjects: its events are not kept then.
-        size = len(sealed)
+        size = sum(len(events) for events in sealed)
         keep = forgotten == self._forgotten and size <= self._written.limit // WRITTEN_COMMIT_SHARE
         prepared = []
         encoded: dict[int, bytes] = {}
-        start = 0
-        for stream_id, decided, expected in every:
-            events, start = sealed[start : start + len(decided)], start + len(decided)
+        for (stream_id, _, expected), events in zip(every, sealed, strict=True):
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
             category = category_of(stream_id)
             for new, event in zip(append.events, events, strict=True):
