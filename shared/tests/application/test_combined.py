@@ -31,6 +31,7 @@ from bilet.eventstore import (
     STREAM_EXISTS,
     AppendResult,
     EventStore,
+    RecordedEvent,
     StreamAppend,
 )
 from bilet.eventstore.memory import InMemoryEventStore
@@ -408,3 +409,60 @@ async def test_a_combined_command_seals_the_drafts_of_all_its_streams_in_one_cip
     for person, snils in zip(people, ["112-233-445 95", "348-714-781 14"], strict=True):
         [event] = (await LOG.read(store, f"participant-{person}")).events
         assert await unseal(cipher, event) == {"snils": snils}
+
+
+class WatchedStore(InMemoryEventStore):
+    """A real in-memory store that records its stream reads (and from which version), and whose
+    appends, once `gate` is set, wait until it opens (`entered` tells that one is waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, int | None]] = []
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        self.reads.append((stream_id, from_version))
+        return await super().read_stream(stream_id, from_version, backwards=backwards, limit=limit)
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
+        return await super().append_many(appends)
+
+
+async def test_an_erasure_learned_drops_the_streams_kept_between_batches() -> None:
+    """A key's stream kept for its next batch may hold a participant's events (sealed): once
+    the cipher learns an erasure, the next batch reads the stream whole from the store."""
+    store = WatchedStore()
+    cipher = FieldCipher(InMemoryKeyStore())
+    tx = Transactor(store, cipher, LOG, Conflict)
+    await race(tx, ["a1"], capacity=10)
+    await race(tx, ["a2"], capacity=10)
+    assert store.reads[-1] == (ROOM, 1)  # only what came after the last batch
+    cipher.forget(str(uuid.uuid4()))  # an erasure learned
+    await race(tx, ["a3"], capacity=10)
+    assert store.reads[-1:] == [(ROOM, None)]
+    assert await holders(store) == ["a1", "a2", "a3"]
+
+
+async def test_an_erasure_learned_while_a_batch_commits_leaves_its_stream_unkept() -> None:
+    store = WatchedStore()
+    tx = transactor(store)
+    store.gate = asyncio.Event()
+    batch = asyncio.create_task(race(tx, ["a1"], capacity=10))
+    await store.entered.wait()
+    LOG.forget(str(uuid.uuid4()))  # a purge, say: what the batch read may be theirs
+    store.gate.set()
+    await batch
+    await race(tx, ["a2"], capacity=10)
+    assert store.reads[-1:] == [(ROOM, None)]
+    assert await holders(store) == ["a1", "a2"]

@@ -298,6 +298,12 @@ class CombinedCommits:
         self._runners: dict[str, asyncio.Task[None]] = {}
         # The last committed state of the busiest keys' streams (least recently used out).
         self._known: OrderedDict[str, _Known] = OrderedDict()
+        # They may hold a participant's events (sealed): an erasure or purge learned drops
+        # them all, as the log's caches drop theirs (docs/adr/0066, 0099).
+        transactor.log.when_forgotten(self._forget_known)
+
+    def _forget_known(self, _participant: str) -> None:
+        self._known.clear()
 
     async def transact(
         self,
@@ -352,6 +358,7 @@ class CombinedCommits:
                 return []
             for request in batch:
                 request.tries += 1
+            forgotten = transactor.log.forgotten
             staging = _Staging(transactor, self._known.pop(key, None))
             await staging.prefetch([key, *(s for request in batch for s in request.reads)])
             ran: list[_Ran] = []
@@ -375,7 +382,10 @@ class CombinedCommits:
                 for request in batch:
                     _fail(request, error)
                 return []
-            if (known := staging.known(key, results)) is not None:
+            # Not kept when a participant was forgotten while the batch ran: what it read and
+            # wrote was read before, and could be theirs.
+            known = staging.known(key, results) if forgotten == transactor.log.forgotten else None
+            if known is not None:
                 self._known[key] = known
                 while len(self._known) > KNOWN_STREAMS:
                     self._known.popitem(last=False)

@@ -8,6 +8,7 @@ is bound to that registry and those categories once, in the service's applicatio
 """
 
 import functools
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -235,6 +236,9 @@ class EventLog:
         # an await are kept only if nobody was forgotten meanwhile, since `forget` ran before
         # they were kept and could not take them out (docs/adr/0099, amended).
         self._forgotten = 0
+        # Other caches of this log's events, told of every `forget` (`when_forgotten`); held
+        # weakly: a service's log outlives the transactors (apps, tests) that read through it.
+        self._forgotten_listeners: list[weakref.WeakMethod[Callable[[str], None]]] = []
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
@@ -278,6 +282,24 @@ class EventLog:
         self._forgotten += 1
         self._decided_on.forget(subject)
         self._written.forget(subject)
+        alive = []
+        for ref in self._forgotten_listeners:
+            if (listener := ref()) is not None:
+                listener(subject)
+                alive.append(ref)
+        self._forgotten_listeners = alive
+
+    @property
+    def forgotten(self) -> int:
+        """How many times a participant was forgotten so far: a cache that read events across
+        an await keeps them only if this did not move meanwhile (`forget` ran before it kept
+        them and could not take them out)."""
+        return self._forgotten
+
+    def when_forgotten(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(participant)`, a bound method, on every `forget` while its object
+        lives: for other caches of the events read through this log (combined commits')."""
+        self._forgotten_listeners.append(weakref.WeakMethod(listener))
 
     def forget_key_subject(self, key_subject: str) -> None:
         """`forget` the participant whose key a key-store subject names (their own id, or
