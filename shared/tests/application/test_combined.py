@@ -20,14 +20,18 @@ from bilet.application.combined import (
     expectation_before_batch,
     merged_expectation,
 )
-from bilet.contracts import DomainEvent, EventRegistry
+from bilet.contracts import DomainEvent, EventRegistry, unseal
+from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDetailsCorrected
+from bilet.contracts.drafts import Unsealed
 from bilet.crypto import FieldCipher, InMemoryKeyStore
+from bilet.crypto.fields import ToSeal
 from bilet.eventstore import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
     EventStore,
+    RecordedEvent,
     StreamAppend,
 )
 from bilet.eventstore.memory import InMemoryEventStore
@@ -371,3 +375,94 @@ async def test_a_failed_commit_fails_its_batch_and_the_next_one_commits() -> Non
     assert isinstance(after, Outcome)
     assert after.value == 1
     assert await holders(store) == ["p2"]
+
+
+class CountingCipher(FieldCipher):
+    """A real cipher that counts its `encrypt_many` calls."""
+
+    sealing_calls = 0
+
+    async def encrypt_many(self, records: Sequence[ToSeal]) -> list[dict[str, object]]:
+        self.sealing_calls += 1
+        return await super().encrypt_many(records)
+
+
+async def test_a_combined_command_seals_the_drafts_of_all_its_streams_in_one_cipher_call() -> None:
+    """As a commit of its own (docs/adr/0099): one erasure check and one key lookup for the
+    command, not one per stream; each stream keeps its own events."""
+    store, cipher = InMemoryEventStore(), CountingCipher(InMemoryKeyStore())
+    tx = Transactor(store, cipher, LOG, Conflict)
+    people = [uuid.UUID(int=1), uuid.UUID(int=2)]
+
+    async def body(attempt: Attempt) -> None:
+        attempt.append(ROOM, [PlaceTaken(room_id=ROOM_ID, holder="p")], NO_STREAM)
+        for n, person in enumerate(people):
+            draft = Unsealed(
+                ParticipantDetailsCorrected,
+                {"participant_id": person, "reason": CorrectionReason.TYPING_ERROR},
+                {"snils": ["112-233-445 95", "348-714-781 14"][n]},
+            )
+            attempt.append(f"participant-{person}", [draft], NO_STREAM)
+
+    await tx.transact_combined(ctx("p"), ROOM, body)
+    assert cipher.sealing_calls == 1
+    for person, snils in zip(people, ["112-233-445 95", "348-714-781 14"], strict=True):
+        [event] = (await LOG.read(store, f"participant-{person}")).events
+        assert await unseal(cipher, event) == {"snils": snils}
+
+
+class WatchedStore(InMemoryEventStore):
+    """A real in-memory store that records its stream reads (and from which version), and whose
+    appends, once `gate` is set, wait until it opens (`entered` tells that one is waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, int | None]] = []
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        self.reads.append((stream_id, from_version))
+        return await super().read_stream(stream_id, from_version, backwards=backwards, limit=limit)
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
+        return await super().append_many(appends)
+
+
+async def test_an_erasure_learned_drops_the_streams_kept_between_batches() -> None:
+    """A key's stream kept for its next batch may hold a participant's events (sealed): once
+    the cipher learns an erasure, the next batch reads the stream whole from the store."""
+    store = WatchedStore()
+    cipher = FieldCipher(InMemoryKeyStore())
+    tx = Transactor(store, cipher, LOG, Conflict)
+    await race(tx, ["a1"], capacity=10)
+    await race(tx, ["a2"], capacity=10)
+    assert store.reads[-1] == (ROOM, 1)  # only what came after the last batch
+    cipher.forget(str(uuid.uuid4()))  # an erasure learned
+    await race(tx, ["a3"], capacity=10)
+    assert store.reads[-1:] == [(ROOM, None)]
+    assert await holders(store) == ["a1", "a2", "a3"]
+
+
+async def test_an_erasure_learned_while_a_batch_commits_leaves_its_stream_unkept() -> None:
+    store = WatchedStore()
+    tx = transactor(store)
+    store.gate = asyncio.Event()
+    batch = asyncio.create_task(race(tx, ["a1"], capacity=10))
+    await store.entered.wait()
+    LOG.forget(str(uuid.uuid4()))  # a purge, say: what the batch read may be theirs
+    store.gate.set()
+    await batch
+    await race(tx, ["a2"], capacity=10)
+    assert store.reads[-1:] == [(ROOM, None)]
+    assert await holders(store) == ["a1", "a2"]

@@ -1,15 +1,20 @@
 """A service's event log: internal events through the service's registry, published ones through
 the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
 
+import asyncio
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import ClassVar
 from uuid import UUID
 
 import pytest
 
-from bilet.application import EventLog, Part, Transactor, seal_all
-from bilet.application.eventlog import DECODED_EVENTS_KEPT
+from bilet.application import EventLog, Part, RequestContext, Transactor, seal_all
+from bilet.application.eventlog import (
+    DECODED_EVENTS_KEPT,
+    WRITTEN_COMMIT_SHARE,
+    WRITTEN_EVENTS_KEPT,
+)
 from bilet.contracts import (
     DomainEvent,
     EventMetadata,
@@ -24,8 +29,9 @@ from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
 from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
 from bilet.crypto.fields import ToSeal
-from bilet.eventstore import NO_STREAM, WrongExpectedVersion
+from bilet.eventstore import NO_STREAM, ExpectedVersion, RecordedEvent, WrongExpectedVersion
 from bilet.eventstore.memory import InMemoryEventStore
+from bilet.http.auth import Principal, Role
 
 PID = UUID("6c1c1c1c-0000-4000-8000-000000000001")
 OTHER = UUID("6c1c1c1c-0000-4000-8000-000000000002")
@@ -45,7 +51,20 @@ class NoteTaken(DomainEvent):
     text: str
 
 
-LOG = EventLog(NOTES, ["note"])
+@NOTES.register
+class CaseClosed(DomainEvent):
+    """An internal event about someone it does not name (as a reservation's
+    `DuplicateReviewResolved`: a keyed hash, no `participant_id`)."""
+
+    event_type: ClassVar[str] = "CaseClosed"
+    service: ClassVar[str] = "identity"
+    stream_category: ClassVar[str] = "case"
+    stream_key: ClassVar[str] = "case_key"
+
+    case_key: str
+
+
+LOG = EventLog(NOTES, ["note", "case"])
 META = EventMetadata(correlation_id="c-1", actor="registrar-1", actor_role="registrar")
 
 
@@ -220,23 +239,6 @@ async def test_a_commit_sealing_with_two_keys_fetches_them_in_one_key_store_call
     assert await unseal(cipher, event, health=True) == health_and_snils.personal
 
 
-async def test_a_cipher_that_keeps_no_keys_is_not_asked_to_fetch_them_beforehand() -> None:
-    keys = CountingKeyStore()
-    cipher = FieldCipher(keys, cache_size=0)
-    draft = Unsealed(
-        ParticipantDetailsCorrected,
-        {
-            "participant_id": PID,
-            "reason": CorrectionReason.HEALTH_STATUS_CHANGED,
-            "key_generation": 1,
-        },
-        {"snils": "112-233-445 95", "health_limitations": {"has_limitations": False}},
-    )
-    await seal_all(cipher, [draft])
-    # Fetched once, by the sealing itself (both keys in one call): no prefetch thrown away.
-    assert keys.calls == [(str(PID), health_key_subject(PID))]
-
-
 class CountingCipher(FieldCipher):
     """A real cipher that counts its `encrypt_many` calls."""
 
@@ -282,8 +284,8 @@ async def test_a_commit_seals_the_drafts_of_all_its_streams_in_one_cipher_call()
 class CountingLog(EventLog):
     """Counts the events it decodes."""
 
-    def __init__(self) -> None:
-        super().__init__(NOTES, ["note"])
+    def __init__(self, keep_written: int = 0) -> None:
+        super().__init__(NOTES, ["note", "case"], keep_written=keep_written)
         self.decoded = 0
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
@@ -371,7 +373,11 @@ async def test_a_reader_of_everything_gets_this_process_s_commits_back_undecoded
     """In-process views catching up read back what their own process just committed: those
     events come back as sealed and encoded, equal to what decoding gives (docs/adr/0099);
     another writer's are decoded, and kept nowhere; an erasure forgets the participant's."""
-    store, cipher, log = InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    store, cipher, log = (
+        InMemoryEventStore(),
+        FieldCipher(InMemoryKeyStore()),
+        CountingLog(WRITTEN_EVENTS_KEPT),
+    )
     Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
     mine, others = f"participant-{PID}", f"note-{OTHER}"
     await log.append(store, cipher, META, [Part(mine, [snils_draft("112-233-445 95")], NO_STREAM)])
@@ -388,3 +394,208 @@ async def test_a_reader_of_everything_gets_this_process_s_commits_back_undecoded
 
     log.decode_own(own, own.stream_id)
     assert log.decoded == 3  # the copy was forgotten with the participant's key
+
+
+async def test_a_commit_given_its_events_as_one_shot_iterables_gives_each_stream_its_own(
+    cipher: FieldCipher,
+) -> None:
+    """Each part's events are read once: a generator's events are neither dropped nor handed
+    to the next stream, and a generator that yields nothing leaves its stream out."""
+    mine: list[Decided] = [snils_draft("112-233-445 95"), corrected(8)]
+    parts: list[tuple[str, Iterator[Decided], ExpectedVersion]] = [
+        (f"participant-{PID}", (e for e in mine), 0),
+        (f"note-{OTHER}", iter([]), NO_STREAM),
+        (f"note-{PID}", iter([NoteTaken(participant_id=PID, text="x")]), NO_STREAM),
+    ]
+    prepared = await LOG.prepare_sealed(cipher, META, parts)
+    streams = [(append.stream_id, len(append.events), len(events)) for append, events in prepared]
+    assert streams == [(f"participant-{PID}", 2, 2), (f"note-{PID}", 1, 1)]
+    sealed, plain = prepared[0][1]
+    assert await unseal(cipher, sealed) == {"snils": "112-233-445 95"}
+    assert (plain, prepared[1][1]) == (corrected(8), [NoteTaken(participant_id=PID, text="x")])
+
+
+class GatedKeyStore(InMemoryKeyStore):
+    """A real in-memory key store whose key fetches, once `gate` is set, wait until it opens
+    (`entered` tells that one is waiting): a commit's sealing caught mid-way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def get_or_create_many(self, subjects: Collection[str]) -> dict[str, DataKey]:
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
+        return await super().get_or_create_many(subjects)
+
+
+async def test_an_erasure_learned_while_a_commit_is_sealed_leaves_none_of_its_events_kept() -> None:
+    """A commit's sealing awaits the key store; an erasure learned meanwhile (the cipher tells
+    the log) ran before its events were kept, so they must not be kept after it."""
+    keys = GatedKeyStore()
+    store, cipher, log = InMemoryEventStore(), FieldCipher(keys), CountingLog(WRITTEN_EVENTS_KEPT)
+    Transactor(store, cipher, log, RuntimeError)  # binds the cipher's erasures to the log
+    keys.gate = asyncio.Event()
+    other = Unsealed(
+        ParticipantDetailsCorrected,
+        {"participant_id": OTHER, "reason": CorrectionReason.TYPING_ERROR},
+        {"snils": "348-714-781 14"},
+    )
+    parts = [
+        Part(f"participant-{PID}", [snils_draft("112-233-445 95")], NO_STREAM),
+        Part(f"participant-{OTHER}", [other], NO_STREAM),
+    ]
+    commit = asyncio.create_task(log.append(store, cipher, META, parts))
+    await keys.entered.wait()
+    cipher.forget(str(PID))  # what learning PID's erasure does
+    keys.gate.set()
+    await commit
+    keys.gate = None
+    await log.append(store, cipher, META, [Part(f"participant-{OTHER}", [corrected(9, OTHER)], 0)])
+
+    for record in await store.read_all():
+        log.decode_own(record, record.stream_id)
+    # Both decoded: none of that commit's events was kept; the next commit's was.
+    assert log.decoded == 2
+
+
+class GatedStore(InMemoryEventStore):
+    """A real in-memory store whose stream reads, once `gate` is set, wait after reading until
+    it opens (`entered` tells that one is waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        records = await super().read_stream(
+            stream_id, from_version, backwards=backwards, limit=limit
+        )
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
+        return records
+
+
+async def test_an_erasure_learned_while_a_stream_is_read_leaves_none_of_its_events_kept() -> None:
+    store, cipher, log = GatedStore(), FieldCipher(InMemoryKeyStore()), CountingLog()
+    mine = f"participant-{PID}"
+    await log.append(store, cipher, META, [Part(mine, [snils_draft("112-233-445 95")], NO_STREAM)])
+    store.gate = asyncio.Event()
+    read = asyncio.create_task(log.read(store, mine))
+    await store.entered.wait()
+    log.forget(str(PID))  # the erasure learned while the records were on their way
+    store.gate.set()
+    await read
+    store.gate = None
+
+    await log.read(store, mine)
+    assert log.decoded == 2  # decoded again: the first read kept nothing
+
+
+async def test_a_commits_events_that_name_no_participant_are_not_kept_for_readers_of_everything(
+    cipher: FieldCipher,
+) -> None:
+    """`forget` finds kept events by their participant: one about someone it does not name
+    would stay after their erasure, so it is never kept."""
+    store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
+    parts = [
+        Part("case-k1", [CaseClosed(case_key="k1")], NO_STREAM),
+        Part(f"note-{PID}", [NoteTaken(participant_id=PID, text="x")], NO_STREAM),
+    ]
+    await log.append(store, cipher, META, parts)
+    for record in await store.read_all():
+        log.decode_own(record, record.stream_id)
+    assert log.decoded == 1  # the case's event; the note was kept
+
+
+async def test_a_purgeable_streams_events_that_name_no_participant_are_not_kept(
+    cipher: FieldCipher,
+) -> None:
+    """Streams a service purges on an erasure (its reservations) hold events about people;
+    those that name nobody are decoded on every read. Elsewhere they are about nobody: kept."""
+    for purgeable, decoded in [(True, 2), (False, 1)]:
+        store, log = InMemoryEventStore(), CountingLog()
+        if purgeable:
+            store.allow_purging(["case"])
+        await store.append("case-k1", [LOG.encode(CaseClosed(case_key="k1"), META)])
+        await log.read(store, "case-k1")
+        await log.read(store, "case-k1")
+        assert log.decoded == decoded
+
+
+async def test_a_log_keeps_its_own_commits_only_when_told_a_reader_reads_them_back(
+    cipher: FieldCipher,
+) -> None:
+    """Only identity's views read their own process's commits back (`decode_own`): by default
+    a service's log keeps no copy of what it wrote."""
+    for log, kept in [
+        (EventLog(NOTES, ["note"]), False),
+        (EventLog(NOTES, ["note"], keep_written=WRITTEN_EVENTS_KEPT), True),
+    ]:
+        store = InMemoryEventStore()
+        [(append, [sealed])] = await log.prepare_sealed(
+            cipher, META, [Part(f"participant-{PID}", [snils_draft("112-233-445 95")], NO_STREAM)]
+        )
+        await store.append_many([append])
+        [record] = await store.read_all()
+        back = log.decode_own(record, record.stream_id)
+        assert back == sealed
+        assert (back is sealed) is kept
+
+
+def notes(count: int, first: int = 0) -> list[Decided]:
+    """`count` notes of PID's, each text its own (the same bytes are one kept event)."""
+    return [NoteTaken(participant_id=PID, text=str(n)) for n in range(first, first + count)]
+
+
+async def test_a_commit_too_large_for_a_share_of_the_kept_events_is_not_kept(
+    cipher: FieldCipher,
+) -> None:
+    """A class list's chunk (thousands of events) would push out every command's commit in
+    flight: a commit of more than a quarter of what is kept is not kept; one of a quarter is."""
+    quarter = WRITTEN_EVENTS_KEPT // WRITTEN_COMMIT_SHARE
+    for count, kept in [(quarter + 1, False), (quarter, True)]:
+        store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
+        await log.append(store, cipher, META, [Part(f"note-{PID}", notes(count), NO_STREAM)])
+        for record in await store.read_all():
+            log.decode_own(record, record.stream_id)
+        assert log.decoded == (0 if kept else count)
+
+
+@pytest.mark.parametrize("through", ["log", "transactor"])
+async def test_a_failed_commits_events_are_not_kept_and_push_out_none_that_were(
+    cipher: FieldCipher, through: str
+) -> None:
+    """A commit refused by the store (another writer was first) is sealed anew if tried again:
+    its bytes are never read back, so they are taken out, not left to push out those that are."""
+    store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
+    transactor = Transactor(store, cipher, log, RuntimeError)
+    ctx = RequestContext(Principal(subject="registrar-1", role=Role.REGISTRAR), "request-1")
+    await log.append(
+        store, cipher, META, [Part(f"participant-{OTHER}", [corrected(8, OTHER)], NO_STREAM)]
+    )
+    [first] = await store.read_all()
+    quarter = WRITTEN_EVENTS_KEPT // WRITTEN_COMMIT_SHARE
+    stale = Part(f"participant-{OTHER}", [corrected(9, OTHER)], NO_STREAM)
+
+    async def commit(parts: list[Part]) -> object:
+        if through == "log":
+            return await log.append(store, cipher, META, parts)
+        return await transactor.commit(ctx, parts)
+
+    for n in range(0, 2 * WRITTEN_EVENTS_KEPT, quarter):  # twice as many events as are kept
+        with pytest.raises(WrongExpectedVersion):
+            await commit([stale, Part(f"note-{PID}", notes(quarter - 1, n), NO_STREAM)])
+    log.decode_own(first, first.stream_id)
+    assert log.decoded == 0  # still kept

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
 from bilet.application.context import RequestContext
-from bilet.application.eventlog import Loaded, Stream, seal_all
+from bilet.application.eventlog import Loaded, Stream, seal_streams
 from bilet.application.transact import Attempt, Fold, Outcome, Transactor
 from bilet.contracts import DomainEvent
 from bilet.eventstore import (
@@ -215,7 +215,9 @@ class _Staging:
             before = expectation_before_batch(part.expected, self.staged(part.stream_id))
             expected[part.stream_id] = merged_expectation(expected.get(part.stream_id), before)
         metadata = ran.request.ctx.metadata()
-        sealed = [(p.stream_id, await seal_all(self._transactor.cipher, p.decided)) for p in parts]
+        # All the body's streams in one `seal_many` call, as a commit of its own (docs/adr/0099).
+        each = await seal_streams(self._transactor.cipher, [p.decided for p in parts])
+        sealed = [(p.stream_id, events) for p, events in zip(parts, each, strict=True)]
         encoded = [
             self._transactor.log.stream_append(stream_id, events, ANY, metadata)
             for stream_id, events in sealed
@@ -296,6 +298,12 @@ class CombinedCommits:
         self._runners: dict[str, asyncio.Task[None]] = {}
         # The last committed state of the busiest keys' streams (least recently used out).
         self._known: OrderedDict[str, _Known] = OrderedDict()
+        # They may hold a participant's events (sealed): an erasure or purge learned drops
+        # them all, as the log's caches drop theirs (docs/adr/0066, 0099).
+        transactor.log.when_forgotten(self._forget_known)
+
+    def _forget_known(self, _participant: str) -> None:
+        self._known.clear()
 
     async def transact(
         self,
@@ -350,6 +358,7 @@ class CombinedCommits:
                 return []
             for request in batch:
                 request.tries += 1
+            forgotten = transactor.log.forgotten
             staging = _Staging(transactor, self._known.pop(key, None))
             await staging.prefetch([key, *(s for request in batch for s in request.reads)])
             ran: list[_Ran] = []
@@ -373,7 +382,10 @@ class CombinedCommits:
                 for request in batch:
                     _fail(request, error)
                 return []
-            if (known := staging.known(key, results)) is not None:
+            # Not kept when a participant was forgotten while the batch ran: what it read and
+            # wrote was read before, and could be theirs.
+            known = staging.known(key, results) if forgotten == transactor.log.forgotten else None
+            if known is not None:
                 self._known[key] = known
                 while len(self._known) > KNOWN_STREAMS:
                     self._known.popitem(last=False)

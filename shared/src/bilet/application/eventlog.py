@@ -8,6 +8,7 @@ is bound to that registry and those categories once, in the service's applicatio
 """
 
 import functools
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,9 +42,14 @@ S = TypeVar("S")
 
 # How many decoded events of the streams commands decide on an `EventLog` keeps (`read`).
 DECODED_EVENTS_KEPT: Final = 2048
-# How many events of its own latest commits an `EventLog` keeps for readers of everything
-# (`decode_own`): enough for the commits of a few hundred commands in flight.
+# How many events of its own latest commits an `EventLog` that reads them back keeps for readers
+# of everything (`decode_own`, `keep_written`): enough for the commits of a few hundred commands
+# in flight.
 WRITTEN_EVENTS_KEPT: Final = 1024
+# A commit of more events than this share of what is kept is not kept at all (a class list's
+# chunk: ~2,500 events): it would push out the commits of every command in flight, read back by
+# nobody sooner than theirs.
+WRITTEN_COMMIT_SHARE: Final = 4
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,21 @@ async def _sealed_together(
     ]
 
 
+async def seal_streams(
+    cipher: FieldCipher, streams: Sequence[Sequence[Decided]]
+) -> list[list[DomainEvent]]:
+    """`seal_all` of each stream's decided events, all in one `seal_many` call (a commit's, a
+    combined command's): each stream's sealed events, in order."""
+    sealed = await _sealed_together(cipher, streams)
+    if len(sealed) != sum(len(decided) for decided in streams):
+        raise AssertionError("the sealing gave back another number of events")
+    out, start = [], 0
+    for decided in streams:
+        out.append(sealed[start : start + len(decided)])
+        start += len(decided)
+    return out
+
+
 def _metadata_json(
     metadata: EventMetadata, schema_version: int, encoded: dict[int, bytes]
 ) -> bytes:
@@ -139,7 +160,7 @@ class _KeptEvents:
     takes them out of memory rather than leaving them to age out (`forget`)."""
 
     def __init__(self, limit: int) -> None:
-        self._limit = limit
+        self.limit = limit
         # Each event with its participant (None: about nobody), named once when kept.
         self._events: OrderedDict[_StoredKey, tuple[DomainEvent, str | None]] = OrderedDict()
         self._of: dict[str, set[_StoredKey]] = {}
@@ -151,22 +172,35 @@ class _KeptEvents:
         self._events.move_to_end(key)
         return kept[0]
 
-    def put(self, key: _StoredKey, event: DomainEvent) -> None:
-        if not self._limit:
+    def put(self, key: _StoredKey, event: DomainEvent, *, unnamed: bool) -> None:
+        """Keep `event`; one that names no participant only if `unnamed` (it is about nobody):
+        `forget` could never take out an event about someone it does not name (a reservation's
+        `DuplicateReviewResolved`, with the keyed hash of a СНИЛС and no `participant_id`)."""
+        if not self.limit:
             return
         if key in self._events:
             self._events.move_to_end(key)
             return  # the same bytes: the same event
         subject = _subject_of(event)
+        if subject is None and not unnamed:
+            return
         self._events[key] = (event, subject)
         if subject is not None:
             self._of.setdefault(subject, set()).add(key)
-        if len(self._events) > self._limit:
+        if len(self._events) > self.limit:
             oldest, (_, held_by) = self._events.popitem(last=False)
-            if held_by is not None and (keys := self._of.get(held_by)) is not None:
-                keys.discard(oldest)
-                if not keys:
-                    del self._of[held_by]
+            self._unlist(oldest, held_by)
+
+    def drop(self, key: _StoredKey) -> None:
+        kept = self._events.pop(key, None)
+        if kept is not None:
+            self._unlist(key, kept[1])
+
+    def _unlist(self, key: _StoredKey, held_by: str | None) -> None:
+        if held_by is not None and (keys := self._of.get(held_by)) is not None:
+            keys.discard(key)
+            if not keys:
+                del self._of[held_by]
 
     def forget(self, subject: str) -> None:
         for key in self._of.pop(subject, ()):
@@ -177,13 +211,34 @@ class EventLog:
     """One service's events in its store: published ones through the catalogue, internal ones
     (in `internal_categories`) through `internal_events`."""
 
-    def __init__(self, internal_events: EventRegistry, internal_categories: Iterable[str]) -> None:
+    def __init__(
+        self,
+        internal_events: EventRegistry,
+        internal_categories: Iterable[str],
+        *,
+        purged_categories: Iterable[str] = (),
+        keep_written: int = 0,
+    ) -> None:
+        """`purged_categories`: the internal categories whose streams are about people and
+        purged on their erasure (a store told so by `allow_purging` adds its own): their events
+        that name no participant are never kept (`_decode_again`). `keep_written`: how many
+        events of its latest commits it keeps for `decode_own` (`WRITTEN_EVENTS_KEPT`); none
+        unless a reader of everything in this process reads its own commits back (identity's
+        views), else they would be copies held for nobody."""
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
+        self.purged_categories = frozenset(purged_categories)
         # Events of the streams commands decide on, decoded lately (`_decode_again`).
         self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT)
         # Events of this process's latest commits, as it sealed them (`decode_own`).
-        self._written = _KeptEvents(WRITTEN_EVENTS_KEPT)
+        self._written = _KeptEvents(keep_written)
+        # How many times a participant was forgotten (`forget`): events decoded or sealed across
+        # an await are kept only if nobody was forgotten meanwhile, since `forget` ran before
+        # they were kept and could not take them out (docs/adr/0099, amended).
+        self._forgotten = 0
+        # Other caches of this log's events, told of every `forget` (`when_forgotten`); held
+        # weakly: a service's log outlives the transactors (apps, tests) that read through it.
+        self._forgotten_listeners: list[weakref.WeakMethod[Callable[[str], None]]] = []
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
         """The event a record of `stream_id` holds (the newest version of a published one)."""
@@ -200,17 +255,23 @@ class EventLog:
         own = self._written.get((stored.type, stored.data, stored.metadata, category_of(stream_id)))
         return self.decode(stored, stream_id) if own is None else own
 
-    def _decode_again(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
+    def _decode_again(
+        self, stored: StoredEvent, stream_id: str, keep: bool, purgeable: bool
+    ) -> DomainEvent:
         """`decode` for the streams commands decide on, which are read again on every command
         that decides on them (a school's, a season's, an attempt's answers so far): an event
         decoded lately is taken from a bounded cache. Decoding is a function of the stored bytes
         (events are never rewritten in place), so they are the key; the events are frozen models
-        holding personal data only sealed, as the store does."""
+        holding personal data only sealed, as the store does. Not `keep`: what is decoded is
+        not kept (a participant was forgotten while the stream was read). Of a `purgeable`
+        stream (about people, purged on their erasure) only events naming their participant
+        are kept: the others `forget` could not find."""
         key = (stored.type, stored.data, stored.metadata, category_of(stream_id))
         event = self._decided_on.get(key)
         if event is None:
             event = self.decode(stored, stream_id)
-            self._decided_on.put(key, event)
+            if keep:
+                self._decided_on.put(key, event, unnamed=not purgeable)
         return event
 
     def forget(self, subject: str) -> None:
@@ -218,8 +279,27 @@ class EventLog:
         erased or purged. The caches hold personal fields only sealed and the store's purgeable
         streams (keyed hashes) as the store did; once the store forgets them, or their key is
         destroyed, this process must not keep a copy until it ages out (docs/adr/0066)."""
+        self._forgotten += 1
         self._decided_on.forget(subject)
         self._written.forget(subject)
+        alive = []
+        for ref in self._forgotten_listeners:
+            if (listener := ref()) is not None:
+                listener(subject)
+                alive.append(ref)
+        self._forgotten_listeners = alive
+
+    @property
+    def forgotten(self) -> int:
+        """How many times a participant was forgotten so far: a cache that read events across
+        an await keeps them only if this did not move meanwhile (`forget` ran before it kept
+        them and could not take them out)."""
+        return self._forgotten
+
+    def when_forgotten(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(participant)`, a bound method, on every `forget` while its object
+        lives: for other caches of the events read through this log (combined commits')."""
+        self._forgotten_listeners.append(weakref.WeakMethod(listener))
 
     def forget_key_subject(self, key_subject: str) -> None:
         """`forget` the participant whose key a key-store subject names (their own id, or
@@ -280,8 +360,13 @@ class EventLog:
 
     async def read(self, store: EventStore, stream_id: str) -> Stream:
         """A stream's events, decoded; an empty stream at version None when there is none."""
+        forgotten = self._forgotten
         records = await store.read_stream(stream_id)
-        events = tuple(self._decode_again(record, stream_id) for record in records)
+        # Records read before an erasure learned meanwhile may hold the participant's events.
+        keep = forgotten == self._forgotten
+        category = category_of(stream_id)
+        purgeable = category in self.purged_categories or category in store.purgeable_categories
+        events = tuple(self._decode_again(record, stream_id, keep, purgeable) for record in records)
         version = records[-1].version if records else None
         position = records[-1].position if records else 0
         return Stream(stream_id, events, version, position)
@@ -320,24 +405,45 @@ class EventLog:
         self,
         cipher: FieldCipher,
         metadata: EventMetadata,
-        parts: Iterable[tuple[str, Sequence[Decided], ExpectedVersion]],
+        parts: Iterable[tuple[str, Iterable[Decided], ExpectedVersion]],
     ) -> list[tuple[StreamAppend, list[DomainEvent]]]:
         """`prepare`, each append with its events as they are stored (sealed): what a read of
         them would decode, for a view fed by its own process's commits."""
-        parts = [part for part in parts if part[1]]
+        # Each part's events copied once: sealing and sharing out read them again, which a
+        # one-shot iterable would not survive (its events dropped or given to the next stream).
+        copied = [(stream_id, list(decided), expected) for stream_id, decided, expected in parts]
+        every = [part for part in copied if part[1]]
+        forgotten = self._forgotten
         # One `seal_many` for the whole commit: one erasure check and one key-store call for
         # the keys not cached, not one per stream or per key.
-        sealed = iter(await _sealed_together(cipher, [decided for _, decided, _ in parts]))
+        sealed = await seal_streams(cipher, [decided for _, decided, _ in every])
+        # A participant forgotten while the commit was sealed (an erasure learned by the cipher
+        # as it fetched keys) may be one of its subjects: its events are not kept then.
+        size = sum(len(events) for events in sealed)
+        keep = forgotten == self._forgotten and size <= self._written.limit // WRITTEN_COMMIT_SHARE
         prepared = []
         encoded: dict[int, bytes] = {}
-        for stream_id, decided, expected in parts:
-            events = [next(sealed) for _ in decided]
+        for (stream_id, _, expected), events in zip(every, sealed, strict=True):
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
             category = category_of(stream_id)
             for new, event in zip(append.events, events, strict=True):
-                self._written.put((new.type, new.data, new.metadata, category), event)
+                if keep:
+                    # Only events naming their participant (those `forget` can find): the
+                    # catch-ups that read them back are the roster's, of participants' events.
+                    key = (new.type, new.data, new.metadata, category)
+                    self._written.put(key, event, unnamed=False)
             prepared.append((append, events))
         return prepared
+
+    def not_committed(self, prepared: Sequence[tuple[StreamAppend, Sequence[DomainEvent]]]) -> None:
+        """Take back what `prepare_sealed` kept of a commit that failed: those bytes are never
+        read back (a retry seals anew), and would push out the commits that are. They are kept
+        before the append, not after it, because concurrent catch-ups read a commit before its
+        own command resumes (docs/adr/0099)."""
+        for append, _ in prepared:
+            category = category_of(append.stream_id)
+            for new in append.events:
+                self._written.drop((new.type, new.data, new.metadata, category))
 
     async def append(
         self,
@@ -348,4 +454,9 @@ class EventLog:
     ) -> list[AppendResult]:
         """Seal and append what was decided for each stream (streams with nothing decided are
         left out) in one atomic append: all of it, or nothing."""
-        return await store.append_many(await self.prepare(cipher, metadata, parts))
+        prepared = await self.prepare_sealed(cipher, metadata, parts)
+        try:
+            return await store.append_many([append for append, _ in prepared])
+        except BaseException:
+            self.not_committed(prepared)
+            raise

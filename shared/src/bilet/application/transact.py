@@ -327,7 +327,11 @@ class Transactor:
         if appends and audited is not None:
             trail = audit_appends(audited.log, self.store, audited.records)
         sent = [*appends, *trail]
-        results = await self.append_prepared(sent) if appends else []
+        try:
+            results = await self.append_prepared(sent) if appends else []
+        except BaseException:
+            self.log.not_committed(prepared)
+            raise
         if results and self._observers and self.store.one_writer_at_a_time:
             self._tell(prepared, sent, results)
         if audited is not None and not trail:

@@ -326,11 +326,6 @@ class FieldCipher:
                 copy[envelope.name] = ERASED if key is None else _opened(subject, envelope, key)
         return out
 
-    @property
-    def caches_keys(self) -> bool:
-        """Whether keys fetched once are kept for the next calls (`prepare` pays off)."""
-        return bool(self._cache_size and self._cache_ttl)
-
     async def prepare(self, subjects: Collection[str]) -> None:
         """Fetch, creating where needed, the keys of many subjects in one key-store call and
         cache them, so encrypting for each of them next needs no round trip (bulk imports: one

@@ -6,10 +6,24 @@ from collections.abc import Callable, Collection
 from typing import Final
 
 from bilet.application import EventLog
+from bilet.application.eventlog import WRITTEN_EVENTS_KEPT
 from bilet.eventstore import EventStore
-from bilet_identity.domain.internal import INTERNAL_CATEGORIES, INTERNAL_EVENTS
+from bilet_identity.domain.internal import (
+    INTERNAL_CATEGORIES,
+    INTERNAL_EVENTS,
+    PURGEABLE_CATEGORIES,
+)
 
-EVENT_LOG: Final = EventLog(INTERNAL_EVENTS, INTERNAL_CATEGORIES)
+# The reservations and profiles are purged on an erasure: told here, not only to the store of
+# the process that purges, so that no process keeps what names no participant (a reservation's
+# `DuplicateReviewResolved`) where `EventLog.forget` cannot reach it. Its own commits are kept
+# for the views' catch-ups, which read them back moments after (`catch_up`, docs/adr/0099).
+EVENT_LOG: Final = EventLog(
+    INTERNAL_EVENTS,
+    INTERNAL_CATEGORIES,
+    purged_categories=PURGEABLE_CATEGORIES,
+    keep_written=WRITTEN_EVENTS_KEPT,
+)
 
 decode_event = EVENT_LOG.decode
 CATCH_UP_PAGE: Final = 1000
