@@ -13,8 +13,9 @@ that issues recommendations from Kafka, beside the kernel feeds of the read side
 - Read side (kernel, ADR 0008): `EVIDENCE_PROJECTION` and the insights (ADR 0039) fed from the
   same topics and from the recommender's own store (coordinators' opportunities, the sets
   issued) into the read model: what the API reads, and the catalogue the issuing step offers.
-- Insights (faust, ADR 0048): `worker_insights` counts the marks from Kafka in tumbling weekly
-  windows and writes them to the insights read model; the kernel feed keeps the rest of it.
+- Insights (faust, ADR 0048): `worker_insights` counts the marks from the issuing agent's
+  repartition topic (ADR 0101) in tumbling weekly windows and writes them to the insights read
+  model; the kernel feed keeps the rest of it.
 
 The agent takes the facts in batches (`take_events`, ADR 0047): per batch, one read of each
 participant's table entry and stream, one append of every set decided, one write back
@@ -27,12 +28,10 @@ rebalancing.
 """
 
 import asyncio
-import contextlib
 import ssl
 import sys
 import time
-import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any, Final, cast
 import faust
 from aiokafka.admin import NewTopic
 from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
-from faust.streams import Stream, _current_event
+from faust.streams import Stream
 from faust.types import EventT, TopicT
 from faust.types.auth import CredentialsT as Credentials
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -76,6 +75,7 @@ from bilet_recommender.worker_guards import (
     exit_at_once,
     left_aside,
     new_topics,
+    processing,
 )
 
 SERVICE: Final = "recommender"
@@ -201,17 +201,6 @@ def broker_credentials(connection: KafkaConnection) -> Credentials | None:
             mechanism=mechanism,
         )
     return None if context is None else SSLCredentials(context)
-
-
-@contextlib.contextmanager
-def processing(event: EventT[Any]) -> Iterator[None]:
-    """Within it, faust takes `event` for the one being processed (a table's change goes to its
-    partition of the changelog): a batch is handled outside faust's per-event iteration."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 class Readiness:
@@ -431,10 +420,14 @@ def create_app(
     async def read_model() -> ReadModel:
         return (await resources.get())[2]
 
-    insight_topics = worker_insights.install(
-        app, list(settings.recommender_worker_topics), partitions, read_model
+    worker_insights.install(
+        app,
+        by_participant,
+        read_model,
+        settings.recommender_worker_batch_size,
+        settings.recommender_worker_batch_seconds,
     )
-    return WorkerApp(app, (by_participant, *insight_topics))
+    return WorkerApp(app, (by_participant,))
 
 
 def main() -> int:

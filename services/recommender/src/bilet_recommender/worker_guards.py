@@ -35,14 +35,17 @@ Why both, from a run of the parity test under load (ADR 0085):
 """
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, NoReturn, cast
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
+from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import AgentT, EventT, Message, TopicT, TransportT
 from faust.types.tuples import ack_lock
@@ -76,6 +79,17 @@ def exit_at_once(what: str, error: BaseException | None = None) -> NoReturn:
     )
     logging.shutdown()
     os._exit(EXIT_ON_FAILURE)
+
+
+@contextlib.contextmanager
+def processing(event: EventT[Any]) -> Iterator[None]:
+    """Within it, faust takes `event` for the one being processed (a table's change goes to its
+    partition of the changelog): a batch is handled outside faust's per-event iteration."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def left_aside(agent: str, event: EventT[Any], error: Exception) -> None:

@@ -1,9 +1,11 @@
 """The coordinators' insights in the faust worker (ADR 0048): tumbling weekly windows over the
 facts from Kafka, whose results are the marks of the insights read model the API reads.
 
-An agent beside the issuing one reads the same source topics and repartitions every record by
-participant into its own topic (`<app id>-insight-facts-by-participant`), so that each window
-cell is written from the one partition that owns its key. The windowed table `insight-weeks`
+An agent beside the issuing one reads the issuing agent's repartition topic
+(`<app id>-facts-by-participant`: every record of the source topics, keyed by participant), so
+that each window cell is written from the one partition that owns its key. Until ADR 0101 it
+repartitioned the source topics into a topic of its own with the same key: a second forward and
+a second consumption of every record for the same partitioning. The windowed table `insight-weeks`
 (changelog `<app id>-insight-weeks-changelog`) holds, per participant and ISO week, the metrics
 the participant counted for in that week (registered, consent verified, stage completed, career
 event attended): codes under a pseudonymous participant id, nothing readable. The first time a
@@ -27,19 +29,25 @@ Why these choices (ADR 0048):
   municipality is known only from other streams (their school's registration), and a pupil who
   moves is counted where they study now. Distinct pupils are therefore a set per participant
   and week — the participant's id is the key — and the count per municipality is SQL.
-At least once: a redelivered fact finds its metric in the window and writes nothing; the mark is
-written before the window is updated, so a crash in between writes the same mark again.
+It takes the records in batches (`take_events`, as the issuing agent): a batch's marks are
+written in one transaction, in the records' order, then each window cell it changed is written
+once (ADR 0101; one transaction per mark before).
+At least once: a redelivered fact finds its metric in the window and writes nothing; the marks
+are written before the windows are updated, so a crash in between writes the same marks again;
+the batch is acknowledged only when the agent asks for the next one.
 Erasure: the agent applies `ParticipantErased` itself (as the kernel feed does too): the
 participant's marks are deleted and, since a participant's facts are taken one after another in
 one partition, every mark the agent takes after it is refused, whichever feed comes first.
 """
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import faust
+from faust.streams import Stream
 from faust.types import TopicT
 
 from bilet.contracts import CATALOGUE, decode
@@ -54,8 +62,8 @@ from bilet_recommender.adapters.insights_projection import (
     iso_week,
     mark,
 )
-from bilet_recommender.records import participant_key, record_headers
-from bilet_recommender.worker_guards import UNREADABLE, exit_at_once, left_aside
+from bilet_recommender.records import record_headers
+from bilet_recommender.worker_guards import UNREADABLE, exit_at_once, left_aside, processing
 
 WEEK: Final = 7 * 24 * 3600.0
 # The epoch fell on a Thursday: +3 days puts a window's start on a Monday 00:00 UTC.
@@ -72,8 +80,71 @@ def window_week(window_start: float) -> str:
     return iso_week(datetime.fromtimestamp(window_start - MONDAY_SHIFT, UTC))
 
 
+@dataclass(frozen=True)
+class Mark:
+    """The window result to write: `participant_id` counted for `metric` in `week`."""
+
+    metric: str
+    week: str
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class Erase:
+    """Forget the participant's marks and refuse later ones (`ParticipantErased`)."""
+
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """A fact of the batch as the windows see it: its metric (None for an erasure), participant
+    and window time."""
+
+    metric: str | None
+    participant_id: str
+    at: float
+
+
+@dataclass
+class Counted:
+    """What a batch does: the read model's writes in the order of the facts, and each window
+    cell's metrics after the batch (cell → the index of the last fact that changed it, and the
+    metrics), written back once per cell."""
+
+    writes: list[Mark | Erase] = field(default_factory=list)
+    cells: dict[tuple[str, float], tuple[int, frozenset[str]]] = field(default_factory=dict)
+
+
+def count_batch(
+    facts: Sequence[Windowed],
+    window_start: Callable[[float], float],
+    counted_of: Callable[[str, float], frozenset[str]],
+) -> Counted:
+    """The marks and window changes of a batch of facts, in their order (pure: the table and the
+    read model are the caller's). `window_start`: the start of the window holding a time;
+    `counted_of(participant, at)`: the metrics the table holds for that cell. A metric already in
+    its cell (a redelivery, or a second fact of the kind that week, the batch's own included)
+    writes nothing."""
+    outcome = Counted()
+    for index, fact in enumerate(facts):
+        if fact.metric is None:
+            outcome.writes.append(Erase(fact.participant_id))
+            continue
+        start = window_start(fact.at)
+        cell = (fact.participant_id, start)
+        known = outcome.cells.get(cell)
+        counted = known[1] if known is not None else counted_of(fact.participant_id, fact.at)
+        if fact.metric in counted:
+            continue
+        outcome.writes.append(Mark(fact.metric, window_week(start), fact.participant_id))
+        outcome.cells[cell] = (index, counted | {fact.metric})
+    return outcome
+
+
 class MarksWriter:
-    """Writes window results into the insights read model (its tables installed once)."""
+    """Writes a batch's window results into the insights read model (its tables installed
+    once), in one transaction: per batch, not per mark (ADR 0101)."""
 
     def __init__(self, read_model: ReadModel) -> None:
         self.read_model = read_model
@@ -82,80 +153,84 @@ class MarksWriter:
         )
         self._installed = False
 
-    async def write(self, metric: str, week: str, participant_id: str) -> None:
-        await self._install()
-        async with self.read_model.transaction(self.renderer) as tx:
-            await mark(tx, metric, week, participant_id, "")
-
-    async def erase(self, participant_id: str) -> None:
-        await self._install()
-        async with self.read_model.transaction(self.renderer) as tx:
-            await erase(tx, participant_id)
-
-    async def _install(self) -> None:
+    async def write(self, writes: Sequence[Mark | Erase]) -> None:
+        """Apply `writes` in their order (an erasure refuses the participant's later marks)."""
+        if not writes:
+            return
         if not self._installed:
             await self.read_model.install(INSIGHTS)
             self._installed = True
+        async with self.read_model.transaction(self.renderer) as tx:
+            for write in writes:
+                if isinstance(write, Erase):
+                    await erase(tx, write.participant_id)
+                else:
+                    await mark(tx, write.metric, write.week, write.participant_id, "")
 
 
 def install(
     app: faust.App,
-    topics: list[str],
-    partitions: int,
+    by_participant: TopicT,
     read_model: Callable[[], Awaitable[ReadModel]],
-) -> tuple[TopicT, ...]:
-    """Add the windowed insights agent to the worker's app; its repartition topic is returned
-    (declared before faust starts, ADR 0085). `read_model`: an async callable giving the worker's
-    read model (opened lazily on the app's loop, as the issuing agent's)."""
+    batch_size: int,
+    batch_seconds: float,
+) -> None:
+    """Add the windowed insights agent to the worker's app, over `by_participant`: the issuing
+    agent's repartition topic (ADR 0101), whose records it takes in batches of at most
+    `batch_size` or `batch_seconds`. `read_model`: an async callable giving the worker's read
+    model (opened lazily on the app's loop, as the issuing agent's)."""
     app_id = app.conf.id
-    sources = app.topic(*topics, value_serializer="raw")
-    by_participant = app.topic(
-        f"{app_id}-insight-facts-by-participant",
-        partitions=partitions,
-        key_serializer="raw",
-        value_serializer="raw",
-        internal=True,
-    )
+    partitions = by_participant.partitions
     # (participant id, week window) → JSON list of the metrics counted that week.
     weeks = app.Table(
         "insight-weeks", partitions=partitions, key_type=str, value_type=str, default=str
     ).tumbling(WEEK, expires=None)
     writer: list[MarksWriter] = []
 
-    @app.agent(sources, name=f"{app_id}.insights")
+    @app.agent(by_participant, name=f"{app_id}.insights")
     async def count_weeks(stream: faust.StreamT[Any]) -> None:
-        grouped = stream.group_by(participant_key, name="insight", topic=by_participant)
-        async for event in grouped.events():
-            # faust would acknowledge a record whose processing raised: end the process instead
-            # (ADR 0085), and Kafka delivers it again to the next worker.
+        # `take_events` acknowledges a batch's records when the loop asks for the next batch:
+        # after its marks are written and its windows updated. A batch that fails ends the
+        # process instead (ADR 0085): faust would acknowledge it; Kafka delivers it again.
+        batches = cast(Stream[Any], stream).take_events(batch_size, batch_seconds)
+        async for events in batches:
             try:
-                await count(event)
+                await count(events)
             except Exception:
-                exit_at_once("the insights agent failed on a record")
+                exit_at_once("the insights agent failed on a batch")
 
-    async def count(event: faust.EventT[Any]) -> None:
+    def windowed(event: faust.EventT[Any]) -> Windowed | None:
         try:
             recorded = decode_record(event.value, record_headers(event.headers))
             metric = SOURCE_MARKS.get(recorded.type)
             erased = recorded.type == "ParticipantErased"
             if (metric is None and not erased) or not CATALOGUE.is_published(recorded.type):
-                return
+                return None
             participant_id = str(decode(recorded).participant_id)  # type: ignore[attr-defined]
         except UNREADABLE as error:
             left_aside("insights", event, error)
-            return
-        if not writer:
-            writer.append(MarksWriter(await read_model()))
-        if metric is None:
-            await writer[0].erase(participant_id)
-            return
-        at = window_time(recorded.recorded_at)
-        window = weeks.clone(relative_to=at)
-        counted = set(json.loads(window[participant_id].value() or "[]"))
-        if metric in counted:
-            return  # a redelivery, or a second fact of the kind that week
-        start, _end = weeks.table.window.current(at)  # type: ignore[union-attr]
-        await writer[0].write(metric, window_week(start), participant_id)
-        window[participant_id] = json.dumps(sorted(counted | {metric}))
+            return None
+        return Windowed(metric, participant_id, window_time(recorded.recorded_at))
 
-    return (by_participant,)
+    def window_start(at: float) -> float:
+        return float(weeks.table.window.current(at)[0])  # type: ignore[union-attr]
+
+    def counted_of(participant_id: str, at: float) -> frozenset[str]:
+        value = weeks.clone(relative_to=at)[participant_id].value()
+        return frozenset(json.loads(value or "[]"))
+
+    async def count(events: Sequence[faust.EventT[Any]]) -> None:
+        taken = [(event, fact) for event in events if (fact := windowed(event)) is not None]
+        if not taken:
+            return
+        outcome = count_batch([fact for _event, fact in taken], window_start, counted_of)
+        if outcome.writes:
+            if not writer:
+                writer.append(MarksWriter(await read_model()))
+            # The marks before the windows: a crash in between writes the same marks again.
+            await writer[0].write(outcome.writes)
+        for (participant_id, _start), (index, metrics) in outcome.cells.items():
+            event, fact = taken[index]
+            # faust writes a change to the changelog partition of the event being processed.
+            with processing(event):
+                weeks.clone(relative_to=fact.at)[participant_id] = json.dumps(sorted(metrics))

@@ -9,7 +9,16 @@ import pytest
 from faust.windows import TumblingWindow
 
 from bilet_recommender.adapters.insights_projection import iso_week
-from bilet_recommender.worker_insights import MONDAY_SHIFT, WEEK, window_time, window_week
+from bilet_recommender.worker_insights import (
+    MONDAY_SHIFT,
+    WEEK,
+    Erase,
+    Mark,
+    Windowed,
+    count_batch,
+    window_time,
+    window_week,
+)
 
 WINDOWS = TumblingWindow(WEEK)
 
@@ -47,3 +56,76 @@ def test_any_expiry_would_drop_a_2019_replays_windows_at_once() -> None:
     expiring = TumblingWindow(WEEK, expires=timedelta(days=365))
     assert expiring.stale(end, time.time())
     assert not WINDOWS.stale(end, time.time())
+
+
+# A batch of the insights agent (ADR 0101): the marks in the facts' order, one write back per
+# window cell, nothing for what a cell already counts.
+def _start(at: float) -> float:
+    return float(WINDOWS.current(at)[0])
+
+
+MONDAY = window_time(datetime(2019, 9, 2, 9, tzinfo=UTC))
+NEXT_WEEK = MONDAY + WEEK
+
+
+def test_a_batch_marks_each_new_metric_once_and_writes_each_cell_once() -> None:
+    # given a pupil whose week already counts their registration
+    held = {("p1", _start(MONDAY)): frozenset({"registered"})}
+
+    def counted_of(participant_id: str, at: float) -> frozenset[str]:
+        return held.get((participant_id, _start(at)), frozenset())
+
+    # when a batch brings that registration again, two stages the same week, one the next week
+    # and another pupil's consent
+    facts = [
+        Windowed("registered", "p1", MONDAY),
+        Windowed("stage_completed", "p1", MONDAY + 60),
+        Windowed("stage_completed", "p1", MONDAY + 120),
+        Windowed("consent_verified", "p2", MONDAY),
+        Windowed("stage_completed", "p1", NEXT_WEEK),
+    ]
+    outcome = count_batch(facts, _start, counted_of)
+
+    # then each new metric of a cell is marked once, in order, and each cell written once with
+    # what it holds after the batch, under the last fact that changed it
+    week, next_week = window_week(_start(MONDAY)), window_week(_start(NEXT_WEEK))
+    assert outcome.writes == [
+        Mark("stage_completed", week, "p1"),
+        Mark("consent_verified", week, "p2"),
+        Mark("stage_completed", next_week, "p1"),
+    ]
+    assert outcome.cells == {
+        ("p1", _start(MONDAY)): (1, frozenset({"registered", "stage_completed"})),
+        ("p2", _start(MONDAY)): (3, frozenset({"consent_verified"})),
+        ("p1", _start(NEXT_WEEK)): (4, frozenset({"stage_completed"})),
+    }
+
+
+def test_an_erasure_keeps_its_place_among_the_batchs_marks() -> None:
+    # given a batch with a mark, the pupil's erasure, then a later fact of theirs
+    facts = [
+        Windowed("registered", "p1", MONDAY),
+        Windowed(None, "p1", MONDAY + 60),
+        Windowed("stage_completed", "p1", MONDAY + 120),
+    ]
+    # when it is counted
+    outcome = count_batch(facts, _start, lambda _p, _at: frozenset())
+    # then the erasure comes between the two marks (the read model refuses the later one)
+    week = window_week(_start(MONDAY))
+    assert outcome.writes == [
+        Mark("registered", week, "p1"),
+        Erase("p1"),
+        Mark("stage_completed", week, "p1"),
+    ]
+
+
+def test_a_redelivered_batch_writes_nothing() -> None:
+    # given a week that counts everything the batch brings
+    facts = [Windowed("registered", "p1", MONDAY), Windowed("stage_completed", "p1", MONDAY)]
+    # when it comes again
+    outcome = count_batch(
+        facts, _start, lambda _p, _at: frozenset({"registered", "stage_completed"})
+    )
+    # then
+    assert outcome.writes == []
+    assert outcome.cells == {}

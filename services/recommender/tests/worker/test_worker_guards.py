@@ -39,7 +39,6 @@ async def test_the_declared_topics_are_the_repartitions_and_changelogs_as_faust_
     assert sorted(declared) == [
         "guarded-evidence-changelog",
         "guarded-facts-by-participant",
-        "guarded-insight-facts-by-participant",
         "guarded-insight-weeks-changelog",
     ]
 
