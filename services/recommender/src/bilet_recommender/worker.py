@@ -54,6 +54,7 @@ from bilet.kafka import KafkaConnection
 from bilet.logs import configure_logging
 from bilet.projections import EmbeddedFeed, KafkaFeed, ProjectionMetrics, ReadModel
 from bilet.projections.decode import decode as decode_record
+from bilet.projections.kafka.settings import FeedSettings
 from bilet.relay.health import serve_health
 from bilet.settings import PlatformSettings
 from bilet_recommender import worker_insights
@@ -249,6 +250,9 @@ def create_app(
         raise SystemExit("BVB_KAFKA_BOOTSTRAP is not set: the worker reads Kafka")
     app_id = settings.recommender_worker_app_id
     connection = settings.kafka_connection()
+    # Read here, before faust starts: a bad BVB_PROJECTION_FEED_* stops the worker at once
+    # instead of leaving it issuing with its read side's feeds dead (ADR 0096).
+    feed_settings = FeedSettings()
     partitions = settings.recommender_worker_partitions
     app = GuardedApp(
         app_id,
@@ -394,6 +398,7 @@ def create_app(
                     sources=topics,
                     metrics=metrics,
                     max_records=settings.recommender_worker_feed_max_records,
+                    settings=feed_settings,
                 )
             )
             feeds.append(

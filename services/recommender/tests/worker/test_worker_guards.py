@@ -9,11 +9,13 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import faust
+import pytest
 from faust import streams
 from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from mode.utils.times import want_seconds
+from pydantic import ValidationError
 
 from bilet_recommender.worker import WorkerSettings, create_app
 from bilet_recommender.worker_guards import (
@@ -214,3 +216,13 @@ async def test_the_consumer_long_polls_for_the_workers_fetch_wait() -> None:
     # What faust alone would have built, so the test fails if the override stops applying.
     plain = super(FetchWaitThread, thread)._create_worker_consumer(transport)
     assert plain._fetch_max_wait_ms == 1500
+
+
+def test_a_bad_feed_setting_stops_the_worker_before_faust_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The read side's feeds are built in a task once faust runs: their settings are read when the
+    # app is made, so a bad value refuses the worker at start, not its read side later (ADR 0096).
+    monkeypatch.setenv("BVB_PROJECTION_FEED_FETCH_WAIT", "soon")
+    with pytest.raises(ValidationError, match="fetch_wait"):
+        create_app(WorkerSettings(kafka_bootstrap="127.0.0.1:1"))
