@@ -12,6 +12,7 @@ import pytest
 from bilet.application import EventLog, Part, RequestContext, Transactor, seal_all
 from bilet.application.eventlog import (
     DECODED_EVENTS_KEPT,
+    FORGOTTEN_KEPT,
     WRITTEN_COMMIT_SHARE,
     WRITTEN_EVENTS_KEPT,
 )
@@ -599,3 +600,46 @@ async def test_a_failed_commits_events_are_not_kept_and_push_out_none_that_were(
             await commit([stale, Part(f"note-{PID}", notes(quarter - 1, n), NO_STREAM)])
     log.decode_own(first, first.stream_id)
     assert log.decoded == 0  # still kept
+
+
+async def test_a_participant_forgotten_before_their_streams_are_purged_elsewhere_is_not_kept_again(
+    cipher: FieldCipher,
+) -> None:
+    """Distributed mode: the API process learns an erasure (its cipher forgets the participant)
+    before the identity worker, another process, purges their reservation; a read in between
+    (the child registered again) or a commit naming them must not keep a copy that outlives the
+    purge, which no `forget` in this process follows (docs/adr/0099, second review)."""
+    store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
+    store.allow_purging(["note"])
+    mine = f"note-{PID}"
+    await store.append(mine, [LOG.encode(NoteTaken(participant_id=PID, text="x"), META)])
+    log.forget(str(PID))  # the cipher learned the erasure
+    await log.read(store, mine)  # the reservation read again before the purge
+    await log.read(store, mine)
+    assert log.decoded == 2  # decoded each time: not kept
+    await log.append(
+        store, cipher, META, [Part(mine, [NoteTaken(participant_id=PID, text="y")], 0)]
+    )
+    [_, committed] = await store.read_all()
+    log.decode_own(committed, committed.stream_id)
+    assert log.decoded == 3  # the commit naming them was not kept either
+    # Another participant's events are kept as before.
+    others = f"note-{OTHER}"
+    await store.append(others, [LOG.encode(NoteTaken(participant_id=OTHER, text="x"), META)])
+    await log.read(store, others)
+    await log.read(store, others)
+    assert log.decoded == 4
+
+
+async def test_the_participants_a_cache_refuses_are_only_the_latest_forgotten() -> None:
+    """The set of forgotten participants is bounded: beyond `FORGOTTEN_KEPT` later ones, the
+    first one's events (long since purged or erased everywhere) may be kept again."""
+    store, log = InMemoryEventStore(), CountingLog()
+    mine = f"note-{PID}"
+    await store.append(mine, [LOG.encode(NoteTaken(participant_id=PID, text="x"), META)])
+    log.forget(str(PID))
+    for n in range(FORGOTTEN_KEPT):
+        log.forget(f"someone-{n}")
+    await log.read(store, mine)
+    await log.read(store, mine)
+    assert log.decoded == 1

@@ -50,6 +50,10 @@ WRITTEN_EVENTS_KEPT: Final = 1024
 # chunk: ~2,500 events): it would push out the commits of every command in flight, read back by
 # nobody sooner than theirs.
 WRITTEN_COMMIT_SHARE: Final = 4
+# Of how many participants forgotten lately a cache refuses every event (`_KeptEvents.forget`):
+# erasures learned between the one that forgets a participant and the purge of their streams by
+# another process (the identity worker), which no `forget` in this process follows.
+FORGOTTEN_KEPT: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -157,13 +161,17 @@ def _subject_of(event: DomainEvent) -> str | None:
 class _KeptEvents:
     """Decoded events by their stored bytes, the least recently used beyond `limit` dropped,
     with each participant's (their `subject_key`) found at once, so that an erasure or a purge
-    takes them out of memory rather than leaving them to age out (`forget`)."""
+    takes them out of memory rather than leaving them to age out (`forget`); and events of the
+    participants forgotten lately never kept again (`FORGOTTEN_KEPT` of them)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         # Each event with its participant (None: about nobody), named once when kept.
         self._events: OrderedDict[_StoredKey, tuple[DomainEvent, str | None]] = OrderedDict()
         self._of: dict[str, set[_StoredKey]] = {}
+        # The participants forgotten lately (the oldest beyond `FORGOTTEN_KEPT` out): their
+        # streams may still be read before another process purges them (docs/adr/0099).
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
 
     def get(self, key: _StoredKey) -> DomainEvent | None:
         kept = self._events.get(key)
@@ -184,6 +192,8 @@ class _KeptEvents:
         subject = _subject_of(event)
         if subject is None and not unnamed:
             return
+        if subject is not None and subject in self._forgotten:
+            return  # read or sealed after (or while) they were forgotten
         self._events[key] = (event, subject)
         if subject is not None:
             self._of.setdefault(subject, set()).add(key)
@@ -203,8 +213,18 @@ class _KeptEvents:
                 del self._of[held_by]
 
     def forget(self, subject: str) -> None:
+        """Take the participant's events out, and keep none of theirs from now on: in
+        distributed mode the API process learns an erasure (its cipher) before the worker
+        purges the participant's reservation, and a read in between (the child registered
+        again) would keep it after the purge, which no `forget` here follows."""
+        if not self.limit:
+            return
         for key in self._of.pop(subject, ()):
             self._events.pop(key, None)
+        self._forgotten[subject] = None
+        self._forgotten.move_to_end(subject)
+        if len(self._forgotten) > FORGOTTEN_KEPT:
+            self._forgotten.popitem(last=False)
 
 
 class EventLog:
@@ -234,7 +254,9 @@ class EventLog:
         self._written = _KeptEvents(keep_written)
         # How many times a participant was forgotten (`forget`): events decoded or sealed across
         # an await are kept only if nobody was forgotten meanwhile, since `forget` ran before
-        # they were kept and could not take them out (docs/adr/0099, amended).
+        # they were kept and could not take them out (docs/adr/0099, amended). The caches also
+        # refuse the events of the participants forgotten lately, but only of the last
+        # `FORGOTTEN_KEPT`: this holds however many erasures are learned at once.
         self._forgotten = 0
         # Other caches of this log's events, told of every `forget` (`when_forgotten`); held
         # weakly: a service's log outlives the transactors (apps, tests) that read through it.
@@ -278,7 +300,8 @@ class EventLog:
         """Take every cached event of a participant (their id) out of memory: their data was
         erased or purged. The caches hold personal fields only sealed and the store's purgeable
         streams (keyed hashes) as the store did; once the store forgets them, or their key is
-        destroyed, this process must not keep a copy until it ages out (docs/adr/0066)."""
+        destroyed, this process must not keep a copy until it ages out (docs/adr/0066), nor
+        make one afterwards: a stream read before another process purges it (docs/adr/0099)."""
         self._forgotten += 1
         self._decided_on.forget(subject)
         self._written.forget(subject)
