@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from bilet.application import EventLog, Part, RequestContext, Transactor, seal_all
+from bilet.application import EventLog, Part, RequestContext, Transactor, eventlog, seal_all
 from bilet.application.eventlog import (
     DECODED_EVENTS_KEPT,
     FORGOTTEN_KEPT,
@@ -28,6 +28,7 @@ from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDeta
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
+from bilet.contracts.sealed import Personal, seal_many
 from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
 from bilet.crypto.fields import ToSeal
 from bilet.eventstore import NO_STREAM, ExpectedVersion, RecordedEvent, WrongExpectedVersion
@@ -643,3 +644,23 @@ async def test_the_participants_a_cache_refuses_are_only_the_latest_forgotten() 
     await log.read(store, mine)
     await log.read(store, mine)
     assert log.decoded == 1
+
+
+@pytest.mark.parametrize("off_by", [-1, 1])
+async def test_a_sealing_that_gives_back_another_number_of_values_than_drafts_is_refused(
+    cipher: FieldCipher, monkeypatch: pytest.MonkeyPatch, off_by: int
+) -> None:
+    """Drafts take the sealed values in order: a value too many or too few would give a draft
+    another's, so the commit stops there (the real `seal_many`'s answer, one dropped or one
+    repeated)."""
+
+    async def miscounting(
+        cipher: FieldCipher, many: Sequence[Personal]
+    ) -> list[dict[str, SealedValue]]:
+        values = await seal_many(cipher, many)
+        return [*values, values[-1]] if off_by > 0 else values[:-1]
+
+    monkeypatch.setattr(eventlog, "seal_many", miscounting)
+    parts = [Part(f"participant-{PID}", [snils_draft("112-233-445 95"), corrected(8)], NO_STREAM)]
+    with pytest.raises(AssertionError, match="1 drafts sealed into"):
+        await LOG.prepare_sealed(cipher, META, parts)

@@ -101,22 +101,25 @@ async def _sealed_together(
     """`seal_all` of several streams' decided events at once (a commit's), in order: one
     `seal_many` call for the commit, not one per stream (docs/adr/0099)."""
     drafts = [event for decided in streams for event in decided if isinstance(event, Unsealed)]
-    values = iter(
-        await seal_many(
-            cipher,
-            [
-                Personal(
-                    draft.subject,
-                    draft.personal,
-                    sealed_scopes(draft.event_class),
-                    key_generations(draft.event_class, draft.clear),
-                )
-                for draft in drafts
-            ],
-        )
+    values = await seal_many(
+        cipher,
+        [
+            Personal(
+                draft.subject,
+                draft.personal,
+                sealed_scopes(draft.event_class),
+                key_generations(draft.event_class, draft.clear),
+            )
+            for draft in drafts
+        ],
     )
+    # Each draft takes the next value: one value too many or too few would seal a draft with
+    # another's values, or fail further on with a baffling StopIteration.
+    if len(values) != len(drafts):
+        raise AssertionError(f"{len(drafts)} drafts sealed into {len(values)} values")
+    each = iter(values)
     return [
-        event.sealed_with(next(values)) if isinstance(event, Unsealed) else event
+        event.sealed_with(next(each)) if isinstance(event, Unsealed) else event
         for decided in streams
         for event in decided
     ]
@@ -128,8 +131,6 @@ async def seal_streams(
     """`seal_all` of each stream's decided events, all in one `seal_many` call (a commit's, a
     combined command's): each stream's sealed events, in order."""
     sealed = await _sealed_together(cipher, streams)
-    if len(sealed) != sum(len(decided) for decided in streams):
-        raise AssertionError("the sealing gave back another number of events")
     out, start = [], 0
     for decided in streams:
         out.append(sealed[start : start + len(decided)])
