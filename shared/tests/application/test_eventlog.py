@@ -235,7 +235,7 @@ async def test_a_commit_sealing_with_two_keys_fetches_them_in_one_key_store_call
         Part(f"participant-{PID}", [health_and_snils], NO_STREAM),
         Part(f"participant-{OTHER}", [corrected(8, OTHER)], NO_STREAM),
     ]
-    [append, _] = await LOG.prepare(cipher, META, parts)
+    [(append, _), _] = await LOG.prepare_sealed(cipher, META, parts)
     assert keys.calls == [(str(PID), health_key_subject(PID))]
     [event] = (LOG.decode(e, f"participant-{PID}") for e in append.events)
     assert await unseal(cipher, event, health=True) == health_and_snils.personal

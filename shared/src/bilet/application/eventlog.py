@@ -415,24 +415,16 @@ class EventLog:
         published = [p for s, p in every if self.is_published(s)]
         return max(published or [p for _, p in every])
 
-    async def prepare(
-        self,
-        cipher: FieldCipher,
-        metadata: EventMetadata,
-        parts: Iterable[tuple[str, Sequence[Decided], ExpectedVersion]],
-    ) -> list[StreamAppend]:
-        """What was decided for each stream, sealed and encoded (each event with its id), as one
-        commit's appends; streams with nothing decided are left out."""
-        return [append for append, _ in await self.prepare_sealed(cipher, metadata, parts)]
-
     async def prepare_sealed(
         self,
         cipher: FieldCipher,
         metadata: EventMetadata,
         parts: Iterable[tuple[str, Iterable[Decided], ExpectedVersion]],
     ) -> list[tuple[StreamAppend, list[DomainEvent]]]:
-        """`prepare`, each append with its events as they are stored (sealed): what a read of
-        them would decode, for a view fed by its own process's commits."""
+        """What was decided for each stream, sealed and encoded (each event with its id), as one
+        commit's appends (streams with nothing decided are left out), each with its events as
+        they are stored (sealed): what a read of them would decode, for a view fed by its own
+        process's commits."""
         # Each part's events copied once: sealing and sharing out read them again, which a
         # one-shot iterable would not survive (its events dropped or given to the next stream).
         copied = [(stream_id, list(decided), expected) for stream_id, decided, expected in parts]
