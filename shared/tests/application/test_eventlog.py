@@ -2,6 +2,7 @@
 the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
 
 import asyncio
+import gc
 import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import ClassVar
@@ -664,3 +665,26 @@ async def test_a_sealing_that_gives_back_another_number_of_values_than_drafts_is
     parts = [Part(f"participant-{PID}", [snils_draft("112-233-445 95"), corrected(8)], NO_STREAM)]
     with pytest.raises(AssertionError, match="1 drafts sealed into"):
         await LOG.prepare_sealed(cipher, META, parts)
+
+
+def test_a_listener_of_forgets_leaves_the_log_with_its_object() -> None:
+    """A service's log outlives the transactors that listen to it (each app, each test): the
+    entry of a collected listener goes at once, not at the next `forget`, which may never come;
+    the living ones are still told."""
+
+    class Listener:
+        def __init__(self) -> None:
+            self.told: list[str] = []
+
+        def forgotten(self, participant: str) -> None:
+            self.told.append(participant)
+
+    log = CountingLog()
+    kept, dropped = Listener(), Listener()
+    log.when_forgotten(kept.forgotten)
+    log.when_forgotten(dropped.forgotten)
+    del dropped
+    gc.collect()
+    assert [ref() for ref in log._forgotten_listeners] == [kept.forgotten]
+    log.forget(str(PID))
+    assert kept.told == [str(PID)]

@@ -7,6 +7,7 @@ stream categories and are read and written through the service's own registry. A
 is bound to that registry and those categories once, in the service's application layer.
 """
 
+import contextlib
 import functools
 import weakref
 from collections import OrderedDict
@@ -306,12 +307,10 @@ class EventLog:
         self._forgotten += 1
         self._decided_on.forget(subject)
         self._written.forget(subject)
-        alive = []
-        for ref in self._forgotten_listeners:
+        # A copy: a listener collected meanwhile takes its entry out of the list (`unlist`).
+        for ref in tuple(self._forgotten_listeners):
             if (listener := ref()) is not None:
                 listener(subject)
-                alive.append(ref)
-        self._forgotten_listeners = alive
 
     @property
     def forgotten(self) -> int:
@@ -322,8 +321,16 @@ class EventLog:
 
     def when_forgotten(self, listener: Callable[[str], None]) -> None:
         """Call `listener(participant)`, a bound method, on every `forget` while its object
-        lives: for other caches of the events read through this log (combined commits')."""
-        self._forgotten_listeners.append(weakref.WeakMethod(listener))
+        lives: for other caches of the events read through this log (combined commits'). Its
+        entry goes with its object: a service's log outlives the transactors (apps, tests) that
+        add one each, and a process that never forgets anyone would otherwise keep them all."""
+        listeners = self._forgotten_listeners  # never replaced: `unlist` removes from it
+
+        def unlist(ref: "weakref.WeakMethod[Callable[[str], None]]") -> None:
+            with contextlib.suppress(ValueError):
+                listeners.remove(ref)
+
+        listeners.append(weakref.WeakMethod(listener, unlist))
 
     def forget_key_subject(self, key_subject: str) -> None:
         """`forget` the participant whose key a key-store subject names (their own id, or
