@@ -449,12 +449,15 @@ class EventLog:
         for (stream_id, _, expected), events in zip(every, sealed, strict=True):
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
             category = category_of(stream_id)
+            # As `_decode_again` keeps them: of a purged category (about people) only events
+            # naming their participant, those `forget` can find; elsewhere, events that name
+            # nobody are about nobody (identity's grants, accounts, catalogue, read back by
+            # their own catch-ups).
+            unnamed = category not in self.purged_categories
             for new, event in zip(append.events, events, strict=True):
                 if keep:
-                    # Only events naming their participant (those `forget` can find): the
-                    # catch-ups that read them back are the roster's, of participants' events.
                     key = (new.type, new.data, new.metadata, category)
-                    self._written.put(key, event, unnamed=False)
+                    self._written.put(key, event, unnamed=unnamed)
             prepared.append((append, events))
         return prepared
 
