@@ -214,6 +214,11 @@ class _KeptEvents:
             if not keys:
                 del self._of[held_by]
 
+    def names_forgotten(self, events: Iterable[DomainEvent]) -> bool:
+        """Whether any of `events` is about a participant forgotten lately."""
+        forgotten = self._forgotten
+        return bool(forgotten) and any(_subject_of(event) in forgotten for event in events)
+
     def forget(self, subject: str) -> None:
         """Take the participant's events out, and keep none of theirs from now on: in
         distributed mode the API process learns an erasure (its cipher) before the worker
@@ -311,6 +316,12 @@ class EventLog:
         for ref in tuple(self._forgotten_listeners):
             if (listener := ref()) is not None:
                 listener(subject)
+
+    def names_forgotten(self, events: Iterable[DomainEvent]) -> bool:
+        """Whether any of `events` is about a participant forgotten lately (of the last
+        `FORGOTTEN_KEPT`): another cache of events read through this log (a combined key's
+        kept stream) keeps none of theirs either, as the log's own caches do not."""
+        return self._decided_on.names_forgotten(events)
 
     @property
     def forgotten(self) -> int:
