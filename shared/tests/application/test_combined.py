@@ -52,6 +52,9 @@ class PlaceTaken(DomainEvent):
     stream_category: ClassVar[str] = "room"
     stream_key: ClassVar[str] = "room_id"
 
+    # The holder stands for a participant: an erasure forgets their places (`EventLog.forget`).
+    subject_key: ClassVar[str] = "holder"
+
     room_id: uuid.UUID
     holder: str
 
@@ -466,3 +469,20 @@ async def test_an_erasure_learned_while_a_batch_commits_leaves_its_stream_unkept
     await race(tx, ["a2"], capacity=10)
     assert store.reads[-1:] == [(ROOM, None)]
     assert await holders(store) == ["a1", "a2"]
+
+
+async def test_a_stream_naming_a_participant_forgotten_before_the_batch_is_not_kept() -> None:
+    """An erasure learned before a batch read the key's stream (in distributed mode no other
+    `forget` follows the purge): the stream kept for the next batch would hold their events,
+    so it is not kept while it names them; one naming nobody forgotten is kept as before."""
+    store, log = WatchedStore(), EventLog(ROOMS, ["room", "member"])
+    tx = Transactor(store, FieldCipher(InMemoryKeyStore()), log, Conflict)
+    log.forget("someone-else")
+    await race(tx, ["b1"], capacity=10)
+    await race(tx, ["b2"], capacity=10)
+    assert store.reads[-1] == (ROOM, 1)  # kept: only what came after the last batch read
+    log.forget("b1")  # b1's erasure learned: the kept stream dropped
+    await race(tx, ["b3"], capacity=10)  # reads it whole, with b1's place
+    await race(tx, ["b4"], capacity=10)
+    assert store.reads[-1:] == [(ROOM, None)]  # the last batch kept nothing: read whole again
+    assert await holders(store) == ["b1", "b2", "b3", "b4"]

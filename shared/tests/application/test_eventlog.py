@@ -2,6 +2,7 @@
 the catalogue; streams read and folded; decided drafts sealed and appended all or nothing."""
 
 import asyncio
+import gc
 import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import ClassVar
@@ -9,9 +10,10 @@ from uuid import UUID
 
 import pytest
 
-from bilet.application import EventLog, Part, RequestContext, Transactor, seal_all
+from bilet.application import EventLog, Part, RequestContext, Transactor, eventlog, seal_all
 from bilet.application.eventlog import (
     DECODED_EVENTS_KEPT,
+    FORGOTTEN_KEPT,
     WRITTEN_COMMIT_SHARE,
     WRITTEN_EVENTS_KEPT,
 )
@@ -27,6 +29,7 @@ from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDeta
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.drafts import Decided, Unsealed
 from bilet.contracts.registry import UnknownEventType
+from bilet.contracts.sealed import Personal, seal_many
 from bilet.crypto import DataKey, FieldCipher, InMemoryKeyStore
 from bilet.crypto.fields import ToSeal
 from bilet.eventstore import NO_STREAM, ExpectedVersion, RecordedEvent, WrongExpectedVersion
@@ -233,7 +236,7 @@ async def test_a_commit_sealing_with_two_keys_fetches_them_in_one_key_store_call
         Part(f"participant-{PID}", [health_and_snils], NO_STREAM),
         Part(f"participant-{OTHER}", [corrected(8, OTHER)], NO_STREAM),
     ]
-    [append, _] = await LOG.prepare(cipher, META, parts)
+    [(append, _), _] = await LOG.prepare_sealed(cipher, META, parts)
     assert keys.calls == [(str(PID), health_key_subject(PID))]
     [event] = (LOG.decode(e, f"participant-{PID}") for e in append.events)
     assert await unseal(cipher, event, health=True) == health_and_snils.personal
@@ -284,8 +287,10 @@ async def test_a_commit_seals_the_drafts_of_all_its_streams_in_one_cipher_call()
 class CountingLog(EventLog):
     """Counts the events it decodes."""
 
-    def __init__(self, keep_written: int = 0) -> None:
-        super().__init__(NOTES, ["note", "case"], keep_written=keep_written)
+    def __init__(self, keep_written: int = 0, purged_categories: Sequence[str] = ()) -> None:
+        super().__init__(
+            NOTES, ["note", "case"], purged_categories=purged_categories, keep_written=keep_written
+        )
         self.decoded = 0
 
     def decode(self, stored: StoredEvent, stream_id: str) -> DomainEvent:
@@ -503,20 +508,22 @@ async def test_an_erasure_learned_while_a_stream_is_read_leaves_none_of_its_even
     assert log.decoded == 2  # decoded again: the first read kept nothing
 
 
-async def test_a_commits_events_that_name_no_participant_are_not_kept_for_readers_of_everything(
+async def test_a_commits_events_that_name_no_participant_are_kept_only_outside_purged_categories(
     cipher: FieldCipher,
 ) -> None:
-    """`forget` finds kept events by their participant: one about someone it does not name
-    would stay after their erasure, so it is never kept."""
-    store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
-    parts = [
-        Part("case-k1", [CaseClosed(case_key="k1")], NO_STREAM),
-        Part(f"note-{PID}", [NoteTaken(participant_id=PID, text="x")], NO_STREAM),
-    ]
-    await log.append(store, cipher, META, parts)
-    for record in await store.read_all():
-        log.decode_own(record, record.stream_id)
-    assert log.decoded == 1  # the case's event; the note was kept
+    """`forget` finds kept events by their participant: one of a purged category (about someone
+    it does not name) would stay after their erasure, so it is never kept; elsewhere an event
+    that names nobody is about nobody, and kept as the decoded-event cache keeps it."""
+    for purged, decoded in [(["case"], 1), ([], 0)]:
+        store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT, purged)
+        parts = [
+            Part("case-k1", [CaseClosed(case_key="k1")], NO_STREAM),
+            Part(f"note-{PID}", [NoteTaken(participant_id=PID, text="x")], NO_STREAM),
+        ]
+        await log.append(store, cipher, META, parts)
+        for record in await store.read_all():
+            log.decode_own(record, record.stream_id)
+        assert log.decoded == decoded  # the note was kept; the case's event where not purged
 
 
 async def test_a_purgeable_streams_events_that_name_no_participant_are_not_kept(
@@ -599,3 +606,89 @@ async def test_a_failed_commits_events_are_not_kept_and_push_out_none_that_were(
             await commit([stale, Part(f"note-{PID}", notes(quarter - 1, n), NO_STREAM)])
     log.decode_own(first, first.stream_id)
     assert log.decoded == 0  # still kept
+
+
+async def test_a_participant_forgotten_before_their_streams_are_purged_elsewhere_is_not_kept_again(
+    cipher: FieldCipher,
+) -> None:
+    """Distributed mode: the API process learns an erasure (its cipher forgets the participant)
+    before the identity worker, another process, purges their reservation; a read in between
+    (the child registered again) or a commit naming them must not keep a copy that outlives the
+    purge, which no `forget` in this process follows (docs/adr/0099, second review)."""
+    store, log = InMemoryEventStore(), CountingLog(WRITTEN_EVENTS_KEPT)
+    store.allow_purging(["note"])
+    mine = f"note-{PID}"
+    await store.append(mine, [LOG.encode(NoteTaken(participant_id=PID, text="x"), META)])
+    log.forget(str(PID))  # the cipher learned the erasure
+    await log.read(store, mine)  # the reservation read again before the purge
+    await log.read(store, mine)
+    assert log.decoded == 2  # decoded each time: not kept
+    await log.append(
+        store, cipher, META, [Part(mine, [NoteTaken(participant_id=PID, text="y")], 0)]
+    )
+    [_, committed] = await store.read_all()
+    log.decode_own(committed, committed.stream_id)
+    assert log.decoded == 3  # the commit naming them was not kept either
+    # Another participant's events are kept as before.
+    others = f"note-{OTHER}"
+    await store.append(others, [LOG.encode(NoteTaken(participant_id=OTHER, text="x"), META)])
+    await log.read(store, others)
+    await log.read(store, others)
+    assert log.decoded == 4
+
+
+async def test_the_participants_a_cache_refuses_are_only_the_latest_forgotten() -> None:
+    """The set of forgotten participants is bounded: beyond `FORGOTTEN_KEPT` later ones, the
+    first one's events (long since purged or erased everywhere) may be kept again."""
+    store, log = InMemoryEventStore(), CountingLog()
+    mine = f"note-{PID}"
+    await store.append(mine, [LOG.encode(NoteTaken(participant_id=PID, text="x"), META)])
+    log.forget(str(PID))
+    for n in range(FORGOTTEN_KEPT):
+        log.forget(f"someone-{n}")
+    await log.read(store, mine)
+    await log.read(store, mine)
+    assert log.decoded == 1
+
+
+@pytest.mark.parametrize("off_by", [-1, 1])
+async def test_a_sealing_that_gives_back_another_number_of_values_than_drafts_is_refused(
+    cipher: FieldCipher, monkeypatch: pytest.MonkeyPatch, off_by: int
+) -> None:
+    """Drafts take the sealed values in order: a value too many or too few would give a draft
+    another's, so the commit stops there (the real `seal_many`'s answer, one dropped or one
+    repeated)."""
+
+    async def miscounting(
+        cipher: FieldCipher, many: Sequence[Personal]
+    ) -> list[dict[str, SealedValue]]:
+        values = await seal_many(cipher, many)
+        return [*values, values[-1]] if off_by > 0 else values[:-1]
+
+    monkeypatch.setattr(eventlog, "seal_many", miscounting)
+    parts = [Part(f"participant-{PID}", [snils_draft("112-233-445 95"), corrected(8)], NO_STREAM)]
+    with pytest.raises(AssertionError, match="1 drafts sealed into"):
+        await LOG.prepare_sealed(cipher, META, parts)
+
+
+def test_a_listener_of_forgets_leaves_the_log_with_its_object() -> None:
+    """A service's log outlives the transactors that listen to it (each app, each test): the
+    entry of a collected listener goes at once, not at the next `forget`, which may never come;
+    the living ones are still told."""
+
+    class Listener:
+        def __init__(self) -> None:
+            self.told: list[str] = []
+
+        def forgotten(self, participant: str) -> None:
+            self.told.append(participant)
+
+    log = CountingLog()
+    kept, dropped = Listener(), Listener()
+    log.when_forgotten(kept.forgotten)
+    log.when_forgotten(dropped.forgotten)
+    del dropped
+    gc.collect()
+    assert [ref() for ref in log._forgotten_listeners] == [kept.forgotten]
+    log.forget(str(PID))
+    assert kept.told == [str(PID)]

@@ -134,6 +134,9 @@ class _Staging:
         # Each fold's state over the first `count` events of its stream's view: a later body
         # folds only the events staged since (the view only ever grows within a batch).
         self._folded: dict[FoldKey, tuple[Any, Any, int]] = {}
+        # How many of the key's stream's first events were checked to name no participant
+        # forgotten lately: those the last batch kept (any `forget` since drops what it kept).
+        self._checked = 0
 
     def staged(self, stream_id: str) -> int:
         return len(self._events.get(stream_id, ()))
@@ -170,9 +173,11 @@ class _Staging:
             records = await store.read_stream(stream_id, after + 1)
             if not records and await store.stream_version(stream_id) == after:
                 self._folded.update(known.folded)
+                self._checked = len(known.stream.events)
                 return known.stream
             if records and records[0].version == after + 1:
                 self._folded.update(known.folded)
+                self._checked = len(known.stream.events)
                 events = (*known.stream.events, *(log.decode(r, stream_id) for r in records))
                 return Stream(stream_id, events, records[-1].version, records[-1].position)
         return await log.read(store, stream_id)
@@ -188,8 +193,13 @@ class _Staging:
             version, position = results[key].version, results[key].position
         if version is None:
             return None
+        events = (*stored.events, *staged)
+        # Nothing of a participant forgotten lately (docs/adr/0099): their erasure was learned
+        # before this batch read the stream, so no `forget` would take it out.
+        if self._transactor.log.names_forgotten(events[self._checked :]):
+            return None
         folded = {fold: cached for fold, cached in self._folded.items() if fold[0] == key}
-        return _Known(Stream(key, (*stored.events, *staged), version, position), folded)
+        return _Known(Stream(key, events, version, position), folded)
 
     def fold(self, fold: Fold[S], stream: Stream) -> S:
         """`fold` over the stream's view, from where an earlier body of the batch left it when

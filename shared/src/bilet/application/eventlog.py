@@ -7,6 +7,7 @@ stream categories and are read and written through the service's own registry. A
 is bound to that registry and those categories once, in the service's application layer.
 """
 
+import contextlib
 import functools
 import weakref
 from collections import OrderedDict
@@ -50,6 +51,10 @@ WRITTEN_EVENTS_KEPT: Final = 1024
 # chunk: ~2,500 events): it would push out the commits of every command in flight, read back by
 # nobody sooner than theirs.
 WRITTEN_COMMIT_SHARE: Final = 4
+# Of how many participants forgotten lately a cache refuses every event (`_KeptEvents.forget`):
+# erasures learned between the one that forgets a participant and the purge of their streams by
+# another process (the identity worker), which no `forget` in this process follows.
+FORGOTTEN_KEPT: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -97,22 +102,25 @@ async def _sealed_together(
     """`seal_all` of several streams' decided events at once (a commit's), in order: one
     `seal_many` call for the commit, not one per stream (docs/adr/0099)."""
     drafts = [event for decided in streams for event in decided if isinstance(event, Unsealed)]
-    values = iter(
-        await seal_many(
-            cipher,
-            [
-                Personal(
-                    draft.subject,
-                    draft.personal,
-                    sealed_scopes(draft.event_class),
-                    key_generations(draft.event_class, draft.clear),
-                )
-                for draft in drafts
-            ],
-        )
+    values = await seal_many(
+        cipher,
+        [
+            Personal(
+                draft.subject,
+                draft.personal,
+                sealed_scopes(draft.event_class),
+                key_generations(draft.event_class, draft.clear),
+            )
+            for draft in drafts
+        ],
     )
+    # Each draft takes the next value: one value too many or too few would seal a draft with
+    # another's values, or fail further on with a baffling StopIteration.
+    if len(values) != len(drafts):
+        raise AssertionError(f"{len(drafts)} drafts sealed into {len(values)} values")
+    each = iter(values)
     return [
-        event.sealed_with(next(values)) if isinstance(event, Unsealed) else event
+        event.sealed_with(next(each)) if isinstance(event, Unsealed) else event
         for decided in streams
         for event in decided
     ]
@@ -124,8 +132,6 @@ async def seal_streams(
     """`seal_all` of each stream's decided events, all in one `seal_many` call (a commit's, a
     combined command's): each stream's sealed events, in order."""
     sealed = await _sealed_together(cipher, streams)
-    if len(sealed) != sum(len(decided) for decided in streams):
-        raise AssertionError("the sealing gave back another number of events")
     out, start = [], 0
     for decided in streams:
         out.append(sealed[start : start + len(decided)])
@@ -157,13 +163,17 @@ def _subject_of(event: DomainEvent) -> str | None:
 class _KeptEvents:
     """Decoded events by their stored bytes, the least recently used beyond `limit` dropped,
     with each participant's (their `subject_key`) found at once, so that an erasure or a purge
-    takes them out of memory rather than leaving them to age out (`forget`)."""
+    takes them out of memory rather than leaving them to age out (`forget`); and events of the
+    participants forgotten lately never kept again (`FORGOTTEN_KEPT` of them)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         # Each event with its participant (None: about nobody), named once when kept.
         self._events: OrderedDict[_StoredKey, tuple[DomainEvent, str | None]] = OrderedDict()
         self._of: dict[str, set[_StoredKey]] = {}
+        # The participants forgotten lately (the oldest beyond `FORGOTTEN_KEPT` out): their
+        # streams may still be read before another process purges them (docs/adr/0099).
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
 
     def get(self, key: _StoredKey) -> DomainEvent | None:
         kept = self._events.get(key)
@@ -184,6 +194,8 @@ class _KeptEvents:
         subject = _subject_of(event)
         if subject is None and not unnamed:
             return
+        if subject is not None and subject in self._forgotten:
+            return  # read or sealed after (or while) they were forgotten
         self._events[key] = (event, subject)
         if subject is not None:
             self._of.setdefault(subject, set()).add(key)
@@ -202,9 +214,24 @@ class _KeptEvents:
             if not keys:
                 del self._of[held_by]
 
+    def names_forgotten(self, events: Iterable[DomainEvent]) -> bool:
+        """Whether any of `events` is about a participant forgotten lately."""
+        forgotten = self._forgotten
+        return bool(forgotten) and any(_subject_of(event) in forgotten for event in events)
+
     def forget(self, subject: str) -> None:
+        """Take the participant's events out, and keep none of theirs from now on: in
+        distributed mode the API process learns an erasure (its cipher) before the worker
+        purges the participant's reservation, and a read in between (the child registered
+        again) would keep it after the purge, which no `forget` here follows."""
+        if not self.limit:
+            return
         for key in self._of.pop(subject, ()):
             self._events.pop(key, None)
+        self._forgotten[subject] = None
+        self._forgotten.move_to_end(subject)
+        if len(self._forgotten) > FORGOTTEN_KEPT:
+            self._forgotten.popitem(last=False)
 
 
 class EventLog:
@@ -234,7 +261,9 @@ class EventLog:
         self._written = _KeptEvents(keep_written)
         # How many times a participant was forgotten (`forget`): events decoded or sealed across
         # an await are kept only if nobody was forgotten meanwhile, since `forget` ran before
-        # they were kept and could not take them out (docs/adr/0099, amended).
+        # they were kept and could not take them out (docs/adr/0099, amended). The caches also
+        # refuse the events of the participants forgotten lately, but only of the last
+        # `FORGOTTEN_KEPT`: this holds however many erasures are learned at once.
         self._forgotten = 0
         # Other caches of this log's events, told of every `forget` (`when_forgotten`); held
         # weakly: a service's log outlives the transactors (apps, tests) that read through it.
@@ -278,16 +307,21 @@ class EventLog:
         """Take every cached event of a participant (their id) out of memory: their data was
         erased or purged. The caches hold personal fields only sealed and the store's purgeable
         streams (keyed hashes) as the store did; once the store forgets them, or their key is
-        destroyed, this process must not keep a copy until it ages out (docs/adr/0066)."""
+        destroyed, this process must not keep a copy until it ages out (docs/adr/0066), nor
+        make one afterwards: a stream read before another process purges it (docs/adr/0099)."""
         self._forgotten += 1
         self._decided_on.forget(subject)
         self._written.forget(subject)
-        alive = []
-        for ref in self._forgotten_listeners:
+        # A copy: a listener collected meanwhile takes its entry out of the list (`unlist`).
+        for ref in tuple(self._forgotten_listeners):
             if (listener := ref()) is not None:
                 listener(subject)
-                alive.append(ref)
-        self._forgotten_listeners = alive
+
+    def names_forgotten(self, events: Iterable[DomainEvent]) -> bool:
+        """Whether any of `events` is about a participant forgotten lately (of the last
+        `FORGOTTEN_KEPT`): another cache of events read through this log (a combined key's
+        kept stream) keeps none of theirs either, as the log's own caches do not."""
+        return self._decided_on.names_forgotten(events)
 
     @property
     def forgotten(self) -> int:
@@ -298,8 +332,16 @@ class EventLog:
 
     def when_forgotten(self, listener: Callable[[str], None]) -> None:
         """Call `listener(participant)`, a bound method, on every `forget` while its object
-        lives: for other caches of the events read through this log (combined commits')."""
-        self._forgotten_listeners.append(weakref.WeakMethod(listener))
+        lives: for other caches of the events read through this log (combined commits'). Its
+        entry goes with its object: a service's log outlives the transactors (apps, tests) that
+        add one each, and a process that never forgets anyone would otherwise keep them all."""
+        listeners = self._forgotten_listeners  # never replaced: `unlist` removes from it
+
+        def unlist(ref: "weakref.WeakMethod[Callable[[str], None]]") -> None:
+            with contextlib.suppress(ValueError):
+                listeners.remove(ref)
+
+        listeners.append(weakref.WeakMethod(listener, unlist))
 
     def forget_key_subject(self, key_subject: str) -> None:
         """`forget` the participant whose key a key-store subject names (their own id, or
@@ -391,24 +433,16 @@ class EventLog:
         published = [p for s, p in every if self.is_published(s)]
         return max(published or [p for _, p in every])
 
-    async def prepare(
-        self,
-        cipher: FieldCipher,
-        metadata: EventMetadata,
-        parts: Iterable[tuple[str, Sequence[Decided], ExpectedVersion]],
-    ) -> list[StreamAppend]:
-        """What was decided for each stream, sealed and encoded (each event with its id), as one
-        commit's appends; streams with nothing decided are left out."""
-        return [append for append, _ in await self.prepare_sealed(cipher, metadata, parts)]
-
     async def prepare_sealed(
         self,
         cipher: FieldCipher,
         metadata: EventMetadata,
         parts: Iterable[tuple[str, Iterable[Decided], ExpectedVersion]],
     ) -> list[tuple[StreamAppend, list[DomainEvent]]]:
-        """`prepare`, each append with its events as they are stored (sealed): what a read of
-        them would decode, for a view fed by its own process's commits."""
+        """What was decided for each stream, sealed and encoded (each event with its id), as one
+        commit's appends (streams with nothing decided are left out), each with its events as
+        they are stored (sealed): what a read of them would decode, for a view fed by its own
+        process's commits."""
         # Each part's events copied once: sealing and sharing out read them again, which a
         # one-shot iterable would not survive (its events dropped or given to the next stream).
         copied = [(stream_id, list(decided), expected) for stream_id, decided, expected in parts]
@@ -426,12 +460,15 @@ class EventLog:
         for (stream_id, _, expected), events in zip(every, sealed, strict=True):
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
             category = category_of(stream_id)
+            # As `_decode_again` keeps them: of a purged category (about people) only events
+            # naming their participant, those `forget` can find; elsewhere, events that name
+            # nobody are about nobody (identity's grants, accounts, catalogue, read back by
+            # their own catch-ups).
+            unnamed = category not in self.purged_categories
             for new, event in zip(append.events, events, strict=True):
                 if keep:
-                    # Only events naming their participant (those `forget` can find): the
-                    # catch-ups that read them back are the roster's, of participants' events.
                     key = (new.type, new.data, new.metadata, category)
-                    self._written.put(key, event, unnamed=False)
+                    self._written.put(key, event, unnamed=unnamed)
             prepared.append((append, events))
         return prepared
 
