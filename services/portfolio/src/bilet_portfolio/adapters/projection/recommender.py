@@ -7,12 +7,17 @@ from typing import Any, Final, NamedTuple
 from bilet.contracts import decode
 from bilet.contracts.catalogue import recommender
 from bilet.projections import ReadModelTx
-from bilet_portfolio.adapters.projection.json_columns import to_json
+from bilet_portfolio.adapters.projection.json_columns import (
+    FieldsJson,
+    NotPlain,
+    plain_models,
+    to_json,
+)
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, take_left
 
-# The parts of a set kept as JSON columns. They are turned into JSON values by one pass of
-# pydantic-core's serialiser over the event, not one `model_dump` per item of each list: a set is
-# the largest event a participant has, and its JSON the most of the projection's CPU (ADR 0079).
+# The parts of a set kept as JSON columns, each encoded once, by orjson from the models' fields
+# (ADR 0102; before, one pass of pydantic-core's serialiser over the parts, ADR 0079): a set is
+# the largest event a participant has, and its JSON the most of the projection's CPU.
 _JSON_PARTS: Final[set[str]] = {
     "rules",
     "basis",
@@ -23,6 +28,10 @@ _JSON_PARTS: Final[set[str]] = {
     "profile_classes",
     "routes",
 }
+
+
+# The set's models as written by `FieldsJson`: all of them, today (a unit test says so).
+_FIELDS_JSON: Final = FieldsJson(plain_models(recommender.RecommendationsIssued))
 
 
 def _json_or_null(value: Any) -> str | None:
@@ -87,30 +96,45 @@ async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
 
 
 def set_rows(event: recommender.RecommendationsIssued, participant_id: str, at: str) -> _Rows:
-    """The set's rows (with its participant id's text and time issued): the JSON columns from
-    one pass of the serialiser over the event's parts, each column encoded once."""
-    parts = event.model_dump(mode="json", include=_JSON_PARTS)
+    """The set's rows (with its participant id's text and time issued), each JSON column
+    encoded once (`_parts_json`)."""
+    parts = _parts_json(event)
     return (
         (
             participant_id,
             event.season,
             str(event.recommendation_set_id),
-            to_json(parts["rules"]),
-            to_json(parts["basis"]),
-            to_json(parts["leading_environments"]),
-            to_json(parts["study_plan"]),
-            to_json(parts["opportunities"]),
+            parts["rules"],
+            parts["basis"],
+            parts["leading_environments"],
+            parts["study_plan"],
+            parts["opportunities"],
             None if event.supersedes is None else str(event.supersedes),
             at,
         ),
         (
             participant_id,
             event.season,
-            _json_or_null(parts["environment_scores"]),
-            _json_or_null(parts["profile_classes"]),
-            _json_or_null(parts["routes"]),
+            parts["environment_scores"],
+            parts["profile_classes"],
+            parts["routes"],
         ),
     )
+
+
+def _parts_json(event: recommender.RecommendationsIssued) -> dict[str, str | None]:
+    """The text of each JSON column (None for a part the set's version did not publish): written
+    by orjson from the models' fields (`FieldsJson`, ADR 0102); should a part hold what that
+    does not write as pydantic's JSON mode does, from one pass of the serialiser over the
+    event's parts instead (ADR 0079)."""
+    try:
+        return {
+            part: None if (value := getattr(event, part)) is None else _FIELDS_JSON(value)
+            for part in _JSON_PARTS
+        }
+    except NotPlain:
+        parts = event.model_dump(mode="json", include=_JSON_PARTS)
+        return {part: _json_or_null(parts[part]) for part in _JSON_PARTS}
 
 
 async def write_sets(tx: ReadModelTx, sets: Collection[_Rows]) -> None:
