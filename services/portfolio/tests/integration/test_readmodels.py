@@ -17,7 +17,14 @@ from bilet.projections.sqlite import SqliteReadModel
 from bilet.projections.testing import produce
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
-from bilet_portfolio.adapters.testing import Recorded, apply_in_order, dump, world_history
+from bilet_portfolio.adapters.testing import (
+    Recorded,
+    apply_in_one_batch,
+    apply_in_order,
+    dump,
+    sets_history,
+    world_history,
+)
 from bilet_portfolio.application.listing import (
     After,
     ListCursors,
@@ -107,6 +114,20 @@ async def test_postgres_builds_the_rows_sqlite_builds_and_answers_the_queries(
     assert snapshot is not None
     assert snapshot.reference_version == 5  # season rules, a region, a window, two schools
     assert (await reader.positions()) == {}  # applied outside a feed: no checkpoints
+
+
+async def test_sets_of_one_batch_in_rounds_build_the_rows_sqlite_builds_one_by_one(
+    postgres: ReadModel,
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+) -> None:
+    """ADR 0102: a live batch's sets, the last of each pupil's season, go to PostgreSQL as one
+    statement over arrays per table (ADR 0089); the rows are those of one set at a time."""
+    recorded = sets_history(catalogue, ids, recorder)
+    await apply_in_one_batch(postgres, recorded)
+    assert await dump(postgres) == await reference(tmp_path, recorded)
 
 
 async def test_the_kafka_feed_builds_the_portfolio_from_relayed_events(

@@ -10,10 +10,10 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from bilet.contracts.vocabulary import Stage
+from bilet.contracts.vocabulary import Environment, Stage
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore, NewEvent, RecordedEvent
-from bilet.projections import EmbeddedFeed, ReadModel
+from bilet.projections import Applied, Delivery, EmbeddedFeed, Projector, ReadModel
 from bilet.projections.postgres import PostgresReadModel, drop_schema
 from bilet.projections.readmodel import layout_of
 from bilet_portfolio.adapters.projection import PortfolioProjection
@@ -32,6 +32,19 @@ async def apply_in_order(read_model: ReadModel, recorded: Recorded) -> None:
     for _, event in recorded:
         async with read_model.transaction(layout.renderer) as tx:
             await projection.apply(tx, event)
+
+
+async def apply_in_one_batch(read_model: ReadModel, recorded: Recorded) -> None:
+    """The projection run by the runtime over events of one source as a feed hands them in one
+    batch: one transaction, the projection's work gathered over it (the live path)."""
+    projector = Projector(read_model, PortfolioProjection())
+    await projector.install()
+    (source,) = {source for source, _ in recorded}
+    await projector.resume_points(source, [0], source)
+    deliveries = [Delivery(event, offset, offset + 1) for offset, (_, event) in enumerate(recorded)]
+    applied = await projector.apply(source, 0, 0, deliveries)
+    if applied != Applied(len(recorded)):
+        raise AssertionError(f"{applied} of a batch of {len(recorded)}")
 
 
 async def dump(read_model: ReadModel) -> Rows:
@@ -97,6 +110,26 @@ async def world_history(catalogue: Any, ids: Any, recorder: Any) -> Recorded:
         catalogue.erased(e),
         await catalogue.corrected(e, last_name="Сидоров"),  # arrives after the erasure
     ]
+    return [recorder.record(event) for event in events]
+
+
+def sets_history(catalogue: Any, ids: Any, recorder: Any) -> Recorded:
+    """Two pupils' recommendation sets, interleaved, each set unlike the one it supersedes (the
+    last of pupil a without the outlooks of version 2, as a version 1 set reads): which set of
+    a season is left decides every column of its rows."""
+    a, b = ids.pupil("a"), ids.pupil("b")
+    smart, creative, healthy = Environment.SMART, Environment.CREATIVE, Environment.HEALTHY
+    order = [(a, smart), (b, smart), (a, creative), (b, healthy), (a, healthy)]
+    previous: dict[Any, Any] = {}
+    events = []
+    for number, (pupil, environment) in enumerate(order):
+        set_id = ids.uid(f"recommendations:{number}")
+        event = catalogue.recommendations(pupil, set_id, previous.get(pupil))
+        update: dict[str, Any] = {"leading_environments": (environment,)}
+        if number == 4:
+            update.update(environment_scores=None, profile_classes=None, routes=None)
+        events.append(event.model_copy(update=update))
+        previous[pupil] = set_id
     return [recorder.record(event) for event in events]
 
 

@@ -1,17 +1,23 @@
 """The recommender's events in the portfolio: the recommendations issued to a participant, one
 set per season."""
 
+from collections.abc import Collection
 from typing import Any, Final, NamedTuple
 
 from bilet.contracts import decode
 from bilet.contracts.catalogue import recommender
 from bilet.projections import ReadModelTx
-from bilet_portfolio.adapters.projection.json_columns import to_json
+from bilet_portfolio.adapters.projection.json_columns import (
+    FieldsJson,
+    NotPlain,
+    plain_models,
+    to_json,
+)
 from bilet_portfolio.adapters.projection.step import Handler, Step, by_event_type, take_left
 
-# The parts of a set kept as JSON columns. They are turned into JSON values by one pass of
-# pydantic-core's serialiser over the event, not one `model_dump` per item of each list: a set is
-# the largest event a participant has, and its JSON the most of the projection's CPU (ADR 0079).
+# The parts of a set kept as JSON columns, each encoded once, by orjson from the models' fields
+# (ADR 0102; before, one pass of pydantic-core's serialiser over the parts, ADR 0079): a set is
+# the largest event a participant has, and its JSON the most of the projection's CPU.
 _JSON_PARTS: Final[set[str]] = {
     "rules",
     "basis",
@@ -24,61 +30,119 @@ _JSON_PARTS: Final[set[str]] = {
 }
 
 
+# The set's models as written by `FieldsJson`: all of them, today (a unit test says so).
+_FIELDS_JSON: Final = FieldsJson(plain_models(recommender.RecommendationsIssued))
+
+
 def _json_or_null(value: Any) -> str | None:
     return None if value is None else to_json(value)
 
 
+_SET: Final = (
+    "INSERT INTO {recommendations} (participant_id, season, recommendation_set_id, rules, "
+    "basis, leading_environments, study_plan, opportunities, supersedes, issued_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+    "ON CONFLICT (participant_id, season) DO UPDATE SET "
+    "recommendation_set_id = excluded.recommendation_set_id, rules = excluded.rules, "
+    "basis = excluded.basis, leading_environments = excluded.leading_environments, "
+    "study_plan = excluded.study_plan, opportunities = excluded.opportunities, "
+    "supersedes = excluded.supersedes, issued_at = excluded.issued_at"
+)
+# A set issued as version 1 reads with nulls: it published none of them.
+_OUTLOOK: Final = (
+    "INSERT INTO {recommendation_outlooks} (participant_id, season, environment_scores, "
+    "profile_classes, routes) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (participant_id, season) DO UPDATE SET "
+    "environment_scores = excluded.environment_scores, "
+    "profile_classes = excluded.profile_classes, routes = excluded.routes"
+)
+
+
+# A set's two rows: `_SET`'s and `_OUTLOOK`'s.
+_Rows = tuple[tuple[Any, ...], tuple[Any, ...]]
+
+
+class _IssuedSets:
+    """The sets one live transaction applied, the last of each participant's season only: a
+    set's two upserts replace the season's rows whole and nothing reads them before the counts
+    and documents (`Step.before_counts`), so the rows the last leaves are the rows applying them
+    one by one leaves. Written at once, a statement per table (ADR 0102): on PostgreSQL one
+    statement over arrays each (ADR 0089), where the handler's upserts, interleaved with the
+    participant's row and lock, went one round trip apiece. Kept as the rows' text, not as the
+    decoded events: hundreds of objects each, which the collector would walk again and again
+    until the commit."""
+
+    def __init__(self) -> None:
+        self.sets: dict[tuple[str, int], _Rows] = {}
+
+    async def before_commit(self, tx: ReadModelTx) -> None:
+        await write_sets(tx, self.sets.values())
+
+
 async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
-    # One stream per participant: the later set of a season replaces the earlier one. In a
-    # rebuild's fold only the last is written, before the copy (ADR 0097: a participant is
-    # issued several sets a season, and a set's JSON is the projection's dearest work).
+    # One stream per participant: the later set of a season replaces the earlier one, so only
+    # the last of a transaction is written, before its commit, and in a rebuild's fold only the
+    # last of the whole fold, before the copy (ADR 0097, 0102: a participant is issued several
+    # sets a season, and a set's JSON is the projection's dearest work).
     await step.ensure_participant(event.participant_id)
     participant_id = step.text_of(event.participant_id)
     if step.folded:
         step.leave_set(participant_id, event.season)
     else:
-        await _write_set(step.tx, event, participant_id, step.at)
+        sets = step.before_counts(_IssuedSets).sets
+        sets.pop((participant_id, event.season), None)  # in the order of the last: the live one
+        sets[(participant_id, event.season)] = set_rows(event, participant_id, step.at)
     await step.portfolio_changed(event.participant_id)
 
 
-async def _write_set(
-    tx: ReadModelTx, event: recommender.RecommendationsIssued, participant_id: str, at: str
-) -> None:
-    """The set's rows, replacing the participant's earlier set of the season."""
-    parts = event.model_dump(mode="json", include=_JSON_PARTS)
-    await tx.execute(
-        "INSERT INTO {recommendations} (participant_id, season, recommendation_set_id, rules, "
-        "basis, leading_environments, study_plan, opportunities, supersedes, issued_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-        "ON CONFLICT (participant_id, season) DO UPDATE SET "
-        "recommendation_set_id = excluded.recommendation_set_id, rules = excluded.rules, "
-        "basis = excluded.basis, leading_environments = excluded.leading_environments, "
-        "study_plan = excluded.study_plan, opportunities = excluded.opportunities, "
-        "supersedes = excluded.supersedes, issued_at = excluded.issued_at",
-        participant_id,
-        event.season,
-        str(event.recommendation_set_id),
-        to_json(parts["rules"]),
-        to_json(parts["basis"]),
-        to_json(parts["leading_environments"]),
-        to_json(parts["study_plan"]),
-        to_json(parts["opportunities"]),
-        None if event.supersedes is None else str(event.supersedes),
-        at,
+def set_rows(event: recommender.RecommendationsIssued, participant_id: str, at: str) -> _Rows:
+    """The set's rows (with its participant id's text and time issued), each JSON column
+    encoded once (`_parts_json`)."""
+    parts = _parts_json(event)
+    return (
+        (
+            participant_id,
+            event.season,
+            str(event.recommendation_set_id),
+            parts["rules"],
+            parts["basis"],
+            parts["leading_environments"],
+            parts["study_plan"],
+            parts["opportunities"],
+            None if event.supersedes is None else str(event.supersedes),
+            at,
+        ),
+        (
+            participant_id,
+            event.season,
+            parts["environment_scores"],
+            parts["profile_classes"],
+            parts["routes"],
+        ),
     )
-    # A set issued as version 1 reads with nulls: it published none of them.
-    await tx.execute(
-        "INSERT INTO {recommendation_outlooks} (participant_id, season, environment_scores, "
-        "profile_classes, routes) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (participant_id, season) DO UPDATE SET "
-        "environment_scores = excluded.environment_scores, "
-        "profile_classes = excluded.profile_classes, routes = excluded.routes",
-        participant_id,
-        event.season,
-        _json_or_null(parts["environment_scores"]),
-        _json_or_null(parts["profile_classes"]),
-        _json_or_null(parts["routes"]),
-    )
+
+
+def _parts_json(event: recommender.RecommendationsIssued) -> dict[str, str | None]:
+    """The text of each JSON column (None for a part the set's version did not publish): written
+    by orjson from the models' fields (`FieldsJson`, ADR 0102); should a part hold what that
+    does not write as pydantic's JSON mode does, from one pass of the serialiser over the
+    event's parts instead (ADR 0079)."""
+    try:
+        return {
+            part: None if (value := getattr(event, part)) is None else _FIELDS_JSON(value)
+            for part in _JSON_PARTS
+        }
+    except NotPlain:
+        parts = event.model_dump(mode="json", include=_JSON_PARTS)
+        return {part: _json_or_null(parts[part]) for part in _JSON_PARTS}
+
+
+async def write_sets(tx: ReadModelTx, sets: Collection[_Rows]) -> None:
+    """Sets' rows (`set_rows`, at most one set per participant and season), replacing the
+    participants' earlier sets of the season: one `executemany` per table."""
+    if sets:
+        await tx.executemany(_SET, [recommendations for recommendations, _ in sets])
+        await tx.executemany(_OUTLOOK, [outlooks for _, outlooks in sets])
 
 
 class _Recorded(NamedTuple):
@@ -106,10 +170,12 @@ async def write_left_sets(tx: ReadModelTx, chunk: int) -> bool:
         "type, data, schema_version, issued",
         chunk,
     )
+    sets = []
     for participant_id, _, kind, data, version, issued in rows:
         event = decode(_Recorded(kind, data, _metadata(version)))
         assert isinstance(event, recommender.RecommendationsIssued)  # the only sets left
-        await _write_set(tx, event, participant_id, issued)
+        sets.append(set_rows(event, participant_id, issued))
+    await write_sets(tx, sets)
     return bool(rows)
 
 

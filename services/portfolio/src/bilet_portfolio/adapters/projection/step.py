@@ -9,7 +9,9 @@ participants whose portfolio changed (`ChangedPortfolios`); after the batch's la
 history goes in as one `executemany` and each participant is counted and rendered once, from the
 tables as the whole batch left them (statements per event: docs/adr/0061). That is the state the
 last of their events would have rendered one event per transaction, since nothing a handler
-reads depends on the counts, the history or the document.
+reads depends on the counts, the history or the document. Rows a handler gathers over the batch
+(`Step.before_counts`: a recommendation set, of which only the last of a participant's season is
+left, ADR 0102) are written just before, as one statement per table.
 
 In a rebuild's fold (`FoldTx`, ADR 0097) the same argument reaches across transactions: nothing
 reads the fold's tables before they are copied, so a participant's counts, version and document
@@ -22,12 +24,12 @@ the fold has one writer."""
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 from bilet.contracts.codec import schema_version_of
 from bilet.contracts.sealed import SealedValue
 from bilet.eventstore import RecordedEvent
-from bilet.projections import EVERY_KEY, ReadModelTx
+from bilet.projections import EVERY_KEY, BeforeCommit, ReadModelTx
 from bilet.projections.folded import FoldTx
 from bilet_portfolio.adapters import document
 from bilet_portfolio.adapters.projection.json_columns import to_json
@@ -114,6 +116,7 @@ _REFERENCE_CHANGED: Final = (
     "INSERT INTO {reference_data} (name, version) VALUES ($1, 1) ON CONFLICT (name) "
     "DO UPDATE SET version = {reference_data}.version + 1"
 )
+_Rows = TypeVar("_Rows", bound=BeforeCommit)
 
 
 def timestamp(moment: datetime) -> str:
@@ -185,6 +188,17 @@ class Step:
         last run in the batch would have counted."""
         self.tx.gathered(ChangedPortfolios).last_only[(what, key)] = work
 
+    def before_counts(self, kind: type[_Rows]) -> _Rows:
+        """This transaction's one `kind()`, whose `before_commit` runs before the history,
+        counts and documents (`ChangedPortfolios.before_commit`), which read what it writes:
+        for rows a handler gathers over the batch and writes at once (a set per participant and
+        season, ADR 0102), rather than a statement per event."""
+        gathered = self.tx.gathered(ChangedPortfolios).before_counts
+        work = gathered.get(kind)
+        if work is None:
+            work = gathered[kind] = kind()
+        return cast(_Rows, work)
+
     def participant_erased(self, participant_id: object) -> None:
         """The participant was erased by this event (the one handler that sets the flag says
         so, so that `ensure_participant_is_erased` answers without reading it again)."""
@@ -246,6 +260,9 @@ class ChangedPortfolios:
         # Work whose result only its last run in the batch leaves (a pure function of rows the
         # projection reads nowhere else), by what it is for: done once, before the counts.
         self.last_only: dict[tuple[str, str], Callable[[], Awaitable[None]]] = {}
+        # Rows gathered over the batch by kind (`Step.before_counts`): written after `last_only`,
+        # before the history and the counts, in the order first asked for.
+        self.before_counts: dict[type[BeforeCommit], BeforeCommit] = {}
         self.erased: dict[str, bool] = {}  # participant id → erased, as read or set in the batch
         self._ensured: set[str] = set()
         self._latest: dict[str, str] = {}  # participant id → latest `timestamp` (sorts as time)
@@ -268,6 +285,8 @@ class ChangedPortfolios:
     async def before_commit(self, tx: ReadModelTx) -> None:
         for work in self.last_only.values():
             await work()
+        for rows in self.before_counts.values():
+            await rows.before_commit(tx)
         # The history first: the version counted below is the number of its rows.
         if self.history:
             await tx.executemany(_HISTORY, self.history)
