@@ -5,9 +5,11 @@ refused, and the handler then writes the same rows by the dump."""
 
 import json
 import uuid
+import warnings
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
@@ -94,6 +96,47 @@ class _Extra(BaseModel):
     count: int
 
 
+Instant = NewType("Instant", datetime)
+
+
+class _NewTyped(BaseModel):  # a name for datetime: the walk sees no type in it
+    model_config = _FORBID
+    at: Instant
+
+
+class _Cached(BaseModel):  # once read, its value sits in __dict__
+    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(cached_property,))
+    count: int
+
+    @cached_property
+    def double(self) -> int:
+        return 2 * self.count
+
+
+with warnings.catch_warnings():  # `json_encoders` is deprecated, and still honoured by the dump
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+    class _Encoded(BaseModel):
+        model_config = ConfigDict(
+            frozen=True, extra="forbid", json_encoders={uuid.UUID: lambda u: u.hex}
+        )
+        id: uuid.UUID
+
+
+class _ExcludedIf(BaseModel):
+    model_config = _FORBID
+    count: int | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class Shouting(str):
+    """A str of its own: orjson would write it as it is, whatever pydantic makes of it."""
+
+
+class _Subclassed(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    word: Shouting
+
+
 class _Root(BaseModel):
     plain: _Plain
     dated: _Dated
@@ -102,10 +145,30 @@ class _Root(BaseModel):
     aliased: _Aliased
     excluded: _Excluded
     extra: _Extra
+    new_typed: _NewTyped
+    cached: _Cached
+    encoded: _Encoded
+    excluded_if: _ExcludedIf
 
 
 def test_only_models_whose_dump_is_their_fields_are_plain() -> None:
     assert plain_models(_Root) == {_Plain}
+
+
+def test_a_value_of_a_plain_model_that_is_more_than_its_fields_is_refused() -> None:
+    # `model_copy(update=...)` with a key that is no field puts it in __dict__.
+    with pytest.raises(NotPlain):
+        FieldsJson(plain_models(_Root))(_Plain(name="x", count=1).model_copy(update={"more": 2}))
+
+
+def test_a_subclass_of_str_is_refused_even_in_a_model_taken_for_plain() -> None:
+    with pytest.raises(NotPlain):
+        FieldsJson(frozenset({_Subclassed}))(_Subclassed(word=Shouting("ab")))
+
+
+def test_a_datetime_is_refused_even_in_a_model_taken_for_plain() -> None:
+    with pytest.raises(NotPlain):
+        FieldsJson(frozenset({_NewTyped}))(_NewTyped(at=Instant(datetime(2026, 1, 2, tzinfo=UTC))))
 
 
 @pytest.mark.parametrize(

@@ -176,6 +176,8 @@ async def test_a_world_history_writes_the_rows_the_standard_encoder_writes(
     await fast.close()
     for module in (career_events, consent, diagnostics, identity, recommender, step, document):
         monkeypatch.setattr(module, "to_json", json_text.to_json)
+    # A set's columns by the dump's way, not from its models' fields (ADR 0102).
+    monkeypatch.setattr(recommender, "_FIELDS_JSON", json_columns.FieldsJson(frozenset()))
     # The documents read their JSON columns back with the standard decoder too (ADR 0097).
     monkeypatch.setattr(document, "from_json", _standard_from_json)
     standard = await SqliteReadModel.open(tmp_path / "standard.sqlite3")

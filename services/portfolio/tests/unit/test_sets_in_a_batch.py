@@ -12,7 +12,7 @@ from bilet.projections import ReadModelTx
 from bilet.projections.folded import FoldReadModel
 from bilet.projections.readmodel.schema import layout_of
 from bilet.projections.sqlite import SqliteReadModel
-from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.projection import PortfolioProjection, recommender
 from bilet_portfolio.adapters.testing import (
     apply_in_one_batch,
     apply_in_order,
@@ -66,6 +66,38 @@ async def test_two_sets_of_a_pupil_in_one_batch_leave_what_one_by_one_leaves(
         assert [(how, sorted(row[0] for row in rows)) for how, rows in writes] == [
             ("executemany", sorted([a, b]))
         ]
+    await batched.close()
+    await one_by_one.close()
+
+
+async def test_a_batch_holding_more_sets_than_it_keeps_writes_them_as_it_goes(
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A long transaction (a rebuild that does not fold) writes its sets every SETS_HELD, and a
+    # later set of a season still replaces the row written before it.
+    recorded = sets_history(catalogue, ids, recorder)
+    one_by_one = await SqliteReadModel.open(tmp_path / "one-by-one.sqlite3")
+    await apply_in_order(one_by_one, recorded)
+    monkeypatch.setattr(recommender, "SETS_HELD", 1)
+    written: list[int] = []
+    write_sets = recommender.write_sets
+
+    async def counted(tx: ReadModelTx, sets: Any) -> None:
+        written.append(len(sets))
+        await write_sets(tx, sets)
+
+    monkeypatch.setattr(recommender, "write_sets", counted)
+    batched = await SqliteReadModel.open(tmp_path / "batched.sqlite3")
+    await apply_in_one_batch(batched, recorded)
+    monkeypatch.undo()
+
+    assert len(written) > 2  # five sets, each written as it came, then none left
+    assert written[:-1] == [1] * (len(written) - 1)
+    assert await dump(batched) == await dump(one_by_one)
     await batched.close()
     await one_by_one.close()
 

@@ -14,6 +14,7 @@ exactly their fields qualify (`plain_models`: no computed fields, serializers, a
 exclusions, no extra fields kept); anything else, or a value orjson refuses (an integer beyond 64
 bits), raises `NotPlain` and the caller takes the dump's way."""
 
+import functools
 import types
 import typing
 from collections.abc import Iterator
@@ -28,7 +29,15 @@ from bilet_portfolio.adapters.json_text import to_json_fast as to_json
 
 __all__ = ["FieldsJson", "NotPlain", "plain_models", "to_json"]
 
-_SORTED_KEYS: Final = orjson.OPT_SORT_KEYS
+# Keys sorted; a datetime, a dataclass or a subclass of str or int handed to `_fields` (which
+# refuses them) instead of written in orjson's own form: only what it writes as pydantic's JSON
+# mode does is written by it (enum members still are: orjson writes their values).
+_OPTIONS: Final = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 class NotPlain(Exception):
@@ -41,13 +50,30 @@ _LEAVES: Final = (str, int, type(None), UUID, Enum, tuple)
 
 
 def _types_in(annotation: Any) -> Iterator[type]:
-    if isinstance(annotation, type):
-        yield annotation
+    """The types an annotation names; `object` for what this walk does not know (a `NewType`, a
+    type alias, a type variable...), which no plain model may hold: a `NewType` over `datetime`
+    would otherwise pass for a model of nothing, and orjson write its times in another form."""
+    if annotation is None:
+        yield type(None)
+        return
     origin = typing.get_origin(annotation)
-    if isinstance(origin, type) and origin is not types.UnionType:  # `A | B`: its members
+    if origin is None:
+        yield annotation if isinstance(annotation, type) else object
+        return
+    arguments = typing.get_args(annotation)
+    if origin is typing.Literal:  # its values' types
+        yield from (type(value) for value in arguments)
+        return
+    if origin is typing.Annotated:  # the type annotated
+        yield from _types_in(arguments[0])
+        return
+    if isinstance(origin, type) and origin is not types.UnionType:
         yield origin
-    for argument in typing.get_args(annotation):
-        yield from _types_in(argument)
+    elif origin is not typing.Union and origin is not types.UnionType:
+        yield object
+    for argument in arguments:
+        if argument is not Ellipsis:
+            yield from _types_in(argument)
 
 
 def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
@@ -58,11 +84,14 @@ def _plain(model: type[BaseModel]) -> bool:
     decorators = model.__pydantic_decorators__
     return (
         model.model_config.get("extra") == "forbid"
+        and not model.model_config.get("json_encoders")
+        and not any(isinstance(v, functools.cached_property) for v in vars(model).values())
         and not model.model_computed_fields
         and not decorators.field_serializers
         and not decorators.model_serializers
         and all(
             not field.exclude
+            and getattr(field, "exclude_if", None) is None
             and all(
                 issubclass(t, BaseModel) or issubclass(t, _LEAVES)
                 for t in _types_in(field.annotation)
@@ -103,13 +132,17 @@ class FieldsJson:
         self._plain = plain
 
     def _fields(self, value: object) -> dict[str, Any]:
-        if type(value) in self._plain:
-            return value.__dict__
-        raise NotPlain(type(value).__name__)
+        kind = type(value)
+        if kind in self._plain:
+            fields = value.__dict__
+            # Its fields and nothing else (no value a `model_copy(update=...)` slipped in).
+            if len(fields) == len(kind.model_fields):
+                return fields
+        raise NotPlain(kind.__name__)
 
     def __call__(self, value: Any) -> str:
         """`to_json(value as pydantic's JSON mode dumps it)`, or `NotPlain`."""
         try:
-            return orjson.dumps(value, default=self._fields, option=_SORTED_KEYS).decode()
+            return orjson.dumps(value, default=self._fields, option=_OPTIONS).decode()
         except orjson.JSONEncodeError as refused:  # also what `_fields` refused
             raise NotPlain(str(refused)) from refused

@@ -58,6 +58,9 @@ _OUTLOOK: Final = (
 )
 
 
+# The most sets (~16 KB of text each) a live transaction holds before it writes them.
+SETS_HELD: Final = 500
+
 # A set's two rows: `_SET`'s and `_OUTLOOK`'s.
 _Rows = tuple[tuple[Any, ...], tuple[Any, ...]]
 
@@ -90,8 +93,13 @@ async def _issued(step: Step, event: recommender.RecommendationsIssued) -> None:
         step.leave_set(participant_id, event.season)
     else:
         sets = step.before_counts(_IssuedSets).sets
-        sets.pop((participant_id, event.season), None)  # in the order of the last: the live one
         sets[(participant_id, event.season)] = set_rows(event, participant_id, step.at)
+        if len(sets) >= SETS_HELD:
+            # A long transaction (a rebuild that does not fold) holds no more than this many
+            # sets' text: nothing reads the tables before the counts, and a later set of the
+            # same season replaces the row written now.
+            await write_sets(step.tx, sets.values())
+            sets.clear()
     await step.portfolio_changed(event.participant_id)
 
 
