@@ -322,7 +322,8 @@ class _LoopConnection:
 
         SQLite calls the handler whenever a statement's count of instructions, kept over all its
         executions (the statement cache reuses it), passes a multiple of `steps`: the first call
-        can come at any point of the first `steps`, so the read is stopped at the second."""
+        can come at any point of the first `steps`, so the read is stopped at the second (in a
+        read of several statements the calls of all count: stopped sooner, never wrongly)."""
         db = self._db
         self._progress_calls = 0
         db.set_progress_handler(self._on_progress, steps)
