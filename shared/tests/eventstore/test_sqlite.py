@@ -13,10 +13,12 @@ import pytest
 
 from bilet.eventstore import (
     NO_STREAM,
+    START,
     AppendResult,
     EventIdsConflict,
     NewEvent,
     RecordedEvent,
+    StreamAppend,
     StreamMetadata,
     WrongExpectedVersion,
 )
@@ -429,3 +431,109 @@ async def test_an_append_in_flight_when_its_store_closes_still_wakes_the_others_
         assert waits.is_set()
     finally:
         await following.close()
+
+
+def _count_thread_reads(store: SqliteEventStore) -> Callable[[], int]:
+    """How many reads `store` has handed to its reader thread since this was called."""
+    count = 0
+    read_on_thread = store._reader.run
+
+    async def counted(work):  # type: ignore[no-untyped-def]
+        nonlocal count
+        count += 1
+        return await read_on_thread(work)
+
+    store._reader.run = counted  # type: ignore[method-assign]
+    return lambda: count
+
+
+async def test_short_reads_run_inline_and_stopped_ones_answer_the_same_on_the_reader_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head, a stream's metadata and version, a stream, and a filtered page of all events
+    far from the head (its category's index finds a few rows) take no hand-off to the reader
+    thread (ADR 0103). Stopped inline (a budget of one instruction), each gives the same answer
+    through the thread, and the stop is not left behind for the writes that follow."""
+    import bilet.eventstore.sqlite as sqlite_module
+
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        grant = await store.append("grant-1", [NewEvent("GrantIssued", b"{}")], NO_STREAM)
+        await store.set_stream_metadata("grant-1", StreamMetadata(truncate_before=0))
+        for n in range(4):  # far more than a near-head read's rows, in other categories
+            await store.append_many(
+                [
+                    StreamAppend(f"participant-{n}-{m}", [NewEvent("Registered", b"{}")])
+                    for m in range(50)
+                ]
+            )
+        head = await store.head_position()
+        assert head == grant.position + 200
+
+        async def reads() -> list[object]:
+            return [
+                await store.head_position(),
+                await store.get_stream_metadata("grant-1"),
+                await store.stream_version("grant-1"),
+                await store.read_stream("grant-1"),
+                await store.read_all(grant.position, 1000, categories=["grant"]),
+                await store.read_all(START, 1000, categories=["grant"]),
+                await store.read_all(START, 2, event_types=["Registered"]),
+            ]
+
+        thread_reads = _count_thread_reads(store)
+        inline = await reads()
+        assert thread_reads() == 0
+        assert inline[0] == head
+        assert inline[4] == []
+        assert [e.position for e in inline[5]] == [grant.position]  # type: ignore[attr-defined]
+        assert [e.position for e in inline[6]] == [grant.position + 1, grant.position + 2]  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(sqlite_module, "INLINE_READ_STEPS", 1)
+        assert await reads() == inline
+        assert thread_reads() == len(inline)
+        # A commit of many statements and rows after the stopped reads: nothing stops it.
+        await store.append_many(
+            [StreamAppend(f"school-{n}", [NewEvent("Opened", b"{}")] * 1) for n in range(300)]
+        )
+        assert await store.head_position() == head + 300
+    finally:
+        await store.close()
+
+
+async def test_a_filtered_read_too_long_for_the_loop_is_stopped_and_read_whole_on_the_thread(
+    tmp_path: Path,
+) -> None:
+    """A filter of several types sorts every match after the position before its limit applies:
+    from the start of a store of 1,200 matches that is more than an inline read may take, so it
+    is stopped and the page read on the reader thread, whole and in order."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        for n in range(6):
+            await store.append_many(
+                [
+                    StreamAppend(
+                        f"participant-{n}-{m}",
+                        [NewEvent("Registered" if m % 2 else "Moved", b"{}")],
+                    )
+                    for m in range(200)
+                ]
+            )
+        import bilet.eventstore.sqlite as sqlite_module
+
+        def sorted_matches(db: sqlite3.Connection) -> list[int]:
+            query = (
+                f"SELECT {sqlite_module.COLUMNS} FROM events "  # noqa: S608
+                "WHERE position > 0 AND type IN (?, ?) ORDER BY position LIMIT 64"
+            )
+            return [row[2] for row in db.execute(query, ("Registered", "Moved")).fetchall()]
+
+        steps = sqlite_module.INLINE_READ_STEPS
+        assert store._writer.read_short(sorted_matches, steps) is sqlite_module._STOPPED
+        assert store._writer.read_short(sorted_matches, 1_000_000) == list(range(1, 65))
+        thread_reads = _count_thread_reads(store)
+        page = await store.read_all(START, 1000, event_types=["Registered", "Moved"])
+        assert [e.position for e in page] == list(range(1, 1001))
+        assert thread_reads() == 1
+    finally:
+        await store.close()

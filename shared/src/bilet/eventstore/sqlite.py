@@ -3,9 +3,12 @@
 SQLite lets one writer commit at a time, so the order positions are assigned in is the order
 commits become visible: a reader can never see position p+1 before p, and the global order is
 gap-safe by construction. Appends run on the event loop's thread (see `_LoopConnection`: handing
-a microsecond write to a thread costs more than the write); so do stream reads and reads of all
-events near the head (a view catching up with a commit: a few rows). Longer reads, which may take
-milliseconds, run on a thread of their own.
+a microsecond write to a thread costs more than the write). So do reads while they are short
+(docs/adr/0103): a stream, the head, a stream's metadata, a page of all events near the head or
+through a filter's index (a view catching up: a few rows), each on the writer's connection with
+SQLite told to stop it after `INLINE_READ_STEPS` of its virtual machine's instructions (about
+0.1 ms); a read stopped there, and every long one (a page of all events far from the head), runs
+on a thread of their own, a connection that may take milliseconds.
 
 Purging (`purge_stream`, docs/adr/0016) deletes rows on a connection with `secure_delete=ON`
 (every connection has it, so no earlier update or page split left stale copies in free space),
@@ -162,9 +165,15 @@ COLUMNS = "stream_id, version, position, event_id, type, data, metadata, recorde
 
 Row = tuple[str, int, int, bytes, str, bytes, bytes, float]
 
-# How many rows a read of all events near the head reads inline on the event loop (a few hundred
-# microseconds at most) before the rest of its page goes to the reader thread.
+# How many rows a read of all events near the head (or through a filter) reads inline on the
+# event loop before the rest of its page goes to the reader thread.
 INLINE_READ_ROWS: Final = 64
+# How many instructions of SQLite's virtual machine an inline read runs before SQLite is let stop
+# it (at most twice that, see `read_short`) and it is made again on the reader thread: ~12 a row
+# read, 12-16 a microsecond with the rows' fetching on this machine, so ~0.1-0.2 ms of the event
+# loop at most, while a stream of a few events, the head or an index seek that finds nothing
+# takes 10-700 (ADR 0103).
+INLINE_READ_STEPS: Final = 1_000
 
 
 # A stored event id as a `UUID` without `UUID.__init__`, whose checks of its arguments cost more
@@ -257,6 +266,13 @@ class _ThreadConnection:
         self._executor.shutdown(wait=True)
 
 
+class _Stopped:
+    """What a read on the writer's connection gives when it was stopped (see `read_short`)."""
+
+
+_STOPPED: Final = _Stopped()
+
+
 class _LoopConnection:
     """The writer's connection, used on the event loop's own thread.
 
@@ -271,6 +287,13 @@ class _LoopConnection:
 
     def __init__(self, path: Path, synchronous: Synchronous) -> None:
         self._db = _connect(path, synchronous, busy_timeout_ms=0)
+        self._progress_calls = 0  # of SQLite's progress handler in the current `read_short`
+        self._on_progress = self._progress  # bound once: one per read would cost its making
+
+    def _progress(self) -> bool:
+        """SQLite's progress handler: true (SQLITE_INTERRUPT) stops the statement."""
+        self._progress_calls += 1
+        return self._progress_calls > 1
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         waited = 0.0
@@ -288,6 +311,30 @@ class _LoopConnection:
             await asyncio.sleep(pause)
             waited += pause
             pause = min(pause * 2, 0.1)
+
+    def read_short(self, work: Callable[[sqlite3.Connection], T], steps: int) -> T | _Stopped:
+        """`work`, reads only, at once on this connection, unless it takes long: SQLite stops it
+        after `steps` to twice that many instructions of its virtual machine (`_STOPPED` then),
+        and `_STOPPED` also when the file is busy (another connection recovering the WAL), which
+        the reader thread's connection waits out. No transaction is open on this connection
+        between the loop's steps (every write opens and ends its own inside one `run`), so each
+        statement reads the last commit, as the reader's would; a stopped read changed nothing.
+
+        SQLite calls the handler whenever a statement's count of instructions, kept over all its
+        executions (the statement cache reuses it), passes a multiple of `steps`: the first call
+        can come at any point of the first `steps`, so the read is stopped at the second (in a
+        read of several statements the calls of all count: stopped sooner, never wrongly)."""
+        db = self._db
+        self._progress_calls = 0
+        db.set_progress_handler(self._on_progress, steps)
+        try:
+            return work(db)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
+                return _STOPPED
+            raise
+        finally:
+            db.set_progress_handler(None, 0)  # never left to stop a write
 
     def close(self) -> None:
         self._db.close()
@@ -374,7 +421,7 @@ class SqliteEventStore(EventStore):
         return await self._commits.append(appends)
 
     async def _find_stored(self, appends: Sequence[StreamAppend]) -> list[list[StoredId | None]]:
-        return await self._reader.run(lambda db: [self._stored_ids(db, a) for a in appends])
+        return await self._read(lambda db: [self._stored_ids(db, a) for a in appends])
 
     def _append_locked(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor_set: bool
@@ -511,8 +558,17 @@ class SqliteEventStore(EventStore):
 
     # -------------------------------------------------------------- reading
 
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A read inline on the writer's connection while it is short, else on the reader thread
+        (the module's docstring): the hand-off to the thread and back costs ~40 µs of CPU alone,
+        more than most reads (ADR 0103)."""
+        done = self._writer.read_short(work, INLINE_READ_STEPS)
+        if isinstance(done, _Stopped):
+            return await self._reader.run(work)
+        return done
+
     async def get_stream_metadata(self, stream_id: str) -> StreamMetadata:
-        row = await self._reader.run(
+        row = await self._read(
             lambda db: db.execute(
                 "SELECT truncate_before, deleted FROM streams WHERE stream_id = ?", (stream_id,)
             ).fetchone()
@@ -520,8 +576,7 @@ class SqliteEventStore(EventStore):
         return StreamMetadata() if row is None else StreamMetadata(row[0], bool(row[1]))
 
     async def stream_version(self, stream_id: str) -> int | None:
-        # Stream reads are index lookups of microseconds: they run inline like appends.
-        return await self._writer.run(lambda db: _version(db, stream_id))
+        return await self._read(lambda db: _version(db, stream_id))
 
     async def read_stream(
         self,
@@ -549,7 +604,7 @@ class SqliteEventStore(EventStore):
         def read(db: sqlite3.Connection) -> list[RecordedEvent]:
             return _recorded(db.execute(query, params))
 
-        return await self._writer.run(read)
+        return await self._read(read)
 
     async def read_all(
         self,
@@ -570,13 +625,18 @@ class SqliteEventStore(EventStore):
             return lambda db: db.execute(query, [after, *filters, rows]).fetchall()
 
         rows: list[Row] = []
-        if after_position >= self._head_seen - INLINE_READ_ROWS:
-            # Near the head (a view catching up with the commit just made): a few rows, read
-            # inline as a stream is; handing them to the reader thread and back costs more.
-            rows = await self._writer.run(page(after_position, min(limit, INLINE_READ_ROWS)))
-            if len(rows) < min(limit, INLINE_READ_ROWS) or len(rows) == limit:
-                return self._seen(_recorded(rows))
-            after_position = rows[-1][2]  # the rest, after the rows read: positions only grow
+        if filters or after_position >= self._head_seen - INLINE_READ_ROWS:
+            # Near the head (a view catching up with the commit just made): a few rows; or
+            # through a filter's index, which often finds few or none however far the head is (a
+            # view of a rare category). Tried inline, where SQLite stops a read that takes long
+            # (a multi-valued filter sorts every match before its limit).
+            inline = min(limit, INLINE_READ_ROWS)
+            first = self._writer.read_short(page(after_position, inline), INLINE_READ_STEPS)
+            if not isinstance(first, _Stopped):
+                if len(first) < inline or len(first) == limit:
+                    return self._seen(_recorded(first))
+                rows = first
+                after_position = rows[-1][2]  # the rest, after the rows read: positions only grow
         rows += await self._reader.run(page(after_position, limit - len(rows)))
         return self._seen(_recorded(rows))
 
@@ -586,9 +646,7 @@ class SqliteEventStore(EventStore):
         return events
 
     async def head_position(self) -> int:
-        row = await self._reader.run(
-            lambda db: db.execute("SELECT MAX(position) FROM events").fetchone()
-        )
+        row = await self._read(lambda db: db.execute("SELECT MAX(position) FROM events").fetchone())
         return START if row[0] is None else int(row[0])
 
     async def close(self) -> None:
