@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -24,6 +25,8 @@ from bilet.eventstore import (
 )
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.eventstore.sqlite_bulk import append_recorded
+
+T = TypeVar("T")
 
 
 async def test_an_append_waits_for_another_writer_without_blocking_the_event_loop(
@@ -535,5 +538,72 @@ async def test_a_filtered_read_too_long_for_the_loop_is_stopped_and_read_whole_o
         page = await store.read_all(START, 1000, event_types=["Registered", "Moved"])
         assert [e.position for e in page] == list(range(1, 1001))
         assert thread_reads() == 1
+    finally:
+        await store.close()
+
+
+async def test_a_store_written_on_another_threads_loop_is_read_through_its_reader(
+    tmp_path: Path,
+) -> None:
+    """The portfolio's audit trail is written on a loop of its own and read from the API's (ADR
+    0103, amended): a read from another thread never runs on the writer's connection, whose
+    progress handler could stop that thread's write (or both threads wait on each other)."""
+    import threading
+
+    import bilet.eventstore.sqlite as sqlite_module
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def there(work: Awaitable[T]) -> T:
+        async def run() -> T:
+            return await work
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), loop))
+
+    store = await there(SqliteEventStore.open(tmp_path / "audit.sqlite3"))
+    try:
+        await there(store.append("audit-1", [NewEvent("PortfolioRead", b"{}") for _ in range(3)]))
+        writer = store._writer  # the connection of the audit's loop
+        handlers: list[object] = []
+        real_db = writer._db
+
+        class Watched:  # records any progress handler set on the writer's connection
+            def __getattr__(self, name: str) -> object:
+                return getattr(real_db, name)
+
+            def set_progress_handler(self, handler: object, steps: int) -> None:
+                handlers.append(handler)
+                real_db.set_progress_handler(handler, steps)  # type: ignore[arg-type]
+
+        writer._db = Watched()  # type: ignore[assignment]
+        stopped = writer.read_short(lambda db: 1, sqlite_module.INLINE_READ_STEPS)
+        read = await store.read_all(0, 10, categories=["audit"])
+        head = await store.head_position()
+        writer._db = real_db
+
+        assert stopped is sqlite_module._STOPPED
+        assert handlers == []
+        assert [event.stream_id for event in read] == ["audit-1"] * 3
+        assert head == read[-1].position
+    finally:
+        await there(store.close())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+async def test_a_filtered_read_without_a_limit_finds_nothing_or_everything(tmp_path: Path) -> None:
+    # A negative limit is SQLite's "no limit": tried inline as a page of its rows, then the rest.
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    try:
+        assert await store.read_all(0, -1, categories=["nothing"]) == []
+        await store.append_many(
+            [StreamAppend(f"grant-{n}", [NewEvent("GrantIssued", b"{}")]) for n in range(100)]
+        )
+        found = await store.read_all(0, -1, categories=["grant"])
+        assert [event.position for event in found] == sorted({e.position for e in found})
+        assert len(found) == 100
     finally:
         await store.close()

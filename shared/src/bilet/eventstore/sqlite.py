@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 import weakref
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -287,6 +288,8 @@ class _LoopConnection:
 
     def __init__(self, path: Path, synchronous: Synchronous) -> None:
         self._db = _connect(path, synchronous, busy_timeout_ms=0)
+        # The thread of the loop that writes: only it reads inline (`read_short`).
+        self._thread = threading.get_ident()
         self._progress_calls = 0  # of SQLite's progress handler in the current `read_short`
         self._on_progress = self._progress  # bound once: one per read would cost its making
 
@@ -325,6 +328,13 @@ class _LoopConnection:
         can come at any point of the first `steps`, so the read is stopped at the second (in a
         read of several statements the calls of all count: stopped sooner, never wrongly)."""
         db = self._db
+        if threading.get_ident() != self._thread or db.in_transaction:
+            # A read from another thread (a store written on a loop of its own, read from the
+            # API's: the portfolio's audit trail) goes to the reader: the progress handler is
+            # the connection's, and set from here it could stop that thread's write, or both
+            # threads could wait on each other (SQLite's connection lock, the GIL). And never
+            # inside a transaction (none is open between the loop's steps: checked, not assumed).
+            return _STOPPED
         self._progress_calls = 0
         db.set_progress_handler(self._on_progress, steps)
         try:
@@ -630,7 +640,7 @@ class SqliteEventStore(EventStore):
             # through a filter's index, which often finds few or none however far the head is (a
             # view of a rare category). Tried inline, where SQLite stops a read that takes long
             # (a multi-valued filter sorts every match before its limit).
-            inline = min(limit, INLINE_READ_ROWS)
+            inline = INLINE_READ_ROWS if limit < 0 else min(limit, INLINE_READ_ROWS)
             first = self._writer.read_short(page(after_position, inline), INLINE_READ_STEPS)
             if not isinstance(first, _Stopped):
                 if len(first) < inline or len(first) == limit:
