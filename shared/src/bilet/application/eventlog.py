@@ -166,14 +166,13 @@ class _KeptEvents:
     takes them out of memory rather than leaving them to age out (`forget`); and events of the
     participants forgotten lately never kept again (`FORGOTTEN_KEPT` of them)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, forgotten: "OrderedDict[str, None]") -> None:
+        """`forgotten`: the participants forgotten lately, their log's (`EventLog.forget`)."""
         self.limit = limit
         # Each event with its participant (None: about nobody), named once when kept.
         self._events: OrderedDict[_StoredKey, tuple[DomainEvent, str | None]] = OrderedDict()
         self._of: dict[str, set[_StoredKey]] = {}
-        # The participants forgotten lately (the oldest beyond `FORGOTTEN_KEPT` out): their
-        # streams may still be read before another process purges them (docs/adr/0099).
-        self._forgotten: OrderedDict[str, None] = OrderedDict()
+        self._forgotten = forgotten
 
     def get(self, key: _StoredKey) -> DomainEvent | None:
         kept = self._events.get(key)
@@ -214,24 +213,10 @@ class _KeptEvents:
             if not keys:
                 del self._of[held_by]
 
-    def names_forgotten(self, events: Iterable[DomainEvent]) -> bool:
-        """Whether any of `events` is about a participant forgotten lately."""
-        forgotten = self._forgotten
-        return bool(forgotten) and any(_subject_of(event) in forgotten for event in events)
-
     def forget(self, subject: str) -> None:
-        """Take the participant's events out, and keep none of theirs from now on: in
-        distributed mode the API process learns an erasure (its cipher) before the worker
-        purges the participant's reservation, and a read in between (the child registered
-        again) would keep it after the purge, which no `forget` here follows."""
-        if not self.limit:
-            return
+        """Take the participant's events out (their log keeps none of theirs from now on)."""
         for key in self._of.pop(subject, ()):
             self._events.pop(key, None)
-        self._forgotten[subject] = None
-        self._forgotten.move_to_end(subject)
-        if len(self._forgotten) > FORGOTTEN_KEPT:
-            self._forgotten.popitem(last=False)
 
 
 class EventLog:
@@ -255,10 +240,16 @@ class EventLog:
         self.internal_events = internal_events
         self.internal_categories = frozenset(internal_categories)
         self.purged_categories = frozenset(purged_categories)
+        # The participants forgotten lately (the oldest beyond `FORGOTTEN_KEPT` out), whose
+        # events neither cache keeps again: in distributed mode the API process learns an
+        # erasure (its cipher) before the worker purges the participant's reservation, and a
+        # read in between (the child registered again) would keep it after the purge, which no
+        # `forget` here follows (docs/adr/0099).
+        self._forgotten_lately: OrderedDict[str, None] = OrderedDict()
         # Events of the streams commands decide on, decoded lately (`_decode_again`).
-        self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT)
+        self._decided_on = _KeptEvents(DECODED_EVENTS_KEPT, self._forgotten_lately)
         # Events of this process's latest commits, as it sealed them (`decode_own`).
-        self._written = _KeptEvents(keep_written)
+        self._written = _KeptEvents(keep_written, self._forgotten_lately)
         # How many times a participant was forgotten (`forget`): events decoded or sealed across
         # an await are kept only if nobody was forgotten meanwhile, since `forget` ran before
         # they were kept and could not take them out (docs/adr/0099, amended). The caches also
@@ -310,6 +301,11 @@ class EventLog:
         destroyed, this process must not keep a copy until it ages out (docs/adr/0066), nor
         make one afterwards: a stream read before another process purges it (docs/adr/0099)."""
         self._forgotten += 1
+        lately = self._forgotten_lately
+        lately[subject] = None
+        lately.move_to_end(subject)
+        if len(lately) > FORGOTTEN_KEPT:
+            lately.popitem(last=False)
         self._decided_on.forget(subject)
         self._written.forget(subject)
         # A copy: a listener collected meanwhile takes its entry out of the list (`unlist`).
@@ -321,7 +317,8 @@ class EventLog:
         """Whether any of `events` is about a participant forgotten lately (of the last
         `FORGOTTEN_KEPT`): another cache of events read through this log (a combined key's
         kept stream) keeps none of theirs either, as the log's own caches do not."""
-        return self._decided_on.names_forgotten(events)
+        lately = self._forgotten_lately
+        return bool(lately) and any(_subject_of(event) in lately for event in events)
 
     @property
     def forgotten(self) -> int:
@@ -445,7 +442,7 @@ class EventLog:
         process's commits."""
         # Each part's events copied once: sealing and sharing out read them again, which a
         # one-shot iterable would not survive (its events dropped or given to the next stream).
-        copied = [(stream_id, list(decided), expected) for stream_id, decided, expected in parts]
+        copied = ((stream_id, list(decided), expected) for stream_id, decided, expected in parts)
         every = [part for part in copied if part[1]]
         forgotten = self._forgotten
         # One `seal_many` for the whole commit: one erasure check and one key-store call for
@@ -459,14 +456,14 @@ class EventLog:
         encoded: dict[int, bytes] = {}
         for (stream_id, _, expected), events in zip(every, sealed, strict=True):
             append = self._stream_append(stream_id, events, expected, metadata, encoded)
-            category = category_of(stream_id)
-            # As `_decode_again` keeps them: of a purged category (about people) only events
-            # naming their participant, those `forget` can find; elsewhere, events that name
-            # nobody are about nobody (identity's grants, accounts, catalogue, read back by
-            # their own catch-ups).
-            unnamed = category not in self.purged_categories
-            for new, event in zip(append.events, events, strict=True):
-                if keep:
+            if keep:
+                category = category_of(stream_id)
+                # As `_decode_again` keeps them: of a purged category (about people) only
+                # events naming their participant, those `forget` can find; elsewhere, events
+                # that name nobody are about nobody (identity's grants, accounts, catalogue,
+                # read back by their own catch-ups).
+                unnamed = category not in self.purged_categories
+                for new, event in zip(append.events, events, strict=True):
                     key = (new.type, new.data, new.metadata, category)
                     self._written.put(key, event, unnamed=unnamed)
             prepared.append((append, events))
