@@ -33,7 +33,7 @@ import dataclasses
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
 from fastapi.dependencies.models import Dependant
@@ -70,21 +70,14 @@ def _reader_of(annotation: object) -> _Reader | None:
     return None
 
 
-class _Shape:
+class _Shape(NamedTuple):
     """What a direct call needs of a route's declaration: the path parameters (alias, name,
     reader), the request's parameter name, the dependencies (name, call) in FastAPI's order."""
 
-    def __init__(
-        self,
-        path: list[tuple[str, str, _Reader]],
-        request_name: str | None,
-        dependencies: list[tuple[str, Callable[[Request], Awaitable[object]]]],
-        call: Callable[..., Awaitable[object]],
-    ) -> None:
-        self.path = path
-        self.request_name = request_name
-        self.dependencies = dependencies
-        self.call = call
+    path: list[tuple[str, str, _Reader]]
+    request_name: str | None
+    dependencies: list[tuple[str, Callable[[Request], Awaitable[object]]]]
+    call: Callable[..., Awaitable[object]]
 
 
 # What a direct call reads of a declaration (FastAPI's `Dependant`): every other field must be at
