@@ -375,8 +375,8 @@ async def _halved(
     season.report.stages += decided.stages
     season.report.helped = len(decided.draws)
     for code, count in decided.refused.items():
-        season.report.refused[code] = season.report.refused.get(code, 0) + count
-    return done.cpu_seconds
+        season.report.refusal(code, count)
+    return helper.cpu_seconds  # also `done`'s: the helper's CPU is taken from it
 
 
 async def _diagnostics_half(

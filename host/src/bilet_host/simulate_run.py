@@ -55,8 +55,8 @@ class SimulationReport:
     # the helper process's CPU (in `cpu_seconds` too, under the phase it helped)
     helper_cpu_seconds: float = field(default=0.0, compare=False)
 
-    def refusal(self, code: str) -> None:
-        self.refused[code] = self.refused.get(code, 0) + 1
+    def refusal(self, code: str, count: int = 1) -> None:
+        self.refused[code] = self.refused.get(code, 0) + count
 
 
 class CountedIds:
