@@ -191,9 +191,14 @@ async def ours_concurrent_appends(store: EventStore, per_writer: Sequence[Sequen
 
 
 def peer_timed(work: Callable[[], int]) -> Measured:
+    return _with_cpu(lambda: timed(work))
+
+
+def _with_cpu(run: Callable[[], tuple[int, float]]) -> Measured:
+    """`run`'s count and seconds, and the process's CPU seconds around it (a collection first)."""
     gc.collect()
     cpu = time.process_time()
-    count, seconds = timed(work)
+    count, seconds = run()
     return count, seconds, time.process_time() - cpu
 
 
@@ -279,10 +284,8 @@ def concurrent_appends(sizes: Sizes) -> tuple[OursBench, PeerBench]:
     def theirs(recorder: ApplicationRecorder) -> Measured:
         peer.concurrent_appends(recorder, _per_writer(writers, warm_each, "w"))
         per_writer = _per_writer(writers, each, "")
-        gc.collect()
-        cpu = time.process_time()  # the threads are started inside, before the timing
-        count, seconds = peer.concurrent_appends(recorder, per_writer)
-        return count, seconds, time.process_time() - cpu
+        # The threads are started inside, before the timing.
+        return _with_cpu(lambda: peer.concurrent_appends(recorder, per_writer))
 
     return ours, theirs
 
