@@ -24,7 +24,6 @@ from bilet.contracts import DomainEvent, EventRegistry, unseal
 from bilet.contracts.catalogue.identity import CorrectionReason, ParticipantDetailsCorrected
 from bilet.contracts.drafts import Unsealed
 from bilet.crypto import FieldCipher, InMemoryKeyStore
-from bilet.crypto.fields import ToSeal
 from bilet.eventstore import (
     ANY,
     NO_STREAM,
@@ -37,6 +36,7 @@ from bilet.eventstore import (
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http.auth import Principal, Role
+from shared.tests.application.test_eventlog import CountingCipher
 
 ROOMS = EventRegistry()
 ROOM_ID = uuid.UUID("5e5e5e5e-0000-4000-8000-000000000001")
@@ -378,16 +378,6 @@ async def test_a_failed_commit_fails_its_batch_and_the_next_one_commits() -> Non
     assert isinstance(after, Outcome)
     assert after.value == 1
     assert await holders(store) == ["p2"]
-
-
-class CountingCipher(FieldCipher):
-    """A real cipher that counts its `encrypt_many` calls."""
-
-    sealing_calls = 0
-
-    async def encrypt_many(self, records: Sequence[ToSeal]) -> list[dict[str, object]]:
-        self.sealing_calls += 1
-        return await super().encrypt_many(records)
 
 
 async def test_a_combined_command_seals_the_drafts_of_all_its_streams_in_one_cipher_call() -> None:
