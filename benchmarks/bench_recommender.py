@@ -29,7 +29,10 @@ handed to the producer to the worker appending that pupil's first set (`recorded
 database's clock); p50 in the line (`benchmarks/recommender_latency.py`). The issue's own
 measure, to the set visible in the portfolio (through the relay and the portfolio's feed, each
 in a process, `benchmarks/recommender_portfolio.py`), is in the line as `portfolio_p50_ms` and
-`portfolio_p99_ms` (ADR 0070); the headline stays the append, comparable with ADRs 0047 and 0063.
+`portfolio_p99_ms` (ADR 0070): to the commit of the portfolio feed's transaction that wrote the
+set, by the server's commit time where it records it, else by the feed's clock (`visible_method`;
+ADR 0104); the bench's own first read as `portfolio_read_p*_ms`. The headline stays the append,
+comparable with ADRs 0047 and 0063.
 
 The worker's figure includes the time the facts take to be produced (it consumes while they
 arrive); the kernel's does not (they are on the topics already). So the ratio leans towards

@@ -15,10 +15,10 @@ create time: faust fetching the source, the stream's processors) → appended to
 recommender's store (`issued`, `recorded_at`: faust fetching its repartition topic, the agent's
 batch, the append) → published by the relay (`published`, the broker's append time: the read
 horizon, the relay's wake-up, read and send) → visible in the portfolio (`projected`: the
-portfolio's feed fetching and applying it, to the database's clock at the first read that saw
-it, which the feed's NOTIFY wakes). Each hop's p50 and p99 (ADR 0091, 0096); the last hop split
-in three in `projected_split_ms`, and the set visible by the feed's commit in `committed_p50_ms`
-and `committed_p99_ms` (ADR 0096)."""
+portfolio's feed fetching and applying it, to the commit of the feed's transaction that wrote
+it: `PortfolioSeen.visible_at`, ADR 0104). Each hop's p50 and p99 (ADR 0091, 0096); the last hop
+split in steps in `projected_split_ms`, and the set visible by the feed's own clock after its
+commit in `committed_p50_ms` and `committed_p99_ms` (ADR 0096)."""
 
 import asyncio
 import itertools
@@ -33,7 +33,7 @@ from uuid import UUID
 from aiokafka import TopicPartition
 
 from benchmarks.infra import percentile
-from benchmarks.recommender_portfolio import TIMES_FILE
+from benchmarks.recommender_portfolio import COMMIT_TIMESTAMP, TIMES_FILE
 from benchmarks.recommender_world import Published, SetsSeen, World
 from bilet.contracts.cloudevents import to_record
 from bilet.eventstore import RecordedEvent
@@ -121,9 +121,18 @@ async def paced_latencies(
         following.cancel()
         world.pipeline.stop()
     samples = [(seen.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
-    visible = [(portfolio.first_at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted]
-    p50, p99 = summary(visible)
-    breakdown.update(portfolio_p50_ms=round(p50, 1), portfolio_p99_ms=round(p99, 1))
+    taken, committed = feed_moments(world.var_dir / TIMES_FILE, wanted)
+    # Visible: when the transaction that wrote the set committed (ADR 0104), by the server's
+    # commit time or else the feed's own moment; the bench's first read (ADR 0096's observer,
+    # late by the bench's loop) beside it for comparison.
+    visible_at = portfolio.visible_at(committed)
+    breakdown["visible_method"] = portfolio.method
+    for name, at in (("portfolio", visible_at), ("portfolio_read", portfolio.first_at)):
+        ms = [(at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted if pid in at]
+        if ms:
+            p50, p99 = summary(ms)
+            breakdown.update({f"{name}_p50_ms": round(p50, 1), f"{name}_p99_ms": round(p99, 1)})
+    breakdown["portfolio_pupils"] = sum(pid in visible_at for pid in wanted)
     since = min(sent_at.values())
     repartitioned = await first_created(
         world.bootstrap, world.repartition_topic, {str(pid).encode(): pid for pid in wanted}, since
@@ -139,22 +148,18 @@ async def paced_latencies(
         "repartitioned": repartitioned,
         "issued": seen.first_at,
         "published": published,
-        "projected": portfolio.first_at,
+        "projected": visible_at,
     }
     breakdown["hops_ms"] = hops(moments, wanted)
-    taken, committed = feed_moments(world.var_dir / TIMES_FILE, wanted)
-    # The last hop in three (ADR 0096): published → the batch taken by its partition's worker
-    # (`taken`: the feed's fetch, decoding and queue) → that batch committed (`committed`: the
-    # read model's transaction) → seen by the bench's read (`seen`: the NOTIFY's way, the read).
-    breakdown["projected_split_ms"] = hops(
-        {
-            "published": published,
-            "taken": taken,
-            "committed": committed,
-            "seen": portfolio.first_at,
-        },
-        wanted,
-    )
+    # The last hop in steps (ADR 0096, 0104): published → the batch taken by its partition's
+    # worker (`taken`: the feed's fetch, decoding and queue) → [`visible`: the server's commit
+    # time, where tracked] → the feed's commit returned (`committed`: the read model's
+    # transaction) → seen by the bench's read (`seen`: the NOTIFY's way, the bench's loop).
+    split: dict[str, Mapping[UUID, datetime]] = {"published": published, "taken": taken}
+    if portfolio.method == COMMIT_TIMESTAMP:
+        split["visible"] = visible_at  # → the server's commit time of the feed's transaction
+    split.update(committed=committed, seen=portfolio.first_at)
+    breakdown["projected_split_ms"] = hops(split, wanted)
     # Visible by the feed's own clock: the moment its commit returned (no reader's delay).
     by_commit = [(committed[pid] - sent_at[pid]).total_seconds() * 1000 for pid in committed]
     if by_commit:

@@ -13,12 +13,14 @@ worker does, so it tunes its collector as in production (ADR 0074). When it stop
 to TIMES (JSON) when each stream's first batch was taken by its partition's worker and when that
 batch was committed (`TimedFeed`), which splits the last hop (ADR 0096).
 
-`PortfolioSeen` reads that read model for the participants whose set the portfolio shows, and
-when it first did: woken by the NOTIFY each of the feed's commits sends (and at least every
-`POLL_SECONDS`), stamped with the database's `statement_timestamp()` of the read that saw the set
-(the same machine's clock as the moment the last stage was produced). A set is visible at that
-moment at the latest; the bench's own event loop, busy pacing the producer, adds nothing to the
-stamp (ADR 0096)."""
+`PortfolioSeen` reads that read model for the participants whose set the portfolio shows, woken
+by the feed's commits (the read model's change signals: its NOTIFYs) and at least every
+`POLL_SECONDS`. A set is visible from the moment the transaction that wrote it commits: where the
+server records commit times (`track_commit_timestamp`, which scripts/infra/infra.sh sets), that is
+PostgreSQL's own commit time of the row's writer, whenever the bench reads it; elsewhere the
+feed's moment after its commit returned (`TimedFeed`). Either way the bench's event loop, busy
+pacing the producer, adds nothing to it (ADR 0104). The bench's first read is kept beside it, as
+ADR 0096 measured it (the database's `statement_timestamp()` of the read that saw the set)."""
 
 import asyncio
 import contextlib
@@ -34,7 +36,6 @@ from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
-import asyncpg
 from aiokafka import TopicPartition
 
 from bilet.projections import Delivery, KafkaFeed
@@ -201,42 +202,76 @@ class Pipeline:
         self.processes.clear()
 
 
+# How `PortfolioSeen.visible_at` knows when a set became visible (the bench line's
+# `visible_method`): PostgreSQL's commit time of the transaction that wrote the row, where the
+# server tracks it (`track_commit_timestamp`, set by scripts/infra/infra.sh); else the portfolio
+# feed's own moment after its commit returned (`TimedFeed`, in the feed's process).
+COMMIT_TIMESTAMP: Final = "commit_timestamp"
+FEED_COMMIT: Final = "feed_commit"
+
+
 @dataclass
 class PortfolioSeen:
-    """The participants whose set the portfolio's read model shows, and when it first did (the
-    database's clock at the read that saw it)."""
+    """The participants whose set the portfolio's read model shows, and when (ADR 0104).
+
+    `committed_at`: the commit time of the transaction that wrote the participant's row, as
+    PostgreSQL recorded it (`pg_xact_commit_timestamp(xmin)`), when the server tracks commit
+    times (`method` is then `COMMIT_TIMESTAMP`). That is the moment the set became visible to
+    every reader, whoever reads it and however late: the bench's own loop, busy pacing the
+    producer, cannot move it. A row written again later (a later set of the season) shows that
+    later commit: the stamp is then an upper bound, never early.
+
+    `first_at`: the database's clock at the bench's first read that saw the set (the observer
+    of ADR 0096: late by however long the bench's loop took to read after the NOTIFY), kept
+    beside it for comparison."""
 
     read_model: PostgresReadModel
-    dsn: str
+    method: str = FEED_COMMIT
     first_at: dict[UUID, datetime] = field(default_factory=dict)
+    committed_at: dict[UUID, datetime] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        """Find out whether the server records commit times (a setting fixed at its start)."""
+        async with self.read_model.query() as tx:
+            tracked = await tx.fetchval("SHOW track_commit_timestamp")
+        self.method = COMMIT_TIMESTAMP if tracked == "on" else FEED_COMMIT
 
     async def read_on(self) -> None:
         from bilet_portfolio.adapters.projection import PortfolioProjection
 
+        committed = "pg_xact_commit_timestamp(xmin)" if self.method == COMMIT_TIMESTAMP else "NULL"
         try:
             async with self.read_model.query(PortfolioProjection()) as tx:
                 rows = await tx.fetch(
-                    "SELECT participant_id, statement_timestamp() FROM {recommendations}"
+                    f"SELECT participant_id, statement_timestamp(), {committed} "  # noqa: S608
+                    "FROM {recommendations}"
                 )
         except Exception:  # the feed has not created its tables yet
             return
-        for row in rows:
-            self.first_at.setdefault(UUID(str(row[0])), row[1])
+        for participant, read_at, committed_at in rows:
+            pid = UUID(str(participant))
+            self.first_at.setdefault(pid, read_at)
+            if committed_at is not None:
+                self.committed_at.setdefault(pid, committed_at)
+
+    def visible_at(self, feed_committed: dict[UUID, datetime]) -> dict[UUID, datetime]:
+        """When each set became visible, by `method`: the server's commit time, or else the
+        portfolio feed's moment after its commit (`feed_committed`, from `TimedFeed`)."""
+        return self.committed_at if self.method == COMMIT_TIMESTAMP else feed_committed
 
     async def follow(self) -> None:
-        """Read on after each of the feed's commits (its NOTIFY), or every `POLL_SECONDS`, until
-        cancelled."""
+        """Read on after each of the feed's commits (the read model's change signals: this
+        process hears the feed's NOTIFYs), or every `POLL_SECONDS`, until cancelled."""
+        from bilet_portfolio.adapters.projection import PortfolioProjection
+
         changed = asyncio.Event()
-        listener = await asyncpg.connect(self.dsn)
-        try:
-            await listener.add_listener(self.read_model.channel, lambda *_: changed.set())
+        with self.read_model.signals.listen(PortfolioProjection().name, lambda _: changed.set()):
             while True:
+                await self.read_model.signals.ready()  # listening (again, if it was lost)
                 changed.clear()  # before the read: a commit during it wakes the next wait
                 await self.read_on()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), POLL_SECONDS)
-        finally:
-            await listener.close()
 
     async def until(self, wanted: set[UUID], seconds: float) -> None:
         """Wait until every participant of `wanted` is visible (bounded; `follow` reads)."""

@@ -322,7 +322,9 @@ class World:
         self.pipeline.start(self.dsn, schemas, self.bootstrap, topic, log, roles=("portfolio",))
         read_model = await PostgresReadModel.open(self.dsn, schema=schemas[1])
         self.opened.append(read_model)
-        return PortfolioSeen(read_model, self.dsn)
+        seen = PortfolioSeen(read_model)
+        await seen.start()
+        return seen
 
     # ------------------------------------------------------------ the kernel's runtime
 

@@ -695,6 +695,9 @@ fsync = on
 timezone = 'UTC'
 log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
+# Each transaction's commit time, for pg_xact_commit_timestamp(): the recommender bench reads when
+# the portfolio's row became visible from it (ADR 0104). Takes effect when the server (re)starts.
+track_commit_timestamp = on
 EOF
 }
 

@@ -64,7 +64,12 @@ from bilet_recommender.adapters.evidence_projection import (
     RECOMMENDER,
 )
 from bilet_recommender.adapters.insights_projection import PLACES_AND_SETS
-from bilet_recommender.adapters.issuing_batch import Delivered, Held, issue_batch
+from bilet_recommender.adapters.issuing_batch import (
+    Delivered,
+    Held,
+    KeptCatalogue,
+    issue_batch,
+)
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain.evidence import FACT_TYPES
@@ -338,10 +343,16 @@ def create_app(
             except Exception:
                 exit_at_once("the issuing agent failed on a batch")
 
+    # The issuing step's catalogue, kept across batches until an offer changes (ADR 0104):
+    # made by the first batch, over the read model the resources opened.
+    kept: list[KeptCatalogue] = []
+
     async def take(events: Sequence[EventT[Any]]) -> None:
         """One batch: decode the facts, issue (`issue_batch`), write the table back."""
         taken = time.time()
         store, _keys, read_model, issuing = await resources.get()
+        if not kept:
+            kept.append(KeptCatalogue(read_model))
         delivered: list[tuple[EventT[Any], Delivered]] = []
         for event in events:
             try:
@@ -363,7 +374,7 @@ def create_app(
             evidence_table.get,
             issuing,
             store,
-            read_model,
+            kept[0],
         )
         last = {str(item.fact.participant_id): event for event, item in delivered}
         for key, value in outcome.saved.items():

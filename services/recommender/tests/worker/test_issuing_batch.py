@@ -13,7 +13,12 @@ from bilet.crypto import InMemoryKeyStore, KeyStore
 from bilet.eventstore import EventStore
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.projections.sqlite import SqliteReadModel
-from bilet_recommender.adapters.issuing_batch import BatchOutcome, Delivered, issue_batch
+from bilet_recommender.adapters.issuing_batch import (
+    BatchOutcome,
+    Delivered,
+    KeptCatalogue,
+    issue_batch,
+)
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issuing import Issuing
 from bilet_recommender.domain.evidence import FACT_TYPES
@@ -59,11 +64,10 @@ class Worker:
         self.read_model = read_model
         self.table: dict[str, str] = {}
         self.issuing = Issuing(self.store, keystore, current_rules(), lambda: NOW)
+        self.catalogue = KeptCatalogue(read_model)
 
     async def take(self, batch: list[Delivered], save: bool = True) -> BatchOutcome:
-        outcome = await issue_batch(
-            batch, self.table.get, self.issuing, self.store, self.read_model
-        )
+        outcome = await issue_batch(batch, self.table.get, self.issuing, self.store, self.catalogue)
         if save:
             self.table.update(outcome.saved)
         return outcome

@@ -14,7 +14,7 @@ public organisational facts and booking ids.
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 from pydantic import TypeAdapter
@@ -106,6 +106,9 @@ _SAVE_OFFER: Final = (
     "ON CONFLICT (opportunity_id) DO UPDATE SET region_id = excluded.region_id, "
     "state = excluded.state"
 )
+# The key a transaction that writes an offer names (`ReadModelTx.changed`; not a participant
+# id): the worker's issuing step keeps the catalogue it read until it hears it (ADR 0104).
+OFFERS_CHANGED: Final = "offers"
 _OFFERS_OF_REGION: Final = "SELECT kind, state FROM {rec_offers} WHERE region_id = $1"
 _OFFER: Final = "SELECT kind, state FROM {rec_offers} WHERE opportunity_id = $1"
 
@@ -150,12 +153,18 @@ def _catalogue(states: Sequence[_Parsed], as_of: datetime) -> Opportunities:
     )
 
 
+class _Reads(Protocol):
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+
 class TxCatalogue:
     """The catalogue read through a read-model transaction (the projection's own, or a reader).
     The rows it read are kept, parsed, until `forget`: the projection's transaction issues for
     many facts of one region in a row, and tells it when it writes an offer."""
 
-    def __init__(self, tx: ReadModelTx) -> None:
+    def __init__(self, tx: _Reads) -> None:
         self.tx = tx
         self._regions: dict[str, list[tuple[Row, _Parsed]]] = {}
         self._offers: dict[str, tuple[Row, _Parsed] | None] = {}
@@ -172,22 +181,28 @@ class TxCatalogue:
         if of_region is None:
             rows = await self.tx.fetch(_OFFERS_OF_REGION, region)
             of_region = self._regions[region] = [(row, _parsed(row)) for row in rows]
-        chosen = list(of_region)
-        known = {row for row, _ in of_region}
+        chosen = [state for _, state in of_region]
+        # By id, not by row: rows kept across reads (the worker's catalogue, ADR 0104) may be
+        # two versions of one offer read either side of its change; the region's is taken.
+        known = {_offer_id(state) for state in chosen}
         # Career events attended elsewhere still count for their environments.
         for career_event_id in sorted({str(i) for i in attended}):
             if career_event_id not in self._offers:
                 row = await self.tx.fetchrow(_OFFER, career_event_id)
                 self._offers[career_event_id] = None if row is None else (row, _parsed(row))
             found = self._offers[career_event_id]
-            if found is not None and found[0] not in known:
-                chosen.append(found)
-                known.add(found[0])
-        return _catalogue([state for _, state in chosen], as_of)
+            if found is not None and (offer_id := _offer_id(found[1])) not in known:
+                chosen.append(found[1])
+                known.add(offer_id)
+        return _catalogue(chosen, as_of)
+
+
+def _offer_id(state: _Parsed) -> UUID:
+    return state.career_event_id if isinstance(state, CareerEvent) else state.opportunity_id
 
 
 class ReadModelCatalogue:
-    """The catalogue read from the read model (the faust worker's issuing step)."""
+    """The catalogue read from the read model, in one query."""
 
     def __init__(self, read_model: ReadModel) -> None:
         self.read_model = read_model
@@ -197,6 +212,22 @@ class ReadModelCatalogue:
     ) -> Opportunities:
         async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
             return await TxCatalogue(tx).opportunities(region_id, attended, as_of)
+
+
+class QueryReads:
+    """`TxCatalogue`'s reads, each through a query of its own (no transaction held between
+    them: a catalogue kept for a while must not hold one open)."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
+            return await tx.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
+            return await tx.fetchrow(sql, *args)
 
 
 async def _hold(tx: ReadModelTx, participant_id: UUID) -> Evidence:
@@ -299,6 +330,7 @@ class EvidenceProjection:
         evolved = evolve_career_event(state, event)
         if evolved is not None and evolved != state:
             tx.gathered(EvidenceBatch).offers_changed()
+            tx.changed(OFFERS_CHANGED)
             await tx.execute(
                 _SAVE_OFFER,
                 key,
@@ -320,6 +352,7 @@ class EvidenceProjection:
         evolved = opportunity_fold.evolve(state, event)
         region = None if evolved.region_id is None else str(evolved.region_id)
         tx.gathered(EvidenceBatch).offers_changed()
+        tx.changed(OFFERS_CHANGED)
         await tx.execute(
             _SAVE_OFFER, key, REGISTERED, region, _OPPORTUNITY_JSON.dump_json(evolved).decode()
         )

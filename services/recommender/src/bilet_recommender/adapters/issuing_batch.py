@@ -6,8 +6,9 @@ Per batch, not per fact (the costs the worker's profile showed, ADR 0047):
 - the facts are grouped by participant; a participant's facts are folded in their order of
   delivery, the participants side by side (their streams and table keys are disjoint);
 - each participant's `Held` is read from the table once and written once, after the batch;
-- the stream of sets is read once per participant (`Pending.read`), the catalogue once per
-  region and attended events (`BatchCatalogue`);
+- the stream of sets is read once per participant (`Pending.read`); the catalogue's rows once
+  per region and attended event, kept across batches until an offer changes (`KeptCatalogue`,
+  ADR 0104);
 - the sets decided wait in a `Pending` and are appended in one commit, before any evidence is
   written back: a crash in between redelivers the batch, whose sets are the same derived ids
   (the store's idempotent retry), as one fact at a time did.
@@ -16,7 +17,8 @@ The domain step is `Issuing.apply`, the one the embedded runtime runs per fact.
 """
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -25,7 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bilet.eventstore import EventStore, RecordedEvent
 from bilet.projections import ReadModel
-from bilet_recommender.adapters.evidence_projection import ReadModelCatalogue
+from bilet_recommender.adapters.evidence_projection import (
+    OFFERS_CHANGED,
+    PROJECTION,
+    QueryReads,
+    TxCatalogue,
+)
 from bilet_recommender.application.issuing import Issuing, Pending
 from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain.evidence import Evidence, Fact
@@ -78,21 +85,61 @@ class BatchOutcome:
     issued: int = 0
 
 
-class BatchCatalogue:
-    """The read model's catalogue, read once per (region, attended events, moment) in a batch:
-    a batch is a few hundred milliseconds of facts, and the catalogue changes with coordinators'
-    and organisers' rare writes (what one fact at a time read was as old as the read side's lag)."""
+class KeptCatalogue:
+    """The read model's catalogue for the issuing step, its rows read once and kept, parsed,
+    from batch to batch until an offer changes (ADR 0104; ADR 0047 read it once per batch).
+
+    The catalogue changes with coordinators' and organisers' rare writes, which the read side
+    applies: a transaction that writes an offer names `OFFERS_CHANGED`, and once it commits the
+    read model's change signals tell this process (at once for its own read side; by NOTIFY for
+    another process's on PostgreSQL; `None`, "anything may have changed", when a rebuild
+    switched tables or the listening connection was lost). Hearing it drops every row kept. A
+    read in flight when it comes lands in the rows dropped with it, not in the next ones.
+    What a set is offered is therefore as old as the read side's lag plus the signal's way,
+    as reading per batch made it as old as the lag plus the batch.
+
+    A read model that does not hear other processes (SQLite) keeps nothing across batches.
+    `opportunities` is built per (region, attended events, moment) once per batch."""
 
     def __init__(self, read_model: ReadModel) -> None:
-        self.inner = ReadModelCatalogue(read_model)
-        self.known: dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities] = {}
+        self.read_model = read_model
+        self.keeps = read_model.hears_other_processes
+        self.rows = TxCatalogue(QueryReads(read_model))
+        self.built: dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities] = {}
+        self._listening = contextlib.ExitStack()
+        self._listening.enter_context(read_model.signals.listen(PROJECTION, self.heard))
+        self.dropped = 0  # how many times the kept rows were dropped (tests)
+
+    def heard(self, changed: Collection[str] | None) -> None:
+        """A commit of the evidence projection: drop the rows if it may have changed an offer."""
+        if changed is None or OFFERS_CHANGED in changed:
+            self.drop()
+
+    def drop(self) -> None:
+        self.rows = TxCatalogue(QueryReads(self.read_model))
+        self.built = {}
+        self.dropped += 1
+
+    async def next_batch(self) -> None:
+        """Before a batch: listen (again, if the connection was lost: the loss dropped the
+        rows), or, where other processes are not heard, forget what the last batch read."""
+        if self.keeps:
+            await self.read_model.signals.ready()
+            self.built = {}
+        else:
+            self.drop()
+
+    def close(self) -> None:
+        self._listening.close()
 
     async def opportunities(
         self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
     ) -> Opportunities:
         key = (region_id, tuple(sorted(set(attended), key=str)), as_of)
-        if (found := self.known.get(key)) is None:
-            found = self.known[key] = await self.inner.opportunities(region_id, attended, as_of)
+        built, rows = self.built, self.rows
+        if (found := built.get(key)) is None:
+            found = await rows.opportunities(region_id, attended, as_of)
+            built[key] = found  # a drop during the read leaves it behind, unused
         return found
 
 
@@ -101,7 +148,7 @@ async def issue_batch(
     held_of: Callable[[str], str | None],
     issuing: Issuing,
     store: EventStore,
-    read_model: ReadModel,
+    catalogue: KeptCatalogue,
 ) -> BatchOutcome:
     """Fold and issue a batch; the sets are appended when this returns, the table's values are
     the caller's to write (`held_of`: what the table holds for a participant key)."""
@@ -109,7 +156,7 @@ async def issue_batch(
     for item in delivered:
         by_participant.setdefault(str(item.fact.participant_id), []).append(item)
     pending = Pending()
-    catalogue = BatchCatalogue(read_model)
+    await catalogue.next_batch()
     outcome = BatchOutcome()
 
     async def one(key: str, items: Sequence[Delivered]) -> None:
