@@ -9,8 +9,10 @@ events), not the issue's 100,000 pupils (seeding them alone would take an hour h
 figure for 1 M pupils is projected from the measured rate. The rebuild folds the history in a
 private SQLite fold through the projection's own handlers and writes the finished tables with
 COPY (docs/adr/0076); the portfolio's documents, counts and superseded recommendation sets
-wait for the copy, once per pupil (docs/adr/0097). The funnel is then asked of the same stores
-(the same copies: the quick and full seasons are the rebuild's).
+wait for the copy, once per pupil (docs/adr/0097), and a set is decoded only if it is its
+pupil's season's last (docs/adr/0107: the season's pupils are issued ~4.4 sets each). The funnel
+is then asked of the same stores (the same copies: the quick and full seasons are the
+rebuild's).
 
 `portfolio.rebuild.postgres` (events/s; target: 30 M events in 10 minutes, i.e. >= 50,000/s):
 - ours: what `bvb portfolio rebuild --from stores` runs — `rebuild_from_stores` of

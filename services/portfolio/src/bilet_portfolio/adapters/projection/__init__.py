@@ -57,7 +57,10 @@ class PortfolioProjection:
     """Every published event → the portfolio tables. Events that are not published (a
     service's internal streams and audit trail, seen on the embedded path) are ignored; a
     published event that does not decode (a version newer than this code, broken data) raises,
-    so the runtime parks its stream and dead-letters it rather than skip it silently."""
+    so the runtime parks its stream and dead-letters it rather than skip it silently. (In a
+    rebuild's fold, a recommendation set whose first fields read well is decoded only if it is
+    the last of its participant's season, before the copy, ADR 0107: one that a later set
+    replaces is never decoded, and the last one, if it does not decode, stops the rebuild.)"""
 
     name = PROJECTION_NAME
     tables = TABLES
@@ -76,8 +79,12 @@ class PortfolioProjection:
         handler = HANDLERS.get(event.type)
         if handler is None or not CATALOGUE.is_published(event.type):
             return
-        decoded = decode(event)
-        await handler(Step(tx, event, CATALOGUE.service_of(event.type)), decoded)
+        step = Step(tx, event, CATALOGUE.service_of(event.type))
+        # In a rebuild's fold a recommendation set is decoded only if it survives (ADR 0107).
+        a_fold_set = step.folded and event.type == recommender.SET
+        if a_fold_set and await recommender.leave_undecoded(step):
+            return
+        await handler(step, decode(event))
 
     async def before_copy(self, tx: ReadModelTx) -> bool:
         """In a rebuild's fold, before its copy (`bilet.projections.folded.FoldsBeforeCopy`,
