@@ -20,10 +20,11 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from bilet.contracts import CATALOGUE
-from bilet.projections import ReadModel, rebuild_from_kafka, rebuild_from_stores
+from bilet.projections import ReadModel, RebuildError, rebuild_from_kafka, rebuild_from_stores
 from bilet.projections.kafka import partitions_of
 from bilet.projections.port import SHADOW_SUFFIX
 from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.projection.recommender import LeftSetRefused
 from bilet_portfolio.adapters.stores import open_read_model, open_sources
 from bilet_portfolio.settings import PROJECTION_NAME, SOURCES, PortfolioSettings, topic_of
 
@@ -156,6 +157,10 @@ async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) 
             file=out,
         )
         return 0
+    except (RebuildError, LeftSetRefused) as stopped:
+        # The live read model is untouched (no switch happened): say why, not a traceback.
+        print(f"\nrebuild stopped, the live read model unchanged: {stopped}", file=out)
+        return 1
     finally:
         await read_model.close()
 

@@ -12,6 +12,7 @@ from bilet.projections import folded as folded_rebuild
 from bilet.projections import rebuild_from_stores
 from bilet_portfolio import cli
 from bilet_portfolio.adapters.projection import PortfolioProjection
+from bilet_portfolio.adapters.projection.recommender import LeftSetRefused
 from bilet_portfolio.adapters.testing import assert_erased_pupil_kept_out, dump
 from bilet_portfolio.settings import PROJECTION_NAME, SOURCES
 
@@ -77,3 +78,23 @@ async def test_the_rebuild_command_folds_into_postgresql(
     text = out.getvalue()
     assert "100%" in text
     assert "switched live" in text
+
+
+async def test_a_rebuild_that_stops_says_why_and_leaves_the_live_read_model(
+    database: str, recorded_world: "WorldFactory", monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold refusing a season's last set (ADR 0107) reaches the operator as one line and exit
+    status 1, not a traceback; nothing was switched."""
+    world = await recorded_world(database_url=database, read_model="postgres", key_store="sqlite")
+    read_model = await world.read_model()
+    before = await world.caught_up(read_model)
+
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise LeftSetRefused("00000000-0000-0000-0000-000000000001", 2026, "a field refused")
+
+    monkeypatch.setattr(cli, "rebuild_from_stores", refused)
+    out = io.StringIO()
+    assert await cli.rebuild(world.settings, "stores", out) == 1
+    assert "rebuild stopped, the live read model unchanged" in out.getvalue()
+    assert "BVB_PORTFOLIO_REBUILD_FOLD_MIB=0" in out.getvalue()
+    assert await dump(read_model) == before
