@@ -336,6 +336,8 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
     the audit append); the positions the answer reflects."""
     from bilet.audit import Access, AuditRecord, EventStoreAuditLog
     from bilet.crypto import FieldCipher
+    from bilet.eventstore.sqlite import SqliteEventStore
+    from bilet_portfolio.adapters.audit_thread import AuditThread
     from bilet_portfolio.adapters.projection import PortfolioProjection
     from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
     from bilet_portfolio.adapters.stores import (
@@ -351,8 +353,14 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
     read_model = await open_read_model(settings)
     audit_store = await open_audit_store(settings)
     keys = await open_key_store(settings)
+    # As the app wires it: on SQLite, committed on the audit's thread (ADR 0106).
+    audit_thread = (
+        AuditThread.open(audit_store, settings.sqlite_synchronous)
+        if isinstance(audit_store, SqliteEventStore)
+        else None
+    )
     try:
-        audit = EventStoreAuditLog(audit_store)
+        audit = audit_thread or EventStoreAuditLog(audit_store)
         queries = PortfolioQueries(
             SqlPortfolioReader(read_model, PortfolioProjection()),
             FieldCipher(keys),
@@ -402,6 +410,8 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
         }
     finally:
         await keys.close()
+        if audit_thread is not None:
+            await audit_thread.close()
         await audit_store.close()
         await read_model.close()
 

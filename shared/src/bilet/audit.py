@@ -9,7 +9,7 @@ store, one stream per day (`audit-YYYY-MM-DD`), so it is as durable and as repla
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,6 +19,9 @@ from bilet.eventstore import ANY, EventStore, NewEvent, StreamAppend
 
 AUDIT_CATEGORY = "audit"
 AUDIT_EVENT_TYPE = "PersonalDataAccessed"
+# What `json.dumps(body, ensure_ascii=False)` writes, without the encoder `json.dumps` builds per
+# call whenever it is given an argument (the same bytes: the readers search them, `audit_query`).
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class Access(StrEnum):
@@ -37,6 +40,10 @@ class AuditRecord:
     fields: tuple[str, ...] = ()  # which kinds of personal data, e.g. ("full_name", "snils")
     correlation_id: str | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+# Records as the trail's events, each with its stream (`audit_events`).
+AuditEvents = list[tuple[str, NewEvent]]
 
 
 class AuditLog(Protocol):
@@ -61,41 +68,53 @@ class EventStoreAuditLog:
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self._pending: list[tuple[list[tuple[str, NewEvent]], asyncio.Future[None]]] = []
+        self._pending: list[tuple[AuditEvents, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def record(self, *records: AuditRecord) -> None:
         if not records:
             return
-        events = [(_stream_of(audit), _event_of(audit)) for audit in records]
+        # Encoded here: a record that cannot be fails its caller alone, not the batch.
+        events = audit_events(records)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # A caller cancelled meanwhile never looks at its future: mark an error as seen.
-        done.add_done_callback(lambda future: future.cancelled() or future.exception())
         self._pending.append((events, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
-        # The write goes on for the batch's other callers even if this one is cancelled.
-        await asyncio.shield(done)
+        # Awaited bare, not shielded: a cancelled caller cancels only its own future, which the
+        # writer then skips; the write goes on for the batch's other callers all the same.
+        await done
 
     async def _write_batches(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            by_stream: dict[str, list[NewEvent]] = {}
-            for events, _ in batch:
-                for stream, event in events:
-                    by_stream.setdefault(stream, []).append(event)
-            try:
-                await self.store.append_many(
-                    [StreamAppend(stream, events, ANY) for stream, events in by_stream.items()]
-                )
-            except Exception as error:  # every caller of this batch learns it; the next go on
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
-            else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self.store.append_many(appends_of(events for events, _ in batch))
+                except asyncio.CancelledError:  # the loop is closing: none is told it is durable
+                    for _, done in batch + self._pending:
+                        done.cancel()
+                    self._pending = []
+                    raise
+                except Exception as error:  # every caller of this batch learns it; the next go on
+                    settle([done for _, done in batch], error)
+                else:
+                    settle([done for _, done in batch], None)
+        finally:
+            self._writer = None
+
+
+def settle(futures: Iterable["asyncio.Future[None]"], error: BaseException | None) -> None:
+    """Tell the callers of a batch its outcome: `error` (None: durable). A caller cancelled
+    meanwhile is skipped; an error is marked as seen, since a caller cancelled after it was set
+    never looks at it (asyncio would log it as never retrieved)."""
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+            future.exception()  # seen; awaiting the future still raises it
 
 
 def audit_appends(
@@ -109,9 +128,21 @@ def audit_appends(
         return []
     if not store.one_writer_at_a_time:
         return []
+    return appends_of([audit_events(records)])
+
+
+def audit_events(records: Iterable[AuditRecord]) -> AuditEvents:
+    """`records` as the events of the trail, each with its day's stream."""
+    return [(_stream_of(audit), _event_of(audit)) for audit in records]
+
+
+def appends_of(batch: Iterable[AuditEvents]) -> list[StreamAppend]:
+    """The events of several callers as one append: each to its stream, in their order, at any
+    version."""
     by_stream: dict[str, list[NewEvent]] = {}
-    for audit in records:
-        by_stream.setdefault(_stream_of(audit), []).append(_event_of(audit))
+    for events in batch:
+        for stream, event in events:
+            by_stream.setdefault(stream, []).append(event)
     return [StreamAppend(stream, events, ANY) for stream, events in by_stream.items()]
 
 
@@ -132,7 +163,7 @@ def _event_of(audit: AuditRecord) -> NewEvent:
         "correlation_id": audit.correlation_id,
         "at": audit.at.isoformat(),
     }
-    return NewEvent(AUDIT_EVENT_TYPE, json.dumps(body, ensure_ascii=False).encode())
+    return NewEvent(AUDIT_EVENT_TYPE, _encode(body).encode())
 
 
 class InMemoryAuditLog:

@@ -31,6 +31,7 @@ from bilet.audit import AuditLog, EventStoreAuditLog
 from bilet.contracts import CATALOGUE
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
+from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import (
     ReadinessCheck,
     ServiceDescription,
@@ -124,14 +125,15 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             if not app.state.layout_outdated:  # else left as it is, for the rebuild to replace
                 await read_model.install(projection)
             audit: AuditLog
-            if settings.event_store == "sqlite":
-                # Its commits must not stop the API's loop (adapters/audit_thread.py).
-                audit_thread = await AuditThread.open(lambda: open_audit_store(settings))
+            audit_store = await open_audit_store(settings)
+            stack.push_async_callback(audit_store.close)
+            if isinstance(audit_store, SqliteEventStore):
+                # Its commits must not stop the API's loop (adapters/audit_thread.py); closed
+                # before the store, with what is queued committed.
+                audit_thread = AuditThread.open(audit_store, settings.sqlite_synchronous)
                 stack.push_async_callback(audit_thread.close)
-                audit, audit_store = audit_thread, audit_thread.store
+                audit = audit_thread
             else:
-                audit_store = await open_audit_store(settings)
-                stack.push_async_callback(audit_store.close)
                 audit = EventStoreAuditLog(audit_store)
             keystore = await open_key_store(settings)
             stack.push_async_callback(keystore.close)

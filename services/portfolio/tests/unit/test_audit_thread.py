@@ -1,16 +1,18 @@
-"""The audit trail on a thread of its own: a caller returns once its record is in the store,
-records of concurrent callers all arrive, and the store is read back from the caller's loop."""
+"""The audit trail committed on a thread of its own: a caller returns once its record is durable,
+records of concurrent callers share a commit, a failed write or commit fails every read of its
+batch and the next goes on, another writer's lock is waited for off the caller's loop, `close`
+commits what is gathered, and the store is read back from the caller's loop."""
 
 import asyncio
 import json
-import threading
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bilet.audit import AUDIT_CATEGORY, Access, AuditRecord
-from bilet.eventstore import EventStore
+from bilet.eventstore import EventStore, NewEvent
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet_portfolio.adapters.audit_thread import AuditThread
 
@@ -19,98 +21,175 @@ def read_of(subject: str) -> AuditRecord:
     return AuditRecord("navigator-1", "navigator", Access.READ, subject, "portfolio_view")
 
 
-async def subjects(store: EventStore) -> list[str]:
+async def audit_events(store: EventStore) -> list[tuple[str, int, float]]:
+    """(subject, position, commit time) of each audit event, in store order."""
     events = await store.read_all(0, 1000)
     return [
-        json.loads(event.data)["subject"]
+        (json.loads(event.data)["subject"], event.position, event.recorded_at.timestamp())
         for event in events
         if event.stream_id.startswith(f"{AUDIT_CATEGORY}-")
     ]
 
 
-async def test_records_are_in_the_store_when_record_returns(tmp_path: Path) -> None:
-    opened_on: list[str] = []
+async def subjects(store: EventStore) -> list[str]:
+    return [subject for subject, _, _ in await audit_events(store)]
 
-    async def open_store() -> EventStore:
-        opened_on.append(threading.current_thread().name)
-        return await SqliteEventStore.open(tmp_path / "portfolio.sqlite3")
 
-    audit = await AuditThread.open(open_store)
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteEventStore]:
+    store = await SqliteEventStore.open(tmp_path / "portfolio.sqlite3")
+    yield store
+    await store.close()
+
+
+async def test_records_are_durable_when_record_returns(tmp_path: Path) -> None:
+    store = await SqliteEventStore.open(tmp_path / "portfolio.sqlite3")
+    audit = AuditThread.open(store)
     try:
-        assert opened_on == ["portfolio-audit"]  # not this loop's thread
+        assert audit._thread.is_alive()
         await audit.record(read_of("pupil-1"))
-        assert await subjects(audit.store) == ["pupil-1"]
+        assert await subjects(store) == ["pupil-1"]  # read back on this loop
         await asyncio.gather(*(audit.record(read_of(f"pupil-{n}")) for n in range(2, 10)))
-        assert sorted(await subjects(audit.store)) == sorted(f"pupil-{n}" for n in range(1, 10))
+        assert sorted(await subjects(store)) == sorted(f"pupil-{n}" for n in range(1, 10))
         await audit.record()  # nothing to record: nothing written
-        assert len(await subjects(audit.store)) == 9
+        assert len(await subjects(store)) == 9
     finally:
         await audit.close()
-    reopened = await SqliteEventStore.open(tmp_path / "portfolio.sqlite3")
+        await store.close()
+    assert not audit._thread.is_alive()
+    # Committed, not only written: another connection of the file sees every record.
+    other = sqlite3.connect(tmp_path / "portfolio.sqlite3")
     try:
-        assert len(await subjects(reopened)) == 9  # durable, and the store was closed cleanly
+        (count,) = other.execute(
+            "SELECT count(*) FROM events WHERE category = ?", [AUDIT_CATEGORY]
+        ).fetchone()
+        assert count == 9
     finally:
-        await reopened.close()
+        other.close()
 
 
-async def test_a_store_that_cannot_open_stops_the_thread(tmp_path: Path) -> None:
-    async def broken() -> EventStore:
-        raise OSError("no such disk")
-
-    with pytest.raises(OSError, match="no such disk"):
-        await AuditThread.open(broken)
-    assert "portfolio-audit" not in {thread.name for thread in threading.enumerate()}
-
-
-class CountingAudit:
-    """Counts the hand-offs to the audit thread (its `_there` calls) of an `AuditThread`."""
-
-    def __init__(self, audit: AuditThread) -> None:
-        self.hand_offs = 0
-        there = audit._there
-
-        async def counted(work: Any) -> Any:
-            self.hand_offs += 1
-            return await there(work)
-
-        audit._there = counted  # type: ignore[method-assign]
-
-
-async def test_records_of_reads_that_wait_together_cross_in_one_hand_off(tmp_path: Path) -> None:
-    audit = await AuditThread.open(lambda: SqliteEventStore.open(tmp_path / "a.sqlite3"))
-    try:
-        counting = CountingAudit(audit)
-        # Twenty reads record at once: they cross together, each returning only once its own
-        # record is in the store (one at a time, they took twenty hand-offs).
-        await asyncio.gather(*(audit.record(read_of(f"pupil-{n}")) for n in range(20)))
-        assert counting.hand_offs == 1
-        assert sorted(await subjects(audit.store)) == sorted(f"pupil-{n}" for n in range(20))
-    finally:
-        await audit.close()
-
-
-async def test_a_batch_that_fails_fails_every_read_in_it_and_the_next_batch_goes_on(
-    tmp_path: Path,
+async def test_reads_that_record_on_the_same_turn_share_one_commit(
+    store: SqliteEventStore,
 ) -> None:
-    audit = await AuditThread.open(lambda: SqliteEventStore.open(tmp_path / "a.sqlite3"))
+    audit = AuditThread.open(store)
     try:
-        log = audit._log
-        assert log is not None
-        real_record = log.record
-        failing = True
+        # Twenty reads record at once: one commit (one `recorded_at`, consecutive positions),
+        # each read returning only once it is durable.
+        await asyncio.gather(*(audit.record(read_of(f"pupil-{n}")) for n in range(20)))
+        events = await audit_events(store)
+        assert sorted(subject for subject, _, _ in events) == sorted(
+            f"pupil-{n}" for n in range(20)
+        )
+        assert len({committed for _, _, committed in events}) == 1
+        positions = [position for _, position, _ in events]
+        assert positions == list(range(positions[0], positions[0] + 20))
+    finally:
+        await audit.close()
 
-        async def record(*records: AuditRecord) -> None:
-            if failing:
-                raise OSError("disk full")
-            await real_record(*records)
 
-        log.record = record  # type: ignore[method-assign]
+def refuse_audit_rows(store: SqliteEventStore, *, at: str) -> sqlite3.Connection:
+    """Make SQLite itself refuse the next audit rows, `at` their insert or at their COMMIT (a
+    deferred foreign key no row satisfies), until `allow` is called; returns the connection that
+    set the trap."""
+    db = sqlite3.connect(store.path, isolation_level=None)
+    db.execute("CREATE TABLE refuse (id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO refuse VALUES (1)")
+    if at == "insert":
+        db.execute(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON events "
+            "WHEN EXISTS (SELECT 1 FROM refuse) BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    else:
+        db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        db.execute(
+            "CREATE TABLE child (parent INTEGER REFERENCES parent (id) "
+            "DEFERRABLE INITIALLY DEFERRED)"
+        )
+        db.execute(
+            "CREATE TRIGGER refuse_audit AFTER INSERT ON events "
+            "WHEN EXISTS (SELECT 1 FROM refuse) BEGIN INSERT INTO child VALUES (7); END"
+        )
+    return db
+
+
+@pytest.mark.parametrize("at", ["insert", "commit"])
+async def test_a_failed_batch_fails_every_read_in_it_and_the_next_batch_goes_on(
+    store: SqliteEventStore, at: str
+) -> None:
+    audit = AuditThread.open(store)
+    if at == "commit":
+        # Only a connection that checks foreign keys refuses the COMMIT: the audit's own.
+        audit._db.execute("PRAGMA foreign_keys = ON")
+    trap = refuse_audit_rows(store, at=at)
+    try:
         outcomes = await asyncio.gather(
             *(audit.record(read_of(f"pupil-{n}")) for n in range(5)), return_exceptions=True
         )
-        assert all(isinstance(outcome, OSError) for outcome in outcomes)
-        failing = False
+        assert all(isinstance(outcome, sqlite3.Error) for outcome in outcomes), outcomes
+        assert await subjects(store) == []  # all or nothing
+        trap.execute("DELETE FROM refuse")
         await audit.record(read_of("pupil-after"))
-        assert await subjects(audit.store) == ["pupil-after"]
+        assert await subjects(store) == ["pupil-after"]
+    finally:
+        trap.close()
+        await audit.close()
+
+
+async def test_another_writers_lock_is_waited_for_off_the_callers_loop(
+    store: SqliteEventStore,
+) -> None:
+    audit = AuditThread.open(store)
+    other_process = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")  # holds the write lock
+        read = asyncio.create_task(audit.record(read_of("pupil-1")))
+        for _ in range(20):
+            await asyncio.sleep(0)  # this loop keeps running meanwhile
+        assert not read.done()  # no commit can happen while the lock is held
+        other_process.execute("COMMIT")
+        await asyncio.wait_for(read, 30)
+        assert await subjects(store) == ["pupil-1"]
+        await audit.record(read_of("pupil-2"))  # and the next batch is written inline again
+        assert await subjects(store) == ["pupil-1", "pupil-2"]
+    finally:
+        other_process.close()
+        await audit.close()
+
+
+async def test_close_commits_what_is_gathered_and_then_refuses(store: SqliteEventStore) -> None:
+    audit = AuditThread.open(store)
+    reads = [asyncio.create_task(audit.record(read_of(f"pupil-{n}"))) for n in range(3)]
+    await asyncio.sleep(0)  # recorded: gathered for the next batch
+    await audit.close()
+    await asyncio.gather(*reads)  # every one of them was told it is durable
+    assert sorted(await subjects(store)) == ["pupil-0", "pupil-1", "pupil-2"]
+    with pytest.raises(RuntimeError, match="closed"):
+        await audit.record(read_of("pupil-late"))
+
+
+async def test_a_cancelled_read_is_recorded_all_the_same(store: SqliteEventStore) -> None:
+    audit = AuditThread.open(store)
+    try:
+        cancelled = asyncio.create_task(audit.record(read_of("pupil-1")))
+        await asyncio.sleep(0)  # recorded, waiting for its commit
+        cancelled.cancel()
+        await audit.record(read_of("pupil-2"))
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
     finally:
         await audit.close()
+    assert sorted(await subjects(store)) == ["pupil-1", "pupil-2"]
+
+
+async def test_records_go_above_the_positions_a_purge_removed(store: SqliteEventStore) -> None:
+    store.allow_purging(["other"])
+    await store.append("other-1", [NewEvent("Noted", b"{}")])
+    await store.append("other-2", [NewEvent("Noted", b"{}")])
+    assert await store.purge_stream("other-2")  # the newest event: its position not given again
+    audit = AuditThread.open(store)
+    try:
+        await audit.record(read_of("pupil-1"))
+    finally:
+        await audit.close()
+    ((_, position, _),) = await audit_events(store)
+    assert position == 3

@@ -1,115 +1,198 @@
-"""The audit trail's SQLite store on a thread of its own, with its own event loop (ADR 0025).
+"""The audit trail's SQLite commits on a plain thread of their own (ADR 0025, ADR 0106).
 
 Every read of a portfolio is audited, and its answer leaves only once its record is durable. A
-SQLite store commits on its event loop's own thread (`bilet.eventstore.sqlite`: one WAL fsync,
-cheaper inline than a thread hand-off on a quiet disk); on the API's loop that fsync stopped
-every other request while it ran, so nothing could join the next commit and each read paid one
-of its own — on a busy disk, most of a read's time. On a loop of its own the fsync stops only the
-audit: the API goes on serving, the records of the reads it serves meanwhile gather, and
-`EventStoreAuditLog` writes them in one commit. (PostgreSQL's store waits on the network, not the
-loop: it stays on the API's loop.)
+SQLite commit ends in a WAL fsync; on the API's loop that fsync stopped every other request
+while it ran, so nothing could join the next commit and each read paid one of its own. On a
+thread of its own the fsync stops only the audit: the API goes on serving, and the records of the
+reads it serves meanwhile gather into the next commit.
 
-The hand-off is grouped too (ADR 0065): records that arrive while a batch is on the audit thread
-wait on the API's loop and cross together in the next one, so a busy API pays two thread
-wake-ups per batch, not per read. Each read still waits until its own record is durable; a batch
-that fails fails every read in it.
+Only the `COMMIT` goes to the thread (ADR 0106). The records gathered on a turn of the API's loop
+are written there, inline, into a transaction of the audit's own connection (`BEGIN IMMEDIATE`,
+`sqlite_append.append_locked`: the store's own statements, tens of microseconds); the thread
+commits it — SQLite's fsync, as `synchronous` says — and tells the batch's reads with one call
+into their loop. The next batch gathers meanwhile and is written when that call comes. A thread
+that ran every statement itself took the interpreter's lock once a statement while the API's loop
+held it, and each such hand-over cost more CPU than the statement; an event loop on the thread
+(the store's own append path, ADR 0065) cost more again. A failed write or commit fails every
+read of its batch; the next batch goes on.
+
+Should another connection hold the file's write lock (another process), the inline `BEGIN`
+does not wait on the API's loop: the batch goes to the thread whole, which waits for the lock
+there as the store's writer would.
+
+The store itself stays open on the API's loop for reading the trail back; this connection only
+writes its audit events, which the store's readers see as any other connection's commits.
 """
 
 import asyncio
+import contextlib
+import queue
+import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+import time
+from collections.abc import Sequence
+from typing import Final
 
-from bilet.audit import AuditRecord, EventStoreAuditLog
-from bilet.eventstore import EventStore
+from bilet.audit import AuditEvents, AuditRecord, appends_of, audit_events, settle
+from bilet.eventstore.sqlite import SqliteEventStore, Synchronous, _connect
+from bilet.eventstore.sqlite_append import append_locked
 
-T = TypeVar("T")
+# How long the thread waits for another connection's write lock before the batch fails: as
+# long as the store's own writer would (`_LoopConnection.BUSY_WAIT_LIMIT`).
+BUSY_WAIT_LIMIT: Final = 10.0
+
+_Waiting = tuple[AuditEvents, "asyncio.Future[None]"]
+
+
+class _Commit:
+    """A batch for the thread: `begun`, written in an open transaction to commit; else to write
+    and commit whole, waiting for the write lock."""
+
+    def __init__(self, batch: list[_Waiting], begun: bool) -> None:
+        self.batch = batch
+        self.begun = begun
+
+
+class _Close:
+    """Put on the queue by `close`, once nothing is in flight: the thread ends."""
 
 
 class AuditThread:
-    """An `AuditLog` whose store lives, and commits, on a thread of its own. Open with `open`,
-    close with `close`; `store` is for reading the trail back (its reads run on the store's
-    reader thread, from any loop)."""
+    """An `AuditLog` that commits on a thread of its own into the file of `store`, for the reads
+    of one event loop. Open with `open`, close with `close` (before the store); `store` is for
+    reading the trail back."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-        self._loop = loop
-        self._thread = thread
-        self._store: EventStore | None = None
-        self._log: EventStoreAuditLog | None = None
-        # Records waiting for the next batch, each with the future its read awaits.
-        self._waiting: list[tuple[tuple[AuditRecord, ...], asyncio.Future[None]]] = []
-        self._sending: asyncio.Task[None] | None = None
+    def __init__(self, store: SqliteEventStore, db: sqlite3.Connection) -> None:
+        self.store = store
+        self._db = db
+        # Records of reads waiting for the next batch; whether a batch is being committed.
+        self._gathering: list[_Waiting] = []
+        self._in_flight = False
+        self._idle: asyncio.Future[None] | None = None  # what `close` waits on
+        self._closed = False
+        self._queue: queue.SimpleQueue[_Commit | _Close] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="portfolio-audit", daemon=True)
 
     @classmethod
-    async def open(cls, open_store: Callable[[], Awaitable[EventStore]]) -> "AuditThread":
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="portfolio-audit", daemon=True)
-        thread.start()
-        audit = cls(loop, thread)
-        try:
-            audit._store = await audit._there(_awaited(open_store))
-        except BaseException:
-            await audit._stop()
-            raise
-        audit._log = EventStoreAuditLog(audit._store)
+    def open(cls, store: SqliteEventStore, synchronous: Synchronous = "FULL") -> "AuditThread":
+        """Start writing into `store`'s file (opened, so its schema is there) with the
+        durability the store has (`synchronous`)."""
+        # Never waits for a lock on its own (busy_timeout 0): not on the API's loop.
+        audit = cls(store, _connect(store.path, synchronous, busy_timeout_ms=0))
+        audit._thread.start()
         return audit
 
-    @property
-    def store(self) -> EventStore:
-        assert self._store is not None
-        return self._store
-
     async def record(self, *records: AuditRecord) -> None:
-        assert self._log is not None
         if not records:
             return
-        durable = asyncio.get_running_loop().create_future()
-        self._waiting.append((records, durable))
-        if self._sending is None:
-            self._sending = asyncio.create_task(self._send_batches())
+        if self._closed:
+            raise RuntimeError("the audit trail is closed")
+        # Encoded here: a record that cannot be fails its caller alone, not the batch.
+        events = audit_events(records)
+        loop = asyncio.get_running_loop()
+        durable = loop.create_future()
+        self._gathering.append((events, durable))
+        if len(self._gathering) == 1 and not self._in_flight:
+            # Written once the reads ready on this turn of the loop have recorded theirs.
+            loop.call_soon(self._hand_over)
+        # A cancelled read cancels its own future only: its record is written all the same.
         await durable
 
-    async def _send_batches(self) -> None:
-        """Hand the waiting records to the audit thread, a batch at a time, until none wait."""
-        assert self._log is not None
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                records = [record for records, _ in batch for record in records]
-                try:
-                    await self._there(self._log.record(*records))
-                except asyncio.CancelledError:
-                    for _, durable in batch + self._waiting:
-                        durable.cancel()
-                    self._waiting = []
-                    raise
-                except BaseException as error:
-                    for _, durable in batch:
-                        if not durable.done():
-                            durable.set_exception(error)
-                else:
-                    for _, durable in batch:
-                        if not durable.done():
-                            durable.set_result(None)
-        finally:
-            self._sending = None
-
     async def close(self) -> None:
-        try:
-            if self._store is not None:
-                await self._there(self._store.close())
-        finally:
-            await self._stop()
-
-    async def _there(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run `work` on the audit thread's loop; wait for it on this one."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
-
-    async def _stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        """Commit what is gathered, then stop the thread and close its connection."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        if self._in_flight or self._gathering:
+            self._idle = loop.create_future()
+            self._hand_over()
+            await self._idle
+        self._queue.put(_Close())
         await asyncio.to_thread(self._thread.join)
-        self._loop.close()
+
+    def _hand_over(self) -> None:
+        """On the API's loop: write the gathered records inline and hand their commit over."""
+        if self._in_flight or not self._gathering:
+            return
+        batch, self._gathering = self._gathering, []
+        self._in_flight = True
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if not _busy(error):
+                self._committed(batch, error)
+                return
+            self._queue.put(_Commit(batch, begun=False))  # the thread waits for the lock
+            return
+        try:
+            _write(db, batch)
+        except Exception as error:
+            _roll_back(db)
+            self._committed(batch, error)
+            return
+        self._queue.put(_Commit(batch, begun=True))
+
+    def _committed(self, batch: list[_Waiting], error: Exception | None) -> None:
+        """On the API's loop: a batch's outcome; the next batch, if any gathered, is written."""
+        self._in_flight = False
+        settle([durable for _, durable in batch], error)
+        if self._gathering:
+            self._hand_over()
+        elif self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    def _run(self) -> None:
+        """The thread: commit each batch handed over, and say so on the API's loop."""
+        try:
+            while not isinstance(commit := self._queue.get(), _Close):
+                error: Exception | None = None
+                try:
+                    if not commit.begun:
+                        self._begin_waiting()
+                        _write(self._db, commit.batch)
+                    self._db.execute("COMMIT")
+                except Exception as failed:
+                    _roll_back(self._db)
+                    error = failed
+                loop = commit.batch[0][1].get_loop()
+                # A loop closed meanwhile has no one left waiting.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._committed, commit.batch, error)
+        finally:
+            self._db.close()
+
+    def _begin_waiting(self) -> None:
+        """`BEGIN IMMEDIATE`, waiting (here, on the thread) while another connection writes."""
+        waited, pause = 0.0, 0.001
+        while True:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error) or waited >= BUSY_WAIT_LIMIT:
+                    raise
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 0.1)
 
 
-async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
+def _write(db: sqlite3.Connection, batch: Sequence[_Waiting]) -> None:
+    """The batch's events, inside a transaction that holds the write lock: above the highest
+    position a purge removed, should one have (the store's rule)."""
+    first = SqliteEventStore._position_after_floor(db)
+    append_locked(db, appends_of(events for events, _ in batch), first)
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    # Every kind of busy (its primary code), as the store's writer counts them.
+    return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    # SQLite may have rolled back by itself already (a full disk, an I/O error). A rollback that
+    # fails leaves the transaction open: every later batch fails at its BEGIN (closed, not lost).
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
