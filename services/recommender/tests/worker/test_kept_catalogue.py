@@ -101,6 +101,31 @@ async def test_without_other_processes_heard_each_batch_reads_again(tmp_path: Pa
         await read_model.close()
 
 
+async def test_a_lost_listener_drops_the_rows_again_once_it_listens(tmp_path: Path) -> None:
+    # Review of #15, finding 1: the loss dropped the rows, the rest of its batch read them again
+    # while nothing listened, and another process's offer committed then was heard by no one.
+    ours = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    theirs = await SqliteReadModel.open(tmp_path / "rm.sqlite3")  # heard by no one, as lost
+    catalogue = KeptCatalogue(ours)
+    catalogue.keeps = True
+    try:
+        side = Side(theirs)
+        first = await side.club()
+        await catalogue.next_batch()
+        ours.announce()  # the listening connection lost mid-batch: "anything may have changed"
+        found = await catalogue.opportunities(REGION, (), NOW)  # the rest of that batch
+        assert {offer.opportunity_id for offer in found.offers} == {first}
+        second = await side.club()  # committed before it listens again
+        assert await offered(catalogue) == {first, second}
+        rows = catalogue.rows
+        assert await offered(catalogue) == {first, second}
+        assert catalogue.rows is rows  # once only: kept again after that
+    finally:
+        catalogue.close()
+        await theirs.close()
+        await ours.close()
+
+
 class HeldReads:
     """Reads that wait until released: a read in flight while a change is heard."""
 

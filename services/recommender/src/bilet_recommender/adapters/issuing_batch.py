@@ -106,12 +106,18 @@ class KeptCatalogue:
         self.keeps = read_model.hears_other_processes
         self.rows = TxCatalogue(QueryReads(read_model))
         self.built: dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities] = {}
+        # Heard "anything may have changed" since the last batch began: the listening
+        # connection may have been lost, and what other processes commit until it listens
+        # again is heard by no one.
+        self.unheard = False
         self._listening = contextlib.ExitStack()
         self._listening.enter_context(read_model.signals.listen(PROJECTION, self.heard))
         self.dropped = 0  # how many times the kept rows were dropped (tests)
 
     def heard(self, changed: Collection[str] | None) -> None:
         """A commit of the evidence projection: drop the rows if it may have changed an offer."""
+        if changed is None:
+            self.unheard = True
         if changed is None or OFFERS_CHANGED in changed:
             self.drop()
 
@@ -121,10 +127,17 @@ class KeptCatalogue:
         self.dropped += 1
 
     async def next_batch(self) -> None:
-        """Before a batch: listen (again, if the connection was lost: the loss dropped the
-        rows), or, where other processes are not heard, forget what the last batch read."""
+        """Before a batch: listen (again, if the connection was lost), or, where other processes
+        are not heard, forget what the last batch read.
+
+        The loss dropped the rows, but the rest of that batch read them again while nothing
+        listened: once listening again, they are dropped again (a rebuild's switch, which also
+        says "anything", costs one read more)."""
         if self.keeps:
+            lost, self.unheard = self.unheard, False
             await self.read_model.signals.ready()
+            if lost:
+                self.drop()
             self.built = {}
         else:
             self.drop()
