@@ -126,6 +126,33 @@ async def test_a_lost_listener_drops_the_rows_again_once_it_listens(tmp_path: Pa
         await ours.close()
 
 
+async def test_rows_are_kept_at_most_a_while_whatever_was_heard(tmp_path: Path) -> None:
+    # Finding 2: a worker of an older version writes offers without naming OFFERS_CHANGED.
+    ours = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    theirs = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    now = [100.0]
+    catalogue = KeptCatalogue(ours, at_most=30.0, clock=lambda: now[0])
+    catalogue.keeps = True
+    try:
+        side = Side(theirs)
+        first = await side.club()
+        assert await offered(catalogue) == {first}
+        second = await side.club()  # unheard
+        now[0] += 29.0
+        assert await offered(catalogue) == {first}  # kept
+        now[0] += 1.0
+        assert await offered(catalogue) == {first, second}
+        now[0] += 29.0
+        third = await side.club()
+        assert await offered(catalogue) == {first, second}  # aged from the last drop
+        now[0] += 1.0
+        assert await offered(catalogue) == {first, second, third}
+    finally:
+        catalogue.close()
+        await theirs.close()
+        await ours.close()
+
+
 class HeldReads:
     """Reads that wait until released: a read in flight while a change is heard."""
 

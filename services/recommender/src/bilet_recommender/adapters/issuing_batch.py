@@ -18,9 +18,11 @@ The domain step is `Issuing.apply`, the one the embedded runtime runs per fact.
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +39,9 @@ from bilet_recommender.application.issuing import Issuing, Pending
 from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain.evidence import Evidence, Fact
 from bilet_recommender.domain.offers import Opportunities
+
+# How long the worker keeps the catalogue's rows at most, however little it heard (ADR 0104).
+KEPT_AT_MOST_SECONDS: Final = 30.0
 
 
 class Held(BaseModel):
@@ -101,10 +106,19 @@ class KeptCatalogue:
     A read model that does not hear other processes (SQLite) keeps nothing across batches.
     `opportunities` is built per (region, attended events, moment) once per batch."""
 
-    def __init__(self, read_model: ReadModel) -> None:
+    def __init__(
+        self,
+        read_model: ReadModel,
+        *,
+        at_most: float = KEPT_AT_MOST_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.read_model = read_model
         self.keeps = read_model.hears_other_processes
+        self.at_most = at_most
+        self.clock = clock
         self.rows = TxCatalogue(QueryReads(read_model))
+        self.since = clock()  # when the rows kept were dropped last
         self.built: dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities] = {}
         # Heard "anything may have changed" since the last batch began: the listening
         # connection may have been lost, and what other processes commit until it listens
@@ -124,6 +138,7 @@ class KeptCatalogue:
     def drop(self) -> None:
         self.rows = TxCatalogue(QueryReads(self.read_model))
         self.built = {}
+        self.since = self.clock()
         self.dropped += 1
 
     async def next_batch(self) -> None:
@@ -132,11 +147,13 @@ class KeptCatalogue:
 
         The loss dropped the rows, but the rest of that batch read them again while nothing
         listened: once listening again, they are dropped again (a rebuild's switch, which also
-        says "anything", costs one read more)."""
+        says "anything", costs one read more). Rows older than `at_most` are dropped too: a
+        change no signal named (a worker of an older version writes offers without naming
+        `OFFERS_CHANGED`; a connection lost without the client noticing) is seen that late."""
         if self.keeps:
             lost, self.unheard = self.unheard, False
             await self.read_model.signals.ready()
-            if lost:
+            if lost or self.clock() - self.since >= self.at_most:
                 self.drop()
             self.built = {}
         else:
