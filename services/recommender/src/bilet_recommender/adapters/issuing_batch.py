@@ -94,14 +94,19 @@ class KeptCatalogue:
     """The read model's catalogue for the issuing step, its rows read once and kept, parsed,
     from batch to batch until an offer changes (ADR 0104; ADR 0047 read it once per batch).
 
-    The catalogue changes with coordinators' and organisers' rare writes, which the read side
-    applies: a transaction that writes an offer names `OFFERS_CHANGED`, and once it commits the
-    read model's change signals tell this process (at once for its own read side; by NOTIFY for
-    another process's on PostgreSQL; `None`, "anything may have changed", when a rebuild
-    switched tables or the listening connection was lost). Hearing it drops every row kept. A
-    read in flight when it comes lands in the rows dropped with it, not in the next ones.
-    What a set is offered is therefore as old as the read side's lag plus the signal's way,
-    as reading per batch made it as old as the lag plus the batch.
+    The read side applies every change of an offer: coordinators' and organisers' writes, and
+    every booking and cancelled booking (a career event's seats), which come far more often. A
+    transaction that writes an offer names `OFFERS_CHANGED`, and once it commits the read
+    model's change signals tell this process (at once for its own read side, and again by its
+    own NOTIFY; by NOTIFY for another process's on PostgreSQL; `None`, "anything may have
+    changed", when a rebuild switched tables or the listening connection was lost). Hearing it
+    drops every row kept, of every region. A read in flight when it comes lands in the rows
+    dropped with it, not in the next ones. Rows are kept `at_most` seconds (`next_batch`). What
+    a set is offered is therefore as old as the read side's lag plus the signal's way, as
+    reading per batch made it as old as the lag plus the batch. The gain is largest between
+    offer changes; while bookings come, the rows may be read again up to once per batch, as
+    before, each region once (`TxCatalogue` makes a batch's sets of one region wait for one
+    read).
 
     A read model that does not hear other processes (SQLite) keeps nothing across batches.
     `opportunities` is built per (region, attended events, moment) once per batch."""
