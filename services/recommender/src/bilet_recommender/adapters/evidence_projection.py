@@ -195,12 +195,13 @@ class _Once(Generic[_V]):
 
 
 class TxCatalogue:
-    """The catalogue read through a read-model transaction (the projection's own, or a reader).
-    The rows it read are kept, parsed, until `forget`: the projection's transaction issues for
-    many facts of one region in a row, and tells it when it writes an offer. Sets issued side
-    by side (the worker's batch, ADR 0104) wait for a region's (or an offer's) read in flight
-    rather than read it again each: after the kept rows are dropped, a batch's sets of one
-    region would otherwise all read it at once."""
+    """The catalogue read through a read-model transaction (the projection's own, or the API's
+    query: `ReadModelEvidence.catalogue`) or through queries of their own (`QueryReads`: the
+    worker's `KeptCatalogue`). The rows it read are kept, parsed, until `forget`: the
+    projection's transaction issues for many facts of one region in a row, and tells it when it
+    writes an offer. Sets issued side by side (the worker's batch, ADR 0104) wait for a region's
+    (or an offer's) read in flight rather than read it again each: after the kept rows are
+    dropped, a batch's sets of one region would otherwise all read it at once."""
 
     def __init__(self, tx: _Reads) -> None:
         self.tx = tx
@@ -239,19 +240,6 @@ class TxCatalogue:
 
 def _offer_id(state: _Parsed) -> UUID:
     return state.career_event_id if isinstance(state, CareerEvent) else state.opportunity_id
-
-
-class ReadModelCatalogue:
-    """The catalogue read from the read model, in one query."""
-
-    def __init__(self, read_model: ReadModel) -> None:
-        self.read_model = read_model
-
-    async def opportunities(
-        self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
-    ) -> Opportunities:
-        async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
-            return await TxCatalogue(tx).opportunities(region_id, attended, as_of)
 
 
 class QueryReads:
