@@ -23,6 +23,7 @@ commit in `committed_p50_ms` and `committed_p99_ms` (ADR 0096)."""
 import asyncio
 import itertools
 import json
+import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -129,6 +130,15 @@ async def paced_latencies(
     breakdown["visible_method"] = portfolio.method
     for name, at in (("portfolio", visible_at), ("portfolio_read", portfolio.first_at)):
         ms = [(at[pid] - sent_at[pid]).total_seconds() * 1000 for pid in wanted if pid in at]
+        if missing := len(wanted) - len(ms):
+            # Percentiles over fewer pupils than were paced leave out exactly the ones without
+            # a moment (a lost stamp, a NULL commit time): said in the line, not left unsaid.
+            breakdown[f"{name}_missing"] = missing
+            print(
+                f"recommender: {missing} of {len(wanted)} pupils have no {name} moment; "
+                f"its percentiles leave them out",
+                file=sys.stderr,
+            )
         if ms:
             p50, p99 = summary(ms)
             breakdown.update({f"{name}_p50_ms": round(p50, 1), f"{name}_p99_ms": round(p99, 1)})

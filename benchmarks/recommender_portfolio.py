@@ -24,6 +24,7 @@ ADR 0096 measured it (the database's `statement_timestamp()` of the read that sa
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import signal
 import subprocess
@@ -231,10 +232,16 @@ class PortfolioSeen:
     committed_at: dict[UUID, datetime] = field(default_factory=dict)
 
     async def start(self) -> None:
-        """Find out whether the server records commit times (a setting fixed at its start)."""
+        """Find out whether the server records commit times (a setting fixed at its start) and
+        runs on this machine: its commit times are compared with this process's `sent`
+        moments, which only one clock makes meaningful. A server reached by an address other
+        than loopback or a Unix socket (NULL) may have a clock of its own: the feed's moment
+        (stamped on this machine) is taken instead."""
         async with self.read_model.query() as tx:
             tracked = await tx.fetchval("SHOW track_commit_timestamp")
-        self.method = COMMIT_TIMESTAMP if tracked == "on" else FEED_COMMIT
+            address = await tx.fetchval("SELECT host(inet_server_addr())")
+        here = address is None or ipaddress.ip_address(address).is_loopback
+        self.method = COMMIT_TIMESTAMP if tracked == "on" and here else FEED_COMMIT
 
     async def read_on(self) -> None:
         from bilet_portfolio.adapters.projection import PortfolioProjection

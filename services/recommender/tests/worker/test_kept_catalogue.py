@@ -26,6 +26,7 @@ from bilet_recommender.adapters.evidence_projection import (
     TxCatalogue,
 )
 from bilet_recommender.adapters.issuing_batch import KeptCatalogue
+from bilet_recommender.domain.offers import Opportunities
 from bilet_recommender.issuing_testing import _course, append_all
 from bilet_recommender.testing import NOW
 
@@ -101,6 +102,58 @@ async def test_without_other_processes_heard_each_batch_reads_again(tmp_path: Pa
         await read_model.close()
 
 
+async def test_a_lost_listener_drops_the_rows_again_once_it_listens(tmp_path: Path) -> None:
+    # Review of #15, finding 1: the loss dropped the rows, the rest of its batch read them again
+    # while nothing listened, and another process's offer committed then was heard by no one.
+    ours = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    theirs = await SqliteReadModel.open(tmp_path / "rm.sqlite3")  # heard by no one, as lost
+    catalogue = KeptCatalogue(ours)
+    catalogue.keeps = True
+    try:
+        side = Side(theirs)
+        first = await side.club()
+        await catalogue.next_batch()
+        ours.announce()  # the listening connection lost mid-batch: "anything may have changed"
+        found = await catalogue.opportunities(REGION, (), NOW)  # the rest of that batch
+        assert {offer.opportunity_id for offer in found.offers} == {first}
+        second = await side.club()  # committed before it listens again
+        assert await offered(catalogue) == {first, second}
+        rows = catalogue.rows
+        assert await offered(catalogue) == {first, second}
+        assert catalogue.rows is rows  # once only: kept again after that
+    finally:
+        catalogue.close()
+        await theirs.close()
+        await ours.close()
+
+
+async def test_rows_are_kept_at_most_a_while_whatever_was_heard(tmp_path: Path) -> None:
+    # Finding 2: a worker of an older version writes offers without naming OFFERS_CHANGED.
+    ours = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    theirs = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    now = [100.0]
+    catalogue = KeptCatalogue(ours, at_most=30.0, clock=lambda: now[0])
+    catalogue.keeps = True
+    try:
+        side = Side(theirs)
+        first = await side.club()
+        assert await offered(catalogue) == {first}
+        second = await side.club()  # unheard
+        now[0] += 29.0
+        assert await offered(catalogue) == {first}  # kept
+        now[0] += 1.0
+        assert await offered(catalogue) == {first, second}
+        now[0] += 29.0
+        third = await side.club()
+        assert await offered(catalogue) == {first, second}  # aged from the last drop
+        now[0] += 1.0
+        assert await offered(catalogue) == {first, second, third}
+    finally:
+        catalogue.close()
+        await theirs.close()
+        await ours.close()
+
+
 class HeldReads:
     """Reads that wait until released: a read in flight while a change is heard."""
 
@@ -140,6 +193,71 @@ async def test_a_read_in_flight_when_an_offer_changes_is_not_kept(tmp_path: Path
     finally:
         catalogue.close()
         await read_model.close()
+
+
+class CountedReads:
+    """Reads that count themselves and wait until released; the first `failing` region reads
+    fail once released."""
+
+    def __init__(self, rows: Sequence[Row], failing: int = 0) -> None:
+        self.rows = list(rows)
+        self.failing = failing
+        self.regions = 0
+        self.offers = 0
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        self.regions += 1
+        self.started.set()
+        await self.release.wait()
+        if self.failing:
+            self.failing -= 1
+            raise ConnectionError("the read model went away")
+        return self.rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        self.offers += 1
+        await self.release.wait()
+        return None
+
+
+async def club_rows(tmp_path: Path) -> list[Row]:
+    read_model = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    try:
+        await Side(read_model).club()
+        async with read_model.query(EVIDENCE_PROJECTION) as tx:
+            return await tx.fetch("SELECT kind, state FROM {rec_offers}")
+    finally:
+        await read_model.close()
+
+
+async def test_sets_issued_side_by_side_wait_for_one_read(tmp_path: Path) -> None:
+    # Review of #15, finding 3: after a drop, a batch's 50 sets of one region made 50 reads.
+    reads = CountedReads(await club_rows(tmp_path))
+    catalogue = TxCatalogue(reads)
+    attended = [uuid.uuid4()]
+    sets = [asyncio.create_task(catalogue.opportunities(REGION, attended, NOW)) for _ in range(50)]
+    await reads.started.wait()  # every task has begun: they were all ready before this
+    reads.release.set()
+    found = await asyncio.gather(*sets)
+    assert (reads.regions, reads.offers) == (1, 1)
+    assert len({f.offers for f in found}) == 1
+    assert len(found[0].offers) == 1
+    await catalogue.opportunities(REGION, attended, NOW)  # kept: no read
+    assert (reads.regions, reads.offers) == (1, 1)
+
+
+async def test_a_read_that_fails_is_read_again_by_those_waiting_for_it(tmp_path: Path) -> None:
+    reads = CountedReads(await club_rows(tmp_path), failing=1)
+    catalogue = TxCatalogue(reads)
+    sets = [asyncio.create_task(catalogue.opportunities(REGION, (), NOW)) for _ in range(3)]
+    await reads.started.wait()
+    reads.release.set()
+    outcomes = await asyncio.gather(*sets, return_exceptions=True)
+    assert isinstance(outcomes[0], ConnectionError)  # the read's own caller fails, as before
+    assert [len(o.offers) for o in outcomes[1:] if isinstance(o, Opportunities)] == [1, 1]
+    assert reads.regions == 2  # one of the two waiting read again, the other waited for it
 
 
 async def test_postgres_hears_another_processes_offer(database_url: str) -> None:

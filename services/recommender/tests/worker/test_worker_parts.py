@@ -10,7 +10,7 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import AuthProtocol
 
 from bilet.kafka import KafkaConnection
-from bilet_recommender.adapters.evidence_projection import ReadModelCatalogue
+from bilet_recommender.adapters.issuing_batch import KeptCatalogue
 from bilet_recommender.domain.evidence import initial
 from bilet_recommender.worker import (
     NO_PARTICIPANT,
@@ -80,12 +80,13 @@ async def test_given_a_fresh_read_model_when_the_worker_opens_then_its_catalogue
     )
     resources = Resources(settings)
     store, keys, read_model, _issuing = await resources.get()
+    catalogue = KeptCatalogue(read_model)  # what the worker's batches read through
     try:
-        offers = await ReadModelCatalogue(read_model).opportunities(
-            uuid4(), [uuid4()], datetime(2020, 1, 1, tzinfo=UTC)
-        )
+        await catalogue.next_batch()
+        offers = await catalogue.opportunities(uuid4(), [uuid4()], datetime(2020, 1, 1, tzinfo=UTC))
         assert (offers.offers, offers.environments_of) == ((), ())
     finally:
+        catalogue.close()
         await read_model.close()
         await keys.close()
         await store.close()

@@ -12,9 +12,11 @@ and the accessibility needs as identity sealed them (`domain/evidence.py`); the 
 public organisational facts and booking ids.
 """
 
-from collections.abc import Sequence
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import TypeAdapter
@@ -153,65 +155,91 @@ def _catalogue(states: Sequence[_Parsed], as_of: datetime) -> Opportunities:
     )
 
 
+_V = TypeVar("_V")
+
+
 class _Reads(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
 
 
+class _Once(Generic[_V]):
+    """Values read once per key; a caller that asks for a key whose read is in flight waits
+    for that read rather than making its own (single flight). A read that fails is no one's
+    value: each caller waiting on it then reads for itself, as it would have without waiting."""
+
+    def __init__(self) -> None:
+        self._of: dict[str, asyncio.Future[_V]] = {}
+
+    def clear(self) -> None:
+        """Forget every value; a read in flight still gives its value to those waiting on it."""
+        self._of.clear()
+
+    async def get(self, key: str, read: Callable[[], Awaitable[_V]]) -> _V:
+        while (flight := self._of.get(key)) is not None:
+            if not flight.done():
+                await asyncio.wait([flight])  # a waiter cancelled leaves the read alone
+            if not flight.cancelled():
+                return flight.result()
+        flight = self._of[key] = asyncio.get_running_loop().create_future()
+        try:
+            value = await read()
+        except BaseException:
+            if self._of.get(key) is flight:
+                del self._of[key]
+            flight.cancel()
+            raise
+        flight.set_result(value)
+        return value
+
+
 class TxCatalogue:
-    """The catalogue read through a read-model transaction (the projection's own, or a reader).
-    The rows it read are kept, parsed, until `forget`: the projection's transaction issues for
-    many facts of one region in a row, and tells it when it writes an offer."""
+    """The catalogue read through a read-model transaction (the projection's own, or the API's
+    query: `ReadModelEvidence.catalogue`) or through queries of their own (`QueryReads`: the
+    worker's `KeptCatalogue`). The rows it read are kept, parsed, until `forget`: the
+    projection's transaction issues for many facts of one region in a row, and tells it when it
+    writes an offer. Sets issued side by side (the worker's batch, ADR 0104) wait for a region's
+    (or an offer's) read in flight rather than read it again each: after the kept rows are
+    dropped, a batch's sets of one region would otherwise all read it at once."""
 
     def __init__(self, tx: _Reads) -> None:
         self.tx = tx
-        self._regions: dict[str, list[tuple[Row, _Parsed]]] = {}
-        self._offers: dict[str, tuple[Row, _Parsed] | None] = {}
+        self._regions: _Once[list[_Parsed]] = _Once()
+        self._offers: _Once[_Parsed | None] = _Once()
 
     def forget(self) -> None:
         self._regions.clear()
         self._offers.clear()
 
+    async def _region(self, region: str) -> list[_Parsed]:
+        return [_parsed(row) for row in await self.tx.fetch(_OFFERS_OF_REGION, region)]
+
+    async def _offer(self, offer_id: str) -> _Parsed | None:
+        row = await self.tx.fetchrow(_OFFER, offer_id)
+        return None if row is None else _parsed(row)
+
     async def opportunities(
         self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
     ) -> Opportunities:
         region = str(region_id)
-        of_region = self._regions.get(region)
-        if of_region is None:
-            rows = await self.tx.fetch(_OFFERS_OF_REGION, region)
-            of_region = self._regions[region] = [(row, _parsed(row)) for row in rows]
-        chosen = [state for _, state in of_region]
+        chosen = list(await self._regions.get(region, lambda: self._region(region)))
         # By id, not by row: rows kept across reads (the worker's catalogue, ADR 0104) may be
         # two versions of one offer read either side of its change; the region's is taken.
         known = {_offer_id(state) for state in chosen}
         # Career events attended elsewhere still count for their environments.
         for career_event_id in sorted({str(i) for i in attended}):
-            if career_event_id not in self._offers:
-                row = await self.tx.fetchrow(_OFFER, career_event_id)
-                self._offers[career_event_id] = None if row is None else (row, _parsed(row))
-            found = self._offers[career_event_id]
-            if found is not None and (offer_id := _offer_id(found[1])) not in known:
-                chosen.append(found[1])
+            found = await self._offers.get(
+                career_event_id, functools.partial(self._offer, career_event_id)
+            )
+            if found is not None and (offer_id := _offer_id(found)) not in known:
+                chosen.append(found)
                 known.add(offer_id)
         return _catalogue(chosen, as_of)
 
 
 def _offer_id(state: _Parsed) -> UUID:
     return state.career_event_id if isinstance(state, CareerEvent) else state.opportunity_id
-
-
-class ReadModelCatalogue:
-    """The catalogue read from the read model, in one query."""
-
-    def __init__(self, read_model: ReadModel) -> None:
-        self.read_model = read_model
-
-    async def opportunities(
-        self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
-    ) -> Opportunities:
-        async with self.read_model.query(EVIDENCE_PROJECTION) as tx:
-            return await TxCatalogue(tx).opportunities(region_id, attended, as_of)
 
 
 class QueryReads:

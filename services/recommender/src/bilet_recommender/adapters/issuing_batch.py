@@ -18,9 +18,11 @@ The domain step is `Issuing.apply`, the one the embedded runtime runs per fact.
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +39,9 @@ from bilet_recommender.application.issuing import Issuing, Pending
 from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain.evidence import Evidence, Fact
 from bilet_recommender.domain.offers import Opportunities
+
+# How long the worker keeps the catalogue's rows at most, however little it heard (ADR 0104).
+KEPT_AT_MOST_SECONDS: Final = 30.0
 
 
 class Held(BaseModel):
@@ -89,42 +94,72 @@ class KeptCatalogue:
     """The read model's catalogue for the issuing step, its rows read once and kept, parsed,
     from batch to batch until an offer changes (ADR 0104; ADR 0047 read it once per batch).
 
-    The catalogue changes with coordinators' and organisers' rare writes, which the read side
-    applies: a transaction that writes an offer names `OFFERS_CHANGED`, and once it commits the
-    read model's change signals tell this process (at once for its own read side; by NOTIFY for
-    another process's on PostgreSQL; `None`, "anything may have changed", when a rebuild
-    switched tables or the listening connection was lost). Hearing it drops every row kept. A
-    read in flight when it comes lands in the rows dropped with it, not in the next ones.
-    What a set is offered is therefore as old as the read side's lag plus the signal's way,
-    as reading per batch made it as old as the lag plus the batch.
+    The read side applies every change of an offer: coordinators' and organisers' writes, and
+    every booking and cancelled booking (a career event's seats), which come far more often. A
+    transaction that writes an offer names `OFFERS_CHANGED`, and once it commits the read
+    model's change signals tell this process (at once for its own read side, and again by its
+    own NOTIFY; by NOTIFY for another process's on PostgreSQL; `None`, "anything may have
+    changed", when a rebuild switched tables or the listening connection was lost). Hearing it
+    drops every row kept, of every region. A read in flight when it comes lands in the rows
+    dropped with it, not in the next ones. Rows are kept `at_most` seconds (`next_batch`). What
+    a set is offered is therefore as old as the read side's lag plus the signal's way, as
+    reading per batch made it as old as the lag plus the batch. The gain is largest between
+    offer changes; while bookings come, the rows may be read again up to once per batch, as
+    before, each region once (`TxCatalogue` makes a batch's sets of one region wait for one
+    read).
 
     A read model that does not hear other processes (SQLite) keeps nothing across batches.
     `opportunities` is built per (region, attended events, moment) once per batch."""
 
-    def __init__(self, read_model: ReadModel) -> None:
+    def __init__(
+        self,
+        read_model: ReadModel,
+        *,
+        at_most: float = KEPT_AT_MOST_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.read_model = read_model
         self.keeps = read_model.hears_other_processes
+        self.at_most = at_most
+        self.clock = clock
         self.rows = TxCatalogue(QueryReads(read_model))
+        self.since = clock()  # when the rows kept were dropped last
         self.built: dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities] = {}
+        # Heard "anything may have changed" since the last batch began: the listening
+        # connection may have been lost, and what other processes commit until it listens
+        # again is heard by no one.
+        self.unheard = False
         self._listening = contextlib.ExitStack()
         self._listening.enter_context(read_model.signals.listen(PROJECTION, self.heard))
         self.dropped = 0  # how many times the kept rows were dropped (tests)
 
     def heard(self, changed: Collection[str] | None) -> None:
         """A commit of the evidence projection: drop the rows if it may have changed an offer."""
+        if changed is None:
+            self.unheard = True
         if changed is None or OFFERS_CHANGED in changed:
             self.drop()
 
     def drop(self) -> None:
         self.rows = TxCatalogue(QueryReads(self.read_model))
         self.built = {}
+        self.since = self.clock()
         self.dropped += 1
 
     async def next_batch(self) -> None:
-        """Before a batch: listen (again, if the connection was lost: the loss dropped the
-        rows), or, where other processes are not heard, forget what the last batch read."""
+        """Before a batch: listen (again, if the connection was lost), or, where other processes
+        are not heard, forget what the last batch read.
+
+        The loss dropped the rows, but the rest of that batch read them again while nothing
+        listened: once listening again, they are dropped again (a rebuild's switch, which also
+        says "anything", costs one read more). Rows older than `at_most` are dropped too: a
+        change no signal named (a worker of an older version writes offers without naming
+        `OFFERS_CHANGED`; a connection lost without the client noticing) is seen that late."""
         if self.keeps:
+            lost, self.unheard = self.unheard, False
             await self.read_model.signals.ready()
+            if lost or self.clock() - self.since >= self.at_most:
+                self.drop()
             self.built = {}
         else:
             self.drop()
