@@ -227,3 +227,19 @@ async def test_a_left_set_that_decodes_as_another_participants_stops_the_fold(
     with pytest.raises(LeftSetRefused, match="another participant"):
         await _before_copy(fold)
     await fold.close()
+
+
+async def test_a_left_set_that_decodes_as_another_season_stops_the_fold(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    """The same check for the season: the message says which of the two may differ."""
+    history, _ = await _history_with_sets_again(catalogue, ids, recorder)
+    fold = await _fold(tmp_path, history)
+    async with fold.transaction(layout_of(PortfolioProjection(), fold.dialect).renderer) as tx:
+        await tx.execute(
+            "UPDATE portfolio_left_sets SET season = season + 1 WHERE rowid = "
+            "(SELECT MIN(rowid) FROM portfolio_left_sets)"
+        )
+    with pytest.raises(LeftSetRefused, match="another participant or season"):
+        await _before_copy(fold)
+    await fold.close()
