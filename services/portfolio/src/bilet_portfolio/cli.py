@@ -7,7 +7,8 @@
 `--from stores` replays the services' event stores (`make run`: the SQLite files under `var/`);
 `--from kafka` the topics from their beginnings. From the stores into PostgreSQL the history is
 folded in a private SQLite fold, then copied with COPY (`BVB_PORTFOLIO_REBUILD_FOLD_MIB`, its
-memory budget; docs/adr/0076). Without `--from`, the rebuild replays what the
+memory budget; docs/adr/0076; `BVB_PORTFOLIO_REBUILD_FOLD_STRICT=true` to decode every
+recommendation set as it comes, docs/adr/0107). Without `--from`, the rebuild replays what the
 live read model was fed from (its checkpoints say), else Kafka when `BVB_KAFKA_BOOTSTRAP` is set.
 The progress bar on stderr counts source positions (stores) or Kafka offsets reached.
 """
@@ -94,7 +95,7 @@ def _fold_memory(read_model: ReadModel, settings: PortfolioSettings) -> int | No
 
 
 async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) -> int:
-    projection = PortfolioProjection()
+    projection = PortfolioProjection(strict_fold=settings.portfolio_rebuild_fold_strict)
     read_model = await open_read_model(settings)
     finished = False
     try:

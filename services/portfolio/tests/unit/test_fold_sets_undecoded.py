@@ -44,9 +44,11 @@ def _count_set_decodes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return decoded
 
 
-async def _fold(tmp_path: Path, recorded: Recorded) -> FoldReadModel:
+async def _fold(
+    tmp_path: Path, recorded: Recorded, projection: PortfolioProjection | None = None
+) -> FoldReadModel:
     fold = await FoldReadModel.open_fold(tmp_path / "fold.sqlite3", memory_mib=16)
-    await apply_in_order(fold, recorded)
+    await apply_in_order(fold, recorded, projection)
     return fold
 
 
@@ -194,7 +196,7 @@ async def test_the_last_set_of_a_season_that_does_not_decode_stops_the_fold_befo
 ) -> None:
     """A live catch-up dead-letters it and keeps the participant's earlier set, which the fold
     did not keep: rather than differ, the fold stops (the rebuild then copies nothing), naming
-    the way that decodes every set as it comes (a rebuild without the fold)."""
+    the way that decodes every set as it comes (a strict fold)."""
     history, _ = await _history_with_sets_again(catalogue, ids, recorder)
     survivors = _survivors(history)
     last_set = next(
@@ -203,7 +205,7 @@ async def test_the_last_set_of_a_season_that_does_not_decode_stops_the_fold_befo
     bad = _data(last_set, lambda data: data.update(unexpected=1))
     with_bad = [(source, bad if event is last_set else event) for source, event in history]
     fold = await _fold(tmp_path, with_bad)
-    with pytest.raises(LeftSetRefused, match="BVB_PORTFOLIO_REBUILD_FOLD_MIB=0") as refused:
+    with pytest.raises(LeftSetRefused, match="BVB_PORTFOLIO_REBUILD_FOLD_STRICT=true") as refused:
         await _before_copy(fold)
     assert "unexpected" in str(refused.value)  # the field named, never a value
     await fold.close()
@@ -242,4 +244,30 @@ async def test_a_left_set_that_decodes_as_another_season_stops_the_fold(
         )
     with pytest.raises(LeftSetRefused, match="another participant or season"):
         await _before_copy(fold)
+    await fold.close()
+
+
+async def test_a_strict_fold_decodes_every_set_as_it_comes_and_refuses_a_bad_one_as_live_does(
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`BVB_PORTFOLIO_REBUILD_FOLD_STRICT`: no set left undecoded, so a superseded set that does
+    not decode is refused where it stands (the runtime dead-letters it, as live), and the
+    rows are still the live projection's."""
+    history, first_sets = await _history_with_sets_again(catalogue, ids, recorder)
+    strict = PortfolioProjection(strict_fold=True)
+    decoded = _count_set_decodes(monkeypatch)
+    fold = await _fold(tmp_path, history, strict)
+    assert len(decoded) == sum(event.type == SET for _, event in history)  # each as it came
+    await fold.do_left_work(strict, layout_of(strict, fold.dialect).renderer)
+    assert await dump(fold) == await _live_rows(tmp_path, history)
+    _, superseded = first_sets[0]
+    bad = _data(superseded, lambda data: data.update(unexpected=1))
+    renderer = layout_of(strict, fold.dialect).renderer
+    with pytest.raises(InvalidEventData):
+        async with fold.transaction(renderer) as tx:
+            await strict.apply(tx, bad)
     await fold.close()

@@ -72,8 +72,12 @@ class PortfolioProjection:
     # In a rebuild's fold: its tables of work left until the copy, made with the projection's.
     fold_tables = LEFT_TABLES
 
-    def __init__(self, left_chunk: int = LEFT_CHUNK) -> None:
+    def __init__(self, left_chunk: int = LEFT_CHUNK, *, strict_fold: bool = False) -> None:
         self.left_chunk = left_chunk  # rows of work left taken per fold transaction
+        # A strict fold decodes every set as it comes, as the live path does (ADR 0107, amended:
+        # `BVB_PORTFOLIO_REBUILD_FOLD_STRICT`): a set that does not decode is dead-lettered
+        # where it stands, superseded or not, rather than never read or stopping the rebuild.
+        self.strict_fold = strict_fold
 
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
         handler = HANDLERS.get(event.type)
@@ -81,7 +85,7 @@ class PortfolioProjection:
             return
         step = Step(tx, event, CATALOGUE.service_of(event.type))
         # In a rebuild's fold a recommendation set is decoded only if it survives (ADR 0107).
-        a_fold_set = step.folded and event.type == recommender.SET
+        a_fold_set = step.folded and event.type == recommender.SET and not self.strict_fold
         if a_fold_set and await recommender.leave_undecoded(step):
             return
         await handler(step, decode(event))

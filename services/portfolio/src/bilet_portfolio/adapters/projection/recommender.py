@@ -184,15 +184,16 @@ class LeftSetRefused(RuntimeError):
     """The last set of a participant's season, left undecoded by a fold (ADR 0107), does not
     decode before the copy. A live catch-up would have dead-lettered it when it came and parked
     the participant's stream of sets, leaving their earlier set, which the fold did not keep:
-    the rebuild stops before its copy (the live tables untouched) rather than differ from it.
-    A rebuild without the fold (`BVB_PORTFOLIO_REBUILD_FOLD_MIB=0`) decodes every set as it
-    comes and dead-letters this one as a live catch-up does."""
+    the rebuild stops before its copy (the live tables untouched) rather than differ from it,
+    and stops so again on every rerun. A strict fold (`BVB_PORTFOLIO_REBUILD_FOLD_STRICT=true`)
+    decodes every set as it comes, at the fold's speed before ADR 0107, and dead-letters this
+    one as a live catch-up does."""
 
     def __init__(self, participant_id: str, season: int, why: object) -> None:
         super().__init__(
             f"the last recommendation set of participant {participant_id}'s season {season} "
             f"does not decode ({why}): a live catch-up dead-letters it and parks the stream; "
-            "rebuild without the fold (BVB_PORTFOLIO_REBUILD_FOLD_MIB=0) to do the same"
+            "rebuild with BVB_PORTFOLIO_REBUILD_FOLD_STRICT=true to do the same"
         )
 
 
