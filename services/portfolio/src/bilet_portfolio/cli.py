@@ -25,7 +25,7 @@ from bilet.projections import ReadModel, RebuildError, rebuild_from_kafka, rebui
 from bilet.projections.kafka import partitions_of
 from bilet.projections.port import SHADOW_SUFFIX
 from bilet_portfolio.adapters.projection import PortfolioProjection
-from bilet_portfolio.adapters.projection.recommender import LeftSetRefused
+from bilet_portfolio.adapters.projection.recommender import LeftSetRefused, streams_refused_live
 from bilet_portfolio.adapters.stores import open_read_model, open_sources
 from bilet_portfolio.settings import PROJECTION_NAME, SOURCES, PortfolioSettings, topic_of
 
@@ -95,10 +95,13 @@ def _fold_memory(read_model: ReadModel, settings: PortfolioSettings) -> int | No
 
 
 async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) -> int:
-    projection = PortfolioProjection(strict_fold=settings.portfolio_rebuild_fold_strict)
     read_model = await open_read_model(settings)
     finished = False
     try:
+        projection = PortfolioProjection(
+            strict_fold=settings.portfolio_rebuild_fold_strict,
+            strict_streams=await streams_refused_live(read_model, PROJECTION_NAME),
+        )
         if origin is None:
             origin = _origin_of(await read_model.checkpoints(PROJECTION_NAME), settings)
         if origin == "kafka":

@@ -144,3 +144,26 @@ async def test_a_bad_last_set_stops_the_rebuild_command_in_one_line_unless_the_f
     dead_letters, parked = await _bookkeeping(read_model)
     assert len(dead_letters) == 1
     assert len(parked) == 1
+
+
+async def test_a_rebuild_keeps_the_dead_letter_of_a_superseded_set_the_live_read_model_refused(
+    database: str, recorded_world: "WorldFactory"
+) -> None:
+    """A set that does not decode, then a valid one of the same season: the live read model
+    dead-letters the first and parks the stream (the second waits behind it). A fold never
+    reads a superseded set (ADR 0107), so it decodes the sets of the streams the live read
+    model refused as they come, and the rebuild leaves the dead letter, the parked stream and
+    the rows as they were."""
+    world = await recorded_world(database_url=database, read_model="postgres", key_store="sqlite")
+    read_model = await world.read_model()
+    await _a_set_again(world, _unexpected)()
+    await _a_set_again(world, lambda data: data.pop("unexpected"))()  # superseded by a valid one
+    before = await world.caught_up(read_model)
+    refused = await _bookkeeping(read_model)
+    dead_letters, parked = refused
+    assert [kind for _, _, kind, _ in dead_letters] == ["failed", "parked"]  # the later waits
+    assert len(parked) == 1
+
+    assert await cli.rebuild(world.settings, "stores", io.StringIO()) == 0
+    assert await _bookkeeping(read_model) == refused
+    assert await dump(read_model) == before

@@ -271,3 +271,50 @@ async def test_a_strict_fold_decodes_every_set_as_it_comes_and_refuses_a_bad_one
         async with fold.transaction(renderer) as tx:
             await strict.apply(tx, bad)
     await fold.close()
+
+
+async def test_a_fold_decodes_as_they_come_the_sets_of_streams_the_live_projection_refused(
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream the live projection parked or dead-lettered (`strict_streams`): its sets are
+    decoded as they come, so a superseded one that does not decode is refused in the fold as it
+    was live (and dead-lettered again), while every other stream's sets are still left."""
+    history, first_sets = await _history_with_sets_again(catalogue, ids, recorder)
+    _, refused = first_sets[0]
+    projection = PortfolioProjection(strict_streams={refused.stream_id})
+    decoded = _count_set_decodes(monkeypatch)
+    fold = await _fold(tmp_path, history, projection)
+    of_the_stream = [
+        e.data for _, e in history if e.type == SET and e.stream_id == refused.stream_id
+    ]
+    assert len(of_the_stream) >= 2  # a superseded set among them
+    assert decoded == of_the_stream  # that stream's, as they came; no other
+    bad = _data(refused, lambda data: data.update(unexpected=1))
+    with pytest.raises(InvalidEventData):
+        async with fold.transaction(layout_of(projection, fold.dialect).renderer) as tx:
+            await projection.apply(tx, bad)
+    await fold.close()
+
+
+async def test_the_streams_refused_live_are_the_parked_or_dead_lettered_recommendation_streams(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = await SqliteReadModel.open(tmp_path / "live.sqlite3")
+    projection = PortfolioProjection()
+    await live.install(projection)
+    assert await recommender.streams_refused_live(live, projection.name) == frozenset()
+    renderer = layout_of(projection, live.dialect).renderer
+    async with live.transaction(renderer) as tx:
+        await live.park(tx, projection.name, "recommender", "recommendations-a", 3, "refused")
+        await live.park(tx, projection.name, "identity", "participant-b", 1, "refused")
+        values = ("recommendations-c", 2, 7, "e", SET, b"{}", b"{}", "t")
+        await live.record_dead_letter(tx, projection.name, "recommender", 0, 7, values, "k", "r")
+    with caplog.at_level("WARNING"):
+        streams = await recommender.streams_refused_live(live, projection.name)
+    assert streams == {"recommendations-a", "recommendations-c"}
+    assert [record.streams for record in caplog.records] == [2]  # type: ignore[attr-defined]
+    await live.close()
