@@ -61,7 +61,8 @@ class PortfolioProjection:
     so the runtime parks its stream and dead-letters it rather than skip it silently. (In a
     rebuild's fold, a recommendation set whose first fields read well is decoded only if it is
     the last of its participant's season, before the copy, ADR 0107: one that a later set
-    replaces is never decoded, and the last one, if it does not decode, stops the rebuild.)"""
+    replaces is never decoded, and the last one, if it does not decode, stops the rebuild;
+    unless the fold is strict, or the set's stream is one the live projection refused.)"""
 
     name = PROJECTION_NAME
     tables = TABLES
