@@ -5,9 +5,11 @@ answers None (and the reader decodes), and it raises only where `decode` raises 
 import json
 import random
 import uuid
-from typing import Any
+from typing import Any, ClassVar
+from uuid import UUID
 
 import pytest
+from pydantic import Field, field_validator, model_validator
 
 from bilet.contracts import (
     ContractError,
@@ -17,10 +19,12 @@ from bilet.contracts import (
     decode,
     encode,
 )
+from bilet.contracts.base import DomainEvent
 from bilet.contracts.catalogue.identity import ParticipantRegistered
 from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.contracts.examples import EXAMPLES
 from bilet.contracts.leading import LeadingFields
+from bilet.contracts.registry import EventRegistry
 from bilet.eventstore import NewEvent
 
 SET = "RecommendationsIssued"
@@ -182,3 +186,94 @@ def test_only_the_newest_version_of_a_type_is_read() -> None:
     older = CATALOGUE.model(SET, 1)
     with pytest.raises(ValueError, match="newest version"):
         LeadingFields(older, ("participant_id",))
+
+
+class _Season(DomainEvent):
+    """A season of a participant's (a test's event type, registered alone)."""
+
+    event_type: ClassVar[str] = "SeasonNoted"
+    schema_version: ClassVar[int] = 1
+    service: ClassVar[str] = "recommender"
+    stream_category: ClassVar[str] = "seasons"
+    stream_key: ClassVar[str] = "participant_id"
+
+    participant_id: UUID
+    season: int = Field(ge=2000, le=2100)
+
+
+def _read(event_class: type[DomainEvent], names: tuple[str, ...] = ("season",)) -> LeadingFields:
+    registry = EventRegistry()
+    registry.register(event_class)
+    return LeadingFields(event_class, names, registry)
+
+
+def test_an_event_class_without_validators_of_its_own_is_read() -> None:
+    assert _read(_Season).names == ("season",)
+
+
+def test_a_class_whose_own_validator_could_change_a_field_read_is_refused() -> None:
+    """Its validators are not copied into what validates the fields read: decoding could give
+    another value than the one read (a season validated as the next one, here)."""
+
+    class Shifted(_Season):
+        """A season read as the next one."""
+
+        event_type: ClassVar[str] = "SeasonNoted"
+
+        @field_validator("season")
+        @classmethod
+        def _next(cls, season: int) -> int:
+            return season + 1
+
+    class Everything(_Season):
+        """Every field passed through a validator."""
+
+        event_type: ClassVar[str] = "SeasonNoted"
+
+        @field_validator("*")
+        @classmethod
+        def _same(cls, value: Any) -> Any:
+            return value
+
+    class Before(_Season):
+        """The raw data seen before the fields."""
+
+        event_type: ClassVar[str] = "SeasonNoted"
+
+        @model_validator(mode="before")
+        @classmethod
+        def _raw(cls, data: Any) -> Any:
+            return data
+
+    class After(_Season):
+        """The model seen after the fields."""
+
+        event_type: ClassVar[str] = "SeasonNoted"
+
+        @model_validator(mode="after")
+        def _done(self) -> "After":
+            return self
+
+    refused: list[tuple[type[_Season], str]] = [
+        (Shifted, "field validator"),
+        (Everything, "field validator"),
+        (Before, "model validators"),
+        (After, "model validators"),
+    ]
+    for event_class, why in refused:
+        with pytest.raises(ValueError, match=why):
+            _read(event_class)
+    # A validator of a field not read changes nothing read.
+    assert _read(Shifted, ("participant_id",)).names == ("participant_id",)
+
+
+def test_a_field_read_under_another_name_is_refused() -> None:
+    class Renamed(_Season):
+        """A season validated from another key."""
+
+        event_type: ClassVar[str] = "SeasonNoted"
+
+        season: int = Field(ge=2000, le=2100, validation_alias="year")
+
+    with pytest.raises(ValueError, match="not read here"):
+        _read(Renamed)

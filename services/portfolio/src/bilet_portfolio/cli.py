@@ -7,7 +7,8 @@
 `--from stores` replays the services' event stores (`make run`: the SQLite files under `var/`);
 `--from kafka` the topics from their beginnings. From the stores into PostgreSQL the history is
 folded in a private SQLite fold, then copied with COPY (`BVB_PORTFOLIO_REBUILD_FOLD_MIB`, its
-memory budget; docs/adr/0076). Without `--from`, the rebuild replays what the
+memory budget; docs/adr/0076; `BVB_PORTFOLIO_REBUILD_FOLD_STRICT=true` to decode every
+recommendation set as it comes, docs/adr/0107). Without `--from`, the rebuild replays what the
 live read model was fed from (its checkpoints say), else Kafka when `BVB_KAFKA_BOOTSTRAP` is set.
 The progress bar on stderr counts source positions (stores) or Kafka offsets reached.
 """
@@ -24,7 +25,7 @@ from bilet.projections import ReadModel, RebuildError, rebuild_from_kafka, rebui
 from bilet.projections.kafka import partitions_of
 from bilet.projections.port import SHADOW_SUFFIX
 from bilet_portfolio.adapters.projection import PortfolioProjection
-from bilet_portfolio.adapters.projection.recommender import LeftSetRefused
+from bilet_portfolio.adapters.projection.recommender import LeftSetRefused, streams_refused_live
 from bilet_portfolio.adapters.stores import open_read_model, open_sources
 from bilet_portfolio.settings import PROJECTION_NAME, SOURCES, PortfolioSettings, topic_of
 
@@ -94,10 +95,13 @@ def _fold_memory(read_model: ReadModel, settings: PortfolioSettings) -> int | No
 
 
 async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) -> int:
-    projection = PortfolioProjection()
     read_model = await open_read_model(settings)
     finished = False
     try:
+        projection = PortfolioProjection(
+            strict_fold=settings.portfolio_rebuild_fold_strict,
+            strict_streams=await streams_refused_live(read_model, PROJECTION_NAME),
+        )
         if origin is None:
             origin = _origin_of(await read_model.checkpoints(PROJECTION_NAME), settings)
         if origin == "kafka":

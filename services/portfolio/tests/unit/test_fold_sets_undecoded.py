@@ -44,9 +44,11 @@ def _count_set_decodes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return decoded
 
 
-async def _fold(tmp_path: Path, recorded: Recorded) -> FoldReadModel:
+async def _fold(
+    tmp_path: Path, recorded: Recorded, projection: PortfolioProjection | None = None
+) -> FoldReadModel:
     fold = await FoldReadModel.open_fold(tmp_path / "fold.sqlite3", memory_mib=16)
-    await apply_in_order(fold, recorded)
+    await apply_in_order(fold, recorded, projection)
     return fold
 
 
@@ -194,7 +196,7 @@ async def test_the_last_set_of_a_season_that_does_not_decode_stops_the_fold_befo
 ) -> None:
     """A live catch-up dead-letters it and keeps the participant's earlier set, which the fold
     did not keep: rather than differ, the fold stops (the rebuild then copies nothing), naming
-    the way that decodes every set as it comes (a rebuild without the fold)."""
+    the way that decodes every set as it comes (a strict fold)."""
     history, _ = await _history_with_sets_again(catalogue, ids, recorder)
     survivors = _survivors(history)
     last_set = next(
@@ -203,7 +205,7 @@ async def test_the_last_set_of_a_season_that_does_not_decode_stops_the_fold_befo
     bad = _data(last_set, lambda data: data.update(unexpected=1))
     with_bad = [(source, bad if event is last_set else event) for source, event in history]
     fold = await _fold(tmp_path, with_bad)
-    with pytest.raises(LeftSetRefused, match="BVB_PORTFOLIO_REBUILD_FOLD_MIB=0") as refused:
+    with pytest.raises(LeftSetRefused, match="BVB_PORTFOLIO_REBUILD_FOLD_STRICT=true") as refused:
         await _before_copy(fold)
     assert "unexpected" in str(refused.value)  # the field named, never a value
     await fold.close()
@@ -227,3 +229,92 @@ async def test_a_left_set_that_decodes_as_another_participants_stops_the_fold(
     with pytest.raises(LeftSetRefused, match="another participant"):
         await _before_copy(fold)
     await fold.close()
+
+
+async def test_a_left_set_that_decodes_as_another_season_stops_the_fold(
+    tmp_path: Path, catalogue: "Catalogue", ids: "Ids", recorder: "Recorder"
+) -> None:
+    """The same check for the season: the message says which of the two may differ."""
+    history, _ = await _history_with_sets_again(catalogue, ids, recorder)
+    fold = await _fold(tmp_path, history)
+    async with fold.transaction(layout_of(PortfolioProjection(), fold.dialect).renderer) as tx:
+        await tx.execute(
+            "UPDATE portfolio_left_sets SET season = season + 1 WHERE rowid = "
+            "(SELECT MIN(rowid) FROM portfolio_left_sets)"
+        )
+    with pytest.raises(LeftSetRefused, match="another participant or season"):
+        await _before_copy(fold)
+    await fold.close()
+
+
+async def test_a_strict_fold_decodes_every_set_as_it_comes_and_refuses_a_bad_one_as_live_does(
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`BVB_PORTFOLIO_REBUILD_FOLD_STRICT`: no set left undecoded, so a superseded set that does
+    not decode is refused where it stands (the runtime dead-letters it, as live), and the
+    rows are still the live projection's."""
+    history, first_sets = await _history_with_sets_again(catalogue, ids, recorder)
+    strict = PortfolioProjection(strict_fold=True)
+    decoded = _count_set_decodes(monkeypatch)
+    fold = await _fold(tmp_path, history, strict)
+    assert len(decoded) == sum(event.type == SET for _, event in history)  # each as it came
+    await fold.do_left_work(strict, layout_of(strict, fold.dialect).renderer)
+    assert await dump(fold) == await _live_rows(tmp_path, history)
+    _, superseded = first_sets[0]
+    bad = _data(superseded, lambda data: data.update(unexpected=1))
+    renderer = layout_of(strict, fold.dialect).renderer
+    with pytest.raises(InvalidEventData):
+        async with fold.transaction(renderer) as tx:
+            await strict.apply(tx, bad)
+    await fold.close()
+
+
+async def test_a_fold_decodes_as_they_come_the_sets_of_streams_the_live_projection_refused(
+    tmp_path: Path,
+    catalogue: "Catalogue",
+    ids: "Ids",
+    recorder: "Recorder",
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream the live projection parked or dead-lettered (`strict_streams`): its sets are
+    decoded as they come, so a superseded one that does not decode is refused in the fold as it
+    was live (and dead-lettered again), while every other stream's sets are still left."""
+    history, first_sets = await _history_with_sets_again(catalogue, ids, recorder)
+    _, refused = first_sets[0]
+    projection = PortfolioProjection(strict_streams={refused.stream_id})
+    decoded = _count_set_decodes(monkeypatch)
+    fold = await _fold(tmp_path, history, projection)
+    of_the_stream = [
+        e.data for _, e in history if e.type == SET and e.stream_id == refused.stream_id
+    ]
+    assert len(of_the_stream) >= 2  # a superseded set among them
+    assert decoded == of_the_stream  # that stream's, as they came; no other
+    bad = _data(refused, lambda data: data.update(unexpected=1))
+    with pytest.raises(InvalidEventData):
+        async with fold.transaction(layout_of(projection, fold.dialect).renderer) as tx:
+            await projection.apply(tx, bad)
+    await fold.close()
+
+
+async def test_the_streams_refused_live_are_the_parked_or_dead_lettered_recommendation_streams(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = await SqliteReadModel.open(tmp_path / "live.sqlite3")
+    projection = PortfolioProjection()
+    await live.install(projection)
+    assert await recommender.streams_refused_live(live, projection.name) == frozenset()
+    renderer = layout_of(projection, live.dialect).renderer
+    async with live.transaction(renderer) as tx:
+        await live.park(tx, projection.name, "recommender", "recommendations-a", 3, "refused")
+        await live.park(tx, projection.name, "identity", "participant-b", 1, "refused")
+        values = ("recommendations-c", 2, 7, "e", SET, b"{}", b"{}", "t")
+        await live.record_dead_letter(tx, projection.name, "recommender", 0, 7, values, "k", "r")
+    with caplog.at_level("WARNING"):
+        streams = await recommender.streams_refused_live(live, projection.name)
+    assert streams == {"recommendations-a", "recommendations-c"}
+    assert [record.streams for record in caplog.records] == [2]  # type: ignore[attr-defined]
+    await live.close()

@@ -20,6 +20,9 @@ if `decode` succeeds; everywhere else it answers None, and the reader decodes th
   spelled with one): a JSON object's later duplicate key wins in `decode`;
 - values the fields' validation refuses.
 
+It refuses (`ValueError`, when made) a class it could not read so: a field read or before it with
+an alias or a validation alias, a field validator of a field read, or a model validator.
+
 Nothing here says the rest of the data is valid: an event whose first fields read well may
 still fail `decode`.
 """
@@ -63,10 +66,12 @@ class LeadingFields:
         pattern = rb"\{"
         for name, field in fields[: 1 + max(map(order.index, names))]:
             shape = _SHAPES.get(field.annotation)
-            if shape is None or field.alias not in (None, name):
+            aliased = {field.alias, field.validation_alias} - {None, name}
+            if shape is None or aliased:
                 raise ValueError(f"{event_class.__name__}.{name} is not read here")
             key = b'"' + name.encode() + b'"'
             pattern += key + b":" + (b"(" + shape + b")" if name in names else shape) + b","
+        _refuse_class_validators(event_class, names)
         self.event_type = event_class.event_type
         self.schema_version = event_class.schema_version
         self.names = tuple(names)
@@ -106,6 +111,24 @@ class LeadingFields:
         except ValidationError:
             return None
         return tuple(getattr(fields, name) for name in self.names)
+
+
+def _refuse_class_validators(event_class: type[DomainEvent], names: Sequence[str]) -> None:
+    """The fields read are validated by a small model made of their definitions (constraints and
+    `Annotated` validators travel with them) and the class's configuration; the class's own
+    validators do not: a `@field_validator` of a field read, or any `@model_validator` (one
+    before or wrapping sees and may change the raw data; one after may change the fields), could
+    make `decode` give another value than the one read. Refused when the reader is made (at
+    import), rather than read wrongly."""
+    decorators = event_class.__pydantic_decorators__
+    for validator in decorators.field_validators.values():
+        named = set(validator.info.fields)
+        if named & {*names, "*"}:
+            raise ValueError(
+                f"{event_class.__name__}: a field validator of {sorted(named)} is not read here"
+            )
+    if decorators.model_validators or decorators.root_validators or decorators.validators:
+        raise ValueError(f"{event_class.__name__}: its model validators are not read here")
 
 
 __all__ = ["LeadingFields"]

@@ -24,9 +24,12 @@ Recorded = list[tuple[str, RecordedEvent]]
 Rows = dict[str, list[tuple[Any, ...]]]  # `dump`'s: table → its rows
 
 
-async def apply_in_order(read_model: ReadModel, recorded: Recorded) -> None:
-    """The projection alone, one transaction per event, in exactly this order."""
-    projection = PortfolioProjection()
+async def apply_in_order(
+    read_model: ReadModel, recorded: Recorded, projection: PortfolioProjection | None = None
+) -> None:
+    """The projection alone (as made unless given), one transaction per event, in exactly this
+    order."""
+    projection = projection or PortfolioProjection()
     await read_model.install(projection)
     layout = layout_of(projection, read_model.dialect)
     for _, event in recorded:

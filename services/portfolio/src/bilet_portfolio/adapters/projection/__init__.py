@@ -21,6 +21,7 @@ the participant erased; a sealed field that arrives after the erasure (another s
 not stored. Pseudonymous facts (grades, results, attendance) stay.
 """
 
+from collections.abc import Collection
 from typing import Final
 
 from bilet.contracts import CATALOGUE, decode
@@ -60,7 +61,8 @@ class PortfolioProjection:
     so the runtime parks its stream and dead-letters it rather than skip it silently. (In a
     rebuild's fold, a recommendation set whose first fields read well is decoded only if it is
     the last of its participant's season, before the copy, ADR 0107: one that a later set
-    replaces is never decoded, and the last one, if it does not decode, stops the rebuild.)"""
+    replaces is never decoded, and the last one, if it does not decode, stops the rebuild;
+    unless the fold is strict, or the set's stream is one the live projection refused.)"""
 
     name = PROJECTION_NAME
     tables = TABLES
@@ -72,8 +74,22 @@ class PortfolioProjection:
     # In a rebuild's fold: its tables of work left until the copy, made with the projection's.
     fold_tables = LEFT_TABLES
 
-    def __init__(self, left_chunk: int = LEFT_CHUNK) -> None:
+    def __init__(
+        self,
+        left_chunk: int = LEFT_CHUNK,
+        *,
+        strict_fold: bool = False,
+        strict_streams: Collection[str] = (),
+    ) -> None:
         self.left_chunk = left_chunk  # rows of work left taken per fold transaction
+        # A strict fold decodes every set as it comes, as the live path does (ADR 0107, amended:
+        # `BVB_PORTFOLIO_REBUILD_FOLD_STRICT`): a set that does not decode is dead-lettered
+        # where it stands, superseded or not, rather than never read or stopping the rebuild.
+        self.strict_fold = strict_fold
+        # The streams whose sets any fold decodes so: those the live projection parked or
+        # dead-lettered (`recommender.streams_refused_live`), whose dead letters and parking a
+        # fold that never read a superseded bad set would otherwise drop at the switch.
+        self.strict_streams = frozenset(strict_streams)
 
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
         handler = HANDLERS.get(event.type)
@@ -81,8 +97,12 @@ class PortfolioProjection:
             return
         step = Step(tx, event, CATALOGUE.service_of(event.type))
         # In a rebuild's fold a recommendation set is decoded only if it survives (ADR 0107).
-        a_fold_set = step.folded and event.type == recommender.SET
-        if a_fold_set and await recommender.leave_undecoded(step):
+        a_fold_set = step.folded and event.type == recommender.SET and not self.strict_fold
+        if (
+            a_fold_set
+            and event.stream_id not in self.strict_streams
+            and await recommender.leave_undecoded(step)
+        ):
             return
         await handler(step, decode(event))
 
