@@ -58,7 +58,7 @@ from bilet.eventstore.rules import (
     check_expected_version,
 )
 from bilet.eventstore.sqlite_append import append_locked, last_version, stored_versions
-from bilet.eventstore.sqlite_commits import GroupCommit
+from bilet.eventstore.sqlite_commits import GroupCommit, busy
 
 _log = logging.getLogger(__name__)
 
@@ -305,15 +305,16 @@ class _LoopConnection:
             try:
                 return work(self._db)
             except sqlite3.OperationalError as error:
-                # Every kind of busy (its primary code): also SQLITE_BUSY_RECOVERY, another
-                # connection recovering the WAL, and SQLITE_BUSY_SNAPSHOT, a read transaction's
-                # snapshot that another connection's commit outdated before this one could write.
-                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or waited >= self.BUSY_WAIT_LIMIT:
+                if not busy(error) or waited >= self.BUSY_WAIT_LIMIT:
                     raise
             await asyncio.sleep(pause)
             waited += pause
             pause = min(pause * 2, 0.1)
+
+    def run_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` at once, on the loop's thread; raises SQLite's busy error rather than waiting
+        (`run` waits it out)."""
+        return work(self._db)
 
     def read_short(self, work: Callable[[sqlite3.Connection], T], steps: int) -> T | _Stopped:
         """`work`, reads only, at once on this connection, unless it takes long: SQLite stops it
@@ -375,7 +376,9 @@ class SqliteEventStore(EventStore):
         self._peers.add(self)
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
-        self._commits = GroupCommit(self._writer.run, self._append_locked, self._floor_set)
+        self._commits = GroupCommit(
+            self._writer.run, self._writer.run_now, self._append_locked, self._floor_set
+        )
         # The highest position this store wrote or read: a hint (other processes append too) of
         # whether a read of all events starts near the head (`read_all`).
         self._head_seen = START
