@@ -402,9 +402,13 @@ class SqliteEventStore(EventStore):
     async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         check_append(appends)
         results = await append_resolving_retries(
-            appends, self._attempt, self._find_stored, _may_be_a_retry
+            appends, self._commits.append, self._find_stored, _may_be_a_retry
         )
-        self._head_seen = max([self._head_seen, *(result.position for result in results)])
+        head = self._head_seen
+        for result in results:
+            if result.position > head:
+                head = result.position
+        self._head_seen = head
         self._wake_peers()
         return results
 
@@ -429,9 +433,6 @@ class SqliteEventStore(EventStore):
                 # The loop may close meanwhile: its subscriptions are gone then, nothing to wake.
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(peer._wake_subscribers)
-
-    async def _attempt(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
-        return await self._commits.append(appends)
 
     async def _find_stored(self, appends: Sequence[StreamAppend]) -> list[list[StoredId | None]]:
         return await self._read(lambda db: [self._stored_ids(db, a) for a in appends])
