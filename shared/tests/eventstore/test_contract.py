@@ -135,6 +135,33 @@ async def test_a_retried_append_with_the_same_event_ids_returns_the_original_res
     assert len(await store.read_all()) == 4
 
 
+async def test_an_append_whose_one_part_is_a_retry_writes_only_the_others(
+    store: EventStore,
+) -> None:
+    # Given one stream's part of an append already stored (its caller did not hear back)
+    done, rest, stale = stream(), stream(), stream()
+    batch = events(2)
+    original = await store.append(done, batch, NO_STREAM)
+
+    # When the append is made again whole: the stored part is answered, the other written
+    results = await store.append_many(
+        [StreamAppend(done, batch, NO_STREAM), StreamAppend(rest, events(1), NO_STREAM)]
+    )
+    assert results[0] == original
+    assert (results[1].stream_id, results[1].version) == (rest, 0)
+    assert results[1].position > original.position
+
+    # And a part that fails on its own merits still fails the rest of the append
+    await store.append(stale, events(1), NO_STREAM)
+    with pytest.raises(WrongExpectedVersion):
+        await store.append_many(
+            [StreamAppend(done, batch, NO_STREAM), StreamAppend(stale, events(1), NO_STREAM)]
+        )
+    assert payloads(await store.read_stream(done)) == [0, 1]
+    assert payloads(await store.read_stream(rest)) == [0]
+    assert payloads(await store.read_stream(stale)) == [0]
+
+
 async def test_reused_event_ids_that_are_not_an_identical_retry_are_refused(
     store: EventStore,
 ) -> None:

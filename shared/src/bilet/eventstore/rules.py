@@ -33,6 +33,8 @@ class StoredId:
 
 def check_append(appends: Sequence[StreamAppend]) -> None:
     """An append names at least one stream, each once and with events, and no event id twice."""
+    if len(appends) == 1 and len(appends[0].events) == 1:
+        return  # the commonest append: one stream, one event, nothing to compare
     if not appends or any(not append.events for append in appends):
         raise ValueError("an append with no events")
     if len({append.stream_id for append in appends}) != len(appends):
@@ -81,28 +83,35 @@ async def append_resolving_retries(
     already stored), the parts that are identical retries are answered from the store and the
     others are attempted again without them; a failure that involves no retry is re-raised.
     """
+    try:
+        return await attempt(appends)  # the fast path: the first attempt succeeds
+    except Exception as error:
+        if not may_be_a_retry(error):
+            raise
+        failure = error
     pending = list(appends)
     done: dict[int, AppendResult] = {}
     while True:
+        stored = await find_stored(pending)
+        retried = {}
+        for index, (append, found) in enumerate(zip(pending, stored, strict=True)):
+            if is_identical_retry(append, found):
+                last = found[-1]
+                assert last is not None
+                retried[index] = AppendResult(append.stream_id, last.version, last.position)
+        if not retried:
+            raise failure
+        for index, result in retried.items():
+            done[id(pending[index])] = result
+        pending = [a for i, a in enumerate(pending) if i not in retried]
+        if not pending:
+            break
         try:
             results = await attempt(pending)
         except Exception as error:
             if not may_be_a_retry(error):
                 raise
-            stored = await find_stored(pending)
-            retried = {}
-            for index, (append, found) in enumerate(zip(pending, stored, strict=True)):
-                if is_identical_retry(append, found):
-                    last = found[-1]
-                    assert last is not None
-                    retried[index] = AppendResult(append.stream_id, last.version, last.position)
-            if not retried:
-                raise
-            for index, result in retried.items():
-                done[id(pending[index])] = result
-            pending = [a for i, a in enumerate(pending) if i not in retried]
-            if not pending:
-                break
+            failure = error
             continue
         for append, result in zip(pending, results, strict=True):
             done[id(append)] = result

@@ -58,7 +58,7 @@ from bilet.eventstore.rules import (
     check_expected_version,
 )
 from bilet.eventstore.sqlite_append import append_locked, last_version, stored_versions
-from bilet.eventstore.sqlite_commits import GroupCommit
+from bilet.eventstore.sqlite_commits import GroupCommit, busy
 
 _log = logging.getLogger(__name__)
 
@@ -305,15 +305,16 @@ class _LoopConnection:
             try:
                 return work(self._db)
             except sqlite3.OperationalError as error:
-                # Every kind of busy (its primary code): also SQLITE_BUSY_RECOVERY, another
-                # connection recovering the WAL, and SQLITE_BUSY_SNAPSHOT, a read transaction's
-                # snapshot that another connection's commit outdated before this one could write.
-                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or waited >= self.BUSY_WAIT_LIMIT:
+                if not busy(error) or waited >= self.BUSY_WAIT_LIMIT:
                     raise
             await asyncio.sleep(pause)
             waited += pause
             pause = min(pause * 2, 0.1)
+
+    def run_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` at once, on the loop's thread; raises SQLite's busy error rather than waiting
+        (`run` waits it out)."""
+        return work(self._db)
 
     def read_short(self, work: Callable[[sqlite3.Connection], T], steps: int) -> T | _Stopped:
         """`work`, reads only, at once on this connection, unless it takes long: SQLite stops it
@@ -375,7 +376,9 @@ class SqliteEventStore(EventStore):
         self._peers.add(self)
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
-        self._commits = GroupCommit(self._writer.run, self._append_locked, self._floor_set)
+        self._commits = GroupCommit(
+            self._writer.run, self._writer.run_now, self._append_locked, self._floor_set
+        )
         # The highest position this store wrote or read: a hint (other processes append too) of
         # whether a read of all events starts near the head (`read_all`).
         self._head_seen = START
@@ -399,9 +402,13 @@ class SqliteEventStore(EventStore):
     async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         check_append(appends)
         results = await append_resolving_retries(
-            appends, self._attempt, self._find_stored, _may_be_a_retry
+            appends, self._commits.append, self._find_stored, _may_be_a_retry
         )
-        self._head_seen = max([self._head_seen, *(result.position for result in results)])
+        head = self._head_seen
+        for result in results:
+            if result.position > head:
+                head = result.position
+        self._head_seen = head
         self._wake_peers()
         return results
 
@@ -426,9 +433,6 @@ class SqliteEventStore(EventStore):
                 # The loop may close meanwhile: its subscriptions are gone then, nothing to wake.
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(peer._wake_subscribers)
-
-    async def _attempt(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
-        return await self._commits.append(appends)
 
     async def _find_stored(self, appends: Sequence[StreamAppend]) -> list[list[StoredId | None]]:
         return await self._read(lambda db: [self._stored_ids(db, a) for a in appends])

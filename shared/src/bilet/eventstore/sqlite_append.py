@@ -82,7 +82,8 @@ def append_locked(
             )
         versions.append((append.stream_id, first + len(append.events) - 1))
     last_position = _insert_events(db, rows)
-    undelete(db, undeleted)
+    if undeleted:
+        undelete(db, undeleted)
     results = []
     after = len(rows)
     for append, (stream_id, version) in zip(appends, versions, strict=True):

@@ -1,0 +1,163 @@
+"""The SQLite store's group commit (`bilet.eventstore.sqlite_commits`): a lone append commits in
+its caller's step; appends that could share a commit still do (docs/adr/0055, docs/adr/0105)."""
+
+import asyncio
+import sqlite3
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from bilet.eventstore import (
+    NO_STREAM,
+    AppendResult,
+    EventIdsConflict,
+    NewEvent,
+    WrongExpectedVersion,
+    sqlite_commits,
+)
+from bilet.eventstore.sqlite import SqliteEventStore
+
+T = TypeVar("T")
+
+
+def _at_once(append: Coroutine[Any, Any, T]) -> T:
+    """What `append` returns or raises when it runs to its end in its caller's step; fails the
+    test if it waits for anything (a turn of the event loop)."""
+    try:
+        append.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    append.close()
+    raise AssertionError("the append waited for a turn of the event loop")
+
+
+def _registered() -> list[NewEvent]:
+    return [NewEvent("Registered", b"{}")]
+
+
+async def test_a_lone_append_commits_in_its_callers_step_with_the_same_statements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a store with nothing else ready on its loop (and a hold no slow disk outlasts)
+    monkeypatch.setattr(sqlite_commits, "HOLD_LOOP", 3600.0)
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    statements: list[str] = []
+    try:
+        taken = NewEvent("Registered", b"{}")
+        await store.append("participant-0", [taken], NO_STREAM)
+        await asyncio.sleep(0)  # whatever the appends left ready has run
+        store._writer._db.set_trace_callback(statements.append)
+
+        # When appends are made one at a time, each alone
+        first = _at_once(store.append("participant-1", _registered(), NO_STREAM))
+        second = _at_once(store.append("participant-1", _registered(), 0))
+
+        # Then each committed before its caller went on, as one commit of its own
+        assert (first.version, first.position) == (0, 2)
+        assert (second.version, second.position) == (1, 3)
+        assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 2
+        assert not any(sql.startswith("SAVEPOINT") for sql in statements)
+        assert store._commits._committer is None
+        assert [e.version for e in await store.read_stream("participant-1")] == [0, 1]
+
+        # And a refused one is raised in its caller's step, having written nothing
+        statements.clear()
+        with pytest.raises(WrongExpectedVersion):
+            _at_once(store.append("participant-1", _registered(), 0))
+        with pytest.raises(EventIdsConflict):
+            _at_once(store.append("participant-2", [taken], NO_STREAM))
+        assert statements.count("ROLLBACK") == 2
+        assert "COMMIT" not in statements
+        assert await store.stream_version("participant-2") is None
+        assert await store.head_position() == 3
+    finally:
+        await store.close()
+
+
+async def test_a_lone_append_that_finds_the_file_locked_is_queued_and_commits_once_it_is_free(
+    tmp_path: Path,
+) -> None:
+    # Given another connection (another process) holding the write lock
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    try:
+        await asyncio.sleep(0)
+        other_process.execute("BEGIN IMMEDIATE")
+
+        # When a lone append is made
+        append = store.append("participant-1", _registered(), NO_STREAM)
+        waiting = append.send(None)
+
+        # Then it waits, queued for the committer that waits the lock out, having written nothing
+        assert waiting is not None
+        assert store._commits._committer is not None
+        await asyncio.sleep(0.05)
+        assert other_process.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+
+        # And it is committed once the lock is released (its caller gone, as a cancelled one)
+        other_process.execute("COMMIT")
+        append.close()
+        await asyncio.wait_for(store._commits.drain(), 10)
+        assert await store.stream_version("participant-1") == 0
+    finally:
+        other_process.close()
+        await store.close()
+
+
+async def test_writers_ready_together_still_share_their_commits(tmp_path: Path) -> None:
+    # Given sixteen writers started together, each appending four times in a row
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    statements: list[str] = []
+    try:
+        store._writer._db.set_trace_callback(statements.append)
+
+        async def writer(n: int) -> list[AppendResult]:
+            return [
+                await store.append(
+                    f"participant-{n}", _registered(), version - 1 if version else NO_STREAM
+                )
+                for version in range(4)
+            ]
+
+        # When they run
+        results = await asyncio.gather(*(writer(n) for n in range(16)))
+
+        # Then each round of their appends is one commit, in the order they were made
+        assert statements.count("BEGIN IMMEDIATE") == 4
+        assert [r.position for r in results[0]] == [1, 17, 33, 49]
+        assert sorted(r.position for rs in results for r in rs) == list(range(1, 65))
+    finally:
+        await store.close()
+
+
+async def test_appends_in_a_loop_alone_on_the_event_loop_let_it_turn_now_and_then(
+    tmp_path: Path,
+) -> None:
+    """Committed at once, a loop of appends would never let the event loop look at its timers
+    and sockets; past `HOLD_LOOP` since the first, an append takes the committer's turn."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3", synchronous="NORMAL")
+    try:
+        await asyncio.sleep(0)
+        # Given a timer due now, which only a turn of the loop runs
+        turned = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0, turned.set_result, None)
+
+        # When a caller appends in a loop (the bound only stops a test that fails)
+        appended = 0
+        while not turned.done() and appended < 100_000:
+            await store.append("participant-1", _registered())
+            appended += 1
+
+        # Then the loop turned while it went on, and every append is stored
+        assert turned.done()
+        assert await store.stream_version("participant-1") == appended - 1
+    finally:
+        await store.close()
+
+
+def test_the_hold_is_short_beside_one_commit() -> None:
+    assert 0 < sqlite_commits.HOLD_LOOP <= 0.005
