@@ -57,8 +57,13 @@ from bilet.eventstore.rules import (
     check_append,
     check_expected_version,
 )
-from bilet.eventstore.sqlite_append import append_locked, last_version, stored_versions
-from bilet.eventstore.sqlite_commits import GroupCommit, busy
+from bilet.eventstore.sqlite_append import (
+    append_locked,
+    last_version,
+    position_after_floor,
+    stored_versions,
+)
+from bilet.eventstore.sqlite_commits import BUSY_WAIT_LIMIT, GroupCommit, busy
 
 _log = logging.getLogger(__name__)
 
@@ -230,7 +235,10 @@ def _in(column: str, values: Collection[str] | None, params: list[object]) -> st
     return f" AND {column} IN ({', '.join('?' * len(values))})"
 
 
-def _connect(path: Path, synchronous: Synchronous, busy_timeout_ms: int) -> sqlite3.Connection:
+def connect(path: Path, synchronous: Synchronous, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection to an event store's file with the store's own settings: WAL, `synchronous`,
+    `secure_delete`, autocommit (transactions begun explicitly), usable from any one thread at a
+    time; `busy_timeout_ms` 0 on an event loop (never wait for a lock there)."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
@@ -252,7 +260,7 @@ class _ThreadConnection:
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             if self._db is None:
-                self._db = _connect(self._path, self._synchronous, busy_timeout_ms=10_000)
+                self._db = connect(self._path, self._synchronous, busy_timeout_ms=10_000)
             return work(self._db)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
@@ -284,10 +292,10 @@ class _LoopConnection:
     write lock the append sleeps on the loop and tries again.
     """
 
-    BUSY_WAIT_LIMIT = 10.0
+    BUSY_WAIT_LIMIT = BUSY_WAIT_LIMIT
 
     def __init__(self, path: Path, synchronous: Synchronous) -> None:
-        self._db = _connect(path, synchronous, busy_timeout_ms=0)
+        self._db = connect(path, synchronous, busy_timeout_ms=0)
         # The thread of the loop that writes: only it reads inline (`read_short`).
         self._thread = threading.get_ident()
         self._progress_calls = 0  # of SQLite's progress handler in the current `read_short`
@@ -443,7 +451,7 @@ class SqliteEventStore(EventStore):
         """One append's statements, inside a transaction that holds the write lock; `floor_set`:
         whether a position floor was set when the transaction began (`_floor_set`)."""
         self._wrote(append.stream_id for append in appends)
-        first = self._position_after_floor(db) if floor_set else None
+        first = position_after_floor(db) if floor_set else None
         return append_locked(db, appends, first)
 
     def _wrote(self, stream_ids: Iterable[str]) -> None:
@@ -468,17 +476,6 @@ class SqliteEventStore(EventStore):
         """Whether a purge left a position floor: asked once per commit of appends, since only a
         purge sets one, and it runs in a transaction of its own."""
         return db.execute("SELECT 1 FROM position_floor").fetchone() is not None
-
-    @staticmethod
-    def _position_after_floor(db: sqlite3.Connection) -> int | None:
-        """The position the next event must take when a purge removed the newest events (None:
-        SQLite's own choice is right); clears the floor, which the append then passes."""
-        floor = db.execute("SELECT position FROM position_floor").fetchone()
-        if floor is None:
-            return None
-        db.execute("DELETE FROM position_floor")
-        (top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
-        return None if top is not None and top >= floor[0] else floor[0] + 1
 
     def _stored_ids(self, db: sqlite3.Connection, append: StreamAppend) -> list[StoredId | None]:
         ids = [event.event_id.bytes for event in append.events]

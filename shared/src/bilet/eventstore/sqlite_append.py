@@ -92,6 +92,18 @@ def append_locked(
     return results
 
 
+def position_after_floor(db: sqlite3.Connection) -> int | None:
+    """The position the next event must take when a purge removed the newest events (None:
+    SQLite's own choice is right), for `append_locked`'s `first_position`; clears the floor,
+    which the append then passes. Inside a transaction that holds the write lock."""
+    floor = db.execute("SELECT position FROM position_floor").fetchone()
+    if floor is None:
+        return None
+    db.execute("DELETE FROM position_floor")
+    (top,) = db.execute("SELECT MAX(position) FROM events").fetchone()
+    return None if top is not None and top >= floor[0] else floor[0] + 1
+
+
 def event_id_taken(error: sqlite3.IntegrityError) -> bool:
     """Whether SQLite refused a row because its event id is stored already (the events' unique
     index on event ids), rather than for any other constraint."""

@@ -58,6 +58,11 @@ _Queued = tuple[Sequence[StreamAppend], "asyncio.Future[list[AppendResult]]"]
 HOLD_LOOP: Final = 0.002
 
 
+# How long a writer waits, in all, while another connection holds the file's write lock, before
+# its append fails (seconds): the store's writer, and any writer of the file that waits as it does.
+BUSY_WAIT_LIMIT: Final = 10.0
+
+
 def busy(error: sqlite3.OperationalError) -> bool:
     """Whether SQLite refused for a lock held elsewhere: every kind of busy (its primary code),
     also SQLITE_BUSY_RECOVERY (another connection recovering the WAL) and SQLITE_BUSY_SNAPSHOT

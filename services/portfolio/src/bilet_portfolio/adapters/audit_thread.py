@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from bilet.audit import AuditEvents, AuditRecord, appends_of, audit_events, settle
-from bilet.eventstore.sqlite import SqliteEventStore, Synchronous, _connect
-from bilet.eventstore.sqlite_append import append_locked
+from bilet.eventstore.sqlite import SqliteEventStore, Synchronous, connect
+from bilet.eventstore.sqlite_append import append_locked, position_after_floor
 
 # How long the thread waits for another connection's write lock before the batch fails: as
 # long as the store's own writer would (`_LoopConnection.BUSY_WAIT_LIMIT`).
@@ -78,7 +78,7 @@ class AuditThread:
         """Start writing into `store`'s file (opened, so its schema is there) with the
         durability the store has (`synchronous`)."""
         # Never waits for a lock on its own (busy_timeout 0): not on the API's loop.
-        audit = cls(store, _connect(store.path, synchronous, busy_timeout_ms=0))
+        audit = cls(store, connect(store.path, synchronous, busy_timeout_ms=0))
         audit._thread.start()
         return audit
 
@@ -181,7 +181,7 @@ class AuditThread:
 def _write(db: sqlite3.Connection, batch: Sequence[_Waiting]) -> None:
     """The batch's events, inside a transaction that holds the write lock: above the highest
     position a purge removed, should one have (the store's rule)."""
-    first = SqliteEventStore._position_after_floor(db)
+    first = position_after_floor(db)
     append_locked(db, appends_of(events for events, _ in batch), first)
 
 
