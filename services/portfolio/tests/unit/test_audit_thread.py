@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -193,3 +194,54 @@ async def test_records_go_above_the_positions_a_purge_removed(store: SqliteEvent
         await audit.close()
     ((_, position, _),) = await audit_events(store)
     assert position == 3
+
+
+class FailingConnection:
+    """The audit's own connection, but each error put in `fail` under a statement is raised,
+    once, the next time that statement runs (on the loop or on the thread)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.fail: dict[str, BaseException] = {}
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        error = self.fail.pop(sql, None)
+        if error is not None:
+            raise error
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def failing(audit: AuditThread) -> FailingConnection:
+    connection = FailingConnection(audit._db)
+    audit._db = cast(sqlite3.Connection, connection)
+    return connection
+
+
+# Generous: reached only when the audit is broken (a read that would wait for ever).
+HANG = 60
+
+
+@pytest.mark.parametrize(
+    "error", [sqlite3.DatabaseError("file is not a database"), MemoryError()], ids=repr
+)
+async def test_any_error_at_the_inline_begin_fails_its_batch_and_the_next_goes_on(
+    store: SqliteEventStore, error: Exception
+) -> None:
+    audit = AuditThread.open(store)
+    connection = failing(audit)
+    try:
+        connection.fail["BEGIN IMMEDIATE"] = error
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(
+                *(audit.record(read_of(f"pupil-{n}")) for n in range(3)), return_exceptions=True
+            ),
+            HANG,
+        )
+        assert outcomes == [error] * 3
+        await asyncio.wait_for(audit.record(read_of("pupil-after")), HANG)
+        assert await subjects(store) == ["pupil-after"]
+    finally:
+        await asyncio.wait_for(audit.close(), HANG)

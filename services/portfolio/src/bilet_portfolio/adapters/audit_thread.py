@@ -120,11 +120,13 @@ class AuditThread:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            if not _busy(error):
+        except Exception as error:
+            # Any error, not only SQLite's operational ones (a corrupt file raises DatabaseError,
+            # no memory MemoryError): the batch is taken, and only its outcome frees the next.
+            if isinstance(error, sqlite3.OperationalError) and _busy(error):
+                self._queue.put(_Commit(batch, begun=False))  # the thread waits for the lock
+            else:
                 self._committed(batch, error)
-                return
-            self._queue.put(_Commit(batch, begun=False))  # the thread waits for the lock
             return
         try:
             _write(db, batch)
