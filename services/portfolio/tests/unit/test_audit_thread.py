@@ -245,3 +245,50 @@ async def test_any_error_at_the_inline_begin_fails_its_batch_and_the_next_goes_o
         assert await subjects(store) == ["pupil-after"]
     finally:
         await asyncio.wait_for(audit.close(), HANG)
+
+
+async def test_a_failed_rollback_does_not_break_the_batches_after_it(
+    store: SqliteEventStore,
+) -> None:
+    audit = AuditThread.open(store)
+    connection = failing(audit)
+    try:
+        # The COMMIT fails and so does its ROLLBACK: the batch's transaction stays open.
+        connection.fail["COMMIT"] = sqlite3.OperationalError("disk I/O error")
+        connection.fail["ROLLBACK"] = sqlite3.OperationalError("disk I/O error")
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            await asyncio.wait_for(audit.record(read_of("pupil-failed")), HANG)
+        assert audit._db.in_transaction  # the trap worked: left open
+        await asyncio.wait_for(audit.record(read_of("pupil-after")), HANG)
+        assert await subjects(store) == ["pupil-after"]  # the failed batch's rows rolled back
+    finally:
+        await asyncio.wait_for(audit.close(), HANG)
+
+
+# The thread's error is re-raised, as a thread's should be: pytest reports it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_a_thread_that_stops_fails_every_read_and_close_still_returns(
+    store: SqliteEventStore,
+) -> None:
+    audit = AuditThread.open(store)
+    connection = failing(audit)
+    # Any BaseException on the thread ends it; threading drops a SystemExit without a word.
+    connection.fail["COMMIT"] = SystemExit("stands for an error no batch expects")
+    try:
+        first = asyncio.create_task(audit.record(read_of("pupil-1")))
+        await asyncio.sleep(0)  # recorded; its batch is written and handed over
+        second = asyncio.create_task(audit.record(read_of("pupil-2")))  # gathered or refused
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(first, second, return_exceptions=True), HANG
+        )
+        assert [type(outcome) for outcome in outcomes] == [RuntimeError] * 2, outcomes
+        assert all("audit thread stopped" in str(outcome) for outcome in outcomes)
+        first_error = outcomes[0]
+        assert isinstance(first_error, RuntimeError)
+        assert isinstance(first_error.__cause__, SystemExit)
+        with pytest.raises(RuntimeError, match="audit thread stopped"):
+            await asyncio.wait_for(audit.record(read_of("pupil-3")), HANG)
+    finally:
+        await asyncio.wait_for(audit.close(), HANG)
+    assert not audit._thread.is_alive()
+    assert await subjects(store) == []
