@@ -12,10 +12,11 @@ from typing import Any, cast
 
 import pytest
 
-from bilet.audit import AUDIT_CATEGORY, Access, AuditRecord
+from bilet.audit import AUDIT_CATEGORY, Access, AuditRecord, EventStoreAuditLog
 from bilet.eventstore import EventStore, NewEvent
+from bilet.eventstore.memory import InMemoryEventStore
 from bilet.eventstore.sqlite import SqliteEventStore
-from bilet_portfolio.adapters.audit_thread import AuditThread
+from bilet_portfolio.adapters.audit_thread import AuditThread, open_audit_log
 
 
 def read_of(subject: str) -> AuditRecord:
@@ -292,3 +293,31 @@ async def test_a_thread_that_stops_fails_every_read_and_close_still_returns(
         await asyncio.wait_for(audit.close(), HANG)
     assert not audit._thread.is_alive()
     assert await subjects(store) == []
+
+
+async def test_the_audit_log_is_a_thread_on_sqlite_closed_on_leaving_and_the_store_elsewhere(
+    store: SqliteEventStore,
+) -> None:
+    async with open_audit_log(store, "FULL") as audit:
+        assert isinstance(audit, AuditThread)
+        pending = asyncio.create_task(audit.record(read_of("pupil-1")))
+        await asyncio.sleep(0)  # gathered: committed by the close on leaving
+    assert not audit._thread.is_alive()
+    await pending
+    assert await subjects(store) == ["pupil-1"]
+    other = InMemoryEventStore()
+    async with open_audit_log(other, "FULL") as audit:
+        assert isinstance(audit, EventStoreAuditLog)
+        assert audit.store is other
+
+
+async def test_a_read_on_another_loop_is_refused(store: SqliteEventStore) -> None:
+    audit = AuditThread.open(store)
+    try:
+        await audit.record(read_of("pupil-1"))
+        # The thread tells the first loop only: another's read would wait for ever.
+        with pytest.raises(RuntimeError, match="one event loop"):
+            await asyncio.to_thread(asyncio.run, audit.record(read_of("pupil-2")))
+    finally:
+        await audit.close()
+    assert await subjects(store) == ["pupil-1"]

@@ -31,10 +31,19 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Final
 
-from bilet.audit import AuditEvents, AuditRecord, appends_of, audit_events, settle
+from bilet.audit import (
+    AuditEvents,
+    AuditLog,
+    AuditRecord,
+    EventStoreAuditLog,
+    appends_of,
+    audit_events,
+    settle,
+)
+from bilet.eventstore import EventStore
 from bilet.eventstore.sqlite import SqliteEventStore, Synchronous, connect
 from bilet.eventstore.sqlite_append import append_locked, position_after_floor
 
@@ -45,17 +54,26 @@ BUSY_WAIT_LIMIT: Final = 10.0
 _Waiting = tuple[AuditEvents, "asyncio.Future[None]"]
 
 
-class _Commit:
-    """A batch for the thread: `begun`, written in an open transaction to commit; else to write
-    and commit whole, waiting for the write lock."""
-
-    def __init__(self, batch: list[_Waiting], begun: bool) -> None:
-        self.batch = batch
-        self.begun = begun
+# A batch for the thread and whether it is begun: written in an open transaction to commit, or
+# else to write and commit whole, waiting for the write lock. None, put by `close` once nothing
+# is in flight: the thread ends.
+_Commit = tuple[list[_Waiting], bool] | None
 
 
-class _Close:
-    """Put on the queue by `close`, once nothing is in flight: the thread ends."""
+@contextlib.asynccontextmanager
+async def open_audit_log(store: EventStore, synchronous: Synchronous) -> AsyncIterator[AuditLog]:
+    """The audit log of the portfolio's reads, into `store` (opened; closed after this): on
+    SQLite committed on a thread of its own (`AuditThread`, closed on leaving with what is
+    gathered committed), on any other store by `EventStoreAuditLog`. The app and the bench
+    open it here, so that they cannot choose differently."""
+    if not isinstance(store, SqliteEventStore):
+        yield EventStoreAuditLog(store)
+        return
+    audit = AuditThread.open(store, synchronous)
+    try:
+        yield audit
+    finally:
+        await audit.close()
 
 
 class AuditThread:
@@ -74,7 +92,7 @@ class AuditThread:
         self._stopped: BaseException | None = None
         self._idle: asyncio.Future[None] | None = None  # what `close` waits on
         self._closed = False
-        self._queue: queue.SimpleQueue[_Commit | _Close] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Commit] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="portfolio-audit", daemon=True)
 
     @classmethod
@@ -119,7 +137,7 @@ class AuditThread:
             self._idle = loop.create_future()
             self._hand_over()
             await self._idle
-        self._queue.put(_Close())
+        self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
 
     def _hand_over(self) -> None:
@@ -141,7 +159,7 @@ class AuditThread:
             # Any error, not only SQLite's operational ones (a corrupt file raises DatabaseError,
             # no memory MemoryError): the batch is taken, and only its outcome frees the next.
             if isinstance(error, sqlite3.OperationalError) and _busy(error):
-                self._queue.put(_Commit(batch, begun=False))  # the thread waits for the lock
+                self._queue.put((batch, False))  # the thread waits for the lock
             else:
                 self._committed(batch, error)
             return
@@ -151,7 +169,7 @@ class AuditThread:
             _roll_back(db)
             self._committed(batch, error)
             return
-        self._queue.put(_Commit(batch, begun=True))
+        self._queue.put((batch, True))
 
     def _committed(self, batch: list[_Waiting], error: Exception | None) -> None:
         """On the API's loop: a batch's outcome; the next batch, if any gathered, is written."""
@@ -182,12 +200,13 @@ class AuditThread:
     def _run(self) -> None:
         """The thread: commit each batch handed over, and say so on the API's loop."""
         try:
-            while not isinstance(commit := self._queue.get(), _Close):
+            while (commit := self._queue.get()) is not None:
+                batch, begun = commit
                 error: Exception | None = None
                 try:
-                    if not commit.begun:
+                    if not begun:
                         self._begin_waiting()
-                        _write(self._db, commit.batch)
+                        _write(self._db, batch)
                     self._db.execute("COMMIT")
                 except Exception as failed:
                     _roll_back(self._db)
@@ -195,7 +214,7 @@ class AuditThread:
                 except BaseException:
                     _roll_back(self._db)
                     raise
-                self._tell(self._committed, commit.batch, error)
+                self._tell(self._committed, batch, error)
         except BaseException as error:
             # The thread ends (threading drops a SystemExit silently): its reads must not wait.
             self._stopped = error
