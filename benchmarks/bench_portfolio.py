@@ -334,10 +334,9 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
     application's work for a 304 (`PortfolioQueries.check`: access, consent gate) and for a 200
     (`PortfolioQueries.portfolio`: the same, the read of the whole portfolio, the decryption and
     the audit append); the positions the answer reflects."""
-    from bilet.audit import Access, AuditRecord, EventStoreAuditLog
+    from bilet.audit import Access, AuditRecord
     from bilet.crypto import FieldCipher
-    from bilet.eventstore.sqlite import SqliteEventStore
-    from bilet_portfolio.adapters.audit_thread import AuditThread
+    from bilet_portfolio.adapters.audit_thread import open_audit_log
     from bilet_portfolio.adapters.projection import PortfolioProjection
     from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
     from bilet_portfolio.adapters.stores import (
@@ -354,13 +353,11 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
     audit_store = await open_audit_store(settings)
     keys = await open_key_store(settings)
     # As the app wires it: on SQLite, committed on the audit's thread (ADR 0106).
-    audit_thread = (
-        AuditThread.open(audit_store, settings.sqlite_synchronous)
-        if isinstance(audit_store, SqliteEventStore)
-        else None
-    )
+    audits = contextlib.AsyncExitStack()
     try:
-        audit = audit_thread or EventStoreAuditLog(audit_store)
+        audit = await audits.enter_async_context(
+            open_audit_log(audit_store, settings.sqlite_synchronous)
+        )
         queries = PortfolioQueries(
             SqlPortfolioReader(read_model, PortfolioProjection()),
             FieldCipher(keys),
@@ -410,8 +407,7 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
         }
     finally:
         await keys.close()
-        if audit_thread is not None:
-            await audit_thread.close()
+        await audits.aclose()
         await audit_store.close()
         await read_model.close()
 

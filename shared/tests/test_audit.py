@@ -134,3 +134,33 @@ async def test_a_cancelled_caller_does_not_cancel_the_write_of_others() -> None:
     await asyncio.sleep(0.05)
     actors = {json.loads(e.data)["actor"] for e in await store.read_stream("audit-2019-10-12")}
     assert actors == {"account-1", "account-2"}
+
+
+class BlockedStore(InMemoryEventStore):
+    """An append that waits until `release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.appending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        self.appending.set()
+        await self.release.wait()
+        return await super().append_many(appends)
+
+
+async def test_a_cancelled_writer_fails_its_callers_with_an_error_not_a_cancellation() -> None:
+    store = BlockedStore()
+    log = EventStoreAuditLog(store)
+    in_flight = asyncio.create_task(log.record(reading(1)))
+    await store.appending.wait()
+    waiting = asyncio.create_task(log.record(reading(2)))  # gathered for the next batch
+    await asyncio.sleep(0)
+    writer = log._writer
+    assert writer is not None
+    writer.cancel()  # as the loop does when it closes
+    outcomes = await asyncio.gather(in_flight, waiting, return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes] == [RuntimeError, RuntimeError], outcomes
+    assert all("audit writer stopped" in str(outcome) for outcome in outcomes)
+    assert await store.read_stream("audit-2019-10-12") == []  # neither told it is durable

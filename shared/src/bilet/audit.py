@@ -91,8 +91,10 @@ class EventStoreAuditLog:
                 try:
                     await self.store.append_many(appends_of(events for events, _ in batch))
                 except asyncio.CancelledError:  # the loop is closing: none is told it is durable
-                    for _, done in batch + self._pending:
-                        done.cancel()
+                    # An error, not a cancellation: a caller that is not itself cancelled learns
+                    # why it has no answer rather than seeing a cancellation it never asked for.
+                    stopped = RuntimeError("the audit writer stopped")
+                    settle([done for _, done in batch + self._pending], stopped)
                     self._pending = []
                     raise
                 except Exception as error:  # every caller of this batch learns it; the next go on

@@ -27,11 +27,9 @@ from typing import Final
 
 from fastapi import FastAPI
 
-from bilet.audit import AuditLog, EventStoreAuditLog
 from bilet.contracts import CATALOGUE
 from bilet.crypto import FieldCipher
 from bilet.eventstore import EventStore
-from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import (
     ReadinessCheck,
     ServiceDescription,
@@ -47,7 +45,7 @@ from bilet.projections import (
     rebuild_from_stores,
 )
 from bilet_portfolio.adapters import layout
-from bilet_portfolio.adapters.audit_thread import AuditThread
+from bilet_portfolio.adapters.audit_thread import open_audit_log
 from bilet_portfolio.adapters.lag import KafkaLag, LagProbe, StoreLag, keep_sampling
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.readmodel import SqlPortfolioReader
@@ -124,17 +122,12 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
                 app.state.layout_outdated = False
             if not app.state.layout_outdated:  # else left as it is, for the rebuild to replace
                 await read_model.install(projection)
-            audit: AuditLog
             audit_store = await open_audit_store(settings)
             stack.push_async_callback(audit_store.close)
-            if isinstance(audit_store, SqliteEventStore):
-                # Its commits must not stop the API's loop (adapters/audit_thread.py); closed
-                # before the store, with what is queued committed.
-                audit_thread = AuditThread.open(audit_store, settings.sqlite_synchronous)
-                stack.push_async_callback(audit_thread.close)
-                audit = audit_thread
-            else:
-                audit = EventStoreAuditLog(audit_store)
+            # Closed before the store, with what is queued committed.
+            audit = await stack.enter_async_context(
+                open_audit_log(audit_store, settings.sqlite_synchronous)
+            )
             keystore = await open_key_store(settings)
             stack.push_async_callback(keystore.close)
             metrics: ProjectionMetrics = app.state.projection_metrics

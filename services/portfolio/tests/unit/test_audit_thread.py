@@ -8,13 +8,15 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from bilet.audit import AUDIT_CATEGORY, Access, AuditRecord
+from bilet.audit import AUDIT_CATEGORY, Access, AuditRecord, EventStoreAuditLog
 from bilet.eventstore import EventStore, NewEvent
+from bilet.eventstore.memory import InMemoryEventStore
 from bilet.eventstore.sqlite import SqliteEventStore
-from bilet_portfolio.adapters.audit_thread import AuditThread
+from bilet_portfolio.adapters.audit_thread import AuditThread, open_audit_log
 
 
 def read_of(subject: str) -> AuditRecord:
@@ -193,3 +195,129 @@ async def test_records_go_above_the_positions_a_purge_removed(store: SqliteEvent
         await audit.close()
     ((_, position, _),) = await audit_events(store)
     assert position == 3
+
+
+class FailingConnection:
+    """The audit's own connection, but each error put in `fail` under a statement is raised,
+    once, the next time that statement runs (on the loop or on the thread)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.fail: dict[str, BaseException] = {}
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        error = self.fail.pop(sql, None)
+        if error is not None:
+            raise error
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def failing(audit: AuditThread) -> FailingConnection:
+    connection = FailingConnection(audit._db)
+    audit._db = cast(sqlite3.Connection, connection)
+    return connection
+
+
+# Generous: reached only when the audit is broken (a read that would wait for ever).
+HANG = 60
+
+
+@pytest.mark.parametrize(
+    "error", [sqlite3.DatabaseError("file is not a database"), MemoryError()], ids=repr
+)
+async def test_any_error_at_the_inline_begin_fails_its_batch_and_the_next_goes_on(
+    store: SqliteEventStore, error: Exception
+) -> None:
+    audit = AuditThread.open(store)
+    connection = failing(audit)
+    try:
+        connection.fail["BEGIN IMMEDIATE"] = error
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(
+                *(audit.record(read_of(f"pupil-{n}")) for n in range(3)), return_exceptions=True
+            ),
+            HANG,
+        )
+        assert outcomes == [error] * 3
+        await asyncio.wait_for(audit.record(read_of("pupil-after")), HANG)
+        assert await subjects(store) == ["pupil-after"]
+    finally:
+        await asyncio.wait_for(audit.close(), HANG)
+
+
+async def test_a_failed_rollback_does_not_break_the_batches_after_it(
+    store: SqliteEventStore,
+) -> None:
+    audit = AuditThread.open(store)
+    connection = failing(audit)
+    try:
+        # The COMMIT fails and so does its ROLLBACK: the batch's transaction stays open.
+        connection.fail["COMMIT"] = sqlite3.OperationalError("disk I/O error")
+        connection.fail["ROLLBACK"] = sqlite3.OperationalError("disk I/O error")
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            await asyncio.wait_for(audit.record(read_of("pupil-failed")), HANG)
+        assert audit._db.in_transaction  # the trap worked: left open
+        await asyncio.wait_for(audit.record(read_of("pupil-after")), HANG)
+        assert await subjects(store) == ["pupil-after"]  # the failed batch's rows rolled back
+    finally:
+        await asyncio.wait_for(audit.close(), HANG)
+
+
+# The thread's error is re-raised, as a thread's should be: pytest reports it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_a_thread_that_stops_fails_every_read_and_close_still_returns(
+    store: SqliteEventStore,
+) -> None:
+    audit = AuditThread.open(store)
+    connection = failing(audit)
+    # Any BaseException on the thread ends it; threading drops a SystemExit without a word.
+    connection.fail["COMMIT"] = SystemExit("stands for an error no batch expects")
+    try:
+        first = asyncio.create_task(audit.record(read_of("pupil-1")))
+        await asyncio.sleep(0)  # recorded; its batch is written and handed over
+        second = asyncio.create_task(audit.record(read_of("pupil-2")))  # gathered or refused
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(first, second, return_exceptions=True), HANG
+        )
+        assert [type(outcome) for outcome in outcomes] == [RuntimeError] * 2, outcomes
+        assert all("audit thread stopped" in str(outcome) for outcome in outcomes)
+        first_error = outcomes[0]
+        assert isinstance(first_error, RuntimeError)
+        assert isinstance(first_error.__cause__, SystemExit)
+        with pytest.raises(RuntimeError, match="audit thread stopped"):
+            await asyncio.wait_for(audit.record(read_of("pupil-3")), HANG)
+    finally:
+        await asyncio.wait_for(audit.close(), HANG)
+    assert not audit._thread.is_alive()
+    assert await subjects(store) == []
+
+
+async def test_the_audit_log_is_a_thread_on_sqlite_closed_on_leaving_and_the_store_elsewhere(
+    store: SqliteEventStore,
+) -> None:
+    async with open_audit_log(store, "FULL") as audit:
+        assert isinstance(audit, AuditThread)
+        pending = asyncio.create_task(audit.record(read_of("pupil-1")))
+        await asyncio.sleep(0)  # gathered: committed by the close on leaving
+    assert not audit._thread.is_alive()
+    await pending
+    assert await subjects(store) == ["pupil-1"]
+    other = InMemoryEventStore()
+    async with open_audit_log(other, "FULL") as audit:
+        assert isinstance(audit, EventStoreAuditLog)
+        assert audit.store is other
+
+
+async def test_a_read_on_another_loop_is_refused(store: SqliteEventStore) -> None:
+    audit = AuditThread.open(store)
+    try:
+        await audit.record(read_of("pupil-1"))
+        # The thread tells the first loop only: another's read would wait for ever.
+        with pytest.raises(RuntimeError, match="one event loop"):
+            await asyncio.to_thread(asyncio.run, audit.record(read_of("pupil-2")))
+    finally:
+        await audit.close()
+    assert await subjects(store) == ["pupil-1"]

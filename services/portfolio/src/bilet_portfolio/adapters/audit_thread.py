@@ -14,7 +14,8 @@ into their loop. The next batch gathers meanwhile and is written when that call 
 that ran every statement itself took the interpreter's lock once a statement while the API's loop
 held it, and each such hand-over cost more CPU than the statement; an event loop on the thread
 (the store's own append path, ADR 0065) cost more again. A failed write or commit fails every
-read of its batch; the next batch goes on.
+read of its batch; the next batch goes on. Should the thread itself stop (an error no batch
+expects), every read waiting is failed and every later one refused: none waits for ever.
 
 Should another connection hold the file's write lock (another process), the inline `BEGIN`
 does not wait on the API's loop: the batch goes to the thread whole, which waits for the lock
@@ -30,10 +31,19 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Final
 
-from bilet.audit import AuditEvents, AuditRecord, appends_of, audit_events, settle
+from bilet.audit import (
+    AuditEvents,
+    AuditLog,
+    AuditRecord,
+    EventStoreAuditLog,
+    appends_of,
+    audit_events,
+    settle,
+)
+from bilet.eventstore import EventStore
 from bilet.eventstore.sqlite import SqliteEventStore, Synchronous, connect
 from bilet.eventstore.sqlite_append import append_locked, position_after_floor
 
@@ -44,17 +54,26 @@ BUSY_WAIT_LIMIT: Final = 10.0
 _Waiting = tuple[AuditEvents, "asyncio.Future[None]"]
 
 
-class _Commit:
-    """A batch for the thread: `begun`, written in an open transaction to commit; else to write
-    and commit whole, waiting for the write lock."""
-
-    def __init__(self, batch: list[_Waiting], begun: bool) -> None:
-        self.batch = batch
-        self.begun = begun
+# A batch for the thread and whether it is begun: written in an open transaction to commit, or
+# else to write and commit whole, waiting for the write lock. None, put by `close` once nothing
+# is in flight: the thread ends.
+_Commit = tuple[list[_Waiting], bool] | None
 
 
-class _Close:
-    """Put on the queue by `close`, once nothing is in flight: the thread ends."""
+@contextlib.asynccontextmanager
+async def open_audit_log(store: EventStore, synchronous: Synchronous) -> AsyncIterator[AuditLog]:
+    """The audit log of the portfolio's reads, into `store` (opened; closed after this): on
+    SQLite committed on a thread of its own (`AuditThread`, closed on leaving with what is
+    gathered committed), on any other store by `EventStoreAuditLog`. The app and the bench
+    open it here, so that they cannot choose differently."""
+    if not isinstance(store, SqliteEventStore):
+        yield EventStoreAuditLog(store)
+        return
+    audit = AuditThread.open(store, synchronous)
+    try:
+        yield audit
+    finally:
+        await audit.close()
 
 
 class AuditThread:
@@ -65,12 +84,15 @@ class AuditThread:
     def __init__(self, store: SqliteEventStore, db: sqlite3.Connection) -> None:
         self.store = store
         self._db = db
-        # Records of reads waiting for the next batch; whether a batch is being committed.
+        # Records of reads waiting for the next batch; the batch being committed, if one is.
         self._gathering: list[_Waiting] = []
-        self._in_flight = False
+        self._in_flight: list[_Waiting] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the reads', which the thread tells
+        # Why the thread stopped, should it have without `close`: set on the thread.
+        self._stopped: BaseException | None = None
         self._idle: asyncio.Future[None] | None = None  # what `close` waits on
         self._closed = False
-        self._queue: queue.SimpleQueue[_Commit | _Close] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Commit] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="portfolio-audit", daemon=True)
 
     @classmethod
@@ -87,12 +109,19 @@ class AuditThread:
             return
         if self._closed:
             raise RuntimeError("the audit trail is closed")
+        if self._stopped is not None:
+            raise self._stopped_error()
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            # The thread tells one loop; another's reads would wait on futures it never settles.
+            raise RuntimeError("an AuditThread serves the reads of one event loop")
         # Encoded here: a record that cannot be fails its caller alone, not the batch.
         events = audit_events(records)
-        loop = asyncio.get_running_loop()
         durable = loop.create_future()
         self._gathering.append((events, durable))
-        if len(self._gathering) == 1 and not self._in_flight:
+        if len(self._gathering) == 1 and self._in_flight is None:
             # Written once the reads ready on this turn of the loop have recorded theirs.
             loop.call_soon(self._hand_over)
         # A cancelled read cancels its own future only: its record is written all the same.
@@ -104,27 +133,35 @@ class AuditThread:
             return
         self._closed = True
         loop = asyncio.get_running_loop()
-        if self._in_flight or self._gathering:
+        if self._in_flight is not None or self._gathering:
             self._idle = loop.create_future()
             self._hand_over()
             await self._idle
-        self._queue.put(_Close())
+        self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
 
     def _hand_over(self) -> None:
         """On the API's loop: write the gathered records inline and hand their commit over."""
-        if self._in_flight or not self._gathering:
+        if self._in_flight is not None or not self._gathering:
             return
         batch, self._gathering = self._gathering, []
-        self._in_flight = True
+        if self._stopped is not None:
+            self._committed(batch, self._stopped_error())
+            return
+        self._in_flight = batch
         db = self._db
+        # A ROLLBACK that failed left its transaction open, and every later BEGIN would fail in
+        # it: that transaction's batch has been failed already, and none is in flight now.
+        _roll_back(db)
         try:
             db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            if not _busy(error):
+        except Exception as error:
+            # Any error, not only SQLite's operational ones (a corrupt file raises DatabaseError,
+            # no memory MemoryError): the batch is taken, and only its outcome frees the next.
+            if isinstance(error, sqlite3.OperationalError) and _busy(error):
+                self._queue.put((batch, False))  # the thread waits for the lock
+            else:
                 self._committed(batch, error)
-                return
-            self._queue.put(_Commit(batch, begun=False))  # the thread waits for the lock
             return
         try:
             _write(db, batch)
@@ -132,34 +169,57 @@ class AuditThread:
             _roll_back(db)
             self._committed(batch, error)
             return
-        self._queue.put(_Commit(batch, begun=True))
+        self._queue.put((batch, True))
 
     def _committed(self, batch: list[_Waiting], error: Exception | None) -> None:
         """On the API's loop: a batch's outcome; the next batch, if any gathered, is written."""
-        self._in_flight = False
+        self._in_flight = None
         settle([durable for _, durable in batch], error)
         if self._gathering:
             self._hand_over()
         elif self._idle is not None and not self._idle.done():
             self._idle.set_result(None)
 
+    def _stopped_error(self) -> RuntimeError:
+        error = RuntimeError("the audit thread stopped")
+        error.__cause__ = self._stopped
+        return error
+
+    def _thread_stopped(self) -> None:
+        """On the API's loop, once the thread has stopped without `close`: the batch in flight
+        and those gathered fail (`_hand_over` refuses them), and `close` waits no more."""
+        self._committed(self._in_flight or [], self._stopped_error())
+
+    def _tell(self, callback: Callable[..., None], *args: object) -> None:
+        """From the thread: `callback(*args)` on the reads' loop."""
+        # Set before the first batch is queued. A loop closed meanwhile has no one left waiting.
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(callback, *args)
+
     def _run(self) -> None:
         """The thread: commit each batch handed over, and say so on the API's loop."""
         try:
-            while not isinstance(commit := self._queue.get(), _Close):
+            while (commit := self._queue.get()) is not None:
+                batch, begun = commit
                 error: Exception | None = None
                 try:
-                    if not commit.begun:
+                    if not begun:
                         self._begin_waiting()
-                        _write(self._db, commit.batch)
+                        _write(self._db, batch)
                     self._db.execute("COMMIT")
                 except Exception as failed:
                     _roll_back(self._db)
                     error = failed
-                loop = commit.batch[0][1].get_loop()
-                # A loop closed meanwhile has no one left waiting.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(self._committed, commit.batch, error)
+                except BaseException:
+                    _roll_back(self._db)
+                    raise
+                self._tell(self._committed, batch, error)
+        except BaseException as error:
+            # The thread ends (threading drops a SystemExit silently): its reads must not wait.
+            self._stopped = error
+            self._tell(self._thread_stopped)
+            raise
         finally:
             self._db.close()
 
