@@ -32,7 +32,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Final
 
 from bilet.audit import (
     AuditEvents,
@@ -46,10 +45,7 @@ from bilet.audit import (
 from bilet.eventstore import EventStore
 from bilet.eventstore.sqlite import SqliteEventStore, Synchronous, connect
 from bilet.eventstore.sqlite_append import append_locked, position_after_floor
-
-# How long the thread waits for another connection's write lock before the batch fails: as
-# long as the store's own writer would (`_LoopConnection.BUSY_WAIT_LIMIT`).
-BUSY_WAIT_LIMIT: Final = 10.0
+from bilet.eventstore.sqlite_commits import BUSY_WAIT_LIMIT, busy
 
 _Waiting = tuple[AuditEvents, "asyncio.Future[None]"]
 
@@ -158,7 +154,7 @@ class AuditThread:
         except Exception as error:
             # Any error, not only SQLite's operational ones (a corrupt file raises DatabaseError,
             # no memory MemoryError): the batch is taken, and only its outcome frees the next.
-            if isinstance(error, sqlite3.OperationalError) and _busy(error):
+            if isinstance(error, sqlite3.OperationalError) and busy(error):
                 self._queue.put((batch, False))  # the thread waits for the lock
             else:
                 self._committed(batch, error)
@@ -231,7 +227,7 @@ class AuditThread:
                 self._db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                if not _busy(error) or waited >= BUSY_WAIT_LIMIT:
+                if not busy(error) or waited >= BUSY_WAIT_LIMIT:
                     raise
             time.sleep(pause)
             waited += pause
@@ -243,11 +239,6 @@ def _write(db: sqlite3.Connection, batch: Sequence[_Waiting]) -> None:
     position a purge removed, should one have (the store's rule)."""
     first = position_after_floor(db)
     append_locked(db, appends_of(events for events, _ in batch), first)
-
-
-def _busy(error: sqlite3.OperationalError) -> bool:
-    # Every kind of busy (its primary code), as the store's writer counts them.
-    return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _roll_back(db: sqlite3.Connection) -> None:
