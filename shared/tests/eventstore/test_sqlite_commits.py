@@ -161,3 +161,88 @@ async def test_appends_in_a_loop_alone_on_the_event_loop_let_it_turn_now_and_the
 
 def test_the_hold_is_short_beside_one_commit() -> None:
     assert 0 < sqlite_commits.HOLD_LOOP <= 0.005
+
+
+async def test_appends_spaced_by_turns_of_the_loop_each_commit_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service's appends come between awaits of other work: the loop turns between them, so
+    each commits at once, however long since the first (review of ADR 0105: they alternated
+    between at once and the committer's turn)."""
+    # Given no hold at all: only a caller that lets the loop turn may commit at once again
+    monkeypatch.setattr(sqlite_commits, "HOLD_LOOP", 0.0)
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3", synchronous="NORMAL")
+    try:
+        await store.append("participant-0", _registered(), NO_STREAM)
+        for n in range(1, 4):
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # the loop has turned past its timers
+
+            # When an append follows a turn of the loop
+            result = _at_once(store.append(f"participant-{n}", _registered(), NO_STREAM))
+
+            # Then it committed in its caller's step
+            assert result.position == n + 1
+
+        # And one that follows without a turn of the loop takes the committer's turn
+        waiting = store.append("participant-9", _registered(), NO_STREAM)
+        assert waiting.send(None) is not None
+        waiting.close()
+        await asyncio.wait_for(store._commits.drain(), 10)
+    finally:
+        await store.close()
+
+
+async def test_an_append_never_passes_appends_a_cancelled_committer_left_queued(
+    tmp_path: Path,
+) -> None:
+    # Given a committer waiting out another connection's lock, another append queued behind
+    # its batch, and the committer cancelled (as the loop's end cancels every task)
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    try:
+        await asyncio.sleep(0)
+        other_process.execute("BEGIN IMMEDIATE")
+        first = asyncio.create_task(store.append("participant-1", _registered(), NO_STREAM))
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(store.append("participant-2", _registered(), NO_STREAM))
+        await asyncio.sleep(0.01)
+        committer = store._commits._committer
+        assert committer is not None
+        committer.cancel()
+        with pytest.raises(RuntimeError):
+            await first  # its batch failed with the committer
+        other_process.execute("COMMIT")
+        await asyncio.sleep(0)
+
+        # When another append comes
+        third = await store.append("participant-3", _registered(), NO_STREAM)
+
+        # Then the one left queued committed first, with it or before it
+        assert (await asyncio.wait_for(second, 10)).position <= third.position
+        assert await store.stream_version("participant-1") is None
+    finally:
+        other_process.close()
+        await store.close()
+
+
+async def test_a_retry_refused_keeps_the_first_attempts_failure_as_its_context(
+    tmp_path: Path,
+) -> None:
+    # Given an event stored in one stream
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3", synchronous="NORMAL")
+    try:
+        taken = NewEvent("Registered", b"{}")
+        await store.append("participant-1", [taken], NO_STREAM)
+
+        # When the same event id is appended to another stream
+        with pytest.raises(EventIdsConflict) as refused:
+            await store.append("participant-2", [taken], NO_STREAM)
+
+        # Then the refusal says it is no retry, and its traceback leads to SQLite's own refusal
+        first = refused.value.__context__
+        assert isinstance(first, EventIdsConflict)
+        assert isinstance(first.__cause__, sqlite3.IntegrityError)
+    finally:
+        await store.close()

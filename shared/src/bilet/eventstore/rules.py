@@ -88,7 +88,19 @@ async def append_resolving_retries(
     except Exception as error:
         if not may_be_a_retry(error):
             raise
-        failure = error
+        # Resolved inside the handler: what it raises keeps the first failure as its context.
+        return await _resolve_retries(appends, error, attempt, find_stored, may_be_a_retry)
+
+
+async def _resolve_retries(
+    appends: Sequence[StreamAppend],
+    failure: Exception,
+    attempt: Attempt,
+    find_stored: FindStored,
+    may_be_a_retry: Callable[[Exception], bool],
+) -> list[AppendResult]:
+    """After `failure` of a first attempt: the identical retries answered from the store, the
+    others attempted again without them, until none is left or no part is a retry."""
     pending = list(appends)
     done: dict[int, AppendResult] = {}
     while True:

@@ -70,14 +70,6 @@ def busy(error: sqlite3.OperationalError) -> bool:
     return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
-def _nothing_else_ready(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether no callback or task but the running one is ready on `loop`: then no other task
-    can append before a committer task would run, so committing at once loses no batch. Asked
-    of asyncio's own loops (their `_ready` queue); any other loop is assumed busy."""
-    ready = getattr(loop, "_ready", None)
-    return ready is not None and not ready
-
-
 def _refused(error: sqlite3.IntegrityError | WrongExpectedVersion) -> Exception:
     """A refused append's outcome: an event id stored already is `EventIdsConflict`; a wrong
     expected version, or any other constraint's refusal, is itself."""
@@ -109,31 +101,56 @@ class GroupCommit:
         self._floor_set = floor_set
         self._queue: list[_Queued] = []
         self._committer: asyncio.Task[None] | None = None
-        # When the first of the appends committed at once since the committer's last turn was
-        # committed (None: none since).
+        # When the first of the appends committed at once since the loop last turned was
+        # committed (None: none since), and the timer that says the loop turned (`_hold`).
         self._held_since: float | None = None
+        self._turn: asyncio.TimerHandle | None = None
 
     async def append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         """Commit `appends` (all or nothing) together with whatever else is queued; at once,
         without the committer's turn, when nothing could join it (see `_commit_now`)."""
         loop = asyncio.get_running_loop()
-        if self._committer is None and _nothing_else_ready(loop):
+        # Never past appends still queued (a committer cancelled at the loop's end leaves some).
+        if not self._queue and self._committer is None and self._nothing_else_ready(loop):
             held_since = self._held_since
             if held_since is None or time.monotonic() - held_since < HOLD_LOOP:
                 outcome = self._commit_now(appends)
                 if outcome is not None:
                     if held_since is None:
-                        self._held_since = time.monotonic()
+                        self._hold(loop)
                     if isinstance(outcome, Exception):
                         raise outcome
                     return outcome
-        future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
-        self._queue.append((appends, future))
+        future: asyncio.Future[list[AppendResult]] = loop.create_future()
+        # A copy: the caller's list may change while the append waits for its turn.
+        self._queue.append((list(appends), future))
         if self._committer is None:
             # The task's first step runs after the tasks already ready on the loop: those that
             # append meanwhile join this batch.
             self._committer = asyncio.create_task(self._commit_queued())
         return await future
+
+    def _nothing_else_ready(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether no callback or task but the running one is ready on `loop` (this group's own
+        timer of the loop's turn aside): then no other task can append before a committer task
+        would run, so committing at once loses no batch. Asked of asyncio's own loops (their
+        `_ready` queue); any other loop is assumed busy."""
+        ready = getattr(loop, "_ready", None)
+        if ready is None:
+            return False
+        return not ready or (len(ready) == 1 and ready[0] is self._turn)
+
+    def _hold(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start counting `HOLD_LOOP` from now, until the loop turns: a timer due at once runs
+        on the loop's next turn (never in this step), so appends spaced by other work (a request
+        awaited between them) each commit at once, and only a caller appending without letting
+        the loop turn is sent to the queue's turn."""
+        self._held_since = time.monotonic()
+        self._turn = loop.call_later(0, self._loop_turned)
+
+    def _loop_turned(self) -> None:
+        self._held_since = None
+        self._turn = None
 
     def _commit_now(self, appends: Sequence[StreamAppend]) -> Outcome | None:
         """A lone append committed in its caller's step: no committer task, no future, no turn
@@ -154,7 +171,9 @@ class GroupCommit:
             await asyncio.shield(self._committer)
 
     async def _commit_queued(self) -> None:
-        self._held_since = None  # the loop turned before this step
+        if self._turn is not None:  # the loop turned before this step
+            self._turn.cancel()
+            self._loop_turned()
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
@@ -190,8 +209,8 @@ class GroupCommit:
         """The batch in one transaction; `savepoints`: every append of a shared commit in one."""
         # IMMEDIATE takes the write lock at BEGIN, so what is read below cannot change under us,
         # even with another process on the same file.
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
             floor = self._floor_set(db)
             if len(batch) == 1:
                 outcomes = [self._alone(db, batch[0], floor)]
