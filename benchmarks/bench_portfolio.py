@@ -355,9 +355,7 @@ async def _breakdown(settings: PortfolioSettings, world: World, pupils: int) -> 
     # As the app wires it: on SQLite, committed on the audit's thread (ADR 0106).
     audits = contextlib.AsyncExitStack()
     try:
-        audit = await audits.enter_async_context(
-            open_audit_log(audit_store, settings.sqlite_synchronous)
-        )
+        audit = await audits.enter_async_context(open_audit_log(audit_store))
         queries = PortfolioQueries(
             SqlPortfolioReader(read_model, PortfolioProjection()),
             FieldCipher(keys),

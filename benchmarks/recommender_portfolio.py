@@ -272,7 +272,7 @@ class PortfolioSeen:
         from bilet_portfolio.adapters.projection import PortfolioProjection
 
         changed = asyncio.Event()
-        with self.read_model.signals.listen(PortfolioProjection().name, lambda _: changed.set()):
+        with self.read_model.signals.listen(PortfolioProjection.name, lambda _: changed.set()):
             while True:
                 await self.read_model.signals.ready()  # listening (again, if it was lost)
                 changed.clear()  # before the read: a commit during it wakes the next wait

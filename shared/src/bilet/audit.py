@@ -21,7 +21,7 @@ AUDIT_CATEGORY = "audit"
 AUDIT_EVENT_TYPE = "PersonalDataAccessed"
 # What `json.dumps(body, ensure_ascii=False)` writes, without the encoder `json.dumps` builds per
 # call whenever it is given an argument (the same bytes: the readers search them, `audit_query`).
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+AUDIT_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class Access(StrEnum):
@@ -88,19 +88,20 @@ class EventStoreAuditLog:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
+                futures = [done for _, done in batch]
                 try:
                     await self.store.append_many(appends_of(events for events, _ in batch))
                 except asyncio.CancelledError:  # the loop is closing: none is told it is durable
                     # An error, not a cancellation: a caller that is not itself cancelled learns
                     # why it has no answer rather than seeing a cancellation it never asked for.
                     stopped = RuntimeError("the audit writer stopped")
-                    settle([done for _, done in batch + self._pending], stopped)
+                    settle(futures + [done for _, done in self._pending], stopped)
                     self._pending = []
                     raise
                 except Exception as error:  # every caller of this batch learns it; the next go on
-                    settle([done for _, done in batch], error)
+                    settle(futures, error)
                 else:
-                    settle([done for _, done in batch], None)
+                    settle(futures, None)
         finally:
             self._writer = None
 
@@ -165,7 +166,7 @@ def _event_of(audit: AuditRecord) -> NewEvent:
         "correlation_id": audit.correlation_id,
         "at": audit.at.isoformat(),
     }
-    return NewEvent(AUDIT_EVENT_TYPE, _encode(body).encode())
+    return NewEvent(AUDIT_EVENT_TYPE, AUDIT_JSON(body).encode())
 
 
 class InMemoryAuditLog:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from bilet.audit import AUDIT_CATEGORY, AUDIT_EVENT_TYPE, Access, AuditRecord
+from bilet.audit import AUDIT_CATEGORY, AUDIT_EVENT_TYPE, AUDIT_JSON, Access, AuditRecord
 from bilet.eventstore import EventStore, RecordedEvent
 
 # Events per read of a day stream: a busy day holds hundreds of thousands of records.
@@ -52,7 +52,7 @@ class AuditQuery:
         """Bytes every matching event's JSON contains (the actor's or subject's id, quoted as the
         trail writes it): events without them are skipped undecoded, which is most of a day."""
         wanted = self.actor if self.actor is not None else self.subject
-        return None if wanted is None else json.dumps(wanted, ensure_ascii=False).encode()
+        return None if wanted is None else AUDIT_JSON(wanted).encode()
 
     def days(self, now: datetime) -> list[date]:
         """The UTC days whose streams can hold a matching record. Without `until`, the day after

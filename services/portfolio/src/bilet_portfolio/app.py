@@ -125,9 +125,7 @@ def create_app(settings: PortfolioSettings | None = None) -> FastAPI:
             audit_store = await open_audit_store(settings)
             stack.push_async_callback(audit_store.close)
             # Closed before the store, with what is queued committed.
-            audit = await stack.enter_async_context(
-                open_audit_log(audit_store, settings.sqlite_synchronous)
-            )
+            audit = await stack.enter_async_context(open_audit_log(audit_store))
             keystore = await open_key_store(settings)
             stack.push_async_callback(keystore.close)
             metrics: ProjectionMetrics = app.state.projection_metrics

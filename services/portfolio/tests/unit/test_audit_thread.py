@@ -298,7 +298,7 @@ async def test_a_thread_that_stops_fails_every_read_and_close_still_returns(
 async def test_the_audit_log_is_a_thread_on_sqlite_closed_on_leaving_and_the_store_elsewhere(
     store: SqliteEventStore,
 ) -> None:
-    async with open_audit_log(store, "FULL") as audit:
+    async with open_audit_log(store) as audit:
         assert isinstance(audit, AuditThread)
         pending = asyncio.create_task(audit.record(read_of("pupil-1")))
         await asyncio.sleep(0)  # gathered: committed by the close on leaving
@@ -306,7 +306,7 @@ async def test_the_audit_log_is_a_thread_on_sqlite_closed_on_leaving_and_the_sto
     await pending
     assert await subjects(store) == ["pupil-1"]
     other = InMemoryEventStore()
-    async with open_audit_log(other, "FULL") as audit:
+    async with open_audit_log(other) as audit:
         assert isinstance(audit, EventStoreAuditLog)
         assert audit.store is other
 

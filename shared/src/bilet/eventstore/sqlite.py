@@ -376,6 +376,7 @@ class SqliteEventStore(EventStore):
     def __init__(self, path: Path, synchronous: Synchronous = "FULL") -> None:
         super().__init__()
         self.path = path
+        self.synchronous = synchronous
         self._file = path.resolve()
         # The loop this store's subscriptions wait on (set when one starts): a peer appending
         # from another loop (another thread) must hand the wake-up to it.

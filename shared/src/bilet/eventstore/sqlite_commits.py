@@ -31,7 +31,6 @@ retry, which the store then resolves); any other constraint's refusal is SQLite'
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Final, TypeVar
@@ -101,9 +100,8 @@ class GroupCommit:
         self._floor_set = floor_set
         self._queue: list[_Queued] = []
         self._committer: asyncio.Task[None] | None = None
-        # When the first of the appends committed at once since the loop last turned was
-        # committed (None: none since), and the timer that says the loop turned (`_hold`).
-        self._held_since: float | None = None
+        # The timer that says the loop turned (`_hold`), due when the first of the appends
+        # committed at once since the loop last turned was committed (None: none since).
         self._turn: asyncio.TimerHandle | None = None
 
     async def append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
@@ -112,11 +110,11 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         # Never past appends still queued (a committer cancelled at the loop's end leaves some).
         if not self._queue and self._committer is None and self._nothing_else_ready(loop):
-            held_since = self._held_since
-            if held_since is None or time.monotonic() - held_since < HOLD_LOOP:
+            turn = self._turn
+            if turn is None or loop.time() - turn.when() < HOLD_LOOP:
                 outcome = self._commit_now(appends)
                 if outcome is not None:
-                    if held_since is None:
+                    if turn is None:
                         self._hold(loop)
                     if isinstance(outcome, Exception):
                         raise outcome
@@ -145,11 +143,9 @@ class GroupCommit:
         on the loop's next turn (never in this step), so appends spaced by other work (a request
         awaited between them) each commit at once, and only a caller appending without letting
         the loop turn is sent to the queue's turn."""
-        self._held_since = time.monotonic()
         self._turn = loop.call_later(0, self._loop_turned)
 
     def _loop_turned(self) -> None:
-        self._held_since = None
         self._turn = None
 
     def _commit_now(self, appends: Sequence[StreamAppend]) -> Outcome | None:

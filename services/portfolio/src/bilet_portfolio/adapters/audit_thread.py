@@ -43,7 +43,7 @@ from bilet.audit import (
     settle,
 )
 from bilet.eventstore import EventStore
-from bilet.eventstore.sqlite import SqliteEventStore, Synchronous, connect
+from bilet.eventstore.sqlite import SqliteEventStore, connect
 from bilet.eventstore.sqlite_append import append_locked, position_after_floor
 from bilet.eventstore.sqlite_commits import BUSY_WAIT_LIMIT, busy
 
@@ -57,7 +57,7 @@ _Commit = tuple[list[_Waiting], bool] | None
 
 
 @contextlib.asynccontextmanager
-async def open_audit_log(store: EventStore, synchronous: Synchronous) -> AsyncIterator[AuditLog]:
+async def open_audit_log(store: EventStore) -> AsyncIterator[AuditLog]:
     """The audit log of the portfolio's reads, into `store` (opened; closed after this): on
     SQLite committed on a thread of its own (`AuditThread`, closed on leaving with what is
     gathered committed), on any other store by `EventStoreAuditLog`. The app and the bench
@@ -65,7 +65,7 @@ async def open_audit_log(store: EventStore, synchronous: Synchronous) -> AsyncIt
     if not isinstance(store, SqliteEventStore):
         yield EventStoreAuditLog(store)
         return
-    audit = AuditThread.open(store, synchronous)
+    audit = AuditThread.open(store)
     try:
         yield audit
     finally:
@@ -73,12 +73,11 @@ async def open_audit_log(store: EventStore, synchronous: Synchronous) -> AsyncIt
 
 
 class AuditThread:
-    """An `AuditLog` that commits on a thread of its own into the file of `store`, for the reads
-    of one event loop. Open with `open`, close with `close` (before the store); `store` is for
-    reading the trail back."""
+    """An `AuditLog` that commits on a thread of its own into the file of a store, for the reads
+    of one event loop. Open with `open`, close with `close` (before the store); the trail is read
+    back through the store."""
 
-    def __init__(self, store: SqliteEventStore, db: sqlite3.Connection) -> None:
-        self.store = store
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         # Records of reads waiting for the next batch; the batch being committed, if one is.
         self._gathering: list[_Waiting] = []
@@ -92,11 +91,11 @@ class AuditThread:
         self._thread = threading.Thread(target=self._run, name="portfolio-audit", daemon=True)
 
     @classmethod
-    def open(cls, store: SqliteEventStore, synchronous: Synchronous = "FULL") -> "AuditThread":
+    def open(cls, store: SqliteEventStore) -> "AuditThread":
         """Start writing into `store`'s file (opened, so its schema is there) with the
-        durability the store has (`synchronous`)."""
+        durability the store has (its `synchronous`)."""
         # Never waits for a lock on its own (busy_timeout 0): not on the API's loop.
-        audit = cls(store, connect(store.path, synchronous, busy_timeout_ms=0))
+        audit = cls(connect(store.path, store.synchronous, busy_timeout_ms=0))
         audit._thread.start()
         return audit
 
