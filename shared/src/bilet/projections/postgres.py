@@ -285,6 +285,20 @@ class PostgresReadModel(ReadModel):
             "SELECT pg_advisory_xact_lock(hashtext('bvb_projections:' || $1))", self.schema
         )
 
+    async def _existing_indexes(self, tx: ReadModelTx, names: Collection[str]) -> set[str]:
+        """`CREATE INDEX IF NOT EXISTS` takes a SHARE lock on its table before it looks for the
+        index, held to the end of the installing transaction: a feed installing its projection
+        while another feed of the same projection writes a batch over two of its tables could
+        deadlock with that batch (a recommender worker's start, CI). Indexes found here are not
+        created again; a name PostgreSQL cut (63 bytes) is not found, and created as before."""
+        rows = await tx.fetch(
+            "SELECT relname FROM pg_class WHERE relkind = 'i' "
+            "AND relnamespace = $1::regnamespace AND relname = ANY($2::text[])",
+            self.schema,
+            list(names),
+        )
+        return {row[0] for row in rows}
+
     def is_missing_table(self, error: BaseException) -> bool:
         return isinstance(error, asyncpg.exceptions.UndefinedTableError)
 

@@ -62,5 +62,11 @@ class ReadModelAdapter(ABC):
     async def _lock_schema(self, tx: ReadModelTx) -> None:  # noqa: B027 - optional
         """Serialise DDL between processes that start at once (PostgreSQL)."""
 
+    async def _existing_indexes(self, tx: ReadModelTx, names: Collection[str]) -> set[str]:
+        """Which of the indexes `names` exist already, so that `install` leaves them alone
+        (PostgreSQL: see its own). None known here: SQLite's DDL takes the file's one write lock,
+        which a batch never holds while it waits for another."""
+        return set()
+
     @abstractmethod
     async def close(self) -> None: ...

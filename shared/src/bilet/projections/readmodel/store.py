@@ -62,18 +62,27 @@ class ReadModel(BatchBookkeeping):
         layout = layout_of(projection, self.dialect, shadow=shadow)
         async with self.transaction(self._ddl) as tx:
             await self._lock_schema(tx)
+            existing = await self._existing_indexes(
+                tx,
+                [
+                    index_name(layout.tables[table.name], number)
+                    for table in projection.tables
+                    for number in range(len(table.indexes))
+                ],
+            )
             for table in projection.tables:
-                await self._create_table(tx, table, layout.tables[table.name])
+                await self._create_table(tx, table, layout.tables[table.name], existing)
             await tx.execute(f"CREATE TABLE IF NOT EXISTS {layout.applied} ({APPLIED_COLUMNS})")
         return layout
 
-    async def _create_table(self, tx: ReadModelTx, table: Table, physical: str) -> None:
+    async def _create_table(
+        self, tx: ReadModelTx, table: Table, physical: str, existing: Collection[str]
+    ) -> None:
         await tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({table.columns})")
         for number, columns in enumerate(table.indexes):
-            await tx.execute(
-                f"CREATE INDEX IF NOT EXISTS {index_name(physical, number)} "
-                f"ON {physical} ({columns})"
-            )
+            name = index_name(physical, number)
+            if name not in existing:
+                await tx.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {physical} ({columns})")
 
     def query(
         self, projection: Projection | None = None
