@@ -70,7 +70,8 @@ class LeadingFields:
             if shape is None or aliased:
                 raise ValueError(f"{event_class.__name__}.{name} is not read here")
             key = b'"' + name.encode() + b'"'
-            pattern += key + b":" + (b"(" + shape + b")" if name in names else shape) + b","
+            read = b"(?P<" + name.encode() + b">" + shape + b")"  # a group by the field's name
+            pattern += key + b":" + (read if name in names else shape) + b","
         _refuse_class_validators(event_class, names)
         self.event_type = event_class.event_type
         self.schema_version = event_class.schema_version
@@ -87,7 +88,6 @@ class LeadingFields:
         )
         # `{"a":…,"b":…}` from the groups matched, in the order of `names`.
         self._object = b"{" + b",".join(key + b":%b" for key in self._keys) + b"}"
-        self._groups = tuple(1 + sorted(names, key=order.index).index(name) for name in names)
 
     def __call__(self, stored: StoredEvent) -> tuple[Any, ...] | None:
         """The values of the fields read, in the order named, or None: decode the event instead."""
@@ -99,14 +99,14 @@ class LeadingFields:
         found = self._prefix.match(data)
         if found is None or (b"\\" in data and b"\\u" in data):
             return None
-        for key, group in zip(self._keys, self._groups, strict=True):
+        for key, name in zip(self._keys, self.names, strict=True):
             # The key read must be the last of its name (a later duplicate wins in `decode`):
             # searched from the end, the quicker way through ~15 KB.
-            if data.rfind(key) != found.start(group) - len(key) - 1:
+            if data.rfind(key) != found.start(name) - len(key) - 1:
                 return None
         try:
             fields = self._fields.model_validate_json(
-                self._object % tuple(found[group] for group in self._groups)
+                self._object % tuple(found[name] for name in self.names)
             )
         except ValidationError:
             return None
