@@ -285,6 +285,14 @@ class PostgresReadModel(ReadModel):
             "SELECT pg_advisory_xact_lock(hashtext('bvb_projections:' || $1))", self.schema
         )
 
+    async def _lock_applied_for_switch(self, tx: ReadModelTx, applied: str) -> None:
+        """A live batch's first statement reads the live applied table while it locks its
+        checkpoint (one statement); a switch that locked the checkpoints first and then waited
+        to drop that table deadlocked with it (CI). Taking the table first, the switch waits for
+        batches under way to end, and a batch that starts meanwhile waits holding nothing."""
+        if await tx.fetchval("SELECT to_regclass($1) IS NOT NULL", applied):
+            await tx.execute(f"LOCK TABLE {applied} IN ACCESS EXCLUSIVE MODE")
+
     async def _existing_indexes(self, tx: ReadModelTx, names: Collection[str]) -> set[str]:
         """`CREATE INDEX IF NOT EXISTS` takes a SHARE lock on its table before it looks for the
         index, held to the end of the installing transaction: a feed installing its projection

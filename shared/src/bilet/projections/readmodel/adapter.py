@@ -62,6 +62,11 @@ class ReadModelAdapter(ABC):
     async def _lock_schema(self, tx: ReadModelTx) -> None:  # noqa: B027 - optional
         """Serialise DDL between processes that start at once (PostgreSQL)."""
 
+    async def _lock_applied_for_switch(  # noqa: B027 - optional
+        self, tx: ReadModelTx, applied: str
+    ) -> None:
+        """Before a switch locks any checkpoint (PostgreSQL: see its own)."""
+
     async def _existing_indexes(self, tx: ReadModelTx, names: Collection[str]) -> set[str]:
         """Which of the indexes `names` exist already, so that `install` leaves them alone
         (PostgreSQL: see its own). None known here: SQLite's DDL takes the file's one write lock,

@@ -347,6 +347,7 @@ class ReadModel(BatchBookkeeping):
         shadow = layout_of(projection, self.dialect, shadow=True)
         async with self.transaction(self._book) as tx:
             await self._lock_schema(tx)
+            await self._lock_applied_for_switch(tx, live.applied)
             live_rows = await tx.fetch(
                 "SELECT feed, part, next_offset FROM {bvb_checkpoints} "
                 "WHERE projection = $1{bvb_lock}",
