@@ -65,19 +65,7 @@ async def test_a_batch_makes_sure_of_and_locks_a_participant_once_and_sends_hist
     sure of and locked by their first event only, and the history rows of all its events go in
     as one `executemany`, not a statement per event."""
     recorded = await world_history(catalogue, ids, recorder)
-    sent: list[tuple[ReadModelTx, str, str, list[Any]]] = []  # (transaction, how, sql, rows)
-
-    def recording(how: str, original: Any) -> Any:
-        async def record(tx: ReadModelTx, sql: str, *args: Any) -> None:
-            rows = list(args[0]) if how == "executemany" else [args]
-            sent.append((tx, how, sql, rows))  # kept: no id reused
-            await original(tx, sql, *((rows,) if how == "executemany" else args))
-
-        return record
-
-    for how in ("execute", "executemany"):
-        target = f"bilet.projections.sqlite.SqliteTx.{how}"
-        monkeypatch.setattr(target, recording(how, getattr(_sqlite_tx(), how)))
+    sent = record_statements(monkeypatch)
     batched = await SqliteReadModel.open(tmp_path / "batched.sqlite3")
     transactions = len(await _apply_each_source_in_one_batch(batched, recorded, lambda: None))
 
@@ -101,10 +89,27 @@ async def test_a_batch_makes_sure_of_and_locks_a_participant_once_and_sends_hist
     await batched.close()
 
 
-def _sqlite_tx() -> type:
+def record_statements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[tuple[ReadModelTx, str, str, list[Any]]]:
+    """Every statement the SQLite read model's transactions are sent from now on (until
+    `monkeypatch` is undone), as (transaction, "execute" or "executemany", sql, rows); each still
+    goes to the database."""
     from bilet.projections import sqlite  # the adapter's transaction
 
-    return sqlite.SqliteTx  # counting what it is sent
+    sent: list[tuple[ReadModelTx, str, str, list[Any]]] = []
+
+    def recording(how: str, original: Any) -> Any:
+        async def record(tx: ReadModelTx, sql: str, *args: Any) -> None:
+            rows = list(args[0]) if how == "executemany" else [args]
+            sent.append((tx, how, sql, rows))  # the transaction kept: no id reused
+            await original(tx, sql, *((rows,) if how == "executemany" else args))
+
+        return record
+
+    for how in ("execute", "executemany"):
+        monkeypatch.setattr(sqlite.SqliteTx, how, recording(how, getattr(sqlite.SqliteTx, how)))
+    return sent
 
 
 async def _apply_each_source_in_one_batch(

@@ -19,6 +19,7 @@ from bilet_portfolio.adapters.testing import (
     dump,
     sets_history,
 )
+from services.portfolio.tests.unit.test_batch_render import record_statements
 
 if TYPE_CHECKING:
     from services.portfolio.tests.conftest import Catalogue, Ids, Recorder
@@ -35,19 +36,7 @@ async def test_two_sets_of_a_pupil_in_one_batch_leave_what_one_by_one_leaves(
     one_by_one = await SqliteReadModel.open(tmp_path / "one-by-one.sqlite3")
     await apply_in_order(one_by_one, recorded)
 
-    sent: list[tuple[str, str, list[Any]]] = []  # (how, sql, rows)
-    tx_class = _sqlite_tx()
-
-    def recording(how: str, original: Any) -> Any:
-        async def record(tx: ReadModelTx, sql: str, *args: Any) -> None:
-            rows = list(args[0]) if how == "executemany" else [args]
-            sent.append((how, sql, rows))
-            await original(tx, sql, *((rows,) if how == "executemany" else args))
-
-        return record
-
-    for how in ("execute", "executemany"):
-        monkeypatch.setattr(tx_class, how, recording(how, getattr(tx_class, how)))
+    sent = record_statements(monkeypatch)
     batched = await SqliteReadModel.open(tmp_path / "batched.sqlite3")
     await apply_in_one_batch(batched, recorded)
     monkeypatch.undo()
@@ -62,7 +51,8 @@ async def test_two_sets_of_a_pupil_in_one_batch_leave_what_one_by_one_leaves(
     assert None not in outlooks[b]
     # Each table written once, by one `executemany` holding one row per pupil.
     for table in ("{recommendations}", "{recommendation_outlooks}"):
-        writes = [(how, rows) for how, sql, rows in sent if sql.startswith(f"INSERT INTO {table}")]
+        insert = f"INSERT INTO {table}"
+        writes = [(how, rows) for _, how, sql, rows in sent if sql.startswith(insert)]
         assert [(how, sorted(row[0] for row in rows)) for how, rows in writes] == [
             ("executemany", sorted([a, b]))
         ]
@@ -119,9 +109,3 @@ async def test_sets_in_one_batch_leave_what_a_rebuilds_fold_leaves(
     assert await dump(fold) == await dump(batched)
     await fold.close()
     await batched.close()
-
-
-def _sqlite_tx() -> type:
-    from bilet.projections import sqlite  # the adapter's transaction
-
-    return sqlite.SqliteTx  # counting what it is sent
