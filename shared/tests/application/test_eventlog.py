@@ -263,6 +263,36 @@ async def test_a_commit_sealing_with_two_keys_fetches_them_in_one_key_store_call
     assert await unseal(cipher, event, health=True) == health_and_snils.personal
 
 
+def _health(participant_id: UUID, generation: int) -> Unsealed[ParticipantDetailsCorrected]:
+    return Unsealed(
+        ParticipantDetailsCorrected,
+        {
+            "participant_id": participant_id,
+            "reason": CorrectionReason.HEALTH_STATUS_CHANGED,
+            "key_generation": generation,
+        },
+        {"health_limitations": {"has_limitations": True, "kind": "visual"}},
+    )
+
+
+async def test_a_run_of_one_classs_drafts_seals_each_with_its_own_subject_and_generation(
+    cipher: FieldCipher,
+) -> None:
+    """A class's scopes are taken once per run of its drafts (docs/adr/0111): each draft is
+    still sealed with the key of its own participant and generation."""
+    drafts = [_health(PID, 2), _health(PID, 3), _health(OTHER, 3), snils_draft("112-233-445 95")]
+    sealed = await seal_all(cipher, drafts)
+    key_ids = [
+        value.kid
+        for event in sealed
+        for name in ("health_limitations", "snils")
+        if isinstance(value := getattr(event, name), SealedValue)
+    ]
+    assert len(set(key_ids)) == 4  # three health keys and the participant key
+    for event, draft in zip(sealed, drafts, strict=True):
+        assert await unseal(cipher, event, health=True) == draft.personal
+
+
 class CountingCipher(FieldCipher):
     """A real cipher that counts its `encrypt_many` calls."""
 

@@ -12,7 +12,7 @@ import functools
 import os
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 from uuid import UUID
@@ -28,7 +28,7 @@ from bilet.contracts import (
 )
 from bilet.contracts.codec import StoredEvent, require_newest
 from bilet.contracts.drafts import Decided, Unsealed
-from bilet.contracts.sealed import Personal, key_generations
+from bilet.contracts.sealed import KeyScope, Personal, generation_fields, key_generations
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
     NO_STREAM,
@@ -103,18 +103,7 @@ async def _sealed_together(
     """`seal_all` of several streams' decided events at once (a commit's), in order: one
     `seal_many` call for the commit, not one per stream (docs/adr/0099)."""
     drafts = [event for decided in streams for event in decided if isinstance(event, Unsealed)]
-    values = await seal_many(
-        cipher,
-        [
-            Personal(
-                draft.subject,
-                draft.personal,
-                sealed_scopes(draft.event_class),
-                key_generations(draft.event_class, draft.clear),
-            )
-            for draft in drafts
-        ],
-    )
+    values = await seal_many(cipher, _personal(drafts))
     # Each draft takes the next value: one value too many or too few would seal a draft with
     # another's values, or fail further on with a baffling StopIteration.
     if len(values) != len(drafts):
@@ -125,6 +114,30 @@ async def _sealed_together(
         for decided in streams
         for event in decided
     ]
+
+
+def _personal(drafts: Sequence[Unsealed[DomainEvent]]) -> list[Personal]:
+    """Each draft's values to seal with what chooses their keys. A commit's drafts come in runs
+    of one class about one participant (a sheet's answers): a class's scopes and whether it
+    names key generations, and a subject's id as text, are taken once per run, not per draft
+    (docs/adr/0111); `None` generations are the first, as an empty mapping."""
+    out: list[Personal] = []
+    kind: type[DomainEvent] | None = None
+    scopes: Mapping[str, KeyScope] = {}
+    named = False  # whether `kind` names key generations
+    about: object = None  # the subject's id the run is about (`subject` is its text)
+    subject = ""
+    for draft in drafts:
+        if draft.event_class is not kind:
+            kind = draft.event_class
+            scopes, named = sealed_scopes(kind), bool(generation_fields(kind))
+            about = None
+        key = draft.clear[kind.subject_key]
+        if key is not about or about is None:
+            about, subject = key, draft.subject
+        generations = key_generations(kind, draft.clear) if named else None
+        out.append(Personal(subject, draft.personal, scopes, generations))
+    return out
 
 
 async def seal_streams(
