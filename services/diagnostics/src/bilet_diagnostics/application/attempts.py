@@ -139,14 +139,14 @@ class AttemptCommands(DiagnosticsCore):
             form = self.form_of(opened)
             options_of = self.parts_of(form).options
             now = self.clock()
-            recorded = 0
+            decided: list[answer_sheet.Decided] = []
             for item_id, option_id in chosen.items():
                 save = answer_sheet.SaveAnswer(
                     item_id, option_id, options_of.get(item_id), current.get(item_id), now
                 )
-                decided = answer_sheet.decide(save, sheet.state)
-                reads.append(sheet_stream, decided, ANY)
-                recorded += len(decided)
+                decided += answer_sheet.decide(save, sheet.state)
+            reads.append(sheet_stream, decided, ANY)  # in the items' order, as one part
+            recorded = len(decided)
             answered = len(sheet.state.answered | set(chosen))
             # Audited with the commit, only if it writes an answer (docs/adr/0111): also when
             # the answer then lands after the closing (409), as it is written all the same.

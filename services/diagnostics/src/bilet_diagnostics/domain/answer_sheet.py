@@ -93,11 +93,10 @@ class Close:
 
 Command = Open | SaveAnswer | Close
 SheetEvent = SheetOpened | AnswerRecorded | SheetClosed
+Decided = SheetOpened | Unsealed[AnswerRecorded] | SheetClosed  # what `decide` decides
 
 
-def decide(
-    command: Command, state: Sheet
-) -> list[SheetOpened | Unsealed[AnswerRecorded] | SheetClosed]:
+def decide(command: Command, state: Sheet) -> list[Decided]:
     match command:
         case Open():
             if state.opened is not None:
