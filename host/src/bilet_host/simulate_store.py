@@ -65,7 +65,8 @@ class UnitOfWorkStore(EventStore):
         self.keep_events = keep_events
         self.commits = 0  # transactions of the store (what the bulk path saves is the rest)
         self._pending: list[RecordedEvent] = []  # recorded here, not yet in the store
-        self._pending_ids: dict[UUID, StoredId] = {}
+        # where each pending event id is: the event itself (a `StoredId` made only for a retry)
+        self._pending_ids: dict[UUID, RecordedEvent] = {}
         self._written = START  # the store's head: every position up to it is in the store
         self._versions: dict[str, int] = {}  # every stream this run appended to
         self._kept: OrderedDict[str, list[RecordedEvent]] = OrderedDict()  # whole streams, LRU
@@ -105,8 +106,7 @@ class UnitOfWorkStore(EventStore):
                     self._kept_events -= len(self._kept.pop(result.stream_id, ()))
             return results
         retries = [
-            identical_retry(a, [self._pending_ids.get(e.event_id) for e in a.events])
-            for a in appends
+            identical_retry(a, [self._stored(e.event_id) for e in a.events]) for a in appends
         ]
         for append, retry in zip(appends, retries, strict=True):
             if not retry:
@@ -123,6 +123,12 @@ class UnitOfWorkStore(EventStore):
         if len(self._pending) >= self.commit_every:
             await self.flush()
         return results
+
+    def _stored(self, event_id: UUID) -> StoredId | None:
+        pending = self._pending_ids.get(event_id)
+        if pending is None:
+            return None
+        return StoredId(pending.stream_id, pending.version, pending.position)
 
     def _retried(self, append: StreamAppend) -> AppendResult:
         last = self._pending_ids[append.events[-1].event_id]
@@ -149,7 +155,7 @@ class UnitOfWorkStore(EventStore):
                 now,
             )
             self._pending.append(recorded)
-            self._pending_ids[event.event_id] = StoredId(stream_id, version, position)
+            self._pending_ids[event.event_id] = recorded
             if stream is not None:
                 stream.append(recorded)
         if stream is not None:

@@ -6,7 +6,7 @@ import gc
 import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import ClassVar
-from uuid import UUID
+from uuid import RFC_4122, UUID
 
 import pytest
 
@@ -16,6 +16,7 @@ from bilet.application.eventlog import (
     FORGOTTEN_KEPT,
     WRITTEN_COMMIT_SHARE,
     WRITTEN_EVENTS_KEPT,
+    new_event_ids,
 )
 from bilet.contracts import (
     DomainEvent,
@@ -117,6 +118,26 @@ def test_an_append_names_only_events_of_its_own_stream() -> None:
     assert [e.type for e in append.events] == ["ParticipantDetailsCorrected"] * 2
     with pytest.raises(ValueError, match="belongs to"):
         LOG.stream_append(f"participant-{PID}", [corrected(8, OTHER)], NO_STREAM, META)
+    # Checked once per run of events naming the same stream (docs/adr/0111), and still for an
+    # event after such a run; a note of the same participant is of another category.
+    note = NoteTaken(participant_id=PID, text="позвонить")
+    for events in (
+        [corrected(7), corrected(8), corrected(9, OTHER)],
+        [corrected(7), corrected(8), note],
+    ):
+        with pytest.raises(ValueError, match="belongs to"):
+            LOG.stream_append(f"participant-{PID}", events, 1, META)
+
+
+def test_a_commits_events_get_new_version_4_ids_of_their_own() -> None:
+    """Drawn for a commit at once (`new_event_ids`, docs/adr/0111): what `uuid.uuid4()` gives,
+    one each, never the same twice."""
+    append = LOG.stream_append(f"participant-{PID}", [corrected(g) for g in (6, 7, 8)], 1, META)
+    again = LOG.stream_append(f"participant-{PID}", [corrected(6)], 1, META)
+    ids = [event.event_id for event in (*append.events, *again.events)]
+    assert len(set(ids)) == 4
+    assert all((i.version, i.variant) == (4, RFC_4122) for i in ids)
+    assert new_event_ids(0) == []
 
 
 async def test_a_stream_that_does_not_exist_reads_empty_at_no_version() -> None:
@@ -240,6 +261,36 @@ async def test_a_commit_sealing_with_two_keys_fetches_them_in_one_key_store_call
     assert keys.calls == [(str(PID), health_key_subject(PID))]
     [event] = (LOG.decode(e, f"participant-{PID}") for e in append.events)
     assert await unseal(cipher, event, health=True) == health_and_snils.personal
+
+
+def _health(participant_id: UUID, generation: int) -> Unsealed[ParticipantDetailsCorrected]:
+    return Unsealed(
+        ParticipantDetailsCorrected,
+        {
+            "participant_id": participant_id,
+            "reason": CorrectionReason.HEALTH_STATUS_CHANGED,
+            "key_generation": generation,
+        },
+        {"health_limitations": {"has_limitations": True, "kind": "visual"}},
+    )
+
+
+async def test_a_run_of_one_classs_drafts_seals_each_with_its_own_subject_and_generation(
+    cipher: FieldCipher,
+) -> None:
+    """A class's scopes are taken once per run of its drafts (docs/adr/0111): each draft is
+    still sealed with the key of its own participant and generation."""
+    drafts = [_health(PID, 2), _health(PID, 3), _health(OTHER, 3), snils_draft("112-233-445 95")]
+    sealed = await seal_all(cipher, drafts)
+    key_ids = [
+        value.kid
+        for event in sealed
+        for name in ("health_limitations", "snils")
+        if isinstance(value := getattr(event, name), SealedValue)
+    ]
+    assert len(set(key_ids)) == 4  # three health keys and the participant key
+    for event, draft in zip(sealed, drafts, strict=True):
+        assert await unseal(cipher, event, health=True) == draft.personal
 
 
 class CountingCipher(FieldCipher):

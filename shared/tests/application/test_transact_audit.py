@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from bilet.application import Attempt, OwnCommit, Transactor
-from bilet.audit import AUDIT_CATEGORY, Access, Audited, EventStoreAuditLog, InMemoryAuditLog
+from bilet.audit import (
+    AUDIT_CATEGORY,
+    Access,
+    Audited,
+    AuditRecord,
+    EventStoreAuditLog,
+    InMemoryAuditLog,
+)
 from bilet.crypto import FieldCipher, InMemoryKeyStore
 from bilet.eventstore import EventStore, category_of
 from bilet.eventstore.memory import InMemoryEventStore
@@ -141,3 +148,82 @@ async def test_an_observer_that_fails_neither_fails_the_commit_nor_silences_the_
         assert await store.stream_version(PARTICIPANT) == 0
     finally:
         await store.close()
+
+
+def _record(purpose: str = "correct_grade") -> AuditRecord:
+    return CTX.audit(Access.WRITE, PID, purpose, ("grade",))
+
+
+async def test_records_an_attempt_audits_join_its_commit_only_when_it_writes(
+    tmp_path: Path,
+) -> None:
+    """`Attempt.audit` (docs/adr/0111): records a body knows only as it decides go into its
+    commit as `audited`'s do (one transaction on SQLite, right after the command's events); a
+    body that decides nothing records nothing; a conflict's retry records its own, once."""
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    commits: list[str] = []
+    try:
+        tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+        audit = EventStoreAuditLog(store)
+        raced = False
+
+        async def body(attempt: Attempt) -> None:
+            nonlocal raced
+            state = await attempt.state(GRADE)
+            if not raced:  # another writer between the read and the commit: decided again
+                raced = True
+                await store.append(PARTICIPANT, [LOG.encode(corrected(10), CTX.metadata())])
+            attempt.audit(audit, _record())
+            attempt.append(PARTICIPANT, next_grade(state))
+
+        store._writer._db.set_trace_callback(
+            lambda sql: commits.append(sql) if sql == "COMMIT" else None
+        )
+        outcome = await tx.transact_many(CTX, body)
+        # The racing append's commit, then the command's own with its one record.
+        assert commits == ["COMMIT", "COMMIT"]
+        stored = await store.read_all()
+        assert [(e.stream_id == PARTICIPANT, e.position) for e in stored] == [
+            (True, 1),
+            (True, 2),
+            (False, 3),
+        ]
+        assert outcome.position == 2
+        # At grade 11 the decider decides nothing: nothing is written, not even the record.
+        await tx.transact_many(CTX, body)
+        assert len(await _audit_events(store)) == 1
+    finally:
+        await store.close()
+
+
+async def test_an_attempt_audits_through_one_log_and_not_beside_audited() -> None:
+    tx = Transactor(InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+    in_memory = InMemoryAuditLog()
+
+    async def body(attempt: Attempt) -> None:
+        attempt.audit(in_memory, _record())
+        attempt.append(PARTICIPANT, next_grade(await attempt.state(GRADE)))
+
+    with pytest.raises(ValueError, match="`audited` or `Attempt"):
+        await tx.transact_many(CTX, body, audited=_audited(in_memory))
+    assert in_memory.records == []
+
+    async def two_logs(attempt: Attempt) -> None:
+        attempt.audit(in_memory, _record())
+        attempt.audit(InMemoryAuditLog(), _record())
+
+    with pytest.raises(ValueError, match="one log"):
+        await tx.transact_many(CTX, two_logs)
+    # Elsewhere (a store that does not commit one writer at a time) recorded after the commit.
+    await tx.transact_many(CTX, body)
+    assert [record.purpose for record in in_memory.records] == ["correct_grade"]
+
+
+async def test_a_combined_command_refuses_records_in_its_body() -> None:
+    tx = Transactor(InMemoryEventStore(), FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+
+    async def body(attempt: Attempt) -> None:
+        attempt.audit(InMemoryAuditLog(), _record())
+
+    with pytest.raises(NotImplementedError):
+        await tx.transact_combined(CTX, PARTICIPANT, body)

@@ -23,7 +23,12 @@ from bilet.contracts.sealed import SealedValue
 from bilet.contracts.vocabulary import Instrument, InstrumentRef, Stage
 from bilet_diagnostics.domain import answer_sheet, participant
 from bilet_diagnostics.domain.errors import DomainError, StageLocked
-from bilet_diagnostics.domain.internal import AnswerRecorded, AttemptFinished
+from bilet_diagnostics.domain.internal import (
+    AnswerRecorded,
+    AttemptFinished,
+    SheetClosed,
+    SheetOpened,
+)
 
 PROPERTIES = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 PUPIL = UUID("5a5a5a5a-0000-4000-8000-000000000001")
@@ -167,3 +172,61 @@ def test_the_answers_that_count_are_the_last_accepted_per_item(
         state = answer_sheet.evolve(state, recorded)
         expected[item] = option
     assert state.answered == frozenset(expected)
+
+
+def _opened(attempt: UUID) -> SheetOpened:
+    return SheetOpened(
+        attempt_id=attempt,
+        participant_id=PUPIL,
+        season=2019,
+        stage=Stage.SOFT_SKILLS,
+        grade=7,
+        instruments=(InstrumentRef(instrument=Instrument.SOFT_SKILLS_BANK, version="1.0.0"),),
+        started_at=START,
+        deadline=START + LIMIT,
+    )
+
+
+def _closed(attempt: UUID) -> SheetClosed:
+    return SheetClosed(
+        attempt_id=attempt,
+        participant_id=PUPIL,
+        answer_sheet_id=attempt,
+        item_count=1,
+        digest="ab" * 32,
+        closed_at=START,
+    )
+
+
+def _answer(attempt: UUID, item: str) -> AnswerRecorded:
+    sealed_option = SealedValue.model_validate(sealed("option"))
+    return AnswerRecorded(
+        attempt_id=attempt, participant_id=PUPIL, item_id=item, option=sealed_option
+    )
+
+
+@PROPERTIES
+@given(
+    st.lists(st.sampled_from(("opened", "closed", *ITEMS, "item-x")), max_size=30),
+    st.integers(min_value=0, max_value=30),
+)
+def test_a_sheet_folded_at_once_is_the_sheet_folded_event_by_event(
+    kinds: list[str], split: int
+) -> None:
+    """`fold` (docs/adr/0111) gives what `evolve` gives one event at a time, for any order of
+    openings, answers (before and after a closing) and closings, from any state on."""
+    events: list[answer_sheet.SheetEvent] = [
+        _opened(ATTEMPT)
+        if kind == "opened"
+        else _closed(ATTEMPT)
+        if kind == "closed"
+        else _answer(ATTEMPT, kind)
+        for kind in kinds
+    ]
+    one_by_one = answer_sheet.initial(ATTEMPT)
+    for event in events:
+        one_by_one = answer_sheet.evolve(one_by_one, event)
+    # From the initial state, and from a state part of the way in (a cached fold caught up).
+    assert answer_sheet.fold(answer_sheet.initial(ATTEMPT), events) == one_by_one
+    part = answer_sheet.fold(answer_sheet.initial(ATTEMPT), events[:split])
+    assert answer_sheet.fold(part, events[split:]) == one_by_one

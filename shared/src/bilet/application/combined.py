@@ -28,6 +28,7 @@ from typing import Any, Final, Generic, TypeVar
 from bilet.application.context import RequestContext
 from bilet.application.eventlog import Loaded, Stream, seal_streams
 from bilet.application.transact import Attempt, Fold, Outcome, Transactor
+from bilet.audit import AuditLog, AuditRecord
 from bilet.contracts import DomainEvent
 from bilet.eventstore import (
     ANY,
@@ -289,6 +290,10 @@ class StagedAttempt(Attempt):
         stream = await self.read(fold.stream_id)
         state = self._staging.fold(fold, stream)
         return Loaded(stream.stream_id, stream.events, stream.version, stream.position, state)
+
+    def audit(self, log: AuditLog, *records: AuditRecord) -> None:
+        # The batch's one commit carries no body's records: refused rather than dropped.
+        raise NotImplementedError("a combined command audits after its outcome, not in its body")
 
 
 class CombinedCommits:

@@ -9,9 +9,10 @@ is bound to that registry and those categories once, in the service's applicatio
 
 import contextlib
 import functools
+import os
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 from uuid import UUID
@@ -27,7 +28,7 @@ from bilet.contracts import (
 )
 from bilet.contracts.codec import StoredEvent, require_newest
 from bilet.contracts.drafts import Decided, Unsealed
-from bilet.contracts.sealed import Personal, key_generations
+from bilet.contracts.sealed import KeyScope, Personal, generation_fields, key_generations
 from bilet.crypto import FieldCipher
 from bilet.eventstore import (
     NO_STREAM,
@@ -102,18 +103,7 @@ async def _sealed_together(
     """`seal_all` of several streams' decided events at once (a commit's), in order: one
     `seal_many` call for the commit, not one per stream (docs/adr/0099)."""
     drafts = [event for decided in streams for event in decided if isinstance(event, Unsealed)]
-    values = await seal_many(
-        cipher,
-        [
-            Personal(
-                draft.subject,
-                draft.personal,
-                sealed_scopes(draft.event_class),
-                key_generations(draft.event_class, draft.clear),
-            )
-            for draft in drafts
-        ],
-    )
+    values = await seal_many(cipher, _personal(drafts))
     # Each draft takes the next value: one value too many or too few would seal a draft with
     # another's values, or fail further on with a baffling StopIteration.
     if len(values) != len(drafts):
@@ -124,6 +114,30 @@ async def _sealed_together(
         for decided in streams
         for event in decided
     ]
+
+
+def _personal(drafts: Sequence[Unsealed[DomainEvent]]) -> list[Personal]:
+    """Each draft's values to seal with what chooses their keys. A commit's drafts come in runs
+    of one class about one participant (a sheet's answers): a class's scopes and whether it
+    names key generations, and a subject's id as text, are taken once per run, not per draft
+    (docs/adr/0111); `None` generations are the first, as an empty mapping."""
+    out: list[Personal] = []
+    kind: type[DomainEvent] | None = None
+    scopes: Mapping[str, KeyScope] = {}
+    named = False  # whether `kind` names key generations
+    about: object = None  # the subject's id the run is about (`subject` is its text)
+    subject = ""
+    for draft in drafts:
+        if draft.event_class is not kind:
+            kind = draft.event_class
+            scopes, named = sealed_scopes(kind), bool(generation_fields(kind))
+            about = None
+        key = draft.clear[kind.subject_key]
+        if key is not about or about is None:
+            about, subject = key, draft.subject
+        generations = key_generations(kind, draft.clear) if named else None
+        out.append(Personal(subject, draft.personal, scopes, generations))
+    return out
 
 
 async def seal_streams(
@@ -137,6 +151,13 @@ async def seal_streams(
         out.append(sealed[start : start + len(decided)])
         start += len(decided)
     return out
+
+
+def new_event_ids(count: int) -> list[UUID]:
+    """`count` new event ids, each what `uuid.uuid4()` draws (16 random bytes as a version-4
+    UUID), from one `os.urandom` call instead of one per event."""
+    raw = os.urandom(16 * count)
+    return [UUID(bytes=raw[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
 
 
 def _metadata_json(
@@ -365,11 +386,16 @@ class EventLog:
         """`encode` for a commit's events, each with a new id: the metadata is serialised once
         per schema version (`encoded`, shared by the commit's streams), not once per event."""
         out = []
-        for event in events:
-            if not self.internal_events.is_published(event.event_type):
-                require_newest(type(event))  # a published event: as the catalogue writes it
-            meta = _metadata_json(metadata, event.schema_version, encoded)
-            out.append(NewEvent(event.event_type, event.model_dump_json().encode(), meta))
+        last: type[DomainEvent] | None = None  # a commit's events come in runs of one class
+        meta = b""
+        for event, event_id in zip(events, new_event_ids(len(events)), strict=True):
+            kind = type(event)
+            if kind is not last:
+                if not self.internal_events.is_published(kind.event_type):
+                    require_newest(kind)  # a published event: as the catalogue writes it
+                meta = _metadata_json(metadata, kind.schema_version, encoded)
+                last = kind
+            out.append(NewEvent(kind.event_type, event.model_dump_json().encode(), meta, event_id))
         return out
 
     def stream_append(
@@ -390,11 +416,19 @@ class EventLog:
         metadata: EventMetadata,
         encoded: dict[int, bytes],
     ) -> StreamAppend:
+        checked: tuple[type[DomainEvent], object] | None = None
         for event in events:
+            # An answer sheet's 43 answers name the same attempt (the same object): its stream
+            # id is made and compared once, not once per event (docs/adr/0111).
+            kind = type(event)
+            key = getattr(event, kind.stream_key)
+            if checked is not None and checked[0] is kind and checked[1] is key:
+                continue
             if event.stream_id != stream_id:
                 raise ValueError(
                     f"{event.event_type} belongs to {event.stream_id}, not {stream_id}"
                 )
+            checked = (kind, key)
         return StreamAppend(stream_id, self._encode_all(events, metadata, encoded), expected)
 
     async def read(self, store: EventStore, stream_id: str) -> Stream:

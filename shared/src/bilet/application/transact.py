@@ -19,7 +19,7 @@ from bilet.application.context import RequestContext
 from bilet.application.eventlog import EventLog, Loaded, Part, Stream
 from bilet.application.kept import KeptFolds
 from bilet.application.retry import MAX_ATTEMPTS, retrying
-from bilet.audit import Audited, audit_appends
+from bilet.audit import Audited, AuditLog, AuditRecord, audit_appends
 from bilet.contracts import DomainEvent
 from bilet.contracts.drafts import Decided
 from bilet.crypto import FieldCipher
@@ -104,6 +104,21 @@ class Attempt:
         # The store's change marks, taken at the attempt's first kept fold (`_mark_of`).
         self._marks: Callable[[str], Hashable] | None = None
         self._marks_taken = False
+        self._audited: Audited | None = None  # `audit`: recorded only if the attempt writes
+
+    def audit(self, log: AuditLog, *records: AuditRecord) -> None:
+        """Audit records of what this attempt writes, known only as it decides (whose data it
+        touched): committed with its events as `transact_many(audited=...)`'s are, if it writes
+        anything; none if it decides nothing, fails or is tried again (the retry's own are)."""
+        if self._audited is not None and self._audited.log is not log:
+            raise ValueError("an attempt's audit records go to one log")
+        known = () if self._audited is None else self._audited.records
+        self._audited = Audited(log, (*known, *records))
+
+    @property
+    def audited(self) -> Audited | None:
+        """The records `audit` was given, for a commit that writes something."""
+        return self._audited
 
     async def read(self, stream_id: str) -> Stream:
         """The stream's events, read once per attempt. An append to it expects the version read
@@ -277,12 +292,21 @@ class Transactor:
         """Run `body` (it loads, decides and appends through the `Attempt`) and commit what it
         decided; with `retry`, run it again from scratch when a stream changed meanwhile. Without
         (a caller who named the version they saw), a change meanwhile raises `conflict`.
-        `audited`: the command's audit records, written once it succeeded (`commit`)."""
+        `audited`: the command's audit records, written once it succeeded (`commit`); a body
+        that knows its records only as it decides gives them to `Attempt.audit` instead (not
+        both)."""
 
         async def once() -> Outcome[T]:
             attempt = self.attempt()
             value = await body(attempt)
-            return attempt.outcome(value, await self.commit(ctx, attempt.parts, audited))
+            parts = attempt.parts
+            records = audited
+            if attempt.audited is not None:
+                if audited is not None:
+                    raise ValueError("a command's audit records: `audited` or `Attempt.audit`")
+                # Only with something written: an attempt that decided nothing audits nothing.
+                records = attempt.audited if parts else None
+            return attempt.outcome(value, await self.commit(ctx, parts, records))
 
         refused = conflict or self.conflict
         if retry:

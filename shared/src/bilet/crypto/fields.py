@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, NoReturn
+from typing import Final, NamedTuple, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -165,9 +165,9 @@ def _plaintext(name: str, value: object) -> bytes:
         raise TypeError(f"field {name!r} is not a JSON value: {error}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class _Envelope:
-    """A sealed field's envelope, read and checked for its shape (not yet authenticated)."""
+class _Envelope(NamedTuple):
+    """A sealed field's envelope, read and checked for its shape (not yet authenticated). A
+    tuple: a sheet's every answer is opened through one (docs/adr/0111)."""
 
     name: str
     key_id: str
@@ -284,12 +284,16 @@ class FieldCipher:
         if not subjects:
             return out
         keys = await self._current_keys(subjects)
+        # A fresh nonce per value, as before, all drawn in one `os.urandom` call.
+        nonces = os.urandom(NONCE_BYTES * sum(map(len, plaintexts)))
+        at = 0
         for (subject, _, _), sealed, copy in zip(records, plaintexts, out, strict=True):
             if not sealed:
                 continue
             key = keys[subject]
             for name, plaintext in sealed:
-                nonce = os.urandom(NONCE_BYTES)
+                nonce = nonces[at : at + NONCE_BYTES]
+                at += NONCE_BYTES
                 ciphertext = key.aead.encrypt(
                     nonce, plaintext, _field_ad(subject, name, key.key_id)
                 )

@@ -125,7 +125,7 @@ class AttemptCommands(DiagnosticsCore):
         access.require_role(ctx.principal, access.TAKERS, "answer for a participant")
         sheet_stream = answer_sheet.stream_id(attempt_id)
 
-        async def decide(reads: Reads) -> tuple[UUID, int, int, int, int | None]:
+        async def decide(reads: Reads) -> tuple[int, int, int, int | None]:
             # The sheet alone decides a save (it is opened and closed in the attempt's commits),
             # and only its opening, closing and the current answers of these items: the cached
             # fold caught up with the stream, not the whole sheet decoded again (`sheets.py`).
@@ -139,29 +139,26 @@ class AttemptCommands(DiagnosticsCore):
             form = self.form_of(opened)
             options_of = self.parts_of(form).options
             now = self.clock()
-            recorded = 0
+            decided: list[answer_sheet.Decided] = []
             for item_id, option_id in chosen.items():
                 save = answer_sheet.SaveAnswer(
                     item_id, option_id, options_of.get(item_id), current.get(item_id), now
                 )
-                decided = answer_sheet.decide(save, sheet.state)
-                reads.append(sheet_stream, decided, ANY)
-                recorded += len(decided)
+                decided += answer_sheet.decide(save, sheet.state)
+            reads.append(sheet_stream, decided, ANY)  # in the items' order, as one part
+            recorded = len(decided)
             answered = len(sheet.state.answered | set(chosen))
-            return opened.participant_id, recorded, answered, len(form.items), sheet.version
+            # Audited with the commit, only if it writes an answer (docs/adr/0111): also when
+            # the answer then lands after the closing (409), as it is written all the same.
+            record = ctx.audit(Access.WRITE, opened.participant_id, "answer", ["option"])
+            reads.audit(self.audit, record)
+            return recorded, answered, len(form.items), sheet.version
 
         outcome = await self.transactor.transact_many(ctx, decide)
-        participant_id, recorded, answered, item_count, read_version = outcome.value
+        recorded, answered, item_count, read_version = outcome.value
         if outcome.appended:
-            try:
-                written = outcome.version(sheet_stream)
-                await self._landed_before_closing(sheet_stream, read_version, written)
-            finally:
-                # Also when the answer landed after the closing (409): it was written all the
-                # same. (Writing the record while the answer is committed was tried: on the
-                # loaded machine it showed no gain, and it would audit commits that failed.)
-                record = ctx.audit(Access.WRITE, participant_id, "answer", ["option"])
-                await self.audit.record(record)
+            written = outcome.version(sheet_stream)
+            await self._landed_before_closing(sheet_stream, read_version, written)
         return recorded, answered, item_count
 
     async def _landed_before_closing(
@@ -225,14 +222,13 @@ class AttemptCommands(DiagnosticsCore):
             (stage_completed,) = completed
             if not isinstance(stage_completed, StageCompleted):
                 raise AssertionError("a completion decides StageCompleted")
+            # The answers were read to score them: audited with the commit (docs/adr/0111).
+            scored = ctx.audit(Access.READ, str(state.participant_id), "answers_scored", ["option"])
+            reads.audit(self.audit, scored)
             return stage_completed
 
         outcome = await self.transactor.transact_many(ctx, decide)
         self.sheets.forget(attempt_id)  # closed: no save counts again
         # The event as committed (published, nothing sealed in it: what a read of the stream
         # would decode), not read back and decoded again.
-        event = outcome.value
-        await self.audit.record(
-            ctx.audit(Access.READ, str(event.participant_id), "answers_scored", ["option"])
-        )
-        return Completion(event, outcome.position)
+        return Completion(outcome.value, outcome.position)

@@ -8,6 +8,7 @@ refused). Answers are personal data: the state keeps which items are answered, n
 decision that needs the current answer (is this the same answer again?) gets it in its command.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final, assert_never
@@ -92,11 +93,10 @@ class Close:
 
 Command = Open | SaveAnswer | Close
 SheetEvent = SheetOpened | AnswerRecorded | SheetClosed
+Decided = SheetOpened | Unsealed[AnswerRecorded] | SheetClosed  # what `decide` decides
 
 
-def decide(
-    command: Command, state: Sheet
-) -> list[SheetOpened | Unsealed[AnswerRecorded] | SheetClosed]:
+def decide(command: Command, state: Sheet) -> list[Decided]:
     match command:
         case Open():
             if state.opened is not None:
@@ -186,3 +186,31 @@ def evolve(state: Sheet, event: SheetEvent) -> Sheet:
             return replace(state, closed=event)
         case _:
             assert_never(event)
+
+
+def fold(state: Sheet, events: Iterable[SheetEvent]) -> Sheet:
+    """`evolve` of each event in turn, a run of answers folded at once: one state and one set
+    of answered items for the run, not one per answer (a completion folds a sheet's 40-80
+    answers: docs/adr/0111)."""
+    answered: set[str] | None = None  # the run's answered items, while in a run of answers
+    for event in events:
+        if isinstance(event, AnswerRecorded) and state.closed is None:
+            if answered is None:
+                answered = set(state.answered)
+            answered.add(event.item_id)
+            continue
+        if answered is not None:
+            state = _answered(state, answered)
+            answered = None
+        state = evolve(state, event)
+    return state if answered is None else _answered(state, answered)
+
+
+def _answered(state: Sheet, answered: set[str]) -> Sheet:
+    # As `evolve` builds it for an answer (`closed` is None here): every field named.
+    return Sheet(
+        attempt_id=state.attempt_id,
+        opened=state.opened,
+        answered=frozenset(answered),
+        closed=None,
+    )

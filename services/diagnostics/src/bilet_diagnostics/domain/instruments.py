@@ -115,7 +115,16 @@ class BankItem:
     options: tuple[BankOption, ...]
 
     def option(self, option_id: str) -> BankOption | None:
-        return next((o for o in self.options if o.option_id == option_id), None)
+        return self._by_option.get(option_id)
+
+    @functools.cached_property
+    def _by_option(self) -> dict[str, BankOption]:
+        # Scoring looks up every answer's option: a bank item never changes (docs/adr/0111).
+        # The first of an id wins, as the scan it replaces found it (bank rules allow none twice).
+        by_option: dict[str, BankOption] = {}
+        for option in self.options:
+            by_option.setdefault(option.option_id, option)
+        return by_option
 
     def render(self, instrument: Instrument, band: GradeBand) -> Item:
         choices = tuple(Choice(o.option_id, o.text(band)) for o in self.options)
@@ -223,6 +232,17 @@ class StageForm:
 
     def item(self, item_id: str) -> Item | None:
         return self._by_id.get(item_id)
+
+    def offers(self, item_id: str, option_id: str) -> bool | None:
+        """Whether the item offers the option (None: no such item): `item(item_id)` and its
+        `choice(option_id)`, from a set per item made once (a sheet's every answer is checked
+        twice on completion: docs/adr/0111)."""
+        options = self._options.get(item_id)
+        return None if options is None else option_id in options
+
+    @functools.cached_property
+    def _options(self) -> dict[str, frozenset[str]]:
+        return {item.item_id: frozenset(c.option_id for c in item.choices) for item in self.items}
 
 
 @dataclass(frozen=True)

@@ -113,10 +113,18 @@ def contributions(
 
 def environment_scores(rows: tuple[MappingContribution, ...]) -> Mapping[Environment, int]:
     """Each environment's 0–100 score: the rounded sum of its rows' shares (0 with no row)."""
-    totals = {environment: Fraction(0) for environment in ENVIRONMENT_ORDER}
+    # The exact sum as one numerator and denominator of plain integers (the same value as a sum
+    # of `Fraction`s, without reducing it after every addition: docs/adr/0111).
+    totals = dict.fromkeys(ENVIRONMENT_ORDER, (0, 1))
     for row in rows:
-        totals[row.environment] += row.share
-    return {environment: round_half_up(total) for environment, total in totals.items()}
+        numerator, denominator = totals[row.environment]
+        share = row.share
+        totals[row.environment] = (
+            numerator * share.denominator + share.numerator * denominator,
+            denominator * share.denominator,
+        )
+    # round_half_up(n / d) for d > 0: the floor of n / d + 1/2
+    return {environment: (2 * n + d) // (2 * d) for environment, (n, d) in totals.items()}
 
 
 def leading(table: MappingTable, scores: Mapping[Environment, int]) -> tuple[Environment, ...]:

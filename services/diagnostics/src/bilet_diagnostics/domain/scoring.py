@@ -121,7 +121,12 @@ def score(form: StageForm, answers: Mapping[str, str]) -> Scored:
     if tuple(bank.ref for bank in form.banks) != form.instruments:
         raise AnswerSheetError("the form was built without its item banks and cannot be scored")
     points = tuple(point for bank in form.banks for point in _points(bank, answers))
-    scales = tuple(scale for bank in form.banks for scale in _scales(bank, points))
+    # Each scale's total in one pass over the points, not one pass per scale.
+    totals: dict[tuple[Instrument, str], int] = {}
+    for point in points:
+        key = (point.instrument, point.scale)
+        totals[key] = totals.get(key, 0) + point.points
+    scales = tuple(scale for bank in form.banks for scale in _scales(bank, totals))
     match form.stage:
         case Stage.INTERESTS:
             if form.mapping is None:
@@ -157,10 +162,10 @@ def score(form: StageForm, answers: Mapping[str, str]) -> Scored:
 
 def _check_known(form: StageForm, answers: Mapping[str, str]) -> None:
     for item_id in sorted(answers):
-        item = form.item(item_id)
-        if item is None:
+        offered = form.offers(item_id, answers[item_id])
+        if offered is None:
             raise AnswerSheetError(f"item {item_id!r} is not in this form")
-        if item.choice(answers[item_id]) is None:
+        if not offered:
             raise AnswerSheetError(f"item {item_id!r} has no option {answers[item_id]!r}")
 
 
@@ -178,11 +183,13 @@ def _points(bank: ItemBank, answers: Mapping[str, str]) -> tuple[ScalePoint, ...
     return tuple(result)
 
 
-def _scales(bank: ItemBank, points: tuple[ScalePoint, ...]) -> tuple[ScaleResult, ...]:
+def _scales(
+    bank: ItemBank, totals: Mapping[tuple[Instrument, str], int]
+) -> tuple[ScaleResult, ...]:
     instrument = bank.ref.instrument
     results = []
     for scale in bank.version.scales:
-        total = sum(p.points for p in points if p.instrument == instrument and p.scale == scale)
+        total = totals.get((instrument, scale), 0)
         max_score = bank.max_score(scale)
         levels = bank.levels
         results.append(
