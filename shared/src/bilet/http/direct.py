@@ -6,7 +6,7 @@ pydantic. For a route that takes only path parameters, the `Request`, request-on
 (the bearer principal or the request context: `BearerPrincipal`s; a coroutine function taking
 the request alone, such as a service looked up in the app's state) and at most one JSON body
 model, that machinery cost more than the portfolio's own work for a 304 (docs/adr/0098) and a
-third of an answer save's CPU (docs/adr/0112). A `DirectRoute` is such a route with a second
+third of the HTTP layer's CPU of an answer save (docs/adr/0112). A `DirectRoute` is such a route with a second
 handler that calls the dependencies and the endpoint itself.
 
 It answers exactly what FastAPI's handler answers, in the same order, because it only takes the
