@@ -2,12 +2,12 @@
 
 For every request FastAPI's handler solves the route's dependency tree generically: the cache
 keys of each dependency, the security scopes, the parameters of every level validated through
-pydantic. For a route that takes only path parameters, the `Request`, request-only dependencies
-(the bearer principal or the request context: `BearerPrincipal`s; a coroutine function taking
-the request alone, such as a service looked up in the app's state) and at most one JSON body
-model, that machinery cost more than the portfolio's own work for a 304 (docs/adr/0098) and a
-third of the HTTP layer's CPU of an answer save (docs/adr/0112). A `DirectRoute` is such a route with a second
-handler that calls the dependencies and the endpoint itself.
+pydantic. For a route that takes only UUID or string path parameters, the `Request`, request-only
+dependencies (the bearer principal or the request context: `BearerPrincipal`s; a coroutine
+function taking the request alone, such as a service looked up in the app's state) and at most one
+JSON body model, that machinery cost more than the portfolio's own work for a 304 (docs/adr/0098)
+and a third of the HTTP layer's CPU of an answer save (docs/adr/0112). A `DirectRoute` is such a
+route with a second handler that calls the dependencies and the endpoint itself.
 
 It answers exactly what FastAPI's handler answers, in the same order, because it only takes the
 cases whose outcome it can know without FastAPI and hands every other request to FastAPI's own
