@@ -108,12 +108,14 @@ def _reader_of(field: Any) -> _Reader | None:
 
 class _Dependency(NamedTuple):
     """A request-only dependency: the endpoint's parameter it gives (None: called for its
-    effect), its call, the name it takes the request under, whether FastAPI caches it."""
+    effect), its call, the name it takes the request under, whether FastAPI caches it and
+    under which key (its call and scope: no OAuth scopes here)."""
 
     name: str | None
     call: Callable[..., Awaitable[object]]
     request_name: str
     use_cache: bool
+    cache_key: tuple[object, str]
 
 
 class _Shape(NamedTuple):
@@ -230,6 +232,7 @@ def shape_of(dependant: Dependant, held: dict[str, object] | None = None) -> _Sh
             dependency.call,  # type: ignore[arg-type]
             str(dependency.request_param_name),
             dependency.use_cache,
+            (dependency.call, dependency.scope or ""),
         )
         for dependency in dependant.dependencies
     ]
@@ -314,11 +317,11 @@ class DirectRoute(APIRoute):
             solved: dict[object, object] = {}
             for dependency in shape.dependencies:
                 # FastAPI calls a cached dependency once per request, however often declared.
-                if dependency.use_cache and dependency.call in solved:
-                    result = solved[dependency.call]
+                if dependency.use_cache and dependency.cache_key in solved:
+                    result = solved[dependency.cache_key]
                 else:
                     result = await dependency.call(**{dependency.request_name: request})
-                    solved.setdefault(dependency.call, result)
+                    solved.setdefault(dependency.cache_key, result)
                 if dependency.name is not None:
                     values[dependency.name] = result
             if shape.request_name is not None:
