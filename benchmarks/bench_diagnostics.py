@@ -13,7 +13,10 @@ bodies, the same concurrency), so the figure is what the service adds over the b
   option) into a PostgreSQL table with asyncpg.
 
 Figures: `diagnostics.answer_saves` (saves per second at `CONCURRENCY` requests in flight; higher
-is better, the ratio is ours / peer, the issue asks ≥ 0.5), and
+is better, the ratio is ours / peer, the issue asks ≥ 0.5; beside it each side's process CPU
+per save, `time.process_time` over its rounds: server and the httpx client alike, the same
+client on both sides, PostgreSQL's own CPU not counted — what a loaded machine disturbs less
+than saves per second, docs/adr/0112), and
 `diagnostics.answer_save_p99_at_500` (p99 latency in ms while saves arrive at 500 per second for
 `SECONDS`, the issue asks ≤ 50; the peer's beside it).
 """
@@ -85,17 +88,19 @@ def peer_app(pool: asyncpg.Pool, table: str) -> FastAPI:
     return app
 
 
-async def throughput(send: Send, saves: int) -> float:
-    """Saves per second with CONCURRENCY requests in flight."""
+async def throughput(send: Send, saves: int) -> tuple[float, float]:
+    """Saves per second with CONCURRENCY requests in flight, and the process's CPU
+    milliseconds per save meanwhile."""
     counter = iter(range(saves))
 
     async def worker() -> None:
         for n in counter:
             await send(n)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return saves / (time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu) * 1000 / saves
+    return saves / (time.perf_counter() - started), cpu_ms
 
 
 async def latencies_at_rate(send: Send, seconds: float) -> list[float]:
@@ -227,14 +232,18 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
                 ours(Path(directory), dsn, schemas[0], sizes) as ours_send,
                 peer(dsn, schemas[1]) as peer_send,
             ):
-                await throughput(ours_send, 100)  # warm-up, untimed
+                await throughput(ours_send, 100)  # warm-up, not counted
                 await throughput(peer_send, 100)
                 ours_rates: list[float] = []
                 peer_rates: list[float] = []
+                ours_cpu: list[float] = []
+                peer_cpu: list[float] = []
                 for number in range(ROUNDS):  # sides alternating
-                    sides = [(ours_send, ours_rates), (peer_send, peer_rates)]
-                    for send, rates in sides if number % 2 == 0 else sides[::-1]:
-                        rates.append(await throughput(send, sizes.saves))
+                    sides = [(ours_send, ours_rates, ours_cpu), (peer_send, peer_rates, peer_cpu)]
+                    for send, rates, cpu in sides if number % 2 == 0 else sides[::-1]:
+                        rate, cpu_ms = await throughput(send, sizes.saves)
+                        rates.append(rate)
+                        cpu.append(cpu_ms)
                 yield BenchResult(
                     "diagnostics.answer_saves",
                     median(ours_rates),
@@ -244,6 +253,8 @@ async def run(quick: bool) -> AsyncIterator[BenchResult]:
                         "concurrency": CONCURRENCY,
                         "saves": sizes.saves,
                         "pupils": sizes.pupils,
+                        "cpu_ms_per_save_ours": round(median(ours_cpu), 3),
+                        "cpu_ms_per_save_peer": round(median(peer_cpu), 3),
                         **rounds_detail(ours_rates, peer_rates),
                     },
                     (ratio_at_least(SAVES_RATIO_TARGET),),

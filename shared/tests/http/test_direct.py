@@ -1,7 +1,9 @@
 """A `DirectRoute` answers exactly what FastAPI's handler answers: each case asks the same
 endpoint declared on a plain router and on a direct one, in the same app, and compares status,
 headers that matter and body — valid and invalid paths (every form of UUID pydantic reads, and
-texts it refuses), no token, a bad one, an expired one, both a bad path and no token."""
+texts it refuses, constrained strings), no token, a bad one, an expired one, both a bad path and
+no token; JSON bodies valid and not (not JSON, empty, another media type, refused by the model),
+with and without a token."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -10,15 +12,16 @@ from uuid import UUID
 import fastapi.routing
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from bilet.application.context import RequestContext
 from bilet.http import ServiceDescription, create_service_app
 from bilet.http.auth import CurrentPrincipal, Principal, Role
 from bilet.http.context import Context, request_context
 from bilet.http.devkeys import DevelopmentSigner
-from bilet.http.direct import DirectRoute, direct_routes
+from bilet.http.direct import DirectRoute, direct_routes, model_response
 from bilet.settings import PlatformSettings
 
 from .conftest import ServeRouter
@@ -38,6 +41,35 @@ def answer(kind: str, thing_id: object, context: RequestContext, request: Reques
     )
 
 
+CODE = "^[a-z0-9_]{1,8}$"
+Code = Annotated[str, Path(pattern=CODE)]
+# Each call of `_looked_up` (a request-only dependency, as a service in the app's state): its path.
+looked_up: list[str] = []
+
+
+async def _looked_up(request: Request) -> str:
+    looked_up.append(request.url.path)
+    return "looked-up"
+
+
+LookedUp = Annotated[str, Depends(_looked_up)]
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    option_id: str = Field(pattern=CODE)
+    weight: int = 1
+
+
+class Chosen(BaseModel):
+    thing: str
+    code: str
+    option_id: str
+    weight: int
+    subject: str
+    service: str
+
+
 def declare(router: APIRouter) -> None:
     @router.get("/things/{thing_id}")
     async def thing(thing_id: UUID, request: Request, context: Context) -> Response:
@@ -50,6 +82,42 @@ def declare(router: APIRouter) -> None:
     @router.get("/principal/{thing_id}")
     async def principal(thing_id: UUID, who: CurrentPrincipal) -> Response:
         return JSONResponse({"thing": str(thing_id), "subject": who.subject})
+
+    @router.get("/codes/{code}")
+    async def coded(code: Code, context: Context, request: Request) -> Response:
+        return answer("code", code, context, request)
+
+    @router.put("/things/{thing_id}/choices/{code}", response_model=Chosen)
+    async def choose(
+        thing_id: UUID,
+        code: Code,
+        body: Choice,
+        service: LookedUp,
+        again: LookedUp,  # FastAPI calls it once per request: so must the direct route
+        context: Context,
+    ) -> Response:
+        assert again == service
+        chosen = Chosen(
+            thing=str(thing_id),
+            code=code,
+            option_id=body.option_id,
+            weight=body.weight,
+            subject=context.principal.subject,
+            service=service,
+        )
+        return model_response(chosen)
+
+    @router.put("/models/{thing_id}")
+    async def model(thing_id: UUID, body: Choice, context: Context) -> Chosen:
+        # FastAPI serialises the model: what `model_response` must give byte for byte.
+        return Chosen(
+            thing=str(thing_id),
+            code="-",
+            option_id=body.option_id,
+            weight=body.weight,
+            subject=context.principal.subject,
+            service="-",
+        )
 
 
 plain = APIRouter(prefix="/plain")
@@ -106,6 +174,9 @@ PATHS = [
     "/names/%D0%98%D0%B2%D0%B0%D0%BD",
     f"/principal/{THING}",
     "/principal/nope",
+    "/codes/abc_1",
+    "/codes/ABC",
+    "/codes/abcdefghij",
 ]
 
 
@@ -153,7 +224,8 @@ def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() 
     ) -> Any: ...
 
     @router.get("/d/{name}")
-    async def d(name: Annotated[str, Path(max_length=3)], context: Context) -> Any: ...
+    async def d(name: Annotated[str, Path(max_length=3)], context: Context) -> Response:
+        return Response()
 
     @router.get("/e/{number}")
     async def e(number: int, context: Context) -> Any: ...
@@ -174,6 +246,31 @@ def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() 
     ) -> Response:
         return Response()
 
+    @router.put("/j/{thing_id}")
+    async def j(thing_id: UUID, body: Choice, service: LookedUp, context: Context) -> Response:
+        return Response()
+
+    @router.put("/k/{thing_id}")
+    async def k(thing_id: UUID, body: Annotated[Choice, Body(embed=True)]) -> Response:
+        return Response()
+
+    @router.put("/l/{thing_id}")
+    async def l_(thing_id: UUID, body: Choice, other: Choice) -> Response:
+        return Response()
+
+    @router.put("/m/{thing_id}")
+    async def m(thing_id: UUID, body: dict[str, str]) -> Response:
+        return Response()
+
+    def plain_function(request: Request) -> str:
+        return "thread"
+
+    @router.put("/n/{thing_id}")
+    async def n(
+        thing_id: UUID, body: Choice, service: Annotated[str, Depends(plain_function)]
+    ) -> Response:
+        return Response()
+
     app = FastAPI()
     app.include_router(router)
 
@@ -181,12 +278,17 @@ def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() 
         "/a/{thing_id}": True,
         "/b/{thing_id}": False,
         "/c/{thing_id}": False,
-        "/d/{name}": False,
+        "/d/{name}": True,  # a constrained string: FastAPI's field validates it
         "/e/{number}": False,
         "/f/{thing_id}": False,
         "/g/{thing_id}": False,
         "/h/{thing_id}": False,
         "/i/{thing_id}": False,
+        "/j/{thing_id}": True,  # one JSON model, a request-only coroutine
+        "/k/{thing_id}": False,  # embedded
+        "/l/{thing_id}": False,  # two bodies
+        "/m/{thing_id}": False,  # not a model
+        "/n/{thing_id}": False,  # a plain function: FastAPI runs it on a thread
     }
 
 
@@ -275,3 +377,114 @@ async def test_a_direct_route_that_answers_no_response_is_an_error(
             await client.get(
                 f"/probe/v1/model/{THING}", headers={"Authorization": f"Bearer {token}"}
             )
+
+
+async def put_both(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], content: bytes | None
+) -> tuple[httpx.Response, httpx.Response]:
+    headers = {"X-Correlation-Id": "same-for-both", **headers}
+    theirs = await client.put(f"/probe/v1/plain{path}", headers=headers, content=content)
+    ours = await client.put(f"/probe/v1/direct{path}", headers=headers, content=content)
+    return theirs, ours
+
+
+JSON = {"Content-Type": "application/json"}
+CHOICE = f"/things/{THING}/choices/abc"
+BODIES = [
+    (CHOICE, JSON, b'{"option_id": "opt_1"}'),  # the direct path
+    (CHOICE, JSON, b'{"option_id": "opt_1", "weight": "3"}'),  # lax: pydantic reads "3"
+    (f"/things/{THING.upper()}/choices/abc", JSON, b'{"option_id": "opt_1"}'),
+    (f"/things/{THING}/choices/ABC", JSON, b'{"option_id": "opt_1"}'),
+    ("/things/nope/choices/ABC", JSON, b'{"option_id": "BAD"}'),
+    (CHOICE, JSON, b'{"option_id": "BAD"}'),
+    (CHOICE, JSON, b'{"option_id": "opt_1", "extra": 1}'),
+    (CHOICE, JSON, b"{}"),
+    (CHOICE, JSON, b"[]"),
+    (CHOICE, JSON, b"null"),
+    (CHOICE, JSON, b'{"option_id": '),  # not JSON
+    (CHOICE, JSON, b""),  # no body
+    (CHOICE, JSON, None),
+    (CHOICE, {"Content-Type": "application/json; charset=utf-8"}, b'{"option_id": "opt_1"}'),
+    (CHOICE, {"Content-Type": "application/vnd.thing+json"}, b'{"option_id": "opt_1"}'),
+    (CHOICE, {"Content-Type": "text/plain"}, b'{"option_id": "opt_1"}'),
+    (CHOICE, {}, b'{"option_id": "opt_1"}'),
+]
+
+
+@pytest.mark.parametrize(("path", "media", "content"), BODIES)
+async def test_bodies_are_read_as_fastapi_reads_them(
+    client: httpx.AsyncClient,
+    signer: DevelopmentSigner,
+    path: str,
+    media: dict[str, str],
+    content: bytes | None,
+) -> None:
+    token = signer.mint(Role.NAVIGATOR, subject="navigator-1")
+    looked_up.clear()
+
+    theirs, ours = await put_both(
+        client, path, {"Authorization": f"Bearer {token}", **media}, content
+    )
+
+    same(theirs, ours)
+    assert ours.content == theirs.content or theirs.status_code != 200
+    # The request-only dependency is called as FastAPI calls it: once a request (it is declared
+    # twice), and not at all for a request FastAPI refuses before its dependencies.
+    plain_calls = [path for path in looked_up if "/plain/" in path]
+    direct_calls = [path.replace("/direct/", "/plain/") for path in looked_up if "/direct/" in path]
+    assert direct_calls == plain_calls
+    if theirs.status_code == 200:
+        assert len(plain_calls) == 1
+
+
+@pytest.mark.parametrize("content", [b'{"option_id": "opt_1"}', b'{"option_id": "BAD"}', b"{", b""])
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-jwt"])
+async def test_a_body_without_a_valid_token_is_answered_as_fastapi_answers(
+    client: httpx.AsyncClient, content: bytes, authorization: str | None
+) -> None:
+    headers = dict(JSON)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+
+    theirs, ours = await put_both(client, CHOICE, headers, content)
+
+    assert theirs.status_code in (401, 422)
+    same(theirs, ours)
+
+
+async def test_a_model_response_is_fastapis_serialisation_byte_for_byte(
+    client: httpx.AsyncClient, signer: DevelopmentSigner
+) -> None:
+    token = signer.mint(Role.NAVIGATOR, subject="navigator-1")
+    headers = {"Authorization": f"Bearer {token}", **JSON}
+    content = b'{"option_id": "opt_1", "weight": 2}'
+
+    fastapis = await client.put(f"/probe/v1/plain/models/{THING}", headers=headers, content=content)
+    chosen = await client.put(f"/probe/v1/direct{CHOICE}", headers=headers, content=content)
+
+    assert fastapis.status_code == chosen.status_code == 200
+    expected = fastapis.content.replace(b'"code":"-"', b'"code":"abc"').replace(
+        b'"service":"-"', b'"service":"looked-up"'
+    )
+    assert chosen.content == expected
+    assert chosen.headers["content-type"] == fastapis.headers["content-type"]
+
+
+async def test_the_direct_body_route_skips_fastapis_dependency_solving(
+    client: httpx.AsyncClient, signer: DevelopmentSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    token = signer.mint(Role.NAVIGATOR)
+    headers = {"Authorization": f"Bearer {token}", **JSON}
+
+    await put_both(client, CHOICE, headers, b'{"option_id": "opt_1"}')
+    await client.get("/probe/v1/direct/codes/abc", headers=headers)
+
+    assert solved == [f"/probe/v1/plain{CHOICE}"]

@@ -1,10 +1,14 @@
 """The API explains itself (handbook rule 7): `/diagnostics/docs` describes every operation,
-every schema it names is defined, and every refusal code a route gives is in its description."""
+every schema it names is defined, and every refusal code a route gives is in its description.
+The document is the one it was before the answer save became a direct route (ADR 0112)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bilet.http.direct import direct_routes
 from bilet.http.openapi_checks import (
     check_refusals,
     undefined_schemas,
@@ -40,3 +44,26 @@ async def test_the_request_constraints_are_in_the_schema(api: Api) -> None:
     assert body["properties"]["option_id"]["pattern"]
     assert body["additionalProperties"] is False
     assert CODES.status["attempt_in_progress"] == 409
+
+
+# The document as `main` gave it before the answer save was called directly (docs/adr/0112),
+# written with `json.dumps(app.openapi(), indent=1, sort_keys=True, ensure_ascii=False)`. An API
+# change made on purpose writes it again the same way, in the commit that changes the API.
+DOCUMENT = Path(__file__).with_name("openapi.json")
+
+
+async def test_the_document_is_unchanged_by_the_direct_answer_save(api: Api) -> None:
+    expected = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+
+    assert api.app.openapi() == expected
+
+
+async def test_only_the_answer_save_is_called_directly(api: Api) -> None:
+    # A parameter added to the save (or a model answered instead of a `Response`) would make it
+    # FastAPI's again: seen here, not only slower (docs/adr/0112).
+    assert direct_routes(api.app) == {
+        "/v1/attempts": False,
+        "/v1/attempts/{attempt_id}": False,
+        "/v1/attempts/{attempt_id}/answers/{item_id}": True,
+        "/v1/attempts/{attempt_id}/complete": False,
+    }

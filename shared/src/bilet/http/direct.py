@@ -2,10 +2,12 @@
 
 For every request FastAPI's handler solves the route's dependency tree generically: the cache
 keys of each dependency, the security scopes, the parameters of every level validated through
-pydantic. For a route that takes only UUID (or plain string) path parameters, the `Request` and
-request-only dependencies (the bearer principal or the request context: `BearerPrincipal`s) that
-machinery cost more than the portfolio's own work for a 304 (docs/adr/0098). A `DirectRoute` is
-such a route with a second handler that calls the dependencies and the endpoint itself.
+pydantic. For a route that takes only UUID or string path parameters, the `Request`, request-only
+dependencies (the bearer principal or the request context: `BearerPrincipal`s; a coroutine
+function taking the request alone, such as a service looked up in the app's state) and at most one
+JSON body model, that machinery cost more than the portfolio's own work for a 304 (docs/adr/0098)
+and a third of the HTTP layer's CPU of an answer save (docs/adr/0112). A `DirectRoute` is such a
+route with a second handler that calls the dependencies and the endpoint itself.
 
 It answers exactly what FastAPI's handler answers, in the same order, because it only takes the
 cases whose outcome it can know without FastAPI and hands every other request to FastAPI's own
@@ -13,8 +15,19 @@ handler, unchanged:
 - a path parameter of a UUID in canonical form (lower-case hexadecimal, hyphens at the canonical
   places: what pydantic and `uuid.UUID` read alike) or a plain string; any other value (upper
   case, no hyphens, braces, not a UUID at all) goes to FastAPI, which reads it or answers 422;
-- the dependencies are called in FastAPI's order (before the path is validated: a request with
-  neither a token nor a valid path is a 401 both ways), and their refusals raise as before;
+  a string with constraints (a `pattern`, lengths) is validated by FastAPI's own field for it,
+  and any value it refuses goes to FastAPI, which answers the 422;
+- a body model is read as FastAPI reads it (the body's bytes, `Request.json`, the route's own
+  body field's validation) when it is sent as exactly `application/json` and validates; an
+  empty body, another or no `Content-Type`, a body that is no JSON or does not validate goes to
+  FastAPI (the body read stays on the request, so FastAPI reads the same bytes), which answers
+  what it answers; a failed read of the bytes is answered as FastAPI answers it (400, or the
+  `HTTPException` raised). Only a single, not embedded body that is a pydantic model qualifies;
+- nothing is called before the path and the body are known to be FastAPI's values, so a request
+  handed to FastAPI has had no dependency run;
+- the dependencies are called in FastAPI's order, each once per request as FastAPI's cache does
+  (before FastAPI would validate the path and body: with inputs both read alike the outcome is
+  the same in either order), and their refusals raise as before;
 - `app.dependency_overrides` set (tests) → FastAPI's handler, which applies them; so does a
   request under FastAPI's OpenTelemetry (its spans and request data are FastAPI's to give);
 - the endpoint is declared to return a `Response` (FastAPI would serialise anything else through
@@ -22,8 +35,9 @@ handler, unchanged:
 
 The declaration judged is the one FastAPI's own handler was built from (read from its closure:
 an including router's dependencies are in it). A route whose declaration has anything else (a
-query, header, cookie or body parameter, another kind of dependency or a limit on one, a
-constrained path parameter, a `Response` or background-task parameter, a field of FastAPI's
+query, header, cookie, form or file parameter, several body parameters or an embedded one,
+another kind of dependency or a limit on one, a path parameter that is neither a UUID nor a
+string, a `Response` or background-task parameter, a field of FastAPI's
 `Dependant` this module does not know), or whose handler does not hold its declaration where
 this FastAPI keeps it, is a plain `APIRoute`: `DirectRoute.direct` says whether the shortcut was
 taken. The OpenAPI document is FastAPI's (built from the same declaration).
@@ -31,15 +45,19 @@ taken. The OpenAPI document is FastAPI's (built from the same declaration).
 
 import dataclasses
 import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final, NamedTuple
 from uuid import UUID
 
+from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.telemetry import get_telemetry_data
+from pydantic import BaseModel
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -50,33 +68,65 @@ from bilet.http.auth import BearerPrincipal
 _CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-# A path parameter's reader: the value, or None when FastAPI must judge the text.
-_Reader = Callable[[str], object | None]
+# A path parameter's reader: the value, or _UNSURE when FastAPI must judge the text.
+_Reader = Callable[[str], object]
+# What a reader answers for a text FastAPI must judge (None may be a value).
+_UNSURE: Final = object()
+# The one `Content-Type` a body is read directly under: FastAPI reads it as JSON too.
+_JSON: Final = "application/json"
 
 
-def _uuid(text: str) -> UUID | None:
-    return UUID(text) if _CANONICAL_UUID.fullmatch(text) else None
+def _uuid(text: str) -> object:
+    return UUID(text) if _CANONICAL_UUID.fullmatch(text) else _UNSURE
 
 
 def _text(text: str) -> str:
     return text
 
 
-def _reader_of(annotation: object) -> _Reader | None:
-    if annotation is UUID:
+class _Validated:
+    """A path parameter read by FastAPI's own field for it (a constrained string): its value
+    when the field takes the text, else _UNSURE (FastAPI answers the 422)."""
+
+    def __init__(self, field: Any, alias: str) -> None:
+        self.field = field
+        self.loc = ("path", alias)
+
+    def __call__(self, text: str) -> object:
+        value, errors = self.field.validate(text, {}, loc=self.loc)
+        return _UNSURE if errors else value
+
+
+def _reader_of(field: Any) -> _Reader | None:
+    info = field.field_info
+    if info.annotation is UUID and not info.metadata:
         return _uuid
-    if annotation is str:
-        return _text
+    if info.annotation is str:
+        return _Validated(field, field.alias) if info.metadata else _text
     return None
+
+
+class _Dependency(NamedTuple):
+    """A request-only dependency: the endpoint's parameter it gives (None: called for its
+    effect), its call, the name it takes the request under, whether FastAPI caches it and
+    under which key (its call and scope: no OAuth scopes here)."""
+
+    name: str | None
+    call: Callable[..., Awaitable[object]]
+    request_name: str
+    use_cache: bool
+    cache_key: tuple[object, str]
 
 
 class _Shape(NamedTuple):
     """What a direct call needs of a route's declaration: the path parameters (alias, name,
-    reader), the request's parameter name, the dependencies (name, call) in FastAPI's order."""
+    reader), the request's parameter name, the dependencies in FastAPI's order, the body
+    (the endpoint's parameter name and FastAPI's field for it)."""
 
     path: list[tuple[str, str, _Reader]]
     request_name: str | None
-    dependencies: list[tuple[str, Callable[[Request], Awaitable[object]]]]
+    dependencies: list[_Dependency]
+    body: tuple[str, Any] | None
     call: Callable[..., Awaitable[object]]
 
 
@@ -84,7 +134,7 @@ class _Shape(NamedTuple):
 # its default, so a field FastAPI adds one day (or one this module does not know the meaning of:
 # a dependency's `concurrency` limit, OAuth scopes) makes the route FastAPI's.
 _ROUTE_FIELDS: Final = frozenset(
-    {"path_params", "dependencies", "name", "call", "request_param_name"}
+    {"path_params", "body_params", "dependencies", "name", "call", "request_param_name"}
     | {"path", "use_cache", "scope"}
 )
 _DEPENDENCY_FIELDS: Final = frozenset(
@@ -106,16 +156,41 @@ def _others_at_default(dependant: Dependant, read: frozenset[str]) -> bool:
 
 
 def _request_only(dependency: Dependant) -> bool:
-    """A `BearerPrincipal` (its `__call__` a coroutine taking the request alone), nothing under
-    it, nothing else declared."""
+    """A `BearerPrincipal` (its `__call__` a coroutine taking the request alone) or a coroutine
+    function taking the request alone, nothing under it, nothing else declared."""
     call = dependency.call
+    coroutine = (
+        inspect.iscoroutinefunction(type(call).__call__)
+        if isinstance(call, BearerPrincipal)
+        else inspect.isfunction(call) and inspect.iscoroutinefunction(call)
+    )
     return (
-        isinstance(call, BearerPrincipal)
-        and inspect.iscoroutinefunction(type(call).__call__)
-        and dependency.name is not None
+        coroutine
         and dependency.request_param_name is not None
         and not dependency.dependencies
         and _others_at_default(dependency, _DEPENDENCY_FIELDS)
+    )
+
+
+def _model_body(dependant: Dependant, held: dict[str, object]) -> bool:
+    """Whether the route's body, if it has one, is one JSON model FastAPI reads whole (not
+    several, not embedded, not a form or a file, and a handler that says how it reads it)."""
+    if not dependant.body_params:
+        return True
+    if (
+        len(dependant.body_params) != 1
+        or held.get("embed_body_fields") is not False
+        or held.get("is_body_form") is not False
+    ):
+        return False
+    info = dependant.body_params[0].field_info
+    model = info.annotation
+    return (
+        type(info) is params.Body
+        and not info.embed
+        and not info.metadata
+        and isinstance(model, type)
+        and issubclass(model, BaseModel)
     )
 
 
@@ -126,8 +201,9 @@ def _answers_a_response(call: Callable[..., object]) -> bool:
     return isinstance(returns, type) and issubclass(returns, Response)
 
 
-def shape_of(dependant: Dependant) -> _Shape | None:
-    """How to call the route directly, or None when FastAPI must handle it."""
+def shape_of(dependant: Dependant, held: dict[str, object] | None = None) -> _Shape | None:
+    """How to call the route directly, or None when FastAPI must handle it. `held`: what
+    FastAPI's handler holds besides the declaration (how it reads a body)."""
     call = dependant.call
     if (
         call is None
@@ -138,25 +214,36 @@ def shape_of(dependant: Dependant) -> _Shape | None:
         return None
     path: list[tuple[str, str, _Reader]] = []
     for field in dependant.path_params:
-        info = field.field_info
-        reader = _reader_of(info.annotation)
-        if reader is None or info.metadata:
+        reader = _reader_of(field)
+        if reader is None:
             return None
         path.append((field.alias, field.name, reader))
     if not all(_request_only(dependency) for dependency in dependant.dependencies):
         return None
-    dependencies: list[tuple[str, Callable[[Request], Awaitable[object]]]] = [
-        (str(dependency.name), dependency.call)  # type: ignore[misc]
+    if not _model_body(dependant, held or {}):
+        return None
+    body = None
+    if dependant.body_params:
+        field = dependant.body_params[0]
+        body = (field.name, field)
+    dependencies = [
+        _Dependency(
+            dependency.name,
+            dependency.call,  # type: ignore[arg-type]
+            str(dependency.request_param_name),
+            dependency.use_cache,
+            (dependency.call, dependency.scope or ""),
+        )
         for dependency in dependant.dependencies
     ]
-    return _Shape(path, dependant.request_param_name, dependencies, call)
+    return _Shape(path, dependant.request_param_name, dependencies, body, call)
 
 
-def _built_from(handler: Handler) -> tuple[Dependant, object] | None:
-    """The declaration FastAPI's own handler was built from (its dependant, with an including
-    router's dependencies added) and its overrides' provider, read from the handler's closure:
-    what FastAPI will run, however it found it. None when this FastAPI's handler does not hold
-    them under those names: then the route is not called directly."""
+def _built_from(handler: Handler) -> dict[str, object] | None:
+    """What FastAPI's own handler was built from, read from the handler's closure: its
+    `dependant` (with an including router's dependencies added), its overrides' provider and
+    how it reads a body: what FastAPI will run, however it found it. None when this FastAPI's
+    handler does not hold them under those names: then the route is not called directly."""
     cells = handler.__closure__ or ()
     try:
         contents = [cell.cell_contents for cell in cells]
@@ -166,7 +253,18 @@ def _built_from(handler: Handler) -> tuple[Dependant, object] | None:
     dependant = held.get("dependant")
     if not isinstance(dependant, Dependant) or "dependency_overrides_provider" not in held:
         return None
-    return dependant, held["dependency_overrides_provider"]
+    return held
+
+
+async def _body_read(request: Request) -> bytes:
+    """The body's bytes, a failed read answered as FastAPI's handler answers it (its very
+    exception types: Starlette's `HTTPException` raised again, anything else a 400)."""
+    try:
+        return await request.body()
+    except HTTPException:
+        raise
+    except Exception as error:
+        raise HTTPException(400, detail="There was an error parsing the body") from error
 
 
 class DirectRoute(APIRoute):
@@ -177,12 +275,13 @@ class DirectRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         fastapi_handler = super().get_route_handler()
-        built_from = _built_from(fastapi_handler)
-        shape = None if built_from is None else shape_of(built_from[0])
+        held = _built_from(fastapi_handler)
+        dependant = None if held is None else held["dependant"]
+        shape = None if held is None else shape_of(dependant, held)  # type: ignore[arg-type]
         self.direct = shape is not None
-        if built_from is None or shape is None:
+        if held is None or shape is None:
             return fastapi_handler
-        overrides = built_from[1]
+        overrides = held["dependency_overrides_provider"]
 
         async def handler(request: Request) -> Response:
             if (
@@ -192,17 +291,39 @@ class DirectRoute(APIRoute):
                 # handler gives its spans (dependencies, endpoint) and the request's data.
                 return await fastapi_handler(request)
             values: dict[str, object] = {}
-            # The path first: a text only FastAPI can judge goes to it before anything is
-            # called. FastAPI solves the dependencies before it validates the path, so with a
-            # path both read alike the outcome is the same in either order.
+            # The path and the body first: an input only FastAPI can judge goes to it before
+            # anything is called. FastAPI solves the dependencies before it validates them, so
+            # with inputs both read alike the outcome is the same in either order.
             path_params = request.path_params
             for alias, name, read in shape.path:
                 value = read(path_params[alias])
-                if value is None:
+                if value is _UNSURE:
                     return await fastapi_handler(request)
                 values[name] = value
-            for dependency_name, dependency in shape.dependencies:
-                values[dependency_name] = await dependency(request)
+            if shape.body is not None:
+                name, field = shape.body
+                body = await _body_read(request)  # kept on the request: FastAPI reads it again
+                if not body or request.headers.get("content-type") != _JSON:
+                    return await fastapi_handler(request)
+                try:
+                    # As FastAPI reads it (`Request.json`: `json.loads` of the bytes).
+                    document = json.loads(body)
+                except Exception:  # not JSON, not text: FastAPI's 422 or 400
+                    return await fastapi_handler(request)
+                value, errors = field.validate(document, {}, loc=("body",))
+                if errors:
+                    return await fastapi_handler(request)
+                values[name] = value
+            solved: dict[object, object] = {}
+            for dependency in shape.dependencies:
+                # FastAPI calls a cached dependency once per request, however often declared.
+                if dependency.use_cache and dependency.cache_key in solved:
+                    result = solved[dependency.cache_key]
+                else:
+                    result = await dependency.call(**{dependency.request_name: request})
+                    solved.setdefault(dependency.cache_key, result)
+                if dependency.name is not None:
+                    values[dependency.name] = result
             if shape.request_name is not None:
                 values[shape.request_name] = request
             response = await shape.call(**values)
@@ -211,6 +332,14 @@ class DirectRoute(APIRoute):
             return response
 
         return handler
+
+
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """The answer FastAPI gives when an endpoint returns `model` as its response model: the
+    model's JSON by alias, `application/json` (FastAPI's `dump_json` path). A direct route
+    answers a `Response`; with this, and its `response_model=` naming the model for the
+    document, it answers what it answered when FastAPI serialised the model."""
+    return Response(model.model_dump_json(by_alias=True), status_code=status_code, media_type=_JSON)
 
 
 def direct_routes(app: Starlette) -> dict[str, bool]:

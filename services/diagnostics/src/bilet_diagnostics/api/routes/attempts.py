@@ -1,11 +1,17 @@
 """`/diagnostics/v1/attempts`: a pupil's attempt at a stage: start it, read it (resume), answer
-item by item, complete it."""
+item by item, complete it.
+
+An answer save, the service's most frequent request (a cohort answering item by item), is called
+without FastAPI's dependency solving (`DirectRoute`: its path, its body, the service and the
+context only; docs/adr/0112); the other routes take a `Response` or answer a model, so FastAPI
+handles them as before."""
 
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response
 
+from bilet.http.direct import DirectRoute, model_response
 from bilet_diagnostics.api.models import (
     AnswerModel,
     AttemptModel,
@@ -17,7 +23,7 @@ from bilet_diagnostics.api.problems import problems
 from bilet_diagnostics.api.routes.common import Context, Service, answer_position
 from bilet_diagnostics.domain.internal import ID_PATTERN
 
-router = APIRouter(prefix="/v1/attempts", tags=["attempts"])
+router = APIRouter(prefix="/v1/attempts", tags=["attempts"], route_class=DirectRoute)
 ItemId = Annotated[str, Path(pattern=ID_PATTERN, description="An item of the attempt's form.")]
 
 
@@ -82,6 +88,7 @@ async def get_attempt(attempt_id: UUID, service: Service, ctx: Context) -> Attem
     "/{attempt_id}/answers/{item_id}",
     name="save_answer",
     summary="Save the answer to one item (idempotent)",
+    response_model=AnswerModel,
     responses=problems(403, 404, 409),
 )
 async def save_answer(
@@ -90,7 +97,7 @@ async def save_answer(
     body: SaveAnswerRequest,
     service: Service,
     ctx: Context,
-) -> AnswerModel:
+) -> Response:
     """Records the option the pupil chose for the item. The same answer again records nothing
     (`recorded: false`); another option before completion replaces it. Answers to different
     items may be saved in parallel: none is lost. No `BVB-Position`: an answer changes nothing
@@ -105,7 +112,8 @@ async def save_answer(
     `time_limit_passed`; 422 `invalid_request`, `unknown_option` (with the item's `options`).
     Nothing is changed by a refusal.
     """
-    return AnswerModel.of(await service.save_answer(ctx, attempt_id, item_id, body.option_id))
+    saved = await service.save_answer(ctx, attempt_id, item_id, body.option_id)
+    return model_response(AnswerModel.of(saved))
 
 
 @router.post(
