@@ -58,7 +58,7 @@ from bilet.eventstore.rules import (
     check_expected_version,
 )
 from bilet.eventstore.sqlite_append import (
-    append_locked,
+    append_together,
     last_version,
     position_after_floor,
     stored_versions,
@@ -386,7 +386,7 @@ class SqliteEventStore(EventStore):
         self._writer = _LoopConnection(path, synchronous)
         self._reader = _ThreadConnection(path, synchronous, "sqlite-reader")
         self._commits = GroupCommit(
-            self._writer.run, self._writer.run_now, self._append_locked, self._floor_set
+            self._writer.run, self._writer.run_now, self._append_together, self._floor_set
         )
         # The highest position this store wrote or read: a hint (other processes append too) of
         # whether a read of all events starts near the head (`read_all`).
@@ -446,14 +446,20 @@ class SqliteEventStore(EventStore):
     async def _find_stored(self, appends: Sequence[StreamAppend]) -> list[list[StoredId | None]]:
         return await self._read(lambda db: [self._stored_ids(db, a) for a in appends])
 
-    def _append_locked(
-        self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor_set: bool
-    ) -> list[AppendResult]:
-        """One append's statements, inside a transaction that holds the write lock; `floor_set`:
-        whether a position floor was set when the transaction began (`_floor_set`)."""
-        self._wrote(append.stream_id for append in appends)
+    def _append_together(
+        self,
+        db: sqlite3.Connection,
+        batch: Sequence[Sequence[StreamAppend]],
+        floor_set: bool,
+        *,
+        deleted_too: bool = True,
+    ) -> list[list[AppendResult] | WrongExpectedVersion]:
+        """The statements of a batch's appends (`append_together`), inside a transaction that
+        holds the write lock; `floor_set`: whether a position floor was set when the transaction
+        began (`_floor_set`)."""
+        self._wrote(append.stream_id for appends in batch for append in appends)
         first = position_after_floor(db) if floor_set else None
-        return append_locked(db, appends, first)
+        return append_together(db, batch, first, deleted_too=deleted_too)
 
     def _wrote(self, stream_ids: Iterable[str]) -> None:
         """Count a write of these streams' categories by this store's writer, in the same step
