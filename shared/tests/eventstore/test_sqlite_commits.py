@@ -296,11 +296,14 @@ async def test_appends_written_together_are_decided_in_order_each_all_or_nothing
         # Then they were one commit, written together, each decided against those before it
         assert statements.count("BEGIN IMMEDIATE") == 1
         assert not any(sql.startswith(("SAVEPOINT", "ROLLBACK")) for sql in statements)
-        assert [(r.version, r.position) for r in outcomes[:2]] == [(0, 2), (1, 3)]
-        assert isinstance(outcomes[2], WrongExpectedVersion)
-        assert outcomes[2].actual == 1
-        assert isinstance(outcomes[3], WrongExpectedVersion)
-        assert [(r.stream_id, r.version, r.position) for r in outcomes[4]] == [
+        first, second, third, mixed, both = outcomes
+        assert isinstance(first, AppendResult) and isinstance(second, AppendResult)
+        assert [(r.version, r.position) for r in (first, second)] == [(0, 2), (1, 3)]
+        assert isinstance(third, WrongExpectedVersion)
+        assert third.actual == 1
+        assert isinstance(mixed, WrongExpectedVersion)
+        assert isinstance(both, list)
+        assert [(r.stream_id, r.version, r.position) for r in both] == [
             ("participant-3", 1, 5),
             ("participant-1", 1, 6),
         ]
