@@ -297,7 +297,8 @@ async def test_appends_written_together_are_decided_in_order_each_all_or_nothing
         assert statements.count("BEGIN IMMEDIATE") == 1
         assert not any(sql.startswith(("SAVEPOINT", "ROLLBACK")) for sql in statements)
         first, second, third, mixed, both = outcomes
-        assert isinstance(first, AppendResult) and isinstance(second, AppendResult)
+        assert isinstance(first, AppendResult)
+        assert isinstance(second, AppendResult)
         assert [(r.version, r.position) for r in (first, second)] == [(0, 2), (1, 3)]
         assert isinstance(third, WrongExpectedVersion)
         assert third.actual == 1
