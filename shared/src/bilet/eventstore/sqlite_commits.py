@@ -122,11 +122,14 @@ class GroupCommit:
         run_now: RunNow[list[Outcome]],
         append_together: AppendTogether,
         floor_set: FloorSet,
+        committed: Callable[[], None],
     ) -> None:
         self._run = run
         self._run_now = run_now
         self._append_together = append_together
         self._floor_set = floor_set
+        # Called after each COMMIT of appends (the store wakes its subscribers): once per commit.
+        self._committed = committed
         self._queue: list[_Queued] = []
         self._committer: asyncio.Task[None] | None = None
         # The timer that says the loop turned (`_hold`), due when the first of the appends
@@ -246,10 +249,8 @@ class GroupCommit:
             else:
                 savepoints = way == "savepoints"
                 outcomes = [self._one_of_many(db, appends, floor, savepoints) for appends in batch]
-            if all(isinstance(outcome, Exception) for outcome in outcomes):
-                db.execute("ROLLBACK")
-            else:
-                db.execute("COMMIT")
+            refused = all(isinstance(outcome, Exception) for outcome in outcomes)
+            db.execute("ROLLBACK" if refused else "COMMIT")
         except (_NotTogether, _HalfWritten) as again:
             # As below: SQLite may have rolled back by itself (a trigger's RAISE(ROLLBACK), a
             # full disk); the commit is made again, the next way, either way.
@@ -263,6 +264,8 @@ class GroupCommit:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        if not refused:
+            self._committed()  # after the commit's statements: whatever it raises, it is done
         return outcomes
 
     def _together(
