@@ -24,11 +24,11 @@ before; and a caller appending in a loop alone takes the committer's turn now an
 A batch of one runs without a savepoint (its refusal rolls the transaction back). Append by
 append (a shared commit made again after a refusal, or one with an append to a deleted stream),
 each append runs in a savepoint, unless it is one event to one stream and no position floor is
-set (docs/adr/0092): its write is one single-row
-`INSERT`, which SQLite undoes by itself when it fails. Only an append to a deleted stream writes
-after it (the stream's undeletion); should that fail, the append would be half written, so the
-commit is rolled back and made again with a savepoint for every append (`_HalfWritten`): the
-others still commit, that append alone fails (docs/adr/0100). Whether a position floor is set
+set (docs/adr/0092): its write is one single-row `INSERT`, which SQLite undoes by itself when it
+fails. Only an append to a deleted stream writes after it (the stream's undeletion); should that
+fail, the append would be half written, so the commit is rolled back and made again with a
+savepoint for every append (`_HalfWritten`): the others still commit, that append alone fails
+(docs/adr/0100). Whether a position floor is set
 (`FloorSet`: a purge removed the newest events) is asked once per commit, not once per append:
 nothing but a purge sets it, and no purge runs inside a commit of appends.
 
