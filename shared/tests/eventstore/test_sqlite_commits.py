@@ -319,3 +319,46 @@ async def test_appends_written_together_are_decided_in_order_each_all_or_nothing
     finally:
         other_process.close()
         await store.close()
+
+
+async def test_a_retry_in_a_shared_commit_is_answered_and_the_others_commit(
+    tmp_path: Path,
+) -> None:
+    # Given an append stored, and its retry (any version expected) queued with two new appends
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    statements: list[str] = []
+    try:
+        stored = _registered()
+        first = await store.append("participant-1", stored)
+        store._writer._db.set_trace_callback(statements.append)
+        other_process.execute("BEGIN IMMEDIATE")
+        pending = asyncio.gather(
+            store.append("participant-2", _registered(), NO_STREAM),
+            store.append("participant-1", stored),  # the retry: its event id is stored
+            store.append("participant-3", _registered(), NO_STREAM),
+        )
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+
+        # When the lock is released
+        other_process.execute("COMMIT")
+        statements.clear()  # the attempts refused while it was held
+        second, retried, third = await asyncio.wait_for(pending, 10)
+
+        # Then the attempt together was refused by the INSERT and rolled back, the commit made
+        # again append by append, the retry answered with where its event is
+        assert statements.count("BEGIN IMMEDIATE") == 2
+        assert statements.count("ROLLBACK") == 1
+        assert retried == first
+        assert [(r.stream_id, r.position) for r in (second, third)] == [
+            ("participant-2", 2),
+            ("participant-3", 3),
+        ]
+        assert [e.event_id for e in await store.read_stream("participant-1")] == [
+            stored[0].event_id
+        ]
+    finally:
+        other_process.close()
+        await store.close()
