@@ -314,10 +314,12 @@ async def test_events_read_back_are_what_the_standard_constructors_build(tmp_pat
 async def test_appends_sharing_a_commit_take_savepoints_only_when_one_could_fail_half_written(
     tmp_path: Path,
 ) -> None:
-    """In a shared commit an append of one event runs without a savepoint (docs/adr/0092): its
-    one-row INSERT is all it writes before its stream's upsert, and SQLite undoes a failed
-    INSERT by itself. An append of several rows still takes one, so an event id already stored
-    in its second row takes its first row back with it. The position floor is asked once."""
+    """A shared commit's appends are first written together (docs/adr/0110); an event id stored
+    already, found only by the INSERT, rolls that attempt back, and the commit is made again
+    append by append. There an append of one event runs without a savepoint (docs/adr/0092): its
+    one-row INSERT is all it writes, and SQLite undoes a failed INSERT by itself. An append of
+    several rows still takes one, so an event id already stored in its second row takes its
+    first row back with it. The position floor is asked once per attempt."""
     store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
     statements: list[str] = []
     taken = NewEvent("Registered", b"{}")
@@ -332,10 +334,15 @@ async def test_appends_sharing_a_commit_take_savepoints_only_when_one_could_fail
             store.append("participant-4", [NewEvent("Registered", b"{}")], NO_STREAM),
             return_exceptions=True,
         )
-        assert statements.count("BEGIN IMMEDIATE") == 1  # one shared commit
-        assert statements.count("SAVEPOINT one_append") == 1  # participant-2's, two rows
-        assert statements.count("ROLLBACK TO one_append") == 1
-        assert statements.count("SELECT 1 FROM position_floor") == 1
+        # Together (one INSERT statement, refused at participant-2's second row), then each
+        together, each = _split_at(statements, "ROLLBACK")
+        assert together.count("BEGIN IMMEDIATE") == each.count("BEGIN IMMEDIATE") == 1
+        assert sum(sql.startswith("WITH asked") for sql in together) == 1  # every stream
+        assert "SAVEPOINT one_append" not in together
+        assert each.count("SAVEPOINT one_append") == 1  # participant-2's, two rows
+        assert each.count("ROLLBACK TO one_append") == 1
+        assert each.count("SELECT 1 FROM position_floor") == 1
+        assert each.count("COMMIT") == 1
         assert isinstance(outcomes[1], WrongExpectedVersion)
         assert isinstance(outcomes[2], EventIdsConflict)
         assert isinstance(outcomes[3], EventIdsConflict)
@@ -353,6 +360,12 @@ async def test_appends_sharing_a_commit_take_savepoints_only_when_one_could_fail
             assert await store.stream_version(refused) is None
     finally:
         await store.close()
+
+
+def _split_at(statements: list[str], statement: str) -> tuple[list[str], list[str]]:
+    """The statements up to the first `statement` (included), and those after it."""
+    at = statements.index(statement) + 1
+    return statements[:at], statements[at:]
 
 
 async def test_appends_sharing_a_commit_after_a_purge_of_the_newest_start_above_its_floor(

@@ -14,6 +14,7 @@ from bilet.eventstore import (
     AppendResult,
     EventIdsConflict,
     NewEvent,
+    StreamAppend,
     WrongExpectedVersion,
     sqlite_commits,
 )
@@ -126,8 +127,14 @@ async def test_writers_ready_together_still_share_their_commits(tmp_path: Path) 
         # When they run
         results = await asyncio.gather(*(writer(n) for n in range(16)))
 
-        # Then each round of their appends is one commit, in the order they were made
+        # Then each round of their appends is one commit, in the order they were made, its
+        # appends written together: one lookup of versions, one INSERT stepped for every event
+        # (traced once per row), no savepoint (docs/adr/0110)
         assert statements.count("BEGIN IMMEDIATE") == 4
+        assert sum(sql.startswith("WITH asked") for sql in statements) == 4
+        assert statements.count("SELECT last_insert_rowid()") == 4
+        assert sum(sql.startswith("INSERT INTO events") for sql in statements) == 64
+        assert not any(sql.startswith(("SAVEPOINT", "ROLLBACK")) for sql in statements)
         assert [r.position for r in results[0]] == [1, 17, 33, 49]
         assert sorted(r.position for rs in results for r in rs) == list(range(1, 65))
     finally:
@@ -245,4 +252,113 @@ async def test_a_retry_refused_keeps_the_first_attempts_failure_as_its_context(
         assert isinstance(first, EventIdsConflict)
         assert isinstance(first.__cause__, sqlite3.IntegrityError)
     finally:
+        await store.close()
+
+
+async def test_appends_written_together_are_decided_in_order_each_all_or_nothing(
+    tmp_path: Path,
+) -> None:
+    # Given a stream with one event, and appends queued together behind another writer's lock
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    statements: list[str] = []
+    try:
+        await store.append("participant-1", _registered(), NO_STREAM)
+        store._writer._db.set_trace_callback(statements.append)
+        other_process.execute("BEGIN IMMEDIATE")
+        appends = [
+            store.append("participant-2", _registered(), NO_STREAM),
+            store.append("participant-2", _registered(), 0),  # after the one before it
+            store.append("participant-2", _registered(), NO_STREAM),  # it exists by then
+            store.append_many(  # one stream right, the other wrong: none of it
+                [
+                    StreamAppend("participant-3", _registered(), NO_STREAM),
+                    StreamAppend("participant-1", _registered(), 5),
+                ]
+            ),
+            store.append_many(
+                [
+                    StreamAppend("participant-3", [*_registered(), *_registered()], NO_STREAM),
+                    StreamAppend("participant-1", _registered(), 0),
+                ]
+            ),
+        ]
+        pending = asyncio.gather(*appends, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+
+        # When the lock is released
+        other_process.execute("COMMIT")
+        statements.clear()  # the attempts refused while it was held
+        outcomes = await asyncio.wait_for(pending, 10)
+
+        # Then they were one commit, written together, each decided against those before it
+        assert statements.count("BEGIN IMMEDIATE") == 1
+        assert not any(sql.startswith(("SAVEPOINT", "ROLLBACK")) for sql in statements)
+        first, second, third, mixed, both = outcomes
+        assert isinstance(first, AppendResult)
+        assert isinstance(second, AppendResult)
+        assert [(r.version, r.position) for r in (first, second)] == [(0, 2), (1, 3)]
+        assert isinstance(third, WrongExpectedVersion)
+        assert third.actual == 1
+        assert isinstance(mixed, WrongExpectedVersion)
+        assert isinstance(both, list)
+        assert [(r.stream_id, r.version, r.position) for r in both] == [
+            ("participant-3", 1, 5),
+            ("participant-1", 1, 6),
+        ]
+        assert [(e.stream_id, e.version) for e in await store.read_all()] == [
+            ("participant-1", 0),
+            ("participant-2", 0),
+            ("participant-2", 1),
+            ("participant-3", 0),
+            ("participant-3", 1),
+            ("participant-1", 1),
+        ]
+    finally:
+        other_process.close()
+        await store.close()
+
+
+async def test_a_retry_in_a_shared_commit_is_answered_and_the_others_commit(
+    tmp_path: Path,
+) -> None:
+    # Given an append stored, and its retry (any version expected) queued with two new appends
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    statements: list[str] = []
+    try:
+        stored = _registered()
+        first = await store.append("participant-1", stored)
+        store._writer._db.set_trace_callback(statements.append)
+        other_process.execute("BEGIN IMMEDIATE")
+        pending = asyncio.gather(
+            store.append("participant-2", _registered(), NO_STREAM),
+            store.append("participant-1", stored),  # the retry: its event id is stored
+            store.append("participant-3", _registered(), NO_STREAM),
+        )
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+
+        # When the lock is released
+        other_process.execute("COMMIT")
+        statements.clear()  # the attempts refused while it was held
+        second, retried, third = await asyncio.wait_for(pending, 10)
+
+        # Then the attempt together was refused by the INSERT and rolled back, the commit made
+        # again append by append, the retry answered with where its event is
+        assert statements.count("BEGIN IMMEDIATE") == 2
+        assert statements.count("ROLLBACK") == 1
+        assert retried == first
+        assert [(r.stream_id, r.position) for r in (second, third)] == [
+            ("participant-2", 2),
+            ("participant-3", 3),
+        ]
+        assert [e.event_id for e in await store.read_stream("participant-1")] == [
+            stored[0].event_id
+        ]
+    finally:
+        other_process.close()
         await store.close()

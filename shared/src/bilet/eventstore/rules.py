@@ -89,10 +89,10 @@ async def append_resolving_retries(
         if not may_be_a_retry(error):
             raise
         # Resolved inside the handler: what it raises keeps the first failure as its context.
-        return await _resolve_retries(appends, error, attempt, find_stored, may_be_a_retry)
+        return await resolve_retries(appends, error, attempt, find_stored, may_be_a_retry)
 
 
-async def _resolve_retries(
+async def resolve_retries(
     appends: Sequence[StreamAppend],
     failure: Exception,
     attempt: Attempt,
@@ -100,7 +100,8 @@ async def _resolve_retries(
     may_be_a_retry: Callable[[Exception], bool],
 ) -> list[AppendResult]:
     """After `failure` of a first attempt: the identical retries answered from the store, the
-    others attempted again without them, until none is left or no part is a retry."""
+    others attempted again without them, until none is left or no part is a retry. Called inside
+    the handler of that failure (see `append_resolving_retries`, which an adapter may inline)."""
     pending = list(appends)
     done: dict[int, AppendResult] = {}
     while True:

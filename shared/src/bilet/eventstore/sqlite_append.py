@@ -8,6 +8,10 @@ SQLite's limit on a statement's variables — a fixed handful whatever the numbe
 (docs/adr/0075). The events are not one multi-row `INSERT`: measured, it cost more CPU than
 stepping one prepared statement per row.
 
+The appends of a shared commit (docs/adr/0110) go the same way, together: one lookup of the
+versions of all their streams, one prepared `INSERT` stepped for all their events
+(`append_together`); an append alone is a batch of one (`append_locked`).
+
 Positions are asked for once: the events table's `position` is its rowid and new rows are given
 the largest rowid plus one, so the rows of one commit's append take consecutive positions under
 the write lock and `last_insert_rowid()` names the last one; each stream's last position is
@@ -25,6 +29,7 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
+from bilet.eventstore.errors import WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend, category_of
 from bilet.eventstore.rules import check_expected_version
 
@@ -51,45 +56,96 @@ def append_locked(
     `WrongExpectedVersion` before writing anything when a stream is not at its expected version,
     and SQLite's `IntegrityError` when an event id is stored already (`event_id_taken`) or any
     other constraint refuses a row."""
-    stored = stored_versions(db, [append.stream_id for append in appends])
+    outcome = append_together(db, (appends,), first_position)[0]
+    if isinstance(outcome, WrongExpectedVersion):
+        raise outcome
+    return outcome
+
+
+def append_together(
+    db: sqlite3.Connection,
+    batch: Sequence[Sequence[StreamAppend]],
+    first_position: int | None,
+    *,
+    deleted_too: bool = True,
+) -> list[list[AppendResult] | WrongExpectedVersion]:
+    """Write the appends of `batch`, each all or nothing, with one lookup of their streams'
+    versions and one prepared `INSERT` for all their events (docs/adr/0110), inside a
+    transaction that holds the write lock; each append's outcome, in `batch`'s order.
+
+    Appends are decided in order, each against the versions left by those before it: one whose
+    stream is not at its expected version is refused (its `WrongExpectedVersion`) before anything
+    is written, and writes nothing; the events of the others take consecutive positions in
+    `batch`'s order, the first `first_position` (see `append_locked`). SQLite's `IntegrityError`
+    (an event id stored already, any other constraint) is raised as it is, when rows of appends
+    before the refused one may be written: the caller rolls the transaction back. Without
+    `deleted_too`, an append to a deleted stream (which undoes its deletion after the `INSERT`)
+    raises `DeletedStream` before anything is written."""
+    stored = stored_versions(db, [append.stream_id for appends in batch for append in appends])
+    if not deleted_too and any(deleted for _, deleted in stored.values()):
+        raise DeletedStream
     now = time.time()
     rows: list[tuple[object, ...]] = []
-    versions: list[tuple[str, int]] = []
+    outcomes: list[list[AppendResult] | WrongExpectedVersion] = []
+    # Per accepted append, each stream's new version and the index of its last row.
+    written: list[tuple[int, list[tuple[str, int, int]]]] = []
     undeleted: list[str] = []
-    for append in appends:
-        version, deleted = stored.get(append.stream_id, (None, False))
-        check_expected_version(
-            append.stream_id, append.expected_version, None if deleted else version
-        )
-        if deleted:
-            undeleted.append(append.stream_id)
-        first = 0 if version is None else version + 1
-        category = category_of(append.stream_id)
-        for offset, event in enumerate(append.events):
-            rows.append(
-                (
-                    # NULL: SQLite gives the next position (the largest so far, plus one).
-                    first_position if not rows else None,
-                    append.stream_id,
-                    first + offset,
-                    event.event_id.bytes,
-                    event.type,
-                    event.data,
-                    event.metadata,
-                    now,
-                    category,
+    for index, appends in enumerate(batch):
+        try:
+            for append in appends:
+                version, deleted = stored.get(append.stream_id, _ABSENT)
+                check_expected_version(
+                    append.stream_id, append.expected_version, None if deleted else version
                 )
-            )
-        versions.append((append.stream_id, first + len(append.events) - 1))
+        except WrongExpectedVersion as refused:
+            outcomes.append(refused)
+            continue
+        outcomes.append([])  # its results, once the rows' positions are known
+        lasts = []
+        for append in appends:
+            stream_id = append.stream_id
+            version, deleted = stored.get(stream_id, _ABSENT)
+            if deleted:
+                undeleted.append(stream_id)
+            version = -1 if version is None else version
+            category = category_of(stream_id)
+            for event in append.events:
+                version += 1
+                rows.append(
+                    (
+                        # NULL: SQLite gives the next position (the largest so far, plus one).
+                        None if rows or first_position is None else first_position,
+                        stream_id,
+                        version,
+                        event.event_id.bytes,
+                        event.type,
+                        event.data,
+                        event.metadata,
+                        now,
+                        category,
+                    )
+                )
+            stored[stream_id] = (version, False)  # for the appends after it
+            lasts.append((stream_id, version, len(rows) - 1))
+        written.append((index, lasts))
+    if not rows:
+        return outcomes
     last_position = _insert_events(db, rows)
     if undeleted:
         undelete(db, undeleted)
-    results = []
-    after = len(rows)
-    for append, (stream_id, version) in zip(appends, versions, strict=True):
-        after -= len(append.events)
-        results.append(AppendResult(stream_id, version, last_position - after))
-    return results
+    first = last_position - len(rows) + 1
+    for index, lasts in written:
+        outcomes[index] = [
+            AppendResult(stream_id, version, first + row) for stream_id, version, row in lasts
+        ]
+    return outcomes
+
+
+class DeletedStream(Exception):
+    """`append_together` was asked not to write an append to a deleted stream, and found one."""
+
+
+_ABSENT: Final[StoredVersion] = (None, False)
 
 
 def position_after_floor(db: sqlite3.Connection) -> int | None:

@@ -4,25 +4,33 @@ At `synchronous=FULL` every commit ends in an fsync of the WAL (milliseconds on 
 SQLite lets one writer commit at a time, so N concurrent appenders committing one by one pay N
 fsyncs. Here an append is queued and the queue is committed on the next turn of the event loop:
 every append that arrived meanwhile (other tasks of the same loop) goes into the same transaction,
-each inside a savepoint of its own, so each still succeeds or fails alone — a wrong expected
-version or an event id already stored rolls back that append only — and all of them are durable
-when the one COMMIT returns. No caller hears of its append before that COMMIT (docs/adr/0055).
+yet each still succeeds or fails alone — a wrong expected version or an event id already stored
+refuses that append only — and all of them are durable when the one COMMIT returns. No caller
+hears of its append before that COMMIT (docs/adr/0055).
+
+The appends of a shared commit are written together (docs/adr/0110): one lookup of all their
+streams' versions, each append decided in order against the versions left by those before it (a
+wrong expected version refuses it before anything is written), one prepared `INSERT` stepped for
+every event of the others. A refusal only the `INSERT` can find (an event id stored already, a
+retry perhaps) rolls that attempt back, and the commit is made again append by append, as below.
 
 A lone append commits at once, in its caller's step (docs/adr/0105): when nothing else is ready
 on the event loop and no commit is under way, no other append could join its batch nor be queued
 before it, so the committer's task, the future and the turn of the loop (~15 µs of CPU of a
 ~100 µs append) buy nothing. Should another connection hold the write lock it is queued, as
 before; and a caller appending in a loop alone takes the committer's turn now and then
-(`HOLD_LOOP`), so that the loop still looks at its sockets and timers. A batch of one runs
-without a savepoint. So does an append of one event to one stream in a larger batch, when
-no position floor is set (docs/adr/0092): its write is one single-row `INSERT`, which SQLite undoes
-by itself when it fails (an event id already stored); a wrong expected version is found before
-it. Only an append to a deleted stream writes after it (the stream's undeletion); should that
+(`HOLD_LOOP`), so that the loop still looks at its sockets and timers.
+
+A batch of one runs without a savepoint (its refusal rolls the transaction back). Append by
+append (a shared commit made again after a refusal, or one with an append to a deleted stream),
+each append runs in a savepoint, unless it is one event to one stream and no position floor is
+set (docs/adr/0092): its write is one single-row `INSERT`, which SQLite undoes by itself when it
+fails. Only an append to a deleted stream writes after it (the stream's undeletion); should that
 fail, the append would be half written, so the commit is rolled back and made again with a
 savepoint for every append (`_HalfWritten`): the others still commit, that append alone fails
-(docs/adr/0100). Whether a position floor is set (`FloorSet`: a purge removed the newest events)
-is asked once per commit, not once per append: nothing but a purge sets it, and no purge runs
-inside a commit of appends.
+(docs/adr/0100). Whether a position floor is set
+(`FloorSet`: a purge removed the newest events) is asked once per commit, not once per append:
+nothing but a purge sets it, and no purge runs inside a commit of appends.
 
 A refusal by the events' unique index on event ids is the append's `EventIdsConflict` (perhaps a
 retry, which the store then resolves); any other constraint's refusal is SQLite's
@@ -33,21 +41,36 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Final, TypeVar
+from typing import Final, Literal, Protocol, TypeVar
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend
-from bilet.eventstore.sqlite_append import event_id_taken
+from bilet.eventstore.sqlite_append import DeletedStream, event_id_taken
 
 T = TypeVar("T")
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
 # The same work on the writer's connection at once, its busy errors raised (see `busy`).
 RunNow = Callable[[Callable[[sqlite3.Connection], T]], T]
-# The appends' statements; the flag says whether a position floor may be set (see `FloorSet`).
-AppendLocked = Callable[[sqlite3.Connection, Sequence[StreamAppend], bool], list[AppendResult]]
+
+
+# The statements of a batch's appends (`sqlite_append.append_together`): the flag says whether a
+# position floor may be set (see `FloorSet`), `deleted_too` whether appends to deleted streams may
+# be written together with the others.
+class AppendTogether(Protocol):
+    def __call__(
+        self,
+        db: sqlite3.Connection,
+        batch: Sequence[Sequence[StreamAppend]],
+        floor_set: bool,
+        *,
+        deleted_too: bool = True,
+    ) -> list[list[AppendResult] | WrongExpectedVersion]: ...
+
+
 # Whether a purge left a position floor that the next append must start above.
 FloorSet = Callable[[sqlite3.Connection], bool]
 Outcome = list[AppendResult] | Exception
+_Way = Literal["together", "each", "savepoints"]
 _Queued = tuple[Sequence[StreamAppend], "asyncio.Future[list[AppendResult]]"]
 
 # How long appends committed at once (`GroupCommit.append`) may follow one another without a
@@ -84,6 +107,12 @@ class _HalfWritten(Exception):
     again, every append in a savepoint."""
 
 
+class _NotTogether(Exception):
+    """The appends of a batch written together hit a refusal SQLite found only while writing (an
+    event id stored already) or one to a deleted stream: the commit is made again append by
+    append."""
+
+
 class GroupCommit:
     """The queue of appends waiting for the writer, and the task committing it."""
 
@@ -91,13 +120,16 @@ class GroupCommit:
         self,
         run: RunOnWriter[list[Outcome]],
         run_now: RunNow[list[Outcome]],
-        append_locked: AppendLocked,
+        append_together: AppendTogether,
         floor_set: FloorSet,
+        committed: Callable[[], None],
     ) -> None:
         self._run = run
         self._run_now = run_now
-        self._append_locked = append_locked
+        self._append_together = append_together
         self._floor_set = floor_set
+        # Called after each COMMIT of appends (the store wakes its subscribers): once per commit.
+        self._committed = committed
         self._queue: list[_Queued] = []
         self._committer: asyncio.Task[None] | None = None
         # The timer that says the loop turned (`_hold`), due when the first of the appends
@@ -200,9 +232,11 @@ class GroupCommit:
         self,
         db: sqlite3.Connection,
         batch: Sequence[Sequence[StreamAppend]],
-        savepoints: bool = False,
+        way: "_Way" = "together",
     ) -> list[Outcome]:
-        """The batch in one transaction; `savepoints`: every append of a shared commit in one."""
+        """The batch in one transaction, its appends written `way`: all together (one lookup of
+        versions, one `INSERT` for every event), else append by append (`each`), in a savepoint
+        each when one could be half written (`savepoints`: every append in one)."""
         # IMMEDIATE takes the write lock at BEGIN, so what is read below cannot change under us,
         # even with another process on the same file.
         try:
@@ -210,25 +244,59 @@ class GroupCommit:
             floor = self._floor_set(db)
             if len(batch) == 1:
                 outcomes = [self._alone(db, batch[0], floor)]
+            elif way == "together":
+                outcomes = self._together(db, batch, floor)
             else:
+                savepoints = way == "savepoints"
                 outcomes = [self._one_of_many(db, appends, floor, savepoints) for appends in batch]
-            if all(isinstance(outcome, Exception) for outcome in outcomes):
-                db.execute("ROLLBACK")
-            else:
-                db.execute("COMMIT")
-        except _HalfWritten:
+            refused = all(isinstance(outcome, Exception) for outcome in outcomes)
+            db.execute("ROLLBACK" if refused else "COMMIT")
+        except (_NotTogether, _HalfWritten) as again:
             # As below: SQLite may have rolled back by itself (a trigger's RAISE(ROLLBACK), a
-            # full disk); the commit is made again with savepoints either way.
+            # full disk); the commit is made again, the next way, either way.
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            return self._commit(
+                db, batch, "each" if isinstance(again, _NotTogether) else "savepoints"
+            )
         except BaseException:
             # SQLite may have rolled back by itself already (a full disk, an I/O error).
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        else:
-            return outcomes
-        return self._commit(db, batch, savepoints=True)
+        if not refused:
+            self._committed()  # after the commit's statements: whatever it raises, it is done
+        return outcomes
+
+    def _together(
+        self, db: sqlite3.Connection, batch: Sequence[Sequence[StreamAppend]], floor: bool
+    ) -> list[Outcome]:
+        """A shared commit's appends written together (docs/adr/0110): a wrong expected version
+        is refused before anything is written, so only that append fails; any refusal found
+        while writing (an event id stored already) and an append to a deleted stream send the
+        commit to be made again append by append (`_NotTogether`); without a position floor,
+        an append to a deleted stream is found before anything is written, and the appends go
+        one by one in the same transaction."""
+        try:
+            outcomes: list[Outcome] = list(
+                self._append_together(db, batch, floor, deleted_too=False)
+            )
+        except DeletedStream as error:
+            if floor:  # its clearing is written: made again, where each append clears it
+                raise _NotTogether from error
+            return [self._one_of_many(db, appends, floor, False) for appends in batch]
+        except sqlite3.IntegrityError as error:
+            raise _NotTogether from error
+        return outcomes
+
+    def _append_locked(
+        self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
+    ) -> list[AppendResult]:
+        """One append's statements; raises its `WrongExpectedVersion`, SQLite's refusals."""
+        outcome = self._append_together(db, (appends,), floor)[0]
+        if isinstance(outcome, WrongExpectedVersion):
+            raise outcome
+        return outcome
 
     def _alone(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
