@@ -16,7 +16,6 @@ from bilet.application.eventlog import (
     FORGOTTEN_KEPT,
     WRITTEN_COMMIT_SHARE,
     WRITTEN_EVENTS_KEPT,
-    new_event_ids,
 )
 from bilet.contracts import (
     DomainEvent,
@@ -129,15 +128,14 @@ def test_an_append_names_only_events_of_its_own_stream() -> None:
             LOG.stream_append(f"participant-{PID}", events, 1, META)
 
 
-def test_a_commits_events_get_new_version_4_ids_of_their_own() -> None:
-    """Drawn for a commit at once (`new_event_ids`, docs/adr/0111): what `uuid.uuid4()` gives,
-    one each, never the same twice."""
+def test_a_commits_events_get_new_time_ordered_ids_of_their_own() -> None:
+    """Drawn for a commit at once (`new_event_ids`, docs/adr/0111): each the UUIDv7 every new event
+    gets (docs/adr/0110), one each, never the same twice."""
     append = LOG.stream_append(f"participant-{PID}", [corrected(g) for g in (6, 7, 8)], 1, META)
     again = LOG.stream_append(f"participant-{PID}", [corrected(6)], 1, META)
     ids = [event.event_id for event in (*append.events, *again.events)]
     assert len(set(ids)) == 4
-    assert all((i.version, i.variant) == (4, RFC_4122) for i in ids)
-    assert new_event_ids(0) == []
+    assert all((i.version, i.variant) == (7, RFC_4122) for i in ids)
 
 
 async def test_a_stream_that_does_not_exist_reads_empty_at_no_version() -> None:

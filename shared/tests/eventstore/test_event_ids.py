@@ -48,3 +48,32 @@ def test_event_ids_made_in_later_milliseconds_sort_after_and_never_repeat(
     per_millisecond = [ids[start : start + 100] for start in range(0, len(ids), 100)]
     for earlier, later in itertools.pairwise(per_millisecond):
         assert max(earlier) < min(later)
+
+
+def test_ids_made_together_are_each_what_one_id_is_from_one_random_draw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a clock and a random source that records how much it is asked for
+    draws: list[int] = []
+
+    def urandom(size: int) -> bytes:
+        draws.append(size)
+        return bytes((0xF0 + i) % 256 for i in range(size))
+
+    monkeypatch.setattr(model, "_time_ns", lambda: 1_796_700_000_123_456_789)
+    monkeypatch.setattr(model, "_urandom", urandom)
+
+    # When a commit's three ids are made together, and none
+    ids = model.new_event_ids(3)
+
+    # Then the source was asked once, for ten bytes an id, and each id is the one `new_event_id`
+    # makes of its own ten bytes at that moment
+    assert draws == [30]
+    assert ids[0] == UUID("01a253aa-4f7b-73c7-b2f3-f4f5f6f7f8f9")
+    assert [i.int & ((1 << 62) - 1) for i in ids[1:]] == [
+        int.from_bytes(bytes((0xF0 + i) % 256 for i in range(at, at + 10))) & ((1 << 62) - 1)
+        for at in (10, 20)
+    ]
+    assert all((i.version, i.int >> 80) == (7, 1_796_700_000_123) for i in ids)
+    assert len(set(ids)) == 3
+    assert model.new_event_ids(0) == []

@@ -9,7 +9,6 @@ is bound to that registry and those categories once, in the service's applicatio
 
 import contextlib
 import functools
-import os
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -39,6 +38,7 @@ from bilet.eventstore import (
     StreamAppend,
     category_of,
 )
+from bilet.eventstore.model import new_event_ids
 
 S = TypeVar("S")
 
@@ -151,13 +151,6 @@ async def seal_streams(
         out.append(sealed[start : start + len(decided)])
         start += len(decided)
     return out
-
-
-def new_event_ids(count: int) -> list[UUID]:
-    """`count` new event ids, each what `uuid.uuid4()` draws (16 random bytes as a version-4
-    UUID), from one `os.urandom` call instead of one per event."""
-    raw = os.urandom(16 * count)
-    return [UUID(bytes=raw[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
 
 
 def _metadata_json(
