@@ -137,7 +137,7 @@ class AttemptCommands(DiagnosticsCore):
                 {i: sheet.latest[i] for i in chosen if i in sheet.latest}
             )
             form = self.form_of(opened)
-            options_of = self.parts_of(form).options
+            options_of = form.options
             now = self.clock()
             decided: list[answer_sheet.Decided] = []
             for item_id, option_id in chosen.items():
