@@ -227,3 +227,49 @@ async def test_a_combined_command_refuses_records_in_its_body() -> None:
 
     with pytest.raises(NotImplementedError):
         await tx.transact_combined(CTX, PARTICIPANT, body)
+
+
+async def test_recorded_after_the_commit_an_attempt_s_records_are_those_of_what_it_wrote() -> None:
+    """`Attempt.audit` where the records are recorded through their log after the commit (a
+    store that does not commit one writer at a time: PostgreSQL, this in-memory one): a
+    conflict's retry records its own once, a body that decides nothing, fails or is refused a
+    commit records nothing (docs/adr/0111)."""
+    store = InMemoryEventStore()
+    tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+    in_memory = InMemoryAuditLog()
+    raced = False
+
+    async def body(attempt: Attempt) -> None:
+        nonlocal raced
+        state = await attempt.state(GRADE)
+        if not raced:  # another writer between the read and the commit: decided again
+            raced = True
+            await store.append(PARTICIPANT, [LOG.encode(corrected(10), CTX.metadata())])
+        attempt.audit(in_memory, _record())
+        attempt.append(PARTICIPANT, next_grade(state))
+
+    await tx.transact_many(CTX, body)
+    assert await store.stream_version(PARTICIPANT) == 1, "the racing grade 10, then 11"
+    assert [record.purpose for record in in_memory.records] == ["correct_grade"]
+    await tx.transact_many(CTX, body)  # at grade 11 the decider decides nothing
+    assert len(in_memory.records) == 1
+
+    async def failing(attempt: Attempt) -> None:
+        await attempt.state(GRADE)
+        attempt.audit(in_memory, _record("failed"))
+        attempt.append(PARTICIPANT, [corrected(7)])
+        raise Conflict("refused after deciding")
+
+    with pytest.raises(Conflict):
+        await tx.transact_many(CTX, failing)
+
+    async def conflicting(attempt: Attempt) -> None:
+        await attempt.state(GRADE)
+        await store.append(PARTICIPANT, [LOG.encode(corrected(6), CTX.metadata())])
+        attempt.audit(in_memory, _record("conflicted"))
+        attempt.append(PARTICIPANT, next_grade(None))
+
+    once = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict, attempts=1)
+    with pytest.raises(Conflict):
+        await once.transact_many(CTX, conflicting)
+    assert [record.purpose for record in in_memory.records] == ["correct_grade"]

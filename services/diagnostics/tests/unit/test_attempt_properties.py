@@ -21,6 +21,7 @@ from bilet.contracts.drafts import Unsealed
 from bilet.contracts.examples import sealed
 from bilet.contracts.sealed import SealedValue
 from bilet.contracts.vocabulary import Instrument, InstrumentRef, Stage
+from bilet_diagnostics.application.sheets import SheetSnapshot
 from bilet_diagnostics.domain import answer_sheet, participant
 from bilet_diagnostics.domain.errors import DomainError, StageLocked
 from bilet_diagnostics.domain.internal import (
@@ -214,7 +215,9 @@ def test_a_sheet_folded_at_once_is_the_sheet_folded_event_by_event(
     kinds: list[str], split: int
 ) -> None:
     """`fold` (docs/adr/0111) gives what `evolve` gives one event at a time, for any order of
-    openings, answers (before and after a closing) and closings, from any state on."""
+    openings, answers (before and after a closing) and closings, from any state on; and so does
+    the sheet cache's `SheetSnapshot.after`, whose answers that count are the latest per item
+    before the closing (none once closed)."""
     events: list[answer_sheet.SheetEvent] = [
         _opened(ATTEMPT)
         if kind == "opened"
@@ -224,9 +227,19 @@ def test_a_sheet_folded_at_once_is_the_sheet_folded_event_by_event(
         for kind in kinds
     ]
     one_by_one = answer_sheet.initial(ATTEMPT)
+    latest: dict[str, AnswerRecorded] = {}
     for event in events:
+        if isinstance(event, AnswerRecorded) and one_by_one.closed is None:
+            latest[event.item_id] = event
         one_by_one = answer_sheet.evolve(one_by_one, event)
+    if one_by_one.closed is not None:
+        latest = {}
     # From the initial state, and from a state part of the way in (a cached fold caught up).
     assert answer_sheet.fold(answer_sheet.initial(ATTEMPT), events) == one_by_one
     part = answer_sheet.fold(answer_sheet.initial(ATTEMPT), events[:split])
     assert answer_sheet.fold(part, events[split:]) == one_by_one
+    expected = SheetSnapshot(one_by_one, len(events), latest)
+    start = SheetSnapshot(answer_sheet.initial(ATTEMPT))
+    assert start.after(events, len(events)) == expected
+    cached = start.after(events[:split], len(events[:split]))
+    assert cached.after(events[split:], len(events)) == expected

@@ -11,7 +11,13 @@ from bilet.contracts.catalogue.diagnostics import InstrumentVersionPublished
 from bilet.contracts.vocabulary import Environment, Instrument, InstrumentRef, MappingRef, Stage
 from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.adapters.item_banks import load_catalogue, shipped
-from bilet_diagnostics.domain.instruments import InstrumentCatalogue, ItemBankError, band_of
+from bilet_diagnostics.domain.instruments import (
+    InstrumentCatalogue,
+    Item,
+    ItemBankError,
+    StageForm,
+    band_of,
+)
 
 # Every version ever published, with the SHA-256 of its file. A published version is never
 # changed: editing a bank means a new file with a new version (and a new line here), never a new
@@ -34,6 +40,11 @@ INTERESTS_MAPPING = MappingRef(mapping_id="interests_environments", version="1.0
 
 def ref(instrument: Instrument, version: str = "1.0.0") -> InstrumentRef:
     return InstrumentRef(instrument=instrument, version=version)
+
+
+def item_of(form: StageForm, item_id: str) -> Item:
+    (item,) = (item for item in form.items if item.item_id == item_id)
+    return item
 
 
 @pytest.fixture(scope="module")
@@ -125,16 +136,15 @@ def test_current_forms_hold_their_instruments_items_and_time_limits(
 def test_wording_differs_by_band_while_options_stay_the_same(
     catalogue: InstrumentCatalogue,
 ) -> None:
-    young = catalogue.current_form(Stage.SOFT_SKILLS, 6).item("ss_org_1")
-    old = catalogue.current_form(Stage.SOFT_SKILLS, 11).item("ss_org_1")
-    assert young is not None
-    assert old is not None
+    young = item_of(catalogue.current_form(Stage.SOFT_SKILLS, 6), "ss_org_1")
+    old = item_of(catalogue.current_form(Stage.SOFT_SKILLS, 11), "ss_org_1")
     assert "поделку" in young.prompt
     assert "индивидуальный проект" in old.prompt
     assert [c.option_id for c in young.choices] == [c.option_id for c in old.choices]
-    likert = catalogue.current_form(Stage.INTERESTS, 6).item("ip_01")
-    assert likert is not None
+    interests = catalogue.current_form(Stage.INTERESTS, 6)
+    likert = item_of(interests, "ip_01")
     assert [c.option_id for c in likert.choices] == ["0", "1", "2", "3", "4"]
+    assert interests.options["ip_01"] == ("0", "1", "2", "3", "4"), "in the item's order"
     assert likert.choices[2].text == "Не знаю"
 
 
@@ -142,7 +152,9 @@ def test_a_form_of_named_versions_and_unknown_ones(catalogue: InstrumentCatalogu
     form = catalogue.form(Stage.INTERESTS, 7, (ref(Instrument.ONET_IP_SHORT),))
     assert [item.item_id for item in form.items][:2] == ["ip_01", "ip_02"]
     assert form.time_limit == timedelta(minutes=15)
-    assert form.item("ddo_01") is None
+    assert "ddo_01" not in form.options
+    assert form.offers("ddo_01", "1") is None, "not an item of this form"
+    assert (form.offers("ip_01", "4"), form.offers("ip_01", "5")) == (True, False)
     with pytest.raises(KeyError):
         catalogue.form(Stage.INTERESTS, 7, (ref(Instrument.KLIMOV_DDO, "9.9.9"),))
     with pytest.raises(KeyError):  # a version of another stage

@@ -1,6 +1,7 @@
 """Scoring with hand-computed sheets for every instrument: the expected numbers below were worked
 out by hand from the banks' keys (written out here), never by the code under test."""
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -130,9 +131,14 @@ def test_interests_from_klimov_alone_use_only_its_rows(catalogue: InstrumentCata
 
 
 def test_rounding_is_half_up_not_to_even() -> None:
-    assert round_half_up(Fraction(125, 2)) == 63  # round() would give 62
-    assert round_half_up(Fraction(249, 4)) == 62
-    assert round_half_up(Fraction(251, 4)) == 63
+    assert round_half_up(125, 2) == 63  # round() would give 62
+    assert round_half_up(249, 4) == 62
+    assert round_half_up(251, 4) == 63
+    assert round_half_up(250, 4) == 63, "an unreduced pair: the same value"
+    for numerator in range(-60, 61):  # the floor of n / d + 1/2, negative values too
+        for denominator in range(1, 13):
+            exact = Fraction(numerator, denominator) + Fraction(1, 2)
+            assert round_half_up(numerator, denominator) == math.floor(exact)
 
 
 # Soft skills: the points of a, b, c per item, hand-copied from the bank 1.0.0.

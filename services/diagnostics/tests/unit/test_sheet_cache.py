@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from bilet.application import EventLog, RequestContext
-from bilet.audit import InMemoryAuditLog
+from bilet.audit import AuditRecord, InMemoryAuditLog
 from bilet.contracts import DomainEvent, SealedValue
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.vocabulary import Stage
@@ -112,6 +112,31 @@ async def test_completing_forgets_the_sheet(replicas: Replicas) -> None:
     first, options = next(iter(items.items()))
     with pytest.raises(AttemptCompleted):
         await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[1])
+
+
+class FailingAuditLog:
+    """An audit trail whose writes fail (a trail's store that is down)."""
+
+    async def record(self, *records: AuditRecord) -> None:
+        raise RuntimeError("the audit trail is down")
+
+
+async def test_a_completion_whose_audit_write_failed_after_its_commit_forgets_the_sheet(
+    replicas: Replicas,
+) -> None:
+    """Where the record is written after the commit (PostgreSQL; this in-memory store), its
+    failure fails the command after the sheet was closed: the sheet is forgotten all the same."""
+    attempt_id, items = await replicas.attempt()
+    await replicas.one.save_answers(replicas.ctx(), attempt_id, {i: o[0] for i, o in items.items()})
+    assert attempt_id in replicas.one.sheets
+    replicas.one.audit = FailingAuditLog()
+
+    with pytest.raises(RuntimeError, match="audit trail is down"):
+        await replicas.one.complete(replicas.ctx(), attempt_id)
+
+    stored = await replicas.store.read_stream(stream_id(attempt_id))
+    assert stored[-1].type == "SheetClosed", "committed before the audit write failed"
+    assert attempt_id not in replicas.one.sheets
 
 
 async def test_the_same_answer_is_compared_with_what_another_replica_saved(

@@ -109,7 +109,8 @@ class Attempt:
     def audit(self, log: AuditLog, *records: AuditRecord) -> None:
         """Audit records of what this attempt writes, known only as it decides (whose data it
         touched): committed with its events as `transact_many(audited=...)`'s are, if it writes
-        anything; none if it decides nothing, fails or is tried again (the retry's own are)."""
+        anything; none if it decides nothing, fails or is tried again (the retry's own are).
+        Not in a command given `transact_many(audited=...)`: that fails once the body has run."""
         if self._audited is not None and self._audited.log is not log:
             raise ValueError("an attempt's audit records go to one log")
         known = () if self._audited is None else self._audited.records
@@ -293,8 +294,12 @@ class Transactor:
         decided; with `retry`, run it again from scratch when a stream changed meanwhile. Without
         (a caller who named the version they saw), a change meanwhile raises `conflict`.
         `audited`: the command's audit records, written once it succeeded (`commit`); a body
-        that knows its records only as it decides gives them to `Attempt.audit` instead (not
-        both)."""
+        that knows its records only as it decides gives them to `Attempt.audit` instead.
+
+        Not both: a command given `audited` whose body calls `Attempt.audit` raises `ValueError`
+        once the body has run (nothing is committed). Nothing tells before the body runs, so a
+        body that calls `Attempt.audit` on some paths only fails on those paths, at run time: a
+        command gives all its records one way, `audited` or `Attempt.audit`, on every path."""
 
         async def once() -> Outcome[T]:
             attempt = self.attempt()

@@ -137,7 +137,7 @@ class AttemptCommands(DiagnosticsCore):
                 {i: sheet.latest[i] for i in chosen if i in sheet.latest}
             )
             form = self.form_of(opened)
-            options_of = self.parts_of(form).options
+            options_of = form.options
             now = self.clock()
             decided: list[answer_sheet.Decided] = []
             for item_id, option_id in chosen.items():
@@ -227,8 +227,13 @@ class AttemptCommands(DiagnosticsCore):
             reads.audit(self.audit, scored)
             return stage_completed
 
-        outcome = await self.transactor.transact_many(ctx, decide)
-        self.sheets.forget(attempt_id)  # closed: no save counts again
+        try:
+            outcome = await self.transactor.transact_many(ctx, decide)
+        finally:
+            # Closed: no save counts again. Also when the command failed, as it may have failed
+            # after the closing was committed (its audit record, written after the commit on
+            # PostgreSQL); a sheet forgotten while still open is only folded again when read.
+            self.sheets.forget(attempt_id)
         # The event as committed (published, nothing sealed in it: what a read of the stream
         # would decode), not read back and decoded again.
         return Completion(outcome.value, outcome.position)

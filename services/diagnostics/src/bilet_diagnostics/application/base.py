@@ -44,18 +44,16 @@ FORMS_KEPT: Final = 256
 
 @dataclass(frozen=True)
 class FormParts:
-    """What saves and views build from a form's items, built once per form: each item's option
-    ids (what a save checks an answer against) and its choices as a view shows them."""
+    """What views build from a form's items, built once per form: each item's choices as a view
+    shows them. (What a save checks an answer against is the form's own `options`.)"""
 
     form: Form
-    options: dict[str, tuple[str, ...]]  # item id → option ids
     choices: tuple[tuple[ChoiceView, ...], ...]  # per item, in the form's order
 
     @classmethod
     def of(cls, form: Form) -> "FormParts":
         return cls(
             form,
-            {item.item_id: tuple(c.option_id for c in item.choices) for item in form.items},
             tuple(tuple(ChoiceView(c.option_id, c.text) for c in i.choices) for i in form.items),
         )
 
@@ -167,7 +165,7 @@ class DiagnosticsCore:
 
     def parts_of(self, form: Form) -> FormParts:
         """The form's `FormParts`, made once: forms are immutable and few, and the port hands
-        back the one it built (a save and a view rebuilt a tuple per item, every time)."""
+        back the one it built (a view rebuilt a tuple per item, every time)."""
         parts = self._form_parts.get(id(form))
         if parts is None or parts.form is not form:  # kept with its form: an id is not reused
             if len(self._form_parts) >= FORMS_KEPT:

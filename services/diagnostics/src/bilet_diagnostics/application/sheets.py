@@ -33,7 +33,7 @@ from bilet.contracts import DomainEvent
 from bilet.eventstore import EventStore
 from bilet_diagnostics.domain import answer_sheet
 from bilet_diagnostics.domain.answer_sheet import Sheet
-from bilet_diagnostics.domain.internal import AnswerRecorded, SheetClosed, SheetOpened
+from bilet_diagnostics.domain.internal import AnswerRecorded, SheetOpened
 
 # Attempts in progress kept per process: a region's cohort answering at once, with room.
 CACHED_SHEETS: Final = 20_000
@@ -58,16 +58,16 @@ class SheetSnapshot:
 
     def after(self, events: list[answer_sheet.SheetEvent], version: int) -> "SheetSnapshot":
         """This snapshot with `events` (the next ones, up to `version`) folded in."""
-        latest = dict(self.latest)
-        closed = self.state.closed is not None
-        for event in events:
-            if isinstance(event, SheetClosed):
-                closed = True
-            elif isinstance(event, AnswerRecorded) and not closed:
-                latest[event.item_id] = event
         state = answer_sheet.fold(self.state, events)
         if state.closed is not None:
-            latest = {}  # answers count for nothing now: nothing to compare a save with
+            # Answers count for nothing now: nothing to compare a save with. (A sheet once
+            # closed stays closed: one still open had no closing among `events`, so every
+            # answer in them came before any closing; `fold` alone says what a closing does.)
+            return SheetSnapshot(state, version, {})
+        latest = dict(self.latest)
+        for event in events:
+            if isinstance(event, AnswerRecorded):
+                latest[event.item_id] = event
         return SheetSnapshot(state, version, latest)
 
 

@@ -140,7 +140,7 @@ def _scale_title(scored: Scored, row: MappingContribution) -> str:
 
 def _tenths(value: Fraction) -> str:
     """A share to one decimal place, rounded half up, as text (`12.5`): exact, never a float."""
-    tenths = round_half_up(value * 10)
+    tenths = round_half_up(value.numerator * 10, value.denominator)
     return f"{tenths // 10}.{tenths % 10}"
 
 

@@ -9,7 +9,7 @@ they were computed with (`InstrumentRef`), and its digest is published with it.
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, get_args
 
@@ -91,9 +91,6 @@ class Item:
     instrument: Instrument
     prompt: str
     choices: tuple[Choice, ...]
-
-    def choice(self, option_id: str) -> Choice | None:
-        return next((c for c in self.choices if c.option_id == option_id), None)
 
 
 @dataclass(frozen=True)
@@ -225,24 +222,17 @@ class StageForm:
     time_limit: timedelta
     banks: tuple[ItemBank, ...] = ()
     mapping: MappingTable | None = None
-    _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_id", {item.item_id: item for item in self.items})
-
-    def item(self, item_id: str) -> Item | None:
-        return self._by_id.get(item_id)
 
     def offers(self, item_id: str, option_id: str) -> bool | None:
-        """Whether the item offers the option (None: no such item): `item(item_id)` and its
-        `choice(option_id)`, from a set per item made once (a sheet's every answer is checked
-        twice on completion: docs/adr/0111)."""
-        options = self._options.get(item_id)
+        """Whether the item offers the option (None: no such item)."""
+        options = self.options.get(item_id)
         return None if options is None else option_id in options
 
     @functools.cached_property
-    def _options(self) -> dict[str, frozenset[str]]:
-        return {item.item_id: frozenset(c.option_id for c in item.choices) for item in self.items}
+    def options(self) -> Mapping[str, tuple[str, ...]]:
+        """Each item's option ids, in its order: made once per form (a form never changes; a
+        sheet's every answer is checked against it on a save and twice on completion)."""
+        return {item.item_id: tuple(c.option_id for c in item.choices) for item in self.items}
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,11 @@ class MappingContribution:
     share: Fraction
 
 
-def round_half_up(value: Fraction) -> int:
-    return int((value + Fraction(1, 2)) // 1)
+def round_half_up(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` (`denominator` > 0, the pair need not be reduced) rounded to
+    the nearest integer, a half up: the floor of n / d + 1/2, in integers (exact, never a
+    float, and no `Fraction` made: the environment scores round 9 sums per sheet)."""
+    return (2 * numerator + denominator) // (2 * denominator)
 
 
 def contributions(
@@ -123,8 +126,7 @@ def environment_scores(rows: tuple[MappingContribution, ...]) -> Mapping[Environ
             numerator * share.denominator + share.numerator * denominator,
             denominator * share.denominator,
         )
-    # round_half_up(n / d) for d > 0: the floor of n / d + 1/2
-    return {environment: (2 * n + d) // (2 * d) for environment, (n, d) in totals.items()}
+    return {environment: round_half_up(n, d) for environment, (n, d) in totals.items()}
 
 
 def leading(table: MappingTable, scores: Mapping[Environment, int]) -> tuple[Environment, ...]:
