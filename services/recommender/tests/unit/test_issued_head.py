@@ -25,7 +25,9 @@ REGION = UUID("00000000-0000-0000-0000-000000000047")
 
 def _a_set() -> RecommendationsIssued:
     participant_id = uuid4()
-    facts = completed_pupil(participant_id, REGION, {Environment.SMART: 70, Environment.AGRARIAN: 40})
+    facts = completed_pupil(
+        participant_id, REGION, {Environment.SMART: 70, Environment.AGRARIAN: 40}
+    )
     evidence = evidence_of(participant_id, *facts)
     found = compute(
         evidence, Opportunities(as_of=NOW, offers=(), environments_of=()), current_rules()
