@@ -5,9 +5,10 @@ rest of the set.
 The worker's read side projects every set it issued, twice (the evidence's `issued` and the
 insights' leading environment), and the whole set (its scores, study plan, routes, opportunities
 and every explanation) took longer to validate than anything else either projection does with
-it: 9% of the worker's CPU at 200 sets/s. A set of the newest version is read here field by
-field; one of an older version goes through the contract's `decode` and its upcasters, so what
-a projection gets never depends on the version the set was written as. The fields read are the
+it: 0.59 ms of the 4.24 ms a paced set cost the worker's main thread at 200/s. A set of the
+newest version is read here field by field; one of an older version goes through the
+contract's `decode` and its upcasters, so what a projection gets never depends on the version
+the set was written as. The fields read are the
 contract's own (`IssuedHead` takes their types from `RecommendationsIssued`; a test checks that
 each is there with the same annotation). Like the Kafka feed's partial decoding (ADR 0067), the
 rest of the set is not checked here; the sets come from this service's own issuing step, which
