@@ -33,6 +33,7 @@ from bilet.crypto import KeyStore
 from bilet.eventstore import EventStore, RecordedEvent
 from bilet.projections import ReadModel, ReadModelTx, Row, Table
 from bilet_recommender.adapters.tables import current_rules
+from bilet_recommender.application.issued_head import ISSUED, IssuedHead, issued_head
 from bilet_recommender.application.issuing import Clock, Issuing
 from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain import opportunity as opportunity_fold
@@ -328,6 +329,9 @@ class EvidenceProjection:
             return
         if not CATALOGUE.is_published(event.type):
             return  # other internal streams, the audit trail
+        if event.type == ISSUED:
+            await self._issued(tx, issued_head(event))
+            return
         if event.type in _CAREER_EVENT_NAMES:
             await self._career_event(tx, decode(event))
         if event.type in _EVIDENCE_TYPES:
@@ -335,13 +339,26 @@ class EvidenceProjection:
             assert isinstance(fact, FACT_TYPES)
             await self._evidence(tx, fact, event.event_id)
 
-    async def _evidence(self, tx: ReadModelTx, fact: Fact, event_id: UUID) -> None:
-        participant_id = fact.participant_id
+    async def _held(self, tx: ReadModelTx, participant_id: UUID) -> tuple[EvidenceBatch, Evidence]:
+        """The transaction's batch, and the participant's evidence as its facts so far left it."""
         batch = tx.gathered(EvidenceBatch)
         evidence = batch.held.get(participant_id)
         if evidence is None:
             evidence = await _hold(tx, participant_id)
             batch.read[participant_id] = evidence
+        return batch, evidence
+
+    async def _issued(self, tx: ReadModelTx, head: IssuedHead) -> None:
+        """A set issued is folded only, whichever runtime issued it (`Issuing.apply` issues
+        nothing for one): from the fields the fold reads, not the whole set (ADR 0109)."""
+        batch, evidence = await self._held(tx, head.participant_id)
+        batch.held[head.participant_id] = evidence_fold.set_issued(
+            evidence, head.season, head.recommendation_set_id
+        )
+
+    async def _evidence(self, tx: ReadModelTx, fact: Fact, event_id: UUID) -> None:
+        participant_id = fact.participant_id
+        batch, evidence = await self._held(tx, participant_id)
         if self.issuing is None:
             evolved = evidence_fold.evolve(evidence, fact)
         else:

@@ -40,9 +40,9 @@ from bilet.contracts.catalogue.identity import (
     ParticipantRegistered,
     SchoolRegistered,
 )
-from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.eventstore import RecordedEvent
 from bilet.projections import ReadModelTx, Table
+from bilet_recommender.application.issued_head import ISSUED, issued_head
 
 PROJECTION: Final = "recommender_insights"
 
@@ -157,6 +157,13 @@ class InsightsProjection:
     async def apply(self, tx: ReadModelTx, event: RecordedEvent) -> None:
         if event.type not in HANDLED or not CATALOGUE.is_published(event.type):
             return
+        if event.type == ISSUED:
+            # The set's leading environment, not the whole set decoded (ADR 0109).
+            issued = issued_head(event)
+            when = iso_week(event.recorded_at)
+            pid = str(issued.participant_id)
+            await mark(tx, LEADING_ENVIRONMENT, when, pid, issued.leading_environments[0].value)
+            return
         week = iso_week(event.recorded_at) if self.source_marks else None
         match decode(event):
             case SchoolRegistered() as school:
@@ -189,11 +196,6 @@ class InsightsProjection:
             case CareerEventPublished() | CareerEventRevised() as stated:
                 environments = ",".join(e.value for e in stated.environments)
                 await tx.execute(_ENVIRONMENTS, str(stated.career_event_id), environments)
-            case RecommendationsIssued() as issued:
-                leading = issued.leading_environments[0].value
-                pid = str(issued.participant_id)
-                when = iso_week(event.recorded_at)
-                await mark(tx, LEADING_ENVIRONMENT, when, pid, leading)
             case ParticipantErased() as erased:
                 await erase(tx, str(erased.participant_id))
 

@@ -237,11 +237,19 @@ def evolve(evidence: Evidence, fact: Fact) -> Evidence:
         case MentorFeedbackGiven():
             return _rubric(evidence, fact)
         case RecommendationsIssued():
-            issued = IssuedSet(season=fact.season, recommendation_set_id=fact.recommendation_set_id)
-            same_season = _put(evidence.issued, issued, lambda s: s.season == fact.season)
-            return evidence.model_copy(update={"issued": same_season})
+            return set_issued(evidence, fact.season, fact.recommendation_set_id)
         case _:
             assert_never(fact)
+
+
+def set_issued(evidence: Evidence, season: int, recommendation_set_id: UUID) -> Evidence:
+    """The evidence after a `RecommendationsIssued` of `season` (what `evolve` reads of it: the
+    read side's projections decode no more of a set, ADR 0109)."""
+    if evidence.erased:
+        return evidence
+    issued = IssuedSet(season=season, recommendation_set_id=recommendation_set_id)
+    same_season = _put(evidence.issued, issued, lambda s: s.season == season)
+    return evidence.model_copy(update={"issued": same_season})
 
 
 def _placed(
