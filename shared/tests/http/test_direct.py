@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from bilet.application.context import RequestContext
 from bilet.http import ServiceDescription, create_service_app
@@ -488,3 +488,62 @@ async def test_the_direct_body_route_skips_fastapis_dependency_solving(
     await client.get("/probe/v1/direct/codes/abc", headers=headers)
 
     assert solved == [f"/probe/v1/plain{CHOICE}"]
+
+
+def _fragile(text: str) -> str:
+    if text == "boom":
+        raise TypeError("a validator's bug")  # pydantic lets it escape: no 422
+    return text
+
+
+class Fragile(BaseModel):
+    option_id: str
+
+    @field_validator("option_id")
+    @classmethod
+    def _no_boom(cls, value: str) -> str:
+        if value == "boom":
+            raise KeyError(value)  # pydantic lets it escape: no 422
+        return value
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [("/fragile/boom", b'{"option_id": "opt_1"}'), ("/fragile/abc", b'{"option_id": "boom"}')],
+)
+@pytest.mark.parametrize("token", [False, True])
+async def test_a_validator_that_raises_is_fastapis_to_answer(
+    serve_router: ServeRouter, signer: DevelopmentSigner, path: str, content: bytes, token: bool
+) -> None:
+    # FastAPI validates the path and the body after the dependencies: without a token its 401,
+    # with one the validator's exception (a 500). The direct route, validating first, must not
+    # answer a 500 where FastAPI answers 401 (a review's finding, docs/adr/0112).
+    def declare_fragile(router: APIRouter) -> None:
+        @router.put("/fragile/{code}")
+        async def fragile(
+            code: Annotated[str, AfterValidator(_fragile), Path()], body: Fragile, context: Context
+        ) -> Response:
+            return JSONResponse({"code": code, "option_id": body.option_id})
+
+    plain_router, direct_router = (
+        APIRouter(prefix="/plain"),
+        APIRouter(prefix="/direct", route_class=DirectRoute),
+    )
+    declare_fragile(plain_router)
+    declare_fragile(direct_router)
+    routers = APIRouter(prefix="/v1")
+    routers.include_router(plain_router)
+    routers.include_router(direct_router)
+    headers = dict(JSON)
+    if token:
+        headers["Authorization"] = f"Bearer {signer.mint(Role.NAVIGATOR)}"
+
+    async with serve_router(routers, "probe", raise_app_exceptions=False) as client:
+        app = client._transport.app  # type: ignore[attr-defined]
+        assert direct_routes(app) == {"/direct/fragile/{code}": True}
+        theirs, ours = await put_both(client, path, headers, content)
+
+    assert theirs.status_code == (500 if token else 401)
+    assert ours.status_code == theirs.status_code
+    if not token:
+        same(theirs, ours)

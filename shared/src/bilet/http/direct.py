@@ -93,8 +93,19 @@ class _Validated:
         self.loc = ("path", alias)
 
     def __call__(self, text: str) -> object:
-        value, errors = self.field.validate(text, {}, loc=self.loc)
+        value, errors = _validated(self.field, text, self.loc)
         return _UNSURE if errors else value
+
+
+def _validated(field: Any, value: object, loc: tuple[str, ...]) -> tuple[object, object]:
+    """`field.validate`, FastAPI's very call, with any exception turned into a refusal: pydantic
+    reports only a validator's `ValueError` or `AssertionError` as an error and lets any other
+    (a `TypeError`, a `KeyError`…) escape. FastAPI validates after the dependencies, so such a
+    request without a token is its 401 (its 500 with one): FastAPI must answer it."""
+    try:
+        return field.validate(value, {}, loc=loc)  # type: ignore[no-any-return]
+    except Exception as error:
+        return None, [error]
 
 
 def _reader_of(field: Any) -> _Reader | None:
@@ -310,7 +321,7 @@ class DirectRoute(APIRoute):
                     document = json.loads(body)
                 except Exception:  # not JSON, not text: FastAPI's 422 or 400
                     return await fastapi_handler(request)
-                value, errors = field.validate(document, {}, loc=("body",))
+                value, errors = _validated(field, document, ("body",))
                 if errors:
                     return await fastapi_handler(request)
                 values[name] = value
