@@ -21,7 +21,7 @@ from bilet.http import ServiceDescription, create_service_app
 from bilet.http.auth import CurrentPrincipal, Principal, Role
 from bilet.http.context import Context, request_context
 from bilet.http.devkeys import DevelopmentSigner
-from bilet.http.direct import DirectRoute, direct_routes, model_response
+from bilet.http.direct import DIRECT_BODY_MAX, DirectRoute, direct_routes, model_response
 from bilet.settings import PlatformSettings
 
 from .conftest import ServeRouter
@@ -547,3 +547,36 @@ async def test_a_validator_that_raises_is_fastapis_to_answer(
     assert ours.status_code == theirs.status_code
     if not token:
         same(theirs, ours)
+
+
+@pytest.mark.parametrize("token", [False, True])
+async def test_a_body_over_the_limit_is_fastapis_to_read(
+    client: httpx.AsyncClient,
+    signer: DevelopmentSigner,
+    monkeypatch: pytest.MonkeyPatch,
+    token: bool,
+) -> None:
+    # Read directly, a large body would be parsed and validated before the token is checked,
+    # and again by FastAPI when handed over (a review's finding, docs/adr/0112).
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    headers = dict(JSON)
+    if token:
+        headers["Authorization"] = f"Bearer {signer.mint(Role.NAVIGATOR)}"
+    document = b'{"option_id": "opt_1"}'
+    at_the_limit = document + b" " * (DIRECT_BODY_MAX - len(document))
+    direct_path = f"/probe/v1/direct{CHOICE}"
+
+    ours = await client.put(direct_path, headers=headers, content=at_the_limit)
+    assert solved == []  # read directly (without a token: the direct route's 401)
+    theirs, over = await put_both(client, CHOICE, headers, at_the_limit + b" ")
+
+    assert ours.status_code == over.status_code == theirs.status_code == (200 if token else 401)
+    assert solved[-2:] == [f"/probe/v1/plain{CHOICE}", direct_path]
+    same(theirs, over)

@@ -19,7 +19,8 @@ handler, unchanged:
   and any value it refuses goes to FastAPI, which answers the 422;
 - a body model is read as FastAPI reads it (the body's bytes, `Request.json`, the route's own
   body field's validation) when it is sent as exactly `application/json` and validates; an
-  empty body, another or no `Content-Type`, a body that is no JSON or does not validate goes to
+  empty body, one over `DIRECT_BODY_MAX`, another or no `Content-Type`, a body that is no JSON
+  or does not validate goes to
   FastAPI (the body read stays on the request, so FastAPI reads the same bytes), which answers
   what it answers; a failed read of the bytes is answered as FastAPI answers it (400, or the
   `HTTPException` raised). Only a single, not embedded body that is a pydantic model qualifies;
@@ -74,6 +75,11 @@ _Reader = Callable[[str], object]
 _UNSURE: Final = object()
 # The one `Content-Type` a body is read directly under: FastAPI reads it as JSON too.
 _JSON: Final = "application/json"
+# The largest body read directly. The direct route parses and validates a body before the token
+# is checked, and a request it hands over is parsed again by FastAPI: a large body without a
+# token would cost ~10 times FastAPI's refusal. A hot route's body is small (an answer save's
+# ~30 bytes); anything larger is FastAPI's to read, the token first.
+DIRECT_BODY_MAX: Final = 16 * 1024
 
 
 def _uuid(text: str) -> object:
@@ -314,7 +320,11 @@ class DirectRoute(APIRoute):
             if shape.body is not None:
                 name, field = shape.body
                 body = await _body_read(request)  # kept on the request: FastAPI reads it again
-                if not body or request.headers.get("content-type") != _JSON:
+                if (
+                    not body
+                    or len(body) > DIRECT_BODY_MAX
+                    or request.headers.get("content-type") != _JSON
+                ):
                     return await fastapi_handler(request)
                 try:
                     # As FastAPI reads it (`Request.json`: `json.loads` of the bytes).
