@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from typing import TYPE_CHECKING, Any
 
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
 
 from bilet.http.direct import DirectRoute, direct_routes
 from bilet.http.openapi_checks import (
@@ -52,6 +54,14 @@ async def test_the_request_constraints_are_in_the_schema(api: Api) -> None:
     assert CODES.status["attempt_in_progress"] == 409
 
 
+def _save_route() -> DirectRoute:
+    return next(
+        route
+        for route in attempts.router.routes
+        if isinstance(route, DirectRoute) and route.name == "save_answer"
+    )
+
+
 def _document(route: APIRoute) -> dict[str, Any]:
     return get_openapi(title="diagnostics", version="1", routes=[route])
 
@@ -60,11 +70,7 @@ async def test_the_direct_answer_save_is_documented_as_fastapi_documents_its_mod
     # The save answers a `Response` (`model_response`) and names its model with
     # `response_model=`; on a plain `APIRoute`, answering `AnswerModel` as it did before it was
     # direct, FastAPI must give the same operation and schemas (docs/adr/0112, decision 3).
-    save = next(
-        route
-        for route in attempts.router.routes
-        if isinstance(route, DirectRoute) and route.name == "save_answer"
-    )
+    save = _save_route()
     assert save.direct
     signature = inspect.signature(save.endpoint, eval_str=True)
 
@@ -93,6 +99,27 @@ async def test_the_direct_answer_save_is_documented_as_fastapi_documents_its_mod
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/AnswerModel"
     }
+
+
+async def test_the_direct_answer_save_answers_its_documented_model(api: Api) -> None:
+    # FastAPI validates what an endpoint returns against its `response_model`; a direct route
+    # answers `model_response`'s bytes, which nothing validates: this does, for a save that
+    # records and one that records nothing (docs/adr/0112).
+    save = _save_route()
+    adapter = TypeAdapter(save.response_model)
+    attempt = await api.started()
+    item = attempt["items"][0]
+
+    for recorded in (True, False):
+        answered = await api.answer(
+            attempt["attempt_id"], item["item_id"], item["choices"][0]["option_id"]
+        )
+
+        assert answered.status_code == (save.status_code or 200)
+        assert answered.headers["content-type"] == "application/json"
+        model = adapter.validate_json(answered.content, strict=True)
+        assert model.recorded is recorded
+        assert json.loads(adapter.dump_json(model, by_alias=True)) == answered.json()
 
 
 async def test_only_the_answer_save_is_called_directly(api: Api) -> None:
