@@ -271,6 +271,12 @@ def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() 
     ) -> Response:
         return Response()
 
+    @router.get("/o/{thing_id}")
+    async def o(
+        thing: Annotated[UUID, Path(validation_alias="thing_id")], context: Context
+    ) -> Response:
+        return Response()
+
     app = FastAPI()
     app.include_router(router)
 
@@ -289,6 +295,7 @@ def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() 
         "/l/{thing_id}": False,  # two bodies
         "/m/{thing_id}": False,  # not a model
         "/n/{thing_id}": False,  # a plain function: FastAPI runs it on a thread
+        "/o/{thing_id}": False,  # a validation alias: FastAPI's lookup, not `field.alias`
     }
 
 

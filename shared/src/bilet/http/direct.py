@@ -38,7 +38,7 @@ The declaration judged is the one FastAPI's own handler was built from (read fro
 an including router's dependencies are in it). A route whose declaration has anything else (a
 query, header, cookie, form or file parameter, several body parameters or an embedded one,
 another kind of dependency or a limit on one, a path parameter that is neither a UUID nor a
-string, a `Response` or background-task parameter, a field of FastAPI's
+string or has a validation alias, a `Response` or background-task parameter, a field of FastAPI's
 `Dependant` this module does not know), or whose handler does not hold its declaration where
 this FastAPI keeps it, is a plain `APIRoute`: `DirectRoute.direct` says whether the shortcut was
 taken. The OpenAPI document is FastAPI's (built from the same declaration).
@@ -116,6 +116,9 @@ def _validated(field: Any, value: object, loc: tuple[str, ...]) -> tuple[object,
 
 def _reader_of(field: Any) -> _Reader | None:
     info = field.field_info
+    if info.validation_alias is not None:
+        # FastAPI looks the value up by the validation alias, this module by `field.alias`.
+        return None
     if info.annotation is UUID and not info.metadata:
         return _uuid
     if info.annotation is str:
