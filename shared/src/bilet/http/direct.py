@@ -358,12 +358,13 @@ class DirectRoute(APIRoute):
         return handler
 
 
-def model_response(model: BaseModel, status_code: int = 200) -> Response:
+def model_response(model: BaseModel) -> Response:
     """The answer FastAPI gives when an endpoint returns `model` as its response model: the
-    model's JSON by alias, `application/json` (FastAPI's `dump_json` path). A direct route
+    model's JSON by alias, `application/json` (FastAPI's `dump_json` path), 200. A direct route
     answers a `Response`; with this, and its `response_model=` naming the model for the
-    document, it answers what it answered when FastAPI serialised the model."""
-    return Response(model.model_dump_json(by_alias=True), status_code=status_code, media_type=_JSON)
+    document, it answers what it answered when FastAPI serialised the model. Nothing validates
+    the model against `response_model` here (FastAPI would): a route's test must."""
+    return Response(model.model_dump_json(by_alias=True), media_type=_JSON)
 
 
 def direct_routes(app: Starlette) -> dict[str, bool]:
