@@ -12,11 +12,9 @@ route with a second handler that calls the dependencies and the endpoint itself.
 It answers exactly what FastAPI's handler answers, in the same order, because it only takes the
 cases whose outcome it can know without FastAPI and hands every other request to FastAPI's own
 handler, unchanged:
-- a path parameter of a UUID in canonical form (lower-case hexadecimal, hyphens at the canonical
-  places: what pydantic and `uuid.UUID` read alike) or a plain string; any other value (upper
-  case, no hyphens, braces, not a UUID at all) goes to FastAPI, which reads it or answers 422;
-  a string with constraints (a `pattern`, lengths) is validated by FastAPI's own field for it,
-  and any value it refuses goes to FastAPI, which answers the 422;
+- a path parameter, a UUID or a string (with constraints or not), is read by FastAPI's own field
+  for it (the very value FastAPI would pass); any text it refuses goes to FastAPI, which
+  answers the 422;
 - a body model is read as FastAPI reads it (the body's bytes, `Request.json`, the route's own
   body field's validation) when it is sent as exactly `application/json` and validates; an
   empty body, one over `DIRECT_BODY_MAX`, another or no `Content-Type`, a body that is no JSON
@@ -47,7 +45,6 @@ taken. The OpenAPI document is FastAPI's (built from the same declaration).
 import dataclasses
 import inspect
 import json
-import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final, NamedTuple
 from uuid import UUID
@@ -65,9 +62,6 @@ from starlette.routing import BaseRoute
 
 from bilet.http.auth import BearerPrincipal
 
-# The canonical text of a UUID: pydantic and `uuid.UUID` read it as the same value.
-_CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 # A path parameter's reader: the value, or _UNSURE when FastAPI must judge the text.
 _Reader = Callable[[str], object]
@@ -82,17 +76,10 @@ _JSON: Final = "application/json"
 DIRECT_BODY_MAX: Final = 16 * 1024
 
 
-def _uuid(text: str) -> object:
-    return UUID(text) if _CANONICAL_UUID.fullmatch(text) else _UNSURE
-
-
-def _text(text: str) -> str:
-    return text
-
-
 class _Validated:
-    """A path parameter read by FastAPI's own field for it (a constrained string): its value
-    when the field takes the text, else _UNSURE (FastAPI answers the 422)."""
+    """A path parameter read by FastAPI's own field for it: its value when the field takes the
+    text, else _UNSURE (FastAPI answers the 422). As cheap as a reader of the canonical UUID
+    form alone (~0.6 µs a UUID against ~1.1), and every form pydantic reads stays direct."""
 
     def __init__(self, field: Any, alias: str) -> None:
         self.field = field
@@ -119,10 +106,8 @@ def _reader_of(field: Any) -> _Reader | None:
     if info.validation_alias is not None:
         # FastAPI looks the value up by the validation alias, this module by `field.alias`.
         return None
-    if info.annotation is UUID and not info.metadata:
-        return _uuid
-    if info.annotation is str:
-        return _Validated(field, field.alias) if info.metadata else _text
+    if info.annotation is UUID or info.annotation is str:
+        return _Validated(field, field.alias)
     return None
 
 
