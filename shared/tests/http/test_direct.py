@@ -14,14 +14,14 @@ import httpx
 import pytest
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from bilet.application.context import RequestContext
 from bilet.http import ServiceDescription, create_service_app
 from bilet.http.auth import CurrentPrincipal, Principal, Role
 from bilet.http.context import Context, request_context
 from bilet.http.devkeys import DevelopmentSigner
-from bilet.http.direct import DirectRoute, direct_routes, model_response
+from bilet.http.direct import DIRECT_BODY_MAX, DirectRoute, direct_routes, model_response
 from bilet.settings import PlatformSettings
 
 from .conftest import ServeRouter
@@ -271,6 +271,12 @@ def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() 
     ) -> Response:
         return Response()
 
+    @router.get("/o/{thing_id}")
+    async def o(
+        thing: Annotated[UUID, Path(validation_alias="thing_id")], context: Context
+    ) -> Response:
+        return Response()
+
     app = FastAPI()
     app.include_router(router)
 
@@ -289,11 +295,17 @@ def test_only_routes_of_a_path_the_request_and_bearer_dependencies_are_direct() 
         "/l/{thing_id}": False,  # two bodies
         "/m/{thing_id}": False,  # not a model
         "/n/{thing_id}": False,  # a plain function: FastAPI runs it on a thread
+        "/o/{thing_id}": False,  # a validation alias: FastAPI's lookup, not `field.alias`
     }
 
 
+# Every form of a UUID pydantic reads is read directly, by FastAPI's own field for the path.
+@pytest.mark.parametrize("thing", [THING, THING.upper(), THING.replace("-", "")])
 async def test_the_direct_route_skips_fastapis_dependency_solving(
-    client: httpx.AsyncClient, signer: DevelopmentSigner, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    signer: DevelopmentSigner,
+    monkeypatch: pytest.MonkeyPatch,
+    thing: str,
 ) -> None:
     solved: list[str] = []
     solve = fastapi.routing.solve_dependencies  # type: ignore[attr-defined]
@@ -305,9 +317,11 @@ async def test_the_direct_route_skips_fastapis_dependency_solving(
     monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
     token = signer.mint(Role.NAVIGATOR)
 
-    await ask_both(client, f"/things/{THING}", {"Authorization": f"Bearer {token}"})
+    theirs, ours = await ask_both(client, f"/things/{thing}", {"Authorization": f"Bearer {token}"})
 
-    assert solved == [f"/probe/v1/plain/things/{THING}"]
+    assert solved == [f"/probe/v1/plain/things/{thing}"]
+    assert ours.status_code == 200
+    same(theirs, ours)
 
 
 async def test_a_dependency_of_an_including_router_is_never_left_out(
@@ -488,3 +502,95 @@ async def test_the_direct_body_route_skips_fastapis_dependency_solving(
     await client.get("/probe/v1/direct/codes/abc", headers=headers)
 
     assert solved == [f"/probe/v1/plain{CHOICE}"]
+
+
+def _fragile(text: str) -> str:
+    if text == "boom":
+        raise TypeError("a validator's bug")  # pydantic lets it escape: no 422
+    return text
+
+
+class Fragile(BaseModel):
+    option_id: str
+
+    @field_validator("option_id")
+    @classmethod
+    def _no_boom(cls, value: str) -> str:
+        if value == "boom":
+            raise KeyError(value)  # pydantic lets it escape: no 422
+        return value
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [("/fragile/boom", b'{"option_id": "opt_1"}'), ("/fragile/abc", b'{"option_id": "boom"}')],
+)
+@pytest.mark.parametrize("token", [False, True])
+async def test_a_validator_that_raises_is_fastapis_to_answer(
+    serve_router: ServeRouter, signer: DevelopmentSigner, path: str, content: bytes, token: bool
+) -> None:
+    # FastAPI validates the path and the body after the dependencies: without a token its 401,
+    # with one the validator's exception (a 500). The direct route, validating first, must not
+    # answer a 500 where FastAPI answers 401 (a review's finding, docs/adr/0112).
+    def declare_fragile(router: APIRouter) -> None:
+        @router.put("/fragile/{code}")
+        async def fragile(
+            code: Annotated[str, AfterValidator(_fragile), Path()], body: Fragile, context: Context
+        ) -> Response:
+            return JSONResponse({"code": code, "option_id": body.option_id})
+
+    plain_router, direct_router = (
+        APIRouter(prefix="/plain"),
+        APIRouter(prefix="/direct", route_class=DirectRoute),
+    )
+    declare_fragile(plain_router)
+    declare_fragile(direct_router)
+    routers = APIRouter(prefix="/v1")
+    routers.include_router(plain_router)
+    routers.include_router(direct_router)
+    headers = dict(JSON)
+    if token:
+        headers["Authorization"] = f"Bearer {signer.mint(Role.NAVIGATOR)}"
+
+    async with serve_router(routers, "probe", raise_app_exceptions=False) as client:
+        app = client._transport.app  # type: ignore[attr-defined]
+        assert direct_routes(app) == {"/direct/fragile/{code}": True}
+        theirs, ours = await put_both(client, path, headers, content)
+
+    assert theirs.status_code == (500 if token else 401)
+    assert ours.status_code == theirs.status_code
+    if not token:
+        same(theirs, ours)
+
+
+@pytest.mark.parametrize("token", [False, True])
+async def test_a_body_over_the_limit_is_fastapis_to_read(
+    client: httpx.AsyncClient,
+    signer: DevelopmentSigner,
+    monkeypatch: pytest.MonkeyPatch,
+    token: bool,
+) -> None:
+    # Read directly, a large body would be parsed and validated before the token is checked,
+    # and again by FastAPI when handed over (a review's finding, docs/adr/0112).
+    solved: list[str] = []
+    solve = fastapi.routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    headers = dict(JSON)
+    if token:
+        headers["Authorization"] = f"Bearer {signer.mint(Role.NAVIGATOR)}"
+    document = b'{"option_id": "opt_1"}'
+    at_the_limit = document + b" " * (DIRECT_BODY_MAX - len(document))
+    direct_path = f"/probe/v1/direct{CHOICE}"
+
+    ours = await client.put(direct_path, headers=headers, content=at_the_limit)
+    assert solved == []  # read directly (without a token: the direct route's 401)
+    theirs, over = await put_both(client, CHOICE, headers, at_the_limit + b" ")
+
+    assert ours.status_code == over.status_code == theirs.status_code == (200 if token else 401)
+    assert solved[-2:] == [f"/probe/v1/plain{CHOICE}", direct_path]
+    same(theirs, over)
