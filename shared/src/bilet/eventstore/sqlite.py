@@ -461,15 +461,13 @@ class SqliteEventStore(EventStore):
         db: sqlite3.Connection,
         batch: Sequence[Sequence[StreamAppend]],
         floor_set: bool,
-        *,
-        deleted_too: bool = True,
     ) -> list[list[AppendResult] | WrongExpectedVersion]:
         """The statements of a batch's appends (`append_together`), inside a transaction that
         holds the write lock; `floor_set`: whether a position floor was set when the transaction
         began (`_floor_set`)."""
         self._wrote(append.stream_id for appends in batch for append in appends)
         first = position_after_floor(db) if floor_set else None
-        return append_together(db, batch, first, deleted_too=deleted_too)
+        return append_together(db, batch, first)
 
     def _wrote(self, stream_ids: Iterable[str]) -> None:
         """Count a write of these streams' categories by this store's writer, in the same step

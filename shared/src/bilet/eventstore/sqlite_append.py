@@ -66,8 +66,6 @@ def append_together(
     db: sqlite3.Connection,
     batch: Sequence[Sequence[StreamAppend]],
     first_position: int | None,
-    *,
-    deleted_too: bool = True,
 ) -> list[list[AppendResult] | WrongExpectedVersion]:
     """Write the appends of `batch`, each all or nothing, with one lookup of their streams'
     versions and one prepared `INSERT` for all their events (docs/adr/0110), inside a
@@ -78,12 +76,9 @@ def append_together(
     is written, and writes nothing; the events of the others take consecutive positions in
     `batch`'s order, the first `first_position` (see `append_locked`). SQLite's `IntegrityError`
     (an event id stored already, any other constraint) is raised as it is, when rows of appends
-    before the refused one may be written: the caller rolls the transaction back. Without
-    `deleted_too`, an append to a deleted stream (which undoes its deletion after the `INSERT`)
-    raises `DeletedStream` before anything is written."""
+    before the refused one may be written: the caller rolls the transaction back. So is one
+    raised by the undeletion of a deleted stream appended to, which comes after the `INSERT`."""
     stored = stored_versions(db, [append.stream_id for appends in batch for append in appends])
-    if not deleted_too and any(deleted for _, deleted in stored.values()):
-        raise DeletedStream
     now = time.time()
     rows: list[tuple[object, ...]] = []
     outcomes: list[list[AppendResult] | WrongExpectedVersion] = []
@@ -139,10 +134,6 @@ def append_together(
             AppendResult(stream_id, version, first + row) for stream_id, version, row in lasts
         ]
     return outcomes
-
-
-class DeletedStream(Exception):
-    """`append_together` was asked not to write an append to a deleted stream, and found one."""
 
 
 _ABSENT: Final[StoredVersion] = (None, False)
