@@ -37,6 +37,12 @@ from bilet.eventstore.rules import check_expected_version
 # since 3.32); the statement cache keeps one compiled statement per distinct count, so commands
 # of a few streams reuse theirs.
 STREAMS_PER_STATEMENT: Final = 500
+# Counts of streams a lookup of versions asks for as they are; above it, a count is rounded up to
+# a power of two, the last stream asked again. sqlite3 keeps 128 compiled statements per
+# connection (its default, which the store keeps), and a shared commit asks for every stream of
+# its batch: under a backlog, batches of 1..500 streams would compile a statement per count and
+# push the others out of the cache. Rounded, they take at most 21 (1..16, 32, 64, 128, 256, 512).
+EXACT_COUNT: Final = 16
 
 _INSERT_EVENT = (
     "INSERT INTO events (position, stream_id, version, event_id, type, data, metadata, "
@@ -162,10 +168,16 @@ def event_id_taken(error: sqlite3.IntegrityError) -> bool:
 def stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[str, StoredVersion]:
     """The streams that have events or metadata: their last event's version (None: no event) and
     whether they are deleted. The version is the last of the (stream_id, version) index's keys
-    for the stream (one descent), the flag a lookup of the few streams with metadata."""
+    for the stream (one descent), the flag a lookup of the few streams with metadata. A stream
+    named more than once (appended to by several appends of a batch) is looked up once."""
     found: dict[str, StoredVersion] = {}
+    if len(stream_ids) > 1:
+        stream_ids = list(dict.fromkeys(stream_ids))
     for start in range(0, len(stream_ids), STREAMS_PER_STATEMENT):
         chunk = stream_ids[start : start + STREAMS_PER_STATEMENT]
+        count = len(chunk)
+        if count > EXACT_COUNT:  # rounded up, the last stream asked again (see `EXACT_COUNT`)
+            chunk = [*chunk, *[chunk[-1]] * ((1 << (count - 1).bit_length()) - count)]
         for stream_id, version, deleted in db.execute(_versions_query(len(chunk)), chunk):
             if version is not None or deleted is not None:
                 found[stream_id] = (version, bool(deleted))
