@@ -362,3 +362,34 @@ async def test_a_retry_in_a_shared_commit_is_answered_and_the_others_commit(
     finally:
         other_process.close()
         await store.close()
+
+
+async def test_a_wake_up_that_fails_after_a_commit_fails_none_of_its_appends(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a store whose wake-up of subscribers after a commit raises
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    woken: list[None] = []
+
+    def fails() -> None:
+        woken.append(None)
+        raise RuntimeError("a wake-up went wrong")
+
+    store._commits._committed = fails
+    try:
+        # When an append commits alone, then two share a commit
+        alone = await store.append("participant-1", _registered(), NO_STREAM)
+        shared = await asyncio.gather(
+            store.append("participant-2", _registered(), NO_STREAM),
+            store.append("participant-3", _registered(), NO_STREAM),
+        )
+
+        # Then each is answered as committed, and each commit's failed wake-up is logged
+        assert [r.position for r in (alone, *shared)] == [1, 2, 3]
+        assert [e.position for e in await store.read_all()] == [1, 2, 3]
+        assert len(woken) == 2
+        assert [str(record.exc_info[1]) for record in caplog.records if record.exc_info] == [
+            "a wake-up went wrong"
+        ] * 2
+    finally:
+        await store.close()

@@ -38,6 +38,7 @@ retry, which the store then resolves); any other constraint's refusal is SQLite'
 """
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -46,6 +47,8 @@ from typing import Final, Literal, TypeVar
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend
 from bilet.eventstore.sqlite_append import event_id_taken
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
@@ -259,7 +262,12 @@ class GroupCommit:
                 db.execute("ROLLBACK")
             raise
         if not refused:
-            self._committed()  # after the commit's statements: whatever it raises, it is done
+            # The batch is committed: a failure of what follows must not fail its appends (their
+            # callers would retry or give up on appends that are stored), so it is only logged.
+            try:
+                self._committed()
+            except Exception:
+                _log.exception("after a commit of appends, waking subscribers failed")
         return outcomes
 
     def _together(
