@@ -62,7 +62,12 @@ def append_locked(
     `WrongExpectedVersion` before writing anything when a stream is not at its expected version,
     and SQLite's `IntegrityError` when an event id is stored already (`event_id_taken`) or any
     other constraint refuses a row."""
-    outcome = append_together(db, (appends,), first_position)[0]
+    return results_of(append_together(db, (appends,), first_position)[0])
+
+
+def results_of(outcome: list[AppendResult] | WrongExpectedVersion) -> list[AppendResult]:
+    """An append's outcome from `append_together` as `append_locked` gives it: its results, or
+    its `WrongExpectedVersion` raised."""
     if isinstance(outcome, WrongExpectedVersion):
         raise outcome
     return outcome

@@ -46,7 +46,7 @@ from typing import Final, Literal, TypeVar
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend
-from bilet.eventstore.sqlite_append import event_id_taken
+from bilet.eventstore.sqlite_append import event_id_taken, results_of
 
 _log = logging.getLogger(__name__)
 
@@ -285,11 +285,9 @@ class GroupCommit:
     def _append_locked(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
     ) -> list[AppendResult]:
-        """One append's statements; raises its `WrongExpectedVersion`, SQLite's refusals."""
-        outcome = self._append_together(db, (appends,), floor)[0]
-        if isinstance(outcome, WrongExpectedVersion):
-            raise outcome
-        return outcome
+        """One append's statements (`append_locked`'s, the floor asked once per commit); raises
+        its `WrongExpectedVersion`, SQLite's refusals."""
+        return results_of(self._append_together(db, (appends,), floor)[0])
 
     def _alone(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
