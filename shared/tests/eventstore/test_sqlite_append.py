@@ -1,7 +1,9 @@
 """The SQLite append's statements (`bilet.eventstore.sqlite_append`, docs/adr/0075): a fixed handful
 per commit whatever the number of streams, and positions counted from the last row inserted."""
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -19,6 +21,19 @@ from bilet.eventstore.sqlite import SqliteEventStore
 
 def _events(count: int) -> list[NewEvent]:
     return [NewEvent("Happened", b'{"n": %d}' % n) for n in range(count)]
+
+
+class _SqlTexts(sqlite3.Connection):
+    """A connection that keeps every distinct SQL text it was asked to execute: sqlite3 compiles
+    one statement per text and keeps 128 of them per connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.texts: set[str] = set()
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        self.texts.add(sql)
+        return super().execute(sql, parameters)
 
 
 def _beside_event_rows(statements: list[str]) -> list[str]:
@@ -113,3 +128,37 @@ async def test_an_event_id_stored_already_fails_the_whole_append(tmp_path: Path)
         assert await store.head_position() == 1
     finally:
         await store.close()
+
+
+async def test_lookups_of_versions_of_any_number_of_streams_share_a_few_statements(
+    tmp_path: Path,
+) -> None:
+    """A shared commit looks up the versions of every stream of its batch: under a backlog its
+    batches take every size up to 500 streams, which must not compile a statement each (they
+    would push every other statement out of the connection's cache of 128). A stream named by
+    several appends of a batch is asked for once, and the answers are the same."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    try:
+        # Every seventh stream has events, its version n % 3; participant-7 is deleted.
+        await store.append_many(
+            [
+                StreamAppend(f"participant-{n}", _events(n % 3 + 1), NO_STREAM)
+                for n in range(0, 500, 7)
+            ]
+        )
+        await store.delete_stream("participant-7")
+    finally:
+        await store.close()
+    db = sqlite3.connect(path, factory=_SqlTexts)
+    try:
+        stream_ids = [f"participant-{n}" for n in range(500)]
+        for size in range(1, 501):
+            asked = stream_ids[:size] + stream_ids[size // 2 : size]  # some named twice
+            assert sqlite_append.stored_versions(db, asked) == {
+                f"participant-{n}": (n % 3, n == 7) for n in range(0, size, 7)
+            }
+        # 1..16 asked as they are, then 32, 64, 128, 256 and 512.
+        assert len(db.texts) == 21
+    finally:
+        db.close()

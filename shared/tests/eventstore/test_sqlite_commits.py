@@ -362,3 +362,132 @@ async def test_a_retry_in_a_shared_commit_is_answered_and_the_others_commit(
     finally:
         other_process.close()
         await store.close()
+
+
+async def test_a_wake_up_that_fails_after_a_commit_fails_none_of_its_appends(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a store whose wake-up of subscribers after a commit raises
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    woken: list[None] = []
+
+    def fails() -> None:
+        woken.append(None)
+        raise RuntimeError("a wake-up went wrong")
+
+    store._commits._committed = fails
+    try:
+        # When an append commits alone, then two share a commit
+        alone = await store.append("participant-1", _registered(), NO_STREAM)
+        shared = await asyncio.gather(
+            store.append("participant-2", _registered(), NO_STREAM),
+            store.append("participant-3", _registered(), NO_STREAM),
+        )
+
+        # Then each is answered as committed, and each commit's failed wake-up is logged
+        assert [r.position for r in (alone, *shared)] == [1, 2, 3]
+        assert [e.position for e in await store.read_all()] == [1, 2, 3]
+        assert len(woken) == 2
+        assert [str(record.exc_info[1]) for record in caplog.records if record.exc_info] == [
+            "a wake-up went wrong"
+        ] * 2
+    finally:
+        await store.close()
+
+
+async def test_one_new_event_id_twice_in_a_shared_commit_is_stored_once(tmp_path: Path) -> None:
+    # Given one new event, appended twice to one stream (a retry before the first is answered)
+    # and once to another stream, in one shared commit with an append of its own
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    statements: list[str] = []
+    try:
+        await store.append("participant-0", _registered(), NO_STREAM)
+        store._writer._db.set_trace_callback(statements.append)
+        event = _registered()
+
+        # When they are made together
+        first, retried, other, elsewhere = await asyncio.gather(
+            store.append("participant-1", event),
+            store.append("participant-1", event),
+            store.append("participant-2", _registered(), NO_STREAM),
+            store.append("participant-3", event),
+            return_exceptions=True,
+        )
+
+        # Then the INSERT refused the attempt together, the commit was made again append by
+        # append: the event is stored once, the retry answered with where it is, the same id on
+        # another stream refused, and the append of its own stored
+        assert statements.count("BEGIN IMMEDIATE") == 2
+        assert statements.count("ROLLBACK") == 1
+        assert isinstance(first, AppendResult)
+        assert (first.stream_id, first.version, first.position) == ("participant-1", 0, 2)
+        assert retried == first
+        assert isinstance(other, AppendResult)
+        assert (other.stream_id, other.position) == ("participant-2", 3)
+        assert isinstance(elsewhere, EventIdsConflict)
+        assert [(e.stream_id, e.position) for e in await store.read_all()] == [
+            ("participant-0", 1),
+            ("participant-1", 2),
+            ("participant-2", 3),
+        ]
+        assert [e.event_id for e in await store.read_stream("participant-1")] == [event[0].event_id]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("floor", [False, True], ids=["no floor", "after a purge"])
+async def test_appends_to_a_deleted_stream_share_a_commit_written_together(
+    tmp_path: Path, floor: bool
+) -> None:
+    # Given a deleted stream of two events, and (or not) a purge of the newest event since
+    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
+    statements: list[str] = []
+    try:
+        store.allow_purging({"reservation"})
+        await store.append("participant-1", [*_registered(), *_registered()], NO_STREAM)
+        await store.delete_stream("participant-1")
+        if floor:
+            await store.append("reservation-1", [NewEvent("ChildReserved", b"{}")])
+            assert await store.purge_stream("reservation-1")
+        store._writer._db.set_trace_callback(statements.append)
+        woken: list[None] = []
+        wake = store._commits._committed
+
+        def counted() -> None:
+            woken.append(None)
+            wake()
+
+        store._commits._committed = counted
+
+        # When it is appended to twice in one shared commit, beside a new stream and a refusal
+        new, undeleted, after, refused = await asyncio.gather(
+            store.append("participant-2", _registered(), NO_STREAM),
+            store.append("participant-1", _registered(), NO_STREAM),  # deleted: no stream
+            store.append("participant-1", _registered(), 2),  # after the one before it
+            store.append("participant-3", _registered(), 5),
+            return_exceptions=True,
+        )
+
+        # Then the commit was one, written together, its first event above the floor if any:
+        # the stream goes on from its versions, undeleted, the refusal alone fails
+        assert statements.count("BEGIN IMMEDIATE") == 1
+        assert not any(sql.startswith(("SAVEPOINT", "ROLLBACK")) for sql in statements)
+        assert len(woken) == 1
+        first = 4 if floor else 3
+        assert [
+            (r.stream_id, r.version, r.position)
+            for r in (new, undeleted, after)
+            if isinstance(r, AppendResult)
+        ] == [
+            ("participant-2", 0, first),
+            ("participant-1", 2, first + 1),
+            ("participant-1", 3, first + 2),
+        ]
+        assert isinstance(refused, WrongExpectedVersion)
+        metadata = await store.get_stream_metadata("participant-1")
+        assert not metadata.deleted
+        assert metadata.truncate_before == 2
+        assert [e.version for e in await store.read_stream("participant-1")] == [2, 3]
+        assert not store._floor_set(store._writer._db)
+    finally:
+        await store.close()

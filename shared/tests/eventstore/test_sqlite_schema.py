@@ -256,7 +256,8 @@ async def test_a_refused_undeletion_after_its_insert_fails_only_its_own_append_o
             store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM),
             return_exceptions=True,
         )
-        assert statements.count("BEGIN IMMEDIATE") == 2  # the commit, made again
+        # Together, then append by append, then with savepoints (the refused one half written).
+        assert statements.count("BEGIN IMMEDIATE") == 3
         assert [r.stream_id for r in outcomes if isinstance(r, AppendResult)] == [
             "participant-1",
             "participant-2",
@@ -459,13 +460,14 @@ async def test_a_half_written_append_whose_transaction_sqlite_rolled_back_fails_
 ) -> None:
     """An append to a deleted stream, one event in a shared commit, whose undeletion SQLite
     refused by rolling the whole transaction back (a trigger's RAISE(ROLLBACK), as a full disk
-    would): the commit is made again with savepoints, not failed by a ROLLBACK of nothing."""
+    would), written together and then alone: the commit is made again append by append, then
+    with savepoints, not failed by a ROLLBACK of nothing."""
     path = tmp_path / "events.sqlite3"
     store = await SqliteEventStore.open(path)
     try:
         await store.append("participant-deleted", [NewEvent("Happened", b"{}")], NO_STREAM)
         await store.delete_stream("participant-deleted")
-        refusals = [True]  # the first undeletion only
+        refusals = [True, True]  # the first two undeletions only
         writer = store._writer._db
         writer.create_function("refuse_once", 0, lambda: refusals.pop() if refusals else False)
         writer.execute(
@@ -480,7 +482,8 @@ async def test_a_half_written_append_whose_transaction_sqlite_rolled_back_fails_
             store.append("participant-2", [NewEvent("Happened", b"{}")], NO_STREAM),
             return_exceptions=True,
         )
-        assert statements.count("BEGIN IMMEDIATE") == 2  # the commit, made again
+        # Together, then append by append, then with savepoints (the refused one half written).
+        assert statements.count("BEGIN IMMEDIATE") == 3
         assert [type(outcome) for outcome in outcomes] == [AppendResult] * 3
         assert [e.stream_id for e in await store.read_all()] == [
             "participant-deleted",

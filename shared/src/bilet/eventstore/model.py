@@ -35,8 +35,8 @@ def category_of(stream_id: str) -> str:
     return stream_id.split("-", 1)[0]
 
 
-# A new event id as a UUID without `UUID.__init__`, whose checks of its arguments cost more than
-# the rest of the id: the integer below is a valid UUID's by construction.
+# A UUID set as `UUID.__init__` would set it, slot by slot, without `__init__`'s checks of its
+# arguments, which cost more than the rest of a new event id or of a recorded event read back.
 _new_object = object.__new__
 _set_uuid_int = UUID.__dict__["int"].__set__
 _set_uuid_safety = UUID.__dict__["is_safe"].__set__
@@ -54,7 +54,9 @@ def new_event_id() -> UUID:
     the system's secure random source (docs/adr/0110). Ids made close in time are close in the
     stores' unique indexes on event ids, so the events of one commit share a few of the index's
     pages where random ids each wrote a page of their own; as hard to guess as an id needs to be
-    (an id taken in advance could make an append look like a conflict)."""
+    (an id taken in advance could make an append look like a conflict). Not monotonic: ids made
+    in the same millisecond are in random order, and the wall clock stepping back makes ids that
+    sort before earlier ones. Nothing orders by event id (positions and versions do)."""
     return _event_id(_time_ns() // 1_000_000, int.from_bytes(_urandom(10)))
 
 
@@ -68,15 +70,20 @@ def new_event_ids(count: int) -> list[UUID]:
 
 def _event_id(milliseconds: int, random: int) -> UUID:
     """The UUIDv7 of this moment and these 80 random bits (74 of them used)."""
-    uuid = _new_object(UUID)
-    _set_uuid_int(
-        uuid,
+    return bare_uuid(
         milliseconds << 80
         | _VERSION_7
         | (random >> 62 & _RAND_A) << 64
         | _VARIANT_RFC
-        | random & _RAND_B,
+        | random & _RAND_B
     )
+
+
+def bare_uuid(value: int) -> UUID:
+    """`UUID(int=value)` without its checks: for a 128-bit `value` that is a UUID's by how it was
+    made (a new event id's bits, an event id's 16 bytes as a store wrote them)."""
+    uuid = _new_object(UUID)
+    _set_uuid_int(uuid, value)
     _set_uuid_safety(uuid, _UNKNOWN_SAFETY)
     return uuid
 

@@ -38,7 +38,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Final, Literal, TypeVar
-from uuid import UUID, SafeUUID
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import (
@@ -48,6 +47,7 @@ from bilet.eventstore.model import (
     RecordedEvent,
     StreamAppend,
     StreamMetadata,
+    bare_uuid,
     category_of,
 )
 from bilet.eventstore.port import EventStore
@@ -182,14 +182,10 @@ INLINE_READ_ROWS: Final = 64
 INLINE_READ_STEPS: Final = 1_000
 
 
-# A stored event id as a `UUID` without `UUID.__init__`, whose checks of its arguments cost more
-# than the rest of a recorded event (~0.3 of ~1 µs a row): the blob is the 16 bytes of
-# `event_id.bytes` this module wrote, so the UUID is set as `__init__` would set it, slot by slot.
-_new_object = object.__new__
-_set_uuid_int = UUID.__dict__["int"].__set__
-_set_uuid_safety = UUID.__dict__["is_safe"].__set__
+# A stored event id is read back as a `bare_uuid`: `UUID.__init__`'s checks of its arguments cost
+# more than the rest of a recorded event (~0.3 of ~1 µs a row), and the blob is the 16 bytes of
+# `event_id.bytes` this module wrote.
 _int_from_bytes = int.from_bytes
-_UNKNOWN_SAFETY = SafeUUID.unknown
 # A row is a recorded event's fields in its order (`COLUMNS`), so the named tuple is built as a
 # plain tuple of its type, without the Python-level `__new__` of a NamedTuple.
 _new_tuple = tuple.__new__
@@ -205,13 +201,19 @@ def _recorded(rows: Iterable[Row]) -> list[RecordedEvent]:
     for stream_id, version, position, event_id, type_, data, metadata, recorded_at in rows:
         if recorded_at != last_seconds:
             last_seconds, last_time = recorded_at, datetime.fromtimestamp(recorded_at, UTC)
-        uuid = _new_object(UUID)
-        _set_uuid_int(uuid, _int_from_bytes(event_id))
-        _set_uuid_safety(uuid, _UNKNOWN_SAFETY)
         append(
             _new_tuple(
                 RecordedEvent,
-                (stream_id, version, position, uuid, type_, data, metadata, last_time),
+                (
+                    stream_id,
+                    version,
+                    position,
+                    bare_uuid(_int_from_bytes(event_id)),
+                    type_,
+                    data,
+                    metadata,
+                    last_time,
+                ),
             )
         )
     return events
@@ -461,15 +463,13 @@ class SqliteEventStore(EventStore):
         db: sqlite3.Connection,
         batch: Sequence[Sequence[StreamAppend]],
         floor_set: bool,
-        *,
-        deleted_too: bool = True,
     ) -> list[list[AppendResult] | WrongExpectedVersion]:
         """The statements of a batch's appends (`append_together`), inside a transaction that
         holds the write lock; `floor_set`: whether a position floor was set when the transaction
         began (`_floor_set`)."""
         self._wrote(append.stream_id for appends in batch for append in appends)
         first = position_after_floor(db) if floor_set else None
-        return append_together(db, batch, first, deleted_too=deleted_too)
+        return append_together(db, batch, first)
 
     def _wrote(self, stream_ids: Iterable[str]) -> None:
         """Count a write of these streams' categories by this store's writer, in the same step

@@ -37,6 +37,12 @@ from bilet.eventstore.rules import check_expected_version
 # since 3.32); the statement cache keeps one compiled statement per distinct count, so commands
 # of a few streams reuse theirs.
 STREAMS_PER_STATEMENT: Final = 500
+# Counts of streams a lookup of versions asks for as they are; above it, a count is rounded up to
+# a power of two, the last stream asked again. sqlite3 keeps 128 compiled statements per
+# connection (its default, which the store keeps), and a shared commit asks for every stream of
+# its batch: under a backlog, batches of 1..500 streams would compile a statement per count and
+# push the others out of the cache. Rounded, they take at most 21 (1..16, 32, 64, 128, 256, 512).
+EXACT_COUNT: Final = 16
 
 _INSERT_EVENT = (
     "INSERT INTO events (position, stream_id, version, event_id, type, data, metadata, "
@@ -56,7 +62,12 @@ def append_locked(
     `WrongExpectedVersion` before writing anything when a stream is not at its expected version,
     and SQLite's `IntegrityError` when an event id is stored already (`event_id_taken`) or any
     other constraint refuses a row."""
-    outcome = append_together(db, (appends,), first_position)[0]
+    return results_of(append_together(db, (appends,), first_position)[0])
+
+
+def results_of(outcome: list[AppendResult] | WrongExpectedVersion) -> list[AppendResult]:
+    """An append's outcome from `append_together` as `append_locked` gives it: its results, or
+    its `WrongExpectedVersion` raised."""
     if isinstance(outcome, WrongExpectedVersion):
         raise outcome
     return outcome
@@ -66,8 +77,6 @@ def append_together(
     db: sqlite3.Connection,
     batch: Sequence[Sequence[StreamAppend]],
     first_position: int | None,
-    *,
-    deleted_too: bool = True,
 ) -> list[list[AppendResult] | WrongExpectedVersion]:
     """Write the appends of `batch`, each all or nothing, with one lookup of their streams'
     versions and one prepared `INSERT` for all their events (docs/adr/0110), inside a
@@ -78,12 +87,9 @@ def append_together(
     is written, and writes nothing; the events of the others take consecutive positions in
     `batch`'s order, the first `first_position` (see `append_locked`). SQLite's `IntegrityError`
     (an event id stored already, any other constraint) is raised as it is, when rows of appends
-    before the refused one may be written: the caller rolls the transaction back. Without
-    `deleted_too`, an append to a deleted stream (which undoes its deletion after the `INSERT`)
-    raises `DeletedStream` before anything is written."""
+    before the refused one may be written: the caller rolls the transaction back. So is one
+    raised by the undeletion of a deleted stream appended to, which comes after the `INSERT`."""
     stored = stored_versions(db, [append.stream_id for appends in batch for append in appends])
-    if not deleted_too and any(deleted for _, deleted in stored.values()):
-        raise DeletedStream
     now = time.time()
     rows: list[tuple[object, ...]] = []
     outcomes: list[list[AppendResult] | WrongExpectedVersion] = []
@@ -141,10 +147,6 @@ def append_together(
     return outcomes
 
 
-class DeletedStream(Exception):
-    """`append_together` was asked not to write an append to a deleted stream, and found one."""
-
-
 _ABSENT: Final[StoredVersion] = (None, False)
 
 
@@ -171,10 +173,16 @@ def event_id_taken(error: sqlite3.IntegrityError) -> bool:
 def stored_versions(db: sqlite3.Connection, stream_ids: Sequence[str]) -> dict[str, StoredVersion]:
     """The streams that have events or metadata: their last event's version (None: no event) and
     whether they are deleted. The version is the last of the (stream_id, version) index's keys
-    for the stream (one descent), the flag a lookup of the few streams with metadata."""
+    for the stream (one descent), the flag a lookup of the few streams with metadata. A stream
+    named more than once (appended to by several appends of a batch) is looked up once."""
     found: dict[str, StoredVersion] = {}
+    if len(stream_ids) > 1:
+        stream_ids = list(dict.fromkeys(stream_ids))
     for start in range(0, len(stream_ids), STREAMS_PER_STATEMENT):
         chunk = stream_ids[start : start + STREAMS_PER_STATEMENT]
+        count = len(chunk)
+        if count > EXACT_COUNT:  # rounded up, the last stream asked again (see `EXACT_COUNT`)
+            chunk = [*chunk, *[chunk[-1]] * ((1 << (count - 1).bit_length()) - count)]
         for stream_id, version, deleted in db.execute(_versions_query(len(chunk)), chunk):
             if version is not None or deleted is not None:
                 found[stream_id] = (version, bool(deleted))

@@ -22,15 +22,15 @@ before; and a caller appending in a loop alone takes the committer's turn now an
 (`HOLD_LOOP`), so that the loop still looks at its sockets and timers.
 
 A batch of one runs without a savepoint (its refusal rolls the transaction back). Append by
-append (a shared commit made again after a refusal, or one with an append to a deleted stream),
-each append runs in a savepoint, unless it is one event to one stream and no position floor is
-set (docs/adr/0092): its write is one single-row `INSERT`, which SQLite undoes by itself when it
-fails. Only an append to a deleted stream writes after it (the stream's undeletion); should that
-fail, the append would be half written, so the commit is rolled back and made again with a
-savepoint for every append (`_HalfWritten`): the others still commit, that append alone fails
-(docs/adr/0100). Whether a position floor is set
-(`FloorSet`: a purge removed the newest events) is asked once per commit, not once per append:
-nothing but a purge sets it, and no purge runs inside a commit of appends.
+append (a shared commit made again after a refusal found while writing), each append runs in a
+savepoint, unless it is one event to one stream and no position floor is set (docs/adr/0092):
+its write is one single-row `INSERT`, which SQLite undoes by itself when it fails. Only an
+append to a deleted stream writes after it (the stream's undeletion); should that fail, the
+append would be half written, so the commit is rolled back and made again with a savepoint for
+every append (`_HalfWritten`): the others still commit, that append alone fails (docs/adr/0100).
+Whether a position floor is set (`FloorSet`: a purge removed the newest events) is asked once
+per commit, not once per append: nothing but a purge sets it, and no purge runs inside a commit
+of appends.
 
 A refusal by the events' unique index on event ids is the append's `EventIdsConflict` (perhaps a
 retry, which the store then resolves); any other constraint's refusal is SQLite's
@@ -38,14 +38,17 @@ retry, which the store then resolves); any other constraint's refusal is SQLite'
 """
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Final, Literal, Protocol, TypeVar
+from typing import Final, Literal, TypeVar
 
 from bilet.eventstore.errors import EventIdsConflict, WrongExpectedVersion
 from bilet.eventstore.model import AppendResult, StreamAppend
-from bilet.eventstore.sqlite_append import DeletedStream, event_id_taken
+from bilet.eventstore.sqlite_append import event_id_taken, results_of
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RunOnWriter = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
@@ -54,17 +57,11 @@ RunNow = Callable[[Callable[[sqlite3.Connection], T]], T]
 
 
 # The statements of a batch's appends (`sqlite_append.append_together`): the flag says whether a
-# position floor may be set (see `FloorSet`), `deleted_too` whether appends to deleted streams may
-# be written together with the others.
-class AppendTogether(Protocol):
-    def __call__(
-        self,
-        db: sqlite3.Connection,
-        batch: Sequence[Sequence[StreamAppend]],
-        floor_set: bool,
-        *,
-        deleted_too: bool = True,
-    ) -> list[list[AppendResult] | WrongExpectedVersion]: ...
+# position floor may be set (see `FloorSet`).
+AppendTogether = Callable[
+    [sqlite3.Connection, Sequence[Sequence[StreamAppend]], bool],
+    list[list[AppendResult] | WrongExpectedVersion],
+]
 
 
 # Whether a purge left a position floor that the next append must start above.
@@ -109,8 +106,8 @@ class _HalfWritten(Exception):
 
 class _NotTogether(Exception):
     """The appends of a batch written together hit a refusal SQLite found only while writing (an
-    event id stored already) or one to a deleted stream: the commit is made again append by
-    append."""
+    event id stored already, a deleted stream's undeletion refused): the commit is made again
+    append by append."""
 
 
 class GroupCommit:
@@ -265,7 +262,12 @@ class GroupCommit:
                 db.execute("ROLLBACK")
             raise
         if not refused:
-            self._committed()  # after the commit's statements: whatever it raises, it is done
+            # The batch is committed: a failure of what follows must not fail its appends (their
+            # callers would retry or give up on appends that are stored), so it is only logged.
+            try:
+                self._committed()
+            except Exception:
+                _log.exception("after a commit of appends, waking subscribers failed")
         return outcomes
 
     def _together(
@@ -273,30 +275,19 @@ class GroupCommit:
     ) -> list[Outcome]:
         """A shared commit's appends written together (docs/adr/0110): a wrong expected version
         is refused before anything is written, so only that append fails; any refusal found
-        while writing (an event id stored already) and an append to a deleted stream send the
-        commit to be made again append by append (`_NotTogether`); without a position floor,
-        an append to a deleted stream is found before anything is written, and the appends go
-        one by one in the same transaction."""
+        while writing (an event id stored already, a deleted stream's undeletion refused after
+        the `INSERT`) sends the commit to be made again append by append (`_NotTogether`)."""
         try:
-            outcomes: list[Outcome] = list(
-                self._append_together(db, batch, floor, deleted_too=False)
-            )
-        except DeletedStream as error:
-            if floor:  # its clearing is written: made again, where each append clears it
-                raise _NotTogether from error
-            return [self._one_of_many(db, appends, floor, False) for appends in batch]
+            return list(self._append_together(db, batch, floor))
         except sqlite3.IntegrityError as error:
             raise _NotTogether from error
-        return outcomes
 
     def _append_locked(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
     ) -> list[AppendResult]:
-        """One append's statements; raises its `WrongExpectedVersion`, SQLite's refusals."""
-        outcome = self._append_together(db, (appends,), floor)[0]
-        if isinstance(outcome, WrongExpectedVersion):
-            raise outcome
-        return outcome
+        """One append's statements (`append_locked`'s, the floor asked once per commit); raises
+        its `WrongExpectedVersion`, SQLite's refusals."""
+        return results_of(self._append_together(db, (appends,), floor)[0])
 
     def _alone(
         self, db: sqlite3.Connection, appends: Sequence[StreamAppend], floor: bool
