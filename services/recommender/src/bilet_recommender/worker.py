@@ -473,11 +473,13 @@ def main() -> int:
         )
     )
     worker = faust.Worker(worker_app.app, loglevel="INFO", override_logging=False, loop=loop)
-    # As the kernel's projection workers do (ADR 0074, 0082), and for the same objects: the read
+    # The kernel's projection workers' settings (ADR 0074, 0082), for the same objects: the read
     # side's Kafka feeds hold their polls in flight, and faust hands each record over through
-    # tasks. With the interpreter's thresholds the collector took 6–14% of the worker's CPU at
+    # tasks. Applied here, before faust's start-up (those workers tune after theirs): what faust
+    # builds as it starts (its services, tables, consumers) is not frozen, only the imports and
+    # the app. With the interpreter's thresholds the collector took 6–14% of the worker's CPU at
     # 200 facts/s, mostly full collections of the whole heap that freed nothing (ADR 0109).
-    tune_collector(collector)
+    tune_collector(collector, process="recommender worker")
     worker.execute_from_commandline()
     return 0
 

@@ -63,11 +63,11 @@ async def test_the_worker_answers_its_probes_and_scrapes(harness: Harness, tmp_p
             "detail": "issuing",
         }
         assert (await _get(port, "/nothing"))[0] == 404
-        # Tuned as the kernel's projection workers are, before faust started (ADR 0109).
+        # Tuned with the kernel's projection workers' settings, before faust started (ADR 0109).
         tuned = [
             json.loads(line)
             for line in (tmp_path / "worker.log").read_text().splitlines()
-            if "collector tuned" in line
+            if "recommender worker collector tuned" in line
         ]
         assert [(t["gc_thresholds"][0], t["gc_frozen"] > 0) for t in tuned] == [(500_000, True)]
 

@@ -36,15 +36,16 @@ def _a_set() -> RecommendationsIssued:
     return found.event
 
 
-def _head_of(event: RecommendationsIssued) -> IssuedHead:
-    return IssuedHead(**{name: getattr(event, name) for name in IssuedHead.model_fields})
+_READ: tuple[str, ...] = (
+    "recommendation_set_id",
+    "participant_id",
+    "season",
+    "leading_environments",
+)
 
 
-def test_each_field_of_the_head_is_the_contracts_own() -> None:
-    newest = CATALOGUE.latest(RecommendationsIssued.event_type)
-    for name, declared in IssuedHead.model_fields.items():
-        field = newest.model_fields[name]
-        assert (declared.annotation, declared.metadata) == (field.annotation, field.metadata), name
+def _head_of(head: IssuedHead | RecommendationsIssued) -> tuple[object, ...]:
+    return tuple(getattr(head, name) for name in _READ)
 
 
 def test_a_set_of_the_newest_version_reads_as_its_full_decode() -> None:
@@ -52,7 +53,7 @@ def test_a_set_of_the_newest_version_reads_as_its_full_decode() -> None:
     full = decode(stored)
     assert isinstance(full, RecommendationsIssued)
 
-    assert issued_head(stored) == _head_of(full)
+    assert _head_of(issued_head(stored)) == _head_of(full)
 
 
 def test_a_set_written_as_version_1_reads_through_its_upcast() -> None:
@@ -66,7 +67,7 @@ def test_a_set_written_as_version_1_reads_through_its_upcast() -> None:
     v1 = stored._replace(data=json.dumps(data).encode(), metadata=json.dumps(metadata).encode())
     CATALOGUE.model(RecommendationsIssued.event_type, 1).model_validate_json(v1.data)
 
-    assert issued_head(v1) == _head_of(event)
+    assert _head_of(issued_head(v1)) == _head_of(event)
 
 
 @pytest.mark.parametrize(
@@ -74,6 +75,8 @@ def test_a_set_written_as_version_1_reads_through_its_upcast() -> None:
     [
         {"leading_environments": []},
         {"season": 1999},
+        {"season": "2026"},  # strict, as the contract's `decode` is: no coercion
+        {"season": 2026.0},
         {"participant_id": "nobody"},
     ],
 )
@@ -85,6 +88,8 @@ def test_a_head_that_does_not_validate_is_a_contract_error(change: dict[str, obj
 
     with pytest.raises(ContractError):
         issued_head(broken)
+    with pytest.raises(ContractError):  # as the contract refuses it
+        decode(broken)
 
 
 def test_the_fold_of_a_head_is_the_fold_of_the_set() -> None:

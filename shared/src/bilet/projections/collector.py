@@ -24,8 +24,11 @@ So the worker process, after its start-up (imports, the read model, the feed bui
 
 Settings (environment): `BVB_PROJECTION_GC_YOUNG` (the young threshold; 0 leaves the collector's
 thresholds as they are), `BVB_PROJECTION_GC_FREEZE` (default true). `bilet.projections.worker`
-and `python -m bilet.projections run` apply them; a library user (the embedded feed in an API
-process) is left alone.
+and `python -m bilet.projections run` apply them after their start-up; the recommender's worker
+applies them before faust's start-up (ADR 0109: faust builds its services as it starts, so what
+it builds then is not frozen). Others tune with settings of their own (the analytics export,
+ADR 0083, and the season simulation); a library user (the embedded feed in an API process) is left
+alone.
 """
 
 import gc
@@ -56,9 +59,12 @@ class CollectorSettings(BaseSettings):
     )
 
 
-def tune_collector(settings: CollectorSettings | None = None) -> tuple[int, int, int]:
-    """Apply `settings` (default: from the environment) to this process's collector, once its
-    start-up is done; returns the thresholds that were in force, for `restore_collector`."""
+def tune_collector(
+    settings: CollectorSettings | None = None, *, process: str = "projection worker"
+) -> tuple[int, int, int]:
+    """Apply `settings` (default: from the environment) to this process's collector (a kernel
+    projection worker: once its start-up is done); returns the thresholds that were in force,
+    for `restore_collector`. `process` names the process in the log line."""
     settings = settings or CollectorSettings()
     previous = gc.get_threshold()
     if settings.young:
@@ -69,7 +75,7 @@ def tune_collector(settings: CollectorSettings | None = None) -> tuple[int, int,
         # be stays, once (ADR 0074).
         gc.freeze()
     _log.info(
-        "projection worker collector tuned",
+        f"{process} collector tuned",
         extra={"gc_thresholds": list(gc.get_threshold()), "gc_frozen": gc.get_freeze_count()},
     )
     return previous

@@ -83,7 +83,8 @@ FEED_EVENT_TYPES: Final = frozenset(CATALOGUE.event_types()) | frozenset(
 # What the worker's feed reads from the recommender's own store (the rest comes from Kafka).
 OWN_EVENT_TYPES: Final = frozenset(INTERNAL_EVENTS.event_types()) | {"RecommendationsIssued"}
 
-_EVIDENCE_TYPES: Final = frozenset(t.event_type for t in FACT_TYPES)
+# The facts a participant's evidence folds, but a set: `apply` folds one by its head (ADR 0109).
+_EVIDENCE_TYPES: Final = frozenset(t.event_type for t in FACT_TYPES) - {ISSUED}
 _CAREER_EVENT_TYPES: Final = (
     CareerEventPublished,
     CareerEventRevised,
@@ -349,8 +350,8 @@ class EvidenceProjection:
         return batch, evidence
 
     async def _issued(self, tx: ReadModelTx, head: IssuedHead) -> None:
-        """A set issued is folded only, whichever runtime issued it (`Issuing.apply` issues
-        nothing for one): from the fields the fold reads, not the whole set (ADR 0109)."""
+        """A set issued is folded only, whichever runtime issued it (`Issuing.apply` takes
+        none): from the fields the fold reads, not the whole set (ADR 0109)."""
         batch, evidence = await self._held(tx, head.participant_id)
         batch.held[head.participant_id] = evidence_fold.set_issued(
             evidence, head.season, head.recommendation_set_id

@@ -110,11 +110,13 @@ class Issuing:
         read: set[UUID] | None = None,
     ) -> Evidence:
         """The evidence after `fact`, with the set it calls for appended (or left in `pending`)
-        and folded in. A `RecommendationsIssued` given here is folded only: the step is the one
-        writer of sets. `read`: as `Pending.read`, for a caller that appends at once."""
+        and folded in. `read`: as `Pending.read`, for a caller that appends at once.
+
+        Never a `RecommendationsIssued`: a set is folded without this step (the worker's agent
+        never takes one, `worker.FACTS`; the evidence projection folds one by its head, ADR 0109);
+        the step issues on the facts a set is made of, never on a set."""
+        assert not isinstance(fact, RecommendationsIssued), "a set is folded, not issued on"
         evidence = evidence_fold.evolve(evidence, fact)
-        if isinstance(fact, RecommendationsIssued):
-            return evidence
         return await self.issue(evidence, catalogue, causation_id, pending, read=read)
 
     async def issue(
