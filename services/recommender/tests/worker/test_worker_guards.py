@@ -5,6 +5,7 @@ is released but not counted as acknowledged."""
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -14,6 +15,7 @@ from faust import streams
 from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
+from mode.threads import ServiceThread
 from mode.utils.times import want_seconds
 from pydantic import ValidationError
 
@@ -25,6 +27,19 @@ from bilet_recommender.worker_guards import (
     StaleAcksRefused,
     topic_config,
 )
+
+
+@pytest.fixture
+def unstarted_threads() -> Iterator[list[ServiceThread]]:
+    """Consumer threads a test builds but never starts: mode gives each a loop of its own, which
+    only the thread's own end closes. Left open, the loop goes to the garbage collector, which
+    finalises its cycle in no set order: the loop's self-pipe socket can be closed first, and the
+    loop's `__del__` then fails (`Invalid file descriptor: -1`) in whatever later test is
+    running, an unraisable exception that fails it."""
+    threads: list[ServiceThread] = []
+    yield threads
+    for thread in threads:
+        thread.thread_loop.close()
 
 
 async def test_the_declared_topics_are_the_repartitions_and_changelogs_as_faust_makes_them() -> (
@@ -133,7 +148,9 @@ def test_a_failure_exits_at_once_with_its_reason_logged() -> None:
     assert "the read model is gone" in output
 
 
-async def test_a_record_skipped_in_a_rebalance_or_from_an_older_generation_is_not_counted() -> None:
+async def test_a_record_skipped_in_a_rebalance_or_from_an_older_generation_is_not_counted(
+    unstarted_threads: list[ServiceThread],
+) -> None:
     """faust's stream acknowledges a record it skips: one taken while a rebalance suspends the
     flow, or fetched in an older generation. After the rebalance faust seeks back to the
     committed offsets and the record comes again, so its skipped copy must not move a commit
@@ -142,6 +159,7 @@ async def test_a_record_skipped_in_a_rebalance_or_from_an_older_generation_is_no
     app = create_app(WorkerSettings(kafka_bootstrap="127.0.0.1:1")).app
     consumer = app.consumer
     assert isinstance(consumer, StaleAcksRefused)
+    unstarted_threads.append(consumer._thread)
     tp = TP("bilet.consent", 0)
     # What faust's conductor does when the consumer subscribes (it needs the broker).
     app.topics.acking_topics.add(tp.topic)
@@ -197,7 +215,9 @@ def test_faust_runs_its_compiled_stream_iterator() -> None:
     assert getattr(streams, "_CStreamIterator", None) is not None
 
 
-async def test_the_consumer_long_polls_for_the_workers_fetch_wait() -> None:
+async def test_the_consumer_long_polls_for_the_workers_fetch_wait(
+    unstarted_threads: list[ServiceThread],
+) -> None:
     """faust fixes its Kafka consumer's `fetch_max_wait_ms` at 1.5 s, and a record arriving on a
     partition a fetch left out waits that long (ADR 0091): the worker's consumer thread builds
     the consumer with `BVB_RECOMMENDER_WORKER_FETCH_WAIT` instead. No broker: built, not
@@ -207,14 +227,18 @@ async def test_the_consumer_long_polls_for_the_workers_fetch_wait() -> None:
     ).app
     consumer = app.consumer
     assert isinstance(consumer, StaleAcksRefused)
+    unstarted_threads.append(consumer._thread)
     thread = consumer._new_consumer_thread()
+    unstarted_threads.append(thread)
     assert isinstance(thread, FetchWaitThread)
     transport = app.transport
     assert isinstance(transport, Transport)
     built = thread._create_worker_consumer(transport)
+    await built.stop()  # never started: closed all the same, as its own check wants
     assert built._fetch_max_wait_ms == 50
     # What faust alone would have built, so the test fails if the override stops applying.
     plain = super(FetchWaitThread, thread)._create_worker_consumer(transport)
+    await plain.stop()
     assert plain._fetch_max_wait_ms == 1500
 
 
