@@ -17,7 +17,7 @@ from bilet.contracts import DomainEvent, SealedValue
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import InMemoryKeyStore
-from bilet.eventstore import AppendResult, EventStore, StreamAppend
+from bilet.eventstore import AppendResult, EventStore, RecordedEvent, StreamAppend
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
@@ -385,18 +385,23 @@ async def test_beyond_its_bound_the_oldest_told_events_are_decoded_again(tmp_pat
 
 
 class CountingReads(InMemoryEventStore):
-    """A store that counts reads of answer sheets and refused appends."""
+    """A store that counts reads of answer sheets."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sheet_reads = 0
 
     async def read_stream(
-        self, stream_id: str, *args: object, **kwargs: object
-    ) -> list[StoredEvent]:
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
         if stream_id.startswith("answersheet-"):
             self.sheet_reads += 1
-        return await super().read_stream(stream_id, *args, **kwargs)  # type: ignore[arg-type]
+        return await super().read_stream(stream_id, from_version, backwards=backwards, limit=limit)
 
 
 async def test_saves_on_a_fold_this_process_keeps_up_to_date_read_no_sheet() -> None:
