@@ -430,3 +430,21 @@ async def test_saves_on_a_fold_this_process_keeps_up_to_date_read_no_sheet() -> 
     assert store.sheet_reads == 1, "caught up again: no read"
     sheet = await SheetCache(store, EVENT_LOG).read(attempt_id)
     assert sheet == world.one.sheets.cached(attempt_id), "the fold is the stream's"
+
+
+async def test_a_refusal_on_the_kept_fold_is_decided_again_on_the_stream(
+    replicas: Replicas,
+) -> None:
+    """Replica one's fold is open, replica two closed the sheet, the time limit has passed:
+    refused on the fold (the deadline), the save is decided again on the stream and answers
+    as a read would, that the attempt is completed (docs/adr/0113)."""
+    attempt_id, items = await replicas.attempt()
+    for item, options in items.items():
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, item, options[0])
+    await replicas.two.complete(replicas.ctx(), attempt_id)
+    clock = replicas.one.clock
+    assert isinstance(clock, Clock)
+    clock.advance(days=1)
+    first, options = next(iter(items.items()))
+    with pytest.raises(AttemptCompleted):
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[1])

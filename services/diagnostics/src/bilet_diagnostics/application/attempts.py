@@ -10,6 +10,7 @@ answer saved meanwhile makes it decide again with that answer (ADR 0021). Every 
 answers is audited, by ids and field names only.
 """
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from bilet_diagnostics.application.sheets import SheetSnapshot
 from bilet_diagnostics.application.streams import attempt_of, record_of
 from bilet_diagnostics.domain import answer_sheet, attempt, participant
 from bilet_diagnostics.domain.attempt import StageResult
-from bilet_diagnostics.domain.errors import AttemptCompleted, UnknownAttempt
+from bilet_diagnostics.domain.errors import AttemptCompleted, DomainError, UnknownAttempt
 from bilet_diagnostics.domain.internal import SheetClosed
 
 # Answer sheets are named after their attempt: one sheet per attempt, the same id on every try.
@@ -151,12 +152,15 @@ class AttemptCommands(DiagnosticsCore):
             tries += 1
             fold = self.sheets.cached(attempt_id) if tries == 1 else None
             if fold is not None and fold.version is not None:
-                saves = await self._decide_saves(ctx, fold, chosen)
-                if saves.decided:
-                    reads.append(sheet_stream, saves.decided, fold.version)
-                    return (*self._audited(ctx, reads, saves), fold.version, True)
-                # Nothing to record on what this process knows: the stream may hold another
-                # answer since (another replica's): decide on the stream as it is.
+                # Only an answer to record is taken on the fold: nothing to record (the stream
+                # may hold another answer since, another replica's) and a refusal (a closing
+                # since answers 409, not the deadline's refusal) are decided on the stream as
+                # it is, as before, so each answers exactly as a read would.
+                with contextlib.suppress(DomainError):
+                    saves = await self._decide_saves(ctx, fold, chosen)
+                    if saves.decided:
+                        reads.append(sheet_stream, saves.decided, fold.version)
+                        return (*self._audited(ctx, reads, saves), fold.version, True)
             sheet = await self.sheets.read(attempt_id)
             saves = await self._decide_saves(ctx, sheet, chosen)
             reads.append(sheet_stream, saves.decided, ANY)  # in the items' order, as one part
