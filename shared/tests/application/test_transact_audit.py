@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bilet.application import Attempt, OwnCommit, Transactor
+from bilet.application import Attempt, OwnAppend, OwnCommit, Transactor
 from bilet.audit import (
     AUDIT_CATEGORY,
     Access,
@@ -124,6 +124,26 @@ async def test_observers_are_told_a_commit_as_a_read_of_the_store_gives_it(tmp_p
     elsewhere.on_commit(not_told.append)
     await _grade_up(elsewhere, _audited(InMemoryAuditLog()))
     assert not_told == []
+
+
+async def test_append_observers_are_told_each_stream_by_version_on_any_store() -> None:
+    """`Transactor.on_append` (docs/adr/0113): on any store, each stream's events of a commit,
+    as a read of the store decodes them, with the stream's version after them; a failing
+    observer neither fails the commit nor silences the others."""
+    store = InMemoryEventStore()
+    tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
+    told: list[OwnAppend] = []
+
+    def failing(append: OwnAppend) -> None:
+        raise RuntimeError("a view's bug")
+
+    tx.on_append(failing)
+    tx.on_append(told.append)
+    await _grade_up(tx, _audited(InMemoryAuditLog()))
+    await _grade_up(tx, _audited(InMemoryAuditLog()))
+    stored = [LOG.decode(record, PARTICIPANT) for record in await store.read_stream(PARTICIPANT)]
+    assert [(a.stream_id, a.version) for a in told] == [(PARTICIPANT, 0), (PARTICIPANT, 1)]
+    assert [event for append in told for event in append.events] == stored
 
 
 async def test_an_observer_that_fails_neither_fails_the_commit_nor_silences_the_others(

@@ -21,6 +21,7 @@ from bilet.http.auth import Principal
 from bilet.pgschema import drop_schema
 from bilet_diagnostics.adapters.instruments import load_instruments
 from bilet_diagnostics.application.service import DiagnosticsService
+from bilet_diagnostics.application.sheets import SheetCache
 from bilet_diagnostics.domain.errors import AttemptCompleted
 from bilet_diagnostics.testing import REGION, SCHOOL_3, STAGES, Clock, StaticFacts, Window
 
@@ -34,6 +35,7 @@ class World:
     service: DiagnosticsService
     pupil: uuid.UUID
     clock: Clock
+    other: DiagnosticsService  # a second replica over the same store and key store
 
     def ctx(self) -> RequestContext:
         return RequestContext(Principal("pupil", Role.PUPIL, participant_id=str(self.pupil)))
@@ -52,15 +54,14 @@ async def world(database_url: str) -> AsyncIterator[World]:
         pupil = uuid.uuid4()
         facts.add_pupil(pupil, SCHOOL_3, REGION)
         clock = Clock(datetime(2019, 10, 15, 10, tzinfo=UTC))
-        service = DiagnosticsService(
-            store,
-            InMemoryKeyStore(),
-            facts,
-            load_instruments(),
-            EventStoreAuditLog(store),
-            clock=clock,
-        )
-        yield World(service, pupil, clock)
+        keystore = InMemoryKeyStore()
+
+        def replica() -> DiagnosticsService:
+            return DiagnosticsService(
+                store, keystore, facts, load_instruments(), EventStoreAuditLog(store), clock=clock
+            )
+
+        yield World(replica(), pupil, clock, replica())
 
 
 async def test_fifty_parallel_saves_to_one_attempt_lose_none(world: World) -> None:
@@ -113,3 +114,42 @@ async def test_a_save_racing_the_completion_is_scored_or_refused_never_lost(worl
         assert sheet.answers[item] == ("b" if ok else "a")
     assert outcome.reproduced is True
     assert completion.event.answer_sheet.item_count == len(items)
+
+
+async def test_two_replicas_saving_to_one_sheet_each_see_the_others_answers(world: World) -> None:
+    """Each replica decides a save on the fold it keeps and appends at its version
+    (docs/adr/0113): the other's saves meanwhile make the store refuse it, and it decides again
+    on the stream. In turns and at once, every save lands and each replica's fold is the
+    stream's."""
+    one, two, ctx = world.service, world.other, world.ctx()
+    attempt_id, _ = await one.start(ctx, world.pupil, Stage.INTERESTS)
+    items = (await one.attempt_view(ctx, attempt_id)).items
+    choices = {item.item_id: [c.option_id for c in item.choices] for item in items}
+    ids = list(choices)
+    for n, item in enumerate(ids[:10]):  # in turns: each save follows the other replica's
+        replica = one if n % 2 else two
+        assert (await replica.save_answer(ctx, attempt_id, item, choices[item][0])).recorded
+        other = two if n % 2 else one
+        # The same answer again, on the replica that did not write it: nothing to record.
+        assert not (await other.save_answer(ctx, attempt_id, item, choices[item][0])).recorded
+    saved = await asyncio.gather(
+        *(
+            (one if n % 2 else two).save_answer(ctx, attempt_id, item, choices[item][1])
+            for n, item in enumerate(ids[:20])
+        )
+    )
+    assert all(s.recorded for s in saved), "each changed its item's answer"
+    for item in ids[20:]:
+        await two.save_answer(ctx, attempt_id, item, choices[item][0])
+    expected = {item: choices[item][1 if n < 20 else 0] for n, item in enumerate(ids)}
+    for replica in (one, two):
+        view = await replica.attempt_view(ctx, attempt_id)
+        assert {i.item_id: i.answer for i in view.items} == expected
+        # The kept fold (its own saves folded in without a read) caught up with the stream is
+        # the stream's whole fold.
+        fresh = SheetCache(replica.store, replica.transactor.log)
+        assert await replica.sheets.read(attempt_id) == await fresh.read(attempt_id)
+    completion = await one.complete(ctx, attempt_id)
+    assert completion.event.answer_sheet.item_count == len(ids)
+    with pytest.raises(AttemptCompleted):
+        await two.save_answer(ctx, attempt_id, ids[0], choices[ids[0]][0])

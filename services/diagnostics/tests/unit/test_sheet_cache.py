@@ -17,7 +17,7 @@ from bilet.contracts import DomainEvent, SealedValue
 from bilet.contracts.codec import StoredEvent
 from bilet.contracts.vocabulary import Stage
 from bilet.crypto import InMemoryKeyStore
-from bilet.eventstore import AppendResult, EventStore, StreamAppend
+from bilet.eventstore import AppendResult, EventStore, RecordedEvent, StreamAppend
 from bilet.eventstore.memory import InMemoryEventStore
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.http import Role
@@ -200,11 +200,41 @@ class CompletingFirst(InMemoryEventStore):
 
 
 async def test_an_answer_landing_after_the_closing_is_refused_and_audited() -> None:
+    """A save that read the sheet's tail (its fold not cached here) appends with ANY: its answer
+    may land after a closing committed meanwhile, and is then written, audited and refused."""
     store = CompletingFirst()
     world = two_replicas(store)
     attempt_id, items = await world.attempt()
     for item, options in items.items():
         await world.one.save_answer(world.ctx(), attempt_id, item, options[0])
+    audit = world.one.audit
+    assert isinstance(audit, InMemoryAuditLog)
+    audited = len(audit.records)
+    first, options = next(iter(items.items()))
+    world.one.sheets.forget(attempt_id)  # what this process knows is then read, not cached
+    store.before_answer = lambda: world.two.complete(world.ctx(), attempt_id)
+
+    with pytest.raises(AttemptCompleted):
+        await world.one.save_answer(world.ctx(), attempt_id, first, options[1])
+
+    stored = await store.read_stream(stream_id(attempt_id))
+    assert [r.type for r in stored[-2:]] == ["SheetClosed", "AnswerRecorded"], "written, late"
+    (late,) = audit.records[audited:]
+    assert (late.subject, late.purpose) == (str(world.pupil), "answer"), "its write is audited"
+
+
+async def test_a_save_on_the_cached_fold_is_refused_by_a_closing_meanwhile_and_writes_nothing() -> (
+    None
+):
+    """A save deciding on the fold this process knows appends at its exact version
+    (docs/adr/0113): a closing committed meanwhile (another replica's) makes the store refuse
+    it; decided again on the sheet read, it is refused (409) with nothing written or audited."""
+    store = CompletingFirst()
+    world = two_replicas(store)
+    attempt_id, items = await world.attempt()
+    for item, options in items.items():
+        await world.one.save_answer(world.ctx(), attempt_id, item, options[0])
+    assert world.one.sheets.cached(attempt_id) is not None
     audit = world.one.audit
     assert isinstance(audit, InMemoryAuditLog)
     audited = len(audit.records)
@@ -215,9 +245,8 @@ async def test_an_answer_landing_after_the_closing_is_refused_and_audited() -> N
         await world.one.save_answer(world.ctx(), attempt_id, first, options[1])
 
     stored = await store.read_stream(stream_id(attempt_id))
-    assert [r.type for r in stored[-2:]] == ["SheetClosed", "AnswerRecorded"], "written, late"
-    (late,) = audit.records[audited:]
-    assert (late.subject, late.purpose) == (str(world.pupil), "answer"), "its write is audited"
+    assert stored[-1].type == "SheetClosed", "nothing written after the closing"
+    assert audit.records[audited:] == [], "nothing written: nothing audited"
 
 
 # Completing scores the cached fold (docs/adr/0077): caught up with the stream before it is
@@ -353,3 +382,69 @@ async def test_beyond_its_bound_the_oldest_told_events_are_decoded_again(tmp_pat
         # The opening was taken by the save's own read; of the answers, the last five were kept.
         assert one.decoded == len(items) - 5
         assert kept == await SheetCache(store, EVENT_LOG).read(attempt_id)
+
+
+class CountingReads(InMemoryEventStore):
+    """A store that counts reads of answer sheets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sheet_reads = 0
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        if stream_id.startswith("answersheet-"):
+            self.sheet_reads += 1
+        return await super().read_stream(stream_id, from_version, backwards=backwards, limit=limit)
+
+
+async def test_saves_on_a_fold_this_process_keeps_up_to_date_read_no_sheet() -> None:
+    """Its own commits fold into the cache (`on_append`, on any store), so a save decides on
+    the fold and appends at its exact version without reading the sheet (docs/adr/0113); one
+    the store refuses (another replica wrote meanwhile) reads the tail, and is decided again."""
+    store = CountingReads()
+    world = two_replicas(store)
+    attempt_id, items = await world.attempt()
+    (first, options), (second, seconds) = list(items.items())[:2]
+    store.sheet_reads = 0
+    ctx = world.ctx()
+    assert (await world.one.save_answer(ctx, attempt_id, first, options[0])).recorded
+    assert (await world.one.save_answer(ctx, attempt_id, second, seconds[0])).recorded
+    assert store.sheet_reads == 0, "the fold started with the opening and took each save"
+    assert await world.version(attempt_id) == 2
+    # Nothing to record on the fold: checked on the stream (another replica may have saved).
+    assert not (await world.one.save_answer(ctx, attempt_id, first, options[0])).recorded
+    assert store.sheet_reads == 1
+
+    assert (await world.two.save_answer(ctx, attempt_id, first, options[1])).recorded
+    store.sheet_reads = 0
+    assert (await world.one.save_answer(ctx, attempt_id, second, seconds[1])).recorded
+    assert store.sheet_reads == 1, "refused at the fold's version: the tail read once"
+    assert (await world.one.save_answer(ctx, attempt_id, first, options[0])).recorded
+    assert store.sheet_reads == 1, "caught up again: no read"
+    sheet = await SheetCache(store, EVENT_LOG).read(attempt_id)
+    assert sheet == world.one.sheets.cached(attempt_id), "the fold is the stream's"
+
+
+async def test_a_refusal_on_the_kept_fold_is_decided_again_on_the_stream(
+    replicas: Replicas,
+) -> None:
+    """Replica one's fold is open, replica two closed the sheet, the time limit has passed:
+    refused on the fold (the deadline), the save is decided again on the stream and answers
+    as a read would, that the attempt is completed (docs/adr/0113)."""
+    attempt_id, items = await replicas.attempt()
+    for item, options in items.items():
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, item, options[0])
+    await replicas.two.complete(replicas.ctx(), attempt_id)
+    clock = replicas.one.clock
+    assert isinstance(clock, Clock)
+    clock.advance(days=1)
+    first, options = next(iter(items.items()))
+    with pytest.raises(AttemptCompleted):
+        await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[1])

@@ -13,6 +13,7 @@ from bilet.application.transact import (
     Decision,
     Fold,
     Outcome,
+    OwnAppend,
     OwnCommit,
     Transactor,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Ids",
     "Loaded",
     "Outcome",
+    "OwnAppend",
     "OwnCommit",
     "Part",
     "RequestContext",

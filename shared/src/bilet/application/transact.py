@@ -77,6 +77,21 @@ CommitObserver = Callable[[OwnCommit], None]
 
 
 @dataclass(frozen=True)
+class OwnAppend:
+    """One stream's part of a commit a `Transactor` made, told to its `on_append` observers on
+    every store: its `events` (sealed, as a read would decode them) took the stream's versions
+    up to `version`, consecutively (one append's events are consecutive in their stream on any
+    store, unlike positions)."""
+
+    stream_id: str
+    version: int
+    events: tuple[DomainEvent, ...]
+
+
+AppendObserver = Callable[[OwnAppend], None]
+
+
+@dataclass(frozen=True)
 class Outcome(Generic[T_co]):
     """What a command did: what its body returned, the read-your-writes position of its commit
     (or of what it read, when it decided nothing), and each stream's version after it."""
@@ -240,6 +255,7 @@ class Transactor:
         self._combined: CombinedCommits | None = None
         self._kept = KeptFolds(log, kept_categories) if kept_categories else None
         self._observers: list[CommitObserver] = []
+        self._append_observers: list[AppendObserver] = []
         # An erasure learned by the cipher takes the participant's decoded events out of the
         # log's cache too (the cache must not outlive what the erasure destroyed).
         cipher.when_forgotten(log.forget_key_subject)
@@ -253,6 +269,13 @@ class Transactor:
         commit from the store. A commit it is not told of (another path, another process) it
         reads from the store as before."""
         self._observers.append(observer)
+
+    def on_append(self, observer: AppendObserver) -> None:
+        """Tell `observer` of each stream's part of every commit made through `commit`, on any
+        store, right after it is durable (by stream versions, which are consecutive within one
+        append everywhere; `on_commit` needs positions, which are only where one writer commits
+        at a time). The same rules as `on_commit`: quick, and a raise is logged."""
+        self._append_observers.append(observer)
 
     def attempt(self) -> Attempt:
         """A fresh attempt: reads through it remember the versions a commit will expect."""
@@ -363,6 +386,8 @@ class Transactor:
             raise
         if results and self._observers and self.store.one_writer_at_a_time:
             self._tell(prepared, sent, results)
+        if results and self._append_observers:
+            self._tell_appends(prepared, results)
         if audited is not None and not trail:
             await audited.log.record(*audited.records)
         return results[: len(appends)]
@@ -394,6 +419,19 @@ class Transactor:
                 observer(commit)
             except Exception:
                 _log.exception("a commit observer failed (commit %d..%d)", first, last)
+
+    def _tell_appends(
+        self,
+        prepared: Sequence[tuple[StreamAppend, Sequence[DomainEvent]]],
+        results: Sequence[AppendResult],
+    ) -> None:
+        for (append, sealed), result in zip(prepared, results, strict=False):
+            told = OwnAppend(append.stream_id, result.version, tuple(sealed))
+            for observer in self._append_observers:
+                try:
+                    observer(told)
+                except Exception:
+                    _log.exception("an append observer failed (%s)", append.stream_id)
 
     async def append_prepared(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
         """Append sealed and encoded `appends` in one commit, sending them again unchanged when

@@ -3,14 +3,17 @@
 Each checks who asks, then runs on the kernel's command path (`Transactor`): starting appends
 to the participant's record (at the version it read: two starts at once cannot both pass), to
 the new attempt's published stream and to its answer sheet, in one commit; an answer is
-appended to the sheet expecting any version (parallel saves never conflict); completing scores
+appended to the sheet at the version of the fold this process knows, else (refused: another
+writer was faster) at any version after reading the sheet's tail (docs/adr/0113); completing scores
 the sheet and appends to the attempt, the sheet and the record at the versions read, so an
 answer saved meanwhile makes it decide again with that answer (ADR 0021). Every write of
 answers is audited, by ids and field names only.
 """
 
+import contextlib
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
@@ -30,14 +33,26 @@ from bilet_diagnostics.application.errors import (
     ParticipantMerged,
 )
 from bilet_diagnostics.application.inputs import AnswerSaved, CommandContext, Completion
+from bilet_diagnostics.application.sheets import SheetSnapshot
 from bilet_diagnostics.application.streams import attempt_of, record_of
 from bilet_diagnostics.domain import answer_sheet, attempt, participant
 from bilet_diagnostics.domain.attempt import StageResult
-from bilet_diagnostics.domain.errors import AttemptCompleted, UnknownAttempt
+from bilet_diagnostics.domain.errors import AttemptCompleted, DomainError, UnknownAttempt
 from bilet_diagnostics.domain.internal import SheetClosed
 
 # Answer sheets are named after their attempt: one sheet per attempt, the same id on every try.
 SHEET_NAMESPACE: Final = UUID("6f1d7c2e-3b8a-5e49-9c0d-2a7b4e81f356")
+
+
+@dataclass(frozen=True)
+class _Saves:
+    """A save's answers decided on a sheet: what to append, how many items are then answered,
+    of how many, and whose sheet it is."""
+
+    decided: list[answer_sheet.Decided]
+    answered: int
+    item_count: int
+    participant_id: UUID
 
 
 def answer_sheet_id(attempt_id: UUID) -> UUID:
@@ -124,42 +139,71 @@ class AttemptCommands(DiagnosticsCore):
         published changes: there is no read-your-writes position to give."""
         access.require_role(ctx.principal, access.TAKERS, "answer for a participant")
         sheet_stream = answer_sheet.stream_id(attempt_id)
+        tries = 0
 
-        async def decide(reads: Reads) -> tuple[int, int, int, int | None]:
+        async def decide(reads: Reads) -> tuple[int, int, int, int | None, bool]:
             # The sheet alone decides a save (it is opened and closed in the attempt's commits),
-            # and only its opening, closing and the current answers of these items: the cached
-            # fold caught up with the stream, not the whole sheet decoded again (`sheets.py`).
+            # and only its opening, closing and the current answers of these items. First, the
+            # fold as this process knows it (its own saves folded in, `sheets.py`), no read:
+            # appended at its exact version, so refused if anything landed since (another
+            # replica's save, a completion) and then decided again on the fold caught up with
+            # the stream, appended with ANY as before (docs/adr/0113).
+            nonlocal tries
+            tries += 1
+            fold = self.sheets.cached(attempt_id) if tries == 1 else None
+            if fold is not None and fold.version is not None:
+                # Only an answer to record is taken on the fold: nothing to record (the stream
+                # may hold another answer since, another replica's) and a refusal (a closing
+                # since answers 409, not the deadline's refusal) are decided on the stream as
+                # it is, as before, so each answers exactly as a read would.
+                with contextlib.suppress(DomainError):
+                    saves = await self._decide_saves(ctx, fold, chosen)
+                    if saves.decided:
+                        reads.append(sheet_stream, saves.decided, fold.version)
+                        return (*self._audited(ctx, reads, saves), fold.version, True)
             sheet = await self.sheets.read(attempt_id)
-            opened = sheet.opened
-            if opened is None or not access.is_self(ctx.principal, opened.participant_id):
-                raise UnknownAttempt()
-            current = await self.opened_answers(
-                {i: sheet.latest[i] for i in chosen if i in sheet.latest}
-            )
-            form = self.form_of(opened)
-            options_of = form.options
-            now = self.clock()
-            decided: list[answer_sheet.Decided] = []
-            for item_id, option_id in chosen.items():
-                save = answer_sheet.SaveAnswer(
-                    item_id, option_id, options_of.get(item_id), current.get(item_id), now
-                )
-                decided += answer_sheet.decide(save, sheet.state)
-            reads.append(sheet_stream, decided, ANY)  # in the items' order, as one part
-            recorded = len(decided)
-            answered = len(sheet.state.answered | set(chosen))
-            # Audited with the commit, only if it writes an answer (docs/adr/0111): also when
-            # the answer then lands after the closing (409), as it is written all the same.
-            record = ctx.audit(Access.WRITE, opened.participant_id, "answer", ["option"])
-            reads.audit(self.audit, record)
-            return recorded, answered, len(form.items), sheet.version
+            saves = await self._decide_saves(ctx, sheet, chosen)
+            reads.append(sheet_stream, saves.decided, ANY)  # in the items' order, as one part
+            return (*self._audited(ctx, reads, saves), sheet.version, False)
 
         outcome = await self.transactor.transact_many(ctx, decide)
-        recorded, answered, item_count, read_version = outcome.value
-        if outcome.appended:
+        recorded, answered, item_count, read_version, exact = outcome.value
+        if outcome.appended and not exact:
+            # At the exact version nothing can have landed between (a closing included): the
+            # append would have been refused.
             written = outcome.version(sheet_stream)
             await self._landed_before_closing(sheet_stream, read_version, written)
         return recorded, answered, item_count
+
+    async def _decide_saves(
+        self, ctx: CommandContext, sheet: SheetSnapshot, chosen: Mapping[str, str]
+    ) -> _Saves:
+        """Each chosen answer decided as a save of its own on `sheet` (in the items' order)."""
+        opened = sheet.opened
+        if opened is None or not access.is_self(ctx.principal, opened.participant_id):
+            raise UnknownAttempt()
+        current = await self.opened_answers(
+            {i: sheet.latest[i] for i in chosen if i in sheet.latest}
+        )
+        form = self.form_of(opened)
+        options_of = form.options
+        now = self.clock()
+        decided: list[answer_sheet.Decided] = []
+        for item_id, option_id in chosen.items():
+            save = answer_sheet.SaveAnswer(
+                item_id, option_id, options_of.get(item_id), current.get(item_id), now
+            )
+            decided += answer_sheet.decide(save, sheet.state)
+        answered = len(sheet.state.answered | set(chosen))
+        return _Saves(decided, answered, len(form.items), opened.participant_id)
+
+    def _audited(self, ctx: CommandContext, reads: Reads, saves: _Saves) -> tuple[int, int, int]:
+        """Audit the saves with the commit, only if it writes an answer (docs/adr/0111): also
+        when the answer then lands after the closing (409), as it is written all the same.
+        Returns how many are recorded, how many items answered, and of how many."""
+        record = ctx.audit(Access.WRITE, saves.participant_id, "answer", ["option"])
+        reads.audit(self.audit, record)
+        return len(saves.decided), saves.answered, saves.item_count
 
     async def _landed_before_closing(
         self, sheet_stream: str, read: int | None, written: int | None

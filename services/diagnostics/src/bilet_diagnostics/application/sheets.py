@@ -21,6 +21,13 @@ at a time) are taken as they were sealed for the commit rather than decoded from
 encoded: a completion's 43 answers were decoded moments after the save encoded them (ADR 0077,
 docs/adr/0088). The record at a position is the event committed there, so the position is the
 key; anything not told (another replica's write, an evicted entry) is decoded as before.
+
+Own appends, on any store (docs/adr/0113): `appended` (a `Transactor.on_append` observer) folds
+a commit's sheet events into the cached fold when they took the versions right after it
+(version = cached + written): the stream is append-only, so nothing landed between and the fold
+is the stream's as of that commit without reading it. `cached` gives the fold as this process
+knows it, without a read, for a save that appends at its exact version (refused, and read
+again, when it is not the stream's).
 """
 
 from collections import OrderedDict
@@ -28,12 +35,12 @@ from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
-from bilet.application import EventLog, OwnCommit
+from bilet.application import EventLog, OwnAppend, OwnCommit
 from bilet.contracts import DomainEvent
 from bilet.eventstore import EventStore
 from bilet_diagnostics.domain import answer_sheet
 from bilet_diagnostics.domain.answer_sheet import Sheet
-from bilet_diagnostics.domain.internal import AnswerRecorded, SheetOpened
+from bilet_diagnostics.domain.internal import SHEET_CATEGORY, AnswerRecorded, SheetOpened
 
 # Attempts in progress kept per process: a region's cohort answering at once, with room.
 CACHED_SHEETS: Final = 20_000
@@ -95,6 +102,35 @@ class SheetCache:
                 told[position] = event
         while len(told) > self._told_limit:
             told.popitem(last=False)
+
+    def appended(self, append: OwnAppend) -> None:
+        """Fold a commit of this process into its sheet's cached fold when its events took the
+        versions right after the fold's (`Transactor.on_append`); anything else is left for a
+        read. A sheet's opening (version 0) starts its fold."""
+        prefix, _, tail = append.stream_id.partition("-")
+        if prefix != SHEET_CATEGORY:
+            return
+        attempt_id = UUID(tail)
+        first = append.version - len(append.events) + 1
+        cached = self._sheets.get(attempt_id)
+        if cached is None:
+            if first != 0:
+                return
+            cached = SheetSnapshot(answer_sheet.initial(attempt_id))
+        if (-1 if cached.version is None else cached.version) != first - 1:
+            return  # something this process did not fold landed between, or it is behind
+        events = [e for e in append.events if isinstance(e, answer_sheet.SheetEvent)]
+        if len(events) != len(append.events):
+            raise AssertionError(f"{append.stream_id} holds only answer sheet events")
+        self._keep(attempt_id, cached.after(events, append.version))
+
+    def cached(self, attempt_id: UUID) -> SheetSnapshot | None:
+        """The sheet's fold as this process knows it (no read): true as of its version, which a
+        decision on it must expect."""
+        cached = self._sheets.get(attempt_id)
+        if cached is not None:
+            self._sheets.move_to_end(attempt_id)
+        return cached
 
     async def read(self, attempt_id: UUID) -> SheetSnapshot:
         """The sheet as its stream holds it now: the cached fold and the events after it."""
