@@ -317,9 +317,9 @@ async def test_an_answer_saved_while_completing_makes_the_completion_decide_agai
     assert [r.type for r in stored[-2:]] == ["AnswerRecorded", "SheetClosed"], "closed after it"
 
 
-# Own commits (docs/adr/0088): on a store that commits one writer at a time the transactor tells
-# the sheet cache of each commit, and a sheet's next read takes the events committed rather than
-# decoding the bytes just encoded; anything it was not told of is decoded as before.
+# Own commits (docs/adr/0113): the transactor tells the sheet cache of each commit made through
+# `Transactor.commit`, which folds it in, so a sheet's next read has nothing after the fold to
+# decode; anything it was not told of (another replica's write) is decoded as before.
 
 
 class CountingLog(EventLog):
@@ -334,15 +334,11 @@ class CountingLog(EventLog):
         return super().decode(stored, stream_id)
 
 
-def counted(service: DiagnosticsService, told: int | None = None) -> CountingLog:
+def counted(service: DiagnosticsService) -> CountingLog:
     """Give a replica a sheet cache over a counting log, told of its commits as its own is."""
     log = CountingLog()
-    service.sheets = (
-        SheetCache(service.store, log)
-        if told is None
-        else (SheetCache(service.store, log, told=told))
-    )
-    service.transactor.on_commit(service.sheets.committed)
+    service.sheets = SheetCache(service.store, log)
+    service.transactor.on_append(service.sheets.appended)
     return log
 
 
@@ -367,21 +363,6 @@ async def test_a_sheet_read_after_own_saves_decodes_nothing_and_folds_as_the_sto
         stored = await EVENT_LOG.read(store, attempt.stream_id(attempt_id))
         assert completed.event == stored.events[-1], "the completion answers what it committed"
         assert completed.event.answer_sheet.digest == await _digest_of(world, attempt_id, answers)
-
-
-async def test_beyond_its_bound_the_oldest_told_events_are_decoded_again(tmp_path: Path) -> None:
-    async with await SqliteEventStore.open(tmp_path / "diagnostics.sqlite3") as store:
-        world = two_replicas(store)
-        one = counted(world.one, told=5)
-        attempt_id, items = await world.attempt()
-        answers = {item: options[0] for item, options in items.items()}
-        await world.one.save_answers(world.ctx(), attempt_id, answers)
-
-        kept = await world.one.sheets.read(attempt_id)
-
-        # The opening was taken by the save's own read; of the answers, the last five were kept.
-        assert one.decoded == len(items) - 5
-        assert kept == await SheetCache(store, EVENT_LOG).read(attempt_id)
 
 
 class CountingReads(InMemoryEventStore):
