@@ -27,9 +27,9 @@ from bilet_diagnostics.application.base import ERASED_ANSWER
 from bilet_diagnostics.application.eventlog import EVENT_LOG
 from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.application.service import DiagnosticsService
-from bilet_diagnostics.application.sheets import SheetCache
+from bilet_diagnostics.application.sheets import SheetCache, SheetSnapshot
 from bilet_diagnostics.domain import attempt
-from bilet_diagnostics.domain.answer_sheet import stream_id
+from bilet_diagnostics.domain.answer_sheet import initial, stream_id
 from bilet_diagnostics.domain.errors import AttemptCompleted
 from bilet_diagnostics.testing import REGION, SCHOOL_3, STAGES, Clock, StaticFacts, Window
 
@@ -429,3 +429,22 @@ async def test_a_refusal_on_the_kept_fold_is_decided_again_on_the_stream(
     first, options = next(iter(items.items()))
     with pytest.raises(AttemptCompleted):
         await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[1])
+
+
+async def test_a_fold_at_the_openings_version_is_newer_than_no_sheet() -> None:
+    """Version 0 is the opening's, not "none": a fold at it replaces one of no sheet (None),
+    and one of no sheet never replaces it. (`_keep` directly: no read or commit keeps a fold of
+    no sheet, so only its order is tested here.)"""
+    store = InMemoryEventStore()
+    world = two_replicas(store)
+    attempt_id, _ = await world.attempt()
+    opened = await SheetCache(store, EVENT_LOG).read(attempt_id)
+    assert opened.version == 0
+    cache = SheetCache(store, EVENT_LOG)
+    nothing = SheetSnapshot(initial(attempt_id))
+
+    cache._keep(attempt_id, nothing)
+    cache._keep(attempt_id, opened)
+    assert cache.cached(attempt_id) == opened, "the opening's fold replaced no sheet"
+    cache._keep(attempt_id, nothing)
+    assert cache.cached(attempt_id) == opened, "no sheet did not replace the opening's fold"

@@ -130,10 +130,15 @@ class SheetCache:
     def _keep(self, attempt_id: UUID, snapshot: SheetSnapshot) -> None:
         # Saves to one sheet run concurrently: a slower read must not replace a newer fold.
         known = self._sheets.get(attempt_id)
-        if known is not None and (known.version or -1) >= (snapshot.version or -1):
+        if known is not None and _version(known) >= _version(snapshot):
             self._sheets.move_to_end(attempt_id)
             return
         self._sheets[attempt_id] = snapshot
         self._sheets.move_to_end(attempt_id)
         while len(self._sheets) > self._size:
             self._sheets.popitem(last=False)
+
+
+def _version(snapshot: SheetSnapshot) -> int:
+    # Version 0 (the opening) is a version: only None is "no sheet".
+    return -1 if snapshot.version is None else snapshot.version
