@@ -2,6 +2,8 @@
 store and one key store, each with its own cache, so a cache that missed what the other wrote
 (a completion, an answer, an erasure) would show here."""
 
+import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -448,3 +450,93 @@ async def test_a_fold_at_the_openings_version_is_newer_than_no_sheet() -> None:
     assert cache.cached(attempt_id) == opened, "the opening's fold replaced no sheet"
     cache._keep(attempt_id, nothing)
     assert cache.cached(attempt_id) == opened, "no sheet did not replace the opening's fold"
+
+
+# Saves of one sheet at once in one process (docs/adr/0113): each decides on the kept fold and
+# appends at its exact version; all but one are refused by the store and decided again on the
+# stream. None is lost, each written answer is audited once, and the fold stays the stream's.
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+async def test_saves_of_one_sheet_at_once_all_land_on_the_kept_fold(
+    tmp_path: Path, kind: str
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        store: EventStore = InMemoryEventStore()
+        if kind == "sqlite":
+            store = await stack.enter_async_context(
+                await SqliteEventStore.open(tmp_path / "diagnostics.sqlite3")
+            )
+        world = two_replicas(store)
+        attempt_id, items = await world.attempt()
+        audit = world.one.audit
+        assert isinstance(audit, InMemoryAuditLog)
+        ctx = world.ctx()
+        opened_at, audited = await world.version(attempt_id), len(audit.records)
+        assert opened_at is not None
+
+        saved = await asyncio.gather(
+            *(world.one.save_answer(ctx, attempt_id, i, o[0]) for i, o in items.items())
+        )
+        (first, options) = next(iter(items.items()))
+        # One item, its answer changed back and forth at once: some may be "the same again".
+        changed = await asyncio.gather(
+            *(world.one.save_answer(ctx, attempt_id, first, options[k % 2]) for k in range(6))
+        )
+
+        assert all(s.recorded for s in saved), "every item's answer was recorded"
+        written = (await world.version(attempt_id) or 0) - opened_at
+        assert written == len(items) + sum(s.recorded for s in changed)
+        assert len(audit.records) - audited == written, "each written answer audited once"
+        fresh = await SheetCache(store, EVENT_LOG).read(attempt_id)
+        assert world.one.sheets.cached(attempt_id) == fresh, "the kept fold is the stream's"
+        assert set(fresh.latest) == set(items)
+
+
+class LosingTheAnswer(InMemoryEventStore):
+    """A store that commits an answer's append, then, once, loses the answer (the connection
+    dropped after the commit): the kernel sends the same append again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lose_next = False
+        self.first_result: list[AppendResult] | None = None
+        self.sent: list[Sequence[StreamAppend]] = []
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        self.sent.append(appends)
+        results = await super().append_many(appends)
+        if self.lose_next and any(a.stream_id.startswith("answersheet-") for a in appends):
+            self.lose_next, self.first_result = False, results
+            raise ConnectionResetError("the answer of a committed append was lost")
+        return results
+
+
+async def test_an_exact_save_sent_again_after_an_unknown_outcome_is_written_once() -> None:
+    """A save on the kept fold whose commit's answer was lost is sent again unchanged (the same
+    event ids): the store answers with the original result, nothing is written twice, and the
+    save is reported once, audited once, with the fold the stream's."""
+    store = LosingTheAnswer()
+    world = two_replicas(store)
+    attempt_id, items = await world.attempt()
+    audit = world.one.audit
+    assert isinstance(audit, InMemoryAuditLog)
+    assert world.one.sheets.cached(attempt_id) is not None, "the save decides on the kept fold"
+    (first, options) = next(iter(items.items()))
+    before, audited = await world.version(attempt_id), len(audit.records)
+    store.lose_next = True
+
+    saved = await world.one.save_answer(world.ctx(), attempt_id, first, options[1])
+
+    assert saved.recorded
+    assert store.first_result is not None, "the first append was committed, its answer lost"
+    first_try, resent = store.sent[-2:]
+    assert resent == first_try, "sent again unchanged (the same event ids)"
+    assert first_try[0].expected_version == before, "appended at the kept fold's exact version"
+    stored = await store.read_stream(stream_id(attempt_id))
+    assert len(stored) == (before or 0) + 2, "the answer is written once"
+    assert stored[-1].version == store.first_result[0].version
+    assert len(audit.records) - audited == 1
+    fresh = await SheetCache(store, EVENT_LOG).read(attempt_id)
+    assert world.one.sheets.cached(attempt_id) == fresh
+    assert fresh.latest[first] == (await EVENT_LOG.read(store, stream_id(attempt_id))).events[-1]
