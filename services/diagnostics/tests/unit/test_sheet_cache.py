@@ -2,6 +2,8 @@
 store and one key store, each with its own cache, so a cache that missed what the other wrote
 (a completion, an answer, an erasure) would show here."""
 
+import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,9 +29,9 @@ from bilet_diagnostics.application.base import ERASED_ANSWER
 from bilet_diagnostics.application.eventlog import EVENT_LOG
 from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.application.service import DiagnosticsService
-from bilet_diagnostics.application.sheets import SheetCache
+from bilet_diagnostics.application.sheets import SheetCache, SheetSnapshot
 from bilet_diagnostics.domain import attempt
-from bilet_diagnostics.domain.answer_sheet import stream_id
+from bilet_diagnostics.domain.answer_sheet import initial, stream_id
 from bilet_diagnostics.domain.errors import AttemptCompleted
 from bilet_diagnostics.testing import REGION, SCHOOL_3, STAGES, Clock, StaticFacts, Window
 
@@ -317,9 +319,9 @@ async def test_an_answer_saved_while_completing_makes_the_completion_decide_agai
     assert [r.type for r in stored[-2:]] == ["AnswerRecorded", "SheetClosed"], "closed after it"
 
 
-# Own commits (docs/adr/0088): on a store that commits one writer at a time the transactor tells
-# the sheet cache of each commit, and a sheet's next read takes the events committed rather than
-# decoding the bytes just encoded; anything it was not told of is decoded as before.
+# Own commits (docs/adr/0113): the transactor tells the sheet cache of each commit made through
+# `Transactor.commit`, which folds it in, so a sheet's next read has nothing after the fold to
+# decode; anything it was not told of (another replica's write) is decoded as before.
 
 
 class CountingLog(EventLog):
@@ -334,15 +336,11 @@ class CountingLog(EventLog):
         return super().decode(stored, stream_id)
 
 
-def counted(service: DiagnosticsService, told: int | None = None) -> CountingLog:
+def counted(service: DiagnosticsService) -> CountingLog:
     """Give a replica a sheet cache over a counting log, told of its commits as its own is."""
     log = CountingLog()
-    service.sheets = (
-        SheetCache(service.store, log)
-        if told is None
-        else (SheetCache(service.store, log, told=told))
-    )
-    service.transactor.on_commit(service.sheets.committed)
+    service.sheets = SheetCache(service.store, log)
+    service.transactor.on_append(service.sheets.appended)
     return log
 
 
@@ -367,21 +365,6 @@ async def test_a_sheet_read_after_own_saves_decodes_nothing_and_folds_as_the_sto
         stored = await EVENT_LOG.read(store, attempt.stream_id(attempt_id))
         assert completed.event == stored.events[-1], "the completion answers what it committed"
         assert completed.event.answer_sheet.digest == await _digest_of(world, attempt_id, answers)
-
-
-async def test_beyond_its_bound_the_oldest_told_events_are_decoded_again(tmp_path: Path) -> None:
-    async with await SqliteEventStore.open(tmp_path / "diagnostics.sqlite3") as store:
-        world = two_replicas(store)
-        one = counted(world.one, told=5)
-        attempt_id, items = await world.attempt()
-        answers = {item: options[0] for item, options in items.items()}
-        await world.one.save_answers(world.ctx(), attempt_id, answers)
-
-        kept = await world.one.sheets.read(attempt_id)
-
-        # The opening was taken by the save's own read; of the answers, the last five were kept.
-        assert one.decoded == len(items) - 5
-        assert kept == await SheetCache(store, EVENT_LOG).read(attempt_id)
 
 
 class CountingReads(InMemoryEventStore):
@@ -448,3 +431,112 @@ async def test_a_refusal_on_the_kept_fold_is_decided_again_on_the_stream(
     first, options = next(iter(items.items()))
     with pytest.raises(AttemptCompleted):
         await replicas.one.save_answer(replicas.ctx(), attempt_id, first, options[1])
+
+
+async def test_a_fold_at_the_openings_version_is_newer_than_no_sheet() -> None:
+    """Version 0 is the opening's, not "none": a fold at it replaces one of no sheet (None),
+    and one of no sheet never replaces it. (`_keep` directly: no read or commit keeps a fold of
+    no sheet, so only its order is tested here.)"""
+    store = InMemoryEventStore()
+    world = two_replicas(store)
+    attempt_id, _ = await world.attempt()
+    opened = await SheetCache(store, EVENT_LOG).read(attempt_id)
+    assert opened.version == 0
+    cache = SheetCache(store, EVENT_LOG)
+    nothing = SheetSnapshot(initial(attempt_id))
+
+    cache._keep(attempt_id, nothing)
+    cache._keep(attempt_id, opened)
+    assert cache.cached(attempt_id) == opened, "the opening's fold replaced no sheet"
+    cache._keep(attempt_id, nothing)
+    assert cache.cached(attempt_id) == opened, "no sheet did not replace the opening's fold"
+
+
+# Saves of one sheet at once in one process (docs/adr/0113): each decides on the kept fold and
+# appends at its exact version; all but one are refused by the store and decided again on the
+# stream. None is lost, each written answer is audited once, and the fold stays the stream's.
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+async def test_saves_of_one_sheet_at_once_all_land_on_the_kept_fold(
+    tmp_path: Path, kind: str
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        store: EventStore = InMemoryEventStore()
+        if kind == "sqlite":
+            store = await stack.enter_async_context(
+                await SqliteEventStore.open(tmp_path / "diagnostics.sqlite3")
+            )
+        world = two_replicas(store)
+        attempt_id, items = await world.attempt()
+        audit = world.one.audit
+        assert isinstance(audit, InMemoryAuditLog)
+        ctx = world.ctx()
+        opened_at, audited = await world.version(attempt_id), len(audit.records)
+        assert opened_at is not None
+
+        saved = await asyncio.gather(
+            *(world.one.save_answer(ctx, attempt_id, i, o[0]) for i, o in items.items())
+        )
+        (first, options) = next(iter(items.items()))
+        # One item, its answer changed back and forth at once: some may be "the same again".
+        changed = await asyncio.gather(
+            *(world.one.save_answer(ctx, attempt_id, first, options[k % 2]) for k in range(6))
+        )
+
+        assert all(s.recorded for s in saved), "every item's answer was recorded"
+        written = (await world.version(attempt_id) or 0) - opened_at
+        assert written == len(items) + sum(s.recorded for s in changed)
+        assert len(audit.records) - audited == written, "each written answer audited once"
+        fresh = await SheetCache(store, EVENT_LOG).read(attempt_id)
+        assert world.one.sheets.cached(attempt_id) == fresh, "the kept fold is the stream's"
+        assert set(fresh.latest) == set(items)
+
+
+class LosingTheAnswer(InMemoryEventStore):
+    """A store that commits an answer's append, then, once, loses the answer (the connection
+    dropped after the commit): the kernel sends the same append again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lose_next = False
+        self.first_result: list[AppendResult] | None = None
+        self.sent: list[Sequence[StreamAppend]] = []
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        self.sent.append(appends)
+        results = await super().append_many(appends)
+        if self.lose_next and any(a.stream_id.startswith("answersheet-") for a in appends):
+            self.lose_next, self.first_result = False, results
+            raise ConnectionResetError("the answer of a committed append was lost")
+        return results
+
+
+async def test_an_exact_save_sent_again_after_an_unknown_outcome_is_written_once() -> None:
+    """A save on the kept fold whose commit's answer was lost is sent again unchanged (the same
+    event ids): the store answers with the original result, nothing is written twice, and the
+    save is reported once, audited once, with the fold the stream's."""
+    store = LosingTheAnswer()
+    world = two_replicas(store)
+    attempt_id, items = await world.attempt()
+    audit = world.one.audit
+    assert isinstance(audit, InMemoryAuditLog)
+    assert world.one.sheets.cached(attempt_id) is not None, "the save decides on the kept fold"
+    (first, options) = next(iter(items.items()))
+    before, audited = await world.version(attempt_id), len(audit.records)
+    store.lose_next = True
+
+    saved = await world.one.save_answer(world.ctx(), attempt_id, first, options[1])
+
+    assert saved.recorded
+    assert store.first_result is not None, "the first append was committed, its answer lost"
+    first_try, resent = store.sent[-2:]
+    assert resent == first_try, "sent again unchanged (the same event ids)"
+    assert first_try[0].expected_version == before, "appended at the kept fold's exact version"
+    stored = await store.read_stream(stream_id(attempt_id))
+    assert len(stored) == (before or 0) + 2, "the answer is written once"
+    assert stored[-1].version == store.first_result[0].version
+    assert len(audit.records) - audited == 1
+    fresh = await SheetCache(store, EVENT_LOG).read(attempt_id)
+    assert world.one.sheets.cached(attempt_id) == fresh
+    assert fresh.latest[first] == (await EVENT_LOG.read(store, stream_id(attempt_id))).events[-1]

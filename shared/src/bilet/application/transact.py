@@ -78,10 +78,10 @@ CommitObserver = Callable[[OwnCommit], None]
 
 @dataclass(frozen=True)
 class OwnAppend:
-    """One stream's part of a commit a `Transactor` made, told to its `on_append` observers on
-    every store: its `events` (sealed, as a read would decode them) took the stream's versions
-    up to `version`, consecutively (one append's events are consecutive in their stream on any
-    store, unlike positions)."""
+    """One stream's part of a commit made through `Transactor.commit` (not combined commits nor
+    `EventLog.append`), told to its `on_append` observers on any store: its `events` (sealed, as
+    a read would decode them) took the stream's versions up to `version`, consecutively (one
+    append's events are consecutive in their stream on any store, unlike positions)."""
 
     stream_id: str
     version: int
@@ -271,10 +271,13 @@ class Transactor:
         self._observers.append(observer)
 
     def on_append(self, observer: AppendObserver) -> None:
-        """Tell `observer` of each stream's part of every commit made through `commit`, on any
-        store, right after it is durable (by stream versions, which are consecutive within one
-        append everywhere; `on_commit` needs positions, which are only where one writer commits
-        at a time). The same rules as `on_commit`: quick, and a raise is logged."""
+        """Tell `observer` of each stream's part of the commits made through `Transactor.commit`
+        (not combined commits nor `EventLog.append`, which tell no one), on any store, right
+        after each is durable (by stream versions, which are consecutive within one append
+        everywhere; `on_commit` needs positions, which are only where one writer commits at a
+        time). Appends it is not told of happen, so it must check the versions it is told of
+        rather than count on hearing of every one. The same rules as `on_commit`: quick, and a
+        raise is logged."""
         self._append_observers.append(observer)
 
     def attempt(self) -> Attempt:

@@ -94,8 +94,8 @@ class DiagnosticsCore:
         self.transactor = Transactor(store, self.cipher, EVENT_LOG, VersionConflict)
         # What saves decide on, caught up with the sheet's stream on each read (`sheets.py`).
         self.sheets = SheetCache(store, EVENT_LOG)
-        self.transactor.on_commit(self.sheets.committed)
-        # Its own appends, on any store: the next save decides on the fold without a read.
+        # Its own commits (through `Transactor.commit`): the next save decides on the fold
+        # without a read.
         self.transactor.on_append(self.sheets.appended)
         self._form_parts: dict[int, FormParts] = {}
 

@@ -15,19 +15,12 @@ sheet at that fold's version) and then forgets the attempt (`forget`). The answe
 **sealed** (as stored): opening one asks the key store, so a participant's erasure reaches them
 as it reaches the stored events; no plaintext is kept here.
 
-Own commits: the tail read still reads the stream, but the sheet events this process committed
-itself (`committed`, a `Transactor.on_commit` observer, told on a store that commits one writer
-at a time) are taken as they were sealed for the commit rather than decoded from the bytes just
-encoded: a completion's 43 answers were decoded moments after the save encoded them (ADR 0077,
-docs/adr/0088). The record at a position is the event committed there, so the position is the
-key; anything not told (another replica's write, an evicted entry) is decoded as before.
-
-Own appends, on any store (docs/adr/0113): `appended` (a `Transactor.on_append` observer) folds
-a commit's sheet events into the cached fold when they took the versions right after it
-(version = cached + written): the stream is append-only, so nothing landed between and the fold
-is the stream's as of that commit without reading it. `cached` gives the fold as this process
-knows it, without a read, for a save that appends at its exact version (refused, and read
-again, when it is not the stream's).
+Own commits (docs/adr/0113): `appended` (a `Transactor.on_append` observer) folds the sheet
+events of a commit made through `Transactor.commit` into the cached fold when they took the
+versions right after it (version = cached + written): the stream is append-only, so nothing
+landed between and the fold is the stream's as of that commit without reading it. `cached`
+gives the fold as this process knows it, without a read, for a save that appends at its exact
+version (refused, and read again, when it is not the stream's).
 """
 
 from collections import OrderedDict
@@ -35,8 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
-from bilet.application import EventLog, OwnAppend, OwnCommit
-from bilet.contracts import DomainEvent
+from bilet.application import EventLog, OwnAppend
 from bilet.eventstore import EventStore
 from bilet_diagnostics.domain import answer_sheet
 from bilet_diagnostics.domain.answer_sheet import Sheet
@@ -44,10 +36,6 @@ from bilet_diagnostics.domain.internal import SHEET_CATEGORY, AnswerRecorded, Sh
 
 # Attempts in progress kept per process: a region's cohort answering at once, with room.
 CACHED_SHEETS: Final = 20_000
-# Sheet events of this process's own commits kept until read (by position), at most: the
-# answers of a few hundred sheets between their save and their completion. Beyond it the oldest
-# (a sheet left unfinished) are dropped and, if ever read, decoded.
-TOLD_EVENTS: Final = 10_000
 
 
 @dataclass(frozen=True)
@@ -81,27 +69,11 @@ class SheetSnapshot:
 class SheetCache:
     """The folds of answer sheets, caught up with their streams on every read."""
 
-    def __init__(
-        self, store: EventStore, log: EventLog, size: int = CACHED_SHEETS, told: int = TOLD_EVENTS
-    ) -> None:
+    def __init__(self, store: EventStore, log: EventLog, size: int = CACHED_SHEETS) -> None:
         self._store = store
         self._log = log
         self._size = size
-        self._told_limit = told
         self._sheets: OrderedDict[UUID, SheetSnapshot] = OrderedDict()
-        # position → event, oldest first
-        self._told: OrderedDict[int, answer_sheet.SheetEvent] = OrderedDict()
-
-    def committed(self, commit: OwnCommit) -> None:
-        """Keep the sheet events of a commit of this process (`Transactor.on_commit`) for the
-        next read of their sheet, which then need not decode them."""
-        told = self._told
-        for event, position in commit.events:
-            # Not a closing: the completion that commits it forgets the sheet.
-            if isinstance(event, SheetOpened | AnswerRecorded):
-                told[position] = event
-        while len(told) > self._told_limit:
-            told.popitem(last=False)
 
     def appended(self, append: OwnAppend) -> None:
         """Fold a commit of this process into its sheet's cached fold when its events took the
@@ -140,13 +112,7 @@ class SheetCache:
         records = await self._store.read_stream(stream_id, start)
         if not records:
             return cached
-        told, events = self._told, list[DomainEvent]()
-        for record in records:
-            own = told.pop(record.position, None)
-            if own is not None and own.stream_id == stream_id:
-                events.append(own)
-            else:
-                events.append(self._log.decode(record, stream_id))
+        events = [self._log.decode(record, stream_id) for record in records]
         sheet_events = [e for e in events if isinstance(e, answer_sheet.SheetEvent)]
         if len(sheet_events) != len(events):
             raise AssertionError(f"{stream_id} holds only answer sheet events")
@@ -164,10 +130,15 @@ class SheetCache:
     def _keep(self, attempt_id: UUID, snapshot: SheetSnapshot) -> None:
         # Saves to one sheet run concurrently: a slower read must not replace a newer fold.
         known = self._sheets.get(attempt_id)
-        if known is not None and (known.version or -1) >= (snapshot.version or -1):
+        if known is not None and _version(known) >= _version(snapshot):
             self._sheets.move_to_end(attempt_id)
             return
         self._sheets[attempt_id] = snapshot
         self._sheets.move_to_end(attempt_id)
         while len(self._sheets) > self._size:
             self._sheets.popitem(last=False)
+
+
+def _version(snapshot: SheetSnapshot) -> int:
+    # Version 0 (the opening) is a version: only None is "no sheet".
+    return -1 if snapshot.version is None else snapshot.version

@@ -110,7 +110,9 @@ async def save_answer(
     caller's), `unknown_item` (not on the attempt's form); 409 `attempt_completed` (also when
     the answer arrived while the attempt was being completed: it does not count),
     `time_limit_passed`; 422 `invalid_request`, `unknown_option` (with the item's `options`).
-    Nothing is changed by a refusal.
+    A refusal stores nothing, except for an answer arriving as the attempt is completed: it may
+    still be stored after the closing, its write audited, and refused (409, attempt completed),
+    counting for nothing.
     """
     saved = await service.save_answer(ctx, attempt_id, item_id, body.option_id)
     return model_response(AnswerModel.of(saved))
