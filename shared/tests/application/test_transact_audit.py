@@ -2,6 +2,7 @@
 the command's own transaction on a store that commits one writer at a time (SQLite), recorded
 through their log after the commit elsewhere, and never written for a command that failed."""
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,25 @@ def _record(purpose: str = "correct_grade") -> AuditRecord:
     return CTX.audit(Access.WRITE, PID, purpose, ("grade",))
 
 
+def _raced_once(
+    store: EventStore, log: EventStoreAuditLog | InMemoryAuditLog
+) -> Callable[[Attempt], Awaitable[None]]:
+    """A body that grades the participant up and audits it through `Attempt.audit`; on its first
+    try another writer appends between its read and its commit, so it is decided again."""
+    raced = False
+
+    async def body(attempt: Attempt) -> None:
+        nonlocal raced
+        state = await attempt.state(GRADE)
+        if not raced:  # another writer between the read and the commit: decided again
+            raced = True
+            await store.append(PARTICIPANT, [LOG.encode(corrected(10), CTX.metadata())])
+        attempt.audit(log, _record())
+        attempt.append(PARTICIPANT, next_grade(state))
+
+    return body
+
+
 async def test_records_an_attempt_audits_join_its_commit_only_when_it_writes(
     tmp_path: Path,
 ) -> None:
@@ -184,17 +204,7 @@ async def test_records_an_attempt_audits_join_its_commit_only_when_it_writes(
     commits: list[str] = []
     try:
         tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
-        audit = EventStoreAuditLog(store)
-        raced = False
-
-        async def body(attempt: Attempt) -> None:
-            nonlocal raced
-            state = await attempt.state(GRADE)
-            if not raced:  # another writer between the read and the commit: decided again
-                raced = True
-                await store.append(PARTICIPANT, [LOG.encode(corrected(10), CTX.metadata())])
-            attempt.audit(audit, _record())
-            attempt.append(PARTICIPANT, next_grade(state))
+        body = _raced_once(store, EventStoreAuditLog(store))
 
         store._writer._db.set_trace_callback(
             lambda sql: commits.append(sql) if sql == "COMMIT" else None
@@ -257,16 +267,7 @@ async def test_recorded_after_the_commit_an_attempt_s_records_are_those_of_what_
     store = InMemoryEventStore()
     tx = Transactor(store, FieldCipher(InMemoryKeyStore()), LOG, Conflict)
     in_memory = InMemoryAuditLog()
-    raced = False
-
-    async def body(attempt: Attempt) -> None:
-        nonlocal raced
-        state = await attempt.state(GRADE)
-        if not raced:  # another writer between the read and the commit: decided again
-            raced = True
-            await store.append(PARTICIPANT, [LOG.encode(corrected(10), CTX.metadata())])
-        attempt.audit(in_memory, _record())
-        attempt.append(PARTICIPANT, next_grade(state))
+    body = _raced_once(store, in_memory)
 
     await tx.transact_many(CTX, body)
     assert await store.stream_version(PARTICIPANT) == 1, "the racing grade 10, then 11"
