@@ -3,7 +3,7 @@ its caller's step; appends that could share a commit still do (docs/adr/0055, do
 
 import asyncio
 import sqlite3
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +37,20 @@ def _at_once(append: Coroutine[Any, Any, T]) -> T:
 
 def _registered() -> list[NewEvent]:
     return [NewEvent("Registered", b"{}")]
+
+
+@pytest.fixture
+async def two_writers(tmp_path: Path) -> AsyncIterator[tuple[SqliteEventStore, sqlite3.Connection]]:
+    """A store, and another connection to its file (another process) that a test may make hold
+    the write lock; both closed after the test."""
+    path = tmp_path / "events.sqlite3"
+    store = await SqliteEventStore.open(path)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield store, other_process
+    finally:
+        other_process.close()
+        await store.close()
 
 
 async def test_a_lone_append_commits_in_its_callers_step_with_the_same_statements(
@@ -79,34 +93,28 @@ async def test_a_lone_append_commits_in_its_callers_step_with_the_same_statement
 
 
 async def test_a_lone_append_that_finds_the_file_locked_is_queued_and_commits_once_it_is_free(
-    tmp_path: Path,
+    two_writers: tuple[SqliteEventStore, sqlite3.Connection],
 ) -> None:
     # Given another connection (another process) holding the write lock
-    path = tmp_path / "events.sqlite3"
-    store = await SqliteEventStore.open(path)
-    other_process = sqlite3.connect(path, isolation_level=None)
-    try:
-        await asyncio.sleep(0)
-        other_process.execute("BEGIN IMMEDIATE")
+    store, other_process = two_writers
+    await asyncio.sleep(0)
+    other_process.execute("BEGIN IMMEDIATE")
 
-        # When a lone append is made
-        append = store.append("participant-1", _registered(), NO_STREAM)
-        waiting = append.send(None)
+    # When a lone append is made
+    append = store.append("participant-1", _registered(), NO_STREAM)
+    waiting = append.send(None)
 
-        # Then it waits, queued for the committer that waits the lock out, having written nothing
-        assert waiting is not None
-        assert store._commits._committer is not None
-        await asyncio.sleep(0.05)
-        assert other_process.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+    # Then it waits, queued for the committer that waits the lock out, having written nothing
+    assert waiting is not None
+    assert store._commits._committer is not None
+    await asyncio.sleep(0.05)
+    assert other_process.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
 
-        # And it is committed once the lock is released (its caller gone, as a cancelled one)
-        other_process.execute("COMMIT")
-        append.close()
-        await asyncio.wait_for(store._commits.drain(), 10)
-        assert await store.stream_version("participant-1") == 0
-    finally:
-        other_process.close()
-        await store.close()
+    # And it is committed once the lock is released (its caller gone, as a cancelled one)
+    other_process.execute("COMMIT")
+    append.close()
+    await asyncio.wait_for(store._commits.drain(), 10)
+    assert await store.stream_version("participant-1") == 0
 
 
 async def test_writers_ready_together_still_share_their_commits(tmp_path: Path) -> None:
@@ -201,37 +209,31 @@ async def test_appends_spaced_by_turns_of_the_loop_each_commit_at_once(
 
 
 async def test_an_append_never_passes_appends_a_cancelled_committer_left_queued(
-    tmp_path: Path,
+    two_writers: tuple[SqliteEventStore, sqlite3.Connection],
 ) -> None:
     # Given a committer waiting out another connection's lock, another append queued behind
     # its batch, and the committer cancelled (as the loop's end cancels every task)
-    path = tmp_path / "events.sqlite3"
-    store = await SqliteEventStore.open(path)
-    other_process = sqlite3.connect(path, isolation_level=None)
-    try:
-        await asyncio.sleep(0)
-        other_process.execute("BEGIN IMMEDIATE")
-        first = asyncio.create_task(store.append("participant-1", _registered(), NO_STREAM))
-        await asyncio.sleep(0.01)
-        second = asyncio.create_task(store.append("participant-2", _registered(), NO_STREAM))
-        await asyncio.sleep(0.01)
-        committer = store._commits._committer
-        assert committer is not None
-        committer.cancel()
-        with pytest.raises(RuntimeError):
-            await first  # its batch failed with the committer
-        other_process.execute("COMMIT")
-        await asyncio.sleep(0)
+    store, other_process = two_writers
+    await asyncio.sleep(0)
+    other_process.execute("BEGIN IMMEDIATE")
+    first = asyncio.create_task(store.append("participant-1", _registered(), NO_STREAM))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(store.append("participant-2", _registered(), NO_STREAM))
+    await asyncio.sleep(0.01)
+    committer = store._commits._committer
+    assert committer is not None
+    committer.cancel()
+    with pytest.raises(RuntimeError):
+        await first  # its batch failed with the committer
+    other_process.execute("COMMIT")
+    await asyncio.sleep(0)
 
-        # When another append comes
-        third = await store.append("participant-3", _registered(), NO_STREAM)
+    # When another append comes
+    third = await store.append("participant-3", _registered(), NO_STREAM)
 
-        # Then the one left queued committed first, with it or before it
-        assert (await asyncio.wait_for(second, 10)).position <= third.position
-        assert await store.stream_version("participant-1") is None
-    finally:
-        other_process.close()
-        await store.close()
+    # Then the one left queued committed first, with it or before it
+    assert (await asyncio.wait_for(second, 10)).position <= third.position
+    assert await store.stream_version("participant-1") is None
 
 
 async def test_a_retry_refused_keeps_the_first_attempts_failure_as_its_context(
@@ -256,112 +258,98 @@ async def test_a_retry_refused_keeps_the_first_attempts_failure_as_its_context(
 
 
 async def test_appends_written_together_are_decided_in_order_each_all_or_nothing(
-    tmp_path: Path,
+    two_writers: tuple[SqliteEventStore, sqlite3.Connection],
 ) -> None:
     # Given a stream with one event, and appends queued together behind another writer's lock
-    path = tmp_path / "events.sqlite3"
-    store = await SqliteEventStore.open(path)
-    other_process = sqlite3.connect(path, isolation_level=None)
+    store, other_process = two_writers
     statements: list[str] = []
-    try:
-        await store.append("participant-1", _registered(), NO_STREAM)
-        store._writer._db.set_trace_callback(statements.append)
-        other_process.execute("BEGIN IMMEDIATE")
-        appends = [
-            store.append("participant-2", _registered(), NO_STREAM),
-            store.append("participant-2", _registered(), 0),  # after the one before it
-            store.append("participant-2", _registered(), NO_STREAM),  # it exists by then
-            store.append_many(  # one stream right, the other wrong: none of it
-                [
-                    StreamAppend("participant-3", _registered(), NO_STREAM),
-                    StreamAppend("participant-1", _registered(), 5),
-                ]
-            ),
-            store.append_many(
-                [
-                    StreamAppend("participant-3", [*_registered(), *_registered()], NO_STREAM),
-                    StreamAppend("participant-1", _registered(), 0),
-                ]
-            ),
-        ]
-        pending = asyncio.gather(*appends, return_exceptions=True)
-        await asyncio.sleep(0.05)
-        assert not pending.done()
+    await store.append("participant-1", _registered(), NO_STREAM)
+    store._writer._db.set_trace_callback(statements.append)
+    other_process.execute("BEGIN IMMEDIATE")
+    appends = [
+        store.append("participant-2", _registered(), NO_STREAM),
+        store.append("participant-2", _registered(), 0),  # after the one before it
+        store.append("participant-2", _registered(), NO_STREAM),  # it exists by then
+        store.append_many(  # one stream right, the other wrong: none of it
+            [
+                StreamAppend("participant-3", _registered(), NO_STREAM),
+                StreamAppend("participant-1", _registered(), 5),
+            ]
+        ),
+        store.append_many(
+            [
+                StreamAppend("participant-3", [*_registered(), *_registered()], NO_STREAM),
+                StreamAppend("participant-1", _registered(), 0),
+            ]
+        ),
+    ]
+    pending = asyncio.gather(*appends, return_exceptions=True)
+    await asyncio.sleep(0.05)
+    assert not pending.done()
 
-        # When the lock is released
-        other_process.execute("COMMIT")
-        statements.clear()  # the attempts refused while it was held
-        outcomes = await asyncio.wait_for(pending, 10)
+    # When the lock is released
+    other_process.execute("COMMIT")
+    statements.clear()  # the attempts refused while it was held
+    outcomes = await asyncio.wait_for(pending, 10)
 
-        # Then they were one commit, written together, each decided against those before it
-        assert statements.count("BEGIN IMMEDIATE") == 1
-        assert not any(sql.startswith(("SAVEPOINT", "ROLLBACK")) for sql in statements)
-        first, second, third, mixed, both = outcomes
-        assert isinstance(first, AppendResult)
-        assert isinstance(second, AppendResult)
-        assert [(r.version, r.position) for r in (first, second)] == [(0, 2), (1, 3)]
-        assert isinstance(third, WrongExpectedVersion)
-        assert third.actual == 1
-        assert isinstance(mixed, WrongExpectedVersion)
-        assert isinstance(both, list)
-        assert [(r.stream_id, r.version, r.position) for r in both] == [
-            ("participant-3", 1, 5),
-            ("participant-1", 1, 6),
-        ]
-        assert [(e.stream_id, e.version) for e in await store.read_all()] == [
-            ("participant-1", 0),
-            ("participant-2", 0),
-            ("participant-2", 1),
-            ("participant-3", 0),
-            ("participant-3", 1),
-            ("participant-1", 1),
-        ]
-    finally:
-        other_process.close()
-        await store.close()
+    # Then they were one commit, written together, each decided against those before it
+    assert statements.count("BEGIN IMMEDIATE") == 1
+    assert not any(sql.startswith(("SAVEPOINT", "ROLLBACK")) for sql in statements)
+    first, second, third, mixed, both = outcomes
+    assert isinstance(first, AppendResult)
+    assert isinstance(second, AppendResult)
+    assert [(r.version, r.position) for r in (first, second)] == [(0, 2), (1, 3)]
+    assert isinstance(third, WrongExpectedVersion)
+    assert third.actual == 1
+    assert isinstance(mixed, WrongExpectedVersion)
+    assert isinstance(both, list)
+    assert [(r.stream_id, r.version, r.position) for r in both] == [
+        ("participant-3", 1, 5),
+        ("participant-1", 1, 6),
+    ]
+    assert [(e.stream_id, e.version) for e in await store.read_all()] == [
+        ("participant-1", 0),
+        ("participant-2", 0),
+        ("participant-2", 1),
+        ("participant-3", 0),
+        ("participant-3", 1),
+        ("participant-1", 1),
+    ]
 
 
 async def test_a_retry_in_a_shared_commit_is_answered_and_the_others_commit(
-    tmp_path: Path,
+    two_writers: tuple[SqliteEventStore, sqlite3.Connection],
 ) -> None:
     # Given an append stored, and its retry (any version expected) queued with two new appends
-    path = tmp_path / "events.sqlite3"
-    store = await SqliteEventStore.open(path)
-    other_process = sqlite3.connect(path, isolation_level=None)
+    store, other_process = two_writers
     statements: list[str] = []
-    try:
-        stored = _registered()
-        first = await store.append("participant-1", stored)
-        store._writer._db.set_trace_callback(statements.append)
-        other_process.execute("BEGIN IMMEDIATE")
-        pending = asyncio.gather(
-            store.append("participant-2", _registered(), NO_STREAM),
-            store.append("participant-1", stored),  # the retry: its event id is stored
-            store.append("participant-3", _registered(), NO_STREAM),
-        )
-        await asyncio.sleep(0.05)
-        assert not pending.done()
+    stored = _registered()
+    first = await store.append("participant-1", stored)
+    store._writer._db.set_trace_callback(statements.append)
+    other_process.execute("BEGIN IMMEDIATE")
+    pending = asyncio.gather(
+        store.append("participant-2", _registered(), NO_STREAM),
+        store.append("participant-1", stored),  # the retry: its event id is stored
+        store.append("participant-3", _registered(), NO_STREAM),
+    )
+    await asyncio.sleep(0.05)
+    assert not pending.done()
 
-        # When the lock is released
-        other_process.execute("COMMIT")
-        statements.clear()  # the attempts refused while it was held
-        second, retried, third = await asyncio.wait_for(pending, 10)
+    # When the lock is released
+    other_process.execute("COMMIT")
+    statements.clear()  # the attempts refused while it was held
+    second, retried, third = await asyncio.wait_for(pending, 10)
 
-        # Then the attempt together was refused by the INSERT and rolled back, the commit made
-        # again append by append, the retry answered with where its event is
-        assert statements.count("BEGIN IMMEDIATE") == 2
-        assert statements.count("ROLLBACK") == 1
-        assert retried == first
-        assert [(r.stream_id, r.position) for r in (second, third)] == [
-            ("participant-2", 2),
-            ("participant-3", 3),
-        ]
-        assert [e.event_id for e in await store.read_stream("participant-1")] == [
-            stored[0].event_id
-        ]
-    finally:
-        other_process.close()
-        await store.close()
+    # Then the attempt together was refused by the INSERT and rolled back, the commit made
+    # again append by append, the retry answered with where its event is
+    assert statements.count("BEGIN IMMEDIATE") == 2
+    assert statements.count("ROLLBACK") == 1
+    assert retried == first
+    assert [(r.stream_id, r.position) for r in (second, third)] == [
+        ("participant-2", 2),
+        ("participant-3", 3),
+    ]
+    assert [e.event_id for e in await store.read_stream("participant-1")] == [stored[0].event_id]
 
 
 async def test_a_wake_up_that_fails_after_a_commit_fails_none_of_its_appends(
