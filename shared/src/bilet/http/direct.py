@@ -46,7 +46,7 @@ import dataclasses
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 from uuid import UUID
 
 from fastapi import params
@@ -126,12 +126,12 @@ class _Dependency(NamedTuple):
 class _Shape(NamedTuple):
     """What a direct call needs of a route's declaration: the path parameters (alias, name,
     reader), the request's parameter name, the dependencies in FastAPI's order, the body
-    (the endpoint's parameter name and FastAPI's field for it)."""
+    (FastAPI's field for it, named as the endpoint's parameter)."""
 
     path: list[tuple[str, str, _Reader]]
     request_name: str | None
     dependencies: list[_Dependency]
-    body: tuple[str, Any] | None
+    body: Any | None
     call: Callable[..., Awaitable[object]]
 
 
@@ -206,9 +206,10 @@ def _answers_a_response(call: Callable[..., object]) -> bool:
     return isinstance(returns, type) and issubclass(returns, Response)
 
 
-def shape_of(dependant: Dependant, held: dict[str, object] | None = None) -> _Shape | None:
+def shape_of(held: dict[str, object]) -> _Shape | None:
     """How to call the route directly, or None when FastAPI must handle it. `held`: what
-    FastAPI's handler holds besides the declaration (how it reads a body)."""
+    FastAPI's handler was built from (`_built_from`): its declaration and how it reads a body."""
+    dependant = cast(Dependant, held["dependant"])  # `_built_from` made sure
     call = dependant.call
     if (
         call is None
@@ -225,12 +226,9 @@ def shape_of(dependant: Dependant, held: dict[str, object] | None = None) -> _Sh
         path.append((field.alias, field.name, reader))
     if not all(_request_only(dependency) for dependency in dependant.dependencies):
         return None
-    if not _model_body(dependant, held or {}):
+    if not _model_body(dependant, held):
         return None
-    body = None
-    if dependant.body_params:
-        field = dependant.body_params[0]
-        body = (field.name, field)
+    body = dependant.body_params[0] if dependant.body_params else None
     dependencies = [
         _Dependency(
             dependency.name,
@@ -281,8 +279,7 @@ class DirectRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         fastapi_handler = super().get_route_handler()
         held = _built_from(fastapi_handler)
-        dependant = None if held is None else held["dependant"]
-        shape = None if held is None else shape_of(dependant, held)  # type: ignore[arg-type]
+        shape = None if held is None else shape_of(held)
         self.direct = shape is not None
         if held is None or shape is None:
             return fastapi_handler
@@ -305,8 +302,8 @@ class DirectRoute(APIRoute):
                 if value is _UNSURE:
                     return await fastapi_handler(request)
                 values[name] = value
-            if shape.body is not None:
-                name, field = shape.body
+            field = shape.body
+            if field is not None:
                 body = await _body_read(request)  # kept on the request: FastAPI reads it again
                 if (
                     not body
@@ -322,7 +319,7 @@ class DirectRoute(APIRoute):
                 value, errors = _validated(field, document, ("body",))
                 if errors:
                     return await fastapi_handler(request)
-                values[name] = value
+                values[field.name] = value
             solved: dict[object, object] = {}
             for dependency in shape.dependencies:
                 # FastAPI calls a cached dependency once per request, however often declared.
