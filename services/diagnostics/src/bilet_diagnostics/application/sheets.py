@@ -24,11 +24,13 @@ version (refused, and read again, when it is not the stream's).
 """
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
 from bilet.application import EventLog, OwnAppend
+from bilet.contracts import DomainEvent
 from bilet.eventstore import EventStore
 from bilet_diagnostics.domain import answer_sheet
 from bilet_diagnostics.domain.answer_sheet import Sheet
@@ -89,11 +91,9 @@ class SheetCache:
             if first != 0:
                 return
             cached = SheetSnapshot(answer_sheet.initial(attempt_id))
-        if (-1 if cached.version is None else cached.version) != first - 1:
+        if _version(cached) != first - 1:
             return  # something this process did not fold landed between, or it is behind
-        events = [e for e in append.events if isinstance(e, answer_sheet.SheetEvent)]
-        if len(events) != len(append.events):
-            raise AssertionError(f"{append.stream_id} holds only answer sheet events")
+        events = _sheet_events(append.stream_id, append.events)
         self._keep(attempt_id, cached.after(events, append.version))
 
     def cached(self, attempt_id: UUID) -> SheetSnapshot | None:
@@ -108,15 +108,12 @@ class SheetCache:
         """The sheet as its stream holds it now: the cached fold and the events after it."""
         cached = self._sheets.get(attempt_id) or SheetSnapshot(answer_sheet.initial(attempt_id))
         stream_id = answer_sheet.stream_id(attempt_id)
-        start = 0 if cached.version is None else cached.version + 1
+        start = _version(cached) + 1
         records = await self._store.read_stream(stream_id, start)
         if not records:
             return cached
         events = [self._log.decode(record, stream_id) for record in records]
-        sheet_events = [e for e in events if isinstance(e, answer_sheet.SheetEvent)]
-        if len(sheet_events) != len(events):
-            raise AssertionError(f"{stream_id} holds only answer sheet events")
-        snapshot = cached.after(sheet_events, records[-1].version)
+        snapshot = cached.after(_sheet_events(stream_id, events), records[-1].version)
         self._keep(attempt_id, snapshot)
         return snapshot
 
@@ -142,3 +139,11 @@ class SheetCache:
 def _version(snapshot: SheetSnapshot) -> int:
     # Version 0 (the opening) is a version: only None is "no sheet".
     return -1 if snapshot.version is None else snapshot.version
+
+
+def _sheet_events(stream_id: str, events: Sequence[DomainEvent]) -> list[answer_sheet.SheetEvent]:
+    """A sheet's events as the fold takes them; anything else in its stream is a defect."""
+    sheet_events = [e for e in events if isinstance(e, answer_sheet.SheetEvent)]
+    if len(sheet_events) != len(events):
+        raise AssertionError(f"{stream_id} holds only answer sheet events")
+    return sheet_events
