@@ -171,15 +171,7 @@ def evolve(state: Sheet, event: SheetEvent) -> Sheet:
         case AnswerRecorded():
             if state.closed is not None:
                 return state  # after the closing: counts for nothing
-            # Built directly, not with `dataclasses.replace`: a sheet's every answer is folded
-            # here, and `replace` looks the fields up again each time (docs/adr/0088). Every
-            # field is named (`closed` is None here): a field added to `Sheet` must be added here.
-            return Sheet(
-                attempt_id=state.attempt_id,
-                opened=state.opened,
-                answered=state.answered | {event.item_id},
-                closed=None,
-            )
+            return _answered(state, state.answered | {event.item_id})
         case SheetClosed():
             if state.closed is not None:
                 return state
@@ -200,17 +192,20 @@ def fold(state: Sheet, events: Iterable[SheetEvent]) -> Sheet:
             answered.add(event.item_id)
             continue
         if answered is not None:
-            state = _answered(state, answered)
+            state = _answered(state, frozenset(answered))
             answered = None
         state = evolve(state, event)
-    return state if answered is None else _answered(state, answered)
+    return state if answered is None else _answered(state, frozenset(answered))
 
 
-def _answered(state: Sheet, answered: set[str]) -> Sheet:
-    # As `evolve` builds it for an answer (`closed` is None here): every field named.
+def _answered(state: Sheet, answered: frozenset[str]) -> Sheet:
+    """An open sheet with these items answered. Built directly, not with `dataclasses.replace`:
+    a sheet's every answer is folded through here, and `replace` looks the fields up again each
+    time (docs/adr/0088). Every field is named (`closed` is None here): a field added to `Sheet`
+    must be added here."""
     return Sheet(
         attempt_id=state.attempt_id,
         opened=state.opened,
-        answered=frozenset(answered),
+        answered=answered,
         closed=None,
     )
