@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Collection
 from pathlib import Path
+from typing import cast
 
 from bilet.eventstore import NewEvent, RecordedEvent
 from bilet.eventstore.sqlite import SqliteEventStore
@@ -91,10 +92,9 @@ async def test_a_filtered_catch_up_of_several_sources_reads_each_event_once(
     """The merge applies every source through to its head as of the call, so no follower is
     left to find where a source's last delivered event is (a read of every event once more,
     ADR 0115), even where the stores end in events the filter leaves out."""
-    async with (
-        await CountedStore.open(tmp_path / "consent.sqlite3") as consent,
-        await CountedStore.open(tmp_path / "identity.sqlite3") as identity,
-    ):
+    consent = cast(CountedStore, await CountedStore.open(tmp_path / "consent.sqlite3"))
+    identity = cast(CountedStore, await CountedStore.open(tmp_path / "identity.sqlite3"))
+    async with consent, identity:
         recorded = []
         for n in range(30):
             for store, stream in ((identity, f"pupil-{n}"), (consent, f"consent-{n}")):
