@@ -168,7 +168,7 @@ class Issuing:
         """`evidence` with the set last appended to the participant's stream folded in (the
         stream is the authority: a runtime may have lost its state after appending). Only the
         set's head is read (`issued_head`, ADR 0109): the fold takes its season and id, and
-        validating the whole set was a third of this step's cost in the season (ADR 0115)."""
+        validating the whole set was two thirds of this step's cost in the season (ADR 0115)."""
         last = await self.store.read_stream(
             stream_id(evidence.participant_id), backwards=True, limit=1
         )
