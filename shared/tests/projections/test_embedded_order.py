@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Collection
 from pathlib import Path
+from typing import cast
 
 from bilet.eventstore import NewEvent, RecordedEvent
 from bilet.eventstore.sqlite import SqliteEventStore
@@ -63,3 +64,59 @@ async def test_catch_up_applies_the_sources_in_the_order_they_were_recorded(
         async with read_model.query(Arrivals()) as tx:
             rows = await tx.fetch("SELECT stream_id FROM {arrivals} ORDER BY seq")
         assert [row[0] for row in rows] == recorded
+
+
+class CountedStore(SqliteEventStore):
+    """A store that counts the events its reads return."""
+
+    read = 0
+
+    async def read_all(
+        self,
+        after_position: int = 0,
+        limit: int = 1000,
+        *,
+        categories: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[RecordedEvent]:
+        page = await super().read_all(
+            after_position, limit, categories=categories, event_types=event_types
+        )
+        self.read += len(page)
+        return page
+
+
+async def test_a_filtered_catch_up_of_several_sources_reads_each_event_once(
+    read_model: ReadModel, tmp_path: Path
+) -> None:
+    """The merge applies every source through to its head as of the call, so no follower is
+    left to find where a source's last delivered event is (a read of every event once more,
+    ADR 0115), even where the stores end in events the filter leaves out."""
+    consent = cast(CountedStore, await CountedStore.open(tmp_path / "consent.sqlite3"))
+    identity = cast(CountedStore, await CountedStore.open(tmp_path / "identity.sqlite3"))
+    async with consent, identity:
+        recorded = []
+        for n in range(30):
+            for store, stream in ((identity, f"pupil-{n}"), (consent, f"consent-{n}")):
+                event = json.dumps({"n": n}).encode()
+                await store.append(stream, [NewEvent("Happened", event)])
+                recorded.append(stream)
+                await store.append(f"internal-{stream}", [NewEvent("Internal", b"{}")])
+        feed = EmbeddedFeed(
+            read_model,
+            Arrivals(),
+            {"consent": consent, "identity": identity},
+            batch_size=8,
+            event_types={"Happened"},
+        )
+        await asyncio.wait_for(feed.catch_up({}), 30.0)  # bounded: a hang fails, not a wait
+        async with read_model.query(Arrivals()) as tx:
+            rows = await tx.fetch("SELECT stream_id FROM {arrivals} ORDER BY seq")
+        assert [row[0] for row in rows] == recorded
+        assert (consent.read, identity.read) == (30, 30)
+
+        # A second catch-up applies and reads nothing again.
+        await asyncio.wait_for(feed.catch_up({}), 30.0)
+        async with read_model.query(Arrivals()) as tx:
+            assert await tx.fetchval("SELECT count(*) FROM {arrivals}") == len(recorded)
+        assert (consent.read, identity.read) == (30, 30)

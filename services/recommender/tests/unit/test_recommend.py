@@ -320,3 +320,26 @@ def test_a_new_season_starts_a_new_line_of_sets() -> None:
     assert (second.season, second.supersedes) == (2027, None)
     assert second.leading_environments[0] is Environment.HEALTHY
     assert retaken.last_issued(2026) == first.recommendation_set_id
+
+
+def test_profile_classes_and_routes_are_made_once_per_table_and_the_same_as_made_afresh() -> None:
+    # ADR 0115: a table keeps the published rows it made; two pupils led by the same rows share
+    # them, and a table parsed afresh (nothing kept yet) makes equal ones.
+    rules = current_rules()
+    first = recommend(pupil()[1], catalogue(), rules)
+    second = recommend(pupil()[1], catalogue(), rules)
+    afresh = recommend(pupil()[1], catalogue(), current_rules())
+    assert first is not None
+    assert second is not None
+    assert afresh is not None
+    assert first.profile_classes
+    assert first.routes
+    assert all(
+        a is b for a, b in zip(first.profile_classes, second.profile_classes or (), strict=True)
+    )
+    assert all(a is b for a, b in zip(first.routes or (), second.routes or (), strict=True))
+    assert afresh.profile_classes == first.profile_classes
+    assert afresh.routes == first.routes
+    assert afresh.model_dump_json(include={"profile_classes", "routes"}) == first.model_dump_json(
+        include={"profile_classes", "routes"}
+    )

@@ -79,24 +79,32 @@ class EmbeddedFeed:
 
     async def catch_up(self, targets: Mapping[tuple[str, int], int]) -> None:
         await self.projector.install()
-        goals = {
-            source: max(await self._head(source, store), targets.get((source, 0), 0))
-            for source, store in self.sources.items()
-        }
+        heads = {source: await store.head_position() for source, store in self.sources.items()}
+        goals = {source: max(heads[source], targets.get((source, 0), 0)) for source in heads}
         # First the sources interleaved in one deterministic order, as they happened; then each
         # source's own follower finishes what that pass left (a gap, a moved checkpoint).
+        finished: set[str] = set()
         if len(self.sources) > 1:  # one source has one order already, and a faster reader
-            await self._interleaved(goals)
+            finished = await self._interleaved(goals)
+        # A source the merge applied through to its head as of the call needs no follower, nor
+        # the read that finds the follower's goal (`_head`: every event once more, ADR 0115);
+        # one with a target beyond its head waits for it there, as before.
+        left = {
+            source: max(await self._head(source, store, heads[source]), targets.get((source, 0), 0))
+            for source, store in self.sources.items()
+            if source not in finished or goals[source] > heads[source]
+        }
         await asyncio.gather(
-            *(self._follow(source, store, goals[source]) for source, store in self.sources.items())
+            *(self._follow(source, self.sources[source], goal) for source, goal in left.items())
         )
 
-    async def _interleaved(self, goals: Mapping[str, int]) -> None:
+    async def _interleaved(self, goals: Mapping[str, int]) -> set[str]:
         """Apply the sources' events up to their goals merged by when they were recorded, then
         by source name: a projection that decides on what it has seen of several sources (the
         recommender issues a set on the evidence so far) decides the same on every machine,
         instead of on however the sources' readers happened to race. A source whose batch is
-        not simply applied leaves the merge where it stands, for its follower to finish."""
+        not simply applied leaves the merge where it stands, for its follower to finish. The
+        sources applied through to their goals are returned."""
         projector = self.projector
         checkpoint = {
             source: (await projector.resume_points(source, [0], source))[0]
@@ -139,6 +147,7 @@ class EmbeddedFeed:
                 runs, gathered = [], 0
         if runs:
             await self._apply_runs(runs, checkpoint, pending, parked)
+        return set(pending)  # each read through to its goal, every event of it applied
 
     async def _apply_runs(
         self,
@@ -171,11 +180,11 @@ class EmbeddedFeed:
                 (p.source, p.stream_id) for p in await self.read_model.parked(self.projector.key)
             }
 
-    async def _head(self, source: str, store: EventStore) -> int:
-        """The position a catch-up must reach: the store's head, or with a filter the last event
-        it lets through (the checkpoint only ever reaches delivered events). Finding it reads
-        what the catch-up will read, once more: catch-ups run at start and in rebuilds."""
-        head = await store.head_position()
+    async def _head(self, source: str, store: EventStore, head: int) -> int:
+        """The position a follower must reach for a catch-up to the store's `head`: the head,
+        or with a filter the last event it lets through (the checkpoint only ever reaches
+        delivered events). Finding it reads what the catch-up will read, once more: only for
+        a source the merge did not finish (`catch_up`)."""
         if self.event_types is None:
             return head
         position = last = (await self.projector.resume_points(source, [0], source))[0]

@@ -178,6 +178,18 @@ class _Once(Generic[_V]):
         """Forget every value; a read in flight still gives its value to those waiting on it."""
         self._of.clear()
 
+    def in_flight(self) -> bool:
+        return any(not flight.done() for flight in self._of.values())
+
+    def kept(self) -> dict[str, _V]:
+        """The values read (none in flight: see `in_flight`)."""
+        return {key: flight.result() for key, flight in self._of.items() if not flight.cancelled()}
+
+    def put(self, key: str, value: _V) -> None:
+        """Keep `value` for `key` as if a read had given it."""
+        flight = self._of[key] = asyncio.get_running_loop().create_future()
+        flight.set_result(value)
+
     async def get(self, key: str, read: Callable[[], Awaitable[_V]]) -> _V:
         while (flight := self._of.get(key)) is not None:
             if not flight.done():
@@ -213,6 +225,25 @@ class TxCatalogue:
     def forget(self) -> None:
         self._regions.clear()
         self._offers.clear()
+
+    def wrote(self, offer_id: str, kind: str, region: str | None, state: str) -> None:
+        """The row the transaction reading through this catalogue just wrote (`_SAVE_OFFER`'s
+        arguments): the rows kept take it, parsed from the text written, in place of the one
+        they held of that offer, which is what reading them again would give (in another order
+        within a region, which `_catalogue` does not depend on). A read in flight might give
+        the old row after this: then everything is forgotten, as before (ADR 0115)."""
+        if self._regions.in_flight() or self._offers.in_flight():
+            self.forget()
+            return
+        parsed = _parsed((kind, state))
+        for kept_region, states in self._regions.kept().items():
+            others = [s for s in states if str(_offer_id(s)) != offer_id]
+            if kept_region == region:
+                others.append(parsed)
+            if len(others) != len(states) or kept_region == region:
+                self._regions.put(kept_region, others)
+        if offer_id in self._offers.kept():
+            self._offers.put(offer_id, parsed)
 
     async def _region(self, region: str) -> list[_Parsed]:
         return [_parsed(row) for row in await self.tx.fetch(_OFFERS_OF_REGION, region)]
@@ -260,6 +291,45 @@ class QueryReads:
             return await tx.fetchrow(sql, *args)
 
 
+Built = dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities]
+
+
+async def built_once(
+    built: Built,
+    rows: TxCatalogue,
+    region_id: UUID,
+    attended: Sequence[UUID],
+    as_of: datetime,
+) -> Opportunities:
+    """`rows.opportunities(...)`, built once per (region, attended events, moment) in `built`
+    (whose keeper drops it when the rows change): a region's sets in a row are offered the
+    same catalogue, and building it per set was most of what reading it cost."""
+    key = (region_id, tuple(sorted(set(attended), key=str)), as_of)
+    if (found := built.get(key)) is None:
+        found = await rows.opportunities(region_id, attended, as_of)
+        built[key] = found  # a drop during the read leaves it behind, unused
+    return found
+
+
+class BuiltCatalogue:
+    """The embedded projection's catalogue for one transaction (ADR 0115): `TxCatalogue`'s
+    rows, kept for the whole transaction and given every offer it writes in place, and the
+    catalogues built from them (`built_once`), dropped at each such write."""
+
+    def __init__(self, rows: TxCatalogue) -> None:
+        self.rows = rows
+        self.built: Built = {}
+
+    def wrote(self, offer_id: str, kind: str, region: str | None, state: str) -> None:
+        self.built = {}
+        self.rows.wrote(offer_id, kind, region, state)
+
+    async def opportunities(
+        self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
+    ) -> Opportunities:
+        return await built_once(self.built, self.rows, region_id, attended, as_of)
+
+
 async def _hold(tx: ReadModelTx, participant_id: UUID) -> Evidence:
     """The participant's evidence, its row locked first: the Kafka feed applies partitions in
     transactions side by side, and a participant's facts come from four topics; without it two
@@ -290,17 +360,22 @@ class EvidenceBatch:
         self.read: dict[UUID, Evidence] = {}  # as first read in this transaction
         self.held: dict[UUID, Evidence] = {}  # as the facts so far left it
         self.in_force: set[UUID] = set()
-        self._catalogue: TxCatalogue | None = None
+        self._catalogue: BuiltCatalogue | None = None
 
-    def catalogue(self, tx: ReadModelTx) -> "TxCatalogue":
+    def catalogue(self, tx: ReadModelTx) -> "BuiltCatalogue":
         if self._catalogue is None:
-            self._catalogue = TxCatalogue(tx)
+            self._catalogue = BuiltCatalogue(TxCatalogue(tx))
         return self._catalogue
 
-    def offers_changed(self) -> None:
-        """An offer was written in this transaction: read the catalogue again."""
+    async def save_offer(
+        self, tx: ReadModelTx, offer_id: str, kind: str, region: str | None, state: str
+    ) -> None:
+        """Write an offer's row in this transaction, and tell the catalogue kept (whose rows
+        take it in place, and whose built catalogues are dropped) and the change signal."""
         if self._catalogue is not None:
-            self._catalogue.forget()
+            self._catalogue.wrote(offer_id, kind, region, state)
+        tx.changed(OFFERS_CHANGED)
+        await tx.execute(_SAVE_OFFER, offer_id, kind, region, state)
 
     async def before_commit(self, tx: ReadModelTx) -> None:
         changed = [
@@ -375,10 +450,8 @@ class EvidenceProjection:
         state = None if raw is None else _CAREER_EVENT_JSON.validate_json(raw)
         evolved = evolve_career_event(state, event)
         if evolved is not None and evolved != state:
-            tx.gathered(EvidenceBatch).offers_changed()
-            tx.changed(OFFERS_CHANGED)
-            await tx.execute(
-                _SAVE_OFFER,
+            await tx.gathered(EvidenceBatch).save_offer(
+                tx,
                 key,
                 CAREER_EVENT,
                 str(evolved.region_id),
@@ -397,10 +470,8 @@ class EvidenceProjection:
         )
         evolved = opportunity_fold.evolve(state, event)
         region = None if evolved.region_id is None else str(evolved.region_id)
-        tx.gathered(EvidenceBatch).offers_changed()
-        tx.changed(OFFERS_CHANGED)
-        await tx.execute(
-            _SAVE_OFFER, key, REGISTERED, region, _OPPORTUNITY_JSON.dump_json(evolved).decode()
+        await tx.gathered(EvidenceBatch).save_offer(
+            tx, key, REGISTERED, region, _OPPORTUNITY_JSON.dump_json(evolved).decode()
         )
 
 

@@ -32,8 +32,10 @@ from bilet.projections import ReadModel
 from bilet_recommender.adapters.evidence_projection import (
     OFFERS_CHANGED,
     PROJECTION,
+    Built,
     QueryReads,
     TxCatalogue,
+    built_once,
 )
 from bilet_recommender.application.issuing import Issuing, Pending
 from bilet_recommender.domain import evidence as evidence_fold
@@ -124,7 +126,7 @@ class KeptCatalogue:
         self.clock = clock
         self.rows = TxCatalogue(QueryReads(read_model))
         self.since = clock()  # when the rows kept were dropped last
-        self.built: dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities] = {}
+        self.built: Built = {}
         # Heard "anything may have changed" since the last batch began: the listening
         # connection may have been lost, and what other processes commit until it listens
         # again is heard by no one.
@@ -170,12 +172,7 @@ class KeptCatalogue:
     async def opportunities(
         self, region_id: UUID, attended: Sequence[UUID], as_of: datetime
     ) -> Opportunities:
-        key = (region_id, tuple(sorted(set(attended), key=str)), as_of)
-        built, rows = self.built, self.rows
-        if (found := built.get(key)) is None:
-            found = await rows.opportunities(region_id, attended, as_of)
-            built[key] = found  # a drop during the read leaves it behind, unused
-        return found
+        return await built_once(self.built, self.rows, region_id, attended, as_of)
 
 
 async def issue_batch(

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Final, Protocol
 from uuid import UUID
 
-from bilet.contracts import decode, encode
+from bilet.contracts import encode
 from bilet.contracts.catalogue.consent import Purpose
 from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.contracts.metadata import EventMetadata
@@ -38,6 +38,7 @@ from bilet.contracts.vocabulary import AccessibilityNeed
 from bilet.crypto import FieldCipher, KeyStore
 from bilet.crypto.fields import is_erased
 from bilet.eventstore import EventStore, NewEvent, StreamAppend
+from bilet_recommender.application.issued_head import ISSUED, issued_head
 from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain.evidence import Evidence, Fact
 from bilet_recommender.domain.offers import Opportunities
@@ -165,18 +166,18 @@ class Issuing:
 
     async def in_force(self, evidence: Evidence) -> Evidence:
         """`evidence` with the set last appended to the participant's stream folded in (the
-        stream is the authority: a runtime may have lost its state after appending)."""
+        stream is the authority: a runtime may have lost its state after appending). Only the
+        set's head is read (`issued_head`, ADR 0109): the fold takes its season and id, and
+        validating the whole set was two thirds of this step's cost in the season (ADR 0115)."""
         last = await self.store.read_stream(
             stream_id(evidence.participant_id), backwards=True, limit=1
         )
-        if not last:
+        if not last or last[0].type != ISSUED:
             return evidence
-        issued = decode(last[0])
-        if not isinstance(issued, RecommendationsIssued):
-            return evidence
+        issued = issued_head(last[0])
         if evidence.last_issued(issued.season) == issued.recommendation_set_id:
             return evidence
-        return evidence_fold.evolve(evidence, issued)
+        return evidence_fold.set_issued(evidence, issued.season, issued.recommendation_set_id)
 
     async def needs(
         self, evidence: Evidence, as_of: datetime

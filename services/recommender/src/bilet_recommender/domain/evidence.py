@@ -145,7 +145,8 @@ class Evidence(_Value):
         return tuple(sorted(own, key=lambda result: STAGE_ORDER[result.stage]))
 
     def result(self, season: int, stage: Stage) -> StageResult:
-        return next(r for r in self.results(season) if r.stage is stage)
+        # The first in `results`' order: a stable sort by stage keeps a stage's own in theirs.
+        return next(r for r in self.stages if r.season == season and r.stage is stage)
 
 
 def initial(participant_id: UUID) -> Evidence:

@@ -47,6 +47,7 @@ from bilet_recommender.domain.rules import (
     ProfileClassRow,
     RecommendationRules,
     RouteRow,
+    Source,
     at_least,
 )
 from bilet_recommender.domain.scoring import (
@@ -55,6 +56,8 @@ from bilet_recommender.domain.scoring import (
     score_environments,
 )
 
+# A contribution's source as the contract names it (the rules' `Source` has the same values).
+_SCORE_SOURCES: dict[Source, ScoreSource] = {source: ScoreSource(source.value) for source in Source}
 # The namespace of recommendation set ids (uuid5 of it and the evidence versions).
 SET_NAMESPACE = UUID("6f1d1c3e-8a52-5c0e-9b1f-2f7e4c3a9d10")
 
@@ -173,7 +176,7 @@ def _published_score(
         score=scored.score,
         contributions=tuple(
             ScoreContribution(
-                source=ScoreSource(part.source.value),
+                source=_SCORE_SOURCES[part.source],
                 because=rules.row_ref(part.weight_row),
                 weight=part.weight,
                 points=part.points,
@@ -188,23 +191,33 @@ def _profile_class(
     environment: Environment, row: ProfileClassRow, rules: RecommendationRules
 ) -> ProfileClass:
     # The texts are the rules table's own (public, about environments): nothing about the pupil.
-    return ProfileClass(
-        environment=environment,
-        title=row.title,
-        reason=row.reason,
-        because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
-    )
+    made = rules.published_rows
+    found = made.get((environment, row.row))
+    if found is None:
+        found = made[environment, row.row] = ProfileClass(
+            environment=environment,
+            title=row.title,
+            reason=row.reason,
+            because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
+        )
+    assert isinstance(found, ProfileClass)
+    return found
 
 
 def _route(environment: Environment, row: RouteRow, rules: RecommendationRules) -> RouteAfterSchool:
-    return RouteAfterSchool(
-        environment=environment,
-        after_grade=row.after_grade,
-        route=EducationRoute(row.route.value),
-        programme=row.programme,
-        reason=row.reason,
-        because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
-    )
+    made = rules.published_rows
+    found = made.get((environment, row.row))
+    if found is None:
+        found = made[environment, row.row] = RouteAfterSchool(
+            environment=environment,
+            after_grade=row.after_grade,
+            route=EducationRoute(row.route.value),
+            programme=row.programme,
+            reason=row.reason,
+            because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
+        )
+    assert isinstance(found, RouteAfterSchool)
+    return found
 
 
 def _route_ahead(row: RouteRow, evidence: Evidence) -> bool:

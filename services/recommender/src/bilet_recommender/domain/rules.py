@@ -16,7 +16,12 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from bilet.contracts.catalogue.events import InterestShown, TaskCompletion
-from bilet.contracts.catalogue.recommender import SchoolSubject, StudyIntent
+from bilet.contracts.catalogue.recommender import (
+    ProfileClass,
+    RouteAfterSchool,
+    SchoolSubject,
+    StudyIntent,
+)
 from bilet.contracts.vocabulary import (
     Code,
     Environment,
@@ -198,6 +203,13 @@ class RecommendationRules(BaseModel):
     @functools.cached_property
     def environment_rows(self) -> dict[Environment, EnvironmentRows]:
         return {e.environment: e for e in self.environments}
+
+    @functools.cached_property
+    def published_rows(self) -> dict[tuple[Environment, str], ProfileClass | RouteAfterSchool]:
+        """The published profile classes and routes made from this table's rows (by environment
+        and row id; `recommend` fills it): a set's are the same frozen values whenever the same
+        rows lead, so each is made once per table, as `row_ref` makes the refs (ADR 0115)."""
+        return {}
 
     def weight(self, source: Source) -> WeightRow:
         return self.weight_rows[source]

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from bilet.contracts.catalogue.recommender import Evidence as Cited
 from bilet.contracts.catalogue.recommender import EvidenceSource
-from bilet.contracts.vocabulary import Environment, Stage
+from bilet.contracts.vocabulary import Environment, Level, Stage
 from bilet_recommender.domain.evidence import Evidence, StageResult
 from bilet_recommender.domain.rules import RecommendationRules, Source
 
@@ -61,23 +61,33 @@ def score_environments(
     evidence: Evidence, season: int, rules: RecommendationRules, known: CareerEventEnvironments
 ) -> tuple[EnvironmentScore, ...]:
     """Every environment's score in `season` (all three stages completed), strongest first."""
-    results = SeasonResults(
+    results = SeasonResults.of(
         evidence.result(season, Stage.INTERESTS),
         evidence.result(season, Stage.PROFESSIONS_KNOWLEDGE),
     )
     scored = [
         _score(evidence, results, rules, known, environment) for environment in ENVIRONMENT_ORDER
     ]
-    return tuple(sorted(scored, key=lambda s: (-s.score, ENVIRONMENT_ORDER.index(s.environment))))
+    return tuple(sorted(scored, key=lambda s: (-s.score, _PLACE[s.environment])))
+
+
+_PLACE: dict[Environment, int] = {e: place for place, e in enumerate(ENVIRONMENT_ORDER)}
 
 
 @dataclass(frozen=True)
 class SeasonResults:
     """The season's stage results the scores read, looked up once per set (not once per
-    environment)."""
+    environment), with their scores and levels by environment."""
 
     interests: StageResult
     knowledge: StageResult
+    scores: dict[Environment, int]
+    levels: dict[Environment, Level]
+
+    @classmethod
+    def of(cls, interests: StageResult, knowledge: StageResult) -> "SeasonResults":
+        scores = dict(interests.environment_scores)
+        return cls(interests, knowledge, scores, dict(knowledge.knowledge_levels))
 
 
 def _score(
@@ -87,10 +97,7 @@ def _score(
     known: CareerEventEnvironments,
     environment: Environment,
 ) -> EnvironmentScore:
-    parts = [
-        _interests(results.interests, rules, environment),
-        _knowledge(results.knowledge, rules, environment),
-    ]
+    parts = [_interests(results, rules, environment), _knowledge(results, rules, environment)]
     if evidence.attended:
         parts.append(_attendance(evidence, rules, known, environment))
     if evidence.rubrics:
@@ -108,26 +115,26 @@ def _part(
 
 
 def _interests(
-    result: StageResult, rules: RecommendationRules, environment: Environment
+    results: SeasonResults, rules: RecommendationRules, environment: Environment
 ) -> Contribution:
-    points = dict(result.environment_scores).get(environment, 0)
+    points = results.scores.get(environment, 0)
     cited = Cited(
         source=EvidenceSource.STAGE_RESULT,
-        ref_id=result.attempt_id,
+        ref_id=results.interests.attempt_id,
         scale=f"environments.scores.{environment.value}",
     )
     return _part(rules, Source.INTERESTS, points, (cited,))
 
 
 def _knowledge(
-    result: StageResult, rules: RecommendationRules, environment: Environment
+    results: SeasonResults, rules: RecommendationRules, environment: Environment
 ) -> Contribution:
-    level = dict(result.knowledge_levels).get(environment)
+    level = results.levels.get(environment)
     if level is None:
         return _part(rules, Source.PROFESSIONS_KNOWLEDGE, 0, ())
     cited = Cited(
         source=EvidenceSource.STAGE_RESULT,
-        ref_id=result.attempt_id,
+        ref_id=results.knowledge.attempt_id,
         scale=f"levels.{environment.value}",
     )
     points = rules.points.knowledge_level[level]
