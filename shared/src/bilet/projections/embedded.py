@@ -173,19 +173,14 @@ class EmbeddedFeed:
 
     async def _head(self, source: str, store: EventStore) -> int:
         """The position a catch-up must reach: the store's head, or with a filter the last event
-        it lets through (the checkpoint only ever reaches delivered events). Finding it reads
-        what the catch-up will read, once more: catch-ups run at start and in rebuilds."""
+        it lets through (the checkpoint only ever reaches delivered events), which a store may
+        find without reading the events (`EventStore.last_position`, ADR 0114)."""
         head = await store.head_position()
         if self.event_types is None:
             return head
-        position = last = (await self.projector.resume_points(source, [0], source))[0]
-        page = max(1000, self.batch_size)
-        while batch := await store.read_all(position, page, event_types=self.event_types):
-            position = batch[-1].position
-            last = max([last, *(e.position for e in batch if e.position <= head)])
-            if position >= head:
-                break
-        return last
+        resume = (await self.projector.resume_points(source, [0], source))[0]
+        last = await store.last_position(self.event_types, resume, head)
+        return resume if last is None else last
 
     async def _follow(self, source: str, store: EventStore, goal: int | None) -> None:
         projector = self.projector
