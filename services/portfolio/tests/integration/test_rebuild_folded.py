@@ -72,6 +72,8 @@ async def test_the_rebuild_command_folds_into_postgresql(
     copies: list[tuple[str, int, bool]] = []
     copy_shadow = folded_rebuild.copy_shadow
     collector = gc.get_threshold(), gc.get_freeze_count()
+    monkeypatch.delenv("BVB_PROJECTION_GC_YOUNG", raising=False)  # the workers' defaults
+    monkeypatch.delenv("BVB_PROJECTION_GC_FREEZE", raising=False)
 
     async def counted(fold: Any, connection: Any, schema: str, projection: Any) -> None:
         await copy_shadow(fold, connection, schema, projection)
