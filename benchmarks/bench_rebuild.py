@@ -19,7 +19,8 @@ rebuild's).
   `PortfolioProjection` over the five stores (published types only) into a fresh PostgreSQL
   read-model schema, folded (the default budget of `BVB_PORTFOLIO_REBUILD_FOLD_MIB`): shadow
   tables, the sources merged by recorded time into the fold, every handler's SQL there, the
-  COPY, the switch; from the call to its return. The read model must then hold every pupil;
+  COPY, the switch; from the call to its return, with the command's garbage collector (the
+  projection workers', docs/adr/0114). The read model must then hold every pupil;
 - peer: a bare read of the same events from the same stores, the same pages (2,000 events, the
   rebuild's) with the same type filter, counted and dropped: the floor of any replay;
 - extra: the events per second of the rebuild process's own CPU (`process_time`; on this shared
@@ -64,6 +65,7 @@ from bilet.crypto import InMemoryKeyStore
 from bilet.eventstore import EventStore
 from bilet.eventstore.postgres import PostgresEventStore
 from bilet.projections import rebuild_from_stores
+from bilet.projections.collector import restore_collector, tune_collector
 from bilet.projections.folded import DEFAULT_MEMORY_MIB
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.readmodel.schema import DEAD_LETTERS
@@ -103,6 +105,8 @@ async def _rebuild(
     participants in the result). An event dead-lettered instead of applied would make the
     rebuild look faster: none may be."""
     read_model = await PostgresReadModel.open(dsn, schema=schema)
+    # The collector `bvb portfolio rebuild` runs with (the projection workers', ADR 0114).
+    collector = tune_collector(process="portfolio rebuild bench")
     try:
         started, cpu_started = time.perf_counter(), time.process_time()
         await rebuild_from_stores(
@@ -115,6 +119,7 @@ async def _rebuild(
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
     finally:
+        restore_collector(collector)
         await read_model.close()
     connection = await asyncpg.connect(dsn)
     try:

@@ -217,6 +217,32 @@ async def test_read_all_in_global_order_after_a_position_and_filtered(store: Eve
     assert await store.read_all(positions[-1]) == []
 
 
+async def test_the_last_position_of_some_types_is_the_last_that_reading_them_gives(
+    store: EventStore,
+) -> None:
+    """What a catch-up filtered to some types must reach (ADR 0114): a store may answer it in
+    one query, and must answer what reading the types gives, within the bounds."""
+    sid = stream()
+    kinds = ["A", "B", "A", "C", "B", "C", "C"]
+    for n, kind in enumerate(kinds):
+        await store.append(sid, events(1, kind), n - 1 if n else NO_STREAM)
+    positions = [e.position for e in await store.read_all()]
+    for types in ({"A"}, {"B"}, {"A", "B"}, {"C"}, {"D"}):
+        for after in (START, *positions):
+            for up_to in positions:
+                read = [
+                    e.position
+                    for e in await store.read_all(after, 100, event_types=types)
+                    if e.position <= up_to
+                ]
+                expected = read[-1] if read else None
+                assert await store.last_position(types, after, up_to) == expected, (
+                    types,
+                    positions.index(after) if after in positions else after,
+                    positions.index(up_to),
+                )
+
+
 async def test_a_second_store_on_the_same_database_sees_the_same_history(
     open_store: Callable[[], Awaitable[EventStore]],
 ) -> None:

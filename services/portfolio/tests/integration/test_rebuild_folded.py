@@ -1,8 +1,10 @@
 """The portfolio rebuilt by a fold (ADR 0076) on PostgreSQL: the history folded in a private
 SQLite fold by the same handlers, copied with COPY and switched, leaves exactly the rows a live
 catch-up of the same stores builds, keeps the erased pupil erased, and a second rebuild over the
-first replaces it with the same rows; `bvb portfolio rebuild` folds on PostgreSQL."""
+first replaces it with the same rows; `bvb portfolio rebuild` folds on PostgreSQL, with the
+projection workers' collector for its run."""
 
+import gc
 import io
 import json
 from collections.abc import Callable
@@ -13,6 +15,7 @@ import pytest
 from bilet.eventstore import NewEvent
 from bilet.projections import folded as folded_rebuild
 from bilet.projections import rebuild_from_stores
+from bilet.projections.collector import DEFAULT_YOUNG
 from bilet_portfolio import cli
 from bilet_portfolio.adapters.projection import PortfolioProjection
 from bilet_portfolio.adapters.testing import assert_erased_pupil_kept_out, dump
@@ -64,12 +67,17 @@ async def test_a_folded_rebuild_builds_what_a_live_catch_up_builds(
 async def test_the_rebuild_command_folds_into_postgresql(
     database: str, recorded_world: "WorldFactory", monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    copies: list[str] = []  # the schemas the fold was copied into (the real copy runs)
+    # The schemas the fold was copied into (the real copy runs), with the collector's young
+    # threshold and frozen objects at the time: the workers' collector (ADR 0114).
+    copies: list[tuple[str, int, bool]] = []
     copy_shadow = folded_rebuild.copy_shadow
+    collector = gc.get_threshold(), gc.get_freeze_count()
+    monkeypatch.delenv("BVB_PROJECTION_GC_YOUNG", raising=False)  # the workers' defaults
+    monkeypatch.delenv("BVB_PROJECTION_GC_FREEZE", raising=False)
 
     async def counted(fold: Any, connection: Any, schema: str, projection: Any) -> None:
         await copy_shadow(fold, connection, schema, projection)
-        copies.append(schema)
+        copies.append((schema, gc.get_threshold()[0], gc.get_freeze_count() > 0))
 
     monkeypatch.setattr(folded_rebuild, "copy_shadow", counted)
     world = await recorded_world(database_url=database, read_model="postgres", key_store="sqlite")
@@ -78,7 +86,8 @@ async def test_the_rebuild_command_folds_into_postgresql(
 
     out = io.StringIO()
     assert await cli.rebuild(world.settings, "stores", out) == 0
-    assert copies == ["bvb_portfolio_rm"]
+    assert copies == [("bvb_portfolio_rm", DEFAULT_YOUNG, True)]
+    assert (gc.get_threshold(), gc.get_freeze_count()) == collector  # restored
     assert await dump(read_model) == before
     text = out.getvalue()
     assert "100%" in text

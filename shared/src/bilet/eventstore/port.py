@@ -23,6 +23,8 @@ from bilet.eventstore.model import (
 # A subscriber whose next events are committed but held behind a read horizon looks again after
 # this long, doubling up to the poll interval.
 HELD_BACK_FIRST_WAIT: Final = 0.01
+# The pages `EventStore.last_position` reads when a store cannot answer it in one query.
+LAST_POSITION_PAGE: Final = 2000
 
 
 class EventStore(ABC):
@@ -107,6 +109,25 @@ class EventStore(ABC):
     @abstractmethod
     async def head_position(self) -> int:
         """The position of the last event that readers can see (START when there is none)."""
+
+    async def last_position(
+        self, event_types: Collection[str], after_position: int, up_to: int
+    ) -> int | None:
+        """The position of the last event of `event_types` after `after_position` and at most
+        `up_to` that `read_all` gives, None when there is none: where a catch-up filtered to
+        those types must reach (its checkpoint only ever reaches events it was given). Here by
+        reading them all; a store that can answer it in one query does (ADR 0114: the
+        rebuild read its whole history twice)."""
+        last = None
+        position = after_position
+        while batch := await self.read_all(position, LAST_POSITION_PAGE, event_types=event_types):
+            position = batch[-1].position
+            within = [event.position for event in batch if event.position <= up_to]
+            if within:
+                last = max(within)
+            if position >= up_to:
+                break
+        return last
 
     @abstractmethod
     async def get_stream_metadata(self, stream_id: str) -> StreamMetadata: ...

@@ -183,18 +183,14 @@ class EmbeddedFeed:
     async def _head(self, source: str, store: EventStore, head: int) -> int:
         """The position a follower must reach for a catch-up to the store's `head`: the head,
         or with a filter the last event it lets through (the checkpoint only ever reaches
-        delivered events). Finding it reads what the catch-up will read, once more: only for
-        a source the merge did not finish (`catch_up`)."""
+        delivered events), which a store may find without reading the events
+        (`EventStore.last_position`, ADR 0114). Asked only for a source the merge did not
+        finish (`catch_up`, ADR 0115)."""
         if self.event_types is None:
             return head
-        position = last = (await self.projector.resume_points(source, [0], source))[0]
-        page = max(1000, self.batch_size)
-        while batch := await store.read_all(position, page, event_types=self.event_types):
-            position = batch[-1].position
-            last = max([last, *(e.position for e in batch if e.position <= head)])
-            if position >= head:
-                break
-        return last
+        resume = (await self.projector.resume_points(source, [0], source))[0]
+        last = await store.last_position(self.event_types, resume, head)
+        return resume if last is None else last
 
     async def _follow(self, source: str, store: EventStore, goal: int | None) -> None:
         projector = self.projector
