@@ -16,7 +16,7 @@ from fastapi import FastAPI, params
 from fastapi.routing import iter_route_contexts
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -196,24 +196,31 @@ def _accepts_gzip(scope: Scope) -> bool:
 
 
 class Gzip(GZipMiddleware):
-    """Starlette's gzip middleware, with a lean path for a client that does not accept gzip (a
-    gateway's polling, most API clients): Starlette's own path for them builds a responder and
-    parses the answer's headers on every request (~10 µs, docs/adr/0086). The answer is the
-    same: the body as the route sent it, and `Vary: Accept-Encoding` added where Starlette adds
-    it — an answer it would have compressed for a client that accepts gzip (its first body of
-    `minimum_size` bytes or more, or a stream), unless already encoded, partial (206) or of an
-    excluded type."""
+    """Starlette's gzip middleware, with a lean path for what it does not compress: Starlette
+    builds a responder and parses the answer's headers on every request (~10 µs, docs/adr/0086,
+    0116), though most answers pass unchanged — to a client that does not accept gzip (a
+    gateway's polling, most API clients), and, to one that does, an answer under
+    `minimum_size` (a 304, a save's answer). The answer is the same: the body as the route sent
+    it, with `Vary: Accept-Encoding` added where Starlette adds it — an answer it would have
+    compressed for a client that accepts gzip (its first body of `minimum_size` bytes or more,
+    or a stream), unless already encoded, partial (206) or of an excluded type. Such an answer
+    to a client that accepts gzip is handed to Starlette's own responder, from its start."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _accepts_gzip(scope):
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        gzip = _accepts_gzip(scope)
         start: Message | None = None  # held until the first body says whether it varies
         as_is = False  # the answer passes untouched (encoded, partial, excluded)
         started = False
+        compressing: GZipResponder | None = None  # Starlette's, for an answer it compresses
 
-        async def identity(message: Message) -> None:
-            nonlocal start, as_is, started
+        async def lean(message: Message) -> None:
+            nonlocal start, as_is, started, compressing
+            if compressing is not None:
+                await compressing.send_with_compression(message)
+                return
             kind = message["type"]
             if kind == "http.response.start":
                 as_is = self._untouched(message) or message["status"] == 206
@@ -226,9 +233,22 @@ class Gzip(GZipMiddleware):
             elif kind == "http.response.body" and not started:
                 started = True
                 assert start is not None
-                if len(message.get("body", b"")) >= self.minimum_size or message.get(
-                    "more_body", False
-                ):
+                more = message.get("more_body", False)
+                if len(message.get("body", b"")) < self.minimum_size and not more:
+                    pass  # too small to compress: as it is, to either client
+                elif gzip:
+                    compressing = GZipResponder(
+                        self.app,
+                        self.minimum_size,
+                        compresslevel=self.compresslevel,
+                        thread_minimum_size=self.thread_minimum_size,
+                        exclude_content_types=self.exclude_content_types,
+                    )
+                    compressing.send = send
+                    await compressing.send_with_compression(start)
+                    await compressing.send_with_compression(message)
+                    return
+                else:
                     MutableHeaders(raw=start["headers"]).add_vary_header("Accept-Encoding")
                 await send(start)
                 await send(message)
@@ -239,7 +259,7 @@ class Gzip(GZipMiddleware):
                 await send(start)
                 await send(message)
 
-        await self.app(scope, receive, identity)
+        await self.app(scope, receive, lean)
 
     def _untouched(self, start: Message) -> bool:
         """Whether the answer is already encoded or of an excluded type (Starlette's rules)."""
