@@ -83,7 +83,8 @@ def test_the_frame_is_one_layer_around_gzip(tmp_path: Path) -> None:
         [notes_router()],
         settings=PlatformSettings(var_dir=tmp_path),
     )
-    assert [m.cls for m in app.user_middleware] == [ServiceFrame, Gzip]
+    layers: list[object] = [m.cls for m in app.user_middleware]
+    assert layers == [ServiceFrame, Gzip]
 
 
 async def test_guard_refusals_and_preflights_are_logged_not_counted_and_carry_cors(

@@ -4,7 +4,7 @@ logged while it runs.
 
 Both name a request by its route template, never its path: a path holds ids, a 404's path
 whatever a client typed, and a query string search terms; none of it may become a metric label
-or reach a log.
+or reach a log. The service frame (`bilet.http.frame`) calls these for every request.
 """
 
 import logging
