@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from bilet.http import CurrentPrincipal, Role, ServiceDescription, create_service_app
 from bilet.http.devkeys import DevelopmentSigner, ensure_development_keys
-from bilet.http.guard import has_hostile_text
+from bilet.http.guard import has_hostile_text, json_holds_hostile_text
 from bilet.settings import PlatformSettings
 
 REFUSED = {
@@ -110,3 +110,47 @@ async def test_ordinary_text_reaches_the_route(
         answer = await client.post("/probe/v1/notes", headers=headers, json={"text": text})
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"text": text}
+
+
+def _parsed_and_walked(body: bytes) -> bool:
+    """What the guard decided before its scan of bodies without escapes (docs/adr/0116)."""
+    try:
+        return has_hostile_text(json.loads(body))
+    except (ValueError, RecursionError):
+        return False
+
+
+BODIES = {
+    "ordinary": json.dumps({"option_id": "opt-1"}).encode(),
+    "ordinary, UTF-8": json.dumps({"text": ORDINARY[0]}, ensure_ascii=False).encode(),
+    "ordinary, escaped": json.dumps({"text": ORDINARY[1]}).encode(),
+    "hostile, as UTF-8": json.dumps({"text": "a\u202eb"}, ensure_ascii=False).encode(),
+    "hostile, escaped": json.dumps({"text": "a\u202eb"}).encode(),
+    "hostile in a key": json.dumps({"k\u2028": 1}, ensure_ascii=False).encode(),
+    "a NUL, escaped": b'{"text": "a\\u0000b"}',
+    # Not JSON (a raw control character in a string): the application's 422, not ours.
+    "a raw NUL": b'{"text": "a\x00b"}',
+    "a raw separator outside any string": b'{"text":\xe2\x80\xa8"a"}',
+    "malformed": b'{"text": ',
+    # `json.loads` reads a leading byte-order mark as the encoding's, not as text.
+    "a byte-order mark": "\ufeff".encode() + json.dumps({"text": "a"}).encode(),
+    "UTF-16, ordinary": json.dumps({"text": "a"}).encode("utf-16-le"),
+    "UTF-16, hostile": json.dumps({"text": "a\u202eb"}, ensure_ascii=False).encode("utf-16"),
+    "not UTF-8": b'{"text": "\xff"}',
+}
+
+
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+def test_the_guards_scan_decides_as_parsing_and_walking_the_body(body: bytes) -> None:
+    assert json_holds_hostile_text(body) == _parsed_and_walked(body)
+
+
+def test_the_bodies_compared_hold_both_outcomes() -> None:
+    hostile = {name for name, body in BODIES.items() if _parsed_and_walked(body)}
+    assert hostile == {
+        "hostile, as UTF-8",
+        "hostile, escaped",
+        "hostile in a key",
+        "a NUL, escaped",
+        "UTF-16, hostile",
+    }

@@ -26,7 +26,7 @@ from bilet.http import (
 from bilet.http.private import PrivateResponses
 from bilet.projections import BackgroundFeed
 from bilet_diagnostics.api.problems import on_domain_error
-from bilet_diagnostics.api.routes import progress, router
+from bilet_diagnostics.api.routes import progress, routers
 from bilet_diagnostics.application.facts import Facts
 from bilet_diagnostics.application.ports import Instruments
 from bilet_diagnostics.demo import load_demo_data
@@ -100,7 +100,7 @@ def create_app(
 
     app = create_service_app(
         SERVICE,
-        [router, progress.router],
+        [*routers, progress.router],
         lifespan,
         settings=settings,
         readiness=[store_answers, feed_readiness(feed)],

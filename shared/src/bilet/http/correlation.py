@@ -1,6 +1,6 @@
 """A request's correlation id: the caller's `X-Correlation-Id` when it is a plain token, else a new
-one. Apart from `bilet.http.context` so that the request logging middleware needs nothing of the
-application layer (which itself imports the HTTP kit's principal)."""
+one. Apart from `bilet.http.context` so that the service frame's request logging needs nothing of
+the application layer (which itself imports the HTTP kit's principal)."""
 
 import re
 import uuid

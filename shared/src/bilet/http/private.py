@@ -4,6 +4,26 @@
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_CACHE_CONTROL = b"cache-control"
+_VARY = b"vary"
+_PRIVATE = [(_CACHE_CONTROL, b"no-store"), (_VARY, b"Authorization")]
+
+
+def make_private(start: Message) -> None:
+    """Sets `Cache-Control: no-store` on an answer's start and adds `Authorization` to its
+    `Vary`, as Starlette's `MutableHeaders` does (one `Cache-Control`, the first `Vary` extended).
+    An answer with neither header — most of them — takes both at its end without parsing its
+    headers (~0.5 µs against ~3, docs/adr/0116): what `MutableHeaders` would append."""
+    raw = start.get("headers", ())
+    if not any(key in (_CACHE_CONTROL, _VARY) for key, _ in raw):
+        start["headers"] = [*raw, *_PRIVATE]
+        return
+    headers = MutableHeaders(scope=start)
+    headers["Cache-Control"] = "no-store"
+    varies = [v.strip().lower() for v in headers.get("Vary", "").split(",")]
+    if "authorization" not in varies:
+        headers.add_vary_header("Authorization")
+
 
 class PrivateResponses:
     """ASGI middleware: the answers under `prefix` (e.g. `/consent/v1/`) are private."""
@@ -19,11 +39,7 @@ class PrivateResponses:
 
         async def private(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Cache-Control"] = "no-store"
-                varies = [v.strip().lower() for v in headers.get("Vary", "").split(",")]
-                if "authorization" not in varies:
-                    headers.add_vary_header("Authorization")
+                make_private(message)
             await send(message)
 
         await self.app(scope, receive, private)

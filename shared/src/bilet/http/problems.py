@@ -227,7 +227,7 @@ def _allowed_methods(request: Request) -> str:
         )
     ]
     if "GET" in allowed and "HEAD" not in allowed:
-        # The frame answers HEAD wherever GET is (bilet.http.semantics.HeadAsGet).
+        # The frame answers HEAD wherever GET is (bilet.http.semantics.as_get).
         allowed.insert(allowed.index("GET") + 1, "HEAD")
     return ", ".join(allowed)
 

@@ -8,10 +8,11 @@ parameters it does take, when the query names any other; the request changes not
 The names a route takes are those FastAPI resolved for it (its own and its dependencies'
 query parameters, by alias), computed once per route.
 
-The check is a pure ASGI middleware, not an app-wide dependency (docs/adr/0073): a request
-without a query string — most of them — costs it one dictionary lookup, where a dependency cost
-every request of every route a turn of FastAPI's dependency resolution. A request with a query
-finds its route as the router will (the first full match) before it is checked.
+The check is made by the service frame's one ASGI layer (docs/adr/0116), not an app-wide
+dependency (docs/adr/0073): a request without a query string — most of them — costs it one
+dictionary lookup, where a dependency cost every request of every route a turn of FastAPI's
+dependency resolution. A request with a query finds its route as the router will (the first
+full match) before it is checked.
 """
 
 from collections.abc import Iterable
@@ -22,8 +23,9 @@ from fastapi import FastAPI
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.params import Query
 from fastapi.routing import RouteContext, iter_route_contexts
+from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from bilet.http.problems import Problem, problem_response
 
@@ -67,11 +69,11 @@ def unknown_query_problem(taken: frozenset[str], names: Iterable[str]) -> Proble
 
 
 class UnknownQueryRefused:
-    """Answers 400 `unknown_query_parameter` when the query names a parameter the matched route
-    does not take; passes every request without a query string untouched."""
+    """Refuses with 400 `unknown_query_parameter` a query naming a parameter the matched route
+    does not take; a request without a query string passes untouched. A check the service
+    frame makes (`bilet.http.frame`), not a middleware of its own."""
 
-    def __init__(self, app: ASGIApp, routes: FastAPI) -> None:
-        self.app = app
+    def __init__(self, routes: FastAPI) -> None:
         self.routes = routes
         # By the route's identity and path: routes are not hashable, one app's routes live as
         # long as the app does, and a router included twice takes each inclusion's names.
@@ -93,18 +95,20 @@ class UnknownQueryRefused:
             return route, known[1]
         return None  # no route: the router answers 404 or 405 as it would
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("query_string"):
-            matched = self._taken_by_route(scope)
-            route, taken = matched if matched is not None else (None, None)
-            if taken is not None:
-                query = scope["query_string"].decode("latin-1")
-                names = (name for name, _ in parse_qsl(query, keep_blank_values=True))
-                problem = unknown_query_problem(taken, names)
-                if problem is not None:
-                    # The access log and the metrics name the route refused, as the router
-                    # would have set it, not `unmatched`.
-                    scope["route"] = route
-                    await problem_response(problem)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+    def refusal(self, scope: Scope) -> Response | None:
+        """The 400 for this request, None when it may pass."""
+        if not scope.get("query_string"):
+            return None
+        matched = self._taken_by_route(scope)
+        route, taken = matched if matched is not None else (None, None)
+        if taken is None:
+            return None
+        query = scope["query_string"].decode("latin-1")
+        names = (name for name, _ in parse_qsl(query, keep_blank_values=True))
+        problem = unknown_query_problem(taken, names)
+        if problem is None:
+            return None
+        # The access log and the metrics name the route refused, as the router would have set
+        # it, not `unmatched`.
+        scope["route"] = route
+        return problem_response(problem)

@@ -16,7 +16,8 @@ from fastapi import FastAPI, params
 from fastapi.routing import iter_route_contexts
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,37 +28,30 @@ GZIP_MINIMUM_BYTES: Final = 1024
 UNSUPPORTED_MEDIA_TYPE: Final = 415
 
 
-class HeadAsGet:
-    """Answers `HEAD` by running the `GET` route: its status and headers (`Content-Length`
-    included), then an empty body. The rest of the `GET` answer is dropped, and the server tells
-    a stream that the client has gone (ASGI: `receive` after the response is `http.disconnect`),
-    so an event stream does not run on for nobody."""
+def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """`HEAD` answered by running the `GET` route: the request as a `GET`, and a `send` that
+    passes its status and headers (`Content-Length` included), then an empty body. The rest of
+    the `GET` answer is dropped, and the server tells a stream that the client has gone (ASGI:
+    `receive` after the response is `http.disconnect`), so an event stream does not run on for
+    nobody. Refusals answered on the `GET` request go through the same `send`."""
+    answered = False
+    get = {**scope, "method": "GET"}
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
+    async def send_headers_only(message: Message) -> None:
+        nonlocal answered
+        if answered:
             return
-        answered = False
-        as_get = {**scope, "method": "GET"}
-
-        async def send_headers_only(message: Message) -> None:
-            nonlocal answered
-            if answered:
-                return
-            if message["type"] == "http.response.start":
-                # What routing learnt (the route, its template) for the metrics and the access
-                # line around us, which keep saying HEAD.
-                scope.update({key: value for key, value in as_get.items() if key != "method"})
-                await send(message)
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                answered = True
-                return
+        if message["type"] == "http.response.start":
+            # What routing learnt (the route, its template) for the metrics and the access line,
+            # which keep saying HEAD.
+            scope.update({key: value for key, value in get.items() if key != "method"})
             await send(message)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            answered = True
+            return
+        await send(message)
 
-        await self.app(as_get, receive, send_headers_only)
+    return get, send_headers_only
 
 
 def takes_json_body(route: object) -> bool:
@@ -79,13 +73,21 @@ def _declares_body(headers: dict[bytes, bytes]) -> bool:
     return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"
 
 
+_UNSUPPORTED: Final = Problem(
+    UNSUPPORTED_MEDIA_TYPE,
+    "unsupported_media_type",
+    "Unsupported media type",
+    "This operation reads a JSON body: send it as application/json.",
+)
+
+
 class JsonBodiesOnly:
     """Refuses, with 415 `unsupported_media_type`, a body sent to a route that reads JSON in
     anything but JSON, or without saying what it is (FastAPI reads a body as JSON only when its
-    `Content-Type` says so). A request without a body passes: the route says what it misses."""
+    `Content-Type` says so). A request without a body passes: the route says what it misses.
+    A check the service frame makes (`bilet.http.frame`), not a middleware of its own."""
 
-    def __init__(self, app: ASGIApp, routes: FastAPI) -> None:
-        self.app = app
+    def __init__(self, routes: FastAPI) -> None:
         self.routes = routes
 
     def _route_takes_json(self, scope: Scope) -> bool:
@@ -95,26 +97,12 @@ class JsonBodiesOnly:
                 return takes_json_body(route)
         return False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers", []))
-            content_type = headers.get(b"content-type", b"").decode("latin-1")
-            if (
-                _declares_body(headers)
-                and not _is_json(content_type)
-                and self._route_takes_json(scope)
-            ):
-                refusal = problem_response(
-                    Problem(
-                        UNSUPPORTED_MEDIA_TYPE,
-                        "unsupported_media_type",
-                        "Unsupported media type",
-                        "This operation reads a JSON body: send it as application/json.",
-                    )
-                )
-                await refusal(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
+        """The 415 for this request (its `headers` as a dictionary), None when it may pass."""
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        if _declares_body(headers) and not _is_json(content_type) and self._route_takes_json(scope):
+            return problem_response(_UNSUPPORTED)
+        return None
 
 
 def _with_unsupported_media_type(spec: dict[str, Any]) -> dict[str, Any]:
@@ -182,13 +170,14 @@ CORS_RESPONSE_HEADERS: Final = [
 ]
 
 
-def add_cors(app: FastAPI, origins: list[str]) -> None:
-    """CORS for the exact `origins` (none: no CORS header at all, so browsers keep other
-    origins' pages out). Credentials are allowed, which is why a wildcard never is."""
+def with_cors(app: ASGIApp, origins: list[str]) -> ASGIApp:
+    """`app` behind CORS for the exact `origins` (none: `app` itself, no CORS header at all, so
+    browsers keep other origins' pages out). Credentials are allowed, which is why a wildcard
+    never is."""
     if not origins:
-        return
-    app.add_middleware(
-        CORSMiddleware,
+        return app
+    return CORSMiddleware(
+        app,
         allow_origins=origins,
         allow_credentials=True,
         allow_methods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
@@ -207,24 +196,31 @@ def _accepts_gzip(scope: Scope) -> bool:
 
 
 class Gzip(GZipMiddleware):
-    """Starlette's gzip middleware, with a lean path for a client that does not accept gzip (a
-    gateway's polling, most API clients): Starlette's own path for them builds a responder and
-    parses the answer's headers on every request (~10 µs, docs/adr/0086). The answer is the
-    same: the body as the route sent it, and `Vary: Accept-Encoding` added where Starlette adds
-    it — an answer it would have compressed for a client that accepts gzip (its first body of
-    `minimum_size` bytes or more, or a stream), unless already encoded, partial (206) or of an
-    excluded type."""
+    """Starlette's gzip middleware, with a lean path for what it does not compress: Starlette
+    builds a responder and parses the answer's headers on every request (~10 µs, docs/adr/0086,
+    0116), though most answers pass unchanged — to a client that does not accept gzip (a
+    gateway's polling, most API clients), and, to one that does, an answer under
+    `minimum_size` (a 304, a save's answer). The answer is the same: the body as the route sent
+    it, with `Vary: Accept-Encoding` added where Starlette adds it — an answer it would have
+    compressed for a client that accepts gzip (its first body of `minimum_size` bytes or more,
+    or a stream), unless already encoded, partial (206) or of an excluded type. Such an answer
+    to a client that accepts gzip is handed to Starlette's own responder, from its start."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _accepts_gzip(scope):
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        gzip = _accepts_gzip(scope)
         start: Message | None = None  # held until the first body says whether it varies
         as_is = False  # the answer passes untouched (encoded, partial, excluded)
         started = False
+        compressing: GZipResponder | None = None  # Starlette's, for an answer it compresses
 
-        async def identity(message: Message) -> None:
-            nonlocal start, as_is, started
+        async def lean(message: Message) -> None:
+            nonlocal start, as_is, started, compressing
+            if compressing is not None:
+                await compressing.send_with_compression(message)
+                return
             kind = message["type"]
             if kind == "http.response.start":
                 as_is = self._untouched(message) or message["status"] == 206
@@ -237,9 +233,22 @@ class Gzip(GZipMiddleware):
             elif kind == "http.response.body" and not started:
                 started = True
                 assert start is not None
-                if len(message.get("body", b"")) >= self.minimum_size or message.get(
-                    "more_body", False
-                ):
+                more = message.get("more_body", False)
+                if len(message.get("body", b"")) < self.minimum_size and not more:
+                    pass  # too small to compress: as it is, to either client
+                elif gzip:
+                    compressing = GZipResponder(
+                        self.app,
+                        self.minimum_size,
+                        compresslevel=self.compresslevel,
+                        thread_minimum_size=self.thread_minimum_size,
+                        exclude_content_types=self.exclude_content_types,
+                    )
+                    compressing.send = send
+                    await compressing.send_with_compression(start)
+                    await compressing.send_with_compression(message)
+                    return
+                else:
                     MutableHeaders(raw=start["headers"]).add_vary_header("Accept-Encoding")
                 await send(start)
                 await send(message)
@@ -250,7 +259,7 @@ class Gzip(GZipMiddleware):
                 await send(start)
                 await send(message)
 
-        await self.app(scope, receive, identity)
+        await self.app(scope, receive, lean)
 
     def _untouched(self, start: Message) -> bool:
         """Whether the answer is already encoded or of an excluded type (Starlette's rules)."""

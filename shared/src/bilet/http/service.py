@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
@@ -25,19 +26,12 @@ from bilet.http.deadlines import body_deadline_from
 from bilet.http.dependencies import threaded_dependencies
 from bilet.http.devkeys import ensure_development_keys
 from bilet.http.document import amend_openapi, with_frame_rules
+from bilet.http.frame import ServiceFrame
 from bilet.http.guard import RequestGuard
 from bilet.http.jwks import JwksFile, JwksUrl, KeySource
 from bilet.http.problems import install_problem_handlers
-from bilet.http.query import UnknownQueryRefused
-from bilet.http.semantics import (
-    HeadAsGet,
-    JsonBodiesOnly,
-    add_cors,
-    add_gzip,
-    cors_origins_from,
-    declare_unsupported_media_type,
-)
-from bilet.http.telemetry import RequestLogging, RequestMetrics, request_metrics
+from bilet.http.semantics import add_gzip, cors_origins_from, declare_unsupported_media_type
+from bilet.http.telemetry import RouteMetrics, request_metrics
 from bilet.settings import Environment, PlatformSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -224,36 +218,27 @@ def create_service_app(
     install_problem_handlers(app)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
-    # Middleware added first runs innermost. Gzip innermost, so that HEAD's headers say what
-    # GET's do; the media-type check and HEAD inside the metrics, so they are counted as such.
+    # Gzip innermost, so that HEAD's headers say what GET's do; every other rule of the frame
+    # (ids and access line, CORS, the guard, metrics, HEAD, media types, the query) in one layer
+    # around it (`bilet.http.frame`).
     add_gzip(app)
-    # Every route, its own and the frame's: a query parameter it does not take is refused
-    # (after the guard's checks and the media type's, as a refusal before any dependency).
-    app.add_middleware(UnknownQueryRefused, routes=app)
-    app.add_middleware(JsonBodiesOnly, routes=app)
-    app.add_middleware(HeadAsGet)
     requests, latency = request_metrics(registry)
     app.add_middleware(
-        RequestMetrics,
-        service=service.name,
+        ServiceFrame,
         prefix=service.prefix,
-        requests=requests,
-        latency=latency,
+        routes=app,
+        metrics=RouteMetrics(service.name, service.prefix, requests, latency),
+        guard=partial(
+            RequestGuard,
+            max_body=settings.max_request_bytes,
+            body_limits={
+                f"{service.prefix}{path}": limit for path, limit in (body_limits or {}).items()
+            },
+            authenticate=lambda header: authenticate_header(app.state.token_verifier, header),
+            body_deadline=body_deadline_from(settings),
+        ),
+        cors_origins=cors_origins_from(settings.cors_origins),
     )
-    app.add_middleware(
-        RequestGuard,
-        max_body=settings.max_request_bytes,
-        body_limits={
-            f"{service.prefix}{path}": limit for path, limit in (body_limits or {}).items()
-        },
-        authenticate=lambda header: authenticate_header(app.state.token_verifier, header),
-        body_deadline=body_deadline_from(settings),
-    )
-    # Around the guard: its refusals carry the CORS headers a browser needs to read them.
-    add_cors(app, cors_origins_from(settings.cors_origins))
-    # Outermost: the guard's refusals get an access line too, and its token check (a JWKS
-    # fetch's warning) logs with the request's ids.
-    app.add_middleware(RequestLogging, prefix=service.prefix)
 
     @app.get(
         f"{service.prefix}/healthz",

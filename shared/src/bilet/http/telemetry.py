@@ -4,7 +4,7 @@ logged while it runs.
 
 Both name a request by its route template, never its path: a path holds ids, a 404's path
 whatever a client typed, and a query string search terms; none of it may become a metric label
-or reach a log.
+or reach a log. The service frame (`bilet.http.frame`) calls these for every request.
 """
 
 import logging
@@ -13,7 +13,7 @@ import time
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from bilet.http.correlation import CORRELATION_HEADER, correlation_id_of
 from bilet.logs import bind_log_context
@@ -72,69 +72,49 @@ def _ids_given(scope: Scope) -> tuple[str | None, str | None]:
     return correlation, traceparent
 
 
-class RequestLogging:
+def bind_request_ids(scope: Scope) -> None:
     """Binds the request's correlation id (the caller's `X-Correlation-Id` when it is a plain
     token, else a new one, also handed to the routes through `scope["state"]`) and the trace id
-    of its `traceparent`, then writes the access line: method, route template, status, duration.
+    of its `traceparent` to every line logged while it runs.
 
     The binding is left in place when the request ends: the server runs each request in a task of
     its own, so it ends with the task, and the server's own lines about the request (the
     traceback of an unhandled error, logged after the application returned) carry it too."""
-
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
-        self.app = app
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given, traceparent = _ids_given(scope)
-        correlation_id = correlation_id_of(given)
-        scope.setdefault("state", {})["correlation_id"] = correlation_id
-        bind_log_context(correlation_id=correlation_id, trace_id=trace_id_of(traceparent))
-        started = time.perf_counter()
-        status = 500  # what the client gets when the application fails before it answers
-
-        async def watched(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched)
-        finally:
-            template = route_template(scope, self.prefix)
-            quiet = status < 400 and template.endswith(_OPERATIONS)
-            level = logging.DEBUG if quiet else logging.INFO
-            # The line's fields are built only when it is written: a server that logs no access
-            # lines (or no debug lines, for probes) pays nothing more for them per request.
-            if access_log.isEnabledFor(level):
-                method = _method(scope)
-                access_log.log(
-                    level,
-                    "%s %s %d",
-                    method,
-                    template,
-                    status,
-                    extra={
-                        "method": method,
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                )
+    given, traceparent = _ids_given(scope)
+    correlation_id = correlation_id_of(given)
+    scope.setdefault("state", {})["correlation_id"] = correlation_id
+    bind_log_context(correlation_id=correlation_id, trace_id=trace_id_of(traceparent))
 
 
-class RequestMetrics:
-    """Counts and times every answer by route template, method and status: a pure ASGI
-    middleware (Starlette's `BaseHTTPMiddleware` costs a task and a stream per request)."""
+def log_access(scope: Scope, prefix: str, status: int, started: float) -> None:
+    """Writes the request's access line: method, route template, status, and the duration since
+    `started` (`time.perf_counter`)."""
+    template = route_template(scope, prefix)
+    quiet = status < 400 and template.endswith(_OPERATIONS)
+    level = logging.DEBUG if quiet else logging.INFO
+    # The line's fields are built only when it is written: a server that logs no access lines
+    # (or no debug lines, for probes) pays nothing more for them per request.
+    if access_log.isEnabledFor(level):
+        method = _method(scope)
+        access_log.log(
+            level,
+            "%s %s %d",
+            method,
+            template,
+            status,
+            extra={
+                "method": method,
+                "route": template,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+        )
 
-    def __init__(
-        self, app: ASGIApp, service: str, prefix: str, requests: Counter, latency: Histogram
-    ) -> None:
-        self.app = app
+
+class RouteMetrics:
+    """Counts and times answers by route template, method and status."""
+
+    def __init__(self, service: str, prefix: str, requests: Counter, latency: Histogram) -> None:
         self.service = service
         self.prefix = prefix
         self.requests = requests
@@ -143,7 +123,7 @@ class RequestMetrics:
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._timers: dict[tuple[str, str], Histogram] = {}
 
-    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
         template = route_template(scope, self.prefix)
         method = _method(scope)
         timer = self._timers.get((template, method))
@@ -156,29 +136,6 @@ class RequestMetrics:
             counter = self.requests.labels(self.service, template, method, str(status))
             self._counters[(template, method, status)] = counter
         counter.inc()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        answered = False
-
-        async def measured(message: Message) -> None:
-            nonlocal answered
-            if message["type"] == "http.response.start" and not answered:
-                answered = True
-                # Until the answer starts, as long streams (server-sent events) would else
-                # count their whole life.
-                self._record(scope, message["status"], time.perf_counter() - started)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, measured)
-        except BaseException:
-            if not answered:
-                self._record(scope, 500, time.perf_counter() - started)
-            raise
 
 
 def request_metrics(registry: CollectorRegistry) -> tuple[Counter, Histogram]:
