@@ -65,7 +65,7 @@ from bilet.crypto import InMemoryKeyStore
 from bilet.eventstore import EventStore
 from bilet.eventstore.postgres import PostgresEventStore
 from bilet.projections import rebuild_from_stores
-from bilet.projections.collector import restore_collector, tune_collector
+from bilet.projections.collector import CollectorSettings, restore_collector, tune_collector
 from bilet.projections.folded import DEFAULT_MEMORY_MIB
 from bilet.projections.postgres import PostgresReadModel
 from bilet.projections.readmodel.schema import DEAD_LETTERS
@@ -104,9 +104,12 @@ async def _rebuild(
     """One rebuild into a fresh read-model schema: (seconds, this process's CPU seconds,
     participants in the result). An event dead-lettered instead of applied would make the
     rebuild look faster: none may be."""
+    # The collector `bvb portfolio rebuild` runs with (the projection workers', ADR 0114); its
+    # settings read before the read model is opened, as the command does: a bad one leaves
+    # nothing open.
+    collector_settings = CollectorSettings()
     read_model = await PostgresReadModel.open(dsn, schema=schema)
-    # The collector `bvb portfolio rebuild` runs with (the projection workers', ADR 0114).
-    collector = tune_collector(process="portfolio rebuild bench")
+    collector = tune_collector(collector_settings, process="portfolio rebuild bench")
     try:
         started, cpu_started = time.perf_counter(), time.process_time()
         await rebuild_from_stores(

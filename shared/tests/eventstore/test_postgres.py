@@ -81,3 +81,37 @@ async def test_events_held_behind_another_transaction_arrive_when_it_ends_withou
         await blocker.close()
         await store.close()
         await drop_schema(database_url, schema)
+
+
+async def test_the_last_position_of_some_types_stops_at_the_horizon_as_reading_them_does(
+    database_url: str,
+) -> None:
+    # A catch-up filtered to some types must reach `last_position` (ADR 0114); an event held
+    # behind the horizon is one `read_all` does not give yet, so it must not be the goal.
+    schema = f"t{uuid.uuid4().hex[:16]}"
+    store = await PostgresEventStore.open(database_url, schema=schema)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        first = await store.append("participant-1", [NewEvent("A", b"{}")], NO_STREAM)
+
+        # Delivered first (the subscription waits out whatever else holds the horizon now):
+        # from here the horizon is above it, and it only grows.
+        async def first_delivered() -> int:
+            async for event in store.subscribe_all(START):
+                return event.position
+            return START
+
+        assert await asyncio.wait_for(first_delivered(), 30) == first.position
+        holding = blocker.transaction()
+        await holding.start()
+        await blocker.fetchval("SELECT pg_current_xact_id()")  # an xid: the horizon stops here
+        await store.append("participant-2", [NewEvent("B", b"{}")], NO_STREAM)
+        read = await store.read_all(START)
+        assert [event.position for event in read] == [first.position]  # B is held back
+        assert await store.last_position({"A", "B"}, START, 2**62) == first.position
+        assert await store.last_position({"B"}, START, 2**62) is None
+        await holding.commit()
+    finally:
+        await blocker.close()
+        await store.close()
+        await drop_schema(database_url, schema)

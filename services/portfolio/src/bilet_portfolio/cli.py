@@ -18,11 +18,14 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable, Mapping
-from typing import TextIO
+from typing import Final, TextIO, TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from bilet.contracts import CATALOGUE
 from bilet.projections import ReadModel, RebuildError, rebuild_from_kafka, rebuild_from_stores
-from bilet.projections.collector import restore_collector, tune_collector
+from bilet.projections.collector import CollectorSettings, restore_collector, tune_collector
 from bilet.projections.kafka import partitions_of
 from bilet.projections.port import SHADOW_SUFFIX
 from bilet_portfolio.adapters.projection import PortfolioProjection
@@ -30,12 +33,35 @@ from bilet_portfolio.adapters.projection.recommender import LeftSetRefused, stre
 from bilet_portfolio.adapters.stores import open_read_model, open_sources
 from bilet_portfolio.settings import PROJECTION_NAME, SOURCES, PortfolioSettings, topic_of
 
+PROG: Final = "bvb portfolio"
 BAR_WIDTH = 30
 TICK_SECONDS = 0.2
 
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+class SettingsUnusable(Exception):
+    """A `BVB_*` setting the command cannot run with, said on one line."""
+
+
+def _settings(kind: type[Settings]) -> Settings:
+    """`kind` read from the environment; a bad value raises `SettingsUnusable` naming each bad
+    variable (pydantic's own message takes several lines per value)."""
+    try:
+        return kind()
+    except ValidationError as error:
+        prefix = kind.model_config.get("env_prefix") or ""
+        raise SettingsUnusable(
+            "; ".join(
+                f"{prefix}{'_'.join(str(part) for part in item['loc'])}".upper()
+                + f": {item['msg']}"
+                for item in error.errors()
+            )
+        ) from None
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bvb portfolio", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     rebuild = commands.add_parser("rebuild", help="rebuild the read model without downtime")
     rebuild.add_argument("--from", dest="origin", choices=("stores", "kafka"), default=None)
@@ -95,15 +121,22 @@ def _fold_memory(read_model: ReadModel, settings: PortfolioSettings) -> int | No
     return settings.portfolio_rebuild_fold_mib
 
 
-async def rebuild(settings: PortfolioSettings, origin: str | None, out: TextIO) -> int:
-    read_model = await open_read_model(settings)
-    finished = False
+async def rebuild(
+    settings: PortfolioSettings,
+    origin: str | None,
+    out: TextIO,
+    collector_settings: CollectorSettings | None = None,
+) -> int:
     # A rebuild replays the history through the projection's handlers, as a projection worker
     # does, so it takes the workers' collector (ADR 0074, `BVB_PROJECTION_GC_*`) for its run:
     # with the interpreter's own, each full collection walked every module, class and schema of
-    # the process again, ~4–7 µs of the fold's ~85 µs of CPU per event (ADR 0114). Restored
-    # after: tests run the command in their own process.
-    collector = tune_collector(process="portfolio rebuild")
+    # the process again, ~4–7 µs of the fold's ~85 µs of CPU per event (ADR 0114). Its settings
+    # are read before anything is opened: a bad one leaves nothing to close.
+    collector_settings = collector_settings or _settings(CollectorSettings)
+    read_model = await open_read_model(settings)
+    finished = False
+    # Restored after: tests run the command in their own process.
+    collector = tune_collector(collector_settings, process="portfolio rebuild")
     try:
         projection = PortfolioProjection(
             strict_fold=settings.portfolio_rebuild_fold_strict,
@@ -195,9 +228,14 @@ async def status(settings: PortfolioSettings, out: TextIO) -> int:
 
 def main(argv: list[str], *, settings: PortfolioSettings | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = settings or PortfolioSettings()
+    try:
+        settings = settings or _settings(PortfolioSettings)
+        collector = _settings(CollectorSettings) if args.command == "rebuild" else None
+    except SettingsUnusable as error:
+        print(f"{PROG}: the BVB_* settings are not usable: {error}", file=sys.stderr)
+        return 2
     if args.command == "rebuild":
-        return asyncio.run(rebuild(settings, args.origin, sys.stderr))
+        return asyncio.run(rebuild(settings, args.origin, sys.stderr, collector))
     return asyncio.run(status(settings, sys.stdout))
 
 

@@ -26,9 +26,11 @@ Settings (environment): `BVB_PROJECTION_GC_YOUNG` (the young threshold; 0 leaves
 thresholds as they are), `BVB_PROJECTION_GC_FREEZE` (default true). `bilet.projections.worker`
 and `python -m bilet.projections run` apply them after their start-up; the recommender's worker
 applies them before faust's start-up (ADR 0109: faust builds its services as it starts, so what
-it builds then is not frozen). Others tune with settings of their own (the analytics export,
-ADR 0083, and the season simulation); a library user (the embedded feed in an API process) is left
-alone.
+it builds then is not frozen); `bvb portfolio rebuild` (both `--from stores` and `--from kafka`)
+applies them once its read model is open and restores the interpreter's after its run (ADR
+0114: a rebuild replays the history as a worker does). Others tune with settings of their own
+(the analytics export, ADR 0083, and the season simulation); a library user (the embedded feed
+in an API process, `rebuild_from_stores` called by itself) is left alone.
 """
 
 import gc

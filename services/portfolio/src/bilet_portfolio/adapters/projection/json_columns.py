@@ -129,9 +129,11 @@ class FieldsJson:
     """The canonical JSON text of parts of events whose models are `plain` (`plain_models`)."""
 
     def __init__(self, plain: frozenset[type[BaseModel]]) -> None:
-        # Each plain model's number of fields, counted once: `model_fields` is a property on
-        # the class (a descriptor and a dict built per access), and `_fields` runs for every
-        # model in a set (~170 of them: half of a set's JSON, ADR 0114).
+        # Each plain model's number of fields, counted once: `model_fields` returns the same
+        # dict every time, but through pydantic's Python-level descriptor, which binds and
+        # calls a classmethod per access (~0.3–0.6 µs against ~0.05–0.08 for a dict look-up on
+        # pydantic 2.14), and `_fields` runs for every model in a set (~170 of them: half of a
+        # set's JSON, ADR 0114).
         self._sizes: dict[type, int] = {model: len(model.model_fields) for model in plain}
 
     def _fields(self, value: object) -> dict[str, Any]:
