@@ -284,8 +284,9 @@ class UnreachableTarget(RuntimeError):
     """A catch-up's target at or below its source's head that no event this feed delivers
     reaches: the checkpoint only ever stands on a delivered event, so only a later event could
     pass it. A target is a live feed's checkpoint (a rebuild's `switch`), so the live feed and
-    this one disagree on what they read (their `event_types`); waiting would hang, or end on an
-    unrelated later event (ADR 0115, amendment)."""
+    this one disagree on what they read (their `event_types`), or, in a feed without a filter,
+    that event was purged since; waiting would hang, or end on an unrelated later event (ADR 0115,
+    amendment)."""
 
 
 def _reachable(source: str, target: int, reached: int, head: int) -> None:
@@ -295,7 +296,7 @@ def _reachable(source: str, target: int, reached: int, head: int) -> None:
         raise UnreachableTarget(
             f"catch-up of {source!r}: target {target} is at or below the head {head}, but the "
             f"last event this feed delivers up to it is at {reached}; the live feed and the "
-            "replay read different event types"
+            "replay read different event types (or, unfiltered, that event was purged since)"
         )
 
 
