@@ -8,9 +8,12 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import cast
 
+import pytest
+
 from bilet.eventstore import NewEvent, RecordedEvent
 from bilet.eventstore.sqlite import SqliteEventStore
 from bilet.projections import EmbeddedFeed, ReadModel, ReadModelTx, Table
+from bilet.projections.embedded import UnreachableTarget
 
 
 class Arrivals:
@@ -120,3 +123,29 @@ async def test_a_filtered_catch_up_of_several_sources_reads_each_event_once(
         async with read_model.query(Arrivals()) as tx:
             assert await tx.fetchval("SELECT count(*) FROM {arrivals}") == len(recorded)
         assert (consent.read, identity.read) == (30, 30)
+
+
+@pytest.mark.parametrize("sources", [("a",), ("a", "b")])
+async def test_a_target_no_delivered_event_reaches_is_an_error_naming_it_not_a_hang(
+    read_model: ReadModel, tmp_path: Path, sources: tuple[str, ...]
+) -> None:
+    """A live feed's checkpoint on an event this feed's filter leaves out (the two read different
+    types) cannot be reached: the catch-up says so instead of waiting for a later event (a
+    hang), or returning below it (a rebuild's switch then refuses round after round)."""
+    stores = {name: await SqliteEventStore.open(tmp_path / f"{name}.sqlite3") for name in sources}
+    try:
+        for n in range(6):
+            for store in stores.values():
+                await store.append(f"s-{n}", [NewEvent("A", b"{}")])
+        target = (await stores["a"].append("other", [NewEvent("B", b"{}")])).position
+        await stores["a"].append("other", [NewEvent("B", b"{}")])  # the head is beyond it
+        feed = EmbeddedFeed(read_model, Arrivals(), stores, batch_size=4, event_types={"A"})
+        with pytest.raises(UnreachableTarget, match=rf"'a'.*target {target}.*at 6\b"):
+            await asyncio.wait_for(feed.catch_up({("a", 0): target}), 30.0)
+        # What it could reach it applied; a target it reaches is met as before.
+        await asyncio.wait_for(feed.catch_up({("a", 0): 6}), 30.0)
+        async with read_model.query(Arrivals()) as tx:
+            assert await tx.fetchval("SELECT count(*) FROM {arrivals}") == 6 * len(sources)
+    finally:
+        for store in stores.values():
+            await store.close()

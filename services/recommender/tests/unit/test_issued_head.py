@@ -11,9 +11,12 @@ from bilet.contracts import CATALOGUE, decode
 from bilet.contracts.catalogue.recommender import RecommendationsIssued
 from bilet.contracts.registry import ContractError
 from bilet.contracts.vocabulary import Environment
-from bilet.eventstore import RecordedEvent
+from bilet.crypto import InMemoryKeyStore
+from bilet.eventstore import NewEvent, RecordedEvent
+from bilet.eventstore.memory import InMemoryEventStore
 from bilet_recommender.adapters.tables import current_rules
 from bilet_recommender.application.issued_head import IssuedHead, issued_head
+from bilet_recommender.application.issuing import Issuing, stream_id
 from bilet_recommender.domain import evidence as evidence_fold
 from bilet_recommender.domain.offers import Opportunities
 from bilet_recommender.domain.recommend import compute
@@ -56,9 +59,8 @@ def test_a_set_of_the_newest_version_reads_as_its_full_decode() -> None:
     assert _head_of(issued_head(stored)) == _head_of(full)
 
 
-def test_a_set_written_as_version_1_reads_through_its_upcast() -> None:
-    event = _a_set()
-    [stored] = recorded([event])
+def _as_version_1(stored: RecordedEvent) -> RecordedEvent:
+    """The set as a runtime of version 1 wrote it."""
     data = json.loads(stored.data)
     for published_in_v2 in ("environment_scores", "profile_classes", "routes"):
         del data[published_in_v2]
@@ -66,8 +68,39 @@ def test_a_set_written_as_version_1_reads_through_its_upcast() -> None:
     metadata["schema_version"] = 1
     v1 = stored._replace(data=json.dumps(data).encode(), metadata=json.dumps(metadata).encode())
     CATALOGUE.model(RecommendationsIssued.event_type, 1).model_validate_json(v1.data)
+    return v1
 
-    assert _head_of(issued_head(v1)) == _head_of(event)
+
+def test_a_set_written_as_version_1_reads_through_its_upcast() -> None:
+    event = _a_set()
+    [stored] = recorded([event])
+
+    assert _head_of(issued_head(_as_version_1(stored))) == _head_of(event)
+
+
+@pytest.mark.parametrize("version_1", [True, False], ids=["version 1", "current"])
+async def test_in_force_folds_the_streams_last_set_as_its_full_decode_does(
+    version_1: bool,
+) -> None:
+    # Given a participant's stream whose last event is a set (as either version wrote it)
+    event = _a_set()
+    [stored] = recorded([event])
+    if version_1:
+        stored = _as_version_1(stored)
+    store = InMemoryEventStore()
+    await store.append(
+        stream_id(event.participant_id), [NewEvent(stored.type, stored.data, stored.metadata)]
+    )
+    issuing = Issuing(store, InMemoryKeyStore(), current_rules(), lambda: NOW)
+    before = evidence_fold.initial(event.participant_id)
+    full = decode(stored)
+    assert isinstance(full, RecommendationsIssued)
+    expected = evidence_fold.evolve(before, full)
+    assert expected != before
+    # When the set in force is looked up, then it is folded as the full decode folds it
+    assert await issuing.in_force(before) == expected
+    # and evidence that holds it already is left as it is.
+    assert await issuing.in_force(expected) == expected
 
 
 @pytest.mark.parametrize(

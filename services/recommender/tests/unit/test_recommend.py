@@ -3,9 +3,12 @@
 Hand-built evidence: scores chosen so the expected environments, subjects and opportunities can
 be read off the rules table; every item must name exactly the evidence it rests on."""
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID, uuid4
+
+import pytest
 
 from bilet.contracts.catalogue.consent import ConsentWithdrawn, Purpose
 from bilet.contracts.catalogue.events import CareerEventPublished, InterestShown, TaskCompletion
@@ -26,6 +29,7 @@ from bilet_recommender.domain.offers import (
     evolve_career_event,
 )
 from bilet_recommender.domain.recommend import compute, recommend, recommendation_set_id
+from bilet_recommender.domain.rules import RecommendationRules
 from bilet_recommender.testing import (
     NOW,
     attended,
@@ -343,3 +347,34 @@ def test_profile_classes_and_routes_are_made_once_per_table_and_the_same_as_made
     assert afresh.model_dump_json(include={"profile_classes", "routes"}) == first.model_dump_json(
         include={"profile_classes", "routes"}
     )
+
+
+@pytest.mark.parametrize(
+    "copied",
+    [
+        lambda rules: rules.model_copy(update={"version": "9.9.9"}),
+        lambda rules: rules.model_copy(update={"version": "9.9.9"}, deep=True),
+    ],
+    ids=["model_copy", "deep"],
+)
+def test_a_copied_table_of_another_version_publishes_its_own_rows(
+    copied: Callable[[RecommendationRules], RecommendationRules],
+) -> None:
+    # Given a table that has made its published rows
+    rules = current_rules()
+    first = recommend(pupil()[1], catalogue(), rules)
+    assert first is not None
+    assert first.profile_classes
+    assert first.routes
+    # When a copy with another version recommends
+    other = copied(rules)
+    again = recommend(pupil()[1], catalogue(), other)
+    # Then its classes and routes cite the copy's version, not the original's
+    assert again is not None
+    assert again.profile_classes
+    assert again.routes
+    cited = {ref.version for row in again.profile_classes for ref in row.because}
+    cited |= {ref.version for row in again.routes for ref in row.because}
+    assert cited == {"9.9.9"}
+    # and the original's stay its own.
+    assert {ref.version for row in first.profile_classes for ref in row.because} == {rules.version}

@@ -79,3 +79,29 @@ async def test_offers_written_in_the_transaction_reach_the_kept_catalogue(tmp_pa
             assert len(fresh.offers) == len(before.offers)
     finally:
         await read_model.close()
+
+
+async def test_a_catalogue_built_per_moment_keeps_only_each_regions_last(tmp_path: Path) -> None:
+    """With the runtime's clock every set has its own moment: the catalogues built for them
+    must not pile up until the next write (one per region is kept, the last)."""
+    events = recorded([_course(uuid.uuid4(), REGION), _course(uuid.uuid4(), ELSEWHERE)])
+    read_model = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    try:
+        await read_model.install(EVIDENCE_PROJECTION)
+        renderer = layout_of(EVIDENCE_PROJECTION, read_model.dialect).renderer
+        async with read_model.transaction(renderer) as tx:
+            for event in events:
+                await EVIDENCE_PROJECTION.apply(tx, event)
+            kept = tx.gathered(EvidenceBatch).catalogue(tx)
+            for seconds in range(5):
+                for region in (REGION, ELSEWHERE):
+                    moment = NOW + timedelta(seconds=seconds)
+                    built = await kept.opportunities(region, (), moment)
+                    assert built == await TxCatalogue(tx).opportunities(region, (), moment)
+            assert len(kept.built) == 2
+            # The last moment of a region is still built once.
+            assert await kept.opportunities(REGION, (), moment) is await kept.opportunities(
+                REGION, (), moment
+            )
+    finally:
+        await read_model.close()

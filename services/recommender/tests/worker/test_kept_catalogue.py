@@ -298,3 +298,20 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+async def test_an_offer_written_while_a_read_is_in_flight_forgets_the_rows_kept(
+    tmp_path: Path,
+) -> None:
+    # ADR 0115's review: the read in flight may give the row as it was before the write, so
+    # `wrote` cannot put the written row into what it will keep; it forgets everything.
+    reads = CountedReads(await club_rows(tmp_path))
+    catalogue = TxCatalogue(reads)
+    kind, state = reads.rows[0]
+    reading = asyncio.create_task(catalogue.opportunities(REGION, (), NOW))
+    await reads.started.wait()
+    catalogue.wrote(str(uuid.uuid4()), kind, str(REGION), state)  # a new club, mid-read
+    reads.release.set()
+    assert len((await reading).offers) == 1  # the read's own caller has what it read
+    await catalogue.opportunities(REGION, (), NOW)
+    assert reads.regions == 2  # nothing of the read in flight was kept: read again

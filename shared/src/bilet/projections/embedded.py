@@ -83,28 +83,35 @@ class EmbeddedFeed:
         goals = {source: max(heads[source], targets.get((source, 0), 0)) for source in heads}
         # First the sources interleaved in one deterministic order, as they happened; then each
         # source's own follower finishes what that pass left (a gap, a moved checkpoint).
-        finished: set[str] = set()
+        finished: dict[str, int] = {}
         if len(self.sources) > 1:  # one source has one order already, and a faster reader
             finished = await self._interleaved(goals)
         # A source the merge applied through to its head as of the call needs no follower, nor
         # the read that finds the follower's goal (`_head`: every event once more, ADR 0115);
-        # one with a target beyond its head waits for it there, as before.
-        left = {
-            source: max(await self._head(source, store, heads[source]), targets.get((source, 0), 0))
-            for source, store in self.sources.items()
-            if source not in finished or goals[source] > heads[source]
-        }
+        # one with a target beyond its head waits for it there, as before, and that target is
+        # its goal whatever the head's last delivered event is, so `_head` is not asked.
+        left: dict[str, int] = {}
+        for source, store in self.sources.items():
+            target = targets.get((source, 0), 0)
+            if target > heads[source]:
+                left[source] = target
+            elif source in finished:
+                _reachable(source, target, finished[source], heads[source])
+            else:
+                last = await self._head(source, store, heads[source])
+                _reachable(source, target, last, heads[source])
+                left[source] = max(last, target)
         await asyncio.gather(
             *(self._follow(source, self.sources[source], goal) for source, goal in left.items())
         )
 
-    async def _interleaved(self, goals: Mapping[str, int]) -> set[str]:
+    async def _interleaved(self, goals: Mapping[str, int]) -> dict[str, int]:
         """Apply the sources' events up to their goals merged by when they were recorded, then
         by source name: a projection that decides on what it has seen of several sources (the
         recommender issues a set on the evidence so far) decides the same on every machine,
         instead of on however the sources' readers happened to race. A source whose batch is
         not simply applied leaves the merge where it stands, for its follower to finish. The
-        sources applied through to their goals are returned."""
+        sources applied through to their goals are returned with their checkpoints."""
         projector = self.projector
         checkpoint = {
             source: (await projector.resume_points(source, [0], source))[0]
@@ -147,7 +154,8 @@ class EmbeddedFeed:
                 runs, gathered = [], 0
         if runs:
             await self._apply_runs(runs, checkpoint, pending, parked)
-        return set(pending)  # each read through to its goal, every event of it applied
+        # Each read through to its goal, every event of it applied.
+        return {source: checkpoint[source] for source in pending}
 
     async def _apply_runs(
         self,
@@ -270,6 +278,26 @@ class EmbeddedFeed:
                     raise item
         finally:
             await stop(task)
+
+
+class UnreachableTarget(RuntimeError):
+    """A catch-up's target at or below its source's head that no event this feed delivers
+    reaches: the checkpoint only ever stands on a delivered event, so only a later event could
+    pass it. A target is a live feed's checkpoint (a rebuild's `switch`), so the live feed and
+    this one disagree on what they read (their `event_types`), or, in a feed without a filter,
+    that event was purged since; waiting would hang, or end on an unrelated later event (ADR 0115,
+    amendment)."""
+
+
+def _reachable(source: str, target: int, reached: int, head: int) -> None:
+    """Raise `UnreachableTarget` if `reached` (the checkpoint after the merge, or the last
+    delivered event up to the head) stays below a target at or below the head."""
+    if reached < target <= head:
+        raise UnreachableTarget(
+            f"catch-up of {source!r}: target {target} is at or below the head {head}, but the "
+            f"last event this feed delivers up to it is at {reached}; the live feed and the "
+            "replay read different event types (or, unfiltered, that event was purged since)"
+        )
 
 
 class BackgroundFeed:

@@ -291,7 +291,8 @@ class QueryReads:
             return await tx.fetchrow(sql, *args)
 
 
-Built = dict[tuple[UUID, tuple[UUID, ...], datetime], Opportunities]
+# Per region, the last (attended events, moment) a catalogue was built for, and that catalogue.
+Built = dict[UUID, tuple[tuple[tuple[UUID, ...], datetime], Opportunities]]
 
 
 async def built_once(
@@ -301,13 +302,18 @@ async def built_once(
     attended: Sequence[UUID],
     as_of: datetime,
 ) -> Opportunities:
-    """`rows.opportunities(...)`, built once per (region, attended events, moment) in `built`
-    (whose keeper drops it when the rows change): a region's sets in a row are offered the
-    same catalogue, and building it per set was most of what reading it cost."""
-    key = (region_id, tuple(sorted(set(attended), key=str)), as_of)
-    if (found := built.get(key)) is None:
-        found = await rows.opportunities(region_id, attended, as_of)
-        built[key] = found  # a drop during the read leaves it behind, unused
+    """`rows.opportunities(...)`, built once per (region, attended events, moment) in a row in
+    `built` (whose keeper drops it when the rows change): a region's sets in a row are offered
+    the same catalogue, and building it per set was most of what reading it cost. Only each
+    region's last is kept: the catalogue depends on the moment (a session open at it, an offer
+    not yet ended), and with the runtime's clock each set has its own (`Issuing.issue`), so
+    keeping every key would only grow until the next drop (ADR 0115, amendment)."""
+    key = (tuple(sorted(set(attended), key=str)), as_of)
+    last = built.get(region_id)
+    if last is not None and last[0] == key:
+        return last[1]
+    found = await rows.opportunities(region_id, attended, as_of)
+    built[region_id] = (key, found)  # a drop during the read leaves it behind, unused
     return found
 
 

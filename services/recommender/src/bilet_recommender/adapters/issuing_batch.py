@@ -111,7 +111,8 @@ class KeptCatalogue:
     read).
 
     A read model that does not hear other processes (SQLite) keeps nothing across batches.
-    `opportunities` is built per (region, attended events, moment) once per batch."""
+    `opportunities` is built per (region, attended events, moment) in a row, within a batch, and
+    only the last per region is kept (`built_once`)."""
 
     def __init__(
         self,

@@ -191,24 +191,23 @@ def _profile_class(
     environment: Environment, row: ProfileClassRow, rules: RecommendationRules
 ) -> ProfileClass:
     # The texts are the rules table's own (public, about environments): nothing about the pupil.
-    made = rules.published_rows
-    found = made.get((environment, row.row))
+    made = rules.published_classes
+    found = made.get(row.row)
     if found is None:
-        found = made[environment, row.row] = ProfileClass(
+        found = made[row.row] = ProfileClass(
             environment=environment,
             title=row.title,
             reason=row.reason,
             because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
         )
-    assert isinstance(found, ProfileClass)
     return found
 
 
 def _route(environment: Environment, row: RouteRow, rules: RecommendationRules) -> RouteAfterSchool:
-    made = rules.published_rows
-    found = made.get((environment, row.row))
+    made = rules.published_routes
+    found = made.get(row.row)
     if found is None:
-        found = made[environment, row.row] = RouteAfterSchool(
+        found = made[row.row] = RouteAfterSchool(
             environment=environment,
             after_grade=row.after_grade,
             route=EducationRoute(row.route.value),
@@ -216,7 +215,6 @@ def _route(environment: Environment, row: RouteRow, rules: RecommendationRules) 
             reason=row.reason,
             because=(rules.row_ref(rules.of(environment).row), rules.row_ref(row.row)),
         )
-    assert isinstance(found, RouteAfterSchool)
     return found
 
 

@@ -11,7 +11,7 @@ SHA-256 of those bytes, so a test can hold a published version unchanged. Every 
 import functools
 import hashlib
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -162,6 +162,12 @@ class RecommendationRules(BaseModel):
     opportunity_rule: OpportunityRule
     environments: tuple[EnvironmentRows, ...]
     _digest: str = PrivateAttr(default="")
+    # The published profile classes and routes made from this table's rows, by row id (unique
+    # across the table; `recommend` fills them): a set's are the same frozen values whenever the
+    # same rows lead, so each is made once per table, as `row_ref` makes the refs (ADR 0115).
+    # A copy starts empty (`__copy__`): its version, so its refs, may differ.
+    _classes: dict[str, ProfileClass] = PrivateAttr(default_factory=dict)
+    _routes: dict[str, RouteAfterSchool] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -204,12 +210,29 @@ class RecommendationRules(BaseModel):
     def environment_rows(self) -> dict[Environment, EnvironmentRows]:
         return {e.environment: e for e in self.environments}
 
-    @functools.cached_property
-    def published_rows(self) -> dict[tuple[Environment, str], ProfileClass | RouteAfterSchool]:
-        """The published profile classes and routes made from this table's rows (by environment
-        and row id; `recommend` fills it): a set's are the same frozen values whenever the same
-        rows lead, so each is made once per table, as `row_ref` makes the refs (ADR 0115)."""
-        return {}
+    @property
+    def published_classes(self) -> dict[str, ProfileClass]:
+        return self._classes
+
+    @property
+    def published_routes(self) -> dict[str, RouteAfterSchool]:
+        return self._routes
+
+    def __copy__(self) -> Self:
+        return super().__copy__()._underived()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        return super().__deepcopy__(memo)._underived()
+
+    def _underived(self) -> Self:
+        """This copy (`model_copy`, `copy.copy`) without what was derived from the original's
+        rows and version: pydantic copies the cached properties and the private values with
+        the fields, and `model_copy(update=...)` then changes the fields under them."""
+        for name in ("weight_rows", "environment_rows"):
+            self.__dict__.pop(name, None)
+        self._classes = {}
+        self._routes = {}
+        return self
 
     def weight(self, source: Source) -> WeightRow:
         return self.weight_rows[source]
