@@ -87,7 +87,7 @@ class EmbeddedFeed:
         if len(self.sources) > 1:  # one source has one order already, and a faster reader
             finished = await self._interleaved(goals)
         # A source the merge applied through to its head as of the call needs no follower, nor
-        # the read that finds the follower's goal (`_head`: every event once more, ADR 0115);
+        # the look-up of the follower's goal (`_head`, ADR 0114/0115);
         # one with a target beyond its head waits for it there, as before, and that target is
         # its goal whatever the head's last delivered event is, so `_head` is not asked.
         left: dict[str, int] = {}
