@@ -37,17 +37,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from benchmarks.infra import database_url, kafka_bootstrap, process_cpu, unreachable
 from benchmarks.recommender_world import World
 from bilet import stores
 from bilet.contracts import DomainEvent
+from bilet.contracts.catalogue.diagnostics import StageCompleted
 from bilet.contracts.cloudevents import to_record
 from bilet.eventstore import RecordedEvent
 from bilet.kafka import KafkaConnection
 from bilet.settings import PlatformSettings
 from bilet_recommender.issuing_testing import (
+    DIAGNOSTICS,
     EVENTS,
     IDENTITY,
     SOURCES,
@@ -57,9 +59,11 @@ from bilet_recommender.issuing_testing import (
     recorded,
 )
 
-MIB: Final = 1024 * 1024
 # Pupils built per `build_season` call (about a millisecond each, between two seconds' sends).
 CHUNK: Final = 200
+# A new pupil's facts on average (a registration, a consent, 2.85 stages, 1.2 career event facts):
+# the retakes a second brings in place of a pupil, once a population is kept.
+FACTS_PER_PUPIL: Final = 6
 # The season whose catalogue (regions, schools, career events, the clubs) every chunk is put on.
 BASE_SEED: Final = 118
 WORKER_START_SECONDS: Final = 180.0
@@ -105,6 +109,7 @@ class Sample:
     paused_seconds: dict[str, float] = field(default_factory=dict)
     longest_pause: dict[str, float] = field(default_factory=dict)
     collected: dict[str, float] = field(default_factory=dict)
+    retakes_sent: int = 0
 
 
 def per_generation(series: Mapping[str, float], name: str) -> dict[str, float]:
@@ -135,6 +140,7 @@ def summarise(samples: Sequence[Sample], warmup_seconds: float) -> dict[str, Any
     last = samples[-1]
     per_hour = slope([(s.seconds / 3600, s.rss_mib) for s in after])
     per_entry = slope([(s.entries, s.rss_mib) for s in after])
+    per_fact = slope([(s.facts_folded, s.rss_mib) for s in after])
     chars_per_entry = slope([(s.entries, s.characters) for s in after])
 
     def rounded(value: float | None, digits: int = 1) -> float | None:
@@ -152,9 +158,11 @@ def summarise(samples: Sequence[Sample], warmup_seconds: float) -> dict[str, Any
         "hwm_mib": rounded(max(s.hwm_mib for s in samples)),
         "rss_mib_per_hour": rounded(per_hour),
         "mib_per_10k_participants": rounded(None if per_entry is None else per_entry * 10_000),
+        "mib_per_100k_facts": rounded(None if per_fact is None else per_fact * 100_000),
         "table_characters_per_participant": rounded(chars_per_entry, 0),
         "participants": last.entries,
         "pupils_sent": last.pupils_sent,
+        "retakes_sent": last.retakes_sent,
         "facts_sent": last.facts_sent,
         "facts_folded": last.facts_folded,
         "sets_issued": last.sets_issued,
@@ -322,23 +330,51 @@ def on_catalogue(base: Season, season: Season) -> list[list[tuple[str, DomainEve
 
 @dataclass
 class Stream:
-    """New pupils on `base`'s catalogue, chunk after chunk, recorded as published."""
+    """New pupils on `base`'s catalogue, chunk after chunk, recorded as published; with a
+    `population`, once that many were sent, retakes of their last stage instead (a new attempt
+    of a stage they completed: new evidence about participants the table already holds)."""
 
     world: World
     base: Season
+    population: int | None = None
     recorder: Recorder = field(default_factory=Recorder)
     pending: list[list[tuple[str, DomainEvent]]] = field(default_factory=list)
     chunks: int = 0
+    pupils_sent: int = 0
+    retakes_sent: int = 0
+    # Each pupil's last stage completed (what a retake repeats), while a population is kept.
+    last_stages: list[StageCompleted] = field(default_factory=list)
 
-    async def pupils(self, count: int) -> dict[str, list[RecordedEvent]]:
-        """The next `count` pupils' records per source."""
+    async def next(self, pupils: int) -> dict[str, list[RecordedEvent]]:
+        """The records of a second's `pupils` new pupils, or, once the population is reached,
+        of as many retakes as those pupils would have brought facts."""
+        if self.population is not None and self.pupils_sent >= self.population:
+            return self.retakes(pupils * FACTS_PER_PUPIL)
         taken: list[tuple[str, DomainEvent]] = []
-        for _ in range(count):
+        for _ in range(pupils):
             if not self.pending:
                 self.chunks += 1
                 season = await build_season(self.world.keystore, CHUNK, BASE_SEED + self.chunks)
                 self.pending = on_catalogue(self.base, season)
-            taken.extend(self.pending.pop(0))
+            facts = self.pending.pop(0)
+            taken.extend(facts)
+            if self.population is not None:
+                stages = [f for _, f in facts if isinstance(f, StageCompleted)]
+                self.last_stages.extend(stages[-1:])
+        self.pupils_sent += pupils
+        return self._recorded(taken)
+
+    def retakes(self, count: int) -> dict[str, list[RecordedEvent]]:
+        taken: list[tuple[str, DomainEvent]] = []
+        for _ in range(count if self.last_stages else 0):
+            stage = self.last_stages[self.retakes_sent % len(self.last_stages)]
+            sheet = stage.answer_sheet.model_copy(update={"answer_sheet_id": uuid4()})
+            retake = stage.model_copy(update={"attempt_id": uuid4(), "answer_sheet": sheet})
+            taken.append((DIAGNOSTICS, retake))
+            self.retakes_sent += 1
+        return self._recorded(taken)
+
+    def _recorded(self, taken: Sequence[tuple[str, DomainEvent]]) -> dict[str, list[RecordedEvent]]:
         return {
             source: self.recorder.record(source, [f for s, f in taken if s == source])
             for source in SOURCES
@@ -355,8 +391,8 @@ class Soak:
     seconds: float
     sample_seconds: float
     out: Path
+    stream: Stream
     samples: list[Sample] = field(default_factory=list)
-    pupils_sent: int = 0
     facts_sent: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -374,7 +410,8 @@ class Soak:
             rss_mib=rss,
             hwm_mib=hwm,
             cpu_seconds=process_cpu(worker.pid) or 0.0,
-            pupils_sent=self.pupils_sent,
+            pupils_sent=self.stream.pupils_sent,
+            retakes_sent=self.stream.retakes_sent,
             facts_sent=self.facts_sent,
             facts_folded=series.get("bilet_recommender_facts_total", 0.0),
             sets_issued=series.get("bilet_recommender_sets_issued_total", 0.0),
@@ -405,7 +442,7 @@ class Soak:
         """End the feed at its next second (SIGTERM, SIGINT): the soak then sums up what it saw."""
         self.seconds = 0.0
 
-    async def feed(self, stream: Stream) -> None:
+    async def feed(self) -> None:
         """`rate` pupils a second (their facts at once, every source), until `seconds`."""
         producer = KafkaConnection.of(self.world.bootstrap).producer(
             enable_idempotence=True, acks="all", linger_ms=5
@@ -417,7 +454,7 @@ class Soak:
             while (now := time.monotonic()) - self.started < self.seconds:
                 tick += 1
                 due = int(self.rate * tick) - int(self.rate * (tick - 1))
-                records = await stream.pupils(due)
+                records = await self.stream.next(due)
                 sent = []
                 for source, chunk in records.items():
                     topic = self.world.topic_of(source)
@@ -429,7 +466,6 @@ class Soak:
                             )
                         )
                 await asyncio.gather(*sent)
-                self.pupils_sent += due
                 self.facts_sent += len(sent)
                 if (wait := began + tick - time.monotonic()) > 0:
                     await asyncio.sleep(wait)
@@ -458,7 +494,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _run(world: World, args: argparse.Namespace) -> dict[str, Any]:
     base = await build_season(world.keystore, 0, BASE_SEED)
-    stream = Stream(world, base)
+    stream = Stream(world, base, args.population)
     await world.create_topics()
     store = await world.open_store("worker")
     read_model = await world.open_read_model("worker_rm")
@@ -497,12 +533,12 @@ async def _run(world: World, args: argparse.Namespace) -> dict[str, Any]:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the worker did not take the catalogue in (see {log})")
         await asyncio.sleep(1)
-    soak = Soak(world, args.rate, args.minutes * 60, args.sample_seconds, Path(args.out))
+    soak = Soak(world, args.rate, args.minutes * 60, args.sample_seconds, Path(args.out), stream)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, soak.stop)
     sampling = asyncio.create_task(soak.sampling())
-    feeding = asyncio.create_task(soak.feed(stream))
+    feeding = asyncio.create_task(soak.feed())
     kinds = [k for k, on in (("snapshot", args.tracemalloc_frames), ("census", args.census)) if on]
     at_warmup: dict[str, Path] = {}
     try:
@@ -576,6 +612,13 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="count the worker's objects by type at the warm-up's end and at the end, and show "
         "what grew (one heap walk each, cheap beside tracing)",
+    )
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=None,
+        help="after this many pupils, retakes of their last stage instead of new pupils (as many "
+        "facts a second): growth that is not the table's shows (default: new pupils throughout)",
     )
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.minutes <= 0 or args.sample_seconds <= 0 or args.warmup_minutes < 0:

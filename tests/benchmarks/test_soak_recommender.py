@@ -2,21 +2,27 @@
 what it reads of `/proc/PID/status` and `/metrics`, the slope it reports, its summary, and the
 stream's recording across chunks. Given/when/then, no server."""
 
+from typing import cast
 from uuid import uuid4
 
 import pytest
 
+from benchmarks.recommender_world import World
 from benchmarks.soak_recommender import (
     Recorder,
     Sample,
+    Stream,
     memory_of,
     per_generation,
     series_of,
     slope,
     summarise,
 )
-from bilet.contracts.vocabulary import Environment
+from bilet.contracts import decode
+from bilet.contracts.catalogue.diagnostics import StageCompleted
+from bilet.contracts.vocabulary import Environment, Level
 from bilet_recommender import testing
+from bilet_recommender.issuing_testing import DIAGNOSTICS, Season
 
 STATUS = """Name:\tpython
 VmPeak:\t 1200000 kB
@@ -94,6 +100,8 @@ def test_the_summary_leaves_the_warm_up_out_of_the_slopes_but_not_out_of_the_pea
     assert summary["samples_after_warmup"] == 6
     assert summary["rss_mib_per_hour"] == pytest.approx(30.0)
     assert summary["mib_per_10k_participants"] == pytest.approx(10.0)
+    # (six facts a participant: 10 MiB per 60,000 facts)
+    assert summary["mib_per_100k_facts"] == pytest.approx(100 / 6, abs=0.05)  # rounded
     assert summary["table_characters_per_participant"] == pytest.approx(2500)
     assert summary["rss_mib_at_warmup"] == 150.0
     assert summary["rss_mib_max"] == 200.0
@@ -138,3 +146,25 @@ def test_a_streams_versions_and_a_sources_positions_go_on_across_chunks() -> Non
     assert [r.position for r in records] == [1, 2, 3]
     assert len({r.event_id for r in records}) == 3
     assert recorder.record("identity", []) == []
+
+
+def test_a_kept_population_gets_retakes_of_its_last_stages_in_turn() -> None:
+    # Given two pupils' last stages kept, and the population reached
+    first, second = uuid4(), uuid4()
+    stream = Stream(cast(World, None), Season(), population=2, pupils_sent=2)
+    stream.last_stages = [
+        testing.knowledge(pid, dict.fromkeys(Environment, Level.ADVANCED))
+        for pid in (first, second)
+    ]
+    # When a second's worth of one pupil is asked for
+    records = stream.retakes(3)
+    # Then three retakes came, the pupils' in turn, each a new attempt on a stream of its own
+    retakes = [cast(StageCompleted, decode(r)) for r in records[DIAGNOSTICS]]
+    assert all(isinstance(r, StageCompleted) for r in retakes)
+    assert [r.participant_id for r in retakes] == [first, second, first]
+    assert len({r.stream_id for r in records[DIAGNOSTICS]}) == 3
+    assert {r.stream_id for r in records[DIAGNOSTICS]}.isdisjoint(
+        {s.stream_id for s in stream.last_stages}
+    )
+    assert stream.retakes_sent == 3
+    assert all(not records[source] for source in records if source != DIAGNOSTICS)
