@@ -19,7 +19,11 @@ figures and whether the worker kept up.
 
 The facts are about new pupils throughout, as a season's registrations and stages come: the
 evidence table (in memory, an entry per participant) grows with them by design, so the slope is
-read beside the table's growth (`mib_per_10k_participants`), not alone.
+read beside the table's growth (`mib_per_10k_participants`), not alone. `--population N` keeps N
+pupils and then sends retakes (growth with work done, not with participants: `mib_per_100k_facts`);
+`--census` or `--tracemalloc-frames` say what grew between the warm-up's end and the end. Compare
+`facts_sent` with `facts_folded` in the samples: a worker far behind holds more in flight (on a
+loaded 2-core machine 50 pupils/s was too many for it; 10 kept up).
 """
 
 import argparse
