@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help env system run test lint format bench contracts chaos test-kurrentdb infra-up infra-down infra-status clean
+.PHONY: help env system run test lint format bench contracts chaos soak test-kurrentdb infra-up infra-down infra-status clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,6 +60,17 @@ chaos: env infra-up  ## the long crash tests: relay, projection consumer and rec
 		$(VENV)/bin/pytest tests/integration/test_relay.py -k sigkilled && \
 		$(VENV)/bin/pytest shared/tests/projections/test_chaos.py && \
 		$(VENV)/bin/pytest services/recommender/tests/integration/test_worker_crashes.py
+
+# The soak's pace, length and output (ADR 0118); not part of `make test`.
+SOAK_RATE ?= 50
+SOAK_MINUTES ?= 30
+SOAK_WARMUP ?= 5
+SOAK_OUT ?= var/soak/recommender-$(shell date -u +%Y%m%dT%H%M%S).jsonl
+
+soak: env infra-up  ## the recommender worker fed SOAK_RATE new pupils/s for SOAK_MINUTES (50, 30): its memory over time
+	source var/infra.env && \
+		$(VENV)/bin/python -m benchmarks.soak_recommender --rate $(SOAK_RATE) \
+			--minutes $(SOAK_MINUTES) --warmup-minutes $(SOAK_WARMUP) --out $(SOAK_OUT)
 
 test-kurrentdb: env infra-up  ## with BVB_KURRENTDB_URL naming a KurrentDB >= 25.1: its contract suite and identity + relay end to end on it
 	@test -n "$(BVB_KURRENTDB_URL)" || { echo "set BVB_KURRENTDB_URL (kurrentdb://localhost:2113?tls=false)"; exit 2; }

@@ -28,6 +28,7 @@ rebalancing.
 """
 
 import asyncio
+import gc
 import ssl
 import sys
 import time
@@ -43,7 +44,7 @@ from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
 from faust.streams import Stream
 from faust.types import EventT, TopicT
 from faust.types.auth import CredentialsT as Credentials
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from pydantic import Field
 
 from bilet import stores
@@ -96,9 +97,19 @@ TOPICS: Final = {
 # itself never come back from Kafka: the recommender's topic is not read).
 FACTS: Final = frozenset(t.event_type for t in FACT_TYPES) - {"RecommendationsIssued"}
 SECONDS_BUCKETS: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# A collection's pause: young ones under a millisecond with the interpreter's thresholds, full
+# ones of a large heap hundreds (ADR 0109, 0118).
+PAUSE_BUCKETS: Final = (0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
-__all__ = ["NO_PARTICIPANT", "Held", "WorkerSettings", "create_app", "participant_key"]
+__all__ = [
+    "NO_PARTICIPANT",
+    "CollectorWatch",
+    "Held",
+    "WorkerSettings",
+    "create_app",
+    "participant_key",
+]
 
 
 class WorkerSettings(PlatformSettings):
@@ -149,6 +160,65 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_batch_seconds: float = Field(default=0.05, gt=0.0, le=5.0)
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
     recommender_worker_as_of: datetime | None = None
+
+
+class CollectorWatch:
+    """The garbage collector's pauses and what it freed, per generation, on `/metrics` (ADR
+    0118): the worker tunes its collector (ADR 0109) so that collections are rare and large, and
+    what they cost and free over hours is what an operator sizes the pod's memory by. A
+    `gc.callbacks` entry: `install` adds it, `remove` takes it out (tests)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.pauses = Histogram(
+            "bilet_recommender_gc_pause_seconds",
+            "How long each garbage collection of the worker process took, by generation.",
+            ["generation"],
+            buckets=PAUSE_BUCKETS,
+            registry=registry,
+        )
+        self.longest = Gauge(
+            "bilet_recommender_gc_pause_longest_seconds",
+            "The longest garbage collection of the worker process so far, by generation.",
+            ["generation"],
+            registry=registry,
+        )
+        self.collected = Counter(
+            "bilet_recommender_gc_collected_objects",
+            "Objects the garbage collector freed (unreachable cycles), by generation.",
+            ["generation"],
+            registry=registry,
+        )
+        self._longest: dict[int, float] = {}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = time.perf_counter() - self._started
+        generation = info["generation"]
+        label = str(generation)
+        self.pauses.labels(label).observe(took)
+        self.collected.labels(label).inc(info["collected"])
+        if took > self._longest.get(generation, 0.0):
+            self._longest[generation] = took
+            self.longest.labels(label).set(took)
+
+    def install(self) -> "CollectorWatch":
+        gc.callbacks.append(self)
+        return self
+
+    def remove(self) -> None:
+        gc.callbacks.remove(self)
+
+
+def table_characters(store: object) -> float:
+    """The characters of the JSON values a faust table's store holds in its in-memory dict
+    (`store="memory://"`); NaN for a store that keeps none (faust's RocksDB)."""
+    held = getattr(store, "data", None)
+    if not isinstance(held, dict):
+        return float("nan")
+    return float(sum(map(len, held.values())))
 
 
 class Resources:
@@ -321,6 +391,18 @@ def create_app(
     )
     # participant id → `Held` JSON (both JSON-encoded strings on the changelog).
     evidence_table = app.Table("evidence", partitions=partitions, key_type=str, value_type=str)
+    # The table lives in the process's memory (`store="memory://"`), an entry per participant the
+    # worker's partitions ever saw: what the pod's memory grows with over a season (ADR 0118).
+    Gauge(
+        "bilet_recommender_evidence_entries",
+        "Participants the worker's evidence table holds in memory.",
+        registry=registry,
+    ).set_function(lambda: len(evidence_table))
+    Gauge(
+        "bilet_recommender_evidence_characters",
+        "Characters of the JSON the worker's evidence table holds in memory.",
+        registry=registry,
+    ).set_function(lambda: table_characters(evidence_table.data))
 
     @app.agent(sources)
     async def issue(stream: faust.StreamT[Any]) -> None:
@@ -452,6 +534,10 @@ def main() -> int:
     settings = WorkerSettings()
     collector = CollectorSettings()  # a bad BVB_PROJECTION_GC_* stops the worker before it starts
     registry = CollectorRegistry()
+    # The process's resident memory and CPU (`process_*`), and the collector's pauses: what the
+    # pod's memory request and limit are sized by (ADR 0118).
+    ProcessCollector(registry=registry)
+    CollectorWatch(registry).install()
     readiness = Readiness()
     # The health server runs on the loop faust runs on, so `/livez` answering means that loop
     # is not stuck; it is up before faust starts (table recovery can take a while).

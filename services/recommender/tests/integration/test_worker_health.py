@@ -85,5 +85,14 @@ async def test_the_worker_answers_its_probes_and_scrapes(harness: Harness, tmp_p
         metrics = (await _get(port, "/metrics"))[1].decode()
         assert "bilet_recommender_batch_facts_count" in metrics
         assert "bilet_recommender_sets_issued_total" in metrics
+        # What its memory is sized by (ADR 0118): the process's resident memory, the table's
+        # participants (a fact was folded, so its participant is held) and the collector's pauses.
+        series = dict(
+            line.split(" ", 1) for line in metrics.splitlines() if line and line[0] != "#"
+        )
+        assert float(series["process_resident_memory_bytes"]) > 0
+        assert float(series["bilet_recommender_evidence_entries"]) >= 1
+        assert float(series["bilet_recommender_evidence_characters"]) > 0
+        assert "# TYPE bilet_recommender_gc_pause_seconds histogram" in metrics
     finally:
         stop(worker)
