@@ -23,6 +23,7 @@ import pytest
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from bilet.projections.collector import CollectorSettings
 from bilet.relay.settings import RelaySettings
 from bilet.services import SERVICE_NAMES
 from bilet.settings import PlatformSettings
@@ -129,7 +130,7 @@ def missing_paths(text: str) -> list[str]:
 
 
 def _settings_names() -> set[str]:
-    classes: list[type[BaseSettings]] = [PlatformSettings, RelaySettings]
+    classes: list[type[BaseSettings]] = [PlatformSettings, RelaySettings, CollectorSettings]
     for service in SERVICE_NAMES:
         if importlib.util.find_spec(f"bilet_{service}.settings") is None:
             continue  # a service with no settings of its own
@@ -139,7 +140,11 @@ def _settings_names() -> set[str]:
             for value in vars(module).values()
             if isinstance(value, type) and issubclass(value, PlatformSettings)
         ]
-    names = {f"BVB_{field.upper()}" for cls in classes for field in cls.model_fields}
+    names = {
+        f"{cls.model_config.get('env_prefix') or 'BVB_'}{field}".upper()
+        for cls in classes
+        for field in cls.model_fields
+    }
     # A field read from a name of its own (`schema_mode` from BVB_SCHEMA).
     for cls in classes:
         for info in cls.model_fields.values():
