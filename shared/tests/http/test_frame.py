@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -20,6 +19,8 @@ from bilet.http.frame import ServiceFrame
 from bilet.http.semantics import Gzip
 from bilet.logs import bind_log_context
 from bilet.settings import PlatformSettings
+
+from .conftest import ServeRouter
 
 ORIGIN = "https://pupil.example"
 
@@ -40,15 +41,6 @@ def notes_router() -> APIRouter:
         return note
 
     return router
-
-
-def client_of(tmp_path: Path, cors_origins: str = "") -> httpx.AsyncClient:
-    app = create_service_app(
-        ServiceDescription(name="frame", title="Frame", summary="For tests."),
-        [notes_router()],
-        settings=PlatformSettings(var_dir=tmp_path, cors_origins=cors_origins),
-    )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 @pytest.fixture
@@ -88,9 +80,9 @@ def test_the_frame_is_one_layer_around_gzip(tmp_path: Path) -> None:
 
 
 async def test_guard_refusals_and_preflights_are_logged_not_counted_and_carry_cors(
-    tmp_path: Path, access_log: io.StringIO
+    serve_router: ServeRouter, access_log: io.StringIO
 ) -> None:
-    async with client_of(tmp_path, ORIGIN) as client:
+    async with serve_router(notes_router(), "frame", cors_origins=ORIGIN) as client:
         hostile = await client.get("/frame/notes/1%00", headers={"origin": ORIGIN})
         too_large = await client.post(
             "/frame/notes",
@@ -119,9 +111,9 @@ async def test_guard_refusals_and_preflights_are_logged_not_counted_and_carry_co
 
 
 async def test_head_and_the_frames_refusals_are_counted_under_their_route(
-    tmp_path: Path,
+    serve_router: ServeRouter,
 ) -> None:
-    async with client_of(tmp_path) as client:
+    async with serve_router(notes_router(), "frame") as client:
         head = await client.head("/frame/notes/1")
         not_json = await client.post(
             "/frame/notes", content=b"text=x", headers={"content-type": "text/plain"}
