@@ -40,6 +40,10 @@ def notes_router() -> APIRouter:
     async def write_note(note: Note) -> Note:
         return note
 
+    @router.get("/boom")
+    async def boom() -> Note:
+        raise RuntimeError("fails before it answers")
+
     return router
 
 
@@ -127,4 +131,19 @@ async def test_head_and_the_frames_refusals_are_counted_under_their_route(
         ("HEAD", "/frame/notes/{number}", "200"): 1.0,
         ("POST", "unmatched", "415"): 1.0,
         ("GET", "/frame/notes/{number}", "400"): 1.0,
+    }
+
+
+async def test_a_head_whose_route_fails_before_answering_is_named_by_its_route(
+    serve_router: ServeRouter, access_log: io.StringIO
+) -> None:
+    async with serve_router(notes_router(), "frame", raise_app_exceptions=False) as client:
+        got = await client.get("/frame/boom")
+        head = await client.head("/frame/boom")
+        metrics = (await client.get("/frame/metrics")).text
+    assert got.status_code == head.status_code == 500
+    assert access_log.getvalue().splitlines() == ["GET /frame/boom 500", "HEAD /frame/boom 500"]
+    assert _counted(metrics) == {
+        ("GET", "/frame/boom", "500"): 1.0,
+        ("HEAD", "/frame/boom", "500"): 1.0,
     }

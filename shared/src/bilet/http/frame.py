@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bilet.http.guard import RequestGuard
 from bilet.http.query import UnknownQueryRefused
-from bilet.http.semantics import JsonBodiesOnly, as_get, with_cors
+from bilet.http.semantics import JsonBodiesOnly, as_get, keep_what_routing_learnt, with_cors
 from bilet.http.telemetry import RouteMetrics, bind_request_ids, log_access
 
 # The scope's note of when the guard let the request through: the metrics time from there, and
@@ -88,8 +88,18 @@ class ServiceFrame:
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[_COUNTED_SINCE] = time.perf_counter()
-        if scope["method"] == "HEAD":
-            scope, send = as_get(scope, send)
+        if scope["method"] != "HEAD":
+            await self._checked(scope, receive, send)
+            return
+        get, send_headers_only = as_get(scope, send)
+        try:
+            await self._checked(get, receive, send_headers_only)
+        finally:
+            # Also when the route fails before it answers: the metrics and the access line
+            # name the route that failed, as they do for a GET.
+            keep_what_routing_learnt(get, scope)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = self.json_bodies.refusal(scope, dict(scope.get("headers", ())))
         if refusal is None:
             refusal = self.queries.refusal(scope)

@@ -42,9 +42,7 @@ def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
         if answered:
             return
         if message["type"] == "http.response.start":
-            # What routing learnt (the route, its template) for the metrics and the access line,
-            # which keep saying HEAD.
-            scope.update({key: value for key, value in get.items() if key != "method"})
+            keep_what_routing_learnt(get, scope)
             await send(message)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             answered = True
@@ -52,6 +50,13 @@ def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
         await send(message)
 
     return get, send_headers_only
+
+
+def keep_what_routing_learnt(get: Scope, head: Scope) -> None:
+    """Copies what routing learnt of the `GET` copy (`as_get`) back into the `HEAD` request: the
+    route (its template) and the path parameters, for the metrics and the access line, which
+    keep saying HEAD."""
+    head.update({key: value for key, value in get.items() if key != "method"})
 
 
 def takes_json_body(route: object) -> bool:
