@@ -10,9 +10,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
+from starlette.types import Message
 
 from bilet.http import ServiceDescription, create_service_app
 from bilet.http.frame import ServiceFrame
@@ -147,3 +149,46 @@ async def test_a_head_whose_route_fails_before_answering_is_named_by_its_route(
         ("GET", "/frame/boom", "500"): 1.0,
         ("HEAD", "/frame/boom", "500"): 1.0,
     }
+
+
+async def test_a_scope_that_arrives_marked_counted_does_not_count_a_guard_refusal(
+    tmp_path: Path,
+) -> None:
+    # A frame within a frame, or a scope a test reuses, may carry the marker of an earlier pass.
+    app = create_service_app(
+        ServiceDescription(name="frame", title="Frame", summary="For tests."),
+        [notes_router()],
+        settings=PlatformSettings(var_dir=tmp_path),
+    )
+    answers: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        answers.append(message)
+
+    await app(
+        {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/frame/notes/1\x00",
+            "raw_path": b"/frame/notes/1%00",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"test")],
+            "server": ("test", 80),
+            "client": ("test", 1),
+            "bilet.counted_since": 0.0,
+        },
+        receive,
+        send,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        metrics = (await client.get("/frame/metrics")).text
+    assert answers[0]["status"] == 400  # the guard's refusal: invalid_text
+    assert _counted(metrics) == {}

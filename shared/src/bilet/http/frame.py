@@ -62,6 +62,9 @@ class ServiceFrame:
         if scope["type"] != "http":  # the lifespan, a websocket: none of these rules apply
             await self.app(scope, receive, send)
             return
+        # Only what this frame's guard let through is counted: a scope that arrives marked (a
+        # frame within a frame, a test's reused scope) must not count a refusal of this guard.
+        scope.pop(_COUNTED_SINCE, None)
         bind_request_ids(scope)
         started = time.perf_counter()
         status = 0  # until the answer starts
