@@ -72,22 +72,26 @@ class ServiceFrame:
         async def watched(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                if not status and (since := scope.get(_COUNTED_SINCE)) is not None:
-                    # Until the answer starts, as long streams (server-sent events) would else
-                    # count their whole life.
-                    self.metrics.record(scope, message["status"], time.perf_counter() - since)
+                # Until the answer starts, as long streams (server-sent events) would else
+                # count their whole life.
+                self._count_once(scope, status, message["status"])
                 status = message["status"]
             await send(message)
 
         try:
             await self._guarded(scope, receive, watched)
         except BaseException:
-            if not status and (since := scope.get(_COUNTED_SINCE)) is not None:
-                self.metrics.record(scope, 500, time.perf_counter() - since)
+            self._count_once(scope, status, 500)
             raise
         finally:
             # 500: what the client gets when the application fails before it answers.
             log_access(scope, self.prefix, status or 500, started)
+
+    def _count_once(self, scope: Scope, answered: int, status: int) -> None:
+        """Counts the request as `status` unless it has answered already (`answered`, its
+        status, else 0) or never passed the guard."""
+        if not answered and (since := scope.get(_COUNTED_SINCE)) is not None:
+            self.metrics.record(scope, status, time.perf_counter() - since)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[_COUNTED_SINCE] = time.perf_counter()
@@ -103,7 +107,7 @@ class ServiceFrame:
             keep_what_routing_learnt(get, scope)
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refusal = self.json_bodies.refusal(scope, dict(scope.get("headers", ())))
+        refusal = self.json_bodies.refusal(scope)
         if refusal is None:
             refusal = self.queries.refusal(scope)
         if refusal is not None:

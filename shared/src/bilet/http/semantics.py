@@ -10,6 +10,7 @@
   default) and gzip for responses of 1 KiB and more, never for `text/event-stream`.
 """
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 from fastapi import FastAPI, params
@@ -74,8 +75,15 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _declares_body(headers: dict[bytes, bytes]) -> bool:
-    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"
+def _declares_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the raw headers announce a body: most requests (a GET) have none, and are let
+    through without building a dictionary of their headers. A plain loop: `any()` over a
+    generator costs more than the dictionary it spares (~350 ns against ~250 for seven
+    headers; the loop ~220, CPU time, docs/adr/0116)."""
+    for key, value in headers:
+        if key == b"transfer-encoding" or (key == b"content-length" and value != b"0"):
+            return True
+    return False
 
 
 _UNSUPPORTED: Final = Problem(
@@ -102,10 +110,13 @@ class JsonBodiesOnly:
                 return takes_json_body(route)
         return False
 
-    def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
-        """The 415 for this request (its `headers` as a dictionary), None when it may pass."""
-        content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if _declares_body(headers) and not _is_json(content_type) and self._route_takes_json(scope):
+    def refusal(self, scope: Scope) -> Response | None:
+        """The 415 for this request, None when it may pass."""
+        raw = scope.get("headers", ())
+        if not _declares_body(raw):
+            return None
+        content_type = dict(raw).get(b"content-type", b"").decode("latin-1")
+        if not _is_json(content_type) and self._route_takes_json(scope):
             return problem_response(_UNSUPPORTED)
         return None
 
