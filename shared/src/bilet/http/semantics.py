@@ -224,7 +224,7 @@ class Gzip(GZipMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         gzip = _accepts_gzip(scope)
         start: Message | None = None  # held until the first body says whether it varies
