@@ -2,8 +2,9 @@
 (docs/adr/0116).
 
 In this order, as the six middleware layers it replaces applied them (ADR 0029, 0071, 0073, 0086):
-1. the request's correlation and trace ids are bound to its log lines, and its access line is
-   written when it ends — every request, the guard's refusals and CORS's preflights included;
+1. the request's correlation and trace ids are bound to its log lines, its correlation id is
+   sent back in every answer's `X-Correlation-Id`, and its access line is written when it ends —
+   every request, the guard's refusals and CORS's preflights included;
 2. CORS, when a deployment names origins: around the guard, so its refusals carry the headers a
    browser needs to read them;
 3. the guard (`RequestGuard`): the target's text, the body's size, deadline and text;
@@ -27,6 +28,7 @@ from typing import Final
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bilet.http.correlation import CORRELATION_HEADER
 from bilet.http.guard import RequestGuard
 from bilet.http.query import UnknownQueryRefused
 from bilet.http.semantics import JsonBodiesOnly, as_get, keep_what_routing_learnt, with_cors
@@ -35,6 +37,7 @@ from bilet.http.telemetry import RouteMetrics, bind_request_ids, log_access
 # The scope's note of when the guard let the request through: the metrics time from there, and
 # count only what got there. A scope key, because CORS may stand between the two steps.
 _COUNTED_SINCE: Final = "bilet.counted_since"
+_CORRELATION_HEADER: Final = CORRELATION_HEADER.encode()
 
 
 class ServiceFrame:
@@ -65,13 +68,17 @@ class ServiceFrame:
         # Only what this frame's guard let through is counted: a scope that arrives marked (a
         # frame within a frame, a test's reused scope) must not count a refusal of this guard.
         scope.pop(_COUNTED_SINCE, None)
-        bind_request_ids(scope)
+        # Sent back on every answer, so that a client can quote it and its log lines be found.
+        correlation = (_CORRELATION_HEADER, bind_request_ids(scope).encode("latin-1"))
         started = time.perf_counter()
         status = 0  # until the answer starts
 
         async def watched(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
+                # A new list: a response object may be sent again (a cached answer), and must
+                # not keep this request's id.
+                message = {**message, "headers": [*message.get("headers", ()), correlation]}
                 # Until the answer starts, as long streams (server-sent events) would else
                 # count their whole life.
                 self._count_once(scope, status, message["status"])
