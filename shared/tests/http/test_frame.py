@@ -14,12 +14,15 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
+from starlette.types import Message
 
 from bilet.http import ServiceDescription, create_service_app
 from bilet.http.frame import ServiceFrame
 from bilet.http.semantics import Gzip
 from bilet.logs import bind_log_context
 from bilet.settings import PlatformSettings
+
+from .conftest import ServeRouter
 
 ORIGIN = "https://pupil.example"
 
@@ -39,16 +42,11 @@ def notes_router() -> APIRouter:
     async def write_note(note: Note) -> Note:
         return note
 
+    @router.get("/boom")
+    async def boom() -> Note:
+        raise RuntimeError("fails before it answers")
+
     return router
-
-
-def client_of(tmp_path: Path, cors_origins: str = "") -> httpx.AsyncClient:
-    app = create_service_app(
-        ServiceDescription(name="frame", title="Frame", summary="For tests."),
-        [notes_router()],
-        settings=PlatformSettings(var_dir=tmp_path, cors_origins=cors_origins),
-    )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 @pytest.fixture
@@ -88,9 +86,9 @@ def test_the_frame_is_one_layer_around_gzip(tmp_path: Path) -> None:
 
 
 async def test_guard_refusals_and_preflights_are_logged_not_counted_and_carry_cors(
-    tmp_path: Path, access_log: io.StringIO
+    serve_router: ServeRouter, access_log: io.StringIO
 ) -> None:
-    async with client_of(tmp_path, ORIGIN) as client:
+    async with serve_router(notes_router(), "frame", cors_origins=ORIGIN) as client:
         hostile = await client.get("/frame/notes/1%00", headers={"origin": ORIGIN})
         too_large = await client.post(
             "/frame/notes",
@@ -119,9 +117,9 @@ async def test_guard_refusals_and_preflights_are_logged_not_counted_and_carry_co
 
 
 async def test_head_and_the_frames_refusals_are_counted_under_their_route(
-    tmp_path: Path,
+    serve_router: ServeRouter,
 ) -> None:
-    async with client_of(tmp_path) as client:
+    async with serve_router(notes_router(), "frame") as client:
         head = await client.head("/frame/notes/1")
         not_json = await client.post(
             "/frame/notes", content=b"text=x", headers={"content-type": "text/plain"}
@@ -136,3 +134,61 @@ async def test_head_and_the_frames_refusals_are_counted_under_their_route(
         ("POST", "unmatched", "415"): 1.0,
         ("GET", "/frame/notes/{number}", "400"): 1.0,
     }
+
+
+async def test_a_head_whose_route_fails_before_answering_is_named_by_its_route(
+    serve_router: ServeRouter, access_log: io.StringIO
+) -> None:
+    async with serve_router(notes_router(), "frame", raise_app_exceptions=False) as client:
+        got = await client.get("/frame/boom")
+        head = await client.head("/frame/boom")
+        metrics = (await client.get("/frame/metrics")).text
+    assert got.status_code == head.status_code == 500
+    assert access_log.getvalue().splitlines() == ["GET /frame/boom 500", "HEAD /frame/boom 500"]
+    assert _counted(metrics) == {
+        ("GET", "/frame/boom", "500"): 1.0,
+        ("HEAD", "/frame/boom", "500"): 1.0,
+    }
+
+
+async def test_a_scope_that_arrives_marked_counted_does_not_count_a_guard_refusal(
+    tmp_path: Path,
+) -> None:
+    # A frame within a frame, or a scope a test reuses, may carry the marker of an earlier pass.
+    app = create_service_app(
+        ServiceDescription(name="frame", title="Frame", summary="For tests."),
+        [notes_router()],
+        settings=PlatformSettings(var_dir=tmp_path),
+    )
+    answers: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        answers.append(message)
+
+    await app(
+        {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/frame/notes/1\x00",
+            "raw_path": b"/frame/notes/1%00",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"test")],
+            "server": ("test", 80),
+            "client": ("test", 1),
+            "bilet.counted_since": 0.0,
+        },
+        receive,
+        send,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        metrics = (await client.get("/frame/metrics")).text
+    assert answers[0]["status"] == 400  # the guard's refusal: invalid_text
+    assert _counted(metrics) == {}

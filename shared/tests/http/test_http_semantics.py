@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -151,30 +150,28 @@ async def test_large_answers_are_gzipped_small_ones_and_streams_are_not(
     assert stream_encoding is None
 
 
-def serve(tmp_path: Path, cors_origins: str) -> httpx.AsyncClient:
-    app = create_service_app(
-        ServiceDescription(name="notes", title="Notes", summary="For tests."),
-        [notes_router()],
-        settings=PlatformSettings(var_dir=tmp_path, cors_origins=cors_origins),
-    )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-
-
+PUPIL = "https://pupil.example"
 PREFLIGHT = {
     "access-control-request-method": "POST",
     "access-control-request-headers": "content-type",
 }
 
 
-async def test_cors_is_off_by_default(tmp_path: Path) -> None:
-    async with serve(tmp_path, "") as client:
+async def test_cors_is_off_by_default(
+    serve_router: ServeRouter,
+) -> None:
+    async with serve_router(notes_router(), "notes") as client:
         answer = await client.get("/notes/notes/1", headers={"origin": "https://pupil.example"})
     assert answer.status_code == 200
     assert "access-control-allow-origin" not in answer.headers
 
 
-async def test_cors_answers_the_named_origins_only(tmp_path: Path) -> None:
-    async with serve(tmp_path, "https://pupil.example, https://school.example:8443") as client:
+async def test_cors_answers_the_named_origins_only(
+    serve_router: ServeRouter,
+) -> None:
+    async with serve_router(
+        notes_router(), "notes", cors_origins="https://pupil.example, https://school.example:8443"
+    ) as client:
         preflight = await client.options(
             "/notes/notes", headers={"origin": "https://pupil.example", **PREFLIGHT}
         )
@@ -188,12 +185,14 @@ async def test_cors_answers_the_named_origins_only(tmp_path: Path) -> None:
 
 
 async def test_a_page_of_a_named_origin_may_use_every_header_the_services_take_and_give(
-    tmp_path: Path,
+    serve_router: ServeRouter,
 ) -> None:
     # A frontend on another origin reads its own writes (`BVB-Position` sent and read), makes
     # conditional reads and writes, resumes an event stream and is told when to retry.
     asked = "authorization, bvb-position, if-none-match, if-match, last-event-id, traceparent"
-    async with serve(tmp_path, "https://pupil.example") as client:
+    async with serve_router(
+        notes_router(), "notes", cors_origins="https://pupil.example"
+    ) as client:
         preflight = await client.options(
             "/notes/notes",
             headers={

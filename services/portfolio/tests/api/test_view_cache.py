@@ -349,3 +349,24 @@ async def test_an_api_that_cannot_hear_the_commits_keeps_no_row(
         refused = await client.get(url(pid), headers=cached)
         assert refused.status_code == 403
         assert refused.json()["code"] == "consent_required"
+
+
+async def test_an_answer_from_the_cache_carries_the_current_requests_correlation_id(
+    service: "Service", ids: "Ids"
+) -> None:
+    # The cache keeps rendered views, and the frame adds the id to each answer as it leaves: a
+    # repeated read, and its 304, quote the request that asked, never the one that filled it.
+    pid = await service.pupil_with_consent("quotes")
+    navigator = service.token(Role.NAVIGATOR, school=str(ids.school_3))
+    first = await read(service, pid, {**navigator, "X-Correlation-Id": "req-first"})
+    second = await read(service, pid, {**navigator, "X-Correlation-Id": "req-second"})
+    unchanged = await service.client.get(
+        url(pid),
+        headers={**navigator, "If-None-Match": first.headers["ETag"], "X-Correlation-Id": "req-3"},
+    )
+    assert len(views(service)) == 1
+    assert second.content == first.content
+    assert unchanged.status_code == 304
+    assert first.headers.get_list("X-Correlation-Id") == ["req-first"]
+    assert second.headers.get_list("X-Correlation-Id") == ["req-second"]
+    assert unchanged.headers.get_list("X-Correlation-Id") == ["req-3"]

@@ -22,6 +22,13 @@ ANALYSTS_REFUSED: Final = (
     "An analyst refused gets the code `outside_analytics_purpose`: the role is for the "
     "pseudonymised analytics export, not for this route."
 )
+# What every answer carries, said once in the document's own description (`info`).
+CORRELATION_ID_SENT: Final = (
+    "**Every answer** carries `X-Correlation-Id`: the request's correlation id, the caller's "
+    "own `X-Correlation-Id` when it is a plain token (1–100 of `A-Z a-z 0-9 . _ : -`), else a "
+    "new one. Quote it to support: the service's log lines about the request carry it, and so "
+    "do the events the request appended."
+)
 # A string with any of these says what it admits already (a format, a list, its own pattern).
 _CONSTRAINED: Final = ("pattern", "format", "enum", "const", "contentMediaType")
 
@@ -78,7 +85,11 @@ def _say(response: dict[str, Any] | None, rule: str) -> None:
 def with_frame_rules(spec: dict[str, Any]) -> dict[str, Any]:
     """The document with the rules the frame applies to every route: headers absent or
     strings, free text without hostile characters, and query parameters it does not list
-    refused."""
+    refused; and, in the document's description, the id every answer carries."""
+    info = spec.setdefault("info", {})
+    said = info.get("description", "")
+    if CORRELATION_ID_SENT not in said:
+        info["description"] = f"{said}\n\n{CORRELATION_ID_SENT}".strip()
     for item in spec.get("paths", {}).values():
         for operation in item.values():
             if isinstance(operation, dict):

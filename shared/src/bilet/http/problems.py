@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from bilet.http.correlation import CORRELATION_HEADER
+
 PROBLEM_JSON: Final = "application/problem+json"
 
 # HTTP statuses that Starlette raises by itself, and the codes we give them.
@@ -259,9 +261,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers["Allow"] = _allowed_methods(request)
         return problem_response(Problem(error.status_code, code, title, detail, headers=headers))
 
-    async def on_unexpected(_: Request, __: Exception) -> JSONResponse:
-        # The cause is logged by the server; the client learns nothing about internals.
-        return problem_response(Problem(500, "internal_error", "Internal error"))
+    async def on_unexpected(request: Request, _: Exception) -> JSONResponse:
+        # The cause is logged by the server; the client learns nothing about internals but the
+        # request's correlation id, to quote. Starlette answers this outside the service frame
+        # (which sends the id on every other answer), so it is added here.
+        correlation_id = request.scope.get("state", {}).get("correlation_id")
+        headers = {} if correlation_id is None else {CORRELATION_HEADER: correlation_id}
+        return problem_response(Problem(500, "internal_error", "Internal error", headers=headers))
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

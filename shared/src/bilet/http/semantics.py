@@ -10,6 +10,7 @@
   default) and gzip for responses of 1 KiB and more, never for `text/event-stream`.
 """
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 from fastapi import FastAPI, params
@@ -42,9 +43,7 @@ def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
         if answered:
             return
         if message["type"] == "http.response.start":
-            # What routing learnt (the route, its template) for the metrics and the access line,
-            # which keep saying HEAD.
-            scope.update({key: value for key, value in get.items() if key != "method"})
+            keep_what_routing_learnt(get, scope)
             await send(message)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             answered = True
@@ -52,6 +51,13 @@ def as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
         await send(message)
 
     return get, send_headers_only
+
+
+def keep_what_routing_learnt(get: Scope, head: Scope) -> None:
+    """Copies what routing learnt of the `GET` copy (`as_get`) back into the `HEAD` request: the
+    route (its template) and the path parameters, for the metrics and the access line, which
+    keep saying HEAD."""
+    head.update({key: value for key, value in get.items() if key != "method"})
 
 
 def takes_json_body(route: object) -> bool:
@@ -69,8 +75,15 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _declares_body(headers: dict[bytes, bytes]) -> bool:
-    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"
+def _declares_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the raw headers announce a body: most requests (a GET) have none, and are let
+    through without building a dictionary of their headers. A plain loop: `any()` over a
+    generator costs more than the dictionary it spares (~350 ns against ~250 for seven
+    headers; the loop ~220, CPU time, docs/adr/0116)."""
+    for key, value in headers:
+        if key == b"transfer-encoding" or (key == b"content-length" and value != b"0"):
+            return True
+    return False
 
 
 _UNSUPPORTED: Final = Problem(
@@ -97,10 +110,13 @@ class JsonBodiesOnly:
                 return takes_json_body(route)
         return False
 
-    def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
-        """The 415 for this request (its `headers` as a dictionary), None when it may pass."""
-        content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if _declares_body(headers) and not _is_json(content_type) and self._route_takes_json(scope):
+    def refusal(self, scope: Scope) -> Response | None:
+        """The 415 for this request, None when it may pass."""
+        raw = scope.get("headers", ())
+        if not _declares_body(raw):
+            return None
+        content_type = dict(raw).get(b"content-type", b"").decode("latin-1")
+        if not _is_json(content_type) and self._route_takes_json(scope):
             return problem_response(_UNSUPPORTED)
         return None
 
@@ -208,7 +224,7 @@ class Gzip(GZipMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         gzip = _accepts_gzip(scope)
         start: Message | None = None  # held until the first body says whether it varies

@@ -72,10 +72,10 @@ def _ids_given(scope: Scope) -> tuple[str | None, str | None]:
     return correlation, traceparent
 
 
-def bind_request_ids(scope: Scope) -> None:
+def bind_request_ids(scope: Scope) -> str:
     """Binds the request's correlation id (the caller's `X-Correlation-Id` when it is a plain
     token, else a new one, also handed to the routes through `scope["state"]`) and the trace id
-    of its `traceparent` to every line logged while it runs.
+    of its `traceparent` to every line logged while it runs; returns the correlation id.
 
     The binding is left in place when the request ends: the server runs each request in a task of
     its own, so it ends with the task, and the server's own lines about the request (the
@@ -84,6 +84,7 @@ def bind_request_ids(scope: Scope) -> None:
     correlation_id = correlation_id_of(given)
     scope.setdefault("state", {})["correlation_id"] = correlation_id
     bind_log_context(correlation_id=correlation_id, trace_id=trace_id_of(traceparent))
+    return correlation_id
 
 
 def log_access(scope: Scope, prefix: str, status: int, started: float) -> None:
