@@ -158,6 +158,11 @@ class WorkerSettings(PlatformSettings):
     recommender_worker_batch_size: int = Field(default=100, ge=1, le=10_000)
     # ... or those that came within this many seconds, whichever is first: what a fact may wait.
     recommender_worker_batch_seconds: float = Field(default=0.05, gt=0.0, le=5.0)
+    # How many weeks before the newest week the insights agent has taken a participant-week
+    # stays in its `insight-weeks` table (ADR 0118's amendment): a season's ~40 weeks and a
+    # margin. The cells only save the read model writes (a fact whose cell was dropped writes
+    # its mark again, an idempotent upsert), so any value counts the same; each costs ~0.4 KiB.
+    recommender_worker_insight_weeks_kept: int = Field(default=60, ge=1, le=520)
     # The moment the issuing step judges consents and dates at (tests; None: the clock).
     recommender_worker_as_of: datetime | None = None
 
@@ -525,6 +530,7 @@ def create_app(
         read_model,
         settings.recommender_worker_batch_size,
         settings.recommender_worker_batch_seconds,
+        settings.recommender_worker_insight_weeks_kept,
     )
     return WorkerApp(app, (by_participant,))
 

@@ -21,8 +21,17 @@ Why these choices (ADR 0048):
   the ISO week the kernel projection counts by;
 - the window of a fact is chosen by its recording (`recorded_at`, the CloudEvents `time`), not
   the Kafka timestamp of the record or the clock, as the kernel projection does;
-- windows never expire: faust judges expiry against the wall clock, so with any `expires` a
-  replay of the 2019 history would have its windows deleted as soon as they were filled;
+- faust's `expires` is not used: it judges expiry against the wall clock, so a replay of the
+  2019 history would have its windows deleted as soon as they were filled, and it neither
+  writes the deletions to the changelog nor expires what a restart recovers from it. Until ADR
+  0118's amendment the windows never expired at all, and the table grew by a participant-week
+  for ever. Now the agent drops the cells more than `weeks_kept` weeks older than the newest
+  week it has taken (stream time, as the windows themselves), from memory only, each time that
+  newest week moves on (so also on the first batch after a restart, which drops what the
+  changelog brought back). The cells only save writes: a fact whose cell was dropped (a
+  redelivery, or a fact arriving that late) writes its mark again, which the read model
+  already holds (`mark` is an upsert of the same row, refused for the erased), so the SQL
+  count is the same;
 - keyed by participant, not by municipality: a window cell keyed by municipality would be
   written from every participant partition (faust writes a table's changelog to the partition
   of the record being processed, so recovery would keep one partition's value), the pupil's
@@ -41,7 +50,7 @@ one partition, every mark the agent takes after it is refused, whichever feed co
 """
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -142,6 +151,18 @@ def count_batch(
     return outcome
 
 
+def oldest_kept(newest_start: float, weeks_kept: int) -> float:
+    """The start of the oldest window the table keeps once it has taken a fact in the window
+    starting at `newest_start`: that window and the `weeks_kept` before it."""
+    return newest_start - weeks_kept * WEEK
+
+
+def dropped(keys: Iterable[Any], oldest: float) -> list[Any]:
+    """The table's keys, `(participant id, (window start, end))`, of the windows that start
+    before `oldest`."""
+    return [key for key in keys if key[1][0] < oldest]
+
+
 class MarksWriter:
     """Writes a batch's window results into the insights read model (its tables installed
     once), in one transaction: per batch, not per mark (ADR 0101)."""
@@ -174,11 +195,13 @@ def install(
     read_model: Callable[[], Awaitable[ReadModel]],
     batch_size: int,
     batch_seconds: float,
+    weeks_kept: int,
 ) -> None:
     """Add the windowed insights agent to the worker's app, over `by_participant`: the issuing
     agent's repartition topic (ADR 0101), whose records it takes in batches of at most
     `batch_size` or `batch_seconds`. `read_model`: an async callable giving the worker's read
-    model (opened lazily on the app's loop, as the issuing agent's)."""
+    model (opened lazily on the app's loop, as the issuing agent's). `weeks_kept`: how many weeks
+    before the newest one taken a participant-week stays in the table (ADR 0118's amendment)."""
     app_id = app.conf.id
     partitions = by_participant.partitions
     # (participant id, week window) → JSON list of the metrics counted that week.
@@ -186,6 +209,8 @@ def install(
         "insight-weeks", partitions=partitions, key_type=str, value_type=str, default=str
     ).tumbling(WEEK, expires=None)
     writer: list[MarksWriter] = []
+    # The start of the newest window a fact was taken in (stream time; 0: none yet).
+    newest: list[float] = [0.0]
 
     @app.agent(by_participant, name=f"{app_id}.insights")
     async def count_weeks(stream: faust.StreamT[Any]) -> None:
@@ -229,7 +254,20 @@ def install(
                 writer.append(MarksWriter(await read_model()))
             # The marks before the windows: a crash in between writes the same marks again.
             await writer[0].write(outcome.writes)
-        for (participant_id, _start), (index, metrics) in outcome.cells.items():
+        latest = max(window_start(fact.at) for _event, fact in taken)
+        if latest > newest[0]:
+            newest[0] = latest
+            # Once a week of stream time (and on the first batch after a restart): a scan of
+            # the keys. Dropped from the store only, not the changelog (whose delete would go
+            # to the partition of the event being processed, not the key's): a restart
+            # recovers them and the first batch drops them again.
+            store = weeks.table.data
+            for key in dropped(list(store.keys()), oldest_kept(latest, weeks_kept)):
+                store.pop(key, None)
+        oldest = oldest_kept(newest[0], weeks_kept)
+        for (participant_id, start), (index, metrics) in outcome.cells.items():
+            if start < oldest:
+                continue  # a fact that late: its mark is written, its cell would be dropped
             event, fact = taken[index]
             # faust writes a change to the changelog partition of the event being processed.
             with processing(event):

@@ -1,21 +1,28 @@
 """The faust windows of the insights (ADR 0048), on faust's own window arithmetic: a fact's week
-window is its ISO week (Monday 00:00 UTC), across year ends; and why the windows never expire
-(faust judges expiry against the wall clock, so a 2019 replay's windows would be stale at once)."""
+window is its ISO week (Monday 00:00 UTC), across year ends; why faust's own expiry is not used
+(it judges against the wall clock, so a 2019 replay's windows would be stale at once); and the
+agent's own, by stream time, under which the marks stay the SQL count (ADR 0118's amendment)."""
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from faust.windows import TumblingWindow
 
-from bilet_recommender.adapters.insights_projection import iso_week
+from bilet.projections.readmodel import layout_of
+from bilet.projections.sqlite import SqliteReadModel
+from bilet_recommender.adapters.insights_projection import INSIGHTS, iso_week
 from bilet_recommender.worker_insights import (
     MONDAY_SHIFT,
     WEEK,
     Erase,
     Mark,
+    MarksWriter,
     Windowed,
     count_batch,
+    dropped,
+    oldest_kept,
     window_time,
     window_week,
 )
@@ -129,3 +136,72 @@ def test_a_redelivered_batch_writes_nothing() -> None:
     # then
     assert outcome.writes == []
     assert outcome.cells == {}
+
+
+# The agent's expiry (ADR 0118's amendment): by stream time, and the cells only save writes.
+def test_the_table_keeps_the_newest_weeks_and_drops_the_older() -> None:
+    # given cells of the newest week, of the oldest week kept and of the week before it
+    newest = _start(MONDAY + 10 * WEEK)
+    keys = [
+        ("p1", WINDOWS.current(MONDAY + 10 * WEEK)),
+        ("p1", WINDOWS.current(MONDAY + 2 * WEEK)),
+        ("p2", WINDOWS.current(MONDAY + WEEK)),
+        ("p3", WINDOWS.current(MONDAY)),
+    ]
+    # when eight weeks before the newest are kept
+    gone = dropped(keys, oldest_kept(newest, 8))
+    # then only the cells of windows starting before the oldest week kept go
+    assert gone == keys[2:]
+    assert dropped(keys, oldest_kept(newest, 10)) == []
+
+
+def test_a_2019_replay_is_not_dropped_while_it_is_filled() -> None:
+    """Stream time, not the clock: the newest 2019 week keeps its own and the weeks before."""
+    newest = _start(MONDAY)
+    assert dropped([("p1", WINDOWS.current(MONDAY))], oldest_kept(newest, 1)) == []
+
+
+async def _marks(read_model: SqliteReadModel) -> list[tuple[str, str, str]]:
+    renderer = layout_of(INSIGHTS, read_model.dialect).renderer
+    async with read_model.reader(renderer) as tx:
+        rows = await tx.fetch(
+            "SELECT metric, week, participant_id FROM {rec_ins_marks} "
+            "ORDER BY metric, week, participant_id"
+        )
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def test_a_fact_after_its_cell_was_dropped_leaves_the_sql_count_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # given a week's facts counted, one pupil erased, and their cells then dropped
+    read_model = await SqliteReadModel.open(tmp_path / "rm.sqlite3")
+    try:
+        writer = MarksWriter(read_model)
+        facts = [
+            Windowed("registered", "p1", MONDAY),
+            Windowed("stage_completed", "p1", MONDAY + 60),
+            Windowed("registered", "p2", MONDAY),
+            Windowed(None, "p2", MONDAY + 120),
+        ]
+        await writer.write(count_batch(facts, _start, lambda _p, _at: frozenset()).writes)
+        before = await _marks(read_model)
+        # when the same facts come again (a redelivery, or as late) and no cell counts them
+        # (dropped), and the erased pupil's fact with them
+        again = count_batch(
+            [*facts[:2], Windowed("registered", "p2", MONDAY + 180)],
+            _start,
+            lambda _p, _at: frozenset(),
+        )
+        await writer.write(again.writes)
+        # then their marks are written again, and the read model counts what it counted
+        assert [w for w in again.writes if isinstance(w, Mark)] == [
+            Mark("registered", window_week(_start(MONDAY)), "p1"),
+            Mark("stage_completed", window_week(_start(MONDAY)), "p1"),
+            Mark("registered", window_week(_start(MONDAY)), "p2"),
+        ]
+        week = window_week(_start(MONDAY))
+        assert before == [("registered", week, "p1"), ("stage_completed", week, "p1")]
+        assert await _marks(read_model) == before
+    finally:
+        await read_model.close()
