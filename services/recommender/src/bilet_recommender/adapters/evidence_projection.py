@@ -185,6 +185,11 @@ class _Once(Generic[_V]):
         """The values read (none in flight: see `in_flight`)."""
         return {key: flight.result() for key, flight in self._of.items() if not flight.cancelled()}
 
+    def holds(self, key: str) -> bool:
+        """Whether `key`'s value is among those `kept` gives (none in flight: see `in_flight`)."""
+        flight = self._of.get(key)
+        return flight is not None and not flight.cancelled()
+
     def put(self, key: str, value: _V) -> None:
         """Keep `value` for `key` as if a read had given it."""
         flight = self._of[key] = asyncio.get_running_loop().create_future()
@@ -242,7 +247,7 @@ class TxCatalogue:
                 others.append(parsed)
             if len(others) != len(states) or kept_region == region:
                 self._regions.put(kept_region, others)
-        if offer_id in self._offers.kept():
+        if self._offers.holds(offer_id):
             self._offers.put(offer_id, parsed)
 
     async def _region(self, region: str) -> list[_Parsed]:
