@@ -620,23 +620,3 @@ async def test_a_filtered_read_without_a_limit_finds_nothing_or_everything(tmp_p
         assert len(found) == 100
     finally:
         await store.close()
-
-
-async def test_the_reader_threads_connection_reads_the_file_through_a_memory_map(
-    tmp_path: Path,
-) -> None:
-    """The reader thread's connection, which makes the long reads, maps the file; the writer's
-    does not (ADR 0117)."""
-    import bilet.eventstore.sqlite as sqlite_module
-
-    store = await SqliteEventStore.open(tmp_path / "events.sqlite3")
-    try:
-        await store.append("participant-1", [NewEvent("Registered", b"{}")], NO_STREAM)
-
-        def mapped(db: sqlite3.Connection) -> int:
-            return int(db.execute("PRAGMA mmap_size").fetchone()[0])
-
-        assert await store._reader.run(mapped) == sqlite_module.MMAP_BYTES > 0
-        assert store._writer.run_now(mapped) == 0
-    finally:
-        await store.close()

@@ -237,30 +237,16 @@ def _in(column: str, values: Collection[str] | None, params: list[object]) -> st
     return f" AND {column} IN ({', '.join('?' * len(values))})"
 
 
-# How much of the file a mapped connection maps (`connect`): past it, pages are read with `pread`.
-MMAP_BYTES: Final = 1 << 30
-
-
-def connect(
-    path: Path, synchronous: Synchronous, busy_timeout_ms: int, *, mapped: bool = False
-) -> sqlite3.Connection:
+def connect(path: Path, synchronous: Synchronous, busy_timeout_ms: int) -> sqlite3.Connection:
     """A connection to an event store's file with the store's own settings: WAL, `synchronous`,
     `secure_delete`, autocommit (transactions begun explicitly), usable from any one thread at a
-    time; `busy_timeout_ms` 0 on an event loop (never wait for a lock there); `mapped`: the file
-    read through a memory map (the reader thread's long reads)."""
+    time; `busy_timeout_ms` 0 on an event loop (never wait for a lock there)."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
     db.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     # Freed cells and pages are zeroed: a purge (or any update) leaves no old bytes behind.
     db.execute("PRAGMA secure_delete=ON")
-    if mapped:
-        # Pages read through a memory map rather than one `pread` (a system call and a copy) per
-        # page missing from SQLite's cache: a page of all events far from the head reads ~150 of
-        # them (docs/adr/0117). Writes still go through `write` and the WAL, so durability is
-        # unchanged; SQLite maps no more than the file holds. Not the writer's: its appends
-        # took longer with it, for no read of theirs that needs it.
-        db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     return db
 
 
@@ -276,9 +262,7 @@ class _ThreadConnection:
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             if self._db is None:
-                self._db = connect(
-                    self._path, self._synchronous, busy_timeout_ms=10_000, mapped=True
-                )
+                self._db = connect(self._path, self._synchronous, busy_timeout_ms=10_000)
             return work(self._db)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
