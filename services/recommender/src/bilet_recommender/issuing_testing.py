@@ -261,6 +261,17 @@ async def run_embedded(
     return read_model
 
 
+async def clean_replay(
+    directory: Path, season: Season, keystore: KeyStore
+) -> dict[UUID, RecommendationsIssued]:
+    """Each participant's last set when the season runs through the embedded runtime on fresh
+    stores under `directory` (`run_embedded`): what a worker must issue, however it got there."""
+    reference = InMemoryEventStore()
+    read_model = await run_embedded(directory, season, keystore, reference)
+    await read_model.close()
+    return latest(await issued(reference))
+
+
 _LOG: Final = EventLog(INTERNAL_EVENTS, INTERNAL_CATEGORIES)
 
 

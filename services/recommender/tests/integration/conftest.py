@@ -191,6 +191,18 @@ class Harness:
         ]
         return "\nthe workers' errors:\n" + "\n".join(lines[-last:]) if lines else ""
 
+    async def wait_for_catalogue(
+        self, season: Season, seconds: float, what: str = "the catalogue in the read model"
+    ) -> None:
+        """Wait until the worker's read model holds the season's catalogue (its career events and
+        the clubs), as `produce_catalogue` and the opportunities appended before gave it."""
+        catalogue = len(season.career_events) + len(season.opportunities)
+
+        async def catalogue_in() -> bool:
+            return await self.catalogue_size() == catalogue
+
+        await self.wait_for(what, catalogue_in, seconds)
+
     async def catalogue_size(self) -> int:
         try:
             async with self.read_model.query(EVIDENCE_PROJECTION) as tx:

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from bilet.eventstore.memory import InMemoryEventStore
 from bilet_recommender.issuing_testing import (
     CANARY,
     append_all,
     build_season,
     check_chain,
-    issued,
+    clean_replay,
     latest,
-    run_embedded,
 )
 
 from .conftest import Harness, WarmWorkers, stop
@@ -53,21 +51,13 @@ async def test_sigkilled_worker_issues_what_a_clean_replay_does(
     rng = random.Random(int(os.environ.get("BVB_CHAOS_SEED", "0")) or None)
     log = workers.log
     season = await build_season(harness.keystore, PUPILS, seed=38)
-    reference = InMemoryEventStore()
-    read_model = await run_embedded(tmp_path / "clean", season, harness.keystore, reference)
-    await read_model.close()
-    expected = latest(await issued(reference))
+    expected = await clean_replay(tmp_path / "clean", season, harness.keystore)
 
     await append_all(harness.store, season.opportunities)
     await harness.produce_catalogue(season)
     worker = workers.start()
-    catalogue = len(season.career_events) + len(season.opportunities)
-
-    async def catalogue_in() -> bool:
-        return await harness.catalogue_size() == catalogue
-
     try:
-        await harness.wait_for("the catalogue in the read model", catalogue_in, 120)
+        await harness.wait_for_catalogue(season, 120)
     finally:
         stop(worker, kill=True)
 

@@ -19,6 +19,7 @@ from bilet_recommender.issuing_testing import (
     append_all,
     build_season,
     check_chain,
+    clean_replay,
     issued,
     latest,
     run_embedded,
@@ -46,12 +47,7 @@ async def test_the_worker_and_the_embedded_projection_issue_the_same_sets(
     await harness.produce_catalogue(season)
     worker = harness.start_worker(tmp_path / "worker.log")
     try:
-        catalogue = len(season.career_events) + len(season.opportunities)
-
-        async def catalogue_in() -> bool:
-            return await harness.catalogue_size() == catalogue
-
-        await harness.wait_for("the catalogue in the read model", catalogue_in, 120)
+        await harness.wait_for_catalogue(season, 120)
         # A record no contract reads, amid the facts: left aside (ADR 0085), never a stop.
         await harness.produce_unreadable()
         await harness.produce_facts(season)
@@ -102,22 +98,14 @@ async def test_the_worker_issues_over_tls_and_scram(
     faust's own clients through `broker_credentials`."""
     harness.worker_kafka = scram_kafka
     season = await build_season(harness.keystore, 6, seed=22)
-    reference = InMemoryEventStore()
-    read_model = await run_embedded(tmp_path / "embedded", season, harness.keystore, reference)
-    await read_model.close()
-    expected = latest(await issued(reference))
+    expected = await clean_replay(tmp_path / "embedded", season, harness.keystore)
     assert expected
 
     await append_all(harness.store, season.opportunities)
     await harness.produce_catalogue(season)
     worker = harness.start_worker(tmp_path / "worker.log")
     try:
-        catalogue = len(season.career_events) + len(season.opportunities)
-
-        async def catalogue_in() -> bool:
-            return await harness.catalogue_size() == catalogue
-
-        await harness.wait_for("the catalogue over SASL_SSL", catalogue_in, 120)
+        await harness.wait_for_catalogue(season, 120, "the catalogue over SASL_SSL")
         await harness.produce_facts(season)
 
         async def all_issued() -> bool:

@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from bilet.eventstore.memory import InMemoryEventStore
 from bilet_recommender.issuing_testing import (
     append_all,
     build_season,
     check_chain,
-    issued,
+    clean_replay,
     latest,
-    run_embedded,
 )
 
 from .conftest import Harness, stop
@@ -47,20 +45,12 @@ async def test_a_worker_far_behind_stops_on_sigterm_and_the_next_one_catches_up(
 ) -> None:
     # given a worker with its catalogue, then a season's facts queued at once
     season = await build_season(harness.keystore, PUPILS, seed=41)
-    reference = InMemoryEventStore()
-    read_model = await run_embedded(tmp_path / "clean", season, harness.keystore, reference)
-    await read_model.close()
-    expected = latest(await issued(reference))
+    expected = await clean_replay(tmp_path / "clean", season, harness.keystore)
     await append_all(harness.store, season.opportunities)
     await harness.produce_catalogue(season)
     worker = harness.start_worker(tmp_path / "worker.log")
-    catalogue = len(season.career_events) + len(season.opportunities)
     try:
-
-        async def catalogue_in() -> bool:
-            return await harness.catalogue_size() == catalogue
-
-        await harness.wait_for("the catalogue in the read model", catalogue_in, 180)
+        await harness.wait_for_catalogue(season, 180)
         await harness.produce_facts(season)
 
         async def issuing() -> bool:
